@@ -1,0 +1,16 @@
+//! Generates the Rust types of `proto/passerelle/v1/*.proto` with protox (a pure-Rust protobuf
+//! compiler), so building needs no system `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        root.join("passerelle/v1/categories.proto"),
+        root.join("passerelle/v1/exchange.proto"),
+    ];
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let descriptors = protox::compile(&files, [&root])?;
+    prost_build::Config::new().compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The fragility exchange's shared language: the v1 wire types generated from `proto/`, the
+//! category catalogue of art. 2, and the identifiers (NIR/NIA, commune, territory).
+//!
+//! Nothing here does IO. Protobuf types stay at the edge; domain code converts with `TryFrom`,
+//! which is where validation happens.
+#![forbid(unsafe_code)]
+
+pub mod catalogue;
+pub mod commune;
+pub mod nir;
+pub mod territory;
+pub mod value;
+
+/// The generated protobuf types of `proto/passerelle/v1/`.
+#[allow(missing_docs, clippy::all, missing_debug_implementations)]
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/passerelle.v1.rs"));
+}

@@ -1,0 +1,110 @@
+//! Layered loading: TOML file → environment → (flags, applied by the caller on the typed tree).
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// Environment variables starting with this prefix override settings.
+pub const ENV_PREFIX: &str = "PASSERELLE_";
+
+/// Why settings could not be loaded. Each variant names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the settings file {path} is not valid TOML or does not match the settings: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("the environment variable {var} cannot override the settings: {message}")]
+    Env { var: String, message: String },
+}
+
+/// Loads settings of type `T` from a TOML file, then applies `PASSERELLE_…` overrides from the
+/// process environment.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    load_from_str(&text, path, std::env::vars())
+}
+
+/// Loads settings from TOML text and an explicit environment (tests pass their own, never the
+/// process's). `origin` names the source in error messages.
+pub fn load_from_str<T: DeserializeOwned>(
+    text: &str,
+    origin: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let parse_err = |message: String| ConfigError::Parse { path: origin.to_owned(), message };
+    let mut tree: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+    let mut overrides: Vec<(String, String)> =
+        env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.len() > ENV_PREFIX.len()).collect();
+    overrides.sort();
+    for (var, value) in overrides {
+        let path: Vec<String> = var[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
+        set_path(&mut tree, &path, parse_scalar(&value)).map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+    }
+    toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| parse_err(e.to_string()))
+}
+
+/// An override's text is read as a TOML value when it is one (`42`, `true`, `["a","b"]`), else
+/// as a plain string.
+fn parse_scalar(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("`{key}` is not a table"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Example {
+        name: String,
+        broker: Broker,
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Broker {
+        prefix: String,
+        #[serde(default)]
+        prefetch: u16,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file_by_nested_key() {
+        let s: Example = load_from_str(
+            "name = 'a'\n[broker]\nprefix = 'p'\n",
+            Path::new("x.toml"),
+            env(&[("PASSERELLE_BROKER__PREFIX", "test-1"), ("PASSERELLE_BROKER__PREFETCH", "64"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(s, Example { name: "a".into(), broker: Broker { prefix: "test-1".into(), prefetch: 64 } });
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let err = load_from_str::<Example>("name = 'a'\n[broker]\nprefx = 'p'\n", Path::new("obs.toml"), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("obs.toml") && err.contains("prefx"), "{err}");
+        let err = load::<Example>(Path::new("/nonexistent/obs.toml")).unwrap_err().to_string();
+        assert!(err.contains("cannot read the settings file /nonexistent/obs.toml"), "{err}");
+    }
+}

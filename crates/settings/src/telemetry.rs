@@ -1,0 +1,36 @@
+//! Logging with `tracing`: human-readable by default, JSON lines with `--log-format json`.
+//!
+//! Logs go to stderr so that stdout stays free for machine-readable output (`--json`). Never log
+//! a NIR, a name or an address: events carry case ids, chunk indexes, counts and body codes.
+
+/// The log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format `{other}` (expected human or json)")),
+        }
+    }
+}
+
+/// Installs the global subscriber. The level comes from `RUST_LOG` (default `info`). Calling it
+/// twice is harmless (the second call does nothing), which tests rely on.
+pub fn init_telemetry(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,10 @@
+//! `passerelle audit …` (not built yet).
+
+use crate::exit::{CliResult, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> CliResult {
+    Err(Failure::Runtime(anyhow::anyhow!("`passerelle audit` is not built yet")))
+}

@@ -1,0 +1,74 @@
+//! The subcommands. Each module owns its arguments and runs one role or tool.
+
+use clap::{Parser, Subcommand};
+use passerelle_settings::LogFormat;
+
+use crate::exit::CliResult;
+
+pub mod audit;
+pub mod bench;
+pub mod ctl;
+pub mod demo;
+pub mod observatory;
+pub mod requester;
+pub mod responder;
+pub mod stats;
+pub mod synth;
+pub mod topology;
+
+/// Passerelle: the message broker of the fragility exchange (Décret n° 2017-334).
+///
+/// A requesting body selects persons aged 55 and over at risk of losing their autonomy; the
+/// regional observatory of fragility situations asks the other bodies for the data categories of
+/// the decree, aggregates their answers, returns them to the requester and forgets them within
+/// 30 days.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Log output on stderr: `human` or `json` (one JSON object per line).
+    #[arg(long, global = true, default_value = "human", env = "PASSERELLE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The requesting body's tools: check a selection file, submit it, receive results.
+    #[command(subcommand)]
+    Requester(requester::Command),
+    /// The regional observatory of fragility situations: the router daemon.
+    Observatory(observatory::Args),
+    /// A solicited body's adapter: answer solicitations from its own data.
+    Responder(responder::Args),
+    /// Run the whole decree flow in one process on synthetic data.
+    Demo(demo::Args),
+    /// Make a synthetic population: a selection file and one extract per body (no real data).
+    Synth(synth::Args),
+    /// The broker topology: export it as a RabbitMQ definitions file.
+    Topology(topology::Args),
+    /// Operators' view: cases in flight, late bodies, purges, dead-letters, queues.
+    Ctl(ctl::Args),
+    /// The hash-chained audit trail: verify it, show it.
+    Audit(audit::Args),
+    /// Aggregate statistics from the pseudonymised statistics store.
+    Stats(stats::Args),
+    /// End-to-end benchmark against the real broker, as a ratio to the raw broker rate.
+    Bench(bench::Args),
+}
+
+pub fn run(command: Command) -> CliResult {
+    match command {
+        Command::Requester(c) => requester::run(c),
+        Command::Observatory(a) => observatory::run(a),
+        Command::Responder(a) => responder::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Topology(a) => topology::run(a),
+        Command::Ctl(a) => ctl::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Stats(a) => stats::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}

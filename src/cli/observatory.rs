@@ -1,0 +1,10 @@
+//! `passerelle observatory …` (not built yet).
+
+use crate::exit::{CliResult, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> CliResult {
+    Err(Failure::Runtime(anyhow::anyhow!("`passerelle observatory` is not built yet")))
+}

@@ -1,0 +1,20 @@
+//! `passerelle`: one binary for every role of the fragility exchange (Décret n° 2017-334).
+//!
+//! `main` does things in one order: parse the command line → init telemetry → run the
+//! subcommand, which loads its settings (a bad file exits 3 with the key named) and then builds
+//! and runs its service. Exit codes are documented in README ("Exit codes") and in [`exit`].
+#![forbid(unsafe_code)]
+
+mod cli;
+mod exit;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    passerelle_settings::init_telemetry(cli.log_format);
+    match cli::run(cli.command) {
+        Ok(code) => code.into(),
+        Err(failure) => failure.report(),
+    }
+}
