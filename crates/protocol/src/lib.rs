@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod commune;
 pub mod nir;
+pub mod rules;
 pub mod territory;
 pub mod value;
 
