@@ -1,1 +1,38 @@
-//! placeholder
+//! The bus of the fragility exchange: RabbitMQ through lapin with publisher confirms, manual
+//! acks, dead-letters with reasons, per-body identity checks and recovery — and an in-process
+//! twin with the same semantics for the demo and unit tests.
+//!
+//! Services code against the [`Bus`] trait: [`Bus::publish`] returns once the broker confirmed
+//! every message; [`Bus::consume`] hands each [`Delivery`] (decoded, identity checked) to a
+//! [`Handler`] that answers a [`Verdict`].
+//!
+//! Architecture invariant: only protocol types cross the broker, and a handler never sees a
+//! message whose broker user may not speak for its `sender`.
+#![forbid(unsafe_code)]
+
+pub mod amqp;
+mod consumer;
+mod envelope;
+mod error;
+mod memory;
+mod message;
+mod settings;
+pub mod topology;
+
+pub use amqp::AmqpBus;
+pub use consumer::{Consumer, Delivery, Handler, Verdict, RETRY_BUDGET, RETRY_INITIAL_BACKOFF, RETRY_MAX_BACKOFF};
+pub use error::BusError;
+pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
+pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
+pub use settings::{BusSettings, IdentitySettings, TlsSettings};
+pub use topology::{Queue, Role};
+
+/// Publishing and consuming, the same for the AMQP bus and the in-process bus.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes every message and returns once all are confirmed (pipelined confirms within a
+    /// bounded window). Any nack, return (unroutable) or expiry is an error; nothing is dropped.
+    async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BusError>;
+    /// Starts consuming with manual acks and bounded prefetch; survives reconnects.
+    async fn consume(&self, queue: Queue, handler: std::sync::Arc<dyn Handler>) -> Result<Consumer, BusError>;
+}

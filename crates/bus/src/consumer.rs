@@ -1,0 +1,133 @@
+//! The consuming side of the API — deliveries, verdicts, handlers, the running consumer — and
+//! the retry loop both buses use when a handler answers *retry later*.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Message;
+
+/// A delivered message, decoded and with its sender's identity already checked by the bus
+/// (undecodable bytes, unknown type, bad schema version, headers disagreeing with the protobuf,
+/// and a broker user who may not speak for `message.sender()` are dead-lettered by the bus
+/// itself with a reason: handlers never see them).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message: Message,
+    pub message_id: String,
+    /// The broker-validated user who published it.
+    pub user_id: String,
+    /// The broker delivered it before (to a consumer that did not acknowledge it).
+    pub redelivered: bool,
+}
+
+/// What a handler decides about a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Processed (and stored) — acknowledge.
+    Ack,
+    /// Refuse it for good: publish to the dead-letter exchange with `x-passerelle-reason`, then ack.
+    DeadLetter(String),
+    /// Transient fault (full disk…): keep it unacked, retry inside the process with backoff.
+    RetryLater(String),
+}
+
+/// The service's code for one queue. Deliveries of one consumer are handled one at a time, in
+/// order; a handler that retries later holds back the deliveries behind it.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, delivery: Delivery) -> Verdict;
+}
+
+/// First wait before calling a handler again after *retry later*.
+pub const RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest wait between two attempts: transient faults (a full disk being cleaned) take
+/// minutes, and a slower retry would only delay recovery.
+pub const RETRY_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long one delivery may stay in *retry later* before the bus gives it back to the broker
+/// (which counts it toward the delivery limit): well inside RabbitMQ's 30-minute consumer
+/// timeout, past which the broker would close the channel.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(20 * 60);
+
+/// What to do with a delivery once its handler has settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Settled {
+    Ack,
+    DeadLetter(String),
+    /// Give it back to the broker: the handler panicked or the retry budget ran out.
+    Requeue(String),
+    /// The consumer is stopping while the delivery waited for a retry: leave it unacked.
+    Stopped,
+}
+
+/// Calls the handler until it acks or dead-letters, retrying with capped exponential backoff.
+/// A panicking handler is caught (the delivery goes back to the broker).
+pub(crate) async fn settle(
+    handler: &Arc<dyn Handler>,
+    delivery: Delivery,
+    stop: &mut watch::Receiver<bool>,
+) -> Settled {
+    let started = tokio::time::Instant::now();
+    let mut backoff = RETRY_INITIAL_BACKOFF;
+    loop {
+        let h = Arc::clone(handler);
+        let d = delivery.clone();
+        let verdict = match tokio::spawn(async move { h.handle(d).await }).await {
+            Ok(v) => v,
+            Err(e) => return Settled::Requeue(format!("handler failed: {e}")),
+        };
+        match verdict {
+            Verdict::Ack => return Settled::Ack,
+            Verdict::DeadLetter(reason) => return Settled::DeadLetter(reason),
+            Verdict::RetryLater(why) => {
+                if started.elapsed() + backoff > RETRY_BUDGET {
+                    return Settled::Requeue(format!("still failing after the retry budget: {why}"));
+                }
+                tracing::warn!(message_id = %delivery.message_id, kind = %delivery.message.kind(), reason = %why,
+                    retry_in_ms = backoff.as_millis() as u64, "handler will retry later");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(stop) => return Settled::Stopped,
+                }
+                backoff = (backoff * 2).min(RETRY_MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Resolves once the stop flag is raised (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// A running consumer. `stop` stops consuming, lets in-flight handlers finish, returns.
+#[derive(Debug)]
+pub struct Consumer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Consumer {
+    /// Wraps a consumer task that watches `stop`.
+    pub(crate) fn new(stop: watch::Sender<bool>, task: JoinHandle<()>) -> Consumer {
+        Consumer { stop, task }
+    }
+
+    /// Stops consuming; returns once the in-flight delivery is settled and the task has ended.
+    /// Deliveries the consumer held but did not acknowledge go back to the queue.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "consumer task ended abnormally");
+        }
+    }
+
+    /// Whether the consumer task has ended by itself (it only does on a fatal error, logged).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}

@@ -1,0 +1,263 @@
+//! The six message types of the flow as one typed enum, their protobuf codec and the checks
+//! every receiver applies before a handler sees a message (schema version, chunk numbering).
+
+use std::time::SystemTime;
+
+use passerelle_protocol::v1;
+use prost::Message as _;
+
+use crate::BusError;
+
+/// The only schema version this build speaks (`SchemaVersion::SCHEMA_VERSION_1`).
+pub const SCHEMA_VERSION: i32 = v1::SchemaVersion::SchemaVersion1 as i32;
+
+/// The six message types of the flow; the AMQP `type` property is `passerelle.v1.<Name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Request,
+    Solicitation,
+    Response,
+    Result,
+    Receipt,
+    Refusal,
+}
+
+impl Kind {
+    /// Every kind, in flow order.
+    pub const ALL: [Kind; 6] =
+        [Kind::Request, Kind::Solicitation, Kind::Response, Kind::Result, Kind::Receipt, Kind::Refusal];
+
+    /// The full protobuf name, used as the AMQP `type` property.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Request => "passerelle.v1.Request",
+            Kind::Solicitation => "passerelle.v1.Solicitation",
+            Kind::Response => "passerelle.v1.Response",
+            Kind::Result => "passerelle.v1.Result",
+            Kind::Receipt => "passerelle.v1.Receipt",
+            Kind::Refusal => "passerelle.v1.Refusal",
+        }
+    }
+
+    /// The kind named by an AMQP `type` property, if it is one of ours.
+    pub fn from_type_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.type_name() == s)
+    }
+
+    /// Whether messages of this kind are split in numbered chunks.
+    pub fn is_chunked(self) -> bool {
+        !matches!(self, Kind::Receipt | Kind::Refusal)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.type_name())
+    }
+}
+
+/// A decoded, typed message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Request(v1::Request),
+    Solicitation(v1::Solicitation),
+    Response(v1::Response),
+    Result(v1::Result),
+    Receipt(v1::Receipt),
+    Refusal(v1::Refusal),
+}
+
+impl Message {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Request(_) => Kind::Request,
+            Message::Solicitation(_) => Kind::Solicitation,
+            Message::Response(_) => Kind::Response,
+            Message::Result(_) => Kind::Result,
+            Message::Receipt(_) => Kind::Receipt,
+            Message::Refusal(_) => Kind::Refusal,
+        }
+    }
+
+    /// The protobuf `sender` field: the one claim of identity the receiver checks.
+    pub fn sender(&self) -> &str {
+        match self {
+            Message::Request(m) => &m.sender,
+            Message::Solicitation(m) => &m.sender,
+            Message::Response(m) => &m.sender,
+            Message::Result(m) => &m.sender,
+            Message::Receipt(m) => &m.sender,
+            Message::Refusal(m) => &m.sender,
+        }
+    }
+
+    pub fn case_id(&self) -> &str {
+        match self {
+            Message::Request(m) => &m.case_id,
+            Message::Solicitation(m) => &m.case_id,
+            Message::Response(m) => &m.case_id,
+            Message::Result(m) => &m.case_id,
+            Message::Receipt(m) => &m.case_id,
+            Message::Refusal(m) => &m.case_id,
+        }
+    }
+
+    /// The protobuf schema version field.
+    pub fn schema_version(&self) -> i32 {
+        match self {
+            Message::Request(m) => m.schema_version,
+            Message::Solicitation(m) => m.schema_version,
+            Message::Response(m) => m.schema_version,
+            Message::Result(m) => m.schema_version,
+            Message::Receipt(m) => m.schema_version,
+            Message::Refusal(m) => m.schema_version,
+        }
+    }
+
+    /// `(chunk_index, chunk_count)` for the chunked kinds.
+    pub fn chunk(&self) -> Option<(u32, u32)> {
+        match self {
+            Message::Request(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::Solicitation(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::Response(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::Result(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::Receipt(_) | Message::Refusal(_) => None,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Request(m) => m.encode_to_vec(),
+            Message::Solicitation(m) => m.encode_to_vec(),
+            Message::Response(m) => m.encode_to_vec(),
+            Message::Result(m) => m.encode_to_vec(),
+            Message::Receipt(m) => m.encode_to_vec(),
+            Message::Refusal(m) => m.encode_to_vec(),
+        }
+    }
+
+    /// Decodes bytes of a known kind, then refuses a schema version other than 1 and a chunk
+    /// numbering that cannot be (`chunk_count` 0 or `chunk_index >= chunk_count`).
+    pub fn decode(kind: Kind, bytes: &[u8]) -> Result<Message, BusError> {
+        let bad = |e: prost::DecodeError| BusError::Decode(format!("not a valid {kind}: {e}"));
+        let message = match kind {
+            Kind::Request => Message::Request(v1::Request::decode(bytes).map_err(bad)?),
+            Kind::Solicitation => Message::Solicitation(v1::Solicitation::decode(bytes).map_err(bad)?),
+            Kind::Response => Message::Response(v1::Response::decode(bytes).map_err(bad)?),
+            Kind::Result => Message::Result(v1::Result::decode(bytes).map_err(bad)?),
+            Kind::Receipt => Message::Receipt(v1::Receipt::decode(bytes).map_err(bad)?),
+            Kind::Refusal => Message::Refusal(v1::Refusal::decode(bytes).map_err(bad)?),
+        };
+        message.check()?;
+        Ok(message)
+    }
+
+    /// The checks `decode` applies, for messages built in memory.
+    pub fn check(&self) -> Result<(), BusError> {
+        if self.schema_version() != SCHEMA_VERSION {
+            return Err(BusError::Decode(format!(
+                "unsupported schema version {} in a {}",
+                self.schema_version(),
+                self.kind()
+            )));
+        }
+        if let Some((index, count)) = self.chunk() {
+            if index >= count {
+                return Err(BusError::Decode(format!("chunk index {index} not below chunk count {count}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A message to publish. The exchange follows from the kind:
+///   Request, Receipt → requests exchange, routing key = observatory code;
+///   Solicitation     → solicitations exchange, routing key = body code;
+///   Response         → responses exchange, routing key = observatory code;
+///   Result, Refusal  → results exchange, routing key = requester body code.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub message: Message,
+    pub routing_key: String,
+    /// Stable id (UUID v7): receivers' inboxes dedupe on it; an outbox re-publish keeps it.
+    pub message_id: uuid::Uuid,
+    /// The end of the case's 30-day cap; the AMQP `expiration` is the time left until then.
+    /// Publishing a message whose cap has passed is an error (`BusError::Expired`), never a send.
+    pub expires_at: SystemTime,
+}
+
+impl Outgoing {
+    /// A message with a fresh UUID v7 id.
+    pub fn new(message: Message, routing_key: impl Into<String>, expires_at: SystemTime) -> Self {
+        Outgoing { message, routing_key: routing_key.into(), message_id: uuid::Uuid::now_v7(), expires_at }
+    }
+
+    /// The time left before `expires_at`, or `BusError::Expired` when none is left.
+    pub fn time_left(&self, now: SystemTime) -> Result<std::time::Duration, BusError> {
+        match self.expires_at.duration_since(now) {
+            Ok(left) if !left.is_zero() => Ok(left),
+            _ => Err(BusError::Expired { message_id: self.message_id.to_string() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(version: i32) -> Message {
+        Message::Receipt(v1::Receipt {
+            schema_version: version,
+            sender: "cnaf".into(),
+            case_id: "c1".into(),
+            chunks_received: 1,
+        })
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_type_name(k.type_name()), Some(k));
+        }
+        assert_eq!(Kind::from_type_name("passerelle.v2.Request"), None);
+    }
+
+    #[test]
+    fn decode_refuses_other_schema_versions() {
+        let ok = receipt(SCHEMA_VERSION);
+        assert_eq!(Message::decode(Kind::Receipt, &ok.encode()).unwrap(), ok);
+        let err = Message::decode(Kind::Receipt, &receipt(2).encode()).unwrap_err();
+        assert!(err.to_string().contains("schema version"), "{err}");
+        assert!(Message::decode(Kind::Receipt, &receipt(0).encode()).is_err());
+    }
+
+    #[test]
+    fn decode_refuses_impossible_chunks() {
+        let m = |index, count| {
+            Message::Response(v1::Response {
+                schema_version: SCHEMA_VERSION,
+                chunk_index: index,
+                chunk_count: count,
+                ..Default::default()
+            })
+        };
+        assert!(Message::decode(Kind::Response, &m(0, 1).encode()).is_ok());
+        assert!(Message::decode(Kind::Response, &m(1, 1).encode()).is_err());
+        assert!(Message::decode(Kind::Response, &m(0, 0).encode()).is_err());
+        assert_eq!(m(2, 3).chunk(), Some((2, 3)));
+    }
+
+    #[test]
+    fn garbage_does_not_decode() {
+        assert!(Message::decode(Kind::Request, &[0xff, 0xff, 0xff, 0x01]).is_err());
+    }
+
+    #[test]
+    fn publishing_after_the_cap_is_an_error() {
+        let now = SystemTime::now();
+        let o = Outgoing::new(receipt(1), "obs", now);
+        assert!(matches!(o.time_left(now), Err(BusError::Expired { .. })));
+        assert!(o.time_left(now - std::time::Duration::from_secs(1)).is_ok());
+        assert_eq!(o.message_id.get_version_num(), 7);
+    }
+}

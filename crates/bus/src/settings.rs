@@ -1,0 +1,233 @@
+//! The deployment settings every service embeds under `[broker]` in its TOML: where the broker
+//! is, the name prefix, the parties of the deployment and which broker user speaks for whom.
+//!
+//! ```toml
+//! [broker]
+//! urls = ["amqps://observatory@rabbit.example:5671/passerelle"]
+//! prefix = "passerelle"
+//! prefetch = 64
+//! confirm_window = 512
+//! observatories = ["carsat-sud-est"]
+//! bodies = ["cnam", "cnav", "cnaf", "msa"]
+//!
+//! [broker.tls]
+//! ca_file = "/etc/passerelle/ca.pem"
+//! cert_file = "/etc/passerelle/client.pem"   # optional: client certificate (PEM)
+//! key_file = "/etc/passerelle/client.key"    # optional: its private key (PEM, PKCS#8)
+//!
+//! [broker.identity]
+//! insecure_any_user = false
+//! [broker.identity.users]
+//! "observatory-sud-est" = ["carsat-sud-est"]
+//! "body-cnaf" = ["cnaf"]
+//! ```
+//!
+//! The defaults are the development profile: the local broker as `guest`, who may speak for
+//! every party (`insecure_any_user = true`, logged as a warning on connect).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The development broker.
+pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// The default name prefix of exchanges and queues.
+pub const DEFAULT_PREFIX: &str = "passerelle";
+
+/// Unacknowledged deliveries the broker may push to one consumer: `basic_qos` is the only
+/// back-pressure (lapin buffers without bound), and 64 chunks of tens of kB keep the pipe full
+/// without holding megabytes per consumer.
+pub const DEFAULT_PREFETCH: u16 = 64;
+
+/// Published messages awaiting their confirm at once: enough to hide the round trip at tens of
+/// thousands of messages per second, small enough to re-publish quickly after a reconnect.
+pub const DEFAULT_CONFIRM_WINDOW: usize = 512;
+
+/// The four branches of social security that take part in the exchange (art. 3).
+pub const DEFAULT_BODIES: [&str; 4] = ["cnam", "cnav", "cnaf", "msa"];
+
+/// The development observatory.
+pub const DEFAULT_OBSERVATORY: &str = "carsat-sud-est";
+
+/// Deployment settings of the bus (in each service's TOML under `[broker]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    /// Broker URLs, tried in order on every (re)connection; `amqps://` for TLS.
+    #[serde(default = "default_urls")]
+    pub urls: Vec<String>,
+    /// Prefix of every exchange and queue name, so environments and parallel tests share a broker.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// TLS trust and client certificate for `amqps://` URLs.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// See [`DEFAULT_PREFETCH`].
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+    /// See [`DEFAULT_CONFIRM_WINDOW`].
+    #[serde(default = "default_confirm_window")]
+    pub confirm_window: usize,
+    /// The deployment's observatory codes: each gets a requests and a responses queue.
+    #[serde(default = "default_observatories")]
+    pub observatories: Vec<String>,
+    /// The deployment's body codes: each gets a solicitations and a results queue.
+    #[serde(default = "default_bodies")]
+    pub bodies: Vec<String>,
+    /// Which broker user may speak for which party.
+    #[serde(default)]
+    pub identity: IdentitySettings,
+}
+
+/// TLS files (PEM). Without `ca_file`, the system roots are trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The CA certificate(s) that signed the broker's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate chain, for brokers that authenticate by certificate.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// Which broker user may speak for which body or observatory. The broker validates the AMQP
+/// `user_id` of every message against the publisher's login, and the receiver checks that user
+/// against the message's `sender` field with this map.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// Broker user → the party codes (body or observatory codes) it may speak for.
+    #[serde(default)]
+    pub users: BTreeMap<String, Vec<String>>,
+    /// INSECURE development profile: any broker user may speak for any party. Logged as a warning.
+    #[serde(default = "default_insecure")]
+    pub insecure_any_user: bool,
+}
+
+impl IdentitySettings {
+    /// Whether broker user `user` may publish messages whose `sender` is `party`.
+    pub fn may_speak_for(&self, user: &str, party: &str) -> bool {
+        self.insecure_any_user || self.users.get(user).is_some_and(|parties| parties.iter().any(|p| p == party))
+    }
+}
+
+impl Default for IdentitySettings {
+    /// The development profile: anyone speaks for anyone.
+    fn default() -> Self {
+        IdentitySettings { users: BTreeMap::new(), insecure_any_user: default_insecure() }
+    }
+}
+
+impl Default for BusSettings {
+    /// The development profile (local broker as guest, insecure identity).
+    fn default() -> Self {
+        BusSettings {
+            urls: default_urls(),
+            prefix: default_prefix(),
+            tls: None,
+            prefetch: default_prefetch(),
+            confirm_window: default_confirm_window(),
+            observatories: default_observatories(),
+            bodies: default_bodies(),
+            identity: IdentitySettings::default(),
+        }
+    }
+}
+
+impl BusSettings {
+    /// Checks what serde cannot: something to connect to, non-zero limits, distinct codes
+    /// usable in queue names.
+    pub fn validate(&self) -> Result<(), crate::BusError> {
+        let bad = |m: String| Err(crate::BusError::Settings(m));
+        if self.urls.is_empty() {
+            return bad("`urls` is empty".into());
+        }
+        if self.prefetch == 0 || self.confirm_window == 0 {
+            return bad("`prefetch` and `confirm_window` must be at least 1".into());
+        }
+        if self.prefix.is_empty() {
+            return bad("`prefix` is empty".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for code in self.observatories.iter().chain(&self.bodies) {
+            let ok = !code.is_empty()
+                && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !ok {
+                return bad(format!("party code {code:?}: use lowercase letters, digits, `-` and `_`"));
+            }
+            if !seen.insert(code) {
+                return bad(format!("party code {code:?} appears twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_urls() -> Vec<String> {
+    vec![DEFAULT_URL.to_owned()]
+}
+fn default_prefix() -> String {
+    DEFAULT_PREFIX.to_owned()
+}
+fn default_prefetch() -> u16 {
+    DEFAULT_PREFETCH
+}
+fn default_confirm_window() -> usize {
+    DEFAULT_CONFIRM_WINDOW
+}
+fn default_observatories() -> Vec<String> {
+    vec![DEFAULT_OBSERVATORY.to_owned()]
+}
+fn default_bodies() -> Vec<String> {
+    DEFAULT_BODIES.iter().map(|b| (*b).to_owned()).collect()
+}
+fn default_insecure() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_table_is_the_development_profile() {
+        let s: BusSettings = toml::from_str("").unwrap();
+        assert_eq!(s, BusSettings::default());
+        assert!(s.identity.insecure_any_user);
+        assert_eq!(s.bodies, ["cnam", "cnav", "cnaf", "msa"]);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn each_field_defaults_on_its_own_and_unknown_keys_are_refused() {
+        let s: BusSettings = toml::from_str("prefix = \"t1\"\n[identity.users]\nbob = [\"cnaf\"]\n").unwrap();
+        assert_eq!(s.prefix, "t1");
+        assert_eq!(s.prefetch, DEFAULT_PREFETCH);
+        assert!(s.identity.insecure_any_user, "insecure_any_user keeps its default when users are set");
+        assert!(toml::from_str::<BusSettings>("prefetchh = 3").is_err());
+        assert!(toml::from_str::<BusSettings>("[identity]\nusers = {}\nother = 1").is_err());
+    }
+
+    #[test]
+    fn identity_map_decides_who_speaks_for_whom() {
+        let mut id = IdentitySettings { insecure_any_user: false, ..Default::default() };
+        id.users.insert("body-cnaf".into(), vec!["cnaf".into()]);
+        assert!(id.may_speak_for("body-cnaf", "cnaf"));
+        assert!(!id.may_speak_for("body-cnaf", "cnam"));
+        assert!(!id.may_speak_for("stranger", "cnaf"));
+        id.insecure_any_user = true;
+        assert!(id.may_speak_for("stranger", "cnam"));
+    }
+
+    #[test]
+    fn validate_refuses_unusable_codes() {
+        let s = BusSettings { bodies: vec!["cnaf".into(), "CNAF.x".into()], ..Default::default() };
+        assert!(s.validate().is_err());
+        let s = BusSettings { bodies: vec!["cnaf".into(), "cnaf".into()], ..Default::default() };
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! The broker topology as data: exchange and queue names, queue arguments, bindings. The AMQP
+//! bus declares exactly this, and `passerelle topology export` writes exactly this.
+//!
+//! Retention in the broker: every queue has a TTL equal to the 30-day cap (a backstop: each
+//! message already expires at its own case's cap); dead-lettering goes through a *headers*
+//! exchange that routes only the bus's own reasoned dead-letters and the delivery-limit drops
+//! to the dead-letter queue, so a message that expires in a queue is dropped, never revived;
+//! the dead-letter queue keeps a message [`DEAD_LETTER_TTL`] at most, and the respond-by cap
+//! plus that TTL stays within the 30 days.
+
+use std::time::Duration;
+
+use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
+
+use crate::{BusSettings, Kind};
+
+/// Deliveries of one message before a quorum queue dead-letters it. RabbitMQ 3.10 has no
+/// default; every return counts (nack with requeue, channel close, consumer timeout), so the
+/// limit sits well above the crashes and restarts a healthy system sees in one message's life.
+pub const DELIVERY_LIMIT: i64 = 20;
+
+/// Backstop TTL of every queue: no copy outlives the 30-day cap (art. 5).
+pub const QUEUE_TTL: Duration = OBSERVATORY_RETENTION_CAP;
+
+/// TTL of the dead-letter queue. The broker drops a message's own expiration when it
+/// dead-letters it, so this is what bounds a dead-lettered copy: respond-by cap + this ≤ 30 days.
+pub const DEAD_LETTER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+const _: () = assert!(MAX_RESPOND_BY.as_secs() + DEAD_LETTER_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
+const _: () = assert!(QUEUE_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
+
+/// Header carrying the reason of a dead-letter published by the bus.
+pub const REASON_HEADER: &str = "x-passerelle-reason";
+/// Header marking a dead-letter published by the bus (the dead-letter exchange routes on it).
+pub const DEAD_LETTER_MARK_HEADER: &str = "x-passerelle-dead-letter";
+/// Value of [`DEAD_LETTER_MARK_HEADER`].
+pub const DEAD_LETTER_MARK: &str = "reasoned";
+/// Header RabbitMQ sets on a message it dead-letters, and the value for a delivery-limit drop.
+pub const FIRST_DEATH_REASON_HEADER: &str = "x-first-death-reason";
+/// See [`FIRST_DEATH_REASON_HEADER`].
+pub const DELIVERY_LIMIT_REASON: &str = "delivery_limit";
+/// Header copying the protobuf schema version.
+pub const SCHEMA_VERSION_HEADER: &str = "x-passerelle-schema-version";
+/// Header copying the protobuf chunk index.
+pub const CHUNK_INDEX_HEADER: &str = "x-passerelle-chunk-index";
+/// Header copying the protobuf chunk count.
+pub const CHUNK_COUNT_HEADER: &str = "x-passerelle-chunk-count";
+/// Headers of a reasoned dead-letter naming where the original came from.
+pub const ORIGINAL_EXCHANGE_HEADER: &str = "x-passerelle-original-exchange";
+/// See [`ORIGINAL_EXCHANGE_HEADER`].
+pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-passerelle-original-routing-key";
+/// See [`ORIGINAL_EXCHANGE_HEADER`].
+pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
+
+/// The queues (quorum, durable), named `{prefix}.observatory.{code}.requests` (requests and
+/// receipts), `{prefix}.observatory.{code}.responses`, `{prefix}.body.{code}.solicitations`,
+/// `{prefix}.body.{code}.results` (results and refusals).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Queue {
+    ObservatoryRequests(String),
+    ObservatoryResponses(String),
+    BodySolicitations(String),
+    BodyResults(String),
+}
+
+impl Queue {
+    /// The queue's broker name.
+    pub fn name(&self, prefix: &str) -> String {
+        match self {
+            Queue::ObservatoryRequests(c) => format!("{prefix}.observatory.{c}.requests"),
+            Queue::ObservatoryResponses(c) => format!("{prefix}.observatory.{c}.responses"),
+            Queue::BodySolicitations(c) => format!("{prefix}.body.{c}.solicitations"),
+            Queue::BodyResults(c) => format!("{prefix}.body.{c}.results"),
+        }
+    }
+
+    /// The exchange that feeds it and the routing key it is bound with.
+    pub fn binding(&self) -> (Exchange, &str) {
+        match self {
+            Queue::ObservatoryRequests(c) => (Exchange::Requests, c),
+            Queue::ObservatoryResponses(c) => (Exchange::Responses, c),
+            Queue::BodySolicitations(c) => (Exchange::Solicitations, c),
+            Queue::BodyResults(c) => (Exchange::Results, c),
+        }
+    }
+
+    /// The party (observatory or body code) that consumes it.
+    pub fn owner(&self) -> &str {
+        self.binding().1
+    }
+
+    /// The message kinds that may arrive on it.
+    pub fn accepts(&self, kind: Kind) -> bool {
+        Exchange::for_kind(kind) == self.binding().0
+    }
+}
+
+/// The exchanges (direct, durable), named `{prefix}.{requests|solicitations|responses|results}`,
+/// and the dead-letter exchange (headers) `{prefix}.dead-letter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exchange {
+    Requests,
+    Solicitations,
+    Responses,
+    Results,
+    DeadLetter,
+}
+
+impl Exchange {
+    /// The four exchanges that carry the flow.
+    pub const FLOW: [Exchange; 4] =
+        [Exchange::Requests, Exchange::Solicitations, Exchange::Responses, Exchange::Results];
+
+    /// Where messages of a kind are published.
+    pub fn for_kind(kind: Kind) -> Exchange {
+        match kind {
+            Kind::Request | Kind::Receipt => Exchange::Requests,
+            Kind::Solicitation => Exchange::Solicitations,
+            Kind::Response => Exchange::Responses,
+            Kind::Result | Kind::Refusal => Exchange::Results,
+        }
+    }
+
+    pub fn name(self, prefix: &str) -> String {
+        let suffix = match self {
+            Exchange::Requests => "requests",
+            Exchange::Solicitations => "solicitations",
+            Exchange::Responses => "responses",
+            Exchange::Results => "results",
+            Exchange::DeadLetter => "dead-letter",
+        };
+        format!("{prefix}.{suffix}")
+    }
+
+    /// The AMQP exchange type.
+    pub fn amqp_type(self) -> &'static str {
+        match self {
+            Exchange::DeadLetter => "headers",
+            _ => "direct",
+        }
+    }
+}
+
+/// The dead-letter queue's name.
+pub fn dead_letter_queue(prefix: &str) -> String {
+    format!("{prefix}.dead-letters")
+}
+
+/// The queue that receives a copy of each delivery-limit drop, which the observatory consumes
+/// to raise the alarm (error log and counter).
+pub fn alarm_queue(prefix: &str) -> String {
+    format!("{prefix}.delivery-limit-alarms")
+}
+
+/// Who connects: an observatory declares the whole topology (idempotent); a body only checks
+/// passively that its own queues exist, so no body account needs the configure right.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Role {
+    Observatory(String),
+    Body(String),
+}
+
+impl Role {
+    pub fn code(&self) -> &str {
+        match self {
+            Role::Observatory(c) | Role::Body(c) => c,
+        }
+    }
+
+    /// The queues this party consumes.
+    pub fn queues(&self) -> [Queue; 2] {
+        match self {
+            Role::Observatory(c) => [Queue::ObservatoryRequests(c.clone()), Queue::ObservatoryResponses(c.clone())],
+            Role::Body(c) => [Queue::BodySolicitations(c.clone()), Queue::BodyResults(c.clone())],
+        }
+    }
+
+    /// The exchanges this party publishes to (besides the dead-letter exchange): a body sends
+    /// requests and receipts (as a requester) and responses; an observatory sends solicitations,
+    /// results and refusals.
+    pub fn publishes_to(&self) -> [Exchange; 2] {
+        match self {
+            Role::Observatory(_) => [Exchange::Solicitations, Exchange::Results],
+            Role::Body(_) => [Exchange::Requests, Exchange::Responses],
+        }
+    }
+}
+
+/// A queue argument value (the two shapes the topology uses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgValue {
+    Str(String),
+    Int(i64),
+}
+
+/// A queue to declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub name: String,
+    pub arguments: Vec<(&'static str, ArgValue)>,
+}
+
+/// A binding to declare: `queue` receives from `exchange` with `routing_key`, or, on the
+/// headers exchange, when every header of `headers` matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingSpec {
+    pub exchange: String,
+    pub queue: String,
+    pub routing_key: String,
+    pub headers: Vec<(&'static str, ArgValue)>,
+}
+
+/// The full topology of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub exchanges: Vec<(String, &'static str)>,
+    pub queues: Vec<QueueSpec>,
+    pub bindings: Vec<BindingSpec>,
+}
+
+fn millis(d: Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+/// The arguments of a flow queue.
+pub fn flow_queue_arguments(prefix: &str) -> Vec<(&'static str, ArgValue)> {
+    vec![
+        ("x-queue-type", ArgValue::Str("quorum".into())),
+        ("x-delivery-limit", ArgValue::Int(DELIVERY_LIMIT)),
+        ("x-message-ttl", ArgValue::Int(millis(QUEUE_TTL))),
+        ("x-dead-letter-exchange", ArgValue::Str(Exchange::DeadLetter.name(prefix))),
+    ]
+}
+
+/// The arguments of the dead-letter and alarm queues (no dead-lettering of their own).
+pub fn dead_letter_queue_arguments() -> Vec<(&'static str, ArgValue)> {
+    vec![("x-queue-type", ArgValue::Str("quorum".into())), ("x-message-ttl", ArgValue::Int(millis(DEAD_LETTER_TTL)))]
+}
+
+impl Topology {
+    /// Every flow queue of the deployment.
+    pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
+        let mut queues = Vec::new();
+        for o in &settings.observatories {
+            queues.extend(Role::Observatory(o.clone()).queues());
+        }
+        for b in &settings.bodies {
+            queues.extend(Role::Body(b.clone()).queues());
+        }
+        queues
+    }
+
+    /// The topology of a deployment.
+    pub fn of(settings: &BusSettings) -> Topology {
+        let p = settings.prefix.as_str();
+        let mut exchanges: Vec<(String, &'static str)> =
+            Exchange::FLOW.iter().map(|e| (e.name(p), e.amqp_type())).collect();
+        exchanges.push((Exchange::DeadLetter.name(p), Exchange::DeadLetter.amqp_type()));
+        let mut queues = Vec::new();
+        let mut bindings = Vec::new();
+        for q in Self::flow_queues(settings) {
+            let (exchange, key) = q.binding();
+            queues.push(QueueSpec { name: q.name(p), arguments: flow_queue_arguments(p) });
+            bindings.push(BindingSpec {
+                exchange: exchange.name(p),
+                queue: q.name(p),
+                routing_key: key.to_owned(),
+                headers: Vec::new(),
+            });
+        }
+        let dlx = Exchange::DeadLetter.name(p);
+        let x_match = ("x-match", ArgValue::Str("all".into()));
+        let limit = (FIRST_DEATH_REASON_HEADER, ArgValue::Str(DELIVERY_LIMIT_REASON.into()));
+        let reasoned = (DEAD_LETTER_MARK_HEADER, ArgValue::Str(DEAD_LETTER_MARK.into()));
+        for name in [dead_letter_queue(p), alarm_queue(p)] {
+            queues.push(QueueSpec { name, arguments: dead_letter_queue_arguments() });
+        }
+        let dlq = dead_letter_queue(p);
+        for (queue, rule) in [(dlq.clone(), limit.clone()), (dlq, reasoned), (alarm_queue(p), limit)] {
+            bindings.push(BindingSpec {
+                exchange: dlx.clone(),
+                queue,
+                routing_key: String::new(),
+                headers: vec![x_match.clone(), rule],
+            });
+        }
+        Topology { exchanges, queues, bindings }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_prefix_and_the_api() {
+        assert_eq!(Queue::ObservatoryRequests("o".into()).name("p"), "p.observatory.o.requests");
+        assert_eq!(Queue::BodyResults("cnaf".into()).name("p"), "p.body.cnaf.results");
+        assert_eq!(Exchange::for_kind(Kind::Receipt).name("p"), "p.requests");
+        assert_eq!(Exchange::for_kind(Kind::Refusal).name("p"), "p.results");
+        assert!(Queue::BodyResults("cnaf".into()).accepts(Kind::Refusal));
+        assert!(!Queue::BodyResults("cnaf".into()).accepts(Kind::Solicitation));
+    }
+
+    #[test]
+    fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
+        let t = Topology::of(&BusSettings::default());
+        assert_eq!(t.exchanges.len(), 5);
+        assert_eq!(t.queues.len(), 2 + 2 * 4 + 2);
+        for q in t.queues.iter().filter(|q| !q.name.contains("dead-letter") && !q.name.contains("alarm")) {
+            assert!(q.arguments.contains(&("x-delivery-limit", ArgValue::Int(20))), "{}", q.name);
+            assert!(q.arguments.contains(&("x-queue-type", ArgValue::Str("quorum".into()))));
+            assert!(q.arguments.contains(&("x-message-ttl", ArgValue::Int(30 * 24 * 3600 * 1000))));
+        }
+        let dlq = t.queues.iter().find(|q| q.name == "passerelle.dead-letters").unwrap();
+        assert!(dlq.arguments.contains(&("x-message-ttl", ArgValue::Int(7 * 24 * 3600 * 1000))));
+        assert_eq!(t.bindings.iter().filter(|b| b.exchange == "passerelle.dead-letter").count(), 3);
+    }
+}
