@@ -1,0 +1,525 @@
+//! The audit trail (art. 2, 8°): append-only, one entry per action, each chained to the one
+//! before by SHA-256.
+//!
+//! - **Who and what**: every entry names the action, the case (if any), who did it (the body as
+//!   the broker validated it, the observatory itself for timed actions, the operator for a CLI
+//!   command) and a JSON detail of ids and counts. Never a NIR: [`Tx::audit_append`] refuses a
+//!   text in which a valid NIR appears, so the trail stays verifiable and keepable after every
+//!   payload is purged.
+//! - **One chain per calendar year**: entry `(year, seq)` with `seq` from 1; the first entry of a
+//!   year carries the last hash of the previous year present. Whole old years can therefore be
+//!   deleted ([`Tx::audit_delete_years_before`], retention: the current year and the four before,
+//!   the norm's rule for access logs) and what remains still verifies.
+//! - **Tamper evidence**: [`Tx::audit_verify`] recomputes every hash and link and names the
+//!   first entry altered, deleted or moved. A head row (the last entry's year, seq and hash),
+//!   written in the same transaction as each entry, also catches the deletion of the newest
+//!   entries. Updates are refused by a trigger; someone who bypasses it is caught by the hashes.
+
+use std::time::SystemTime;
+
+use rusqlite::{params, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::{contains_nir, from_ms, to_ms, year_of, Result, StoreError, Tx};
+
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS audit (
+    year INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    case_id TEXT,
+    actor TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (year, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_by_case ON audit(case_id);
+CREATE TRIGGER IF NOT EXISTS audit_is_append_only BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    year INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"#;
+
+/// The link of the very first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A request chunk was received (accepted and refused person counts).
+    RequestReceived,
+    /// A refusal (whole case or persons) was sent back.
+    Refusal,
+    /// Solicitations were sent to a body.
+    SolicitationSent,
+    /// Outstanding solicitation chunks were sent again, halfway to the deadline.
+    Reminder,
+    /// A response chunk was merged.
+    ResponseReceived,
+    /// A response arrived after the deadline: acknowledged and dropped.
+    LateResponse,
+    /// A body sent something it was not asked (dropped on receipt).
+    Violation,
+    /// The result was built and queued for the requester.
+    ResultReturned,
+    /// The requester acknowledged the result.
+    Receipt,
+    /// A case's payloads were purged.
+    Purge,
+    /// A message was refused for good (dead-lettered with a reason).
+    DeadLetter,
+    /// A message could not be published before its case's cap and was dropped.
+    Expired,
+    /// A command-line tool read case or statistics data.
+    CliRead,
+    /// Retention: statistics rows older than the cap were deleted.
+    StatisticsPurge,
+    /// Retention: audit years older than the policy were deleted.
+    AuditRetention,
+    /// The daemon started (settings summary, no personal data).
+    Started,
+}
+
+impl Action {
+    pub const ALL: [Action; 16] = [
+        Action::RequestReceived,
+        Action::Refusal,
+        Action::SolicitationSent,
+        Action::Reminder,
+        Action::ResponseReceived,
+        Action::LateResponse,
+        Action::Violation,
+        Action::ResultReturned,
+        Action::Receipt,
+        Action::Purge,
+        Action::DeadLetter,
+        Action::Expired,
+        Action::CliRead,
+        Action::StatisticsPurge,
+        Action::AuditRetention,
+        Action::Started,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::RequestReceived => "request_received",
+            Action::Refusal => "refusal",
+            Action::SolicitationSent => "solicitation_sent",
+            Action::Reminder => "reminder",
+            Action::ResponseReceived => "response_received",
+            Action::LateResponse => "late_response",
+            Action::Violation => "violation",
+            Action::ResultReturned => "result_returned",
+            Action::Receipt => "receipt",
+            Action::Purge => "purge",
+            Action::DeadLetter => "dead_letter",
+            Action::Expired => "expired",
+            Action::CliRead => "cli_read",
+            Action::StatisticsPurge => "statistics_purge",
+            Action::AuditRetention => "audit_retention",
+            Action::Started => "started",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// An entry to append.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: SystemTime,
+    pub action: Action,
+    pub case_id: Option<String>,
+    /// Who: `body:cnaf user:cnaf-prod`, `observatory:carsat-sud-est`, `agent:jdupont`…
+    pub actor: String,
+    /// Ids and counts, as a JSON object. Never personal data.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(at: SystemTime, action: Action, case_id: Option<&str>, actor: &str, detail: serde_json::Value) -> Self {
+        AuditEntry { at, action, case_id: case_id.map(str::to_owned), actor: actor.to_owned(), detail }
+    }
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub year: i32,
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub action: String,
+    pub case_id: Option<String>,
+    pub actor: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// `2026#17`: how reports name an entry.
+    pub fn name(&self) -> String {
+        format!("{}#{}", self.year, self.seq)
+    }
+
+    pub fn at(&self) -> SystemTime {
+        from_ms(self.at_ms)
+    }
+
+    /// The hash this entry's content gives (with its stored link and position).
+    pub fn computed_hash(&self) -> String {
+        entry_hash(
+            self.year,
+            self.seq,
+            self.at_ms,
+            &self.action,
+            self.case_id.as_deref(),
+            &self.actor,
+            &self.detail,
+            &self.prev_hash,
+        )
+    }
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Entries checked.
+    pub entries: u64,
+    /// The years present, oldest first.
+    pub years: Vec<i32>,
+    /// The first problem, if any.
+    pub broken: Option<Broken>,
+}
+
+/// The first entry at which the chain breaks, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The entry named, `2026#17`.
+    pub entry: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "entry {}: {}", self.entry, self.reason)
+    }
+}
+
+/// SHA-256 over every field, each length-prefixed so no two entries serialise alike.
+#[allow(clippy::too_many_arguments)]
+fn entry_hash(
+    year: i32,
+    seq: i64,
+    at_ms: i64,
+    action: &str,
+    case_id: Option<&str>,
+    actor: &str,
+    detail: &str,
+    prev_hash: &str,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"passerelle-audit-v1");
+    for field in [
+        year.to_string().as_str(),
+        seq.to_string().as_str(),
+        at_ms.to_string().as_str(),
+        action,
+        case_id.unwrap_or("\u{0}none"),
+        actor,
+        detail,
+        prev_hash,
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        year: r.get(0)?,
+        seq: r.get(1)?,
+        at_ms: r.get(2)?,
+        action: r.get(3)?,
+        case_id: r.get(4)?,
+        actor: r.get(5)?,
+        detail: r.get(6)?,
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
+    })
+}
+
+const COLUMNS: &str = "year, seq, at, action, case_id, actor, detail, prev_hash, hash";
+
+impl Tx<'_> {
+    /// Appends an entry at the end of its year's chain and returns it.
+    pub fn audit_append(&self, e: &AuditEntry) -> Result<AuditRecord> {
+        let detail = e.detail.to_string();
+        if contains_nir(&detail) || contains_nir(&e.actor) || e.case_id.as_deref().is_some_and(contains_nir) {
+            return Err(StoreError::PersonalData("the audit trail"));
+        }
+        let latest: Option<(i32, i64, String)> = self
+            .tx
+            .prepare_cached("SELECT year, seq, hash FROM audit ORDER BY year DESC, seq DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        // A clock stepping back over New Year never reopens a closed year.
+        let year = latest.as_ref().map_or(year_of(e.at), |(y, _, _)| year_of(e.at).max(*y));
+        let (seq, prev_hash) = match latest {
+            Some((y, s, h)) if y == year => (s + 1, h),
+            Some((_, _, h)) => (1, h),
+            None => (1, GENESIS.to_owned()),
+        };
+        let at_ms = to_ms(e.at);
+        let action = e.action.as_str();
+        let hash = entry_hash(year, seq, at_ms, action, e.case_id.as_deref(), &e.actor, &detail, &prev_hash);
+        self.tx
+            .prepare_cached(&format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?
+            .execute(params![year, seq, at_ms, action, e.case_id, e.actor, detail, prev_hash, hash])?;
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO audit_head (id, year, seq, hash) VALUES (1, ?1, ?2, ?3)")?
+            .execute(params![year, seq, hash])?;
+        Ok(AuditRecord {
+            year,
+            seq,
+            at_ms,
+            action: action.to_owned(),
+            case_id: e.case_id.clone(),
+            actor: e.actor.clone(),
+            detail,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// The entries, oldest first; only a case's with `case_id`.
+    pub fn audit_entries(&self, case_id: Option<&str>) -> Result<Vec<AuditRecord>> {
+        let (sql, key) = match case_id {
+            Some(id) => (format!("SELECT {COLUMNS} FROM audit WHERE case_id = ?1 ORDER BY year, seq"), id),
+            None => (format!("SELECT {COLUMNS} FROM audit WHERE ?1 = ?1 ORDER BY year, seq"), ""),
+        };
+        let mut stmt = self.tx.prepare(&sql)?;
+        let rows = stmt.query_map([key], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Checks every hash and link; names the first entry altered, deleted or moved.
+    pub fn audit_verify(&self) -> Result<Verification> {
+        let entries = self.audit_entries(None)?;
+        let head: Option<(i32, i64, String)> = self
+            .tx
+            .query_row("SELECT year, seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let mut years: Vec<i32> = entries.iter().map(|e| e.year).collect();
+        years.dedup();
+        let broken = find_break(&entries, head.as_ref());
+        Ok(Verification { entries: entries.len() as u64, years, broken })
+    }
+
+    /// Deletes every entry of the years before `year` (retention); returns how many.
+    pub fn audit_delete_years_before(&self, year: i32) -> Result<usize> {
+        Ok(self.tx.execute("DELETE FROM audit WHERE year < ?1", [year])?)
+    }
+}
+
+/// The first break in the chain, if any.
+fn find_break(entries: &[AuditRecord], head: Option<&(i32, i64, String)>) -> Option<Broken> {
+    let broken = |e: &str, reason: String| Some(Broken { entry: e.to_owned(), reason });
+    let mut previous: Option<&AuditRecord> = None;
+    for (index, e) in entries.iter().enumerate() {
+        let same_year = previous.filter(|p| p.year == e.year);
+        let expected_seq = same_year.map_or(1, |p| p.seq + 1);
+        if e.seq > expected_seq {
+            return broken(
+                &format!("{}#{}", e.year, expected_seq),
+                format!("deleted (the chain of {} jumps from #{} to #{})", e.year, expected_seq - 1, e.seq),
+            );
+        }
+        if e.seq < expected_seq {
+            return broken(&e.name(), "duplicated or renumbered entry".to_owned());
+        }
+        if e.computed_hash() != e.hash {
+            // Moved rather than edited? Its content then hashes right at another position.
+            let last_seq = entries.iter().filter(|o| o.year == e.year).map(|o| o.seq).max().unwrap_or(e.seq);
+            let origin = (1..=last_seq + 1)
+                .find(|&s| s != e.seq && AuditRecord { seq: s, ..e.clone() }.computed_hash() == e.hash);
+            if let Some(original_seq) = origin {
+                return broken(
+                    &e.name(),
+                    format!("reordered: this entry ({}) was written as #{original_seq}", e.action),
+                );
+            }
+            return broken(&e.name(), format!("altered: its content ({}) does not match its hash", e.action));
+        }
+        if let Some(p) = previous {
+            if e.prev_hash != p.hash {
+                // `e` is intact, so what changed is before it: `p` re-hashed, or rows moved.
+                return broken(
+                    &p.name(),
+                    format!("altered and re-hashed, or moved: entry {} no longer links to it", e.name()),
+                );
+            }
+        } else if index == 0 && e.seq != 1 {
+            return broken(&e.name(), "the oldest year does not start at #1".to_owned());
+        }
+        previous = Some(e);
+    }
+    match (entries.last(), head) {
+        (Some(last), Some((y, s, h))) if (last.year, last.seq, &last.hash) != (*y, *s, h) => broken(
+            &format!("{y}#{s}"),
+            format!("deleted: the newest entry recorded is {y}#{s}, the trail ends at {}", last.name()),
+        ),
+        (None, Some((y, s, _))) => broken(&format!("{y}#{s}"), "deleted: the trail is empty".to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CaseStore;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(year_offset_days: u64) -> SystemTime {
+        // 2025-12-30T00:00:00Z, then days later.
+        UNIX_EPOCH + Duration::from_secs(1_767_052_800) + Duration::from_secs(86400 * year_offset_days)
+    }
+
+    fn store_with_entries(n: u64) -> (tempfile::TempDir, CaseStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
+        store
+            .write(|tx| {
+                for i in 0..n {
+                    tx.audit_append(&AuditEntry::new(
+                        at(i),
+                        Action::RequestReceived,
+                        Some("case-1"),
+                        "body:cnaf user:cnaf",
+                        serde_json::json!({ "chunk": i }),
+                    ))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        (dir, store)
+    }
+
+    fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+        c.execute_batch("DROP TRIGGER audit_is_append_only").unwrap();
+        c
+    }
+
+    fn verify(store: &CaseStore) -> Verification {
+        store.read(|tx| tx.audit_verify()).unwrap()
+    }
+
+    #[test]
+    fn years_chain_to_each_other_and_an_untouched_trail_verifies() {
+        let (_dir, store) = store_with_entries(5);
+        let all = store.read(|tx| tx.audit_entries(None)).unwrap();
+        assert_eq!(
+            all.iter().map(AuditRecord::name).collect::<Vec<_>>(),
+            ["2025#1", "2025#2", "2026#1", "2026#2", "2026#3"]
+        );
+        assert_eq!(all[2].prev_hash, all[1].hash, "a year's first entry carries the previous year's last hash");
+        assert_eq!(all[0].prev_hash, GENESIS);
+        let v = verify(&store);
+        assert_eq!((v.entries, v.years.clone(), v.broken), (5, vec![2025, 2026], None));
+    }
+
+    #[test]
+    fn an_edit_is_named() {
+        let (dir, store) = store_with_entries(5);
+        raw(&dir).execute("UPDATE audit SET detail = '{\"chunk\":9}' WHERE year = 2026 AND seq = 2", []).unwrap();
+        let b = verify(&store).broken.unwrap();
+        assert_eq!(b.entry, "2026#2");
+        assert!(b.reason.starts_with("altered"), "{b}");
+    }
+
+    #[test]
+    fn an_edit_with_a_recomputed_hash_is_named_by_the_next_link() {
+        let (dir, store) = store_with_entries(5);
+        let mut e = store.read(|tx| tx.audit_entries(None)).unwrap()[3].clone();
+        e.detail = "{\"chunk\":9}".into();
+        let h = e.computed_hash();
+        raw(&dir)
+            .execute("UPDATE audit SET detail = ?1, hash = ?2 WHERE year = 2026 AND seq = 2", params![e.detail, h])
+            .unwrap();
+        let b = verify(&store).broken.unwrap();
+        assert_eq!(b.entry, "2026#2", "{b}");
+    }
+
+    #[test]
+    fn a_deletion_is_named() {
+        let (dir, store) = store_with_entries(5);
+        raw(&dir).execute("DELETE FROM audit WHERE year = 2026 AND seq = 2", []).unwrap();
+        let b = verify(&store).broken.unwrap();
+        assert_eq!(b.entry, "2026#2");
+        assert!(b.reason.starts_with("deleted"), "{b}");
+        // The newest entry too, thanks to the head row.
+        let (dir, store) = store_with_entries(5);
+        raw(&dir).execute("DELETE FROM audit WHERE year = 2026 AND seq = 3", []).unwrap();
+        assert_eq!(verify(&store).broken.unwrap().entry, "2026#3");
+    }
+
+    #[test]
+    fn a_swap_is_named() {
+        let (dir, store) = store_with_entries(5);
+        raw(&dir)
+            .execute_batch(
+                "UPDATE audit SET seq = -1 WHERE year = 2026 AND seq = 1; \
+                 UPDATE audit SET seq = 1 WHERE year = 2026 AND seq = 2; \
+                 UPDATE audit SET seq = 2 WHERE year = 2026 AND seq = -1;",
+            )
+            .unwrap();
+        let b = verify(&store).broken.unwrap();
+        assert_eq!(b.entry, "2026#1");
+        assert!(b.reason.starts_with("reordered"), "{b}");
+    }
+
+    #[test]
+    fn whole_old_years_can_go_and_the_rest_still_verifies() {
+        let (_dir, store) = store_with_entries(5);
+        assert_eq!(store.write(|tx| tx.audit_delete_years_before(2026)).unwrap(), 2);
+        let v = verify(&store);
+        assert_eq!((v.entries, v.broken), (3, None));
+    }
+
+    #[test]
+    fn the_trail_is_append_only_and_refuses_nirs() {
+        let (dir, store) = store_with_entries(1);
+        let c = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+        let err = c.execute("UPDATE audit SET actor = 'x'", []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{err}");
+        let nir = passerelle_protocol::nir::with_key("1840575123456").unwrap();
+        let err = store
+            .write(|tx| {
+                tx.audit_append(&AuditEntry::new(
+                    at(0),
+                    Action::Refusal,
+                    None,
+                    "x",
+                    serde_json::json!({ "oops": nir.as_str() }),
+                ))
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::PersonalData(_)));
+        assert!(!contains_nir("0190d5a0-7c2e-7aa1-9b1e-1234567890ab"));
+    }
+}

@@ -1,0 +1,185 @@
+//! Purging a case's payloads, and making the purge real on disk.
+//!
+//! "Purged" means unreadable in the files, not merely unreachable by SQL:
+//! 1. [`Tx::purge_case_payloads`] deletes the case's persons, answers and outbox rows. With
+//!    `secure_delete=ON`, SQLite overwrites the deleted cells and the freed pages with zeros.
+//! 2. [`CaseStore::reclaim`], after the commit, checkpoints the WAL into the database and
+//!    truncates it to zero bytes (the WAL still held copies of the pages as they were written),
+//!    then runs an incremental vacuum (freed pages are cut off the end of the file, so the file
+//!    does not grow across months of purged cases) and checkpoints again.
+//!
+//! The `-shm` file holds only the WAL index (page numbers and checksums), never content.
+
+use std::time::SystemTime;
+
+use rusqlite::params;
+
+use crate::{to_ms, CaseStore, Result, StoreError, Tx};
+
+/// What a purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PurgeCounts {
+    pub persons: u64,
+    pub answers: u64,
+    pub outbox: u64,
+}
+
+/// What [`CaseStore::reclaim`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Whether the WAL was fully checkpointed and truncated (false if a reader held it: retry).
+    pub wal_truncated: bool,
+    /// Pages given back to the file system.
+    pub pages_freed: u64,
+}
+
+impl Tx<'_> {
+    /// Deletes every payload of a case (persons with their identifiers and risk factors, the
+    /// bodies' answers, the messages not yet published) and records when. The case row and its
+    /// metadata stay.
+    pub fn purge_case_payloads(&self, case_id: &str, now: SystemTime) -> Result<PurgeCounts> {
+        let persons = self.tx.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
+        let answers = self.tx.execute("DELETE FROM answers WHERE case_id = ?1", [case_id])? as u64;
+        let outbox = self.tx.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
+        self.tx.execute(
+            "UPDATE cases SET purged_at = ?2, updated_at = ?2 WHERE case_id = ?1",
+            params![case_id, to_ms(now)],
+        )?;
+        Ok(PurgeCounts { persons, answers, outbox })
+    }
+}
+
+impl CaseStore {
+    /// Checkpoints and truncates the WAL, then gives freed pages back to the file system.
+    pub fn reclaim(&self) -> Result<Reclaimed> {
+        self.with_connection(|conn| {
+            let free_before: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            let first = checkpoint_truncate(conn)?;
+            {
+                let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+            }
+            let second = checkpoint_truncate(conn)?;
+            let free_after: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            Ok(Reclaimed { wal_truncated: first && second, pages_freed: (free_before - free_after).max(0) as u64 })
+        })
+    }
+
+    /// The sizes of the database and its WAL, in bytes (for metrics and tests).
+    pub fn file_sizes(&self) -> Result<(u64, u64)> {
+        let size = |p: &std::path::Path| match std::fs::metadata(p) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(source) => Err(StoreError::Io { path: p.to_owned(), source }),
+        };
+        let mut wal = self.path().as_os_str().to_owned();
+        wal.push("-wal");
+        Ok((size(self.path())?, size(std::path::Path::new(&wal))?))
+    }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`; `true` when complete (not blocked by a reader).
+pub(crate) fn checkpoint_truncate(conn: &rusqlite::Connection) -> Result<bool> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cases::{CaseState, NewCase, StoredPerson};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn case(id: &str) -> NewCase {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+        NewCase {
+            case_id: id.into(),
+            state: CaseState::Receiving,
+            requester: "cnaf".into(),
+            requester_office: "caf-13".into(),
+            requester_user: "cnaf".into(),
+            purpose: "p".into(),
+            legal_basis: "l".into(),
+            wanted: vec![2],
+            arrived_at: t0,
+            respond_by: t0,
+            remind_at: t0,
+            expires_at: t0,
+            chunk_size: 100,
+            request_chunk_count: 1,
+        }
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn utf16(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// Every file of the store, concatenated.
+    fn all_bytes(store: &CaseStore) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = store.path().as_os_str().to_owned();
+            p.push(suffix);
+            if let Ok(b) = std::fs::read(std::path::Path::new(&p)) {
+                bytes.extend(b);
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn purged_nirs_are_gone_from_every_file_and_the_file_shrinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
+        let now = SystemTime::now();
+        let nir = |i: u64| {
+            passerelle_protocol::nir::with_key(&format!("1500513{:03}{:03}", 100 + i / 999, 1 + i % 999))
+                .unwrap()
+                .as_str()
+                .to_owned()
+        };
+        for (case_id, offset) in [("gone", 0), ("kept", 5000)] {
+            store
+                .write(|tx| {
+                    tx.insert_case(&case(case_id), now)?;
+                    for i in 0..2000 {
+                        tx.insert_person(
+                            case_id,
+                            &StoredPerson {
+                                person_ref: i,
+                                nir: nir(i + offset),
+                                former_nirs: vec![],
+                                sex: 1,
+                                birth_year: 1950,
+                                departement: "13".into(),
+                                risk_factors: vec![7; 64],
+                            },
+                        )?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        }
+        store.reclaim().unwrap();
+        let (size_full, _) = store.file_sizes().unwrap();
+        let counts = store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
+        assert_eq!(counts.persons, 2000);
+        let reclaimed = store.reclaim().unwrap();
+        assert!(reclaimed.wal_truncated);
+        assert!(reclaimed.pages_freed > 0);
+        let (size_after, wal_after) = store.file_sizes().unwrap();
+        assert!(size_after < size_full, "{size_after} < {size_full}");
+        assert_eq!(wal_after, 0);
+        let bytes = all_bytes(&store);
+        for i in [0, 1, 999, 1999] {
+            assert!(!contains(&bytes, nir(i).as_bytes()), "purged NIR {i} still on disk");
+            assert!(!contains(&bytes, &utf16(&nir(i))));
+        }
+        assert!(contains(&bytes, nir(5000).as_bytes()), "the scan finds what is really there");
+    }
+}

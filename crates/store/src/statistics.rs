@@ -1,0 +1,599 @@
+//! The statistics store (art. 1 second paragraph, art. 4–5): a *separate* SQLite database, one
+//! row per person of each exchanged case, written before the case's payloads are purged and
+//! kept at most 5 years.
+//!
+//! A row holds a keyed pseudonym instead of the NIR (HMAC-SHA256 of the NIR with a secret only
+//! the daemon holds: stable across cases, so a person can be followed, and meaningless without
+//! the secret), sex, birth year, territory (the département), requester, service, requested
+//! categories, and the values received with their source, plus each body's answer status.
+//!
+//! Architecture invariant: nothing identifying enters this store. The writer refuses any
+//! category code that [`passerelle_protocol::catalogue::is_identifying`] flags, any value that is
+//! not a well-formed value of its category, and any pseudonym that is not a 64-hex-digit HMAC;
+//! [`StatisticsStore::open`] refuses a schema with a column that is neither fixed metadata nor a
+//! non-identifying catalogue code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use hmac::{Hmac, Mac};
+use passerelle_protocol::catalogue;
+use rand::RngCore;
+use rusqlite::{params, Connection};
+use sha2::Sha256;
+
+use crate::{contains_nir, to_ms, Result, StoreError};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS persons (
+    id INTEGER PRIMARY KEY,
+    pseudonym TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    territory TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    requester_office TEXT NOT NULL,
+    service TEXT NOT NULL,
+    requested TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    birth_year INTEGER NOT NULL,
+    UNIQUE (case_id, pseudonym)
+);
+CREATE INDEX IF NOT EXISTS persons_by_pseudonym ON persons(pseudonym);
+CREATE INDEX IF NOT EXISTS persons_by_time ON persons(recorded_at);
+CREATE TABLE IF NOT EXISTS person_values (
+    person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    category TEXT NOT NULL,
+    source TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS person_values_by_person ON person_values(person_id);
+CREATE TABLE IF NOT EXISTS body_answers (
+    person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS body_answers_by_person ON body_answers(person_id);
+"#;
+
+/// Columns that are metadata of the exchange, not data about the person (art. 2, 1°): every
+/// other column must be a catalogue code that is not identifying (`sex`, `birth_year`).
+pub const METADATA_COLUMNS: [&str; 15] = [
+    "id",
+    "pseudonym",
+    "case_id",
+    "recorded_at",
+    "territory",
+    "requester",
+    "requester_office",
+    "service",
+    "requested",
+    "person_id",
+    "category",
+    "source",
+    "value",
+    "body",
+    "status",
+];
+
+/// The source recorded for the requester's own known risk factors.
+pub const REQUESTER_SOURCE: &str = "requester";
+
+/// The length of the statistics secret generated on first start.
+const SECRET_LEN: usize = 32;
+
+/// The shortest secret accepted from a file: below 128 bits a pseudonym could be brute-forced.
+const MIN_SECRET_LEN: usize = 16;
+
+/// Age bands of the report (lower bounds), from the decree's 55.
+const AGE_BANDS: [(u32, &str); 7] =
+    [(95, "95+"), (85, "85-94"), (80, "80-84"), (75, "75-79"), (70, "70-74"), (65, "65-69"), (55, "55-64")];
+
+/// Computes the keyed pseudonym of a NIR. `Debug` does not show the key.
+#[derive(Clone)]
+pub struct Pseudonymiser {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Pseudonymiser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonymiser(…)")
+    }
+}
+
+impl Pseudonymiser {
+    /// From a secret held in memory (tests, or a secret manager).
+    pub fn new(secret: &[u8]) -> Pseudonymiser {
+        Pseudonymiser { key: secret.to_vec() }
+    }
+
+    /// Reads the secret (hex) from `path`, or creates it (random, mode 0600) if absent.
+    pub fn load_or_create(path: &Path) -> Result<Pseudonymiser> {
+        let io = |source| StoreError::Io { path: path.to_owned(), source };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let key = hex::decode(text.trim()).map_err(|_| {
+                    StoreError::Corrupt(format!("the statistics secret {} is not hexadecimal", path.display()))
+                })?;
+                if key.len() < MIN_SECRET_LEN {
+                    return Err(StoreError::Corrupt(format!(
+                        "the statistics secret {} is shorter than {MIN_SECRET_LEN} bytes",
+                        path.display()
+                    )));
+                }
+                warn_if_readable_by_others(path);
+                Ok(Pseudonymiser { key })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                let mut key = vec![0u8; SECRET_LEN];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(io)?;
+                file.write_all(hex::encode(&key).as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                tracing::info!(path = %path.display(), "generated the statistics pseudonym secret");
+                Ok(Pseudonymiser { key })
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// HMAC-SHA256(NIR, secret), 64 hex digits.
+    pub fn pseudonym(&self, nir: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(nir.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the statistics secret is readable by other users: chmod 600 it");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+/// One value received about a person, with its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatisticsValue {
+    /// The category code, e.g. `housing_aid`.
+    pub category: String,
+    /// The body that gave it, or [`REQUESTER_SOURCE`] for a known risk factor.
+    pub source: String,
+    /// The value in the shared text syntax (`true`, `2024-03-01`, `1234.56`…).
+    pub value: String,
+}
+
+/// One person of one case, pseudonymised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatisticsRow {
+    /// [`Pseudonymiser::pseudonym`] of the NIR.
+    pub pseudonym: String,
+    pub case_id: String,
+    pub recorded_at: SystemTime,
+    /// The département of the residence commune.
+    pub territory: String,
+    /// The requester's body code.
+    pub requester: String,
+    pub requester_office: String,
+    /// The service offered (art. 3).
+    pub service: String,
+    /// The requested category codes.
+    pub requested: Vec<String>,
+    /// `M` or `F`.
+    pub sex: String,
+    pub birth_year: u32,
+    pub values: Vec<StatisticsValue>,
+    /// Per solicited body: `found`, `not_found` or `no_answer`.
+    pub answers: Vec<(String, String)>,
+}
+
+/// Aggregate tables for `passerelle stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatisticsReport {
+    pub persons: u64,
+    pub distinct_pseudonyms: u64,
+    pub cases: u64,
+    /// Persons with the risk factor present (`true`, or any value for non-boolean categories),
+    /// from any source, by category code.
+    pub by_risk_factor: Vec<(String, u64)>,
+    pub by_age_band: Vec<(String, u64)>,
+    pub by_sex: Vec<(String, u64)>,
+    /// By requester body and office.
+    pub by_requester: Vec<(String, u64)>,
+    pub body_answers: Vec<BodyAnswerRate>,
+}
+
+/// How one body answered, over every person it was asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BodyAnswerRate {
+    pub body: String,
+    pub asked: u64,
+    pub found: u64,
+    pub not_found: u64,
+    pub no_answer: u64,
+}
+
+/// One appearance of a pseudonym, for following a person across cases.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Appearance {
+    pub case_id: String,
+    pub recorded_at_ms: i64,
+    pub territory: String,
+    pub requester: String,
+    pub requester_office: String,
+    pub service: String,
+    pub requested: String,
+    pub sex: String,
+    pub birth_year: u32,
+    /// `category=value (source)`.
+    pub values: Vec<String>,
+}
+
+/// The statistics database.
+#[derive(Debug)]
+pub struct StatisticsStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl StatisticsStore {
+    /// Opens (or creates) the statistics store and checks that no column is identifying.
+    pub fn open(path: &Path) -> Result<StatisticsStore> {
+        let conn = crate::db::open(path, SCHEMA)?;
+        let store = StatisticsStore { conn: Mutex::new(conn), path: path.to_owned() };
+        for (table, column) in store.columns()? {
+            if !METADATA_COLUMNS.contains(&column.as_str()) && catalogue::is_identifying(&column) {
+                return Err(StoreError::Identifying(format!("{table}.{column}")));
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every `(table, column)` of the database.
+    pub fn columns(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut columns = Vec::new();
+        for table in tables {
+            let names: Vec<String> = conn
+                .prepare(&format!("PRAGMA table_info(\"{table}\")"))?
+                .query_map([], |r| r.get(1))?
+                .collect::<rusqlite::Result<_>>()?;
+            columns.extend(names.into_iter().map(|c| (table.clone(), c)));
+        }
+        Ok(columns)
+    }
+
+    /// Writes rows (one transaction); a row already recorded for the same case and pseudonym is
+    /// skipped, so writing a case twice (a restart mid-purge) changes nothing. Returns how many
+    /// rows were new.
+    pub fn record(&self, rows: &[StatisticsRow]) -> Result<usize> {
+        for row in rows {
+            check_row(row)?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut inserted = 0;
+        {
+            let mut person = tx.prepare_cached(
+                "INSERT OR IGNORE INTO persons (pseudonym, case_id, recorded_at, territory, requester, \
+                 requester_office, service, requested, sex, birth_year) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut value = tx.prepare_cached(
+                "INSERT INTO person_values (person_id, category, source, value) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut answer =
+                tx.prepare_cached("INSERT INTO body_answers (person_id, body, status) VALUES (?1, ?2, ?3)")?;
+            for row in rows {
+                let n = person.execute(params![
+                    row.pseudonym,
+                    row.case_id,
+                    to_ms(row.recorded_at),
+                    row.territory,
+                    row.requester,
+                    row.requester_office,
+                    row.service,
+                    row.requested.join(","),
+                    row.sex,
+                    row.birth_year,
+                ])?;
+                if n == 0 {
+                    continue;
+                }
+                inserted += 1;
+                let id = tx.last_insert_rowid();
+                for v in &row.values {
+                    value.execute(params![id, v.category, v.source, v.value])?;
+                }
+                for (body, status) in &row.answers {
+                    answer.execute(params![id, body, status])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    /// Deletes the rows recorded before `before` (the 5-year cap), then reclaims the space.
+    pub fn purge_before(&self, before: SystemTime) -> Result<usize> {
+        let conn = self.conn();
+        let deleted = conn.execute("DELETE FROM persons WHERE recorded_at < ?1", [to_ms(before)])?;
+        if deleted > 0 {
+            crate::purge::checkpoint_truncate(&conn)?;
+            let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
+        Ok(deleted)
+    }
+
+    /// The aggregate tables.
+    pub fn report(&self) -> Result<StatisticsReport> {
+        let conn = self.conn();
+        let pairs = |sql: &str| -> Result<Vec<(String, u64)>> {
+            let rows = conn
+                .prepare(sql)?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        };
+        let (persons, distinct_pseudonyms, cases) = conn.query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT pseudonym), COUNT(DISTINCT case_id) FROM persons",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)),
+        )?;
+        let by_risk_factor = pairs(
+            "SELECT category, COUNT(DISTINCT person_id) FROM person_values \
+             WHERE value NOT IN ('false', '') GROUP BY category ORDER BY category",
+        )?;
+        let mut band_sql = String::from("SELECT CASE");
+        for (min, label) in AGE_BANDS {
+            band_sql.push_str(&format!(
+                " WHEN CAST(strftime('%Y', recorded_at / 1000, 'unixepoch') AS INTEGER) - birth_year >= {min} THEN '{label}'"
+            ));
+        }
+        band_sql.push_str(" ELSE 'under 55' END AS band, COUNT(*) FROM persons GROUP BY band ORDER BY band");
+        let by_age_band = pairs(&band_sql)?;
+        let by_sex = pairs("SELECT sex, COUNT(*) FROM persons GROUP BY sex ORDER BY sex")?;
+        let by_requester = pairs(
+            "SELECT requester || CASE WHEN requester_office = '' THEN '' ELSE ' / ' || requester_office END AS r, \
+             COUNT(*) FROM persons GROUP BY r ORDER BY r",
+        )?;
+        let mut rates: BTreeMap<String, BodyAnswerRate> = BTreeMap::new();
+        let rows = conn
+            .prepare("SELECT body, status, COUNT(*) FROM body_answers GROUP BY body, status")?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (body, status, n) in rows {
+            let rate = rates.entry(body.clone()).or_insert_with(|| BodyAnswerRate { body, ..Default::default() });
+            rate.asked += n;
+            match status.as_str() {
+                "found" => rate.found += n,
+                "not_found" => rate.not_found += n,
+                _ => rate.no_answer += n,
+            }
+        }
+        Ok(StatisticsReport {
+            persons,
+            distinct_pseudonyms,
+            cases,
+            by_risk_factor,
+            by_age_band,
+            by_sex,
+            by_requester,
+            body_answers: rates.into_values().collect(),
+        })
+    }
+
+    /// Every appearance of a pseudonym, oldest first.
+    pub fn follow(&self, pseudonym: &str) -> Result<Vec<Appearance>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, case_id, recorded_at, territory, requester, requester_office, service, requested, sex, \
+             birth_year FROM persons WHERE pseudonym = ?1 ORDER BY recorded_at, id",
+        )?;
+        let found = stmt
+            .query_map([pseudonym], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Appearance {
+                        case_id: r.get(1)?,
+                        recorded_at_ms: r.get(2)?,
+                        territory: r.get(3)?,
+                        requester: r.get(4)?,
+                        requester_office: r.get(5)?,
+                        service: r.get(6)?,
+                        requested: r.get(7)?,
+                        sex: r.get(8)?,
+                        birth_year: r.get(9)?,
+                        values: Vec::new(),
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut values = conn.prepare(
+            "SELECT category || '=' || value || ' (' || source || ')' FROM person_values WHERE person_id = ?1 \
+             ORDER BY category, source",
+        )?;
+        let mut out = Vec::new();
+        for (id, mut appearance) in found {
+            appearance.values = values.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            out.push(appearance);
+        }
+        Ok(out)
+    }
+}
+
+/// Refuses anything identifying or malformed before it is written.
+fn check_row(row: &StatisticsRow) -> Result<()> {
+    if row.pseudonym.len() != 64 || !row.pseudonym.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::PersonalData("the statistics pseudonym column (not an HMAC)"));
+    }
+    for code in row.requested.iter().chain(row.values.iter().map(|v| &v.category)) {
+        let Some(info) = catalogue::by_code(code) else {
+            return Err(StoreError::Identifying(code.clone()));
+        };
+        if catalogue::is_identifying(code) {
+            return Err(StoreError::Identifying(code.clone()));
+        }
+        let _ = info;
+    }
+    for v in &row.values {
+        let info = catalogue::by_code(&v.category).expect("checked above");
+        if passerelle_protocol::value::parse(info.value_type, &v.value).is_err() && !v.value.is_empty() {
+            return Err(StoreError::PersonalData("a statistics value (not a value of its category)"));
+        }
+    }
+    for field in ["sex", "birth_year"] {
+        if catalogue::is_identifying(field) {
+            return Err(StoreError::Identifying(field.to_owned()));
+        }
+    }
+    if !matches!(row.sex.as_str(), "M" | "F" | "") {
+        return Err(StoreError::PersonalData("the statistics sex column"));
+    }
+    if row.territory.chars().count() > 3 {
+        return Err(StoreError::PersonalData("the statistics territory column (a département code)"));
+    }
+    let texts = [&row.case_id, &row.requester, &row.requester_office, &row.service];
+    if texts.iter().any(|t| contains_nir(t))
+        || row.values.iter().any(|v| contains_nir(&v.source))
+        || row.answers.iter().any(|(b, s)| contains_nir(b) || contains_nir(s))
+    {
+        return Err(StoreError::PersonalData("the statistics store"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pseudonymiser: &Pseudonymiser, nir: &str, case_id: &str) -> StatisticsRow {
+        StatisticsRow {
+            pseudonym: pseudonymiser.pseudonym(nir),
+            case_id: case_id.into(),
+            recorded_at: SystemTime::now(),
+            territory: "13".into(),
+            requester: "cnaf".into(),
+            requester_office: "caf-13".into(),
+            service: "falls workshop".into(),
+            requested: vec!["housing_aid".into(), "css".into()],
+            sex: "F".into(),
+            birth_year: 1950,
+            values: vec![
+                StatisticsValue { category: "housing_aid".into(), source: "cnaf".into(), value: "true".into() },
+                StatisticsValue { category: "css".into(), source: "cnam".into(), value: "false".into() },
+            ],
+            answers: vec![("cnam".into(), "found".into()), ("msa".into(), "no_answer".into())],
+        }
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_secret_and_differ_across_secrets() {
+        let a = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let b = Pseudonymiser::new(b"another secret of enough length!");
+        let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
+        assert_eq!(a.pseudonym(nir.as_str()), a.pseudonym(nir.as_str()));
+        assert_ne!(a.pseudonym(nir.as_str()), b.pseudonym(nir.as_str()));
+        assert_eq!(a.pseudonym(nir.as_str()).len(), 64);
+        assert_eq!(format!("{a:?}"), "Pseudonymiser(…)");
+    }
+
+    #[test]
+    fn the_secret_is_created_once_with_mode_600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/statistics.key");
+        let first = Pseudonymiser::load_or_create(&path).unwrap();
+        let again = Pseudonymiser::load_or_create(&path).unwrap();
+        assert_eq!(first.pseudonym("x"), again.pseudonym("x"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn rows_aggregate_and_follow_a_pseudonym() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StatisticsStore::open(&dir.path().join("s.db")).unwrap();
+        let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
+        let rows = [row(&p, nir.as_str(), "c1"), row(&p, nir.as_str(), "c2")];
+        assert_eq!(store.record(&rows).unwrap(), 2);
+        assert_eq!(store.record(&rows).unwrap(), 0, "idempotent");
+        let report = store.report().unwrap();
+        assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (2, 1, 2));
+        assert_eq!(report.by_risk_factor, vec![("housing_aid".to_owned(), 2)]);
+        assert_eq!(report.by_sex, vec![("F".to_owned(), 2)]);
+        assert_eq!(
+            report.body_answers[1],
+            BodyAnswerRate { body: "msa".into(), asked: 2, no_answer: 2, ..Default::default() }
+        );
+        let seen = store.follow(&p.pseudonym(nir.as_str())).unwrap();
+        assert_eq!(seen.iter().map(|a| a.case_id.as_str()).collect::<Vec<_>>(), ["c1", "c2"]);
+        assert!(seen[0].values.contains(&"housing_aid=true (cnaf)".to_owned()));
+        assert_eq!(store.purge_before(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap(), 2);
+        assert_eq!(store.report().unwrap().persons, 0);
+    }
+
+    #[test]
+    fn identifying_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StatisticsStore::open(&dir.path().join("s.db")).unwrap();
+        let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
+        let mut bad = row(&p, nir.as_str(), "c1");
+        bad.values.push(StatisticsValue {
+            category: "commune_code".into(),
+            source: "cnaf".into(),
+            value: "13055".into(),
+        });
+        assert!(matches!(store.record(&[bad]), Err(StoreError::Identifying(c)) if c == "commune_code"));
+        let mut bad = row(&p, nir.as_str(), "c1");
+        bad.pseudonym = nir.as_str().to_owned();
+        assert!(matches!(store.record(&[bad]), Err(StoreError::PersonalData(_))));
+        let mut bad = row(&p, nir.as_str(), "c1");
+        bad.values[0].value = nir.as_str().to_owned();
+        assert!(matches!(store.record(&[bad]), Err(StoreError::PersonalData(_))));
+        for (_, column) in store.columns().unwrap() {
+            let identity = catalogue::identity_field(&column);
+            assert!(identity.is_none_or(|f| !f.identifying), "{column}");
+        }
+        // A schema someone widened with an identifying column is refused at open.
+        drop(store);
+        let c = Connection::open(dir.path().join("s.db")).unwrap();
+        c.execute_batch("ALTER TABLE persons ADD COLUMN family_name TEXT").unwrap();
+        drop(c);
+        let err = StatisticsStore::open(&dir.path().join("s.db")).unwrap_err();
+        assert!(matches!(err, StoreError::Identifying(c) if c == "persons.family_name"));
+    }
+}
