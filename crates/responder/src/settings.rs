@@ -1,0 +1,240 @@
+//! The responder's settings: which body it answers for, which categories that body holds, where
+//! its local state lives, its broker account and its data source.
+//!
+//! Loaded with [`passerelle_settings::load`] (TOML, then `PASSERELLE_…` environment variables);
+//! loading never connects. [`ResponderSettings::validate`] checks what serde cannot (the body
+//! code, the category codes, one SQL query per held category) and resolves the held categories.
+//!
+//! ```toml
+//! body = "cnaf"
+//! holds = ["housing_aid", "rsa"]         # default: the catalogue's default holdings of the body
+//! data_dir = "/var/lib/passerelle/responder"
+//!
+//! [broker]
+//! urls = ["amqps://cnaf:secret@broker.example:5671/%2f"]
+//!
+//! [source]
+//! kind = "extract"                      # `passerelle responder load` fills the index in data_dir
+//! ```
+//!
+//! or, for a PostgreSQL source:
+//!
+//! ```toml
+//! [source]
+//! kind = "postgres"
+//! url = "postgres://responder@db.example/benefits"
+//! pool_size = 4
+//! identity_query = "SELECT nir, former_nir, sex, birth_year FROM insured WHERE nir = ANY($1) OR former_nir = ANY($1)"
+//! [source.categories]
+//! housing_aid = "SELECT nir, housing_aid FROM benefits WHERE nir = ANY($1)"
+//! rsa = "SELECT nir, rsa FROM benefits WHERE nir = ANY($1)"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use passerelle_bus::BusSettings;
+use passerelle_protocol::catalogue::{self, body};
+use passerelle_protocol::v1::Category;
+use secrecy::SecretString;
+
+/// The default number of PostgreSQL connections: one chunk is answered on one connection, and a
+/// responder rarely has more than a few chunks in flight (the broker's prefetch bounds them).
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+/// The default bound on one PostgreSQL query, in seconds: a chunk's queries that take longer are
+/// cancelled by the server and the category is declined as unavailable, rather than holding the
+/// chunk (and its broker delivery) indefinitely.
+pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
+
+/// The settings of `passerelle responder run` and `passerelle responder load`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponderSettings {
+    /// The body this responder answers for: `cnam`, `cnav`, `cnaf` or `msa`. Its solicitation
+    /// queue is `{prefix}.body.{body}.solicitations` and its responses carry it as `sender`.
+    pub body: String,
+    /// The category codes this body holds and may answer. Anything else asked is declined.
+    /// Default: the catalogue's default holdings of the body (DESIGN §2).
+    #[serde(default)]
+    pub holds: Option<Vec<String>>,
+    /// Where the responder keeps its local state: the extract index (`extract-index.sqlite`).
+    pub data_dir: PathBuf,
+    /// The broker account and topology names.
+    #[serde(default)]
+    pub broker: BusSettings,
+    /// Where the body's data comes from.
+    pub source: SourceSettings,
+}
+
+/// Where the body's data comes from.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceSettings {
+    /// A CSV extract indexed by `passerelle responder load` into `data_dir`.
+    Extract(ExtractSettings),
+    /// A PostgreSQL database queried per chunk.
+    Postgres(PostgresSettings),
+}
+
+/// An extract source: nothing to set beyond `data_dir` (the index lives there); a struct so that
+/// a stray key (a `url` left from a PostgreSQL source, say) is refused by name.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractSettings {}
+
+/// A PostgreSQL source: one identity query and one query per held category, each run once per
+/// solicitation chunk with the chunk's NIRs as a `text[]` parameter `$1`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    /// A libpq-style URL or key=value string, e.g. `postgres://user@host:5432/db`. It may hold a
+    /// password, so it is never logged.
+    pub url: SecretString,
+    /// Connections in the pool.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Per-query timeout in seconds (the server's `statement_timeout`).
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_secs: u64,
+    /// Returns `(nir, former_nir, sex, birth_year)` rows for the NIRs in `$1`, matched on the
+    /// current NIR *or* a former one (one row per former NIR, or `NULL`). `sex` and `birth_year`
+    /// may be `NULL` when unknown.
+    pub identity_query: String,
+    /// Category code → a query returning `(nir, value)` rows for the current NIRs in `$1`. The
+    /// value may be a boolean, an integer, a date or text in the value syntax (README, "Value
+    /// syntax"); `NULL` means unknown.
+    pub categories: BTreeMap<String, String>,
+}
+
+fn default_pool_size() -> usize {
+    DEFAULT_POOL_SIZE
+}
+
+fn default_statement_timeout() -> u64 {
+    DEFAULT_STATEMENT_TIMEOUT_SECS
+}
+
+/// What is wrong with settings that parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("`body = \"{0}\"` is not a body code: expected one of cnam, cnav, cnaf, msa")]
+    UnknownBody(String),
+    #[error("`holds`: {0}")]
+    UnknownCategory(String),
+    #[error("`holds` is empty: a responder that holds no category has nothing to answer")]
+    HoldsNothing,
+    #[error("`source.categories.{0}`: not a category code of the decree (README, \"Categories\")")]
+    QueryForUnknownCategory(String),
+    #[error("`source.categories.{0}`: the body is not configured to hold this category (add it to `holds`)")]
+    QueryForCategoryNotHeld(String),
+    #[error("held category `{0}` has no query in `[source.categories]` (add one, or remove it from `holds`)")]
+    NoQueryForHeldCategory(String),
+    #[error("`source.pool_size` must be at least 1")]
+    EmptyPool,
+}
+
+impl ResponderSettings {
+    /// Checks the settings and returns the categories the body holds, in catalogue order.
+    pub fn validate(&self) -> Result<Vec<Category>, SettingsError> {
+        if !body::ALL.contains(&self.body.as_str()) {
+            return Err(SettingsError::UnknownBody(self.body.clone()));
+        }
+        let held = match &self.holds {
+            Some(codes) => {
+                let mut held = Vec::with_capacity(codes.len());
+                for code in codes {
+                    let info = catalogue::by_code(code.trim())
+                        .ok_or_else(|| SettingsError::UnknownCategory(catalogue::UnknownCategory(code.clone()).to_string()))?;
+                    held.push(info.category);
+                }
+                held.sort_by_key(|c| *c as i32);
+                held.dedup();
+                held
+            }
+            None => catalogue::CATEGORIES
+                .iter()
+                .filter(|i| i.default_holders.contains(&self.body.as_str()))
+                .map(|i| i.category)
+                .collect(),
+        };
+        if held.is_empty() {
+            return Err(SettingsError::HoldsNothing);
+        }
+        if let SourceSettings::Postgres(pg) = &self.source {
+            if pg.pool_size == 0 {
+                return Err(SettingsError::EmptyPool);
+            }
+            for code in pg.categories.keys() {
+                let info =
+                    catalogue::by_code(code).ok_or_else(|| SettingsError::QueryForUnknownCategory(code.clone()))?;
+                if !held.contains(&info.category) {
+                    return Err(SettingsError::QueryForCategoryNotHeld(code.clone()));
+                }
+            }
+            if let Some(missing) = held.iter().find(|c| !pg.categories.contains_key(c.code())) {
+                return Err(SettingsError::NoQueryForHeldCategory(missing.code().to_owned()));
+            }
+        }
+        Ok(held)
+    }
+
+    /// The path of the extract index in `data_dir`.
+    pub fn index_path(&self) -> PathBuf {
+        self.data_dir.join(crate::index::INDEX_FILE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<ResponderSettings, passerelle_settings::ConfigError> {
+        passerelle_settings::load_from_str(text, Path::new("responder.toml"), Vec::new())
+    }
+
+    #[test]
+    fn an_extract_responder_defaults_to_the_catalogue_holdings() {
+        let s = parse("body = 'cnaf'\ndata_dir = '/tmp/x'\n[source]\nkind = 'extract'\n").unwrap();
+        let held = s.validate().unwrap();
+        assert!(held.contains(&Category::HousingAid) && held.contains(&Category::FamilySituation));
+        assert!(!held.contains(&Category::LongTermCondition), "health data is not the CNAF's");
+        assert_eq!(s.index_path(), Path::new("/tmp/x/extract-index.sqlite"));
+    }
+
+    #[test]
+    fn explicit_holdings_are_checked_against_the_catalogue() {
+        let s = parse("body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'extract'\n")
+            .unwrap();
+        assert_eq!(s.validate().unwrap(), vec![Category::Css, Category::LongTermCondition]);
+        let s = parse("body = 'cnam'\nholds = ['religion']\ndata_dir = '.'\n[source]\nkind = 'extract'\n").unwrap();
+        assert!(s.validate().unwrap_err().to_string().contains("unknown category `religion`"));
+        let s = parse("body = 'caf'\ndata_dir = '.'\n[source]\nkind = 'extract'\n").unwrap();
+        assert_eq!(s.validate().unwrap_err(), SettingsError::UnknownBody("caf".into()));
+    }
+
+    #[test]
+    fn a_postgres_source_needs_one_query_per_held_category_and_no_other() {
+        let base = "body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'postgres'\n\
+                    url = 'postgres://u@h/db'\nidentity_query = 'SELECT 1'\n";
+        let s = parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\n")).unwrap();
+        assert_eq!(s.validate().unwrap().len(), 2);
+        let SourceSettings::Postgres(pg) = &s.source else { panic!("postgres") };
+        assert_eq!((pg.pool_size, pg.statement_timeout_secs), (DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_SECS));
+        let s = parse(&format!("{base}[source.categories]\ncss = 'a'\n")).unwrap();
+        assert_eq!(s.validate().unwrap_err(), SettingsError::NoQueryForHeldCategory("long_term_condition".into()));
+        let s = parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\nrsa = 'c'\n")).unwrap();
+        assert_eq!(s.validate().unwrap_err(), SettingsError::QueryForCategoryNotHeld("rsa".into()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = parse("body = 'cnam'\ndata_dir = '.'\nhold = ['css']\n[source]\nkind = 'extract'\n").unwrap_err();
+        assert!(err.to_string().contains("hold"), "{err}");
+        let err = parse("body = 'cnam'\ndata_dir = '.'\n[source]\nkind = 'extract'\nurl = 'x'\n").unwrap_err();
+        assert!(err.to_string().contains("url"), "{err}");
+        let err = parse("body = 'cnam'\ndata_dir = '.'\n[source]\nkind = 'csv'\n").unwrap_err();
+        assert!(err.to_string().contains("csv"), "{err}");
+    }
+}
