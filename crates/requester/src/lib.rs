@@ -1,0 +1,29 @@
+//! The requester adapter (decree art. 3, first and last steps): a requesting body's prevention
+//! team submits a selection of persons aged 55 and over, the adapter sends one case per
+//! competent observatory carrying only what the exchange needs, receives the consolidated
+//! result (or the refusal, with reasons), joins names and contact details back locally, ranks
+//! the persons most at risk, writes the contact list — and forgets everything 24 months after
+//! submission at the latest (art. 5).
+//!
+//! - [`Requester`] ([`service`]): `build`, `submit` (= `prepare` + `send`), `listen`,
+//!   `wait_for_results`, `write_result`, `write_case`, `status`, `purge`, `run_until_stopped`.
+//! - [`RequesterSettings`] ([`settings`]): branch, office, folders, broker, retention, ranking.
+//! - [`store`]: the SQLite store with its scrubbing purge.
+//! - [`consolidate`]: the merge rule when bodies disagree; [`ranking`]: score and rank;
+//!   [`export`]: the CSV / JSON Lines / summary files and their column scheme.
+//!
+//! **Architecture invariant:** names, postal addresses, e-mails and phone numbers never enter a
+//! message; they live in the requester's store and result files only, and both are purged.
+#![forbid(unsafe_code)]
+
+pub mod consolidate;
+pub mod export;
+pub mod ranking;
+pub mod service;
+pub mod settings;
+pub mod store;
+
+pub use export::{OutputPaths, Summary, Written};
+pub use service::{Requester, RequesterError, SubmitRequest, Submitted};
+pub use settings::{parse_duration, RequesterSettings, SettingsError};
+pub use store::{CaseRecord, CaseState, SubmissionRecord};

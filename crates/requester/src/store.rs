@@ -1,0 +1,915 @@
+//! The requester's store (SQLite, one file `requester.db` in `data_dir`): its submissions, the
+//! cases they became (one per competent observatory), the persons with their names and contact
+//! details, the results and refusals received — and the purge that makes all of it unreadable
+//! 24 months after submission at the latest (decree art. 5).
+//!
+//! **Architecture invariant:** names and contact details are written here and in result files,
+//! nowhere else; they never enter a message.
+//!
+//! Durability: every received chunk is stored in one transaction before its delivery is acked,
+//! and a case's receipt goes out only after the transaction that completed its result committed.
+//! Several processes (a `submit` waiting for its cases and a `run` daemon) may share the store:
+//! writes take the lock up front (`BEGIN IMMEDIATE`), and storing a chunk is idempotent.
+//!
+//! Purge: `secure_delete` overwrites deleted rows in place; then the WAL is checkpointed and
+//! truncated and the file vacuumed, so no purged byte survives in `requester.db`, `-wal` or
+//! `-shm`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use passerelle_protocol::v1::{self, Category};
+use prost::Message as _;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use uuid::Uuid;
+
+/// The store's file name in `data_dir`.
+pub const DB_FILE: &str = "requester.db";
+
+/// How long a writer waits for another process's transaction (a `submit` and a `run` daemon
+/// share the store) before giving up: far longer than any one chunk's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The schema version (`PRAGMA user_version`).
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS submissions (
+    id              TEXT PRIMARY KEY,
+    submitted_at    INTEGER NOT NULL,
+    purge_after     INTEGER NOT NULL,
+    respond_by      INTEGER NOT NULL,
+    service         TEXT NOT NULL,
+    wanted          TEXT NOT NULL,
+    columns         TEXT NOT NULL,
+    separator       INTEGER NOT NULL,
+    encoding        TEXT NOT NULL,
+    out_path        TEXT,
+    lines           INTEGER NOT NULL,
+    rejected        INTEGER NOT NULL,
+    written_at      INTEGER,
+    purged_at       INTEGER
+);
+CREATE TABLE IF NOT EXISTS cases (
+    id              TEXT PRIMARY KEY,
+    submission_id   TEXT NOT NULL REFERENCES submissions(id),
+    observatory     TEXT NOT NULL,
+    persons         INTEGER NOT NULL,
+    request_chunks  INTEGER NOT NULL,
+    state           TEXT NOT NULL,
+    submitted_at    INTEGER NOT NULL,
+    sent_at         INTEGER,
+    settled_at      INTEGER,
+    receipt_sent_at INTEGER,
+    result_chunks   INTEGER,
+    completeness    INTEGER,
+    bodies          BLOB,
+    case_problems   TEXT,
+    refused_persons INTEGER NOT NULL DEFAULT 0,
+    purged_at       INTEGER
+);
+CREATE INDEX IF NOT EXISTS cases_by_submission ON cases(submission_id);
+CREATE TABLE IF NOT EXISTS persons (
+    id              INTEGER PRIMARY KEY,
+    case_id         TEXT NOT NULL REFERENCES cases(id),
+    line            INTEGER NOT NULL,
+    nir             TEXT NOT NULL,
+    former_nirs     TEXT NOT NULL,
+    sex             INTEGER NOT NULL,
+    birth_year      INTEGER NOT NULL,
+    commune_code    TEXT NOT NULL,
+    known           BLOB NOT NULL,
+    cells           TEXT NOT NULL,
+    answers         BLOB,
+    refusal         TEXT,
+    UNIQUE (case_id, nir)
+);
+CREATE INDEX IF NOT EXISTS persons_by_case_line ON persons(case_id, line);
+CREATE TABLE IF NOT EXISTS result_chunks (
+    case_id         TEXT NOT NULL,
+    chunk_index     INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    case_id         TEXT NOT NULL,
+    request_chunk   INTEGER NOT NULL,
+    whole_case      INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, request_chunk, whole_case)
+);
+CREATE TABLE IF NOT EXISTS written_files (
+    submission_id   TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    PRIMARY KEY (submission_id, path)
+);
+";
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the store folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("requester store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("requester store: corrupt row: {0}")]
+    Corrupt(String),
+    #[error("the store was written by a newer version (schema {found}, this build knows {SCHEMA_VERSION})")]
+    NewerSchema { found: i32 },
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Stored, not yet (fully) sent.
+    Prepared,
+    /// Every request chunk is confirmed by the broker; waiting for the result.
+    Sent,
+    /// Every result chunk is stored.
+    Answered,
+    /// The observatory refused the whole case, or every person of it.
+    Refused,
+    /// Its persons, results and refusals are gone (retention).
+    Purged,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Prepared => "prepared",
+            CaseState::Sent => "sent",
+            CaseState::Answered => "answered",
+            CaseState::Refused => "refused",
+            CaseState::Purged => "purged",
+        }
+    }
+
+    fn parse(s: &str) -> Result<CaseState, StoreError> {
+        Ok(match s {
+            "prepared" => CaseState::Prepared,
+            "sent" => CaseState::Sent,
+            "answered" => CaseState::Answered,
+            "refused" => CaseState::Refused,
+            "purged" => CaseState::Purged,
+            other => return Err(StoreError::Corrupt(format!("case state `{other}`"))),
+        })
+    }
+
+    /// Answered or refused: nothing more is expected.
+    pub fn is_settled(self) -> bool {
+        matches!(self, CaseState::Answered | CaseState::Refused | CaseState::Purged)
+    }
+}
+
+impl std::fmt::Display for CaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A submission: one selection file submitted once, split into cases.
+#[derive(Debug, Clone)]
+pub struct SubmissionRecord {
+    pub id: Uuid,
+    pub submitted_at: SystemTime,
+    /// When everything of it is purged (submission + retention).
+    pub purge_after: SystemTime,
+    pub respond_by: SystemTime,
+    /// The service offered (art. 3), as typed.
+    pub service: String,
+    pub wanted: Vec<Category>,
+    /// The selection's column names, in file order.
+    pub columns: Vec<String>,
+    /// The selection's separator byte, for the CSV result.
+    pub separator: u8,
+    /// The selection's encoding name (`utf-8`, `windows-1252`), for the CSV result.
+    pub encoding: String,
+    /// Where the result goes (`--out`), if the user said.
+    pub out_path: Option<PathBuf>,
+    /// Data records of the selection, and how many were rejected.
+    pub lines: u64,
+    pub rejected: u64,
+    /// When the consolidated result was last written.
+    pub written_at: Option<SystemTime>,
+    pub purged_at: Option<SystemTime>,
+}
+
+/// A case: the persons of one submission for one observatory.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub id: Uuid,
+    pub submission_id: Uuid,
+    pub observatory: String,
+    pub persons: u64,
+    pub request_chunks: u32,
+    pub state: CaseState,
+    pub submitted_at: SystemTime,
+    pub sent_at: Option<SystemTime>,
+    pub settled_at: Option<SystemTime>,
+    pub receipt_sent_at: Option<SystemTime>,
+    /// The result's chunk count, once a chunk arrived; and how many are stored.
+    pub result_chunks: Option<u32>,
+    pub result_chunks_received: u32,
+    pub completeness: v1::Completeness,
+    /// Per solicited body, the case-level outcome (asked, answered, declined).
+    pub bodies: Vec<v1::BodyOutcome>,
+    /// Why the whole case was refused, if it was.
+    pub case_problems: Vec<ProblemRecord>,
+    pub refused_persons: u64,
+}
+
+/// A refusal reason: the field concerned (empty for the whole) and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProblemRecord {
+    pub field: String,
+    pub reason: String,
+}
+
+impl From<&v1::Problem> for ProblemRecord {
+    fn from(p: &v1::Problem) -> Self {
+        ProblemRecord { field: p.field.clone(), reason: p.reason.clone() }
+    }
+}
+
+/// A person as stored: what the request needs, what the result file needs.
+#[derive(Debug, Clone, Default)]
+pub struct NewPerson {
+    pub line: u64,
+    pub nir: String,
+    pub former_nirs: Vec<String>,
+    pub sex: i32,
+    pub birth_year: u32,
+    pub commune_code: String,
+    pub known: v1::CategoryValues,
+    /// The selection's cells, one per column, canonical text.
+    pub cells: Vec<String>,
+}
+
+/// A stored person, for writing the result.
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    pub id: i64,
+    pub case_id: Uuid,
+    pub line: u64,
+    pub nir: String,
+    pub known: v1::CategoryValues,
+    pub answers: Option<v1::ResultPerson>,
+    pub refusal: Option<Vec<ProblemRecord>>,
+    /// Empty unless asked for ([`Store::person`]).
+    pub cells: Vec<String>,
+}
+
+/// What storing a result chunk or a refusal did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored; `settled` when the case needs nothing more.
+    New { settled: bool, unmatched: u64 },
+    /// Already stored (a redelivery): nothing changed.
+    Duplicate,
+    /// No such case here.
+    UnknownCase,
+    /// The case was purged: a late copy, dropped.
+    PurgedCase,
+}
+
+/// Milliseconds since the epoch, the store's time unit.
+pub fn to_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+fn opt_time(ms: Option<i64>) -> Option<SystemTime> {
+    ms.map(from_millis)
+}
+
+/// The requester's SQLite store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/requester.db`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Folder { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // secure_delete first: every page freed from now on is zeroed.
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // VACUUM's temporary copy stays in memory, never in a temp file outside data_dir.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found: version });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { conn: Mutex::new(conn), path })
+    }
+
+    /// The database file (the `-wal` and `-shm` files sit beside it).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in one write transaction (taken up front), committed when `f` succeeds.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    // ----- submissions and cases -----
+
+    pub fn insert_submission(tx: &Transaction<'_>, s: &SubmissionRecord) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO submissions (id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
+                encoding, out_path, lines, rejected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                s.id.to_string(),
+                to_millis(s.submitted_at),
+                to_millis(s.purge_after),
+                to_millis(s.respond_by),
+                s.service,
+                s.wanted.iter().map(|c| c.code()).collect::<Vec<_>>().join(","),
+                serde_json::to_string(&s.columns).expect("strings serialise"),
+                s.separator,
+                s.encoding,
+                s.out_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                s.lines as i64,
+                s.rejected as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sets the selection counts once the file has been read to its end.
+    pub fn set_submission_counts(tx: &Transaction<'_>, id: Uuid, lines: u64, rejected: u64) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE submissions SET lines = ?2, rejected = ?3 WHERE id = ?1",
+            params![id.to_string(), lines as i64, rejected as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_case(
+        tx: &Transaction<'_>,
+        id: Uuid,
+        submission: Uuid,
+        observatory: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO cases (id, submission_id, observatory, persons, request_chunks, state, submitted_at)
+             VALUES (?1, ?2, ?3, 0, 0, 'prepared', ?4)",
+            params![id.to_string(), submission.to_string(), observatory, to_millis(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Fixes a case's person and chunk counts once the selection is read.
+    pub fn set_case_counts(tx: &Transaction<'_>, id: Uuid, persons: u64, chunks: u32) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE cases SET persons = ?2, request_chunks = ?3 WHERE id = ?1",
+            params![id.to_string(), persons as i64, chunks],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_person(tx: &Transaction<'_>, case: Uuid, p: &NewPerson) -> Result<(), StoreError> {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO persons (case_id, line, nir, former_nirs, sex, birth_year, commune_code, known, cells)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        stmt.execute(params![
+            case.to_string(),
+            p.line as i64,
+            p.nir,
+            p.former_nirs.join("|"),
+            p.sex,
+            p.birth_year,
+            p.commune_code,
+            p.known.encode_to_vec(),
+            serde_json::to_string(&p.cells).expect("strings serialise"),
+        ])?;
+        Ok(())
+    }
+
+    /// The request persons of a case, in selection order, `limit` from `offset`.
+    pub fn request_persons(
+        &self,
+        case: Uuid,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<v1::RequestedPerson>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT nir, former_nirs, sex, birth_year, commune_code, known FROM persons
+             WHERE case_id = ?1 ORDER BY line LIMIT ?2 OFFSET ?3",
+        )?;
+        let rows = stmt.query_map(params![case.to_string(), limit as i64, offset as i64], |r| {
+            let former: String = r.get(1)?;
+            let known: Vec<u8> = r.get(5)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                former,
+                r.get::<_, i32>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, String>(4)?,
+                known,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (nir, former, sex, birth_year, commune_code, known) = row?;
+            let known = v1::CategoryValues::decode(known.as_slice()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push(v1::RequestedPerson {
+                nir,
+                former_nirs: former.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                sex,
+                birth_year,
+                commune_code,
+                known_risk_factors: Some(known),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn mark_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE cases SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'prepared'",
+            params![case.to_string(), to_millis(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_receipt_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE cases SET receipt_sent_at = ?2 WHERE id = ?1",
+            params![case.to_string(), to_millis(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_written(&self, submission: Uuid, files: &[PathBuf], now: SystemTime) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE submissions SET written_at = ?2 WHERE id = ?1",
+                params![submission.to_string(), to_millis(now)],
+            )?;
+            for f in files {
+                tx.execute(
+                    "INSERT OR IGNORE INTO written_files (submission_id, path) VALUES (?1, ?2)",
+                    params![submission.to_string(), f.to_string_lossy()],
+                )?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    pub fn submission(&self, id: Uuid) -> Result<Option<SubmissionRecord>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(&format!("{SUBMISSION_SELECT} WHERE id = ?1"), params![id.to_string()], submission_row)
+            .optional()?
+            .transpose()
+    }
+
+    pub fn submissions(&self) -> Result<Vec<SubmissionRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!("{SUBMISSION_SELECT} ORDER BY submitted_at, id"))?;
+        let rows = stmt.query_map([], submission_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Submissions whose every case is settled and whose result files are not written yet.
+    pub fn submissions_to_write(&self) -> Result<Vec<Uuid>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT s.id FROM submissions s
+             WHERE s.purged_at IS NULL AND s.written_at IS NULL
+               AND EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id)
+               AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id
+                               AND c.state NOT IN ('answered', 'refused'))
+             ORDER BY s.submitted_at, s.id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Uuid::parse_str(&r?).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+
+    pub fn case(&self, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
+        let conn = self.lock();
+        case_by_id(&conn, id)
+    }
+
+    /// Every case, oldest first.
+    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        self.cases_where("1 = 1", params![])
+    }
+
+    pub fn cases_of(&self, submission: Uuid) -> Result<Vec<CaseRecord>, StoreError> {
+        self.cases_where("submission_id = ?1", params![submission.to_string()])
+    }
+
+    /// Cases not yet fully sent (a `submit` interrupted before every confirm).
+    pub fn unsent_cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        self.cases_where("state = 'prepared'", params![])
+    }
+
+    /// Answered cases whose receipt is not yet confirmed.
+    pub fn cases_awaiting_receipt(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        self.cases_where("state = 'answered' AND receipt_sent_at IS NULL", params![])
+    }
+
+    fn cases_where(&self, condition: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<CaseRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!("{CASE_SELECT} WHERE {condition} ORDER BY submitted_at, id"))?;
+        let rows = stmt.query_map(args, case_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let mut case = row??;
+            case.result_chunks_received = count_result_chunks(&conn, case.id)?;
+            out.push(case);
+        }
+        Ok(out)
+    }
+
+    // ----- results and refusals -----
+
+    /// Stores one result chunk: each person's answers, the case-level outcome, and whether the
+    /// case is now complete. Idempotent on (case, chunk index).
+    pub fn store_result(&self, result: &v1::Result, now: SystemTime) -> Result<Stored, StoreError> {
+        let Ok(case_id) = Uuid::parse_str(&result.case_id) else {
+            return Ok(Stored::UnknownCase);
+        };
+        self.write(|tx| {
+            let Some(case) = case_by_id(tx, case_id)? else {
+                return Ok(Stored::UnknownCase);
+            };
+            if case.state == CaseState::Purged {
+                return Ok(Stored::PurgedCase);
+            }
+            if let Some(count) = case.result_chunks {
+                if count != result.chunk_count {
+                    return Err(StoreError::Corrupt(format!(
+                        "result chunk {} says {} chunks where an earlier one said {count}",
+                        result.chunk_index, result.chunk_count
+                    )));
+                }
+            }
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO result_chunks (case_id, chunk_index, received_at) VALUES (?1, ?2, ?3)",
+                params![case_id.to_string(), result.chunk_index, to_millis(now)],
+            )?;
+            if inserted == 0 {
+                return Ok(Stored::Duplicate);
+            }
+            let mut unmatched = 0;
+            {
+                let mut stmt = tx.prepare_cached("UPDATE persons SET answers = ?3 WHERE case_id = ?1 AND nir = ?2")?;
+                for person in &result.persons {
+                    let n = stmt.execute(params![case_id.to_string(), person.nir, person.encode_to_vec()])?;
+                    if n == 0 {
+                        unmatched += 1;
+                    }
+                }
+            }
+            let outcome = v1::Result { bodies: result.bodies.clone(), ..Default::default() };
+            tx.execute(
+                "UPDATE cases SET result_chunks = ?2, completeness = ?3, bodies = ?4 WHERE id = ?1",
+                params![case_id.to_string(), result.chunk_count, result.completeness, outcome.encode_to_vec()],
+            )?;
+            let settled = settle(tx, case_id, now)?;
+            mark_unwritten(tx, case_id)?;
+            Ok(Stored::New { settled, unmatched })
+        })
+    }
+
+    /// Stores a refusal: the whole case's reasons, or each refused person's. Idempotent on (case,
+    /// request chunk, whole case).
+    pub fn store_refusal(&self, refusal: &v1::Refusal, now: SystemTime) -> Result<Stored, StoreError> {
+        let Ok(case_id) = Uuid::parse_str(&refusal.case_id) else {
+            return Ok(Stored::UnknownCase);
+        };
+        self.write(|tx| {
+            let Some(case) = case_by_id(tx, case_id)? else {
+                return Ok(Stored::UnknownCase);
+            };
+            if case.state == CaseState::Purged {
+                return Ok(Stored::PurgedCase);
+            }
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO refusals (case_id, request_chunk, whole_case, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![case_id.to_string(), refusal.request_chunk_index, refusal.whole_case, to_millis(now)],
+            )?;
+            if inserted == 0 {
+                return Ok(Stored::Duplicate);
+            }
+            if refusal.whole_case {
+                let problems: Vec<ProblemRecord> = refusal.case_problems.iter().map(ProblemRecord::from).collect();
+                tx.execute(
+                    "UPDATE cases SET case_problems = ?2 WHERE id = ?1",
+                    params![case_id.to_string(), serde_json::to_string(&problems).expect("serialisable")],
+                )?;
+            }
+            let mut unmatched = 0;
+            {
+                let mut stmt = tx.prepare_cached("UPDATE persons SET refusal = ?3 WHERE case_id = ?1 AND nir = ?2")?;
+                for person in &refusal.persons {
+                    let problems: Vec<ProblemRecord> = person.problems.iter().map(ProblemRecord::from).collect();
+                    let n = stmt.execute(params![
+                        case_id.to_string(),
+                        person.nir,
+                        serde_json::to_string(&problems).expect("serialisable")
+                    ])?;
+                    if n == 0 {
+                        unmatched += 1;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE cases SET refused_persons = (SELECT COUNT(*) FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL)
+                 WHERE id = ?1",
+                params![case_id.to_string()],
+            )?;
+            let settled = settle(tx, case_id, now)?;
+            mark_unwritten(tx, case_id)?;
+            Ok(Stored::New { settled, unmatched })
+        })
+    }
+
+    // ----- reading persons for result files -----
+
+    /// Calls `f` on every person of the given cases (without their cells), in selection order.
+    pub fn for_each_person(
+        &self,
+        cases: &[Uuid],
+        mut f: impl FnMut(PersonRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, case_id, line, nir, known, answers, refusal FROM persons WHERE case_id = ?1 ORDER BY line",
+        )?;
+        for case in cases {
+            let mut rows = stmt.query(params![case.to_string()])?;
+            while let Some(r) = rows.next()? {
+                f(person_row(r, false)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One person with the selection's cells.
+    pub fn person(&self, id: i64) -> Result<PersonRow, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, case_id, line, nir, known, answers, refusal, cells FROM persons WHERE id = ?1",
+        )?;
+        let mut rows = stmt.query(params![id])?;
+        let row = rows.next()?.ok_or_else(|| StoreError::Corrupt(format!("person {id} vanished")))?;
+        person_row(row, true)
+    }
+
+    /// The refused persons of a case: (line, problems), in selection order.
+    pub fn refused_persons(&self, case: Uuid) -> Result<Vec<(u64, Vec<ProblemRecord>)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT line, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL ORDER BY line",
+        )?;
+        let rows = stmt.query_map(params![case.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (line, json) = row?;
+            let problems = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push((line as u64, problems));
+        }
+        Ok(out)
+    }
+
+    // ----- purge -----
+
+    /// Purges every submission whose retention ended by `now`: its persons (names, contacts,
+    /// NIRs, risk factors), results and refusals; the case metadata (ids, counts, dates, states)
+    /// stays. Returns the purged submissions with the result files that were written for them,
+    /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
+    pub fn purge_due(&self, now: SystemTime) -> Result<Vec<(Uuid, Vec<PathBuf>)>, StoreError> {
+        let purged = self.write(|tx| {
+            let due: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?;
+                let rows = stmt.query_map(params![to_millis(now)], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::new();
+            for id in due {
+                let files: Vec<String> = {
+                    let mut stmt =
+                        tx.prepare("SELECT path FROM written_files WHERE submission_id = ?1 ORDER BY path")?;
+                    let rows = stmt.query_map(params![id], |r| r.get(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                let cases = "SELECT id FROM cases WHERE submission_id = ?1";
+                tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
+                tx.execute(
+                    "UPDATE cases SET state = 'purged', purged_at = ?2, bodies = NULL, case_problems = NULL
+                     WHERE submission_id = ?1",
+                    params![id, to_millis(now)],
+                )?;
+                // The service text is the requester's own words: it may name a person. Gone too.
+                tx.execute(
+                    "UPDATE submissions SET purged_at = ?2, service = '', out_path = NULL WHERE id = ?1",
+                    params![id, to_millis(now)],
+                )?;
+                let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push((uuid, files.into_iter().map(PathBuf::from).collect()));
+            }
+            Ok::<_, StoreError>(out)
+        })?;
+        if !purged.is_empty() {
+            self.scrub()?;
+        }
+        Ok(purged)
+    }
+
+    /// Leaves no deleted byte readable in the store's files: checkpoints the WAL into the
+    /// database and truncates it, rebuilds the file (VACUUM: no free page keeps old content,
+    /// and the file shrinks), then truncates the WAL that VACUUM filled again.
+    pub fn scrub(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+const SUBMISSION_SELECT: &str = "SELECT id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
+    encoding, out_path, lines, rejected, written_at, purged_at FROM submissions";
+
+fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SubmissionRecord, StoreError>> {
+    let id: String = r.get(0)?;
+    let wanted: String = r.get(5)?;
+    let columns: String = r.get(6)?;
+    let out_path: Option<String> = r.get(9)?;
+    let build = || -> Result<SubmissionRecord, StoreError> {
+        Ok(SubmissionRecord {
+            id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            submitted_at: from_millis(r.get(1)?),
+            purge_after: from_millis(r.get(2)?),
+            respond_by: from_millis(r.get(3)?),
+            service: r.get(4)?,
+            wanted: passerelle_protocol::catalogue::parse_list(&wanted)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            columns: serde_json::from_str(&columns).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            separator: r.get(7)?,
+            encoding: r.get(8)?,
+            out_path: out_path.map(PathBuf::from),
+            lines: r.get::<_, i64>(10)? as u64,
+            rejected: r.get::<_, i64>(11)? as u64,
+            written_at: opt_time(r.get(12)?),
+            purged_at: opt_time(r.get(13)?),
+        })
+    };
+    Ok(build())
+}
+
+const CASE_SELECT: &str =
+    "SELECT id, submission_id, observatory, persons, request_chunks, state, submitted_at, sent_at,
+    settled_at, receipt_sent_at, result_chunks, completeness, bodies, case_problems, refused_persons FROM cases";
+
+fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRecord, StoreError>> {
+    let id: String = r.get(0)?;
+    let submission: String = r.get(1)?;
+    let state: String = r.get(5)?;
+    let bodies: Option<Vec<u8>> = r.get(12)?;
+    let problems: Option<String> = r.get(13)?;
+    let build = || -> Result<CaseRecord, StoreError> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+        Ok(CaseRecord {
+            id: Uuid::parse_str(&id).map_err(|e| corrupt(&e))?,
+            submission_id: Uuid::parse_str(&submission).map_err(|e| corrupt(&e))?,
+            observatory: r.get(2)?,
+            persons: r.get::<_, i64>(3)? as u64,
+            request_chunks: r.get(4)?,
+            state: CaseState::parse(&state)?,
+            submitted_at: from_millis(r.get(6)?),
+            sent_at: opt_time(r.get(7)?),
+            settled_at: opt_time(r.get(8)?),
+            receipt_sent_at: opt_time(r.get(9)?),
+            result_chunks: r.get(10)?,
+            result_chunks_received: 0,
+            completeness: r
+                .get::<_, Option<i32>>(11)?
+                .and_then(|c| v1::Completeness::try_from(c).ok())
+                .unwrap_or(v1::Completeness::Unspecified),
+            bodies: match bodies {
+                Some(b) => v1::Result::decode(b.as_slice()).map_err(|e| corrupt(&e))?.bodies,
+                None => Vec::new(),
+            },
+            case_problems: match problems {
+                Some(p) => serde_json::from_str(&p).map_err(|e| corrupt(&e))?,
+                None => Vec::new(),
+            },
+            refused_persons: r.get::<_, i64>(14)? as u64,
+        })
+    };
+    Ok(build())
+}
+
+fn case_by_id(conn: &Connection, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
+    let case = conn.query_row(&format!("{CASE_SELECT} WHERE id = ?1"), params![id.to_string()], case_row).optional()?;
+    match case {
+        Some(case) => {
+            let mut case = case?;
+            case.result_chunks_received = count_result_chunks(conn, id)?;
+            Ok(Some(case))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Something new arrived for a case: its submission's result files must be written (again).
+fn mark_unwritten(tx: &Transaction<'_>, case_id: Uuid) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE submissions SET written_at = NULL WHERE id = (SELECT submission_id FROM cases WHERE id = ?1)",
+        params![case_id.to_string()],
+    )?;
+    Ok(())
+}
+
+fn count_result_chunks(conn: &Connection, case: Uuid) -> Result<u32, StoreError> {
+    Ok(conn
+        .query_row("SELECT COUNT(*) FROM result_chunks WHERE case_id = ?1", params![case.to_string()], |r| r.get(0))?)
+}
+
+/// Moves a case to `answered` or `refused` when nothing more is expected: every result chunk
+/// stored, the whole case refused, or every person refused. Returns whether it is settled.
+fn settle(tx: &Transaction<'_>, case_id: Uuid, now: SystemTime) -> Result<bool, StoreError> {
+    let case = case_by_id(tx, case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
+    if case.state.is_settled() {
+        return Ok(true);
+    }
+    let whole_refused = !case.case_problems.is_empty()
+        || tx.query_row(
+            "SELECT COUNT(*) FROM refusals WHERE case_id = ?1 AND whole_case = 1",
+            params![case_id.to_string()],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+    let new_state = if case.result_chunks.is_some_and(|n| case.result_chunks_received >= n) {
+        Some(CaseState::Answered)
+    } else if whole_refused || (case.persons > 0 && case.refused_persons >= case.persons) {
+        Some(CaseState::Refused)
+    } else {
+        None
+    };
+    if let Some(state) = new_state {
+        tx.execute(
+            "UPDATE cases SET state = ?2, settled_at = ?3 WHERE id = ?1",
+            params![case_id.to_string(), state.as_str(), to_millis(now)],
+        )?;
+    }
+    Ok(new_state.is_some())
+}
+
+fn person_row(r: &rusqlite::Row<'_>, with_cells: bool) -> Result<PersonRow, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+    let case: String = r.get(1)?;
+    let known: Vec<u8> = r.get(4)?;
+    let answers: Option<Vec<u8>> = r.get(5)?;
+    let refusal: Option<String> = r.get(6)?;
+    let cells = if with_cells {
+        let json: String = r.get(7)?;
+        serde_json::from_str(&json).map_err(|e| corrupt(&e))?
+    } else {
+        Vec::new()
+    };
+    Ok(PersonRow {
+        id: r.get(0)?,
+        case_id: Uuid::parse_str(&case).map_err(|e| corrupt(&e))?,
+        line: r.get::<_, i64>(2)? as u64,
+        nir: r.get(3)?,
+        known: v1::CategoryValues::decode(known.as_slice()).map_err(|e| corrupt(&e))?,
+        answers: answers.map(|a| v1::ResultPerson::decode(a.as_slice())).transpose().map_err(|e| corrupt(&e))?,
+        refusal: refusal.map(|j| serde_json::from_str(&j)).transpose().map_err(|e| corrupt(&e))?,
+        cells,
+    })
+}
