@@ -99,12 +99,16 @@ pub(crate) async fn settle(
     }
 }
 
-/// Resolves once the stop flag is raised (or its sender is gone).
+/// Resolves once the stop flag is raised. A dropped [`Consumer`] handle does not stop its
+/// consumer (it runs until its bus closes).
 pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A running consumer. `stop` stops consuming, lets in-flight handlers finish, returns.
+/// Dropping the handle without `stop` leaves the consumer running until its bus is closed.
 #[derive(Debug)]
 pub struct Consumer {
     stop: watch::Sender<bool>,

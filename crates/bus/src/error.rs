@@ -38,7 +38,6 @@ pub enum BusError {
 
 impl BusError {
     /// Wraps a lapin error with what the bus was doing.
-    #[allow(dead_code)] // used by the AMQP bus, being built
     pub(crate) fn amqp(context: &'static str, e: impl std::fmt::Display) -> BusError {
         BusError::Amqp { context, detail: e.to_string() }
     }

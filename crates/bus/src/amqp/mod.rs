@@ -1,31 +1,95 @@
-//! The RabbitMQ bus (being built): connection with recovery, topology, publisher, consumers.
+//! The bus on RabbitMQ (lapin on tokio): one connection per [`AmqpBus`], recovered after any
+//! loss; a confirm-mode publishing channel; one channel per consumer.
+//!
+//! - [`connection`]: URLs, TLS, reconnection with backoff, topology declaration on each connect.
+//! - [`publisher`]: persistent, mandatory, confirmed publishing with a bounded window.
+//! - [`consumer`]: manual acks, prefetch, receiver checks, verdicts, reasoned dead-letters.
+//! - `alarms`: the observatory's watch on delivery-limit drops.
 
+mod alarms;
+pub mod connection;
+pub mod consumer;
+mod declare;
+pub mod properties;
+pub mod publisher;
+mod tls;
+
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::{Bus, BusError, BusSettings, Consumer, Handler, Outgoing, Queue, Role};
+use connection::Connector;
+use publisher::Publisher;
 
 /// The bus on RabbitMQ.
 #[derive(Debug)]
 pub struct AmqpBus {
-    _private: (),
+    connector: Arc<Connector>,
+    publisher: Publisher,
+    alarms: Option<Consumer>,
+    alarm_count: Arc<AtomicU64>,
 }
 
 impl AmqpBus {
-    /// Connects to the first reachable URL, declares (observatory) or checks (body) the topology.
-    pub async fn connect(_settings: &BusSettings, _role: Role) -> Result<AmqpBus, BusError> {
-        Err(BusError::Connect("the AMQP bus is not built yet".into()))
+    /// Connects to the first reachable URL (each tried once: an unreachable broker at start-up
+    /// is an error the service reports), then declares the whole topology (observatory) or
+    /// checks passively that the party's queues and exchanges exist (body).
+    pub async fn connect(settings: &BusSettings, role: Role) -> Result<AmqpBus, BusError> {
+        let connector = Arc::new(Connector::new(settings, role.clone())?);
+        if settings.identity.insecure_any_user {
+            tracing::warn!("INSECURE bus identity profile: any broker user may speak for any body or observatory");
+        }
+        connector.live().await?;
+        let alarm_count = Arc::new(AtomicU64::new(0));
+        let alarms = match role {
+            Role::Observatory(_) => {
+                let (stop_tx, stop) = watch::channel(false);
+                let task = tokio::spawn(alarms::watch_alarms(Arc::clone(&connector), Arc::clone(&alarm_count), stop));
+                Some(Consumer::new(stop_tx, task))
+            }
+            Role::Body(_) => None,
+        };
+        Ok(AmqpBus { publisher: Publisher::new(Arc::clone(&connector)), connector, alarms, alarm_count })
     }
 
-    /// Stops every consumer, waits for outstanding confirms, closes the connection.
-    pub async fn close(self) {}
+    /// Messages the broker dead-lettered at the delivery limit since this bus connected
+    /// (observatory only; each is also logged as an error).
+    pub fn delivery_limit_alarms(&self) -> u64 {
+        self.alarm_count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The settings this bus runs with.
+    pub fn settings(&self) -> &BusSettings {
+        &self.connector.settings
+    }
+
+    /// Closes cleanly: the alarm watch stops, the publishing channel and the connection close.
+    /// Stop the consumers first (`Consumer::stop`) so their in-flight deliveries are settled;
+    /// consumers still running end when the connection closes, their unacked deliveries going
+    /// back to the queues.
+    pub async fn close(self) {
+        if let Some(alarms) = self.alarms {
+            alarms.stop().await;
+        }
+        self.publisher.close().await;
+        self.connector.close().await;
+    }
 }
 
 #[async_trait::async_trait]
 impl Bus for AmqpBus {
-    async fn publish(&self, _messages: Vec<Outgoing>) -> Result<(), BusError> {
-        Err(BusError::Closed)
+    async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BusError> {
+        self.publisher.publish(messages).await
     }
-    async fn consume(&self, _queue: Queue, _handler: Arc<dyn Handler>) -> Result<Consumer, BusError> {
-        Err(BusError::Closed)
+
+    async fn consume(&self, queue: Queue, handler: Arc<dyn Handler>) -> Result<Consumer, BusError> {
+        let subscription = consumer::Subscription { connector: Arc::clone(&self.connector), queue, handler };
+        let live = self.connector.live().await?;
+        let session = subscription.open(live).await?;
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(subscription.run(session, stop));
+        Ok(Consumer::new(stop_tx, task))
     }
 }

@@ -1,0 +1,215 @@
+//! The one connection of an [`AmqpBus`](super::AmqpBus): opened on the first reachable URL,
+//! followed by the topology declaration of the role, and reopened with capped exponential
+//! backoff and jitter whenever it is lost. Publisher and consumers ask for the live connection
+//! and get a fresh one after a loss (lapin's own recovery does not survive a broker restart).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::tcp::{RustlsConnector, TcpStream};
+use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::{Connection, ConnectionProperties};
+use rand::Rng;
+use tokio::sync::{watch, Mutex};
+
+use super::declare;
+use crate::consumer::stopped;
+use crate::{BusError, BusSettings, Role};
+
+/// First wait before reconnecting after a loss.
+pub const RECONNECT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Longest wait between reconnection attempts: a broker restart takes tens of seconds, and
+/// services should come back within a few seconds of it.
+pub const RECONNECT_MAX_BACKOFF: Duration = Duration::from_secs(15);
+
+/// A live connection and the user it logged in as (the `user_id` of what it publishes).
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub conn: Arc<Connection>,
+    pub user: String,
+    /// Increases with every new connection, so a loss is reported once per connection.
+    pub generation: u64,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").field("user", &self.user).field("generation", &self.generation).finish()
+    }
+}
+
+/// Opens and reopens the connection.
+pub(crate) struct Connector {
+    pub settings: BusSettings,
+    pub role: Role,
+    uris: Vec<AMQPUri>,
+    tls: Option<Arc<RustlsConnector>>,
+    current: Mutex<Option<Live>>,
+    generation: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").field("role", &self.role).field("prefix", &self.settings.prefix).finish()
+    }
+}
+
+impl Connector {
+    /// Parses the URLs and loads the TLS files; connects to nothing yet.
+    pub fn new(settings: &BusSettings, role: Role) -> Result<Connector, BusError> {
+        settings.validate()?;
+        let uris = settings
+            .urls
+            .iter()
+            .map(|u| u.parse::<AMQPUri>().map_err(|e| BusError::Settings(format!("broker URL: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = if uris.iter().any(|u| u.scheme == AMQPScheme::AMQPS) {
+            Some(super::tls::connector(settings.tls.as_ref())?)
+        } else {
+            None
+        };
+        Ok(Connector {
+            settings: settings.clone(),
+            role,
+            uris,
+            tls,
+            current: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The live connection, reconnecting (once through every URL) if it was lost.
+    pub async fn live(&self) -> Result<Live, BusError> {
+        let mut current = self.current.lock().await;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(BusError::Closed);
+        }
+        if let Some(live) = current.as_ref() {
+            if live.conn.status().connected() {
+                return Ok(live.clone());
+            }
+            tracing::warn!(generation = live.generation, "broker connection lost; reconnecting");
+        }
+        let live = self.open().await?;
+        *current = Some(live.clone());
+        Ok(live)
+    }
+
+    /// [`Connector::live`], retried with capped exponential backoff and jitter until it
+    /// succeeds, the deadline passes, `stop` is raised or the bus is closed.
+    pub async fn live_retrying(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+        mut stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<Live, BusError> {
+        let mut backoff = RECONNECT_INITIAL_BACKOFF;
+        loop {
+            let error = match self.live().await {
+                Ok(live) => return Ok(live),
+                Err(BusError::Closed) => return Err(BusError::Closed),
+                Err(e) => e,
+            };
+            let wait = jitter(backoff);
+            if deadline.is_some_and(|d| tokio::time::Instant::now() + wait > d) {
+                return Err(error);
+            }
+            tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "broker unavailable");
+            match stop.as_deref_mut() {
+                Some(stop) => tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped(stop) => return Err(BusError::Closed),
+                },
+                None => tokio::time::sleep(wait).await,
+            }
+            backoff = (backoff * 2).min(RECONNECT_MAX_BACKOFF);
+        }
+    }
+
+    /// Forgets the connection of `generation` (after an error on it), so the next caller
+    /// reconnects.
+    pub async fn lost(&self, generation: u64) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|l| l.generation == generation) {
+            if let Some(old) = current.take() {
+                tokio::spawn(async move {
+                    let _ = old.conn.close(320, "passerelle: reconnecting").await;
+                });
+            }
+        }
+    }
+
+    /// Closes the connection for good; later calls fail with [`BusError::Closed`].
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(live) = self.current.lock().await.take() {
+            if let Err(e) = live.conn.close(200, "passerelle: closing").await {
+                tracing::debug!(error = %e, "closing an already broken connection");
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Tries every URL in order, then declares (or checks) the topology on the first that answers.
+    async fn open(&self) -> Result<Live, BusError> {
+        let mut errors = Vec::new();
+        for uri in &self.uris {
+            let where_ = format!("{}:{}{}", uri.authority.host, uri.authority.port, vhost_suffix(&uri.vhost));
+            match self.open_uri(uri).await {
+                Ok(conn) => {
+                    let conn = Arc::new(conn);
+                    let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                    declare::declare(&conn, &self.settings, &self.role).await?;
+                    tracing::info!(broker = %where_, user = %uri.authority.userinfo.username, generation,
+                        "connected to the broker");
+                    return Ok(Live { conn, user: uri.authority.userinfo.username.clone(), generation });
+                }
+                Err(e) => errors.push(format!("{where_}: {e}")),
+            }
+        }
+        Err(BusError::Connect(errors.join("; ")))
+    }
+
+    async fn open_uri(&self, uri: &AMQPUri) -> lapin::Result<Connection> {
+        let name = format!("passerelle {}", role_label(&self.role));
+        let props = ConnectionProperties::default()
+            .with_connection_name(name.into())
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        match (&uri.scheme, &self.tls) {
+            (AMQPScheme::AMQPS, Some(tls)) => {
+                let tls = Arc::clone(tls);
+                let connect = move |uri: &AMQPUri| {
+                    let host = uri.authority.host.clone();
+                    let stream = TcpStream::connect(format!("{host}:{}", uri.authority.port))?;
+                    let stream = stream.into_rustls(&tls, &host)?;
+                    stream.set_nonblocking(true)?;
+                    Ok(stream)
+                };
+                Connection::connector(uri.clone(), Box::new(connect), props).await
+            }
+            _ => Connection::connect_uri(uri.clone(), props).await,
+        }
+    }
+}
+
+fn vhost_suffix(vhost: &str) -> String {
+    format!(" vhost {vhost}")
+}
+
+fn role_label(role: &Role) -> String {
+    match role {
+        Role::Observatory(c) => format!("observatory {c}"),
+        Role::Body(c) => format!("body {c}"),
+    }
+}
+
+/// `d` randomised by ±25%, so services restarted together do not reconnect in lockstep.
+pub(crate) fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
+}

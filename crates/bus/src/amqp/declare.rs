@@ -1,0 +1,82 @@
+//! Declares the [`Topology`] on a fresh connection: in full for an observatory (idempotent;
+//! a queue that exists with other arguments is an error), passively for a body (its queues and
+//! the exchanges it publishes to must exist; a body account needs no configure right).
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Connection, ExchangeKind};
+
+use crate::topology::{ArgValue, Exchange, Topology};
+use crate::{BusError, BusSettings, Role};
+
+/// Converts topology arguments to an AMQP table.
+pub(crate) fn table(args: &[(&'static str, ArgValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in args {
+        let v = match v {
+            ArgValue::Str(s) => AMQPValue::LongString(s.as_str().into()),
+            ArgValue::Int(i) => AMQPValue::LongLongInt(*i),
+        };
+        t.insert((*k).into(), v);
+    }
+    t
+}
+
+fn kind(amqp_type: &str) -> ExchangeKind {
+    match amqp_type {
+        "direct" => ExchangeKind::Direct,
+        "headers" => ExchangeKind::Headers,
+        other => ExchangeKind::Custom(other.to_owned()),
+    }
+}
+
+fn failed(what: impl Into<String>) -> impl FnOnce(lapin::Error) -> BusError {
+    let what = what.into();
+    move |e| BusError::Declare { what, detail: e.to_string() }
+}
+
+/// Declares (observatory) or checks (body) the topology.
+pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Role) -> Result<(), BusError> {
+    let ch = conn.create_channel().await.map_err(failed("opening a channel"))?;
+    let topology = Topology::of(settings);
+    let p = settings.prefix.as_str();
+    match role {
+        Role::Observatory(_) => {
+            let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+            for (name, t) in &topology.exchanges {
+                ch.exchange_declare(name, kind(t), durable, FieldTable::default())
+                    .await
+                    .map_err(failed(format!("exchange {name}")))?;
+            }
+            let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+            for q in &topology.queues {
+                ch.queue_declare(&q.name, durable, table(&q.arguments))
+                    .await
+                    .map_err(failed(format!("queue {}", q.name)))?;
+            }
+            for b in &topology.bindings {
+                ch.queue_bind(&b.queue, &b.exchange, &b.routing_key, QueueBindOptions::default(), table(&b.headers))
+                    .await
+                    .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
+            }
+        }
+        Role::Body(_) => {
+            let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+            for q in role.queues() {
+                let name = q.name(p);
+                ch.queue_declare(&name, passive, FieldTable::default())
+                    .await
+                    .map_err(failed(format!("queue {name} (declared by the observatory)")))?;
+            }
+            let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
+            for e in role.publishes_to().into_iter().chain([Exchange::DeadLetter]) {
+                let name = e.name(p);
+                ch.exchange_declare(&name, kind(e.amqp_type()), passive, FieldTable::default())
+                    .await
+                    .map_err(failed(format!("exchange {name} (declared by the observatory)")))?;
+            }
+        }
+    }
+    let _ = ch.close(200, "topology declared").await;
+    Ok(())
+}

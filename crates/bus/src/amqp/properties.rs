@@ -1,0 +1,149 @@
+//! AMQP properties and headers: what the publisher writes for a message, how a delivery's
+//! properties become an [`Envelope`] for the receiver checks, and the remaining lifetime a
+//! reasoned dead-letter keeps.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::BasicProperties;
+
+use crate::envelope::Envelope;
+use crate::topology::{CHUNK_COUNT_HEADER, CHUNK_INDEX_HEADER, SCHEMA_VERSION_HEADER};
+use crate::Outgoing;
+
+/// The MIME type of every message body.
+pub const CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// Header with the end of the message's retention cap (milliseconds since the epoch), so a
+/// reasoned dead-letter keeps exactly the original's remaining lifetime.
+pub const EXPIRES_AT_HEADER: &str = "x-passerelle-expires-at";
+
+/// AMQP delivery mode of persistent messages.
+const PERSISTENT: u8 = 2;
+
+fn millis_since_epoch(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64
+}
+
+/// The properties of a message to publish as `user`, expiring after `ttl`.
+pub(crate) fn outgoing(o: &Outgoing, user: &str, ttl: Duration, now: SystemTime) -> BasicProperties {
+    let m = &o.message;
+    let mut headers = FieldTable::default();
+    headers.insert(SCHEMA_VERSION_HEADER.into(), AMQPValue::LongLongInt(i64::from(m.schema_version())));
+    if let Some((index, count)) = m.chunk() {
+        headers.insert(CHUNK_INDEX_HEADER.into(), AMQPValue::LongLongInt(i64::from(index)));
+        headers.insert(CHUNK_COUNT_HEADER.into(), AMQPValue::LongLongInt(i64::from(count)));
+    }
+    headers.insert(EXPIRES_AT_HEADER.into(), AMQPValue::LongLongInt(millis_since_epoch(o.expires_at)));
+    BasicProperties::default()
+        .with_message_id(o.message_id.to_string().into())
+        .with_type(m.kind().type_name().into())
+        .with_content_type(CONTENT_TYPE.into())
+        .with_delivery_mode(PERSISTENT)
+        .with_user_id(user.into())
+        .with_timestamp(now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+        .with_correlation_id(m.case_id().into())
+        .with_expiration(ttl_text(ttl).into())
+        .with_headers(headers)
+}
+
+/// An AMQP `expiration`: whole milliseconds as text, at least 1.
+pub(crate) fn ttl_text(ttl: Duration) -> String {
+    ttl.as_millis().max(1).to_string()
+}
+
+/// Reads an integer header whatever integer type the peer chose.
+pub(crate) fn int_header(headers: Option<&FieldTable>, key: &str) -> Option<i64> {
+    match headers?.inner().get(&ShortString::from(key))? {
+        AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortShortUInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
+        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
+        AMQPValue::LongLongInt(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// Reads a text header.
+pub(crate) fn text_header(headers: Option<&FieldTable>, key: &str) -> Option<String> {
+    match headers?.inner().get(&ShortString::from(key))? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// The receiver's view of a delivery (the body is moved out of it).
+pub(crate) fn envelope(props: &BasicProperties, body: Vec<u8>, redelivered: bool) -> Envelope {
+    let text = |s: &Option<ShortString>| s.as_ref().map(|s| s.as_str().to_owned());
+    let headers = props.headers().as_ref();
+    Envelope {
+        type_name: text(props.kind()),
+        body,
+        user_id: text(props.user_id()),
+        message_id: text(props.message_id()),
+        correlation_id: text(props.correlation_id()),
+        schema_version: int_header(headers, SCHEMA_VERSION_HEADER),
+        chunk_index: int_header(headers, CHUNK_INDEX_HEADER),
+        chunk_count: int_header(headers, CHUNK_COUNT_HEADER),
+        redelivered,
+    }
+}
+
+/// The lifetime a copy of a delivered message may still have: until the cap in
+/// [`EXPIRES_AT_HEADER`], else the original `expiration` counted from its `timestamp`.
+/// `None` when the message carries neither (the queue TTL bounds it); `Some(ZERO)` when it is
+/// already past.
+pub(crate) fn remaining(props: &BasicProperties, now: SystemTime) -> Option<Duration> {
+    let now_ms = millis_since_epoch(now);
+    let left_ms = if let Some(expires_at) = int_header(props.headers().as_ref(), EXPIRES_AT_HEADER) {
+        expires_at - now_ms
+    } else {
+        let ttl: i64 = props.expiration().as_ref()?.as_str().parse().ok()?;
+        let sent_ms = i64::try_from(*props.timestamp().as_ref()?).ok()?.saturating_mul(1000);
+        sent_ms + ttl - now_ms
+    };
+    Some(Duration::from_millis(left_ms.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, SCHEMA_VERSION};
+    use passerelle_protocol::v1;
+
+    #[test]
+    fn published_properties_round_trip_into_an_envelope_that_passes_the_checks() {
+        let m = Message::Result(v1::Result {
+            schema_version: SCHEMA_VERSION,
+            sender: "obs".into(),
+            case_id: "case-9".into(),
+            chunk_index: 3,
+            chunk_count: 4,
+            ..Default::default()
+        });
+        let now = SystemTime::now();
+        let o = Outgoing::new(m.clone(), "cnaf", now + Duration::from_secs(60));
+        let props = outgoing(&o, "u-obs", Duration::from_secs(60), now);
+        assert_eq!(props.expiration().as_ref().unwrap().as_str(), "60000");
+        assert_eq!(props.delivery_mode(), &Some(2));
+        let env = envelope(&props, m.encode(), false);
+        assert_eq!(env, Envelope::of(&m, &o.message_id.to_string(), "u-obs"));
+        let left = remaining(&props, now + Duration::from_secs(15)).unwrap();
+        assert!(left <= Duration::from_secs(45) && left > Duration::from_secs(44), "{left:?}");
+        assert_eq!(remaining(&props, now + Duration::from_secs(90)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn without_the_cap_header_the_expiration_counts_from_the_timestamp() {
+        let now = SystemTime::now();
+        let props = BasicProperties::default()
+            .with_expiration("10000".into())
+            .with_timestamp(now.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        let left = remaining(&props, now).unwrap();
+        assert!(left <= Duration::from_secs(10) && left >= Duration::from_secs(9), "{left:?}");
+        assert_eq!(remaining(&BasicProperties::default(), now), None);
+    }
+}
