@@ -1,21 +1,151 @@
 //! `passerelle requester …`: the requesting body's side of the exchange.
+//!
+//! `requester check` validates a selection file record by record, with the same rules
+//! `requester submit` applies before anything leaves the requester.
 
-use crate::exit::{CliResult, Failure};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use passerelle_protocol::commune::CommuneTable;
+use passerelle_protocol::territory::Territories;
+use passerelle_selection::{Checked, Encoding, ReportFormat, ReportWriter, SelectionReader, SelectionRules};
+
+use crate::exit::{CliResult, Failure, Outcome};
+
+/// The read buffer of a selection file: large enough that a million-record file is read in a
+/// few thousand system calls.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Check a selection file: report every rejected record with its line number and reason.
+    ///
+    /// Every record is checked against the decree's rules; nothing is sent anywhere. Valid
+    /// records are counted, rejected ones reported with every problem they have.
+    #[command(after_long_help = CHECK_HELP)]
     Check(CheckArgs),
 }
 
+/// The long help of `requester check`: the file format and the exit codes.
+const CHECK_HELP: &str = "\
+The selection file:
+  CSV with a header row; columns are matched by name, in any order (case and surrounding spaces
+  do not matter). The separator, `,` or `;`, is detected from the header line. Quoted fields
+  (\"...\") may contain separators, line breaks and doubled quotes (\"\").
+
+  Required, non-empty: nir, family_name, given_names, sex, birth_year, commune_code.
+  Optional: usage_name, former_nirs (|-separated), postal_address, email, phone, and one column
+  per category you already know, named by its code (e.g. long_term_condition, rsa); an empty
+  category cell means unknown. Value syntax: README, \"The selection file\".
+
+A record is rejected for: a bad NIR (format or key) or former NIR; an age under 55 in the
+reference year (age = year - birth_year); an unknown or malformed commune code, or a commune no
+observatory is competent for; a value of the wrong type; a missing required value; a NIR already
+seen on an earlier valid record; the wrong number of fields; bytes not valid in the encoding.
+A header with a missing, unknown or duplicate column makes the file unusable: nothing is checked.
+
+Report: one line per problem on stderr (`line N, field: reason`), where N is the line on which
+the record starts (the header is line 1). With --json, on stdout instead, one JSON object per
+problem, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR or a name.
+
+Exit status: 0 every record is valid; 1 some records are rejected; 2 usage error or unusable
+file (unreadable, bad header); 4 the file could not be read to its end.
+
+Example:
+  passerelle requester check selection.csv --year 2025 --encoding windows-1252 --json";
+
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The selection file (CSV with a header row).
-    pub file: std::path::PathBuf,
+    /// The selection file (CSV with a header row; see below).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The reference year in which ages are computed: persons born after YYYY - 55 are rejected.
+    /// Default: the current year.
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u32).range(1900..=2999))]
+    pub year: Option<u32>,
+
+    /// The file's encoding: UTF-8 (with or without a byte-order mark) or Windows-1252 (what
+    /// French spreadsheet software writes for "CSV (séparateur : point-virgule)").
+    #[arg(long, value_enum, value_name = "ENCODING", default_value_t = EncodingArg::Utf8)]
+    pub encoding: EncodingArg,
+
+    /// Write the report as JSON Lines on stdout instead of sentences on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--encoding` values, shared by every subcommand that reads a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8, with or without a byte-order mark.
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    /// Windows-1252 (cp1252), the "ANSI" code page of French Windows.
+    #[value(name = "windows-1252", alias = "cp1252")]
+    Windows1252,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Encoding {
+        match e {
+            EncodingArg::Utf8 => Encoding::Utf8,
+            EncodingArg::Windows1252 => Encoding::Windows1252,
+        }
+    }
 }
 
 pub fn run(command: Command) -> CliResult {
     match command {
-        Command::Check(_) => Err(Failure::Runtime(anyhow::anyhow!("not implemented yet"))),
+        Command::Check(args) => check(&args),
     }
+}
+
+/// `requester check`: reads the whole selection once, reporting each rejected record as it goes
+/// (nothing is kept but the set of NIRs seen), then the summary.
+pub fn check(args: &CheckArgs) -> CliResult {
+    let reference_year = args.year.unwrap_or_else(current_year);
+    let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
+    let territories = Territories::default();
+    let rules = SelectionRules::new(reference_year, CommuneTable::official(), &territories);
+    let input = open(&args.file)?;
+    // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
+    let out: Box<dyn Write> = match format {
+        ReportFormat::Json => Box::new(BufWriter::new(io::stdout().lock())),
+        ReportFormat::Human => Box::new(BufWriter::new(io::stderr().lock())),
+    };
+    let mut report = ReportWriter::new(format, out);
+    let mut reader = match SelectionReader::new(input, args.encoding.into(), rules) {
+        Ok(reader) => reader,
+        Err(unusable) => {
+            report.unusable(&unusable).context("cannot write the report")?;
+            let error = anyhow!(unusable).context(format!("unusable selection file {}", args.file.display()));
+            return Err(Failure::Usage(error));
+        }
+    };
+    for verdict in &mut reader {
+        let verdict = verdict.with_context(|| format!("cannot read the selection file {}", args.file.display()))?;
+        if let Checked::Rejected(rejection) = verdict {
+            report.rejection(&rejection).context("cannot write the report")?;
+        }
+    }
+    let summary = reader.summary();
+    report.summary(&summary).context("cannot write the report")?;
+    Ok(if summary.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
+}
+
+/// Opens an input file; failing to open it is a usage error (a wrong path, most often).
+fn open(path: &Path) -> Result<BufReader<File>, Failure> {
+    File::open(path)
+        .map(|f| BufReader::with_capacity(READ_BUFFER_BYTES, f))
+        .with_context(|| format!("cannot open {}", path.display()))
+        .map_err(Failure::Usage)
+}
+
+/// The current calendar year (UTC), the default reference year of the age rule.
+fn current_year() -> u32 {
+    u32::try_from(time::OffsetDateTime::now_utc().year()).expect("a year of our era")
 }

@@ -1,0 +1,147 @@
+//! What a check finds: the problems of a rejected record, each with its field and a reason, and
+//! the summary of a whole file.
+//!
+//! **Invariant:** a reason never contains a NIR, a name, an address, an e-mail or a phone number.
+//! Reasons about those fields say what is wrong without repeating the value; only non-identifying
+//! values (a category value, a sex code, a birth year) are quoted back, shortened.
+
+use passerelle_protocol::commune::CommuneError;
+use passerelle_protocol::nir::NirError;
+use passerelle_protocol::territory::TerritoryError;
+use passerelle_protocol::value::ValueError;
+
+use crate::encoding::DecodeError;
+use crate::records::MAX_RECORD_BYTES;
+
+/// The minimum age of the persons of a selection, in the reference year (decree, art. 1:
+/// "personnes âgées de cinquante-cinq ans et plus").
+pub const MIN_AGE: i64 = 55;
+
+/// The oldest age a birth year may imply. Nobody documented has lived past 122; a birth year
+/// further back is a typing error (a century digit, say), not a person.
+pub const MAX_AGE: i64 = 125;
+
+/// The longest non-identifying value quoted back in a reason.
+const SHOWN_VALUE_CHARS: usize = 12;
+
+/// One problem of a record.
+#[derive(Debug)]
+pub struct Problem {
+    /// The column at fault (`nir`, `birth_year`, a category code…), or `None` for a problem of the
+    /// whole record (its number of fields, an unclosed quote).
+    pub field: Option<&'static str>,
+    pub reason: Reason,
+}
+
+impl Problem {
+    pub fn new(field: &'static str, reason: Reason) -> Self {
+        Problem { field: Some(field), reason }
+    }
+
+    /// A problem of the whole record.
+    pub fn record(reason: Reason) -> Self {
+        Problem { field: None, reason }
+    }
+}
+
+/// Why a record, or one of its fields, is rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum Reason {
+    /// The record does not have one field per header column.
+    #[error("{found} field{s} where the header has {expected}", s = if *found == 1 { "" } else { "s" })]
+    FieldCount { found: usize, expected: usize },
+    /// A quoted field still open at the end of the file.
+    #[error("a quoted field opened in this record is never closed: the rest of the file was read as part of it")]
+    UnclosedQuote,
+    /// A record longer than the scanner keeps.
+    #[error("record longer than {limit} bytes (a quote left open?)", limit = MAX_RECORD_BYTES)]
+    TooLong,
+    /// Text after the closing quote of a quoted field, as in `"Dupont"x`.
+    #[error("text after the closing quote of a quoted field")]
+    TextAfterQuote,
+    /// Bytes that are not valid in the file's encoding, or a NUL byte.
+    #[error("{0}")]
+    Encoding(DecodeError),
+    /// A required value is empty.
+    #[error("required value is missing")]
+    Missing,
+    /// The NIR is malformed or its key is wrong.
+    #[error("{0}")]
+    Nir(NirError),
+    /// One of the former NIRs (1-based position in the `|`-separated list) is malformed.
+    #[error("former NIR no. {position}: {error}")]
+    FormerNir { position: usize, error: NirError },
+    /// The sex is not one of the accepted codes.
+    #[error("{shown} is not a sex: expected M, F, 1 or 2", shown = quote(.0))]
+    Sex(String),
+    /// The birth year is not four digits.
+    #[error("{shown} is not a 4-digit year", shown = quote(.0))]
+    BirthYearFormat(String),
+    /// The birth year is in the future, or too far back to be a living person's.
+    #[error("birth year {year} is not plausible in {reference_year}")]
+    BirthYearImplausible { year: u32, reference_year: u32 },
+    /// The person is younger than 55 in the reference year.
+    #[error("aged {age} in {reference_year} (born {birth_year}): the decree (art. 1) covers persons aged {MIN_AGE} and over")]
+    UnderAge { age: i64, birth_year: u32, reference_year: u32 },
+    /// The residence commune code is malformed or not in the commune list.
+    #[error("{0}")]
+    Commune(CommuneError),
+    /// No observatory is competent for the residence commune.
+    #[error("{0}")]
+    Territory(TerritoryError),
+    /// A category value that does not follow its type's syntax.
+    #[error("{0}")]
+    Value(ValueError),
+    /// A NIR already seen on an earlier valid record.
+    #[error("duplicate NIR: an earlier valid record has the same NIR")]
+    DuplicateNir,
+}
+
+/// Quotes a short, non-identifying value; a long one is not repeated (it may be a name that
+/// slipped into the wrong column).
+fn quote(text: &str) -> String {
+    if text.chars().count() <= SHOWN_VALUE_CHARS {
+        format!("`{text}`")
+    } else {
+        "the value".to_owned()
+    }
+}
+
+/// A rejected record: where it starts and every problem found in it.
+#[derive(Debug)]
+pub struct Rejection {
+    /// The physical line on which the record starts (the header is line 1).
+    pub line: u64,
+    /// At least one problem.
+    pub problems: Vec<Problem>,
+}
+
+/// The verdict on one record.
+#[derive(Debug)]
+pub enum Checked<T> {
+    /// The record is valid; here it is, typed.
+    Valid(T),
+    /// The record is rejected, with its reasons.
+    Rejected(Rejection),
+}
+
+impl<T> Checked<T> {
+    /// The valid row, if any.
+    pub fn valid(self) -> Option<T> {
+        match self {
+            Checked::Valid(row) => Some(row),
+            Checked::Rejected(_) => None,
+        }
+    }
+}
+
+/// The counts of a checked file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Data records read (the header and blank lines are not records).
+    pub lines: u64,
+    /// Records accepted.
+    pub valid: u64,
+    /// Records rejected.
+    pub rejected: u64,
+}
