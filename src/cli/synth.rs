@@ -1,14 +1,83 @@
-//! `passerelle synth`: a synthetic population for the demo, tests and benchmarks.
+//! `passerelle synth`: a synthetic population for the demo, tests and benchmarks — a requester's
+//! selection file, one extract per body and a manifest, all made up (no real person's data).
 
-use crate::exit::{CliResult, Failure};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use passerelle_synth::{SynthOptions, TerritoryChoice, DEFAULT_REQUESTER, DEFAULT_SEED, DEFAULT_TERRITORY};
+
+use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// How many persons.
+    /// How many persons (all aged 55 to 100 in the reference year; every one is in the selection).
     #[arg(long)]
     pub persons: u64,
+    /// The output folder (created if missing): selection.csv, extract-<body>.csv, manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// An observatory code (e.g. carsat-sud-est, cnav-idf, cgss-reunion) whose territory the
+    /// residence communes are drawn from, or `all` for every competent territory.
+    #[arg(long, default_value = DEFAULT_TERRITORY)]
+    pub territory: TerritoryChoice,
+    /// The seed: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// The reference year ages are counted in (default: the current year).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// The requesting body (cnam, cnav, cnaf or msa): the selection carries its categories.
+    #[arg(long, default_value = DEFAULT_REQUESTER)]
+    pub requester: String,
 }
 
-pub fn run(_args: Args) -> CliResult {
-    Err(Failure::Runtime(anyhow::anyhow!("not implemented yet")))
+pub fn run(args: Args) -> CliResult {
+    let reference_year = args.year.unwrap_or_else(|| time::OffsetDateTime::now_utc().year());
+    let options = SynthOptions {
+        persons: args.persons,
+        territory: args.territory,
+        seed: args.seed,
+        reference_year,
+        requester: args.requester,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(options.persons);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} persons [{bar:40}] {per_sec} {eta}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let result = passerelle_synth::generate_with_progress(&options, &args.out, &mut |done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let manifest = result.map_err(|e| {
+        let usage = e.is_usage();
+        let e = anyhow!(e).context("cannot make the synthetic population");
+        if usage {
+            Failure::Usage(e)
+        } else {
+            Failure::Runtime(e)
+        }
+    })?;
+
+    println!(
+        "{} persons (territory {}, reference year {}, seed {}) in {}",
+        manifest.persons,
+        manifest.territory,
+        manifest.reference_year,
+        manifest.seed,
+        args.out.display()
+    );
+    for (file, rows) in &manifest.files {
+        println!("  {file:<20} {rows:>10} rows");
+    }
+    Ok(Outcome::Success)
 }
