@@ -91,8 +91,8 @@ pub struct Commune {
 pub struct CommuneTable {
     /// One entry per code, in the file's order (so iteration is deterministic).
     communes: Vec<Commune>,
-    /// Code → index in `communes`.
-    by_code: HashMap<String, usize>,
+    /// Code (packed by [`code_key`]) → index in `communes`.
+    by_code: HashMap<u64, usize>,
     /// Where the list comes from, for reports and `--version`-like output.
     source: String,
 }
@@ -118,57 +118,13 @@ impl CommuneTable {
     /// keep the first.
     pub fn from_csv(text: &str) -> Result<CommuneTable, CommuneTableError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| CommuneTableError::Csv { line: 1, message: e.to_string() })?.clone();
-        let column = |name: &'static str| headers.iter().position(|h| h.trim() == name);
-        let required = |name: &'static str| column(name).ok_or(CommuneTableError::MissingColumn { column: name });
-        let (code_at, departement_at, type_at) = (required("code")?, required("departement")?, required("type")?);
-        let population_at = column("population");
-
-        let mut communes: Vec<Commune> = Vec::with_capacity(text.len() / 30);
-        let mut by_code: HashMap<String, usize> = HashMap::with_capacity(text.len() / 30);
-        for record in reader.records() {
-            let record = record.map_err(|e| CommuneTableError::Csv {
-                line: e.position().map_or(0, |p| p.line()),
-                message: e.to_string(),
-            })?;
-            let line = record.position().map_or(0, |p| p.line());
-            let row_error = |reason: String| CommuneTableError::Row { line, reason };
-            let field = |at: usize| record.get(at).unwrap_or("").trim();
-
-            let code = field(code_at);
-            check_shape(code).map_err(|e| row_error(e.to_string()))?;
-            let departement = field(departement_at);
-            if departement.is_empty() {
-                return Err(row_error(format!("commune {code} has no département")));
-            }
-            let kind = CommuneKind::from_cog_type(field(type_at)).ok_or_else(|| {
-                row_error(format!(
-                    "unknown commune type `{}` (commune-actuelle, arrondissement-municipal, commune-deleguee or \
-                     commune-associee)",
-                    shorten(field(type_at))
-                ))
-            })?;
-            let population = match population_at.map(field) {
-                None | Some("") => 0,
-                Some(text) => text
-                    .parse::<u32>()
-                    .map_err(|_| row_error(format!("population `{}` is not a whole number", shorten(text))))?,
-            };
-            let commune = Commune { code: code.to_owned(), departement: departement.to_owned(), kind, population };
-            match by_code.get(code) {
-                Some(&at) if communes[at].kind.rank() <= kind.rank() => {}
-                Some(&at) => communes[at] = commune,
-                None => {
-                    by_code.insert(commune.code.clone(), communes.len());
-                    communes.push(commune);
-                }
-            }
+        // Without quotes, every comma separates fields: a plain split is several times faster
+        // than a CSV reader, which keeps loading the shipped list well under its budget.
+        if text.contains('"') {
+            from_quoted_csv(text)
+        } else {
+            from_plain_csv(text)
         }
-        if communes.is_empty() {
-            return Err(CommuneTableError::Empty);
-        }
-        Ok(CommuneTable { communes, by_code, source: CUSTOM_SOURCE.to_owned() })
     }
 
     /// Names the table's source (a file path, a COG year), as [`CommuneTable::source`] reports.
@@ -192,7 +148,7 @@ impl CommuneTable {
 
     /// The entry of an exact code, without diagnosis.
     pub fn get(&self, code: &str) -> Option<&Commune> {
-        self.by_code.get(code).map(|&at| &self.communes[at])
+        self.by_code.get(&code_key(code)?).map(|&at| &self.communes[at])
     }
 
     /// Every entry, one per code, in the file's order (deterministic).
@@ -213,6 +169,119 @@ impl CommuneTable {
     /// Whether the table has no code (never true for a loaded table).
     pub fn is_empty(&self) -> bool {
         self.communes.is_empty()
+    }
+}
+
+/// Loads a list without any quote character, splitting lines on commas.
+fn from_plain_csv(text: &str) -> Result<CommuneTable, CommuneTableError> {
+    let mut lines = text.lines().enumerate();
+    let header: Vec<&str> = lines.next().map(|(_, line)| line.split(',').collect()).unwrap_or_default();
+    let mut builder = TableBuilder::new(&header, text.len())?;
+    let mut fields: Vec<&str> = Vec::with_capacity(header.len());
+    for (index, line) in lines {
+        let line_number = index as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        fields.clear();
+        fields.extend(line.split(','));
+        if fields.len() != header.len() {
+            return Err(CommuneTableError::Csv {
+                line: line_number,
+                message: format!("found {} fields, the header has {}", fields.len(), header.len()),
+            });
+        }
+        builder.add(line_number, &fields)?;
+    }
+    builder.finish()
+}
+
+/// Loads a list that quotes some fields (names with commas), with a CSV reader.
+fn from_quoted_csv(text: &str) -> Result<CommuneTable, CommuneTableError> {
+    let csv_error =
+        |e: csv::Error| CommuneTableError::Csv { line: e.position().map_or(1, |p| p.line()), message: e.to_string() };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(csv_error)?.clone();
+    let header: Vec<&str> = header.iter().collect();
+    let mut builder = TableBuilder::new(&header, text.len())?;
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let fields: Vec<&str> = record.iter().collect();
+        builder.add(line, &fields)?;
+    }
+    builder.finish()
+}
+
+/// Accumulates the rows of a commune list.
+struct TableBuilder {
+    /// Column index of `code`, `departement`, `type` and (optional) `population`.
+    code_at: usize,
+    departement_at: usize,
+    type_at: usize,
+    population_at: Option<usize>,
+    communes: Vec<Commune>,
+    by_code: HashMap<u64, usize>,
+}
+
+impl TableBuilder {
+    /// Finds the columns; `text_len` sizes the table (about 30 bytes a row).
+    fn new(header: &[&str], text_len: usize) -> Result<TableBuilder, CommuneTableError> {
+        let column = |name: &'static str| header.iter().position(|h| h.trim() == name);
+        let required = |name: &'static str| column(name).ok_or(CommuneTableError::MissingColumn { column: name });
+        Ok(TableBuilder {
+            code_at: required("code")?,
+            departement_at: required("departement")?,
+            type_at: required("type")?,
+            population_at: column("population"),
+            communes: Vec::with_capacity(text_len / 30),
+            by_code: HashMap::with_capacity(text_len / 30),
+        })
+    }
+
+    /// Checks and adds one row; `line` is its physical line, for errors.
+    fn add(&mut self, line: u64, fields: &[&str]) -> Result<(), CommuneTableError> {
+        let row_error = |reason: String| CommuneTableError::Row { line, reason };
+        let field = |at: usize| fields.get(at).copied().unwrap_or("").trim();
+
+        let code = field(self.code_at);
+        check_shape(code).map_err(|e| row_error(e.to_string()))?;
+        let departement = field(self.departement_at);
+        if departement.is_empty() {
+            return Err(row_error(format!("commune {code} has no département")));
+        }
+        let kind = CommuneKind::from_cog_type(field(self.type_at)).ok_or_else(|| {
+            row_error(format!(
+                "unknown commune type `{}` (commune-actuelle, arrondissement-municipal, commune-deleguee or \
+                 commune-associee)",
+                shorten(field(self.type_at))
+            ))
+        })?;
+        let population = match self.population_at.map(field) {
+            None | Some("") => 0,
+            Some(text) => text
+                .parse::<u32>()
+                .map_err(|_| row_error(format!("population `{}` is not a whole number", shorten(text))))?,
+        };
+        let key = code_key(code).expect("a well-formed code has 5 bytes");
+        let commune = Commune { code: code.to_owned(), departement: departement.to_owned(), kind, population };
+        match self.by_code.get(&key) {
+            Some(&at) if self.communes[at].kind.rank() <= kind.rank() => {}
+            Some(&at) => self.communes[at] = commune,
+            None => {
+                self.by_code.insert(key, self.communes.len());
+                self.communes.push(commune);
+            }
+        }
+        Ok(())
+    }
+
+    /// The table, or [`CommuneTableError::Empty`].
+    fn finish(self) -> Result<CommuneTable, CommuneTableError> {
+        if self.communes.is_empty() {
+            return Err(CommuneTableError::Empty);
+        }
+        Ok(CommuneTable { communes: self.communes, by_code: self.by_code, source: CUSTOM_SOURCE.to_owned() })
     }
 }
 
@@ -247,6 +316,15 @@ pub fn check_shape(code: &str) -> Result<(), CommuneError> {
             Err(malformed(format!("97{} is not a département (971-978)", b[2] as char)))
         }
         _ => Ok(()),
+    }
+}
+
+/// A 5-byte code packed into an integer: the index key, so that loading allocates no key and
+/// hashing is cheap. `None` for any other length (no commune has it).
+fn code_key(code: &str) -> Option<u64> {
+    match code.as_bytes() {
+        &[a, b, c, d, e] => Some(u64::from_be_bytes([0, 0, 0, a, b, c, d, e])),
+        _ => None,
     }
 }
 
@@ -316,7 +394,7 @@ pub enum CommuneTableError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn official_list_loads_every_kind() {
@@ -402,6 +480,13 @@ mod tests {
             CommuneTableError::MissingColumn { column: "departement" }
         );
         assert_eq!(CommuneTable::from_csv("code,departement,type\n").unwrap_err(), CommuneTableError::Empty);
+        let error = CommuneTable::from_csv("code,departement,type\n01001,01,commune-actuelle\n01002,01\n");
+        assert!(matches!(error, Err(CommuneTableError::Csv { line: 3, .. })), "{error:?}");
+        let error =
+            CommuneTable::from_csv("code,name,departement,type\n01001,\"A, B\",01,commune-actuelle\n01002,01\n");
+        assert!(matches!(error, Err(CommuneTableError::Csv { line: 3, .. })), "{error:?}");
+        let crlf = CommuneTable::from_csv("code,departement,type\r\n01001,01,commune-actuelle\r\n\r\n").unwrap();
+        assert_eq!(crlf.get("01001").map(|c| c.departement.as_str()), Some("01"));
         let error = CommuneTable::from_csv("code,departement,type\n01001,01,commune-actuelle\n01002,01,village\n");
         assert!(matches!(error, Err(CommuneTableError::Row { line: 3, .. })), "{error:?}");
         let error = CommuneTable::from_csv("code,departement,type,population\n1001,01,commune-actuelle,3\n");
@@ -428,10 +513,15 @@ mod tests {
         // Budget: 50 ms in release. Debug builds are several times slower; allow for that and
         // for a loaded 2-core machine, while still catching an accidental quadratic load.
         let budget_ms = if cfg!(debug_assertions) { 2_000 } else { 200 };
-        let start = Instant::now();
-        let table = CommuneTable::from_csv(OFFICIAL_CSV).unwrap();
-        let elapsed = start.elapsed();
-        assert!(table.len() > 30_000);
+        // The best of three runs, so that a busy machine does not fail the test by itself.
+        let mut elapsed = Duration::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let table = CommuneTable::from_csv(OFFICIAL_CSV).unwrap();
+            elapsed = elapsed.min(start.elapsed());
+            assert_eq!(table.len(), 37_006);
+        }
+        eprintln!("commune list loaded in {elapsed:?}");
         assert!(elapsed.as_millis() < budget_ms, "loading took {elapsed:?}");
     }
 }
