@@ -43,7 +43,12 @@ pub fn plan(asked: &[i32], held: &[Category]) -> Plan {
     for &number in asked {
         match catalogue::by_number(number) {
             Some(info) if held.contains(&info.category) => answerable.push(info.category),
-            Some(info) => push_decline(&mut declined, number, DeclineReason::NotHeld, format!("{} is not held by this body", info.code)),
+            Some(info) => push_decline(
+                &mut declined,
+                number,
+                DeclineReason::NotHeld,
+                format!("{} is not held by this body", info.code),
+            ),
             None => push_decline(
                 &mut declined,
                 number,
@@ -81,9 +86,15 @@ pub fn build_response(body: &str, solicitation: &v1::Solicitation, plan: &Plan, 
         .map(|(person, found)| match found {
             Some(mut values) => {
                 values.retain(permitted);
-                v1::PersonAnswer { person_ref: person.person_ref, status: PersonStatus::Found as i32, values: Some(values) }
+                v1::PersonAnswer {
+                    person_ref: person.person_ref,
+                    status: PersonStatus::Found as i32,
+                    values: Some(values),
+                }
             }
-            None => v1::PersonAnswer { person_ref: person.person_ref, status: PersonStatus::NotFound as i32, values: None },
+            None => {
+                v1::PersonAnswer { person_ref: person.person_ref, status: PersonStatus::NotFound as i32, values: None }
+            }
         })
         .collect();
     v1::Response {

@@ -103,7 +103,8 @@ impl IndexBuilder {
         let target = data_dir.join(INDEX_FILE);
         let sql = |source| IndexError::Sqlite { path: work.clone(), source };
         let conn = Connection::open(&work).map_err(sql)?;
-        let mut builder = IndexBuilder { conn: None, work: work.clone(), target, extract_id, persons: 0, buffer: Vec::new() };
+        let mut builder =
+            IndexBuilder { conn: None, work: work.clone(), target, extract_id, persons: 0, buffer: Vec::new() };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = OFF;
              PRAGMA synchronous = OFF;
@@ -119,7 +120,8 @@ impl IndexBuilder {
         .map_err(sql)?;
         let held_codes = held.iter().map(|c| c.code()).collect::<Vec<_>>().join(",");
         let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)").map_err(sql)?;
-        for (key, value) in [("body", body), ("extract_id", builder.extract_id.as_str()), ("held", held_codes.as_str())] {
+        for (key, value) in [("body", body), ("extract_id", builder.extract_id.as_str()), ("held", held_codes.as_str())]
+        {
             insert.execute(params![key, value]).map_err(sql)?;
         }
         drop(insert);
@@ -171,18 +173,14 @@ impl IndexBuilder {
         let sql = |source| IndexError::Sqlite { path: self.work.clone(), source };
         let loaded_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
         let (mapped, ambiguous): (u64, u64) = conn
-            .query_row(
-                "SELECT count(person), count(*) - count(person) FROM former_nir",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT count(person), count(*) - count(person) FROM former_nir", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(sql)?;
         let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)").map_err(sql)?;
-        for (key, value) in [
-            ("persons", self.persons.to_string()),
-            ("former_nirs", mapped.to_string()),
-            ("loaded_at", loaded_at),
-        ] {
+        for (key, value) in
+            [("persons", self.persons.to_string()), ("former_nirs", mapped.to_string()), ("loaded_at", loaded_at)]
+        {
             insert.execute(params![key, value]).map_err(sql)?;
         }
         drop(insert);
@@ -285,7 +283,11 @@ impl IndexReader {
         conn.execute_batch(&format!("PRAGMA cache_size = -{READ_CACHE_KIB};")).map_err(SourceError::Index)?;
         let info = read_info(&conn).map_err(SourceError::Index)?;
         if info.body != self.body {
-            return Err(SourceError::WrongBody { path: self.path.clone(), found: info.body, expected: self.body.clone() });
+            return Err(SourceError::WrongBody {
+                path: self.path.clone(),
+                found: info.body,
+                expected: self.body.clone(),
+            });
         }
         Ok(OpenIndex { conn, file, extract_id: info.extract_id })
     }
@@ -311,7 +313,11 @@ impl IndexReader {
         if result.is_ok() {
             self.checkin(open);
         }
-        Ok(SourceAnswer { persons: result.map_err(SourceError::Index)?, unavailable: Vec::new(), generation: Some(generation) })
+        Ok(SourceAnswer {
+            persons: result.map_err(SourceError::Index)?,
+            unavailable: Vec::new(),
+            generation: Some(generation),
+        })
     }
 }
 
@@ -427,14 +433,14 @@ mod tests {
         let reader = IndexReader::new(dir.path().join(INDEX_FILE), "cnaf");
         let asked = [Category::Rsa];
         let subjects = [
-            subject(&[nir(1)], Some(Sex::Male), Some(1950)),   // found by NIR
-            subject(&[nir(11)], Some(Sex::Male), None),        // found by the body's former NIR
+            subject(&[nir(1)], Some(Sex::Male), Some(1950)), // found by NIR
+            subject(&[nir(11)], Some(Sex::Male), None),      // found by the body's former NIR
             subject(&[nir(99), nir(2)], Some(Sex::Female), Some(1960)), // found by the subject's former NIR; body knows no identity
-            subject(&[nir(3)], Some(Sex::Female), Some(1949)), // birth year disagrees: not found
-            subject(&[nir(3)], Some(Sex::Male), None),         // sex disagrees: not found
-            subject(&[nir(44)], None, None),                   // ambiguous former NIR: not found
-            subject(&[nir(98)], None, None),                   // unknown
-            subject(&[], None, None),                          // no valid NIR at all
+            subject(&[nir(3)], Some(Sex::Female), Some(1949)),          // birth year disagrees: not found
+            subject(&[nir(3)], Some(Sex::Male), None),                  // sex disagrees: not found
+            subject(&[nir(44)], None, None),                            // ambiguous former NIR: not found
+            subject(&[nir(98)], None, None),                            // unknown
+            subject(&[], None, None),                                   // no valid NIR at all
         ];
         let answer = reader.lookup(&subjects, &asked).unwrap();
         let rsa = |i: usize| answer.persons[i].as_ref().map(|v| v.rsa);

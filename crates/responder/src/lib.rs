@@ -21,7 +21,15 @@
 
 pub mod answer;
 pub mod index;
+pub mod load;
+pub mod service;
 pub mod settings;
 pub mod source;
 
+pub use index::{IndexStats, INDEX_FILE};
+pub use load::{load_extract, LoadError, LoadSummary};
+pub use service::{Responder, ResponderError, ResponderStats, StatsSnapshot};
 pub use settings::{ExtractSettings, PostgresSettings, ResponderSettings, SettingsError, SourceSettings};
+pub use source::extract::ExtractSource;
+pub use source::postgres::PostgresSource;
+pub use source::{DataSource, SourceAnswer, SourceError, Subject};

@@ -79,6 +79,7 @@ impl ResponderStats {
 pub struct Responder {
     handler: Arc<SolicitationHandler>,
     bus: Arc<dyn Bus>,
+    consumers: usize,
 }
 
 impl std::fmt::Debug for Responder {
@@ -101,7 +102,7 @@ impl Responder {
             }
             SourceSettings::Postgres(pg) => Arc::new(PostgresSource::new(pg)?),
         };
-        Ok(Responder::with_source(settings.body.clone(), held, source, bus))
+        Ok(Responder::with_source(settings.body.clone(), held, source, bus).with_consumers(settings.consumers))
     }
 
     /// A responder over any source (tests, the demo).
@@ -114,7 +115,13 @@ impl Responder {
             clock: Arc::new(SystemClock),
             stats: Arc::new(ResponderStats::default()),
         });
-        Responder { handler, bus }
+        Responder { handler, bus, consumers: crate::settings::DEFAULT_CONSUMERS }
+    }
+
+    /// Sets how many chunks are answered at once (at least one).
+    pub fn with_consumers(mut self, consumers: usize) -> Responder {
+        self.consumers = consumers.max(1);
+        self
     }
 
     /// Replaces the clock (expiry of responses), for tests.
@@ -140,13 +147,34 @@ impl Responder {
 
     /// Consumes the solicitation queue until `shutdown` completes, then stops consuming and lets
     /// the chunks in flight finish (answered and acknowledged, or left for redelivery).
-    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ResponderError> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ResponderError> {
         let queue = Queue::BodySolicitations(self.handler.body.clone());
-        let consumer = self.bus.consume(queue, Arc::clone(&self.handler) as Arc<dyn Handler>).await?;
-        tracing::info!(body = %self.handler.body, held = self.handler.held.len(), "responder consuming solicitations");
+        let mut consumers = Vec::with_capacity(self.consumers);
+        for _ in 0..self.consumers {
+            match self.bus.consume(queue.clone(), Arc::clone(&self.handler) as Arc<dyn Handler>).await {
+                Ok(consumer) => consumers.push(consumer),
+                Err(error) => {
+                    for consumer in consumers {
+                        consumer.stop().await;
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
+        tracing::info!(
+            body = %self.handler.body,
+            held = self.handler.held.len(),
+            consumers = self.consumers,
+            "responder consuming solicitations"
+        );
         shutdown.await;
         tracing::info!(body = %self.handler.body, "responder stopping: finishing the chunks in flight");
-        consumer.stop().await;
+        for consumer in consumers {
+            consumer.stop().await;
+        }
         Ok(())
     }
 }
@@ -200,7 +228,8 @@ impl SolicitationHandler {
 
     async fn answer(&self, solicitation: v1::Solicitation) -> Verdict {
         if solicitation.body != self.body {
-            return self.refuse(format!("addressed to body `{}`, this responder is `{}`", solicitation.body, self.body));
+            return self
+                .refuse(format!("addressed to body `{}`, this responder is `{}`", solicitation.body, self.body));
         }
         let Some(respond_by) = solicitation.respond_by.as_ref().and_then(answer::system_time) else {
             return self.refuse("no valid respond_by".to_owned());
@@ -227,7 +256,13 @@ impl SolicitationHandler {
                 self.stats.chunks.fetch_add(1, Ordering::Relaxed);
                 self.stats.persons.fetch_add(persons, Ordering::Relaxed);
                 self.stats.found.fetch_add(found_count, Ordering::Relaxed);
-                tracing::info!(persons, found = found_count, declined, extract = generation.as_deref(), "chunk answered");
+                tracing::info!(
+                    persons,
+                    found = found_count,
+                    declined,
+                    extract = generation.as_deref(),
+                    "chunk answered"
+                );
                 Verdict::Ack
             }
             Err(BusError::Expired { .. }) => {

@@ -47,6 +47,11 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 /// chunk (and its broker delivery) indefinitely.
 pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
 
+/// The default number of solicitation chunks answered at once. A consumer handles its deliveries
+/// one at a time; two overlap one chunk's lookup with another's publish confirm, which is where
+/// a chunk spends its time.
+pub const DEFAULT_CONSUMERS: usize = 2;
+
 /// The settings of `passerelle responder run` and `passerelle responder load`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +65,9 @@ pub struct ResponderSettings {
     pub holds: Option<Vec<String>>,
     /// Where the responder keeps its local state: the extract index (`extract-index.sqlite`).
     pub data_dir: PathBuf,
+    /// Solicitation chunks answered at once (one queue consumer each).
+    #[serde(default = "default_consumers")]
+    pub consumers: usize,
     /// The broker account and topology names.
     #[serde(default)]
     pub broker: BusSettings,
@@ -107,6 +115,10 @@ pub struct PostgresSettings {
     pub categories: BTreeMap<String, String>,
 }
 
+fn default_consumers() -> usize {
+    DEFAULT_CONSUMERS
+}
+
 fn default_pool_size() -> usize {
     DEFAULT_POOL_SIZE
 }
@@ -132,6 +144,8 @@ pub enum SettingsError {
     NoQueryForHeldCategory(String),
     #[error("`source.pool_size` must be at least 1")]
     EmptyPool,
+    #[error("`consumers` must be at least 1")]
+    NoConsumer,
 }
 
 impl ResponderSettings {
@@ -144,8 +158,9 @@ impl ResponderSettings {
             Some(codes) => {
                 let mut held = Vec::with_capacity(codes.len());
                 for code in codes {
-                    let info = catalogue::by_code(code.trim())
-                        .ok_or_else(|| SettingsError::UnknownCategory(catalogue::UnknownCategory(code.clone()).to_string()))?;
+                    let info = catalogue::by_code(code.trim()).ok_or_else(|| {
+                        SettingsError::UnknownCategory(catalogue::UnknownCategory(code.clone()).to_string())
+                    })?;
                     held.push(info.category);
                 }
                 held.sort_by_key(|c| *c as i32);
@@ -160,6 +175,9 @@ impl ResponderSettings {
         };
         if held.is_empty() {
             return Err(SettingsError::HoldsNothing);
+        }
+        if self.consumers == 0 {
+            return Err(SettingsError::NoConsumer);
         }
         if let SourceSettings::Postgres(pg) = &self.source {
             if pg.pool_size == 0 {
@@ -205,8 +223,10 @@ mod tests {
 
     #[test]
     fn explicit_holdings_are_checked_against_the_catalogue() {
-        let s = parse("body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'extract'\n")
-            .unwrap();
+        let s = parse(
+            "body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'extract'\n",
+        )
+        .unwrap();
         assert_eq!(s.validate().unwrap(), vec![Category::Css, Category::LongTermCondition]);
         let s = parse("body = 'cnam'\nholds = ['religion']\ndata_dir = '.'\n[source]\nkind = 'extract'\n").unwrap();
         assert!(s.validate().unwrap_err().to_string().contains("unknown category `religion`"));
@@ -216,7 +236,8 @@ mod tests {
 
     #[test]
     fn a_postgres_source_needs_one_query_per_held_category_and_no_other() {
-        let base = "body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'postgres'\n\
+        let base =
+            "body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'postgres'\n\
                     url = 'postgres://u@h/db'\nidentity_query = 'SELECT 1'\n";
         let s = parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\n")).unwrap();
         assert_eq!(s.validate().unwrap().len(), 2);
@@ -224,7 +245,8 @@ mod tests {
         assert_eq!((pg.pool_size, pg.statement_timeout_secs), (DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_SECS));
         let s = parse(&format!("{base}[source.categories]\ncss = 'a'\n")).unwrap();
         assert_eq!(s.validate().unwrap_err(), SettingsError::NoQueryForHeldCategory("long_term_condition".into()));
-        let s = parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\nrsa = 'c'\n")).unwrap();
+        let s =
+            parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\nrsa = 'c'\n")).unwrap();
         assert_eq!(s.validate().unwrap_err(), SettingsError::QueryForCategoryNotHeld("rsa".into()));
     }
 

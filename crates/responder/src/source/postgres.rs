@@ -114,7 +114,10 @@ impl DataSource for PostgresSource {
             let identity = identity_row(row).map_err(SourceError::IdentityQuery)?;
             let Some((former, identity)) = identity else { continue };
             if let Some(former) = former {
-                by_former.entry(former).or_default().push(IdentityRow { current: identity.current.clone(), known: identity.known });
+                by_former
+                    .entry(former)
+                    .or_default()
+                    .push(IdentityRow { current: identity.current.clone(), known: identity.known });
             }
             by_current.insert(identity.current.clone(), identity);
         }
@@ -193,20 +196,23 @@ impl DataSource for PostgresSource {
 #[allow(clippy::type_complexity)]
 fn identity_row(row: &Row) -> Result<Option<(Option<String>, IdentityRow)>, String> {
     if row.len() < 4 {
-        return Err(format!("the identity query returns {} columns; it must return nir, former_nir, sex, birth_year", row.len()));
+        return Err(format!(
+            "the identity query returns {} columns; it must return nir, former_nir, sex, birth_year",
+            row.len()
+        ));
     }
     let Some(current) = cell_text(row, 0)? else { return Ok(None) };
     let former = cell_text(row, 1)?;
     let sex = cell_text(row, 2)?.and_then(|t| value::parse_sex(&t));
     let birth_year = cell_text(row, 3)?.and_then(|t| t.trim().parse::<u32>().ok()).filter(|y| *y > 0);
-    Ok(Some((former, IdentityRow { current, known: KnownIdentity { sex: sex.filter(|s| *s != Sex::Unspecified), birth_year } })))
+    Ok(Some((
+        former,
+        IdentityRow { current, known: KnownIdentity { sex: sex.filter(|s| *s != Sex::Unspecified), birth_year } },
+    )))
 }
 
 /// Reads `(nir, value)` rows into typed values; also counts values that do not parse.
-fn category_values(
-    category: Category,
-    rows: &[Row],
-) -> Result<(HashMap<String, value::Value>, usize), String> {
+fn category_values(category: Category, rows: &[Row]) -> Result<(HashMap<String, value::Value>, usize), String> {
     let info = catalogue::info(category).expect("a held category is in the catalogue");
     let mut values = HashMap::with_capacity(rows.len());
     let mut unreadable = 0;
@@ -236,9 +242,9 @@ fn cell_text(row: &Row, index: usize) -> Result<Option<String>, String> {
         Type::INT2 => row.try_get::<_, Option<i16>>(index).map(|v| v.map(|n| n.to_string())),
         Type::INT4 => row.try_get::<_, Option<i32>>(index).map(|v| v.map(|n| n.to_string())),
         Type::INT8 => row.try_get::<_, Option<i64>>(index).map(|v| v.map(|n| n.to_string())),
-        Type::DATE => row.try_get::<_, Option<time::Date>>(index).map(|v| {
-            v.map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
-        }),
+        Type::DATE => row
+            .try_get::<_, Option<time::Date>>(index)
+            .map(|v| v.map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))),
         _ => {
             return Err(format!(
                 "column `{}` has type {}: return text, boolean, integer or date (cast numeric to text)",
