@@ -11,6 +11,7 @@ pub mod ctl;
 pub mod demo;
 pub mod observatory;
 pub mod requester;
+pub mod requester_cases;
 pub mod responder;
 pub mod stats;
 pub mod synth;

@@ -26,6 +26,17 @@ pub enum Command {
     /// records are counted, rejected ones reported with every problem they have.
     #[command(after_long_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Submit a selection: one case per competent observatory; wait, rank, write the result.
+    #[command(after_long_help = super::requester_cases::SUBMIT_HELP)]
+    Submit(super::requester_cases::SubmitArgs),
+    /// The daemon: receive results and refusals of earlier cases, write them, purge at 24 months.
+    Run(super::requester_cases::ConfigArgs),
+    /// List the cases, their state, and the observatory's refusals with their reasons.
+    Status(super::requester_cases::StatusArgs),
+    /// Write a case's result again.
+    Fetch(super::requester_cases::FetchArgs),
+    /// Purge now every case whose retention (24 months at most) has ended.
+    Purge(super::requester_cases::ConfigArgs),
 }
 
 /// The long help of `requester check`: the file format and the exit codes.
@@ -101,6 +112,11 @@ impl From<EncodingArg> for Encoding {
 pub fn run(command: Command) -> CliResult {
     match command {
         Command::Check(args) => check(&args),
+        Command::Submit(args) => super::requester_cases::submit(args),
+        Command::Run(args) => super::requester_cases::run(args),
+        Command::Status(args) => super::requester_cases::status(args),
+        Command::Fetch(args) => super::requester_cases::fetch(args),
+        Command::Purge(args) => super::requester_cases::purge(args),
     }
 }
 

@@ -27,3 +27,5 @@ pub use export::{OutputPaths, Summary, Written};
 pub use service::{Requester, RequesterError, SubmitRequest, Submitted};
 pub use settings::{parse_duration, RequesterSettings, SettingsError};
 pub use store::{CaseRecord, CaseState, SubmissionRecord};
+/// Case and submission ids.
+pub use uuid::Uuid;

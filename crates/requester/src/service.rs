@@ -170,6 +170,13 @@ impl Requester {
         })
     }
 
+    /// A requester without a broker, for the commands that only read or purge the store
+    /// (`status`, `fetch`, `purge`): anything that would publish or consume fails with
+    /// [`BusError::Closed`].
+    pub fn offline(settings: RequesterSettings, clock: Arc<dyn Clock>) -> Result<Requester, RequesterError> {
+        Requester::build(settings, Arc::new(OfflineBus), clock)
+    }
+
     pub fn settings(&self) -> &RequesterSettings {
         &self.inner.settings
     }
@@ -681,5 +688,19 @@ impl Handler for ResultHandler {
                 other.kind()
             )),
         }
+    }
+}
+
+/// The bus of an offline requester: every operation fails.
+#[derive(Debug)]
+struct OfflineBus;
+
+#[async_trait::async_trait]
+impl Bus for OfflineBus {
+    async fn publish(&self, _: Vec<Outgoing>) -> Result<(), BusError> {
+        Err(BusError::Closed)
+    }
+    async fn consume(&self, _: Queue, _: Arc<dyn Handler>) -> Result<Consumer, BusError> {
+        Err(BusError::Closed)
     }
 }

@@ -1,0 +1,385 @@
+//! `passerelle requester submit | run | status | fetch | purge`: the cases of a requesting body,
+//! from its selection file to the ranked contact list, and their 24-month retention.
+//!
+//! `submit` validates the selection exactly as `requester check` does (same reader, same
+//! report), then hands the valid persons to [`passerelle_requester::Requester`].
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use passerelle_bus::{AmqpBus, Bus, Role};
+use passerelle_protocol::catalogue;
+use passerelle_protocol::rules::{Clock, SystemClock, DEFAULT_RESPOND_BY};
+use passerelle_requester::export::{render_case, render_summary};
+use passerelle_requester::{
+    parse_duration, CaseState, Requester, RequesterError, RequesterSettings, SubmitRequest, Uuid,
+};
+use passerelle_selection::{ReportFormat, ReportWriter};
+
+use super::requester::EncodingArg;
+use crate::exit::{CliResult, Failure, Outcome};
+
+/// How often a progress bar redraws its spinner while nothing moves.
+const PROGRESS_TICK: Duration = Duration::from_millis(200);
+
+/// The long help of `requester submit`.
+pub const SUBMIT_HELP: &str = "\
+What happens:
+  1. The selection is checked exactly as `passerelle requester check` checks it; rejected records
+     are reported (line, field, reason) and the valid ones go on — unless --strict, where any
+     rejection stops everything before anything is stored or sent.
+  2. Names, addresses, e-mails and phones are kept in the requester's own store (data_dir) and
+     never sent. Persons are grouped by the observatory competent for their residence commune:
+     one case per observatory, sent in chunks carrying NIR, former NIRs, sex, birth year,
+     commune and the risk-factor columns of the selection.
+  3. Unless --detach, the command waits for every case's result or refusal (progress on stderr),
+     writes the ranked contact list and its summary, and sends each case's receipt so the
+     observatory forgets it. With --detach, `passerelle requester run` receives them later.
+
+Result files (--out FILE; default <out_dir>/<submission id>): FILE.csv (same separator and
+encoding as the selection) and FILE.jsonl, or only one with a .csv / .jsonl extension, plus
+FILE.summary.json (per case: completeness, categories each body declined and why, persons the
+observatory refused with the reasons, by selection line). CSV columns: the selection's columns,
+then per requested category `<category>` and `<category>__source` (bodies, `|`-separated; `a!b`
+when body b disagreed and a's value was kept), per solicited body `status__<body>` (found,
+not_found, no_answer), then `score` and `rank`. Cells starting with = + - @ tab or CR are
+prefixed with a single quote. Everything is purged 24 months after submission at the latest.
+
+Exit status: 0 done, nothing rejected; 1 done, but records were rejected or persons refused (or
+--strict stopped); 2 usage error or unusable file; 3 invalid settings; 4 runtime failure.
+
+Example:
+  passerelle requester submit --config requester.toml --selection selection.csv \\
+      --want 3,family_situation --service \"Atelier prévention des chutes\" --respond-by 7d";
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The requester's settings (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The selection file (CSV with a header row; see `requester check --help`).
+    #[arg(long, value_name = "FILE")]
+    pub selection: PathBuf,
+    /// The categories to learn: codes and/or whole domains, comma-separated (`3,4,rsa`).
+    #[arg(long, value_name = "CATEGORIES")]
+    pub want: String,
+    /// The service offered to the persons (art. 3), a short text; sent to the observatory only.
+    #[arg(long, value_name = "TEXT")]
+    pub service: String,
+    /// How long the observatory has to answer: `7d`, `36h`, `30m`, `90s` (at most 21 days).
+    #[arg(long, value_name = "DURATION")]
+    pub respond_by: Option<String>,
+    /// Where to write the result (see below).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Send nothing if any record is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Return once the cases are sent; `requester run` receives the results.
+    #[arg(long)]
+    pub detach: bool,
+    /// The reference year of the age rule (default: the current year).
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u32).range(1900..=2999))]
+    pub year: Option<u32>,
+    /// The selection's encoding.
+    #[arg(long, value_enum, value_name = "ENCODING", default_value_t = EncodingArg::Utf8)]
+    pub encoding: EncodingArg,
+    /// Write the rejection report as JSON Lines on stdout (as `requester check --json`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The requester's settings (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The requester's settings (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// One JSON object per case on stdout instead of sentences.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The requester's settings (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The case id (from `submit` or `status`).
+    #[arg(value_name = "CASE")]
+    pub case: String,
+    /// Where to write it (default <out_dir>/<case id>.csv and .jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn load_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
+    let settings: RequesterSettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(anyhow!(e)))?;
+    settings.validate().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
+    Ok(settings)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::Runtime)
+}
+
+/// The exit status a requester error calls for.
+fn failure(e: RequesterError) -> Failure {
+    match e {
+        RequesterError::Settings(_) => Failure::Settings(anyhow!(e)),
+        RequesterError::Usage(_)
+        | RequesterError::Open { .. }
+        | RequesterError::Unusable { .. }
+        | RequesterError::UnknownCase(_)
+        | RequesterError::NotSettled { .. } => Failure::Usage(anyhow!(e)),
+        other => Failure::Runtime(anyhow!(other)),
+    }
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+fn bar(template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(PROGRESS_TICK);
+    bar
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
+    let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone()))
+        .await
+        .context("cannot connect to the broker")
+        .map_err(Failure::Runtime)?;
+    Ok(Arc::new(bus))
+}
+
+async fn close(requester: Requester, bus: Arc<AmqpBus>) {
+    drop(requester);
+    if let Ok(bus) = Arc::try_unwrap(bus) {
+        bus.close().await;
+    }
+}
+
+/// `requester submit`.
+pub fn submit(args: SubmitArgs) -> CliResult {
+    let settings = load_settings(&args.config)?;
+    let wanted = catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
+    let respond_by = match &args.respond_by {
+        Some(text) => parse_duration(text).map_err(|e| Failure::Usage(anyhow!(e).context("--respond-by")))?,
+        None => DEFAULT_RESPOND_BY,
+    };
+    let request = SubmitRequest {
+        selection: args.selection.clone(),
+        encoding: args.encoding.into(),
+        reference_year: args.year,
+        wanted,
+        service: args.service.clone(),
+        respond_by,
+        out: args.out.clone(),
+        strict: args.strict,
+    };
+    runtime()?.block_on(async move {
+        let bus = connect(&settings).await?;
+        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
+        let outcome = submit_and_wait(&requester, &request, &args).await;
+        close(requester, bus).await;
+        outcome
+    })
+}
+
+async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &SubmitArgs) -> CliResult {
+    // The rejection report, exactly as `requester check` writes it.
+    let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
+    let out: Box<dyn Write> = match format {
+        ReportFormat::Json => Box::new(BufWriter::new(io::stdout())),
+        ReportFormat::Human => Box::new(BufWriter::new(io::stderr())),
+    };
+    let mut report = ReportWriter::new(format, out);
+    let mut report_error = None;
+    let prepared = requester.prepare(request, &mut |rejection| {
+        if let Err(e) = report.rejection(rejection) {
+            report_error.get_or_insert(e);
+        }
+    });
+    if let Some(e) = report_error {
+        return Err(Failure::Runtime(anyhow!(e).context("cannot write the report")));
+    }
+    let submitted = match prepared {
+        Ok(s) => s,
+        Err(e @ (RequesterError::Strict { .. } | RequesterError::NothingValid { .. })) => {
+            let _ = report.into_inner().flush();
+            eprintln!("passerelle: {e}");
+            return Ok(Outcome::Rejections);
+        }
+        Err(RequesterError::Unusable { path, source }) => {
+            report.unusable(&source).context("cannot write the report")?;
+            return Err(Failure::Usage(anyhow!(source).context(format!("unusable selection file {}", path.display()))));
+        }
+        Err(e) => return Err(failure(e)),
+    };
+    report.summary(&submitted.selection).context("cannot write the report")?;
+    drop(report);
+
+    let sending = bar("{spinner} sending {pos}/{len} persons [{bar:30}] {elapsed}");
+    sending.set_length(submitted.selection.valid);
+    requester.send(&submitted.case_ids(), &sending).await.map_err(failure)?;
+    sending.finish_and_clear();
+    for (case, observatory, persons) in &submitted.cases {
+        eprintln!("case {case} sent to {observatory}: {persons} person(s)");
+    }
+    let mut rejections = submitted.selection.rejected > 0;
+    if args.detach {
+        eprintln!(
+            "submission {} sent; `passerelle requester run --config {}` receives the results",
+            submitted.submission,
+            args.config.display()
+        );
+        return Ok(if rejections { Outcome::Rejections } else { Outcome::Success });
+    }
+
+    let consumer = requester.listen().await.map_err(failure)?;
+    let waiting = bar("{spinner} waiting for results: {pos}/{len} {msg} {elapsed}");
+    let deadline = requester.wait_deadline(submitted.submission).map_err(failure)?;
+    let cases = submitted.case_ids();
+    let waited = tokio::select! {
+        r = requester.wait_for_results(&cases, &waiting, Some(deadline)) => Some(r),
+        _ = shutdown_signal() => None,
+    };
+    waiting.finish_and_clear();
+    consumer.stop().await;
+    let records = match waited {
+        Some(r) => r.map_err(failure)?,
+        None => {
+            eprintln!(
+                "stopped waiting; the cases stay open: `passerelle requester run --config {}` receives their results",
+                args.config.display()
+            );
+            return Ok(if rejections { Outcome::Rejections } else { Outcome::Success });
+        }
+    };
+    if records.iter().any(|c| !c.state.is_settled()) {
+        return Err(Failure::Runtime(anyhow!(
+            "no result before the deadline for some cases; `passerelle requester run` keeps listening for them"
+        )));
+    }
+    let (written, summary) = requester.write_result(submitted.submission).map_err(failure)?;
+    eprint!("{}", render_summary(&summary));
+    rejections |= written.refused > 0;
+    Ok(if rejections { Outcome::Rejections } else { Outcome::Success })
+}
+
+/// `requester run`: the daemon.
+pub fn run(args: ConfigArgs) -> CliResult {
+    let settings = load_settings(&args.config)?;
+    runtime()?.block_on(async move {
+        let bus = connect(&settings).await?;
+        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
+        tracing::info!(body = %requester.settings().body, office = %requester.settings().office, "requester daemon running");
+        let result = requester.run_until_stopped(shutdown_signal()).await;
+        close(requester, bus).await;
+        result.map_err(failure)?;
+        Ok(Outcome::Success)
+    })
+}
+
+/// `requester status`: every case, its state, and the observatory's refusals with reasons.
+pub fn status(args: StatusArgs) -> CliResult {
+    let settings = load_settings(&args.config)?;
+    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let mut out = io::stdout().lock();
+    let mut refused = false;
+    for (case, submission) in requester.status().map_err(failure)? {
+        let summary = requester.case_summary(&case).map_err(failure)?;
+        refused |= case.state == CaseState::Refused || !summary.refused_persons.is_empty();
+        if args.json {
+            let line = serde_json::json!({
+                "case": summary,
+                "submission": submission.id.to_string(),
+                "submitted_at": passerelle_requester::export::rfc3339(submission.submitted_at),
+                "purge_after": passerelle_requester::export::rfc3339(submission.purge_after),
+                "result_chunks": case.result_chunks,
+                "result_chunks_received": case.result_chunks_received,
+                "receipt_sent": case.receipt_sent_at.is_some(),
+            });
+            writeln!(out, "{line}").context("cannot write to stdout")?;
+        } else {
+            let mut text = String::new();
+            render_case(&mut text, &summary);
+            let receipt = if case.receipt_sent_at.is_some() { ", receipt sent" } else { "" };
+            write!(
+                out,
+                "{text}    submitted {}, purge on {}{receipt}\n",
+                passerelle_requester::export::rfc3339(submission.submitted_at),
+                passerelle_requester::export::rfc3339(submission.purge_after)
+            )
+            .context("cannot write to stdout")?;
+        }
+    }
+    Ok(if refused { Outcome::Rejections } else { Outcome::Success })
+}
+
+/// `requester fetch CASE`: writes a case's result again.
+pub fn fetch(args: FetchArgs) -> CliResult {
+    let settings = load_settings(&args.config)?;
+    let case = Uuid::parse_str(args.case.trim())
+        .map_err(|_| Failure::Usage(anyhow!("`{}` is not a case id (see `requester status`)", args.case)))?;
+    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let (written, summary) = requester.write_case(case, args.out.as_deref()).map_err(failure)?;
+    eprint!("{}", render_summary(&summary));
+    Ok(if written.refused > 0 { Outcome::Rejections } else { Outcome::Success })
+}
+
+/// `requester purge`: purges now what has reached the end of its retention.
+pub fn purge(args: ConfigArgs) -> CliResult {
+    let settings = load_settings(&args.config)?;
+    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let purged = requester.purge().map_err(failure)?;
+    let mut out = io::stdout().lock();
+    for id in &purged {
+        writeln!(out, "purged submission {id}").context("cannot write to stdout")?;
+    }
+    if purged.is_empty() && io::stdout().is_terminal() {
+        writeln!(out, "nothing to purge").context("cannot write to stdout")?;
+    }
+    Ok(Outcome::Success)
+}
