@@ -394,7 +394,6 @@ pub enum CommuneTableError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     #[test]
     fn official_list_loads_every_kind() {
@@ -509,19 +508,10 @@ mod tests {
     }
 
     #[test]
-    fn loading_is_fast_enough() {
-        // Budget: 50 ms in release. Debug builds are several times slower; allow for that and
-        // for a loaded 2-core machine, while still catching an accidental quadratic load.
-        let budget_ms = if cfg!(debug_assertions) { 2_000 } else { 200 };
-        // The best of three runs, so that a busy machine does not fail the test by itself.
-        let mut elapsed = Duration::MAX;
-        for _ in 0..3 {
-            let start = Instant::now();
-            let table = CommuneTable::from_csv(OFFICIAL_CSV).unwrap();
-            elapsed = elapsed.min(start.elapsed());
-            assert_eq!(table.len(), 37_006);
-        }
-        eprintln!("commune list loaded in {elapsed:?}");
-        assert!(elapsed.as_millis() < budget_ms, "loading took {elapsed:?}");
+    fn the_official_list_loads_whole() {
+        // Speed is measured by a benchmark, never asserted in a test (load time is in the
+        // protocol section of BENCHMARKS.md); here only the content counts.
+        let table = CommuneTable::from_csv(OFFICIAL_CSV).unwrap();
+        assert_eq!(table.len(), 37_006);
     }
 }
