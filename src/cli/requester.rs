@@ -49,7 +49,7 @@ The selection file:
   Required, non-empty: nir, family_name, given_names, sex, birth_year, commune_code.
   Optional: usage_name, former_nirs (|-separated), postal_address, email, phone, and one column
   per category you already know, named by its code (e.g. long_term_condition, rsa); an empty
-  category cell means unknown. Value syntax: README, \"The selection file\".
+  category cell means unknown. Value syntax: README, \"Value syntax\".
 
 A record is rejected for: a bad NIR (format or key) or former NIR; an age under 55 in the
 reference year (age = year - birth_year); an unknown or malformed commune code, or a commune no
@@ -70,7 +70,7 @@ Example:
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The selection file (CSV with a header row; see below).
+    /// The selection file: CSV with a header row (`--help` describes the columns).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
