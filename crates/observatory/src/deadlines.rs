@@ -1,0 +1,155 @@
+//! The timer: every time rule, read from the injected clock.
+//!
+//! On each tick, for every case still holding payloads:
+//! - past the retention cap (arrival + 30 days at most): statistics, then purge — whatever the
+//!   state;
+//! - receipt recorded but not yet purged (a crash after the receipt): purge;
+//! - still receiving at the deadline: the request is incomplete, the case is refused;
+//! - collecting at the deadline: the result goes back partial, silent bodies `NO_ANSWER`;
+//! - collecting halfway to the deadline: the outstanding solicitation chunks are sent again,
+//!   marked as a reminder (once).
+//!
+//! Then retention of everything else: statistics rows older than 5 years (or less, configured),
+//! audit years older than the policy, inbox ids older than the cap.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use passerelle_bus::Message;
+use passerelle_store::audit::Action;
+use passerelle_store::{year_of, CaseState, StoreError};
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+use crate::solicit;
+use crate::validate::problem;
+
+impl Engine {
+    /// One pass of every time rule.
+    pub(crate) fn tick(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let cases = self.store.read(|tx| tx.cases_in(&CaseState::HOLDING_PAYLOADS))?;
+        for case in cases {
+            if now >= case.expires_at {
+                self.purge_case(&case.case_id, "retention cap")?;
+            } else if case.receipt_at.is_some() {
+                self.purge_case(&case.case_id, "receipt")?;
+            } else if case.state == CaseState::Receiving && now >= case.respond_by {
+                self.store.write(|tx| {
+                    let Some(c) = tx.case(&case.case_id)?.filter(|c| c.state == CaseState::Receiving) else {
+                        return Ok(());
+                    };
+                    let reason = format!(
+                        "only {} of the {} request chunks arrived before the deadline",
+                        c.request_chunks_received, c.request_chunk_count
+                    );
+                    self.refuse_case(tx, &c, vec![problem("chunk_count", reason)], 0, now)
+                })?;
+            } else if case.state.is_collecting() && now >= case.respond_by {
+                self.store.write(|tx| {
+                    if tx.case(&case.case_id)?.is_some_and(|c| c.state.is_collecting()) {
+                        tracing::info!(case_id = %case.case_id, "deadline reached: returning what was received");
+                        self.build_result(tx, &case.case_id, now)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })?;
+            } else if case.state.is_collecting() && now >= case.remind_at && case.reminded_at.is_none() {
+                self.send_reminders(&case.case_id)?;
+            }
+        }
+        self.apply_retention()?;
+        if self.reclaim_pending.load(Ordering::SeqCst) {
+            self.reclaim();
+        }
+        self.outbox_ready.notify_one();
+        Ok(())
+    }
+
+    /// Sends the outstanding solicitation chunks of a case again, marked as a reminder.
+    fn send_reminders(&self, case_id: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.store.write(|tx| {
+            let Some(case) = tx.case(case_id)?.filter(|c| c.state.is_collecting() && c.reminded_at.is_none()) else {
+                return Ok(());
+            };
+            for s in tx.solicitations(case_id)? {
+                let pending: Vec<u32> = tx
+                    .solicitation_chunks(&s.solicitation_id)?
+                    .into_iter()
+                    .filter(|c| c.answered_at.is_none())
+                    .map(|c| c.index)
+                    .collect();
+                for &index in &pending {
+                    let persons = tx.persons(case_id, case.chunk_refs(index))?;
+                    let chunk = solicit::solicitation_chunk(&self.config.code, &case, &s, index, &persons, true);
+                    self.enqueue(tx, case_id, case.expires_at, Message::Solicitation(chunk), &s.body, now)?;
+                    tx.mark_chunk_reminded(&s.solicitation_id, index, now)?;
+                }
+                if !pending.is_empty() {
+                    tracing::info!(case_id, body = %s.body, chunks = pending.len(), "reminder sent");
+                    self.audit(
+                        tx,
+                        Action::Reminder,
+                        Some(case_id),
+                        &self.own_actor(),
+                        serde_json::json!({ "body": s.body, "solicitation_id": s.solicitation_id, "chunks": pending }),
+                    )?;
+                }
+            }
+            tx.mark_reminded(case_id, now)
+        })
+    }
+
+    /// Statistics older than their cap, audit years older than the policy, old inbox ids.
+    fn apply_retention(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let statistics_cutoff = now.checked_sub(self.config.statistics_retention);
+        let deleted_statistics = match statistics_cutoff {
+            Some(cutoff) => self.statistics.purge_before(cutoff)?,
+            None => 0,
+        };
+        let first_kept_year = year_of(now) - self.config.audit_retention_years as i32;
+        self.store.write(|tx| {
+            if deleted_statistics > 0 {
+                self.audit(
+                    tx,
+                    Action::StatisticsPurge,
+                    None,
+                    &self.own_actor(),
+                    serde_json::json!({ "rows": deleted_statistics }),
+                )?;
+            }
+            let deleted_audit = tx.audit_delete_years_before(first_kept_year)?;
+            if deleted_audit > 0 {
+                self.audit(
+                    tx,
+                    Action::AuditRetention,
+                    None,
+                    &self.own_actor(),
+                    serde_json::json!({ "entries": deleted_audit, "years_before": first_kept_year }),
+                )?;
+            }
+            if let Some(cutoff) = now.checked_sub(self.config.retention) {
+                tx.inbox_forget_before(cutoff)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Runs [`Engine::tick`] every `config.tick` until `stop` is raised.
+pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let period = engine.config.tick;
+    loop {
+        let e = Arc::clone(&engine);
+        match tokio::task::spawn_blocking(move || e.tick()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "STORAGE ERROR in the timer; retrying on the next tick"),
+            Err(e) => tracing::error!(error = %e, "the timer's tick failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

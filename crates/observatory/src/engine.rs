@@ -1,0 +1,366 @@
+//! The engine: the durable per-case state machine, as synchronous operations on the stores.
+//!
+//! Every operation is one SQLite transaction that reads the case, decides, writes the new state,
+//! the messages the change causes (into the outbox), the processed message id (into the inbox)
+//! and the audit entries — all or nothing. The async side ([`crate::service`]) runs them on the
+//! blocking pool and acknowledges a delivery only after the transaction committed.
+//!
+//! The handlers are split by flow step: [`crate::requests`] (requests and receipts),
+//! [`crate::responses`], [`crate::deadlines`] (the timer: reminders, deadlines, purges,
+//! retention) and [`crate::publisher`] (draining the outbox). This module holds what they share.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use passerelle_bus::{Delivery, Message, Verdict};
+use passerelle_protocol::rules::Clock;
+use passerelle_protocol::v1::{self, Category};
+use passerelle_store::audit::{Action, AuditEntry};
+use passerelle_store::{
+    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, StatisticsStore, StoreError, StoredSolicitation, Tx,
+};
+use tokio::sync::Notify;
+
+use crate::aggregate;
+use crate::settings::{Config, ObservatorySettings};
+use crate::solicit;
+use crate::ObservatoryError;
+
+/// The stores, the configuration and the clock, shared by every task of the daemon.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) config: Config,
+    pub(crate) store: CaseStore,
+    pub(crate) statistics: StatisticsStore,
+    pub(crate) pseudonymiser: Pseudonymiser,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Woken whenever a transaction put messages in the outbox.
+    pub(crate) outbox_ready: Notify,
+    /// A WAL truncation after a purge was blocked by a reader: the timer tries again.
+    pub(crate) reclaim_pending: AtomicBool,
+}
+
+impl Engine {
+    /// Opens the stores (creating them and the statistics secret on first start).
+    pub(crate) fn open(settings: &ObservatorySettings, clock: Arc<dyn Clock>) -> Result<Engine, ObservatoryError> {
+        let config = settings.resolve()?;
+        let store = CaseStore::open(&settings.case_db_path())?;
+        let statistics = StatisticsStore::open(&settings.statistics_db_path())?;
+        let pseudonymiser = Pseudonymiser::load_or_create(&settings.secret_path())?;
+        Ok(Engine {
+            config,
+            store,
+            statistics,
+            pseudonymiser,
+            clock,
+            outbox_ready: Notify::new(),
+            reclaim_pending: AtomicBool::new(false),
+        })
+    }
+
+    /// The observatory itself, as the audit trail names it for timed actions.
+    pub(crate) fn own_actor(&self) -> String {
+        format!("observatory:{}", self.config.code)
+    }
+
+    /// Appends an audit entry in `tx`.
+    pub(crate) fn audit(
+        &self,
+        tx: &Tx<'_>,
+        action: Action,
+        case_id: Option<&str>,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        tx.audit_append(&AuditEntry::new(self.clock.now(), action, case_id, actor, detail)).map(|_| ())
+    }
+
+    /// Puts a message for a case into the outbox, expiring with the case's cap.
+    pub(crate) fn enqueue(
+        &self,
+        tx: &Tx<'_>,
+        case_id: &str,
+        expires_at: SystemTime,
+        message: Message,
+        routing_key: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        tx.enqueue(
+            &OutboxEntry {
+                case_id: case_id.to_owned(),
+                kind: message.kind().type_name().to_owned(),
+                routing_key: routing_key.to_owned(),
+                message_id: uuid::Uuid::now_v7().to_string(),
+                expires_at,
+                payload: message.encode(),
+            },
+            now,
+        )
+    }
+
+    /// Refuses a delivery for good: audits it and answers `DeadLetter` (the bus publishes it to
+    /// the dead-letter exchange with the reason). The reason holds ids and codes only.
+    pub(crate) fn dead_letter(&self, tx: &Tx<'_>, d: &Delivery, reason: String) -> Result<Verdict, StoreError> {
+        tracing::warn!(message_id = %d.message_id, kind = %d.message.kind(), case_id = %d.message.case_id(), %reason,
+            "message refused for good (dead-lettered)");
+        self.audit(
+            tx,
+            Action::DeadLetter,
+            Some(d.message.case_id()).filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN),
+            &delivery_actor(d),
+            serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": d.message_id, "reason": reason }),
+        )?;
+        Ok(Verdict::DeadLetter(reason))
+    }
+
+    /// A storage failure becomes *retry later*: the delivery is never acknowledged unless stored.
+    pub(crate) fn settle(&self, result: Result<Verdict, StoreError>) -> Verdict {
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "STORAGE ERROR: the delivery stays unacknowledged and will be retried");
+                Verdict::RetryLater(format!("storage error: {e}"))
+            }
+        }
+    }
+
+    /// Refuses a whole case that is still receiving: its payloads go, a refusal goes back.
+    pub(crate) fn refuse_case(
+        &self,
+        tx: &Tx<'_>,
+        case: &CaseRecord,
+        problems: Vec<v1::Problem>,
+        request_chunk_index: u32,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let counts = tx.purge_case_payloads(&case.case_id, now)?;
+        let reason = problems_text(&problems);
+        tx.mark_refused(&case.case_id, &reason, now)?;
+        self.enqueue_refusal(tx, case, true, problems, request_chunk_index, Vec::new(), now)?;
+        let actor = self.own_actor();
+        self.audit(
+            tx,
+            Action::Refusal,
+            Some(&case.case_id),
+            &actor,
+            serde_json::json!({ "whole_case": true, "reason": reason }),
+        )?;
+        if counts.persons + counts.outbox > 0 {
+            self.audit(
+                tx,
+                Action::Purge,
+                Some(&case.case_id),
+                &actor,
+                serde_json::json!({ "reason": "case refused", "persons": counts.persons, "answers": counts.answers,
+                    "unsent_messages": counts.outbox }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Queues a refusal to the requester (whole case, or persons of one chunk).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue_refusal(
+        &self,
+        tx: &Tx<'_>,
+        case: &CaseRecord,
+        whole_case: bool,
+        case_problems: Vec<v1::Problem>,
+        request_chunk_index: u32,
+        persons: Vec<v1::RefusedPerson>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let refusal = v1::Refusal {
+            schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
+            sender: self.config.code.clone(),
+            case_id: case.case_id.clone(),
+            whole_case,
+            case_problems,
+            request_chunk_index,
+            persons,
+        };
+        self.enqueue(tx, &case.case_id, case.expires_at, Message::Refusal(refusal), &case.requester, now)
+    }
+
+    /// Every request chunk is in: asks each other body that may hold a requested category, or
+    /// refuses the case if no person was acceptable.
+    pub(crate) fn start_soliciting(&self, tx: &Tx<'_>, case_id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let case = tx.case(case_id)?.ok_or_else(|| StoreError::Corrupt(format!("case {case_id} vanished")))?;
+        if case.persons_accepted == 0 {
+            let problem = crate::validate::problem("persons", "no person of the request could be accepted");
+            return self.refuse_case(tx, &case, vec![problem], 0, now);
+        }
+        let wanted: Vec<Category> = case.wanted.iter().filter_map(|n| Category::try_from(*n).ok()).collect();
+        let plan = self.config.routing.plan(&wanted, &case.requester);
+        let chunk_count = case.person_chunk_count();
+        let solicitations: Vec<StoredSolicitation> = plan
+            .into_iter()
+            .map(|(body, asked)| StoredSolicitation {
+                solicitation_id: uuid::Uuid::now_v7().to_string(),
+                case_id: case.case_id.clone(),
+                body,
+                categories: asked.into_iter().map(|c| c as i32).collect(),
+                chunk_count,
+                declines: aggregate::encode_declines(&[]),
+                created_at: now,
+            })
+            .collect();
+        for s in &solicitations {
+            tx.insert_solicitation(s)?;
+        }
+        for index in 0..chunk_count {
+            let persons = tx.persons(&case.case_id, case.chunk_refs(index))?;
+            for s in &solicitations {
+                let chunk = solicit::solicitation_chunk(&self.config.code, &case, s, index, &persons, false);
+                self.enqueue(tx, &case.case_id, case.expires_at, Message::Solicitation(chunk), &s.body, now)?;
+            }
+        }
+        let actor = self.own_actor();
+        for s in &solicitations {
+            self.audit(
+                tx,
+                Action::SolicitationSent,
+                Some(&case.case_id),
+                &actor,
+                serde_json::json!({ "body": s.body, "solicitation_id": s.solicitation_id, "chunks": chunk_count,
+                    "persons": case.persons_accepted, "categories": codes(&s.categories) }),
+            )?;
+        }
+        tracing::info!(case_id = %case.case_id, persons = case.persons_accepted, bodies = solicitations.len(),
+            chunks = chunk_count, "case complete: solicitations queued");
+        if solicitations.is_empty() {
+            // No other body may hold what was asked: the result (everyone without answers) goes back.
+            tx.set_state(&case.case_id, CaseState::Collecting, now)?;
+            self.build_result(tx, &case.case_id, now)
+        } else {
+            tx.set_state(&case.case_id, CaseState::Soliciting, now)
+        }
+    }
+
+    /// Builds the result (complete, or partial at the deadline) and queues its chunks.
+    pub(crate) fn build_result(&self, tx: &Tx<'_>, case_id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let case = tx.case(case_id)?.ok_or_else(|| StoreError::Corrupt(format!("case {case_id} vanished")))?;
+        let solicitations = tx.solicitations(case_id)?;
+        let mut answered = Vec::with_capacity(solicitations.len());
+        for s in &solicitations {
+            answered.push(tx.solicitation_chunks(&s.solicitation_id)?.iter().all(|c| c.answered_at.is_some()));
+        }
+        let outcomes = aggregate::body_outcomes(&solicitations, &answered);
+        let completeness = aggregate::completeness(&answered);
+        let chunk_count = case.person_chunk_count();
+        for index in 0..chunk_count {
+            let refs = case.chunk_refs(index);
+            let persons = tx.persons(case_id, refs.clone())?;
+            let answers = tx.answers(case_id, refs)?;
+            let chunk = aggregate::result_chunk(
+                &self.config.code,
+                &case,
+                &solicitations,
+                &outcomes,
+                completeness,
+                index,
+                chunk_count,
+                &persons,
+                &answers,
+            );
+            self.enqueue(tx, case_id, case.expires_at, Message::Result(chunk), &case.requester, now)?;
+        }
+        let label = completeness_label(completeness);
+        tx.record_result(case_id, label, chunk_count, now)?;
+        let silent: Vec<&str> =
+            solicitations.iter().zip(&answered).filter(|(_, a)| !**a).map(|(s, _)| s.body.as_str()).collect();
+        self.audit(
+            tx,
+            Action::ResultReturned,
+            Some(case_id),
+            &self.own_actor(),
+            serde_json::json!({ "completeness": label, "chunks": chunk_count, "persons": case.persons_accepted,
+                "silent_bodies": silent }),
+        )?;
+        tracing::info!(case_id, completeness = label, chunks = chunk_count, "result queued for the requester");
+        Ok(())
+    }
+
+    /// Writes the case's statistics rows, then purges its payloads and makes the purge real on
+    /// disk. Idempotent: a case already purged is left alone.
+    pub(crate) fn purge_case(&self, case_id: &str, reason: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let Some(case) = self.store.read(|tx| tx.case(case_id))? else { return Ok(()) };
+        if !CaseState::HOLDING_PAYLOADS.contains(&case.state) {
+            return Ok(());
+        }
+        let mut statistics_rows = 0;
+        if case.result_at.is_some() {
+            let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
+            for index in 0..case.person_chunk_count() {
+                let refs = case.chunk_refs(index);
+                let (persons, answers) = self
+                    .store
+                    .read(|tx| Ok::<_, StoreError>((tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?)))?;
+                let rows =
+                    aggregate::statistics_rows(&self.pseudonymiser, &case, &solicitations, &persons, &answers, now);
+                statistics_rows += self.statistics.record(&rows)?;
+            }
+        }
+        let purged = self.store.write(|tx| {
+            let Some(current) = tx.case(case_id)? else { return Ok(false) };
+            if !CaseState::HOLDING_PAYLOADS.contains(&current.state) {
+                return Ok(false);
+            }
+            let counts = tx.purge_case_payloads(case_id, now)?;
+            tx.set_state(case_id, CaseState::Purged, now)?;
+            self.audit(
+                tx,
+                Action::Purge,
+                Some(case_id),
+                &self.own_actor(),
+                serde_json::json!({ "reason": reason, "state_before": current.state.as_str(), "persons": counts.persons,
+                    "answers": counts.answers, "unsent_messages": counts.outbox, "statistics_rows": statistics_rows }),
+            )?;
+            Ok::<_, StoreError>(true)
+        })?;
+        if purged {
+            tracing::info!(case_id, reason, "case payloads purged");
+            self.reclaim();
+        }
+        Ok(())
+    }
+
+    /// Checkpoints and truncates the WAL and gives freed pages back; retried by the timer when
+    /// a reader blocks it.
+    pub(crate) fn reclaim(&self) {
+        match self.store.reclaim() {
+            Ok(r) => self.reclaim_pending.store(!r.wal_truncated, Ordering::SeqCst),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot checkpoint the case store after a purge; will retry");
+                self.reclaim_pending.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// The longest case id the audit trail records as such.
+pub(crate) const MAX_ID_LEN: usize = 100;
+
+/// Who sent a delivery: the claimed body and the broker user the bus validated for it.
+pub(crate) fn delivery_actor(d: &Delivery) -> String {
+    format!("body:{} user:{}", d.message.sender(), d.user_id)
+}
+
+/// Category numbers as codes.
+pub(crate) fn codes(numbers: &[i32]) -> Vec<&'static str> {
+    numbers.iter().filter_map(|n| Category::try_from(*n).ok()).map(Category::code).collect()
+}
+
+pub(crate) fn completeness_label(c: v1::Completeness) -> &'static str {
+    match c {
+        v1::Completeness::Complete => "complete",
+        _ => "partial",
+    }
+}
+
+/// Problems as one line (`field: reason; …`), for the case row and the audit trail.
+pub(crate) fn problems_text(problems: &[v1::Problem]) -> String {
+    problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ")
+}

@@ -1,0 +1,57 @@
+//! The regional observatory of fragility situations: the router daemon of Décret n° 2017-334.
+//!
+//! It receives the requester's selection (request chunks), asks each *other* body for the
+//! requested categories with the match keys only (solicitations), gathers their answers
+//! (responses), returns the consolidated result per person to the requester, and forgets: the
+//! payloads are purged on the requester's receipt and in any case 30 days after arrival.
+//!
+//! ```text
+//! request chunks ─▶ receiving ─▶ soliciting ─▶ collecting ─▶ returning ─▶ returned ─▶ purged
+//!                      │  (outbox confirmed)     │ deadline: partial    (receipt or 30-day cap)
+//!                      └─▶ refused               └─ halfway: reminder
+//! ```
+//!
+//! Entry points: [`Observatory::build`] and [`Observatory::run_until_stopped`]; read access
+//! through [`StatusReader`]. Code map: [`settings`] (the TOML), [`validate`] (what is accepted),
+//! [`solicit`] (routing table, solicitation messages), [`aggregate`] (minimisation on receipt,
+//! the result, the statistics rows); the engine's handlers (requests, responses, deadlines,
+//! publisher) share one SQLite case store ([`passerelle_store`]).
+//!
+//! Architecture invariants:
+//! - a state change and the messages it causes commit in one transaction (the outbox); a
+//!   delivery is acknowledged only after its transaction committed;
+//! - solicitations never carry risk factors, the service text, the commune or names, and the
+//!   requester's own branch is never solicited;
+//! - nothing identifying enters the statistics store; no NIR enters the audit trail or a log.
+#![forbid(unsafe_code)]
+
+pub mod aggregate;
+mod deadlines;
+mod engine;
+mod publisher;
+mod requests;
+mod responses;
+mod service;
+pub mod settings;
+pub mod solicit;
+mod status;
+pub mod validate;
+
+pub use service::Observatory;
+pub use settings::{Config, ObservatorySettings, SettingsError};
+pub use status::{ObservatoryStatus, StatusReader};
+
+/// Why the observatory could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ObservatoryError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("storage: {0}")]
+    Store(#[from] passerelle_store::StoreError),
+    #[error("broker: {0}")]
+    Bus(#[from] passerelle_bus::BusError),
+    #[error("the consumer of observatory {0} stopped on its own (fatal broker error)")]
+    ConsumerEnded(String),
+    #[error("an internal task failed: {0}")]
+    Task(String),
+}

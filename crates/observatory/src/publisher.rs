@@ -1,0 +1,231 @@
+//! Draining the outbox to the broker with publisher confirms.
+//!
+//! The oldest rows go out in batches through [`Bus::publish`], which returns once the broker
+//! confirmed every message; only then are the rows deleted, and the cases whose messages all went
+//! out move on (`soliciting` → `collecting`, `returning` → `returned`) in the same transaction.
+//! A failed batch is retried message by message: a message the broker cannot route or whose cap
+//! has passed is dropped and audited (it would block every message behind it); any other error
+//! (broker down) backs off and retries, keeping the rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use passerelle_bus::{Bus, BusError, Kind, Message, Outgoing};
+use passerelle_store::audit::Action;
+use passerelle_store::{CaseState, OutboxRow, StoreError};
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+
+/// Rows per publish: enough to pipeline confirms, small enough (a few MB) to hold in memory.
+const PUBLISH_BATCH: usize = 64;
+
+/// How long the publisher sleeps with an empty outbox before looking again without being woken
+/// (a safety net: every transaction that queues a message wakes it).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// First and longest wait after the broker failed.
+const BACKOFF_INITIAL: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// The oldest outbox rows.
+    pub(crate) fn outbox_batch(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        self.store.read(|tx| tx.outbox_pending(limit))
+    }
+
+    /// Deletes rows the broker confirmed (or that were abandoned) and advances their cases.
+    pub(crate) fn outbox_done(&self, rows: &[&OutboxRow]) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.store.write(|tx| {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            tx.outbox_remove(&ids)?;
+            let mut cases: Vec<&str> = rows.iter().map(|r| r.entry.case_id.as_str()).collect();
+            cases.sort_unstable();
+            cases.dedup();
+            for case_id in cases {
+                let Some(case) = tx.case(case_id)? else { continue };
+                match case.state {
+                    CaseState::Soliciting if tx.outbox_count(case_id, Kind::Solicitation.type_name())? == 0 => {
+                        tx.set_state(case_id, CaseState::Collecting, now)?;
+                    }
+                    CaseState::Returning if tx.outbox_count(case_id, Kind::Result.type_name())? == 0 => {
+                        tx.mark_returned(case_id, now)?;
+                        tracing::info!(case_id, "result published");
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Drops a row that can never be published, with an audit entry.
+    pub(crate) fn outbox_abandon(&self, row: &OutboxRow, action: Action, reason: &str) -> Result<(), StoreError> {
+        tracing::error!(case_id = %row.entry.case_id, kind = %row.entry.kind, routing_key = %row.entry.routing_key,
+            message_id = %row.entry.message_id, reason, "message dropped from the outbox");
+        self.store.write(|tx| {
+            self.audit(
+                tx,
+                action,
+                Some(&row.entry.case_id),
+                &self.own_actor(),
+                serde_json::json!({ "kind": row.entry.kind, "message_id": row.entry.message_id,
+                    "routing_key": row.entry.routing_key, "reason": reason }),
+            )
+        })?;
+        self.outbox_done(&[row])
+    }
+}
+
+/// What publishing one batch came to.
+enum Sent {
+    /// Everything confirmed or abandoned.
+    Done,
+    /// The broker failed: back off and retry.
+    BrokerDown,
+}
+
+/// Drains the outbox until `stop` is raised.
+pub(crate) async fn run(engine: Arc<Engine>, bus: Arc<dyn Bus>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = BACKOFF_INITIAL;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let e = Arc::clone(&engine);
+        let rows = match tokio::task::spawn_blocking(move || e.outbox_batch(PUBLISH_BATCH)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "STORAGE ERROR reading the outbox");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the outbox failed");
+                Vec::new()
+            }
+        };
+        if rows.is_empty() {
+            tokio::select! {
+                _ = engine.outbox_ready.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            continue;
+        }
+        match publish(&engine, bus.as_ref(), rows).await {
+            Sent::Done => backoff = BACKOFF_INITIAL,
+            Sent::BrokerDown => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Publishes a batch; on failure, one by one to find and drop what can never go.
+async fn publish(engine: &Arc<Engine>, bus: &dyn Bus, rows: Vec<OutboxRow>) -> Sent {
+    let now = engine.clock.now();
+    let mut ready = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.entry.expires_at <= now {
+            let _ =
+                blocking_abandon(engine, row, Action::Expired, "the case's retention cap passed before it was sent")
+                    .await;
+            continue;
+        }
+        match outgoing(row) {
+            Ok(o) => ready.push((row, o)),
+            Err(reason) => {
+                let _ = blocking_abandon(engine, row, Action::DeadLetter, &reason).await;
+            }
+        }
+    }
+    if ready.is_empty() {
+        return Sent::Done;
+    }
+    let batch: Vec<Outgoing> = ready.iter().map(|(_, o)| o.clone()).collect();
+    match bus.publish(batch).await {
+        Ok(()) => {
+            let done: Vec<&OutboxRow> = ready.iter().map(|(r, _)| *r).collect();
+            return finish(engine, done).await;
+        }
+        Err(e) if ready.len() == 1 => return single_failure(engine, ready[0].0, e).await,
+        Err(e) => tracing::warn!(error = %e, "publishing a batch failed; retrying message by message"),
+    }
+    for (row, o) in ready {
+        match bus.publish(vec![o]).await {
+            Ok(()) => {
+                if let Sent::BrokerDown = finish(engine, vec![row]).await {
+                    return Sent::BrokerDown;
+                }
+            }
+            Err(e) => {
+                if let Sent::BrokerDown = single_failure(engine, row, e).await {
+                    return Sent::BrokerDown;
+                }
+            }
+        }
+    }
+    Sent::Done
+}
+
+/// One message failed alone: drop it if it can never go, else report the broker down.
+async fn single_failure(engine: &Arc<Engine>, row: &OutboxRow, e: BusError) -> Sent {
+    match e {
+        BusError::Expired { .. } => {
+            let _ =
+                blocking_abandon(engine, row, Action::Expired, "the case's retention cap passed before it was sent")
+                    .await;
+            Sent::Done
+        }
+        BusError::Returned { .. } | BusError::Decode(_) => {
+            let _ = blocking_abandon(engine, row, Action::DeadLetter, &e.to_string()).await;
+            Sent::Done
+        }
+        other => {
+            tracing::warn!(error = %other, "publishing failed; the outbox keeps the messages and retries");
+            Sent::BrokerDown
+        }
+    }
+}
+
+async fn finish(engine: &Arc<Engine>, rows: Vec<&OutboxRow>) -> Sent {
+    let owned: Vec<OutboxRow> = rows.into_iter().cloned().collect();
+    let e = Arc::clone(engine);
+    match tokio::task::spawn_blocking(move || e.outbox_done(&owned.iter().collect::<Vec<_>>())).await {
+        Ok(Ok(())) => Sent::Done,
+        Ok(Err(e)) => {
+            // Published but still in the outbox: it goes again with the same id, deduplicated.
+            tracing::error!(error = %e, "STORAGE ERROR recording published messages; they will be re-sent (same ids)");
+            Sent::BrokerDown
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "recording published messages failed");
+            Sent::BrokerDown
+        }
+    }
+}
+
+async fn blocking_abandon(engine: &Arc<Engine>, row: &OutboxRow, action: Action, reason: &str) -> Result<(), ()> {
+    let (e, row, reason) = (Arc::clone(engine), row.clone(), reason.to_owned());
+    match tokio::task::spawn_blocking(move || e.outbox_abandon(&row, action, &reason)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "STORAGE ERROR dropping an unpublishable message; will retry");
+            Err(())
+        }
+        Err(_) => Err(()),
+    }
+}
+
+/// The bus message of an outbox row.
+fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
+    let kind = Kind::from_type_name(&row.entry.kind).ok_or_else(|| format!("unknown kind {}", row.entry.kind))?;
+    let message = Message::decode(kind, &row.entry.payload).map_err(|e| e.to_string())?;
+    let message_id = uuid::Uuid::parse_str(&row.entry.message_id).map_err(|e| e.to_string())?;
+    Ok(Outgoing { message, routing_key: row.entry.routing_key.clone(), message_id, expires_at: row.entry.expires_at })
+}

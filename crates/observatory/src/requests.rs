@@ -1,0 +1,316 @@
+//! The requests queue: request chunks (select, art. 3 first paragraph) and receipts (the
+//! requester holds the result: purge).
+//!
+//! A request chunk is validated ([`crate::validate`]); its accepted persons are stored with a
+//! dense person reference, its refused persons go back in a refusal for that chunk, and when the
+//! last chunk is in the case moves on to solicitation — all in the chunk's one transaction.
+//! Duplicates (the same message id, or the same case and chunk index) change nothing.
+
+use std::time::SystemTime;
+
+use passerelle_bus::{Delivery, Verdict};
+use passerelle_protocol::v1;
+use passerelle_store::audit::Action;
+use passerelle_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
+use prost::Message as _;
+
+use crate::engine::{delivery_actor, problems_text, Engine, MAX_ID_LEN};
+use crate::validate::{self, problem};
+
+impl Engine {
+    /// Handles one request chunk.
+    pub(crate) fn on_request(&self, d: &Delivery, req: &v1::Request) -> Result<Verdict, StoreError> {
+        let now = self.clock.now();
+        let verdict = self.store.write(|tx| {
+            if tx.inbox_seen(&d.message_id)? {
+                return Ok(Verdict::Ack);
+            }
+            if !self.config.bodies.contains(&req.sender) {
+                let reason = format!("the requester `{}` is not a body of this deployment", shorten(&req.sender));
+                return self.dead_letter(tx, d, reason);
+            }
+            if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
+                return self.dead_letter(tx, d, "the case id is empty or too long to be a UUID".into());
+            }
+            let verdict = self.take_request_chunk(tx, d, req, now)?;
+            if verdict == Verdict::Ack {
+                tx.inbox_record(&d.message_id, now)?;
+            }
+            Ok(verdict)
+        })?;
+        self.outbox_ready.notify_one();
+        Ok(verdict)
+    }
+
+    fn take_request_chunk(
+        &self,
+        tx: &Tx<'_>,
+        d: &Delivery,
+        req: &v1::Request,
+        now: SystemTime,
+    ) -> Result<Verdict, StoreError> {
+        let actor = delivery_actor(d);
+        let chunk = req.chunk_index;
+        let case = match tx.case(&req.case_id)? {
+            None => match validate::check_header(req, &self.config, now) {
+                Ok(header) => {
+                    let respond_by = header.respond_by;
+                    tx.insert_case(
+                        &NewCase {
+                            case_id: req.case_id.clone(),
+                            state: CaseState::Receiving,
+                            requester: header.requester,
+                            requester_office: header.requester_office,
+                            requester_user: d.user_id.clone(),
+                            purpose: header.purpose,
+                            legal_basis: header.legal_basis,
+                            wanted: header.wanted.iter().map(|c| *c as i32).collect(),
+                            arrived_at: now,
+                            respond_by,
+                            remind_at: now + respond_by.duration_since(now).unwrap_or_default() / 2,
+                            expires_at: now + self.config.retention,
+                            chunk_size: self.config.chunk_size,
+                            request_chunk_count: req.chunk_count,
+                        },
+                        now,
+                    )?;
+                    tracing::info!(case_id = %req.case_id, requester = %req.sender, chunks = req.chunk_count, "new case");
+                    tx.case(&req.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?
+                }
+                Err(problems) => {
+                    self.refuse_new_case(tx, d, req, problems, now)?;
+                    return Ok(Verdict::Ack);
+                }
+            },
+            Some(case) => {
+                if case.requester != req.sender {
+                    let reason = format!("case {} belongs to another requester", req.case_id);
+                    return self.dead_letter(tx, d, reason);
+                }
+                if tx.has_request_chunk(&case.case_id, chunk)? {
+                    return Ok(Verdict::Ack);
+                }
+                if case.state != CaseState::Receiving {
+                    // A chunk of a case already refused (or, impossibly, complete): nothing to do.
+                    tx.record_request_chunk(&case.case_id, chunk, 0, req.persons.len() as u64, now)?;
+                    self.audit(
+                        tx,
+                        Action::RequestReceived,
+                        Some(&case.case_id),
+                        &actor,
+                        serde_json::json!({ "chunk": chunk, "chunk_count": req.chunk_count, "ignored": case.state.as_str(),
+                            "persons": req.persons.len() }),
+                    )?;
+                    return Ok(Verdict::Ack);
+                }
+                let disagreement = match validate::check_header(req, &self.config, case.arrived_at) {
+                    Err(problems) => Some(problems),
+                    Ok(h) => {
+                        let wanted: Vec<i32> = h.wanted.iter().map(|c| *c as i32).collect();
+                        let field = if req.chunk_count != case.request_chunk_count {
+                            Some("chunk_count")
+                        } else if wanted != case.wanted {
+                            Some("wanted")
+                        } else if h.respond_by != case.respond_by {
+                            Some("respond_by")
+                        } else if h.purpose != case.purpose {
+                            Some("purpose")
+                        } else {
+                            None
+                        };
+                        field.map(|f| vec![problem(f, format!("chunk {chunk} disagrees with the case's first chunk"))])
+                    }
+                };
+                if let Some(problems) = disagreement {
+                    tx.record_request_chunk(&case.case_id, chunk, 0, req.persons.len() as u64, now)?;
+                    self.audit(
+                        tx,
+                        Action::RequestReceived,
+                        Some(&case.case_id),
+                        &actor,
+                        serde_json::json!({ "chunk": chunk, "chunk_count": req.chunk_count, "accepted": 0,
+                            "refused": req.persons.len() }),
+                    )?;
+                    self.refuse_case(tx, &case, problems, chunk, now)?;
+                    return Ok(Verdict::Ack);
+                }
+                case
+            }
+        };
+
+        let year = year_of(case.arrived_at);
+        let mut next_ref = case.persons_accepted;
+        let mut refused = Vec::new();
+        for p in &req.persons {
+            match validate::check_person(p, &self.config, year) {
+                Ok(accepted) if tx.has_person_nir(&case.case_id, accepted.nir.as_str())? => {
+                    refused.push(v1::RefusedPerson {
+                        nir: p.nir.clone(),
+                        problems: vec![problem("nir", "duplicate: this NIR is already in the case")],
+                    });
+                }
+                Ok(accepted) => {
+                    tx.insert_person(
+                        &case.case_id,
+                        &StoredPerson {
+                            person_ref: next_ref,
+                            nir: accepted.nir.as_str().to_owned(),
+                            former_nirs: accepted.former_nirs.iter().map(|n| n.as_str().to_owned()).collect(),
+                            sex: accepted.sex as i32,
+                            birth_year: accepted.birth_year,
+                            departement: accepted.departement,
+                            risk_factors: accepted.risk_factors.encode_to_vec(),
+                        },
+                    )?;
+                    next_ref += 1;
+                }
+                Err(problems) => refused.push(v1::RefusedPerson { nir: p.nir.clone(), problems }),
+            }
+        }
+        let accepted = next_ref - case.persons_accepted;
+        tx.record_request_chunk(&case.case_id, chunk, accepted, refused.len() as u64, now)?;
+        self.audit(
+            tx,
+            Action::RequestReceived,
+            Some(&case.case_id),
+            &actor,
+            serde_json::json!({ "chunk": chunk, "chunk_count": req.chunk_count, "accepted": accepted,
+                "refused": refused.len() }),
+        )?;
+        if !refused.is_empty() {
+            let n = refused.len();
+            let fields: std::collections::BTreeSet<&str> =
+                refused.iter().flat_map(|r| r.problems.iter().map(|p| p.field.as_str())).collect();
+            let fields: Vec<String> = fields.into_iter().map(str::to_owned).collect();
+            self.enqueue_refusal(tx, &case, false, Vec::new(), chunk, refused, now)?;
+            self.audit(
+                tx,
+                Action::Refusal,
+                Some(&case.case_id),
+                &self.own_actor(),
+                serde_json::json!({ "whole_case": false, "chunk": chunk, "persons": n, "fields": fields }),
+            )?;
+        }
+        let case = tx.case(&case.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
+        if case.request_chunks_received >= case.request_chunk_count {
+            self.start_soliciting(tx, &case.case_id, now)?;
+        }
+        Ok(Verdict::Ack)
+    }
+
+    /// The first chunk of a case is already unacceptable: the case is recorded as refused (no
+    /// person stored) and a refusal goes back.
+    fn refuse_new_case(
+        &self,
+        tx: &Tx<'_>,
+        d: &Delivery,
+        req: &v1::Request,
+        problems: Vec<v1::Problem>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let reason = problems_text(&problems);
+        let mut wanted: Vec<i32> =
+            req.wanted.iter().copied().filter(|n| passerelle_protocol::catalogue::by_number(*n).is_some()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        tx.insert_case(
+            &NewCase {
+                case_id: req.case_id.clone(),
+                state: CaseState::Refused,
+                requester: req.sender.clone(),
+                requester_office: shorten(&req.requester_office),
+                requester_user: d.user_id.clone(),
+                purpose: req.purpose.chars().take(500).collect(),
+                legal_basis: shorten(&req.legal_basis),
+                wanted,
+                arrived_at: now,
+                respond_by: now,
+                remind_at: now,
+                expires_at: now + self.config.retention,
+                chunk_size: self.config.chunk_size,
+                request_chunk_count: req.chunk_count,
+            },
+            now,
+        )?;
+        tx.mark_refused(&req.case_id, &reason, now)?;
+        tx.record_request_chunk(&req.case_id, req.chunk_index, 0, req.persons.len() as u64, now)?;
+        let case = tx.case(&req.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
+        self.enqueue_refusal(tx, &case, true, problems, req.chunk_index, Vec::new(), now)?;
+        self.audit(
+            tx,
+            Action::RequestReceived,
+            Some(&req.case_id),
+            &delivery_actor(d),
+            serde_json::json!({ "chunk": req.chunk_index, "chunk_count": req.chunk_count, "accepted": 0,
+                "refused": req.persons.len() }),
+        )?;
+        self.audit(
+            tx,
+            Action::Refusal,
+            Some(&req.case_id),
+            &self.own_actor(),
+            serde_json::json!({ "whole_case": true, "reason": reason }),
+        )?;
+        tracing::info!(case_id = %req.case_id, %reason, "case refused");
+        Ok(())
+    }
+
+    /// Handles a receipt: the requester holds the whole result, so the case's payloads go.
+    pub(crate) fn on_receipt(&self, d: &Delivery, receipt: &v1::Receipt) -> Result<Verdict, StoreError> {
+        let now = self.clock.now();
+        let verdict = self.store.write(|tx| {
+            if tx.inbox_seen(&d.message_id)? {
+                return Ok(Verdict::Ack);
+            }
+            let Some(case) = tx.case(&receipt.case_id)? else {
+                return self.dead_letter(tx, d, format!("no case {} at this observatory", shorten(&receipt.case_id)));
+            };
+            if receipt.sender != case.requester {
+                let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);
+                return self.dead_letter(tx, d, reason);
+            }
+            let detail =
+                serde_json::json!({ "chunks_received": receipt.chunks_received, "state": case.state.as_str() });
+            match case.state {
+                CaseState::Returning | CaseState::Returned => {
+                    if Some(receipt.chunks_received) != case.result_chunk_count {
+                        let reason = format!(
+                            "the receipt of case {} counts {} result chunks, the result has {}",
+                            case.case_id,
+                            receipt.chunks_received,
+                            case.result_chunk_count.unwrap_or(0)
+                        );
+                        return self.dead_letter(tx, d, reason);
+                    }
+                }
+                CaseState::Purged => {}
+                CaseState::Refused => {
+                    return self.dead_letter(tx, d, format!("case {} was refused: it has no result", case.case_id));
+                }
+                _ => return self.dead_letter(tx, d, format!("case {} has no result yet", case.case_id)),
+            }
+            if case.receipt_at.is_none() {
+                tx.mark_receipt(&case.case_id, now)?;
+            }
+            self.audit(tx, Action::Receipt, Some(&case.case_id), &delivery_actor(d), detail)?;
+            tx.inbox_record(&d.message_id, now)?;
+            Ok(Verdict::Ack)
+        })?;
+        if verdict == Verdict::Ack {
+            // If this fails, the receipt is recorded and the timer purges on its next tick.
+            if let Err(e) = self.purge_case(&receipt.case_id, "receipt") {
+                tracing::error!(case_id = %receipt.case_id, error = %e, "purge after the receipt failed; the timer will retry");
+            }
+        }
+        Ok(verdict)
+    }
+}
+
+/// At most 40 characters of a text from a message, for reasons.
+fn shorten(text: &str) -> String {
+    let mut s: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,102 @@
+//! The responses queue: the bodies' answers to solicitation chunks (art. 3, third paragraph).
+//!
+//! A response is matched to its solicitation (which names the body that must send it), reduced
+//! to what was asked ([`crate::aggregate::receive`]) and stored; when the case's last chunk is
+//! answered, the result is built in the same transaction. Deduplicated on the message id and on
+//! (solicitation id, chunk index). A response after the deadline, or for a case whose result is
+//! built, is acknowledged and dropped — audited by ids and counts only, never merged.
+
+use passerelle_bus::{Delivery, Verdict};
+use passerelle_protocol::v1;
+use passerelle_store::audit::Action;
+use passerelle_store::StoreError;
+
+use crate::aggregate;
+use crate::engine::{delivery_actor, Engine};
+
+impl Engine {
+    /// Handles one response chunk.
+    pub(crate) fn on_response(&self, d: &Delivery, response: &v1::Response) -> Result<Verdict, StoreError> {
+        let now = self.clock.now();
+        let verdict = self.store.write(|tx| {
+            if tx.inbox_seen(&d.message_id)? {
+                return Ok(Verdict::Ack);
+            }
+            let Some(solicitation) = tx.solicitation(&response.solicitation_id)? else {
+                return self.dead_letter(tx, d, "no such solicitation at this observatory".into());
+            };
+            if solicitation.case_id != response.case_id {
+                let reason = format!("solicitation {} belongs to another case", solicitation.solicitation_id);
+                return self.dead_letter(tx, d, reason);
+            }
+            if response.sender != solicitation.body {
+                let reason = format!(
+                    "solicitation {} was addressed to `{}`, not to the sender",
+                    solicitation.solicitation_id, solicitation.body
+                );
+                return self.dead_letter(tx, d, reason);
+            }
+            if response.chunk_count != solicitation.chunk_count {
+                let reason = format!(
+                    "solicitation {} has {} chunks, the response says {}",
+                    solicitation.solicitation_id, solicitation.chunk_count, response.chunk_count
+                );
+                return self.dead_letter(tx, d, reason);
+            }
+            let case = tx
+                .case(&solicitation.case_id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("case {} vanished", solicitation.case_id)))?;
+            let actor = delivery_actor(d);
+            let ids = serde_json::json!({ "body": solicitation.body, "solicitation_id": solicitation.solicitation_id,
+                "chunk": response.chunk_index, "answers": response.answers.len() });
+            if !case.state.is_collecting() || now >= case.respond_by {
+                self.audit(tx, Action::LateResponse, Some(&case.case_id), &actor, ids)?;
+                tracing::info!(case_id = %case.case_id, body = %solicitation.body, chunk = response.chunk_index,
+                    "late response dropped");
+                tx.inbox_record(&d.message_id, now)?;
+                return Ok(Verdict::Ack);
+            }
+            if !tx.mark_chunk_answered(&solicitation.solicitation_id, response.chunk_index, now)? {
+                // This chunk was answered already (a reminder's answer, a re-publish).
+                tx.inbox_record(&d.message_id, now)?;
+                return Ok(Verdict::Ack);
+            }
+            let received = aggregate::receive(response, &solicitation, case.chunk_refs(response.chunk_index));
+            for answer in &received.answers {
+                tx.insert_answer(&case.case_id, answer)?;
+            }
+            let declines = aggregate::encode_declines(&received.declines);
+            if declines != solicitation.declines {
+                tx.set_declines(&solicitation.solicitation_id, &declines)?;
+            }
+            self.audit(
+                tx,
+                Action::ResponseReceived,
+                Some(&case.case_id),
+                &actor,
+                serde_json::json!({ "body": solicitation.body, "solicitation_id": solicitation.solicitation_id,
+                    "chunk": response.chunk_index, "found": received.found, "not_found": received.not_found,
+                    "declined": received.declines.len() }),
+            )?;
+            if received.violations.any() {
+                tracing::warn!(case_id = %case.case_id, body = %solicitation.body, chunk = response.chunk_index,
+                    "a response held data that was not asked: dropped on receipt");
+                self.audit(
+                    tx,
+                    Action::Violation,
+                    Some(&case.case_id),
+                    &actor,
+                    serde_json::json!({ "body": solicitation.body, "solicitation_id": solicitation.solicitation_id,
+                        "chunk": response.chunk_index, "dropped": received.violations }),
+                )?;
+            }
+            tx.inbox_record(&d.message_id, now)?;
+            if tx.unanswered_chunks(&case.case_id)? == 0 {
+                self.build_result(tx, &case.case_id, now)?;
+            }
+            Ok(Verdict::Ack)
+        })?;
+        self.outbox_ready.notify_one();
+        Ok(verdict)
+    }
+}

@@ -1,0 +1,178 @@
+//! The daemon: [`Observatory::build`] opens the stores, [`Observatory::run_until_stopped`]
+//! consumes the observatory's two queues, drains the outbox and runs the timer until the
+//! shutdown future resolves.
+//!
+//! Shutdown order: stop consuming (in-flight deliveries finish and are acknowledged after their
+//! commit; unacknowledged ones go back to the queue), then stop the timer and the publisher
+//! (whatever is still in the outbox is published on the next start). Nothing is lost at any
+//! point: every state lives in SQLite, so a `kill -9` is just a shutdown without the niceties.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Queue, Verdict};
+use passerelle_protocol::rules::Clock;
+use passerelle_store::audit::Action;
+use passerelle_store::StoreError;
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+use crate::settings::ObservatorySettings;
+use crate::status::StatusReader;
+use crate::{deadlines, publisher, ObservatoryError};
+
+/// How often the daemon checks that its consumers are still running.
+const HEALTH_CHECK: Duration = Duration::from_millis(500);
+
+/// A built observatory, ready to run.
+pub struct Observatory {
+    engine: Arc<Engine>,
+    bus: Arc<dyn Bus>,
+}
+
+impl std::fmt::Debug for Observatory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observatory").field("code", &self.engine.config.code).finish_non_exhaustive()
+    }
+}
+
+impl Observatory {
+    /// Checks the settings, opens (or creates) the case store, the statistics store and the
+    /// statistics secret. Does not touch the broker.
+    pub fn build(
+        settings: ObservatorySettings,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Observatory, ObservatoryError> {
+        let engine = Engine::open(&settings, clock)?;
+        Ok(Observatory { engine: Arc::new(engine), bus })
+    }
+
+    /// A handle reading the daemon's state (cases by state, pending chunks per body…).
+    pub fn status_reader(&self) -> StatusReader {
+        StatusReader { engine: Arc::clone(&self.engine) }
+    }
+
+    /// Runs until `shutdown` resolves, then stops cleanly. Fails if a consumer cannot start or
+    /// ends on its own (a fatal broker error).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ObservatoryError> {
+        let engine = self.engine;
+        let code = engine.config.code.clone();
+        let e = Arc::clone(&engine);
+        blocking(move || {
+            e.store.write(|tx| {
+                e.audit(
+                    tx,
+                    Action::Started,
+                    None,
+                    &e.own_actor(),
+                    serde_json::json!({ "retention_days": e.config.retention.as_secs() / 86400,
+                        "max_respond_by_days": e.config.max_respond_by.as_secs() / 86400,
+                        "chunk_size": e.config.chunk_size, "version": env!("CARGO_PKG_VERSION") }),
+                )
+            })
+        })
+        .await?;
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let timer = tokio::spawn(deadlines::run(Arc::clone(&engine), stop_rx.clone()));
+        let outbox = tokio::spawn(publisher::run(Arc::clone(&engine), Arc::clone(&self.bus), stop_rx));
+
+        let mut consumers: Vec<Consumer> = Vec::new();
+        let started = async {
+            consumers.push(
+                self.bus
+                    .consume(Queue::ObservatoryRequests(code.clone()), Arc::new(RequestsHandler(Arc::clone(&engine))))
+                    .await?,
+            );
+            consumers.push(
+                self.bus
+                    .consume(Queue::ObservatoryResponses(code.clone()), Arc::new(ResponsesHandler(Arc::clone(&engine))))
+                    .await?,
+            );
+            Ok::<_, ObservatoryError>(())
+        }
+        .await;
+        let outcome = match started {
+            Err(e) => Err(e),
+            Ok(()) => {
+                tracing::info!(observatory = %code, "observatory running");
+                tokio::pin!(shutdown);
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break Ok(()),
+                        _ = tokio::time::sleep(HEALTH_CHECK) => {
+                            if consumers.iter().any(Consumer::is_finished) {
+                                break Err(ObservatoryError::ConsumerEnded(code.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        tracing::info!(observatory = %code, "observatory stopping");
+        for consumer in consumers {
+            consumer.stop().await;
+        }
+        let _ = stop_tx.send(true);
+        let _ = timer.await;
+        let _ = outbox.await;
+        tracing::info!(observatory = %code, "observatory stopped");
+        outcome
+    }
+}
+
+/// Runs a store operation on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ObservatoryError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ObservatoryError::Task(e.to_string()))?.map_err(Into::into)
+}
+
+/// The requests queue: requests and receipts.
+struct RequestsHandler(Arc<Engine>);
+
+/// The responses queue.
+struct ResponsesHandler(Arc<Engine>);
+
+#[async_trait::async_trait]
+impl Handler for RequestsHandler {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        let engine = Arc::clone(&self.0);
+        run_handler(move || {
+            let result = match &delivery.message {
+                Message::Request(r) => engine.on_request(&delivery, r),
+                Message::Receipt(r) => engine.on_receipt(&delivery, r),
+                other => {
+                    let reason = format!("a {} does not belong on the requests queue", other.kind().type_name());
+                    engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
+                }
+            };
+            engine.settle(result)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for ResponsesHandler {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        let engine = Arc::clone(&self.0);
+        run_handler(move || {
+            let result = match &delivery.message {
+                Message::Response(r) => engine.on_response(&delivery, r),
+                other => {
+                    let reason = format!("a {} does not belong on the responses queue", other.kind().type_name());
+                    engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
+                }
+            };
+            engine.settle(result)
+        })
+        .await
+    }
+}
+
+async fn run_handler(f: impl FnOnce() -> Verdict + Send + 'static) -> Verdict {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Verdict::RetryLater(format!("the handler failed: {e}")))
+}

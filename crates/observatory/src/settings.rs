@@ -1,0 +1,294 @@
+//! The observatory's settings (TOML, then `PASSERELLE_…` overrides, loaded with
+//! `passerelle_settings::load`), and their resolution into a checked [`Config`].
+//!
+//! ```toml
+//! code = "carsat-sud-est"              # this observatory (passerelle_protocol::territory)
+//! data_dir = "/var/lib/passerelle"     # observatory.db, statistics.db, statistics.key
+//! respond_by_default_days = 7          # deadline when the request gives none
+//! retention_days = 30                  # payload cap, lowered only (art. 5: 30 days at most)
+//! chunk_size = 1000                    # persons per solicitation / result chunk
+//! agent_id = "jdupont"                 # who the CLI's audit entries name (default: the OS user)
+//! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
+//! statistics_retention_days = 1826     # statistics rows (at most 5 years)
+//!
+//! [routing]                            # category → bodies; unlisted categories keep the
+//! job_seeker_registration = ["cnaf"]   # catalogue's default holders
+//!
+//! [territory]                          # département → observatory overrides
+//! "976" = "css-mayotte"
+//!
+//! [broker]                             # passerelle_bus::BusSettings
+//! prefix = "passerelle"
+//! ```
+//!
+//! Loading never connects; [`ObservatorySettings::resolve`] checks everything that can be
+//! checked without the broker, so a bad file fails fast with the key named.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use passerelle_bus::BusSettings;
+use passerelle_protocol::rules;
+use passerelle_protocol::territory::Territories;
+
+use crate::solicit::RoutingTable;
+
+/// The share of the retention cap a respond-by deadline may use: 21 days of 30, so that even a
+/// partial result goes back, and the receipt can come, well inside the cap.
+const RESPOND_BY_SHARE_OF_RETENTION: f64 = 0.7;
+
+/// The most audit years kept besides the current one (the norm's rule: the current year and the
+/// four following).
+pub const AUDIT_RETENTION_YEARS_CAP: u32 = 4;
+
+/// How often the timer checks deadlines, reminders and purges by default. Time rules are days
+/// long; a second is plenty, and tests set milliseconds.
+const DEFAULT_TICK_MS: u64 = 1000;
+
+/// The settings file of `passerelle observatory run`.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservatorySettings {
+    /// This observatory's code, e.g. `carsat-sud-est`.
+    pub code: String,
+    /// Where the case store, the statistics store and the statistics secret live.
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub broker: BusSettings,
+    #[serde(default = "default_respond_by_days")]
+    pub respond_by_default_days: u64,
+    /// Clamped to 30 days (art. 5).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+    #[serde(default = "default_chunk_size")]
+    pub chunk_size: usize,
+    /// Category code → the body codes asked for it (overrides the catalogue's defaults).
+    #[serde(default)]
+    pub routing: BTreeMap<String, Vec<String>>,
+    /// The HMAC key of the statistics pseudonyms; generated (mode 0600) on first start if absent.
+    /// Default: `data_dir/statistics.key`.
+    #[serde(default)]
+    pub statistics_secret_file: Option<PathBuf>,
+    /// The operator's id for the audit entries of CLI commands; default: the OS user.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Département → observatory code overrides (Mayotte, a collectivity, a move).
+    #[serde(default)]
+    pub territory: BTreeMap<String, String>,
+    /// Audit years kept besides the current one; clamped to 4.
+    #[serde(default = "default_audit_retention_years")]
+    pub audit_retention_years: u32,
+    /// Clamped to 5 years (art. 5).
+    #[serde(default = "default_statistics_retention_days")]
+    pub statistics_retention_days: u64,
+    /// The timer's period in milliseconds.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+}
+
+fn default_respond_by_days() -> u64 {
+    rules::DEFAULT_RESPOND_BY.as_secs() / 86400
+}
+fn default_retention_days() -> u64 {
+    rules::OBSERVATORY_RETENTION_CAP.as_secs() / 86400
+}
+fn default_chunk_size() -> usize {
+    rules::DEFAULT_CHUNK_SIZE
+}
+fn default_audit_retention_years() -> u32 {
+    AUDIT_RETENTION_YEARS_CAP
+}
+fn default_statistics_retention_days() -> u64 {
+    rules::STATISTICS_RETENTION_CAP.as_secs() / 86400
+}
+fn default_tick_ms() -> u64 {
+    DEFAULT_TICK_MS
+}
+
+impl ObservatorySettings {
+    /// Every default, for an observatory code and a data directory (tests, the demo).
+    pub fn new(code: impl Into<String>, data_dir: impl Into<PathBuf>) -> ObservatorySettings {
+        ObservatorySettings {
+            code: code.into(),
+            data_dir: data_dir.into(),
+            broker: BusSettings::default(),
+            respond_by_default_days: default_respond_by_days(),
+            retention_days: default_retention_days(),
+            chunk_size: default_chunk_size(),
+            routing: BTreeMap::new(),
+            statistics_secret_file: None,
+            agent_id: None,
+            territory: BTreeMap::new(),
+            audit_retention_years: default_audit_retention_years(),
+            statistics_retention_days: default_statistics_retention_days(),
+            tick_ms: default_tick_ms(),
+        }
+    }
+
+    /// The case store file.
+    pub fn case_db_path(&self) -> PathBuf {
+        self.data_dir.join("observatory.db")
+    }
+
+    /// The statistics store file.
+    pub fn statistics_db_path(&self) -> PathBuf {
+        self.data_dir.join("statistics.db")
+    }
+
+    /// The statistics secret file.
+    pub fn secret_path(&self) -> PathBuf {
+        self.statistics_secret_file.clone().unwrap_or_else(|| self.data_dir.join("statistics.key"))
+    }
+
+    /// Checks the settings and computes the effective limits (clamped to the legal caps).
+    pub fn resolve(&self) -> Result<Config, SettingsError> {
+        let bad = |key: &str, message: String| Err(SettingsError { key: key.to_owned(), message });
+        if Territories::observatory(&self.code).is_none() {
+            return bad(
+                "code",
+                format!("`{}` is not an observatory code (see passerelle_protocol::territory)", self.code),
+            );
+        }
+        self.broker.validate().map_err(|e| SettingsError { key: "broker".into(), message: e.to_string() })?;
+        if !self.broker.observatories.contains(&self.code) {
+            return bad(
+                "broker.observatories",
+                format!("the deployment does not list this observatory `{}`", self.code),
+            );
+        }
+        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
+            return bad("chunk_size", format!("must be between 1 and {MAX_CHUNK_SIZE}"));
+        }
+        if self.retention_days == 0 || self.respond_by_default_days == 0 {
+            return bad("retention_days", "retention_days and respond_by_default_days must be at least 1".into());
+        }
+        if self.tick_ms == 0 {
+            return bad("tick_ms", "must be at least 1".into());
+        }
+        let retention = rules::clamp_retention(rules::days(self.retention_days), rules::OBSERVATORY_RETENTION_CAP);
+        if retention < rules::days(self.retention_days) {
+            tracing::warn!(
+                configured_days = self.retention_days,
+                "retention_days above the 30-day cap of art. 5: 30 days apply"
+            );
+        }
+        let max_respond_by = rules::MAX_RESPOND_BY.min(retention.mul_f64(RESPOND_BY_SHARE_OF_RETENTION));
+        let respond_by_default = rules::days(self.respond_by_default_days).min(max_respond_by);
+        let mut territories = Territories::default();
+        for (departement, observatory) in &self.territory {
+            territories = territories
+                .with_departement(departement, observatory)
+                .map_err(|e| SettingsError { key: format!("territory.{departement}"), message: e.to_string() })?;
+        }
+        let routing = RoutingTable::new(&self.routing, &self.broker.bodies)?;
+        Ok(Config {
+            code: self.code.clone(),
+            bodies: self.broker.bodies.clone(),
+            retention,
+            max_respond_by,
+            respond_by_default,
+            chunk_size: self.chunk_size as u32,
+            routing,
+            territories,
+            audit_retention_years: self.audit_retention_years.min(AUDIT_RETENTION_YEARS_CAP),
+            statistics_retention: rules::clamp_retention(
+                rules::days(self.statistics_retention_days),
+                rules::STATISTICS_RETENTION_CAP,
+            ),
+            tick: Duration::from_millis(self.tick_ms),
+        })
+    }
+}
+
+/// The largest chunk accepted in settings: ten times the default keeps a chunk one modest
+/// transaction and one broker message of at most a few hundred kB.
+pub const MAX_CHUNK_SIZE: usize = 10 * rules::DEFAULT_CHUNK_SIZE;
+
+/// The effective, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub code: String,
+    /// The deployment's body codes (each has queues).
+    pub bodies: Vec<String>,
+    /// Payload retention (≤ 30 days).
+    pub retention: Duration,
+    /// The latest respond-by after arrival.
+    pub max_respond_by: Duration,
+    pub respond_by_default: Duration,
+    pub chunk_size: u32,
+    pub routing: RoutingTable,
+    pub territories: Territories,
+    pub audit_retention_years: u32,
+    pub statistics_retention: Duration,
+    pub tick: Duration,
+}
+
+/// A setting that cannot be used, with its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting `{key}`: {message}")]
+pub struct SettingsError {
+    pub key: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_and_caps_hold() {
+        let mut s = ObservatorySettings::new("carsat-sud-est", "/tmp/x");
+        let c = s.resolve().unwrap();
+        assert_eq!(c.retention, rules::days(30));
+        assert_eq!(c.respond_by_default, rules::days(7));
+        assert_eq!(c.max_respond_by, rules::MAX_RESPOND_BY);
+        s.retention_days = 90;
+        s.respond_by_default_days = 40;
+        s.audit_retention_years = 10;
+        s.statistics_retention_days = 10_000;
+        let c = s.resolve().unwrap();
+        assert_eq!(c.retention, rules::days(30), "configuration never raises the cap");
+        assert_eq!(c.respond_by_default, rules::MAX_RESPOND_BY);
+        assert_eq!(c.audit_retention_years, 4);
+        assert_eq!(c.statistics_retention, rules::STATISTICS_RETENTION_CAP);
+        s.retention_days = 10;
+        assert_eq!(s.resolve().unwrap().max_respond_by, rules::days(7));
+    }
+
+    #[test]
+    fn bad_settings_name_their_key() {
+        let mut s = ObservatorySettings::new("carsat-nowhere", "/tmp/x");
+        assert_eq!(s.resolve().unwrap_err().key, "code");
+        s.code = "cnav-idf".into();
+        assert_eq!(s.resolve().unwrap_err().key, "broker.observatories");
+        s.code = "carsat-sud-est".into();
+        s.routing.insert("religion".into(), vec!["cnaf".into()]);
+        assert_eq!(s.resolve().unwrap_err().key, "routing.religion");
+        s.routing.clear();
+        s.routing.insert("rsa".into(), vec!["pole-emploi".into()]);
+        assert_eq!(s.resolve().unwrap_err().key, "routing.rsa");
+        s.routing.clear();
+        s.territory.insert("976".into(), "css-mayotte".into());
+        s.resolve().unwrap();
+        s.territory.insert("999".into(), "css-mayotte".into());
+        assert_eq!(s.resolve().unwrap_err().key, "territory.999");
+    }
+
+    #[test]
+    fn toml_loads_with_defaults_and_unknown_keys_are_refused() {
+        let load = |text: &str| {
+            passerelle_settings::load_from_str::<ObservatorySettings>(
+                text,
+                std::path::Path::new("obs.toml"),
+                Vec::new(),
+            )
+        };
+        let ok = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[territory]\n\"976\" = 'css-mayotte'\n").unwrap();
+        assert_eq!(ok.chunk_size, rules::DEFAULT_CHUNK_SIZE);
+        assert_eq!(ok.secret_path(), PathBuf::from("/d/statistics.key"));
+        ok.resolve().unwrap();
+        let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\nretention = 3\n").unwrap_err().to_string();
+        assert!(err.contains("retention"), "{err}");
+    }
+}

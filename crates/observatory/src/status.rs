@@ -1,0 +1,78 @@
+//! Read access to the daemon's state, for metrics, `ctl`, the demo and tests: cases by state,
+//! solicitation chunks pending per body, purges, refusals, the outbox depth, one case's record.
+//! Nothing here returns personal data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use passerelle_store::{CaseRecord, CaseState, StoreError};
+
+use crate::engine::Engine;
+
+/// A snapshot of the observatory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObservatoryStatus {
+    /// Cases per state (every state listed, zero included).
+    pub cases_by_state: BTreeMap<String, u64>,
+    /// Unanswered solicitation chunks of cases still collecting, per body.
+    pub pending_chunks_by_body: BTreeMap<String, u64>,
+    /// Cases whose payloads were purged (on receipt, at the cap, or on refusal).
+    pub purged_cases: u64,
+    pub refused_cases: u64,
+    pub refused_persons: u64,
+    /// Messages waiting to be published.
+    pub outbox_depth: u64,
+}
+
+/// A cloneable handle reading the daemon's stores (valid while the daemon runs and after).
+#[derive(Debug, Clone)]
+pub struct StatusReader {
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl StatusReader {
+    /// The current snapshot.
+    pub fn status(&self) -> Result<ObservatoryStatus, StoreError> {
+        self.engine.store.read(|tx| {
+            let mut cases_by_state: BTreeMap<String, u64> =
+                CaseState::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+            for (state, n) in tx.state_counts()? {
+                cases_by_state.insert(state.as_str().to_owned(), n);
+            }
+            let (purged_cases, refused_cases, refused_persons) = tx.totals()?;
+            Ok(ObservatoryStatus {
+                cases_by_state,
+                pending_chunks_by_body: tx.pending_chunks_by_body()?.into_iter().collect(),
+                purged_cases,
+                refused_cases,
+                refused_persons,
+                outbox_depth: tx.outbox_depth()?,
+            })
+        })
+    }
+
+    /// One case's metadata.
+    pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        self.engine.store.read(|tx| tx.case(case_id))
+    }
+
+    /// Every case's metadata, newest first.
+    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        self.engine.store.read(|tx| tx.all_cases())
+    }
+
+    /// The audit entries (of one case, or all).
+    pub fn audit_entries(&self, case_id: Option<&str>) -> Result<Vec<passerelle_store::AuditRecord>, StoreError> {
+        self.engine.store.read(|tx| tx.audit_entries(case_id))
+    }
+
+    /// Checks the audit trail's chain.
+    pub fn audit_verify(&self) -> Result<passerelle_store::Verification, StoreError> {
+        self.engine.store.read(|tx| tx.audit_verify())
+    }
+
+    /// The case store's file and WAL sizes in bytes.
+    pub fn file_sizes(&self) -> Result<(u64, u64), StoreError> {
+        self.engine.store.file_sizes()
+    }
+}
