@@ -476,6 +476,44 @@ mod tests {
     }
 
     #[test]
+    fn lookups_racing_reloads_always_read_one_whole_extract() {
+        const PERSONS: u32 = 400;
+        let dir = tempfile::tempdir().unwrap();
+        let generation = |rsa: bool| -> Vec<_> {
+            (0..PERSONS).map(|i| (nir(i + 1), vec![], None, None, values(rsa, !rsa))).collect()
+        };
+        build(dir.path(), &generation(true));
+        let reader = std::sync::Arc::new(IndexReader::new(dir.path().join(INDEX_FILE), "cnaf"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reloader = {
+            let (dir, stop) = (dir.path().to_owned(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut rsa = true;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rsa = !rsa;
+                    build(&dir, &generation(rsa));
+                }
+            })
+        };
+        let subjects: Vec<Subject> = (0..PERSONS).map(|i| subject(&[nir(i + 1)], None, None)).collect();
+        let (mut seen_true, mut seen_false) = (false, false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !(seen_true && seen_false) {
+            assert!(std::time::Instant::now() < deadline, "both extracts should be read within the bound");
+            let answer = reader.lookup(&subjects, &[Category::Rsa, Category::HousingAid]).unwrap();
+            let first = answer.persons[0].as_ref().unwrap().rsa.unwrap();
+            for person in &answer.persons {
+                let v = person.as_ref().expect("every person is in every extract");
+                assert_eq!((v.rsa, v.housing_aid), (Some(first), Some(!first)), "a chunk mixed two extracts");
+            }
+            seen_true |= first;
+            seen_false |= !first;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        reloader.join().unwrap();
+    }
+
+    #[test]
     fn a_missing_index_or_another_body_s_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let reader = IndexReader::new(dir.path().join(INDEX_FILE), "cnam");
