@@ -12,6 +12,7 @@
 
 pub mod amqp;
 mod consumer;
+pub mod definitions;
 mod envelope;
 mod error;
 mod memory;

@@ -4,7 +4,8 @@
 //! Retention in the broker: every queue has a TTL equal to the 30-day cap (a backstop: each
 //! message already expires at its own case's cap); dead-lettering goes through a *headers*
 //! exchange that routes only the bus's own reasoned dead-letters and the delivery-limit drops
-//! to the dead-letter queue, so a message that expires in a queue is dropped, never revived;
+//! to the dead-letter queue (`x-match: all-with-x`, RabbitMQ ≥ 3.10, since both headers start
+//! with `x-`), so a message that expires in a queue is dropped, never revived;
 //! the dead-letter queue keeps a message [`DEAD_LETTER_TTL`] at most, and the respond-by cap
 //! plus that TTL stays within the 30 days.
 
@@ -269,7 +270,7 @@ impl Topology {
             });
         }
         let dlx = Exchange::DeadLetter.name(p);
-        let x_match = ("x-match", ArgValue::Str("all".into()));
+        let x_match = ("x-match", ArgValue::Str("all-with-x".into()));
         let limit = (FIRST_DEATH_REASON_HEADER, ArgValue::Str(DELIVERY_LIMIT_REASON.into()));
         let reasoned = (DEAD_LETTER_MARK_HEADER, ArgValue::Str(DEAD_LETTER_MARK.into()));
         for name in [dead_letter_queue(p), alarm_queue(p)] {

@@ -1,0 +1,214 @@
+//! The topology as a RabbitMQ definitions document (`passerelle topology export`), for
+//! `rabbitmqctl import_definitions` or the management API: the vhost, the exchanges, queues
+//! and bindings the observatory declares, one broker user per entry of
+//! `[broker.identity.users]`, and least-privilege permissions:
+//!
+//! - a **body** user may configure nothing, write (publish) only to the requests and responses
+//!   exchanges (a body answers solicitations and may also be a requester) and to the
+//!   dead-letter exchange (its reasoned dead-letters), and read (consume) only its own
+//!   solicitations and results queues;
+//! - an **observatory** user may configure exactly the topology's exchanges and queues (it
+//!   declares them), write to the solicitations, results and dead-letter exchanges (and to the
+//!   queues, which RabbitMQ requires to bind them; nobody may publish through the default
+//!   exchange), and read its own requests and responses queues, the dead-letter and alarm
+//!   queues, and the exchanges (required to bind).
+//!
+//! Users are exported **without passwords** (`password_hash` empty: no password logs in). Set
+//! one after importing with `rabbitmqctl change_password USER` or authenticate the services by
+//! client certificate (`rabbitmq_auth_mechanism_ssl`, `[broker.tls]`).
+
+use serde_json::{json, Map, Value};
+
+use crate::topology::{alarm_queue, dead_letter_queue, ArgValue, Exchange, Topology};
+use crate::{BusError, BusSettings, Role};
+
+/// Permissions of one user as RabbitMQ regular expressions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permissions {
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+/// The vhost of the deployment: that of the first broker URL.
+pub fn vhost(settings: &BusSettings) -> Result<String, BusError> {
+    let url = settings.urls.first().ok_or_else(|| BusError::Settings("`urls` is empty".into()))?;
+    let uri: lapin::uri::AMQPUri = url.parse().map_err(|e| BusError::Settings(format!("broker URL: {e}")))?;
+    Ok(uri.vhost)
+}
+
+/// The role of a party code in the deployment.
+fn role_of(settings: &BusSettings, party: &str) -> Result<Role, BusError> {
+    if settings.observatories.iter().any(|o| o == party) {
+        Ok(Role::Observatory(party.to_owned()))
+    } else if settings.bodies.iter().any(|b| b == party) {
+        Ok(Role::Body(party.to_owned()))
+    } else {
+        Err(BusError::Settings(format!("identity names party {party:?}, which is neither an observatory nor a body")))
+    }
+}
+
+/// A regular expression matching exactly these names (or nothing).
+fn exactly(names: &[String]) -> String {
+    if names.is_empty() {
+        return "^$".to_owned();
+    }
+    let escaped: Vec<String> =
+        names
+            .iter()
+            .map(|n| {
+                n.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c.to_string()
+                        } else {
+                            format!("\\{c}")
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+    format!("^({})$", escaped.join("|"))
+}
+
+/// The permissions of a broker user speaking for `parties`.
+pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permissions, BusError> {
+    let p = settings.prefix.as_str();
+    let topology = Topology::of(settings);
+    let all_queues: Vec<String> = topology.queues.iter().map(|q| q.name.clone()).collect();
+    let all_exchanges: Vec<String> = topology.exchanges.iter().map(|e| e.0.clone()).collect();
+    let (mut configure, mut write, mut read) = (Vec::new(), Vec::new(), Vec::new());
+    for party in parties {
+        let role = role_of(settings, party)?;
+        write.extend(role.publishes_to().iter().map(|e| e.name(p)));
+        write.push(Exchange::DeadLetter.name(p));
+        read.extend(role.queues().iter().map(|q| q.name(p)));
+        if let Role::Observatory(_) = role {
+            configure.extend(all_exchanges.iter().cloned());
+            configure.extend(all_queues.iter().cloned());
+            write.extend(all_queues.iter().cloned());
+            read.extend(all_exchanges.iter().cloned());
+            read.push(dead_letter_queue(p));
+            read.push(alarm_queue(p));
+        }
+    }
+    for v in [&mut configure, &mut write, &mut read] {
+        v.sort();
+        v.dedup();
+    }
+    Ok(Permissions { configure: exactly(&configure), write: exactly(&write), read: exactly(&read) })
+}
+
+fn arguments(args: &[(&'static str, ArgValue)]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in args {
+        let v = match v {
+            ArgValue::Str(s) => json!(s),
+            ArgValue::Int(i) => json!(i),
+        };
+        m.insert((*k).to_owned(), v);
+    }
+    Value::Object(m)
+}
+
+/// The definitions document of the deployment.
+pub fn definitions(settings: &BusSettings) -> Result<Value, BusError> {
+    settings.validate()?;
+    let vhost = vhost(settings)?;
+    let topology = Topology::of(settings);
+    let exchanges: Vec<Value> = topology
+        .exchanges
+        .iter()
+        .map(|(name, t)| {
+            json!({"name": name, "vhost": vhost, "type": t, "durable": true,
+            "auto_delete": false, "internal": false, "arguments": {}})
+        })
+        .collect();
+    let queues: Vec<Value> = topology
+        .queues
+        .iter()
+        .map(|q| {
+            json!({"name": q.name, "vhost": vhost, "durable": true, "auto_delete": false,
+            "arguments": arguments(&q.arguments)})
+        })
+        .collect();
+    let bindings: Vec<Value> = topology
+        .bindings
+        .iter()
+        .map(|b| {
+            json!({"source": b.exchange, "vhost": vhost, "destination": b.queue,
+            "destination_type": "queue", "routing_key": b.routing_key, "arguments": arguments(&b.headers)})
+        })
+        .collect();
+    let mut users = Vec::new();
+    let mut grants = Vec::new();
+    for (user, parties) in &settings.identity.users {
+        let perms = permissions(settings, parties)?;
+        users.push(json!({"name": user, "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": []}));
+        grants.push(json!({"user": user, "vhost": vhost, "configure": perms.configure, "write": perms.write,
+            "read": perms.read}));
+    }
+    Ok(json!({
+        "vhosts": [{"name": vhost}],
+        "users": users,
+        "permissions": grants,
+        "exchanges": exchanges,
+        "queues": queues,
+        "bindings": bindings,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> BusSettings {
+        let mut s = BusSettings { urls: vec!["amqp://x@h:5672/prod".into()], ..Default::default() };
+        s.identity.insecure_any_user = false;
+        s.identity.users.insert("obs".into(), vec!["carsat-sud-est".into()]);
+        s.identity.users.insert("body-cnaf".into(), vec!["cnaf".into()]);
+        s
+    }
+
+    #[test]
+    fn a_body_writes_only_to_its_exchanges_and_reads_only_its_queues() {
+        let p = permissions(&settings(), &["cnaf".into()]).unwrap();
+        assert_eq!(p.configure, "^$");
+        assert_eq!(p.write, r"^(passerelle\.dead-letter|passerelle\.requests|passerelle\.responses)$");
+        assert_eq!(p.read, r"^(passerelle\.body\.cnaf\.results|passerelle\.body\.cnaf\.solicitations)$");
+    }
+
+    #[test]
+    fn the_observatory_configures_the_topology_and_reads_its_queues() {
+        let p = permissions(&settings(), &["carsat-sud-est".into()]).unwrap();
+        let names = |re: &str| -> Vec<String> {
+            re.trim_start_matches("^(").trim_end_matches(")$").split('|').map(|n| n.replace('\\', "")).collect()
+        };
+        assert!(names(&p.configure).contains(&"passerelle.body.cnaf.results".to_owned()));
+        let write = names(&p.write);
+        assert!(
+            write.contains(&"passerelle.solicitations".to_owned()) && write.contains(&"passerelle.results".to_owned())
+        );
+        assert!(
+            !write.contains(&"passerelle.requests".to_owned()) && !write.contains(&"passerelle.responses".to_owned())
+        );
+        let read = names(&p.read);
+        assert!(read.contains(&"passerelle.observatory.carsat-sud-est.requests".to_owned()));
+        assert!(!read.contains(&"passerelle.body.cnaf.solicitations".to_owned()));
+    }
+
+    #[test]
+    fn definitions_carry_the_vhost_users_without_passwords_and_the_queue_arguments() {
+        let d = definitions(&settings()).unwrap();
+        assert_eq!(d["vhosts"][0]["name"], "prod");
+        assert_eq!(d["users"].as_array().unwrap().len(), 2);
+        assert!(d["users"].as_array().unwrap().iter().all(|u| u["password_hash"] == ""));
+        let q = d["queues"].as_array().unwrap().iter().find(|q| q["name"] == "passerelle.body.cnaf.results").unwrap();
+        assert_eq!(q["arguments"]["x-delivery-limit"], 20);
+        assert_eq!(q["arguments"]["x-queue-type"], "quorum");
+        let mut bad = settings();
+        bad.identity.users.insert("x".into(), vec!["nobody".into()]);
+        assert!(definitions(&bad).is_err());
+    }
+}

@@ -1,0 +1,380 @@
+//! The AMQP bus against the real RabbitMQ, each test in a vhost of its own: confirms and
+//! once-only consumption, properties, reasoned dead-letters, the receiver checks, the delivery
+//! limit and its alarm, expiry, identity (forged `user_id`, a user speaking for another body)
+//! and the permissions of the exported definitions.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
+use lapin::BasicProperties;
+use passerelle_bus::{AmqpBus, Bus, BusError, Kind, Outgoing, Queue, Role, Verdict};
+
+fn responses_queue() -> Queue {
+    Queue::ObservatoryResponses(OBSERVATORY.into())
+}
+
+async fn observatory(v: &Vhost) -> AmqpBus {
+    AmqpBus::connect(&v.settings(), Role::Observatory(OBSERVATORY.into())).await.expect("observatory connects")
+}
+
+#[tokio::test]
+async fn published_messages_are_confirmed_and_each_consumed_once() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let body = AmqpBus::connect(&v.settings(), Role::Body("cnaf".into())).await.unwrap();
+    let batch = responses("cnaf", 300);
+    let ids: BTreeSet<String> = batch.iter().map(|o| o.message_id.to_string()).collect();
+    body.publish(batch).await.unwrap();
+    let (h, mut seen) = Recorder::acking();
+    let consumer = obs.consume(responses_queue(), h.clone()).await.unwrap();
+    let mut got = BTreeSet::new();
+    for _ in 0..300 {
+        let d = seen.next().await;
+        assert_eq!(d.user_id, "guest");
+        assert!(got.insert(d.message_id), "delivered twice");
+    }
+    assert_eq!(got, ids);
+    assert!(!seen.more_within(Duration::from_millis(300)).await, "nothing more than what was published");
+    consumer.stop().await;
+    let queues = v.queues();
+    let q = queues.iter().find(|q| q["name"] == "passerelle.observatory.carsat-sud-est.responses").unwrap();
+    assert_eq!(q["messages"], 0, "every delivery was acknowledged");
+    body.close().await;
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_body_cannot_start_before_the_observatory_declared_the_topology() {
+    let v = Vhost::new();
+    let err = AmqpBus::connect(&v.settings(), Role::Body("cnaf".into())).await.unwrap_err();
+    assert!(matches!(err, BusError::Declare { .. }), "{err}");
+    let obs = observatory(&v).await;
+    AmqpBus::connect(&v.settings(), Role::Body("cnaf".into())).await.unwrap().close().await;
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_a_connect_error() {
+    let settings =
+        passerelle_bus::BusSettings { urls: vec!["amqp://guest:guest@127.0.0.1:1/%2f".into()], ..Default::default() };
+    let err = AmqpBus::connect(&settings, Role::Observatory(OBSERVATORY.into())).await.unwrap_err();
+    assert!(matches!(err, BusError::Connect(_)), "{err}");
+}
+
+#[tokio::test]
+async fn messages_carry_the_documented_properties_and_unroutable_or_expired_ones_are_errors() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let o = Outgoing::new(response("cnaf", 2, 5), OBSERVATORY, SystemTime::now() + Duration::from_secs(120));
+    let id = o.message_id.to_string();
+    obs.publish(vec![o]).await.unwrap();
+    let raw = raw(&v.url()).await;
+    let got = drain(&raw, "passerelle.observatory.carsat-sud-est.responses").await;
+    assert_eq!(got.len(), 1);
+    let p = &got[0].delivery.properties;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), id);
+    assert_eq!(p.kind().as_ref().unwrap().as_str(), "passerelle.v1.Response");
+    assert_eq!(p.content_type().as_ref().unwrap().as_str(), "application/x-protobuf");
+    assert_eq!(p.user_id().as_ref().unwrap().as_str(), "guest");
+    assert_eq!(p.delivery_mode(), &Some(2));
+    assert_eq!(p.correlation_id().as_ref().unwrap().as_str(), "0190a0b0-0000-7000-8000-000000000001");
+    assert!(p.timestamp().is_some());
+    let ttl: u64 = p.expiration().as_ref().unwrap().as_str().parse().unwrap();
+    assert!(ttl <= 120_000 && ttl > 100_000, "expiration is the time left before the cap: {ttl}");
+    assert_eq!(header(p, "x-passerelle-chunk-index").as_deref(), Some("LongLongInt(2)"));
+    assert_eq!(header(p, "x-passerelle-chunk-count").as_deref(), Some("LongLongInt(5)"));
+    assert_eq!(header(p, "x-passerelle-schema-version").as_deref(), Some("LongLongInt(1)"));
+
+    let stray = Outgoing::new(response("cnaf", 0, 1), "no-such-observatory", in_an_hour());
+    let err = obs.publish(vec![stray]).await.unwrap_err();
+    assert!(matches!(err, BusError::Returned { .. }), "{err}");
+    let past = Outgoing::new(response("cnaf", 0, 1), OBSERVATORY, SystemTime::now() - Duration::from_secs(1));
+    assert!(matches!(obs.publish(vec![past]).await, Err(BusError::Expired { .. })));
+    obs.publish(responses("cnaf", 3)).await.expect("the bus still publishes after a return");
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_verdict_lands_in_the_dead_letter_queue_with_its_reason_and_lifetime() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let o = Outgoing::new(response("cnaf", 0, 1), OBSERVATORY, SystemTime::now() + Duration::from_secs(600));
+    let id = o.message_id.to_string();
+    obs.publish(vec![o]).await.unwrap();
+    let (h, mut seen) = Recorder::new(|_| Verdict::DeadLetter("unknown solicitation".into()));
+    let c = obs.consume(responses_queue(), h).await.unwrap();
+    seen.next().await;
+    let raw = raw(&v.url()).await;
+    let dead = dead_letters(&raw, 1).await;
+    c.stop().await;
+    let p = &dead[0].delivery.properties;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), id);
+    assert_eq!(header(p, "x-passerelle-reason").as_deref(), Some("unknown solicitation"));
+    assert_eq!(
+        header(p, "x-passerelle-original-queue").as_deref(),
+        Some("passerelle.observatory.carsat-sud-est.responses")
+    );
+    assert_eq!(header(p, "x-passerelle-original-routing-key").as_deref(), Some(OBSERVATORY));
+    let ttl: u64 = p.expiration().as_ref().unwrap().as_str().parse().unwrap();
+    assert!(ttl <= 600_000 && ttl > 500_000, "the copy keeps the original's remaining lifetime: {ttl}");
+    let queues = v.queues();
+    let q = queues.iter().find(|q| q["name"] == "passerelle.observatory.carsat-sud-est.responses").unwrap();
+    assert_eq!(q["messages"], 0, "the original was acknowledged");
+    let alarms = queues.iter().find(|q| q["name"] == "passerelle.delivery-limit-alarms").unwrap();
+    assert_eq!(
+        (alarms["messages"].as_i64(), obs.delivery_limit_alarms()),
+        (Some(0), 0),
+        "a reasoned dead-letter is no alarm"
+    );
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn random_bytes_and_a_wrong_type_are_dead_lettered_and_the_consumer_goes_on() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let (h, mut seen) = Recorder::acking();
+    let c = obs.consume(responses_queue(), h.clone()).await.unwrap();
+    let raw = raw(&v.url()).await;
+    let ch = raw.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    let garbage: Vec<u8> = (0..97u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    for (kind, body) in [("passerelle.v1.Response", garbage), ("passerelle.v1.Gossip", b"hello".to_vec())] {
+        let props = BasicProperties::default()
+            .with_type(kind.into())
+            .with_message_id(unique().into())
+            .with_user_id("guest".into());
+        ch.basic_publish("passerelle.responses", OBSERVATORY, BasicPublishOptions::default(), &body, props)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    obs.publish(responses("cnaf", 1)).await.unwrap();
+    let d = seen.next().await;
+    assert_eq!(d.message.kind(), Kind::Response);
+    let dead = dead_letters(&raw, 2).await;
+    let reasons: Vec<String> =
+        dead.iter().map(|m| header(&m.delivery.properties, "x-passerelle-reason").unwrap()).collect();
+    assert!(reasons[0].contains("undecodable"), "{reasons:?}");
+    assert!(reasons[1].contains("unknown message type"), "{reasons:?}");
+    assert_eq!(h.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the handler saw only the valid message");
+    c.stop().await;
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let queues = v.queues();
+    assert_eq!(queues.len(), 2 + 2 * 4 + 2, "{queues:?}");
+    for q in &queues {
+        // rabbitmqctl lists arguments as [name, type, value] triples.
+        let args: serde_json::Map<String, serde_json::Value> = q["arguments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a[0].as_str().unwrap().to_owned(), a[2].clone()))
+            .collect();
+        assert_eq!(args["x-queue-type"], "quorum", "{q}");
+        let name = q["name"].as_str().unwrap();
+        if name == "passerelle.dead-letters" || name == "passerelle.delivery-limit-alarms" {
+            assert_eq!(args["x-message-ttl"], 7 * 24 * 3600 * 1000_i64, "{q}");
+        } else {
+            assert_eq!(args["x-message-ttl"], 30 * 24 * 3600 * 1000_i64, "{q}");
+            assert_eq!(args["x-delivery-limit"], 20, "{q}");
+            assert_eq!(args["x-dead-letter-exchange"], "passerelle.dead-letter", "{q}");
+        }
+    }
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_message_at_the_delivery_limit_is_dead_lettered_and_raises_the_alarm() {
+    struct Crashing;
+    #[async_trait::async_trait]
+    impl passerelle_bus::Handler for Crashing {
+        async fn handle(&self, _d: passerelle_bus::Delivery) -> Verdict {
+            panic!("crash (expected by the test)")
+        }
+    }
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    obs.publish(responses("cnaf", 1)).await.unwrap();
+    let c = obs.consume(responses_queue(), std::sync::Arc::new(Crashing)).await.unwrap();
+    eventually("the delivery-limit alarm", || {
+        let n = obs.delivery_limit_alarms();
+        async move { n == 1 }
+    })
+    .await;
+    c.stop().await;
+    let raw = raw(&v.url()).await;
+    let dead = drain(&raw, "passerelle.dead-letters").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(header(&dead[0].delivery.properties, "x-first-death-reason").as_deref(), Some("delivery_limit"));
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_message_that_expires_in_its_queue_is_dropped_not_dead_lettered() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let expires = SystemTime::now() + Duration::from_millis(500);
+    obs.publish(vec![Outgoing::new(response("cnaf", 0, 1), OBSERVATORY, expires)]).await.unwrap();
+    let raw = raw(&v.url()).await;
+    eventually("the message's expiry", || async move { SystemTime::now() > expires + Duration::from_millis(100) })
+        .await;
+    // An expired message is removed when it reaches the head of the queue: a consumer makes
+    // the broker look at it.
+    let ch = raw.create_channel().await.unwrap();
+    let _consumer = ch
+        .basic_consume(
+            "passerelle.observatory.carsat-sud-est.responses",
+            "probe",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    eventually("the queue to be empty", || async {
+        v.queues().iter().any(|q| q["name"] == "passerelle.observatory.carsat-sud-est.responses" && q["messages"] == 0)
+    })
+    .await;
+    assert!(drain(&raw, "passerelle.dead-letters").await.is_empty(), "expiry is not a dead-letter");
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_publisher_forging_another_users_user_id_is_refused_by_the_broker() {
+    let v = Vhost::new();
+    let obs = observatory(&v).await;
+    let raw = raw(&v.url()).await;
+    let ch = raw.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    let props = BasicProperties::default().with_type("passerelle.v1.Response".into()).with_user_id("body-cnam".into());
+    let body = response("cnam", 0, 1).encode();
+    let result = async {
+        ch.basic_publish("passerelle.responses", OBSERVATORY, BasicPublishOptions::default(), &body, props).await?.await
+    }
+    .await;
+    let err = result.expect_err("the broker refuses a user_id that is not the login");
+    assert!(err.to_string().contains("user_id"), "{err}");
+    assert!(!ch.status().connected(), "the broker closed the channel");
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn a_sender_whose_user_may_not_speak_for_the_claimed_body_is_dead_lettered() {
+    let v = Vhost::new();
+    let cnam = User::new(&format!("test-{}-cnam", unique()));
+    rabbitmqctl(&["set_permissions", "-p", &v.name, &cnam.name, "^$", ".*", "^$"]);
+    let mut settings = v.settings();
+    settings.identity.insecure_any_user = false;
+    settings.identity.users.insert("guest".into(), vec![OBSERVATORY.into()]);
+    settings.identity.users.insert(cnam.name.clone(), vec!["cnam".into()]);
+    let obs = AmqpBus::connect(&settings, Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let mut body_settings = settings.clone();
+    body_settings.urls = vec![cnam.url(&v)];
+    let body = AmqpBus::connect(&body_settings, Role::Body("cnam".into())).await.unwrap();
+    // The cnam user claims to be cnaf, then speaks for itself.
+    body.publish(responses("cnaf", 1)).await.unwrap();
+    body.publish(responses("cnam", 1)).await.unwrap();
+    let (h, mut seen) = Recorder::acking();
+    let c = obs.consume(responses_queue(), h.clone()).await.unwrap();
+    let d = seen.next().await;
+    assert_eq!((d.message.sender(), d.user_id.as_str()), ("cnam", cnam.name.as_str()));
+    let raw = raw(&v.url()).await;
+    let dead = dead_letters(&raw, 1).await;
+    let reason = header(&dead[0].delivery.properties, "x-passerelle-reason").unwrap();
+    assert!(reason.contains("may not speak for \"cnaf\""), "{reason}");
+    assert_eq!(
+        header(&dead[0].delivery.properties, "x-passerelle-original-user-id").as_deref(),
+        Some(cnam.name.as_str())
+    );
+    assert_eq!(h.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    c.stop().await;
+    body.close().await;
+    obs.close().await;
+}
+
+#[tokio::test]
+async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges() {
+    let v = Vhost::reserved();
+    let tag = unique();
+    let (obs_user, cnaf_user, cnam_user) =
+        (format!("test-{tag}-obs"), format!("test-{tag}-cnaf"), format!("test-{tag}-cnam"));
+    let mut settings = passerelle_bus::BusSettings {
+        urls: vec![url(&v.name, "x", "x")],
+        observatories: vec![OBSERVATORY.into()],
+        ..Default::default()
+    };
+    settings.identity.insecure_any_user = false;
+    settings.identity.users.insert(obs_user.clone(), vec![OBSERVATORY.into()]);
+    settings.identity.users.insert(cnaf_user.clone(), vec!["cnaf".into()]);
+    settings.identity.users.insert(cnam_user.clone(), vec!["cnam".into()]);
+    let definitions = passerelle_bus::definitions::definitions(&settings).unwrap();
+    let file = std::env::temp_dir().join(format!("passerelle-definitions-{tag}.json"));
+    std::fs::write(&file, serde_json::to_vec_pretty(&definitions).unwrap()).unwrap();
+    rabbitmqctl(&["import_definitions", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    let (obs, cnaf, _cnam) = (User::imported(&obs_user), User::imported(&cnaf_user), User::imported(&cnam_user));
+
+    // The observatory's user may declare the whole topology; the body's may check its part.
+    let mut obs_settings = settings.clone();
+    obs_settings.urls = vec![obs.url(&v)];
+    let obs_bus = AmqpBus::connect(&obs_settings, Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let mut cnaf_settings = settings.clone();
+    cnaf_settings.urls = vec![cnaf.url(&v)];
+    let cnaf_bus = AmqpBus::connect(&cnaf_settings, Role::Body("cnaf".into())).await.unwrap();
+    cnaf_bus.publish(responses("cnaf", 1)).await.expect("a body may publish responses");
+    let (h, mut seen) = Recorder::acking();
+    let own = cnaf_bus.consume(Queue::BodySolicitations("cnaf".into()), h).await.expect("a body reads its own queue");
+    obs_bus
+        .publish(vec![Outgoing::new(
+            passerelle_bus::Message::Solicitation(passerelle_protocol::v1::Solicitation {
+                schema_version: 1,
+                sender: OBSERVATORY.into(),
+                case_id: "c".into(),
+                body: "cnaf".into(),
+                chunk_count: 1,
+                ..Default::default()
+            }),
+            "cnaf",
+            in_an_hour(),
+        )])
+        .await
+        .expect("the observatory publishes solicitations");
+    assert_eq!(seen.next().await.user_id, obs_user);
+    own.stop().await;
+
+    // Another body's queue: refused.
+    let err = cnaf_bus.consume(Queue::BodySolicitations("cnam".into()), Recorder::acking().0).await.unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    // Exchanges a body's role does not need: refused.
+    let raw = raw(&cnaf.url(&v)).await;
+    for exchange in ["passerelle.solicitations", "passerelle.results"] {
+        let ch = raw.create_channel().await.unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+        let props = BasicProperties::default().with_user_id(cnaf_user.as_str().into());
+        let result =
+            async { ch.basic_publish(exchange, "cnam", BasicPublishOptions::default(), b"x", props).await?.await }
+                .await;
+        let err = result.expect_err("publishing to an exchange the role does not need");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
+    }
+    // Declaring anything: refused (bodies have no configure right).
+    let ch = raw.create_channel().await.unwrap();
+    let err = ch
+        .queue_declare("passerelle.mine", lapin::options::QueueDeclareOptions::default(), FieldTable::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    cnaf_bus.close().await;
+    obs_bus.close().await;
+}
