@@ -1,10 +1,221 @@
-//! `passerelle responder …` (not built yet).
+//! `passerelle responder …`: a solicited body's adapter.
+//!
+//! - `responder load --config FILE EXTRACT`: checks a CSV extract line by line (the same report
+//!   as `requester check`) and indexes the good lines into the responder's local index, which
+//!   replaces the previous one atomically.
+//! - `responder run --config FILE`: consumes the body's solicitation queue and answers each chunk
+//!   from its data source until SIGINT or SIGTERM.
 
-use crate::exit::{CliResult, Failure};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use passerelle_bus::{AmqpBus, Bus, Role};
+use passerelle_responder::{load_extract, LoadError, Responder, ResponderError, ResponderSettings};
+use passerelle_selection::{ReportFormat, ReportWriter};
+
+use super::requester::EncodingArg;
+use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-pub fn run(_args: Args) -> CliResult {
-    Err(Failure::Runtime(anyhow::anyhow!("`passerelle responder` is not built yet")))
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Answer solicitations: consume the body's queue, answer each chunk from the data source.
+    #[command(after_long_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Index a CSV extract for the responder (the extract source), reporting rejected lines.
+    #[command(after_long_help = LOAD_HELP)]
+    Load(LoadArgs),
+}
+
+const RUN_HELP: &str = "\
+The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
+  body = \"cnaf\"                       # cnam, cnav, cnaf or msa
+  holds = [\"housing_aid\", \"rsa\"]      # default: the body's default holdings (README, \"Categories\")
+  data_dir = \"/var/lib/passerelle/responder\"
+  consumers = 2                       # chunks answered at once
+  [broker]                            # see README, \"Broker settings\"
+  urls = [\"amqps://cnaf:…@broker:5671/%2f\"]
+  [source]
+  kind = \"extract\"                    # or \"postgres\", with url, pool_size, identity_query and
+                                      # one query per held category under [source.categories]
+
+Each solicitation chunk is answered once it is looked up: persons found by NIR or a former NIR
+(a known sex or birth year that disagrees makes the person not found), values only for the
+categories both asked and held, the rest declined with a reason. A chunk seen before (a
+reminder) is answered again. Logs never contain a NIR.
+
+Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable.";
+
+const LOAD_HELP: &str = "\
+The extract: CSV with a header row, columns matched by name in any order; `,` or `;`.
+  Required: nir. Optional: former_nirs (|-separated), birth_year, sex (used to match).
+  One column per category the body holds, named by its code, in the value syntax (README).
+  Columns of categories the body does not hold are ignored; names and addresses are refused.
+
+A new index is written beside the current one and swapped in atomically when the whole file has
+been read: a running responder answers its next chunk from the new extract, and no answer ever
+mixes two extracts. A file without a single valid line keeps the current index.
+
+Report: as `requester check` — one line per problem on stderr, or with --json one JSON object per
+problem on stdout, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR.
+
+Exit status: 0 every line indexed; 1 some lines rejected (the good ones are indexed); 2 unusable
+file (unreadable, bad header, no valid line); 3 invalid settings; 4 the index could not be written.";
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The responder's settings file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// The responder's settings file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// The extract (CSV with a header row; see below).
+    #[arg(value_name = "EXTRACT")]
+    pub extract: PathBuf,
+
+    /// The file's encoding: UTF-8 (with or without a byte-order mark) or Windows-1252.
+    #[arg(long, value_enum, value_name = "ENCODING", default_value_t = EncodingArg::Utf8)]
+    pub encoding: EncodingArg,
+
+    /// Write the report as JSON Lines on stdout instead of sentences on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    match args.command {
+        Command::Run(a) => run_responder(&a),
+        Command::Load(a) => load(&a),
+    }
+}
+
+/// Loads and validates the settings: any problem is a settings failure (exit 3).
+fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
+    let settings: ResponderSettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(e.into()))?;
+    settings.validate().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
+    Ok(settings)
+}
+
+/// `responder load`.
+fn load(args: &LoadArgs) -> CliResult {
+    let settings = settings(&args.config)?;
+    let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
+    // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
+    let out: Box<dyn Write> = match format {
+        ReportFormat::Json => Box::new(BufWriter::new(io::stdout().lock())),
+        ReportFormat::Human => Box::new(BufWriter::new(io::stderr().lock())),
+    };
+    let mut report = ReportWriter::new(format, out).with_noun("line");
+    let summary = match load_extract(&settings, &args.extract, args.encoding.into(), &mut report) {
+        Ok(summary) => summary,
+        Err(error) => {
+            let what = format!("cannot load the extract {}", args.extract.display());
+            return Err(match error {
+                LoadError::Settings(_) | LoadError::NotAnExtractSource => {
+                    Failure::Settings(anyhow!(error).context(what))
+                }
+                LoadError::Open { .. } | LoadError::Unusable(_) | LoadError::NothingValid => {
+                    Failure::Usage(anyhow!(error).context(what))
+                }
+                LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => {
+                    Failure::Runtime(anyhow!(error).context(what))
+                }
+            });
+        }
+    };
+    drop(report);
+    let index = &summary.index;
+    eprintln!(
+        "passerelle: indexed {persons} person(s) and {former} former NIR(s) for `{body}` in {secs:.1} s \
+         ({rate:.0} lines/s), index {mib:.1} MiB; extract {id}",
+        persons = index.persons,
+        former = index.former_nirs,
+        body = settings.body,
+        secs = summary.elapsed.as_secs_f64(),
+        rate = summary.lines.lines as f64 / summary.elapsed.as_secs_f64().max(1e-9),
+        mib = index.bytes as f64 / (1024.0 * 1024.0),
+        id = index.extract_id,
+    );
+    if index.ambiguous_former_nirs > 0 {
+        eprintln!(
+            "passerelle: warning: {} former NIR(s) are claimed by two persons or more: they match nobody",
+            index.ambiguous_former_nirs
+        );
+    }
+    if !summary.ignored_columns.is_empty() {
+        eprintln!(
+            "passerelle: warning: not indexed, `{}` does not hold: {}",
+            settings.body,
+            summary.ignored_columns.join(", ")
+        );
+    }
+    if !summary.missing_columns.is_empty() {
+        eprintln!(
+            "passerelle: warning: held but absent from the extract (unknown for everyone): {}",
+            summary.missing_columns.join(", ")
+        );
+    }
+    Ok(if summary.lines.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
+}
+
+/// `responder run`: settings → broker → data source → consume until a signal.
+fn run_responder(args: &RunArgs) -> CliResult {
+    let settings = settings(&args.config)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone()))
+            .await
+            .context("cannot connect to the broker")?;
+        let bus = Arc::new(bus);
+        let responder = Responder::build(&settings, Arc::clone(&bus) as Arc<dyn Bus>).await.map_err(|e| match e {
+            ResponderError::Settings(_) | ResponderError::Postgres(_) => {
+                Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display())))
+            }
+            other => Failure::Runtime(anyhow!(other).context("the responder cannot start")),
+        })?;
+        let result = responder.run_until_stopped(shutdown_signal()).await;
+        if let Ok(bus) = Arc::try_unwrap(bus) {
+            bus.close().await;
+        }
+        result.context("the responder stopped on an error")?;
+        Ok(Outcome::Success)
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("stop signal received");
 }
