@@ -131,6 +131,10 @@ struct Inner {
     territories: Territories,
     /// Woken whenever a result or refusal is stored by this process.
     changed: Notify,
+    /// Serialises receipts, so the handler that completes a case and the daemon's retry of
+    /// pending receipts never send the same one twice (a duplicate would be harmless: the
+    /// observatory's receipt handling is idempotent; this only keeps the traffic clean).
+    receipts: tokio::sync::Mutex<()>,
 }
 
 /// The requester adapter. Cheap to clone (shared state).
@@ -166,7 +170,16 @@ impl Requester {
         let store = Store::open(&settings.data_dir)?;
         let scorer = Scorer::new(&settings.ranking);
         Ok(Requester {
-            inner: Arc::new(Inner { settings, store, bus, clock, scorer, territories, changed: Notify::new() }),
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                bus,
+                clock,
+                scorer,
+                territories,
+                changed: Notify::new(),
+                receipts: tokio::sync::Mutex::new(()),
+            }),
         })
     }
 
@@ -456,6 +469,7 @@ impl Requester {
     /// observatory purges its copy (decree art. 5). A case whose 30-day cap has passed needs
     /// none: the observatory purged it already.
     pub async fn send_receipt(&self, case_id: Uuid) -> Result<(), RequesterError> {
+        let _one_at_a_time = self.inner.receipts.lock().await;
         let case = self.inner.store.case(case_id)?.ok_or_else(|| RequesterError::UnknownCase(case_id.to_string()))?;
         if case.state != CaseState::Answered || case.receipt_sent_at.is_some() {
             return Ok(());

@@ -1,6 +1,7 @@
-//! The requester adapter against test-double observatories on the in-process bus: what the
-//! requests carry, cases per territory, bad lines, refusals, ranking, result files, the daemon,
-//! and the 24-month purge with a forensic scan of the store's files.
+//! The requester adapter against test-double observatories, on the in-process bus and (the
+//! `_over_rabbitmq` twins) on the real RabbitMQ: what the requests carry, cases per territory,
+//! bad lines, refusals, ranking, result files, the daemon, and the 24-month purge with a
+//! forensic scan of the store's files.
 
 mod support;
 
@@ -23,7 +24,12 @@ const WAIT: Duration = Duration::from_secs(20);
 
 struct Stack {
     dir: TempDir,
-    bus: InProcessBus,
+    /// The in-process broker (dead-letter inspection); `None` over RabbitMQ.
+    inproc: Option<InProcessBus>,
+    /// How to publish as the Sud-Est observatory (injecting results by hand).
+    sud_est_bus: Arc<dyn Bus>,
+    /// Over RabbitMQ: the deployment whose queues and exchanges are deleted at the end.
+    teardown: Option<BusSettings>,
     clock: ManualClock,
     requester: Requester,
     sud_est: Arc<FakeObservatory>,
@@ -74,18 +80,56 @@ fn answer() -> Behaviour {
     Behaviour::Answer { answers: default_answers(), bodies: default_bodies(), chunk: 2 }
 }
 
-async fn stack(sud_est: Behaviour, idf: Behaviour, tweak: impl FnOnce(&mut RequesterSettings)) -> Stack {
-    let dir = TempDir::new().unwrap();
+/// The buses of a stack: the requester's and each observatory's.
+struct Buses {
+    requester: Arc<dyn Bus>,
+    sud_est: Arc<dyn Bus>,
+    idf: Arc<dyn Bus>,
+    inproc: Option<InProcessBus>,
+    teardown: Option<BusSettings>,
+}
+
+fn in_process() -> Buses {
     let bus = InProcessBus::new(&bus_settings());
+    Buses {
+        requester: Arc::new(bus.connect_as("body-cnaf")),
+        sud_est: Arc::new(bus.connect_as("obs-sud-est")),
+        idf: Arc::new(bus.connect_as("obs-idf")),
+        inproc: Some(bus),
+        teardown: None,
+    }
+}
+
+async fn stack(sud_est: Behaviour, idf: Behaviour, tweak: impl FnOnce(&mut RequesterSettings)) -> Stack {
+    stack_on(in_process(), sud_est, idf, tweak).await
+}
+
+async fn stack_on(
+    buses: Buses,
+    sud_est: Behaviour,
+    idf: Behaviour,
+    tweak: impl FnOnce(&mut RequesterSettings),
+) -> Stack {
+    let dir = TempDir::new().unwrap();
     let clock = ManualClock::starting_at(SystemTime::now());
     let mut settings = RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
-    settings.broker = bus_settings();
+    settings.broker = buses.teardown.clone().unwrap_or_else(bus_settings);
     settings.chunk_size = 2;
     tweak(&mut settings);
-    let requester = Requester::build(settings, Arc::new(bus.connect_as("body-cnaf")), Arc::new(clock.clone())).unwrap();
-    let (sud_est, c1) = FakeObservatory::start(SUD_EST, Arc::new(bus.connect_as("obs-sud-est")), sud_est).await;
-    let (idf, c2) = FakeObservatory::start(IDF, Arc::new(bus.connect_as("obs-idf")), idf).await;
-    Stack { dir, bus, clock, requester, sud_est, idf, consumers: vec![c1, c2] }
+    let requester = Requester::build(settings, buses.requester, Arc::new(clock.clone())).unwrap();
+    let (sud_est, c1) = FakeObservatory::start(SUD_EST, Arc::clone(&buses.sud_est), sud_est).await;
+    let (idf, c2) = FakeObservatory::start(IDF, buses.idf, idf).await;
+    Stack {
+        dir,
+        inproc: buses.inproc,
+        sud_est_bus: buses.sud_est,
+        teardown: buses.teardown,
+        clock,
+        requester,
+        sud_est,
+        idf,
+        consumers: vec![c1, c2],
+    }
 }
 
 impl Stack {
@@ -121,9 +165,16 @@ impl Stack {
         read_csv(&self.dir.path().join("result.csv"), b',')
     }
 
+    fn bus(&self) -> &InProcessBus {
+        self.inproc.as_ref().expect("an in-process stack")
+    }
+
     async fn stop(self) {
         for c in self.consumers {
             c.stop().await;
+        }
+        if let Some(settings) = self.teardown {
+            rabbit::delete_topology(settings).await;
         }
     }
 }
@@ -139,9 +190,8 @@ fn col(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_back() {
-    let s = stack(answer(), answer(), |_| {}).await;
+async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_back_on(buses: Buses) {
+    let s = stack_on(buses, answer(), answer(), |_| {}).await;
     let people =
         vec![person(0, MARSEILLE), person(1, PARIS), person(2, MARSEILLE), person(3, MARSEILLE), person(4, PARIS)];
     let file = write(s.dir.path(), "selection.csv", selection(&people).as_bytes());
@@ -245,9 +295,8 @@ async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_ba
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_carry_no_names_addresses_emails_or_phones() {
-    let s = stack(answer(), answer(), |_| {}).await;
+async fn requests_carry_no_names_addresses_emails_or_phones_on(buses: Buses) {
+    let s = stack_on(buses, answer(), answer(), |_| {}).await;
     let mut people: Vec<P> = (0..6).map(|n| person(n, if n % 2 == 0 { MARSEILLE } else { PARIS })).collect();
     people[0].housing_aid = "oui";
     let file = write(s.dir.path(), "selection.csv", selection(&people).as_bytes());
@@ -273,9 +322,8 @@ async fn requests_carry_no_names_addresses_emails_or_phones() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_lines_are_reported_and_the_rest_processed_unless_strict() {
-    let s = stack(answer(), answer(), |_| {}).await;
+async fn bad_lines_are_reported_and_the_rest_processed_unless_strict_on(buses: Buses) {
+    let s = stack_on(buses, answer(), answer(), |_| {}).await;
     let good = [person(0, MARSEILLE), person(1, PARIS)];
     let mut text = selection(&good);
     text.push_str("185037500100199,Nobody,Jean,M,1950,13055,,,,\n"); // line 4: bad NIR key
@@ -303,8 +351,7 @@ async fn bad_lines_are_reported_and_the_rest_processed_unless_strict() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_are_shown_with_their_reasons() {
+async fn refusals_are_shown_with_their_reasons_on(buses: Buses) {
     let refuse_two = Behaviour::RefuseSome {
         refuse: Arc::new(|p: &v1::RequestedPerson| {
             (n_of(&p.nir) == 2).then(|| v1::Problem { field: "birth_year".into(), reason: "aged 54 in 2025".into() })
@@ -314,7 +361,7 @@ async fn refusals_are_shown_with_their_reasons() {
     };
     let closed =
         Behaviour::RefuseCase(vec![v1::Problem { field: "respond_by".into(), reason: "beyond the 21-day cap".into() }]);
-    let s = stack(refuse_two, closed, |_| {}).await;
+    let s = stack_on(buses, refuse_two, closed, |_| {}).await;
     let people = vec![person(0, MARSEILLE), person(1, PARIS), person(2, MARSEILLE)];
     let file = write(s.dir.path(), "selection.csv", selection(&people).as_bytes());
     let (submitted, _) = s.submit_and_wait(&s.request(&file)).await;
@@ -438,7 +485,7 @@ async fn unknown_cases_are_dead_lettered_and_redeliveries_change_nothing() {
     eventually("the receipt", WAIT, || s.sud_est.receipts().len() == 1).await;
 
     let consumer = s.requester.listen().await.unwrap();
-    let obs: Arc<dyn Bus> = Arc::new(s.bus.connect_as("obs-sud-est"));
+    let obs = Arc::clone(&s.sud_est_bus);
     let result = |case: String, sender: &str| v1::Result {
         schema_version: SCHEMA_VERSION,
         sender: sender.into(),
@@ -461,8 +508,8 @@ async fn unknown_cases_are_dead_lettered_and_redeliveries_change_nothing() {
     ])
     .await
     .unwrap();
-    eventually("two dead-letters", WAIT, || s.bus.dead_letters().len() == 2).await;
-    let reasons: Vec<String> = s.bus.dead_letters().into_iter().map(|d| d.reason).collect();
+    eventually("two dead-letters", WAIT, || s.bus().dead_letters().len() == 2).await;
+    let reasons: Vec<String> = s.bus().dead_letters().into_iter().map(|d| d.reason).collect();
     assert!(reasons[0].contains(&unknown) && reasons[0].contains("unknown"), "{reasons:?}");
     assert!(reasons[1].contains("was sent to observatory carsat-sud-est, not cnav-idf"), "{reasons:?}");
     consumer.stop().await;
@@ -474,9 +521,8 @@ async fn unknown_cases_are_dead_lettered_and_redeliveries_change_nothing() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again() {
-    let s = stack(answer(), answer(), |_| {}).await;
+async fn the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again_on(buses: Buses) {
+    let s = stack_on(buses, answer(), answer(), |_| {}).await;
     let people = vec![person(0, MARSEILLE), person(1, PARIS)];
     let file = write(s.dir.path(), "selection.csv", selection(&people).as_bytes());
     let mut request = s.request(&file);
@@ -547,7 +593,7 @@ async fn everything_of_a_case_is_purged_at_24_months_and_unreadable_on_disk() {
     assert_eq!(case.state, CaseState::Purged);
     // A late copy of the result for the purged case is acknowledged and dropped.
     let consumer = s.requester.listen().await.unwrap();
-    let obs: Arc<dyn Bus> = Arc::new(s.bus.connect_as("obs-sud-est"));
+    let obs = Arc::clone(&s.sud_est_bus);
     let late = v1::Result {
         schema_version: SCHEMA_VERSION,
         sender: SUD_EST.into(),
@@ -562,9 +608,9 @@ async fn everything_of_a_case_is_purged_at_24_months_and_unreadable_on_disk() {
         .await
         .unwrap();
     let results = passerelle_bus::Queue::BodyResults("cnaf".into());
-    eventually("the late copy consumed", WAIT, || s.bus.ready(&results) == 0).await;
+    eventually("the late copy consumed", WAIT, || s.bus().ready(&results) == 0).await;
     consumer.stop().await;
-    assert!(s.bus.dead_letters().is_empty());
+    assert!(s.bus().dead_letters().is_empty());
     for (name, bytes) in store_bytes(&data_dir) {
         assert!(!contains(&bytes, &secrets[0]), "{name} holds a NIR again");
     }
@@ -581,4 +627,122 @@ async fn a_lower_configured_retention_purges_earlier() {
     s.clock.advance(days(1));
     assert_eq!(s.requester.purge().unwrap(), vec![submitted.submission]);
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_back() {
+    two_territories_make_two_cases_and_one_merged_list_with_names_joined_back_on(in_process()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_back_over_rabbitmq() {
+    if let Some(buses) = rabbit::buses().await {
+        two_territories_make_two_cases_and_one_merged_list_with_names_joined_back_on(buses).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_carry_no_names_addresses_emails_or_phones() {
+    requests_carry_no_names_addresses_emails_or_phones_on(in_process()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_carry_no_names_addresses_emails_or_phones_over_rabbitmq() {
+    if let Some(buses) = rabbit::buses().await {
+        requests_carry_no_names_addresses_emails_or_phones_on(buses).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_are_reported_and_the_rest_processed_unless_strict() {
+    bad_lines_are_reported_and_the_rest_processed_unless_strict_on(in_process()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_are_reported_and_the_rest_processed_unless_strict_over_rabbitmq() {
+    if let Some(buses) = rabbit::buses().await {
+        bad_lines_are_reported_and_the_rest_processed_unless_strict_on(buses).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_shown_with_their_reasons() {
+    refusals_are_shown_with_their_reasons_on(in_process()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_shown_with_their_reasons_over_rabbitmq() {
+    if let Some(buses) = rabbit::buses().await {
+        refusals_are_shown_with_their_reasons_on(buses).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again() {
+    the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again_on(in_process()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again_over_rabbitmq() {
+    if let Some(buses) = rabbit::buses().await {
+        the_daemon_receives_detached_submissions_and_fetch_writes_a_case_again_on(buses).await;
+    }
+}
+
+/// The same stacks over the real RabbitMQ (`PASSERELLE_TEST_AMQP_URL`): a name prefix of their
+/// own, the topology declared by the observatories' connections, deleted at the end.
+mod rabbit {
+    use super::*;
+    use passerelle_bus::{AmqpBus, Role};
+
+    pub fn amqp_url() -> String {
+        std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    }
+
+    /// Whether RabbitMQ answers; under `CI=true` an unreachable broker fails the test.
+    async fn broker_available() -> bool {
+        let url = amqp_url();
+        let ok = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.is_ok();
+        if !ok {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
+            eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
+        }
+        ok
+    }
+
+    pub async fn buses() -> Option<Buses> {
+        if !broker_available().await {
+            return None;
+        }
+        let settings = BusSettings {
+            urls: vec![amqp_url()],
+            prefix: format!("test-requester-{}", uuid::Uuid::new_v4().simple()),
+            ..bus_settings()
+        };
+        // The observatories declare the topology; the body only checks its queues exist.
+        let sud_est = AmqpBus::connect(&settings, Role::Observatory(SUD_EST.into())).await.unwrap();
+        let idf = AmqpBus::connect(&settings, Role::Observatory(IDF.into())).await.unwrap();
+        let requester = AmqpBus::connect(&settings, Role::Body("cnaf".into())).await.unwrap();
+        Some(Buses {
+            requester: Arc::new(requester),
+            sud_est: Arc::new(sud_est),
+            idf: Arc::new(idf),
+            inproc: None,
+            teardown: Some(settings),
+        })
+    }
+
+    /// Deletes every queue and exchange of the test's deployment.
+    pub async fn delete_topology(settings: BusSettings) {
+        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        let topology = passerelle_bus::topology::Topology::of(&settings);
+        for q in &topology.queues {
+            let _ = channel.queue_delete(&q.name, lapin::options::QueueDeleteOptions::default()).await;
+        }
+        for (name, _) in &topology.exchanges {
+            let _ = channel.exchange_delete(name, lapin::options::ExchangeDeleteOptions::default()).await;
+        }
+        let _ = conn.close(200, "test done").await;
+    }
 }

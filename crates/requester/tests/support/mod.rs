@@ -85,16 +85,15 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// What the test-double observatory answers.
 pub type Answers = Arc<dyn Fn(&v1::RequestedPerson) -> Vec<v1::BodyAnswer> + Send + Sync>;
 
+/// Which persons the test-double observatory refuses, and why.
+pub type Refuse = Arc<dyn Fn(&v1::RequestedPerson) -> Option<v1::Problem> + Send + Sync>;
+
 #[derive(Clone)]
 pub enum Behaviour {
     /// Return a result: per person, the answers of the closure; result chunks of `chunk` persons.
     Answer { answers: Answers, bodies: Vec<v1::BodyOutcome>, chunk: usize },
     /// Refuse the persons for whom the closure gives a reason, answer the others.
-    RefuseSome {
-        refuse: Arc<dyn Fn(&v1::RequestedPerson) -> Option<v1::Problem> + Send + Sync>,
-        answers: Answers,
-        bodies: Vec<v1::BodyOutcome>,
-    },
+    RefuseSome { refuse: Refuse, answers: Answers, bodies: Vec<v1::BodyOutcome> },
     /// Refuse the whole case.
     RefuseCase(Vec<v1::Problem>),
     /// Say nothing.
