@@ -5,6 +5,7 @@
 //! - [`publisher`]: persistent, mandatory, confirmed publishing with a bounded window.
 //! - [`consumer`]: manual acks, prefetch, receiver checks, verdicts, reasoned dead-letters.
 //! - `alarms`: the observatory's watch on delivery-limit drops.
+//! - [`delete_topology`]: deletes a prefix's queues and exchanges (demo, tests, benchmarks).
 
 mod alarms;
 pub mod connection;
@@ -12,6 +13,7 @@ pub mod consumer;
 mod declare;
 pub mod properties;
 pub mod publisher;
+mod teardown;
 mod tls;
 
 use std::sync::atomic::AtomicU64;
@@ -22,6 +24,7 @@ use tokio::sync::watch;
 use crate::{Bus, BusError, BusSettings, Consumer, Handler, Outgoing, Queue, Role};
 use connection::Connector;
 use publisher::Publisher;
+pub use teardown::delete_topology;
 
 /// The bus on RabbitMQ.
 #[derive(Debug)]
