@@ -12,6 +12,11 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if matches!(cli.command, cli::Command::Demo(_)) && std::env::var_os("RUST_LOG").is_none() {
+        // The demo shows its own progress and summary; its services' routine events would
+        // drown them. Warnings and errors still show (RUST_LOG=info brings everything back).
+        std::env::set_var("RUST_LOG", "warn");
+    }
     passerelle_settings::init_telemetry(cli.log_format);
     match cli::run(cli.command) {
         Ok(code) => code.into(),

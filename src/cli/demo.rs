@@ -1,10 +1,133 @@
-//! `passerelle demo …` (not built yet).
+//! `passerelle demo`: the whole decree flow in one process, on synthetic persons — the README's
+//! main command.
+//!
+//! A CAF (`cnaf`, office `caf-13`) selects the persons of a synthetic population living in one
+//! observatory's territory and asks for health, retirement and other risk-factor categories;
+//! the observatory solicits every other body the default routing table names for them (`cnam`,
+//! `cnav`, `msa`), each answers from its own extract, the observatory returns the consolidated
+//! result, the requester ranks it and sends its receipt, and the observatory purges the case.
+//! The module map: [`layout`] (the folder), [`flow`] (the run), [`check`] (does the result add
+//! up), [`summary`] (the report), [`progress`] (stderr).
 
-use crate::exit::{CliResult, Failure};
+mod check;
+mod flow;
+mod layout;
+mod progress;
+mod summary;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use passerelle_protocol::catalogue;
+use passerelle_protocol::territory::Territories;
+
+use crate::exit::{CliResult, Failure, Outcome};
+
+/// The categories asked by default: health (3°), retirement (4°) and the other risk factors
+/// (7°) — what a CAF does not know and the CNAM, the CNAV and the MSA do.
+pub const DEFAULT_WANT: &str = "3,4,7";
+
+/// The default population: enough for several chunks per body, a couple of seconds in release.
+pub const DEFAULT_PERSONS: u64 = 2000;
+
+/// The default deadline given to the bodies. Every body answers in the demo, so the case
+/// completes long before; a stuck body only delays the (partial) result by this much.
+pub const DEFAULT_RESPOND_BY: &str = "30s";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// How many synthetic persons the CAF selects.
+    #[arg(long, default_value_t = DEFAULT_PERSONS, value_parser = clap::value_parser!(u64).range(1..=passerelle_synth::MAX_PERSONS))]
+    pub persons: u64,
+    /// Run over RabbitMQ at this URL instead of the in-process bus (a fresh name prefix, whose
+    /// exchanges and queues are deleted at the end).
+    #[arg(long, value_name = "URL")]
+    pub amqp: Option<String>,
+    /// Keep every file in DIR (created if missing; refused if not empty, unless --force).
+    /// Default: a temporary folder, deleted at the end.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Wipe a non-empty --data-dir first.
+    #[arg(long, requires = "data_dir")]
+    pub force: bool,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The observatory whose territory the persons live in, and which runs.
+    #[arg(long, value_name = "CODE", default_value = passerelle_synth::DEFAULT_TERRITORY)]
+    pub observatory: String,
+    /// The categories the CAF asks for: codes and/or whole domains of art. 2.
+    #[arg(long, value_name = "CATEGORIES", default_value = DEFAULT_WANT)]
+    pub want: String,
+    /// The deadline given to the bodies: `30s`, `2m`…
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_RESPOND_BY)]
+    pub respond_by: String,
+    /// The population's seed (the same seed gives the same persons).
+    #[arg(long, default_value_t = passerelle_synth::DEFAULT_SEED)]
+    pub seed: u64,
+}
 
-pub fn run(_args: Args) -> CliResult {
-    Err(Failure::Runtime(anyhow::anyhow!("`passerelle demo` is not built yet")))
+const AFTER_HELP: &str = "\
+What it shows, in one process and with nothing installed:
+  1. a synthetic population (made up, valid-looking NIRs; never real data): the CAF's
+     selection and one extract per body;
+  2. each solicited body (cnam, cnav, msa) indexes its extract, as `responder load` does;
+  3. the observatory, the responders and the requester start, each with its own store folder
+     and bus connection (on the in-process bus, each its own broker user);
+  4. the CAF submits its selection; the observatory solicits the bodies with the match keys
+     only; they answer; the consolidated result comes back; the CAF ranks it;
+  5. the CAF's receipt makes the observatory purge the case's payloads (decree art. 5).
+The summary adds everything up: each valid person must be in the result exactly once.
+
+Files: DIR/population/, DIR/requester/, DIR/observatory/, DIR/responder-<body>/.
+
+Exit status: 0 the flow completed and the summary adds up; 1 it completed but the result does
+not add up; 2 usage error (bad flag, non-empty DIR without --force); 4 runtime failure.
+
+Examples:
+  passerelle demo
+  passerelle demo --persons 20000 --data-dir /tmp/demo --force --json
+  passerelle demo --amqp amqp://guest:guest@127.0.0.1:5672/%2f";
+
+pub fn run(args: Args) -> CliResult {
+    let wanted = catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
+    if wanted.is_empty() {
+        return Err(Failure::Usage(anyhow!("--want names no category")));
+    }
+    if Territories::observatory(&args.observatory).is_none() {
+        return Err(Failure::Usage(anyhow!("--observatory `{}` is not an observatory code", args.observatory)));
+    }
+    let respond_by = passerelle_requester::parse_duration(&args.respond_by)
+        .map_err(|e| Failure::Usage(anyhow!(e).context("--respond-by")))?;
+    if respond_by > passerelle_protocol::rules::MAX_RESPOND_BY {
+        return Err(Failure::Usage(anyhow!("--respond-by is at most 21 days")));
+    }
+    let layout = layout::Layout::prepare(args.data_dir.as_deref(), args.force).map_err(|e| match e {
+        layout::LayoutError::Io(e) => Failure::Runtime(e),
+        usage => Failure::Usage(anyhow!(usage)),
+    })?;
+    let options = flow::DemoOptions {
+        persons: args.persons,
+        observatory: args.observatory.clone(),
+        amqp: args.amqp.clone(),
+        respond_by,
+        seed: args.seed,
+        wanted,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let mut progress = progress::Progress::new();
+    let summary = runtime.block_on(flow::run(&options, &layout, &mut progress)).map_err(Failure::Runtime)?;
+    drop(progress);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let text = serde_json::to_string(&summary).context("cannot serialise the summary")?;
+        writeln!(out, "{text}").context("cannot write to stdout")?;
+    } else {
+        write!(out, "{}", summary::render(&summary)).context("cannot write to stdout")?;
+    }
+    drop(layout);
+    Ok(if summary.persons.adds_up && summary.purge.purged { Outcome::Success } else { Outcome::Rejections })
 }

@@ -1,0 +1,171 @@
+//! `passerelle demo` as a newcomer runs it: the real binary runs the whole flow on the
+//! in-process bus and over RabbitMQ (twice, leaving nothing of its prefix behind), its summary
+//! adds up — checked again here from the files themselves — and afterwards no NIR of the
+//! synthetic population can be read in the observatory's files.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use support::{amqp_url, broker_reachable_or_skip, nirs_of_selection, passerelle, read_jsonl, scan_for};
+
+/// Small enough for a debug build, large enough for several chunks per body (the demo's chunks
+/// are 500 persons).
+const PERSONS: &str = "1100";
+
+/// A deadline no healthy run comes near, so every body answers before it even on a slow
+/// machine (a stuck body would make the result partial, which the tests would report).
+const RESPOND_BY: &str = "120s";
+
+/// Runs the demo with `--json` and returns its summary.
+fn demo(args: &[&str]) -> serde_json::Value {
+    let output = passerelle()
+        .args(["demo", "--json", "--persons", PERSONS, "--respond-by", RESPOND_BY])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "demo failed ({}): {stderr}", output.status);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON object on stdout: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// The summary's own claims, and that its numbers agree with each other.
+fn assert_adds_up(s: &serde_json::Value) {
+    let p = &s["persons"];
+    let persons: u64 = PERSONS.parse().unwrap();
+    assert_eq!(p["selected"], persons, "{s}");
+    assert_eq!(p["valid"], persons, "every synthetic person is valid: {s}");
+    assert_eq!(p["rejected"], 0);
+    assert_eq!(p["in_result"], persons);
+    assert_eq!(
+        (p["missing"].as_u64(), p["duplicates"].as_u64(), p["unexpected"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
+    assert_eq!(p["adds_up"], true);
+    assert_eq!(s["complete"], true, "every body answered: {s}");
+    let bodies = s["bodies"].as_object().unwrap();
+    assert_eq!(bodies.keys().collect::<Vec<_>>(), ["cnam", "cnav", "msa"], "the CAF's own branch is never solicited");
+    for (body, b) in bodies {
+        let statuses = ["found", "not_found", "no_answer"].map(|k| b[k].as_u64().unwrap());
+        assert_eq!(statuses.iter().sum::<u64>(), persons, "{body}: every person has one status");
+        assert_eq!(b["no_answer"], 0, "{body}");
+        assert!(statuses[0] > 0, "{body} knows somebody");
+        assert_eq!(b["persons_solicited"], persons, "{body}");
+        assert_eq!(b["solicitation_chunks"], 3, "{body}: 1100 persons in chunks of 500");
+        assert!(b["responder_persons"].as_u64().unwrap() >= persons, "{body} answered every person");
+        assert_eq!(b["answered"], true);
+    }
+    let cases = s["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0]["state"], "answered");
+    assert_eq!(cases[0]["completeness"], "complete");
+    assert_eq!(cases[0]["observatory_state"], "purged");
+    let purge = &s["purge"];
+    assert_eq!(purge["purged"], true);
+    assert_eq!(purge["reason"], "receipt");
+    assert_eq!(purge["persons"], persons);
+    assert_eq!(purge["answers"], 3 * persons, "one answer per person and body");
+    assert_eq!(s["bus"]["dead_letters"], 0);
+    let stages: Vec<&str> = s["stages"].as_array().unwrap().iter().map(|t| t["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "stop"]);
+}
+
+/// Every valid person of the selection in the result exactly once, read from the files.
+fn assert_result_files_add_up(dir: &Path) {
+    let selection: BTreeSet<String> =
+        nirs_of_selection(&dir.join("population/selection.csv")).into_iter().map(|(nir, _)| nir).collect();
+    let mut listed: BTreeMap<String, u32> = BTreeMap::new();
+    for person in read_jsonl(&dir.join("requester/out/demo-result.jsonl")) {
+        let nir = person["selection"]["nir"].as_str().unwrap().replace(' ', "");
+        *listed.entry(nir).or_default() += 1;
+    }
+    assert!(listed.values().all(|&n| n == 1), "a person is listed twice");
+    assert_eq!(listed.keys().cloned().collect::<BTreeSet<_>>(), selection, "the result holds exactly the selection");
+}
+
+#[test]
+fn the_demo_completes_in_process_and_its_summary_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&["--data-dir", dir.path().to_str().unwrap()]);
+    assert_adds_up(&summary);
+    assert_eq!(summary["bus"]["kind"], "in-process");
+    assert_eq!(summary["data_dir_deleted"], false);
+    assert_result_files_add_up(dir.path());
+    for sub in ["population", "requester", "observatory", "responder-cnam", "responder-cnav", "responder-msa"] {
+        assert!(dir.path().join(sub).is_dir(), "{sub}");
+    }
+}
+
+#[test]
+fn after_the_demo_no_nir_is_readable_in_the_observatory_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&["--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(summary["purge"]["purged"], true);
+    let mut needles = Vec::new();
+    for (nir, former) in nirs_of_selection(&dir.path().join("population/selection.csv")) {
+        needles.push(nir);
+        needles.extend(former);
+    }
+    assert!(needles.len() >= 1100);
+    let (files, hits) = scan_for(&dir.path().join("observatory"), &needles);
+    assert!(files >= 2, "the observatory's stores are there to scan: {files} files");
+    assert!(hits.is_empty(), "NIRs readable in the observatory's files: {hits:?}");
+    // The scan finds what is there: the requester keeps its selection (24 months).
+    let (_, requester_hits) = scan_for(&dir.path().join("requester"), &needles[..50]);
+    assert!(!requester_hits.is_empty(), "the scan must see NIRs where they are kept");
+}
+
+#[test]
+fn the_demo_runs_twice_over_rabbitmq_and_leaves_nothing_of_its_prefix() {
+    let url = amqp_url();
+    if !broker_reachable_or_skip(&url) {
+        return;
+    }
+    let mut prefixes = Vec::new();
+    for run in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = demo(&["--amqp", &url, "--data-dir", dir.path().to_str().unwrap()]);
+        assert_adds_up(&summary);
+        assert_result_files_add_up(dir.path());
+        assert_eq!(summary["bus"]["kind"], "amqp", "run {run}");
+        assert_eq!(summary["bus"]["topology_deleted"], true, "run {run}");
+        let prefix = summary["bus"]["prefix"].as_str().unwrap().to_owned();
+        assert!(prefix.starts_with("demo-"), "{prefix}");
+        support::assert_no_topology_left(&url, &prefix);
+        prefixes.push(prefix);
+    }
+    assert_ne!(prefixes[0], prefixes[1], "a fresh prefix per run");
+}
+
+#[test]
+fn a_non_empty_data_dir_is_refused_without_force_and_wiped_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), b"keep me").unwrap();
+    let output = passerelle().args(["demo", "--persons", "5", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not empty") && stderr.contains("--force"), "{stderr}");
+    assert!(dir.path().join("precious.txt").exists(), "nothing deleted without --force");
+
+    let output =
+        passerelle().args(["demo", "--persons", "5", "--force", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!dir.path().join("precious.txt").exists(), "--force wiped the folder");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("every valid person is in the result exactly once"), "{stdout}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["demo", "--want", "religion"][..],
+        &["demo", "--observatory", "carsat-nowhere"],
+        &["demo", "--respond-by", "soon"],
+    ] {
+        let output = passerelle().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}

@@ -1,0 +1,173 @@
+//! Helpers shared by the top-level tests of the operator-facing commands (`demo`, `ctl`, the
+//! deploy kit, metrics): the binary, the test broker, the synthetic selection's NIRs, and a
+//! byte scan for NIRs in files (ASCII and UTF-16, both byte orders).
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The broker of the tests (env `PASSERELLE_TEST_AMQP_URL`).
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// The length of a NIR.
+const NIR_LEN: usize = 15;
+
+pub fn passerelle() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_passerelle"))
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned())
+}
+
+/// `host:port` of an AMQP URL.
+fn authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else if url.starts_with("amqps") {
+        format!("{host_port}:5671")
+    } else {
+        format!("{host_port}:5672")
+    }
+}
+
+/// The vhost of an AMQP URL (`%2f` is `/`).
+pub fn vhost(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.replace("%2f", "/").replace("%2F", "/")
+    }
+}
+
+/// Whether the broker answers. Unreachable: under `CI=true` a failure, otherwise the test says
+/// it is skipped and returns `false`.
+pub fn broker_reachable_or_skip(url: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let reachable = authority(url)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)).is_ok());
+    if !reachable {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and no broker at {url}");
+        eprintln!("SKIPPED: no broker at {url} (set PASSERELLE_TEST_AMQP_URL or start RabbitMQ)");
+    }
+    reachable
+}
+
+/// The NIR and former NIRs of every record of a (synthetic) selection file.
+pub fn nirs_of_selection(path: &Path) -> Vec<(String, Vec<String>)> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let nir = headers.iter().position(|h| h == "nir").unwrap();
+    let former = headers.iter().position(|h| h == "former_nirs").unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let formers = r[former].split('|').map(|n| n.replace(' ', "")).filter(|n| !n.is_empty()).collect();
+            (r[nir].replace(' ', ""), formers)
+        })
+        .collect()
+}
+
+/// Every JSON object of a JSON Lines file.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The byte sequences in which a 15-character ASCII text can appear: as is, and as UTF-16 in
+/// either byte order at either alignment (each narrowed back to one byte per character; a
+/// position that is not a UTF-16 code unit of an ASCII character becomes 0xFF).
+fn narrowed(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut views = vec![bytes.to_vec()];
+    for align in 0..2 {
+        let pairs = bytes[align.min(bytes.len())..].chunks_exact(2);
+        let (mut le, mut be) = (Vec::with_capacity(bytes.len() / 2), Vec::with_capacity(bytes.len() / 2));
+        for pair in pairs {
+            le.push(if pair[1] == 0 && pair[0] != 0 { pair[0] } else { 0xFF });
+            be.push(if pair[0] == 0 && pair[1] != 0 { pair[1] } else { 0xFF });
+        }
+        views.push(le);
+        views.push(be);
+    }
+    views
+}
+
+/// Scans every file under `dir` for the NIRs `needles` (ASCII and UTF-16). Returns how many files
+/// were scanned and the hits as `(file, NIR)`.
+pub fn scan_for(dir: &Path, needles: &[String]) -> (usize, Vec<(String, String)>) {
+    let wanted: HashSet<&[u8]> = needles.iter().map(|n| n.as_bytes()).filter(|n| n.len() == NIR_LEN).collect();
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    let mut hits = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let mut found: HashSet<String> = HashSet::new();
+        for view in narrowed(&bytes) {
+            for window in view.windows(NIR_LEN) {
+                if wanted.contains(window) {
+                    found.insert(String::from_utf8_lossy(window).into_owned());
+                }
+            }
+        }
+        hits.extend(found.into_iter().map(|n| (file.display().to_string(), n)));
+    }
+    (files.len(), hits)
+}
+
+/// Asserts that no queue or exchange of `prefix` exists on the broker: the bus's own passive
+/// check must fail for every body, and `rabbitmqctl` (when this machine has it) lists nothing.
+pub fn assert_no_topology_left(url: &str, prefix: &str) {
+    let settings = passerelle_bus::BusSettings {
+        urls: vec![url.to_owned()],
+        prefix: prefix.to_owned(),
+        ..passerelle_bus::BusSettings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for body in ["cnam", "cnav", "cnaf", "msa"] {
+        let checked =
+            runtime.block_on(passerelle_bus::AmqpBus::connect(&settings, passerelle_bus::Role::Body(body.into())));
+        match checked {
+            Ok(bus) => {
+                runtime.block_on(bus.close());
+                panic!("the queues of {body} under {prefix} still exist");
+            }
+            Err(e) => assert!(e.to_string().contains("topology"), "{e}"),
+        }
+    }
+    for what in ["list_queues", "list_exchanges"] {
+        let Ok(output) = Command::new("rabbitmqctl").args([what, "-q", "-p", &vhost(url), "name"]).output() else {
+            return;
+        };
+        if !output.status.success() {
+            return;
+        }
+        let listed = String::from_utf8_lossy(&output.stdout);
+        let left: Vec<&str> = listed.lines().filter(|l| l.starts_with(&format!("{prefix}."))).collect();
+        assert!(left.is_empty(), "{what} still shows {left:?}");
+    }
+}
