@@ -18,6 +18,7 @@ mod error;
 mod memory;
 mod message;
 mod settings;
+mod stats;
 pub mod topology;
 
 pub use amqp::AmqpBus;
@@ -26,6 +27,7 @@ pub use error::BusError;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
 pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
 pub use settings::{BusSettings, IdentitySettings, TlsSettings};
+pub use stats::BusStats;
 pub use topology::{Queue, Role};
 
 /// Publishing and consuming, the same for the AMQP bus and the in-process bus.

@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use crate::consumer::{settle, stopped, Settled};
 use crate::envelope::Envelope;
 use crate::topology::{Exchange, Topology, DELIVERY_LIMIT};
-use crate::{Bus, BusError, BusSettings, Consumer, Handler, Kind, Outgoing, Queue};
+use crate::{Bus, BusError, BusSettings, BusStats, Consumer, Handler, Kind, Outgoing, Queue};
 
 /// A message the bus dead-lettered (the reason is the handler's or the bus's own check).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,7 @@ struct Broker {
     settings: BusSettings,
     queues: Mutex<HashMap<String, QueueState>>,
     dead_letters: Mutex<Vec<DeadLetter>>,
+    stats: Arc<BusStats>,
 }
 
 /// The in-process twin of the AMQP bus: one shared broker; clones share it.
@@ -76,6 +77,7 @@ impl InProcessBus {
                 settings: settings.clone(),
                 queues: Mutex::new(queues),
                 dead_letters: Mutex::default(),
+                stats: Arc::default(),
             }),
         }
     }
@@ -83,6 +85,11 @@ impl InProcessBus {
     /// A handle publishing as `user`.
     pub fn connect_as(&self, user: &str) -> InProcessConnection {
         InProcessConnection { broker: Arc::clone(&self.broker), user: user.to_owned() }
+    }
+
+    /// The broker's counters (dead-letters; an in-process bus never reconnects or blocks).
+    pub fn stats(&self) -> Arc<BusStats> {
+        Arc::clone(&self.broker.stats)
     }
 
     /// What was dead-lettered so far, oldest first.
@@ -160,6 +167,7 @@ impl Broker {
     fn dead_letter(&self, queue: &str, envelope: &Envelope, kind: Option<Kind>, reason: String) {
         tracing::warn!(queue, kind = kind.map(Kind::type_name), message_id = envelope.message_id.as_deref(),
             reason = %reason, "message dead-lettered");
+        self.stats.dead_lettered(queue, kind);
         lock(&self.dead_letters).push(DeadLetter {
             kind,
             reason,

@@ -15,7 +15,7 @@ use tokio::sync::{watch, Mutex};
 
 use super::declare;
 use crate::consumer::stopped;
-use crate::{BusError, BusSettings, Role};
+use crate::{BusError, BusSettings, BusStats, Role};
 
 /// First wait before reconnecting after a loss.
 pub const RECONNECT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
@@ -48,6 +48,8 @@ pub(crate) struct Connector {
     current: Mutex<Option<Live>>,
     generation: AtomicU64,
     closed: AtomicBool,
+    /// Connections, blocked time and dead-letters, for the metrics.
+    pub stats: Arc<BusStats>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -78,6 +80,7 @@ impl Connector {
             current: Mutex::new(None),
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            stats: Arc::default(),
         })
     }
 
@@ -165,6 +168,7 @@ impl Connector {
                     let conn = Arc::new(conn);
                     let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                     declare::declare(&conn, &self.settings, &self.role).await?;
+                    self.stats.connected();
                     tracing::info!(broker = %where_, user = %uri.authority.userinfo.username, generation,
                         "connected to the broker");
                     return Ok(Live { conn, user: uri.authority.userinfo.username.clone(), generation });

@@ -189,7 +189,10 @@ impl Subscription {
                     message_id = envelope.message_id.as_deref(), user = envelope.user_id.as_deref(),
                     reason = %reason, "message dead-lettered");
                 match self.dead_letter(s, &d, &envelope.body, &reason).await {
-                    Ok(()) => d.acker.ack(BasicAckOptions::default()).await.map_err(ack)?,
+                    Ok(()) => {
+                        d.acker.ack(BasicAckOptions::default()).await.map_err(ack)?;
+                        self.connector.stats.dead_lettered(&self.queue_name(), kind);
+                    }
                     Err(e @ (BusError::Returned { .. } | BusError::Nacked { .. })) => {
                         tracing::error!(error = %e, "dead-letter refused; giving the message back to the queue");
                         d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await.map_err(ack)?;

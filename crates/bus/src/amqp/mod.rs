@@ -63,6 +63,11 @@ impl AmqpBus {
         self.alarm_count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Its counters: connections, blocked time, dead-letters (for the metrics).
+    pub fn stats(&self) -> Arc<crate::BusStats> {
+        Arc::clone(&self.connector.stats)
+    }
+
     /// The settings this bus runs with.
     pub fn settings(&self) -> &BusSettings {
         &self.connector.settings

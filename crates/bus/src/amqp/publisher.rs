@@ -157,8 +157,12 @@ impl Publisher {
                     record(done, &mut unconfirmed, &mut failure);
                 }
             }
-            while c.live.conn.status().blocked() {
-                tokio::time::sleep(BLOCKED_POLL).await;
+            if c.live.conn.status().blocked() {
+                let since = tokio::time::Instant::now();
+                while c.live.conn.status().blocked() {
+                    tokio::time::sleep(BLOCKED_POLL).await;
+                }
+                self.connector.stats.add_blocked(since.elapsed());
             }
             let o = &messages[i];
             let now = SystemTime::now();
