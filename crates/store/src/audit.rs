@@ -330,6 +330,28 @@ impl Tx<'_> {
         Ok(Verification { entries: entries.len() as u64, years, broken })
     }
 
+    /// How many entries each action has, in the years kept (metrics, `ctl status`).
+    pub fn audit_action_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare_cached("SELECT action, COUNT(*) FROM audit GROUP BY action ORDER BY action")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The reasons of the dead-letter entries and how many carry each, most frequent first
+    /// (`ctl status`). Reasons hold ids and codes, never personal data.
+    pub fn audit_dead_letter_reasons(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT COALESCE(json_extract(detail, '$.reason'), ''), COUNT(*) FROM audit \
+             WHERE action = 'dead_letter' GROUP BY 1 ORDER BY 2 DESC, 1",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Deletes every entry of the years before `year` (retention); returns how many.
     pub fn audit_delete_years_before(&self, year: i32) -> Result<usize> {
         Ok(self.tx.execute("DELETE FROM audit WHERE year < ?1", [year])?)
@@ -397,6 +419,29 @@ mod tests {
     fn at(year_offset_days: u64) -> SystemTime {
         // 2025-12-30T00:00:00Z, then days later.
         UNIX_EPOCH + Duration::from_secs(1_767_052_800) + Duration::from_secs(86400 * year_offset_days)
+    }
+
+    #[test]
+    fn actions_and_dead_letter_reasons_are_counted() {
+        let (_dir, store) = store_with_entries(3);
+        store
+            .write(|tx| {
+                for reason in ["bad chunk", "bad chunk", "unknown case"] {
+                    tx.audit_append(&AuditEntry::new(
+                        at(1),
+                        Action::DeadLetter,
+                        None,
+                        "body:cnam user:cnam",
+                        serde_json::json!({ "reason": reason }),
+                    ))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let counts = store.read(|tx| tx.audit_action_counts()).unwrap();
+        assert_eq!(counts, [("dead_letter".to_owned(), 3), ("request_received".to_owned(), 3)]);
+        let reasons = store.read(|tx| tx.audit_dead_letter_reasons()).unwrap();
+        assert_eq!(reasons, [("bad chunk".to_owned(), 2), ("unknown case".to_owned(), 1)]);
     }
 
     fn store_with_entries(n: u64) -> (tempfile::TempDir, CaseStore) {
