@@ -6,6 +6,9 @@
 //! so a scrape never competes with the daemon's real work and adds no web framework.
 #![forbid(unsafe_code)]
 
+pub mod bus;
+mod snapshot;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +17,10 @@ use std::time::Duration;
 pub use prometheus_client::metrics::counter::Counter;
 pub use prometheus_client::metrics::family::Family;
 pub use prometheus_client::metrics::gauge::Gauge;
+pub use prometheus_client::metrics::histogram::exponential_buckets;
 pub use prometheus_client::metrics::histogram::Histogram;
 pub use prometheus_client::registry::Registry;
+pub use snapshot::{FamilyKind, SnapshotCollector, SnapshotFamily, Value};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -91,8 +96,7 @@ pub struct MetricsServer {
 impl MetricsServer {
     /// Binds `addr` (e.g. `127.0.0.1:9464`, or port 0) and serves `/metrics` and `/health`.
     pub async fn start(addr: &str, registry: MetricsRegistry, health: Health) -> Result<Self, ServeError> {
-        let listener =
-            TcpListener::bind(addr).await.map_err(|source| ServeError { addr: addr.to_owned(), source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServeError { addr: addr.to_owned(), source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError { addr: addr.to_owned(), source })?;
         let task = tokio::spawn(async move {
             loop {
@@ -126,7 +130,9 @@ async fn answer(mut stream: TcpStream, registry: &MetricsRegistry, health: &Heal
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", registry.encode()),
+        ("GET", "/metrics") => {
+            ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", registry.encode())
+        }
         ("GET", "/health") if health.is_healthy() => ("200 OK", "text/plain", "ok\n".to_owned()),
         ("GET", "/health") => ("503 Service Unavailable", "text/plain", "unhealthy\n".to_owned()),
         ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /health\n".to_owned()),
@@ -154,6 +160,49 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_families_are_read_at_each_scrape() {
+        let registry = MetricsRegistry::default();
+        let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = Arc::clone(&calls);
+        registry.register_in("observatory", move |r| {
+            r.register_collector(SnapshotCollector::new(move || {
+                let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                vec![
+                    SnapshotFamily::counter("purges", "Cases purged", n),
+                    SnapshotFamily::by_label(
+                        "cases",
+                        "Cases by state",
+                        FamilyKind::Gauge,
+                        "state",
+                        [("collecting".to_owned(), Value::Int(2)), ("purged".to_owned(), Value::Int(n))],
+                    ),
+                ]
+            }))
+        });
+        let first = registry.encode();
+        assert!(first.contains("passerelle_observatory_purges_total 1"), "{first}");
+        assert!(first.contains("passerelle_observatory_cases{state=\"collecting\"} 2"), "{first}");
+        assert!(first.contains("# TYPE passerelle_observatory_cases gauge"), "{first}");
+        let second = registry.encode();
+        assert!(second.contains("passerelle_observatory_purges_total 2"), "{second}");
+    }
+
+    #[test]
+    fn bus_counters_are_exposed() {
+        let registry = MetricsRegistry::default();
+        let bus = passerelle_bus::InProcessBus::new(&passerelle_bus::BusSettings::default());
+        bus::register_bus(&registry, bus.stats());
+        let text = registry.encode();
+        for family in [
+            "passerelle_bus_reconnects_total 0",
+            "passerelle_bus_blocked_seconds_total 0",
+            "# TYPE passerelle_bus_dead_letters counter",
+        ] {
+            assert!(text.contains(family), "{family} in {text}");
+        }
+    }
 
     #[tokio::test]
     async fn serves_metrics_and_health() {
