@@ -28,6 +28,7 @@
 pub mod aggregate;
 mod deadlines;
 mod engine;
+pub mod metrics;
 mod publisher;
 mod requests;
 mod responses;

@@ -10,6 +10,7 @@
 //! agent_id = "jdupont"                 # who the CLI's audit entries name (default: the OS user)
 //! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
+//! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
 //!
 //! [routing]                            # category → bodies; unlisted categories keep the
 //! job_seeker_registration = ["cnaf"]   # catalogue's default holders
@@ -85,6 +86,10 @@ pub struct ObservatorySettings {
     /// The timer's period in milliseconds.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
+    /// Where to serve `/metrics` and `/health` (e.g. `127.0.0.1:9464`; port 0 picks one); none
+    /// when absent.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
 }
 
 fn default_respond_by_days() -> u64 {
@@ -123,6 +128,7 @@ impl ObservatorySettings {
             audit_retention_years: default_audit_retention_years(),
             statistics_retention_days: default_statistics_retention_days(),
             tick_ms: default_tick_ms(),
+            metrics_addr: None,
         }
     }
 
@@ -165,6 +171,10 @@ impl ObservatorySettings {
         }
         if self.tick_ms == 0 {
             return bad("tick_ms", "must be at least 1".into());
+        }
+        if let Some(addr) = &self.metrics_addr {
+            passerelle_metrics::check_addr(addr)
+                .map_err(|message| SettingsError { key: "metrics_addr".into(), message })?;
         }
         let retention = rules::clamp_retention(rules::days(self.retention_days), rules::OBSERVATORY_RETENTION_CAP);
         if retention < rules::days(self.retention_days) {
