@@ -18,6 +18,7 @@
 
 pub mod consolidate;
 pub mod export;
+pub mod metrics;
 pub mod ranking;
 pub mod service;
 pub mod settings;

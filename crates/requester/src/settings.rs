@@ -9,6 +9,7 @@
 //! retention_days = 730          # at most 730 (24 months, decree art. 5): a higher value is lowered
 //! legal_basis = "Décret n° 2017-334, art. 3"
 //! chunk_size = 1000             # persons per request message
+//! metrics_addr = "127.0.0.1:9466"   # `requester run` serves /metrics and /health (absent: not served)
 //!
 //! [broker]                      # passerelle_bus::BusSettings
 //! urls = ["amqp://guest:guest@127.0.0.1:5672/%2f"]
@@ -77,6 +78,10 @@ pub struct RequesterSettings {
     /// must match the observatories' own configuration.
     #[serde(default)]
     pub territories: BTreeMap<String, String>,
+    /// Where `requester run` serves `/metrics` and `/health` (e.g. `127.0.0.1:9466`; port 0
+    /// picks one); none when absent.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
 }
 
 fn default_retention_days() -> u32 {
@@ -121,6 +126,7 @@ impl RequesterSettings {
             chunk_size: DEFAULT_CHUNK_SIZE,
             ranking: RankingSettings::default(),
             territories: BTreeMap::new(),
+            metrics_addr: None,
         }
     }
 
@@ -147,6 +153,9 @@ impl RequesterSettings {
         }
         self.ranking.validate()?;
         self.territories()?;
+        if let Some(addr) = &self.metrics_addr {
+            passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,116 @@
+//! The requester's metrics (`passerelle_requester_…`), read from its store at each scrape:
+//! cases by state, persons submitted and refused, records rejected, receipts not sent yet, the
+//! oldest case still waiting for its result. Counts and states only — the store's names and
+//! contact details never reach a metric.
+
+use std::time::SystemTime;
+
+use passerelle_metrics::{FamilyKind, MetricsRegistry, SnapshotCollector, SnapshotFamily, Value};
+
+use crate::store::{CaseState, Store, StoreError};
+use crate::Requester;
+
+/// The metrics prefix of the requester (`passerelle_requester_…`).
+pub const COMPONENT: &str = "requester";
+
+/// Every case state, so a state with no case still shows as 0.
+const STATES: [CaseState; 5] =
+    [CaseState::Prepared, CaseState::Sent, CaseState::Answered, CaseState::Refused, CaseState::Purged];
+
+/// Registers the store-backed metrics of a requester.
+pub fn register(registry: &MetricsRegistry, requester: &Requester) {
+    let requester = requester.clone();
+    let collector = SnapshotCollector::new(move || match read(requester.store()) {
+        Ok(families) => families,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the requester's store for the metrics");
+            Vec::new()
+        }
+    });
+    registry.register_in(COMPONENT, |r| r.register_collector(collector));
+}
+
+fn read(store: &Store) -> Result<Vec<SnapshotFamily>, StoreError> {
+    let cases = store.cases()?;
+    let submissions = store.submissions()?;
+    let now = SystemTime::now();
+    let oldest_waiting = cases
+        .iter()
+        .filter(|c| c.state == CaseState::Sent)
+        .filter_map(|c| c.sent_at)
+        .map(|t| now.duration_since(t).map_or(0.0, |d| d.as_secs_f64()))
+        .fold(0.0, f64::max);
+    Ok(vec![
+        SnapshotFamily::by_label(
+            "cases",
+            "Cases by state",
+            FamilyKind::Gauge,
+            "state",
+            STATES
+                .iter()
+                .map(|s| (s.as_str().to_owned(), Value::Int(cases.iter().filter(|c| c.state == *s).count() as u64))),
+        ),
+        SnapshotFamily::counter("submissions", "Selections submitted (kept ones)", submissions.len() as u64),
+        SnapshotFamily::counter(
+            "records_rejected",
+            "Selection records rejected before sending",
+            submissions.iter().map(|s| s.rejected).sum(),
+        ),
+        SnapshotFamily::counter(
+            "persons_submitted",
+            "Persons sent to observatories",
+            cases.iter().map(|c| c.persons).sum(),
+        ),
+        SnapshotFamily::counter(
+            "persons_refused",
+            "Persons the observatories refused",
+            cases.iter().map(|c| c.refused_persons).sum(),
+        ),
+        SnapshotFamily::counter(
+            "purged_submissions",
+            "Submissions purged at the end of their retention",
+            submissions.iter().filter(|s| s.purged_at.is_some()).count() as u64,
+        ),
+        SnapshotFamily::gauge(
+            "receipts_pending",
+            "Answered cases whose receipt is not sent yet (the observatory still holds their data)",
+            cases.iter().filter(|c| c.state == CaseState::Answered && c.receipt_sent_at.is_none()).count() as u64,
+        ),
+        SnapshotFamily {
+            name: "oldest_waiting_case_age_seconds",
+            help: "Time since the oldest case still waiting for its result was sent (0 when none)",
+            kind: FamilyKind::Gauge,
+            samples: vec![(Vec::new(), Value::Float(oldest_waiting))],
+        },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_store_shows_every_state_at_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
+        let clock = std::sync::Arc::new(passerelle_protocol::rules::SystemClock);
+        let requester = Requester::offline(settings, clock).unwrap();
+        let registry = MetricsRegistry::default();
+        register(&registry, &requester);
+        let text = registry.encode();
+        for state in ["prepared", "sent", "answered", "refused", "purged"] {
+            assert!(text.contains(&format!("passerelle_requester_cases{{state=\"{state}\"}} 0")), "{text}");
+        }
+        assert!(text.contains("passerelle_requester_persons_submitted_total 0"), "{text}");
+    }
+
+    #[test]
+    fn the_metrics_address_is_checked_with_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = crate::RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
+        settings.metrics_addr = Some("localhost".into());
+        assert_eq!(settings.validate().unwrap_err().key, "metrics_addr");
+        settings.metrics_addr = Some("localhost:0".into());
+        settings.validate().unwrap();
+    }
+}
