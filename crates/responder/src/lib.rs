@@ -22,6 +22,7 @@
 pub mod answer;
 pub mod index;
 pub mod load;
+pub mod metrics;
 pub mod service;
 pub mod settings;
 pub mod source;

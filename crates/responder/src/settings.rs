@@ -9,6 +9,7 @@
 //! body = "cnaf"
 //! holds = ["housing_aid", "rsa"]         # default: the catalogue's default holdings of the body
 //! data_dir = "/var/lib/passerelle/responder"
+//! metrics_addr = "127.0.0.1:9465"       # /metrics and /health (absent: not served)
 //!
 //! [broker]
 //! urls = ["amqps://cnaf:secret@broker.example:5671/%2f"]
@@ -73,6 +74,10 @@ pub struct ResponderSettings {
     pub broker: BusSettings,
     /// Where the body's data comes from.
     pub source: SourceSettings,
+    /// Where `responder run` serves `/metrics` and `/health` (e.g. `127.0.0.1:9465`; port 0
+    /// picks one); none when absent.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
 }
 
 /// Where the body's data comes from.
@@ -146,6 +151,8 @@ pub enum SettingsError {
     EmptyPool,
     #[error("`consumers` must be at least 1")]
     NoConsumer,
+    #[error("`metrics_addr`: {0}")]
+    MetricsAddr(String),
 }
 
 impl ResponderSettings {
@@ -178,6 +185,9 @@ impl ResponderSettings {
         }
         if self.consumers == 0 {
             return Err(SettingsError::NoConsumer);
+        }
+        if let Some(addr) = &self.metrics_addr {
+            passerelle_metrics::check_addr(addr).map_err(SettingsError::MetricsAddr)?;
         }
         if let SourceSettings::Postgres(pg) = &self.source {
             if pg.pool_size == 0 {

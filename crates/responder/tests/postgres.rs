@@ -99,6 +99,7 @@ fn responder_settings(pg: PostgresSettings, broker: BusSettings) -> ResponderSet
         consumers: 1,
         broker,
         source: SourceSettings::Postgres(pg),
+        metrics_addr: None,
     }
 }
 

@@ -292,6 +292,7 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
             consumers: passerelle_responder::settings::DEFAULT_CONSUMERS,
             broker: deployment.clone(),
             source: SourceSettings::Extract(ExtractSettings::default()),
+            metrics_addr: None,
         };
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;

@@ -97,6 +97,7 @@ pub fn extract_settings(data_dir: &Path, broker: BusSettings) -> ResponderSettin
         consumers: 2,
         broker,
         source: SourceSettings::Extract(ExtractSettings::default()),
+        metrics_addr: None,
     }
 }
 
