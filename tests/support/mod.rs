@@ -171,3 +171,46 @@ pub fn assert_no_topology_left(url: &str, prefix: &str) {
         assert!(left.is_empty(), "{what} still shows {left:?}");
     }
 }
+
+/// A parsed Prometheus / OpenMetrics text exposition.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    /// Family name → its `# TYPE`.
+    pub types: std::collections::BTreeMap<String, String>,
+    /// `name{k="v",…}` (labels as written) → value.
+    pub samples: std::collections::BTreeMap<String, f64>,
+}
+
+impl Exposition {
+    /// Parses the text, checking its shape: every sample belongs to a family declared by a
+    /// `# TYPE` line before it, every value is a number, and the text ends with `# EOF`.
+    pub fn parse(text: &str) -> Exposition {
+        let mut e = Exposition::default();
+        assert_eq!(text.lines().last(), Some("# EOF"), "an OpenMetrics exposition ends with # EOF");
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+                assert!(e.types.insert(name.to_owned(), kind.to_owned()).is_none(), "family {name} declared twice");
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample: {line}"));
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number in {line}"));
+            let name = series.split('{').next().unwrap();
+            let family = ["_total", "_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| e.types.contains_key(*f)))
+                .unwrap_or(name);
+            assert!(e.types.contains_key(family), "sample {series} has no # TYPE");
+            e.samples.insert(series.to_owned(), value);
+        }
+        e
+    }
+
+    /// The value of a series, e.g. `passerelle_observatory_cases{state="purged"}`.
+    pub fn get(&self, series: &str) -> f64 {
+        *self.samples.get(series).unwrap_or_else(|| panic!("no series {series} in {:#?}", self.samples.keys()))
+    }
+}

@@ -1,0 +1,164 @@
+//! `/metrics` and `/health` scraped over HTTP and parsed, after a whole flow on the in-process
+//! bus with every role's metrics in one registry: the observatory (cases by state, pending
+//! chunks per body, purges, per-body response latency), a responder, the requester and the bus
+//! (dead-letters, reconnects, blocked time).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use passerelle_bus::{Bus, BusSettings, InProcessBus, Queue};
+use passerelle_metrics::{fetch, Health, MetricsRegistry, MetricsServer};
+use passerelle_observatory::{Observatory, ObservatorySettings};
+use passerelle_protocol::catalogue;
+use passerelle_protocol::rules::SystemClock;
+use passerelle_requester::{Requester, RequesterSettings, SubmitRequest};
+use passerelle_responder::{load_extract, ExtractSettings, Responder, ResponderSettings, SourceSettings};
+use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
+use support::Exposition;
+
+const OBSERVATORY: &str = "carsat-sud-est";
+const PERSONS: u64 = 120;
+const CHUNK: usize = 50;
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let year = time::OffsetDateTime::now_utc().year();
+    let population = dir.path().join("population");
+    passerelle_synth::generate(&passerelle_synth::SynthOptions::new(PERSONS, year), &population).unwrap();
+
+    let settings = BusSettings::default();
+    let bus = InProcessBus::new(&settings);
+    let registry = MetricsRegistry::default();
+    let health = Health::default();
+    passerelle_metrics::bus::register_bus(&registry, bus.stats());
+
+    // The observatory, its bus instrumented for the response latency.
+    let mut obs = ObservatorySettings::new(OBSERVATORY, dir.path().join("observatory"));
+    obs.tick_ms = 50;
+    obs.chunk_size = CHUNK;
+    std::fs::create_dir_all(&obs.data_dir).unwrap();
+    let obs_bus = passerelle_observatory::metrics::instrument(Arc::new(bus.connect_as("observatory")), &registry);
+    let observatory = Observatory::build(obs, obs_bus, Arc::new(SystemClock)).unwrap();
+    let status = observatory.status_reader();
+    passerelle_observatory::metrics::register(&registry, &status);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let obs_task = tokio::spawn(observatory.run_until_stopped(shutdown(stop_rx.clone())));
+
+    // The three solicited bodies; the cnam responder's metrics are registered (one responder
+    // per registry, as one per process in production).
+    let mut responders = Vec::new();
+    for body in ["cnam", "cnav", "msa"] {
+        let rs = ResponderSettings {
+            body: body.into(),
+            holds: None,
+            data_dir: dir.path().join(format!("responder-{body}")),
+            consumers: 1,
+            broker: settings.clone(),
+            source: SourceSettings::Extract(ExtractSettings::default()),
+            metrics_addr: None,
+        };
+        std::fs::create_dir_all(&rs.data_dir).unwrap();
+        let extract = population.join(passerelle_synth::extract_file_name(body));
+        load_extract(&rs, &extract, Encoding::Utf8, &mut ReportWriter::new(ReportFormat::Human, std::io::sink()))
+            .unwrap();
+        let responder = Responder::build(&rs, Arc::new(bus.connect_as(body)) as Arc<dyn Bus>).await.unwrap();
+        if body == "cnam" {
+            passerelle_responder::metrics::register(&registry, responder.stats(), body);
+        }
+        responders.push(tokio::spawn(responder.run_until_stopped(shutdown(stop_rx.clone()))));
+    }
+
+    // The requester submits and waits, as `requester submit` does.
+    let mut rq = RequesterSettings::for_dir("cnaf", "caf-13", &dir.path().join("requester"));
+    rq.chunk_size = CHUNK;
+    let requester = Requester::build(rq, Arc::new(bus.connect_as("cnaf")), Arc::new(SystemClock)).unwrap();
+    passerelle_requester::metrics::register(&registry, &requester);
+    let listening = requester.listen().await.unwrap();
+    let request = SubmitRequest {
+        selection: population.join(passerelle_synth::SELECTION_FILE),
+        encoding: Encoding::Utf8,
+        reference_year: Some(year as u32),
+        wanted: catalogue::parse_list("3,4,7").unwrap(),
+        service: "Atelier mémoire".into(),
+        respond_by: Duration::from_secs(120),
+        out: Some(dir.path().join("result")),
+        strict: false,
+    };
+    let submitted = requester.submit(&request, &mut |_| {}, &ProgressBar::hidden()).await.unwrap();
+    let cases = requester.wait_for_results(&submitted.case_ids(), &ProgressBar::hidden(), None).await.unwrap();
+    assert!(cases.iter().all(|c| c.state.is_settled()));
+    let case_id = submitted.case_ids()[0].to_string();
+    let deadline = Instant::now() + WAIT;
+    while status.case(&case_id).unwrap().unwrap().state != passerelle_store::CaseState::Purged {
+        assert!(Instant::now() < deadline, "the observatory did not purge the case");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A forged message the bus refuses: its dead-letter is counted.
+    bus.inject_raw(&Queue::ObservatoryRequests(OBSERVATORY.into()), "passerelle.v1.Forged", vec![1, 2, 3], "x")
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while bus.dead_letters().is_empty() {
+        assert!(Instant::now() < deadline, "the forged message was not dead-lettered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let server = MetricsServer::start("127.0.0.1:0", registry, health.clone()).await.unwrap();
+    assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 503, "not healthy until the daemon says so");
+    health.set(true);
+    assert_eq!(fetch(server.local_addr, "/health").await.unwrap(), (200, "ok\n".to_owned()));
+    let (code, text) = fetch(server.local_addr, "/metrics").await.unwrap();
+    assert_eq!(code, 200);
+    let m = Exposition::parse(&text);
+
+    // The observatory.
+    assert_eq!(m.types["passerelle_observatory_cases"], "gauge");
+    assert_eq!(m.get(r#"passerelle_observatory_cases{state="purged"}"#), 1.0);
+    assert_eq!(m.get(r#"passerelle_observatory_cases{state="collecting"}"#), 0.0);
+    for body in ["cnam", "cnav", "cnaf", "msa"] {
+        let pending = format!(r#"passerelle_observatory_solicitation_chunks_pending{{body="{body}"}}"#);
+        assert_eq!(m.get(&pending), 0.0, "{body}");
+    }
+    assert_eq!(m.get("passerelle_observatory_persons_accepted_total"), PERSONS as f64);
+    assert_eq!(m.get("passerelle_observatory_purged_cases_total"), 1.0);
+    assert_eq!(m.get("passerelle_observatory_purges_total"), 1.0);
+    assert_eq!(m.get("passerelle_observatory_reminders_total"), 0.0);
+    assert_eq!(m.get("passerelle_observatory_dead_letters_total"), 0.0);
+    assert_eq!(m.get("passerelle_observatory_cases_in_flight"), 0.0);
+    assert_eq!(m.types["passerelle_observatory_response_latency_seconds"], "histogram");
+    let chunks = PERSONS.div_ceil(CHUNK as u64) as f64;
+    for body in ["cnam", "cnav", "msa"] {
+        let count = format!(r#"passerelle_observatory_response_latency_seconds_count{{body="{body}"}}"#);
+        assert_eq!(m.get(&count), chunks, "one latency per answered chunk of {body}");
+        let inf = format!(r#"passerelle_observatory_response_latency_seconds_bucket{{le="+Inf",body="{body}"}}"#);
+        assert_eq!(m.get(&inf), chunks);
+    }
+    // The responder, the requester.
+    assert_eq!(m.get(r#"passerelle_responder_persons_answered_total{body="cnam"}"#), PERSONS as f64);
+    assert_eq!(m.get(r#"passerelle_responder_chunks_answered_total{body="cnam"}"#), chunks);
+    assert_eq!(m.get(r#"passerelle_requester_cases{state="answered"}"#), 1.0);
+    assert_eq!(m.get("passerelle_requester_persons_submitted_total"), PERSONS as f64);
+    assert_eq!(m.get("passerelle_requester_receipts_pending"), 0.0);
+    // The bus.
+    assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
+    assert_eq!(m.get("passerelle_bus_blocked_seconds_total"), 0.0);
+    let dead = format!(
+        r#"passerelle_bus_dead_letters_total{{queue="passerelle.observatory.{OBSERVATORY}.requests",type="unknown"}}"#
+    );
+    assert_eq!(m.get(&dead), 1.0);
+
+    server.stop();
+    listening.stop().await;
+    let _ = stop.send(true);
+    obs_task.await.unwrap().unwrap();
+    for r in responders {
+        r.await.unwrap().unwrap();
+    }
+}
