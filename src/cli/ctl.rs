@@ -17,6 +17,9 @@ use passerelle_observatory::ObservatorySettings;
 
 use crate::exit::{CliResult, Failure, Outcome};
 
+// The management API's variables are not `PASSERELLE_…`: those override the settings file, whose
+// unknown keys are refused.
+
 /// Where the deploy kit installs the observatory's settings.
 pub const DEFAULT_CONFIG: &str = "/etc/passerelle/observatory.toml";
 
@@ -57,13 +60,13 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// The RabbitMQ management API (plain http://).
-    #[arg(long, value_name = "URL", env = "PASSERELLE_MANAGEMENT_URL", default_value = management::DEFAULT_URL)]
+    #[arg(long, value_name = "URL", env = "RABBITMQ_MANAGEMENT_URL", default_value = management::DEFAULT_URL)]
     pub management_url: String,
     /// The management API user (default: the user of the first broker URL).
-    #[arg(long, value_name = "USER", env = "PASSERELLE_MANAGEMENT_USER")]
+    #[arg(long, value_name = "USER", env = "RABBITMQ_MANAGEMENT_USER")]
     pub management_user: Option<String>,
     /// The management API password (default: the password of the first broker URL).
-    #[arg(long, value_name = "PASSWORD", env = "PASSERELLE_MANAGEMENT_PASSWORD", hide_env_values = true)]
+    #[arg(long, value_name = "PASSWORD", env = "RABBITMQ_MANAGEMENT_PASSWORD", hide_env_values = true)]
     pub management_password: Option<String>,
     /// Do not ask the management API.
     #[arg(long)]
