@@ -146,6 +146,34 @@ async fn answer(mut stream: TcpStream, registry: &MetricsRegistry, health: &Heal
     stream.shutdown().await
 }
 
+/// Checks a `metrics_addr` setting without binding it: `HOST:PORT` (`127.0.0.1:9464`,
+/// `[::1]:9464`, `localhost:9464`; port 0 picks a free port). Loading settings never binds.
+pub fn check_addr(addr: &str) -> Result<(), String> {
+    let Some((host, port)) = addr.trim().rsplit_once(':') else {
+        return Err(format!("`{addr}` is not HOST:PORT (e.g. 127.0.0.1:9464)"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("`{addr}` is not HOST:PORT (e.g. 127.0.0.1:9464)"));
+    }
+    Ok(())
+}
+
+/// Starts the endpoint when the daemon's settings give an address (`metrics_addr`).
+pub async fn serve(
+    addr: Option<&str>,
+    registry: MetricsRegistry,
+    health: Health,
+) -> Result<Option<MetricsServer>, ServeError> {
+    match addr {
+        Some(addr) => {
+            let server = MetricsServer::start(addr, registry, health).await?;
+            tracing::info!(addr = %server.local_addr, "serving /metrics and /health");
+            Ok(Some(server))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Fetches a path from a metrics endpoint (for `ctl` and tests): the body of a 200 answer.
 pub async fn fetch(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr).await?;
@@ -187,6 +215,16 @@ mod tests {
         assert!(first.contains("# TYPE passerelle_observatory_cases gauge"), "{first}");
         let second = registry.encode();
         assert!(second.contains("passerelle_observatory_purges_total 2"), "{second}");
+    }
+
+    #[test]
+    fn addresses_are_checked_without_binding() {
+        for ok in ["127.0.0.1:9464", "[::1]:0", "localhost:9464", "0.0.0.0:9464"] {
+            assert!(check_addr(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "9464", "127.0.0.1", ":9464", "127.0.0.1:http", "127.0.0.1:99999"] {
+            assert!(check_addr(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
