@@ -162,3 +162,75 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
         r.await.unwrap().unwrap();
     }
 }
+
+/// A port nothing listens on (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
+    let url = support::amqp_url();
+    if !support::broker_reachable_or_skip(&url) {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prefix = format!("metrics-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let broker = BusSettings { urls: vec![url.clone()], prefix: prefix.clone(), ..BusSettings::default() };
+    // The observatory's side declares the topology the daemon checks for.
+    let declared = runtime
+        .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
+        .unwrap();
+    runtime.block_on(declared.close());
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("requester.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{}\"\nout_dir = \"{}\"\nmetrics_addr = \"127.0.0.1:{port}\"\n\
+             [broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("out").display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = support::passerelle()
+        .args(["requester", "run", "--config"])
+        .arg(&config)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + WAIT;
+    let health = loop {
+        match runtime.block_on(fetch(addr, "/health")) {
+            Ok((200, body)) => break body,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("the daemon never became healthy: {other:?}"),
+        }
+    };
+    assert_eq!(health, "ok\n");
+    let (code, text) = runtime.block_on(fetch(addr, "/metrics")).unwrap();
+    assert_eq!(code, 200);
+    let m = Exposition::parse(&text);
+    assert_eq!(m.get(r#"passerelle_requester_cases{state="sent"}"#), 0.0);
+    assert_eq!(m.get("passerelle_bus_connections_total"), 1.0, "connected once");
+    assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
+
+    // SIGTERM, as the service manager stops it.
+    let stopped = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    runtime.block_on(passerelle_bus::amqp::delete_topology(&broker)).unwrap();
+}

@@ -314,8 +314,22 @@ pub fn run(args: ConfigArgs) -> CliResult {
     runtime()?.block_on(async move {
         let bus = connect(&settings).await?;
         let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
+        // /metrics and /health on `metrics_addr`, when set.
+        let registry = passerelle_metrics::MetricsRegistry::default();
+        let health = passerelle_metrics::Health::default();
+        passerelle_metrics::bus::register_bus(&registry, bus.stats());
+        passerelle_requester::metrics::register(&registry, &requester);
+        let metrics = passerelle_metrics::serve(requester.settings().metrics_addr.as_deref(), registry, health.clone())
+            .await
+            .context("cannot serve the metrics")
+            .map_err(Failure::Runtime)?;
+        health.set(true);
         tracing::info!(body = %requester.settings().body, office = %requester.settings().office, "requester daemon running");
         let result = requester.run_until_stopped(shutdown_signal()).await;
+        health.set(false);
+        if let Some(server) = metrics {
+            server.stop();
+        }
         close(requester, bus).await;
         result.map_err(failure)?;
         Ok(Outcome::Success)

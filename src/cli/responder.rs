@@ -188,7 +188,20 @@ fn run_responder(args: &RunArgs) -> CliResult {
             }
             other => Failure::Runtime(anyhow!(other).context("the responder cannot start")),
         })?;
+        // /metrics and /health on `metrics_addr`, when set.
+        let registry = passerelle_metrics::MetricsRegistry::default();
+        let health = passerelle_metrics::Health::default();
+        passerelle_metrics::bus::register_bus(&registry, bus.stats());
+        passerelle_responder::metrics::register(&registry, responder.stats(), &settings.body);
+        let metrics = passerelle_metrics::serve(settings.metrics_addr.as_deref(), registry, health.clone())
+            .await
+            .context("cannot serve the metrics")?;
+        health.set(true);
         let result = responder.run_until_stopped(shutdown_signal()).await;
+        health.set(false);
+        if let Some(server) = metrics {
+            server.stop();
+        }
         if let Ok(bus) = Arc::try_unwrap(bus) {
             bus.close().await;
         }
