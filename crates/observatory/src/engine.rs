@@ -134,7 +134,13 @@ impl Engine {
         request_chunk_index: u32,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let counts = tx.purge_case_payloads(&case.case_id, now)?;
+        // A case without any accepted person holds no payload but the refusals of its chunks,
+        // which still go back; otherwise every payload goes before the refusal is queued.
+        let counts = if case.persons_accepted > 0 {
+            tx.purge_case_payloads(&case.case_id, now)?
+        } else {
+            passerelle_store::PurgeCounts::default()
+        };
         let reason = problems_text(&problems);
         tx.mark_refused(&case.case_id, &reason, now)?;
         self.enqueue_refusal(tx, case, true, problems, request_chunk_index, Vec::new(), now)?;
@@ -331,7 +337,14 @@ impl Engine {
     /// a reader blocks it.
     pub(crate) fn reclaim(&self) {
         match self.store.reclaim() {
-            Ok(r) => self.reclaim_pending.store(!r.wal_truncated, Ordering::SeqCst),
+            Ok(r) => {
+                if !r.wal_truncated {
+                    tracing::warn!(
+                        "the WAL checkpoint after a purge was blocked by a reader; retrying on the next tick"
+                    );
+                }
+                self.reclaim_pending.store(!r.wal_truncated, Ordering::SeqCst)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot checkpoint the case store after a purge; will retry");
                 self.reclaim_pending.store(true, Ordering::SeqCst);

@@ -289,9 +289,12 @@ impl Engine {
                 }
                 _ => return self.dead_letter(tx, d, format!("case {} has no result yet", case.case_id)),
             }
-            if case.receipt_at.is_none() {
-                tx.mark_receipt(&case.case_id, now)?;
+            if case.receipt_at.is_some() {
+                // The same receipt again under another message id: already recorded.
+                tx.inbox_record(&d.message_id, now)?;
+                return Ok(Verdict::Ack);
             }
+            tx.mark_receipt(&case.case_id, now)?;
             self.audit(tx, Action::Receipt, Some(&case.case_id), &delivery_actor(d), detail)?;
             tx.inbox_record(&d.message_id, now)?;
             Ok(Verdict::Ack)

@@ -11,9 +11,11 @@
 //!   logical store of art. 4–5, pseudonymised, with no identifying column.
 //!
 //! Every connection runs with `secure_delete=ON` (deleted content is overwritten with zeros),
-//! `auto_vacuum=INCREMENTAL` (freed pages are given back to the file system), WAL journaling with
+//! `auto_vacuum=INCREMENTAL` (freed pages can go back to the file system), WAL journaling with
 //! `synchronous=FULL` (a committed transaction survives `kill -9` and power loss) and temporary
-//! data in memory (no temporary file ever holds a payload).
+//! data in memory (no temporary file ever holds a payload, not even `VACUUM`'s copy). A purge
+//! ends with `VACUUM` and a truncating WAL checkpoint ([`purge`] explains why secure_delete alone
+//! is not enough).
 //!
 //! Architecture invariant: no error of this crate carries personal data (the SQLite messages
 //! name tables and columns, never values), so they can be logged.

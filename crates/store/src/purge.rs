@@ -3,12 +3,19 @@
 //! "Purged" means unreadable in the files, not merely unreachable by SQL:
 //! 1. [`Tx::purge_case_payloads`] deletes the case's persons, answers and outbox rows. With
 //!    `secure_delete=ON`, SQLite overwrites the deleted cells and the freed pages with zeros.
-//! 2. [`CaseStore::reclaim`], after the commit, checkpoints the WAL into the database and
-//!    truncates it to zero bytes (the WAL still held copies of the pages as they were written),
-//!    then runs an incremental vacuum (freed pages are cut off the end of the file, so the file
-//!    does not grow across months of purged cases) and checkpoints again.
+//! 2. That is not enough on its own: when SQLite rebalances a B-tree page it rebuilds the page
+//!    without clearing the gap between the cell pointers and the cell content, so stale copies of
+//!    cells that moved (a NIR among them) can survive inside pages that stay in use (SQLite's
+//!    `rebuildPage`). [`CaseStore::reclaim`] therefore runs `VACUUM` after the purge's commit:
+//!    every page is rebuilt from the live rows only (the temporary copy lives in memory,
+//!    `temp_store=MEMORY`), so no stale byte survives, and freed space goes back to the file
+//!    system (the file does not grow across months of purged cases).
+//! 3. Then the WAL, which held copies of the pages as they were written, is checkpointed into the
+//!    database and truncated to zero bytes.
 //!
-//! The `-shm` file holds only the WAL index (page numbers and checksums), never content.
+//! The `-shm` file holds only the WAL index (page numbers and checksums), never content. The
+//! forensic tests scan every byte of `.db`, `-wal` and `-shm` for the purged NIRs, in ASCII and
+//! UTF-16.
 
 use std::time::SystemTime;
 
@@ -50,19 +57,15 @@ impl Tx<'_> {
 }
 
 impl CaseStore {
-    /// Checkpoints and truncates the WAL, then gives freed pages back to the file system.
+    /// Rebuilds the database from its live rows (`VACUUM`), then checkpoints and truncates the
+    /// WAL: after a purge, nothing of the purged rows is left in any page of either file.
     pub fn reclaim(&self) -> Result<Reclaimed> {
         self.with_connection(|conn| {
-            let free_before: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-            let first = checkpoint_truncate(conn)?;
-            {
-                let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
-                let mut rows = stmt.query([])?;
-                while rows.next()?.is_some() {}
-            }
-            let second = checkpoint_truncate(conn)?;
-            let free_after: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-            Ok(Reclaimed { wal_truncated: first && second, pages_freed: (free_before - free_after).max(0) as u64 })
+            let pages_before: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            conn.execute_batch("VACUUM")?;
+            let truncated = checkpoint_truncate(conn)?;
+            let pages_after: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            Ok(Reclaimed { wal_truncated: truncated, pages_freed: (pages_before - pages_after).max(0) as u64 })
         })
     }
 
@@ -111,8 +114,28 @@ mod tests {
         }
     }
 
-    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-        haystack.windows(needle.len()).any(|w| w == needle)
+    /// How many of `nirs` appear in `bytes`, in ASCII or UTF-16 (either byte order).
+    fn readable(bytes: &[u8], nirs: &[String]) -> usize {
+        let mut found = std::collections::HashSet::new();
+        for (width, encode) in [(15, 0), (30, 1), (30, 2)] {
+            let encoded: std::collections::HashMap<Vec<u8>, &String> = nirs
+                .iter()
+                .map(|n| {
+                    let e = match encode {
+                        0 => n.as_bytes().to_vec(),
+                        1 => utf16(n),
+                        _ => n.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+                    };
+                    (e, n)
+                })
+                .collect();
+            for w in bytes.windows(width) {
+                if let Some(n) = encoded.get(w) {
+                    found.insert(*n);
+                }
+            }
+        }
+        found.len()
     }
 
     fn utf16(text: &str) -> Vec<u8> {
@@ -137,29 +160,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
         let now = SystemTime::now();
-        let nir = |i: u64| {
-            passerelle_protocol::nir::with_key(&format!("1500513{:03}{:03}", 100 + i / 999, 1 + i % 999))
-                .unwrap()
-                .as_str()
-                .to_owned()
-        };
-        for (case_id, offset) in [("gone", 0), ("kept", 5000)] {
+        fn nir(i: u64) -> String {
+            let first13 = format!("1500513{:03}{:03}", 100 + i / 999, 1 + i % 999);
+            passerelle_protocol::nir::with_key(&first13).unwrap().as_str().to_owned()
+        }
+        let gone: Vec<String> = (0..2000).map(nir).collect();
+        for case_id in ["gone", "kept"] {
+            store.write(|tx| tx.insert_case(&case(case_id), now)).unwrap();
+        }
+        // Interleaved batches, so that both cases share pages and the B-trees rebalance while
+        // they grow (which leaves stale cell copies in page gaps: the VACUUM must clear them).
+        for batch in 0..20u64 {
             store
                 .write(|tx| {
-                    tx.insert_case(&case(case_id), now)?;
-                    for i in 0..2000 {
-                        tx.insert_person(
-                            case_id,
-                            &StoredPerson {
-                                person_ref: i,
-                                nir: nir(i + offset),
-                                former_nirs: vec![],
-                                sex: 1,
-                                birth_year: 1950,
-                                departement: "13".into(),
-                                risk_factors: vec![7; 64],
-                            },
-                        )?;
+                    for (case_id, offset) in [("gone", 0), ("kept", 5000)] {
+                        for i in batch * 100..(batch + 1) * 100 {
+                            tx.insert_person(
+                                case_id,
+                                &StoredPerson {
+                                    person_ref: i,
+                                    nir: nir(i + offset),
+                                    former_nirs: vec![],
+                                    sex: 1,
+                                    birth_year: 1950,
+                                    departement: "13".into(),
+                                    risk_factors: vec![7; 64],
+                                },
+                            )?;
+                        }
                     }
                     Ok::<_, StoreError>(())
                 })
@@ -168,6 +196,7 @@ mod tests {
         store.reclaim().unwrap();
         let (size_full, _) = store.file_sizes().unwrap();
         let counts = store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
+        assert_eq!(readable(&all_bytes(&store), &gone), 2000, "the scan sees them before the reclaim");
         assert_eq!(counts.persons, 2000);
         let reclaimed = store.reclaim().unwrap();
         assert!(reclaimed.wal_truncated);
@@ -176,10 +205,8 @@ mod tests {
         assert!(size_after < size_full, "{size_after} < {size_full}");
         assert_eq!(wal_after, 0);
         let bytes = all_bytes(&store);
-        for i in [0, 1, 999, 1999] {
-            assert!(!contains(&bytes, nir(i).as_bytes()), "purged NIR {i} still on disk");
-            assert!(!contains(&bytes, &utf16(&nir(i))));
-        }
-        assert!(contains(&bytes, nir(5000).as_bytes()), "the scan finds what is really there");
+        assert_eq!(readable(&bytes, &gone), 0, "purged NIRs still on disk");
+        let kept: Vec<String> = (5000..7000).map(nir).collect();
+        assert_eq!(readable(&bytes, &kept), 2000, "the scan finds what is really there");
     }
 }

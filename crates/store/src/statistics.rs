@@ -341,15 +341,14 @@ impl StatisticsStore {
         Ok(inserted)
     }
 
-    /// Deletes the rows recorded before `before` (the 5-year cap), then reclaims the space.
+    /// Deletes the rows recorded before `before` (the 5-year cap); nothing of them stays readable.
     pub fn purge_before(&self, before: SystemTime) -> Result<usize> {
         let conn = self.conn();
         let deleted = conn.execute("DELETE FROM persons WHERE recorded_at < ?1", [to_ms(before)])?;
         if deleted > 0 {
+            // As for the case store: rebuild from live rows, then truncate the WAL.
+            conn.execute_batch("VACUUM")?;
             crate::purge::checkpoint_truncate(&conn)?;
-            let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
-            let mut rows = stmt.query([])?;
-            while rows.next()?.is_some() {}
         }
         Ok(deleted)
     }
