@@ -211,7 +211,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(out, "\nPurge (decree art. 5)");
     let u = &s.purge;
     if u.purged {
-        let after = u.seconds_after_receipt.map(|x| format!(" {x:.2} s after the receipt")).unwrap_or_default();
+        let after = u.seconds_after_receipt.map(|x| format!(" {x:.3} s after the receipt")).unwrap_or_default();
         let _ = writeln!(
             out,
             "  the observatory forgot the case{after}: {} persons and {} answers deleted, {} pseudonymised statistics rows kept",
