@@ -307,9 +307,10 @@ impl Requester {
             let respond_by = prost_types::Timestamp::from(submission.respond_by);
             let mut batch = Vec::with_capacity(PUBLISH_BATCH);
             let mut batch_persons = 0u64;
+            let mut after_line = 0;
             for index in 0..case.request_chunks {
-                let persons =
-                    self.inner.store.request_persons(case_id, u64::from(index) * s.chunk_size as u64, s.chunk_size)?;
+                let (persons, last) = self.inner.store.request_persons(case_id, after_line, s.chunk_size)?;
+                after_line = last;
                 batch_persons += persons.len() as u64;
                 let request = v1::Request {
                     schema_version: SCHEMA_VERSION,

@@ -412,44 +412,38 @@ impl Store {
         Ok(())
     }
 
-    /// The request persons of a case, in selection order, `limit` from `offset`.
+    /// The next request persons of a case, in selection order: up to `limit` persons whose line
+    /// is after `after_line` (keyset paging: each chunk costs the same, however far into a
+    /// million-person case). Returns them with the last line read.
     pub fn request_persons(
         &self,
         case: Uuid,
-        offset: u64,
+        after_line: u64,
         limit: usize,
-    ) -> Result<Vec<v1::RequestedPerson>, StoreError> {
+    ) -> Result<(Vec<v1::RequestedPerson>, u64), StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT nir, former_nirs, sex, birth_year, commune_code, known FROM persons
-             WHERE case_id = ?1 ORDER BY line LIMIT ?2 OFFSET ?3",
+            "SELECT line, nir, former_nirs, sex, birth_year, commune_code, known FROM persons
+             WHERE case_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![case.to_string(), limit as i64, offset as i64], |r| {
-            let former: String = r.get(1)?;
-            let known: Vec<u8> = r.get(5)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                former,
-                r.get::<_, i32>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, String>(4)?,
-                known,
-            ))
-        })?;
+        let mut rows = stmt.query(params![case.to_string(), after_line as i64, limit as i64])?;
         let mut out = Vec::new();
-        for row in rows {
-            let (nir, former, sex, birth_year, commune_code, known) = row?;
+        let mut last = after_line;
+        while let Some(r) = rows.next()? {
+            last = r.get::<_, i64>(0)? as u64;
+            let former: String = r.get(2)?;
+            let known: Vec<u8> = r.get(6)?;
             let known = v1::CategoryValues::decode(known.as_slice()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             out.push(v1::RequestedPerson {
-                nir,
+                nir: r.get(1)?,
                 former_nirs: former.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                sex,
-                birth_year,
-                commune_code,
+                sex: r.get(3)?,
+                birth_year: r.get(4)?,
+                commune_code: r.get(5)?,
                 known_risk_factors: Some(known),
             });
         }
-        Ok(out)
+        Ok((out, last))
     }
 
     pub fn mark_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {

@@ -746,3 +746,26 @@ mod rabbit {
         let _ = conn.close(200, "test done").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_selection_goes_in_default_sized_chunks_and_comes_back_whole() {
+    const PERSONS: u32 = 3_000;
+    let s = stack(
+        Behaviour::Answer { answers: default_answers(), bodies: default_bodies(), chunk: 1000 },
+        answer(),
+        |settings| settings.chunk_size = passerelle_protocol::rules::DEFAULT_CHUNK_SIZE,
+    )
+    .await;
+    let people: Vec<P> = (0..PERSONS).map(|n| person(n, MARSEILLE)).collect();
+    let file = write(s.dir.path(), "selection.csv", selection(&people).as_bytes());
+    let started = std::time::Instant::now();
+    let (submitted, _) = s.submit_and_wait(&s.request(&file)).await;
+    let (written, _) = s.requester.write_result(submitted.submission).unwrap();
+    eprintln!("{PERSONS} persons submitted, answered and written in {:?}", started.elapsed());
+    let chunks: Vec<(u32, usize)> = s.sud_est.requests().iter().map(|r| (r.chunk_count, r.persons.len())).collect();
+    assert_eq!(chunks, vec![(3, 1000), (3, 1000), (3, 1000)]);
+    assert_eq!(written.persons, u64::from(PERSONS));
+    let (_, rows) = s.csv();
+    assert_eq!(rows.len(), PERSONS as usize);
+    s.stop().await;
+}
