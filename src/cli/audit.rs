@@ -1,10 +1,172 @@
-//! `passerelle audit …` (not built yet).
+//! `passerelle audit verify|show --config FILE`: the observatory's hash-chained audit trail
+//! (art. 2, 8°).
+//!
+//! - `verify` recomputes every SHA-256 hash and link, year by year, and names the first entry
+//!   altered, deleted or moved (exit 1), or says how many entries verified (exit 0).
+//! - `show [--case ID]` prints the entries (ids and counts, never a NIR).
+//!
+//! Both read the observatory's case store and are themselves recorded in the trail (`cli_read`,
+//! with the operator's `agent_id`, or the OS user), as every command reading case data is.
 
-use crate::exit::{CliResult, Failure};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{anyhow, Context};
+use passerelle_observatory::ObservatorySettings;
+use passerelle_store::audit::{Action, AuditEntry};
+use passerelle_store::{AuditRecord, CaseStore};
+
+use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-pub fn run(_args: Args) -> CliResult {
-    Err(Failure::Runtime(anyhow::anyhow!("`passerelle audit` is not built yet")))
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check every hash and link; name the first entry altered, deleted or moved.
+    Verify(VerifyArgs),
+    /// Print the entries (all, or one case's).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The observatory's settings file (TOML): the trail is in its `data_dir`.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The observatory's settings file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Only this case's entries.
+    #[arg(long = "case", value_name = "ID")]
+    pub case_id: Option<String>,
+    /// One JSON object per entry on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    match args.command {
+        Command::Verify(a) => verify(&a),
+        Command::Show(a) => show(&a),
+    }
+}
+
+/// Who runs a CLI command, as the audit trail names them: the configured agent id, else the OS
+/// user.
+pub(crate) fn cli_actor(settings: &ObservatorySettings) -> String {
+    match &settings.agent_id {
+        Some(agent) if !agent.trim().is_empty() => format!("agent:{}", agent.trim()),
+        _ => {
+            let user =
+                ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+            format!("os-user:{}", user.unwrap_or_else(|| "unknown".into()))
+        }
+    }
+}
+
+/// Opens the observatory's existing case store (a missing one is a usage error, never created).
+pub(crate) fn open_case_store(settings: &ObservatorySettings) -> Result<CaseStore, Failure> {
+    let path = settings.case_db_path();
+    if !path.exists() {
+        return Err(Failure::Usage(anyhow!(
+            "no case store at {}: has `passerelle observatory run` ever started with this data_dir?",
+            path.display()
+        )));
+    }
+    CaseStore::open(&path).with_context(|| format!("cannot open {}", path.display())).map_err(Failure::Runtime)
+}
+
+/// Records a CLI command that read case data.
+pub(crate) fn record_cli_read(
+    store: &CaseStore,
+    settings: &ObservatorySettings,
+    command: &str,
+    case_id: Option<&str>,
+) -> Result<(), Failure> {
+    let actor = cli_actor(settings);
+    store
+        .write(|tx| {
+            tx.audit_append(&AuditEntry::new(
+                SystemTime::now(),
+                Action::CliRead,
+                case_id,
+                &actor,
+                serde_json::json!({ "command": command }),
+            ))
+        })
+        .context("cannot record the command in the audit trail")
+        .map_err(Failure::Runtime)?;
+    Ok(())
+}
+
+fn verify(args: &VerifyArgs) -> CliResult {
+    let settings = super::observatory::settings(&args.config)?;
+    let store = open_case_store(&settings)?;
+    let verification = store.read(|tx| tx.audit_verify()).context("cannot read the audit trail")?;
+    record_cli_read(&store, &settings, "audit verify", None)?;
+    let years = match (verification.years.first(), verification.years.last()) {
+        (Some(first), Some(last)) if first != last => format!("years {first}–{last}"),
+        (Some(year), _) => format!("year {year}"),
+        _ => "no year".to_owned(),
+    };
+    match verification.broken {
+        None => {
+            println!("audit trail intact: {} entries verified ({years})", verification.entries);
+            Ok(Outcome::Success)
+        }
+        Some(broken) => {
+            println!("audit trail BROKEN at {broken}");
+            eprintln!("passerelle: the audit trail of {} does not verify: {broken}", settings.case_db_path().display());
+            Ok(Outcome::Rejections)
+        }
+    }
+}
+
+fn show(args: &ShowArgs) -> CliResult {
+    let settings = super::observatory::settings(&args.config)?;
+    let store = open_case_store(&settings)?;
+    let entries = store.read(|tx| tx.audit_entries(args.case_id.as_deref())).context("cannot read the audit trail")?;
+    record_cli_read(&store, &settings, "audit show", args.case_id.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for e in &entries {
+        if args.json {
+            serde_json::to_writer(&mut out, e).context("cannot write the output")?;
+            writeln!(out).context("cannot write the output")?;
+        } else {
+            writeln!(out, "{}", line(e)).context("cannot write the output")?;
+        }
+    }
+    out.flush().context("cannot write the output")?;
+    if entries.is_empty() {
+        eprintln!(
+            "passerelle: no audit entry{}",
+            args.case_id.as_ref().map(|c| format!(" for case {c}")).unwrap_or_default()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// `2026#17  2026-11-23T09:48:43Z  request_received  case=…  body:cnaf user:cnaf  {…}`.
+fn line(e: &AuditRecord) -> String {
+    let at = time::OffsetDateTime::from(e.at())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| e.at_ms.to_string());
+    format!(
+        "{:<10} {at}  {:<18} case={}  {}  {}",
+        e.name(),
+        e.action,
+        e.case_id.as_deref().unwrap_or("-"),
+        e.actor,
+        e.detail
+    )
 }
