@@ -129,12 +129,15 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::
     Ok(families)
 }
 
+/// The latency histograms, one per body.
+type LatencyFamily = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
+
 /// Per-body response latency, measured on the bus.
 #[derive(Debug, Clone)]
 pub struct ResponseLatency {
     /// `(solicitation id, chunk index)` → when it was first published.
     sent: Arc<Mutex<HashMap<(String, u32), Instant>>>,
-    histogram: Family<Vec<(String, String)>, Histogram, fn() -> Histogram>,
+    histogram: LatencyFamily,
 }
 
 impl ResponseLatency {

@@ -173,7 +173,7 @@ pub fn read(tx: &Tx<'_>, now: SystemTime) -> Result<ReadParts, StoreError> {
             }
         }
     }
-    in_flight.sort_by(|a, b| b.age_seconds.cmp(&a.age_seconds));
+    in_flight.sort_by_key(|c| std::cmp::Reverse(c.age_seconds));
     let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
     for (reason, n) in tx.audit_dead_letter_reasons()? {
         *grouped.entry(normalise_reason(&reason)).or_default() += n;
