@@ -275,11 +275,9 @@ impl IndexReader {
                 return Ok(open);
             }
         }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(SourceError::Index)?;
+        let conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(SourceError::Index)?;
         conn.execute_batch(&format!("PRAGMA cache_size = -{READ_CACHE_KIB};")).map_err(SourceError::Index)?;
         let info = read_info(&conn).map_err(SourceError::Index)?;
         if info.body != self.body {
