@@ -171,15 +171,17 @@ pub fn check_person(
             None
         }
     };
-    let birth_year = p.birth_year as i32;
-    if p.birth_year == 0 || birth_year > arrival_year {
+    // In i64: a birth year is any u32 on the wire, and one above i32::MAX must neither wrap nor
+    // overflow the age (found by the `observatory_request` fuzz target).
+    let age = i64::from(arrival_year) - i64::from(p.birth_year);
+    if p.birth_year == 0 || age < 0 {
         problems.push(problem("birth_year", format!("the birth year {} is not valid", p.birth_year)));
-    } else if arrival_year - birth_year < MIN_AGE as i32 {
+    } else if age < i64::from(MIN_AGE) {
         problems.push(problem(
             "birth_year",
             format!("the person is under {MIN_AGE} in {arrival_year} (art. 1 of the decree: 55 and over)"),
         ));
-    } else if arrival_year - birth_year > MAX_PLAUSIBLE_AGE {
+    } else if age > i64::from(MAX_PLAUSIBLE_AGE) {
         problems.push(problem("birth_year", format!("the birth year {} is not plausible", p.birth_year)));
     }
     let departement = match CommuneTable::official().lookup(&p.commune_code) {
@@ -325,5 +327,16 @@ mod tests {
         assert!(problems.iter().all(|p| !p.reason.contains("123") || p.field != "nir"));
         let mayotte = v1::RequestedPerson { commune_code: "97611".into(), ..person() };
         assert!(check_person(&mayotte, &c, 2025).unwrap_err()[0].reason.contains("Mayotte"));
+    }
+
+    #[test]
+    fn birth_years_beyond_i32_are_refused_not_overflowed() {
+        let c = config();
+        for year in [2026, 0x8000_0000, u32::MAX, u32::MAX - 1970] {
+            let p = v1::RequestedPerson { birth_year: year, ..person() };
+            let problems = check_person(&p, &c, 2025).unwrap_err();
+            assert_eq!(fields(&problems), ["birth_year"], "{year}");
+            assert!(problems[0].reason.contains(&format!("the birth year {year} is not valid")), "{problems:?}");
+        }
     }
 }
