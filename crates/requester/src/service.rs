@@ -548,7 +548,9 @@ impl Requester {
     ) -> Result<(Written, Summary), RequesterError> {
         let written = export::write_result(&self.inner.store, &self.inner.scorer, record, cases, paths)?;
         // The files hold names and contacts: the purge deletes them with the case.
-        self.inner.store.mark_written(record.id, &written.files, self.now())?;
+        // A single case written again (`fetch`) is not the submission's consolidated result.
+        let whole = cases.len() == self.inner.store.cases_of(record.id)?.len();
+        self.inner.store.mark_written(record.id, &written.files, self.now(), whole)?;
         let summary = Summary::build(&self.inner.store, record, cases, written.persons, paths)?;
         Ok((written, summary))
     }
@@ -629,24 +631,30 @@ impl Requester {
         let consumer = self.listen().await?;
         tokio::pin!(shutdown);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-        let result = loop {
+        // After a failed write (an out_dir gone or full), result files wait for the next
+        // housekeeping round instead of failing again every poll.
+        let mut writes_blocked = false;
+        loop {
             let notified = self.inner.changed.notified();
             tokio::select! {
-                _ = &mut shutdown => break Ok(()),
+                _ = &mut shutdown => break,
                 _ = housekeeping.tick() => {
+                    writes_blocked = false;
                     if let Err(e) = self.housekeeping().await {
+                        writes_blocked = true;
                         tracing::error!(error = %e, "housekeeping failed; retried at the next round");
                     }
                 }
-                _ = tokio::time::timeout(STORE_POLL_INTERVAL, notified) => {
+                _ = tokio::time::timeout(STORE_POLL_INTERVAL, notified), if !writes_blocked => {
                     if let Err(e) = self.write_pending() {
-                        break Err(e);
+                        writes_blocked = true;
+                        tracing::error!(error = %e, "cannot write a result; retried at the next housekeeping round");
                     }
                 }
             }
-        };
+        }
         consumer.stop().await;
-        result
+        Ok(())
     }
 }
 

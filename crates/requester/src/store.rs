@@ -462,12 +462,22 @@ impl Store {
         Ok(())
     }
 
-    pub fn mark_written(&self, submission: Uuid, files: &[PathBuf], now: SystemTime) -> Result<(), StoreError> {
+    /// Records result files written for a submission (the purge deletes them); `whole` when
+    /// they are its consolidated result (then the daemon need not write it).
+    pub fn mark_written(
+        &self,
+        submission: Uuid,
+        files: &[PathBuf],
+        now: SystemTime,
+        whole: bool,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE submissions SET written_at = ?2 WHERE id = ?1",
-                params![submission.to_string(), to_millis(now)],
-            )?;
+            if whole {
+                tx.execute(
+                    "UPDATE submissions SET written_at = ?2 WHERE id = ?1",
+                    params![submission.to_string(), to_millis(now)],
+                )?;
+            }
             for f in files {
                 tx.execute(
                     "INSERT OR IGNORE INTO written_files (submission_id, path) VALUES (?1, ?2)",
