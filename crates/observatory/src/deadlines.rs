@@ -10,7 +10,9 @@
 //!   marked as a reminder (once).
 //!
 //! Then retention of everything else: statistics rows older than 5 years (or less, configured),
-//! audit years older than the policy, inbox ids older than the cap.
+//! audit years older than the policy, inbox ids older than the cap. Last, if a purge committed
+//! since the previous tick, the case store is rebuilt (`VACUUM`) and its WAL truncated: one
+//! rebuild for a burst of purges.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -58,7 +60,7 @@ impl Engine {
             }
         }
         self.apply_retention()?;
-        if self.reclaim_pending.load(Ordering::SeqCst) {
+        if self.reclaim_pending.swap(false, Ordering::SeqCst) {
             self.reclaim();
         }
         self.outbox_ready.notify_one();
@@ -149,6 +151,7 @@ pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
+            _ = engine.timer_wake.notified() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

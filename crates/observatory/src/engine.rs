@@ -37,8 +37,11 @@ pub(crate) struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     /// Woken whenever a transaction put messages in the outbox.
     pub(crate) outbox_ready: Notify,
-    /// A WAL truncation after a purge was blocked by a reader: the timer tries again.
+    /// A purge committed: the timer must rebuild the file and truncate the WAL (again, if a
+    /// reader blocked the truncation).
     pub(crate) reclaim_pending: AtomicBool,
+    /// Wakes the timer before its period (a purge to make real on disk).
+    pub(crate) timer_wake: Notify,
 }
 
 impl Engine {
@@ -55,7 +58,9 @@ impl Engine {
             pseudonymiser,
             clock,
             outbox_ready: Notify::new(),
-            reclaim_pending: AtomicBool::new(false),
+            // A purge may have committed just before a crash: rebuild once on start.
+            reclaim_pending: AtomicBool::new(true),
+            timer_wake: Notify::new(),
         })
     }
 
@@ -137,6 +142,8 @@ impl Engine {
         // A case without any accepted person holds no payload but the refusals of its chunks,
         // which still go back; otherwise every payload goes before the refusal is queued.
         let counts = if case.persons_accepted > 0 {
+            // The rebuild waits for this transaction's commit: it needs the store's lock.
+            self.request_reclaim();
             tx.purge_case_payloads(&case.case_id, now)?
         } else {
             passerelle_store::PurgeCounts::default()
@@ -328,25 +335,29 @@ impl Engine {
         })?;
         if purged {
             tracing::info!(case_id, reason, "case payloads purged");
-            self.reclaim();
+            self.request_reclaim();
         }
         Ok(())
     }
 
-    /// Checkpoints and truncates the WAL and gives freed pages back; retried by the timer when
-    /// a reader blocks it.
+    /// Asks the timer to make a purge real on disk on its next tick (a burst of purges costs one
+    /// rebuild).
+    pub(crate) fn request_reclaim(&self) {
+        self.reclaim_pending.store(true, Ordering::SeqCst);
+        self.timer_wake.notify_one();
+    }
+
+    /// Rebuilds the case store from its live rows and truncates the WAL, so that nothing of a
+    /// purged case stays readable on disk; retried on the next tick when a reader blocks it.
     pub(crate) fn reclaim(&self) {
         match self.store.reclaim() {
-            Ok(r) => {
-                if !r.wal_truncated {
-                    tracing::warn!(
-                        "the WAL checkpoint after a purge was blocked by a reader; retrying on the next tick"
-                    );
-                }
-                self.reclaim_pending.store(!r.wal_truncated, Ordering::SeqCst)
+            Ok(r) if r.wal_truncated => {}
+            Ok(_) => {
+                tracing::warn!("the WAL truncation after a purge was blocked by a reader; retrying on the next tick");
+                self.reclaim_pending.store(true, Ordering::SeqCst);
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot checkpoint the case store after a purge; will retry");
+                tracing::error!(error = %e, "cannot rebuild the case store after a purge; retrying on the next tick");
                 self.reclaim_pending.store(true, Ordering::SeqCst);
             }
         }

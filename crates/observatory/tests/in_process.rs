@@ -64,3 +64,17 @@ async fn refusals_dead_letters_and_minimisation() {
     scenarios::refusals_dead_letters_and_minimisation(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_request_refused_at_deadline() {
+    let mut s = stack().await;
+    scenarios::incomplete_request_refused_at_deadline(&mut s).await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_and_audit_retention() {
+    let mut s = stack().await;
+    scenarios::statistics_and_audit_retention(&mut s).await;
+    s.shutdown().await;
+}

@@ -64,3 +64,17 @@ async fn refusals_dead_letters_and_minimisation_over_rabbitmq() {
     scenarios::refusals_dead_letters_and_minimisation(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_request_refused_at_deadline_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    scenarios::incomplete_request_refused_at_deadline(&mut s).await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_and_audit_retention_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    scenarios::statistics_and_audit_retention(&mut s).await;
+    s.shutdown().await;
+}

@@ -127,6 +127,8 @@ pub async fn silent_body_partial_result_and_late_answer(s: &mut Stack) {
     eventually("cnam and cnav answered", || (count(s, &case_id, Action::ResponseReceived) == 4).then_some(())).await;
     assert_eq!(s.body("msa").received().len(), 2);
     assert!(s.requester.results(&case_id).is_empty(), "no result while a body may still answer");
+    let pending = s.status().status().unwrap().pending_chunks_by_body;
+    assert_eq!(pending.into_iter().collect::<Vec<_>>(), vec![("msa".to_owned(), 2)]);
 
     s.clock.advance(days(3) + Duration::from_secs(13 * 3600));
     eventually("the reminder", || (s.body("msa").received().len() == 4).then_some(())).await;
@@ -427,4 +429,52 @@ pub async fn refusals_dead_letters_and_minimisation(s: &mut Stack) {
     assert_eq!(status(msa), PersonStatus::Found);
     assert_eq!(msa.values.as_ref().unwrap().quarters_contributed, None, "an unasked value is dropped on receipt");
     assert!(count(s, &case_id, Action::Violation) >= 1);
+}
+
+/// A request whose chunks do not all arrive before the deadline is refused as a whole and its
+/// persons purged.
+pub async fn incomplete_request_refused_at_deadline(s: &mut Stack) {
+    let spec = CaseSpec::new((0..6).map(person).collect());
+    let case_id = uuid::Uuid::now_v7().to_string();
+    let chunks = Requester::chunks(&case_id, &spec);
+    s.requester.publish(vec![Message::Request(chunks[0].clone())]).await;
+    eventually("the first chunk", || (count(s, &case_id, Action::RequestReceived) == 1).then_some(())).await;
+    assert_eq!(s.status().case(&case_id).unwrap().unwrap().state, CaseState::Receiving);
+    s.clock.advance(days(7) + Duration::from_secs(60));
+    s.wait_state(&case_id, CaseState::Refused).await;
+    let refusal = eventually("the refusal", || s.requester.refusals(&case_id).pop()).await;
+    assert!(refusal.whole_case);
+    assert_eq!(refusal.case_problems[0].field, "chunk_count");
+    assert!(refusal.case_problems[0].reason.contains("only 1 of the 2"), "{:?}", refusal.case_problems);
+    let nirs: Vec<String> = chunks[0].persons.iter().map(|p| p.nir.clone()).collect();
+    assert_forgotten(&s.data_dir(), &nirs).await;
+    assert!(s.body("cnam").received().is_empty(), "nobody is solicited for an incomplete request");
+}
+
+/// Five years on, the statistics rows and the audit years past the policy are gone, and what
+/// remains of the trail still verifies.
+pub async fn statistics_and_audit_retention(s: &mut Stack) {
+    let (case_id, result) = run_case(s, &CaseSpec::new((0..5).map(person).collect())).await;
+    s.wait_state(&case_id, CaseState::Returned).await;
+    s.requester.receipt(&case_id, result[0].chunk_count).await;
+    s.wait_state(&case_id, CaseState::Purged).await;
+    let stats = StatisticsStore::open(&s.settings.statistics_db_path()).unwrap();
+    assert_eq!(stats.report().unwrap().persons, 5);
+    let first_year = s.status().audit_entries(None).unwrap()[0].year;
+
+    s.clock.advance(days(4 * 365));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(stats.report().unwrap().persons, 5, "kept within 5 years");
+    s.clock.advance(days(366 + 2));
+    eventually("the statistics purged at 5 years", || (stats.report().unwrap().persons == 0).then_some(())).await;
+    eventually("the old audit years deleted", || {
+        let entries = s.status().audit_entries(None).unwrap();
+        (entries.iter().all(|e| e.year > first_year) && entries.iter().any(|e| e.action == "audit_retention"))
+            .then_some(entries)
+    })
+    .await;
+    let entries = s.status().audit_entries(None).unwrap();
+    assert!(entries.iter().any(|e| e.action == "statistics_purge" && e.detail.contains("\"rows\":5")));
+    assert_eq!(s.status().audit_verify().unwrap().broken, None, "what remains still verifies");
+    assert_eq!(s.status().case(&case_id).unwrap().unwrap().state, CaseState::Purged, "case metadata stays");
 }
