@@ -282,6 +282,21 @@ impl Requester {
             if summary.valid == 0 {
                 return Err(RequesterError::NothingValid { rejected: summary.rejected });
             }
+            // A case for an observatory the deployment has no queue for could never be sent:
+            // say so before anything leaves, rather than after the first cases went.
+            let unreachable: Vec<String> = cases
+                .iter()
+                .filter(|(obs, _)| !s.broker.observatories.contains(obs))
+                .map(|(obs, (_, n))| format!("{n} person(s) for {obs}"))
+                .collect();
+            if !unreachable.is_empty() {
+                return Err(RequesterError::Usage(format!(
+                    "the selection has {}, which this deployment does not reach (broker.observatories = [{}]): add \
+                     the observatory to the settings or remove these persons; nothing was sent",
+                    unreachable.join(", "),
+                    s.broker.observatories.join(", ")
+                )));
+            }
             for (id, persons) in cases.values() {
                 Store::set_case_counts(tx, *id, *persons, persons.div_ceil(chunk_size as u64) as u32)?;
             }

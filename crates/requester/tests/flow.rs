@@ -769,3 +769,14 @@ async fn a_large_selection_goes_in_default_sized_chunks_and_comes_back_whole() {
     assert_eq!(rows.len(), PERSONS as usize);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_territory_the_deployment_does_not_reach_stops_the_submission_before_anything_is_sent() {
+    let s = stack(answer(), answer(), |settings| settings.broker.observatories = vec![SUD_EST.into()]).await;
+    let file = write(s.dir.path(), "selection.csv", selection(&[person(0, MARSEILLE), person(1, PARIS)]).as_bytes());
+    let err = s.requester.submit(&s.request(&file), &mut |_| {}, &ProgressBar::hidden()).await.unwrap_err();
+    assert!(err.to_string().contains("1 person(s) for cnav-idf, which this deployment does not reach"), "{err}");
+    assert!(s.requester.store().cases().unwrap().is_empty());
+    assert!(s.sud_est.requests().is_empty());
+    s.stop().await;
+}
