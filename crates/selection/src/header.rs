@@ -112,6 +112,11 @@ impl Schema {
 /// The longest header name quoted back in a message.
 const SHOWN_NAME_CHARS: usize = 40;
 
+/// A header cell with this many digits is data, not a column name: a NIR has 13 to 15, a French
+/// phone number 10, and no column name has more than 2. Such a first line is a file without its
+/// header row, whose cells must not be quoted back (they are a person's NIR, name, address).
+const DATA_DIGITS: usize = 10;
+
 /// One problem of a header row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderProblem {
@@ -127,6 +132,9 @@ pub enum HeaderProblem {
     Unnamed { position: usize },
     /// A quoting problem in the header row.
     Syntax { message: &'static str },
+    /// The first line holds data (a NIR, a phone number) where column names belong: the header
+    /// row is missing. Nothing of the line is quoted back.
+    DataNotHeader { position: usize },
 }
 
 impl HeaderProblem {
@@ -137,7 +145,7 @@ impl HeaderProblem {
             | HeaderProblem::NotAllowed { column, .. }
             | HeaderProblem::Duplicate { column, .. } => Some(column),
             HeaderProblem::Unknown { name, .. } => Some(name),
-            HeaderProblem::Unnamed { .. } | HeaderProblem::Syntax { .. } => None,
+            HeaderProblem::Unnamed { .. } | HeaderProblem::Syntax { .. } | HeaderProblem::DataNotHeader { .. } => None,
         }
     }
 }
@@ -159,6 +167,11 @@ impl fmt::Display for HeaderProblem {
             }
             HeaderProblem::Unnamed { position } => write!(f, "column {position} has no name"),
             HeaderProblem::Syntax { message } => f.write_str(message),
+            HeaderProblem::DataNotHeader { position } => write!(
+                f,
+                "column {position} of the first line holds data, not a column name: the first line must be the \
+                 header row, naming the columns (nir, sex, …)"
+            ),
         }
     }
 }
@@ -217,6 +230,9 @@ impl Header {
         let mut identity = [None; IdentityColumn::ALL.len()];
         let mut categories = Vec::new();
         let mut first_seen: Vec<(Column, usize)> = Vec::new();
+        if let Some(i) = names.iter().position(|n| n.bytes().filter(u8::is_ascii_digit).count() >= DATA_DIGITS) {
+            return Err(vec![HeaderProblem::DataNotHeader { position: i + 1 }]);
+        }
         for (i, raw) in names.iter().enumerate() {
             let position = i + 1;
             let name = raw.trim().to_ascii_lowercase();
@@ -314,6 +330,21 @@ mod tests {
         assert_eq!(h.position(IdentityColumn::Email), None);
         assert_eq!(h.categories, vec![(Category::Rsa, 1)]);
         assert_eq!(h.len(), 3);
+    }
+
+    #[test]
+    fn a_first_line_of_data_is_not_quoted_back() {
+        // A file whose header row was left out (found by the `selection_csv` fuzz target): its
+        // first person's NIR, names and phone would otherwise come back as "unknown columns".
+        let line = names(&["150051305512345", "Martin", "martin@example.org", "01 99 00 52 03"]);
+        let problems = Header::resolve(&line, &SCHEMA).unwrap_err();
+        assert_eq!(problems, [HeaderProblem::DataNotHeader { position: 1 }]);
+        assert_eq!(problems[0].field(), None);
+        let text = problems[0].to_string();
+        assert!(text.contains("header row") && !text.contains("1500513") && !text.contains("Martin"), "{text}");
+        let problems = Header::resolve(&names(&["nir", "sex", "0199005203"]), &SCHEMA).unwrap_err();
+        assert_eq!(problems, [HeaderProblem::DataNotHeader { position: 3 }]);
+        assert!(Header::resolve(&names(&["nir", "sex", "hospital_stays_12m"]), &SCHEMA).is_ok());
     }
 
     #[test]
