@@ -103,7 +103,7 @@ pub fn check_header(req: &v1::Request, config: &Config, arrival: SystemTime) -> 
         problems.push(problem("wanted", "at least one category must be requested"));
     }
     let latest = arrival + config.max_respond_by;
-    let respond_by = match req.respond_by.clone().map(SystemTime::try_from) {
+    let respond_by = match req.respond_by.map(SystemTime::try_from) {
         None => arrival + config.respond_by_default,
         Some(Ok(t)) if t <= arrival => {
             problems.push(problem("respond_by", "the respond-by deadline has already passed"));
