@@ -44,7 +44,7 @@ pub fn run(args: Args) -> CliResult {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(options.persons);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} persons [{bar:40}] {per_sec} {eta}")
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos}/{human_len} persons [{bar:30}] {eta}")
                 .expect("a valid template")
                 .progress_chars("=> "),
         );
