@@ -1,10 +1,176 @@
-//! `passerelle bench …` (not built yet).
+//! `passerelle bench --persons N [--amqp URL] [--json]`: the end-to-end benchmark against the
+//! real RabbitMQ, as a ratio to what the raw broker moves in the same run (BENCHMARKS.md,
+//! "End-to-end").
+//!
+//! One run, under a fresh name prefix whose queues and exchanges are deleted at the end:
+//! 1. the synthetic population and the responders' extracts (not timed);
+//! 2. the full flow: the observatory and the `cnam`, `cnav`, `msa` responders as separate
+//!    processes of this binary, the CAF's requester in this process submitting and waiting;
+//! 3. the raw broker moving the very messages the flow moved (a tap recorded them);
+//! 4. sequential single-person requests (latency), and the raw single-message round trip.
+//!
+//! The module map: [`flow`] (stages 1, 2 and 4), [`daemons`] (the processes), [`raw`] (lapin
+//! directly: the tap, the raw throughput and round trip).
 
-use crate::exit::{CliResult, Failure};
+mod daemons;
+mod flow;
+mod raw;
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::exit::{CliResult, Failure, Outcome};
+
+/// The development broker (the bus's default URL).
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Sequential single-person requests timed by default.
+pub const DEFAULT_LATENCY_REQUESTS: u64 = 1000;
+
+/// At most this many: each leaves a (small) case in the requester's temporary store.
+const MAX_LATENCY_REQUESTS: u64 = 100_000;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// How many synthetic persons go through the full flow.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=passerelle_synth::MAX_PERSONS))]
+    pub persons: u64,
+    /// The broker (a fresh name prefix is used, and deleted at the end).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_AMQP_URL)]
+    pub amqp: String,
+    /// Print the figures as one JSON object, the last line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// How many sequential single-person requests (and raw round trips) measure the latency.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_LATENCY_REQUESTS, value_parser = clap::value_parser!(u64).range(1..=MAX_LATENCY_REQUESTS))]
+    pub latency_requests: u64,
+    /// The population's seed.
+    #[arg(long, default_value_t = passerelle_synth::DEFAULT_SEED)]
+    pub seed: u64,
+}
 
-pub fn run(_args: Args) -> CliResult {
-    Err(Failure::Runtime(anyhow::anyhow!("`passerelle bench` is not built yet")))
+const AFTER_HELP: &str = "\
+What it measures, in one run against the real broker (nothing of it stays on the broker):
+  seconds        the full flow for N persons, from the first request chunk published by the
+                 requester to the last result chunk stored by it (the observatory and three
+                 responders running as separate processes; chunks of the product's default size)
+  raw_seconds    RabbitMQ alone moving the same messages (count and sizes, as a tap recorded
+                 them): one quorum queue, persistent, publisher confirms, one consumer, manual acks
+  ratio          raw_seconds / seconds (1 would be the broker's own speed)
+  latency_*_ms   K sequential single-person requests, submit to stored result
+  raw_rtt_p99_ms the raw round trip publish → consume → reply → consume, K times
+  observatory_peak_rss_bytes   VmHWM of the observatory process, read just before it stops
+
+Exit status: 0 done; 2 usage error; 4 broker unreachable, a daemon failed, or the flow did not
+complete.
+
+Examples:
+  passerelle bench --persons 10000
+  passerelle bench --persons 1000000 --json";
+
+/// The figures of a run (the `--json` object).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub persons: u64,
+    /// Responding bodies.
+    pub bodies: u64,
+    pub chunk_size: usize,
+    /// Messages and body bytes the flow moved through the broker (as the tap recorded them).
+    pub messages: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub persons_per_s: f64,
+    pub raw_seconds: f64,
+    pub ratio: f64,
+    pub observatory_peak_rss_bytes: u64,
+    pub latency_requests: u64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_max_ms: f64,
+    pub raw_rtt_p50_ms: f64,
+    pub raw_rtt_p99_ms: f64,
+    /// Messages and bytes by AMQP type.
+    pub by_kind: std::collections::BTreeMap<String, raw::KindCount>,
+    /// Where the flow's time went (seconds from the first request chunk published).
+    pub stages: flow::Stages,
+    /// Not timed: population, extracts, requester's `prepare`.
+    pub setup_seconds: f64,
+    pub prefix: String,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = runtime.block_on(flow::run(&args)).map_err(Failure::Runtime)?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", render(&report)).context("cannot write to stdout")?;
+    if args.json {
+        let text = serde_json::to_string(&report).context("cannot serialise the figures")?;
+        writeln!(out, "{text}").context("cannot write to stdout")?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The figures for a person.
+fn render(r: &Report) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let s = &r.stages;
+    format!(
+        "passerelle bench: {persons} persons, {bodies} responding bodies, chunks of {chunk}\n\
+         \x20 flow      {seconds:.2} s ({pps:.0} persons/s), {messages} messages, {mb:.1} MiB\n\
+         \x20           requests sent {sent:.2} s, observatory has them {arrived:.2} s, result ready {result:.2} s, \
+         result published {returned:.2} s, stored {stored:.2} s\n\
+         \x20 raw       {raw:.2} s for the same messages: ratio {ratio:.3}\n\
+         \x20 memory    observatory peak RSS {rss:.1} MiB\n\
+         \x20 latency   {k} single-person requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms\n\
+         \x20 raw rtt   p50 {rp50:.2} ms, p99 {rp99:.2} ms\n",
+        persons = r.persons,
+        bodies = r.bodies,
+        chunk = r.chunk_size,
+        seconds = r.seconds,
+        pps = r.persons_per_s,
+        messages = r.messages,
+        mb = mib(r.bytes),
+        sent = s.requests_sent,
+        arrived = s.observatory_received.unwrap_or(f64::NAN),
+        result = s.observatory_result_ready.unwrap_or(f64::NAN),
+        returned = s.observatory_returned.unwrap_or(f64::NAN),
+        stored = s.requester_stored,
+        raw = r.raw_seconds,
+        ratio = r.ratio,
+        rss = mib(r.observatory_peak_rss_bytes),
+        k = r.latency_requests,
+        p50 = r.latency_p50_ms,
+        p99 = r.latency_p99_ms,
+        max = r.latency_max_ms,
+        rp50 = r.raw_rtt_p50_ms,
+        rp99 = r.raw_rtt_p99_ms,
+    )
+}
+
+/// The nearest-rank percentile `p` (0 to 100) of `values` (sorted here).
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(percentile(&mut v, 50.0), 50.0);
+        assert_eq!(percentile(&mut v, 99.0), 99.0);
+        assert_eq!(percentile(&mut v, 100.0), 100.0);
+        assert_eq!(percentile(&mut [7.0], 99.0), 7.0);
+        assert_eq!(percentile(&mut [], 50.0), 0.0);
+    }
 }

@@ -1,0 +1,431 @@
+//! The benchmark's run: population and extracts (not timed) → the daemons → the full flow
+//! (timed) → the tap drained → the single-person latency → the daemons stopped → the raw
+//! broker → the prefix deleted. Every exit path stops the daemons (see [`super::daemons`]) and
+//! deletes the prefix's queues and exchanges.
+//!
+//! **How `seconds` is measured.** The requester runs in this process: the clock starts just
+//! before [`Requester::send`] publishes the first request chunk (the selection is already read
+//! and stored: `prepare` is setup, not timed), and stops at the latest `settled_at` the
+//! requester's store records for the cases — the time, by the same wall clock, the last result
+//! chunk was stored (millisecond resolution).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context};
+use indicatif::ProgressBar;
+use passerelle_bus::{AmqpBus, Bus, BusSettings, Role};
+use passerelle_observatory::solicit::RoutingTable;
+use passerelle_protocol::catalogue;
+use passerelle_protocol::rules::SystemClock;
+use passerelle_protocol::v1::{Category, Completeness};
+use passerelle_requester::{CaseState, Requester, RequesterSettings, SubmitRequest, Uuid};
+use passerelle_responder::{load_extract, ResponderSettings};
+use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
+use passerelle_synth::{SynthOptions, TerritoryChoice};
+
+use super::daemons::{free_port, Daemon};
+use super::raw::{self, Tap};
+use super::{percentile, Args, Report};
+
+/// The requesting body of the benchmark, as in the demo: a CAF …
+const REQUESTER_BODY: &str = "cnaf";
+/// … its office in the Bouches-du-Rhône.
+const REQUESTER_OFFICE: &str = "caf-13";
+
+/// The deadline given to the bodies: far beyond any run, so every case completes by the
+/// answers, never by the deadline.
+const RESPOND_BY: Duration = Duration::from_secs(3600);
+
+/// How long after the last result the requester's receipt must be sent.
+const RECEIPT_WAIT: Duration = Duration::from_secs(60);
+
+/// How often the benchmark looks at the requester's store while waiting for the receipt.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Body of the raw round-trip message: about a single-person request chunk.
+const RTT_BODY_BYTES: usize = 1024;
+
+/// Where the flow's time went, in seconds from the first request chunk published (by the one
+/// wall clock of this machine; the observatory's times are its store's, in milliseconds).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stages {
+    /// Every request chunk confirmed by the broker.
+    pub requests_sent: f64,
+    /// The observatory stored the case (its first request chunk).
+    pub observatory_received: Option<f64>,
+    /// Every body answered: the result is aggregated.
+    pub observatory_result_ready: Option<f64>,
+    /// Every result chunk confirmed by the broker.
+    pub observatory_returned: Option<f64>,
+    /// The last result chunk stored by the requester (= `seconds`).
+    pub requester_stored: f64,
+}
+
+/// The files and daemons of the run.
+struct Deployment {
+    broker: BusSettings,
+    root: PathBuf,
+    observatory_config: PathBuf,
+    observatory_health: SocketAddr,
+    responders: Vec<(String, PathBuf, SocketAddr)>,
+    wanted: Vec<Category>,
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<Report> {
+    let setup = Instant::now();
+    let dir =
+        tempfile::Builder::new().prefix("passerelle-bench-").tempdir().context("cannot create a temporary folder")?;
+    let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let broker = BusSettings {
+        urls: vec![args.amqp.clone()],
+        prefix: prefix.clone(),
+        observatories: vec![passerelle_synth::DEFAULT_TERRITORY.to_owned()],
+        ..BusSettings::default()
+    };
+    broker.validate().context("--amqp")?;
+    let deployment = prepare(args, &broker, dir.path())?;
+    let outcome = measure(args, &deployment, setup).await;
+    let deleted = passerelle_bus::amqp::delete_topology(&broker).await;
+    let mut report = outcome?;
+    deleted.with_context(|| format!("cannot delete the benchmark's queues and exchanges (prefix {prefix})"))?;
+    report.prefix = prefix;
+    Ok(report)
+}
+
+/// TOML text of a string.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The `[broker]` section of every daemon.
+fn broker_toml(b: &BusSettings) -> String {
+    let list = |v: &[String]| v.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", ");
+    format!(
+        "[broker]\nurls = [{}]\nprefix = {}\nobservatories = [{}]\nbodies = [{}]\n",
+        list(&b.urls),
+        quoted(&b.prefix),
+        list(&b.observatories),
+        list(&b.bodies)
+    )
+}
+
+/// Stage 1 (not timed): the population, the settings files, the extracts indexed.
+fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Deployment> {
+    let reference_year = time::OffsetDateTime::now_utc().year();
+    let population = root.join("population");
+    eprintln!("bench: making {} synthetic persons", args.persons);
+    let synth = SynthOptions {
+        persons: args.persons,
+        territory: TerritoryChoice::Observatory(passerelle_synth::DEFAULT_TERRITORY.to_owned()),
+        seed: args.seed,
+        reference_year,
+        requester: REQUESTER_BODY.to_owned(),
+    };
+    passerelle_synth::generate(&synth, &population).context("cannot make the synthetic population")?;
+
+    let wanted = catalogue::parse_list(super::super::demo::DEFAULT_WANT).map_err(|e| anyhow!(e))?;
+    let routing = RoutingTable::new(&BTreeMap::new(), &broker.bodies).map_err(|e| anyhow!(e))?;
+    let solicited: Vec<String> = routing.plan(&wanted, REQUESTER_BODY).into_iter().map(|(b, _)| b).collect();
+    if solicited.is_empty() {
+        bail!("no body holds the categories asked");
+    }
+
+    let observatory = passerelle_synth::DEFAULT_TERRITORY;
+    let observatory_health: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let observatory_config = root.join("observatory.toml");
+    std::fs::write(
+        &observatory_config,
+        format!(
+            "code = {}\ndata_dir = {}\nmetrics_addr = {}\n{}",
+            quoted(observatory),
+            quoted(&root.join("observatory").display().to_string()),
+            quoted(&observatory_health.to_string()),
+            broker_toml(broker)
+        ),
+    )
+    .context("cannot write the observatory's settings")?;
+    std::fs::create_dir_all(root.join("observatory"))?;
+
+    let mut responders = Vec::new();
+    for body in &solicited {
+        let health: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let data_dir = root.join(format!("responder-{body}"));
+        std::fs::create_dir_all(&data_dir)?;
+        let config = root.join(format!("responder-{body}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "body = {}\ndata_dir = {}\nmetrics_addr = {}\n[source]\nkind = \"extract\"\n{}",
+                quoted(body),
+                quoted(&data_dir.display().to_string()),
+                quoted(&health.to_string()),
+                broker_toml(broker)
+            ),
+        )
+        .with_context(|| format!("cannot write responder {body}'s settings"))?;
+        // As `passerelle responder load --config FILE EXTRACT` does.
+        eprintln!("bench: responder {body} indexes its extract");
+        let settings: ResponderSettings = passerelle_settings::load(&config).map_err(|e| anyhow!(e))?;
+        settings.validate().map_err(|e| anyhow!(e))?;
+        let extract = population.join(passerelle_synth::extract_file_name(body));
+        let mut report = ReportWriter::new(ReportFormat::Human, std::io::sink()).with_noun("line");
+        load_extract(&settings, &extract, Encoding::Utf8, &mut report)
+            .with_context(|| format!("responder {body} cannot load {}", extract.display()))?;
+        responders.push((body.clone(), config, health));
+    }
+    Ok(Deployment {
+        broker: broker.clone(),
+        root: root.to_owned(),
+        observatory_config,
+        observatory_health,
+        responders,
+        wanted,
+    })
+}
+
+/// Stages 2 to 4, with the daemons stopped at the end whatever happens (their `Drop`).
+async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<Report> {
+    let logs = d.root.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    eprintln!("bench: starting the observatory and {} responders (processes)", d.responders.len());
+    let mut observatory = Daemon::spawn(
+        "observatory",
+        "observatory",
+        &d.observatory_config,
+        d.observatory_health,
+        logs.join("observatory.log"),
+    )?;
+    observatory.wait_healthy().await?;
+    let mut responders = Vec::new();
+    for (body, config, health) in &d.responders {
+        let name = format!("responder-{body}");
+        responders.push(Daemon::spawn(&name, "responder", config, *health, logs.join(format!("{name}.log")))?);
+    }
+    for r in &mut responders {
+        r.wait_healthy().await?;
+    }
+
+    let url = &d.broker.urls[0];
+    let raw_conn = raw::connect(url, "passerelle bench (raw)").await?;
+    let tap = Tap::bind(&raw_conn, &d.broker).await?;
+    let bus = Arc::new(
+        AmqpBus::connect(&d.broker, Role::Body(REQUESTER_BODY.to_owned()))
+            .await
+            .context("the requester cannot connect to the broker")?,
+    );
+    let mut settings = RequesterSettings::for_dir(REQUESTER_BODY, REQUESTER_OFFICE, &d.root.join("requester"));
+    settings.broker = d.broker.clone();
+    let chunk_size = settings.chunk_size;
+    let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, Arc::new(SystemClock))
+        .context("the requester cannot start")?;
+    let listening = requester.listen().await.context("the requester cannot listen for its results")?;
+
+    let outcome = async {
+        // 2. The full flow.
+        let selection = d.root.join("population").join(passerelle_synth::SELECTION_FILE);
+        let submitted = requester
+            .prepare(&submit_request(&selection, &d.wanted), &mut |_| {})
+            .context("the requester cannot prepare the submission")?;
+        let setup_seconds = setup.elapsed().as_secs_f64();
+        eprintln!("bench: full flow, {} persons in {} case(s)", submitted.selection.valid, submitted.cases.len());
+        let case_ids = submitted.case_ids();
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        requester.send(&case_ids, &ProgressBar::hidden()).await.context("the requester cannot send")?;
+        let requests_sent = started.elapsed().as_secs_f64();
+        let cases = requester
+            .wait_for_results(&case_ids, &ProgressBar::hidden(), Some(SystemTime::now() + RESPOND_BY))
+            .await
+            .context("the requester cannot follow its cases")?;
+        check_complete(&cases)?;
+        let stored_at = cases.iter().filter_map(|c| c.settled_at).max().ok_or_else(|| anyhow!("no settled case"))?;
+        let seconds = stored_at.duration_since(started_at).unwrap_or_default().as_secs_f64();
+        wait_receipts(&requester, &case_ids).await?;
+        let recorded = tap.drain().await?;
+        eprintln!("bench: flow {seconds:.2} s, {} messages, {} bytes", recorded.messages(), recorded.bytes());
+
+        // 4a. Sequential single-person requests.
+        eprintln!("bench: {} single-person requests", args.latency_requests);
+        let mut latencies =
+            single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize).await?;
+        let peak_rss = observatory.peak_rss_bytes()?;
+        Ok::<_, anyhow::Error>((
+            submitted.selection.valid,
+            case_ids,
+            started_at,
+            requests_sent,
+            seconds,
+            recorded,
+            peak_rss,
+            setup_seconds,
+            {
+                let p50 = percentile(&mut latencies, 50.0);
+                let p99 = percentile(&mut latencies, 99.0);
+                let max = percentile(&mut latencies, 100.0);
+                (p50, p99, max)
+            },
+        ))
+    }
+    .await;
+    listening.stop().await;
+    if let Ok(bus) = Arc::try_unwrap(bus) {
+        bus.close().await;
+    }
+    let mut stopped = Vec::new();
+    for r in responders {
+        stopped.push(r.stop().await);
+    }
+    stopped.push(observatory.stop().await);
+    let (persons, case_ids, started_at, requests_sent, seconds, recorded, peak_rss, setup_seconds, latency) = outcome?;
+    for s in stopped {
+        s?;
+    }
+    let stages = observatory_stages(&d.root, &case_ids, started_at, requests_sent, seconds)?;
+
+    // 3. The raw broker, the daemons stopped.
+    eprintln!("bench: raw broker, {} messages", recorded.messages());
+    let raw_seconds =
+        raw::throughput(&raw_conn, &d.broker.prefix, &recorded.sizes, d.broker.confirm_window, d.broker.prefetch)
+            .await?;
+    // 4b. The raw round trip.
+    let mut rtts =
+        raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
+    let _ = raw_conn.close(200, "bench done").await;
+
+    Ok(Report {
+        persons,
+        bodies: d.responders.len() as u64,
+        chunk_size,
+        messages: recorded.messages(),
+        bytes: recorded.bytes(),
+        seconds,
+        persons_per_s: persons as f64 / seconds.max(1e-9),
+        raw_seconds,
+        ratio: raw_seconds / seconds.max(1e-9),
+        observatory_peak_rss_bytes: peak_rss,
+        latency_requests: args.latency_requests,
+        latency_p50_ms: latency.0,
+        latency_p99_ms: latency.1,
+        latency_max_ms: latency.2,
+        raw_rtt_p50_ms: percentile(&mut rtts, 50.0),
+        raw_rtt_p99_ms: percentile(&mut rtts, 99.0),
+        by_kind: recorded.by_kind,
+        stages,
+        setup_seconds,
+        prefix: String::new(),
+    })
+}
+
+fn submit_request(selection: &Path, wanted: &[Category]) -> SubmitRequest {
+    SubmitRequest {
+        selection: selection.to_owned(),
+        encoding: Encoding::Utf8,
+        reference_year: Some(time::OffsetDateTime::now_utc().year() as u32),
+        wanted: wanted.to_vec(),
+        service: "Atelier prévention des chutes (banc d'essai)".to_owned(),
+        respond_by: RESPOND_BY,
+        out: None,
+        strict: false,
+    }
+}
+
+/// Every case answered, and completely (every body answered).
+fn check_complete(cases: &[passerelle_requester::CaseRecord]) -> anyhow::Result<()> {
+    for c in cases {
+        if c.state != CaseState::Answered {
+            bail!("case {} ended {} instead of answered", c.id, c.state);
+        }
+        if c.completeness != Completeness::Complete {
+            bail!("case {} is {:?}: a body did not answer", c.id, c.completeness);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the requester has sent (and the broker confirmed) every case's receipt, the
+/// flow's last message.
+async fn wait_receipts(requester: &Requester, case_ids: &[Uuid]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + RECEIPT_WAIT;
+    loop {
+        let mut all = true;
+        for id in case_ids {
+            let case = requester.store().case(*id)?.ok_or_else(|| anyhow!("case {id} vanished"))?;
+            all &= case.receipt_sent_at.is_some();
+        }
+        if all {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("the requester sent no receipt within {} s of the result", RECEIPT_WAIT.as_secs());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `count` sequential single-person requests (the selection's persons in turn), each timed
+/// from its send to its stored result, in milliseconds.
+async fn single_person_latencies(
+    requester: &Requester,
+    selection: &Path,
+    root: &Path,
+    wanted: &[Category],
+    count: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let text = std::fs::read_to_string(selection).context("cannot read the selection")?;
+    let mut lines = text.lines();
+    let header = lines.next().ok_or_else(|| anyhow!("an empty selection"))?;
+    let persons: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    if persons.is_empty() {
+        bail!("no person in the selection");
+    }
+    let dir = root.join("latency");
+    std::fs::create_dir_all(&dir)?;
+    let mut latencies = Vec::with_capacity(count);
+    for i in 0..count {
+        let file = dir.join(format!("{i}.csv"));
+        std::fs::write(&file, format!("{header}\n{}\n", persons[i % persons.len()]))?;
+        let submitted = requester.prepare(&submit_request(&file, wanted), &mut |_| {})?;
+        let ids = submitted.case_ids();
+        let started = Instant::now();
+        requester.send(&ids, &ProgressBar::hidden()).await?;
+        let cases =
+            requester.wait_for_results(&ids, &ProgressBar::hidden(), Some(SystemTime::now() + RESPOND_BY)).await?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        check_complete(&cases)?;
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(latencies)
+}
+
+/// The observatory's own timestamps of the flow's cases (its store, read once it stopped).
+fn observatory_stages(
+    root: &Path,
+    case_ids: &[Uuid],
+    started_at: SystemTime,
+    requests_sent: f64,
+    seconds: f64,
+) -> anyhow::Result<Stages> {
+    let store = passerelle_store::CaseStore::open(&root.join("observatory").join("observatory.db"))
+        .context("cannot open the observatory's case store")?;
+    let since = |t: SystemTime| t.duration_since(started_at).unwrap_or_default().as_secs_f64();
+    let mut stages = Stages { requests_sent, requester_stored: seconds, ..Stages::default() };
+    for id in case_ids {
+        let Some(case) = store.read(|tx| tx.case(&id.to_string())).context("cannot read the observatory's store")?
+        else {
+            continue;
+        };
+        let first = since(case.arrived_at);
+        stages.observatory_received = Some(stages.observatory_received.map_or(first, |t: f64| t.min(first)));
+        if let Some(t) = case.result_at.map(since) {
+            stages.observatory_result_ready = Some(stages.observatory_result_ready.map_or(t, |s: f64| s.max(t)));
+        }
+        if let Some(t) = case.returned_at.map(since) {
+            stages.observatory_returned = Some(stages.observatory_returned.map_or(t, |s: f64| s.max(t)));
+        }
+    }
+    Ok(stages)
+}

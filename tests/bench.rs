@@ -1,0 +1,99 @@
+//! `passerelle bench` still works: a small run against the real broker (CI runs it once, in the
+//! test profile). Figures are checked for presence and consistency, never for speed — speed
+//! belongs in BENCHMARKS.md.
+
+mod support;
+
+use std::process::Stdio;
+
+use serde_json::Value;
+
+/// Persons of the smoke run: one chunk per message type, a few seconds in debug.
+const PERSONS: u64 = 200;
+
+/// Single-person requests of the smoke run (the default is 1,000).
+const LATENCY_REQUESTS: u64 = 20;
+
+fn number(report: &Value, field: &str) -> f64 {
+    report[field].as_f64().unwrap_or_else(|| panic!("`{field}` is missing or not a number in {report}"))
+}
+
+#[test]
+fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
+    let url = support::amqp_url();
+    if !support::broker_reachable_or_skip(&url) {
+        return;
+    }
+    let output = support::passerelle()
+        .args(["bench", "--persons", &PERSONS.to_string(), "--json", "--amqp", &url])
+        .args(["--latency-requests", &LATENCY_REQUESTS.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("the passerelle binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed ({}):\n{stderr}", output.status);
+    let last = stdout.lines().last().expect("bench printed something");
+    let report: Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {last}"));
+
+    for field in [
+        "persons",
+        "bodies",
+        "messages",
+        "bytes",
+        "seconds",
+        "persons_per_s",
+        "raw_seconds",
+        "ratio",
+        "observatory_peak_rss_bytes",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "raw_rtt_p99_ms",
+    ] {
+        assert!(number(&report, field).is_finite(), "`{field}` is not finite");
+    }
+    assert_eq!(number(&report, "persons"), PERSONS as f64, "every synthetic person is valid and timed");
+    assert_eq!(number(&report, "bodies"), 3.0, "cnam, cnav and msa answer");
+    assert_eq!(number(&report, "latency_requests"), LATENCY_REQUESTS as f64);
+
+    // The messages add up: per chunk of the default size, a request, a solicitation and a
+    // response per body, a result; and one receipt.
+    let chunks = PERSONS.div_ceil(number(&report, "chunk_size") as u64) as f64;
+    let kinds = &report["by_kind"];
+    let count = |kind: &str| kinds[format!("passerelle.v1.{kind}")]["messages"].as_f64().unwrap_or(0.0);
+    assert_eq!(count("Request"), chunks);
+    assert_eq!(count("Solicitation"), 3.0 * chunks);
+    assert_eq!(count("Response"), 3.0 * chunks);
+    assert_eq!(count("Result"), chunks);
+    assert_eq!(count("Receipt"), 1.0);
+    assert_eq!(number(&report, "messages"), 8.0 * chunks + 1.0);
+    assert!(number(&report, "bytes") > number(&report, "messages"), "each message has a body");
+
+    assert!(number(&report, "seconds") > 0.0);
+    assert!(number(&report, "raw_seconds") > 0.0);
+    let ratio = number(&report, "raw_seconds") / number(&report, "seconds");
+    assert!((number(&report, "ratio") - ratio).abs() <= 1e-9 * ratio.max(1.0), "ratio = raw_seconds / seconds");
+    assert!(number(&report, "observatory_peak_rss_bytes") > 0.0);
+    assert!(number(&report, "latency_p50_ms") > 0.0);
+    assert!(number(&report, "latency_p50_ms") <= number(&report, "latency_p99_ms"));
+    assert!(number(&report, "latency_p99_ms") <= number(&report, "latency_max_ms"));
+    assert!(number(&report, "raw_rtt_p99_ms") > 0.0);
+    let stages = &report["stages"];
+    assert!(stages["requests_sent"].as_f64().unwrap() <= number(&report, "seconds"));
+    assert!(stages["observatory_returned"].as_f64().is_some(), "the observatory's store has the case: {stages}");
+
+    // Nothing of the run stays on the broker: its prefix's topology was deleted.
+    let prefix = report["prefix"].as_str().expect("the run names its prefix");
+    assert!(prefix.starts_with("bench-"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let settings = passerelle_bus::BusSettings {
+        urls: vec![url.clone()],
+        prefix: prefix.to_owned(),
+        ..passerelle_bus::BusSettings::default()
+    };
+    let connected =
+        runtime.block_on(passerelle_bus::AmqpBus::connect(&settings, passerelle_bus::Role::Body("cnaf".to_owned())));
+    assert!(connected.is_err(), "the bench's queues still exist after the run");
+}
