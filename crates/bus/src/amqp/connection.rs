@@ -179,6 +179,8 @@ impl Connector {
         Err(BusError::Connect(errors.join("; ")))
     }
 
+    // lapin's handshake error type is large; it is only ever returned once per attempt.
+    #[allow(clippy::result_large_err)]
     async fn open_uri(&self, uri: &AMQPUri) -> lapin::Result<Connection> {
         let name = format!("passerelle {}", role_label(&self.role));
         let props = ConnectionProperties::default()

@@ -182,7 +182,6 @@ impl Publisher {
         while let Some(done) = in_flight.next().await {
             record(done, &mut unconfirmed, &mut failure);
         }
-        drop(record);
         if let Some(e) = final_error {
             return Err(e);
         }
