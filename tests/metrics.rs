@@ -168,16 +168,18 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
+/// Runs a daemon (`passerelle <role> run --config FILE`) with `settings` (a TOML body whose
+/// `metrics_addr` and `[broker]` this adds), waits for `/health`, scrapes `/metrics`, stops it
+/// with SIGTERM and checks it exits cleanly. The topology is declared first (as the
+/// observatory does) and deleted at the end.
+fn scrape_daemon(role: &str, settings: &str) -> Option<Exposition> {
     let url = support::amqp_url();
     if !support::broker_reachable_or_skip(&url) {
-        return;
+        return None;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let prefix = format!("metrics-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let broker = BusSettings { urls: vec![url.clone()], prefix: prefix.clone(), ..BusSettings::default() };
-    // The observatory's side declares the topology the daemon checks for.
     let declared = runtime
         .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
         .unwrap();
@@ -185,19 +187,15 @@ fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = dir.path().join("requester.toml");
+    let config = dir.path().join("settings.toml");
+    let settings = settings.replace("{dir}", &dir.path().display().to_string());
     std::fs::write(
         &config,
-        format!(
-            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{}\"\nout_dir = \"{}\"\nmetrics_addr = \"127.0.0.1:{port}\"\n\
-             [broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("out").display()
-        ),
+        format!("{settings}metrics_addr = \"127.0.0.1:{port}\"\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\n"),
     )
     .unwrap();
     let mut daemon = support::passerelle()
-        .args(["requester", "run", "--config"])
+        .args([role, "run", "--config"])
         .arg(&config)
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -209,16 +207,15 @@ fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
         match runtime.block_on(fetch(addr, "/health")) {
             Ok((200, body)) => break body,
             _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => panic!("the daemon never became healthy: {other:?}"),
+            other => {
+                let _ = daemon.kill();
+                panic!("{role} never became healthy: {other:?}")
+            }
         }
     };
     assert_eq!(health, "ok\n");
     let (code, text) = runtime.block_on(fetch(addr, "/metrics")).unwrap();
     assert_eq!(code, 200);
-    let m = Exposition::parse(&text);
-    assert_eq!(m.get(r#"passerelle_requester_cases{state="sent"}"#), 0.0);
-    assert_eq!(m.get("passerelle_bus_connections_total"), 1.0, "connected once");
-    assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
 
     // SIGTERM, as the service manager stops it.
     let stopped = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
@@ -228,9 +225,30 @@ fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
         if let Some(status) = daemon.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        assert!(Instant::now() < deadline, "{role} did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "{status}");
+    assert!(status.success(), "{role}: {status}");
     runtime.block_on(passerelle_bus::amqp::delete_topology(&broker)).unwrap();
+    Some(Exposition::parse(&text))
+}
+
+#[test]
+fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
+    let settings = "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{dir}/data\"\nout_dir = \"{dir}/out\"\n";
+    let Some(m) = scrape_daemon("requester", settings) else { return };
+    assert_eq!(m.get(r#"passerelle_requester_cases{state="sent"}"#), 0.0);
+    assert_eq!(m.get("passerelle_bus_connections_total"), 1.0, "connected once");
+    assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
+}
+
+#[test]
+fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
+    let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
+    let Some(m) = scrape_daemon("observatory", &settings) else { return };
+    assert_eq!(m.get(r#"passerelle_observatory_cases{state="collecting"}"#), 0.0);
+    assert_eq!(m.get(r#"passerelle_observatory_solicitation_chunks_pending{body="msa"}"#), 0.0);
+    assert_eq!(m.types["passerelle_observatory_response_latency_seconds"], "histogram");
+    assert_eq!(m.get("passerelle_observatory_audit_entries_total{action=\"started\"}"), 1.0, "the start is audited");
+    assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
 }

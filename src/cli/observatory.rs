@@ -79,14 +79,30 @@ fn run_daemon(args: &RunArgs) -> CliResult {
             .await
             .context("cannot connect to the broker")?;
         let bus = Arc::new(bus);
-        let observatory = Observatory::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, Arc::new(SystemClock))
-            .map_err(|e| match e {
-                ObservatoryError::Settings(_) => {
-                    Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display())))
-                }
-                other => Failure::Runtime(anyhow!(other).context("the observatory cannot start")),
-            })?;
-        let result = observatory.run_until_stopped(shutdown_signal()).await;
+        // /metrics and /health on `metrics_addr`, when set; the bus is instrumented for the
+        // per-body response latency.
+        let registry = passerelle_metrics::MetricsRegistry::default();
+        let health = passerelle_metrics::Health::default();
+        passerelle_metrics::bus::register_bus(&registry, bus.stats());
+        let metered = passerelle_observatory::metrics::instrument(Arc::clone(&bus) as Arc<dyn Bus>, &registry);
+        let metrics_addr = settings.metrics_addr.clone();
+        let observatory = Observatory::build(settings, metered, Arc::new(SystemClock)).map_err(|e| match e {
+            ObservatoryError::Settings(_) => {
+                Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display())))
+            }
+            other => Failure::Runtime(anyhow!(other).context("the observatory cannot start")),
+        })?;
+        passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
+        let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
+            .await
+            .context("cannot serve the metrics")?;
+        let shutdown = super::signals::armed(shutdown_signal()).await;
+        health.set(true);
+        let result = observatory.run_until_stopped(shutdown).await;
+        health.set(false);
+        if let Some(server) = metrics {
+            server.stop();
+        }
         if let Ok(bus) = Arc::try_unwrap(bus) {
             bus.close().await;
         }

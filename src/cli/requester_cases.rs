@@ -323,9 +323,10 @@ pub fn run(args: ConfigArgs) -> CliResult {
             .await
             .context("cannot serve the metrics")
             .map_err(Failure::Runtime)?;
+        let shutdown = super::signals::armed(shutdown_signal()).await;
         health.set(true);
         tracing::info!(body = %requester.settings().body, office = %requester.settings().office, "requester daemon running");
-        let result = requester.run_until_stopped(shutdown_signal()).await;
+        let result = requester.run_until_stopped(shutdown).await;
         health.set(false);
         if let Some(server) = metrics {
             server.stop();

@@ -196,8 +196,9 @@ fn run_responder(args: &RunArgs) -> CliResult {
         let metrics = passerelle_metrics::serve(settings.metrics_addr.as_deref(), registry, health.clone())
             .await
             .context("cannot serve the metrics")?;
+        let shutdown = super::signals::armed(shutdown_signal()).await;
         health.set(true);
-        let result = responder.run_until_stopped(shutdown_signal()).await;
+        let result = responder.run_until_stopped(shutdown).await;
         health.set(false);
         if let Some(server) = metrics {
             server.stop();
