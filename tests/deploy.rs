@@ -214,6 +214,15 @@ fn the_systemd_units_run_as_dedicated_users_with_hardening() {
         assert!(keys.iter().any(|k| k.starts_with("ReadWritePaths=/var/lib/passerelle/")), "{unit}: its data dir");
         let exec = keys.iter().find(|k| k.starts_with("ExecStart=")).unwrap();
         assert!(exec.contains(&format!("--config {config}")), "{unit}: {exec}");
+        // The command line is one this binary accepts (its subcommand exists, its flags parse).
+        let args: Vec<&str> = exec.trim_start_matches("ExecStart=").split_whitespace().skip(1).collect();
+        let config_at = args.iter().position(|a| *a == "--config").unwrap();
+        let output = passerelle().args(&args[..config_at]).arg("--help").output().unwrap();
+        assert!(
+            output.status.success(),
+            "{unit}: `{exec}` is not a passerelle command: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let sysusers = std::fs::read_to_string(deploy("systemd/passerelle.sysusers.conf")).unwrap();
         assert!(sysusers.contains(user), "{user} is created by sysusers");
     }
