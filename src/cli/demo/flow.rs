@@ -6,8 +6,8 @@
 //!
 //! Every party runs as it would in production — its own settings, store folder and bus
 //! connection — only in one process. On the in-process bus each party has its own broker user
-//! and the identity map is enforced (nobody may speak for another); RabbitMQ's development
-//! account (`guest`) speaks for every party, so there the insecure profile is used, and says so.
+//! and the identity map is enforced (nobody may speak for another); over RabbitMQ every party
+//! logs in with the URL's one account, which the identity map lets speak for all of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -122,6 +122,12 @@ impl Buses {
             ..BusSettings::default()
         };
         settings.validate().context("--amqp")?;
+        // One broker login for every party here: the identity map says so explicitly (rather
+        // than the insecure profile), and the receivers still check every sender against it.
+        let mut settings = settings;
+        settings.identity.insecure_any_user = false;
+        let parties: Vec<String> = settings.observatories.iter().chain(&settings.bodies).cloned().collect();
+        settings.identity.users.insert(login_of(url), parties);
         let connect = |role: Role| {
             let settings = settings.clone();
             async move {
@@ -195,6 +201,16 @@ impl Buses {
                 Some(false)
             }
         }
+    }
+}
+
+/// The user an AMQP URL logs in as (`guest` when it names none, as RabbitMQ does).
+fn login_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => userinfo.split(':').next().unwrap_or("guest").to_owned(),
+        None => "guest".to_owned(),
     }
 }
 
@@ -643,4 +659,18 @@ fn purge_summary(status: &StatusReader, case_ids: &[String]) -> anyhow::Result<P
     purge.seconds_after_receipt = after_receipt;
     purge.observatory_cases = status.status().context("cannot read the observatory's store")?.cases_by_state;
     Ok(purge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_their_login_and_lose_their_password() {
+        assert_eq!(login_of("amqp://guest:guest@127.0.0.1:5672/%2f"), "guest");
+        assert_eq!(login_of("amqps://demo@rabbit:5671/v"), "demo");
+        assert_eq!(login_of("amqp://127.0.0.1:5672"), "guest");
+        assert_eq!(redact("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://guest:…@127.0.0.1:5672/%2f");
+        assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
 }
