@@ -586,14 +586,20 @@ pub fn free_pages(db: &Path) -> i64 {
     c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap()
 }
 
-/// Every log line of the test binary, captured by a global subscriber at TRACE level.
+/// Every log line of the test binary, captured by a global subscriber (Passerelle's crates at
+/// TRACE level).
 pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&buffer);
+        // Every level of Passerelle's own crates (where a NIR could leak), INFO for the others
+        // (lapin's TRACE output would only slow the tests down).
+        let filter = tracing_subscriber::EnvFilter::new(
+            "info,passerelle_observatory=trace,passerelle_store=trace,passerelle_bus=trace,passerelle_protocol=trace",
+        );
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(filter)
             .with_ansi(false)
             .with_writer(move || LogWriter(Arc::clone(&sink)))
             .finish();
