@@ -7,6 +7,16 @@ use serde::de::DeserializeOwned;
 /// Environment variables starting with this prefix override settings.
 pub const ENV_PREFIX: &str = "PASSERELLE_";
 
+/// Variables with the prefix that are not settings: the CLI's own (`--log-format`) and the test
+/// suite's (`PASSERELLE_TEST_…`, e.g. the broker URL of the tests). They never reach a settings
+/// tree, so setting them cannot make a daemon refuse its configuration.
+fn is_settings_variable(name: &str) -> bool {
+    name.starts_with(ENV_PREFIX)
+        && name.len() > ENV_PREFIX.len()
+        && name != "PASSERELLE_LOG_FORMAT"
+        && !name.starts_with("PASSERELLE_TEST_")
+}
+
 /// Why settings could not be loaded. Each variant names the file or key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -35,7 +45,7 @@ pub fn load_from_str<T: DeserializeOwned>(
     let parse_err = |message: String| ConfigError::Parse { path: origin.to_owned(), message };
     let mut tree: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
     let mut overrides: Vec<(String, String)> =
-        env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.len() > ENV_PREFIX.len()).collect();
+        env.into_iter().filter(|(k, _)| is_settings_variable(k)).collect();
     overrides.sort();
     for (var, value) in overrides {
         let path: Vec<String> = var[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
@@ -92,7 +102,13 @@ mod tests {
         let s: Example = load_from_str(
             "name = 'a'\n[broker]\nprefix = 'p'\n",
             Path::new("x.toml"),
-            env(&[("PASSERELLE_BROKER__PREFIX", "test-1"), ("PASSERELLE_BROKER__PREFETCH", "64"), ("OTHER", "x")]),
+            env(&[
+                ("PASSERELLE_BROKER__PREFIX", "test-1"),
+                ("PASSERELLE_BROKER__PREFETCH", "64"),
+                ("OTHER", "x"),
+                ("PASSERELLE_LOG_FORMAT", "json"),
+                ("PASSERELLE_TEST_AMQP_URL", "amqp://x"),
+            ]),
         )
         .unwrap();
         assert_eq!(s, Example { name: "a".into(), broker: Broker { prefix: "test-1".into(), prefetch: 64 } });
