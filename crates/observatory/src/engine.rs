@@ -313,8 +313,9 @@ impl Engine {
                     .read(|tx| Ok::<_, StoreError>((tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?)))?;
                 let rows =
                     aggregate::statistics_rows(&self.pseudonymiser, &case, &solicitations, &persons, &answers, now);
-                statistics_rows += self.statistics.record(&rows)?;
+                self.statistics.record(&rows)?;
             }
+            statistics_rows = self.statistics.persons_of_case(case_id)?;
         }
         let purged = self.store.write(|tx| {
             let Some(current) = tx.case(case_id)? else { return Ok(false) };

@@ -341,6 +341,14 @@ impl StatisticsStore {
         Ok(inserted)
     }
 
+    /// How many persons of a case the statistics hold (whoever recorded them: recording is
+    /// idempotent, so a purge retried after a crash finds the rows of its first attempt).
+    pub fn persons_of_case(&self, case_id: &str) -> Result<usize> {
+        let n: i64 =
+            self.conn().query_row("SELECT COUNT(*) FROM persons WHERE case_id = ?1", [case_id], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
     /// Deletes the rows recorded before `before` (the 5-year cap); nothing of them stays readable.
     pub fn purge_before(&self, before: SystemTime) -> Result<usize> {
         let conn = self.conn();
