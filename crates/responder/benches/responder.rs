@@ -227,9 +227,10 @@ async fn amqp_phase(
         rate
     };
 
+    let consumers: usize = std::env::var("RESPONDER_BENCH_CONSUMERS").ok().and_then(|c| c.parse().ok()).unwrap_or(2);
     let config = dir.join("responder.toml");
     let mut toml = format!(
-        "body = \"{body}\"\ndata_dir = \"{}\"\nconsumers = 2\n[source]\nkind = \"extract\"\n[broker]\nurls = [\"{}\"]\nprefix = \"{}\"\nobservatories = [\"{OBSERVATORY}\"]\n",
+        "body = \"{body}\"\ndata_dir = \"{}\"\nconsumers = {consumers}\n[source]\nkind = \"extract\"\n[broker]\nurls = [\"{}\"]\nprefix = \"{}\"\nobservatories = [\"{OBSERVATORY}\"]\n",
         settings.data_dir.display(),
         broker.urls[0],
         broker.prefix
@@ -252,7 +253,7 @@ async fn amqp_phase(
     let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
     let status = child.wait().unwrap();
     println!(
-        "RabbitMQ, `passerelle responder run` (release, child process): {rate:.0} persons/s; raw broker rate of the same \
+        "RabbitMQ, `passerelle responder run` (release, child process, {consumers} consumers): {rate:.0} persons/s; raw broker rate of the same \
          solicitations {raw:.0} persons/s (ratio {:.2}); child peak RSS {} MiB; exit {status}",
         rate / raw,
         rss.map_or("?".to_owned(), |m| m.to_string()),
