@@ -467,7 +467,10 @@ mod tests {
         Subject { nirs: n.to_vec(), sex, birth_year }
     }
 
-    fn build(dir: &Path, rows: &[(Nir, Vec<Nir>, Option<Sex>, Option<u32>, CategoryValues)]) -> IndexStats {
+    /// One test person: NIR, former NIRs, sex, birth year, values.
+    type Row = (Nir, Vec<Nir>, Option<Sex>, Option<u32>, CategoryValues);
+
+    fn build(dir: &Path, rows: &[Row]) -> IndexStats {
         let mut b = IndexBuilder::create(dir, "cnaf", &[Category::HousingAid, Category::Rsa]).unwrap();
         for (n, former, sex, year, vals) in rows {
             b.add(n, former, *sex, *year, vals).unwrap();
