@@ -46,8 +46,16 @@ impl std::fmt::Debug for Publisher {
 /// How one attempt at publishing a batch ended.
 enum Attempt {
     Done,
-    /// These messages (indexes) were not confirmed because the channel or connection failed.
-    Unconfirmed(Vec<usize>, BusError),
+    /// These messages (indexes) were not confirmed because the channel or connection failed;
+    /// `connection_error` is true when lapin reported a connection-level (hard) AMQP error.
+    Unconfirmed(Vec<usize>, BusError, bool),
+}
+
+/// Whether lapin reports a connection-level ("hard") AMQP error, such as CONNECTION_FORCED when
+/// an operator closes connections: the connection is going away even if its status does not
+/// say so yet, so the messages must be re-published on a new one, not refused.
+fn is_connection_error(e: &lapin::Error) -> bool {
+    matches!(e, lapin::Error::ProtocolError(err) if matches!(err.kind(), lapin::protocol::AMQPErrorKind::Hard(_)))
 }
 
 impl Publisher {
@@ -98,8 +106,8 @@ impl Publisher {
             };
             match self.attempt(&c, &messages, &pending).await? {
                 Attempt::Done => return Ok(()),
-                Attempt::Unconfirmed(left, error) => {
-                    if c.live.conn.status().connected() {
+                Attempt::Unconfirmed(left, error, connection_error) => {
+                    if !connection_error && c.live.conn.status().connected() {
                         // The broker closed the channel, not the connection: a refusal
                         // (access, forged user_id…) that re-publishing would only repeat.
                         return Err(error);
@@ -124,10 +132,12 @@ impl Publisher {
         let mut in_flight = FuturesUnordered::new();
         let mut unconfirmed: Vec<usize> = Vec::new();
         let mut failure: Option<BusError> = None;
+        let mut connection_error = false;
         let mut final_error: Option<BusError> = None;
         let mut record = |(i, result): (usize, lapin::Result<Confirmation>),
                           unconfirmed: &mut Vec<usize>,
-                          failure: &mut Option<BusError>| {
+                          failure: &mut Option<BusError>,
+                          connection_error: &mut bool| {
             let o: &Outgoing = &messages[i];
             match result {
                 Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => {}
@@ -143,6 +153,7 @@ impl Publisher {
                 }
                 Err(e) => {
                     unconfirmed.push(i);
+                    *connection_error |= is_connection_error(&e);
                     failure.get_or_insert(BusError::amqp("waiting for a publisher confirm", e));
                 }
             }
@@ -154,7 +165,7 @@ impl Publisher {
             }
             while in_flight.len() >= window {
                 if let Some(done) = in_flight.next().await {
-                    record(done, &mut unconfirmed, &mut failure);
+                    record(done, &mut unconfirmed, &mut failure, &mut connection_error);
                 }
             }
             if c.live.conn.status().blocked() {
@@ -175,12 +186,13 @@ impl Publisher {
                 Ok(confirm) => in_flight.push(async move { (i, confirm.await) }),
                 Err(e) => {
                     unconfirmed.push(i);
+                    connection_error |= is_connection_error(&e);
                     failure = Some(BusError::amqp("publishing", e));
                 }
             }
         }
         while let Some(done) = in_flight.next().await {
-            record(done, &mut unconfirmed, &mut failure);
+            record(done, &mut unconfirmed, &mut failure, &mut connection_error);
         }
         if let Some(e) = final_error {
             return Err(e);
@@ -189,7 +201,7 @@ impl Publisher {
             None => Attempt::Done,
             Some(e) => {
                 unconfirmed.sort_unstable();
-                Attempt::Unconfirmed(unconfirmed, e)
+                Attempt::Unconfirmed(unconfirmed, e, connection_error)
             }
         })
     }
