@@ -210,8 +210,8 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     }
 
     let url = &d.broker.urls[0];
-    let raw_conn = raw::connect(url, "passerelle bench (raw)").await?;
-    let tap = Tap::bind(&raw_conn, &d.broker).await?;
+    let tap_conn = raw::connect(url, "passerelle bench (tap)").await?;
+    let tap = Tap::bind(&tap_conn, &d.broker).await?;
     let bus = Arc::new(
         AmqpBus::connect(&d.broker, Role::Body(REQUESTER_BODY.to_owned()))
             .await
@@ -286,7 +286,11 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     }
     let stages = observatory_stages(&d.root, &case_ids, started_at, requests_sent, seconds)?;
 
-    // 3. The raw broker, the daemons stopped.
+    let _ = tap_conn.close(200, "tap drained").await;
+
+    // 3. The raw broker, the daemons stopped, on a connection of its own (opened now: one
+    // opened before the flow would not survive a broker restart during it).
+    let raw_conn = raw::connect(url, "passerelle bench (raw)").await?;
     eprintln!("bench: raw broker, {} messages", recorded.messages());
     let raw_seconds =
         raw::throughput(&raw_conn, &d.broker.prefix, &recorded.sizes, d.broker.confirm_window, d.broker.prefetch)
