@@ -117,6 +117,7 @@ const fn c(
 }
 
 /// Every category of art. 2, 2° to 7°, in decree order (which is also the enum's order).
+#[rustfmt::skip]
 pub static CATEGORIES: [CategoryInfo; 27] = [
     c(Category::FamilySituation, "family_situation", "art. 2, 2°", D::FamilySituation, T::FamilySituation, &[CNAV, CNAF, MSA], "family situation"),
     c(Category::Css, "css", "art. 2, 3° a", D::HealthInsurance, T::Bool, &[CNAM, MSA], "complementary health cover (CSS, ex CMU-C/ACS)"),
@@ -251,10 +252,7 @@ mod tests {
         for (n, info) in CATEGORIES.iter().enumerate() {
             assert_eq!(info.category as i32, n as i32 + 1, "{} out of order", info.code);
             // The text code is the enum's name without its prefix, in lower case.
-            assert_eq!(
-                info.category.as_str_name().trim_start_matches("CATEGORY_").to_lowercase(),
-                info.code
-            );
+            assert_eq!(info.category.as_str_name().trim_start_matches("CATEGORY_").to_lowercase(), info.code);
             assert!(!info.default_holders.is_empty(), "{} has no holder", info.code);
         }
         assert!(by_number(28).is_none());
@@ -263,7 +261,17 @@ mod tests {
 
     #[test]
     fn identifying_fields_are_the_decree_s_1_a_b_e() {
-        for code in ["nir", "former_nirs", "family_name", "usage_name", "given_names", "commune_code", "postal_address", "email", "phone"] {
+        for code in [
+            "nir",
+            "former_nirs",
+            "family_name",
+            "usage_name",
+            "given_names",
+            "commune_code",
+            "postal_address",
+            "email",
+            "phone",
+        ] {
             assert!(is_identifying(code), "{code}");
         }
         for code in ["sex", "birth_year", "rsa", "hospital_stays_12m"] {

@@ -244,10 +244,9 @@ impl CategoryValues {
         let b = |v: Option<bool>| v.map(Value::Bool);
         match category {
             C::Unspecified => None,
-            C::FamilySituation => self
-                .family_situation
-                .and_then(|n| FamilySituation::try_from(n).ok())
-                .map(Value::FamilySituation),
+            C::FamilySituation => {
+                self.family_situation.and_then(|n| FamilySituation::try_from(n).ok()).map(Value::FamilySituation)
+            }
             C::Css => b(self.css),
             C::ComplementaryCover => b(self.complementary_cover),
             C::HospitalStays12m => self.hospital_stays_12m.as_ref().map(|h| Value::HospitalStays(h.stays.clone())),
@@ -283,7 +282,9 @@ impl CategoryValues {
         let wrong = || WrongType(category.code());
         match (category, value) {
             (C::FamilySituation, Value::FamilySituation(s)) => self.family_situation = Some(s as i32),
-            (C::HospitalStays12m, Value::HospitalStays(stays)) => self.hospital_stays_12m = Some(HospitalStays { stays }),
+            (C::HospitalStays12m, Value::HospitalStays(stays)) => {
+                self.hospital_stays_12m = Some(HospitalStays { stays })
+            }
             (C::QuartersContributed, Value::Count(n)) => self.quarters_contributed = Some(n),
             (C::PensionStartDate, Value::Date(d)) => self.pension_start_date = Some(d),
             (C::PensionPaymentDate, Value::Date(d)) => self.pension_payment_date = Some(d),

@@ -44,12 +44,12 @@ pub fn load_from_str<T: DeserializeOwned>(
 ) -> Result<T, ConfigError> {
     let parse_err = |message: String| ConfigError::Parse { path: origin.to_owned(), message };
     let mut tree: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-    let mut overrides: Vec<(String, String)> =
-        env.into_iter().filter(|(k, _)| is_settings_variable(k)).collect();
+    let mut overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| is_settings_variable(k)).collect();
     overrides.sort();
     for (var, value) in overrides {
         let path: Vec<String> = var[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
-        set_path(&mut tree, &path, parse_scalar(&value)).map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+        set_path(&mut tree, &path, parse_scalar(&value))
+            .map_err(|message| ConfigError::Env { var: var.clone(), message })?;
     }
     toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| parse_err(e.to_string()))
 }
