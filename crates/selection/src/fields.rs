@@ -6,7 +6,7 @@ use passerelle_protocol::v1::{CategoryValues, Sex};
 use passerelle_protocol::{catalogue, value};
 
 use crate::header::IdentityColumn;
-use crate::problem::{Problem, Reason, MAX_AGE};
+use crate::problem::{could_identify, Problem, Reason, MAX_AGE};
 use crate::reader::{Cell, Record};
 
 /// The separator of the NIRs in the `former_nirs` column.
@@ -93,6 +93,9 @@ pub(crate) fn categories(record: &Record<'_>, problems: &mut Vec<Problem>) -> Ca
                 debug_assert!(set.is_ok(), "{set:?}");
             }
             Ok(None) => {}
+            Err(_) if could_identify(text) => {
+                problems.push(Problem::new(info.code, Reason::IdentifyingValue { expected: info.value_type.syntax() }))
+            }
             Err(e) => problems.push(Problem::new(info.code, Reason::Value(e))),
         }
     }

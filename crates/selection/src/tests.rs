@@ -527,3 +527,31 @@ mod report {
         assert!(lines.iter().all(|l| l.get("summary").is_none()));
     }
 }
+
+#[test]
+fn identifying_data_in_a_value_column_is_not_quoted_back() {
+    // Shifted columns put a NIR, a phone number or an e-mail address where a category value, a sex
+    // or a birth year belongs (found by the `selection_csv` fuzz target): the reason must still
+    // not repeat it.
+    let n = nir(1);
+    let header = format!("{HEADER},rsa,household_annual_resources");
+    let text = format!("{header}\n{n},Durand,Jean,M,1950,75056,{n},jean.durand@example.org\n");
+    let (_, rejected, _) = check(&text);
+    let reasons: Vec<String> = rejected[0].problems.iter().map(|p| p.reason.to_string()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("the value is not a boolean"), "{reasons:?}");
+    assert!(reasons[1].starts_with("the value is not an amount"), "{reasons:?}");
+    for (cell, field) in [("01 99 00 52 03", "sex"), ("01.99.00.52.03", "birth_year"), ("0199005203", "sex")] {
+        let record = match field {
+            "sex" => format!("{n},Durand,Jean,{cell},1950,75056"),
+            _ => format!("{n},Durand,Jean,M,{cell},75056"),
+        };
+        let reason = rejected_for(&record, Some(field), "the value is not");
+        assert!(!reason.contains("99"), "{reason}");
+    }
+    // Short, non-identifying values are still quoted, to help whoever fixes the file.
+    let text = format!("{header}\n{n},Durand,Jean,M,1950,75056,peut-être,12 000\n");
+    let (_, rejected, _) = check(&text);
+    assert!(rejected[0].problems[0].reason.to_string().contains("`peut-être`"));
+    assert!(rejected[0].problems[1].reason.to_string().contains("`12 000`"));
+}
