@@ -119,7 +119,7 @@ fn quote(text: &str) -> String {
 /// Whether a cell that should hold a non-identifying value (a category value, a sex, a birth
 /// year) may hold identifying data instead: an `@` (an e-mail address) or a run of
 /// [`IDENTIFYING_DIGITS`] digits (a NIR, a phone number), as when columns are shifted. Such a
-/// value is never quoted back in a reason (found by the `selection_csv` fuzz target).
+/// value is never quoted back in a reason (a case of the fuzz harness's "no NIR in a reason" rule).
 pub(crate) fn could_identify(text: &str) -> bool {
     let mut run = 0;
     for c in text.chars() {

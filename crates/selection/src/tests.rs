@@ -531,7 +531,7 @@ mod report {
 #[test]
 fn identifying_data_in_a_value_column_is_not_quoted_back() {
     // Shifted columns put a NIR, a phone number or an e-mail address where a category value, a sex
-    // or a birth year belongs (found by the `selection_csv` fuzz target): the reason must still
+    // or a birth year belongs (a case of the fuzz harness's "no NIR in a reason" rule): the reason must still
     // not repeat it.
     let n = nir(1);
     let header = format!("{HEADER},rsa,household_annual_resources");
