@@ -96,7 +96,7 @@ fn run_daemon(args: &RunArgs) -> CliResult {
         let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
             .await
             .context("cannot serve the metrics")?;
-        let shutdown = super::signals::armed(shutdown_signal()).await;
+        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
         health.set(true);
         let result = observatory.run_until_stopped(shutdown).await;
         health.set(false);
@@ -109,27 +109,4 @@ fn run_daemon(args: &RunArgs) -> CliResult {
         result.context("the observatory stopped on an error")?;
         Ok(Outcome::Success)
     })
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("stop signal received");
 }

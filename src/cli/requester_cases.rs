@@ -163,28 +163,6 @@ fn bar(template: &str) -> ProgressBar {
     bar
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
 async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
     let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone()))
         .await
@@ -283,7 +261,7 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
     let cases = submitted.case_ids();
     let waited = tokio::select! {
         r = requester.wait_for_results(&cases, &waiting, Some(deadline)) => Some(r),
-        _ = shutdown_signal() => None,
+        _ = super::signals::shutdown_signal() => None,
     };
     waiting.finish_and_clear();
     consumer.stop().await;
@@ -323,7 +301,7 @@ pub fn run(args: ConfigArgs) -> CliResult {
             .await
             .context("cannot serve the metrics")
             .map_err(Failure::Runtime)?;
-        let shutdown = super::signals::armed(shutdown_signal()).await;
+        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
         health.set(true);
         tracing::info!(body = %requester.settings().body, office = %requester.settings().office, "requester daemon running");
         let result = requester.run_until_stopped(shutdown).await;

@@ -196,7 +196,7 @@ fn run_responder(args: &RunArgs) -> CliResult {
         let metrics = passerelle_metrics::serve(settings.metrics_addr.as_deref(), registry, health.clone())
             .await
             .context("cannot serve the metrics")?;
-        let shutdown = super::signals::armed(shutdown_signal()).await;
+        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
         health.set(true);
         let result = responder.run_until_stopped(shutdown).await;
         health.set(false);
@@ -209,27 +209,4 @@ fn run_responder(args: &RunArgs) -> CliResult {
         result.context("the responder stopped on an error")?;
         Ok(Outcome::Success)
     })
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("stop signal received");
 }

@@ -4,6 +4,30 @@
 
 use std::future::Future;
 
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers send), the stop signal of every
+/// daemon.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("stop signal received");
+}
+
 /// Polls `shutdown` once now — which registers the signal handlers it waits on — and returns a
 /// future that completes when it does (at once if it already has).
 pub async fn armed<F>(shutdown: F) -> impl Future<Output = ()> + Send + 'static
