@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::Message;
+use crate::{Kind, Message};
 
 /// A delivered message, decoded and with its sender's identity already checked by the bus
 /// (undecodable bytes, unknown type, bad schema version, headers disagreeing with the protobuf,
@@ -21,6 +21,26 @@ pub struct Delivery {
     pub user_id: String,
     /// The broker delivered it before (to a consumer that did not acknowledge it).
     pub redelivered: bool,
+}
+
+/// A delivery the bus refused before any handler saw it (undecodable bytes, unknown type, bad
+/// schema version, headers disagreeing with the protobuf, a broker user who may not speak for the
+/// sender, an oversized body), as [`Handler::rejected`] sees it: the AMQP properties as sent and
+/// the reason, never the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The broker queue it was delivered on.
+    pub queue: String,
+    /// Its kind, when the `type` property named one of ours.
+    pub kind: Option<Kind>,
+    /// The `message_id` property, as sent (unchecked text).
+    pub message_id: Option<String>,
+    /// The broker-validated user who published it, when the publisher set `user_id`.
+    pub user_id: Option<String>,
+    /// The `correlation_id` property (the case id a well-formed message carries; unchecked text).
+    pub correlation_id: Option<String>,
+    /// Why it is refused; the dead-letter carries the same text.
+    pub reason: String,
 }
 
 /// What a handler decides about a delivery.
@@ -39,6 +59,14 @@ pub enum Verdict {
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, delivery: Delivery) -> Verdict;
+
+    /// Told of a delivery the bus refused before decoding it for [`Handler::handle`], so the
+    /// service can record it (the observatory's audit trail). The bus dead-letters the delivery
+    /// once this returns `Ok`; an `Err` (the record could not be stored) is retried like
+    /// [`Verdict::RetryLater`], so a refusal is never dead-lettered without its record.
+    async fn rejected(&self, _rejected: Rejected) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// First wait before calling a handler again after *retry later*.
@@ -95,6 +123,37 @@ pub(crate) async fn settle(
                 }
                 backoff = (backoff * 2).min(RETRY_MAX_BACKOFF);
             }
+        }
+    }
+}
+
+/// Calls the handler's [`Handler::rejected`] until it has recorded the refusal, with the same
+/// backoff and budget as [`settle`]; then the delivery is dead-lettered with its reason.
+pub(crate) async fn settle_rejection(
+    handler: &Arc<dyn Handler>,
+    rejected: Rejected,
+    stop: &mut watch::Receiver<bool>,
+) -> Settled {
+    let started = tokio::time::Instant::now();
+    let mut backoff = RETRY_INITIAL_BACKOFF;
+    loop {
+        let h = Arc::clone(handler);
+        let r = rejected.clone();
+        match tokio::spawn(async move { h.rejected(r).await }).await {
+            Ok(Ok(())) => return Settled::DeadLetter(rejected.reason),
+            Ok(Err(why)) => {
+                if started.elapsed() + backoff > RETRY_BUDGET {
+                    return Settled::Requeue(format!("refusal still not recorded after the retry budget: {why}"));
+                }
+                tracing::warn!(queue = %rejected.queue, message_id = rejected.message_id.as_deref(), reason = %why,
+                    retry_in_ms = backoff.as_millis() as u64, "the refusal of a delivery will be recorded later");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(stop) => return Settled::Stopped,
+                }
+                backoff = (backoff * 2).min(RETRY_MAX_BACKOFF);
+            }
+            Err(e) => return Settled::Requeue(format!("recording a refusal failed: {e}")),
         }
     }
 }

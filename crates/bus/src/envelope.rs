@@ -1,7 +1,14 @@
 //! What arrives from the broker before the bus trusts it, and the checks that turn it into a
 //! [`Delivery`] or a dead-letter reason. Both buses (AMQP and in-process) run these same checks.
 
-use crate::{Delivery, IdentitySettings, Kind, Message, Queue};
+use crate::{Delivery, IdentitySettings, Kind, Message, Queue, Rejected};
+
+/// The largest message body a receiver accepts (16 MiB). The largest legitimate message, a
+/// result chunk of the biggest allowed chunk size (10,000 persons, every category of every body),
+/// stays a few megabytes; anything bigger is refused before it is decoded, so a hostile sender
+/// cannot make a daemon decode and hold an arbitrarily large message (RabbitMQ's own limit is
+/// 128 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The parts of a received message the checks read (AMQP properties and headers, body).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +53,15 @@ impl Envelope {
     pub fn inspect(&self, queue: &Queue, identity: &IdentitySettings) -> Result<Delivery, Rejection> {
         let reject = |kind: Option<Kind>, reason: String| Rejection { kind, reason };
         let type_name = self.type_name.as_deref().unwrap_or("");
+        if self.body.len() > MAX_MESSAGE_BYTES {
+            return Err(reject(
+                Kind::from_type_name(type_name),
+                format!(
+                    "oversized message: {} bytes, more than the {MAX_MESSAGE_BYTES} a message may have",
+                    self.body.len()
+                ),
+            ));
+        }
         let kind = Kind::from_type_name(type_name)
             .ok_or_else(|| reject(None, format!("unknown message type {:?}", truncate(type_name))))?;
         let with_kind = |reason: String| reject(Some(kind), reason);
@@ -82,6 +98,20 @@ impl Envelope {
             )));
         }
         Ok(Delivery { message, message_id, user_id, redelivered: self.redelivered })
+    }
+}
+
+impl Rejection {
+    /// What [`crate::Handler::rejected`] is told about it.
+    pub fn rejected(self, queue: String, envelope: &Envelope) -> Rejected {
+        Rejected {
+            queue,
+            kind: self.kind,
+            message_id: envelope.message_id.clone(),
+            user_id: envelope.user_id.clone(),
+            correlation_id: envelope.correlation_id.clone(),
+            reason: self.reason,
+        }
     }
 }
 
@@ -135,6 +165,8 @@ mod tests {
         assert!(reason(Envelope { schema_version: None, ..ok.clone() }).contains("schema version"));
         assert!(reason(Envelope { correlation_id: Some("other".into()), ..ok.clone() }).contains("correlation"));
         assert!(reason(Envelope { user_id: None, ..ok.clone() }).contains("no user_id"));
+        let huge = Envelope { body: vec![0; MAX_MESSAGE_BYTES + 1], ..ok.clone() };
+        assert!(reason(huge).starts_with("oversized message"));
         assert!(reason(Envelope::of(&response("cnam"), "m1", "u-cnaf")).contains("may not speak for"));
         let receipt = Message::Receipt(v1::Receipt { schema_version: 1, ..Default::default() });
         assert!(reason(Envelope::of(&receipt, "m1", "u-cnaf")).contains("does not belong"));

@@ -22,7 +22,10 @@ mod stats;
 pub mod topology;
 
 pub use amqp::AmqpBus;
-pub use consumer::{Consumer, Delivery, Handler, Verdict, RETRY_BUDGET, RETRY_INITIAL_BACKOFF, RETRY_MAX_BACKOFF};
+pub use consumer::{
+    Consumer, Delivery, Handler, Rejected, Verdict, RETRY_BUDGET, RETRY_INITIAL_BACKOFF, RETRY_MAX_BACKOFF,
+};
+pub use envelope::MAX_MESSAGE_BYTES;
 pub use error::BusError;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
 pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use tokio::sync::{watch, Notify};
 
-use crate::consumer::{settle, stopped, Settled};
+use crate::consumer::{settle, settle_rejection, stopped, Settled};
 use crate::envelope::Envelope;
 use crate::topology::{Exchange, Topology, DELIVERY_LIMIT};
 use crate::{Bus, BusError, BusSettings, BusStats, Consumer, Handler, Kind, Outgoing, Queue};
@@ -234,7 +234,21 @@ impl Bus for InProcessConnection {
                 let delivery = match stored.envelope.inspect(&queue, &broker.settings.identity) {
                     Ok(d) => d,
                     Err(rejection) => {
-                        broker.dead_letter(&name, &stored.envelope, rejection.kind, rejection.reason);
+                        let kind = rejection.kind;
+                        match settle_rejection(&handler, rejection.rejected(name.clone(), &stored.envelope), &mut stop)
+                            .await
+                        {
+                            Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, kind, reason),
+                            Settled::Ack => {}
+                            Settled::Requeue(why) => {
+                                tracing::warn!(queue = %name, reason = %why, "delivery given back to the queue");
+                                broker.give_back(&name, stored);
+                            }
+                            Settled::Stopped => {
+                                broker.give_back(&name, stored);
+                                return;
+                            }
+                        }
                         continue;
                     }
                 };

@@ -237,3 +237,43 @@ async fn a_crashing_handler_gets_redeliveries_up_to_the_delivery_limit() {
     assert_eq!(crashing.0.load(Ordering::SeqCst), 2 * DELIVERY_LIMIT as usize);
     assert!(bus.dead_letters().iter().all(|d| d.reason == "delivery limit reached"));
 }
+
+/// Records the refusals it is told of; the first `failures` attempts fail (a full disk).
+struct Recording {
+    failures: usize,
+    attempts: AtomicUsize,
+    recorded: std::sync::Mutex<Vec<crate::Rejected>>,
+}
+
+#[async_trait::async_trait]
+impl Handler for Recording {
+    async fn handle(&self, _delivery: Delivery) -> Verdict {
+        Verdict::Ack
+    }
+
+    async fn rejected(&self, rejected: crate::Rejected) -> Result<(), String> {
+        if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err("disk full".into());
+        }
+        self.recorded.lock().unwrap().push(rejected);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_is_dead_lettered_only_once_the_handler_recorded_it() {
+    let bus = InProcessBus::new(&BusSettings::default());
+    bus.inject_raw(&queue(), Kind::Solicitation.type_name(), vec![0xff; 9], "guest").unwrap();
+    let h = Arc::new(Recording { failures: 2, attempts: AtomicUsize::new(0), recorded: Default::default() });
+    let c = bus.connect_as("guest").consume(queue(), h.clone()).await.unwrap();
+    eventually("the dead-letter", || bus.dead_letters().len() == 1).await;
+    c.stop().await;
+    assert_eq!(h.attempts.load(Ordering::SeqCst), 3, "two failed records retried, then recorded");
+    let recorded = h.recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].kind, Some(Kind::Solicitation));
+    assert_eq!(recorded[0].user_id.as_deref(), Some("guest"));
+    assert_eq!(recorded[0].queue, queue().name("passerelle"));
+    assert!(recorded[0].reason.contains("undecodable"), "{}", recorded[0].reason);
+    assert_eq!(bus.dead_letters()[0].reason, recorded[0].reason);
+}

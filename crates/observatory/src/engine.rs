@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use passerelle_bus::{Delivery, Message, Verdict};
+use passerelle_bus::{Delivery, Message, Rejected, Verdict};
 use passerelle_protocol::rules::Clock;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
@@ -109,14 +109,57 @@ impl Engine {
     pub(crate) fn dead_letter(&self, tx: &Tx<'_>, d: &Delivery, reason: String) -> Result<Verdict, StoreError> {
         tracing::warn!(message_id = %d.message_id, kind = %d.message.kind(), case_id = %d.message.case_id(), %reason,
             "message refused for good (dead-lettered)");
-        self.audit(
+        self.audit_dead_letter(
             tx,
-            Action::DeadLetter,
             Some(d.message.case_id()).filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN),
             &delivery_actor(d),
+            d.message.kind().type_name(),
             serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": d.message_id, "reason": reason }),
         )?;
         Ok(Verdict::DeadLetter(reason))
+    }
+
+    /// Records a delivery the bus refused before any handler saw it (undecodable, wrong type,
+    /// headers that disagree, a user who may not speak for the sender, oversized): the bus
+    /// dead-letters it once this has committed.
+    pub(crate) fn record_rejection(&self, r: &Rejected) -> Result<(), StoreError> {
+        let uuid = |s: &Option<String>| s.as_deref().filter(|s| uuid::Uuid::parse_str(s).is_ok()).map(str::to_owned);
+        let kind = r.kind.map_or("unknown", |k| k.type_name());
+        let user: String = r.user_id.as_deref().unwrap_or("unauthenticated").chars().take(MAX_ID_LEN).collect();
+        let case_id = uuid(&r.correlation_id);
+        self.store.write(|tx| {
+            self.audit_dead_letter(
+                tx,
+                case_id.as_deref(),
+                &format!("user:{user}"),
+                kind,
+                serde_json::json!({ "kind": kind, "message_id": uuid(&r.message_id), "queue": r.queue,
+                    "refused_by": "bus", "reason": r.reason }),
+            )
+        })
+    }
+
+    /// Appends a dead-letter entry. Its ids and reason quote what a sender wrote; if that holds
+    /// something the trail refuses (a valid NIR), the entry is still written, with those parts
+    /// withheld — a refusal to record it would block the queue behind the message.
+    fn audit_dead_letter(
+        &self,
+        tx: &Tx<'_>,
+        case_id: Option<&str>,
+        actor: &str,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        match self.audit(tx, Action::DeadLetter, case_id, actor, detail) {
+            Err(StoreError::PersonalData(_)) => self.audit(
+                tx,
+                Action::DeadLetter,
+                None,
+                "withheld",
+                serde_json::json!({ "kind": kind, "reason": WITHHELD_REASON }),
+            ),
+            other => other,
+        }
     }
 
     /// A storage failure becomes *retry later*: the delivery is never acknowledged unless stored.
@@ -364,6 +407,9 @@ impl Engine {
         }
     }
 }
+
+/// The reason a dead-letter entry gives when the sender's ids or the reason quoted personal data.
+pub(crate) const WITHHELD_REASON: &str = "withheld: the message's ids or the reason quoted what looks like a NIR";
 
 /// The longest case id the audit trail records as such.
 pub(crate) const MAX_ID_LEN: usize = 100;

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Queue, Verdict};
+use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Queue, Rejected, Verdict};
 use passerelle_protocol::rules::Clock;
 use passerelle_store::audit::Action;
 use passerelle_store::StoreError;
@@ -138,6 +138,10 @@ struct ResponsesHandler(Arc<Engine>);
 
 #[async_trait::async_trait]
 impl Handler for RequestsHandler {
+    async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
+        record_rejection(Arc::clone(&self.0), rejected).await
+    }
+
     async fn handle(&self, delivery: Delivery) -> Verdict {
         let engine = Arc::clone(&self.0);
         run_handler(move || {
@@ -157,6 +161,10 @@ impl Handler for RequestsHandler {
 
 #[async_trait::async_trait]
 impl Handler for ResponsesHandler {
+    async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
+        record_rejection(Arc::clone(&self.0), rejected).await
+    }
+
     async fn handle(&self, delivery: Delivery) -> Verdict {
         let engine = Arc::clone(&self.0);
         run_handler(move || {
@@ -170,6 +178,20 @@ impl Handler for ResponsesHandler {
             engine.settle(result)
         })
         .await
+    }
+}
+
+/// Records a refusal by the bus in the audit trail (on the blocking pool); a storage failure is
+/// logged loudly and the bus retries later, the delivery staying unacknowledged.
+async fn record_rejection(engine: Arc<Engine>, rejected: Rejected) -> Result<(), String> {
+    let recorded = tokio::task::spawn_blocking(move || engine.record_rejection(&rejected)).await;
+    match recorded {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "STORAGE ERROR: a refused delivery cannot be audited; it stays unacknowledged and will be retried");
+            Err(format!("storage error: {e}"))
+        }
+        Err(e) => Err(format!("the handler failed: {e}")),
     }
 }
 

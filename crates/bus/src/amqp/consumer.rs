@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF};
 use super::properties::{self, ttl_text};
-use crate::consumer::{settle, stopped, Settled};
+use crate::consumer::{settle, settle_rejection, stopped, Settled};
 use crate::topology::{
     Exchange, DEAD_LETTER_MARK, DEAD_LETTER_MARK_HEADER, ORIGINAL_EXCHANGE_HEADER, ORIGINAL_QUEUE_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER, REASON_HEADER,
@@ -178,7 +178,10 @@ impl Subscription {
         let envelope = properties::envelope(&d.properties, body, d.redelivered);
         let settings = &self.connector.settings;
         let (kind, verdict) = match envelope.inspect(&self.queue, &settings.identity) {
-            Err(rejection) => (rejection.kind, Settled::DeadLetter(rejection.reason)),
+            Err(rejection) => {
+                let kind = rejection.kind;
+                (kind, settle_rejection(&self.handler, rejection.rejected(self.queue_name(), &envelope), stop).await)
+            }
             Ok(delivery) => (Some(delivery.message.kind()), settle(&self.handler, delivery, stop).await),
         };
         let ack = |e| BusError::amqp("acknowledging", e);
