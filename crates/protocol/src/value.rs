@@ -65,9 +65,11 @@ pub fn parse_category(category: Category, text: &str) -> Result<Option<Value>, V
     parse(info.value_type, text)
 }
 
-/// The canonical text form of a value (what result files and extracts write).
+/// The canonical text form of a value (what result files and extracts write). A known empty
+/// list of stays is `none`: an empty cell reads as *unknown*.
 pub fn format(value: &Value) -> String {
     match value {
+        Value::HospitalStays(stays) if stays.is_empty() => "none".to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Count(n) => n.to_string(),
         Value::Date(d) => format_date(d),
@@ -421,6 +423,8 @@ mod tests {
         assert!(parse(ValueType::HospitalStays, "2025-03-02/5/spa").is_err());
         assert!(parse(ValueType::HospitalStays, "2025-03-02/5").is_err());
         assert_eq!(parse(ValueType::HospitalStays, "none").unwrap(), Some(Value::HospitalStays(vec![])));
+        // A body that knows of no stay says so: written `none`, never an empty (unknown) cell.
+        assert_eq!(format(&Value::HospitalStays(vec![])), "none");
     }
 
     #[test]
