@@ -3,6 +3,8 @@
 //! byte scan for NIRs in files (ASCII and UTF-16, both byte orders).
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

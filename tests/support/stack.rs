@@ -1,0 +1,1112 @@
+//! A whole Passerelle deployment for the fault tests, every part a separate process of the real
+//! binary over the real RabbitMQ, in a vhost of its own: the `carsat-sud-est` observatory
+//! (`observatory run`), the `cnam`, `cnav` and `msa` responders (`responder run`, each having
+//! indexed its synthetic extract with `responder load`) and the CAF's requester daemon
+//! (`requester run`); cases are submitted with `requester submit --detach`, read back with
+//! `requester status --json` and `requester fetch`, the audit trail with `audit show --json`.
+//!
+//! Each daemon can be killed (`kill -9`), stopped (SIGTERM) and started again on the same
+//! settings, store and `/health` port; its log (stderr, every incarnation appended) can be read.
+//! Dropping the [`Stack`] kills every process it started and deletes the vhost with everything
+//! in it, so nothing outlives the test, whether it passes or panics. The API is described for
+//! the other fault targets in `/work/helpers/STACK_API.md`; keep it compatible.
+//!
+//! Everything here is synchronous (plain `#[test]`s): waits poll a condition with a deadline
+//! ([`eventually`]), never sleep for synchronisation.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The observatory of every stack (the synthetic population lives in its territory).
+pub const OBSERVATORY: &str = "carsat-sud-est";
+/// The requesting body (a CAF) and its office.
+pub const REQUESTER_BODY: &str = "cnaf";
+pub const REQUESTER_OFFICE: &str = "caf-13";
+/// The solicited bodies: the default routing of [`WANT`] for a CAF.
+pub const RESPONDERS: [&str; 3] = ["cnam", "cnav", "msa"];
+/// The categories asked: health (3°), retirement (4°), other risk factors (7°), as in the demo.
+pub const WANT: &str = "3,4,7";
+/// The name of the observatory and requester daemons for [`Stack::kill`] and friends (a
+/// responder is named by its body).
+pub const OBSERVATORY_DAEMON: &str = "observatory";
+pub const REQUESTER_DAEMON: &str = "requester";
+
+/// How long a daemon has to report healthy (a loaded 2-core machine, a debug build, the
+/// observatory declaring the topology and rebuilding its store at start).
+pub const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a daemon has to exit after SIGTERM before it is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default wait for a case's result (a 10,000-person case with faults, debug build).
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often waits look again.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Synthetic persons (`passerelle synth --persons`): every one is in the selection.
+    pub persons: u64,
+    /// The population's seed.
+    pub seed: u64,
+    /// Persons per chunk, for the observatory and the requester (smaller: more messages, a
+    /// longer case, more moments to inject a fault in).
+    pub chunk_size: usize,
+    /// The observatory's timer period (`tick_ms`): how soon a deadline is noticed.
+    pub tick_ms: u64,
+    /// Responder `consumers` (chunks answered at once).
+    pub consumers: usize,
+    /// `RUST_LOG` of the daemons.
+    pub log_filter: String,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            persons: 1_000,
+            seed: 2_017_334,
+            chunk_size: 1_000,
+            tick_ms: 200,
+            consumers: 2,
+            log_filter: "info,lapin=warn".to_owned(),
+        }
+    }
+}
+
+/// One daemon: its command line, settings, `/health` port and log, and the running process.
+#[derive(Debug)]
+struct Daemon {
+    /// `observatory`, `requester`, or the body.
+    name: String,
+    /// `observatory`, `responder` or `requester`.
+    role: &'static str,
+    config: PathBuf,
+    health: SocketAddr,
+    log: PathBuf,
+    log_filter: String,
+    child: Option<Child>,
+    /// Incarnations started so far.
+    starts: u32,
+}
+
+impl Daemon {
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the {} daemon is already running", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log.display()));
+        self.starts += 1;
+        let mut marker = log.try_clone().unwrap();
+        let _ = writeln!(marker, "==== fault test: start #{} of {} ====", self.starts, self.name);
+        let child = passerelle_command()
+            .args([self.role, "run", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", &self.log_filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the {} daemon: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    /// Waits for `/health` to answer 200; panics (with the log's tail) if the process exits or
+    /// the time is up.
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if http_get(self.health, "/health").is_some_and(|(status, _)| status == 200) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    panic!("the {} daemon exited at start ({status}){}", self.name, self.log_tail());
+                }
+            } else {
+                panic!("the {} daemon is not running", self.name);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the {} daemon is not healthy after {START_TIMEOUT:?}{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        let mut child = self.child.take().unwrap_or_else(|| panic!("the {} daemon is not running", self.name));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// SIGTERM, then [`STOP_TIMEOUT`] for the exit, then SIGKILL. The exit status, `None` if
+    /// it had to be killed.
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "; the end of its log ({}):\n{}",
+            self.log.display(),
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        )
+    }
+}
+
+/// A message of the dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// `x-passerelle-reason` (or the broker's `x-death` reason for a delivery-limit drop).
+    pub reason: String,
+    /// The AMQP `type` property (request, solicitation, response, result, receipt, refusal).
+    pub kind: String,
+    /// The queue it was taken from (`x-passerelle-original-queue`), when known.
+    pub queue: String,
+    /// Every header, as text.
+    pub headers: BTreeMap<String, String>,
+    pub body_len: usize,
+}
+
+/// A deployment (see the module doc). Dropped: every process killed, the vhost deleted.
+#[derive(Debug)]
+pub struct Stack {
+    vhost: String,
+    url: String,
+    options: StackOptions,
+    dir: tempfile::TempDir,
+    daemons: Vec<Daemon>,
+    /// Submissions so far (names the result files).
+    submitted: u32,
+}
+
+impl Stack {
+    /// Makes the population, creates the vhost, writes the settings, indexes the extracts and
+    /// starts every daemon (observatory first: it declares the topology), each healthy.
+    pub fn start(options: StackOptions) -> Stack {
+        let stack = Stack::prepare(options);
+        let mut stack = stack;
+        for name in stack.daemon_names() {
+            stack.start_daemon(&name);
+        }
+        stack
+    }
+
+    /// As [`Stack::start`], without starting any daemon: the caller starts them
+    /// ([`Stack::start_daemon`]; the observatory first).
+    pub fn prepare(options: StackOptions) -> Stack {
+        let base = super::amqp_url();
+        // The fault targets never skip: they are run on purpose, with a broker.
+        assert!(super::broker_reachable_or_skip(&base), "no broker at {base}: the fault tests need RabbitMQ");
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let vhost = format!("faults-{id}");
+        rabbitmqctl(&["add_vhost", &vhost]);
+        let (user, _) = credentials(&base);
+        rabbitmqctl(&["set_permissions", "-p", &vhost, &user, ".*", ".*", ".*"]);
+        let url = with_vhost(&base, &vhost);
+        let dir = tempfile::Builder::new().prefix("passerelle-faults-").tempdir().unwrap();
+        let mut stack = Stack { vhost, url, options: options.clone(), dir, daemons: Vec::new(), submitted: 0 };
+
+        let population = stack.population_dir();
+        let synth = passerelle_command()
+            .args(["synth", "--persons", &options.persons.to_string(), "--seed", &options.seed.to_string()])
+            .arg("--out")
+            .arg(&population)
+            .output()
+            .unwrap();
+        assert!(synth.status.success(), "passerelle synth failed: {}", text(&synth));
+
+        let root = stack.dir.path().to_owned();
+        let logs = root.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let broker = stack.broker_toml();
+
+        let observatory_health = free_addr();
+        let observatory_config = root.join("observatory.toml");
+        std::fs::write(
+            &observatory_config,
+            format!(
+                "code = {}\ndata_dir = {}\nmetrics_addr = {}\nchunk_size = {}\ntick_ms = {}\n{broker}",
+                quoted(OBSERVATORY),
+                quoted(&root.join("observatory").display().to_string()),
+                quoted(&observatory_health.to_string()),
+                options.chunk_size,
+                options.tick_ms,
+            ),
+        )
+        .unwrap();
+        stack.daemons.push(Daemon {
+            name: OBSERVATORY_DAEMON.to_owned(),
+            role: "observatory",
+            config: observatory_config,
+            health: observatory_health,
+            log: logs.join("observatory.log"),
+            log_filter: options.log_filter.clone(),
+            child: None,
+            starts: 0,
+        });
+
+        for body in RESPONDERS {
+            let health = free_addr();
+            let data_dir = root.join(format!("responder-{body}"));
+            std::fs::create_dir_all(&data_dir).unwrap();
+            let config = root.join(format!("responder-{body}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "body = {}\ndata_dir = {}\nmetrics_addr = {}\nconsumers = {}\n[source]\nkind = \"extract\"\n{broker}",
+                    quoted(body),
+                    quoted(&data_dir.display().to_string()),
+                    quoted(&health.to_string()),
+                    options.consumers,
+                ),
+            )
+            .unwrap();
+            let load = passerelle_command()
+                .args(["responder", "load", "--config"])
+                .arg(&config)
+                .arg(stack.extract(body))
+                .output()
+                .unwrap();
+            assert!(load.status.success(), "responder load ({body}) failed: {}", text(&load));
+            stack.daemons.push(Daemon {
+                name: body.to_owned(),
+                role: "responder",
+                config,
+                health,
+                log: logs.join(format!("responder-{body}.log")),
+                log_filter: options.log_filter.clone(),
+                child: None,
+                starts: 0,
+            });
+        }
+
+        let requester_health = free_addr();
+        let requester_config = root.join("requester.toml");
+        std::fs::write(
+            &requester_config,
+            format!(
+                "body = {}\noffice = {}\ndata_dir = {}\nout_dir = {}\nchunk_size = {}\nmetrics_addr = {}\n{broker}",
+                quoted(REQUESTER_BODY),
+                quoted(REQUESTER_OFFICE),
+                quoted(&root.join("requester").display().to_string()),
+                quoted(&root.join("requester-out").display().to_string()),
+                options.chunk_size,
+                quoted(&requester_health.to_string()),
+            ),
+        )
+        .unwrap();
+        stack.daemons.push(Daemon {
+            name: REQUESTER_DAEMON.to_owned(),
+            role: "requester",
+            config: requester_config,
+            health: requester_health,
+            log: logs.join("requester.log"),
+            log_filter: options.log_filter.clone(),
+            child: None,
+            starts: 0,
+        });
+        stack
+    }
+
+    /// The `[broker]` table of every settings file.
+    fn broker_toml(&self) -> String {
+        format!(
+            "[broker]\nurls = [{}]\nobservatories = [{}]\nbodies = [\"cnam\", \"cnav\", \"cnaf\", \"msa\"]\n",
+            quoted(&self.url),
+            quoted(OBSERVATORY)
+        )
+    }
+
+    // ---- where things are ----
+
+    /// The vhost (created for this stack, deleted on drop).
+    pub fn vhost(&self) -> &str {
+        &self.vhost
+    }
+
+    /// The guest's AMQP URL in this vhost.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn options(&self) -> &StackOptions {
+        &self.options
+    }
+
+    /// The stack's folder (deleted on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The synthetic population: `selection.csv`, `extract-<body>.csv`, `manifest.json`.
+    pub fn population_dir(&self) -> PathBuf {
+        self.dir.path().join("population")
+    }
+
+    /// The whole synthetic selection.
+    pub fn selection(&self) -> PathBuf {
+        self.population_dir().join("selection.csv")
+    }
+
+    /// A body's synthetic extract.
+    pub fn extract(&self, body: &str) -> PathBuf {
+        self.population_dir().join(format!("extract-{body}.csv"))
+    }
+
+    /// The observatory's `data_dir` (`observatory.db`, `statistics.db`).
+    pub fn observatory_data_dir(&self) -> PathBuf {
+        self.dir.path().join("observatory")
+    }
+
+    /// `observatory`, the bodies of [`RESPONDERS`], `requester`: the start order.
+    pub fn daemon_names(&self) -> Vec<String> {
+        self.daemons.iter().map(|d| d.name.clone()).collect()
+    }
+
+    fn daemon(&self, name: &str) -> &Daemon {
+        self.daemons.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("no daemon {name}"))
+    }
+
+    fn daemon_mut(&mut self, name: &str) -> &mut Daemon {
+        self.daemons.iter_mut().find(|d| d.name == name).unwrap_or_else(|| panic!("no daemon {name}"))
+    }
+
+    /// A daemon's settings file (to run another command on its store, or to edit it before a
+    /// restart).
+    pub fn config(&self, daemon: &str) -> PathBuf {
+        self.daemon(daemon).config.clone()
+    }
+
+    /// A daemon's `metrics_addr`.
+    pub fn health_addr(&self, daemon: &str) -> SocketAddr {
+        self.daemon(daemon).health
+    }
+
+    // ---- the daemons ----
+
+    /// Starts a daemon (its settings, store and port unchanged) and waits until it is healthy;
+    /// returns how long that took.
+    pub fn start_daemon(&mut self, daemon: &str) -> Duration {
+        let started = Instant::now();
+        let d = self.daemon_mut(daemon);
+        d.spawn();
+        d.wait_healthy();
+        started.elapsed()
+    }
+
+    /// Starts a daemon without waiting for it to be healthy.
+    pub fn spawn_daemon(&mut self, daemon: &str) {
+        self.daemon_mut(daemon).spawn();
+    }
+
+    /// Waits until a spawned daemon is healthy.
+    pub fn wait_healthy(&mut self, daemon: &str) {
+        self.daemon_mut(daemon).wait_healthy();
+    }
+
+    /// `kill -9`: the process dies at once, whatever it was doing.
+    pub fn kill(&mut self, daemon: &str) {
+        self.daemon_mut(daemon).kill();
+    }
+
+    /// SIGTERM (the graceful stop); panics unless it exits 0 within [`STOP_TIMEOUT`].
+    pub fn stop(&mut self, daemon: &str) {
+        let d = self.daemon_mut(daemon);
+        let status = d.terminate();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "the {daemon} daemon did not stop cleanly: {status:?}{}",
+            d.log_tail()
+        );
+    }
+
+    /// `kill -9`, then start again; returns the time from the new start to healthy.
+    pub fn kill_and_restart(&mut self, daemon: &str) -> Duration {
+        self.kill(daemon);
+        self.start_daemon(daemon)
+    }
+
+    /// Whether the daemon's process is alive (a daemon that exited on its own is reaped).
+    pub fn is_running(&mut self, daemon: &str) -> bool {
+        let d = self.daemon_mut(daemon);
+        match d.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => true,
+            Some(_) => {
+                d.child = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Its process id, while running.
+    pub fn pid(&self, daemon: &str) -> Option<u32> {
+        self.daemon(daemon).child.as_ref().map(Child::id)
+    }
+
+    /// How many times it was started.
+    pub fn starts(&self, daemon: &str) -> u32 {
+        self.daemon(daemon).starts
+    }
+
+    /// Its whole log (every incarnation, each after a `==== fault test: start #n ====` line).
+    pub fn log(&self, daemon: &str) -> String {
+        std::fs::read_to_string(&self.daemon(daemon).log).unwrap_or_default()
+    }
+
+    /// Its log file.
+    pub fn log_path(&self, daemon: &str) -> PathBuf {
+        self.daemon(daemon).log.clone()
+    }
+
+    /// Its `/metrics`, parsed; `None` while it does not answer.
+    pub fn metrics(&self, daemon: &str) -> Option<super::Exposition> {
+        let (status, body) = http_get(self.daemon(daemon).health, "/metrics")?;
+        (status == 200).then(|| super::Exposition::parse(&body))
+    }
+
+    /// A sample of its `/metrics` (0 when the series is absent); `None` while it does not answer.
+    pub fn metric(&self, daemon: &str, series: &str) -> Option<f64> {
+        self.metrics(daemon).map(|e| e.samples.get(series).copied().unwrap_or(0.0))
+    }
+
+    // ---- cases ----
+
+    /// `requester submit --detach` of a selection file asking [`WANT`], with the deadline
+    /// `respond_by` (`90s`, `10m`, `7d`…); returns the case ids (one per observatory: one here).
+    pub fn submit(&mut self, selection: &Path, respond_by: &str) -> Vec<String> {
+        self.submitted += 1;
+        let out = passerelle_command()
+            .args(["requester", "submit", "--detach", "--want", WANT, "--respond-by", respond_by])
+            .args(["--service", "Atelier prévention des chutes (test de panne)"])
+            .arg("--config")
+            .arg(self.config(REQUESTER_DAEMON))
+            .arg("--selection")
+            .arg(selection)
+            .output()
+            .unwrap();
+        let said = text(&out);
+        assert!(out.status.success(), "requester submit failed ({}): {said}", out.status);
+        let ids: Vec<String> = said
+            .lines()
+            .filter_map(|l| l.strip_prefix("case "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        assert!(!ids.is_empty(), "requester submit named no case: {said}");
+        ids
+    }
+
+    /// Submits the whole synthetic selection; returns its one case.
+    pub fn submit_selection(&mut self, respond_by: &str) -> String {
+        let selection = self.selection();
+        let ids = self.submit(&selection, respond_by);
+        assert_eq!(ids.len(), 1, "one observatory, one case: {ids:?}");
+        ids.into_iter().next().unwrap()
+    }
+
+    /// `requester status --json`: every case's line (`case` holds the summary: `state`,
+    /// `completeness`, `bodies`…; beside it `result_chunks`, `receipt_sent`…).
+    pub fn statuses(&self) -> Vec<serde_json::Value> {
+        let out = passerelle_command()
+            .args(["requester", "status", "--json", "--config"])
+            .arg(self.config(REQUESTER_DAEMON))
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "requester status failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// One case's status line.
+    pub fn status(&self, case: &str) -> Option<serde_json::Value> {
+        self.statuses().into_iter().find(|s| s["case"]["case_id"] == case)
+    }
+
+    /// The state the requester recorded: `prepared`, `sent`, `answered`, `refused`, `purged`.
+    pub fn case_state(&self, case: &str) -> String {
+        self.status(case).and_then(|s| s["case"]["state"].as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// Waits until the requester has the case's whole result (or refusal), then returns its
+    /// status line.
+    pub fn wait_settled(&self, case: &str, timeout: Duration) -> serde_json::Value {
+        let mut last = None;
+        eventually(&format!("case {case} settled at the requester"), timeout, || {
+            let s = self.status(case);
+            let settled =
+                s.as_ref().is_some_and(|s| matches!(s["case"]["state"].as_str(), Some("answered" | "refused")));
+            last = s;
+            settled
+        });
+        last.unwrap()
+    }
+
+    /// Waits until the requester has sent the case's receipt and the observatory purged it.
+    pub fn wait_purged(&self, case: &str, timeout: Duration) {
+        eventually(&format!("case {case}: receipt sent"), timeout, || {
+            self.status(case).is_some_and(|s| s["receipt_sent"] == true)
+        });
+        eventually(&format!("case {case} purged by the observatory"), timeout, || {
+            self.audit(Some(case)).iter().any(|e| e["action"] == "purge")
+        });
+    }
+
+    /// `requester fetch`: the case's result as JSON Lines rows (one per person: `line`,
+    /// `selection`, `categories`, `status`…).
+    pub fn fetch(&self, case: &str) -> Vec<serde_json::Value> {
+        let out_file = self.dir.path().join(format!("result-{case}.jsonl"));
+        let out = passerelle_command()
+            .args(["requester", "fetch", case, "--config"])
+            .arg(self.config(REQUESTER_DAEMON))
+            .arg("--out")
+            .arg(&out_file)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "requester fetch failed: {}", text(&out));
+        super::read_jsonl(&out_file)
+    }
+
+    // ---- the observatory's audit trail ----
+
+    /// `audit show --json` (one case's entries, or all).
+    pub fn audit(&self, case: Option<&str>) -> Vec<serde_json::Value> {
+        let mut command = passerelle_command();
+        command.args(["audit", "show", "--json", "--config"]).arg(self.config(OBSERVATORY_DAEMON));
+        if let Some(case) = case {
+            command.args(["--case", case]);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "audit show failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `audit verify`: whether every hash and link of the trail holds.
+    pub fn audit_verifies(&self) -> bool {
+        let out = passerelle_command()
+            .args(["audit", "verify", "--config"])
+            .arg(self.config(OBSERVATORY_DAEMON))
+            .output()
+            .unwrap();
+        out.status.success()
+    }
+
+    // ---- the broker ----
+
+    /// Every queue of the vhost and its message count.
+    pub fn queues(&self) -> BTreeMap<String, u64> {
+        let out = rabbitmqctl(&["list_queues", "-q", "-p", &self.vhost, "name", "messages", "--formatter", "json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
+        list.iter()
+            .filter_map(|q| Some((q["name"].as_str()?.to_owned(), q["messages"].as_u64().unwrap_or(0))))
+            .collect()
+    }
+
+    /// Messages waiting in the dead-letter queue (not taken).
+    pub fn dead_letter_count(&self) -> u64 {
+        self.queues().iter().filter(|(name, _)| name.ends_with(".dead-letters")).map(|(_, n)| n).sum()
+    }
+
+    /// Takes every message of the dead-letter queue (they are gone afterwards).
+    pub fn take_dead_letters(&self) -> Vec<DeadLetter> {
+        let queue = self.queues().into_keys().find(|n| n.ends_with(".dead-letters")).expect("a dead-letter queue");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let props = lapin::ConnectionProperties::default()
+                .with_executor(tokio_executor_trait::Tokio::current())
+                .with_reactor(tokio_reactor_trait::Tokio);
+            let conn = lapin::Connection::connect(&self.url, props).await.expect("cannot connect to the test vhost");
+            let channel = conn.create_channel().await.unwrap();
+            let mut dead = Vec::new();
+            while let Some(m) =
+                channel.basic_get(&queue, lapin::options::BasicGetOptions { no_ack: true }).await.unwrap()
+            {
+                let headers: BTreeMap<String, String> = m
+                    .properties
+                    .headers()
+                    .as_ref()
+                    .map(|h| h.inner().iter().map(|(k, v)| (k.to_string(), amqp_text(v))).collect())
+                    .unwrap_or_default();
+                let reason = headers
+                    .get("x-passerelle-reason")
+                    .cloned()
+                    .or_else(|| headers.get("x-death").cloned())
+                    .unwrap_or_default();
+                dead.push(DeadLetter {
+                    reason,
+                    kind: m.properties.kind().as_ref().map(|k| k.to_string()).unwrap_or_default(),
+                    queue: headers.get("x-passerelle-original-queue").cloned().unwrap_or_default(),
+                    headers,
+                    body_len: m.data.len(),
+                });
+            }
+            let _ = conn.close(200, "dead letters taken").await;
+            dead
+        })
+    }
+
+    /// Force-closes every connection of this vhost (needs no broker lock: only ours).
+    pub fn close_connections(&self) {
+        rabbitmqctl(&["close_all_connections", "-p", &self.vhost, "passerelle fault test"]);
+    }
+
+    /// The connections the broker has open in this vhost.
+    pub fn connection_count(&self) -> usize {
+        let out = rabbitmqctl(&["list_connections", "-q", "vhost", "--formatter", "json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
+        list.iter().filter(|c| c["vhost"] == self.vhost.as_str()).count()
+    }
+
+    // ---- what the population says ----
+
+    /// What a complete result must hold, from the selection and the bodies' extracts.
+    pub fn expected(&self) -> Expected {
+        Expected::read(&self.selection(), &RESPONDERS.map(|b| (b, self.extract(b))))
+    }
+}
+
+impl Drop for Stack {
+    /// Kills every process (a test over: nothing to finish gracefully), then deletes the vhost.
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            if let Some(mut child) = d.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.vhost]).output();
+        if std::env::var_os("PASSERELLE_TEST_KEEP").is_some() {
+            let kept = self.dir.path().to_owned();
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            let _ = dir.keep();
+            eprintln!("stack: kept {}", kept.display());
+        }
+    }
+}
+
+// ---- what a complete result holds ----
+
+/// One person of the selection as the bodies know them.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedPerson {
+    pub line: u64,
+    pub nir: String,
+    /// Per body: `None` not found; `Some(values)` found, with every non-empty value of its
+    /// extract (category code → canonical text).
+    pub bodies: BTreeMap<String, Option<BTreeMap<String, String>>>,
+}
+
+/// What a complete result must hold, person by person.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    /// By NIR.
+    pub persons: HashMap<String, ExpectedPerson>,
+}
+
+/// How a result compares with [`Expected`].
+#[derive(Debug, Clone, Default)]
+pub struct ResultCheck {
+    /// Rows of the result.
+    pub rows: u64,
+    /// Persons of the selection absent from the result.
+    pub missing: u64,
+    /// Persons listed more than once.
+    pub duplicates: u64,
+    /// Rows naming nobody of the selection.
+    pub unexpected: u64,
+    /// Per body: status → persons.
+    pub statuses: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Values an extract holds that the result lacks (neither kept nor a dissent of that body).
+    pub values_missing: u64,
+    /// Values the result attributes to a body whose extract does not say so.
+    pub values_wrong: u64,
+    /// Persons whose `found`/`not_found` disagrees with the extract, per body.
+    pub status_wrong: u64,
+    /// Values checked.
+    pub values_checked: u64,
+    /// The first few problems, described without NIRs (selection lines).
+    pub problems: Vec<String>,
+}
+
+/// Problems quoted in a [`ResultCheck`].
+const PROBLEMS_QUOTED: usize = 10;
+
+impl ResultCheck {
+    /// Every person once, with every value the bodies hold, and nothing else.
+    pub fn adds_up(&self) -> bool {
+        self.missing == 0
+            && self.duplicates == 0
+            && self.unexpected == 0
+            && self.values_missing == 0
+            && self.values_wrong == 0
+            && self.status_wrong == 0
+    }
+
+    pub fn count(&self, body: &str, status: &str) -> u64 {
+        self.statuses.get(body).and_then(|s| s.get(status)).copied().unwrap_or(0)
+    }
+
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < PROBLEMS_QUOTED {
+            self.problems.push(p);
+        }
+    }
+}
+
+/// The NIR without spaces.
+fn nir_text(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A JSON value of the result as the canonical text an extract writes.
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Expected {
+    /// Reads the selection and each body's extract and applies the responders' matching policy:
+    /// a body knows a selection person when one of its records is keyed by, or lists as a former
+    /// NIR, the person's NIR or one of their former NIRs (a former NIR two records claim matches
+    /// nobody), and the record's sex and birth year, where both sides know them, agree.
+    pub fn read(selection: &Path, extracts: &[(&str, PathBuf)]) -> Expected {
+        let mut reader = csv::Reader::from_path(selection).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        let col = |name: &str| headers.iter().position(|h| h.trim() == name).unwrap();
+        let (nir, former, sex, birth_year) = (col("nir"), col("former_nirs"), col("sex"), col("birth_year"));
+        let mut selected: Vec<(u64, String, Vec<String>, String, String)> = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            let r = record.unwrap();
+            let line = r.position().map_or(i as u64 + 2, |p| p.line());
+            let formers = r[former].split('|').map(nir_text).filter(|n| !n.is_empty()).collect();
+            selected.push((
+                line,
+                nir_text(&r[nir]),
+                formers,
+                r[sex].trim().to_owned(),
+                r[birth_year].trim().to_owned(),
+            ));
+        }
+        let mut persons: HashMap<String, ExpectedPerson> = selected
+            .iter()
+            .map(|(line, nir, ..)| {
+                (nir.clone(), ExpectedPerson { line: *line, nir: nir.clone(), bodies: BTreeMap::new() })
+            })
+            .collect();
+        for (body, path) in extracts {
+            let mut reader = csv::Reader::from_path(path).unwrap();
+            let headers = reader.headers().unwrap().clone();
+            let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+            let (nir, former, sex, birth_year) =
+                (col("nir").unwrap(), col("former_nirs"), col("sex"), col("birth_year"));
+            let identity_columns: BTreeSet<usize> =
+                [Some(nir), former, sex, birth_year].into_iter().flatten().collect();
+            struct Record {
+                sex: String,
+                birth_year: String,
+                values: BTreeMap<String, String>,
+            }
+            let mut records = Vec::new();
+            let mut by_current: HashMap<String, usize> = HashMap::new();
+            let mut by_former: HashMap<String, Vec<usize>> = HashMap::new();
+            for record in reader.records() {
+                let r = record.unwrap();
+                let i = records.len();
+                by_current.insert(nir_text(&r[nir]), i);
+                if let Some(f) = former {
+                    for n in r[f].split('|').map(nir_text).filter(|n| !n.is_empty()) {
+                        by_former.entry(n).or_default().push(i);
+                    }
+                }
+                let values = headers
+                    .iter()
+                    .enumerate()
+                    .filter(|(c, _)| !identity_columns.contains(c))
+                    .filter(|(c, _)| !r[*c].trim().is_empty())
+                    .map(|(c, h)| (h.trim().to_owned(), r[c].trim().to_owned()))
+                    .collect();
+                records.push(Record {
+                    sex: sex.map(|c| r[c].trim().to_owned()).unwrap_or_default(),
+                    birth_year: birth_year.map(|c| r[c].trim().to_owned()).unwrap_or_default(),
+                    values,
+                });
+            }
+            for (_, nir, formers, sex, birth_year) in &selected {
+                let keys = std::iter::once(nir).chain(formers.iter());
+                let mut found = None;
+                for key in keys {
+                    let candidate = by_current.get(key).copied().or_else(|| match by_former.get(key) {
+                        Some(v) if v.len() == 1 => Some(v[0]),
+                        _ => None,
+                    });
+                    if let Some(i) = candidate {
+                        found = Some(i);
+                        break;
+                    }
+                }
+                let known = found.map(|i| &records[i]).filter(|r| {
+                    (r.sex.is_empty() || sex.is_empty() || r.sex.eq_ignore_ascii_case(sex))
+                        && (r.birth_year.is_empty() || birth_year.is_empty() || &r.birth_year == birth_year)
+                });
+                persons.get_mut(nir).unwrap().bodies.insert((*body).to_owned(), known.map(|r| r.values.clone()));
+            }
+        }
+        Expected { persons }
+    }
+
+    /// Compares a result (JSON Lines rows of `requester fetch`) with what the bodies hold.
+    /// `silent` bodies must be `no_answer` for every person (a partial result); the others must
+    /// be `found` exactly where their extract knows the person, with every value it holds for a
+    /// category asked (`wanted`: None = every column of the extract).
+    pub fn check(&self, rows: &[serde_json::Value], silent: &[&str]) -> ResultCheck {
+        let mut check = ResultCheck { rows: rows.len() as u64, ..ResultCheck::default() };
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        for row in rows {
+            let nir = row["selection"]["nir"].as_str().map(nir_text).unwrap_or_default();
+            let line = row["line"].as_u64().unwrap_or(0);
+            let Some(person) = self.persons.get(&nir) else {
+                check.unexpected += 1;
+                check.problem(format!("result line for selection line {line}: not a person of the selection"));
+                continue;
+            };
+            let n = seen.entry(person.nir.as_str()).or_default();
+            *n += 1;
+            if *n == 2 {
+                check.duplicates += 1;
+                check.problem(format!("selection line {}: listed more than once", person.line));
+            }
+            if *n > 1 {
+                continue;
+            }
+            for (body, known) in &person.bodies {
+                let status = row["status"][body.as_str()].as_str().unwrap_or("absent").to_owned();
+                *check.statuses.entry(body.clone()).or_default().entry(status.clone()).or_default() += 1;
+                let wanted_status = if silent.contains(&body.as_str()) {
+                    "no_answer"
+                } else if known.is_some() {
+                    "found"
+                } else {
+                    "not_found"
+                };
+                if status != wanted_status {
+                    check.status_wrong += 1;
+                    check.problem(format!("selection line {}: {body} is {status}, not {wanted_status}", person.line));
+                    continue;
+                }
+                let Some(values) = known.as_ref().filter(|_| status == "found") else { continue };
+                for (category, value) in values {
+                    let Some(category_json) = row["categories"].get(category.as_str()) else {
+                        // A category not asked (the extract holds more than `WANT`).
+                        continue;
+                    };
+                    check.values_checked += 1;
+                    let kept =
+                        category_json["sources"].as_array().is_some_and(|s| s.iter().any(|b| b == body.as_str()))
+                            && category_json.get("value").map(value_text).as_deref() == Some(value.as_str());
+                    let dissent = category_json["dissent"].as_array().is_some_and(|d| {
+                        d.iter().any(|x| x["body"] == body.as_str() && value_text(&x["value"]) == *value)
+                    });
+                    if !(kept || dissent) {
+                        check.values_missing += 1;
+                        check.problem(format!(
+                            "selection line {}: {body}'s {category} is not in the result as the extract holds it",
+                            person.line
+                        ));
+                    }
+                }
+            }
+            // Nothing attributed to a body that does not hold it for this person.
+            if let Some(categories) = row["categories"].as_object() {
+                for (category, c) in categories {
+                    for source in c["sources"].as_array().into_iter().flatten().filter_map(|s| s.as_str()) {
+                        let Some(known) = person.bodies.get(source) else { continue };
+                        let holds = known.as_ref().and_then(|v| v.get(category));
+                        if holds.is_none() || c.get("value").map(value_text).as_deref() != holds.map(String::as_str) {
+                            check.values_wrong += 1;
+                            check.problem(format!(
+                                "selection line {}: the result's {category} names {source}, whose extract differs",
+                                person.line
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        check.missing = self.persons.keys().filter(|n| !seen.contains_key(n.as_str())).count() as u64;
+        check
+    }
+}
+
+// ---- helpers ----
+
+/// `passerelle …`, the real binary, without the caller's log format.
+pub fn passerelle_command() -> Command {
+    let mut c = super::passerelle();
+    c.env_remove("PASSERELLE_LOG_FORMAT");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// TOML text of a string.
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// A loopback address nothing listens on (bound, then released).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// `rabbitmqctl …`; panics when it fails (the fault tests need it).
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run rabbitmqctl {args:?}: {e} (the fault tests need it)"));
+    assert!(out.status.success(), "rabbitmqctl {args:?} failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The lock file (`flock`) held by whatever disturbs the whole broker, so that two such runs
+/// never interleave: env `PASSERELLE_TEST_BROKER_LOCK`, else the development machine's shared
+/// [`SHARED_BROKER_LOCK`] when it exists, else one in the temporary folder.
+pub fn broker_lock_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("PASSERELLE_TEST_BROKER_LOCK") {
+        return PathBuf::from(path);
+    }
+    if Path::new(SHARED_BROKER_LOCK).parent().is_some_and(Path::is_dir) {
+        return PathBuf::from(SHARED_BROKER_LOCK);
+    }
+    std::env::temp_dir().join("passerelle-broker.lock")
+}
+
+/// The broker lock the development machine's test and benchmark runs share.
+pub const SHARED_BROKER_LOCK: &str = "/work/helpers/broker.lock";
+
+/// Runs `rabbitmqctl stop_app` then `start_app` (and `await_startup`) under the broker lock
+/// (`flock`), so that no other broker-disturbing run interleaves. Returns how long the broker
+/// was down (from `stop_app` returning to `start_app` returning).
+pub fn restart_broker_app() -> Duration {
+    let lock = broker_lock_path();
+    let script = "rabbitmqctl stop_app >/dev/null && date +%s.%N && rabbitmqctl start_app >/dev/null && \
+                  rabbitmqctl await_startup >/dev/null && date +%s.%N";
+    let out = Command::new("flock").arg(&lock).args(["sh", "-c", script]).output().expect("flock runs");
+    assert!(out.status.success(), "restarting the broker failed: {}", text(&out));
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert_eq!(times.len(), 2, "{}", text(&out));
+    Duration::from_secs_f64((times[1] - times[0]).max(0.0))
+}
+
+/// The guest's user and password in an AMQP URL.
+fn credentials(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let userinfo = rest.rsplit_once('@').map_or("guest:guest", |(u, _)| u);
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    (user.to_owned(), password.to_owned())
+}
+
+/// The URL with another vhost.
+fn with_vhost(url: &str, vhost: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("amqp", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    format!("{scheme}://{authority}/{}{query}", vhost.replace('/', "%2f"))
+}
+
+/// An AMQP header value as text.
+fn amqp_text(v: &lapin::types::AMQPValue) -> String {
+    match v {
+        lapin::types::AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        lapin::types::AMQPValue::ShortString(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A plain HTTP/1.0 GET on the loopback: (status, body), `None` when nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// Polls `cond` until it holds; panics after `timeout`.
+pub fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A small deterministic generator (xorshift64*) for the moments of the faults; the seed is
+/// printed by the tests and can be replayed with `PASSERELLE_TEST_FAULT_SEED`.
+#[derive(Debug, Clone)]
+pub struct FaultRng(u64);
+
+impl FaultRng {
+    /// From `PASSERELLE_TEST_FAULT_SEED`, else from the clock; prints the seed.
+    pub fn from_env(test: &str) -> FaultRng {
+        let seed = std::env::var("PASSERELLE_TEST_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        });
+        eprintln!("{test}: fault seed {seed} (replay with PASSERELLE_TEST_FAULT_SEED={seed})");
+        FaultRng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `[0, max]`.
+    pub fn duration(&mut self, max: Duration) -> Duration {
+        let ms = max.as_millis() as u64;
+        Duration::from_millis(if ms == 0 { 0 } else { self.next_u64() % (ms + 1) })
+    }
+}
