@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use passerelle_bus::{Delivery, Message, Rejected, Verdict};
+use passerelle_protocol::nir::NIR_LEN;
 use passerelle_protocol::rules::Clock;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
@@ -107,8 +108,8 @@ impl Engine {
     /// Refuses a delivery for good: audits it and answers `DeadLetter` (the bus publishes it to
     /// the dead-letter exchange with the reason). The reason holds ids and codes only.
     pub(crate) fn dead_letter(&self, tx: &Tx<'_>, d: &Delivery, reason: String) -> Result<Verdict, StoreError> {
-        tracing::warn!(message_id = %d.message_id, kind = %d.message.kind(), case_id = %d.message.case_id(), %reason,
-            "message refused for good (dead-lettered)");
+        tracing::warn!(message_id = %d.message_id, kind = %d.message.kind(), case_id = %quoted_id(d.message.case_id()),
+            %reason, "message refused for good (dead-lettered)");
         self.audit_dead_letter(
             tx,
             Some(d.message.case_id()).filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN),
@@ -410,6 +411,28 @@ impl Engine {
 
 /// The reason a dead-letter entry gives when the sender's ids or the reason quoted personal data.
 pub(crate) const WITHHELD_REASON: &str = "withheld: the message's ids or the reason quoted what looks like a NIR";
+
+/// Whether a sender-written text holds a valid NIR (a case id or sender made of one): such a
+/// text is never quoted in a reason, a log line or the audit trail.
+pub(crate) fn looks_like_nir(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.split(|c| !c.is_ascii_alphanumeric()).filter(|run| run.len() >= NIR_LEN).any(|run| {
+        run.windows(NIR_LEN).any(|w| passerelle_protocol::nir::Nir::parse(&w.iter().collect::<String>()).is_ok())
+    })
+}
+
+/// A sender-written id as reasons and logs quote it: at most 40 characters, and withheld when it
+/// holds a NIR.
+pub(crate) fn quoted_id(text: &str) -> String {
+    if looks_like_nir(text) {
+        return "(withheld: it holds what looks like a NIR)".to_owned();
+    }
+    let mut s: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}
 
 /// The longest case id the audit trail records as such.
 pub(crate) const MAX_ID_LEN: usize = 100;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use passerelle_bus::{Bus, BusError, Consumer, Delivery, Handler, Message, Outgoing, Queue, Verdict};
+use passerelle_bus::{Bus, BusError, Consumer, Delivery, Handler, Message, Outgoing, Queue, Rejected, Verdict};
 use passerelle_metrics::{
     exponential_buckets, Family, FamilyKind, Histogram, MetricsRegistry, SnapshotCollector, SnapshotFamily, Value,
 };
@@ -223,6 +223,11 @@ impl Handler for MeteredHandler {
             self.latency.answered(&message);
         }
         verdict
+    }
+
+    /// Passed through: the observatory audits the refusals of the bus.
+    async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
+        self.inner.rejected(rejected).await
     }
 }
 

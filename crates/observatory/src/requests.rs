@@ -14,7 +14,7 @@ use passerelle_store::audit::Action;
 use passerelle_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
 use prost::Message as _;
 
-use crate::engine::{delivery_actor, problems_text, Engine, MAX_ID_LEN};
+use crate::engine::{delivery_actor, looks_like_nir, problems_text, quoted_id, Engine, MAX_ID_LEN};
 use crate::validate::{self, problem};
 
 impl Engine {
@@ -26,11 +26,15 @@ impl Engine {
                 return Ok(Verdict::Ack);
             }
             if !self.config.bodies.contains(&req.sender) {
-                let reason = format!("the requester `{}` is not a body of this deployment", shorten(&req.sender));
+                let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
                 return self.dead_letter(tx, d, reason);
             }
             if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
                 return self.dead_letter(tx, d, "the case id is empty or too long to be a UUID".into());
+            }
+            if looks_like_nir(&req.case_id) {
+                // A refusal would have to quote it back: the audit trail and the logs must not.
+                return self.dead_letter(tx, d, "the case id holds what looks like a NIR".into());
             }
             let verdict = self.take_request_chunk(tx, d, req, now)?;
             if verdict == Verdict::Ack {
@@ -263,7 +267,7 @@ impl Engine {
                 return Ok(Verdict::Ack);
             }
             let Some(case) = tx.case(&receipt.case_id)? else {
-                return self.dead_letter(tx, d, format!("no case {} at this observatory", shorten(&receipt.case_id)));
+                return self.dead_letter(tx, d, format!("no case {} at this observatory", quoted_id(&receipt.case_id)));
             };
             if receipt.sender != case.requester {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);
