@@ -6,8 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::stack::{eventually, restart_broker_app, FaultRng, Stack, StackOptions, CASE_TIMEOUT};
+use crate::support::stack::{eventually, BrokerLock, FaultRng, Stack, StackOptions, CASE_TIMEOUT};
 use crate::{assert_audit_verifies, assert_no_dead_letters, assert_result_adds_up, LONG_DEADLINE};
+
+/// Persons of each case: 20 chunks per body, enough moments for the fault to land mid-case.
+const PERSONS: u64 = 5_000;
 
 /// The bus's reconnection counter, on every daemon's `/metrics`.
 const RECONNECTS: &str = "passerelle_bus_reconnects_total";
@@ -74,7 +77,9 @@ fn recover_and_check(stack: &mut Stack, case: &str, before: &[(String, f64)], fa
 fn broker_restarted_mid_case_every_service_reconnects_and_the_case_completes() {
     let test = "broker_restart";
     let mut rng = FaultRng::from_env(test);
-    let mut stack = Stack::start(StackOptions { persons: 10_000, chunk_size: 250, ..StackOptions::default() });
+    let mut stack = Stack::start(StackOptions { persons: PERSONS, chunk_size: 250, ..StackOptions::default() });
+    // The lock first, so that the moment chosen is still mid-case when the broker stops.
+    let lock = BrokerLock::acquire();
     let case = stack.submit_selection(LONG_DEADLINE);
     let moment = wait_mid_case(&stack, &mut rng);
     let before = reconnects(&stack);
@@ -82,7 +87,8 @@ fn broker_restarted_mid_case_every_service_reconnects_and_the_case_completes() {
     let state = stack.case_state(&case);
     assert_ne!(state, "answered", "{test}: the fault lands mid-case");
     eprintln!("{test}: stop_app at {moment}");
-    let down = restart_broker_app();
+    let down = lock.restart_app();
+    drop(lock);
     let fault_over = Instant::now();
     eprintln!("{test}: FIGURES broker down {:.1} s (stop_app → start_app + await_startup)", down.as_secs_f64());
     recover_and_check(&mut stack, &case, &before, fault_over, test);
@@ -93,7 +99,7 @@ fn broker_restarted_mid_case_every_service_reconnects_and_the_case_completes() {
 fn connections_force_closed_mid_case_every_service_reconnects_and_the_case_completes() {
     let test = "connections_closed";
     let mut rng = FaultRng::from_env(test);
-    let mut stack = Stack::start(StackOptions { persons: 10_000, chunk_size: 250, ..StackOptions::default() });
+    let mut stack = Stack::start(StackOptions { persons: PERSONS, chunk_size: 250, ..StackOptions::default() });
     let case = stack.submit_selection(LONG_DEADLINE);
     let moment = wait_mid_case(&stack, &mut rng);
     let before = reconnects(&stack);

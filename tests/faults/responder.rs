@@ -26,9 +26,9 @@ const ANSWERED: &str = "passerelle_responder_chunks_answered_total{body=\"cnav\"
 fn responder_killed_mid_case_and_restarted_completes_the_case() {
     let test = "responder_kill_9";
     let mut rng = FaultRng::from_env(test);
-    let mut stack = Stack::start(StackOptions { persons: 10_000, chunk_size: 250, ..StackOptions::default() });
+    let mut stack = Stack::start(StackOptions { persons: 5_000, chunk_size: 250, ..StackOptions::default() });
     let case = stack.submit_selection(LONG_DEADLINE);
-    // Mid-case: once it has answered a few of its 40 chunks (how many: random), not all.
+    // Mid-case: once it has answered a few of its 20 chunks (how many: random), not all.
     let after = 1 + rng.next_u64() % 10;
     eventually(&format!("{VICTIM} answered {after} chunks"), CASE_TIMEOUT, || {
         stack.metric(VICTIM, ANSWERED).unwrap_or(0.0) >= after as f64

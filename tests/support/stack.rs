@@ -1022,18 +1022,68 @@ pub fn broker_lock_path() -> PathBuf {
 /// The broker lock the development machine's test and benchmark runs share.
 pub const SHARED_BROKER_LOCK: &str = "/work/helpers/broker.lock";
 
-/// Runs `rabbitmqctl stop_app` then `start_app` (and `await_startup`) under the broker lock
-/// (`flock`), so that no other broker-disturbing run interleaves. Returns how long the broker
-/// was down (from `stop_app` returning to `start_app` returning).
-pub fn restart_broker_app() -> Duration {
-    let lock = broker_lock_path();
-    let script = "rabbitmqctl stop_app >/dev/null && date +%s.%N && rabbitmqctl start_app >/dev/null && \
-                  rabbitmqctl await_startup >/dev/null && date +%s.%N";
-    let out = Command::new("flock").arg(&lock).args(["sh", "-c", script]).output().expect("flock runs");
+/// `rabbitmqctl stop_app`, then `start_app` (attempted whatever happened) and `await_startup`.
+/// Returns how long the broker was down (from `stop_app` returning to the broker being up).
+const RESTART_APP_SCRIPT: &str = "rabbitmqctl stop_app >/dev/null || exit 1; date +%s.%N; \
+    rabbitmqctl start_app >/dev/null; started=$?; rabbitmqctl await_startup >/dev/null; date +%s.%N; exit $started";
+
+fn restart_app(command: &mut Command) -> Duration {
+    let out = command.output().expect("sh runs");
     assert!(out.status.success(), "restarting the broker failed: {}", text(&out));
     let times: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
     assert_eq!(times.len(), 2, "{}", text(&out));
     Duration::from_secs_f64((times[1] - times[0]).max(0.0))
+}
+
+/// Restarts the broker's application (`stop_app` / `start_app`) under the broker lock
+/// (`flock`), so that no other broker-disturbing run interleaves. Returns how long the broker
+/// was down. To choose the moment of the restart *while holding the lock* (so that the moment
+/// is still the right one when the lock is obtained), use [`BrokerLock`].
+pub fn restart_broker_app() -> Duration {
+    BrokerLock::acquire().restart_app()
+}
+
+/// The broker lock, held until dropped: a `flock` process holding [`broker_lock_path`] while its
+/// standard input is open (it is released even if the test process dies).
+#[derive(Debug)]
+pub struct BrokerLock {
+    holder: Child,
+}
+
+impl BrokerLock {
+    /// Waits for the lock (printing how long, when another run held it).
+    pub fn acquire() -> BrokerLock {
+        let path = broker_lock_path();
+        let asked = Instant::now();
+        let mut holder = Command::new("flock")
+            .arg(&path)
+            .args(["sh", "-c", "echo locked; exec cat >/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("flock runs");
+        let mut line = String::new();
+        let stdout = holder.stdout.take().expect("piped");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("flock answers");
+        assert_eq!(line.trim(), "locked", "cannot take the broker lock {}", path.display());
+        if asked.elapsed() > Duration::from_secs(1) {
+            eprintln!("broker lock {}: waited {:.1} s for it", path.display(), asked.elapsed().as_secs_f64());
+        }
+        BrokerLock { holder }
+    }
+
+    /// `stop_app` / `start_app` / `await_startup`; returns how long the broker was down.
+    pub fn restart_app(&self) -> Duration {
+        restart_app(Command::new("sh").args(["-c", RESTART_APP_SCRIPT]))
+    }
+}
+
+impl Drop for BrokerLock {
+    fn drop(&mut self) {
+        drop(self.holder.stdin.take());
+        let _ = self.holder.wait();
+    }
 }
 
 /// The guest's user and password in an AMQP URL.
