@@ -130,7 +130,8 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     assert_eq!(m.get("passerelle_observatory_purged_cases_total"), 1.0);
     assert_eq!(m.get("passerelle_observatory_purges_total"), 1.0);
     assert_eq!(m.get("passerelle_observatory_reminders_total"), 0.0);
-    assert_eq!(m.get("passerelle_observatory_dead_letters_total"), 0.0);
+    // The forged message the bus refused is in the audit trail too (`Handler::rejected`).
+    assert_eq!(m.get("passerelle_observatory_dead_letters_total"), 1.0);
     assert_eq!(m.get("passerelle_observatory_cases_in_flight"), 0.0);
     assert_eq!(m.types["passerelle_observatory_response_latency_seconds"], "histogram");
     let chunks = PERSONS.div_ceil(CHUNK as u64) as f64;

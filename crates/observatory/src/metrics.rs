@@ -101,7 +101,7 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::
         SnapshotFamily::counter("refusals", "Refusals sent to requesters (audit trail)", action("refusal")),
         SnapshotFamily::counter(
             "dead_letters",
-            "Messages the observatory refused for good (audit trail; the bus counts its own checks too)",
+            "Messages refused for good on the observatory's queues, by its own checks or the bus's (audit trail)",
             action("dead_letter"),
         ),
         SnapshotFamily::counter("late_responses", "Responses that arrived after the deadline", action("late_response")),
