@@ -1077,6 +1077,18 @@ impl BrokerLock {
     pub fn restart_app(&self) -> Duration {
         restart_app(Command::new("sh").args(["-c", RESTART_APP_SCRIPT]))
     }
+
+    /// `rabbitmqctl stop_app` alone: the broker is down until [`BrokerLock::start_app`] (call
+    /// it, even on an error path: the broker is shared).
+    pub fn stop_app(&self) {
+        rabbitmqctl(&["stop_app"]);
+    }
+
+    /// `rabbitmqctl start_app` then `await_startup`.
+    pub fn start_app(&self) {
+        rabbitmqctl(&["start_app"]);
+        rabbitmqctl(&["await_startup"]);
+    }
 }
 
 impl Drop for BrokerLock {
