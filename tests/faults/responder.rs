@@ -28,8 +28,9 @@ fn responder_killed_mid_case_and_restarted_completes_the_case() {
     let mut rng = FaultRng::from_env(test);
     let mut stack = Stack::start(StackOptions { persons: 5_000, chunk_size: 250, ..StackOptions::default() });
     let case = stack.submit_selection(LONG_DEADLINE);
-    // Mid-case: once it has answered a few of its 20 chunks (how many: random), not all.
-    let after = 1 + rng.next_u64() % 10;
+    // Mid-case: once it has answered a few of its 20 chunks (1 to 5, random: the metric is polled,
+    // so a few more may be answered by the kill), never all.
+    let after = 1 + rng.next_u64() % 5;
     eventually(&format!("{VICTIM} answered {after} chunks"), CASE_TIMEOUT, || {
         stack.metric(VICTIM, ANSWERED).unwrap_or(0.0) >= after as f64
     });
