@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::stack::{eventually, BrokerLock, FaultRng, Stack, StackOptions, CASE_TIMEOUT};
-use crate::{assert_audit_verifies, assert_no_dead_letters, assert_result_adds_up, LONG_DEADLINE};
+use crate::{
+    assert_audit_verifies, assert_no_dead_letters, assert_no_nir_logged, assert_result_adds_up, LONG_DEADLINE,
+};
 
 /// Persons of each case: 20 chunks per body, enough moments for the fault to land mid-case.
 const PERSONS: u64 = 5_000;
@@ -67,6 +69,7 @@ fn recover_and_check(stack: &mut Stack, case: &str, before: &[(String, f64)], fa
     assert_result_adds_up(stack, case, &[], test);
     assert_no_dead_letters(stack, test);
     assert_audit_verifies(stack, test);
+    assert_no_nir_logged(stack, test);
     for daemon in stack.daemon_names() {
         stack.stop(&daemon);
     }

@@ -64,6 +64,23 @@ pub fn assert_no_dead_letters(stack: &Stack, test: &str) {
     eprintln!("{test}: dead letters: 0");
 }
 
+/// Asserts that no daemon logged a NIR of the selection (current or former), faults and
+/// reconnections included: the error paths log the most.
+pub fn assert_no_nir_logged(stack: &Stack, test: &str) {
+    let nirs: Vec<String> = support::nirs_of_selection(&stack.selection())
+        .into_iter()
+        .flat_map(|(n, f)| std::iter::once(n).chain(f))
+        .collect();
+    let (files, hits) = support::scan_for(&stack.dir().join("logs"), &nirs);
+    assert!(files >= 5, "{test}: the five daemons' logs were scanned ({files} files)");
+    assert!(
+        hits.is_empty(),
+        "{test}: NIRs in the logs: {} hit(s) in {:?}",
+        hits.len(),
+        hits.iter().map(|h| &h.0).collect::<Vec<_>>()
+    );
+}
+
 /// Checks the observatory's audit trail still verifies after the faults.
 pub fn assert_audit_verifies(stack: &Stack, test: &str) {
     assert!(stack.audit_verifies(), "{test}: the audit trail does not verify after the faults");
@@ -83,6 +100,7 @@ fn without_faults_a_case_adds_up_and_is_purged() {
     stack.wait_purged(&case, Duration::from_secs(60));
     assert_no_dead_letters(&stack, test);
     assert_audit_verifies(&stack, test);
+    assert_no_nir_logged(&stack, test);
     for daemon in stack.daemon_names() {
         stack.stop(&daemon);
     }

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::stack::{FaultRng, Stack, StackOptions, CASE_TIMEOUT, OBSERVATORY_DAEMON, REQUESTER_DAEMON};
-use crate::{assert_audit_verifies, assert_no_dead_letters, assert_result_adds_up, LONG_DEADLINE};
+use crate::{
+    assert_audit_verifies, assert_no_dead_letters, assert_no_nir_logged, assert_result_adds_up, LONG_DEADLINE,
+};
 
 /// Persons of the case.
 const PERSONS: u64 = 10_000;
@@ -137,6 +139,7 @@ fn observatory_killed_at_random_moments_loses_nothing() {
     stack.wait_purged(&case, Duration::from_secs(120));
     assert_no_dead_letters(&stack, test);
     assert_audit_verifies(&stack, test);
+    assert_no_nir_logged(&stack, test);
     let audit = stack.audit(Some(&case));
     let dead = audit.iter().filter(|e| e["action"] == "dead_letter").count();
     assert_eq!(dead, 0, "{test}: the audit trail records no dead letter for the case");

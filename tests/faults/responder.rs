@@ -14,7 +14,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::stack::{eventually, FaultRng, Stack, StackOptions, CASE_TIMEOUT};
-use crate::{assert_audit_verifies, assert_no_dead_letters, assert_result_adds_up, LONG_DEADLINE};
+use crate::{
+    assert_audit_verifies, assert_no_dead_letters, assert_no_nir_logged, assert_result_adds_up, LONG_DEADLINE,
+};
 
 /// The body killed.
 const VICTIM: &str = "cnav";
@@ -50,6 +52,7 @@ fn responder_killed_mid_case_and_restarted_completes_the_case() {
     assert_result_adds_up(&stack, &case, &[], test);
     assert_no_dead_letters(&stack, test);
     assert_audit_verifies(&stack, test);
+    assert_no_nir_logged(&stack, test);
     for daemon in stack.daemon_names() {
         stack.stop(&daemon);
     }
@@ -100,6 +103,7 @@ fn responder_down_past_the_deadline_gives_a_partial_result_then_the_next_case_co
     eprintln!("{test}: late responses recorded in the audit trail for the first case: {}", late());
     assert_no_dead_letters(&stack, test);
     assert_audit_verifies(&stack, test);
+    assert_no_nir_logged(&stack, test);
     for daemon in stack.daemon_names() {
         stack.stop(&daemon);
     }
