@@ -8,8 +8,7 @@
 //! Each daemon can be killed (`kill -9`), stopped (SIGTERM) and started again on the same
 //! settings, store and `/health` port; its log (stderr, every incarnation appended) can be read.
 //! Dropping the [`Stack`] kills every process it started and deletes the vhost with everything
-//! in it, so nothing outlives the test, whether it passes or panics. The API is described for
-//! the other fault targets in `/work/helpers/STACK_API.md`; keep it compatible.
+//! in it, so nothing outlives the test, whether it passes or panics.
 //!
 //! Everything here is synchronous (plain `#[test]`s): waits poll a condition with a deadline
 //! ([`eventually`]), never sleep for synchronisation.
@@ -1007,20 +1006,13 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
 }
 
 /// The lock file (`flock`) held by whatever disturbs the whole broker, so that two such runs
-/// never interleave: env `PASSERELLE_TEST_BROKER_LOCK`, else the development machine's shared
-/// [`SHARED_BROKER_LOCK`] when it exists, else one in the temporary folder.
+/// (two suites, a suite and a benchmark) never interleave: env `PASSERELLE_TEST_BROKER_LOCK`,
+/// else one in the temporary folder (`flock /tmp/passerelle-broker.lock <command>` takes it from
+/// a shell).
 pub fn broker_lock_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("PASSERELLE_TEST_BROKER_LOCK") {
-        return PathBuf::from(path);
-    }
-    if Path::new(SHARED_BROKER_LOCK).parent().is_some_and(Path::is_dir) {
-        return PathBuf::from(SHARED_BROKER_LOCK);
-    }
-    std::env::temp_dir().join("passerelle-broker.lock")
+    std::env::var_os("PASSERELLE_TEST_BROKER_LOCK")
+        .map_or_else(|| std::env::temp_dir().join("passerelle-broker.lock"), PathBuf::from)
 }
-
-/// The broker lock the development machine's test and benchmark runs share.
-pub const SHARED_BROKER_LOCK: &str = "/work/helpers/broker.lock";
 
 /// `rabbitmqctl stop_app`, then `start_app` (attempted whatever happened) and `await_startup`.
 /// Returns how long the broker was down (from `stop_app` returning to the broker being up).
