@@ -339,9 +339,9 @@ pub fn status(args: StatusArgs) -> CliResult {
             let mut text = String::new();
             render_case(&mut text, &summary);
             let receipt = if case.receipt_sent_at.is_some() { ", receipt sent" } else { "" };
-            write!(
+            writeln!(
                 out,
-                "{text}    submitted {}, purge on {}{receipt}\n",
+                "{text}    submitted {}, purge on {}{receipt}",
                 passerelle_requester::export::rfc3339(submission.submitted_at),
                 passerelle_requester::export::rfc3339(submission.purge_after)
             )
