@@ -120,8 +120,9 @@ fn render(r: &Report) -> String {
     format!(
         "passerelle bench: {persons} persons, {bodies} responding bodies, chunks of {chunk}\n\
          \x20 flow      {seconds:.2} s ({pps:.0} persons/s), {messages} messages, {mb:.1} MiB\n\
-         \x20           requests sent {sent:.2} s, observatory has them {arrived:.2} s, result ready {result:.2} s, \
-         result published {returned:.2} s, stored {stored:.2} s\n\
+         \x20           requests sent {sent:.2} s, observatory has them {arrived:.2} s, all stored {stored_req:.2} s, \
+         solicitations queued {queued:.2} s, responses {first:.2}–{last:.2} s,\n\
+         \x20           result ready {result:.2} s, result published {returned:.2} s, stored {stored:.2} s\n\
          \x20 raw       {raw:.2} s for the same messages: ratio {ratio:.3}\n\
          \x20 memory    observatory peak RSS {rss:.1} MiB\n\
          \x20 latency   {k} single-person requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms\n\
@@ -135,6 +136,10 @@ fn render(r: &Report) -> String {
         mb = mib(r.bytes),
         sent = s.requests_sent,
         arrived = s.observatory_received.unwrap_or(f64::NAN),
+        stored_req = s.observatory_requests_stored.unwrap_or(f64::NAN),
+        queued = s.observatory_solicitations_queued.unwrap_or(f64::NAN),
+        first = s.observatory_first_response.unwrap_or(f64::NAN),
+        last = s.observatory_last_response.unwrap_or(f64::NAN),
         result = s.observatory_result_ready.unwrap_or(f64::NAN),
         returned = s.observatory_returned.unwrap_or(f64::NAN),
         stored = s.requester_stored,

@@ -32,6 +32,10 @@ impl Engine {
         let now = self.clock.now();
         let cases = self.store.read(|tx| tx.cases_in(&CaseState::HOLDING_PAYLOADS))?;
         for case in cases {
+            if self.stopping.load(Ordering::SeqCst) {
+                // Whatever is left is done on the next start (the rebuild too: it is always run then).
+                return Ok(());
+            }
             if now >= case.expires_at {
                 self.purge_case(&case.case_id, "retention cap")?;
             } else if case.receipt_at.is_some() {

@@ -9,8 +9,9 @@
 //! [`crate::responses`], [`crate::deadlines`] (the timer: reminders, deadlines, purges,
 //! retention) and [`crate::publisher`] (draining the outbox). This module holds what they share.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use passerelle_bus::{Delivery, Message, Rejected, Verdict};
@@ -43,6 +44,15 @@ pub(crate) struct Engine {
     pub(crate) reclaim_pending: AtomicBool,
     /// Wakes the timer before its period (a purge to make real on disk).
     pub(crate) timer_wake: Notify,
+    /// The daemon is stopping: a purge in progress stops between two slices (it resumes on
+    /// the next start, the case still holding what is left).
+    pub(crate) stopping: AtomicBool,
+    /// The NIRs ([`passerelle_protocol::nir::Nir::as_u64`], 8 bytes a person) accepted so far
+    /// in each case still receiving: a duplicate NIR is refused from memory rather than through
+    /// an index on disk, whose random pages every chunk's commit rewrote (the request stage's
+    /// cost grew with the case). Rebuilt from the store on a case's first chunk after a start,
+    /// extended only after a chunk's commit, dropped when the case stops receiving.
+    pub(crate) receiving_nirs: Mutex<HashMap<String, HashSet<u64>>>,
 }
 
 impl Engine {
@@ -62,6 +72,8 @@ impl Engine {
             // A purge may have committed just before a crash: rebuild once on start.
             reclaim_pending: AtomicBool::new(true),
             timer_wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            receiving_nirs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -192,6 +204,7 @@ impl Engine {
         } else {
             passerelle_store::PurgeCounts::default()
         };
+        self.forget_receiving_nirs(&case.case_id);
         let reason = problems_text(&problems);
         tx.mark_refused(&case.case_id, &reason, now)?;
         self.enqueue_refusal(tx, case, true, problems, request_chunk_index, Vec::new(), now)?;
@@ -243,7 +256,9 @@ impl Engine {
     /// Every request chunk is in: asks each other body that may hold a requested category, or
     /// refuses the case if no person was acceptable.
     pub(crate) fn start_soliciting(&self, tx: &Tx<'_>, case_id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let case = tx.case(case_id)?.ok_or_else(|| StoreError::Corrupt(format!("case {case_id} vanished")))?;
+        self.forget_receiving_nirs(case_id);
         if case.persons_accepted == 0 {
             let problem = crate::validate::problem("persons", "no person of the request could be accepted");
             return self.refuse_case(tx, &case, vec![problem], 0, now);
@@ -285,7 +300,7 @@ impl Engine {
             )?;
         }
         tracing::info!(case_id = %case.case_id, persons = case.persons_accepted, bodies = solicitations.len(),
-            chunks = chunk_count, "case complete: solicitations queued");
+            chunks = chunk_count, elapsed_ms = started.elapsed().as_millis() as u64, "case complete: solicitations queued");
         if solicitations.is_empty() {
             // No other body may hold what was asked: the result (everyone without answers) goes back.
             tx.set_state(&case.case_id, CaseState::Collecting, now)?;
@@ -297,6 +312,7 @@ impl Engine {
 
     /// Builds the result (complete, or partial at the deadline) and queues its chunks.
     pub(crate) fn build_result(&self, tx: &Tx<'_>, case_id: &str, now: SystemTime) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let case = tx.case(case_id)?.ok_or_else(|| StoreError::Corrupt(format!("case {case_id} vanished")))?;
         let solicitations = tx.solicitations(case_id)?;
         let mut answered = Vec::with_capacity(solicitations.len());
@@ -335,13 +351,20 @@ impl Engine {
             serde_json::json!({ "completeness": label, "chunks": chunk_count, "persons": case.persons_accepted,
                 "silent_bodies": silent }),
         )?;
-        tracing::info!(case_id, completeness = label, chunks = chunk_count, "result queued for the requester");
+        tracing::info!(
+            case_id,
+            completeness = label,
+            chunks = chunk_count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "result queued for the requester"
+        );
         Ok(())
     }
 
     /// Writes the case's statistics rows, then purges its payloads and makes the purge real on
     /// disk. Idempotent: a case already purged is left alone.
     pub(crate) fn purge_case(&self, case_id: &str, reason: &str) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let now = self.clock.now();
         let Some(case) = self.store.read(|tx| tx.case(case_id))? else { return Ok(()) };
         if !CaseState::HOLDING_PAYLOADS.contains(&case.state) {
@@ -351,6 +374,9 @@ impl Engine {
         if case.result_at.is_some() {
             let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
             for index in 0..case.person_chunk_count() {
+                if self.stopping.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
                 let refs = case.chunk_refs(index);
                 let (persons, answers) = self
                     .store
@@ -361,12 +387,34 @@ impl Engine {
             }
             statistics_rows = self.statistics.persons_of_case(case_id)?;
         }
+        // The payloads go in slices, each its own transaction, so that a big case's purge never
+        // holds the store for long (requests and responses of other cases run in between).
+        let mut counts = passerelle_store::PurgeCounts::default();
+        let mut start = 0;
+        while start < case.persons_accepted {
+            if self.stopping.load(Ordering::SeqCst) {
+                tracing::info!(case_id, "stopping: the purge resumes on the next start");
+                return Ok(());
+            }
+            let refs = start..(start + PURGE_SLICE_PERSONS).min(case.persons_accepted);
+            start = refs.end;
+            let slice = self.store.write(|tx| match tx.case(case_id)? {
+                Some(current) if CaseState::HOLDING_PAYLOADS.contains(&current.state) => {
+                    tx.purge_person_slice(case_id, refs).map(Some)
+                }
+                _ => Ok::<_, StoreError>(None),
+            })?;
+            match slice {
+                Some(slice) => counts += slice,
+                None => return Ok(()),
+            }
+        }
         let purged = self.store.write(|tx| {
             let Some(current) = tx.case(case_id)? else { return Ok(false) };
             if !CaseState::HOLDING_PAYLOADS.contains(&current.state) {
                 return Ok(false);
             }
-            let counts = tx.purge_case_payloads(case_id, now)?;
+            counts += tx.purge_case_payloads(case_id, now)?;
             tx.set_state(case_id, CaseState::Purged, now)?;
             self.audit(
                 tx,
@@ -379,10 +427,16 @@ impl Engine {
             Ok::<_, StoreError>(true)
         })?;
         if purged {
-            tracing::info!(case_id, reason, "case payloads purged");
+            tracing::info!(case_id, reason, elapsed_ms = started.elapsed().as_millis() as u64, "case payloads purged");
             self.request_reclaim();
         }
         Ok(())
+    }
+
+    /// The in-memory duplicate check of a case that stops receiving is no longer needed (if the
+    /// transaction rolls back, it is rebuilt from the store on the next chunk).
+    pub(crate) fn forget_receiving_nirs(&self, case_id: &str) {
+        self.receiving_nirs.lock().unwrap_or_else(|p| p.into_inner()).remove(case_id);
     }
 
     /// Asks the timer to make a purge real on disk on its next tick (a burst of purges costs one
@@ -395,8 +449,15 @@ impl Engine {
     /// Rebuilds the case store from its live rows and truncates the WAL, so that nothing of a
     /// purged case stays readable on disk; retried on the next tick when a reader blocks it.
     pub(crate) fn reclaim(&self) {
+        let started = std::time::Instant::now();
         match self.store.reclaim() {
-            Ok(r) if r.wal_truncated => {}
+            Ok(r) if r.wal_truncated => {
+                tracing::info!(
+                    pages_freed = r.pages_freed,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "case store rebuilt after a purge"
+                );
+            }
             Ok(_) => {
                 tracing::warn!("the WAL truncation after a purge was blocked by a reader; retrying on the next tick");
                 self.reclaim_pending.store(true, Ordering::SeqCst);
@@ -433,6 +494,11 @@ pub(crate) fn quoted_id(text: &str) -> String {
     }
     s
 }
+
+/// Persons whose payloads one purge transaction deletes: small enough that a request or a
+/// response of another case waits a few milliseconds at most behind a slice, large enough that
+/// a million-person case takes a few hundred commits.
+const PURGE_SLICE_PERSONS: u64 = 5_000;
 
 /// The longest case id the audit trail records as such.
 pub(crate) const MAX_ID_LEN: usize = 100;

@@ -6,9 +6,11 @@
 //! last chunk is in the case moves on to solicitation — all in the chunk's one transaction.
 //! Duplicates (the same message id, or the same case and chunk index) change nothing.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use passerelle_bus::{Delivery, Verdict};
+use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1;
 use passerelle_store::audit::Action;
 use passerelle_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
@@ -21,27 +23,44 @@ impl Engine {
     /// Handles one request chunk.
     pub(crate) fn on_request(&self, d: &Delivery, req: &v1::Request) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
-        let verdict = self.store.write(|tx| {
-            if tx.inbox_seen(&d.message_id)? {
-                return Ok(Verdict::Ack);
-            }
-            if !self.config.bodies.contains(&req.sender) {
-                let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
-                return self.dead_letter(tx, d, reason);
-            }
-            if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
-                return self.dead_letter(tx, d, "the case id is empty or too long to be a UUID".into());
-            }
-            if looks_like_nir(&req.case_id) {
-                // A refusal would have to quote it back: the audit trail and the logs must not.
-                return self.dead_letter(tx, d, "the case id holds what looks like a NIR".into());
-            }
-            let verdict = self.take_request_chunk(tx, d, req, now)?;
-            if verdict == Verdict::Ack {
-                tx.inbox_record(&d.message_id, now)?;
-            }
-            Ok(verdict)
-        })?;
+        let (verdict, _) = self.store.write_then(
+            |tx| {
+                if tx.inbox_seen(&d.message_id)? {
+                    return Ok((Verdict::Ack, Vec::new()));
+                }
+                if !self.config.bodies.contains(&req.sender) {
+                    let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
+                    return self.dead_letter(tx, d, reason).map(|v| (v, Vec::new()));
+                }
+                if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
+                    return self
+                        .dead_letter(tx, d, "the case id is empty or too long to be a UUID".into())
+                        .map(|v| (v, Vec::new()));
+                }
+                if looks_like_nir(&req.case_id) {
+                    // A refusal would have to quote it back: the audit trail and the logs must not.
+                    return self
+                        .dead_letter(tx, d, "the case id holds what looks like a NIR".into())
+                        .map(|v| (v, Vec::new()));
+                }
+                let mut accepted_nirs = Vec::new();
+                let verdict = self.take_request_chunk(tx, d, req, now, &mut accepted_nirs)?;
+                if verdict == Verdict::Ack {
+                    tx.inbox_record(&d.message_id, now)?;
+                }
+                Ok::<_, StoreError>((verdict, accepted_nirs))
+            },
+            |(_, accepted_nirs)| {
+                // Committed: the chunk's NIRs now count for the next chunks' duplicate check
+                // (if the case still receives: a case that moved on dropped its set).
+                if !accepted_nirs.is_empty() {
+                    let mut sets = self.receiving_nirs.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(set) = sets.get_mut(&req.case_id) {
+                        set.extend(accepted_nirs.iter().copied());
+                    }
+                }
+            },
+        )?;
         self.outbox_ready.notify_one();
         Ok(verdict)
     }
@@ -52,6 +71,7 @@ impl Engine {
         d: &Delivery,
         req: &v1::Request,
         now: SystemTime,
+        accepted_nirs: &mut Vec<u64>,
     ) -> Result<Verdict, StoreError> {
         let actor = delivery_actor(d);
         let chunk = req.chunk_index;
@@ -143,35 +163,47 @@ impl Engine {
         };
 
         let year = year_of(case.arrived_at);
-        let mut next_ref = case.persons_accepted;
+        let mut sets = self.receiving_nirs.lock().unwrap_or_else(|p| p.into_inner());
+        if !sets.contains_key(&case.case_id) {
+            // The first chunk since the daemon started: the case's NIRs so far, from the store.
+            let mut known = HashSet::new();
+            tx.person_nirs(&case.case_id, |nir| {
+                if let Ok(nir) = Nir::parse(nir) {
+                    known.insert(nir.as_u64());
+                }
+            })?;
+            sets.insert(case.case_id.clone(), known);
+        }
+        let known = &sets[&case.case_id];
+        let mut persons = Vec::with_capacity(req.persons.len());
         let mut refused = Vec::new();
+        let mut in_chunk = HashSet::with_capacity(req.persons.len());
         for p in &req.persons {
             match validate::check_person(p, &self.config, year) {
-                Ok(accepted) if tx.has_person_nir(&case.case_id, accepted.nir.as_str())? => {
+                Ok(accepted) if known.contains(&accepted.nir.as_u64()) || !in_chunk.insert(accepted.nir.as_u64()) => {
                     refused.push(v1::RefusedPerson {
                         nir: p.nir.clone(),
                         problems: vec![problem("nir", "duplicate: this NIR is already in the case")],
                     });
                 }
                 Ok(accepted) => {
-                    tx.insert_person(
-                        &case.case_id,
-                        &StoredPerson {
-                            person_ref: next_ref,
-                            nir: accepted.nir.as_str().to_owned(),
-                            former_nirs: accepted.former_nirs.iter().map(|n| n.as_str().to_owned()).collect(),
-                            sex: accepted.sex as i32,
-                            birth_year: accepted.birth_year,
-                            departement: accepted.departement,
-                            risk_factors: accepted.risk_factors.encode_to_vec(),
-                        },
-                    )?;
-                    next_ref += 1;
+                    persons.push(StoredPerson {
+                        person_ref: case.persons_accepted + persons.len() as u64,
+                        nir: accepted.nir.as_str().to_owned(),
+                        former_nirs: accepted.former_nirs.iter().map(|n| n.as_str().to_owned()).collect(),
+                        sex: accepted.sex as i32,
+                        birth_year: accepted.birth_year,
+                        departement: accepted.departement,
+                        risk_factors: accepted.risk_factors.encode_to_vec(),
+                    });
                 }
                 Err(problems) => refused.push(v1::RefusedPerson { nir: p.nir.clone(), problems }),
             }
         }
-        let accepted = next_ref - case.persons_accepted;
+        drop(sets);
+        tx.insert_persons(&case.case_id, &persons)?;
+        accepted_nirs.extend(in_chunk);
+        let accepted = persons.len() as u64;
         tx.record_request_chunk(&case.case_id, chunk, accepted, refused.len() as u64, now)?;
         self.audit(
             tx,
@@ -259,7 +291,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Handles a receipt: the requester holds the whole result, so the case's payloads go.
+    /// Handles a receipt: the requester holds the whole result, so the case's payloads go (the
+    /// timer purges them right after this commit).
     pub(crate) fn on_receipt(&self, d: &Delivery, receipt: &v1::Receipt) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let verdict = self.store.write(|tx| {
@@ -304,10 +337,10 @@ impl Engine {
             Ok(Verdict::Ack)
         })?;
         if verdict == Verdict::Ack {
-            // If this fails, the receipt is recorded and the timer purges on its next tick.
-            if let Err(e) = self.purge_case(&receipt.case_id, "receipt") {
-                tracing::error!(case_id = %receipt.case_id, error = %e, "purge after the receipt failed; the timer will retry");
-            }
+            // The purge runs on the timer's task, off the requests queue: a big case's purge
+            // (statistics, then the payloads in slices, then the rebuild) must not hold back the
+            // requests behind the receipt. The receipt is committed, so the timer finds it.
+            self.timer_wake.notify_one();
         }
         Ok(verdict)
     }

@@ -6,19 +6,38 @@
 //! (solicitation id, chunk index). A response after the deadline, or for a case whose result is
 //! built, is acknowledged and dropped — audited by ids and counts only, never merged.
 
-use passerelle_bus::{Delivery, Verdict};
+use std::sync::Arc;
+
+use passerelle_bus::{Delivery, Message, Verdict};
 use passerelle_protocol::v1;
 use passerelle_store::audit::Action;
-use passerelle_store::StoreError;
+use passerelle_store::{StoreError, Tx};
 
 use crate::aggregate;
 use crate::engine::{delivery_actor, Engine};
 
 impl Engine {
-    /// Handles one response chunk.
-    pub(crate) fn on_response(&self, d: &Delivery, response: &v1::Response) -> Result<Verdict, StoreError> {
+    /// Handles one response chunk. The responses queue has several consumers, and the
+    /// responses handled at the same time share one commit ([`CaseStore::write_grouped`]): each
+    /// in its own savepoint, each acknowledged only once the group committed.
+    ///
+    /// [`CaseStore::write_grouped`]: passerelle_store::CaseStore::write_grouped
+    pub(crate) fn on_response(self: &Arc<Self>, d: Delivery) -> Result<Verdict, StoreError> {
+        let engine = Arc::clone(self);
+        let verdict = self.store.write_grouped(move |tx| {
+            let Message::Response(response) = &d.message else {
+                return Err(StoreError::Corrupt("a response handler was given another message".into()));
+            };
+            engine.response_in(tx, &d, response)
+        })?;
+        self.outbox_ready.notify_one();
+        Ok(verdict)
+    }
+
+    /// One response chunk, inside the (grouped) transaction.
+    fn response_in(&self, tx: &Tx<'_>, d: &Delivery, response: &v1::Response) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
-        let verdict = self.store.write(|tx| {
+        {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
@@ -95,8 +114,6 @@ impl Engine {
                 self.build_result(tx, &case.case_id, now)?;
             }
             Ok(Verdict::Ack)
-        })?;
-        self.outbox_ready.notify_one();
-        Ok(verdict)
+        }
     }
 }

@@ -22,6 +22,12 @@ use crate::settings::ObservatorySettings;
 use crate::status::StatusReader;
 use crate::{deadlines, publisher, ObservatoryError};
 
+/// Consumers on the responses queue. Each handles its deliveries one at a time; several let
+/// the responses that arrive together share one group commit (one `fsync` for the group instead
+/// of one each), which is what bounds the collection stage of a big case. Requests keep one
+/// consumer: a case's chunks are checked for duplicate NIRs one after the other.
+const RESPONSE_CONSUMERS: usize = 4;
+
 /// How often the daemon checks that its consumers are still running.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
 
@@ -86,11 +92,16 @@ impl Observatory {
                     .consume(Queue::ObservatoryRequests(code.clone()), Arc::new(RequestsHandler(Arc::clone(&engine))))
                     .await?,
             );
-            consumers.push(
-                self.bus
-                    .consume(Queue::ObservatoryResponses(code.clone()), Arc::new(ResponsesHandler(Arc::clone(&engine))))
-                    .await?,
-            );
+            for _ in 0..RESPONSE_CONSUMERS {
+                consumers.push(
+                    self.bus
+                        .consume(
+                            Queue::ObservatoryResponses(code.clone()),
+                            Arc::new(ResponsesHandler(Arc::clone(&engine))),
+                        )
+                        .await?,
+                );
+            }
             Ok::<_, ObservatoryError>(())
         }
         .await;
@@ -115,6 +126,7 @@ impl Observatory {
         for consumer in consumers {
             consumer.stop().await;
         }
+        engine.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop_tx.send(true);
         let _ = timer.await;
         let _ = outbox.await;
@@ -168,12 +180,12 @@ impl Handler for ResponsesHandler {
     async fn handle(&self, delivery: Delivery) -> Verdict {
         let engine = Arc::clone(&self.0);
         run_handler(move || {
-            let result = match &delivery.message {
-                Message::Response(r) => engine.on_response(&delivery, r),
-                other => {
-                    let reason = format!("a {} does not belong on the responses queue", other.kind().type_name());
-                    engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
-                }
+            let result = if matches!(delivery.message, Message::Response(_)) {
+                engine.on_response(delivery)
+            } else {
+                let reason =
+                    format!("a {} does not belong on the responses queue", delivery.message.kind().type_name());
+                engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
             };
             engine.settle(result)
         })

@@ -31,6 +31,13 @@ async fn restart_mid_case_completes_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_nirs_refused_across_chunks_and_restarts() {
+    let mut s = stack().await;
+    scenarios::duplicate_nirs_refused_across_chunks_and_restarts(&mut s).await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_change_nothing() {
     let mut s = stack().await;
     scenarios::duplicates_change_nothing(&mut s).await;

@@ -78,3 +78,10 @@ async fn statistics_and_audit_retention_over_rabbitmq() {
     scenarios::statistics_and_audit_retention(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_nirs_refused_across_chunks_and_restarts_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    scenarios::duplicate_nirs_refused_across_chunks_and_restarts(&mut s).await;
+    s.shutdown().await;
+}

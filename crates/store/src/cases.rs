@@ -14,8 +14,8 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -71,7 +71,10 @@ CREATE TABLE IF NOT EXISTS persons (
     risk_factors BLOB NOT NULL,
     PRIMARY KEY (case_id, person_ref)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS persons_by_nir ON persons(case_id, nir);
+-- No index on (case_id, nir): NIRs arrive in random order, so such an index took a random page
+-- per person and every chunk's commit rewrote about one index page per person (the observatory
+-- refuses a duplicate NIR from memory instead, see `Tx::person_nirs`). Dropped from older stores.
+DROP INDEX IF EXISTS persons_by_nir;
 CREATE TABLE IF NOT EXISTS solicitations (
     solicitation_id TEXT PRIMARY KEY,
     case_id TEXT NOT NULL,
@@ -89,6 +92,10 @@ CREATE TABLE IF NOT EXISTS solicitation_chunks (
     reminded_at INTEGER,
     PRIMARY KEY (solicitation_id, chunk_index)
 ) WITHOUT ROWID;
+-- The chunks still unanswered only: every response asks whether its case has any left, which
+-- must not cost a pass over every chunk of a big case.
+CREATE INDEX IF NOT EXISTS solicitation_chunks_unanswered ON solicitation_chunks(solicitation_id)
+    WHERE answered_at IS NULL;
 CREATE TABLE IF NOT EXISTS answers (
     case_id TEXT NOT NULL,
     person_ref INTEGER NOT NULL,
@@ -305,11 +312,29 @@ impl std::fmt::Debug for StoredAnswer {
 
 /// The observatory's case store (one SQLite file). One connection, serialised by a mutex:
 /// SQLite has one writer at a time anyway, and each transaction is short (one chunk).
-#[derive(Debug)]
 pub struct CaseStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Writes waiting for the next group commit ([`CaseStore::write_grouped`]).
+    pending: Mutex<Vec<GroupedWrite>>,
 }
+
+impl std::fmt::Debug for CaseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// What a grouped write does once its group's commit is known (`None`: committed).
+type GroupedFinish = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A write waiting for a group commit: runs inside the group's transaction (in its own
+/// savepoint) and returns what to do once the commit is known, and `false` if its savepoint
+/// could not be rolled back (the group must not commit then).
+type GroupedWrite = Box<dyn FnOnce(&Tx<'_>) -> (GroupedFinish, bool) + Send>;
+
+/// Where a grouped write's outcome waits for its caller.
+type GroupedSlot<T> = Arc<Mutex<Option<Result<T>>>>;
 
 /// An open transaction on the case store. The methods of [`crate::cases`], [`crate::outbox`],
 /// [`crate::inbox`], [`crate::audit`] and [`crate::purge`] all run inside one.
@@ -326,7 +351,7 @@ impl CaseStore {
         schema.push_str(crate::inbox::SCHEMA);
         schema.push_str(crate::audit::SCHEMA);
         let conn = crate::db::open(path, &schema)?;
-        Ok(CaseStore { conn: Mutex::new(conn), path: path.to_owned() })
+        Ok(CaseStore { conn: Mutex::new(conn), path: path.to_owned(), pending: Mutex::new(Vec::new()) })
     }
 
     /// The database file.
@@ -337,12 +362,106 @@ impl CaseStore {
     /// Runs `f` in one `IMMEDIATE` transaction and commits it if `f` succeeds (rolls back
     /// otherwise).
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        self.write_then(f, |_| {})
+    }
+
+    /// As [`CaseStore::write`], then runs `committed` on the value once the commit succeeded,
+    /// still holding the store (so nothing else is written in between): for in-memory state
+    /// that must follow what is durably stored, never what a rolled-back transaction did.
+    ///
+    /// Each transaction logs (at `debug`) how long it waited for the store, worked and
+    /// committed: the first place to look when a stage is slow.
+    pub fn write_then<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+        committed: impl FnOnce(&T),
+    ) -> Result<T, E> {
+        let asked = Instant::now();
         let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let locked = Instant::now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let tx = Tx { tx };
         let value = f(&tx)?;
+        let worked = Instant::now();
         tx.tx.commit().map_err(StoreError::from)?;
+        committed(&value);
+        tracing::debug!(
+            wait_us = (locked - asked).as_micros() as u64,
+            work_us = (worked - locked).as_micros() as u64,
+            commit_us = worked.elapsed().as_micros() as u64,
+            "case store transaction"
+        );
         Ok(value)
+    }
+
+    /// As [`CaseStore::write`], but *group commit*: writes asked for at the same time from
+    /// several threads run one after the other in one transaction, each in its own savepoint
+    /// (a write that fails is rolled back alone), and share one commit — one `fsync` for the
+    /// group instead of one each. Returns only once the group's commit is known: `Ok` means
+    /// this write is durably stored, exactly as with `write`.
+    ///
+    /// The first caller to get the connection runs every write waiting at that moment (its
+    /// own included); the others find their outcome ready when they get the connection.
+    pub fn write_grouped<T: Send + 'static>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T> + Send + 'static) -> Result<T> {
+        let slot: GroupedSlot<T> = Arc::new(Mutex::new(None));
+        let mine = Arc::clone(&slot);
+        let job: GroupedWrite = Box::new(move |tx: &Tx<'_>| {
+            let (outcome, intact) = tx.in_savepoint(f);
+            let finish = Box::new(move |commit_error: Option<&str>| {
+                let outcome = match (outcome, commit_error) {
+                    (Ok(value), None) => Ok(value),
+                    (Ok(_), Some(e)) => Err(StoreError::GroupCommit(e.to_owned())),
+                    (Err(e), _) => Err(e),
+                };
+                *mine.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+            }) as GroupedFinish;
+            (finish, intact)
+        });
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(job);
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A group that ran while this thread waited for the connection may have taken it:
+        // leaders fill every slot of their group before they release the connection.
+        if let Some(outcome) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return outcome;
+        }
+        let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let started = Instant::now();
+        let count = jobs.len();
+        let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            // The writes never ran: their callers find no outcome and report the error.
+            Err(e) => Some(StoreError::from(e).to_string()),
+            Ok(tx) => {
+                let tx = Tx { tx };
+                let mut finishes: Vec<GroupedFinish> = Vec::with_capacity(count);
+                let mut intact = true;
+                for job in jobs {
+                    let (finish, ok) = job(&tx);
+                    finishes.push(finish);
+                    intact &= ok;
+                }
+                let worked = Instant::now();
+                let error = if intact {
+                    tx.tx.commit().err().map(|e| StoreError::from(e).to_string())
+                } else {
+                    // A failed write could not be undone alone: nothing of the group is kept.
+                    drop(tx);
+                    Some("a failed write of the group could not be rolled back alone".to_owned())
+                };
+                tracing::debug!(
+                    writes = count,
+                    work_us = (worked - started).as_micros() as u64,
+                    commit_us = worked.elapsed().as_micros() as u64,
+                    "case store group commit"
+                );
+                for finish in finishes {
+                    finish(error.as_deref());
+                }
+                error
+            }
+        };
+        drop(conn);
+        let outcome = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        outcome.unwrap_or_else(|| Err(StoreError::GroupCommit(commit_error.unwrap_or_default())))
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot), never committed.
@@ -416,6 +535,28 @@ fn case_from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         refusal: r.get(24)?,
         updated_at: from_ms(r.get(25)?),
     })
+}
+
+impl Tx<'_> {
+    /// Runs `f` inside a savepoint of this transaction: if it fails, what it wrote is rolled
+    /// back and the rest of the transaction stands.
+    /// The `bool` is `false` when the savepoint could not be rolled back or released: the
+    /// transaction then holds a partial write and must not commit.
+    pub(crate) fn in_savepoint<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> (Result<T>, bool) {
+        if let Err(e) = self.tx.execute_batch("SAVEPOINT grouped_write") {
+            return (Err(e.into()), true);
+        }
+        match f(self) {
+            Ok(value) => match self.tx.execute_batch("RELEASE grouped_write") {
+                Ok(()) => (Ok(value), true),
+                Err(e) => (Err(e.into()), false),
+            },
+            Err(e) => {
+                let undone = self.tx.execute_batch("ROLLBACK TO grouped_write; RELEASE grouped_write").is_ok();
+                (Err(e), undone)
+            }
+        }
+    }
 }
 
 /// Cases, persons, solicitations and answers.
@@ -514,12 +655,18 @@ impl Tx<'_> {
     /// Stores an accepted person and counts it. The caller assigns `person_ref` =
     /// the case's `persons_accepted` before the call.
     pub fn insert_person(&self, case_id: &str, p: &StoredPerson) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO persons (case_id, person_ref, nir, former_nirs, sex, birth_year, departement, \
-                 risk_factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
+        self.insert_persons(case_id, std::slice::from_ref(p))
+    }
+
+    /// Stores a chunk's accepted persons and counts them (one update of the case row). The
+    /// caller assigns their `person_ref`s densely from the case's `persons_accepted`.
+    pub fn insert_persons(&self, case_id: &str, persons: &[StoredPerson]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO persons (case_id, person_ref, nir, former_nirs, sex, birth_year, departement, \
+             risk_factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for p in persons {
+            stmt.execute(params![
                 case_id,
                 p.person_ref as i64,
                 p.nir,
@@ -529,13 +676,28 @@ impl Tx<'_> {
                 p.departement,
                 p.risk_factors,
             ])?;
-        self.tx
-            .prepare_cached("UPDATE cases SET persons_accepted = persons_accepted + 1 WHERE case_id = ?1")?
-            .execute([case_id])?;
+        }
+        if !persons.is_empty() {
+            self.tx
+                .prepare_cached("UPDATE cases SET persons_accepted = persons_accepted + ?2 WHERE case_id = ?1")?
+                .execute(params![case_id, persons.len() as i64])?;
+        }
         Ok(())
     }
 
-    /// Whether a NIR is already among the case's accepted persons.
+    /// Calls `f` with the NIR of every accepted person of a case, in ref order (one sequential
+    /// pass: how the observatory rebuilds its in-memory duplicate check after a start).
+    pub fn person_nirs(&self, case_id: &str, mut f: impl FnMut(&str)) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached("SELECT nir FROM persons WHERE case_id = ?1 ORDER BY person_ref")?;
+        let mut rows = stmt.query([case_id])?;
+        while let Some(row) = rows.next()? {
+            f(&row.get::<_, String>(0)?);
+        }
+        Ok(())
+    }
+
+    /// Whether a NIR is already among the case's accepted persons (a scan of the case: for
+    /// tools and tests; the daemon checks from memory).
     pub fn has_person_nir(&self, case_id: &str, nir: &str) -> Result<bool> {
         Ok(self
             .tx
@@ -671,12 +833,13 @@ impl Tx<'_> {
 
     /// How many solicitation chunks of a case are still unanswered.
     pub fn unanswered_chunks(&self, case_id: &str) -> Result<u64> {
-        Ok(self.tx.query_row(
-            "SELECT COUNT(*) FROM solicitation_chunks c JOIN solicitations s USING (solicitation_id) \
-             WHERE s.case_id = ?1 AND c.answered_at IS NULL",
-            [case_id],
-            |r| r.get::<_, i64>(0),
-        )? as u64)
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM solicitation_chunks c INDEXED BY solicitation_chunks_unanswered \
+                 JOIN solicitations s USING (solicitation_id) WHERE s.case_id = ?1 AND c.answered_at IS NULL",
+            )?
+            .query_row([case_id], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Stores one body's answer about one person; a second answer for the same person and body
@@ -892,5 +1055,33 @@ mod tests {
                 Ok::<_, StoreError>(())
             })
             .unwrap();
+    }
+    #[test]
+    fn grouped_writes_share_a_commit_and_a_failed_one_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(CaseStore::open(&dir.path().join("o.db")).unwrap());
+        let now = SystemTime::now();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    store.write_grouped(move |tx| {
+                        tx.insert_case(&new_case(&format!("c{i}")), now)?;
+                        if i % 2 == 1 {
+                            return Err(StoreError::Corrupt("this write fails".into()));
+                        }
+                        Ok(i)
+                    })
+                })
+            })
+            .collect();
+        let outcomes: Vec<Result<i32>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            assert_eq!(outcome.is_ok(), i % 2 == 0, "write {i}: {outcome:?}");
+        }
+        let ids: Vec<String> = store.read(|tx| tx.all_cases()).unwrap().into_iter().map(|c| c.case_id).collect();
+        let mut ids = ids;
+        ids.sort();
+        assert_eq!(ids, ["c0", "c2", "c4", "c6"], "the failed writes left nothing, the others are stored");
     }
 }

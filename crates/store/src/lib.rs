@@ -54,6 +54,9 @@ pub enum StoreError {
     /// The database holds something this code cannot read (a newer schema, a bad value).
     #[error("the database is not usable: {0}")]
     Corrupt(String),
+    /// The transaction a write was grouped into did not commit (the write is not stored).
+    #[error("the grouped transaction did not commit: {0}")]
+    GroupCommit(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

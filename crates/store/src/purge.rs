@@ -17,6 +17,7 @@
 //! forensic tests scan every byte of `.db`, `-wal` and `-shm` for the purged NIRs, in ASCII and
 //! UTF-16.
 
+use std::ops::{AddAssign, Range};
 use std::time::SystemTime;
 
 use rusqlite::params;
@@ -31,6 +32,14 @@ pub struct PurgeCounts {
     pub outbox: u64,
 }
 
+impl AddAssign for PurgeCounts {
+    fn add_assign(&mut self, other: PurgeCounts) {
+        self.persons += other.persons;
+        self.answers += other.answers;
+        self.outbox += other.outbox;
+    }
+}
+
 /// What [`CaseStore::reclaim`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reclaimed {
@@ -41,6 +50,23 @@ pub struct Reclaimed {
 }
 
 impl Tx<'_> {
+    /// Deletes the payloads of the persons whose refs are in `refs` (their identifiers, risk
+    /// factors and the bodies' answers about them): one slice of a big case's purge, so that
+    /// the daemon's other transactions run between the slices. The purge is complete only once
+    /// [`Tx::purge_case_payloads`] has run (it takes whatever is left, and records when).
+    pub fn purge_person_slice(&self, case_id: &str, refs: Range<u64>) -> Result<PurgeCounts> {
+        let (start, end) = (refs.start as i64, refs.end as i64);
+        let persons = self
+            .tx
+            .prepare_cached("DELETE FROM persons WHERE case_id = ?1 AND person_ref >= ?2 AND person_ref < ?3")?
+            .execute(params![case_id, start, end])? as u64;
+        let answers = self
+            .tx
+            .prepare_cached("DELETE FROM answers WHERE case_id = ?1 AND person_ref >= ?2 AND person_ref < ?3")?
+            .execute(params![case_id, start, end])? as u64;
+        Ok(PurgeCounts { persons, answers, outbox: 0 })
+    }
+
     /// Deletes every payload of a case (persons with their identifiers and risk factors, the
     /// bodies' answers, the messages not yet published) and records when. The case row and its
     /// metadata stay.

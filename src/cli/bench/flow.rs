@@ -25,6 +25,7 @@ use passerelle_protocol::v1::{Category, Completeness};
 use passerelle_requester::{CaseState, Requester, RequesterSettings, SubmitRequest, Uuid};
 use passerelle_responder::{load_extract, ResponderSettings};
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
+use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
 use super::daemons::{free_port, Daemon};
@@ -57,6 +58,14 @@ pub struct Stages {
     pub requests_sent: f64,
     /// The observatory stored the case (its first request chunk).
     pub observatory_received: Option<f64>,
+    /// The observatory stored the last request chunk (its audit trail's last `request_received`).
+    pub observatory_requests_stored: Option<f64>,
+    /// The solicitations of every body were queued (the last `solicitation_sent`).
+    pub observatory_solicitations_queued: Option<f64>,
+    /// The first response chunk merged (`response_received`).
+    pub observatory_first_response: Option<f64>,
+    /// The last response chunk merged.
+    pub observatory_last_response: Option<f64>,
     /// Every body answered: the result is aggregated.
     pub observatory_result_ready: Option<f64>,
     /// Every result chunk confirmed by the broker.
@@ -424,6 +433,19 @@ fn observatory_stages(
         };
         let first = since(case.arrived_at);
         stages.observatory_received = Some(stages.observatory_received.map_or(first, |t: f64| t.min(first)));
+        let audit = store.read(|tx| tx.audit_entries(Some(&id.to_string()))).context("cannot read the audit trail")?;
+        let at = |action: Action| audit.iter().filter(move |e| e.action == action.as_str()).map(|e| since(e.at()));
+        let latest = |slot: &mut Option<f64>, t: Option<f64>| {
+            if let Some(t) = t {
+                *slot = Some(slot.map_or(t, |s| s.max(t)));
+            }
+        };
+        latest(&mut stages.observatory_requests_stored, at(Action::RequestReceived).reduce(f64::max));
+        latest(&mut stages.observatory_solicitations_queued, at(Action::SolicitationSent).reduce(f64::max));
+        if let Some(t) = at(Action::ResponseReceived).reduce(f64::min) {
+            stages.observatory_first_response = Some(stages.observatory_first_response.map_or(t, |s| s.min(t)));
+        }
+        latest(&mut stages.observatory_last_response, at(Action::ResponseReceived).reduce(f64::max));
         if let Some(t) = case.result_at.map(since) {
             stages.observatory_result_ready = Some(stages.observatory_result_ready.map_or(t, |s: f64| s.max(t)));
         }

@@ -478,3 +478,38 @@ pub async fn statistics_and_audit_retention(s: &mut Stack) {
     assert_eq!(s.status().audit_verify().unwrap().broken, None, "what remains still verifies");
     assert_eq!(s.status().case(&case_id).unwrap().unwrap().state, CaseState::Purged, "case metadata stays");
 }
+
+/// A NIR already accepted in the case is refused as a duplicate: within a chunk, across
+/// chunks, and across a restart of the observatory between chunks (the duplicate check lives in
+/// memory and is rebuilt from the store).
+pub async fn duplicate_nirs_refused_across_chunks_and_restarts(s: &mut Stack) {
+    let order = [0, 1, 2, 3, 0, 3, 1, 4];
+    let spec = CaseSpec::new(order.iter().map(|i| person(*i)).collect());
+    let case_id = uuid::Uuid::now_v7().to_string();
+    let chunks = Requester::chunks(&case_id, &spec);
+    assert_eq!(chunks.len(), 3);
+    s.requester.publish(vec![Message::Request(chunks[0].clone())]).await;
+    eventually("the first chunk", || (count(s, &case_id, Action::RequestReceived) == 1).then_some(())).await;
+    s.requester.publish(vec![Message::Request(chunks[1].clone())]).await;
+    eventually("the second chunk", || (count(s, &case_id, Action::RequestReceived) == 2).then_some(())).await;
+    s.stop_observatory().await;
+    s.start_observatory().await;
+    s.requester.publish(vec![Message::Request(chunks[2].clone())]).await;
+    s.wait_state(&case_id, CaseState::Returned).await;
+
+    let refused: BTreeMap<u32, Vec<String>> = eventually("both refusals", || {
+        let refusals = s.requester.refusals(&case_id);
+        (refusals.len() == 2).then(|| {
+            refusals
+                .iter()
+                .map(|r| (r.request_chunk_index, r.persons.iter().map(|p| p.nir.clone()).collect()))
+                .collect()
+        })
+    })
+    .await;
+    assert_eq!(refused[&1], vec![person(0).nir, person(3).nir], "across chunks, then within the chunk");
+    assert_eq!(refused[&2], vec![person(1).nir], "across a restart");
+    let result = eventually("the whole result", || s.requester.complete_result(&case_id)).await;
+    let by_nir = persons_of(&result);
+    assert_eq!(by_nir.keys().cloned().collect::<BTreeSet<_>>(), (0..5).map(|i| person(i).nir).collect());
+}
