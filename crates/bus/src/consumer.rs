@@ -99,8 +99,7 @@ pub(crate) async fn settle(
     delivery: Delivery,
     stop: &mut watch::Receiver<bool>,
 ) -> Settled {
-    let started = tokio::time::Instant::now();
-    let mut backoff = RETRY_INITIAL_BACKOFF;
+    let mut backoff = Backoff::new();
     loop {
         let h = Arc::clone(handler);
         let d = delivery.clone();
@@ -112,16 +111,14 @@ pub(crate) async fn settle(
             Verdict::Ack => return Settled::Ack,
             Verdict::DeadLetter(reason) => return Settled::DeadLetter(reason),
             Verdict::RetryLater(why) => {
-                if started.elapsed() + backoff > RETRY_BUDGET {
+                let Some(pause) = backoff.next() else {
                     return Settled::Requeue(format!("still failing after the retry budget: {why}"));
-                }
+                };
                 tracing::warn!(message_id = %delivery.message_id, kind = %delivery.message.kind(), reason = %why,
-                    retry_in_ms = backoff.as_millis() as u64, "handler will retry later");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(stop) => return Settled::Stopped,
+                    retry_in_ms = pause.as_millis() as u64, "handler will retry later");
+                if !wait_unless_stopped(pause, stop).await {
+                    return Settled::Stopped;
                 }
-                backoff = (backoff * 2).min(RETRY_MAX_BACKOFF);
             }
         }
     }
@@ -134,27 +131,55 @@ pub(crate) async fn settle_rejection(
     rejected: Rejected,
     stop: &mut watch::Receiver<bool>,
 ) -> Settled {
-    let started = tokio::time::Instant::now();
-    let mut backoff = RETRY_INITIAL_BACKOFF;
+    let mut backoff = Backoff::new();
     loop {
         let h = Arc::clone(handler);
         let r = rejected.clone();
         match tokio::spawn(async move { h.rejected(r).await }).await {
             Ok(Ok(())) => return Settled::DeadLetter(rejected.reason),
             Ok(Err(why)) => {
-                if started.elapsed() + backoff > RETRY_BUDGET {
+                let Some(pause) = backoff.next() else {
                     return Settled::Requeue(format!("refusal still not recorded after the retry budget: {why}"));
-                }
+                };
                 tracing::warn!(queue = %rejected.queue, message_id = rejected.message_id.as_deref(), reason = %why,
-                    retry_in_ms = backoff.as_millis() as u64, "the refusal of a delivery will be recorded later");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(stop) => return Settled::Stopped,
+                    retry_in_ms = pause.as_millis() as u64, "the refusal of a delivery will be recorded later");
+                if !wait_unless_stopped(pause, stop).await {
+                    return Settled::Stopped;
                 }
-                backoff = (backoff * 2).min(RETRY_MAX_BACKOFF);
             }
             Err(e) => return Settled::Requeue(format!("recording a refusal failed: {e}")),
         }
+    }
+}
+
+/// The pauses between a delivery's attempts: capped exponential backoff from
+/// [`RETRY_INITIAL_BACKOFF`] to [`RETRY_MAX_BACKOFF`], within [`RETRY_BUDGET`].
+struct Backoff {
+    started: tokio::time::Instant,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { started: tokio::time::Instant::now(), next: RETRY_INITIAL_BACKOFF }
+    }
+
+    /// The pause before the next attempt, or `None` when waiting it would overrun the budget.
+    fn next(&mut self) -> Option<Duration> {
+        let pause = self.next;
+        if self.started.elapsed() + pause > RETRY_BUDGET {
+            return None;
+        }
+        self.next = (pause * 2).min(RETRY_MAX_BACKOFF);
+        Some(pause)
+    }
+}
+
+/// Waits `pause`; `false` when the consumer was stopped first.
+async fn wait_unless_stopped(pause: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => true,
+        _ = stopped(stop) => false,
     }
 }
 
