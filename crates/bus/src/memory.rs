@@ -231,31 +231,19 @@ impl Bus for InProcessConnection {
                         _ = stopped(&mut stop) => return,
                     }
                 };
-                let delivery = match stored.envelope.inspect(&queue, &broker.settings.identity) {
-                    Ok(d) => d,
+                // A delivery the bus refuses is settled through the handler's `rejected` hook
+                // (which records the refusal), any other through `handle`; both end the same way.
+                let (kind, settled) = match stored.envelope.inspect(&queue, &broker.settings.identity) {
+                    Ok(delivery) => (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await),
                     Err(rejection) => {
                         let kind = rejection.kind;
-                        match settle_rejection(&handler, rejection.rejected(name.clone(), &stored.envelope), &mut stop)
-                            .await
-                        {
-                            Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, kind, reason),
-                            Settled::Ack => {}
-                            Settled::Requeue(why) => {
-                                tracing::warn!(queue = %name, reason = %why, "delivery given back to the queue");
-                                broker.give_back(&name, stored);
-                            }
-                            Settled::Stopped => {
-                                broker.give_back(&name, stored);
-                                return;
-                            }
-                        }
-                        continue;
+                        let rejected = rejection.rejected(name.clone(), &stored.envelope);
+                        (kind, settle_rejection(&handler, rejected, &mut stop).await)
                     }
                 };
-                let kind = delivery.message.kind();
-                match settle(&handler, delivery, &mut stop).await {
+                match settled {
                     Settled::Ack => {}
-                    Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, Some(kind), reason),
+                    Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, kind, reason),
                     Settled::Requeue(why) => {
                         tracing::warn!(queue = %name, reason = %why, "delivery given back to the queue");
                         broker.give_back(&name, stored);
