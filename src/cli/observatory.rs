@@ -44,6 +44,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   agent_id = \"jdupont\"                 # who `audit` and `stats` name in the audit trail
   audit_retention_years = 4            # audit years kept besides the current one (at most 4)
   statistics_retention_days = 1826     # statistics rows (at most 5 years)
+  rebuild_interval_s = 60              # a purge is unreadable on disk within this (at most 3600)
   [routing]                            # category → bodies asked (default: the catalogue's)
   job_seeker_registration = [\"cnaf\", \"cnav\"]
   [territory]                          # département → observatory overrides

@@ -11,8 +11,9 @@
 //!
 //! Then retention of everything else: statistics rows older than 5 years (or less, configured),
 //! audit years older than the policy, inbox ids older than the cap. Last, if a purge committed
-//! since the previous tick, the case store is rebuilt (`VACUUM`) and its WAL truncated: one
-//! rebuild for a burst of purges.
+//! since the previous rebuild and the rebuild interval (a minute by default) has passed, the case
+//! store is rebuilt (`VACUUM`) and its WAL truncated: one rebuild for the purges of the interval.
+//! A stopping daemon runs a pending rebuild before it exits.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -64,7 +65,7 @@ impl Engine {
             }
         }
         self.apply_retention()?;
-        if self.reclaim_pending.swap(false, Ordering::SeqCst) {
+        if self.rebuild_due() {
             self.reclaim();
         }
         self.outbox_ready.notify_one();
@@ -156,7 +157,49 @@ pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = engine.timer_wake.notified() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => break,
         }
+    }
+    // Nothing of a committed purge stays readable after a clean stop.
+    if engine.reclaim_pending.load(Ordering::SeqCst) {
+        let e = Arc::clone(&engine);
+        if let Err(e) = tokio::task::spawn_blocking(move || e.reclaim()).await {
+            tracing::error!(error = %e, "the rebuild at stop failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use passerelle_protocol::rules::SystemClock;
+
+    use crate::engine::Engine;
+    use crate::settings::ObservatorySettings;
+
+    #[test]
+    fn purges_within_the_rebuild_interval_share_one_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = ObservatorySettings::new("carsat-sud-est", dir.path());
+        settings.broker.observatories = vec!["carsat-sud-est".into()];
+        settings.rebuild_interval_s = 3600;
+        let engine = Engine::open(&settings, Arc::new(SystemClock)).unwrap();
+        assert!(engine.rebuild_due(), "a start rebuilds once: a purge may have committed just before a crash");
+        engine.reclaim();
+        assert!(!engine.rebuild_due(), "nothing purged since");
+        engine.request_reclaim();
+        assert!(!engine.rebuild_due(), "a purge waits for the interval");
+        *engine.last_rebuild.lock().unwrap() = Instant::now().checked_sub(Duration::from_secs(3600));
+        assert!(engine.rebuild_due(), "the interval has passed");
+        engine.reclaim();
+        assert!(!engine.rebuild_due());
+
+        settings.rebuild_interval_s = 0;
+        let engine = Engine::open(&settings, Arc::new(SystemClock)).unwrap();
+        engine.reclaim();
+        engine.request_reclaim();
+        assert!(engine.rebuild_due(), "interval 0: after every purge");
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use passerelle_bus::{Delivery, Message, Rejected, Verdict};
 use passerelle_protocol::nir::NIR_LEN;
@@ -42,6 +42,11 @@ pub(crate) struct Engine {
     /// A purge committed: the timer must rebuild the file and truncate the WAL (again, if a
     /// reader blocked the truncation).
     pub(crate) reclaim_pending: AtomicBool,
+    /// When the case store was last rebuilt (none yet since the start): the purges of
+    /// [`Config::rebuild_interval`] share one rebuild.
+    ///
+    /// [`Config::rebuild_interval`]: crate::settings::Config::rebuild_interval
+    pub(crate) last_rebuild: Mutex<Option<Instant>>,
     /// Wakes the timer before its period (a purge to make real on disk).
     pub(crate) timer_wake: Notify,
     /// The daemon is stopping: a purge in progress stops between two slices (it resumes on
@@ -71,6 +76,7 @@ impl Engine {
             outbox_ready: Notify::new(),
             // A purge may have committed just before a crash: rebuild once on start.
             reclaim_pending: AtomicBool::new(true),
+            last_rebuild: Mutex::new(None),
             timer_wake: Notify::new(),
             stopping: AtomicBool::new(false),
             receiving_nirs: Mutex::new(HashMap::new()),
@@ -439,17 +445,25 @@ impl Engine {
         self.receiving_nirs.lock().unwrap_or_else(|p| p.into_inner()).remove(case_id);
     }
 
-    /// Asks the timer to make a purge real on disk on its next tick (a burst of purges costs one
-    /// rebuild).
+    /// Asks the timer to make a purge real on disk: on its next tick, or once the rebuild
+    /// interval since the previous rebuild has passed (the purges in between share one rebuild).
     pub(crate) fn request_reclaim(&self) {
         self.reclaim_pending.store(true, Ordering::SeqCst);
         self.timer_wake.notify_one();
     }
 
+    /// Whether a purge waits for the rebuild and the rebuild interval has passed.
+    pub(crate) fn rebuild_due(&self) -> bool {
+        let last = *self.last_rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        self.reclaim_pending.load(Ordering::SeqCst) && last.is_none_or(|t| t.elapsed() >= self.config.rebuild_interval)
+    }
+
     /// Rebuilds the case store from its live rows and truncates the WAL, so that nothing of a
     /// purged case stays readable on disk; retried on the next tick when a reader blocks it.
     pub(crate) fn reclaim(&self) {
-        let started = std::time::Instant::now();
+        self.reclaim_pending.store(false, Ordering::SeqCst);
+        let started = Instant::now();
+        *self.last_rebuild.lock().unwrap_or_else(|p| p.into_inner()) = Some(started);
         match self.store.reclaim() {
             Ok(r) if r.wal_truncated => {
                 tracing::info!(

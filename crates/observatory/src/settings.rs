@@ -47,6 +47,16 @@ pub const AUDIT_RETENTION_YEARS_CAP: u32 = 4;
 /// long; a second is plenty, and tests set milliseconds.
 const DEFAULT_TICK_MS: u64 = 1000;
 
+/// How long at most a purge waits for the case store's rebuild by default. The rebuild
+/// (`VACUUM`) copies every live row, the audit trail included, and holds the store meanwhile:
+/// run after every purge it delayed each next case by the rebuild's length, which grows with
+/// the store's history. A minute keeps a purge's remnants on disk a minute at most (beside the
+/// rows themselves, deleted and overwritten at once), for one rebuild per minute of purges.
+const DEFAULT_REBUILD_INTERVAL_S: u64 = 60;
+
+/// The longest interval accepted: an hour.
+const MAX_REBUILD_INTERVAL_S: u64 = 3600;
+
 /// The settings file of `passerelle observatory run`.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +96,11 @@ pub struct ObservatorySettings {
     /// The timer's period in milliseconds.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
+    /// At most this many seconds between a purge and the case store's rebuild, which leaves
+    /// nothing of the purged rows readable in the files (0: after every purge; at most 3600).
+    /// The purges of the interval share one rebuild; a stopping daemon rebuilds first.
+    #[serde(default = "default_rebuild_interval_s")]
+    pub rebuild_interval_s: u64,
     /// Where to serve `/metrics` and `/health` (e.g. `127.0.0.1:9464`; port 0 picks one); none
     /// when absent.
     #[serde(default)]
@@ -110,6 +125,9 @@ fn default_statistics_retention_days() -> u64 {
 fn default_tick_ms() -> u64 {
     DEFAULT_TICK_MS
 }
+fn default_rebuild_interval_s() -> u64 {
+    DEFAULT_REBUILD_INTERVAL_S
+}
 
 impl ObservatorySettings {
     /// Every default, for an observatory code and a data directory (tests, the demo).
@@ -128,6 +146,7 @@ impl ObservatorySettings {
             audit_retention_years: default_audit_retention_years(),
             statistics_retention_days: default_statistics_retention_days(),
             tick_ms: default_tick_ms(),
+            rebuild_interval_s: default_rebuild_interval_s(),
             metrics_addr: None,
         }
     }
@@ -172,6 +191,9 @@ impl ObservatorySettings {
         if self.tick_ms == 0 {
             return bad("tick_ms", "must be at least 1".into());
         }
+        if self.rebuild_interval_s > MAX_REBUILD_INTERVAL_S {
+            return bad("rebuild_interval_s", format!("must be at most {MAX_REBUILD_INTERVAL_S} (an hour)"));
+        }
         if let Some(addr) = &self.metrics_addr {
             passerelle_metrics::check_addr(addr)
                 .map_err(|message| SettingsError { key: "metrics_addr".into(), message })?;
@@ -207,6 +229,7 @@ impl ObservatorySettings {
                 rules::STATISTICS_RETENTION_CAP,
             ),
             tick: Duration::from_millis(self.tick_ms),
+            rebuild_interval: Duration::from_secs(self.rebuild_interval_s),
         })
     }
 }
@@ -232,6 +255,8 @@ pub struct Config {
     pub audit_retention_years: u32,
     pub statistics_retention: Duration,
     pub tick: Duration,
+    /// The longest a purge waits for the case store's rebuild.
+    pub rebuild_interval: Duration,
 }
 
 /// A setting that cannot be used, with its key.
@@ -283,6 +308,11 @@ mod tests {
         s.resolve().unwrap();
         s.territory.insert("999".into(), "css-mayotte".into());
         assert_eq!(s.resolve().unwrap_err().key, "territory.999");
+        s.territory.remove("999");
+        s.rebuild_interval_s = 3601;
+        assert_eq!(s.resolve().unwrap_err().key, "rebuild_interval_s");
+        s.rebuild_interval_s = 0;
+        assert_eq!(s.resolve().unwrap().rebuild_interval, Duration::ZERO);
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let deployment = prepare(args, &broker, dir.path())?;
     let outcome = measure(args, &deployment, setup).await;
     let deleted = passerelle_bus::amqp::delete_topology(&broker).await;
+    if args.keep {
+        eprintln!("bench: work folder kept: {}", dir.keep().display());
+    }
     let mut report = outcome?;
     deleted.with_context(|| format!("cannot delete the benchmark's queues and exchanges (prefix {prefix})"))?;
     report.prefix = prefix;

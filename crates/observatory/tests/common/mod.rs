@@ -427,6 +427,8 @@ impl Stack {
         settings.broker = fabric.settings();
         settings.chunk_size = 3;
         settings.tick_ms = 20;
+        // The forensic checks look at the files while the daemon runs.
+        settings.rebuild_interval_s = 0;
         let clock = ManualClock::starting_at(SystemTime::now());
         let observatory_bus = fabric.observatory_bus().await;
         let mut bodies = BTreeMap::new();
