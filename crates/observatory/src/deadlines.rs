@@ -156,7 +156,6 @@ pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
-            _ = engine.timer_wake.notified() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
     }

@@ -47,8 +47,6 @@ pub(crate) struct Engine {
     ///
     /// [`Config::rebuild_interval`]: crate::settings::Config::rebuild_interval
     pub(crate) last_rebuild: Mutex<Option<Instant>>,
-    /// Wakes the timer before its period (a purge to make real on disk).
-    pub(crate) timer_wake: Notify,
     /// The daemon is stopping: a purge in progress stops between two slices (it resumes on
     /// the next start, the case still holding what is left).
     pub(crate) stopping: AtomicBool,
@@ -77,7 +75,6 @@ impl Engine {
             // A purge may have committed just before a crash: rebuild once on start.
             reclaim_pending: AtomicBool::new(true),
             last_rebuild: Mutex::new(None),
-            timer_wake: Notify::new(),
             stopping: AtomicBool::new(false),
             receiving_nirs: Mutex::new(HashMap::new()),
         })
@@ -394,10 +391,11 @@ impl Engine {
             statistics_rows = self.statistics.persons_of_case(case_id)?;
         }
         // The payloads go in slices, each its own transaction, so that a big case's purge never
-        // holds the store for long (requests and responses of other cases run in between).
+        // holds the store for long (requests and responses of other cases run in between); the
+        // last slice goes with the rest of the case, in the final transaction.
         let mut counts = passerelle_store::PurgeCounts::default();
         let mut start = 0;
-        while start < case.persons_accepted {
+        while case.persons_accepted - start > PURGE_SLICE_PERSONS {
             if self.stopping.load(Ordering::SeqCst) {
                 tracing::info!(case_id, "stopping: the purge resumes on the next start");
                 return Ok(());
@@ -449,13 +447,18 @@ impl Engine {
     /// interval since the previous rebuild has passed (the purges in between share one rebuild).
     pub(crate) fn request_reclaim(&self) {
         self.reclaim_pending.store(true, Ordering::SeqCst);
-        self.timer_wake.notify_one();
     }
 
     /// Whether a purge waits for the rebuild and the rebuild interval has passed.
     pub(crate) fn rebuild_due(&self) -> bool {
         let last = *self.last_rebuild.lock().unwrap_or_else(|p| p.into_inner());
         self.reclaim_pending.load(Ordering::SeqCst) && last.is_none_or(|t| t.elapsed() >= self.config.rebuild_interval)
+    }
+
+    /// A rebuild that did not complete is due again on the next tick, whatever the interval.
+    fn retry_reclaim(&self) {
+        *self.last_rebuild.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.reclaim_pending.store(true, Ordering::SeqCst);
     }
 
     /// Rebuilds the case store from its live rows and truncates the WAL, so that nothing of a
@@ -474,11 +477,11 @@ impl Engine {
             }
             Ok(_) => {
                 tracing::warn!("the WAL truncation after a purge was blocked by a reader; retrying on the next tick");
-                self.reclaim_pending.store(true, Ordering::SeqCst);
+                self.retry_reclaim();
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot rebuild the case store after a purge; retrying on the next tick");
-                self.reclaim_pending.store(true, Ordering::SeqCst);
+                self.retry_reclaim();
             }
         }
     }

@@ -291,8 +291,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Handles a receipt: the requester holds the whole result, so the case's payloads go (the
-    /// timer purges them right after this commit).
+    /// Handles a receipt: the requester holds the whole result, so the case's payloads go: the
+    /// timer purges them on its next tick (a second by default), off the requests queue, so that
+    /// a big case's purge (statistics, the payloads in slices, the rebuild) never holds back the
+    /// requests behind the receipt, nor a small one the next case's first steps.
     pub(crate) fn on_receipt(&self, d: &Delivery, receipt: &v1::Receipt) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let verdict = self.store.write(|tx| {
@@ -336,12 +338,6 @@ impl Engine {
             tx.inbox_record(&d.message_id, now)?;
             Ok(Verdict::Ack)
         })?;
-        if verdict == Verdict::Ack {
-            // The purge runs on the timer's task, off the requests queue: a big case's purge
-            // (statistics, then the payloads in slices, then the rebuild) must not hold back the
-            // requests behind the receipt. The receipt is committed, so the timer finds it.
-            self.timer_wake.notify_one();
-        }
         Ok(verdict)
     }
 }

@@ -81,9 +81,8 @@ impl Engine {
                 return Ok(Verdict::Ack);
             }
             let received = aggregate::receive(response, &solicitation, case.chunk_refs(response.chunk_index));
-            for answer in &received.answers {
-                tx.insert_answer(&case.case_id, answer)?;
-            }
+            let first_ref = case.chunk_refs(response.chunk_index).start;
+            tx.insert_answer_chunk(&case.case_id, first_ref, &solicitation.body, &received.answers)?;
             let declines = aggregate::encode_declines(&received.declines);
             if declines != solicitation.declines {
                 tx.set_declines(&solicitation.solicitation_id, &declines)?;

@@ -8,7 +8,7 @@
 //! all.
 //!
 //! *Payloads* (personal data: the persons' identifiers and risk factors, the answers' values,
-//! the outbox's encoded messages) live in `persons`, `answers` and `outbox`, and only there;
+//! the outbox's encoded messages) live in `persons`, `answer_chunks` and `outbox`, and only there;
 //! [`crate::purge`] deletes them. Everything else (ids, counts, timestamps, states, body codes,
 //! category numbers) is metadata kept for the audit trail and the operators.
 
@@ -19,6 +19,7 @@ use std::time::{Instant, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use crate::checkpoint::Checkpointer;
 use crate::{from_ms, to_ms, Result, StoreError};
 
 /// The schema of the case store (idempotent). `auto_vacuum` is set by [`crate::db::open`] first.
@@ -96,14 +97,17 @@ CREATE TABLE IF NOT EXISTS solicitation_chunks (
 -- must not cost a pass over every chunk of a big case.
 CREATE INDEX IF NOT EXISTS solicitation_chunks_unanswered ON solicitation_chunks(solicitation_id)
     WHERE answered_at IS NULL;
-CREATE TABLE IF NOT EXISTS answers (
+-- One body's answers about one chunk of persons, in one row (`crate::answers`): a response
+-- chunk is stored and read back whole. One row per person made the per-person B-tree inserts
+-- the response stage's cost. Replaces the older per-person `answers` table (migrated on open).
+CREATE TABLE IF NOT EXISTS answer_chunks (
     case_id TEXT NOT NULL,
-    person_ref INTEGER NOT NULL,
+    first_ref INTEGER NOT NULL,
     body TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    answer_values BLOB NOT NULL,
-    PRIMARY KEY (case_id, person_ref, body)
-) WITHOUT ROWID;
+    persons INTEGER NOT NULL,
+    answers BLOB NOT NULL,
+    UNIQUE (case_id, first_ref, body)
+);
 "#;
 
 /// Where a case is in the decree's flow. Stored as its text code.
@@ -311,9 +315,11 @@ impl std::fmt::Debug for StoredAnswer {
 }
 
 /// The observatory's case store (one SQLite file). One connection, serialised by a mutex:
-/// SQLite has one writer at a time anyway, and each transaction is short (one chunk).
+/// SQLite has one writer at a time anyway, and each transaction is short (one chunk). Its WAL is
+/// checkpointed by a thread of its own ([`crate::checkpoint`]), never inside a commit.
 pub struct CaseStore {
     conn: Mutex<Connection>,
+    checkpointer: Checkpointer,
     path: PathBuf,
     /// Writes waiting for the next group commit ([`CaseStore::write_grouped`]).
     pending: Mutex<Vec<GroupedWrite>>,
@@ -350,8 +356,10 @@ impl CaseStore {
         schema.push_str(crate::outbox::SCHEMA);
         schema.push_str(crate::inbox::SCHEMA);
         schema.push_str(crate::audit::SCHEMA);
-        let conn = crate::db::open(path, &schema)?;
-        Ok(CaseStore { conn: Mutex::new(conn), path: path.to_owned(), pending: Mutex::new(Vec::new()) })
+        let mut conn = crate::db::open(path, &schema)?;
+        crate::answers::migrate_per_person_answers(&mut conn)?;
+        let checkpointer = Checkpointer::start(&conn, path)?;
+        Ok(CaseStore { conn: Mutex::new(conn), checkpointer, path: path.to_owned(), pending: Mutex::new(Vec::new()) })
     }
 
     /// The database file.
@@ -384,6 +392,7 @@ impl CaseStore {
         let value = f(&tx)?;
         let worked = Instant::now();
         tx.tx.commit().map_err(StoreError::from)?;
+        self.checkpointer.committed();
         committed(&value);
         tracing::debug!(
             wait_us = (locked - asked).as_micros() as u64,
@@ -441,7 +450,9 @@ impl CaseStore {
                 }
                 let worked = Instant::now();
                 let error = if intact {
-                    tx.tx.commit().err().map(|e| StoreError::from(e).to_string())
+                    let error = tx.tx.commit().err().map(|e| StoreError::from(e).to_string());
+                    self.checkpointer.committed();
+                    error
                 } else {
                     // A failed write could not be undone alone: nothing of the group is kept.
                     drop(tx);
@@ -473,10 +484,11 @@ impl CaseStore {
         value
     }
 
-    /// Runs `f` on the bare connection (outside any transaction): checkpoints and vacuum.
+    /// Runs `f` on the bare connection (outside any transaction), no passive checkpoint
+    /// beside it: checkpoints and vacuum.
     pub(crate) fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn)
+        self.checkpointer.exclusive(|| f(&conn))
     }
 }
 
@@ -840,38 +852,6 @@ impl Tx<'_> {
                  JOIN solicitations s USING (solicitation_id) WHERE s.case_id = ?1 AND c.answered_at IS NULL",
             )?
             .query_row([case_id], |r| r.get::<_, i64>(0))? as u64)
-    }
-
-    /// Stores one body's answer about one person; a second answer for the same person and body
-    /// is ignored (`false`).
-    pub fn insert_answer(&self, case_id: &str, a: &StoredAnswer) -> Result<bool> {
-        let inserted = self
-            .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO answers (case_id, person_ref, body, status, answer_values) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![case_id, a.person_ref as i64, a.body, a.status, a.values])?;
-        Ok(inserted == 1)
-    }
-
-    /// The answers about the persons whose refs are in `refs`, by ref then body.
-    pub fn answers(&self, case_id: &str, refs: Range<u64>) -> Result<Vec<StoredAnswer>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT person_ref, body, status, answer_values FROM answers \
-             WHERE case_id = ?1 AND person_ref >= ?2 AND person_ref < ?3 ORDER BY person_ref, body",
-        )?;
-        let rows = stmt
-            .query_map(params![case_id, refs.start as i64, refs.end as i64], |r| {
-                Ok(StoredAnswer {
-                    person_ref: r.get::<_, i64>(0)? as u64,
-                    body: r.get(1)?,
-                    status: r.get(2)?,
-                    values: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
     }
 
     /// Records the reminder of a case.

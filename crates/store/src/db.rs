@@ -9,7 +9,7 @@ use crate::{Result, StoreError};
 
 /// How long a writer waits for another connection's lock (the CLI reading the audit trail while
 /// the daemon writes) before reporting an error.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens (creating if needed) a database with the forensic and durability pragmas, then runs
 /// `schema` (idempotent `CREATE … IF NOT EXISTS` statements).

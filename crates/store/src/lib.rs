@@ -21,8 +21,10 @@
 //! name tables and columns, never values), so they can be logged.
 #![forbid(unsafe_code)]
 
+mod answers;
 pub mod audit;
 pub mod cases;
+mod checkpoint;
 mod db;
 pub mod inbox;
 pub mod outbox;

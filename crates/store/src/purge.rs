@@ -60,10 +60,7 @@ impl Tx<'_> {
             .tx
             .prepare_cached("DELETE FROM persons WHERE case_id = ?1 AND person_ref >= ?2 AND person_ref < ?3")?
             .execute(params![case_id, start, end])? as u64;
-        let answers = self
-            .tx
-            .prepare_cached("DELETE FROM answers WHERE case_id = ?1 AND person_ref >= ?2 AND person_ref < ?3")?
-            .execute(params![case_id, start, end])? as u64;
+        let answers = self.delete_answer_chunks(case_id, Some(refs))?;
         Ok(PurgeCounts { persons, answers, outbox: 0 })
     }
 
@@ -72,7 +69,7 @@ impl Tx<'_> {
     /// metadata stay.
     pub fn purge_case_payloads(&self, case_id: &str, now: SystemTime) -> Result<PurgeCounts> {
         let persons = self.tx.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
-        let answers = self.tx.execute("DELETE FROM answers WHERE case_id = ?1", [case_id])? as u64;
+        let answers = self.delete_answer_chunks(case_id, None)?;
         let outbox = self.tx.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
         self.tx.execute(
             "UPDATE cases SET purged_at = ?2, updated_at = ?2 WHERE case_id = ?1",

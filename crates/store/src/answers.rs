@@ -1,0 +1,260 @@
+//! The bodies' answers (payloads): one row per response chunk, its answers in one blob.
+//!
+//! A response chunk answers about the persons of one chunk of its case, and the result is built
+//! chunk by chunk: the answers are written and read a chunk at a time, never a person at a
+//! time. Storing them as one row per chunk and body (`answer_chunks`) costs one B-tree insert
+//! per response instead of one per person, which had made merging the responses the slowest
+//! stage of a big case.
+//!
+//! The blob is a sequence of answers, each: the person's ref, the status and the length of the
+//! values (three LEB128 varints), then the values (an encoded `v1::CategoryValues`). It is
+//! internal to the store: nothing outside this module reads it.
+
+use std::ops::Range;
+
+use rusqlite::{params, Connection};
+
+use crate::cases::StoredAnswer;
+use crate::{Result, StoreError, Tx};
+
+impl Tx<'_> {
+    /// Stores one body's answers about the chunk of persons starting at ref `first_ref`; a
+    /// second time for the same chunk and body is ignored (`false`).
+    pub fn insert_answer_chunk(
+        &self,
+        case_id: &str,
+        first_ref: u64,
+        body: &str,
+        answers: &[StoredAnswer],
+    ) -> Result<bool> {
+        if let Some(other) = answers.iter().find(|a| a.body != body) {
+            return Err(StoreError::Corrupt(format!("an answer of `{}` among those of `{body}`", other.body)));
+        }
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO answer_chunks (case_id, first_ref, body, persons, answers) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![case_id, first_ref as i64, body, answers.len() as i64, encode(answers)])?;
+        Ok(inserted == 1)
+    }
+
+    /// The answers about the persons whose refs are in `refs`, by ref then body: those of the
+    /// chunks that start within `refs` (the store's callers ask for whole chunks).
+    pub fn answers(&self, case_id: &str, refs: Range<u64>) -> Result<Vec<StoredAnswer>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT body, answers FROM answer_chunks WHERE case_id = ?1 AND first_ref >= ?2 AND first_ref < ?3",
+        )?;
+        let mut rows = stmt.query(params![case_id, refs.start as i64, refs.end as i64])?;
+        let mut answers = Vec::new();
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(0)?;
+            let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            decode(blob, &body, &mut answers)?;
+        }
+        answers.retain(|a| refs.contains(&a.person_ref));
+        answers.sort_unstable_by(|a, b| (a.person_ref, &a.body).cmp(&(b.person_ref, &b.body)));
+        Ok(answers)
+    }
+
+    /// Deletes the answers of the chunks starting within `refs` (all of the case's: `None`);
+    /// returns how many persons' answers went.
+    pub(crate) fn delete_answer_chunks(&self, case_id: &str, refs: Option<Range<u64>>) -> Result<u64> {
+        let refs = refs.unwrap_or(0..i64::MAX as u64);
+        let (start, end) = (refs.start as i64, refs.end.min(i64::MAX as u64) as i64);
+        let count: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT COALESCE(SUM(persons), 0) FROM answer_chunks \
+                 WHERE case_id = ?1 AND first_ref >= ?2 AND first_ref < ?3",
+            )?
+            .query_row(params![case_id, start, end], |r| r.get(0))?;
+        self.tx
+            .prepare_cached("DELETE FROM answer_chunks WHERE case_id = ?1 AND first_ref >= ?2 AND first_ref < ?3")?
+            .execute(params![case_id, start, end])?;
+        Ok(count as u64)
+    }
+}
+
+/// Moves the answers of a store written before `answer_chunks` (one row per person, table
+/// `answers`) into chunks of their case's chunk size, then drops the old table; in one
+/// transaction, so an upgraded daemon finds every answer of its cases in progress.
+pub(crate) fn migrate_per_person_answers(conn: &mut Connection) -> Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answers')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !old {
+        return Ok(());
+    }
+    let tx = Tx { tx: conn.transaction()? };
+    let mut moved = 0u64;
+    {
+        let mut stmt = tx.tx.prepare(
+            "SELECT a.case_id, a.person_ref, a.body, a.status, a.answer_values, c.chunk_size \
+             FROM answers a JOIN cases c ON c.case_id = a.case_id ORDER BY a.case_id, a.body, a.person_ref",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut chunk: Option<(String, u64)> = None;
+        let mut answers: Vec<StoredAnswer> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let case_id: String = r.get(0)?;
+            let answer = StoredAnswer {
+                person_ref: r.get::<_, i64>(1)? as u64,
+                body: r.get(2)?,
+                status: r.get(3)?,
+                values: r.get(4)?,
+            };
+            let chunk_size = r.get::<_, i64>(5)?.max(1) as u64;
+            let key = (case_id, answer.person_ref / chunk_size * chunk_size);
+            let same = chunk.as_ref() == Some(&key) && answers.first().is_some_and(|a| a.body == answer.body);
+            if !same {
+                if let Some((case_id, first_ref)) = chunk.take() {
+                    tx.insert_answer_chunk(&case_id, first_ref, &answers[0].body, &answers)?;
+                    moved += answers.len() as u64;
+                    answers.clear();
+                }
+                chunk = Some(key);
+            }
+            answers.push(answer);
+        }
+        if let Some((case_id, first_ref)) = chunk {
+            tx.insert_answer_chunk(&case_id, first_ref, &answers[0].body, &answers)?;
+            moved += answers.len() as u64;
+        }
+    }
+    tx.tx.execute_batch("DROP TABLE answers")?;
+    tx.tx.commit()?;
+    tracing::info!(answers = moved, "answers moved to one row per response chunk");
+    Ok(())
+}
+
+fn encode(answers: &[StoredAnswer]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(answers.iter().map(|a| a.values.len() + 8).sum());
+    for a in answers {
+        put_varint(&mut out, a.person_ref);
+        put_varint(&mut out, a.status as u32 as u64);
+        put_varint(&mut out, a.values.len() as u64);
+        out.extend_from_slice(&a.values);
+    }
+    out
+}
+
+fn decode(mut blob: &[u8], body: &str, out: &mut Vec<StoredAnswer>) -> Result<()> {
+    let corrupt = || StoreError::Corrupt("an answer chunk cannot be decoded".into());
+    while !blob.is_empty() {
+        let person_ref = take_varint(&mut blob).ok_or_else(corrupt)?;
+        let status = take_varint(&mut blob).and_then(|s| u32::try_from(s).ok()).ok_or_else(corrupt)? as i32;
+        let len = take_varint(&mut blob).and_then(|l| usize::try_from(l).ok()).ok_or_else(corrupt)?;
+        let values = blob.get(..len).ok_or_else(corrupt)?.to_vec();
+        blob = &blob[len..];
+        out.push(StoredAnswer { person_ref, body: body.to_owned(), status, values });
+    }
+    Ok(())
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(input: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &byte) in input.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *input = &input[i + 1..];
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CaseStore;
+
+    fn answer(person_ref: u64, body: &str, values: &[u8]) -> StoredAnswer {
+        StoredAnswer { person_ref, body: body.into(), status: 1 + (person_ref % 2) as i32, values: values.to_vec() }
+    }
+
+    #[test]
+    fn a_chunk_of_answers_reads_back_whole_by_ref_then_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("c.db")).unwrap();
+        let cnav: Vec<StoredAnswer> = (100..200).map(|r| answer(r, "cnav", &[r as u8; 3])).collect();
+        let cnam: Vec<StoredAnswer> = (100..200).map(|r| answer(r, "cnam", &vec![7; r as usize])).collect();
+        let later: Vec<StoredAnswer> = (200..300).map(|r| answer(r, "cnam", &[])).collect();
+        store
+            .write(|tx| {
+                assert!(tx.insert_answer_chunk("case-a", 100, "cnav", &cnav)?);
+                assert!(tx.insert_answer_chunk("case-a", 100, "cnam", &cnam)?);
+                assert!(!tx.insert_answer_chunk("case-a", 100, "cnam", &later)?, "a chunk is stored once");
+                assert!(tx.insert_answer_chunk("case-a", 200, "cnam", &later)?);
+                assert!(tx.insert_answer_chunk("case-b", 100, "cnam", &later)?);
+                assert!(tx.insert_answer_chunk("case-a", 300, "msa", &cnav).is_err(), "one body per chunk");
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let read = store.read(|tx| tx.answers("case-a", 100..200)).unwrap();
+        assert_eq!(read.len(), 200);
+        for (i, pair) in read.chunks(2).enumerate() {
+            assert_eq!(pair[0], cnam[i]);
+            assert_eq!(pair[1], cnav[i]);
+        }
+        assert_eq!(store.read(|tx| tx.answers("case-a", 100..300)).unwrap().len(), 300);
+        let deleted = store.write(|tx| tx.delete_answer_chunks("case-a", Some(100..200))).unwrap();
+        assert_eq!(deleted, 200);
+        assert_eq!(store.write(|tx| tx.delete_answer_chunks("case-a", None)).unwrap(), 100);
+        assert!(store.read(|tx| tx.answers("case-a", 0..1000)).unwrap().is_empty());
+        assert_eq!(store.read(|tx| tx.answers("case-b", 0..1000)).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn a_store_with_per_person_answers_is_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        drop(CaseStore::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE answers (case_id TEXT NOT NULL, person_ref INTEGER NOT NULL, body TEXT NOT NULL,
+                     status INTEGER NOT NULL, answer_values BLOB NOT NULL, PRIMARY KEY (case_id, person_ref, body))
+                     WITHOUT ROWID;
+                 INSERT INTO cases (case_id, state, requester, requester_office, requester_user, purpose,
+                     legal_basis, wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size,
+                     request_chunk_count, updated_at)
+                     VALUES ('case-a', 'collecting', 'cnaf', 'o', 'u', 'p', 'l', '[]', 0, 0, 0, 0, 10, 3, 0);",
+            )
+            .unwrap();
+            for r in 0..25i64 {
+                for body in ["cnam", "msa"] {
+                    conn.execute(
+                        "INSERT INTO answers VALUES ('case-a', ?1, ?2, 1, ?3)",
+                        params![r, body, vec![r as u8; 2]],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let store = CaseStore::open(&path).unwrap();
+        let read = store.read(|tx| tx.answers("case-a", 0..30)).unwrap();
+        assert_eq!(read.len(), 50);
+        assert_eq!(read[49], StoredAnswer { person_ref: 24, body: "msa".into(), status: 1, values: vec![24, 24] });
+        assert_eq!(store.read(|tx| tx.answers("case-a", 10..20)).unwrap().len(), 20, "chunks of the case's size");
+        let old: i64 = store
+            .read(|tx| {
+                tx.tx
+                    .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'answers'", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
+            .unwrap();
+        assert_eq!(old, 0, "the old table is gone");
+    }
+}
