@@ -35,10 +35,20 @@ pub struct Daemon {
     log: PathBuf,
 }
 
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free loopback port")?;
-    Ok(listener.local_addr()?.port())
+/// Loopback ports nothing listens on, each a different one: every port picked stays bound until
+/// the picker is dropped, just before the daemons start. (Released one at a time, the same port
+/// came back twice: two daemons were given it, one exited at start, and the other one's
+/// `/health` answered for both, so the flow waited for a responder that was not there.)
+#[derive(Debug, Default)]
+pub struct FreePorts(Vec<std::net::TcpListener>);
+
+impl FreePorts {
+    pub fn pick(&mut self) -> anyhow::Result<u16> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free loopback port")?;
+        let port = listener.local_addr()?.port();
+        self.0.push(listener);
+        Ok(port)
+    }
 }
 
 impl Daemon {

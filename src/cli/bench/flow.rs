@@ -28,7 +28,7 @@ use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
-use super::daemons::{free_port, Daemon};
+use super::daemons::{Daemon, FreePorts};
 use super::raw::{self, Tap};
 use super::{percentile, Args, Report};
 
@@ -147,7 +147,8 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Dep
     }
 
     let observatory = passerelle_synth::DEFAULT_TERRITORY;
-    let observatory_health: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let mut ports = FreePorts::default();
+    let observatory_health: SocketAddr = format!("127.0.0.1:{}", ports.pick()?).parse()?;
     let observatory_config = root.join("observatory.toml");
     std::fs::write(
         &observatory_config,
@@ -164,7 +165,7 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Dep
 
     let mut responders = Vec::new();
     for body in &solicited {
-        let health: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let health: SocketAddr = format!("127.0.0.1:{}", ports.pick()?).parse()?;
         let data_dir = root.join(format!("responder-{body}"));
         std::fs::create_dir_all(&data_dir)?;
         let config = root.join(format!("responder-{body}.toml"));
