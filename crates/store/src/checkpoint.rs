@@ -50,6 +50,10 @@ impl Checkpointer {
     /// thread checkpointing the database at `path` on a connection of its own.
     pub(crate) fn start(store: &Connection, path: &Path) -> Result<Checkpointer> {
         store.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Each time the WAL starts over (once wholly checkpointed) it is truncated to nothing:
+        // the file keeps no stale copy of pages that are in the database already, and a full
+        // disk stops the next commit rather than being hidden by the WAL's old space.
+        store.pragma_update(None, "journal_size_limit", 0)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
