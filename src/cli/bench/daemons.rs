@@ -80,12 +80,7 @@ impl Daemon {
             if let Ok((200, _)) = passerelle_metrics::fetch(self.health, "/health").await {
                 return Ok(());
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait().context("cannot watch a daemon")? {
-                    self.child = None;
-                    bail!("the {} process exited at start ({status}){}", self.name, self.log_tail());
-                }
-            }
+            self.check_running()?;
             if Instant::now() >= deadline {
                 bail!(
                     "the {} process is not healthy after {} s{}",
@@ -96,6 +91,17 @@ impl Daemon {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Fails, with the log's tail, once the process has exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        if let Some(child) = self.child.as_mut() {
+            if let Some(status) = child.try_wait().context("cannot watch a daemon")? {
+                self.child = None;
+                bail!("the {} process exited ({status}){}", self.name, self.log_tail());
+            }
+        }
+        Ok(())
     }
 
     /// Its peak resident set size so far (`VmHWM` of `/proc/<pid>/status`), in bytes.
@@ -195,5 +201,25 @@ fn sigterm(pid: u32) {
         .status();
     if !sent.is_ok_and(|s| s.success()) {
         tracing::warn!(pid, "cannot send SIGTERM to a benchmark daemon");
+    }
+}
+
+/// `work`, unless one of the daemons exits first: then the error names it, with its log's tail
+/// (the flow would otherwise wait for a dead daemon until its deadline, an hour away).
+pub async fn while_running<T>(
+    daemons: &mut [&mut Daemon],
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let watch = async {
+        loop {
+            for d in daemons.iter_mut() {
+                d.check_running()?;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        exited = watch => exited,
     }
 }

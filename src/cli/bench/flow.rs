@@ -28,7 +28,7 @@ use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
-use super::daemons::{Daemon, FreePorts};
+use super::daemons::{while_running, Daemon, FreePorts};
 use super::raw::{self, Tap};
 use super::{percentile, Args, Report};
 
@@ -250,10 +250,14 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         let started = Instant::now();
         requester.send(&case_ids, &ProgressBar::hidden()).await.context("the requester cannot send")?;
         let requests_sent = started.elapsed().as_secs_f64();
-        let cases = requester
-            .wait_for_results(&case_ids, &ProgressBar::hidden(), Some(SystemTime::now() + RESPOND_BY))
-            .await
-            .context("the requester cannot follow its cases")?;
+        let waiting = async {
+            requester
+                .wait_for_results(&case_ids, &ProgressBar::hidden(), Some(SystemTime::now() + RESPOND_BY))
+                .await
+                .context("the requester cannot follow its cases")
+        };
+        let mut daemons: Vec<&mut Daemon> = std::iter::once(&mut observatory).chain(responders.iter_mut()).collect();
+        let cases = while_running(&mut daemons, waiting).await?;
         check_complete(&cases)?;
         let stored_at = cases.iter().filter_map(|c| c.settled_at).max().ok_or_else(|| anyhow!("no settled case"))?;
         let seconds = stored_at.duration_since(started_at).unwrap_or_default().as_secs_f64();
@@ -263,8 +267,9 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
 
         // 4a. Sequential single-person requests.
         eprintln!("bench: {} single-person requests", args.latency_requests);
-        let mut latencies =
-            single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize).await?;
+        let timing =
+            single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
+        let mut latencies = while_running(&mut daemons, timing).await?;
         let peak_rss = observatory.peak_rss_bytes()?;
         Ok::<_, anyhow::Error>((
             submitted.selection.valid,
