@@ -308,11 +308,6 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // VACUUM's temporary copy stays in memory, never in a temp file outside data_dir.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // Each result person is matched through the (case, NIR) index, in an order unrelated to
-        // the index's: with SQLite's 2 MiB default, a million-person case read most index pages
-        // back from the file once per person. 32 MiB holds that index (about 60 bytes a person)
-        // up to half a million persons; the cache fills only as pages are used.
-        conn.pragma_update(None, "cache_size", -32 * 1024)?;
         let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { found: version });
