@@ -245,7 +245,8 @@ impl Stack {
         std::fs::create_dir_all(&logs).unwrap();
         let broker = stack.broker_toml();
 
-        let observatory_health = free_addr();
+        let mut addrs = FreeAddrs::default();
+        let observatory_health = addrs.pick();
         let observatory_config = root.join("observatory.toml");
         std::fs::write(
             &observatory_config,
@@ -271,7 +272,7 @@ impl Stack {
         });
 
         for body in RESPONDERS {
-            let health = free_addr();
+            let health = addrs.pick();
             let data_dir = root.join(format!("responder-{body}"));
             std::fs::create_dir_all(&data_dir).unwrap();
             let config = root.join(format!("responder-{body}.toml"));
@@ -305,7 +306,7 @@ impl Stack {
             });
         }
 
-        let requester_health = free_addr();
+        let requester_health = addrs.pick();
         let requester_config = root.join("requester.toml");
         std::fs::write(
             &requester_config,
@@ -989,10 +990,20 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// A loopback address nothing listens on (bound, then released).
-pub fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+/// Loopback addresses nothing listens on, each a different one: every address picked stays
+/// bound until the picker is dropped, before the daemons start. (Released one at a time, the same
+/// port can come back twice: one daemon would exit at start and the other's `/health` answer
+/// for both, as the benchmark found.)
+#[derive(Default)]
+pub struct FreeAddrs(Vec<std::net::TcpListener>);
+
+impl FreeAddrs {
+    pub fn pick(&mut self) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        self.0.push(listener);
+        addr
+    }
 }
 
 /// `rabbitmqctl …`; panics when it fails (the fault tests need it).
