@@ -29,8 +29,9 @@ use support::stack::{
 };
 
 /// Persons of the case: 20 request chunks and 60 response chunks, so the disk fills while many
-/// of them are still to come. Small enough that the store's WAL never wraps (SQLite reuses a
-/// WAL's space after a checkpoint at 1,000 pages), so every commit on a full disk needs space.
+/// of them are still to come. The case store's WAL keeps no old space (emptied when idle,
+/// truncated when it starts over), so the second fault fills the disk once the idle daemon has
+/// emptied it: every commit then needs space.
 const PERSONS: u64 = 2_000;
 const CHUNK_SIZE: usize = 100;
 /// The size of the observatory's filesystem until it is filled: ample for the case.
@@ -192,6 +193,12 @@ fn a_full_disk_holds_the_observatory_back_without_loss_and_it_recovers_when_spac
     println!("fault 1: recovered {recovery_1:.1?} after the filesystem was grown back (solicitations queued)");
 
     // Fault 2, collecting: the disk fills again, then the responders start answering.
+    // The idle daemon empties its WAL: filled before that, the disk would get the WAL's old
+    // space back at the first response, room for many of them.
+    let wal = stack.observatory_data_dir().join("observatory.db-wal");
+    eventually("the idle observatory's WAL emptied", FAULT_TIMEOUT, || {
+        std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0
+    });
     let filler = fs.fill("filler-2");
     println!("fault 2 (responses arriving): disk filled ({filler} bytes of filler)");
     for body in RESPONDERS {

@@ -391,8 +391,9 @@ impl CaseStore {
         let tx = Tx { tx };
         let value = f(&tx)?;
         let worked = Instant::now();
+        let changes = tx.tx.total_changes();
         tx.tx.commit().map_err(StoreError::from)?;
-        self.checkpointer.committed();
+        self.checkpointer.committed(changes);
         committed(&value);
         tracing::debug!(
             wait_us = (locked - asked).as_micros() as u64,
@@ -450,8 +451,9 @@ impl CaseStore {
                 }
                 let worked = Instant::now();
                 let error = if intact {
+                    let changes = tx.tx.total_changes();
                     let error = tx.tx.commit().err().map(|e| StoreError::from(e).to_string());
-                    self.checkpointer.committed();
+                    self.checkpointer.committed(changes);
                     error
                 } else {
                     // A failed write could not be undone alone: nothing of the group is kept.

@@ -6,7 +6,8 @@
 //! still (the observatory's single-person latency had its worst cases there). A store with a
 //! [`Checkpointer`] turns the automatic checkpoint off on its own connection; the checkpointer's
 //! thread, on a second connection, runs a `PASSIVE` checkpoint whenever something was committed
-//! since its last one, at most every [`PERIOD`]. A passive checkpoint never blocks a writer: the
+//! since its last one, at most every [`PERIOD`], and after a period without commits one
+//! `TRUNCATE` checkpoint that empties the WAL. A passive checkpoint never blocks a writer: the
 //! writers go on appending to the WAL while it copies the frames already committed, and SQLite
 //! starts the WAL over once it is wholly copied.
 //!
@@ -32,7 +33,9 @@ struct Shared {
     /// The checkpointer's connection; [`Checkpointer::exclusive`] holds it so that a `TRUNCATE`
     /// checkpoint of the store's own (after a purge) never runs beside a passive one.
     conn: Mutex<Connection>,
-    /// Commits so far; the checkpointer remembers how many it has seen.
+    /// Rows changed by the store's connection so far (its `total_changes`): the checkpointer
+    /// remembers the count it has seen. A transaction that changed nothing (a timer's pass with
+    /// nothing to do) writes nothing to the WAL, and does not count.
     commits: AtomicU64,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -71,9 +74,10 @@ impl Checkpointer {
         Ok(Checkpointer { shared, thread: Some(thread) })
     }
 
-    /// Records a commit of the store (a checkpoint is due on the next period).
-    pub(crate) fn committed(&self) {
-        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+    /// Records a commit of the store's connection, given its `total_changes` (a checkpoint is
+    /// due on the next period if it changed anything).
+    pub(crate) fn committed(&self, total_changes: u64) {
+        self.shared.commits.store(total_changes, Ordering::Relaxed);
     }
 
     /// Runs `f` while no passive checkpoint runs.
@@ -93,9 +97,13 @@ impl Drop for Checkpointer {
     }
 }
 
-/// The thread: a passive checkpoint every period in which something was committed.
+/// The thread: a passive checkpoint every period in which something was committed; after a
+/// whole period without a commit, one `TRUNCATE` checkpoint, so that an idle store's WAL is
+/// empty. (Truncated only when it starts over, a WAL keeps its length while idle: that old
+/// space would be given back to a full disk by the next commit, and fill again unnoticed.)
 fn run(shared: &Shared) {
     let mut seen = 0;
+    let mut emptied = false;
     loop {
         let stopping = {
             let stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,12 +111,21 @@ fn run(shared: &Shared) {
             *stop
         };
         let commits = shared.commits.load(Ordering::Relaxed);
-        if commits != seen {
+        let mode = if commits != seen {
             seen = commits;
+            emptied = false;
+            "PASSIVE"
+        } else if !emptied {
+            "TRUNCATE"
+        } else {
+            ""
+        };
+        if !mode.is_empty() {
             let conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0)) {
+                Ok(busy) => emptied = mode == "TRUNCATE" && busy == 0,
                 // The WAL only grows meanwhile; the next period tries again.
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
         }
         if stopping {
@@ -131,7 +148,7 @@ mod tests {
         let db_size = checkpointer.exclusive(|| {
             for _ in 0..500 {
                 store.execute("INSERT INTO t (v) VALUES (zeroblob(16000))", []).unwrap();
-                checkpointer.committed();
+                checkpointer.committed(store.total_changes());
             }
             let wal = std::fs::metadata(dir.path().join("c.db-wal")).unwrap().len();
             assert!(wal > 4000 * 1000, "the WAL grew past the automatic threshold: {wal} bytes");
@@ -142,6 +159,12 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::fs::metadata(&path).unwrap().len() < 7_000_000 {
             assert!(std::time::Instant::now() < deadline, "the checkpointer never copied the WAL");
+            std::thread::sleep(PERIOD);
+        }
+        // Idle, the WAL is emptied.
+        let wal = dir.path().join("c.db-wal");
+        while std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0 {
+            assert!(std::time::Instant::now() < deadline, "the idle store's WAL was never emptied");
             std::thread::sleep(PERIOD);
         }
         drop(checkpointer);
