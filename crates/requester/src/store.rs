@@ -24,6 +24,10 @@ use prost::Message as _;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
+mod matching;
+
+use matching::PersonIndex;
+
 /// The store's file name in `data_dir`.
 pub const DB_FILE: &str = "requester.db";
 
@@ -31,8 +35,9 @@ pub const DB_FILE: &str = "requester.db";
 /// share the store) before giving up: far longer than any one chunk's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i32 = 1;
+/// The schema version (`PRAGMA user_version`). 2: a person's answers are a row of
+/// `person_answers` (they were `persons.answers`; [`Store::open`] migrates a version-1 store).
+const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS submissions (
@@ -81,11 +86,18 @@ CREATE TABLE IF NOT EXISTS persons (
     commune_code    TEXT NOT NULL,
     known           BLOB NOT NULL,
     cells           TEXT NOT NULL,
-    answers         BLOB,
     refusal         TEXT,
     UNIQUE (case_id, nir)
 );
 CREATE INDEX IF NOT EXISTS persons_by_case_line ON persons(case_id, line);
+-- A result person's answers: the encoded v1::ResultPerson without its NIR (the person row has
+-- it), keyed by the person's id. Written once per person and never grown, so storing a result
+-- chunk appends small rows instead of rewriting the persons' (cells and all). No foreign key:
+-- the purge deletes these rows with their persons, in the same transaction.
+CREATE TABLE IF NOT EXISTS person_answers (
+    person_id       INTEGER PRIMARY KEY,
+    answers         BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS result_chunks (
     case_id         TEXT NOT NULL,
     chunk_index     INTEGER NOT NULL,
@@ -292,6 +304,9 @@ fn opt_time(ms: Option<i64>) -> Option<SystemTime> {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// NIR → person id of the cases being answered, so a result chunk is matched in memory
+    /// (locked inside a write, after `conn`).
+    persons: Mutex<PersonIndex>,
 }
 
 impl Store {
@@ -299,7 +314,7 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Folder { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(DB_FILE);
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // secure_delete first: every page freed from now on is zeroed.
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -308,13 +323,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // VACUUM's temporary copy stays in memory, never in a temp file outside data_dir.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version });
-        }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Store { conn: Mutex::new(conn), path })
+        migrate(&mut conn)?;
+        Ok(Store { conn: Mutex::new(conn), path, persons: Mutex::default() })
     }
 
     /// The database file (the `-wal` and `-shm` files sit beside it).
@@ -584,14 +594,24 @@ impl Store {
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
             }
-            let mut unmatched = 0;
+            let case_key = case_id.to_string();
+            let mut index = self.persons.lock().unwrap_or_else(|e| e.into_inner());
+            let (ids, unmatched) =
+                index.ids(tx, case_id, &case_key, result.persons.iter().map(|p| p.nir.as_str()), now)?;
             {
-                let mut stmt = tx.prepare_cached("UPDATE persons SET answers = ?3 WHERE case_id = ?1 AND nir = ?2")?;
-                for person in &result.persons {
-                    let n = stmt.execute(params![case_id.to_string(), person.nir, person.encode_to_vec()])?;
-                    if n == 0 {
-                        unmatched += 1;
-                    }
+                // In id order, so the rows are appended to `person_answers` rather than spread
+                // over it. OR REPLACE: a NIR twice in a result keeps its last answers, as the
+                // former in-place update did.
+                let mut rows: Vec<(i64, &v1::ResultPerson)> =
+                    ids.iter().zip(&result.persons).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
+                rows.sort_by_key(|&(id, _)| id);
+                let mut stmt =
+                    tx.prepare_cached("INSERT OR REPLACE INTO person_answers (person_id, answers) VALUES (?1, ?2)")?;
+                let mut blob = Vec::new();
+                for (id, person) in rows {
+                    blob.clear();
+                    encode_answers(person, &mut blob);
+                    stmt.execute(params![id, blob])?;
                 }
             }
             let outcome = v1::Result { bodies: result.bodies.clone(), ..Default::default() };
@@ -600,6 +620,9 @@ impl Store {
                 params![case_id.to_string(), result.chunk_count, result.completeness, outcome.encode_to_vec()],
             )?;
             let settled = settle(tx, case_id, now)?;
+            if settled {
+                index.forget(case_id);
+            }
             mark_unwritten(tx, case_id)?;
             Ok(Stored::New { settled, unmatched })
         })
@@ -668,7 +691,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, case_id, line, nir, known, answers, refusal FROM persons WHERE case_id = ?1 ORDER BY line",
+            "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal
+             FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id
+             WHERE p.case_id = ?1 ORDER BY p.line",
         )?;
         for case in cases {
             let mut rows = stmt.query(params![case.to_string()])?;
@@ -683,7 +708,8 @@ impl Store {
     pub fn person(&self, id: i64) -> Result<PersonRow, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, case_id, line, nir, known, answers, refusal, cells FROM persons WHERE id = ?1",
+            "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal, p.cells
+             FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id WHERE p.id = ?1",
         )?;
         let mut rows = stmt.query(params![id])?;
         let row = rows.next()?.ok_or_else(|| StoreError::Corrupt(format!("person {id} vanished")))?;
@@ -729,6 +755,13 @@ impl Store {
                     rows.collect::<Result<_, _>>()?
                 };
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
+                tx.execute(
+                    &format!(
+                        "DELETE FROM person_answers WHERE person_id IN
+                         (SELECT id FROM persons WHERE case_id IN ({cases}))"
+                    ),
+                    params![id],
+                )?;
                 tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
@@ -764,6 +797,29 @@ impl Store {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// Creates the schema, or brings an older store's up to date, in one transaction (a second
+/// process opening the store meanwhile waits, then finds it done).
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found: version });
+    }
+    tx.execute_batch(SCHEMA)?;
+    if version == 1 {
+        // 1 → 2: the answers move out of the persons' rows. The column goes too, so nothing
+        // reads two places and a store has one shape whatever its history.
+        tx.execute_batch(
+            "INSERT INTO person_answers (person_id, answers)
+                 SELECT id, answers FROM persons WHERE answers IS NOT NULL ORDER BY id;
+             ALTER TABLE persons DROP COLUMN answers;",
+        )?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
 }
 
 const SUBMISSION_SELECT: &str = "SELECT id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
@@ -851,6 +907,13 @@ fn case_by_id(conn: &Connection, id: Uuid) -> Result<Option<CaseRecord>, StoreEr
     }
 }
 
+/// A result person's answers as stored: the person's `ResultPerson` without the NIR (the
+/// person's row holds it; [`person_row`] puts it back).
+fn encode_answers(person: &v1::ResultPerson, out: &mut Vec<u8>) {
+    let answers = v1::ResultPerson { nir: String::new(), answers: person.answers.clone() };
+    answers.encode(out).expect("a Vec grows as needed");
+}
+
 /// Something new arrived for a case: its submission's result files must be written (again).
 fn mark_unwritten(tx: &Transaction<'_>, case_id: Uuid) -> Result<(), StoreError> {
     tx.execute(
@@ -906,14 +969,219 @@ fn person_row(r: &rusqlite::Row<'_>, with_cells: bool) -> Result<PersonRow, Stor
     } else {
         Vec::new()
     };
+    let nir: String = r.get(3)?;
+    let answers = answers
+        .map(|a| v1::ResultPerson::decode(a.as_slice()).map(|a| v1::ResultPerson { nir: nir.clone(), ..a }))
+        .transpose()
+        .map_err(|e| corrupt(&e))?;
     Ok(PersonRow {
         id: r.get(0)?,
         case_id: Uuid::parse_str(&case).map_err(|e| corrupt(&e))?,
         line: r.get::<_, i64>(2)? as u64,
-        nir: r.get(3)?,
+        nir,
         known: v1::CategoryValues::decode(known.as_slice()).map_err(|e| corrupt(&e))?,
-        answers: answers.map(|a| v1::ResultPerson::decode(a.as_slice())).transpose().map_err(|e| corrupt(&e))?,
+        answers,
         refusal: refusal.map(|j| serde_json::from_str(&j)).transpose().map_err(|e| corrupt(&e))?,
         cells,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic, valid NIR (a man born in March 1950 in Paris), order number from `n`.
+    fn nir(n: u32) -> String {
+        let body = format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999);
+        let key = 97 - body.parse::<u64>().unwrap() % 97;
+        format!("{body}{key:02}")
+    }
+
+    fn answers(n: u32) -> Vec<v1::BodyAnswer> {
+        let status = if n % 2 == 0 { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
+        vec![v1::BodyAnswer { body: "cnam".into(), status: status as i32, values: None }]
+    }
+
+    /// A store with one submission and one case of `persons` persons (lines 1.., NIRs `nir(line)`
+    /// in reverse order, so that lines and NIRs are not in the same order).
+    fn store_with_case(dir: &Path, persons: u32) -> (Store, Uuid) {
+        let store = Store::open(dir).unwrap();
+        let now = SystemTime::now();
+        let (submission, case) = (Uuid::now_v7(), Uuid::now_v7());
+        store
+            .write(|tx| {
+                Store::insert_submission(
+                    tx,
+                    &SubmissionRecord {
+                        id: submission,
+                        submitted_at: now,
+                        purge_after: now + Duration::from_secs(86_400),
+                        respond_by: now,
+                        service: "visite".into(),
+                        wanted: vec![Category::LongTermCondition],
+                        columns: vec!["nir".into(), "family_name".into()],
+                        separator: b',',
+                        encoding: "utf-8".into(),
+                        out_path: None,
+                        lines: persons.into(),
+                        rejected: 0,
+                        written_at: None,
+                        purged_at: None,
+                    },
+                )?;
+                Store::insert_case(tx, case, submission, "carsat-sud-est", now)?;
+                for line in 1..=persons {
+                    let p = NewPerson {
+                        line: line.into(),
+                        nir: nir(persons - line),
+                        cells: vec![nir(persons - line), format!("Zorglub{line:04}")],
+                        ..Default::default()
+                    };
+                    Store::insert_person(tx, case, &p)?;
+                }
+                Store::set_case_counts(tx, case, persons.into(), 1)
+            })
+            .unwrap();
+        (store, case)
+    }
+
+    fn result(case: Uuid, index: u32, count: u32, nirs: impl IntoIterator<Item = u32>) -> v1::Result {
+        v1::Result {
+            case_id: case.to_string(),
+            chunk_index: index,
+            chunk_count: count,
+            persons: nirs.into_iter().map(|n| v1::ResultPerson { nir: nir(n), answers: answers(n) }).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Each person's (line, NIR of its answers, its answers), in selection order.
+    fn stored_answers(store: &Store, case: Uuid) -> Vec<(u64, Option<v1::ResultPerson>)> {
+        let mut out = Vec::new();
+        store
+            .for_each_person(&[case], |p| {
+                out.push((p.line, p.answers));
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn result_chunks_are_matched_by_nir_counted_when_unknown_and_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, case) = store_with_case(dir.path(), 6);
+        let now = SystemTime::now();
+        // Chunk 1 first, with a NIR that is not in the case (counted, not stored).
+        let stored = store.store_result(&result(case, 1, 2, [3, 4, 5, 999]), now).unwrap();
+        assert_eq!(stored, Stored::New { settled: false, unmatched: 1 });
+        // A redelivery with other answers changes nothing.
+        let mut again = result(case, 1, 2, [3, 4, 5]);
+        again.persons[0].answers.clear();
+        assert_eq!(store.store_result(&again, now).unwrap(), Stored::Duplicate);
+        assert_eq!(
+            store.store_result(&result(case, 0, 2, [0, 1, 2]), now).unwrap(),
+            Stored::New { settled: true, unmatched: 0 }
+        );
+        assert_eq!(store.case(case).unwrap().unwrap().state, CaseState::Answered);
+        // Line l holds nir(6 - l): every person got its own answers, with its NIR.
+        for (line, answers) in stored_answers(&store, case) {
+            let n = 6 - line as u32;
+            let answers = answers.unwrap_or_else(|| panic!("line {line} has no answers"));
+            assert_eq!(answers.nir, nir(n));
+            assert_eq!(answers.answers, self::answers(n), "line {line}");
+        }
+        let one = store.person(1).unwrap();
+        assert_eq!(one.answers.unwrap().answers, answers(5));
+        assert_eq!(one.cells[1], "Zorglub0001");
+    }
+
+    #[test]
+    fn a_person_without_answers_reads_as_none_and_the_purge_deletes_the_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, case) = store_with_case(dir.path(), 3);
+        let now = SystemTime::now();
+        store.store_result(&result(case, 0, 1, [0, 1]), now).unwrap();
+        let got: Vec<bool> = stored_answers(&store, case).iter().map(|(_, a)| a.is_some()).collect();
+        // Line 1 is nir(2), which the result did not name.
+        assert_eq!(got, vec![false, true, true]);
+        assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
+        let conn = store.lock();
+        let left: i64 = conn.query_row("SELECT COUNT(*) FROM person_answers", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, case) = store_with_case(dir.path(), 3);
+        drop(store);
+        // Back to version 1's shape: the answers in the persons' rows.
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch("DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;").unwrap();
+            let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
+            conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        {
+            let conn = store.lock();
+            let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            let columns: i64 = conn
+                .query_row("SELECT COUNT(*) FROM pragma_table_info('persons') WHERE name = 'answers'", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(columns, 0, "the old column is gone");
+        }
+        let stored = stored_answers(&store, case);
+        assert_eq!(stored[0].1.as_ref().map(|a| a.answers.clone()), Some(answers(2)));
+        assert!(stored[1].1.is_none());
+        // And the upgraded store takes new results.
+        store.store_result(&result(case, 0, 1, [0, 1]), SystemTime::now()).unwrap();
+        assert!(stored_answers(&store, case).iter().all(|(_, a)| a.is_some()));
+        // Opening it again migrates nothing twice.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(stored_answers(&store, case).len(), 3);
+    }
+
+    #[test]
+    fn tables_are_kept_within_the_bound_without_evicting_a_case_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, first) = store_with_case(dir.path(), 3);
+        let (_, second) = {
+            // A second case in the same store.
+            let now = SystemTime::now();
+            let case = Uuid::now_v7();
+            let submission = store.submissions().unwrap()[0].id;
+            store
+                .write(|tx| {
+                    Store::insert_case(tx, case, submission, "cnav-idf", now)?;
+                    Store::insert_person(tx, case, &NewPerson { line: 9, nir: nir(500), ..Default::default() })?;
+                    Store::set_case_counts(tx, case, 1, 1)
+                })
+                .unwrap();
+            ((), case)
+        };
+        let now = SystemTime::now();
+        let mut index = PersonIndex::default();
+        let conn = &mut *store.lock();
+        let tx = conn.transaction().unwrap();
+        let nirs = [nir(0), nir(7)];
+        let (ids, unmatched) = index.ids(&tx, first, &first.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+        assert_eq!((ids[0].is_some(), ids[1], unmatched), (true, None, 1));
+        let nirs = [nir(500)];
+        let (ids, _) = index.ids(&tx, second, &second.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+        assert!(ids[0].is_some());
+        assert_eq!(index.held(), vec![first, second]);
+        index.forget(first);
+        assert_eq!(index.held(), vec![second]);
+        // Idle tables go when another case needs a table.
+        let later = now + matching::IDLE;
+        let nirs = [nir(1)];
+        let (ids, _) = index.ids(&tx, first, &first.to_string(), nirs.iter().map(String::as_str), later).unwrap();
+        assert!(ids[0].is_some());
+        assert_eq!(index.held(), vec![first]);
+    }
 }
