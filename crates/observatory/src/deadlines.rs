@@ -32,15 +32,16 @@ impl Engine {
     pub(crate) fn tick(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let cases = self.store.read(|tx| tx.cases_in(&CaseState::HOLDING_PAYLOADS))?;
+        let (mut expired, mut receipted) = (Vec::new(), Vec::new());
         for case in cases {
             if self.stopping.load(Ordering::SeqCst) {
                 // Whatever is left is done on the next start (the rebuild too: it is always run then).
                 return Ok(());
             }
             if now >= case.expires_at {
-                self.purge_case(&case.case_id, "retention cap")?;
+                expired.push(case);
             } else if case.receipt_at.is_some() {
-                self.purge_case(&case.case_id, "receipt")?;
+                receipted.push(case);
             } else if case.state == CaseState::Receiving && now >= case.respond_by {
                 self.store.write(|tx| {
                     let Some(c) = tx.case(&case.case_id)?.filter(|c| c.state == CaseState::Receiving) else {
@@ -63,6 +64,11 @@ impl Engine {
             } else if case.state.is_collecting() && now >= case.remind_at && case.reminded_at.is_none() {
                 self.send_reminders(&case.case_id)?;
             }
+        }
+        self.purge_cases(&expired, "retention cap")?;
+        self.purge_cases(&receipted, "receipt")?;
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(());
         }
         self.apply_retention()?;
         if self.rebuild_due() {

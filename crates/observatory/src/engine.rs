@@ -20,7 +20,8 @@ use passerelle_protocol::rules::Clock;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
 use passerelle_store::{
-    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, StatisticsStore, StoreError, StoredSolicitation, Tx,
+    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, StatisticsRow, StatisticsStore, StoreError,
+    StoredSolicitation, Tx,
 };
 use tokio::sync::Notify;
 
@@ -364,35 +365,85 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes the case's statistics rows, then purges its payloads and makes the purge real on
-    /// disk. Idempotent: a case already purged is left alone.
-    pub(crate) fn purge_case(&self, case_id: &str, reason: &str) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let now = self.clock.now();
-        let Some(case) = self.store.read(|tx| tx.case(case_id))? else { return Ok(()) };
-        if !CaseState::HOLDING_PAYLOADS.contains(&case.state) {
-            return Ok(());
-        }
-        let mut statistics_rows = 0;
-        if case.result_at.is_some() {
-            let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
-            for index in 0..case.person_chunk_count() {
-                if self.stopping.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                let refs = case.chunk_refs(index);
-                let (persons, answers) = self
-                    .store
-                    .read(|tx| Ok::<_, StoreError>((tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?)))?;
-                let rows =
-                    aggregate::statistics_rows(&self.pseudonymiser, &case, &solicitations, &persons, &answers, now);
-                self.statistics.record(&rows)?;
+    /// Writes the cases' statistics rows, then purges their payloads and asks for the rebuild
+    /// that makes the purge real on disk. Idempotent: a case already purged is left alone.
+    ///
+    /// The statistics of small cases (a tick's receipts of single-person cases, say) are written
+    /// together, in one statistics transaction for up to [`PURGE_SLICE_PERSONS`] persons, before
+    /// their payloads go: one sync for them all rather than one each, beside the deliveries that
+    /// wait for the disk. A big case's statistics go chunk by chunk, its payloads in slices.
+    pub(crate) fn purge_cases(&self, cases: &[CaseRecord], reason: &str) -> Result<(), StoreError> {
+        let mut batch: Vec<&CaseRecord> = Vec::new();
+        let mut rows = Vec::new();
+        for case in cases {
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
             }
-            statistics_rows = self.statistics.persons_of_case(case_id)?;
+            if case.persons_accepted > PURGE_SLICE_PERSONS {
+                self.purge_case(case, reason)?;
+                continue;
+            }
+            for index in 0..case.person_chunk_count() {
+                rows.extend(self.case_statistics(case, index)?);
+            }
+            batch.push(case);
+            if rows.len() >= PURGE_SLICE_PERSONS as usize {
+                self.statistics.record(&std::mem::take(&mut rows))?;
+                for case in std::mem::take(&mut batch) {
+                    self.purge_payloads(case, reason)?;
+                }
+            }
         }
-        // The payloads go in slices, each its own transaction, so that a big case's purge never
-        // holds the store for long (requests and responses of other cases run in between); the
-        // last slice goes with the rest of the case, in the final transaction.
+        // Whatever is left when stopping goes on the next start (the case keeps its payloads).
+        if !self.stopping.load(Ordering::SeqCst) {
+            self.statistics.record(&rows)?;
+            for case in batch {
+                self.purge_payloads(case, reason)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One big case: its statistics chunk by chunk, then its payloads.
+    fn purge_case(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
+        for index in 0..case.person_chunk_count() {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            self.statistics.record(&self.case_statistics(case, index)?)?;
+        }
+        self.purge_payloads(case, reason)
+    }
+
+    /// The statistics rows of one chunk of a case whose result was built (none otherwise: a
+    /// case refused or purged at its cap before any result has no outcome to count).
+    fn case_statistics(&self, case: &CaseRecord, index: u32) -> Result<Vec<StatisticsRow>, StoreError> {
+        if case.result_at.is_none() {
+            return Ok(Vec::new());
+        }
+        let case_id = case.case_id.as_str();
+        let refs = case.chunk_refs(index);
+        let (solicitations, persons, answers) = self.store.read(|tx| {
+            Ok::<_, StoreError>((
+                tx.solicitations(case_id)?,
+                tx.persons(case_id, refs.clone())?,
+                tx.answers(case_id, refs)?,
+            ))
+        })?;
+        let now = self.clock.now();
+        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, &solicitations, &persons, &answers, now))
+    }
+
+    /// Purges a case's payloads, its statistics written. A big case goes in slices, each its own
+    /// transaction, so that its purge never holds the store for long (requests and responses of
+    /// other cases run in between); the last slice goes with the rest of the case, in the final
+    /// transaction. Each is [redoable](passerelle_store::CaseStore::write_redoable): a purge
+    /// that a power loss undoes is done again by the next tick (the receipt or the cap is
+    /// recorded).
+    fn purge_payloads(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let case_id = case.case_id.as_str();
+        let statistics_rows = if case.result_at.is_some() { self.statistics.persons_of_case(case_id)? } else { 0 };
         let mut counts = passerelle_store::PurgeCounts::default();
         let mut start = 0;
         while case.persons_accepted - start > PURGE_SLICE_PERSONS {
@@ -402,7 +453,7 @@ impl Engine {
             }
             let refs = start..(start + PURGE_SLICE_PERSONS).min(case.persons_accepted);
             start = refs.end;
-            let slice = self.store.write(|tx| match tx.case(case_id)? {
+            let slice = self.store.write_redoable(|tx| match tx.case(case_id)? {
                 Some(current) if CaseState::HOLDING_PAYLOADS.contains(&current.state) => {
                     tx.purge_person_slice(case_id, refs).map(Some)
                 }
@@ -413,7 +464,8 @@ impl Engine {
                 None => return Ok(()),
             }
         }
-        let purged = self.store.write(|tx| {
+        let now = self.clock.now();
+        let purged = self.store.write_redoable(|tx| {
             let Some(current) = tx.case(case_id)? else { return Ok(false) };
             if !CaseState::HOLDING_PAYLOADS.contains(&current.state) {
                 return Ok(false);

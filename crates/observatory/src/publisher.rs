@@ -52,9 +52,11 @@ impl Engine {
     }
 
     /// Deletes rows the broker confirmed (or that were abandoned) and advances their cases.
+    /// [Redoable](passerelle_store::CaseStore::write_redoable): undone by a power loss, the rows
+    /// are published again under the same message ids, and their receivers drop the copies.
     pub(crate) fn outbox_done(&self, rows: &[&OutboxRow]) -> Result<(), StoreError> {
         let now = self.clock.now();
-        self.store.write(|tx| {
+        self.store.write_redoable(|tx| {
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             tx.outbox_remove(&ids)?;
             let mut cases: Vec<&str> = rows.iter().map(|r| r.entry.case_id.as_str()).collect();

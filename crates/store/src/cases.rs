@@ -14,6 +14,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -323,6 +324,9 @@ pub struct CaseStore {
     path: PathBuf,
     /// Writes waiting for the next group commit ([`CaseStore::write_grouped`]).
     pending: Mutex<Vec<GroupedWrite>>,
+    /// A [`CaseStore::write_redoable`] could not set the connection back to synced commits:
+    /// every write sets it back first, and fails while it cannot.
+    unsynced: AtomicBool,
 }
 
 impl std::fmt::Debug for CaseStore {
@@ -359,7 +363,13 @@ impl CaseStore {
         let mut conn = crate::db::open(path, &schema)?;
         crate::answers::migrate_per_person_answers(&mut conn)?;
         let checkpointer = Checkpointer::start(&conn, path)?;
-        Ok(CaseStore { conn: Mutex::new(conn), checkpointer, path: path.to_owned(), pending: Mutex::new(Vec::new()) })
+        Ok(CaseStore {
+            conn: Mutex::new(conn),
+            checkpointer,
+            path: path.to_owned(),
+            pending: Mutex::new(Vec::new()),
+            unsynced: AtomicBool::new(false),
+        })
     }
 
     /// The database file.
@@ -386,6 +396,46 @@ impl CaseStore {
     ) -> Result<T, E> {
         let asked = Instant::now();
         let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.synced(&conn)?;
+        Self::write_locked(&mut conn, &self.checkpointer, asked, f, committed)
+    }
+
+    /// Sets the connection back to synced commits if a redoable write could not.
+    fn synced(&self, conn: &Connection) -> Result<()> {
+        if self.unsynced.load(Ordering::SeqCst) {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            self.unsynced.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// As [`CaseStore::write`], for a transaction that the daemon does again by itself if a
+    /// power loss undoes it: its commit is not synced to the disk on its own, but with the next
+    /// synced commit (`synchronous = NORMAL` for this one transaction; SQLite's WAL stays
+    /// consistent, and a process crash loses nothing: the commit is in the OS's cache). For the
+    /// deletion of published outbox rows (undone, the messages go again under the same ids and
+    /// the receivers drop them as duplicates) and the purge of a case whose receipt or
+    /// retention cap is recorded (undone, the next tick purges it again). One `fsync` less for
+    /// each, which every delivery waiting for the store would otherwise wait for.
+    pub fn write_redoable<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let asked = Instant::now();
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.unsynced.store(true, Ordering::SeqCst);
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::from)?;
+        let outcome = Self::write_locked(&mut conn, &self.checkpointer, asked, f, |_| {});
+        // Every other transaction is synced: if this cannot be set back, nothing is written
+        // until it is (each write tries again first).
+        self.synced(&conn)?;
+        outcome
+    }
+
+    fn write_locked<T, E: From<StoreError>>(
+        conn: &mut Connection,
+        checkpointer: &Checkpointer,
+        asked: Instant,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+        committed: impl FnOnce(&T),
+    ) -> Result<T, E> {
         let locked = Instant::now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let tx = Tx { tx };
@@ -393,7 +443,7 @@ impl CaseStore {
         let worked = Instant::now();
         let changes = tx.tx.total_changes();
         tx.tx.commit().map_err(StoreError::from)?;
-        self.checkpointer.committed(changes);
+        checkpointer.committed(changes);
         committed(&value);
         tracing::debug!(
             wait_us = (locked - asked).as_micros() as u64,
@@ -437,9 +487,12 @@ impl CaseStore {
         let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         let started = Instant::now();
         let count = jobs.len();
-        let commit_error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let commit_error = match self
+            .synced(&conn)
+            .and_then(|()| conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from))
+        {
             // The writes never ran: their callers find no outcome and report the error.
-            Err(e) => Some(StoreError::from(e).to_string()),
+            Err(e) => Some(e.to_string()),
             Ok(tx) => {
                 let tx = Tx { tx };
                 let mut finishes: Vec<GroupedFinish> = Vec::with_capacity(count);
@@ -1038,6 +1091,28 @@ mod tests {
             })
             .unwrap();
     }
+
+    #[test]
+    fn a_redoable_write_commits_and_every_other_write_stays_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        let store = CaseStore::open(&path).unwrap();
+        let synchronous = |store: &CaseStore| -> i64 {
+            store.conn.lock().unwrap().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        const FULL: i64 = 2;
+        assert_eq!(synchronous(&store), FULL);
+        store.write_redoable(|tx| tx.insert_case(&new_case("c1"), SystemTime::now())).unwrap();
+        assert_eq!(synchronous(&store), FULL, "the next write is synced again");
+        // A failing redoable write leaves it synced too.
+        let failed: Result<()> = store.write_redoable(|_| Err(StoreError::Corrupt("fails".into())));
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&store), FULL);
+        drop(store);
+        let store = CaseStore::open(&path).unwrap();
+        assert!(store.read(|tx| tx.case("c1")).unwrap().is_some(), "the redoable write was committed");
+    }
+
     #[test]
     fn grouped_writes_share_a_commit_and_a_failed_one_is_rolled_back_alone() {
         let dir = tempfile::tempdir().unwrap();

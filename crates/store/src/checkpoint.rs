@@ -27,6 +27,9 @@ use crate::Result;
 /// How often at most the WAL is checkpointed while commits go on.
 pub const PERIOD: Duration = Duration::from_millis(250);
 
+/// The WAL's length kept when it starts over.
+const WAL_KEPT_BYTES: i64 = 4 * 1024 * 1024;
+
 /// What the store and its checkpointer share.
 #[derive(Debug)]
 struct Shared {
@@ -53,10 +56,12 @@ impl Checkpointer {
     /// thread checkpointing the database at `path` on a connection of its own.
     pub(crate) fn start(store: &Connection, path: &Path) -> Result<Checkpointer> {
         store.pragma_update(None, "wal_autocheckpoint", 0)?;
-        // Each time the WAL starts over (once wholly checkpointed) it is truncated to nothing:
-        // the file keeps no stale copy of pages that are in the database already, and a full
-        // disk stops the next commit rather than being hidden by the WAL's old space.
-        store.pragma_update(None, "journal_size_limit", 0)?;
+        // Each time the WAL starts over (once wholly checkpointed) it is cut back to
+        // WAL_KEPT_BYTES: a big case's WAL does not keep its disk space, while the small
+        // commits of the steady flow overwrite space the file already has (a sync that extends
+        // a file also writes its size: twice the time on the disks measured). An idle store's
+        // WAL is emptied by the thread (below), so a full disk is never hidden for long.
+        store.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -122,8 +127,15 @@ fn run(shared: &Shared) {
         };
         if !mode.is_empty() {
             let conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
-            match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0)) {
-                Ok(busy) => emptied = mode == "TRUNCATE" && busy == 0,
+            let started = std::time::Instant::now();
+            let done = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(2)?))
+            });
+            match done {
+                Ok((busy, pages)) => {
+                    tracing::debug!(mode, pages, elapsed_us = started.elapsed().as_micros() as u64, "WAL checkpoint");
+                    emptied = mode == "TRUNCATE" && busy == 0;
+                }
                 // The WAL only grows meanwhile; the next period tries again.
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
             }
