@@ -26,7 +26,7 @@ use crate::{deadlines, publisher, ObservatoryError};
 /// the responses that arrive together share one group commit (one `fsync` for the group instead
 /// of one each), which is what bounds the collection stage of a big case. Requests keep one
 /// consumer: a case's chunks are checked for duplicate NIRs one after the other.
-const RESPONSE_CONSUMERS: usize = 8;
+const RESPONSE_CONSUMERS: usize = 4;
 
 /// How often the daemon checks that its consumers are still running.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
