@@ -169,8 +169,16 @@ async fn publish(engine: &Arc<Engine>, bus: &dyn Bus, rows: Vec<OutboxRow>) -> S
     // The batch moves into the bus (no second decoded copy); a failed batch is decoded again
     // from its rows, message by message.
     let (rows, batch): (Vec<&OutboxRow>, Vec<Outgoing>) = ready.into_iter().unzip();
+    let started = std::time::Instant::now();
     match bus.publish(batch).await {
-        Ok(()) => return finish(engine, rows).await,
+        Ok(()) => {
+            tracing::debug!(
+                messages = rows.len(),
+                confirmed_us = started.elapsed().as_micros() as u64,
+                "outbox published"
+            );
+            return finish(engine, rows).await;
+        }
         Err(e) if rows.len() == 1 => return single_failure(engine, rows[0], e).await,
         Err(e) => tracing::warn!(error = %e, "publishing a batch failed; retrying message by message"),
     }

@@ -12,7 +12,8 @@
 //!
 //! Every connection runs with `secure_delete=ON` (deleted content is overwritten with zeros),
 //! `auto_vacuum=INCREMENTAL` (freed pages can go back to the file system), WAL journaling with
-//! `synchronous=FULL` (a committed transaction survives `kill -9` and power loss) and temporary
+//! `synchronous=FULL` (a committed transaction survives `kill -9` and power loss; the one
+//! exception, [`CaseStore::write_redoable`], is for what the daemon redoes itself) and temporary
 //! data in memory (no temporary file ever holds a payload, not even `VACUUM`'s copy). A purge
 //! ends with `VACUUM` and a truncating WAL checkpoint ([`purge`] explains why secure_delete alone
 //! is not enough).
