@@ -67,9 +67,6 @@ impl Engine {
         }
         self.purge_cases(&expired, "retention cap")?;
         self.purge_cases(&receipted, "receipt")?;
-        if self.stopping.load(Ordering::SeqCst) {
-            return Ok(());
-        }
         self.apply_retention()?;
         if self.rebuild_due() {
             self.reclaim();

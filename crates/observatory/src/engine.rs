@@ -377,61 +377,63 @@ impl Engine {
         let mut rows = Vec::new();
         for case in cases {
             if self.stopping.load(Ordering::SeqCst) {
-                break;
+                // Whatever is left goes on the next start (the case keeps its payloads).
+                return Ok(());
             }
+            let solicitations = self.store.read(|tx| tx.solicitations(&case.case_id))?;
             if case.persons_accepted > PURGE_SLICE_PERSONS {
-                self.purge_case(case, reason)?;
+                for index in 0..case.person_chunk_count() {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    self.statistics.record(&self.case_statistics(case, &solicitations, index)?)?;
+                }
+                self.purge_payloads(case, reason)?;
                 continue;
             }
             for index in 0..case.person_chunk_count() {
-                rows.extend(self.case_statistics(case, index)?);
+                rows.extend(self.case_statistics(case, &solicitations, index)?);
             }
             batch.push(case);
             if rows.len() >= PURGE_SLICE_PERSONS as usize {
-                self.statistics.record(&std::mem::take(&mut rows))?;
-                for case in std::mem::take(&mut batch) {
-                    self.purge_payloads(case, reason)?;
-                }
+                self.purge_batch(&mut rows, &mut batch, reason)?;
             }
         }
-        // Whatever is left when stopping goes on the next start (the case keeps its payloads).
-        if !self.stopping.load(Ordering::SeqCst) {
-            self.statistics.record(&rows)?;
-            for case in batch {
-                self.purge_payloads(case, reason)?;
-            }
+        self.purge_batch(&mut rows, &mut batch, reason)
+    }
+
+    /// Records the statistics of a batch of small cases, then purges their payloads.
+    fn purge_batch(
+        &self,
+        rows: &mut Vec<StatisticsRow>,
+        batch: &mut Vec<&CaseRecord>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.statistics.record(&std::mem::take(rows))?;
+        for case in std::mem::take(batch) {
+            self.purge_payloads(case, reason)?;
         }
         Ok(())
     }
 
-    /// One big case: its statistics chunk by chunk, then its payloads.
-    fn purge_case(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
-        for index in 0..case.person_chunk_count() {
-            if self.stopping.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            self.statistics.record(&self.case_statistics(case, index)?)?;
-        }
-        self.purge_payloads(case, reason)
-    }
-
     /// The statistics rows of one chunk of a case whose result was built (none otherwise: a
     /// case refused or purged at its cap before any result has no outcome to count).
-    fn case_statistics(&self, case: &CaseRecord, index: u32) -> Result<Vec<StatisticsRow>, StoreError> {
+    fn case_statistics(
+        &self,
+        case: &CaseRecord,
+        solicitations: &[StoredSolicitation],
+        index: u32,
+    ) -> Result<Vec<StatisticsRow>, StoreError> {
         if case.result_at.is_none() {
             return Ok(Vec::new());
         }
         let case_id = case.case_id.as_str();
         let refs = case.chunk_refs(index);
-        let (solicitations, persons, answers) = self.store.read(|tx| {
-            Ok::<_, StoreError>((
-                tx.solicitations(case_id)?,
-                tx.persons(case_id, refs.clone())?,
-                tx.answers(case_id, refs)?,
-            ))
-        })?;
+        let (persons, answers) = self
+            .store
+            .read(|tx| Ok::<_, StoreError>((tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?)))?;
         let now = self.clock.now();
-        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, &solicitations, &persons, &answers, now))
+        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, solicitations, &persons, &answers, now))
     }
 
     /// Purges a case's payloads, its statistics written. A big case goes in slices, each its own
