@@ -20,8 +20,8 @@ use passerelle_protocol::rules::Clock;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
 use passerelle_store::{
-    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, StatisticsRow, StatisticsStore, StoreError,
-    StoredSolicitation, Tx,
+    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, PurgeCounts, StatisticsRow, StatisticsStore,
+    StoreError, StoredSolicitation, Tx,
 };
 use tokio::sync::Notify;
 
@@ -368,85 +368,73 @@ impl Engine {
     /// Writes the cases' statistics rows, then purges their payloads and asks for the rebuild
     /// that makes the purge real on disk. Idempotent: a case already purged is left alone.
     ///
-    /// The statistics of small cases (a tick's receipts of single-person cases, say) are written
-    /// together, in one statistics transaction for up to [`PURGE_SLICE_PERSONS`] persons, before
-    /// their payloads go: one sync for them all rather than one each, beside the deliveries that
-    /// wait for the disk. A big case's statistics go chunk by chunk, its payloads in slices.
+    /// Small cases (a tick's receipts of single-person cases, say) go together, up to
+    /// [`PURGE_SLICE_PERSONS`] persons at a time: their statistics read in one read
+    /// transaction, written in one statistics transaction, and their payloads purged in one
+    /// case-store transaction. A tick's purge then takes the store a few times rather than a few
+    /// hundred, and the live cases of that second wait behind it once at most, for a few
+    /// milliseconds. A big case's statistics go chunk by chunk, its payloads in slices.
     pub(crate) fn purge_cases(&self, cases: &[CaseRecord], reason: &str) -> Result<(), StoreError> {
-        let mut batch: Vec<&CaseRecord> = Vec::new();
-        let mut rows = Vec::new();
-        for case in cases {
+        let (big, small): (Vec<&CaseRecord>, Vec<&CaseRecord>) =
+            cases.iter().partition(|c| c.persons_accepted > PURGE_SLICE_PERSONS);
+        for case in big {
             if self.stopping.load(Ordering::SeqCst) {
                 // Whatever is left goes on the next start (the case keeps its payloads).
                 return Ok(());
             }
-            let solicitations = self.store.read(|tx| tx.solicitations(&case.case_id))?;
-            if case.persons_accepted > PURGE_SLICE_PERSONS {
-                for index in 0..case.person_chunk_count() {
-                    if self.stopping.load(Ordering::SeqCst) {
-                        return Ok(());
-                    }
-                    self.statistics.record(&self.case_statistics(case, &solicitations, index)?)?;
-                }
-                self.purge_payloads(case, reason)?;
-                continue;
-            }
-            for index in 0..case.person_chunk_count() {
-                rows.extend(self.case_statistics(case, &solicitations, index)?);
-            }
-            batch.push(case);
-            if rows.len() >= PURGE_SLICE_PERSONS as usize {
-                self.purge_batch(&mut rows, &mut batch, reason)?;
-            }
+            self.purge_big_case(case, reason)?;
         }
-        self.purge_batch(&mut rows, &mut batch, reason)
-    }
-
-    /// Records the statistics of a batch of small cases, then purges their payloads.
-    fn purge_batch(
-        &self,
-        rows: &mut Vec<StatisticsRow>,
-        batch: &mut Vec<&CaseRecord>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.statistics.record(&std::mem::take(rows))?;
-        for case in std::mem::take(batch) {
-            self.purge_payloads(case, reason)?;
+        let mut batch: Vec<&CaseRecord> = Vec::new();
+        let mut persons = 0;
+        for case in small {
+            if persons + case.persons_accepted > PURGE_SLICE_PERSONS && !batch.is_empty() {
+                self.purge_small_cases(&std::mem::take(&mut batch), reason)?;
+                persons = 0;
+            }
+            persons += case.persons_accepted;
+            batch.push(case);
+        }
+        if !batch.is_empty() {
+            self.purge_small_cases(&batch, reason)?;
         }
         Ok(())
     }
 
-    /// The statistics rows of one chunk of a case whose result was built (none otherwise: a
-    /// case refused or purged at its cap before any result has no outcome to count).
-    fn case_statistics(
-        &self,
-        case: &CaseRecord,
-        solicitations: &[StoredSolicitation],
-        index: u32,
-    ) -> Result<Vec<StatisticsRow>, StoreError> {
-        if case.result_at.is_none() {
-            return Ok(Vec::new());
+    /// Small cases together: one read, one statistics transaction, one purge transaction.
+    fn purge_small_cases(&self, cases: &[&CaseRecord], reason: &str) -> Result<(), StoreError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(());
         }
-        let case_id = case.case_id.as_str();
-        let refs = case.chunk_refs(index);
-        let (persons, answers) = self
-            .store
-            .read(|tx| Ok::<_, StoreError>((tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?)))?;
-        let now = self.clock.now();
-        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, solicitations, &persons, &answers, now))
+        let rows = self.store.read(|tx| {
+            let mut rows = Vec::new();
+            for case in cases {
+                let solicitations = tx.solicitations(&case.case_id)?;
+                for index in 0..case.person_chunk_count() {
+                    rows.extend(self.case_statistics(tx, case, &solicitations, index)?);
+                }
+            }
+            Ok::<_, StoreError>(rows)
+        })?;
+        self.statistics.record(&rows)?;
+        let purging: Vec<(&CaseRecord, PurgeCounts)> = cases.iter().map(|c| (*c, PurgeCounts::default())).collect();
+        self.purge_final(&purging, reason)
     }
 
-    /// Purges a case's payloads, its statistics written. A big case goes in slices, each its own
+    /// A big case: its statistics chunk by chunk, then its payloads in slices, each its own
     /// transaction, so that its purge never holds the store for long (requests and responses of
     /// other cases run in between); the last slice goes with the rest of the case, in the final
-    /// transaction. Each is [redoable](passerelle_store::CaseStore::write_redoable): a purge
-    /// that a power loss undoes is done again by the next tick (the receipt or the cap is
-    /// recorded).
-    fn purge_payloads(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
+    /// transaction.
+    fn purge_big_case(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
         let case_id = case.case_id.as_str();
-        let statistics_rows = if case.result_at.is_some() { self.statistics.persons_of_case(case_id)? } else { 0 };
-        let mut counts = passerelle_store::PurgeCounts::default();
+        let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
+        for index in 0..case.person_chunk_count() {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let rows = self.store.read(|tx| self.case_statistics(tx, case, &solicitations, index))?;
+            self.statistics.record(&rows)?;
+        }
+        let mut counts = PurgeCounts::default();
         let mut start = 0;
         while case.persons_accepted - start > PURGE_SLICE_PERSONS {
             if self.stopping.load(Ordering::SeqCst) {
@@ -466,26 +454,70 @@ impl Engine {
                 None => return Ok(()),
             }
         }
+        self.purge_final(&[(case, counts)], reason)
+    }
+
+    /// The statistics rows of one chunk of a case whose result was built (none otherwise: a
+    /// case refused or purged at its cap before any result has no outcome to count).
+    fn case_statistics(
+        &self,
+        tx: &Tx<'_>,
+        case: &CaseRecord,
+        solicitations: &[StoredSolicitation],
+        index: u32,
+    ) -> Result<Vec<StatisticsRow>, StoreError> {
+        if case.result_at.is_none() {
+            return Ok(Vec::new());
+        }
+        let case_id = case.case_id.as_str();
+        let refs = case.chunk_refs(index);
+        let (persons, answers) = (tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?);
+        let now = self.clock.now();
+        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, solicitations, &persons, &answers, now))
+    }
+
+    /// The final purge of cases whose statistics are written (and, for a big case, whose
+    /// earlier slices are gone: `counts` holds what they deleted), in one transaction: what
+    /// is left of their payloads, their state `purged` and one audit entry each.
+    /// [Redoable](passerelle_store::CaseStore::write_redoable): a purge that a power loss
+    /// undoes is done again by the next tick (the receipt or the cap is recorded).
+    fn purge_final(&self, cases: &[(&CaseRecord, PurgeCounts)], reason: &str) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let mut statistics_rows = Vec::with_capacity(cases.len());
+        for (case, _) in cases {
+            let rows = if case.result_at.is_some() { self.statistics.persons_of_case(&case.case_id)? } else { 0 };
+            statistics_rows.push(rows);
+        }
         let now = self.clock.now();
         let purged = self.store.write_redoable(|tx| {
-            let Some(current) = tx.case(case_id)? else { return Ok(false) };
-            if !CaseState::HOLDING_PAYLOADS.contains(&current.state) {
-                return Ok(false);
+            let mut purged = Vec::new();
+            for ((case, counts), statistics_rows) in cases.iter().zip(&statistics_rows) {
+                let case_id = case.case_id.as_str();
+                let Some(current) = tx.case(case_id)? else { continue };
+                if !CaseState::HOLDING_PAYLOADS.contains(&current.state) {
+                    continue;
+                }
+                let mut counts = *counts;
+                counts += tx.purge_case_payloads(case_id, now)?;
+                tx.set_state(case_id, CaseState::Purged, now)?;
+                self.audit(
+                    tx,
+                    Action::Purge,
+                    Some(case_id),
+                    &self.own_actor(),
+                    serde_json::json!({ "reason": reason, "state_before": current.state.as_str(),
+                        "persons": counts.persons, "answers": counts.answers, "unsent_messages": counts.outbox,
+                        "statistics_rows": statistics_rows }),
+                )?;
+                purged.push(case_id);
             }
-            counts += tx.purge_case_payloads(case_id, now)?;
-            tx.set_state(case_id, CaseState::Purged, now)?;
-            self.audit(
-                tx,
-                Action::Purge,
-                Some(case_id),
-                &self.own_actor(),
-                serde_json::json!({ "reason": reason, "state_before": current.state.as_str(), "persons": counts.persons,
-                    "answers": counts.answers, "unsent_messages": counts.outbox, "statistics_rows": statistics_rows }),
-            )?;
-            Ok::<_, StoreError>(true)
+            Ok::<_, StoreError>(purged)
         })?;
-        if purged {
-            tracing::info!(case_id, reason, elapsed_ms = started.elapsed().as_millis() as u64, "case payloads purged");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        for case_id in &purged {
+            tracing::info!(case_id, reason, elapsed_ms, "case payloads purged");
+        }
+        if !purged.is_empty() {
             self.request_reclaim();
         }
         Ok(())
