@@ -7,6 +7,7 @@
 //! has passed is dropped and audited (it would block every message behind it); any other error
 //! (broker down) backs off and retries, keeping the rows.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use passerelle_bus::{Bus, BusError, Kind, Message, Outgoing};
 use passerelle_store::audit::Action;
 use passerelle_store::{CaseState, OutboxRow, StoreError};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::engine::Engine;
 
@@ -25,6 +27,9 @@ const PUBLISH_BATCH: usize = 64;
 /// the observatory's memory peak (+94 MB at 100,000 persons).
 const PUBLISH_BATCH_BYTES: usize = 2 * 1024 * 1024;
 
+/// Batches published at once: the next one goes out while the previous one is confirmed.
+const BATCHES_IN_FLIGHT: usize = 2;
+
 /// How long the publisher sleeps with an empty outbox before looking again without being woken
 /// (a safety net: every transaction that queues a message wakes it).
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -34,21 +39,11 @@ const BACKOFF_INITIAL: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 impl Engine {
-    /// The oldest outbox rows.
-    pub(crate) fn outbox_batch(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut rows = self.store.read(|tx| tx.outbox_pending(limit))?;
-        // At most PUBLISH_BATCH_BYTES of payload (always at least one row): a batch is held
-        // encoded and decoded at once, so its size is the publisher's peak memory.
-        let mut bytes = 0;
-        let keep = rows
-            .iter()
-            .position(|r| {
-                bytes += r.entry.payload.len();
-                bytes > PUBLISH_BATCH_BYTES
-            })
-            .map_or(rows.len(), |i| i.max(1));
-        rows.truncate(keep);
-        Ok(rows)
+    /// The oldest outbox rows after row `after` (those up to it are being published), at most
+    /// [`PUBLISH_BATCH`] rows and [`PUBLISH_BATCH_BYTES`] of payload (always at least one row):
+    /// a batch is held encoded and decoded at once, so its size is the publisher's peak memory.
+    pub(crate) fn outbox_batch(&self, after: Option<i64>) -> Result<Vec<OutboxRow>, StoreError> {
+        self.store.read(|tx| tx.outbox_pending(after, PUBLISH_BATCH, PUBLISH_BATCH_BYTES))
     }
 
     /// Deletes rows the broker confirmed (or that were abandoned) and advances their cases.
@@ -105,42 +100,75 @@ enum Sent {
     BrokerDown,
 }
 
-/// Drains the outbox until `stop` is raised.
+/// Drains the outbox until `stop` is raised, with up to [`BATCHES_IN_FLIGHT`] batches
+/// published at once: the next batch is read and sent while the broker confirms the previous
+/// one (a result's batch waits tens of milliseconds for its confirms).
 pub(crate) async fn run(engine: Arc<Engine>, bus: Arc<dyn Bus>, mut stop: watch::Receiver<bool>) {
     let mut backoff = BACKOFF_INITIAL;
+    let mut in_flight: VecDeque<JoinHandle<Sent>> = VecDeque::new();
+    // The last row handed to a batch in flight: the next batch starts after it.
+    let mut last_taken: Option<i64> = None;
     loop {
         if *stop.borrow() {
+            // The batches in flight end first (confirmed, their rows deleted).
+            for batch in in_flight {
+                let _ = batch.await;
+            }
             return;
         }
-        let e = Arc::clone(&engine);
-        let rows = match tokio::task::spawn_blocking(move || e.outbox_batch(PUBLISH_BATCH)).await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "STORAGE ERROR reading the outbox");
-                Vec::new()
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reading the outbox failed");
-                Vec::new()
-            }
-        };
-        if rows.is_empty() {
+        let rows = if in_flight.len() < BATCHES_IN_FLIGHT { read_batch(&engine, last_taken).await } else { Vec::new() };
+        if let Some(last) = rows.last() {
+            last_taken = Some(last.id);
+            let (engine, bus) = (Arc::clone(&engine), Arc::clone(&bus));
+            in_flight.push_back(tokio::spawn(async move { publish(&engine, bus.as_ref(), rows).await }));
+            continue;
+        }
+        let Some(oldest) = in_flight.pop_front() else {
+            last_taken = None;
             tokio::select! {
                 _ = engine.outbox_ready.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
             continue;
-        }
-        match publish(&engine, bus.as_ref(), rows).await {
-            Sent::Done => backoff = BACKOFF_INITIAL,
-            Sent::BrokerDown => {
+        };
+        match oldest.await {
+            Ok(Sent::Done) => backoff = BACKOFF_INITIAL,
+            outcome => {
+                if let Err(e) = outcome {
+                    tracing::error!(error = %e, "publishing a batch failed");
+                }
+                // The broker failed: the other batches end, then the outbox is read again from
+                // its oldest row.
+                while let Some(batch) = in_flight.pop_front() {
+                    let _ = batch.await;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
+        }
+        if in_flight.is_empty() {
+            last_taken = None;
+        }
+    }
+}
+
+/// The next batch after row `after`, read on the blocking pool (empty after a storage error,
+/// logged: the loop reads again).
+async fn read_batch(engine: &Arc<Engine>, after: Option<i64>) -> Vec<OutboxRow> {
+    let e = Arc::clone(engine);
+    match tokio::task::spawn_blocking(move || e.outbox_batch(after)).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "STORAGE ERROR reading the outbox");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading the outbox failed");
+            Vec::new()
         }
     }
 }

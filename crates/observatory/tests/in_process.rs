@@ -85,3 +85,10 @@ async fn statistics_and_audit_retention() {
     scenarios::statistics_and_audit_retention(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_publish_batches_each_message_once() {
+    let mut s = stack().await;
+    scenarios::many_publish_batches_each_message_once(&mut s).await;
+    s.shutdown().await;
+}

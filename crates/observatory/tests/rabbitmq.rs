@@ -85,3 +85,10 @@ async fn duplicate_nirs_refused_across_chunks_and_restarts_over_rabbitmq() {
     scenarios::duplicate_nirs_refused_across_chunks_and_restarts(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_publish_batches_each_message_once_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    scenarios::many_publish_batches_each_message_once(&mut s).await;
+    s.shutdown().await;
+}

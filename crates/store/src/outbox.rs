@@ -81,27 +81,35 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The oldest `limit` rows.
-    pub fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>> {
+    /// The oldest rows after row `after` (from the first with `None`): at most `limit` rows and,
+    /// past the first, at most `max_bytes` of payload in all. A payload is read only once its
+    /// row is taken (its length is known without reading it).
+    pub fn outbox_pending(&self, after: Option<i64>, limit: usize, max_bytes: usize) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT id, case_id, kind, routing_key, message_id, expires_at, payload FROM outbox ORDER BY id LIMIT ?1",
+            "SELECT id, case_id, kind, routing_key, message_id, expires_at, length(payload), payload FROM outbox \
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    entry: OutboxEntry {
-                        case_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        routing_key: r.get(3)?,
-                        message_id: r.get(4)?,
-                        expires_at: from_ms(r.get(5)?),
-                        payload: r.get(6)?,
-                    },
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let mut rows = stmt.query(params![after.unwrap_or(i64::MIN), limit as i64])?;
+        let (mut taken, mut bytes) = (Vec::new(), 0usize);
+        while let Some(r) = rows.next()? {
+            let length: i64 = r.get(6)?;
+            bytes += length.max(0) as usize;
+            if !taken.is_empty() && bytes > max_bytes {
+                break;
+            }
+            taken.push(OutboxRow {
+                id: r.get(0)?,
+                entry: OutboxEntry {
+                    case_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    routing_key: r.get(3)?,
+                    message_id: r.get(4)?,
+                    expires_at: from_ms(r.get(5)?),
+                    payload: r.get(7)?,
+                },
+            });
+        }
+        Ok(taken)
     }
 
     /// Deletes published (or abandoned) rows; returns how many were still there.
@@ -154,8 +162,14 @@ mod tests {
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-        let rows = store.read(|tx| tx.outbox_pending(2)).unwrap();
-        assert_eq!(rows.iter().map(|r| r.entry.message_id.as_str()).collect::<Vec<_>>(), ["m0", "m1"]);
+        let ids = |rows: &[OutboxRow]| rows.iter().map(|r| r.entry.message_id.clone()).collect::<Vec<_>>();
+        let rows = store.read(|tx| tx.outbox_pending(None, 2, usize::MAX)).unwrap();
+        assert_eq!(ids(&rows), ["m0", "m1"]);
+        // Past the first row, the byte budget stops the batch (each payload is one byte).
+        assert_eq!(ids(&store.read(|tx| tx.outbox_pending(None, 3, 0)).unwrap()), ["m0"]);
+        assert_eq!(ids(&store.read(|tx| tx.outbox_pending(None, 3, 2)).unwrap()), ["m0", "m1"]);
+        // After a row: the rows that follow it.
+        assert_eq!(ids(&store.read(|tx| tx.outbox_pending(Some(rows[0].id), 3, usize::MAX)).unwrap()), ["m1", "m2"]);
         let removed = store.write(|tx| tx.outbox_remove(&[rows[0].id, rows[0].id + 100])).unwrap();
         assert_eq!(removed, 1);
         assert_eq!(store.read(|tx| tx.outbox_count("c1", "passerelle.v1.Solicitation")).unwrap(), 2);

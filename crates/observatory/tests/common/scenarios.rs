@@ -525,3 +525,23 @@ pub async fn duplicate_nirs_refused_across_chunks_and_restarts(s: &mut Stack) {
     let by_nir = persons_of(&result);
     assert_eq!(by_nir.keys().cloned().collect::<BTreeSet<_>>(), (0..5).map(|i| person(i).nir).collect());
 }
+
+/// A case whose messages fill several publish batches (450 persons in chunks of 3: 150
+/// solicitation chunks a body and 150 result chunks, against batches of 64), published two
+/// batches at a time: every chunk reaches its receiver exactly once and the outbox ends empty.
+pub async fn many_publish_batches_each_message_once(s: &mut Stack) {
+    const PERSONS: u32 = 450;
+    let (case_id, result) = run_case(s, &CaseSpec::new((0..PERSONS).map(person).collect())).await;
+    let chunks = result[0].chunk_count;
+    assert!(chunks > 2 * 64, "{chunks} result chunks: more than two batches");
+    let by_nir = persons_of(&result);
+    assert_eq!(by_nir.keys().cloned().collect::<BTreeSet<_>>(), (0..PERSONS).map(|i| person(i).nir).collect());
+    s.wait_state(&case_id, CaseState::Returned).await;
+    assert_eq!(s.requester.results(&case_id).len(), chunks as usize, "no result chunk sent twice");
+    for code in ["cnam", "cnav", "msa"] {
+        let indexes: Vec<u32> = s.body(code).received().iter().map(|r| r.chunk_index).collect();
+        assert_eq!(indexes.len(), chunks as usize, "{code}: each solicitation chunk once");
+        assert_eq!(indexes.iter().copied().collect::<BTreeSet<_>>(), (0..chunks).collect());
+    }
+    assert_eq!(s.status().status().unwrap().outbox_depth, 0);
+}
