@@ -21,7 +21,7 @@ use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
 use passerelle_store::{
     CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, PurgeCounts, StatisticsRow, StatisticsStore,
-    StoreError, StoredSolicitation, Tx,
+    StoreError, StoredAnswer, StoredPerson, StoredSolicitation, Tx,
 };
 use tokio::sync::Notify;
 
@@ -405,16 +405,20 @@ impl Engine {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let rows = self.store.read(|tx| {
-            let mut rows = Vec::new();
+        let read = self.store.read(|tx| {
+            let mut read = Vec::new();
             for case in cases {
                 let solicitations = tx.solicitations(&case.case_id)?;
                 for index in 0..case.person_chunk_count() {
-                    rows.extend(self.case_statistics(tx, case, &solicitations, index)?);
+                    read.push((*case, solicitations.clone(), self.chunk_of_statistics(tx, case, index)?));
                 }
             }
-            Ok::<_, StoreError>(rows)
+            Ok::<_, StoreError>(read)
         })?;
+        let mut rows = Vec::new();
+        for (case, solicitations, chunk) in &read {
+            rows.extend(self.statistics_rows(case, solicitations, chunk));
+        }
         self.statistics.record(&rows)?;
         let purging: Vec<(&CaseRecord, PurgeCounts)> = cases.iter().map(|c| (*c, PurgeCounts::default())).collect();
         self.purge_final(&purging, reason)
@@ -426,14 +430,21 @@ impl Engine {
     /// transaction.
     fn purge_big_case(&self, case: &CaseRecord, reason: &str) -> Result<(), StoreError> {
         let case_id = case.case_id.as_str();
+        let started = std::time::Instant::now();
         let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
         for index in 0..case.person_chunk_count() {
             if self.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let rows = self.store.read(|tx| self.case_statistics(tx, case, &solicitations, index))?;
-            self.statistics.record(&rows)?;
+            let chunk = self.store.read(|tx| self.chunk_of_statistics(tx, case, index))?;
+            self.statistics.record(&self.statistics_rows(case, &solicitations, &chunk))?;
         }
+        tracing::info!(
+            case_id,
+            persons = case.persons_accepted,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "case statistics written"
+        );
         let mut counts = PurgeCounts::default();
         let mut start = 0;
         while case.persons_accepted - start > PURGE_SLICE_PERSONS {
@@ -457,23 +468,31 @@ impl Engine {
         self.purge_final(&[(case, counts)], reason)
     }
 
-    /// The statistics rows of one chunk of a case whose result was built (none otherwise: a
-    /// case refused or purged at its cap before any result has no outcome to count).
-    fn case_statistics(
+    /// What the statistics of one chunk of a case are made of: its persons and their answers,
+    /// read in the caller's transaction (nothing for a case refused or purged at its cap before
+    /// any result: it has no outcome to count).
+    fn chunk_of_statistics(
         &self,
         tx: &Tx<'_>,
         case: &CaseRecord,
-        solicitations: &[StoredSolicitation],
         index: u32,
-    ) -> Result<Vec<StatisticsRow>, StoreError> {
+    ) -> Result<(Vec<StoredPerson>, Vec<StoredAnswer>), StoreError> {
         if case.result_at.is_none() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
-        let case_id = case.case_id.as_str();
         let refs = case.chunk_refs(index);
-        let (persons, answers) = (tx.persons(case_id, refs.clone())?, tx.answers(case_id, refs)?);
-        let now = self.clock.now();
-        Ok(aggregate::statistics_rows(&self.pseudonymiser, case, solicitations, &persons, &answers, now))
+        Ok((tx.persons(&case.case_id, refs.clone())?, tx.answers(&case.case_id, refs)?))
+    }
+
+    /// The statistics rows of a chunk read by [`Engine::chunk_of_statistics`], computed outside
+    /// the store (the pseudonyms are keyed hashes).
+    fn statistics_rows(
+        &self,
+        case: &CaseRecord,
+        solicitations: &[StoredSolicitation],
+        (persons, answers): &(Vec<StoredPerson>, Vec<StoredAnswer>),
+    ) -> Vec<StatisticsRow> {
+        aggregate::statistics_rows(&self.pseudonymiser, case, solicitations, persons, answers, self.clock.now())
     }
 
     /// The final purge of cases whose statistics are written (and, for a big case, whose

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS persons (
     birth_year INTEGER NOT NULL,
     UNIQUE (case_id, pseudonym)
 );
-CREATE INDEX IF NOT EXISTS persons_by_pseudonym ON persons(pseudonym);
+-- Following a pseudonym (`follow`, an analyst's query) scans the table: an index by pseudonym
+-- took a random page a person at every commit, over years of rows (dropped from older stores).
+DROP INDEX IF EXISTS persons_by_pseudonym;
 CREATE INDEX IF NOT EXISTS persons_by_time ON persons(recorded_at);
 CREATE TABLE IF NOT EXISTS person_values (
     person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
@@ -546,6 +548,28 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn an_older_store_loses_its_index_by_pseudonym_and_still_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
+        StatisticsStore::open(&path).unwrap().record(&[row(&p, nir.as_str(), "c1")]).unwrap();
+        // As a store of an earlier version: with the index by pseudonym.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE INDEX persons_by_pseudonym ON persons(pseudonym);")
+            .unwrap();
+        let store = StatisticsStore::open(&path).unwrap();
+        let indexes: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'persons_by_pseudonym'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexes, 0, "dropped on open: it cost a random page a person at every commit");
+        let seen = store.follow(&p.pseudonym(nir.as_str())).unwrap();
+        assert_eq!(seen.iter().map(|a| a.case_id.as_str()).collect::<Vec<_>>(), ["c1"]);
     }
 
     #[test]
