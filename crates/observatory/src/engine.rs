@@ -20,8 +20,8 @@ use passerelle_protocol::rules::Clock;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_store::audit::{Action, AuditEntry};
 use passerelle_store::{
-    CaseRecord, CaseState, CaseStore, OutboxEntry, Pseudonymiser, PurgeCounts, StatisticsRow, StatisticsStore,
-    StoreError, StoredAnswer, StoredPerson, StoredSolicitation, Tx,
+    CaseRecord, CaseState, CaseStore, ChunkStatistics, OutboxEntry, Pseudonymiser, PurgeCounts, StatisticsRow,
+    StatisticsStore, StoreError, StoredAnswer, StoredPerson, StoredSolicitation, Tx,
 };
 use tokio::sync::Notify;
 
@@ -410,16 +410,20 @@ impl Engine {
             for case in cases {
                 let solicitations = tx.solicitations(&case.case_id)?;
                 for index in 0..case.person_chunk_count() {
-                    read.push((*case, solicitations.clone(), self.chunk_of_statistics(tx, case, index)?));
+                    read.push((*case, index, solicitations.clone(), self.chunk_of_statistics(tx, case, index)?));
                 }
             }
             Ok::<_, StoreError>(read)
         })?;
-        let mut rows = Vec::new();
-        for (case, solicitations, chunk) in &read {
-            rows.extend(self.statistics_rows(case, solicitations, chunk));
-        }
-        self.statistics.record(&rows)?;
+        let chunks: Vec<ChunkStatistics> = read
+            .iter()
+            .map(|(case, index, solicitations, chunk)| ChunkStatistics {
+                case_id: case.case_id.clone(),
+                chunk: *index,
+                rows: self.statistics_rows(case, solicitations, chunk),
+            })
+            .collect();
+        self.statistics.record(&chunks)?;
         let purging: Vec<(&CaseRecord, PurgeCounts)> = cases.iter().map(|c| (*c, PurgeCounts::default())).collect();
         self.purge_final(&purging, reason)
     }
@@ -437,7 +441,8 @@ impl Engine {
                 return Ok(());
             }
             let chunk = self.store.read(|tx| self.chunk_of_statistics(tx, case, index))?;
-            self.statistics.record(&self.statistics_rows(case, &solicitations, &chunk))?;
+            let rows = self.statistics_rows(case, &solicitations, &chunk);
+            self.statistics.record(&[ChunkStatistics { case_id: case.case_id.clone(), chunk: index, rows }])?;
         }
         tracing::info!(
             case_id,

@@ -39,7 +39,9 @@ pub use audit::{Action, AuditEntry, AuditRecord, Verification};
 pub use cases::{CaseRecord, CaseState, CaseStore, NewCase, StoredAnswer, StoredPerson, StoredSolicitation, Tx};
 pub use outbox::{OutboxEntry, OutboxRow};
 pub use purge::{PurgeCounts, Reclaimed};
-pub use statistics::{Pseudonymiser, StatisticsReport, StatisticsRow, StatisticsStore, StatisticsValue};
+pub use statistics::{
+    ChunkStatistics, Pseudonymiser, StatisticsReport, StatisticsRow, StatisticsStore, StatisticsValue,
+};
 
 /// Why a store operation failed. Messages never contain personal data.
 #[derive(Debug, thiserror::Error)]

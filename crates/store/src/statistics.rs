@@ -39,9 +39,17 @@ CREATE TABLE IF NOT EXISTS persons (
     service TEXT NOT NULL,
     requested TEXT NOT NULL,
     sex TEXT NOT NULL,
-    birth_year INTEGER NOT NULL,
-    UNIQUE (case_id, pseudonym)
+    birth_year INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS persons_by_case ON persons(case_id);
+-- The chunks recorded, so that recording a chunk again (a purge retried after a crash) changes
+-- nothing. (Stores created before it keep a unique index on (case_id, pseudonym), which did that
+-- job row by row at the cost of a random index page a person at every commit.)
+CREATE TABLE IF NOT EXISTS recorded_chunks (
+    case_id TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    PRIMARY KEY (case_id, chunk)
+) WITHOUT ROWID;
 -- Following a pseudonym (`follow`, an analyst's query) scans the table: an index by pseudonym
 -- took a random page a person at every commit, over years of rows (dropped from older stores).
 DROP INDEX IF EXISTS persons_by_pseudonym;
@@ -63,7 +71,7 @@ CREATE INDEX IF NOT EXISTS body_answers_by_person ON body_answers(person_id);
 
 /// Columns that are metadata of the exchange, not data about the person (art. 2, 1°): every
 /// other column must be a catalogue code that is not identifying (`sex`, `birth_year`).
-pub const METADATA_COLUMNS: [&str; 15] = [
+pub const METADATA_COLUMNS: [&str; 16] = [
     "id",
     "pseudonym",
     "case_id",
@@ -79,6 +87,7 @@ pub const METADATA_COLUMNS: [&str; 15] = [
     "value",
     "body",
     "status",
+    "chunk",
 ];
 
 /// The source recorded for the requester's own known risk factors.
@@ -179,6 +188,14 @@ pub struct StatisticsValue {
     pub source: String,
     /// The value in the shared text syntax (`true`, `2024-03-01`, `1234.56`…).
     pub value: String,
+}
+
+/// The statistics rows of one chunk of a case, recorded together or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkStatistics {
+    pub case_id: String,
+    pub chunk: u32,
+    pub rows: Vec<StatisticsRow>,
 }
 
 /// One person of one case, pseudonymised.
@@ -293,17 +310,27 @@ impl StatisticsStore {
         Ok(columns)
     }
 
-    /// Writes rows (one transaction); a row already recorded for the same case and pseudonym is
-    /// skipped, so writing a case twice (a restart mid-purge) changes nothing. Returns how many
-    /// rows were new.
-    pub fn record(&self, rows: &[StatisticsRow]) -> Result<usize> {
-        for row in rows {
-            check_row(row)?;
+    /// Writes the rows of chunks of cases, in one transaction; a chunk already recorded is
+    /// skipped whole, so writing a case twice (a restart mid-purge) changes nothing. Returns how
+    /// many rows were new.
+    pub fn record(&self, chunks: &[ChunkStatistics]) -> Result<usize> {
+        for chunk in chunks {
+            for row in &chunk.rows {
+                if row.case_id != chunk.case_id {
+                    return Err(StoreError::Corrupt(format!(
+                        "a statistics row of case {} among those of case {}",
+                        row.case_id, chunk.case_id
+                    )));
+                }
+                check_row(row)?;
+            }
         }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut inserted = 0;
         {
+            let mut recorded =
+                tx.prepare_cached("INSERT OR IGNORE INTO recorded_chunks (case_id, chunk) VALUES (?1, ?2)")?;
             let mut person = tx.prepare_cached(
                 "INSERT OR IGNORE INTO persons (pseudonym, case_id, recorded_at, territory, requester, \
                  requester_office, service, requested, sex, birth_year) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -313,29 +340,36 @@ impl StatisticsStore {
             )?;
             let mut answer =
                 tx.prepare_cached("INSERT INTO body_answers (person_id, body, status) VALUES (?1, ?2, ?3)")?;
-            for row in rows {
-                let n = person.execute(params![
-                    row.pseudonym,
-                    row.case_id,
-                    to_ms(row.recorded_at),
-                    row.territory,
-                    row.requester,
-                    row.requester_office,
-                    row.service,
-                    row.requested.join(","),
-                    row.sex,
-                    row.birth_year,
-                ])?;
-                if n == 0 {
+            for chunk in chunks {
+                if recorded.execute(params![chunk.case_id, chunk.chunk])? == 0 {
                     continue;
                 }
-                inserted += 1;
-                let id = tx.last_insert_rowid();
-                for v in &row.values {
-                    value.execute(params![id, v.category, v.source, v.value])?;
-                }
-                for (body, status) in &row.answers {
-                    answer.execute(params![id, body, status])?;
+                for row in &chunk.rows {
+                    // OR IGNORE: a store created before the chunk ledger still has its unique
+                    // index on (case_id, pseudonym), and rows a chunk wrote before the upgrade.
+                    let n = person.execute(params![
+                        row.pseudonym,
+                        row.case_id,
+                        to_ms(row.recorded_at),
+                        row.territory,
+                        row.requester,
+                        row.requester_office,
+                        row.service,
+                        row.requested.join(","),
+                        row.sex,
+                        row.birth_year,
+                    ])?;
+                    if n == 0 {
+                        continue;
+                    }
+                    inserted += 1;
+                    let id = tx.last_insert_rowid();
+                    for v in &row.values {
+                        value.execute(params![id, v.category, v.source, v.value])?;
+                    }
+                    for (body, status) in &row.answers {
+                        answer.execute(params![id, body, status])?;
+                    }
                 }
             }
         }
@@ -356,6 +390,9 @@ impl StatisticsStore {
         let conn = self.conn();
         let deleted = conn.execute("DELETE FROM persons WHERE recorded_at < ?1", [to_ms(before)])?;
         if deleted > 0 {
+            // The ledger of the cases that have no row left (their 30 days are long past: no
+            // purge of theirs can be retried).
+            conn.execute("DELETE FROM recorded_chunks WHERE case_id NOT IN (SELECT case_id FROM persons)", [])?;
             // As for the case store: rebuild from live rows, then truncate the WAL.
             conn.execute_batch("VACUUM")?;
             crate::purge::checkpoint_truncate(&conn)?;
@@ -525,6 +562,10 @@ mod tests {
         }
     }
 
+    fn chunk(case_id: &str, chunk: u32, rows: Vec<StatisticsRow>) -> ChunkStatistics {
+        ChunkStatistics { case_id: case_id.into(), chunk, rows }
+    }
+
     #[test]
     fn pseudonyms_are_stable_per_secret_and_differ_across_secrets() {
         let a = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
@@ -556,7 +597,7 @@ mod tests {
         let path = dir.path().join("s.db");
         let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
         let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
-        StatisticsStore::open(&path).unwrap().record(&[row(&p, nir.as_str(), "c1")]).unwrap();
+        StatisticsStore::open(&path).unwrap().record(&[chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")])]).unwrap();
         // As a store of an earlier version: with the index by pseudonym.
         Connection::open(&path)
             .unwrap()
@@ -578,9 +619,10 @@ mod tests {
         let store = StatisticsStore::open(&dir.path().join("s.db")).unwrap();
         let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
         let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
-        let rows = [row(&p, nir.as_str(), "c1"), row(&p, nir.as_str(), "c2")];
-        assert_eq!(store.record(&rows).unwrap(), 2);
-        assert_eq!(store.record(&rows).unwrap(), 0, "idempotent");
+        let chunks =
+            [chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")]), chunk("c2", 0, vec![row(&p, nir.as_str(), "c2")])];
+        assert_eq!(store.record(&chunks).unwrap(), 2);
+        assert_eq!(store.record(&chunks).unwrap(), 0, "idempotent");
         let report = store.report().unwrap();
         assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (2, 1, 2));
         assert_eq!(report.by_risk_factor, vec![("housing_aid".to_owned(), 2)]);
@@ -594,6 +636,47 @@ mod tests {
         assert!(seen[0].values.contains(&"housing_aid=true (cnaf)".to_owned()));
         assert_eq!(store.purge_before(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap(), 2);
         assert_eq!(store.report().unwrap().persons, 0);
+        let ledger: i64 = store.conn().query_row("SELECT COUNT(*) FROM recorded_chunks", [], |r| r.get(0)).unwrap();
+        assert_eq!(ledger, 0, "the purged cases' chunks leave the ledger");
+    }
+
+    #[test]
+    fn a_chunk_is_recorded_once_and_holds_rows_of_its_case_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StatisticsStore::open(&dir.path().join("s.db")).unwrap();
+        let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let nirs: Vec<_> =
+            ["2500513055001", "2500513055002"].iter().map(|n| passerelle_protocol::nir::with_key(n).unwrap()).collect();
+        let first = chunk("c1", 0, vec![row(&p, nirs[0].as_str(), "c1")]);
+        let second = chunk("c1", 1, vec![row(&p, nirs[1].as_str(), "c1")]);
+        assert_eq!(store.record(std::slice::from_ref(&first)).unwrap(), 1);
+        // A purge retried after a crash: the first chunk again, then the second.
+        assert_eq!(store.record(&[first, second]).unwrap(), 1);
+        assert_eq!(store.persons_of_case("c1").unwrap(), 2);
+        let stray = chunk("c1", 2, vec![row(&p, nirs[0].as_str(), "c2")]);
+        assert!(matches!(store.record(&[stray]), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_store_from_before_the_chunk_ledger_keeps_its_rows_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        // The persons table as earlier versions created it: unique on (case_id, pseudonym).
+        let old_schema = SCHEMA.replace(
+            "    birth_year INTEGER NOT NULL\n);",
+            "    birth_year INTEGER NOT NULL,\n    UNIQUE (case_id, pseudonym)\n);",
+        );
+        assert_ne!(old_schema, SCHEMA);
+        Connection::open(&path).unwrap().execute_batch(&old_schema).unwrap();
+        let store = StatisticsStore::open(&path).unwrap();
+        let p = Pseudonymiser::new(b"0123456789abcdef0123456789abcdef");
+        let nir = passerelle_protocol::nir::with_key("2500513055001").unwrap();
+        let rows = chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")]);
+        assert_eq!(store.record(std::slice::from_ref(&rows)).unwrap(), 1);
+        // Recorded before the upgrade: the ledger does not know the chunk, the old index does.
+        store.conn().execute("DELETE FROM recorded_chunks", []).unwrap();
+        assert_eq!(store.record(&[rows]).unwrap(), 0);
+        assert_eq!(store.persons_of_case("c1").unwrap(), 1);
     }
 
     #[test]
@@ -608,13 +691,15 @@ mod tests {
             source: "cnaf".into(),
             value: "13055".into(),
         });
-        assert!(matches!(store.record(&[bad]), Err(StoreError::Identifying(c)) if c == "commune_code"));
+        assert!(
+            matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::Identifying(c)) if c == "commune_code")
+        );
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.pseudonym = nir.as_str().to_owned();
-        assert!(matches!(store.record(&[bad]), Err(StoreError::PersonalData(_))));
+        assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.values[0].value = nir.as_str().to_owned();
-        assert!(matches!(store.record(&[bad]), Err(StoreError::PersonalData(_))));
+        assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));
         for (_, column) in store.columns().unwrap() {
             let identity = catalogue::identity_field(&column);
             assert!(identity.is_none_or(|f| !f.identifying), "{column}");
