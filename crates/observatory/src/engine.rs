@@ -415,15 +415,17 @@ impl Engine {
             }
             Ok::<_, StoreError>(read)
         })?;
-        let chunks: Vec<ChunkStatistics> = read
-            .iter()
-            .map(|(case, index, solicitations, chunk)| ChunkStatistics {
-                case_id: case.case_id.clone(),
-                chunk: *index,
-                rows: self.statistics_rows(case, solicitations, chunk),
-            })
-            .collect();
-        self.statistics.record(&chunks)?;
+        in_background(|| {
+            let chunks: Vec<ChunkStatistics> = read
+                .iter()
+                .map(|(case, index, solicitations, chunk)| ChunkStatistics {
+                    case_id: case.case_id.clone(),
+                    chunk: *index,
+                    rows: self.statistics_rows(case, solicitations, chunk),
+                })
+                .collect();
+            self.statistics.record(&chunks)
+        })?;
         let purging: Vec<(&CaseRecord, PurgeCounts)> = cases.iter().map(|c| (*c, PurgeCounts::default())).collect();
         self.purge_final(&purging, reason)
     }
@@ -441,8 +443,10 @@ impl Engine {
                 return Ok(());
             }
             let chunk = self.store.read(|tx| self.chunk_of_statistics(tx, case, index))?;
-            let rows = self.statistics_rows(case, &solicitations, &chunk);
-            self.statistics.record(&[ChunkStatistics { case_id: case.case_id.clone(), chunk: index, rows }])?;
+            in_background(|| {
+                let rows = self.statistics_rows(case, &solicitations, &chunk);
+                self.statistics.record(&[ChunkStatistics { case_id: case.case_id.clone(), chunk: index, rows }])
+            })?;
         }
         tracing::info!(
             case_id,
@@ -621,6 +625,35 @@ pub(crate) fn quoted_id(text: &str) -> String {
     }
     s
 }
+
+/// Runs `f` on a thread of its own at a lower scheduling priority (nice 10 on Linux), and waits
+/// for it: for the statistics of a purge, CPU work that holds no lock of the case store and can
+/// wait, so that the live cases' deliveries get the processor first (a big case's statistics
+/// took a core for seconds while they waited). Only work that holds no lock a live delivery
+/// needs may run here: a preempted holder would stall the deliveries behind it.
+fn in_background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("passerelle-statistics".into())
+            .spawn_scoped(scope, || {
+                lower_priority();
+                f()
+            })
+            .expect("a thread for the statistics");
+        worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Lowers the calling thread's scheduling priority (its nice value to 10: Linux schedules
+/// threads on their own); a failure leaves it as it was (the work only runs sooner).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKGROUND_NICE);
+}
+
+/// The nice value of background work (0 is the default, 19 the lowest priority).
+#[cfg(target_os = "linux")]
+const BACKGROUND_NICE: i32 = 10;
 
 /// Persons whose payloads one purge transaction deletes: small enough that a request or a
 /// response of another case waits a few milliseconds at most behind a slice, large enough that
