@@ -684,3 +684,22 @@ pub(crate) fn completeness_label(c: v1::Completeness) -> &'static str {
 pub(crate) fn problems_text(problems: &[v1::Problem]) -> String {
     problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ")
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn own_nice() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+    }
+
+    #[test]
+    fn background_work_runs_at_a_lower_priority_and_the_caller_keeps_its_own() {
+        let before = own_nice();
+        let inside = in_background(own_nice);
+        assert_eq!(inside, BACKGROUND_NICE.max(before), "the worker's nice value");
+        assert_eq!(own_nice(), before, "the calling thread is left as it was");
+        let panicked = std::panic::catch_unwind(|| in_background(|| panic!("a failing chunk")));
+        assert!(panicked.is_err(), "a panic on the worker reaches the caller");
+    }
+}
