@@ -438,7 +438,9 @@ impl Engine {
         let case_id = case.case_id.as_str();
         let started = std::time::Instant::now();
         let solicitations = self.store.read(|tx| tx.solicitations(case_id))?;
-        for index in 0..case.person_chunk_count() {
+        // A case that ended without a result has no outcome to count.
+        let counted = if case.result_at.is_some() { 0..case.person_chunk_count() } else { 0..0 };
+        for index in counted {
             if self.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }

@@ -341,7 +341,9 @@ impl StatisticsStore {
             let mut answer =
                 tx.prepare_cached("INSERT INTO body_answers (person_id, body, status) VALUES (?1, ?2, ?3)")?;
             for chunk in chunks {
-                if recorded.execute(params![chunk.case_id, chunk.chunk])? == 0 {
+                // A chunk without rows (a case that ended without a result) leaves nothing to
+                // record twice.
+                if chunk.rows.is_empty() || recorded.execute(params![chunk.case_id, chunk.chunk])? == 0 {
                     continue;
                 }
                 for row in &chunk.rows {
@@ -653,6 +655,9 @@ mod tests {
         // A purge retried after a crash: the first chunk again, then the second.
         assert_eq!(store.record(&[first, second]).unwrap(), 1);
         assert_eq!(store.persons_of_case("c1").unwrap(), 2);
+        assert_eq!(store.record(&[chunk("c3", 0, vec![])]).unwrap(), 0);
+        let ledger: i64 = store.conn().query_row("SELECT COUNT(*) FROM recorded_chunks", [], |r| r.get(0)).unwrap();
+        assert_eq!(ledger, 2, "an empty chunk is not recorded");
         let stray = chunk("c1", 2, vec![row(&p, nirs[0].as_str(), "c2")]);
         assert!(matches!(store.record(&[stray]), Err(StoreError::Corrupt(_))));
     }
