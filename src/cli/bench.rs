@@ -49,8 +49,9 @@ pub struct Args {
     /// The population's seed.
     #[arg(long, default_value_t = passerelle_synth::DEFAULT_SEED)]
     pub seed: u64,
-    /// Keep the work folder (the daemons' logs and stores, synthetic data only) and print its
-    /// path, to look at where the time went (run with `RUST_LOG=debug` for every stage's log).
+    /// Keep the work folder (the daemons' logs and stores, synthetic data only, and
+    /// `latency.csv`: each single-person request's start and latency) and print its path, to
+    /// look at where the time went (run with `RUST_LOG=debug` for every stage's log).
     #[arg(long)]
     pub keep: bool,
 }

@@ -605,6 +605,22 @@ fn case_from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
 }
 
 impl Tx<'_> {
+    /// Runs one statement with its parsed form kept by the connection (rusqlite's own
+    /// `execute` parses it again each time): for every statement of the hot paths.
+    pub(crate) fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        Ok(self.tx.prepare_cached(sql)?.execute(params)?)
+    }
+
+    /// As [`Tx::execute`], for a query of one row.
+    pub(crate) fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        Ok(self.tx.prepare_cached(sql)?.query_row(params, f)?)
+    }
+
     /// Runs `f` inside a savepoint of this transaction: if it fails, what it wrote is rolled
     /// back and the rest of the transaction stands.
     /// The `bool` is `false` when the savepoint could not be rolled back or released: the
@@ -630,7 +646,7 @@ impl Tx<'_> {
 impl Tx<'_> {
     /// Stores a new case. Fails if the id exists.
     pub fn insert_case(&self, c: &NewCase, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO cases (case_id, state, requester, requester_office, requester_user, purpose, legal_basis, \
              wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size, request_chunk_count, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -680,7 +696,7 @@ impl Tx<'_> {
 
     /// Moves a case to `state`.
     pub fn set_state(&self, case_id: &str, state: CaseState, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET state = ?2, updated_at = ?3 WHERE case_id = ?1",
             params![case_id, state.as_str(), to_ms(now)],
         )?;
@@ -696,13 +712,13 @@ impl Tx<'_> {
         refused: u64,
         now: SystemTime,
     ) -> Result<bool> {
-        let inserted = self.tx.execute(
+        let inserted = self.execute(
             "INSERT OR IGNORE INTO request_chunks (case_id, chunk_index, received_at, accepted, refused) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![case_id, index, to_ms(now), accepted as i64, refused as i64],
         )?;
         if inserted == 1 {
-            self.tx.execute(
+            self.execute(
                 "UPDATE cases SET request_chunks_received = request_chunks_received + 1, \
                  persons_refused = persons_refused + ?2, updated_at = ?3 WHERE case_id = ?1",
                 params![case_id, refused as i64, to_ms(now)],
@@ -797,7 +813,7 @@ impl Tx<'_> {
 
     /// Stores a solicitation and its `chunk_count` chunks, none answered.
     pub fn insert_solicitation(&self, s: &StoredSolicitation) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO solicitations (solicitation_id, case_id, body, categories, chunk_count, declines, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -858,7 +874,7 @@ impl Tx<'_> {
 
     /// Replaces a solicitation's declines.
     pub fn set_declines(&self, solicitation_id: &str, declines: &[u8]) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE solicitations SET declines = ?2 WHERE solicitation_id = ?1",
             params![solicitation_id, declines],
         )?;
@@ -881,7 +897,7 @@ impl Tx<'_> {
 
     /// Marks a solicitation chunk answered; `false` if it already was (a duplicate response).
     pub fn mark_chunk_answered(&self, solicitation_id: &str, index: u32, now: SystemTime) -> Result<bool> {
-        let changed = self.tx.execute(
+        let changed = self.execute(
             "UPDATE solicitation_chunks SET answered_at = ?3 WHERE solicitation_id = ?1 AND chunk_index = ?2 \
              AND answered_at IS NULL",
             params![solicitation_id, index, to_ms(now)],
@@ -891,7 +907,7 @@ impl Tx<'_> {
 
     /// Marks a solicitation chunk reminded.
     pub fn mark_chunk_reminded(&self, solicitation_id: &str, index: u32, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE solicitation_chunks SET reminded_at = ?3 WHERE solicitation_id = ?1 AND chunk_index = ?2",
             params![solicitation_id, index, to_ms(now)],
         )?;
@@ -911,7 +927,7 @@ impl Tx<'_> {
 
     /// Records the reminder of a case.
     pub fn mark_reminded(&self, case_id: &str, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET reminded_at = ?2, updated_at = ?2 WHERE case_id = ?1",
             params![case_id, to_ms(now)],
         )?;
@@ -920,7 +936,7 @@ impl Tx<'_> {
 
     /// Records the result built (`returning`).
     pub fn record_result(&self, case_id: &str, completeness: &str, chunk_count: u32, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET state = 'returning', completeness = ?2, result_chunk_count = ?3, result_at = ?4, \
              updated_at = ?4 WHERE case_id = ?1",
             params![case_id, completeness, chunk_count, to_ms(now)],
@@ -930,7 +946,7 @@ impl Tx<'_> {
 
     /// Records that every result chunk is published (`returned`).
     pub fn mark_returned(&self, case_id: &str, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET state = 'returned', returned_at = ?2, updated_at = ?2 WHERE case_id = ?1",
             params![case_id, to_ms(now)],
         )?;
@@ -939,7 +955,7 @@ impl Tx<'_> {
 
     /// Records the requester's receipt.
     pub fn mark_receipt(&self, case_id: &str, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET receipt_at = ?2, updated_at = ?2 WHERE case_id = ?1",
             params![case_id, to_ms(now)],
         )?;
@@ -948,7 +964,7 @@ impl Tx<'_> {
 
     /// Refuses the whole case with a reason (no personal data).
     pub fn mark_refused(&self, case_id: &str, reason: &str, now: SystemTime) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE cases SET state = 'refused', refusal = ?2, updated_at = ?3 WHERE case_id = ?1",
             params![case_id, reason, to_ms(now)],
         )?;
@@ -979,7 +995,7 @@ impl Tx<'_> {
 
     /// Totals since the store was created: purged cases, refused cases, refused persons.
     pub fn totals(&self) -> Result<(u64, u64, u64)> {
-        Ok(self.tx.query_row(
+        Ok(self.query_row(
             "SELECT COALESCE(SUM(purged_at IS NOT NULL), 0), COALESCE(SUM(state = 'refused'), 0), \
              COALESCE(SUM(persons_refused), 0) FROM cases",
             [],

@@ -132,7 +132,7 @@ impl Tx<'_> {
 
     /// Rows waiting in the outbox.
     pub fn outbox_depth(&self) -> Result<u64> {
-        Ok(self.tx.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
     }
 }
 

@@ -68,10 +68,10 @@ impl Tx<'_> {
     /// bodies' answers, the messages not yet published) and records when. The case row and its
     /// metadata stay.
     pub fn purge_case_payloads(&self, case_id: &str, now: SystemTime) -> Result<PurgeCounts> {
-        let persons = self.tx.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
+        let persons = self.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
         let answers = self.delete_answer_chunks(case_id, None)?;
-        let outbox = self.tx.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
-        self.tx.execute(
+        let outbox = self.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
+        self.execute(
             "UPDATE cases SET purged_at = ?2, updated_at = ?2 WHERE case_id = ?1",
             params![case_id, to_ms(now)],
         )?;

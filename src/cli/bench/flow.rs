@@ -389,7 +389,9 @@ async fn wait_receipts(requester: &Requester, case_ids: &[Uuid]) -> anyhow::Resu
 }
 
 /// `count` sequential single-person requests (the selection's persons in turn), each timed
-/// from its send to its stored result, in milliseconds.
+/// from its send to its stored result, in milliseconds. Each is also written to
+/// `latency.csv` in the work folder (kept with `--keep`): its start, in ms from the first
+/// request's, and its latency, to see when the slow ones happened.
 async fn single_person_latencies(
     requester: &Requester,
     selection: &Path,
@@ -407,6 +409,8 @@ async fn single_person_latencies(
     let dir = root.join("latency");
     std::fs::create_dir_all(&dir)?;
     let mut latencies = Vec::with_capacity(count);
+    let mut csv = String::from("started_ms,latency_ms\n");
+    let first = Instant::now();
     for i in 0..count {
         let file = dir.join(format!("{i}.csv"));
         std::fs::write(&file, format!("{header}\n{}\n", persons[i % persons.len()]))?;
@@ -416,10 +420,13 @@ async fn single_person_latencies(
         requester.send(&ids, &ProgressBar::hidden()).await?;
         let cases =
             requester.wait_for_results(&ids, &ProgressBar::hidden(), Some(SystemTime::now() + RESPOND_BY)).await?;
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        latencies.push(latency);
+        csv.push_str(&format!("{:.3},{latency:.3}\n", started.duration_since(first).as_secs_f64() * 1000.0));
         check_complete(&cases)?;
         let _ = std::fs::remove_file(&file);
     }
+    std::fs::write(root.join("latency.csv"), csv).context("cannot write latency.csv")?;
     Ok(latencies)
 }
 
