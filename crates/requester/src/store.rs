@@ -35,6 +35,37 @@ pub const DB_FILE: &str = "requester.db";
 /// share the store) before giving up: far longer than any one chunk's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Prepared statements the connection keeps (rusqlite's default is 16), every statement run
+/// through [`Cached`]: parsed once, not on every use.
+const STATEMENT_CACHE: usize = 64;
+
+/// `execute` and `query_row` with the statement's parsed form kept by the connection
+/// (rusqlite's own parse the SQL again on every call).
+trait Cached {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 /// The schema version (`PRAGMA user_version`). 2: a person's answers are a row of
 /// `person_answers` (they were `persons.answers`; [`Store::open`] migrates a version-1 store).
 const SCHEMA_VERSION: i32 = 2;
@@ -316,6 +347,7 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // secure_delete first: every page freed from now on is zeroed.
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -348,7 +380,7 @@ impl Store {
     // ----- submissions and cases -----
 
     pub fn insert_submission(tx: &Transaction<'_>, s: &SubmissionRecord) -> Result<(), StoreError> {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO submissions (id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
                 encoding, out_path, lines, rejected)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -372,7 +404,7 @@ impl Store {
 
     /// Sets the selection counts once the file has been read to its end.
     pub fn set_submission_counts(tx: &Transaction<'_>, id: Uuid, lines: u64, rejected: u64) -> Result<(), StoreError> {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE submissions SET lines = ?2, rejected = ?3 WHERE id = ?1",
             params![id.to_string(), lines as i64, rejected as i64],
         )?;
@@ -386,7 +418,7 @@ impl Store {
         observatory: &str,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO cases (id, submission_id, observatory, persons, request_chunks, state, submitted_at)
              VALUES (?1, ?2, ?3, 0, 0, 'prepared', ?4)",
             params![id.to_string(), submission.to_string(), observatory, to_millis(now)],
@@ -396,7 +428,7 @@ impl Store {
 
     /// Fixes a case's person and chunk counts once the selection is read.
     pub fn set_case_counts(tx: &Transaction<'_>, id: Uuid, persons: u64, chunks: u32) -> Result<(), StoreError> {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE cases SET persons = ?2, request_chunks = ?3 WHERE id = ?1",
             params![id.to_string(), persons as i64, chunks],
         )?;
@@ -457,7 +489,7 @@ impl Store {
     }
 
     pub fn mark_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "UPDATE cases SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'prepared'",
             params![case.to_string(), to_millis(now)],
         )?;
@@ -465,7 +497,7 @@ impl Store {
     }
 
     pub fn mark_receipt_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "UPDATE cases SET receipt_sent_at = ?2 WHERE id = ?1",
             params![case.to_string(), to_millis(now)],
         )?;
@@ -483,13 +515,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             if whole {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE submissions SET written_at = ?2 WHERE id = ?1",
                     params![submission.to_string(), to_millis(now)],
                 )?;
             }
             for f in files {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT OR IGNORE INTO written_files (submission_id, path) VALUES (?1, ?2)",
                     params![submission.to_string(), f.to_string_lossy()],
                 )?;
@@ -500,7 +532,7 @@ impl Store {
 
     pub fn submission(&self, id: Uuid) -> Result<Option<SubmissionRecord>, StoreError> {
         let conn = self.lock();
-        conn.query_row(&format!("{SUBMISSION_SELECT} WHERE id = ?1"), params![id.to_string()], submission_row)
+        conn.query_row_cached(&format!("{SUBMISSION_SELECT} WHERE id = ?1"), params![id.to_string()], submission_row)
             .optional()?
             .transpose()
     }
@@ -587,7 +619,7 @@ impl Store {
                     )));
                 }
             }
-            let inserted = tx.execute(
+            let inserted = tx.execute_cached(
                 "INSERT OR IGNORE INTO result_chunks (case_id, chunk_index, received_at) VALUES (?1, ?2, ?3)",
                 params![case_id.to_string(), result.chunk_index, to_millis(now)],
             )?;
@@ -615,7 +647,7 @@ impl Store {
                 }
             }
             let outcome = v1::Result { bodies: result.bodies.clone(), ..Default::default() };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE cases SET result_chunks = ?2, completeness = ?3, bodies = ?4 WHERE id = ?1",
                 params![case_id.to_string(), result.chunk_count, result.completeness, outcome.encode_to_vec()],
             )?;
@@ -641,7 +673,7 @@ impl Store {
             if case.state == CaseState::Purged {
                 return Ok(Stored::PurgedCase);
             }
-            let inserted = tx.execute(
+            let inserted = tx.execute_cached(
                 "INSERT OR IGNORE INTO refusals (case_id, request_chunk, whole_case, received_at) VALUES (?1, ?2, ?3, ?4)",
                 params![case_id.to_string(), refusal.request_chunk_index, refusal.whole_case, to_millis(now)],
             )?;
@@ -650,7 +682,7 @@ impl Store {
             }
             if refusal.whole_case {
                 let problems: Vec<ProblemRecord> = refusal.case_problems.iter().map(ProblemRecord::from).collect();
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE cases SET case_problems = ?2 WHERE id = ?1",
                     params![case_id.to_string(), serde_json::to_string(&problems).expect("serialisable")],
                 )?;
@@ -670,7 +702,7 @@ impl Store {
                     }
                 }
             }
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE cases SET refused_persons = (SELECT COUNT(*) FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL)
                  WHERE id = ?1",
                 params![case_id.to_string()],
@@ -755,24 +787,24 @@ impl Store {
                     rows.collect::<Result<_, _>>()?
                 };
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
-                tx.execute(
+                tx.execute_cached(
                     &format!(
                         "DELETE FROM person_answers WHERE person_id IN
                          (SELECT id FROM persons WHERE case_id IN ({cases}))"
                     ),
                     params![id],
                 )?;
-                tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
-                tx.execute(
+                tx.execute_cached(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
+                tx.execute_cached(
                     "UPDATE cases SET state = 'purged', purged_at = ?2, bodies = NULL, case_problems = NULL
                      WHERE submission_id = ?1",
                     params![id, to_millis(now)],
                 )?;
                 // The service text is the requester's own words: it may name a person. Gone too.
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE submissions SET purged_at = ?2, service = '', out_path = NULL WHERE id = ?1",
                     params![id, to_millis(now)],
                 )?;
@@ -792,9 +824,9 @@ impl Store {
     /// and the file shrinks), then truncates the WAL that VACUUM filled again.
     pub fn scrub(&self) -> Result<(), StoreError> {
         let conn = self.lock();
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         conn.execute_batch("VACUUM")?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }
@@ -896,7 +928,8 @@ fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRecord, StoreE
 }
 
 fn case_by_id(conn: &Connection, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
-    let case = conn.query_row(&format!("{CASE_SELECT} WHERE id = ?1"), params![id.to_string()], case_row).optional()?;
+    let case =
+        conn.query_row_cached(&format!("{CASE_SELECT} WHERE id = ?1"), params![id.to_string()], case_row).optional()?;
     match case {
         Some(case) => {
             let mut case = case?;
@@ -916,7 +949,7 @@ fn encode_answers(person: &v1::ResultPerson, out: &mut Vec<u8>) {
 
 /// Something new arrived for a case: its submission's result files must be written (again).
 fn mark_unwritten(tx: &Transaction<'_>, case_id: Uuid) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE submissions SET written_at = NULL WHERE id = (SELECT submission_id FROM cases WHERE id = ?1)",
         params![case_id.to_string()],
     )?;
@@ -936,7 +969,7 @@ fn settle(tx: &Transaction<'_>, case_id: Uuid, now: SystemTime) -> Result<bool, 
         return Ok(true);
     }
     let whole_refused = !case.case_problems.is_empty()
-        || tx.query_row(
+        || tx.query_row_cached(
             "SELECT COUNT(*) FROM refusals WHERE case_id = ?1 AND whole_case = 1",
             params![case_id.to_string()],
             |r| r.get::<_, i64>(0),
@@ -949,7 +982,7 @@ fn settle(tx: &Transaction<'_>, case_id: Uuid, now: SystemTime) -> Result<bool, 
         None
     };
     if let Some(state) = new_state {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE cases SET state = ?2, settled_at = ?3 WHERE id = ?1",
             params![case_id.to_string(), state.as_str(), to_millis(now)],
         )?;
