@@ -354,7 +354,7 @@ impl Tx<'_> {
 
     /// Deletes every entry of the years before `year` (retention); returns how many.
     pub fn audit_delete_years_before(&self, year: i32) -> Result<usize> {
-        Ok(self.execute("DELETE FROM audit WHERE year < ?1", [year])?)
+        self.execute("DELETE FROM audit WHERE year < ?1", [year])
     }
 }
 
