@@ -26,13 +26,35 @@ fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
     }
     let output = support::passerelle()
         .args(["bench", "--persons", &PERSONS.to_string(), "--json", "--amqp", &url])
-        .args(["--latency-requests", &LATENCY_REQUESTS.to_string()])
+        .args(["--latency-requests", &LATENCY_REQUESTS.to_string(), "--keep"])
         .stdin(Stdio::null())
         .output()
         .expect("the passerelle binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bench failed ({}):\n{stderr}", output.status);
+    // The kept work folder (synthetic data only) holds each single-person request's timing.
+    let kept = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("bench: work folder kept: "))
+        .unwrap_or_else(|| panic!("--keep names the work folder:\n{stderr}"));
+    let kept = std::path::PathBuf::from(kept.trim());
+    let latencies = std::fs::read_to_string(kept.join("latency.csv")).expect("latency.csv in the work folder");
+    std::fs::remove_dir_all(&kept).expect("the kept work folder can be removed");
+    let mut lines = latencies.lines();
+    assert_eq!(lines.next(), Some("started_ms,latency_ms"));
+    let rows: Vec<(f64, f64)> = lines
+        .map(|l| {
+            let (started, latency) = l.split_once(',').unwrap_or_else(|| panic!("not a CSV row: {l}"));
+            (started.parse().unwrap(), latency.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len() as u64, LATENCY_REQUESTS, "one row per single-person request");
+    assert!(
+        rows.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0 + 0.001),
+        "each request starts after the previous one ended"
+    );
+    assert!(rows.iter().all(|&(_, latency)| latency > 0.0));
     let last = stdout.lines().last().expect("bench printed something");
     let report: Value =
         serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {last}"));
@@ -79,6 +101,8 @@ fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
     assert!(number(&report, "latency_p50_ms") > 0.0);
     assert!(number(&report, "latency_p50_ms") <= number(&report, "latency_p99_ms"));
     assert!(number(&report, "latency_p99_ms") <= number(&report, "latency_max_ms"));
+    let slowest = rows.iter().map(|&(_, latency)| latency).fold(0.0, f64::max);
+    assert!((slowest - number(&report, "latency_max_ms")).abs() < 0.01, "latency.csv's slowest is the report's max");
     assert!(number(&report, "raw_rtt_p99_ms") > 0.0);
     let stages = &report["stages"];
     assert!(stages["requests_sent"].as_f64().unwrap() <= number(&report, "seconds"));
