@@ -108,6 +108,27 @@ fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
     assert!(stages["requests_sent"].as_f64().unwrap() <= number(&report, "seconds"));
     assert!(stages["observatory_returned"].as_f64().is_some(), "the observatory's store has the case: {stages}");
 
+    // The CPU each process used: every process named, the parts adding up to the total, and
+    // the floor and bound derived from it.
+    let cores = number(&report, "cores");
+    assert!(cores >= 1.0);
+    for (field, scale) in [("flow_cpu_seconds", 1.0), ("latency_cpu_ms", 1000.0)] {
+        let cpu = &report[field];
+        let responders = cpu["responders"].as_object().unwrap_or_else(|| panic!("`{field}` names the responders"));
+        let bodies: Vec<&str> = responders.keys().map(String::as_str).collect();
+        assert_eq!(bodies, ["cnam", "cnav", "msa"], "`{field}`");
+        let parts = number(cpu, "observatory")
+            + responders.values().map(|v| v.as_f64().unwrap()).sum::<f64>()
+            + number(cpu, "requester")
+            + cpu["broker"].as_f64().unwrap_or(0.0);
+        assert!(parts > 0.0, "`{field}`: the processes used no CPU at all: {cpu}");
+        assert!((number(cpu, "total") - parts).abs() < 1e-6 * scale, "`{field}`: the total is the sum: {cpu}");
+    }
+    let floor = number(&report, "flow_cpu_floor_seconds");
+    assert!((floor - number(&report["flow_cpu_seconds"], "total") / cores).abs() < 1e-9);
+    let bound = number(&report, "raw_seconds") / floor;
+    assert!((number(&report, "ratio_cpu_bound") - bound).abs() <= 1e-9 * bound.max(1.0));
+
     // Nothing of the run stays on the broker: its prefix's topology was deleted.
     let prefix = report["prefix"].as_str().expect("the run names its prefix");
     assert!(prefix.starts_with("bench-"));

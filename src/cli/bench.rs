@@ -12,6 +12,7 @@
 //! The module map: [`flow`] (stages 1, 2 and 4), [`daemons`] (the processes), [`raw`] (lapin
 //! directly: the tap, the raw throughput and round trip).
 
+mod cpu;
 mod daemons;
 mod flow;
 mod raw;
@@ -67,6 +68,11 @@ What it measures, in one run against the real broker (nothing of it stays on the
   latency_*_ms   K sequential single-person requests, submit to stored result
   raw_rtt_p99_ms the raw round trip publish → consume → reply → consume, K times
   observatory_peak_rss_bytes   VmHWM of the observatory process, read just before it stops
+  flow_cpu_seconds   CPU seconds of each process during the flow (observatory, responders,
+                 requester = this process, broker when it runs here); with the cores, the floor
+                 the flow cannot go under (flow_cpu_floor_seconds) and the best ratio it allows
+                 (ratio_cpu_bound)
+  latency_cpu_ms the same, per single-person request
 
 Exit status: 0 done; 2 usage error; 4 broker unreachable, a daemon failed, or the flow did not
 complete.
@@ -100,6 +106,17 @@ pub struct Report {
     pub by_kind: std::collections::BTreeMap<String, raw::KindCount>,
     /// Where the flow's time went (seconds from the first request chunk published).
     pub stages: flow::Stages,
+    /// The machine's cores (as this process may use them).
+    pub cores: usize,
+    /// CPU seconds each process used during the flow (`seconds`).
+    pub flow_cpu_seconds: cpu::CpuUse,
+    /// `flow_cpu_seconds.total / cores`: the flow cannot take less with this much CPU, however
+    /// well its stages overlap.
+    pub flow_cpu_floor_seconds: f64,
+    /// `raw_seconds / flow_cpu_floor_seconds`: the best `ratio` this much CPU allows.
+    pub ratio_cpu_bound: f64,
+    /// CPU milliseconds each process used per single-person request of the latency loop.
+    pub latency_cpu_ms: cpu::CpuUse,
     /// Not timed: population, extracts, requester's `prepare`.
     pub setup_seconds: f64,
     pub prefix: String,
@@ -131,7 +148,10 @@ fn render(r: &Report) -> String {
          \x20 raw       {raw:.2} s for the same messages: ratio {ratio:.3}\n\
          \x20 memory    observatory peak RSS {rss:.1} MiB\n\
          \x20 latency   {k} single-person requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms\n\
-         \x20 raw rtt   p50 {rp50:.2} ms, p99 {rp99:.2} ms\n",
+         \x20 raw rtt   p50 {rp50:.2} ms, p99 {rp99:.2} ms\n\
+         \x20 cpu       flow: {flow_cpu} = {flow_total:.2} CPU-s on {cores} cores: no faster than {floor:.2} s \
+         (ratio at most {bound:.3})\n\
+         \x20           per single-person request, in ms: {latency_cpu} = {latency_total:.2}\n",
         persons = r.persons,
         bodies = r.bodies,
         chunk = r.chunk_size,
@@ -157,7 +177,30 @@ fn render(r: &Report) -> String {
         max = r.latency_max_ms,
         rp50 = r.raw_rtt_p50_ms,
         rp99 = r.raw_rtt_p99_ms,
+        flow_cpu = cpu_parts(&r.flow_cpu_seconds),
+        flow_total = r.flow_cpu_seconds.total,
+        cores = r.cores,
+        floor = r.flow_cpu_floor_seconds,
+        bound = r.ratio_cpu_bound,
+        latency_cpu = cpu_parts(&r.latency_cpu_ms),
+        latency_total = r.latency_cpu_ms.total,
     )
+}
+
+/// `observatory 3.40, responders 2.30 (cnam 1.00, …), requester 1.50, broker 1.40`.
+fn cpu_parts(c: &cpu::CpuUse) -> String {
+    let bodies: Vec<String> = c.responders.iter().map(|(b, s)| format!("{b} {s:.2}")).collect();
+    let mut text = format!(
+        "observatory {:.2}, responders {:.2} ({}), requester {:.2}",
+        c.observatory,
+        c.responders_total(),
+        bodies.join(", "),
+        c.requester
+    );
+    if let Some(broker) = c.broker {
+        text.push_str(&format!(", broker {broker:.2}"));
+    }
+    text
 }
 
 /// The nearest-rank percentile `p` (0 to 100) of `values` (sorted here).

@@ -28,6 +28,7 @@ use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
+use super::cpu::{CpuUse, Processes};
 use super::daemons::{while_running, Daemon, FreePorts};
 use super::raw::{self, Tap};
 use super::{percentile, Args, Report};
@@ -72,6 +73,22 @@ pub struct Stages {
     pub observatory_returned: Option<f64>,
     /// The last result chunk stored by the requester (= `seconds`).
     pub requester_stored: f64,
+}
+
+/// What the flow and the latency loop gave, before the daemons stop.
+struct Flowed {
+    persons: u64,
+    case_ids: Vec<Uuid>,
+    started_at: SystemTime,
+    requests_sent: f64,
+    seconds: f64,
+    recorded: raw::Recorded,
+    peak_rss: u64,
+    setup_seconds: f64,
+    /// p50, p99 and max, in ms.
+    latency: (f64, f64, f64),
+    flow_cpu: CpuUse,
+    latency_cpu: CpuUse,
 }
 
 /// The files and daemons of the run.
@@ -236,6 +253,9 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, Arc::new(SystemClock))
         .context("the requester cannot start")?;
     let listening = requester.listen().await.context("the requester cannot listen for its results")?;
+    let daemon_pids =
+        std::iter::once(&observatory).chain(&responders).filter_map(|d| Some((d.name.clone(), d.pid()?))).collect();
+    let processes = Processes::new(daemon_pids, url);
 
     let outcome = async {
         // 2. The full flow.
@@ -246,6 +266,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         let setup_seconds = setup.elapsed().as_secs_f64();
         eprintln!("bench: full flow, {} persons in {} case(s)", submitted.selection.valid, submitted.cases.len());
         let case_ids = submitted.case_ids();
+        let cpu_before = processes.read();
         let started_at = SystemTime::now();
         let started = Instant::now();
         requester.send(&case_ids, &ProgressBar::hidden()).await.context("the requester cannot send")?;
@@ -258,6 +279,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         };
         let mut daemons: Vec<&mut Daemon> = std::iter::once(&mut observatory).chain(responders.iter_mut()).collect();
         let cases = while_running(&mut daemons, waiting).await?;
+        let flow_cpu = processes.read().since(&cpu_before);
         check_complete(&cases)?;
         let stored_at = cases.iter().filter_map(|c| c.settled_at).max().ok_or_else(|| anyhow!("no settled case"))?;
         let seconds = stored_at.duration_since(started_at).unwrap_or_default().as_secs_f64();
@@ -269,10 +291,12 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         eprintln!("bench: {} single-person requests", args.latency_requests);
         let timing =
             single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
+        let cpu_before = processes.read();
         let mut latencies = while_running(&mut daemons, timing).await?;
+        let latency_cpu = processes.read().since(&cpu_before).per(args.latency_requests, 1000.0);
         let peak_rss = observatory.peak_rss_bytes()?;
-        Ok::<_, anyhow::Error>((
-            submitted.selection.valid,
+        Ok::<_, anyhow::Error>(Flowed {
+            persons: submitted.selection.valid,
             case_ids,
             started_at,
             requests_sent,
@@ -280,13 +304,15 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
             recorded,
             peak_rss,
             setup_seconds,
-            {
+            latency: {
                 let p50 = percentile(&mut latencies, 50.0);
                 let p99 = percentile(&mut latencies, 99.0);
                 let max = percentile(&mut latencies, 100.0);
                 (p50, p99, max)
             },
-        ))
+            flow_cpu,
+            latency_cpu,
+        })
     }
     .await;
     listening.stop().await;
@@ -298,7 +324,19 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         stopped.push(r.stop().await);
     }
     stopped.push(observatory.stop().await);
-    let (persons, case_ids, started_at, requests_sent, seconds, recorded, peak_rss, setup_seconds, latency) = outcome?;
+    let Flowed {
+        persons,
+        case_ids,
+        started_at,
+        requests_sent,
+        seconds,
+        recorded,
+        peak_rss,
+        setup_seconds,
+        latency,
+        flow_cpu,
+        latency_cpu,
+    } = outcome?;
     for s in stopped {
         s?;
     }
@@ -318,6 +356,8 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
     let _ = raw_conn.close(200, "bench done").await;
 
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let flow_cpu_floor_seconds = flow_cpu.total / cores as f64;
     Ok(Report {
         persons,
         bodies: d.responders.len() as u64,
@@ -337,6 +377,11 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         raw_rtt_p99_ms: percentile(&mut rtts, 99.0),
         by_kind: recorded.by_kind,
         stages,
+        cores,
+        flow_cpu_seconds: flow_cpu,
+        flow_cpu_floor_seconds,
+        ratio_cpu_bound: raw_seconds / flow_cpu_floor_seconds.max(1e-9),
+        latency_cpu_ms: latency_cpu,
         setup_seconds,
         prefix: String::new(),
     })
