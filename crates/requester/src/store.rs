@@ -1217,4 +1217,54 @@ mod tests {
         assert!(ids[0].is_some());
         assert_eq!(index.held(), vec![first]);
     }
+
+    #[test]
+    fn nirs_that_do_not_pack_are_matched_in_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, case) = store_with_case(dir.path(), 3);
+        let (_, odd_case) = {
+            // A second case whose stored NIRs include one that does not pack (a lowercase
+            // letter): the whole case is matched person by person in the (case, NIR) index.
+            let now = SystemTime::now();
+            let odd = Uuid::now_v7();
+            let submission = store.submissions().unwrap()[0].id;
+            store
+                .write(|tx| {
+                    Store::insert_case(tx, odd, submission, "cnav-idf", now)?;
+                    Store::insert_person(tx, odd, &NewPerson { line: 1, nir: nir(40), ..Default::default() })?;
+                    Store::insert_person(
+                        tx,
+                        odd,
+                        &NewPerson { line: 2, nir: "2a0000000000000".into(), ..Default::default() },
+                    )?;
+                    Store::set_case_counts(tx, odd, 2, 2)
+                })
+                .unwrap();
+            ((), odd)
+        };
+        let now = SystemTime::now();
+        let mut index = PersonIndex::default();
+        let conn = &mut *store.lock();
+        let tx = conn.transaction().unwrap();
+        let id_of = |case: Uuid, nir: &str| -> i64 {
+            tx.query_row(
+                "SELECT id FROM persons WHERE case_id = ?1 AND nir = ?2",
+                params![case.to_string(), nir],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let nirs = [nir(40), "2a0000000000000".to_owned(), nir(41)];
+        let (ids, unmatched) =
+            index.ids(&tx, odd_case, &odd_case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+        assert_eq!(ids, vec![Some(id_of(odd_case, &nirs[0])), Some(id_of(odd_case, &nirs[1])), None]);
+        assert_eq!(unmatched, 1);
+        assert!(index.held().is_empty(), "no table for a case with a NIR that does not pack");
+        // A case held as a table still matches, in the index, a result NIR that does not pack.
+        let nirs = [nir(1), "not a NIR".to_owned()];
+        let (ids, unmatched) = index.ids(&tx, case, &case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+        assert_eq!(ids, vec![Some(id_of(case, &nirs[0])), None]);
+        assert_eq!(unmatched, 1);
+        assert_eq!(index.held(), vec![case]);
+    }
 }
