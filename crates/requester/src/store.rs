@@ -687,27 +687,34 @@ impl Store {
                     params![case_id.to_string(), serde_json::to_string(&problems).expect("serialisable")],
                 )?;
             }
-            let mut unmatched = 0;
+            let case_key = case_id.to_string();
+            let mut index = self.persons.lock().unwrap_or_else(|e| e.into_inner());
+            let (ids, unmatched) = if refusal.persons.is_empty() {
+                (Vec::new(), 0)
+            } else {
+                index.ids(tx, case_id, &case_key, refusal.persons.iter().map(|p| p.nir.as_str()), now)?
+            };
             {
-                let mut stmt = tx.prepare_cached("UPDATE persons SET refusal = ?3 WHERE case_id = ?1 AND nir = ?2")?;
-                for person in &refusal.persons {
+                // Matched as a result's persons are, and written in id order (a NIR twice keeps
+                // its last reasons).
+                let mut rows: Vec<(i64, &v1::RefusedPerson)> =
+                    ids.iter().zip(&refusal.persons).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
+                rows.sort_by_key(|&(id, _)| id);
+                let mut stmt = tx.prepare_cached("UPDATE persons SET refusal = ?2 WHERE id = ?1")?;
+                for (id, person) in rows {
                     let problems: Vec<ProblemRecord> = person.problems.iter().map(ProblemRecord::from).collect();
-                    let n = stmt.execute(params![
-                        case_id.to_string(),
-                        person.nir,
-                        serde_json::to_string(&problems).expect("serialisable")
-                    ])?;
-                    if n == 0 {
-                        unmatched += 1;
-                    }
+                    stmt.execute(params![id, serde_json::to_string(&problems).expect("serialisable")])?;
                 }
             }
             tx.execute_cached(
                 "UPDATE cases SET refused_persons = (SELECT COUNT(*) FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL)
                  WHERE id = ?1",
-                params![case_id.to_string()],
+                params![case_key],
             )?;
             let settled = settle(tx, case_id, now)?;
+            if settled {
+                index.forget(case_id);
+            }
             mark_unwritten(tx, case_id)?;
             Ok(Stored::New { settled, unmatched })
         })
@@ -1266,5 +1273,36 @@ mod tests {
         assert_eq!(ids, vec![Some(id_of(case, &nirs[0])), None]);
         assert_eq!(unmatched, 1);
         assert_eq!(index.held(), vec![case]);
+    }
+
+    #[test]
+    fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, case) = store_with_case(dir.path(), 3);
+        let now = SystemTime::now();
+        let problem = v1::Problem { field: "birth_year".into(), reason: "under 55".into() };
+        let refusal = v1::Refusal {
+            case_id: case.to_string(),
+            request_chunk_index: 0,
+            persons: [nir(2), nir(999)]
+                .into_iter()
+                .map(|nir| v1::RefusedPerson { nir, problems: vec![problem.clone()] })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::New { settled: false, unmatched: 1 });
+        assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::Duplicate);
+        assert_eq!(store.case(case).unwrap().unwrap().refused_persons, 1);
+        let conn = store.lock();
+        let refused: Vec<(String, String)> = conn
+            .prepare("SELECT nir, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL")
+            .unwrap()
+            .query_map([case.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, nir(2));
+        assert!(refused[0].1.contains("under 55"), "{}", refused[0].1);
     }
 }

@@ -1,7 +1,9 @@
-//! Matching a result's persons with the stored ones: NIR → the person's id within a case.
+//! Matching a result's (or a refusal's) persons with the stored ones: NIR → the person's id
+//! within a case.
 //!
-//! A result chunk names its persons by NIR, in the observatory's order. Looking each up in the
-//! (case, NIR) index costs a random index page per person — most of a result chunk's storing
+//! A result chunk names its persons by NIR, in the observatory's order, and so does a refusal.
+//! Looking each up in the (case, NIR) index costs a random index page per person — most of a
+//! result chunk's storing
 //! time once the answers stopped rewriting the persons' rows. So the first chunk of a case
 //! reads the case's part of that index once, in order, into a sorted table of packed NIRs (16
 //! bytes a person, plus a fence every [`BLOCK`] keys so that a search touches few cache lines),
