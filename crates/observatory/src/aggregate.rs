@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::SystemTime;
 
+use passerelle_protocol::catalogue::CategorySet;
 use passerelle_protocol::v1::{self, Category, Completeness, PersonStatus};
 use passerelle_protocol::value;
 use passerelle_store::statistics::REQUESTER_SOURCE;
@@ -63,7 +64,10 @@ pub struct Received {
 
 /// Takes a response chunk in: only the asked categories, only the chunk's persons.
 pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs: Range<u64>) -> Received {
-    let asked: BTreeSet<i32> = solicitation.categories.iter().copied().collect();
+    let mut asked = CategorySet::default();
+    for &number in &solicitation.categories {
+        asked.insert_number(number);
+    }
     let mut out = Received::default();
     let mut seen = BTreeSet::new();
     for answer in &response.answers {
@@ -80,12 +84,12 @@ pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs:
         match status {
             PersonStatus::Found => {
                 for (category, _) in values.present().collect::<Vec<_>>() {
-                    if !asked.contains(&(category as i32)) {
+                    if !asked.contains(category) {
                         out.violations.values_not_asked += 1;
                         out.violations.categories_not_asked.insert(category.code().to_owned());
                     }
                 }
-                values.retain(|c| asked.contains(&(c as i32)));
+                values.retain(|c| asked.contains(c));
                 out.found += 1;
             }
             PersonStatus::NotFound => {
@@ -108,7 +112,7 @@ pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs:
         });
     }
     out.violations.missing_persons = (refs.end - refs.start).saturating_sub(seen.len() as u64);
-    out.declines = response.declined.iter().filter(|d| asked.contains(&d.category)).cloned().collect();
+    out.declines = response.declined.iter().filter(|d| asked.contains_number(d.category)).cloned().collect();
     out
 }
 

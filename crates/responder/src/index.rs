@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use passerelle_protocol::catalogue::CategorySet;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1::{Category, CategoryValues, Sex};
 use prost::Message as _;
@@ -422,6 +423,7 @@ fn lookup_in(
             };
             Ok((known, r.get(2)?))
         };
+        let wanted: CategorySet = categories.iter().copied().collect();
         let mut answers = Vec::with_capacity(subjects.len());
         for subject in subjects {
             let mut found = None;
@@ -440,7 +442,7 @@ fn lookup_in(
                 // The index was written by this program from typed values: a blob that does not
                 // decode is a damaged file, answered as holding nothing rather than failing.
                 let mut values = CategoryValues::decode(bytes.as_slice()).unwrap_or_default();
-                values.retain(|c| categories.contains(&c));
+                values.retain(|c| wanted.contains(c));
                 values
             }));
         }
