@@ -324,65 +324,59 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         stopped.push(r.stop().await);
     }
     stopped.push(observatory.stop().await);
-    let Flowed {
-        persons,
-        case_ids,
-        started_at,
-        requests_sent,
-        seconds,
-        recorded,
-        peak_rss,
-        setup_seconds,
-        latency,
-        flow_cpu,
-        latency_cpu,
-    } = outcome?;
+    let flowed = outcome?;
     for s in stopped {
         s?;
     }
-    let stages = observatory_stages(&d.root, &case_ids, started_at, requests_sent, seconds)?;
+    let stages =
+        observatory_stages(&d.root, &flowed.case_ids, flowed.started_at, flowed.requests_sent, flowed.seconds)?;
 
     let _ = tap_conn.close(200, "tap drained").await;
 
     // 3. The raw broker, the daemons stopped, on a connection of its own (opened now: one
     // opened before the flow would not survive a broker restart during it).
     let raw_conn = raw::connect(url, "passerelle bench (raw)").await?;
-    eprintln!("bench: raw broker, {} messages", recorded.messages());
-    let raw_seconds =
-        raw::throughput(&raw_conn, &d.broker.prefix, &recorded.sizes, d.broker.confirm_window, d.broker.prefetch)
-            .await?;
+    eprintln!("bench: raw broker, {} messages", flowed.recorded.messages());
+    let raw_seconds = raw::throughput(
+        &raw_conn,
+        &d.broker.prefix,
+        &flowed.recorded.sizes,
+        d.broker.confirm_window,
+        d.broker.prefetch,
+    )
+    .await?;
     // 4b. The raw round trip.
     let mut rtts =
         raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
     let _ = raw_conn.close(200, "bench done").await;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let flow_cpu_floor_seconds = flow_cpu.total / cores as f64;
+    let flow_cpu_floor_seconds = flowed.flow_cpu.total / cores as f64;
     Ok(Report {
-        persons,
+        persons: flowed.persons,
         bodies: d.responders.len() as u64,
         chunk_size,
-        messages: recorded.messages(),
-        bytes: recorded.bytes(),
-        seconds,
-        persons_per_s: persons as f64 / seconds.max(1e-9),
+        messages: flowed.recorded.messages(),
+        bytes: flowed.recorded.bytes(),
+        seconds: flowed.seconds,
+        persons_per_s: flowed.persons as f64 / flowed.seconds.max(1e-9),
         raw_seconds,
-        ratio: raw_seconds / seconds.max(1e-9),
-        observatory_peak_rss_bytes: peak_rss,
+        ratio: raw_seconds / flowed.seconds.max(1e-9),
+        observatory_peak_rss_bytes: flowed.peak_rss,
         latency_requests: args.latency_requests,
-        latency_p50_ms: latency.0,
-        latency_p99_ms: latency.1,
-        latency_max_ms: latency.2,
+        latency_p50_ms: flowed.latency.0,
+        latency_p99_ms: flowed.latency.1,
+        latency_max_ms: flowed.latency.2,
         raw_rtt_p50_ms: percentile(&mut rtts, 50.0),
         raw_rtt_p99_ms: percentile(&mut rtts, 99.0),
-        by_kind: recorded.by_kind,
+        by_kind: flowed.recorded.by_kind,
         stages,
         cores,
-        flow_cpu_seconds: flow_cpu,
+        flow_cpu_seconds: flowed.flow_cpu,
         flow_cpu_floor_seconds,
         ratio_cpu_bound: raw_seconds / flow_cpu_floor_seconds.max(1e-9),
-        latency_cpu_ms: latency_cpu,
-        setup_seconds,
+        latency_cpu_ms: flowed.latency_cpu,
+        setup_seconds: flowed.setup_seconds,
         prefix: String::new(),
     })
 }
