@@ -370,10 +370,19 @@ impl Store {
 
     /// Runs `f` in one write transaction (taken up front), committed when `f` succeeds.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
+        let asked = std::time::Instant::now();
         let mut conn = self.lock();
+        let locked = std::time::Instant::now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let out = f(&tx)?;
+        let worked = std::time::Instant::now();
         tx.commit().map_err(StoreError::from)?;
+        tracing::debug!(
+            wait_us = (locked - asked).as_micros() as u64,
+            work_us = (worked - locked).as_micros() as u64,
+            commit_us = worked.elapsed().as_micros() as u64,
+            "requester store transaction"
+        );
         Ok(out)
     }
 
