@@ -635,17 +635,11 @@ impl Store {
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
             }
-            let case_key = case_id.to_string();
-            let mut index = self.persons.lock().unwrap_or_else(|e| e.into_inner());
-            let (ids, unmatched) =
-                index.ids(tx, case_id, &case_key, result.persons.iter().map(|p| p.nir.as_str()), now)?;
+            let (rows, unmatched) = self.matched_in_id_order(tx, case_id, &result.persons, |p| &p.nir, now)?;
             {
                 // In id order, so the rows are appended to `person_answers` rather than spread
                 // over it. OR REPLACE: a NIR twice in a result keeps its last answers, as the
                 // former in-place update did.
-                let mut rows: Vec<(i64, &v1::ResultPerson)> =
-                    ids.iter().zip(&result.persons).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
-                rows.sort_by_key(|&(id, _)| id);
                 let mut stmt =
                     tx.prepare_cached("INSERT OR REPLACE INTO person_answers (person_id, answers) VALUES (?1, ?2)")?;
                 let mut blob = Vec::new();
@@ -660,12 +654,7 @@ impl Store {
                 "UPDATE cases SET result_chunks = ?2, completeness = ?3, bodies = ?4 WHERE id = ?1",
                 params![case_id.to_string(), result.chunk_count, result.completeness, outcome.encode_to_vec()],
             )?;
-            let settled = settle(tx, case_id, now)?;
-            if settled {
-                index.forget(case_id);
-            }
-            mark_unwritten(tx, case_id)?;
-            Ok(Stored::New { settled, unmatched })
+            self.stored(tx, case_id, unmatched, now)
         })
     }
 
@@ -696,19 +685,9 @@ impl Store {
                     params![case_id.to_string(), serde_json::to_string(&problems).expect("serialisable")],
                 )?;
             }
-            let case_key = case_id.to_string();
-            let mut index = self.persons.lock().unwrap_or_else(|e| e.into_inner());
-            let (ids, unmatched) = if refusal.persons.is_empty() {
-                (Vec::new(), 0)
-            } else {
-                index.ids(tx, case_id, &case_key, refusal.persons.iter().map(|p| p.nir.as_str()), now)?
-            };
+            let (rows, unmatched) = self.matched_in_id_order(tx, case_id, &refusal.persons, |p| &p.nir, now)?;
             {
-                // Matched as a result's persons are, and written in id order (a NIR twice keeps
-                // its last reasons).
-                let mut rows: Vec<(i64, &v1::RefusedPerson)> =
-                    ids.iter().zip(&refusal.persons).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
-                rows.sort_by_key(|&(id, _)| id);
+                // A NIR twice keeps its last reasons.
                 let mut stmt = tx.prepare_cached("UPDATE persons SET refusal = ?2 WHERE id = ?1")?;
                 for (id, person) in rows {
                     let problems: Vec<ProblemRecord> = person.problems.iter().map(ProblemRecord::from).collect();
@@ -718,15 +697,48 @@ impl Store {
             tx.execute_cached(
                 "UPDATE cases SET refused_persons = (SELECT COUNT(*) FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL)
                  WHERE id = ?1",
-                params![case_key],
+                params![case_id.to_string()],
             )?;
-            let settled = settle(tx, case_id, now)?;
-            if settled {
-                index.forget(case_id);
-            }
-            mark_unwritten(tx, case_id)?;
-            Ok(Stored::New { settled, unmatched })
+            self.stored(tx, case_id, unmatched, now)
         })
+    }
+
+    /// The persons of the case that `items` name (by `nir`), as (person id, item) in id order
+    /// so that their rows are written in order, and how many items name no person of the case.
+    /// Matched in the case's table of NIRs (see [`matching`]).
+    fn matched_in_id_order<'a, T>(
+        &self,
+        tx: &Transaction<'_>,
+        case_id: Uuid,
+        items: &'a [T],
+        nir: impl Fn(&T) -> &str,
+        now: SystemTime,
+    ) -> Result<(Vec<(i64, &'a T)>, u64), StoreError> {
+        if items.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let mut index = self.persons.lock().unwrap_or_else(|e| e.into_inner());
+        let (ids, unmatched) = index.ids(tx, case_id, &case_id.to_string(), items.iter().map(&nir), now)?;
+        let mut rows: Vec<(i64, &T)> = ids.iter().zip(items).filter_map(|(id, item)| id.map(|id| (id, item))).collect();
+        rows.sort_by_key(|&(id, _)| id);
+        Ok((rows, unmatched))
+    }
+
+    /// The end of storing a result chunk or a refusal: the case settled if it is now complete
+    /// (its NIR table dropped then), its result files marked to be written again.
+    fn stored(
+        &self,
+        tx: &Transaction<'_>,
+        case_id: Uuid,
+        unmatched: u64,
+        now: SystemTime,
+    ) -> Result<Stored, StoreError> {
+        let settled = settle(tx, case_id, now)?;
+        if settled {
+            self.persons.lock().unwrap_or_else(|e| e.into_inner()).forget(case_id);
+        }
+        mark_unwritten(tx, case_id)?;
+        Ok(Stored::New { settled, unmatched })
     }
 
     // ----- reading persons for result files -----
@@ -1195,24 +1207,29 @@ mod tests {
         assert_eq!(stored_answers(&store, case).len(), 3);
     }
 
+    /// A further case of the store's submission, its persons `nirs` on lines 1…
+    fn add_case(store: &Store, nirs: &[String]) -> Uuid {
+        let now = SystemTime::now();
+        let case = Uuid::now_v7();
+        let submission = store.submissions().unwrap()[0].id;
+        store
+            .write(|tx| {
+                Store::insert_case(tx, case, submission, "cnav-idf", now)?;
+                for (line, nir) in nirs.iter().enumerate() {
+                    let person = NewPerson { line: line as u64 + 1, nir: nir.clone(), ..Default::default() };
+                    Store::insert_person(tx, case, &person)?;
+                }
+                Store::set_case_counts(tx, case, nirs.len() as u64, nirs.len() as u32)
+            })
+            .unwrap();
+        case
+    }
+
     #[test]
     fn tables_are_kept_within_the_bound_without_evicting_a_case_in_use() {
         let dir = tempfile::tempdir().unwrap();
         let (store, first) = store_with_case(dir.path(), 3);
-        let (_, second) = {
-            // A second case in the same store.
-            let now = SystemTime::now();
-            let case = Uuid::now_v7();
-            let submission = store.submissions().unwrap()[0].id;
-            store
-                .write(|tx| {
-                    Store::insert_case(tx, case, submission, "cnav-idf", now)?;
-                    Store::insert_person(tx, case, &NewPerson { line: 9, nir: nir(500), ..Default::default() })?;
-                    Store::set_case_counts(tx, case, 1, 1)
-                })
-                .unwrap();
-            ((), case)
-        };
+        let second = add_case(&store, &[nir(500)]);
         let now = SystemTime::now();
         let mut index = PersonIndex::default();
         let conn = &mut *store.lock();
@@ -1238,26 +1255,9 @@ mod tests {
     fn nirs_that_do_not_pack_are_matched_in_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let (store, case) = store_with_case(dir.path(), 3);
-        let (_, odd_case) = {
-            // A second case whose stored NIRs include one that does not pack (a lowercase
-            // letter): the whole case is matched person by person in the (case, NIR) index.
-            let now = SystemTime::now();
-            let odd = Uuid::now_v7();
-            let submission = store.submissions().unwrap()[0].id;
-            store
-                .write(|tx| {
-                    Store::insert_case(tx, odd, submission, "cnav-idf", now)?;
-                    Store::insert_person(tx, odd, &NewPerson { line: 1, nir: nir(40), ..Default::default() })?;
-                    Store::insert_person(
-                        tx,
-                        odd,
-                        &NewPerson { line: 2, nir: "2a0000000000000".into(), ..Default::default() },
-                    )?;
-                    Store::set_case_counts(tx, odd, 2, 2)
-                })
-                .unwrap();
-            ((), odd)
-        };
+        // A second case whose stored NIRs include one that does not pack (a lowercase letter):
+        // the whole case is matched person by person in the (case, NIR) index.
+        let odd_case = add_case(&store, &[nir(40), "2a0000000000000".to_owned()]);
         let now = SystemTime::now();
         let mut index = PersonIndex::default();
         let conn = &mut *store.lock();
