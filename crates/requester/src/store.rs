@@ -340,6 +340,10 @@ pub struct Store {
     persons: Mutex<PersonIndex>,
 }
 
+/// Items of a result or a refusal matched with the case's persons: (person id, item) in id
+/// order, and how many items named no person of the case.
+type Matched<'a, T> = (Vec<(i64, &'a T)>, u64);
+
 impl Store {
     /// Opens (creating if needed) `data_dir/requester.db`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
@@ -713,7 +717,7 @@ impl Store {
         items: &'a [T],
         nir: impl Fn(&T) -> &str,
         now: SystemTime,
-    ) -> Result<(Vec<(i64, &'a T)>, u64), StoreError> {
+    ) -> Result<Matched<'a, T>, StoreError> {
         if items.is_empty() {
             return Ok((Vec::new(), 0));
         }
