@@ -10,6 +10,9 @@ mod exit;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     if matches!(cli.command, cli::Command::Demo(_)) && std::env::var_os("RUST_LOG").is_none() {

@@ -104,9 +104,7 @@ fn run_daemon(args: &RunArgs) -> CliResult {
         if let Some(server) = metrics {
             server.stop();
         }
-        if let Ok(bus) = Arc::try_unwrap(bus) {
-            bus.close().await;
-        }
+        bus.close().await;
         result.context("the observatory stopped on an error")?;
         Ok(Outcome::Success)
     })

@@ -173,9 +173,7 @@ async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> 
 
 async fn close(requester: Requester, bus: Arc<AmqpBus>) {
     drop(requester);
-    if let Ok(bus) = Arc::try_unwrap(bus) {
-        bus.close().await;
-    }
+    bus.close().await;
 }
 
 /// `requester submit`.

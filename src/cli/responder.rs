@@ -203,9 +203,7 @@ fn run_responder(args: &RunArgs) -> CliResult {
         if let Some(server) = metrics {
             server.stop();
         }
-        if let Ok(bus) = Arc::try_unwrap(bus) {
-            bus.close().await;
-        }
+        bus.close().await;
         result.context("the responder stopped on an error")?;
         Ok(Outcome::Success)
     })

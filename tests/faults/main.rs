@@ -103,5 +103,10 @@ fn without_faults_a_case_adds_up_and_is_purged() {
     assert_no_nir_logged(&stack, test);
     for daemon in stack.daemon_names() {
         stack.stop(&daemon);
+        // An operator's alerting reads ERROR lines: a run without faults and a clean stop
+        // log none (lapin's I/O thread used to outlive the runtime at every stop).
+        let log = stack.log(&daemon);
+        let errors: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
+        assert!(errors.is_empty(), "{test}: {daemon} logged errors without a fault:\n{}", errors.join("\n"));
     }
 }

@@ -316,9 +316,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     }
     .await;
     listening.stop().await;
-    if let Ok(bus) = Arc::try_unwrap(bus) {
-        bus.close().await;
-    }
+    bus.close().await;
     let mut stopped = Vec::new();
     for r in responders {
         stopped.push(r.stop().await);

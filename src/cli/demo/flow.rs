@@ -189,10 +189,7 @@ impl Buses {
             return None;
         }
         for bus in amqp {
-            match Arc::try_unwrap(bus) {
-                Ok(bus) => bus.close().await,
-                Err(_) => tracing::warn!("a broker connection is still in use at the end of the demo"),
-            }
+            bus.close().await;
         }
         match passerelle_bus::amqp::delete_topology(&settings).await {
             Ok(()) => Some(true),

@@ -24,6 +24,9 @@ pub const RECONNECT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// services should come back within a few seconds of it.
 pub const RECONNECT_MAX_BACKOFF: Duration = Duration::from_secs(15);
 
+/// How long a clean close waits for lapin's I/O thread to end.
+const IO_THREAD_END: Duration = Duration::from_secs(2);
+
 /// A live connection and the user it logged in as (the `user_id` of what it publishes).
 #[derive(Clone)]
 pub(crate) struct Live {
@@ -150,6 +153,15 @@ impl Connector {
         if let Some(live) = self.current.lock().await.take() {
             if let Err(e) = live.conn.close(200, "passerelle: closing").await {
                 tracing::debug!(error = %e, "closing an already broken connection");
+            }
+            // lapin's I/O thread ends just after the close. A runtime shut down before it
+            // makes that thread's last read fail, which lapin logs as an error at every clean
+            // stop: wait for the thread (bounded) when nothing else holds the connection.
+            if let Ok(conn) = Arc::try_unwrap(live.conn) {
+                let ended = tokio::task::spawn_blocking(move || conn.run());
+                if tokio::time::timeout(IO_THREAD_END, ended).await.is_err() {
+                    tracing::debug!("the broker connection's I/O thread did not end in time");
+                }
             }
         }
     }

@@ -31,7 +31,8 @@ pub use teardown::delete_topology;
 pub struct AmqpBus {
     connector: Arc<Connector>,
     publisher: Publisher,
-    alarms: Option<Consumer>,
+    /// The observatory's alarm watch, taken (and stopped) by [`AmqpBus::close`].
+    alarms: std::sync::Mutex<Option<Consumer>>,
     alarm_count: Arc<AtomicU64>,
 }
 
@@ -54,7 +55,12 @@ impl AmqpBus {
             }
             Role::Body(_) => None,
         };
-        Ok(AmqpBus { publisher: Publisher::new(Arc::clone(&connector)), connector, alarms, alarm_count })
+        Ok(AmqpBus {
+            publisher: Publisher::new(Arc::clone(&connector)),
+            connector,
+            alarms: std::sync::Mutex::new(alarms),
+            alarm_count,
+        })
     }
 
     /// Messages the broker dead-lettered at the delivery limit since this bus connected
@@ -77,8 +83,14 @@ impl AmqpBus {
     /// Stop the consumers first (`Consumer::stop`) so their in-flight deliveries are settled;
     /// consumers still running end when the connection closes, their unacked deliveries going
     /// back to the queues.
-    pub async fn close(self) {
-        if let Some(alarms) = self.alarms {
+    ///
+    /// Takes `&self`, so that a bus still shared (a task that has not dropped its handle yet)
+    /// is closed all the same: left open, its connection would be torn down by the runtime's
+    /// shutdown instead, and lapin would log that as an error at every clean stop. Later
+    /// publishes fail with [`BusError::Closed`].
+    pub async fn close(&self) {
+        let alarms = self.alarms.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(alarms) = alarms {
             alarms.stop().await;
         }
         self.publisher.close().await;
