@@ -124,6 +124,12 @@ fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
         assert!(parts > 0.0, "`{field}`: the processes used no CPU at all: {cpu}");
         assert!((number(cpu, "total") - parts).abs() < 1e-6 * scale, "`{field}`: the total is the sum: {cpu}");
     }
+    // The broker's CPU in the raw run is read wherever its share of the flow's is.
+    for (raw, flow) in [("raw_broker_cpu_seconds", "flow_cpu_seconds"), ("raw_rtt_broker_cpu_ms", "latency_cpu_ms")] {
+        let raw_broker = &report[raw];
+        assert_eq!(raw_broker.is_null(), report[flow]["broker"].is_null(), "`{raw}`: {raw_broker}");
+        assert!(raw_broker.as_f64().is_none_or(|s| s >= 0.0), "`{raw}`: {raw_broker}");
+    }
     let floor = number(&report, "flow_cpu_floor_seconds");
     assert!((floor - number(&report["flow_cpu_seconds"], "total") / cores).abs() < 1e-9);
     let bound = number(&report, "raw_seconds") / floor;

@@ -72,7 +72,10 @@ What it measures, in one run against the real broker (nothing of it stays on the
                  requester = this process, broker when it runs here); with the cores, the floor
                  the flow cannot go under (flow_cpu_floor_seconds) and the best ratio it allows
                  (ratio_cpu_bound)
-  latency_cpu_ms the same, per single-person request
+  raw_broker_cpu_seconds   the broker's CPU seconds during the raw run, to compare with its
+                 share of flow_cpu_seconds (the same messages, moved the flow's way)
+  latency_cpu_ms the same, per single-person request (raw_rtt_broker_cpu_ms: the broker's, per
+                 raw round trip)
 
 Exit status: 0 done; 2 usage error; 4 broker unreachable, a daemon failed, or the flow did not
 complete.
@@ -110,6 +113,13 @@ pub struct Report {
     pub cores: usize,
     /// CPU seconds each process used during the flow (`seconds`).
     pub flow_cpu_seconds: cpu::CpuUse,
+    /// RabbitMQ's CPU seconds while the raw run moved the same messages (`raw_seconds`), to
+    /// compare with `flow_cpu_seconds.broker`: what the flow's way of using the broker costs it
+    /// beyond the messages themselves. `None` when the broker does not run on this machine.
+    pub raw_broker_cpu_seconds: Option<f64>,
+    /// RabbitMQ's CPU milliseconds per raw round trip (two messages), to compare with
+    /// `latency_cpu_ms.broker` (a single-person case: nine messages).
+    pub raw_rtt_broker_cpu_ms: Option<f64>,
     /// `flow_cpu_seconds.total / cores`: the flow cannot take less with this much CPU, however
     /// well its stages overlap.
     pub flow_cpu_floor_seconds: f64,
@@ -145,10 +155,10 @@ fn render(r: &Report) -> String {
          \x20           requests sent {sent:.2} s, observatory has them {arrived:.2} s, all stored {stored_req:.2} s, \
          solicitations queued {queued:.2} s, responses {first:.2}–{last:.2} s,\n\
          \x20           result ready {result:.2} s, result published {returned:.2} s, stored {stored:.2} s\n\
-         \x20 raw       {raw:.2} s for the same messages: ratio {ratio:.3}\n\
+         \x20 raw       {raw:.2} s for the same messages: ratio {ratio:.3}{raw_cpu}\n\
          \x20 memory    observatory peak RSS {rss:.1} MiB\n\
          \x20 latency   {k} single-person requests: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms\n\
-         \x20 raw rtt   p50 {rp50:.2} ms, p99 {rp99:.2} ms\n\
+         \x20 raw rtt   p50 {rp50:.2} ms, p99 {rp99:.2} ms{rtt_cpu}\n\
          \x20 cpu       flow: {flow_cpu} = {flow_total:.2} CPU-s on {cores} cores: no faster than {floor:.2} s \
          (ratio at most {bound:.3})\n\
          \x20           per single-person request, in ms: {latency_cpu} = {latency_total:.2}\n",
@@ -170,6 +180,10 @@ fn render(r: &Report) -> String {
         stored = s.requester_stored,
         raw = r.raw_seconds,
         ratio = r.ratio,
+        raw_cpu = match (r.raw_broker_cpu_seconds, r.flow_cpu_seconds.broker) {
+            (Some(raw), Some(flow)) => format!(" (RabbitMQ {raw:.2} CPU-s, against {flow:.2} in the flow)"),
+            _ => String::new(),
+        },
         rss = mib(r.observatory_peak_rss_bytes),
         k = r.latency_requests,
         p50 = r.latency_p50_ms,
@@ -177,6 +191,7 @@ fn render(r: &Report) -> String {
         max = r.latency_max_ms,
         rp50 = r.raw_rtt_p50_ms,
         rp99 = r.raw_rtt_p99_ms,
+        rtt_cpu = r.raw_rtt_broker_cpu_ms.map_or(String::new(), |ms| format!(" (RabbitMQ {ms:.2} ms of CPU each)")),
         flow_cpu = cpu_parts(&r.flow_cpu_seconds),
         flow_total = r.flow_cpu_seconds.total,
         cores = r.cores,

@@ -335,6 +335,8 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     // opened before the flow would not survive a broker restart during it).
     let raw_conn = raw::connect(url, "passerelle bench (raw)").await?;
     eprintln!("bench: raw broker, {} messages", flowed.recorded.messages());
+    let broker_only = Processes::new(Vec::new(), url);
+    let cpu_before = broker_only.read();
     let raw_seconds = raw::throughput(
         &raw_conn,
         &d.broker.prefix,
@@ -343,9 +345,12 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         d.broker.prefetch,
     )
     .await?;
+    let raw_broker_cpu_seconds = broker_only.read().since(&cpu_before).broker;
     // 4b. The raw round trip.
+    let cpu_before = broker_only.read();
     let mut rtts =
         raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
+    let raw_rtt_broker_cpu_ms = broker_only.read().since(&cpu_before).per(args.latency_requests, 1000.0).broker;
     let _ = raw_conn.close(200, "bench done").await;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -371,6 +376,8 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         stages,
         cores,
         flow_cpu_seconds: flowed.flow_cpu,
+        raw_broker_cpu_seconds,
+        raw_rtt_broker_cpu_ms,
         flow_cpu_floor_seconds,
         ratio_cpu_bound: raw_seconds / flow_cpu_floor_seconds.max(1e-9),
         latency_cpu_ms: flowed.latency_cpu,
