@@ -13,7 +13,6 @@ pub mod observatory;
 pub mod requester;
 pub mod requester_cases;
 pub mod responder;
-pub mod signals;
 pub mod stats;
 pub mod synth;
 pub mod topology;
