@@ -252,14 +252,13 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
         check_complete(&cases)?;
         let stored_at = cases.iter().filter_map(|c| c.settled_at).max().ok_or_else(|| anyhow!("no settled case"))?;
         let seconds = stored_at.duration_since(started_at).unwrap_or_default().as_secs_f64();
-        wait_receipts(&requester, &case_ids).await?;
+        wait_receipts(requester, &case_ids).await?;
         let recorded = tap.drain().await?;
         eprintln!("bench: flow {seconds:.2} s, {} messages, {} bytes", recorded.messages(), recorded.bytes());
 
         // 4a. Sequential single-person requests.
         eprintln!("bench: {} single-person requests", args.latency_requests);
-        let timing =
-            single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
+        let timing = single_person_latencies(requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
         let cpu_before = processes.read();
         let mut latencies = while_running(&mut daemons, timing).await?;
         let latency_cpu = processes.read().since(&cpu_before).per(args.latency_requests, 1000.0);
