@@ -53,8 +53,14 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
 unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
 
-Development hooks (`profile = \"development\"`, then `[development]` with `clock_offset_s`
-and `fault_points`; refused under the default production profile): see passerelle_hooks.
+Development hooks, for tests across processes (refused, exit 3, unless the file says
+`profile = \"development\"`; the default profile is production). Announced at every start (a
+warning) and in /health:
+  profile = \"development\"
+  [development]
+  clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's
+  fault_points = [\"observatory.after_commit_before_publish\"]
+                                      # the process exits abruptly (status 70) there
 
 Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable; 70 a
 development fault point was reached.";

@@ -50,8 +50,14 @@ Each solicitation chunk is answered once it is looked up: persons found by NIR o
 categories both asked and held, the rest declined with a reason. A chunk seen before (a
 reminder) is answered again. Logs never contain a NIR.
 
-Development hooks (`profile = \"development\"`, then `[development]` with `clock_offset_s`
-and `fault_points`; refused under the default production profile): see passerelle_hooks.
+Development hooks, for tests across processes (refused, exit 3, unless the file says
+`profile = \"development\"`; the default profile is production). Announced at every start (a
+warning) and in /health:
+  profile = \"development\"
+  [development]
+  clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's
+  fault_points = [\"responder.after_answer_before_publish\"]
+                                      # the process exits abruptly (status 70) there
 
 Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable; 70 a
 development fault point was reached.";
