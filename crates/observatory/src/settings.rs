@@ -11,6 +11,7 @@
 //! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
 //! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
+//! # profile = "development"            # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [routing]                            # category → bodies; unlisted categories keep the
 //! job_seeker_registration = ["cnaf"]   # catalogue's default holders

@@ -10,6 +10,7 @@
 //! legal_basis = "Décret n° 2017-334, art. 3"
 //! chunk_size = 1000             # persons per request message
 //! metrics_addr = "127.0.0.1:9466"   # `requester run` serves /metrics and /health (absent: not served)
+//! # profile = "development"         # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [broker]                      # passerelle_bus::BusSettings
 //! urls = ["amqp://guest:guest@127.0.0.1:5672/%2f"]

@@ -10,6 +10,7 @@
 //! holds = ["housing_aid", "rsa"]         # default: the catalogue's default holdings of the body
 //! data_dir = "/var/lib/passerelle/responder"
 //! metrics_addr = "127.0.0.1:9465"       # /metrics and /health (absent: not served)
+//! # profile = "development"             # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [broker]
 //! urls = ["amqps://cnaf:secret@broker.example:5671/%2f"]
