@@ -125,7 +125,7 @@ impl Deployment {
         let mut responder_stats = BTreeMap::new();
         let mut requester = None;
         for settings in self.parties() {
-            let name = settings.name();
+            let (name, code) = (settings.name(), settings.code().to_owned());
             let bus = bus_for(&settings);
             let party = match Party::build_on(settings, bus).await {
                 Ok(party) => party,
@@ -138,7 +138,7 @@ impl Deployment {
                 status = Some(reader);
             }
             if let Some(stats) = party.responder_stats() {
-                responder_stats.insert(party.name().rsplit(' ').next().unwrap_or_default().to_owned(), stats);
+                responder_stats.insert(code, stats);
             }
             if party.requester().is_some() {
                 requester = Some(party);

@@ -242,7 +242,6 @@ impl Party {
 /// `passerelle <party> run`: a runtime, the party built from its settings, run until SIGINT or
 /// SIGTERM.
 pub fn run_daemon(settings: PartySettings) -> Result<(), PartyError> {
-    settings.check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
