@@ -32,7 +32,8 @@ pub struct RunArgs {
     pub config: PathBuf,
 }
 
-const RUN_HELP: &str = "\
+const RUN_HELP: &str = concat!(
+    "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   code = \"carsat-sud-est\"              # this observatory (one per territory)
   data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
@@ -53,17 +54,12 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
 unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
 
-Development hooks, for tests across processes (refused, exit 3, unless the file says
-`profile = \"development\"`; the default profile is production). Announced at every start (a
-warning) and in /health:
-  profile = \"development\"
-  [development]
-  clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's
-  fault_points = [\"observatory.after_commit_before_publish\"]
-                                      # the process exits abruptly (status 70) there
-
+",
+    super::development_hooks_help!("observatory.after_commit_before_publish"),
+    "
 Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable; 70 a
-development fault point was reached.";
+development fault point was reached."
+);
 
 pub fn run(args: Args) -> CliResult {
     match args.command {

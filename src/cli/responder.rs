@@ -33,7 +33,8 @@ pub enum Command {
     Load(LoadArgs),
 }
 
-const RUN_HELP: &str = "\
+const RUN_HELP: &str = concat!(
+    "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   body = \"cnaf\"                       # cnam, cnav, cnaf or msa
   holds = [\"housing_aid\", \"rsa\"]      # default: the body's default holdings (README, \"Categories\")
@@ -50,17 +51,12 @@ Each solicitation chunk is answered once it is looked up: persons found by NIR o
 categories both asked and held, the rest declined with a reason. A chunk seen before (a
 reminder) is answered again. Logs never contain a NIR.
 
-Development hooks, for tests across processes (refused, exit 3, unless the file says
-`profile = \"development\"`; the default profile is production). Announced at every start (a
-warning) and in /health:
-  profile = \"development\"
-  [development]
-  clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's
-  fault_points = [\"responder.after_answer_before_publish\"]
-                                      # the process exits abruptly (status 70) there
-
+",
+    super::development_hooks_help!("responder.after_answer_before_publish"),
+    "
 Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable; 70 a
-development fault point was reached.";
+development fault point was reached."
+);
 
 const LOAD_HELP: &str = "\
 The extract: CSV with a header row, columns matched by name in any order; `,` or `;`.
