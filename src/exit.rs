@@ -1,4 +1,7 @@
 //! The process exit codes, the same for every subcommand (README, "Exit codes").
+//!
+//! One more, outside them: 70 (`passerelle_hooks::FAULT_EXIT_CODE`), a daemon stopped by a
+//! development fault point — only under `profile = "development"`, which production refuses.
 
 use std::process::ExitCode;
 
@@ -42,6 +45,27 @@ impl Failure {
         };
         eprintln!("passerelle: {kind}: {err:#}");
         ExitCode::from(code)
+    }
+}
+
+impl Failure {
+    /// A party's failure; a settings failure names the settings file.
+    pub fn of_party(error: passerelle_party::PartyError, config: &std::path::Path) -> Failure {
+        match error {
+            passerelle_party::PartyError::Settings(e) => {
+                Failure::Settings(e.context(format!("in {}", config.display())))
+            }
+            passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+        }
+    }
+}
+
+impl From<passerelle_party::PartyError> for Failure {
+    fn from(error: passerelle_party::PartyError) -> Self {
+        match error {
+            passerelle_party::PartyError::Settings(e) => Failure::Settings(e),
+            passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
 
 use serde_json::Value;
@@ -13,6 +14,48 @@ const PERSONS: u64 = 200;
 
 /// Single-person requests of the smoke run (the default is 1,000).
 const LATENCY_REQUESTS: u64 = 20;
+
+/// The keys `passerelle bench --help` documents for `--json` (a key's line starts with two
+/// spaces, its continuation lines with more).
+fn documented_keys() -> BTreeSet<String> {
+    let help = support::passerelle().args(["bench", "--help"]).output().expect("the passerelle binary runs");
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let section = help
+        .split_once("The --json object")
+        .unwrap_or_else(|| panic!("the help documents the --json object:\n{help}"))
+        .1;
+    let section = section.split_once("\nExit status").map_or(section, |(keys, _)| keys);
+    section
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every key path of the object, its leaves, with each AMQP type as `<type>` and each body as
+/// `<body>`, as the help writes them.
+fn key_paths(value: &Value, path: &str, out: &mut BTreeSet<String>) {
+    match value.as_object() {
+        Some(object) => {
+            for (key, child) in object {
+                let key = if path == "by_kind" {
+                    "<type>"
+                } else if path.ends_with(".responders") {
+                    "<body>"
+                } else {
+                    key.as_str()
+                };
+                let child_path = if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+                key_paths(child, &child_path, out);
+            }
+        }
+        None => {
+            out.insert(path.to_owned());
+        }
+    }
+}
 
 fn number(report: &Value, field: &str) -> f64 {
     report[field].as_f64().unwrap_or_else(|| panic!("`{field}` is missing or not a number in {report}"))
@@ -58,6 +101,22 @@ fn a_small_bench_run_reports_every_figure_and_leaves_nothing_behind() {
     let last = stdout.lines().last().expect("bench printed something");
     let report: Value =
         serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {last}"));
+
+    // The --json keys are a stable interface: exactly the documented ones.
+    let documented = documented_keys();
+    assert!(documented.len() > 30, "the help documents every key: {documented:?}");
+    let mut present = BTreeSet::new();
+    key_paths(&report, "", &mut present);
+    assert_eq!(
+        present.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "keys in the object that `bench --help` does not document"
+    );
+    assert_eq!(
+        documented.difference(&present).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "documented keys missing from the object"
+    );
 
     for field in [
         "persons",

@@ -32,6 +32,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: ObservatorySettings = load(&deploy(file));
         let config = s.resolve().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(config.code, "carsat-sud-est", "{file}");
+        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
     let observatory: ObservatorySettings = load(&deploy("observatory.toml"));
@@ -49,6 +50,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: ResponderSettings = load(&deploy(file));
         let held = s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!held.is_empty(), "{file}");
+        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
     let postgres: ResponderSettings = load(&deploy("responder-postgres.toml"));
@@ -58,6 +60,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: RequesterSettings = load(&deploy(file));
         s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!s.retention_clamped(), "{file}: within 24 months");
+        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
 }

@@ -64,6 +64,8 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
             broker: settings.clone(),
             source: SourceSettings::Extract(ExtractSettings::default()),
             metrics_addr: None,
+            profile: Default::default(),
+            development: Default::default(),
         };
         std::fs::create_dir_all(&rs.data_dir).unwrap();
         let extract = population.join(passerelle_synth::extract_file_name(body));

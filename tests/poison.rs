@@ -418,12 +418,11 @@ fn publish(poisons: &[Poison], targets: &[Target], url: &str, stranger_url: &str
     });
 }
 
-/// The strict identity profile, appended to a daemon's settings (its `[broker]` table is last).
-fn strict_identity(user: &str, stranger: &str) -> String {
-    format!(
-        "\n[broker.identity]\ninsecure_any_user = false\n[broker.identity.users]\n\"{user}\" = [\"{OBSERVATORY}\", \
-         \"cnam\", \"cnav\", \"cnaf\", \"msa\"]\n\"{stranger}\" = []\n"
-    )
+/// The strict identity profile: the stack's one login speaks for every party, the stranger for none.
+fn strict_identity(identity: &mut passerelle_bus::IdentitySettings, user: &str, stranger: &str) {
+    identity.insecure_any_user = false;
+    let parties = [OBSERVATORY, "cnam", "cnav", "cnaf", "msa"].map(str::to_owned).to_vec();
+    identity.users = [(user.to_owned(), parties), (stranger.to_owned(), Vec::new())].into_iter().collect();
 }
 
 fn detail(entry: &serde_json::Value) -> serde_json::Value {
@@ -449,10 +448,9 @@ fn poison_on_every_queue_is_dead_lettered_with_its_reason_audited_and_the_daemon
     let stranger = BrokerUser::create(stack.vhost());
     let user = login_of(stack.url());
     for daemon in stack.daemon_names() {
-        let config = stack.config(&daemon);
-        let mut text = std::fs::read_to_string(&config).unwrap();
-        text.push_str(&strict_identity(&user, &stranger.name));
-        std::fs::write(&config, text).unwrap();
+        stack.edit_settings(&daemon, |settings| {
+            strict_identity(&mut settings.broker_mut().identity, &user, &stranger.name)
+        });
     }
     for daemon in stack.daemon_names() {
         stack.start_daemon(&daemon);

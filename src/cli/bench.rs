@@ -10,7 +10,17 @@
 //! 4. sequential single-person requests (latency), and the raw single-message round trip.
 //!
 //! The module map: [`flow`] (stages 1, 2 and 4), [`daemons`] (the processes), [`raw`] (lapin
-//! directly: the tap, the raw throughput and round trip).
+//! directly: the tap, the raw throughput and round trip). The daemons' settings files are a
+//! `passerelle_party::Deployment`'s, and the requester is built by `passerelle_party::Party`.
+//!
+//! ## The `--json` keys
+//!
+//! A stable interface: renaming or removing a key breaks the scripts that read it. `<type>` and
+//! `<body>` stand for each AMQP type and each responding body; `passerelle bench --help` shows
+//! the same list (`bench/json_keys.txt`), and tests/bench.rs checks that a run's object has
+//! exactly these keys.
+//!
+#![doc = concat!("```text\n", include_str!("bench/json_keys.txt"), "```")]
 
 mod cpu;
 mod daemons;
@@ -57,32 +67,29 @@ pub struct Args {
     pub keep: bool,
 }
 
-const AFTER_HELP: &str = "\
-What it measures, in one run against the real broker (nothing of it stays on the broker):
-  seconds        the full flow for N persons, from the first request chunk published by the
-                 requester to the last result chunk stored by it (the observatory and three
-                 responders running as separate processes; chunks of the product's default size)
-  raw_seconds    RabbitMQ alone moving the same messages (count and sizes, as a tap recorded
-                 them): one quorum queue, persistent, publisher confirms, one consumer, manual acks
-  ratio          raw_seconds / seconds (1 would be the broker's own speed)
-  latency_*_ms   K sequential single-person requests, submit to stored result
-  raw_rtt_p99_ms the raw round trip publish → consume → reply → consume, K times
-  observatory_peak_rss_bytes   VmHWM of the observatory process, read just before it stops
-  flow_cpu_seconds   CPU seconds of each process during the flow (observatory, responders,
-                 requester = this process, broker when it runs here); with the cores, the floor
-                 the flow cannot go under (flow_cpu_floor_seconds) and the best ratio it allows
-                 (ratio_cpu_bound)
-  raw_broker_cpu_seconds   the broker's CPU seconds during the raw run, to compare with its
-                 share of flow_cpu_seconds (the same messages, moved the flow's way)
-  latency_cpu_ms the same, per single-person request (raw_rtt_broker_cpu_ms: the broker's, per
-                 raw round trip)
+/// The long help: what the run measures, the `--json` keys, the exit codes. The keys are
+/// `bench/json_keys.txt`, one per line (a key's line starts with two spaces, its continuation
+/// lines with more); tests/bench.rs checks that a run's object has exactly these keys.
+const AFTER_HELP: &str = concat!(
+    "\
+What it measures, in one run against the real broker (nothing of it stays on the broker): the
+full flow for N persons (the observatory and three responders running as separate processes of
+this binary, started from settings files the deployment writes, chunks of the product's default
+size), RabbitMQ alone moving the same messages, K sequential single-person requests and as many
+raw round trips, and the CPU each process used.
 
+The --json object (one line, the last on stdout), a stable interface; `<type>` and `<body>` stand
+for each AMQP type and each responding body; times in seconds unless the key says otherwise:
+",
+    include_str!("bench/json_keys.txt"),
+    "
 Exit status: 0 done; 2 usage error; 4 broker unreachable, a daemon failed, or the flow did not
 complete.
 
 Examples:
   passerelle bench --persons 10000
-  passerelle bench --persons 1000000 --json";
+  passerelle bench --persons 1000000 --json"
+);
 
 /// The figures of a run (the `--json` object).
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -6,9 +6,10 @@
 //! the observatory solicits every other body the default routing table names for them (`cnam`,
 //! `cnav`, `msa`), each answers from its own extract, the observatory returns the consolidated
 //! result, the requester ranks it and sends its receipt, and the observatory purges the case.
-//! The module map: [`layout`] (the folder), [`flow`] (the run), [`check`] (does the result add
-//! up), [`summary`] (the report), [`progress`] (stderr).
+//! The module map: [`layout`] (the folder), [`flow`] (the run), [`buses`] (a connection per
+//! party), [`check`] (does the result add up), [`summary`] (the report), [`progress`] (stderr).
 
+mod buses;
 mod check;
 mod flow;
 mod layout;

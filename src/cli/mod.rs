@@ -5,6 +5,26 @@ use passerelle_settings::LogFormat;
 
 use crate::exit::CliResult;
 
+/// The long help's paragraph on a daemon's development hooks, naming its fault point.
+macro_rules! development_hooks_help {
+    ($fault_point:literal) => {
+        concat!(
+            "Development hooks, for tests across processes (refused, exit 3, unless the file says
+`profile = \"development\"`; the default profile is production). Announced at every start (a
+warning) and in /health:
+  profile = \"development\"
+  [development]
+  clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's
+  fault_points = [\"",
+            $fault_point,
+            "\"]
+                                      # the process exits abruptly (status 70) there
+"
+        )
+    };
+}
+pub(crate) use development_hooks_help;
+
 pub mod audit;
 pub mod bench;
 pub mod ctl;
@@ -13,7 +33,6 @@ pub mod observatory;
 pub mod requester;
 pub mod requester_cases;
 pub mod responder;
-pub mod signals;
 pub mod stats;
 pub mod synth;
 pub mod topology;

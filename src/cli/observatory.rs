@@ -5,12 +5,10 @@
 //! `kill -9`) loses nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus, Role};
-use passerelle_observatory::{Observatory, ObservatoryError, ObservatorySettings};
-use passerelle_protocol::rules::SystemClock;
+use anyhow::anyhow;
+use passerelle_observatory::ObservatorySettings;
+use passerelle_party::{PartyKind, PartySettings};
 
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -34,7 +32,8 @@ pub struct RunArgs {
     pub config: PathBuf,
 }
 
-const RUN_HELP: &str = "\
+const RUN_HELP: &str = concat!(
+    "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   code = \"carsat-sud-est\"              # this observatory (one per territory)
   data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
@@ -55,7 +54,12 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
 unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
 
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable.";
+",
+    super::development_hooks_help!("observatory.after_commit_before_publish"),
+    "
+Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable; 70 a
+development fault point was reached."
+);
 
 pub fn run(args: Args) -> CliResult {
     match args.command {
@@ -70,42 +74,9 @@ pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
     Ok(settings)
 }
 
-/// `observatory run`.
+/// `observatory run`: the bootstrap of every party (passerelle_party).
 fn run_daemon(args: &RunArgs) -> CliResult {
-    let settings = settings(&args.config)?;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let bus = AmqpBus::connect(&settings.broker, Role::Observatory(settings.code.clone()))
-            .await
-            .context("cannot connect to the broker")?;
-        let bus = Arc::new(bus);
-        // /metrics and /health on `metrics_addr`, when set; the bus is instrumented for the
-        // per-body response latency.
-        let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
-        passerelle_metrics::bus::register_bus(&registry, bus.stats());
-        let metered = passerelle_observatory::metrics::instrument(Arc::clone(&bus) as Arc<dyn Bus>, &registry);
-        let metrics_addr = settings.metrics_addr.clone();
-        let observatory = Observatory::build(settings, metered, Arc::new(SystemClock)).map_err(|e| match e {
-            ObservatoryError::Settings(_) => {
-                Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display())))
-            }
-            other => Failure::Runtime(anyhow!(other).context("the observatory cannot start")),
-        })?;
-        passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
-        let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
-            .await
-            .context("cannot serve the metrics")?;
-        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
-        health.set(true);
-        let result = observatory.run_until_stopped(shutdown).await;
-        health.set(false);
-        if let Some(server) = metrics {
-            server.stop();
-        }
-        bus.close().await;
-        result.context("the observatory stopped on an error")?;
-        Ok(Outcome::Success)
-    })
+    let settings = PartySettings::load(PartyKind::Observatory, &args.config)?;
+    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    Ok(Outcome::Success)
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use passerelle_bus::{AmqpBus, Bus, Role};
+use passerelle_hooks::Hooks;
+use passerelle_party::{PartyKind, PartySettings};
 use passerelle_protocol::catalogue;
 use passerelle_protocol::rules::{Clock, SystemClock, DEFAULT_RESPOND_BY};
 use passerelle_requester::export::{render_case, render_summary};
@@ -123,10 +125,13 @@ pub struct FetchArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Loads and checks the requester's settings (its development hooks included): any problem is a
+/// settings failure (exit 3).
 fn load_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
-    let settings: RequesterSettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(anyhow!(e)))?;
-    settings.validate().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
-    Ok(settings)
+    match PartySettings::load(PartyKind::Requester, path)? {
+        PartySettings::Requester(settings) => Ok(settings),
+        other => Err(Failure::Settings(anyhow!("{} is not a requester's settings", other.name()))),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -150,8 +155,10 @@ fn failure(e: RequesterError) -> Failure {
     }
 }
 
-fn clock() -> Arc<dyn Clock> {
-    Arc::new(SystemClock)
+/// The requester's clock: the system's, moved by the development clock offset when its (checked)
+/// settings have one.
+fn clock(settings: &RequesterSettings) -> Arc<dyn Clock> {
+    Hooks::check(settings.profile, &settings.development).map_or_else(|_| Arc::new(SystemClock) as _, |h| h.clock())
 }
 
 fn bar(template: &str) -> ProgressBar {
@@ -179,6 +186,7 @@ async fn close(requester: Requester, bus: Arc<AmqpBus>) {
 /// `requester submit`.
 pub fn submit(args: SubmitArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
+    let clock = clock(&settings);
     let wanted = catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
     let respond_by = match &args.respond_by {
         Some(text) => parse_duration(text).map_err(|e| Failure::Usage(anyhow!(e).context("--respond-by")))?,
@@ -196,7 +204,7 @@ pub fn submit(args: SubmitArgs) -> CliResult {
     };
     runtime()?.block_on(async move {
         let bus = connect(&settings).await?;
-        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
+        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock).map_err(failure)?;
         let outcome = submit_and_wait(&requester, &request, &args).await;
         close(requester, bus).await;
         outcome
@@ -259,7 +267,7 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
     let cases = submitted.case_ids();
     let waited = tokio::select! {
         r = requester.wait_for_results(&cases, &waiting, Some(deadline)) => Some(r),
-        _ = super::signals::shutdown_signal() => None,
+        _ = passerelle_party::signals::shutdown_signal() => None,
     };
     waiting.finish_and_clear();
     consumer.stop().await;
@@ -284,39 +292,18 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
     Ok(if rejections { Outcome::Rejections } else { Outcome::Success })
 }
 
-/// `requester run`: the daemon.
+/// `requester run`: the daemon, through the bootstrap of every party (passerelle_party).
 pub fn run(args: ConfigArgs) -> CliResult {
-    let settings = load_settings(&args.config)?;
-    runtime()?.block_on(async move {
-        let bus = connect(&settings).await?;
-        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
-        // /metrics and /health on `metrics_addr`, when set.
-        let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
-        passerelle_metrics::bus::register_bus(&registry, bus.stats());
-        passerelle_requester::metrics::register(&registry, &requester);
-        let metrics = passerelle_metrics::serve(requester.settings().metrics_addr.as_deref(), registry, health.clone())
-            .await
-            .context("cannot serve the metrics")
-            .map_err(Failure::Runtime)?;
-        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
-        health.set(true);
-        tracing::info!(body = %requester.settings().body, office = %requester.settings().office, "requester daemon running");
-        let result = requester.run_until_stopped(shutdown).await;
-        health.set(false);
-        if let Some(server) = metrics {
-            server.stop();
-        }
-        close(requester, bus).await;
-        result.map_err(failure)?;
-        Ok(Outcome::Success)
-    })
+    let settings = PartySettings::load(PartyKind::Requester, &args.config)?;
+    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    Ok(Outcome::Success)
 }
 
 /// `requester status`: every case, its state, and the observatory's refusals with reasons.
 pub fn status(args: StatusArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
-    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let clock = clock(&settings);
+    let requester = Requester::offline(settings, clock).map_err(failure)?;
     let mut out = io::stdout().lock();
     let mut refused = false;
     for (case, submission) in requester.status().map_err(failure)? {
@@ -352,9 +339,10 @@ pub fn status(args: StatusArgs) -> CliResult {
 /// `requester fetch CASE`: writes a case's result again.
 pub fn fetch(args: FetchArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
+    let clock = clock(&settings);
     let case = Uuid::parse_str(args.case.trim())
         .map_err(|_| Failure::Usage(anyhow!("`{}` is not a case id (see `requester status`)", args.case)))?;
-    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let requester = Requester::offline(settings, clock).map_err(failure)?;
     let (written, summary) = requester.write_case(case, args.out.as_deref()).map_err(failure)?;
     eprint!("{}", render_summary(&summary));
     Ok(if written.refused > 0 { Outcome::Rejections } else { Outcome::Success })
@@ -363,7 +351,8 @@ pub fn fetch(args: FetchArgs) -> CliResult {
 /// `requester purge`: purges now what has reached the end of its retention.
 pub fn purge(args: ConfigArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
-    let requester = Requester::offline(settings, clock()).map_err(failure)?;
+    let clock = clock(&settings);
+    let requester = Requester::offline(settings, clock).map_err(failure)?;
     let purged = requester.purge().map_err(failure)?;
     let mut out = io::stdout().lock();
     for id in &purged {

@@ -8,11 +8,10 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus, Role};
-use passerelle_responder::{load_extract, LoadError, Responder, ResponderError, ResponderSettings};
+use anyhow::anyhow;
+use passerelle_party::{PartyKind, PartySettings};
+use passerelle_responder::{load_extract, LoadError, ResponderSettings};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
@@ -34,7 +33,8 @@ pub enum Command {
     Load(LoadArgs),
 }
 
-const RUN_HELP: &str = "\
+const RUN_HELP: &str = concat!(
+    "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   body = \"cnaf\"                       # cnam, cnav, cnaf or msa
   holds = [\"housing_aid\", \"rsa\"]      # default: the body's default holdings (README, \"Categories\")
@@ -51,7 +51,12 @@ Each solicitation chunk is answered once it is looked up: persons found by NIR o
 categories both asked and held, the rest declined with a reason. A chunk seen before (a
 reminder) is answered again. Logs never contain a NIR.
 
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable.";
+",
+    super::development_hooks_help!("responder.after_answer_before_publish"),
+    "
+Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable; 70 a
+development fault point was reached."
+);
 
 const LOAD_HELP: &str = "\
 The extract: CSV with a header row, columns matched by name in any order; `,` or `;`.
@@ -172,39 +177,9 @@ fn load(args: &LoadArgs) -> CliResult {
     Ok(if summary.lines.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
 }
 
-/// `responder run`: settings → broker → data source → consume until a signal.
+/// `responder run`: the bootstrap of every party (passerelle_party).
 fn run_responder(args: &RunArgs) -> CliResult {
-    let settings = settings(&args.config)?;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone()))
-            .await
-            .context("cannot connect to the broker")?;
-        let bus = Arc::new(bus);
-        let responder = Responder::build(&settings, Arc::clone(&bus) as Arc<dyn Bus>).await.map_err(|e| match e {
-            ResponderError::Settings(_) | ResponderError::Postgres(_) => {
-                Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display())))
-            }
-            other => Failure::Runtime(anyhow!(other).context("the responder cannot start")),
-        })?;
-        // /metrics and /health on `metrics_addr`, when set.
-        let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
-        passerelle_metrics::bus::register_bus(&registry, bus.stats());
-        passerelle_responder::metrics::register(&registry, responder.stats(), &settings.body);
-        let metrics = passerelle_metrics::serve(settings.metrics_addr.as_deref(), registry, health.clone())
-            .await
-            .context("cannot serve the metrics")?;
-        let shutdown = super::signals::armed(super::signals::shutdown_signal()).await;
-        health.set(true);
-        let result = responder.run_until_stopped(shutdown).await;
-        health.set(false);
-        if let Some(server) = metrics {
-            server.stop();
-        }
-        bus.close().await;
-        result.context("the responder stopped on an error")?;
-        Ok(Outcome::Success)
-    })
+    let settings = PartySettings::load(PartyKind::Responder, &args.config)?;
+    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    Ok(Outcome::Success)
 }

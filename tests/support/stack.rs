@@ -5,8 +5,10 @@
 //! (`requester run`); cases are submitted with `requester submit --detach`, read back with
 //! `requester status --json` and `requester fetch`, the audit trail with `audit show --json`.
 //!
-//! Each daemon can be killed (`kill -9`), stopped (SIGTERM) and started again on the same
-//! settings, store and `/health` port; its log (stderr, every incarnation appended) can be read.
+//! The settings files are a `passerelle_party::Deployment`'s, serialised from the settings
+//! types; [`Stack::edit_settings`] changes one (its development hooks, its broker identity)
+//! before a start. Each daemon can be killed (`kill -9`), stopped (SIGTERM) and started again on
+//! the same settings, store and `/health` port; its log (stderr, every incarnation appended) can be read.
 //! Dropping the [`Stack`] kills every process it started and deletes the vhost with everything
 //! in it, so nothing outlives the test, whether it passes or panics.
 //!
@@ -20,6 +22,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use passerelle_bus::BusSettings;
+use passerelle_party::{Deployment, PartySettings};
 
 /// The observatory of every stack (the synthetic population lives in its territory).
 pub const OBSERVATORY: &str = "carsat-sud-est";
@@ -81,8 +86,8 @@ impl Default for StackOptions {
 struct Daemon {
     /// `observatory`, `requester`, or the body.
     name: String,
-    /// `observatory`, `responder` or `requester`.
-    role: &'static str,
+    /// What its settings file holds.
+    settings: PartySettings,
     config: PathBuf,
     health: SocketAddr,
     log: PathBuf,
@@ -104,7 +109,7 @@ impl Daemon {
         let mut marker = log.try_clone().unwrap();
         let _ = writeln!(marker, "==== fault test: start #{} of {} ====", self.starts, self.name);
         let child = passerelle_command()
-            .args([self.role, "run", "--config"])
+            .args([self.settings.kind().command(), "run", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", &self.log_filter)
             .stdin(Stdio::null())
@@ -243,104 +248,64 @@ impl Stack {
         let root = stack.dir.path().to_owned();
         let logs = root.join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let broker = stack.broker_toml();
-
+        let broker = BusSettings {
+            urls: vec![stack.url.clone()],
+            observatories: vec![OBSERVATORY.to_owned()],
+            ..BusSettings::default()
+        };
+        let bodies: Vec<String> = RESPONDERS.iter().map(|b| (*b).to_owned()).collect();
+        let mut deployment = Deployment::new(&root, &broker, OBSERVATORY, &bodies, (REQUESTER_BODY, REQUESTER_OFFICE));
+        deployment.set_chunk_size(options.chunk_size);
+        deployment.observatory.tick_ms = options.tick_ms;
         let mut addrs = FreeAddrs::default();
-        let observatory_health = addrs.pick();
-        let observatory_config = root.join("observatory.toml");
-        std::fs::write(
-            &observatory_config,
-            format!(
-                "code = {}\ndata_dir = {}\nmetrics_addr = {}\nchunk_size = {}\ntick_ms = {}\n{broker}",
-                quoted(OBSERVATORY),
-                quoted(&root.join("observatory").display().to_string()),
-                quoted(&observatory_health.to_string()),
-                options.chunk_size,
-                options.tick_ms,
-            ),
-        )
-        .unwrap();
-        stack.daemons.push(Daemon {
-            name: OBSERVATORY_DAEMON.to_owned(),
-            role: "observatory",
-            config: observatory_config,
-            health: observatory_health,
-            log: logs.join("observatory.log"),
-            log_filter: options.log_filter.clone(),
-            child: None,
-            starts: 0,
-        });
-
-        for body in RESPONDERS {
-            let health = addrs.pick();
-            let data_dir = root.join(format!("responder-{body}"));
-            std::fs::create_dir_all(&data_dir).unwrap();
-            let config = root.join(format!("responder-{body}.toml"));
-            std::fs::write(
-                &config,
-                format!(
-                    "body = {}\ndata_dir = {}\nmetrics_addr = {}\nconsumers = {}\n[source]\nkind = \"extract\"\n{broker}",
-                    quoted(body),
-                    quoted(&data_dir.display().to_string()),
-                    quoted(&health.to_string()),
-                    options.consumers,
-                ),
-            )
-            .unwrap();
-            let load = passerelle_command()
-                .args(["responder", "load", "--config"])
-                .arg(&config)
-                .arg(stack.extract(body))
-                .output()
-                .unwrap();
-            assert!(load.status.success(), "responder load ({body}) failed: {}", text(&load));
+        deployment.observatory.metrics_addr = Some(addrs.pick().to_string());
+        for responder in &mut deployment.responders {
+            responder.consumers = options.consumers;
+            responder.metrics_addr = Some(addrs.pick().to_string());
+        }
+        deployment.requester.metrics_addr = Some(addrs.pick().to_string());
+        deployment.create_dirs().unwrap();
+        for (settings, config) in deployment.write_settings(&root).unwrap() {
+            let (name, log) = match &settings {
+                PartySettings::Observatory(_) => (OBSERVATORY_DAEMON.to_owned(), "observatory.log".to_owned()),
+                PartySettings::Responder(r) => (r.body.clone(), format!("responder-{}.log", r.body)),
+                PartySettings::Requester(_) => (REQUESTER_DAEMON.to_owned(), "requester.log".to_owned()),
+            };
+            if let PartySettings::Responder(r) = &settings {
+                let load = passerelle_command()
+                    .args(["responder", "load", "--config"])
+                    .arg(&config)
+                    .arg(stack.extract(&r.body))
+                    .output()
+                    .unwrap();
+                assert!(load.status.success(), "responder load ({}) failed: {}", r.body, text(&load));
+            }
+            let health = settings.metrics_addr().expect("every daemon serves /health").parse().unwrap();
             stack.daemons.push(Daemon {
-                name: body.to_owned(),
-                role: "responder",
+                name,
+                settings,
                 config,
                 health,
-                log: logs.join(format!("responder-{body}.log")),
+                log: logs.join(log),
                 log_filter: options.log_filter.clone(),
                 child: None,
                 starts: 0,
             });
         }
-
-        let requester_health = addrs.pick();
-        let requester_config = root.join("requester.toml");
-        std::fs::write(
-            &requester_config,
-            format!(
-                "body = {}\noffice = {}\ndata_dir = {}\nout_dir = {}\nchunk_size = {}\nmetrics_addr = {}\n{broker}",
-                quoted(REQUESTER_BODY),
-                quoted(REQUESTER_OFFICE),
-                quoted(&root.join("requester").display().to_string()),
-                quoted(&root.join("requester-out").display().to_string()),
-                options.chunk_size,
-                quoted(&requester_health.to_string()),
-            ),
-        )
-        .unwrap();
-        stack.daemons.push(Daemon {
-            name: REQUESTER_DAEMON.to_owned(),
-            role: "requester",
-            config: requester_config,
-            health: requester_health,
-            log: logs.join("requester.log"),
-            log_filter: options.log_filter.clone(),
-            child: None,
-            starts: 0,
-        });
         stack
     }
 
-    /// The `[broker]` table of every settings file.
-    fn broker_toml(&self) -> String {
-        format!(
-            "[broker]\nurls = [{}]\nobservatories = [{}]\nbodies = [\"cnam\", \"cnav\", \"cnaf\", \"msa\"]\n",
-            quoted(&self.url),
-            quoted(OBSERVATORY)
-        )
+    /// Changes a daemon's settings and writes its settings file again, serialised (before it
+    /// starts, or before a restart).
+    pub fn edit_settings(&mut self, daemon: &str, edit: impl FnOnce(&mut PartySettings)) {
+        let d = self.daemon_mut(daemon);
+        edit(&mut d.settings);
+        d.settings.write(&d.config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", d.config.display()));
+    }
+
+    /// A daemon's settings, as its file has them.
+    pub fn settings(&self, daemon: &str) -> &PartySettings {
+        &self.daemon(daemon).settings
     }
 
     // ---- where things are ----
@@ -397,8 +362,8 @@ impl Stack {
         self.daemons.iter_mut().find(|d| d.name == name).unwrap_or_else(|| panic!("no daemon {name}"))
     }
 
-    /// A daemon's settings file (to run another command on its store, or to edit it before a
-    /// restart).
+    /// A daemon's settings file (to run another command on its store; [`Stack::edit_settings`]
+    /// changes it).
     pub fn config(&self, daemon: &str) -> PathBuf {
         self.daemon(daemon).config.clone()
     }
@@ -463,6 +428,19 @@ impl Stack {
             }
             None => false,
         }
+    }
+
+    /// Waits until the daemon's process exits by itself (a fault point, a failure) and returns
+    /// its exit status; panics after `timeout`.
+    pub fn wait_exit(&mut self, daemon: &str, timeout: Duration) -> std::process::ExitStatus {
+        let mut status = None;
+        eventually(&format!("the {daemon} daemon exits"), timeout, || {
+            let d = self.daemon_mut(daemon);
+            status = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            status.is_some()
+        });
+        self.daemon_mut(daemon).child = None;
+        status.unwrap()
     }
 
     /// Its process id, while running.
@@ -983,11 +961,6 @@ pub fn passerelle_command() -> Command {
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// TOML text of a string.
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
 }
 
 /// Loopback addresses nothing listens on, each a different one: every address picked stays

@@ -64,16 +64,34 @@ impl MetricsRegistry {
 }
 
 /// What `/health` reports: the daemon sets it healthy once connected and serving, unhealthy
-/// when it loses the broker or its store.
+/// when it loses the broker or its store; and the notices a start announced (development
+/// hooks), one line each after the status.
 #[derive(Debug, Clone, Default)]
-pub struct Health(Arc<AtomicBool>);
+pub struct Health {
+    healthy: Arc<AtomicBool>,
+    notices: Arc<std::sync::Mutex<Vec<String>>>,
+}
 
 impl Health {
     pub fn set(&self, healthy: bool) {
-        self.0.store(healthy, Ordering::SeqCst);
+        self.healthy.store(healthy, Ordering::SeqCst);
     }
     pub fn is_healthy(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.healthy.load(Ordering::SeqCst)
+    }
+    /// Lines `/health` shows after its status (`notice: …`).
+    pub fn announce(&self, notices: Vec<String>) {
+        *self.notices.lock().unwrap_or_else(|p| p.into_inner()) = notices;
+    }
+    /// The body of `/health`: `ok` or `unhealthy`, then a `notice: …` line per notice.
+    fn body(&self) -> String {
+        let mut body = if self.is_healthy() { "ok\n" } else { "unhealthy\n" }.to_owned();
+        for notice in self.notices.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            body.push_str("notice: ");
+            body.push_str(notice);
+            body.push('\n');
+        }
+        body
     }
 }
 
@@ -133,8 +151,8 @@ async fn answer(mut stream: TcpStream, registry: &MetricsRegistry, health: &Heal
         ("GET", "/metrics") => {
             ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", registry.encode())
         }
-        ("GET", "/health") if health.is_healthy() => ("200 OK", "text/plain", "ok\n".to_owned()),
-        ("GET", "/health") => ("503 Service Unavailable", "text/plain", "unhealthy\n".to_owned()),
+        ("GET", "/health") if health.is_healthy() => ("200 OK", "text/plain", health.body()),
+        ("GET", "/health") => ("503 Service Unavailable", "text/plain", health.body()),
         ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /health\n".to_owned()),
         _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_owned()),
     };
@@ -258,6 +276,8 @@ mod tests {
         assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 503);
         health.set(true);
         assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 200);
+        health.announce(vec!["development hook: x".to_owned()]);
+        assert_eq!(fetch(server.local_addr, "/health").await.unwrap().1, "ok\nnotice: development hook: x\n");
         assert_eq!(fetch(server.local_addr, "/nope").await.unwrap().0, 404);
         server.stop();
     }

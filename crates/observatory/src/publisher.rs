@@ -118,6 +118,9 @@ pub(crate) async fn run(engine: Arc<Engine>, bus: Arc<dyn Bus>, mut stop: watch:
         }
         let rows = if in_flight.len() < BATCHES_IN_FLIGHT { read_batch(&engine, last_taken).await } else { Vec::new() };
         if let Some(last) = rows.last() {
+            // A development hook (never armed in production): a crash here, the rows committed
+            // and not yet published, must lose nothing — they are published at the next start.
+            passerelle_hooks::fault_point("observatory.after_commit_before_publish");
             last_taken = Some(last.id);
             let (engine, bus) = (Arc::clone(&engine), Arc::clone(&bus));
             in_flight.push_back(tokio::spawn(async move { publish(&engine, bus.as_ref(), rows).await }));

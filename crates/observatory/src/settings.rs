@@ -11,6 +11,7 @@
 //! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
 //! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
+//! # profile = "development"            # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [routing]                            # category → bodies; unlisted categories keep the
 //! job_seeker_registration = ["cnaf"]   # catalogue's default holders
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use passerelle_bus::BusSettings;
+use passerelle_hooks::{DevelopmentSettings, Profile};
 use passerelle_protocol::rules;
 use passerelle_protocol::territory::Territories;
 
@@ -105,6 +107,13 @@ pub struct ObservatorySettings {
     /// when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `development` honours the `[development]` hooks; the default, `production`, refuses them
+    /// (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "Profile::is_production")]
+    pub profile: Profile,
+    /// Development hooks: a clock offset, fault points (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "DevelopmentSettings::is_empty")]
+    pub development: DevelopmentSettings,
 }
 
 fn default_respond_by_days() -> u64 {
@@ -148,6 +157,8 @@ impl ObservatorySettings {
             tick_ms: default_tick_ms(),
             rebuild_interval_s: default_rebuild_interval_s(),
             metrics_addr: None,
+            profile: Profile::default(),
+            development: DevelopmentSettings::default(),
         }
     }
 

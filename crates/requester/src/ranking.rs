@@ -77,7 +77,7 @@ pub const DEFAULT_RESOURCES_BELOW_EUROS: f64 = 14_600.0;
 pub const DEFAULT_FAMILY_SITUATIONS: [&str; 4] = ["widowed", "divorced", "separated", "single"];
 
 /// How persons are scored (`[ranking]` in the settings). See the module documentation.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RankingSettings {
     /// Weights by category code, overriding [`DEFAULT_WEIGHTS`] one by one (a category not

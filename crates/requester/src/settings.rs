@@ -10,6 +10,7 @@
 //! legal_basis = "Décret n° 2017-334, art. 3"
 //! chunk_size = 1000             # persons per request message
 //! metrics_addr = "127.0.0.1:9466"   # `requester run` serves /metrics and /health (absent: not served)
+//! # profile = "development"         # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [broker]                      # passerelle_bus::BusSettings
 //! urls = ["amqp://guest:guest@127.0.0.1:5672/%2f"]
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use passerelle_bus::BusSettings;
+use passerelle_hooks::{DevelopmentSettings, Profile};
 use passerelle_protocol::catalogue::{self, body};
 use passerelle_protocol::rules::{self, DEFAULT_CHUNK_SIZE, REQUESTER_RETENTION_CAP};
 use passerelle_protocol::territory::Territories;
@@ -44,7 +46,7 @@ pub const MAX_RETENTION_DAYS: u32 = (REQUESTER_RETENTION_CAP.as_secs() / 86_400)
 pub const MAX_CHUNK_SIZE: usize = 20_000;
 
 /// The requester adapter's settings (its TOML file, then `PASSERELLE_…` overrides).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequesterSettings {
     /// The requester's branch (`cnam`, `cnav`, `cnaf`, `msa`): the `sender` of its messages and
@@ -82,6 +84,13 @@ pub struct RequesterSettings {
     /// picks one); none when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `development` honours the `[development]` hooks; the default, `production`, refuses them
+    /// (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "Profile::is_production")]
+    pub profile: Profile,
+    /// Development hooks: a clock offset, fault points (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "DevelopmentSettings::is_empty")]
+    pub development: DevelopmentSettings,
 }
 
 fn default_retention_days() -> u32 {
@@ -127,6 +136,8 @@ impl RequesterSettings {
             ranking: RankingSettings::default(),
             territories: BTreeMap::new(),
             metrics_addr: None,
+            profile: Profile::default(),
+            development: DevelopmentSettings::default(),
         }
     }
 

@@ -137,6 +137,8 @@ async fn flow(buses: Buses) {
             broker: buses.settings.clone(),
             source: SourceSettings::Extract(ExtractSettings::default()),
             metrics_addr: None,
+            profile: Default::default(),
+            development: Default::default(),
         };
         std::fs::create_dir_all(&settings.data_dir).unwrap();
         let mut report = ReportWriter::new(ReportFormat::Human, std::io::sink());

@@ -58,6 +58,8 @@ fn main() {
         broker: BusSettings::default(),
         source: SourceSettings::Extract(ExtractSettings::default()),
         metrics_addr: None,
+        profile: Default::default(),
+        development: Default::default(),
     };
 
     // 0. Reading and checking alone (the shared CSV reader), for the split of the load's cost.

@@ -251,6 +251,9 @@ impl SolicitationHandler {
         let now = self.clock.now();
         let expires_at = answer::response_expiry(respond_by, now);
         let outgoing = Outgoing::new(Message::Response(response), solicitation.sender.clone(), expires_at);
+        // A development hook (never armed in production): a crash here leaves the chunk unacked,
+        // so the broker delivers it again and it is answered again.
+        passerelle_hooks::fault_point("responder.after_answer_before_publish");
         match self.bus.publish(vec![outgoing]).await {
             Ok(()) => {
                 self.stats.chunks.fetch_add(1, Ordering::Relaxed);

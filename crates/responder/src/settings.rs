@@ -10,6 +10,7 @@
 //! holds = ["housing_aid", "rsa"]         # default: the catalogue's default holdings of the body
 //! data_dir = "/var/lib/passerelle/responder"
 //! metrics_addr = "127.0.0.1:9465"       # /metrics and /health (absent: not served)
+//! # profile = "development"             # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [broker]
 //! urls = ["amqps://cnaf:secret@broker.example:5671/%2f"]
@@ -35,9 +36,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use passerelle_bus::BusSettings;
+use passerelle_hooks::{DevelopmentSettings, Profile};
 use passerelle_protocol::catalogue::{self, body};
 use passerelle_protocol::v1::Category;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The default number of PostgreSQL connections: one chunk is answered on one connection, and a
 /// responder rarely has more than a few chunks in flight (the broker's prefetch bounds them).
@@ -54,7 +56,7 @@ pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_CONSUMERS: usize = 2;
 
 /// The settings of `passerelle responder run` and `passerelle responder load`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponderSettings {
     /// The body this responder answers for: `cnam`, `cnav`, `cnaf` or `msa`. Its solicitation
@@ -78,10 +80,17 @@ pub struct ResponderSettings {
     /// picks one); none when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `development` honours the `[development]` hooks; the default, `production`, refuses them
+    /// (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "Profile::is_production")]
+    pub profile: Profile,
+    /// Development hooks: a clock offset, fault points (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "DevelopmentSettings::is_empty")]
+    pub development: DevelopmentSettings,
 }
 
 /// Where the body's data comes from.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceSettings {
     /// A CSV extract indexed by `passerelle responder load` into `data_dir`.
@@ -92,17 +101,18 @@ pub enum SourceSettings {
 
 /// An extract source: nothing to set beyond `data_dir` (the index lives there); a struct so that
 /// a stray key (a `url` left from a PostgreSQL source, say) is refused by name.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractSettings {}
 
 /// A PostgreSQL source: one identity query and one query per held category, each run once per
 /// solicitation chunk with the chunk's NIRs as a `text[]` parameter `$1`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSettings {
     /// A libpq-style URL or key=value string, e.g. `postgres://user@host:5432/db`. It may hold a
     /// password, so it is never logged.
+    #[serde(serialize_with = "expose_in_settings_file")]
     pub url: SecretString,
     /// Connections in the pool.
     #[serde(default = "default_pool_size")]
@@ -118,6 +128,12 @@ pub struct PostgresSettings {
     /// value may be a boolean, an integer, a date or text in the value syntax (README, "Value
     /// syntax"); `NULL` means unknown.
     pub categories: BTreeMap<String, String>,
+}
+
+/// Writes the URL, password included, into a settings file: the one place it leaves its
+/// wrapper, when a deployment writes the file its own spawned responder reads.
+fn expose_in_settings_file<S: serde::Serializer>(url: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(url.expose_secret())
 }
 
 fn default_consumers() -> usize {

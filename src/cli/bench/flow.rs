@@ -12,18 +12,17 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
 use indicatif::ProgressBar;
-use passerelle_bus::{AmqpBus, Bus, BusSettings, Role};
+use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
+use passerelle_party::{Party, PartyKind, PartySettings};
 use passerelle_protocol::catalogue;
-use passerelle_protocol::rules::SystemClock;
 use passerelle_protocol::v1::{Category, Completeness};
 use passerelle_requester::{CaseState, Requester, RequesterSettings, SubmitRequest, Uuid};
-use passerelle_responder::{load_extract, ResponderSettings};
+use passerelle_responder::load_extract;
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
@@ -92,13 +91,21 @@ struct Flowed {
 }
 
 /// The files and daemons of the run.
-struct Deployment {
+struct Prepared {
     broker: BusSettings,
     root: PathBuf,
-    observatory_config: PathBuf,
-    observatory_health: SocketAddr,
-    responders: Vec<(String, PathBuf, SocketAddr)>,
+    /// The observatory, then the responders: the processes, in their start order.
+    daemons: Vec<DaemonFile>,
+    /// The requester, run in this process.
+    requester: RequesterSettings,
     wanted: Vec<Category>,
+}
+
+/// A daemon's settings file and its `/health` address.
+struct DaemonFile {
+    party: PartySettings,
+    config: PathBuf,
+    health: SocketAddr,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Report> {
@@ -125,25 +132,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// TOML text of a string.
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-/// The `[broker]` section of every daemon.
-fn broker_toml(b: &BusSettings) -> String {
-    let list = |v: &[String]| v.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", ");
-    format!(
-        "[broker]\nurls = [{}]\nprefix = {}\nobservatories = [{}]\nbodies = [{}]\n",
-        list(&b.urls),
-        quoted(&b.prefix),
-        list(&b.observatories),
-        list(&b.bodies)
-    )
-}
-
 /// Stage 1 (not timed): the population, the settings files, the extracts indexed.
-fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Deployment> {
+fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Prepared> {
     let reference_year = time::OffsetDateTime::now_utc().year();
     let population = root.join("population");
     eprintln!("bench: making {} synthetic persons", args.persons);
@@ -164,94 +154,73 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Dep
     }
 
     let observatory = passerelle_synth::DEFAULT_TERRITORY;
+    let mut parties =
+        passerelle_party::Deployment::new(root, broker, observatory, &solicited, (REQUESTER_BODY, REQUESTER_OFFICE));
+    // Every daemon serves `/health` on a loopback port of its own: the benchmark waits on it.
     let mut ports = FreePorts::default();
-    let observatory_health: SocketAddr = format!("127.0.0.1:{}", ports.pick()?).parse()?;
-    let observatory_config = root.join("observatory.toml");
-    std::fs::write(
-        &observatory_config,
-        format!(
-            "code = {}\ndata_dir = {}\nmetrics_addr = {}\n{}",
-            quoted(observatory),
-            quoted(&root.join("observatory").display().to_string()),
-            quoted(&observatory_health.to_string()),
-            broker_toml(broker)
-        ),
-    )
-    .context("cannot write the observatory's settings")?;
-    std::fs::create_dir_all(root.join("observatory"))?;
-
-    let mut responders = Vec::new();
-    for body in &solicited {
-        let health: SocketAddr = format!("127.0.0.1:{}", ports.pick()?).parse()?;
-        let data_dir = root.join(format!("responder-{body}"));
-        std::fs::create_dir_all(&data_dir)?;
-        let config = root.join(format!("responder-{body}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "body = {}\ndata_dir = {}\nmetrics_addr = {}\n[source]\nkind = \"extract\"\n{}",
-                quoted(body),
-                quoted(&data_dir.display().to_string()),
-                quoted(&health.to_string()),
-                broker_toml(broker)
-            ),
-        )
-        .with_context(|| format!("cannot write responder {body}'s settings"))?;
-        // As `passerelle responder load --config FILE EXTRACT` does.
-        eprintln!("bench: responder {body} indexes its extract");
-        let settings: ResponderSettings = passerelle_settings::load(&config).map_err(|e| anyhow!(e))?;
-        settings.validate().map_err(|e| anyhow!(e))?;
-        let extract = population.join(passerelle_synth::extract_file_name(body));
-        let mut report = ReportWriter::new(ReportFormat::Human, std::io::sink()).with_noun("line");
-        load_extract(&settings, &extract, Encoding::Utf8, &mut report)
-            .with_context(|| format!("responder {body} cannot load {}", extract.display()))?;
-        responders.push((body.clone(), config, health));
+    parties.observatory.metrics_addr = Some(format!("127.0.0.1:{}", ports.pick()?));
+    for responder in &mut parties.responders {
+        responder.metrics_addr = Some(format!("127.0.0.1:{}", ports.pick()?));
     }
-    Ok(Deployment {
-        broker: broker.clone(),
-        root: root.to_owned(),
-        observatory_config,
-        observatory_health,
-        responders,
-        wanted,
-    })
+    parties.create_dirs()?;
+    let mut daemons = Vec::new();
+    for (party, config) in parties.write_settings(root)? {
+        let Some(health) = party.metrics_addr() else { continue };
+        let health: SocketAddr = health.parse()?;
+        if let PartySettings::Responder(responder) = &party {
+            // As `passerelle responder load --config FILE EXTRACT` does, from the file written.
+            let body = &responder.body;
+            eprintln!("bench: responder {body} indexes its extract");
+            let PartySettings::Responder(settings) =
+                PartySettings::load(PartyKind::Responder, &config).map_err(|e| e.into_inner())?
+            else {
+                bail!("{} is not a responder's settings", config.display());
+            };
+            let extract = population.join(passerelle_synth::extract_file_name(body));
+            let mut report = ReportWriter::new(ReportFormat::Human, std::io::sink()).with_noun("line");
+            load_extract(&settings, &extract, Encoding::Utf8, &mut report)
+                .with_context(|| format!("responder {body} cannot load {}", extract.display()))?;
+        }
+        daemons.push(DaemonFile { party, config, health });
+    }
+    Ok(Prepared { broker: broker.clone(), root: root.to_owned(), daemons, requester: parties.requester, wanted })
 }
 
 /// Stages 2 to 4, with the daemons stopped at the end whatever happens (their `Drop`).
-async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<Report> {
+async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Report> {
     let logs = d.root.join("logs");
     std::fs::create_dir_all(&logs)?;
-    eprintln!("bench: starting the observatory and {} responders (processes)", d.responders.len());
-    let mut observatory = Daemon::spawn(
-        "observatory",
-        "observatory",
-        &d.observatory_config,
-        d.observatory_health,
-        logs.join("observatory.log"),
-    )?;
-    observatory.wait_healthy().await?;
-    let mut responders = Vec::new();
-    for (body, config, health) in &d.responders {
-        let name = format!("responder-{body}");
-        responders.push(Daemon::spawn(&name, "responder", config, *health, logs.join(format!("{name}.log")))?);
+    eprintln!("bench: starting the observatory and {} responders (processes)", d.daemons.len() - 1);
+    let mut started = Vec::new();
+    for daemon in &d.daemons {
+        let name = match &daemon.party {
+            PartySettings::Responder(r) => format!("responder-{}", r.body),
+            other => other.kind().command().to_owned(),
+        };
+        let log = logs.join(format!("{name}.log"));
+        let mut process = Daemon::spawn(&name, daemon.party.kind().command(), &daemon.config, daemon.health, log)?;
+        // The observatory declares the topology the responders check.
+        if matches!(daemon.party, PartySettings::Observatory(_)) {
+            process.wait_healthy().await?;
+        }
+        started.push(process);
     }
-    for r in &mut responders {
-        r.wait_healthy().await?;
+    for process in &mut started {
+        process.wait_healthy().await?;
     }
+    let mut started = started.into_iter();
+    let mut observatory = started.next().ok_or_else(|| anyhow!("no observatory"))?;
+    let mut responders: Vec<Daemon> = started.collect();
+    let responders_count = responders.len();
 
     let url = &d.broker.urls[0];
     let tap_conn = raw::connect(url, "passerelle bench (tap)").await?;
     let tap = Tap::bind(&tap_conn, &d.broker).await?;
-    let bus = Arc::new(
-        AmqpBus::connect(&d.broker, Role::Body(REQUESTER_BODY.to_owned()))
-            .await
-            .context("the requester cannot connect to the broker")?,
-    );
-    let mut settings = RequesterSettings::for_dir(REQUESTER_BODY, REQUESTER_OFFICE, &d.root.join("requester"));
-    settings.broker = d.broker.clone();
-    let chunk_size = settings.chunk_size;
-    let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, Arc::new(SystemClock))
-        .context("the requester cannot start")?;
+    let chunk_size = d.requester.chunk_size;
+    let requester_party = Party::build(PartySettings::Requester(d.requester.clone()))
+        .await
+        .map_err(|e| e.into_inner().context("the requester cannot start"))?;
+    let requester = requester_party.requester().ok_or_else(|| anyhow!("the requester is not one"))?;
     let listening = requester.listen().await.context("the requester cannot listen for its results")?;
     let daemon_pids =
         std::iter::once(&observatory).chain(&responders).filter_map(|d| Some((d.name.clone(), d.pid()?))).collect();
@@ -283,14 +252,13 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
         check_complete(&cases)?;
         let stored_at = cases.iter().filter_map(|c| c.settled_at).max().ok_or_else(|| anyhow!("no settled case"))?;
         let seconds = stored_at.duration_since(started_at).unwrap_or_default().as_secs_f64();
-        wait_receipts(&requester, &case_ids).await?;
+        wait_receipts(requester, &case_ids).await?;
         let recorded = tap.drain().await?;
         eprintln!("bench: flow {seconds:.2} s, {} messages, {} bytes", recorded.messages(), recorded.bytes());
 
         // 4a. Sequential single-person requests.
         eprintln!("bench: {} single-person requests", args.latency_requests);
-        let timing =
-            single_person_latencies(&requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
+        let timing = single_person_latencies(requester, &selection, &d.root, &d.wanted, args.latency_requests as usize);
         let cpu_before = processes.read();
         let mut latencies = while_running(&mut daemons, timing).await?;
         let latency_cpu = processes.read().since(&cpu_before).per(args.latency_requests, 1000.0);
@@ -316,7 +284,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     }
     .await;
     listening.stop().await;
-    bus.close().await;
+    requester_party.close().await;
     let mut stopped = Vec::new();
     for r in responders {
         stopped.push(r.stop().await);
@@ -357,7 +325,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     let flow_cpu_floor_seconds = flowed.flow_cpu.total / cores as f64;
     Ok(Report {
         persons: flowed.persons,
-        bodies: d.responders.len() as u64,
+        bodies: responders_count as u64,
         chunk_size,
         messages: flowed.recorded.messages(),
         bytes: flowed.recorded.bytes(),

@@ -1,6 +1,7 @@
 //! The demo's folder: `population/` (the synthetic files), `requester/`, `observatory/` and
-//! `responder-<body>/` (each role's own state, as separate deployments would keep it), in
-//! `--data-dir` or a temporary folder deleted at the end.
+//! `responder-<body>/` (each party's own state, as separate deployments would keep it: the
+//! folders of a `passerelle_party::Deployment` rooted here), in `--data-dir` or a temporary
+//! folder deleted at the end.
 
 use std::path::{Path, PathBuf};
 
@@ -68,16 +69,6 @@ impl Layout {
     pub fn requester(&self) -> PathBuf {
         self.root.join("requester")
     }
-
-    /// The observatory's case store, statistics store and statistics secret.
-    pub fn observatory(&self) -> PathBuf {
-        self.root.join("observatory")
-    }
-
-    /// A responder's extract index.
-    pub fn responder(&self, body: &str) -> PathBuf {
-        self.root.join(format!("responder-{body}"))
-    }
 }
 
 /// Deletes everything inside `dir` (not `dir` itself), refusing the file-system root and the
@@ -114,7 +105,6 @@ mod tests {
         let layout = Layout::prepare(Some(dir.path()), true).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(!layout.is_temporary());
-        assert_eq!(layout.responder("cnam"), dir.path().join("responder-cnam"));
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! A party's settings, whichever its role: loaded from its file and checked (the role's own
+//! checks and the development hooks against the profile) before anything connects, and written
+//! back as a settings file for a spawned process — serialised from the typed settings, never
+//! assembled as text.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use passerelle_bus::{BusSettings, Role};
+use passerelle_hooks::{DevelopmentSettings, Hooks, Profile};
+use passerelle_observatory::ObservatorySettings;
+use passerelle_requester::RequesterSettings;
+use passerelle_responder::ResponderSettings;
+
+use crate::PartyError;
+
+/// The three kinds of party, by the subcommand that runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartyKind {
+    Observatory,
+    Responder,
+    Requester,
+}
+
+impl PartyKind {
+    /// The subcommand: `passerelle <command> run --config FILE`.
+    pub fn command(self) -> &'static str {
+        match self {
+            PartyKind::Observatory => "observatory",
+            PartyKind::Responder => "responder",
+            PartyKind::Requester => "requester",
+        }
+    }
+}
+
+/// One party's settings.
+#[derive(Debug, Clone)]
+pub enum PartySettings {
+    Observatory(ObservatorySettings),
+    Responder(ResponderSettings),
+    Requester(RequesterSettings),
+}
+
+impl PartySettings {
+    /// Loads a `kind` party's settings file (then the `PASSERELLE_…` environment) and checks
+    /// them: a problem is a [`PartyError::Settings`] naming the file and the key.
+    pub fn load(kind: PartyKind, path: &Path) -> Result<PartySettings, PartyError> {
+        let loaded = match kind {
+            PartyKind::Observatory => passerelle_settings::load(path).map(PartySettings::Observatory),
+            PartyKind::Responder => passerelle_settings::load(path).map(PartySettings::Responder),
+            PartyKind::Requester => passerelle_settings::load(path).map(PartySettings::Requester),
+        };
+        let settings = loaded.map_err(|e| PartyError::Settings(anyhow!(e)))?;
+        settings.check().map_err(|e| e.context(format!("in {}", path.display())))?;
+        Ok(settings)
+    }
+
+    /// Everything that can be checked without connecting: the role's own checks, then the
+    /// development hooks against the profile. Returns the hooks the party honours.
+    pub fn check(&self) -> Result<Hooks, PartyError> {
+        let settings = |e: String| PartyError::Settings(anyhow!(e));
+        let (profile, development) = match self {
+            PartySettings::Observatory(s) => {
+                s.resolve().map_err(|e| settings(e.to_string()))?;
+                (s.profile, &s.development)
+            }
+            PartySettings::Responder(s) => {
+                s.validate().map_err(|e| settings(e.to_string()))?;
+                (s.profile, &s.development)
+            }
+            PartySettings::Requester(s) => {
+                s.validate().map_err(|e| settings(e.to_string()))?;
+                (s.profile, &s.development)
+            }
+        };
+        Hooks::check(profile, development).map_err(|e| settings(e.to_string()))
+    }
+
+    pub fn kind(&self) -> PartyKind {
+        match self {
+            PartySettings::Observatory(_) => PartyKind::Observatory,
+            PartySettings::Responder(_) => PartyKind::Responder,
+            PartySettings::Requester(_) => PartyKind::Requester,
+        }
+    }
+
+    /// `observatory carsat-sud-est`, `responder cnam`, `requester cnaf`: for messages.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.kind().command(), self.code())
+    }
+
+    /// The observatory's or the body's code.
+    pub fn code(&self) -> &str {
+        match self {
+            PartySettings::Observatory(s) => &s.code,
+            PartySettings::Responder(s) => &s.body,
+            PartySettings::Requester(s) => &s.body,
+        }
+    }
+
+    /// Who it is on the broker.
+    pub fn role(&self) -> Role {
+        match self {
+            PartySettings::Observatory(s) => Role::Observatory(s.code.clone()),
+            PartySettings::Responder(s) => Role::Body(s.body.clone()),
+            PartySettings::Requester(s) => Role::Body(s.body.clone()),
+        }
+    }
+
+    pub fn broker(&self) -> &BusSettings {
+        match self {
+            PartySettings::Observatory(s) => &s.broker,
+            PartySettings::Responder(s) => &s.broker,
+            PartySettings::Requester(s) => &s.broker,
+        }
+    }
+
+    pub fn broker_mut(&mut self) -> &mut BusSettings {
+        match self {
+            PartySettings::Observatory(s) => &mut s.broker,
+            PartySettings::Responder(s) => &mut s.broker,
+            PartySettings::Requester(s) => &mut s.broker,
+        }
+    }
+
+    /// Sets its profile and development hooks (checked when it is built or loaded).
+    pub fn set_development(&mut self, profile: Profile, development: DevelopmentSettings) {
+        let (p, d) = match self {
+            PartySettings::Observatory(s) => (&mut s.profile, &mut s.development),
+            PartySettings::Responder(s) => (&mut s.profile, &mut s.development),
+            PartySettings::Requester(s) => (&mut s.profile, &mut s.development),
+        };
+        *p = profile;
+        *d = development;
+    }
+
+    /// Where it serves `/metrics` and `/health`, if anywhere.
+    pub fn metrics_addr(&self) -> Option<&str> {
+        match self {
+            PartySettings::Observatory(s) => s.metrics_addr.as_deref(),
+            PartySettings::Responder(s) => s.metrics_addr.as_deref(),
+            PartySettings::Requester(s) => s.metrics_addr.as_deref(),
+        }
+    }
+
+    /// Its settings file, as TOML.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        match self {
+            PartySettings::Observatory(s) => toml::to_string(s),
+            PartySettings::Responder(s) => toml::to_string(s),
+            PartySettings::Requester(s) => toml::to_string(s),
+        }
+    }
+
+    /// Writes its settings file (it may hold the broker's and a database's passwords: the
+    /// caller chooses where).
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let text = self.to_toml().with_context(|| format!("cannot serialise the settings of {}", self.name()))?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use passerelle_responder::{PostgresSettings, SourceSettings};
+
+    use super::*;
+
+    /// A file written from the settings is read back as the same settings.
+    #[test]
+    fn settings_files_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut observatory = ObservatorySettings::new("carsat-sud-est", dir.path().join("o"));
+        observatory.metrics_addr = Some("127.0.0.1:0".to_owned());
+        observatory.profile = Profile::Development;
+        observatory.development = DevelopmentSettings {
+            clock_offset_s: Some(86_400),
+            fault_points: vec!["observatory.after_commit_before_publish".to_owned()],
+        };
+        let requester = RequesterSettings::for_dir("cnaf", "caf-13", &dir.path().join("r"));
+        let postgres: PostgresSettings = toml::from_str(
+            "url = \"postgres://responder:secret@db/benefits\"\nidentity_query = \"SELECT 1\"\n[categories]\n",
+        )
+        .unwrap();
+        let mut responder: ResponderSettings =
+            toml::from_str(&format!("body = \"cnam\"\ndata_dir = {:?}\n[source]\nkind = \"extract\"\n", "/d")).unwrap();
+        responder.source = SourceSettings::Postgres(postgres);
+        for party in [
+            PartySettings::Observatory(observatory),
+            PartySettings::Requester(requester),
+            PartySettings::Responder(responder),
+        ] {
+            let path: PathBuf = dir.path().join(format!("{}.toml", party.code()));
+            party.write(&path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let again = match party.kind() {
+                PartyKind::Observatory => PartySettings::Observatory(toml::from_str(&text).unwrap()),
+                PartyKind::Responder => PartySettings::Responder(toml::from_str(&text).unwrap()),
+                PartyKind::Requester => PartySettings::Requester(toml::from_str(&text).unwrap()),
+            };
+            assert_eq!(again.to_toml().unwrap(), text, "{}", party.name());
+            if party.kind() != PartyKind::Responder {
+                // (The responder's PostgreSQL source here has no query per held category.)
+                PartySettings::load(party.kind(), &path).unwrap_or_else(|e| panic!("{}: {e:#}", party.name()));
+            }
+        }
+        let written = std::fs::read_to_string(dir.path().join("cnam.toml")).unwrap();
+        assert!(written.contains("postgres://responder:secret@db/benefits"), "{written}");
+        let written = std::fs::read_to_string(dir.path().join("cnaf.toml")).unwrap();
+        assert!(!written.contains("profile") && !written.contains("development"), "production by default: {written}");
+    }
+
+    #[test]
+    fn a_hook_outside_development_is_a_settings_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut requester = RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
+        requester.development.clock_offset_s = Some(-60);
+        let path = dir.path().join("requester.toml");
+        PartySettings::Requester(requester).write(&path).unwrap();
+        let e = PartySettings::load(PartyKind::Requester, &path).unwrap_err();
+        assert!(matches!(e, PartyError::Settings(_)));
+        let text = format!("{e:#}");
+        assert!(text.contains("development.clock_offset_s") && text.contains("requester.toml"), "{text}");
+    }
+}
