@@ -24,6 +24,7 @@
 
 mod identity;
 mod manifest;
+mod facts;
 mod model;
 mod nir_slots;
 mod residence;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
+use chrono::Datelike;
 use indicatif::ProgressBar;
 use passerelle_bus::{AmqpBus, Bus, BusSettings, Role};
 use passerelle_observatory::solicit::RoutingTable;
@@ -144,7 +145,7 @@ fn broker_toml(b: &BusSettings) -> String {
 
 /// Stage 1 (not timed): the population, the settings files, the extracts indexed.
 fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Deployment> {
-    let reference_year = time::OffsetDateTime::now_utc().year();
+    let reference_year = chrono::Utc::now().year();
     let population = root.join("population");
     eprintln!("bench: making {} synthetic persons", args.persons);
     let synth = SynthOptions {
@@ -390,7 +391,7 @@ fn submit_request(selection: &Path, wanted: &[Category]) -> SubmitRequest {
     SubmitRequest {
         selection: selection.to_owned(),
         encoding: Encoding::Utf8,
-        reference_year: Some(time::OffsetDateTime::now_utc().year() as u32),
+        reference_year: Some(chrono::Utc::now().year() as u32),
         wanted: wanted.to_vec(),
         service: "Atelier prévention des chutes (banc d'essai)".to_owned(),
         respond_by: RESPOND_BY,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
+use chrono::Datelike;
 use passerelle_bus::{AmqpBus, Bus, BusSettings, InProcessBus, Role};
 use passerelle_observatory::solicit::RoutingTable;
 use passerelle_observatory::{Observatory, ObservatorySettings, StatusReader};
@@ -264,7 +265,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let reference_year = time::OffsetDateTime::from(clock.now()).year();
+    let reference_year = chrono::DateTime::<chrono::Utc>::from(clock.now()).year();
 
     // 1. The synthetic population: the CAF's selection and one extract per body.
     let stage = progress.bar("population", "synthetic population", options.persons, "persons");
