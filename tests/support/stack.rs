@@ -649,8 +649,10 @@ impl Stack {
             let conn = lapin::Connection::connect(&self.url, props).await.expect("cannot connect to the test vhost");
             let channel = conn.create_channel().await.unwrap();
             let mut dead = Vec::new();
-            while let Some(m) =
-                channel.basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true }).await.unwrap()
+            while let Some(m) = channel
+                .basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
             {
                 let headers: BTreeMap<String, String> = m
                     .properties

@@ -122,8 +122,10 @@ async fn raw_round(conn: &lapin::Connection, settings: &BusSettings, size: usize
     let exchange = Exchange::Responses.name(&settings.prefix);
     let cch = conn.create_channel().await.unwrap();
     cch.basic_qos(settings.prefetch, BasicQosOptions::default()).await.unwrap();
-    let mut stream =
-        cch.basic_consume(queue.as_str().into(), "raw-bench".into(), BasicConsumeOptions::default(), FieldTable::default()).await.unwrap();
+    let mut stream = cch
+        .basic_consume(queue.as_str().into(), "raw-bench".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
     let consumer = tokio::spawn(async move {
         for _ in 0..n {
             let d = stream.next().await.unwrap().unwrap();
@@ -157,7 +159,8 @@ async fn raw_round(conn: &lapin::Connection, settings: &BusSettings, size: usize
             .with_expiration("3600000".into())
             .with_headers(headers);
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        in_flight.push(pch.basic_publish(exchange.as_str().into(), OBSERVATORY.into(), options, body, props).await.unwrap());
+        in_flight
+            .push(pch.basic_publish(exchange.as_str().into(), OBSERVATORY.into(), options, body, props).await.unwrap());
     }
     while let Some(c) = in_flight.next().await {
         assert!(c.unwrap().is_ack());

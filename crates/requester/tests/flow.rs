@@ -741,7 +741,8 @@ mod rabbit {
             let _ = channel.queue_delete(q.name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
         }
         for (name, _) in &topology.exchanges {
-            let _ = channel.exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await;
+            let _ =
+                channel.exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await;
         }
         let _ = conn.close(200, "test done".into()).await;
     }

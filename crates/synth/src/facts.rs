@@ -150,8 +150,7 @@ pub(crate) fn draw(
     }
     v.job_seeker_registration = Some(job_seeker);
     v.quarters_contributed = Some(quarters(rng, age, sex, retired));
-    v.multi_scheme_pensions =
-        Some(rng.gen_bool(if retired { MULTI_SCHEME_PENSIONER } else { MULTI_SCHEME_OTHERS }));
+    v.multi_scheme_pensions = Some(rng.gen_bool(if retired { MULTI_SCHEME_PENSIONER } else { MULTI_SCHEME_OTHERS }));
     let child = age < 65 && rng.gen_bool(DEPENDENT_CHILD);
     let resources = household_resources(rng, couple, rsa || aah || minimum, housing);
     // Consumption units in tenths: 1 for the first adult, 0.5 for another adult or a child of

@@ -22,9 +22,9 @@
 //! stream, integer arithmetic only).
 #![forbid(unsafe_code)]
 
+mod facts;
 mod identity;
 mod manifest;
-mod facts;
 mod model;
 mod nir_slots;
 mod residence;

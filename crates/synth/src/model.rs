@@ -11,15 +11,13 @@
 //! The truth of each person is drawn once; each body's record is that truth restricted to the
 //! categories it holds, with a few gaps and the occasional stale or mistyped value.
 
+use chrono::NaiveDate;
 use passerelle_protocol::catalogue::{self, body};
 use passerelle_protocol::nir;
-use passerelle_protocol::v1::{
-    self, Category, CategoryValues, FamilySituation, HospitalStay, HospitalStays, Sex, TreatmentMode,
-};
+use passerelle_protocol::v1::{Category, CategoryValues, FamilySituation, Sex};
 use passerelle_protocol::value::Value;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use chrono::NaiveDate;
 
 use crate::facts;
 use crate::nir_slots::{PlaceClass, Slot, SlotAllocator, OVERSEAS_DIGITS};
@@ -275,7 +273,6 @@ impl Model {
         let birth_month = if slot.month <= 12 { slot.month } else { rng.gen_range(1..=12) };
         Ok((nir.as_str().to_owned(), birth_month))
     }
-
 }
 
 /// What one body holds about a person: the truth of the given categories (those the body holds

@@ -79,7 +79,10 @@ impl Tap {
         let channel = conn.create_channel().await.context("cannot open the tap's channel")?;
         let queue = format!("{}.bench-tap", settings.prefix);
         let options = QueueDeclareOptions { durable: false, exclusive: true, auto_delete: false, ..Default::default() };
-        channel.queue_declare(queue.as_str().into(), options, FieldTable::default()).await.context("cannot declare the tap")?;
+        channel
+            .queue_declare(queue.as_str().into(), options, FieldTable::default())
+            .await
+            .context("cannot declare the tap")?;
         let parties: Vec<&String> = settings.observatories.iter().chain(&settings.bodies).collect();
         for exchange in Exchange::FLOW {
             for party in &parties {
@@ -163,8 +166,14 @@ pub async fn throughput(
         publisher.confirm_select(ConfirmSelectOptions::default()).await?;
         let consuming = conn.create_channel().await?;
         consuming.basic_qos(prefetch, BasicQosOptions::default()).await?;
-        let mut consumer =
-            consuming.basic_consume(queue.as_str().into(), "bench-raw".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut consumer = consuming
+            .basic_consume(
+                queue.as_str().into(),
+                "bench-raw".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let expected = sizes.len();
         let consumed = tokio::spawn(async move {
             let mut count = 0usize;
@@ -183,7 +192,13 @@ pub async fn throughput(
                 confirmed(in_flight.next().await)?;
             }
             let confirm = publisher
-                .basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), &body[..size], persistent())
+                .basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body[..size],
+                    persistent(),
+                )
                 .await?;
             in_flight.push(confirm);
         }
@@ -224,8 +239,14 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
         let reply_in = conn.create_channel().await?;
         let reply_out = Arc::new(conn.create_channel().await?);
         reply_out.confirm_select(ConfirmSelectOptions::default()).await?;
-        let mut pings =
-            reply_in.basic_consume(ping.as_str().into(), "bench-ping".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut pings = reply_in
+            .basic_consume(
+                ping.as_str().into(),
+                "bench-ping".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let replier = {
             let reply_out = Arc::clone(&reply_out);
             let pong = pong.clone();
@@ -233,7 +254,13 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
                 for _ in 0..count {
                     let delivery = pings.next().await.ok_or_else(|| anyhow!("the ping consumer ended"))??;
                     let confirm = reply_out
-                        .basic_publish("".into(), pong.as_str().into(), BasicPublishOptions::default(), &delivery.data, persistent())
+                        .basic_publish(
+                            "".into(),
+                            pong.as_str().into(),
+                            BasicPublishOptions::default(),
+                            &delivery.data,
+                            persistent(),
+                        )
                         .await?;
                     confirmed(Some(confirm.await))?;
                     delivery.ack(BasicAckOptions::default()).await?;
@@ -244,13 +271,21 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
         let asking = conn.create_channel().await?;
         asking.confirm_select(ConfirmSelectOptions::default()).await?;
         let answers = conn.create_channel().await?;
-        let mut pongs =
-            answers.basic_consume(pong.as_str().into(), "bench-pong".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut pongs = answers
+            .basic_consume(
+                pong.as_str().into(),
+                "bench-pong".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let body = vec![0x5au8; size];
         let mut rtts = Vec::with_capacity(count);
         for _ in 0..count {
             let started = Instant::now();
-            let confirm = asking.basic_publish("".into(), ping.as_str().into(), BasicPublishOptions::default(), &body, persistent()).await?;
+            let confirm = asking
+                .basic_publish("".into(), ping.as_str().into(), BasicPublishOptions::default(), &body, persistent())
+                .await?;
             confirmed(Some(confirm.await))?;
             let delivery = tokio::time::timeout(RAW_TIMEOUT, pongs.next())
                 .await

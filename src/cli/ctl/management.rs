@@ -58,11 +58,7 @@ fn queues_url(url: &str, vhost: &str) -> Result<Url, ManagementError> {
     if address.scheme() != "http" || !address.username().is_empty() || address.password().is_some() {
         return Err(refused());
     }
-    address
-        .path_segments_mut()
-        .map_err(|()| refused())?
-        .pop_if_empty()
-        .extend(["api", "queues", vhost]);
+    address.path_segments_mut().map_err(|()| refused())?.pop_if_empty().extend(["api", "queues", vhost]);
     address.set_query(Some("columns=name,messages_ready,messages_unacknowledged,consumers"));
     Ok(address)
 }
@@ -135,8 +131,14 @@ mod tests {
     fn urls_and_vhosts_are_encoded() {
         let at = |url, vhost| queues_url(url, vhost).map(|u| u.to_string());
         let columns = "?columns=name,messages_ready,messages_unacknowledged,consumers";
-        assert_eq!(at("http://127.0.0.1:15672", "/").unwrap(), format!("http://127.0.0.1:15672/api/queues/%2F{columns}"));
-        assert_eq!(at("http://rabbit/admin/", "prod").unwrap(), format!("http://rabbit/admin/api/queues/prod{columns}"));
+        assert_eq!(
+            at("http://127.0.0.1:15672", "/").unwrap(),
+            format!("http://127.0.0.1:15672/api/queues/%2F{columns}")
+        );
+        assert_eq!(
+            at("http://rabbit/admin/", "prod").unwrap(),
+            format!("http://rabbit/admin/api/queues/prod{columns}")
+        );
         assert!(at("https://rabbit:15671", "/").is_err());
         assert!(at("http://guest:guest@rabbit:15672", "/").is_err(), "credentials go in flags, not the URL");
         assert!(at("rabbit:15672", "/").is_err());

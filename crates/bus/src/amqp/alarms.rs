@@ -27,7 +27,12 @@ pub(crate) async fn watch_alarms(connector: Arc<Connector>, count: Arc<AtomicU64
             let ch = live.conn.create_channel().await?;
             ch.basic_qos(ALARM_PREFETCH, BasicQosOptions::default()).await?;
             let mut stream = ch
-                .basic_consume(queue.as_str().into(), "passerelle-alarms".into(), BasicConsumeOptions::default(), FieldTable::default())
+                .basic_consume(
+                    queue.as_str().into(),
+                    "passerelle-alarms".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
             loop {
                 let d = tokio::select! {

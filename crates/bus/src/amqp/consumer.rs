@@ -79,7 +79,12 @@ impl Subscription {
             .map_err(|e| BusError::amqp("enabling confirms for dead-letters", e))?;
         let tag = format!("passerelle-{}", uuid::Uuid::now_v7());
         let stream = channel
-            .basic_consume(self.queue_name().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                self.queue_name().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| BusError::amqp("starting to consume", e))?;
         Ok(Session { channel, stream, live, tag })

@@ -62,8 +62,8 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
                     QueueBindOptions::default(),
                     table(&b.headers),
                 )
-                    .await
-                    .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
+                .await
+                .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
             }
         }
         Role::Body(_) => {
