@@ -411,7 +411,7 @@ fn publish(poisons: &[Poison], targets: &[Target], url: &str, stranger_url: &str
                     .await
                     .unwrap_or_else(|e| panic!("confirm of {}: {e}", p.id));
                 assert!(
-                    matches!(confirm, lapin::publisher_confirm::Confirmation::Ack(None)),
+                    matches!(confirm, lapin::Confirmation::Ack(None)),
                     "{} was not routed to its queue: {confirm:?}",
                     p.id
                 );

@@ -330,7 +330,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     let stages =
         observatory_stages(&d.root, &flowed.case_ids, flowed.started_at, flowed.requests_sent, flowed.seconds)?;
 
-    let _ = tap_conn.close(200, "tap drained").await;
+    let _ = tap_conn.close(200, "tap drained".into()).await;
 
     // 3. The raw broker, the daemons stopped, on a connection of its own (opened now: one
     // opened before the flow would not survive a broker restart during it).
@@ -352,7 +352,7 @@ async fn measure(args: &Args, d: &Deployment, setup: Instant) -> anyhow::Result<
     let mut rtts =
         raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
     let raw_rtt_broker_cpu_ms = broker_only.read().since(&cpu_before).per(args.latency_requests, 1000.0).broker;
-    let _ = raw_conn.close(200, "bench done").await;
+    let _ = raw_conn.close(200, "bench done".into()).await;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let flow_cpu_floor_seconds = flowed.flow_cpu.total / cores as f64;
