@@ -1,7 +1,9 @@
 //! The one connection of an [`AmqpBus`](super::AmqpBus): opened on the first reachable URL,
 //! followed by the topology declaration of the role, and reopened with capped exponential
 //! backoff and jitter whenever it is lost. Publisher and consumers ask for the live connection
-//! and get a fresh one after a loss (lapin's own recovery does not survive a broker restart).
+//! and get a fresh one after a loss. lapin's automatic recovery stays off: it retries one URL
+//! and replays what lapin saw declared, while this layer tries every URL, declares (or checks)
+//! the role's topology, and lets the publisher re-publish exactly what was not confirmed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
