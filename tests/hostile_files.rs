@@ -172,7 +172,7 @@ fn nir(n: u64) -> String {
 
 /// The birth year and sex code that agree with [`nir`]`(n)`.
 fn birth_year_and_sex(n: u64) -> (u64, &'static str) {
-    (1930 + n / (999 * 999 * 12) % 40, if n % 2 == 0 { "M" } else { "F" })
+    (1930 + n / (999 * 999 * 12) % 40, if n.is_multiple_of(2) { "M" } else { "F" })
 }
 
 const SELECTION_HEADER: &str = "nir,former_nirs,family_name,usage_name,given_names,sex,birth_year,commune_code,\

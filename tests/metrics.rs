@@ -27,7 +27,7 @@ const WAIT: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     let dir = tempfile::tempdir().unwrap();
-    let year = time::OffsetDateTime::now_utc().year();
+    let year = chrono::Datelike::year(&chrono::Utc::now());
     let population = dir.path().join("population");
     passerelle_synth::generate(&passerelle_synth::SynthOptions::new(PERSONS, year), &population).unwrap();
 

@@ -389,31 +389,34 @@ fn targets(prefix: &str, nirs: &[String]) -> Vec<Target> {
 fn publish(poisons: &[Poison], targets: &[Target], url: &str, stranger_url: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let props = || {
-            lapin::ConnectionProperties::default()
-                .with_executor(tokio_executor_trait::Tokio::current())
-                .with_reactor(tokio_reactor_trait::Tokio)
-        };
         for (as_stranger, url) in [(false, url), (true, stranger_url)] {
-            let conn = lapin::Connection::connect(url, props()).await.expect("cannot connect to the test vhost");
+            let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+                .await
+                .expect("cannot connect to the test vhost");
             let channel = conn.create_channel().await.unwrap();
             channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
             for p in poisons.iter().filter(|p| p.as_stranger == as_stranger) {
                 let t = &targets[p.target];
                 let options = BasicPublishOptions { mandatory: true, ..Default::default() };
                 let confirm = channel
-                    .basic_publish(&t.exchange, &t.routing_key, options, &p.body, p.properties.clone())
+                    .basic_publish(
+                        t.exchange.as_str().into(),
+                        t.routing_key.as_str().into(),
+                        options,
+                        &p.body,
+                        p.properties.clone(),
+                    )
                     .await
                     .unwrap_or_else(|e| panic!("publishing {}: {e}", p.id))
                     .await
                     .unwrap_or_else(|e| panic!("confirm of {}: {e}", p.id));
                 assert!(
-                    matches!(confirm, lapin::publisher_confirm::Confirmation::Ack(None)),
+                    matches!(confirm, lapin::Confirmation::Ack(None)),
                     "{} was not routed to its queue: {confirm:?}",
                     p.id
                 );
             }
-            let _ = conn.close(200, "poison published").await;
+            let _ = conn.close(200, "poison published".into()).await;
         }
     });
 }

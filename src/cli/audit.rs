@@ -158,9 +158,7 @@ fn show(args: &ShowArgs) -> CliResult {
 
 /// `2026#17  2026-11-23T09:48:43Z  request_received  case=…  body:cnaf user:cnaf  {…}`.
 fn line(e: &AuditRecord) -> String {
-    let at = time::OffsetDateTime::from(e.at())
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| e.at_ms.to_string());
+    let at = chrono::DateTime::<chrono::Utc>::from(e.at()).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     format!(
         "{:<10} {at}  {:<18} case={}  {}  {}",
         e.name(),

@@ -79,36 +79,12 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Percent-decodes a URL component (`%40` → `@`).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(b) = hex {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The user and password of an AMQP URL (`guest`/`guest` when it names none, as RabbitMQ does).
+/// The user and password of an AMQP URL, as the bus logs in with them (`guest`/`guest` when it
+/// names none, as RabbitMQ does).
 fn credentials(url: &str) -> (String, String) {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or("");
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) => {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            (percent_decode(user), percent_decode(password))
-        }
-        None => ("guest".to_owned(), "guest".to_owned()),
+    match url.parse::<lapin::uri::AMQPUri>() {
+        Ok(uri) => (uri.authority.userinfo.username, uri.authority.userinfo.password),
+        Err(_) => ("guest".to_owned(), "guest".to_owned()),
     }
 }
 

@@ -8,6 +8,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
+use chrono::Datelike;
 use passerelle_protocol::commune::CommuneTable;
 use passerelle_protocol::territory::Territories;
 use passerelle_selection::{Checked, Encoding, ReportFormat, ReportWriter, SelectionReader, SelectionRules};
@@ -163,5 +164,5 @@ fn open(path: &Path) -> Result<BufReader<File>, Failure> {
 
 /// The current calendar year (UTC), the default reference year of the age rule.
 fn current_year() -> u32 {
-    u32::try_from(time::OffsetDateTime::now_utc().year()).expect("a year of our era")
+    u32::try_from(chrono::Utc::now().year()).expect("a year of our era")
 }

@@ -48,10 +48,10 @@ pub fn run(args: Args) -> CliResult {
             writeln!(out).map_err(write_err)?;
         } else {
             for a in &appearances {
-                let at = time::OffsetDateTime::from(
+                let at = chrono::DateTime::<chrono::Utc>::from(
                     std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.recorded_at_ms as u64),
                 )
-                .date();
+                .date_naive();
                 writeln!(
                     out,
                     "{at}  case {}  territory {}  requester {} / {}  service \"{}\"  sex {}  born {}\n    requested: {}\n    values: {}",

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
+use chrono::Datelike;
 use passerelle_synth::{SynthOptions, TerritoryChoice, DEFAULT_REQUESTER, DEFAULT_SEED, DEFAULT_TERRITORY};
 
 use crate::exit::{CliResult, Failure, Outcome};
@@ -33,7 +34,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let reference_year = args.year.unwrap_or_else(|| time::OffsetDateTime::now_utc().year());
+    let reference_year = args.year.unwrap_or_else(|| chrono::Utc::now().year());
     let options = SynthOptions {
         persons: args.persons,
         territory: args.territory,

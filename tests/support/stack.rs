@@ -623,14 +623,14 @@ impl Stack {
         let queue = self.queues().into_keys().find(|n| n.ends_with(".dead-letters")).expect("a dead-letter queue");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            let props = lapin::ConnectionProperties::default()
-                .with_executor(tokio_executor_trait::Tokio::current())
-                .with_reactor(tokio_reactor_trait::Tokio);
+            let props = lapin::ConnectionProperties::default();
             let conn = lapin::Connection::connect(&self.url, props).await.expect("cannot connect to the test vhost");
             let channel = conn.create_channel().await.unwrap();
             let mut dead = Vec::new();
-            while let Some(m) =
-                channel.basic_get(&queue, lapin::options::BasicGetOptions { no_ack: true }).await.unwrap()
+            while let Some(m) = channel
+                .basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
             {
                 let headers: BTreeMap<String, String> = m
                     .properties
@@ -651,7 +651,7 @@ impl Stack {
                     body_len: m.data.len(),
                 });
             }
-            let _ = conn.close(200, "dead letters taken").await;
+            let _ = conn.close(200, "dead letters taken".into()).await;
             dead
         })
     }

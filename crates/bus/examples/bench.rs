@@ -113,9 +113,7 @@ async fn bus_round(obs: &AmqpBus, body: &AmqpBus, size: usize, n: usize) -> Dura
 }
 
 async fn raw_connection(url: &str) -> lapin::Connection {
-    let props = lapin::ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
+    let props = lapin::ConnectionProperties::default();
     lapin::Connection::connect(url, props).await.expect("raw connection")
 }
 
@@ -124,24 +122,26 @@ async fn raw_round(conn: &lapin::Connection, settings: &BusSettings, size: usize
     let exchange = Exchange::Responses.name(&settings.prefix);
     let cch = conn.create_channel().await.unwrap();
     cch.basic_qos(settings.prefetch, BasicQosOptions::default()).await.unwrap();
-    let mut stream =
-        cch.basic_consume(&queue, "raw-bench", BasicConsumeOptions::default(), FieldTable::default()).await.unwrap();
+    let mut stream = cch
+        .basic_consume(queue.as_str().into(), "raw-bench".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
     let consumer = tokio::spawn(async move {
         for _ in 0..n {
             let d = stream.next().await.unwrap().unwrap();
             d.acker.ack(BasicAckOptions::default()).await.unwrap();
         }
-        cch.close(200, "done").await.unwrap();
+        cch.close(200, "done".into()).await.unwrap();
     });
     let pch = conn.create_channel().await.unwrap();
     pch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
     let bodies: Vec<(String, Vec<u8>)> =
         (0..n).map(|i| (uuid::Uuid::now_v7().to_string(), message(size, i as u32).encode())).collect();
     let started = Instant::now();
-    let mut in_flight: FuturesUnordered<lapin::publisher_confirm::PublisherConfirm> = FuturesUnordered::new();
+    let mut in_flight: FuturesUnordered<lapin::PublisherConfirm> = FuturesUnordered::new();
     for (i, (id, body)) in bodies.iter().enumerate() {
         while in_flight.len() >= settings.confirm_window {
-            let c: lapin::publisher_confirm::Confirmation = in_flight.next().await.unwrap().unwrap();
+            let c: lapin::Confirmation = in_flight.next().await.unwrap().unwrap();
             assert!(c.is_ack());
         }
         let mut headers = FieldTable::default();
@@ -159,14 +159,15 @@ async fn raw_round(conn: &lapin::Connection, settings: &BusSettings, size: usize
             .with_expiration("3600000".into())
             .with_headers(headers);
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        in_flight.push(pch.basic_publish(&exchange, OBSERVATORY, options, body, props).await.unwrap());
+        in_flight
+            .push(pch.basic_publish(exchange.as_str().into(), OBSERVATORY.into(), options, body, props).await.unwrap());
     }
     while let Some(c) = in_flight.next().await {
         assert!(c.unwrap().is_ack());
     }
     consumer.await.unwrap();
     let elapsed = started.elapsed();
-    pch.close(200, "done").await.unwrap();
+    pch.close(200, "done".into()).await.unwrap();
     elapsed
 }
 
@@ -174,10 +175,10 @@ async fn cleanup(conn: &lapin::Connection, settings: &BusSettings) {
     let ch = conn.create_channel().await.unwrap();
     let topology = Topology::of(settings);
     for q in &topology.queues {
-        ch.queue_delete(&q.name, QueueDeleteOptions::default()).await.unwrap();
+        ch.queue_delete(q.name.as_str().into(), QueueDeleteOptions::default()).await.unwrap();
     }
     for (e, _) in &topology.exchanges {
-        ch.exchange_delete(e, ExchangeDeleteOptions::default()).await.unwrap();
+        ch.exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default()).await.unwrap();
     }
 }
 
@@ -229,5 +230,5 @@ async fn main() {
     body.close().await;
     obs.close().await;
     cleanup(&raw, &settings).await;
-    let _ = raw.close(200, "bench done").await;
+    let _ = raw.close(200, "bench done".into()).await;
 }

@@ -149,11 +149,17 @@ async fn random_bytes_and_a_wrong_type_are_dead_lettered_and_the_consumer_goes_o
             .with_type(kind.into())
             .with_message_id(unique().into())
             .with_user_id("guest".into());
-        ch.basic_publish("passerelle.responses", OBSERVATORY, BasicPublishOptions::default(), &body, props)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        ch.basic_publish(
+            "passerelle.responses".into(),
+            OBSERVATORY.into(),
+            BasicPublishOptions::default(),
+            &body,
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     }
     obs.publish(responses("cnaf", 1)).await.unwrap();
     let d = seen.next().await;
@@ -235,8 +241,8 @@ async fn a_message_that_expires_in_its_queue_is_dropped_not_dead_lettered() {
     let ch = raw.create_channel().await.unwrap();
     let _consumer = ch
         .basic_consume(
-            "passerelle.observatory.carsat-sud-est.responses",
-            "probe",
+            "passerelle.observatory.carsat-sud-est.responses".into(),
+            "probe".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -260,7 +266,15 @@ async fn a_publisher_forging_another_users_user_id_is_refused_by_the_broker() {
     let props = BasicProperties::default().with_type("passerelle.v1.Response".into()).with_user_id("body-cnam".into());
     let body = response("cnam", 0, 1).encode();
     let result = async {
-        ch.basic_publish("passerelle.responses", OBSERVATORY, BasicPublishOptions::default(), &body, props).await?.await
+        ch.basic_publish(
+            "passerelle.responses".into(),
+            OBSERVATORY.into(),
+            BasicPublishOptions::default(),
+            &body,
+            props,
+        )
+        .await?
+        .await
     }
     .await;
     let err = result.expect_err("the broker refuses a user_id that is not the login");
@@ -362,16 +376,17 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
         let ch = raw.create_channel().await.unwrap();
         ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
         let props = BasicProperties::default().with_user_id(cnaf_user.as_str().into());
-        let result =
-            async { ch.basic_publish(exchange, "cnam", BasicPublishOptions::default(), b"x", props).await?.await }
-                .await;
+        let result = async {
+            ch.basic_publish(exchange.into(), "cnam".into(), BasicPublishOptions::default(), b"x", props).await?.await
+        }
+        .await;
         let err = result.expect_err("publishing to an exchange the role does not need");
         assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
     }
     // Declaring anything: refused (bodies have no configure right).
     let ch = raw.create_channel().await.unwrap();
     let err = ch
-        .queue_declare("passerelle.mine", lapin::options::QueueDeclareOptions::default(), FieldTable::default())
+        .queue_declare("passerelle.mine".into(), lapin::options::QueueDeclareOptions::default(), FieldTable::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");

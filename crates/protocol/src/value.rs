@@ -113,8 +113,7 @@ pub fn parse_date(text: &str) -> Option<v1::Date> {
     }
     let num = |s: &str| -> Option<u32> { s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())? };
     let (year, month, day) = (num(&text[0..4])?, num(&text[5..7])?, num(&text[8..10])?);
-    let month_enum = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    time::Date::from_calendar_date(i32::try_from(year).ok()?, month_enum, u8::try_from(day).ok()?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
     Some(v1::Date { year, month, day })
 }
 

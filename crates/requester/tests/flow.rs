@@ -738,12 +738,13 @@ mod rabbit {
         let channel = conn.create_channel().await.unwrap();
         let topology = passerelle_bus::topology::Topology::of(&settings);
         for q in &topology.queues {
-            let _ = channel.queue_delete(&q.name, lapin::options::QueueDeleteOptions::default()).await;
+            let _ = channel.queue_delete(q.name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
         }
         for (name, _) in &topology.exchanges {
-            let _ = channel.exchange_delete(name, lapin::options::ExchangeDeleteOptions::default()).await;
+            let _ =
+                channel.exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await;
         }
-        let _ = conn.close(200, "test done").await;
+        let _ = conn.close(200, "test done".into()).await;
     }
 }
 

@@ -271,12 +271,12 @@ async fn delete_topology(settings: &BusSettings) {
     let channel = conn.create_channel().await.unwrap();
     let topology = passerelle_bus::topology::Topology::of(settings);
     for q in &topology.queues {
-        let _ = channel.queue_delete(&q.name, Default::default()).await;
+        let _ = channel.queue_delete(q.name.as_str().into(), Default::default()).await;
     }
     for (name, _) in &topology.exchanges {
-        let _ = channel.exchange_delete(name, Default::default()).await;
+        let _ = channel.exchange_delete(name.as_str().into(), Default::default()).await;
     }
-    let _ = conn.close(200, "bench done").await;
+    let _ = conn.close(200, "bench done".into()).await;
 }
 
 /// CPU time (user + system) of this process so far, in seconds: on a shared two-core machine the

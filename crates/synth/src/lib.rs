@@ -22,6 +22,7 @@
 //! stream, integer arithmetic only).
 #![forbid(unsafe_code)]
 
+mod facts;
 mod identity;
 mod manifest;
 mod model;

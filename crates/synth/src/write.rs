@@ -265,13 +265,12 @@ pub(crate) fn write_population(
     for count in &counts {
         files.insert(count.file.clone(), count.persons_known);
     }
-    let as_of = model.as_of();
     let manifest = Manifest {
         seed: options.seed,
         persons: options.persons,
         territory: options.territory.to_string(),
         reference_year: options.reference_year,
-        as_of: format!("{:04}-{:02}-{:02}", as_of.year(), u8::from(as_of.month()), as_of.day()),
+        as_of: model.as_of().format("%Y-%m-%d").to_string(),
         requester: requester.to_owned(),
         files,
         bodies: body::ALL.iter().map(|b| b.to_string()).zip(counts).collect(),

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
+use chrono::Datelike;
 use indicatif::ProgressBar;
 use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
@@ -134,7 +135,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
 
 /// Stage 1 (not timed): the population, the settings files, the extracts indexed.
 fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Prepared> {
-    let reference_year = time::OffsetDateTime::now_utc().year();
+    let reference_year = chrono::Utc::now().year();
     let population = root.join("population");
     eprintln!("bench: making {} synthetic persons", args.persons);
     let synth = SynthOptions {
@@ -297,7 +298,7 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
     let stages =
         observatory_stages(&d.root, &flowed.case_ids, flowed.started_at, flowed.requests_sent, flowed.seconds)?;
 
-    let _ = tap_conn.close(200, "tap drained").await;
+    let _ = tap_conn.close(200, "tap drained".into()).await;
 
     // 3. The raw broker, the daemons stopped, on a connection of its own (opened now: one
     // opened before the flow would not survive a broker restart during it).
@@ -319,7 +320,7 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
     let mut rtts =
         raw::round_trips(&raw_conn, &d.broker.prefix, args.latency_requests as usize, RTT_BODY_BYTES).await?;
     let raw_rtt_broker_cpu_ms = broker_only.read().since(&cpu_before).per(args.latency_requests, 1000.0).broker;
-    let _ = raw_conn.close(200, "bench done").await;
+    let _ = raw_conn.close(200, "bench done".into()).await;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let flow_cpu_floor_seconds = flowed.flow_cpu.total / cores as f64;
@@ -358,7 +359,7 @@ fn submit_request(selection: &Path, wanted: &[Category]) -> SubmitRequest {
     SubmitRequest {
         selection: selection.to_owned(),
         encoding: Encoding::Utf8,
-        reference_year: Some(time::OffsetDateTime::now_utc().year() as u32),
+        reference_year: Some(chrono::Utc::now().year() as u32),
         wanted: wanted.to_vec(),
         service: "Atelier prévention des chutes (banc d'essai)".to_owned(),
         respond_by: RESPOND_BY,

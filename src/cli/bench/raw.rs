@@ -21,8 +21,8 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, QueueBindOptions,
     QueueDeclareOptions, QueueDeleteOptions,
 };
-use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::Confirmation;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use passerelle_bus::topology::Exchange;
 use passerelle_bus::BusSettings;
@@ -33,12 +33,9 @@ const PERSISTENT: u8 = 2;
 /// How long the raw measurements may take before the benchmark gives up on the broker.
 const RAW_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Opens a plain lapin connection on the tokio runtime.
+/// Opens a plain lapin connection on the tokio runtime (lapin's default runtime).
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
-    let props = ConnectionProperties::default()
-        .with_connection_name(name.into())
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
+    let props = ConnectionProperties::default().with_connection_name(name.into());
     Connection::connect(url, props).await.context("cannot connect to RabbitMQ")
 }
 
@@ -82,15 +79,18 @@ impl Tap {
         let channel = conn.create_channel().await.context("cannot open the tap's channel")?;
         let queue = format!("{}.bench-tap", settings.prefix);
         let options = QueueDeclareOptions { durable: false, exclusive: true, auto_delete: false, ..Default::default() };
-        channel.queue_declare(&queue, options, FieldTable::default()).await.context("cannot declare the tap")?;
+        channel
+            .queue_declare(queue.as_str().into(), options, FieldTable::default())
+            .await
+            .context("cannot declare the tap")?;
         let parties: Vec<&String> = settings.observatories.iter().chain(&settings.bodies).collect();
         for exchange in Exchange::FLOW {
             for party in &parties {
                 channel
                     .queue_bind(
-                        &queue,
-                        &exchange.name(&settings.prefix),
-                        party,
+                        queue.as_str().into(),
+                        exchange.name(&settings.prefix).into(),
+                        party.as_str().into(),
                         QueueBindOptions::default(),
                         FieldTable::default(),
                     )
@@ -104,15 +104,15 @@ impl Tap {
     /// Takes every message in the tap (the flow must be over) and deletes it.
     pub async fn drain(self) -> anyhow::Result<Recorded> {
         let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-        let declared = self.channel.queue_declare(&self.queue, passive, FieldTable::default()).await?;
+        let declared = self.channel.queue_declare(self.queue.as_str().into(), passive, FieldTable::default()).await?;
         let expected = declared.message_count() as usize;
         let mut recorded = Recorded { sizes: Vec::with_capacity(expected), by_kind: BTreeMap::new() };
         if expected > 0 {
             let mut consumer = self
                 .channel
                 .basic_consume(
-                    &self.queue,
-                    "bench-tap",
+                    self.queue.as_str().into(),
+                    "bench-tap".into(),
                     BasicConsumeOptions { no_ack: true, ..Default::default() },
                     FieldTable::default(),
                 )
@@ -131,8 +131,8 @@ impl Tap {
                 recorded.sizes.push(delivery.data.len());
             }
         }
-        let _ = self.channel.queue_delete(&self.queue, QueueDeleteOptions::default()).await;
-        let _ = self.channel.close(200, "tap drained").await;
+        let _ = self.channel.queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default()).await;
+        let _ = self.channel.close(200, "tap drained".into()).await;
         Ok(recorded)
     }
 }
@@ -142,7 +142,7 @@ async fn quorum_queue(channel: &Channel, name: &str) -> anyhow::Result<()> {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
     let options = QueueDeclareOptions { durable: true, ..Default::default() };
-    channel.queue_declare(name, options, args).await.with_context(|| format!("cannot declare {name}"))?;
+    channel.queue_declare(name.into(), options, args).await.with_context(|| format!("cannot declare {name}"))?;
     Ok(())
 }
 
@@ -166,8 +166,14 @@ pub async fn throughput(
         publisher.confirm_select(ConfirmSelectOptions::default()).await?;
         let consuming = conn.create_channel().await?;
         consuming.basic_qos(prefetch, BasicQosOptions::default()).await?;
-        let mut consumer =
-            consuming.basic_consume(&queue, "bench-raw", BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut consumer = consuming
+            .basic_consume(
+                queue.as_str().into(),
+                "bench-raw".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let expected = sizes.len();
         let consumed = tokio::spawn(async move {
             let mut count = 0usize;
@@ -186,7 +192,13 @@ pub async fn throughput(
                 confirmed(in_flight.next().await)?;
             }
             let confirm = publisher
-                .basic_publish("", &queue, BasicPublishOptions::default(), &body[..size], persistent())
+                .basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body[..size],
+                    persistent(),
+                )
                 .await?;
             in_flight.push(confirm);
         }
@@ -196,12 +208,12 @@ pub async fn throughput(
         let finished = tokio::time::timeout(RAW_TIMEOUT, consumed)
             .await
             .map_err(|_| anyhow!("the raw consumer did not get every message"))???;
-        let _ = consuming.close(200, "raw done").await;
+        let _ = consuming.close(200, "raw done".into()).await;
         Ok::<f64, anyhow::Error>(finished.duration_since(started).as_secs_f64())
     }
     .await;
-    let _ = publisher.queue_delete(&queue, QueueDeleteOptions::default()).await;
-    let _ = publisher.close(200, "raw done").await;
+    let _ = publisher.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+    let _ = publisher.close(200, "raw done".into()).await;
     outcome
 }
 
@@ -227,8 +239,14 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
         let reply_in = conn.create_channel().await?;
         let reply_out = Arc::new(conn.create_channel().await?);
         reply_out.confirm_select(ConfirmSelectOptions::default()).await?;
-        let mut pings =
-            reply_in.basic_consume(&ping, "bench-ping", BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut pings = reply_in
+            .basic_consume(
+                ping.as_str().into(),
+                "bench-ping".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let replier = {
             let reply_out = Arc::clone(&reply_out);
             let pong = pong.clone();
@@ -236,7 +254,13 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
                 for _ in 0..count {
                     let delivery = pings.next().await.ok_or_else(|| anyhow!("the ping consumer ended"))??;
                     let confirm = reply_out
-                        .basic_publish("", &pong, BasicPublishOptions::default(), &delivery.data, persistent())
+                        .basic_publish(
+                            "".into(),
+                            pong.as_str().into(),
+                            BasicPublishOptions::default(),
+                            &delivery.data,
+                            persistent(),
+                        )
                         .await?;
                     confirmed(Some(confirm.await))?;
                     delivery.ack(BasicAckOptions::default()).await?;
@@ -247,13 +271,21 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
         let asking = conn.create_channel().await?;
         asking.confirm_select(ConfirmSelectOptions::default()).await?;
         let answers = conn.create_channel().await?;
-        let mut pongs =
-            answers.basic_consume(&pong, "bench-pong", BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let mut pongs = answers
+            .basic_consume(
+                pong.as_str().into(),
+                "bench-pong".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let body = vec![0x5au8; size];
         let mut rtts = Vec::with_capacity(count);
         for _ in 0..count {
             let started = Instant::now();
-            let confirm = asking.basic_publish("", &ping, BasicPublishOptions::default(), &body, persistent()).await?;
+            let confirm = asking
+                .basic_publish("".into(), ping.as_str().into(), BasicPublishOptions::default(), &body, persistent())
+                .await?;
             confirmed(Some(confirm.await))?;
             let delivery = tokio::time::timeout(RAW_TIMEOUT, pongs.next())
                 .await
@@ -264,15 +296,15 @@ pub async fn round_trips(conn: &Connection, prefix: &str, count: usize, size: us
         }
         replier.await??;
         for ch in [&reply_in, &asking, &answers] {
-            let _ = ch.close(200, "rtt done").await;
+            let _ = ch.close(200, "rtt done".into()).await;
         }
-        let _ = reply_out.close(200, "rtt done").await;
+        let _ = reply_out.close(200, "rtt done".into()).await;
         Ok::<Vec<f64>, anyhow::Error>(rtts)
     }
     .await;
     for q in [&ping, &pong] {
-        let _ = control.queue_delete(q, QueueDeleteOptions::default()).await;
+        let _ = control.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
     }
-    let _ = control.close(200, "rtt done").await;
+    let _ = control.close(200, "rtt done".into()).await;
     outcome
 }

@@ -1,11 +1,11 @@
 //! The RabbitMQ management API, read-only: the queues of a vhost with their depth and
-//! consumers (`GET /api/queues/{vhost}`). A deliberately small HTTP/1.0 client (plain `http://`,
-//! basic authentication, bounded waits): `ctl` needs one request, not a web stack. HTTP/1.0
-//! makes the server answer without chunked encoding and close the connection.
+//! consumers (`GET /api/queues/{vhost}`), one blocking `ureq` request (plain `http://`, basic
+//! authentication, a bounded wait): `ctl` is a synchronous command that needs one answer.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+use base64::prelude::{Engine as _, BASE64_STANDARD};
+use url::Url;
 
 /// The management API of a local broker with the plugin enabled.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:15672";
@@ -49,69 +49,43 @@ impl ManagementError {
     }
 }
 
-/// `host:port` and path prefix of an `http://` URL.
-fn split_url(url: &str) -> Result<(String, String), ManagementError> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| ManagementError::Url(url.to_owned()))?;
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    if authority.is_empty() || authority.contains('@') {
-        return Err(ManagementError::Url(url.to_owned()));
+/// The address of the queue list of `vhost`: `url`'s path prefix, then `/api/queues/{vhost}`
+/// (the vhost percent-encoded as one segment: `/` is `%2F`). Only `http://`, and no credentials in
+/// the URL (they go in flags, kept out of shell histories and process lists).
+fn queues_url(url: &str, vhost: &str) -> Result<Url, ManagementError> {
+    let refused = || ManagementError::Url(url.to_owned());
+    let mut address = Url::parse(url).map_err(|_| refused())?;
+    if address.scheme() != "http" || !address.username().is_empty() || address.password().is_some() {
+        return Err(refused());
     }
-    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
-    Ok((authority, path.trim_end_matches('/').to_owned()))
-}
-
-/// Percent-encodes a vhost for a URL path (`/` is `%2F`).
-fn encode_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Standard base64 (for the basic authentication header).
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    address.path_segments_mut().map_err(|()| refused())?.pop_if_empty().extend(["api", "queues", vhost]);
+    address.set_query(Some("columns=name,messages_ready,messages_unacknowledged,consumers"));
+    Ok(address)
 }
 
 /// One `GET`, returning the status and the body.
-fn get(url: &str, path: &str, user: &str, password: &str) -> Result<(u16, String), ManagementError> {
-    let (authority, prefix) = split_url(url)?;
+fn get(url: &str, address: &Url, user: &str, password: &str) -> Result<(u16, String), ManagementError> {
     let unreachable = |reason: String| ManagementError::Unreachable { url: url.to_owned(), reason };
-    let addr = authority
-        .to_socket_addrs()
-        .map_err(|e| unreachable(e.to_string()))?
-        .next()
-        .ok_or_else(|| unreachable("no address".into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| unreachable(e.to_string()))?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(|e| unreachable(e.to_string()))?;
-    let full_path = if prefix.is_empty() { path.to_owned() } else { format!("/{prefix}{path}") };
-    let request = format!(
-        "GET {full_path} HTTP/1.0\r\nHost: {authority}\r\nAuthorization: Basic {}\r\nAccept: application/json\r\n\
-         User-Agent: passerelle-ctl\r\n\r\n",
-        base64(format!("{user}:{password}").as_bytes())
-    );
-    stream.write_all(request.as_bytes()).map_err(|e| unreachable(e.to_string()))?;
-    let mut raw = Vec::new();
-    stream.take(MAX_ANSWER_BYTES).read_to_end(&mut raw).map_err(|e| unreachable(e.to_string()))?;
-    let raw = String::from_utf8_lossy(&raw);
-    let status = raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .user_agent("passerelle-ctl")
+        .build()
+        .into();
+    let credentials = BASE64_STANDARD.encode(format!("{user}:{password}"));
+    let mut response = agent
+        .get(address.as_str())
+        .header("Authorization", format!("Basic {credentials}"))
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_string()
+        .map_err(|e| unreachable(e.to_string()))?;
     Ok((status, body))
 }
 
@@ -123,9 +97,8 @@ pub fn queues(
     vhost: &str,
     prefix: &str,
 ) -> Result<Vec<QueueInfo>, ManagementError> {
-    let path =
-        format!("/api/queues/{}?columns=name,messages_ready,messages_unacknowledged,consumers", encode_segment(vhost));
-    let (status, body) = get(url, &path, user, password)?;
+    let address = queues_url(url, vhost)?;
+    let (status, body) = get(url, &address, user, password)?;
     match status {
         200 => {}
         401 | 403 => return Err(ManagementError::Refused { url: url.to_owned(), user: user.to_owned(), status }),
@@ -155,16 +128,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_vhosts_and_credentials_are_encoded() {
-        assert_eq!(split_url("http://127.0.0.1:15672").unwrap(), ("127.0.0.1:15672".into(), String::new()));
-        assert_eq!(split_url("http://rabbit/admin/").unwrap(), ("rabbit:80".into(), "admin".into()));
-        assert!(split_url("https://rabbit:15671").is_err());
-        assert!(split_url("http://guest:guest@rabbit:15672").is_err(), "credentials go in flags, not the URL");
-        assert_eq!(encode_segment("/"), "%2F");
-        assert_eq!(encode_segment("prod"), "prod");
-        assert_eq!(base64(b"guest:guest"), "Z3Vlc3Q6Z3Vlc3Q=");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
+    fn urls_and_vhosts_are_encoded() {
+        let at = |url, vhost| queues_url(url, vhost).map(|u| u.to_string());
+        let columns = "?columns=name,messages_ready,messages_unacknowledged,consumers";
+        assert_eq!(
+            at("http://127.0.0.1:15672", "/").unwrap(),
+            format!("http://127.0.0.1:15672/api/queues/%2F{columns}")
+        );
+        assert_eq!(
+            at("http://rabbit/admin/", "prod").unwrap(),
+            format!("http://rabbit/admin/api/queues/prod{columns}")
+        );
+        assert!(at("https://rabbit:15671", "/").is_err());
+        assert!(at("http://guest:guest@rabbit:15672", "/").is_err(), "credentials go in flags, not the URL");
+        assert!(at("rabbit:15672", "/").is_err());
     }
 
     #[test]

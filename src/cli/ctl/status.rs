@@ -94,7 +94,7 @@ fn seconds(from: SystemTime, to: SystemTime) -> i64 {
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Replaces the ids in a reason (UUIDs, long hex or digit runs) by `<id>`, so reasons that differ

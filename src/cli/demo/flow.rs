@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
+use chrono::Datelike;
 use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
 use passerelle_observatory::StatusReader;
@@ -70,7 +71,7 @@ pub struct DemoOptions {
 /// Runs the whole demo in `layout` and returns its summary.
 pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let reference_year = time::OffsetDateTime::from(SystemClock.now()).year();
+    let reference_year = chrono::DateTime::<chrono::Utc>::from(SystemClock.now()).year();
 
     // 1. The synthetic population: the CAF's selection and one extract per body.
     let stage = progress.bar("population", "synthetic population", options.persons, "persons");

@@ -27,12 +27,17 @@ pub(crate) async fn watch_alarms(connector: Arc<Connector>, count: Arc<AtomicU64
             let ch = live.conn.create_channel().await?;
             ch.basic_qos(ALARM_PREFETCH, BasicQosOptions::default()).await?;
             let mut stream = ch
-                .basic_consume(&queue, "passerelle-alarms", BasicConsumeOptions::default(), FieldTable::default())
+                .basic_consume(
+                    queue.as_str().into(),
+                    "passerelle-alarms".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
             loop {
                 let d = tokio::select! {
                     _ = stopped(&mut stop) => {
-                        let _ = ch.close(200, "passerelle: closing").await;
+                        let _ = ch.close(200, "passerelle: closing".into()).await;
                         return Ok(());
                     }
                     d = stream.next() => d,

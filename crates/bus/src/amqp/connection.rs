@@ -1,13 +1,15 @@
 //! The one connection of an [`AmqpBus`](super::AmqpBus): opened on the first reachable URL,
 //! followed by the topology declaration of the role, and reopened with capped exponential
 //! backoff and jitter whenever it is lost. Publisher and consumers ask for the live connection
-//! and get a fresh one after a loss (lapin's own recovery does not survive a broker restart).
+//! and get a fresh one after a loss. lapin's automatic recovery stays off: it retries one URL
+//! and replays what lapin saw declared, while this layer tries every URL, declares (or checks)
+//! the role's topology, and lets the publisher re-publish exactly what was not confirmed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::tcp::{RustlsConnector, TcpStream};
+use lapin::tcp::{AMQPUriTcpExt, RustlsConnector};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{Connection, ConnectionProperties};
 use rand::Rng;
@@ -141,7 +143,7 @@ impl Connector {
         if current.as_ref().is_some_and(|l| l.generation == generation) {
             if let Some(old) = current.take() {
                 tokio::spawn(async move {
-                    let _ = old.conn.close(320, "passerelle: reconnecting").await;
+                    let _ = old.conn.close(320, "passerelle: reconnecting".into()).await;
                 });
             }
         }
@@ -151,7 +153,7 @@ impl Connector {
     pub async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         if let Some(live) = self.current.lock().await.take() {
-            if let Err(e) = live.conn.close(200, "passerelle: closing").await {
+            if let Err(e) = live.conn.close(200, "passerelle: closing".into()).await {
                 tracing::debug!(error = %e, "closing an already broken connection");
             }
             // lapin's I/O thread ends just after the close. A runtime shut down before it
@@ -191,25 +193,23 @@ impl Connector {
         Err(BusError::Connect(errors.join("; ")))
     }
 
-    // lapin's handshake error type is large; it is only ever returned once per attempt.
-    #[allow(clippy::result_large_err)]
+    /// Connects on lapin's own tokio runtime glue. An `amqps://` URL goes through the bus's
+    /// rustls connector (its CA file alone, else the system roots; its client certificate), not
+    /// lapin's default TLS set-up, which would add the CA file to the system roots.
     async fn open_uri(&self, uri: &AMQPUri) -> lapin::Result<Connection> {
         let name = format!("passerelle {}", role_label(&self.role));
-        let props = ConnectionProperties::default()
-            .with_connection_name(name.into())
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio);
+        let props = ConnectionProperties::default().with_connection_name(name.into());
         match (&uri.scheme, &self.tls) {
             (AMQPScheme::AMQPS, Some(tls)) => {
                 let tls = Arc::clone(tls);
-                let connect = move |uri: &AMQPUri| {
+                let runtime = lapin::runtime::default_runtime()?;
+                let connect = async move |uri: AMQPUri, runtime| {
                     let host = uri.authority.host.clone();
-                    let stream = TcpStream::connect(format!("{host}:{}", uri.authority.port))?;
-                    let stream = stream.into_rustls(&tls, &host)?;
-                    stream.set_nonblocking(true)?;
-                    Ok(stream)
+                    let plain = AMQPUri { scheme: AMQPScheme::AMQP, ..uri };
+                    let stream = plain.connect_async(&runtime).await?;
+                    Ok(stream.into_rustls(&tls, &host).await?)
                 };
-                Connection::connector(uri.clone(), Box::new(connect), props).await
+                Connection::connector(uri.clone(), runtime, connect, props).await
             }
             _ => Connection::connect_uri(uri.clone(), props).await,
         }

@@ -11,9 +11,8 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions,
 };
-use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::Channel;
+use lapin::{Channel, Confirmation};
 use tokio::sync::watch;
 
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF};
@@ -28,6 +27,17 @@ use crate::{BusError, Handler, Queue};
 /// Header keeping the `user_id` of a message the bus dead-letters (the copy is published by
 /// the receiving service's own user, as the broker requires).
 pub const ORIGINAL_USER_HEADER: &str = "x-passerelle-original-user-id";
+
+/// The outcome of an ack or a nack. lapin answers `Ok(false)` when the channel closed under the
+/// delivery: nothing was settled and the broker delivers the message again, so the consumer
+/// treats it as a lost channel, as it does an error.
+fn acknowledged(outcome: lapin::Result<bool>) -> Result<(), BusError> {
+    match outcome {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(BusError::amqp("acknowledging", "the channel closed under the delivery")),
+        Err(e) => Err(BusError::amqp("acknowledging", e)),
+    }
+}
 
 /// A consumer's fixed parts.
 pub(crate) struct Subscription {
@@ -69,7 +79,12 @@ impl Subscription {
             .map_err(|e| BusError::amqp("enabling confirms for dead-letters", e))?;
         let tag = format!("passerelle-{}", uuid::Uuid::now_v7());
         let stream = channel
-            .basic_consume(&self.queue_name(), &tag, BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                self.queue_name().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| BusError::amqp("starting to consume", e))?;
         Ok(Session { channel, stream, live, tag })
@@ -161,8 +176,8 @@ impl Subscription {
     /// Cancels the consumer and closes the channel: what was prefetched and not acked goes
     /// back to the queue.
     async fn finish(&self, s: Session) -> End {
-        let _ = s.channel.basic_cancel(&s.tag, BasicCancelOptions::default()).await;
-        let _ = s.channel.close(200, "passerelle: consumer stopped").await;
+        let _ = s.channel.basic_cancel(s.tag.as_str().into(), BasicCancelOptions::default()).await;
+        let _ = s.channel.close(200, "passerelle: consumer stopped".into()).await;
         End::Stopped
     }
 
@@ -184,21 +199,20 @@ impl Subscription {
             }
             Ok(delivery) => (Some(delivery.message.kind()), settle(&self.handler, delivery, stop).await),
         };
-        let ack = |e| BusError::amqp("acknowledging", e);
         match verdict {
-            Settled::Ack => d.acker.ack(BasicAckOptions::default()).await.map_err(ack)?,
+            Settled::Ack => acknowledged(d.acker.ack(BasicAckOptions::default()).await)?,
             Settled::DeadLetter(reason) => {
                 tracing::warn!(queue = %self.queue_name(), kind = kind.map(|k| k.type_name()),
                     message_id = envelope.message_id.as_deref(), user = envelope.user_id.as_deref(),
                     reason = %reason, "message dead-lettered");
                 match self.dead_letter(s, &d, &envelope.body, &reason).await {
                     Ok(()) => {
-                        d.acker.ack(BasicAckOptions::default()).await.map_err(ack)?;
+                        acknowledged(d.acker.ack(BasicAckOptions::default()).await)?;
                         self.connector.stats.dead_lettered(&self.queue_name(), kind);
                     }
                     Err(e @ (BusError::Returned { .. } | BusError::Nacked { .. })) => {
                         tracing::error!(error = %e, "dead-letter refused; giving the message back to the queue");
-                        d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await.map_err(ack)?;
+                        acknowledged(d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await)?;
                     }
                     Err(e) => return Err(e),
                 }
@@ -206,7 +220,7 @@ impl Subscription {
             Settled::Requeue(why) => {
                 tracing::warn!(queue = %self.queue_name(), message_id = envelope.message_id.as_deref(), reason = %why,
                     "delivery given back to the queue");
-                d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await.map_err(ack)?;
+                acknowledged(d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await)?;
             }
             Settled::Stopped => return Ok(false),
         }
@@ -240,7 +254,7 @@ impl Subscription {
         let message_id = d.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
         let confirm = s
             .channel
-            .basic_publish(&dlx, d.routing_key.as_str(), options, body, props)
+            .basic_publish(dlx.as_str().into(), d.routing_key.clone(), options, body, props)
             .await
             .map_err(|e| BusError::amqp("publishing a dead-letter", e))?
             .await

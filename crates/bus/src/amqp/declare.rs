@@ -44,39 +44,45 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
         Role::Observatory(_) => {
             let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
             for (name, t) in &topology.exchanges {
-                ch.exchange_declare(name, kind(t), durable, FieldTable::default())
+                ch.exchange_declare(name.as_str().into(), kind(t), durable, FieldTable::default())
                     .await
                     .map_err(failed(format!("exchange {name}")))?;
             }
             let durable = QueueDeclareOptions { durable: true, ..Default::default() };
             for q in &topology.queues {
-                ch.queue_declare(&q.name, durable, table(&q.arguments))
+                ch.queue_declare(q.name.as_str().into(), durable, table(&q.arguments))
                     .await
                     .map_err(failed(format!("queue {}", q.name)))?;
             }
             for b in &topology.bindings {
-                ch.queue_bind(&b.queue, &b.exchange, &b.routing_key, QueueBindOptions::default(), table(&b.headers))
-                    .await
-                    .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
+                ch.queue_bind(
+                    b.queue.as_str().into(),
+                    b.exchange.as_str().into(),
+                    b.routing_key.as_str().into(),
+                    QueueBindOptions::default(),
+                    table(&b.headers),
+                )
+                .await
+                .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
             }
         }
         Role::Body(_) => {
             let passive = QueueDeclareOptions { passive: true, ..Default::default() };
             for q in role.queues() {
                 let name = q.name(p);
-                ch.queue_declare(&name, passive, FieldTable::default())
+                ch.queue_declare(name.as_str().into(), passive, FieldTable::default())
                     .await
                     .map_err(failed(format!("queue {name} (declared by the observatory)")))?;
             }
             let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
             for e in role.publishes_to().into_iter().chain([Exchange::DeadLetter]) {
                 let name = e.name(p);
-                ch.exchange_declare(&name, kind(e.amqp_type()), passive, FieldTable::default())
+                ch.exchange_declare(name.as_str().into(), kind(e.amqp_type()), passive, FieldTable::default())
                     .await
                     .map_err(failed(format!("exchange {name} (declared by the observatory)")))?;
             }
         }
     }
-    let _ = ch.close(200, "topology declared").await;
+    let _ = ch.close(200, "topology declared".into()).await;
     Ok(())
 }

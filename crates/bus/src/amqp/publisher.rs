@@ -8,8 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::publisher_confirm::Confirmation;
-use lapin::Channel;
+use lapin::{Channel, Confirmation};
 use tokio::sync::Mutex;
 
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF};
@@ -55,7 +54,7 @@ enum Attempt {
 /// an operator closes connections: the connection is going away even if its status does not
 /// say so yet, so the messages must be re-published on a new one, not refused.
 fn is_connection_error(e: &lapin::Error) -> bool {
-    matches!(e, lapin::Error::ProtocolError(err) if matches!(err.kind(), lapin::protocol::AMQPErrorKind::Hard(_)))
+    e.is_amqp_hard_error()
 }
 
 impl Publisher {
@@ -182,7 +181,7 @@ impl Publisher {
             let exchange = Exchange::for_kind(o.message.kind()).name(prefix);
             let body = o.message.encode();
             let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-            match c.channel.basic_publish(&exchange, &o.routing_key, options, &body, props).await {
+            match c.channel.basic_publish(exchange.into(), o.routing_key.as_str().into(), options, &body, props).await {
                 Ok(confirm) => in_flight.push(async move { (i, confirm.await) }),
                 Err(e) => {
                     unconfirmed.push(i);
@@ -209,7 +208,7 @@ impl Publisher {
     /// Closes the publishing channel (every call has already waited for its confirms).
     pub async fn close(&self) {
         if let Some(c) = self.channel.lock().await.take() {
-            let _ = c.channel.close(200, "passerelle: closing").await;
+            let _ = c.channel.close(200, "passerelle: closing".into()).await;
         }
     }
 }

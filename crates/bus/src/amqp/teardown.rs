@@ -27,10 +27,10 @@ pub async fn delete_topology(settings: &BusSettings) -> Result<(), BusError> {
         // A failed delete closes the channel: one channel per operation keeps the others going.
         let deleted = async {
             let ch = live.conn.create_channel().await.map_err(|e| BusError::amqp("opening a channel", e))?;
-            ch.queue_delete(&q.name, QueueDeleteOptions::default())
+            ch.queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
                 .await
                 .map_err(|e| BusError::amqp("deleting a queue", e))?;
-            let _ = ch.close(200, "queue deleted").await;
+            let _ = ch.close(200, "queue deleted".into()).await;
             Ok::<_, BusError>(())
         }
         .await;
@@ -42,10 +42,10 @@ pub async fn delete_topology(settings: &BusSettings) -> Result<(), BusError> {
     for (name, _) in &topology.exchanges {
         let deleted = async {
             let ch = live.conn.create_channel().await.map_err(|e| BusError::amqp("opening a channel", e))?;
-            ch.exchange_delete(name, ExchangeDeleteOptions::default())
+            ch.exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
                 .await
                 .map_err(|e| BusError::amqp("deleting an exchange", e))?;
-            let _ = ch.close(200, "exchange deleted").await;
+            let _ = ch.close(200, "exchange deleted".into()).await;
             Ok::<_, BusError>(())
         }
         .await;

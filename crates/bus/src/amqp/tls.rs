@@ -1,13 +1,12 @@
 //! TLS for `amqps://` URLs: the CA file (else the system roots) and an optional client
 //! certificate and key, all PEM, loaded once when the bus connects so a bad file fails fast.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
 use lapin::tcp::{RustlsConnector, RustlsConnectorConfig};
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::{BusError, TlsSettings};
 
@@ -15,38 +14,40 @@ use crate::{BusError, TlsSettings};
 pub(crate) fn connector(tls: Option<&TlsSettings>) -> Result<Arc<RustlsConnector>, BusError> {
     let default = TlsSettings::default();
     let tls = tls.unwrap_or(&default);
-    let mut config = match &tls.ca_file {
+    let config = match &tls.ca_file {
         Some(ca) => {
-            let mut config = RustlsConnectorConfig::default();
-            let (added, _ignored) = config.add_parsable_certificates(read_certs(ca)?);
-            if added == 0 {
+            let certs = read_certs(ca)?;
+            if certs.is_empty() {
                 return Err(BusError::Tls(format!("no usable certificate in {}", ca.display())));
             }
-            config
+            RustlsConnectorConfig::default().with_parsable_certificates(certs)
         }
         None => RustlsConnectorConfig::new_with_native_certs().map_err(|e| BusError::Tls(e.to_string()))?,
     };
+    // The roots are parsed when the connector is built: a CA file with none usable fails here.
+    let roots = match &tls.ca_file {
+        Some(ca) => ca.display().to_string(),
+        None => "the system certificate store".to_owned(),
+    };
+    let unusable = |e: std::io::Error| BusError::Tls(format!("TLS client with the roots of {roots}: {e}"));
     let connector = match (&tls.cert_file, &tls.key_file) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert)?;
-            let key_der = rustls_pemfile::private_key(&mut reader(key)?)
-                .map_err(|e| BusError::Tls(format!("{}: {e}", key.display())))?
-                .ok_or_else(|| BusError::Tls(format!("no private key in {}", key.display())))?;
-            config.connector_with_single_cert(chain, key_der).map_err(|e| BusError::Tls(e.to_string()))?
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
+                pem::Error::NoItemsFound => BusError::Tls(format!("no private key in {}", key.display())),
+                e => BusError::Tls(format!("{}: {e}", key.display())),
+            })?;
+            config.connector_with_single_cert(chain, key_der).map_err(unusable)?
         }
-        (None, None) => std::mem::take(&mut config).connector_with_no_client_auth(),
+        (None, None) => config.connector_with_no_client_auth().map_err(unusable)?,
         _ => return Err(BusError::Tls("cert_file and key_file go together".into())),
     };
     Ok(Arc::new(connector))
 }
 
-fn reader(path: &Path) -> Result<BufReader<File>, BusError> {
-    File::open(path).map(BufReader::new).map_err(|e| BusError::Tls(format!("{}: {e}", path.display())))
-}
-
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, BusError> {
-    rustls_pemfile::certs(&mut reader(path)?)
-        .collect::<Result<Vec<_>, _>>()
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| BusError::Tls(format!("{}: {e}", path.display())))
 }
 

@@ -229,9 +229,7 @@ where
 
 /// A raw lapin connection (for what the bus never does: forging, raw bytes, reading the DLQ).
 pub async fn raw(url: &str) -> lapin::Connection {
-    let props = lapin::ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
+    let props = lapin::ConnectionProperties::default();
     lapin::Connection::connect(url, props).await.unwrap_or_else(|e| panic!("cannot connect to the test broker: {e}"))
 }
 
@@ -239,10 +237,10 @@ pub async fn raw(url: &str) -> lapin::Connection {
 pub async fn drain(conn: &lapin::Connection, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
     let ch = conn.create_channel().await.unwrap();
     let mut out = Vec::new();
-    while let Some(m) = ch.basic_get(queue, lapin::options::BasicGetOptions { no_ack: true }).await.unwrap() {
+    while let Some(m) = ch.basic_get(queue.into(), lapin::options::BasicGetOptions { no_ack: true }).await.unwrap() {
         out.push(m);
     }
-    let _ = ch.close(200, "drained").await;
+    let _ = ch.close(200, "drained".into()).await;
     out
 }
 

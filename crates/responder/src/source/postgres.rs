@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use chrono::Datelike;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{Category, CategoryValues, Sex};
@@ -243,8 +244,8 @@ fn cell_text(row: &Row, index: usize) -> Result<Option<String>, String> {
         Type::INT4 => row.try_get::<_, Option<i32>>(index).map(|v| v.map(|n| n.to_string())),
         Type::INT8 => row.try_get::<_, Option<i64>>(index).map(|v| v.map(|n| n.to_string())),
         Type::DATE => row
-            .try_get::<_, Option<time::Date>>(index)
-            .map(|v| v.map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))),
+            .try_get::<_, Option<chrono::NaiveDate>>(index)
+            .map(|v| v.map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))),
         _ => {
             return Err(format!(
                 "column `{}` has type {}: return text, boolean, integer or date (cast numeric to text)",
