@@ -361,14 +361,21 @@ mod tests {
 
     use passerelle_observatory::ObservatorySettings;
 
+    /// Held by each test for its whole run: a script being written while another test forks
+    /// is open for writing in that child until it execs, and executing it then fails
+    /// (`ETXTBSY`).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// A stand-in for the binary: a shell script, whatever its arguments.
     struct FakeBinary {
         dir: tempfile::TempDir,
+        _alone: std::sync::MutexGuard<'static, ()>,
     }
 
     impl FakeBinary {
         fn new() -> FakeBinary {
-            FakeBinary { dir: tempfile::tempdir().unwrap() }
+            let alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            FakeBinary { dir: tempfile::tempdir().unwrap(), _alone: alone }
         }
 
         /// A daemon running `script`, its `/health` on `health`.
