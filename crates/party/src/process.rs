@@ -396,6 +396,19 @@ mod tests {
             )
             .unwrap()
         }
+
+        /// A daemon started that has set its signal `traps` and runs until stopped.
+        fn running_with(&self, traps: &str) -> SpawnedParty {
+            let script = format!("{traps}; echo started >&2; while :; do sleep 0.05; done");
+            let mut daemon = self.daemon(&script, FreePorts::default().pick().unwrap());
+            daemon.spawn().unwrap();
+            let deadline = soon();
+            while !daemon.log().contains("started") {
+                assert!(Instant::now() < deadline, "the fake daemon never started");
+                std::thread::sleep(POLL);
+            }
+            daemon
+        }
     }
 
     fn soon() -> Instant {
@@ -438,15 +451,7 @@ mod tests {
     #[test]
     fn a_graceful_stop_is_an_exit_0_and_a_restart_appends_to_the_log() {
         let fake = FakeBinary::new();
-        let script = "trap 'echo stopping >&2; exit 0' TERM; echo started >&2; while :; do sleep 0.05; done";
-        let mut daemon = fake.daemon(script, FreePorts::default().pick().unwrap());
-        daemon.spawn().unwrap();
-        let log_says = |d: &SpawnedParty, what: &str| d.log().matches(what).count();
-        let deadline = soon();
-        while log_says(&daemon, "started") < 1 {
-            assert!(Instant::now() < deadline, "the fake daemon never started");
-            std::thread::sleep(POLL);
-        }
+        let mut daemon = fake.running_with("trap 'echo stopping >&2; exit 0' TERM");
         daemon.stop(Duration::from_secs(20)).unwrap();
         assert!(daemon.exit_status().is_some_and(|s| s.success()));
         daemon.spawn().unwrap();
@@ -454,20 +459,13 @@ mod tests {
         assert!(daemon.spawn().is_err(), "one process at a time");
         daemon.kill().unwrap();
         assert!(daemon.log().contains("==== start #2 of observatory ===="), "{}", daemon.log());
-        assert_eq!(log_says(&daemon, "stopping"), 1);
+        assert_eq!(daemon.log().matches("stopping").count(), 1);
     }
 
     #[test]
     fn a_process_deaf_to_sigterm_is_killed_after_the_grace() {
         let fake = FakeBinary::new();
-        let script = "trap '' TERM; echo started >&2; while :; do sleep 0.05; done";
-        let mut daemon = fake.daemon(script, FreePorts::default().pick().unwrap());
-        daemon.spawn().unwrap();
-        let deadline = soon();
-        while !daemon.log().contains("started") {
-            assert!(Instant::now() < deadline, "the fake daemon never started");
-            std::thread::sleep(POLL);
-        }
+        let mut daemon = fake.running_with("trap '' TERM");
         let e = daemon.stop(Duration::from_millis(200)).unwrap_err().to_string();
         assert!(e.contains("killed"), "{e}");
         assert!(!daemon.is_running());
