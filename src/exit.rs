@@ -5,6 +5,13 @@
 
 use std::process::ExitCode;
 
+/// The exit statuses, as the long help of `passerelle` lists them.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status, the same for every subcommand: 0 done; 1 done, but some input was rejected or a
+check found a problem; 2 usage error or unusable input; 3 invalid settings; 4 a runtime failure
+(broker, storage, I/O); 70 a daemon stopped at a development fault point (only under
+`profile = \"development\"`, which production refuses).";
+
 /// How a subcommand ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -77,3 +84,18 @@ impl From<anyhow::Error> for Failure {
 }
 
 pub type CliResult = Result<Outcome, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_lists_every_exit_status_and_the_fault_points_one() {
+        let listed = |code: i32| EXIT_STATUS_HELP.contains(&format!(" {code} "));
+        for code in [0, 1, 2, 3, 4, passerelle_hooks::FAULT_EXIT_CODE] {
+            assert!(listed(code), "{code} is not in: {EXIT_STATUS_HELP}");
+        }
+        let fault = format!("{} a daemon stopped at a development fault point", passerelle_hooks::FAULT_EXIT_CODE);
+        assert!(EXIT_STATUS_HELP.contains(&fault), "{EXIT_STATUS_HELP}");
+    }
+}

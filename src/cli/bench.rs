@@ -9,9 +9,10 @@
 //! 3. the raw broker moving the very messages the flow moved (a tap recorded them);
 //! 4. sequential single-person requests (latency), and the raw single-message round trip.
 //!
-//! The module map: [`flow`] (stages 1, 2 and 4), [`daemons`] (the processes), [`raw`] (lapin
-//! directly: the tap, the raw throughput and round trip). The daemons' settings files are a
-//! `passerelle_party::Deployment`'s, and the requester is built by `passerelle_party::Party`.
+//! The module map: [`flow`] (stages 1, 2 and 4), [`cpu`] (the processes' CPU time), [`raw`]
+//! (lapin directly: the tap, the raw throughput and round trip). The daemons' settings files are
+//! a `passerelle_party::Deployment`'s, each daemon a `passerelle_party::process::SpawnedParty`,
+//! and the requester is built by `passerelle_party::Party`.
 //!
 //! ## The `--json` keys
 //!
@@ -23,7 +24,6 @@
 #![doc = concat!("```text\n", include_str!("bench/json_keys.txt"), "```")]
 
 mod cpu;
-mod daemons;
 mod flow;
 mod raw;
 

@@ -7,8 +7,9 @@
 //!
 //! The settings files are a `passerelle_party::Deployment`'s, serialised from the settings
 //! types; [`Stack::edit_settings`] changes one (its development hooks, its broker identity)
-//! before a start. Each daemon can be killed (`kill -9`), stopped (SIGTERM) and started again on
-//! the same settings, store and `/health` port; its log (stderr, every incarnation appended) can be read.
+//! before a start. Each daemon is a `passerelle_party::process::SpawnedParty`: it can be killed
+//! (`kill -9`), stopped (SIGTERM) and started again on the same settings, store and `/health`
+//! port; its log (stderr, every incarnation appended) can be read.
 //! Dropping the [`Stack`] kills every process it started and deletes the vhost with everything
 //! in it, so nothing outlives the test, whether it passes or panics.
 //!
@@ -17,13 +18,14 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use passerelle_bus::BusSettings;
+pub use passerelle_party::process::http_get;
+use passerelle_party::process::{FreePorts, SpawnedParty};
 use passerelle_party::{Deployment, PartySettings};
 
 /// The observatory of every stack (the synthetic population lives in its territory).
@@ -81,105 +83,30 @@ impl Default for StackOptions {
     }
 }
 
-/// One daemon: its command line, settings, `/health` port and log, and the running process.
+/// One daemon: what its settings file holds, and its process.
 #[derive(Debug)]
 struct Daemon {
-    /// `observatory`, `requester`, or the body.
-    name: String,
-    /// What its settings file holds.
     settings: PartySettings,
-    config: PathBuf,
-    health: SocketAddr,
-    log: PathBuf,
-    log_filter: String,
-    child: Option<Child>,
-    /// Incarnations started so far.
-    starts: u32,
+    process: SpawnedParty,
 }
 
 impl Daemon {
+    fn name(&self) -> &str {
+        self.process.name()
+    }
+
+    /// Starts a process and waits until it is healthy (panics with its log's tail otherwise).
+    fn start(&mut self) {
+        self.spawn();
+        self.wait_healthy();
+    }
+
     fn spawn(&mut self) {
-        assert!(self.child.is_none(), "the {} daemon is already running", self.name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log.display()));
-        self.starts += 1;
-        let mut marker = log.try_clone().unwrap();
-        let _ = writeln!(marker, "==== fault test: start #{} of {} ====", self.starts, self.name);
-        let child = passerelle_command()
-            .args([self.settings.kind().command(), "run", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", &self.log_filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the {} daemon: {e}", self.name));
-        self.child = Some(child);
+        self.process.spawn().unwrap_or_else(|e| panic!("{e:#}"));
     }
 
-    /// Waits for `/health` to answer 200; panics (with the log's tail) if the process exits or
-    /// the time is up.
     fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if http_get(self.health, "/health").is_some_and(|(status, _)| status == 200) {
-                return;
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!("the {} daemon exited at start ({status}){}", self.name, self.log_tail());
-                }
-            } else {
-                panic!("the {} daemon is not running", self.name);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the {} daemon is not healthy after {START_TIMEOUT:?}{}",
-                self.name,
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        let mut child = self.child.take().unwrap_or_else(|| panic!("the {} daemon is not running", self.name));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    /// SIGTERM, then [`STOP_TIMEOUT`] for the exit, then SIGKILL. The exit status, `None` if
-    /// it had to be killed.
-    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        format!(
-            "; the end of its log ({}):\n{}",
-            self.log.display(),
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
+        self.process.wait_healthy(Instant::now() + START_TIMEOUT).unwrap_or_else(|e| panic!("{e:#}"));
     }
 }
 
@@ -257,13 +184,13 @@ impl Stack {
         let mut deployment = Deployment::new(&root, &broker, OBSERVATORY, &bodies, (REQUESTER_BODY, REQUESTER_OFFICE));
         deployment.set_chunk_size(options.chunk_size);
         deployment.observatory.tick_ms = options.tick_ms;
-        let mut addrs = FreeAddrs::default();
-        deployment.observatory.metrics_addr = Some(addrs.pick().to_string());
+        let mut ports = FreePorts::default();
+        deployment.observatory.metrics_addr = Some(ports.pick().unwrap().to_string());
         for responder in &mut deployment.responders {
             responder.consumers = options.consumers;
-            responder.metrics_addr = Some(addrs.pick().to_string());
+            responder.metrics_addr = Some(ports.pick().unwrap().to_string());
         }
-        deployment.requester.metrics_addr = Some(addrs.pick().to_string());
+        deployment.requester.metrics_addr = Some(ports.pick().unwrap().to_string());
         deployment.create_dirs().unwrap();
         for (settings, config) in deployment.write_settings(&root).unwrap() {
             let (name, log) = match &settings {
@@ -280,17 +207,11 @@ impl Stack {
                     .unwrap();
                 assert!(load.status.success(), "responder load ({}) failed: {}", r.body, text(&load));
             }
-            let health = settings.metrics_addr().expect("every daemon serves /health").parse().unwrap();
-            stack.daemons.push(Daemon {
-                name,
-                settings,
-                config,
-                health,
-                log: logs.join(log),
-                log_filter: options.log_filter.clone(),
-                child: None,
-                starts: 0,
-            });
+            let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, logs.join(log))
+                .unwrap_or_else(|e| panic!("{e:#}"))
+                .env_remove("PASSERELLE_LOG_FORMAT")
+                .env("RUST_LOG", &options.log_filter);
+            stack.daemons.push(Daemon { settings, process });
         }
         stack
     }
@@ -300,7 +221,8 @@ impl Stack {
     pub fn edit_settings(&mut self, daemon: &str, edit: impl FnOnce(&mut PartySettings)) {
         let d = self.daemon_mut(daemon);
         edit(&mut d.settings);
-        d.settings.write(&d.config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", d.config.display()));
+        let config = d.process.config();
+        d.settings.write(config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", config.display()));
     }
 
     /// A daemon's settings, as its file has them.
@@ -351,26 +273,26 @@ impl Stack {
 
     /// `observatory`, the bodies of [`RESPONDERS`], `requester`: the start order.
     pub fn daemon_names(&self) -> Vec<String> {
-        self.daemons.iter().map(|d| d.name.clone()).collect()
+        self.daemons.iter().map(|d| d.name().to_owned()).collect()
     }
 
     fn daemon(&self, name: &str) -> &Daemon {
-        self.daemons.iter().find(|d| d.name == name).unwrap_or_else(|| panic!("no daemon {name}"))
+        self.daemons.iter().find(|d| d.name() == name).unwrap_or_else(|| panic!("no daemon {name}"))
     }
 
     fn daemon_mut(&mut self, name: &str) -> &mut Daemon {
-        self.daemons.iter_mut().find(|d| d.name == name).unwrap_or_else(|| panic!("no daemon {name}"))
+        self.daemons.iter_mut().find(|d| d.name() == name).unwrap_or_else(|| panic!("no daemon {name}"))
     }
 
     /// A daemon's settings file (to run another command on its store; [`Stack::edit_settings`]
     /// changes it).
     pub fn config(&self, daemon: &str) -> PathBuf {
-        self.daemon(daemon).config.clone()
+        self.daemon(daemon).process.config().to_owned()
     }
 
     /// A daemon's `metrics_addr`.
     pub fn health_addr(&self, daemon: &str) -> SocketAddr {
-        self.daemon(daemon).health
+        self.daemon(daemon).process.health()
     }
 
     // ---- the daemons ----
@@ -379,9 +301,7 @@ impl Stack {
     /// returns how long that took.
     pub fn start_daemon(&mut self, daemon: &str) -> Duration {
         let started = Instant::now();
-        let d = self.daemon_mut(daemon);
-        d.spawn();
-        d.wait_healthy();
+        self.daemon_mut(daemon).start();
         started.elapsed()
     }
 
@@ -397,18 +317,12 @@ impl Stack {
 
     /// `kill -9`: the process dies at once, whatever it was doing.
     pub fn kill(&mut self, daemon: &str) {
-        self.daemon_mut(daemon).kill();
+        self.daemon_mut(daemon).process.kill().unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// SIGTERM (the graceful stop); panics unless it exits 0 within [`STOP_TIMEOUT`].
     pub fn stop(&mut self, daemon: &str) {
-        let d = self.daemon_mut(daemon);
-        let status = d.terminate();
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "the {daemon} daemon did not stop cleanly: {status:?}{}",
-            d.log_tail()
-        );
+        self.daemon_mut(daemon).process.stop(STOP_TIMEOUT).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// `kill -9`, then start again; returns the time from the new start to healthy.
@@ -419,53 +333,38 @@ impl Stack {
 
     /// Whether the daemon's process is alive (a daemon that exited on its own is reaped).
     pub fn is_running(&mut self, daemon: &str) -> bool {
-        let d = self.daemon_mut(daemon);
-        match d.child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(None)) => true,
-            Some(_) => {
-                d.child = None;
-                false
-            }
-            None => false,
-        }
+        self.daemon_mut(daemon).process.is_running()
     }
 
     /// Waits until the daemon's process exits by itself (a fault point, a failure) and returns
     /// its exit status; panics after `timeout`.
     pub fn wait_exit(&mut self, daemon: &str, timeout: Duration) -> std::process::ExitStatus {
-        let mut status = None;
-        eventually(&format!("the {daemon} daemon exits"), timeout, || {
-            let d = self.daemon_mut(daemon);
-            status = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-            status.is_some()
-        });
-        self.daemon_mut(daemon).child = None;
-        status.unwrap()
+        self.daemon_mut(daemon).process.wait_exit(Instant::now() + timeout).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Its process id, while running.
     pub fn pid(&self, daemon: &str) -> Option<u32> {
-        self.daemon(daemon).child.as_ref().map(Child::id)
+        self.daemon(daemon).process.pid()
     }
 
     /// How many times it was started.
     pub fn starts(&self, daemon: &str) -> u32 {
-        self.daemon(daemon).starts
+        self.daemon(daemon).process.starts()
     }
 
-    /// Its whole log (every incarnation, each after a `==== fault test: start #n ====` line).
+    /// Its whole log (every incarnation, each after a `==== start #n of <daemon> ====` line).
     pub fn log(&self, daemon: &str) -> String {
-        std::fs::read_to_string(&self.daemon(daemon).log).unwrap_or_default()
+        self.daemon(daemon).process.log()
     }
 
     /// Its log file.
     pub fn log_path(&self, daemon: &str) -> PathBuf {
-        self.daemon(daemon).log.clone()
+        self.daemon(daemon).process.log_path().to_owned()
     }
 
     /// Its `/metrics`, parsed; `None` while it does not answer.
     pub fn metrics(&self, daemon: &str) -> Option<super::Exposition> {
-        let (status, body) = http_get(self.daemon(daemon).health, "/metrics")?;
+        let (status, body) = http_get(self.daemon(daemon).process.health(), "/metrics")?;
         (status == 200).then(|| super::Exposition::parse(&body))
     }
 
@@ -680,9 +579,8 @@ impl Drop for Stack {
     /// Kills every process (a test over: nothing to finish gracefully), then deletes the vhost.
     fn drop(&mut self) {
         for d in &mut self.daemons {
-            if let Some(mut child) = d.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
+            if d.process.is_running() {
+                let _ = d.process.kill();
             }
         }
         let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.vhost]).output();
@@ -963,22 +861,6 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// Loopback addresses nothing listens on, each a different one: every address picked stays
-/// bound until the picker is dropped, before the daemons start. (Released one at a time, the same
-/// port can come back twice: one daemon would exit at start and the other's `/health` answer
-/// for both, as the benchmark found.)
-#[derive(Default)]
-pub struct FreeAddrs(Vec<std::net::TcpListener>);
-
-impl FreeAddrs {
-    pub fn pick(&mut self) -> SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        self.0.push(listener);
-        addr
-    }
-}
-
 /// `rabbitmqctl …`; panics when it fails (the fault tests need it).
 pub fn rabbitmqctl(args: &[&str]) -> String {
     let out = Command::new("rabbitmqctl")
@@ -1097,18 +979,6 @@ fn amqp_text(v: &lapin::types::AMQPValue) -> String {
         lapin::types::AMQPValue::ShortString(s) => s.to_string(),
         other => format!("{other:?}"),
     }
-}
-
-/// A plain HTTP/1.0 GET on the loopback: (status, body), `None` when nothing answers.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Some((status, body))
 }
 
 /// Polls `cond` until it holds; panics after `timeout`.

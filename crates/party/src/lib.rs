@@ -7,12 +7,14 @@
 //! broker connection closed. `passerelle observatory|responder|requester run` go through
 //! [`run_daemon`]; the demo builds its parties on its own buses with [`Party::build_on`] and runs
 //! them in-process ([`deployment::Running`]); the benchmark and the tests' stack write a
-//! [`deployment::Deployment`]'s settings files and spawn the binary on them.
+//! [`deployment::Deployment`]'s settings files and spawn the binary on them, each daemon a
+//! [`process::SpawnedParty`] (started, waited on until healthy, stopped, killed, restarted).
 //!
 //! **API boundary.** The binary and the tests build parties only through this crate.
 #![forbid(unsafe_code)]
 
 pub mod deployment;
+pub mod process;
 mod settings;
 pub mod signals;
 

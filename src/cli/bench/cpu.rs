@@ -3,9 +3,11 @@
 //! when it runs on this machine, the broker (RabbitMQ's `beam.smp`). A run reports it for the
 //! full flow and for each single-person request, so that every run shows what bounds it: a
 //! flow that uses C CPU-seconds cannot take less than C / cores seconds, however well its
-//! stages overlap.
+//! stages overlap. Beside it, the observatory's peak resident memory (`/proc/<pid>/status`).
 
 use std::collections::BTreeMap;
+
+use anyhow::{anyhow, Context};
 
 /// The CPU seconds of each process over one stretch of the run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -99,6 +101,22 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     ticks_of_stat(&stat).map(|ticks| ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
+/// The peak resident set size of `pid` so far (`VmHWM` of `/proc/<pid>/status`), in bytes.
+pub fn peak_rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let line =
+        status.lines().find(|l| l.starts_with("VmHWM:")).ok_or_else(|| anyhow!("no VmHWM in /proc/{pid}/status"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .with_context(|| format!("cannot read `{line}`"))?;
+    Ok(kib * 1024)
+}
+
 /// `utime + stime` of a `/proc/<pid>/stat` line. The command name (field 2, in parentheses)
 /// may hold spaces and parentheses: the fields are counted after its last `)`.
 fn ticks_of_stat(stat: &str) -> Option<u64> {
@@ -136,6 +154,11 @@ mod tests {
         let line = "1234 (tokio (rt) worker) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 9 0 100 0 0";
         assert_eq!(ticks_of_stat(line), Some(325));
         assert_eq!(ticks_of_stat("1234 (short) S 1"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_peak_resident_size() {
+        assert!(peak_rss_bytes(std::process::id()).unwrap() > 0);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The benchmark's run: population and extracts (not timed) → the daemons → the full flow
 //! (timed) → the tap drained → the single-person latency → the daemons stopped → the raw
-//! broker → the prefix deleted. Every exit path stops the daemons (see [`super::daemons`]) and
-//! deletes the prefix's queues and exchanges.
+//! broker → the prefix deleted. The daemons are processes of this very binary
+//! (`passerelle_party::process::SpawnedParty`), each with its settings file, its log and a
+//! `/health` on a free loopback port; every exit path stops them (an error or a panic drops
+//! their handles, which stop them) and deletes the prefix's queues and exchanges.
 //!
 //! **How `seconds` is measured.** The requester runs in this process: the clock starts just
 //! before [`Requester::send`] publishes the first request chunk (the selection is already read
@@ -10,7 +12,6 @@
 //! chunk was stored (millisecond resolution).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +20,7 @@ use chrono::Datelike;
 use indicatif::ProgressBar;
 use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
+use passerelle_party::process::{FreePorts, SpawnedParty};
 use passerelle_party::{Party, PartyKind, PartySettings};
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{Category, Completeness};
@@ -29,7 +31,6 @@ use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
 use super::cpu::{CpuUse, Processes};
-use super::daemons::{while_running, Daemon, FreePorts};
 use super::raw::{self, Tap};
 use super::{percentile, Args, Report};
 
@@ -47,6 +48,17 @@ const RECEIPT_WAIT: Duration = Duration::from_secs(60);
 
 /// How often the benchmark looks at the requester's store while waiting for the receipt.
 const POLL: Duration = Duration::from_millis(10);
+
+/// How long a daemon has to report healthy after it was started (a loaded 2-core machine, a
+/// debug build, the observatory declaring the whole topology).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a daemon has to exit after SIGTERM (it finishes the chunks in flight) before it is
+/// killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the flow looks whether a daemon has exited.
+const WATCH_POLL: Duration = Duration::from_millis(20);
 
 /// Body of the raw round-trip message: about a single-person request chunk.
 const RTT_BODY_BYTES: usize = 1024;
@@ -102,11 +114,10 @@ struct Prepared {
     wanted: Vec<Category>,
 }
 
-/// A daemon's settings file and its `/health` address.
+/// A daemon's settings and its settings file.
 struct DaemonFile {
     party: PartySettings,
     config: PathBuf,
-    health: SocketAddr,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Report> {
@@ -159,15 +170,16 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
         passerelle_party::Deployment::new(root, broker, observatory, &solicited, (REQUESTER_BODY, REQUESTER_OFFICE));
     // Every daemon serves `/health` on a loopback port of its own: the benchmark waits on it.
     let mut ports = FreePorts::default();
-    parties.observatory.metrics_addr = Some(format!("127.0.0.1:{}", ports.pick()?));
+    parties.observatory.metrics_addr = Some(ports.pick()?.to_string());
     for responder in &mut parties.responders {
-        responder.metrics_addr = Some(format!("127.0.0.1:{}", ports.pick()?));
+        responder.metrics_addr = Some(ports.pick()?.to_string());
     }
     parties.create_dirs()?;
     let mut daemons = Vec::new();
     for (party, config) in parties.write_settings(root)? {
-        let Some(health) = party.metrics_addr() else { continue };
-        let health: SocketAddr = health.parse()?;
+        if party.metrics_addr().is_none() {
+            continue;
+        }
         if let PartySettings::Responder(responder) = &party {
             // As `passerelle responder load --config FILE EXTRACT` does, from the file written.
             let body = &responder.body;
@@ -182,7 +194,7 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
             load_extract(&settings, &extract, Encoding::Utf8, &mut report)
                 .with_context(|| format!("responder {body} cannot load {}", extract.display()))?;
         }
-        daemons.push(DaemonFile { party, config, health });
+        daemons.push(DaemonFile { party, config });
     }
     Ok(Prepared { broker: broker.clone(), root: root.to_owned(), daemons, requester: parties.requester, wanted })
 }
@@ -192,6 +204,7 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
     let logs = d.root.join("logs");
     std::fs::create_dir_all(&logs)?;
     eprintln!("bench: starting the observatory and {} responders (processes)", d.daemons.len() - 1);
+    let exe = std::env::current_exe().context("cannot find the passerelle binary")?;
     let mut started = Vec::new();
     for daemon in &d.daemons {
         let name = match &daemon.party {
@@ -199,19 +212,20 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
             other => other.kind().command().to_owned(),
         };
         let log = logs.join(format!("{name}.log"));
-        let mut process = Daemon::spawn(&name, daemon.party.kind().command(), &daemon.config, daemon.health, log)?;
+        let mut process = SpawnedParty::new(name, &exe, &daemon.party, &daemon.config, log)?;
+        process.spawn()?;
         // The observatory declares the topology the responders check.
         if matches!(daemon.party, PartySettings::Observatory(_)) {
-            process.wait_healthy().await?;
+            wait_healthy(&mut process)?;
         }
         started.push(process);
     }
     for process in &mut started {
-        process.wait_healthy().await?;
+        wait_healthy(process)?;
     }
     let mut started = started.into_iter();
     let mut observatory = started.next().ok_or_else(|| anyhow!("no observatory"))?;
-    let mut responders: Vec<Daemon> = started.collect();
+    let mut responders: Vec<SpawnedParty> = started.collect();
     let responders_count = responders.len();
 
     let url = &d.broker.urls[0];
@@ -223,8 +237,10 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
         .map_err(|e| e.into_inner().context("the requester cannot start"))?;
     let requester = requester_party.requester().ok_or_else(|| anyhow!("the requester is not one"))?;
     let listening = requester.listen().await.context("the requester cannot listen for its results")?;
-    let daemon_pids =
-        std::iter::once(&observatory).chain(&responders).filter_map(|d| Some((d.name.clone(), d.pid()?))).collect();
+    let daemon_pids = std::iter::once(&observatory)
+        .chain(&responders)
+        .filter_map(|d| Some((d.name().to_owned(), d.pid()?)))
+        .collect();
     let processes = Processes::new(daemon_pids, url);
 
     let outcome = async {
@@ -247,7 +263,8 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
                 .await
                 .context("the requester cannot follow its cases")
         };
-        let mut daemons: Vec<&mut Daemon> = std::iter::once(&mut observatory).chain(responders.iter_mut()).collect();
+        let mut daemons: Vec<&mut SpawnedParty> =
+            std::iter::once(&mut observatory).chain(responders.iter_mut()).collect();
         let cases = while_running(&mut daemons, waiting).await?;
         let flow_cpu = processes.read().since(&cpu_before);
         check_complete(&cases)?;
@@ -263,7 +280,9 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
         let cpu_before = processes.read();
         let mut latencies = while_running(&mut daemons, timing).await?;
         let latency_cpu = processes.read().since(&cpu_before).per(args.latency_requests, 1000.0);
-        let peak_rss = observatory.peak_rss_bytes()?;
+        let peak_rss = super::cpu::peak_rss_bytes(
+            observatory.pid().ok_or_else(|| anyhow!("the {} process is not running", observatory.name()))?,
+        )?;
         Ok::<_, anyhow::Error>(Flowed {
             persons: submitted.selection.valid,
             case_ids,
@@ -287,10 +306,9 @@ async fn measure(args: &Args, d: &Prepared, setup: Instant) -> anyhow::Result<Re
     listening.stop().await;
     requester_party.close().await;
     let mut stopped = Vec::new();
-    for r in responders {
-        stopped.push(r.stop().await);
+    for mut daemon in responders.into_iter().chain(std::iter::once(observatory)) {
+        stopped.push(tokio::task::block_in_place(|| daemon.stop(STOP_TIMEOUT)));
     }
-    stopped.push(observatory.stop().await);
     let flowed = outcome?;
     for s in stopped {
         s?;
@@ -483,4 +501,30 @@ fn observatory_stages(
         }
     }
     Ok(stages)
+}
+
+/// Waits, off the async workers, until the daemon's `/health` answers ([`START_TIMEOUT`]).
+fn wait_healthy(daemon: &mut SpawnedParty) -> anyhow::Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    tokio::task::block_in_place(|| daemon.wait_healthy(deadline))
+}
+
+/// `work`, unless one of the daemons exits first: then the error names it, with its log's tail
+/// (the flow would otherwise wait for a dead daemon until its deadline, an hour away).
+async fn while_running<T>(
+    daemons: &mut [&mut SpawnedParty],
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let watch = async {
+        loop {
+            for d in daemons.iter_mut() {
+                d.check_running()?;
+            }
+            tokio::time::sleep(WATCH_POLL).await;
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        exited = watch => exited,
+    }
 }
