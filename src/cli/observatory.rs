@@ -83,7 +83,7 @@ fn run_daemon(args: &RunArgs) -> CliResult {
         // /metrics and /health on `metrics_addr`, when set; the bus is instrumented for the
         // per-body response latency.
         let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
+        let health = passerelle_metrics::Health::new(bus.broker_health());
         passerelle_metrics::bus::register_bus(&registry, bus.stats());
         let metered = passerelle_observatory::metrics::instrument(Arc::clone(&bus) as Arc<dyn Bus>, &registry);
         let metrics_addr = settings.metrics_addr.clone();

@@ -292,7 +292,7 @@ pub fn run(args: ConfigArgs) -> CliResult {
         let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock()).map_err(failure)?;
         // /metrics and /health on `metrics_addr`, when set.
         let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
+        let health = passerelle_metrics::Health::new(bus.broker_health());
         passerelle_metrics::bus::register_bus(&registry, bus.stats());
         passerelle_requester::metrics::register(&registry, &requester);
         let metrics = passerelle_metrics::serve(requester.settings().metrics_addr.as_deref(), registry, health.clone())

@@ -190,7 +190,7 @@ fn run_responder(args: &RunArgs) -> CliResult {
         })?;
         // /metrics and /health on `metrics_addr`, when set.
         let registry = passerelle_metrics::MetricsRegistry::default();
-        let health = passerelle_metrics::Health::default();
+        let health = passerelle_metrics::Health::new(bus.broker_health());
         passerelle_metrics::bus::register_bus(&registry, bus.stats());
         passerelle_responder::metrics::register(&registry, responder.stats(), &settings.body);
         let metrics = passerelle_metrics::serve(settings.metrics_addr.as_deref(), registry, health.clone())
