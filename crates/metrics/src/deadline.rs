@@ -5,6 +5,7 @@
 //! error is skipped, any other (out of file descriptors) is logged and accepting pauses a
 //! second, so the loop never spins.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -26,19 +27,30 @@ pub const MAX_CONNECTION_TIME: Duration = Duration::from_secs(60);
 
 /// A TCP listener whose connections have deadlines.
 #[derive(Debug)]
-pub(crate) struct DeadlineListener(pub TcpListener);
+pub(crate) struct DeadlineListener {
+    listener: TcpListener,
+    idle: Duration,
+    max: Duration,
+}
+
+impl DeadlineListener {
+    /// With [`IDLE_TIMEOUT`] and [`MAX_CONNECTION_TIME`].
+    pub(crate) fn new(listener: TcpListener) -> Self {
+        DeadlineListener { listener, idle: IDLE_TIMEOUT, max: MAX_CONNECTION_TIME }
+    }
+}
 
 impl axum::serve::Listener for DeadlineListener {
     type Io = DeadlineStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (DeadlineStream::new(stream), addr)
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.listener).await;
+        (DeadlineStream::new(stream, self.idle, self.max), addr)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
@@ -48,16 +60,18 @@ pub(crate) struct DeadlineStream {
     inner: TcpStream,
     /// Fires at the idle deadline, moved on by every byte read or written.
     deadline: Pin<Box<Sleep>>,
+    idle: Duration,
     closes_at: Instant,
 }
 
 impl DeadlineStream {
-    fn new(inner: TcpStream) -> Self {
+    fn new(inner: TcpStream, idle: Duration, max: Duration) -> Self {
         let now = Instant::now();
         DeadlineStream {
             inner,
-            deadline: Box::pin(tokio::time::sleep_until(now + IDLE_TIMEOUT)),
-            closes_at: now + MAX_CONNECTION_TIME,
+            deadline: Box::pin(tokio::time::sleep_until(now + idle.min(max))),
+            idle,
+            closes_at: now + max,
         }
     }
 
@@ -70,7 +84,7 @@ impl DeadlineStream {
     }
 
     fn progressed(&mut self) {
-        let next = (Instant::now() + IDLE_TIMEOUT).min(self.closes_at);
+        let next = (Instant::now() + self.idle).min(self.closes_at);
         self.deadline.as_mut().reset(next);
     }
 }
@@ -110,19 +124,46 @@ impl AsyncWrite for DeadlineStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_client_is_dropped_at_the_idle_deadline() {
+    const IDLE: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_millis(600);
+
+    async fn accepted(max: Duration) -> (TcpStream, DeadlineStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
-        let mut listener = DeadlineListener(listener);
-        let (mut server_side, _) = axum::serve::Listener::accept(&mut listener).await;
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let mut listener = DeadlineListener { listener, idle: IDLE, max };
+        let (server_side, _) = axum::serve::Listener::accept(&mut listener).await;
+        (client, server_side)
+    }
+
+    #[tokio::test]
+    async fn a_silent_client_is_dropped_at_the_idle_deadline() {
+        let (_client, mut server_side) = accepted(MAX).await;
         let started = Instant::now();
-        let mut buf = [0u8; 16];
-        let error = server_side.read(&mut buf).await.unwrap_err();
+        let error = server_side.read(&mut [0u8; 16]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() >= IDLE_TIMEOUT, "{:?}", started.elapsed());
+        assert!(started.elapsed() >= IDLE && started.elapsed() < MAX, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_trickling_client_is_dropped_at_the_connection_deadline() {
+        let (mut client, mut server_side) = accepted(MAX).await;
+        let started = Instant::now();
+        let trickle = tokio::spawn(async move {
+            while client.write_all(b"G").await.is_ok() {
+                tokio::time::sleep(IDLE / 4).await;
+            }
+        });
+        let mut buf = [0u8; 16];
+        let error = loop {
+            match server_side.read(&mut buf).await {
+                Ok(n) => assert!(n > 0, "the client does not close"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= MAX, "bytes kept coming, yet closed after {:?}", started.elapsed());
+        trickle.abort();
     }
 }

@@ -47,7 +47,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(DeadlineListener(listener), router).with_graceful_shutdown(shutdown).await
+    axum::serve(DeadlineListener::new(listener), router).with_graceful_shutdown(shutdown).await
 }
 
 /// Encodes the registry: the store-backed families from the last snapshot, so a scrape never
