@@ -183,18 +183,14 @@ struct Daemon {
     addr: std::net::SocketAddr,
     broker: BusSettings,
     runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Daemon {
     /// Starts a daemon with `settings` (a TOML body whose `metrics_addr` and `[broker]` this
     /// adds; `{dir}` is its directory) and waits until `/health` answers 200. It reaches the
-    /// broker at `through` (a proxy) when given. `None`: no broker, the test is skipped.
-    fn start(
-        role: &'static str,
-        settings: &str,
-        through: Option<&dyn Fn(&str, &tokio::runtime::Runtime) -> String>,
-    ) -> Option<Daemon> {
+    /// broker through `through` when given. `None`: no broker, the test is skipped.
+    fn start(role: &'static str, settings: &str, through: Option<&BrokerProxy>) -> Option<Daemon> {
         let url = support::amqp_url();
         if !support::broker_reachable_or_skip(&url) {
             return None;
@@ -206,7 +202,7 @@ impl Daemon {
             .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
             .unwrap();
         runtime.block_on(declared.close());
-        let daemon_url = through.map_or_else(|| url.clone(), |proxy| proxy(&url, &runtime));
+        let daemon_url = through.map_or_else(|| url.clone(), |proxy| proxy.url.clone());
 
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -222,13 +218,27 @@ impl Daemon {
         let process = support::passerelle()
             .args([role, "run", "--config"])
             .arg(&config)
-            .stderr(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .spawn()
             .unwrap();
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut daemon = Daemon { role, process, addr, broker, runtime, _dir: dir };
+        let mut daemon = Daemon { role, process, addr, broker, runtime, dir };
         daemon.wait_for_health(200, "become healthy");
         Some(daemon)
+    }
+
+    /// What it wrote on stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until its log has `line`.
+    fn wait_for_log(&self, line: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.log().contains(line) {
+            assert!(Instant::now() < deadline, "{} never logged `{line}`:\n{}", self.role, self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `/health`'s status and JSON body (`None` while nothing answers).
@@ -244,12 +254,14 @@ impl Daemon {
             match self.health() {
                 Some((s, body)) if s == status => return body,
                 last if Instant::now() < deadline => {
-                    assert!(self.process.try_wait().unwrap().is_none(), "{} exited; last /health: {last:?}", self.role);
+                    if let Some(status) = self.process.try_wait().unwrap() {
+                        panic!("{} exited ({status}); last /health: {last:?}; its log:\n{}", self.role, self.log());
+                    }
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 last => {
                     let _ = self.process.kill();
-                    panic!("{} did not {what} in {WAIT:?}: last /health {last:?}", self.role)
+                    panic!("{} did not {what} in {WAIT:?}: last /health {last:?}; its log:\n{}", self.role, self.log())
                 }
             }
         }
@@ -323,18 +335,22 @@ fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     daemon.stop();
 }
 
-/// A TCP proxy to the broker that the test cuts and restores. Cut, it closes every connection
-/// it carries and closes new ones at once: the daemon sees its broker go away and cannot
-/// reconnect until it is restored.
+/// A TCP proxy to the test broker that the test cuts and restores. Cut, it closes every
+/// connection it carries and closes new ones at once: the daemon sees its broker go away and
+/// cannot reconnect until it is restored.
 struct BrokerProxy {
+    /// The broker's URL through the proxy.
+    url: String,
     open: tokio::sync::watch::Sender<bool>,
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl BrokerProxy {
-    /// Listens on a free local port (returned) and forwards to `upstream` (`host:port`).
-    fn start(runtime: &tokio::runtime::Runtime, upstream: String) -> (BrokerProxy, u16) {
+    /// Listens on a free local port and forwards to the broker of `url` (plain AMQP).
+    fn start(url: &str) -> BrokerProxy {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (upstream, url) = through_port(url, listener.local_addr().unwrap().port());
         let (open, opened) = tokio::sync::watch::channel(true);
         runtime.spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
@@ -352,7 +368,7 @@ impl BrokerProxy {
                 });
             }
         });
-        (BrokerProxy { open }, port)
+        BrokerProxy { url, open, _runtime: runtime }
     }
 
     fn cut(&self) {
@@ -379,16 +395,11 @@ fn health_follows_the_broker_connection() {
         eprintln!("SKIPPED: the proxy of this test carries plain AMQP only");
         return;
     }
-    let proxy = std::sync::OnceLock::new();
-    let through = |url: &str, runtime: &tokio::runtime::Runtime| {
-        let (upstream, _) = through_port(url, 0);
-        let (started, port) = BrokerProxy::start(runtime, upstream);
-        let _ = proxy.set(started);
-        through_port(url, port).1
-    };
+    let proxy = BrokerProxy::start(&support::amqp_url());
     let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
-    let Some(mut daemon) = Daemon::start("observatory", &settings, Some(&through)) else { return };
-    let proxy = proxy.get().unwrap();
+    let Some(mut daemon) = Daemon::start("observatory", &settings, Some(&proxy)) else { return };
+    // `/health` says serving just before the consumers start; a loss while they start is fatal.
+    daemon.wait_for_log("observatory running");
 
     proxy.cut();
     let lost = daemon.wait_for_health(503, "turn unhealthy when its broker connection was lost");
