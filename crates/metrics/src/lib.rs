@@ -73,9 +73,11 @@ impl MetricsRegistry {
     /// Reads every store-backed family again (blocking: each read may wait for its store).
     pub fn refresh(&self) {
         let sources = self.refreshed.lock().expect("metrics registry poisoned").clone();
-        for source in sources {
+        let started = std::time::Instant::now();
+        for source in &sources {
             source.refresh();
         }
+        tracing::debug!(sources = sources.len(), elapsed_us = started.elapsed().as_micros() as u64, "metrics snapshot");
     }
 
     /// The OpenMetrics text exposition of every registered metric.

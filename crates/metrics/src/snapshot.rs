@@ -127,10 +127,10 @@ fn encode_families(
     Ok(())
 }
 
-/// How often the daemon's snapshot task reads the store-backed families. Each read takes the
-/// store's lock for as long as a few `COUNT`s (its writers wait meanwhile), so it is not done
-/// at every scrape; every 5 s keeps what Prometheus sees (every 15 s by default) at most a
-/// third of its interval old, for one short read of each store per 5 s whatever the scrapes.
+/// How often the daemon's snapshot task reads the store-backed families. A read holds the
+/// store's lock while it counts (the store's writers wait meanwhile), so scrapes do not read:
+/// every 5 s keeps what Prometheus sees (every 15 s by default) at most a third of its interval
+/// old, for one read of each store per 5 s however many scrapers there are.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Reads a source's families (a closure that cannot read its source logs why and returns what
