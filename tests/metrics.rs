@@ -1,7 +1,9 @@
 //! `/metrics` and `/health` scraped over HTTP and parsed, after a whole flow on the in-process
 //! bus with every role's metrics in one registry: the observatory (cases by state, pending
 //! chunks per body, purges, per-body response latency), a responder, the requester and the bus
-//! (dead-letters, reconnects, blocked time).
+//! (dead-letters, reconnects, blocked time). Then the daemons as processes on a real RabbitMQ:
+//! their endpoints, a scrape while the requester's store is held by a writer, and `/health`
+//! following the broker connection (lost through a TCP proxy the test cuts, then restored).
 
 mod support;
 
@@ -115,10 +117,14 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     let server = MetricsServer::start("127.0.0.1:0", registry, health.clone()).await.unwrap();
     assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 503, "not healthy until the daemon says so");
     health.set(true);
-    assert_eq!(fetch(server.local_addr, "/health").await.unwrap(), (200, "ok\n".to_owned()));
-    let (code, text) = fetch(server.local_addr, "/metrics").await.unwrap();
+    let (code, health_body) = fetch(server.local_addr, "/health").await.unwrap();
     assert_eq!(code, 200);
-    let m = Exposition::parse(&text);
+    let report: serde_json::Value = serde_json::from_str(&health_body).unwrap();
+    assert_eq!((report["healthy"].as_bool(), report["broker_connected"].as_bool()), (Some(true), Some(true)));
+    let scraped = passerelle_metrics::get(server.local_addr, "/metrics").await.unwrap();
+    assert_eq!(scraped.status, 200);
+    assert_eq!(scraped.content_type.as_deref(), Some(passerelle_metrics::http::METRICS_CONTENT_TYPE));
+    let m = Exposition::parse(&scraped.body);
 
     // The observatory.
     assert_eq!(m.types["passerelle_observatory_cases"], "gauge");
@@ -171,87 +177,241 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Runs a daemon (`passerelle <role> run --config FILE`) with `settings` (a TOML body whose
-/// `metrics_addr` and `[broker]` this adds), waits for `/health`, scrapes `/metrics`, stops it
-/// with SIGTERM and checks it exits cleanly. The topology is declared first (as the
-/// observatory does) and deleted at the end.
-fn scrape_daemon(role: &str, settings: &str) -> Option<Exposition> {
-    let url = support::amqp_url();
-    if !support::broker_reachable_or_skip(&url) {
-        return None;
+/// A daemon run as a process (`passerelle <role> run --config FILE`) on the test broker, its
+/// topology declared first (as the observatory does) and deleted when it is stopped.
+struct Daemon {
+    role: &'static str,
+    process: std::process::Child,
+    addr: std::net::SocketAddr,
+    broker: BusSettings,
+    runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts a daemon with `settings` (a TOML body whose `metrics_addr` and `[broker]` this
+    /// adds; `{dir}` is its directory) and waits until `/health` answers 200. It reaches the
+    /// broker through `through` when given. `None`: no broker, the test is skipped.
+    fn start(role: &'static str, settings: &str, through: Option<&BrokerProxy>) -> Option<Daemon> {
+        let url = support::amqp_url();
+        if !support::broker_reachable_or_skip(&url) {
+            return None;
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let prefix = format!("metrics-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let broker = BusSettings { urls: vec![url.clone()], prefix: prefix.clone(), ..BusSettings::default() };
+        let declared = runtime
+            .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
+            .unwrap();
+        runtime.block_on(declared.close());
+        let daemon_url = through.map_or_else(|| url.clone(), |proxy| proxy.url.clone());
+
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("settings.toml");
+        let settings = settings.replace("{dir}", &dir.path().display().to_string());
+        std::fs::write(
+            &config,
+            format!(
+                "{settings}metrics_addr = \"127.0.0.1:{port}\"\n[broker]\nurls = [\"{daemon_url}\"]\nprefix = \"{prefix}\"\n"
+            ),
+        )
+        .unwrap();
+        let process = support::passerelle()
+            .args([role, "run", "--config"])
+            .arg(&config)
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut daemon = Daemon { role, process, addr, broker, runtime, dir };
+        daemon.wait_for_health(200, "become healthy");
+        Some(daemon)
     }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let prefix = format!("metrics-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let broker = BusSettings { urls: vec![url.clone()], prefix: prefix.clone(), ..BusSettings::default() };
-    let declared = runtime
-        .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
-        .unwrap();
-    runtime.block_on(declared.close());
 
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("settings.toml");
-    let settings = settings.replace("{dir}", &dir.path().display().to_string());
-    std::fs::write(
-        &config,
-        format!("{settings}metrics_addr = \"127.0.0.1:{port}\"\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\n"),
-    )
-    .unwrap();
-    let mut daemon = support::passerelle()
-        .args([role, "run", "--config"])
-        .arg(&config)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// What it wrote on stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
 
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + WAIT;
-    let health = loop {
-        match runtime.block_on(fetch(addr, "/health")) {
-            Ok((200, body)) => break body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => {
-                let _ = daemon.kill();
-                panic!("{role} never became healthy: {other:?}")
+    /// Waits (bounded) until its log has `line`.
+    fn wait_for_log(&self, line: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.log().contains(line) {
+            assert!(Instant::now() < deadline, "{} never logged `{line}`:\n{}", self.role, self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `/health`'s status and JSON body (`None` while nothing answers).
+    fn health(&self) -> Option<(u16, serde_json::Value)> {
+        let (status, body) = self.runtime.block_on(fetch(self.addr, "/health")).ok()?;
+        Some((status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("/health is not JSON ({e}): {body}"))))
+    }
+
+    /// Waits (bounded) until `/health` answers `status`, and returns its body.
+    fn wait_for_health(&mut self, status: u16, what: &str) -> serde_json::Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.health() {
+                Some((s, body)) if s == status => return body,
+                last if Instant::now() < deadline => {
+                    if let Some(status) = self.process.try_wait().unwrap() {
+                        panic!("{} exited ({status}); last /health: {last:?}; its log:\n{}", self.role, self.log());
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                last => {
+                    let _ = self.process.kill();
+                    panic!("{} did not {what} in {WAIT:?}: last /health {last:?}; its log:\n{}", self.role, self.log())
+                }
             }
         }
-    };
-    assert_eq!(health, "ok\n");
-    let (code, text) = runtime.block_on(fetch(addr, "/metrics")).unwrap();
-    assert_eq!(code, 200);
+    }
 
-    // SIGTERM, as the service manager stops it.
-    let stopped = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
-    assert!(stopped.success());
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
-            break status;
+    /// Scrapes `/metrics` until `ready` holds (the store-backed families are a snapshot the
+    /// daemon refreshes every few seconds), bounded.
+    fn scrape_until(&self, ready: impl Fn(&Exposition) -> bool) -> Exposition {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let scraped = self.runtime.block_on(passerelle_metrics::get(self.addr, "/metrics")).unwrap();
+            assert_eq!(scraped.status, 200);
+            assert_eq!(scraped.content_type.as_deref(), Some(passerelle_metrics::http::METRICS_CONTENT_TYPE));
+            let m = Exposition::parse(&scraped.body);
+            if ready(&m) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: /metrics never showed what was expected: {}",
+                self.role,
+                scraped.body
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(Instant::now() < deadline, "{role} did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{role}: {status}");
-    runtime.block_on(passerelle_bus::amqp::delete_topology(&broker)).unwrap();
-    Some(Exposition::parse(&text))
+    }
+
+    /// SIGTERM, as the service manager stops it; checks it exits cleanly.
+    fn stop(mut self) {
+        let stopped =
+            std::process::Command::new("kill").args(["-TERM", &self.process.id().to_string()]).status().unwrap();
+        assert!(stopped.success());
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.process.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", self.role);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{}: {status}", self.role);
+        self.runtime.block_on(passerelle_bus::amqp::delete_topology(&self.broker)).unwrap();
+    }
 }
 
 #[test]
 fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     let settings = "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{dir}/data\"\nout_dir = \"{dir}/out\"\n";
-    let Some(m) = scrape_daemon("requester", settings) else { return };
+    let Some(daemon) = Daemon::start("requester", settings, None) else { return };
+    let health = daemon.health().unwrap().1;
+    assert_eq!(health["phase"], "serving", "{health}");
+    assert_eq!(health["broker_connected"], true, "{health}");
+    let m = daemon.scrape_until(|_| true);
     assert_eq!(m.get(r#"passerelle_requester_cases{state="sent"}"#), 0.0);
     assert_eq!(m.get("passerelle_bus_connections_total"), 1.0, "connected once");
     assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
+    daemon.stop();
 }
 
 #[test]
 fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
-    let Some(m) = scrape_daemon("observatory", &settings) else { return };
+    let Some(daemon) = Daemon::start("observatory", &settings, None) else { return };
+    // The start is audited once the daemon runs, after the first snapshot of its store.
+    let started = r#"passerelle_observatory_audit_entries_total{action="started"}"#;
+    let m = daemon.scrape_until(|m| m.samples.get(started) == Some(&1.0));
     assert_eq!(m.get(r#"passerelle_observatory_cases{state="collecting"}"#), 0.0);
     assert_eq!(m.get(r#"passerelle_observatory_solicitation_chunks_pending{body="msa"}"#), 0.0);
     assert_eq!(m.types["passerelle_observatory_response_latency_seconds"], "histogram");
-    assert_eq!(m.get("passerelle_observatory_audit_entries_total{action=\"started\"}"), 1.0, "the start is audited");
     assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
+    daemon.stop();
+}
+
+/// A TCP proxy to the test broker that the test cuts and restores. Cut, it closes every
+/// connection it carries and closes new ones at once: the daemon sees its broker go away and
+/// cannot reconnect until it is restored.
+struct BrokerProxy {
+    /// The broker's URL through the proxy.
+    url: String,
+    open: tokio::sync::watch::Sender<bool>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl BrokerProxy {
+    /// Listens on a free local port and forwards to the broker of `url` (plain AMQP).
+    fn start(url: &str) -> BrokerProxy {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let (upstream, url) = through_port(url, listener.local_addr().unwrap().port());
+        let (open, opened) = tokio::sync::watch::channel(true);
+        runtime.spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut open = opened.clone();
+                if !*open.borrow() {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = open.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        BrokerProxy { url, open, _runtime: runtime }
+    }
+
+    fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+/// `amqp://user:password@host:port/vhost` → (`host:port`, the same URL through `127.0.0.1:port`).
+fn through_port(url: &str, port: u16) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, rest) = rest.rsplit_once('@').unwrap();
+    let (authority, vhost) = rest.split_once('/').unwrap_or((rest, ""));
+    let upstream = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5672") };
+    (upstream, format!("{scheme}://{userinfo}@127.0.0.1:{port}/{vhost}"))
+}
+
+#[test]
+fn health_follows_the_broker_connection() {
+    if support::amqp_url().starts_with("amqps") {
+        eprintln!("SKIPPED: the proxy of this test carries plain AMQP only");
+        return;
+    }
+    let proxy = BrokerProxy::start(&support::amqp_url());
+    let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
+    let Some(mut daemon) = Daemon::start("observatory", &settings, Some(&proxy)) else { return };
+    // `/health` says serving just before the consumers start; a loss while they start is fatal.
+    daemon.wait_for_log("observatory running");
+
+    proxy.cut();
+    let lost = daemon.wait_for_health(503, "turn unhealthy when its broker connection was lost");
+    assert_eq!((lost["broker_connected"].as_bool(), lost["phase"].as_str()), (Some(false), Some("serving")), "{lost}");
+    assert!(lost["reasons"][0].as_str().unwrap().contains("broker connection is lost"), "{lost}");
+
+    proxy.restore();
+    let back = daemon.wait_for_health(200, "become healthy again once reconnected");
+    assert_eq!(back["broker_connected"], true, "{back}");
+    let m = daemon.scrape_until(|m| m.samples.get("passerelle_bus_reconnects_total").is_some_and(|n| *n >= 1.0));
+    assert!(m.get("passerelle_bus_connections_total") >= 2.0);
+    daemon.stop();
 }

@@ -15,6 +15,7 @@ mod consumer;
 pub mod definitions;
 mod envelope;
 mod error;
+mod health;
 mod memory;
 mod message;
 mod settings;
@@ -27,6 +28,7 @@ pub use consumer::{
 };
 pub use envelope::MAX_MESSAGE_BYTES;
 pub use error::BusError;
+pub use health::BrokerHealth;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
 pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
 pub use settings::{BusSettings, IdentitySettings, TlsSettings};

@@ -92,6 +92,11 @@ impl InProcessBus {
         Arc::clone(&self.broker.stats)
     }
 
+    /// Its broker connection, for `/health`: always connected (the broker is in the process).
+    pub fn broker_health(&self) -> crate::BrokerHealth {
+        crate::BrokerHealth::in_process()
+    }
+
     /// What was dead-lettered so far, oldest first.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         lock(&self.broker.dead_letters).clone()

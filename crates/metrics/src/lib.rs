@@ -2,17 +2,21 @@
 //! down (each component registers its families under its own prefix), served with `/health` on
 //! a configurable address.
 //!
-//! The HTTP side is deliberately tiny — two read-only `GET` endpoints on a plain TCP listener —
-//! so a scrape never competes with the daemon's real work and adds no web framework.
+//! - [`MetricsRegistry`]: the registry; store-backed families are read by the daemon's snapshot
+//!   task ([`SNAPSHOT_INTERVAL`]), so a scrape never takes a store's lock.
+//! - [`Health`]: the daemon's phase, its broker connection and its announcements.
+//! - [`http`]: the axum router and server ([`MetricsServer`] is what a daemon starts).
+//! - [`get`] and [`fetch`]: reading an endpoint (for `ctl`, the benchmark and the tests).
 #![forbid(unsafe_code)]
 
 pub mod bus;
+mod client;
+pub mod deadline;
+mod health;
+pub mod http;
 mod snapshot;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 pub use prometheus_client::metrics::counter::Counter;
 pub use prometheus_client::metrics::family::Family;
@@ -20,78 +24,68 @@ pub use prometheus_client::metrics::gauge::Gauge;
 pub use prometheus_client::metrics::histogram::exponential_buckets;
 pub use prometheus_client::metrics::histogram::Histogram;
 pub use prometheus_client::registry::Registry;
-pub use snapshot::{FamilyKind, SnapshotCollector, SnapshotFamily, Value};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// The largest request head we read: endpoints take no body, so anything longer is refused.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
-
-/// A slow or stuck client is dropped after this long, so it cannot hold a task forever.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use client::{fetch, get, Answer, FETCH_TIMEOUT};
+pub use health::{Health, HealthReport, Phase};
+pub use http::MetricsServer;
+use snapshot::RefreshedFamilies;
+pub use snapshot::{FamilyKind, SnapshotCollector, SnapshotFamily, Value, SNAPSHOT_INTERVAL};
 
 /// The shared registry. Components register into it at build time; the server encodes it on
-/// every scrape.
+/// every scrape. Clones share it.
 #[derive(Debug, Clone)]
-pub struct MetricsRegistry(Arc<Mutex<Registry>>);
+pub struct MetricsRegistry {
+    registry: Arc<Mutex<Registry>>,
+    /// The store-backed families, read again by [`MetricsRegistry::refresh`].
+    refreshed: Arc<Mutex<Vec<Arc<RefreshedFamilies>>>>,
+}
 
 impl Default for MetricsRegistry {
     fn default() -> Self {
-        MetricsRegistry(Arc::new(Mutex::new(Registry::with_prefix("passerelle"))))
+        MetricsRegistry {
+            registry: Arc::new(Mutex::new(Registry::with_prefix("passerelle"))),
+            refreshed: Arc::default(),
+        }
     }
 }
 
 impl MetricsRegistry {
     /// Registers metrics under a sub-prefix (e.g. `observatory` → `passerelle_observatory_…`).
     pub fn register(&self, build: impl FnOnce(&mut Registry)) {
-        build(&mut self.0.lock().expect("metrics registry poisoned"));
+        build(&mut self.registry.lock().expect("metrics registry poisoned"));
     }
 
     /// Registers under a component prefix.
     pub fn register_in(&self, component: &str, build: impl FnOnce(&mut Registry)) {
-        let mut root = self.0.lock().expect("metrics registry poisoned");
+        let mut root = self.registry.lock().expect("metrics registry poisoned");
         build(root.sub_registry_with_prefix(component));
     }
 
-    /// The Prometheus text exposition of every registered metric.
+    /// Registers families that `read` takes from a store, under a component prefix: read once
+    /// now, then by each [`MetricsRegistry::refresh`] (the snapshot task of a
+    /// [`MetricsServer`]), never by a scrape.
+    pub fn register_refreshed(&self, component: &str, read: impl Fn() -> Vec<SnapshotFamily> + Send + Sync + 'static) {
+        let families = RefreshedFamilies::new(read);
+        self.register_in(component, |r| r.register_collector(families.collector()));
+        self.refreshed.lock().expect("metrics registry poisoned").push(families);
+    }
+
+    /// Reads every store-backed family again (blocking: each read may wait for its store).
+    pub fn refresh(&self) {
+        let sources = self.refreshed.lock().expect("metrics registry poisoned").clone();
+        let started = std::time::Instant::now();
+        for source in &sources {
+            source.refresh();
+        }
+        tracing::debug!(sources = sources.len(), elapsed_us = started.elapsed().as_micros() as u64, "metrics snapshot");
+    }
+
+    /// The OpenMetrics text exposition of every registered metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.0.lock().expect("metrics registry poisoned"))
+        prometheus_client::encoding::text::encode(&mut out, &self.registry.lock().expect("metrics registry poisoned"))
             .expect("writing to a String cannot fail");
         out
-    }
-}
-
-/// What `/health` reports: the daemon sets it healthy once connected and serving, unhealthy
-/// when it loses the broker or its store; and the notices a start announced (development
-/// hooks), one line each after the status.
-#[derive(Debug, Clone, Default)]
-pub struct Health {
-    healthy: Arc<AtomicBool>,
-    notices: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Health {
-    pub fn set(&self, healthy: bool) {
-        self.healthy.store(healthy, Ordering::SeqCst);
-    }
-    pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::SeqCst)
-    }
-    /// Lines `/health` shows after its status (`notice: …`).
-    pub fn announce(&self, notices: Vec<String>) {
-        *self.notices.lock().unwrap_or_else(|p| p.into_inner()) = notices;
-    }
-    /// The body of `/health`: `ok` or `unhealthy`, then a `notice: …` line per notice.
-    fn body(&self) -> String {
-        let mut body = if self.is_healthy() { "ok\n" } else { "unhealthy\n" }.to_owned();
-        for notice in self.notices.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            body.push_str("notice: ");
-            body.push_str(notice);
-            body.push('\n');
-        }
-        body
     }
 }
 
@@ -101,67 +95,6 @@ impl Health {
 pub struct ServeError {
     addr: String,
     source: std::io::Error,
-}
-
-/// A running metrics endpoint.
-#[derive(Debug)]
-pub struct MetricsServer {
-    /// The address actually bound (useful with port 0 in tests).
-    pub local_addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl MetricsServer {
-    /// Binds `addr` (e.g. `127.0.0.1:9464`, or port 0) and serves `/metrics` and `/health`.
-    pub async fn start(addr: &str, registry: MetricsRegistry, health: Health) -> Result<Self, ServeError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServeError { addr: addr.to_owned(), source })?;
-        let local_addr = listener.local_addr().map_err(|source| ServeError { addr: addr.to_owned(), source })?;
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (registry, health) = (registry.clone(), health.clone());
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(CLIENT_TIMEOUT, answer(stream, &registry, &health)).await;
-                });
-            }
-        });
-        Ok(MetricsServer { local_addr, task })
-    }
-
-    /// Stops serving.
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-async fn answer(mut stream: TcpStream, registry: &MetricsRegistry, health: &Health) -> std::io::Result<()> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 || head.len() + n > MAX_REQUEST_HEAD {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let request_line = String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or_default()).into_owned();
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => {
-            ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", registry.encode())
-        }
-        ("GET", "/health") if health.is_healthy() => ("200 OK", "text/plain", health.body()),
-        ("GET", "/health") => ("503 Service Unavailable", "text/plain", health.body()),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /health\n".to_owned()),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_owned()),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
 }
 
 /// Checks a `metrics_addr` setting without binding it: `HOST:PORT` (`127.0.0.1:9464`,
@@ -192,25 +125,15 @@ pub async fn serve(
     }
 }
 
-/// Fetches a path from a metrics endpoint (for `ctl` and tests): the body of a 200 answer.
-pub async fn fetch(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await?;
-    let status = raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn snapshot_families_are_read_at_each_scrape() {
         let registry = MetricsRegistry::default();
-        let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let calls = Arc::new(AtomicU64::new(0));
         let seen = Arc::clone(&calls);
         registry.register_in("observatory", move |r| {
             r.register_collector(SnapshotCollector::new(move || {
@@ -260,6 +183,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn refreshed_families_are_read_by_a_refresh_not_by_a_scrape() {
+        let registry = MetricsRegistry::default();
+        let reads = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&reads);
+        registry.register_refreshed("requester", move || {
+            vec![SnapshotFamily::gauge("receipts_pending", "Receipts", seen.fetch_add(1, Ordering::SeqCst) + 1)]
+        });
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "read once at registration");
+        let text = registry.encode();
+        assert!(text.contains("passerelle_requester_receipts_pending 1"), "{text}");
+        registry.encode();
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "a scrape does not read the source");
+        registry.refresh();
+        assert!(registry.encode().contains("passerelle_requester_receipts_pending 2"));
+    }
+
     #[tokio::test]
     async fn serves_metrics_and_health() {
         let registry = MetricsRegistry::default();
@@ -267,18 +207,95 @@ mod tests {
         registry.register_in("observatory", |r| r.register("purges", "Cases purged", purges.clone()));
         purges.inc_by(3);
         let health = Health::default();
+        health.set_announcements(["development hooks active: clock offset +3600 s"]);
         let server = MetricsServer::start("127.0.0.1:0", registry, health.clone()).await.unwrap();
+        assert_ne!(server.local_addr.port(), 0, "the bound port is reported");
 
-        let (status, body) = fetch(server.local_addr, "/metrics").await.unwrap();
-        assert_eq!(status, 200);
-        assert!(body.contains("passerelle_observatory_purges_total 3"), "{body}");
+        let metrics = get(server.local_addr, "/metrics").await.unwrap();
+        assert_eq!(metrics.status, 200);
+        assert_eq!(metrics.content_type.as_deref(), Some(http::METRICS_CONTENT_TYPE));
+        assert!(metrics.body.contains("passerelle_observatory_purges_total 3"), "{}", metrics.body);
+        assert!(metrics.body.ends_with("# EOF\n"), "{}", metrics.body);
 
-        assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 503);
+        let starting = get(server.local_addr, "/health").await.unwrap();
+        assert_eq!(starting.status, 503);
+        assert_eq!(starting.content_type.as_deref(), Some("application/json"));
+        let report: serde_json::Value = serde_json::from_str(&starting.body).unwrap();
+        assert_eq!(report["phase"], "starting", "{report}");
+        assert_eq!(report["broker_connected"], true, "{report}");
+        assert_eq!(report["announcements"][0], "development hooks active: clock offset +3600 s");
         health.set(true);
-        assert_eq!(fetch(server.local_addr, "/health").await.unwrap().0, 200);
-        health.announce(vec!["development hook: x".to_owned()]);
-        assert_eq!(fetch(server.local_addr, "/health").await.unwrap().1, "ok\nnotice: development hook: x\n");
+        let (status, body) = fetch(server.local_addr, "/health").await.unwrap();
+        assert_eq!(status, 200);
+        let report: HealthReport = serde_json::from_str(&body).unwrap();
+        assert!(report.healthy && report.reasons.is_empty(), "{report:?}");
+        health.set(false);
+        let (status, body) = fetch(server.local_addr, "/health").await.unwrap();
+        assert_eq!((status, serde_json::from_str::<HealthReport>(&body).unwrap().phase), (503, Phase::Stopping));
         assert_eq!(fetch(server.local_addr, "/nope").await.unwrap().0, 404);
-        server.stop();
+
+        let addr = server.local_addr;
+        server.shutdown().await;
+        assert!(fetch(addr, "/health").await.is_err(), "stopped: nothing listens any more");
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_refused() {
+        let app = http::router(http::HttpState { registry: MetricsRegistry::default(), health: Health::default() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(http::serve(listener, app, async move {
+            let _ = stopped.await;
+        }));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+        stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), served).await.unwrap().unwrap().unwrap();
+    }
+
+    /// A store-backed family whose store is locked by a writer: the scrape answers at once
+    /// from the last snapshot, while the snapshot task waits for the lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scrape_does_not_wait_for_a_locked_store() {
+        let store = Arc::new(Mutex::new(7u64));
+        let registry = MetricsRegistry::default();
+        let read = Arc::clone(&store);
+        registry.register_refreshed("observatory", move || {
+            vec![SnapshotFamily::gauge("outbox_messages", "Outbox", *read.lock().unwrap())]
+        });
+        let server = MetricsServer::start("127.0.0.1:0", registry.clone(), Health::default()).await.unwrap();
+        let (locked, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let writer = std::thread::spawn({
+            let store = Arc::clone(&store);
+            move || {
+                let mut guard = store.lock().unwrap();
+                *guard = 8;
+                locked.0.send(()).unwrap();
+                release.1.recv().unwrap();
+            }
+        });
+        locked.1.recv().unwrap();
+        // A refresh now blocks on the writer's lock, as the snapshot task's next one does.
+        let blocked = tokio::task::spawn_blocking(move || registry.refresh());
+        let scraped = tokio::time::timeout(std::time::Duration::from_secs(2), get(server.local_addr, "/metrics"))
+            .await
+            .expect("the scrape waited for the store's lock")
+            .unwrap();
+        assert!(scraped.body.contains("passerelle_observatory_outbox_messages 7"), "{}", scraped.body);
+        assert!(!blocked.is_finished(), "the refresh waits for the writer");
+        release.0.send(()).unwrap();
+        writer.join().unwrap();
+        blocked.await.unwrap();
+        let (_, body) = fetch(server.local_addr, "/metrics").await.unwrap();
+        assert!(body.contains("passerelle_observatory_outbox_messages 8"), "{body}");
+        server.shutdown().await;
     }
 }

@@ -1,6 +1,14 @@
-//! Metrics read at scrape time: a [`SnapshotCollector`] calls a closure on every scrape and
-//! encodes the families it returns. For values that already live somewhere — a store's counts,
-//! a service's atomic counters — so nothing has to be kept in step by hand.
+//! Metrics read from where their values already live, so nothing has to be kept in step by
+//! hand. Two ways, by what reading costs:
+//!
+//! - a [`SnapshotCollector`] calls a closure on every scrape: for values read without a lock
+//!   anyone waits on (a service's atomic counters);
+//! - [`RefreshedFamilies`] are read by the daemon's snapshot task every [`SNAPSHOT_INTERVAL`] and
+//!   a scrape encodes the last snapshot: for a store's counts, whose reads take the lock its
+//!   writers hold, so a scrape never waits for a transaction and never holds one up.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -91,23 +99,87 @@ impl<F> Collector for SnapshotCollector<F>
 where
     F: Fn() -> Vec<SnapshotFamily> + Send + Sync + 'static,
 {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in (self.0)() {
-            let metric_type = match family.kind {
-                FamilyKind::Counter => MetricType::Counter,
-                FamilyKind::Gauge => MetricType::Gauge,
-            };
-            let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
-            if let [(labels, value)] = family.samples.as_slice() {
-                if labels.is_empty() {
-                    encode_value(family.kind, *value, metric)?;
-                    continue;
-                }
-            }
-            for (labels, value) in family.samples {
-                encode_value(family.kind, value, metric.encode_family(&labels)?)?;
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        encode_families((self.0)(), encoder)
+    }
+}
+
+fn encode_families(
+    families: impl IntoIterator<Item = SnapshotFamily>,
+    mut encoder: DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    for family in families {
+        let metric_type = match family.kind {
+            FamilyKind::Counter => MetricType::Counter,
+            FamilyKind::Gauge => MetricType::Gauge,
+        };
+        let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
+        if let [(labels, value)] = family.samples.as_slice() {
+            if labels.is_empty() {
+                encode_value(family.kind, *value, metric)?;
+                continue;
             }
         }
-        Ok(())
+        for (labels, value) in family.samples {
+            encode_value(family.kind, value, metric.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// How often the daemon's snapshot task reads the store-backed families. A read holds the
+/// store's lock while it counts (the store's writers wait meanwhile), so scrapes do not read:
+/// every 5 s keeps what Prometheus sees (every 15 s by default) at most a third of its interval
+/// old, for one read of each store per 5 s however many scrapers there are.
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Reads a source's families (a closure that cannot read its source logs why and returns what
+/// it can).
+type Read = Box<dyn Fn() -> Vec<SnapshotFamily> + Send + Sync>;
+
+/// Families read by [`RefreshedFamilies::refresh`] (the daemon's snapshot task), encoded from
+/// the last read at each scrape.
+pub(crate) struct RefreshedFamilies {
+    read: Read,
+    /// The last read. The lock is held only to swap or clone the `Arc`, never while reading.
+    latest: RwLock<Arc<Vec<SnapshotFamily>>>,
+}
+
+impl std::fmt::Debug for RefreshedFamilies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshedFamilies").field("families", &self.latest().len()).finish_non_exhaustive()
+    }
+}
+
+impl RefreshedFamilies {
+    /// Reads the source once now, so the families are there from the start.
+    pub(crate) fn new(read: impl Fn() -> Vec<SnapshotFamily> + Send + Sync + 'static) -> Arc<Self> {
+        let latest = RwLock::new(Arc::new(read()));
+        Arc::new(RefreshedFamilies { read: Box::new(read), latest })
+    }
+
+    /// Reads the source again (blocking: it may wait for the store's lock).
+    pub(crate) fn refresh(&self) {
+        let fresh = Arc::new((self.read)());
+        *self.latest.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+
+    fn latest(&self) -> Arc<Vec<SnapshotFamily>> {
+        Arc::clone(&self.latest.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The collector encoding the last read.
+    pub(crate) fn collector(self: &Arc<Self>) -> Box<RefreshedCollector> {
+        Box::new(RefreshedCollector(Arc::clone(self)))
+    }
+}
+
+/// Encodes the last read of [`RefreshedFamilies`].
+#[derive(Debug)]
+pub(crate) struct RefreshedCollector(Arc<RefreshedFamilies>);
+
+impl Collector for RefreshedCollector {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        encode_families(self.0.latest().iter().cloned(), encoder)
     }
 }

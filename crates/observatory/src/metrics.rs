@@ -1,9 +1,10 @@
 //! The observatory's metrics (`passerelle_observatory_…`), for `/metrics`:
 //!
-//! - read from the stores at each scrape ([`register`]): cases by state, solicitation chunks
-//!   pending per body, the oldest case in flight and the next purge due, the outbox depth,
-//!   persons accepted and refused, purges, refusals, reminders, dead-letters and every audited
-//!   action;
+//! - read from the stores by the daemon's snapshot task ([`register`], every
+//!   [`passerelle_metrics::SNAPSHOT_INTERVAL`]; a scrape never takes the store's lock): cases by
+//!   state, solicitation chunks pending per body, the oldest case in flight and the next purge
+//!   due, the outbox depth, persons accepted and refused, purges, refusals, reminders,
+//!   dead-letters and every audited action;
 //! - measured on the bus ([`instrument`]): each body's response latency, from the publication
 //!   of a solicitation chunk to the arrival of its response.
 //!
@@ -14,9 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use passerelle_bus::{Bus, BusError, Consumer, Delivery, Handler, Message, Outgoing, Queue, Rejected, Verdict};
-use passerelle_metrics::{
-    exponential_buckets, Family, FamilyKind, Histogram, MetricsRegistry, SnapshotCollector, SnapshotFamily, Value,
-};
+use passerelle_metrics::{exponential_buckets, Family, FamilyKind, Histogram, MetricsRegistry, SnapshotFamily, Value};
 use passerelle_store::CaseState;
 
 use crate::status::StatusReader;
@@ -38,17 +37,17 @@ fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
     later.duration_since(earlier).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Registers the store-backed metrics of a running (or built) observatory.
+/// Registers the store-backed metrics of a running (or built) observatory: read now, then by
+/// the snapshot task of the daemon's metrics endpoint.
 pub fn register(registry: &MetricsRegistry, status: &StatusReader) {
     let status = status.clone();
-    let collector = SnapshotCollector::new(move || match read(&status) {
+    registry.register_refreshed(COMPONENT, move || match read(&status) {
         Ok(families) => families,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the case store for the metrics");
             Vec::new()
         }
     });
-    registry.register_in(COMPONENT, |r| r.register_collector(collector));
 }
 
 /// One snapshot of the stores as metric families.
@@ -271,5 +270,56 @@ mod tests {
         let text = registry.encode();
         assert!(text.contains("passerelle_observatory_response_latency_seconds_count{body=\"cnam\"} 1"), "{text}");
         assert_eq!(latency.sent.lock().unwrap().len(), 1, "chunk 1 is still awaited");
+    }
+
+    /// A scrape answers from the last snapshot while a writer holds the case store, which the
+    /// snapshot task waits for; the next snapshot after the commit shows the write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scrape_does_not_wait_for_a_writer_transaction() {
+        use passerelle_metrics::{get, Health, MetricsServer};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::ObservatorySettings::new("carsat-sud-est", dir.path());
+        let bus = passerelle_bus::InProcessBus::new(&passerelle_bus::BusSettings::default());
+        let clock = Arc::new(passerelle_protocol::rules::SystemClock);
+        let observatory = crate::Observatory::build(settings, Arc::new(bus.connect_as("o")), clock).unwrap();
+        let status = observatory.status_reader();
+        let registry = MetricsRegistry::default();
+        register(&registry, &status);
+        let server = MetricsServer::start("127.0.0.1:0", registry.clone(), Health::default()).await.unwrap();
+
+        let (in_transaction, commit) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let engine = Arc::clone(&status.engine);
+        let writer = std::thread::spawn(move || {
+            engine.store.write(|tx| {
+                let now = SystemTime::now();
+                let entry = passerelle_store::OutboxEntry {
+                    case_id: "c1".into(),
+                    kind: "passerelle.v1.Solicitation".into(),
+                    routing_key: "cnam".into(),
+                    message_id: "m1".into(),
+                    expires_at: now,
+                    payload: vec![1],
+                };
+                tx.enqueue(&entry, now)?;
+                in_transaction.0.send(()).unwrap();
+                commit.1.recv().unwrap();
+                Ok::<_, passerelle_store::StoreError>(())
+            })
+        });
+        in_transaction.1.recv().unwrap();
+        let refresh = tokio::task::spawn_blocking(move || registry.refresh());
+        let scraped = tokio::time::timeout(std::time::Duration::from_secs(2), get(server.local_addr, "/metrics"))
+            .await
+            .expect("the scrape waited for the writer's transaction")
+            .unwrap();
+        assert_eq!(scraped.status, 200);
+        assert!(scraped.body.contains("passerelle_observatory_outbox_messages 0"), "{}", scraped.body);
+        assert!(!refresh.is_finished(), "the snapshot waits for the writer, not the scrape");
+        commit.0.send(()).unwrap();
+        writer.join().unwrap().unwrap();
+        refresh.await.unwrap();
+        let after = get(server.local_addr, "/metrics").await.unwrap();
+        assert!(after.body.contains("passerelle_observatory_outbox_messages 1"), "{}", after.body);
+        server.shutdown().await;
     }
 }

@@ -150,8 +150,11 @@ impl Party {
                 Service::Requester(requester)
             }
         };
-        let health = Health::default();
-        health.announce(hooks.notices());
+        let health = match &connection {
+            Some(connection) => Health::new(connection.broker_health()),
+            None => Health::default(),
+        };
+        health.set_announcements(hooks.notices());
         let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
             .await
             .context("cannot serve the metrics")

@@ -1,11 +1,12 @@
-//! The requester's metrics (`passerelle_requester_…`), read from its store at each scrape:
-//! cases by state, persons submitted and refused, records rejected, receipts not sent yet, the
+//! The requester's metrics (`passerelle_requester_…`), read from its store by the daemon's
+//! snapshot task (every [`passerelle_metrics::SNAPSHOT_INTERVAL`]; a scrape never takes the
+//! store's lock): cases by state, persons submitted and refused, records rejected, receipts not sent yet, the
 //! oldest case still waiting for its result. Counts and states only — the store's names and
 //! contact details never reach a metric.
 
 use std::time::SystemTime;
 
-use passerelle_metrics::{FamilyKind, MetricsRegistry, SnapshotCollector, SnapshotFamily, Value};
+use passerelle_metrics::{FamilyKind, MetricsRegistry, SnapshotFamily, Value};
 
 use crate::store::{CaseState, Store, StoreError};
 use crate::Requester;
@@ -17,17 +18,17 @@ pub const COMPONENT: &str = "requester";
 const STATES: [CaseState; 5] =
     [CaseState::Prepared, CaseState::Sent, CaseState::Answered, CaseState::Refused, CaseState::Purged];
 
-/// Registers the store-backed metrics of a requester.
+/// Registers the store-backed metrics of a requester: read now, then by the snapshot task of
+/// the daemon's metrics endpoint.
 pub fn register(registry: &MetricsRegistry, requester: &Requester) {
     let requester = requester.clone();
-    let collector = SnapshotCollector::new(move || match read(requester.store()) {
+    registry.register_refreshed(COMPONENT, move || match read(requester.store()) {
         Ok(families) => families,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the requester's store for the metrics");
             Vec::new()
         }
     });
-    registry.register_in(COMPONENT, |r| r.register_collector(collector));
 }
 
 fn read(store: &Store) -> Result<Vec<SnapshotFamily>, StoreError> {
@@ -112,5 +113,43 @@ mod tests {
         assert_eq!(settings.validate().unwrap_err().key, "metrics_addr");
         settings.metrics_addr = Some("localhost:0".into());
         settings.validate().unwrap();
+    }
+
+    /// A scrape answers from the last snapshot while a writer holds the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scrape_does_not_wait_for_a_writer_transaction() {
+        use passerelle_metrics::{get, Health, MetricsServer};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
+        let clock = std::sync::Arc::new(passerelle_protocol::rules::SystemClock);
+        let requester = Requester::offline(settings, clock).unwrap();
+        let registry = MetricsRegistry::default();
+        register(&registry, &requester);
+        let server = MetricsServer::start("127.0.0.1:0", registry.clone(), Health::default()).await.unwrap();
+
+        let (in_transaction, commit) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let writer = std::thread::spawn({
+            let requester = requester.clone();
+            move || {
+                requester.store().write(|_| {
+                    in_transaction.0.send(()).unwrap();
+                    commit.1.recv().unwrap();
+                    Ok::<_, StoreError>(())
+                })
+            }
+        });
+        in_transaction.1.recv().unwrap();
+        let refresh = tokio::task::spawn_blocking(move || registry.refresh());
+        let scraped = tokio::time::timeout(std::time::Duration::from_secs(2), get(server.local_addr, "/metrics"))
+            .await
+            .expect("the scrape waited for the writer's transaction")
+            .unwrap();
+        assert_eq!(scraped.status, 200);
+        assert!(scraped.body.contains("passerelle_requester_cases{state=\"sent\"} 0"), "{}", scraped.body);
+        assert!(!refresh.is_finished(), "the snapshot waits for the writer, not the scrape");
+        commit.0.send(()).unwrap();
+        writer.join().unwrap().unwrap();
+        refresh.await.unwrap();
+        server.shutdown().await;
     }
 }

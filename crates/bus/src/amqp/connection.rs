@@ -17,7 +17,7 @@ use tokio::sync::{watch, Mutex};
 
 use super::declare;
 use crate::consumer::stopped;
-use crate::{BusError, BusSettings, BusStats, Role};
+use crate::{BrokerHealth, BusError, BusSettings, BusStats, Role};
 
 /// First wait before reconnecting after a loss.
 pub const RECONNECT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
@@ -55,6 +55,8 @@ pub(crate) struct Connector {
     closed: AtomicBool,
     /// Connections, blocked time and dead-letters, for the metrics.
     pub stats: Arc<BusStats>,
+    /// Whether the current connection is open, for `/health`.
+    pub health: BrokerHealth,
 }
 
 impl std::fmt::Debug for Connector {
@@ -86,6 +88,7 @@ impl Connector {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stats: Arc::default(),
+            health: BrokerHealth::amqp(),
         })
     }
 
@@ -183,6 +186,8 @@ impl Connector {
                     let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                     declare::declare(&conn, &self.settings, &self.role).await?;
                     self.stats.connected();
+                    let followed = Arc::downgrade(&conn);
+                    self.health.follow(move || followed.upgrade().is_some_and(|c| c.status().connected()));
                     tracing::info!(broker = %where_, user = %uri.authority.userinfo.username, generation,
                         "connected to the broker");
                     return Ok(Live { conn, user: uri.authority.userinfo.username.clone(), generation });

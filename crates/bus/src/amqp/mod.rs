@@ -74,6 +74,11 @@ impl AmqpBus {
         Arc::clone(&self.connector.stats)
     }
 
+    /// Whether its broker connection is open now (for `/health`).
+    pub fn broker_health(&self) -> crate::BrokerHealth {
+        self.connector.health.clone()
+    }
+
     /// The settings this bus runs with.
     pub fn settings(&self) -> &BusSettings {
         &self.connector.settings

@@ -1,0 +1,152 @@
+//! What `/health` reports: whether the daemon serves (it is not still starting nor stopping),
+//! whether its broker connection is open, why it is unhealthy when it is, and the notices its
+//! bootstrap announces at every start (e.g. development hooks that are active).
+//!
+//! A daemon is healthy while it serves and its bus is connected: a service manager or a load
+//! balancer takes it out of rotation as soon as it loses the broker, and back once the bus
+//! has reconnected by itself.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, RwLock};
+
+use passerelle_bus::BrokerHealth;
+
+/// Where a daemon is in its life, as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Built, not consuming yet.
+    Starting,
+    /// Consuming and publishing.
+    Serving,
+    /// Asked to stop: finishing its in-flight work.
+    Stopping,
+}
+
+/// The body of `/health` (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HealthReport {
+    /// Serving with the broker connected: `/health` answers 200, otherwise 503.
+    pub healthy: bool,
+    pub phase: Phase,
+    /// Whether the bus's connection to the broker is open now.
+    pub broker_connected: bool,
+    /// Why it is not healthy, in words an operator acts on (empty when healthy).
+    pub reasons: Vec<String>,
+    /// Notices the daemon announces at every start (e.g. development hooks that are active).
+    pub announcements: Vec<String>,
+}
+
+/// What `/health` reports, shared by the daemon (which sets its phase and announcements), its
+/// bus (which tells whether the broker is connected) and the HTTP endpoint. Clones share it.
+#[derive(Debug, Clone)]
+pub struct Health(Arc<State>);
+
+#[derive(Debug)]
+struct State {
+    /// A [`Phase`] as its `u8` (see [`Health::phase`]).
+    phase: AtomicU8,
+    broker: BrokerHealth,
+    announcements: RwLock<Vec<String>>,
+}
+
+/// A daemon without a broker connection of its own (the in-process bus): only its phase counts.
+impl Default for Health {
+    fn default() -> Self {
+        Health::new(BrokerHealth::in_process())
+    }
+}
+
+impl Health {
+    /// The health of a daemon whose bus's broker connection is `broker` (`AmqpBus::broker_health`),
+    /// starting.
+    pub fn new(broker: BrokerHealth) -> Health {
+        Health(Arc::new(State {
+            phase: AtomicU8::new(Phase::Starting as u8),
+            broker,
+            announcements: RwLock::default(),
+        }))
+    }
+
+    /// `true` once the daemon serves, `false` when it stops.
+    pub fn set(&self, serving: bool) {
+        let phase = if serving { Phase::Serving } else { Phase::Stopping };
+        self.0.phase.store(phase as u8, Ordering::SeqCst);
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.0.phase.load(Ordering::SeqCst) {
+            p if p == Phase::Serving as u8 => Phase::Serving,
+            p if p == Phase::Stopping as u8 => Phase::Stopping,
+            _ => Phase::Starting,
+        }
+    }
+
+    /// Replaces the notices `/health` carries (the daemon's bootstrap sets them at start).
+    pub fn set_announcements(&self, notices: impl IntoIterator<Item = impl Into<String>>) {
+        *self.0.announcements.write().unwrap_or_else(|p| p.into_inner()) =
+            notices.into_iter().map(Into::into).collect();
+    }
+
+    /// Adds one notice to those `/health` carries.
+    pub fn announce(&self, notice: impl Into<String>) {
+        self.0.announcements.write().unwrap_or_else(|p| p.into_inner()).push(notice.into());
+    }
+
+    /// Serving, with the broker connected.
+    pub fn is_healthy(&self) -> bool {
+        self.phase() == Phase::Serving && self.0.broker.is_connected()
+    }
+
+    /// What `/health` answers now.
+    pub fn report(&self) -> HealthReport {
+        let phase = self.phase();
+        let broker_connected = self.0.broker.is_connected();
+        let mut reasons = Vec::new();
+        match phase {
+            Phase::Starting => reasons.push("the daemon is starting: not consuming yet".to_owned()),
+            Phase::Stopping => reasons.push("the daemon is stopping".to_owned()),
+            Phase::Serving => {}
+        }
+        if !broker_connected {
+            reasons.push("the broker connection is lost: the bus is reconnecting (see the daemon's log)".to_owned());
+        }
+        HealthReport {
+            healthy: reasons.is_empty(),
+            phase,
+            broker_connected,
+            reasons,
+            announcements: self.0.announcements.read().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_only_while_serving() {
+        let health = Health::default();
+        let report = health.report();
+        assert_eq!((report.healthy, report.phase, report.broker_connected), (false, Phase::Starting, true));
+        assert_eq!(report.reasons.len(), 1, "{report:?}");
+        health.set(true);
+        assert!(health.is_healthy());
+        assert_eq!(health.report().reasons, Vec::<String>::new());
+        health.set(false);
+        let report = health.report();
+        assert_eq!((report.healthy, report.phase), (false, Phase::Stopping));
+    }
+
+    #[test]
+    fn announcements_are_carried() {
+        let health = Health::default();
+        health.set_announcements(["development hooks active: clock offset"]);
+        health.announce("second");
+        let copy = health.clone();
+        assert_eq!(copy.report().announcements, ["development hooks active: clock offset", "second"]);
+        health.set_announcements(Vec::<String>::new());
+        assert!(copy.report().announcements.is_empty());
+    }
+}
