@@ -17,7 +17,7 @@ use passerelle_bus::{Bus, BusError, Consumer, Delivery, Handler, Message, Outgoi
 use passerelle_metrics::{
     exponential_buckets, Family, FamilyKind, Histogram, MetricsRegistry, SnapshotCollector, SnapshotFamily, Value,
 };
-use passerelle_store::CaseState;
+use passerelle_observatory_store::CaseState;
 
 use crate::status::StatusReader;
 
@@ -52,7 +52,7 @@ pub fn register(registry: &MetricsRegistry, status: &StatusReader) {
 }
 
 /// One snapshot of the stores as metric families.
-fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::StoreError> {
+fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_observatory_store::StoreError> {
     let snapshot = status.status()?;
     let cases = status.cases()?;
     let actions: HashMap<String, u64> = status.engine.store.read(|tx| tx.audit_action_counts())?.into_iter().collect();
@@ -115,7 +115,9 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::
             "Audit trail entries per action (the years kept)",
             FamilyKind::Counter,
             "action",
-            passerelle_store::Action::ALL.iter().map(|a| (a.as_str().to_owned(), Value::Int(action(a.as_str())))),
+            passerelle_observatory_store::Action::ALL
+                .iter()
+                .map(|a| (a.as_str().to_owned(), Value::Int(action(a.as_str())))),
         ),
     ];
     if let Some(seconds) = next_purge {

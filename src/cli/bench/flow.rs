@@ -19,13 +19,13 @@ use anyhow::{anyhow, bail, Context};
 use indicatif::ProgressBar;
 use passerelle_bus::{AmqpBus, Bus, BusSettings, Role};
 use passerelle_observatory::solicit::RoutingTable;
+use passerelle_observatory_store::audit::Action;
 use passerelle_protocol::catalogue;
 use passerelle_protocol::rules::SystemClock;
 use passerelle_protocol::v1::{Category, Completeness};
 use passerelle_requester::{CaseState, Requester, RequesterSettings, SubmitRequest, Uuid};
 use passerelle_responder::{load_extract, ResponderSettings};
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
-use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
 use super::cpu::{CpuUse, Processes};
@@ -482,7 +482,7 @@ fn observatory_stages(
     requests_sent: f64,
     seconds: f64,
 ) -> anyhow::Result<Stages> {
-    let store = passerelle_store::CaseStore::open(&root.join("observatory").join("observatory.db"))
+    let store = passerelle_observatory_store::CaseStore::open(&root.join("observatory").join("observatory.db"))
         .context("cannot open the observatory's case store")?;
     let since = |t: SystemTime| t.duration_since(started_at).unwrap_or_default().as_secs_f64();
     let mut stages = Stages { requests_sent, requester_stored: seconds, ..Stages::default() };

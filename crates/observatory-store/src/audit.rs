@@ -318,12 +318,10 @@ impl Tx<'_> {
     /// Checks every hash and link; names the first entry altered, deleted or moved.
     pub fn audit_verify(&self) -> Result<Verification> {
         let entries = self.audit_entries(None)?;
-        let head: Option<(i32, i64, String)> = self
-            .tx
-            .query_row("SELECT year, seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        let head: Option<(i32, i64, String)> =
+            self.tx.query_optional("SELECT year, seq, hash FROM audit_head WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
+            })?;
         let mut years: Vec<i32> = entries.iter().map(|e| e.year).collect();
         years.dedup();
         let broken = find_break(&entries, head.as_ref());
