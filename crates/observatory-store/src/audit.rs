@@ -310,9 +310,7 @@ impl Tx<'_> {
             Some(id) => (format!("SELECT {COLUMNS} FROM audit WHERE case_id = ?1 ORDER BY year, seq"), id),
             None => (format!("SELECT {COLUMNS} FROM audit WHERE ?1 = ?1 ORDER BY year, seq"), ""),
         };
-        let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map([key], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.query_all(&sql, [key], record_from_row)
     }
 
     /// Checks every hash and link; names the first entry altered, deleted or moved.

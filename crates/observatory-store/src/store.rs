@@ -92,7 +92,7 @@ impl CaseStore {
 
     /// The schema version of the file (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self.db.with_connection(|c| passerelle_sqlite::migrate::version(c))?)
+        Ok(self.db.with_connection(passerelle_sqlite::migrate::version)?)
     }
 }
 

@@ -55,7 +55,7 @@ pub struct Appearance {
 impl StatisticsStore {
     /// The aggregate tables.
     pub fn report(&self) -> Result<StatisticsReport> {
-        self.db.read(|tx| Self::report_in(tx))
+        self.db.read(Self::report_in)
     }
 
     fn report_in(conn: &passerelle_sqlite::Tx<'_>) -> Result<StatisticsReport> {
