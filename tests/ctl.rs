@@ -10,8 +10,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use passerelle_store::audit::{Action, AuditEntry};
-use passerelle_store::{CaseState, CaseStore, NewCase, StoreError, StoredSolicitation};
+use passerelle_observatory_store::audit::{Action, AuditEntry};
+use passerelle_observatory_store::{CaseState, CaseStore, NewCase, StoreError, StoredSolicitation};
 use support::passerelle;
 
 const HOUR: Duration = Duration::from_secs(3600);

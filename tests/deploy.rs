@@ -103,14 +103,14 @@ fn exported_families() -> BTreeSet<String> {
     let observatory =
         passerelle_observatory::Observatory::build(settings.clone(), observatory_bus, clock.clone()).unwrap();
     passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
-    let store = passerelle_store::CaseStore::open(&settings.case_db_path()).unwrap();
+    let store = passerelle_observatory_store::CaseStore::open(&settings.case_db_path()).unwrap();
     let now = std::time::SystemTime::now();
     store
         .write(|tx| {
             tx.insert_case(
-                &passerelle_store::NewCase {
+                &passerelle_observatory_store::NewCase {
                     case_id: "c".into(),
-                    state: passerelle_store::CaseState::Collecting,
+                    state: passerelle_observatory_store::CaseState::Collecting,
                     requester: "cnaf".into(),
                     requester_office: "caf-13".into(),
                     requester_user: "u".into(),

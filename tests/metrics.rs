@@ -101,7 +101,7 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     assert!(cases.iter().all(|c| c.state.is_settled()));
     let case_id = submitted.case_ids()[0].to_string();
     let deadline = Instant::now() + WAIT;
-    while status.case(&case_id).unwrap().unwrap().state != passerelle_store::CaseState::Purged {
+    while status.case(&case_id).unwrap().unwrap().state != passerelle_observatory_store::CaseState::Purged {
         assert!(Instant::now() < deadline, "the observatory did not purge the case");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

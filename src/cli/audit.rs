@@ -14,8 +14,8 @@ use std::time::SystemTime;
 
 use anyhow::{anyhow, Context};
 use passerelle_observatory::ObservatorySettings;
-use passerelle_store::audit::{Action, AuditEntry};
-use passerelle_store::{AuditRecord, CaseStore};
+use passerelle_observatory_store::audit::{Action, AuditEntry};
+use passerelle_observatory_store::{AuditRecord, CaseStore};
 
 use crate::exit::{CliResult, Failure, Outcome};
 

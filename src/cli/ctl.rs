@@ -100,7 +100,7 @@ fn status(args: &StatusArgs) -> CliResult {
             settings.data_dir.display()
         )));
     }
-    let store = passerelle_store::CaseStore::open(&db)
+    let store = passerelle_observatory_store::CaseStore::open(&db)
         .with_context(|| format!("cannot open the case store {}", db.display()))?;
     let now = SystemTime::now();
     let parts = store

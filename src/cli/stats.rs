@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
-use passerelle_store::StatisticsStore;
+use passerelle_observatory_store::StatisticsStore;
 
 use super::audit::{open_case_store, record_cli_read};
 use crate::exit::{CliResult, Failure, Outcome};

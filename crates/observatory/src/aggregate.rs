@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::SystemTime;
 
+use passerelle_observatory_store::statistics::REQUESTER_SOURCE;
+use passerelle_observatory_store::{
+    CaseRecord, Pseudonymiser, StatisticsRow, StatisticsValue, StoredAnswer, StoredPerson, StoredSolicitation,
+};
 use passerelle_protocol::catalogue::CategorySet;
 use passerelle_protocol::v1::{self, Category, Completeness, PersonStatus};
 use passerelle_protocol::value;
-use passerelle_store::statistics::REQUESTER_SOURCE;
-use passerelle_store::{
-    CaseRecord, Pseudonymiser, StatisticsRow, StatisticsValue, StoredAnswer, StoredPerson, StoredSolicitation,
-};
 use prost::Message as _;
 
 /// What a body sent that it should not have (counts only).

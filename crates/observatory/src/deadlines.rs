@@ -19,8 +19,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use passerelle_bus::Message;
-use passerelle_store::audit::Action;
-use passerelle_store::{year_of, CaseState, StoreError};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::{year_of, CaseState, StoreError};
 use tokio::sync::watch;
 
 use crate::engine::Engine;

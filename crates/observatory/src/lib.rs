@@ -15,7 +15,7 @@
 //! through [`StatusReader`]. Code map: [`settings`] (the TOML), [`validate`] (what is accepted),
 //! [`solicit`] (routing table, solicitation messages), [`aggregate`] (minimisation on receipt,
 //! the result, the statistics rows); the engine's handlers (requests, responses, deadlines,
-//! publisher) share one SQLite case store ([`passerelle_store`]).
+//! publisher) share one SQLite case store ([`passerelle_observatory_store`]).
 //!
 //! Architecture invariants:
 //! - a state change and the messages it causes commit in one transaction (the outbox); a
@@ -30,6 +30,7 @@ mod deadlines;
 mod engine;
 pub mod metrics;
 mod publisher;
+mod purge;
 mod requests;
 mod responses;
 mod service;
@@ -48,7 +49,7 @@ pub enum ObservatoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("storage: {0}")]
-    Store(#[from] passerelle_store::StoreError),
+    Store(#[from] passerelle_observatory_store::StoreError),
     #[error("broker: {0}")]
     Bus(#[from] passerelle_bus::BusError),
     #[error("the consumer of observatory {0} stopped on its own (fatal broker error)")]

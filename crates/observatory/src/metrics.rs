@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use passerelle_bus::{Bus, BusError, Consumer, Delivery, Handler, Message, Outgoing, Queue, Rejected, Verdict};
 use passerelle_metrics::{exponential_buckets, Family, FamilyKind, Histogram, MetricsRegistry, SnapshotFamily, Value};
-use passerelle_store::CaseState;
+use passerelle_observatory_store::CaseState;
 
 use crate::status::StatusReader;
 
@@ -51,7 +51,7 @@ pub fn register(registry: &MetricsRegistry, status: &StatusReader) {
 }
 
 /// One snapshot of the stores as metric families.
-fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::StoreError> {
+fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_observatory_store::StoreError> {
     let snapshot = status.status()?;
     let cases = status.cases()?;
     let actions: HashMap<String, u64> = status.engine.store.read(|tx| tx.audit_action_counts())?.into_iter().collect();
@@ -114,7 +114,9 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_store::
             "Audit trail entries per action (the years kept)",
             FamilyKind::Counter,
             "action",
-            passerelle_store::Action::ALL.iter().map(|a| (a.as_str().to_owned(), Value::Int(action(a.as_str())))),
+            passerelle_observatory_store::Action::ALL
+                .iter()
+                .map(|a| (a.as_str().to_owned(), Value::Int(action(a.as_str())))),
         ),
     ];
     if let Some(seconds) = next_purge {
@@ -292,7 +294,7 @@ mod tests {
         let writer = std::thread::spawn(move || {
             engine.store.write(|tx| {
                 let now = SystemTime::now();
-                let entry = passerelle_store::OutboxEntry {
+                let entry = passerelle_observatory_store::OutboxEntry {
                     case_id: "c1".into(),
                     kind: "passerelle.v1.Solicitation".into(),
                     routing_key: "cnam".into(),
@@ -303,7 +305,7 @@ mod tests {
                 tx.enqueue(&entry, now)?;
                 in_transaction.0.send(()).unwrap();
                 commit.1.recv().unwrap();
-                Ok::<_, passerelle_store::StoreError>(())
+                Ok::<_, passerelle_observatory_store::StoreError>(())
             })
         });
         in_transaction.1.recv().unwrap();

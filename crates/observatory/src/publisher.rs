@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use passerelle_bus::{Bus, BusError, Kind, Message, Outgoing};
-use passerelle_store::audit::Action;
-use passerelle_store::{CaseState, OutboxRow, StoreError};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::{CaseEvent, CaseState, OutboxRow, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -47,7 +47,7 @@ impl Engine {
     }
 
     /// Deletes rows the broker confirmed (or that were abandoned) and advances their cases.
-    /// [Redoable](passerelle_store::CaseStore::write_redoable): undone by a power loss, the rows
+    /// [Redoable](passerelle_observatory_store::CaseStore::write_redoable): undone by a power loss, the rows
     /// are published again under the same message ids, and their receivers drop the copies.
     pub(crate) fn outbox_done(&self, rows: &[&OutboxRow]) -> Result<(), StoreError> {
         let now = self.clock.now();
@@ -61,10 +61,10 @@ impl Engine {
                 let Some(case) = tx.case(case_id)? else { continue };
                 match case.state {
                     CaseState::Soliciting if tx.outbox_count(case_id, Kind::Solicitation.type_name())? == 0 => {
-                        tx.set_state(case_id, CaseState::Collecting, now)?;
+                        tx.transition(case_id, case.state, CaseEvent::SolicitationsPublished, now)?;
                     }
                     CaseState::Returning if tx.outbox_count(case_id, Kind::Result.type_name())? == 0 => {
-                        tx.mark_returned(case_id, now)?;
+                        tx.transition(case_id, case.state, CaseEvent::ResultPublished, now)?;
                         tracing::info!(case_id, "result published");
                     }
                     _ => {}

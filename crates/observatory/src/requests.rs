@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use passerelle_bus::{Delivery, Verdict};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1;
-use passerelle_store::audit::Action;
-use passerelle_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
 use prost::Message as _;
 
 use crate::engine::{delivery_actor, looks_like_nir, problems_text, quoted_id, Engine, MAX_ID_LEN};
@@ -252,7 +252,7 @@ impl Engine {
         tx.insert_case(
             &NewCase {
                 case_id: req.case_id.clone(),
-                state: CaseState::Refused,
+                state: CaseState::Receiving,
                 requester: req.sender.clone(),
                 requester_office: shorten(&req.requester_office),
                 requester_user: d.user_id.clone(),
@@ -268,7 +268,7 @@ impl Engine {
             },
             now,
         )?;
-        tx.mark_refused(&req.case_id, &reason, now)?;
+        tx.mark_refused(&req.case_id, CaseState::Receiving, &reason, now)?;
         tx.record_request_chunk(&req.case_id, req.chunk_index, 0, req.persons.len() as u64, now)?;
         let case = tx.case(&req.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
         self.enqueue_refusal(tx, &case, true, problems, req.chunk_index, Vec::new(), now)?;

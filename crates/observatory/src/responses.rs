@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use passerelle_bus::{Delivery, Message, Verdict};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::{StoreError, Tx};
 use passerelle_protocol::v1;
-use passerelle_store::audit::Action;
-use passerelle_store::{StoreError, Tx};
 
 use crate::aggregate;
 use crate::engine::{delivery_actor, Engine};
@@ -21,7 +21,7 @@ impl Engine {
     /// responses handled at the same time share one commit ([`CaseStore::write_grouped`]): each
     /// in its own savepoint, each acknowledged only once the group committed.
     ///
-    /// [`CaseStore::write_grouped`]: passerelle_store::CaseStore::write_grouped
+    /// [`CaseStore::write_grouped`]: passerelle_observatory_store::CaseStore::write_grouped
     pub(crate) fn on_response(self: &Arc<Self>, d: Delivery) -> Result<Verdict, StoreError> {
         let engine = Arc::clone(self);
         let verdict = self.store.write_grouped(move |tx| {

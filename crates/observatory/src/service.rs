@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Queue, Rejected, Verdict};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::StoreError;
 use passerelle_protocol::rules::Clock;
-use passerelle_store::audit::Action;
-use passerelle_store::StoreError;
 use tokio::sync::watch;
 
 use crate::engine::Engine;

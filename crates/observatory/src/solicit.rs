@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use passerelle_observatory_store::{CaseRecord, StoredPerson, StoredSolicitation};
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{self, Category};
-use passerelle_store::{CaseRecord, StoredPerson, StoredSolicitation};
 
 use crate::settings::SettingsError;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use passerelle_store::{CaseRecord, CaseState, StoreError};
+use passerelle_observatory_store::{CaseRecord, CaseState, StoreError};
 
 use crate::engine::Engine;
 
@@ -62,13 +62,21 @@ impl StatusReader {
     }
 
     /// The audit entries (of one case, or all).
-    pub fn audit_entries(&self, case_id: Option<&str>) -> Result<Vec<passerelle_store::AuditRecord>, StoreError> {
+    pub fn audit_entries(
+        &self,
+        case_id: Option<&str>,
+    ) -> Result<Vec<passerelle_observatory_store::AuditRecord>, StoreError> {
         self.engine.store.read(|tx| tx.audit_entries(case_id))
     }
 
     /// Checks the audit trail's chain.
-    pub fn audit_verify(&self) -> Result<passerelle_store::Verification, StoreError> {
+    pub fn audit_verify(&self) -> Result<passerelle_observatory_store::Verification, StoreError> {
         self.engine.store.read(|tx| tx.audit_verify())
+    }
+
+    /// Pages on the case store's free list.
+    pub fn free_pages(&self) -> Result<u64, StoreError> {
+        self.engine.store.read(|tx| tx.free_pages())
     }
 
     /// The case store's file and WAL sizes in bytes.

@@ -216,9 +216,9 @@ async fn flow(buses: Buses) {
     let ids: Vec<String> = submitted.case_ids().iter().map(|c| c.to_string()).collect();
     eventually("both observatories purge on the receipt", WAIT, || {
         ids.iter().all(|id| {
-            statuses
-                .iter()
-                .any(|s| s.case(id).ok().flatten().is_some_and(|c| c.state == passerelle_store::CaseState::Purged))
+            statuses.iter().any(|s| {
+                s.case(id).ok().flatten().is_some_and(|c| c.state == passerelle_observatory_store::CaseState::Purged)
+            })
         })
     })
     .await;

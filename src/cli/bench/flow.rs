@@ -22,12 +22,12 @@ use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
 use passerelle_party::process::{FreePorts, SpawnedParty};
 use passerelle_party::{Party, PartyKind, PartySettings};
+use passerelle_observatory_store::audit::Action;
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{Category, Completeness};
 use passerelle_requester::{CaseState, Requester, RequesterSettings, SubmitRequest, Uuid};
 use passerelle_responder::load_extract;
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
-use passerelle_store::audit::Action;
 use passerelle_synth::{SynthOptions, TerritoryChoice};
 
 use super::cpu::{CpuUse, Processes};
@@ -469,7 +469,7 @@ fn observatory_stages(
     requests_sent: f64,
     seconds: f64,
 ) -> anyhow::Result<Stages> {
-    let store = passerelle_store::CaseStore::open(&root.join("observatory").join("observatory.db"))
+    let store = passerelle_observatory_store::CaseStore::open(&root.join("observatory").join("observatory.db"))
         .context("cannot open the observatory's case store")?;
     let since = |t: SystemTime| t.duration_since(started_at).unwrap_or_default().as_secs_f64();
     let mut stages = Stages { requests_sent, requester_stored: seconds, ..Stages::default() };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use passerelle_store::{CaseState, StoreError, Tx};
+use passerelle_observatory_store::{CaseState, StoreError, Tx};
 use serde::Serialize;
 
 use super::management::QueueInfo;

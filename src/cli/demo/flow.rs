@@ -279,9 +279,9 @@ async fn submit_and_follow(
     let case_ids: Vec<String> = submitted.case_ids().iter().map(|c| c.to_string()).collect();
     let purge_deadline = Instant::now() + PURGE_WAIT;
     loop {
-        let all_purged = case_ids
-            .iter()
-            .all(|id| status.case(id).ok().flatten().is_some_and(|c| c.state == passerelle_store::CaseState::Purged));
+        let all_purged = case_ids.iter().all(|id| {
+            status.case(id).ok().flatten().is_some_and(|c| c.state == passerelle_observatory_store::CaseState::Purged)
+        });
         if all_purged {
             break;
         }
@@ -392,7 +392,7 @@ fn purge_summary(status: &StatusReader, case_ids: &[String]) -> anyhow::Result<P
             purge.purged = false;
             continue;
         };
-        purge.purged &= case.state == passerelle_store::CaseState::Purged;
+        purge.purged &= case.state == passerelle_observatory_store::CaseState::Purged;
         if let (Some(receipt), Some(purged)) = (case.receipt_at, case.purged_at) {
             let secs = purged.duration_since(receipt).unwrap_or_default().as_secs_f64();
             after_receipt = Some(after_receipt.map_or(secs, |a: f64| a.max(secs)));

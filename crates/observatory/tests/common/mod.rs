@@ -18,9 +18,9 @@ use passerelle_bus::{
     Verdict,
 };
 use passerelle_observatory::{Observatory, ObservatorySettings, StatusReader};
+use passerelle_observatory_store::CaseState;
 use passerelle_protocol::rules::{days, ManualClock};
 use passerelle_protocol::v1::{self, Category, CategoryValues, PersonStatus, Sex};
-use passerelle_store::CaseState;
 use tokio::sync::oneshot;
 
 /// The observatory of the tests.
@@ -585,12 +585,6 @@ pub async fn assert_forgotten(data_dir: &Path, nirs: &[String]) {
     }
 }
 
-/// Pages on the case store's free list (a fresh connection, as an operator would look).
-pub fn free_pages(db: &Path) -> i64 {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap()
-}
-
 /// Every log line of the test binary, captured by a global subscriber (Passerelle's crates at
 /// TRACE level).
 pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -601,7 +595,7 @@ pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
         // Every level of Passerelle's own crates (where a NIR could leak), INFO for the others
         // (lapin's TRACE output would only slow the tests down).
         let filter = tracing_subscriber::EnvFilter::new(
-            "info,passerelle_observatory=trace,passerelle_store=trace,passerelle_bus=trace,passerelle_protocol=trace",
+            "info,passerelle_observatory=trace,passerelle_observatory_store=trace,passerelle_bus=trace,passerelle_protocol=trace",
         );
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter)

@@ -5,10 +5,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use passerelle_bus::Message;
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::{CaseState, CaseStore, Pseudonymiser, StatisticsStore};
 use passerelle_protocol::rules::days;
 use passerelle_protocol::v1::{self, Category, Completeness, PersonStatus};
-use passerelle_store::audit::Action;
-use passerelle_store::{CaseState, CaseStore, Pseudonymiser, StatisticsStore};
 
 use super::*;
 
@@ -282,7 +282,7 @@ pub async fn purges_leave_nothing_readable(s: &mut Stack) {
         s.wait_state(&case_id, CaseState::Purged).await;
         let nirs: Vec<String> = persons.iter().map(|p| p.nir.clone()).collect();
         assert_forgotten(&s.data_dir(), &nirs).await;
-        assert_eq!(free_pages(&s.settings.case_db_path()), 0, "freed pages are given back to the file system");
+        assert_eq!(s.status().free_pages().unwrap(), 0, "freed pages are given back to the file system");
         sizes.push(s.status().file_sizes().unwrap().0);
     }
     let growth = sizes[3] - sizes[0];
@@ -372,10 +372,8 @@ pub async fn audit_trail_verifies_and_names_tampering(s: &mut Stack) {
     let tampered = |name: &str, sql: &str| {
         let copy = s.dir.path().join(name);
         std::fs::copy(&db, &copy).unwrap();
-        let c = rusqlite::Connection::open(&copy).unwrap();
-        c.execute_batch("DROP TRIGGER audit_is_append_only").unwrap();
-        c.execute_batch(sql).unwrap();
-        drop(c);
+        passerelle_observatory_store::store::tamper(&copy, &format!("DROP TRIGGER audit_is_append_only; {sql}"))
+            .unwrap();
         CaseStore::open(&copy).unwrap().read(|tx| tx.audit_verify()).unwrap().broken.expect("tampering detected")
     };
     let year = entries[0].year;

@@ -310,20 +310,16 @@ impl Tx<'_> {
             Some(id) => (format!("SELECT {COLUMNS} FROM audit WHERE case_id = ?1 ORDER BY year, seq"), id),
             None => (format!("SELECT {COLUMNS} FROM audit WHERE ?1 = ?1 ORDER BY year, seq"), ""),
         };
-        let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map([key], record_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.query_all(&sql, [key], record_from_row)
     }
 
     /// Checks every hash and link; names the first entry altered, deleted or moved.
     pub fn audit_verify(&self) -> Result<Verification> {
         let entries = self.audit_entries(None)?;
-        let head: Option<(i32, i64, String)> = self
-            .tx
-            .query_row("SELECT year, seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        let head: Option<(i32, i64, String)> =
+            self.tx.query_optional("SELECT year, seq, hash FROM audit_head WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
+            })?;
         let mut years: Vec<i32> = entries.iter().map(|e| e.year).collect();
         years.dedup();
         let broken = find_break(&entries, head.as_ref());

@@ -12,10 +12,27 @@
 
 use std::ops::Range;
 
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
-use crate::cases::StoredAnswer;
 use crate::{Result, StoreError, Tx};
+
+/// One body's answer about one person (payload).
+#[derive(Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub person_ref: u64,
+    pub body: String,
+    /// `v1::PersonStatus` number (found or not found).
+    pub status: i32,
+    /// An encoded `v1::CategoryValues`, already reduced to what the body was asked.
+    pub values: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredAnswer {
+    /// Redacted: values never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAnswer").field("person_ref", &self.person_ref).field("body", &self.body).finish()
+    }
+}
 
 impl Tx<'_> {
     /// Stores one body's answers about the chunk of persons starting at ref `first_ref`; a
@@ -75,60 +92,6 @@ impl Tx<'_> {
             .execute(params![case_id, start, end])?;
         Ok(count as u64)
     }
-}
-
-/// Moves the answers of a store written before `answer_chunks` (one row per person, table
-/// `answers`) into chunks of their case's chunk size, then drops the old table; in one
-/// transaction, so an upgraded daemon finds every answer of its cases in progress.
-pub(crate) fn migrate_per_person_answers(conn: &mut Connection) -> Result<()> {
-    let old: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answers')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !old {
-        return Ok(());
-    }
-    let tx = Tx { tx: conn.transaction()? };
-    let mut moved = 0u64;
-    {
-        let mut stmt = tx.tx.prepare(
-            "SELECT a.case_id, a.person_ref, a.body, a.status, a.answer_values, c.chunk_size \
-             FROM answers a JOIN cases c ON c.case_id = a.case_id ORDER BY a.case_id, a.body, a.person_ref",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut chunk: Option<(String, u64)> = None;
-        let mut answers: Vec<StoredAnswer> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let case_id: String = r.get(0)?;
-            let answer = StoredAnswer {
-                person_ref: r.get::<_, i64>(1)? as u64,
-                body: r.get(2)?,
-                status: r.get(3)?,
-                values: r.get(4)?,
-            };
-            let chunk_size = r.get::<_, i64>(5)?.max(1) as u64;
-            let key = (case_id, answer.person_ref / chunk_size * chunk_size);
-            let same = chunk.as_ref() == Some(&key) && answers.first().is_some_and(|a| a.body == answer.body);
-            if !same {
-                if let Some((case_id, first_ref)) = chunk.take() {
-                    tx.insert_answer_chunk(&case_id, first_ref, &answers[0].body, &answers)?;
-                    moved += answers.len() as u64;
-                    answers.clear();
-                }
-                chunk = Some(key);
-            }
-            answers.push(answer);
-        }
-        if let Some((case_id, first_ref)) = chunk {
-            tx.insert_answer_chunk(&case_id, first_ref, &answers[0].body, &answers)?;
-            moved += answers.len() as u64;
-        }
-    }
-    tx.tx.execute_batch("DROP TABLE answers")?;
-    tx.tx.commit()?;
-    tracing::info!(answers = moved, "answers moved to one row per response chunk");
-    Ok(())
 }
 
 fn encode(answers: &[StoredAnswer]) -> Vec<u8> {
@@ -214,47 +177,5 @@ mod tests {
         assert_eq!(store.write(|tx| tx.delete_answer_chunks("case-a", None)).unwrap(), 100);
         assert!(store.read(|tx| tx.answers("case-a", 0..1000)).unwrap().is_empty());
         assert_eq!(store.read(|tx| tx.answers("case-b", 0..1000)).unwrap().len(), 100);
-    }
-
-    #[test]
-    fn a_store_with_per_person_answers_is_migrated_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        drop(CaseStore::open(&path).unwrap());
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "CREATE TABLE answers (case_id TEXT NOT NULL, person_ref INTEGER NOT NULL, body TEXT NOT NULL,
-                     status INTEGER NOT NULL, answer_values BLOB NOT NULL, PRIMARY KEY (case_id, person_ref, body))
-                     WITHOUT ROWID;
-                 INSERT INTO cases (case_id, state, requester, requester_office, requester_user, purpose,
-                     legal_basis, wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size,
-                     request_chunk_count, updated_at)
-                     VALUES ('case-a', 'collecting', 'cnaf', 'o', 'u', 'p', 'l', '[]', 0, 0, 0, 0, 10, 3, 0);",
-            )
-            .unwrap();
-            for r in 0..25i64 {
-                for body in ["cnam", "msa"] {
-                    conn.execute(
-                        "INSERT INTO answers VALUES ('case-a', ?1, ?2, 1, ?3)",
-                        params![r, body, vec![r as u8; 2]],
-                    )
-                    .unwrap();
-                }
-            }
-        }
-        let store = CaseStore::open(&path).unwrap();
-        let read = store.read(|tx| tx.answers("case-a", 0..30)).unwrap();
-        assert_eq!(read.len(), 50);
-        assert_eq!(read[49], StoredAnswer { person_ref: 24, body: "msa".into(), status: 1, values: vec![24, 24] });
-        assert_eq!(store.read(|tx| tx.answers("case-a", 10..20)).unwrap().len(), 20, "chunks of the case's size");
-        let old: i64 = store
-            .read(|tx| {
-                tx.tx
-                    .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'answers'", [], |r| r.get(0))
-                    .map_err(StoreError::from)
-            })
-            .unwrap();
-        assert_eq!(old, 0, "the old table is gone");
     }
 }

@@ -63,7 +63,7 @@ impl Checkpointer {
         // WAL is emptied by the thread (below), so a full disk is never hidden for long.
         store.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         let conn = Connection::open(path)?;
-        conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
+        conn.busy_timeout(crate::open::BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
@@ -75,7 +75,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || run(&thread_shared))
-            .map_err(|source| crate::StoreError::Io { path: path.to_owned(), source })?;
+            .map_err(|source| crate::Error::Io { path: path.to_owned(), source })?;
         Ok(Checkpointer { shared, thread: Some(thread) })
     }
 
@@ -154,7 +154,8 @@ mod tests {
     fn commits_are_checkpointed_by_the_thread_not_by_the_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let store = crate::db::open(&path, "CREATE TABLE IF NOT EXISTS t (v BLOB);").unwrap();
+        let store = crate::open::connection(&path, crate::open::BUSY_TIMEOUT).unwrap();
+        store.execute_batch("CREATE TABLE t (v BLOB);").unwrap();
         let checkpointer = Checkpointer::start(&store, &path).unwrap();
         // Hold the checkpointer off: 2,000 pages written, none checkpointed by the commits.
         let db_size = checkpointer.exclusive(|| {

@@ -1,29 +1,29 @@
-//! Opening a database file with the pragmas every store needs, and applying its schema.
+//! Opening a database file with the pragmas every store needs.
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::{Result, StoreError};
+use crate::{Error, Result};
 
-/// How long a writer waits for another connection's lock (the CLI reading the audit trail while
-/// the daemon writes) before reporting an error.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a writer waits for another connection's lock (a CLI reading while the daemon
+/// writes, a `submit` beside a running requester) before reporting an error.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prepared statements each connection keeps (rusqlite's default is 16). A single-person case
-/// runs about 40 distinct statements through the observatory's store: with 16 kept, each was
+/// runs about 40 distinct statements through the observatory's store: with 16 kept, each would be
 /// parsed again on every use, a tenth of the observatory's CPU in the latency loop.
 pub const STATEMENT_CACHE: usize = 128;
 
-/// Opens (creating if needed) a database with the forensic and durability pragmas, then runs
-/// `schema` (idempotent `CREATE … IF NOT EXISTS` statements).
-pub(crate) fn open(path: &Path, schema: &str) -> Result<Connection> {
+/// Opens (creating it and its directory if needed) a database with the forensic and durability
+/// pragmas. The schema is the caller's ([`crate::migrate::apply`]).
+pub fn connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
     }
     let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Must precede the first table of a new file; a no-op on an existing one set the same way.
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
@@ -32,10 +32,15 @@ pub(crate) fn open(path: &Path, schema: &str) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Corrupt(format!("cannot switch {} to WAL journaling (got {mode})", path.display())));
+        return Err(Error::Unusable(format!("cannot switch {} to WAL journaling (got {mode})", path.display())));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(schema)?;
+    Ok(conn)
+}
+
+/// Warns when the file was created without incremental auto-vacuum (by a tool, or before the
+/// first table was made by [`connection`]): purged space is still zeroed, but not given back.
+pub(crate) fn warn_without_auto_vacuum(conn: &Connection, path: &Path) -> Result<()> {
     let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
     if auto_vacuum != 2 {
         tracing::warn!(
@@ -43,5 +48,5 @@ pub(crate) fn open(path: &Path, schema: &str) -> Result<Connection> {
             "the database was created without incremental auto-vacuum: purged space is zeroed but not returned"
         );
     }
-    Ok(conn)
+    Ok(())
 }

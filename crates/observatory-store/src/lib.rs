@@ -1,22 +1,19 @@
-//! The observatory's SQLite stores (rusqlite, SQLite bundled).
+//! The observatory's SQLite stores, built on [`passerelle_sqlite`].
 //!
 //! Two database files, on purpose:
 //! - the **case store** ([`CaseStore`], `observatory.db`): the durable per-case state machine
-//!   ([`cases`]), the persons and answers of each case (the *payloads*, purged on the requester's
-//!   receipt and at the 30-day cap, [`purge`]), the transactional outbox of messages to publish
+//!   ([`state`], [`cases`]), the persons and answers of each case (the *payloads*, [`persons`],
+//!   [`answers`]; purged on the requester's receipt and at the 30-day cap, [`purge`]), the
+//!   solicitations ([`solicitations`]), the transactional outbox of messages to publish
 //!   ([`outbox`]), the inbox of processed message ids ([`inbox`]) and the hash-chained audit
 //!   trail ([`audit`]). Keeping them in one file lets a state change, the messages it causes, the
 //!   processed message id and its audit entry commit in *one* transaction;
 //! - the **statistics store** ([`statistics::StatisticsStore`], `statistics.db`): the separate
 //!   logical store of art. 4–5, pseudonymised, with no identifying column.
 //!
-//! Every connection runs with `secure_delete=ON` (deleted content is overwritten with zeros),
-//! `auto_vacuum=INCREMENTAL` (freed pages can go back to the file system), WAL journaling with
-//! `synchronous=FULL` (a committed transaction survives `kill -9` and power loss; the one
-//! exception, [`CaseStore::write_redoable`], is for what the daemon redoes itself) and temporary
-//! data in memory (no temporary file ever holds a payload, not even `VACUUM`'s copy). A purge
-//! ends with `VACUUM` and a truncating WAL checkpoint ([`purge`] explains why secure_delete alone
-//! is not enough).
+//! Pragmas, durability, migrations, group commit, redoable writes, the checkpoint thread and the
+//! rebuild after a purge are [`passerelle_sqlite`]'s; each file's schema is its list of numbered
+//! migrations ([`store`] for the case store, [`statistics`] for the other).
 //!
 //! Architecture invariant: no error of this crate carries personal data (the SQLite messages
 //! name tables and columns, never values), so they can be logged.
@@ -25,29 +22,40 @@
 mod answers;
 pub mod audit;
 pub mod cases;
-mod checkpoint;
-mod db;
 pub mod inbox;
 pub mod outbox;
+pub mod persons;
 pub mod purge;
+pub mod solicitations;
+pub mod state;
 pub mod statistics;
+pub mod store;
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use passerelle_sqlite::time::year_of;
+pub(crate) use passerelle_sqlite::time::{from_ms, to_ms};
+pub use passerelle_sqlite::Reclaimed;
+
+pub use answers::StoredAnswer;
 pub use audit::{Action, AuditEntry, AuditRecord, Verification};
-pub use cases::{CaseRecord, CaseState, CaseStore, NewCase, StoredAnswer, StoredPerson, StoredSolicitation, Tx};
+pub use cases::{CaseRecord, NewCase};
 pub use outbox::{OutboxEntry, OutboxRow};
-pub use purge::{PurgeCounts, Reclaimed};
+pub use persons::StoredPerson;
+pub use purge::PurgeCounts;
+pub use solicitations::{ChunkStatus, StoredSolicitation};
+pub use state::{next, CaseEvent, CaseState};
 pub use statistics::{
     ChunkStatistics, Pseudonymiser, StatisticsReport, StatisticsRow, StatisticsStore, StatisticsValue,
 };
+pub use store::{CaseStore, Tx};
 
 /// Why a store operation failed. Messages never contain personal data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("SQLite error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The database underneath (SQLite, the file, its schema version, a group commit).
+    #[error(transparent)]
+    Database(#[from] passerelle_sqlite::Error),
     #[error("cannot access {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A write to the statistics store named an identifying field (art. 4): refused.
@@ -56,30 +64,25 @@ pub enum StoreError {
     /// A value that looks like personal data where only ids and counts may go (audit trail).
     #[error("refused to store personal data in {0}")]
     PersonalData(&'static str),
-    /// The database holds something this code cannot read (a newer schema, a bad value).
+    /// The database holds something this code cannot read (a bad value).
     #[error("the database is not usable: {0}")]
     Corrupt(String),
-    /// The transaction a write was grouped into did not commit (the write is not stored).
-    #[error("the grouped transaction did not commit: {0}")]
-    GroupCommit(String),
+    /// The case state machine does not allow this move (a bug in the caller).
+    #[error(transparent)]
+    Transition(#[from] state::Refused),
+    /// The case is no longer in the state the caller read (another transaction moved it, or the
+    /// caller's copy was stale): nothing was changed.
+    #[error("case {case_id} is no longer {expected} (it is {}): its state was not changed", found.as_deref().unwrap_or("gone"))]
+    StateMoved { case_id: String, expected: CaseState, found: Option<String> },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.into())
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// A time as stored: milliseconds since the Unix epoch.
-pub(crate) fn to_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// The inverse of [`to_ms`].
-pub(crate) fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
-
-/// The calendar year (UTC) of a time.
-pub fn year_of(t: SystemTime) -> i32 {
-    time::OffsetDateTime::from(t).year()
-}
 
 /// Whether a text contains a valid NIR (15 alphanumerics in a row that pass the key check).
 pub(crate) fn contains_nir(text: &str) -> bool {

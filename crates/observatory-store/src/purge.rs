@@ -3,26 +3,22 @@
 //! "Purged" means unreadable in the files, not merely unreachable by SQL:
 //! 1. [`Tx::purge_case_payloads`] deletes the case's persons, answers and outbox rows. With
 //!    `secure_delete=ON`, SQLite overwrites the deleted cells and the freed pages with zeros.
-//! 2. That is not enough on its own: when SQLite rebalances a B-tree page it rebuilds the page
-//!    without clearing the gap between the cell pointers and the cell content, so stale copies of
-//!    cells that moved (a NIR among them) can survive inside pages that stay in use (SQLite's
-//!    `rebuildPage`). [`CaseStore::reclaim`] therefore runs `VACUUM` after the purge's commit:
-//!    every page is rebuilt from the live rows only (the temporary copy lives in memory,
-//!    `temp_store=MEMORY`), so no stale byte survives, and freed space goes back to the file
-//!    system (the file does not grow across months of purged cases).
-//! 3. Then the WAL, which held copies of the pages as they were written, is checkpointed into the
-//!    database and truncated to zero bytes.
+//! 2. [`crate::CaseStore::reclaim`], after the purge's commit, rebuilds the file from its live rows
+//!    and truncates the WAL ([`passerelle_sqlite::rebuild`] says why step 1 alone is not enough):
+//!    no stale copy of a purged cell survives, and the file does not grow across months of
+//!    purged cases.
 //!
-//! The `-shm` file holds only the WAL index (page numbers and checksums), never content. The
-//! forensic tests scan every byte of `.db`, `-wal` and `-shm` for the purged NIRs, in ASCII and
-//! UTF-16.
+//! The forensic test scans every byte of `.db`, `-wal` and `-shm` for the purged NIRs, in ASCII
+//! and UTF-16.
 
 use std::ops::{AddAssign, Range};
 use std::time::SystemTime;
 
 use rusqlite::params;
 
-use crate::{to_ms, CaseStore, Result, StoreError, Tx};
+use passerelle_sqlite::time::to_ms;
+
+use crate::{Result, Tx};
 
 /// What a purge deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -38,15 +34,6 @@ impl AddAssign for PurgeCounts {
         self.answers += other.answers;
         self.outbox += other.outbox;
     }
-}
-
-/// What [`CaseStore::reclaim`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reclaimed {
-    /// Whether the WAL was fully checkpointed and truncated (false if a reader held it: retry).
-    pub wal_truncated: bool,
-    /// Pages given back to the file system.
-    pub pages_freed: u64,
 }
 
 impl Tx<'_> {
@@ -79,42 +66,10 @@ impl Tx<'_> {
     }
 }
 
-impl CaseStore {
-    /// Rebuilds the database from its live rows (`VACUUM`), then checkpoints and truncates the
-    /// WAL: after a purge, nothing of the purged rows is left in any page of either file.
-    pub fn reclaim(&self) -> Result<Reclaimed> {
-        self.with_connection(|conn| {
-            let pages_before: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            conn.execute_batch("VACUUM")?;
-            let truncated = checkpoint_truncate(conn)?;
-            let pages_after: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            Ok(Reclaimed { wal_truncated: truncated, pages_freed: (pages_before - pages_after).max(0) as u64 })
-        })
-    }
-
-    /// The sizes of the database and its WAL, in bytes (for metrics and tests).
-    pub fn file_sizes(&self) -> Result<(u64, u64)> {
-        let size = |p: &std::path::Path| match std::fs::metadata(p) {
-            Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(source) => Err(StoreError::Io { path: p.to_owned(), source }),
-        };
-        let mut wal = self.path().as_os_str().to_owned();
-        wal.push("-wal");
-        Ok((size(self.path())?, size(std::path::Path::new(&wal))?))
-    }
-}
-
-/// `PRAGMA wal_checkpoint(TRUNCATE)`; `true` when complete (not blocked by a reader).
-pub(crate) fn checkpoint_truncate(conn: &rusqlite::Connection) -> Result<bool> {
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-    Ok(busy == 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cases::{CaseState, NewCase, StoredPerson};
+    use crate::{CaseState, CaseStore, NewCase, StoreError, StoredPerson};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn case(id: &str) -> NewCase {
