@@ -1,0 +1,77 @@
+//! The 24-month purge (decree art. 5) and the scrub that leaves no purged byte readable.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use rusqlite::params;
+use uuid::Uuid;
+
+use super::{to_millis, Cached, Store, StoreError};
+
+impl Store {
+    // ----- purge -----
+
+    /// Purges every submission whose retention ended by `now`: its persons (names, contacts,
+    /// NIRs, risk factors), results and refusals; the case metadata (ids, counts, dates, states)
+    /// stays. Returns the purged submissions with the result files that were written for them,
+    /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
+    pub fn purge_due(&self, now: SystemTime) -> Result<Vec<(Uuid, Vec<PathBuf>)>, StoreError> {
+        let purged = self.write(|tx| {
+            let due: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?;
+                let rows = stmt.query_map(params![to_millis(now)], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::new();
+            for id in due {
+                let files: Vec<String> = {
+                    let mut stmt =
+                        tx.prepare("SELECT path FROM written_files WHERE submission_id = ?1 ORDER BY path")?;
+                    let rows = stmt.query_map(params![id], |r| r.get(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                let cases = "SELECT id FROM cases WHERE submission_id = ?1";
+                tx.execute_cached(
+                    &format!(
+                        "DELETE FROM person_answers WHERE person_id IN
+                         (SELECT id FROM persons WHERE case_id IN ({cases}))"
+                    ),
+                    params![id],
+                )?;
+                tx.execute_cached(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute_cached("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
+                tx.execute_cached(
+                    "UPDATE cases SET state = 'purged', purged_at = ?2, bodies = NULL, case_problems = NULL
+                     WHERE submission_id = ?1",
+                    params![id, to_millis(now)],
+                )?;
+                // The service text is the requester's own words: it may name a person. Gone too.
+                tx.execute_cached(
+                    "UPDATE submissions SET purged_at = ?2, service = '', out_path = NULL WHERE id = ?1",
+                    params![id, to_millis(now)],
+                )?;
+                let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push((uuid, files.into_iter().map(PathBuf::from).collect()));
+            }
+            Ok::<_, StoreError>(out)
+        })?;
+        if !purged.is_empty() {
+            self.scrub()?;
+        }
+        Ok(purged)
+    }
+
+    /// Leaves no deleted byte readable in the store's files: checkpoints the WAL into the
+    /// database and truncates it, rebuilds the file (VACUUM: no free page keeps old content,
+    /// and the file shrinks), then truncates the WAL that VACUUM filled again.
+    pub fn scrub(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
