@@ -68,9 +68,17 @@ pub struct RefusedPerson {
     pub problems: Vec<ProblemRecord>,
 }
 
-/// RFC 3339, UTC.
+/// RFC 3339, UTC, with the fraction of a second only as long as it needs to be
+/// (`2026-03-01T09:30:00Z`, `2026-03-01T09:30:00.25Z`).
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t = chrono::DateTime::<chrono::Utc>::from(t);
+    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = t.timestamp_subsec_nanos();
+    if nanos != 0 {
+        out.push_str(format!(".{nanos:09}").trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
 }
 
 fn category_text(n: i32) -> String {
@@ -197,5 +205,20 @@ fn problem_text(p: &ProblemRecord) -> String {
         p.reason.clone()
     } else {
         format!("{}: {}", p.field, p.reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::rfc3339;
+
+    #[test]
+    fn times_are_rfc3339_in_utc_with_the_shortest_fraction() {
+        let whole = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(rfc3339(whole), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(whole + Duration::from_millis(250)), "2023-11-14T22:13:20.25Z");
+        assert_eq!(rfc3339(whole + Duration::from_millis(7)), "2023-11-14T22:13:20.007Z");
     }
 }

@@ -228,7 +228,7 @@ impl Requester {
 }
 
 fn year_of(t: SystemTime) -> u32 {
-    time::OffsetDateTime::from(t).year().max(0) as u32
+    chrono::Datelike::year(&chrono::DateTime::<chrono::Utc>::from(t)).max(0) as u32
 }
 
 /// What the store keeps of a valid person, the selection's cells in canonical form.
