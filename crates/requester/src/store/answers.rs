@@ -4,12 +4,14 @@
 use std::time::SystemTime;
 
 use passerelle_protocol::v1;
+use passerelle_sqlite::rusqlite::params;
+use passerelle_sqlite::time::to_ms;
+use passerelle_sqlite::Tx;
 use prost::Message as _;
-use rusqlite::{params, Transaction};
 use uuid::Uuid;
 
 use super::cases::{case_by_id, mark_unwritten, settle};
-use super::{to_millis, Cached, CaseState, ProblemRecord, Store, StoreError, Stored};
+use super::{CaseState, ProblemRecord, Store, StoreError, Stored};
 
 /// Items of a result or a refusal matched with the case's persons: (person id, item) in id
 /// order, and how many items named no person of the case.
@@ -39,9 +41,9 @@ impl Store {
                     )));
                 }
             }
-            let inserted = tx.execute_cached(
+            let inserted = tx.execute(
                 "INSERT OR IGNORE INTO result_chunks (case_id, chunk_index, received_at) VALUES (?1, ?2, ?3)",
-                params![case_id.to_string(), result.chunk_index, to_millis(now)],
+                params![case_id.to_string(), result.chunk_index, to_ms(now)],
             )?;
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
@@ -61,7 +63,7 @@ impl Store {
                 }
             }
             let outcome = v1::Result { bodies: result.bodies.clone(), ..Default::default() };
-            tx.execute_cached(
+            tx.execute(
                 "UPDATE cases SET result_chunks = ?2, completeness = ?3, bodies = ?4 WHERE id = ?1",
                 params![case_id.to_string(), result.chunk_count, result.completeness, outcome.encode_to_vec()],
             )?;
@@ -82,16 +84,16 @@ impl Store {
             if case.state == CaseState::Purged {
                 return Ok(Stored::PurgedCase);
             }
-            let inserted = tx.execute_cached(
+            let inserted = tx.execute(
                 "INSERT OR IGNORE INTO refusals (case_id, request_chunk, whole_case, received_at) VALUES (?1, ?2, ?3, ?4)",
-                params![case_id.to_string(), refusal.request_chunk_index, refusal.whole_case, to_millis(now)],
+                params![case_id.to_string(), refusal.request_chunk_index, refusal.whole_case, to_ms(now)],
             )?;
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
             }
             if refusal.whole_case {
                 let problems: Vec<ProblemRecord> = refusal.case_problems.iter().map(ProblemRecord::from).collect();
-                tx.execute_cached(
+                tx.execute(
                     "UPDATE cases SET case_problems = ?2 WHERE id = ?1",
                     params![case_id.to_string(), serde_json::to_string(&problems).expect("serialisable")],
                 )?;
@@ -105,7 +107,7 @@ impl Store {
                     stmt.execute(params![id, serde_json::to_string(&problems).expect("serialisable")])?;
                 }
             }
-            tx.execute_cached(
+            tx.execute(
                 "UPDATE cases SET refused_persons = (SELECT COUNT(*) FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL)
                  WHERE id = ?1",
                 params![case_id.to_string()],
@@ -119,7 +121,7 @@ impl Store {
     /// Matched in the case's table of NIRs (see [`matching`]).
     fn matched_in_id_order<'a, T>(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         case_id: Uuid,
         items: &'a [T],
         nir: impl Fn(&T) -> &str,
@@ -137,13 +139,7 @@ impl Store {
 
     /// The end of storing a result chunk or a refusal: the case settled if it is now complete
     /// (its NIR table dropped then), its result files marked to be written again.
-    fn stored(
-        &self,
-        tx: &Transaction<'_>,
-        case_id: Uuid,
-        unmatched: u64,
-        now: SystemTime,
-    ) -> Result<Stored, StoreError> {
+    fn stored(&self, tx: &Tx<'_>, case_id: Uuid, unmatched: u64, now: SystemTime) -> Result<Stored, StoreError> {
         let settled = settle(tx, case_id, now)?;
         if settled {
             self.persons.lock().unwrap_or_else(|e| e.into_inner()).forget(case_id);

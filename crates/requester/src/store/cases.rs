@@ -4,23 +4,25 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use passerelle_protocol::v1;
+use passerelle_sqlite::rusqlite::{self, params};
+use passerelle_sqlite::time::{from_ms, opt_from_ms, to_ms};
+use passerelle_sqlite::Tx;
 use prost::Message as _;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
-use super::{from_millis, opt_time, to_millis, Cached, CaseRecord, CaseState, Store, StoreError, SubmissionRecord};
+use super::{CaseRecord, CaseState, Store, StoreError, SubmissionRecord};
 
 impl Store {
-    pub fn insert_submission(tx: &Transaction<'_>, s: &SubmissionRecord) -> Result<(), StoreError> {
-        tx.execute_cached(
+    pub fn insert_submission(tx: &Tx<'_>, s: &SubmissionRecord) -> Result<(), StoreError> {
+        tx.execute(
             "INSERT INTO submissions (id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
                 encoding, out_path, lines, rejected)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 s.id.to_string(),
-                to_millis(s.submitted_at),
-                to_millis(s.purge_after),
-                to_millis(s.respond_by),
+                to_ms(s.submitted_at),
+                to_ms(s.purge_after),
+                to_ms(s.respond_by),
                 s.service,
                 s.wanted.iter().map(|c| c.code()).collect::<Vec<_>>().join(","),
                 serde_json::to_string(&s.columns).expect("strings serialise"),
@@ -35,8 +37,8 @@ impl Store {
     }
 
     /// Sets the selection counts once the file has been read to its end.
-    pub fn set_submission_counts(tx: &Transaction<'_>, id: Uuid, lines: u64, rejected: u64) -> Result<(), StoreError> {
-        tx.execute_cached(
+    pub fn set_submission_counts(tx: &Tx<'_>, id: Uuid, lines: u64, rejected: u64) -> Result<(), StoreError> {
+        tx.execute(
             "UPDATE submissions SET lines = ?2, rejected = ?3 WHERE id = ?1",
             params![id.to_string(), lines as i64, rejected as i64],
         )?;
@@ -44,23 +46,23 @@ impl Store {
     }
 
     pub fn insert_case(
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         id: Uuid,
         submission: Uuid,
         observatory: &str,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        tx.execute_cached(
+        tx.execute(
             "INSERT INTO cases (id, submission_id, observatory, persons, request_chunks, state, submitted_at)
              VALUES (?1, ?2, ?3, 0, 0, 'prepared', ?4)",
-            params![id.to_string(), submission.to_string(), observatory, to_millis(now)],
+            params![id.to_string(), submission.to_string(), observatory, to_ms(now)],
         )?;
         Ok(())
     }
 
     /// Fixes a case's person and chunk counts once the selection is read.
-    pub fn set_case_counts(tx: &Transaction<'_>, id: Uuid, persons: u64, chunks: u32) -> Result<(), StoreError> {
-        tx.execute_cached(
+    pub fn set_case_counts(tx: &Tx<'_>, id: Uuid, persons: u64, chunks: u32) -> Result<(), StoreError> {
+        tx.execute(
             "UPDATE cases SET persons = ?2, request_chunks = ?3 WHERE id = ?1",
             params![id.to_string(), persons as i64, chunks],
         )?;
@@ -68,19 +70,20 @@ impl Store {
     }
 
     pub fn mark_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
-        self.lock().execute_cached(
-            "UPDATE cases SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'prepared'",
-            params![case.to_string(), to_millis(now)],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE cases SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'prepared'",
+                params![case.to_string(), to_ms(now)],
+            )?;
+            Ok(())
+        })
     }
 
     pub fn mark_receipt_sent(&self, case: Uuid, now: SystemTime) -> Result<(), StoreError> {
-        self.lock().execute_cached(
-            "UPDATE cases SET receipt_sent_at = ?2 WHERE id = ?1",
-            params![case.to_string(), to_millis(now)],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute("UPDATE cases SET receipt_sent_at = ?2 WHERE id = ?1", params![case.to_string(), to_ms(now)])?;
+            Ok(())
+        })
     }
 
     /// Records result files written for a submission (the purge deletes them); `whole` when
@@ -94,13 +97,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             if whole {
-                tx.execute_cached(
+                tx.execute(
                     "UPDATE submissions SET written_at = ?2 WHERE id = ?1",
-                    params![submission.to_string(), to_millis(now)],
+                    params![submission.to_string(), to_ms(now)],
                 )?;
             }
             for f in files {
-                tx.execute_cached(
+                tx.execute(
                     "INSERT OR IGNORE INTO written_files (submission_id, path) VALUES (?1, ?2)",
                     params![submission.to_string(), f.to_string_lossy()],
                 )?;
@@ -110,37 +113,38 @@ impl Store {
     }
 
     pub fn submission(&self, id: Uuid) -> Result<Option<SubmissionRecord>, StoreError> {
-        let conn = self.lock();
-        conn.query_row_cached(&format!("{SUBMISSION_SELECT} WHERE id = ?1"), params![id.to_string()], submission_row)
-            .optional()?
-            .transpose()
+        self.read(|conn| {
+            conn.query_optional(&format!("{SUBMISSION_SELECT} WHERE id = ?1"), params![id.to_string()], submission_row)?
+                .transpose()
+        })
     }
 
     pub fn submissions(&self) -> Result<Vec<SubmissionRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("{SUBMISSION_SELECT} ORDER BY submitted_at, id"))?;
-        let rows = stmt.query_map([], submission_row)?;
-        rows.map(|r| r?).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("{SUBMISSION_SELECT} ORDER BY submitted_at, id"))?;
+            let rows = stmt.query_map([], submission_row)?;
+            rows.map(|r| r?).collect()
+        })
     }
 
     /// Submissions whose every case is settled and whose result files are not written yet.
     pub fn submissions_to_write(&self) -> Result<Vec<Uuid>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.id FROM submissions s
-             WHERE s.purged_at IS NULL AND s.written_at IS NULL
-               AND EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id)
-               AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id
-                               AND c.state NOT IN ('answered', 'refused'))
-             ORDER BY s.submitted_at, s.id",
-        )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| Uuid::parse_str(&r?).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT s.id FROM submissions s
+                 WHERE s.purged_at IS NULL AND s.written_at IS NULL
+                   AND EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id)
+                   AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id
+                                   AND c.state NOT IN ('answered', 'refused'))
+                 ORDER BY s.submitted_at, s.id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Uuid::parse_str(&r?).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+        })
     }
 
     pub fn case(&self, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
-        let conn = self.lock();
-        case_by_id(&conn, id)
+        self.read(|conn| case_by_id(&conn, id))
     }
 
     /// Every case, oldest first.
@@ -162,17 +166,22 @@ impl Store {
         self.cases_where("state = 'answered' AND receipt_sent_at IS NULL", params![])
     }
 
-    fn cases_where(&self, condition: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<CaseRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("{CASE_SELECT} WHERE {condition} ORDER BY submitted_at, id"))?;
-        let rows = stmt.query_map(args, case_row)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let mut case = row??;
-            case.result_chunks_received = count_result_chunks(&conn, case.id)?;
-            out.push(case);
-        }
-        Ok(out)
+    fn cases_where(
+        &self,
+        condition: &str,
+        args: &[&dyn passerelle_sqlite::rusqlite::ToSql],
+    ) -> Result<Vec<CaseRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("{CASE_SELECT} WHERE {condition} ORDER BY submitted_at, id"))?;
+            let rows = stmt.query_map(args, case_row)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let mut case = row??;
+                case.result_chunks_received = count_result_chunks(&conn, case.id)?;
+                out.push(case);
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -187,9 +196,9 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SubmissionRe
     let build = || -> Result<SubmissionRecord, StoreError> {
         Ok(SubmissionRecord {
             id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            submitted_at: from_millis(r.get(1)?),
-            purge_after: from_millis(r.get(2)?),
-            respond_by: from_millis(r.get(3)?),
+            submitted_at: from_ms(r.get(1)?),
+            purge_after: from_ms(r.get(2)?),
+            respond_by: from_ms(r.get(3)?),
             service: r.get(4)?,
             wanted: passerelle_protocol::catalogue::parse_list(&wanted)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -199,8 +208,8 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SubmissionRe
             out_path: out_path.map(PathBuf::from),
             lines: r.get::<_, i64>(10)? as u64,
             rejected: r.get::<_, i64>(11)? as u64,
-            written_at: opt_time(r.get(12)?),
-            purged_at: opt_time(r.get(13)?),
+            written_at: opt_from_ms(r.get(12)?),
+            purged_at: opt_from_ms(r.get(13)?),
         })
     };
     Ok(build())
@@ -225,10 +234,10 @@ fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRecord, StoreE
             persons: r.get::<_, i64>(3)? as u64,
             request_chunks: r.get(4)?,
             state: CaseState::parse(&state)?,
-            submitted_at: from_millis(r.get(6)?),
-            sent_at: opt_time(r.get(7)?),
-            settled_at: opt_time(r.get(8)?),
-            receipt_sent_at: opt_time(r.get(9)?),
+            submitted_at: from_ms(r.get(6)?),
+            sent_at: opt_from_ms(r.get(7)?),
+            settled_at: opt_from_ms(r.get(8)?),
+            receipt_sent_at: opt_from_ms(r.get(9)?),
             result_chunks: r.get(10)?,
             result_chunks_received: 0,
             completeness: r
@@ -249,9 +258,8 @@ fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRecord, StoreE
     Ok(build())
 }
 
-pub(super) fn case_by_id(conn: &Connection, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
-    let case =
-        conn.query_row_cached(&format!("{CASE_SELECT} WHERE id = ?1"), params![id.to_string()], case_row).optional()?;
+pub(super) fn case_by_id(conn: &Tx<'_>, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
+    let case = conn.query_optional(&format!("{CASE_SELECT} WHERE id = ?1"), params![id.to_string()], case_row)?;
     match case {
         Some(case) => {
             let mut case = case?;
@@ -263,28 +271,28 @@ pub(super) fn case_by_id(conn: &Connection, id: Uuid) -> Result<Option<CaseRecor
 }
 
 /// Something new arrived for a case: its submission's result files must be written (again).
-pub(super) fn mark_unwritten(tx: &Transaction<'_>, case_id: Uuid) -> Result<(), StoreError> {
-    tx.execute_cached(
+pub(super) fn mark_unwritten(tx: &Tx<'_>, case_id: Uuid) -> Result<(), StoreError> {
+    tx.execute(
         "UPDATE submissions SET written_at = NULL WHERE id = (SELECT submission_id FROM cases WHERE id = ?1)",
         params![case_id.to_string()],
     )?;
     Ok(())
 }
 
-fn count_result_chunks(conn: &Connection, case: Uuid) -> Result<u32, StoreError> {
+fn count_result_chunks(conn: &Tx<'_>, case: Uuid) -> Result<u32, StoreError> {
     Ok(conn
         .query_row("SELECT COUNT(*) FROM result_chunks WHERE case_id = ?1", params![case.to_string()], |r| r.get(0))?)
 }
 
 /// Moves a case to `answered` or `refused` when nothing more is expected: every result chunk
 /// stored, the whole case refused, or every person refused. Returns whether it is settled.
-pub(super) fn settle(tx: &Transaction<'_>, case_id: Uuid, now: SystemTime) -> Result<bool, StoreError> {
+pub(super) fn settle(tx: &Tx<'_>, case_id: Uuid, now: SystemTime) -> Result<bool, StoreError> {
     let case = case_by_id(tx, case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
     if case.state.is_settled() {
         return Ok(true);
     }
     let whole_refused = !case.case_problems.is_empty()
-        || tx.query_row_cached(
+        || tx.query_row(
             "SELECT COUNT(*) FROM refusals WHERE case_id = ?1 AND whole_case = 1",
             params![case_id.to_string()],
             |r| r.get::<_, i64>(0),
@@ -297,9 +305,9 @@ pub(super) fn settle(tx: &Transaction<'_>, case_id: Uuid, now: SystemTime) -> Re
         None
     };
     if let Some(state) = new_state {
-        tx.execute_cached(
+        tx.execute(
             "UPDATE cases SET state = ?2, settled_at = ?3 WHERE id = ?1",
-            params![case_id.to_string(), state.as_str(), to_millis(now)],
+            params![case_id.to_string(), state.as_str(), to_ms(now)],
         )?;
     }
     Ok(new_state.is_some())

@@ -11,15 +11,17 @@
 //! Several processes (a `submit` waiting for its cases and a `run` daemon) may share the store:
 //! writes take the lock up front (`BEGIN IMMEDIATE`), and storing a chunk is idempotent.
 //!
-//! Purge: `secure_delete` overwrites deleted rows in place; then the WAL is checkpointed and
-//! truncated and the file vacuumed, so no purged byte survives in `requester.db`, `-wal` or
-//! `-shm`.
+//! Built on [`passerelle_sqlite`]: its pragmas (`secure_delete`, WAL, `synchronous = FULL`), its
+//! numbered migrations ([`schema`]), its transactions whose statements are cached, its checkpoint
+//! thread. Purge: the deleted rows are overwritten in place (`secure_delete`), then the file is
+//! rebuilt and the WAL truncated ([`passerelle_sqlite::Database::rebuild`]), so no purged byte
+//! survives in `requester.db`, `-wal` or `-shm`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use passerelle_sqlite::{Database, Options, Tx};
 
 mod answers;
 mod cases;
@@ -33,7 +35,6 @@ mod tests;
 
 use matching::PersonIndex;
 pub use records::{CaseRecord, CaseState, NewPerson, PersonRow, ProblemRecord, Stored, SubmissionRecord};
-use schema::{migrate, SCHEMA_VERSION};
 
 /// The store's file name in `data_dir`.
 pub const DB_FILE: &str = "requester.db";
@@ -42,116 +43,65 @@ pub const DB_FILE: &str = "requester.db";
 /// share the store) before giving up: far longer than any one chunk's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Prepared statements the connection keeps (rusqlite's default is 16), every statement run
-/// through [`Cached`]: parsed once, not on every use.
-const STATEMENT_CACHE: usize = 64;
-
-/// `execute` and `query_row` with the statement's parsed form kept by the connection
-/// (rusqlite's own parse the SQL again on every call).
-trait Cached {
-    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
-    fn query_row_cached<T>(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T>;
-}
-
-impl Cached for Connection {
-    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn query_row_cached<T>(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        self.prepare_cached(sql)?.query_row(params, f)
-    }
-}
-
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the store folder {path}: {source}")]
-    Folder { path: PathBuf, source: std::io::Error },
     #[error("requester store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(#[from] passerelle_sqlite::Error),
     #[error("requester store: corrupt row: {0}")]
     Corrupt(String),
-    #[error("the store was written by a newer version (schema {found}, this build knows {SCHEMA_VERSION})")]
-    NewerSchema { found: i32 },
 }
 
-/// Milliseconds since the epoch, the store's time unit.
-pub fn to_millis(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+impl From<passerelle_sqlite::rusqlite::Error> for StoreError {
+    fn from(e: passerelle_sqlite::rusqlite::Error) -> Self {
+        StoreError::Database(e.into())
+    }
 }
 
-pub fn from_millis(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+/// A write's failure: the database's, or the caller's own (kept as it is).
+enum Wrapped<E> {
+    Database(passerelle_sqlite::Error),
+    Caller(E),
 }
 
-fn opt_time(ms: Option<i64>) -> Option<SystemTime> {
-    ms.map(from_millis)
+impl<E> From<passerelle_sqlite::Error> for Wrapped<E> {
+    fn from(e: passerelle_sqlite::Error) -> Self {
+        Wrapped::Database(e)
+    }
 }
 
 /// The requester's SQLite store.
 #[derive(Debug)]
 pub struct Store {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    db: Database,
     /// NIR → person id of the cases being answered, so a result chunk is matched in memory
-    /// (locked inside a write, after `conn`).
+    /// (locked inside a write, after the database).
     persons: Mutex<PersonIndex>,
 }
 
 impl Store {
-    /// Opens (creating if needed) `data_dir/requester.db`.
+    /// Opens (creating if needed) `data_dir/requester.db`, brought to the latest schema.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Folder { path: data_dir.to_owned(), source })?;
-        let path = data_dir.join(DB_FILE);
-        let mut conn = Connection::open(&path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        // secure_delete first: every page freed from now on is zeroed.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // VACUUM's temporary copy stays in memory, never in a temp file outside data_dir.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        migrate(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn), path, persons: Mutex::default() })
+        let options = Options { busy_timeout: BUSY_TIMEOUT, ..Options::named("requester store") };
+        let db = Database::open_with(&data_dir.join(DB_FILE), schema::MIGRATIONS, options)?;
+        Ok(Store { db, persons: Mutex::default() })
     }
 
     /// The database file (the `-wal` and `-shm` files sit beside it).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` in one write transaction (taken up front), committed (durably) when `f` succeeds.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        self.db.write(|tx| f(tx).map_err(Wrapped::Caller)).map_err(|e| match e {
+            Wrapped::Database(e) => StoreError::from(e).into(),
+            Wrapped::Caller(e) => e,
+        })
     }
 
-    /// Runs `f` in one write transaction (taken up front), committed when `f` succeeds.
-    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
-        let asked = std::time::Instant::now();
-        let mut conn = self.lock();
-        let locked = std::time::Instant::now();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let out = f(&tx)?;
-        let worked = std::time::Instant::now();
-        tx.commit().map_err(StoreError::from)?;
-        tracing::debug!(
-            wait_us = (locked - asked).as_micros() as u64,
-            work_us = (worked - locked).as_micros() as u64,
-            commit_us = worked.elapsed().as_micros() as u64,
-            "requester store transaction"
-        );
-        Ok(out)
+    /// Runs `f` on a consistent snapshot of the store.
+    fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.db.read(f)
     }
 }

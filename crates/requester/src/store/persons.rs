@@ -2,14 +2,15 @@
 //! one for the result files.
 
 use passerelle_protocol::v1;
+use passerelle_sqlite::rusqlite::{self, params};
+use passerelle_sqlite::Tx;
 use prost::Message as _;
-use rusqlite::{params, Transaction};
 use uuid::Uuid;
 
 use super::{NewPerson, PersonRow, ProblemRecord, Store, StoreError};
 
 impl Store {
-    pub fn insert_person(tx: &Transaction<'_>, case: Uuid, p: &NewPerson) -> Result<(), StoreError> {
+    pub fn insert_person(tx: &Tx<'_>, case: Uuid, p: &NewPerson) -> Result<(), StoreError> {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO persons (case_id, line, nir, former_nirs, sex, birth_year, commune_code, known, cells)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -37,29 +38,31 @@ impl Store {
         after_line: u64,
         limit: usize,
     ) -> Result<(Vec<v1::RequestedPerson>, u64), StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT line, nir, former_nirs, sex, birth_year, commune_code, known FROM persons
-             WHERE case_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
-        )?;
-        let mut rows = stmt.query(params![case.to_string(), after_line as i64, limit as i64])?;
-        let mut out = Vec::new();
-        let mut last = after_line;
-        while let Some(r) = rows.next()? {
-            last = r.get::<_, i64>(0)? as u64;
-            let former: String = r.get(2)?;
-            let known: Vec<u8> = r.get(6)?;
-            let known = v1::CategoryValues::decode(known.as_slice()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push(v1::RequestedPerson {
-                nir: r.get(1)?,
-                former_nirs: former.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                sex: r.get(3)?,
-                birth_year: r.get(4)?,
-                commune_code: r.get(5)?,
-                known_risk_factors: Some(known),
-            });
-        }
-        Ok((out, last))
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT line, nir, former_nirs, sex, birth_year, commune_code, known FROM persons
+                 WHERE case_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![case.to_string(), after_line as i64, limit as i64])?;
+            let mut out = Vec::new();
+            let mut last = after_line;
+            while let Some(r) = rows.next()? {
+                last = r.get::<_, i64>(0)? as u64;
+                let former: String = r.get(2)?;
+                let known: Vec<u8> = r.get(6)?;
+                let known =
+                    v1::CategoryValues::decode(known.as_slice()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push(v1::RequestedPerson {
+                    nir: r.get(1)?,
+                    former_nirs: former.split('|').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                    sex: r.get(3)?,
+                    birth_year: r.get(4)?,
+                    commune_code: r.get(5)?,
+                    known_risk_factors: Some(known),
+                });
+            }
+            Ok((out, last))
+        })
     }
 
     // ----- reading persons for result files -----
@@ -70,47 +73,51 @@ impl Store {
         cases: &[Uuid],
         mut f: impl FnMut(PersonRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal
-             FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id
-             WHERE p.case_id = ?1 ORDER BY p.line",
-        )?;
-        for case in cases {
-            let mut rows = stmt.query(params![case.to_string()])?;
-            while let Some(r) = rows.next()? {
-                f(person_row(r, false)?)?;
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal
+                 FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id
+                 WHERE p.case_id = ?1 ORDER BY p.line",
+            )?;
+            for case in cases {
+                let mut rows = stmt.query(params![case.to_string()])?;
+                while let Some(r) = rows.next()? {
+                    f(person_row(r, false)?)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// One person with the selection's cells.
     pub fn person(&self, id: i64) -> Result<PersonRow, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal, p.cells
-             FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id WHERE p.id = ?1",
-        )?;
-        let mut rows = stmt.query(params![id])?;
-        let row = rows.next()?.ok_or_else(|| StoreError::Corrupt(format!("person {id} vanished")))?;
-        person_row(row, true)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.id, p.case_id, p.line, p.nir, p.known, a.answers, p.refusal, p.cells
+                 FROM persons p LEFT JOIN person_answers a ON a.person_id = p.id WHERE p.id = ?1",
+            )?;
+            let mut rows = stmt.query(params![id])?;
+            let row = rows.next()?.ok_or_else(|| StoreError::Corrupt(format!("person {id} vanished")))?;
+            person_row(row, true)
+        })
     }
 
     /// The refused persons of a case: (line, problems), in selection order.
     pub fn refused_persons(&self, case: Uuid) -> Result<Vec<(u64, Vec<ProblemRecord>)>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT line, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL ORDER BY line",
-        )?;
-        let rows = stmt.query_map(params![case.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (line, json) = row?;
-            let problems = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push((line as u64, problems));
-        }
-        Ok(out)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT line, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL ORDER BY line",
+            )?;
+            let rows =
+                stmt.query_map(params![case.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (line, json) = row?;
+                let problems = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push((line as u64, problems));
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use rusqlite::params;
+use passerelle_sqlite::rusqlite::params;
+use passerelle_sqlite::time::to_ms;
 use uuid::Uuid;
 
-use super::{to_millis, Cached, Store, StoreError};
+use super::{Store, StoreError};
 
 impl Store {
     // ----- purge -----
@@ -20,7 +21,7 @@ impl Store {
             let due: Vec<String> = {
                 let mut stmt =
                     tx.prepare("SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?;
-                let rows = stmt.query_map(params![to_millis(now)], |r| r.get(0))?;
+                let rows = stmt.query_map(params![to_ms(now)], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut out = Vec::new();
@@ -32,26 +33,26 @@ impl Store {
                     rows.collect::<Result<_, _>>()?
                 };
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
-                tx.execute_cached(
+                tx.execute(
                     &format!(
                         "DELETE FROM person_answers WHERE person_id IN
                          (SELECT id FROM persons WHERE case_id IN ({cases}))"
                     ),
                     params![id],
                 )?;
-                tx.execute_cached(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute_cached(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute_cached(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
-                tx.execute_cached("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
-                tx.execute_cached(
+                tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
+                tx.execute("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
+                tx.execute(
                     "UPDATE cases SET state = 'purged', purged_at = ?2, bodies = NULL, case_problems = NULL
                      WHERE submission_id = ?1",
-                    params![id, to_millis(now)],
+                    params![id, to_ms(now)],
                 )?;
                 // The service text is the requester's own words: it may name a person. Gone too.
-                tx.execute_cached(
+                tx.execute(
                     "UPDATE submissions SET purged_at = ?2, service = '', out_path = NULL WHERE id = ?1",
-                    params![id, to_millis(now)],
+                    params![id, to_ms(now)],
                 )?;
                 let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.push((uuid, files.into_iter().map(PathBuf::from).collect()));
@@ -64,14 +65,15 @@ impl Store {
         Ok(purged)
     }
 
-    /// Leaves no deleted byte readable in the store's files: checkpoints the WAL into the
-    /// database and truncates it, rebuilds the file (VACUUM: no free page keeps old content,
-    /// and the file shrinks), then truncates the WAL that VACUUM filled again.
+    /// Leaves no deleted byte readable in the store's files: rebuilds the file from its live
+    /// rows and truncates the WAL ([`passerelle_sqlite::Database::rebuild`]).
     pub fn scrub(&self) -> Result<(), StoreError> {
-        let conn = self.lock();
-        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        conn.execute_batch("VACUUM")?;
-        conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if !self.db.rebuild()?.wal_truncated {
+            tracing::warn!(
+                path = %self.path().display(),
+                "another process was reading the store: its WAL is truncated once the store is idle"
+            );
+        }
         Ok(())
     }
 }

@@ -1,14 +1,16 @@
-//! The requester store's schema and its migrations.
+//! The requester store's schema: its numbered migrations ([`passerelle_sqlite::migrate`]).
+//! Step *n* brings a file from `user_version` *n − 1* to *n*; steps are only ever appended.
 
-use rusqlite::{Connection, TransactionBehavior};
+use passerelle_sqlite::Migration;
 
-use super::StoreError;
+/// The store's schema, in order.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration::sql("submissions, cases, persons, results and refusals", SCHEMA_V1),
+    Migration::sql("a person's answers in a row of person_answers", ANSWERS_APART),
+];
 
-/// The schema version (`PRAGMA user_version`). 2: a person's answers are a row of
-/// `person_answers` (they were `persons.answers`; [`super::Store::open`] migrates a version-1 store).
-pub(super) const SCHEMA_VERSION: i32 = 2;
-
-const SCHEMA: &str = "
+/// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS submissions (
     id              TEXT PRIMARY KEY,
     submitted_at    INTEGER NOT NULL,
@@ -55,18 +57,11 @@ CREATE TABLE IF NOT EXISTS persons (
     commune_code    TEXT NOT NULL,
     known           BLOB NOT NULL,
     cells           TEXT NOT NULL,
+    answers         BLOB,
     refusal         TEXT,
     UNIQUE (case_id, nir)
 );
 CREATE INDEX IF NOT EXISTS persons_by_case_line ON persons(case_id, line);
--- A result person's answers: the encoded v1::ResultPerson without its NIR (the person row has
--- it), keyed by the person's id. Written once per person and never grown, so storing a result
--- chunk appends small rows instead of rewriting the persons' (cells and all). No foreign key:
--- the purge deletes these rows with their persons, in the same transaction.
-CREATE TABLE IF NOT EXISTS person_answers (
-    person_id       INTEGER PRIMARY KEY,
-    answers         BLOB NOT NULL
-);
 CREATE TABLE IF NOT EXISTS result_chunks (
     case_id         TEXT NOT NULL,
     chunk_index     INTEGER NOT NULL,
@@ -87,25 +82,19 @@ CREATE TABLE IF NOT EXISTS written_files (
 );
 ";
 
-/// Creates the schema, or brings an older store's up to date, in one transaction (a second
-/// process opening the store meanwhile waits, then finds it done).
-pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema { found: version });
-    }
-    tx.execute_batch(SCHEMA)?;
-    if version == 1 {
-        // 1 → 2: the answers move out of the persons' rows. The column goes too, so nothing
-        // reads two places and a store has one shape whatever its history.
-        tx.execute_batch(
-            "INSERT INTO person_answers (person_id, answers)
-                 SELECT id, answers FROM persons WHERE answers IS NOT NULL ORDER BY id;
-             ALTER TABLE persons DROP COLUMN answers;",
-        )?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    Ok(())
-}
+/// A person's answers move out of the persons' rows: storing a result chunk appends small rows
+/// instead of rewriting the persons' (cells and all). The column goes too, so nothing reads two
+/// places and a store has one shape whatever its history.
+const ANSWERS_APART: &str = "
+-- A result person's answers: the encoded v1::ResultPerson without its NIR (the person row has
+-- it), keyed by the person's id. Written once per person and never grown, so storing a result
+-- chunk appends small rows instead of rewriting the persons' (cells and all). No foreign key:
+-- the purge deletes these rows with their persons, in the same transaction.
+CREATE TABLE person_answers (
+    person_id       INTEGER PRIMARY KEY,
+    answers         BLOB NOT NULL
+);
+INSERT INTO person_answers (person_id, answers)
+    SELECT id, answers FROM persons WHERE answers IS NOT NULL ORDER BY id;
+ALTER TABLE persons DROP COLUMN answers;
+";

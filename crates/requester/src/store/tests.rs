@@ -4,12 +4,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use passerelle_protocol::v1::{self, Category};
+use passerelle_sqlite::rusqlite::params;
 use prost::Message as _;
-use rusqlite::{params, Connection};
 use uuid::Uuid;
 
 use super::matching::{self, PersonIndex};
-use super::schema::SCHEMA_VERSION;
+use super::schema::MIGRATIONS;
 use super::*;
 
 /// A synthetic, valid NIR (a man born in March 1950 in Paris), order number from `n`.
@@ -128,8 +128,8 @@ fn a_person_without_answers_reads_as_none_and_the_purge_deletes_the_answers() {
     // Line 1 is nir(2), which the result did not name.
     assert_eq!(got, vec![false, true, true]);
     assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
-    let conn = store.lock();
-    let left: i64 = conn.query_row("SELECT COUNT(*) FROM person_answers", [], |r| r.get(0)).unwrap();
+    let left: i64 =
+        store.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM person_answers", [], |r| r.get(0))?)).unwrap();
     assert_eq!(left, 0);
 }
 
@@ -137,25 +137,31 @@ fn a_person_without_answers_reads_as_none_and_the_purge_deletes_the_answers() {
 fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     let (store, case) = store_with_case(dir.path(), 3);
-    drop(store);
     // Back to version 1's shape: the answers in the persons' rows.
-    {
-        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.execute_batch("DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;").unwrap();
-        let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
-        conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()]).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-    }
+    store
+        .db
+        .with_connection(|conn| {
+            conn.execute_batch("DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;")?;
+            let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
+            conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;
+            conn.pragma_update(None, "user_version", 1)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    drop(store);
     let store = Store::open(dir.path()).unwrap();
-    {
-        let conn = store.lock();
-        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let columns: i64 = conn
-            .query_row("SELECT COUNT(*) FROM pragma_table_info('persons') WHERE name = 'answers'", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(columns, 0, "the old column is gone");
-    }
+    store
+        .db
+        .with_connection(|conn| {
+            assert_eq!(passerelle_sqlite::migrate::version(conn)?, passerelle_sqlite::migrate::latest(MIGRATIONS));
+            let columns: i64 =
+                conn.query_row("SELECT COUNT(*) FROM pragma_table_info('persons') WHERE name = 'answers'", [], |r| {
+                    r.get(0)
+                })?;
+            assert_eq!(columns, 0, "the old column is gone");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
     let stored = stored_answers(&store, case);
     assert_eq!(stored[0].1.as_ref().map(|a| a.answers.clone()), Some(answers(2)));
     assert!(stored[1].1.is_none());
@@ -193,23 +199,27 @@ fn tables_are_kept_within_the_bound_without_evicting_a_case_in_use() {
     let second = add_case(&store, &[nir(500)]);
     let now = SystemTime::now();
     let mut index = PersonIndex::default();
-    let conn = &mut *store.lock();
-    let tx = conn.transaction().unwrap();
-    let nirs = [nir(0), nir(7)];
-    let (ids, unmatched) = index.ids(&tx, first, &first.to_string(), nirs.iter().map(String::as_str), now).unwrap();
-    assert_eq!((ids[0].is_some(), ids[1], unmatched), (true, None, 1));
-    let nirs = [nir(500)];
-    let (ids, _) = index.ids(&tx, second, &second.to_string(), nirs.iter().map(String::as_str), now).unwrap();
-    assert!(ids[0].is_some());
-    assert_eq!(index.held(), vec![first, second]);
-    index.forget(first);
-    assert_eq!(index.held(), vec![second]);
-    // Idle tables go when another case needs a table.
-    let later = now + matching::IDLE;
-    let nirs = [nir(1)];
-    let (ids, _) = index.ids(&tx, first, &first.to_string(), nirs.iter().map(String::as_str), later).unwrap();
-    assert!(ids[0].is_some());
-    assert_eq!(index.held(), vec![first]);
+    store
+        .read(|tx| {
+            let nirs = [nir(0), nir(7)];
+            let (ids, unmatched) =
+                index.ids(tx, first, &first.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!((ids[0].is_some(), ids[1], unmatched), (true, None, 1));
+            let nirs = [nir(500)];
+            let (ids, _) = index.ids(tx, second, &second.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert!(ids[0].is_some());
+            assert_eq!(index.held(), vec![first, second]);
+            index.forget(first);
+            assert_eq!(index.held(), vec![second]);
+            // Idle tables go when another case needs a table.
+            let later = now + matching::IDLE;
+            let nirs = [nir(1)];
+            let (ids, _) = index.ids(tx, first, &first.to_string(), nirs.iter().map(String::as_str), later).unwrap();
+            assert!(ids[0].is_some());
+            assert_eq!(index.held(), vec![first]);
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]
@@ -221,26 +231,32 @@ fn nirs_that_do_not_pack_are_matched_in_the_index() {
     let odd_case = add_case(&store, &[nir(40), "2a0000000000000".to_owned()]);
     let now = SystemTime::now();
     let mut index = PersonIndex::default();
-    let conn = &mut *store.lock();
-    let tx = conn.transaction().unwrap();
-    let id_of = |case: Uuid, nir: &str| -> i64 {
-        tx.query_row("SELECT id FROM persons WHERE case_id = ?1 AND nir = ?2", params![case.to_string(), nir], |r| {
-            r.get(0)
+    store
+        .read(|tx| {
+            let id_of = |case: Uuid, nir: &str| -> i64 {
+                tx.query_row(
+                    "SELECT id FROM persons WHERE case_id = ?1 AND nir = ?2",
+                    params![case.to_string(), nir],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            };
+            let nirs = [nir(40), "2a0000000000000".to_owned(), nir(41)];
+            let (ids, unmatched) =
+                index.ids(tx, odd_case, &odd_case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!(ids, vec![Some(id_of(odd_case, &nirs[0])), Some(id_of(odd_case, &nirs[1])), None]);
+            assert_eq!(unmatched, 1);
+            assert!(index.held().is_empty(), "no table for a case with a NIR that does not pack");
+            // A case held as a table still matches, in the index, a result NIR that does not pack.
+            let nirs = [nir(1), "not a NIR".to_owned()];
+            let (ids, unmatched) =
+                index.ids(tx, case, &case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!(ids, vec![Some(id_of(case, &nirs[0])), None]);
+            assert_eq!(unmatched, 1);
+            assert_eq!(index.held(), vec![case]);
+            Ok(())
         })
-        .unwrap()
-    };
-    let nirs = [nir(40), "2a0000000000000".to_owned(), nir(41)];
-    let (ids, unmatched) =
-        index.ids(&tx, odd_case, &odd_case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
-    assert_eq!(ids, vec![Some(id_of(odd_case, &nirs[0])), Some(id_of(odd_case, &nirs[1])), None]);
-    assert_eq!(unmatched, 1);
-    assert!(index.held().is_empty(), "no table for a case with a NIR that does not pack");
-    // A case held as a table still matches, in the index, a result NIR that does not pack.
-    let nirs = [nir(1), "not a NIR".to_owned()];
-    let (ids, unmatched) = index.ids(&tx, case, &case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
-    assert_eq!(ids, vec![Some(id_of(case, &nirs[0])), None]);
-    assert_eq!(unmatched, 1);
-    assert_eq!(index.held(), vec![case]);
+        .unwrap();
 }
 
 #[test]
@@ -261,13 +277,14 @@ fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
     assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::New { settled: false, unmatched: 1 });
     assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::Duplicate);
     assert_eq!(store.case(case).unwrap().unwrap().refused_persons, 1);
-    let conn = store.lock();
-    let refused: Vec<(String, String)> = conn
-        .prepare("SELECT nir, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL")
-        .unwrap()
-        .query_map([case.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
+    let refused: Vec<(String, String)> = store
+        .read(|tx| {
+            Ok(tx.query_all(
+                "SELECT nir, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL",
+                [case.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
         .unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].0, nir(2));
