@@ -121,30 +121,31 @@ impl Store {
 
     pub fn submissions(&self) -> Result<Vec<SubmissionRecord>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("{SUBMISSION_SELECT} ORDER BY submitted_at, id"))?;
-            let rows = stmt.query_map([], submission_row)?;
-            rows.map(|r| r?).collect()
+            conn.query_all(&format!("{SUBMISSION_SELECT} ORDER BY submitted_at, id"), [], submission_row)?
+                .into_iter()
+                .collect()
         })
     }
 
     /// Submissions whose every case is settled and whose result files are not written yet.
     pub fn submissions_to_write(&self) -> Result<Vec<Uuid>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(
+            let ids: Vec<String> = conn.query_all(
                 "SELECT s.id FROM submissions s
                  WHERE s.purged_at IS NULL AND s.written_at IS NULL
                    AND EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id)
                    AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.submission_id = s.id
                                    AND c.state NOT IN ('answered', 'refused'))
                  ORDER BY s.submitted_at, s.id",
+                [],
+                |r| r.get(0),
             )?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.map(|r| Uuid::parse_str(&r?).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+            ids.iter().map(|id| Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
         })
     }
 
     pub fn case(&self, id: Uuid) -> Result<Option<CaseRecord>, StoreError> {
-        self.read(|conn| case_by_id(&conn, id))
+        self.read(|conn| case_by_id(conn, id))
     }
 
     /// Every case, oldest first.
@@ -172,12 +173,13 @@ impl Store {
         args: &[&dyn passerelle_sqlite::rusqlite::ToSql],
     ) -> Result<Vec<CaseRecord>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("{CASE_SELECT} WHERE {condition} ORDER BY submitted_at, id"))?;
+            let mut stmt =
+                conn.prepare_cached(&format!("{CASE_SELECT} WHERE {condition} ORDER BY submitted_at, id"))?;
             let rows = stmt.query_map(args, case_row)?;
             let mut out = Vec::new();
             for row in rows {
                 let mut case = row??;
-                case.result_chunks_received = count_result_chunks(&conn, case.id)?;
+                case.result_chunks_received = count_result_chunks(conn, case.id)?;
                 out.push(case);
             }
             Ok(out)

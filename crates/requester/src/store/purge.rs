@@ -18,20 +18,18 @@ impl Store {
     /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
     pub fn purge_due(&self, now: SystemTime) -> Result<Vec<(Uuid, Vec<PathBuf>)>, StoreError> {
         let purged = self.write(|tx| {
-            let due: Vec<String> = {
-                let mut stmt =
-                    tx.prepare("SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?;
-                let rows = stmt.query_map(params![to_ms(now)], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
+            let due: Vec<String> = tx.query_all(
+                "SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id",
+                params![to_ms(now)],
+                |r| r.get(0),
+            )?;
             let mut out = Vec::new();
             for id in due {
-                let files: Vec<String> = {
-                    let mut stmt =
-                        tx.prepare("SELECT path FROM written_files WHERE submission_id = ?1 ORDER BY path")?;
-                    let rows = stmt.query_map(params![id], |r| r.get(0))?;
-                    rows.collect::<Result<_, _>>()?
-                };
+                let files: Vec<String> = tx.query_all(
+                    "SELECT path FROM written_files WHERE submission_id = ?1 ORDER BY path",
+                    params![id],
+                    |r| r.get(0),
+                )?;
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
                 tx.execute(
                     &format!(
