@@ -31,8 +31,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use passerelle_protocol::catalogue::CategorySet;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1::{Category, CategoryValues, Sex};
+use passerelle_sqlite::rusqlite::{self, params, Connection, OpenFlags, OptionalExtension};
+use passerelle_sqlite::{migrate, Migration};
 use prost::Message as _;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::source::{KnownIdentity, SourceAnswer, SourceError, Subject};
 
@@ -42,9 +43,16 @@ pub const INDEX_FILE: &str = "extract-index.sqlite";
 /// The prefix of a load's work file in `data_dir` (hidden, and never the index's name).
 const LOADING_PREFIX: &str = ".extract-index.sqlite.loading-";
 
-/// The layout version, in SQLite's `user_version`: a responder refuses an index of another
-/// layout rather than misreading it.
-const LAYOUT_VERSION: i64 = 1;
+/// The index's layout, as numbered migrations ([`passerelle_sqlite::migrate`]): a new index is
+/// created by them, and its `user_version` is their count. A responder refuses an index of
+/// another layout rather than misreading it (an index is rebuilt by the next load, never
+/// migrated in place).
+const LAYOUT: &[Migration] = &[Migration::sql(
+    "meta, person and former_nir",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+     CREATE TABLE person (nir INTEGER PRIMARY KEY, sex INTEGER, birth_year INTEGER, vals BLOB NOT NULL);
+     CREATE TABLE former_nir (nir INTEGER PRIMARY KEY, person INTEGER);",
+)];
 
 /// SQLite's page cache while loading, in KiB (negative `cache_size` is KiB). Rows are appended
 /// in key order (see [`Staged`]), which only ever touches the right edge of each B-tree: a small
@@ -65,6 +73,8 @@ pub enum IndexError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the extract index {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot lay out the new extract index {path}: {source}")]
+    Layout { path: PathBuf, source: passerelle_sqlite::Error },
     #[error("cannot install the new index at {path}")]
     Install { path: PathBuf, source: std::io::Error },
 }
@@ -125,7 +135,7 @@ impl IndexBuilder {
         let work = data_dir.join(format!("{LOADING_PREFIX}{extract_id}"));
         let target = data_dir.join(INDEX_FILE);
         let sql = |source| IndexError::Sqlite { path: work.clone(), source };
-        let conn = Connection::open(&work).map_err(sql)?;
+        let mut conn = Connection::open(&work).map_err(sql)?;
         let mut builder = IndexBuilder {
             conn: None,
             work: work.clone(),
@@ -140,14 +150,11 @@ impl IndexBuilder {
              PRAGMA synchronous = OFF;
              PRAGMA locking_mode = EXCLUSIVE;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -{LOAD_CACHE_KIB};
-             PRAGMA user_version = {LAYOUT_VERSION};
-             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-             CREATE TABLE person (nir INTEGER PRIMARY KEY, sex INTEGER, birth_year INTEGER, vals BLOB NOT NULL);
-             CREATE TABLE former_nir (nir INTEGER PRIMARY KEY, person INTEGER);
-             BEGIN;"
+             PRAGMA cache_size = -{LOAD_CACHE_KIB};"
         ))
         .map_err(sql)?;
+        migrate::apply(&mut conn, &work, LAYOUT).map_err(|source| IndexError::Layout { path: work.clone(), source })?;
+        conn.execute_batch("BEGIN;").map_err(sql)?;
         let held_codes = held.iter().map(|c| c.code()).collect::<Vec<_>>().join(",");
         let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)").map_err(sql)?;
         for (key, value) in [("body", body), ("extract_id", builder.extract_id.as_str()), ("held", held_codes.as_str())]
@@ -384,7 +391,7 @@ impl IndexReader {
 
 fn read_info(conn: &Connection) -> rusqlite::Result<IndexInfo> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != LAYOUT_VERSION {
+    if version != i64::from(migrate::latest(LAYOUT)) {
         return Err(rusqlite::Error::InvalidQuery);
     }
     let get = |key: &str| -> rusqlite::Result<String> {

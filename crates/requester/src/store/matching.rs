@@ -18,7 +18,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use passerelle_sqlite::rusqlite::{self, params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;

@@ -36,16 +36,23 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use passerelle_protocol::catalogue::{self, body};
+use passerelle_protocol::catalogue::body;
 use passerelle_protocol::v1::{self, Category};
 use passerelle_protocol::value::{self, Value};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use uuid::Uuid;
 
+mod summary;
+
+pub use summary::{
+    render_case, render_summary, rfc3339, BodySummary, CaseSummary, DeclineSummary, RefusedPerson, SelectionCounts,
+    Summary,
+};
+
 use crate::consolidate::{self, Merged};
 use crate::ranking::{self, format_score, Ranked, Scorer};
-use crate::store::{CaseRecord, CaseState, PersonRow, ProblemRecord, Store, StoreError, SubmissionRecord};
+use crate::store::{CaseRecord, CaseState, PersonRow, Store, StoreError, SubmissionRecord};
 
 /// A failure writing result files.
 #[derive(Debug, thiserror::Error)]
@@ -416,200 +423,6 @@ impl<K: Serialize, V: Serialize> Serialize for Ordered<K, V> {
             m.serialize_entry(k, v)?;
         }
         m.end()
-    }
-}
-
-// ----- the summary -----
-
-/// The case-level summary of a submission (`*.summary.json`, and printed by the CLI). No NIR,
-/// name or contact in it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub submission: String,
-    pub submitted_at: String,
-    /// When everything of the submission is purged (files included).
-    pub purge_after: String,
-    pub service: String,
-    pub wanted: Vec<&'static str>,
-    pub selection: SelectionCounts,
-    /// Persons in the contact list.
-    pub persons_listed: u64,
-    pub cases: Vec<CaseSummary>,
-    pub files: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct SelectionCounts {
-    pub lines: u64,
-    pub rejected: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CaseSummary {
-    pub case_id: String,
-    pub observatory: String,
-    pub state: CaseState,
-    pub persons: u64,
-    /// `complete` or `partial` once answered.
-    pub completeness: Option<&'static str>,
-    pub bodies: Vec<BodySummary>,
-    /// Why the observatory refused the whole case, if it did.
-    pub case_refused: Vec<ProblemRecord>,
-    /// The persons it refused, by selection line, with the reasons.
-    pub refused_persons: Vec<RefusedPerson>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BodySummary {
-    pub body: String,
-    pub asked: Vec<&'static str>,
-    pub answered: bool,
-    pub declined: Vec<DeclineSummary>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeclineSummary {
-    /// The category code, or its number when it is not one of the decree's.
-    pub category: String,
-    pub reason: &'static str,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RefusedPerson {
-    pub line: u64,
-    pub problems: Vec<ProblemRecord>,
-}
-
-/// RFC 3339, UTC.
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-fn category_text(n: i32) -> String {
-    catalogue::by_number(n).map_or_else(|| format!("category {n}"), |i| i.code.to_owned())
-}
-
-fn decline_reason(n: i32) -> &'static str {
-    match v1::DeclineReason::try_from(n) {
-        Ok(v1::DeclineReason::NotInDecree) => "not_in_decree",
-        Ok(v1::DeclineReason::NotHeld) => "not_held",
-        Ok(v1::DeclineReason::SourceUnavailable) => "source_unavailable",
-        _ => "unspecified",
-    }
-}
-
-impl CaseSummary {
-    pub fn build(store: &Store, case: &CaseRecord) -> Result<CaseSummary, StoreError> {
-        let refused_persons = store
-            .refused_persons(case.id)?
-            .into_iter()
-            .map(|(line, problems)| RefusedPerson { line, problems })
-            .collect();
-        Ok(CaseSummary {
-            case_id: case.id.to_string(),
-            observatory: case.observatory.clone(),
-            state: case.state,
-            persons: case.persons,
-            completeness: match case.completeness {
-                v1::Completeness::Complete => Some("complete"),
-                v1::Completeness::Partial => Some("partial"),
-                v1::Completeness::Unspecified => None,
-            },
-            bodies: case
-                .bodies
-                .iter()
-                .map(|b| BodySummary {
-                    body: b.body.clone(),
-                    asked: b.asked.iter().map(|&c| catalogue::by_number(c).map_or("unspecified", |i| i.code)).collect(),
-                    answered: b.answered,
-                    declined: b
-                        .declined
-                        .iter()
-                        .map(|d| DeclineSummary {
-                            category: category_text(d.category),
-                            reason: decline_reason(d.reason),
-                            detail: d.detail.clone(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-            case_refused: case.case_problems.clone(),
-            refused_persons,
-        })
-    }
-}
-
-impl Summary {
-    pub fn build(
-        store: &Store,
-        submission: &SubmissionRecord,
-        cases: &[CaseRecord],
-        persons_listed: u64,
-        paths: &OutputPaths,
-    ) -> Result<Summary, StoreError> {
-        Ok(Summary {
-            submission: submission.id.to_string(),
-            submitted_at: rfc3339(submission.submitted_at),
-            purge_after: rfc3339(submission.purge_after),
-            service: submission.service.clone(),
-            wanted: submission.wanted.iter().map(|c| c.code()).collect(),
-            selection: SelectionCounts { lines: submission.lines, rejected: submission.rejected },
-            persons_listed,
-            cases: cases.iter().map(|c| CaseSummary::build(store, c)).collect::<Result<_, _>>()?,
-            files: paths.files().iter().map(|p| p.display().to_string()).collect(),
-        })
-    }
-}
-
-/// The summary as sentences, for the terminal.
-pub fn render_summary(summary: &Summary) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ =
-        writeln!(out, "submission {} — {} person(s) in the contact list", summary.submission, summary.persons_listed);
-    for c in &summary.cases {
-        render_case(&mut out, c);
-    }
-    for f in &summary.files {
-        let _ = writeln!(out, "  written: {f}");
-    }
-    let _ = writeln!(out, "  purged on {} (decree art. 5: 24 months at most)", summary.purge_after);
-    out
-}
-
-/// One case as sentences: state, declines, refusals with their reasons.
-pub fn render_case(out: &mut String, c: &CaseSummary) {
-    use std::fmt::Write as _;
-    let completeness = c.completeness.map(|s| format!(", {s}")).unwrap_or_default();
-    let _ =
-        writeln!(out, "  case {} → {}: {} person(s), {}{}", c.case_id, c.observatory, c.persons, c.state, completeness);
-    for b in &c.bodies {
-        if !b.answered {
-            let _ = writeln!(out, "    {}: did not answer before the deadline (its persons are no_answer)", b.body);
-        }
-        for d in &b.declined {
-            let detail = if d.detail.is_empty() { String::new() } else { format!(" ({})", d.detail) };
-            let _ = writeln!(out, "    {} declined {}: {}{}", b.body, d.category, d.reason, detail);
-        }
-    }
-    if !c.case_refused.is_empty() {
-        let _ = writeln!(out, "    the observatory REFUSED the whole case:");
-        for p in &c.case_refused {
-            let _ = writeln!(out, "      {}", problem_text(p));
-        }
-    }
-    for r in &c.refused_persons {
-        let reasons: Vec<String> = r.problems.iter().map(problem_text).collect();
-        let _ = writeln!(out, "    line {} refused by the observatory: {}", r.line, reasons.join("; "));
-    }
-}
-
-fn problem_text(p: &ProblemRecord) -> String {
-    if p.field.is_empty() {
-        p.reason.clone()
-    } else {
-        format!("{}: {}", p.field, p.reason)
     }
 }
 

@@ -1,0 +1,335 @@
+//! The requester adapter as a service: submit a selection (validate, store, group by
+//! observatory, send in chunks), receive results and refusals (store, receipt), write the
+//! ranked contact list, purge at the end of retention — and the daemon that does the receiving
+//! and purging for as long as it runs.
+//!
+//! **Architecture invariant:** a request carries, per person, only the NIR, the former NIRs, sex,
+//! birth year, residence commune and the risk factors the selection gave — never a name, an
+//! address, an e-mail or a phone number (they stay in [`crate::store`]).
+//!
+//! **One results queue per branch.** The broker has one results queue per body code, so every
+//! office of a branch that runs a requester reads the same queue. A result for a case this
+//! store does not know is dead-lettered with its reason (visible to operators, never silently
+//! lost), so in this version a deployment runs **one requester store per branch**: one office's
+//! `run` daemon (several `submit`s may share that store). A result for a case this store purged
+//! is a late copy: acknowledged and dropped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use indicatif::ProgressBar;
+use passerelle_bus::{Bus, BusError, Consumer, Handler, Outgoing, Queue};
+use passerelle_protocol::rules::Clock;
+use passerelle_protocol::territory::Territories;
+use passerelle_selection::UnusableFile;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::export::{self, ExportError, OutputPaths, Summary, Written};
+use crate::ranking::Scorer;
+use crate::settings::{RequesterSettings, SettingsError};
+use crate::store::{CaseRecord, CaseState, Store, StoreError, SubmissionRecord};
+
+mod receive;
+mod submit;
+
+pub use submit::{SubmitRequest, Submitted, MAX_SERVICE_CHARS};
+
+/// How often a waiting `submit`, or the daemon, looks at the store for changes another process
+/// made (a daemon and a submit share the store): short enough to feel immediate.
+const STORE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often the daemon purges expired cases and retries pending receipts and result files.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How long `submit` keeps waiting past the latest respond-by of its cases: the observatory
+/// returns a (partial) result at the deadline, so this only covers transit and clock skew.
+pub const WAIT_GRACE: Duration = Duration::from_secs(3600);
+
+/// A requester failure. The CLI maps them to exit codes (usage 2, runtime 4).
+#[derive(Debug, thiserror::Error)]
+pub enum RequesterError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// Bad arguments (categories, service text, deadline).
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot open the selection file {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("the selection file {path} cannot be used: {source}")]
+    Unusable { path: PathBuf, source: UnusableFile },
+    #[error("cannot read the selection file: {0}")]
+    Read(std::io::Error),
+    /// `--strict` and some records were rejected: nothing was stored or sent.
+    #[error("{rejected} record(s) rejected and --strict given: nothing was sent")]
+    Strict { rejected: u64 },
+    /// No valid record at all: nothing was stored or sent.
+    #[error("no valid record in the selection ({rejected} rejected): nothing was sent")]
+    NothingValid { rejected: u64 },
+    #[error("no case {0} in this requester's store")]
+    UnknownCase(String),
+    #[error("case {case} has no result yet (it is {state})")]
+    NotSettled { case: Uuid, state: CaseState },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+struct Inner {
+    settings: RequesterSettings,
+    store: Store,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    scorer: Scorer,
+    territories: Territories,
+    /// Woken whenever a result or refusal is stored by this process.
+    changed: Notify,
+    /// Serialises receipts, so the handler that completes a case and the daemon's retry of
+    /// pending receipts never send the same one twice (a duplicate would be harmless: the
+    /// observatory's receipt handling is idempotent; this only keeps the traffic clean).
+    receipts: tokio::sync::Mutex<()>,
+}
+
+/// The requester adapter. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Requester {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requester")
+            .field("body", &self.inner.settings.body)
+            .field("office", &self.inner.settings.office)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Requester {
+    /// Validates the settings and opens the store. Does not touch the broker.
+    pub fn build(
+        settings: RequesterSettings,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Requester, RequesterError> {
+        settings.validate()?;
+        let territories = settings.territories()?;
+        if settings.retention_clamped() {
+            tracing::warn!(
+                configured_days = settings.retention_days,
+                "retention_days is above the 24 months of decree art. 5: lowered to 730"
+            );
+        }
+        let store = Store::open(&settings.data_dir)?;
+        let scorer = Scorer::new(&settings.ranking);
+        Ok(Requester {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                bus,
+                clock,
+                scorer,
+                territories,
+                changed: Notify::new(),
+                receipts: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// A requester without a broker, for the commands that only read or purge the store
+    /// (`status`, `fetch`, `purge`): anything that would publish or consume fails with
+    /// [`BusError::Closed`].
+    pub fn offline(settings: RequesterSettings, clock: Arc<dyn Clock>) -> Result<Requester, RequesterError> {
+        Requester::build(settings, Arc::new(OfflineBus), clock)
+    }
+
+    pub fn settings(&self) -> &RequesterSettings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    // ----- results -----
+
+    fn submission_of(&self, case: &CaseRecord) -> Result<SubmissionRecord, RequesterError> {
+        self.inner
+            .store
+            .submission(case.submission_id)?
+            .ok_or_else(|| RequesterError::Store(StoreError::Corrupt(format!("case {} has no submission", case.id))))
+    }
+
+    /// Where a submission's result goes: its `--out`, or `out_dir/<submission id>`.
+    pub fn output_paths(&self, submission: &SubmissionRecord) -> OutputPaths {
+        match &submission.out_path {
+            Some(out) => OutputPaths::for_out(out),
+            None => OutputPaths::in_dir(&self.inner.settings.out_dir, &submission.id.to_string()),
+        }
+    }
+
+    /// Writes a submission's consolidated, ranked result (every case of it) and its summary.
+    pub fn write_result(&self, submission: Uuid) -> Result<(Written, Summary), RequesterError> {
+        let record = self
+            .inner
+            .store
+            .submission(submission)?
+            .ok_or_else(|| RequesterError::UnknownCase(submission.to_string()))?;
+        let cases = self.inner.store.cases_of(submission)?;
+        let paths = self.output_paths(&record);
+        self.write_cases(&record, &cases, &paths)
+    }
+
+    /// Writes one case's result again (`requester fetch`): to `out`, or `out_dir/<case id>`.
+    pub fn write_case(&self, case_id: Uuid, out: Option<&Path>) -> Result<(Written, Summary), RequesterError> {
+        let case = self.inner.store.case(case_id)?.ok_or_else(|| RequesterError::UnknownCase(case_id.to_string()))?;
+        if !matches!(case.state, CaseState::Answered | CaseState::Refused) {
+            return Err(RequesterError::NotSettled { case: case_id, state: case.state });
+        }
+        let record = self.submission_of(&case)?;
+        let paths = match out {
+            Some(out) => OutputPaths::for_out(out),
+            None => OutputPaths::in_dir(&self.inner.settings.out_dir, &case_id.to_string()),
+        };
+        self.write_cases(&record, std::slice::from_ref(&case), &paths)
+    }
+
+    fn write_cases(
+        &self,
+        record: &SubmissionRecord,
+        cases: &[CaseRecord],
+        paths: &OutputPaths,
+    ) -> Result<(Written, Summary), RequesterError> {
+        let written = export::write_result(&self.inner.store, &self.inner.scorer, record, cases, paths)?;
+        // The files hold names and contacts: the purge deletes them with the case.
+        // A single case written again (`fetch`) is not the submission's consolidated result.
+        let whole = cases.len() == self.inner.store.cases_of(record.id)?.len();
+        self.inner.store.mark_written(record.id, &written.files, self.now(), whole)?;
+        let summary = Summary::build(&self.inner.store, record, cases, written.persons, paths)?;
+        Ok((written, summary))
+    }
+
+    // ----- status and purge -----
+
+    /// Every case with its submission, oldest first.
+    pub fn status(&self) -> Result<Vec<(CaseRecord, SubmissionRecord)>, RequesterError> {
+        let mut out = Vec::new();
+        for case in self.inner.store.cases()? {
+            let submission = self.submission_of(&case)?;
+            out.push((case, submission));
+        }
+        Ok(out)
+    }
+
+    /// A case's summary (state, declines, refusals with their reasons).
+    pub fn case_summary(&self, case: &CaseRecord) -> Result<export::CaseSummary, RequesterError> {
+        Ok(export::CaseSummary::build(&self.inner.store, case)?)
+    }
+
+    /// Purges every submission whose retention has ended: its persons, results, refusals and
+    /// result files; the store's files are scrubbed. Returns the purged submission ids.
+    pub fn purge(&self) -> Result<Vec<Uuid>, RequesterError> {
+        let purged = self.inner.store.purge_due(self.now())?;
+        let mut ids = Vec::new();
+        for (id, files) in purged {
+            for f in files {
+                match std::fs::remove_file(&f) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(submission = %id, file = %f.display(), error = %e, "cannot delete a purged result file")
+                    }
+                }
+            }
+            tracing::info!(submission = %id, "submission purged (retention ended)");
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    // ----- the daemon -----
+
+    /// One round of the daemon's housekeeping: purge what is due, send what a crashed `submit`
+    /// left unsent, retry pending receipts, write the result files of settled submissions.
+    pub async fn housekeeping(&self) -> Result<(), RequesterError> {
+        self.purge()?;
+        let unsent: Vec<Uuid> = self.inner.store.unsent_cases()?.iter().map(|c| c.id).collect();
+        if !unsent.is_empty() {
+            self.send(&unsent, &ProgressBar::hidden()).await?;
+        }
+        self.write_pending()?;
+        for case in self.inner.store.cases_awaiting_receipt()? {
+            self.send_receipt(case.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the result files of every settled submission not written yet; returns them.
+    pub fn write_pending(&self) -> Result<Vec<(Written, Summary)>, RequesterError> {
+        let mut out = Vec::new();
+        for id in self.inner.store.submissions_to_write()? {
+            let (written, summary) = self.write_result(id)?;
+            tracing::info!(submission = %id, persons = written.persons, refused = written.refused, "result written");
+            out.push((written, summary));
+        }
+        Ok(out)
+    }
+
+    /// The daemon (`requester run`): listens for results and refusals, writes result files as
+    /// submissions settle, sends receipts, purges at the end of retention — until `shutdown`
+    /// resolves. Then stops consuming and lets in-flight deliveries finish.
+    pub async fn run_until_stopped(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), RequesterError> {
+        let consumer = self.listen().await?;
+        tokio::pin!(shutdown);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        // After a failed write (an out_dir gone or full), result files wait for the next
+        // housekeeping round instead of failing again every poll.
+        let mut writes_blocked = false;
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = housekeeping.tick() => {
+                    writes_blocked = false;
+                    if let Err(e) = self.housekeeping().await {
+                        writes_blocked = true;
+                        tracing::error!(error = %e, "housekeeping failed; retried at the next round");
+                    }
+                }
+                _ = tokio::time::timeout(STORE_POLL_INTERVAL, notified), if !writes_blocked => {
+                    if let Err(e) = self.write_pending() {
+                        writes_blocked = true;
+                        tracing::error!(error = %e, "cannot write a result; retried at the next housekeeping round");
+                    }
+                }
+            }
+        }
+        consumer.stop().await;
+        Ok(())
+    }
+}
+
+/// The bus of an offline requester: every operation fails.
+#[derive(Debug)]
+struct OfflineBus;
+
+#[async_trait::async_trait]
+impl Bus for OfflineBus {
+    async fn publish(&self, _: Vec<Outgoing>) -> Result<(), BusError> {
+        Err(BusError::Closed)
+    }
+    async fn consume(&self, _: Queue, _: Arc<dyn Handler>) -> Result<Consumer, BusError> {
+        Err(BusError::Closed)
+    }
+}

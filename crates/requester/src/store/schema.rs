@@ -1,0 +1,100 @@
+//! The requester store's schema: its numbered migrations ([`passerelle_sqlite::migrate`]).
+//! Step *n* brings a file from `user_version` *n − 1* to *n*; steps are only ever appended.
+
+use passerelle_sqlite::Migration;
+
+/// The store's schema, in order.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration::sql("submissions, cases, persons, results and refusals", SCHEMA_V1),
+    Migration::sql("a person's answers in a row of person_answers", ANSWERS_APART),
+];
+
+/// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS submissions (
+    id              TEXT PRIMARY KEY,
+    submitted_at    INTEGER NOT NULL,
+    purge_after     INTEGER NOT NULL,
+    respond_by      INTEGER NOT NULL,
+    service         TEXT NOT NULL,
+    wanted          TEXT NOT NULL,
+    columns         TEXT NOT NULL,
+    separator       INTEGER NOT NULL,
+    encoding        TEXT NOT NULL,
+    out_path        TEXT,
+    lines           INTEGER NOT NULL,
+    rejected        INTEGER NOT NULL,
+    written_at      INTEGER,
+    purged_at       INTEGER
+);
+CREATE TABLE IF NOT EXISTS cases (
+    id              TEXT PRIMARY KEY,
+    submission_id   TEXT NOT NULL REFERENCES submissions(id),
+    observatory     TEXT NOT NULL,
+    persons         INTEGER NOT NULL,
+    request_chunks  INTEGER NOT NULL,
+    state           TEXT NOT NULL,
+    submitted_at    INTEGER NOT NULL,
+    sent_at         INTEGER,
+    settled_at      INTEGER,
+    receipt_sent_at INTEGER,
+    result_chunks   INTEGER,
+    completeness    INTEGER,
+    bodies          BLOB,
+    case_problems   TEXT,
+    refused_persons INTEGER NOT NULL DEFAULT 0,
+    purged_at       INTEGER
+);
+CREATE INDEX IF NOT EXISTS cases_by_submission ON cases(submission_id);
+CREATE TABLE IF NOT EXISTS persons (
+    id              INTEGER PRIMARY KEY,
+    case_id         TEXT NOT NULL REFERENCES cases(id),
+    line            INTEGER NOT NULL,
+    nir             TEXT NOT NULL,
+    former_nirs     TEXT NOT NULL,
+    sex             INTEGER NOT NULL,
+    birth_year      INTEGER NOT NULL,
+    commune_code    TEXT NOT NULL,
+    known           BLOB NOT NULL,
+    cells           TEXT NOT NULL,
+    answers         BLOB,
+    refusal         TEXT,
+    UNIQUE (case_id, nir)
+);
+CREATE INDEX IF NOT EXISTS persons_by_case_line ON persons(case_id, line);
+CREATE TABLE IF NOT EXISTS result_chunks (
+    case_id         TEXT NOT NULL,
+    chunk_index     INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    case_id         TEXT NOT NULL,
+    request_chunk   INTEGER NOT NULL,
+    whole_case      INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, request_chunk, whole_case)
+);
+CREATE TABLE IF NOT EXISTS written_files (
+    submission_id   TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    PRIMARY KEY (submission_id, path)
+);
+";
+
+/// A person's answers move out of the persons' rows: storing a result chunk appends small rows
+/// instead of rewriting the persons' (cells and all). The column goes too, so nothing reads two
+/// places and a store has one shape whatever its history.
+const ANSWERS_APART: &str = "
+-- A result person's answers: the encoded v1::ResultPerson without its NIR (the person row has
+-- it), keyed by the person's id. Written once per person and never grown, so storing a result
+-- chunk appends small rows instead of rewriting the persons' (cells and all). No foreign key:
+-- the purge deletes these rows with their persons, in the same transaction.
+CREATE TABLE person_answers (
+    person_id       INTEGER PRIMARY KEY,
+    answers         BLOB NOT NULL
+);
+INSERT INTO person_answers (person_id, answers)
+    SELECT id, answers FROM persons WHERE answers IS NOT NULL ORDER BY id;
+ALTER TABLE persons DROP COLUMN answers;
+";

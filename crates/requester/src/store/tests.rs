@@ -1,0 +1,292 @@
+//! The requester store's unit tests.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use passerelle_protocol::v1::{self, Category};
+use passerelle_sqlite::rusqlite::params;
+use prost::Message as _;
+use uuid::Uuid;
+
+use super::matching::{self, PersonIndex};
+use super::schema::MIGRATIONS;
+use super::*;
+
+/// A synthetic, valid NIR (a man born in March 1950 in Paris), order number from `n`.
+fn nir(n: u32) -> String {
+    let body = format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999);
+    let key = 97 - body.parse::<u64>().unwrap() % 97;
+    format!("{body}{key:02}")
+}
+
+fn answers(n: u32) -> Vec<v1::BodyAnswer> {
+    let status = if n % 2 == 0 { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
+    vec![v1::BodyAnswer { body: "cnam".into(), status: status as i32, values: None }]
+}
+
+/// A store with one submission and one case of `persons` persons (lines 1.., NIRs `nir(line)`
+/// in reverse order, so that lines and NIRs are not in the same order).
+fn store_with_case(dir: &Path, persons: u32) -> (Store, Uuid) {
+    let store = Store::open(dir).unwrap();
+    let now = SystemTime::now();
+    let (submission, case) = (Uuid::now_v7(), Uuid::now_v7());
+    store
+        .write(|tx| {
+            Store::insert_submission(
+                tx,
+                &SubmissionRecord {
+                    id: submission,
+                    submitted_at: now,
+                    purge_after: now + Duration::from_secs(86_400),
+                    respond_by: now,
+                    service: "visite".into(),
+                    wanted: vec![Category::LongTermCondition],
+                    columns: vec!["nir".into(), "family_name".into()],
+                    separator: b',',
+                    encoding: "utf-8".into(),
+                    out_path: None,
+                    lines: persons.into(),
+                    rejected: 0,
+                    written_at: None,
+                    purged_at: None,
+                },
+            )?;
+            Store::insert_case(tx, case, submission, "carsat-sud-est", now)?;
+            for line in 1..=persons {
+                let p = NewPerson {
+                    line: line.into(),
+                    nir: nir(persons - line),
+                    cells: vec![nir(persons - line), format!("Zorglub{line:04}")],
+                    ..Default::default()
+                };
+                Store::insert_person(tx, case, &p)?;
+            }
+            Store::set_case_counts(tx, case, persons.into(), 1)
+        })
+        .unwrap();
+    (store, case)
+}
+
+fn result(case: Uuid, index: u32, count: u32, nirs: impl IntoIterator<Item = u32>) -> v1::Result {
+    v1::Result {
+        case_id: case.to_string(),
+        chunk_index: index,
+        chunk_count: count,
+        persons: nirs.into_iter().map(|n| v1::ResultPerson { nir: nir(n), answers: answers(n) }).collect(),
+        ..Default::default()
+    }
+}
+
+/// Each person's (line, NIR of its answers, its answers), in selection order.
+fn stored_answers(store: &Store, case: Uuid) -> Vec<(u64, Option<v1::ResultPerson>)> {
+    let mut out = Vec::new();
+    store
+        .for_each_person(&[case], |p| {
+            out.push((p.line, p.answers));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn result_chunks_are_matched_by_nir_counted_when_unknown_and_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 6);
+    let now = SystemTime::now();
+    // Chunk 1 first, with a NIR that is not in the case (counted, not stored).
+    let stored = store.store_result(&result(case, 1, 2, [3, 4, 5, 999]), now).unwrap();
+    assert_eq!(stored, Stored::New { settled: false, unmatched: 1 });
+    // A redelivery with other answers changes nothing.
+    let mut again = result(case, 1, 2, [3, 4, 5]);
+    again.persons[0].answers.clear();
+    assert_eq!(store.store_result(&again, now).unwrap(), Stored::Duplicate);
+    assert_eq!(
+        store.store_result(&result(case, 0, 2, [0, 1, 2]), now).unwrap(),
+        Stored::New { settled: true, unmatched: 0 }
+    );
+    assert_eq!(store.case(case).unwrap().unwrap().state, CaseState::Answered);
+    // Line l holds nir(6 - l): every person got its own answers, with its NIR.
+    for (line, answers) in stored_answers(&store, case) {
+        let n = 6 - line as u32;
+        let answers = answers.unwrap_or_else(|| panic!("line {line} has no answers"));
+        assert_eq!(answers.nir, nir(n));
+        assert_eq!(answers.answers, self::answers(n), "line {line}");
+    }
+    let one = store.person(1).unwrap();
+    assert_eq!(one.answers.unwrap().answers, answers(5));
+    assert_eq!(one.cells[1], "Zorglub0001");
+}
+
+#[test]
+fn a_person_without_answers_reads_as_none_and_the_purge_deletes_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 3);
+    let now = SystemTime::now();
+    store.store_result(&result(case, 0, 1, [0, 1]), now).unwrap();
+    let got: Vec<bool> = stored_answers(&store, case).iter().map(|(_, a)| a.is_some()).collect();
+    // Line 1 is nir(2), which the result did not name.
+    assert_eq!(got, vec![false, true, true]);
+    assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
+    let left: i64 =
+        store.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM person_answers", [], |r| r.get(0))?)).unwrap();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 3);
+    // Back to version 1's shape: the answers in the persons' rows.
+    store
+        .db
+        .with_connection(|conn| {
+            conn.execute_batch("DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;")?;
+            let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
+            conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;
+            conn.pragma_update(None, "user_version", 1)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .db
+        .with_connection(|conn| {
+            assert_eq!(passerelle_sqlite::migrate::version(conn)?, passerelle_sqlite::migrate::latest(MIGRATIONS));
+            let columns: i64 =
+                conn.query_row("SELECT COUNT(*) FROM pragma_table_info('persons') WHERE name = 'answers'", [], |r| {
+                    r.get(0)
+                })?;
+            assert_eq!(columns, 0, "the old column is gone");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let stored = stored_answers(&store, case);
+    assert_eq!(stored[0].1.as_ref().map(|a| a.answers.clone()), Some(answers(2)));
+    assert!(stored[1].1.is_none());
+    // And the upgraded store takes new results.
+    store.store_result(&result(case, 0, 1, [0, 1]), SystemTime::now()).unwrap();
+    assert!(stored_answers(&store, case).iter().all(|(_, a)| a.is_some()));
+    // Opening it again migrates nothing twice.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(stored_answers(&store, case).len(), 3);
+}
+
+/// A further case of the store's submission, its persons `nirs` on lines 1…
+fn add_case(store: &Store, nirs: &[String]) -> Uuid {
+    let now = SystemTime::now();
+    let case = Uuid::now_v7();
+    let submission = store.submissions().unwrap()[0].id;
+    store
+        .write(|tx| {
+            Store::insert_case(tx, case, submission, "cnav-idf", now)?;
+            for (line, nir) in nirs.iter().enumerate() {
+                let person = NewPerson { line: line as u64 + 1, nir: nir.clone(), ..Default::default() };
+                Store::insert_person(tx, case, &person)?;
+            }
+            Store::set_case_counts(tx, case, nirs.len() as u64, nirs.len() as u32)
+        })
+        .unwrap();
+    case
+}
+
+#[test]
+fn tables_are_kept_within_the_bound_without_evicting_a_case_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, first) = store_with_case(dir.path(), 3);
+    let second = add_case(&store, &[nir(500)]);
+    let now = SystemTime::now();
+    let mut index = PersonIndex::default();
+    store
+        .read(|tx| {
+            let nirs = [nir(0), nir(7)];
+            let (ids, unmatched) =
+                index.ids(tx, first, &first.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!((ids[0].is_some(), ids[1], unmatched), (true, None, 1));
+            let nirs = [nir(500)];
+            let (ids, _) = index.ids(tx, second, &second.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert!(ids[0].is_some());
+            assert_eq!(index.held(), vec![first, second]);
+            index.forget(first);
+            assert_eq!(index.held(), vec![second]);
+            // Idle tables go when another case needs a table.
+            let later = now + matching::IDLE;
+            let nirs = [nir(1)];
+            let (ids, _) = index.ids(tx, first, &first.to_string(), nirs.iter().map(String::as_str), later).unwrap();
+            assert!(ids[0].is_some());
+            assert_eq!(index.held(), vec![first]);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn nirs_that_do_not_pack_are_matched_in_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 3);
+    // A second case whose stored NIRs include one that does not pack (a lowercase letter):
+    // the whole case is matched person by person in the (case, NIR) index.
+    let odd_case = add_case(&store, &[nir(40), "2a0000000000000".to_owned()]);
+    let now = SystemTime::now();
+    let mut index = PersonIndex::default();
+    store
+        .read(|tx| {
+            let id_of = |case: Uuid, nir: &str| -> i64 {
+                tx.query_row(
+                    "SELECT id FROM persons WHERE case_id = ?1 AND nir = ?2",
+                    params![case.to_string(), nir],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            };
+            let nirs = [nir(40), "2a0000000000000".to_owned(), nir(41)];
+            let (ids, unmatched) =
+                index.ids(tx, odd_case, &odd_case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!(ids, vec![Some(id_of(odd_case, &nirs[0])), Some(id_of(odd_case, &nirs[1])), None]);
+            assert_eq!(unmatched, 1);
+            assert!(index.held().is_empty(), "no table for a case with a NIR that does not pack");
+            // A case held as a table still matches, in the index, a result NIR that does not pack.
+            let nirs = [nir(1), "not a NIR".to_owned()];
+            let (ids, unmatched) =
+                index.ids(tx, case, &case.to_string(), nirs.iter().map(String::as_str), now).unwrap();
+            assert_eq!(ids, vec![Some(id_of(case, &nirs[0])), None]);
+            assert_eq!(unmatched, 1);
+            assert_eq!(index.held(), vec![case]);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 3);
+    let now = SystemTime::now();
+    let problem = v1::Problem { field: "birth_year".into(), reason: "under 55".into() };
+    let refusal = v1::Refusal {
+        case_id: case.to_string(),
+        request_chunk_index: 0,
+        persons: [nir(2), nir(999)]
+            .into_iter()
+            .map(|nir| v1::RefusedPerson { nir, problems: vec![problem.clone()] })
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::New { settled: false, unmatched: 1 });
+    assert_eq!(store.store_refusal(&refusal, now).unwrap(), Stored::Duplicate);
+    assert_eq!(store.case(case).unwrap().unwrap().refused_persons, 1);
+    let refused: Vec<(String, String)> = store
+        .read(|tx| {
+            Ok(tx.query_all(
+                "SELECT nir, refusal FROM persons WHERE case_id = ?1 AND refusal IS NOT NULL",
+                [case.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, nir(2));
+    assert!(refused[0].1.contains("under 55"), "{}", refused[0].1);
+}
