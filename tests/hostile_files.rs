@@ -165,9 +165,7 @@ fn load(dir: &Path, file: &Path, json: bool) -> Run {
 fn nir(n: u64) -> String {
     let (order, commune, month) = (1 + n % 999, 1 + n / 999 % 999, 1 + n / (999 * 999) % 12);
     let year = 30 + n / (999 * 999 * 12) % 40;
-    let body = format!("{}{year:02}{month:02}13{commune:03}{order:03}", 1 + n % 2);
-    let key = 97 - body.parse::<u64>().unwrap() % 97;
-    format!("{body}{key:02}")
+    passerelle_test_support::nir_with_key(&format!("{}{year:02}{month:02}13{commune:03}{order:03}", 1 + n % 2))
 }
 
 /// The birth year and sex code that agree with [`nir`]`(n)`.
