@@ -3,7 +3,7 @@
 //! chunks per body, purges, per-body response latency), a responder, the requester and the bus
 //! (dead-letters, reconnects, blocked time).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
