@@ -70,10 +70,7 @@ fn is_test_code(path: &Path) -> bool {
 /// level): the tests beside the code do not count against its size.
 fn code_lines(text: &str) -> usize {
     let lines: Vec<&str> = text.lines().collect();
-    lines
-        .windows(2)
-        .position(|w| w[0] == "#[cfg(test)]" && w[1].starts_with("mod "))
-        .unwrap_or(lines.len())
+    lines.windows(2).position(|w| w[0] == "#[cfg(test)]" && w[1].starts_with("mod ")).unwrap_or(lines.len())
 }
 
 #[test]
@@ -131,7 +128,10 @@ fn no_doc_comment_holds_a_runnable_rust_example() {
             lines.into_iter().map(move |l| format!("{}:{l}", p.display()))
         })
         .collect();
-    assert!(found.is_empty(), "doctests (not run by cargo nextest; make them unit tests or mark the block): {found:#?}");
+    assert!(
+        found.is_empty(),
+        "doctests (not run by cargo nextest; make them unit tests or mark the block): {found:#?}"
+    );
 }
 
 #[test]

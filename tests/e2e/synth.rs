@@ -2,9 +2,10 @@
 //! files and the manifest agree, and `passerelle requester check` accepts the whole selection.
 
 use std::path::Path;
-use crate::support::passerelle;
 
 use passerelle_synth::{extract_columns, extract_file_name, Manifest, SELECTION_FILE};
+
+use crate::support::passerelle;
 
 const PERSONS: u64 = 2000;
 

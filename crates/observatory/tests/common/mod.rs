@@ -566,8 +566,11 @@ pub fn capture_logs() -> LogBuffer {
         let filter = tracing_subscriber::EnvFilter::new(
             "info,passerelle_observatory=trace,passerelle_store=trace,passerelle_bus=trace,passerelle_protocol=trace",
         );
-        let subscriber =
-            tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(move || sink.clone()).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     })

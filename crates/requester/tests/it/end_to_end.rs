@@ -4,7 +4,7 @@
 //! cases → one merged, ranked list with the names joined back; the receipts make both
 //! observatories purge their cases.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! bad lines, refusals, ranking, result files, the daemon, and the 24-month purge with a
 //! forensic scan of the store's files.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
