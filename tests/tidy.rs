@@ -1,6 +1,5 @@
 //! Tidy checks over the source tree (rust-analyzer's idea): every Rust file says what it is for
-//! in a `//!` doc, every crate root forbids unsafe code, no source file outgrows one concern,
-//! and no doc comment holds a Rust example that only `cargo test --doc` would run.
+//! in a `//!` doc, every crate root forbids unsafe code, and no source file outgrows one concern.
 
 use std::path::{Path, PathBuf};
 
@@ -88,57 +87,10 @@ fn no_source_file_exceeds_the_line_budget() {
     assert!(long.is_empty(), "source files over {MAX_SOURCE_LINES} lines of code (split them by concern): {long:#?}");
 }
 
-/// Where a doc comment opens a fenced block that rustdoc would compile and run: a fence with no
-/// language or a Rust one. `scripts/test` runs the suite with `cargo nextest`, which does not run
-/// doctests; an example belongs in a unit test, or in a block marked `text`, `toml`, ….
-fn runnable_doctests(text: &str) -> Vec<usize> {
-    let mut open = false;
-    let mut found = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let Some(doc) = trimmed.strip_prefix("///").or_else(|| trimmed.strip_prefix("//!")) else {
-            continue;
-        };
-        let Some(info) = doc.trim().strip_prefix("```") else {
-            continue;
-        };
-        if !open {
-            // Rustdoc compiles a block whose tags are all its own (none, `rust`, `no_run`, …).
-            let tags: Vec<&str> = info.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
-            let rustdoc_tag = |t: &&str| {
-                ["rust", "no_run", "should_panic", "compile_fail", "test_harness", "standalone_crate"].contains(t)
-                    || t.starts_with("edition")
-            };
-            if tags.iter().all(rustdoc_tag) {
-                found.push(i + 1);
-            }
-        }
-        open = !open;
-    }
-    found
-}
-
-#[test]
-fn no_doc_comment_holds_a_runnable_rust_example() {
-    let found: Vec<String> = sources()
-        .into_iter()
-        .filter(|p| !is_test_code(p))
-        .flat_map(|p| {
-            let lines = runnable_doctests(&std::fs::read_to_string(&p).unwrap());
-            lines.into_iter().map(move |l| format!("{}:{l}", p.display()))
-        })
-        .collect();
-    assert!(
-        found.is_empty(),
-        "doctests (not run by cargo nextest; make them unit tests or mark the block): {found:#?}"
-    );
-}
-
 #[test]
 fn the_tidy_checks_see_what_they_look_for() {
     assert_eq!(code_lines("//! a\nfn f() {}\n\n#[cfg(test)]\nmod tests {\n}\n"), 3);
     assert_eq!(code_lines("//! a\n#[cfg(test)]\nuse x;\nfn f() {}\n"), 4);
-    assert_eq!(runnable_doctests("/// ```\n/// f();\n/// ```\n//! ```toml\n//! a = 1\n//! ```\n//! ```rust,no_run\n//! ```\n/// ```ignore\n/// ```"), [1, 7]);
     assert!(is_test_code(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bus/tests/broker.rs")));
     assert!(is_test_code(Path::new("crates/bus/src/memory_tests.rs")));
     assert!(!is_test_code(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bus/src/lib.rs")));

@@ -13,8 +13,7 @@ use passerelle_bus::{BusSettings, Delivery, Handler, Message, Outgoing, Verdict}
 use passerelle_protocol::v1;
 use tokio::sync::mpsc;
 
-pub use passerelle_test_support::broker::url;
-pub use passerelle_test_support::{rabbitmqctl, unique, User, Vhost, WAIT};
+pub use passerelle_test_support::{rabbitmqctl, Vhost, WAIT};
 
 /// The observatory of the test deployments.
 pub const OBSERVATORY: &str = "carsat-sud-est";
