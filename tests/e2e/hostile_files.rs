@@ -9,7 +9,7 @@
 //! that held the file, or a runaway line, in memory would be a denial of service.
 //!
 //! The full 100 MB run is `#[ignore]`d (about 11 s of CPU for `check` and 35 s for `load` in the
-//! debug profile); run it with `cargo test --test hostile_files -- --ignored`. Its figures are in
+//! debug profile); run it with `cargo test --test e2e hostile_files:: -- --ignored`. Its figures are in
 //! docs/RELIABILITY.md, "Hostile files". Synthetic data only: NIRs made with the key formula.
 
 use std::fmt::Write as _;
