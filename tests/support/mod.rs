@@ -1,6 +1,7 @@
 //! Helpers shared by the top-level tests of the operator-facing commands (`demo`, `ctl`, the
-//! deploy kit, metrics): the binary, the test broker, the synthetic selection's NIRs, and a
-//! byte scan for NIRs in files (ASCII and UTF-16, both byte orders).
+//! deploy kit, metrics): the binary, the synthetic selection's NIRs, and a byte scan for NIRs in
+//! files (ASCII and UTF-16, both byte orders). The test broker's helpers come from
+//! `passerelle-test-support`, re-exported here for the modules that name them through `support`.
 #![allow(dead_code)]
 
 pub mod stack;
@@ -9,59 +10,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The broker of the tests (env `PASSERELLE_TEST_AMQP_URL`).
-pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub use passerelle_test_support::broker::vhost_of as vhost;
+pub use passerelle_test_support::{amqp_url, broker_reachable_or_skip};
 
 /// The length of a NIR.
 const NIR_LEN: usize = 15;
 
 pub fn passerelle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_passerelle"))
-}
-
-pub fn amqp_url() -> String {
-    std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned())
-}
-
-/// `host:port` of an AMQP URL.
-fn authority(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let host_port = rest.split('/').next().unwrap_or(rest);
-    if host_port.contains(':') {
-        host_port.to_owned()
-    } else if url.starts_with("amqps") {
-        format!("{host_port}:5671")
-    } else {
-        format!("{host_port}:5672")
-    }
-}
-
-/// The vhost of an AMQP URL (`%2f` is `/`).
-pub fn vhost(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.split_once('/').map_or("", |(_, p)| p);
-    if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path.replace("%2f", "/").replace("%2F", "/")
-    }
-}
-
-/// Whether the broker answers. Unreachable: under `CI=true` a failure, otherwise the test says
-/// it is skipped and returns `false`.
-pub fn broker_reachable_or_skip(url: &str) -> bool {
-    use std::net::ToSocketAddrs;
-    let reachable = authority(url)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)).is_ok());
-    if !reachable {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and no broker at {url}");
-        eprintln!("SKIPPED: no broker at {url} (set PASSERELLE_TEST_AMQP_URL or start RabbitMQ)");
-    }
-    reachable
 }
 
 /// The NIR and former NIRs of every record of a (synthetic) selection file.

@@ -13,6 +13,8 @@ use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOpti
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use passerelle_bus::{AmqpBus, Bus, BusError, Kind, Outgoing, Queue, Role, Verdict};
+use passerelle_test_support::broker::url;
+use passerelle_test_support::{unique, User};
 
 fn responses_queue() -> Queue {
     Queue::ObservatoryResponses(OBSERVATORY.into())

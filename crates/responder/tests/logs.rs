@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use passerelle_bus::{Bus, BusSettings, InProcessBus};
+use passerelle_test_support::LogBuffer;
 
 async fn stack() -> (Stack, InProcessBus) {
     let settings = BusSettings::default();
@@ -18,23 +19,9 @@ async fn stack() -> (Stack, InProcessBus) {
     (Stack::start(settings, observatory, responder, &scenarios::population(), None).await, bus)
 }
 
-/// A writer into a shared buffer, for capturing logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_never_contain_a_nir() {
-    let captured = Captured::default();
+    let captured = LogBuffer::default();
     let writer = captured.clone();
     let subscriber =
         tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
@@ -50,7 +37,7 @@ async fn logs_never_contain_a_nir() {
     s.response().await;
     s.reload(&scenarios::population());
     s.shutdown().await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("chunk answered"), "the capture works: {logs}");
     for i in [1, 2, 3, 4, 20, 30, 999] {
         assert!(!logs.contains(nir(i).as_str()), "a NIR reached the logs");

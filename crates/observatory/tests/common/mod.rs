@@ -7,7 +7,6 @@
 pub mod scenarios;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,8 +30,6 @@ pub const REQUESTER: &str = "cnaf";
 pub const COMMUNE: &str = "13055";
 /// A service text the solicitations must never carry.
 pub const PURPOSE: &str = "atelier-prevention-des-chutes-marker";
-/// Upper bound of every wait.
-pub const WAIT: Duration = Duration::from_secs(30);
 
 /// The synthetic NIR of person `i`: born in May of `birth_year` in Paris (75), order `i + 1`.
 pub fn nir(i: u32, birth_year: u32) -> String {
@@ -90,22 +87,7 @@ pub fn knowledge(body: &str, n: u32) -> HashMap<String, CategoryValues> {
     known
 }
 
-/// Polls `f` until it gives a value, within [`WAIT`].
-pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// The broker URL of the tests.
-pub fn amqp_url() -> String {
-    std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
-}
+pub use passerelle_test_support::{amqp_url, contains, eventually, LogBuffer, WAIT};
 
 /// Where the messages travel.
 #[derive(Clone)]
@@ -132,14 +114,10 @@ impl Fabric {
     /// RabbitMQ with a fresh prefix; `None` (skip) when no broker answers outside CI, a failure
     /// under `CI=true`.
     pub async fn amqp() -> Option<Fabric> {
-        let url = amqp_url();
-        let ok = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.is_ok();
-        if !ok {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
-            eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
+        if !passerelle_test_support::broker_reachable_or_skip(&amqp_url()) {
             return None;
         }
-        Some(Fabric::Amqp(Fabric::base_settings(format!("test-{}", uuid::Uuid::new_v4().simple()))))
+        Some(Fabric::Amqp(Fabric::base_settings(passerelle_test_support::unique_name("test"))))
     }
 
     pub fn settings(&self) -> BusSettings {
@@ -175,19 +153,7 @@ impl Fabric {
     /// Deletes the test's queues and exchanges on RabbitMQ.
     pub async fn cleanup(&self) {
         if let Fabric::Amqp(settings) = self {
-            let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.unwrap();
-            let channel = conn.create_channel().await.unwrap();
-            let topology = passerelle_bus::topology::Topology::of(settings);
-            for q in &topology.queues {
-                let _ =
-                    channel.queue_delete(q.name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
-            }
-            for (name, _) in &topology.exchanges {
-                let _ = channel
-                    .exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default())
-                    .await;
-            }
-            let _ = conn.close(200, "test done".into()).await;
+            passerelle_bus::amqp::delete_topology(settings).await.expect("the test's topology is deleted");
         }
     }
 }
@@ -533,7 +499,7 @@ pub fn forensic_bytes(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
         let path = entry.unwrap().path();
         files.push((path.display().to_string(), std::fs::read(&path).unwrap()));
     }
-    files.push(("logs".into(), capture_logs().lock().unwrap().clone()));
+    files.push(("logs".into(), capture_logs().bytes()));
     files
 }
 
@@ -544,10 +510,6 @@ pub fn encodings(text: &str) -> Vec<Vec<u8>> {
         text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
         text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
     ]
-}
-
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Where the first of `nirs` still readable is, if any: one pass per file and encoding width,
@@ -577,7 +539,7 @@ pub async fn assert_forgotten(data_dir: &Path, nirs: &[String]) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while let Some(file) = find_remnant(data_dir, nirs) {
         if tokio::time::Instant::now() >= deadline {
-            let logs = String::from_utf8_lossy(&capture_logs().lock().unwrap()).into_owned();
+            let logs = capture_logs().text();
             let tail: Vec<&str> = logs.lines().filter(|l| l.contains("WAL") || l.contains("purge")).collect();
             panic!("a purged NIR is still readable in {file}; logs: {tail:#?}");
         }
@@ -587,11 +549,11 @@ pub async fn assert_forgotten(data_dir: &Path, nirs: &[String]) {
 
 /// Every log line of the test binary, captured by a global subscriber (Passerelle's crates at
 /// TRACE level).
-pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+pub fn capture_logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
+        let buffer = LogBuffer::default();
+        let sink = buffer.clone();
         // Every level of Passerelle's own crates (where a NIR could leak), INFO for the others
         // (lapin's TRACE output would only slow the tests down).
         let filter = tracing_subscriber::EnvFilter::new(
@@ -600,22 +562,10 @@ pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
-            .with_writer(move || LogWriter(Arc::clone(&sink)))
+            .with_writer(move || sink.clone())
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     })
     .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -10,12 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Outgoing, Queue, Verdict, SCHEMA_VERSION};
 use passerelle_protocol::v1::{self, PersonStatus};
+use passerelle_test_support::nir_with_key;
 
 /// A synthetic, valid NIR: a man born in March 1950 in Paris, order number from `n`.
 pub fn nir(n: u32) -> String {
-    let body = format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999);
-    let key = 97 - body.parse::<u64>().unwrap() % 97;
-    format!("{body}{key:02}")
+    nir_with_key(&format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999))
 }
 
 /// One person of a synthetic selection.
@@ -276,15 +275,7 @@ pub fn store_bytes(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+pub use passerelle_test_support::contains;
 
 /// Polls `cond` until it holds or `within` passes.
-pub async fn eventually(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use passerelle_test_support::eventually_within as eventually;

@@ -19,7 +19,7 @@ pub const OBSERVATORY: &str = "carsat-sud-est";
 /// The body under test.
 pub const BODY: &str = "cnaf";
 /// Every wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use passerelle_test_support::WAIT;
 
 /// A valid synthetic NIR, distinct for each `i` (up to about 12 million): a man born in 1950 in
 /// Paris, with made-up commune and order numbers, and the right key.
@@ -263,41 +263,23 @@ impl Stack {
     }
 }
 
-/// The broker URL of the tests.
-pub fn amqp_url() -> String {
-    std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
-}
+pub use passerelle_test_support::amqp_url;
 
 /// Whether RabbitMQ answers. Under `CI=true` a missing broker fails the test instead.
 pub async fn broker_available() -> bool {
-    let url = amqp_url();
-    let ok = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.is_ok();
-    if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
-        eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
-    }
-    ok
+    passerelle_test_support::broker_reachable_or_skip(&amqp_url())
 }
 
 /// Deletes every queue and exchange of a deployment's topology.
 pub async fn delete_topology(settings: BusSettings) {
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    let topology = passerelle_bus::topology::Topology::of(&settings);
-    for q in &topology.queues {
-        let _ = channel.queue_delete(q.name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
-    }
-    for (name, _) in &topology.exchanges {
-        let _ = channel.exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await;
-    }
-    let _ = conn.close(200, "test done".into()).await;
+    passerelle_bus::amqp::delete_topology(&settings).await.expect("the test's topology is deleted");
 }
 
 /// A deployment with its own name prefix, so parallel tests never share a queue.
 pub fn unique_broker_settings() -> BusSettings {
     BusSettings {
         urls: vec![amqp_url()],
-        prefix: format!("test-responder-{}", uuid::Uuid::new_v4().simple()),
+        prefix: passerelle_test_support::unique_name("test-responder"),
         observatories: vec![OBSERVATORY.to_owned()],
         ..BusSettings::default()
     }

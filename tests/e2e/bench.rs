@@ -2,7 +2,7 @@
 //! test profile). Figures are checked for presence and consistency, never for speed — speed
 //! belongs in BENCHMARKS.md.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

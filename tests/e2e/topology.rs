@@ -2,11 +2,7 @@
 //! (the broker tests of crates/bus import those into a fresh vhost and check the permissions),
 //! reads only the `[broker]` table, and refuses bad settings with exit code 3.
 
-use std::process::Command;
-
-fn passerelle() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_passerelle"))
-}
+use crate::support::passerelle;
 
 const SETTINGS: &str = r#"
 [broker]

@@ -4,7 +4,7 @@
 //! stops a daemon abruptly between its commit and its publish, and the case still completes
 //! once it is started again: nothing is lost.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

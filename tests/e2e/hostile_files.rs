@@ -9,7 +9,7 @@
 //! that held the file, or a runaway line, in memory would be a denial of service.
 //!
 //! The full 100 MB run is `#[ignore]`d (about 11 s of CPU for `check` and 35 s for `load` in the
-//! debug profile); run it with `cargo test --test hostile_files -- --ignored`. Its figures are in
+//! debug profile); run it with `cargo test --test e2e hostile_files:: -- --ignored`. Its figures are in
 //! docs/RELIABILITY.md, "Hostile files". Synthetic data only: NIRs made with the key formula.
 
 use std::fmt::Write as _;
@@ -165,9 +165,7 @@ fn load(dir: &Path, file: &Path, json: bool) -> Run {
 fn nir(n: u64) -> String {
     let (order, commune, month) = (1 + n % 999, 1 + n / 999 % 999, 1 + n / (999 * 999) % 12);
     let year = 30 + n / (999 * 999 * 12) % 40;
-    let body = format!("{}{year:02}{month:02}13{commune:03}{order:03}", 1 + n % 2);
-    let key = 97 - body.parse::<u64>().unwrap() % 97;
-    format!("{body}{key:02}")
+    passerelle_test_support::nir_with_key(&format!("{}{year:02}{month:02}13{commune:03}{order:03}", 1 + n % 2))
 }
 
 /// The birth year and sex code that agree with [`nir`]`(n)`.

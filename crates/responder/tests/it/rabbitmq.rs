@@ -2,7 +2,7 @@
 //! on its own connection: the scenarios of `common::scenarios`. Each test has its own name
 //! prefix and deletes its queues and exchanges at the end.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! bad lines, refusals, ranking, result files, the daemon, and the 24-month purge with a
 //! forensic scan of the store's files.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -695,28 +695,15 @@ mod rabbit {
     use super::*;
     use passerelle_bus::{AmqpBus, Role};
 
-    pub fn amqp_url() -> String {
-        std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
-    }
-
-    /// Whether RabbitMQ answers; under `CI=true` an unreachable broker fails the test.
-    async fn broker_available() -> bool {
-        let url = amqp_url();
-        let ok = lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.is_ok();
-        if !ok {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
-            eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
-        }
-        ok
-    }
+    pub use passerelle_test_support::amqp_url;
 
     pub async fn buses() -> Option<Buses> {
-        if !broker_available().await {
+        if !passerelle_test_support::broker_reachable_or_skip(&amqp_url()) {
             return None;
         }
         let settings = BusSettings {
             urls: vec![amqp_url()],
-            prefix: format!("test-requester-{}", uuid::Uuid::new_v4().simple()),
+            prefix: passerelle_test_support::unique_name("test-requester"),
             ..bus_settings()
         };
         // The observatories declare the topology; the body only checks its queues exist.
@@ -734,17 +721,7 @@ mod rabbit {
 
     /// Deletes every queue and exchange of the test's deployment.
     pub async fn delete_topology(settings: BusSettings) {
-        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.unwrap();
-        let channel = conn.create_channel().await.unwrap();
-        let topology = passerelle_bus::topology::Topology::of(&settings);
-        for q in &topology.queues {
-            let _ = channel.queue_delete(q.name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
-        }
-        for (name, _) in &topology.exchanges {
-            let _ =
-                channel.exchange_delete(name.as_str().into(), lapin::options::ExchangeDeleteOptions::default()).await;
-        }
-        let _ = conn.close(200, "test done".into()).await;
+        passerelle_bus::amqp::delete_topology(&settings).await.expect("the test's topology is deleted");
     }
 }
 

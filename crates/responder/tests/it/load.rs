@@ -1,7 +1,7 @@
 //! `responder load`: the rejection report lists exactly the bad lines, the good lines are
 //! indexed, and a load that cannot finish leaves the current index alone.
 
-mod common;
+use crate::common;
 
 use common::*;
 use passerelle_bus::BusSettings;

@@ -3,7 +3,7 @@
 //! the queues — read from a RabbitMQ management API (a stand-in serving a canned answer here),
 //! or reported unavailable with the way to enable it.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

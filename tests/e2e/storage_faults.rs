@@ -17,7 +17,7 @@
 //! `CI=true`, where it fails. The mount is always undone by a drop guard (lazily, so a daemon
 //! still holding files open cannot keep it).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

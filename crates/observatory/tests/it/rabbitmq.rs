@@ -1,7 +1,7 @@
 //! The scenarios of issue 4 on the real RabbitMQ (`PASSERELLE_TEST_AMQP_URL`), each test with its own name prefix, deleted at the end (the same scenarios run in-process in
 //! `in_process.rs`).
 
-mod common;
+use crate::common;
 
 use common::{scenarios, Fabric, Stack};
 

@@ -2,15 +2,12 @@
 //! files and the manifest agree, and `passerelle requester check` accepts the whole selection.
 
 use std::path::Path;
-use std::process::Command;
 
 use passerelle_synth::{extract_columns, extract_file_name, Manifest, SELECTION_FILE};
 
-const PERSONS: u64 = 2000;
+use crate::support::passerelle;
 
-fn passerelle() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_passerelle"))
-}
+const PERSONS: u64 = 2000;
 
 fn synth(out: &Path, extra: &[&str]) -> std::process::Output {
     passerelle()

@@ -1,7 +1,7 @@
 //! The scenarios of issue 4 on the in-process bus (fast; the same scenarios run on RabbitMQ in
 //! `rabbitmq.rs`).
 
-mod common;
+use crate::common;
 
 use common::{scenarios, Fabric, Stack};
 

@@ -3,7 +3,7 @@
 //! adds up — checked again here from the files themselves — and afterwards no NIR of the
 //! synthetic population can be read in the observatory's files.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! the installed broker's schemas when there is one), and every file the compose stack mounts
 //! exists.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The responder on the in-process bus, with the observatory double: the scenarios of
 //! `common::scenarios`, plus what only the in-process bus can show (dead-letters by reason).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use passerelle_test_support::nir_with_key;
+
 /// A synthetic, valid NIR made with the key formula, key = 97 − (N mod 97): sex from `n`, born
 /// in 1950, month 01–12, département 13, commune and order numbers from `n`.
 fn nir(n: u32) -> String {
-    let body = format!("{}50{:02}13{:03}{:03}", 1 + n % 2, 1 + n % 12, 1 + n / 999 % 999, 1 + n % 999);
-    let key = 97 - body.parse::<u64>().expect("13 digits") % 97;
-    format!("{body}{key:02}")
+    nir_with_key(&format!("{}50{:02}13{:03}{:03}", 1 + n % 2, 1 + n % 12, 1 + n / 999 % 999, 1 + n % 999))
 }
 
 /// The same number with a wrong key.

@@ -4,7 +4,7 @@
 //! cases → one merged, ranked list with the names joined back; the receipts make both
 //! observatories purge their cases.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,16 +52,13 @@ fn in_process() -> Buses {
 }
 
 async fn rabbitmq() -> Option<Buses> {
-    let url =
-        std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    if lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
-        eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
+    let url = passerelle_test_support::amqp_url();
+    if !passerelle_test_support::broker_reachable_or_skip(&url) {
         return None;
     }
     let settings = BusSettings {
         urls: vec![url],
-        prefix: format!("test-requester-e2e-{}", uuid::Uuid::new_v4().simple()),
+        prefix: passerelle_test_support::unique_name("test-requester-e2e"),
         ..deployment()
     };
     let mut parties = BTreeMap::new();

@@ -7,16 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use passerelle_bus::{AmqpBus, BusSettings, Role};
+use passerelle_test_support::{amqp_url, broker_reachable_or_skip, nir_with_key};
 
 /// A synthetic, valid NIR (key = 97 − (N mod 97)): a man born in March 1950 in Paris.
 fn nir(n: u32) -> String {
-    let body = format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999);
-    let key = 97 - body.parse::<u64>().unwrap() % 97;
-    format!("{body}{key:02}")
-}
-
-fn amqp_url() -> String {
-    std::env::var("PASSERELLE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    nir_with_key(&format!("1500375{:03}{:03}", 1 + (n / 999) % 999, 1 + n % 999))
 }
 
 fn passerelle(args: &[&str]) -> Output {
@@ -61,7 +56,7 @@ fn selection(dir: &Path, bad_line: bool) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
     let url = amqp_url();
-    if lapin_unreachable(&url).await {
+    if !broker_reachable_or_skip(&url) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -178,28 +173,4 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
 
     observatory.close().await;
     passerelle_bus::amqp::delete_topology(&settings).await.unwrap();
-}
-
-/// Whether RabbitMQ is unreachable (the test then skips, except under `CI=true`, where it fails).
-async fn lapin_unreachable(url: &str) -> bool {
-    let probe =
-        tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect(host_port(url))).await;
-    let reachable = matches!(probe, Ok(Ok(_)));
-    if !reachable {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and RabbitMQ is unreachable at {url}");
-        eprintln!("RabbitMQ unreachable at {url}: test skipped (it fails under CI=true)");
-    }
-    !reachable
-}
-
-/// `host:port` of an AMQP URL.
-fn host_port(url: &str) -> String {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:5672")
-    }
 }

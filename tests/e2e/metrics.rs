@@ -5,7 +5,7 @@
 //! their endpoints, a scrape while the requester's store is held by a writer, and `/health`
 //! following the broker connection (lost through a TCP proxy the test cuts, then restored).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

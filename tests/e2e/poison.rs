@@ -17,7 +17,7 @@
 //! false`): the daemons' broker user speaks for every party, a second broker user made for the
 //! test speaks for none. It kills nothing, so it runs in the parallel suite.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! default `postgres://postgres:root@127.0.0.1:5432/test`): each test creates its own schema and
 //! drops it at the end. Two categories are mapped to SQL, a third to a query that fails.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

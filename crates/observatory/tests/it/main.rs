@@ -1,0 +1,8 @@
+//! The observatory's integration tests, as one test binary (one link instead of one per file):
+//! the scenarios of `common::scenarios` on the in-process bus and on RabbitMQ.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod in_process;
+mod rabbitmq;

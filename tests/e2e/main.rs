@@ -1,0 +1,29 @@
+//! The root package's parallel suite, as one test binary (one link instead of one per file):
+//! the operator-facing commands run as real processes (`demo`, `ctl`, `synth`, `topology`,
+//! `requester check` and the requester CLI, the deploy kit, `/metrics`, `bench`), hostile input
+//! files, poison messages and storage faults against whole deployments. Each module is one
+//! concern; `support` holds what they share.
+//!
+//! The fault-injection target (`tests/faults`, killed processes and broker restarts) is a
+//! binary of its own, run after this suite one test at a time; `tests/tidy.rs` checks the
+//! source tree.
+//!
+//! One module alone: `cargo nextest run --test e2e -E 'test(/^poison::/)'`, or
+//! `cargo test --test e2e poison::`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bench;
+mod ctl;
+mod demo;
+mod hooks;
+mod deploy;
+mod hostile_files;
+mod metrics;
+mod poison;
+mod requester_check;
+mod requester_cli;
+mod storage_faults;
+mod synth;
+mod topology;
