@@ -154,7 +154,7 @@ impl Tx<'_> {
 /// `sqlite3` tool could: for the tests of tamper evidence (the audit chain must name the edit).
 #[cfg(feature = "testing")]
 pub fn tamper(path: &Path, sql: &str) -> Result<()> {
-    let conn = rusqlite::Connection::open(path)?;
+    let conn = passerelle_sqlite::testing::raw_connection(path)?;
     conn.execute_batch(sql)?;
     Ok(())
 }

@@ -16,6 +16,8 @@
 //! - the **checkpoint thread** ([`checkpoint`]): no commit pays for a WAL checkpoint;
 //! - the **rebuild** ([`Database::rebuild`]): `VACUUM` then a truncating WAL checkpoint, which is
 //!   what makes a purge unreadable on disk ([`rebuild`] explains why `secure_delete` alone is not);
+//! - **snapshots** ([`snapshot`]): a file written once without a journal, synced and renamed
+//!   into place, then only read (the responder's extract index);
 //! - the **time codec** ([`time`]): milliseconds since the Unix epoch.
 //!
 //! Architecture invariant: no error of this crate carries a stored value (SQLite's messages name
@@ -27,6 +29,9 @@ mod database;
 pub mod migrate;
 pub mod open;
 pub mod rebuild;
+pub mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 mod tx;
 
@@ -55,6 +60,11 @@ pub enum Error {
          Passerelle; run that version, or restore a backup made by this one"
     )]
     NewerSchema { path: PathBuf, found: u32, known: u32 },
+    /// A snapshot ([`snapshot`]) was written with another layout than this program reads.
+    #[error(
+        "{path} has layout version {found}, this program reads version {expected}: write it again with this program"
+    )]
+    OtherLayout { path: PathBuf, found: u32, expected: u32 },
     /// A migration step failed; the file is left as it was (the steps run in one transaction).
     #[error("cannot bring {path} to schema version {version} ({name}): {source}")]
     Migration { path: PathBuf, version: u32, name: &'static str, source: Box<Error> },
