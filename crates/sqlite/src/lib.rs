@@ -77,3 +77,33 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure inside one of [`Database`]'s transactions: the base's own, or the caller's error
+/// kept as it is. A store whose methods take closures returning the caller's `E` runs them as
+/// `db.write(|tx| f(tx).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)`,
+/// so that the caller gets its own error back, and the base's through the store's error.
+#[derive(Debug)]
+pub enum Failure<E> {
+    Base(Error),
+    Caller(E),
+}
+
+impl<E> From<Error> for Failure<E> {
+    fn from(e: Error) -> Self {
+        Failure::Base(e)
+    }
+}
+
+impl<E> Failure<E> {
+    /// The caller's error, or the base's converted through the store's error `S`.
+    pub fn into_caller<S>(self) -> E
+    where
+        S: From<Error>,
+        E: From<S>,
+    {
+        match self {
+            Failure::Caller(e) => e,
+            Failure::Base(e) => E::from(S::from(e)),
+        }
+    }
+}
