@@ -461,7 +461,7 @@ mod tests {
     }
 
     fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+        let c = passerelle_sqlite::testing::raw_connection(&dir.path().join("o.db")).unwrap();
         c.execute_batch("DROP TRIGGER audit_is_append_only").unwrap();
         c
     }
@@ -545,7 +545,7 @@ mod tests {
     #[test]
     fn the_trail_is_append_only_and_refuses_nirs() {
         let (dir, store) = store_with_entries(1);
-        let c = rusqlite::Connection::open(dir.path().join("o.db")).unwrap();
+        let c = passerelle_sqlite::testing::raw_connection(&dir.path().join("o.db")).unwrap();
         let err = c.execute("UPDATE audit SET actor = 'x'", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
         let nir = passerelle_protocol::nir::with_key("1840575123456").unwrap();

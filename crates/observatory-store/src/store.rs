@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use passerelle_sqlite::{Database, Migration, Reclaimed};
+use passerelle_sqlite::{Database, Failure, Migration, Reclaimed};
 
 use crate::{Result, StoreError};
 
@@ -46,7 +46,7 @@ impl CaseStore {
     /// otherwise); returns once the commit is durable. A state change, the outbox messages it
     /// causes, the processed message id and the audit entry commit together or not at all.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.write(|tx| f(&Tx { tx }).map_err(Wrapped::Own)).map_err(Wrapped::into_inner)
+        self.db.write(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
     }
 
     /// As [`CaseStore::write`], then runs `committed` on the value once the commit succeeded,
@@ -56,7 +56,9 @@ impl CaseStore {
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
         committed: impl FnOnce(&T),
     ) -> Result<T, E> {
-        self.db.write_then(|tx| f(&Tx { tx }).map_err(Wrapped::Own), committed).map_err(Wrapped::into_inner)
+        self.db
+            .write_then(|tx| f(&Tx { tx }).map_err(Failure::Caller), committed)
+            .map_err(Failure::into_caller::<StoreError>)
     }
 
     /// As [`CaseStore::write`], for a transaction the daemon redoes itself if a power loss
@@ -65,7 +67,7 @@ impl CaseStore {
     /// the purge of a case whose receipt or retention cap is recorded (undone, the next tick
     /// purges it again). Never for a write that acks a delivery.
     pub fn write_redoable<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.write_redoable(|tx| f(&Tx { tx }).map_err(Wrapped::Own)).map_err(Wrapped::into_inner)
+        self.db.write_redoable(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
     }
 
     /// As [`CaseStore::write`], with *group commit* ([`Database::write_grouped`]): returns only
@@ -76,7 +78,7 @@ impl CaseStore {
 
     /// Runs `f` in a read transaction (a consistent snapshot), never committed.
     pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.read(|tx| f(&Tx { tx }).map_err(Wrapped::Own)).map_err(Wrapped::into_inner)
+        self.db.read(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
     }
 
     /// Rebuilds the file from its live rows and truncates the WAL: after a purge's commit,
@@ -93,28 +95,6 @@ impl CaseStore {
     /// The schema version of the file (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
         Ok(self.db.with_connection(passerelle_sqlite::migrate::version)?)
-    }
-}
-
-/// A caller's error, or the base's: lets a closure returning the caller's `E` run inside the
-/// base's transactions (whose own failures are `passerelle_sqlite::Error`).
-enum Wrapped<E> {
-    Own(E),
-    Base(passerelle_sqlite::Error),
-}
-
-impl<E> From<passerelle_sqlite::Error> for Wrapped<E> {
-    fn from(e: passerelle_sqlite::Error) -> Self {
-        Wrapped::Base(e)
-    }
-}
-
-impl<E: From<StoreError>> Wrapped<E> {
-    fn into_inner(self) -> E {
-        match self {
-            Wrapped::Own(e) => e,
-            Wrapped::Base(e) => StoreError::from(e).into(),
-        }
     }
 }
 
@@ -154,7 +134,7 @@ impl Tx<'_> {
 /// `sqlite3` tool could: for the tests of tamper evidence (the audit chain must name the edit).
 #[cfg(feature = "testing")]
 pub fn tamper(path: &Path, sql: &str) -> Result<()> {
-    let conn = rusqlite::Connection::open(path)?;
+    let conn = passerelle_sqlite::testing::raw_connection(path)?;
     conn.execute_batch(sql)?;
     Ok(())
 }

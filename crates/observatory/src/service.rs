@@ -63,6 +63,16 @@ impl Observatory {
     /// Runs until `shutdown` resolves, then stops cleanly. Fails if a consumer cannot start or
     /// ends on its own (a fatal broker error).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ObservatoryError> {
+        self.run_until_stopped_with_ready(shutdown, || {}).await
+    }
+
+    /// As [`Observatory::run_until_stopped`], calling `ready` once every consumer is registered
+    /// (the daemon's `/health` says serving from then on, not before).
+    pub async fn run_until_stopped_with_ready(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+        ready: impl FnOnce() + Send,
+    ) -> Result<(), ObservatoryError> {
         let engine = self.engine;
         let code = engine.config.code.clone();
         let e = Arc::clone(&engine);
@@ -108,6 +118,7 @@ impl Observatory {
         let outcome = match started {
             Err(e) => Err(e),
             Ok(()) => {
+                ready();
                 tracing::info!(observatory = %code, "observatory running");
                 tokio::pin!(shutdown);
                 loop {

@@ -212,22 +212,28 @@ impl Party {
     }
 
     /// Arms `shutdown` (so a stop signal that comes once `/health` says ok takes the graceful
-    /// path), reports healthy, runs until `shutdown` completes, then stops serving metrics and
-    /// closes its broker connection.
+    /// path), runs until `shutdown` completes, then stops serving metrics and closes its broker
+    /// connection. `/health` reports serving only once the service's consumers are registered:
+    /// a 200 means the daemon consumes, so a broker lost before that is never hidden behind it.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), PartyError> {
         let Party { name, service, connection, metrics, health, hooks: _ } = self;
         let shutdown = signals::armed(shutdown).await;
-        health.set(true);
+        let serving = health.clone();
+        let ready = move || serving.set(true);
         let result = match service {
-            Service::Observatory(observatory) => observatory.run_until_stopped(shutdown).await.map_err(|e| anyhow!(e)),
-            Service::Responder(responder) => responder.run_until_stopped(shutdown).await.map_err(|e| anyhow!(e)),
+            Service::Observatory(observatory) => {
+                observatory.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e))
+            }
+            Service::Responder(responder) => {
+                responder.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e))
+            }
             Service::Requester(requester) => {
                 let settings = requester.settings();
                 tracing::info!(body = %settings.body, office = %settings.office, "requester daemon running");
-                let result = requester.run_until_stopped(shutdown).await.map_err(|e| anyhow!(e));
+                let result = requester.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e));
                 // Its store is closed before its connection.
                 drop(requester);
                 result

@@ -31,8 +31,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use passerelle_protocol::catalogue::CategorySet;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1::{Category, CategoryValues, Sex};
-use passerelle_sqlite::rusqlite::{self, params, Connection, OpenFlags, OptionalExtension};
-use passerelle_sqlite::{migrate, Migration};
+use passerelle_sqlite::rusqlite::{self, params, Connection, OptionalExtension};
+use passerelle_sqlite::{snapshot, Migration};
 use prost::Message as _;
 
 use crate::source::{KnownIdentity, SourceAnswer, SourceError, Subject};
@@ -43,10 +43,10 @@ pub const INDEX_FILE: &str = "extract-index.sqlite";
 /// The prefix of a load's work file in `data_dir` (hidden, and never the index's name).
 const LOADING_PREFIX: &str = ".extract-index.sqlite.loading-";
 
-/// The index's layout, as numbered migrations ([`passerelle_sqlite::migrate`]): a new index is
-/// created by them, and its `user_version` is their count. A responder refuses an index of
-/// another layout rather than misreading it (an index is rebuilt by the next load, never
-/// migrated in place).
+/// The index's layout, as numbered migrations: a new index is created by them, and its
+/// `user_version` is their count. A responder refuses an index of another layout rather than
+/// misreading it (an index is rebuilt by the next load, never migrated in place); see
+/// [`passerelle_sqlite::snapshot`].
 const LAYOUT: &[Migration] = &[Migration::sql(
     "meta, person and former_nir",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -73,8 +73,8 @@ pub enum IndexError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the extract index {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error("cannot lay out the new extract index {path}: {source}")]
-    Layout { path: PathBuf, source: passerelle_sqlite::Error },
+    #[error("cannot write or install the new extract index {path}: {source}")]
+    Snapshot { path: PathBuf, source: passerelle_sqlite::Error },
     #[error("cannot install the new index at {path}")]
     Install { path: PathBuf, source: std::io::Error },
 }
@@ -135,7 +135,8 @@ impl IndexBuilder {
         let work = data_dir.join(format!("{LOADING_PREFIX}{extract_id}"));
         let target = data_dir.join(INDEX_FILE);
         let sql = |source| IndexError::Sqlite { path: work.clone(), source };
-        let mut conn = Connection::open(&work).map_err(sql)?;
+        let conn = snapshot::create(&work, LAYOUT, LOAD_CACHE_KIB)
+            .map_err(|source| IndexError::Snapshot { path: work.clone(), source })?;
         let mut builder = IndexBuilder {
             conn: None,
             work: work.clone(),
@@ -145,15 +146,9 @@ impl IndexBuilder {
             arena: Vec::new(),
             formers: Vec::new(),
         };
-        conn.execute_batch(&format!(
-            "PRAGMA journal_mode = OFF;
-             PRAGMA synchronous = OFF;
-             PRAGMA locking_mode = EXCLUSIVE;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -{LOAD_CACHE_KIB};"
-        ))
-        .map_err(sql)?;
-        migrate::apply(&mut conn, &work, LAYOUT).map_err(|source| IndexError::Layout { path: work.clone(), source })?;
+        // From here on, a failure drops the builder, which deletes the work file.
+        builder.conn = Some(conn);
+        let conn = builder.conn.as_ref().expect("just set");
         conn.execute_batch("BEGIN;").map_err(sql)?;
         let held_codes = held.iter().map(|c| c.code()).collect::<Vec<_>>().join(",");
         let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)").map_err(sql)?;
@@ -162,7 +157,6 @@ impl IndexBuilder {
             insert.execute(params![key, value]).map_err(sql)?;
         }
         drop(insert);
-        builder.conn = Some(conn);
         Ok(builder)
     }
 
@@ -205,7 +199,8 @@ impl IndexBuilder {
     /// Writes the staged persons in key order, commits, syncs the file and renames it over the
     /// index: from now on every new chunk is answered from this extract.
     pub fn commit(mut self) -> Result<IndexStats, IndexError> {
-        let conn = self.conn.take().expect("open until commit");
+        // Kept in `self` until installed: a failure drops the builder, which deletes the work file.
+        let conn = self.conn.as_ref().expect("open until commit");
         let sql = |source| IndexError::Sqlite { path: self.work.clone(), source };
         let loaded_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
 
@@ -255,16 +250,11 @@ impl IndexBuilder {
         }
         drop(insert);
         conn.execute_batch("COMMIT;").map_err(sql)?;
-        conn.close().map_err(|(_, source)| sql(source))?;
-        let install = |source| IndexError::Install { path: self.target.clone(), source };
-        let file = std::fs::File::open(&self.work).map_err(install)?;
-        file.sync_all().map_err(install)?;
-        let bytes = file.metadata().map_err(install)?.len();
-        std::fs::rename(&self.work, &self.target).map_err(install)?;
-        if let Some(dir) = self.target.parent() {
-            // The rename itself must survive a crash: sync the directory entry.
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(install)?;
-        }
+        let conn = self.conn.take().expect("open until commit");
+        let bytes = snapshot::install(conn, &self.work, &self.target).map_err(|source| {
+            let _ = std::fs::remove_file(&self.work);
+            IndexError::Snapshot { path: self.target.clone(), source }
+        })?;
         Ok(IndexStats {
             extract_id: self.extract_id.clone(),
             persons,
@@ -345,11 +335,8 @@ impl IndexReader {
                 return Ok(open);
             }
         }
-        let conn =
-            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(SourceError::Index)?;
-        conn.execute_batch(&format!("PRAGMA cache_size = -{READ_CACHE_KIB};")).map_err(SourceError::Index)?;
-        let info = read_info(&conn).map_err(SourceError::Index)?;
+        let conn = snapshot::open_read_only(&self.path, LAYOUT, READ_CACHE_KIB).map_err(SourceError::Index)?;
+        let info = read_info(&conn).map_err(index)?;
         if info.body != self.body {
             return Err(SourceError::WrongBody {
                 path: self.path.clone(),
@@ -367,7 +354,7 @@ impl IndexReader {
     /// What the current index holds.
     pub fn info(&self) -> Result<IndexInfo, SourceError> {
         let open = self.checkout()?;
-        let info = read_info(&open.conn).map_err(SourceError::Index);
+        let info = read_info(&open.conn).map_err(index);
         self.checkin(open);
         info
     }
@@ -381,19 +368,15 @@ impl IndexReader {
         if result.is_ok() {
             self.checkin(open);
         }
-        Ok(SourceAnswer {
-            persons: result.map_err(SourceError::Index)?,
-            unavailable: Vec::new(),
-            generation: Some(generation),
-        })
+        Ok(SourceAnswer { persons: result.map_err(index)?, unavailable: Vec::new(), generation: Some(generation) })
     }
 }
 
+fn index(e: rusqlite::Error) -> SourceError {
+    SourceError::Index(e.into())
+}
+
 fn read_info(conn: &Connection) -> rusqlite::Result<IndexInfo> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != i64::from(migrate::latest(LAYOUT)) {
-        return Err(rusqlite::Error::InvalidQuery);
-    }
     let get = |key: &str| -> rusqlite::Result<String> {
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()

@@ -151,6 +151,16 @@ impl Responder {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ResponderError> {
+        self.run_until_stopped_with_ready(shutdown, || {}).await
+    }
+
+    /// As [`Responder::run_until_stopped`], calling `ready` once every consumer is registered
+    /// (the daemon's `/health` says serving from then on, not before).
+    pub async fn run_until_stopped_with_ready(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+        ready: impl FnOnce(),
+    ) -> Result<(), ResponderError> {
         let queue = Queue::BodySolicitations(self.handler.body.clone());
         let mut consumers = Vec::with_capacity(self.consumers);
         for _ in 0..self.consumers {
@@ -170,6 +180,7 @@ impl Responder {
             consumers = self.consumers,
             "responder consuming solicitations"
         );
+        ready();
         shutdown.await;
         tracing::info!(body = %self.handler.body, "responder stopping: finishing the chunks in flight");
         for consumer in consumers {

@@ -16,6 +16,8 @@
 //! - the **checkpoint thread** ([`checkpoint`]): no commit pays for a WAL checkpoint;
 //! - the **rebuild** ([`Database::rebuild`]): `VACUUM` then a truncating WAL checkpoint, which is
 //!   what makes a purge unreadable on disk ([`rebuild`] explains why `secure_delete` alone is not);
+//! - **snapshots** ([`snapshot`]): a file written once without a journal, synced and renamed
+//!   into place, then only read (the responder's extract index);
 //! - the **time codec** ([`time`]): milliseconds since the Unix epoch.
 //!
 //! Architecture invariant: no error of this crate carries a stored value (SQLite's messages name
@@ -27,6 +29,9 @@ mod database;
 pub mod migrate;
 pub mod open;
 pub mod rebuild;
+pub mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 mod tx;
 
@@ -55,6 +60,11 @@ pub enum Error {
          Passerelle; run that version, or restore a backup made by this one"
     )]
     NewerSchema { path: PathBuf, found: u32, known: u32 },
+    /// A snapshot ([`snapshot`]) was written with another layout than this program reads.
+    #[error(
+        "{path} has layout version {found}, this program reads version {expected}: write it again with this program"
+    )]
+    OtherLayout { path: PathBuf, found: u32, expected: u32 },
     /// A migration step failed; the file is left as it was (the steps run in one transaction).
     #[error("cannot bring {path} to schema version {version} ({name}): {source}")]
     Migration { path: PathBuf, version: u32, name: &'static str, source: Box<Error> },
@@ -67,3 +77,33 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure inside one of [`Database`]'s transactions: the base's own, or the caller's error
+/// kept as it is. A store whose methods take closures returning the caller's `E` runs them as
+/// `db.write(|tx| f(tx).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)`,
+/// so that the caller gets its own error back, and the base's through the store's error.
+#[derive(Debug)]
+pub enum Failure<E> {
+    Base(Error),
+    Caller(E),
+}
+
+impl<E> From<Error> for Failure<E> {
+    fn from(e: Error) -> Self {
+        Failure::Base(e)
+    }
+}
+
+impl<E> Failure<E> {
+    /// The caller's error, or the base's converted through the store's error `S`.
+    pub fn into_caller<S>(self) -> E
+    where
+        S: From<Error>,
+        E: From<S>,
+    {
+        match self {
+            Failure::Caller(e) => e,
+            Failure::Base(e) => E::from(S::from(e)),
+        }
+    }
+}

@@ -411,7 +411,7 @@ mod tests {
         }
         // A schema someone widened with an identifying column is refused at open.
         drop(store);
-        let c = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+        let c = passerelle_sqlite::testing::raw_connection(&dir.path().join("s.db")).unwrap();
         c.execute_batch("ALTER TABLE persons ADD COLUMN family_name TEXT").unwrap();
         drop(c);
         let err = StatisticsStore::open(&dir.path().join("s.db")).unwrap_err();

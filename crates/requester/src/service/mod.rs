@@ -290,7 +290,18 @@ impl Requester {
         &self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), RequesterError> {
+        self.run_until_stopped_with_ready(shutdown, || {}).await
+    }
+
+    /// As [`Requester::run_until_stopped`], calling `ready` once its consumer is registered
+    /// (the daemon's `/health` says serving from then on, not before).
+    pub async fn run_until_stopped_with_ready(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+        ready: impl FnOnce(),
+    ) -> Result<(), RequesterError> {
         let consumer = self.listen().await?;
+        ready();
         tokio::pin!(shutdown);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         // After a failed write (an out_dir gone or full), result files wait for the next

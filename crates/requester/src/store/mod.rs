@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use passerelle_sqlite::{Database, Options, Tx};
+use passerelle_sqlite::{Database, Failure, Options, Tx};
 
 mod answers;
 mod cases;
@@ -58,18 +58,6 @@ impl From<passerelle_sqlite::rusqlite::Error> for StoreError {
     }
 }
 
-/// A write's failure: the database's, or the caller's own (kept as it is).
-enum Wrapped<E> {
-    Database(passerelle_sqlite::Error),
-    Caller(E),
-}
-
-impl<E> From<passerelle_sqlite::Error> for Wrapped<E> {
-    fn from(e: passerelle_sqlite::Error) -> Self {
-        Wrapped::Database(e)
-    }
-}
-
 /// The requester's SQLite store.
 #[derive(Debug)]
 pub struct Store {
@@ -94,10 +82,7 @@ impl Store {
 
     /// Runs `f` in one write transaction (taken up front), committed (durably) when `f` succeeds.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.write(|tx| f(tx).map_err(Wrapped::Caller)).map_err(|e| match e {
-            Wrapped::Database(e) => StoreError::from(e).into(),
-            Wrapped::Caller(e) => e,
-        })
+        self.db.write(|tx| f(tx).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
     }
 
     /// Runs `f` on a consistent snapshot of the store.

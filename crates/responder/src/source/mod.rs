@@ -114,7 +114,7 @@ pub enum SourceError {
     #[error("no extract has been loaded into {0} yet: run `passerelle responder load`")]
     NoIndex(std::path::PathBuf),
     #[error("the extract index cannot be read")]
-    Index(#[source] passerelle_sqlite::rusqlite::Error),
+    Index(#[source] passerelle_sqlite::Error),
     #[error("the extract index {path} belongs to body `{found}`, not `{expected}`")]
     WrongBody { path: std::path::PathBuf, found: String, expected: String },
     #[error("the PostgreSQL source is unavailable")]

@@ -58,3 +58,54 @@ async fn a_solicitation_for_another_body_is_dead_lettered_and_the_next_answered(
     assert!(dead[0].reason.contains("addressed to body `cnam`"), "{}", dead[0].reason);
     s.shutdown().await;
 }
+
+/// A bus whose broker is gone: every consumer is refused.
+#[derive(Debug)]
+struct BrokerGone;
+
+#[async_trait::async_trait]
+impl Bus for BrokerGone {
+    async fn publish(&self, _: Vec<passerelle_bus::Outgoing>) -> Result<(), passerelle_bus::BusError> {
+        Err(passerelle_bus::BusError::Closed)
+    }
+    async fn consume(
+        &self,
+        _: passerelle_bus::Queue,
+        _: Arc<dyn passerelle_bus::Handler>,
+    ) -> Result<passerelle_bus::Consumer, passerelle_bus::BusError> {
+        Err(passerelle_bus::BusError::Closed)
+    }
+}
+
+/// `ready` (what turns the daemon's `/health` to serving) comes once the consumers are
+/// registered, and never when they cannot be.
+#[tokio::test]
+async fn ready_is_reported_only_once_consuming() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = extract_settings(&dir.path().join("data"), BusSettings::default());
+    let extract = dir.path().join("extract.csv");
+    write_extract(&extract, &scenarios::population());
+    assert_eq!(load(&settings, &extract).len(), 1);
+
+    let refused = passerelle_responder::Responder::build(&settings, Arc::new(BrokerGone)).await.unwrap();
+    let mut ready = false;
+    let outcome = refused.run_until_stopped_with_ready(std::future::pending(), || ready = true).await;
+    assert!(outcome.is_err(), "no consumer, no run");
+    assert!(!ready, "never ready without its consumers");
+
+    let bus = InProcessBus::new(&BusSettings::default());
+    let responder = passerelle_responder::Responder::build(&settings, Arc::new(bus.connect_as(BODY))).await.unwrap();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(responder.run_until_stopped_with_ready(
+        async {
+            let _ = stopped.await;
+        },
+        move || {
+            let _ = ready_tx.send(());
+        },
+    ));
+    tokio::time::timeout(WAIT, ready_rx).await.expect("ready within the bound").expect("ready is called");
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
