@@ -41,7 +41,7 @@ fn solicitation(case: &str, body: &str, chunks: u32, at: SystemTime) -> StoredSo
     StoredSolicitation {
         solicitation_id: format!("{case}-{body}"),
         case_id: case.to_owned(),
-        body: body.to_owned(),
+        body: passerelle_protocol::ids::BodyCode::parse(body).unwrap(),
         categories: vec![],
         chunk_count: chunks,
         declines: vec![],

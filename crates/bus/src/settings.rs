@@ -154,9 +154,7 @@ impl BusSettings {
         }
         let mut seen = std::collections::BTreeSet::new();
         for code in self.observatories.iter().chain(&self.bodies) {
-            let ok = !code.is_empty()
-                && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-            if !ok {
+            if !passerelle_protocol::ids::is_party_code(code) {
                 return bad(format!("party code {code:?}: use lowercase letters, digits, `-` and `_`"));
             }
             if !seen.insert(code) {

@@ -12,6 +12,7 @@
 
 use std::ops::Range;
 
+use passerelle_protocol::ids::BodyCode;
 use rusqlite::params;
 
 use crate::{Result, StoreError, Tx};
@@ -20,7 +21,7 @@ use crate::{Result, StoreError, Tx};
 #[derive(Clone, PartialEq)]
 pub struct StoredAnswer {
     pub person_ref: u64,
-    pub body: String,
+    pub body: BodyCode,
     /// `v1::PersonStatus` number (found or not found).
     pub status: i32,
     /// An encoded `v1::CategoryValues`, already reduced to what the body was asked.
@@ -41,10 +42,10 @@ impl Tx<'_> {
         &self,
         case_id: &str,
         first_ref: u64,
-        body: &str,
+        body: &BodyCode,
         answers: &[StoredAnswer],
     ) -> Result<bool> {
-        if let Some(other) = answers.iter().find(|a| a.body != body) {
+        if let Some(other) = answers.iter().find(|a| a.body != *body) {
             return Err(StoreError::Corrupt(format!("an answer of `{}` among those of `{body}`", other.body)));
         }
         let inserted = self
@@ -53,7 +54,7 @@ impl Tx<'_> {
                 "INSERT OR IGNORE INTO answer_chunks (case_id, first_ref, body, persons, answers) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![case_id, first_ref as i64, body, answers.len() as i64, encode(answers)])?;
+            .execute(params![case_id, first_ref as i64, body.as_str(), answers.len() as i64, encode(answers)])?;
         Ok(inserted == 1)
     }
 
@@ -67,6 +68,8 @@ impl Tx<'_> {
         let mut answers = Vec::new();
         while let Some(row) = rows.next()? {
             let body: String = row.get(0)?;
+            let body = BodyCode::parse(&body)
+                .map_err(|e| StoreError::Corrupt(format!("an answer chunk names no body: {e}")))?;
             let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
             decode(blob, &body, &mut answers)?;
         }
@@ -105,7 +108,7 @@ fn encode(answers: &[StoredAnswer]) -> Vec<u8> {
     out
 }
 
-fn decode(mut blob: &[u8], body: &str, out: &mut Vec<StoredAnswer>) -> Result<()> {
+fn decode(mut blob: &[u8], body: &BodyCode, out: &mut Vec<StoredAnswer>) -> Result<()> {
     let corrupt = || StoreError::Corrupt("an answer chunk cannot be decoded".into());
     while !blob.is_empty() {
         let person_ref = take_varint(&mut blob).ok_or_else(corrupt)?;
@@ -113,7 +116,7 @@ fn decode(mut blob: &[u8], body: &str, out: &mut Vec<StoredAnswer>) -> Result<()
         let len = take_varint(&mut blob).and_then(|l| usize::try_from(l).ok()).ok_or_else(corrupt)?;
         let values = blob.get(..len).ok_or_else(corrupt)?.to_vec();
         blob = &blob[len..];
-        out.push(StoredAnswer { person_ref, body: body.to_owned(), status, values });
+        out.push(StoredAnswer { person_ref, body: body.clone(), status, values });
     }
     Ok(())
 }
@@ -143,8 +146,17 @@ mod tests {
     use super::*;
     use crate::CaseStore;
 
+    fn code(text: &str) -> BodyCode {
+        BodyCode::parse(text).unwrap()
+    }
+
     fn answer(person_ref: u64, body: &str, values: &[u8]) -> StoredAnswer {
-        StoredAnswer { person_ref, body: body.into(), status: 1 + (person_ref % 2) as i32, values: values.to_vec() }
+        StoredAnswer {
+            person_ref,
+            body: BodyCode::parse(body).unwrap(),
+            status: 1 + (person_ref % 2) as i32,
+            values: values.to_vec(),
+        }
     }
 
     #[test]
@@ -156,12 +168,12 @@ mod tests {
         let later: Vec<StoredAnswer> = (200..300).map(|r| answer(r, "cnam", &[])).collect();
         store
             .write(|tx| {
-                assert!(tx.insert_answer_chunk("case-a", 100, "cnav", &cnav)?);
-                assert!(tx.insert_answer_chunk("case-a", 100, "cnam", &cnam)?);
-                assert!(!tx.insert_answer_chunk("case-a", 100, "cnam", &later)?, "a chunk is stored once");
-                assert!(tx.insert_answer_chunk("case-a", 200, "cnam", &later)?);
-                assert!(tx.insert_answer_chunk("case-b", 100, "cnam", &later)?);
-                assert!(tx.insert_answer_chunk("case-a", 300, "msa", &cnav).is_err(), "one body per chunk");
+                assert!(tx.insert_answer_chunk("case-a", 100, &code("cnav"), &cnav)?);
+                assert!(tx.insert_answer_chunk("case-a", 100, &code("cnam"), &cnam)?);
+                assert!(!tx.insert_answer_chunk("case-a", 100, &code("cnam"), &later)?, "a chunk is stored once");
+                assert!(tx.insert_answer_chunk("case-a", 200, &code("cnam"), &later)?);
+                assert!(tx.insert_answer_chunk("case-b", 100, &code("cnam"), &later)?);
+                assert!(tx.insert_answer_chunk("case-a", 300, &code("msa"), &cnav).is_err(), "one body per chunk");
                 Ok::<_, StoreError>(())
             })
             .unwrap();

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use passerelle_protocol::ids::BodyCode;
 use passerelle_sqlite::time::{from_ms, opt_from_ms, to_ms};
 use rusqlite::params;
 
@@ -15,7 +16,7 @@ use crate::{Result, Tx};
 pub struct StoredSolicitation {
     pub solicitation_id: String,
     pub case_id: String,
-    pub body: String,
+    pub body: BodyCode,
     /// The categories asked of this body (wire numbers).
     pub categories: Vec<i32>,
     pub chunk_count: u32,
@@ -42,7 +43,7 @@ impl Tx<'_> {
             params![
                 s.solicitation_id,
                 s.case_id,
-                s.body,
+                s.body.as_str(),
                 join_numbers(&s.categories),
                 s.chunk_count,
                 s.declines,
@@ -64,7 +65,9 @@ impl Tx<'_> {
                 Ok(StoredSolicitation {
                     solicitation_id: r.get(0)?,
                     case_id: r.get(1)?,
-                    body: r.get(2)?,
+                    body: BodyCode::parse(&r.get::<_, String>(2)?).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+                    })?,
                     categories: split_numbers(&r.get::<_, String>(3)?),
                     chunk_count: r.get(4)?,
                     declines: r.get(5)?,
@@ -183,7 +186,7 @@ mod tests {
                 tx.insert_solicitation(&StoredSolicitation {
                     solicitation_id: "s1".into(),
                     case_id: "c1".into(),
-                    body: "cnav".into(),
+                    body: BodyCode::parse("cnav").unwrap(),
                     categories: vec![2],
                     chunk_count: 2,
                     declines: vec![],

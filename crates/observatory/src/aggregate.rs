@@ -133,7 +133,7 @@ pub fn body_outcomes(solicitations: &[StoredSolicitation], answered: &[bool]) ->
         .iter()
         .zip(answered)
         .map(|(s, &answered)| v1::BodyOutcome {
-            body: s.body.clone(),
+            body: s.body.to_string(),
             asked: s.categories.clone(),
             answered,
             declined: decode_declines(&s.declines),
@@ -180,14 +180,16 @@ pub fn result_chunk(
                     .iter()
                     .map(|s| match by_person.get(&(p.person_ref, s.body.as_str())) {
                         Some(a) if a.status == PersonStatus::Found as i32 => v1::BodyAnswer {
-                            body: s.body.clone(),
+                            body: s.body.to_string(),
                             status: a.status,
                             values: v1::CategoryValues::decode(a.values.as_slice()).ok(),
                         },
-                        Some(a) => v1::BodyAnswer { body: s.body.clone(), status: a.status, values: None },
-                        None => {
-                            v1::BodyAnswer { body: s.body.clone(), status: PersonStatus::NoAnswer as i32, values: None }
-                        }
+                        Some(a) => v1::BodyAnswer { body: s.body.to_string(), status: a.status, values: None },
+                        None => v1::BodyAnswer {
+                            body: s.body.to_string(),
+                            status: PersonStatus::NoAnswer as i32,
+                            values: None,
+                        },
                     })
                     .collect(),
             })
@@ -232,13 +234,13 @@ pub fn statistics_rows(
             for s in solicitations {
                 let status = match by_person.get(&(p.person_ref, s.body.as_str())) {
                     Some(a) if a.status == PersonStatus::Found as i32 => {
-                        push(&a.values, &s.body);
+                        push(&a.values, s.body.as_str());
                         "found"
                     }
                     Some(_) => "not_found",
                     None => "no_answer",
                 };
-                statuses.push((s.body.clone(), status.to_owned()));
+                statuses.push((s.body.to_string(), status.to_owned()));
             }
             StatisticsRow {
                 pseudonym: pseudonymiser.pseudonym(&p.nir),
@@ -266,7 +268,7 @@ mod tests {
         StoredSolicitation {
             solicitation_id: "s".into(),
             case_id: "c".into(),
-            body: "cnaf".into(),
+            body: passerelle_protocol::ids::BodyCode::parse("cnaf").unwrap(),
             categories: vec![Category::HousingAid as i32, Category::Rsa as i32],
             chunk_count: 1,
             declines: vec![],

@@ -92,7 +92,7 @@ impl Engine {
                 for &index in &pending {
                     let persons = tx.persons(case_id, case.chunk_refs(index))?;
                     let chunk = solicit::solicitation_chunk(&self.config.code, &case, &s, index, &persons, true);
-                    self.enqueue(tx, case_id, case.expires_at, Message::Solicitation(chunk), &s.body, now)?;
+                    self.enqueue(tx, case_id, case.expires_at, Message::Solicitation(chunk), s.body.as_str(), now)?;
                     tx.mark_chunk_reminded(&s.solicitation_id, index, now)?;
                 }
                 if !pending.is_empty() {

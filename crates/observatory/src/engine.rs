@@ -288,7 +288,7 @@ impl Engine {
             let persons = tx.persons(&case.case_id, case.chunk_refs(index))?;
             for s in &solicitations {
                 let chunk = solicit::solicitation_chunk(&self.config.code, &case, s, index, &persons, false);
-                self.enqueue(tx, &case.case_id, case.expires_at, Message::Solicitation(chunk), &s.body, now)?;
+                self.enqueue(tx, &case.case_id, case.expires_at, Message::Solicitation(chunk), s.body.as_str(), now)?;
             }
         }
         let actor = self.own_actor();

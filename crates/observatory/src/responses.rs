@@ -48,7 +48,7 @@ impl Engine {
                 let reason = format!("solicitation {} belongs to another case", solicitation.solicitation_id);
                 return self.dead_letter(tx, d, reason);
             }
-            if response.sender != solicitation.body {
+            if solicitation.body != response.sender.as_str() {
                 let reason = format!(
                     "solicitation {} was addressed to `{}`, not to the sender",
                     solicitation.solicitation_id, solicitation.body

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use passerelle_observatory_store::{CaseRecord, StoredPerson, StoredSolicitation};
 use passerelle_protocol::catalogue;
+use passerelle_protocol::ids::BodyCode;
 use passerelle_protocol::v1::{self, Category};
 
 use crate::settings::SettingsError;
@@ -25,7 +26,7 @@ use crate::settings::SettingsError;
 pub struct RoutingTable {
     holders: BTreeMap<i32, Vec<String>>,
     /// The deployment's bodies, in their configured order (the order bodies are asked in).
-    bodies: Vec<String>,
+    bodies: Vec<BodyCode>,
 }
 
 impl RoutingTable {
@@ -54,7 +55,13 @@ impl RoutingTable {
             let ordered = bodies.iter().filter(|b| listed.contains(b)).cloned().collect();
             holders.insert(info.category as i32, ordered);
         }
-        Ok(RoutingTable { holders, bodies: bodies.to_vec() })
+        let bodies = bodies
+            .iter()
+            .map(|b| {
+                BodyCode::parse(b).map_err(|e| SettingsError { key: "broker.bodies".into(), message: e.to_string() })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RoutingTable { holders, bodies })
     }
 
     /// The bodies asked for a category.
@@ -64,13 +71,13 @@ impl RoutingTable {
 
     /// The bodies to ask for a case, each with the requested categories it may hold; never the
     /// requester's own branch.
-    pub fn plan(&self, wanted: &[Category], requester: &str) -> Vec<(String, Vec<Category>)> {
+    pub fn plan(&self, wanted: &[Category], requester: &str) -> Vec<(BodyCode, Vec<Category>)> {
         self.bodies
             .iter()
             .filter(|body| body.as_str() != requester)
             .map(|body| {
                 let asked: Vec<Category> =
-                    wanted.iter().copied().filter(|c| self.holders(*c).iter().any(|h| h == body)).collect();
+                    wanted.iter().copied().filter(|c| self.holders(*c).iter().any(|h| body == h.as_str())).collect();
                 (body.clone(), asked)
             })
             .filter(|(_, asked)| !asked.is_empty())
@@ -92,7 +99,7 @@ pub fn solicitation_chunk(
         sender: observatory.to_owned(),
         case_id: case.case_id.clone(),
         solicitation_id: solicitation.solicitation_id.clone(),
-        body: solicitation.body.clone(),
+        body: solicitation.body.to_string(),
         legal_basis: case.legal_basis.clone(),
         wanted: solicitation.categories.clone(),
         respond_by: Some(timestamp(case.respond_by)),
@@ -133,9 +140,9 @@ mod tests {
         assert_eq!(
             plan,
             vec![
-                ("cnam".to_owned(), vec![Category::Css]),
-                ("cnav".to_owned(), vec![Category::FamilySituation]),
-                ("msa".to_owned(), vec![Category::HousingAid, Category::Css, Category::FamilySituation]),
+                (BodyCode::parse("cnam").unwrap(), vec![Category::Css]),
+                (BodyCode::parse("cnav").unwrap(), vec![Category::FamilySituation]),
+                (BodyCode::parse("msa").unwrap(), vec![Category::HousingAid, Category::Css, Category::FamilySituation]),
             ]
         );
         assert!(plan.iter().all(|(b, _)| b != "cnaf"));

@@ -1,5 +1,6 @@
 //! The fragility exchange's shared language: the v1 wire types generated from `proto/`, the
-//! category catalogue of art. 2, and the identifiers (NIR/NIA, commune, territory).
+//! category catalogue of art. 2, and the identifiers (NIR/NIA, commune, territory, case id, body
+//! and observatory codes).
 //!
 //! Nothing here does IO. Protobuf types stay at the edge; domain code converts with `TryFrom`,
 //! which is where validation happens.
@@ -7,6 +8,7 @@
 
 pub mod catalogue;
 pub mod commune;
+pub mod ids;
 pub mod nir;
 pub mod rules;
 pub mod territory;

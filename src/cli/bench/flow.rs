@@ -160,7 +160,7 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
 
     let wanted = catalogue::parse_list(super::super::demo::DEFAULT_WANT).map_err(|e| anyhow!(e))?;
     let routing = RoutingTable::new(&BTreeMap::new(), &broker.bodies).map_err(|e| anyhow!(e))?;
-    let solicited: Vec<String> = routing.plan(&wanted, REQUESTER_BODY).into_iter().map(|(b, _)| b).collect();
+    let solicited: Vec<String> = routing.plan(&wanted, REQUESTER_BODY).into_iter().map(|(b, _)| b.into()).collect();
     if solicited.is_empty() {
         bail!("no body holds the categories asked");
     }

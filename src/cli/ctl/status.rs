@@ -162,7 +162,7 @@ pub fn read(tx: &Tx<'_>, now: SystemTime) -> Result<ReadParts, StoreError> {
                     continue;
                 }
                 late_bodies.push(LateBody {
-                    body: s.body.clone(),
+                    body: s.body.to_string(),
                     case_id: case.case_id.clone(),
                     pending_chunks: pending.len() as u64,
                     chunks: chunks.len() as u64,

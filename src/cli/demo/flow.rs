@@ -95,7 +95,7 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
     if plan.is_empty() {
         bail!("no other body holds the categories asked: nothing to solicit");
     }
-    let solicited: Vec<String> = plan.iter().map(|(b, _)| b.clone()).collect();
+    let solicited: Vec<String> = plan.iter().map(|(b, _)| b.to_string()).collect();
 
     // 2. Each solicited body indexes its extract, as `passerelle responder load` does.
     let mut deployment =
