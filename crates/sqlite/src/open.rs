@@ -13,7 +13,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prepared statements each connection keeps (rusqlite's default is 16). A single-person case
 /// runs about 40 distinct statements through the observatory's store: with 16 kept, each would be
-/// parsed again on every use, a tenth of the observatory's CPU in the latency loop.
+/// parsed again on every use, and parsing would dominate the single-person path.
 pub const STATEMENT_CACHE: usize = 128;
 
 /// Opens (creating it and its directory if needed) a database with the forensic and durability
