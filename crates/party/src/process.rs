@@ -359,6 +359,9 @@ impl FreePorts {
 mod tests {
     use super::*;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use passerelle_observatory::ObservatorySettings;
 
     /// Held by each test for its whole run: a script being written while another test forks
@@ -432,16 +435,25 @@ mod tests {
         let fake = FakeBinary::new();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let health = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 512];
-            let _ = stream.read(&mut request).unwrap();
-            stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n{\"status\":\"ok\"}").unwrap();
+        // Every poll is answered (a poll the machine's load made time out is followed by another),
+        // for as long as the test runs.
+        let answered = Arc::new(AtomicUsize::new(0));
+        std::thread::spawn({
+            let answered = Arc::clone(&answered);
+            move || {
+                for mut stream in listener.incoming().flatten() {
+                    let mut request = [0u8; 512];
+                    let _ = stream.read(&mut request);
+                    if stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n{\"status\":\"ok\"}").is_ok() {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
         });
         let mut daemon = fake.daemon("exec sleep 60", health);
         daemon.spawn().unwrap();
         daemon.wait_healthy(soon()).unwrap();
-        server.join().unwrap();
+        assert!(answered.load(Ordering::SeqCst) >= 1, "the wait ended on an answer");
         assert!(daemon.is_running());
         daemon.kill().unwrap();
         assert!(!daemon.is_running(), "killed");
