@@ -74,7 +74,7 @@ impl Observatory {
         ready: impl FnOnce() + Send,
     ) -> Result<(), ObservatoryError> {
         let engine = self.engine;
-        let code = engine.config.code.clone();
+        let code = engine.config.code.to_string();
         let e = Arc::clone(&engine);
         blocking(move || {
             e.store.write(|tx| {
