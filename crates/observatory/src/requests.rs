@@ -18,6 +18,7 @@ use passerelle_protocol::v1;
 use prost::Message as _;
 
 use crate::engine::{delivery_actor, looks_like_nir, problems_text, quoted_id, Engine, MAX_ID_LEN};
+use crate::receipt::{Receipt, ReceiptError};
 use crate::validate::{self, problem};
 
 impl Engine {
@@ -341,14 +342,28 @@ impl Engine {
     /// timer purges them on its next tick (a second by default), off the requests queue, so that
     /// a big case's purge (statistics, the payloads in slices, the rebuild) never holds back the
     /// requests behind the receipt, nor a small one the next case's first steps.
-    pub(crate) fn on_receipt(&self, d: &Delivery, receipt: &v1::Receipt) -> Result<Verdict, StoreError> {
+    /// `receipt` is the wire receipt converted at the edge; a conversion's error is dead-lettered
+    /// here, after the duplicate check, as an unknown case is.
+    pub(crate) fn on_receipt(
+        &self,
+        d: &Delivery,
+        receipt: Result<Receipt, ReceiptError>,
+    ) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let verdict = self.store.write(|tx| {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
-            let Some(case) = tx.case(&receipt.case_id)? else {
-                return self.dead_letter(tx, d, format!("no case {} at this observatory", quoted_id(&receipt.case_id)));
+            let receipt = match &receipt {
+                Ok(receipt) => receipt,
+                Err(e) => return self.dead_letter(tx, d, e.reason.clone()),
+            };
+            let Some(case) = tx.case(receipt.case_id.as_str())? else {
+                return self.dead_letter(
+                    tx,
+                    d,
+                    format!("no case {} at this observatory", quoted_id(receipt.case_id.as_str())),
+                );
             };
             if receipt.sender != case.requester {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);

@@ -170,7 +170,7 @@ impl Handler for RequestsHandler {
         run_handler(move || {
             let result = match &delivery.message {
                 Message::Request(r) => engine.on_request(&delivery, r),
-                Message::Receipt(r) => engine.on_receipt(&delivery, r),
+                Message::Receipt(r) => engine.on_receipt(&delivery, crate::receipt::Receipt::try_from(r)),
                 other => {
                     let reason = format!("a {} does not belong on the requests queue", other.kind().type_name());
                     engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
