@@ -16,6 +16,7 @@ use passerelle_observatory_store::{
     CaseRecord, Pseudonymiser, StatisticsRow, StatisticsValue, StoredAnswer, StoredPerson, StoredSolicitation,
 };
 use passerelle_protocol::catalogue::CategorySet;
+use passerelle_protocol::ids::ObservatoryCode;
 use passerelle_protocol::v1::{self, Category, Completeness, PersonStatus};
 use passerelle_protocol::value;
 use prost::Message as _;
@@ -153,7 +154,7 @@ pub fn completeness(answered: &[bool]) -> Completeness {
 /// One result chunk: each person of the chunk with one answer per solicited body.
 #[allow(clippy::too_many_arguments)]
 pub fn result_chunk(
-    observatory: &str,
+    observatory: &ObservatoryCode,
     case: &CaseRecord,
     solicitations: &[StoredSolicitation],
     outcomes: &[v1::BodyOutcome],
@@ -166,7 +167,7 @@ pub fn result_chunk(
     let by_person = index_answers(answers);
     v1::Result {
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
-        sender: observatory.to_owned(),
+        sender: observatory.to_string(),
         case_id: case.case_id.clone(),
         chunk_index,
         chunk_count,

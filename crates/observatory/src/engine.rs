@@ -246,7 +246,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let refusal = v1::Refusal {
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
-            sender: self.config.code.clone(),
+            sender: self.config.code.to_string(),
             case_id: case.case_id.clone(),
             whole_case,
             case_problems,

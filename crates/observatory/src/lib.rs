@@ -31,6 +31,7 @@ mod engine;
 pub mod metrics;
 mod publisher;
 mod purge;
+mod receipt;
 mod requests;
 mod responses;
 mod service;

@@ -9,14 +9,16 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use passerelle_bus::{Delivery, Verdict};
+use passerelle_bus::{Delivery, Message, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
+use passerelle_protocol::ids::CaseId;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1;
 use prost::Message as _;
 
 use crate::engine::{delivery_actor, looks_like_nir, problems_text, quoted_id, Engine, MAX_ID_LEN};
+use crate::receipt::{Receipt, ReceiptError};
 use crate::validate::{self, problem};
 
 impl Engine {
@@ -42,6 +44,11 @@ impl Engine {
                     return self
                         .dead_letter(tx, d, "the case id holds what looks like a NIR".into())
                         .map(|v| (v, Vec::new()));
+                }
+                if CaseId::parse(&req.case_id).is_err() {
+                    self.refuse_at_edge(tx, d, req, now)?;
+                    tx.inbox_record(&d.message_id, now)?;
+                    return Ok((Verdict::Ack, Vec::new()));
                 }
                 let mut accepted_nirs = Vec::new();
                 let verdict = self.take_request_chunk(tx, d, req, now, &mut accepted_nirs)?;
@@ -236,6 +243,46 @@ impl Engine {
 
     /// The first chunk of a case is already unacceptable: the case is recorded as refused (no
     /// person stored) and a refusal goes back.
+    /// Refuses a request whose case id is not a UUID, without a case row: no case can be
+    /// keyed by it. The refusal (every problem of the header) still goes to the requester,
+    /// expiring with the retention cap, and the audit trail records the chunk and the refusal
+    /// under the id as sent (its length and the NIR check were done before).
+    fn refuse_at_edge(&self, tx: &Tx<'_>, d: &Delivery, req: &v1::Request, now: SystemTime) -> Result<(), StoreError> {
+        let problems = match validate::check_header(req, &self.config, now) {
+            Err(problems) => problems,
+            Ok(_) => vec![problem("case_id", "the case id must be a UUID")],
+        };
+        let reason = problems_text(&problems);
+        let refusal = v1::Refusal {
+            schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
+            sender: self.config.code.to_string(),
+            case_id: req.case_id.clone(),
+            whole_case: true,
+            case_problems: problems,
+            request_chunk_index: req.chunk_index,
+            persons: Vec::new(),
+        };
+        let expires_at = now + self.config.retention;
+        self.enqueue(tx, &req.case_id, expires_at, Message::Refusal(refusal), &req.sender, now)?;
+        self.audit(
+            tx,
+            Action::RequestReceived,
+            Some(&req.case_id),
+            &delivery_actor(d),
+            serde_json::json!({ "chunk": req.chunk_index, "chunk_count": req.chunk_count, "accepted": 0,
+                "refused": req.persons.len() }),
+        )?;
+        self.audit(
+            tx,
+            Action::Refusal,
+            Some(&req.case_id),
+            &self.own_actor(),
+            serde_json::json!({ "whole_case": true, "reason": reason, "stored": false }),
+        )?;
+        tracing::info!(case_id = %req.case_id, %reason, "request refused: no case stored");
+        Ok(())
+    }
+
     fn refuse_new_case(
         &self,
         tx: &Tx<'_>,
@@ -295,14 +342,28 @@ impl Engine {
     /// timer purges them on its next tick (a second by default), off the requests queue, so that
     /// a big case's purge (statistics, the payloads in slices, the rebuild) never holds back the
     /// requests behind the receipt, nor a small one the next case's first steps.
-    pub(crate) fn on_receipt(&self, d: &Delivery, receipt: &v1::Receipt) -> Result<Verdict, StoreError> {
+    /// `receipt` is the wire receipt converted at the edge; a conversion's error is dead-lettered
+    /// here, after the duplicate check, as an unknown case is.
+    pub(crate) fn on_receipt(
+        &self,
+        d: &Delivery,
+        receipt: Result<Receipt, ReceiptError>,
+    ) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let verdict = self.store.write(|tx| {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
-            let Some(case) = tx.case(&receipt.case_id)? else {
-                return self.dead_letter(tx, d, format!("no case {} at this observatory", quoted_id(&receipt.case_id)));
+            let receipt = match &receipt {
+                Ok(receipt) => receipt,
+                Err(e) => return self.dead_letter(tx, d, e.reason.clone()),
+            };
+            let Some(case) = tx.case(receipt.case_id.as_str())? else {
+                return self.dead_letter(
+                    tx,
+                    d,
+                    format!("no case {} at this observatory", quoted_id(receipt.case_id.as_str())),
+                );
             };
             if receipt.sender != case.requester {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);

@@ -74,7 +74,7 @@ impl Observatory {
         ready: impl FnOnce() + Send,
     ) -> Result<(), ObservatoryError> {
         let engine = self.engine;
-        let code = engine.config.code.clone();
+        let code = engine.config.code.to_string();
         let e = Arc::clone(&engine);
         blocking(move || {
             e.store.write(|tx| {
@@ -170,7 +170,7 @@ impl Handler for RequestsHandler {
         run_handler(move || {
             let result = match &delivery.message {
                 Message::Request(r) => engine.on_request(&delivery, r),
-                Message::Receipt(r) => engine.on_receipt(&delivery, r),
+                Message::Receipt(r) => engine.on_receipt(&delivery, crate::receipt::Receipt::try_from(r)),
                 other => {
                     let reason = format!("a {} does not belong on the requests queue", other.kind().type_name());
                     engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use passerelle_bus::BusSettings;
 use passerelle_hooks::{DevelopmentSettings, Profile};
+use passerelle_protocol::ids::ObservatoryCode;
 use passerelle_protocol::rules;
 use passerelle_protocol::territory::Territories;
 
@@ -180,7 +181,9 @@ impl ObservatorySettings {
     /// Checks the settings and computes the effective limits (clamped to the legal caps).
     pub fn resolve(&self) -> Result<Config, SettingsError> {
         let bad = |key: &str, message: String| Err(SettingsError { key: key.to_owned(), message });
-        if Territories::observatory(&self.code).is_none() {
+        let code = ObservatoryCode::parse(&self.code)
+            .map_err(|e| SettingsError { key: "code".into(), message: e.to_string() })?;
+        if Territories::observatory(code.as_str()).is_none() {
             return bad(
                 "code",
                 format!("`{}` is not an observatory code (see passerelle_protocol::territory)", self.code),
@@ -226,7 +229,7 @@ impl ObservatorySettings {
         }
         let routing = RoutingTable::new(&self.routing, &self.broker.bodies)?;
         Ok(Config {
-            code: self.code.clone(),
+            code,
             bodies: self.broker.bodies.clone(),
             retention,
             max_respond_by,
@@ -252,7 +255,8 @@ pub const MAX_CHUNK_SIZE: usize = 10 * rules::DEFAULT_CHUNK_SIZE;
 /// The effective, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub code: String,
+    /// This observatory's code, checked against the territory table and the deployment.
+    pub code: ObservatoryCode,
     /// The deployment's body codes (each has queues).
     pub bodies: Vec<String>,
     /// Payload retention (≤ 30 days).
@@ -306,6 +310,10 @@ mod tests {
     fn bad_settings_name_their_key() {
         let mut s = ObservatorySettings::new("carsat-nowhere", "/tmp/x");
         assert_eq!(s.resolve().unwrap_err().key, "code");
+        s.code = "CARSAT-SUD-EST".into();
+        let err = s.resolve().unwrap_err();
+        assert_eq!(err.key, "code");
+        assert!(err.message.contains("lowercase"), "{err}");
         s.code = "cnav-idf".into();
         assert_eq!(s.resolve().unwrap_err().key, "broker.observatories");
         s.code = "carsat-sud-est".into();

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use passerelle_observatory_store::{CaseRecord, StoredPerson, StoredSolicitation};
 use passerelle_protocol::catalogue;
-use passerelle_protocol::ids::BodyCode;
+use passerelle_protocol::ids::{BodyCode, ObservatoryCode};
 use passerelle_protocol::v1::{self, Category};
 
 use crate::settings::SettingsError;
@@ -87,7 +87,7 @@ impl RoutingTable {
 
 /// One chunk of a solicitation: the match keys of the chunk's persons, nothing else.
 pub fn solicitation_chunk(
-    observatory: &str,
+    observatory: &ObservatoryCode,
     case: &CaseRecord,
     solicitation: &StoredSolicitation,
     chunk_index: u32,
@@ -96,7 +96,7 @@ pub fn solicitation_chunk(
 ) -> v1::Solicitation {
     v1::Solicitation {
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
-        sender: observatory.to_owned(),
+        sender: observatory.to_string(),
         case_id: case.case_id.clone(),
         solicitation_id: solicitation.solicitation_id.clone(),
         body: solicitation.body.to_string(),

@@ -71,7 +71,7 @@ pub(crate) fn problem(field: &str, reason: impl Into<String>) -> v1::Problem {
 /// Checks a request's case-level fields. `arrival` is when the case's first chunk arrived.
 pub fn check_header(req: &v1::Request, config: &Config, arrival: SystemTime) -> Result<CaseHeader, Vec<v1::Problem>> {
     let mut problems = Vec::new();
-    if req.observatory != config.code {
+    if req.observatory != config.code.as_str() {
         problems.push(problem(
             "observatory",
             format!("the request is addressed to `{}`, this observatory is `{}`", short(&req.observatory), config.code),
@@ -190,7 +190,7 @@ pub fn check_person(
             None
         }
         Ok(commune) => match config.territories.observatory_of_departement(&commune.departement) {
-            Ok(code) if code == config.code => Some(commune.departement.clone()),
+            Ok(code) if code == config.code.as_str() => Some(commune.departement.clone()),
             Ok(other) => {
                 problems.push(problem(
                     "commune_code",

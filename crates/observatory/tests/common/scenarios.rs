@@ -407,6 +407,20 @@ pub async fn refusals_dead_letters_and_minimisation(s: &mut Stack) {
     assert_eq!(refusal.case_problems[0].field, "wanted");
     s.wait_state(&case_id, CaseState::Refused).await;
 
+    // A case id that is not a UUID: refused from the edge, audited, and no case row keyed by it.
+    let not_a_uuid = "dossier-42";
+    s.requester
+        .publish(
+            Requester::chunks(not_a_uuid, &CaseSpec::new(vec![person(0)])).into_iter().map(Message::Request).collect(),
+        )
+        .await;
+    let refusal = eventually("the refusal of a non-UUID case id", || s.requester.refusals(not_a_uuid).pop()).await;
+    assert!(refusal.whole_case);
+    assert!(refusal.case_problems.iter().any(|p| p.field == "case_id"), "{refusal:?}");
+    eventually("the refusal audited", || (count(s, not_a_uuid, Action::Refusal) == 1).then_some(())).await;
+    assert_eq!(count(s, not_a_uuid, Action::RequestReceived), 1);
+    assert!(s.status().case(not_a_uuid).unwrap().is_none(), "no case row for a non-UUID id");
+
     let mut spec = CaseSpec::new(vec![v1::RequestedPerson { birth_year: 1990, ..person(0) }]);
     spec.chunk_size = 1;
     let case_id = s.requester.submit(&spec).await;
