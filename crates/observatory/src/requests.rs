@@ -241,8 +241,6 @@ impl Engine {
         Ok(Verdict::Ack)
     }
 
-    /// The first chunk of a case is already unacceptable: the case is recorded as refused (no
-    /// person stored) and a refusal goes back.
     /// Refuses a request whose case id is not a UUID, without a case row: no case can be
     /// keyed by it. The refusal (every problem of the header) still goes to the requester,
     /// expiring with the retention cap, and the audit trail records the chunk and the refusal
@@ -264,25 +262,18 @@ impl Engine {
         };
         let expires_at = now + self.config.retention;
         self.enqueue(tx, &req.case_id, expires_at, Message::Refusal(refusal), &req.sender, now)?;
-        self.audit(
+        self.audit_whole_case_refusal(
             tx,
-            Action::RequestReceived,
-            Some(&req.case_id),
-            &delivery_actor(d),
-            serde_json::json!({ "chunk": req.chunk_index, "chunk_count": req.chunk_count, "accepted": 0,
-                "refused": req.persons.len() }),
-        )?;
-        self.audit(
-            tx,
-            Action::Refusal,
-            Some(&req.case_id),
-            &self.own_actor(),
+            d,
+            req,
             serde_json::json!({ "whole_case": true, "reason": reason, "stored": false }),
         )?;
         tracing::info!(case_id = %req.case_id, %reason, "request refused: no case stored");
         Ok(())
     }
 
+    /// The first chunk of a case is already unacceptable: the case is recorded as refused (no
+    /// person stored) and a refusal goes back.
     fn refuse_new_case(
         &self,
         tx: &Tx<'_>,
@@ -319,6 +310,20 @@ impl Engine {
         tx.record_request_chunk(&req.case_id, req.chunk_index, 0, req.persons.len() as u64, now)?;
         let case = tx.case(&req.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
         self.enqueue_refusal(tx, &case, true, problems, req.chunk_index, Vec::new(), now)?;
+        self.audit_whole_case_refusal(tx, d, req, serde_json::json!({ "whole_case": true, "reason": reason }))?;
+        tracing::info!(case_id = %req.case_id, %reason, "case refused");
+        Ok(())
+    }
+
+    /// The audit entries of a request refused whole: the chunk received (nothing accepted), then
+    /// the refusal with its `detail`.
+    fn audit_whole_case_refusal(
+        &self,
+        tx: &Tx<'_>,
+        d: &Delivery,
+        req: &v1::Request,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
         self.audit(
             tx,
             Action::RequestReceived,
@@ -327,14 +332,7 @@ impl Engine {
             serde_json::json!({ "chunk": req.chunk_index, "chunk_count": req.chunk_count, "accepted": 0,
                 "refused": req.persons.len() }),
         )?;
-        self.audit(
-            tx,
-            Action::Refusal,
-            Some(&req.case_id),
-            &self.own_actor(),
-            serde_json::json!({ "whole_case": true, "reason": reason }),
-        )?;
-        tracing::info!(case_id = %req.case_id, %reason, "case refused");
+        self.audit(tx, Action::Refusal, Some(&req.case_id), &self.own_actor(), detail)?;
         Ok(())
     }
 
