@@ -51,8 +51,7 @@ impl Store {
             let (rows, unmatched) = self.matched_in_id_order(tx, case_id, &result.persons, |p| &p.nir, now)?;
             {
                 // In id order, so the rows are appended to `person_answers` rather than spread
-                // over it. OR REPLACE: a NIR twice in a result keeps its last answers, as the
-                // former in-place update did.
+                // over it. OR REPLACE: a NIR twice in a result keeps its last answers.
                 let mut stmt =
                     tx.prepare_cached("INSERT OR REPLACE INTO person_answers (person_id, answers) VALUES (?1, ?2)")?;
                 let mut blob = Vec::new();
