@@ -9,8 +9,12 @@ use std::process::ExitCode;
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status, the same for every subcommand: 0 done; 1 done, but some input was rejected or a
 check found a problem; 2 usage error or unusable input; 3 invalid settings; 4 a runtime failure
-(broker, storage, I/O); 70 a daemon stopped at a development fault point (only under
+(broker, storage, I/O); 5 another observatory runs the territory (`observatory run --no-wait`,
+or its lock was taken while this one was disconnected); 70 a daemon stopped at a development fault point (only under
 `profile = \"development\"`, which production refuses).";
+
+/// The exit code of an observatory that another one keeps from running its territory.
+pub const TERRITORY_HELD: u8 = 5;
 
 /// How a subcommand ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub enum Failure {
     Settings(anyhow::Error),
     /// 4: a runtime failure (broker unreachable, storage error, I/O).
     Runtime(anyhow::Error),
+    /// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
+    Territory(anyhow::Error),
 }
 
 impl Failure {
@@ -49,6 +55,7 @@ impl Failure {
             Failure::Usage(e) => (2, "error", e),
             Failure::Settings(e) => (3, "invalid settings", e),
             Failure::Runtime(e) => (4, "failed", e),
+            Failure::Territory(e) => (TERRITORY_HELD, "territory held by another observatory", e),
         };
         eprintln!("passerelle: {kind}: {err:#}");
         ExitCode::from(code)
@@ -63,6 +70,7 @@ impl Failure {
                 Failure::Settings(e.context(format!("in {}", config.display())))
             }
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
     }
 }
@@ -72,6 +80,7 @@ impl From<passerelle_party::PartyError> for Failure {
         match error {
             passerelle_party::PartyError::Settings(e) => Failure::Settings(e),
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
     }
 }
@@ -92,7 +101,7 @@ mod tests {
     #[test]
     fn the_help_lists_every_exit_status_and_the_fault_points_one() {
         let listed = |code: i32| EXIT_STATUS_HELP.contains(&format!(" {code} "));
-        for code in [0, 1, 2, 3, 4, passerelle_hooks::FAULT_EXIT_CODE] {
+        for code in [0, 1, 2, 3, 4, i32::from(TERRITORY_HELD), passerelle_hooks::FAULT_EXIT_CODE] {
             assert!(listed(code), "{code} is not in: {EXIT_STATUS_HELP}");
         }
         let fault = format!("{} a daemon stopped at a development fault point", passerelle_hooks::FAULT_EXIT_CODE);

@@ -26,4 +26,5 @@ mod requester_check;
 mod requester_cli;
 mod storage_faults;
 mod synth;
+mod territory_lock;
 mod topology;
