@@ -132,11 +132,12 @@ fn status(args: &StatusArgs) -> CliResult {
         let password = args.management_password.clone().unwrap_or(url_password);
         match management::queues(&args.management_url, &user, &password, &vhost, &prefix) {
             Ok(list) => {
-                let connections = management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix)
-                    .unwrap_or_else(|e| {
-                        queues.message = Some(format!("the consumers' connections are not listed: {e}."));
-                        Default::default()
-                    });
+                let connections =
+                    management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix)
+                        .unwrap_or_else(|e| {
+                            queues.message = Some(format!("the consumers' connections are not listed: {e}."));
+                            Default::default()
+                        });
                 queues.unexpected_consumers = consumers::unexpected(&settings.broker, &list, &connections);
                 queues.available = true;
                 queues.queues = list;

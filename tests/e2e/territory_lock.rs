@@ -117,7 +117,10 @@ fn a_second_observatory_of_the_territory_stands_by_while_the_first_completes_a_c
     stack.spawn_daemon("observatory-2");
     let report = wait_for_phase(&stack, "observatory-2", "standing_by", START_TIMEOUT);
     let reason = report["reasons"][0].as_str().unwrap();
-    assert!(reason.contains(&format!("pid {pid}")) && reason.contains("observatory carsat-sud-est on host"), "{report}");
+    assert!(
+        reason.contains(&format!("pid {pid}")) && reason.contains("observatory carsat-sud-est on host"),
+        "{report}"
+    );
     let log = stack.log("observatory-2");
     assert!(log.contains("standing by: another observatory holds this territory's lock"), "{log}");
     assert!(!other_dir.join("observatory.db").exists(), "a standby opens no store");

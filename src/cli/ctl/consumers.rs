@@ -97,7 +97,8 @@ mod tests {
         let requests = "passerelle.observatory.carsat-sud-est.requests";
         let responses = "passerelle.observatory.carsat-sud-est.responses";
         let queues = [queue(requests, 1), queue(responses, 4), queue("passerelle.body.cnam.solicitations", 2)];
-        let connections = on(&[(requests, &["a"]), (responses, &["a"]), ("passerelle.body.cnam.solicitations", &["b", "c"])]);
+        let connections =
+            on(&[(requests, &["a"]), (responses, &["a"]), ("passerelle.body.cnam.solicitations", &["b", "c"])]);
         assert_eq!(unexpected(&settings, &queues, &connections), []);
     }
 

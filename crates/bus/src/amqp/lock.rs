@@ -25,7 +25,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection};
 
 use super::connection::jitter;
-use crate::topology::{holder_queue, holders_exchange, territory_lock_queue};
+use crate::topology::{holder_queue, holders_exchange, territory_lock_queue, Queue};
 use crate::BusError;
 
 /// First wait before trying a held lock again.
@@ -36,6 +36,10 @@ pub const STANDBY_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How often a standby says again who holds the lock (it says so at once when it starts waiting).
 pub const STANDBY_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often a standby tries the lock even though the requests queue has a consumer: a consumer
+/// that does not hold the lock (`ctl status` flags it) delays a takeover by this at most.
+pub const STANDBY_FORCED_TRY: Duration = Duration::from_secs(600);
 
 /// The longest holder record kept: it is read back and logged by another process.
 const MAX_HOLDER_BYTES: usize = 512;
@@ -75,6 +79,22 @@ pub(crate) fn printable(record: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// Whether the observatory's requests queue has a consumer: a hint that another connection
+/// holds the lock, read without a refusal. RabbitMQ answers a held lock's declaration by
+/// closing the channel, which lapin logs as an error: a standby asks this first, so its log
+/// stays quiet while the holder consumes. Not a lock: the declaration alone decides.
+async fn requests_consumed(conn: &Connection, prefix: &str, code: &str) -> bool {
+    let asked = async {
+        let ch = conn.create_channel().await?;
+        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        let queue = Queue::ObservatoryRequests(code.to_owned()).name(prefix);
+        let q = ch.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?;
+        let _ = ch.close(200, "consumers counted".into()).await;
+        Ok::<_, lapin::Error>(q.consumer_count() > 0)
+    };
+    asked.await.unwrap_or(false)
 }
 
 /// One try: `true` when this connection now holds the lock, `false` when another one does.
@@ -146,8 +166,15 @@ pub(crate) async fn take(
 ) -> Result<(), BusError> {
     let mut backoff = STANDBY_INITIAL_BACKOFF;
     let mut said: Option<(tokio::time::Instant, String)> = None;
+    let mut tried = tokio::time::Instant::now();
     loop {
-        if try_take(conn, prefix, code).await? {
+        // After a loss the requests queue may still show this process's own former consumers.
+        let forced = tried.elapsed() >= STANDBY_FORCED_TRY;
+        let busy = !held_before && !forced && requests_consumed(conn, prefix, code).await;
+        if !busy {
+            tried = tokio::time::Instant::now();
+        }
+        if !busy && try_take(conn, prefix, code).await? {
             if said.is_some() {
                 (lock.on_standby)(None);
                 tracing::info!(observatory = %code, "territory lock taken: this observatory runs the territory");
