@@ -11,11 +11,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-pub use passerelle_bus::amqp::lock::STANDBY_LOG_INTERVAL;
+pub use passerelle_bus::amqp::lock::{OnStandby, STANDBY_LOG_INTERVAL};
 
 use crate::PartyError;
 
@@ -25,9 +24,6 @@ pub const LOCK_FILE: &str = "observatory.lock";
 /// How often a standby tries the `data_dir` lock again: it takes over within this of the
 /// holder's end.
 pub const DATA_DIR_RETRY: Duration = Duration::from_secs(1);
-
-/// Told who holds a lock while the process waits for it (`None`: the wait is over).
-pub type OnStandby = Arc<dyn Fn(Option<&str>) + Send + Sync>;
 
 /// Who this process is, as another observatory waiting for a lock reads it.
 pub fn holder_record(code: &str, data_dir: &Path) -> String {
@@ -129,6 +125,8 @@ fn read_record(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn quiet() -> OnStandby {

@@ -44,6 +44,10 @@ pub const STANDBY_FORCED_TRY: Duration = Duration::from_secs(600);
 /// The longest holder record kept: it is read back and logged by another process.
 const MAX_HOLDER_BYTES: usize = 512;
 
+/// Told who holds a lock while the process waits for it (`Some`), and that the wait is over
+/// (`None`): `/health` says "standing by" meanwhile.
+pub type OnStandby = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+
 /// What an observatory's connection does about its territory's lock.
 #[derive(Clone)]
 pub struct TerritoryLock {
@@ -51,9 +55,8 @@ pub struct TerritoryLock {
     pub holder: String,
     /// At start, wait for a held lock (standby) rather than fail.
     pub wait: bool,
-    /// Told who holds the lock while this process waits for it (`Some`), and that the wait is
-    /// over (`None`): `/health` says "standing by" meanwhile.
-    pub on_standby: Arc<dyn Fn(Option<&str>) + Send + Sync>,
+    /// Told who holds the lock while this process waits for it.
+    pub on_standby: OnStandby,
 }
 
 impl std::fmt::Debug for TerritoryLock {
