@@ -51,8 +51,8 @@ struct State {
     /// A [`Phase`] as its `u8` (see [`Health::phase`]).
     phase: AtomicU8,
     broker: RwLock<BrokerHealth>,
-    /// While standing by: who holds the lock it waits for.
-    holder: RwLock<Option<String>>,
+    /// While standing by: who holds the lock it waits for, and the phase to go back to.
+    holder: RwLock<Option<(String, Phase)>>,
     announcements: RwLock<Vec<String>>,
 }
 
@@ -90,11 +90,24 @@ impl Health {
         }
     }
 
-    /// Standing by while `holder` holds the lock the daemon waits for (`Some`), starting again
-    /// once it has it (`None`).
+    /// Standing by while `holder` holds the lock the daemon waits for (`Some`), back in the
+    /// phase it left once it has the lock (`None`): starting at start, serving after a
+    /// reconnection that waited for the broker to release its previous connection's lock.
     pub fn stand_by(&self, holder: Option<&str>) {
-        *self.0.holder.write().unwrap_or_else(|p| p.into_inner()) = holder.map(str::to_owned);
-        let phase = if holder.is_some() { Phase::StandingBy } else { Phase::Starting };
+        let mut standby = self.0.holder.write().unwrap_or_else(|p| p.into_inner());
+        let phase = match (holder, standby.as_ref()) {
+            (Some(holder), previous) => {
+                let back_to = previous.map_or_else(|| self.phase(), |(_, p)| *p);
+                *standby = Some((holder.to_owned(), back_to));
+                Phase::StandingBy
+            }
+            (None, Some((_, back_to))) => {
+                let back_to = *back_to;
+                *standby = None;
+                back_to
+            }
+            (None, None) => return,
+        };
         self.0.phase.store(phase as u8, Ordering::SeqCst);
     }
 
@@ -132,7 +145,8 @@ impl Health {
             Phase::Starting => reasons.push("the daemon is starting: not consuming yet".to_owned()),
             Phase::Stopping => reasons.push("the daemon is stopping".to_owned()),
             Phase::StandingBy => {
-                let holder = self.0.holder.read().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+                let standby = self.0.holder.read().unwrap_or_else(|p| p.into_inner());
+                let holder = standby.as_ref().map_or("", |(holder, _)| holder.as_str());
                 reasons.push(format!("standing by, not consuming: the lock is held by {holder}"));
             }
             Phase::Serving => {}
@@ -180,10 +194,15 @@ mod tests {
         );
         let json = serde_json::to_string(&report).unwrap();
         assert!(json.contains(r#""phase":"standing_by""#), "{json}");
+        health.stand_by(Some("another record of the same holder"));
         health.stand_by(None);
-        assert_eq!(health.phase(), Phase::Starting);
+        assert_eq!(health.phase(), Phase::Starting, "back where it was");
         health.set(true);
         assert!(health.is_healthy());
+        health.stand_by(Some("its own previous connection"));
+        assert!(!health.is_healthy());
+        health.stand_by(None);
+        assert!(health.is_healthy(), "serving again after a reconnection");
     }
 
     #[test]
