@@ -2,8 +2,9 @@
 //! observatory on the same `data_dir` is refused under `--no-wait` (exit 5, naming the holder)
 //! and otherwise stands by until the first stops (a warm standby); a second observatory with
 //! another `data_dir` stands by on the territory's broker lock while the first completes a case
-//! with nothing dead-lettered, and takes over when the first is killed; `ctl status` flags the
-//! consumers where none should be.
+//! with nothing dead-lettered, and takes over when the first is killed; an observatory whose
+//! territory was taken while it was cut from the broker exits with code 5; `ctl status` flags
+//! the consumers where none should be.
 
 use crate::support;
 
@@ -137,6 +138,38 @@ fn a_second_observatory_of_the_territory_stands_by_while_the_first_completes_a_c
     stack.wait_healthy("observatory-2");
     let log = stack.log("observatory-2");
     assert!(log.contains("territory lock taken"), "{log}");
+}
+
+#[test]
+fn an_observatory_that_lost_its_territory_while_disconnected_exits_with_code_5() {
+    if support::amqp_url().starts_with("amqps") {
+        eprintln!("SKIPPED: the proxy of this test carries plain AMQP only");
+        return;
+    }
+    let mut stack = Stack::prepare(small());
+    let proxy = super::metrics::BrokerProxy::start(stack.url());
+    let through = proxy.url.clone();
+    stack.edit_settings(OBSERVATORY_DAEMON, |s| s.broker_mut().urls = vec![through]);
+    stack.start_daemon(OBSERVATORY_DAEMON);
+    let other_dir = stack.dir().join("observatory-2");
+    let mut second = second_observatory(&stack, Some(&other_dir));
+    second.broker_mut().urls = vec![stack.url().to_owned()];
+    stack.add_daemon("observatory-2", second);
+    stack.spawn_daemon("observatory-2");
+    wait_for_phase(&stack, "observatory-2", "standing_by", START_TIMEOUT);
+
+    // The first loses the broker; the standby takes the territory meanwhile.
+    proxy.cut();
+    stack.wait_healthy("observatory-2");
+    // Back, the first finds the territory taken: it stops rather than consume beside it.
+    proxy.restore();
+    let status = stack.wait_exit(OBSERVATORY_DAEMON, EXIT_TIMEOUT);
+    let log = stack.log(OBSERVATORY_DAEMON);
+    assert_eq!(status.code(), Some(TERRITORY_HELD), "{log}");
+    assert!(log.contains("another observatory took this territory's lock while this one was disconnected"), "{log}");
+    let pid = stack.pid("observatory-2").unwrap();
+    assert!(log.contains(&format!("pid {pid}")), "the log names the new holder: {log}");
+    assert!(stack.is_running("observatory-2"));
 }
 
 /// `ctl status` over a management API (a stand-in: the test broker need not run the plugin)
