@@ -24,6 +24,7 @@ mod metrics;
 mod poison;
 mod requester_check;
 mod requester_cli;
+mod settings_errors;
 mod storage_faults;
 mod synth;
 mod topology;
