@@ -21,8 +21,9 @@ pub const DEMO: &str = "passerelle.demo/1";
 /// `bench --json`: one object, the last line on stdout (keys: `bench/json_keys.txt`).
 pub const BENCH: &str = "passerelle.bench/1";
 /// `requester check --json`, `requester submit --json`, `responder load --json`: one object per
-/// problem, a line each, then the summary.
-pub const REPORT: &str = passerelle_selection::REPORT_FORMAT;
+/// problem, a line each, then the summary (written by `passerelle_selection::ReportWriter`).
+#[cfg(test)]
+const REPORT: &str = passerelle_selection::REPORT_FORMAT;
 
 /// Every format, for the documentation's test.
 #[cfg(test)]

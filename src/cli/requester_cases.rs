@@ -372,7 +372,7 @@ pub fn purge(args: PurgeArgs) -> CliResult {
     let clock = clock(&settings);
     let requester = offline(settings, clock)?;
     let purge = requester.purge().map_err(failure)?;
-    let at = passerelle_requester::export::rfc3339(purge.at);
+    let at = chrono::DateTime::<chrono::Utc>::from(purge.at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let total = |f: fn(&passerelle_requester::PurgedSubmission) -> u64| purge.submissions.iter().map(f).sum::<u64>();
     let (cases, persons, files) = (total(|s| s.cases), total(|s| s.persons), total(|s| s.files.len() as u64));
     let mut out = io::stdout().lock();

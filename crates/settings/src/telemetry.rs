@@ -47,3 +47,14 @@ pub fn init_telemetry(format: LogFormat) {
 pub fn use_colour(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_colour_outside_a_terminal() {
+        let file = tempfile::tempfile().unwrap();
+        assert!(!use_colour(&file), "a file (a journal, a pipe) gets plain text");
+    }
+}

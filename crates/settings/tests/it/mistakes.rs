@@ -84,7 +84,7 @@ fn a_misspelt_variable_is_blamed_on_the_variable_not_the_file() {
 
 #[test]
 fn a_number_in_quotes_is_said_in_words_with_the_fix() {
-    let text = format!("{FILE}").replace("[broker]", "retention_days = \"30\"\n[broker]");
+    let text = FILE.replace("[broker]", "retention_days = \"30\"\n[broker]");
     let (origin, key, problem) = error(&text, &[]);
     assert_eq!((origin, key.as_str()), (file_at(4, 1), "retention_days"));
     assert_eq!(
