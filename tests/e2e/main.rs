@@ -16,6 +16,7 @@
 mod support;
 
 mod bench;
+mod contracts;
 mod ctl;
 mod demo;
 mod deploy;
