@@ -1,5 +1,6 @@
 //! The scriptable contracts of the CLI, through the real binary: the same failure gives the
-//! same exit code in every command (a missing store: 4, and no reading command creates one),
+//! same exit code in every command (an unreadable settings file: 3; a missing store: 4, and no
+//! reading command creates one),
 //! every `--json` output carries its `format` (docs/JSON.md), `requester purge` says what it
 //! purged, and logs written to a pipe carry no ANSI colour.
 
@@ -92,6 +93,27 @@ fn logs_in_a_pipe_carry_no_colour() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains(" INFO "), "the demo logged at info: {}", stderr(&o));
     assert!(!o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b), "an ANSI escape in a pipe: {}", stderr(&o));
+}
+
+#[test]
+fn an_unreadable_settings_file_is_exit_3_in_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["ctl", "status", "--no-management", "--config", missing],
+        vec!["stats", "--config", missing],
+        vec!["audit", "verify", "--config", missing],
+        vec!["requester", "status", "--config", missing],
+        vec!["requester", "purge", "--config", missing],
+        vec!["responder", "load", "--config", missing, missing],
+        vec!["topology", "export", "--config", missing],
+        vec!["observatory", "run", "--config", missing],
+    ] {
+        let o = passerelle().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot read the settings file"), "{args:?}: {}", stderr(&o));
+    }
 }
 
 #[test]
