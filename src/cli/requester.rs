@@ -61,7 +61,8 @@ A header with a missing, unknown or duplicate column makes the file unusable: no
 Report: one line per problem on stderr (`line N, field: reason`), where N is the line on which
 the record starts (the header is line 1). With --json, on stdout instead, one JSON object per
 problem, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR or a name.
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR or a name.
 
 Example:
   passerelle requester check selection.csv --year 2025 --encoding windows-1252 --json";

@@ -67,7 +67,8 @@ mixes two extracts. A file without a single valid line keeps the current index.
 
 Report: as `requester check` — one line per problem on stderr, or with --json one JSON object per
 problem on stdout, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR.";
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR.";
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

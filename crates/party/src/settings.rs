@@ -269,4 +269,23 @@ mod tests {
         let text = format!("{e:#}");
         assert!(text.contains("development.clock_offset_s") && text.contains("requester.toml"), "{text}");
     }
+
+    #[test]
+    fn a_role_check_is_blamed_on_the_line_and_the_broker_is_required_outside_development() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requester.toml");
+        let base = "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"/d\"\nout_dir = \"/o\"\n";
+        std::fs::write(&path, format!("{base}retention_days = 900\n[broker]\nurls = [\"amqp://h/v\"]\n")).unwrap();
+        let e = format!("{:#}", PartySettings::load(PartyKind::Requester, &path).unwrap_err());
+        assert!(
+            e.contains("requester.toml, line 5, column 1: `retention_days`: 900 is out of range: from 1 to 730 days"),
+            "{e}"
+        );
+        std::fs::write(&path, base).unwrap();
+        let e = format!("{:#}", PartySettings::load(PartyKind::Requester, &path).unwrap_err());
+        assert!(e.contains("requester.toml: `broker.urls`: not set: outside `profile = \"development\"`"), "{e}");
+        std::fs::write(&path, format!("profile = \"development\"\n{base}")).unwrap();
+        let settings = PartySettings::load(PartyKind::Requester, &path).unwrap();
+        assert_eq!(settings.broker().urls, passerelle_bus::BusSettings::default().urls, "the development default");
+    }
 }
