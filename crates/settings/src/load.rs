@@ -92,28 +92,43 @@ pub fn load_sourced_from_str<T: DeserializeOwned>(
     let mut overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| is_settings_variable(k)).collect();
     overrides.sort();
     let mut set_by_env = Vec::with_capacity(overrides.len());
+    // The variables whose text read as another TOML type (`PASSERELLE_AGENT_ID=12345`): where
+    // the settings want text there, their text is used as it is.
+    let mut as_text = Vec::new();
     for (var, value) in overrides {
         let key: Vec<String> = var[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
-        set_path(&mut tree, &key, parse_scalar(&value))
-            .map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+        let parsed = parse_scalar(&value);
+        if !parsed.is_str() {
+            as_text.push((key.clone(), value));
+        }
+        set_path(&mut tree, &key, parsed).map_err(|message| ConfigError::Env { var: var.clone(), message })?;
         set_by_env.push((key, var));
     }
     let sources = Sources::new(path, text, set_by_env);
-    match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(tree)) {
-        Ok(settings) => Ok(Loaded { settings, sources }),
-        Err(error) => {
-            let path: Vec<String> = error
-                .path()
-                .iter()
-                .filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                    _ => None,
-                })
-                .collect();
-            let explained = explain::serde_error(&path, error.inner().message(), &sources);
-            Err(sources.invalid(&explained.key, explained.problem))
+    loop {
+        let error = match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(tree.clone())) {
+            Ok(settings) => return Ok(Loaded { settings, sources }),
+            Err(error) => error,
+        };
+        let path: Vec<String> = error
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                _ => None,
+            })
+            .collect();
+        let message = error.inner().message();
+        if message.ends_with("expected a string") || message.ends_with("expected path string") {
+            if let Some(i) = as_text.iter().position(|(key, _)| *key == path) {
+                let (key, value) = as_text.swap_remove(i);
+                set_path(&mut tree, &key, toml::Value::String(value)).expect("the variable was set there before");
+                continue;
+            }
         }
+        let explained = explain::serde_error(&path, message, &sources);
+        return Err(sources.invalid(&explained.key, explained.problem));
     }
 }
 
@@ -146,6 +161,8 @@ mod tests {
     struct Example {
         name: String,
         broker: Broker,
+        #[serde(default)]
+        dir: Option<PathBuf>,
     }
 
     #[derive(Debug, serde::Deserialize, PartialEq)]
@@ -174,7 +191,21 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(s, Example { name: "a".into(), broker: Broker { prefix: "test-1".into(), prefetch: 64 } });
+        assert_eq!(
+            s,
+            Example { name: "a".into(), broker: Broker { prefix: "test-1".into(), prefetch: 64 }, dir: None }
+        );
+        // Digits where text goes are the text.
+        let s: Example = load_from_str(
+            "name = 'a'\n[broker]\nprefix = 'p'\n",
+            Path::new("x.toml"),
+            env(&[("PASSERELLE_BROKER__PREFIX", "2026"), ("PASSERELLE_NAME", "true"), ("PASSERELLE_DIR", "13")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.broker.prefix.as_str(), s.dir.as_deref()),
+            ("true", "2026", Some(Path::new("13")))
+        );
     }
 
     #[test]
