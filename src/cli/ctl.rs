@@ -50,10 +50,7 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
     and the consumers where none should be: an observatory's queues consumed on more than one
     connection (a second observatory of the territory), or a consumer on a queue nobody of the
     deployment consumes (the dead-letters, the holder queues, a queue outside the topology).
-    The credentials default to the user of the first broker URL of the settings.
-
-Exit status: 0 the report was printed (even without the management API); 3 invalid settings;
-4 the case store cannot be read.";
+    The credentials default to the user of the first broker URL of the settings.";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -93,16 +90,10 @@ fn credentials(url: &str) -> (String, String) {
 }
 
 fn status(args: &StatusArgs) -> CliResult {
-    let settings: ObservatorySettings =
-        passerelle_settings::load(&args.config).map_err(|e| Failure::Settings(anyhow!(e)))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
+    let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
     let db = settings.case_db_path();
     if !db.exists() {
-        return Err(Failure::Runtime(anyhow!(
-            "no case store at {}: has the observatory run with data_dir = {}?",
-            db.display(),
-            settings.data_dir.display()
-        )));
+        return Err(Failure::missing_store(&db, "observatory run"));
     }
     let store = passerelle_observatory_store::CaseStore::open(&db)
         .with_context(|| format!("cannot open the case store {}", db.display()))?;
@@ -167,7 +158,7 @@ fn status(args: &StatusArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&report).context("cannot serialise the report")?;
+        let text = super::json::line(super::json::CTL_STATUS, &report).context("cannot serialise the report")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     } else {
         write!(out, "{}", status::render(&report)).context("cannot write to stdout")?;
