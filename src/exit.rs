@@ -16,6 +16,8 @@ pub const USAGE: u8 = 2;
 pub const SETTINGS: u8 = 3;
 /// 4: a runtime failure (broker, storage, I/O).
 pub const RUNTIME: u8 = 4;
+/// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
+pub const TERRITORY_HELD: u8 = 5;
 /// 70: a daemon stopped at a development fault point.
 pub const FAULT: u8 = passerelle_hooks::FAULT_EXIT_CODE as u8;
 
@@ -27,6 +29,7 @@ const GENERAL: &[(u8, &str)] = &[
     (USAGE, "usage error or unusable input (bad flags, a file whose header is unusable)"),
     (SETTINGS, "invalid settings (the file or a PASSERELLE_… variable; the key is named)"),
     (RUNTIME, "runtime failure (broker unreachable, a store missing or unreadable, I/O)"),
+    (TERRITORY_HELD, "another observatory runs the territory (observatory run --no-wait, or lock lost)"),
     (FAULT, "a daemon stopped at a development fault point (only under `profile = \"development\"`)"),
 ];
 
@@ -38,11 +41,20 @@ const DAEMON: &[(u8, &str)] = &[
     (FAULT, "a development fault point was reached"),
 ];
 
+/// What the observatory daemon's statuses mean: a daemon's, and one observatory per territory.
+const OBSERVATORY: &[(u8, &str)] = &[
+    (SUCCESS, "stopped by SIGTERM or SIGINT"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "the broker or the storage is unusable"),
+    (TERRITORY_HELD, "another observatory runs the territory (--no-wait, or its lock was lost)"),
+    (FAULT, "a development fault point was reached"),
+];
+
 /// Each subcommand's exit statuses, by its path under `passerelle`. [`with_exit_codes`] appends
 /// them to the command's `--help`, so the help cannot drift from this table, and a test checks
 /// that every subcommand has its line here and lists only codes the binary uses.
 const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
-    ("observatory run", DAEMON),
+    ("observatory run", OBSERVATORY),
     ("responder run", DAEMON),
     ("requester run", DAEMON),
     (
@@ -226,6 +238,8 @@ pub enum Failure {
     Settings(anyhow::Error),
     /// 4: a runtime failure (broker unreachable, storage error, I/O).
     Runtime(anyhow::Error),
+    /// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
+    Territory(anyhow::Error),
 }
 
 impl Failure {
@@ -235,6 +249,7 @@ impl Failure {
             Failure::Usage(e) => (USAGE, "error", e),
             Failure::Settings(e) => (SETTINGS, "invalid settings", e),
             Failure::Runtime(e) => (RUNTIME, "failed", e),
+            Failure::Territory(e) => (TERRITORY_HELD, "territory held by another observatory", e),
         };
         eprintln!("passerelle: {kind}: {err:#}");
         ExitCode::from(code)
@@ -249,6 +264,7 @@ impl Failure {
                 Failure::Settings(e.context(format!("in {}", config.display())))
             }
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
     }
 }
@@ -269,6 +285,7 @@ impl From<passerelle_party::PartyError> for Failure {
         match error {
             passerelle_party::PartyError::Settings(e) => Failure::Settings(e),
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
     }
 }
@@ -333,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_tables_list_only_codes_the_binary_uses_and_each_once() {
-        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, FAULT];
+        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT];
         for (path, statuses) in BY_COMMAND.iter().copied().chain([("", GENERAL)]) {
             let codes: Vec<u8> = statuses.iter().map(|(c, _)| *c).collect();
             assert!(codes.iter().all(|c| used.contains(c)), "{path}: {codes:?}");

@@ -5,6 +5,7 @@
 //! depths and consumers through the RabbitMQ management API, when it is enabled — and says so
 //! plainly when it is not.
 
+mod consumers;
 mod management;
 mod status;
 
@@ -45,7 +46,10 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
   - the next purge due (on a receipt, or at the 30-day cap);
   - dead-letters by reason, from the audit trail (ids replaced by <id>);
   - the queues of the deployment's prefix with their depth and consumers, read from the RabbitMQ
-    management API (plugin rabbitmq_management: `rabbitmq-plugins enable rabbitmq_management`).
+    management API (plugin rabbitmq_management: `rabbitmq-plugins enable rabbitmq_management`),
+    and the consumers where none should be: an observatory's queues consumed on more than one
+    connection (a second observatory of the territory), or a consumer on a queue nobody of the
+    deployment consumes (the dead-letters, the holder queues, a queue outside the topology).
     The credentials default to the user of the first broker URL of the settings.";
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +112,7 @@ fn status(args: &StatusArgs) -> CliResult {
         vhost: vhost.clone(),
         prefix: prefix.clone(),
         queues: Vec::new(),
+        unexpected_consumers: Vec::new(),
         message: None,
     };
     if args.no_management {
@@ -118,6 +123,13 @@ fn status(args: &StatusArgs) -> CliResult {
         let password = args.management_password.clone().unwrap_or(url_password);
         match management::queues(&args.management_url, &user, &password, &vhost, &prefix) {
             Ok(list) => {
+                let connections =
+                    management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix)
+                        .unwrap_or_else(|e| {
+                            queues.message = Some(format!("the consumers' connections are not listed: {e}."));
+                            Default::default()
+                        });
+                queues.unexpected_consumers = consumers::unexpected(&settings.broker, &list, &connections);
                 queues.available = true;
                 queues.queues = list;
             }

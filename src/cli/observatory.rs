@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// The observatory's settings file (TOML).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Exit (code 5) instead of standing by when another observatory holds the data_dir's or
+    /// the territory's lock.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 const RUN_HELP: &str = concat!(
@@ -50,6 +54,15 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   \"976\" = \"css-mayotte\"
   [broker]                             # see README, \"Broker settings\"
   urls = [\"amqps://observatory:…@broker:5671/%2f\"]
+
+One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
+its host, pid and start time written in it), then its broker connection takes the territory's
+lock (an exclusive queue, `<prefix>.observatory.<code>.lock`), before it opens its stores and
+consumes. While another process holds either lock it stands by: it logs who holds it (at once,
+then every minute), `/health` says `standing_by`, and it takes over when the lock is released
+(a warm standby). With --no-wait it exits with code 5 and names the holder instead. If another
+observatory took the territory's lock while this one was disconnected from the broker, it stops
+consuming and exits with code 5.
 
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
 unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
@@ -76,6 +89,7 @@ pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
 /// `observatory run`: the bootstrap of every party (passerelle_party).
 fn run_daemon(args: &RunArgs) -> CliResult {
     let settings = PartySettings::load(PartyKind::Observatory, &args.config)?;
-    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    let startup = passerelle_party::Startup { no_wait: args.no_wait };
+    passerelle_party::run_daemon_with(settings, startup).map_err(|e| Failure::of_party(e, &args.config))?;
     Ok(Outcome::Success)
 }

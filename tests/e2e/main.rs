@@ -29,4 +29,5 @@ mod requester_cli;
 mod settings_errors;
 mod storage_faults;
 mod synth;
+mod territory_lock;
 mod topology;
