@@ -119,7 +119,11 @@ fn read<K: RecordRules>(
             Checked::Rejected(rejection) => {
                 rejected += 1;
                 assert!(!rejection.problems.is_empty(), "a rejection without a problem");
-                assert!(rejection.problems.len() <= MAX_PROBLEMS_SHOWN + 1, "{} problems listed", rejection.problems.len());
+                assert!(
+                    rejection.problems.len() <= MAX_PROBLEMS_SHOWN + 1,
+                    "{} problems listed",
+                    rejection.problems.len()
+                );
                 let reasons: Vec<String> = rejection.problems.iter().map(|p| p.reason.to_string()).collect();
                 for reason in &reasons {
                     assert!(!reason.is_empty(), "a problem without a reason");

@@ -144,7 +144,9 @@ pub fn check(args: &CheckArgs) -> CliResult {
     let mut report = ReportWriter::new(format, out);
     let unusable = |report: &mut ReportWriter<_>, unusable: UnusableFile| -> Failure {
         if let UnusableFile::Io(e) = unusable {
-            return Failure::Runtime(anyhow!(e).context(format!("cannot read the selection file {}", args.file.display())));
+            return Failure::Runtime(
+                anyhow!(e).context(format!("cannot read the selection file {}", args.file.display())),
+            );
         }
         if let Err(e) = report.unusable(&unusable) {
             return Failure::Runtime(anyhow!(e).context("cannot write the report"));

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use passerelle_party::{PartyKind, PartySettings};
-use passerelle_responder::{
-    load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT,
-};
+use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
@@ -153,9 +151,7 @@ fn load(args: &LoadArgs) -> CliResult {
                 LoadError::Open { .. }
                 | LoadError::Unusable(_)
                 | LoadError::NothingValid
-                | LoadError::TooMuchLoss { .. } => {
-                    Failure::Usage(anyhow!(error).context(what))
-                }
+                | LoadError::TooMuchLoss { .. } => Failure::Usage(anyhow!(error).context(what)),
                 LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => {
                     Failure::Runtime(anyhow!(error).context(what))
                 }

@@ -656,7 +656,11 @@ fn lines_of_commas_of_20_and_200_megabytes_stay_under_the_memory_bound() {
     let file = dir.path().join("commas.csv");
     for (mib, code) in [(20, 1), (200, 2)] {
         comma_line_file(&file, SELECTION_HEADER, mib * MIB, &selection_row(1, "Martin", "Jean"));
-        let run = passerelle_within(dir.path(), &["requester", "check", file.to_str().unwrap(), "--year", YEAR], ENDLESS_GUARD);
+        let run = passerelle_within(
+            dir.path(),
+            &["requester", "check", file.to_str().unwrap(), "--year", YEAR],
+            ENDLESS_GUARD,
+        );
         eprintln!("check, a {mib} MB line of commas: exit {}, peak RSS {} KiB", run.code, run.peak_rss_kib);
         assert_eq!(run.code, code, "{}", run.stderr);
         assert!(run.stderr.lines().count() <= 2, "{}", run.stderr);

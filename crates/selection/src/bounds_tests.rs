@@ -31,7 +31,10 @@ impl Read for Forever {
 
 /// `HEADER`, then `pattern` forever.
 fn header_then_forever(pattern: &'static [u8]) -> impl BufRead {
-    BufReader::with_capacity(64 * 1024, Cursor::new(format!("{HEADER}\n").into_bytes()).chain(Forever { pattern, at: 0 }))
+    BufReader::with_capacity(
+        64 * 1024,
+        Cursor::new(format!("{HEADER}\n").into_bytes()).chain(Forever { pattern, at: 0 }),
+    )
 }
 
 /// Reads a selection to its end or its first whole-file error; returns the verdicts' count and
@@ -75,10 +78,7 @@ fn a_windows_1252_file_read_as_utf8_is_one_whole_file_error_naming_the_flag() {
     let (verdicts, outcome) = read_all(&cp1252[..]);
     assert_eq!(verdicts, 1, "the ASCII record before the accent is read");
     let err = outcome.unwrap_err();
-    assert!(
-        matches!(err, UnusableFile::NotUtf8 { line: 3, field: "family_name", offset: 3, byte: 0xE8 }),
-        "{err:?}"
-    );
+    assert!(matches!(err, UnusableFile::NotUtf8 { line: 3, field: "family_name", offset: 3, byte: 0xE8 }), "{err:?}");
     assert_eq!(err.line(), 3);
     let message = err.to_string();
     assert!(message.contains("the file is not UTF-8: line 3, family_name"), "{message}");

@@ -56,7 +56,7 @@ pub use encoding::{DecodeError, Encoding, UnknownEncoding};
 pub use extract::{ExtractReader, ExtractRow, ExtractRules, EXTRACT_SCHEMA};
 pub use fields::FORMER_NIRS_SEPARATOR;
 pub use header::{Column, HeaderProblem, IdentityColumn, Schema, UnusableFile};
-pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MIN_AGE, MAX_PROBLEMS_SHOWN};
+pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MAX_PROBLEMS_SHOWN, MIN_AGE};
 pub use reader::{Cell, CheckedReader, Record, RecordRules, MAX_RECORDS_WITHOUT_DATA};
 pub use records::{Separator, MAX_RECORD_BYTES, MAX_RECORD_SPAN};
 pub use report::{ReportFormat, ReportWriter};

@@ -28,7 +28,10 @@ fn bad_key(n: u32) -> String {
 const REFERENCE_YEAR: u32 = 2025;
 pub(crate) const HEADER: &str = "nir,family_name,given_names,sex,birth_year,commune_code";
 
-pub(crate) fn check_with(text: &[u8], encoding: Encoding) -> Result<(Vec<Person>, Vec<Rejection>, Summary), UnusableFile> {
+pub(crate) fn check_with(
+    text: &[u8],
+    encoding: Encoding,
+) -> Result<(Vec<Person>, Vec<Rejection>, Summary), UnusableFile> {
     let territories = Territories::default();
     let rules = SelectionRules::new(REFERENCE_YEAR, CommuneTable::official(), &territories);
     let mut reader = SelectionReader::new(text, encoding, rules)?;
