@@ -46,10 +46,7 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
   - dead-letters by reason, from the audit trail (ids replaced by <id>);
   - the queues of the deployment's prefix with their depth and consumers, read from the RabbitMQ
     management API (plugin rabbitmq_management: `rabbitmq-plugins enable rabbitmq_management`).
-    The credentials default to the user of the first broker URL of the settings.
-
-Exit status: 0 the report was printed (even without the management API); 3 invalid settings;
-4 the case store cannot be read.";
+    The credentials default to the user of the first broker URL of the settings.";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -89,16 +86,10 @@ fn credentials(url: &str) -> (String, String) {
 }
 
 fn status(args: &StatusArgs) -> CliResult {
-    let settings: ObservatorySettings =
-        passerelle_settings::load(&args.config).map_err(|e| Failure::Settings(anyhow!(e)))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
+    let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
     let db = settings.case_db_path();
     if !db.exists() {
-        return Err(Failure::Runtime(anyhow!(
-            "no case store at {}: has the observatory run with data_dir = {}?",
-            db.display(),
-            settings.data_dir.display()
-        )));
+        return Err(Failure::missing_store(&db, "observatory run"));
     }
     let store = passerelle_observatory_store::CaseStore::open(&db)
         .with_context(|| format!("cannot open the case store {}", db.display()))?;
@@ -155,7 +146,7 @@ fn status(args: &StatusArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&report).context("cannot serialise the report")?;
+        let text = super::json::line(super::json::CTL_STATUS, &report).context("cannot serialise the report")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     } else {
         write!(out, "{}", status::render(&report)).context("cannot write to stdout")?;

@@ -59,7 +59,7 @@ pub use header::{Column, HeaderProblem, IdentityColumn, Schema, UnusableFile};
 pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MAX_PROBLEMS_SHOWN, MIN_AGE};
 pub use reader::{Cell, CheckedReader, Record, RecordRules, MAX_RECORDS_WITHOUT_DATA};
 pub use records::{Separator, MAX_RECORD_BYTES, MAX_RECORD_SPAN};
-pub use report::{ReportFormat, ReportWriter};
+pub use report::{ReportFormat, ReportWriter, REPORT_FORMAT};
 pub use selection::{Person, SelectionReader, SelectionRules, SELECTION_SCHEMA};
 
 #[cfg(test)]
