@@ -50,11 +50,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "every line indexed"),
             (REJECTIONS, "some lines rejected (the good ones are indexed)"),
-            (
-                USAGE,
-                "unusable file (unreadable, bad header, not UTF-8, endless), no valid line, or more than --max-loss \
-                 of the index lost (the current index is kept)",
-            ),
+            (USAGE, "unusable file (header, encoding, endless), no valid line, or over --max-loss"),
             (SETTINGS, "invalid settings"),
             (RUNTIME, "the index could not be written"),
         ],
