@@ -153,6 +153,14 @@ fn load(dir: &Path, file: &Path, json: bool) -> Run {
 
 /// `responder load --config responder.toml FILE EXTRA…`, as [`load`].
 fn load_with(dir: &Path, file: &Path, extra: &[&str]) -> Run {
+    let config = responder_config(dir);
+    let mut args = vec!["responder", "load", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
+    args.extend(extra);
+    passerelle(dir, &args)
+}
+
+/// Writes the settings of a CNAF responder whose index lives in `dir/responder`.
+fn responder_config(dir: &Path) -> PathBuf {
     let data_dir = dir.join("responder");
     std::fs::create_dir_all(&data_dir).unwrap();
     let config = dir.join("responder.toml");
@@ -164,9 +172,7 @@ fn load_with(dir: &Path, file: &Path, extra: &[&str]) -> Run {
         ),
     )
     .unwrap();
-    let mut args = vec!["responder", "load", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
-    args.extend(extra);
-    passerelle(dir, &args)
+    config
 }
 
 // --- synthetic data -----------------------------------------------------------------------------
@@ -638,13 +644,7 @@ fn dev_zero_ends_with_an_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("line 1: a record runs on for more than 64 MiB without ending"), "{}", run.stderr);
     run.assert_memory_bounded("check, /dev/zero");
-    let data_dir = dir.path().join("responder");
-    let config = dir.path().join("responder.toml");
-    std::fs::write(
-        &config,
-        format!("body = \"cnaf\"\ndata_dir = {:?}\n\n[source]\nkind = \"extract\"\n", data_dir.to_str().unwrap()),
-    )
-    .unwrap();
+    let config = responder_config(dir.path());
     let args = ["responder", "load", "--config", config.to_str().unwrap(), "/dev/zero"];
     let run = passerelle_within(dir.path(), &args, ENDLESS_GUARD);
     assert_eq!(run.code, 2, "{}", run.stderr);
