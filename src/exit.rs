@@ -26,7 +26,7 @@ pub const FAULT: u8 = passerelle_hooks::FAULT_EXIT_CODE as u8;
 const GENERAL: &[(u8, &str)] = &[
     (SUCCESS, "done"),
     (REJECTIONS, "done, but some input was rejected or a check found a problem"),
-    (USAGE, "usage error or unusable input (bad flags, a file whose header is unusable)"),
+    (USAGE, "usage error or unusable input (bad flags, a file unusable as a whole)"),
     (SETTINGS, "invalid settings (the file or a PASSERELLE_… variable; the key is named)"),
     (RUNTIME, "runtime failure (broker unreachable, a store missing or unreadable, I/O)"),
     (TERRITORY_HELD, "another observatory runs the territory (observatory run --no-wait, or lock lost)"),
@@ -62,7 +62,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "every line indexed"),
             (REJECTIONS, "some lines rejected (the good ones are indexed)"),
-            (USAGE, "unusable file (unreadable, bad header, no valid line)"),
+            (USAGE, "unusable file (header, encoding, endless), no valid line, or over --max-loss"),
             (SETTINGS, "invalid settings"),
             (RUNTIME, "the index could not be written"),
         ],
@@ -72,7 +72,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "every record is valid"),
             (REJECTIONS, "some records are rejected"),
-            (USAGE, "usage error or unusable file (unreadable, bad header)"),
+            (USAGE, "usage error or unusable file (unreadable, bad header, not UTF-8, endless)"),
             (RUNTIME, "the file could not be read to its end"),
         ],
     ),
@@ -81,7 +81,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "done, nothing rejected"),
             (REJECTIONS, "done, but records were rejected or persons refused (or --strict stopped)"),
-            (USAGE, "usage error or unusable file"),
+            (USAGE, "usage error or unusable file (bad header, not UTF-8, endless): nothing sent"),
             (SETTINGS, "invalid settings"),
             (RUNTIME, "runtime failure (broker unreachable, storage, no result before the deadline)"),
         ],

@@ -254,7 +254,8 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
         }
         Err(RequesterError::Unusable { path, source }) => {
             report.unusable(&source).context("cannot write the report")?;
-            return Err(Failure::Usage(anyhow!(source).context(format!("unusable selection file {}", path.display()))));
+            let what = format!("unusable selection file {}, nothing was sent", path.display());
+            return Err(Failure::Usage(anyhow!(source).context(what)));
         }
         Err(e) => return Err(failure(e)),
     };

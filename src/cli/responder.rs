@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use passerelle_party::{PartyKind, PartySettings};
-use passerelle_responder::{load_extract, LoadError, ResponderSettings};
+use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
@@ -63,7 +63,11 @@ The extract: CSV with a header row, columns matched by name in any order; `,` or
 
 A new index is written beside the current one and swapped in atomically when the whole file has
 been read: a running responder answers its next chunk from the new extract, and no answer ever
-mixes two extracts. A file without a single valid line keeps the current index.
+mixes two extracts. The current index is kept when the file is unusable (a bad header, bytes that
+are not UTF-8 without --encoding windows-1252, a record not ended after 64 MiB, 1,000 empty rows
+in a row), when no line is valid, and when the new index would hold more than --max-loss percent
+(default 10) fewer persons than the current one: the message gives both counts and the share;
+--force replaces it anyway.
 
 Report: as `requester check` — one line per problem on stderr, or with --json one JSON object per
 problem on stdout, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
@@ -94,6 +98,15 @@ pub struct LoadArgs {
     /// Write the report as JSON Lines on stdout instead of sentences on stderr.
     #[arg(long)]
     pub json: bool,
+
+    /// Keep the current index if the new one would hold more than PERCENT fewer persons.
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_MAX_LOSS_PERCENT,
+        value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_loss: u8,
+
+    /// Replace the current index whatever the new one loses (--max-loss does not apply).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -122,7 +135,8 @@ fn load(args: &LoadArgs) -> CliResult {
         ReportFormat::Human => Box::new(BufWriter::new(io::stderr().lock())),
     };
     let mut report = ReportWriter::new(format, out).with_noun("line");
-    let summary = match load_extract(&settings, &args.extract, args.encoding.into(), &mut report) {
+    let options = LoadOptions { encoding: args.encoding.into(), max_loss_percent: args.max_loss, force: args.force };
+    let summary = match load_extract_with(&settings, &args.extract, &options, &mut report) {
         Ok(summary) => summary,
         Err(error) => {
             let what = format!("cannot load the extract {}", args.extract.display());
@@ -130,9 +144,10 @@ fn load(args: &LoadArgs) -> CliResult {
                 LoadError::Settings(_) | LoadError::NotAnExtractSource => {
                     Failure::Settings(anyhow!(error).context(what))
                 }
-                LoadError::Open { .. } | LoadError::Unusable(_) | LoadError::NothingValid => {
-                    Failure::Usage(anyhow!(error).context(what))
-                }
+                LoadError::Open { .. }
+                | LoadError::Unusable(_)
+                | LoadError::NothingValid
+                | LoadError::TooMuchLoss { .. } => Failure::Usage(anyhow!(error).context(what)),
                 LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => {
                     Failure::Runtime(anyhow!(error).context(what))
                 }

@@ -6,8 +6,9 @@
 //!   `{"format": "passerelle.report/1", "line": 12, "field": "birth_year", "reason": "…"}`
 //!   (`field` is `null` for a problem of the whole record), then last
 //!   `{"format": "passerelle.report/1", "summary": {"lines": R, "valid": V, "rejected": X}}`
-//!   (docs/JSON.md). The CLI writes it on stdout. An unusable header gives one object per header problem, on line 1, and
-//!   no summary.
+//!   (docs/JSON.md). The CLI writes it on stdout. An unusable header gives one object per header
+//!   problem, on line 1, and no summary; a file found unusable further on (the wrong encoding, a
+//!   record that never ends) gives one object on the line where it was found, and no summary.
 //!
 //! Reasons never contain a NIR or a name (see [`crate::problem`]), so a report can be mailed to
 //! whoever prepared the file.
@@ -73,8 +74,8 @@ impl<W: Write> ReportWriter<W> {
         Ok(())
     }
 
-    /// Reports why a file is unusable. Header problems are reported one by one, on line 1; in
-    /// human form, other causes are left to the caller's error message.
+    /// Reports why a file is unusable. Header problems are reported one by one, on line 1; other
+    /// causes once, on their line; in human form, they are left to the caller's error message.
     pub fn unusable(&mut self, error: &UnusableFile) -> io::Result<()> {
         match (self.format, error) {
             (_, UnusableFile::Header(problems)) => {
@@ -83,7 +84,7 @@ impl<W: Write> ReportWriter<W> {
                 }
             }
             (ReportFormat::Json, UnusableFile::Io(_)) | (ReportFormat::Human, _) => {}
-            (ReportFormat::Json, other) => self.problem(1, None, &other.to_string())?,
+            (ReportFormat::Json, other) => self.problem(other.line(), None, &other.to_string())?,
         }
         self.out.flush()
     }
