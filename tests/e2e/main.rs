@@ -24,6 +24,8 @@ mod metrics;
 mod poison;
 mod requester_check;
 mod requester_cli;
+mod startup;
 mod storage_faults;
 mod synth;
+mod tls;
 mod topology;

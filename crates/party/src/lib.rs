@@ -2,8 +2,10 @@
 //! a deployment of them (zero2prod's `Application::build` / `run_until_stopped`).
 //!
 //! The bootstrap, in one order and in one place: settings (checked, the development hooks
-//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → bus →
-//! store and service → metrics and `/health` → stop signals armed → run until stopped → the
+//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → its folders
+//! ([`storage`]) → the bus's settings (URLs, TLS files, the client certificate's CN) →
+//! metrics and `/health` → the broker (waited for at start, up to `[broker] start_timeout_s`,
+//! `/health` saying so) → store and service → stop signals armed → run until stopped → the
 //! broker connection closed. `passerelle observatory|responder|requester run` go through
 //! [`run_daemon`]; the demo builds its parties on its own buses with [`Party::build_on`] and runs
 //! them in-process ([`deployment::Running`]); the benchmark and the tests' stack write a
@@ -17,12 +19,13 @@ pub mod deployment;
 pub mod process;
 mod settings;
 pub mod signals;
+pub mod storage;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus};
+use passerelle_bus::{AmqpBus, Bus, BusError, StartPatience};
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
@@ -81,17 +84,30 @@ pub struct Party {
 }
 
 impl Party {
-    /// Checks the settings, connects to their broker, then builds the party.
+    /// Checks the settings and the party's folders, connects to their broker (waiting for it up
+    /// to `[broker] start_timeout_s`, `/health` saying so), then builds the party.
     pub async fn build(settings: PartySettings) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
-        let connection = AmqpBus::connect(settings.broker(), settings.role())
-            .await
-            .context("cannot connect to the broker")
-            .map_err(PartyError::Runtime)?;
-        let connection = Arc::new(connection);
+        settings.check_storage()?;
+        let connection = Arc::new(AmqpBus::new(settings.broker(), settings.role()).map_err(broker_error)?);
+        let registry = MetricsRegistry::default();
+        passerelle_metrics::bus::register_bus(&registry, connection.stats());
+        let health = Health::new(connection.broker_health());
+        health.set_announcements(hooks.notices());
+        let metrics = serve_metrics(&settings, &registry, &health).await?;
+        let patience = StartPatience::from_timeout_s(settings.broker().start_timeout_s);
+        let waiting = {
+            let health = health.clone();
+            move |e: &BusError| health.waiting_for_broker(e.to_string())
+        };
+        if let Err(e) = connection.open(patience, &waiting).await {
+            stop_metrics(metrics);
+            return Err(broker_error(e));
+        }
+        health.connected();
         let bus = Arc::clone(&connection) as Arc<dyn Bus>;
-        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks).await;
+        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, registry, health, metrics).await;
         if built.is_err() {
             connection.close().await;
         }
@@ -103,62 +119,69 @@ impl Party {
     pub async fn build_on(settings: PartySettings, bus: Arc<dyn Bus>) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
-        Party::assemble(settings, bus, None, hooks).await
+        settings.check_storage()?;
+        let registry = MetricsRegistry::default();
+        let health = Health::default();
+        health.set_announcements(hooks.notices());
+        let metrics = serve_metrics(&settings, &registry, &health).await?;
+        Party::assemble(settings, bus, None, hooks, registry, health, metrics).await
     }
 
-    /// The store and the service, then `/metrics` and `/health` (when `metrics_addr` is set).
+    /// The store and the service, registering their metrics with the server already serving.
     async fn assemble(
         settings: PartySettings,
         bus: Arc<dyn Bus>,
         connection: Option<Arc<AmqpBus>>,
         hooks: Hooks,
+        registry: MetricsRegistry,
+        health: Health,
+        metrics: Option<MetricsServer>,
     ) -> Result<Party, PartyError> {
         let name = settings.name();
-        let metrics_addr = settings.metrics_addr().map(str::to_owned);
-        let registry = MetricsRegistry::default();
-        if let Some(connection) = &connection {
-            passerelle_metrics::bus::register_bus(&registry, connection.stats());
-        }
         let clock = hooks.clock();
         let cannot_start = |e: anyhow::Error| PartyError::Runtime(e.context(format!("the {name} cannot start")));
         let service = match settings {
             PartySettings::Observatory(s) => {
                 // Instrumented for the per-body response latency.
                 let metered = passerelle_observatory::metrics::instrument(bus, &registry);
-                let observatory = Observatory::build(s, metered, clock).map_err(|e| match e {
-                    ObservatoryError::Settings(_) => PartyError::Settings(anyhow!(e)),
-                    other => cannot_start(anyhow!(other)),
-                })?;
-                passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
-                Service::Observatory(observatory)
+                Observatory::build(s, metered, clock)
+                    .map_err(|e| match e {
+                        ObservatoryError::Settings(_) => PartyError::Settings(anyhow!(e)),
+                        other => cannot_start(anyhow!(other)),
+                    })
+                    .map(|observatory| {
+                        passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
+                        Service::Observatory(observatory)
+                    })
             }
-            PartySettings::Responder(s) => {
-                let responder = Responder::build(&s, bus).await.map_err(|e| match e {
+            PartySettings::Responder(s) => Responder::build(&s, bus)
+                .await
+                .map_err(|e| match e {
                     ResponderError::Settings(_) | ResponderError::Postgres(_) => PartyError::Settings(anyhow!(e)),
                     other => cannot_start(anyhow!(other)),
-                })?;
-                let responder = responder.with_clock(clock);
-                passerelle_responder::metrics::register(&registry, responder.stats(), &s.body);
-                Service::Responder(responder)
-            }
-            PartySettings::Requester(s) => {
-                let requester = Requester::build(s, bus, clock).map_err(|e| match e {
+                })
+                .map(|responder| {
+                    let responder = responder.with_clock(clock);
+                    passerelle_responder::metrics::register(&registry, responder.stats(), &s.body);
+                    Service::Responder(responder)
+                }),
+            PartySettings::Requester(s) => Requester::build(s, bus, clock)
+                .map_err(|e| match e {
                     RequesterError::Settings(_) => PartyError::Settings(anyhow!(e)),
                     other => cannot_start(anyhow!(other)),
-                })?;
-                passerelle_requester::metrics::register(&registry, &requester);
-                Service::Requester(requester)
+                })
+                .map(|requester| {
+                    passerelle_requester::metrics::register(&registry, &requester);
+                    Service::Requester(requester)
+                }),
+        };
+        let service = match service {
+            Ok(service) => service,
+            Err(e) => {
+                stop_metrics(metrics);
+                return Err(e);
             }
         };
-        let health = match &connection {
-            Some(connection) => Health::new(connection.broker_health()),
-            None => Health::default(),
-        };
-        health.set_announcements(hooks.notices());
-        let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
-            .await
-            .context("cannot serve the metrics")
-            .map_err(PartyError::Runtime)?;
         hooks.arm();
         Ok(Party { name, service, connection, metrics, health, hooks })
     }
@@ -247,6 +270,36 @@ impl Party {
             connection.close().await;
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
+    }
+}
+
+/// Serves `/metrics` and `/health` on the party's `metrics_addr` (if set), from the start: a
+/// daemon waiting for its broker says so there.
+async fn serve_metrics(
+    settings: &PartySettings,
+    registry: &MetricsRegistry,
+    health: &Health,
+) -> Result<Option<MetricsServer>, PartyError> {
+    passerelle_metrics::serve(settings.metrics_addr(), registry.clone(), health.clone())
+        .await
+        .context("cannot serve the metrics")
+        .map_err(PartyError::Runtime)
+}
+
+fn stop_metrics(metrics: Option<MetricsServer>) {
+    if let Some(server) = metrics {
+        server.stop();
+    }
+}
+
+/// A bus failure at start: the settings' fault (exit 3: a wrong URL or TLS file, a certificate
+/// of another party, credentials the broker refused) or the broker's (exit 4: unreachable within
+/// `start_timeout_s`).
+fn broker_error(e: BusError) -> PartyError {
+    if e.is_settings() {
+        PartyError::Settings(anyhow!(e))
+    } else {
+        PartyError::Runtime(anyhow!(e))
     }
 }
 
