@@ -159,7 +159,8 @@ fn status(args: &StatusArgs) -> CliResult {
             args.management_user.as_deref(),
             args.management_password.as_deref(),
         );
-        match login.map(|(user, password)| management::queues(&args.management_url, &user, &password, &vhost, &prefix)) {
+        match login.map(|(user, password)| management::queues(&args.management_url, &user, &password, &vhost, &prefix))
+        {
             Err(no_login) => queues.message = Some(no_login),
             Ok(Ok(list)) => {
                 queues.available = true;

@@ -193,7 +193,10 @@ impl Node {
             .spawn()
             .map_err(|e| format!("cannot start rabbitmq-server: {e}"))?;
         let mut node = Node { name, scripts: scripts.to_owned(), home, child, port, dir: dir.to_owned() };
-        let waited = node.ctl_output(&["await_startup", "--timeout", &WAIT.as_secs().to_string()]);
+        // `wait` waits for the node's pid file, then for the node to boot (`await_startup`
+        // would fail at once while the node is not up yet).
+        let pid_file = dir.join("rabbitmq.pid").display().to_string();
+        let waited = node.ctl_output(&["wait", "--timeout", &WAIT.as_secs().to_string(), &pid_file]);
         if !waited.status.success() {
             return Err(format!(
                 "the node did not start: {}{}\n{}",
@@ -217,7 +220,12 @@ impl Node {
     /// `rabbitmqctl -n NODE args…`, which must succeed.
     fn ctl(&mut self, args: &[&str]) -> String {
         let out = self.ctl_output(args);
-        assert!(out.status.success(), "rabbitmqctl {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rabbitmqctl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -279,7 +287,8 @@ fn the_kit_offers_certificate_login_only_on_amqp_and_its_single_node_variant_is_
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
     };
     for text in [&cluster, &single] {
-        let mechanisms: Vec<String> = settings(text).into_iter().filter(|l| l.starts_with("auth_mechanisms.")).collect();
+        let mechanisms: Vec<String> =
+            settings(text).into_iter().filter(|l| l.starts_with("auth_mechanisms.")).collect();
         assert_eq!(mechanisms, ["auth_mechanisms.1 = EXTERNAL"], "password login must not reach the AMQP listener");
     }
     let cluster_only: Vec<String> = settings(&cluster).into_iter().filter(|l| !settings(&single).contains(l)).collect();
@@ -331,7 +340,7 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
         .env("RUST_LOG", "info");
     daemon.spawn().unwrap();
     daemon.wait_healthy(Instant::now() + WAIT).unwrap_or_else(|e| panic!("{e:#}"));
-    let log = daemon.log();
+    let log = without_colours(&daemon.log());
     let connected = log.lines().find(|l| l.contains("connected to the broker")).unwrap_or_else(|| panic!("{log}"));
     assert!(
         connected.contains("certificate=CN=observatory-test") && connected.contains("user=observatory-test"),
@@ -390,6 +399,24 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
 
     daemon.stop(Duration::from_secs(30)).unwrap();
     assert_eq!(daemon.exit_status().and_then(|s| s.code()), Some(0), "{}", daemon.log());
+}
+
+/// `text` without its ANSI colour sequences (`ESC [ … m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Bus settings for the export, before the node's port is known.

@@ -107,7 +107,8 @@ impl Party {
         }
         health.connected();
         let bus = Arc::clone(&connection) as Arc<dyn Bus>;
-        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, registry, health, metrics).await;
+        let built =
+            Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, registry, health, metrics).await;
         if built.is_err() {
             connection.close().await;
         }

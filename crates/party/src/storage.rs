@@ -33,7 +33,9 @@ enum Use {
 pub fn check(settings: &PartySettings) -> Result<(), StorageError> {
     let folders: Vec<(&'static str, &Path, Use)> = match settings {
         PartySettings::Observatory(s) => vec![("data_dir", &s.data_dir, Use::Writes)],
-        PartySettings::Requester(s) => vec![("data_dir", &s.data_dir, Use::Writes), ("out_dir", &s.out_dir, Use::Writes)],
+        PartySettings::Requester(s) => {
+            vec![("data_dir", &s.data_dir, Use::Writes), ("out_dir", &s.out_dir, Use::Writes)]
+        }
         PartySettings::Responder(s) => vec![("data_dir", &s.data_dir, Use::Reads)],
     };
     for (key, path, usage) in folders {
@@ -47,9 +49,9 @@ fn check_folder(path: &Path, usage: Use) -> Result<(), String> {
         Ok(meta) if !meta.is_dir() => Err("is a file, not a folder".to_owned()),
         Ok(_) => match usage {
             Use::Writes => writable(path).map_err(|e| format!("this process cannot write in it ({})", describe(&e))),
-            Use::Reads => std::fs::read_dir(path)
-                .map(drop)
-                .map_err(|e| format!("this process cannot read it ({})", describe(&e))),
+            Use::Reads => {
+                std::fs::read_dir(path).map(drop).map_err(|e| format!("this process cannot read it ({})", describe(&e)))
+            }
         },
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // Created at the first start, under the nearest folder that exists: that one must

@@ -107,11 +107,15 @@ uG27ngk=
 
     #[test]
     fn the_cn_must_speak_for_the_party() {
-        let cert = ClientCertificate { subject: "CN=body-cnam, O=Passerelle".into(), common_name: Some("body-cnam".into()) };
+        let cert =
+            ClientCertificate { subject: "CN=body-cnam, O=Passerelle".into(), common_name: Some("body-cnam".into()) };
         let path = Path::new("/etc/passerelle/client.pem");
         cert.check_speaks_for(&identity(), &Role::Body("cnam".into()), path).unwrap();
         let e = cert.check_speaks_for(&identity(), &Role::Body("cnaf".into()), path).unwrap_err().to_string();
-        assert!(matches!(cert.check_speaks_for(&identity(), &Role::Body("cnaf".into()), path), Err(BusError::Settings(_))));
+        assert!(matches!(
+            cert.check_speaks_for(&identity(), &Role::Body("cnaf".into()), path),
+            Err(BusError::Settings(_))
+        ));
         assert!(e.contains("CN=body-cnam") && e.contains("body-cnaf") && e.contains("body cnaf"), "{e}");
         let e = cert.check_speaks_for(&identity(), &Role::Observatory("carsat-sud-est".into()), path).unwrap_err();
         assert!(e.to_string().contains("no user of [broker.identity.users] may speak for observatory"), "{e}");

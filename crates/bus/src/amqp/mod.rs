@@ -27,9 +27,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::{Bus, BusError, BusSettings, Consumer, Handler, Outgoing, Queue, Role};
+pub use certificate::ClientCertificate;
 use connection::Connector;
 use publisher::Publisher;
-pub use certificate::ClientCertificate;
 pub use start::StartPatience;
 pub use teardown::delete_topology;
 
@@ -78,11 +78,8 @@ impl AmqpBus {
         start::first_connection(&self.connector, patience, waiting).await?;
         if let Role::Observatory(_) = self.connector.role {
             let (stop_tx, stop) = watch::channel(false);
-            let task = tokio::spawn(alarms::watch_alarms(
-                Arc::clone(&self.connector),
-                Arc::clone(&self.alarm_count),
-                stop,
-            ));
+            let task =
+                tokio::spawn(alarms::watch_alarms(Arc::clone(&self.connector), Arc::clone(&self.alarm_count), stop));
             *self.alarms.lock().unwrap_or_else(|p| p.into_inner()) = Some(Consumer::new(stop_tx, task));
         }
         Ok(())
