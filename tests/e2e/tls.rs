@@ -145,6 +145,8 @@ struct Node {
     child: Child,
     /// Its AMQP TLS port.
     port: u16,
+    /// Its management API's plain loopback port (the kit's `management.tcp.port`).
+    management_port: u16,
     dir: PathBuf,
 }
 
@@ -158,6 +160,7 @@ impl Node {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         let port = free_port();
+        let management_port = free_port();
         let conf = std::fs::read_to_string(kit("rabbitmq/rabbitmq-single-node.conf"))
             .unwrap()
             .replace("/etc/rabbitmq/tls/ca.pem", &certs.path("ca.pem").display().to_string())
@@ -166,7 +169,7 @@ impl Node {
             .replace("/etc/rabbitmq/definitions.json", &definitions.display().to_string())
             .replace("listeners.ssl.default = 5671", &format!("listeners.ssl.default = {port}"))
             .replace("management.ssl.port = 15671", &format!("management.ssl.port = {}", free_port()))
-            .replace("management.tcp.port = 15672", &format!("management.tcp.port = {}", free_port()))
+            .replace("management.tcp.port = 15672", &format!("management.tcp.port = {management_port}"))
             .replace("prometheus.tcp.port = 15692", &format!("prometheus.tcp.port = {}", free_port()))
             // A test machine's disk: the kit's 5 GB floor would block publishers on a small one.
             .replace("disk_free_limit.absolute = 5GB", "disk_free_limit.absolute = 50MB");
@@ -192,7 +195,8 @@ impl Node {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start rabbitmq-server: {e}"))?;
-        let mut node = Node { name, scripts: scripts.to_owned(), home, child, port, dir: dir.to_owned() };
+        let mut node =
+            Node { name, scripts: scripts.to_owned(), home, child, port, management_port, dir: dir.to_owned() };
         // `wait` waits for the node's pid file, then for the node to boot (`await_startup`
         // would fail at once while the node is not up yet).
         let pid_file = dir.join("rabbitmq.pid").display().to_string();
@@ -359,7 +363,23 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     password.urls = vec![format!("amqps://passerelle-ops:ops-secret@127.0.0.1:{}/{VHOST}", node.port)];
     password.identity.insecure_any_user = true;
     let refused = connect(&password, "cnam").err().expect("a password login on the AMQP TLS listener was accepted");
+    assert!(refused.to_string().contains("add ?auth_mechanism=external"), "{refused}");
     eprintln!("password login: {refused}");
+
+    // `ctl status` under certificate login: the operators' account, its password from the
+    // environment, reads the queues through the management API.
+    node.ctl(&["set_user_tags", "passerelle-ops", "monitoring"]);
+    let status = run(
+        support::passerelle()
+            .args(["ctl", "status", "--json", "--config"])
+            .arg(&config)
+            .args(["--management-url", &format!("http://127.0.0.1:{}", node.management_port)])
+            .env("RABBITMQ_MANAGEMENT_PASSWORD", "ops-secret")
+            .env_remove("RABBITMQ_MANAGEMENT_USER"),
+        "passerelle ctl status",
+    );
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["queues"]["available"], true, "{status}");
 
     // No client certificate: the broker asked for one, and the party hears so.
     let mut anonymous = cnam.clone();
@@ -392,9 +412,17 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     assert!(said.contains("CN=observatory-test") && said.contains("body cnam"), "{said}");
 
     // Revocation: once its user is removed, the body's certificate logs in no more.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let held = runtime.block_on(AmqpBus::connect(&cnam, Role::Body("cnam".into()))).unwrap();
     node.ctl(&["delete_user", CNAM_USER]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while held.broker_health().is_connected() && Instant::now() < deadline {
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+    }
+    assert!(!held.broker_health().is_connected(), "the removed user's open connection was not closed");
+    runtime.block_on(held.close());
     let e = connect(&cnam, "cnam").err().expect("a removed user still logs in");
-    assert!(matches!(e, BusError::Refused(_)), "{e}");
+    assert!(matches!(e, BusError::Refused(_)) && e.to_string().contains("`body-cnam`"), "{e}");
     eprintln!("revoked: {e}");
 
     daemon.stop(Duration::from_secs(30)).unwrap();

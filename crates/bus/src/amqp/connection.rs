@@ -211,7 +211,8 @@ impl Connector {
                     return Ok(Live { conn, user, generation });
                 }
                 Err(e) => {
-                    let failure = diagnose::explain(uri, self.certificate.is_some(), &e);
+                    let certificate = self.certificate.as_ref().map(|c| c.common_name.as_deref());
+                    let failure = diagnose::explain(uri, certificate, &e);
                     refused |= failure.is_refused();
                     errors.push(failure.into_line());
                 }

@@ -36,13 +36,19 @@ pub(crate) fn broker_address(uri: &AMQPUri) -> String {
     format!("{}:{} vhost {}", uri.authority.host, uri.authority.port, uri.vhost)
 }
 
-/// Explains `error`, met connecting to `uri` (`client_certificate`: one is configured).
-pub(crate) fn explain(uri: &AMQPUri, client_certificate: bool, error: &lapin::Error) -> Failure {
+/// Explains `error`, met connecting to `uri` (`client_certificate`: one is configured, with
+/// this CN if it has one).
+pub(crate) fn explain(uri: &AMQPUri, client_certificate: Option<Option<&str>>, error: &lapin::Error) -> Failure {
     let at = broker_address(uri);
     let user = &uri.authority.userinfo.username;
     let tls = uri.scheme == AMQPScheme::AMQPS;
     let external = uri.query.auth_mechanism == Some(SASLMechanism::External);
-    let login = if external { "the certificate's CN as broker user".to_owned() } else { format!("user `{user}`") };
+    let login = match client_certificate {
+        Some(Some(cn)) if external => format!("the certificate's CN `{cn}`"),
+        _ if external => "the certificate's CN".to_owned(),
+        _ => format!("user `{user}`"),
+    };
+    let client_certificate = client_certificate.is_some();
     match error.kind() {
         ErrorKind::ProtocolError(amqp) => match amqp.get_id() {
             403 => Failure::Refused(format!(
@@ -55,7 +61,7 @@ pub(crate) fn explain(uri: &AMQPUri, client_certificate: bool, error: &lapin::Er
             )),
             _ => Failure::Unavailable(format!("the broker at {at} closed the connection ({amqp})")),
         },
-        ErrorKind::IOError(io) => explain_io(&at, tls, client_certificate, io),
+        ErrorKind::IOError(io) => explain_io(&at, tls, client_certificate, external, io),
         ErrorKind::AuthProviderError(e) => Failure::Refused(format!(
             "the broker at {at} offers no login mechanism the URL asks for ({e}): for a certificate login add \
              ?auth_mechanism=external to the amqps:// URL and enable rabbitmq_auth_mechanism_ssl"
@@ -64,7 +70,7 @@ pub(crate) fn explain(uri: &AMQPUri, client_certificate: bool, error: &lapin::Er
     }
 }
 
-fn explain_io(at: &str, tls: bool, client_certificate: bool, e: &io::Error) -> Failure {
+fn explain_io(at: &str, tls: bool, client_certificate: bool, external: bool, e: &io::Error) -> Failure {
     use io::ErrorKind as K;
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
@@ -93,6 +99,14 @@ fn explain_io(at: &str, tls: bool, client_certificate: bool, e: &io::Error) -> F
         // so this one is retried.
         K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof if tls && !client_certificate => {
             Failure::Unavailable(no_certificate(at, &text))
+        }
+        // A broker that takes certificate logins only drops a client offering a password (lapin
+        // sends its login whatever mechanisms the broker lists).
+        K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof if tls && !external => {
+            Failure::Unavailable(format!(
+                "the broker at {at} closed the connection at the login ({text}): a broker that takes certificate \
+                 logins only refuses a password — add ?auth_mechanism=external to the amqps:// URL"
+            ))
         }
         _ => Failure::Unavailable(format!("cannot connect to the broker at {at} ({text})")),
     }
@@ -129,7 +143,7 @@ mod tests {
     #[test]
     fn an_unreachable_broker_names_the_address_and_what_to_check() {
         let e = io(io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
-        let line = explain(&uri("amqp://guest:guest@127.0.0.1:5999/t"), false, &e);
+        let line = explain(&uri("amqp://guest:guest@127.0.0.1:5999/t"), None, &e);
         assert!(!line.is_refused());
         let line = line.into_line();
         assert!(line.contains("unreachable at 127.0.0.1:5999 vhost t") && line.contains("host and port"), "{line}");
@@ -139,13 +153,14 @@ mod tests {
     #[test]
     fn a_tls_client_without_certificate_hears_that_the_broker_asked_for_one() {
         let e = io(io::ErrorKind::BrokenPipe, "Broken pipe (os error 32)");
-        let line = explain(&uri("amqps://rabbit.example/p"), false, &e);
+        let line = explain(&uri("amqps://rabbit.example/p"), None, &e);
         assert!(!line.is_refused(), "a broker going down mid-handshake looks the same: retried");
         assert!(line.into_line().contains("asked for a client certificate"));
         let alert = io(io::ErrorKind::InvalidData, "received fatal alert: CertificateRequired");
-        let line = explain(&uri("amqps://rabbit.example/p"), false, &alert);
+        let line = explain(&uri("amqps://rabbit.example/p"), None, &alert);
         assert!(line.is_refused() && line.into_line().contains("asked for a client certificate"));
-        let with_cert = explain(&uri("amqps://rabbit.example/p"), true, &e).into_line();
+        let with_cert = explain(&uri("amqps://rabbit.example/p"), Some(Some("body-cnam")), &e).into_line();
         assert!(!with_cert.contains("asked for a client certificate"), "{with_cert}");
+        assert!(with_cert.contains("add ?auth_mechanism=external"), "a password offered: {with_cert}");
     }
 }
