@@ -179,7 +179,9 @@ impl Node {
         let plugins = dir.join("enabled_plugins");
         std::fs::copy(kit("rabbitmq/enabled_plugins"), &plugins).unwrap();
         let log = std::fs::File::create(dir.join("server.out")).unwrap();
+        // Its working folder is the test's too: a crash dump lands there, not in the source tree.
         let child = Command::new(scripts.join("rabbitmq-server"))
+            .current_dir(dir)
             .env("HOME", &home)
             .env("RABBITMQ_NODENAME", &name)
             .env("RABBITMQ_DIST_PORT", free_port().to_string())
@@ -214,6 +216,7 @@ impl Node {
 
     fn ctl_output(&mut self, args: &[&str]) -> std::process::Output {
         Command::new(self.scripts.join("rabbitmqctl"))
+            .current_dir(&self.dir)
             .env("HOME", &self.home)
             .args(["-n", &self.name])
             .args(args)
