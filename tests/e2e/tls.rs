@@ -365,7 +365,7 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     let mut password = cnam.clone();
     password.urls = vec![format!("amqps://passerelle-ops:ops-secret@127.0.0.1:{}/{VHOST}", node.port)];
     password.identity.insecure_any_user = true;
-    let refused = connect(&password, "cnam").err().expect("a password login on the AMQP TLS listener was accepted");
+    let refused = connect(&password, "cnam").expect_err("a password login on the AMQP TLS listener was accepted");
     assert!(refused.to_string().contains("add ?auth_mechanism=external"), "{refused}");
     eprintln!("password login: {refused}");
 
@@ -387,7 +387,7 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     // No client certificate: the broker asked for one, and the party hears so.
     let mut anonymous = cnam.clone();
     anonymous.tls = Some(certs.client(None));
-    let e = connect(&anonymous, "cnam").err().expect("a TLS client without certificate connected");
+    let e = connect(&anonymous, "cnam").expect_err("a TLS client without certificate connected");
     assert!(e.to_string().contains("asked for a client certificate"), "{e}");
     eprintln!("no certificate: {e}");
 
@@ -424,7 +424,7 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     }
     assert!(!held.broker_health().is_connected(), "the removed user's open connection was not closed");
     runtime.block_on(held.close());
-    let e = connect(&cnam, "cnam").err().expect("a removed user still logs in");
+    let e = connect(&cnam, "cnam").expect_err("a removed user still logs in");
     assert!(matches!(e, BusError::Refused(_)) && e.to_string().contains("`body-cnam`"), "{e}");
     eprintln!("revoked: {e}");
 
