@@ -5,7 +5,8 @@
 //! `[broker] start_timeout_s` — `/health` says `waiting_for_broker` meanwhile — then one line
 //! naming the host and port, exit 4; and a daemon started while the broker is down serves as
 //! soon as it comes up (a TCP proxy of the test's own opens on the daemon's broker port: the
-//! shared RabbitMQ is never touched).
+//! shared RabbitMQ is never touched); a body started before its observatory declared the
+//! topology waits for it the same way.
 
 use crate::support;
 
@@ -17,6 +18,7 @@ use passerelle_bus::BusSettings;
 use passerelle_observatory::ObservatorySettings;
 use passerelle_party::process::{http_get, SpawnedParty};
 use passerelle_party::PartySettings;
+use passerelle_requester::RequesterSettings;
 use passerelle_test_support::Vhost;
 use support::proxy::{free_port, BrokerProxy};
 
@@ -31,26 +33,37 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// The daemon of `settings`, whose broker is `url`.
+    fn of(
+        mut settings: PartySettings,
+        url: &str,
+        prefix: &str,
+        start_timeout_s: u64,
+        dir: tempfile::TempDir,
+    ) -> Daemon {
+        *settings.broker_mut() = BusSettings {
+            urls: vec![url.to_owned()],
+            prefix: prefix.to_owned(),
+            start_timeout_s,
+            ..BusSettings::default()
+        };
+        let config = dir.path().join("settings.toml");
+        settings.write(&config).unwrap();
+        let exe = env!("CARGO_BIN_EXE_passerelle");
+        let process = SpawnedParty::new(settings.code(), exe, &settings, &config, dir.path().join("stderr.log"))
+            .unwrap()
+            .env_remove("RUST_LOG");
+        Daemon { process, dir }
+    }
+
     /// An observatory on `data_dir` (`None`: a folder of its own) whose broker is `url`.
     fn observatory(url: &str, data_dir: Option<&Path>, start_timeout_s: u64) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = data_dir.map_or_else(|| dir.path().join("data"), Path::to_owned);
         let mut settings = ObservatorySettings::new(OBSERVATORY, data_dir);
         settings.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
-        settings.broker = BusSettings {
-            urls: vec![url.to_owned()],
-            prefix: passerelle_test_support::unique_name("startup"),
-            start_timeout_s,
-            ..BusSettings::default()
-        };
-        let settings = PartySettings::Observatory(settings);
-        let config = dir.path().join("observatory.toml");
-        settings.write(&config).unwrap();
-        let exe = env!("CARGO_BIN_EXE_passerelle");
-        let process = SpawnedParty::new("observatory", exe, &settings, &config, dir.path().join("stderr.log"))
-            .unwrap()
-            .env_remove("RUST_LOG");
-        Daemon { process, dir }
+        let prefix = passerelle_test_support::unique_name("startup");
+        Daemon::of(PartySettings::Observatory(settings), url, &prefix, start_timeout_s, dir)
     }
 
     /// Starts it and waits until it exits by itself: (exit code, the lines it wrote on stderr).
@@ -250,4 +263,34 @@ fn a_daemon_started_while_the_broker_is_down_serves_once_it_comes_up() {
     });
     daemon.process.stop(Duration::from_secs(30)).unwrap();
     assert_eq!(daemon.process.exit_status().and_then(|s| s.code()), Some(0), "{}", daemon.process.log());
+}
+
+#[test]
+fn a_body_started_before_its_observatory_waits_for_the_topology() {
+    let url = support::amqp_url();
+    if !support::broker_reachable_or_skip(&url) {
+        return;
+    }
+    let vhost = Vhost::new();
+    let prefix = passerelle_test_support::unique_name("startup");
+    let dir = tempfile::tempdir().unwrap();
+    let mut requester = RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
+    requester.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
+    let mut daemon = Daemon::of(PartySettings::Requester(requester), &vhost.url(), &prefix, 0, dir);
+    daemon.process.spawn().unwrap();
+    let waiting = passerelle_test_support::eventually_blocking("/health saying waiting_for_broker", WAIT, || {
+        daemon.health().filter(|(_, body)| body["phase"] == "waiting_for_broker")
+    });
+    assert!(waiting.1["reasons"][0].as_str().unwrap().contains("topology"), "{waiting:?}");
+
+    // The observatory declares the topology: the requester then serves.
+    let broker = BusSettings { urls: vec![vhost.url()], prefix, ..BusSettings::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let observatory = runtime
+        .block_on(passerelle_bus::AmqpBus::connect(&broker, passerelle_bus::Role::Observatory(OBSERVATORY.into())))
+        .unwrap();
+    daemon.process.wait_healthy(Instant::now() + WAIT).unwrap_or_else(|e| panic!("{e:#}"));
+    daemon.process.stop(Duration::from_secs(30)).unwrap();
+    assert_eq!(daemon.process.exit_status().and_then(|s| s.code()), Some(0), "{}", daemon.process.log());
+    runtime.block_on(observatory.close());
 }

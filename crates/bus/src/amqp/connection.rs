@@ -197,7 +197,12 @@ impl Connector {
                 Ok(conn) => {
                     let conn = Arc::new(conn);
                     let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                    declare::declare(&conn, &self.settings, &self.role).await?;
+                    if let Err(e) = declare::declare(&conn, &self.settings, &self.role).await {
+                        // Closed, not left to lapin: a body waiting at start for its observatory
+                        // to declare the topology tries again and again.
+                        let _ = conn.close(200, "passerelle: topology not declared".into()).await;
+                        return Err(e);
+                    }
                     self.stats.connected();
                     let followed = Arc::downgrade(&conn);
                     self.health.follow(move || followed.upgrade().is_some_and(|c| c.status().connected()));
