@@ -171,9 +171,11 @@ fn bar(template: &str) -> ProgressBar {
 }
 
 /// Connects once (a command reports an unreachable broker at once), after checking the
-/// requester's folders: a refused login or certificate is a settings failure (exit 3).
+/// requester's store folder (exit 4): a refused login or certificate is a settings failure
+/// (exit 3).
 async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
-    PartySettings::Requester(settings.clone()).check_storage()?;
+    passerelle_party::storage::check_writable("data_dir", &settings.data_dir)
+        .map_err(|e| Failure::Runtime(anyhow!(e)))?;
     let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone())).await.map_err(|e| {
         if e.is_settings() {
             Failure::Settings(anyhow!(e))

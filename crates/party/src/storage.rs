@@ -44,6 +44,11 @@ pub fn check(settings: &PartySettings) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Checks one folder the caller writes in (created if missing), named by its setting `key`.
+pub fn check_writable(key: &'static str, path: &Path) -> Result<(), StorageError> {
+    check_folder(path, Use::Writes).map_err(|problem| StorageError { key, path: path.to_owned(), problem })
+}
+
 fn check_folder(path: &Path, usage: Use) -> Result<(), String> {
     match std::fs::metadata(path) {
         Ok(meta) if !meta.is_dir() => Err("is a file, not a folder".to_owned()),
@@ -53,6 +58,9 @@ fn check_folder(path: &Path, usage: Use) -> Result<(), String> {
                 std::fs::read_dir(path).map(drop).map_err(|e| format!("this process cannot read it ({})", describe(&e)))
             }
         },
+        // A responder's missing folder is its extract source's to report (no index loaded yet),
+        // and a PostgreSQL source does not use it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound && usage == Use::Reads => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // Created at the first start, under the nearest folder that exists: that one must
             // be a folder the process can write in.
