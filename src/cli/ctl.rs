@@ -49,10 +49,7 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
     The credentials default to the user and password of the first broker URL of the settings;
     under certificate login (`?auth_mechanism=external`, no password in the URL) to the deploy
     kit's operators' account, `passerelle-ops`, whose password RABBITMQ_MANAGEMENT_PASSWORD
-    (or --management-password) gives.
-
-Exit status: 0 the report was printed (even without the management API); 3 invalid settings;
-4 the case store cannot be read.";
+    (or --management-password) gives.";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -121,16 +118,10 @@ fn management_login(url: &str, user: Option<&str>, password: Option<&str>) -> Re
 }
 
 fn status(args: &StatusArgs) -> CliResult {
-    let settings: ObservatorySettings =
-        passerelle_settings::load(&args.config).map_err(|e| Failure::Settings(anyhow!(e)))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
+    let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
     let db = settings.case_db_path();
     if !db.exists() {
-        return Err(Failure::Runtime(anyhow!(
-            "no case store at {}: has the observatory run with data_dir = {}?",
-            db.display(),
-            settings.data_dir.display()
-        )));
+        return Err(Failure::missing_store(&db, "observatory run"));
     }
     let store = passerelle_observatory_store::CaseStore::open(&db)
         .with_context(|| format!("cannot open the case store {}", db.display()))?;
@@ -191,7 +182,7 @@ fn status(args: &StatusArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&report).context("cannot serialise the report")?;
+        let text = super::json::line(super::json::CTL_STATUS, &report).context("cannot serialise the report")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     } else {
         write!(out, "{}", status::render(&report)).context("cannot write to stdout")?;

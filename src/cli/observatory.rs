@@ -38,7 +38,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   code = \"carsat-sud-est\"              # this observatory (one per territory)
   data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
   respond_by_default_days = 7          # when a request gives no deadline
-  retention_days = 30                  # payload cap: lowered only, never above 30 (art. 5)
+  retention_days = 30                  # payload cap: 1 to 30, a larger value is refused (art. 5)
   chunk_size = 1000                    # persons per solicitation and result chunk
   agent_id = \"jdupont\"                 # who `audit` and `stats` name in the audit trail
   audit_retention_years = 4            # audit years kept besides the current one (at most 4)
@@ -58,9 +58,6 @@ unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("observatory.after_commit_before_publish"),
-    "
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable; 70 a
-development fault point was reached."
 );
 
 pub fn run(args: Args) -> CliResult {
@@ -69,11 +66,13 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and checks the observatory's settings: any problem is a settings failure (exit 3).
+/// Loads and checks the observatory's settings as `observatory run` does: any problem is a
+/// settings failure (exit 3) naming the key and where it was set.
 pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
-    let settings: ObservatorySettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(e.into()))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
-    Ok(settings)
+    match PartySettings::load(PartyKind::Observatory, path)? {
+        PartySettings::Observatory(settings) => Ok(settings),
+        other => Err(Failure::Settings(anyhow!("{} is not an observatory's settings", other.name()))),
+    }
 }
 
 /// `observatory run`: the bootstrap of every party (passerelle_party).

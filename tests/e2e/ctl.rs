@@ -236,7 +236,14 @@ fn ctl_status_on_this_machine_says_whether_the_management_api_is_there() {
     let data_dir = dir.path().join("observatory");
     observatory_store(&data_dir);
     let config = dir.path().join("observatory.toml");
-    std::fs::write(&config, format!("code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n", data_dir.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://guest:guest@127.0.0.1:5672/%2f\"]\n",
+            data_dir.display()
+        ),
+    )
+    .unwrap();
     let output = ctl_status(&config, &["--json"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let s: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -259,12 +266,15 @@ fn ctl_status_without_a_store_or_with_bad_settings_fails_clearly() {
     let config = dir.path().join("observatory.toml");
     std::fs::write(
         &config,
-        format!("code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n", dir.path().join("none").display()),
+        format!(
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
+            dir.path().join("none").display()
+        ),
     )
     .unwrap();
     let output = ctl_status(&config, &["--no-management"]);
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no case store at"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no store at"));
 
     std::fs::write(&config, "code = \"carsat-nowhere\"\ndata_dir = \"/tmp\"\n").unwrap();
     let output = ctl_status(&config, &["--no-management"]);

@@ -396,7 +396,8 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     std::fs::write(
         &responder_config,
         format!(
-            "body = \"cnam\"\ndata_dir = {:?}\nmetrics_addr = \"127.0.0.1:{}\"\n[source]\nkind = \"extract\"\n",
+            "body = \"cnam\"\ndata_dir = {:?}\nmetrics_addr = \"127.0.0.1:{}\"\n[source]\nkind = \"extract\"\n\
+             [broker]\nurls = [\"amqps://{OBSERVATORY_USER}@127.0.0.1:1/{VHOST}?auth_mechanism=external\"]\n",
             dir.path().join("cnam"),
             free_port()
         ),
