@@ -50,7 +50,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   \"976\" = \"css-mayotte\"
   [broker]                             # see README, \"Broker settings\"
   urls = [\"amqps://observatory-sud-est@broker:5671/passerelle?auth_mechanism=external\"]
-  start_timeout_s = 300                # wait this long for a broker that is down at start (0: forever)
+  start_timeout_s = 300                # seconds to wait for a broker down at start (0: forever)
   [broker.tls]                         # ca_file, cert_file (CN = the broker user), key_file
 
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
