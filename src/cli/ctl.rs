@@ -50,7 +50,10 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
     and the consumers where none should be: an observatory's queues consumed on more than one
     connection (a second observatory of the territory), or a consumer on a queue nobody of the
     deployment consumes (the dead-letters, the holder queues, a queue outside the topology).
-    The credentials default to the user of the first broker URL of the settings.";
+    The credentials default to the user and password of the first broker URL of the settings;
+    under certificate login (`?auth_mechanism=external`, no password in the URL) to the deploy
+    kit's operators' account, `passerelle-ops`, whose password RABBITMQ_MANAGEMENT_PASSWORD
+    (or --management-password) gives.";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -63,7 +66,8 @@ pub struct StatusArgs {
     /// The RabbitMQ management API (plain http://).
     #[arg(long, value_name = "URL", env = "RABBITMQ_MANAGEMENT_URL", default_value = management::DEFAULT_URL)]
     pub management_url: String,
-    /// The management API user (default: the user of the first broker URL).
+    /// The management API user (default: the user of the first broker URL; `passerelle-ops`
+    /// under certificate login).
     #[arg(long, value_name = "USER", env = "RABBITMQ_MANAGEMENT_USER")]
     pub management_user: Option<String>,
     /// The management API password (default: the password of the first broker URL).
@@ -80,6 +84,10 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
+/// The deploy kit's operators' account on the management API (`deploy/rabbitmq/rabbitmq.conf`):
+/// the management login under certificate login, where the broker URL holds no password.
+const OPERATORS_USER: &str = "passerelle-ops";
+
 /// The user and password of an AMQP URL, as the bus logs in with them (`guest`/`guest` when it
 /// names none, as RabbitMQ does).
 fn credentials(url: &str) -> (String, String) {
@@ -87,6 +95,30 @@ fn credentials(url: &str) -> (String, String) {
         Ok(uri) => (uri.authority.userinfo.username, uri.authority.userinfo.password),
         Err(_) => ("guest".to_owned(), "guest".to_owned()),
     }
+}
+
+/// Whether the URL logs in by certificate (`?auth_mechanism=external`).
+fn certificate_login(url: &str) -> bool {
+    url.parse::<lapin::uri::AMQPUri>()
+        .is_ok_and(|uri| uri.query.auth_mechanism == Some(lapin::uri::SASLMechanism::External))
+}
+
+/// The management API login: the flags (or their variables), else the broker URL's — or, under
+/// certificate login, the operators' account, whose password must then be given.
+fn management_login(url: &str, user: Option<&str>, password: Option<&str>) -> Result<(String, String), String> {
+    if certificate_login(url) {
+        let user = user.unwrap_or(OPERATORS_USER).to_owned();
+        return match password {
+            Some(password) => Ok((user, password.to_owned())),
+            None => Err(format!(
+                "the broker URL logs in by certificate, so it holds no management password: give the password of \
+                 `{user}` with RABBITMQ_MANAGEMENT_PASSWORD (or --management-password; another user with \
+                 --management-user)."
+            )),
+        };
+    }
+    let (url_user, url_password) = credentials(url);
+    Ok((user.map_or(url_user, str::to_owned), password.map_or(url_password, str::to_owned)))
 }
 
 fn status(args: &StatusArgs) -> CliResult {
@@ -118,28 +150,33 @@ fn status(args: &StatusArgs) -> CliResult {
     if args.no_management {
         queues.message = Some("not asked (--no-management).".to_owned());
     } else {
-        let (url_user, url_password) = credentials(&settings.broker.urls[0]);
-        let user = args.management_user.clone().unwrap_or(url_user);
-        let password = args.management_password.clone().unwrap_or(url_password);
-        match management::queues(&args.management_url, &user, &password, &vhost, &prefix) {
-            Ok(list) => {
-                let connections =
-                    management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix)
-                        .unwrap_or_else(|e| {
-                            queues.message = Some(format!("the consumers' connections are not listed: {e}."));
-                            Default::default()
-                        });
+        let login = management_login(
+            &settings.broker.urls[0],
+            args.management_user.as_deref(),
+            args.management_password.as_deref(),
+        );
+        match login.map(|(user, password)| -> Result<_, management::ManagementError> {
+            let list = management::queues(&args.management_url, &user, &password, &vhost, &prefix)?;
+            let connections = management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix);
+            Ok((list, connections))
+        }) {
+            Err(no_login) => queues.message = Some(no_login),
+            Ok(Ok((list, connections))) => {
+                let connections = connections.unwrap_or_else(|e| {
+                    queues.message = Some(format!("the consumers' connections are not listed: {e}."));
+                    Default::default()
+                });
                 queues.unexpected_consumers = consumers::unexpected(&settings.broker, &list, &connections);
                 queues.available = true;
                 queues.queues = list;
             }
-            Err(e) if e.is_unreachable() => {
+            Ok(Err(e)) if e.is_unreachable() => {
                 queues.message = Some(format!(
                     "{e}: queue depths and consumers need RabbitMQ's management plugin — enable it with \
                      `rabbitmq-plugins enable rabbitmq_management`, or give its address with --management-url."
                 ));
             }
-            Err(e) => queues.message = Some(format!("{e}.")),
+            Ok(Err(e)) => queues.message = Some(format!("{e}.")),
         }
     }
 
@@ -175,5 +212,17 @@ mod tests {
         assert_eq!(credentials("amqp://guest:guest@127.0.0.1:5672/%2f"), ("guest".into(), "guest".into()));
         assert_eq!(credentials("amqps://obs:p%40ss@rabbit:5671/prod"), ("obs".into(), "p@ss".into()));
         assert_eq!(credentials("amqp://rabbit:5672"), ("guest".into(), "guest".into()));
+    }
+
+    #[test]
+    fn under_certificate_login_the_management_login_is_the_operators_account() {
+        let url = "amqps://observatory-sud-est@rabbit:5671/passerelle?auth_mechanism=external";
+        assert_eq!(management_login(url, None, Some("s3")), Ok(("passerelle-ops".into(), "s3".into())));
+        assert_eq!(management_login(url, Some("alice"), Some("s3")), Ok(("alice".into(), "s3".into())));
+        let missing = management_login(url, None, None).unwrap_err();
+        assert!(missing.contains("RABBITMQ_MANAGEMENT_PASSWORD") && missing.contains("passerelle-ops"), "{missing}");
+        let plain = "amqp://obs:pw@rabbit:5672/prod";
+        assert_eq!(management_login(plain, None, None), Ok(("obs".into(), "pw".into())));
+        assert_eq!(management_login(plain, Some("ops"), None), Ok(("ops".into(), "pw".into())));
     }
 }

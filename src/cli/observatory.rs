@@ -53,7 +53,9 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   [territory]                          # département → observatory overrides
   \"976\" = \"css-mayotte\"
   [broker]                             # see README, \"Broker settings\"
-  urls = [\"amqps://observatory:…@broker:5671/%2f\"]
+  urls = [\"amqps://observatory-sud-est@broker:5671/passerelle?auth_mechanism=external\"]
+  start_timeout_s = 300                # seconds to wait for a broker down at start (0: forever)
+  [broker.tls]                         # ca_file, cert_file (CN = the broker user), key_file
 
 One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
 its host, pid and start time written in it), then its broker connection takes the territory's

@@ -187,11 +187,19 @@ fn bar(template: &str) -> ProgressBar {
     bar
 }
 
+/// Connects once (a command reports an unreachable broker at once), after checking the
+/// requester's store folder (exit 4): a refused login or certificate is a settings failure
+/// (exit 3).
 async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
-    let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone()))
-        .await
-        .context("cannot connect to the broker")
-        .map_err(Failure::Runtime)?;
+    passerelle_party::storage::check_writable("data_dir", &settings.data_dir)
+        .map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone())).await.map_err(|e| {
+        if e.is_settings() {
+            Failure::Settings(anyhow!(e))
+        } else {
+            Failure::Runtime(anyhow!(e))
+        }
+    })?;
     Ok(Arc::new(bus))
 }
 

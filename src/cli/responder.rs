@@ -41,7 +41,9 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   data_dir = \"/var/lib/passerelle/responder\"
   consumers = 2                       # chunks answered at once
   [broker]                            # see README, \"Broker settings\"
-  urls = [\"amqps://cnaf:…@broker:5671/%2f\"]
+  urls = [\"amqps://body-cnaf@broker:5671/passerelle?auth_mechanism=external\"]
+  start_timeout_s = 300               # seconds to wait for a broker down at start (0: forever)
+  [broker.tls]                        # ca_file, cert_file (CN = the broker user), key_file
   [source]
   kind = \"extract\"                    # or \"postgres\", with url, pool_size, identity_query and
                                       # one query per held category under [source.categories]

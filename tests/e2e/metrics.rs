@@ -19,6 +19,7 @@ use passerelle_protocol::rules::SystemClock;
 use passerelle_requester::{Requester, RequesterSettings, SubmitRequest};
 use passerelle_responder::{load_extract, ExtractSettings, Responder, ResponderSettings, SourceSettings};
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
+use support::proxy::{free_port, BrokerProxy};
 use support::Exposition;
 
 const OBSERVATORY: &str = "carsat-sud-est";
@@ -173,10 +174,6 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
 }
 
 /// A port nothing listens on (bound then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A daemon run as a process (`passerelle <role> run --config FILE`) on the test broker, its
 /// topology declared first (as the observatory does) and deleted when it is stopped.
 struct Daemon {
@@ -335,60 +332,6 @@ fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     assert_eq!(m.types["passerelle_observatory_response_latency_seconds"], "histogram");
     assert_eq!(m.get("passerelle_bus_reconnects_total"), 0.0);
     daemon.stop();
-}
-
-/// A TCP proxy to the test broker that the test cuts and restores. Cut, it closes every
-/// connection it carries and closes new ones at once: the daemon sees its broker go away and
-/// cannot reconnect until it is restored.
-pub(crate) struct BrokerProxy {
-    /// The broker's URL through the proxy.
-    pub(crate) url: String,
-    open: tokio::sync::watch::Sender<bool>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl BrokerProxy {
-    /// Listens on a free local port and forwards to the broker of `url` (plain AMQP).
-    pub(crate) fn start(url: &str) -> BrokerProxy {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let (upstream, url) = through_port(url, listener.local_addr().unwrap().port());
-        let (open, opened) = tokio::sync::watch::channel(true);
-        runtime.spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let mut open = opened.clone();
-                if !*open.borrow() {
-                    continue;
-                }
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = open.wait_for(|open| !*open) => {}
-                    }
-                });
-            }
-        });
-        BrokerProxy { url, open, _runtime: runtime }
-    }
-
-    pub(crate) fn cut(&self) {
-        self.open.send_replace(false);
-    }
-
-    pub(crate) fn restore(&self) {
-        self.open.send_replace(true);
-    }
-}
-
-/// `amqp://user:password@host:port/vhost` → (`host:port`, the same URL through `127.0.0.1:port`).
-fn through_port(url: &str, port: u16) -> (String, String) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (userinfo, rest) = rest.rsplit_once('@').unwrap();
-    let (authority, vhost) = rest.split_once('/').unwrap_or((rest, ""));
-    let upstream = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5672") };
-    (upstream, format!("{scheme}://{userinfo}@127.0.0.1:{port}/{vhost}"))
 }
 
 #[test]

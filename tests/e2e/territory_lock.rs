@@ -147,7 +147,7 @@ fn an_observatory_that_lost_its_territory_while_disconnected_exits_with_code_5()
         return;
     }
     let mut stack = Stack::prepare(small());
-    let proxy = super::metrics::BrokerProxy::start(stack.url());
+    let proxy = crate::support::proxy::BrokerProxy::start(stack.url());
     let through = proxy.url.clone();
     stack.edit_settings(OBSERVATORY_DAEMON, |s| s.broker_mut().urls = vec![through]);
     stack.start_daemon(OBSERVATORY_DAEMON);

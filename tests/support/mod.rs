@@ -1,9 +1,10 @@
 //! Helpers shared by the top-level tests of the operator-facing commands (`demo`, `ctl`, the
 //! deploy kit, metrics): the binary, the synthetic selection's NIRs, and a byte scan for NIRs in
-//! files (ASCII and UTF-16, both byte orders). The test broker's helpers come from
+//! files (ASCII and UTF-16, both byte orders), and a TCP proxy in front of the test broker. The test broker's helpers come from
 //! `passerelle-test-support`, re-exported here for the modules that name them through `support`.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod stack;
 
 use std::collections::HashSet;

@@ -5,8 +5,12 @@
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     /// No broker URL could be connected to (after the retries the caller asked for).
-    #[error("cannot connect to the broker: {0}")]
+    #[error("{0}")]
     Connect(String),
+    /// The broker answered and refused the login, the vhost or a connection without client
+    /// certificate: a settings problem, never retried.
+    #[error("{0}")]
+    Refused(String),
     /// Declaring (or, for a body, passively checking) the topology failed.
     #[error("cannot declare the broker topology ({what}): {detail}")]
     Declare { what: String, detail: String },
@@ -46,6 +50,12 @@ pub enum BusError {
 }
 
 impl BusError {
+    /// Whether the party's settings are at fault (the URLs, the TLS files, the identity map, the
+    /// credentials the broker refused): waiting or retrying would change nothing.
+    pub fn is_settings(&self) -> bool {
+        matches!(self, BusError::Settings(_) | BusError::Tls(_) | BusError::Refused(_))
+    }
+
     /// Wraps a lapin error with what the bus was doing.
     pub(crate) fn amqp(context: &'static str, e: impl std::fmt::Display) -> BusError {
         BusError::Amqp { context, detail: e.to_string() }

@@ -22,7 +22,7 @@ mod settings;
 mod stats;
 pub mod topology;
 
-pub use amqp::AmqpBus;
+pub use amqp::{AmqpBus, ClientCertificate, StartPatience};
 pub use consumer::{
     Consumer, Delivery, Handler, Rejected, Verdict, RETRY_BUDGET, RETRY_INITIAL_BACKOFF, RETRY_MAX_BACKOFF,
 };

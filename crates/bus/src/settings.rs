@@ -7,6 +7,7 @@
 //! prefix = "passerelle"
 //! prefetch = 64
 //! confirm_window = 512
+//! start_timeout_s = 300                      # a daemon waits this long for the broker at start (0: forever)
 //! observatories = ["carsat-sud-est"]
 //! bodies = ["cnam", "cnav", "cnaf", "msa"]
 //!
@@ -43,6 +44,11 @@ pub const DEFAULT_PREFETCH: u16 = 64;
 /// thousands of messages per second, small enough to re-publish quickly after a reconnect.
 pub const DEFAULT_CONFIRM_WINDOW: usize = 512;
 
+/// How long a daemon started while its broker is down waits for it (retrying with the same
+/// capped, jittered backoff as after a connection loss) before it gives up: long enough for a
+/// broker restarted with the machine, short enough that a wrong host or port is noticed.
+pub const DEFAULT_START_TIMEOUT_S: u64 = 300;
+
 /// The four branches of social security that take part in the exchange (art. 3).
 pub const DEFAULT_BODIES: [&str; 4] = ["cnam", "cnav", "cnaf", "msa"];
 
@@ -68,6 +74,10 @@ pub struct BusSettings {
     /// See [`DEFAULT_CONFIRM_WINDOW`].
     #[serde(default = "default_confirm_window")]
     pub confirm_window: usize,
+    /// Seconds a daemon waits for the broker at start, retrying (0: forever); a refused login
+    /// is never retried. See [`DEFAULT_START_TIMEOUT_S`].
+    #[serde(default = "default_start_timeout_s")]
+    pub start_timeout_s: u64,
     /// The deployment's observatory codes: each gets a requests and a responses queue.
     #[serde(default = "default_observatories")]
     pub observatories: Vec<String>,
@@ -131,6 +141,7 @@ impl Default for BusSettings {
             tls: None,
             prefetch: default_prefetch(),
             confirm_window: default_confirm_window(),
+            start_timeout_s: default_start_timeout_s(),
             observatories: default_observatories(),
             bodies: default_bodies(),
             identity: IdentitySettings::default(),
@@ -194,6 +205,9 @@ fn default_prefetch() -> u16 {
 }
 fn default_confirm_window() -> usize {
     DEFAULT_CONFIRM_WINDOW
+}
+fn default_start_timeout_s() -> u64 {
+    DEFAULT_START_TIMEOUT_S
 }
 fn default_observatories() -> Vec<String> {
     vec![DEFAULT_OBSERVATORY.to_owned()]

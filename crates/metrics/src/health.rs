@@ -17,6 +17,9 @@ use passerelle_bus::BrokerHealth;
 pub enum Phase {
     /// Built, not consuming yet.
     Starting,
+    /// Started while its broker is down: retrying until it answers or `start_timeout_s` passes.
+    #[serde(rename = "waiting_for_broker")]
+    WaitingForBroker,
     /// Consuming and publishing.
     Serving,
     /// Asked to stop: finishing its in-flight work.
@@ -54,6 +57,8 @@ struct State {
     /// While standing by: who holds the lock it waits for, and the phase to go back to.
     holder: RwLock<Option<(String, Phase)>>,
     announcements: RwLock<Vec<String>>,
+    /// Why the broker could not be reached yet, while [`Phase::WaitingForBroker`].
+    waiting: RwLock<Option<String>>,
 }
 
 /// A daemon without a broker connection of its own (the in-process bus): only its phase counts.
@@ -72,6 +77,7 @@ impl Health {
             broker: RwLock::new(broker),
             holder: RwLock::default(),
             announcements: RwLock::default(),
+            waiting: RwLock::default(),
         }))
     }
 
@@ -81,11 +87,25 @@ impl Health {
         self.0.phase.store(phase as u8, Ordering::SeqCst);
     }
 
+    /// Started while the broker is down: says so (and why: `last_error`) until
+    /// [`Health::connected`].
+    pub fn waiting_for_broker(&self, last_error: impl Into<String>) {
+        *self.0.waiting.write().unwrap_or_else(|p| p.into_inner()) = Some(last_error.into());
+        self.0.phase.store(Phase::WaitingForBroker as u8, Ordering::SeqCst);
+    }
+
+    /// The broker answered at start: starting (not consuming yet).
+    pub fn connected(&self) {
+        self.0.waiting.write().unwrap_or_else(|p| p.into_inner()).take();
+        self.0.phase.store(Phase::Starting as u8, Ordering::SeqCst);
+    }
+
     pub fn phase(&self) -> Phase {
         match self.0.phase.load(Ordering::SeqCst) {
             p if p == Phase::Serving as u8 => Phase::Serving,
             p if p == Phase::Stopping as u8 => Phase::Stopping,
             p if p == Phase::StandingBy as u8 => Phase::StandingBy,
+            p if p == Phase::WaitingForBroker as u8 => Phase::WaitingForBroker,
             _ => Phase::Starting,
         }
     }
@@ -143,6 +163,10 @@ impl Health {
         let mut reasons = Vec::new();
         match phase {
             Phase::Starting => reasons.push("the daemon is starting: not consuming yet".to_owned()),
+            Phase::WaitingForBroker => {
+                let why = self.0.waiting.read().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+                reasons.push(format!("waiting for the broker at start (retrying until start_timeout_s): {why}"));
+            }
             Phase::Stopping => reasons.push("the daemon is stopping".to_owned()),
             Phase::StandingBy => {
                 let standby = self.0.holder.read().unwrap_or_else(|p| p.into_inner());
@@ -151,7 +175,7 @@ impl Health {
             }
             Phase::Serving => {}
         }
-        if !broker_connected && phase != Phase::StandingBy {
+        if !broker_connected && !matches!(phase, Phase::StandingBy | Phase::WaitingForBroker) {
             reasons.push("the broker connection is lost: the bus is reconnecting (see the daemon's log)".to_owned());
         }
         HealthReport {
@@ -203,6 +227,22 @@ mod tests {
         assert!(!health.is_healthy());
         health.stand_by(None);
         assert!(health.is_healthy(), "serving again after a reconnection");
+    }
+
+    #[test]
+    fn waiting_for_the_broker_says_why_until_connected() {
+        let health = Health::default();
+        health.waiting_for_broker("the broker is unreachable at 127.0.0.1:5672");
+        let report = health.report();
+        assert_eq!((report.healthy, report.phase), (false, Phase::WaitingForBroker));
+        assert_eq!(report.reasons.len(), 1, "{report:?}");
+        assert!(report.reasons[0].contains("waiting for the broker") && report.reasons[0].contains("unreachable"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["phase"], "waiting_for_broker");
+        health.connected();
+        assert_eq!(health.phase(), Phase::Starting);
+        health.set(true);
+        assert!(health.is_healthy());
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! a deployment of them (zero2prod's `Application::build` / `run_until_stopped`).
 //!
 //! The bootstrap, in one order and in one place: settings (checked, the development hooks
-//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → metrics and
-//! `/health` (starting) → for an observatory, its `data_dir` lock ([`territory`]) → bus (an
-//! observatory's connection takes its territory's lock) → store and service → stop signals
-//! armed → run until stopped → the broker connection closed → the `data_dir` lock released. `passerelle observatory|responder|requester run` go through
+//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → its folders
+//! ([`storage`]) → the bus's settings (URLs, TLS files, the client certificate's CN) →
+//! metrics and `/health` → for an observatory, its `data_dir` lock ([`territory`]) → the broker
+//! (waited for at start, up to `[broker] start_timeout_s`, `/health` saying so; an observatory's
+//! connection takes its territory's lock) → store and service → stop signals armed → run until
+//! stopped → the broker connection closed → the `data_dir` lock released.
+//! `passerelle observatory|responder|requester run` go through
 //! [`run_daemon`]; the demo builds its parties on its own buses with [`Party::build_on`] and runs
 //! them in-process ([`deployment::Running`]); the benchmark and the tests' stack write a
 //! [`deployment::Deployment`]'s settings files and spawn the binary on them, each daemon a
@@ -18,6 +21,7 @@ pub mod deployment;
 pub mod process;
 mod settings;
 pub mod signals;
+pub mod storage;
 pub mod territory;
 
 use std::future::Future;
@@ -25,7 +29,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use passerelle_bus::amqp::lock::TerritoryLock;
-use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError};
+use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError, StartPatience};
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
@@ -123,7 +127,8 @@ impl Endpoint {
 }
 
 impl Party {
-    /// Checks the settings, connects to their broker, then builds the party (an observatory
+    /// Checks the settings and the party's folders, connects to their broker (waiting for it up
+    /// to `[broker] start_timeout_s`, `/health` saying so), then builds the party (an observatory
     /// stands by while another process holds its territory).
     pub async fn build(settings: PartySettings) -> Result<Party, PartyError> {
         Party::build_with(settings, Startup::default()).await
@@ -134,6 +139,7 @@ impl Party {
     pub async fn build_with(settings: PartySettings, startup: Startup) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
+        settings.check_storage()?;
         let endpoint = Endpoint::serve(settings.metrics_addr(), Health::new(BrokerHealth::amqp()), &hooks).await?;
         let health = endpoint.health.clone();
         let on_standby: territory::OnStandby = Arc::new(move |holder| health.stand_by(holder));
@@ -153,18 +159,25 @@ impl Party {
             }
             _ => (None, None),
         };
-        let connection = match AmqpBus::connect_holding(settings.broker(), settings.role(), lock).await {
+        let connection = match AmqpBus::new_holding(settings.broker(), settings.role(), lock) {
             Ok(connection) => Arc::new(connection),
             Err(e) => {
                 endpoint.stop();
-                return Err(match e {
-                    e @ BusError::TerritoryHeld { .. } => PartyError::Territory(anyhow!(e)),
-                    e => PartyError::Runtime(anyhow!(e).context("cannot connect to the broker")),
-                });
+                return Err(broker_error(e));
             }
         };
         endpoint.health.follow_broker(connection.broker_health());
         passerelle_metrics::bus::register_bus(&endpoint.registry, connection.stats());
+        let patience = StartPatience::from_timeout_s(settings.broker().start_timeout_s);
+        let waiting = {
+            let health = endpoint.health.clone();
+            move |e: &BusError| health.waiting_for_broker(e.to_string())
+        };
+        if let Err(e) = connection.open(patience, &waiting).await {
+            endpoint.stop();
+            return Err(broker_error(e));
+        }
+        endpoint.health.connected();
         let bus = Arc::clone(&connection) as Arc<dyn Bus>;
         let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, endpoint).await;
         match built {
@@ -181,6 +194,7 @@ impl Party {
     pub async fn build_on(settings: PartySettings, bus: Arc<dyn Bus>) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
+        settings.check_storage()?;
         let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
         Party::assemble(settings, bus, None, hooks, endpoint).await
     }
@@ -337,6 +351,19 @@ impl Party {
             return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
+    }
+}
+
+/// A bus failure at start: the settings' fault (exit 3: a wrong URL or TLS file, a certificate
+/// of another party, credentials the broker refused) or the broker's (exit 4: unreachable within
+/// `start_timeout_s`), or another observatory's territory (exit 5, under `--no-wait`).
+fn broker_error(e: BusError) -> PartyError {
+    if let BusError::TerritoryHeld { .. } = e {
+        PartyError::Territory(anyhow!(e))
+    } else if e.is_settings() {
+        PartyError::Settings(anyhow!(e))
+    } else {
+        PartyError::Runtime(anyhow!(e))
     }
 }
 

@@ -120,6 +120,12 @@ impl PartySettings {
         ))
     }
 
+    /// Its folders, before anything connects ([`crate::storage`]): an unusable one is a
+    /// runtime failure (exit 4) naming the key, the path and what is wrong.
+    pub fn check_storage(&self) -> Result<(), PartyError> {
+        crate::storage::check(self).map_err(|e| PartyError::Runtime(anyhow!(e)))
+    }
+
     pub fn kind(&self) -> PartyKind {
         match self {
             PartySettings::Observatory(_) => PartyKind::Observatory,

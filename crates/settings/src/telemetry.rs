@@ -27,11 +27,17 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Installs the global subscriber. The level comes from `RUST_LOG` (default `info`). Calling it
-/// twice is harmless (the second call does nothing), which tests rely on.
+/// The log filter without `RUST_LOG`: `info`, without lapin's own lines. lapin logs each
+/// connection failure as errors in its own words ("Connection closed", "Exponential backoff
+/// attempts exhausted"), while the bus returns the same failure and logs it once, with what to
+/// check; `RUST_LOG=info,lapin=debug` brings lapin's lines back.
+pub const DEFAULT_FILTER: &str = "info,lapin=off";
+
+/// Installs the global subscriber. The level comes from `RUST_LOG` (default [`DEFAULT_FILTER`]).
+/// Calling it twice is harmless (the second call does nothing), which tests rely on.
 pub fn init_telemetry(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -15,8 +15,9 @@ use lapin::{Connection, ConnectionProperties};
 use rand::Rng;
 use tokio::sync::{watch, Mutex};
 
-use super::declare;
+use super::certificate::ClientCertificate;
 use super::lock::{self, TerritoryLock};
+use super::{declare, diagnose};
 use crate::consumer::stopped;
 use crate::{BrokerHealth, BusError, BusSettings, BusStats, Role};
 
@@ -51,6 +52,8 @@ pub(crate) struct Connector {
     pub role: Role,
     uris: Vec<AMQPUri>,
     tls: Option<Arc<RustlsConnector>>,
+    /// The client certificate, when TLS presents one.
+    certificate: Option<ClientCertificate>,
     current: Mutex<Option<Live>>,
     generation: AtomicU64,
     closed: AtomicBool,
@@ -85,11 +88,20 @@ impl Connector {
         } else {
             None
         };
+        let certificate = match settings.tls.as_ref().and_then(|t| t.cert_file.as_ref()).filter(|_| tls.is_some()) {
+            Some(path) => {
+                let certificate = ClientCertificate::read(path)?;
+                certificate.check_speaks_for(&settings.identity, &role, path)?;
+                Some(certificate)
+            }
+            None => None,
+        };
         Ok(Connector {
             settings: settings.clone(),
             role,
             uris,
             tls,
+            certificate,
             current: Mutex::new(None),
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -197,27 +209,55 @@ impl Connector {
     }
 
     /// Tries every URL in order, then declares (or checks) the topology on the first that answers.
+    /// Fails with [`BusError::Refused`] when a broker refused the login (nothing to retry).
     async fn open(&self) -> Result<Live, BusError> {
         let mut errors = Vec::new();
+        let mut refused = false;
         for uri in &self.uris {
-            let where_ = format!("{}:{}{}", uri.authority.host, uri.authority.port, vhost_suffix(&uri.vhost));
             match self.open_uri(uri).await {
                 Ok(conn) => {
                     let conn = Arc::new(conn);
                     let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                    declare::declare(&conn, &self.settings, &self.role).await?;
+                    if let Err(e) = declare::declare(&conn, &self.settings, &self.role).await {
+                        // Closed, not left to lapin: a body waiting at start for its observatory
+                        // to declare the topology tries again and again.
+                        let _ = conn.close(200, "passerelle: topology not declared".into()).await;
+                        return Err(e);
+                    }
                     self.stats.connected();
                     let followed = Arc::downgrade(&conn);
                     self.health.follow(move || followed.upgrade().is_some_and(|c| c.status().connected()));
                     self.hold_territory(&conn).await?;
-                    tracing::info!(broker = %where_, user = %uri.authority.userinfo.username, generation,
-                        "connected to the broker");
-                    return Ok(Live { conn, user: uri.authority.userinfo.username.clone(), generation });
+                    let user = self.login(uri);
+                    match &self.certificate {
+                        Some(certificate) => tracing::info!(broker = %diagnose::broker_address(uri), user = %user,
+                            certificate = %certificate.subject, generation, "connected to the broker"),
+                        None => tracing::info!(broker = %diagnose::broker_address(uri), user = %user, generation,
+                            "connected to the broker"),
+                    }
+                    return Ok(Live { conn, user, generation });
                 }
-                Err(e) => errors.push(format!("{where_}: {e}")),
+                Err(e) => {
+                    let certificate = self.certificate.as_ref().map(|c| c.common_name.as_deref());
+                    let failure = diagnose::explain(uri, certificate, &e);
+                    refused |= failure.is_refused();
+                    errors.push(failure.into_line());
+                }
             }
         }
-        Err(BusError::Connect(errors.join("; ")))
+        let errors = errors.join("; ");
+        Err(if refused { BusError::Refused(errors) } else { BusError::Connect(errors) })
+    }
+
+    /// The broker user a connection to `uri` logs in as: the certificate's CN under
+    /// `auth_mechanism=external` (the broker takes it from the certificate, whatever the URL
+    /// says), else the URL's user. Published messages carry it as their `user_id`.
+    fn login(&self, uri: &AMQPUri) -> String {
+        let cn = self.certificate.as_ref().and_then(|c| c.common_name.clone());
+        match (uri.query.auth_mechanism, cn) {
+            (Some(lapin::uri::SASLMechanism::External), Some(cn)) => cn,
+            _ => uri.authority.userinfo.username.clone(),
+        }
     }
 
     /// Takes the territory lock on a new connection, when this bus has one to hold. Lost to
@@ -267,10 +307,6 @@ impl Connector {
             _ => Connection::connect_uri(uri.clone(), props).await,
         }
     }
-}
-
-fn vhost_suffix(vhost: &str) -> String {
-    format!(" vhost {vhost}")
 }
 
 fn role_label(role: &Role) -> String {

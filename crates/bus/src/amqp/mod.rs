@@ -1,7 +1,9 @@
 //! The bus on RabbitMQ (lapin on tokio): one connection per [`AmqpBus`], recovered after any
 //! loss; a confirm-mode publishing channel; one channel per consumer.
 //!
-//! - [`connection`]: URLs, TLS, reconnection with backoff, topology declaration on each connect.
+//! - [`connection`]: URLs, TLS, reconnection with backoff, topology declaration on each connect;
+//!   `start`: a daemon's first connection, waiting for a broker that is down; `diagnose`: why a
+//!   connection failed, in one line; `certificate`: the client certificate's subject and CN.
 //! - [`publisher`]: persistent, mandatory, confirmed publishing with a bounded window.
 //! - [`consumer`]: manual acks, prefetch, receiver checks, verdicts, reasoned dead-letters.
 //! - `alarms`: the observatory's watch on delivery-limit drops.
@@ -9,12 +11,15 @@
 //! - [`delete_topology`]: deletes a prefix's queues and exchanges (demo, tests, benchmarks).
 
 mod alarms;
+mod certificate;
 pub mod connection;
 pub mod consumer;
 mod declare;
+mod diagnose;
 pub mod lock;
 pub mod properties;
 pub mod publisher;
+mod start;
 mod teardown;
 mod tls;
 
@@ -24,8 +29,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::{Bus, BusError, BusSettings, Consumer, Handler, Outgoing, Queue, Role};
+pub use certificate::ClientCertificate;
 use connection::Connector;
 use publisher::Publisher;
+pub use start::StartPatience;
 pub use teardown::delete_topology;
 
 /// The bus on RabbitMQ.
@@ -39,46 +46,70 @@ pub struct AmqpBus {
 }
 
 impl AmqpBus {
-    /// Connects to the first reachable URL (each tried once: an unreachable broker at start-up
-    /// is an error the service reports), then declares the whole topology (observatory) or
-    /// checks passively that the party's queues and exchanges exist (body).
+    /// Connects to the first reachable URL (each tried once: an unreachable broker is an error
+    /// the caller reports), then declares the whole topology (observatory) or checks passively
+    /// that the party's queues and exchanges exist (body).
     pub async fn connect(settings: &BusSettings, role: Role) -> Result<AmqpBus, BusError> {
         AmqpBus::connect_holding(settings, role, None).await
     }
 
-    /// [`AmqpBus::connect`], and, with a `territory` lock (an observatory daemon), every
-    /// connection takes the territory's lock before anything consumes: at start it waits for it
-    /// (standby) or fails with [`BusError::TerritoryHeld`]; lost after a reconnection, the bus
-    /// closes ([`AmqpBus::territory_lost`]).
+    /// [`AmqpBus::connect`] with a territory lock: see [`AmqpBus::new_holding`].
     pub async fn connect_holding(
         settings: &BusSettings,
         role: Role,
         territory: Option<lock::TerritoryLock>,
     ) -> Result<AmqpBus, BusError> {
-        let mut connector = Connector::new(settings, role.clone())?;
+        let bus = AmqpBus::new_holding(settings, role, territory)?;
+        bus.open(StartPatience::Once, &|_| {}).await?;
+        Ok(bus)
+    }
+
+    /// The bus, not connected yet: its URLs parsed, its TLS files read, its client certificate's
+    /// CN checked against the identity map (all settings errors, before anything connects).
+    pub fn new(settings: &BusSettings, role: Role) -> Result<AmqpBus, BusError> {
+        AmqpBus::new_holding(settings, role, None)
+    }
+
+    /// [`AmqpBus::new`], and, with a `territory` lock (an observatory daemon), every connection
+    /// takes the territory's lock before anything consumes: at start it waits for it (standby)
+    /// or fails with [`BusError::TerritoryHeld`]; lost after a reconnection, the bus closes
+    /// ([`AmqpBus::territory_lost`]).
+    pub fn new_holding(
+        settings: &BusSettings,
+        role: Role,
+        territory: Option<lock::TerritoryLock>,
+    ) -> Result<AmqpBus, BusError> {
+        let mut connector = Connector::new(settings, role)?;
         if let Some(territory) = territory {
             connector = connector.with_territory_lock(territory);
         }
         let connector = Arc::new(connector);
-        if settings.identity.insecure_any_user {
-            tracing::warn!("INSECURE bus identity profile: any broker user may speak for any body or observatory");
-        }
-        connector.live().await?;
-        let alarm_count = Arc::new(AtomicU64::new(0));
-        let alarms = match role {
-            Role::Observatory(_) => {
-                let (stop_tx, stop) = watch::channel(false);
-                let task = tokio::spawn(alarms::watch_alarms(Arc::clone(&connector), Arc::clone(&alarm_count), stop));
-                Some(Consumer::new(stop_tx, task))
-            }
-            Role::Body(_) => None,
-        };
         Ok(AmqpBus {
             publisher: Publisher::new(Arc::clone(&connector)),
             connector,
-            alarms: std::sync::Mutex::new(alarms),
-            alarm_count,
+            alarms: std::sync::Mutex::new(None),
+            alarm_count: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Opens the first connection, waiting for the broker as `patience` allows (`waiting` hears
+    /// each failure that will be retried), then starts the observatory's alarm watch.
+    pub async fn open(
+        &self,
+        patience: StartPatience,
+        waiting: &(dyn Fn(&BusError) + Send + Sync),
+    ) -> Result<(), BusError> {
+        if self.connector.settings.identity.insecure_any_user {
+            tracing::warn!("INSECURE bus identity profile: any broker user may speak for any body or observatory");
+        }
+        start::first_connection(&self.connector, patience, waiting).await?;
+        if let Role::Observatory(_) = self.connector.role {
+            let (stop_tx, stop) = watch::channel(false);
+            let task =
+                tokio::spawn(alarms::watch_alarms(Arc::clone(&self.connector), Arc::clone(&self.alarm_count), stop));
+            *self.alarms.lock().unwrap_or_else(|p| p.into_inner()) = Some(Consumer::new(stop_tx, task));
+        }
+        Ok(())
     }
 
     /// Messages the broker dead-lettered at the delivery limit since this bus connected

@@ -94,7 +94,7 @@ impl Publisher {
         while !pending.is_empty() {
             let c = match self.channel(deadline).await {
                 Ok(c) => c,
-                Err(e @ (BusError::Closed | BusError::Connect(_))) => return Err(e),
+                Err(e @ (BusError::Closed | BusError::Connect(_) | BusError::Refused(_))) => return Err(e),
                 Err(e) if tokio::time::Instant::now() + backoff < deadline => {
                     tracing::warn!(error = %e, "cannot open a publishing channel; retrying");
                     tokio::time::sleep(jitter(backoff)).await;

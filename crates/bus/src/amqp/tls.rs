@@ -45,7 +45,7 @@ pub(crate) fn connector(tls: Option<&TlsSettings>) -> Result<Arc<RustlsConnector
     Ok(Arc::new(connector))
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, BusError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, BusError> {
     CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| BusError::Tls(format!("{}: {e}", path.display())))
