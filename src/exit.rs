@@ -10,7 +10,8 @@ pub const EXIT_STATUS_HELP: &str = "\
 Exit status, the same for every subcommand: 0 done; 1 done, but some input was rejected or a
 check found a problem; 2 usage error or unusable input; 3 invalid settings; 4 a runtime failure
 (broker, storage, I/O); 70 a daemon stopped at a development fault point (only under
-`profile = \"development\"`, which production refuses).";
+`profile = \"development\"`, which production refuses); 130 interrupted (Ctrl-C or SIGTERM)
+before the end, after saying what stays to do.";
 
 /// How a subcommand ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum Outcome {
     /// 1: done, but some input was rejected (bad lines, refused persons) or a check found a
     /// problem (`audit verify`).
     Rejections,
+    /// 130 (128 + SIGINT, as shells report it): stopped by a signal before the end, after
+    /// saying what stays to do (`requester submit`: its cases stay open).
+    Interrupted,
 }
 
 impl From<Outcome> for ExitCode {
@@ -27,6 +31,7 @@ impl From<Outcome> for ExitCode {
         match o {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Rejections => ExitCode::from(1),
+            Outcome::Interrupted => ExitCode::from(130),
         }
     }
 }
@@ -92,7 +97,7 @@ mod tests {
     #[test]
     fn the_help_lists_every_exit_status_and_the_fault_points_one() {
         let listed = |code: i32| EXIT_STATUS_HELP.contains(&format!(" {code} "));
-        for code in [0, 1, 2, 3, 4, passerelle_hooks::FAULT_EXIT_CODE] {
+        for code in [0, 1, 2, 3, 4, passerelle_hooks::FAULT_EXIT_CODE, 130] {
             assert!(listed(code), "{code} is not in: {EXIT_STATUS_HELP}");
         }
         let fault = format!("{} a daemon stopped at a development fault point", passerelle_hooks::FAULT_EXIT_CODE);
