@@ -106,7 +106,10 @@ impl Tx<'_> {
             }
             let (case_id, message_id): (String, String) = (r.get(1)?, r.get(4)?);
             let sealed = r.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?;
-            let payload = self.opening_key(&case_id)?.open(&row(&case_id, &message_id), sealed)?;
+            // A message whose case's key is gone (a purge a crash undid after destroying it) can
+            // never be sent: skipped, and deleted when the purge is done again.
+            let Some(key) = self.case_key(&case_id)? else { continue };
+            let payload = key.open(&row(&case_id, &message_id), sealed)?;
             taken.push(OutboxRow {
                 id: r.get(0)?,
                 entry: OutboxEntry {

@@ -30,15 +30,11 @@ impl Tx<'_> {
         self.keys.ring().key_or_new(case_id)
     }
 
-    /// The key that opens the payloads of `case_id`, if it has one (none once it is purged).
+    /// The key that opens the payloads of `case_id`, if it has one: none once its purge
+    /// destroyed it. Payloads without their key are read as absent (as good as purged; a purge
+    /// a crash undid after destroying the key deletes them when it is done again).
     pub(crate) fn case_key(&self, case_id: &str) -> Result<Option<CaseKey>> {
         self.keys.ring().key(case_id)
-    }
-
-    /// The key that opens the payloads of `case_id`; an error if it was destroyed (the case was
-    /// purged) while rows sealed with it remain.
-    pub(crate) fn opening_key(&self, case_id: &str) -> Result<CaseKey> {
-        self.case_key(case_id)?.ok_or_else(|| no_key(case_id))
     }
 
     /// Marks the key of `case_id` for destruction when this transaction ends (its purge).
@@ -62,11 +58,6 @@ impl Tx<'_> {
         }
         Ok(spent)
     }
-}
-
-/// A case's payloads found without their key.
-pub(crate) fn no_key(case_id: &str) -> StoreError {
-    StoreError::Corrupt(format!("case {case_id} has payloads but no key any more: they cannot be read"))
 }
 
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -227,5 +218,45 @@ mod tests {
         let now = SystemTime::now();
         store.write(|tx| tx.purge_case_payloads("c1", now)).unwrap();
         assert!(store.read(|tx| tx.case_key("c1")).unwrap().is_none());
+    }
+
+    /// A crash between the key's destruction and the purge's commit: the rows remain, without
+    /// their key. They read as absent, never block a reader, and the purge done again deletes them.
+    #[test]
+    fn payloads_whose_key_is_gone_read_as_absent_and_are_purged_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
+        let now = SystemTime::now();
+        let person = crate::StoredPerson {
+            person_ref: 0,
+            nir: passerelle_protocol::nir::with_key("1480313055123").unwrap().as_str().to_owned(),
+            former_nirs: vec![],
+            sex: 1,
+            birth_year: 1948,
+            departement: "13".into(),
+            risk_factors: vec![],
+        };
+        let entry = |case: &str| crate::OutboxEntry {
+            case_id: case.into(),
+            kind: "passerelle.v1.Result".into(),
+            routing_key: "cnaf".into(),
+            message_id: format!("m-{case}"),
+            expires_at: now,
+            payload: vec![1, 2, 3],
+        };
+        store
+            .write(|tx| {
+                tx.insert_person("gone", &person)?;
+                tx.enqueue(&entry("gone"), now)?;
+                tx.enqueue(&entry("kept"), now)?;
+                Ok::<_, crate::StoreError>(())
+            })
+            .unwrap();
+        store.write(|tx| Ok::<_, crate::StoreError>(tx.destroy_case_key("gone"))).unwrap();
+        assert!(store.read(|tx| tx.persons("gone", 0..10)).unwrap().is_empty());
+        let pending = store.read(|tx| tx.outbox_pending(None, 10, usize::MAX)).unwrap();
+        assert_eq!(pending.iter().map(|r| r.entry.case_id.as_str()).collect::<Vec<_>>(), ["kept"]);
+        let counts = store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
+        assert_eq!((counts.persons, counts.outbox), (1, 1));
     }
 }
