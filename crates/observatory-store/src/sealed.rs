@@ -252,7 +252,12 @@ mod tests {
                 Ok::<_, crate::StoreError>(())
             })
             .unwrap();
-        store.write(|tx| Ok::<_, crate::StoreError>(tx.destroy_case_key("gone"))).unwrap();
+        store
+            .write(|tx| {
+                tx.destroy_case_key("gone");
+                Ok::<_, crate::StoreError>(())
+            })
+            .unwrap();
         assert!(store.read(|tx| tx.persons("gone", 0..10)).unwrap().is_empty());
         let pending = store.read(|tx| tx.outbox_pending(None, 10, usize::MAX)).unwrap();
         assert_eq!(pending.iter().map(|r| r.entry.case_id.as_str()).collect::<Vec<_>>(), ["kept"]);
