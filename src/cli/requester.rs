@@ -36,8 +36,8 @@ pub enum Command {
     Status(super::requester_cases::StatusArgs),
     /// Write a case's result again.
     Fetch(super::requester_cases::FetchArgs),
-    /// Purge now every case whose retention (24 months at most) has ended.
-    Purge(super::requester_cases::ConfigArgs),
+    /// Purge now every case whose retention (24 months at most) has ended; say what went.
+    Purge(super::requester_cases::PurgeArgs),
 }
 
 /// The long help of `requester check`: the file format and the exit codes.
@@ -61,10 +61,8 @@ A header with a missing, unknown or duplicate column makes the file unusable: no
 Report: one line per problem on stderr (`line N, field: reason`), where N is the line on which
 the record starts (the header is line 1). With --json, on stdout instead, one JSON object per
 problem, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR or a name.
-
-Exit status: 0 every record is valid; 1 some records are rejected; 2 usage error or unusable
-file (unreadable, bad header); 4 the file could not be read to its end.
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR or a name.
 
 Example:
   passerelle requester check selection.csv --year 2025 --encoding windows-1252 --json";

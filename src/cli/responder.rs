@@ -53,9 +53,6 @@ reminder) is answered again. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("responder.after_answer_before_publish"),
-    "
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable; 70 a
-development fault point was reached."
 );
 
 const LOAD_HELP: &str = "\
@@ -70,10 +67,8 @@ mixes two extracts. A file without a single valid line keeps the current index.
 
 Report: as `requester check` — one line per problem on stderr, or with --json one JSON object per
 problem on stdout, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR.
-
-Exit status: 0 every line indexed; 1 some lines rejected (the good ones are indexed); 2 unusable
-file (unreadable, bad header, no valid line); 3 invalid settings; 4 the index could not be written.";
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR.";
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -108,11 +103,13 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and validates the settings: any problem is a settings failure (exit 3).
+/// Loads and checks the settings as `responder run` does: any problem is a settings failure
+/// (exit 3) naming the key and where it was set.
 fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
-    let settings: ResponderSettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(e.into()))?;
-    settings.validate().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
-    Ok(settings)
+    match PartySettings::load(PartyKind::Responder, path)? {
+        PartySettings::Responder(settings) => Ok(settings),
+        other => Err(Failure::Settings(anyhow!("{} is not a responder's settings", other.name()))),
+    }
 }
 
 /// `responder load`.

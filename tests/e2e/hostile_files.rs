@@ -147,7 +147,10 @@ fn load(dir: &Path, file: &Path, json: bool) -> Run {
     let config = dir.join("responder.toml");
     std::fs::write(
         &config,
-        format!("body = \"cnaf\"\ndata_dir = {:?}\n\n[source]\nkind = \"extract\"\n", data_dir.to_str().unwrap()),
+        format!(
+            "body = \"cnaf\"\ndata_dir = {:?}\n\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[source]\nkind = \"extract\"\n",
+            data_dir.to_str().unwrap()
+        ),
     )
     .unwrap();
     let mut args = vec!["responder", "load", "--config", config.to_str().unwrap(), file.to_str().unwrap()];

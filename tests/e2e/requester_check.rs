@@ -163,10 +163,12 @@ fn parse_json(stdout: &[u8]) -> (BTreeMap<u64, Vec<Option<String>>>, serde_json:
         text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect();
     let summary = objects.pop().expect("a summary line");
     assert!(summary.get("summary").is_some(), "the last object is the summary: {summary}");
+    assert_eq!(summary["format"], "passerelle.report/1", "docs/JSON.md");
     let mut by_line: BTreeMap<u64, Vec<Option<String>>> = BTreeMap::new();
     let mut reasons = Vec::new();
     for o in objects {
-        assert_eq!(o.as_object().unwrap().len(), 3, "line, field, reason: {o}");
+        assert_eq!(o.as_object().unwrap().len(), 4, "format, line, field, reason: {o}");
+        assert_eq!(o["format"], "passerelle.report/1", "docs/JSON.md");
         let line = o["line"].as_u64().expect("a line number");
         let field = o["field"].as_str().map(str::to_owned);
         assert!(o["field"].is_string() || o["field"].is_null());

@@ -161,6 +161,7 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(cases.len(), 2);
     assert!(cases.iter().all(|c| c["case"]["state"] == "sent"), "{cases:?}");
+    assert!(cases.iter().all(|c| c["format"] == "passerelle.requester-case/1"), "docs/JSON.md: {cases:?}");
     let case_id = cases[0]["case"]["case_id"].as_str().unwrap().to_owned();
     let o = passerelle(&["requester", "fetch", "--config", config_s, &case_id]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

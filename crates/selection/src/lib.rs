@@ -53,7 +53,7 @@ pub use header::{Column, HeaderProblem, IdentityColumn, Schema, UnusableFile};
 pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MIN_AGE};
 pub use reader::{Cell, CheckedReader, Record, RecordRules};
 pub use records::{Separator, MAX_RECORD_BYTES};
-pub use report::{ReportFormat, ReportWriter};
+pub use report::{ReportFormat, ReportWriter, REPORT_FORMAT};
 pub use selection::{Person, SelectionReader, SelectionRules, SELECTION_SCHEMA};
 
 #[cfg(test)]

@@ -496,7 +496,11 @@ mod report {
         assert!(lines[0]["reason"].as_str().unwrap().contains("aged 35"));
         assert_eq!(lines[1]["line"], 4);
         assert!(lines[1]["field"].is_null());
-        assert_eq!(lines[2], serde_json::json!({"summary": {"lines": 3, "valid": 1, "rejected": 2}}));
+        assert_eq!(
+            lines[2],
+            serde_json::json!({"format": "passerelle.report/1", "summary": {"lines": 3, "valid": 1, "rejected": 2}})
+        );
+        assert_eq!(lines[0]["format"], "passerelle.report/1");
     }
 
     #[test]
