@@ -20,6 +20,9 @@ pub const RUNTIME: u8 = 4;
 pub const TERRITORY_HELD: u8 = 5;
 /// 70: a daemon stopped at a development fault point.
 pub const FAULT: u8 = passerelle_hooks::FAULT_EXIT_CODE as u8;
+/// 130 (128 + SIGINT, as shells report it): interrupted before the end, after saying what
+/// stays to do (`requester submit`: its cases stay open).
+pub const INTERRUPTED: u8 = 130;
 
 /// The statuses of `passerelle` itself and of the command groups: what each code means for
 /// every subcommand.
@@ -31,6 +34,7 @@ const GENERAL: &[(u8, &str)] = &[
     (RUNTIME, "runtime failure (broker unreachable, a store missing or unreadable, I/O)"),
     (TERRITORY_HELD, "another observatory runs the territory (observatory run --no-wait, or lock lost)"),
     (FAULT, "a daemon stopped at a development fault point (only under `profile = \"development\"`)"),
+    (INTERRUPTED, "interrupted (Ctrl-C, SIGTERM) before the end, after saying what stays to do"),
 ];
 
 /// What a daemon's statuses mean (`observatory run`, `responder run`, `requester run`).
@@ -84,6 +88,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (USAGE, "usage error or unusable file (bad header, not UTF-8, endless): nothing sent"),
             (SETTINGS, "invalid settings"),
             (RUNTIME, "runtime failure (broker unreachable, storage, no result before the deadline)"),
+            (INTERRUPTED, "interrupted (Ctrl-C): the cases stay open, and it says how to follow them"),
         ],
     ),
     (
@@ -218,6 +223,8 @@ pub enum Outcome {
     /// 1: done, but some input was rejected (bad lines, refused persons) or a check found a
     /// problem (`audit verify`).
     Rejections,
+    /// 130: stopped by a signal before the end, after saying what stays to do.
+    Interrupted,
 }
 
 impl From<Outcome> for ExitCode {
@@ -225,6 +232,7 @@ impl From<Outcome> for ExitCode {
         match o {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Rejections => ExitCode::from(REJECTIONS),
+            Outcome::Interrupted => ExitCode::from(INTERRUPTED),
         }
     }
 }
@@ -350,7 +358,7 @@ mod tests {
 
     #[test]
     fn the_tables_list_only_codes_the_binary_uses_and_each_once() {
-        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT];
+        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT, INTERRUPTED];
         for (path, statuses) in BY_COMMAND.iter().copied().chain([("", GENERAL)]) {
             let codes: Vec<u8> = statuses.iter().map(|(c, _)| *c).collect();
             assert!(codes.iter().all(|c| used.contains(c)), "{path}: {codes:?}");

@@ -33,6 +33,7 @@ pub mod json;
 pub mod observatory;
 pub mod requester;
 pub mod requester_cases;
+mod requester_wait;
 pub mod responder;
 pub mod stats;
 pub mod synth;

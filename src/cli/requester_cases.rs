@@ -7,10 +7,8 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use passerelle_bus::{AmqpBus, Bus, Role};
 use passerelle_hooks::Hooks;
 use passerelle_party::{PartyKind, PartySettings};
@@ -23,10 +21,8 @@ use passerelle_requester::{
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
+use super::requester_wait::{self, Progress};
 use crate::exit::{CliResult, Failure, Outcome};
-
-/// How often a progress bar redraws its spinner while nothing moves.
-const PROGRESS_TICK: Duration = Duration::from_millis(200);
 
 /// The long help of `requester submit`.
 pub const SUBMIT_HELP: &str = "\
@@ -38,7 +34,9 @@ What happens:
      never sent. Persons are grouped by the observatory competent for their residence commune:
      one case per observatory, sent in chunks carrying NIR, former NIRs, sex, birth year,
      commune and the risk-factor columns of the selection.
-  3. Unless --detach, the command waits for every case's result or refusal (progress on stderr),
+  3. Unless --detach, the command waits for every case's result or refusal (progress on stderr:
+     a bar on a terminal, a line every 10 s at most otherwise; an observatory whose requests
+     queue nobody consumes is named, with the queue),
      writes the ranked contact list and its summary, and sends each case's receipt so the
      observatory forgets it. With --detach, `passerelle requester run` receives them later.
 
@@ -178,15 +176,6 @@ fn clock(settings: &RequesterSettings) -> Arc<dyn Clock> {
     Hooks::check(settings.profile, &settings.development).map_or_else(|_| Arc::new(SystemClock) as _, |h| h.clock())
 }
 
-fn bar(template: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(PROGRESS_TICK);
-    bar
-}
-
 /// Connects once (a command reports an unreachable broker at once), after checking the
 /// requester's store folder (exit 4): a refused login or certificate is a settings failure
 /// (exit 3).
@@ -230,13 +219,21 @@ pub fn submit(args: SubmitArgs) -> CliResult {
     runtime()?.block_on(async move {
         let bus = connect(&settings).await?;
         let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock).map_err(failure)?;
-        let outcome = submit_and_wait(&requester, &request, &args).await;
+        let outcome = submit_and_wait(&requester, &bus, &request, &args).await;
         close(requester, bus).await;
         outcome
     })
 }
 
-async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &SubmitArgs) -> CliResult {
+async fn submit_and_wait(
+    requester: &Requester,
+    bus: &Arc<AmqpBus>,
+    request: &SubmitRequest,
+    args: &SubmitArgs,
+) -> CliResult {
+    // Armed before anything is sent: an interrupt at any point says how to follow the cases.
+    let stop = passerelle_party::signals::armed(passerelle_party::signals::shutdown_signal()).await;
+    tokio::pin!(stop);
     // The rejection report, exactly as `requester check` writes it.
     let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
     let out: Box<dyn Write> = match format {
@@ -270,10 +267,21 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
     report.summary(&submitted.selection).context("cannot write the report")?;
     drop(report);
 
-    let sending = bar("{spinner} sending {pos}/{len} persons [{bar:30}] {elapsed}");
-    sending.set_length(submitted.selection.valid);
-    requester.send(&submitted.case_ids(), &sending).await.map_err(failure)?;
-    sending.finish_and_clear();
+    let sending = Progress::new("{spinner} sending {pos}/{len} persons [{bar:30}] {elapsed}", "sending persons");
+    sending.bar().set_length(submitted.selection.valid);
+    let case_ids = submitted.case_ids();
+    let sent = tokio::select! {
+        r = requester.send(&case_ids, sending.bar()) => Some(r),
+        _ = &mut stop => None,
+    };
+    sending.finish();
+    match sent {
+        Some(r) => r.map_err(failure)?,
+        None => {
+            eprintln!("{}", requester_wait::interrupted(&args.config, &submitted.cases, true));
+            return Ok(Outcome::Interrupted);
+        }
+    }
     for (case, observatory, persons) in &submitted.cases {
         eprintln!("case {case} sent to {observatory}: {persons} person(s)");
     }
@@ -288,23 +296,32 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
     }
 
     let consumer = requester.listen().await.map_err(failure)?;
-    let waiting = bar("{spinner} waiting for results: {pos}/{len} {msg} {elapsed}");
+    let mut observatories: Vec<String> = submitted.cases.iter().map(|(_, o, _)| o.clone()).collect();
+    observatories.dedup();
+    eprintln!(
+        "waiting for the results of {} case(s) from {} (Ctrl-C stops waiting; the cases stay open)",
+        submitted.cases.len(),
+        observatories.join(", ")
+    );
+    let waiting = Progress::new("{spinner} waiting for results: {pos}/{len} {msg} {elapsed}", "waiting for results");
+    let said = waiting.bar().clone();
+    let watch = requester_wait::watch_observatories(Arc::clone(bus), observatories, move |line| {
+        said.suspend(|| eprintln!("{line}"))
+    });
     let deadline = requester.wait_deadline(submitted.submission).map_err(failure)?;
     let cases = submitted.case_ids();
     let waited = tokio::select! {
-        r = requester.wait_for_results(&cases, &waiting, Some(deadline)) => Some(r),
-        _ = passerelle_party::signals::shutdown_signal() => None,
+        r = requester.wait_for_results(&cases, waiting.bar(), Some(deadline)) => Some(r),
+        _ = &mut stop => None,
     };
-    waiting.finish_and_clear();
+    watch.abort();
+    waiting.finish();
     consumer.stop().await;
     let records = match waited {
         Some(r) => r.map_err(failure)?,
         None => {
-            eprintln!(
-                "stopped waiting; the cases stay open: `passerelle requester run --config {}` receives their results",
-                args.config.display()
-            );
-            return Ok(if rejections { Outcome::Rejections } else { Outcome::Success });
+            eprintln!("{}", requester_wait::interrupted(&args.config, &submitted.cases, false));
+            return Ok(Outcome::Interrupted);
         }
     };
     if records.iter().any(|c| !c.state.is_settled()) {

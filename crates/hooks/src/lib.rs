@@ -37,6 +37,11 @@ pub const FAULT_POINTS: &[(&str, &str)] = &[
         "the observatory's outbox holds committed messages that the broker has not been given yet",
     ),
     (
+        "observatory.after_purge_before_rebuild",
+        "a case's purge is committed (its payloads deleted, its key destroyed) but the case store is not rebuilt yet",
+    ),
+    ("requester.while_writing_results", "the requester has written part of a case's result files but not all of them"),
+    (
         "responder.after_answer_before_publish",
         "a responder has answered a solicitation chunk but has neither published the response nor acked the chunk",
     ),

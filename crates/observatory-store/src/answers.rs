@@ -8,13 +8,15 @@
 //!
 //! The blob is a sequence of answers, each: the person's ref, the status and the length of the
 //! values (three LEB128 varints), then the values (an encoded `v1::CategoryValues`). It is
-//! internal to the store: nothing outside this module reads it.
+//! internal to the store: nothing outside this module reads it, and it is stored sealed with the
+//! case's key ([`crate::sealed`]).
 
 use std::ops::Range;
 
 use passerelle_protocol::ids::BodyCode;
 use rusqlite::params;
 
+use crate::sealed::{put_varint, take_varint};
 use crate::{Result, StoreError, Tx};
 
 /// One body's answer about one person (payload).
@@ -54,7 +56,13 @@ impl Tx<'_> {
                 "INSERT OR IGNORE INTO answer_chunks (case_id, first_ref, body, persons, answers) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![case_id, first_ref as i64, body.as_str(), answers.len() as i64, encode(answers)])?;
+            .execute(params![
+                case_id,
+                first_ref as i64,
+                body.as_str(),
+                answers.len() as i64,
+                self.sealing_key(case_id)?.seal(&row(case_id, first_ref, body.as_str()), &encode(answers))
+            ])?;
         Ok(inserted == 1)
     }
 
@@ -62,16 +70,20 @@ impl Tx<'_> {
     /// chunks that start within `refs` (the store's callers ask for whole chunks).
     pub fn answers(&self, case_id: &str, refs: Range<u64>) -> Result<Vec<StoredAnswer>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT body, answers FROM answer_chunks WHERE case_id = ?1 AND first_ref >= ?2 AND first_ref < ?3",
+            "SELECT body, answers, first_ref FROM answer_chunks WHERE case_id = ?1 AND first_ref >= ?2 AND first_ref < ?3",
         )?;
         let mut rows = stmt.query(params![case_id, refs.start as i64, refs.end as i64])?;
         let mut answers = Vec::new();
-        while let Some(row) = rows.next()? {
-            let body: String = row.get(0)?;
+        // Without its key, a case's answers are unreadable: as good as purged (`Tx::persons`).
+        let Some(key) = self.case_key(case_id)? else { return Ok(Vec::new()) };
+        while let Some(r) = rows.next()? {
+            let body: String = r.get(0)?;
+            let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            let first_ref = r.get::<_, i64>(2)? as u64;
+            let blob = key.open(&row(case_id, first_ref, &body), blob)?;
             let body = BodyCode::parse(&body)
                 .map_err(|e| StoreError::Corrupt(format!("an answer chunk names no body: {e}")))?;
-            let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-            decode(blob, &body, &mut answers)?;
+            decode(&blob, &body, &mut answers)?;
         }
         answers.retain(|a| refs.contains(&a.person_ref));
         answers.sort_unstable_by(|a, b| (a.person_ref, &a.body).cmp(&(b.person_ref, &b.body)));
@@ -121,24 +133,9 @@ fn decode(mut blob: &[u8], body: &BodyCode, out: &mut Vec<StoredAnswer>) -> Resu
     Ok(())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn take_varint(input: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for (i, &byte) in input.iter().enumerate().take(10) {
-        v |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            *input = &input[i + 1..];
-            return Some(v);
-        }
-    }
-    None
+/// The identity an answer chunk's sealed blob is bound to.
+pub(crate) fn row(case_id: &str, first_ref: u64, body: &str) -> Vec<u8> {
+    crate::sealed::row_id("answer_chunks", &[case_id, &first_ref.to_string(), body])
 }
 
 #[cfg(test)]

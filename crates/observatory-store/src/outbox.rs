@@ -4,7 +4,8 @@
 //! A crash between the commit and the publish loses nothing (the row is still here); a crash
 //! between the broker's confirm and the delete publishes the row again with the *same* message
 //! id, which the receiver's inbox deduplicates. Rows hold encoded messages, hence personal data:
-//! they are payloads, deleted with secure_delete on confirm and by the case's purge.
+//! they are payloads, sealed with their case's key ([`crate::sealed`]), deleted on confirm and by
+//! the case's purge (which destroys the key).
 
 use std::time::SystemTime;
 
@@ -61,8 +62,13 @@ pub struct OutboxRow {
     pub entry: OutboxEntry,
 }
 
+/// The identity an outbox row's sealed payload is bound to.
+pub(crate) fn row(case_id: &str, message_id: &str) -> Vec<u8> {
+    crate::sealed::row_id("outbox", &[case_id, message_id])
+}
+
 impl Tx<'_> {
-    /// Adds a message to the outbox.
+    /// Adds a message to the outbox, its payload sealed with its case's key.
     pub fn enqueue(&self, e: &OutboxEntry, now: SystemTime) -> Result<()> {
         self.tx
             .prepare_cached(
@@ -75,7 +81,7 @@ impl Tx<'_> {
                 e.routing_key,
                 e.message_id,
                 to_ms(e.expires_at),
-                e.payload,
+                self.sealing_key(&e.case_id)?.seal(&row(&e.case_id, &e.message_id), &e.payload),
                 to_ms(now)
             ])?;
         Ok(())
@@ -92,20 +98,27 @@ impl Tx<'_> {
         let mut rows = stmt.query(params![after.unwrap_or(i64::MIN), limit as i64])?;
         let (mut taken, mut bytes) = (Vec::new(), 0usize);
         while let Some(r) = rows.next()? {
+            // The message's own length: the sealed payload's, less the seal.
             let length: i64 = r.get(6)?;
-            bytes += length.max(0) as usize;
+            bytes += (length.max(0) as usize).saturating_sub(crate::keys::SEAL_OVERHEAD);
             if !taken.is_empty() && bytes > max_bytes {
                 break;
             }
+            let (case_id, message_id): (String, String) = (r.get(1)?, r.get(4)?);
+            let sealed = r.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?;
+            // A message whose case's key is gone (a purge a crash undid after destroying it) can
+            // never be sent: skipped, and deleted when the purge is done again.
+            let Some(key) = self.case_key(&case_id)? else { continue };
+            let payload = key.open(&row(&case_id, &message_id), sealed)?;
             taken.push(OutboxRow {
                 id: r.get(0)?,
                 entry: OutboxEntry {
-                    case_id: r.get(1)?,
+                    case_id,
                     kind: r.get(2)?,
                     routing_key: r.get(3)?,
-                    message_id: r.get(4)?,
+                    message_id,
                     expires_at: from_ms(r.get(5)?),
-                    payload: r.get(7)?,
+                    payload,
                 },
             });
         }

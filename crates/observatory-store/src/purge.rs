@@ -1,6 +1,9 @@
 //! Purging a case's payloads, and making the purge real on disk.
 //!
 //! "Purged" means unreadable in the files, not merely unreachable by SQL:
+//! 0. Every payload is sealed with its case's key ([`crate::keys`]); [`Tx::purge_case_payloads`]
+//!    destroys the key before its transaction commits, so "purged" holds at the commit, crash
+//!    or not, whatever copy the WAL, the free pages or a backup keeps.
 //! 1. [`Tx::purge_case_payloads`] deletes the case's persons, answers and outbox rows. With
 //!    `secure_delete=ON`, SQLite overwrites the deleted cells and the freed pages with zeros.
 //! 2. [`crate::CaseStore::reclaim`], after the purge's commit, rebuilds the file from its live rows
@@ -52,12 +55,14 @@ impl Tx<'_> {
     }
 
     /// Deletes every payload of a case (persons with their identifiers and risk factors, the
-    /// bodies' answers, the messages not yet published) and records when. The case row and its
-    /// metadata stay.
+    /// bodies' answers, the messages not yet published), destroys the case's key with this
+    /// transaction (every copy of a payload left in the WAL or free pages is then sealed with a
+    /// key that no longer exists) and records when. The case row and its metadata stay.
     pub fn purge_case_payloads(&self, case_id: &str, now: SystemTime) -> Result<PurgeCounts> {
         let persons = self.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
         let answers = self.delete_answer_chunks(case_id, None)?;
         let outbox = self.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
+        self.destroy_case_key(case_id);
         self.execute(
             "UPDATE cases SET purged_at = ?2, updated_at = ?2 WHERE case_id = ?1",
             params![case_id, to_ms(now)],
@@ -173,8 +178,8 @@ mod tests {
         }
         store.reclaim().unwrap();
         let (size_full, _) = store.file_sizes().unwrap();
+        assert_eq!(readable(&all_bytes(&store), &gone), 0, "payloads are sealed: no NIR in the clear");
         let counts = store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
-        assert_eq!(readable(&all_bytes(&store), &gone), 2000, "the scan sees them before the reclaim");
         assert_eq!(counts.persons, 2000);
         let reclaimed = store.reclaim().unwrap();
         assert!(reclaimed.wal_truncated);
@@ -182,9 +187,66 @@ mod tests {
         let (size_after, wal_after) = store.file_sizes().unwrap();
         assert!(size_after < size_full, "{size_after} < {size_full}");
         assert_eq!(wal_after, 0);
-        let bytes = all_bytes(&store);
-        assert_eq!(readable(&bytes, &gone), 0, "purged NIRs still on disk");
-        let kept: Vec<String> = (5000..7000).map(nir).collect();
-        assert_eq!(readable(&bytes, &kept), 2000, "the scan finds what is really there");
+        let kept = store.read(|tx| tx.persons("kept", 0..2000)).unwrap();
+        assert_eq!(kept.len(), 2000, "the other case reads back");
+        assert_eq!(kept[7].nir, nir(5007));
+    }
+
+    /// A crash between a purge's commit and the rebuild: the WAL and the file still hold the
+    /// purged rows' pages, but sealed with a key that no longer exists in any file.
+    #[test]
+    fn a_purge_holds_at_its_commit_without_the_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        let store = CaseStore::open(&path).unwrap();
+        let now = SystemTime::now();
+        let nir = |i: u64| test_nir(i);
+        store.write(|tx| tx.insert_case(&case("gone"), now)).unwrap();
+        let persons: Vec<StoredPerson> = (0..50)
+            .map(|i| StoredPerson {
+                person_ref: i,
+                nir: nir(i),
+                former_nirs: vec![nir(i + 100)],
+                sex: 2,
+                birth_year: 1948,
+                departement: "13".into(),
+                risk_factors: vec![1, 2, 3],
+            })
+            .collect();
+        store.write(|tx| tx.insert_persons("gone", &persons)).unwrap();
+        let before = store.read(|tx| tx.persons("gone", 0..50)).unwrap();
+        assert_eq!(before, persons, "sealed persons open whole");
+        let sealed_rows: Vec<Vec<u8>> = store
+            .read(|tx| {
+                Ok::<_, StoreError>(
+                    tx.tx.query_all("SELECT sealed FROM persons WHERE case_id = 'gone'", [], |r| r.get(0))?,
+                )
+            })
+            .unwrap();
+        let key_file = crate::keys::keys_path(&path);
+        let keys_before = std::fs::read(&key_file).unwrap();
+        store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
+        // No rebuild: what a crash right now leaves.
+        let keys_after = std::fs::read(&key_file).unwrap();
+        assert!(keys_before.len() > keys_after.len(), "the case's key is gone from its file");
+        let mut every_file = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            every_file.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        let all: Vec<String> = (0..200).map(nir).collect();
+        assert_eq!(readable(&every_file, &all), 0, "no purged NIR in the clear in any file");
+        drop(store);
+        // Even with the rows' ciphertexts in hand (from a backup), nothing opens them.
+        let store = CaseStore::open(&path).unwrap();
+        let refused = store.read(|tx| {
+            let key = tx.keys.ring().key("gone")?;
+            Ok::<_, StoreError>(key.map(|k| sealed_rows.iter().any(|s| k.open(b"any", s).is_ok())))
+        });
+        assert!(matches!(refused, Ok(None)), "no key is left for the purged case");
+    }
+
+    fn test_nir(i: u64) -> String {
+        let first13 = format!("1480213{:03}{:03}", 100 + i / 999, 1 + i % 999);
+        passerelle_protocol::nir::with_key(&first13).unwrap().as_str().to_owned()
     }
 }

@@ -2,9 +2,11 @@
 //! store's schema, and the [`Tx`] every method of this crate runs in.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use passerelle_sqlite::{Database, Failure, Migration, Reclaimed};
 
+use crate::keys::{keys_path, KeyScope, Keyring};
 use crate::{Result, StoreError};
 
 /// The case store's schema, in order ([`passerelle_sqlite::migrate`]). The first four steps
@@ -14,13 +16,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration::sql("outbox", crate::outbox::SCHEMA),
     Migration::sql("inbox", crate::inbox::SCHEMA),
     Migration::sql("audit trail", crate::audit::SCHEMA),
+    Migration::code("payloads sealed with case keys", crate::sealed::seal_existing_payloads),
 ];
 
-/// The observatory's case store (one SQLite file, `observatory.db`). One connection, serialised;
-/// its WAL is checkpointed by a thread of its own, never inside a commit.
+/// The observatory's case store (one SQLite file, `observatory.db`, and its case keys,
+/// `observatory.keys`: [`crate::keys`]). One connection, serialised; its WAL is checkpointed by a
+/// thread of its own, never inside a commit.
 #[derive(Debug)]
 pub struct CaseStore {
     db: Database,
+    keys: Arc<Keyring>,
 }
 
 /// An open transaction on the case store. The methods of [`crate::cases`], [`crate::persons`],
@@ -29,12 +34,39 @@ pub struct CaseStore {
 #[derive(Debug, Clone, Copy)]
 pub struct Tx<'t> {
     pub(crate) tx: &'t passerelle_sqlite::Tx<'t>,
+    /// The case keys, as this transaction makes and destroys them.
+    pub(crate) keys: &'t KeyScope<'t>,
+}
+
+/// Runs `f` on `tx` with the case keys: the keys of the cases it purged are destroyed when it
+/// succeeds, before its commit ([`KeyScope::finish`]).
+fn with_keys<T, E: From<StoreError>>(
+    keys: &Keyring,
+    tx: &passerelle_sqlite::Tx<'_>,
+    f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let scope = KeyScope::new(keys);
+    let outcome = f(&Tx { tx, keys: &scope });
+    let finished = scope.finish(outcome.is_ok());
+    let value = outcome?;
+    finished?;
+    Ok(value)
 }
 
 impl CaseStore {
     /// Opens (or creates, or brings up to date) the case store at `path`.
     pub fn open(path: &Path) -> Result<CaseStore> {
-        Ok(CaseStore { db: Database::open(path, "case store", MIGRATIONS)? })
+        // The migrations first: sealing the payloads of an older file makes keys.
+        let db = Database::open(path, "case store", MIGRATIONS)?;
+        Ok(CaseStore { db, keys: Arc::new(Keyring::open(&keys_path(path))?) })
+    }
+
+    /// Destroys the keys that seal nothing any more (no payload row of their case is left): a
+    /// key made by a transaction that failed, or for a refusal sent after its case's purge. For
+    /// the daemon at start and after purges, never for a tool beside it.
+    pub fn forget_spent_keys(&self) -> Result<usize> {
+        self.keys.repair()?;
+        self.write(|tx| tx.forget_spent_keys())
     }
 
     /// The database file.
@@ -46,7 +78,9 @@ impl CaseStore {
     /// otherwise); returns once the commit is durable. A state change, the outbox messages it
     /// causes, the processed message id and the audit entry commit together or not at all.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.write(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
+        self.db
+            .write(|tx| with_keys(&self.keys, tx, f).map_err(Failure::Caller))
+            .map_err(Failure::into_caller::<StoreError>)
     }
 
     /// As [`CaseStore::write`], then runs `committed` on the value once the commit succeeded,
@@ -57,7 +91,7 @@ impl CaseStore {
         committed: impl FnOnce(&T),
     ) -> Result<T, E> {
         self.db
-            .write_then(|tx| f(&Tx { tx }).map_err(Failure::Caller), committed)
+            .write_then(|tx| with_keys(&self.keys, tx, f).map_err(Failure::Caller), committed)
             .map_err(Failure::into_caller::<StoreError>)
     }
 
@@ -67,18 +101,23 @@ impl CaseStore {
     /// the purge of a case whose receipt or retention cap is recorded (undone, the next tick
     /// purges it again). Never for a write that acks a delivery.
     pub fn write_redoable<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.write_redoable(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
+        self.db
+            .write_redoable(|tx| with_keys(&self.keys, tx, f).map_err(Failure::Caller))
+            .map_err(Failure::into_caller::<StoreError>)
     }
 
     /// As [`CaseStore::write`], with *group commit* ([`Database::write_grouped`]): returns only
     /// once the group's commit is known, so `Ok` means durably stored.
     pub fn write_grouped<T: Send + 'static>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T> + Send + 'static) -> Result<T> {
-        self.db.write_grouped(move |tx| f(&Tx { tx }))
+        let keys = Arc::clone(&self.keys);
+        self.db.write_grouped(move |tx| with_keys(&keys, tx, f))
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot), never committed.
     pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.db.read(|tx| f(&Tx { tx }).map_err(Failure::Caller)).map_err(Failure::into_caller::<StoreError>)
+        self.db
+            .read(|tx| with_keys(&self.keys, tx, f).map_err(Failure::Caller))
+            .map_err(Failure::into_caller::<StoreError>)
     }
 
     /// Rebuilds the file from its live rows and truncates the WAL: after a purge's commit,

@@ -26,7 +26,7 @@ fn a_case_store_of_the_first_release_reads_back_and_takes_new_cases() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_of("observatory.db", dir.path());
     let store = CaseStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4, "brought to the current schema");
+    assert_eq!(store.schema_version().unwrap(), 5, "brought to the current schema");
     let case = store.read(|tx| tx.case(CASE_ID)).unwrap().expect("the demo's case");
     assert_eq!(case.state, CaseState::Purged);
     assert_eq!((case.persons_accepted, case.persons_refused), (20, 0));

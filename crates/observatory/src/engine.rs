@@ -63,6 +63,8 @@ impl Engine {
     pub(crate) fn open(settings: &ObservatorySettings, clock: Arc<dyn Clock>) -> Result<Engine, ObservatoryError> {
         let config = settings.resolve()?;
         let store = CaseStore::open(&settings.case_db_path())?;
+        // Keys left by a transaction a crash cut short seal nothing: they go at start.
+        store.forget_spent_keys()?;
         let statistics = StatisticsStore::open(&settings.statistics_db_path())?;
         let pseudonymiser = Pseudonymiser::load_or_create(&settings.secret_path())?;
         Ok(Engine {

@@ -191,6 +191,8 @@ impl Engine {
                 )?;
                 purged.push(case_id);
             }
+            // Keys made since for these cases (a refusal since published) go with them.
+            tx.forget_spent_keys()?;
             Ok::<_, StoreError>(purged)
         })?;
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -198,6 +200,7 @@ impl Engine {
             tracing::info!(case_id, reason, elapsed_ms, "case payloads purged");
         }
         if !purged.is_empty() {
+            passerelle_hooks::fault_point("observatory.after_purge_before_rebuild");
             self.request_reclaim();
         }
         Ok(())

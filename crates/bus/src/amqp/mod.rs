@@ -134,6 +134,24 @@ impl AmqpBus {
         self.connector.health.clone()
     }
 
+    /// How many consumers `queue` has now: a passive declare, which needs no right on the
+    /// queue (the queue must exist). For a client waiting on another party, to say whom it
+    /// waits for when nobody consumes what it sent.
+    pub async fn consumer_count(&self, queue: &Queue) -> Result<u32, BusError> {
+        let live = self.connector.live().await?;
+        let failed =
+            |e: lapin::Error| BusError::Amqp { context: "counting a queue's consumers", detail: e.to_string() };
+        let ch = live.conn.create_channel().await.map_err(failed)?;
+        let name = queue.name(&self.connector.settings.prefix);
+        let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+        let declared = ch.queue_declare(name.as_str().into(), passive, lapin::types::FieldTable::default()).await;
+        // A failed passive declare closes the channel by itself.
+        if declared.is_ok() {
+            let _ = ch.close(200, "consumers counted".into()).await;
+        }
+        Ok(declared.map_err(failed)?.consumer_count())
+    }
+
     /// The settings this bus runs with.
     pub fn settings(&self) -> &BusSettings {
         &self.connector.settings

@@ -30,6 +30,10 @@
 //!
 //! **The summary** holds no NIR, name or contact: refused persons are named by their selection
 //! line.
+//!
+//! **Whole or absent**: every file is written as `<name>.partial`, synced, and renamed to its
+//! name only once all of them are whole, the summary last ([`staged`]): the summary's presence
+//! says the lists beside it are complete.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -43,7 +47,11 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use uuid::Uuid;
 
+mod staged;
 mod summary;
+
+pub use staged::partial_path;
+use staged::Staged;
 
 pub use summary::{
     render_case, render_summary, rfc3339, BodySummary, CaseSummary, DeclineSummary, RefusedPerson, SelectionCounts,
@@ -220,29 +228,45 @@ pub fn write_result(
     let ranked = ranking::rank(people);
 
     let encoding = encoding_of(&submission.encoding)?;
+    // Every file under its temporary name first; renamed only once all are whole, the summary
+    // last: a crash leaves no partial file under a final name ([`staged`]).
     let mut csv_out = match &paths.csv {
-        Some(path) => Some((CsvOut::create(path, submission.separator, encoding)?, path)),
+        Some(path) => {
+            let (file, w) = Staged::create(path)?;
+            Some((CsvOut::new(w, submission.separator, encoding), file))
+        }
         None => None,
     };
     let mut jsonl_out = match &paths.jsonl {
-        Some(path) => Some((create(path)?, path)),
+        Some(path) => {
+            let (file, w) = Staged::create(path)?;
+            Some((w, file))
+        }
         None => None,
     };
-    if let Some((w, path)) = &mut csv_out {
-        w.record(&plan.header()).map_err(|source| io_err(path, source))?;
+    let staged: Vec<PathBuf> =
+        csv_out.iter().map(|(_, f)| f.work.clone()).chain(jsonl_out.iter().map(|(_, f)| f.work.clone())).collect();
+    let abandon = |e: ExportError| {
+        for work in &staged {
+            let _ = std::fs::remove_file(work);
+        }
+        e
+    };
+    if let Some((w, file)) = &mut csv_out {
+        w.record(&plan.header()).map_err(|source| abandon(io_err(&file.work, source)))?;
     }
     let observatory = |id: Uuid| cases.iter().find(|c| c.id == id).map_or("", |c| c.observatory.as_str());
     let mut persons = 0u64;
     for (i, r) in ranked.iter().enumerate() {
-        let p = store.person(r.item)?;
+        let p = store.person(r.item).map_err(|e| abandon(e.into()))?;
         persons += 1;
         let rank = i as u64 + 1;
         let row = consolidate_person(&plan, &p, &case_bodies(p.case_id));
-        if let Some((w, path)) = &mut csv_out {
+        if let Some((w, file)) = &mut csv_out {
             let cells = csv_cells(&plan, &p, &row, r.score, rank);
-            w.record(&cells).map_err(|source| io_err(path, source))?;
+            w.record(&cells).map_err(|source| abandon(io_err(&file.work, source)))?;
         }
-        if let Some((w, path)) = &mut jsonl_out {
+        if let Some((w, file)) = &mut jsonl_out {
             let line = JsonPerson {
                 plan: &plan,
                 person: &p,
@@ -251,34 +275,42 @@ pub fn write_result(
                 rank,
                 observatory: observatory(p.case_id),
             };
-            serde_json::to_writer(&mut *w, &line).map_err(|e| io_err(path, e.into()))?;
-            w.write_all(b"\n").map_err(|source| io_err(path, source))?;
+            serde_json::to_writer(&mut *w, &line).map_err(|e| abandon(io_err(&file.work, e.into())))?;
+            w.write_all(b"\n").map_err(|source| abandon(io_err(&file.work, source)))?;
+        }
+        if i == 0 {
+            passerelle_hooks::fault_point("requester.while_writing_results");
         }
     }
-    if let Some((w, path)) = csv_out {
-        w.finish().map_err(|source| io_err(path, source))?;
+    let mut whole = Vec::new();
+    if let Some((w, file)) = csv_out {
+        file.sync(w.file).map_err(abandon)?;
+        whole.push(file);
     }
-    if let Some((mut w, path)) = jsonl_out {
-        w.flush().map_err(|source| io_err(path, source))?;
-        w.into_inner().map_err(|e| io_err(path, e.into_error()))?.sync_all().map_err(|source| io_err(path, source))?;
+    if let Some((w, file)) = jsonl_out {
+        file.sync(w).map_err(abandon)?;
+        whole.push(file);
     }
-    let summary = Summary::build(store, submission, cases, persons, paths)?;
-    let mut w = create(&paths.summary)?;
-    serde_json::to_writer_pretty(&mut w, &summary).map_err(|e| io_err(&paths.summary, e.into()))?;
-    w.write_all(b"\n").map_err(|source| io_err(&paths.summary, source))?;
-    w.flush().map_err(|source| io_err(&paths.summary, source))?;
+    let summary = Summary::build(store, submission, cases, persons, paths).map_err(|e| abandon(e.into()))?;
+    let (summary_file, mut w) = Staged::create(&paths.summary).map_err(abandon)?;
+    let summary_written = serde_json::to_writer_pretty(&mut w, &summary)
+        .map_err(io::Error::from)
+        .and_then(|()| w.write_all(b"\n"))
+        .map_err(|source| io_err(&summary_file.work, source))
+        .and_then(|()| summary_file.sync(w));
+    if let Err(e) = summary_written {
+        summary_file.abandon();
+        return Err(abandon(e));
+    }
+    for file in whole {
+        file.install()?;
+    }
+    summary_file.install()?;
     Ok(Written { files: paths.files(), persons, refused })
 }
 
 fn io_err(path: &Path, source: io::Error) -> ExportError {
     ExportError::Io { path: path.to_owned(), source }
-}
-
-fn create(path: &Path) -> Result<BufWriter<File>, ExportError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| io_err(dir, source))?;
-    }
-    File::create(path).map(BufWriter::new).map_err(|source| io_err(path, source))
 }
 
 fn encoding_of(name: &str) -> Result<&'static encoding_rs::Encoding, ExportError> {
@@ -312,11 +344,10 @@ struct CsvOut {
 }
 
 impl CsvOut {
-    fn create(path: &Path, separator: u8, encoding: &'static encoding_rs::Encoding) -> Result<CsvOut, ExportError> {
-        let file = create(path)?;
+    fn new(file: BufWriter<File>, separator: u8, encoding: &'static encoding_rs::Encoding) -> CsvOut {
         let mut builder = csv::WriterBuilder::new();
         builder.delimiter(separator).terminator(csv::Terminator::CRLF);
-        Ok(CsvOut { builder, file, encoding })
+        CsvOut { builder, file, encoding }
     }
 
     /// Writes one record, re-encoded when the selection was not UTF-8 (a character
@@ -332,11 +363,6 @@ impl CsvOut {
             let (encoded, _, _) = self.encoding.encode(&text);
             self.file.write_all(&encoded)
         }
-    }
-
-    fn finish(mut self) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.into_inner().map_err(|e| e.into_error())?.sync_all()
     }
 }
 
