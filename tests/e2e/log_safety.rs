@@ -281,7 +281,10 @@ fn publish(forged: &[Forged], url: &str) {
                 .unwrap_or_else(|e| panic!("publishing forged message #{i}: {e}"))
                 .await
                 .unwrap_or_else(|e| panic!("confirm of forged message #{i}: {e}"));
-            assert!(matches!(confirm, lapin::Confirmation::Ack(None)), "forged message #{i} was not routed: {confirm:?}");
+            assert!(
+                matches!(confirm, lapin::Confirmation::Ack(None)),
+                "forged message #{i} was not routed: {confirm:?}"
+            );
         }
         let _ = conn.close(200, "forged messages published".into()).await;
     });

@@ -143,7 +143,7 @@ pub(crate) async fn settle_rejection(
                     return Settled::Requeue(format!("refusal still not recorded after the retry budget: {why}"));
                 };
                 tracing::warn!(queue = %rejected.queue,
-                    message_id = rejected.message_id.as_deref().map(|m| tracing::field::display(Shown::id(m))),
+                    message_id = rejected.message_id.as_deref().map(|m| display(Shown::id(m))),
                     reason = %Shown::text(&why).at_most(REASON_CHARS), retry_in_ms = pause.as_millis() as u64, "the refusal of a delivery will be recorded later");
                 if !wait_unless_stopped(pause, stop).await {
                     return Settled::Stopped;

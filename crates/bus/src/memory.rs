@@ -10,7 +10,6 @@ use std::time::SystemTime;
 
 use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::{watch, Notify};
-use tracing::field::display;
 
 use crate::consumer::{settle, settle_rejection, stopped, Settled};
 use crate::envelope::Envelope;
@@ -190,8 +189,11 @@ impl Broker {
         stored.envelope.redelivered = true;
         if stored.returns >= DELIVERY_LIMIT {
             let kind = stored.envelope.type_name.as_deref().and_then(Kind::from_type_name);
-            tracing::error!(queue, message_id = stored.envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
-                "ALARM: delivery limit reached");
+            tracing::error!(
+                queue,
+                message_id = stored.envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
+                "ALARM: delivery limit reached"
+            );
             self.dead_letter(queue, &stored.envelope, kind, "delivery limit reached".into());
         } else {
             let _ = self.enqueue(queue, stored, true);

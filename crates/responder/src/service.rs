@@ -240,8 +240,11 @@ impl SolicitationHandler {
 
     async fn answer(&self, solicitation: v1::Solicitation) -> Verdict {
         if solicitation.body != self.body {
-            return self
-                .refuse(format!("addressed to body `{}`, this responder is `{}`", Shown::id(&solicitation.body), self.body));
+            return self.refuse(format!(
+                "addressed to body `{}`, this responder is `{}`",
+                Shown::id(&solicitation.body),
+                self.body
+            ));
         }
         let Some(respond_by) = solicitation.respond_by.as_ref().and_then(answer::system_time) else {
             return self.refuse("no valid respond_by".to_owned());

@@ -10,13 +10,12 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use passerelle_protocol::untrusted::Shown;
 use tokio::sync::watch;
-use tracing::field::display;
 
 use super::connection::{jitter, Connector, RECONNECT_INITIAL_BACKOFF};
 use super::properties::text_header;
 use crate::consumer::stopped;
-use crate::Kind;
 use crate::topology::alarm_queue;
+use crate::Kind;
 
 /// Alarm copies fetched at once (they are rare and tiny to handle).
 const ALARM_PREFETCH: u16 = 16;

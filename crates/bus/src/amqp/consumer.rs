@@ -15,7 +15,6 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation};
 use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::watch;
-use tracing::field::display;
 
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF};
 use super::properties::{self, ttl_text};
@@ -256,7 +255,8 @@ impl Subscription {
         let dlx = Exchange::DeadLetter.name(&self.connector.settings.prefix);
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
         // The sender wrote both: the errors below are logged.
-        let message_id = d.properties.message_id().as_ref().map(|m| Shown::id(m.as_str()).to_string()).unwrap_or_default();
+        let message_id =
+            d.properties.message_id().as_ref().map(|m| Shown::id(m.as_str()).to_string()).unwrap_or_default();
         let confirm = s
             .channel
             .basic_publish(dlx.as_str().into(), d.routing_key.clone(), options, body, props)
@@ -266,9 +266,11 @@ impl Subscription {
             .map_err(|e| BusError::amqp("waiting for a dead-letter confirm", e))?;
         match confirm {
             Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
-            Confirmation::Ack(Some(_)) => {
-                Err(BusError::Returned { message_id, exchange: dlx, routing_key: Shown::text(d.routing_key.as_str()).to_string() })
-            }
+            Confirmation::Ack(Some(_)) => Err(BusError::Returned {
+                message_id,
+                exchange: dlx,
+                routing_key: Shown::text(d.routing_key.as_str()).to_string(),
+            }),
             Confirmation::Nack(_) => Err(BusError::Nacked { message_id }),
         }
     }
