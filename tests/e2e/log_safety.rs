@@ -4,7 +4,7 @@
 //! spaced and Corsican) and a name in the places a sender chooses — the `type`, `message_id` and
 //! `correlation_id` properties, the case id, the sender, the addressed body — with newlines and a
 //! terminal escape meant to forge a log line, and one forged delivery-limit "alarm" written
-//! straight to the dead-letter exchange whose `x-first-death-queue` header is 200 KB long.
+//! straight to the dead-letter exchange whose `x-first-death-queue` header is 100 KB long.
 //!
 //! Every daemon must log the refusals (and the observatory the alarm), and no line of any
 //! daemon's log, of `ctl status` or of the audit trail may hold the NIR's digits, the name, a line
@@ -27,8 +27,8 @@ use support::stack::{
 const NAME: &str = "Marie-Thérèse DUPONT";
 /// Text that would start a log line of its own if a newline from a message reached the log.
 const FORGED_LINE: &str = "FORGED-LOG-LINE";
-/// A terminal escape (red) a sender would like an operator's terminal to interpret.
-const FORGED_ESCAPE: &str = "\u{1b}[31m";
+/// A terminal escape (clear the screen) a sender would like an operator's terminal to interpret.
+const FORGED_ESCAPE: &str = "\u{1b}[2J";
 /// The longest log line accepted: a few bounded values (120 characters, 400 for a reason) and
 /// the line's own fields.
 const MAX_LINE_CHARS: usize = 2_000;
@@ -112,7 +112,13 @@ fn unsafe_lines(source: &str, text: &str, nirs: &Nirs) -> Vec<String> {
 }
 
 /// The properties the bus's publisher writes for `message`, with the sender-chosen ones given.
-fn properties(message: &Message, type_name: &str, message_id: &str, correlation_id: &str) -> BasicProperties {
+fn properties(
+    message: &Message,
+    user: &str,
+    type_name: &str,
+    message_id: &str,
+    correlation_id: &str,
+) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("x-passerelle-schema-version".into(), AMQPValue::LongLongInt(i64::from(message.schema_version())));
     if let Some((index, count)) = message.chunk() {
@@ -125,6 +131,7 @@ fn properties(message: &Message, type_name: &str, message_id: &str, correlation_
         .with_content_type("application/x-protobuf".into())
         .with_delivery_mode(2)
         .with_correlation_id(correlation_id.into())
+        .with_user_id(user.into())
         .with_headers(headers)
 }
 
@@ -136,7 +143,8 @@ struct Forged {
     properties: BasicProperties,
 }
 
-fn forged_messages(nirs: &Nirs) -> Vec<Forged> {
+/// The forged messages, published as `user` (the stack's login, which the broker validates).
+fn forged_messages(nirs: &Nirs, user: &str) -> Vec<Forged> {
     let case_id = uuid::Uuid::now_v7().to_string();
     let tainted = |what: &str| nirs.tainted(what);
     let request = Message::Request(v1::Request {
@@ -199,10 +207,11 @@ fn forged_messages(nirs: &Nirs) -> Vec<Forged> {
     let type_of = |m: &Message| m.kind().type_name();
 
     // The forged delivery-limit copy: what the broker writes when it drops a message, plus a
-    // 200 KB queue name.
+    // 100 KB queue name.
     let mut alarm_headers = FieldTable::default();
     alarm_headers.insert("x-first-death-reason".into(), AMQPValue::LongString("delivery_limit".into()));
-    let huge_queue = tainted("queue").repeat(200_000 / 80);
+    // 100 KB: a header must fit in one AMQP frame (128 KiB by default).
+    let huge_queue = tainted("queue").repeat(800);
     alarm_headers.insert("x-first-death-queue".into(), AMQPValue::LongString(huge_queue.into()));
     alarm_headers.insert("x-passerelle-reason".into(), AMQPValue::LongString(tainted("reason").into()));
     let alarm = Forged {
@@ -217,47 +226,52 @@ fn forged_messages(nirs: &Nirs) -> Vec<Forged> {
 
     vec![
         // Refused by the bus: a type that is not one of ours.
-        forged("requests", OBSERVATORY, &request, properties(&request, &tainted("type"), &tainted("id"), &case_id)),
+        forged(
+            "requests",
+            OBSERVATORY,
+            &request,
+            properties(&request, user, &tainted("type"), &tainted("id"), &case_id),
+        ),
         // Refused by the bus: a correlation id that disagrees with the case id.
         forged(
             "requests",
             OBSERVATORY,
             &request,
-            properties(&request, type_of(&request), &tainted("message id"), &tainted("correlation id")),
+            properties(&request, user, type_of(&request), &tainted("message id"), &tainted("correlation id")),
         ),
         // Refused by the observatory: a sender that is no body of the deployment.
         forged(
             "requests",
             OBSERVATORY,
             &from_a_name,
-            properties(&from_a_name, type_of(&from_a_name), &tainted("message id"), &case_id),
+            properties(&from_a_name, user, type_of(&from_a_name), &tainted("message id"), &case_id),
         ),
         // Refused by the observatory: a receipt for a case it does not have.
         forged(
             "requests",
             OBSERVATORY,
             &receipt,
-            properties(&receipt, type_of(&receipt), &tainted("message id"), &receipt_case),
+            properties(&receipt, user, type_of(&receipt), &tainted("message id"), &receipt_case),
         ),
         // Refused by the responder: addressed to another body.
         forged(
             "solicitations",
             RESPONDER,
             &solicitation,
-            properties(&solicitation, type_of(&solicitation), &tainted("message id"), &solicitation_case),
+            properties(&solicitation, user, type_of(&solicitation), &tainted("message id"), &solicitation_case),
         ),
         // Refused by the requester: a result and a refusal for cases it never sent.
         forged(
             "results",
             REQUESTER_BODY,
             &result,
-            properties(&result, type_of(&result), &tainted("message id"), &result_case),
+            properties(&result, user, type_of(&result), &tainted("message id"), &result_case),
         ),
         forged(
             "results",
             REQUESTER_BODY,
             &refusal,
-            properties(&refusal, type_of(&refusal), &tainted("message id"), &refusal_case),
+            properties(&refusal, user, type_of(&refusal), &tainted("message id"), &refusal_case),
         ),
         alarm,
     ]
@@ -290,9 +304,9 @@ fn publish(forged: &[Forged], url: &str) {
     });
 }
 
-/// Log lines that report a refusal (the bus's dead-letter line, a handler's refusal).
+/// Messages a daemon refused: the bus logs one line for each, once it is dead-lettered.
 fn refusals(log: &str) -> usize {
-    log.lines().filter(|l| l.contains("dead-letter") || l.contains("refused")).count()
+    log.lines().filter(|l| l.contains("message dead-lettered")).count()
 }
 
 #[test]
@@ -306,7 +320,8 @@ fn values_from_forged_messages_reach_the_logs_bounded_escaped_and_masked() {
         stack.start_daemon(daemon);
     }
     let nirs = Nirs::new();
-    let forged = forged_messages(&nirs);
+    let (user, _) = passerelle_test_support::broker::credentials(stack.url());
+    let forged = forged_messages(&nirs, &user);
     publish(&forged, stack.url());
 
     // Each daemon refuses what it was sent (observatory: 4, responder: 1, requester: 2) and the
@@ -347,6 +362,13 @@ fn values_from_forged_messages_reach_the_logs_bounded_escaped_and_masked() {
     problems.extend(unsafe_lines("audit trail", &audit.join("\n"), &nirs));
 
     assert!(problems.is_empty(), "unsafe output lines:\n{}", problems.join("\n"));
+    // Safe to print now: what an operator reads.
+    println!("{alarm}");
+    for daemon in daemons {
+        for line in stack.log(daemon).lines().filter(|l| l.contains("message dead-lettered")).take(2) {
+            println!("{line}");
+        }
+    }
     println!(
         "log safety: {} forged messages, {lines} log lines of {} daemons, ctl status and {} audit entries scanned: \
          no NIR, no name, no forged line, none over {MAX_LINE_CHARS} characters",
