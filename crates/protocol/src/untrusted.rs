@@ -236,6 +236,30 @@ mod tests {
         assert_eq!(text(c), "###############");
     }
 
+    proptest::proptest! {
+        /// Any run of 13 to 15 digits, grouped by up to three separators of any kind, between
+        /// words: none of its digits is shown, and the output stays within the bound.
+        #[test]
+        fn any_grouped_run_of_13_to_15_digits_is_masked(
+            digits in "[0-9]{13,15}",
+            cuts in proptest::collection::vec(1usize..15, 0..6),
+            separator in "[ .\\-_/\n\t\u{a0}\u{202f}]{1,3}",
+            before in "[a-zA-Zé ]{0,20}",
+            after in "[a-zA-Zé ]{0,20}",
+        ) {
+            let mut grouped = String::new();
+            for (i, d) in digits.chars().enumerate() {
+                if i > 0 && cuts.contains(&i) {
+                    grouped.push_str(&separator);
+                }
+                grouped.push(d);
+            }
+            let shown = text(&format!("{before}{grouped}{after}"));
+            proptest::prop_assert!(!shown.chars().any(|c| c.is_ascii_digit()), "{:?} shown as {:?}", grouped, shown);
+            proptest::prop_assert!(shown.chars().count() <= SHOWN_CHARS + 20);
+        }
+    }
+
     #[test]
     fn short_numbers_ids_and_counts_are_kept() {
         for kept in [
