@@ -263,6 +263,23 @@ def selection_seeds():
         "header-only": (SEL_HEADER + "\r\n").encode(),
         "mixed-separators": (SEL_HEADER + "\n" + sel_row(N1, "Martin", "Jean", "M", 1950, "13055").replace(",", ";", 5)
                              + "\n").encode(),
+        **void_seeds(SEL_HEADER, good),
+    }
+
+
+def void_seeds(header, good):
+    """Records without data (issue 20): separator-only and NUL-only records, a line of commas past
+    the record limit (64 KiB, separators counted), a header of commas, a header of empty names
+    (its problems are capped), and a run of empty rows long enough to make the file unusable."""
+    fields = header.count(",")
+    return {
+        "separators-only": (header + "\n" + ("," * fields + "\n") * 3 + ";;;\n" + ",\n").encode() + good.encode()[len(header) + 1:],
+        "nul-only": (header + "\n").encode() + b"\0\n" + (b"\0," * fields) + b"\0\n" + b"\0" * 300 + b"\r\n"
+        + good.encode()[len(header) + 1:],
+        "comma-line": (header + "\n").encode() + b"," * 70_000 + b"\n" + good.encode()[len(header) + 1:],
+        "comma-header": b"," * 70_000 + b"\n" + good.encode()[len(header) + 1:],
+        "empty-names-header": b"," * 100 + b"\n,,\n",
+        "empty-rows-forever": (header + "\n" + ("," * fields + "\n") * 1_000 + "\0\n" * 10).encode(),
     }
 
 
@@ -290,6 +307,7 @@ def extract_seeds():
         "names-refused": b"nir,family_name,commune_code\n" + N1.encode() + b",Martin,13055\n",
         "windows-1252": (header + "\n").encode("cp1252") + f"{N1},,1950,M,,,,,mari\u00e9,,\n".encode("cp1252"),
         "nir-only": ("nir\n" + N1 + "\n" + N2 + "\r\n\r\n" + N3).encode(),
+        **void_seeds(header, good),
     }
 
 

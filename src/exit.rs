@@ -1,16 +1,214 @@
-//! The process exit codes, the same for every subcommand (README, "Exit codes").
+//! The process exit codes, the same for every subcommand (README, "Exit codes"), and what each
+//! means for each subcommand: [`with_exit_codes`] ends every `--help` with its list.
 //!
 //! One more, outside them: 70 (`passerelle_hooks::FAULT_EXIT_CODE`), a daemon stopped by a
 //! development fault point — only under `profile = "development"`, which production refuses.
 
 use std::process::ExitCode;
 
-/// The exit statuses, as the long help of `passerelle` lists them.
-pub const EXIT_STATUS_HELP: &str = "\
-Exit status, the same for every subcommand: 0 done; 1 done, but some input was rejected or a
-check found a problem; 2 usage error or unusable input; 3 invalid settings; 4 a runtime failure
-(broker, storage, I/O); 70 a daemon stopped at a development fault point (only under
-`profile = \"development\"`, which production refuses).";
+/// 0: done, nothing rejected.
+pub const SUCCESS: u8 = 0;
+/// 1: done, but some input was rejected or a check found a problem.
+pub const REJECTIONS: u8 = 1;
+/// 2: a usage error or unusable input.
+pub const USAGE: u8 = 2;
+/// 3: invalid settings.
+pub const SETTINGS: u8 = 3;
+/// 4: a runtime failure (broker, storage, I/O).
+pub const RUNTIME: u8 = 4;
+/// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
+pub const TERRITORY_HELD: u8 = 5;
+/// 70: a daemon stopped at a development fault point.
+pub const FAULT: u8 = passerelle_hooks::FAULT_EXIT_CODE as u8;
+
+/// The statuses of `passerelle` itself and of the command groups: what each code means for
+/// every subcommand.
+const GENERAL: &[(u8, &str)] = &[
+    (SUCCESS, "done"),
+    (REJECTIONS, "done, but some input was rejected or a check found a problem"),
+    (USAGE, "usage error or unusable input (bad flags, a file unusable as a whole)"),
+    (SETTINGS, "invalid settings (the file or a PASSERELLE_… variable; the key is named)"),
+    (RUNTIME, "runtime failure (broker unreachable, a store missing or unreadable, I/O)"),
+    (TERRITORY_HELD, "another observatory runs the territory (observatory run --no-wait, or lock lost)"),
+    (FAULT, "a daemon stopped at a development fault point (only under `profile = \"development\"`)"),
+];
+
+/// What a daemon's statuses mean (`observatory run`, `responder run`, `requester run`).
+const DAEMON: &[(u8, &str)] = &[
+    (SUCCESS, "stopped by SIGTERM or SIGINT"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "the broker, the storage or the data source is unusable"),
+    (FAULT, "a development fault point was reached"),
+];
+
+/// What the observatory daemon's statuses mean: a daemon's, and one observatory per territory.
+const OBSERVATORY: &[(u8, &str)] = &[
+    (SUCCESS, "stopped by SIGTERM or SIGINT"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "the broker or the storage is unusable"),
+    (TERRITORY_HELD, "another observatory runs the territory (--no-wait, or its lock was lost)"),
+    (FAULT, "a development fault point was reached"),
+];
+
+/// Each subcommand's exit statuses, by its path under `passerelle`. [`with_exit_codes`] appends
+/// them to the command's `--help`, so the help cannot drift from this table, and a test checks
+/// that every subcommand has its line here and lists only codes the binary uses.
+const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
+    ("observatory run", OBSERVATORY),
+    ("responder run", DAEMON),
+    ("requester run", DAEMON),
+    (
+        "responder load",
+        &[
+            (SUCCESS, "every line indexed"),
+            (REJECTIONS, "some lines rejected (the good ones are indexed)"),
+            (USAGE, "unusable file (header, encoding, endless), no valid line, or over --max-loss"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the index could not be written"),
+        ],
+    ),
+    (
+        "requester check",
+        &[
+            (SUCCESS, "every record is valid"),
+            (REJECTIONS, "some records are rejected"),
+            (USAGE, "usage error or unusable file (unreadable, bad header, not UTF-8, endless)"),
+            (RUNTIME, "the file could not be read to its end"),
+        ],
+    ),
+    (
+        "requester submit",
+        &[
+            (SUCCESS, "done, nothing rejected"),
+            (REJECTIONS, "done, but records were rejected or persons refused (or --strict stopped)"),
+            (USAGE, "usage error or unusable file (bad header, not UTF-8, endless): nothing sent"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "runtime failure (broker unreachable, storage, no result before the deadline)"),
+        ],
+    ),
+    (
+        "requester status",
+        &[
+            (SUCCESS, "listed, nothing refused"),
+            (REJECTIONS, "a case or some persons were refused"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the store is missing or cannot be read"),
+        ],
+    ),
+    (
+        "requester fetch",
+        &[
+            (SUCCESS, "written"),
+            (REJECTIONS, "written, and the observatory refused some persons"),
+            (USAGE, "not a case id, an unknown case, or a case without its result yet"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the store is missing or cannot be read, or a file cannot be written"),
+        ],
+    ),
+    (
+        "requester purge",
+        &[
+            (SUCCESS, "purged what was due (or nothing was)"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the store is missing or cannot be written"),
+        ],
+    ),
+    (
+        "ctl status",
+        &[
+            (SUCCESS, "the report was printed (even without the management API)"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the case store is missing or cannot be read"),
+        ],
+    ),
+    (
+        "audit verify",
+        &[
+            (SUCCESS, "the trail is intact"),
+            (REJECTIONS, "the trail does not verify (the first entry altered, deleted or moved is named)"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the case store is missing or cannot be read"),
+        ],
+    ),
+    (
+        "audit show",
+        &[
+            (SUCCESS, "printed"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the case store is missing or cannot be read"),
+        ],
+    ),
+    (
+        "stats",
+        &[
+            (SUCCESS, "printed"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "the statistics store is missing or cannot be read"),
+        ],
+    ),
+    (
+        "topology export",
+        &[(SUCCESS, "written"), (SETTINGS, "invalid settings"), (RUNTIME, "the file cannot be written")],
+    ),
+    (
+        "demo",
+        &[
+            (SUCCESS, "the flow completed and the summary adds up"),
+            (REJECTIONS, "it completed but the result does not add up"),
+            (USAGE, "usage error (bad flag, non-empty DIR without --force)"),
+            (RUNTIME, "runtime failure"),
+        ],
+    ),
+    ("synth", &[(SUCCESS, "written"), (USAGE, "usage error"), (RUNTIME, "the files cannot be written")]),
+    (
+        "bench",
+        &[
+            (SUCCESS, "done"),
+            (USAGE, "usage error"),
+            (RUNTIME, "broker unreachable, a daemon failed, or the flow did not complete"),
+        ],
+    ),
+];
+
+/// The title of every help's last section.
+pub const EXIT_STATUS_TITLE: &str = "Exit status:";
+
+/// The exit statuses of the command at `path` (`requester check`; empty for `passerelle`):
+/// its own line of [`BY_COMMAND`], or the general table for `passerelle` and the groups.
+fn statuses(path: &str) -> Option<&'static [(u8, &'static str)]> {
+    BY_COMMAND.iter().find(|(p, _)| *p == path).map(|(_, s)| *s)
+}
+
+/// The section that ends a command's help.
+fn exit_status_section(statuses: &[(u8, &str)]) -> String {
+    let mut text = String::from(EXIT_STATUS_TITLE);
+    for (code, meaning) in statuses {
+        text.push_str(&format!("\n  {code:<4}{meaning}"));
+    }
+    text
+}
+
+/// Appends its exit statuses to the help of `command` and of every subcommand under it.
+pub fn with_exit_codes(command: clap::Command) -> clap::Command {
+    append_exit_codes(command, "")
+}
+
+fn append_exit_codes(mut command: clap::Command, path: &str) -> clap::Command {
+    let section = exit_status_section(statuses(path).unwrap_or(GENERAL));
+    let join = |before: Option<String>| match before {
+        Some(before) if !before.is_empty() => format!("{before}\n\n{section}"),
+        _ => section.clone(),
+    };
+    let short = command.get_after_help().map(ToString::to_string);
+    let long = command.get_after_long_help().map(ToString::to_string).or_else(|| short.clone());
+    command = command.after_help(join(short)).after_long_help(join(long));
+    let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    for name in names {
+        let sub_path = if path.is_empty() { name.clone() } else { format!("{path} {name}") };
+        command = command.mut_subcommand(&name, |sub| append_exit_codes(sub, &sub_path));
+    }
+    command
+}
 
 /// How a subcommand ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +224,7 @@ impl From<Outcome> for ExitCode {
     fn from(o: Outcome) -> ExitCode {
         match o {
             Outcome::Success => ExitCode::SUCCESS,
-            Outcome::Rejections => ExitCode::from(1),
+            Outcome::Rejections => ExitCode::from(REJECTIONS),
         }
     }
 }
@@ -40,15 +238,18 @@ pub enum Failure {
     Settings(anyhow::Error),
     /// 4: a runtime failure (broker unreachable, storage error, I/O).
     Runtime(anyhow::Error),
+    /// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
+    Territory(anyhow::Error),
 }
 
 impl Failure {
     /// Prints the error with its cause chain on stderr and returns the exit code.
     pub fn report(self) -> ExitCode {
         let (code, kind, err) = match self {
-            Failure::Usage(e) => (2, "error", e),
-            Failure::Settings(e) => (3, "invalid settings", e),
-            Failure::Runtime(e) => (4, "failed", e),
+            Failure::Usage(e) => (USAGE, "error", e),
+            Failure::Settings(e) => (SETTINGS, "invalid settings", e),
+            Failure::Runtime(e) => (RUNTIME, "failed", e),
+            Failure::Territory(e) => (TERRITORY_HELD, "territory held by another observatory", e),
         };
         eprintln!("passerelle: {kind}: {err:#}");
         ExitCode::from(code)
@@ -63,7 +264,19 @@ impl Failure {
                 Failure::Settings(e.context(format!("in {}", config.display())))
             }
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
+    }
+}
+
+impl Failure {
+    /// A store that should be there and is not: a runtime failure (4) in every command, naming
+    /// the file and the command that makes it. Reading commands never create a store.
+    pub fn missing_store(path: &std::path::Path, made_by: &str) -> Failure {
+        Failure::Runtime(anyhow::anyhow!(
+            "no store at {}: is the settings' data_dir right, and has `passerelle {made_by}` run with it?",
+            path.display()
+        ))
     }
 }
 
@@ -72,6 +285,7 @@ impl From<passerelle_party::PartyError> for Failure {
         match error {
             passerelle_party::PartyError::Settings(e) => Failure::Settings(e),
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
+            passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
     }
 }
@@ -87,15 +301,63 @@ pub type CliResult = Result<Outcome, Failure>;
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    #[test]
-    fn the_help_lists_every_exit_status_and_the_fault_points_one() {
-        let listed = |code: i32| EXIT_STATUS_HELP.contains(&format!(" {code} "));
-        for code in [0, 1, 2, 3, 4, passerelle_hooks::FAULT_EXIT_CODE] {
-            assert!(listed(code), "{code} is not in: {EXIT_STATUS_HELP}");
+    /// Every command's path and its long help, walking the whole tree.
+    fn helps(command: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        out.push((path.to_owned(), command.render_long_help().to_string()));
+        // clap's own `help` subcommand prints the others' help.
+        for sub in command.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let sub_path =
+                if path.is_empty() { sub.get_name().to_owned() } else { format!("{path} {}", sub.get_name()) };
+            helps(sub, &sub_path, out);
         }
-        let fault = format!("{} a daemon stopped at a development fault point", passerelle_hooks::FAULT_EXIT_CODE);
-        assert!(EXIT_STATUS_HELP.contains(&fault), "{EXIT_STATUS_HELP}");
+    }
+
+    #[test]
+    fn every_help_ends_with_its_exit_statuses() {
+        let mut command = with_exit_codes(crate::cli::Cli::command());
+        let mut all = Vec::new();
+        helps(&mut command, "", &mut all);
+        assert!(all.len() > 20, "the whole tree: {}", all.len());
+        for (path, help) in &all {
+            let leaf = command_is_leaf(path);
+            let listed = statuses(path);
+            assert!(!leaf || listed.is_some(), "`passerelle {path}` has no line in exit::BY_COMMAND");
+            let expected = exit_status_section(listed.unwrap_or(GENERAL));
+            assert!(
+                help.trim_end().ends_with(&expected),
+                "`passerelle {path} --help` does not end with:\n{expected}\n---\n{help}"
+            );
+            assert_eq!(
+                help.matches(EXIT_STATUS_TITLE).count(),
+                1,
+                "`passerelle {path} --help` has one exit section:\n{help}"
+            );
+        }
+    }
+
+    /// Whether the command at `path` runs something (has no subcommands).
+    fn command_is_leaf(path: &str) -> bool {
+        let mut command = crate::cli::Cli::command();
+        for name in path.split_whitespace() {
+            command = command.find_subcommand(name).expect("a path of the tree").clone();
+        }
+        !command.has_subcommands()
+    }
+
+    #[test]
+    fn the_tables_list_only_codes_the_binary_uses_and_each_once() {
+        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT];
+        for (path, statuses) in BY_COMMAND.iter().copied().chain([("", GENERAL)]) {
+            let codes: Vec<u8> = statuses.iter().map(|(c, _)| *c).collect();
+            assert!(codes.iter().all(|c| used.contains(c)), "{path}: {codes:?}");
+            assert!(codes.windows(2).all(|w| w[0] < w[1]), "{path}: in order, each once: {codes:?}");
+        }
+        assert_eq!(i32::from(FAULT), passerelle_hooks::FAULT_EXIT_CODE);
+        let fault = format!("{FAULT}  a daemon stopped at a development fault point");
+        assert!(exit_status_section(GENERAL).contains(&fault), "{}", exit_status_section(GENERAL));
     }
 }

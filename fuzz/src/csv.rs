@@ -4,9 +4,12 @@
 //!
 //! Beyond "no panic", for each encoding:
 //! - an unusable file gives a non-empty reason, and its JSON report is valid JSON Lines;
-//! - otherwise every record gives a verdict (reading from memory never fails), on a line after
-//!   the header and within the file, in increasing line order; a rejection has at least one
-//!   problem; the summary counts exactly the verdicts; valid NIRs are unique;
+//! - otherwise every record gives a verdict, on a line after the header and within the file, in
+//!   increasing line order, until the end or until the file turns out unusable further on (never
+//!   an I/O error: reading from memory does not fail), which gives a reason and a one-line JSON
+//!   report on a line within the file; a rejection has at least one problem and at most
+//!   `MAX_PROBLEMS_SHOWN` + 1 (the last one counting the rest); the summary counts exactly the
+//!   verdicts; valid NIRs are unique;
 //! - the report of each rejection, in both formats, is written, and the JSON one parses with the
 //!   record's line;
 //! - no reason holds a run of 13 digits or more (a NIR is 13 digits and a 2-digit key);
@@ -20,6 +23,7 @@ use passerelle_protocol::commune::CommuneTable;
 use passerelle_protocol::territory::Territories;
 use passerelle_selection::{
     Checked, CheckedReader, Encoding, ExtractRules, RecordRules, ReportFormat, ReportWriter, SelectionRules,
+    UnusableFile, MAX_PROBLEMS_SHOWN,
 };
 
 /// The reference year of the age rule.
@@ -35,8 +39,9 @@ const NIR_DIGITS: usize = 13;
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Unusable(String),
-    /// Per record: its line, and `None` when valid or the reasons when rejected.
-    Read(Vec<(u64, Option<Vec<String>>)>),
+    /// Per record: its line, and `None` when valid or the reasons when rejected; then why the
+    /// read stopped before the end, if it did.
+    Read(Vec<(u64, Option<Vec<String>>)>, Option<String>),
 }
 
 /// Reads `data` as a selection file, in each encoding.
@@ -86,8 +91,24 @@ fn read<K: RecordRules>(
     let mut nirs = HashSet::new();
     let mut previous_line = 1;
     let (mut valid, mut rejected) = (0, 0);
+    let mut stopped = None;
     for verdict in &mut reader {
-        let verdict = verdict.expect("reading from memory does not fail");
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(UnusableFile::Io(e)) => panic!("reading from memory failed: {e}"),
+            Err(unusable) => {
+                let reason = unusable.to_string();
+                assert!(!reason.is_empty(), "an unusable file without a reason");
+                assert_no_nir(&reason);
+                assert!(unusable.line() > 1 && unusable.line() <= last_line, "stopped on line {}", unusable.line());
+                let mut json = ReportWriter::new(ReportFormat::Json, Vec::new());
+                json.unusable(&unusable).expect("a report to memory is written");
+                assert_json_lines(&json.into_inner(), Some(unusable.line()));
+                stopped = Some(reason);
+                continue;
+            }
+        };
+        assert!(stopped.is_none(), "a verdict after the read stopped");
         match verdict {
             Checked::Valid(row) => {
                 valid += 1;
@@ -98,6 +119,11 @@ fn read<K: RecordRules>(
             Checked::Rejected(rejection) => {
                 rejected += 1;
                 assert!(!rejection.problems.is_empty(), "a rejection without a problem");
+                assert!(
+                    rejection.problems.len() <= MAX_PROBLEMS_SHOWN + 1,
+                    "{} problems listed",
+                    rejection.problems.len()
+                );
                 let reasons: Vec<String> = rejection.problems.iter().map(|p| p.reason.to_string()).collect();
                 for reason in &reasons {
                     assert!(!reason.is_empty(), "a problem without a reason");
@@ -126,7 +152,7 @@ fn read<K: RecordRules>(
     let mut json = ReportWriter::new(ReportFormat::Json, Vec::new());
     json.summary(&summary).expect("a report to memory is written");
     assert_json_lines(&json.into_inner(), None);
-    Outcome::Read(out)
+    Outcome::Read(out, stopped)
 }
 
 /// Every line is a JSON object; with `line`, each has that `line` field.

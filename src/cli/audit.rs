@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use passerelle_observatory::ObservatorySettings;
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::{AuditRecord, CaseStore};
@@ -73,14 +73,12 @@ pub(crate) fn cli_actor(settings: &ObservatorySettings) -> String {
     }
 }
 
-/// Opens the observatory's existing case store (a missing one is a usage error, never created).
+/// Opens the observatory's existing case store (a missing one is a runtime failure, as in every
+/// command; never created).
 pub(crate) fn open_case_store(settings: &ObservatorySettings) -> Result<CaseStore, Failure> {
     let path = settings.case_db_path();
     if !path.exists() {
-        return Err(Failure::Usage(anyhow!(
-            "no case store at {}: has `passerelle observatory run` ever started with this data_dir?",
-            path.display()
-        )));
+        return Err(Failure::missing_store(&path, "observatory run"));
     }
     CaseStore::open(&path).with_context(|| format!("cannot open {}", path.display())).map_err(Failure::Runtime)
 }
@@ -140,8 +138,8 @@ fn show(args: &ShowArgs) -> CliResult {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for e in &entries {
         if args.json {
-            serde_json::to_writer(&mut out, e).context("cannot write the output")?;
-            writeln!(out).context("cannot write the output")?;
+            let text = super::json::line(super::json::AUDIT_ENTRY, e).context("cannot serialise an entry")?;
+            writeln!(out, "{text}").context("cannot write the output")?;
         } else {
             writeln!(out, "{}", line(e)).context("cannot write the output")?;
         }

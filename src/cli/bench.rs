@@ -67,7 +67,7 @@ pub struct Args {
     pub keep: bool,
 }
 
-/// The long help: what the run measures, the `--json` keys, the exit codes. The keys are
+/// The long help: what the run measures and the `--json` keys. The keys are
 /// `bench/json_keys.txt`, one per line (a key's line starts with two spaces, its continuation
 /// lines with more); tests/bench.rs checks that a run's object has exactly these keys.
 const AFTER_HELP: &str = concat!(
@@ -78,17 +78,14 @@ this binary, started from settings files the deployment writes, chunks of the pr
 size), RabbitMQ alone moving the same messages, K sequential single-person requests and as many
 raw round trips, and the CPU each process used.
 
+Examples:
+  passerelle bench --persons 10000
+  passerelle bench --persons 1000000 --json
+
 The --json object (one line, the last on stdout), a stable interface; `<type>` and `<body>` stand
 for each AMQP type and each responding body; times in seconds unless the key says otherwise:
 ",
     include_str!("bench/json_keys.txt"),
-    "
-Exit status: 0 done; 2 usage error; 4 broker unreachable, a daemon failed, or the flow did not
-complete.
-
-Examples:
-  passerelle bench --persons 10000
-  passerelle bench --persons 1000000 --json"
 );
 
 /// The figures of a run (the `--json` object).
@@ -146,7 +143,7 @@ pub fn run(args: Args) -> CliResult {
     let mut out = std::io::stdout().lock();
     write!(out, "{}", render(&report)).context("cannot write to stdout")?;
     if args.json {
-        let text = serde_json::to_string(&report).context("cannot serialise the figures")?;
+        let text = super::json::line(super::json::BENCH, &report).context("cannot serialise the figures")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     }
     Ok(Outcome::Success)

@@ -5,6 +5,7 @@
 //! depths and consumers through the RabbitMQ management API, when it is enabled — and says so
 //! plainly when it is not.
 
+mod consumers;
 mod management;
 mod status;
 
@@ -45,11 +46,11 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
   - the next purge due (on a receipt, or at the 30-day cap);
   - dead-letters by reason, from the audit trail (ids replaced by <id>);
   - the queues of the deployment's prefix with their depth and consumers, read from the RabbitMQ
-    management API (plugin rabbitmq_management: `rabbitmq-plugins enable rabbitmq_management`).
-    The credentials default to the user of the first broker URL of the settings.
-
-Exit status: 0 the report was printed (even without the management API); 3 invalid settings;
-4 the case store cannot be read.";
+    management API (plugin rabbitmq_management: `rabbitmq-plugins enable rabbitmq_management`),
+    and the consumers where none should be: an observatory's queues consumed on more than one
+    connection (a second observatory of the territory), or a consumer on a queue nobody of the
+    deployment consumes (the dead-letters, the holder queues, a queue outside the topology).
+    The credentials default to the user of the first broker URL of the settings.";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -89,16 +90,10 @@ fn credentials(url: &str) -> (String, String) {
 }
 
 fn status(args: &StatusArgs) -> CliResult {
-    let settings: ObservatorySettings =
-        passerelle_settings::load(&args.config).map_err(|e| Failure::Settings(anyhow!(e)))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
+    let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
     let db = settings.case_db_path();
     if !db.exists() {
-        return Err(Failure::Runtime(anyhow!(
-            "no case store at {}: has the observatory run with data_dir = {}?",
-            db.display(),
-            settings.data_dir.display()
-        )));
+        return Err(Failure::missing_store(&db, "observatory run"));
     }
     let store = passerelle_observatory_store::CaseStore::open(&db)
         .with_context(|| format!("cannot open the case store {}", db.display()))?;
@@ -117,6 +112,7 @@ fn status(args: &StatusArgs) -> CliResult {
         vhost: vhost.clone(),
         prefix: prefix.clone(),
         queues: Vec::new(),
+        unexpected_consumers: Vec::new(),
         message: None,
     };
     if args.no_management {
@@ -127,6 +123,13 @@ fn status(args: &StatusArgs) -> CliResult {
         let password = args.management_password.clone().unwrap_or(url_password);
         match management::queues(&args.management_url, &user, &password, &vhost, &prefix) {
             Ok(list) => {
+                let connections =
+                    management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix)
+                        .unwrap_or_else(|e| {
+                            queues.message = Some(format!("the consumers' connections are not listed: {e}."));
+                            Default::default()
+                        });
+                queues.unexpected_consumers = consumers::unexpected(&settings.broker, &list, &connections);
                 queues.available = true;
                 queues.queues = list;
             }
@@ -155,7 +158,7 @@ fn status(args: &StatusArgs) -> CliResult {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&report).context("cannot serialise the report")?;
+        let text = super::json::line(super::json::CTL_STATUS, &report).context("cannot serialise the report")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     } else {
         write!(out, "{}", status::render(&report)).context("cannot write to stdout")?;

@@ -84,9 +84,6 @@ The summary adds everything up: each valid person must be in the result exactly 
 
 Files: DIR/population/, DIR/requester/, DIR/observatory/, DIR/responder-<body>/.
 
-Exit status: 0 the flow completed and the summary adds up; 1 it completed but the result does
-not add up; 2 usage error (bad flag, non-empty DIR without --force); 4 runtime failure.
-
 Examples:
   passerelle demo
   passerelle demo --persons 20000 --data-dir /tmp/demo --force --json
@@ -124,7 +121,7 @@ pub fn run(args: Args) -> CliResult {
     drop(progress);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&summary).context("cannot serialise the summary")?;
+        let text = super::json::line(super::json::DEMO, &summary).context("cannot serialise the summary")?;
         writeln!(out, "{text}").context("cannot write to stdout")?;
     } else {
         write!(out, "{}", summary::render(&summary)).context("cannot write to stdout")?;

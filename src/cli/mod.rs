@@ -29,6 +29,7 @@ pub mod audit;
 pub mod bench;
 pub mod ctl;
 pub mod demo;
+pub mod json;
 pub mod observatory;
 pub mod requester;
 pub mod requester_cases;
@@ -45,7 +46,6 @@ pub mod topology;
 /// 30 days.
 #[derive(Debug, Parser)]
 #[command(name = "passerelle", version, propagate_version = true, max_term_width = 100)]
-#[command(after_long_help = crate::exit::EXIT_STATUS_HELP)]
 pub struct Cli {
     /// Log output on stderr: `human` or `json` (one JSON object per line).
     #[arg(long, global = true, default_value = "human", env = "PASSERELLE_LOG_FORMAT")]

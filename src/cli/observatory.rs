@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// The observatory's settings file (TOML).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Exit (code 5) instead of standing by when another observatory holds the data_dir's or
+    /// the territory's lock.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 const RUN_HELP: &str = concat!(
@@ -38,7 +42,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   code = \"carsat-sud-est\"              # this observatory (one per territory)
   data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
   respond_by_default_days = 7          # when a request gives no deadline
-  retention_days = 30                  # payload cap: lowered only, never above 30 (art. 5)
+  retention_days = 30                  # payload cap: 1 to 30, a larger value is refused (art. 5)
   chunk_size = 1000                    # persons per solicitation and result chunk
   agent_id = \"jdupont\"                 # who `audit` and `stats` name in the audit trail
   audit_retention_years = 4            # audit years kept besides the current one (at most 4)
@@ -51,14 +55,20 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   [broker]                             # see README, \"Broker settings\"
   urls = [\"amqps://observatory:…@broker:5671/%2f\"]
 
+One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
+its host, pid and start time written in it), then its broker connection takes the territory's
+lock (an exclusive queue, `<prefix>.observatory.<code>.lock`), before it opens its stores and
+consumes. While another process holds either lock it stands by: it logs who holds it (at once,
+then every minute), `/health` says `standing_by`, and it takes over when the lock is released
+(a warm standby). With --no-wait it exits with code 5 and names the holder instead. If another
+observatory took the territory's lock while this one was disconnected from the broker, it stops
+consuming and exits with code 5.
+
 The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
 unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("observatory.after_commit_before_publish"),
-    "
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or storage unusable; 70 a
-development fault point was reached."
 );
 
 pub fn run(args: Args) -> CliResult {
@@ -67,16 +77,19 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and checks the observatory's settings: any problem is a settings failure (exit 3).
+/// Loads and checks the observatory's settings as `observatory run` does: any problem is a
+/// settings failure (exit 3) naming the key and where it was set.
 pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
-    let settings: ObservatorySettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(e.into()))?;
-    settings.resolve().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
-    Ok(settings)
+    match PartySettings::load(PartyKind::Observatory, path)? {
+        PartySettings::Observatory(settings) => Ok(settings),
+        other => Err(Failure::Settings(anyhow!("{} is not an observatory's settings", other.name()))),
+    }
 }
 
 /// `observatory run`: the bootstrap of every party (passerelle_party).
 fn run_daemon(args: &RunArgs) -> CliResult {
     let settings = PartySettings::load(PartyKind::Observatory, &args.config)?;
-    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    let startup = passerelle_party::Startup { no_wait: args.no_wait };
+    passerelle_party::run_daemon_with(settings, startup).map_err(|e| Failure::of_party(e, &args.config))?;
     Ok(Outcome::Success)
 }

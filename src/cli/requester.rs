@@ -11,7 +11,9 @@ use anyhow::{anyhow, Context};
 use chrono::Datelike;
 use passerelle_protocol::commune::CommuneTable;
 use passerelle_protocol::territory::Territories;
-use passerelle_selection::{Checked, Encoding, ReportFormat, ReportWriter, SelectionReader, SelectionRules};
+use passerelle_selection::{
+    Checked, Encoding, ReportFormat, ReportWriter, SelectionReader, SelectionRules, UnusableFile,
+};
 
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -36,8 +38,8 @@ pub enum Command {
     Status(super::requester_cases::StatusArgs),
     /// Write a case's result again.
     Fetch(super::requester_cases::FetchArgs),
-    /// Purge now every case whose retention (24 months at most) has ended.
-    Purge(super::requester_cases::ConfigArgs),
+    /// Purge now every case whose retention (24 months at most) has ended; say what went.
+    Purge(super::requester_cases::PurgeArgs),
 }
 
 /// The long help of `requester check`: the file format and the exit codes.
@@ -55,16 +57,19 @@ The selection file:
 A record is rejected for: a bad NIR (format or key) or former NIR; an age under 55 in the
 reference year (age = year - birth_year); an unknown or malformed commune code, or a commune no
 observatory is competent for; a value of the wrong type; a missing required value; a NIR already
-seen on an earlier valid record; the wrong number of fields; bytes not valid in the encoding.
-A header with a missing, unknown or duplicate column makes the file unusable: nothing is checked.
+seen on an earlier valid record; the wrong number of fields; a NUL byte or a byte undefined in Windows-1252.
+The whole file is unusable, and the check stops there, for: a header with a missing, unknown or
+duplicate column; bytes that are not UTF-8 in a file read as UTF-8 (said once: a French
+spreadsheet export is Windows-1252, so run again with --encoding windows-1252); a record not
+ended after 64 MiB (a quote left open, binary data, an endless input); 1,000 records in a row
+holding nothing but separators, blanks or NUL bytes. More than 10 problems in one record (or in
+the header row) are counted in a last line, \"... and N more\".
 
 Report: one line per problem on stderr (`line N, field: reason`), where N is the line on which
 the record starts (the header is line 1). With --json, on stdout instead, one JSON object per
 problem, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR or a name.
-
-Exit status: 0 every record is valid; 1 some records are rejected; 2 usage error or unusable
-file (unreadable, bad header); 4 the file could not be read to its end.
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR or a name.
 
 Example:
   passerelle requester check selection.csv --year 2025 --encoding windows-1252 --json";
@@ -135,18 +140,26 @@ pub fn check(args: &CheckArgs) -> CliResult {
         ReportFormat::Human => Box::new(BufWriter::new(io::stderr().lock())),
     };
     let mut report = ReportWriter::new(format, out);
+    let unusable = |report: &mut ReportWriter<_>, unusable: UnusableFile| -> Failure {
+        if let UnusableFile::Io(e) = unusable {
+            return Failure::Runtime(
+                anyhow!(e).context(format!("cannot read the selection file {}", args.file.display())),
+            );
+        }
+        if let Err(e) = report.unusable(&unusable) {
+            return Failure::Runtime(anyhow!(e).context("cannot write the report"));
+        }
+        Failure::Usage(anyhow!(unusable).context(format!("unusable selection file {}", args.file.display())))
+    };
     let mut reader = match SelectionReader::new(input, args.encoding.into(), rules) {
         Ok(reader) => reader,
-        Err(unusable) => {
-            report.unusable(&unusable).context("cannot write the report")?;
-            let error = anyhow!(unusable).context(format!("unusable selection file {}", args.file.display()));
-            return Err(Failure::Usage(error));
-        }
+        Err(e) => return Err(unusable(&mut report, e)),
     };
     for verdict in &mut reader {
-        let verdict = verdict.with_context(|| format!("cannot read the selection file {}", args.file.display()))?;
-        if let Checked::Rejected(rejection) = verdict {
-            report.rejection(&rejection).context("cannot write the report")?;
+        match verdict {
+            Ok(Checked::Valid(_)) => {}
+            Ok(Checked::Rejected(rejection)) => report.rejection(&rejection).context("cannot write the report")?,
+            Err(e) => return Err(unusable(&mut report, e)),
         }
     }
     let summary = reader.summary();

@@ -4,7 +4,7 @@
 //! `submit` validates the selection exactly as `requester check` does (same reader, same
 //! report), then hands the valid persons to [`passerelle_requester::Requester`].
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,9 +50,6 @@ then per requested category `<category>` and `<category>__source` (bodies, `|`-s
 when body b disagreed and a's value was kept), per solicited body `status__<body>` (found,
 not_found, no_answer), then `score` and `rank`. Cells starting with = + - @ tab or CR are
 prefixed with a single quote. Everything is purged 24 months after submission at the latest.
-
-Exit status: 0 done, nothing rejected; 1 done, but records were rejected or persons refused (or
---strict stopped); 2 usage error or unusable file; 3 invalid settings; 4 runtime failure.
 
 Example:
   passerelle requester submit --config requester.toml --selection selection.csv \\
@@ -103,6 +100,16 @@ pub struct ConfigArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// The requester's settings (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// One JSON object on stdout instead of sentences.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The requester's settings (TOML).
     #[arg(long, value_name = "FILE")]
@@ -140,6 +147,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .build()
         .context("cannot start the async runtime")
         .map_err(Failure::Runtime)
+}
+
+/// The requester's existing store, without the broker (`status`, `fetch`, `purge`). A missing
+/// store is a runtime failure, as in every command: a reading command never creates one.
+fn offline(settings: RequesterSettings, clock: Arc<dyn Clock>) -> Result<Requester, Failure> {
+    let path = settings.data_dir.join(passerelle_requester::store::DB_FILE);
+    if !path.exists() {
+        return Err(Failure::missing_store(&path, "requester submit"));
+    }
+    Requester::offline(settings, clock).map_err(failure)
 }
 
 /// The exit status a requester error calls for.
@@ -237,7 +254,8 @@ async fn submit_and_wait(requester: &Requester, request: &SubmitRequest, args: &
         }
         Err(RequesterError::Unusable { path, source }) => {
             report.unusable(&source).context("cannot write the report")?;
-            return Err(Failure::Usage(anyhow!(source).context(format!("unusable selection file {}", path.display()))));
+            let what = format!("unusable selection file {}, nothing was sent", path.display());
+            return Err(Failure::Usage(anyhow!(source).context(what)));
         }
         Err(e) => return Err(failure(e)),
     };
@@ -303,7 +321,7 @@ pub fn run(args: ConfigArgs) -> CliResult {
 pub fn status(args: StatusArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
     let clock = clock(&settings);
-    let requester = Requester::offline(settings, clock).map_err(failure)?;
+    let requester = offline(settings, clock)?;
     let mut out = io::stdout().lock();
     let mut refused = false;
     for (case, submission) in requester.status().map_err(failure)? {
@@ -311,6 +329,7 @@ pub fn status(args: StatusArgs) -> CliResult {
         refused |= case.state == CaseState::Refused || !summary.refused_persons.is_empty();
         if args.json {
             let line = serde_json::json!({
+                "format": super::json::REQUESTER_CASE,
                 "case": summary,
                 "submission": submission.id.to_string(),
                 "submitted_at": passerelle_requester::export::rfc3339(submission.submitted_at),
@@ -342,24 +361,58 @@ pub fn fetch(args: FetchArgs) -> CliResult {
     let clock = clock(&settings);
     let case = Uuid::parse_str(args.case.trim())
         .map_err(|_| Failure::Usage(anyhow!("`{}` is not a case id (see `requester status`)", args.case)))?;
-    let requester = Requester::offline(settings, clock).map_err(failure)?;
+    let requester = offline(settings, clock)?;
     let (written, summary) = requester.write_case(case, args.out.as_deref()).map_err(failure)?;
     eprint!("{}", render_summary(&summary));
     Ok(if written.refused > 0 { Outcome::Rejections } else { Outcome::Success })
 }
 
-/// `requester purge`: purges now what has reached the end of its retention.
-pub fn purge(args: ConfigArgs) -> CliResult {
+/// `requester purge`: purges now what has reached the end of its retention, and says what went.
+pub fn purge(args: PurgeArgs) -> CliResult {
     let settings = load_settings(&args.config)?;
     let clock = clock(&settings);
-    let requester = Requester::offline(settings, clock).map_err(failure)?;
-    let purged = requester.purge().map_err(failure)?;
+    let requester = offline(settings, clock)?;
+    let purge = requester.purge().map_err(failure)?;
+    let at = chrono::DateTime::<chrono::Utc>::from(purge.at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let total = |f: fn(&passerelle_requester::PurgedSubmission) -> u64| purge.submissions.iter().map(f).sum::<u64>();
+    let (cases, persons, files) = (total(|s| s.cases), total(|s| s.persons), total(|s| s.files.len() as u64));
     let mut out = io::stdout().lock();
-    for id in &purged {
-        writeln!(out, "purged submission {id}").context("cannot write to stdout")?;
-    }
-    if purged.is_empty() && io::stdout().is_terminal() {
-        writeln!(out, "nothing to purge").context("cannot write to stdout")?;
-    }
+    let text = if args.json {
+        let submissions: Vec<_> = purge
+            .submissions
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "submission": s.id.to_string(), "cases": s.cases, "persons": s.persons, "result_files": s.files.len(),
+                })
+            })
+            .collect();
+        let object = serde_json::json!({
+            "format": super::json::REQUESTER_PURGE,
+            "cut_off": at,
+            "retention_days": purge.retention_days,
+            "submissions": submissions,
+            "total": { "submissions": purge.submissions.len(), "cases": cases, "persons": persons, "result_files": files },
+        });
+        format!("{object}\n")
+    } else {
+        let mut text = format!(
+            "purged {} submission(s) whose retention ended by {at} (retention_days = {}): {cases} case(s), \
+             {persons} person(s), {files} result file(s)\n",
+            purge.submissions.len(),
+            purge.retention_days
+        );
+        for s in &purge.submissions {
+            text.push_str(&format!(
+                "  submission {}: {} case(s), {} person(s), {} result file(s)\n",
+                s.id,
+                s.cases,
+                s.persons,
+                s.files.len()
+            ));
+        }
+        text
+    };
+    out.write_all(text.as_bytes()).context("cannot write to stdout")?;
     Ok(Outcome::Success)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use passerelle_party::{PartyKind, PartySettings};
-use passerelle_responder::{load_extract, LoadError, ResponderSettings};
+use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
@@ -53,9 +53,6 @@ reminder) is answered again. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("responder.after_answer_before_publish"),
-    "
-Exit status: 0 stopped by a signal; 3 invalid settings; 4 broker or data source unusable; 70 a
-development fault point was reached."
 );
 
 const LOAD_HELP: &str = "\
@@ -66,14 +63,16 @@ The extract: CSV with a header row, columns matched by name in any order; `,` or
 
 A new index is written beside the current one and swapped in atomically when the whole file has
 been read: a running responder answers its next chunk from the new extract, and no answer ever
-mixes two extracts. A file without a single valid line keeps the current index.
+mixes two extracts. The current index is kept when the file is unusable (a bad header, bytes that
+are not UTF-8 without --encoding windows-1252, a record not ended after 64 MiB, 1,000 empty rows
+in a row), when no line is valid, and when the new index would hold more than --max-loss percent
+(default 10) fewer persons than the current one: the message gives both counts and the share;
+--force replaces it anyway.
 
 Report: as `requester check` — one line per problem on stderr, or with --json one JSON object per
 problem on stdout, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then last
-{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}. Reasons never contain a NIR.
-
-Exit status: 0 every line indexed; 1 some lines rejected (the good ones are indexed); 2 unusable
-file (unreadable, bad header, no valid line); 3 invalid settings; 4 the index could not be written.";
+{\"summary\": {\"lines\": R, \"valid\": V, \"rejected\": X}}, each object with
+\"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR.";
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -99,6 +98,15 @@ pub struct LoadArgs {
     /// Write the report as JSON Lines on stdout instead of sentences on stderr.
     #[arg(long)]
     pub json: bool,
+
+    /// Keep the current index if the new one would hold more than PERCENT fewer persons.
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_MAX_LOSS_PERCENT,
+        value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_loss: u8,
+
+    /// Replace the current index whatever the new one loses (--max-loss does not apply).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -108,11 +116,13 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and validates the settings: any problem is a settings failure (exit 3).
+/// Loads and checks the settings as `responder run` does: any problem is a settings failure
+/// (exit 3) naming the key and where it was set.
 fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
-    let settings: ResponderSettings = passerelle_settings::load(path).map_err(|e| Failure::Settings(e.into()))?;
-    settings.validate().map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", path.display()))))?;
-    Ok(settings)
+    match PartySettings::load(PartyKind::Responder, path)? {
+        PartySettings::Responder(settings) => Ok(settings),
+        other => Err(Failure::Settings(anyhow!("{} is not a responder's settings", other.name()))),
+    }
 }
 
 /// `responder load`.
@@ -125,7 +135,8 @@ fn load(args: &LoadArgs) -> CliResult {
         ReportFormat::Human => Box::new(BufWriter::new(io::stderr().lock())),
     };
     let mut report = ReportWriter::new(format, out).with_noun("line");
-    let summary = match load_extract(&settings, &args.extract, args.encoding.into(), &mut report) {
+    let options = LoadOptions { encoding: args.encoding.into(), max_loss_percent: args.max_loss, force: args.force };
+    let summary = match load_extract_with(&settings, &args.extract, &options, &mut report) {
         Ok(summary) => summary,
         Err(error) => {
             let what = format!("cannot load the extract {}", args.extract.display());
@@ -133,9 +144,10 @@ fn load(args: &LoadArgs) -> CliResult {
                 LoadError::Settings(_) | LoadError::NotAnExtractSource => {
                     Failure::Settings(anyhow!(error).context(what))
                 }
-                LoadError::Open { .. } | LoadError::Unusable(_) | LoadError::NothingValid => {
-                    Failure::Usage(anyhow!(error).context(what))
-                }
+                LoadError::Open { .. }
+                | LoadError::Unusable(_)
+                | LoadError::NothingValid
+                | LoadError::TooMuchLoss { .. } => Failure::Usage(anyhow!(error).context(what)),
                 LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => {
                     Failure::Runtime(anyhow!(error).context(what))
                 }

@@ -31,7 +31,7 @@ pub fn run(args: Args) -> CliResult {
     let settings = super::observatory::settings(&args.config)?;
     let path = settings.statistics_db_path();
     if !path.exists() {
-        return Err(Failure::Usage(anyhow!("no statistics store at {}", path.display())));
+        return Err(Failure::missing_store(&path, "observatory run"));
     }
     let stats = StatisticsStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     if let Ok(store) = open_case_store(&settings) {
@@ -44,7 +44,8 @@ pub fn run(args: Args) -> CliResult {
     if let Some(pseudonym) = &args.pseudonym {
         let appearances = stats.follow(pseudonym).context("cannot read the statistics store")?;
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &appearances).context("cannot write the output")?;
+            let object = serde_json::json!({ "format": super::json::STATS_PSEUDONYM, "appearances": appearances });
+            serde_json::to_writer_pretty(&mut out, &object).context("cannot write the output")?;
             writeln!(out).map_err(write_err)?;
         } else {
             for a in &appearances {
@@ -76,7 +77,8 @@ pub fn run(args: Args) -> CliResult {
     }
     let report = stats.report().context("cannot read the statistics store")?;
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).context("cannot write the output")?;
+        let object = super::json::Versioned { format: super::json::STATS, body: &report };
+        serde_json::to_writer_pretty(&mut out, &object).context("cannot write the output")?;
         writeln!(out).map_err(write_err)?;
         out.flush().map_err(write_err)?;
         return Ok(Outcome::Success);

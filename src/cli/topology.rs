@@ -56,10 +56,10 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The part of a settings file this command reads.
+/// The part of a settings file this command reads. The `[broker]` table is required: the
+/// development defaults are never exported as a deployment's definitions.
 #[derive(Debug, serde::Deserialize)]
 struct TopologyFile {
-    #[serde(default)]
     broker: BusSettings,
 }
 

@@ -52,7 +52,7 @@ fn solicitation(case: &str, body: &str, chunks: u32, at: SystemTime) -> StoredSo
 /// An observatory's store with a case collecting (cnam late with one of two chunks unanswered
 /// and reminded, cnav done), a case returned whose receipt came a minute ago, a purged case,
 /// and four dead-letters of two kinds.
-fn observatory_store(data_dir: &Path) {
+pub(crate) fn observatory_store(data_dir: &Path) {
     std::fs::create_dir_all(data_dir).unwrap();
     let store = CaseStore::open(&data_dir.join("observatory.db")).unwrap();
     let now = SystemTime::now();
@@ -86,7 +86,7 @@ fn observatory_store(data_dir: &Path) {
         .unwrap();
 }
 
-fn settings_file(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
+pub(crate) fn settings_file(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
     let path = dir.join("observatory.toml");
     std::fs::write(
         &path,
@@ -107,7 +107,7 @@ fn closed_port() -> String {
     format!("http://{addr}")
 }
 
-fn ctl_status(config: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn ctl_status(config: &Path, extra: &[&str]) -> std::process::Output {
     passerelle().args(["ctl", "status", "--config"]).arg(config).args(extra).output().unwrap()
 }
 
@@ -171,29 +171,45 @@ fn ctl_status_reports_cases_in_flight_late_bodies_the_next_purge_and_dead_letter
     assert!(text.contains("rabbitmq-plugins enable rabbitmq_management"), "{text}");
 }
 
-/// A stand-in management API: answers one request with `body`, and hands back the request head.
+/// A stand-in management API: answers the queue list with `body` and the consumer list with
+/// none, and hands back the queue list request's head.
 fn fake_management(body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    fake_management_api(body, "[]")
+}
+
+/// A stand-in management API answering `GET /api/queues/…` with `queues` and
+/// `GET /api/consumers/…` with `consumers` (one request each, in that order, as `ctl status`
+/// asks), and handing back the queue list request's head.
+pub(crate) fn fake_management_api(
+    queues: &'static str,
+    consumers: &'static str,
+) -> (String, std::thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                break;
+        let mut first = None;
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
             }
-            head.push_str(&line);
+            let body = if head.starts_with("GET /api/consumers/") { consumers } else { queues };
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            first.get_or_insert(head);
         }
-        let mut stream = stream;
-        write!(
-            stream,
-            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        head
+        first.unwrap_or_default()
     });
     (url, server)
 }
@@ -236,7 +252,14 @@ fn ctl_status_on_this_machine_says_whether_the_management_api_is_there() {
     let data_dir = dir.path().join("observatory");
     observatory_store(&data_dir);
     let config = dir.path().join("observatory.toml");
-    std::fs::write(&config, format!("code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n", data_dir.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://guest:guest@127.0.0.1:5672/%2f\"]\n",
+            data_dir.display()
+        ),
+    )
+    .unwrap();
     let output = ctl_status(&config, &["--json"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let s: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -259,12 +282,15 @@ fn ctl_status_without_a_store_or_with_bad_settings_fails_clearly() {
     let config = dir.path().join("observatory.toml");
     std::fs::write(
         &config,
-        format!("code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n", dir.path().join("none").display()),
+        format!(
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
+            dir.path().join("none").display()
+        ),
     )
     .unwrap();
     let output = ctl_status(&config, &["--no-management"]);
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no case store at"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no store at"));
 
     std::fs::write(&config, "code = \"carsat-nowhere\"\ndata_dir = \"/tmp\"\n").unwrap();
     let output = ctl_status(&config, &["--no-management"]);

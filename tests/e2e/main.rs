@@ -1,6 +1,7 @@
 //! The root package's parallel suite, as one test binary (one link instead of one per file):
 //! the operator-facing commands run as real processes (`demo`, `ctl`, `synth`, `topology`,
-//! `requester check` and the requester CLI, the deploy kit, `/metrics`, `bench`), hostile input
+//! `requester check` and the requester CLI, the deploy kit, `/metrics`, `bench`, settings
+//! mistakes and the exit code of each failure), hostile input
 //! files, poison messages and storage faults against whole deployments. Each module is one
 //! concern; `support` holds what they share.
 //!
@@ -15,6 +16,7 @@
 mod support;
 
 mod bench;
+mod contracts;
 mod ctl;
 mod demo;
 mod deploy;
@@ -25,6 +27,8 @@ mod metrics;
 mod poison;
 mod requester_check;
 mod requester_cli;
+mod settings_errors;
 mod storage_faults;
 mod synth;
+mod territory_lock;
 mod topology;

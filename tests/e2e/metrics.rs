@@ -340,16 +340,16 @@ fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
 /// A TCP proxy to the test broker that the test cuts and restores. Cut, it closes every
 /// connection it carries and closes new ones at once: the daemon sees its broker go away and
 /// cannot reconnect until it is restored.
-struct BrokerProxy {
+pub(crate) struct BrokerProxy {
     /// The broker's URL through the proxy.
-    url: String,
+    pub(crate) url: String,
     open: tokio::sync::watch::Sender<bool>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl BrokerProxy {
     /// Listens on a free local port and forwards to the broker of `url` (plain AMQP).
-    fn start(url: &str) -> BrokerProxy {
+    pub(crate) fn start(url: &str) -> BrokerProxy {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let (upstream, url) = through_port(url, listener.local_addr().unwrap().port());
@@ -373,11 +373,11 @@ impl BrokerProxy {
         BrokerProxy { url, open, _runtime: runtime }
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.open.send_replace(false);
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.open.send_replace(true);
     }
 }

@@ -161,6 +161,7 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(cases.len(), 2);
     assert!(cases.iter().all(|c| c["case"]["state"] == "sent"), "{cases:?}");
+    assert!(cases.iter().all(|c| c["format"] == "passerelle.requester-case/1"), "docs/JSON.md: {cases:?}");
     let case_id = cases[0]["case"]["case_id"].as_str().unwrap().to_owned();
     let o = passerelle(&["requester", "fetch", "--config", config_s, &case_id]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -170,6 +171,89 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
     let o = passerelle(&["requester", "purge", "--config", config_s]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("purged submission"));
+
+    observatory.close().await;
+    passerelle_bus::amqp::delete_topology(&settings).await.unwrap();
+}
+
+/// The number of messages waiting on `queue` (a passive declare).
+async fn depth(url: &str, queue: &str) -> u32 {
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+    let declared = channel.queue_declare(queue.into(), passive, lapin::types::FieldTable::default()).await.unwrap();
+    let _ = conn.close(200, "done".into()).await;
+    declared.message_count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_windows_1252_selection_without_the_flag_sends_nothing() {
+    let url = amqp_url();
+    if !broker_reachable_or_skip(&url) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("test-requester-1252-{}", &passerelle_requester::Uuid::new_v4().simple().to_string()[..12]);
+    let config = write_config(dir.path(), &prefix);
+    let settings = BusSettings {
+        urls: vec![url.clone()],
+        prefix: prefix.clone(),
+        observatories: vec!["carsat-sud-est".into(), "cnav-idf".into()],
+        ..BusSettings::default()
+    };
+    let observatory = AmqpBus::connect(&settings, Role::Observatory("carsat-sud-est".into())).await.unwrap();
+    let queues = ["carsat-sud-est", "cnav-idf"].map(|o| format!("{prefix}.observatory.{o}.requests"));
+
+    // A French spreadsheet export: the ASCII-named persons come first, as today's reader sent them.
+    let mut csv = String::from("nir;family_name;given_names;sex;birth_year;commune_code\r\n");
+    csv.push_str(&format!("{};Martin;Jean;M;1950;13055\r\n", nir(1)));
+    csv.push_str(&format!("{};Dupont;Anne;F;1950;75056\r\n", nir(2)));
+    csv.push_str(&format!("{};Lefèvre;Hélène;F;1950;13055\r\n", nir(3)));
+    csv.push_str(&format!("{};Noël;Zoé;F;1950;75056\r\n", nir(4)));
+    let selection = dir.path().join("export.csv");
+    std::fs::write(&selection, csv.chars().map(|c| c as u32 as u8).collect::<Vec<u8>>()).unwrap();
+    let submit = |encoding: &str| {
+        passerelle(&[
+            "requester",
+            "submit",
+            "--config",
+            config.to_str().unwrap(),
+            "--selection",
+            selection.to_str().unwrap(),
+            "--want",
+            "rsa",
+            "--service",
+            "Atelier prévention des chutes",
+            "--detach",
+            "--year",
+            "2025",
+            "--encoding",
+            encoding,
+        ])
+    };
+
+    let o = submit("utf-8");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    // Said once (the other lines are the connection's log lines).
+    let said: Vec<&str> = out.lines().filter(|l| !l.contains("INFO") && !l.contains("WARN")).collect();
+    assert_eq!(said.len(), 1, "said once: {out}");
+    assert!(out.contains("nothing was sent: the file is not UTF-8: line 4, family_name"), "{out}");
+    assert!(out.contains("run again with --encoding windows-1252"), "{out}");
+    // Nothing stored, nothing on the observatories' request queues.
+    let o = passerelle(&["requester", "status", "--config", config.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "no case in the requester's store: {}", text(&o));
+    for queue in &queues {
+        assert_eq!(depth(&url, queue).await, 0, "{queue}");
+    }
+
+    // With the flag, the same file goes: the queues this test watches do receive requests.
+    let o = submit("windows-1252");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for queue in &queues {
+        assert!(depth(&url, queue).await > 0, "{queue}");
+    }
 
     observatory.close().await;
     passerelle_bus::amqp::delete_topology(&settings).await.unwrap();

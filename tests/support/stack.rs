@@ -216,6 +216,20 @@ impl Stack {
         stack
     }
 
+    /// Adds a daemon of these settings (written to `<name>.toml` in the stack's folder, its log
+    /// `logs/<name>.log`), not started: a second observatory, say. Its `metrics_addr` must be
+    /// its own.
+    pub fn add_daemon(&mut self, name: &str, settings: PartySettings) {
+        let config = self.dir.path().join(format!("{name}.toml"));
+        settings.write(&config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", config.display()));
+        let log = self.dir.path().join("logs").join(format!("{name}.log"));
+        let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, log)
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .env_remove("PASSERELLE_LOG_FORMAT")
+            .env("RUST_LOG", &self.options.log_filter);
+        self.daemons.push(Daemon { settings, process });
+    }
+
     /// Changes a daemon's settings and writes its settings file again, serialised (before it
     /// starts, or before a restart).
     pub fn edit_settings(&mut self, daemon: &str, edit: impl FnOnce(&mut PartySettings)) {

@@ -8,10 +8,11 @@
 //!   dead-letter exchange (its reasoned dead-letters), and read (consume) only its own
 //!   solicitations and results queues;
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
-//!   declares them), write to the solicitations, results and dead-letter exchanges (and to the
-//!   queues, which RabbitMQ requires to bind them; nobody may publish through the default
-//!   exchange), and read its own requests and responses queues, the dead-letter and alarm
-//!   queues, and the exchanges (required to bind).
+//!   declares them) and its territory's lock queue, write to the solicitations, results,
+//!   dead-letter and holders exchanges (and to the queues, which RabbitMQ requires to bind
+//!   them; nobody may publish through the default exchange), and read its own requests,
+//!   responses and holder queues, the dead-letter and alarm queues, and the exchanges
+//!   (required to bind).
 //!
 //! Users are exported **without passwords** (`password_hash` empty: no password logs in). Set
 //! one after importing with `rabbitmqctl change_password USER` or authenticate the services by
@@ -19,7 +20,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::topology::{alarm_queue, dead_letter_queue, ArgValue, Exchange, Topology};
+use crate::topology::{
+    alarm_queue, dead_letter_queue, holder_queue, holders_exchange, territory_lock_queue, ArgValue, Exchange, Topology,
+};
 use crate::{BusError, BusSettings, Role};
 
 /// Permissions of one user as RabbitMQ regular expressions.
@@ -83,13 +86,16 @@ pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permiss
         write.extend(role.publishes_to().iter().map(|e| e.name(p)));
         write.push(Exchange::DeadLetter.name(p));
         read.extend(role.queues().iter().map(|q| q.name(p)));
-        if let Role::Observatory(_) = role {
+        if let Role::Observatory(code) = role {
             configure.extend(all_exchanges.iter().cloned());
             configure.extend(all_queues.iter().cloned());
+            configure.push(territory_lock_queue(p, &code));
             write.extend(all_queues.iter().cloned());
+            write.push(holders_exchange(p));
             read.extend(all_exchanges.iter().cloned());
             read.push(dead_letter_queue(p));
             read.push(alarm_queue(p));
+            read.push(holder_queue(p, &code));
         }
     }
     for v in [&mut configure, &mut write, &mut read] {

@@ -31,6 +31,15 @@ pub enum BusError {
     /// The settings are inconsistent (e.g. a queue for an unknown party).
     #[error("invalid bus settings: {0}")]
     Settings(String),
+    /// Another observatory's connection holds the territory's lock (at start, not waiting).
+    #[error("another observatory runs territory {territory}: its lock is held by {holder}")]
+    TerritoryHeld { territory: String, holder: String },
+    /// The territory's lock was taken by another observatory while this one was disconnected:
+    /// the bus closed, so two observatories never consume at once.
+    #[error(
+        "the lock of territory {territory} was taken by another observatory while this one was disconnected: {holder}"
+    )]
+    TerritoryLost { territory: String, holder: String },
     /// The bus was closed.
     #[error("the bus is closed")]
     Closed,

@@ -35,8 +35,9 @@ impl BrokerHealth {
         BrokerHealth(Arc::new(Link::InProcess))
     }
 
-    /// An AMQP bus's, not connected until its connection layer opens a connection.
-    pub(crate) fn amqp() -> BrokerHealth {
+    /// An AMQP bus's, not connected until its connection layer opens a connection (also what a
+    /// daemon's `/health` follows before its bus exists).
+    pub fn amqp() -> BrokerHealth {
         BrokerHealth(Arc::new(Link::Amqp(RwLock::new(None))))
     }
 

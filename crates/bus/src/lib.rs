@@ -31,7 +31,7 @@ pub use error::BusError;
 pub use health::BrokerHealth;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
 pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
-pub use settings::{BusSettings, IdentitySettings, TlsSettings};
+pub use settings::{BusSettings, BusSettingsError, IdentitySettings, TlsSettings};
 pub use stats::BusStats;
 pub use topology::{Queue, Role};
 

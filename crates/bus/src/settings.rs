@@ -142,27 +142,45 @@ impl BusSettings {
     /// Checks what serde cannot: something to connect to, non-zero limits, distinct codes
     /// usable in queue names.
     pub fn validate(&self) -> Result<(), crate::BusError> {
-        let bad = |m: String| Err(crate::BusError::Settings(m));
+        self.check().map_err(|e| crate::BusError::Settings(e.to_string()))
+    }
+
+    /// [`BusSettings::validate`], naming the key at fault (under `[broker]`).
+    pub fn check(&self) -> Result<(), BusSettingsError> {
+        let bad = |key: &str, message: String| Err(BusSettingsError { key: key.to_owned(), message });
         if self.urls.is_empty() {
-            return bad("`urls` is empty".into());
+            return bad("urls", "empty: name at least one broker".into());
         }
-        if self.prefetch == 0 || self.confirm_window == 0 {
-            return bad("`prefetch` and `confirm_window` must be at least 1".into());
+        if self.prefetch == 0 {
+            return bad("prefetch", "must be at least 1".into());
+        }
+        if self.confirm_window == 0 {
+            return bad("confirm_window", "must be at least 1".into());
         }
         if self.prefix.is_empty() {
-            return bad("`prefix` is empty".into());
+            return bad("prefix", "empty".into());
         }
         let mut seen = std::collections::BTreeSet::new();
-        for code in self.observatories.iter().chain(&self.bodies) {
-            if !passerelle_protocol::ids::is_party_code(code) {
-                return bad(format!("party code {code:?}: use lowercase letters, digits, `-` and `_`"));
-            }
-            if !seen.insert(code) {
-                return bad(format!("party code {code:?} appears twice"));
+        for (key, codes) in [("observatories", &self.observatories), ("bodies", &self.bodies)] {
+            for code in codes {
+                if !passerelle_protocol::ids::is_party_code(code) {
+                    return bad(key, format!("party code {code:?}: use lowercase letters, digits, `-` and `_`"));
+                }
+                if !seen.insert(code) {
+                    return bad(key, format!("party code {code:?} appears twice"));
+                }
             }
         }
         Ok(())
     }
+}
+
+/// A `[broker]` setting that cannot be used; `key` is relative to `[broker]` (`urls`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct BusSettingsError {
+    pub key: String,
+    pub message: String,
 }
 
 fn default_urls() -> Vec<String> {

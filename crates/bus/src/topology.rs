@@ -153,6 +153,30 @@ pub fn alarm_queue(prefix: &str) -> String {
     format!("{prefix}.delivery-limit-alarms")
 }
 
+/// The exclusive queue an observatory's connection holds while it runs its territory (the
+/// territory lock, `amqp::lock`): RabbitMQ refuses a second connection's declaration of it with
+/// RESOURCE_LOCKED, and deletes it when its connection closes.
+pub fn territory_lock_queue(prefix: &str, code: &str) -> String {
+    format!("{prefix}.observatory.{code}.lock")
+}
+
+/// The queue keeping the last holder record of an observatory's territory lock (who runs it:
+/// host, pid, start time), read by an observatory waiting for the lock. At most one message.
+pub fn holder_queue(prefix: &str, code: &str) -> String {
+    format!("{prefix}.observatory.{code}.holder")
+}
+
+/// The exchange holder records are published to (routing key: the observatory's code). Only
+/// observatories write it: nobody publishes through the default exchange.
+pub fn holders_exchange(prefix: &str) -> String {
+    format!("{prefix}.holders")
+}
+
+/// The arguments of a holder queue: the newest record only.
+pub fn holder_queue_arguments() -> Vec<(&'static str, ArgValue)> {
+    vec![("x-queue-type", ArgValue::Str("classic".into())), ("x-max-length", ArgValue::Int(1))]
+}
+
 /// Who connects: an observatory declares the whole topology (idempotent); a body only checks
 /// passively that its own queues exist, so no body account needs the configure right.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -285,6 +309,16 @@ impl Topology {
                 headers: vec![x_match.clone(), rule],
             });
         }
+        exchanges.push((holders_exchange(p), "direct"));
+        for o in &settings.observatories {
+            queues.push(QueueSpec { name: holder_queue(p, o), arguments: holder_queue_arguments() });
+            bindings.push(BindingSpec {
+                exchange: holders_exchange(p),
+                queue: holder_queue(p, o),
+                routing_key: o.clone(),
+                headers: Vec::new(),
+            });
+        }
         Topology { exchanges, queues, bindings }
     }
 }
@@ -306,9 +340,12 @@ mod tests {
     #[test]
     fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
         let t = Topology::of(&BusSettings::default());
-        assert_eq!(t.exchanges.len(), 5);
-        assert_eq!(t.queues.len(), 2 + 2 * 4 + 2);
-        for q in t.queues.iter().filter(|q| !q.name.contains("dead-letter") && !q.name.contains("alarm")) {
+        assert_eq!(t.exchanges.len(), 6);
+        assert_eq!(t.queues.len(), 2 + 2 * 4 + 2 + 1);
+        let flow = |q: &&QueueSpec| {
+            !q.name.contains("dead-letter") && !q.name.contains("alarm") && !q.name.ends_with(".holder")
+        };
+        for q in t.queues.iter().filter(flow) {
             assert!(q.arguments.contains(&("x-delivery-limit", ArgValue::Int(20))), "{}", q.name);
             assert!(q.arguments.contains(&("x-queue-type", ArgValue::Str("quorum".into()))));
             assert!(q.arguments.contains(&("x-message-ttl", ArgValue::Int(30 * 24 * 3600 * 1000))));

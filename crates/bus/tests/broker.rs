@@ -6,12 +6,14 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use common::*;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
+use passerelle_bus::amqp::lock::TerritoryLock;
 use passerelle_bus::{AmqpBus, Bus, BusError, Kind, Outgoing, Queue, Role, Verdict};
 use passerelle_test_support::broker::url;
 use passerelle_test_support::{unique, User};
@@ -181,7 +183,7 @@ async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
     let v = Vhost::new();
     let obs = observatory(&v).await;
     let queues = v.queues();
-    assert_eq!(queues.len(), 2 + 2 * 4 + 2, "{queues:?}");
+    assert_eq!(queues.len(), 2 + 2 * 4 + 2 + 1, "{queues:?}");
     for q in &queues {
         // rabbitmqctl lists arguments as [name, type, value] triples.
         let args: serde_json::Map<String, serde_json::Value> = q["arguments"]
@@ -190,8 +192,13 @@ async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
             .iter()
             .map(|a| (a[0].as_str().unwrap().to_owned(), a[2].clone()))
             .collect();
-        assert_eq!(args["x-queue-type"], "quorum", "{q}");
         let name = q["name"].as_str().unwrap();
+        if name == "passerelle.observatory.carsat-sud-est.holder" {
+            // The territory lock's holder record: the newest only.
+            assert_eq!((&args["x-queue-type"], &args["x-max-length"]), (&"classic".into(), &1.into()), "{q}");
+            continue;
+        }
+        assert_eq!(args["x-queue-type"], "quorum", "{q}");
         if name == "passerelle.dead-letters" || name == "passerelle.delivery-limit-alarms" {
             assert_eq!(args["x-message-ttl"], 7 * 24 * 3600 * 1000_i64, "{q}");
         } else {
@@ -344,7 +351,11 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
     // The observatory's user may declare the whole topology; the body's may check its part.
     let mut obs_settings = settings.clone();
     obs_settings.urls = vec![obs.url(&v)];
-    let obs_bus = AmqpBus::connect(&obs_settings, Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    // … and hold its territory's lock, publishing its holder record.
+    let obs_bus =
+        AmqpBus::connect_holding(&obs_settings, Role::Observatory(OBSERVATORY.into()), Some(lock("obs", false)))
+            .await
+            .unwrap();
     let mut cnaf_settings = settings.clone();
     cnaf_settings.urls = vec![cnaf.url(&v)];
     let cnaf_bus = AmqpBus::connect(&cnaf_settings, Role::Body("cnaf".into())).await.unwrap();
@@ -385,6 +396,13 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
         let err = result.expect_err("publishing to an exchange the role does not need");
         assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
     }
+    // The territory lock's holder record: not a body's to read.
+    let ch = raw.create_channel().await.unwrap();
+    let err = ch
+        .basic_get("passerelle.observatory.carsat-sud-est.holder".into(), lapin::options::BasicGetOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     // Declaring anything: refused (bodies have no configure right).
     let ch = raw.create_channel().await.unwrap();
     let err = ch
@@ -394,4 +412,64 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     cnaf_bus.close().await;
     obs_bus.close().await;
+}
+
+/// A territory lock for `holder`, recording what its standby is told.
+fn lock(holder: &str, wait: bool) -> TerritoryLock {
+    TerritoryLock { holder: holder.to_owned(), wait, on_standby: Arc::new(|_| {}) }
+}
+
+#[tokio::test]
+async fn one_observatory_connection_holds_the_territory_and_a_second_is_told_who() {
+    let v = Vhost::new();
+    let role = || Role::Observatory(OBSERVATORY.into());
+    let first = AmqpBus::connect_holding(&v.settings(), role(), Some(lock("first, pid 1", false))).await.unwrap();
+    let err = AmqpBus::connect_holding(&v.settings(), role(), Some(lock("second, pid 2", false))).await.unwrap_err();
+    assert!(matches!(&err, BusError::TerritoryHeld { holder, .. } if holder == "first, pid 1"), "{err}");
+    assert!(err.to_string().contains("another observatory runs territory carsat-sud-est"), "{err}");
+
+    // A standby waits, saying who holds the lock, and takes it once the holder's connection ends.
+    let told = Arc::new(Mutex::new(Vec::<Option<String>>::new()));
+    let record = Arc::clone(&told);
+    let standby = TerritoryLock {
+        holder: "standby, pid 3".to_owned(),
+        wait: true,
+        on_standby: Arc::new(move |h| record.lock().unwrap().push(h.map(str::to_owned))),
+    };
+    let settings = v.settings();
+    let waiting = tokio::spawn(async move { AmqpBus::connect_holding(&settings, role(), Some(standby)).await });
+    let seen = Arc::clone(&told);
+    passerelle_test_support::eventually("the standby says who holds the lock", || {
+        seen.lock().unwrap().first().cloned().flatten().as_deref() == Some("first, pid 1")
+    })
+    .await;
+    assert!(!waiting.is_finished(), "the standby waits");
+    first.close().await;
+    let standby = tokio::time::timeout(WAIT, waiting).await.expect("the standby took over").unwrap().unwrap();
+    assert_eq!(told.lock().unwrap().last(), Some(&None), "its standby ended");
+    // A body's connection takes no lock.
+    AmqpBus::connect(&v.settings(), Role::Body("cnaf".into())).await.unwrap().close().await;
+    standby.close().await;
+}
+
+#[tokio::test]
+async fn an_observatory_that_lost_its_territory_while_disconnected_stops() {
+    let v = Vhost::new();
+    let role = || Role::Observatory(OBSERVATORY.into());
+    let first = AmqpBus::connect_holding(&v.settings(), role(), Some(lock("first, pid 1", true))).await.unwrap();
+    let health = first.broker_health();
+    v.close_connections();
+    passerelle_test_support::eventually("the first observatory sees its connection closed", || !health.is_connected())
+        .await;
+    // Meanwhile another observatory of the territory takes the lock.
+    let second = AmqpBus::connect_holding(&v.settings(), role(), Some(lock("second, pid 2", false))).await.unwrap();
+    // The first reconnects when it next needs the broker, and finds the territory taken.
+    let err = first.publish(responses("cnaf", 1)).await.unwrap_err();
+    assert!(matches!(err, BusError::TerritoryLost { .. } | BusError::Closed), "{err}");
+    let lost = first.territory_lost().expect("the bus says the territory was lost");
+    assert!(lost.contains("second, pid 2"), "{lost}");
+    let err = first.consume(responses_queue(), Recorder::acking().0).await.unwrap_err();
+    assert!(matches!(err, BusError::Closed), "it consumes nothing any more: {err}");
+    first.close().await;
+    second.close().await;
 }

@@ -21,6 +21,10 @@ pub enum Phase {
     Serving,
     /// Asked to stop: finishing its in-flight work.
     Stopping,
+    /// Waiting for a lock another process holds (an observatory whose territory runs elsewhere):
+    /// not consuming; it takes over when the lock is released.
+    #[serde(rename = "standing_by")]
+    StandingBy,
 }
 
 /// The body of `/health` (JSON).
@@ -46,7 +50,9 @@ pub struct Health(Arc<State>);
 struct State {
     /// A [`Phase`] as its `u8` (see [`Health::phase`]).
     phase: AtomicU8,
-    broker: BrokerHealth,
+    broker: RwLock<BrokerHealth>,
+    /// While standing by: who holds the lock it waits for, and the phase to go back to.
+    holder: RwLock<Option<(String, Phase)>>,
     announcements: RwLock<Vec<String>>,
 }
 
@@ -63,7 +69,8 @@ impl Health {
     pub fn new(broker: BrokerHealth) -> Health {
         Health(Arc::new(State {
             phase: AtomicU8::new(Phase::Starting as u8),
-            broker,
+            broker: RwLock::new(broker),
+            holder: RwLock::default(),
             announcements: RwLock::default(),
         }))
     }
@@ -78,8 +85,39 @@ impl Health {
         match self.0.phase.load(Ordering::SeqCst) {
             p if p == Phase::Serving as u8 => Phase::Serving,
             p if p == Phase::Stopping as u8 => Phase::Stopping,
+            p if p == Phase::StandingBy as u8 => Phase::StandingBy,
             _ => Phase::Starting,
         }
+    }
+
+    /// Standing by while `holder` holds the lock the daemon waits for (`Some`), back in the
+    /// phase it left once it has the lock (`None`): starting at start, serving after a
+    /// reconnection that waited for the broker to release its previous connection's lock.
+    pub fn stand_by(&self, holder: Option<&str>) {
+        let mut standby = self.0.holder.write().unwrap_or_else(|p| p.into_inner());
+        let phase = match (holder, standby.as_ref()) {
+            (Some(holder), previous) => {
+                let back_to = previous.map_or_else(|| self.phase(), |(_, p)| *p);
+                *standby = Some((holder.to_owned(), back_to));
+                Phase::StandingBy
+            }
+            (None, Some((_, back_to))) => {
+                let back_to = *back_to;
+                *standby = None;
+                back_to
+            }
+            (None, None) => return,
+        };
+        self.0.phase.store(phase as u8, Ordering::SeqCst);
+    }
+
+    /// Follows the broker connection of a bus connected after `/health` started to be served.
+    pub fn follow_broker(&self, broker: BrokerHealth) {
+        *self.0.broker.write().unwrap_or_else(|p| p.into_inner()) = broker;
+    }
+
+    fn broker_connected(&self) -> bool {
+        self.0.broker.read().unwrap_or_else(|p| p.into_inner()).is_connected()
     }
 
     /// Replaces the notices `/health` carries (the daemon's bootstrap sets them at start).
@@ -95,20 +133,25 @@ impl Health {
 
     /// Serving, with the broker connected.
     pub fn is_healthy(&self) -> bool {
-        self.phase() == Phase::Serving && self.0.broker.is_connected()
+        self.phase() == Phase::Serving && self.broker_connected()
     }
 
     /// What `/health` answers now.
     pub fn report(&self) -> HealthReport {
         let phase = self.phase();
-        let broker_connected = self.0.broker.is_connected();
+        let broker_connected = self.broker_connected();
         let mut reasons = Vec::new();
         match phase {
             Phase::Starting => reasons.push("the daemon is starting: not consuming yet".to_owned()),
             Phase::Stopping => reasons.push("the daemon is stopping".to_owned()),
+            Phase::StandingBy => {
+                let standby = self.0.holder.read().unwrap_or_else(|p| p.into_inner());
+                let holder = standby.as_ref().map_or("", |(holder, _)| holder.as_str());
+                reasons.push(format!("standing by, not consuming: the lock is held by {holder}"));
+            }
             Phase::Serving => {}
         }
-        if !broker_connected {
+        if !broker_connected && phase != Phase::StandingBy {
             reasons.push("the broker connection is lost: the bus is reconnecting (see the daemon's log)".to_owned());
         }
         HealthReport {
@@ -137,6 +180,29 @@ mod tests {
         health.set(false);
         let report = health.report();
         assert_eq!((report.healthy, report.phase), (false, Phase::Stopping));
+    }
+
+    #[test]
+    fn standing_by_names_the_holder_and_is_not_healthy() {
+        let health = Health::default();
+        health.stand_by(Some("observatory carsat-sud-est on host a, pid 7"));
+        let report = health.report();
+        assert_eq!((report.healthy, report.phase), (false, Phase::StandingBy));
+        assert_eq!(
+            report.reasons,
+            ["standing by, not consuming: the lock is held by observatory carsat-sud-est on host a, pid 7"]
+        );
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains(r#""phase":"standing_by""#), "{json}");
+        health.stand_by(Some("another record of the same holder"));
+        health.stand_by(None);
+        assert_eq!(health.phase(), Phase::Starting, "back where it was");
+        health.set(true);
+        assert!(health.is_healthy());
+        health.stand_by(Some("its own previous connection"));
+        assert!(!health.is_healthy());
+        health.stand_by(None);
+        assert!(health.is_healthy(), "serving again after a reconnection");
     }
 
     #[test]

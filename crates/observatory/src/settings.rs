@@ -4,8 +4,8 @@
 //! ```toml
 //! code = "carsat-sud-est"              # this observatory (passerelle_protocol::territory)
 //! data_dir = "/var/lib/passerelle"     # observatory.db, statistics.db, statistics.key
-//! respond_by_default_days = 7          # deadline when the request gives none
-//! retention_days = 30                  # payload cap, lowered only (art. 5: 30 days at most)
+//! respond_by_default_days = 7          # deadline when the request gives none (1 to 21)
+//! retention_days = 30                  # payload cap: 1 to 30 (art. 5: 30 days at most)
 //! chunk_size = 1000                    # persons per solicitation / result chunk
 //! agent_id = "jdupont"                 # who the CLI's audit entries name (default: the OS user)
 //! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
@@ -44,7 +44,7 @@ const RESPOND_BY_SHARE_OF_RETENTION: f64 = 0.7;
 
 /// The most audit years kept besides the current one (the norm's rule: the current year and the
 /// four following).
-pub const AUDIT_RETENTION_YEARS_CAP: u32 = 4;
+pub const AUDIT_RETENTION_YEARS_CAP: u32 = rules::AUDIT_RETENTION_YEARS.max as u32;
 
 /// How often the timer checks deadlines, reminders and purges by default. Time rules are days
 /// long; a second is plenty, and tests set milliseconds.
@@ -72,7 +72,7 @@ pub struct ObservatorySettings {
     pub broker: BusSettings,
     #[serde(default = "default_respond_by_days")]
     pub respond_by_default_days: u64,
-    /// Clamped to 30 days (art. 5).
+    /// Payloads are kept this long at most: 1 to 30 days (art. 5; [`rules::OBSERVATORY_RETENTION_DAYS`]).
     #[serde(default = "default_retention_days")]
     pub retention_days: u64,
     #[serde(default = "default_chunk_size")]
@@ -90,10 +90,10 @@ pub struct ObservatorySettings {
     /// Département → observatory code overrides (Mayotte, a collectivity, a move).
     #[serde(default)]
     pub territory: BTreeMap<String, String>,
-    /// Audit years kept besides the current one; clamped to 4.
+    /// Audit years kept besides the current one: 0 to 4 ([`rules::AUDIT_RETENTION_YEARS`]).
     #[serde(default = "default_audit_retention_years")]
     pub audit_retention_years: u32,
-    /// Clamped to 5 years (art. 5).
+    /// 1 to 1826 days: 5 years at most (art. 5; [`rules::STATISTICS_RETENTION_DAYS`]).
     #[serde(default = "default_statistics_retention_days")]
     pub statistics_retention_days: u64,
     /// The timer's period in milliseconds.
@@ -178,7 +178,8 @@ impl ObservatorySettings {
         self.statistics_secret_file.clone().unwrap_or_else(|| self.data_dir.join("statistics.key"))
     }
 
-    /// Checks the settings and computes the effective limits (clamped to the legal caps).
+    /// Checks the settings and computes the effective limits. A value outside its legal range
+    /// is refused with the range and its source, never lowered.
     pub fn resolve(&self) -> Result<Config, SettingsError> {
         let bad = |key: &str, message: String| Err(SettingsError { key: key.to_owned(), message });
         let code = ObservatoryCode::parse(&self.code)
@@ -189,7 +190,7 @@ impl ObservatorySettings {
                 format!("`{}` is not an observatory code (see passerelle_protocol::territory)", self.code),
             );
         }
-        self.broker.validate().map_err(|e| SettingsError { key: "broker".into(), message: e.to_string() })?;
+        self.broker.check().map_err(|e| SettingsError { key: format!("broker.{}", e.key), message: e.message })?;
         if !self.broker.observatories.contains(&self.code) {
             return bad(
                 "broker.observatories",
@@ -198,9 +199,6 @@ impl ObservatorySettings {
         }
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return bad("chunk_size", format!("must be between 1 and {MAX_CHUNK_SIZE}"));
-        }
-        if self.retention_days == 0 || self.respond_by_default_days == 0 {
-            return bad("retention_days", "retention_days and respond_by_default_days must be at least 1".into());
         }
         if self.tick_ms == 0 {
             return bad("tick_ms", "must be at least 1".into());
@@ -212,15 +210,30 @@ impl ObservatorySettings {
             passerelle_metrics::check_addr(addr)
                 .map_err(|message| SettingsError { key: "metrics_addr".into(), message })?;
         }
-        let retention = rules::clamp_retention(rules::days(self.retention_days), rules::OBSERVATORY_RETENTION_CAP);
-        if retention < rules::days(self.retention_days) {
-            tracing::warn!(
-                configured_days = self.retention_days,
-                "retention_days above the 30-day cap of art. 5: 30 days apply"
-            );
-        }
+        let range = |key: &str, limit: rules::LegalRange, value: u64| {
+            limit.check(value).map_err(|message| SettingsError { key: key.to_owned(), message })
+        };
+        let retention = rules::days(range("retention_days", rules::OBSERVATORY_RETENTION_DAYS, self.retention_days)?);
+        // A deadline leaves at least 30 % of the retention for the result and its receipt.
         let max_respond_by = rules::MAX_RESPOND_BY.min(retention.mul_f64(RESPOND_BY_SHARE_OF_RETENTION));
-        let respond_by_default = rules::days(self.respond_by_default_days).min(max_respond_by);
+        let respond_by_limit = rules::LegalRange {
+            max: max_respond_by.as_secs() / 86_400,
+            source: if max_respond_by < rules::MAX_RESPOND_BY {
+                "70 % of retention_days at most, so that the result and its receipt fit in the retention"
+            } else {
+                rules::RESPOND_BY_DAYS.source
+            },
+            ..rules::RESPOND_BY_DAYS
+        };
+        let respond_by_default =
+            rules::days(range("respond_by_default_days", respond_by_limit, self.respond_by_default_days)?);
+        let audit_retention_years =
+            range("audit_retention_years", rules::AUDIT_RETENTION_YEARS, self.audit_retention_years.into())? as u32;
+        let statistics_retention = rules::days(range(
+            "statistics_retention_days",
+            rules::STATISTICS_RETENTION_DAYS,
+            self.statistics_retention_days,
+        )?);
         let mut territories = Territories::default();
         for (departement, observatory) in &self.territory {
             territories = territories
@@ -237,11 +250,8 @@ impl ObservatorySettings {
             chunk_size: self.chunk_size as u32,
             routing,
             territories,
-            audit_retention_years: self.audit_retention_years.min(AUDIT_RETENTION_YEARS_CAP),
-            statistics_retention: rules::clamp_retention(
-                rules::days(self.statistics_retention_days),
-                rules::STATISTICS_RETENTION_CAP,
-            ),
+            audit_retention_years,
+            statistics_retention,
             tick: Duration::from_millis(self.tick_ms),
             rebuild_interval: Duration::from_secs(self.rebuild_interval_s),
         })
@@ -287,23 +297,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_resolve_and_caps_hold() {
+    fn defaults_resolve_and_out_of_range_legal_limits_are_refused() {
         let mut s = ObservatorySettings::new("carsat-sud-est", "/tmp/x");
         let c = s.resolve().unwrap();
         assert_eq!(c.retention, rules::days(30));
         assert_eq!(c.respond_by_default, rules::days(7));
         assert_eq!(c.max_respond_by, rules::MAX_RESPOND_BY);
-        s.retention_days = 90;
-        s.respond_by_default_days = 40;
-        s.audit_retention_years = 10;
-        s.statistics_retention_days = 10_000;
-        let c = s.resolve().unwrap();
-        assert_eq!(c.retention, rules::days(30), "configuration never raises the cap");
-        assert_eq!(c.respond_by_default, rules::MAX_RESPOND_BY);
-        assert_eq!(c.audit_retention_years, 4);
-        assert_eq!(c.statistics_retention, rules::STATISTICS_RETENTION_CAP);
+        for (key, set) in [
+            ("retention_days", (|s: &mut ObservatorySettings| s.retention_days = 45) as fn(&mut ObservatorySettings)),
+            ("retention_days", |s| s.retention_days = 0),
+            ("respond_by_default_days", |s| s.respond_by_default_days = 30),
+            ("respond_by_default_days", |s| s.respond_by_default_days = 0),
+            ("audit_retention_years", |s| s.audit_retention_years = 10),
+            ("statistics_retention_days", |s| s.statistics_retention_days = 10_000),
+        ] {
+            let mut s = ObservatorySettings::new("carsat-sud-est", "/tmp/x");
+            set(&mut s);
+            let e = s.resolve().unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.message.contains("out of range: from"), "{e}");
+        }
         s.retention_days = 10;
         assert_eq!(s.resolve().unwrap().max_respond_by, rules::days(7));
+        s.respond_by_default_days = 8;
+        let e = s.resolve().unwrap_err();
+        assert_eq!(e.key, "respond_by_default_days");
+        assert!(e.message.contains("from 1 to 7 days (70 % of retention_days"), "{e}");
     }
 
     #[test]

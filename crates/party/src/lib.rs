@@ -2,9 +2,10 @@
 //! a deployment of them (zero2prod's `Application::build` / `run_until_stopped`).
 //!
 //! The bootstrap, in one order and in one place: settings (checked, the development hooks
-//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → bus →
-//! store and service → metrics and `/health` → stop signals armed → run until stopped → the
-//! broker connection closed. `passerelle observatory|responder|requester run` go through
+//! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → metrics and
+//! `/health` (starting) → for an observatory, its `data_dir` lock ([`territory`]) → bus (an
+//! observatory's connection takes its territory's lock) → store and service → stop signals
+//! armed → run until stopped → the broker connection closed → the `data_dir` lock released. `passerelle observatory|responder|requester run` go through
 //! [`run_daemon`]; the demo builds its parties on its own buses with [`Party::build_on`] and runs
 //! them in-process ([`deployment::Running`]); the benchmark and the tests' stack write a
 //! [`deployment::Deployment`]'s settings files and spawn the binary on them, each daemon a
@@ -17,12 +18,14 @@ pub mod deployment;
 pub mod process;
 mod settings;
 pub mod signals;
+pub mod territory;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus};
+use passerelle_bus::amqp::lock::TerritoryLock;
+use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError};
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
@@ -41,6 +44,10 @@ pub enum PartyError {
     /// The broker, the store or the data source failed (exit code 4).
     #[error("{0:#}")]
     Runtime(anyhow::Error),
+    /// Another observatory runs the territory (exit code 5): its `data_dir` or its broker lock
+    /// is held (at start under `--no-wait`), or was taken while this one was disconnected.
+    #[error("{0:#}")]
+    Territory(anyhow::Error),
 }
 
 impl PartyError {
@@ -49,13 +56,14 @@ impl PartyError {
         match self {
             PartyError::Settings(e) => PartyError::Settings(e.context(context)),
             PartyError::Runtime(e) => PartyError::Runtime(e.context(context)),
+            PartyError::Territory(e) => PartyError::Territory(e.context(context)),
         }
     }
 
     /// The error itself, whichever its kind.
     pub fn into_inner(self) -> anyhow::Error {
         match self {
-            PartyError::Settings(e) | PartyError::Runtime(e) => e,
+            PartyError::Settings(e) | PartyError::Runtime(e) | PartyError::Territory(e) => e,
         }
     }
 }
@@ -78,24 +86,94 @@ pub struct Party {
     metrics: Option<MetricsServer>,
     health: Health,
     hooks: Hooks,
+    /// An observatory daemon's `data_dir` lock, released last.
+    data_dir_lock: Option<territory::DataDirLock>,
+}
+
+/// How a daemon starts when another process holds its territory's locks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Startup {
+    /// Fail at once ([`PartyError::Territory`]) instead of standing by.
+    pub no_wait: bool,
+}
+
+/// `/metrics` and `/health`, served from the start of the bootstrap.
+struct Endpoint {
+    registry: MetricsRegistry,
+    health: Health,
+    server: Option<MetricsServer>,
+}
+
+impl Endpoint {
+    async fn serve(addr: Option<&str>, health: Health, hooks: &Hooks) -> Result<Endpoint, PartyError> {
+        health.set_announcements(hooks.notices());
+        let registry = MetricsRegistry::default();
+        let server = passerelle_metrics::serve(addr, registry.clone(), health.clone())
+            .await
+            .context("cannot serve the metrics")
+            .map_err(PartyError::Runtime)?;
+        Ok(Endpoint { registry, health, server })
+    }
+
+    fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop();
+        }
+    }
 }
 
 impl Party {
-    /// Checks the settings, connects to their broker, then builds the party.
+    /// Checks the settings, connects to their broker, then builds the party (an observatory
+    /// stands by while another process holds its territory).
     pub async fn build(settings: PartySettings) -> Result<Party, PartyError> {
+        Party::build_with(settings, Startup::default()).await
+    }
+
+    /// [`Party::build`], an observatory taking its `data_dir` lock, then its territory's broker
+    /// lock, before its stores open — waiting for them unless `startup.no_wait`.
+    pub async fn build_with(settings: PartySettings, startup: Startup) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
-        let connection = AmqpBus::connect(settings.broker(), settings.role())
-            .await
-            .context("cannot connect to the broker")
-            .map_err(PartyError::Runtime)?;
-        let connection = Arc::new(connection);
+        let endpoint = Endpoint::serve(settings.metrics_addr(), Health::new(BrokerHealth::amqp()), &hooks).await?;
+        let health = endpoint.health.clone();
+        let on_standby: territory::OnStandby = Arc::new(move |holder| health.stand_by(holder));
+        let (data_dir_lock, lock) = match &settings {
+            PartySettings::Observatory(s) => {
+                let record = territory::holder_record(&s.code, &s.data_dir);
+                let taken = territory::DataDirLock::take(&s.data_dir, &record, !startup.no_wait, &on_standby).await;
+                let held = match taken {
+                    Ok(held) => held,
+                    Err(e) => {
+                        endpoint.stop();
+                        return Err(e);
+                    }
+                };
+                let lock = TerritoryLock { holder: record, wait: !startup.no_wait, on_standby };
+                (Some(held), Some(lock))
+            }
+            _ => (None, None),
+        };
+        let connection = match AmqpBus::connect_holding(settings.broker(), settings.role(), lock).await {
+            Ok(connection) => Arc::new(connection),
+            Err(e) => {
+                endpoint.stop();
+                return Err(match e {
+                    e @ BusError::TerritoryHeld { .. } => PartyError::Territory(anyhow!(e)),
+                    e => PartyError::Runtime(anyhow!(e).context("cannot connect to the broker")),
+                });
+            }
+        };
+        endpoint.health.follow_broker(connection.broker_health());
+        passerelle_metrics::bus::register_bus(&endpoint.registry, connection.stats());
         let bus = Arc::clone(&connection) as Arc<dyn Bus>;
-        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks).await;
-        if built.is_err() {
-            connection.close().await;
+        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, endpoint).await;
+        match built {
+            Ok(party) => Ok(Party { data_dir_lock, ..party }),
+            Err(e) => {
+                connection.close().await;
+                Err(e)
+            }
         }
-        built
     }
 
     /// Builds the party on a bus the caller connected and closes (the in-process bus, a demo's
@@ -103,33 +181,50 @@ impl Party {
     pub async fn build_on(settings: PartySettings, bus: Arc<dyn Bus>) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
-        Party::assemble(settings, bus, None, hooks).await
+        let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
+        Party::assemble(settings, bus, None, hooks, endpoint).await
     }
 
-    /// The store and the service, then `/metrics` and `/health` (when `metrics_addr` is set).
+    /// The store and the service, on the `/metrics` and `/health` endpoint already served.
     async fn assemble(
         settings: PartySettings,
         bus: Arc<dyn Bus>,
         connection: Option<Arc<AmqpBus>>,
         hooks: Hooks,
+        endpoint: Endpoint,
     ) -> Result<Party, PartyError> {
+        let built = Party::service(settings, bus, &endpoint.registry, &hooks).await;
+        let (name, service) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                endpoint.stop();
+                return Err(e);
+            }
+        };
+        hooks.arm();
+        let Endpoint { health, server: metrics, .. } = endpoint;
+        Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None })
+    }
+
+    /// Opens the store and builds the service, registering its metrics.
+    async fn service(
+        settings: PartySettings,
+        bus: Arc<dyn Bus>,
+        registry: &MetricsRegistry,
+        hooks: &Hooks,
+    ) -> Result<(String, Service), PartyError> {
         let name = settings.name();
-        let metrics_addr = settings.metrics_addr().map(str::to_owned);
-        let registry = MetricsRegistry::default();
-        if let Some(connection) = &connection {
-            passerelle_metrics::bus::register_bus(&registry, connection.stats());
-        }
         let clock = hooks.clock();
         let cannot_start = |e: anyhow::Error| PartyError::Runtime(e.context(format!("the {name} cannot start")));
         let service = match settings {
             PartySettings::Observatory(s) => {
                 // Instrumented for the per-body response latency.
-                let metered = passerelle_observatory::metrics::instrument(bus, &registry);
+                let metered = passerelle_observatory::metrics::instrument(bus, registry);
                 let observatory = Observatory::build(s, metered, clock).map_err(|e| match e {
                     ObservatoryError::Settings(_) => PartyError::Settings(anyhow!(e)),
                     other => cannot_start(anyhow!(other)),
                 })?;
-                passerelle_observatory::metrics::register(&registry, &observatory.status_reader());
+                passerelle_observatory::metrics::register(registry, &observatory.status_reader());
                 Service::Observatory(observatory)
             }
             PartySettings::Responder(s) => {
@@ -138,7 +233,7 @@ impl Party {
                     other => cannot_start(anyhow!(other)),
                 })?;
                 let responder = responder.with_clock(clock);
-                passerelle_responder::metrics::register(&registry, responder.stats(), &s.body);
+                passerelle_responder::metrics::register(registry, responder.stats(), &s.body);
                 Service::Responder(responder)
             }
             PartySettings::Requester(s) => {
@@ -146,21 +241,11 @@ impl Party {
                     RequesterError::Settings(_) => PartyError::Settings(anyhow!(e)),
                     other => cannot_start(anyhow!(other)),
                 })?;
-                passerelle_requester::metrics::register(&registry, &requester);
+                passerelle_requester::metrics::register(registry, &requester);
                 Service::Requester(requester)
             }
         };
-        let health = match &connection {
-            Some(connection) => Health::new(connection.broker_health()),
-            None => Health::default(),
-        };
-        health.set_announcements(hooks.notices());
-        let metrics = passerelle_metrics::serve(metrics_addr.as_deref(), registry, health.clone())
-            .await
-            .context("cannot serve the metrics")
-            .map_err(PartyError::Runtime)?;
-        hooks.arm();
-        Ok(Party { name, service, connection, metrics, health, hooks })
+        Ok((name, service))
     }
 
     /// `observatory carsat-sud-est`, `responder cnam`…
@@ -219,7 +304,7 @@ impl Party {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), PartyError> {
-        let Party { name, service, connection, metrics, health, hooks: _ } = self;
+        let Party { name, service, connection, metrics, health, hooks: _, data_dir_lock } = self;
         let shutdown = signals::armed(shutdown).await;
         let serving = health.clone();
         let ready = move || serving.set(true);
@@ -243,8 +328,13 @@ impl Party {
         if let Some(server) = metrics {
             server.stop();
         }
+        let lost = connection.as_ref().and_then(|c| c.territory_lost());
         if let Some(connection) = connection {
             connection.close().await;
+        }
+        drop(data_dir_lock);
+        if let Some(lost) = lost {
+            return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
     }
@@ -253,13 +343,18 @@ impl Party {
 /// `passerelle <party> run`: a runtime, the party built from its settings, run until SIGINT or
 /// SIGTERM.
 pub fn run_daemon(settings: PartySettings) -> Result<(), PartyError> {
+    run_daemon_with(settings, Startup::default())
+}
+
+/// [`run_daemon`], with how to start when the territory is held (`observatory run --no-wait`).
+pub fn run_daemon_with(settings: PartySettings, startup: Startup) -> Result<(), PartyError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
         .map_err(PartyError::Runtime)?;
     runtime.block_on(async {
-        let party = Party::build(settings).await?;
+        let party = Party::build_with(settings, startup).await?;
         party.run_until_stopped(signals::shutdown_signal()).await
     })
 }

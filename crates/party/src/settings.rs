@@ -33,6 +33,12 @@ impl PartyKind {
     }
 }
 
+/// A setting that cannot be used: its dotted key and why.
+struct Problem {
+    key: String,
+    message: String,
+}
+
 /// One party's settings.
 #[derive(Debug, Clone)]
 pub enum PartySettings {
@@ -43,37 +49,75 @@ pub enum PartySettings {
 
 impl PartySettings {
     /// Loads a `kind` party's settings file (then the `PASSERELLE_…` environment) and checks
-    /// them: a problem is a [`PartyError::Settings`] naming the file and the key.
+    /// them: a problem is a [`PartyError::Settings`] naming the key and where it was set (the
+    /// variable, or the file's line and column).
     pub fn load(kind: PartyKind, path: &Path) -> Result<PartySettings, PartyError> {
-        let loaded = match kind {
-            PartyKind::Observatory => passerelle_settings::load(path).map(PartySettings::Observatory),
-            PartyKind::Responder => passerelle_settings::load(path).map(PartySettings::Responder),
-            PartyKind::Requester => passerelle_settings::load(path).map(PartySettings::Requester),
-        };
-        let settings = loaded.map_err(|e| PartyError::Settings(anyhow!(e)))?;
-        settings.check().map_err(|e| e.context(format!("in {}", path.display())))?;
+        let settings_error = |e: passerelle_settings::ConfigError| PartyError::Settings(anyhow!(e));
+        let (settings, sources) = match kind {
+            PartyKind::Observatory => {
+                passerelle_settings::load_sourced(path).map(|l| (PartySettings::Observatory(l.settings), l.sources))
+            }
+            PartyKind::Responder => {
+                passerelle_settings::load_sourced(path).map(|l| (PartySettings::Responder(l.settings), l.sources))
+            }
+            PartyKind::Requester => {
+                passerelle_settings::load_sourced(path).map(|l| (PartySettings::Requester(l.settings), l.sources))
+            }
+        }
+        .map_err(settings_error)?;
+        settings.problems().map_err(|p| settings_error(sources.invalid(&p.key, p.message)))?;
+        settings.require_broker(&sources).map_err(settings_error)?;
         Ok(settings)
     }
 
     /// Everything that can be checked without connecting: the role's own checks, then the
     /// development hooks against the profile. Returns the hooks the party honours.
     pub fn check(&self) -> Result<Hooks, PartyError> {
-        let settings = |e: String| PartyError::Settings(anyhow!(e));
+        self.problems().map_err(|p| PartyError::Settings(anyhow!("invalid setting `{}`: {}", p.key, p.message)))
+    }
+
+    /// [`PartySettings::check`], with the key at fault.
+    fn problems(&self) -> Result<Hooks, Problem> {
+        let keyed = |key: String, message: String| Problem { key, message };
+        let broker = |e: passerelle_bus::BusSettingsError| keyed(format!("broker.{}", e.key), e.message);
         let (profile, development) = match self {
             PartySettings::Observatory(s) => {
-                s.resolve().map_err(|e| settings(e.to_string()))?;
+                s.resolve().map_err(|e| keyed(e.key, e.message))?;
                 (s.profile, &s.development)
             }
             PartySettings::Responder(s) => {
-                s.validate().map_err(|e| settings(e.to_string()))?;
+                s.validate().map_err(|e| keyed(e.key(), e.message()))?;
+                s.broker.check().map_err(broker)?;
                 (s.profile, &s.development)
             }
             PartySettings::Requester(s) => {
-                s.validate().map_err(|e| settings(e.to_string()))?;
+                s.validate().map_err(|e| keyed(e.key, e.message))?;
+                s.broker.check().map_err(broker)?;
                 (s.profile, &s.development)
             }
         };
-        Hooks::check(profile, development).map_err(|e| settings(e.to_string()))
+        Hooks::check(profile, development).map_err(|e| keyed(e.key, e.message))
+    }
+
+    /// Outside `profile = "development"`, the broker is named by the settings: without
+    /// `broker.urls` a party would log in as `guest` to the local broker's vhost `/` and use (or,
+    /// for an observatory, declare) the default names there.
+    fn require_broker(&self, sources: &passerelle_settings::Sources) -> Result<(), passerelle_settings::ConfigError> {
+        let profile = match self {
+            PartySettings::Observatory(s) => s.profile,
+            PartySettings::Responder(s) => s.profile,
+            PartySettings::Requester(s) => s.profile,
+        };
+        if profile == Profile::Development || sources.is_set("broker.urls") {
+            return Ok(());
+        }
+        Err(sources.invalid(
+            "broker.urls",
+            "not set: outside `profile = \"development\"` the settings name the broker — a [broker] section \
+             with urls = [\"amqps://broker.example:5671/passerelle?auth_mechanism=external\"] (README, \
+             \"Settings\"), or PASSERELLE_BROKER__URLS; the development default (guest on the local \
+             broker's vhost /) is never used in production",
+        ))
     }
 
     pub fn kind(&self) -> PartyKind {
@@ -224,5 +268,24 @@ mod tests {
         assert!(matches!(e, PartyError::Settings(_)));
         let text = format!("{e:#}");
         assert!(text.contains("development.clock_offset_s") && text.contains("requester.toml"), "{text}");
+    }
+
+    #[test]
+    fn a_role_check_is_blamed_on_the_line_and_the_broker_is_required_outside_development() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requester.toml");
+        let base = "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"/d\"\nout_dir = \"/o\"\n";
+        std::fs::write(&path, format!("{base}retention_days = 900\n[broker]\nurls = [\"amqp://h/v\"]\n")).unwrap();
+        let e = format!("{:#}", PartySettings::load(PartyKind::Requester, &path).unwrap_err());
+        assert!(
+            e.contains("requester.toml, line 5, column 1: `retention_days`: 900 is out of range: from 1 to 730 days"),
+            "{e}"
+        );
+        std::fs::write(&path, base).unwrap();
+        let e = format!("{:#}", PartySettings::load(PartyKind::Requester, &path).unwrap_err());
+        assert!(e.contains("requester.toml: `broker.urls`: not set: outside `profile = \"development\"`"), "{e}");
+        std::fs::write(&path, format!("profile = \"development\"\n{base}")).unwrap();
+        let settings = PartySettings::load(PartyKind::Requester, &path).unwrap();
+        assert_eq!(settings.broker().urls, passerelle_bus::BusSettings::default().urls, "the development default");
     }
 }

@@ -1,7 +1,7 @@
 //! The legal limits of the exchange as named constants, and the clock every time rule reads.
 //!
 //! These are the decree's numbers (art. 1, art. 5) and the norm's (access logs). Configuration
-//! may *lower* a retention, never raise it: every setting is clamped against these caps.
+//! may *lower* a retention, never raise it: a setting outside its [`LegalRange`] is refused.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +33,69 @@ pub const DEFAULT_RESPOND_BY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// benchmarks: big enough that per-message overhead is small, small enough (tens of kB) that a
 /// chunk is one SQLite transaction and one broker message of modest size.
 pub const DEFAULT_CHUNK_SIZE: usize = 1000;
+
+/// A setting's legal range, with where it comes from. Configuration chooses within it; a value
+/// outside is refused when the settings are checked, never lowered behind the operator's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegalRange {
+    pub min: u64,
+    pub max: u64,
+    /// The unit, plural (`days`, `years`).
+    pub unit: &'static str,
+    /// The text that sets the limit, and what it says.
+    pub source: &'static str,
+}
+
+impl LegalRange {
+    /// The value when it is in range; otherwise a sentence with the range and its source.
+    pub fn check(&self, value: u64) -> Result<u64, String> {
+        if (self.min..=self.max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{value} is out of range: from {} to {} {} ({})", self.min, self.max, self.unit, self.source))
+        }
+    }
+}
+
+/// `retention_days` of an observatory.
+pub const OBSERVATORY_RETENTION_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: OBSERVATORY_RETENTION_CAP.as_secs() / 86_400,
+    unit: "days",
+    source: "Décret n° 2017-334, art. 5: the observatory keeps the data 30 days at most",
+};
+
+/// `respond_by_default_days` of an observatory (and the longest `--respond-by`).
+pub const RESPOND_BY_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: MAX_RESPOND_BY.as_secs() / 86_400,
+    unit: "days",
+    source: "a deadline leaves the result and its receipt time inside the 30 days of Décret n° 2017-334, art. 5",
+};
+
+/// `retention_days` of a requester.
+pub const REQUESTER_RETENTION_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: REQUESTER_RETENTION_CAP.as_secs() / 86_400,
+    unit: "days",
+    source: "Décret n° 2017-334, art. 5: the requester keeps the data 24 months at most",
+};
+
+/// `statistics_retention_days` of an observatory.
+pub const STATISTICS_RETENTION_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: STATISTICS_RETENTION_CAP.as_secs() / 86_400,
+    unit: "days",
+    source: "Décret n° 2017-334, art. 5: statistics are kept 5 years at most",
+};
+
+/// `audit_retention_years` of an observatory: years kept besides the current one.
+pub const AUDIT_RETENTION_YEARS: LegalRange = LegalRange {
+    min: 0,
+    max: 4,
+    unit: "years besides the current one",
+    source: "the CNIL norm: access logs are kept the current year and the 4 following",
+};
 
 /// Clamps a configured retention to its legal cap.
 pub fn clamp_retention(configured: Duration, cap: Duration) -> Duration {
@@ -89,6 +152,15 @@ mod tests {
         assert_eq!(clamp_retention(days(45), OBSERVATORY_RETENTION_CAP), days(30));
         assert_eq!(clamp_retention(days(10), OBSERVATORY_RETENTION_CAP), days(10));
         assert!(MAX_RESPOND_BY < OBSERVATORY_RETENTION_CAP);
+    }
+
+    #[test]
+    fn a_legal_range_refuses_what_is_outside_and_names_its_source() {
+        assert_eq!(OBSERVATORY_RETENTION_DAYS.check(30), Ok(30));
+        let e = OBSERVATORY_RETENTION_DAYS.check(45).unwrap_err();
+        assert!(e.starts_with("45 is out of range: from 1 to 30 days (Décret n° 2017-334, art. 5"), "{e}");
+        assert!(RESPOND_BY_DAYS.check(0).is_err());
+        assert_eq!((REQUESTER_RETENTION_DAYS.max, STATISTICS_RETENTION_DAYS.max, RESPOND_BY_DAYS.max), (730, 1826, 21));
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub mod settings;
 pub mod store;
 
 pub use export::{OutputPaths, Summary, Written};
-pub use service::{Requester, RequesterError, SubmitRequest, Submitted};
+pub use service::{Purge, Requester, RequesterError, SubmitRequest, Submitted};
 pub use settings::{parse_duration, RequesterSettings, SettingsError};
-pub use store::{CaseRecord, CaseState, SubmissionRecord};
+pub use store::{CaseRecord, CaseState, PurgedSubmission, SubmissionRecord};
 /// Case and submission ids.
 pub use uuid::Uuid;

@@ -6,7 +6,7 @@
 //! office = "caf-13"             # its local office, for the audit trail and the statistics
 //! data_dir = "/var/lib/passerelle/requester"   # the SQLite store (names, contacts, results)
 //! out_dir = "/srv/prevention/results"          # where `run` and `submit` write result files
-//! retention_days = 730          # at most 730 (24 months, decree art. 5): a higher value is lowered
+//! retention_days = 730          # 1 to 730 (24 months, decree art. 5): a higher value is refused
 //! legal_basis = "Décret n° 2017-334, art. 3"
 //! chunk_size = 1000             # persons per request message
 //! metrics_addr = "127.0.0.1:9466"   # `requester run` serves /metrics and /health (absent: not served)
@@ -62,8 +62,8 @@ pub struct RequesterSettings {
     /// The broker and the deployment's parties.
     #[serde(default)]
     pub broker: BusSettings,
-    /// Days a case (selection, result, refusal, result files) is kept after its submission.
-    /// Decree art. 5 caps it at 24 months: a larger value is lowered to [`MAX_RETENTION_DAYS`].
+    /// Days a case (selection, result, refusal, result files) is kept after its submission:
+    /// 1 to [`MAX_RETENTION_DAYS`] (24 months, decree art. 5; a value outside is refused).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
     /// The legal basis named in every request.
@@ -141,8 +141,7 @@ impl RequesterSettings {
         }
     }
 
-    /// Checks what serde cannot. A retention above the legal cap is not an error: it is lowered
-    /// (see [`RequesterSettings::retention`]) and `main` warns about it.
+    /// Checks what serde cannot, the legal range of the retention included.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if !body::ALL.contains(&self.body.as_str()) {
             return Err(SettingsError::new("body", format!("`{}` is not one of {}", self.body, body::ALL.join(", "))));
@@ -153,9 +152,9 @@ impl RequesterSettings {
         if !code_ok(&self.office) {
             return Err(SettingsError::new("office", "use lowercase letters, digits, `-` and `_` (e.g. caf-13)"));
         }
-        if self.retention_days == 0 {
-            return Err(SettingsError::new("retention_days", "must be at least 1"));
-        }
+        rules::REQUESTER_RETENTION_DAYS
+            .check(self.retention_days.into())
+            .map_err(|message| SettingsError::new("retention_days", message))?;
         if self.legal_basis.trim().is_empty() {
             return Err(SettingsError::new("legal_basis", "must not be empty"));
         }
@@ -181,12 +180,7 @@ impl RequesterSettings {
         Ok(t)
     }
 
-    /// Whether the configured retention exceeds the legal cap (and is therefore lowered).
-    pub fn retention_clamped(&self) -> bool {
-        self.retention_days > MAX_RETENTION_DAYS
-    }
-
-    /// The effective retention: the configured one, never more than 24 months.
+    /// The retention (checked by [`RequesterSettings::validate`]: never more than 24 months).
     pub fn retention(&self) -> Duration {
         rules::clamp_retention(rules::days(u64::from(self.retention_days)), REQUESTER_RETENTION_CAP)
     }
@@ -260,14 +254,15 @@ mod tests {
     }
 
     #[test]
-    fn retention_can_be_lowered_never_raised() {
+    fn retention_can_be_lowered_and_a_value_above_the_cap_is_refused() {
         let s =
             load("body = 'cnaf'\noffice = 'caf-13'\ndata_dir = '/d'\nout_dir = '/o'\nretention_days = 900\n").unwrap();
-        assert!(s.retention_clamped());
-        assert_eq!(s.retention(), REQUESTER_RETENTION_CAP);
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.key, "retention_days");
+        assert!(e.message.contains("900 is out of range: from 1 to 730 days (Décret n° 2017-334, art. 5"), "{e}");
         let s =
             load("body = 'cnaf'\noffice = 'caf-13'\ndata_dir = '/d'\nout_dir = '/o'\nretention_days = 90\n").unwrap();
-        assert!(!s.retention_clamped());
+        s.validate().unwrap();
         assert_eq!(s.retention(), rules::days(90));
     }
 

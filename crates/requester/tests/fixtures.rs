@@ -110,8 +110,8 @@ fn a_store_written_by_an_earlier_build_purges_to_nothing_readable() {
 
     let purged = store.purge_due(UNIX_EPOCH + Duration::from_millis(PURGE_AFTER_MS)).unwrap();
     assert_eq!(purged.len(), 1);
-    assert_eq!(purged[0].0.to_string(), SUBMISSION);
-    assert_eq!(purged[0].1.len(), 3, "the demo's three result files are to be deleted");
+    assert_eq!(purged[0].id.to_string(), SUBMISSION);
+    assert_eq!(purged[0].files.len(), 3, "the demo's three result files are to be deleted");
     let c = store.case(case).unwrap().unwrap();
     assert_eq!(c.state, CaseState::Purged);
     store.for_each_person(&[case], |p| panic!("line {} survived the purge", p.line)).unwrap();

@@ -28,7 +28,7 @@ pub mod settings;
 pub mod source;
 
 pub use index::{IndexStats, INDEX_FILE};
-pub use load::{load_extract, LoadError, LoadSummary};
+pub use load::{load_extract, load_extract_with, LoadError, LoadOptions, LoadSummary, DEFAULT_MAX_LOSS_PERCENT};
 pub use service::{Responder, ResponderError, ResponderStats, StatsSnapshot};
 pub use settings::{ExtractSettings, PostgresSettings, ResponderSettings, SettingsError, SourceSettings};
 pub use source::extract::ExtractSource;

@@ -6,7 +6,10 @@
 //! Only the categories the body holds are indexed; a column for another category is ignored (and
 //! named in the summary), a held category without a column is unknown for everyone (also named).
 //! A file with no valid line at all does not replace the current index: it is far more likely a
-//! wrong file than a body that suddenly knows nobody.
+//! wrong file than a body that suddenly knows nobody. Nor does one whose index would hold
+//! markedly fewer persons than the current one (more than [`LoadOptions::max_loss_percent`] of
+//! them, 10 % by default): half the lines rejected for a format change would otherwise leave
+//! half the body's population answered *not found*. `--force` replaces it anyway.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -18,11 +21,34 @@ use passerelle_selection::{
     Checked, Column, Encoding, ExtractReader, ExtractRules, ReportWriter, Summary, UnusableFile,
 };
 
-use crate::index::{IndexBuilder, IndexError, IndexStats};
+use crate::index::{IndexBuilder, IndexError, IndexReader, IndexStats};
 use crate::settings::{ResponderSettings, SettingsError, SourceSettings};
 
 /// The read buffer of an extract: a million-line file in a few thousand system calls.
 const READ_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// The default of [`LoadOptions::max_loss_percent`]: an extract is the body's whole population,
+/// which changes by a few percent between two extracts (deaths, moves between schemes); losing
+/// more than a tenth of it at once is a broken file far more often than a real change.
+pub const DEFAULT_MAX_LOSS_PERCENT: u8 = 10;
+
+/// How to load an extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub encoding: Encoding,
+    /// The largest share of the current index's persons, in percent, that the new index may have
+    /// fewer of; past it the current index is kept ([`LoadError::TooMuchLoss`]).
+    pub max_loss_percent: u8,
+    /// Replace the current index whatever the new one loses.
+    pub force: bool,
+}
+
+impl LoadOptions {
+    /// The defaults: the guard on, at [`DEFAULT_MAX_LOSS_PERCENT`].
+    pub fn new(encoding: Encoding) -> Self {
+        LoadOptions { encoding, max_loss_percent: DEFAULT_MAX_LOSS_PERCENT, force: false }
+    }
+}
 
 /// What a load did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -56,18 +82,47 @@ pub enum LoadError {
     Report(#[source] std::io::Error),
     #[error("no valid line in the extract: the current index is kept")]
     NothingValid,
+    #[error(
+        "the current index is kept: the new extract would replace an index of {previous} persons with one of \
+         {new}, {lost} fewer ({share:.1} %), more than the {max} % allowed; {rejected} line(s) were rejected. \
+         Check the extract, or run again with --force to replace the index anyway (or --max-loss PERCENT)",
+        lost = previous - new,
+        share = loss_percent(*previous, *new)
+    )]
+    TooMuchLoss { previous: u64, new: u64, max: u8, rejected: u64 },
     #[error(transparent)]
     Index(#[from] IndexError),
 }
 
-/// Loads `path` into the responder's index, reporting rejected lines (and, for an unusable
-/// header, the header's problems) to `report`, then the summary.
+/// The share of `previous` persons that `new` lacks, in percent (0 when it has as many or more).
+fn loss_percent(previous: u64, new: u64) -> f64 {
+    if previous == 0 {
+        return 0.0;
+    }
+    previous.saturating_sub(new) as f64 * 100.0 / previous as f64
+}
+
+/// [`load_extract_with`] with the default options (the loss guard on).
 pub fn load_extract<W: Write>(
     settings: &ResponderSettings,
     path: &Path,
     encoding: Encoding,
     report: &mut ReportWriter<W>,
 ) -> Result<LoadSummary, LoadError> {
+    load_extract_with(settings, path, &LoadOptions::new(encoding), report)
+}
+
+/// Loads `path` into the responder's index, reporting rejected lines (and, for an unusable
+/// file, why) to `report`, then the summary. The new index replaces the current one only if the
+/// whole file was read, at least one line was valid, and it does not lose more than
+/// `options.max_loss_percent` of the current index's persons (unless `options.force`).
+pub fn load_extract_with<W: Write>(
+    settings: &ResponderSettings,
+    path: &Path,
+    options: &LoadOptions,
+    report: &mut ReportWriter<W>,
+) -> Result<LoadSummary, LoadError> {
+    let encoding = options.encoding;
     let started = Instant::now();
     let held = settings.validate()?;
     if !matches!(settings.source, SourceSettings::Extract(_)) {
@@ -95,7 +150,16 @@ pub fn load_extract<W: Write>(
 
     let mut builder = IndexBuilder::create(&settings.data_dir, &settings.body, &held)?;
     for verdict in &mut reader {
-        match verdict.map_err(LoadError::Read)? {
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(UnusableFile::Io(e)) => return Err(LoadError::Read(e)),
+            Err(unusable) => {
+                // Found midway: the new index is dropped (its work file deleted), the current one kept.
+                report.unusable(&unusable).map_err(LoadError::Report)?;
+                return Err(LoadError::Unusable(unusable));
+            }
+        };
+        match verdict {
             Checked::Valid(mut row) => {
                 row.values.retain(|c| held.contains(&c));
                 builder.add(&row.nir, &row.former_nirs, row.sex, row.birth_year, &row.values)?;
@@ -107,6 +171,22 @@ pub fn load_extract<W: Write>(
     report.summary(&lines).map_err(LoadError::Report)?;
     if lines.valid == 0 {
         return Err(LoadError::NothingValid);
+    }
+    if !options.force {
+        // The current index, if there is a readable one of this body's (another body's, or one
+        // of an older layout, is replaced whatever it held).
+        let current = IndexReader::new(settings.index_path(), settings.body.as_str()).info().ok();
+        if let Some(previous) = current.map(|info| info.persons) {
+            let new = builder.persons();
+            if loss_percent(previous, new) > f64::from(options.max_loss_percent) {
+                return Err(LoadError::TooMuchLoss {
+                    previous,
+                    new,
+                    max: options.max_loss_percent,
+                    rejected: lines.rejected,
+                });
+            }
+        }
     }
     let index = builder.commit()?;
     tracing::info!(

@@ -149,27 +149,65 @@ fn default_statement_timeout() -> u64 {
 }
 
 /// What is wrong with settings that parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettingsError {
-    #[error("`body = \"{0}\"` is not a body code: expected one of cnam, cnav, cnaf, msa")]
     UnknownBody(String),
-    #[error("`holds`: {0}")]
     UnknownCategory(String),
-    #[error("`holds` is empty: a responder that holds no category has nothing to answer")]
     HoldsNothing,
-    #[error("`source.categories.{0}`: not a category code of the decree (README, \"Categories\")")]
     QueryForUnknownCategory(String),
-    #[error("`source.categories.{0}`: the body is not configured to hold this category (add it to `holds`)")]
     QueryForCategoryNotHeld(String),
-    #[error("held category `{0}` has no query in `[source.categories]` (add one, or remove it from `holds`)")]
     NoQueryForHeldCategory(String),
-    #[error("`source.pool_size` must be at least 1")]
     EmptyPool,
-    #[error("`consumers` must be at least 1")]
     NoConsumer,
-    #[error("`metrics_addr`: {0}")]
     MetricsAddr(String),
 }
+
+impl SettingsError {
+    /// The key at fault (dotted, as in the file).
+    pub fn key(&self) -> String {
+        match self {
+            SettingsError::UnknownBody(_) => "body".to_owned(),
+            SettingsError::UnknownCategory(_) | SettingsError::HoldsNothing => "holds".to_owned(),
+            SettingsError::QueryForUnknownCategory(code) | SettingsError::QueryForCategoryNotHeld(code) => {
+                format!("source.categories.{code}")
+            }
+            SettingsError::NoQueryForHeldCategory(_) => "source.categories".to_owned(),
+            SettingsError::EmptyPool => "source.pool_size".to_owned(),
+            SettingsError::NoConsumer => "consumers".to_owned(),
+            SettingsError::MetricsAddr(_) => "metrics_addr".to_owned(),
+        }
+    }
+
+    /// What is wrong with it.
+    pub fn message(&self) -> String {
+        match self {
+            SettingsError::UnknownBody(body) => {
+                format!("\"{body}\" is not a body code: expected one of cnam, cnav, cnaf, msa")
+            }
+            SettingsError::UnknownCategory(e) => e.clone(),
+            SettingsError::HoldsNothing => "empty: a responder that holds no category has nothing to answer".to_owned(),
+            SettingsError::QueryForUnknownCategory(_) => {
+                "not a category code of the decree (README, \"Categories\")".to_owned()
+            }
+            SettingsError::QueryForCategoryNotHeld(_) => {
+                "the body is not configured to hold this category (add it to `holds`)".to_owned()
+            }
+            SettingsError::NoQueryForHeldCategory(code) => {
+                format!("held category `{code}` has no query (add one, or remove it from `holds`)")
+            }
+            SettingsError::EmptyPool | SettingsError::NoConsumer => "must be at least 1".to_owned(),
+            SettingsError::MetricsAddr(e) => e.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.key(), self.message())
+    }
+}
+
+impl std::error::Error for SettingsError {}
 
 impl ResponderSettings {
     /// Checks the settings and returns the categories the body holds, in catalogue order.

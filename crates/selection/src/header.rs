@@ -12,6 +12,7 @@ use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::Category;
 
 use crate::encoding::DecodeError;
+use crate::problem::{plural, MAX_PROBLEMS_SHOWN};
 
 /// An identity column (art. 2, 1°). The order is the catalogue's `IDENTITY_FIELDS` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,6 +136,8 @@ pub enum HeaderProblem {
     /// The first line holds data (a NIR, a phone number) where column names belong: the header
     /// row is missing. Nothing of the line is quoted back.
     DataNotHeader { position: usize },
+    /// The problems past the first [`MAX_PROBLEMS_SHOWN`], counted rather than listed.
+    More { count: usize },
 }
 
 impl HeaderProblem {
@@ -145,7 +148,10 @@ impl HeaderProblem {
             | HeaderProblem::NotAllowed { column, .. }
             | HeaderProblem::Duplicate { column, .. } => Some(column),
             HeaderProblem::Unknown { name, .. } => Some(name),
-            HeaderProblem::Unnamed { .. } | HeaderProblem::Syntax { .. } | HeaderProblem::DataNotHeader { .. } => None,
+            HeaderProblem::Unnamed { .. }
+            | HeaderProblem::Syntax { .. }
+            | HeaderProblem::DataNotHeader { .. }
+            | HeaderProblem::More { .. } => None,
         }
     }
 }
@@ -167,6 +173,7 @@ impl fmt::Display for HeaderProblem {
             }
             HeaderProblem::Unnamed { position } => write!(f, "column {position} has no name"),
             HeaderProblem::Syntax { message } => f.write_str(message),
+            HeaderProblem::More { count } => write!(f, "… and {count} more problem{s} in the header row", s = plural(*count)),
             HeaderProblem::DataNotHeader { position } => write!(
                 f,
                 "column {position} of the first line holds data, not a column name: the first line must be the \
@@ -176,7 +183,10 @@ impl fmt::Display for HeaderProblem {
     }
 }
 
-/// Why a file cannot be checked at all: nothing in it is read past the header.
+/// Why a file cannot be used at all. Found in the header, nothing else is read; found later (an
+/// encoding that is wrong for the file, a record that never ends, a run of records without
+/// data), the reading stops there and the file is refused as a whole: no caller may use the
+/// records read before it (`requester submit` sends nothing, `responder load` keeps its index).
 #[derive(Debug, thiserror::Error)]
 pub enum UnusableFile {
     #[error("the file is empty: its first line must be the header row")]
@@ -193,11 +203,43 @@ pub enum UnusableFile {
     HeaderEncoding { position: usize, error: DecodeError },
     #[error("unusable header: {}", join(.0))]
     Header(Vec<HeaderProblem>),
+    /// Bytes that are not UTF-8 in a record read as UTF-8: the file is in another encoding (a
+    /// French spreadsheet's Windows-1252, most often). Said once, for the first such byte.
+    #[error(
+        "the file is not UTF-8: line {line}, {field}: byte 0x{byte:02X} at position {position} is not valid UTF-8; \
+         a French spreadsheet export is Windows-1252: run again with --encoding windows-1252",
+        position = offset + 1
+    )]
+    NotUtf8 { line: u64, field: &'static str, offset: usize, byte: u8 },
+    /// A record (or a run of blank lines) that had not ended after
+    /// [`MAX_RECORD_SPAN`](crate::records::MAX_RECORD_SPAN) bytes.
+    #[error(
+        "line {line}: a record runs on for more than {mib} MiB without ending: a quote left open, or not a CSV \
+         file (binary data, NUL bytes, an endless input)",
+        mib = crate::records::MAX_RECORD_SPAN / (1024 * 1024)
+    )]
+    Endless { line: u64 },
+    /// [`MAX_RECORDS_WITHOUT_DATA`](crate::reader::MAX_RECORDS_WITHOUT_DATA) records in a row
+    /// with nothing but separators, blanks or NUL bytes.
+    #[error(
+        "lines {first} to {last}: {count} records in a row hold no data (only separators, blanks or NUL bytes): \
+         the file is damaged or not a CSV file; if a spreadsheet exported empty rows, delete them"
+    )]
+    NoData { first: u64, last: u64, count: u64 },
     #[error("cannot read the file")]
     Io(#[from] io::Error),
 }
 
 impl UnusableFile {
+    /// The line the problem is on, for reports: the header's (1) unless found in a record.
+    pub fn line(&self) -> u64 {
+        match self {
+            UnusableFile::NotUtf8 { line, .. } | UnusableFile::Endless { line } => *line,
+            UnusableFile::NoData { first, .. } => *first,
+            _ => 1,
+        }
+    }
+
     /// The header problems, one per column at fault (empty for the other kinds).
     pub fn header_problems(&self) -> &[HeaderProblem] {
         match self {
@@ -273,6 +315,11 @@ impl Header {
             if identity[required as usize].is_none() {
                 problems.push(HeaderProblem::Missing { column: required.code(), file: schema.file });
             }
+        }
+        if problems.len() > MAX_PROBLEMS_SHOWN {
+            let count = problems.len() - MAX_PROBLEMS_SHOWN;
+            problems.truncate(MAX_PROBLEMS_SHOWN);
+            problems.push(HeaderProblem::More { count });
         }
         if problems.is_empty() {
             Ok(Header { columns, identity, categories })

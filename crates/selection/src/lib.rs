@@ -11,11 +11,17 @@
 //! by name in any order; `,` or `;` detected from the header line; UTF-8 (with or without a
 //! byte-order mark) or Windows-1252; RFC 4180 quoting, so quoted fields may hold separators and
 //! line breaks; the physical line on which each record starts; every problem of a record, not
-//! just the first. A header problem makes the file unusable ([`UnusableFile`]); a bad record is
-//! rejected and the next one read.
+//! just the first. A bad record is rejected and the next one read. A problem of the whole file
+//! makes it unusable ([`UnusableFile`]) and stops the read: a header problem, bytes that are not
+//! UTF-8 in a file read as UTF-8 (said once, naming `--encoding windows-1252`, instead of once
+//! per accented field), a record that has not ended after [`MAX_RECORD_SPAN`] bytes, or
+//! [`MAX_RECORDS_WITHOUT_DATA`] records in a row without data. The problems of one record (or
+//! of the header row) past [`MAX_PROBLEMS_SHOWN`] are counted, not listed.
 //!
-//! **Memory is bounded**: one record is held at a time, plus one 8-byte number per valid NIR for
-//! duplicate detection, so a 1,000,000-record file checks in well under 100 MB.
+//! **Memory and time are bounded whatever the input**: one record is held at a time, at most
+//! [`MAX_RECORD_BYTES`] with its separators counted, plus one 8-byte number per valid NIR for
+//! duplicate detection, so a 1,000,000-record file checks in well under 100 MB; and an endless
+//! input (`/dev/zero`, empty rows forever) ends with an [`UnusableFile`] error.
 //!
 //! ```no_run
 //! use passerelle_protocol::{commune::CommuneTable, territory::Territories};
@@ -50,11 +56,13 @@ pub use encoding::{DecodeError, Encoding, UnknownEncoding};
 pub use extract::{ExtractReader, ExtractRow, ExtractRules, EXTRACT_SCHEMA};
 pub use fields::FORMER_NIRS_SEPARATOR;
 pub use header::{Column, HeaderProblem, IdentityColumn, Schema, UnusableFile};
-pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MIN_AGE};
-pub use reader::{Cell, CheckedReader, Record, RecordRules};
-pub use records::{Separator, MAX_RECORD_BYTES};
-pub use report::{ReportFormat, ReportWriter};
+pub use problem::{Checked, Problem, Reason, Rejection, Summary, MAX_AGE, MAX_PROBLEMS_SHOWN, MIN_AGE};
+pub use reader::{Cell, CheckedReader, Record, RecordRules, MAX_RECORDS_WITHOUT_DATA};
+pub use records::{Separator, MAX_RECORD_BYTES, MAX_RECORD_SPAN};
+pub use report::{ReportFormat, ReportWriter, REPORT_FORMAT};
 pub use selection::{Person, SelectionReader, SelectionRules, SELECTION_SCHEMA};
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;

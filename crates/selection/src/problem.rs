@@ -29,6 +29,20 @@ const SHOWN_VALUE_CHARS: usize = 12;
 /// never quoted back. No category value or code of the value syntax has such a run.
 const IDENTIFYING_DIGITS: usize = 10;
 
+/// The most problems listed for one record (or one header row); the rest are counted in a last
+/// problem, "… and N more". A record has at most one problem per column, but a header row of
+/// sixty thousand empty names would otherwise give sixty thousand lines of report.
+pub const MAX_PROBLEMS_SHOWN: usize = 10;
+
+/// `s` when `n` is not 1.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// One problem of a record.
 #[derive(Debug)]
 pub struct Problem {
@@ -104,6 +118,9 @@ pub enum Reason {
     /// A NIR already seen on an earlier valid record.
     #[error("duplicate NIR: an earlier valid record has the same NIR")]
     DuplicateNir,
+    /// The problems past the first [`MAX_PROBLEMS_SHOWN`] of a record, counted rather than listed.
+    #[error("… and {count} more problem{s} in this record", s = plural(*count))]
+    More { count: usize },
 }
 
 /// Quotes a short, non-identifying value; a long one is not repeated (it may be a name that

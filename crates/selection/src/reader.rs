@@ -7,14 +7,21 @@
 //! same way for every kind.
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, Chain, Cursor, Read};
+use std::io::{BufRead, Chain, Cursor, Read};
 
 use passerelle_protocol::nir::Nir;
 
 use crate::encoding::{Encoding, UTF8_BOM};
 use crate::header::{Column, Header, HeaderProblem, IdentityColumn, Schema, UnusableFile};
-use crate::problem::{Checked, Problem, Reason, Rejection, Summary};
-use crate::records::{RawRecord, RecordScanner, Separator, SyntaxDefect, MAX_RECORD_BYTES};
+use crate::problem::{Checked, Problem, Reason, Rejection, Summary, MAX_PROBLEMS_SHOWN};
+use crate::records::{RawRecord, RecordScanner, Separator, SyntaxDefect, MAX_RECORD_BYTES, MAX_RECORD_SPAN};
+
+/// The most records in a row that hold no data — nothing but separators, blanks and NUL bytes —
+/// before the file is refused ([`UnusableFile::NoData`]). Each is rejected as it comes, but an
+/// endless stream of them (`yes ,`, NUL bytes with line ends, a zero-filled tail) would be
+/// reported forever. A list of persons has none in the middle; a spreadsheet that exports its
+/// formatted but empty rows adds a few at the end.
+pub const MAX_RECORDS_WITHOUT_DATA: u64 = 1_000;
 
 /// What one kind of file checks in a record, beyond what every kind checks.
 pub trait RecordRules {
@@ -86,6 +93,10 @@ pub struct CheckedReader<R, K> {
     /// where the NIR strings would take several times that.
     seen: HashSet<u64>,
     summary: Summary,
+    /// The records without data in a row so far, and the line of the first.
+    void_run: (u64, u64),
+    /// Set once the file turned out unusable: nothing more is read.
+    stopped: bool,
     /// Scratch buffers, reused from record to record.
     text: String,
     bounds: Vec<Option<(usize, usize)>>,
@@ -94,7 +105,13 @@ pub struct CheckedReader<R, K> {
 impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
     /// Reads and checks the header row. A header problem, or bytes the encoding cannot explain in
     /// the header, make the file unusable: nothing else is read.
-    pub fn new(mut input: R, encoding: Encoding, rules: K) -> Result<Self, UnusableFile> {
+    pub fn new(input: R, encoding: Encoding, rules: K) -> Result<Self, UnusableFile> {
+        Self::with_span(input, encoding, rules, MAX_RECORD_SPAN)
+    }
+
+    /// [`CheckedReader::new`] giving up on a record after `span` bytes instead of
+    /// [`MAX_RECORD_SPAN`] (tests of endless inputs).
+    pub(crate) fn with_span(mut input: R, encoding: Encoding, rules: K, span: u64) -> Result<Self, UnusableFile> {
         let mut first_line = Vec::new();
         (&mut input).take(MAX_RECORD_BYTES as u64).read_until(b'\n', &mut first_line)?;
         if first_line.is_empty() {
@@ -113,13 +130,14 @@ impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
             return Err(UnusableFile::BlankFirstLine);
         }
         let separator = Separator::detect(&first_line);
-        let mut scanner = RecordScanner::new(Cursor::new(first_line).chain(input), separator);
+        let mut scanner = RecordScanner::with_span(Cursor::new(first_line).chain(input), separator, span);
         let raw = scanner.next_record()?.ok_or(UnusableFile::Empty)?;
         if let Some(defect) = raw.defect {
             let message = match defect {
                 SyntaxDefect::TextAfterQuote { .. } => "header row: text after the closing quote of a quoted name",
                 SyntaxDefect::UnclosedQuote => "header row: a quoted name is never closed",
                 SyntaxDefect::TooLong => "header row: longer than any header could be",
+                SyntaxDefect::Endless => return Err(UnusableFile::Endless { line: raw.line }),
             };
             return Err(UnusableFile::Header(vec![HeaderProblem::Syntax { message }]));
         }
@@ -140,6 +158,8 @@ impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
             rules,
             seen: HashSet::new(),
             summary: Summary::default(),
+            void_run: (0, 0),
+            stopped: false,
             text: String::new(),
             bounds: Vec::new(),
         })
@@ -170,13 +190,40 @@ impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
         self.summary
     }
 
-    /// Reads and checks the next record.
-    fn next_checked(&mut self) -> io::Result<Option<Checked<K::Row>>> {
+    /// Reads and checks the next record. After an error, reads nothing more.
+    fn next_checked(&mut self) -> Result<Option<Checked<K::Row>>, UnusableFile> {
+        if self.stopped {
+            return Ok(None);
+        }
+        let checked = self.read_and_check();
+        self.stopped = checked.is_err();
+        checked
+    }
+
+    fn read_and_check(&mut self) -> Result<Option<Checked<K::Row>>, UnusableFile> {
         let Some(raw) = self.scanner.next_record()? else {
             return Ok(None);
         };
-        self.summary.lines += 1;
         let line = raw.line;
+        if raw.defect == Some(SyntaxDefect::Endless) {
+            return Err(UnusableFile::Endless { line });
+        }
+        if raw.is_void() {
+            let (count, first) = &mut self.void_run;
+            if *count == 0 {
+                *first = line;
+            }
+            *count += 1;
+            if *count >= MAX_RECORDS_WITHOUT_DATA {
+                return Err(UnusableFile::NoData { first: *first, last: line, count: *count });
+            }
+        } else {
+            self.void_run = (0, 0);
+        }
+        if self.encoding == Encoding::Utf8 && raw.defect != Some(SyntaxDefect::TooLong) {
+            not_utf8(raw, &self.header)?;
+        }
+        self.summary.lines += 1;
         let mut problems = Vec::new();
         let row = check_raw(
             raw,
@@ -188,6 +235,11 @@ impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
             &self.seen,
             &mut problems,
         );
+        if problems.len() > MAX_PROBLEMS_SHOWN {
+            let count = problems.len() - MAX_PROBLEMS_SHOWN;
+            problems.truncate(MAX_PROBLEMS_SHOWN);
+            problems.push(Problem::record(Reason::More { count }));
+        }
         Ok(Some(match row {
             Some((row, nir_key)) if problems.is_empty() => {
                 self.seen.insert(nir_key);
@@ -201,6 +253,25 @@ impl<R: BufRead, K: RecordRules> CheckedReader<R, K> {
             }
         }))
     }
+}
+
+/// Refuses the file at the first byte of a record that is not UTF-8, whatever the record's field
+/// count: an encoding is the whole file's, so reporting it field by field would only repeat it on
+/// every record with an accent (and let the records without one through). The record's last
+/// field may be cut short by [`MAX_RECORD_BYTES`], so an overlong record is not looked at.
+fn not_utf8(raw: &RawRecord, header: &Header) -> Result<(), UnusableFile> {
+    for i in 0..raw.len() {
+        if let Err(e) = std::str::from_utf8(raw.field(i)) {
+            let offset = e.valid_up_to();
+            return Err(UnusableFile::NotUtf8 {
+                line: raw.line,
+                field: header.columns.get(i).map_or("(beyond the header's columns)", |c| c.code()),
+                offset,
+                byte: raw.field(i)[offset],
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks one raw record: syntax, field count, decoding, the NIR, then the kind's rules, then
@@ -221,7 +292,8 @@ fn check_raw<K: RecordRules>(
             problems.push(Problem::record(Reason::UnclosedQuote));
             return None;
         }
-        Some(SyntaxDefect::TooLong) => {
+        // An endless record stops the read before its check; were it checked, it is too long.
+        Some(SyntaxDefect::TooLong | SyntaxDefect::Endless) => {
             problems.push(Problem::record(Reason::TooLong));
             return None;
         }
@@ -271,7 +343,8 @@ fn check_raw<K: RecordRules>(
 }
 
 impl<R: BufRead, K: RecordRules> Iterator for CheckedReader<R, K> {
-    type Item = io::Result<Checked<K::Row>>;
+    /// A record's verdict, or why the file turned out unusable (then the iterator ends).
+    type Item = Result<Checked<K::Row>, UnusableFile>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_checked().transpose()

@@ -3,15 +3,30 @@
 //!
 //! It works on bytes, before any decoding: the separators, quotes and line ends of UTF-8 and
 //! Windows-1252 are the same ASCII bytes, so splitting first and decoding each field afterwards
-//! lets an undecodable byte reject one field of one record instead of the whole file.
+//! locates an undecodable byte in its field and record.
+//!
+//! **Bounded whatever the input.** A record keeps at most [`MAX_RECORD_BYTES`], its separators
+//! counted (each field costs its bytes and one more), so neither a line of commas nor a field
+//! that never ends grows memory; and the scanner reads at most [`MAX_RECORD_SPAN`] bytes for one
+//! record (blank lines before it included) before it gives up on the file
+//! ([`SyntaxDefect::Endless`]), so an endless input such as `/dev/zero` ends.
 
 use std::io::{self, BufRead};
 
-/// The longest record the scanner keeps, in bytes. A selection or extract record is a few hundred
-/// bytes; a record longer than this is almost surely a quote left open, which would otherwise
-/// swallow the rest of the file into memory. The scanner keeps reading to the record's end (so
-/// line numbers stay right) but drops the bytes beyond this limit and rejects the record.
+/// The longest record the scanner keeps, in bytes, each field separator counted as the byte it is
+/// (a field's end costs 8 bytes of memory, so 64 Ki separators cost 512 KiB, not gigabytes). A
+/// selection or extract record is a few hundred bytes; a record longer than this is almost
+/// surely a quote left open, which would otherwise swallow the rest of the file into memory. The
+/// scanner keeps reading to the record's end (so line numbers stay right) but drops the bytes
+/// beyond this limit and rejects the record.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The most bytes the scanner reads for one record, blank lines before it included, before it
+/// gives up on the file: a record that has not ended after 64 MiB is a quote left open in a
+/// large file, binary data without line ends, or an endless input (`/dev/zero`), and the whole
+/// file is unusable. A thousand times the longest record kept, so a long but finite runaway
+/// line is still one rejected record.
+pub const MAX_RECORD_SPAN: u64 = 64 * 1024 * 1024;
 
 /// The field separator, detected from the header line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +84,9 @@ pub(crate) enum SyntaxDefect {
     UnclosedQuote,
     /// The record is longer than [`MAX_RECORD_BYTES`].
     TooLong,
+    /// The record (or the blank lines before it) had not ended after [`MAX_RECORD_SPAN`] bytes:
+    /// the scanner stopped in the middle, and the file is unusable.
+    Endless,
 }
 
 /// One record, as raw bytes split into fields. Reused from record to record.
@@ -102,16 +120,33 @@ impl RawRecord {
         &self.bytes[start..self.ends[i]]
     }
 
-    fn push(&mut self, b: u8) {
-        if self.bytes.len() < MAX_RECORD_BYTES {
-            self.bytes.push(b);
+    /// Whether the record holds no data: nothing but separators, quotes, blanks and NUL bytes.
+    pub fn is_void(&self) -> bool {
+        self.bytes.iter().all(|&b| b == 0 || b.is_ascii_whitespace())
+    }
+
+    /// Whether one more byte or field end fits in [`MAX_RECORD_BYTES`]; marks the record too
+    /// long when not.
+    fn room(&mut self) -> bool {
+        if self.bytes.len() + self.ends.len() < MAX_RECORD_BYTES {
+            true
         } else {
-            self.defect.get_or_insert(SyntaxDefect::TooLong);
+            // Over any other defect: the record is cut, so its fields are not the file's.
+            self.defect = Some(SyntaxDefect::TooLong);
+            false
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.room() {
+            self.bytes.push(b);
         }
     }
 
     fn end_field(&mut self) {
-        self.ends.push(self.bytes.len());
+        if self.room() {
+            self.ends.push(self.bytes.len());
+        }
     }
 
     /// Ends the last field of a record at a line feed, dropping the `\r` of a CRLF line end.
@@ -141,26 +176,44 @@ pub(crate) struct RecordScanner<R> {
     separator: u8,
     /// The physical line of the next byte to read.
     line: u64,
+    /// The most bytes read for one record: [`MAX_RECORD_SPAN`], smaller in tests.
+    span_limit: u64,
     record: RawRecord,
 }
 
 impl<R: BufRead> RecordScanner<R> {
+    #[cfg(test)]
     pub fn new(input: R, separator: Separator) -> Self {
-        RecordScanner { input, separator: separator.as_byte(), line: 1, record: RawRecord::default() }
+        Self::with_span(input, separator, MAX_RECORD_SPAN)
+    }
+
+    pub fn with_span(input: R, separator: Separator, span_limit: u64) -> Self {
+        RecordScanner { input, separator: separator.as_byte(), line: 1, span_limit, record: RawRecord::default() }
     }
 
     /// Reads the next record; `Ok(None)` at the end of the input. Blank lines are not records.
+    /// A record marked [`SyntaxDefect::Endless`] was cut in the middle: read no further.
     pub fn next_record(&mut self) -> io::Result<Option<&RawRecord>> {
-        let RecordScanner { input, separator, line, record } = self;
+        let RecordScanner { input, separator, line, span_limit, record } = self;
         let sep = *separator;
         record.clear();
+        record.line = *line;
         let mut state = State::StartRecord;
+        let mut span = 0u64;
         loop {
             let buf = match input.fill_buf() {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            // At most what is left of the span: the cut falls on the same byte whatever the
+            // reads' sizes.
+            let allowed = usize::try_from(*span_limit - span).unwrap_or(usize::MAX);
+            if allowed == 0 && !buf.is_empty() {
+                record.defect = Some(SyntaxDefect::Endless);
+                return Ok(Some(&self.record));
+            }
+            let buf = &buf[..buf.len().min(allowed)];
             if buf.is_empty() {
                 return Ok(match state {
                     State::StartRecord => None,
@@ -181,7 +234,23 @@ impl<R: BufRead> RecordScanner<R> {
             }
             let mut used = 0;
             let mut complete = false;
-            for &b in buf {
+            while used < buf.len() {
+                if record.defect == Some(SyntaxDefect::TooLong) {
+                    // The record is cut: its bytes are dropped, so go straight to the next byte
+                    // that changes the state or the line (at memchr's speed, not a byte at a time:
+                    // this is how a runaway line or `/dev/zero` is skipped).
+                    let rest = &buf[used..];
+                    let next = match state {
+                        State::Unquoted => memchr::memchr2(sep, b'\n', rest),
+                        State::Quoted => memchr::memchr2(b'"', b'\n', rest),
+                        _ => Some(0),
+                    };
+                    used += next.unwrap_or(rest.len());
+                    if used == buf.len() {
+                        break;
+                    }
+                }
+                let b = buf[used];
                 used += 1;
                 if state == State::StartRecord {
                     match b {
@@ -248,6 +317,7 @@ impl<R: BufRead> RecordScanner<R> {
                 }
             }
             input.consume(used);
+            span += used as u64;
             if complete {
                 return Ok(Some(&self.record));
             }

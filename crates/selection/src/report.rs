@@ -3,10 +3,12 @@
 //! - [`ReportFormat::Human`]: one line per problem, `line 12, birth_year: aged 54 in 2025 …`, then
 //!   a summary sentence. The CLI writes it on stderr.
 //! - [`ReportFormat::Json`]: one JSON object per line and per problem,
-//!   `{"line": 12, "field": "birth_year", "reason": "…"}` (`field` is `null` for a problem of the
-//!   whole record), then last `{"summary": {"lines": R, "valid": V, "rejected": X}}`. The CLI
-//!   writes it on stdout. An unusable header gives one object per header problem, on line 1, and
-//!   no summary.
+//!   `{"format": "passerelle.report/1", "line": 12, "field": "birth_year", "reason": "…"}`
+//!   (`field` is `null` for a problem of the whole record), then last
+//!   `{"format": "passerelle.report/1", "summary": {"lines": R, "valid": V, "rejected": X}}`
+//!   (docs/JSON.md). The CLI writes it on stdout. An unusable header gives one object per header
+//!   problem, on line 1, and no summary; a file found unusable further on (the wrong encoding, a
+//!   record that never ends) gives one object on the line where it was found, and no summary.
 //!
 //! Reasons never contain a NIR or a name (see [`crate::problem`]), so a report can be mailed to
 //! whoever prepared the file.
@@ -35,8 +37,12 @@ pub struct ReportWriter<W: Write> {
     noun: &'static str,
 }
 
+/// The `format` of every object of a JSON report (docs/JSON.md).
+pub const REPORT_FORMAT: &str = "passerelle.report/1";
+
 #[derive(serde::Serialize)]
 struct JsonProblem<'a> {
+    format: &'static str,
     line: u64,
     field: Option<&'a str>,
     reason: &'a str,
@@ -44,6 +50,7 @@ struct JsonProblem<'a> {
 
 #[derive(serde::Serialize)]
 struct JsonSummary {
+    format: &'static str,
     summary: Summary,
 }
 
@@ -67,8 +74,8 @@ impl<W: Write> ReportWriter<W> {
         Ok(())
     }
 
-    /// Reports why a file is unusable. Header problems are reported one by one, on line 1; in
-    /// human form, other causes are left to the caller's error message.
+    /// Reports why a file is unusable. Header problems are reported one by one, on line 1; other
+    /// causes once, on their line; in human form, they are left to the caller's error message.
     pub fn unusable(&mut self, error: &UnusableFile) -> io::Result<()> {
         match (self.format, error) {
             (_, UnusableFile::Header(problems)) => {
@@ -77,7 +84,7 @@ impl<W: Write> ReportWriter<W> {
                 }
             }
             (ReportFormat::Json, UnusableFile::Io(_)) | (ReportFormat::Human, _) => {}
-            (ReportFormat::Json, other) => self.problem(1, None, &other.to_string())?,
+            (ReportFormat::Json, other) => self.problem(other.line(), None, &other.to_string())?,
         }
         self.out.flush()
     }
@@ -86,7 +93,7 @@ impl<W: Write> ReportWriter<W> {
     pub fn summary(&mut self, summary: &Summary) -> io::Result<()> {
         match self.format {
             ReportFormat::Json => {
-                serde_json::to_writer(&mut self.out, &JsonSummary { summary: *summary })?;
+                serde_json::to_writer(&mut self.out, &JsonSummary { format: REPORT_FORMAT, summary: *summary })?;
                 self.out.write_all(b"\n")?;
             }
             ReportFormat::Human => {
@@ -113,7 +120,7 @@ impl<W: Write> ReportWriter<W> {
     fn problem(&mut self, line: u64, field: Option<&str>, reason: &str) -> io::Result<()> {
         match self.format {
             ReportFormat::Json => {
-                serde_json::to_writer(&mut self.out, &JsonProblem { line, field, reason })?;
+                serde_json::to_writer(&mut self.out, &JsonProblem { format: REPORT_FORMAT, line, field, reason })?;
                 self.out.write_all(b"\n")
             }
             ReportFormat::Human => match field {

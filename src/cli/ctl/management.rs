@@ -1,7 +1,9 @@
 //! The RabbitMQ management API, read-only: the queues of a vhost with their depth and
-//! consumers (`GET /api/queues/{vhost}`), one blocking `ureq` request (plain `http://`, basic
+//! consumers (`GET /api/queues/{vhost}`) and which connection each consumer is on
+//! (`GET /api/consumers/{vhost}`), each one blocking `ureq` request (plain `http://`, basic
 //! authentication, a bounded wait): `ctl` is a synchronous command that needs one answer.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use base64::prelude::{Engine as _, BASE64_STANDARD};
@@ -53,13 +55,19 @@ impl ManagementError {
 /// (the vhost percent-encoded as one segment: `/` is `%2F`). Only `http://`, and no credentials in
 /// the URL (they go in flags, kept out of shell histories and process lists).
 fn queues_url(url: &str, vhost: &str) -> Result<Url, ManagementError> {
+    let mut address = api_url(url, "queues", vhost)?;
+    address.set_query(Some("columns=name,messages_ready,messages_unacknowledged,consumers"));
+    Ok(address)
+}
+
+/// The address of the list `what` (`queues`, `consumers`) of `vhost`.
+fn api_url(url: &str, what: &str, vhost: &str) -> Result<Url, ManagementError> {
     let refused = || ManagementError::Url(url.to_owned());
     let mut address = Url::parse(url).map_err(|_| refused())?;
     if address.scheme() != "http" || !address.username().is_empty() || address.password().is_some() {
         return Err(refused());
     }
-    address.path_segments_mut().map_err(|()| refused())?.pop_if_empty().extend(["api", "queues", vhost]);
-    address.set_query(Some("columns=name,messages_ready,messages_unacknowledged,consumers"));
+    address.path_segments_mut().map_err(|()| refused())?.pop_if_empty().extend(["api", what, vhost]);
     Ok(address)
 }
 
@@ -97,15 +105,7 @@ pub fn queues(
     vhost: &str,
     prefix: &str,
 ) -> Result<Vec<QueueInfo>, ManagementError> {
-    let address = queues_url(url, vhost)?;
-    let (status, body) = get(url, &address, user, password)?;
-    match status {
-        200 => {}
-        401 | 403 => return Err(ManagementError::Refused { url: url.to_owned(), user: user.to_owned(), status }),
-        _ => return Err(ManagementError::Status { url: url.to_owned(), status }),
-    }
-    let answer = |reason: String| ManagementError::Answer { url: url.to_owned(), reason };
-    let list: Vec<serde_json::Value> = serde_json::from_str(&body).map_err(|e| answer(e.to_string()))?;
+    let list = list(url, &queues_url(url, vhost)?, user, password)?;
     let own = format!("{prefix}.");
     let mut queues: Vec<QueueInfo> = list
         .iter()
@@ -121,6 +121,43 @@ pub fn queues(
         .collect();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(queues)
+}
+
+/// One `GET` of a JSON list.
+fn list(url: &str, address: &Url, user: &str, password: &str) -> Result<Vec<serde_json::Value>, ManagementError> {
+    let (status, body) = get(url, address, user, password)?;
+    match status {
+        200 => {}
+        401 | 403 => return Err(ManagementError::Refused { url: url.to_owned(), user: user.to_owned(), status }),
+        _ => return Err(ManagementError::Status { url: url.to_owned(), status }),
+    }
+    let answer = |reason: String| ManagementError::Answer { url: url.to_owned(), reason };
+    serde_json::from_str(&body).map_err(|e| answer(e.to_string()))
+}
+
+/// For each queue of `vhost` whose name starts with `prefix.`, the connections its consumers
+/// are on (as the broker names them: `client address -> broker address`).
+pub fn consumer_connections(
+    url: &str,
+    user: &str,
+    password: &str,
+    vhost: &str,
+    prefix: &str,
+) -> Result<BTreeMap<String, BTreeSet<String>>, ManagementError> {
+    let list = list(url, &api_url(url, "consumers", vhost)?, user, password)?;
+    let own = format!("{prefix}.");
+    let mut connections: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in &list {
+        let (Some(queue), Some(connection)) =
+            (c["queue"]["name"].as_str(), c["channel_details"]["connection_name"].as_str())
+        else {
+            continue;
+        };
+        if queue.starts_with(&own) {
+            connections.entry(queue.to_owned()).or_default().insert(connection.to_owned());
+        }
+    }
+    Ok(connections)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use passerelle_observatory_store::{CaseState, StoreError, Tx};
 use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use serde::Serialize;
 
+use super::consumers::UnexpectedConsumer;
 use super::management::QueueInfo;
 
 /// The whole report.
@@ -82,6 +83,8 @@ pub struct Queues {
     pub vhost: String,
     pub prefix: String,
     pub queues: Vec<QueueInfo>,
+    /// Consumers where none should be (`consumers.rs` has the rule).
+    pub unexpected_consumers: Vec<UnexpectedConsumer>,
     /// When not available: why, and how to enable it.
     pub message: Option<String>,
 }
@@ -303,6 +306,17 @@ pub fn render(s: &Status) -> String {
         }
         if q.queues.is_empty() {
             let _ = writeln!(out, "  no queue named {}.* in this vhost (has the observatory declared them?)", q.prefix);
+        }
+        let none = if q.unexpected_consumers.is_empty() { " none" } else { "" };
+        let _ = writeln!(out, "\nUnexpected consumers:{none}");
+        for u in &q.unexpected_consumers {
+            let _ = writeln!(out, "  ! {}: {} consumer(s): {}", u.queue, u.consumers, u.reason);
+            if !u.connections.is_empty() {
+                let _ = writeln!(out, "      on {}", u.connections.join(", "));
+            }
+        }
+        if let Some(message) = &q.message {
+            let _ = writeln!(out, "  ({message})");
         }
     } else {
         let _ = writeln!(out, "\nQueues: not available: {}", q.message.as_deref().unwrap_or(""));

@@ -1,6 +1,8 @@
 //! The demo's progress on stderr: one line per stage (a spinner, or a bar where the amount of
 //! work is known), kept with its duration once done. `indicatif` draws nothing when stderr is
 //! not a terminal, so logs and pipes stay clean; the stage timings go in the summary anyway.
+//! The spinner is coloured only where logs are (`passerelle_settings::use_colour`: a terminal,
+//! and no `NO_COLOR`).
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,15 @@ pub struct Stage {
     started: Instant,
 }
 
+/// The spinner's placeholder: cyan where colours are allowed.
+fn spinner() -> &'static str {
+    if passerelle_settings::use_colour(&std::io::stderr()) {
+        "{spinner:.cyan}"
+    } else {
+        "{spinner}"
+    }
+}
+
 impl Progress {
     pub fn new() -> Progress {
         Progress { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), stages: Vec::new() }
@@ -39,14 +50,15 @@ impl Progress {
     /// A stage whose amount of work is unknown (a spinner).
     pub fn spinner(&self, name: &'static str, label: &'static str) -> Stage {
         let bar = self.multi.add(ProgressBar::new_spinner());
-        bar.set_style(ProgressStyle::with_template("{spinner:.cyan} {prefix:<24} {msg}").expect("a valid template"));
+        let template = format!("{} {{prefix:<24}} {{msg}}", spinner());
+        bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
         self.start(bar, name, label)
     }
 
     /// A stage of `len` units (`unit`: persons, chunks…).
     pub fn bar(&self, name: &'static str, label: &'static str, len: u64, unit: &'static str) -> Stage {
         let bar = self.multi.add(ProgressBar::new(len));
-        let template = format!("{{spinner:.cyan}} {{prefix:<24}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}}");
+        let template = format!("{} {{prefix:<24}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}}", spinner());
         bar.set_style(ProgressStyle::with_template(&template).expect("a valid template").progress_chars("=> "));
         self.start(bar, name, label)
     }

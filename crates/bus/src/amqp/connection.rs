@@ -16,6 +16,7 @@ use rand::Rng;
 use tokio::sync::{watch, Mutex};
 
 use super::declare;
+use super::lock::{self, TerritoryLock};
 use crate::consumer::stopped;
 use crate::{BrokerHealth, BusError, BusSettings, BusStats, Role};
 
@@ -57,6 +58,11 @@ pub(crate) struct Connector {
     pub stats: Arc<BusStats>,
     /// Whether the current connection is open, for `/health`.
     pub health: BrokerHealth,
+    /// The territory lock every connection takes before anything consumes (an observatory
+    /// daemon's), whether it was held on an earlier connection, and why it was lost.
+    territory: Option<TerritoryLock>,
+    held: AtomicBool,
+    lost: std::sync::Mutex<Option<BusError>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -89,7 +95,21 @@ impl Connector {
             closed: AtomicBool::new(false),
             stats: Arc::default(),
             health: BrokerHealth::amqp(),
+            territory: None,
+            held: AtomicBool::new(false),
+            lost: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Every connection takes the territory lock before anything consumes (`amqp::lock`).
+    pub fn with_territory_lock(mut self, lock: TerritoryLock) -> Connector {
+        self.territory = Some(lock);
+        self
+    }
+
+    /// Why the bus closed itself: the territory lock was lost to another observatory.
+    pub fn territory_lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|e| e.to_string())
     }
 
     /// The live connection, reconnecting (once through every URL) if it was lost.
@@ -121,6 +141,7 @@ impl Connector {
             let error = match self.live().await {
                 Ok(live) => return Ok(live),
                 Err(BusError::Closed) => return Err(BusError::Closed),
+                Err(e @ (BusError::TerritoryHeld { .. } | BusError::TerritoryLost { .. })) => return Err(e),
                 Err(e) => e,
             };
             let wait = jitter(backoff);
@@ -188,6 +209,7 @@ impl Connector {
                     self.stats.connected();
                     let followed = Arc::downgrade(&conn);
                     self.health.follow(move || followed.upgrade().is_some_and(|c| c.status().connected()));
+                    self.hold_territory(&conn).await?;
                     tracing::info!(broker = %where_, user = %uri.authority.userinfo.username, generation,
                         "connected to the broker");
                     return Ok(Live { conn, user: uri.authority.userinfo.username.clone(), generation });
@@ -196,6 +218,32 @@ impl Connector {
             }
         }
         Err(BusError::Connect(errors.join("; ")))
+    }
+
+    /// Takes the territory lock on a new connection, when this bus has one to hold. Lost to
+    /// another observatory: the bus closes (later calls fail with [`BusError::Closed`]).
+    async fn hold_territory(&self, conn: &Connection) -> Result<(), BusError> {
+        let (Some(territory), Role::Observatory(code)) = (&self.territory, &self.role) else {
+            return Ok(());
+        };
+        let held_before = self.held.load(Ordering::SeqCst);
+        match lock::take(conn, &self.settings.prefix, code, territory, held_before).await {
+            Ok(()) => {
+                self.held.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = conn.close(200, "passerelle: the territory lock is not ours".into()).await;
+                if let BusError::TerritoryLost { territory, holder } = &e {
+                    tracing::error!(observatory = %territory, holder = %holder,
+                        "another observatory took this territory's lock while this one was disconnected: stopping");
+                    self.closed.store(true, Ordering::SeqCst);
+                    let copy = BusError::TerritoryLost { territory: territory.clone(), holder: holder.clone() };
+                    *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(copy);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Connects on lapin's own tokio runtime glue. An `amqps://` URL goes through the bus's

@@ -5,12 +5,14 @@
 //! - [`publisher`]: persistent, mandatory, confirmed publishing with a bounded window.
 //! - [`consumer`]: manual acks, prefetch, receiver checks, verdicts, reasoned dead-letters.
 //! - `alarms`: the observatory's watch on delivery-limit drops.
+//! - [`lock`]: the territory lock an observatory daemon's connection holds (one per territory).
 //! - [`delete_topology`]: deletes a prefix's queues and exchanges (demo, tests, benchmarks).
 
 mod alarms;
 pub mod connection;
 pub mod consumer;
 mod declare;
+pub mod lock;
 pub mod properties;
 pub mod publisher;
 mod teardown;
@@ -41,7 +43,23 @@ impl AmqpBus {
     /// is an error the service reports), then declares the whole topology (observatory) or
     /// checks passively that the party's queues and exchanges exist (body).
     pub async fn connect(settings: &BusSettings, role: Role) -> Result<AmqpBus, BusError> {
-        let connector = Arc::new(Connector::new(settings, role.clone())?);
+        AmqpBus::connect_holding(settings, role, None).await
+    }
+
+    /// [`AmqpBus::connect`], and, with a `territory` lock (an observatory daemon), every
+    /// connection takes the territory's lock before anything consumes: at start it waits for it
+    /// (standby) or fails with [`BusError::TerritoryHeld`]; lost after a reconnection, the bus
+    /// closes ([`AmqpBus::territory_lost`]).
+    pub async fn connect_holding(
+        settings: &BusSettings,
+        role: Role,
+        territory: Option<lock::TerritoryLock>,
+    ) -> Result<AmqpBus, BusError> {
+        let mut connector = Connector::new(settings, role.clone())?;
+        if let Some(territory) = territory {
+            connector = connector.with_territory_lock(territory);
+        }
+        let connector = Arc::new(connector);
         if settings.identity.insecure_any_user {
             tracing::warn!("INSECURE bus identity profile: any broker user may speak for any body or observatory");
         }
@@ -67,6 +85,12 @@ impl AmqpBus {
     /// (observatory only; each is also logged as an error).
     pub fn delivery_limit_alarms(&self) -> u64 {
         self.alarm_count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Why the bus closed itself, if it did: another observatory took the territory's lock
+    /// while this one was disconnected.
+    pub fn territory_lost(&self) -> Option<String> {
+        self.connector.territory_lost()
     }
 
     /// Its counters: connections, blocked time, dead-letters (for the metrics).

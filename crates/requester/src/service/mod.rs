@@ -109,6 +109,17 @@ impl std::fmt::Debug for Requester {
     }
 }
 
+/// What a purge removed: the submissions whose retention ended by `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purge {
+    /// The cut-off: every submission whose retention ended by then went.
+    pub at: SystemTime,
+    /// The retention the settings give new submissions (each keeps the end computed when it
+    /// was submitted).
+    pub retention_days: u32,
+    pub submissions: Vec<crate::store::PurgedSubmission>,
+}
+
 impl Requester {
     /// Validates the settings and opens the store. Does not touch the broker.
     pub fn build(
@@ -118,12 +129,6 @@ impl Requester {
     ) -> Result<Requester, RequesterError> {
         settings.validate()?;
         let territories = settings.territories()?;
-        if settings.retention_clamped() {
-            tracing::warn!(
-                configured_days = settings.retention_days,
-                "retention_days is above the 24 months of decree art. 5: lowered to 730"
-            );
-        }
         let store = Store::open(&settings.data_dir)?;
         let scorer = Scorer::new(&settings.ranking);
         Ok(Requester {
@@ -235,13 +240,15 @@ impl Requester {
     }
 
     /// Purges every submission whose retention has ended: its persons, results, refusals and
-    /// result files; the store's files are scrubbed. Returns the purged submission ids.
-    pub fn purge(&self) -> Result<Vec<Uuid>, RequesterError> {
-        let purged = self.inner.store.purge_due(self.now())?;
-        let mut ids = Vec::new();
-        for (id, files) in purged {
-            for f in files {
-                match std::fs::remove_file(&f) {
+    /// result files; the store's files are scrubbed. Says what went, and the cut-off.
+    pub fn purge(&self) -> Result<Purge, RequesterError> {
+        let at = self.now();
+        let purged = self.inner.store.purge_due(at)?;
+        let mut submissions = Vec::new();
+        for submission in purged {
+            let id = submission.id;
+            for f in &submission.files {
+                match std::fs::remove_file(f) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
@@ -250,9 +257,9 @@ impl Requester {
                 }
             }
             tracing::info!(submission = %id, "submission purged (retention ended)");
-            ids.push(id);
+            submissions.push(submission);
         }
-        Ok(ids)
+        Ok(Purge { at, retention_days: self.inner.settings.retention_days, submissions })
     }
 
     // ----- the daemon -----

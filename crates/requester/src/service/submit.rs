@@ -13,7 +13,7 @@ use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
 use passerelle_protocol::v1::{self, Category};
 use passerelle_protocol::value;
 use passerelle_selection::{
-    Checked, Column, Encoding, IdentityColumn, Person, Rejection, SelectionReader, SelectionRules,
+    Checked, Column, Encoding, IdentityColumn, Person, Rejection, SelectionReader, SelectionRules, UnusableFile,
 };
 use uuid::Uuid;
 
@@ -65,8 +65,10 @@ impl Requester {
 
     /// Reads and validates the selection (each rejected record goes to `on_rejection`), stores
     /// the valid persons with their names and contact details, and splits them into one case
-    /// per competent observatory. Nothing is sent yet. With `strict`, or when no record is
-    /// valid, nothing is stored.
+    /// per competent observatory. Nothing is sent yet. The whole file is read in one store
+    /// transaction, so with `strict`, when no record is valid, or when the file turns out
+    /// unusable anywhere (an encoding wrong for the file, found on its last line), nothing is
+    /// stored — and so nothing can be sent.
     pub fn prepare(
         &self,
         request: &SubmitRequest,
@@ -118,7 +120,13 @@ impl Requester {
             // observatory → (case id, persons)
             let mut cases: BTreeMap<String, (Uuid, u64)> = BTreeMap::new();
             for verdict in &mut reader {
-                match verdict.map_err(RequesterError::Read)? {
+                // A file found unusable midway (the wrong encoding, a record that never ends)
+                // fails the whole transaction: nothing stored, nothing sent.
+                let verdict = verdict.map_err(|e| match e {
+                    UnusableFile::Io(e) => RequesterError::Read(e),
+                    source => RequesterError::Unusable { path: request.selection.clone(), source },
+                })?;
+                match verdict {
                     Checked::Valid(person) => {
                         let entry = match cases.get_mut(&person.observatory) {
                             Some(e) => e,

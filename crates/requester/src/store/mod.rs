@@ -28,6 +28,7 @@ mod cases;
 mod matching;
 mod persons;
 mod purge;
+pub use purge::PurgedSubmission;
 mod records;
 mod schema;
 #[cfg(test)]

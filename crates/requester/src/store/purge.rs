@@ -9,6 +9,18 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 
+/// One submission a purge removed: what went, and the result files the caller deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgedSubmission {
+    pub id: Uuid,
+    /// Its cases (one per observatory).
+    pub cases: u64,
+    /// The persons of its selection that were still stored.
+    pub persons: u64,
+    /// The result files written for it.
+    pub files: Vec<PathBuf>,
+}
+
 impl Store {
     // ----- purge -----
 
@@ -16,7 +28,7 @@ impl Store {
     /// NIRs, risk factors), results and refusals; the case metadata (ids, counts, dates, states)
     /// stays. Returns the purged submissions with the result files that were written for them,
     /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
-    pub fn purge_due(&self, now: SystemTime) -> Result<Vec<(Uuid, Vec<PathBuf>)>, StoreError> {
+    pub fn purge_due(&self, now: SystemTime) -> Result<Vec<PurgedSubmission>, StoreError> {
         let purged = self.write(|tx| {
             let due: Vec<String> = tx.query_all(
                 "SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id",
@@ -31,6 +43,8 @@ impl Store {
                     |r| r.get(0),
                 )?;
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
+                let case_count: i64 =
+                    tx.query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", params![id], |r| r.get(0))?;
                 tx.execute(
                     &format!(
                         "DELETE FROM person_answers WHERE person_id IN
@@ -38,7 +52,7 @@ impl Store {
                     ),
                     params![id],
                 )?;
-                tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
+                let persons = tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute("DELETE FROM written_files WHERE submission_id = ?1", params![id])?;
@@ -53,7 +67,12 @@ impl Store {
                     params![id, to_ms(now)],
                 )?;
                 let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                out.push((uuid, files.into_iter().map(PathBuf::from).collect()));
+                out.push(PurgedSubmission {
+                    id: uuid,
+                    cases: case_count as u64,
+                    persons: persons as u64,
+                    files: files.into_iter().map(PathBuf::from).collect(),
+                });
             }
             Ok::<_, StoreError>(out)
         })?;

@@ -576,11 +576,13 @@ async fn everything_of_a_case_is_purged_at_24_months_and_unreadable_on_disk() {
 
     // One day short of 24 months: nothing goes.
     s.clock.advance(days(729));
-    assert!(s.requester.purge().unwrap().is_empty());
+    assert!(s.requester.purge().unwrap().submissions.is_empty());
     assert!(written.files.iter().all(|f| f.exists()));
     // 24 months: everything of the case goes, result files included.
     s.clock.advance(days(2));
-    assert_eq!(s.requester.purge().unwrap(), vec![submitted.submission]);
+    let purge = s.requester.purge().unwrap();
+    assert_eq!(purge.submissions.iter().map(|p| p.id).collect::<Vec<_>>(), vec![submitted.submission]);
+    assert!(purge.submissions[0].persons > 0 && purge.submissions[0].cases > 0, "{purge:?}");
     for f in &written.files {
         assert!(!f.exists(), "{} survived the purge", f.display());
     }
@@ -623,9 +625,11 @@ async fn a_lower_configured_retention_purges_earlier() {
     let file = write(s.dir.path(), "selection.csv", selection(&[person(0, MARSEILLE)]).as_bytes());
     let (submitted, _) = s.submit_and_wait(&s.request(&file)).await;
     s.clock.advance(days(89));
-    assert!(s.requester.purge().unwrap().is_empty());
+    assert!(s.requester.purge().unwrap().submissions.is_empty());
     s.clock.advance(days(1));
-    assert_eq!(s.requester.purge().unwrap(), vec![submitted.submission]);
+    let purge = s.requester.purge().unwrap();
+    assert_eq!(purge.submissions.iter().map(|p| p.id).collect::<Vec<_>>(), vec![submitted.submission]);
+    assert!(purge.submissions[0].persons > 0 && purge.submissions[0].cases > 0, "{purge:?}");
     s.stop().await;
 }
 

@@ -7,7 +7,7 @@ use common::*;
 use passerelle_bus::BusSettings;
 use passerelle_protocol::v1::{Category, Sex};
 use passerelle_responder::index::IndexReader;
-use passerelle_responder::{load_extract, LoadError, Subject};
+use passerelle_responder::{load_extract, load_extract_with, LoadError, LoadOptions, Subject};
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 
 fn subject(n: u32) -> Subject {
@@ -120,4 +120,66 @@ fn a_load_that_cannot_finish_keeps_the_current_index() {
     assert_eq!(reader.info().unwrap(), before, "the current index is untouched");
     let leftovers: Vec<_> = std::fs::read_dir(&settings.data_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no work file left behind: {leftovers:?}");
+}
+
+/// An extract of persons `range`, each with `rsa = true`, and `bad` more lines whose NIR is not
+/// one (rejected).
+fn extract_of(path: &std::path::Path, range: std::ops::Range<u32>, bad: u32) {
+    let mut text = String::from("nir,rsa\n");
+    for n in range {
+        text.push_str(&format!("{},true\n", nir(n).as_str()));
+    }
+    for n in 0..bad {
+        text.push_str(&format!("12345{n},true\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_extract_that_loses_more_than_the_share_keeps_the_index_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = extract_settings(&dir.path().join("data"), BusSettings::default());
+    let reader = IndexReader::new(settings.index_path(), BODY);
+    let full = dir.path().join("full.csv");
+    extract_of(&full, 0..40, 0);
+    load(&settings, &full);
+    let before = reader.info().unwrap();
+    assert_eq!(before.persons, 40);
+
+    // Half the lines rejected (a format change, say): 20 persons instead of 40 — refused.
+    let half_bad = dir.path().join("half-bad.csv");
+    extract_of(&half_bad, 0..20, 20);
+    let mut report = ReportWriter::new(ReportFormat::Json, Vec::new());
+    let err = load_extract(&settings, &half_bad, Encoding::Utf8, &mut report).unwrap_err();
+    assert!(matches!(err, LoadError::TooMuchLoss { previous: 40, new: 20, max: 10, rejected: 20 }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("an index of 40 persons with one of 20, 20 fewer (50.0 %), more than the 10 % allowed"),
+        "{message}"
+    );
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(json_lines(&report.into_inner()).len(), 21, "20 rejected lines and the summary are still reported");
+    assert_eq!(reader.info().unwrap(), before, "the current index is kept");
+    let leftovers = std::fs::read_dir(&settings.data_dir).unwrap().count();
+    assert_eq!(leftovers, 1, "no work file left behind");
+
+    // A looser limit, or --force, replaces it.
+    let mut report = ReportWriter::new(ReportFormat::Json, Vec::new());
+    let options = LoadOptions { max_loss_percent: 50, ..LoadOptions::new(Encoding::Utf8) };
+    load_extract_with(&settings, &half_bad, &options, &mut report).expect("50 % lost is within 50 %");
+    assert_eq!(reader.info().unwrap().persons, 20);
+    load(&settings, &full);
+    let options = LoadOptions { force: true, ..LoadOptions::new(Encoding::Utf8) };
+    let summary = load_extract_with(&settings, &half_bad, &options, &mut report).expect("forced");
+    assert_eq!((summary.index.persons, summary.lines.rejected), (20, 20));
+    assert_eq!(reader.info().unwrap().persons, 20);
+
+    // Within the default share (4 of 40 lost, 10 %), and growing, replace it without --force.
+    let most = dir.path().join("most.csv");
+    extract_of(&most, 0..36, 0);
+    load(&settings, &full);
+    load(&settings, &most);
+    assert_eq!(reader.info().unwrap().persons, 36);
+    load(&settings, &full);
+    assert_eq!(reader.info().unwrap().persons, 40);
 }

@@ -1,0 +1,68 @@
+//! The `--json` outputs' contract: every object carries a `format`, `passerelle.<output>/<n>`,
+//! documented in docs/JSON.md (a test checks every format is there). Within a version keys
+//! are only added; removing or changing the meaning of one makes the next version.
+
+use serde::Serialize;
+
+/// `ctl status --json`: one object.
+pub const CTL_STATUS: &str = "passerelle.ctl-status/1";
+/// `stats --json`: one object, the aggregate tables.
+pub const STATS: &str = "passerelle.stats/1";
+/// `stats --pseudonym P --json`: one object, one person's appearances.
+pub const STATS_PSEUDONYM: &str = "passerelle.stats-pseudonym/1";
+/// `audit show --json`: one object per entry, a line each.
+pub const AUDIT_ENTRY: &str = "passerelle.audit-entry/1";
+/// `requester status --json`: one object per case, a line each.
+pub const REQUESTER_CASE: &str = "passerelle.requester-case/1";
+/// `requester purge --json`: one object.
+pub const REQUESTER_PURGE: &str = "passerelle.requester-purge/1";
+/// `demo --json`: one object, the summary.
+pub const DEMO: &str = "passerelle.demo/1";
+/// `bench --json`: one object, the last line on stdout (keys: `bench/json_keys.txt`).
+pub const BENCH: &str = "passerelle.bench/1";
+/// `requester check --json`, `requester submit --json`, `responder load --json`: one object per
+/// problem, a line each, then the summary (written by `passerelle_selection::ReportWriter`).
+#[cfg(test)]
+const REPORT: &str = passerelle_selection::REPORT_FORMAT;
+
+/// Every format, for the documentation's test.
+#[cfg(test)]
+const ALL: &[&str] =
+    &[CTL_STATUS, STATS, STATS_PSEUDONYM, AUDIT_ENTRY, REQUESTER_CASE, REQUESTER_PURGE, DEMO, BENCH, REPORT];
+
+/// An output object with its `format` first, then its own keys.
+#[derive(Debug, Serialize)]
+pub struct Versioned<'a, T: Serialize> {
+    pub format: &'static str,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+/// `body` as one line of JSON, its `format` first.
+pub fn line<T: Serialize>(format: &'static str, body: &T) -> serde_json::Result<String> {
+    serde_json::to_string(&Versioned { format, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_is_documented_in_docs_json_md() {
+        let docs = include_str!("../../docs/JSON.md");
+        for format in ALL {
+            assert!(docs.contains(&format!("`{format}`")), "docs/JSON.md does not document `{format}`");
+            let (name, version) = format.split_once('/').expect("name/version");
+            assert!(name.starts_with("passerelle.") && version.parse::<u32>().is_ok(), "{format}");
+        }
+    }
+
+    #[test]
+    fn the_format_comes_first() {
+        #[derive(Serialize)]
+        struct Body {
+            cases: u32,
+        }
+        assert_eq!(line(CTL_STATUS, &Body { cases: 2 }).unwrap(), r#"{"format":"passerelle.ctl-status/1","cases":2}"#);
+    }
+}

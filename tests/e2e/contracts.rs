@@ -1,0 +1,151 @@
+//! The scriptable contracts of the CLI, through the real binary: the same failure gives the
+//! same exit code in every command (an unreadable settings file: 3; a missing store: 4, and no
+//! reading command creates one),
+//! every `--json` output carries its `format` (docs/JSON.md), `requester purge` says what it
+//! purged, and logs written to a pipe carry no ANSI colour.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::passerelle;
+
+/// A production observatory's settings file, its `data_dir` in `dir/data`.
+fn observatory_file(dir: &Path) -> PathBuf {
+    let path = dir.join("observatory.toml");
+    let text = format!(
+        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_store_is_exit_4_in_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let observatory = observatory_file(dir.path());
+    let requester = dir.path().join("requester.toml");
+    std::fs::write(
+        &requester,
+        format!(
+            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{0}/r\"\nout_dir = \"{0}/o\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let config = |path: &Path| path.to_str().unwrap().to_owned();
+    for args in [
+        vec!["ctl", "status", "--no-management", "--config", &config(&observatory)],
+        vec!["stats", "--config", &config(&observatory)],
+        vec!["audit", "verify", "--config", &config(&observatory)],
+        vec!["audit", "show", "--config", &config(&observatory)],
+        vec!["requester", "status", "--config", &config(&requester)],
+        vec!["requester", "purge", "--config", &config(&requester)],
+    ] {
+        let o = passerelle().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("passerelle: failed: no store at "), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!dir.path().join("r").exists(), "a reading command creates no store");
+}
+
+#[test]
+fn requester_purge_says_what_it_purged_with_the_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("r");
+    drop(passerelle_requester::store::Store::open(&data).unwrap());
+    let config = dir.path().join("requester.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{}\"\nout_dir = \"{}\"\nretention_days = 365\n\
+             [broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
+            data.display(),
+            dir.path().join("o").display()
+        ),
+    )
+    .unwrap();
+    let o = passerelle().args(["requester", "purge", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("purged 0 submission(s) whose retention ended by 20")
+            && text.contains("(retention_days = 365): 0 case(s), 0 person(s), 0 result file(s)"),
+        "{text}"
+    );
+    let o = passerelle().args(["requester", "purge", "--json", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "passerelle.requester-purge/1");
+    assert_eq!(v["retention_days"], 365);
+    assert!(v["cut_off"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
+    assert_eq!(v["total"], serde_json::json!({"submissions": 0, "cases": 0, "persons": 0, "result_files": 0}));
+}
+
+#[test]
+fn logs_in_a_pipe_carry_no_colour() {
+    let o =
+        passerelle().args(["demo", "--persons", "20"]).env("RUST_LOG", "info").env_remove("NO_COLOR").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(" INFO "), "the demo logged at info: {}", stderr(&o));
+    assert!(!o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b), "an ANSI escape in a pipe: {}", stderr(&o));
+}
+
+#[test]
+fn an_unreadable_settings_file_is_exit_3_in_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["ctl", "status", "--no-management", "--config", missing],
+        vec!["stats", "--config", missing],
+        vec!["audit", "verify", "--config", missing],
+        vec!["requester", "status", "--config", missing],
+        vec!["requester", "purge", "--config", missing],
+        vec!["responder", "load", "--config", missing, missing],
+        vec!["topology", "export", "--config", missing],
+        vec!["observatory", "run", "--config", missing],
+    ] {
+        let o = passerelle().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot read the settings file"), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn every_json_output_carries_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = observatory_file(dir.path());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    drop(passerelle_observatory_store::CaseStore::open(&data.join("observatory.db")).unwrap());
+    drop(passerelle_observatory_store::StatisticsStore::open(&data.join("statistics.db")).unwrap());
+    let run = |args: &[&str]| {
+        let o = passerelle().args(args).arg("--config").arg(&config).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // `audit verify` records itself, so `audit show` has an entry to print.
+    run(&["audit", "verify"]);
+    for (args, format) in [
+        (&["ctl", "status", "--no-management", "--json"][..], "passerelle.ctl-status/1"),
+        (&["stats", "--json"], "passerelle.stats/1"),
+        (&["stats", "--json", "--pseudonym", &"0".repeat(64)], "passerelle.stats-pseudonym/1"),
+        (&["audit", "show", "--json"], "passerelle.audit-entry/1"),
+    ] {
+        let stdout = run(args);
+        let objects: Vec<serde_json::Value> = if stdout.trim_start().starts_with("{\n") {
+            vec![serde_json::from_str(&stdout).unwrap()]
+        } else {
+            stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        };
+        assert!(!objects.is_empty(), "{args:?}: {stdout}");
+        for object in objects {
+            assert_eq!(object["format"], format, "{args:?}: {object}");
+        }
+    }
+}
