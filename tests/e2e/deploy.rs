@@ -1,9 +1,10 @@
 //! The deploy kit stays true to the code: every example configuration loads and validates with
 //! the real settings types, the committed RabbitMQ definitions are exactly what `topology export`
 //! writes, every metric the dashboard and the alerts use is one the daemons export, the systemd
-//! units carry their hardening, every `rabbitmq.conf` key is one RabbitMQ knows (checked against
-//! the installed broker's schemas when there is one), and every file the compose stack mounts
-//! exists.
+//! units carry their hardening, stop restarting on a settings error and point at the installed
+//! README (whose folder table lists every folder the units and settings use), every
+//! `rabbitmq.conf` key is one RabbitMQ knows (checked against the installed broker's schemas when
+//! there is one), and every file the compose stack mounts exists.
 
 use crate::support;
 
@@ -216,6 +217,11 @@ fn the_systemd_units_run_as_dedicated_users_with_hardening() {
             assert!(keys.contains(&required.as_str()), "{unit} lacks {required}");
         }
         assert!(keys.iter().any(|k| k.starts_with("ReadWritePaths=/var/lib/passerelle/")), "{unit}: its data dir");
+        // A settings error (exit 3) or unusable input (exit 2) is not fixed by restarting.
+        assert!(keys.contains(&"Restart=on-failure"), "{unit} restarts after a failure");
+        assert!(keys.contains(&"RestartPreventExitStatus=2 3"), "{unit} restarts after a settings error");
+        let documentation = keys.iter().find_map(|k| k.strip_prefix("Documentation=")).expect("Documentation=");
+        assert_eq!(documentation, INSTALLED_README, "{unit}: Documentation= names the installed README");
         let exec = keys.iter().find(|k| k.starts_with("ExecStart=")).unwrap();
         assert!(exec.contains(&format!("--config {config}")), "{unit}: {exec}");
         // The command line is one this binary accepts (its subcommand exists, its flags parse).
@@ -230,6 +236,90 @@ fn the_systemd_units_run_as_dedicated_users_with_hardening() {
         let sysusers = std::fs::read_to_string(deploy("systemd/passerelle.sysusers.conf")).unwrap();
         assert!(sysusers.contains(user), "{user} is created by sysusers");
     }
+}
+
+/// Where the README tells to install itself, for the units' `Documentation=`.
+const INSTALLED_README: &str = "file:///usr/share/doc/passerelle/README.md";
+
+/// The README's "Folders to create" table: the folder column of each row.
+fn readme_folders(readme: &str) -> Vec<String> {
+    let section = readme.split("## Folders to create").nth(1).expect("the README has a \"Folders to create\" section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| role"))
+        .filter_map(|l| l.split('|').nth(2))
+        .map(|cell| cell.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+/// Whether a path is the table's `row`, where `<body>`, `<role>`, `<broker user>` stand for one
+/// name (letters, digits, `-`).
+fn matches_row(row: &str, path: &str) -> bool {
+    let mut rest = path;
+    for (i, part) in row.split('<').enumerate() {
+        let literal = if i == 0 {
+            part
+        } else {
+            let Some((_, literal)) = part.split_once('>') else { return false };
+            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+            if name_len == 0 {
+                return false;
+            }
+            rest = &rest[name_len..];
+            literal
+        };
+        let Some(after) = rest.strip_prefix(literal) else { return false };
+        rest = after;
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_at_it() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let folders = readme_folders(&readme);
+    let listed = |path: &str| folders.iter().any(|f| matches_row(f, path));
+    let mut used: Vec<(String, String)> = Vec::new();
+    for unit in ["passerelle-observatory.service", "passerelle-responder@.service", "passerelle-requester.service"] {
+        let text = std::fs::read_to_string(deploy(&format!("systemd/{unit}"))).unwrap();
+        for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            for key in ["ReadWritePaths=", "ReadOnlyPaths=", "EnvironmentFile=-"] {
+                if let Some(paths) = line.strip_prefix(key) {
+                    used.extend(paths.split_whitespace().map(|p| (unit.to_owned(), p.replace("%i", "cnam"))));
+                }
+            }
+            if let Some(dir) = line.strip_prefix("StateDirectory=") {
+                used.push((unit.to_owned(), format!("/var/lib/{}", dir.replace("%i", "cnam"))));
+            }
+        }
+    }
+    for file in ["observatory.toml", "requester.toml", "responder-cnam.toml", "responder-postgres.toml"] {
+        let text = std::fs::read_to_string(deploy(file)).unwrap();
+        for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            let Some((key, value)) = line.split_once('=') else { continue };
+            let value = value.trim().trim_matches('"');
+            match key.trim() {
+                "data_dir" | "out_dir" => used.push((file.to_owned(), value.to_owned())),
+                "ca_file" | "cert_file" | "key_file" => {
+                    used.push((file.to_owned(), Path::new(value).parent().unwrap().display().to_string()));
+                    if key.trim() == "key_file" {
+                        used.push((file.to_owned(), value.to_owned()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(used.len() >= 15, "the units and settings were read: {used:?}");
+    let missing: Vec<&(String, String)> = used.iter().filter(|(_, path)| !listed(path)).collect();
+    assert!(missing.is_empty(), "folders the README's table does not list: {missing:?} (it lists {folders:?})");
+    assert!(folders.iter().any(|f| format!("file://{f}") == INSTALLED_README), "the README says where it is installed");
+    // The exit codes the units do not restart on are the README's input and settings errors.
+    assert!(readme.contains("| 2 | usage error or unusable input"), "exit code 2 in the README");
+    assert!(readme.contains("| 3 | invalid settings"), "exit code 3 in the README");
+    let sentences = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(sentences.contains("**restarts that broker**"), "the README warns that scripts/test restarts the broker");
 }
 
 /// `rabbitmq.conf` keys (`a.b.c = value`, comments skipped).

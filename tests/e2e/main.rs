@@ -22,6 +22,7 @@ mod demo;
 mod deploy;
 mod hooks;
 mod hostile_files;
+mod log_safety;
 mod metrics;
 mod poison;
 mod purge_forensics;

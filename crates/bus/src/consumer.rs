@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -114,8 +115,8 @@ pub(crate) async fn settle(
                 let Some(pause) = backoff.next() else {
                     return Settled::Requeue(format!("still failing after the retry budget: {why}"));
                 };
-                tracing::warn!(message_id = %delivery.message_id, kind = %delivery.message.kind(), reason = %why,
-                    retry_in_ms = pause.as_millis() as u64, "handler will retry later");
+                tracing::warn!(message_id = %Shown::id(&delivery.message_id), kind = %delivery.message.kind(),
+                    reason = %Shown::text(&why).at_most(REASON_CHARS), retry_in_ms = pause.as_millis() as u64, "handler will retry later");
                 if !wait_unless_stopped(pause, stop).await {
                     return Settled::Stopped;
                 }
@@ -141,8 +142,9 @@ pub(crate) async fn settle_rejection(
                 let Some(pause) = backoff.next() else {
                     return Settled::Requeue(format!("refusal still not recorded after the retry budget: {why}"));
                 };
-                tracing::warn!(queue = %rejected.queue, message_id = rejected.message_id.as_deref(), reason = %why,
-                    retry_in_ms = pause.as_millis() as u64, "the refusal of a delivery will be recorded later");
+                tracing::warn!(queue = %rejected.queue,
+                    message_id = rejected.message_id.as_deref().map(|m| display(Shown::id(m))),
+                    reason = %Shown::text(&why).at_most(REASON_CHARS), retry_in_ms = pause.as_millis() as u64, "the refusal of a delivery will be recorded later");
                 if !wait_unless_stopped(pause, stop).await {
                     return Settled::Stopped;
                 }

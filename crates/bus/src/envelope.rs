@@ -1,6 +1,8 @@
 //! What arrives from the broker before the bus trusts it, and the checks that turn it into a
 //! [`Delivery`] or a dead-letter reason. Both buses (AMQP and in-process) run these same checks.
 
+use passerelle_protocol::untrusted::Shown;
+
 use crate::{Delivery, IdentitySettings, Kind, Message, Queue, Rejected};
 
 /// The largest message body a receiver accepts (16 MiB). The largest legitimate message, a
@@ -63,7 +65,7 @@ impl Envelope {
             ));
         }
         let kind = Kind::from_type_name(type_name)
-            .ok_or_else(|| reject(None, format!("unknown message type {:?}", truncate(type_name))))?;
+            .ok_or_else(|| reject(None, format!("unknown message type {}", Kind::shown_type_name(type_name))))?;
         let with_kind = |reason: String| reject(Some(kind), reason);
         if !queue.accepts(kind) {
             return Err(with_kind(format!("a {kind} does not belong on this queue")));
@@ -93,8 +95,8 @@ impl Envelope {
         if !identity.may_speak_for(&user_id, message.sender()) {
             return Err(with_kind(format!(
                 "broker user {:?} may not speak for {:?}",
-                truncate(&user_id),
-                truncate(message.sender())
+                Shown::text(&user_id).at_most(QUOTED_CHARS),
+                Shown::id(message.sender()).at_most(QUOTED_CHARS)
             )));
         }
         Ok(Delivery { message, message_id, user_id, redelivered: self.redelivered })
@@ -115,10 +117,8 @@ impl Rejection {
     }
 }
 
-/// Bounds attacker-chosen text quoted in a reason.
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
+/// The most characters of a sender-written value a reason quotes.
+const QUOTED_CHARS: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::{watch, Notify};
 
 use crate::consumer::{settle, settle_rejection, stopped, Settled};
@@ -170,8 +171,9 @@ impl Broker {
     }
 
     fn dead_letter(&self, queue: &str, envelope: &Envelope, kind: Option<Kind>, reason: String) {
-        tracing::warn!(queue, kind = kind.map(Kind::type_name), message_id = envelope.message_id.as_deref(),
-            reason = %reason, "message dead-lettered");
+        tracing::warn!(queue, kind = kind.map(Kind::type_name),
+            message_id = envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
+            reason = %Shown::text(&reason).at_most(REASON_CHARS), "message dead-lettered");
         self.stats.dead_lettered(queue, kind);
         lock(&self.dead_letters).push(DeadLetter {
             kind,
@@ -187,7 +189,11 @@ impl Broker {
         stored.envelope.redelivered = true;
         if stored.returns >= DELIVERY_LIMIT {
             let kind = stored.envelope.type_name.as_deref().and_then(Kind::from_type_name);
-            tracing::error!(queue, message_id = stored.envelope.message_id.as_deref(), "ALARM: delivery limit reached");
+            tracing::error!(
+                queue,
+                message_id = stored.envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
+                "ALARM: delivery limit reached"
+            );
             self.dead_letter(queue, &stored.envelope, kind, "delivery limit reached".into());
         } else {
             let _ = self.enqueue(queue, stored, true);
@@ -250,7 +256,8 @@ impl Bus for InProcessConnection {
                     Settled::Ack => {}
                     Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, kind, reason),
                     Settled::Requeue(why) => {
-                        tracing::warn!(queue = %name, reason = %why, "delivery given back to the queue");
+                        tracing::warn!(queue = %name, reason = %Shown::text(&why).at_most(REASON_CHARS),
+                            "delivery given back to the queue");
                         broker.give_back(&name, stored);
                     }
                     Settled::Stopped => {

@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1;
 use prost::Message as _;
 
@@ -42,6 +43,24 @@ impl Kind {
     /// The kind named by an AMQP `type` property, if it is one of ours.
     pub fn from_type_name(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.type_name() == s)
+    }
+
+    /// An AMQP `type` property as logs and reasons quote it: a name of our form
+    /// (`passerelle.v<n>.<Name>`, known or not) as is, any other text as an outside identifier
+    /// ([`Shown::id`]: withheld unless it has the shape of one).
+    pub fn shown_type_name(s: &str) -> String {
+        let version_and_name = s.strip_prefix("passerelle.v").and_then(|rest| rest.split_once('.'));
+        let ours_in_form = version_and_name.is_some_and(|(version, name)| {
+            (1..=3).contains(&version.len())
+                && version.bytes().all(|b| b.is_ascii_digit())
+                && (1..=32).contains(&name.len())
+                && name.bytes().all(|b| b.is_ascii_alphabetic())
+        });
+        if ours_in_form {
+            s.to_owned()
+        } else {
+            Shown::id(s).to_string()
+        }
     }
 
     /// Whether messages of this kind are split in numbered chunks.
@@ -220,6 +239,10 @@ mod tests {
             assert_eq!(Kind::from_type_name(k.type_name()), Some(k));
         }
         assert_eq!(Kind::from_type_name("passerelle.v2.Request"), None);
+        assert_eq!(Kind::shown_type_name("passerelle.v2.Request"), "passerelle.v2.Request");
+        assert_eq!(Kind::shown_type_name("passerelle.v1.Result"), "passerelle.v1.Result");
+        assert_eq!(Kind::shown_type_name("Marie DUPONT"), "(withheld: 12 characters, not an identifier)");
+        assert_eq!(Kind::shown_type_name("passerelle.v1.Re\nquest"), "(withheld: 22 characters, not an identifier)");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use passerelle_observatory_store::{
 };
 use passerelle_protocol::nir::NIR_LEN;
 use passerelle_protocol::rules::Clock;
+use passerelle_protocol::untrusted::{is_identifier, Shown, REASON_CHARS};
 use passerelle_protocol::v1::{self, Category};
 use tokio::sync::Notify;
 
@@ -125,14 +126,16 @@ impl Engine {
     /// Refuses a delivery for good: audits it and answers `DeadLetter` (the bus publishes it to
     /// the dead-letter exchange with the reason). The reason holds ids and codes only.
     pub(crate) fn dead_letter(&self, tx: &Tx<'_>, d: &Delivery, reason: String) -> Result<Verdict, StoreError> {
-        tracing::warn!(message_id = %d.message_id, kind = %d.message.kind(), case_id = %quoted_id(d.message.case_id()),
-            %reason, "message refused for good (dead-lettered)");
+        tracing::warn!(message_id = %Shown::id(&d.message_id), kind = %d.message.kind(),
+            case_id = %quoted_id(d.message.case_id()), reason = %Shown::text(&reason).at_most(REASON_CHARS),
+            "message refused for good (dead-lettered)");
         self.audit_dead_letter(
             tx,
-            Some(d.message.case_id()).filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN),
+            Some(d.message.case_id()).filter(|c| c.len() <= MAX_ID_LEN && is_identifier(c)),
             &delivery_actor(d),
             d.message.kind().type_name(),
-            serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": d.message_id, "reason": reason }),
+            serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": Shown::id(&d.message_id).to_string(),
+                "reason": reason }),
         )?;
         Ok(Verdict::DeadLetter(reason))
     }
@@ -143,7 +146,7 @@ impl Engine {
     pub(crate) fn record_rejection(&self, r: &Rejected) -> Result<(), StoreError> {
         let uuid = |s: &Option<String>| s.as_deref().filter(|s| uuid::Uuid::parse_str(s).is_ok()).map(str::to_owned);
         let kind = r.kind.map_or("unknown", |k| k.type_name());
-        let user: String = r.user_id.as_deref().unwrap_or("unauthenticated").chars().take(MAX_ID_LEN).collect();
+        let user = Shown::text(r.user_id.as_deref().unwrap_or("unauthenticated")).at_most(MAX_ID_LEN).to_string();
         let case_id = uuid(&r.correlation_id);
         self.store.write(|tx| {
             self.audit_dead_letter(
@@ -385,17 +388,10 @@ pub(crate) fn looks_like_nir(text: &str) -> bool {
     })
 }
 
-/// A sender-written id as reasons and logs quote it: at most 40 characters, and withheld when it
-/// holds a NIR.
+/// A sender-written id as reasons and logs quote it: at most 40 characters, withheld when it is
+/// not shaped like an id or holds what looks like a NIR ([`Shown::id`]).
 pub(crate) fn quoted_id(text: &str) -> String {
-    if looks_like_nir(text) {
-        return "(withheld: it holds what looks like a NIR)".to_owned();
-    }
-    let mut s: String = text.chars().take(40).collect();
-    if text.chars().count() > 40 {
-        s.push('…');
-    }
-    s
+    Shown::id(text).at_most(40).to_string()
 }
 
 /// The longest case id the audit trail records as such.
@@ -403,7 +399,7 @@ pub(crate) const MAX_ID_LEN: usize = 100;
 
 /// Who sent a delivery: the claimed body and the broker user the bus validated for it.
 pub(crate) fn delivery_actor(d: &Delivery) -> String {
-    format!("body:{} user:{}", d.message.sender(), d.user_id)
+    format!("body:{} user:{}", Shown::id(d.message.sender()), Shown::text(&d.user_id).at_most(MAX_ID_LEN))
 }
 
 /// Category numbers as codes.

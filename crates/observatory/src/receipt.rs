@@ -53,6 +53,8 @@ mod tests {
         let e = Receipt::try_from(&wire("dossier-42")).unwrap_err();
         assert_eq!(e.reason, "no case dossier-42 at this observatory");
         let e = Receipt::try_from(&wire("")).unwrap_err();
-        assert_eq!(e.reason, "no case  at this observatory");
+        assert_eq!(e.reason, "no case (withheld: 0 characters, not an identifier) at this observatory");
+        let e = Receipt::try_from(&wire("Marie DUPONT")).unwrap_err();
+        assert_eq!(e.reason, "no case (withheld: 12 characters, not an identifier) at this observatory");
     }
 }

@@ -14,6 +14,7 @@ use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
 use passerelle_protocol::ids::CaseId;
 use passerelle_protocol::nir::Nir;
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use passerelle_protocol::v1;
 use prost::Message as _;
 
@@ -268,7 +269,8 @@ impl Engine {
             req,
             serde_json::json!({ "whole_case": true, "reason": reason, "stored": false }),
         )?;
-        tracing::info!(case_id = %req.case_id, %reason, "request refused: no case stored");
+        tracing::info!(case_id = %quoted_id(&req.case_id), reason = %Shown::text(&reason).at_most(REASON_CHARS),
+            "request refused: no case stored");
         Ok(())
     }
 
@@ -311,7 +313,7 @@ impl Engine {
         let case = tx.case(&req.case_id)?.ok_or_else(|| StoreError::Corrupt("case vanished".into()))?;
         self.enqueue_refusal(tx, &case, true, problems, req.chunk_index, Vec::new(), now)?;
         self.audit_whole_case_refusal(tx, d, req, serde_json::json!({ "whole_case": true, "reason": reason }))?;
-        tracing::info!(case_id = %req.case_id, %reason, "case refused");
+        tracing::info!(case_id = %req.case_id, reason = %Shown::text(&reason).at_most(REASON_CHARS), "case refused");
         Ok(())
     }
 

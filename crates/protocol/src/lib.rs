@@ -12,6 +12,7 @@ pub mod ids;
 pub mod nir;
 pub mod rules;
 pub mod territory;
+pub mod untrusted;
 pub mod value;
 
 /// The generated protobuf types of `proto/passerelle/v1/`.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use passerelle_bus::{Bus, BusError, Delivery, Handler, Message, Outgoing, Queue, Verdict};
 use passerelle_protocol::rules::{Clock, SystemClock};
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use passerelle_protocol::v1::{self, Category, PersonStatus};
 use tracing::Instrument;
 
@@ -218,9 +219,9 @@ impl Handler for SolicitationHandler {
         };
         let span = tracing::info_span!(
             "solicitation",
-            case_id = %solicitation.case_id,
-            solicitation_id = %solicitation.solicitation_id,
-            observatory = %solicitation.sender,
+            case_id = %Shown::id(&solicitation.case_id),
+            solicitation_id = %Shown::id(&solicitation.solicitation_id),
+            observatory = %Shown::id(&solicitation.sender),
             chunk = solicitation.chunk_index,
             chunks = solicitation.chunk_count,
             reminder = solicitation.reminder,
@@ -233,14 +234,17 @@ impl Handler for SolicitationHandler {
 impl SolicitationHandler {
     fn refuse(&self, reason: String) -> Verdict {
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%reason, "solicitation refused");
+        tracing::warn!(reason = %Shown::text(&reason).at_most(REASON_CHARS), "solicitation refused");
         Verdict::DeadLetter(reason)
     }
 
     async fn answer(&self, solicitation: v1::Solicitation) -> Verdict {
         if solicitation.body != self.body {
-            return self
-                .refuse(format!("addressed to body `{}`, this responder is `{}`", solicitation.body, self.body));
+            return self.refuse(format!(
+                "addressed to body `{}`, this responder is `{}`",
+                Shown::id(&solicitation.body),
+                self.body
+            ));
         }
         let Some(respond_by) = solicitation.respond_by.as_ref().and_then(answer::system_time) else {
             return self.refuse("no valid respond_by".to_owned());

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use passerelle_observatory_store::{CaseState, StoreError, Tx};
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use serde::Serialize;
 
 use super::consumers::UnexpectedConsumer;
@@ -179,7 +180,9 @@ pub fn read(tx: &Tx<'_>, now: SystemTime) -> Result<ReadParts, StoreError> {
     in_flight.sort_by_key(|c| std::cmp::Reverse(c.age_seconds));
     let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
     for (reason, n) in tx.audit_dead_letter_reasons()? {
-        *grouped.entry(normalise_reason(&reason)).or_default() += n;
+        // A reason quotes sender-written text (entries older than this build quote it as sent).
+        let shown = Shown::text(&normalise_reason(&reason)).at_most(REASON_CHARS).to_string();
+        *grouped.entry(shown).or_default() += n;
     }
     let mut dead_letters: Vec<ReasonCount> =
         grouped.into_iter().map(|(reason, count)| ReasonCount { reason, count }).collect();

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use futures::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
+use passerelle_protocol::untrusted::Shown;
 use tokio::sync::watch;
 
 use super::connection::{jitter, Connector, RECONNECT_INITIAL_BACKOFF};
 use super::properties::text_header;
 use crate::consumer::stopped;
 use crate::topology::alarm_queue;
+use crate::Kind;
 
 /// Alarm copies fetched at once (they are rare and tiny to handle).
 const ALARM_PREFETCH: u16 = 16;
@@ -46,11 +48,15 @@ pub(crate) async fn watch_alarms(connector: Arc<Connector>, count: Arc<AtomicU64
                 let d = d?;
                 let headers = d.properties.headers().as_ref();
                 count.fetch_add(1, Ordering::SeqCst);
+                // Every field is what the copy's publisher wrote (a forged copy included).
+                let queue = text_header(headers, "x-first-death-queue");
+                let kind = d.properties.kind().as_ref().map(|k| k.to_string());
+                let message_id = d.properties.message_id().as_ref().map(|m| m.to_string());
                 tracing::error!(
                     alarm = "delivery_limit",
-                    queue = text_header(headers, "x-first-death-queue").as_deref(),
-                    kind = d.properties.kind().as_ref().map(|k| k.as_str()),
-                    message_id = d.properties.message_id().as_ref().map(|m| m.as_str()),
+                    queue = queue.as_deref().map(|q| display(Shown::id(q))),
+                    kind = kind.as_deref().map(|k| display(Kind::shown_type_name(k))),
+                    message_id = message_id.as_deref().map(|m| display(Shown::id(m))),
                     "ALARM: the broker dead-lettered a message at the delivery limit"
                 );
                 d.acker.ack(BasicAckOptions::default()).await?;

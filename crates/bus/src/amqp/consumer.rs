@@ -13,6 +13,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation};
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::watch;
 
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF};
@@ -203,8 +204,9 @@ impl Subscription {
             Settled::Ack => acknowledged(d.acker.ack(BasicAckOptions::default()).await)?,
             Settled::DeadLetter(reason) => {
                 tracing::warn!(queue = %self.queue_name(), kind = kind.map(|k| k.type_name()),
-                    message_id = envelope.message_id.as_deref(), user = envelope.user_id.as_deref(),
-                    reason = %reason, "message dead-lettered");
+                    message_id = envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
+                    user = envelope.user_id.as_deref().map(|u| display(Shown::text(u))),
+                    reason = %Shown::text(&reason).at_most(REASON_CHARS), "message dead-lettered");
                 match self.dead_letter(s, &d, &envelope.body, &reason).await {
                     Ok(()) => {
                         acknowledged(d.acker.ack(BasicAckOptions::default()).await)?;
@@ -218,8 +220,9 @@ impl Subscription {
                 }
             }
             Settled::Requeue(why) => {
-                tracing::warn!(queue = %self.queue_name(), message_id = envelope.message_id.as_deref(), reason = %why,
-                    "delivery given back to the queue");
+                tracing::warn!(queue = %self.queue_name(),
+                    message_id = envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
+                    reason = %Shown::text(&why).at_most(REASON_CHARS), "delivery given back to the queue");
                 acknowledged(d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await)?;
             }
             Settled::Stopped => return Ok(false),
@@ -251,7 +254,9 @@ impl Subscription {
         }
         let dlx = Exchange::DeadLetter.name(&self.connector.settings.prefix);
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let message_id = d.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
+        // The sender wrote both: the errors below are logged.
+        let message_id =
+            d.properties.message_id().as_ref().map(|m| Shown::id(m.as_str()).to_string()).unwrap_or_default();
         let confirm = s
             .channel
             .basic_publish(dlx.as_str().into(), d.routing_key.clone(), options, body, props)
@@ -261,9 +266,11 @@ impl Subscription {
             .map_err(|e| BusError::amqp("waiting for a dead-letter confirm", e))?;
         match confirm {
             Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
-            Confirmation::Ack(Some(_)) => {
-                Err(BusError::Returned { message_id, exchange: dlx, routing_key: d.routing_key.to_string() })
-            }
+            Confirmation::Ack(Some(_)) => Err(BusError::Returned {
+                message_id,
+                exchange: dlx,
+                routing_key: Shown::text(d.routing_key.as_str()).to_string(),
+            }),
             Confirmation::Nack(_) => Err(BusError::Nacked { message_id }),
         }
     }

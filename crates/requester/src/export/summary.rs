@@ -2,6 +2,7 @@
 //! observatory and body did, and who was refused and why — never a NIR, a name or a contact.
 
 use passerelle_protocol::catalogue;
+use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use passerelle_protocol::v1;
 use serde::Serialize;
 
@@ -184,7 +185,12 @@ pub fn render_case(out: &mut String, c: &CaseSummary) {
             let _ = writeln!(out, "    {}: did not answer before the deadline (its persons are no_answer)", b.body);
         }
         for d in &b.declined {
-            let detail = if d.detail.is_empty() { String::new() } else { format!(" ({})", d.detail) };
+            // The body wrote the detail.
+            let detail = if d.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", Shown::text(&d.detail).at_most(REASON_CHARS))
+            };
             let _ = writeln!(out, "    {} declined {}: {}{}", b.body, d.category, d.reason, detail);
         }
     }
@@ -200,11 +206,13 @@ pub fn render_case(out: &mut String, c: &CaseSummary) {
     }
 }
 
+/// A problem as the terminal shows it: the observatory wrote both parts.
 fn problem_text(p: &ProblemRecord) -> String {
+    let reason = Shown::text(&p.reason).at_most(REASON_CHARS);
     if p.field.is_empty() {
-        p.reason.clone()
+        reason.to_string()
     } else {
-        format!("{}: {}", p.field, p.reason)
+        format!("{}: {reason}", Shown::text(&p.field))
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use indicatif::ProgressBar;
 use passerelle_bus::{Consumer, Delivery, Handler, Message, Outgoing, Queue, Verdict, SCHEMA_VERSION};
 use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
+use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1;
 use uuid::Uuid;
 
@@ -76,7 +77,7 @@ impl Requester {
             return v;
         }
         tracing::warn!(
-            case_id = %refusal.case_id,
+            case_id = %Shown::id(&refusal.case_id),
             whole_case = refusal.whole_case,
             refused_persons = refusal.persons.len(),
             "the observatory refused (part of) a case; `passerelle requester status` shows the reasons"
@@ -90,8 +91,9 @@ impl Requester {
         let id = Uuid::parse_str(case_id).ok()?;
         match self.inner.store.case(id) {
             Ok(Some(case)) if case.observatory != sender => Some(Verdict::DeadLetter(format!(
-                "case {case_id} was sent to observatory {}, not {sender}",
-                case.observatory
+                "case {case_id} was sent to observatory {}, not {}",
+                case.observatory,
+                Shown::id(sender)
             ))),
             Ok(_) => None,
             Err(e) => Some(Verdict::RetryLater(e.to_string())),
@@ -121,7 +123,8 @@ impl Requester {
                 Verdict::Ack
             }
             Ok(Stored::UnknownCase) => Verdict::DeadLetter(format!(
-                "{what} for case {case_id}, unknown to this requester's store (one requester store per branch)"
+                "{what} for case {}, unknown to this requester's store (one requester store per branch)",
+                Shown::id(case_id)
             )),
             Err(StoreError::Corrupt(reason)) => Verdict::DeadLetter(reason),
             Err(e) => Verdict::RetryLater(e.to_string()),
