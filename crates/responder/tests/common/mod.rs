@@ -135,7 +135,7 @@ pub fn solicitation(case: &str, wanted: &[i32], persons: Vec<v1::SolicitedPerson
         case_id: case.to_owned(),
         solicitation_id: format!("{case}/{BODY}"),
         body: BODY.to_owned(),
-        legal_basis: "Décret n° 2017-334, art. 3".to_owned(),
+        basis: v1::LegalBasis::Decree2017334Art3 as i32,
         wanted: wanted.to_vec(),
         respond_by: Some(prost_types::Timestamp { seconds: secs, nanos: 0 }),
         chunk_index: 0,
@@ -160,7 +160,10 @@ impl Handler for Collector {
                 let _ = self.0.send(r);
                 Verdict::Ack
             }
-            other => Verdict::DeadLetter(format!("the double expects responses, got a {:?}", other.kind())),
+            other => Verdict::dead_letter(
+                passerelle_bus::NoticeReason::WrongType,
+                format!("the double expects responses, got a {:?}", other.kind()),
+            ),
         }
     }
 }
