@@ -168,6 +168,19 @@ impl Handler for Collector {
     }
 }
 
+/// The observatory double's notices queue: every notice goes to the test.
+struct NoticeCollector(mpsc::UnboundedSender<(String, v1::Notice)>);
+
+#[async_trait::async_trait]
+impl Handler for NoticeCollector {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        if let Message::Notice(n) = delivery.message {
+            let _ = self.0.send((delivery.message_id, n));
+        }
+        Verdict::Ack
+    }
+}
+
 /// Removes what a test declared on RabbitMQ.
 pub type Cleanup = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
 
@@ -178,6 +191,8 @@ pub struct Stack {
     observatory: Arc<dyn Bus>,
     responses: mpsc::UnboundedReceiver<v1::Response>,
     collector: Option<Consumer>,
+    notices: mpsc::UnboundedReceiver<(String, v1::Notice)>,
+    notice_collector: Option<Consumer>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), passerelle_responder::ResponderError>>>,
     cleanup: Option<Cleanup>,
@@ -209,12 +224,19 @@ impl Stack {
             .consume(Queue::ObservatoryResponses(OBSERVATORY.to_owned()), Arc::new(Collector(tx)))
             .await
             .expect("the double consumes its responses");
+        let (tx, notices) = mpsc::unbounded_channel();
+        let notice_collector = observatory
+            .consume(Queue::ObservatoryNotices(OBSERVATORY.to_owned()), Arc::new(NoticeCollector(tx)))
+            .await
+            .expect("the double consumes its notices");
         Stack {
             settings,
             dir,
             observatory,
             responses,
             collector: Some(collector),
+            notices,
+            notice_collector: Some(notice_collector),
             stop: Some(stop),
             task: Some(task),
             cleanup,
@@ -238,6 +260,15 @@ impl Stack {
             .expect("the double is running")
     }
 
+    /// The next notice the observatory double received, within [`WAIT`].
+    pub async fn notice(&mut self) -> v1::Notice {
+        tokio::time::timeout(WAIT, self.notices.recv())
+            .await
+            .expect("a notice within the bound")
+            .expect("the double is running")
+            .1
+    }
+
     /// Loads another extract into the running responder's data directory.
     pub fn reload(&self, lines: &[Line]) {
         let path = self.dir.path().join(format!("extract-{}.csv", uuid::Uuid::now_v7()));
@@ -258,6 +289,9 @@ impl Stack {
             tokio::time::timeout(WAIT, task).await.expect("the responder stops in time").unwrap().unwrap();
         }
         if let Some(collector) = self.collector.take() {
+            collector.stop().await;
+        }
+        if let Some(collector) = self.notice_collector.take() {
             collector.stop().await;
         }
         if let Some(cleanup) = self.cleanup.take() {
