@@ -50,6 +50,25 @@ impl std::fmt::Display for Reason {
     }
 }
 
+/// A handler for a party's notices queue that logs each notice (by code and ids, the text
+/// bounded) and acknowledges it: how a party's own operator hears why the other side refused
+/// one of its messages.
+#[derive(Debug, Default)]
+pub struct NoticeLogger;
+
+#[async_trait::async_trait]
+impl crate::Handler for NoticeLogger {
+    async fn handle(&self, delivery: Delivery) -> crate::Verdict {
+        if let Message::Notice(n) = &delivery.message {
+            let code = NoticeReason::try_from(n.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
+            tracing::warn!(from = %bounded(&n.sender, 64), code, refused_type = %bounded(&n.refused_type, 64),
+                refused_message_id = %bounded(&n.refused_message_id, MAX_NOTICE_ID),
+                reason = %bounded(&n.detail, MAX_NOTICE_DETAIL), "a message of this party was refused (notice)");
+        }
+        crate::Verdict::Ack
+    }
+}
+
 /// A notice to send once a refusal is settled: whom to tell, about which message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NoticeDraft {

@@ -490,6 +490,7 @@ async fn a_body_may_not_write_the_dead_letter_exchange_and_its_refusals_are_dead
         .await;
         let err = result.expect_err("a body writing the dead-letter exchange");
         assert!(err.to_string().contains("ACCESS_REFUSED"), "{header}: {err}");
+        println!("a body's forged dead-letter ({header}: {value}): {err}");
     }
 
     // cnaf cannot handle a solicitation: it rejects it, the broker dead-letters it, and the

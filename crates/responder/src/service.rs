@@ -12,6 +12,9 @@
 //!    a response whose expiry has already passed is not sent (the observatory has closed the
 //!    case) and the solicitation is acknowledged.
 //!
+//! It also reads the body's notices queue: each notice (the observatory refused one of its
+//! responses) is logged as a warning with its reason code.
+//!
 //! Nothing is remembered between deliveries: a redelivered chunk or a reminder is answered again
 //! in full, from the data as it is then.
 
@@ -172,6 +175,20 @@ impl Responder {
                     }
                     return Err(error.into());
                 }
+            }
+        }
+        // The observatory's notices (why it refused one of this body's responses) go to the log.
+        match self
+            .bus
+            .consume(Queue::BodyNotices(self.handler.body.clone()), Arc::new(passerelle_bus::NoticeLogger))
+            .await
+        {
+            Ok(consumer) => consumers.push(consumer),
+            Err(error) => {
+                for consumer in consumers {
+                    consumer.stop().await;
+                }
+                return Err(error.into());
             }
         }
         tracing::info!(
