@@ -301,6 +301,19 @@ mod tests {
     }
 
     #[test]
+    fn the_legal_basis_is_one_of_the_list_and_the_office_a_code() {
+        let base = "body = 'cnaf'\ndata_dir = '/d'\nout_dir = '/o'\n";
+        let with = |extra: &str| load(&format!("{base}{extra}")).unwrap();
+        let s = with("office = 'caf-13'\nlegal_basis = 'Décret n° 2017-334, art. 3'\n");
+        assert_eq!(s.basis(), Some(passerelle_protocol::legal::FRAGILITY_EXCHANGE), "the reference text still reads");
+        let err = with("office = 'caf-13'\nlegal_basis = 'any law you like'\n").validate().unwrap_err();
+        assert_eq!(err.key, "legal_basis");
+        assert!(err.message.contains("decree-2017-334-art-3"), "{err}");
+        let err = with(&format!("office = '{}'\n", "o".repeat(33))).validate().unwrap_err();
+        assert_eq!(err.key, "office");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_duration("36h").unwrap(), Duration::from_secs(36 * 3_600));
