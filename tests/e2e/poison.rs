@@ -555,6 +555,17 @@ fn poison_on_every_queue_is_dead_lettered_with_its_reason_audited_and_the_daemon
     }
     assert!(!stack.log("observatory").contains(&nirs[0]), "a NIR in the observatory log");
 
+    // The requester is told, by notices it logs, of its two messages the observatory refused
+    // after the bus's checks (the NIR-shaped case ids); nobody is told of the bus's refusals
+    // (the daemons' one login speaks for every party, the stranger for none).
+    let told = |stack: &Stack| stack.log("requester").lines().filter(|l| l.contains("refused (notice)")).count();
+    eventually("the requester's two notices logged", DEAD_LETTER_TIMEOUT, || told(&stack) >= 2);
+    assert_eq!(told(&stack), 2, "{}", stack.log("requester"));
+    assert!(!stack.log("requester").contains(&nirs[0]), "a NIR in a notice");
+    for daemon in ["cnav", "cnam", "msa"] {
+        assert!(!stack.log(daemon).contains("refused (notice)"), "{daemon} was told of a refusal it did not cause");
+    }
+
     println!("poison kind | queue | type | dead-letter reason");
     for (fault, queue, kind, reason) in &table {
         let reason: String = reason.chars().take(110).collect();
