@@ -106,7 +106,6 @@ def request(version=1, index=0, count=1, persons=None, wanted=(2, 15, 17), obser
         f_bytes(4, CASE),
         f_bytes(5, observatory),
         f_bytes(6, "falls prevention workshop"),
-        f_bytes(7, ""),
     ]
     if packed:
         parts.append(f_bytes(8, b"".join(varint(w) for w in wanted)))
@@ -116,6 +115,7 @@ def request(version=1, index=0, count=1, persons=None, wanted=(2, 15, 17), obser
         parts.append(f_bytes(9, timestamp(respond_by)))
     parts += [f_varint(10, index), f_varint(11, count)]
     parts += [f_bytes(12, p) for p in persons]
+    parts.append(f_varint(13, 1))  # basis: LEGAL_BASIS_DECREE_2017_334_ART_3
     return msg(*parts)
 
 
@@ -126,9 +126,9 @@ def solicitation(version=1, index=0, count=1):
     ]
     return msg(
         f_varint(1, version), f_bytes(2, "carsat-sud-est"), f_bytes(3, CASE), f_bytes(4, CASE),
-        f_bytes(5, "cnam"), f_bytes(6, "Décret n° 2017-334, art. 3"), f_bytes(7, bytes([2, 7, 4])),
+        f_bytes(5, "cnam"), f_bytes(7, bytes([2, 7, 4])),
         f_bytes(8, timestamp(ARRIVAL + 86400)), f_varint(9, index), f_varint(10, count), f_varint(11, 1),
-        *[f_bytes(12, p) for p in persons],
+        *[f_bytes(12, p) for p in persons], f_varint(13, 1),
     )
 
 
@@ -162,6 +162,12 @@ def refusal(version=1):
                f_bytes(7, msg(f_bytes(1, N2), f_bytes(2, problem))))
 
 
+def notice(version=1):
+    return msg(f_varint(1, version), f_bytes(2, "cnam"), f_bytes(3, "carsat-sud-est"), f_bytes(4, CASE),
+               f_bytes(5, "passerelle.v1.Solicitation"), f_bytes(6, CASE), f_varint(7, 7),
+               f_bytes(8, "no valid respond_by"), f_bytes(9, timestamp(ARRIVAL)))
+
+
 def variants(make, chunked=True):
     out = {"valid": make(), "schema-0": make(version=0), "schema-2": make(version=2)}
     if chunked:
@@ -183,7 +189,9 @@ def bus_seeds():
         "bus_result": variants(result),
         "bus_receipt": variants(receipt, chunked=False),
         "bus_refusal": variants(refusal, chunked=False),
+        "bus_notice": variants(notice, chunked=False),
     }
+    seeds["bus_notice"]["unknown-reason"] = msg(notice(), f_varint(7, 99))
     seeds["bus_request"]["unpacked-wanted"] = request(packed=False)
     seeds["bus_request"]["timestamp-extreme"] = msg(request(respond_by=None), f_bytes(9, timestamp(-(1 << 63), 999_999_999)))
     return seeds

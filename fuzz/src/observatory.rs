@@ -27,9 +27,11 @@ pub const ARRIVAL_UNIX_SECS: u64 = 1_748_736_000;
 pub const ARRIVAL_YEAR: i32 = 2025;
 
 /// The fields a problem may name.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 14] = [
     "observatory",
     "case_id",
+    "requester_office",
+    "basis",
     "purpose",
     "wanted",
     "respond_by",

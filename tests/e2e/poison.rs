@@ -7,9 +7,10 @@
 //! a chunk index beyond the count, and a NIR written as the case id.
 //!
 //! Each must be dead-lettered with a reason that names its fault, the observatory's audit trail
-//! must record those on its queues (the bodies' adapters keep no trail: their record is the
-//! dead-letter queue, the warning in their log and the `passerelle_bus_dead_letters_total`
-//! counter, all checked), no valid message may reach the dead-letter queue, no NIR may appear in
+//! must record those on its queues (the bodies' adapters keep no trail and may not write the
+//! dead-letter exchange: they reject the message, the broker dead-letters it with its `x-death`
+//! headers, and their record is the warning in their log with the reason and the
+//! `passerelle_bus_dead_letters_total` counter, all checked), no valid message may reach the dead-letter queue, no NIR may appear in
 //! a reason or a log, and two normal cases — one in flight while the poison arrives, one
 //! submitted after — complete with every person exactly once.
 //!
@@ -135,6 +136,7 @@ fn with_schema(message: &Message, version: i32) -> Message {
         Message::Result(r) => r.schema_version = version,
         Message::Receipt(r) => r.schema_version = version,
         Message::Refusal(r) => r.schema_version = version,
+        Message::Notice(r) => r.schema_version = version,
     }
     m
 }
@@ -146,7 +148,7 @@ fn with_chunk(message: &Message, index: u32, count: u32) -> Option<Message> {
         Message::Solicitation(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Response(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Result(r) => (r.chunk_index, r.chunk_count) = (index, count),
-        Message::Receipt(_) | Message::Refusal(_) => return None,
+        Message::Receipt(_) | Message::Refusal(_) | Message::Notice(_) => return None,
     }
     Some(m)
 }
@@ -160,6 +162,7 @@ fn with_case_id(message: &Message, case_id: &str) -> Message {
         Message::Result(r) => r.case_id = case_id.into(),
         Message::Receipt(r) => r.case_id = case_id.into(),
         Message::Refusal(r) => r.case_id = case_id.into(),
+        Message::Notice(r) => r.case_id = case_id.into(),
     }
     m
 }
@@ -504,9 +507,23 @@ fn poison_on_every_queue_is_dead_lettered_with_its_reason_audited_and_the_daemon
         let target = &targets[p.target];
         let d = by_id.get(p.id.as_str()).unwrap_or_else(|| panic!("{} not dead-lettered", p.id));
         assert_eq!(d.queue, target.queue, "{}", p.id);
-        assert!(d.reason.contains(p.expect), "{}: the reason {:?} does not say {:?}", p.id, d.reason, p.expect);
-        assert!(!d.reason.contains(&nirs[0]), "{}: a NIR in the reason", p.id);
         let message_id = p.properties.message_id().as_ref().unwrap().to_string();
+        let reason = if target.audited() {
+            d.reason.clone()
+        } else {
+            assert_eq!(
+                d.headers.get("x-first-death-reason").map(String::as_str),
+                Some("rejected"),
+                "{}: a body's refusal is the broker's dead-letter",
+                p.id
+            );
+            assert!(!d.headers.contains_key("x-passerelle-reason"), "{}: a body wrote the dead-letter exchange", p.id);
+            let log = stack.log(target.daemon);
+            let line = log.lines().find(|l| l.contains("message dead-lettered") && l.contains(&message_id));
+            line.unwrap_or_else(|| panic!("{}: no log line of the refusal", p.id)).to_owned()
+        };
+        assert!(reason.contains(p.expect), "{}: the reason {:?} does not say {:?}", p.id, reason, p.expect);
+        assert!(!reason.contains(&nirs[0]), "{}: a NIR in the reason", p.id);
         if target.audited() {
             // The two whose case id is a NIR too: their entries leave the case id out (it is not
             // shaped like one) and keep the rest.
@@ -516,7 +533,7 @@ fn poison_on_every_queue_is_dead_lettered_with_its_reason_audited_and_the_daemon
                 .unwrap_or_else(|| panic!("{}: no dead_letter entry in the audit trail: {audited:#?}", p.id));
             assert_eq!(entry["reason"], d.reason.as_str(), "{}", p.id);
         }
-        table.push((p.fault, target.queue.clone(), target.kind(), d.reason.clone()));
+        table.push((p.fault, target.queue.clone(), target.kind(), reason));
     }
     let on_observatory = poisons.iter().filter(|p| targets[p.target].audited()).count();
     assert_eq!(audited.len(), on_observatory, "one audit entry per refused message: {audited:#?}");
@@ -533,6 +550,17 @@ fn poison_on_every_queue_is_dead_lettered_with_its_reason_audited_and_the_daemon
         assert!(!log.contains(&nirs[0]), "a NIR in the {daemon} log");
     }
     assert!(!stack.log("observatory").contains(&nirs[0]), "a NIR in the observatory log");
+
+    // The requester is told, by notices it logs, of its two messages the observatory refused
+    // after the bus's checks (the NIR-shaped case ids); nobody is told of the bus's refusals
+    // (the daemons' one login speaks for every party, the stranger for none).
+    let told = |stack: &Stack| stack.log("requester").lines().filter(|l| l.contains("refused (notice)")).count();
+    eventually("the requester's two notices logged", DEAD_LETTER_TIMEOUT, || told(&stack) >= 2);
+    assert_eq!(told(&stack), 2, "{}", stack.log("requester"));
+    assert!(!stack.log("requester").contains(&nirs[0]), "a NIR in a notice");
+    for daemon in ["cnav", "cnam", "msa"] {
+        assert!(!stack.log(daemon).contains("refused (notice)"), "{daemon} was told of a refusal it did not cause");
+    }
 
     println!("poison kind | queue | type | dead-letter reason");
     for (fault, queue, kind, reason) in &table {

@@ -559,7 +559,13 @@ impl Stack {
                 dead.push(DeadLetter {
                     reason,
                     kind: m.properties.kind().as_ref().map(|k| k.to_string()).unwrap_or_default(),
-                    queue: headers.get("x-passerelle-original-queue").cloned().unwrap_or_default(),
+                    // The observatory's reasoned copy names its queue; a body's refusal is the
+                    // broker's own dead-letter, whose `x-death` headers name it.
+                    queue: headers
+                        .get("x-passerelle-original-queue")
+                        .or_else(|| headers.get("x-first-death-queue"))
+                        .cloned()
+                        .unwrap_or_default(),
                     headers,
                     body_len: m.data.len(),
                 });

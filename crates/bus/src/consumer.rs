@@ -8,7 +8,7 @@ use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{Kind, Message};
+use crate::{Kind, Message, Reason};
 
 /// A delivered message, decoded and with its sender's identity already checked by the bus
 /// (undecodable bytes, unknown type, bad schema version, headers disagreeing with the protobuf,
@@ -42,6 +42,11 @@ pub struct Rejected {
     pub correlation_id: Option<String>,
     /// Why it is refused; the dead-letter carries the same text.
     pub reason: String,
+    /// The reason's code, as a notice gives it.
+    pub code: passerelle_protocol::v1::NoticeReason,
+    /// The party told of the refusal (a notice): the one its broker-validated user speaks for,
+    /// when exactly one and the refusal is not about identity; `None`: nobody is told.
+    pub answer_to: Option<String>,
 }
 
 /// What a handler decides about a delivery.
@@ -49,10 +54,19 @@ pub struct Rejected {
 pub enum Verdict {
     /// Processed (and stored) — acknowledge.
     Ack,
-    /// Refuse it for good: publish to the dead-letter exchange with `x-passerelle-reason`, then ack.
-    DeadLetter(String),
+    /// Refuse it for good, and tell its sender (a notice). On an observatory's queue the bus
+    /// publishes it to the dead-letter exchange with `x-passerelle-reason`, then acks; on a body's
+    /// queue it rejects it without requeue, and the broker dead-letters it.
+    DeadLetter(Reason),
     /// Transient fault (full disk…): keep it unacked, retry inside the process with backoff.
     RetryLater(String),
+}
+
+impl Verdict {
+    /// Refuse it for good, with a reason code and a short text (ids and codes only).
+    pub fn dead_letter(code: crate::NoticeReason, text: impl Into<String>) -> Verdict {
+        Verdict::DeadLetter(Reason::new(code, text))
+    }
 }
 
 /// The service's code for one queue. Deliveries of one consumer are handled one at a time, in
@@ -86,7 +100,7 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(20 * 60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Settled {
     Ack,
-    DeadLetter(String),
+    DeadLetter(Reason),
     /// Give it back to the broker: the handler panicked or the retry budget ran out.
     Requeue(String),
     /// The consumer is stopping while the delivery waited for a retry: leave it unacked.
@@ -137,7 +151,7 @@ pub(crate) async fn settle_rejection(
         let h = Arc::clone(handler);
         let r = rejected.clone();
         match tokio::spawn(async move { h.rejected(r).await }).await {
-            Ok(Ok(())) => return Settled::DeadLetter(rejected.reason),
+            Ok(Ok(())) => return Settled::DeadLetter(Reason::new(rejected.code, rejected.reason)),
             Ok(Err(why)) => {
                 let Some(pause) = backoff.next() else {
                     return Settled::Requeue(format!("refusal still not recorded after the retry budget: {why}"));

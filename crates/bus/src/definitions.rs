@@ -4,15 +4,20 @@
 //! `[broker.identity.users]`, and least-privilege permissions:
 //!
 //! - a **body** user may configure nothing, write (publish) only to the requests and responses
-//!   exchanges (a body answers solicitations and may also be a requester) and to the
-//!   dead-letter exchange (its reasoned dead-letters), and read (consume) only its own
-//!   solicitations and results queues;
+//!   exchanges (a body answers solicitations and may also be a requester) and to the notice
+//!   exchange towards observatories — never to the dead-letter exchange: a body refuses a
+//!   message by rejecting it, and the broker dead-letters it —, and read (consume) only its own
+//!   solicitations, results and notices queues;
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
 //!   declares them) and its territory's lock queue, write to the solicitations, results,
-//!   dead-letter and holders exchanges (and to the queues, which RabbitMQ requires to bind
-//!   them; nobody may publish through the default exchange), and read its own requests,
-//!   responses and holder queues, the dead-letter and alarm queues, and the exchanges
-//!   (required to bind).
+//!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
+//!   requires to bind them; nobody may publish through the default exchange), and read its own
+//!   requests, responses, notices and holder queues, the dead-letter and alarm queues, and the
+//!   exchanges (required to bind).
+//!
+//! The document also holds the length limits of the dead-letter, alarm and notice queues as
+//! policies (see [`crate::topology`]: a policy bounds a queue of an earlier release without
+//! redeclaring it).
 //!
 //! Users are exported **without passwords** (`password_hash` empty: no password logs in). Set
 //! one after importing with `rabbitmqctl change_password USER` or authenticate the services by
@@ -21,7 +26,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::topology::{
-    alarm_queue, dead_letter_queue, holder_queue, holders_exchange, territory_lock_queue, ArgValue, Exchange, Topology,
+    alarm_queue, dead_letter_queue, exactly, holder_queue, holders_exchange, territory_lock_queue, ArgValue, Exchange,
+    Topology,
 };
 use crate::{BusError, BusSettings, Role};
 
@@ -51,29 +57,6 @@ fn role_of(settings: &BusSettings, party: &str) -> Result<Role, BusError> {
     }
 }
 
-/// A regular expression matching exactly these names (or nothing).
-fn exactly(names: &[String]) -> String {
-    if names.is_empty() {
-        return "^$".to_owned();
-    }
-    let escaped: Vec<String> =
-        names
-            .iter()
-            .map(|n| {
-                n.chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c.to_string()
-                        } else {
-                            format!("\\{c}")
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-    format!("^({})$", escaped.join("|"))
-}
-
 /// The permissions of a broker user speaking for `parties`.
 pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permissions, BusError> {
     let p = settings.prefix.as_str();
@@ -84,9 +67,9 @@ pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permiss
     for party in parties {
         let role = role_of(settings, party)?;
         write.extend(role.publishes_to().iter().map(|e| e.name(p)));
-        write.push(Exchange::DeadLetter.name(p));
         read.extend(role.queues().iter().map(|q| q.name(p)));
         if let Role::Observatory(code) = role {
+            write.push(Exchange::DeadLetter.name(p));
             configure.extend(all_exchanges.iter().cloned());
             configure.extend(all_queues.iter().cloned());
             configure.push(territory_lock_queue(p, &code));
@@ -146,6 +129,14 @@ pub fn definitions(settings: &BusSettings) -> Result<Value, BusError> {
             "destination_type": "queue", "routing_key": b.routing_key, "arguments": arguments(&b.headers)})
         })
         .collect();
+    let policies: Vec<Value> = topology
+        .policies
+        .iter()
+        .map(|p| {
+            json!({"name": p.name, "vhost": vhost, "pattern": p.pattern, "apply-to": "queues", "priority": 10,
+            "definition": arguments(&p.definition)})
+        })
+        .collect();
     let mut users = Vec::new();
     let mut grants = Vec::new();
     for (user, parties) in &settings.identity.users {
@@ -162,6 +153,7 @@ pub fn definitions(settings: &BusSettings) -> Result<Value, BusError> {
         "exchanges": exchanges,
         "queues": queues,
         "bindings": bindings,
+        "policies": policies,
     }))
 }
 
@@ -181,8 +173,14 @@ mod tests {
     fn a_body_writes_only_to_its_exchanges_and_reads_only_its_queues() {
         let p = permissions(&settings(), &["cnaf".into()]).unwrap();
         assert_eq!(p.configure, "^$");
-        assert_eq!(p.write, r"^(passerelle\.dead-letter|passerelle\.requests|passerelle\.responses)$");
-        assert_eq!(p.read, r"^(passerelle\.body\.cnaf\.results|passerelle\.body\.cnaf\.solicitations)$");
+        assert_eq!(
+            p.write, r"^(passerelle\.notices-to-observatories|passerelle\.requests|passerelle\.responses)$",
+            "never the dead-letter exchange"
+        );
+        assert_eq!(
+            p.read,
+            r"^(passerelle\.body\.cnaf\.notices|passerelle\.body\.cnaf\.results|passerelle\.body\.cnaf\.solicitations)$"
+        );
     }
 
     #[test]
@@ -196,6 +194,9 @@ mod tests {
         assert!(
             write.contains(&"passerelle.solicitations".to_owned()) && write.contains(&"passerelle.results".to_owned())
         );
+        assert!(write.contains(&"passerelle.dead-letter".to_owned()));
+        assert!(write.contains(&"passerelle.notices-to-bodies".to_owned()));
+        assert!(!write.contains(&"passerelle.notices-to-observatories".to_owned()));
         assert!(
             !write.contains(&"passerelle.requests".to_owned()) && !write.contains(&"passerelle.responses".to_owned())
         );
@@ -213,6 +214,9 @@ mod tests {
         let q = d["queues"].as_array().unwrap().iter().find(|q| q["name"] == "passerelle.body.cnaf.results").unwrap();
         assert_eq!(q["arguments"]["x-delivery-limit"], 20);
         assert_eq!(q["arguments"]["x-queue-type"], "quorum");
+        let policies = d["policies"].as_array().unwrap();
+        assert_eq!(policies.len(), 3);
+        assert!(policies.iter().all(|p| p["apply-to"] == "queues" && p["definition"]["overflow"] == "drop-head"));
         let mut bad = settings();
         bad.identity.users.insert("x".into(), vec!["nobody".into()]);
         assert!(definitions(&bad).is_err());

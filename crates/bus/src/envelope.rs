@@ -2,6 +2,7 @@
 //! [`Delivery`] or a dead-letter reason. Both buses (AMQP and in-process) run these same checks.
 
 use passerelle_protocol::untrusted::Shown;
+use passerelle_protocol::v1::NoticeReason;
 
 use crate::{Delivery, IdentitySettings, Kind, Message, Queue, Rejected};
 
@@ -31,6 +32,10 @@ pub(crate) struct Envelope {
 pub(crate) struct Rejection {
     pub kind: Option<Kind>,
     pub reason: String,
+    pub code: NoticeReason,
+    /// The refusal is about identity (no `user_id`, or one that may not speak for the sender):
+    /// nobody is told of it.
+    pub identity_refused: bool,
 }
 
 impl Envelope {
@@ -53,28 +58,44 @@ impl Envelope {
     /// Runs every check: known type on the right queue, decodable, supported schema version,
     /// headers equal to the fields they copy, and a broker user allowed to speak for the sender.
     pub fn inspect(&self, queue: &Queue, identity: &IdentitySettings) -> Result<Delivery, Rejection> {
-        let reject = |kind: Option<Kind>, reason: String| Rejection { kind, reason };
+        let coded = |kind: Option<Kind>, code: NoticeReason, reason: String| Rejection {
+            kind,
+            reason,
+            code,
+            identity_refused: code == NoticeReason::NotPermitted,
+        };
         let type_name = self.type_name.as_deref().unwrap_or("");
         if self.body.len() > MAX_MESSAGE_BYTES {
-            return Err(reject(
+            return Err(coded(
                 Kind::from_type_name(type_name),
+                NoticeReason::Oversized,
                 format!(
                     "oversized message: {} bytes, more than the {MAX_MESSAGE_BYTES} a message may have",
                     self.body.len()
                 ),
             ));
         }
-        let kind = Kind::from_type_name(type_name)
-            .ok_or_else(|| reject(None, format!("unknown message type {}", Kind::shown_type_name(type_name))))?;
-        let with_kind = |reason: String| reject(Some(kind), reason);
+        let kind = Kind::from_type_name(type_name).ok_or_else(|| {
+            coded(None, NoticeReason::WrongType, format!("unknown message type {}", Kind::shown_type_name(type_name)))
+        })?;
+        let with_code = |code: NoticeReason, reason: String| coded(Some(kind), code, reason);
+        let with_kind = |reason: String| with_code(NoticeReason::Malformed, reason);
         if !queue.accepts(kind) {
-            return Err(with_kind(format!("a {kind} does not belong on this queue")));
+            return Err(with_code(NoticeReason::WrongType, format!("a {kind} does not belong on this queue")));
         }
-        let message = Message::decode(kind, &self.body).map_err(|e| with_kind(e.to_string()))?;
+        let message = Message::decode(kind, &self.body).map_err(|e| {
+            let text = e.to_string();
+            let code = if text.contains("schema version") {
+                NoticeReason::UnsupportedVersion
+            } else {
+                NoticeReason::Malformed
+            };
+            with_code(code, text)
+        })?;
         let message_id =
             self.message_id.clone().filter(|m| !m.is_empty()).ok_or_else(|| with_kind("no message_id".into()))?;
         let Some(user_id) = self.user_id.clone().filter(|u| !u.is_empty()) else {
-            return Err(with_kind("no user_id: the sender cannot be authenticated".into()));
+            return Err(with_code(NoticeReason::NotPermitted, "no user_id: the sender cannot be authenticated".into()));
         };
         if self.schema_version != Some(i64::from(message.schema_version())) {
             return Err(with_kind(format!(
@@ -93,19 +114,22 @@ impl Envelope {
             return Err(with_kind("correlation_id disagrees with the case id".into()));
         }
         if !identity.may_speak_for(&user_id, message.sender()) {
-            return Err(with_kind(format!(
-                "broker user {:?} may not speak for {:?}",
-                Shown::text(&user_id).at_most(QUOTED_CHARS),
-                Shown::id(message.sender()).at_most(QUOTED_CHARS)
-            )));
+            return Err(with_code(
+                NoticeReason::NotPermitted,
+                format!(
+                    "broker user {:?} may not speak for {:?}",
+                    Shown::text(&user_id).at_most(QUOTED_CHARS),
+                    Shown::id(message.sender()).at_most(QUOTED_CHARS)
+                ),
+            ));
         }
         Ok(Delivery { message, message_id, user_id, redelivered: self.redelivered })
     }
 }
 
 impl Rejection {
-    /// What [`crate::Handler::rejected`] is told about it.
-    pub fn rejected(self, queue: String, envelope: &Envelope) -> Rejected {
+    /// What [`crate::Handler::rejected`] is told about it; `identity` decides whom to tell.
+    pub fn rejected(self, queue: String, envelope: &Envelope, identity: &IdentitySettings) -> Rejected {
         Rejected {
             queue,
             kind: self.kind,
@@ -113,6 +137,8 @@ impl Rejection {
             user_id: envelope.user_id.clone(),
             correlation_id: envelope.correlation_id.clone(),
             reason: self.reason,
+            code: self.code,
+            answer_to: crate::notice::answer_to(identity, envelope.user_id.as_deref(), self.identity_refused),
         }
     }
 }

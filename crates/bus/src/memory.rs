@@ -1,8 +1,9 @@
 //! The in-process bus: one shared in-memory broker with the AMQP bus's semantics — routing by
 //! kind and routing key (unroutable is an error), per-message expiry, the same receiver checks
 //! and dead-letter reasons, acks, *retry later* inside the consumer, redelivery of what a
-//! stopped or crashed handler did not acknowledge, and the delivery limit — for the embedded
-//! demo and fast unit tests.
+//! stopped or crashed handler did not acknowledge, the delivery limit, and the notices that
+//! tell an authenticated sender why its message was refused — for the embedded demo and fast
+//! unit tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +14,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::consumer::{settle, settle_rejection, stopped, Settled};
 use crate::envelope::Envelope;
+use crate::notice::NoticeDraft;
 use crate::topology::{Exchange, Topology, DELIVERY_LIMIT};
 use crate::{Bus, BusError, BusSettings, BusStats, Consumer, Handler, Kind, Outgoing, Queue};
 
@@ -183,6 +185,19 @@ impl Broker {
         });
     }
 
+    /// Puts a refusal's notice in its recipient's notice queue (dropped, with a warning, when
+    /// that queue does not exist).
+    fn tell(&self, draft: NoticeDraft, reason: &crate::Reason, user: &str) {
+        let o = draft.outgoing(reason, SystemTime::now());
+        let exchange = Exchange::for_message(Kind::Notice, &o.routing_key, &self.settings);
+        let Some(queue) = self.route(exchange, &o.routing_key) else {
+            tracing::warn!(recipient = %o.routing_key, "the refusal notice could not be delivered (no notice queue)");
+            return;
+        };
+        let envelope = Envelope::of(&o.message, &o.message_id.to_string(), user);
+        let _ = self.enqueue(&queue, Stored { envelope, expires_at: Some(o.expires_at), returns: 0 }, false);
+    }
+
     /// Gives an unacknowledged message back to its queue, or dead-letters it at the limit.
     fn give_back(&self, queue: &str, mut stored: Stored) {
         stored.returns += 1;
@@ -208,7 +223,7 @@ impl Bus for InProcessConnection {
         let mut routed = Vec::with_capacity(messages.len());
         for o in &messages {
             o.time_left(now)?;
-            let exchange = Exchange::for_kind(o.message.kind());
+            let exchange = Exchange::for_message(o.message.kind(), &o.routing_key, &self.broker.settings);
             let queue = self.broker.route(exchange, &o.routing_key).ok_or_else(|| BusError::Returned {
                 message_id: o.message_id.to_string(),
                 exchange: exchange.name(&self.broker.settings.prefix),
@@ -231,6 +246,7 @@ impl Bus for InProcessConnection {
         })?;
         let (stop_tx, mut stop) = watch::channel(false);
         let broker = Arc::clone(&self.broker);
+        let user = self.user.clone();
         let task = tokio::spawn(async move {
             loop {
                 if *stop.borrow() {
@@ -244,17 +260,34 @@ impl Bus for InProcessConnection {
                 };
                 // A delivery the bus refuses is settled through the handler's `rejected` hook
                 // (which records the refusal), any other through `handle`; both end the same way.
-                let (kind, settled) = match stored.envelope.inspect(&queue, &broker.settings.identity) {
-                    Ok(delivery) => (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await),
+                let settings = &broker.settings;
+                let (kind, settled, notice) = match stored.envelope.inspect(&queue, &settings.identity) {
+                    Ok(delivery) => {
+                        let notice = NoticeDraft::for_delivery(&queue, settings, &delivery);
+                        (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await, notice)
+                    }
                     Err(rejection) => {
                         let kind = rejection.kind;
-                        let rejected = rejection.rejected(name.clone(), &stored.envelope);
-                        (kind, settle_rejection(&handler, rejected, &mut stop).await)
+                        let rejected = rejection.rejected(name.clone(), &stored.envelope, &settings.identity);
+                        let notice = NoticeDraft::for_rejection(
+                            &queue,
+                            settings,
+                            rejected.answer_to.as_deref(),
+                            rejected.message_id.as_deref(),
+                            kind,
+                            rejected.correlation_id.as_deref(),
+                        );
+                        (kind, settle_rejection(&handler, rejected, &mut stop).await, notice)
                     }
                 };
                 match settled {
                     Settled::Ack => {}
-                    Settled::DeadLetter(reason) => broker.dead_letter(&name, &stored.envelope, kind, reason),
+                    Settled::DeadLetter(reason) => {
+                        if let Some(notice) = notice {
+                            broker.tell(notice, &reason, &user);
+                        }
+                        broker.dead_letter(&name, &stored.envelope, kind, reason.text)
+                    }
                     Settled::Requeue(why) => {
                         tracing::warn!(queue = %name, reason = %Shown::text(&why).at_most(REASON_CHARS),
                             "delivery given back to the queue");

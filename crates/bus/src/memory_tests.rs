@@ -139,7 +139,8 @@ async fn a_dead_letter_verdict_records_the_reason() {
     let o = out(0);
     let id = o.message_id.to_string();
     conn.publish(vec![o]).await.unwrap();
-    let (h, mut rx) = scripted(vec![Verdict::DeadLetter("unknown body".into())]);
+    let (h, mut rx) =
+        scripted(vec![Verdict::dead_letter(passerelle_protocol::v1::NoticeReason::UnknownReference, "unknown body")]);
     let c = conn.consume(queue(), h).await.unwrap();
     next(&mut rx).await;
     eventually("the dead-letter", || !bus.dead_letters().is_empty()).await;

@@ -1,4 +1,4 @@
-//! The six message types of the flow as one typed enum, their protobuf codec and the checks
+//! The message types of the flow (and the notice) as one typed enum, their protobuf codec and the checks
 //! every receiver applies before a handler sees a message (schema version, chunk numbering).
 
 use std::time::SystemTime;
@@ -12,7 +12,8 @@ use crate::BusError;
 /// The only schema version this build speaks (`SchemaVersion::SCHEMA_VERSION_1`).
 pub const SCHEMA_VERSION: i32 = v1::SchemaVersion::SchemaVersion1 as i32;
 
-/// The six message types of the flow; the AMQP `type` property is `passerelle.v1.<Name>`.
+/// The six message types of the flow and the notice a party sends about a message it refused;
+/// the AMQP `type` property is `passerelle.v1.<Name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Request,
@@ -21,12 +22,13 @@ pub enum Kind {
     Result,
     Receipt,
     Refusal,
+    Notice,
 }
 
 impl Kind {
     /// Every kind, in flow order.
-    pub const ALL: [Kind; 6] =
-        [Kind::Request, Kind::Solicitation, Kind::Response, Kind::Result, Kind::Receipt, Kind::Refusal];
+    pub const ALL: [Kind; 7] =
+        [Kind::Request, Kind::Solicitation, Kind::Response, Kind::Result, Kind::Receipt, Kind::Refusal, Kind::Notice];
 
     /// The full protobuf name, used as the AMQP `type` property.
     pub fn type_name(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Result => "passerelle.v1.Result",
             Kind::Receipt => "passerelle.v1.Receipt",
             Kind::Refusal => "passerelle.v1.Refusal",
+            Kind::Notice => "passerelle.v1.Notice",
         }
     }
 
@@ -65,7 +68,7 @@ impl Kind {
 
     /// Whether messages of this kind are split in numbered chunks.
     pub fn is_chunked(self) -> bool {
-        !matches!(self, Kind::Receipt | Kind::Refusal)
+        !matches!(self, Kind::Receipt | Kind::Refusal | Kind::Notice)
     }
 }
 
@@ -84,6 +87,7 @@ pub enum Message {
     Result(v1::Result),
     Receipt(v1::Receipt),
     Refusal(v1::Refusal),
+    Notice(v1::Notice),
 }
 
 impl Message {
@@ -95,6 +99,7 @@ impl Message {
             Message::Result(_) => Kind::Result,
             Message::Receipt(_) => Kind::Receipt,
             Message::Refusal(_) => Kind::Refusal,
+            Message::Notice(_) => Kind::Notice,
         }
     }
 
@@ -107,6 +112,7 @@ impl Message {
             Message::Result(m) => &m.sender,
             Message::Receipt(m) => &m.sender,
             Message::Refusal(m) => &m.sender,
+            Message::Notice(m) => &m.sender,
         }
     }
 
@@ -118,6 +124,7 @@ impl Message {
             Message::Result(m) => &m.case_id,
             Message::Receipt(m) => &m.case_id,
             Message::Refusal(m) => &m.case_id,
+            Message::Notice(m) => &m.case_id,
         }
     }
 
@@ -130,6 +137,7 @@ impl Message {
             Message::Result(m) => m.schema_version,
             Message::Receipt(m) => m.schema_version,
             Message::Refusal(m) => m.schema_version,
+            Message::Notice(m) => m.schema_version,
         }
     }
 
@@ -140,7 +148,7 @@ impl Message {
             Message::Solicitation(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Response(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Result(m) => Some((m.chunk_index, m.chunk_count)),
-            Message::Receipt(_) | Message::Refusal(_) => None,
+            Message::Receipt(_) | Message::Refusal(_) | Message::Notice(_) => None,
         }
     }
 
@@ -152,6 +160,7 @@ impl Message {
             Message::Result(m) => m.encode_to_vec(),
             Message::Receipt(m) => m.encode_to_vec(),
             Message::Refusal(m) => m.encode_to_vec(),
+            Message::Notice(m) => m.encode_to_vec(),
         }
     }
 
@@ -166,6 +175,7 @@ impl Message {
             Kind::Result => Message::Result(v1::Result::decode(bytes).map_err(bad)?),
             Kind::Receipt => Message::Receipt(v1::Receipt::decode(bytes).map_err(bad)?),
             Kind::Refusal => Message::Refusal(v1::Refusal::decode(bytes).map_err(bad)?),
+            Kind::Notice => Message::Notice(v1::Notice::decode(bytes).map_err(bad)?),
         };
         message.check()?;
         Ok(message)
@@ -193,7 +203,8 @@ impl Message {
 ///   Request, Receipt → requests exchange, routing key = observatory code;
 ///   Solicitation     → solicitations exchange, routing key = body code;
 ///   Response         → responses exchange, routing key = observatory code;
-///   Result, Refusal  → results exchange, routing key = requester body code.
+///   Result, Refusal  → results exchange, routing key = requester body code;
+///   Notice           → the notice exchange of the recipient's side, routing key = its code.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub message: Message,

@@ -8,6 +8,19 @@
 //! with `x-`), so a message that expires in a queue is dropped, never revived;
 //! the dead-letter queue keeps a message [`DEAD_LETTER_TTL`] at most, and the respond-by cap
 //! plus that TTL stays within the 30 days.
+//!
+//! Who writes the dead-letter exchange: the broker (a body's refusal is a reject without
+//! requeue, which the queue's `x-dead-letter-exchange` routes with the broker's `x-death`
+//! headers, `x-first-death-reason: rejected`), and the observatory (its reasoned dead-letters).
+//! Never a body: its account may not write it. A refusal is told to its sender by a **notice**
+//! on the notice exchange of the recipient's side.
+//!
+//! Length limits: the dead-letter and alarm queues are bounded by RabbitMQ **policies**
+//! ([`Topology::policies`], exported with the definitions), not by declared arguments, so that
+//! the queues of an earlier release — declared without a limit — are never redeclared with other
+//! arguments (which the broker refuses with PRECONDITION_FAILED). The notice queues, new in this
+//! release, also declare their limit. The oldest messages go first when a queue is full
+//! (`drop-head`): a refusal is never blocked by a queue full of older ones.
 
 use std::time::Duration;
 
@@ -30,6 +43,25 @@ pub const DEAD_LETTER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 const _: () = assert!(MAX_RESPOND_BY.as_secs() + DEAD_LETTER_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
 const _: () = assert!(QUEUE_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
 
+/// TTL of the notice queues: a notice is told within days, and never outlives the 30-day cap.
+pub const NOTICE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Messages a dead-letter queue keeps at most (by policy): far more than a healthy system
+/// refuses in its 7 days, few enough that a flood cannot fill the broker.
+pub const DEAD_LETTER_MAX_LENGTH: i64 = 10_000;
+/// Bytes the dead-letter queue keeps at most (by policy): a refused request chunk can weigh
+/// megabytes.
+pub const DEAD_LETTER_MAX_BYTES: i64 = 512 * 1024 * 1024;
+/// Copies the alarm queue keeps at most (by policy): each is an operator's alarm already logged.
+pub const ALARM_MAX_LENGTH: i64 = 1_000;
+/// Notices one party's queue keeps at most (declared and by policy): a partner that does not
+/// read its notices loses the oldest, never the newest.
+pub const NOTICE_MAX_LENGTH: i64 = 1_000;
+/// What a full bounded queue does: drop its oldest message.
+pub const OVERFLOW: &str = "drop-head";
+
+const _: () = assert!(NOTICE_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
+
 /// Header carrying the reason of a dead-letter published by the bus.
 pub const REASON_HEADER: &str = "x-passerelle-reason";
 /// Header marking a dead-letter published by the bus (the dead-letter exchange routes on it).
@@ -40,6 +72,8 @@ pub const DEAD_LETTER_MARK: &str = "reasoned";
 pub const FIRST_DEATH_REASON_HEADER: &str = "x-first-death-reason";
 /// See [`FIRST_DEATH_REASON_HEADER`].
 pub const DELIVERY_LIMIT_REASON: &str = "delivery_limit";
+/// See [`FIRST_DEATH_REASON_HEADER`]: a consumer (a body) rejected the message without requeue.
+pub const REJECTED_REASON: &str = "rejected";
 /// Header copying the protobuf schema version.
 pub const SCHEMA_VERSION_HEADER: &str = "x-passerelle-schema-version";
 /// Header copying the protobuf chunk index.
@@ -55,13 +89,16 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 
 /// The queues (quorum, durable), named `{prefix}.observatory.{code}.requests` (requests and
 /// receipts), `{prefix}.observatory.{code}.responses`, `{prefix}.body.{code}.solicitations`,
-/// `{prefix}.body.{code}.results` (results and refusals).
+/// `{prefix}.body.{code}.results` (results and refusals), and each party's notices,
+/// `{prefix}.observatory.{code}.notices` and `{prefix}.body.{code}.notices`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Queue {
     ObservatoryRequests(String),
     ObservatoryResponses(String),
     BodySolicitations(String),
     BodyResults(String),
+    ObservatoryNotices(String),
+    BodyNotices(String),
 }
 
 impl Queue {
@@ -72,6 +109,8 @@ impl Queue {
             Queue::ObservatoryResponses(c) => format!("{prefix}.observatory.{c}.responses"),
             Queue::BodySolicitations(c) => format!("{prefix}.body.{c}.solicitations"),
             Queue::BodyResults(c) => format!("{prefix}.body.{c}.results"),
+            Queue::ObservatoryNotices(c) => format!("{prefix}.observatory.{c}.notices"),
+            Queue::BodyNotices(c) => format!("{prefix}.body.{c}.notices"),
         }
     }
 
@@ -82,6 +121,8 @@ impl Queue {
             Queue::ObservatoryResponses(c) => (Exchange::Responses, c),
             Queue::BodySolicitations(c) => (Exchange::Solicitations, c),
             Queue::BodyResults(c) => (Exchange::Results, c),
+            Queue::ObservatoryNotices(c) => (Exchange::NoticesToObservatories, c),
+            Queue::BodyNotices(c) => (Exchange::NoticesToBodies, c),
         }
     }
 
@@ -92,18 +133,38 @@ impl Queue {
 
     /// The message kinds that may arrive on it.
     pub fn accepts(&self, kind: Kind) -> bool {
-        Exchange::for_kind(kind) == self.binding().0
+        match self {
+            Queue::ObservatoryRequests(_) => matches!(kind, Kind::Request | Kind::Receipt),
+            Queue::ObservatoryResponses(_) => kind == Kind::Response,
+            Queue::BodySolicitations(_) => kind == Kind::Solicitation,
+            Queue::BodyResults(_) => matches!(kind, Kind::Result | Kind::Refusal),
+            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) => kind == Kind::Notice,
+        }
+    }
+
+    /// Whether an observatory consumes it (else a body does).
+    pub fn is_observatory_queue(&self) -> bool {
+        matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
+    }
+
+    /// Whether it carries notices (which are never answered by a notice).
+    pub fn is_notice_queue(&self) -> bool {
+        matches!(self, Queue::ObservatoryNotices(_) | Queue::BodyNotices(_))
     }
 }
 
 /// The exchanges (direct, durable), named `{prefix}.{requests|solicitations|responses|results}`,
-/// and the dead-letter exchange (headers) `{prefix}.dead-letter`.
+/// the notice exchanges `{prefix}.notices-to-observatories` (bodies write it) and
+/// `{prefix}.notices-to-bodies` (observatories write it), and the dead-letter exchange (headers)
+/// `{prefix}.dead-letter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Exchange {
     Requests,
     Solicitations,
     Responses,
     Results,
+    NoticesToObservatories,
+    NoticesToBodies,
     DeadLetter,
 }
 
@@ -112,13 +173,19 @@ impl Exchange {
     pub const FLOW: [Exchange; 4] =
         [Exchange::Requests, Exchange::Solicitations, Exchange::Responses, Exchange::Results];
 
-    /// Where messages of a kind are published.
-    pub fn for_kind(kind: Kind) -> Exchange {
+    /// The two notice exchanges.
+    pub const NOTICES: [Exchange; 2] = [Exchange::NoticesToObservatories, Exchange::NoticesToBodies];
+
+    /// Where a message of `kind` with `routing_key` is published: a flow kind by its kind, a
+    /// notice by its recipient's side (an observatory code of the deployment, else a body).
+    pub fn for_message(kind: Kind, routing_key: &str, settings: &BusSettings) -> Exchange {
         match kind {
             Kind::Request | Kind::Receipt => Exchange::Requests,
             Kind::Solicitation => Exchange::Solicitations,
             Kind::Response => Exchange::Responses,
             Kind::Result | Kind::Refusal => Exchange::Results,
+            Kind::Notice if settings.observatories.iter().any(|o| o == routing_key) => Exchange::NoticesToObservatories,
+            Kind::Notice => Exchange::NoticesToBodies,
         }
     }
 
@@ -128,6 +195,8 @@ impl Exchange {
             Exchange::Solicitations => "solicitations",
             Exchange::Responses => "responses",
             Exchange::Results => "results",
+            Exchange::NoticesToObservatories => "notices-to-observatories",
+            Exchange::NoticesToBodies => "notices-to-bodies",
             Exchange::DeadLetter => "dead-letter",
         };
         format!("{prefix}.{suffix}")
@@ -192,21 +261,28 @@ impl Role {
         }
     }
 
-    /// The queues this party consumes.
-    pub fn queues(&self) -> [Queue; 2] {
+    /// The queues this party consumes (its notices included).
+    pub fn queues(&self) -> [Queue; 3] {
         match self {
-            Role::Observatory(c) => [Queue::ObservatoryRequests(c.clone()), Queue::ObservatoryResponses(c.clone())],
-            Role::Body(c) => [Queue::BodySolicitations(c.clone()), Queue::BodyResults(c.clone())],
+            Role::Observatory(c) => [
+                Queue::ObservatoryRequests(c.clone()),
+                Queue::ObservatoryResponses(c.clone()),
+                Queue::ObservatoryNotices(c.clone()),
+            ],
+            Role::Body(c) => {
+                [Queue::BodySolicitations(c.clone()), Queue::BodyResults(c.clone()), Queue::BodyNotices(c.clone())]
+            }
         }
     }
 
-    /// The exchanges this party publishes to (besides the dead-letter exchange): a body sends
-    /// requests and receipts (as a requester) and responses; an observatory sends solicitations,
-    /// results and refusals.
-    pub fn publishes_to(&self) -> [Exchange; 2] {
+    /// The exchanges this party publishes to: a body sends requests and receipts (as a
+    /// requester), responses, and notices to observatories; an observatory sends solicitations,
+    /// results and refusals, and notices to bodies (and writes the dead-letter exchange, which
+    /// only it may: see [`crate::definitions`]).
+    pub fn publishes_to(&self) -> [Exchange; 3] {
         match self {
-            Role::Observatory(_) => [Exchange::Solicitations, Exchange::Results],
-            Role::Body(_) => [Exchange::Requests, Exchange::Responses],
+            Role::Observatory(_) => [Exchange::Solicitations, Exchange::Results, Exchange::NoticesToBodies],
+            Role::Body(_) => [Exchange::Requests, Exchange::Responses, Exchange::NoticesToObservatories],
         }
     }
 }
@@ -235,12 +311,22 @@ pub struct BindingSpec {
     pub headers: Vec<(&'static str, ArgValue)>,
 }
 
+/// A RabbitMQ policy (a queue limit that a redeclare cannot conflict with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub name: String,
+    /// A regular expression matching exactly the queues it bounds.
+    pub pattern: String,
+    pub definition: Vec<(&'static str, ArgValue)>,
+}
+
 /// The full topology of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     pub exchanges: Vec<(String, &'static str)>,
     pub queues: Vec<QueueSpec>,
     pub bindings: Vec<BindingSpec>,
+    pub policies: Vec<PolicySpec>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -257,13 +343,50 @@ pub fn flow_queue_arguments(prefix: &str) -> Vec<(&'static str, ArgValue)> {
     ]
 }
 
-/// The arguments of the dead-letter and alarm queues (no dead-lettering of their own).
+/// The arguments of the dead-letter and alarm queues (no dead-lettering of their own). Their
+/// length limits are policies ([`Topology::policies`]): these arguments are those of the first
+/// release, which a redeclare must repeat exactly.
 pub fn dead_letter_queue_arguments() -> Vec<(&'static str, ArgValue)> {
     vec![("x-queue-type", ArgValue::Str("quorum".into())), ("x-message-ttl", ArgValue::Int(millis(DEAD_LETTER_TTL)))]
 }
 
+/// The arguments of a notice queue: bounded, a week's TTL, and no dead-lettering (a notice that
+/// cannot be handled is dropped: nobody is told about a notice).
+pub fn notice_queue_arguments() -> Vec<(&'static str, ArgValue)> {
+    vec![
+        ("x-queue-type", ArgValue::Str("quorum".into())),
+        ("x-delivery-limit", ArgValue::Int(DELIVERY_LIMIT)),
+        ("x-message-ttl", ArgValue::Int(millis(NOTICE_TTL))),
+        ("x-max-length", ArgValue::Int(NOTICE_MAX_LENGTH)),
+        ("x-overflow", ArgValue::Str(OVERFLOW.into())),
+    ]
+}
+
+/// A regular expression matching exactly these names (or nothing).
+pub fn exactly(names: &[String]) -> String {
+    if names.is_empty() {
+        return "^$".to_owned();
+    }
+    let escaped: Vec<String> =
+        names
+            .iter()
+            .map(|n| {
+                n.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c.to_string()
+                        } else {
+                            format!("\\{c}")
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+    format!("^({})$", escaped.join("|"))
+}
+
 impl Topology {
-    /// Every flow queue of the deployment.
+    /// Every queue a party consumes in the deployment (flow and notice queues).
     pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
         let mut queues = Vec::new();
         for o in &settings.observatories {
@@ -279,13 +402,14 @@ impl Topology {
     pub fn of(settings: &BusSettings) -> Topology {
         let p = settings.prefix.as_str();
         let mut exchanges: Vec<(String, &'static str)> =
-            Exchange::FLOW.iter().map(|e| (e.name(p), e.amqp_type())).collect();
+            Exchange::FLOW.iter().chain(&Exchange::NOTICES).map(|e| (e.name(p), e.amqp_type())).collect();
         exchanges.push((Exchange::DeadLetter.name(p), Exchange::DeadLetter.amqp_type()));
         let mut queues = Vec::new();
         let mut bindings = Vec::new();
         for q in Self::flow_queues(settings) {
             let (exchange, key) = q.binding();
-            queues.push(QueueSpec { name: q.name(p), arguments: flow_queue_arguments(p) });
+            let arguments = if q.is_notice_queue() { notice_queue_arguments() } else { flow_queue_arguments(p) };
+            queues.push(QueueSpec { name: q.name(p), arguments });
             bindings.push(BindingSpec {
                 exchange: exchange.name(p),
                 queue: q.name(p),
@@ -297,11 +421,14 @@ impl Topology {
         let x_match = ("x-match", ArgValue::Str("all-with-x".into()));
         let limit = (FIRST_DEATH_REASON_HEADER, ArgValue::Str(DELIVERY_LIMIT_REASON.into()));
         let reasoned = (DEAD_LETTER_MARK_HEADER, ArgValue::Str(DEAD_LETTER_MARK.into()));
+        let rejected = (FIRST_DEATH_REASON_HEADER, ArgValue::Str(REJECTED_REASON.into()));
         for name in [dead_letter_queue(p), alarm_queue(p)] {
             queues.push(QueueSpec { name, arguments: dead_letter_queue_arguments() });
         }
         let dlq = dead_letter_queue(p);
-        for (queue, rule) in [(dlq.clone(), limit.clone()), (dlq, reasoned), (alarm_queue(p), limit)] {
+        for (queue, rule) in
+            [(dlq.clone(), limit.clone()), (dlq.clone(), reasoned), (dlq, rejected), (alarm_queue(p), limit)]
+        {
             bindings.push(BindingSpec {
                 exchange: dlx.clone(),
                 queue,
@@ -319,7 +446,36 @@ impl Topology {
                 headers: Vec::new(),
             });
         }
-        Topology { exchanges, queues, bindings }
+        Topology { exchanges, queues, bindings, policies: Self::policies(settings) }
+    }
+
+    /// The length limits, as policies: the dead-letter queue, the alarm queue, the notice queues.
+    pub fn policies(settings: &BusSettings) -> Vec<PolicySpec> {
+        let p = settings.prefix.as_str();
+        let drop_head = ("overflow", ArgValue::Str(OVERFLOW.into()));
+        let notices: Vec<String> =
+            Self::flow_queues(settings).iter().filter(|q| q.is_notice_queue()).map(|q| q.name(p)).collect();
+        vec![
+            PolicySpec {
+                name: format!("{p}.dead-letters-limit"),
+                pattern: exactly(&[dead_letter_queue(p)]),
+                definition: vec![
+                    ("max-length", ArgValue::Int(DEAD_LETTER_MAX_LENGTH)),
+                    ("max-length-bytes", ArgValue::Int(DEAD_LETTER_MAX_BYTES)),
+                    drop_head.clone(),
+                ],
+            },
+            PolicySpec {
+                name: format!("{p}.alarms-limit"),
+                pattern: exactly(&[alarm_queue(p)]),
+                definition: vec![("max-length", ArgValue::Int(ALARM_MAX_LENGTH)), drop_head.clone()],
+            },
+            PolicySpec {
+                name: format!("{p}.notices-limit"),
+                pattern: exactly(&notices),
+                definition: vec![("max-length", ArgValue::Int(NOTICE_MAX_LENGTH)), drop_head],
+            },
+        ]
     }
 }
 
@@ -331,8 +487,9 @@ mod tests {
     fn names_follow_the_prefix_and_the_api() {
         assert_eq!(Queue::ObservatoryRequests("o".into()).name("p"), "p.observatory.o.requests");
         assert_eq!(Queue::BodyResults("cnaf".into()).name("p"), "p.body.cnaf.results");
-        assert_eq!(Exchange::for_kind(Kind::Receipt).name("p"), "p.requests");
-        assert_eq!(Exchange::for_kind(Kind::Refusal).name("p"), "p.results");
+        let s = BusSettings::default();
+        assert_eq!(Exchange::for_message(Kind::Receipt, "o", &s).name("p"), "p.requests");
+        assert_eq!(Exchange::for_message(Kind::Refusal, "cnaf", &s).name("p"), "p.results");
         assert!(Queue::BodyResults("cnaf".into()).accepts(Kind::Refusal));
         assert!(!Queue::BodyResults("cnaf".into()).accepts(Kind::Solicitation));
     }
@@ -340,18 +497,60 @@ mod tests {
     #[test]
     fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
         let t = Topology::of(&BusSettings::default());
-        assert_eq!(t.exchanges.len(), 6);
-        assert_eq!(t.queues.len(), 2 + 2 * 4 + 2 + 1);
+        assert_eq!(t.exchanges.len(), 8);
+        assert_eq!(t.queues.len(), 3 + 3 * 4 + 2 + 1);
         let flow = |q: &&QueueSpec| {
             !q.name.contains("dead-letter") && !q.name.contains("alarm") && !q.name.ends_with(".holder")
         };
         for q in t.queues.iter().filter(flow) {
             assert!(q.arguments.contains(&("x-delivery-limit", ArgValue::Int(20))), "{}", q.name);
             assert!(q.arguments.contains(&("x-queue-type", ArgValue::Str("quorum".into()))));
-            assert!(q.arguments.contains(&("x-message-ttl", ArgValue::Int(30 * 24 * 3600 * 1000))));
+            if q.name.ends_with(".notices") {
+                assert!(q.arguments.contains(&("x-max-length", ArgValue::Int(NOTICE_MAX_LENGTH))), "{}", q.name);
+                assert!(!q.arguments.iter().any(|a| a.0 == "x-dead-letter-exchange"), "{}", q.name);
+            } else {
+                assert!(q.arguments.contains(&("x-message-ttl", ArgValue::Int(30 * 24 * 3600 * 1000))));
+            }
         }
         let dlq = t.queues.iter().find(|q| q.name == "passerelle.dead-letters").unwrap();
         assert!(dlq.arguments.contains(&("x-message-ttl", ArgValue::Int(7 * 24 * 3600 * 1000))));
-        assert_eq!(t.bindings.iter().filter(|b| b.exchange == "passerelle.dead-letter").count(), 3);
+        assert_eq!(t.bindings.iter().filter(|b| b.exchange == "passerelle.dead-letter").count(), 4);
+    }
+
+    #[test]
+    fn the_dead_letter_alarm_and_notice_queues_are_bounded_by_policy_and_keep_their_first_arguments() {
+        let t = Topology::of(&BusSettings::default());
+        let bounded = |name: &str| t.policies.iter().filter(|p| regex_lite_match(&p.pattern, name)).count();
+        for name in [
+            "passerelle.dead-letters",
+            "passerelle.delivery-limit-alarms",
+            "passerelle.body.cnaf.notices",
+            "passerelle.observatory.carsat-sud-est.notices",
+        ] {
+            assert_eq!(bounded(name), 1, "{name}: one policy bounds it");
+        }
+        for name in ["passerelle.body.cnaf.results", "passerelle.observatory.carsat-sud-est.requests"] {
+            assert_eq!(bounded(name), 0, "{name}");
+        }
+        assert!(t.policies.iter().all(|p| p.definition.iter().any(|d| d.0 == "max-length")));
+        let dlq = t.queues.iter().find(|q| q.name == "passerelle.dead-letters").unwrap();
+        assert_eq!(dlq.arguments, dead_letter_queue_arguments(), "the first release's arguments, unchanged");
+        assert!(!dlq.arguments.iter().any(|a| a.0.starts_with("x-max-length")));
+    }
+
+    /// Whether a pattern made by [`exactly`] matches `name`.
+    fn regex_lite_match(pattern: &str, name: &str) -> bool {
+        pattern.trim_start_matches("^(").trim_end_matches(")$").split('|').any(|n| n.replace('\\', "") == name)
+    }
+
+    #[test]
+    fn notices_go_to_the_recipients_side_and_each_queue_accepts_its_kinds() {
+        let s = BusSettings::default();
+        assert_eq!(Exchange::for_message(Kind::Notice, "carsat-sud-est", &s), Exchange::NoticesToObservatories);
+        assert_eq!(Exchange::for_message(Kind::Notice, "cnaf", &s), Exchange::NoticesToBodies);
+        assert!(Queue::BodyNotices("cnaf".into()).accepts(Kind::Notice));
+        assert!(!Queue::BodyNotices("cnaf".into()).accepts(Kind::Result));
+        assert!(!Queue::ObservatoryResponses("o".into()).accepts(Kind::Notice));
+        assert_eq!(Queue::BodyNotices("cnaf".into()).name("p"), "p.body.cnaf.notices");
     }
 }

@@ -14,7 +14,7 @@ use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOpti
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use passerelle_bus::amqp::lock::TerritoryLock;
-use passerelle_bus::{AmqpBus, Bus, BusError, Kind, Outgoing, Queue, Role, Verdict};
+use passerelle_bus::{AmqpBus, Bus, BusError, Kind, NoticeReason, Outgoing, Queue, Role, Verdict};
 use passerelle_test_support::broker::url;
 use passerelle_test_support::{unique, User};
 
@@ -110,7 +110,8 @@ async fn a_dead_letter_verdict_lands_in_the_dead_letter_queue_with_its_reason_an
     let o = Outgoing::new(response("cnaf", 0, 1), OBSERVATORY, SystemTime::now() + Duration::from_secs(600));
     let id = o.message_id.to_string();
     obs.publish(vec![o]).await.unwrap();
-    let (h, mut seen) = Recorder::new(|_| Verdict::DeadLetter("unknown solicitation".into()));
+    let (h, mut seen) =
+        Recorder::new(|_| Verdict::dead_letter(passerelle_bus::NoticeReason::UnknownReference, "unknown solicitation"));
     let c = obs.consume(responses_queue(), h).await.unwrap();
     seen.next().await;
     let raw = raw(&v.url()).await;
@@ -183,7 +184,7 @@ async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
     let v = Vhost::new();
     let obs = observatory(&v).await;
     let queues = v.queues();
-    assert_eq!(queues.len(), 2 + 2 * 4 + 2 + 1, "{queues:?}");
+    assert_eq!(queues.len(), 3 + 3 * 4 + 2 + 1, "{queues:?}");
     for q in &queues {
         // rabbitmqctl lists arguments as [name, type, value] triples.
         let args: serde_json::Map<String, serde_json::Value> = q["arguments"]
@@ -201,6 +202,10 @@ async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
         assert_eq!(args["x-queue-type"], "quorum", "{q}");
         if name == "passerelle.dead-letters" || name == "passerelle.delivery-limit-alarms" {
             assert_eq!(args["x-message-ttl"], 7 * 24 * 3600 * 1000_i64, "{q}");
+        } else if name.ends_with(".notices") {
+            assert_eq!(args["x-message-ttl"], 7 * 24 * 3600 * 1000_i64, "{q}");
+            assert_eq!(args["x-max-length"], 1000, "{q}");
+            assert_eq!(args["x-overflow"], "drop-head", "{q}");
         } else {
             assert_eq!(args["x-message-ttl"], 30 * 24 * 3600 * 1000_i64, "{q}");
             assert_eq!(args["x-delivery-limit"], 20, "{q}");
@@ -385,7 +390,7 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     // Exchanges a body's role does not need: refused.
     let raw = raw(&cnaf.url(&v)).await;
-    for exchange in ["passerelle.solicitations", "passerelle.results"] {
+    for exchange in ["passerelle.solicitations", "passerelle.results", "passerelle.notices-to-bodies"] {
         let ch = raw.create_channel().await.unwrap();
         ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
         let props = BasicProperties::default().with_user_id(cnaf_user.as_str().into());
@@ -472,4 +477,284 @@ async fn an_observatory_that_lost_its_territory_while_disconnected_stops() {
     assert!(matches!(err, BusError::Closed), "it consumes nothing any more: {err}");
     first.close().await;
     second.close().await;
+}
+
+/// A deployment imported from the exported definitions into a vhost of the test's own: the
+/// settings (strict identity), and the observatory's, cnaf's and cnam's broker users.
+fn imported_deployment(v: &Vhost) -> (passerelle_bus::BusSettings, User, User, User) {
+    let tag = unique();
+    let (obs_user, cnaf_user, cnam_user) =
+        (format!("test-{tag}-obs"), format!("test-{tag}-cnaf"), format!("test-{tag}-cnam"));
+    let mut settings = passerelle_bus::BusSettings {
+        urls: vec![url(&v.name, "x", "x")],
+        observatories: vec![OBSERVATORY.into()],
+        ..Default::default()
+    };
+    settings.identity.insecure_any_user = false;
+    settings.identity.users.insert(obs_user.clone(), vec![OBSERVATORY.into()]);
+    settings.identity.users.insert(cnaf_user.clone(), vec!["cnaf".into()]);
+    settings.identity.users.insert(cnam_user.clone(), vec!["cnam".into()]);
+    import(&settings);
+    (settings, User::imported(&obs_user), User::imported(&cnaf_user), User::imported(&cnam_user))
+}
+
+/// Imports the definitions `topology export` writes for `settings`.
+fn import(settings: &passerelle_bus::BusSettings) {
+    let definitions = passerelle_bus::definitions::definitions(settings).unwrap();
+    let file = std::env::temp_dir().join(format!("passerelle-definitions-{}.json", unique()));
+    std::fs::write(&file, serde_json::to_vec_pretty(&definitions).unwrap()).unwrap();
+    rabbitmqctl(&["import_definitions", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+}
+
+fn as_user(settings: &passerelle_bus::BusSettings, user: &User, v: &Vhost) -> passerelle_bus::BusSettings {
+    passerelle_bus::BusSettings { urls: vec![user.url(v)], ..settings.clone() }
+}
+
+/// A solicitation from the test observatory to `body`.
+fn solicitation(body: &str) -> Outgoing {
+    Outgoing::new(
+        passerelle_bus::Message::Solicitation(passerelle_protocol::v1::Solicitation {
+            schema_version: 1,
+            sender: OBSERVATORY.into(),
+            case_id: "0190a0b0-0000-7000-8000-000000000002".into(),
+            body: body.into(),
+            chunk_count: 1,
+            ..Default::default()
+        }),
+        body,
+        in_an_hour(),
+    )
+}
+
+/// The queue names and effective policy names of a vhost.
+fn policies(v: &Vhost) -> std::collections::BTreeMap<String, String> {
+    let out = rabbitmqctl(&["list_queues", "-q", "-p", &v.name, "name", "policy", "--formatter", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    rows.iter()
+        .map(|r| (r["name"].as_str().unwrap().to_owned(), r["policy"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_body_may_not_write_the_dead_letter_exchange_and_its_refusals_are_dead_lettered_by_the_broker() {
+    let v = Vhost::reserved();
+    let (settings, obs, cnaf, _cnam) = imported_deployment(&v);
+    let obs_bus = AmqpBus::connect(&as_user(&settings, &obs, &v), Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let cnaf_bus = AmqpBus::connect(&as_user(&settings, &cnaf, &v), Role::Body("cnaf".into())).await.unwrap();
+
+    // A forged reasoned dead-letter and a forged delivery-limit alarm: the broker refuses both.
+    let raw_cnaf = raw(&cnaf.url(&v)).await;
+    for (header, value) in [("x-passerelle-dead-letter", "reasoned"), ("x-first-death-reason", "delivery_limit")] {
+        let ch = raw_cnaf.create_channel().await.unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+        let mut headers = FieldTable::default();
+        headers.insert(header.into(), lapin::types::AMQPValue::LongString(value.into()));
+        let props = BasicProperties::default()
+            .with_type("passerelle.v1.Response".into())
+            .with_user_id(cnaf.name.as_str().into())
+            .with_headers(headers);
+        let result = async {
+            ch.basic_publish(
+                "passerelle.dead-letter".into(),
+                "".into(),
+                BasicPublishOptions::default(),
+                b"forged",
+                props,
+            )
+            .await?
+            .await
+        }
+        .await;
+        let err = result.expect_err("a body writing the dead-letter exchange");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{header}: {err}");
+        println!("a body's forged dead-letter ({header}: {value}): {err}");
+    }
+
+    // cnaf cannot handle a solicitation: it rejects it, the broker dead-letters it, and the
+    // observatory hears why on its notices queue.
+    let (h, mut seen) = Recorder::new(|_| Verdict::dead_letter(NoticeReason::Invalid, "no valid respond_by"));
+    let c = cnaf_bus.consume(Queue::BodySolicitations("cnaf".into()), h).await.unwrap();
+    let o = solicitation("cnaf");
+    let id = o.message_id.to_string();
+    obs_bus.publish(vec![o]).await.unwrap();
+    seen.next().await;
+    let raw_obs = raw(&obs.url(&v)).await;
+    let dead = dead_letters(&raw_obs, 1).await;
+    c.stop().await;
+    let p = &dead[0].delivery.properties;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), id);
+    assert_eq!(header(p, "x-first-death-reason").as_deref(), Some("rejected"));
+    assert_eq!(header(p, "x-first-death-queue").as_deref(), Some("passerelle.body.cnaf.solicitations"));
+    assert_eq!(header(p, "x-passerelle-reason"), None, "no reasoned copy: the broker dead-lettered it");
+    let notices = drain(&raw_obs, "passerelle.observatory.carsat-sud-est.notices").await;
+    assert_eq!(notices.len(), 1);
+    let notice_props = &notices[0].delivery.properties;
+    assert_eq!(notice_props.kind().as_ref().unwrap().as_str(), "passerelle.v1.Notice");
+    assert_eq!(notice_props.user_id().as_ref().unwrap().as_str(), cnaf.name);
+    let notice =
+        <passerelle_protocol::v1::Notice as prost::Message>::decode(notices[0].delivery.data.as_slice()).unwrap();
+    assert_eq!((notice.sender.as_str(), notice.recipient.as_str()), ("cnaf", OBSERVATORY));
+    assert_eq!((notice.refused_message_id.as_str(), notice.reason), (id.as_str(), NoticeReason::Invalid as i32));
+    assert_eq!(notice.detail, "no valid respond_by");
+
+    // The length limits came with the definitions, as policies.
+    let policies = policies(&v);
+    assert_eq!(policies["passerelle.dead-letters"], "passerelle.dead-letters-limit");
+    assert_eq!(policies["passerelle.delivery-limit-alarms"], "passerelle.alarms-limit");
+    assert_eq!(policies["passerelle.body.cnaf.notices"], "passerelle.notices-limit");
+    assert_eq!(policies["passerelle.body.cnaf.solicitations"], "");
+    cnaf_bus.close().await;
+    obs_bus.close().await;
+}
+
+#[tokio::test]
+async fn an_authenticated_sender_is_told_why_and_a_forged_one_by_nobody() {
+    let v = Vhost::reserved();
+    let (settings, obs, cnaf, cnam) = imported_deployment(&v);
+    let obs_bus = AmqpBus::connect(&as_user(&settings, &obs, &v), Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let cnam_bus = AmqpBus::connect(&as_user(&settings, &cnam, &v), Role::Body("cnam".into())).await.unwrap();
+    // cnam's user claims to be cnaf (forged), then sends its own response, which the
+    // observatory's handler refuses.
+    cnam_bus.publish(responses("cnaf", 1)).await.unwrap();
+    let own = responses("cnam", 1);
+    let own_id = own[0].message_id.to_string();
+    cnam_bus.publish(own).await.unwrap();
+    let (h, mut seen) = Recorder::new(|_| Verdict::dead_letter(NoticeReason::UnknownReference, "no such solicitation"));
+    let c = obs_bus.consume(responses_queue(), h).await.unwrap();
+    assert_eq!(seen.next().await.message.sender(), "cnam");
+    let raw_obs = raw(&obs.url(&v)).await;
+    dead_letters(&raw_obs, 2).await;
+    c.stop().await;
+    let raw_cnam = raw(&cnam.url(&v)).await;
+    let told = drain(&raw_cnam, "passerelle.body.cnam.notices").await;
+    assert_eq!(told.len(), 1, "cnam is told of its own message, not of the forgery");
+    let notice = <passerelle_protocol::v1::Notice as prost::Message>::decode(told[0].delivery.data.as_slice()).unwrap();
+    assert_eq!((notice.refused_message_id.as_str(), notice.sender.as_str()), (own_id.as_str(), OBSERVATORY));
+    assert_eq!(notice.reason, NoticeReason::UnknownReference as i32);
+    let raw_cnaf = raw(&cnaf.url(&v)).await;
+    assert!(drain(&raw_cnaf, "passerelle.body.cnaf.notices").await.is_empty(), "the forged sender is told nothing");
+    cnam_bus.close().await;
+    obs_bus.close().await;
+}
+
+/// The first release's topology, declared as it was: the same flow queue arguments, the
+/// dead-letter and alarm queues without any length limit, no notice queue.
+async fn declare_the_first_release_topology(conn: &lapin::Connection) {
+    use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::AMQPValue;
+    let ch = conn.create_channel().await.unwrap();
+    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    for e in ["passerelle.requests", "passerelle.solicitations", "passerelle.responses", "passerelle.results"] {
+        ch.exchange_declare(e.into(), lapin::ExchangeKind::Direct, durable, FieldTable::default()).await.unwrap();
+    }
+    ch.exchange_declare("passerelle.dead-letter".into(), lapin::ExchangeKind::Headers, durable, FieldTable::default())
+        .await
+        .unwrap();
+    let table = |pairs: &[(&str, AMQPValue)]| {
+        let mut t = FieldTable::default();
+        for (k, v) in pairs {
+            t.insert((*k).into(), v.clone());
+        }
+        t
+    };
+    let text = |s: &str| AMQPValue::LongString(s.into());
+    let flow = table(&[
+        ("x-queue-type", text("quorum")),
+        ("x-delivery-limit", AMQPValue::LongLongInt(20)),
+        ("x-message-ttl", AMQPValue::LongLongInt(30 * 24 * 3600 * 1000)),
+        ("x-dead-letter-exchange", text("passerelle.dead-letter")),
+    ]);
+    let dead =
+        table(&[("x-queue-type", text("quorum")), ("x-message-ttl", AMQPValue::LongLongInt(7 * 24 * 3600 * 1000))]);
+    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    let mut queues = vec![
+        (format!("passerelle.observatory.{OBSERVATORY}.requests"), "passerelle.requests", OBSERVATORY.to_owned()),
+        (format!("passerelle.observatory.{OBSERVATORY}.responses"), "passerelle.responses", OBSERVATORY.to_owned()),
+    ];
+    for b in ["cnam", "cnav", "cnaf", "msa"] {
+        queues.push((format!("passerelle.body.{b}.solicitations"), "passerelle.solicitations", b.to_owned()));
+        queues.push((format!("passerelle.body.{b}.results"), "passerelle.results", b.to_owned()));
+    }
+    for (q, e, key) in &queues {
+        ch.queue_declare(q.as_str().into(), durable, flow.clone()).await.unwrap();
+        ch.queue_bind(
+            q.as_str().into(),
+            (*e).into(),
+            key.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    }
+    for q in ["passerelle.dead-letters", "passerelle.delivery-limit-alarms"] {
+        ch.queue_declare(q.into(), durable, dead.clone()).await.unwrap();
+    }
+    let limit = ("x-first-death-reason", text("delivery_limit"));
+    let reasoned = ("x-passerelle-dead-letter", text("reasoned"));
+    for (q, rule) in [
+        ("passerelle.dead-letters", limit.clone()),
+        ("passerelle.dead-letters", reasoned),
+        ("passerelle.delivery-limit-alarms", limit),
+    ] {
+        let headers = table(&[("x-match", text("all-with-x")), rule]);
+        ch.queue_bind(q.into(), "passerelle.dead-letter".into(), "".into(), QueueBindOptions::default(), headers)
+            .await
+            .unwrap();
+    }
+    // A dead-letter of the first release, still waiting for an operator.
+    let mut headers = FieldTable::default();
+    headers.insert("x-passerelle-dead-letter".into(), text("reasoned"));
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    ch.basic_publish(
+        "passerelle.dead-letter".into(),
+        "".into(),
+        BasicPublishOptions::default(),
+        b"old",
+        BasicProperties::default().with_message_id("old-dead-letter".into()).with_headers(headers),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let _ = ch.close(200, "first release declared".into()).await;
+}
+
+#[tokio::test]
+async fn a_vhost_with_the_first_release_topology_keeps_working_after_the_upgrade() {
+    let v = Vhost::new();
+    let raw_conn = raw(&v.url()).await;
+    declare_the_first_release_topology(&raw_conn).await;
+    // The new observatory declares over it (nothing redeclared with other arguments), a body
+    // starts, and a body's refusal reaches the dead-letter queue and the observatory's notices.
+    let obs = observatory(&v).await;
+    let body =
+        AmqpBus::connect(&v.settings(), Role::Body("cnaf".into())).await.expect("a body starts after the upgrade");
+    let (h, mut seen) = Recorder::new(|_| Verdict::dead_letter(NoticeReason::Invalid, "cannot handle it"));
+    let c = body.consume(Queue::BodySolicitations("cnaf".into()), h).await.unwrap();
+    obs.publish(vec![solicitation("cnaf")]).await.unwrap();
+    seen.next().await;
+    eventually("the refusal and its notice", || async {
+        let queues = v.queues();
+        let count = |name: &str| queues.iter().find(|q| q["name"] == name).map(|q| q["messages"].as_i64().unwrap_or(0));
+        count("passerelle.dead-letters") == Some(2) && count("passerelle.observatory.carsat-sud-est.notices") == Some(1)
+    })
+    .await;
+    c.stop().await;
+    // The operator imports the new definitions: the limits apply to the old queues as policies,
+    // and what they held is kept.
+    import(&v.settings());
+    let policies = policies(&v);
+    assert_eq!(policies["passerelle.dead-letters"], "passerelle.dead-letters-limit");
+    assert_eq!(policies["passerelle.delivery-limit-alarms"], "passerelle.alarms-limit");
+    let dead = drain(&raw_conn, "passerelle.dead-letters").await;
+    let ids: Vec<&str> =
+        dead.iter().filter_map(|m| m.delivery.properties.message_id().as_ref().map(|i| i.as_str())).collect();
+    assert!(ids.contains(&"old-dead-letter"), "{ids:?}");
+    // The daemons reconnect and redeclare after the import as before.
+    body.close().await;
+    obs.close().await;
+    let obs = observatory(&v).await;
+    obs.close().await;
 }

@@ -86,10 +86,12 @@ pub enum Action {
     AuditRetention,
     /// The daemon started (settings summary, no personal data).
     Started,
+    /// A body told the observatory it refused one of its messages (a notice: ids and a reason).
+    NoticeReceived,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::RequestReceived,
         Action::Refusal,
         Action::SolicitationSent,
@@ -106,6 +108,7 @@ impl Action {
         Action::StatisticsPurge,
         Action::AuditRetention,
         Action::Started,
+        Action::NoticeReceived,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +129,7 @@ impl Action {
             Action::StatisticsPurge => "statistics_purge",
             Action::AuditRetention => "audit_retention",
             Action::Started => "started",
+            Action::NoticeReceived => "notice_received",
         }
     }
 

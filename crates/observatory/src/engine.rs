@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use passerelle_bus::{Delivery, Message, Rejected, Verdict};
+use passerelle_bus::{Delivery, Message, NoticeReason, Rejected, Verdict};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::{
     CaseEvent, CaseRecord, CaseStore, OutboxEntry, Pseudonymiser, StatisticsStore, StoreError, StoredSolicitation, Tx,
@@ -124,8 +124,15 @@ impl Engine {
     }
 
     /// Refuses a delivery for good: audits it and answers `DeadLetter` (the bus publishes it to
-    /// the dead-letter exchange with the reason). The reason holds ids and codes only.
-    pub(crate) fn dead_letter(&self, tx: &Tx<'_>, d: &Delivery, reason: String) -> Result<Verdict, StoreError> {
+    /// the dead-letter exchange with the reason, and tells its sender with a notice). The reason
+    /// holds ids and codes only.
+    pub(crate) fn dead_letter(
+        &self,
+        tx: &Tx<'_>,
+        d: &Delivery,
+        code: NoticeReason,
+        reason: String,
+    ) -> Result<Verdict, StoreError> {
         tracing::warn!(message_id = %Shown::id(&d.message_id), kind = %d.message.kind(),
             case_id = %quoted_id(d.message.case_id()), reason = %Shown::text(&reason).at_most(REASON_CHARS),
             "message refused for good (dead-lettered)");
@@ -135,9 +142,9 @@ impl Engine {
             &delivery_actor(d),
             d.message.kind().type_name(),
             serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": Shown::id(&d.message_id).to_string(),
-                "reason": reason }),
+                "reason": reason, "code": code.as_str_name() }),
         )?;
-        Ok(Verdict::DeadLetter(reason))
+        Ok(Verdict::dead_letter(code, reason))
     }
 
     /// Records a delivery the bus refused before any handler saw it (undecodable, wrong type,
@@ -155,7 +162,8 @@ impl Engine {
                 &format!("user:{user}"),
                 kind,
                 serde_json::json!({ "kind": kind, "message_id": uuid(&r.message_id), "queue": r.queue,
-                    "refused_by": "bus", "reason": r.reason }),
+                    "refused_by": "bus", "reason": r.reason, "code": r.code.as_str_name(),
+                    "sender_told": r.answer_to.is_some() }),
             )
         })
     }

@@ -29,6 +29,7 @@ pub mod aggregate;
 mod deadlines;
 mod engine;
 pub mod metrics;
+mod notices;
 mod publisher;
 mod purge;
 mod receipt;

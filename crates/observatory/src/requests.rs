@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use passerelle_bus::{Delivery, Message, Verdict};
+use passerelle_bus::{Delivery, Message, NoticeReason, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
 use passerelle_protocol::ids::CaseId;
@@ -33,17 +33,22 @@ impl Engine {
                 }
                 if !self.config.bodies.contains(&req.sender) {
                     let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
-                    return self.dead_letter(tx, d, reason).map(|v| (v, Vec::new()));
+                    return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason).map(|v| (v, Vec::new()));
                 }
                 if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
                     return self
-                        .dead_letter(tx, d, "the case id is empty or too long to be a UUID".into())
+                        .dead_letter(
+                            tx,
+                            d,
+                            NoticeReason::Invalid,
+                            "the case id is empty or too long to be a UUID".into(),
+                        )
                         .map(|v| (v, Vec::new()));
                 }
                 if looks_like_nir(&req.case_id) {
                     // A refusal would have to quote it back: the audit trail and the logs must not.
                     return self
-                        .dead_letter(tx, d, "the case id holds what looks like a NIR".into())
+                        .dead_letter(tx, d, NoticeReason::Invalid, "the case id holds what looks like a NIR".into())
                         .map(|v| (v, Vec::new()));
                 }
                 if CaseId::parse(&req.case_id).is_err() {
@@ -117,7 +122,7 @@ impl Engine {
             Some(case) => {
                 if case.requester != req.sender {
                     let reason = format!("case {} belongs to another requester", req.case_id);
-                    return self.dead_letter(tx, d, reason);
+                    return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
                 }
                 if tx.has_request_chunk(&case.case_id, chunk)? {
                     return Ok(Verdict::Ack);
@@ -294,10 +299,23 @@ impl Engine {
                 case_id: req.case_id.clone(),
                 state: CaseState::Receiving,
                 requester: req.sender.clone(),
-                requester_office: shorten(&req.requester_office),
+                // What was refused is kept only if well-formed: an office that is no code, a
+                // purpose that names someone or a basis off the list is not stored.
+                requester_office: if passerelle_protocol::ids::is_office_code(&req.requester_office) {
+                    req.requester_office.clone()
+                } else {
+                    String::new()
+                },
                 requester_user: d.user_id.clone(),
-                purpose: req.purpose.chars().take(500).collect(),
-                legal_basis: shorten(&req.legal_basis),
+                purpose: if looks_like_nir(&req.purpose) {
+                    String::new()
+                } else {
+                    req.purpose.chars().filter(|c| !c.is_control()).take(500).collect()
+                },
+                legal_basis: passerelle_protocol::legal::reference(
+                    v1::LegalBasis::try_from(req.basis).unwrap_or(v1::LegalBasis::Unspecified),
+                )
+                .to_owned(),
                 wanted,
                 arrived_at: now,
                 respond_by: now,
@@ -356,18 +374,19 @@ impl Engine {
             }
             let receipt = match &receipt {
                 Ok(receipt) => receipt,
-                Err(e) => return self.dead_letter(tx, d, e.reason.clone()),
+                Err(e) => return self.dead_letter(tx, d, NoticeReason::Invalid, e.reason.clone()),
             };
             let Some(case) = tx.case(receipt.case_id.as_str())? else {
                 return self.dead_letter(
                     tx,
                     d,
+                    NoticeReason::UnknownReference,
                     format!("no case {} at this observatory", quoted_id(receipt.case_id.as_str())),
                 );
             };
             if receipt.sender != case.requester {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);
-                return self.dead_letter(tx, d, reason);
+                return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
             }
             let detail =
                 serde_json::json!({ "chunks_received": receipt.chunks_received, "state": case.state.as_str() });
@@ -380,14 +399,26 @@ impl Engine {
                             receipt.chunks_received,
                             case.result_chunk_count.unwrap_or(0)
                         );
-                        return self.dead_letter(tx, d, reason);
+                        return self.dead_letter(tx, d, NoticeReason::Invalid, reason);
                     }
                 }
                 CaseState::Purged => {}
                 CaseState::Refused => {
-                    return self.dead_letter(tx, d, format!("case {} was refused: it has no result", case.case_id));
+                    return self.dead_letter(
+                        tx,
+                        d,
+                        NoticeReason::Invalid,
+                        format!("case {} was refused: it has no result", case.case_id),
+                    );
                 }
-                _ => return self.dead_letter(tx, d, format!("case {} has no result yet", case.case_id)),
+                _ => {
+                    return self.dead_letter(
+                        tx,
+                        d,
+                        NoticeReason::Invalid,
+                        format!("case {} has no result yet", case.case_id),
+                    )
+                }
             }
             if case.receipt_at.is_some() {
                 // The same receipt again under another message id: already recorded.
@@ -401,13 +432,4 @@ impl Engine {
         })?;
         Ok(verdict)
     }
-}
-
-/// At most 40 characters of a text from a message, for reasons.
-fn shorten(text: &str) -> String {
-    let mut s: String = text.chars().take(40).collect();
-    if text.chars().count() > 40 {
-        s.push('…');
-    }
-    s
 }

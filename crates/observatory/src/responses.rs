@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use passerelle_bus::{Delivery, Message, Verdict};
+use passerelle_bus::{Delivery, Message, NoticeReason, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{StoreError, Tx};
 use passerelle_protocol::v1;
@@ -42,25 +42,30 @@ impl Engine {
                 return Ok(Verdict::Ack);
             }
             let Some(solicitation) = tx.solicitation(&response.solicitation_id)? else {
-                return self.dead_letter(tx, d, "no such solicitation at this observatory".into());
+                return self.dead_letter(
+                    tx,
+                    d,
+                    NoticeReason::UnknownReference,
+                    "no such solicitation at this observatory".into(),
+                );
             };
             if solicitation.case_id != response.case_id {
                 let reason = format!("solicitation {} belongs to another case", solicitation.solicitation_id);
-                return self.dead_letter(tx, d, reason);
+                return self.dead_letter(tx, d, NoticeReason::Invalid, reason);
             }
             if solicitation.body != response.sender.as_str() {
                 let reason = format!(
                     "solicitation {} was addressed to `{}`, not to the sender",
                     solicitation.solicitation_id, solicitation.body
                 );
-                return self.dead_letter(tx, d, reason);
+                return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
             }
             if response.chunk_count != solicitation.chunk_count {
                 let reason = format!(
                     "solicitation {} has {} chunks, the response says {}",
                     solicitation.solicitation_id, solicitation.chunk_count, response.chunk_count
                 );
-                return self.dead_letter(tx, d, reason);
+                return self.dead_letter(tx, d, NoticeReason::Invalid, reason);
             }
             let case = tx
                 .case(&solicitation.case_id)?

@@ -1,5 +1,5 @@
 //! The daemon: [`Observatory::build`] opens the stores, [`Observatory::run_until_stopped`]
-//! consumes the observatory's two queues, drains the outbox and runs the timer until the
+//! consumes the observatory's three queues (requests, responses, notices), drains the outbox and runs the timer until the
 //! shutdown future resolves.
 //!
 //! Shutdown order: stop consuming (in-flight deliveries finish and are acknowledged after their
@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, Queue, Rejected, Verdict};
+use passerelle_bus::{Bus, Consumer, Delivery, Handler, Message, NoticeReason, Queue, Rejected, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::StoreError;
 use passerelle_protocol::rules::Clock;
@@ -102,6 +102,11 @@ impl Observatory {
                     .consume(Queue::ObservatoryRequests(code.clone()), Arc::new(RequestsHandler(Arc::clone(&engine))))
                     .await?,
             );
+            consumers.push(
+                self.bus
+                    .consume(Queue::ObservatoryNotices(code.clone()), Arc::new(NoticesHandler(Arc::clone(&engine))))
+                    .await?,
+            );
             for _ in 0..RESPONSE_CONSUMERS {
                 consumers.push(
                     self.bus
@@ -159,6 +164,25 @@ struct RequestsHandler(Arc<Engine>);
 /// The responses queue.
 struct ResponsesHandler(Arc<Engine>);
 
+/// The notices queue: the bodies' refusals of the observatory's messages.
+struct NoticesHandler(Arc<Engine>);
+
+#[async_trait::async_trait]
+impl Handler for NoticesHandler {
+    async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
+        record_rejection(Arc::clone(&self.0), rejected).await
+    }
+
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        let engine = Arc::clone(&self.0);
+        run_handler(move || {
+            let result = engine.on_notice(&delivery);
+            engine.settle(result)
+        })
+        .await
+    }
+}
+
 #[async_trait::async_trait]
 impl Handler for RequestsHandler {
     async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
@@ -173,7 +197,7 @@ impl Handler for RequestsHandler {
                 Message::Receipt(r) => engine.on_receipt(&delivery, crate::receipt::Receipt::try_from(r)),
                 other => {
                     let reason = format!("a {} does not belong on the requests queue", other.kind().type_name());
-                    engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
+                    engine.store.write(|tx| engine.dead_letter(tx, &delivery, NoticeReason::WrongType, reason))
                 }
             };
             engine.settle(result)
@@ -196,7 +220,7 @@ impl Handler for ResponsesHandler {
             } else {
                 let reason =
                     format!("a {} does not belong on the responses queue", delivery.message.kind().type_name());
-                engine.store.write(|tx| engine.dead_letter(tx, &delivery, reason))
+                engine.store.write(|tx| engine.dead_letter(tx, &delivery, NoticeReason::WrongType, reason))
             };
             engine.settle(result)
         })

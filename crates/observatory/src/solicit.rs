@@ -100,7 +100,10 @@ pub fn solicitation_chunk(
         case_id: case.case_id.clone(),
         solicitation_id: solicitation.solicitation_id.clone(),
         body: solicitation.body.to_string(),
-        legal_basis: case.legal_basis.clone(),
+        // A case stored before the closed list holds the decree's text or a free one: the
+        // fragility exchange has one basis.
+        basis: passerelle_protocol::legal::parse(&case.legal_basis)
+            .unwrap_or(passerelle_protocol::legal::FRAGILITY_EXCHANGE) as i32,
         wanted: solicitation.categories.clone(),
         respond_by: Some(timestamp(case.respond_by)),
         chunk_index,

@@ -2,7 +2,9 @@
 //! does not (a refusal, never a silent dead-letter: the requester must learn why).
 //!
 //! Case level ([`check_header`]): addressed to this observatory, a requester body of the
-//! deployment, a UUID case id, the service (art. 3) stated, at least one requested category and
+//! deployment, a UUID case id, an office code, a legal basis of the closed list that founds this
+//! exchange, the service (art. 3) stated in bounded text that names nobody, at least one
+//! requested category and
 //! only categories of art. 2, 2° to 7°, a respond-by deadline in the future and within the cap,
 //! a chunk of bounded size. Person level ([`check_person`]): a well-formed NIR/NIA (and former
 //! NIRs), a sex, aged 55 or over in the year of arrival (art. 1), a residence commune of the
@@ -20,8 +22,8 @@ use passerelle_protocol::v1::{self, Category, Sex};
 
 use crate::settings::Config;
 
-/// The default legal basis, when the request gives none.
-pub const DEFAULT_LEGAL_BASIS: &str = "Décret n° 2017-334, art. 3";
+/// The legal basis of this exchange, which a request that gives none is read as.
+pub const DEFAULT_LEGAL_BASIS: v1::LegalBasis = passerelle_protocol::legal::FRAGILITY_EXCHANGE;
 
 /// The longest service text accepted: the decree asks for the service offered, not a letter.
 const MAX_PURPOSE_CHARS: usize = 500;
@@ -39,6 +41,7 @@ pub struct CaseHeader {
     pub requester: String,
     pub requester_office: String,
     pub purpose: String,
+    /// The basis's reference text (the case store's column).
     pub legal_basis: String,
     /// Sorted, deduplicated.
     pub wanted: Vec<Category>,
@@ -80,10 +83,42 @@ pub fn check_header(req: &v1::Request, config: &Config, arrival: SystemTime) -> 
     if uuid::Uuid::parse_str(&req.case_id).is_err() {
         problems.push(problem("case_id", "the case id must be a UUID"));
     }
+    if !passerelle_protocol::ids::is_office_code(&req.requester_office) {
+        problems.push(problem(
+            "requester_office",
+            format!(
+                "the office must be a code of lowercase letters, digits, `-` and `_`, at most {} characters",
+                passerelle_protocol::ids::MAX_OFFICE_LEN
+            ),
+        ));
+    }
+    let basis = match v1::LegalBasis::try_from(req.basis) {
+        Ok(v1::LegalBasis::Unspecified) => Some(DEFAULT_LEGAL_BASIS),
+        Ok(b) if b == DEFAULT_LEGAL_BASIS => Some(b),
+        Ok(b) => {
+            problems.push(problem(
+                "basis",
+                format!(
+                    "the legal basis `{}` does not found the fragility exchange",
+                    passerelle_protocol::legal::code(b)
+                ),
+            ));
+            None
+        }
+        Err(_) => {
+            problems.push(problem("basis", format!("legal basis {} is not one of the list", req.basis)));
+            None
+        }
+    };
     if req.purpose.trim().is_empty() {
         problems.push(problem("purpose", "the service offered must be stated (art. 3)"));
     } else if req.purpose.chars().count() > MAX_PURPOSE_CHARS {
         problems.push(problem("purpose", format!("the service text is longer than {MAX_PURPOSE_CHARS} characters")));
+    } else if req.purpose.chars().any(char::is_control) {
+        problems.push(problem("purpose", "the service text holds control characters"));
+    } else if crate::engine::looks_like_nir(&req.purpose) {
+        problems
+            .push(problem("purpose", "the service text must not identify a person (it holds what looks like a NIR)"));
     }
     let mut wanted = Vec::new();
     for &number in &req.wanted {
@@ -134,11 +169,7 @@ pub fn check_header(req: &v1::Request, config: &Config, arrival: SystemTime) -> 
     if !problems.is_empty() {
         return Err(problems);
     }
-    let legal_basis = if req.legal_basis.trim().is_empty() {
-        DEFAULT_LEGAL_BASIS.to_owned()
-    } else {
-        req.legal_basis.trim().to_owned()
-    };
+    let legal_basis = passerelle_protocol::legal::reference(basis.unwrap_or(DEFAULT_LEGAL_BASIS)).to_owned();
     Ok(CaseHeader {
         requester: req.sender.clone(),
         requester_office: req.requester_office.clone(),
@@ -262,7 +293,7 @@ mod tests {
             case_id: uuid::Uuid::now_v7().to_string(),
             observatory: "carsat-sud-est".into(),
             purpose: "falls workshop".into(),
-            legal_basis: String::new(),
+            basis: 0,
             wanted: vec![Category::Css as i32, Category::HousingAid as i32, Category::Css as i32],
             respond_by: Some(prost_types::Timestamp::from(arrival + days(5))),
             chunk_index: 0,
@@ -280,7 +311,7 @@ mod tests {
         let now = SystemTime::now();
         let h = check_header(&request(now), &config(), now).unwrap();
         assert_eq!(h.wanted, vec![Category::Css, Category::HousingAid]);
-        assert_eq!(h.legal_basis, DEFAULT_LEGAL_BASIS);
+        assert_eq!(h.legal_basis, "Décret n° 2017-334, art. 3");
         let mut r = request(now);
         r.respond_by = None;
         assert_eq!(check_header(&r, &config(), now).unwrap().respond_by, now + days(7));
@@ -302,6 +333,29 @@ mod tests {
         let problems = check_header(&r, &config(), now).unwrap_err();
         assert!(problems.iter().any(|p| p.reason.contains("at least one")));
         assert!(problems.iter().any(|p| p.reason.contains("already passed")));
+    }
+
+    #[test]
+    fn the_office_purpose_and_legal_basis_are_checked_at_the_edge() {
+        let now = SystemTime::now();
+        let refused = |edit: &dyn Fn(&mut v1::Request)| {
+            let mut r = request(now);
+            edit(&mut r);
+            check_header(&r, &config(), now).unwrap_err()
+        };
+        let problems = refused(&|r| r.requester_office = "CAF 13; DROP".into());
+        assert_eq!(fields(&problems), ["requester_office"]);
+        assert_eq!(fields(&refused(&|r| r.requester_office = "o".repeat(33))), ["requester_office"]);
+        assert_eq!(fields(&refused(&|r| r.requester_office = String::new())), ["requester_office"]);
+        let problems = refused(&|r| r.basis = 42);
+        assert_eq!(fields(&problems), ["basis"]);
+        assert!(problems[0].reason.contains("not one of the list"), "{problems:?}");
+        assert_eq!(fields(&refused(&|r| r.purpose = "line\u{7}bell".into())), ["purpose"]);
+        let problems = refused(&|r| r.purpose = format!("workshop for {}", nir("1500575123456")));
+        assert!(problems[0].reason.contains("must not identify"), "{problems:?}");
+        let mut r = request(now);
+        r.basis = v1::LegalBasis::Decree2017334Art3 as i32;
+        assert_eq!(check_header(&r, &config(), now).unwrap().legal_basis, "Décret n° 2017-334, art. 3");
     }
 
     #[test]

@@ -16,6 +16,15 @@ pub fn is_party_code(code: &str) -> bool {
     !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// The longest office code a request may give (`caf-13`, `cpam-75-paris`…).
+pub const MAX_OFFICE_LEN: usize = 32;
+
+/// Whether `code` is usable as a requester's office code: a party code (same syntax, since it
+/// names an office of a body) of at most [`MAX_OFFICE_LEN`] characters.
+pub fn is_office_code(code: &str) -> bool {
+    code.len() <= MAX_OFFICE_LEN && is_party_code(code)
+}
+
 /// Why an identifier was refused. Never repeats more than a short prefix of the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {

@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod commune;
 pub mod ids;
+pub mod legal;
 pub mod nir;
 pub mod rules;
 pub mod territory;

@@ -7,7 +7,7 @@
 //! data_dir = "/var/lib/passerelle/requester"   # the SQLite store (names, contacts, results)
 //! out_dir = "/srv/prevention/results"          # where `run` and `submit` write result files
 //! retention_days = 730          # 1 to 730 (24 months, decree art. 5): a higher value is refused
-//! legal_basis = "Décret n° 2017-334, art. 3"
+//! legal_basis = "decree-2017-334-art-3"   # from the closed list (or the text's reference)
 //! chunk_size = 1000             # persons per request message
 //! metrics_addr = "127.0.0.1:9466"   # `requester run` serves /metrics and /health (absent: not served)
 //! # profile = "development"         # only to honour [development] hooks (passerelle_hooks)
@@ -35,8 +35,9 @@ use passerelle_protocol::value;
 
 use crate::ranking::RankingSettings;
 
-/// The legal basis every request names unless configured otherwise (forwarded in solicitations).
-pub const DEFAULT_LEGAL_BASIS: &str = "Décret n° 2017-334, art. 3";
+/// The legal basis every request names unless configured otherwise: the code of
+/// `passerelle_protocol::legal` (its reference text is accepted too).
+pub const DEFAULT_LEGAL_BASIS: &str = "decree-2017-334-art-3";
 
 /// The retention cap of decree art. 5 in days (24 months counted as 730 days).
 pub const MAX_RETENTION_DAYS: u32 = (REQUESTER_RETENTION_CAP.as_secs() / 86_400) as u32;
@@ -66,7 +67,8 @@ pub struct RequesterSettings {
     /// 1 to [`MAX_RETENTION_DAYS`] (24 months, decree art. 5; a value outside is refused).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
-    /// The legal basis named in every request.
+    /// The legal basis named in every request: a code of the closed list
+    /// (`passerelle_protocol::legal`), e.g. `decree-2017-334-art-3`.
     #[serde(default = "default_legal_basis")]
     pub legal_basis: String,
     /// Persons per request chunk.
@@ -146,17 +148,25 @@ impl RequesterSettings {
         if !body::ALL.contains(&self.body.as_str()) {
             return Err(SettingsError::new("body", format!("`{}` is not one of {}", self.body, body::ALL.join(", "))));
         }
-        let code_ok = |s: &str| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        };
-        if !code_ok(&self.office) {
-            return Err(SettingsError::new("office", "use lowercase letters, digits, `-` and `_` (e.g. caf-13)"));
+        if !passerelle_protocol::ids::is_office_code(&self.office) {
+            return Err(SettingsError::new(
+                "office",
+                format!(
+                    "use lowercase letters, digits, `-` and `_`, at most {} characters (e.g. caf-13)",
+                    passerelle_protocol::ids::MAX_OFFICE_LEN
+                ),
+            ));
         }
         rules::REQUESTER_RETENTION_DAYS
             .check(self.retention_days.into())
             .map_err(|message| SettingsError::new("retention_days", message))?;
-        if self.legal_basis.trim().is_empty() {
-            return Err(SettingsError::new("legal_basis", "must not be empty"));
+        if self.basis().is_none() {
+            let codes: Vec<&str> =
+                passerelle_protocol::legal::ALL.iter().map(|b| passerelle_protocol::legal::code(*b)).collect();
+            return Err(SettingsError::new(
+                "legal_basis",
+                format!("not a legal basis of the list: use one of {}", codes.join(", ")),
+            ));
         }
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return Err(SettingsError::new("chunk_size", format!("must be between 1 and {MAX_CHUNK_SIZE}")));
@@ -167,6 +177,11 @@ impl RequesterSettings {
             passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
         }
         Ok(())
+    }
+
+    /// The configured legal basis, if it is one of the closed list.
+    pub fn basis(&self) -> Option<passerelle_protocol::v1::LegalBasis> {
+        passerelle_protocol::legal::parse(&self.legal_basis)
     }
 
     /// The routing table: the default one with the configured départements added or moved.
@@ -278,6 +293,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.validate().unwrap_err().key, "ranking.weights.shoe_size");
+    }
+
+    #[test]
+    fn the_legal_basis_is_one_of_the_list_and_the_office_a_code() {
+        let base = "body = 'cnaf'\ndata_dir = '/d'\nout_dir = '/o'\n";
+        let with = |extra: &str| load(&format!("{base}{extra}")).unwrap();
+        let s = with("office = 'caf-13'\nlegal_basis = 'Décret n° 2017-334, art. 3'\n");
+        assert_eq!(s.basis(), Some(passerelle_protocol::legal::FRAGILITY_EXCHANGE), "the reference text still reads");
+        let err = with("office = 'caf-13'\nlegal_basis = 'any law you like'\n").validate().unwrap_err();
+        assert_eq!(err.key, "legal_basis");
+        assert!(err.message.contains("decree-2017-334-art-3"), "{err}");
+        let err = with(&format!("office = '{}'\n", "o".repeat(33))).validate().unwrap_err();
+        assert_eq!(err.key, "office");
     }
 
     #[test]

@@ -355,7 +355,7 @@ fn solicitation(
         case_id: "bench".to_owned(),
         solicitation_id: format!("bench/{body}"),
         body: body.to_owned(),
-        legal_basis: "Décret n° 2017-334, art. 3".to_owned(),
+        basis: v1::LegalBasis::Decree2017334Art3 as i32,
         wanted: wanted.to_vec(),
         respond_by: Some(prost_types::Timestamp {
             seconds: respond_by.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64,

@@ -2,8 +2,8 @@
 //! data source and publishes the response to the observatory that asked.
 //!
 //! One delivery is one solicitation chunk. The handler
-//! 1. refuses (dead-letters, with the reason) a message that is not a solicitation for this body
-//!    or has no `respond_by`;
+//! 1. refuses a message that is not a solicitation for this body or has no `respond_by`: the bus
+//!    rejects it (the broker dead-letters it) and tells the observatory why (a notice);
 //! 2. splits the asked categories into answerable and declined ([`crate::answer::plan`]);
 //! 3. looks the whole chunk up in one call to the source;
 //! 4. publishes the response (routing key: the observatory's code, the solicitation's `sender`;
@@ -12,13 +12,16 @@
 //!    a response whose expiry has already passed is not sent (the observatory has closed the
 //!    case) and the solicitation is acknowledged.
 //!
+//! It also reads the body's notices queue: each notice (the observatory refused one of its
+//! responses) is logged as a warning with its reason code.
+//!
 //! Nothing is remembered between deliveries: a redelivered chunk or a reminder is answered again
 //! in full, from the data as it is then.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use passerelle_bus::{Bus, BusError, Delivery, Handler, Message, Outgoing, Queue, Verdict};
+use passerelle_bus::{Bus, BusError, Delivery, Handler, Message, NoticeReason, Outgoing, Queue, Verdict};
 use passerelle_protocol::rules::{Clock, SystemClock};
 use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use passerelle_protocol::v1::{self, Category, PersonStatus};
@@ -175,6 +178,20 @@ impl Responder {
                 }
             }
         }
+        // The observatory's notices (why it refused one of this body's responses) go to the log.
+        match self
+            .bus
+            .consume(Queue::BodyNotices(self.handler.body.clone()), Arc::new(passerelle_bus::NoticeLogger))
+            .await
+        {
+            Ok(consumer) => consumers.push(consumer),
+            Err(error) => {
+                for consumer in consumers {
+                    consumer.stop().await;
+                }
+                return Err(error.into());
+            }
+        }
         tracing::info!(
             body = %self.handler.body,
             held = self.handler.held.len(),
@@ -215,7 +232,8 @@ impl std::fmt::Debug for SolicitationHandler {
 impl Handler for SolicitationHandler {
     async fn handle(&self, delivery: Delivery) -> Verdict {
         let Message::Solicitation(solicitation) = delivery.message else {
-            return self.refuse(format!("a {:?} on a solicitation queue", delivery.message.kind()));
+            return self
+                .refuse(NoticeReason::WrongType, format!("a {:?} on a solicitation queue", delivery.message.kind()));
         };
         let span = tracing::info_span!(
             "solicitation",
@@ -232,22 +250,21 @@ impl Handler for SolicitationHandler {
 }
 
 impl SolicitationHandler {
-    fn refuse(&self, reason: String) -> Verdict {
+    fn refuse(&self, code: NoticeReason, reason: String) -> Verdict {
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(reason = %Shown::text(&reason).at_most(REASON_CHARS), "solicitation refused");
-        Verdict::DeadLetter(reason)
+        Verdict::dead_letter(code, reason)
     }
 
     async fn answer(&self, solicitation: v1::Solicitation) -> Verdict {
         if solicitation.body != self.body {
-            return self.refuse(format!(
-                "addressed to body `{}`, this responder is `{}`",
-                Shown::id(&solicitation.body),
-                self.body
-            ));
+            return self.refuse(
+                NoticeReason::NotPermitted,
+                format!("addressed to body `{}`, this responder is `{}`", Shown::id(&solicitation.body), self.body),
+            );
         }
         let Some(respond_by) = solicitation.respond_by.as_ref().and_then(answer::system_time) else {
-            return self.refuse("no valid respond_by".to_owned());
+            return self.refuse(NoticeReason::Invalid, "no valid respond_by".to_owned());
         };
         let plan: Plan = answer::plan(&solicitation.wanted, &self.held);
         let subjects: Vec<Subject> = solicitation.persons.iter().map(Subject::from).collect();

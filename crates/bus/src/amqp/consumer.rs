@@ -1,6 +1,10 @@
 //! One consumer on one queue: manual acks, bounded prefetch, the receiver checks, the handler's
-//! verdict, reasoned dead-letters (published with a confirm before the original is acked), and
-//! resumption on a new channel or connection after a loss.
+//! verdict, refusals, and resumption on a new channel or connection after a loss.
+//!
+//! A refusal first tells its authenticated sender (a notice, published with a confirm), then:
+//! on an observatory's queue, a reasoned dead-letter (a copy with the reason, published with a
+//! confirm before the original is acked); on a body's queue, a reject without requeue, which
+//! the broker dead-letters through the queue's dead-letter exchange (a body may not write it).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,7 +13,7 @@ use futures::StreamExt;
 use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    BasicRejectOptions, ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation};
@@ -19,15 +23,21 @@ use tokio::sync::watch;
 use super::connection::{jitter, Connector, Live, RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF};
 use super::properties::{self, ttl_text};
 use crate::consumer::{settle, settle_rejection, stopped, Settled};
+use crate::notice::NoticeDraft;
 use crate::topology::{
     Exchange, DEAD_LETTER_MARK, DEAD_LETTER_MARK_HEADER, ORIGINAL_EXCHANGE_HEADER, ORIGINAL_QUEUE_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER, REASON_HEADER,
 };
-use crate::{BusError, Handler, Queue};
+use crate::{BusError, Handler, Kind, Queue, Reason};
 
 /// Header keeping the `user_id` of a message the bus dead-letters (the copy is published by
 /// the receiving service's own user, as the broker requires).
 pub const ORIGINAL_USER_HEADER: &str = "x-passerelle-original-user-id";
+
+/// Headers the broker sets on a message it dead-letters.
+fn is_broker_death_header(key: &str) -> bool {
+    key == "x-death" || key.starts_with("x-first-death-") || key.starts_with("x-last-death-")
+}
 
 /// The outcome of an ack or a nack. lapin answers `Ok(false)` when the channel closed under the
 /// delivery: nothing was settled and the broker delivers the message again, so the consumer
@@ -193,12 +203,24 @@ impl Subscription {
         let body = std::mem::take(&mut d.data);
         let envelope = properties::envelope(&d.properties, body, d.redelivered);
         let settings = &self.connector.settings;
-        let (kind, verdict) = match envelope.inspect(&self.queue, &settings.identity) {
+        let (kind, verdict, notice) = match envelope.inspect(&self.queue, &settings.identity) {
             Err(rejection) => {
                 let kind = rejection.kind;
-                (kind, settle_rejection(&self.handler, rejection.rejected(self.queue_name(), &envelope), stop).await)
+                let rejected = rejection.rejected(self.queue_name(), &envelope, &settings.identity);
+                let notice = NoticeDraft::for_rejection(
+                    &self.queue,
+                    settings,
+                    rejected.answer_to.as_deref(),
+                    rejected.message_id.as_deref(),
+                    kind,
+                    rejected.correlation_id.as_deref(),
+                );
+                (kind, settle_rejection(&self.handler, rejected, stop).await, notice)
             }
-            Ok(delivery) => (Some(delivery.message.kind()), settle(&self.handler, delivery, stop).await),
+            Ok(delivery) => {
+                let notice = NoticeDraft::for_delivery(&self.queue, settings, &delivery);
+                (Some(delivery.message.kind()), settle(&self.handler, delivery, stop).await, notice)
+            }
         };
         match verdict {
             Settled::Ack => acknowledged(d.acker.ack(BasicAckOptions::default()).await)?,
@@ -206,8 +228,17 @@ impl Subscription {
                 tracing::warn!(queue = %self.queue_name(), kind = kind.map(|k| k.type_name()),
                     message_id = envelope.message_id.as_deref().map(|m| display(Shown::id(m))),
                     user = envelope.user_id.as_deref().map(|u| display(Shown::text(u))),
-                    reason = %Shown::text(&reason).at_most(REASON_CHARS), "message dead-lettered");
-                match self.dead_letter(s, &d, &envelope.body, &reason).await {
+                    reason = %Shown::text(&reason.text).at_most(REASON_CHARS), "message dead-lettered");
+                if let Some(notice) = notice {
+                    self.tell(s, notice, &reason).await?;
+                }
+                if !self.queue.is_observatory_queue() {
+                    // A body's refusal: the broker dead-letters it (x-death, `rejected`).
+                    acknowledged(d.acker.reject(BasicRejectOptions { requeue: false }).await)?;
+                    self.connector.stats.dead_lettered(&self.queue_name(), kind);
+                    return Ok(true);
+                }
+                match self.dead_letter(s, &d, &envelope.body, &reason.text).await {
                     Ok(()) => {
                         acknowledged(d.acker.ack(BasicAckOptions::default()).await)?;
                         self.connector.stats.dead_lettered(&self.queue_name(), kind);
@@ -230,6 +261,39 @@ impl Subscription {
         Ok(true)
     }
 
+    /// Tells the sender of a refused message why (a notice), and waits for the confirm. A notice
+    /// the broker returns or refuses (its recipient's queue is gone) is logged, and the refusal
+    /// goes on: it never waits for the sender to listen.
+    async fn tell(&self, s: &Session, draft: NoticeDraft, reason: &Reason) -> Result<(), BusError> {
+        let settings = &self.connector.settings;
+        let now = SystemTime::now();
+        let recipient = draft.recipient.clone();
+        let o = draft.outgoing(reason, now);
+        let ttl = o.time_left(now)?;
+        let props = properties::outgoing(&o, &s.live.user, ttl, now);
+        let exchange =
+            crate::topology::Exchange::for_message(Kind::Notice, &o.routing_key, settings).name(&settings.prefix);
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let confirm = s
+            .channel
+            .basic_publish(exchange.as_str().into(), o.routing_key.as_str().into(), options, &o.message.encode(), props)
+            .await
+            .map_err(|e| BusError::amqp("publishing a notice", e))?
+            .await
+            .map_err(|e| BusError::amqp("waiting for a notice's confirm", e))?;
+        match confirm {
+            Confirmation::Ack(None) | Confirmation::NotRequested => {
+                tracing::info!(queue = %self.queue_name(), recipient = %recipient, reason = reason.code_name(),
+                    "refusal notice sent");
+            }
+            Confirmation::Ack(Some(_)) | Confirmation::Nack(_) => {
+                tracing::warn!(queue = %self.queue_name(), recipient = %recipient, exchange = %exchange,
+                    "the refusal notice could not be delivered (no notice queue for its recipient)");
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes a copy with the reason to the dead-letter exchange and waits for its confirm.
     /// The copy keeps the original's remaining lifetime; one already past its cap is dropped.
     async fn dead_letter(&self, s: &Session, d: &AmqpDelivery, body: &[u8], reason: &str) -> Result<(), BusError> {
@@ -238,7 +302,15 @@ impl Subscription {
             tracing::info!(queue = %self.queue_name(), "dead-lettered message already past its cap: dropped");
             return Ok(());
         }
-        let mut headers = d.properties.headers().clone().unwrap_or_default();
+        // The copy keeps the sender's headers but those the broker alone may set on a
+        // dead-letter (a sender forging `x-first-death-reason: delivery_limit` would otherwise
+        // raise a false alarm through the observatory's own copy).
+        let mut headers = FieldTable::default();
+        for (key, value) in d.properties.headers().as_ref().map(|h| h.inner().iter()).into_iter().flatten() {
+            if !is_broker_death_header(key.as_str()) {
+                headers.insert(key.clone(), value.clone());
+            }
+        }
         let text = |s: &str| AMQPValue::LongString(s.into());
         headers.insert(REASON_HEADER.into(), text(reason));
         headers.insert(DEAD_LETTER_MARK_HEADER.into(), text(DEAD_LETTER_MARK));

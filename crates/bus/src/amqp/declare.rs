@@ -1,12 +1,14 @@
 //! Declares the [`Topology`] on a fresh connection: in full for an observatory (idempotent;
-//! a queue that exists with other arguments is an error), passively for a body (its queues and
-//! the exchanges it publishes to must exist; a body account needs no configure right).
+//! a queue that exists with other arguments is an error — which is why the length limits of
+//! the first release's queues are policies, see [`crate::topology`]), passively for a body (its
+//! queues and the exchanges it publishes to must exist; a body account needs no configure
+//! right; an observatory is therefore upgraded before its bodies).
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ExchangeKind};
 
-use crate::topology::{ArgValue, Exchange, Topology};
+use crate::topology::{ArgValue, Topology};
 use crate::{BusError, BusSettings, Role};
 
 /// Converts topology arguments to an AMQP table.
@@ -75,7 +77,7 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
                     .map_err(failed(format!("queue {name} (declared by the observatory)")))?;
             }
             let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
-            for e in role.publishes_to().into_iter().chain([Exchange::DeadLetter]) {
+            for e in role.publishes_to() {
                 let name = e.name(p);
                 ch.exchange_declare(name.as_str().into(), kind(e.amqp_type()), passive, FieldTable::default())
                     .await

@@ -126,7 +126,8 @@ impl Publisher {
     /// Publishes `pending` on `c` with a bounded window of unconfirmed messages. A nack, a
     /// return or an expiry is final (`Err`); a channel failure leaves messages to re-publish.
     async fn attempt(&self, c: &ConfirmChannel, messages: &[Outgoing], pending: &[usize]) -> Result<Attempt, BusError> {
-        let prefix = &self.connector.settings.prefix;
+        let settings = &self.connector.settings;
+        let prefix = &settings.prefix;
         let window = self.connector.settings.confirm_window;
         let mut in_flight = FuturesUnordered::new();
         let mut unconfirmed: Vec<usize> = Vec::new();
@@ -143,7 +144,7 @@ impl Publisher {
                 Ok(Confirmation::Ack(Some(_returned))) => {
                     final_error.get_or_insert(BusError::Returned {
                         message_id: o.message_id.to_string(),
-                        exchange: Exchange::for_kind(o.message.kind()).name(prefix),
+                        exchange: Exchange::for_message(o.message.kind(), &o.routing_key, settings).name(prefix),
                         routing_key: o.routing_key.clone(),
                     });
                 }
@@ -178,7 +179,7 @@ impl Publisher {
             let now = SystemTime::now();
             let ttl = o.time_left(now)?;
             let props = properties::outgoing(o, &c.live.user, ttl, now);
-            let exchange = Exchange::for_kind(o.message.kind()).name(prefix);
+            let exchange = Exchange::for_message(o.message.kind(), &o.routing_key, settings).name(prefix);
             let body = o.message.encode();
             let options = BasicPublishOptions { mandatory: true, ..Default::default() };
             match c.channel.basic_publish(exchange.into(), o.routing_key.as_str().into(), options, &body, props).await {

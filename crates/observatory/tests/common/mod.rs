@@ -167,6 +167,9 @@ pub struct BodyBehaviour {
     pub duplicate: AtomicBool,
     /// Adds a value of a category it was not asked (minimisation on receipt must drop it).
     pub overshare: AtomicBool,
+    /// Refuses every solicitation for good (it cannot handle them): the bus rejects it and
+    /// tells the observatory with a notice.
+    pub refuse: AtomicBool,
 }
 
 /// A solicited body written against the bus: answers from its knowledge, records what it got.
@@ -242,11 +245,47 @@ struct BodyHandler(Arc<Body>);
 impl Handler for BodyHandler {
     async fn handle(&self, delivery: Delivery) -> Verdict {
         let Message::Solicitation(s) = delivery.message.clone() else {
-            return Verdict::DeadLetter("a body expects solicitations".into());
+            return Verdict::dead_letter(passerelle_bus::NoticeReason::WrongType, "a body expects solicitations");
         };
         self.0.received.lock().unwrap().push((delivery, s.clone()));
+        if self.0.behaviour.refuse.load(Ordering::SeqCst) {
+            return Verdict::dead_letter(passerelle_bus::NoticeReason::Invalid, "this body cannot handle it");
+        }
         if !self.0.behaviour.silent.load(Ordering::SeqCst) {
             self.0.respond(self.0.response_to(&s)).await;
+        }
+        Verdict::Ack
+    }
+}
+
+/// A party's notices queue, read by the test: every notice received, acknowledged.
+pub struct NoticeInbox {
+    notices: Mutex<Vec<(Delivery, v1::Notice)>>,
+}
+
+impl NoticeInbox {
+    /// Consumes `queue` on `bus`; stop the returned consumer before the stack shuts down.
+    pub async fn open(bus: &Arc<dyn Bus>, queue: Queue) -> (Arc<NoticeInbox>, Consumer) {
+        let inbox = Arc::new(NoticeInbox { notices: Mutex::new(Vec::new()) });
+        let consumer = bus.consume(queue, Arc::clone(&inbox) as Arc<dyn Handler>).await.expect("the notices queue");
+        (inbox, consumer)
+    }
+
+    pub fn notices(&self) -> Vec<v1::Notice> {
+        self.notices.lock().unwrap().iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The broker users who published the notices.
+    pub fn users(&self) -> Vec<String> {
+        self.notices.lock().unwrap().iter().map(|(d, _)| d.user_id.clone()).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for NoticeInbox {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        if let Message::Notice(n) = delivery.message.clone() {
+            self.notices.lock().unwrap().push((delivery, n));
         }
         Verdict::Ack
     }
@@ -290,7 +329,7 @@ impl Requester {
                 case_id: case_id.into(),
                 observatory: spec.observatory.clone(),
                 purpose: PURPOSE.into(),
-                legal_basis: "Décret n° 2017-334, art. 3".into(),
+                basis: passerelle_protocol::v1::LegalBasis::Decree2017334Art3 as i32,
                 wanted: spec.wanted.iter().map(|c| *c as i32).collect(),
                 respond_by: spec.respond_by.map(prost_types::Timestamp::from),
                 chunk_index: i,
@@ -361,7 +400,12 @@ impl Handler for RequesterHandler {
         match delivery.message {
             Message::Result(r) => self.0.results.lock().unwrap().push(r),
             Message::Refusal(r) => self.0.refusals.lock().unwrap().push(r),
-            other => return Verdict::DeadLetter(format!("a requester does not expect a {}", other.kind())),
+            other => {
+                return Verdict::dead_letter(
+                    passerelle_bus::NoticeReason::WrongType,
+                    format!("a requester does not expect a {}", other.kind()),
+                )
+            }
         }
         Verdict::Ack
     }

@@ -91,9 +91,10 @@ pub async fn happy_path_three_bodies_chunked(s: &mut Stack) {
         for sol in &received {
             assert_eq!(sol.wanted, asked[code]);
             assert!(!sol.reminder);
-            assert_eq!(sol.legal_basis, "Décret n° 2017-334, art. 3");
+            assert_eq!(sol.basis, passerelle_protocol::v1::LegalBasis::Decree2017334Art3 as i32);
             let bytes = Message::Solicitation(sol.clone()).encode();
             assert!(!contains(&bytes, PURPOSE.as_bytes()), "the service text never leaves the observatory");
+            assert!(!contains(&bytes, b"caf-13"), "the requester's office never leaves the observatory");
             assert!(!contains(&bytes, COMMUNE.as_bytes()), "the commune never leaves the observatory");
             for p in &sol.persons {
                 let original = (0..7).map(person).find(|o| o.nir == p.nir).expect("an accepted person");
@@ -556,4 +557,59 @@ pub async fn many_publish_batches_each_message_once(s: &mut Stack) {
         assert_eq!(indexes.iter().copied().collect::<BTreeSet<_>>(), (0..chunks).collect());
     }
     assert_eq!(s.status().status().unwrap().outbox_depth, 0);
+}
+
+/// Refusals are told: a body that sends a misaddressed response and a requester that sends a
+/// request without a case id each get a notice on their own queue (from the observatory, with
+/// the reason code); a body that cannot handle a solicitation refuses it — the bus rejects it
+/// (on RabbitMQ the broker dead-letters it) — and the observatory records the body's notice in
+/// its audit trail.
+pub async fn refusals_are_told_by_notices(s: &mut Stack) {
+    let (cnav_inbox, cnav_consumer) = NoticeInbox::open(&s.body("cnav").bus, Queue::BodyNotices("cnav".into())).await;
+    let (cnaf_inbox, cnaf_consumer) = NoticeInbox::open(&s.requester.bus, Queue::BodyNotices(REQUESTER.into())).await;
+
+    // cnav answers msa's solicitation: refused, and cnav is told why.
+    s.body("cnav").behaviour.silent.store(true, Ordering::SeqCst);
+    s.body("msa").behaviour.refuse.store(true, Ordering::SeqCst);
+    let case_id = s.requester.submit(&CaseSpec::new((0..3).map(person).collect())).await;
+    let msa_solicitation = eventually("msa solicited", || s.body("msa").received().pop()).await;
+    let mut misaddressed = s.body("cnav").response_to(&msa_solicitation);
+    misaddressed.sender = "cnav".into();
+    s.body("cnav").respond(misaddressed).await;
+    let notice = eventually("cnav's notice", || cnav_inbox.notices().pop()).await;
+    assert_eq!((notice.sender.as_str(), notice.recipient.as_str()), (OBSERVATORY, "cnav"));
+    assert_eq!(notice.reason, v1::NoticeReason::NotPermitted as i32);
+    assert_eq!(notice.case_id, case_id);
+    assert_eq!(notice.refused_type, "passerelle.v1.Response");
+    assert!(notice.detail.contains("was addressed to `msa`"), "{notice:?}");
+    assert!(cnaf_inbox.notices().is_empty(), "only the refused party is told");
+
+    // msa cannot handle its solicitations: each is refused and the observatory records msa's
+    // notices (ids and the reason code, never content).
+    let chunks = msa_solicitation.chunk_count as usize;
+    eventually("msa's notices recorded", || (count(s, &case_id, Action::NoticeReceived) == chunks).then_some(())).await;
+    for entry in s.status().audit_entries(Some(&case_id)).unwrap().iter().filter(|e| e.action == "notice_received") {
+        let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(detail["from"], "msa", "{detail}");
+        assert_eq!(detail["code"], "NOTICE_REASON_INVALID", "{detail}");
+        assert_eq!(detail["refused_type"], "passerelle.v1.Solicitation", "{detail}");
+        assert_eq!(detail["reason"], "this body cannot handle it", "{detail}");
+        assert!(entry.actor.contains("body:msa"), "{}", entry.actor);
+    }
+    if let Some(dead) = s.fabric.dead_letters() {
+        let refused = dead.iter().filter(|d| d.queue.ends_with(".body.msa.solicitations")).count();
+        assert_eq!(refused, chunks, "{dead:?}");
+    }
+    assert!(s.status().audit_verify().unwrap().broken.is_none());
+
+    // A request without a case id: dead-lettered, and the requester is told.
+    s.requester
+        .publish(Requester::chunks("", &CaseSpec::new(vec![person(0)])).into_iter().map(Message::Request).collect())
+        .await;
+    let notice = eventually("the requester's notice", || cnaf_inbox.notices().pop()).await;
+    assert_eq!((notice.recipient.as_str(), notice.reason), (REQUESTER, v1::NoticeReason::Invalid as i32));
+    assert!(notice.detail.contains("case id is empty"), "{notice:?}");
+    assert!(cnav_inbox.notices().len() == 1, "cnav was told once");
+    cnav_consumer.stop().await;
+    cnaf_consumer.stop().await;
 }

@@ -92,3 +92,10 @@ async fn many_publish_batches_each_message_once_over_rabbitmq() {
     scenarios::many_publish_batches_each_message_once(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_told_by_notices_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    scenarios::refusals_are_told_by_notices(&mut s).await;
+    s.shutdown().await;
+}

@@ -290,7 +290,8 @@ impl Requester {
         Ok(out)
     }
 
-    /// The daemon (`requester run`): listens for results and refusals, writes result files as
+    /// The daemon (`requester run`): listens for results and refusals (and logs the
+    /// observatory's notices), writes result files as
     /// submissions settle, sends receipts, purges at the end of retention — until `shutdown`
     /// resolves. Then stops consuming and lets in-flight deliveries finish.
     pub async fn run_until_stopped(
@@ -308,6 +309,16 @@ impl Requester {
         ready: impl FnOnce(),
     ) -> Result<(), RequesterError> {
         let consumer = self.listen().await?;
+        // The observatory's notices (why it refused one of this branch's requests or receipts)
+        // go to the log.
+        let queue = passerelle_bus::Queue::BodyNotices(self.inner.settings.body.clone());
+        let notices = match self.inner.bus.consume(queue, std::sync::Arc::new(passerelle_bus::NoticeLogger)).await {
+            Ok(notices) => notices,
+            Err(e) => {
+                consumer.stop().await;
+                return Err(e.into());
+            }
+        };
         ready();
         tokio::pin!(shutdown);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
@@ -334,6 +345,7 @@ impl Requester {
             }
         }
         consumer.stop().await;
+        notices.stop().await;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use indicatif::ProgressBar;
-use passerelle_bus::{Consumer, Delivery, Handler, Message, Outgoing, Queue, Verdict, SCHEMA_VERSION};
+use passerelle_bus::{Consumer, Delivery, Handler, Message, NoticeReason, Outgoing, Queue, Verdict, SCHEMA_VERSION};
 use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
 use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1;
@@ -90,11 +90,10 @@ impl Requester {
     fn check_sender(&self, case_id: &str, sender: &str) -> Option<Verdict> {
         let id = Uuid::parse_str(case_id).ok()?;
         match self.inner.store.case(id) {
-            Ok(Some(case)) if case.observatory != sender => Some(Verdict::DeadLetter(format!(
-                "case {case_id} was sent to observatory {}, not {}",
-                case.observatory,
-                Shown::id(sender)
-            ))),
+            Ok(Some(case)) if case.observatory != sender => Some(Verdict::dead_letter(
+                NoticeReason::NotPermitted,
+                format!("case {case_id} was sent to observatory {}, not {}", case.observatory, Shown::id(sender)),
+            )),
             Ok(_) => None,
             Err(e) => Some(Verdict::RetryLater(e.to_string())),
         }
@@ -122,11 +121,14 @@ impl Requester {
                 tracing::info!(case_id, "{what} for a purged case: dropped");
                 Verdict::Ack
             }
-            Ok(Stored::UnknownCase) => Verdict::DeadLetter(format!(
-                "{what} for case {}, unknown to this requester's store (one requester store per branch)",
-                Shown::id(case_id)
-            )),
-            Err(StoreError::Corrupt(reason)) => Verdict::DeadLetter(reason),
+            Ok(Stored::UnknownCase) => Verdict::dead_letter(
+                NoticeReason::UnknownReference,
+                format!(
+                    "{what} for case {}, unknown to this requester's store (one requester store per branch)",
+                    Shown::id(case_id)
+                ),
+            ),
+            Err(StoreError::Corrupt(reason)) => Verdict::dead_letter(NoticeReason::Invalid, reason),
             Err(e) => Verdict::RetryLater(e.to_string()),
         }
     }
@@ -174,10 +176,10 @@ impl Handler for ResultHandler {
         match delivery.message {
             Message::Result(r) => self.requester.on_result(r).await,
             Message::Refusal(r) => self.requester.on_refusal(r).await,
-            other => Verdict::DeadLetter(format!(
-                "a requester's results queue takes results and refusals, not {}",
-                other.kind()
-            )),
+            other => Verdict::dead_letter(
+                NoticeReason::WrongType,
+                format!("a requester's results queue takes results and refusals, not {}", other.kind()),
+            ),
         }
     }
 }

@@ -201,7 +201,7 @@ impl Requester {
                     case_id: case_id.to_string(),
                     observatory: case.observatory.clone(),
                     purpose: submission.service.clone(),
-                    legal_basis: s.legal_basis.clone(),
+                    basis: s.basis().unwrap_or(passerelle_protocol::legal::FRAGILITY_EXCHANGE) as i32,
                     wanted: submission.wanted.iter().map(|&c| c as i32).collect(),
                     respond_by: Some(respond_by),
                     chunk_index: index,

@@ -212,7 +212,7 @@ async fn two_territories_make_two_cases_and_one_merged_list_with_names_joined_ba
         );
         assert_eq!(r.chunk_count, 2);
         assert_eq!(r.purpose, "Atelier prévention des chutes");
-        assert_eq!(r.legal_basis, "Décret n° 2017-334, art. 3");
+        assert_eq!(r.basis, passerelle_protocol::v1::LegalBasis::Decree2017334Art3 as i32);
         assert_eq!(r.wanted, vec![Category::FamilySituation as i32, Category::LongTermCondition as i32]);
     }
 

@@ -244,7 +244,9 @@ impl Handler for Relay {
                 obs.receipts.lock().unwrap().push(r);
                 Verdict::Ack
             }
-            other => Verdict::DeadLetter(format!("unexpected {}", other.kind())),
+            other => {
+                Verdict::dead_letter(passerelle_bus::NoticeReason::WrongType, format!("unexpected {}", other.kind()))
+            }
         }
     }
 }

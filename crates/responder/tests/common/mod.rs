@@ -135,7 +135,7 @@ pub fn solicitation(case: &str, wanted: &[i32], persons: Vec<v1::SolicitedPerson
         case_id: case.to_owned(),
         solicitation_id: format!("{case}/{BODY}"),
         body: BODY.to_owned(),
-        legal_basis: "Décret n° 2017-334, art. 3".to_owned(),
+        basis: v1::LegalBasis::Decree2017334Art3 as i32,
         wanted: wanted.to_vec(),
         respond_by: Some(prost_types::Timestamp { seconds: secs, nanos: 0 }),
         chunk_index: 0,
@@ -160,8 +160,24 @@ impl Handler for Collector {
                 let _ = self.0.send(r);
                 Verdict::Ack
             }
-            other => Verdict::DeadLetter(format!("the double expects responses, got a {:?}", other.kind())),
+            other => Verdict::dead_letter(
+                passerelle_bus::NoticeReason::WrongType,
+                format!("the double expects responses, got a {:?}", other.kind()),
+            ),
         }
+    }
+}
+
+/// The observatory double's notices queue: every notice goes to the test.
+struct NoticeCollector(mpsc::UnboundedSender<(String, v1::Notice)>);
+
+#[async_trait::async_trait]
+impl Handler for NoticeCollector {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        if let Message::Notice(n) = delivery.message {
+            let _ = self.0.send((delivery.message_id, n));
+        }
+        Verdict::Ack
     }
 }
 
@@ -175,6 +191,8 @@ pub struct Stack {
     observatory: Arc<dyn Bus>,
     responses: mpsc::UnboundedReceiver<v1::Response>,
     collector: Option<Consumer>,
+    notices: mpsc::UnboundedReceiver<(String, v1::Notice)>,
+    notice_collector: Option<Consumer>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), passerelle_responder::ResponderError>>>,
     cleanup: Option<Cleanup>,
@@ -206,12 +224,19 @@ impl Stack {
             .consume(Queue::ObservatoryResponses(OBSERVATORY.to_owned()), Arc::new(Collector(tx)))
             .await
             .expect("the double consumes its responses");
+        let (tx, notices) = mpsc::unbounded_channel();
+        let notice_collector = observatory
+            .consume(Queue::ObservatoryNotices(OBSERVATORY.to_owned()), Arc::new(NoticeCollector(tx)))
+            .await
+            .expect("the double consumes its notices");
         Stack {
             settings,
             dir,
             observatory,
             responses,
             collector: Some(collector),
+            notices,
+            notice_collector: Some(notice_collector),
             stop: Some(stop),
             task: Some(task),
             cleanup,
@@ -235,6 +260,15 @@ impl Stack {
             .expect("the double is running")
     }
 
+    /// The next notice the observatory double received, within [`WAIT`].
+    pub async fn notice(&mut self) -> v1::Notice {
+        tokio::time::timeout(WAIT, self.notices.recv())
+            .await
+            .expect("a notice within the bound")
+            .expect("the double is running")
+            .1
+    }
+
     /// Loads another extract into the running responder's data directory.
     pub fn reload(&self, lines: &[Line]) {
         let path = self.dir.path().join(format!("extract-{}.csv", uuid::Uuid::now_v7()));
@@ -255,6 +289,9 @@ impl Stack {
             tokio::time::timeout(WAIT, task).await.expect("the responder stops in time").unwrap().unwrap();
         }
         if let Some(collector) = self.collector.take() {
+            collector.stop().await;
+        }
+        if let Some(collector) = self.notice_collector.take() {
             collector.stop().await;
         }
         if let Some(cleanup) = self.cleanup.take() {

@@ -1,0 +1,246 @@
+//! Refusals and the notices that tell them: why a message is refused for good (a reason code of
+//! the closed list `v1::NoticeReason` and a short text), and the notice a consumer sends to the
+//! party whose message it refused — only when the broker authenticated that party.
+//!
+//! Who is told: a message that passed the receiver checks names its sender, whose broker user
+//! was checked: that party. A message the bus refused before any handler saw it is answered
+//! only when its broker-validated `user_id` speaks for exactly one party (strict identity) and
+//! the refusal is not about identity: a forged sender is answered by nobody. Only the other
+//! side is told (a body tells an observatory, an observatory a body), and a notice is never
+//! answered, so no two parties can ping-pong.
+
+use std::time::{Duration, SystemTime};
+
+use passerelle_protocol::v1::{self, NoticeReason};
+
+use crate::{BusSettings, Delivery, IdentitySettings, Kind, Message, Outgoing, Queue, SCHEMA_VERSION};
+
+/// The longest detail a notice carries (characters).
+pub const MAX_NOTICE_DETAIL: usize = 200;
+
+/// The longest refused message id a notice repeats (characters).
+pub const MAX_NOTICE_ID: usize = 100;
+
+/// How long a notice may wait for its recipient (its AMQP expiration; the queue's TTL is the
+/// same backstop).
+pub const NOTICE_LIFETIME: Duration = crate::topology::NOTICE_TTL;
+
+/// Why a message is refused for good: a code of the closed list and a short text (ids and codes
+/// only). Displays as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: NoticeReason,
+    pub text: String,
+}
+
+impl Reason {
+    pub fn new(code: NoticeReason, text: impl Into<String>) -> Reason {
+        Reason { code, text: text.into() }
+    }
+
+    /// The code as the notice names it (`NOTICE_REASON_INVALID`…).
+    pub fn code_name(&self) -> &'static str {
+        self.code.as_str_name()
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A handler for a party's notices queue that logs each notice (by code and ids, the text
+/// bounded) and acknowledges it: how a party's own operator hears why the other side refused
+/// one of its messages.
+#[derive(Debug, Default)]
+pub struct NoticeLogger;
+
+#[async_trait::async_trait]
+impl crate::Handler for NoticeLogger {
+    async fn handle(&self, delivery: Delivery) -> crate::Verdict {
+        if let Message::Notice(n) = &delivery.message {
+            let code = NoticeReason::try_from(n.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
+            tracing::warn!(from = %bounded(&n.sender, 64), code, refused_type = %bounded(&n.refused_type, 64),
+                refused_message_id = %bounded(&n.refused_message_id, MAX_NOTICE_ID),
+                reason = %bounded(&n.detail, MAX_NOTICE_DETAIL), "a message of this party was refused (notice)");
+        }
+        crate::Verdict::Ack
+    }
+}
+
+/// A notice to send once a refusal is settled: whom to tell, about which message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NoticeDraft {
+    /// The refusing party (the consumed queue's owner).
+    pub sender: String,
+    pub recipient: String,
+    pub refused_message_id: String,
+    pub refused_type: String,
+    pub case_id: String,
+}
+
+impl NoticeDraft {
+    /// The notice for a delivery a handler refused: its sender passed the identity check.
+    pub fn for_delivery(queue: &Queue, settings: &BusSettings, d: &Delivery) -> Option<NoticeDraft> {
+        NoticeDraft::addressed(
+            queue,
+            settings,
+            d.message.sender(),
+            &d.message_id,
+            Some(d.message.kind()),
+            d.message.case_id(),
+        )
+    }
+
+    /// The notice for a delivery the bus refused: `answer_to` is the party its broker user
+    /// speaks for, when the refusal is not about identity ([`answer_to`]).
+    pub fn for_rejection(
+        queue: &Queue,
+        settings: &BusSettings,
+        answer_to: Option<&str>,
+        message_id: Option<&str>,
+        kind: Option<Kind>,
+        correlation_id: Option<&str>,
+    ) -> Option<NoticeDraft> {
+        NoticeDraft::addressed(
+            queue,
+            settings,
+            answer_to?,
+            message_id.unwrap_or(""),
+            kind,
+            correlation_id.unwrap_or(""),
+        )
+    }
+
+    fn addressed(
+        queue: &Queue,
+        settings: &BusSettings,
+        recipient: &str,
+        message_id: &str,
+        kind: Option<Kind>,
+        case_id: &str,
+    ) -> Option<NoticeDraft> {
+        if queue.is_notice_queue() || kind == Some(Kind::Notice) {
+            return None;
+        }
+        let other_side = if queue.is_observatory_queue() { &settings.bodies } else { &settings.observatories };
+        if !other_side.iter().any(|p| p == recipient) {
+            return None;
+        }
+        Some(NoticeDraft {
+            sender: queue.owner().to_owned(),
+            recipient: recipient.to_owned(),
+            refused_message_id: bounded(message_id, MAX_NOTICE_ID),
+            refused_type: kind.map(|k| k.type_name().to_owned()).unwrap_or_default(),
+            case_id: if uuid::Uuid::parse_str(case_id).is_ok() { case_id.to_owned() } else { String::new() },
+        })
+    }
+
+    /// The notice message, expiring after [`NOTICE_LIFETIME`].
+    pub fn outgoing(self, reason: &Reason, now: SystemTime) -> Outgoing {
+        let notice = v1::Notice {
+            schema_version: SCHEMA_VERSION,
+            sender: self.sender,
+            recipient: self.recipient.clone(),
+            refused_message_id: self.refused_message_id,
+            refused_type: self.refused_type,
+            case_id: self.case_id,
+            reason: reason.code as i32,
+            detail: bounded(&reason.text, MAX_NOTICE_DETAIL),
+            refused_at: Some(prost_types::Timestamp::from(now)),
+        };
+        Outgoing::new(Message::Notice(notice), self.recipient, now + NOTICE_LIFETIME)
+    }
+}
+
+/// The party a refused delivery's broker user speaks for, if exactly one and the refusal is not
+/// about identity (a message without `user_id`, or whose user may not speak for its sender, is
+/// answered by nobody).
+pub(crate) fn answer_to(identity: &IdentitySettings, user_id: Option<&str>, identity_refused: bool) -> Option<String> {
+    if identity_refused || identity.insecure_any_user {
+        return None;
+    }
+    match identity.users.get(user_id?)?.as_slice() {
+        [party] => Some(party.clone()),
+        _ => None,
+    }
+}
+
+/// A text as a notice carries it: at most `max` characters, and every run of letters and
+/// digits that holds 13 digits or more (the shape of a NIR) masked.
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().filter(char::is_ascii_digit).count() >= 13 {
+            out.push_str("[masked]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(if c.is_control() { ' ' } else { c });
+        }
+    }
+    flush(&mut run, &mut out);
+    if out.chars().count() > max {
+        out = out.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strict() -> BusSettings {
+        let mut s = BusSettings::default();
+        s.identity.insecure_any_user = false;
+        s.identity.users.insert("u-cnaf".into(), vec!["cnaf".into()]);
+        s.identity.users.insert("u-both".into(), vec!["cnaf".into(), "cnam".into()]);
+        s
+    }
+
+    #[test]
+    fn only_an_authenticated_party_of_the_other_side_is_told() {
+        let s = strict();
+        let obs = Queue::ObservatoryResponses("carsat-sud-est".into());
+        let to = |user: Option<&str>, refused| answer_to(&s.identity, user, refused);
+        assert_eq!(to(Some("u-cnaf"), false).as_deref(), Some("cnaf"));
+        assert_eq!(to(Some("u-cnaf"), true), None, "an identity refusal is answered by nobody");
+        assert_eq!(to(Some("u-both"), false), None, "a user of several parties: nobody to pick");
+        assert_eq!(to(Some("stranger"), false), None);
+        assert_eq!(to(None, false), None);
+        let draft = NoticeDraft::for_rejection(&obs, &s, Some("cnaf"), Some("m-1"), Some(Kind::Response), Some("x"));
+        let draft = draft.unwrap();
+        assert_eq!(
+            (draft.sender.as_str(), draft.recipient.as_str(), draft.case_id.as_str()),
+            ("carsat-sud-est", "cnaf", "")
+        );
+        let body_queue = Queue::BodySolicitations("cnaf".into());
+        assert!(NoticeDraft::for_rejection(&body_queue, &s, Some("cnam"), None, None, None).is_none(), "not a body");
+        let notices = Queue::ObservatoryNotices("carsat-sud-est".into());
+        assert!(
+            NoticeDraft::for_rejection(&notices, &s, Some("cnaf"), None, None, None).is_none(),
+            "never about a notice"
+        );
+    }
+
+    #[test]
+    fn notice_texts_are_bounded_and_mask_nir_shaped_runs() {
+        let nir = "1500575123456 78";
+        assert_eq!(bounded(&format!("case {nir}"), 200), "case [masked] 78");
+        assert_eq!(bounded("2500599123456AB", 200), "[masked]");
+        let id = "0190a0b0-0000-7000-8000-000000000001";
+        assert_eq!(bounded(id, 200), id, "a UUID is not a NIR");
+        assert_eq!(bounded(&"x".repeat(500), 200).chars().count(), 200);
+        assert_eq!(bounded("a\nb", 200), "a b");
+    }
+}

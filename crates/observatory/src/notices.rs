@@ -1,0 +1,58 @@
+//! The observatory's notices queue: a body tells it that it refused one of its messages (a
+//! solicitation, a result, a refusal) — the message itself was dead-lettered by the broker. The
+//! notice is recorded in the audit trail (ids, the reason code and its short text; never
+//! personal data: the text is bounded and NIR-shaped runs are masked again on receipt) and
+//! logged by code. A notice is never answered.
+
+use passerelle_bus::{notice_text, Delivery, Message, NoticeReason, Verdict, MAX_NOTICE_DETAIL, MAX_NOTICE_ID};
+use passerelle_observatory_store::audit::Action;
+use passerelle_observatory_store::StoreError;
+
+use crate::engine::{delivery_actor, quoted_id, Engine, WITHHELD_REASON};
+
+impl Engine {
+    /// Records one notice.
+    pub(crate) fn on_notice(&self, d: &Delivery) -> Result<Verdict, StoreError> {
+        let Message::Notice(notice) = &d.message else {
+            return Err(StoreError::Corrupt("a notice handler was given another message".into()));
+        };
+        let now = self.clock.now();
+        self.store.write(|tx| {
+            if tx.inbox_seen(&d.message_id)? {
+                return Ok(Verdict::Ack);
+            }
+            if notice.recipient != self.config.code.as_str() {
+                let reason = format!("a notice for `{}`, not this observatory", quoted_id(&notice.recipient));
+                return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
+            }
+            if !self.config.bodies.contains(&notice.sender) {
+                let reason = format!("`{}` is not a body of this deployment", quoted_id(&notice.sender));
+                return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
+            }
+            let code = NoticeReason::try_from(notice.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
+            let case_id = Some(notice.case_id.as_str()).filter(|c| uuid::Uuid::parse_str(c).is_ok());
+            let refused_type: String = notice.refused_type.chars().take(64).collect();
+            let detail = serde_json::json!({
+                "from": notice.sender,
+                "refused_message_id": notice_text(&notice.refused_message_id, MAX_NOTICE_ID),
+                "refused_type": notice_text(&refused_type, 64),
+                "code": code,
+                "reason": notice_text(&notice.detail, MAX_NOTICE_DETAIL),
+            });
+            match self.audit(tx, Action::NoticeReceived, case_id, &delivery_actor(d), detail) {
+                Err(StoreError::PersonalData(_)) => self.audit(
+                    tx,
+                    Action::NoticeReceived,
+                    None,
+                    "withheld",
+                    serde_json::json!({ "from": notice.sender, "code": code, "reason": WITHHELD_REASON }),
+                )?,
+                other => other?,
+            }
+            tx.inbox_record(&d.message_id, now)?;
+            tracing::warn!(body = %notice.sender, code, refused_type = %refused_type, case_id = case_id.unwrap_or(""),
+                "a body refused a message of this observatory (notice recorded in the audit trail)");
+            Ok(Verdict::Ack)
+        })
+    }
+}
