@@ -47,7 +47,9 @@ const SOLICITATIONS_QUEUED: &str = "solicitations queued";
 /// The log line of a storage failure (`Engine::settle` and the other storage paths).
 const STORAGE_ERROR: &str = "STORAGE ERROR";
 /// SQLite's text for `SQLITE_FULL`.
-const DISK_FULL: &str = "database or disk is full";
+/// How a full disk is named: by SQLite (the case store) or by the OS (the case keys' file,
+/// `observatory.keys`, appended before a new case's payloads are sealed).
+const DISK_FULL: [&str; 2] = ["database or disk is full", "No space left on device"];
 /// How long the disk-full symptoms may take to show.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retries of the held delivery to see in the log before giving the space back: the daemon keeps
@@ -137,7 +139,7 @@ fn check_held(stack: &mut Stack, case: &str, which: &str) -> String {
     // Loud: a storage error naming the full disk.
     eventually("a new STORAGE ERROR naming the full disk in the observatory's log", FAULT_TIMEOUT, || {
         let log = stack.log(OBSERVATORY_DAEMON);
-        log.lines().filter(|l| l.contains(STORAGE_ERROR) && l.contains(DISK_FULL)).count() > errors_before
+        log.lines().filter(|l| l.contains(STORAGE_ERROR) && DISK_FULL.iter().any(|full| l.contains(full))).count() > errors_before
     });
     // Never acked: the broker holds what could not be stored, and the daemon retries it.
     eventually(&format!("deliveries held unacknowledged on the {which} queue"), FAULT_TIMEOUT, || {

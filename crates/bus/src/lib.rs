@@ -32,7 +32,9 @@ pub use error::BusError;
 pub use health::BrokerHealth;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
 pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
-pub use notice::{bounded as notice_text, NoticeLogger, Reason, MAX_NOTICE_DETAIL, MAX_NOTICE_ID};
+pub use notice::{
+    bounded as notice_text, identifier as notice_id, NoticeLogger, Reason, MAX_NOTICE_DETAIL, MAX_NOTICE_ID,
+};
 pub use passerelle_protocol::v1::NoticeReason;
 pub use settings::{BusSettings, BusSettingsError, IdentitySettings, TlsSettings};
 pub use stats::BusStats;

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1::{self, NoticeReason};
 
 use crate::{BusSettings, Delivery, IdentitySettings, Kind, Message, Outgoing, Queue, SCHEMA_VERSION};
@@ -61,8 +62,8 @@ impl crate::Handler for NoticeLogger {
     async fn handle(&self, delivery: Delivery) -> crate::Verdict {
         if let Message::Notice(n) = &delivery.message {
             let code = NoticeReason::try_from(n.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
-            tracing::warn!(from = %bounded(&n.sender, 64), code, refused_type = %bounded(&n.refused_type, 64),
-                refused_message_id = %bounded(&n.refused_message_id, MAX_NOTICE_ID),
+            tracing::warn!(from = %identifier(&n.sender, 64), code, refused_type = %Kind::shown_type_name(&n.refused_type),
+                refused_message_id = %identifier(&n.refused_message_id, MAX_NOTICE_ID),
                 reason = %bounded(&n.detail, MAX_NOTICE_DETAIL), "a message of this party was refused (notice)");
         }
         crate::Verdict::Ack
@@ -131,7 +132,7 @@ impl NoticeDraft {
         Some(NoticeDraft {
             sender: queue.owner().to_owned(),
             recipient: recipient.to_owned(),
-            refused_message_id: bounded(message_id, MAX_NOTICE_ID),
+            refused_message_id: identifier(message_id, MAX_NOTICE_ID),
             refused_type: kind.map(|k| k.type_name().to_owned()).unwrap_or_default(),
             case_id: if uuid::Uuid::parse_str(case_id).is_ok() { case_id.to_owned() } else { String::new() },
         })
@@ -167,33 +168,25 @@ pub(crate) fn answer_to(identity: &IdentitySettings, user_id: Option<&str>, iden
     }
 }
 
-/// A text as a notice carries it: at most `max` characters, and every run of letters and
-/// digits that holds 13 digits or more (the shape of a NIR) masked.
+/// A text as a notice carries it: [`Shown::text`] (escaped, NIR-shaped runs masked), then at
+/// most `max` characters.
 pub fn bounded(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().filter(char::is_ascii_digit).count() >= 13 {
-            out.push_str("[masked]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(if c.is_control() { ' ' } else { c });
-        }
+    at_most(Shown::text(text).at_most(max).to_string(), max)
+}
+
+/// An identifier as a notice carries it: [`Shown::id`] (withheld unless it has the shape of an
+/// identifier, so no name or NIR a sender put in a message id travels or reaches a log), then at
+/// most `max` characters.
+pub fn identifier(text: &str, max: usize) -> String {
+    at_most(Shown::id(text).at_most(max).to_string(), max)
+}
+
+fn at_most(mut text: String, max: usize) -> String {
+    if text.chars().count() > max {
+        text = text.chars().take(max.saturating_sub(1)).collect();
+        text.push('…');
     }
-    flush(&mut run, &mut out);
-    if out.chars().count() > max {
-        out = out.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-    }
-    out
+    text
 }
 
 #[cfg(test)]
@@ -236,11 +229,14 @@ mod tests {
     #[test]
     fn notice_texts_are_bounded_and_mask_nir_shaped_runs() {
         let nir = "1500575123456 78";
-        assert_eq!(bounded(&format!("case {nir}"), 200), "case [masked] 78");
-        assert_eq!(bounded("2500599123456AB", 200), "[masked]");
-        let id = "0190a0b0-0000-7000-8000-000000000001";
+        let text = bounded(&format!("case {nir}"), 200);
+        assert!(!text.contains("1500575123456") && text.starts_with("case "), "{text}");
+        let id = "0190a0b0-c3d4-7e5f-8a6b-9c0d1e2f3a4b";
         assert_eq!(bounded(id, 200), id, "a UUID is not a NIR");
-        assert_eq!(bounded(&"x".repeat(500), 200).chars().count(), 200);
-        assert_eq!(bounded("a\nb", 200), "a b");
+        assert_eq!(identifier(id, 100), id);
+        let forged = identifier("message id Marie DUPONT", 100);
+        assert!(!forged.contains("DUPONT"), "a name in a message id is withheld: {forged}");
+        assert!(bounded(&"x".repeat(500), 200).chars().count() <= 200);
+        assert!(!bounded("a\nb", 200).contains('\n'));
     }
 }

@@ -4,7 +4,9 @@
 //! personal data: the text is bounded and NIR-shaped runs are masked again on receipt) and
 //! logged by code. A notice is never answered.
 
-use passerelle_bus::{notice_text, Delivery, Message, NoticeReason, Verdict, MAX_NOTICE_DETAIL, MAX_NOTICE_ID};
+use passerelle_bus::{
+    notice_id, notice_text, Delivery, Message, NoticeReason, Verdict, MAX_NOTICE_DETAIL, MAX_NOTICE_ID,
+};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::StoreError;
 
@@ -31,11 +33,11 @@ impl Engine {
             }
             let code = NoticeReason::try_from(notice.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
             let case_id = Some(notice.case_id.as_str()).filter(|c| uuid::Uuid::parse_str(c).is_ok());
-            let refused_type: String = notice.refused_type.chars().take(64).collect();
+            let refused_type = passerelle_bus::Kind::shown_type_name(&notice.refused_type);
             let detail = serde_json::json!({
                 "from": notice.sender,
-                "refused_message_id": notice_text(&notice.refused_message_id, MAX_NOTICE_ID),
-                "refused_type": notice_text(&refused_type, 64),
+                "refused_message_id": notice_id(&notice.refused_message_id, MAX_NOTICE_ID),
+                "refused_type": &refused_type,
                 "code": code,
                 "reason": notice_text(&notice.detail, MAX_NOTICE_DETAIL),
             });
