@@ -139,7 +139,8 @@ fn check_held(stack: &mut Stack, case: &str, which: &str) -> String {
     // Loud: a storage error naming the full disk.
     eventually("a new STORAGE ERROR naming the full disk in the observatory's log", FAULT_TIMEOUT, || {
         let log = stack.log(OBSERVATORY_DAEMON);
-        log.lines().filter(|l| l.contains(STORAGE_ERROR) && DISK_FULL.iter().any(|full| l.contains(full))).count() > errors_before
+        log.lines().filter(|l| l.contains(STORAGE_ERROR) && DISK_FULL.iter().any(|full| l.contains(full))).count()
+            > errors_before
     });
     // Never acked: the broker holds what could not be stored, and the daemon retries it.
     eventually(&format!("deliveries held unacknowledged on the {which} queue"), FAULT_TIMEOUT, || {

@@ -334,24 +334,7 @@ async fn a_sender_whose_user_may_not_speak_for_the_claimed_body_is_dead_lettered
 #[tokio::test]
 async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges() {
     let v = Vhost::reserved();
-    let tag = unique();
-    let (obs_user, cnaf_user, cnam_user) =
-        (format!("test-{tag}-obs"), format!("test-{tag}-cnaf"), format!("test-{tag}-cnam"));
-    let mut settings = passerelle_bus::BusSettings {
-        urls: vec![url(&v.name, "x", "x")],
-        observatories: vec![OBSERVATORY.into()],
-        ..Default::default()
-    };
-    settings.identity.insecure_any_user = false;
-    settings.identity.users.insert(obs_user.clone(), vec![OBSERVATORY.into()]);
-    settings.identity.users.insert(cnaf_user.clone(), vec!["cnaf".into()]);
-    settings.identity.users.insert(cnam_user.clone(), vec!["cnam".into()]);
-    let definitions = passerelle_bus::definitions::definitions(&settings).unwrap();
-    let file = std::env::temp_dir().join(format!("passerelle-definitions-{tag}.json"));
-    std::fs::write(&file, serde_json::to_vec_pretty(&definitions).unwrap()).unwrap();
-    rabbitmqctl(&["import_definitions", file.to_str().unwrap()]);
-    std::fs::remove_file(&file).unwrap();
-    let (obs, cnaf, _cnam) = (User::imported(&obs_user), User::imported(&cnaf_user), User::imported(&cnam_user));
+    let (settings, obs, cnaf, _cnam) = imported_deployment(&v);
 
     // The observatory's user may declare the whole topology; the body's may check its part.
     let mut obs_settings = settings.clone();
@@ -382,7 +365,7 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
         )])
         .await
         .expect("the observatory publishes solicitations");
-    assert_eq!(seen.next().await.user_id, obs_user);
+    assert_eq!(seen.next().await.user_id, obs.name);
     own.stop().await;
 
     // Another body's queue: refused.
@@ -393,7 +376,7 @@ async fn exported_definitions_let_a_body_reach_only_its_own_queues_and_exchanges
     for exchange in ["passerelle.solicitations", "passerelle.results", "passerelle.notices-to-bodies"] {
         let ch = raw.create_channel().await.unwrap();
         ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-        let props = BasicProperties::default().with_user_id(cnaf_user.as_str().into());
+        let props = BasicProperties::default().with_user_id(cnaf.name.as_str().into());
         let result = async {
             ch.basic_publish(exchange.into(), "cnam".into(), BasicPublishOptions::default(), b"x", props).await?.await
         }
