@@ -30,6 +30,7 @@ mod requester_check;
 mod requester_cli;
 mod settings_errors;
 mod startup;
+mod store_modes;
 mod storage_faults;
 mod submit_waits;
 mod synth;

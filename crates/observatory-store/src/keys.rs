@@ -33,6 +33,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use passerelle_sqlite::private;
+
 use crate::{Result, StoreError};
 
 /// Bytes of a key (ChaCha20-Poly1305: 256 bits).
@@ -134,7 +136,7 @@ impl Keyring {
     fn append(&self, case_id: &str, key: &[u8; KEY_LEN]) -> Result<()> {
         let io = |source| StoreError::Io { path: self.path.clone(), source };
         let new = !self.path.exists();
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let mut file = private::file_options().create(true).append(true).open(&self.path).map_err(io)?;
         file.write_all(&record(case_id, key)).map_err(io)?;
         file.sync_data().map_err(io)?;
         if new {
@@ -157,7 +159,10 @@ impl Keyring {
         for (case_id, key) in keys.iter() {
             bytes.extend(record(case_id, key));
         }
-        let mut file = std::fs::File::create(&work).map_err(io(&work))?;
+        let mut file =
+            private::file_options().write(true).create(true).truncate(true).open(&work).map_err(io(&work))?;
+        // A `.new` left by a crash keeps its mode when opened: set it.
+        private::restrict(&work).map_err(io(&work))?;
         file.write_all(&bytes).map_err(io(&work))?;
         file.sync_all().map_err(io(&work))?;
         drop(file);
