@@ -127,6 +127,6 @@ fn an_observatory_makes_its_files_0600_and_refuses_a_store_others_can_read() {
         store.display()
     );
     let last = log.lines().last().unwrap_or_default();
-    assert!(last.starts_with("passerelle: failed: ") && last.contains(&expected), "{log}");
+    assert_eq!(last, format!("passerelle: failed: the observatory carsat-sud-est cannot start: storage: {expected}"));
     assert_eq!(mode(&store), 0o644, "the daemon does not change an operator's file");
 }
