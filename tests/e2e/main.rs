@@ -31,6 +31,7 @@ mod requester_cli;
 mod settings_errors;
 mod startup;
 mod storage_faults;
+mod store_modes;
 mod submit_waits;
 mod synth;
 mod territory_lock;

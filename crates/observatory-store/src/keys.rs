@@ -33,6 +33,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use passerelle_sqlite::private;
+
 use crate::{Result, StoreError};
 
 /// Bytes of a key (ChaCha20-Poly1305: 256 bits).
@@ -134,7 +136,7 @@ impl Keyring {
     fn append(&self, case_id: &str, key: &[u8; KEY_LEN]) -> Result<()> {
         let io = |source| StoreError::Io { path: self.path.clone(), source };
         let new = !self.path.exists();
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        let mut file = private::file_options().create(true).append(true).open(&self.path).map_err(io)?;
         file.write_all(&record(case_id, key)).map_err(io)?;
         file.sync_data().map_err(io)?;
         if new {
@@ -157,7 +159,10 @@ impl Keyring {
         for (case_id, key) in keys.iter() {
             bytes.extend(record(case_id, key));
         }
-        let mut file = std::fs::File::create(&work).map_err(io(&work))?;
+        let mut file =
+            private::file_options().write(true).create(true).truncate(true).open(&work).map_err(io(&work))?;
+        // A `.new` left by a crash keeps its mode when opened: set it.
+        private::restrict(&work).map_err(io(&work))?;
         file.write_all(&bytes).map_err(io(&work))?;
         file.sync_all().map_err(io(&work))?;
         drop(file);
@@ -187,8 +192,9 @@ fn record(case_id: &str, key: &[u8; KEY_LEN]) -> Vec<u8> {
 }
 
 /// The keys of the file at `path` (the last record of a case wins), and whether it ends with a
-/// torn record (ignored).
+/// torn record (ignored). A file group or others can access is refused, as a store is.
 fn read_keys(path: &Path) -> Result<(HashMap<String, [u8; KEY_LEN]>, bool)> {
+    private::check_store(path)?;
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -331,6 +337,18 @@ mod tests {
         assert!(Keyring::open(&path).unwrap().key("case-b").unwrap().is_some());
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(files, ["o.keys"], "no work file left");
+    }
+
+    #[test]
+    fn the_file_is_0600_and_refused_when_others_can_read_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.keys");
+        Keyring::open(&path).unwrap().key_or_new("case-a").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
+        let refused = Keyring::open(&path).err().expect("refused");
+        assert!(refused.to_string().contains("chmod 600"), "{refused}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ fn copy_of(name: &str, dir: &Path) -> PathBuf {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo-20-persons").join(name);
     let to = dir.join(name);
     std::fs::copy(&from, &to).unwrap();
+    // Git checks files out 0644; a store must be 0600 to be opened.
+    passerelle_sqlite::private::restrict(&to).unwrap();
     to
 }
 

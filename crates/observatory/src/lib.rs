@@ -45,13 +45,20 @@ pub use service::Observatory;
 pub use settings::{Config, ObservatorySettings, SettingsError};
 pub use status::{ObservatoryStatus, StatusReader};
 
+impl From<passerelle_observatory_store::StoreError> for ObservatoryError {
+    fn from(e: passerelle_observatory_store::StoreError) -> Self {
+        ObservatoryError::Store(e)
+    }
+}
+
 /// Why the observatory could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum ObservatoryError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// Its message already holds its cause's (not a `source`: `{:#}` would say it twice).
     #[error("storage: {0}")]
-    Store(#[from] passerelle_observatory_store::StoreError),
+    Store(passerelle_observatory_store::StoreError),
     #[error("broker: {0}")]
     Bus(#[from] passerelle_bus::BusError),
     #[error("the consumer of observatory {0} stopped on its own (fatal broker error)")]

@@ -94,7 +94,8 @@ impl Deployment {
             .chain(self.responders.iter().map(|r| &r.data_dir))
             .chain([&self.requester.data_dir, &self.requester.out_dir]);
         for dir in dirs {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            passerelle_sqlite::private::create_folder(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         Ok(())
     }

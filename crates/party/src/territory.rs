@@ -8,7 +8,7 @@
 //! `standing_by` — or, with `--no-wait`, it stops with [`PartyError::Territory`] (exit code 5).
 //! A warm standby is a second process on the same (replicated) `data_dir`, waiting on both.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,11 +63,16 @@ impl DataDirLock {
         let unusable = |e: std::io::Error| {
             PartyError::Runtime(anyhow!(e).context(format!("cannot use the lock file {}", path.display())))
         };
-        std::fs::create_dir_all(data_dir)
+        passerelle_sqlite::private::create_folder(data_dir)
             .with_context(|| format!("cannot create the data_dir {}", data_dir.display()))
             .map_err(PartyError::Runtime)?;
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(unusable)?;
+        let mut file = passerelle_sqlite::private::file_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(unusable)?;
         let mut said: Option<(tokio::time::Instant, String)> = None;
         loop {
             match file.try_lock() {

@@ -27,7 +27,10 @@ fn fixtures() -> PathBuf {
 fn requester_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::copy(fixtures().join(DB_FILE), dir.path().join("data").join(DB_FILE)).unwrap();
+    let store = dir.path().join("data").join(DB_FILE);
+    std::fs::copy(fixtures().join(DB_FILE), &store).unwrap();
+    // Git checks files out 0644; a store must be 0600 to be opened.
+    passerelle_sqlite::private::restrict(&store).unwrap();
     dir
 }
 

@@ -129,7 +129,7 @@ struct Staged {
 impl IndexBuilder {
     /// Starts a new index for `body` in `data_dir` (created if needed).
     pub fn create(data_dir: &Path, body: &str, held: &[Category]) -> Result<Self, IndexError> {
-        std::fs::create_dir_all(data_dir)
+        passerelle_sqlite::private::create_folder(data_dir)
             .map_err(|source| IndexError::DataDir { path: data_dir.to_owned(), source })?;
         let extract_id = uuid::Uuid::now_v7().to_string();
         let work = data_dir.join(format!("{LOADING_PREFIX}{extract_id}"));

@@ -16,6 +16,8 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(INDEX_FILE);
     std::fs::copy(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(INDEX_FILE), &path).unwrap();
+    // Git checks files out 0644; an index must be 0600 to be opened.
+    passerelle_sqlite::private::restrict(&path).unwrap();
     (dir, path)
 }
 

@@ -18,6 +18,8 @@
 //!   what makes a purge unreadable on disk ([`rebuild`] explains why `secure_delete` alone is not);
 //! - **snapshots** ([`snapshot`]): a file written once without a journal, synced and renamed
 //!   into place, then only read (the responder's extract index);
+//! - **private files** ([`private`]): a store and its `-wal`/`-shm` are created 0600 (folders
+//!   0700) whatever the umask, and a store group or others can access is refused on open;
 //! - the **time codec** ([`time`]): milliseconds since the Unix epoch.
 //!
 //! Architecture invariant: no error of this crate carries a stored value (SQLite's messages name
@@ -28,6 +30,7 @@ pub mod checkpoint;
 mod database;
 pub mod migrate;
 pub mod open;
+pub mod private;
 pub mod rebuild;
 pub mod snapshot;
 #[cfg(feature = "testing")]
@@ -68,6 +71,11 @@ pub enum Error {
     /// A migration step failed; the file is left as it was (the steps run in one transaction).
     #[error("cannot bring {path} to schema version {version} ({name}): {source}")]
     Migration { path: PathBuf, version: u32, name: &'static str, source: Box<Error> },
+    /// Group or others may read or write the store: only the daemon's account may.
+    #[error(
+        "{path} has mode {mode:04o}: a store must be readable and writable by its owner only; run `chmod 600 {path}`"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
     /// The file cannot be used as every store needs it (WAL journaling).
     #[error("{0}")]
     Unusable(String),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::{Error, Result};
+use crate::{private, Error, Result};
 
 /// How long a writer waits for another connection's lock (a CLI reading while the daemon
 /// writes, a `submit` beside a running requester) before reporting an error.
@@ -16,12 +16,26 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// parsed again on every use, and parsing would dominate the single-person path.
 pub const STATEMENT_CACHE: usize = 128;
 
-/// Opens (creating it and its directory if needed) a database with the forensic and durability
-/// pragmas. The schema is the caller's ([`crate::migrate::apply`]).
+/// Opens (creating it 0600 and its directory 0700 if needed, [`crate::private`]) a database with
+/// the forensic and durability pragmas; refuses ([`Error::Exposed`]) a file, `-wal` or `-shm`
+/// that group or others can access. The schema is the caller's ([`crate::migrate::apply`]).
 pub fn connection(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+        private::create_folder(dir).map_err(io(dir))?;
     }
+    for suffix in ["", "-wal", "-shm"] {
+        private::check_store(&private::with_suffix(path, suffix))?;
+    }
+    match private::create_file(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(path)(e)),
+    }
+    // SQLite creates the -wal and -shm with the main file's mode (0600).
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -48,9 +48,7 @@ impl Database {
 
     /// The path of the database file with `suffix` appended (`-wal`, `-shm`).
     pub fn file_with_suffix(&self, suffix: &str) -> PathBuf {
-        let mut p = self.path().as_os_str().to_owned();
-        p.push(suffix);
-        PathBuf::from(p)
+        crate::private::with_suffix(self.path(), suffix)
     }
 }
 

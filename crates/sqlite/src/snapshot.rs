@@ -23,11 +23,7 @@ use crate::{migrate, Error, Migration, Result};
 pub fn create(path: &Path, layout: &[Migration], cache_kib: i64) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     // Created here, not by SQLite, so that an existing file is never taken over (nor removed).
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    crate::private::create_file(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
     let created = (|| {
         let mut conn = Connection::open_with_flags(path, flags)?;
         conn.execute_batch(&format!(
@@ -66,8 +62,10 @@ pub fn install(conn: Connection, work: &Path, target: &Path) -> Result<u64> {
 }
 
 /// Opens the snapshot at `path` read-only with a page cache of `cache_kib` KiB, and refuses it
-/// ([`Error::OtherLayout`]) unless its `user_version` is `layout`'s.
+/// if group or others can access it ([`Error::Exposed`]), or ([`Error::OtherLayout`]) unless its
+/// `user_version` is `layout`'s.
 pub fn open_read_only(path: &Path, layout: &[Migration], cache_kib: i64) -> Result<Connection> {
+    crate::private::check_store(path)?;
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     let (found, expected) = (migrate::version(&conn)?, migrate::latest(layout));

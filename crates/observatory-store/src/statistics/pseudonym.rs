@@ -54,7 +54,7 @@ impl Pseudonymiser {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(io)?;
+                    passerelle_sqlite::private::create_folder(dir).map_err(io)?;
                 }
                 let mut key = vec![0u8; SECRET_LEN];
                 rand::rngs::OsRng.fill_bytes(&mut key);

@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
+use passerelle_sqlite::private;
+
 use super::{io_err, ExportError};
 
 /// A result file being written under its temporary name.
@@ -31,10 +33,16 @@ impl Staged {
     /// Creates (or starts over) the temporary file of `target`, creating its folder if needed.
     pub(super) fn create(target: &Path) -> Result<(Staged, BufWriter<File>), ExportError> {
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| io_err(dir, source))?;
+            private::create_folder(dir).map_err(|source| io_err(dir, source))?;
         }
         let work = partial_path(target);
-        let file = File::create(&work).map_err(|source| io_err(&work, source))?;
+        let file = private::file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&work)
+            .and_then(|file| private::restrict(&work).map(|()| file))
+            .map_err(|source| io_err(&work, source))?;
         Ok((Staged { work, target: target.to_owned() }, BufWriter::new(file)))
     }
 

@@ -44,11 +44,18 @@ pub const DB_FILE: &str = "requester.db";
 /// share the store) before giving up: far longer than any one chunk's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+impl From<passerelle_sqlite::Error> for StoreError {
+    fn from(e: passerelle_sqlite::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Its message already holds its cause's (not a `source`: `{:#}` would say it twice).
     #[error("requester store: {0}")]
-    Database(#[from] passerelle_sqlite::Error),
+    Database(passerelle_sqlite::Error),
     #[error("requester store: corrupt row: {0}")]
     Corrupt(String),
 }
