@@ -211,7 +211,7 @@ mod tests {
         record(&places.legacy_store, &places.key, "before");
         let key_before = std::fs::read(&places.key).unwrap();
         // A -wal a crash left beside the store goes with it.
-        std::fs::write(with_suffix(&places.legacy_store, "-wal"), b"").unwrap();
+        private::create_file(&with_suffix(&places.legacy_store, "-wal")).unwrap();
         let settled = settle(&places).unwrap();
         assert_eq!(
             settled.moved,
