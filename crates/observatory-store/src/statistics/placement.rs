@@ -248,7 +248,7 @@ mod tests {
         assert!(places.legacy_store.exists() && places.store.exists(), "nothing is moved nor removed");
         std::fs::copy(&places.store, &places.legacy_store).unwrap();
         let settled = settle(&places).unwrap();
-        assert_eq!(settled.removed, [places.legacy_store.clone()]);
+        assert_eq!(settled.removed, std::slice::from_ref(&places.legacy_store));
         assert!(!places.legacy_store.exists() && places.store.exists());
     }
 
@@ -268,7 +268,7 @@ mod tests {
         assert!(!stray.exists());
         // The same key in both places: the stray copy goes.
         std::fs::copy(&places.key, &stray).unwrap();
-        assert_eq!(settle(&places).unwrap().removed, [stray.clone()]);
+        assert_eq!(settle(&places).unwrap().removed, std::slice::from_ref(&stray));
         // Another key in the folder: refused, both named, both left as they are.
         Pseudonymiser::load_or_create(&stray).unwrap();
         let refused = settle(&places).unwrap_err().to_string();

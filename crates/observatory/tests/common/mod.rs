@@ -46,7 +46,7 @@ pub fn person(i: u32) -> v1::RequestedPerson {
     v1::RequestedPerson {
         nir: nir(i, birth_year),
         former_nirs: vec![],
-        sex: if i % 2 == 0 { Sex::Female as i32 } else { Sex::Male as i32 },
+        sex: if i.is_multiple_of(2) { Sex::Female as i32 } else { Sex::Male as i32 },
         birth_year,
         commune_code: COMMUNE.into(),
         known_risk_factors: Some(CategoryValues { rsa: Some(true), ..Default::default() }),
