@@ -20,7 +20,7 @@ use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The observatory's settings file (TOML): the statistics store is in its `data_dir`.
+    /// The observatory's settings file (TOML): the statistics store is in `data_dir/statistics/`.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Follow one person over time: their pseudonym, 64 hexadecimal digits as the statistics
