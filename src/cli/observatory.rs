@@ -40,7 +40,7 @@ const RUN_HELP: &str = concat!(
     "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   code = \"carsat-sud-est\"              # this observatory (one per territory)
-  data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
+  data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.key, statistics/statistics.db
   respond_by_default_days = 7          # when a request gives no deadline
   retention_days = 30                  # payload cap: 1 to 30, a larger value is refused (art. 5)
   chunk_size = 1000                    # persons per solicitation and result chunk
@@ -66,8 +66,11 @@ then every minute), `/health` says `standing_by`, and it takes over when the loc
 observatory took the territory's lock while this one was disconnected from the broker, it stops
 consuming and exits with code 5.
 
-The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
-unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
+The pseudonym key (HMAC key of the statistics pseudonyms) is generated on first start, mode
+0600, unless `statistics_secret_file` names an existing one; only the daemon reads it, and it is
+never in the statistics folder (data_dir/statistics/, the statistics store alone). A statistics
+store of the earlier layout (data_dir/statistics.db) is moved there at start, keeping every
+pseudonym. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("observatory.after_commit_before_publish"),

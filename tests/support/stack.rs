@@ -280,7 +280,7 @@ impl Stack {
         self.population_dir().join(format!("extract-{body}.csv"))
     }
 
-    /// The observatory's `data_dir` (`observatory.db`, `statistics.db`).
+    /// The observatory's `data_dir` (`observatory.db`, `statistics.key`, `statistics/statistics.db`).
     pub fn observatory_data_dir(&self) -> PathBuf {
         self.dir.path().join("observatory")
     }
