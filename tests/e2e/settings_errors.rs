@@ -222,7 +222,7 @@ fn a_daemon_without_its_own_broker_identity_is_refused_outside_development_namin
         &[
             "`broker.identity.users`: this observatory logs in to the broker as \"observatory-sud-est\" \
              (`broker.urls`), a user it does not map",
-            "\"observatory-sud-est\" = [\"carsat-sud-est\"] if that is carsat-sud-est's user",
+            "add \"observatory-sud-est\" = [\"carsat-sud-est\"] if that is carsat-sud-est's own user",
         ],
     );
     assert!(!line.contains("s3cr3t"), "the login named, never its password: {line}");

@@ -74,18 +74,18 @@ impl BusSettings {
         }
         for url in &self.urls {
             let Some(login) = named_login(url) else { continue };
-            let speaks_for = match users.get(&login).map(|parties| parties.first()) {
+            let problem = match users.get(&login).map(|parties| parties.first()) {
                 Some(Some(party)) if party == code => continue,
-                Some(Some(other)) => format!("a user that speaks for {other:?}, not for {code:?}"),
-                Some(None) => format!("a user that speaks for no party, not for {code:?}"),
-                None => "a user it does not map".to_owned(),
+                Some(Some(other)) => format!(
+                    "a user that speaks for {other:?}, not for {code:?}: is it another party's login? log in as \
+                     {code}'s own broker user, mapped to it alone ({example})"
+                ),
+                Some(None) => format!("a user that speaks for no party: map it, \"{login}\" = [\"{code}\"]"),
+                None => format!("a user it does not map: add \"{login}\" = [\"{code}\"] if that is {code}'s own user"),
             };
             return bad(
                 "identity.users",
-                format!(
-                    "this {kind} logs in to the broker as {login:?} (`broker.urls`), {speaks_for}: map its own \
-                     broker user to it alone, \"{login}\" = [\"{code}\"] if that is {code}'s user ({SEE})"
-                ),
+                format!("this {kind} logs in to the broker as {login:?} (`broker.urls`), {problem} ({SEE})"),
             );
         }
         if !users.values().any(|parties| parties.iter().any(|p| p == code)) {
