@@ -60,7 +60,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   insecure_any_user = false
   [broker.identity.users]              # broker user → the one party it speaks for
   \"observatory-sud-est\" = [\"carsat-sud-est\"]
-  \"body-cnaf\" = [\"cnaf\"]                # … one line per body of the deployment
+  \"body-cnaf\" = [\"cnaf\"]               # … one line per body of the deployment
 
 One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
 its host, pid and start time written in it), then its broker connection takes the territory's

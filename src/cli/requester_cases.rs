@@ -40,8 +40,9 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   [broker.identity]                   # outside development: one broker user per party (exit 3)
   insecure_any_user = false
   [broker.identity.users]             # broker user → the one party it speaks for: its own,
-  \"body-cnaf\" = [\"cnaf\"]               # and the observatory's
+  \"body-cnaf\" = [\"cnaf\"]              # and the observatory's
   \"observatory-sud-est\" = [\"carsat-sud-est\"]
+
 The daemon receives the results and refusals of cases submitted with --detach, writes them,
 and purges every case whose retention has ended. Logs never contain a NIR.
 

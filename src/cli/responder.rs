@@ -47,7 +47,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   [broker.identity]                   # outside development: one broker user per party (exit 3)
   insecure_any_user = false
   [broker.identity.users]             # broker user → the one party it speaks for: its own,
-  \"body-cnaf\" = [\"cnaf\"]               # and the observatory's
+  \"body-cnaf\" = [\"cnaf\"]              # and the observatory's
   \"observatory-sud-est\" = [\"carsat-sud-est\"]
   [source]
   kind = \"extract\"                    # or \"postgres\", with url, pool_size, identity_query and
