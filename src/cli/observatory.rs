@@ -56,6 +56,11 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   urls = [\"amqps://observatory-sud-est@broker:5671/passerelle?auth_mechanism=external\"]
   start_timeout_s = 300                # seconds to wait for a broker down at start (0: forever)
   [broker.tls]                         # ca_file, cert_file (CN = the broker user), key_file
+  [broker.identity]                    # outside development: one broker user per party (exit 3)
+  insecure_any_user = false
+  [broker.identity.users]              # broker user → the one party it speaks for
+  \"observatory-sud-est\" = [\"carsat-sud-est\"]
+  \"body-cnaf\" = [\"cnaf\"]               # … one line per body of the deployment
 
 One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
 its host, pid and start time written in it), then its broker connection takes the territory's
@@ -82,10 +87,12 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and checks the observatory's settings as `observatory run` does: any problem is a
-/// settings failure (exit 3) naming the key and where it was set.
+/// Loads and checks the observatory's settings as `observatory run` does, but for the broker
+/// identity (the commands that read them — `ctl status`, `audit`, `stats` — never speak on the
+/// broker as the observatory): any problem is a settings failure (exit 3) naming the key and
+/// where it was set.
 pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
-    match PartySettings::load(PartyKind::Observatory, path)? {
+    match PartySettings::load_local(PartyKind::Observatory, path)? {
         PartySettings::Observatory(settings) => Ok(settings),
         other => Err(Failure::Settings(anyhow!("{} is not an observatory's settings", other.name()))),
     }

@@ -101,6 +101,10 @@ fn an_observatory_makes_its_files_0600_and_refuses_a_store_others_can_read() {
         prefix: passerelle_test_support::unique_name("modes"),
         ..BusSettings::default()
     };
+    // Alone on the broker, the test user is its own broker identity (the production profile).
+    let identity = &mut settings.broker_mut().identity;
+    identity.insecure_any_user = false;
+    identity.users.insert(passerelle_test_support::broker::login(&vhost.url()), vec!["carsat-sud-est".to_owned()]);
     let config = dir.path().join("settings.toml");
     settings.write(&config).unwrap();
     let mut daemon =
