@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn the_tables_list_only_codes_the_binary_uses_and_each_once() {
-        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT, INTERRUPTED];
+        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, NOT_PERMITTED, FAULT, INTERRUPTED];
         for (path, statuses) in BY_COMMAND.iter().copied().chain([("", GENERAL)]) {
             let codes: Vec<u8> = statuses.iter().map(|(c, _)| *c).collect();
             assert!(codes.iter().all(|c| used.contains(c)), "{path}: {codes:?}");
