@@ -193,19 +193,15 @@ impl PartySettings {
         }
     }
 
-    /// Where its local API is served: `[api] socket`, else `run/<kind>-<code>.sock` beside its
-    /// `data_dir` (a requester's with its office: `requester-cnaf-caf-13.sock`).
+    /// Where its local API is served: `[api] socket`, else `run/<data_dir's name>.sock` beside
+    /// its `data_dir`.
     pub fn api_socket(&self) -> std::path::PathBuf {
         let (api, data_dir) = match self {
             PartySettings::Observatory(s) => (&s.api, &s.data_dir),
             PartySettings::Responder(s) => (&s.api, &s.data_dir),
             PartySettings::Requester(s) => (&s.api, &s.data_dir),
         };
-        let daemon = match self {
-            PartySettings::Requester(s) => format!("requester-{}-{}", s.body, s.office),
-            other => format!("{}-{}", other.kind().command(), other.code()),
-        };
-        api.socket_or_default(data_dir, &daemon)
+        api.socket_or_default(data_dir)
     }
 
     /// `[agents]`: its registry.
