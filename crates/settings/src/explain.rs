@@ -93,13 +93,19 @@ fn split_backticked(rest: &str) -> (String, Vec<String>) {
 /// The candidate a misspelt name most likely meant: one or two edits away (a third of the
 /// name's length for long names).
 fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    did_you_mean(name, candidates.iter().map(String::as_str))
+}
+
+/// The candidate a misspelt `name` most likely meant, for a "did you mean" in an error: one or
+/// two edits away (a third of the name's length for long names), compared in lowercase.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let threshold = 2.max(name.chars().count() / 3);
     candidates
-        .iter()
+        .into_iter()
         .map(|c| (edit_distance(&name.to_lowercase(), c), c))
         .filter(|(d, _)| *d <= threshold)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.as_str())
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance, by characters.

@@ -14,6 +14,7 @@ mod load;
 mod sources;
 mod telemetry;
 
+pub use explain::did_you_mean;
 pub use load::{load, load_from_str, load_sourced, load_sourced_from_str, ConfigError, Loaded, ENV_PREFIX};
 pub use sources::{Origin, Sources};
 pub use telemetry::{init_telemetry, use_colour, LogFormat};

@@ -17,8 +17,8 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// The file, at the line and column of a byte offset of its text.
-    pub(crate) fn in_file(path: &Path, text: &str, offset: Option<usize>) -> Origin {
+    /// The file, at the line and column of a byte offset of its text (the file alone for `None`).
+    pub fn in_file(path: &Path, text: &str, offset: Option<usize>) -> Origin {
         Origin::File { path: path.to_owned(), at: offset.map(|o| line_and_column(text, o)) }
     }
 
