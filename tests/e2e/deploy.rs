@@ -86,7 +86,19 @@ fn the_committed_definitions_are_what_topology_export_writes() {
     );
     let d: serde_json::Value = serde_json::from_str(&committed).unwrap();
     let users: BTreeSet<&str> = d["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
-    assert_eq!(users, ["body-cnaf", "body-cnam", "body-cnav", "body-msa", "observatory-sud-est"].into());
+    assert_eq!(
+        users,
+        [
+            "body-cnaf",
+            "body-cnam",
+            "body-cnav",
+            "body-msa",
+            "observatory-sud-est",
+            "requester-caf-13",
+            "requester-caf-84"
+        ]
+        .into()
+    );
 }
 
 /// The `# TYPE` families of a registry holding every role's metrics (one observatory case in

@@ -19,6 +19,7 @@ mod health;
 mod memory;
 mod message;
 mod notice;
+pub mod office;
 mod settings;
 mod stats;
 pub mod topology;

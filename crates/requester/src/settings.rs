@@ -157,6 +157,12 @@ impl RequesterSettings {
                 ),
             ));
         }
+        if let Err(e) = passerelle_bus::Role::requester(&self.broker, &self.body, &self.office) {
+            return Err(SettingsError::new(
+                "office",
+                format!("{e}: add it there, or run this requester as another office"),
+            ));
+        }
         rules::REQUESTER_RETENTION_DAYS
             .check(self.retention_days.into())
             .map_err(|message| SettingsError::new("retention_days", message))?;
@@ -177,6 +183,22 @@ impl RequesterSettings {
             passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
         }
         Ok(())
+    }
+
+    /// Who this requester is on the broker: its office (`body.office`, with its own results and
+    /// notices queues) when `[broker.offices]` lists its body, else its body (checked by
+    /// [`RequesterSettings::validate`]).
+    pub fn role(&self) -> passerelle_bus::Role {
+        passerelle_bus::Role::requester(&self.broker, &self.body, &self.office)
+            .unwrap_or_else(|_| passerelle_bus::Role::Body(self.body.clone()))
+    }
+
+    /// The queue its results and refusals arrive on (see [`RequesterSettings::role`]).
+    pub fn results_queue(&self) -> passerelle_bus::Queue {
+        match self.role() {
+            passerelle_bus::Role::Office(party) => passerelle_bus::Queue::OfficeResults(party),
+            _ => passerelle_bus::Queue::BodyResults(self.body.clone()),
+        }
     }
 
     /// The configured legal basis, if it is one of the closed list.
