@@ -681,6 +681,15 @@ async fn exported_definitions_give_each_office_its_own_results_queue_and_refuse_
         let err = ch.basic_get(queue.into(), lapin::options::BasicGetOptions::default()).await.unwrap_err();
         assert!(err.to_string().contains("ACCESS_REFUSED"), "{queue}: {err}");
     }
+    let ch = raw_a.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+    // What RabbitMQ does not refuse: a passive declare checks no permission (its access-control
+    // table lists none), so another office's user learns that the queue exists and how many
+    // messages wait there — a count, never a message. Asserted so that a broker that starts
+    // refusing it is noticed (and README's "Requester offices" updated).
+    let peek =
+        ch.queue_declare("passerelle.requester.cnaf.caf-84.results".into(), passive, FieldTable::default()).await;
+    assert_eq!(peek.expect("a passive declare is not permission-checked").message_count(), 1);
     // Declaring a queue of its own to bind to the results exchange: refused (no configure right),
     // and it may not read the results exchange either (which a binding needs).
     let ch = raw_a.create_channel().await.unwrap();

@@ -7,7 +7,7 @@
 use crate::common;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use common::{person, CaseSpec, Requester, OBSERVATORY};
 use passerelle_bus::{Bus, BusSettings, InProcessBus, Message, Outgoing, Queue};
@@ -61,7 +61,7 @@ async fn a_case_is_answered_to_its_own_office_and_taken_only_from_that_offices_u
     // caf-13's own case: its refusal goes to caf-13's queue, nothing to caf-84's.
     let (_, message) = request("caf-13");
     caf13.publish(vec![message]).await.unwrap();
-    eventually("caf-13's refusal on its own queue", Duration::from_secs(20), || bus.ready(&own) == 1).await;
+    eventually("caf-13's refusal on its own queue", || bus.ready(&own) == 1).await;
     assert_eq!(bus.ready(&refused), 0, "nothing for the other office");
 
     // caf-84's user naming caf-13, an office the deployment does not list, and the body's own
@@ -75,14 +75,14 @@ async fn a_case_is_answered_to_its_own_office_and_taken_only_from_that_offices_u
         };
         connection.publish(vec![message]).await.unwrap();
     }
-    eventually("three requests dead-lettered", Duration::from_secs(20), || bus.dead_letters().len() == 3).await;
+    eventually("three requests dead-lettered", || bus.dead_letters().len() == 3).await;
     let reasons: Vec<String> = bus.dead_letters().into_iter().map(|d| d.reason).collect();
     let count = |text: &str| reasons.iter().filter(|r| r.contains(text)).count();
     assert_eq!(count("may not speak for requester office cnaf.caf-13"), 2, "{reasons:?}");
     assert_eq!(count("office caf-06 is not one of body cnaf's offices"), 1, "{reasons:?}");
     assert_eq!((bus.ready(&own), bus.ready(&refused)), (1, 0));
     // Each authenticated sender is told on its own notices queue, caf-84 of its own request only.
-    eventually("the senders told", Duration::from_secs(20), || {
+    eventually("the senders told", || {
         bus.ready(&Queue::OfficeNotices("cnaf.caf-84".into())) == 1
             && bus.ready(&Queue::OfficeNotices("cnaf.caf-13".into())) == 1
             && bus.ready(&Queue::BodyNotices("cnaf".into())) == 1

@@ -119,6 +119,8 @@ async fn two_offices_of_one_body_each_receive_only_their_own_result() {
     let mut settings = ObservatorySettings::new(OBSERVATORY, dir.path().join("observatory"));
     settings.broker = d.as_user("obs");
     settings.tick_ms = 50;
+    // The family situation is asked of cnav alone: the only responder here.
+    settings.routing.insert("family_situation".into(), vec!["cnav".into()]);
     std::fs::create_dir_all(&settings.data_dir).unwrap();
     let bus = Arc::new(AmqpBus::connect(&settings.broker, Role::Observatory(OBSERVATORY.into())).await.unwrap());
     let observatory = Observatory::build(settings, bus, Arc::clone(&clock)).unwrap();
@@ -180,13 +182,15 @@ async fn two_offices_of_one_body_each_receive_only_their_own_result() {
     assert_eq!(listed(&dir.path().join("caf-13-list.csv")), nirs(&people[..3]), "caf-13 gets its own persons only");
     assert_eq!(listed(&dir.path().join("caf-84-list.csv")), nirs(&people[3..]), "caf-84 gets its own persons only");
     // Each office's store knows its own case only.
-    let known = |r: &Requester| r.status().unwrap().iter().map(|(c, _)| c.case_id).collect::<Vec<_>>();
+    let known = |r: &Requester| r.status().unwrap().iter().map(|(c, _)| c.id).collect::<Vec<_>>();
     assert_eq!(known(&caf13), a.case_ids());
     assert_eq!(known(&caf84), b.case_ids());
 
     // The broker refuses an office the other office's results queue.
-    let err = caf13_bus.consume(Queue::OfficeResults("cnaf.caf-84".into()), Arc::new(Nothing)).await.unwrap_err();
-    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    for (bus, other) in [(&caf13_bus, "cnaf.caf-84"), (&caf84_bus, "cnaf.caf-13")] {
+        let err = bus.consume(Queue::OfficeResults(other.into()), Arc::new(Nothing)).await.unwrap_err();
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{other}: {err}");
+    }
 
     listen13.stop().await;
     listen84.stop().await;
