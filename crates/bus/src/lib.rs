@@ -20,6 +20,7 @@ mod memory;
 mod message;
 mod notice;
 pub mod office;
+mod role;
 mod settings;
 mod stats;
 pub mod topology;
