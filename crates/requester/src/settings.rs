@@ -304,6 +304,20 @@ mod tests {
     }
 
     #[test]
+    fn a_requester_of_a_body_with_offices_is_one_of_them_with_its_own_queue() {
+        let base = "body = 'cnaf'\ndata_dir = '/d'\nout_dir = '/o'\n[broker.offices]\ncnaf = ['caf-13', 'caf-84']\n";
+        let s = load(&format!("office = 'caf-84'\n{base}")).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.role(), passerelle_bus::Role::Office("cnaf.caf-84".into()));
+        assert_eq!(s.results_queue(), passerelle_bus::Queue::OfficeResults("cnaf.caf-84".into()));
+        let e = load(&format!("office = 'caf-06'\n{base}")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "office");
+        assert!(e.message.contains("caf-06") && e.message.contains("[broker.offices]"), "{e}");
+        let legacy = load("body = 'cnaf'\noffice = 'caf-06'\ndata_dir = '/d'\nout_dir = '/o'\n").unwrap();
+        assert_eq!(legacy.results_queue(), passerelle_bus::Queue::BodyResults("cnaf".into()), "no offices: the body's");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let err =
             load("body = 'cnaf'\noffice = 'caf-13'\ndata_dir = '/d'\nout_dir = '/o'\nretension = 3\n").unwrap_err();
