@@ -40,7 +40,7 @@ const GENERAL: &[(u8, &str)] = &[
 /// What a daemon's statuses mean (`observatory run`, `responder run`, `requester run`).
 const DAEMON: &[(u8, &str)] = &[
     (SUCCESS, "stopped by SIGTERM or SIGINT"),
-    (SETTINGS, "invalid settings"),
+    (SETTINGS, "invalid settings, or no broker user of its own outside the development profile"),
     (RUNTIME, "the broker, the storage or the data source is unusable"),
     (FAULT, "a development fault point was reached"),
 ];
@@ -48,7 +48,7 @@ const DAEMON: &[(u8, &str)] = &[
 /// What the observatory daemon's statuses mean: a daemon's, and one observatory per territory.
 const OBSERVATORY: &[(u8, &str)] = &[
     (SUCCESS, "stopped by SIGTERM or SIGINT"),
-    (SETTINGS, "invalid settings"),
+    (SETTINGS, "invalid settings, or no broker user of its own outside the development profile"),
     (RUNTIME, "the broker or the storage is unusable"),
     (TERRITORY_HELD, "another observatory runs the territory (--no-wait, or its lock was lost)"),
     (FAULT, "a development fault point was reached"),

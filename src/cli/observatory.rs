@@ -40,7 +40,7 @@ const RUN_HELP: &str = concat!(
     "\
 The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
   code = \"carsat-sud-est\"              # this observatory (one per territory)
-  data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.db, statistics.key
+  data_dir = \"/var/lib/passerelle/observatory\"   # observatory.db, statistics.key, statistics/statistics.db
   respond_by_default_days = 7          # when a request gives no deadline
   retention_days = 30                  # payload cap: 1 to 30, a larger value is refused (art. 5)
   chunk_size = 1000                    # persons per solicitation and result chunk
@@ -56,6 +56,11 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   urls = [\"amqps://observatory-sud-est@broker:5671/passerelle?auth_mechanism=external\"]
   start_timeout_s = 300                # seconds to wait for a broker down at start (0: forever)
   [broker.tls]                         # ca_file, cert_file (CN = the broker user), key_file
+  [broker.identity]                    # outside development: one broker user per party (exit 3)
+  insecure_any_user = false
+  [broker.identity.users]              # broker user → the one party it speaks for
+  \"observatory-sud-est\" = [\"carsat-sud-est\"]
+  \"body-cnaf\" = [\"cnaf\"]               # … one line per body of the deployment
 
 One observatory per territory: the daemon locks its data_dir (data_dir/observatory.lock, with
 its host, pid and start time written in it), then its broker connection takes the territory's
@@ -66,8 +71,11 @@ then every minute), `/health` says `standing_by`, and it takes over when the loc
 observatory took the territory's lock while this one was disconnected from the broker, it stops
 consuming and exits with code 5.
 
-The statistics secret (HMAC key of the pseudonyms) is generated on first start, mode 0600,
-unless `statistics_secret_file` names an existing one. Logs never contain a NIR.
+The pseudonym key (HMAC key of the statistics pseudonyms) is generated on first start, mode
+0600, unless `statistics_secret_file` names an existing one; only the daemon reads it, and it is
+never in the statistics folder (data_dir/statistics/, the statistics store alone). A statistics
+store of the earlier layout (data_dir/statistics.db) is moved there at start, keeping every
+pseudonym. Logs never contain a NIR.
 
 ",
     super::development_hooks_help!("observatory.after_commit_before_publish"),
@@ -79,10 +87,12 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and checks the observatory's settings as `observatory run` does: any problem is a
-/// settings failure (exit 3) naming the key and where it was set.
+/// Loads and checks the observatory's settings as `observatory run` does, but for the broker
+/// identity (the commands that read them — `ctl status`, `audit`, `stats` — never speak on the
+/// broker as the observatory): any problem is a settings failure (exit 3) naming the key and
+/// where it was set.
 pub(crate) fn settings(path: &Path) -> Result<ObservatorySettings, Failure> {
-    match PartySettings::load(PartyKind::Observatory, path)? {
+    match PartySettings::load_local(PartyKind::Observatory, path)? {
         PartySettings::Observatory(settings) => Ok(settings),
         other => Err(Failure::Settings(anyhow!("{} is not an observatory's settings", other.name()))),
     }

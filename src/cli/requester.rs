@@ -33,6 +33,7 @@ pub enum Command {
     #[command(after_long_help = super::requester_cases::SUBMIT_HELP)]
     Submit(super::requester_cases::SubmitArgs),
     /// The daemon: receive results and refusals of earlier cases, write them, purge at 24 months.
+    #[command(after_long_help = super::requester_cases::RUN_HELP)]
     Run(super::requester_cases::ConfigArgs),
     /// List the cases, their state, and the observatory's refusals with their reasons.
     Status(super::requester_cases::StatusArgs),

@@ -24,6 +24,32 @@ use super::requester::EncodingArg;
 use super::requester_wait::{self, Progress};
 use crate::exit::{CliResult, Failure, Outcome};
 
+/// The long help of `requester run`: its settings, and the development profile.
+pub const RUN_HELP: &str = concat!(
+    "\
+The settings file (TOML; PASSERELLE_… environment variables override it, `__` nests):
+  body = \"cnaf\"                       # this requester's body
+  office = \"caf-13\"                   # and its office
+  data_dir = \"/var/lib/passerelle/requester\"   # the store, with names and contact details
+  out_dir = \"/srv/prevention/passerelle\"       # the ranked contact lists
+  retention_days = 730                # 1 to 730 (art. 5)
+  [broker]                            # see README, \"Broker settings\"
+  urls = [\"amqps://body-cnaf@broker:5671/passerelle?auth_mechanism=external\"]
+  start_timeout_s = 300               # seconds to wait for a broker down at start (0: forever)
+  [broker.tls]                        # ca_file, cert_file (CN = the broker user), key_file
+  [broker.identity]                   # outside development: one broker user per party (exit 3)
+  insecure_any_user = false
+  [broker.identity.users]             # broker user → the one party it speaks for: its own,
+  \"body-cnaf\" = [\"cnaf\"]              # and the observatory's
+  \"observatory-sud-est\" = [\"carsat-sud-est\"]
+
+The daemon receives the results and refusals of cases submitted with --detach, writes them,
+and purges every case whose retention has ended. Logs never contain a NIR.
+
+",
+    super::development_hooks_help!("requester.while_writing_results"),
+);
+
 /// The long help of `requester submit`.
 pub const SUBMIT_HELP: &str = "\
 What happens:
@@ -130,10 +156,21 @@ pub struct FetchArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Loads and checks the requester's settings (its development hooks included): any problem is a
-/// settings failure (exit 3).
+/// Loads and checks the requester's settings (its development hooks included) for a command
+/// that speaks on the broker as the requester (`submit`), its broker identity included: any
+/// problem is a settings failure (exit 3).
 fn load_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
-    match PartySettings::load(PartyKind::Requester, path)? {
+    requester_settings(PartySettings::load(PartyKind::Requester, path)?)
+}
+
+/// [`load_settings`] for a command that works on the requester's own folders only (`status`,
+/// `fetch`, `purge`): every check but the broker identity.
+fn load_local_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
+    requester_settings(PartySettings::load_local(PartyKind::Requester, path)?)
+}
+
+fn requester_settings(settings: PartySettings) -> Result<RequesterSettings, Failure> {
+    match settings {
         PartySettings::Requester(settings) => Ok(settings),
         other => Err(Failure::Settings(anyhow!("{} is not a requester's settings", other.name()))),
     }
@@ -344,7 +381,7 @@ pub fn run(args: ConfigArgs) -> CliResult {
 
 /// `requester status`: every case, its state, and the observatory's refusals with reasons.
 pub fn status(args: StatusArgs) -> CliResult {
-    let settings = load_settings(&args.config)?;
+    let settings = load_local_settings(&args.config)?;
     let clock = clock(&settings);
     let requester = offline(settings, clock)?;
     let mut out = io::stdout().lock();
@@ -382,7 +419,7 @@ pub fn status(args: StatusArgs) -> CliResult {
 
 /// `requester fetch CASE`: writes a case's result again.
 pub fn fetch(args: FetchArgs) -> CliResult {
-    let settings = load_settings(&args.config)?;
+    let settings = load_local_settings(&args.config)?;
     let clock = clock(&settings);
     let case = Uuid::parse_str(args.case.trim())
         .map_err(|_| Failure::Usage(anyhow!("`{}` is not a case id (see `requester status`)", args.case)))?;
@@ -394,7 +431,7 @@ pub fn fetch(args: FetchArgs) -> CliResult {
 
 /// `requester purge`: purges now what has reached the end of its retention, and says what went.
 pub fn purge(args: PurgeArgs) -> CliResult {
-    let settings = load_settings(&args.config)?;
+    let settings = load_local_settings(&args.config)?;
     let clock = clock(&settings);
     let requester = offline(settings, clock)?;
     let purge = requester.purge().map_err(failure)?;

@@ -44,6 +44,11 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   urls = [\"amqps://body-cnaf@broker:5671/passerelle?auth_mechanism=external\"]
   start_timeout_s = 300               # seconds to wait for a broker down at start (0: forever)
   [broker.tls]                        # ca_file, cert_file (CN = the broker user), key_file
+  [broker.identity]                   # outside development: one broker user per party (exit 3)
+  insecure_any_user = false
+  [broker.identity.users]             # broker user → the one party it speaks for: its own,
+  \"body-cnaf\" = [\"cnaf\"]              # and the observatory's
+  \"observatory-sud-est\" = [\"carsat-sud-est\"]
   [source]
   kind = \"extract\"                    # or \"postgres\", with url, pool_size, identity_query and
                                       # one query per held category under [source.categories]
@@ -118,10 +123,11 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Loads and checks the settings as `responder run` does: any problem is a settings failure
-/// (exit 3) naming the key and where it was set.
+/// Loads and checks the settings as `responder run` does, but for the broker identity (`load`
+/// never speaks on the broker): any problem is a settings failure (exit 3) naming the key and
+/// where it was set.
 fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
-    match PartySettings::load(PartyKind::Responder, path)? {
+    match PartySettings::load_local(PartyKind::Responder, path)? {
         PartySettings::Responder(settings) => Ok(settings),
         other => Err(Failure::Settings(anyhow!("{} is not a responder's settings", other.name()))),
     }

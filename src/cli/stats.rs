@@ -4,22 +4,28 @@
 //! Without `--pseudonym`: persons by risk factor, age band, sex and requester, and each body's
 //! answer rates. With it: every appearance of one pseudonymised person across cases. The
 //! command is recorded in the audit trail (`cli_read`).
+//!
+//! No NIR goes in: `--pseudonym` takes a pseudonym as the store holds it and refuses a NIR
+//! without repeating it, and the command never reads the pseudonym key (the observatory
+//! daemon's alone, outside the statistics folder).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
-use passerelle_observatory_store::StatisticsStore;
+use passerelle_observatory_store::{parse_pseudonym, StatisticsStore};
 
 use super::audit::{open_case_store, record_cli_read};
 use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The observatory's settings file (TOML): the statistics store is in its `data_dir`.
+    /// The observatory's settings file (TOML): the statistics store is in `data_dir/statistics/`.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Follow one person: their pseudonym (64 hexadecimal digits) as the store holds it.
+    /// Follow one person over time: their pseudonym, 64 hexadecimal digits as the statistics
+    /// store holds it (its `persons.pseudonym` column). A NIR is refused: no command turns a NIR
+    /// into a pseudonym, only the observatory daemon holds the key.
     #[arg(long, value_name = "P")]
     pub pseudonym: Option<String>,
     /// JSON on stdout instead of tables.
@@ -28,20 +34,34 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    // Checked first: a NIR given here reaches no file, no log and no message.
+    let pseudonym = match &args.pseudonym {
+        Some(text) => Some(parse_pseudonym(text).map_err(|e| Failure::Usage(anyhow!("--pseudonym: {e}")))?),
+        None => None,
+    };
     let settings = super::observatory::settings(&args.config)?;
     let path = settings.statistics_db_path();
     if !path.exists() {
+        let earlier = settings.statistics_placement().legacy_store;
+        if earlier.exists() {
+            return Err(Failure::Runtime(anyhow!(
+                "the statistics store is still at its earlier place {}: start the observatory once \
+                 (`passerelle observatory run`), which moves it to {}",
+                earlier.display(),
+                path.display()
+            )));
+        }
         return Err(Failure::missing_store(&path, "observatory run"));
     }
     let stats = StatisticsStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     if let Ok(store) = open_case_store(&settings) {
-        let command = if args.pseudonym.is_some() { "stats --pseudonym" } else { "stats" };
+        let command = if pseudonym.is_some() { "stats --pseudonym" } else { "stats" };
         record_cli_read(&store, &settings, command, None)?;
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Failure::Runtime(anyhow!(e).context("cannot write the output"));
-    if let Some(pseudonym) = &args.pseudonym {
+    if let Some(pseudonym) = &pseudonym {
         let appearances = stats.follow(pseudonym).context("cannot read the statistics store")?;
         if args.json {
             let object = serde_json::json!({ "format": super::json::STATS_PSEUDONYM, "appearances": appearances });

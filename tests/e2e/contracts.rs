@@ -123,7 +123,7 @@ fn every_json_output_carries_its_format() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     drop(passerelle_observatory_store::CaseStore::open(&data.join("observatory.db")).unwrap());
-    drop(passerelle_observatory_store::StatisticsStore::open(&data.join("statistics.db")).unwrap());
+    drop(passerelle_observatory_store::StatisticsStore::open(&data.join("statistics/statistics.db")).unwrap());
     let run = |args: &[&str]| {
         let o = passerelle().args(args).arg("--config").arg(&config).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));

@@ -1,5 +1,5 @@
 //! The deploy kit stays true to the code: every example configuration loads and validates with
-//! the real settings types, the committed RabbitMQ definitions are exactly what `topology export`
+//! the real settings types (a production one: one broker user per party), the committed RabbitMQ definitions are exactly what `topology export`
 //! writes, every metric the dashboard and the alerts use is one the daemons export, the systemd
 //! units carry their hardening, stop restarting on a settings error and point at the installed
 //! README (whose folder table lists every folder the units and settings use), every
@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use passerelle_bus::Role;
 use passerelle_observatory::ObservatorySettings;
 use passerelle_requester::RequesterSettings;
 use passerelle_responder::ResponderSettings;
@@ -34,6 +35,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let config = s.resolve().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(config.code, "carsat-sud-est", "{file}");
         assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        s.broker.check_identity(&Role::Observatory(s.code.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
     let observatory: ObservatorySettings = load(&deploy("observatory.toml"));
@@ -52,6 +54,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let held = s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!held.is_empty(), "{file}");
         assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        s.broker.check_identity(&Role::Body(s.body.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
     let postgres: ResponderSettings = load(&deploy("responder-postgres.toml"));
@@ -61,6 +64,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: RequesterSettings = load(&deploy(file));
         s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        s.broker.check_identity(&Role::Body(s.body.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
 }

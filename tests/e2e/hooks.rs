@@ -2,7 +2,8 @@
 //! by the real daemons under `profile = "development"` — announced in their log and in
 //! `/health` — and refused under any other profile (exit 3, the setting named). A fault point
 //! stops a daemon abruptly between its commit and its publish, and the case still completes
-//! once it is started again: nothing is lost.
+//! once it is started again: nothing is lost. The development profile itself is named in
+//! `/health` (`"profile": "development"`) and announced at start, hooks or not.
 
 use crate::support;
 
@@ -22,6 +23,10 @@ const FAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 const OBSERVATORY_FAULT: &str = "observatory.after_commit_before_publish";
 const RESPONDER_FAULT: &str = "responder.after_answer_before_publish";
+
+/// What a party under the development profile announces, hooks or not.
+const PROFILE_NOTICE: &str =
+    "profile development: the shared broker identity and development hooks are allowed (never in production)";
 
 /// The responder stopped by its fault point.
 const FAULTY_BODY: &str = "cnam";
@@ -87,8 +92,13 @@ fn the_clock_offset_and_the_fault_points_work_across_processes_and_nothing_is_lo
     assert!(stack.log(OBSERVATORY_DAEMON).contains(OBSERVATORY_FAULT), "a warning at start");
     let (_, health) = http_get(stack.health_addr(FAULTY_BODY), "/health").unwrap();
     assert!(health.contains(RESPONDER_FAULT), "{health}");
+    // The stack's parties share one broker login: each runs under the development profile,
+    // which /health names, and which a party without hooks announces alone.
     let (_, health) = http_get(stack.health_addr("cnav"), "/health").unwrap();
-    assert!(health.contains("\"announcements\":[]"), "a production party announces nothing: {health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["profile"], "development", "{health}");
+    assert_eq!(health["announcements"], serde_json::json!([PROFILE_NOTICE]), "{health}");
+    assert!(stack.log("cnav").contains(PROFILE_NOTICE), "a warning at start");
 
     // The observatory stores the request and its solicitations, then stops before publishing.
     let case = stack.submit_selection("1d");
@@ -115,7 +125,7 @@ fn the_clock_offset_and_the_fault_points_work_across_processes_and_nothing_is_lo
     stack.start_daemon(OBSERVATORY_DAEMON);
     let exit = stack.wait_exit(FAULTY_BODY, FAULT_TIMEOUT);
     assert_eq!(exit.code(), Some(FAULT_EXIT_CODE), "the responder stopped at its fault point");
-    stack.edit_settings(FAULTY_BODY, |s| s.set_development(Profile::Production, DevelopmentSettings::default()));
+    stack.edit_settings(FAULTY_BODY, |s| s.set_development(Profile::Development, DevelopmentSettings::default()));
     stack.start_daemon(FAULTY_BODY);
 
     // Nothing was lost: the whole result, every body's answer in it.
@@ -126,5 +136,6 @@ fn the_clock_offset_and_the_fault_points_work_across_processes_and_nothing_is_lo
     let check = stack.expected().check(&rows, &[]);
     assert!(check.adds_up(), "{check:?}");
     let (_, health) = http_get(stack.health_addr(FAULTY_BODY), "/health").unwrap();
-    assert!(health.contains("\"announcements\":[]"), "back in production, nothing announced: {health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["announcements"], serde_json::json!([PROFILE_NOTICE]), "its hooks gone: {health}");
 }

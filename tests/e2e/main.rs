@@ -30,6 +30,7 @@ mod requester_check;
 mod requester_cli;
 mod settings_errors;
 mod startup;
+mod statistics_agent;
 mod storage_faults;
 mod store_modes;
 mod submit_waits;

@@ -186,10 +186,12 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts a daemon with `settings` (a TOML body whose `metrics_addr` and `[broker]` this
-    /// adds; `{dir}` is its directory) and waits until `/health` answers 200. It reaches the
-    /// broker through `through` when given. `None`: no broker, the test is skipped.
-    fn start(role: &'static str, settings: &str, through: Option<&BrokerProxy>) -> Option<Daemon> {
+    /// Starts the daemon of `party` with `settings` (a TOML body whose `metrics_addr` and
+    /// `[broker]` this adds; `{dir}` is its directory) and waits until `/health` answers 200.
+    /// It runs under the production profile, alone on the broker: the test broker's user is its
+    /// own broker identity. It reaches the broker through `through` when given. `None`: no
+    /// broker, the test is skipped.
+    fn start(role: &'static str, party: &str, settings: &str, through: Option<&BrokerProxy>) -> Option<Daemon> {
         let url = support::amqp_url();
         if !support::broker_reachable_or_skip(&url) {
             return None;
@@ -202,6 +204,7 @@ impl Daemon {
             .unwrap();
         runtime.block_on(declared.close());
         let daemon_url = through.map_or_else(|| url.clone(), |proxy| proxy.url.clone());
+        let user = passerelle_test_support::broker::login(&url);
 
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -210,7 +213,8 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "{settings}metrics_addr = \"127.0.0.1:{port}\"\n[broker]\nurls = [\"{daemon_url}\"]\nprefix = \"{prefix}\"\n"
+                "{settings}metrics_addr = \"127.0.0.1:{port}\"\n[broker]\nurls = [\"{daemon_url}\"]\nprefix = \"{prefix}\"\n\
+                 [broker.identity]\ninsecure_any_user = false\n[broker.identity.users]\n{user:?} = [{party:?}]\n"
             ),
         )
         .unwrap();
@@ -309,10 +313,12 @@ impl Daemon {
 #[test]
 fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     let settings = "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{dir}/data\"\nout_dir = \"{dir}/out\"\n";
-    let Some(daemon) = Daemon::start("requester", settings, None) else { return };
+    let Some(daemon) = Daemon::start("requester", "cnaf", settings, None) else { return };
     let health = daemon.health().unwrap().1;
     assert_eq!(health["phase"], "serving", "{health}");
     assert_eq!(health["broker_connected"], true, "{health}");
+    assert_eq!(health["profile"], "production", "{health}");
+    assert_eq!(health["announcements"], serde_json::json!([]), "production announces nothing: {health}");
     let m = daemon.scrape_until(|_| true);
     assert_eq!(m.get(r#"passerelle_requester_cases{state="sent"}"#), 0.0);
     assert_eq!(m.get("passerelle_bus_connections_total"), 1.0, "connected once");
@@ -323,7 +329,7 @@ fn the_requester_daemon_serves_metrics_and_health_on_its_metrics_addr() {
 #[test]
 fn the_observatory_daemon_serves_metrics_and_health_on_its_metrics_addr() {
     let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
-    let Some(daemon) = Daemon::start("observatory", &settings, None) else { return };
+    let Some(daemon) = Daemon::start("observatory", OBSERVATORY, &settings, None) else { return };
     // The start is audited once the daemon runs, after the first snapshot of its store.
     let started = r#"passerelle_observatory_audit_entries_total{action="started"}"#;
     let m = daemon.scrape_until(|m| m.samples.get(started) == Some(&1.0));
@@ -342,7 +348,7 @@ fn health_follows_the_broker_connection() {
     }
     let proxy = BrokerProxy::start(&support::amqp_url());
     let settings = format!("code = \"{OBSERVATORY}\"\ndata_dir = \"{{dir}}\"\n");
-    let Some(mut daemon) = Daemon::start("observatory", &settings, Some(&proxy)) else { return };
+    let Some(mut daemon) = Daemon::start("observatory", OBSERVATORY, &settings, Some(&proxy)) else { return };
     // `/health` says serving just before the consumers start; a loss while they start is fatal.
     daemon.wait_for_log("observatory running");
 

@@ -14,9 +14,9 @@
 //! a reason or a log, and two normal cases — one in flight while the poison arrives, one
 //! submitted after — complete with every person exactly once.
 //!
-//! The stack runs in its own vhost with the strict identity profile (`insecure_any_user =
-//! false`): the daemons' broker user speaks for every party, a second broker user made for the
-//! test speaks for none. It kills nothing, so it runs in the parallel suite.
+//! The stack runs in its own vhost with the strict identity map (`insecure_any_user = false`):
+//! the daemons' broker user speaks for every party (a shared user, which only the stack's
+//! development profile allows), a second broker user made for the test speaks for none. It kills nothing, so it runs in the parallel suite.
 
 use crate::support;
 
@@ -424,7 +424,7 @@ fn publish(poisons: &[Poison], targets: &[Target], url: &str, stranger_url: &str
     });
 }
 
-/// The strict identity profile: the stack's one login speaks for every party, the stranger for none.
+/// The strict identity map: the stack's one login speaks for every party, the stranger for none.
 fn strict_identity(identity: &mut passerelle_bus::IdentitySettings, user: &str, stranger: &str) {
     identity.insecure_any_user = false;
     let parties = [OBSERVATORY, "cnam", "cnav", "cnaf", "msa"].map(str::to_owned).to_vec();

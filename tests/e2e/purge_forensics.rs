@@ -100,7 +100,7 @@ fn a_crash_after_a_purge_leaves_no_nir_readable_and_a_crash_while_writing_no_par
 
     // Started again without its fault point, the requester writes the result whole (and sends
     // the receipt, if the crash came first).
-    stack.edit_settings(REQUESTER_DAEMON, |s| s.set_development(Profile::Production, DevelopmentSettings::default()));
+    stack.edit_settings(REQUESTER_DAEMON, |s| s.set_development(Profile::Development, DevelopmentSettings::default()));
     stack.start_daemon(REQUESTER_DAEMON);
     eventually("the result files written whole", CASE_TIMEOUT, || {
         let left = names(&out);
@@ -130,7 +130,8 @@ fn a_crash_after_a_purge_leaves_no_nir_readable_and_a_crash_while_writing_no_par
     assert!(!keys.windows(case.len()).any(|w| w == case.as_bytes()), "the purged case's key is still on disk");
 
     // Started again, the observatory has the case purged.
-    stack.edit_settings(OBSERVATORY_DAEMON, |s| s.set_development(Profile::Production, DevelopmentSettings::default()));
+    stack
+        .edit_settings(OBSERVATORY_DAEMON, |s| s.set_development(Profile::Development, DevelopmentSettings::default()));
     stack.start_daemon(OBSERVATORY_DAEMON);
     stack.wait_purged(&case, CASE_TIMEOUT);
 }

@@ -26,12 +26,14 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// The requester's settings: under the development profile, as the test plays its observatory
+/// with the same broker login (a shared identity, which production refuses).
 fn write_config(dir: &Path, prefix: &str) -> PathBuf {
     let config = dir.join("requester.toml");
     std::fs::write(
         &config,
         format!(
-            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\", \"cnav-idf\"]\n",
+            "profile = \"development\"\nbody = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\", \"cnav-idf\"]\n",
             data = dir.join("data").display(),
             out = dir.join("out").display(),
             url = amqp_url(),

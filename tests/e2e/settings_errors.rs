@@ -2,7 +2,8 @@
 //! naming the key and where it was set (the file's line and column, or the variable), the
 //! expected type in words and the key a misspelt one most likely meant; a legal limit out of
 //! range is refused with its range and its source, never lowered. Nothing here reaches the
-//! broker: every mistake is found before connecting.
+//! broker: every mistake is found before connecting — a daemon without a broker identity of its
+//! own outside the development profile included.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -144,6 +145,97 @@ fn the_broker_is_required_outside_development() {
         format!("profile = \"development\"\ncode = \"carsat-sud-est\"\ndata_dir = \"{}\"\n", data.display()),
     )
     .unwrap();
+    let o = ctl_status(&config, &[]);
+    assert_eq!(o.status.code(), Some(4), "past the settings, to the missing store: {}", stderr(&o));
+}
+
+/// `passerelle <kind> run --config FILE`, its data_dir a file: a daemon past its settings stops
+/// at its folders (exit 4) before any broker connection.
+fn run_daemon(kind: &str, config: &Path) -> Output {
+    passerelle().args([kind, "run", "--config"]).arg(config).env_remove("PASSERELLE_LOG_FORMAT").output().unwrap()
+}
+
+#[test]
+fn a_daemon_without_its_own_broker_identity_is_refused_outside_development_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_folder = dir.path().join("not-a-folder");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let broker = "[broker]\nurls = [\"amqp://body-cnaf:pw@127.0.0.1:1/passerelle\"]\n";
+    let files = [
+        ("observatory", "code = \"carsat-sud-est\"\n".to_owned()),
+        ("responder", "body = \"cnam\"\n[source]\nkind = \"extract\"\n".to_owned()),
+        ("requester", format!("body = \"cnaf\"\noffice = \"caf-13\"\nout_dir = {:?}\n", dir.path().join("out"))),
+    ];
+    for (kind, role) in &files {
+        // No identity settings at all: the development default, refused.
+        let config = dir.path().join(format!("{kind}.toml"));
+        std::fs::write(&config, format!("data_dir = {not_a_folder:?}\n{role}{broker}")).unwrap();
+        refused(
+            &run_daemon(kind, &config),
+            &[
+                &format!("{kind}.toml"),
+                "`broker.identity.insecure_any_user`: true (its default when not set)",
+                "write `insecure_any_user = false` under [broker.identity]",
+                "[broker.identity.users]",
+                "README, \"Broker settings\"",
+            ],
+        );
+        // The same file under the development profile, asked for by name, gets past its
+        // settings (to its folder, which is a file).
+        std::fs::write(&config, format!("profile = \"development\"\ndata_dir = {not_a_folder:?}\n{role}{broker}"))
+            .unwrap();
+        let o = run_daemon(kind, &config);
+        assert_eq!(o.status.code(), Some(4), "{kind}: past the settings, to its data_dir: {}", stderr(&o));
+    }
+
+    // The observatory, with each wrong identity map and then a right one.
+    let observatory = |identity: &str| {
+        let config = dir.path().join("observatory.toml");
+        let urls = "urls = [\"amqp://observatory-sud-est:s3cr3t@127.0.0.1:1/passerelle\"]";
+        let text = format!(
+            "code = \"carsat-sud-est\"\ndata_dir = {not_a_folder:?}\n[broker]\n{urls}\n[broker.identity]\n{identity}"
+        );
+        std::fs::write(&config, text).unwrap();
+        run_daemon("observatory", &config)
+    };
+    let line = refused(
+        &observatory("insecure_any_user = true\n"),
+        &["`broker.identity.insecure_any_user`: true", "the shared identity of the development profile"],
+    );
+    assert!(line.contains("observatory.toml, line 6, column 1"), "blamed on its line: {line}");
+    refused(
+        &observatory("insecure_any_user = false\n"),
+        &["`broker.identity.users`: not set: outside `profile = \"development\"` each party has its own broker user"],
+    );
+    refused(
+        &observatory(
+            "insecure_any_user = false\n[broker.identity.users]\n\
+             \"observatory-sud-est\" = [\"carsat-sud-est\"]\n\"passerelle\" = [\"cnam\", \"cnav\", \"cnaf\", \"msa\"]\n",
+        ),
+        &[
+            "`broker.identity.users`: broker user \"passerelle\" speaks for 4 parties (cnaf, cnam, cnav, msa)",
+            "give each party its own broker user",
+        ],
+    );
+    let line = refused(
+        &observatory("insecure_any_user = false\n[broker.identity.users]\n\"body-cnam\" = [\"cnam\"]\n"),
+        &[
+            "`broker.identity.users`: this observatory logs in to the broker as \"observatory-sud-est\" \
+             (`broker.urls`), a user it does not map",
+            "add \"observatory-sud-est\" = [\"carsat-sud-est\"] if that is carsat-sud-est's own user",
+        ],
+    );
+    assert!(!line.contains("s3cr3t"), "the login named, never its password: {line}");
+    let o = observatory(
+        "insecure_any_user = false\n[broker.identity.users]\n\
+         \"observatory-sud-est\" = [\"carsat-sud-est\"]\n\"body-cnam\" = [\"cnam\"]\n",
+    );
+    assert_eq!(o.status.code(), Some(4), "one broker user per party: past the settings: {}", stderr(&o));
+
+    // A command that never speaks on the broker as the party reads the same refused file.
+    let config = dir.path().join("observatory.toml");
+    std::fs::write(&config, format!("code = \"carsat-sud-est\"\ndata_dir = {:?}\n{broker}", dir.path().join("d")))
+        .unwrap();
     let o = ctl_status(&config, &[]);
     assert_eq!(o.status.code(), Some(4), "past the settings, to the missing store: {}", stderr(&o));
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use passerelle_bus::BusSettings;
+use passerelle_bus::{BusSettings, IdentitySettings};
 use passerelle_observatory::ObservatorySettings;
 use passerelle_party::process::{http_get, SpawnedParty};
 use passerelle_party::PartySettings;
@@ -33,7 +33,8 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// The daemon of `settings`, whose broker is `url`.
+    /// The daemon of `settings`, whose broker is `url`: under the production profile, the URL's
+    /// user its own broker identity (it is alone on the broker).
     fn of(
         mut settings: PartySettings,
         url: &str,
@@ -41,10 +42,13 @@ impl Daemon {
         start_timeout_s: u64,
         dir: tempfile::TempDir,
     ) -> Daemon {
+        let mut identity = IdentitySettings { insecure_any_user: false, ..IdentitySettings::default() };
+        identity.users.insert(passerelle_test_support::broker::login(url), vec![settings.code().to_owned()]);
         *settings.broker_mut() = BusSettings {
             urls: vec![url.to_owned()],
             prefix: prefix.to_owned(),
             start_timeout_s,
+            identity,
             ..BusSettings::default()
         };
         let config = dir.path().join("settings.toml");
@@ -73,19 +77,13 @@ impl Daemon {
         (status.code(), self.stderr())
     }
 
-    /// Its stderr, without the start markers, INFO lines (where `/health` is served) and the
-    /// development identity profile's warning (the default `[broker.identity]` of these
-    /// settings): the warnings, errors and the failure line.
+    /// Its stderr, without the start markers and INFO lines (where `/health` is served): the
+    /// warnings, errors and the failure line.
     fn stderr(&self) -> Vec<String> {
         self.process
             .log()
             .lines()
-            .filter(|l| {
-                !l.starts_with("==== start #")
-                    && !l.is_empty()
-                    && !l.contains(" INFO")
-                    && !l.contains("INSECURE bus identity profile")
-            })
+            .filter(|l| !l.starts_with("==== start #") && !l.is_empty() && !l.contains(" INFO"))
             .map(str::to_owned)
             .collect()
     }

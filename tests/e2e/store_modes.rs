@@ -73,7 +73,7 @@ fn a_demo_under_umask_000_writes_stores_and_results_0600_in_folders_0700() {
     for expected in [
         "observatory/observatory.db",
         "observatory/observatory.keys",
-        "observatory/statistics.db",
+        "observatory/statistics/statistics.db",
         "observatory/statistics.key",
         "responder-cnam/extract-index.sqlite",
         "requester/data/requester.db",
@@ -101,6 +101,10 @@ fn an_observatory_makes_its_files_0600_and_refuses_a_store_others_can_read() {
         prefix: passerelle_test_support::unique_name("modes"),
         ..BusSettings::default()
     };
+    // Alone on the broker, the test user is its own broker identity (the production profile).
+    let identity = &mut settings.broker_mut().identity;
+    identity.insecure_any_user = false;
+    identity.users.insert(passerelle_test_support::broker::login(&vhost.url()), vec!["carsat-sud-est".to_owned()]);
     let config = dir.path().join("settings.toml");
     settings.write(&config).unwrap();
     let mut daemon =
@@ -110,7 +114,15 @@ fn an_observatory_makes_its_files_0600_and_refuses_a_store_others_can_read() {
     daemon.spawn().unwrap();
     daemon.wait_healthy(Instant::now() + WAIT).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(mode(&data_dir), 0o700);
-    for file in ["observatory.db", "observatory.db-wal", "observatory.db-shm", "statistics.db", "observatory.lock"] {
+    assert_eq!(mode(&data_dir.join("statistics")), 0o700, "the statistics folder");
+    for file in [
+        "observatory.db",
+        "observatory.db-wal",
+        "observatory.db-shm",
+        "statistics/statistics.db",
+        "statistics.key",
+        "observatory.lock",
+    ] {
         assert_eq!(mode(&data_dir.join(file)), 0o600, "{file}");
     }
     daemon.stop(WAIT).unwrap_or_else(|e| panic!("{e:#}"));

@@ -23,11 +23,12 @@ async fn submit_names_the_queue_nobody_consumes_and_an_interrupt_exits_130_sayin
     }
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("test-submit-waits-{}", &passerelle_requester::Uuid::new_v4().simple().to_string()[..12]);
+    // The development profile: the test plays the observatory with the same broker login.
     let config = dir.path().join("requester.toml");
     std::fs::write(
         &config,
         format!(
-            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\"]\n",
+            "profile = \"development\"\nbody = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\"]\n",
             data = dir.path().join("data").display(),
             out = dir.path().join("out").display(),
         ),

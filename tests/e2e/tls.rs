@@ -403,8 +403,9 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
         ),
     )
     .unwrap();
-    let mut responder = PartySettings::load(PartyKind::Responder, &responder_config).unwrap();
-    *responder.broker_mut() = broker(&node, OBSERVATORY_USER, certs.client(Some("observatory")));
+    let mut responder = PartySettings::load_local(PartyKind::Responder, &responder_config).unwrap();
+    // Its URL names its own user, its certificate is the observatory's.
+    *responder.broker_mut() = broker(&node, CNAM_USER, certs.client(Some("observatory")));
     let responder_config = dir.path().join("responder.toml");
     responder.write(&responder_config).unwrap();
     let mut wrong =

@@ -4,6 +4,7 @@
 //! `passerelle-test-support`, re-exported here for the modules that name them through `support`.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod proxy;
 pub mod stack;
 

@@ -6,7 +6,8 @@
 //! `requester status --json` and `requester fetch`, the audit trail with `audit show --json`.
 //!
 //! The settings files are a `passerelle_party::Deployment`'s, serialised from the settings
-//! types; [`Stack::edit_settings`] changes one (its development hooks, its broker identity)
+//! types, under `profile = "development"` (every daemon logs in as the vhost's one user, a
+//! shared identity production refuses); [`Stack::edit_settings`] changes one (its development hooks, its broker identity)
 //! before a start. Each daemon is a `passerelle_party::process::SpawnedParty`: it can be killed
 //! (`kill -9`), stopped (SIGTERM) and started again on the same settings, store and `/health`
 //! port; its log (stderr, every incarnation appended) can be read.
@@ -24,6 +25,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use passerelle_bus::BusSettings;
+use passerelle_hooks::Profile;
 pub use passerelle_party::process::http_get;
 use passerelle_party::process::{FreePorts, SpawnedParty};
 use passerelle_party::{Deployment, PartySettings};
@@ -182,6 +184,9 @@ impl Stack {
         };
         let bodies: Vec<String> = RESPONDERS.iter().map(|b| (*b).to_owned()).collect();
         let mut deployment = Deployment::new(&root, &broker, OBSERVATORY, &bodies, (REQUESTER_BODY, REQUESTER_OFFICE));
+        // Every daemon logs in as the vhost's one user: the development profile's shared
+        // identity, asked for by name.
+        deployment.set_profile(Profile::Development);
         deployment.set_chunk_size(options.chunk_size);
         deployment.observatory.tick_ms = options.tick_ms;
         let mut ports = FreePorts::default();
@@ -280,7 +285,7 @@ impl Stack {
         self.population_dir().join(format!("extract-{body}.csv"))
     }
 
-    /// The observatory's `data_dir` (`observatory.db`, `statistics.db`).
+    /// The observatory's `data_dir` (`observatory.db`, `statistics.key`, `statistics/statistics.db`).
     pub fn observatory_data_dir(&self) -> PathBuf {
         self.dir.path().join("observatory")
     }

@@ -16,6 +16,7 @@ pub mod definitions;
 mod envelope;
 mod error;
 mod health;
+mod identity;
 mod memory;
 mod message;
 mod notice;

@@ -31,7 +31,9 @@
 //! is a party with its own broker user and queues.
 //!
 //! The defaults are the development profile: the local broker as `guest`, who may speak for
-//! every party (`insecure_any_user = true`, logged as a warning on connect).
+//! every party (`insecure_any_user = true`, logged as a warning on connect). Outside the
+//! development profile a party refuses them at start: it needs one broker user per party
+//! ([`BusSettings::check_identity`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,7 +127,8 @@ pub struct IdentitySettings {
     /// Broker user → the party codes (body or observatory codes) it may speak for.
     #[serde(default)]
     pub users: BTreeMap<String, Vec<String>>,
-    /// INSECURE development profile: any broker user may speak for any party. Logged as a warning.
+    /// INSECURE development profile: any broker user may speak for any party. Logged as a warning;
+    /// refused at start outside `profile = "development"`.
     #[serde(default = "default_insecure")]
     pub insecure_any_user: bool,
 }

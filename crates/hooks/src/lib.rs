@@ -51,10 +51,12 @@ pub const FAULT_POINTS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Development hooks are refused.
+    /// One broker identity per party (`[broker.identity]`, checked at start); development
+    /// hooks are refused.
     #[default]
     Production,
-    /// Development hooks are honoured, and announced.
+    /// The shared broker identity and development hooks are allowed, and announced at every
+    /// start and in `/health`.
     Development,
 }
 
@@ -62,6 +64,14 @@ impl Profile {
     /// Whether this is the default (settings files leave it out).
     pub fn is_production(&self) -> bool {
         *self == Profile::Production
+    }
+
+    /// Its name in settings files and in `/health`: `production`, `development`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::Production => "production",
+            Profile::Development => "development",
+        }
     }
 }
 
@@ -145,12 +155,20 @@ impl Hooks {
         }
     }
 
+    /// The profile the party runs under.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
     /// One sentence per honoured hook (and one for the development profile itself): what
     /// `/health` and the start's warnings say.
     pub fn notices(&self) -> Vec<String> {
         let mut notices = Vec::new();
         if self.profile == Profile::Development {
-            notices.push("profile development: development hooks are honoured (never in production)".to_owned());
+            notices.push(
+                "profile development: the shared broker identity and development hooks are allowed (never in production)"
+                    .to_owned(),
+            );
         }
         if let Some(offset) = self.clock_offset_s {
             notices.push(format!("development hook: the clock is {offset} s off the system clock"));

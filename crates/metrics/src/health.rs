@@ -1,6 +1,7 @@
 //! What `/health` reports: whether the daemon serves (it is not still starting nor stopping),
-//! whether its broker connection is open, why it is unhealthy when it is, and the notices its
-//! bootstrap announces at every start (e.g. development hooks that are active).
+//! whether its broker connection is open, why it is unhealthy when it is, the profile it runs
+//! under, and the notices its bootstrap announces at every start (e.g. development hooks that
+//! are active).
 //!
 //! A daemon is healthy while it serves and its bus is connected: a service manager or a load
 //! balancer takes it out of rotation as soon as it loses the broker, and back once the bus
@@ -40,8 +41,17 @@ pub struct HealthReport {
     pub broker_connected: bool,
     /// Why it is not healthy, in words an operator acts on (empty when healthy).
     pub reasons: Vec<String>,
+    /// The profile the daemon runs under, `production` or `development` (the shared broker
+    /// identity and development hooks allowed): an operator sees at once a daemon that must
+    /// not hold real data.
+    #[serde(default = "production")]
+    pub profile: String,
     /// Notices the daemon announces at every start (e.g. development hooks that are active).
     pub announcements: Vec<String>,
+}
+
+fn production() -> String {
+    "production".to_owned()
 }
 
 /// What `/health` reports, shared by the daemon (which sets its phase and announcements), its
@@ -57,6 +67,8 @@ struct State {
     /// While standing by: who holds the lock it waits for, and the phase to go back to.
     holder: RwLock<Option<(String, Phase)>>,
     announcements: RwLock<Vec<String>>,
+    /// See [`HealthReport::profile`].
+    profile: RwLock<String>,
     /// Why the broker could not be reached yet, while [`Phase::WaitingForBroker`].
     waiting: RwLock<Option<String>>,
 }
@@ -77,6 +89,7 @@ impl Health {
             broker: RwLock::new(broker),
             holder: RwLock::default(),
             announcements: RwLock::default(),
+            profile: RwLock::new(production()),
             waiting: RwLock::default(),
         }))
     }
@@ -146,6 +159,11 @@ impl Health {
             notices.into_iter().map(Into::into).collect();
     }
 
+    /// The profile `/health` names (`production` until the bootstrap sets it).
+    pub fn set_profile(&self, profile: &str) {
+        *self.0.profile.write().unwrap_or_else(|p| p.into_inner()) = profile.to_owned();
+    }
+
     /// Adds one notice to those `/health` carries.
     pub fn announce(&self, notice: impl Into<String>) {
         self.0.announcements.write().unwrap_or_else(|p| p.into_inner()).push(notice.into());
@@ -183,6 +201,7 @@ impl Health {
             phase,
             broker_connected,
             reasons,
+            profile: self.0.profile.read().unwrap_or_else(|p| p.into_inner()).clone(),
             announcements: self.0.announcements.read().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -254,5 +273,18 @@ mod tests {
         assert_eq!(copy.report().announcements, ["development hooks active: clock offset", "second"]);
         health.set_announcements(Vec::<String>::new());
         assert!(copy.report().announcements.is_empty());
+    }
+
+    #[test]
+    fn the_profile_is_named_production_by_default() {
+        let health = Health::default();
+        assert_eq!(serde_json::to_value(health.report()).unwrap()["profile"], "production");
+        health.set_profile("development");
+        assert_eq!(serde_json::to_value(health.clone().report()).unwrap()["profile"], "development");
+        let old: HealthReport = serde_json::from_str(
+            r#"{"healthy":true,"phase":"serving","broker_connected":true,"reasons":[],"announcements":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(old.profile, "production", "a report without the field");
     }
 }

@@ -8,8 +8,9 @@
 //!   ([`outbox`]), the inbox of processed message ids ([`inbox`]) and the hash-chained audit
 //!   trail ([`audit`]). Keeping them in one file lets a state change, the messages it causes, the
 //!   processed message id and its audit entry commit in *one* transaction;
-//! - the **statistics store** ([`statistics::StatisticsStore`], `statistics.db`): the separate
-//!   logical store of art. 4–5, pseudonymised, with no identifying column.
+//! - the **statistics store** ([`statistics::StatisticsStore`], `statistics/statistics.db`): the
+//!   separate logical store of art. 4–5, pseudonymised, with no identifying column, alone in its
+//!   folder; its pseudonym key stays beside the case store ([`statistics::placement`]).
 //!
 //! Pragmas, durability, migrations, group commit, redoable writes, the checkpoint thread and the
 //! rebuild after a purge are [`passerelle_sqlite`]'s; each file's schema is its list of numbered
@@ -48,7 +49,8 @@ pub use purge::PurgeCounts;
 pub use solicitations::{ChunkStatus, StoredSolicitation};
 pub use state::{next, CaseEvent, CaseState};
 pub use statistics::{
-    ChunkStatistics, Pseudonymiser, StatisticsReport, StatisticsRow, StatisticsStore, StatisticsValue,
+    parse_pseudonym, ChunkStatistics, NotAPseudonym, Pseudonymiser, StatisticsPlacement, StatisticsReport,
+    StatisticsRow, StatisticsStore, StatisticsValue,
 };
 pub use store::{CaseStore, Tx};
 
@@ -66,6 +68,13 @@ pub enum StoreError {
     /// A value that looks like personal data where only ids and counts may go (audit trail).
     #[error("refused to store personal data in {0}")]
     PersonalData(&'static str),
+    /// A statistics file is in two places that differ ([`statistics::settle`]): the operator
+    /// chooses which one stays.
+    #[error("{what} is in two places that differ, {stray} and {kept}: {why}")]
+    Misplaced { what: &'static str, kept: PathBuf, stray: PathBuf, why: &'static str },
+    /// The pseudonym key's place is inside the statistics folder, which a statistics agent reads.
+    #[error("the pseudonym key {key} is inside the statistics folder {folder}: a statistics agent reads that folder, and the key must stay where the observatory daemon alone reads it")]
+    KeyInStatisticsFolder { key: PathBuf, folder: PathBuf },
     /// The database holds something this code cannot read (a bad value).
     #[error("the database is not usable: {0}")]
     Corrupt(String),

@@ -60,12 +60,15 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    /// Opens the stores (creating them and the statistics secret on first start).
+    /// Opens the stores (creating them and the pseudonym key on first start), after moving the
+    /// statistics files of an earlier layout to their places (the caller holds the `data_dir`
+    /// lock).
     pub(crate) fn open(settings: &ObservatorySettings, clock: Arc<dyn Clock>) -> Result<Engine, ObservatoryError> {
         let config = settings.resolve()?;
         let store = CaseStore::open(&settings.case_db_path())?;
         // Keys left by a transaction a crash cut short seal nothing: they go at start.
         store.forget_spent_keys()?;
+        passerelle_observatory_store::statistics::settle(&settings.statistics_placement())?;
         let statistics = StatisticsStore::open(&settings.statistics_db_path())?;
         let pseudonymiser = Pseudonymiser::load_or_create(&settings.secret_path())?;
         Ok(Engine {

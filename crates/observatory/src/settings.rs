@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! code = "carsat-sud-est"              # this observatory (passerelle_protocol::territory)
-//! data_dir = "/var/lib/passerelle"     # observatory.db, statistics.db, statistics.key
+//! data_dir = "/var/lib/passerelle"     # observatory.db, statistics.key, statistics/statistics.db
 //! respond_by_default_days = 7          # deadline when the request gives none (1 to 21)
 //! retention_days = 30                  # payload cap: 1 to 30 (art. 5: 30 days at most)
 //! chunk_size = 1000                    # persons per solicitation / result chunk
@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use passerelle_bus::BusSettings;
 use passerelle_hooks::{DevelopmentSettings, Profile};
+use passerelle_observatory_store::StatisticsPlacement;
 use passerelle_protocol::ids::ObservatoryCode;
 use passerelle_protocol::rules;
 use passerelle_protocol::territory::Territories;
@@ -66,7 +67,8 @@ const MAX_REBUILD_INTERVAL_S: u64 = 3600;
 pub struct ObservatorySettings {
     /// This observatory's code, e.g. `carsat-sud-est`.
     pub code: String,
-    /// Where the case store, the statistics store and the statistics secret live.
+    /// Where the case store and the pseudonym key live, and the statistics folder
+    /// (`statistics/`, the statistics store alone).
     pub data_dir: PathBuf,
     #[serde(default)]
     pub broker: BusSettings,
@@ -81,6 +83,7 @@ pub struct ObservatorySettings {
     #[serde(default)]
     pub routing: BTreeMap<String, Vec<String>>,
     /// The HMAC key of the statistics pseudonyms; generated (mode 0600) on first start if absent.
+    /// Read by the observatory daemon alone: never inside the statistics folder.
     /// Default: `data_dir/statistics.key`.
     #[serde(default)]
     pub statistics_secret_file: Option<PathBuf>,
@@ -168,12 +171,28 @@ impl ObservatorySettings {
         self.data_dir.join("observatory.db")
     }
 
-    /// The statistics store file.
-    pub fn statistics_db_path(&self) -> PathBuf {
-        self.data_dir.join("statistics.db")
+    /// The statistics folder: the statistics store alone, never the pseudonym key (what a
+    /// statistics agent may be given to read).
+    pub fn statistics_dir(&self) -> PathBuf {
+        self.data_dir.join("statistics")
     }
 
-    /// The statistics secret file.
+    /// The statistics store file, in the statistics folder.
+    pub fn statistics_db_path(&self) -> PathBuf {
+        self.statistics_dir().join("statistics.db")
+    }
+
+    /// The statistics files' places, and where the earlier layout kept the store (beside the
+    /// case store), for [`passerelle_observatory_store::statistics::settle`].
+    pub fn statistics_placement(&self) -> StatisticsPlacement {
+        StatisticsPlacement {
+            store: self.statistics_db_path(),
+            legacy_store: self.data_dir.join("statistics.db"),
+            key: self.secret_path(),
+        }
+    }
+
+    /// The pseudonym key file (the statistics secret).
     pub fn secret_path(&self) -> PathBuf {
         self.statistics_secret_file.clone().unwrap_or_else(|| self.data_dir.join("statistics.key"))
     }
@@ -195,6 +214,16 @@ impl ObservatorySettings {
             return bad(
                 "broker.observatories",
                 format!("the deployment does not list this observatory `{}`", self.code),
+            );
+        }
+        if self.secret_path().starts_with(self.statistics_dir()) {
+            return bad(
+                "statistics_secret_file",
+                format!(
+                    "the pseudonym key may not be inside the statistics folder {}: a statistics agent reads that \
+                     folder, and the key stays where the observatory daemon alone reads it (default: data_dir/statistics.key)",
+                    self.statistics_dir().display()
+                ),
             );
         }
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
@@ -357,6 +386,12 @@ mod tests {
         s.territory.remove("999");
         s.rebuild_interval_s = 3601;
         assert_eq!(s.resolve().unwrap_err().key, "rebuild_interval_s");
+        s.rebuild_interval_s = 60;
+        s.statistics_secret_file = Some(s.statistics_dir().join("pseudonyms.key"));
+        let refused = s.resolve().unwrap_err();
+        assert_eq!(refused.key, "statistics_secret_file");
+        assert!(refused.message.contains("statistics folder"), "{}", refused.message);
+        s.statistics_secret_file = Some(s.data_dir.join("elsewhere.key"));
         s.rebuild_interval_s = 0;
         assert_eq!(s.resolve().unwrap().rebuild_interval, Duration::ZERO);
     }
@@ -373,6 +408,8 @@ mod tests {
         let ok = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[territory]\n\"976\" = 'css-mayotte'\n").unwrap();
         assert_eq!(ok.chunk_size, rules::DEFAULT_CHUNK_SIZE);
         assert_eq!(ok.secret_path(), PathBuf::from("/d/statistics.key"));
+        assert_eq!(ok.statistics_db_path(), PathBuf::from("/d/statistics/statistics.db"));
+        assert!(!ok.secret_path().starts_with(ok.statistics_dir()), "the key is outside the statistics folder");
         ok.resolve().unwrap();
         let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\nretention = 3\n").unwrap_err().to_string();
         assert!(err.contains("retention"), "{err}");

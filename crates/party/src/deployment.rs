@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use passerelle_bus::{Bus, BusSettings};
+use passerelle_hooks::Profile;
 use passerelle_observatory::{ObservatorySettings, StatusReader};
 use passerelle_requester::RequesterSettings;
 use passerelle_responder::{ExtractSettings, ResponderSettings, ResponderStats, SourceSettings};
@@ -72,6 +73,17 @@ impl Deployment {
             responder.broker = broker.clone();
         }
         self.requester.broker = broker.clone();
+    }
+
+    /// Every party under `profile`. A deployment whose parties share one broker login (the
+    /// tests' stack, the benchmark, the demo over RabbitMQ) asks for
+    /// [`Profile::Development`] by name: the production profile refuses a shared user at start.
+    pub fn set_profile(&mut self, profile: Profile) {
+        self.observatory.profile = profile;
+        for responder in &mut self.responders {
+            responder.profile = profile;
+        }
+        self.requester.profile = profile;
     }
 
     /// The parties in their start order: the observatory first (it declares the topology), the

@@ -110,6 +110,7 @@ struct Endpoint {
 
 impl Endpoint {
     async fn serve(addr: Option<&str>, health: Health, hooks: &Hooks) -> Result<Endpoint, PartyError> {
+        health.set_profile(hooks.profile().name());
         health.set_announcements(hooks.notices());
         let registry = MetricsRegistry::default();
         let server = passerelle_metrics::serve(addr, registry.clone(), health.clone())

@@ -49,9 +49,25 @@ pub enum PartySettings {
 
 impl PartySettings {
     /// Loads a `kind` party's settings file (then the `PASSERELLE_…` environment) and checks
-    /// them: a problem is a [`PartyError::Settings`] naming the key and where it was set (the
-    /// variable, or the file's line and column).
+    /// them for a party that connects to its broker: a problem is a [`PartyError::Settings`]
+    /// naming the key and where it was set (the variable, or the file's line and column).
+    /// Outside `profile = "development"` the broker is named and each party has a broker
+    /// identity of its own ([`passerelle_bus::BusSettings::check_identity`]).
     pub fn load(kind: PartyKind, path: &Path) -> Result<PartySettings, PartyError> {
+        let (settings, sources) = PartySettings::load_sourced(kind, path)?;
+        settings.require_identity(&sources)?;
+        Ok(settings)
+    }
+
+    /// [`PartySettings::load`] for a command that works on the party's own folders and never
+    /// speaks on the broker as the party (`responder load`, `requester status`, `audit`…): every
+    /// check but the broker identity, which is the daemon's to refuse.
+    pub fn load_local(kind: PartyKind, path: &Path) -> Result<PartySettings, PartyError> {
+        PartySettings::load_sourced(kind, path).map(|(settings, _)| settings)
+    }
+
+    /// [`PartySettings::load_local`], with where each key was set.
+    fn load_sourced(kind: PartyKind, path: &Path) -> Result<(PartySettings, passerelle_settings::Sources), PartyError> {
         let settings_error = |e: passerelle_settings::ConfigError| PartyError::Settings(anyhow!(e));
         let (settings, sources) = match kind {
             PartyKind::Observatory => {
@@ -67,7 +83,7 @@ impl PartySettings {
         .map_err(settings_error)?;
         settings.problems().map_err(|p| settings_error(sources.invalid(&p.key, p.message)))?;
         settings.require_broker(&sources).map_err(settings_error)?;
-        Ok(settings)
+        Ok((settings, sources))
     }
 
     /// Everything that can be checked without connecting: the role's own checks, then the
@@ -103,12 +119,7 @@ impl PartySettings {
     /// `broker.urls` a party would log in as `guest` to the local broker's vhost `/` and use (or,
     /// for an observatory, declare) the default names there.
     fn require_broker(&self, sources: &passerelle_settings::Sources) -> Result<(), passerelle_settings::ConfigError> {
-        let profile = match self {
-            PartySettings::Observatory(s) => s.profile,
-            PartySettings::Responder(s) => s.profile,
-            PartySettings::Requester(s) => s.profile,
-        };
-        if profile == Profile::Development || sources.is_set("broker.urls") {
+        if self.profile() == Profile::Development || sources.is_set("broker.urls") {
             return Ok(());
         }
         Err(sources.invalid(
@@ -118,6 +129,26 @@ impl PartySettings {
              \"Settings\"), or PASSERELLE_BROKER__URLS; the development default (guest on the local \
              broker's vhost /) is never used in production",
         ))
+    }
+
+    /// Outside `profile = "development"`, one broker identity per party: no shared user, no
+    /// `insecure_any_user`, and its own login mapped to it alone.
+    fn require_identity(&self, sources: &passerelle_settings::Sources) -> Result<(), PartyError> {
+        if self.profile() == Profile::Development {
+            return Ok(());
+        }
+        self.broker()
+            .check_identity(&self.role())
+            .map_err(|e| PartyError::Settings(anyhow!(sources.invalid(&format!("broker.{}", e.key), e.message))))
+    }
+
+    /// The profile it runs under (`profile`, production by default).
+    pub fn profile(&self) -> Profile {
+        match self {
+            PartySettings::Observatory(s) => s.profile,
+            PartySettings::Responder(s) => s.profile,
+            PartySettings::Requester(s) => s.profile,
+        }
     }
 
     /// Its folders, before anything connects ([`crate::storage`]): an unusable one is a
@@ -230,7 +261,9 @@ mod tests {
             clock_offset_s: Some(86_400),
             fault_points: vec!["observatory.after_commit_before_publish".to_owned()],
         };
-        let requester = RequesterSettings::for_dir("cnaf", "caf-13", &dir.path().join("r"));
+        let mut requester = RequesterSettings::for_dir("cnaf", "caf-13", &dir.path().join("r"));
+        requester.broker.identity.insecure_any_user = false;
+        requester.broker.identity.users.insert("guest".to_owned(), vec!["cnaf".to_owned()]);
         let postgres: PostgresSettings = toml::from_str(
             "url = \"postgres://responder:secret@db/benefits\"\nidentity_query = \"SELECT 1\"\n[categories]\n",
         )
@@ -293,5 +326,32 @@ mod tests {
         std::fs::write(&path, format!("profile = \"development\"\n{base}")).unwrap();
         let settings = PartySettings::load(PartyKind::Requester, &path).unwrap();
         assert_eq!(settings.broker().urls, passerelle_bus::BusSettings::default().urls, "the development default");
+    }
+
+    #[test]
+    fn a_daemon_needs_its_own_broker_identity_outside_development() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("responder.toml");
+        let base = "body = \"cnam\"\ndata_dir = \"/d\"\n[source]\nkind = \"extract\"\n\
+                    [broker]\nurls = [\"amqp://body-cnam:pw@rabbit/passerelle\"]\n";
+        std::fs::write(&path, base).unwrap();
+        let e = PartySettings::load(PartyKind::Responder, &path).unwrap_err();
+        assert!(matches!(e, PartyError::Settings(_)), "{e}");
+        let text = format!("{e:#}");
+        assert!(text.contains("responder.toml") && text.contains("`broker.identity.insecure_any_user`"), "{text}");
+        PartySettings::load_local(PartyKind::Responder, &path).expect("a local command does not speak on the broker");
+
+        let shared = "[broker.identity]\ninsecure_any_user = false\n[broker.identity.users]\n\
+                      \"body-cnam\" = [\"cnam\", \"cnav\"]\n";
+        std::fs::write(&path, format!("{base}{shared}")).unwrap();
+        let text = format!("{:#}", PartySettings::load(PartyKind::Responder, &path).unwrap_err());
+        assert!(text.contains("`broker.identity.users`: broker user \"body-cnam\" speaks for 2"), "{text}");
+        std::fs::write(&path, format!("profile = \"development\"\n{base}{shared}")).unwrap();
+        PartySettings::load(PartyKind::Responder, &path).expect("the development profile, asked for by name");
+
+        let own = "[broker.identity]\ninsecure_any_user = false\n[broker.identity.users]\n\"body-cnam\" = [\"cnam\"]\n";
+        std::fs::write(&path, format!("{base}{own}")).unwrap();
+        let settings = PartySettings::load(PartyKind::Responder, &path).unwrap();
+        assert_eq!(settings.profile(), Profile::Production);
     }
 }

@@ -9,7 +9,11 @@
 //! original length, escapes control and invisible characters, and masks every NIR-shaped run of
 //! digits: 13 digits or more, counting the Corsican `2A`/`2B` as digits and allowing up to three
 //! separators (spaces, dots, dashes…) between them, so `1 84 05 2A 123 456 25` is masked as well
-//! as `184052A12345625`. A run longer than a NIR is masked too: it may hold one.
+//! as `184052A12345625`. A run longer than a NIR is masked too: it may hold one. The dashes of a
+//! UUID written in its canonical form (8-4-4-4-12 hexadecimal digits) end a run rather than
+//! separate it: every message and case id of the exchange is such a UUID, one in fifty random
+//! ones has 13 digits across its dashes, and a NIR split at exactly those places is no mistake
+//! a sender makes. A UUID is therefore always shown whole.
 //!
 //! [`Shown::id`] (an identifier) shows the value only when it has the shape of one — a UUID, or
 //! lower-case letters, digits, `.`, `-`, `_`, `:` (codes, queue names) — and no NIR-shaped run;
@@ -155,8 +159,34 @@ fn is_invisible(c: char) -> bool {
         0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB)
 }
 
+/// The length of a canonical UUID (`8-4-4-4-12`).
+const UUID_CHARS: usize = 36;
+
+/// The positions of the dashes of every canonical UUID in `chars` (sorted): hard ends of a run.
+fn uuid_dashes(chars: &[char]) -> Vec<usize> {
+    let mut dashes = Vec::new();
+    let mut i = 0;
+    while i + UUID_CHARS <= chars.len() {
+        let span = &chars[i..i + UUID_CHARS];
+        let shaped = span.iter().enumerate().all(|(k, c)| match k {
+            8 | 13 | 18 | 23 => *c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+        let alone = (i == 0 || !chars[i - 1].is_alphanumeric())
+            && chars.get(i + UUID_CHARS).is_none_or(|c| !c.is_alphanumeric());
+        if shaped && alone {
+            dashes.extend([i + 8, i + 13, i + 18, i + 23]);
+            i += UUID_CHARS;
+        } else {
+            i += 1;
+        }
+    }
+    dashes
+}
+
 /// The sorted positions of the digits (and Corsican letters) of every NIR-shaped run.
 fn masked_positions(chars: &[char]) -> Vec<usize> {
+    let uuid_dashes = uuid_dashes(chars);
     let mut masked = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -180,7 +210,11 @@ fn masked_positions(chars: &[char]) -> Vec<usize> {
                 }
                 Some(_) => {
                     let gap = chars[j..].iter().take(MAX_SEPARATORS + 1).take_while(|c| !c.is_alphanumeric()).count();
-                    if gap == 0 || gap > MAX_SEPARATORS || !chars.get(j + gap).is_some_and(|c| c.is_numeric()) {
+                    if gap == 0
+                        || gap > MAX_SEPARATORS
+                        || !chars.get(j + gap).is_some_and(|c| c.is_numeric())
+                        || (j..j + gap).any(|k| uuid_dashes.binary_search(&k).is_ok())
+                    {
                         break;
                     }
                     j += gap;
@@ -318,5 +352,27 @@ mod tests {
         assert_eq!(Shown::id(nir.as_str()).to_string(), "(withheld: 15 characters, holds what looks like a NIR)");
         assert!(!is_identifier(nir.as_str()));
         assert!(is_identifier("0190d5a0-7c2e-7aa1-9b1e-1234567890ab"));
+    }
+
+    #[test]
+    fn a_uuid_with_thirteen_digits_across_its_dashes_is_still_shown() {
+        // A message id a body refused in CI: 6611-7354-9500-5 is 13 digits across dashes.
+        let id = "01a24ea9-6611-7354-9500-5b1269a0e1c7";
+        assert_eq!(Shown::id(id).to_string(), id);
+        assert_eq!(text(&format!("message {id} refused")), format!("message {id} refused"));
+        // The same digits outside a UUID's shape are still a run.
+        assert!(has_nir_run("6611-7354-9500-5"));
+        assert!(has_nir_run("01a24ea9-6611-7354-9500-5b1269a0e1c"), "35 characters: not a UUID");
+    }
+
+    proptest::proptest! {
+        /// Every UUID, whatever its digits, is an identifier and is shown whole in free text.
+        #[test]
+        fn every_uuid_is_shown(bytes in proptest::array::uniform16(proptest::num::u8::ANY), upper in proptest::bool::ANY) {
+            let id = uuid::Uuid::from_bytes(bytes).hyphenated().to_string();
+            let id = if upper { id.to_uppercase() } else { id };
+            proptest::prop_assert_eq!(Shown::id(&id).to_string(), id.clone());
+            proptest::prop_assert_eq!(text(&format!("case {id}")), format!("case {id}"));
+        }
     }
 }

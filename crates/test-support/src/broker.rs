@@ -44,6 +44,15 @@ pub fn credentials(url: &str) -> (String, String) {
     (url_decode(parsed.username()), url_decode(parsed.password().unwrap_or("")))
 }
 
+/// The broker user an AMQP URL logs in as: its user, `guest` when it names none (as RabbitMQ
+/// and lapin do). A party alone on the test broker maps it to itself, its own broker identity.
+pub fn login(url: &str) -> String {
+    match credentials(url).0 {
+        user if user.is_empty() => "guest".to_owned(),
+        user => user,
+    }
+}
+
 /// The vhost of an AMQP URL (`%2f` is `/`, no path is `/`).
 pub fn vhost_of(url: &str) -> String {
     let parsed = parse(url);

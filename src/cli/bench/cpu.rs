@@ -54,7 +54,7 @@ pub struct Reading(Vec<(String, Option<f64>)>);
 
 impl Processes {
     /// The daemons (`name`, `pid`), this process, and the local broker if `broker_url` names
-    /// this machine and exactly one `beam.smp` runs.
+    /// this machine ([`local_broker`]).
     pub fn new(daemons: Vec<(String, u32)>, broker_url: &str) -> Processes {
         let mut all = daemons;
         all.push(("requester".to_owned(), std::process::id()));
@@ -129,20 +129,59 @@ fn ticks_of_stat(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// RabbitMQ's process, when the broker URL names this machine and exactly one `beam.smp`
-/// runs here (another Erlang node beside it would make the figure meaningless).
+/// RabbitMQ's process, when the broker URL names this machine: the `beam.smp` that listens on
+/// the URL's port (another Erlang node beside it, a test's second broker say, is not counted),
+/// or, when the listening sockets cannot be matched to a process (another account's), the one
+/// `beam.smp` that runs here.
 fn local_broker(url: &str) -> Option<u32> {
     let uri: lapin::uri::AMQPUri = url.parse().ok()?;
     if !matches!(uri.authority.host.as_str(), "127.0.0.1" | "localhost" | "::1" | "[::1]") {
         return None;
     }
-    let mut found = std::fs::read_dir("/proc").ok()?.filter_map(|entry| {
-        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        (comm.trim_end() == "beam.smp").then_some(pid)
+    let nodes: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (comm.trim_end() == "beam.smp").then_some(pid)
+        })
+        .collect();
+    let listening = listening_sockets(uri.authority.port);
+    let owner = nodes.iter().copied().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|target| {
+                    let target = target.to_string_lossy();
+                    target
+                        .strip_prefix("socket:[")
+                        .and_then(|t| t.strip_suffix(']'))
+                        .and_then(|inode| inode.parse::<u64>().ok())
+                        .is_some_and(|inode| listening.contains(&inode))
+                })
+            })
+        })
     });
-    let pid = found.next()?;
-    found.next().is_none().then_some(pid)
+    owner.or_else(|| (nodes.len() == 1).then(|| nodes[0]))
+}
+
+/// The inodes of the TCP sockets listening on `port` (`/proc/net/tcp` and `tcp6`).
+fn listening_sockets(port: u16) -> Vec<u64> {
+    const LISTEN: &str = "0A";
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+                    (local_port == port && *fields.get(3)? == LISTEN).then(|| fields.get(9)?.parse().ok()).flatten()
+                })
+                .collect::<Vec<u64>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -154,6 +193,15 @@ mod tests {
         let line = "1234 (tokio (rt) worker) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 9 0 100 0 0";
         assert_eq!(ticks_of_stat(line), Some(325));
         assert_eq!(ticks_of_stat("1234 (short) S 1"), None);
+    }
+
+    #[test]
+    fn a_listening_socket_of_this_process_is_found_by_its_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listening_sockets(port).len(), 1, "port {port}");
+        drop(listener);
+        assert!(listening_sockets(port).is_empty(), "port {port} closed");
     }
 
     #[test]

@@ -168,6 +168,9 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
     let observatory = passerelle_synth::DEFAULT_TERRITORY;
     let mut parties =
         passerelle_party::Deployment::new(root, broker, observatory, &solicited, (REQUESTER_BODY, REQUESTER_OFFICE));
+    // Every party logs in with the `--amqp` URL's one user: the shared identity of the
+    // development profile, asked for by name (each daemon announces it).
+    parties.set_profile(passerelle_hooks::Profile::Development);
     // Every daemon serves `/health` on a loopback port of its own: the benchmark waits on it.
     let mut ports = FreePorts::default();
     parties.observatory.metrics_addr = Some(ports.pick()?.to_string());
@@ -185,7 +188,7 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
             let body = &responder.body;
             eprintln!("bench: responder {body} indexes its extract");
             let PartySettings::Responder(settings) =
-                PartySettings::load(PartyKind::Responder, &config).map_err(|e| e.into_inner())?
+                PartySettings::load_local(PartyKind::Responder, &config).map_err(|e| e.into_inner())?
             else {
                 bail!("{} is not a responder's settings", config.display());
             };

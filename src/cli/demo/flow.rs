@@ -127,6 +127,11 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
         Some(url) => Buses::amqp(url, &options.observatory, &solicited).await?,
     };
     deployment.set_broker(&buses.settings);
+    if options.amqp.is_some() {
+        // Every party logs in with the URL's one user: the shared identity of the development
+        // profile, asked for by name (each party announces it).
+        deployment.set_profile(passerelle_hooks::Profile::Development);
+    }
     let bus_kind = if options.amqp.is_some() { "amqp" } else { "in-process" };
     progress.finish(
         stage,

@@ -57,6 +57,9 @@ pub(crate) struct Connector {
     current: Mutex<Option<Live>>,
     generation: AtomicU64,
     closed: AtomicBool,
+    /// Raised by [`Connector::close`]: a connection being opened (the broker not answering, the
+    /// territory lock still held by this process's previous connection) is given up at once.
+    closing: watch::Sender<bool>,
     /// Connections, blocked time and dead-letters, for the metrics.
     pub stats: Arc<BusStats>,
     /// Whether the current connection is open, for `/health`.
@@ -105,6 +108,7 @@ impl Connector {
             current: Mutex::new(None),
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            closing: watch::Sender::new(false),
             stats: Arc::default(),
             health: BrokerHealth::amqp(),
             territory: None,
@@ -124,21 +128,29 @@ impl Connector {
         self.lost.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|e| e.to_string())
     }
 
-    /// The live connection, reconnecting (once through every URL) if it was lost.
+    /// The live connection, reconnecting (once through every URL) if it was lost. Gives up
+    /// with [`BusError::Closed`] as soon as the bus closes, however long the reconnection takes.
     pub async fn live(&self) -> Result<Live, BusError> {
-        let mut current = self.current.lock().await;
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(BusError::Closed);
-        }
-        if let Some(live) = current.as_ref() {
-            if live.conn.status().connected() {
-                return Ok(live.clone());
+        let mut closing = self.closing.subscribe();
+        let reconnected = async {
+            let mut current = self.current.lock().await;
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(BusError::Closed);
             }
-            tracing::warn!(generation = live.generation, "broker connection lost; reconnecting");
+            if let Some(live) = current.as_ref() {
+                if live.conn.status().connected() {
+                    return Ok(live.clone());
+                }
+                tracing::warn!(generation = live.generation, "broker connection lost; reconnecting");
+            }
+            let live = self.open().await?;
+            *current = Some(live.clone());
+            Ok(live)
+        };
+        tokio::select! {
+            live = reconnected => live,
+            _ = closing.wait_for(|closing| *closing) => Err(BusError::Closed),
         }
-        let live = self.open().await?;
-        *current = Some(live.clone());
-        Ok(live)
     }
 
     /// [`Connector::live`], retried with capped exponential backoff and jitter until it
@@ -150,7 +162,14 @@ impl Connector {
     ) -> Result<Live, BusError> {
         let mut backoff = RECONNECT_INITIAL_BACKOFF;
         loop {
-            let error = match self.live().await {
+            let attempt = match stop.as_deref_mut() {
+                Some(stop) => tokio::select! {
+                    attempt = self.live() => attempt,
+                    _ = stopped(stop) => return Err(BusError::Closed),
+                },
+                None => self.live().await,
+            };
+            let error = match attempt {
                 Ok(live) => return Ok(live),
                 Err(BusError::Closed) => return Err(BusError::Closed),
                 Err(e @ (BusError::TerritoryHeld { .. } | BusError::TerritoryLost { .. })) => return Err(e),
@@ -188,6 +207,7 @@ impl Connector {
     /// Closes the connection for good; later calls fail with [`BusError::Closed`].
     pub async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.closing.send_replace(true);
         if let Some(live) = self.current.lock().await.take() {
             if let Err(e) = live.conn.close(200, "passerelle: closing".into()).await {
                 tracing::debug!(error = %e, "closing an already broken connection");

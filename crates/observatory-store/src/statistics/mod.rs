@@ -7,12 +7,18 @@
 //! the secret), sex, birth year, territory (the département), requester, service, requested
 //! categories, and the values received with their source, plus each body's answer status.
 //!
+//! The store sits alone in its folder, the **statistics folder**, and the pseudonym key is
+//! outside it, read by the observatory daemon alone ([`placement`]): a statistics agent reads
+//! pseudonyms and follows a person by pseudonym ([`parse_pseudonym`], [`StatisticsStore::follow`]),
+//! and no view takes a NIR or turns one into a pseudonym.
+//!
 //! Architecture invariant: nothing identifying enters this store. The writer refuses any
 //! category code that [`passerelle_protocol::catalogue::is_identifying`] flags, any value that is
 //! not a well-formed value of its category, and any pseudonym that is not a 64-hex-digit HMAC;
 //! [`StatisticsStore::open`] refuses a schema with a column that is neither fixed metadata nor a
 //! non-identifying catalogue code.
 
+pub mod placement;
 mod pseudonym;
 mod report;
 
@@ -25,7 +31,8 @@ use rusqlite::params;
 
 use crate::{contains_nir, to_ms, Result, StoreError};
 
-pub use pseudonym::Pseudonymiser;
+pub use placement::{settle, Settled, StatisticsPlacement};
+pub use pseudonym::{is_pseudonym, parse_pseudonym, NotAPseudonym, Pseudonymiser, PSEUDONYM_LEN};
 pub use report::{Appearance, BodyAnswerRate, StatisticsReport};
 
 /// The statistics store's schema, in order ([`passerelle_sqlite::migrate`]). The first step
@@ -268,7 +275,7 @@ fn answers_json(answers: &[(String, String)]) -> String {
 
 /// Refuses anything identifying or malformed before it is written.
 fn check_row(row: &StatisticsRow) -> Result<()> {
-    if row.pseudonym.len() != 64 || !row.pseudonym.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_pseudonym(&row.pseudonym) {
         return Err(StoreError::PersonalData("the statistics pseudonym column (not an HMAC)"));
     }
     for code in row.requested.iter().chain(row.values.iter().map(|v| &v.category)) {

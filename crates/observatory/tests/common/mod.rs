@@ -46,7 +46,7 @@ pub fn person(i: u32) -> v1::RequestedPerson {
     v1::RequestedPerson {
         nir: nir(i, birth_year),
         former_nirs: vec![],
-        sex: if i % 2 == 0 { Sex::Female as i32 } else { Sex::Male as i32 },
+        sex: if i.is_multiple_of(2) { Sex::Female as i32 } else { Sex::Male as i32 },
         birth_year,
         commune_code: COMMUNE.into(),
         known_risk_factors: Some(CategoryValues { rsa: Some(true), ..Default::default() }),
@@ -535,16 +535,47 @@ impl Stack {
     }
 }
 
-/// Every byte of the observatory's files (`.db`, `-wal`, `-shm` of both stores) and of the
-/// captured logs.
+/// Every byte of the observatory's files (`.db`, `-wal`, `-shm` of both stores, the statistics
+/// folder included) and of the captured logs.
 pub fn forensic_bytes(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(data_dir).unwrap() {
-        let path = entry.unwrap().path();
-        files.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-    }
+    let mut files: Vec<_> = files_under(data_dir)
+        .into_iter()
+        .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+        .collect();
     files.push(("logs".into(), capture_logs().bytes()));
     files
+}
+
+/// The files under `dir`, its subfolders' included.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The first of `files` that holds one of `needles`, with that needle's index: one pass per file
+/// and needle length, each window looked up in a set.
+pub fn find_any(files: &[PathBuf], needles: &[Vec<u8>]) -> Option<(PathBuf, usize)> {
+    let mut by_len: BTreeMap<usize, HashMap<&[u8], usize>> = BTreeMap::new();
+    for (i, needle) in needles.iter().enumerate() {
+        by_len.entry(needle.len()).or_default().insert(needle, i);
+    }
+    for file in files {
+        let bytes = std::fs::read(file).unwrap();
+        for (len, set) in &by_len {
+            if let Some(i) = bytes.windows(*len).find_map(|w| set.get(w)) {
+                return Some((file.clone(), *i));
+            }
+        }
+    }
+    None
 }
 
 /// The encodings a NIR could be found in: ASCII/UTF-8 and UTF-16 (both byte orders).

@@ -324,12 +324,7 @@ pub async fn statistics_are_pseudonymous(s: &mut Stack) {
         let identifying = passerelle_protocol::catalogue::identity_field(&column).is_some_and(|f| f.identifying);
         assert!(!identifying, "{table}.{column} is identifying");
     }
-    let bytes = std::fs::read(s.settings.statistics_db_path()).unwrap();
-    for i in 0..5 {
-        for needle in encodings(&person(i).nir) {
-            assert!(!contains(&bytes, &needle), "a NIR in the statistics store");
-        }
-    }
+    assert_statistics_folder_holds_no_nir_nor_key(s);
     let secret = Pseudonymiser::load_or_create(&s.settings.secret_path()).unwrap();
     let followed = stats.follow(&secret.pseudonym(&person(0).nir)).unwrap();
     assert_eq!(followed.len(), 2, "the same person, followed across two cases");
@@ -343,6 +338,77 @@ pub async fn statistics_are_pseudonymous(s: &mut Stack) {
     assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (8, 5, 2));
     assert!(report.body_answers.iter().all(|b| b.asked == 8 && b.body != "cnaf"));
     assert!(report.by_risk_factor.contains(&("rsa".to_owned(), 8)));
+}
+
+/// The persons whose NIRs the statistics folder is scanned for: the stacks' whole population.
+const SCANNED_PERSONS: u32 = 3000;
+
+/// The statistics folder holds the statistics store alone, and none of its files holds a NIR of
+/// the population (any encoding) or the pseudonym key (as written in its file, or raw); the key
+/// is outside the folder.
+fn assert_statistics_folder_holds_no_nir_nor_key(s: &Stack) {
+    let folder = s.settings.statistics_dir();
+    let files = files_under(&folder);
+    assert!(files.iter().any(|f| *f == s.settings.statistics_db_path()), "the scan sees the store: {files:?}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with("statistics.db"), "{} is in the statistics folder", file.display());
+    }
+    let key = s.settings.secret_path();
+    assert!(key.exists() && !key.starts_with(&folder), "the key is outside the statistics folder");
+    let key_text = std::fs::read(&key).unwrap();
+    let raw_key: Vec<u8> = key_text
+        .trim_ascii()
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect();
+    let mut needles = vec![key_text.trim_ascii().to_vec(), raw_key, key_text.trim_ascii()[..32].to_vec()];
+    let nirs: Vec<String> = (0..SCANNED_PERSONS).map(|i| person(i).nir).collect();
+    needles.extend(nirs.iter().flat_map(|nir| encodings(nir)));
+    if let Some((file, i)) = find_any(&files, &needles) {
+        let what = if i < 3 { "the pseudonym key".to_owned() } else { format!("the NIR of person {}", (i - 3) / 3) };
+        panic!("{what} is readable in {}", file.display());
+    }
+}
+
+/// A deployment of the earlier layout (the statistics store beside the case store and the key,
+/// in `data_dir`) restarted: the store moves into the statistics folder, the key stays where it
+/// was, and a person followed before the move is the same pseudonym after it.
+pub async fn statistics_keep_their_pseudonyms_across_the_move(s: &mut Stack) {
+    let first = purged_case(s, (0..3).map(person).collect()).await;
+    let key_before = std::fs::read(s.settings.secret_path()).unwrap();
+    s.stop_observatory().await;
+    // The earlier layout: the store in data_dir, no statistics folder.
+    let legacy = s.data_dir().join("statistics.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", s.settings.statistics_db_path().display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{suffix}", legacy.display())).unwrap();
+        }
+    }
+    std::fs::remove_dir(s.settings.statistics_dir()).unwrap();
+    s.start_observatory().await;
+    assert!(!legacy.exists(), "the store left data_dir");
+    assert!(s.settings.statistics_db_path().exists(), "the store is in the statistics folder");
+    assert_eq!(std::fs::read(s.settings.secret_path()).unwrap(), key_before, "the same key");
+    let second = purged_case(s, (0..2).map(person).collect()).await;
+    assert_statistics_folder_holds_no_nir_nor_key(s);
+    let stats = StatisticsStore::open(&s.settings.statistics_db_path()).unwrap();
+    // The test plays the daemon's part here: only it holds the key.
+    let pseudonym = Pseudonymiser::load_or_create(&s.settings.secret_path()).unwrap().pseudonym(&person(0).nir);
+    let cases: Vec<String> = stats.follow(&pseudonym).unwrap().into_iter().map(|a| a.case_id).collect();
+    assert_eq!(cases, [first, second], "one person, one pseudonym, before and after the move");
+    let report = stats.report().unwrap();
+    assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (5, 3, 2));
+}
+
+/// Runs a case of `persons` to its purge; its id.
+async fn purged_case(s: &mut Stack, persons: Vec<v1::RequestedPerson>) -> String {
+    let (case_id, result) = run_case(s, &CaseSpec::new(persons)).await;
+    s.wait_state(&case_id, CaseState::Returned).await;
+    s.requester.receipt(&case_id, result[0].chunk_count).await;
+    s.wait_state(&case_id, CaseState::Purged).await;
+    case_id
 }
 
 /// The audit trail of a whole case verifies, holds no NIR, and an edit, a deletion or a swap

@@ -59,6 +59,13 @@ async fn statistics_are_pseudonymous() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_keep_their_pseudonyms_across_the_move() {
+    let mut s = stack().await;
+    scenarios::statistics_keep_their_pseudonyms_across_the_move(&mut s).await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_trail_verifies_and_names_tampering() {
     let mut s = stack().await;
     scenarios::audit_trail_verifies_and_names_tampering(&mut s).await;
