@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus, Role};
+use passerelle_bus::{AmqpBus, Bus};
 use passerelle_hooks::Hooks;
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_protocol::catalogue;
@@ -219,7 +219,7 @@ fn clock(settings: &RequesterSettings) -> Arc<dyn Clock> {
 async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
     passerelle_party::storage::check_writable("data_dir", &settings.data_dir)
         .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let bus = AmqpBus::connect(&settings.broker, Role::Body(settings.body.clone())).await.map_err(|e| {
+    let bus = AmqpBus::connect(&settings.broker, settings.role()).await.map_err(|e| {
         if e.is_settings() {
             Failure::Settings(anyhow!(e))
         } else {

@@ -66,7 +66,7 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: RequesterSettings = load(&deploy(file));
         s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
-        s.broker.check_identity(&Role::Body(s.body.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
+        s.broker.check_identity(&s.role()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
 }
@@ -92,7 +92,19 @@ fn the_committed_definitions_are_what_topology_export_writes() {
     );
     let d: serde_json::Value = serde_json::from_str(&committed).unwrap();
     let users: BTreeSet<&str> = d["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
-    assert_eq!(users, ["body-cnaf", "body-cnam", "body-cnav", "body-msa", "observatory-sud-est"].into());
+    assert_eq!(
+        users,
+        [
+            "body-cnaf",
+            "body-cnam",
+            "body-cnav",
+            "body-msa",
+            "observatory-sud-est",
+            "requester-caf-13",
+            "requester-caf-84"
+        ]
+        .into()
+    );
 }
 
 /// The `# TYPE` families of a registry holding every role's metrics (one observatory case in

@@ -7,7 +7,11 @@
 //!   exchanges (a body answers solicitations and may also be a requester) and to the notice
 //!   exchange towards observatories — never to the dead-letter exchange: a body refuses a
 //!   message by rejecting it, and the broker dead-letters it —, and read (consume) only its own
-//!   solicitations, results and notices queues;
+//!   solicitations, results and notices queues; a body with requester offices
+//!   (`[broker.offices]`) neither sends requests nor reads results: its offices do;
+//! - a **requester office** user (party `body.office`) may configure nothing, write only to the
+//!   requests exchange and the notice exchange towards observatories, and read only its own
+//!   office's results and notices queues — never another office's;
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
 //!   declares them) and its territory's lock queue, write to the solicitations, results,
 //!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
@@ -48,12 +52,16 @@ pub fn vhost(settings: &BusSettings) -> Result<String, BusError> {
 
 /// The role of a party code in the deployment.
 fn role_of(settings: &BusSettings, party: &str) -> Result<Role, BusError> {
-    if settings.observatories.iter().any(|o| o == party) {
+    if settings.is_office(party) {
+        Ok(Role::Office(party.to_owned()))
+    } else if settings.observatories.iter().any(|o| o == party) {
         Ok(Role::Observatory(party.to_owned()))
     } else if settings.bodies.iter().any(|b| b == party) {
         Ok(Role::Body(party.to_owned()))
     } else {
-        Err(BusError::Settings(format!("identity names party {party:?}, which is neither an observatory nor a body")))
+        Err(BusError::Settings(format!(
+            "identity names party {party:?}, which is neither an observatory, a body nor an office"
+        )))
     }
 }
 
@@ -66,8 +74,8 @@ pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permiss
     let (mut configure, mut write, mut read) = (Vec::new(), Vec::new(), Vec::new());
     for party in parties {
         let role = role_of(settings, party)?;
-        write.extend(role.publishes_to().iter().map(|e| e.name(p)));
-        read.extend(role.queues().iter().map(|q| q.name(p)));
+        write.extend(role.publishes_to(settings).iter().map(|e| e.name(p)));
+        read.extend(role.queues(settings).iter().map(|q| q.name(p)));
         if let Role::Observatory(code) = role {
             write.push(Exchange::DeadLetter.name(p));
             configure.extend(all_exchanges.iter().cloned());
@@ -203,6 +211,33 @@ mod tests {
         let read = names(&p.read);
         assert!(read.contains(&"passerelle.observatory.carsat-sud-est.requests".to_owned()));
         assert!(!read.contains(&"passerelle.body.cnaf.solicitations".to_owned()));
+    }
+
+    #[test]
+    fn an_office_reads_only_its_own_queues_and_its_body_neither_requests_nor_reads_results() {
+        let mut s = settings();
+        s.offices.insert("cnaf".into(), vec!["caf-13".into(), "caf-84".into()]);
+        s.identity.users.insert("requester-caf-13".into(), vec!["cnaf.caf-13".into()]);
+        s.identity.users.insert("requester-caf-84".into(), vec!["cnaf.caf-84".into()]);
+        let office = permissions(&s, &["cnaf.caf-13".into()]).unwrap();
+        assert_eq!(office.configure, "^$");
+        assert_eq!(office.write, r"^(passerelle\.notices-to-observatories|passerelle\.requests)$");
+        assert_eq!(
+            office.read,
+            r"^(passerelle\.requester\.cnaf\.caf-13\.notices|passerelle\.requester\.cnaf\.caf-13\.results)$",
+            "never another office's queue"
+        );
+        let body = permissions(&s, &["cnaf".into()]).unwrap();
+        assert_eq!(body.write, r"^(passerelle\.notices-to-observatories|passerelle\.responses)$");
+        assert_eq!(body.read, r"^(passerelle\.body\.cnaf\.notices|passerelle\.body\.cnaf\.solicitations)$");
+        let d = definitions(&s).unwrap();
+        assert_eq!(d["users"].as_array().unwrap().len(), 4);
+        let names: Vec<&str> = d["queues"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"passerelle.requester.cnaf.caf-84.results"));
+        assert!(!names.contains(&"passerelle.body.cnaf.results"));
+        let mut undeclared = s.clone();
+        undeclared.identity.users.insert("x".into(), vec!["cnaf.caf-06".into()]);
+        assert!(definitions(&undeclared).unwrap_err().to_string().contains("cnaf.caf-06"));
     }
 
     #[test]

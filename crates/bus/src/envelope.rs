@@ -113,7 +113,14 @@ impl Envelope {
         if self.correlation_id.as_deref().is_some_and(|c| c != message.case_id()) {
             return Err(with_kind("correlation_id disagrees with the case id".into()));
         }
-        if !identity.may_speak_for(&user_id, message.sender()) {
+        let requester_side = matches!(kind, Kind::Request | Kind::Receipt);
+        let speaks = if requester_side {
+            // An office's user sends its body's requests; the observatory checks which office.
+            crate::office::may_request_for(identity, &user_id, message.sender())
+        } else {
+            identity.may_speak_for(&user_id, message.sender())
+        };
+        if !speaks {
             return Err(with_code(
                 NoticeReason::NotPermitted,
                 format!(

@@ -20,6 +20,8 @@ mod identity;
 mod memory;
 mod message;
 mod notice;
+pub mod office;
+mod role;
 mod settings;
 mod stats;
 pub mod topology;

@@ -83,11 +83,13 @@ pub(crate) struct NoticeDraft {
 
 impl NoticeDraft {
     /// The notice for a delivery a handler refused: its sender passed the identity check.
+    /// A request or receipt is answered to the requester party that sent it: its office when its
+    /// body has offices (see [`crate::office`]), never the body's own queue.
     pub fn for_delivery(queue: &Queue, settings: &BusSettings, d: &Delivery) -> Option<NoticeDraft> {
         NoticeDraft::addressed(
             queue,
             settings,
-            d.message.sender(),
+            &requester_side_sender(settings, d)?,
             &d.message_id,
             Some(d.message.kind()),
             d.message.case_id(),
@@ -125,8 +127,12 @@ impl NoticeDraft {
         if queue.is_notice_queue() || kind == Some(Kind::Notice) {
             return None;
         }
-        let other_side = if queue.is_observatory_queue() { &settings.bodies } else { &settings.observatories };
-        if !other_side.iter().any(|p| p == recipient) {
+        let other_side = if queue.is_observatory_queue() {
+            settings.bodies.iter().any(|p| p == recipient) || settings.is_office(recipient)
+        } else {
+            settings.observatories.iter().any(|p| p == recipient)
+        };
+        if !other_side {
             return None;
         }
         Some(NoticeDraft {
@@ -152,6 +158,24 @@ impl NoticeDraft {
             refused_at: Some(prost_types::Timestamp::from(now)),
         };
         Outgoing::new(Message::Notice(notice), self.recipient, now + NOTICE_LIFETIME)
+    }
+}
+
+/// Who sent a delivery that passed the identity check: its `sender`, except for a request or a
+/// receipt sent by an office's user (the office party: the request's office when the body has
+/// offices, else the one party the user speaks for; `None` when there is no telling).
+fn requester_side_sender(settings: &BusSettings, d: &Delivery) -> Option<String> {
+    let sender = d.message.sender();
+    let office = match &d.message {
+        Message::Request(r) if settings.offices.contains_key(sender) => Some(r.requester_office.as_str()),
+        Message::Receipt(_) if settings.offices.contains_key(sender) => None,
+        _ => return Some(sender.to_owned()),
+    };
+    let party = office.and_then(|o| settings.requester_party(sender, o).ok());
+    match party {
+        Some(party) if settings.identity.may_speak_for(&d.user_id, &party) => Some(party),
+        _ if settings.identity.insecure_any_user => None,
+        _ => answer_to(&settings.identity, Some(&d.user_id), false),
     }
 }
 

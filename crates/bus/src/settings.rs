@@ -11,6 +11,9 @@
 //! observatories = ["carsat-sud-est"]
 //! bodies = ["cnam", "cnav", "cnaf", "msa"]
 //!
+//! [broker.offices]                           # optional: a body's requester offices
+//! cnaf = ["caf-13", "caf-84"]
+//!
 //! [broker.tls]
 //! ca_file = "/etc/passerelle/ca.pem"
 //! cert_file = "/etc/passerelle/client.pem"   # optional: client certificate (PEM)
@@ -21,7 +24,11 @@
 //! [broker.identity.users]
 //! "observatory-sud-est" = ["carsat-sud-est"]
 //! "body-cnaf" = ["cnaf"]
+//! "requester-caf-13" = ["cnaf.caf-13"]       # an office party: `body.office`
 //! ```
+//!
+//! A body listed under `offices` receives its results per office (`crate::office`): each office
+//! is a party with its own broker user and queues.
 //!
 //! The defaults are the development profile: the local broker as `guest`, who may speak for
 //! every party (`insecure_any_user = true`, logged as a warning on connect). Outside the
@@ -86,6 +93,11 @@ pub struct BusSettings {
     /// The deployment's body codes: each gets a solicitations and a results queue.
     #[serde(default = "default_bodies")]
     pub bodies: Vec<String>,
+    /// The requester offices of the bodies that have them (body code → office codes): each is a
+    /// party of its own, with a results and a notices queue (see [`crate::office`]). A body not
+    /// listed receives its results on its own results queue, as before offices existed.
+    #[serde(default)]
+    pub offices: crate::office::Offices,
     /// Which broker user may speak for which party.
     #[serde(default)]
     pub identity: IdentitySettings,
@@ -147,6 +159,7 @@ impl Default for BusSettings {
             start_timeout_s: default_start_timeout_s(),
             observatories: default_observatories(),
             bodies: default_bodies(),
+            offices: Default::default(),
             identity: IdentitySettings::default(),
         }
     }
@@ -182,6 +195,43 @@ impl BusSettings {
                 }
                 if !seen.insert(code) {
                     return bad(key, format!("party code {code:?} appears twice"));
+                }
+            }
+        }
+        for (body, offices) in &self.offices {
+            let key = format!("offices.{body}");
+            if !self.bodies.contains(body) {
+                return bad(
+                    &key,
+                    format!("{body:?} is not one of `bodies`: only a body of the deployment has offices"),
+                );
+            }
+            if offices.is_empty() {
+                return bad(&key, "empty: name the body's offices, or remove the key".into());
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for office in offices {
+                if !passerelle_protocol::ids::is_office_code(office) {
+                    return bad(
+                        &key,
+                        format!(
+                            "office code {office:?}: use lowercase letters, digits, `-` and `_`, at most {} characters",
+                            passerelle_protocol::ids::MAX_OFFICE_LEN
+                        ),
+                    );
+                }
+                if !seen.insert(office) {
+                    return bad(&key, format!("office code {office:?} appears twice"));
+                }
+            }
+        }
+        for (user, parties) in &self.identity.users {
+            for party in parties.iter().filter(|p| crate::office::split(p).is_some()) {
+                if !self.is_office(party) {
+                    return bad(
+                        &format!("identity.users.{user}"),
+                        format!("{party:?} is not an office [broker.offices] declares (`body.office`)"),
+                    );
                 }
             }
         }
@@ -262,5 +312,19 @@ mod tests {
         assert!(s.validate().is_err());
         let s = BusSettings { bodies: vec!["cnaf".into(), "cnaf".into()], ..Default::default() };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn offices_belong_to_a_body_of_the_deployment_and_identities_name_declared_offices() {
+        let with = |toml: &str| toml::from_str::<BusSettings>(toml).unwrap().check();
+        with("[offices]\ncnaf = ['caf-13', 'caf-84']\n[identity.users]\nu = ['cnaf.caf-13']\n").unwrap();
+        let e = with("[offices]\ncaf = ['caf-13']\n").unwrap_err();
+        assert_eq!(e.key, "offices.caf");
+        assert_eq!(with("[offices]\ncnaf = []\n").unwrap_err().key, "offices.cnaf");
+        assert_eq!(with("[offices]\ncnaf = ['CAF 13']\n").unwrap_err().key, "offices.cnaf");
+        assert_eq!(with("[offices]\ncnaf = ['a', 'a']\n").unwrap_err().key, "offices.cnaf");
+        let e = with("[offices]\ncnaf = ['caf-13']\n[identity.users]\nu = ['cnaf.caf-84']\n").unwrap_err();
+        assert_eq!(e.key, "identity.users.u");
+        assert!(e.message.contains("cnaf.caf-84"), "{e}");
     }
 }

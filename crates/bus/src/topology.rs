@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
 
+pub use crate::role::Role;
 use crate::{BusSettings, Kind};
 
 /// Deliveries of one message before a quorum queue dead-letters it. RabbitMQ 3.10 has no
@@ -89,8 +90,11 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 
 /// The queues (quorum, durable), named `{prefix}.observatory.{code}.requests` (requests and
 /// receipts), `{prefix}.observatory.{code}.responses`, `{prefix}.body.{code}.solicitations`,
-/// `{prefix}.body.{code}.results` (results and refusals), and each party's notices,
-/// `{prefix}.observatory.{code}.notices` and `{prefix}.body.{code}.notices`.
+/// `{prefix}.body.{code}.results` (results and refusals, for a body without offices), and each
+/// party's notices, `{prefix}.observatory.{code}.notices` and `{prefix}.body.{code}.notices`.
+/// A requester office (`body.office`, see [`crate::office`]) has
+/// `{prefix}.requester.{body}.{office}.results` and `{prefix}.requester.{body}.{office}.notices`,
+/// bound with its party code as the routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Queue {
     ObservatoryRequests(String),
@@ -99,6 +103,10 @@ pub enum Queue {
     BodyResults(String),
     ObservatoryNotices(String),
     BodyNotices(String),
+    /// A requester office's results and refusals; holds the office party (`body.office`).
+    OfficeResults(String),
+    /// A requester office's notices; holds the office party (`body.office`).
+    OfficeNotices(String),
 }
 
 impl Queue {
@@ -111,6 +119,8 @@ impl Queue {
             Queue::BodyResults(c) => format!("{prefix}.body.{c}.results"),
             Queue::ObservatoryNotices(c) => format!("{prefix}.observatory.{c}.notices"),
             Queue::BodyNotices(c) => format!("{prefix}.body.{c}.notices"),
+            Queue::OfficeResults(c) => format!("{prefix}.requester.{c}.results"),
+            Queue::OfficeNotices(c) => format!("{prefix}.requester.{c}.notices"),
         }
     }
 
@@ -120,13 +130,13 @@ impl Queue {
             Queue::ObservatoryRequests(c) => (Exchange::Requests, c),
             Queue::ObservatoryResponses(c) => (Exchange::Responses, c),
             Queue::BodySolicitations(c) => (Exchange::Solicitations, c),
-            Queue::BodyResults(c) => (Exchange::Results, c),
+            Queue::BodyResults(c) | Queue::OfficeResults(c) => (Exchange::Results, c),
             Queue::ObservatoryNotices(c) => (Exchange::NoticesToObservatories, c),
-            Queue::BodyNotices(c) => (Exchange::NoticesToBodies, c),
+            Queue::BodyNotices(c) | Queue::OfficeNotices(c) => (Exchange::NoticesToBodies, c),
         }
     }
 
-    /// The party (observatory or body code) that consumes it.
+    /// The party (observatory, body or office code) that consumes it.
     pub fn owner(&self) -> &str {
         self.binding().1
     }
@@ -137,19 +147,19 @@ impl Queue {
             Queue::ObservatoryRequests(_) => matches!(kind, Kind::Request | Kind::Receipt),
             Queue::ObservatoryResponses(_) => kind == Kind::Response,
             Queue::BodySolicitations(_) => kind == Kind::Solicitation,
-            Queue::BodyResults(_) => matches!(kind, Kind::Result | Kind::Refusal),
-            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) => kind == Kind::Notice,
+            Queue::BodyResults(_) | Queue::OfficeResults(_) => matches!(kind, Kind::Result | Kind::Refusal),
+            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_) => kind == Kind::Notice,
         }
     }
 
-    /// Whether an observatory consumes it (else a body does).
+    /// Whether an observatory consumes it (else a body or an office does).
     pub fn is_observatory_queue(&self) -> bool {
         matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
     }
 
     /// Whether it carries notices (which are never answered by a notice).
     pub fn is_notice_queue(&self) -> bool {
-        matches!(self, Queue::ObservatoryNotices(_) | Queue::BodyNotices(_))
+        matches!(self, Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_))
     }
 }
 
@@ -185,6 +195,7 @@ impl Exchange {
             Kind::Response => Exchange::Responses,
             Kind::Result | Kind::Refusal => Exchange::Results,
             Kind::Notice if settings.observatories.iter().any(|o| o == routing_key) => Exchange::NoticesToObservatories,
+            // A body or a requester office (`body.office`).
             Kind::Notice => Exchange::NoticesToBodies,
         }
     }
@@ -244,47 +255,6 @@ pub fn holders_exchange(prefix: &str) -> String {
 /// The arguments of a holder queue: the newest record only.
 pub fn holder_queue_arguments() -> Vec<(&'static str, ArgValue)> {
     vec![("x-queue-type", ArgValue::Str("classic".into())), ("x-max-length", ArgValue::Int(1))]
-}
-
-/// Who connects: an observatory declares the whole topology (idempotent); a body only checks
-/// passively that its own queues exist, so no body account needs the configure right.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Role {
-    Observatory(String),
-    Body(String),
-}
-
-impl Role {
-    pub fn code(&self) -> &str {
-        match self {
-            Role::Observatory(c) | Role::Body(c) => c,
-        }
-    }
-
-    /// The queues this party consumes (its notices included).
-    pub fn queues(&self) -> [Queue; 3] {
-        match self {
-            Role::Observatory(c) => [
-                Queue::ObservatoryRequests(c.clone()),
-                Queue::ObservatoryResponses(c.clone()),
-                Queue::ObservatoryNotices(c.clone()),
-            ],
-            Role::Body(c) => {
-                [Queue::BodySolicitations(c.clone()), Queue::BodyResults(c.clone()), Queue::BodyNotices(c.clone())]
-            }
-        }
-    }
-
-    /// The exchanges this party publishes to: a body sends requests and receipts (as a
-    /// requester), responses, and notices to observatories; an observatory sends solicitations,
-    /// results and refusals, and notices to bodies (and writes the dead-letter exchange, which
-    /// only it may: see [`crate::definitions`]).
-    pub fn publishes_to(&self) -> [Exchange; 3] {
-        match self {
-            Role::Observatory(_) => [Exchange::Solicitations, Exchange::Results, Exchange::NoticesToBodies],
-            Role::Body(_) => [Exchange::Requests, Exchange::Responses, Exchange::NoticesToObservatories],
-        }
-    }
 }
 
 /// A queue argument value (the two shapes the topology uses).
@@ -390,10 +360,13 @@ impl Topology {
     pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
         let mut queues = Vec::new();
         for o in &settings.observatories {
-            queues.extend(Role::Observatory(o.clone()).queues());
+            queues.extend(Role::Observatory(o.clone()).queues(settings));
         }
         for b in &settings.bodies {
-            queues.extend(Role::Body(b.clone()).queues());
+            queues.extend(Role::Body(b.clone()).queues(settings));
+        }
+        for party in crate::office::parties(&settings.offices) {
+            queues.extend(Role::Office(party).queues(settings));
         }
         queues
     }

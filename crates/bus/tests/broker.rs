@@ -621,6 +621,110 @@ async fn an_authenticated_sender_is_told_why_and_a_forged_one_by_nobody() {
     obs_bus.close().await;
 }
 
+/// A deployment where cnaf has two requester offices, caf-13 and caf-84, each with its own
+/// broker user, imported from the definitions `topology export` writes.
+fn imported_offices(v: &Vhost) -> (passerelle_bus::BusSettings, User, User, User) {
+    let tag = unique();
+    let (obs_user, a_user, b_user) =
+        (format!("test-{tag}-obs"), format!("test-{tag}-caf-13"), format!("test-{tag}-caf-84"));
+    let mut settings = passerelle_bus::BusSettings {
+        urls: vec![url(&v.name, "x", "x")],
+        observatories: vec![OBSERVATORY.into()],
+        ..Default::default()
+    };
+    settings.offices.insert("cnaf".into(), vec!["caf-13".into(), "caf-84".into()]);
+    settings.identity.insecure_any_user = false;
+    settings.identity.users.insert(obs_user.clone(), vec![OBSERVATORY.into()]);
+    settings.identity.users.insert(a_user.clone(), vec!["cnaf.caf-13".into()]);
+    settings.identity.users.insert(b_user.clone(), vec!["cnaf.caf-84".into()]);
+    import(&settings);
+    (settings, User::imported(&obs_user), User::imported(&a_user), User::imported(&b_user))
+}
+
+/// A one-chunk result of `case_id` from the test observatory, routed to `party`.
+fn result_for(party: &str, case_id: &str) -> Outgoing {
+    Outgoing::new(
+        passerelle_bus::Message::Result(passerelle_protocol::v1::Result {
+            schema_version: 1,
+            sender: OBSERVATORY.into(),
+            case_id: case_id.into(),
+            chunk_count: 1,
+            ..Default::default()
+        }),
+        party,
+        in_an_hour(),
+    )
+}
+
+#[tokio::test]
+async fn exported_definitions_give_each_office_its_own_results_queue_and_refuse_it_to_the_other_offices() {
+    let v = Vhost::reserved();
+    let (settings, obs, caf13, caf84) = imported_offices(&v);
+    let obs_bus = AmqpBus::connect(&as_user(&settings, &obs, &v), Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let a = Role::requester(&settings, "cnaf", "caf-13").unwrap();
+    let a_bus = AmqpBus::connect(&as_user(&settings, &caf13, &v), a.clone()).await.expect("office caf-13 connects");
+    let (case_a, case_b) = ("0190a0b0-0000-7000-8000-0000000000a1", "0190a0b0-0000-7000-8000-0000000000b1");
+    obs_bus.publish(vec![result_for("cnaf.caf-13", case_a), result_for("cnaf.caf-84", case_b)]).await.unwrap();
+
+    // Its own results queue: it gets its own case, and only that.
+    let (h, mut seen) = Recorder::acking();
+    let own = a_bus.consume(a.results_queue().unwrap(), h).await.expect("an office reads its own results");
+    assert_eq!(seen.next().await.message.case_id(), case_a);
+    own.stop().await;
+
+    // The other office's results queue: consuming it, or taking from it, is refused.
+    let err = a_bus.consume(Queue::OfficeResults("cnaf.caf-84".into()), Recorder::acking().0).await.unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    let raw_a = raw(&caf13.url(&v)).await;
+    for queue in ["passerelle.requester.cnaf.caf-84.results", "passerelle.requester.cnaf.caf-84.notices"] {
+        let ch = raw_a.create_channel().await.unwrap();
+        let err = ch.basic_get(queue.into(), lapin::options::BasicGetOptions::default()).await.unwrap_err();
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{queue}: {err}");
+    }
+    let ch = raw_a.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+    // What RabbitMQ does not refuse: a passive declare checks no permission (its access-control
+    // table lists none), so another office's user learns that the queue exists and how many
+    // messages wait there — a count, never a message. Asserted so that a broker that starts
+    // refusing it is noticed (and README's "Requester offices" updated).
+    let peek =
+        ch.queue_declare("passerelle.requester.cnaf.caf-84.results".into(), passive, FieldTable::default()).await;
+    assert_eq!(peek.expect("a passive declare is not permission-checked").message_count(), 1);
+    // Declaring a queue of its own to bind to the results exchange: refused (no configure right),
+    // and it may not read the results exchange either (which a binding needs).
+    let ch = raw_a.create_channel().await.unwrap();
+    let err = ch
+        .queue_declare("passerelle.mine".into(), lapin::options::QueueDeclareOptions::default(), FieldTable::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    // An office publishes only requests and receipts and its notices: never a result.
+    for exchange in ["passerelle.results", "passerelle.responses", "passerelle.solicitations"] {
+        let ch = raw_a.create_channel().await.unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+        let props = BasicProperties::default().with_user_id(caf13.name.as_str().into());
+        let result = async {
+            ch.basic_publish(exchange.into(), "cnaf.caf-84".into(), BasicPublishOptions::default(), b"x", props)
+                .await?
+                .await
+        }
+        .await;
+        let err = result.expect_err("publishing to an exchange an office does not need");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
+    }
+
+    // The other office still finds its own result there, untouched.
+    let b = Role::requester(&settings, "cnaf", "caf-84").unwrap();
+    let b_bus = AmqpBus::connect(&as_user(&settings, &caf84, &v), b.clone()).await.unwrap();
+    let (h, mut seen) = Recorder::acking();
+    let own = b_bus.consume(b.results_queue().unwrap(), h).await.unwrap();
+    assert_eq!(seen.next().await.message.case_id(), case_b);
+    own.stop().await;
+    b_bus.close().await;
+    a_bus.close().await;
+    obs_bus.close().await;
+}
+
 /// The first release's topology, declared as it was: the same flow queue arguments, the
 /// dead-letter and alarm queues without any length limit, no notice queue.
 async fn declare_the_first_release_topology(conn: &lapin::Connection) {

@@ -104,6 +104,34 @@ impl Engine {
     }
 
     /// Puts a message for a case into the outbox, expiring with the case's cap.
+    /// The routing key of a case's results and refusals: the requesting office when its body
+    /// has offices (its own queue, which no other office may read), else the body.
+    pub(crate) fn results_key(&self, body: &str, office: &str) -> String {
+        passerelle_bus::office::requester_party(&self.config.offices, body, office).unwrap_or_else(|_| body.to_owned())
+    }
+
+    /// Why broker user of `d` may not act for `body`'s requester at `office`, when the body has
+    /// offices: the office must be one the deployment declares and the user must speak for it
+    /// (`None`: it may, or the body has no offices and the bus already checked the user).
+    pub(crate) fn not_the_office(&self, d: &Delivery, body: &str, office: &str) -> Option<String> {
+        if !self.config.offices.contains_key(body) {
+            return None;
+        }
+        match passerelle_bus::office::requester_party(&self.config.offices, body, office) {
+            Err(_) => Some(format!(
+                "office {} is not one of body {}'s offices in this deployment",
+                quoted_id(office),
+                quoted_id(body)
+            )),
+            Ok(party) if !self.config.identity.may_speak_for(&d.user_id, &party) => Some(format!(
+                "broker user {} may not speak for requester office {}",
+                Shown::text(&d.user_id).at_most(MAX_ID_LEN),
+                quoted_id(&party)
+            )),
+            Ok(_) => None,
+        }
+    }
+
     pub(crate) fn enqueue(
         &self,
         tx: &Tx<'_>,
@@ -269,7 +297,8 @@ impl Engine {
             request_chunk_index,
             persons,
         };
-        self.enqueue(tx, &case.case_id, case.expires_at, Message::Refusal(refusal), &case.requester, now)
+        let to = self.results_key(&case.requester, &case.requester_office);
+        self.enqueue(tx, &case.case_id, case.expires_at, Message::Refusal(refusal), &to, now)
     }
 
     /// Every request chunk is in: asks each other body that may hold a requested category, or
@@ -356,7 +385,8 @@ impl Engine {
                 &persons,
                 &answers,
             );
-            self.enqueue(tx, case_id, case.expires_at, Message::Result(chunk), &case.requester, now)?;
+            let to = self.results_key(&case.requester, &case.requester_office);
+            self.enqueue(tx, case_id, case.expires_at, Message::Result(chunk), &to, now)?;
         }
         let label = completeness_label(completeness);
         tx.record_result(case_id, case.state, label, chunk_count, now)?;

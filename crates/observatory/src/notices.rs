@@ -27,7 +27,9 @@ impl Engine {
                 let reason = format!("a notice for `{}`, not this observatory", quoted_id(&notice.recipient));
                 return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
             }
-            if !self.config.bodies.contains(&notice.sender) {
+            let office = passerelle_bus::office::split(&notice.sender)
+                .is_some_and(|(b, o)| self.config.offices.get(b).is_some_and(|l| l.iter().any(|x| x == o)));
+            if !self.config.bodies.contains(&notice.sender) && !office {
                 let reason = format!("`{}` is not a body of this deployment", quoted_id(&notice.sender));
                 return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
             }

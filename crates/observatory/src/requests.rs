@@ -35,6 +35,9 @@ impl Engine {
                     let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
                     return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason).map(|v| (v, Vec::new()));
                 }
+                if let Some(reason) = self.not_the_office(d, &req.sender, &req.requester_office) {
+                    return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason).map(|v| (v, Vec::new()));
+                }
                 if req.case_id.is_empty() || req.case_id.len() > MAX_ID_LEN {
                     return self
                         .dead_letter(
@@ -120,7 +123,10 @@ impl Engine {
                 }
             },
             Some(case) => {
-                if case.requester != req.sender {
+                if case.requester != req.sender
+                    || (self.config.offices.contains_key(&case.requester)
+                        && case.requester_office != req.requester_office)
+                {
                     let reason = format!("case {} belongs to another requester", req.case_id);
                     return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
                 }
@@ -267,7 +273,8 @@ impl Engine {
             persons: Vec::new(),
         };
         let expires_at = now + self.config.retention;
-        self.enqueue(tx, &req.case_id, expires_at, Message::Refusal(refusal), &req.sender, now)?;
+        let to = self.results_key(&req.sender, &req.requester_office);
+        self.enqueue(tx, &req.case_id, expires_at, Message::Refusal(refusal), &to, now)?;
         self.audit_whole_case_refusal(
             tx,
             d,
@@ -384,7 +391,9 @@ impl Engine {
                     format!("no case {} at this observatory", quoted_id(receipt.case_id.as_str())),
                 );
             };
-            if receipt.sender != case.requester {
+            if receipt.sender != case.requester
+                || self.not_the_office(d, &case.requester, &case.requester_office).is_some()
+            {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);
                 return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);
             }

@@ -282,6 +282,8 @@ impl ObservatorySettings {
         Ok(Config {
             code,
             bodies: self.broker.bodies.clone(),
+            offices: self.broker.offices.clone(),
+            identity: self.broker.identity.clone(),
             retention,
             max_respond_by,
             respond_by_default,
@@ -307,6 +309,12 @@ pub struct Config {
     pub code: ObservatoryCode,
     /// The deployment's body codes (each has queues).
     pub bodies: Vec<String>,
+    /// The requester offices of the bodies that have them (`[broker.offices]`): such a body's
+    /// requests come from, and its results go to, one office party each.
+    pub offices: passerelle_bus::office::Offices,
+    /// Which broker user speaks for which party (`[broker.identity]`): an office's requests and
+    /// receipts must come from a user of that office.
+    pub identity: passerelle_bus::IdentitySettings,
     /// Payload retention (≤ 30 days).
     pub retention: Duration,
     /// The latest respond-by after arrival.

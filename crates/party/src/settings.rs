@@ -184,7 +184,7 @@ impl PartySettings {
         match self {
             PartySettings::Observatory(s) => Role::Observatory(s.code.clone()),
             PartySettings::Responder(s) => Role::Body(s.body.clone()),
-            PartySettings::Requester(s) => Role::Body(s.body.clone()),
+            PartySettings::Requester(s) => s.role(),
         }
     }
 

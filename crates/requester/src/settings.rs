@@ -166,6 +166,12 @@ impl RequesterSettings {
                 ),
             ));
         }
+        if let Err(e) = passerelle_bus::Role::requester(&self.broker, &self.body, &self.office) {
+            return Err(SettingsError::new(
+                "office",
+                format!("{e}: add it there, or run this requester as another office"),
+            ));
+        }
         rules::REQUESTER_RETENTION_DAYS
             .check(self.retention_days.into())
             .map_err(|message| SettingsError::new("retention_days", message))?;
@@ -186,6 +192,22 @@ impl RequesterSettings {
             passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
         }
         Ok(())
+    }
+
+    /// Who this requester is on the broker: its office (`body.office`, with its own results and
+    /// notices queues) when `[broker.offices]` lists its body, else its body (checked by
+    /// [`RequesterSettings::validate`]).
+    pub fn role(&self) -> passerelle_bus::Role {
+        passerelle_bus::Role::requester(&self.broker, &self.body, &self.office)
+            .unwrap_or_else(|_| passerelle_bus::Role::Body(self.body.clone()))
+    }
+
+    /// The queue its results and refusals arrive on (see [`RequesterSettings::role`]).
+    pub fn results_queue(&self) -> passerelle_bus::Queue {
+        match self.role() {
+            passerelle_bus::Role::Office(party) => passerelle_bus::Queue::OfficeResults(party),
+            _ => passerelle_bus::Queue::BodyResults(self.body.clone()),
+        }
     }
 
     /// The configured legal basis, if it is one of the closed list.
@@ -288,6 +310,20 @@ mod tests {
             load("body = 'cnaf'\noffice = 'caf-13'\ndata_dir = '/d'\nout_dir = '/o'\nretention_days = 90\n").unwrap();
         s.validate().unwrap();
         assert_eq!(s.retention(), rules::days(90));
+    }
+
+    #[test]
+    fn a_requester_of_a_body_with_offices_is_one_of_them_with_its_own_queue() {
+        let base = "body = 'cnaf'\ndata_dir = '/d'\nout_dir = '/o'\n[broker.offices]\ncnaf = ['caf-13', 'caf-84']\n";
+        let s = load(&format!("office = 'caf-84'\n{base}")).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.role(), passerelle_bus::Role::Office("cnaf.caf-84".into()));
+        assert_eq!(s.results_queue(), passerelle_bus::Queue::OfficeResults("cnaf.caf-84".into()));
+        let e = load(&format!("office = 'caf-06'\n{base}")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "office");
+        assert!(e.message.contains("caf-06") && e.message.contains("[broker.offices]"), "{e}");
+        let legacy = load("body = 'cnaf'\noffice = 'caf-06'\ndata_dir = '/d'\nout_dir = '/o'\n").unwrap();
+        assert_eq!(legacy.results_queue(), passerelle_bus::Queue::BodyResults("cnaf".into()), "no offices: the body's");
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl ClientCertificate {
         let (kind, code) = match role {
             Role::Observatory(code) => ("observatory", code),
             Role::Body(code) => ("body", code),
+            Role::Office(code) => ("requester office", code),
         };
         let Some(cn) = &self.common_name else {
             return Err(BusError::Settings(format!(

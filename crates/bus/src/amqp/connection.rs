@@ -330,10 +330,7 @@ impl Connector {
 }
 
 fn role_label(role: &Role) -> String {
-    match role {
-        Role::Observatory(c) => format!("observatory {c}"),
-        Role::Body(c) => format!("body {c}"),
-    }
+    role.label()
 }
 
 /// `d` randomised by ±25%, so services restarted together do not reconnect in lockstep.

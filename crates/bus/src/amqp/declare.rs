@@ -37,7 +37,7 @@ fn failed(what: impl Into<String>) -> impl FnOnce(lapin::Error) -> BusError {
     move |e| BusError::Declare { what, detail: e.to_string() }
 }
 
-/// Declares (observatory) or checks (body) the topology.
+/// Declares (observatory) or checks (body, requester office) the topology.
 pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Role) -> Result<(), BusError> {
     let ch = conn.create_channel().await.map_err(failed("opening a channel"))?;
     let topology = Topology::of(settings);
@@ -68,16 +68,16 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
                 .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
             }
         }
-        Role::Body(_) => {
+        Role::Body(_) | Role::Office(_) => {
             let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-            for q in role.queues() {
+            for q in role.queues(settings) {
                 let name = q.name(p);
                 ch.queue_declare(name.as_str().into(), passive, FieldTable::default())
                     .await
                     .map_err(failed(format!("queue {name} (declared by the observatory)")))?;
             }
             let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
-            for e in role.publishes_to() {
+            for e in role.publishes_to(settings) {
                 let name = e.name(p);
                 ch.exchange_declare(name.as_str().into(), kind(e.amqp_type()), passive, FieldTable::default())
                     .await

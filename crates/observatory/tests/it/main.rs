@@ -5,4 +5,5 @@
 mod common;
 
 mod in_process;
+mod offices;
 mod rabbitmq;

@@ -311,7 +311,7 @@ impl Requester {
         let consumer = self.listen().await?;
         // The observatory's notices (why it refused one of this branch's requests or receipts)
         // go to the log.
-        let queue = passerelle_bus::Queue::BodyNotices(self.inner.settings.body.clone());
+        let queue = self.inner.settings.role().notices_queue();
         let notices = match self.inner.bus.consume(queue, std::sync::Arc::new(passerelle_bus::NoticeLogger)).await {
             Ok(notices) => notices,
             Err(e) => {

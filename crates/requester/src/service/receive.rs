@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use indicatif::ProgressBar;
-use passerelle_bus::{Consumer, Delivery, Handler, Message, NoticeReason, Outgoing, Queue, Verdict, SCHEMA_VERSION};
+use passerelle_bus::{Consumer, Delivery, Handler, Message, NoticeReason, Outgoing, Verdict, SCHEMA_VERSION};
 use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
 use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1;
@@ -17,11 +17,11 @@ use crate::store::{CaseRecord, CaseState, StoreError, Stored};
 impl Requester {
     // ----- receiving -----
 
-    /// Starts consuming this branch's results queue (results and refusals). Stop the returned
-    /// consumer when done.
+    /// Starts consuming this requester's results queue (results and refusals): its office's
+    /// when its body has offices, else its body's. Stop the returned consumer when done.
     pub async fn listen(&self) -> Result<Consumer, RequesterError> {
         let handler = Arc::new(ResultHandler { requester: self.clone() });
-        Ok(self.inner.bus.consume(Queue::BodyResults(self.inner.settings.body.clone()), handler).await?)
+        Ok(self.inner.bus.consume(self.inner.settings.results_queue(), handler).await?)
     }
 
     /// Waits until every given case is answered or refused (or `deadline` passes, by the

@@ -7,3 +7,4 @@ mod support;
 
 mod end_to_end;
 mod flow;
+mod offices;
