@@ -191,6 +191,13 @@ impl Stack {
             responder.metrics_addr = Some(ports.pick().unwrap().to_string());
         }
         deployment.requester.metrics_addr = Some(ports.pick().unwrap().to_string());
+        // The test's own account is the agent every CLI call of the stack is made as.
+        let registry = super::write_agent_registry(&root);
+        deployment.observatory.agents.registry = Some(registry.clone());
+        for responder in &mut deployment.responders {
+            responder.agents.registry = Some(registry.clone());
+        }
+        deployment.requester.agents.registry = Some(registry);
         deployment.create_dirs().unwrap();
         for (settings, config) in deployment.write_settings(&root).unwrap() {
             let (name, log) = match &settings {

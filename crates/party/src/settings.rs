@@ -193,6 +193,26 @@ impl PartySettings {
         }
     }
 
+    /// Where its local API is served: `[api] socket`, else `run/<data_dir's name>.sock` beside
+    /// its `data_dir`.
+    pub fn api_socket(&self) -> std::path::PathBuf {
+        let (api, data_dir) = match self {
+            PartySettings::Observatory(s) => (&s.api, &s.data_dir),
+            PartySettings::Responder(s) => (&s.api, &s.data_dir),
+            PartySettings::Requester(s) => (&s.api, &s.data_dir),
+        };
+        api.socket_or_default(data_dir)
+    }
+
+    /// `[agents]`: its registry.
+    pub fn agents(&self) -> &passerelle_agents::AgentsSettings {
+        match self {
+            PartySettings::Observatory(s) => &s.agents,
+            PartySettings::Responder(s) => &s.agents,
+            PartySettings::Requester(s) => &s.agents,
+        }
+    }
+
     /// Its settings file, as TOML.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         match self {
