@@ -14,8 +14,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use passerelle_party::{PartyKind, PartySettings};
 use passerelle_local_api::{Client, ClientError};
+use passerelle_party::{PartyKind, PartySettings};
 use passerelle_responder::api::{EncodingName, FailureKind, LoadAnswer, LoadOutcome, LoadQuery, ReportName};
 use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
 use passerelle_selection::{ReportFormat, ReportWriter};
@@ -182,10 +182,11 @@ fn load(args: &LoadArgs) -> CliResult {
         report: if args.json { ReportName::Json } else { ReportName::Human },
     };
     let what = || format!("cannot load the extract {}", args.extract.display());
-    let answer: LoadAnswer = api::call(client.upload(&query.path(), &args.extract)).map_err(|failure| match failure {
-        Failure::Usage(e) | Failure::Runtime(e) | Failure::Settings(e) => refined(e, what()),
-        other => other,
-    })?;
+    let answer: LoadAnswer =
+        api::call(client.upload(&query.path(), &args.extract)).map_err(|failure| match failure {
+            Failure::Usage(e) | Failure::Runtime(e) | Failure::Settings(e) => refined(e, what()),
+            other => other,
+        })?;
     // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
     let written = if args.json {
         io::stdout().lock().write_all(answer.report.as_bytes())
