@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use passerelle_bus::amqp::AmqpBus;
+use passerelle_bus::{BusSettings, Role};
 use passerelle_party::process::SpawnedParty;
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_protocol::nir;
@@ -54,17 +56,30 @@ fn responder_load_goes_through_the_daemon_for_a_responder_admin_only() {
     let vhost = Vhost::new();
     let dir = tempfile::tempdir().unwrap();
     let registry = support::write_registry(dir.path(), &["operator"]);
+    let prefix = passerelle_test_support::unique_name("resapi");
+    // The observatory declares the body's solicitation queue; this test plays it for that only.
+    let broker = BusSettings {
+        urls: vec![vhost.url()],
+        prefix: prefix.clone(),
+        observatories: vec!["carsat-sud-est".to_owned()],
+        bodies: vec!["cnaf".to_owned()],
+        ..BusSettings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let observatory = AmqpBus::connect(&broker, Role::Observatory("carsat-sud-est".to_owned())).await.unwrap();
+        observatory.close().await;
+    });
     let data_dir = dir.path().join("responder-cnaf");
     let config = dir.path().join("responder.toml");
     std::fs::write(
         &config,
         format!(
             "body = \"cnaf\"\ndata_dir = {data_dir:?}\nmetrics_addr = \"127.0.0.1:{port}\"\n\n\
-             [broker]\nurls = [{url:?}]\nprefix = {prefix:?}\n\n[source]\nkind = \"extract\"\n\n\
+             [broker]\nurls = [{url:?}]\nprefix = {prefix:?}\nobservatories = [\"carsat-sud-est\"]\nbodies = [\"cnaf\"]\n\n[source]\nkind = \"extract\"\n\n\
              [agents]\nregistry = {registry:?}\n",
             port = free_port(),
             url = vhost.url(),
-            prefix = passerelle_test_support::unique_name("resapi"),
         ),
     )
     .unwrap();
