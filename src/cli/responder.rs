@@ -1,6 +1,6 @@
 //! `passerelle responder …`: a solicited body's adapter.
 //!
-//! - `responder load --config FILE EXTRACT`: a client of the responder daemon's local API
+//! - `responder load --config FILE|--socket PATH EXTRACT`: a client of the responder daemon's local API
 //!   (`POST /v1/extract`, role `responder-admin`, checked by the daemon): reads the extract as
 //!   the calling agent and streams it to the daemon, which checks it line by line (the same
 //!   report as `requester check`) and indexes the good lines into its local index, which
@@ -69,7 +69,7 @@ The running responder daemon loads it (`responder run`; its local API, README \"
 roles\"): this command reads the file as you and streams it to the daemon, which checks that
 your account is an agent with the role responder-admin in its agent registry, then checks and
 indexes the lines. --config is read for the daemon's socket (`[api] socket`); --socket names
-another. A responder whose source is PostgreSQL has no extract to load.
+it without a settings file (an agent may not be able to read the daemon's). A responder whose source is PostgreSQL has no extract to load.
 
 The daemon cannot start before a first extract is indexed: that first load is
 `responder load --without-daemon`, run as the daemon's account, the daemon stopped.
@@ -101,9 +101,10 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// The responder's settings file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    /// The responder's settings file (TOML), read for the daemon's socket (`[api] socket`), or
+    /// with --without-daemon for the whole load. Not needed with --socket.
+    #[arg(long, value_name = "FILE", required_unless_present = "socket")]
+    pub config: Option<PathBuf>,
 
     /// The extract (CSV with a header row; see below).
     #[arg(value_name = "EXTRACT")]
@@ -126,15 +127,15 @@ pub struct LoadArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The responder daemon's API socket. Default: the `[api] socket` of --config (else
-    /// `run/responder-<body>.sock` beside its data_dir).
+    /// The responder daemon's API socket. Default: the `[api] socket` of --config (else the
+    /// default beside its data_dir; README, "Agents and roles").
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
     /// Write the index from this process instead of through the daemon: the first extract of a
     /// responder, whose daemon cannot start without one. Run it as the daemon's account (its
     /// data_dir is closed to others); refused while a daemon answers at the socket.
-    #[arg(long)]
+    #[arg(long, requires = "config")]
     pub without_daemon: bool,
 }
 
@@ -156,12 +157,13 @@ fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
 
 /// `responder load`: the extract streamed to the daemon, its report and summary printed.
 fn load(args: &LoadArgs) -> CliResult {
-    let settings = settings(&args.config)?;
-    let socket = match &args.socket {
-        Some(socket) => socket.clone(),
-        None => PartySettings::Responder(settings.clone()).api_socket(),
+    let settings = args.config.as_deref().map(settings).transpose()?;
+    let socket = match (&args.socket, &settings) {
+        (Some(socket), _) => socket.clone(),
+        (None, Some(settings)) => PartySettings::Responder(settings.clone()).api_socket(),
+        (None, None) => return Err(Failure::Usage(anyhow!("say where the daemon is: --config FILE or --socket PATH"))),
     };
-    if args.without_daemon {
+    if let (true, Some(settings)) = (args.without_daemon, &settings) {
         if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
             return Err(Failure::Usage(anyhow!(
                 "a responder daemon answers at {}: load through it (without --without-daemon), as an agent \
@@ -169,7 +171,7 @@ fn load(args: &LoadArgs) -> CliResult {
                 socket.display()
             )));
         }
-        return load_without_daemon(args, &settings);
+        return load_without_daemon(args, settings);
     }
     let client = Client::new(socket).for_daemon("responder run");
     let query = LoadQuery {

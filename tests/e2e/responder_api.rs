@@ -104,13 +104,18 @@ fn responder_load_goes_through_the_daemon_for_a_responder_admin_only() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("a responder daemon answers at"), "{}", text(&o));
 
-    // An operator may not load.
+    // An operator may not load (the socket named without a settings file, as an agent does).
     std::fs::write(
         &extract,
         format!("nir,rsa\n{},oui\n{},peut-être\n{},non\n{},non\n", nirs[0], nirs[1], nirs[2], nirs[3]),
     )
     .unwrap();
-    let o = load(&config, &extract, &[]);
+    let o = support::passerelle()
+        .args(["responder", "load", "--socket"])
+        .arg(settings.api_socket())
+        .arg(&extract)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
     assert!(text(&o).contains("responder-admin") && text(&o).contains("(it holds: operator)"), "{}", text(&o));
 
