@@ -284,6 +284,17 @@ mod tests {
     }
 
     #[test]
+    fn the_api_socket_is_the_setting_else_named_after_the_data_dir() {
+        let dir = Path::new("/var/lib/passerelle");
+        let mut observatory = ObservatorySettings::new("carsat-sud-est", dir.join("observatory"));
+        let requester = RequesterSettings::for_dir("cnaf", "caf-13", &dir.join("requester"));
+        assert_eq!(PartySettings::Requester(requester).api_socket(), dir.join("requester/run/data.sock"));
+        assert_eq!(PartySettings::Observatory(observatory.clone()).api_socket(), dir.join("run/observatory.sock"));
+        observatory.api.socket = Some("/run/passerelle/observatory.sock".into());
+        assert_eq!(PartySettings::Observatory(observatory).api_socket(), Path::new("/run/passerelle/observatory.sock"));
+    }
+
+    #[test]
     fn a_hook_outside_development_is_a_settings_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut requester = RequesterSettings::for_dir("cnaf", "caf-13", dir.path());
