@@ -70,8 +70,9 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (SUCCESS, "every line indexed"),
             (REJECTIONS, "some lines rejected (the good ones are indexed)"),
             (USAGE, "unusable file (header, encoding, endless), no valid line, or over --max-loss"),
-            (SETTINGS, "invalid settings"),
-            (RUNTIME, "the index could not be written"),
+            (SETTINGS, "invalid settings, or the responder's source is PostgreSQL (no extract)"),
+            (RUNTIME, "no responder daemon answers at the socket, or the index could not be written"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role responder-admin"),
         ],
     ),
     (

@@ -1,8 +1,12 @@
 //! `passerelle responder …`: a solicited body's adapter.
 //!
-//! - `responder load --config FILE EXTRACT`: checks a CSV extract line by line (the same report
-//!   as `requester check`) and indexes the good lines into the responder's local index, which
-//!   replaces the previous one atomically.
+//! - `responder load --config FILE|--socket PATH EXTRACT`: a client of the responder daemon's local API
+//!   (`POST /v1/extract`, role `responder-admin`, checked by the daemon): reads the extract as
+//!   the calling agent and streams it to the daemon, which checks it line by line (the same
+//!   report as `requester check`) and indexes the good lines into its local index, which
+//!   replaces the previous one atomically; prints the daemon's report and summary. With
+//!   `--without-daemon` (the first extract, which the daemon needs to start), this process
+//!   writes the index, as the daemon's account.
 //! - `responder run --config FILE`: consumes the body's solicitation queue and answers each chunk
 //!   from its data source until SIGINT or SIGTERM.
 
@@ -10,10 +14,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use passerelle_local_api::{Client, ClientError};
 use passerelle_party::{PartyKind, PartySettings};
+use passerelle_responder::api::{EncodingName, FailureKind, LoadAnswer, LoadOutcome, LoadQuery, ReportName};
 use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
+use super::api;
 use super::requester::EncodingArg;
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -28,7 +35,7 @@ pub enum Command {
     /// Answer solicitations: consume the body's queue, answer each chunk from the data source.
     #[command(after_long_help = RUN_HELP)]
     Run(RunArgs),
-    /// Index a CSV extract for the responder (the extract source), reporting rejected lines.
+    /// Send a CSV extract to the responder daemon, which indexes it, reporting rejected lines.
     #[command(after_long_help = LOAD_HELP)]
     Load(LoadArgs),
 }
@@ -63,6 +70,15 @@ reminder) is answered again. Logs never contain a NIR.
 );
 
 const LOAD_HELP: &str = "\
+The running responder daemon loads it (`responder run`; its local API, README \"Agents and
+roles\"): this command reads the file as you and streams it to the daemon, which checks that
+your account is an agent with the role responder-admin in its agent registry, then checks and
+indexes the lines. --config is read for the daemon's socket (`[api] socket`); --socket names
+it without a settings file (an agent may not be able to read the daemon's). A responder whose source is PostgreSQL has no extract to load.
+
+The daemon cannot start before a first extract is indexed: that first load is
+`responder load --without-daemon`, run as the daemon's account, the daemon stopped.
+
 The extract: CSV with a header row, columns matched by name in any order; `,` or `;`.
   Required: nir. Optional: former_nirs (|-separated), birth_year, sex (used to match).
   One column per category the body holds, named by its code, in the value syntax (README).
@@ -90,9 +106,10 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// The responder's settings file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    /// The responder's settings file (TOML), read for the daemon's socket (`[api] socket`), or
+    /// with --without-daemon for the whole load. Not needed with --socket.
+    #[arg(long, value_name = "FILE", required_unless_present = "socket")]
+    pub config: Option<PathBuf>,
 
     /// The extract (CSV with a header row; see below).
     #[arg(value_name = "EXTRACT")]
@@ -114,6 +131,17 @@ pub struct LoadArgs {
     /// Replace the current index whatever the new one loses (--max-loss does not apply).
     #[arg(long)]
     pub force: bool,
+
+    /// The responder daemon's API socket. Default: the `[api] socket` of --config (else the
+    /// default beside its data_dir; README, "Agents and roles").
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Write the index from this process instead of through the daemon: the first extract of a
+    /// responder, whose daemon cannot start without one. Run it as the daemon's account (its
+    /// data_dir is closed to others); refused while a daemon answers at the socket.
+    #[arg(long, requires = "config")]
+    pub without_daemon: bool,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -133,9 +161,109 @@ fn settings(path: &Path) -> Result<ResponderSettings, Failure> {
     }
 }
 
-/// `responder load`.
+/// `responder load`: the extract streamed to the daemon, its report and summary printed.
 fn load(args: &LoadArgs) -> CliResult {
-    let settings = settings(&args.config)?;
+    let settings = args.config.as_deref().map(settings).transpose()?;
+    let socket = match (&args.socket, &settings) {
+        (Some(socket), _) => socket.clone(),
+        (None, Some(settings)) => PartySettings::Responder(settings.clone()).api_socket(),
+        (None, None) => return Err(Failure::Usage(anyhow!("say where the daemon is: --config FILE or --socket PATH"))),
+    };
+    if let (true, Some(settings)) = (args.without_daemon, &settings) {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            return Err(Failure::Usage(anyhow!(
+                "a responder daemon answers at {}: load through it (without --without-daemon), as an agent \
+                 with the role responder-admin",
+                socket.display()
+            )));
+        }
+        return load_without_daemon(args, settings);
+    }
+    let client = Client::new(socket).for_daemon("responder run");
+    let query = LoadQuery {
+        encoding: match args.encoding {
+            EncodingArg::Utf8 => EncodingName::Utf8,
+            EncodingArg::Windows1252 => EncodingName::Windows1252,
+        },
+        max_loss: args.max_loss,
+        force: args.force,
+        report: if args.json { ReportName::Json } else { ReportName::Human },
+    };
+    let what = || format!("cannot load the extract {}", args.extract.display());
+    let answer: LoadAnswer =
+        api::call(client.upload(&query.path(), &args.extract)).map_err(|failure| match failure {
+            Failure::Usage(e) | Failure::Runtime(e) | Failure::Settings(e) => refined(e, what()),
+            other => other,
+        })?;
+    // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
+    let written = if args.json {
+        io::stdout().lock().write_all(answer.report.as_bytes())
+    } else {
+        io::stderr().lock().write_all(answer.report.as_bytes())
+    };
+    written.map_err(|e| Failure::Runtime(anyhow!(e).context("cannot write the report")))?;
+    let summary = match answer.outcome {
+        LoadOutcome::Loaded(summary) => summary,
+        LoadOutcome::Kept { failure, error } => {
+            let error = anyhow!(error).context(what());
+            return Err(match failure {
+                FailureKind::Settings => Failure::Settings(error),
+                FailureKind::Extract => Failure::Usage(error),
+                FailureKind::Runtime => Failure::Runtime(error),
+            });
+        }
+    };
+    let index = &summary.index;
+    eprintln!(
+        "passerelle: indexed {persons} person(s) and {former} former NIR(s) for `{body}` in {secs:.1} s \
+         ({rate:.0} lines/s), index {mib:.1} MiB; extract {id}",
+        persons = index.persons,
+        former = index.former_nirs,
+        body = answer.body,
+        secs = summary.elapsed_s,
+        rate = summary.lines as f64 / summary.elapsed_s.max(1e-9),
+        mib = index.bytes as f64 / (1024.0 * 1024.0),
+        id = index.extract_id,
+    );
+    if index.ambiguous_former_nirs > 0 {
+        eprintln!(
+            "passerelle: warning: {} former NIR(s) are claimed by two persons or more: they match nobody",
+            index.ambiguous_former_nirs
+        );
+    }
+    if !summary.ignored_columns.is_empty() {
+        eprintln!(
+            "passerelle: warning: not indexed, `{}` does not hold: {}",
+            answer.body,
+            summary.ignored_columns.join(", ")
+        );
+    }
+    if !summary.missing_columns.is_empty() {
+        eprintln!(
+            "passerelle: warning: held but absent from the extract (unknown for everyone): {}",
+            summary.missing_columns.join(", ")
+        );
+    }
+    Ok(if summary.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
+}
+
+/// The exit code of a call the daemon did not run: a refusal stays 6, an extract the CLI
+/// cannot read is a usage error (2), a PostgreSQL source a settings error (3); each said with
+/// what failed.
+fn refined(e: anyhow::Error, what: String) -> Failure {
+    match e.downcast_ref::<ClientError>() {
+        Some(ClientError::File { .. }) => Failure::Usage(e.context(what)),
+        Some(refused) if refused.code() == Some("not_an_extract_source") => Failure::Settings(e.context(what)),
+        Some(refused) if refused.code() == Some("bad_request") || refused.code() == Some("load_running") => {
+            Failure::Usage(e.context(what))
+        }
+        _ => Failure::Runtime(e.context(what)),
+    }
+}
+
+/// `responder load --without-daemon`: the index written by this process, as the daemon's
+/// account (the first extract, before the daemon can start).
+fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResult {
     let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
     // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
     let out: Box<dyn Write> = match format {
@@ -144,7 +272,7 @@ fn load(args: &LoadArgs) -> CliResult {
     };
     let mut report = ReportWriter::new(format, out).with_noun("line");
     let options = LoadOptions { encoding: args.encoding.into(), max_loss_percent: args.max_loss, force: args.force };
-    let summary = match load_extract_with(&settings, &args.extract, &options, &mut report) {
+    let summary = match load_extract_with(settings, &args.extract, &options, &mut report) {
         Ok(summary) => summary,
         Err(error) => {
             let what = format!("cannot load the extract {}", args.extract.display());

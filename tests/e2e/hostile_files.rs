@@ -144,8 +144,8 @@ fn check(dir: &Path, file: &Path, json: bool) -> Run {
     passerelle(dir, &args)
 }
 
-/// `responder load --config responder.toml FILE [--json]`, for a CNAF responder whose index lives
-/// in `dir/responder`.
+/// `responder load --without-daemon --config responder.toml FILE [--json]`, for a CNAF responder
+/// whose index lives in `dir/responder` (no daemon runs: this process checks and indexes).
 fn load(dir: &Path, file: &Path, json: bool) -> Run {
     let extra: &[&str] = if json { &["--json"] } else { &[] };
     load_with(dir, file, extra)
@@ -154,7 +154,8 @@ fn load(dir: &Path, file: &Path, json: bool) -> Run {
 /// `responder load --config responder.toml FILE EXTRA…`, as [`load`].
 fn load_with(dir: &Path, file: &Path, extra: &[&str]) -> Run {
     let config = responder_config(dir);
-    let mut args = vec!["responder", "load", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
+    let mut args =
+        vec!["responder", "load", "--without-daemon", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
     args.extend(extra);
     passerelle(dir, &args)
 }
@@ -645,7 +646,7 @@ fn dev_zero_ends_with_an_error() {
     assert!(run.stderr.contains("line 1: a record runs on for more than 64 MiB without ending"), "{}", run.stderr);
     run.assert_memory_bounded("check, /dev/zero");
     let config = responder_config(dir.path());
-    let args = ["responder", "load", "--config", config.to_str().unwrap(), "/dev/zero"];
+    let args = ["responder", "load", "--without-daemon", "--config", config.to_str().unwrap(), "/dev/zero"];
     let run = passerelle_within(dir.path(), &args, ENDLESS_GUARD);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("unusable extract: line 1: a record runs on"), "{}", run.stderr);

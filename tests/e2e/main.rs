@@ -29,6 +29,7 @@ mod poison;
 mod purge_forensics;
 mod requester_check;
 mod requester_cli;
+mod responder_api;
 mod settings_errors;
 mod startup;
 mod statistics_agent;

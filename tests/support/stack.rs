@@ -212,7 +212,7 @@ impl Stack {
             };
             if let PartySettings::Responder(r) = &settings {
                 let load = passerelle_command()
-                    .args(["responder", "load", "--config"])
+                    .args(["responder", "load", "--without-daemon", "--config"])
                     .arg(&config)
                     .arg(stack.extract(&r.body))
                     .output()

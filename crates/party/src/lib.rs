@@ -246,8 +246,9 @@ impl Party {
         Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api })
     }
 
-    /// Serves the party's local API: the observatory's routes and audit trail; the responder's
-    /// and the requester's routes come with their conversion to the API (`/v1/whoami` only).
+    /// Serves the party's local API: the observatory's routes and audit trail, the responder's
+    /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
+    /// conversion to the API (`/v1/whoami` only).
     async fn serve_api(settings: &PartySettings, service: &Service) -> Result<api::DaemonApi, PartyError> {
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
             Service::Observatory(o) => {
@@ -258,7 +259,14 @@ impl Party {
                 let routes = api::observatory::routes(settings.code(), &data_dir, o.status_reader(), o.audit_trail());
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
             }
-            Service::Responder(_) | Service::Requester(_) => (axum::Router::new(), Arc::new(api::LogTrail)),
+            Service::Responder(r) => {
+                let routes = match settings {
+                    PartySettings::Responder(s) => passerelle_responder::api::routes(s.clone(), Some(r.stats())),
+                    _ => axum::Router::new(),
+                };
+                (routes, Arc::new(api::LogTrail))
+            }
+            Service::Requester(_) => (axum::Router::new(), Arc::new(api::LogTrail)),
         };
         api::DaemonApi::start(settings, routes, trail).await
     }

@@ -80,7 +80,7 @@ pub enum IndexError {
 }
 
 /// What a finished load put in the index.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexStats {
     /// The new extract's id (a UUID v7), for the logs and `meta`.
     pub extract_id: String,

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod api;
 pub mod index;
 pub mod load;
 pub mod metrics;
@@ -28,7 +29,10 @@ pub mod settings;
 pub mod source;
 
 pub use index::{IndexStats, INDEX_FILE};
-pub use load::{load_extract, load_extract_with, LoadError, LoadOptions, LoadSummary, DEFAULT_MAX_LOSS_PERCENT};
+pub use load::{
+    check_extract_source, load_extract, load_extract_from, load_extract_with, LoadError, LoadOptions, LoadSummary,
+    DEFAULT_MAX_LOSS_PERCENT,
+};
 pub use service::{Responder, ResponderError, ResponderStats, StatsSnapshot};
 pub use settings::{ExtractSettings, PostgresSettings, ResponderSettings, SettingsError, SourceSettings};
 pub use source::extract::ExtractSource;

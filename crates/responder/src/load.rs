@@ -12,7 +12,7 @@
 //! half the body's population answered *not found*. `--force` replaces it anyway.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -122,14 +122,46 @@ pub fn load_extract_with<W: Write>(
     options: &LoadOptions,
     report: &mut ReportWriter<W>,
 ) -> Result<LoadSummary, LoadError> {
-    let encoding = options.encoding;
     let started = Instant::now();
-    let held = settings.validate()?;
-    if !matches!(settings.source, SourceSettings::Extract(_)) {
+    check_extract_source(settings)?;
+    let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
+    load_from(settings, file, options, report, started)
+}
+
+/// Ok when the settings are valid and the source is an extract (a PostgreSQL source has no
+/// extract to load: [`LoadError::NotAnExtractSource`]).
+pub fn check_extract_source(settings: &ResponderSettings) -> Result<(), LoadError> {
+    if let SourceSettings::Postgres(_) = settings.source {
         return Err(LoadError::NotAnExtractSource);
     }
-    let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
-    let input = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    settings.validate()?;
+    Ok(())
+}
+
+/// [`load_extract_with`] for an extract read from `input` (the bytes the local API receives
+/// from the agent's CLI) rather than from a file of the daemon's. Blocking: call it from
+/// `spawn_blocking`.
+pub fn load_extract_from<R: Read, W: Write>(
+    settings: &ResponderSettings,
+    input: R,
+    options: &LoadOptions,
+    report: &mut ReportWriter<W>,
+) -> Result<LoadSummary, LoadError> {
+    let started = Instant::now();
+    check_extract_source(settings)?;
+    load_from(settings, input, options, report, started)
+}
+
+fn load_from<R: Read, W: Write>(
+    settings: &ResponderSettings,
+    input: R,
+    options: &LoadOptions,
+    report: &mut ReportWriter<W>,
+    started: Instant,
+) -> Result<LoadSummary, LoadError> {
+    let encoding = options.encoding;
+    let held = settings.validate()?;
+    let input = BufReader::with_capacity(READ_BUFFER_BYTES, input);
     let mut reader = match ExtractReader::new(input, encoding, ExtractRules) {
         Ok(reader) => reader,
         Err(unusable) => {
