@@ -140,6 +140,8 @@ async fn two_offices_of_one_body_each_receive_only_their_own_result() {
         broker: d.as_user("cnav"),
         source: SourceSettings::Extract(ExtractSettings::default()),
         metrics_addr: None,
+        api: Default::default(),
+        agents: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     };
