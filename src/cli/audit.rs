@@ -11,15 +11,12 @@
 //! (`cli_read`, with the calling agent's id from its registry).
 
 use std::io::Write;
-use std::time::SystemTime;
 
 use anyhow::Context;
-use passerelle_observatory::ObservatorySettings;
-use passerelle_observatory_store::audit::{Action, AuditEntry};
-use passerelle_observatory_store::{AuditRecord, CaseStore, Verification};
+use passerelle_observatory_store::{AuditRecord, Verification};
 
 use super::api::{self, ObservatoryApi};
-use crate::exit::{CliResult, Failure, Outcome};
+use crate::exit::{CliResult, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,52 +55,6 @@ pub fn run(args: Args) -> CliResult {
         Command::Verify(a) => verify(&a),
         Command::Show(a) => show(&a),
     }
-}
-
-/// Who runs a CLI command that still reads a store itself (`stats`), as the audit trail names
-/// them: the configured agent id, else the OS user.
-pub(crate) fn cli_actor(settings: &ObservatorySettings) -> String {
-    match &settings.agent_id {
-        Some(agent) if !agent.trim().is_empty() => format!("agent:{}", agent.trim()),
-        _ => {
-            let user =
-                ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
-            format!("os-user:{}", user.unwrap_or_else(|| "unknown".into()))
-        }
-    }
-}
-
-/// Opens the observatory's existing case store (a missing one is a runtime failure, as in every
-/// command; never created).
-pub(crate) fn open_case_store(settings: &ObservatorySettings) -> Result<CaseStore, Failure> {
-    let path = settings.case_db_path();
-    if !path.exists() {
-        return Err(Failure::missing_store(&path, "observatory run"));
-    }
-    CaseStore::open(&path).with_context(|| format!("cannot open {}", path.display())).map_err(Failure::Runtime)
-}
-
-/// Records a CLI command that read case data.
-pub(crate) fn record_cli_read(
-    store: &CaseStore,
-    settings: &ObservatorySettings,
-    command: &str,
-    case_id: Option<&str>,
-) -> Result<(), Failure> {
-    let actor = cli_actor(settings);
-    store
-        .write(|tx| {
-            tx.audit_append(&AuditEntry::new(
-                SystemTime::now(),
-                Action::CliRead,
-                case_id,
-                &actor,
-                serde_json::json!({ "command": command }),
-            ))
-        })
-        .context("cannot record the command in the audit trail")
-        .map_err(Failure::Runtime)?;
-    Ok(())
 }
 
 fn verify(args: &VerifyArgs) -> CliResult {

@@ -3,26 +3,26 @@
 //!
 //! Without `--pseudonym`: persons by risk factor, age band, sex and requester, and each body's
 //! answer rates. With it: every appearance of one pseudonymised person across cases. The
-//! command is recorded in the audit trail (`cli_read`).
+//! observatory daemon reads its statistics store for the calling agent (role
+//! `statistics-agent`, local API) and records the read in its audit trail (`cli_read`).
 //!
 //! No NIR goes in: `--pseudonym` takes a pseudonym as the store holds it and refuses a NIR
 //! without repeating it, and the command never reads the pseudonym key (the observatory
 //! daemon's alone, outside the statistics folder).
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
-use passerelle_observatory_store::{parse_pseudonym, StatisticsStore};
+use passerelle_observatory_store::statistics::Appearance;
+use passerelle_observatory_store::{parse_pseudonym, StatisticsReport};
 
-use super::audit::{open_case_store, record_cli_read};
+use super::api::{self, ObservatoryApi};
 use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The observatory's settings file (TOML): the statistics store is in `data_dir/statistics/`.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: ObservatoryApi,
     /// Follow one person over time: their pseudonym, 64 hexadecimal digits as the statistics
     /// store holds it (its `persons.pseudonym` column). A NIR is refused: no command turns a NIR
     /// into a pseudonym, only the observatory daemon holds the key.
@@ -34,46 +34,39 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    // Checked first: a NIR given here reaches no file, no log and no message.
+    // Checked first: a NIR given here reaches no daemon, no log and no message.
     let pseudonym = match &args.pseudonym {
         Some(text) => Some(parse_pseudonym(text).map_err(|e| Failure::Usage(anyhow!("--pseudonym: {e}")))?),
         None => None,
     };
-    let settings = super::observatory::settings(&args.config)?;
-    let path = settings.statistics_db_path();
-    if !path.exists() {
-        let earlier = settings.statistics_placement().legacy_store;
-        if earlier.exists() {
-            return Err(Failure::Runtime(anyhow!(
-                "the statistics store is still at its earlier place {}: start the observatory once \
-                 (`passerelle observatory run`), which moves it to {}",
-                earlier.display(),
-                path.display()
-            )));
-        }
-        return Err(Failure::missing_store(&path, "observatory run"));
+    let client = args.api.client()?;
+    enum Read {
+        Report(StatisticsReport),
+        Appearances(Vec<Appearance>),
     }
-    let stats = StatisticsStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    if let Ok(store) = open_case_store(&settings) {
-        let command = if pseudonym.is_some() { "stats --pseudonym" } else { "stats" };
-        record_cli_read(&store, &settings, command, None)?;
-    }
+    let read = match &pseudonym {
+        Some(pseudonym) => Read::Appearances(api::call(async {
+            client.post_json("/v1/statistics/follow", &serde_json::json!({ "pseudonym": pseudonym })).await
+        })?),
+        None => Read::Report(api::call(async { client.get_json("/v1/statistics").await })?),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Failure::Runtime(anyhow!(e).context("cannot write the output"));
-    if let Some(pseudonym) = &pseudonym {
-        let appearances = stats.follow(pseudonym).context("cannot read the statistics store")?;
-        if args.json {
-            let object = serde_json::json!({ "format": super::json::STATS_PSEUDONYM, "appearances": appearances });
-            serde_json::to_writer_pretty(&mut out, &object).context("cannot write the output")?;
-            writeln!(out).map_err(write_err)?;
-        } else {
-            for a in &appearances {
-                let at = chrono::DateTime::<chrono::Utc>::from(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.recorded_at_ms as u64),
-                )
-                .date_naive();
-                writeln!(
+    let report = match read {
+        Read::Report(report) => report,
+        Read::Appearances(appearances) => {
+            if args.json {
+                let object = serde_json::json!({ "format": super::json::STATS_PSEUDONYM, "appearances": appearances });
+                serde_json::to_writer_pretty(&mut out, &object).context("cannot write the output")?;
+                writeln!(out).map_err(write_err)?;
+            } else {
+                for a in &appearances {
+                    let at = chrono::DateTime::<chrono::Utc>::from(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.recorded_at_ms as u64),
+                    )
+                    .date_naive();
+                    writeln!(
                     out,
                     "{at}  case {}  territory {}  requester {} / {}  service \"{}\"  sex {}  born {}\n    requested: {}\n    values: {}",
                     a.case_id,
@@ -87,15 +80,15 @@ pub fn run(args: Args) -> CliResult {
                     if a.values.is_empty() { "-".to_owned() } else { a.values.join(", ") }
                 )
                 .map_err(write_err)?;
+                }
+                if appearances.is_empty() {
+                    eprintln!("passerelle: no row for this pseudonym");
+                }
             }
-            if appearances.is_empty() {
-                eprintln!("passerelle: no row for this pseudonym");
-            }
+            out.flush().map_err(write_err)?;
+            return Ok(Outcome::Success);
         }
-        out.flush().map_err(write_err)?;
-        return Ok(Outcome::Success);
-    }
-    let report = stats.report().context("cannot read the statistics store")?;
+    };
     if args.json {
         let object = super::json::Versioned { format: super::json::STATS, body: &report };
         serde_json::to_writer_pretty(&mut out, &object).context("cannot write the output")?;

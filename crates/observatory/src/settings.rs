@@ -7,7 +7,6 @@
 //! respond_by_default_days = 7          # deadline when the request gives none (1 to 21)
 //! retention_days = 30                  # payload cap: 1 to 30 (art. 5: 30 days at most)
 //! chunk_size = 1000                    # persons per solicitation / result chunk
-//! agent_id = "jdupont"                 # who the CLI's audit entries name (default: the OS user)
 //! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
 //! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
@@ -88,9 +87,6 @@ pub struct ObservatorySettings {
     /// Default: `data_dir/statistics.key`.
     #[serde(default)]
     pub statistics_secret_file: Option<PathBuf>,
-    /// The operator's id for the audit entries of CLI commands; default: the OS user.
-    #[serde(default)]
-    pub agent_id: Option<String>,
     /// Département → observatory code overrides (Mayotte, a collectivity, a move).
     #[serde(default)]
     pub territory: BTreeMap<String, String>,
@@ -161,7 +157,6 @@ impl ObservatorySettings {
             chunk_size: default_chunk_size(),
             routing: BTreeMap::new(),
             statistics_secret_file: None,
-            agent_id: None,
             territory: BTreeMap::new(),
             audit_retention_years: default_audit_retention_years(),
             statistics_retention_days: default_statistics_retention_days(),

@@ -252,11 +252,17 @@ impl Party {
     async fn serve_api(settings: &PartySettings, service: &Service) -> Result<api::DaemonApi, PartyError> {
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
             Service::Observatory(o) => {
-                let data_dir = match settings {
-                    PartySettings::Observatory(s) => s.data_dir.clone(),
-                    _ => std::path::PathBuf::new(),
+                let (data_dir, statistics_db) = match settings {
+                    PartySettings::Observatory(s) => (s.data_dir.clone(), s.statistics_db_path()),
+                    _ => Default::default(),
                 };
-                let routes = api::observatory::routes(settings.code(), &data_dir, o.status_reader(), o.audit_trail());
+                let routes = api::observatory::routes(
+                    settings.code(),
+                    &data_dir,
+                    &statistics_db,
+                    o.status_reader(),
+                    o.audit_trail(),
+                );
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
             }
             Service::Responder(r) => {

@@ -11,7 +11,7 @@ const AGE_BANDS: [(u32, &str); 7] =
     [(95, "95+"), (85, "85-94"), (80, "80-84"), (75, "75-79"), (70, "70-74"), (65, "65-69"), (55, "55-64")];
 
 /// Aggregate tables for `passerelle stats`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatisticsReport {
     pub persons: u64,
     pub distinct_pseudonyms: u64,
@@ -27,7 +27,7 @@ pub struct StatisticsReport {
 }
 
 /// How one body answered, over every person it was asked about.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BodyAnswerRate {
     pub body: String,
     pub asked: u64,
@@ -37,7 +37,7 @@ pub struct BodyAnswerRate {
 }
 
 /// One appearance of a pseudonym, for following a person across cases.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appearance {
     pub case_id: String,
     pub recorded_at_ms: i64,

@@ -6,8 +6,14 @@
 //! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s), recorded as a `cli_read` of `audit show` |
 //! | `GET /v1/audit/verify` | auditor, observatory-agent | the chain's `Verification`, recorded as a `cli_read` of `audit verify` |
 //! | `GET /v1/status` | operator | [`OperatorStatus`]: counts, ages, late bodies, the next purge, dead-letter reasons |
+//! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`), recorded as a `cli_read` of `stats` |
+//! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s), recorded as a `cli_read` of `stats --pseudonym` |
+//!
+//! The statistics routes take no NIR: a pseudonym is checked for its shape and a NIR is refused
+//! without being repeated (400). It travels in the body, never in the path, so that no refusal
+//! record quotes it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use axum::extract::{Query, State};
@@ -18,7 +24,8 @@ use passerelle_local_api::{Access, AccessOutcome, AccessRecorder, ApiError, Call
 use passerelle_observatory::operator_status::ReadParts;
 use passerelle_observatory::{AuditTrail, StatusReader};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
-use passerelle_observatory_store::{AuditRecord, Verification};
+use passerelle_observatory_store::statistics::{Appearance, StatisticsReport};
+use passerelle_observatory_store::{parse_pseudonym, AuditRecord, StatisticsStore, Verification};
 use serde::{Deserialize, Serialize};
 
 use super::Trail;
@@ -31,8 +38,16 @@ const AUDIT_READERS: [Role; 2] = [Role::Auditor, Role::ObservatoryAgent];
 struct Observatory {
     code: String,
     data_dir: String,
+    statistics_db: PathBuf,
     status: StatusReader,
     trail: AuditTrail,
+}
+
+/// `POST /v1/statistics/follow`'s body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Follow {
+    /// A pseudonym as the statistics store holds it (64 hexadecimal digits).
+    pub pseudonym: String,
 }
 
 /// `GET /v1/status`: the store's part of `ctl status`.
@@ -51,13 +66,50 @@ struct CaseQuery {
 }
 
 /// The observatory's routes.
-pub fn routes(code: &str, data_dir: &Path, status: StatusReader, trail: AuditTrail) -> Router {
-    let state = Observatory { code: code.to_owned(), data_dir: data_dir.display().to_string(), status, trail };
+pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusReader, trail: AuditTrail) -> Router {
+    let state = Observatory {
+        code: code.to_owned(),
+        data_dir: data_dir.display().to_string(),
+        statistics_db: statistics_db.to_owned(),
+        status,
+        trail,
+    };
     Router::new()
         .route("/v1/audit/entries", get(audit_entries))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/status", get(operator_status))
+        .route("/v1/statistics", get(statistics))
+        .route("/v1/statistics/follow", axum::routing::post(follow))
         .with_state(state)
+}
+
+async fn statistics(State(o): State<Observatory>, caller: Caller) -> Result<Json<StatisticsReport>, ApiError> {
+    caller.require(&[Role::StatisticsAgent])?;
+    let actor = actor(&caller);
+    blocking(move || {
+        let report = StatisticsStore::open(&o.statistics_db)?.report()?;
+        o.trail.append(&read_entry("stats", None, &actor))?;
+        Ok(report)
+    })
+    .await
+    .map(Json)
+}
+
+async fn follow(
+    State(o): State<Observatory>,
+    caller: Caller,
+    Json(asked): Json<Follow>,
+) -> Result<Json<Vec<Appearance>>, ApiError> {
+    caller.require(&[Role::StatisticsAgent])?;
+    let pseudonym = parse_pseudonym(&asked.pseudonym).map_err(|e| ApiError::bad_request(format!("pseudonym: {e}")))?;
+    let actor = actor(&caller);
+    blocking(move || {
+        let appearances = StatisticsStore::open(&o.statistics_db)?.follow(&pseudonym)?;
+        o.trail.append(&read_entry("stats --pseudonym", None, &actor))?;
+        Ok(appearances)
+    })
+    .await
+    .map(Json)
 }
 
 /// The audit trail's actor for an agent: `agent:agent-0042`.
