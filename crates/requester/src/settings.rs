@@ -22,6 +22,7 @@
 //! quarters_contributed_below = 120
 //! ```
 
+use passerelle_agents::{AgentsSettings, ApiSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,6 +87,12 @@ pub struct RequesterSettings {
     /// picks one); none when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `[api]`: the Unix socket of the daemon's local API (README, "Agents and roles").
+    #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
+    pub api: ApiSettings,
+    /// `[agents]`: the agent registry its local API maps callers with.
+    #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
+    pub agents: AgentsSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]
@@ -138,9 +145,17 @@ impl RequesterSettings {
             ranking: RankingSettings::default(),
             territories: BTreeMap::new(),
             metrics_addr: None,
+            api: Default::default(),
+            agents: Default::default(),
             profile: Profile::default(),
             development: DevelopmentSettings::default(),
         }
+    }
+
+    /// Where the daemon serves its local API: `[api] socket`, else
+    /// `run/requester-<branch>-<office>.sock` beside its `data_dir`.
+    pub fn api_socket(&self) -> PathBuf {
+        self.api.socket_or_default(&self.data_dir, &format!("requester-{}-{}", self.body, self.office))
     }
 
     /// Checks what serde cannot, the legal range of the retention included.
