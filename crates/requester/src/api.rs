@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -159,13 +160,25 @@ fn prevention_agent(caller: &Caller, requester: &Requester) -> Result<(), ApiErr
 
 async fn submit(
     State(requester): State<Requester>,
-    caller: Caller,
-    Query(query): Query<SubmitQuery>,
+    caller: Result<Caller, ApiError>,
+    query: Result<Query<SubmitQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Json<SubmitAnswer>, ApiError> {
-    prevention_agent(&caller, &requester)?;
+    let checked = caller.and_then(|caller| {
+        prevention_agent(&caller, &requester)?;
+        let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        Ok((caller, submit_request(&query)?))
+    });
+    let (caller, request) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Read to its end before answering: a client still sending would see the
+            // connection close, not the answer.
+            discard(body).await;
+            return Err(e);
+        }
+    };
     let agent = caller.agent().id.clone();
-    let request = submit_request(&query)?;
     let upload = receive(&requester, body).await?;
     let checking = requester.clone();
     let file = upload.path.clone();
@@ -277,6 +290,12 @@ async fn receive(requester: &Requester, body: Body) -> Result<Upload, ApiError> 
     }
     file.flush().await.map_err(|e| ApiError::internal("cannot keep the selection sent", &e))?;
     Ok(upload)
+}
+
+/// Reads a refused upload to its end, keeping nothing.
+async fn discard(body: Body) {
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
 }
 
 fn report_lines(r: &Rejection) -> impl Iterator<Item = ReportLine> + '_ {
