@@ -19,6 +19,7 @@
 
 pub mod deployment;
 pub mod process;
+mod requester_api;
 mod settings;
 pub mod signals;
 pub mod storage;
@@ -332,7 +333,9 @@ impl Party {
             Service::Requester(requester) => {
                 let settings = requester.settings();
                 tracing::info!(body = %settings.body, office = %settings.office, "requester daemon running");
+                let api = requester_api::serve(&requester)?;
                 let result = requester.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e));
+                api.stop().await;
                 // Its store is closed before its connection.
                 drop(requester);
                 result
