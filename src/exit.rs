@@ -18,6 +18,8 @@ pub const SETTINGS: u8 = 3;
 pub const RUNTIME: u8 = 4;
 /// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
 pub const TERRITORY_HELD: u8 = 5;
+/// 6: the daemon refused the call: the caller is not an authorised agent, or lacks the role.
+pub const NOT_PERMITTED: u8 = 6;
 /// 70: a daemon stopped at a development fault point.
 pub const FAULT: u8 = passerelle_hooks::FAULT_EXIT_CODE as u8;
 /// 130 (128 + SIGINT, as shells report it): interrupted before the end, after saying what
@@ -33,6 +35,7 @@ const GENERAL: &[(u8, &str)] = &[
     (SETTINGS, "invalid settings (the file or a PASSERELLE_… variable; the key is named)"),
     (RUNTIME, "runtime failure (broker unreachable, a store missing or unreadable, I/O)"),
     (TERRITORY_HELD, "another observatory runs the territory (observatory run --no-wait, or lock lost)"),
+    (NOT_PERMITTED, "the daemon refused the call: not an authorised agent, or a role missing"),
     (FAULT, "a daemon stopped at a development fault point (only under `profile = \"development\"`)"),
     (INTERRUPTED, "interrupted (Ctrl-C, SIGTERM) before the end, after saying what stays to do"),
 ];
@@ -87,7 +90,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (REJECTIONS, "done, but records were rejected or persons refused (or --strict stopped)"),
             (USAGE, "usage error or unusable file (bad header, not UTF-8, endless): nothing sent"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "runtime failure (broker unreachable, storage, no result before the deadline)"),
+            (RUNTIME, "no requester daemon answers at the socket, it failed, or no result before the deadline"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
             (INTERRUPTED, "interrupted (Ctrl-C): the cases stay open, and it says how to follow them"),
         ],
     ),
@@ -97,7 +101,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (SUCCESS, "listed, nothing refused"),
             (REJECTIONS, "a case or some persons were refused"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be read"),
+            (RUNTIME, "no requester daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
         ],
     ),
     (
@@ -107,7 +112,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (REJECTIONS, "written, and the observatory refused some persons"),
             (USAGE, "not a case id, an unknown case, or a case without its result yet"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be read, or a file cannot be written"),
+            (RUNTIME, "no requester daemon answers at the socket, its store failed, or a file cannot be written"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
         ],
     ),
     (
@@ -115,7 +121,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "purged what was due (or nothing was)"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be written"),
+            (RUNTIME, "no requester daemon answers at the socket, or its store cannot be written"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role requester-admin"),
         ],
     ),
     (
@@ -248,6 +255,8 @@ pub enum Failure {
     Runtime(anyhow::Error),
     /// 5: another observatory runs the territory (its `data_dir` or broker lock is held).
     Territory(anyhow::Error),
+    /// 6: the daemon refused the call (not an authorised agent, or a role missing).
+    NotPermitted(anyhow::Error),
 }
 
 impl Failure {
@@ -258,6 +267,7 @@ impl Failure {
             Failure::Settings(e) => (SETTINGS, "invalid settings", e),
             Failure::Runtime(e) => (RUNTIME, "failed", e),
             Failure::Territory(e) => (TERRITORY_HELD, "territory held by another observatory", e),
+            Failure::NotPermitted(e) => (NOT_PERMITTED, "refused", e),
         };
         eprintln!("passerelle: {kind}: {err:#}");
         ExitCode::from(code)
@@ -358,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_tables_list_only_codes_the_binary_uses_and_each_once() {
-        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, FAULT, INTERRUPTED];
+        let used = [SUCCESS, REJECTIONS, USAGE, SETTINGS, RUNTIME, TERRITORY_HELD, NOT_PERMITTED, FAULT, INTERRUPTED];
         for (path, statuses) in BY_COMMAND.iter().copied().chain([("", GENERAL)]) {
             let codes: Vec<u8> = statuses.iter().map(|(c, _)| *c).collect();
             assert!(codes.iter().all(|c| used.contains(c)), "{path}: {codes:?}");
