@@ -5,7 +5,7 @@
 //! umask is the process's.
 
 #[path = "support/mod.rs"]
-#[allow(unused_imports, dead_code)]
+#[allow(unused_imports)]
 mod support;
 
 use std::collections::BTreeSet;
