@@ -130,7 +130,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "the report was printed (even without the management API)"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the case store is missing or cannot be read"),
+            (RUNTIME, "no observatory daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role operator"),
         ],
     ),
     (
@@ -139,7 +140,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (SUCCESS, "the trail is intact"),
             (REJECTIONS, "the trail does not verify (the first entry altered, deleted or moved is named)"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the case store is missing or cannot be read"),
+            (RUNTIME, "no observatory daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role auditor or observatory-agent"),
         ],
     ),
     (
@@ -147,7 +149,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "printed"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the case store is missing or cannot be read"),
+            (RUNTIME, "no observatory daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role auditor or observatory-agent"),
         ],
     ),
     (

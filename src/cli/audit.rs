@@ -5,18 +5,20 @@
 //!   altered, deleted or moved (exit 1), or says how many entries verified (exit 0).
 //! - `show [--case ID]` prints the entries (ids and counts, never a NIR).
 //!
-//! Both read the observatory's case store and are themselves recorded in the trail (`cli_read`,
-//! with the operator's `agent_id`, or the OS user), as every command reading case data is.
+//! Both are calls of the observatory daemon's local API (`--socket`, or the `[api] socket` of
+//! `--config`): the daemon reads its store, checks the caller's role (`auditor` or
+//! `observatory-agent`, README "Agents and roles") and records the read in the trail
+//! (`cli_read`, with the calling agent's id from its registry).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::Context;
 use passerelle_observatory::ObservatorySettings;
 use passerelle_observatory_store::audit::{Action, AuditEntry};
-use passerelle_observatory_store::{AuditRecord, CaseStore};
+use passerelle_observatory_store::{AuditRecord, CaseStore, Verification};
 
+use super::api::{self, ObservatoryApi};
 use crate::exit::{CliResult, Failure, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -35,16 +37,14 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The observatory's settings file (TOML): the trail is in its `data_dir`.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: ObservatoryApi,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// The observatory's settings file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: ObservatoryApi,
     /// Only this case's entries.
     #[arg(long = "case", value_name = "ID")]
     pub case_id: Option<String>,
@@ -60,8 +60,8 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// Who runs a CLI command, as the audit trail names them: the configured agent id, else the OS
-/// user.
+/// Who runs a CLI command that still reads a store itself (`stats`), as the audit trail names
+/// them: the configured agent id, else the OS user.
 pub(crate) fn cli_actor(settings: &ObservatorySettings) -> String {
     match &settings.agent_id {
         Some(agent) if !agent.trim().is_empty() => format!("agent:{}", agent.trim()),
@@ -107,10 +107,8 @@ pub(crate) fn record_cli_read(
 }
 
 fn verify(args: &VerifyArgs) -> CliResult {
-    let settings = super::observatory::settings(&args.config)?;
-    let store = open_case_store(&settings)?;
-    let verification = store.read(|tx| tx.audit_verify()).context("cannot read the audit trail")?;
-    record_cli_read(&store, &settings, "audit verify", None)?;
+    let client = args.api.client()?;
+    let verification: Verification = api::call(client.get_json("/v1/audit/verify"))?;
     let years = match (verification.years.first(), verification.years.last()) {
         (Some(first), Some(last)) if first != last => format!("years {first}–{last}"),
         (Some(year), _) => format!("year {year}"),
@@ -123,17 +121,22 @@ fn verify(args: &VerifyArgs) -> CliResult {
         }
         Some(broken) => {
             println!("audit trail BROKEN at {broken}");
-            eprintln!("passerelle: the audit trail of {} does not verify: {broken}", settings.case_db_path().display());
+            eprintln!(
+                "passerelle: the audit trail of the observatory at {} does not verify: {broken}",
+                client.socket().display()
+            );
             Ok(Outcome::Rejections)
         }
     }
 }
 
 fn show(args: &ShowArgs) -> CliResult {
-    let settings = super::observatory::settings(&args.config)?;
-    let store = open_case_store(&settings)?;
-    let entries = store.read(|tx| tx.audit_entries(args.case_id.as_deref())).context("cannot read the audit trail")?;
-    record_cli_read(&store, &settings, "audit show", args.case_id.as_deref())?;
+    let client = args.api.client()?;
+    let path = match &args.case_id {
+        Some(case_id) => format!("/v1/audit/entries?case={}", query_value(case_id)),
+        None => "/v1/audit/entries".to_owned(),
+    };
+    let entries: Vec<AuditRecord> = api::call(client.get_json(&path))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for e in &entries {
@@ -152,6 +155,16 @@ fn show(args: &ShowArgs) -> CliResult {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// A query string value, percent-encoded (a case id is a UUID, but the text is the agent's).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `2026#17  2026-11-23T09:48:43Z  request_received  case=…  body:cnaf user:cnaf  {…}`.

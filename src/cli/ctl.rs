@@ -1,9 +1,9 @@
 //! `passerelle ctl …`: the operators' view of an observatory.
 //!
-//! `ctl status` reads the observatory's case store (read-only: cases in flight and their age,
-//! bodies that are late, the next purge due, dead-letters by reason, the outbox) and the queues'
-//! depths and consumers through the RabbitMQ management API, when it is enabled — and says so
-//! plainly when it is not.
+//! `ctl status` asks the observatory daemon's local API for what an operator sees of its case
+//! store (cases in flight and their age, bodies that are late, the next purge due, dead-letters
+//! by reason, the outbox: role `operator`), and reads the queues' depths and consumers through
+//! the RabbitMQ management API, when it is enabled — and says so plainly when it is not.
 
 mod consumers;
 mod management;
@@ -15,6 +15,7 @@ use std::time::SystemTime;
 
 use anyhow::{anyhow, Context};
 use passerelle_observatory::ObservatorySettings;
+use passerelle_party::api::observatory::OperatorStatus;
 
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -38,7 +39,8 @@ pub enum Command {
 }
 
 const STATUS_HELP: &str = "\
-Reads the observatory's case store (read-only; it may run while the daemon runs) and prints:
+Asks the observatory daemon (its local API, at --socket or the settings' `[api] socket`; the
+caller needs the role `operator` in the daemon's agent registry) and prints:
   - cases per state, and each case still holding payloads: its requester, persons, age, the time
     left to its deadline and to its 30-day cap;
   - late bodies: unanswered solicitation chunks past the reminder time (halfway to the deadline),
@@ -57,9 +59,12 @@ Reads the observatory's case store (read-only; it may run while the daemon runs)
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The observatory's settings (TOML).
+    /// The observatory's settings (TOML): its broker (for the queues) and its API socket.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// The observatory daemon's API socket. Default: the settings' `[api] socket`.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
     /// One JSON object on stdout instead of sentences.
     #[arg(long)]
     pub json: bool,
@@ -123,17 +128,13 @@ fn management_login(url: &str, user: Option<&str>, password: Option<&str>) -> Re
 
 fn status(args: &StatusArgs) -> CliResult {
     let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
-    let db = settings.case_db_path();
-    if !db.exists() {
-        return Err(Failure::missing_store(&db, "observatory run"));
-    }
-    let store = passerelle_observatory_store::CaseStore::open(&db)
-        .with_context(|| format!("cannot open the case store {}", db.display()))?;
+    let socket = match &args.socket {
+        Some(socket) => socket.clone(),
+        None => passerelle_party::PartySettings::Observatory(settings.clone()).api_socket(),
+    };
     let now = SystemTime::now();
-    let parts = store
-        .read(|tx| status::read(tx, now))
-        .with_context(|| format!("cannot read the case store {}", db.display()))?;
-    drop(store);
+    let store: OperatorStatus = super::api::call(super::api::observatory_client(&socket).get_json("/v1/status"))?;
+    let parts = store.parts;
 
     let vhost = passerelle_bus::definitions::vhost(&settings.broker)
         .map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
@@ -181,8 +182,8 @@ fn status(args: &StatusArgs) -> CliResult {
     }
 
     let report = status::Status {
-        observatory: settings.code.clone(),
-        data_dir: settings.data_dir.display().to_string(),
+        observatory: store.observatory,
+        data_dir: store.data_dir,
         at: status::rfc3339(now),
         cases_by_state: parts.cases_by_state,
         in_flight: parts.in_flight,

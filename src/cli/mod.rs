@@ -25,6 +25,7 @@ warning) and in /health:
 }
 pub(crate) use development_hooks_help;
 
+pub mod api;
 pub mod audit;
 pub mod bench;
 pub mod ctl;

@@ -25,7 +25,7 @@ pub struct RequesterApi {
     #[arg(long, value_name = "PATH", required_unless_present = "config")]
     pub socket: Option<PathBuf>,
     /// The requester's settings file, read for its `[api] socket` only (its default:
-    /// `run/requester-<branch>-<office>.sock` beside the `data_dir`).
+    /// `run/<name of the data_dir>.sock` beside the `data_dir`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -36,7 +36,7 @@ impl RequesterApi {
         let socket = match (&self.socket, &self.config) {
             (Some(socket), _) => socket.clone(),
             (None, Some(config)) => match PartySettings::load(PartyKind::Requester, config)? {
-                PartySettings::Requester(settings) => settings.api_socket(),
+                settings @ PartySettings::Requester(_) => settings.api_socket(),
                 other => return Err(Failure::Settings(anyhow!("{} is not a requester's settings", other.name()))),
             },
             (None, None) => return Err(Failure::Usage(anyhow!("give --socket or --config"))),

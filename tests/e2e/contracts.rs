@@ -1,6 +1,6 @@
 //! The scriptable contracts of the CLI, through the real binary: the same failure gives the
-//! same exit code in every command (an unreadable settings file: 3; a missing store: 4, and no
-//! reading command creates one),
+//! same exit code in every command (an unreadable settings file: 3; a missing store, or no daemon
+//! at the socket of a command that calls one: 4, and no reading command creates a store),
 //! every `--json` output carries its `format` (docs/JSON.md), and logs written to a pipe carry
 //! no ANSI colour. (`requester purge` saying what it purged: `requester_cli`, with its daemon.)
 
@@ -9,12 +9,16 @@ use std::process::Output;
 
 use crate::support::passerelle;
 
-/// A production observatory's settings file, its `data_dir` in `dir/data`.
+/// A production observatory's settings file, its `data_dir` in `dir/data`, the test's account an
+/// auditor and an operator of its agent registry.
 fn observatory_file(dir: &Path) -> PathBuf {
     let path = dir.join("observatory.toml");
+    let registry = crate::support::write_registry(dir, &["auditor", "operator"]);
     let text = format!(
-        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
-        dir.join("data").display()
+        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n\
+         [agents]\nregistry = \"{}\"\n",
+        dir.join("data").display(),
+        registry.display()
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -38,15 +42,19 @@ fn a_missing_store_is_exit_4_in_every_command() {
     )
     .unwrap();
     let config = |path: &Path| path.to_str().unwrap().to_owned();
+    for args in [vec!["stats", "--config", &config(&observatory)]] {
+        let o = passerelle().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("passerelle: failed: no store at "), "{args:?}: {}", stderr(&o));
+    }
     for args in [
         vec!["ctl", "status", "--no-management", "--config", &config(&observatory)],
-        vec!["stats", "--config", &config(&observatory)],
         vec!["audit", "verify", "--config", &config(&observatory)],
         vec!["audit", "show", "--config", &config(&observatory)],
     ] {
         let o = passerelle().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("passerelle: failed: no store at "), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("passerelle: failed: no daemon answers at "), "{args:?}: {}", stderr(&o));
     }
     // The requester's commands are its daemon's clients: no daemon is the same failure.
     for args in [
@@ -99,6 +107,7 @@ fn every_json_output_carries_its_format() {
     std::fs::create_dir_all(&data).unwrap();
     drop(passerelle_observatory_store::CaseStore::open(&data.join("observatory.db")).unwrap());
     drop(passerelle_observatory_store::StatisticsStore::open(&data.join("statistics.db")).unwrap());
+    let _api = crate::support::serve_observatory(&config);
     let run = |args: &[&str]| {
         let o = passerelle().args(args).arg("--config").arg(&config).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));

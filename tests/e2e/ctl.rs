@@ -1,4 +1,5 @@
-//! `passerelle ctl status` as an operator runs it, against an observatory's case store: cases in
+//! `passerelle ctl status` as an operator runs it, against an observatory's case store (served by
+//! its local API in this process, the test's account an `operator` of its registry): cases in
 //! flight and their age, late bodies, the next purge due, dead-letters grouped by reason, and
 //! the queues — read from a RabbitMQ management API (a stand-in serving a canned answer here),
 //! or reported unavailable with the way to enable it.
@@ -91,8 +92,10 @@ pub(crate) fn settings_file(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://ops:s%40cret@127.0.0.1:5672/prod\"]\nprefix = \"pp\"\n",
-            data_dir.display()
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://ops:s%40cret@127.0.0.1:5672/prod\"]\nprefix = \"pp\"\n\
+             [agents]\nregistry = \"{}\"\n",
+            data_dir.display(),
+            support::write_registry(dir, &["operator"]).display()
         ),
     )
     .unwrap();
@@ -117,6 +120,7 @@ fn ctl_status_reports_cases_in_flight_late_bodies_the_next_purge_and_dead_letter
     let data_dir = dir.path().join("observatory");
     observatory_store(&data_dir);
     let config = settings_file(dir.path(), &data_dir);
+    let _api = support::serve_observatory(&config);
     let management = closed_port();
 
     let output = ctl_status(&config, &["--json", "--management-url", &management]);
@@ -220,6 +224,7 @@ fn ctl_status_reads_queue_depths_and_consumers_from_the_management_api() {
     let data_dir = dir.path().join("observatory");
     observatory_store(&data_dir);
     let config = settings_file(dir.path(), &data_dir);
+    let _api = support::serve_observatory(&config);
     let (url, server) = fake_management(
         r#"[{"name":"pp.body.cnam.solicitations","messages_ready":12,"messages_unacknowledged":3,"consumers":2},
             {"name":"other.body.cnam.solicitations","messages_ready":99,"messages_unacknowledged":0,"consumers":0},
@@ -255,11 +260,14 @@ fn ctl_status_on_this_machine_says_whether_the_management_api_is_there() {
     std::fs::write(
         &config,
         format!(
-            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://guest:guest@127.0.0.1:5672/%2f\"]\n",
-            data_dir.display()
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://guest:guest@127.0.0.1:5672/%2f\"]\n\
+             [agents]\nregistry = \"{}\"\n",
+            data_dir.display(),
+            support::write_registry(dir.path(), &["operator"]).display()
         ),
     )
     .unwrap();
+    let _api = support::serve_observatory(&config);
     let output = ctl_status(&config, &["--json"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let s: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -290,7 +298,11 @@ fn ctl_status_without_a_store_or_with_bad_settings_fails_clearly() {
     .unwrap();
     let output = ctl_status(&config, &["--no-management"]);
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no store at"));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("no daemon answers at") && said.contains("is `passerelle observatory run` running?"),
+        "{said}"
+    );
 
     std::fs::write(&config, "code = \"carsat-nowhere\"\ndata_dir = \"/tmp\"\n").unwrap();
     let output = ctl_status(&config, &["--no-management"]);

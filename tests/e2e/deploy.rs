@@ -36,6 +36,8 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
+    let registry = passerelle_agents::Registry::load(&deploy("agents.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(registry.agent("prev-a1").is_some_and(|a| a.office.as_deref() == Some("caf-13")));
     let observatory: ObservatorySettings = load(&deploy("observatory.toml"));
     assert!(!observatory.broker.identity.insecure_any_user, "production: one broker user per party");
     assert!(observatory.broker.urls.iter().all(|u| u.starts_with("amqps://")), "production: TLS only");

@@ -94,7 +94,14 @@ fn the_clock_offset_and_the_fault_points_work_across_processes_and_nothing_is_lo
     let case = stack.submit_selection("1d");
     let exit = stack.wait_exit(OBSERVATORY_DAEMON, FAULT_TIMEOUT);
     assert_eq!(exit.code(), Some(FAULT_EXIT_CODE), "the observatory stopped at its fault point");
-    // Its clock is the offset one: the request it stored is dated hours ahead.
+    // Started again without its fault point: the outbox goes out; the faulty responder answers
+    // a chunk and stops before publishing it.
+    stack.edit_settings(OBSERVATORY_DAEMON, |s| {
+        s.set_development(Profile::Development, development(Some(CLOCK_OFFSET_S), &[]))
+    });
+    stack.start_daemon(OBSERVATORY_DAEMON);
+    // Its clock is the offset one: the request it stored before its fault point is dated hours
+    // ahead (read through its API, once it runs again).
     let received = stack
         .audit(Some(&case))
         .into_iter()
@@ -107,12 +114,6 @@ fn the_clock_offset_and_the_fault_points_work_across_processes_and_nothing_is_lo
         "dated {ahead_s} s ahead, not {CLOCK_OFFSET_S}"
     );
 
-    // Started again without its fault point: the outbox goes out; the faulty responder answers
-    // a chunk and stops before publishing it.
-    stack.edit_settings(OBSERVATORY_DAEMON, |s| {
-        s.set_development(Profile::Development, development(Some(CLOCK_OFFSET_S), &[]))
-    });
-    stack.start_daemon(OBSERVATORY_DAEMON);
     let exit = stack.wait_exit(FAULTY_BODY, FAULT_TIMEOUT);
     assert_eq!(exit.code(), Some(FAULT_EXIT_CODE), "the responder stopped at its fault point");
     stack.edit_settings(FAULTY_BODY, |s| s.set_development(Profile::Production, DevelopmentSettings::default()));

@@ -15,6 +15,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agents;
 mod bench;
 mod contracts;
 mod ctl;

@@ -67,6 +67,8 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
             broker: settings.clone(),
             source: SourceSettings::Extract(ExtractSettings::default()),
             metrics_addr: None,
+            api: Default::default(),
+            agents: Default::default(),
             profile: Default::default(),
             development: Default::default(),
         };

@@ -180,6 +180,7 @@ fn ctl_status_flags_consumers_where_none_should_be() {
     let data_dir = dir.path().join("observatory");
     super::ctl::observatory_store(&data_dir);
     let config = super::ctl::settings_file(dir.path(), &data_dir);
+    let _api = crate::support::serve_observatory(&config);
     let (url, server) = super::ctl::fake_management_api(
         r#"[{"name":"pp.observatory.carsat-sud-est.requests","messages_ready":0,"messages_unacknowledged":0,"consumers":2},
             {"name":"pp.observatory.carsat-sud-est.responses","messages_ready":0,"messages_unacknowledged":0,"consumers":8},

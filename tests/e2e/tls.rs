@@ -319,6 +319,7 @@ fn certificate_login_works_and_nothing_else_logs_in_over_the_kits_tls_listener()
     // The observatory's settings, then the definitions the kit's procedure exports from them.
     let mut observatory = ObservatorySettings::new(OBSERVATORY, dir.path().join("observatory"));
     observatory.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
+    observatory.agents.registry = Some(support::write_registry(dir.path(), &["operator"]));
     let mut settings = PartySettings::Observatory(observatory);
     let config = dir.path().join("observatory.toml");
     let definitions = dir.path().join("definitions.json");

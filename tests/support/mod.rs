@@ -22,6 +22,61 @@ pub fn passerelle() -> Command {
 }
 
 /// The NIR and former NIRs of every record of a (synthetic) selection file.
+/// The account this test runs as (its uid's name): what the daemons' local APIs see.
+pub fn my_account() -> String {
+    let uid = rustix::process::getuid().as_raw();
+    passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name")
+}
+
+/// Writes `dir/agents.toml`: the test's account as an agent with `roles` (and the office
+/// `caf-13`, for a scoped role). Returns its path.
+pub fn write_registry(dir: &Path, roles: &[&str]) -> PathBuf {
+    let path = dir.join("agents.toml");
+    let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "[[agent]]\naccount = \"{}\"\nid = \"agent-test\"\nname = \"Agent Test\"\nroles = [{roles}]\noffice = \"caf-13\"\n",
+        my_account()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The registry of a test stack: the test's account holds every role a CLI call of the tests
+/// needs at the observatory (audit trail, operators' status).
+pub fn write_agent_registry(dir: &Path) -> PathBuf {
+    write_registry(dir, &["observatory-agent", "auditor", "operator"])
+}
+
+/// An observatory's local API over the store its settings file names, served in this process
+/// on the in-process bus without running the observatory: the store changes only by the audit
+/// entries of the calls. For the commands that read a store a test prepared (`ctl status`,
+/// `audit show`). Stops when dropped.
+#[derive(Debug)]
+pub struct ServedObservatory {
+    runtime: Option<tokio::runtime::Runtime>,
+    party: Option<passerelle_party::Party>,
+}
+
+pub fn serve_observatory(config: &Path) -> ServedObservatory {
+    use passerelle_party::{Party, PartyKind, PartySettings};
+    let settings = PartySettings::load(PartyKind::Observatory, config).unwrap_or_else(|e| panic!("{e:#}"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let party = runtime.block_on(async {
+        let bus = passerelle_bus::InProcessBus::new(settings.broker());
+        let connection: std::sync::Arc<dyn passerelle_bus::Bus> = std::sync::Arc::new(bus.connect_as("observatory"));
+        Party::build_on_with_api(settings, connection).await.unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    ServedObservatory { runtime: Some(runtime), party: Some(party) }
+}
+
+impl Drop for ServedObservatory {
+    fn drop(&mut self) {
+        if let (Some(runtime), Some(party)) = (self.runtime.take(), self.party.take()) {
+            runtime.block_on(party.close());
+        }
+    }
+}
+
 pub fn nirs_of_selection(path: &Path) -> Vec<(String, Vec<String>)> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let headers = reader.headers().unwrap().clone();

@@ -212,8 +212,15 @@ impl Stack {
             responder.metrics_addr = Some(ports.pick().unwrap().to_string());
         }
         deployment.requester.metrics_addr = Some(ports.pick().unwrap().to_string());
-        // The test's account is the requester's prevention agent (its local API serves it).
-        let registry = root.join("agents.toml");
+        // The test's own account is the agent every CLI call of the stack is made as: at the
+        // observatory and the responders with the roles `write_agent_registry` gives, at the
+        // requester a prevention agent of its office.
+        let registry = super::write_agent_registry(&root);
+        deployment.observatory.agents.registry = Some(registry.clone());
+        for responder in &mut deployment.responders {
+            responder.agents.registry = Some(registry.clone());
+        }
+        let registry = root.join("requester-agents.toml");
         std::fs::write(&registry, agent_registry(&[REQUESTER_AGENT_ROLE])).unwrap();
         deployment.requester.agents.registry = Some(registry);
         deployment.create_dirs().unwrap();

@@ -16,10 +16,10 @@ pub const DEFAULT_REGISTRY: &str = "/etc/passerelle/agents.toml";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
-    /// The Unix socket it serves on. Default: `run/<daemon>.sock` beside its `data_dir`
-    /// (`/var/lib/passerelle/run/observatory-carsat-sud-est.sock` for a `data_dir` of
-    /// `/var/lib/passerelle/observatory`), so two daemons of one host never share one; the deploy
-    /// kit sets `/run/passerelle/<daemon>.sock`.
+    /// The Unix socket it serves on. Default: `run/<name of the data_dir>.sock` beside its
+    /// `data_dir` (`/var/lib/passerelle/run/observatory.sock` for a `data_dir` of
+    /// `/var/lib/passerelle/observatory`): two daemons never share a `data_dir`, so they never
+    /// share a default socket; the deploy kit sets `/run/passerelle/<daemon>.sock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<PathBuf>,
 }
@@ -29,11 +29,15 @@ impl ApiSettings {
         self == &ApiSettings::default()
     }
 
-    /// The socket: the setting, else `<data_dir's parent>/run/<daemon>.sock`.
-    pub fn socket_or_default(&self, data_dir: &Path, daemon: &str) -> PathBuf {
+    /// The socket: the setting, else `<data_dir's parent>/run/<data_dir's name>.sock`.
+    pub fn socket_or_default(&self, data_dir: &Path) -> PathBuf {
         match &self.socket {
             Some(socket) => socket.clone(),
-            None => data_dir.parent().unwrap_or(Path::new("")).join("run").join(format!("{daemon}.sock")),
+            None => {
+                let name =
+                    data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "api".into());
+                data_dir.parent().unwrap_or(Path::new("")).join("run").join(format!("{name}.sock"))
+            }
         }
     }
 }
@@ -70,11 +74,11 @@ mod tests {
     fn the_default_socket_is_beside_the_data_dir_and_the_setting_wins() {
         let api = ApiSettings::default();
         assert_eq!(
-            api.socket_or_default(Path::new("/var/lib/passerelle/observatory"), "observatory-sud-est"),
-            Path::new("/var/lib/passerelle/run/observatory-sud-est.sock")
+            api.socket_or_default(Path::new("/var/lib/passerelle/observatory")),
+            Path::new("/var/lib/passerelle/run/observatory.sock")
         );
         let api = ApiSettings { socket: Some("/run/passerelle/observatory.sock".into()) };
-        assert_eq!(api.socket_or_default(Path::new("/d"), "x"), Path::new("/run/passerelle/observatory.sock"));
+        assert_eq!(api.socket_or_default(Path::new("/d")), Path::new("/run/passerelle/observatory.sock"));
         assert_eq!(AgentsSettings::default().registry_path(), (PathBuf::from(DEFAULT_REGISTRY), false));
     }
 }

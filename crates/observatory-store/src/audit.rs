@@ -88,10 +88,15 @@ pub enum Action {
     Started,
     /// A body told the observatory it refused one of its messages (a notice: ids and a reason).
     NoticeReceived,
+    /// The agent registry was reloaded and changed: one entry per account, its line before and
+    /// after.
+    RegistryChanged,
+    /// The local API refused a call: an account that is no agent, or an agent without the role.
+    AccessRefused,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 19] = [
         Action::RequestReceived,
         Action::Refusal,
         Action::SolicitationSent,
@@ -109,6 +114,8 @@ impl Action {
         Action::AuditRetention,
         Action::Started,
         Action::NoticeReceived,
+        Action::RegistryChanged,
+        Action::AccessRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +137,8 @@ impl Action {
             Action::AuditRetention => "audit_retention",
             Action::Started => "started",
             Action::NoticeReceived => "notice_received",
+            Action::RegistryChanged => "registry_changed",
+            Action::AccessRefused => "access_refused",
         }
     }
 
@@ -157,7 +166,7 @@ impl AuditEntry {
 }
 
 /// A stored entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub year: i32,
     pub seq: i64,
@@ -197,7 +206,7 @@ impl AuditRecord {
 }
 
 /// What `audit verify` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// Entries checked.
     pub entries: u64,
@@ -208,7 +217,7 @@ pub struct Verification {
 }
 
 /// The first entry at which the chain breaks, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Broken {
     /// The entry named, `2026#17`.
     pub entry: String,

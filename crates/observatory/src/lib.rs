@@ -30,6 +30,7 @@ mod deadlines;
 mod engine;
 pub mod metrics;
 mod notices;
+pub mod operator_status;
 mod publisher;
 mod purge;
 mod receipt;
@@ -43,7 +44,7 @@ pub mod validate;
 
 pub use service::Observatory;
 pub use settings::{Config, ObservatorySettings, SettingsError};
-pub use status::{ObservatoryStatus, StatusReader};
+pub use status::{AuditTrail, ObservatoryStatus, StatusReader};
 
 impl From<passerelle_observatory_store::StoreError> for ObservatoryError {
     fn from(e: passerelle_observatory_store::StoreError) -> Self {

@@ -60,6 +60,11 @@ impl Observatory {
         StatusReader { engine: Arc::clone(&self.engine) }
     }
 
+    /// Appends the daemon's own entries to the audit trail (the local API's).
+    pub fn audit_trail(&self) -> crate::status::AuditTrail {
+        crate::status::AuditTrail { engine: Arc::clone(&self.engine) }
+    }
+
     /// Runs until `shutdown` resolves, then stops cleanly. Fails if a consumer cannot start or
     /// ends on its own (a fatal broker error).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ObservatoryError> {

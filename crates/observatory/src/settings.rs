@@ -26,6 +26,7 @@
 //! Loading never connects; [`ObservatorySettings::resolve`] checks everything that can be
 //! checked without the broker, so a bad file fails fast with the key named.
 
+use passerelle_agents::{AgentsSettings, ApiSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,6 +109,12 @@ pub struct ObservatorySettings {
     /// when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `[api]`: the Unix socket of the daemon's local API (README, "Agents and roles").
+    #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
+    pub api: ApiSettings,
+    /// `[agents]`: the agent registry its local API maps callers with.
+    #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
+    pub agents: AgentsSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]
@@ -158,6 +165,8 @@ impl ObservatorySettings {
             tick_ms: default_tick_ms(),
             rebuild_interval_s: default_rebuild_interval_s(),
             metrics_addr: None,
+            api: ApiSettings::default(),
+            agents: AgentsSettings::default(),
             profile: Profile::default(),
             development: DevelopmentSettings::default(),
         }

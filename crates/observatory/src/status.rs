@@ -74,6 +74,11 @@ impl StatusReader {
         self.engine.store.read(|tx| tx.audit_verify())
     }
 
+    /// What an operator sees of the store ([`crate::operator_status`]), at `now`.
+    pub fn operator_status(&self, now: std::time::SystemTime) -> Result<crate::operator_status::ReadParts, StoreError> {
+        self.engine.store.read(|tx| crate::operator_status::read(tx, now))
+    }
+
     /// Pages on the case store's free list.
     pub fn free_pages(&self) -> Result<u64, StoreError> {
         self.engine.store.read(|tx| tx.free_pages())
@@ -82,5 +87,22 @@ impl StatusReader {
     /// The case store's file and WAL sizes in bytes.
     pub fn file_sizes(&self) -> Result<(u64, u64), StoreError> {
         self.engine.store.file_sizes()
+    }
+}
+
+/// Appends to the audit trail what the daemon records besides the exchange itself: the local
+/// API's reads, its refusals, the agent registry's changes.
+#[derive(Debug, Clone)]
+pub struct AuditTrail {
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl AuditTrail {
+    /// Appends one entry (refused if its text holds a NIR: [`passerelle_observatory_store::Tx::audit_append`]).
+    pub fn append(
+        &self,
+        entry: &passerelle_observatory_store::audit::AuditEntry,
+    ) -> Result<passerelle_observatory_store::AuditRecord, StoreError> {
+        self.engine.store.write(|tx| tx.audit_append(entry))
     }
 }

@@ -50,6 +50,8 @@ impl Deployment {
                 broker: broker.clone(),
                 source: SourceSettings::Extract(ExtractSettings::default()),
                 metrics_addr: None,
+                api: Default::default(),
+                agents: Default::default(),
                 profile: Default::default(),
                 development: Default::default(),
             })

@@ -17,9 +17,9 @@
 //! **API boundary.** The binary and the tests build parties only through this crate.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod deployment;
 pub mod process;
-mod requester_api;
 mod settings;
 pub mod signals;
 pub mod storage;
@@ -93,6 +93,8 @@ pub struct Party {
     hooks: Hooks,
     /// An observatory daemon's `data_dir` lock, released last.
     data_dir_lock: Option<territory::DataDirLock>,
+    /// Its local API, served from the moment its store is open until it stops.
+    api: Option<api::DaemonApi>,
 }
 
 /// How a daemon starts when another process holds its territory's locks.
@@ -180,7 +182,7 @@ impl Party {
         }
         endpoint.health.connected();
         let bus = Arc::clone(&connection) as Arc<dyn Bus>;
-        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, endpoint).await;
+        let built = Party::assemble(settings, bus, Some(Arc::clone(&connection)), hooks, endpoint, true).await;
         match built {
             Ok(party) => Ok(Party { data_dir_lock, ..party }),
             Err(e) => {
@@ -191,23 +193,35 @@ impl Party {
     }
 
     /// Builds the party on a bus the caller connected and closes (the in-process bus, a demo's
-    /// connection).
+    /// connection). It serves no local API: its caller uses it in-process.
     pub async fn build_on(settings: PartySettings, bus: Arc<dyn Bus>) -> Result<Party, PartyError> {
         let hooks = settings.check()?;
         hooks.announce();
         settings.check_storage()?;
         let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
-        Party::assemble(settings, bus, None, hooks, endpoint).await
+        Party::assemble(settings, bus, None, hooks, endpoint, false).await
     }
 
-    /// The store and the service, on the `/metrics` and `/health` endpoint already served.
+    /// [`Party::build_on`], serving its local API as a daemon does (tests that read a store they
+    /// prepared through the API, without running the service).
+    pub async fn build_on_with_api(settings: PartySettings, bus: Arc<dyn Bus>) -> Result<Party, PartyError> {
+        let hooks = settings.check()?;
+        settings.check_storage()?;
+        let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
+        Party::assemble(settings, bus, None, hooks, endpoint, true).await
+    }
+
+    /// The store and the service, on the `/metrics` and `/health` endpoint already served; and
+    /// for a daemon, its local API.
     async fn assemble(
         settings: PartySettings,
         bus: Arc<dyn Bus>,
         connection: Option<Arc<AmqpBus>>,
         hooks: Hooks,
         endpoint: Endpoint,
+        serve_api: bool,
     ) -> Result<Party, PartyError> {
+        let api_settings = settings.clone();
         let built = Party::service(settings, bus, &endpoint.registry, &hooks).await;
         let (name, service) = match built {
             Ok(built) => built,
@@ -216,9 +230,37 @@ impl Party {
                 return Err(e);
             }
         };
+        let api = match serve_api {
+            true => match Party::serve_api(&api_settings, &service).await {
+                Ok(api) => Some(api),
+                Err(e) => {
+                    endpoint.stop();
+                    return Err(e);
+                }
+            },
+            false => None,
+        };
         hooks.arm();
         let Endpoint { health, server: metrics, .. } = endpoint;
-        Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None })
+        Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api })
+    }
+
+    /// Serves the party's local API: the observatory's routes and audit trail; the responder's
+    /// and the requester's routes come with their conversion to the API (`/v1/whoami` only).
+    async fn serve_api(settings: &PartySettings, service: &Service) -> Result<api::DaemonApi, PartyError> {
+        let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
+            Service::Observatory(o) => {
+                let data_dir = match settings {
+                    PartySettings::Observatory(s) => s.data_dir.clone(),
+                    _ => std::path::PathBuf::new(),
+                };
+                let routes = api::observatory::routes(settings.code(), &data_dir, o.status_reader(), o.audit_trail());
+                (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
+            }
+            Service::Requester(r) => (passerelle_requester::api::routes(r.clone()), Arc::new(api::LogTrail)),
+            Service::Responder(_) => (axum::Router::new(), Arc::new(api::LogTrail)),
+        };
+        api::DaemonApi::start(settings, routes, trail).await
     }
 
     /// Opens the store and builds the service, registering its metrics.
@@ -301,7 +343,10 @@ impl Party {
     /// Stops serving metrics and closes its broker connection, for a party that was not run
     /// (a requester the caller used to submit and follow cases).
     pub async fn close(self) {
-        let Party { service, connection, metrics, .. } = self;
+        let Party { service, connection, metrics, api, .. } = self;
+        if let Some(api) = api {
+            api.stop().await;
+        }
         drop(service);
         if let Some(server) = metrics {
             server.stop();
@@ -319,7 +364,7 @@ impl Party {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), PartyError> {
-        let Party { name, service, connection, metrics, health, hooks: _, data_dir_lock } = self;
+        let Party { name, service, connection, metrics, health, hooks: _, data_dir_lock, api } = self;
         let shutdown = signals::armed(shutdown).await;
         let serving = health.clone();
         let ready = move || serving.set(true);
@@ -333,15 +378,16 @@ impl Party {
             Service::Requester(requester) => {
                 let settings = requester.settings();
                 tracing::info!(body = %settings.body, office = %settings.office, "requester daemon running");
-                let api = requester_api::serve(&requester)?;
                 let result = requester.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e));
-                api.stop().await;
                 // Its store is closed before its connection.
                 drop(requester);
                 result
             }
         };
         health.set(false);
+        if let Some(api) = api {
+            api.stop().await;
+        }
         if let Some(server) = metrics {
             server.stop();
         }

@@ -193,6 +193,26 @@ impl PartySettings {
         }
     }
 
+    /// Where its local API is served: `[api] socket`, else `run/<data_dir's name>.sock` beside
+    /// its `data_dir`.
+    pub fn api_socket(&self) -> std::path::PathBuf {
+        let (api, data_dir) = match self {
+            PartySettings::Observatory(s) => (&s.api, &s.data_dir),
+            PartySettings::Responder(s) => (&s.api, &s.data_dir),
+            PartySettings::Requester(s) => (&s.api, &s.data_dir),
+        };
+        api.socket_or_default(data_dir)
+    }
+
+    /// `[agents]`: its registry.
+    pub fn agents(&self) -> &passerelle_agents::AgentsSettings {
+        match self {
+            PartySettings::Observatory(s) => &s.agents,
+            PartySettings::Responder(s) => &s.agents,
+            PartySettings::Requester(s) => &s.agents,
+        }
+    }
+
     /// Its settings file, as TOML.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         match self {
@@ -261,6 +281,17 @@ mod tests {
         assert!(written.contains("postgres://responder:secret@db/benefits"), "{written}");
         let written = std::fs::read_to_string(dir.path().join("cnaf.toml")).unwrap();
         assert!(!written.contains("profile") && !written.contains("development"), "production by default: {written}");
+    }
+
+    #[test]
+    fn the_api_socket_is_the_setting_else_named_after_the_data_dir() {
+        let dir = Path::new("/var/lib/passerelle");
+        let mut observatory = ObservatorySettings::new("carsat-sud-est", dir.join("observatory"));
+        let requester = RequesterSettings::for_dir("cnaf", "caf-13", &dir.join("requester"));
+        assert_eq!(PartySettings::Requester(requester).api_socket(), dir.join("requester/run/data.sock"));
+        assert_eq!(PartySettings::Observatory(observatory.clone()).api_socket(), dir.join("run/observatory.sock"));
+        observatory.api.socket = Some("/run/passerelle/observatory.sock".into());
+        assert_eq!(PartySettings::Observatory(observatory).api_socket(), Path::new("/run/passerelle/observatory.sock"));
     }
 
     #[test]

@@ -152,12 +152,6 @@ impl RequesterSettings {
         }
     }
 
-    /// Where the daemon serves its local API: `[api] socket`, else
-    /// `run/requester-<branch>-<office>.sock` beside its `data_dir`.
-    pub fn api_socket(&self) -> PathBuf {
-        self.api.socket_or_default(&self.data_dir, &format!("requester-{}-{}", self.body, self.office))
-    }
-
     /// Checks what serde cannot, the legal range of the retention included.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if !body::ALL.contains(&self.body.as_str()) {

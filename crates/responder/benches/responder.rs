@@ -58,6 +58,8 @@ fn main() {
         broker: BusSettings::default(),
         source: SourceSettings::Extract(ExtractSettings::default()),
         metrics_addr: None,
+        api: Default::default(),
+        agents: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     };

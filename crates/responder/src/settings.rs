@@ -32,6 +32,7 @@
 //! rsa = "SELECT nir, rsa FROM benefits WHERE nir = ANY($1)"
 //! ```
 
+use passerelle_agents::{AgentsSettings, ApiSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -80,6 +81,12 @@ pub struct ResponderSettings {
     /// picks one); none when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// `[api]`: the Unix socket of the daemon's local API (README, "Agents and roles").
+    #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
+    pub api: ApiSettings,
+    /// `[agents]`: the agent registry its local API maps callers with.
+    #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
+    pub agents: AgentsSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]

@@ -134,6 +134,8 @@ async fn flow(buses: Buses) {
             broker: buses.settings.clone(),
             source: SourceSettings::Extract(ExtractSettings::default()),
             metrics_addr: None,
+            api: Default::default(),
+            agents: Default::default(),
             profile: Default::default(),
             development: Default::default(),
         };

@@ -98,6 +98,8 @@ pub fn extract_settings(data_dir: &Path, broker: BusSettings) -> ResponderSettin
         broker,
         source: SourceSettings::Extract(ExtractSettings::default()),
         metrics_addr: None,
+        api: Default::default(),
+        agents: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     }

@@ -100,6 +100,8 @@ fn responder_settings(pg: PostgresSettings, broker: BusSettings) -> ResponderSet
         broker,
         source: SourceSettings::Postgres(pg),
         metrics_addr: None,
+        api: Default::default(),
+        agents: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     }
