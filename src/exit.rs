@@ -91,7 +91,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (REJECTIONS, "done, but records were rejected or persons refused (or --strict stopped)"),
             (USAGE, "usage error or unusable file (bad header, not UTF-8, endless): nothing sent"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "runtime failure (broker unreachable, storage, no result before the deadline)"),
+            (RUNTIME, "no requester daemon answers at the socket, it failed, or no result before the deadline"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
             (INTERRUPTED, "interrupted (Ctrl-C): the cases stay open, and it says how to follow them"),
         ],
     ),
@@ -101,7 +102,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (SUCCESS, "listed, nothing refused"),
             (REJECTIONS, "a case or some persons were refused"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be read"),
+            (RUNTIME, "no requester daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
         ],
     ),
     (
@@ -111,7 +113,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (REJECTIONS, "written, and the observatory refused some persons"),
             (USAGE, "not a case id, an unknown case, or a case without its result yet"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be read, or a file cannot be written"),
+            (RUNTIME, "no requester daemon answers at the socket, its store failed, or a file cannot be written"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
         ],
     ),
     (
@@ -119,7 +122,8 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         &[
             (SUCCESS, "purged what was due (or nothing was)"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "the store is missing or cannot be written"),
+            (RUNTIME, "no requester daemon answers at the socket, or its store cannot be written"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role requester-admin"),
         ],
     ),
     (
@@ -284,17 +288,6 @@ impl Failure {
             passerelle_party::PartyError::Runtime(e) => Failure::Runtime(e),
             passerelle_party::PartyError::Territory(e) => Failure::Territory(e),
         }
-    }
-}
-
-impl Failure {
-    /// A store that should be there and is not: a runtime failure (4) in every command, naming
-    /// the file and the command that makes it. Reading commands never create a store.
-    pub fn missing_store(path: &std::path::Path, made_by: &str) -> Failure {
-        Failure::Runtime(anyhow::anyhow!(
-            "no store at {}: is the settings' data_dir right, and has `passerelle {made_by}` run with it?",
-            path.display()
-        ))
     }
 }
 

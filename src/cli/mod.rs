@@ -34,6 +34,7 @@ pub mod demo;
 pub mod json;
 pub mod observatory;
 pub mod requester;
+pub mod requester_api;
 pub mod requester_cases;
 mod requester_wait;
 pub mod responder;

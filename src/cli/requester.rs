@@ -29,17 +29,19 @@ pub enum Command {
     /// records are counted, rejected ones reported with every problem they have.
     #[command(after_long_help = CHECK_HELP)]
     Check(CheckArgs),
-    /// Submit a selection: one case per competent observatory; wait, rank, write the result.
+    /// Submit a selection through the requester daemon: one case per competent observatory; wait,
+    /// and write the ranked result here.
     #[command(after_long_help = super::requester_cases::SUBMIT_HELP)]
     Submit(super::requester_cases::SubmitArgs),
     /// The daemon: receive results and refusals of earlier cases, write them, purge at 24 months.
     #[command(after_long_help = super::requester_cases::RUN_HELP)]
     Run(super::requester_cases::ConfigArgs),
-    /// List the cases, their state, and the observatory's refusals with their reasons.
+    /// List the daemon's cases, their state, and the observatory's refusals with their reasons.
     Status(super::requester_cases::StatusArgs),
-    /// Write a case's result again.
+    /// Get a case's result from the daemon and write it here, mode 0600.
     Fetch(super::requester_cases::FetchArgs),
-    /// Purge now every case whose retention (24 months at most) has ended; say what went.
+    /// Have the daemon purge now every case whose retention (24 months at most) has ended; say
+    /// what went.
     Purge(super::requester_cases::PurgeArgs),
 }
 

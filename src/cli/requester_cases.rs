@@ -1,26 +1,29 @@
 //! `passerelle requester submit | run | status | fetch | purge`: the cases of a requesting body,
 //! from its selection file to the ranked contact list, and their 24-month retention.
 //!
-//! `submit` validates the selection exactly as `requester check` does (same reader, same
-//! report), then hands the valid persons to [`passerelle_requester::Requester`].
+//! `run` is the daemon. The others are calls of its local API ([`super::requester_api`]): the
+//! daemon checks the caller's role (`prevention-agent` of its office; `requester-admin` for
+//! `purge`), reads and writes its store, and streams result files, which this process writes as
+//! the calling agent. `submit` streams the selection to the daemon, which checks it exactly as
+//! `requester check` does; the report comes back line by line and is written as `check` writes it.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use passerelle_bus::{AmqpBus, Bus};
-use passerelle_hooks::Hooks;
+use passerelle_local_api::Client;
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_protocol::catalogue;
-use passerelle_protocol::rules::{Clock, SystemClock, DEFAULT_RESPOND_BY};
-use passerelle_requester::export::{render_case, render_summary};
-use passerelle_requester::{
-    parse_duration, CaseState, Requester, RequesterError, RequesterSettings, SubmitRequest, Uuid,
-};
+use passerelle_protocol::rules::DEFAULT_RESPOND_BY;
+use passerelle_requester::api::{CaseStatus, PurgeAnswer, SubmitAnswer, SubmitQuery};
+use passerelle_requester::export::render_summary;
+use passerelle_requester::service::WAIT_GRACE;
+use passerelle_requester::{parse_duration, CaseState, Uuid};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::requester::EncodingArg;
+use super::requester_api::{self, failure, fetch_result, query_value, RequesterApi};
 use super::requester_wait::{self, Progress};
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -49,6 +52,8 @@ and purges every case whose retention has ended. Logs never contain a NIR.
 ",
     super::development_hooks_help!("requester.while_writing_results"),
 );
+/// How often a waiting `submit` asks the daemon how its cases stand.
+const STATUS_POLL: Duration = Duration::from_millis(500);
 
 /// The long help of `requester submit`.
 pub const SUBMIT_HELP: &str = "\
@@ -56,17 +61,19 @@ What happens:
   1. The selection is checked exactly as `passerelle requester check` checks it; rejected records
      are reported (line, field, reason) and the valid ones go on — unless --strict, where any
      rejection stops everything before anything is stored or sent.
-  2. Names, addresses, e-mails and phones are kept in the requester's own store (data_dir) and
-     never sent. Persons are grouped by the observatory competent for their residence commune:
+  2. The file is read by this command, as you, and streamed to the requester daemon, which checks
+     your role (prevention-agent of its office) and checks the file. Names, addresses, e-mails
+     and phones are kept in the daemon's own store and never sent. Persons are grouped by the observatory competent for their residence commune:
      one case per observatory, sent in chunks carrying NIR, former NIRs, sex, birth year,
      commune and the risk-factor columns of the selection.
   3. Unless --detach, the command waits for every case's result or refusal (progress on stderr:
-     a bar on a terminal, a line every 10 s at most otherwise; an observatory whose requests
-     queue nobody consumes is named, with the queue),
-     writes the ranked contact list and its summary, and sends each case's receipt so the
-     observatory forgets it. With --detach, `passerelle requester run` receives them later.
+     a bar on a terminal, a line every 10 s at most otherwise), then the daemon ranks the
+     contact list and streams it, and this command writes it where you ask. The daemon receives
+     the results, sends each case's receipt so the observatory forgets it, and keeps its own
+     copy of the files (in its out_dir, purged with the case). With --detach, follow the cases
+     with `requester status` and get a result with `requester fetch`.
 
-Result files (--out FILE; default <out_dir>/<submission id>): FILE.csv (same separator and
+Result files, written by this command as you, mode 0600 (--out FILE; default ./<submission id>): FILE.csv (same separator and
 encoding as the selection) and FILE.jsonl, or only one with a .csv / .jsonl extension, plus
 FILE.summary.json (per case: completeness, categories each body declined and why, persons the
 observatory refused with the reasons, by selection line). CSV columns: the selection's columns,
@@ -76,15 +83,14 @@ not_found, no_answer), then `score` and `rank`. Cells starting with = + - @ tab 
 prefixed with a single quote. Everything is purged 24 months after submission at the latest.
 
 Example:
-  passerelle requester submit --config requester.toml --selection selection.csv \\
+  passerelle requester submit --socket /run/passerelle/requester-cnaf-caf-13.sock --selection selection.csv \\
       --want 3,family_situation --service \"Atelier prévention des chutes\" --respond-by 7d";
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
-    /// The requester's settings (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
-    /// The selection file (CSV with a header row; see `requester check --help`).
+    #[command(flatten)]
+    pub api: RequesterApi,
+    /// The selection file (CSV with a header row; see `requester check --help`), read as you.
     #[arg(long, value_name = "FILE")]
     pub selection: PathBuf,
     /// The categories to learn: codes and/or whole domains, comma-separated (`3,4,rsa`).
@@ -102,7 +108,8 @@ pub struct SubmitArgs {
     /// Send nothing if any record is rejected.
     #[arg(long)]
     pub strict: bool,
-    /// Return once the cases are sent; `requester run` receives the results.
+    /// Return once the cases are sent; `requester status` follows them, `requester fetch` gets
+    /// a result.
     #[arg(long)]
     pub detach: bool,
     /// The reference year of the age rule (default: the current year).
@@ -125,9 +132,8 @@ pub struct ConfigArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PurgeArgs {
-    /// The requester's settings (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: RequesterApi,
     /// One JSON object on stdout instead of sentences.
     #[arg(long)]
     pub json: bool,
@@ -135,9 +141,8 @@ pub struct PurgeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The requester's settings (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: RequesterApi,
     /// One JSON object per case on stdout instead of sentences.
     #[arg(long)]
     pub json: bool,
@@ -145,132 +150,84 @@ pub struct StatusArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
-    /// The requester's settings (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub api: RequesterApi,
     /// The case id (from `submit` or `status`).
     #[arg(value_name = "CASE")]
     pub case: String,
-    /// Where to write it (default <out_dir>/<case id>.csv and .jsonl).
+    /// Where to write it, as you, mode 0600: FILE.csv and FILE.jsonl (only one with a .csv or
+    /// .jsonl extension) and FILE.summary.json (default ./<case id>).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
-/// Loads and checks the requester's settings (its development hooks included) for a command
-/// that speaks on the broker as the requester (`submit`), its broker identity included: any
-/// problem is a settings failure (exit 3).
-fn load_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
-    requester_settings(PartySettings::load(PartyKind::Requester, path)?)
-}
-
-/// [`load_settings`] for a command that works on the requester's own folders only (`status`,
-/// `fetch`, `purge`): every check but the broker identity.
-fn load_local_settings(path: &std::path::Path) -> Result<RequesterSettings, Failure> {
-    requester_settings(PartySettings::load_local(PartyKind::Requester, path)?)
-}
-
-fn requester_settings(settings: PartySettings) -> Result<RequesterSettings, Failure> {
-    match settings {
-        PartySettings::Requester(settings) => Ok(settings),
-        other => Err(Failure::Settings(anyhow!("{} is not a requester's settings", other.name()))),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map_err(Failure::Runtime)
-}
-
-/// The requester's existing store, without the broker (`status`, `fetch`, `purge`). A missing
-/// store is a runtime failure, as in every command: a reading command never creates one.
-fn offline(settings: RequesterSettings, clock: Arc<dyn Clock>) -> Result<Requester, Failure> {
-    let path = settings.data_dir.join(passerelle_requester::store::DB_FILE);
-    if !path.exists() {
-        return Err(Failure::missing_store(&path, "requester submit"));
-    }
-    Requester::offline(settings, clock).map_err(failure)
-}
-
-/// The exit status a requester error calls for.
-fn failure(e: RequesterError) -> Failure {
-    match e {
-        RequesterError::Settings(_) => Failure::Settings(anyhow!(e)),
-        RequesterError::Usage(_)
-        | RequesterError::Open { .. }
-        | RequesterError::Unusable { .. }
-        | RequesterError::UnknownCase(_)
-        | RequesterError::NotSettled { .. } => Failure::Usage(anyhow!(e)),
-        other => Failure::Runtime(anyhow!(other)),
-    }
-}
-
-/// The requester's clock: the system's, moved by the development clock offset when its (checked)
-/// settings have one.
-fn clock(settings: &RequesterSettings) -> Arc<dyn Clock> {
-    Hooks::check(settings.profile, &settings.development).map_or_else(|_| Arc::new(SystemClock) as _, |h| h.clock())
-}
-
-/// Connects once (a command reports an unreachable broker at once), after checking the
-/// requester's store folder (exit 4): a refused login or certificate is a settings failure
-/// (exit 3).
-async fn connect(settings: &RequesterSettings) -> Result<Arc<AmqpBus>, Failure> {
-    passerelle_party::storage::check_writable("data_dir", &settings.data_dir)
-        .map_err(|e| Failure::Runtime(anyhow!(e)))?;
-    let bus = AmqpBus::connect(&settings.broker, settings.role()).await.map_err(|e| {
-        if e.is_settings() {
-            Failure::Settings(anyhow!(e))
-        } else {
-            Failure::Runtime(anyhow!(e))
-        }
-    })?;
-    Ok(Arc::new(bus))
-}
-
-async fn close(requester: Requester, bus: Arc<AmqpBus>) {
-    drop(requester);
-    bus.close().await;
-}
-
 /// `requester submit`.
 pub fn submit(args: SubmitArgs) -> CliResult {
-    let settings = load_settings(&args.config)?;
-    let clock = clock(&settings);
-    let wanted = catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
+    // The flags the daemon would refuse, refused here first (no daemon needed to say so).
+    catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
     let respond_by = match &args.respond_by {
         Some(text) => parse_duration(text).map_err(|e| Failure::Usage(anyhow!(e).context("--respond-by")))?,
         None => DEFAULT_RESPOND_BY,
     };
-    let request = SubmitRequest {
-        selection: args.selection.clone(),
-        encoding: args.encoding.into(),
-        reference_year: args.year,
-        wanted,
+    let client = args.api.client()?;
+    let query = SubmitQuery {
+        want: args.want.clone(),
         service: args.service.clone(),
-        respond_by,
-        out: args.out.clone(),
+        respond_by: args.respond_by.clone(),
         strict: args.strict,
+        year: args.year,
+        encoding: Some(match args.encoding {
+            EncodingArg::Utf8 => "utf-8".to_owned(),
+            EncodingArg::Windows1252 => "windows-1252".to_owned(),
+        }),
+        name: args.selection.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
-    runtime()?.block_on(async move {
-        let bus = connect(&settings).await?;
-        let requester = Requester::build(settings, Arc::clone(&bus) as Arc<dyn Bus>, clock).map_err(failure)?;
-        let outcome = submit_and_wait(&requester, &bus, &request, &args).await;
-        close(requester, bus).await;
-        outcome
-    })
+    requester_api::runtime()?.block_on(submit_and_wait(&client, &query, respond_by, &args))
 }
 
-async fn submit_and_wait(
-    requester: &Requester,
-    bus: &Arc<AmqpBus>,
-    request: &SubmitRequest,
-    args: &SubmitArgs,
-) -> CliResult {
+/// The query string of `POST /v1/cases`.
+fn submit_path(q: &SubmitQuery) -> String {
+    let mut path = format!("/v1/cases?want={}&service={}", query_value(&q.want), query_value(&q.service));
+    if let Some(respond_by) = &q.respond_by {
+        path.push_str(&format!("&respond_by={}", query_value(respond_by)));
+    }
+    if q.strict {
+        path.push_str("&strict=true");
+    }
+    if let Some(year) = q.year {
+        path.push_str(&format!("&year={year}"));
+    }
+    if let Some(encoding) = &q.encoding {
+        path.push_str(&format!("&encoding={encoding}"));
+    }
+    if let Some(name) = &q.name {
+        path.push_str(&format!("&name={}", query_value(name)));
+    }
+    path
+}
+
+async fn submit_and_wait(client: &Client, query: &SubmitQuery, respond_by: Duration, args: &SubmitArgs) -> CliResult {
     // Armed before anything is sent: an interrupt at any point says how to follow the cases.
     let stop = passerelle_party::signals::armed(passerelle_party::signals::shutdown_signal()).await;
     tokio::pin!(stop);
+    let sending = Progress::new("{spinner} sending the selection {elapsed}", "sending the selection");
+    let path = submit_path(query);
+    let answer = tokio::select! {
+        a = client.upload::<SubmitAnswer>(&path, &args.selection) => Some(a),
+        _ = &mut stop => None,
+    };
+    sending.finish();
+    let Some(answer) = answer else {
+        eprintln!(
+            "interrupted while the selection was sent: whether the daemon stored it, `passerelle requester status {}` says",
+            args.api.flags()
+        );
+        return Ok(Outcome::Interrupted);
+    };
+    let answer = answer.map_err(|e| match e {
+        passerelle_local_api::ClientError::File { .. } => Failure::Usage(anyhow!(e)),
+        e => failure(e),
+    })?;
     // The rejection report, exactly as `requester check` writes it.
     let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
     let out: Box<dyn Write> = match format {
@@ -278,98 +235,100 @@ async fn submit_and_wait(
         ReportFormat::Human => Box::new(BufWriter::new(io::stderr())),
     };
     let mut report = ReportWriter::new(format, out);
-    let mut report_error = None;
-    let prepared = requester.prepare(request, &mut |rejection| {
-        if let Err(e) = report.rejection(rejection) {
-            report_error.get_or_insert(e);
+    let (submission, cases, rejected) = match answer {
+        SubmitAnswer::Submitted { report: lines, selection, submission, cases } => {
+            for l in &lines {
+                report.problem(l.line, l.field.as_deref(), &l.reason).context("cannot write the report")?;
+            }
+            report.summary(&selection).context("cannot write the report")?;
+            (submission, cases, selection.rejected > 0)
         }
-    });
-    if let Some(e) = report_error {
-        return Err(Failure::Runtime(anyhow!(e).context("cannot write the report")));
-    }
-    let submitted = match prepared {
-        Ok(s) => s,
-        Err(e @ (RequesterError::Strict { .. } | RequesterError::NothingValid { .. })) => {
+        SubmitAnswer::NothingSent { report: lines, reason } => {
+            for l in &lines {
+                report.problem(l.line, l.field.as_deref(), &l.reason).context("cannot write the report")?;
+            }
             let _ = report.into_inner().flush();
-            eprintln!("passerelle: {e}");
+            eprintln!("passerelle: {reason}");
             return Ok(Outcome::Rejections);
         }
-        Err(RequesterError::Unusable { path, source }) => {
-            report.unusable(&source).context("cannot write the report")?;
-            let what = format!("unusable selection file {}, nothing was sent", path.display());
-            return Err(Failure::Usage(anyhow!(source).context(what)));
+        SubmitAnswer::Unusable { report: lines, problems, header, reason } => {
+            for l in lines.iter().chain(problems.iter().filter(|_| header || args.json)) {
+                report.problem(l.line, l.field.as_deref(), &l.reason).context("cannot write the report")?;
+            }
+            let _ = report.into_inner().flush();
+            let what = format!("unusable selection file {}, nothing was sent", args.selection.display());
+            return Err(Failure::Usage(anyhow!(reason).context(what)));
         }
-        Err(e) => return Err(failure(e)),
     };
-    report.summary(&submitted.selection).context("cannot write the report")?;
     drop(report);
-
-    let sending = Progress::new("{spinner} sending {pos}/{len} persons [{bar:30}] {elapsed}", "sending persons");
-    sending.bar().set_length(submitted.selection.valid);
-    let case_ids = submitted.case_ids();
-    let sent = tokio::select! {
-        r = requester.send(&case_ids, sending.bar()) => Some(r),
-        _ = &mut stop => None,
-    };
-    sending.finish();
-    match sent {
-        Some(r) => r.map_err(failure)?,
-        None => {
-            eprintln!("{}", requester_wait::interrupted(&args.config, &submitted.cases, true));
-            return Ok(Outcome::Interrupted);
-        }
+    for c in &cases {
+        eprintln!("case {} sent to {}: {} person(s)", c.case, c.observatory, c.persons);
     }
-    for (case, observatory, persons) in &submitted.cases {
-        eprintln!("case {case} sent to {observatory}: {persons} person(s)");
-    }
-    let mut rejections = submitted.selection.rejected > 0;
     if args.detach {
         eprintln!(
-            "submission {} sent; `passerelle requester run --config {}` receives the results",
-            submitted.submission,
-            args.config.display()
+            "submission {submission} sent; the requester daemon receives the results: \
+             `passerelle requester status {}` follows the cases",
+            args.api.flags()
         );
-        return Ok(if rejections { Outcome::Rejections } else { Outcome::Success });
+        return Ok(if rejected { Outcome::Rejections } else { Outcome::Success });
     }
 
-    let consumer = requester.listen().await.map_err(failure)?;
-    let mut observatories: Vec<String> = submitted.cases.iter().map(|(_, o, _)| o.clone()).collect();
+    let mut observatories: Vec<String> = cases.iter().map(|c| c.observatory.clone()).collect();
     observatories.dedup();
     eprintln!(
         "waiting for the results of {} case(s) from {} (Ctrl-C stops waiting; the cases stay open)",
-        submitted.cases.len(),
+        cases.len(),
         observatories.join(", ")
     );
     let waiting = Progress::new("{spinner} waiting for results: {pos}/{len} {msg} {elapsed}", "waiting for results");
-    let said = waiting.bar().clone();
-    let watch = requester_wait::watch_observatories(Arc::clone(bus), observatories, move |line| {
-        said.suspend(|| eprintln!("{line}"))
-    });
-    let deadline = requester.wait_deadline(submitted.submission).map_err(failure)?;
-    let cases = submitted.case_ids();
+    waiting.bar().set_length(cases.len() as u64);
+    let deadline = Instant::now() + respond_by + WAIT_GRACE;
     let waited = tokio::select! {
-        r = requester.wait_for_results(&cases, waiting.bar(), Some(deadline)) => Some(r),
+        r = wait_settled(client, submission, &waiting, deadline) => Some(r),
         _ = &mut stop => None,
     };
-    watch.abort();
     waiting.finish();
-    consumer.stop().await;
-    let records = match waited {
+    let settled = match waited {
         Some(r) => r.map_err(failure)?,
         None => {
-            eprintln!("{}", requester_wait::interrupted(&args.config, &submitted.cases, false));
+            eprintln!("{}", requester_wait::interrupted(&args.api.flags(), &cases));
             return Ok(Outcome::Interrupted);
         }
     };
-    if records.iter().any(|c| !c.state.is_settled()) {
+    if !settled {
         return Err(Failure::Runtime(anyhow!(
-            "no result before the deadline for some cases; `passerelle requester run` keeps listening for them"
+            "no result before the deadline for some cases; the requester daemon keeps listening for them \
+             (`passerelle requester status {}`)",
+            args.api.flags()
         )));
     }
-    let (written, summary) = requester.write_result(submitted.submission).map_err(failure)?;
-    eprint!("{}", render_summary(&summary));
-    rejections |= written.refused > 0;
-    Ok(if rejections { Outcome::Rejections } else { Outcome::Success })
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(submission.to_string()));
+    let written = fetch_result(client, &format!("submissions/{submission}"), &out).await.map_err(failure)?;
+    eprint!("{}", render_summary(&written.summary));
+    Ok(if rejected || written.refused > 0 { Outcome::Rejections } else { Outcome::Success })
+}
+
+/// Asks the daemon how the submission's cases stand until all are settled (true) or the
+/// deadline passes (false).
+async fn wait_settled(
+    client: &Client,
+    submission: Uuid,
+    progress: &Progress,
+    deadline: Instant,
+) -> Result<bool, passerelle_local_api::ClientError> {
+    let path = format!("/v1/cases?submission={submission}");
+    loop {
+        let statuses: Vec<CaseStatus> = client.get_json(&path).await?;
+        let settled = statuses.iter().filter(|s| s.case.state.is_settled()).count();
+        progress.bar().set_position(settled as u64);
+        if settled == statuses.len() {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(STATUS_POLL).await;
+    }
 }
 
 /// `requester run`: the daemon, through the bootstrap of every party (passerelle_party).
@@ -379,65 +338,61 @@ pub fn run(args: ConfigArgs) -> CliResult {
     Ok(Outcome::Success)
 }
 
-/// `requester status`: every case, its state, and the observatory's refusals with reasons.
+/// `requester status`: every case of the daemon's office, its state, and the observatory's
+/// refusals with reasons.
 pub fn status(args: StatusArgs) -> CliResult {
-    let settings = load_local_settings(&args.config)?;
-    let clock = clock(&settings);
-    let requester = offline(settings, clock)?;
+    let client = args.api.client()?;
+    let statuses: Vec<CaseStatus> = requester_api::call(client.get_json("/v1/cases"))?;
     let mut out = io::stdout().lock();
     let mut refused = false;
-    for (case, submission) in requester.status().map_err(failure)? {
-        let summary = requester.case_summary(&case).map_err(failure)?;
-        refused |= case.state == CaseState::Refused || !summary.refused_persons.is_empty();
+    for s in &statuses {
+        refused |= s.case.state == CaseState::Refused || !s.case.refused_persons.is_empty();
         if args.json {
             let line = serde_json::json!({
                 "format": super::json::REQUESTER_CASE,
-                "case": summary,
-                "submission": submission.id.to_string(),
-                "submitted_at": passerelle_requester::export::rfc3339(submission.submitted_at),
-                "purge_after": passerelle_requester::export::rfc3339(submission.purge_after),
-                "result_chunks": case.result_chunks,
-                "result_chunks_received": case.result_chunks_received,
-                "receipt_sent": case.receipt_sent_at.is_some(),
+                "case": s.case,
+                "submission": s.submission.to_string(),
+                "submitted_at": s.submitted_at,
+                "purge_after": s.purge_after,
+                "result_chunks": s.result_chunks,
+                "result_chunks_received": s.result_chunks_received,
+                "receipt_sent": s.receipt_sent,
             });
             writeln!(out, "{line}").context("cannot write to stdout")?;
         } else {
-            let mut text = String::new();
-            render_case(&mut text, &summary);
-            let receipt = if case.receipt_sent_at.is_some() { ", receipt sent" } else { "" };
-            writeln!(
-                out,
-                "{text}    submitted {}, purge on {}{receipt}",
-                passerelle_requester::export::rfc3339(submission.submitted_at),
-                passerelle_requester::export::rfc3339(submission.purge_after)
-            )
-            .context("cannot write to stdout")?;
+            let receipt = if s.receipt_sent { ", receipt sent" } else { "" };
+            writeln!(out, "{}    submitted {}, purge on {}{receipt}", s.text, s.submitted_at, s.purge_after)
+                .context("cannot write to stdout")?;
         }
     }
     Ok(if refused { Outcome::Rejections } else { Outcome::Success })
 }
 
-/// `requester fetch CASE`: writes a case's result again.
+/// `requester fetch CASE`: the daemon writes the case's result again and streams it; it is
+/// written here, as the calling agent, 0600.
 pub fn fetch(args: FetchArgs) -> CliResult {
-    let settings = load_local_settings(&args.config)?;
-    let clock = clock(&settings);
     let case = Uuid::parse_str(args.case.trim())
         .map_err(|_| Failure::Usage(anyhow!("`{}` is not a case id (see `requester status`)", args.case)))?;
-    let requester = offline(settings, clock)?;
-    let (written, summary) = requester.write_case(case, args.out.as_deref()).map_err(failure)?;
-    eprint!("{}", render_summary(&summary));
+    let client = args.api.client()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(case.to_string()));
+    let written = requester_api::runtime()?.block_on(fetch_result(&client, &format!("cases/{case}"), &out)).map_err(
+        |e| match e {
+            passerelle_local_api::ClientError::File { .. } => Failure::Runtime(anyhow!(e)),
+            e => failure(e),
+        },
+    )?;
+    eprint!("{}", render_summary(&written.summary));
     Ok(if written.refused > 0 { Outcome::Rejections } else { Outcome::Success })
 }
 
-/// `requester purge`: purges now what has reached the end of its retention, and says what went.
+/// `requester purge`: the daemon purges now what has reached the end of its retention, and
+/// this says what went.
 pub fn purge(args: PurgeArgs) -> CliResult {
-    let settings = load_local_settings(&args.config)?;
-    let clock = clock(&settings);
-    let requester = offline(settings, clock)?;
-    let purge = requester.purge().map_err(failure)?;
-    let at = chrono::DateTime::<chrono::Utc>::from(purge.at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let total = |f: fn(&passerelle_requester::PurgedSubmission) -> u64| purge.submissions.iter().map(f).sum::<u64>();
-    let (cases, persons, files) = (total(|s| s.cases), total(|s| s.persons), total(|s| s.files.len() as u64));
+    let client = args.api.client()?;
+    let purge: PurgeAnswer = requester_api::call(client.post_json("/v1/purge", &()))?;
+    let at = &purge.cut_off;
+    let total = |f: fn(&passerelle_requester::api::PurgedSummary) -> u64| purge.submissions.iter().map(f).sum::<u64>();
+    let (cases, persons, files) = (total(|s| s.cases), total(|s| s.persons), total(|s| s.result_files));
     let mut out = io::stdout().lock();
     let text = if args.json {
         let submissions: Vec<_> = purge
@@ -445,7 +400,7 @@ pub fn purge(args: PurgeArgs) -> CliResult {
             .iter()
             .map(|s| {
                 serde_json::json!({
-                    "submission": s.id.to_string(), "cases": s.cases, "persons": s.persons, "result_files": s.files.len(),
+                    "submission": s.submission.to_string(), "cases": s.cases, "persons": s.persons, "result_files": s.result_files,
                 })
             })
             .collect();
@@ -467,10 +422,7 @@ pub fn purge(args: PurgeArgs) -> CliResult {
         for s in &purge.submissions {
             text.push_str(&format!(
                 "  submission {}: {} case(s), {} person(s), {} result file(s)\n",
-                s.id,
-                s.cases,
-                s.persons,
-                s.files.len()
+                s.submission, s.cases, s.persons, s.result_files
             ));
         }
         text

@@ -1,17 +1,12 @@
 //! What `requester submit` says while it sends and waits: its progress (a bar on a terminal,
-//! plain lines at a bounded rate otherwise, so a log or a pipe sees it too), whom it waits for —
-//! an observatory whose requests queue nobody consumes is named, with the queue, instead of a
-//! silent spinner — and, when interrupted, that the cases stay open and how to follow them.
+//! plain lines at a bounded rate otherwise, so a log or a pipe sees it too) and, when
+//! interrupted, that the cases stay open and how to follow them.
 
-use std::collections::BTreeSet;
 use std::io::{self, IsTerminal};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use passerelle_bus::{AmqpBus, Queue};
-use passerelle_requester::Uuid;
+use passerelle_requester::api::SubmittedCase;
 
 /// How often a progress bar redraws its spinner while nothing moves.
 const PROGRESS_TICK: Duration = Duration::from_millis(200);
@@ -21,9 +16,6 @@ const PROGRESS_TICK: Duration = Duration::from_millis(200);
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// …or when nothing was said for this long (so a log shows the command is still waiting).
 const PLAIN_PROGRESS_QUIET: Duration = Duration::from_secs(60);
-
-/// How often, while waiting, the consumers of each observatory's requests queue are counted.
-const CONSUMER_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// Progress on stderr: a bar on a terminal, plain lines otherwise.
 #[derive(Debug)]
@@ -82,50 +74,13 @@ impl Drop for Progress {
     }
 }
 
-/// The sentence for an observatory whose requests queue has no consumer.
-pub(super) fn nobody_consumes(observatory: &str, queue: &str) -> String {
+/// What an interrupted `submit` says: the cases stay open, and the commands that follow them
+/// (`flags`: how the agent reached the daemon, `--socket …` or `--config …`).
+pub(super) fn interrupted(flags: &str, cases: &[SubmittedCase]) -> String {
+    let ids: Vec<String> = cases.iter().map(|c| format!("{} ({})", c.case, c.observatory)).collect();
     format!(
-        "waiting for observatory {observatory}: nobody consumes its requests queue `{queue}` — is its observatory \
-         running? The requests wait in the queue until it does."
-    )
-}
-
-/// Counts the consumers of the requests queue of each of `observatories` now and every
-/// [`CONSUMER_CHECK_EVERY`], saying once when one has none and again when one is back. Runs
-/// until aborted.
-pub(super) fn watch_observatories(
-    bus: Arc<AmqpBus>,
-    observatories: Vec<String>,
-    say: impl Fn(&str) + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut idle = BTreeSet::new();
-        loop {
-            for observatory in &observatories {
-                let queue = Queue::ObservatoryRequests(observatory.clone());
-                let name = queue.name(&bus.settings().prefix);
-                match bus.consumer_count(&queue).await {
-                    Ok(0) if idle.insert(observatory.clone()) => say(&nobody_consumes(observatory, &name)),
-                    Ok(n) if n > 0 && idle.remove(observatory) => {
-                        say(&format!("observatory {observatory} consumes its requests queue `{name}` again"))
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(queue = %name, error = %e, "cannot count the queue's consumers"),
-                }
-            }
-            tokio::time::sleep(CONSUMER_CHECK_EVERY).await;
-        }
-    })
-}
-
-/// What an interrupted `submit` says: the cases stay open, and the commands that follow them.
-pub(super) fn interrupted(config: &Path, cases: &[(Uuid, String, u64)], while_sending: bool) -> String {
-    let ids: Vec<String> = cases.iter().map(|(id, observatory, _)| format!("{id} ({observatory})")).collect();
-    let config = config.display();
-    let unsent = if while_sending { ", and sends what was not sent yet" } else { "" };
-    format!(
-        "interrupted: the case(s) stay open: {}.\n  follow them: passerelle requester status --config {config}\n  \
-         receive their results: passerelle requester run --config {config} (it writes the result files{unsent})",
+        "interrupted: the case(s) stay open: {}.\n  follow them: passerelle requester status {flags}\n  \
+         get a result once answered: passerelle requester fetch {flags} CASE (the requester daemon receives them)",
         ids.join(", ")
     )
 }

@@ -1,8 +1,8 @@
 //! The scriptable contracts of the CLI, through the real binary: the same failure gives the
 //! same exit code in every command (an unreadable settings file: 3; a missing store, or no daemon
 //! at the socket of a command that calls one: 4, and no reading command creates a store),
-//! every `--json` output carries its `format` (docs/JSON.md), `requester purge` says what it
-//! purged, and logs written to a pipe carry no ANSI colour.
+//! every `--json` output carries its `format` (docs/JSON.md), and logs written to a pipe carry
+//! no ANSI colour. (`requester purge` saying what it purged: `requester_cli`, with its daemon.)
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -42,15 +42,10 @@ fn a_missing_store_is_exit_4_in_every_command() {
     )
     .unwrap();
     let config = |path: &Path| path.to_str().unwrap().to_owned();
-    for args in [
-        vec!["stats", "--config", &config(&observatory)],
-        vec!["requester", "status", "--config", &config(&requester)],
-        vec!["requester", "purge", "--config", &config(&requester)],
-    ] {
-        let o = passerelle().args(&args).output().unwrap();
-        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("passerelle: failed: no store at "), "{args:?}: {}", stderr(&o));
-    }
+    let args = ["stats", "--config", &config(&observatory)];
+    let o = passerelle().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains("passerelle: failed: no store at "), "{args:?}: {}", stderr(&o));
     for args in [
         vec!["ctl", "status", "--no-management", "--config", &config(&observatory)],
         vec!["audit", "verify", "--config", &config(&observatory)],
@@ -60,40 +55,17 @@ fn a_missing_store_is_exit_4_in_every_command() {
         assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("passerelle: failed: no daemon answers at "), "{args:?}: {}", stderr(&o));
     }
+    // The requester's commands are its daemon's clients: no daemon is the same failure.
+    for args in [
+        vec!["requester", "status", "--config", &config(&requester)],
+        vec!["requester", "purge", "--config", &config(&requester)],
+        vec!["requester", "fetch", "--config", &config(&requester), "0190f0a0-0000-7000-8000-000000000000"],
+    ] {
+        let o = passerelle().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is `passerelle requester run` running?"), "{args:?}: {}", stderr(&o));
+    }
     assert!(!dir.path().join("r").exists(), "a reading command creates no store");
-}
-
-#[test]
-fn requester_purge_says_what_it_purged_with_the_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("r");
-    drop(passerelle_requester::store::Store::open(&data).unwrap());
-    let config = dir.path().join("requester.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{}\"\nout_dir = \"{}\"\nretention_days = 365\n\
-             [broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
-            data.display(),
-            dir.path().join("o").display()
-        ),
-    )
-    .unwrap();
-    let o = passerelle().args(["requester", "purge", "--config"]).arg(&config).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        text.starts_with("purged 0 submission(s) whose retention ended by 20")
-            && text.contains("(retention_days = 365): 0 case(s), 0 person(s), 0 result file(s)"),
-        "{text}"
-    );
-    let o = passerelle().args(["requester", "purge", "--json", "--config"]).arg(&config).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["format"], "passerelle.requester-purge/1");
-    assert_eq!(v["retention_days"], 365);
-    assert!(v["cut_off"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
-    assert_eq!(v["total"], serde_json::json!({"submissions": 0, "cases": 0, "persons": 0, "result_files": 0}));
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod log_safety;
 mod metrics;
 mod poison;
 mod purge_forensics;
+mod requester_api;
 mod requester_check;
 mod requester_cli;
 mod responder_api;

@@ -1,10 +1,13 @@
-//! `passerelle requester submit | status | fetch | purge`, run as real processes against
-//! RabbitMQ under a fresh name prefix: the exit codes (0, 1, 2, 3), `--detach`, `--strict`, and
-//! that `status` lists the cases. The topology is declared by the test as an observatory would,
-//! and deleted at the end. Synthetic data only.
+//! `passerelle requester submit | status | fetch | purge`, run as real processes against a
+//! requester daemon (`requester run`, [`RequesterDaemon`]) over RabbitMQ under a fresh name
+//! prefix, its registry mapping the test's account to a prevention agent of its office and its
+//! administrator: the exit codes (0, 1, 2, 3, 4), `--detach`, `--strict`, that `status` lists
+//! the cases and `purge` says what went. The topology is declared by the test as an
+//! observatory would, and deleted at the end. Synthetic data only.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use passerelle_bus::{AmqpBus, BusSettings, Role};
 use passerelle_test_support::{amqp_url, broker_reachable_or_skip, nir_with_key};
@@ -26,21 +29,78 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// The requester's settings: under the development profile, as the test plays its observatory
-/// with the same broker login (a shared identity, which production refuses).
-fn write_config(dir: &Path, prefix: &str) -> PathBuf {
+/// How long the requester daemon has to answer on its socket (a loaded machine, a debug build).
+const DAEMON_START: Duration = Duration::from_secs(90);
+
+/// A requester's settings in `dir` whose registry (`dir/agents.toml`) makes the test's account
+/// a prevention agent of caf-13 and the requester's administrator; under the development
+/// profile, as the test plays its observatory with the same broker login (a shared identity,
+/// which production refuses).
+pub(crate) fn write_config(dir: &Path, prefix: &str) -> PathBuf {
+    write_config_for(dir, prefix, &["carsat-sud-est", "cnav-idf"])
+}
+
+pub(crate) fn write_config_for(dir: &Path, prefix: &str, observatories: &[&str]) -> PathBuf {
+    let registry = dir.join("agents.toml");
+    std::fs::write(&registry, crate::support::stack::agent_registry(&["prevention-agent", "requester-admin"])).unwrap();
+    let observatories = observatories.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ");
     let config = dir.join("requester.toml");
     std::fs::write(
         &config,
         format!(
-            "profile = \"development\"\nbody = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\", \"cnav-idf\"]\n",
+            "profile = \"development\"\nbody = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [{observatories}]\n\n[api]\nsocket = \"{socket}\"\n\n[agents]\nregistry = \"{registry}\"\n",
             data = dir.join("data").display(),
             out = dir.join("out").display(),
             url = amqp_url(),
+            socket = dir.join("run").join("requester.sock").display(),
+            registry = registry.display(),
         ),
     )
     .unwrap();
     config
+}
+
+/// `requester run` on a settings file of [`write_config`], answering on its socket; killed
+/// when dropped.
+pub(crate) struct RequesterDaemon {
+    child: Child,
+}
+
+impl RequesterDaemon {
+    pub(crate) fn start(dir: &Path, config: &Path) -> RequesterDaemon {
+        let log = std::fs::File::create(dir.join("requester.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .args(["requester", "run", "--config"])
+            .arg(config)
+            .env_remove("PASSERELLE_LOG_FORMAT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut daemon = RequesterDaemon { child };
+        let socket = dir.join("run").join("requester.sock");
+        passerelle_test_support::eventually_blocking(
+            "the requester daemon answers on its socket",
+            DAEMON_START,
+            || {
+                assert!(
+                    daemon.child.try_wait().unwrap().is_none(),
+                    "the requester daemon stopped: {}",
+                    std::fs::read_to_string(dir.join("requester.log")).unwrap_or_default()
+                );
+                std::os::unix::net::UnixStream::connect(&socket).is_ok()
+            },
+        );
+        daemon
+    }
+}
+
+impl Drop for RequesterDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn selection(dir: &Path, bad_line: bool) -> PathBuf {
@@ -73,6 +133,13 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
     // The observatory's connection declares the topology, as `observatory run` does.
     let observatory = AmqpBus::connect(&settings, Role::Observatory("carsat-sud-est".into())).await.unwrap();
     let config_s = config.to_str().unwrap();
+
+    // No daemon yet: exit 4, saying what to run; no store created.
+    let o = passerelle(&["requester", "status", "--config", config_s]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("is `passerelle requester run` running?"), "{}", text(&o));
+    assert!(!dir.path().join("data").exists(), "a client creates no store");
+    let daemon = RequesterDaemon::start(dir.path(), &config);
 
     // Usage errors exit 2, bad settings exit 3.
     let good = selection(dir.path(), false);
@@ -169,11 +236,32 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("has no result yet (it is sent)"), "{}", text(&o));
 
-    // purge: nothing is due yet.
+    // purge: nothing is due yet; it says so, with the cut-off, in words and in JSON.
     let o = passerelle(&["requester", "purge", "--config", config_s]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("purged submission"));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.starts_with("purged 0 submission(s) whose retention ended by 20")
+            && said.contains(&format!(
+                "(retention_days = {}): 0 case(s), 0 person(s), 0 result file(s)",
+                passerelle_requester::settings::MAX_RETENTION_DAYS
+            )),
+        "{said}"
+    );
+    let o = passerelle(&[
+        "requester",
+        "purge",
+        "--json",
+        "--socket",
+        dir.path().join("run/requester.sock").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "passerelle.requester-purge/1");
+    assert!(v["cut_off"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
+    assert_eq!(v["total"], serde_json::json!({"submissions": 0, "cases": 0, "persons": 0, "result_files": 0}));
 
+    drop(daemon);
     observatory.close().await;
     passerelle_bus::amqp::delete_topology(&settings).await.unwrap();
 }
@@ -205,6 +293,7 @@ async fn a_windows_1252_selection_without_the_flag_sends_nothing() {
     };
     let observatory = AmqpBus::connect(&settings, Role::Observatory("carsat-sud-est".into())).await.unwrap();
     let queues = ["carsat-sud-est", "cnav-idf"].map(|o| format!("{prefix}.observatory.{o}.requests"));
+    let daemon = RequesterDaemon::start(dir.path(), &config);
 
     // A French spreadsheet export: the ASCII-named persons come first, as today's reader sent them.
     let mut csv = String::from("nir;family_name;given_names;sex;birth_year;commune_code\r\n");
@@ -257,6 +346,7 @@ async fn a_windows_1252_selection_without_the_flag_sends_nothing() {
         assert!(depth(&url, queue).await > 0, "{queue}");
     }
 
+    drop(daemon);
     observatory.close().await;
     passerelle_bus::amqp::delete_topology(&settings).await.unwrap();
 }

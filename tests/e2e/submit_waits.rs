@@ -1,8 +1,8 @@
 //! `requester submit` says what it waits for, as a real process whose stderr is a pipe (not a
-//! terminal): with the topology declared but no observatory consuming, it names the
-//! observatory's requests queue that nobody consumes; interrupted (SIGINT), it exits 130 after
-//! saying that the case stays open and which commands follow it. Under a fresh name prefix on
-//! the real broker, deleted at the end. Synthetic data only.
+//! terminal), a client of a running requester daemon: with the topology declared but no
+//! observatory consuming, it says which observatory it waits for; interrupted (SIGINT), it exits
+//! 130 after saying that the case stays open and which commands follow it. Under a fresh name
+//! prefix on the real broker, deleted at the end. Synthetic data only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,28 +12,18 @@ use std::time::Duration;
 use passerelle_bus::{AmqpBus, BusSettings, Role};
 use passerelle_test_support::{amqp_url, broker_reachable_or_skip, eventually_within, nir_with_key};
 
-/// How long the command may take to say that nobody consumes, and to stop once interrupted.
+/// How long the command may take to say whom it waits for, and to stop once interrupted.
 const SAY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submit_names_the_queue_nobody_consumes_and_an_interrupt_exits_130_saying_how_to_follow() {
+async fn submit_says_whom_it_waits_for_and_an_interrupt_exits_130_saying_how_to_follow() {
     let url = amqp_url();
     if !broker_reachable_or_skip(&url) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("test-submit-waits-{}", &passerelle_requester::Uuid::new_v4().simple().to_string()[..12]);
-    // The development profile: the test plays the observatory with the same broker login.
-    let config = dir.path().join("requester.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "profile = \"development\"\nbody = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"{data}\"\nout_dir = \"{out}\"\n\n[broker]\nurls = [\"{url}\"]\nprefix = \"{prefix}\"\nobservatories = [\"carsat-sud-est\"]\n",
-            data = dir.path().join("data").display(),
-            out = dir.path().join("out").display(),
-        ),
-    )
-    .unwrap();
+    let config = super::requester_cli::write_config_for(dir.path(), &prefix, &["carsat-sud-est"]);
     let selection = dir.path().join("selection.csv");
     std::fs::write(
         &selection,
@@ -52,6 +42,7 @@ async fn submit_names_the_queue_nobody_consumes_and_an_interrupt_exits_130_sayin
     // The topology, declared as an observatory does; then no observatory runs.
     let observatory = AmqpBus::connect(&settings, Role::Observatory("carsat-sud-est".into())).await.unwrap();
     observatory.close().await;
+    let daemon = super::requester_cli::RequesterDaemon::start(dir.path(), &config);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
         .args(["requester", "submit", "--want", "3", "--service", "Atelier mémoire", "--year", "2025"])
@@ -77,13 +68,11 @@ async fn submit_names_the_queue_nobody_consumes_and_an_interrupt_exits_130_sayin
             }
         })
     };
-    let queue = format!("`{prefix}.observatory.carsat-sud-est.requests`");
     let text = || said.lock().unwrap().clone();
-    eventually_within("submit says that nobody consumes the requests queue", SAY_TIMEOUT, || {
-        text().contains(&format!("nobody consumes its requests queue {queue}"))
+    eventually_within("submit says whom it waits for", SAY_TIMEOUT, || {
+        text().contains("waiting for the results of 1 case(s) from carsat-sud-est")
     })
     .await;
-    assert!(text().contains("waiting for observatory carsat-sud-est"), "{}", text());
 
     let int = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(int.success());
@@ -93,7 +82,8 @@ async fn submit_names_the_queue_nobody_consumes_and_an_interrupt_exits_130_sayin
     assert_eq!(status.code(), Some(130), "{out}");
     assert!(out.contains("interrupted: the case(s) stay open"), "{out}");
     assert!(out.contains(&format!("passerelle requester status --config {}", config.display())), "{out}");
-    assert!(out.contains(&format!("passerelle requester run --config {}", config.display())), "{out}");
+    assert!(out.contains(&format!("passerelle requester fetch --config {} CASE", config.display())), "{out}");
+    drop(daemon);
 
     passerelle_bus::amqp::delete_topology(&settings).await.unwrap();
 }

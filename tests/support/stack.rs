@@ -54,6 +54,27 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How often waits look again.
 pub const POLL: Duration = Duration::from_millis(100);
 
+/// The role the test's account holds in the requester's registry (`agents.toml` of the stack's
+/// folder): a prevention agent of [`REQUESTER_OFFICE`].
+pub const REQUESTER_AGENT_ROLE: &str = "prevention-agent";
+
+/// The account this test process runs as: the owner of a file it just created.
+pub fn this_account() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    let uid = probe.as_file().metadata().unwrap().uid();
+    passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name")
+}
+
+/// An agent registry naming the test's account, with `roles` in the office [`REQUESTER_OFFICE`].
+pub fn agent_registry(roles: &[&str]) -> String {
+    let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "[[agent]]\naccount = \"{}\"\nid = \"agent-0042\"\nname = \"Agent Bleu\"\nroles = [{roles}]\noffice = \"{REQUESTER_OFFICE}\"\n",
+        this_account()
+    )
+}
+
 /// What to deploy.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -196,12 +217,16 @@ impl Stack {
             responder.metrics_addr = Some(ports.pick().unwrap().to_string());
         }
         deployment.requester.metrics_addr = Some(ports.pick().unwrap().to_string());
-        // The test's own account is the agent every CLI call of the stack is made as.
+        // The test's own account is the agent every CLI call of the stack is made as: at the
+        // observatory and the responders with the roles `write_agent_registry` gives, at the
+        // requester a prevention agent of its office.
         let registry = super::write_agent_registry(&root);
         deployment.observatory.agents.registry = Some(registry.clone());
         for responder in &mut deployment.responders {
             responder.agents.registry = Some(registry.clone());
         }
+        let registry = root.join("requester-agents.toml");
+        std::fs::write(&registry, agent_registry(&[REQUESTER_AGENT_ROLE])).unwrap();
         deployment.requester.agents.registry = Some(registry);
         deployment.create_dirs().unwrap();
         for (settings, config) in deployment.write_settings(&root).unwrap() {

@@ -272,7 +272,7 @@ impl Party {
                 };
                 (routes, Arc::new(api::LogTrail))
             }
-            Service::Requester(_) => (axum::Router::new(), Arc::new(api::LogTrail)),
+            Service::Requester(r) => (passerelle_requester::api::routes(r.clone()), Arc::new(api::LogTrail)),
         };
         api::DaemonApi::start(settings, routes, trail).await
     }

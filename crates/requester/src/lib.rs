@@ -16,6 +16,7 @@
 //! message; they live in the requester's store and result files only, and both are purged.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod consolidate;
 pub mod export;
 pub mod metrics;

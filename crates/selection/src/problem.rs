@@ -184,7 +184,7 @@ impl<T> Checked<T> {
 }
 
 /// The counts of a checked file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Data records read (the header and blank lines are not records).
     pub lines: u64,

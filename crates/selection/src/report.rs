@@ -117,7 +117,9 @@ impl<W: Write> ReportWriter<W> {
         self.out
     }
 
-    fn problem(&mut self, line: u64, field: Option<&str>, reason: &str) -> io::Result<()> {
+    /// Reports one problem already in words (a report relayed from a daemon that checked the
+    /// file).
+    pub fn problem(&mut self, line: u64, field: Option<&str>, reason: &str) -> io::Result<()> {
         match self.format {
             ReportFormat::Json => {
                 serde_json::to_writer(&mut self.out, &JsonProblem { format: REPORT_FORMAT, line, field, reason })?;

@@ -316,7 +316,7 @@ async fn submit_and_follow(
     for case in &result_summary.cases {
         for b in &case.bodies {
             let entry = bodies.entry(b.body.clone()).or_default();
-            entry.asked = b.asked.clone();
+            entry.asked = b.asked.iter().map(|c| c.to_string()).collect();
             entry.answered = b.answered;
             entry.declined.extend(b.declined.iter().map(|d| {
                 let detail = if d.detail.is_empty() { String::new() } else { format!(" ({})", d.detail) };
@@ -355,7 +355,7 @@ async fn submit_and_follow(
             observatory: c.observatory.clone(),
             persons: c.persons,
             state: c.state.to_string(),
-            completeness: c.completeness.map(str::to_owned),
+            completeness: c.completeness.as_deref().map(str::to_owned),
             observatory_state: o.as_ref().map_or_else(|| "unknown".to_owned(), |o| o.state.as_str().to_owned()),
         })
         .collect();

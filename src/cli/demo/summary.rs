@@ -93,7 +93,7 @@ pub struct CaseSummary {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BodySummary {
     /// The categories the observatory asked it (codes).
-    pub asked: Vec<&'static str>,
+    pub asked: Vec<String>,
     /// Solicitation chunks the observatory sent it, and the persons in them.
     pub solicitation_chunks: u64,
     pub persons_solicited: u64,

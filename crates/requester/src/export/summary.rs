@@ -4,21 +4,23 @@
 use passerelle_protocol::catalogue;
 use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
 use passerelle_protocol::v1;
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::OutputPaths;
 use crate::store::{CaseRecord, CaseState, ProblemRecord, Store, StoreError, SubmissionRecord};
 
 /// The case-level summary of a submission (`*.summary.json`, and printed by the CLI). No NIR,
 /// name or contact in it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub submission: String,
     pub submitted_at: String,
     /// When everything of the submission is purged (files included).
     pub purge_after: String,
     pub service: String,
-    pub wanted: Vec<&'static str>,
+    pub wanted: Vec<Cow<'static, str>>,
     pub selection: SelectionCounts,
     /// Persons in the contact list.
     pub persons_listed: u64,
@@ -26,20 +28,20 @@ pub struct Summary {
     pub files: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SelectionCounts {
     pub lines: u64,
     pub rejected: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseSummary {
     pub case_id: String,
     pub observatory: String,
     pub state: CaseState,
     pub persons: u64,
     /// `complete` or `partial` once answered.
-    pub completeness: Option<&'static str>,
+    pub completeness: Option<Cow<'static, str>>,
     pub bodies: Vec<BodySummary>,
     /// Why the observatory refused the whole case, if it did.
     pub case_refused: Vec<ProblemRecord>,
@@ -47,23 +49,23 @@ pub struct CaseSummary {
     pub refused_persons: Vec<RefusedPerson>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BodySummary {
     pub body: String,
-    pub asked: Vec<&'static str>,
+    pub asked: Vec<Cow<'static, str>>,
     pub answered: bool,
     pub declined: Vec<DeclineSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeclineSummary {
     /// The category code, or its number when it is not one of the decree's.
     pub category: String,
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefusedPerson {
     pub line: u64,
     pub problems: Vec<ProblemRecord>,
@@ -108,8 +110,8 @@ impl CaseSummary {
             state: case.state,
             persons: case.persons,
             completeness: match case.completeness {
-                v1::Completeness::Complete => Some("complete"),
-                v1::Completeness::Partial => Some("partial"),
+                v1::Completeness::Complete => Some("complete".into()),
+                v1::Completeness::Partial => Some("partial".into()),
                 v1::Completeness::Unspecified => None,
             },
             bodies: case
@@ -117,14 +119,18 @@ impl CaseSummary {
                 .iter()
                 .map(|b| BodySummary {
                     body: b.body.clone(),
-                    asked: b.asked.iter().map(|&c| catalogue::by_number(c).map_or("unspecified", |i| i.code)).collect(),
+                    asked: b
+                        .asked
+                        .iter()
+                        .map(|&c| catalogue::by_number(c).map_or("unspecified", |i| i.code).into())
+                        .collect(),
                     answered: b.answered,
                     declined: b
                         .declined
                         .iter()
                         .map(|d| DeclineSummary {
                             category: category_text(d.category),
-                            reason: decline_reason(d.reason),
+                            reason: decline_reason(d.reason).into(),
                             detail: d.detail.clone(),
                         })
                         .collect(),
@@ -149,7 +155,7 @@ impl Summary {
             submitted_at: rfc3339(submission.submitted_at),
             purge_after: rfc3339(submission.purge_after),
             service: submission.service.clone(),
-            wanted: submission.wanted.iter().map(|c| c.code()).collect(),
+            wanted: submission.wanted.iter().map(|c| c.code().into()).collect(),
             selection: SelectionCounts { lines: submission.lines, rejected: submission.rejected },
             persons_listed,
             cases: cases.iter().map(|c| CaseSummary::build(store, c)).collect::<Result<_, _>>()?,
@@ -177,7 +183,7 @@ pub fn render_summary(summary: &Summary) -> String {
 /// One case as sentences: state, declines, refusals with their reasons.
 pub fn render_case(out: &mut String, c: &CaseSummary) {
     use std::fmt::Write as _;
-    let completeness = c.completeness.map(|s| format!(", {s}")).unwrap_or_default();
+    let completeness = c.completeness.as_ref().map(|s| format!(", {s}")).unwrap_or_default();
     let _ =
         writeln!(out, "  case {} → {}: {} person(s), {}{}", c.case_id, c.observatory, c.persons, c.state, completeness);
     for b in &c.bodies {

@@ -74,6 +74,19 @@ impl Requester {
         request: &SubmitRequest,
         on_rejection: &mut dyn FnMut(&Rejection),
     ) -> Result<Submitted, RequesterError> {
+        let file = std::fs::File::open(&request.selection)
+            .map_err(|source| RequesterError::Open { path: request.selection.clone(), source })?;
+        self.prepare_from(request, file, on_rejection)
+    }
+
+    /// [`Requester::prepare`] on a selection read from `input` (a file an agent streamed to the
+    /// daemon); `request.selection` only names it in messages.
+    pub fn prepare_from(
+        &self,
+        request: &SubmitRequest,
+        input: impl std::io::Read,
+        on_rejection: &mut dyn FnMut(&Rejection),
+    ) -> Result<Submitted, RequesterError> {
         let s = &self.inner.settings;
         if request.wanted.is_empty() {
             return Err(RequesterError::Usage("--want names no category: ask for at least one".into()));
@@ -92,10 +105,8 @@ impl Requester {
         }
         let now = self.now();
         let reference_year = request.reference_year.unwrap_or_else(|| year_of(now));
-        let file = std::fs::File::open(&request.selection)
-            .map_err(|source| RequesterError::Open { path: request.selection.clone(), source })?;
         let rules = SelectionRules::new(reference_year, CommuneTable::official(), &self.inner.territories);
-        let mut reader = SelectionReader::new(BufReader::new(file), request.encoding, rules)
+        let mut reader = SelectionReader::new(BufReader::new(input), request.encoding, rules)
             .map_err(|source| RequesterError::Unusable { path: request.selection.clone(), source })?;
         let columns: Vec<Column> = reader.columns().to_vec();
         let submission = SubmissionRecord {

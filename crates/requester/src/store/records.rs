@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::StoreError;
 
 /// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
     /// Stored, not yet (fully) sent.

@@ -179,7 +179,7 @@ async fn flow(buses: Buses) {
     );
     let (written, summary) = requester.write_result(submitted.submission).unwrap();
     assert_eq!(written.persons, u64::from(PERSONS));
-    assert!(summary.cases.iter().all(|c| c.completeness == Some("complete")));
+    assert!(summary.cases.iter().all(|c| c.completeness.as_deref() == Some("complete")));
 
     // One merged list, names joined back; the requester's own branch (cnaf) never solicited.
     let mut reader = csv::Reader::from_path(dir.path().join("list.csv")).unwrap();
