@@ -35,7 +35,7 @@ impl RequesterApi {
     pub fn client(&self) -> Result<Client, Failure> {
         let socket = match (&self.socket, &self.config) {
             (Some(socket), _) => socket.clone(),
-            (None, Some(config)) => match PartySettings::load(PartyKind::Requester, config)? {
+            (None, Some(config)) => match PartySettings::load_local(PartyKind::Requester, config)? {
                 settings @ PartySettings::Requester(_) => settings.api_socket(),
                 other => return Err(Failure::Settings(anyhow!("{} is not a requester's settings", other.name()))),
             },

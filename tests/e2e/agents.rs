@@ -45,6 +45,8 @@ fn an_auditor_reads_the_trail_an_operator_is_refused_and_a_reload_is_recorded() 
     let mut settings = ObservatorySettings::new("carsat-sud-est", dir.path().join("data"));
     settings.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
     settings.agents.registry = Some(registry.clone());
+    // The development profile: the test logs in as the broker's one test user.
+    settings.profile = passerelle_hooks::Profile::Development;
     let mut settings = PartySettings::Observatory(settings);
     *settings.broker_mut() = BusSettings {
         urls: vec![vhost.url()],

@@ -75,7 +75,7 @@ fn responder_load_goes_through_the_daemon_for_a_responder_admin_only() {
     std::fs::write(
         &config,
         format!(
-            "body = \"cnaf\"\ndata_dir = {data_dir:?}\nmetrics_addr = \"127.0.0.1:{port}\"\n\n\
+            "profile = \"development\"\nbody = \"cnaf\"\ndata_dir = {data_dir:?}\nmetrics_addr = \"127.0.0.1:{port}\"\n\n\
              [broker]\nurls = [{url:?}]\nprefix = {prefix:?}\nobservatories = [\"carsat-sud-est\"]\nbodies = [\"cnaf\"]\n\n[source]\nkind = \"extract\"\n\n\
              [agents]\nregistry = {registry:?}\n",
             port = free_port(),

@@ -1,7 +1,7 @@
-//! What `passerelle stats` lets a statistics agent do, through the real binary: read the
-//! aggregates and follow a person by pseudonym, never give a NIR (refused without being
-//! repeated, before any file is opened) and never need the pseudonym key, which stays outside
-//! the statistics folder.
+//! What `passerelle stats` lets a statistics agent do, through the real binary and the
+//! observatory daemon's local API: read the aggregates and follow a person by pseudonym, never
+//! give a NIR (refused without being repeated, before any file or daemon is reached); the
+//! pseudonym key stays the daemon's, outside the statistics folder.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -21,8 +21,9 @@ fn synthetic_nir() -> String {
 fn observatory_file(dir: &Path) -> PathBuf {
     let path = dir.join("observatory.toml");
     let text = format!(
-        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n",
-        dir.join("data").display()
+        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[agents]\nregistry = \"{}\"\n",
+        dir.join("data").display(),
+        crate::support::write_registry(dir, &["statistics-agent"]).display()
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -95,13 +96,13 @@ fn a_nir_is_refused_without_being_repeated_and_reaches_no_file() {
 }
 
 #[test]
-fn a_person_is_followed_by_pseudonym_without_the_key() {
+fn a_statistics_agent_follows_a_person_by_pseudonym_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let config = observatory_file(dir.path());
     let data_dir = dir.path().join("data");
     let pseudonym = statistics_of_two_cases(&data_dir);
-    // `stats` never reads the key: without it, it works all the same.
-    std::fs::remove_file(data_dir.join("statistics.key")).unwrap();
+    // The daemon reads its statistics store for the agent; the command never reads the key.
+    let _observatory = crate::support::serve_observatory(&config);
     for given in [pseudonym.clone(), pseudonym.to_uppercase()] {
         let o = stats(&config, &["--json", "--pseudonym", &given]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -115,18 +116,4 @@ fn a_person_is_followed_by_pseudonym_without_the_key() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["distinct_pseudonyms"], 1, "{report}");
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&synthetic_nir()));
-}
-
-#[test]
-fn a_store_still_at_its_earlier_place_is_named_with_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = observatory_file(dir.path());
-    let data_dir = dir.path().join("data");
-    statistics_of_two_cases(&data_dir);
-    std::fs::rename(data_dir.join("statistics/statistics.db"), data_dir.join("statistics.db")).unwrap();
-    let o = stats(&config, &[]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(err.contains("the statistics store is still at its earlier place"), "{err}");
-    assert!(err.contains("passerelle observatory run"), "{err}");
 }

@@ -60,7 +60,8 @@ pub struct ServedObservatory {
 
 pub fn serve_observatory(config: &Path) -> ServedObservatory {
     use passerelle_party::{Party, PartyKind, PartySettings};
-    let settings = PartySettings::load(PartyKind::Observatory, config).unwrap_or_else(|e| panic!("{e:#}"));
+    // On the in-process bus: no broker identity to check.
+    let settings = PartySettings::load_local(PartyKind::Observatory, config).unwrap_or_else(|e| panic!("{e:#}"));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let party = runtime.block_on(async {
         let bus = passerelle_bus::InProcessBus::new(settings.broker());
