@@ -31,6 +31,7 @@ mod requester_api;
 mod requester_check;
 mod requester_cli;
 mod responder_api;
+mod roles;
 mod settings_errors;
 mod startup;
 mod statistics_agent;

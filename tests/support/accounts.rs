@@ -102,6 +102,11 @@ impl SharedFolder {
     /// The copied binary run as `account` (its uid and primary group, no supplementary groups),
     /// in its own folder, with an environment that names nobody.
     pub fn run_as(&self, account: &Account, args: &[&str]) -> Output {
+        self.run_as_with(account, args, &[])
+    }
+
+    /// [`SharedFolder::run_as`] with these environment variables set too.
+    pub fn run_as_with(&self, account: &Account, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = self.home_of(account);
         Command::new(&self.binary)
             .args(args)
@@ -112,6 +117,7 @@ impl SharedFolder {
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", &home)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }

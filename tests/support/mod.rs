@@ -48,24 +48,30 @@ pub fn write_agent_registry(dir: &Path) -> PathBuf {
     write_registry(dir, &["observatory-agent", "auditor", "operator"])
 }
 
-/// An observatory's local API over the store its settings file names, served in this process
-/// on the in-process bus without running the observatory: the store changes only by the audit
-/// entries of the calls. For the commands that read a store a test prepared (`ctl status`,
-/// `audit show`). Stops when dropped.
+/// A daemon's local API over the store its settings file names, served in this process on the
+/// in-process bus without running the service: the store changes only by what the calls do.
+/// For the commands that read or write a store a test prepared (`ctl status`, `audit show`,
+/// `stats`, the requester's and the responder's commands). Stops when dropped.
 #[derive(Debug)]
 pub struct ServedObservatory {
     runtime: Option<tokio::runtime::Runtime>,
     party: Option<passerelle_party::Party>,
 }
 
+/// [`serve_party`] for an observatory.
 pub fn serve_observatory(config: &Path) -> ServedObservatory {
-    use passerelle_party::{Party, PartyKind, PartySettings};
+    serve_party(passerelle_party::PartyKind::Observatory, config)
+}
+
+/// The local API of the party of `kind` whose settings `config` holds (see [`ServedObservatory`]).
+pub fn serve_party(kind: passerelle_party::PartyKind, config: &Path) -> ServedObservatory {
+    use passerelle_party::{Party, PartySettings};
     // On the in-process bus: no broker identity to check.
-    let settings = PartySettings::load_local(PartyKind::Observatory, config).unwrap_or_else(|e| panic!("{e:#}"));
+    let settings = PartySettings::load_local(kind, config).unwrap_or_else(|e| panic!("{e:#}"));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let party = runtime.block_on(async {
         let bus = passerelle_bus::InProcessBus::new(settings.broker());
-        let connection: std::sync::Arc<dyn passerelle_bus::Bus> = std::sync::Arc::new(bus.connect_as("observatory"));
+        let connection: std::sync::Arc<dyn passerelle_bus::Bus> = std::sync::Arc::new(bus.connect_as(settings.code()));
         Party::build_on_with_api(settings, connection).await.unwrap_or_else(|e| panic!("{e:#}"))
     });
     ServedObservatory { runtime: Some(runtime), party: Some(party) }
