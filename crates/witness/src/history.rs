@@ -103,7 +103,8 @@ pub struct WitnessedCheckpoint {
     pub public_key: String,
     /// When the witness accepted it (its own clock), milliseconds since the Unix epoch.
     pub received_ms: i64,
-    /// The hash linking it to the previous one ([`link`]).
+    /// The hash linking it to the previous one: SHA-256 of the previous link, the public key,
+    /// the time received, the signature and the checkpoint's signed bytes.
     pub link: String,
 }
 
