@@ -143,7 +143,7 @@ mod tests {
         assert_eq!((refused.field, refused.problem), ("object", "holds what looks like a NIR"));
         assert!(!refused.to_string().contains(nir), "{refused}");
         let refused = AccessEntry::new(t, "Jeanne Martin", AccessKind::Read, "case-1").check().unwrap_err();
-        assert_eq!((refused.field, refused.problem, refused.length), ("agent", "is not an identifier", 12));
+        assert_eq!((refused.field, refused.problem, refused.length), ("agent", "is not an identifier", 13));
         assert!(!refused.to_string().contains("Martin"), "{refused}");
         assert!(AccessEntry::new(t, "agent:a", AccessKind::Read, "").check().is_err());
     }

@@ -29,6 +29,9 @@ mod person;
 mod store;
 pub mod verify;
 
+#[cfg(test)]
+mod fixture;
+
 pub use calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
 pub use entry::{AccessEntry, AccessKind, Refused};
 pub use person::{PersonKey, PersonRef};

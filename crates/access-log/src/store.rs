@@ -314,3 +314,181 @@ impl AccessLog {
 pub(crate) fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash> {
     bytes.try_into().map_err(|_| AccessLogError::Corrupt(format!("{what} of the wrong length")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{at, fixture, raw, read, synthetic_nir};
+    use passerelle_protocol::rules::{Clock, ManualClock};
+    use std::time::Duration;
+
+    const CASE: &str = "0190b6a2-7c1e-7f00-8000-000000000001";
+
+    #[test]
+    fn appended_entries_chain_per_year_and_verify() {
+        let f = fixture();
+        let person = f.key.person(&synthetic_nir(1));
+        let first = f.log.append(&read("2026-03-01T10:00:00Z", "agent:a-17", CASE).about(person.clone())).unwrap();
+        let many = f
+            .log
+            .append_many(&[
+                AccessEntry::new(at("2026-03-01T10:05:00Z"), "daemon:observatory", AccessKind::Delete, CASE),
+                AccessEntry::new(at("2027-02-01T10:00:00Z"), "agent:a-17", AccessKind::Export, "submission-9"),
+                read("2026-04-01T10:00:00Z", "agent:a-18", CASE),
+            ])
+            .unwrap();
+        assert_eq!(first, Position { year: 2026, seq: 1 });
+        assert_eq!(
+            many,
+            [Position { year: 2026, seq: 2 }, Position { year: 2027, seq: 1 }, Position { year: 2026, seq: 3 }]
+        );
+        assert_eq!(f.log.years().unwrap(), [2026, 2027]);
+        let head = f.log.head(2026).unwrap().unwrap();
+        assert_eq!(head.count, 3);
+        assert_eq!(f.log.head(2025).unwrap(), None);
+
+        let verified = f.log.verify().unwrap();
+        assert!(verified.is_intact(), "{:?}", verified.tamperings());
+        assert_eq!(verified.chains.iter().map(|c| (c.year, c.entries)).collect::<Vec<_>>(), [(2026, 3), (2027, 1)]);
+        assert_eq!(verified.chains[0].head, Some(head));
+
+        let shown = f.log.entries(2026, 1, 10).unwrap();
+        assert_eq!(shown.len(), 3);
+        assert_eq!((shown[0].concerns_person, shown[0].person.as_ref()), (true, Some(&person)));
+        assert_eq!(
+            (shown[1].agent.as_str(), shown[1].kind, shown[1].person.as_ref()),
+            ("daemon:observatory", AccessKind::Delete, None)
+        );
+    }
+
+    #[test]
+    fn append_many_stores_all_or_nothing_and_refuses_a_nir_as_object() {
+        let f = fixture();
+        let nir = synthetic_nir(2);
+        let refused = f
+            .log
+            .append_many(&[
+                read("2026-03-01T10:00:00Z", "agent:a", CASE),
+                read("2026-03-01T10:00:00Z", "agent:a", nir.as_str()),
+            ])
+            .unwrap_err();
+        let message = refused.to_string();
+        assert!(message.contains("object") && message.contains("NIR") && !message.contains(nir.as_str()), "{message}");
+        assert_eq!(f.log.years().unwrap(), Vec::<i32>::new(), "nothing of the refused batch is stored");
+    }
+
+    #[test]
+    fn verify_writes_nothing() {
+        let f = fixture();
+        f.log.append(&read("2026-03-01T10:00:00Z", "agent:a", CASE)).unwrap();
+        let changes = |c: &passerelle_sqlite::rusqlite::Connection| -> i64 {
+            c.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+        };
+        let observer = raw(&f);
+        let before = changes(&observer);
+        for _ in 0..3 {
+            assert!(f.log.verify().unwrap().is_intact());
+        }
+        assert_eq!(changes(&observer), before, "another connection saw no commit");
+        assert_eq!(f.log.head(2026).unwrap().unwrap().count, 1);
+    }
+
+    #[test]
+    fn a_rights_request_finds_the_persons_entries_only() {
+        let f = fixture();
+        let (jeanne, paul) = (f.key.person(&synthetic_nir(3)), f.key.person(&synthetic_nir(4)));
+        f.log
+            .append_many(&[
+                read("2026-03-01T10:00:00Z", "agent:a", CASE).about(jeanne.clone()),
+                read("2026-03-02T10:00:00Z", "agent:b", CASE).about(paul.clone()),
+                AccessEntry::new(at("2027-01-05T10:00:00Z"), "agent:c", AccessKind::Update, "file-3")
+                    .about(jeanne.clone()),
+            ])
+            .unwrap();
+        let found = f.log.find_person(&jeanne).unwrap();
+        assert_eq!(
+            found.iter().map(|e| (e.position, e.agent.as_str(), e.kind)).collect::<Vec<_>>(),
+            [
+                (Position { year: 2026, seq: 1 }, "agent:a", AccessKind::Read),
+                (Position { year: 2027, seq: 1 }, "agent:c", AccessKind::Update)
+            ]
+        );
+        assert_eq!(f.log.find_person(&paul).unwrap().len(), 1);
+        assert!(f.log.find_person(&f.key.person(&synthetic_nir(5))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_person_hash_dropped_at_the_holders_cap_leaves_the_chain_intact() {
+        let f = fixture();
+        let person = f.key.person(&synthetic_nir(6));
+        f.log
+            .append_many(&[
+                read("2026-03-01T10:00:00Z", "agent:a", CASE).about(person.clone()),
+                read("2026-04-15T10:00:00Z", "agent:a", CASE).about(person.clone()),
+            ])
+            .unwrap();
+        // The observatory's cap: 30 days after the access.
+        let cutoff = at("2026-04-20T00:00:00Z") - Duration::from_secs(30 * 86_400);
+        assert_eq!(f.log.drop_person_hashes_before(cutoff).unwrap(), 1);
+        let found = f.log.find_person(&person).unwrap();
+        assert_eq!(found.iter().map(|e| e.position.seq).collect::<Vec<_>>(), [2]);
+        let verified = f.log.verify().unwrap();
+        assert!(verified.is_intact(), "{:?}", verified.tamperings());
+        assert_eq!(verified.chains[0].person_hashes_dropped, 1);
+        let first = &f.log.entries(2026, 1, 1).unwrap()[0];
+        assert_eq!((first.concerns_person, first.person.as_ref()), (true, None));
+    }
+
+    #[test]
+    fn a_year_is_purged_whole_in_its_fifth_following_year_and_not_before() {
+        let f = fixture();
+        f.log
+            .append_many(&[
+                read("2026-06-01T10:00:00Z", "agent:a", CASE),
+                read("2026-12-31T22:59:00Z", "agent:a", CASE),
+                read("2027-01-10T10:00:00Z", "agent:a", CASE),
+            ])
+            .unwrap();
+        let clock = ManualClock::starting_at(at("2030-12-31T22:58:00Z"));
+        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), Vec::<i32>::new(), "2026 + 4 still runs");
+        clock.advance(Duration::from_secs(2 * 60));
+        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2026], "1 January 2031 in Paris");
+        assert_eq!(f.log.years().unwrap(), [2027]);
+        assert!(f.log.verify().unwrap().is_intact());
+        clock.advance(Duration::from_secs(366 * 86_400));
+        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2027]);
+        assert!(f.log.years().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_chain_of_an_entry_is_the_calendar_year_in_paris() {
+        let f = fixture();
+        let late = f.log.append(&read("2026-12-31T23:30:00Z", "agent:a", CASE)).unwrap();
+        let early = f.log.append(&read("2026-12-31T22:30:00Z", "agent:a", CASE)).unwrap();
+        assert_eq!(late, Position { year: 2027, seq: 1 }, "00:30 on 1 January 2027 in Paris");
+        assert_eq!(early, Position { year: 2026, seq: 1 });
+    }
+
+    #[test]
+    fn no_nir_is_stored_in_clear() {
+        let f = fixture();
+        let nirs: Vec<_> = (10..40).map(synthetic_nir).collect();
+        let entries: Vec<_> =
+            nirs.iter().map(|nir| read("2026-03-01T10:00:00Z", "agent:a", CASE).about(f.key.person(nir))).collect();
+        f.log.append_many(&entries).unwrap();
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal"] {
+            let mut path = f.path.clone().into_os_string();
+            path.push(suffix);
+            bytes.extend(std::fs::read(&path).unwrap_or_default());
+        }
+        assert!(bytes.len() > 4096, "the scan reads the store");
+        for nir in &nirs {
+            for needle in [nir.as_str(), &nir.as_str()[..13]] {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "a NIR in clear");
+            }
+        }
+        let hash = f.key.person(&nirs[0]);
+        assert!(bytes.windows(32).any(|w| w == hash.as_bytes()), "the scan sees what is stored: the keyed hash");
+    }
+}
