@@ -251,3 +251,170 @@ fn check_row(row: &Row, year: i32, prev: &Hash) -> Option<Tampering> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{fixture, raw, read, synthetic_nir, Fixture};
+
+    const CASE: &str = "0190b6a2-7c1e-7f00-8000-000000000001";
+
+    /// A log with five entries in 2026 (the first and third about a person) and one in 2027.
+    fn five_entries() -> Fixture {
+        let f = fixture();
+        let person = f.key.person(&synthetic_nir(7));
+        f.log
+            .append_many(&[
+                read("2026-03-01T10:00:00Z", "agent:a", CASE).about(person.clone()),
+                read("2026-03-02T10:00:00Z", "agent:b", CASE),
+                read("2026-03-03T10:00:00Z", "agent:c", CASE).about(person),
+                read("2026-03-04T10:00:00Z", "agent:d", CASE),
+                read("2026-03-05T10:00:00Z", "agent:e", CASE),
+                read("2027-03-01T10:00:00Z", "agent:f", CASE),
+            ])
+            .unwrap();
+        assert!(f.log.verify().unwrap().is_intact());
+        f
+    }
+
+    fn edit(f: &Fixture, sql: &str) {
+        raw(f).execute_batch(sql).unwrap();
+    }
+
+    /// The breaks found; the 2027 chain, untouched, stays intact in every case.
+    fn found(f: &Fixture) -> Vec<Tampering> {
+        let verified = f.log.verify().unwrap();
+        assert_eq!(verified.chains.iter().find(|c| c.year == 2027).unwrap().tampering, None);
+        verified.tamperings().into_iter().cloned().collect()
+    }
+
+    fn at(seq: i64) -> Position {
+        Position { year: 2026, seq }
+    }
+
+    #[test]
+    fn an_edited_field_is_named() {
+        for sql in [
+            "UPDATE access_entry SET agent = 'agent:z' WHERE year = 2026 AND seq = 3",
+            "UPDATE access_entry SET kind = 'update' WHERE year = 2026 AND seq = 3",
+            "UPDATE access_entry SET at_ms = at_ms + 1 WHERE year = 2026 AND seq = 3",
+            "UPDATE access_entry SET object = 'case-2' WHERE year = 2026 AND seq = 3",
+            "UPDATE access_entry SET person_commitment = NULL WHERE year = 2026 AND seq = 3",
+        ] {
+            let f = five_entries();
+            edit(&f, sql);
+            assert_eq!(found(&f), [Tampering::Altered(at(3))], "{sql}");
+        }
+    }
+
+    #[test]
+    fn an_edited_person_hash_is_named() {
+        let f = five_entries();
+        let other = f.key.person(&synthetic_nir(8));
+        raw(&f)
+            .execute(
+                "UPDATE access_person SET person_hash = ?1 WHERE year = 2026 AND seq = 3",
+                [other.as_bytes().as_slice()],
+            )
+            .unwrap();
+        assert_eq!(found(&f), [Tampering::PersonAltered(at(3))]);
+    }
+
+    #[test]
+    fn a_deleted_entry_is_named() {
+        for seq in [1, 3] {
+            let f = five_entries();
+            edit(&f, &format!("DELETE FROM access_entry WHERE year = 2026 AND seq = {seq}"));
+            let breaks = found(&f);
+            assert_eq!(breaks, [Tampering::Deleted(at(seq))]);
+            assert!(breaks[0].to_string().contains(&format!("entry 2026#{seq} is missing")), "{}", breaks[0]);
+        }
+    }
+
+    #[test]
+    fn an_entry_deleted_and_the_later_ones_renumbered_is_named() {
+        let f = five_entries();
+        edit(
+            &f,
+            "DELETE FROM access_entry WHERE year = 2026 AND seq = 2;
+             UPDATE access_entry SET seq = seq - 1 WHERE year = 2026 AND seq > 2;",
+        );
+        assert_eq!(found(&f), [Tampering::Altered(at(2))]);
+    }
+
+    #[test]
+    fn two_swapped_entries_are_named() {
+        let f = five_entries();
+        edit(
+            &f,
+            "UPDATE access_entry SET seq = -1 WHERE year = 2026 AND seq = 2;
+             UPDATE access_entry SET seq = 2 WHERE year = 2026 AND seq = 4;
+             UPDATE access_entry SET seq = 4 WHERE year = 2026 AND seq = -1;",
+        );
+        let breaks = found(&f);
+        assert_eq!(breaks, [Tampering::Altered(at(2))]);
+        assert!(breaks[0].to_string().contains("moved from another rank"), "{}", breaks[0]);
+    }
+
+    #[test]
+    fn an_entry_replaced_by_a_rehashed_one_is_seen_at_the_next() {
+        let f = five_entries();
+        // A forged entry 2 whose hash is right for its own fields: entry 3 no longer follows it.
+        let prev: Vec<u8> =
+            raw(&f).query_row("SELECT hash FROM access_entry WHERE year = 2026 AND seq = 1", [], |r| r.get(0)).unwrap();
+        let prev: Hash = prev.try_into().unwrap();
+        let forged = Linked {
+            year: 2026,
+            seq: 2,
+            at_ms: 1,
+            agent: "agent:z",
+            kind: "read",
+            object: CASE,
+            commitment: None,
+            prev_hash: &prev,
+        };
+        raw(&f)
+            .execute(
+                "UPDATE access_entry SET at_ms = 1, agent = 'agent:z', hash = ?1 WHERE year = 2026 AND seq = 2",
+                [forged.hash().as_slice()],
+            )
+            .unwrap();
+        assert_eq!(found(&f), [Tampering::Unlinked(at(3))]);
+    }
+
+    #[test]
+    fn a_truncated_tail_is_named_while_the_head_row_stays() {
+        let f = five_entries();
+        edit(&f, "DELETE FROM access_entry WHERE year = 2026 AND seq >= 4");
+        let breaks = found(&f);
+        assert_eq!(breaks, [Tampering::Truncated(at(4))]);
+        assert!(breaks[0].to_string().contains("from 2026#4 on were cut off"), "{}", breaks[0]);
+    }
+
+    #[test]
+    fn a_head_row_edited_or_deleted_is_seen() {
+        let f = five_entries();
+        edit(&f, "UPDATE access_head SET hash = zeroblob(32) WHERE year = 2026");
+        assert_eq!(found(&f), [Tampering::HeadMismatch { year: 2026, head_count: 5, chain_count: 5 }]);
+        edit(&f, "DELETE FROM access_head WHERE year = 2026");
+        assert_eq!(found(&f), [Tampering::HeadMissing { year: 2026 }]);
+    }
+
+    /// What a chain in the writer's own file cannot tell, stated as a test so that the
+    /// documentation stays true: the tail cut together with its head row set back. The witnessed
+    /// checkpoints of [`crate::AccessLog::head`] are what catch it.
+    #[test]
+    fn a_tail_truncated_with_its_head_row_is_not_seen_by_the_chain_alone() {
+        let f = five_entries();
+        let head_at_3 = f.log.entries(2026, 3, 1).unwrap();
+        assert_eq!(head_at_3.len(), 1);
+        edit(
+            &f,
+            "DELETE FROM access_entry WHERE year = 2026 AND seq >= 4;
+             UPDATE access_head SET count = 3,
+                 hash = (SELECT hash FROM access_entry WHERE year = 2026 AND seq = 3) WHERE year = 2026;",
+        );
+        assert!(found(&f).is_empty());
+        assert_eq!(f.log.head(2026).unwrap().unwrap().count, 3, "only a checkpoint of count 5 held elsewhere tells");
+    }
+}
