@@ -181,13 +181,7 @@ impl AccessLog {
 
     /// The years that have a chain, oldest first.
     pub fn years(&self) -> Result<Vec<i32>> {
-        Ok(self.db.read(|tx| {
-            tx.query_all(
-                "SELECT year FROM access_entry GROUP BY year UNION SELECT year FROM access_head ORDER BY 1",
-                [],
-                |r| r.get(0),
-            )
-        })?)
+        Ok(self.db.read(years_in)?)
     }
 
     /// The head of `year`'s chain as its entries hold it (the last entry's rank and hash), for a
@@ -310,6 +304,13 @@ impl AccessLog {
     }
 }
 
+/// The years that have entries or a head row, oldest first.
+pub(crate) fn years_in(tx: &Tx<'_>) -> passerelle_sqlite::Result<Vec<i32>> {
+    tx.query_all("SELECT year FROM access_entry GROUP BY year UNION SELECT year FROM access_head ORDER BY 1", [], |r| {
+        r.get(0)
+    })
+}
+
 /// A stored hash, salt or commitment as 32 bytes.
 pub(crate) fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash> {
     bytes.try_into().map_err(|_| AccessLogError::Corrupt(format!("{what} of the wrong length")))
@@ -323,6 +324,17 @@ mod tests {
     use std::time::Duration;
 
     const CASE: &str = "0190b6a2-7c1e-7f00-8000-000000000001";
+
+    /// The bytes of the store's file and its WAL.
+    fn store_bytes(f: &crate::fixture::Fixture) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal"] {
+            let mut path = f.path.clone().into_os_string();
+            path.push(suffix);
+            bytes.extend(std::fs::read(&path).unwrap_or_default());
+        }
+        bytes
+    }
 
     #[test]
     fn appended_entries_chain_per_year_and_verify() {
@@ -427,6 +439,8 @@ mod tests {
                 read("2026-04-15T10:00:00Z", "agent:a", CASE).about(person.clone()),
             ])
             .unwrap();
+        let copies = store_bytes(&f).windows(32).filter(|w| w == person.as_bytes()).count();
+        assert!(copies >= 4, "both entries' hashes are on disk, each in its row and the index: {copies}");
         // The observatory's cap: 30 days after the access.
         let cutoff = at("2026-04-20T00:00:00Z") - Duration::from_secs(30 * 86_400);
         assert_eq!(f.log.drop_person_hashes_before(cutoff).unwrap(), 1);
@@ -437,6 +451,11 @@ mod tests {
         assert_eq!(verified.chains[0].person_hashes_dropped, 1);
         let first = &f.log.entries(2026, 1, 1).unwrap()[0];
         assert_eq!((first.concerns_person, first.person.as_ref()), (true, None));
+        let remaining: i64 = raw(&f).query_row("SELECT count(*) FROM access_person", [], |r| r.get(0)).unwrap();
+        assert_eq!(remaining, 1);
+        f.log.rebuild().unwrap();
+        let copies = store_bytes(&f).windows(32).filter(|w| w == person.as_bytes()).count();
+        assert_eq!(copies, 2, "the kept entry's hash alone is on disk: its row and its index entry");
     }
 
     #[test]
@@ -444,8 +463,8 @@ mod tests {
         let f = fixture();
         f.log
             .append_many(&[
-                read("2026-06-01T10:00:00Z", "agent:a", CASE),
-                read("2026-12-31T22:59:00Z", "agent:a", CASE),
+                read("2026-06-01T10:00:00Z", "agent:of-2026", CASE),
+                read("2026-12-31T22:59:00Z", "agent:of-2026", CASE),
                 read("2027-01-10T10:00:00Z", "agent:a", CASE),
             ])
             .unwrap();
@@ -455,6 +474,9 @@ mod tests {
         assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2026], "1 January 2031 in Paris");
         assert_eq!(f.log.years().unwrap(), [2027]);
         assert!(f.log.verify().unwrap().is_intact());
+        let bytes = store_bytes(&f);
+        assert!(!bytes.windows(12).any(|w| w == b"agent:of-202"), "nothing of 2026 is left on disk");
+        assert!(bytes.windows(7).any(|w| w == b"agent:a"), "the scan reads the store");
         clock.advance(Duration::from_secs(366 * 86_400));
         assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2027]);
         assert!(f.log.years().unwrap().is_empty());
@@ -476,12 +498,7 @@ mod tests {
         let entries: Vec<_> =
             nirs.iter().map(|nir| read("2026-03-01T10:00:00Z", "agent:a", CASE).about(f.key.person(nir))).collect();
         f.log.append_many(&entries).unwrap();
-        let mut bytes = Vec::new();
-        for suffix in ["", "-wal"] {
-            let mut path = f.path.clone().into_os_string();
-            path.push(suffix);
-            bytes.extend(std::fs::read(&path).unwrap_or_default());
-        }
+        let bytes = store_bytes(&f);
         assert!(bytes.len() > 4096, "the scan reads the store");
         for nir in &nirs {
             for needle in [nir.as_str(), &nir.as_str()[..13]] {
