@@ -15,8 +15,10 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Europe::Paris;
 /// shorten or lengthen it.
 pub const RETAINED_YEARS_AFTER: i32 = 4;
 
-/// The body's legal calendar: an IANA time zone (a setting, `Europe/Paris` by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The body's legal calendar: an IANA time zone (a setting, `Europe/Paris` by default). In
+/// settings it is the zone's name (`time_zone = "Europe/Paris"`); an unknown name is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct LegalCalendar {
     zone: Tz,
 }
@@ -43,6 +45,20 @@ impl FromStr for LegalCalendar {
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         let shown = passerelle_protocol::untrusted::Shown::text(name).to_string();
         name.trim().parse::<Tz>().map(LegalCalendar::new).map_err(|_| UnknownTimeZone { name: shown })
+    }
+}
+
+impl TryFrom<String> for LegalCalendar {
+    type Error = UnknownTimeZone;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
+    }
+}
+
+impl From<LegalCalendar> for String {
+    fn from(calendar: LegalCalendar) -> String {
+        calendar.zone.name().to_owned()
     }
 }
 
@@ -90,6 +106,19 @@ mod tests {
     fn an_unknown_zone_is_refused_with_examples() {
         let refused = "Europe/Pariss".parse::<LegalCalendar>().unwrap_err().to_string();
         assert!(refused.contains("\"Europe/Pariss\"") && refused.contains("Europe/Paris"), "{refused}");
+    }
+
+    #[test]
+    fn a_setting_names_the_zone_and_an_unknown_one_is_refused() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Settings {
+            time_zone: LegalCalendar,
+        }
+        let read: Settings = toml::from_str("time_zone = \"Indian/Reunion\"").unwrap();
+        assert_eq!(read.time_zone.zone(), chrono_tz::Indian::Reunion);
+        assert_eq!(String::from(LegalCalendar::default()), "Europe/Paris");
+        let refused = toml::from_str::<Settings>("time_zone = \"Paris\"").unwrap_err().to_string();
+        assert!(refused.contains("unknown time zone \"Paris\""), "{refused}");
     }
 
     #[test]

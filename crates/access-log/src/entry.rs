@@ -93,8 +93,8 @@ impl AccessEntry {
         AccessEntry { person: Some(person), ..self }
     }
 
-    /// Refuses an agent or object that is not an identifier ([`Refused`]).
-    pub fn check(&self) -> Result<(), Refused> {
+    /// Refuses an agent or object that is not an identifier ([`NotAnIdentifier`]).
+    pub fn check(&self) -> Result<(), NotAnIdentifier> {
         check_identifier("agent", &self.agent)?;
         check_identifier("object", &self.object)
     }
@@ -107,18 +107,18 @@ impl AccessEntry {
     "the {field} of an access log entry {problem} ({length} characters): give an id — a UUID, or lower-case \
      letters, digits, `.`, `-`, `_` and `:`, as `agent:a-17`, `daemon:observatory` or a case id"
 )]
-pub struct Refused {
+pub struct NotAnIdentifier {
     pub field: &'static str,
     pub length: usize,
     pub problem: &'static str,
 }
 
-fn check_identifier(field: &'static str, text: &str) -> Result<(), Refused> {
+fn check_identifier(field: &'static str, text: &str) -> Result<(), NotAnIdentifier> {
     if is_identifier(text) {
         return Ok(());
     }
     let problem = if has_nir_run(text) { "holds what looks like a NIR" } else { "is not an identifier" };
-    Err(Refused { field, length: text.chars().count(), problem })
+    Err(NotAnIdentifier { field, length: text.chars().count(), problem })
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub mod verify;
 mod fixture;
 
 pub use calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
-pub use entry::{AccessEntry, AccessKind, Refused};
+pub use entry::{AccessEntry, AccessKind, NotAnIdentifier};
 pub use person::{PersonKey, PersonRef};
 pub use store::{AccessLog, ChainHead, Position, StoredEntry};
 pub use verify::{ChainReport, Tampering, Verification};
@@ -51,9 +51,9 @@ pub enum AccessLogError {
     /// The person key file is unusable.
     #[error("the access log's person key {path}: {problem}")]
     Key { path: PathBuf, problem: String },
-    /// A field of an entry was refused; see [`Refused`].
+    /// A field of an entry was refused; see [`NotAnIdentifier`].
     #[error(transparent)]
-    Refused(#[from] Refused),
+    NotAnIdentifier(#[from] NotAnIdentifier),
     /// The store holds something this program did not write (an unknown kind, a hash of the
     /// wrong length): it was edited behind the daemon's back.
     #[error("the access log holds {0}, which this program never writes: the file was edited; run `verify`")]
