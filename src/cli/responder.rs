@@ -213,38 +213,13 @@ fn load(args: &LoadArgs) -> CliResult {
             });
         }
     };
-    let index = &summary.index;
-    eprintln!(
-        "passerelle: indexed {persons} person(s) and {former} former NIR(s) for `{body}` in {secs:.1} s \
-         ({rate:.0} lines/s), index {mib:.1} MiB; extract {id}",
-        persons = index.persons,
-        former = index.former_nirs,
-        body = answer.body,
-        secs = summary.elapsed_s,
-        rate = summary.lines as f64 / summary.elapsed_s.max(1e-9),
-        mib = index.bytes as f64 / (1024.0 * 1024.0),
-        id = index.extract_id,
-    );
-    if index.ambiguous_former_nirs > 0 {
-        eprintln!(
-            "passerelle: warning: {} former NIR(s) are claimed by two persons or more: they match nobody",
-            index.ambiguous_former_nirs
-        );
-    }
-    if !summary.ignored_columns.is_empty() {
-        eprintln!(
-            "passerelle: warning: not indexed, `{}` does not hold: {}",
-            answer.body,
-            summary.ignored_columns.join(", ")
-        );
-    }
-    if !summary.missing_columns.is_empty() {
-        eprintln!(
-            "passerelle: warning: held but absent from the extract (unknown for everyone): {}",
-            summary.missing_columns.join(", ")
-        );
-    }
-    Ok(if summary.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
+    Ok(loaded(
+        &answer.body,
+        &summary.index,
+        Read { lines: summary.lines as u64, rejected: summary.rejected as u64, seconds: summary.elapsed_s },
+        &summary.ignored_columns,
+        &summary.missing_columns,
+    ))
 }
 
 /// The exit code of a call the daemon did not run: a refusal stays 6, an extract the CLI
@@ -291,15 +266,49 @@ fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResu
         }
     };
     drop(report);
-    let index = &summary.index;
+    Ok(loaded(
+        &settings.body,
+        &summary.index,
+        Read {
+            lines: summary.lines.lines as u64,
+            rejected: summary.lines.rejected as u64,
+            seconds: summary.elapsed.as_secs_f64(),
+        },
+        &summary.ignored_columns,
+        &summary.missing_columns,
+    ))
+}
+
+/// `responder run`: the bootstrap of every party (passerelle_party).
+fn run_responder(args: &RunArgs) -> CliResult {
+    let settings = PartySettings::load(PartyKind::Responder, &args.config)?;
+    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
+    Ok(Outcome::Success)
+}
+
+/// How an extract's lines were read.
+struct Read {
+    lines: u64,
+    rejected: u64,
+    seconds: f64,
+}
+
+/// Says what a load indexed, and what it could not (whether the daemon or this process loaded
+/// it); the outcome is rejections when a line was.
+fn loaded(
+    body: &str,
+    index: &passerelle_responder::IndexStats,
+    read: Read,
+    ignored: &[impl AsRef<str>],
+    missing: &[impl AsRef<str>],
+) -> Outcome {
     eprintln!(
         "passerelle: indexed {persons} person(s) and {former} former NIR(s) for `{body}` in {secs:.1} s \
          ({rate:.0} lines/s), index {mib:.1} MiB; extract {id}",
         persons = index.persons,
         former = index.former_nirs,
-        body = settings.body,
-        secs = summary.elapsed.as_secs_f64(),
-        rate = summary.lines.lines as f64 / summary.elapsed.as_secs_f64().max(1e-9),
+        secs = read.seconds,
+        rate = read.lines as f64 / read.seconds.max(1e-9),
         mib = index.bytes as f64 / (1024.0 * 1024.0),
         id = index.extract_id,
     );
@@ -309,25 +318,20 @@ fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResu
             index.ambiguous_former_nirs
         );
     }
-    if !summary.ignored_columns.is_empty() {
-        eprintln!(
-            "passerelle: warning: not indexed, `{}` does not hold: {}",
-            settings.body,
-            summary.ignored_columns.join(", ")
-        );
+    if !ignored.is_empty() {
+        eprintln!("passerelle: warning: not indexed, `{body}` does not hold: {}", listed(ignored));
     }
-    if !summary.missing_columns.is_empty() {
-        eprintln!(
-            "passerelle: warning: held but absent from the extract (unknown for everyone): {}",
-            summary.missing_columns.join(", ")
-        );
+    if !missing.is_empty() {
+        eprintln!("passerelle: warning: held but absent from the extract (unknown for everyone): {}", listed(missing));
     }
-    Ok(if summary.lines.rejected == 0 { Outcome::Success } else { Outcome::Rejections })
+    if read.rejected == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Rejections
+    }
 }
 
-/// `responder run`: the bootstrap of every party (passerelle_party).
-fn run_responder(args: &RunArgs) -> CliResult {
-    let settings = PartySettings::load(PartyKind::Responder, &args.config)?;
-    passerelle_party::run_daemon(settings).map_err(|e| Failure::of_party(e, &args.config))?;
-    Ok(Outcome::Success)
+/// Column names as a sentence lists them.
+fn listed(columns: &[impl AsRef<str>]) -> String {
+    columns.iter().map(AsRef::as_ref).collect::<Vec<&str>>().join(", ")
 }

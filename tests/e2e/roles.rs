@@ -193,10 +193,7 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
         .filter(|r| r.action.as_str() == "access_refused")
         .collect();
     assert_eq!(refusals.len(), refused_at_observatory, "one access_refused entry per refused call");
-    assert!(
-        refusals.iter().any(|r| r.actor == format!("os-user:{STRANGER}")),
-        "the stranger is named by account"
-    );
+    assert!(refusals.iter().any(|r| r.actor == format!("os-user:{STRANGER}")), "the stranger is named by account");
     assert!(refusals.iter().any(|r| r.actor.starts_with("agent:agent-")), "an agent is named by id");
     // No agent account can open a store: the daemon's folder is its own.
     let stranger = &accounts[accounts.len() - 1];
