@@ -488,15 +488,37 @@ impl Stack {
     /// Waits until the requester has the case's whole result (or refusal), then returns its
     /// status line.
     pub fn wait_settled(&self, case: &str, timeout: Duration) -> serde_json::Value {
-        let mut last = None;
-        eventually(&format!("case {case} settled at the requester"), timeout, || {
+        let deadline = Instant::now() + timeout;
+        loop {
             let s = self.status(case);
-            let settled =
-                s.as_ref().is_some_and(|s| matches!(s["case"]["state"].as_str(), Some("answered" | "refused")));
-            last = s;
-            settled
-        });
-        last.unwrap()
+            if s.as_ref().is_some_and(|s| matches!(s["case"]["state"].as_str(), Some("answered" | "refused"))) {
+                return s.unwrap();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for: case {case} settled at the requester (last status: \
+                     {s:?}); the daemons' logs end with:\n{}",
+                    self.log_tails(40)
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The last `lines` lines of every daemon's log, each under its name: what a failed wait
+    /// prints, so that a fault seen once in CI can be read afterwards.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for d in &self.daemons {
+            let log = d.process.log();
+            let all: Vec<&str> = log.lines().collect();
+            out.push_str(&format!("---- {} ----\n", d.name()));
+            for line in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
     }
 
     /// Waits until the requester has sent the case's receipt and the observatory purged it.
