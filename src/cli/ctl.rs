@@ -185,13 +185,7 @@ fn status(args: &StatusArgs) -> CliResult {
         observatory: store.observatory,
         data_dir: store.data_dir,
         at: status::rfc3339(now),
-        cases_by_state: parts.cases_by_state,
-        in_flight: parts.in_flight,
-        late_bodies: parts.late_bodies,
-        next_purge: parts.next_purge,
-        dead_letters: parts.dead_letters,
-        dead_letters_total: parts.dead_letters_total,
-        outbox_messages: parts.outbox_messages,
+        parts,
         queues,
     };
     let mut out = std::io::stdout().lock();

@@ -172,6 +172,8 @@ pub struct ReadParts {
     pub in_flight: Vec<InFlight>,
     pub late_bodies: Vec<LateBody>,
     pub next_purge: Option<NextPurge>,
+    /// Dead-letters the observatory decided, by reason (ids in the reasons replaced by `<id>`),
+    /// most frequent first.
     pub dead_letters: Vec<ReasonCount>,
     pub dead_letters_total: u64,
     pub outbox_messages: u64,

@@ -3,9 +3,7 @@
 //! late, the next purge due, dead-letters by reason, the outbox), the queues from the RabbitMQ
 //! management API; and how it is said. Ids, codes, counts and times only — never a NIR.
 
-use std::collections::BTreeMap;
-
-pub use passerelle_observatory::operator_status::{rfc3339, InFlight, LateBody, NextPurge, ReasonCount};
+pub use passerelle_observatory::operator_status::{rfc3339, ReadParts};
 use passerelle_observatory_store::CaseState;
 use serde::Serialize;
 
@@ -18,15 +16,9 @@ pub struct Status {
     pub observatory: String,
     pub data_dir: String,
     pub at: String,
-    pub cases_by_state: BTreeMap<String, u64>,
-    pub in_flight: Vec<InFlight>,
-    pub late_bodies: Vec<LateBody>,
-    pub next_purge: Option<NextPurge>,
-    /// Dead-letters the observatory decided, by reason (ids in the reasons replaced by `<id>`),
-    /// most frequent first.
-    pub dead_letters: Vec<ReasonCount>,
-    pub dead_letters_total: u64,
-    pub outbox_messages: u64,
+    /// The store's part, as the daemon read it (its keys at the top level of the JSON).
+    #[serde(flatten)]
+    pub parts: ReadParts,
     pub queues: Queues,
 }
 
@@ -75,11 +67,11 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "Observatory {} ({}), at {}", s.observatory, s.data_dir, s.at);
     let states: Vec<String> = CaseState::ALL
         .iter()
-        .map(|state| format!("{} {}", state.as_str(), s.cases_by_state.get(state.as_str()).copied().unwrap_or(0)))
+        .map(|state| format!("{} {}", state.as_str(), s.parts.cases_by_state.get(state.as_str()).copied().unwrap_or(0)))
         .collect();
     let _ = writeln!(out, "Cases: {}", states.join(", "));
-    let _ = writeln!(out, "\nIn flight: {}", s.in_flight.len());
-    for c in &s.in_flight {
+    let _ = writeln!(out, "\nIn flight: {}", s.parts.in_flight.len());
+    for c in &s.parts.in_flight {
         let _ = writeln!(
             out,
             "  {}  {:<10} {}/{}  {} persons  age {}  deadline {}  cap {}",
@@ -93,8 +85,8 @@ pub fn render(s: &Status) -> String {
             relative(c.cap_in_seconds)
         );
     }
-    let _ = writeln!(out, "\nLate bodies: {}", if s.late_bodies.is_empty() { "none" } else { "" });
-    for b in &s.late_bodies {
+    let _ = writeln!(out, "\nLate bodies: {}", if s.parts.late_bodies.is_empty() { "none" } else { "" });
+    for b in &s.parts.late_bodies {
         let _ = writeln!(
             out,
             "  {} on case {}: {} of {} chunks unanswered, late by {}{}{}",
@@ -107,7 +99,7 @@ pub fn render(s: &Status) -> String {
             if b.overdue { ", PAST THE DEADLINE (result goes partial)" } else { "" }
         );
     }
-    match &s.next_purge {
+    match &s.parts.next_purge {
         Some(p) => {
             let _ = writeln!(
                 out,
@@ -122,11 +114,11 @@ pub fn render(s: &Status) -> String {
             let _ = writeln!(out, "\nNext purge due: none (no case holds payloads)");
         }
     }
-    let _ = writeln!(out, "\nDead-letters (audit trail): {}", s.dead_letters_total);
-    for r in &s.dead_letters {
+    let _ = writeln!(out, "\nDead-letters (audit trail): {}", s.parts.dead_letters_total);
+    for r in &s.parts.dead_letters {
         let _ = writeln!(out, "  {:>6}  {}", r.count, r.reason);
     }
-    let _ = writeln!(out, "Outbox: {} message(s) waiting to be published", s.outbox_messages);
+    let _ = writeln!(out, "Outbox: {} message(s) waiting to be published", s.parts.outbox_messages);
     let q = &s.queues;
     if q.available {
         let _ = writeln!(out, "\nQueues (RabbitMQ management API at {}, vhost {}):", q.management_url, q.vhost);
