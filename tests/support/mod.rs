@@ -25,8 +25,7 @@ pub fn passerelle() -> Command {
 /// The NIR and former NIRs of every record of a (synthetic) selection file.
 /// The account this test runs as (its uid's name): what the daemons' local APIs see.
 pub fn my_account() -> String {
-    let uid = rustix::process::getuid().as_raw();
-    passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name")
+    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
 }
 
 /// Writes `dir/agents.toml`: the test's account as an agent with `roles` (and the office

@@ -2,6 +2,8 @@
 //! (an account the registry does not know, an agent without the role) is given to the daemon's
 //! [`AccessRecorder`] — the observatory writes it in its audit trail.
 
+use std::sync::Mutex;
+
 use serde::Serialize;
 
 /// How an attempt ended.
@@ -47,5 +49,23 @@ impl AccessRecorder for LogRecorder {
             outcome = ?a.outcome,
             "local API call refused"
         );
+    }
+}
+
+/// Keeps every refused attempt in memory, to be read back ([`KeptAccesses::taken`]): for a
+/// caller that checks what was refused (the tests of every daemon's routes).
+#[derive(Debug, Default)]
+pub struct KeptAccesses(Mutex<Vec<Access>>);
+
+impl KeptAccesses {
+    /// Every attempt recorded so far, oldest first.
+    pub fn taken(&self) -> Vec<Access> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl AccessRecorder for KeptAccesses {
+    fn record(&self, access: &Access) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(access.clone());
     }
 }

@@ -37,6 +37,11 @@ pub fn account_name(uid: u32) -> std::io::Result<Option<String>> {
         .map_err(std::io::Error::from)
 }
 
+/// The account name of this process's own uid (the account a command calls a daemon as).
+pub fn own_account() -> std::io::Result<Option<String>> {
+    account_name(nix::unistd::getuid().as_raw())
+}
+
 /// What the server gives every request: the registry and where refusals are recorded.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiContext {

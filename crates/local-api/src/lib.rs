@@ -30,8 +30,8 @@ mod registry_handle;
 mod server;
 mod socket;
 
-pub use access::{Access, AccessOutcome, AccessRecorder, LogRecorder};
-pub use caller::{account_name, Caller, PeerCred};
+pub use access::{Access, AccessOutcome, AccessRecorder, KeptAccesses, LogRecorder};
+pub use caller::{account_name, own_account, Caller, PeerCred};
 pub use client::{Client, ClientError};
 pub use error::{ApiError, ErrorBody};
 pub use registry_handle::RegistryHandle;

@@ -3,30 +3,18 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use passerelle_agents::{Agent, ChangeKind, Registry, Role};
 use passerelle_local_api::{
-    file_response, Access, AccessOutcome, AccessRecorder, ApiError, ApiServer, Caller, Client, ClientError,
-    RegistryHandle,
+    file_response, AccessOutcome, ApiError, ApiServer, Caller, Client, ClientError, KeptAccesses, RegistryHandle,
 };
 
-/// Keeps every refused attempt, for the assertions.
-#[derive(Debug, Default)]
-struct Kept(Mutex<Vec<Access>>);
-
-impl AccessRecorder for Kept {
-    fn record(&self, access: &Access) {
-        self.0.lock().unwrap().push(access.clone());
-    }
-}
-
 fn me() -> String {
-    let uid = nix::unistd::getuid().as_raw();
-    passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name")
+    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
 }
 
 fn registry_text(account: &str, roles: &[&str]) -> String {
@@ -73,7 +61,7 @@ struct Served {
     dir: std::path::PathBuf,
     registry_path: std::path::PathBuf,
     registry: RegistryHandle,
-    kept: Arc<Kept>,
+    kept: Arc<KeptAccesses>,
     server: ApiServer,
     client: Client,
 }
@@ -84,7 +72,7 @@ fn serve(registry: &str) -> Served {
     let registry_path = dir.join("agents.toml");
     std::fs::write(&registry_path, registry).unwrap();
     let handle = RegistryHandle::load(&registry_path).unwrap();
-    let kept = Arc::new(Kept::default());
+    let kept = Arc::new(KeptAccesses::default());
     let socket = dir.join("run").join("observatory.sock");
     let server = ApiServer::start(&socket, routes(&dir), handle.clone(), kept.clone()).unwrap();
     let client = Client::new(&socket).for_daemon("observatory run");
@@ -98,12 +86,12 @@ async fn an_agent_with_the_role_is_served_and_one_without_is_refused_and_recorde
     assert_eq!((whoami.account.as_str(), whoami.id.as_str()), (me().as_str(), "agent-0042"));
     let answer: serde_json::Value = s.client.get_json("/v1/audit").await.unwrap();
     assert_eq!(answer, serde_json::json!({ "entries": 3, "actor": "agent-0042" }));
-    assert!(s.kept.0.lock().unwrap().is_empty(), "nothing refused yet");
+    assert!(s.kept.taken().is_empty(), "nothing refused yet");
 
     let e = s.client.get_json::<serde_json::Value>("/v1/counts").await.unwrap_err();
     assert!(e.is_forbidden() && e.code() == Some("not_permitted"), "{e:?}");
     assert!(e.to_string().contains("needs the role operator for this (it holds: auditor)"), "{e}");
-    let kept = s.kept.0.lock().unwrap().clone();
+    let kept = s.kept.taken();
     assert_eq!(kept.len(), 1);
     assert_eq!((kept[0].method.as_str(), kept[0].path.as_str()), ("GET", "/v1/counts"));
     assert_eq!(kept[0].account.as_deref(), Some(me().as_str()));
@@ -133,7 +121,7 @@ async fn an_account_the_registry_does_not_know_is_refused_and_recorded() {
     assert!(text.contains("agents.toml"), "names the registry: {text}");
     let e = s.client.get_json::<serde_json::Value>("/v1/whoami").await.unwrap_err();
     assert!(e.is_forbidden(), "{e:?}");
-    let kept = s.kept.0.lock().unwrap().clone();
+    let kept = s.kept.taken();
     assert_eq!(kept.len(), 2);
     assert_eq!(kept[0].uid, Some(nix::unistd::getuid().as_raw()));
     assert_eq!(kept[0].outcome, AccessOutcome::NotAnAgent);

@@ -10,11 +10,11 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_bus::{Bus, BusSettings, Consumer, InProcessBus};
-use passerelle_local_api::{Access, AccessOutcome, AccessRecorder, ApiServer, Client, RegistryHandle};
+use passerelle_local_api::{Access, AccessOutcome, ApiServer, Client, KeptAccesses, RegistryHandle};
 use passerelle_protocol::rules::SystemClock;
 use passerelle_protocol::v1::{self, Category, FamilySituation};
 use passerelle_requester::api::{routes, CaseStatus, PurgeAnswer, ResultAnswer, SubmitAnswer};
@@ -26,18 +26,8 @@ const SUD_EST: &str = "carsat-sud-est";
 const IDF: &str = "cnav-idf";
 const OFFICE: &str = "caf-13";
 
-/// Keeps every refused attempt, for the assertions.
-#[derive(Debug, Default)]
-struct Kept(Mutex<Vec<Access>>);
-
-impl AccessRecorder for Kept {
-    fn record(&self, access: &Access) {
-        self.0.lock().unwrap().push(access.clone());
-    }
-}
-
 fn me() -> String {
-    passerelle_local_api::account_name(nix::unistd::getuid().as_raw()).unwrap().expect("the test's uid has a name")
+    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
 }
 
 /// This process's account as an agent with `roles` (for `office`).
@@ -55,7 +45,7 @@ struct Daemon {
     dir: TempDir,
     requester: Requester,
     registry: RegistryHandle,
-    kept: Arc<Kept>,
+    kept: Arc<KeptAccesses>,
     server: ApiServer,
     client: Client,
     consumers: Vec<Consumer>,
@@ -78,7 +68,7 @@ impl Daemon {
         let (_, c2) = FakeObservatory::start(IDF, Arc::new(bus.connect_as("obs-idf")), answer()).await;
         let listening = requester.listen().await.unwrap();
         let registry = RegistryHandle::fixed(registry);
-        let kept = Arc::new(Kept::default());
+        let kept = Arc::new(KeptAccesses::default());
         let socket = dir.path().join("run").join("requester.sock");
         let server = ApiServer::start(&socket, routes(requester.clone()), registry.clone(), kept.clone()).unwrap();
         let client = Client::new(&socket).for_daemon("requester run");
@@ -86,7 +76,7 @@ impl Daemon {
     }
 
     fn refused(&self) -> Vec<Access> {
-        self.kept.0.lock().unwrap().clone()
+        self.kept.taken()
     }
 
     async fn stop(self) {

@@ -3,38 +3,27 @@
 //! `responder-admin`, an `operator`, or not at all.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::common;
 
 use common::*;
 use passerelle_bus::BusSettings;
-use passerelle_local_api::{Access, AccessOutcome, AccessRecorder, ApiServer, Client, RegistryHandle};
+use passerelle_local_api::{Access, AccessOutcome, ApiServer, Client, KeptAccesses, RegistryHandle};
 use passerelle_responder::api::{
     routes, EncodingName, FailureKind, LoadAnswer, LoadOutcome, LoadQuery, ReportName, ResponderStatus,
 };
 use passerelle_responder::index::IndexReader;
 use passerelle_responder::{PostgresSettings, ResponderSettings, ResponderStats, SourceSettings, Subject};
 
-/// Keeps every refused attempt, for the assertions.
-#[derive(Debug, Default)]
-struct Kept(Mutex<Vec<Access>>);
-
-impl AccessRecorder for Kept {
-    fn record(&self, access: &Access) {
-        self.0.lock().unwrap().push(access.clone());
-    }
-}
-
 fn me() -> String {
-    let uid = nix::unistd::getuid().as_raw();
-    passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name")
+    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
 }
 
 struct Served {
     dir: tempfile::TempDir,
     settings: ResponderSettings,
-    kept: Arc<Kept>,
+    kept: Arc<KeptAccesses>,
     server: ApiServer,
     client: Client,
 }
@@ -45,7 +34,7 @@ impl Served {
     }
 
     fn refused(&self) -> Vec<Access> {
-        self.kept.0.lock().unwrap().clone()
+        self.kept.taken()
     }
 }
 
@@ -61,7 +50,7 @@ fn serve_with(account: &str, roles: &[&str], settings: impl FnOnce(&Path) -> Res
     )
     .unwrap();
     let settings = settings(&dir.path().join("data"));
-    let kept = Arc::new(Kept::default());
+    let kept = Arc::new(KeptAccesses::default());
     let socket = dir.path().join("run").join("responder-cnaf.sock");
     let stats = Arc::new(ResponderStats::default());
     let server = ApiServer::start(
