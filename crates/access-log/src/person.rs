@@ -136,7 +136,7 @@ mod tests {
     fn the_key_is_created_once_0600_and_refused_once_others_can_read_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/access-log.key");
-        let nir = passerelle_protocol::nir::with_key("1850578006084").unwrap();
+        let nir = passerelle_protocol::nir::with_key("1840575123456").unwrap();
         let first = PersonKey::load_or_create(&path).unwrap();
         let again = PersonKey::load_or_create(&path).unwrap();
         assert_eq!(first.person(&nir), again.person(&nir));
