@@ -3,7 +3,11 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = [root.join("passerelle/v1/categories.proto"), root.join("passerelle/v1/exchange.proto")];
+    let files = [
+        root.join("passerelle/v1/categories.proto"),
+        root.join("passerelle/v1/exchange.proto"),
+        root.join("passerelle/v1/witness.proto"),
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -16,7 +16,7 @@ fn proto_text(name: &str) -> String {
 
 #[test]
 fn no_free_form_field_can_carry_other_data() {
-    for name in ["categories.proto", "exchange.proto"] {
+    for name in ["categories.proto", "exchange.proto", "witness.proto"] {
         let text = proto_text(name);
         let code: String = text.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
         assert!(!code.contains("map<"), "{name} declares a map");
@@ -53,6 +53,7 @@ fn compiles_with_stock_protoc() {
         .arg(format!("--descriptor_set_out={}", out.join("v1.pb").display()))
         .arg(proto_dir().join("passerelle/v1/categories.proto"))
         .arg(proto_dir().join("passerelle/v1/exchange.proto"))
+        .arg(proto_dir().join("passerelle/v1/witness.proto"))
         .status();
     match status {
         Ok(s) => assert!(s.success(), "protoc refused the contract"),
