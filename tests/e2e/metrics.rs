@@ -69,6 +69,7 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
             metrics_addr: None,
             api: Default::default(),
             agents: Default::default(),
+            trails: Default::default(),
             profile: Default::default(),
             development: Default::default(),
         };

@@ -22,7 +22,7 @@
 //! are what checkpoints signed and kept by a witness outside the writer are for.
 #![forbid(unsafe_code)]
 
-mod calendar;
+mod accesses;
 pub mod chain;
 mod entry;
 mod person;
@@ -32,7 +32,8 @@ pub mod verify;
 #[cfg(test)]
 mod fixture;
 
-pub use calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
+pub use passerelle_protocol::calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
+pub use accesses::{agent_actor, daemon_actor, os_actor, Accesses, ACCESS_LOG_FILE, PERSON_KEY_FILE};
 pub use entry::{AccessEntry, AccessKind, NotAnIdentifier};
 pub use person::{PersonKey, PersonRef};
 pub use store::{AccessLog, ChainHead, Position, StoredEntry};

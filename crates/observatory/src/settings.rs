@@ -26,6 +26,7 @@
 //! checked without the broker, so a bad file fails fast with the key named.
 
 use passerelle_agents::{AgentsSettings, ApiSettings};
+use passerelle_witness::TrailSettings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -114,6 +115,10 @@ pub struct ObservatorySettings {
     /// `[agents]`: the agent registry its local API maps callers with.
     #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
     pub agents: AgentsSettings,
+    /// `[trails]`: its legal time zone, the party that witnesses its trails, how often it
+    /// checkpoints them.
+    #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
+    pub trails: TrailSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]
@@ -165,6 +170,7 @@ impl ObservatorySettings {
             metrics_addr: None,
             api: ApiSettings::default(),
             agents: AgentsSettings::default(),
+            trails: Default::default(),
             profile: Profile::default(),
             development: DevelopmentSettings::default(),
         }

@@ -53,6 +53,7 @@ impl Deployment {
                 metrics_addr: None,
                 api: Default::default(),
                 agents: Default::default(),
+                trails: Default::default(),
                 profile: Default::default(),
                 development: Default::default(),
             })

@@ -31,9 +31,11 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use passerelle_bus::amqp::lock::TerritoryLock;
 use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError, StartPatience};
+use passerelle_access_log::Accesses;
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
+use passerelle_protocol::rules::Clock;
 use passerelle_requester::{Requester, RequesterError};
 use passerelle_responder::{Responder, ResponderError, ResponderStats};
 
@@ -232,7 +234,7 @@ impl Party {
             }
         };
         let api = match serve_api {
-            true => match Party::serve_api(&api_settings, &service).await {
+            true => match Party::serve_api(&api_settings, &service, hooks.clock()).await {
                 Ok(api) => Some(api),
                 Err(e) => {
                     endpoint.stop();
@@ -249,7 +251,15 @@ impl Party {
     /// Serves the party's local API: the observatory's routes and audit trail, the responder's
     /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
     /// conversion to the API (`/v1/whoami` only).
-    async fn serve_api(settings: &PartySettings, service: &Service) -> Result<api::DaemonApi, PartyError> {
+    async fn serve_api(
+        settings: &PartySettings,
+        service: &Service,
+        clock: Arc<dyn Clock>,
+    ) -> Result<api::DaemonApi, PartyError> {
+        let accesses = || {
+            Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
+                .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))
+        };
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
             Service::Observatory(o) => {
                 let (data_dir, statistics_db) = match settings {
@@ -270,9 +280,12 @@ impl Party {
                     PartySettings::Responder(s) => passerelle_responder::api::routes(s.clone(), Some(r.stats())),
                     _ => axum::Router::new(),
                 };
-                (routes, Arc::new(api::LogTrail))
+                (routes, Arc::new(api::AccessLogTrail { accesses: accesses()?, daemon: "responder", clock }))
             }
-            Service::Requester(r) => (passerelle_requester::api::routes(r.clone()), Arc::new(api::LogTrail)),
+            Service::Requester(r) => (
+                passerelle_requester::api::routes(r.clone()),
+                Arc::new(api::AccessLogTrail { accesses: accesses()?, daemon: "requester", clock }),
+            ),
         };
         api::DaemonApi::start(settings, routes, trail).await
     }

@@ -112,7 +112,46 @@ impl PartySettings {
                 (s.profile, &s.development)
             }
         };
+        self.trails().check().map_err(|message| keyed("trails".into(), message))?;
+        if profile != Profile::Development && self.witness().is_none() {
+            return Err(keyed(
+                "trails.witness".into(),
+                "not set: outside `profile = \"development\"` a daemon's trails are witnessed by another party \
+                 (DESIGN §7.1) — for an observatory, the body its deployment designates (e.g. witness = \"cnam\"); \
+                 a body or office defaults to the deployment's one observatory"
+                    .into(),
+            ));
+        }
         Hooks::check(profile, development).map_err(|e| keyed(e.key, e.message))
+    }
+
+    /// Its `data_dir`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        match self {
+            PartySettings::Observatory(s) => &s.data_dir,
+            PartySettings::Responder(s) => &s.data_dir,
+            PartySettings::Requester(s) => &s.data_dir,
+        }
+    }
+
+    /// `[trails]`: its legal time zone, its witness, its checkpoint interval.
+    pub fn trails(&self) -> &passerelle_witness::TrailSettings {
+        match self {
+            PartySettings::Observatory(s) => &s.trails,
+            PartySettings::Responder(s) => &s.trails,
+            PartySettings::Requester(s) => &s.trails,
+        }
+    }
+
+    /// The party that witnesses its trails: `[trails] witness`, else, for a body or a requester
+    /// office, the deployment's observatory when it has exactly one. An observatory has no default.
+    pub fn witness(&self) -> Option<String> {
+        let only_observatory = match (self, self.broker().observatories.as_slice()) {
+            (PartySettings::Observatory(_), _) => None,
+            (_, [one]) => Some(one.as_str()),
+            _ => None,
+        };
+        self.trails().witness_or(only_observatory).map(str::to_owned)
     }
 
     /// Outside `profile = "development"`, the broker is named by the settings: without

@@ -6,6 +6,7 @@
 //! which is where validation happens.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod catalogue;
 pub mod commune;
 pub mod ids;

@@ -23,6 +23,7 @@
 //! ```
 
 use passerelle_agents::{AgentsSettings, ApiSettings};
+use passerelle_witness::TrailSettings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -93,6 +94,10 @@ pub struct RequesterSettings {
     /// `[agents]`: the agent registry its local API maps callers with.
     #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
     pub agents: AgentsSettings,
+    /// `[trails]`: its legal time zone, the party that witnesses its trails, how often it
+    /// checkpoints them.
+    #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
+    pub trails: TrailSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]
@@ -147,6 +152,7 @@ impl RequesterSettings {
             metrics_addr: None,
             api: Default::default(),
             agents: Default::default(),
+            trails: Default::default(),
             profile: Profile::default(),
             development: DevelopmentSettings::default(),
         }

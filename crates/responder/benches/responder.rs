@@ -60,6 +60,7 @@ fn main() {
         metrics_addr: None,
         api: Default::default(),
         agents: Default::default(),
+        trails: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     };

@@ -66,7 +66,7 @@ pub enum Refusal {
     #[error(
         "the year {year} of {party}/{trail} cannot be closed before {closable_from} (the calendar year and the \
          {} following are kept): its chain must stay until then",
-        crate::RETAINED_YEARS
+        crate::RETAINED_YEARS_AFTER
     )]
     TooEarlyToClose { party: String, trail: String, year: i32, closable_from: String },
 }

@@ -51,11 +51,12 @@ mod check;
 mod checkpoint;
 mod history;
 mod key;
-mod retention;
+mod settings;
 
 pub use check::{check_trail, Mismatch, TrailCheck};
 pub use checkpoint::{Checkpoint, CheckpointKind, Malformed, SignedCheckpoint, CANONICAL_VERSION};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use history::{Accepted, ChainBreak, HistoryError, Refusal, WitnessHistory, WitnessedCheckpoint};
 pub use key::{load_or_create_signing_key, parse_public_key, public_key_hex, KeyError};
-pub use retention::{LegalCalendar, RETAINED_YEARS};
+pub use settings::{TrailSettings, MAX_CHECKPOINT_INTERVAL_S};
+pub use passerelle_protocol::calendar::{LegalCalendar, RETAINED_YEARS_AFTER};

@@ -1,7 +1,9 @@
 //! The local API a daemon serves while it runs (DESIGN §7.1): its socket (`[api] socket`), its
 //! agent registry (`[agents] registry`, reloaded on SIGHUP), and where it records what the API
-//! refused and how the registry changed ([`Trail`]): the observatory in its audit trail
-//! ([`observatory`]), the other daemons in their log until they have a trail of their own.
+//! refused and how the registry changed ([`Trail`]): every refusal in the daemon's access log
+//! (kind `refused`, [`AccessLogTrail`]), the registry's changes in the observatory's audit trail
+//! ([`observatory`]) and in the access log of the other daemons (kind `update`, object
+//! `agents-registry`, the before and after in their log).
 //!
 //! A registry file named by the settings must be usable at start (else the daemon does not
 //! start: a settings error naming its problems); the default file may be missing (no agent:
@@ -15,7 +17,9 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use axum::Router;
 use passerelle_agents::AgentChange;
+use passerelle_access_log::{agent_actor, daemon_actor, os_actor, AccessEntry, AccessKind, Accesses};
 use passerelle_local_api::{Access, AccessRecorder, ApiServer, LogRecorder, RegistryHandle};
+use passerelle_protocol::rules::Clock;
 
 use crate::{PartyError, PartySettings};
 
@@ -25,28 +29,75 @@ pub trait Trail: AccessRecorder {
     fn registry_changed(&self, registry: &std::path::Path, changes: &[AgentChange]);
 }
 
-/// A daemon without a trail of its own: both go to its log.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogTrail;
+/// The access log of a daemon as its API's trail: each refused call an entry of kind `refused`
+/// (actor the agent, or the OS account the registry does not know; object the route), and each
+/// registry reload that changed something an `update` of `agents-registry` by the daemon. Both
+/// also go to the daemon's log, with the details an entry does not hold (the outcome's reason,
+/// the agents before and after).
+#[derive(Debug, Clone)]
+pub struct AccessLogTrail {
+    pub accesses: Accesses,
+    /// `observatory`, `responder`, `requester`: the daemon's name in `daemon:<name>`.
+    pub daemon: &'static str,
+    pub clock: Arc<dyn Clock>,
+}
 
-impl AccessRecorder for LogTrail {
+impl AccessRecorder for AccessLogTrail {
     fn record(&self, access: &Access) {
         LogRecorder.record(access);
+        let entry = AccessEntry::new(self.clock.now(), refused_actor(access), AccessKind::Refused, route_object(&access.path));
+        if let Err(e) = self.accesses.record(&entry) {
+            tracing::error!(error = %e, "a refused call of the local API could not be written to the access log");
+        }
     }
 }
 
-impl Trail for LogTrail {
+impl Trail for AccessLogTrail {
     fn registry_changed(&self, registry: &std::path::Path, changes: &[AgentChange]) {
-        for change in changes {
-            tracing::info!(
-                registry = %registry.display(),
-                account = %change.account,
-                change = ?change.kind(),
-                before = %serde_json::to_string(&change.before).unwrap_or_default(),
-                after = %serde_json::to_string(&change.after).unwrap_or_default(),
-                "agent registry changed"
-            );
+        log_registry_changes(registry, changes);
+        let entry = AccessEntry::new(self.clock.now(), daemon_actor(self.daemon), AccessKind::Update, "agents-registry");
+        if let Err(e) = self.accesses.record(&entry) {
+            tracing::error!(error = %e, "a change of the agent registry could not be written to the access log");
         }
+    }
+}
+
+/// Who a refused call came from, as an access log actor: the agent, else the OS account (its
+/// uid when its name is not an identifier).
+pub fn refused_actor(access: &Access) -> String {
+    if let Some(agent) = &access.agent_id {
+        return agent_actor(agent);
+    }
+    let named = access.account.as_deref().filter(|a| passerelle_protocol::untrusted::is_identifier(&os_actor(Some(a), 0)));
+    match (named, access.uid) {
+        (Some(account), uid) => os_actor(Some(account), uid.unwrap_or(0)),
+        (None, Some(uid)) => os_actor(None, uid),
+        (None, None) => "os-user:unknown".to_owned(),
+    }
+}
+
+/// A route as an access log object: `api:v1.audit.entries` for `/v1/audit/entries` (path
+/// segments joined by dots; a segment that is not an identifier shown as `_`).
+pub fn route_object(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| if passerelle_protocol::untrusted::is_identifier(s) && !s.contains(':') { s } else { "_" })
+        .collect();
+    format!("api:{}", segments.join("."))
+}
+
+/// The registry's changes in the daemon's log, with the agents before and after.
+pub fn log_registry_changes(registry: &std::path::Path, changes: &[AgentChange]) {
+    for change in changes {
+        tracing::info!(
+            registry = %registry.display(),
+            account = %change.account,
+            change = ?change.kind(),
+            before = %serde_json::to_string(&change.before).unwrap_or_default(),
+            after = %serde_json::to_string(&change.after).unwrap_or_default(),
+            "agent registry changed"
+        );
     }
 }
 

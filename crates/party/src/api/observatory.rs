@@ -185,7 +185,7 @@ impl ObservatoryTrail {
 
 impl AccessRecorder for ObservatoryTrail {
     fn record(&self, a: &Access) {
-        super::LogTrail.record(a);
+        passerelle_local_api::LogRecorder.record(a);
         let actor = match (&a.agent_id, &a.account, a.uid) {
             (Some(id), _, _) => format!("agent:{id}"),
             (None, Some(account), _) => format!("os-user:{account}"),
@@ -203,7 +203,7 @@ impl AccessRecorder for ObservatoryTrail {
 
 impl Trail for ObservatoryTrail {
     fn registry_changed(&self, registry: &Path, changes: &[AgentChange]) {
-        super::LogTrail.registry_changed(registry, changes);
+        super::log_registry_changes(registry, changes);
         for change in changes {
             let detail = serde_json::json!({
                 "registry": registry.display().to_string(),

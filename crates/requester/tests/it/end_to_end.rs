@@ -136,6 +136,7 @@ async fn flow(buses: Buses) {
             metrics_addr: None,
             api: Default::default(),
             agents: Default::default(),
+            trails: Default::default(),
             profile: Default::default(),
             development: Default::default(),
         };

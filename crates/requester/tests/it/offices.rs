@@ -142,6 +142,7 @@ async fn two_offices_of_one_body_each_receive_only_their_own_result() {
         metrics_addr: None,
         api: Default::default(),
         agents: Default::default(),
+        trails: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     };

@@ -100,6 +100,7 @@ pub fn extract_settings(data_dir: &Path, broker: BusSettings) -> ResponderSettin
         metrics_addr: None,
         api: Default::default(),
         agents: Default::default(),
+        trails: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     }

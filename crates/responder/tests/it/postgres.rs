@@ -102,6 +102,7 @@ fn responder_settings(pg: PostgresSettings, broker: BusSettings) -> ResponderSet
         metrics_addr: None,
         api: Default::default(),
         agents: Default::default(),
+        trails: Default::default(),
         profile: Default::default(),
         development: Default::default(),
     }

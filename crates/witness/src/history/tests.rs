@@ -69,7 +69,7 @@ fn witness() -> Witness {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW_S));
     let history =
-        WitnessHistory::open(&dir.path().join("witness.db"), Arc::new(clock.clone()), LegalCalendar::EUROPE_PARIS)
+        WitnessHistory::open(&dir.path().join("witness.db"), Arc::new(clock.clone()), LegalCalendar::default())
             .unwrap();
     Witness { history, clock, _dir: dir }
 }
@@ -227,7 +227,7 @@ fn the_history_proves_its_order_and_an_edit_of_the_witness_store_is_found() {
     let clock = Arc::new(ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW_S)));
     let key = daemon_key();
     let last_link = {
-        let history = WitnessHistory::open(&path, clock.clone(), LegalCalendar::EUROPE_PARIS).unwrap();
+        let history = WitnessHistory::open(&path, clock.clone(), LegalCalendar::default()).unwrap();
         assert_eq!(history.verify_chain("observatory", "audit", 2026).unwrap(), GENESIS_LINK);
         let mut t = trail(1);
         let mut last = String::new();
@@ -248,7 +248,7 @@ fn the_history_proves_its_order_and_an_edit_of_the_witness_store_is_found() {
     )
     .unwrap();
     drop(raw);
-    let history = WitnessHistory::open(&path, clock, LegalCalendar::EUROPE_PARIS).unwrap();
+    let history = WitnessHistory::open(&path, clock, LegalCalendar::default()).unwrap();
     match history.verify_chain("observatory", "audit", 2026) {
         Err(HistoryError::Broken(b)) => assert_eq!(b.seq, 2, "{b}"),
         other => panic!("expected a broken chain, got {other:?} (last link was {last_link})"),

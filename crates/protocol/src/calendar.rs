@@ -1,10 +1,11 @@
-//! The calendar of the body's legal time zone: which chain (calendar year) an entry belongs to,
-//! and which years the retention of norm 43 has run out for.
+//! The calendar of the body's legal time zone: which chain (calendar year) an entry of a trail
+//! belongs to, which years the retention of norm 43 has run out for, and from when a year's
+//! chain may be closed.
 
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The time zone when the settings name none: metropolitan France's legal time.
@@ -43,7 +44,7 @@ impl FromStr for LegalCalendar {
     type Err = UnknownTimeZone;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        let shown = passerelle_protocol::untrusted::Shown::text(name).to_string();
+        let shown = crate::untrusted::Shown::text(name).to_string();
         name.trim().parse::<Tz>().map(LegalCalendar::new).map_err(|_| UnknownTimeZone { name: shown })
     }
 }
@@ -81,12 +82,21 @@ impl LegalCalendar {
     pub fn oldest_retained_year(&self, now: SystemTime) -> i32 {
         self.year_of(now) - RETAINED_YEARS_AFTER
     }
+
+    /// The first instant at which the chain of `year` may be closed (dropped): 1 January of
+    /// `year + 1 + RETAINED_YEARS_AFTER`, 00:00 in the legal time zone.
+    pub fn closable_from(&self, year: i32) -> SystemTime {
+        let midnight = NaiveDate::from_ymd_opt(year + 1 + RETAINED_YEARS_AFTER, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+        let utc = midnight
+            .and_then(|t| self.zone.from_local_datetime(&t).earliest())
+            .map_or(i64::MAX / 4, |t| t.timestamp());
+        UNIX_EPOCH + Duration::from_secs(utc.max(0) as u64)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
 
     fn at(rfc3339: &str) -> SystemTime {
         let t = DateTime::parse_from_rfc3339(rfc3339).unwrap();
@@ -126,5 +136,12 @@ mod tests {
         let paris = LegalCalendar::default();
         assert_eq!(paris.oldest_retained_year(at("2031-06-01T00:00:00Z")), 2027);
         assert_eq!(paris.oldest_retained_year(at("2031-12-31T23:30:00Z")), 2028, "already 2032 in Paris");
+    }
+
+    #[test]
+    fn a_year_closes_at_the_legal_new_year_five_years_on() {
+        assert_eq!(LegalCalendar::default().closable_from(2026), at("2030-12-31T23:00:00Z"), "midnight in Paris");
+        let reunion: LegalCalendar = "Indian/Reunion".parse().unwrap();
+        assert_eq!(reunion.closable_from(2026), at("2030-12-31T20:00:00Z"));
     }
 }
