@@ -57,6 +57,9 @@ pub enum AccessLogError {
     NotAnIdentifier(#[from] NotAnIdentifier),
     /// The store holds something this program did not write (an unknown kind, a hash of the
     /// wrong length): it was edited behind the daemon's back.
+    /// A year whose retention has not run was asked to be dropped.
+    #[error("the access log's year {year} is kept through {until} (norm 43: the calendar year and the 4 following); it cannot be dropped before")]
+    Retained { year: i32, until: i32 },
     #[error("the access log holds {0}, which this program never writes: the file was edited; run `verify`")]
     Corrupt(String),
 }

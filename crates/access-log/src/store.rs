@@ -8,6 +8,7 @@
 
 use std::path::Path;
 use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use passerelle_sqlite::time::{from_ms, to_ms};
 use passerelle_sqlite::{params, Database, Migration, Options, Tx};
@@ -87,6 +88,10 @@ pub struct StoredEntry {
 pub struct AccessLog {
     db: Database,
     calendar: LegalCalendar,
+    /// How many purges the log has recorded or undergone since it was opened (`delete`
+    /// entries appended, person hashes dropped): a checkpointer sends a `purge` checkpoint
+    /// when it moves.
+    purges: AtomicU64,
 }
 
 impl AccessLog {
@@ -94,7 +99,47 @@ impl AccessLog {
     /// chain of their calendar year in `calendar`.
     pub fn open(path: &Path, calendar: LegalCalendar) -> Result<AccessLog> {
         let options = Options { checkpoint_thread: false, ..Options::named("access log") };
-        Ok(AccessLog { db: Database::open_with(path, MIGRATIONS, options)?, calendar })
+        Ok(AccessLog { db: Database::open_with(path, MIGRATIONS, options)?, calendar, purges: AtomicU64::new(0) })
+    }
+
+    /// How many purges were recorded (a `delete` entry appended) or done (person hashes
+    /// dropped, a year dropped) since the log was opened.
+    pub fn purges(&self) -> u64 {
+        self.purges.load(Ordering::Relaxed)
+    }
+
+    /// The hash of entry `seq` of `year`'s chain, if it has one (checking against a checkpoint).
+    pub fn hash_at(&self, year: i32, seq: i64) -> Result<Option<Hash>> {
+        self.db.read(|tx| {
+            tx.query_optional("SELECT hash FROM access_entry WHERE year = ?1 AND seq = ?2", params![year, seq], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?
+            .map(|hash| to_hash(hash, "an entry hash"))
+            .transpose()
+        })
+    }
+
+    /// Drops the chain of `year`, whole, once its retention has run at `now` (from 1 January of
+    /// `year + 5` in the legal calendar; refused before, whatever the caller says), then
+    /// rebuilds the file. The caller first has its witness accept the year's `year-closed`
+    /// checkpoint. Returns whether there was a chain to drop.
+    pub fn drop_year(&self, year: i32, now: SystemTime) -> Result<bool> {
+        if year >= self.calendar.oldest_retained_year(now) {
+            return Err(AccessLogError::Retained { year, until: year + crate::RETAINED_YEARS_AFTER });
+        }
+        let dropped = self.db.write(|tx| {
+            let mut dropped = 0;
+            for table in ["access_person", "access_entry", "access_head"] {
+                dropped += tx.execute(&format!("DELETE FROM {table} WHERE year = ?1"), [year])?;
+            }
+            Ok::<_, AccessLogError>(dropped)
+        })?;
+        if dropped > 0 {
+            self.purges.fetch_add(1, Ordering::Relaxed);
+            self.rebuild()?;
+            tracing::info!(store = "access log", year, "dropped a year whose retention has run");
+        }
+        Ok(dropped > 0)
     }
 
     pub fn path(&self) -> &Path {
@@ -121,7 +166,11 @@ impl AccessLog {
         for entry in entries {
             entry.check()?;
         }
-        self.db.write(|tx| entries.iter().map(|entry| self.append_in(tx, entry)).collect())
+        let positions = self.db.write(|tx| entries.iter().map(|entry| self.append_in(tx, entry)).collect())?;
+        if entries.iter().any(|e| e.kind == AccessKind::Delete) {
+            self.purges.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(positions)
     }
 
     fn append_in(&self, tx: &Tx<'_>, entry: &AccessEntry) -> Result<Position> {
@@ -271,6 +320,7 @@ impl AccessLog {
     pub fn drop_person_hashes_before(&self, cutoff: SystemTime) -> Result<u64> {
         let dropped = self.db.write(|tx| tx.execute("DELETE FROM access_person WHERE at_ms < ?1", [to_ms(cutoff)]))?;
         if dropped > 0 {
+            self.purges.fetch_add(1, Ordering::Relaxed);
             tracing::info!(store = "access log", dropped, "dropped the person hashes past the holder's cap");
         }
         Ok(dropped as u64)

@@ -200,6 +200,31 @@ impl WitnessHistory {
         })
     }
 
+    /// The public key the witness pinned for `party`: the one it verified `party`'s first
+    /// accepted checkpoint with (hex). A checkpoint signed with another key is refused.
+    pub fn pinned_key(&self, party: &str) -> Result<Option<String>, HistoryError> {
+        Ok(self.db.read(|tx| {
+            tx.query_optional(
+                "SELECT public_key FROM witnessed WHERE party = ?1 ORDER BY received_ms, year, seq LIMIT 1",
+                params![party],
+                |r| r.get::<_, String>(0),
+            )
+        })?)
+    }
+
+    /// The years the witness holds checkpoints of for `party`'s `trail`, oldest first, each with
+    /// whether a `year-closed` checkpoint closed it.
+    pub fn years(&self, party: &str, trail: &str) -> Result<Vec<(i32, bool)>, HistoryError> {
+        Ok(self.db.read(|tx| {
+            tx.query_all(
+                "SELECT year, MAX(kind = 'year-closed') FROM witnessed WHERE party = ?1 AND trail = ?2 \
+                 GROUP BY year ORDER BY year",
+                params![party, trail],
+                |r| Ok((r.get::<_, i32>(0)?, r.get::<_, bool>(1)?)),
+            )
+        })?)
+    }
+
     /// Every checkpoint held for `party`'s `trail` in `year`, in the order accepted.
     pub fn checkpoints(&self, party: &str, trail: &str, year: i32) -> Result<Vec<WitnessedCheckpoint>, HistoryError> {
         Ok(self.db.read(|tx| {
