@@ -149,7 +149,8 @@ fn lands_in(s: &BusSettings, from: &Role, kind: Kind, to: &str) -> Option<Queue>
 #[test]
 fn witness_messages_go_to_the_recipients_notices_queue_between_an_observatory_and_a_body_or_an_office() {
     let s = with_office();
-    let (obs, cnam, office) = (Role::Observatory(OBSERVATORY.into()), Role::Body("cnam".into()), Role::Office(OFFICE.into()));
+    let (obs, cnam, office) =
+        (Role::Observatory(OBSERVATORY.into()), Role::Body("cnam".into()), Role::Office(OFFICE.into()));
     for kind in Kind::WITNESS {
         assert_eq!(lands_in(&s, &obs, kind, "cnam"), Some(Queue::BodyNotices("cnam".into())), "{kind}");
         assert_eq!(lands_in(&s, &obs, kind, "cnaf"), Some(Queue::BodyNotices("cnaf".into())), "{kind}");
@@ -276,13 +277,25 @@ async fn a_checkpoint_reaches_its_witness_and_the_receipt_comes_back_on_the_in_p
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let dead = bus.dead_letters();
-    assert!(dead.iter().any(|d| d.kind == Some(Kind::Checkpoint) && d.reason.contains("may not speak for")), "{dead:?}");
-    assert!(dead.iter().any(|d| d.kind == Some(Kind::WitnessedCheckpoints) && d.reason.contains("\"cnaf\" on the queue of \"cnam\"")), "{dead:?}");
+    assert!(
+        dead.iter().any(|d| d.kind == Some(Kind::Checkpoint) && d.reason.contains("may not speak for")),
+        "{dead:?}"
+    );
+    assert!(
+        dead.iter()
+            .any(|d| d.kind == Some(Kind::WitnessedCheckpoints)
+                && d.reason.contains("\"cnaf\" on the queue of \"cnam\"")),
+        "{dead:?}"
+    );
     for consumer in [obs_consumer, cnaf_consumer, cnam_consumer] {
         consumer.stop().await;
     }
     assert!(obs_seen.try_recv().is_err() && cnaf_seen.try_recv().is_err(), "nothing else was handled");
-    for q in [Queue::ObservatoryNotices(OBSERVATORY.into()), Queue::BodyNotices("cnaf".into()), Queue::BodyNotices("cnam".into())] {
+    for q in [
+        Queue::ObservatoryNotices(OBSERVATORY.into()),
+        Queue::BodyNotices("cnaf".into()),
+        Queue::BodyNotices("cnam".into()),
+    ] {
         assert_eq!(bus.ready(&q), 0, "no notice told of a refused witness message: {}", q.name("p"));
     }
 }

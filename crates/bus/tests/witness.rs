@@ -20,8 +20,11 @@ const OFFICE: &str = "cnaf.caf-13";
 fn deployment(v: &Vhost) -> (BusSettings, User, User, User) {
     let tag = unique();
     let (obs, cnam, office) = (format!("test-{tag}-obs"), format!("test-{tag}-cnam"), format!("test-{tag}-caf-13"));
-    let mut settings =
-        BusSettings { urls: vec![url(&v.name, "x", "x")], observatories: vec![OBSERVATORY.into()], ..Default::default() };
+    let mut settings = BusSettings {
+        urls: vec![url(&v.name, "x", "x")],
+        observatories: vec![OBSERVATORY.into()],
+        ..Default::default()
+    };
     settings.offices.insert("cnaf".into(), vec!["caf-13".into()]);
     settings.identity.insecure_any_user = false;
     settings.identity.users.insert(obs.clone(), vec![OBSERVATORY.into()]);
@@ -51,8 +54,7 @@ fn checkpoint(sender: &str) -> Message {
 }
 
 #[tokio::test]
-async fn witness_messages_travel_between_the_observatory_and_a_body_or_an_office_and_a_forged_one_is_dead_lettered()
-{
+async fn witness_messages_travel_between_the_observatory_and_a_body_or_an_office_and_a_forged_one_is_dead_lettered() {
     let v = Vhost::reserved();
     let (settings, obs, cnam, office) = deployment(&v);
     let obs_bus = AmqpBus::connect(&as_user(&settings, &obs, &v), Role::Observatory(OBSERVATORY.into())).await.unwrap();
@@ -100,7 +102,10 @@ async fn witness_messages_travel_between_the_observatory_and_a_body_or_an_office
     let (h, mut seen) = Recorder::acking();
     let c = office_bus.consume(office_role.notices_queue(), h).await.unwrap();
     let d = seen.next().await;
-    assert_eq!((d.message.kind(), &d.message, d.user_id.as_str()), (Kind::WitnessedCheckpoints, &answer, obs.name.as_str()));
+    assert_eq!(
+        (d.message.kind(), &d.message, d.user_id.as_str()),
+        (Kind::WitnessedCheckpoints, &answer, obs.name.as_str())
+    );
     c.stop().await;
 
     office_bus.close().await;
