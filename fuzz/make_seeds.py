@@ -168,6 +168,39 @@ def notice(version=1):
                f_bytes(8, "no valid respond_by"), f_bytes(9, timestamp(ARRIVAL)))
 
 
+HEAD = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+SIGNATURE = "ab" * 64
+PUBLIC_KEY = "cd" * 32
+AT_MS = ARRIVAL * 1000
+
+
+def signed_checkpoint(kind=1, count=1234):
+    return msg(f_bytes(1, "audit"), f_varint(2, 2025), f_varint(3, count), f_bytes(4, HEAD), f_varint(5, AT_MS),
+               f_varint(6, kind), f_bytes(7, SIGNATURE), f_bytes(8, PUBLIC_KEY))
+
+
+def checkpoint(version=1):
+    return msg(f_varint(1, version), f_bytes(2, "cnaf"), f_bytes(3, "carsat-sud-est"),
+               f_bytes(4, signed_checkpoint()))
+
+
+def checkpoint_receipt(version=1):
+    return msg(f_varint(1, version), f_bytes(2, "carsat-sud-est"), f_bytes(3, "cnaf"), f_bytes(4, "audit"),
+               f_varint(5, 2025), f_varint(6, 1234), f_varint(7, 1), f_varint(8, 1), f_varint(10, 17))
+
+
+def checkpoint_query(version=1):
+    return msg(f_varint(1, version), f_bytes(2, "cnaf"), f_bytes(3, "carsat-sud-est"), f_bytes(4, CASE),
+               f_bytes(5, "access-log"), f_varint(6, 2025))
+
+
+def witnessed_checkpoints(version=1):
+    held = msg(f_varint(1, 1), f_bytes(2, signed_checkpoint(kind=2)), f_varint(3, AT_MS + 1500), f_bytes(4, HEAD))
+    return msg(f_varint(1, version), f_bytes(2, "carsat-sud-est"), f_bytes(3, "cnaf.caf-13"), f_bytes(4, CASE),
+               f_bytes(5, "audit"), f_varint(6, 2025), f_bytes(7, held), f_bytes(8, varint(2024) + varint(2025)),
+               f_varint(9, 2024))
+
+
 def variants(make, chunked=True):
     out = {"valid": make(), "schema-0": make(version=0), "schema-2": make(version=2)}
     if chunked:
@@ -190,8 +223,15 @@ def bus_seeds():
         "bus_receipt": variants(receipt, chunked=False),
         "bus_refusal": variants(refusal, chunked=False),
         "bus_notice": variants(notice, chunked=False),
+        "bus_checkpoint": variants(checkpoint, chunked=False),
+        "bus_checkpointreceipt": variants(checkpoint_receipt, chunked=False),
+        "bus_checkpointquery": variants(checkpoint_query, chunked=False),
+        "bus_witnessedcheckpoints": variants(witnessed_checkpoints, chunked=False),
     }
     seeds["bus_notice"]["unknown-reason"] = msg(notice(), f_varint(7, 99))
+    seeds["bus_checkpoint"]["unknown-kind"] = msg(checkpoint(), f_bytes(4, signed_checkpoint(kind=99)))
+    seeds["bus_checkpointreceipt"]["refused"] = msg(checkpoint_receipt(), f_varint(8, 0), f_bytes(9, "a gap in the count"))
+    seeds["bus_witnessedcheckpoints"]["years-unpacked"] = msg(witnessed_checkpoints(), f_varint(8, 2023), f_varint(9, 2023))
     seeds["bus_request"]["unpacked-wanted"] = request(packed=False)
     seeds["bus_request"]["timestamp-extreme"] = msg(request(respond_by=None), f_bytes(9, timestamp(-(1 << 63), 999_999_999)))
     return seeds

@@ -49,6 +49,13 @@ fn category_values(message: &Message) -> Vec<&CategoryValues> {
         Message::Result(m) => {
             m.persons.iter().flat_map(|p| p.answers.iter()).filter_map(|a: &v1::BodyAnswer| a.values.as_ref()).collect()
         }
-        Message::Solicitation(_) | Message::Receipt(_) | Message::Refusal(_) | Message::Notice(_) => Vec::new(),
+        Message::Solicitation(_)
+        | Message::Receipt(_)
+        | Message::Refusal(_)
+        | Message::Notice(_)
+        | Message::Checkpoint(_)
+        | Message::CheckpointReceipt(_)
+        | Message::CheckpointQuery(_)
+        | Message::WitnessedCheckpoints(_) => Vec::new(),
     }
 }

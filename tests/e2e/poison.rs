@@ -137,6 +137,10 @@ fn with_schema(message: &Message, version: i32) -> Message {
         Message::Receipt(r) => r.schema_version = version,
         Message::Refusal(r) => r.schema_version = version,
         Message::Notice(r) => r.schema_version = version,
+        Message::Checkpoint(r) => r.schema_version = version,
+        Message::CheckpointReceipt(r) => r.schema_version = version,
+        Message::CheckpointQuery(r) => r.schema_version = version,
+        Message::WitnessedCheckpoints(r) => r.schema_version = version,
     }
     m
 }
@@ -148,7 +152,13 @@ fn with_chunk(message: &Message, index: u32, count: u32) -> Option<Message> {
         Message::Solicitation(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Response(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Result(r) => (r.chunk_index, r.chunk_count) = (index, count),
-        Message::Receipt(_) | Message::Refusal(_) | Message::Notice(_) => return None,
+        Message::Receipt(_)
+        | Message::Refusal(_)
+        | Message::Notice(_)
+        | Message::Checkpoint(_)
+        | Message::CheckpointReceipt(_)
+        | Message::CheckpointQuery(_)
+        | Message::WitnessedCheckpoints(_) => return None,
     }
     Some(m)
 }
@@ -163,6 +173,11 @@ fn with_case_id(message: &Message, case_id: &str) -> Message {
         Message::Receipt(r) => r.case_id = case_id.into(),
         Message::Refusal(r) => r.case_id = case_id.into(),
         Message::Notice(r) => r.case_id = case_id.into(),
+        // The witness messages belong to no case.
+        Message::Checkpoint(_)
+        | Message::CheckpointReceipt(_)
+        | Message::CheckpointQuery(_)
+        | Message::WitnessedCheckpoints(_) => {}
     }
     m
 }

@@ -56,7 +56,8 @@ impl Envelope {
     }
 
     /// Runs every check: known type on the right queue, decodable, supported schema version,
-    /// headers equal to the fields they copy, and a broker user allowed to speak for the sender.
+    /// headers equal to the fields they copy, a broker user allowed to speak for the sender, and
+    /// for a witness message, a `recipient` that is the queue's owner.
     pub fn inspect(&self, queue: &Queue, identity: &IdentitySettings) -> Result<Delivery, Rejection> {
         let coded = |kind: Option<Kind>, code: NoticeReason, reason: String| Rejection {
             kind,
@@ -127,6 +128,19 @@ impl Envelope {
                     "broker user {:?} may not speak for {:?}",
                     Shown::text(&user_id).at_most(QUOTED_CHARS),
                     Shown::id(message.sender()).at_most(QUOTED_CHARS)
+                ),
+            ));
+        }
+        // A witness message is read only by the party it names: one routed to another party's
+        // queue (a routing key other than its `recipient`) is refused, never kept there.
+        let recipient = message.recipient().unwrap_or_default();
+        if kind.is_witness() && recipient != queue.owner() {
+            return Err(with_code(
+                NoticeReason::NotPermitted,
+                format!(
+                    "a {kind} for {:?} on the queue of {:?}",
+                    Shown::id(recipient).at_most(QUOTED_CHARS),
+                    Shown::id(queue.owner()).at_most(QUOTED_CHARS)
                 ),
             ));
         }

@@ -25,6 +25,8 @@ mod role;
 mod settings;
 mod stats;
 pub mod topology;
+#[cfg(test)]
+mod witness_tests;
 
 pub use amqp::{AmqpBus, ClientCertificate, StartPatience};
 pub use consumer::{

@@ -1,5 +1,6 @@
-//! The message types of the flow (and the notice) as one typed enum, their protobuf codec and the checks
-//! every receiver applies before a handler sees a message (schema version, chunk numbering).
+//! The message types of the flow, the notice and the four witness messages as one typed enum,
+//! their protobuf codec and the checks every receiver applies before a handler sees a message
+//! (schema version, chunk numbering).
 
 use std::time::SystemTime;
 
@@ -12,8 +13,9 @@ use crate::BusError;
 /// The only schema version this build speaks (`SchemaVersion::SCHEMA_VERSION_1`).
 pub const SCHEMA_VERSION: i32 = v1::SchemaVersion::SchemaVersion1 as i32;
 
-/// The six message types of the flow and the notice a party sends about a message it refused;
-/// the AMQP `type` property is `passerelle.v1.<Name>`.
+/// The six message types of the flow, the notice a party sends about a message it refused, and
+/// the four messages that carry a party's trail checkpoints to its witness and back
+/// (`witness.proto`, DESIGN §7.1); the AMQP `type` property is `passerelle.v1.<Name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Request,
@@ -23,12 +25,35 @@ pub enum Kind {
     Receipt,
     Refusal,
     Notice,
+    /// Writer → witness: a signed head of one of the writer's trails.
+    Checkpoint,
+    /// Witness → writer: whether it keeps a checkpoint.
+    CheckpointReceipt,
+    /// Writer → witness: every checkpoint held of a trail and year, please.
+    CheckpointQuery,
+    /// Witness → writer: the answer to a query.
+    WitnessedCheckpoints,
 }
 
 impl Kind {
-    /// Every kind, in flow order.
-    pub const ALL: [Kind; 7] =
-        [Kind::Request, Kind::Solicitation, Kind::Response, Kind::Result, Kind::Receipt, Kind::Refusal, Kind::Notice];
+    /// Every kind, in flow order, then the witness messages.
+    pub const ALL: [Kind; 11] = [
+        Kind::Request,
+        Kind::Solicitation,
+        Kind::Response,
+        Kind::Result,
+        Kind::Receipt,
+        Kind::Refusal,
+        Kind::Notice,
+        Kind::Checkpoint,
+        Kind::CheckpointReceipt,
+        Kind::CheckpointQuery,
+        Kind::WitnessedCheckpoints,
+    ];
+
+    /// The four witness messages, which travel as notices do.
+    pub const WITNESS: [Kind; 4] =
+        [Kind::Checkpoint, Kind::CheckpointReceipt, Kind::CheckpointQuery, Kind::WitnessedCheckpoints];
 
     /// The full protobuf name, used as the AMQP `type` property.
     pub fn type_name(self) -> &'static str {
@@ -40,6 +65,10 @@ impl Kind {
             Kind::Receipt => "passerelle.v1.Receipt",
             Kind::Refusal => "passerelle.v1.Refusal",
             Kind::Notice => "passerelle.v1.Notice",
+            Kind::Checkpoint => "passerelle.v1.Checkpoint",
+            Kind::CheckpointReceipt => "passerelle.v1.CheckpointReceipt",
+            Kind::CheckpointQuery => "passerelle.v1.CheckpointQuery",
+            Kind::WitnessedCheckpoints => "passerelle.v1.WitnessedCheckpoints",
         }
     }
 
@@ -68,7 +97,19 @@ impl Kind {
 
     /// Whether messages of this kind are split in numbered chunks.
     pub fn is_chunked(self) -> bool {
-        !matches!(self, Kind::Receipt | Kind::Refusal | Kind::Notice)
+        !matches!(self, Kind::Receipt | Kind::Refusal) && !self.travels_as_notice()
+    }
+
+    /// Whether it is one of the four witness messages.
+    pub fn is_witness(self) -> bool {
+        Kind::WITNESS.contains(&self)
+    }
+
+    /// Whether it travels as a notice does (a notice or a witness message): on the notice
+    /// exchange of its recipient's side, routing key its `recipient`, read from the recipient's
+    /// notices queue; belongs to no case; never answered by a notice when refused.
+    pub fn travels_as_notice(self) -> bool {
+        self == Kind::Notice || self.is_witness()
     }
 }
 
@@ -88,6 +129,10 @@ pub enum Message {
     Receipt(v1::Receipt),
     Refusal(v1::Refusal),
     Notice(v1::Notice),
+    Checkpoint(v1::Checkpoint),
+    CheckpointReceipt(v1::CheckpointReceipt),
+    CheckpointQuery(v1::CheckpointQuery),
+    WitnessedCheckpoints(v1::WitnessedCheckpoints),
 }
 
 impl Message {
@@ -100,6 +145,10 @@ impl Message {
             Message::Receipt(_) => Kind::Receipt,
             Message::Refusal(_) => Kind::Refusal,
             Message::Notice(_) => Kind::Notice,
+            Message::Checkpoint(_) => Kind::Checkpoint,
+            Message::CheckpointReceipt(_) => Kind::CheckpointReceipt,
+            Message::CheckpointQuery(_) => Kind::CheckpointQuery,
+            Message::WitnessedCheckpoints(_) => Kind::WitnessedCheckpoints,
         }
     }
 
@@ -113,9 +162,33 @@ impl Message {
             Message::Receipt(m) => &m.sender,
             Message::Refusal(m) => &m.sender,
             Message::Notice(m) => &m.sender,
+            Message::Checkpoint(m) => &m.sender,
+            Message::CheckpointReceipt(m) => &m.sender,
+            Message::CheckpointQuery(m) => &m.sender,
+            Message::WitnessedCheckpoints(m) => &m.sender,
         }
     }
 
+    /// The protobuf `recipient` field of the kinds that travel as notices do (the routing key
+    /// they are published with, and the owner of the queue that reads them); `None` for the
+    /// flow kinds, which are routed by kind.
+    pub fn recipient(&self) -> Option<&str> {
+        match self {
+            Message::Notice(m) => Some(&m.recipient),
+            Message::Checkpoint(m) => Some(&m.recipient),
+            Message::CheckpointReceipt(m) => Some(&m.recipient),
+            Message::CheckpointQuery(m) => Some(&m.recipient),
+            Message::WitnessedCheckpoints(m) => Some(&m.recipient),
+            Message::Request(_)
+            | Message::Solicitation(_)
+            | Message::Response(_)
+            | Message::Result(_)
+            | Message::Receipt(_)
+            | Message::Refusal(_) => None,
+        }
+    }
+
+    /// The case it belongs to; empty for the witness messages, which belong to none.
     pub fn case_id(&self) -> &str {
         match self {
             Message::Request(m) => &m.case_id,
@@ -125,6 +198,10 @@ impl Message {
             Message::Receipt(m) => &m.case_id,
             Message::Refusal(m) => &m.case_id,
             Message::Notice(m) => &m.case_id,
+            Message::Checkpoint(_)
+            | Message::CheckpointReceipt(_)
+            | Message::CheckpointQuery(_)
+            | Message::WitnessedCheckpoints(_) => "",
         }
     }
 
@@ -138,6 +215,10 @@ impl Message {
             Message::Receipt(m) => m.schema_version,
             Message::Refusal(m) => m.schema_version,
             Message::Notice(m) => m.schema_version,
+            Message::Checkpoint(m) => m.schema_version,
+            Message::CheckpointReceipt(m) => m.schema_version,
+            Message::CheckpointQuery(m) => m.schema_version,
+            Message::WitnessedCheckpoints(m) => m.schema_version,
         }
     }
 
@@ -148,7 +229,13 @@ impl Message {
             Message::Solicitation(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Response(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Result(m) => Some((m.chunk_index, m.chunk_count)),
-            Message::Receipt(_) | Message::Refusal(_) | Message::Notice(_) => None,
+            Message::Receipt(_)
+            | Message::Refusal(_)
+            | Message::Notice(_)
+            | Message::Checkpoint(_)
+            | Message::CheckpointReceipt(_)
+            | Message::CheckpointQuery(_)
+            | Message::WitnessedCheckpoints(_) => None,
         }
     }
 
@@ -161,6 +248,10 @@ impl Message {
             Message::Receipt(m) => m.encode_to_vec(),
             Message::Refusal(m) => m.encode_to_vec(),
             Message::Notice(m) => m.encode_to_vec(),
+            Message::Checkpoint(m) => m.encode_to_vec(),
+            Message::CheckpointReceipt(m) => m.encode_to_vec(),
+            Message::CheckpointQuery(m) => m.encode_to_vec(),
+            Message::WitnessedCheckpoints(m) => m.encode_to_vec(),
         }
     }
 
@@ -176,6 +267,12 @@ impl Message {
             Kind::Receipt => Message::Receipt(v1::Receipt::decode(bytes).map_err(bad)?),
             Kind::Refusal => Message::Refusal(v1::Refusal::decode(bytes).map_err(bad)?),
             Kind::Notice => Message::Notice(v1::Notice::decode(bytes).map_err(bad)?),
+            Kind::Checkpoint => Message::Checkpoint(v1::Checkpoint::decode(bytes).map_err(bad)?),
+            Kind::CheckpointReceipt => Message::CheckpointReceipt(v1::CheckpointReceipt::decode(bytes).map_err(bad)?),
+            Kind::CheckpointQuery => Message::CheckpointQuery(v1::CheckpointQuery::decode(bytes).map_err(bad)?),
+            Kind::WitnessedCheckpoints => {
+                Message::WitnessedCheckpoints(v1::WitnessedCheckpoints::decode(bytes).map_err(bad)?)
+            }
         };
         message.check()?;
         Ok(message)
@@ -204,7 +301,9 @@ impl Message {
 ///   Solicitation     → solicitations exchange, routing key = body code;
 ///   Response         → responses exchange, routing key = observatory code;
 ///   Result, Refusal  → results exchange, routing key = requester body code;
-///   Notice           → the notice exchange of the recipient's side, routing key = its code.
+///   Notice, and the witness messages (Checkpoint, CheckpointReceipt, CheckpointQuery,
+///   WitnessedCheckpoints) → the notice exchange of the recipient's side, routing key = its
+///   code ([`Outgoing::to_recipient`]).
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub message: Message,
@@ -220,6 +319,13 @@ impl Outgoing {
     /// A message with a fresh UUID v7 id.
     pub fn new(message: Message, routing_key: impl Into<String>, expires_at: SystemTime) -> Self {
         Outgoing { message, routing_key: routing_key.into(), message_id: uuid::Uuid::now_v7(), expires_at }
+    }
+
+    /// A message that travels as a notice does, addressed to its `recipient` (the routing key),
+    /// with a fresh id; `None` for a flow kind, which is routed by kind.
+    pub fn to_recipient(message: Message, expires_at: SystemTime) -> Option<Self> {
+        let recipient = message.recipient()?.to_owned();
+        Some(Outgoing::new(message, recipient, expires_at))
     }
 
     /// The time left before `expires_at`, or `BusError::Expired` when none is left.

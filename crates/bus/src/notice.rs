@@ -53,18 +53,27 @@ impl std::fmt::Display for Reason {
 
 /// A handler for a party's notices queue that logs each notice (by code and ids, the text
 /// bounded) and acknowledges it: how a party's own operator hears why the other side refused
-/// one of its messages.
+/// one of its messages. A witness message, which shares the queue, is logged as not handled
+/// here (its kind and sender) and acknowledged.
 #[derive(Debug, Default)]
 pub struct NoticeLogger;
 
 #[async_trait::async_trait]
 impl crate::Handler for NoticeLogger {
     async fn handle(&self, delivery: Delivery) -> crate::Verdict {
-        if let Message::Notice(n) = &delivery.message {
-            let code = NoticeReason::try_from(n.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
-            tracing::warn!(from = %identifier(&n.sender, 64), code, refused_type = %Kind::shown_type_name(&n.refused_type),
-                refused_message_id = %identifier(&n.refused_message_id, MAX_NOTICE_ID),
-                reason = %bounded(&n.detail, MAX_NOTICE_DETAIL), "a message of this party was refused (notice)");
+        match &delivery.message {
+            Message::Notice(n) => {
+                let code = NoticeReason::try_from(n.reason).unwrap_or(NoticeReason::Unspecified).as_str_name();
+                tracing::warn!(from = %identifier(&n.sender, 64), code, refused_type = %Kind::shown_type_name(&n.refused_type),
+                    refused_message_id = %identifier(&n.refused_message_id, MAX_NOTICE_ID),
+                    reason = %bounded(&n.detail, MAX_NOTICE_DETAIL), "a message of this party was refused (notice)");
+            }
+            // A witness message on a queue whose daemon does not witness yet: acknowledged, so
+            // it does not hold back the notices behind it.
+            other => {
+                tracing::info!(from = %identifier(other.sender(), 64), kind = %other.kind(),
+                    "a message that is not a notice, not handled here: acknowledged");
+            }
         }
         crate::Verdict::Ack
     }
@@ -124,7 +133,8 @@ impl NoticeDraft {
         kind: Option<Kind>,
         case_id: &str,
     ) -> Option<NoticeDraft> {
-        if queue.is_notice_queue() || kind == Some(Kind::Notice) {
+        // Nothing that travels as a notice (a notice, a witness message) is answered.
+        if queue.is_notice_queue() || kind.is_some_and(Kind::travels_as_notice) {
             return None;
         }
         let other_side = if queue.is_observatory_queue() {

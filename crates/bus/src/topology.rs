@@ -91,10 +91,10 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 /// The queues (quorum, durable), named `{prefix}.observatory.{code}.requests` (requests and
 /// receipts), `{prefix}.observatory.{code}.responses`, `{prefix}.body.{code}.solicitations`,
 /// `{prefix}.body.{code}.results` (results and refusals, for a body without offices), and each
-/// party's notices, `{prefix}.observatory.{code}.notices` and `{prefix}.body.{code}.notices`.
-/// A requester office (`body.office`, see [`crate::office`]) has
-/// `{prefix}.requester.{body}.{office}.results` and `{prefix}.requester.{body}.{office}.notices`,
-/// bound with its party code as the routing key.
+/// party's notices, `{prefix}.observatory.{code}.notices` and `{prefix}.body.{code}.notices`
+/// (notices and the witness messages, [`Kind::travels_as_notice`]). A requester office
+/// (`body.office`, see [`crate::office`]) has `{prefix}.requester.{body}.{office}.results` and
+/// `{prefix}.requester.{body}.{office}.notices`, bound with its party code as the routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Queue {
     ObservatoryRequests(String),
@@ -148,7 +148,8 @@ impl Queue {
             Queue::ObservatoryResponses(_) => kind == Kind::Response,
             Queue::BodySolicitations(_) => kind == Kind::Solicitation,
             Queue::BodyResults(_) | Queue::OfficeResults(_) => matches!(kind, Kind::Result | Kind::Refusal),
-            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_) => kind == Kind::Notice,
+            // Notices, and the witness messages, which travel as notices do.
+            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_) => kind.travels_as_notice(),
         }
     }
 
@@ -157,7 +158,7 @@ impl Queue {
         matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
     }
 
-    /// Whether it carries notices (which are never answered by a notice).
+    /// Whether it carries notices and witness messages (which are never answered by a notice).
     pub fn is_notice_queue(&self) -> bool {
         matches!(self, Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_))
     }
@@ -187,16 +188,26 @@ impl Exchange {
     pub const NOTICES: [Exchange; 2] = [Exchange::NoticesToObservatories, Exchange::NoticesToBodies];
 
     /// Where a message of `kind` with `routing_key` is published: a flow kind by its kind, a
-    /// notice by its recipient's side (an observatory code of the deployment, else a body).
+    /// notice or a witness message by its recipient's side (an observatory code of the
+    /// deployment, else a body).
     pub fn for_message(kind: Kind, routing_key: &str, settings: &BusSettings) -> Exchange {
         match kind {
             Kind::Request | Kind::Receipt => Exchange::Requests,
             Kind::Solicitation => Exchange::Solicitations,
             Kind::Response => Exchange::Responses,
             Kind::Result | Kind::Refusal => Exchange::Results,
-            Kind::Notice if settings.observatories.iter().any(|o| o == routing_key) => Exchange::NoticesToObservatories,
-            // A body or a requester office (`body.office`).
-            Kind::Notice => Exchange::NoticesToBodies,
+            Kind::Notice
+            | Kind::Checkpoint
+            | Kind::CheckpointReceipt
+            | Kind::CheckpointQuery
+            | Kind::WitnessedCheckpoints => {
+                if settings.observatories.iter().any(|o| o == routing_key) {
+                    Exchange::NoticesToObservatories
+                } else {
+                    // A body or a requester office (`body.office`).
+                    Exchange::NoticesToBodies
+                }
+            }
         }
     }
 

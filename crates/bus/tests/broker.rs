@@ -481,19 +481,6 @@ fn imported_deployment(v: &Vhost) -> (passerelle_bus::BusSettings, User, User, U
     (settings, User::imported(&obs_user), User::imported(&cnaf_user), User::imported(&cnam_user))
 }
 
-/// Imports the definitions `topology export` writes for `settings`.
-fn import(settings: &passerelle_bus::BusSettings) {
-    let definitions = passerelle_bus::definitions::definitions(settings).unwrap();
-    let file = std::env::temp_dir().join(format!("passerelle-definitions-{}.json", unique()));
-    std::fs::write(&file, serde_json::to_vec_pretty(&definitions).unwrap()).unwrap();
-    rabbitmqctl(&["import_definitions", file.to_str().unwrap()]);
-    std::fs::remove_file(&file).unwrap();
-}
-
-fn as_user(settings: &passerelle_bus::BusSettings, user: &User, v: &Vhost) -> passerelle_bus::BusSettings {
-    passerelle_bus::BusSettings { urls: vec![user.url(v)], ..settings.clone() }
-}
-
 /// A solicitation from the test observatory to `body`.
 fn solicitation(body: &str) -> Outgoing {
     Outgoing::new(

@@ -16,7 +16,10 @@ impl Engine {
     /// Records one notice.
     pub(crate) fn on_notice(&self, d: &Delivery) -> Result<Verdict, StoreError> {
         let Message::Notice(notice) = &d.message else {
-            return Err(StoreError::Corrupt("a notice handler was given another message".into()));
+            // A witness message shares the queue; until the observatory witnesses, it is
+            // refused as not handled here (never retried as if the store had failed).
+            let reason = format!("a {} is not handled on this observatory's notices queue", d.message.kind());
+            return self.store.write(|tx| self.dead_letter(tx, d, NoticeReason::WrongType, reason));
         };
         let now = self.clock.now();
         self.store.write(|tx| {

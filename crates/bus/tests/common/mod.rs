@@ -30,6 +30,20 @@ impl VhostSettings for Vhost {
     }
 }
 
+/// Imports the definitions `topology export` writes for `settings`.
+pub fn import(settings: &BusSettings) {
+    let definitions = passerelle_bus::definitions::definitions(settings).unwrap();
+    let file = std::env::temp_dir().join(format!("passerelle-definitions-{}.json", passerelle_test_support::unique()));
+    std::fs::write(&file, serde_json::to_vec_pretty(&definitions).unwrap()).unwrap();
+    rabbitmqctl(&["import_definitions", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `settings`, logging in as `user` in `v`.
+pub fn as_user(settings: &BusSettings, user: &passerelle_test_support::User, v: &Vhost) -> BusSettings {
+    BusSettings { urls: vec![user.url(v)], ..settings.clone() }
+}
+
 pub fn in_an_hour() -> SystemTime {
     SystemTime::now() + Duration::from_secs(3600)
 }
@@ -95,6 +109,7 @@ impl Deliveries {
 }
 
 /// Polls an asynchronous condition until it holds, failing the test after [`WAIT`].
+#[allow(unused_imports)]
 pub use passerelle_test_support::eventually_async as eventually;
 
 /// A raw lapin connection (for what the bus never does: forging, raw bytes, reading the DLQ).

@@ -676,6 +676,21 @@ pub async fn refusals_are_told_by_notices(s: &mut Stack) {
     assert_eq!((notice.recipient.as_str(), notice.reason), (REQUESTER, v1::NoticeReason::Invalid as i32));
     assert!(notice.detail.contains("case id is empty"), "{notice:?}");
     assert!(cnav_inbox.notices().len() == 1, "cnav was told once");
+
+    // A witness message shares the notices queue; until the observatory witnesses, it is
+    // refused as not handled here (audited, dead-lettered), and nobody is told.
+    let checkpoint =
+        v1::Checkpoint { schema_version: 1, sender: REQUESTER.into(), recipient: OBSERVATORY.into(), checkpoint: None };
+    s.requester.publish(vec![Message::Checkpoint(checkpoint)]).await;
+    let refused = |e: &passerelle_observatory_store::AuditRecord| {
+        e.action == Action::DeadLetter.as_str() && e.detail.contains("passerelle.v1.Checkpoint")
+    };
+    let entry = eventually("the checkpoint refused", || {
+        s.status().audit_entries(None).unwrap().into_iter().find(|e| refused(e))
+    })
+    .await;
+    assert!(entry.detail.contains("NOTICE_REASON_WRONG_TYPE"), "{}", entry.detail);
+    assert_eq!(cnaf_inbox.notices().len(), 1, "no notice about a witness message");
     cnav_consumer.stop().await;
     cnaf_consumer.stop().await;
 }
