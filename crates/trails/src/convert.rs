@@ -61,10 +61,11 @@ mod tests {
     fn a_checkpoint_crosses_the_wire_unchanged() {
         let key = passerelle_witness::SigningKey::from_bytes(&[7; 32]);
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_796_000_000_123);
-        let signed = Checkpoint::new("cnaf.caf-13", "access-log", 2026, 12, &"ab".repeat(32), at, CheckpointKind::Purge)
-            .unwrap()
-            .sign(&key)
-            .unwrap();
+        let signed =
+            Checkpoint::new("cnaf.caf-13", "access-log", 2026, 12, &"ab".repeat(32), at, CheckpointKind::Purge)
+                .unwrap()
+                .sign(&key)
+                .unwrap();
         let public_key = passerelle_witness::public_key_hex(&key.verifying_key());
         let back = from_wire("cnaf.caf-13", &to_wire(&signed, &public_key)).unwrap();
         assert_eq!(back, signed);

@@ -88,8 +88,13 @@ impl DaemonTrails {
         clock: Arc<dyn Clock>,
     ) -> Result<DaemonTrails, StartError> {
         let key = load_or_create_signing_key(&setup.data_dir.join(CHECKPOINT_KEY_FILE))?;
-        let witness =
-            Arc::new(WitnessService::open(setup.party, setup.data_dir, Arc::clone(&bus), Arc::clone(&clock), setup.calendar)?);
+        let witness = Arc::new(WitnessService::open(
+            setup.party,
+            setup.data_dir,
+            Arc::clone(&bus),
+            Arc::clone(&clock),
+            setup.calendar,
+        )?);
         let checkpointer = Arc::new(Checkpointer::new(
             setup.party,
             setup.witness.clone(),
@@ -102,9 +107,12 @@ impl DaemonTrails {
         match &setup.witness {
             Some(w) => tracing::info!(witness = %w, public_key = %checkpointer.public_key(),
                 "the trails' checkpoints go to their witness (it pins this public key)"),
-            None => tracing::warn!("no witness is named (`[trails] witness`): the trails are not anchored outside this server"),
+            None => tracing::warn!(
+                "no witness is named (`[trails] witness`): the trails are not anchored outside this server"
+            ),
         }
-        let handler = Arc::new(NoticesHandler { checkpointer: Arc::clone(&checkpointer), witness: Arc::clone(&witness) });
+        let handler =
+            Arc::new(NoticesHandler { checkpointer: Arc::clone(&checkpointer), witness: Arc::clone(&witness) });
         let consumer = bus.consume(setup.notices, handler).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let runner = tokio::spawn(Arc::clone(&checkpointer).run(setup.interval, PURGE_POLL, stopped));

@@ -50,7 +50,11 @@ pub struct YearReport {
 }
 
 /// Checks `trail` (read-only) and, when a witness is named, against every checkpoint it holds.
-pub async fn verify(checkpointer: &Checkpointer, trail: &dyn Trail, timeout: Duration) -> Result<TrailReport, CheckpointError> {
+pub async fn verify(
+    checkpointer: &Checkpointer,
+    trail: &dyn Trail,
+    timeout: Duration,
+) -> Result<TrailReport, CheckpointError> {
     let name = trail.name();
     let read = |source| CheckpointError::Trail { trail: name, source };
     let chains = trail.check_chain().map_err(read)?;
@@ -66,7 +70,8 @@ pub async fn verify(checkpointer: &Checkpointer, trail: &dyn Trail, timeout: Dur
     };
     let held = match checkpointer.witness() {
         None => {
-            report.witness_problem = Some("no witness is named (`[trails] witness`): the chain was checked on its own".into());
+            report.witness_problem =
+                Some("no witness is named (`[trails] witness`): the chain was checked on its own".into());
             None
         }
         Some(_) => match checkpointer.fetch(name, 0, timeout).await {
@@ -103,7 +108,9 @@ pub async fn verify(checkpointer: &Checkpointer, trail: &dyn Trail, timeout: Dur
             if held.years_held.contains(&year) {
                 match checkpointer.fetch(name, year, timeout).await {
                     Ok(answer) => against_witness(checkpointer, trail, &answer, &mut year_report).map_err(read)?,
-                    Err(e) => year_report.findings.push(format!("the witness's checkpoints of {year} could not be fetched: {e}")),
+                    Err(e) => year_report
+                        .findings
+                        .push(format!("the witness's checkpoints of {year} could not be fetched: {e}")),
                 }
             }
         }
@@ -130,7 +137,9 @@ fn against_witness(
         };
         let verifies = parse_public_key(&wire.public_key).is_ok_and(|key| signed.verify(&key));
         if !verifies {
-            report.findings.push(format!("the witness's checkpoint #{} of {year} does not verify with its key", held.seq));
+            report
+                .findings
+                .push(format!("the witness's checkpoint #{} of {year} does not verify with its key", held.seq));
         } else if wire.public_key != checkpointer.public_key() {
             report.findings.push(format!(
                 "the witness's checkpoint #{} of {year} was signed with another key than this daemon's: the key file \
@@ -173,11 +182,13 @@ fn against_witness(
             after + 1,
             checkpoint.count
         )),
-        Some(Mismatch::Truncated { checkpoint, length }) if length == 0 && !report.closed => report.findings.push(format!(
+        Some(Mismatch::Truncated { checkpoint, length }) if length == 0 && !report.closed => {
+            report.findings.push(format!(
             "the trail holds no entry of {year}, while the witness holds a checkpoint of {} entries and no year-closed \
              one: the year was deleted",
             checkpoint.count
-        )),
+        ))
+        }
         Some(Mismatch::Truncated { checkpoint, length }) => report.findings.push(format!(
             "the chain of {year} ends at entry {year}#{length}, while the witness holds a checkpoint at {year}#{}: the \
              entries after {year}#{length} were cut off",

@@ -23,12 +23,17 @@ use crate::writer::WITNESS_MESSAGE_LIFETIME;
 pub const WITNESS_FILE: &str = "witness.db";
 
 /// A daemon as the witness of other parties' trails.
-#[derive(Debug)]
 pub struct WitnessService {
     me: String,
     history: WitnessHistory,
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for WitnessService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WitnessService").field("me", &self.me).finish_non_exhaustive()
+    }
 }
 
 impl WitnessService {
@@ -52,7 +57,10 @@ impl WitnessService {
     pub async fn on_checkpoint(&self, message: &v1::Checkpoint) -> Verdict {
         let party = message.sender.as_str();
         let Some(wire) = &message.checkpoint else {
-            return Verdict::dead_letter(passerelle_bus::NoticeReason::Invalid, "a checkpoint message without its checkpoint");
+            return Verdict::dead_letter(
+                passerelle_bus::NoticeReason::Invalid,
+                "a checkpoint message without its checkpoint",
+            );
         };
         let outcome = self.keep(party, wire);
         let (accepted, refusal, seq) = match outcome {
@@ -60,7 +68,7 @@ impl WitnessService {
             Err(HistoryError::Refused(refusal)) => {
                 tracing::warn!(party = %Shown::id(party), trail = %Shown::id(&wire.trail), year = wire.year,
                     count = wire.count, refusal = %refusal, "refused a checkpoint");
-                (false, passerelle_bus::bounded(&refusal.to_string(), 400), 0)
+                (false, passerelle_bus::notice_text(&refusal.to_string(), 400), 0)
             }
             Err(e) => return Verdict::RetryLater(format!("the witness's store: {e}")),
         };
@@ -136,7 +144,7 @@ impl WitnessService {
         };
         if let Err(e) = read {
             tracing::error!(error = %e, "the witness's history could not be read for a query");
-            answer.problem = passerelle_bus::bounded(&e.to_string(), 400);
+            answer.problem = passerelle_bus::notice_text(&e.to_string(), 400);
         }
         self.send(Message::WitnessedCheckpoints(answer), party).await
     }

@@ -37,7 +37,9 @@ pub enum CheckpointError {
     Bus { witness: String, source: BusError },
     #[error("no witness is named for this daemon's trails (`[trails] witness`)")]
     NoWitness,
-    #[error("the witness {witness} did not answer within {seconds} s (is it running? its notices queue holds the question)")]
+    #[error(
+        "the witness {witness} did not answer within {seconds} s (is it running? its notices queue holds the question)"
+    )]
     NoAnswer { witness: String, seconds: u64 },
 }
 
@@ -63,7 +65,6 @@ struct State {
 }
 
 /// A daemon's checkpointer.
-#[derive(Debug)]
 pub struct Checkpointer {
     party: String,
     witness: Option<String>,
@@ -74,6 +75,16 @@ pub struct Checkpointer {
     clock: Arc<dyn Clock>,
     calendar: LegalCalendar,
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpointer")
+            .field("party", &self.party)
+            .field("witness", &self.witness)
+            .field("trails", &self.trails)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Checkpointer {
@@ -239,7 +250,7 @@ impl Checkpointer {
         let Some(trail) = self.trails.iter().find(|t| t.name() == receipt.trail) else { return };
         let key = (trail.name().to_owned(), receipt.year);
         if !receipt.accepted {
-            let refusal = passerelle_bus::bounded(&receipt.refusal, 400);
+            let refusal = passerelle_bus::notice_text(&receipt.refusal, 400);
             tracing::error!(witness = %receipt.sender, trail = trail.name(), year = receipt.year, count = receipt.count,
                 refusal = %refusal,
                 "the witness REFUSED a checkpoint of this daemon's trail: the trail no longer extends what the witness \
@@ -255,8 +266,11 @@ impl Checkpointer {
         }
         if kind_from_wire(receipt.kind) == Ok(CheckpointKind::YearClosed) {
             match trail.drop_year(receipt.year, self.clock.now()) {
-                Ok(()) => tracing::info!(trail = trail.name(), year = receipt.year,
-                    "dropped a year whose retention has run: its year-closed checkpoint is witnessed"),
+                Ok(()) => tracing::info!(
+                    trail = trail.name(),
+                    year = receipt.year,
+                    "dropped a year whose retention has run: its year-closed checkpoint is witnessed"
+                ),
                 Err(e) => tracing::error!(trail = trail.name(), year = receipt.year, error = %e,
                     "the witness closed the year but the trail could not drop it; retried at the next tick"),
             }
@@ -275,7 +289,12 @@ impl Checkpointer {
 
     /// Asks the witness for every checkpoint it holds of `trail`'s `year` (0: which years it
     /// holds), waiting at most `timeout`.
-    pub async fn fetch(&self, trail: &str, year: i32, timeout: Duration) -> Result<v1::WitnessedCheckpoints, CheckpointError> {
+    pub async fn fetch(
+        &self,
+        trail: &str,
+        year: i32,
+        timeout: Duration,
+    ) -> Result<v1::WitnessedCheckpoints, CheckpointError> {
         let witness = self.witness.clone().ok_or(CheckpointError::NoWitness)?;
         let query_id = uuid::Uuid::new_v4().to_string();
         let (answered, answer) = oneshot::channel();
@@ -315,7 +334,12 @@ impl Checkpointer {
 
     /// Runs until `stop` turns true: a regular tick every `interval` (the first right away), a
     /// purge checkpoint within `purge_poll` of a purge.
-    pub async fn run(self: Arc<Self>, interval: Duration, purge_poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        purge_poll: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut regular = tokio::time::interval(interval);
         regular.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut purges = tokio::time::interval(purge_poll);
