@@ -5,8 +5,8 @@
 //! refuses any that does not extend it ([`WitnessService`]); `verify` ([`verify`]) checks a trail
 //! read-only against every checkpoint the witness holds.
 //!
-//! [`DaemonTrails`] is what a daemon runs: its notices queue consumed by [`NoticesHandler`]
-//! (notices, and the four witness messages), a checkpoint at least every
+//! [`DaemonTrails`] is what a daemon runs: the witness messages of its notices queue routed to
+//! it ([`TrailsBus`], the bus its service consumes that queue on), a checkpoint at least every
 //! `[trails] checkpoint_interval_s` while a head moves, one within seconds of a purge, one at
 //! the stop; the years whose retention has run closed at the witness, then dropped.
 //!
@@ -27,12 +27,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use passerelle_bus::{Bus, Consumer, Queue};
+use passerelle_bus::Bus;
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::rules::Clock;
 use passerelle_witness::{load_or_create_signing_key, CheckpointKind};
 
-pub use notices::NoticesHandler;
+pub use notices::{NoticesHandler, TrailsBus, TrailsRoute};
 pub use report::{verify, TrailReport, YearReport};
 pub use trail::{AccessLogTrail, ChainFinding, Trail, TrailError, YearHead};
 pub use witness_side::{WitnessService, WITNESS_FILE};
@@ -51,8 +51,6 @@ pub enum StartError {
     Key(#[from] passerelle_witness::KeyError),
     #[error(transparent)]
     Witness(#[from] passerelle_witness::HistoryError),
-    #[error("consuming the notices queue: {0}")]
-    Bus(#[from] passerelle_bus::BusError),
 }
 
 /// What a daemon needs to anchor its trails.
@@ -63,7 +61,6 @@ pub struct TrailsSetup<'a> {
     /// The party that witnesses its trails.
     pub witness: Option<String>,
     pub data_dir: &'a Path,
-    pub notices: Queue,
     pub calendar: LegalCalendar,
     pub interval: Duration,
 }
@@ -73,25 +70,25 @@ pub struct TrailsSetup<'a> {
 pub struct DaemonTrails {
     checkpointer: Arc<Checkpointer>,
     witness: Arc<WitnessService>,
-    consumer: Consumer,
     stop: tokio::sync::watch::Sender<bool>,
     runner: tokio::task::JoinHandle<()>,
 }
 
 impl DaemonTrails {
-    /// Loads (or makes) the checkpoint key, opens the witness's store, consumes the notices
-    /// queue and starts checkpointing `trails`.
+    /// Loads (or makes) the checkpoint key, opens the witness's store, routes `bus`'s witness
+    /// messages to them and starts checkpointing `trails` (published on the bus underneath).
     pub async fn start(
         setup: TrailsSetup<'_>,
         trails: Vec<Arc<dyn Trail>>,
-        bus: Arc<dyn Bus>,
+        bus: &TrailsBus,
         clock: Arc<dyn Clock>,
     ) -> Result<DaemonTrails, StartError> {
         let key = load_or_create_signing_key(&setup.data_dir.join(CHECKPOINT_KEY_FILE))?;
+        let publisher: Arc<dyn Bus> = bus.inner();
         let witness = Arc::new(WitnessService::open(
             setup.party,
             setup.data_dir,
-            Arc::clone(&bus),
+            Arc::clone(&publisher),
             Arc::clone(&clock),
             setup.calendar,
         )?);
@@ -100,7 +97,7 @@ impl DaemonTrails {
             setup.witness.clone(),
             key,
             trails,
-            Arc::clone(&bus),
+            publisher,
             clock,
             setup.calendar,
         ));
@@ -111,12 +108,10 @@ impl DaemonTrails {
                 "no witness is named (`[trails] witness`): the trails are not anchored outside this server"
             ),
         }
-        let handler =
-            Arc::new(NoticesHandler { checkpointer: Arc::clone(&checkpointer), witness: Arc::clone(&witness) });
-        let consumer = bus.consume(setup.notices, handler).await?;
+        bus.route_to(TrailsRoute { checkpointer: Arc::clone(&checkpointer), witness: Arc::clone(&witness) });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let runner = tokio::spawn(Arc::clone(&checkpointer).run(setup.interval, PURGE_POLL, stopped));
-        Ok(DaemonTrails { checkpointer, witness, consumer, stop, runner })
+        Ok(DaemonTrails { checkpointer, witness, stop, runner })
     }
 
     pub fn checkpointer(&self) -> &Arc<Checkpointer> {
@@ -127,13 +122,13 @@ impl DaemonTrails {
         &self.witness
     }
 
-    /// Stops checkpointing, sends the `stop` checkpoint, then stops consuming.
+    /// Stops checkpointing and sends the `stop` checkpoint (its receipt is read at the next
+    /// start if the service stopped consuming already).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.runner.await;
         if let Err(e) = self.checkpointer.checkpoint(CheckpointKind::Stop).await {
             tracing::warn!(error = %e, "the stop checkpoint could not be sent");
         }
-        self.consumer.stop().await;
     }
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use passerelle_access_log::{chain, AccessEntry, AccessKind, Accesses, LegalCalendar};
-use passerelle_bus::{Bus, BusSettings, InProcessBus, Queue};
+use passerelle_bus::{Bus, BusSettings, InProcessBus, NoticeLogger, Queue};
 use passerelle_protocol::rules::{Clock, SystemClock};
 use passerelle_test_support::eventually;
-use passerelle_trails::{verify, AccessLogTrail, DaemonTrails, Trail, TrailsSetup};
+use passerelle_trails::{verify, AccessLogTrail, DaemonTrails, Trail, TrailsBus, TrailsSetup};
 use passerelle_witness::CheckpointKind;
 
 const OBSERVATORY: &str = "carsat-sud-est";
@@ -23,8 +23,8 @@ struct Pair {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
     writer_dir: std::path::PathBuf,
     accesses: Accesses,
-    writer: DaemonTrails,
-    witness: DaemonTrails,
+    writer: Daemon,
+    witness: Daemon,
 }
 
 async fn start(
@@ -34,18 +34,34 @@ async fn start(
     notices: Queue,
     trails: Vec<Arc<dyn Trail>>,
     bus: &InProcessBus,
-) -> DaemonTrails {
+) -> Daemon {
     let setup = TrailsSetup {
         party,
         witness: witness.map(str::to_owned),
         data_dir: dir,
-        notices,
         calendar: LegalCalendar::default(),
         interval: Duration::from_secs(3600),
     };
     let connection: Arc<dyn Bus> = Arc::new(bus.connect_as(party));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    DaemonTrails::start(setup, trails, connection, clock).await.unwrap()
+    let routed = TrailsBus::wrap(connection, notices.clone());
+    let trails = DaemonTrails::start(setup, trails, &routed, clock).await.unwrap();
+    // What the daemon's service does: consume its notices queue on the bus it was given.
+    let consumer = routed.consume(notices, Arc::new(NoticeLogger)).await.unwrap();
+    Daemon { trails, _consumer: consumer }
+}
+
+/// A daemon's trails and its service's consumer of its notices queue.
+struct Daemon {
+    trails: DaemonTrails,
+    _consumer: passerelle_bus::Consumer,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = DaemonTrails;
+    fn deref(&self) -> &DaemonTrails {
+        &self.trails
+    }
 }
 
 async fn pair() -> Pair {
@@ -143,8 +159,8 @@ async fn checkpoints_reach_the_witness_and_verify_says_what_they_cover() {
     let this_year = report.years.iter().find(|y| y.year == year()).unwrap();
     assert_eq!((this_year.entries, this_year.covered, this_year.not_yet_covered), (8, 5, 3), "{this_year:?}");
     assert!(this_year.witnessed_checkpoints >= 1 && this_year.matched_checkpoints == this_year.witnessed_checkpoints);
-    p.writer.stop().await;
-    p.witness.stop().await;
+    p.writer.trails.stop().await;
+    p.witness.trails.stop().await;
 }
 
 #[tokio::test]
