@@ -361,6 +361,32 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// Each year's head, oldest year first: `(year, entries, hash of its last entry)` — what a
+    /// signed checkpoint of the trail states.
+    pub fn audit_heads(&self) -> Result<Vec<(i32, i64, String)>> {
+        self.query_all(
+            "SELECT a.year, a.seq, a.hash FROM audit a \
+             WHERE a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.year = a.year) ORDER BY a.year",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    }
+
+    /// The hash of entry `seq` of `year`, if the trail holds it.
+    pub fn audit_hash_at(&self, year: i32, seq: i64) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT hash FROM audit WHERE year = ?1 AND seq = ?2")?
+            .query_row(params![year, seq], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Deletes the chain of `year` whole (its witness took its year-closed checkpoint); returns
+    /// how many entries went.
+    pub fn audit_delete_year(&self, year: i32) -> Result<usize> {
+        self.execute("DELETE FROM audit WHERE year = ?1", [year])
+    }
+
     /// Deletes every entry of the years before `year` (retention); returns how many.
     pub fn audit_delete_years_before(&self, year: i32) -> Result<usize> {
         self.execute("DELETE FROM audit WHERE year < ?1", [year])

@@ -105,4 +105,24 @@ impl AuditTrail {
     ) -> Result<passerelle_observatory_store::AuditRecord, StoreError> {
         self.engine.store.write(|tx| tx.audit_append(entry))
     }
+
+    /// Each year's head `(year, entries, last hash)`, for a signed checkpoint.
+    pub fn heads(&self) -> Result<Vec<(i32, i64, String)>, StoreError> {
+        self.engine.store.read(|tx| tx.audit_heads())
+    }
+
+    /// The hash of entry `seq` of `year`.
+    pub fn hash_at(&self, year: i32, seq: i64) -> Result<Option<String>, StoreError> {
+        self.engine.store.read(|tx| tx.audit_hash_at(year, seq))
+    }
+
+    /// The chain's own check, read-only.
+    pub fn verify(&self) -> Result<passerelle_observatory_store::Verification, StoreError> {
+        self.engine.store.read(|tx| tx.audit_verify())
+    }
+
+    /// Drops `year`'s chain (its witness took its year-closed checkpoint).
+    pub fn delete_year(&self, year: i32) -> Result<usize, StoreError> {
+        self.engine.store.write(|tx| tx.audit_delete_year(year))
+    }
 }

@@ -24,6 +24,7 @@ mod settings;
 pub mod signals;
 pub mod storage;
 pub mod territory;
+pub mod trails;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use anyhow::{anyhow, Context};
 use passerelle_bus::amqp::lock::TerritoryLock;
 use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError, StartPatience};
 use passerelle_access_log::Accesses;
+use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
@@ -97,6 +99,8 @@ pub struct Party {
     data_dir_lock: Option<territory::DataDirLock>,
     /// Its local API, served from the moment its store is open until it stops.
     api: Option<api::DaemonApi>,
+    /// Its trails' checkpoints to its witness, and its witness side.
+    trails: Option<DaemonTrails>,
 }
 
 /// How a daemon starts when another process holds its territory's locks.
@@ -225,7 +229,8 @@ impl Party {
         serve_api: bool,
     ) -> Result<Party, PartyError> {
         let api_settings = settings.clone();
-        let built = Party::service(settings, bus, &endpoint.registry, &hooks).await;
+        let routed = TrailsBus::wrap(bus, settings.role().notices_queue());
+        let built = Party::service(settings, Arc::clone(&routed) as Arc<dyn Bus>, &endpoint.registry, &hooks).await;
         let (name, service) = match built {
             Ok(built) => built,
             Err(e) => {
@@ -233,19 +238,45 @@ impl Party {
                 return Err(e);
             }
         };
-        let api = match serve_api {
-            true => match Party::serve_api(&api_settings, &service, hooks.clock()).await {
-                Ok(api) => Some(api),
-                Err(e) => {
-                    endpoint.stop();
-                    return Err(e);
-                }
-            },
-            false => None,
+        let wired = Party::wire_trails(&api_settings, &service, &routed, &hooks, serve_api).await;
+        let (trails, api) = match wired {
+            Ok(wired) => wired,
+            Err(e) => {
+                endpoint.stop();
+                return Err(e);
+            }
         };
         hooks.arm();
         let Endpoint { health, server: metrics, .. } = endpoint;
-        Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api })
+        Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api, trails: Some(trails) })
+    }
+
+    /// The access log (one handle per process), the trails anchored at the witness, and for a
+    /// daemon its local API.
+    async fn wire_trails(
+        settings: &PartySettings,
+        service: &Service,
+        routed: &TrailsBus,
+        hooks: &Hooks,
+        serve_api: bool,
+    ) -> Result<(DaemonTrails, Option<api::DaemonApi>), PartyError> {
+        let accesses = Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
+            .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))?;
+        let audit = match service {
+            Service::Observatory(o) => Some(o.audit_trail()),
+            _ => None,
+        };
+        let trails = trails::start(settings, &accesses, audit, routed, hooks.clock()).await?;
+        if !serve_api {
+            return Ok((trails, None));
+        }
+        match Party::serve_api(settings, service, accesses, Arc::clone(trails.checkpointer()), hooks.clock()).await {
+            Ok(api) => Ok((trails, Some(api))),
+            Err(e) => {
+                trails.stop().await;
+                Err(e)
+            }
+        }
     }
 
     /// Serves the party's local API: the observatory's routes and audit trail, the responder's
@@ -254,12 +285,20 @@ impl Party {
     async fn serve_api(
         settings: &PartySettings,
         service: &Service,
+        accesses: Accesses,
+        checkpointer: Arc<Checkpointer>,
         clock: Arc<dyn Clock>,
     ) -> Result<api::DaemonApi, PartyError> {
-        let accesses = || {
-            Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
-                .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))
-        };
+        let trail_routes = api::trails::routes(api::trails::TrailsApi {
+            accesses: accesses.clone(),
+            checkpointer,
+            timeout: std::time::Duration::from_secs(settings.trails().witness_timeout_s),
+            audit: match service {
+                Service::Observatory(o) => Some(o.audit_trail()),
+                _ => None,
+            },
+            clock: Arc::clone(&clock),
+        });
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
             Service::Observatory(o) => {
                 let (data_dir, statistics_db) = match settings {
@@ -280,14 +319,14 @@ impl Party {
                     PartySettings::Responder(s) => passerelle_responder::api::routes(s.clone(), Some(r.stats())),
                     _ => axum::Router::new(),
                 };
-                (routes, Arc::new(api::AccessLogTrail { accesses: accesses()?, daemon: "responder", clock }))
+                (routes, Arc::new(api::AccessLogTrail { accesses, daemon: "responder", clock }))
             }
             Service::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),
-                Arc::new(api::AccessLogTrail { accesses: accesses()?, daemon: "requester", clock }),
+                Arc::new(api::AccessLogTrail { accesses, daemon: "requester", clock }),
             ),
         };
-        api::DaemonApi::start(settings, routes, trail).await
+        api::DaemonApi::start(settings, routes.merge(trail_routes), trail).await
     }
 
     /// Opens the store and builds the service, registering its metrics.
@@ -370,9 +409,12 @@ impl Party {
     /// Stops serving metrics and closes its broker connection, for a party that was not run
     /// (a requester the caller used to submit and follow cases).
     pub async fn close(self) {
-        let Party { service, connection, metrics, api, .. } = self;
+        let Party { service, connection, metrics, api, trails, .. } = self;
         if let Some(api) = api {
             api.stop().await;
+        }
+        if let Some(trails) = trails {
+            trails.stop().await;
         }
         drop(service);
         if let Some(server) = metrics {
@@ -391,7 +433,7 @@ impl Party {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), PartyError> {
-        let Party { name, service, connection, metrics, health, hooks: _, data_dir_lock, api } = self;
+        let Party { name, service, connection, metrics, health, hooks: _, data_dir_lock, api, trails } = self;
         let shutdown = signals::armed(shutdown).await;
         let serving = health.clone();
         let ready = move || serving.set(true);
@@ -414,6 +456,9 @@ impl Party {
         health.set(false);
         if let Some(api) = api {
             api.stop().await;
+        }
+        if let Some(trails) = trails {
+            trails.stop().await;
         }
         if let Some(server) = metrics {
             server.stop();

@@ -56,7 +56,7 @@ pub async fn verify(
     timeout: Duration,
 ) -> Result<TrailReport, CheckpointError> {
     let name = trail.name();
-    let read = |source| CheckpointError::Trail { trail: name, source };
+    let read = |source| CheckpointError::Trail { trail: name.to_owned(), source };
     let chains = trail.check_chain().map_err(read)?;
     let heads = trail.heads().map_err(read)?;
     let mut report = TrailReport {

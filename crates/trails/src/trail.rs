@@ -40,8 +40,10 @@ pub struct ChainFinding {
 
 /// A hash-chained trail, per calendar year.
 pub trait Trail: Send + Sync + std::fmt::Debug {
-    /// `audit` or `access-log`: the name checkpoints carry.
-    fn name(&self) -> &'static str;
+    /// The name checkpoints carry: `<daemon>:<trail>` (`observatory:audit`,
+    /// `requester:access-log`…), so that two daemons of one party (a body's responder and its
+    /// requester) never share a history at the witness.
+    fn name(&self) -> &str;
     /// Each year's head, oldest year first (years without entries are absent).
     fn heads(&self) -> Result<Vec<YearHead>, TrailError>;
     /// The hash of entry number `rank` (from 1) of `year`'s chain, if it has one.
@@ -56,17 +58,27 @@ pub trait Trail: Send + Sync + std::fmt::Debug {
     fn purges(&self) -> u64;
 }
 
-/// A daemon's access log as a [`Trail`].
+/// A daemon's access log as a [`Trail`], named `<daemon>:access-log`.
 #[derive(Debug, Clone)]
-pub struct AccessLogTrail(pub Accesses);
+pub struct AccessLogTrail {
+    accesses: Accesses,
+    name: String,
+}
+
+impl AccessLogTrail {
+    /// The access log of the daemon `daemon` (`observatory`, `responder`, `requester`).
+    pub fn new(accesses: Accesses, daemon: &str) -> AccessLogTrail {
+        AccessLogTrail { accesses, name: format!("{daemon}:access-log") }
+    }
+}
 
 impl Trail for AccessLogTrail {
-    fn name(&self) -> &'static str {
-        "access-log"
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn heads(&self) -> Result<Vec<YearHead>, TrailError> {
-        let log = self.0.log();
+        let log = self.accesses.log();
         let mut heads = Vec::new();
         for year in log.years().map_err(TrailError::from_error)? {
             if let Some(head) = log.head(year).map_err(TrailError::from_error)? {
@@ -77,12 +89,12 @@ impl Trail for AccessLogTrail {
     }
 
     fn hash_at(&self, year: i32, rank: u64) -> Result<Option<String>, TrailError> {
-        let hash = self.0.log().hash_at(year, rank as i64).map_err(TrailError::from_error)?;
+        let hash = self.accesses.log().hash_at(year, rank as i64).map_err(TrailError::from_error)?;
         Ok(hash.map(hex::encode))
     }
 
     fn check_chain(&self) -> Result<Vec<ChainFinding>, TrailError> {
-        let verification = self.0.log().verify().map_err(TrailError::from_error)?;
+        let verification = self.accesses.log().verify().map_err(TrailError::from_error)?;
         Ok(verification
             .chains
             .iter()
@@ -95,10 +107,10 @@ impl Trail for AccessLogTrail {
     }
 
     fn drop_year(&self, year: i32, now: SystemTime) -> Result<(), TrailError> {
-        self.0.log().drop_year(year, now).map(drop).map_err(TrailError::from_error)
+        self.accesses.log().drop_year(year, now).map(drop).map_err(TrailError::from_error)
     }
 
     fn purges(&self) -> u64 {
-        self.0.log().purges()
+        self.accesses.log().purges()
     }
 }

@@ -29,8 +29,8 @@ pub const WITNESS_MESSAGE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600
 /// Why the checkpointer could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("reading the {trail}: {source}")]
-    Trail { trail: &'static str, source: TrailError },
+    #[error("reading the trail {trail}: {source}")]
+    Trail { trail: String, source: TrailError },
     #[error("the checkpoint could not be signed: {0}")]
     Malformed(#[from] passerelle_witness::Malformed),
     #[error("sending to the witness {witness}: {source}")]
@@ -155,7 +155,7 @@ impl Checkpointer {
         let mut outgoing = Vec::new();
         let mut sending = Vec::new();
         for trail in &self.trails {
-            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name(), source })?;
+            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
             for head in heads {
                 let key = (trail.name().to_owned(), head.year);
                 if kind == CheckpointKind::Regular {
@@ -223,7 +223,7 @@ impl Checkpointer {
         let oldest_kept = self.calendar.oldest_retained_year(now);
         let mut outgoing = Vec::new();
         for trail in &self.trails {
-            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name(), source })?;
+            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
             for head in heads.into_iter().filter(|h| h.year < oldest_kept) {
                 let kind = CheckpointKind::YearClosed;
                 outgoing.push(self.outgoing(witness, trail.name(), head.year, head.count, &head.head, kind, now)?);

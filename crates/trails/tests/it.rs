@@ -68,7 +68,7 @@ async fn pair() -> Pair {
     let bus = InProcessBus::new(&BusSettings::default());
     let (writer_dir, witness_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let accesses = Accesses::open_in(writer_dir.path(), LegalCalendar::default()).unwrap();
-    let trail: Arc<dyn Trail> = Arc::new(AccessLogTrail(accesses.clone()));
+    let trail: Arc<dyn Trail> = Arc::new(AccessLogTrail::new(accesses.clone(), "responder"));
     let witness =
         start(witness_dir.path(), OBSERVATORY, None, Queue::ObservatoryNotices(OBSERVATORY.into()), vec![], &bus).await;
     let writer =
@@ -91,12 +91,12 @@ fn year() -> i32 {
 async fn witnessed(p: &Pair, count: u64) {
     p.writer.checkpointer().checkpoint(CheckpointKind::Regular).await.unwrap();
     let checkpointer = Arc::clone(p.writer.checkpointer());
-    eventually("the witness's receipt", || checkpointer.witness_state("access-log", year()).accepted_count == count)
+    eventually("the witness's receipt", || checkpointer.witness_state("responder:access-log", year()).accepted_count == count)
         .await;
 }
 
 async fn report(p: &Pair) -> passerelle_trails::TrailReport {
-    let trail = AccessLogTrail(p.accesses.clone());
+    let trail = AccessLogTrail::new(p.accesses.clone(), "responder");
     verify(p.writer.checkpointer(), &trail, TIMEOUT).await.unwrap()
 }
 
@@ -195,7 +195,7 @@ async fn a_rewritten_and_rechained_trail_is_found_even_with_a_freshly_signed_che
     p.writer.checkpointer().checkpoint(CheckpointKind::Stop).await.unwrap();
     let checkpointer = Arc::clone(p.writer.checkpointer());
     let refusal =
-        eventually("the witness's refusal", || checkpointer.witness_state("access-log", year()).refusal).await;
+        eventually("the witness's refusal", || checkpointer.witness_state("responder:access-log", year()).refusal).await;
     assert!(refusal.contains("at 6 entries") && refusal.contains("rewritten"), "{refusal}");
     let report = report(&p).await;
     let findings = &report.years.iter().find(|y| y.year == year()).unwrap().findings;
@@ -224,7 +224,7 @@ async fn without_an_answer_verify_still_checks_the_chain_and_says_the_witness_is
     let dir = tempfile::tempdir().unwrap();
     let accesses = Accesses::open_in(dir.path(), LegalCalendar::default()).unwrap();
     record(&accesses, 2);
-    let trail: Arc<dyn Trail> = Arc::new(AccessLogTrail(accesses.clone()));
+    let trail: Arc<dyn Trail> = Arc::new(AccessLogTrail::new(accesses.clone(), "responder"));
     // The witness never consumes: its queue holds the question.
     let writer =
         start(dir.path(), "cnaf", Some(OBSERVATORY), Queue::BodyNotices("cnaf".into()), vec![trail.clone()], &bus)
