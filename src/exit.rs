@@ -146,6 +146,25 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         ],
     ),
     (
+        "access-log verify",
+        &[
+            (SUCCESS, "the access log is intact and matches every checkpoint its witness holds"),
+            (REJECTIONS, "it does not verify (each finding names the entry), or the witness refused it"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role auditor"),
+        ],
+    ),
+    (
+        "access-log show",
+        &[
+            (SUCCESS, "printed"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not an agent with the role auditor"),
+        ],
+    ),
+    (
         "audit show",
         &[
             (SUCCESS, "printed"),

@@ -12,6 +12,10 @@ pub const STATS: &str = "passerelle.stats/1";
 pub const STATS_PSEUDONYM: &str = "passerelle.stats-pseudonym/1";
 /// `audit show --json`: one object per entry, a line each.
 pub const AUDIT_ENTRY: &str = "passerelle.audit-entry/1";
+/// `access-log show --json`: one object per entry, a line each.
+pub const ACCESS_LOG_ENTRY: &str = "passerelle.access-log-entry/1";
+/// `access-log verify --json`: one object, the report.
+pub const ACCESS_LOG_VERIFY: &str = "passerelle.access-log-verify/1";
 /// `requester status --json`: one object per case, a line each.
 pub const REQUESTER_CASE: &str = "passerelle.requester-case/1";
 /// `requester purge --json`: one object.
@@ -28,7 +32,19 @@ const REPORT: &str = passerelle_selection::REPORT_FORMAT;
 /// Every format, for the documentation's test.
 #[cfg(test)]
 const ALL: &[&str] =
-    &[CTL_STATUS, STATS, STATS_PSEUDONYM, AUDIT_ENTRY, REQUESTER_CASE, REQUESTER_PURGE, DEMO, BENCH, REPORT];
+    &[
+        CTL_STATUS,
+        STATS,
+        STATS_PSEUDONYM,
+        AUDIT_ENTRY,
+        ACCESS_LOG_ENTRY,
+        ACCESS_LOG_VERIFY,
+        REQUESTER_CASE,
+        REQUESTER_PURGE,
+        DEMO,
+        BENCH,
+        REPORT,
+    ];
 
 /// An output object with its `format` first, then its own keys.
 #[derive(Debug, Serialize)]

@@ -27,6 +27,7 @@ named). Announced at every start (a warning) and in /health (\"profile\": \"deve
 pub(crate) use development_hooks_help;
 
 pub mod api;
+pub mod access_log;
 pub mod audit;
 pub mod bench;
 pub mod ctl;
@@ -78,6 +79,8 @@ pub enum Command {
     Ctl(ctl::Args),
     /// The hash-chained audit trail: verify it, show it.
     Audit(audit::Args),
+    /// A daemon's access log (who accessed what): verify it against its witness, show it.
+    AccessLog(access_log::Args),
     /// Aggregate statistics from the pseudonymised statistics store.
     Stats(stats::Args),
     /// End-to-end benchmark against the real broker, as a ratio to the raw broker rate.
@@ -94,6 +97,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Topology(a) => topology::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::AccessLog(a) => access_log::run(a),
         Command::Stats(a) => stats::run(a),
         Command::Bench(a) => bench::run(a),
     }

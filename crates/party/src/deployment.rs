@@ -41,6 +41,9 @@ impl Deployment {
     ) -> Deployment {
         let mut observatory = ObservatorySettings::new(observatory, root.join("observatory"));
         observatory.broker = broker.clone();
+        // The first solicited body witnesses the observatory's trails; the observatory
+        // witnesses the bodies' and the requester's (their default).
+        observatory.trails.witness = bodies.first().cloned();
         let responders = bodies
             .iter()
             .map(|body| ResponderSettings {
