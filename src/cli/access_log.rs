@@ -112,7 +112,10 @@ fn verify(args: &VerifyArgs) -> CliResult {
     let client = args.api.client()?;
     let report: TrailReport = api::call(client.get_json("/v1/access-log/verify"))?;
     if args.json {
-        println!("{}", super::json::line(super::json::ACCESS_LOG_VERIFY, &report).context("cannot serialise the report")?);
+        println!(
+            "{}",
+            super::json::line(super::json::ACCESS_LOG_VERIFY, &report).context("cannot serialise the report")?
+        );
     } else {
         print!("{}", describe(&report));
     }
@@ -126,12 +129,8 @@ fn verify(args: &VerifyArgs) -> CliResult {
 
 /// The report in words, a line per year.
 pub fn describe(report: &TrailReport) -> String {
-    let mut text = format!(
-        "{} of {}: {}\n",
-        report.trail,
-        report.party,
-        if report.intact { "intact" } else { "DOES NOT VERIFY" }
-    );
+    let mut text =
+        format!("{} of {}: {}\n", report.trail, report.party, if report.intact { "intact" } else { "DOES NOT VERIFY" });
     match (&report.witness, report.witness_answered) {
         (Some(witness), true) => text.push_str(&format!("witness {witness}: answered\n")),
         (witness, _) => text.push_str(&format!(

@@ -31,20 +31,19 @@ const REPORT: &str = passerelle_selection::REPORT_FORMAT;
 
 /// Every format, for the documentation's test.
 #[cfg(test)]
-const ALL: &[&str] =
-    &[
-        CTL_STATUS,
-        STATS,
-        STATS_PSEUDONYM,
-        AUDIT_ENTRY,
-        ACCESS_LOG_ENTRY,
-        ACCESS_LOG_VERIFY,
-        REQUESTER_CASE,
-        REQUESTER_PURGE,
-        DEMO,
-        BENCH,
-        REPORT,
-    ];
+const ALL: &[&str] = &[
+    CTL_STATUS,
+    STATS,
+    STATS_PSEUDONYM,
+    AUDIT_ENTRY,
+    ACCESS_LOG_ENTRY,
+    ACCESS_LOG_VERIFY,
+    REQUESTER_CASE,
+    REQUESTER_PURGE,
+    DEMO,
+    BENCH,
+    REPORT,
+];
 
 /// An output object with its `format` first, then its own keys.
 #[derive(Debug, Serialize)]

@@ -26,8 +26,8 @@ named). Announced at every start (a warning) and in /health (\"profile\": \"deve
 }
 pub(crate) use development_hooks_help;
 
-pub mod api;
 pub mod access_log;
+pub mod api;
 pub mod audit;
 pub mod bench;
 pub mod ctl;

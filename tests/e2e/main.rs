@@ -42,3 +42,4 @@ mod synth;
 mod territory_lock;
 mod tls;
 mod topology;
+mod trails;

@@ -91,6 +91,8 @@ pub struct StackOptions {
     pub consumers: usize,
     /// `RUST_LOG` of the daemons.
     pub log_filter: String,
+    /// Every daemon's `[trails] checkpoint_interval_s`.
+    pub checkpoint_interval_s: u64,
 }
 
 impl Default for StackOptions {
@@ -102,6 +104,7 @@ impl Default for StackOptions {
             tick_ms: 200,
             consumers: 2,
             log_filter: "info,lapin=warn".to_owned(),
+            checkpoint_interval_s: 3600,
         }
     }
 }
@@ -210,6 +213,11 @@ impl Stack {
         deployment.set_profile(Profile::Development);
         deployment.set_chunk_size(options.chunk_size);
         deployment.observatory.tick_ms = options.tick_ms;
+        deployment.observatory.trails.checkpoint_interval_s = options.checkpoint_interval_s;
+        deployment.requester.trails.checkpoint_interval_s = options.checkpoint_interval_s;
+        for responder in &mut deployment.responders {
+            responder.trails.checkpoint_interval_s = options.checkpoint_interval_s;
+        }
         let mut ports = FreePorts::default();
         deployment.observatory.metrics_addr = Some(ports.pick().unwrap().to_string());
         for responder in &mut deployment.responders {
@@ -226,7 +234,7 @@ impl Stack {
             responder.agents.registry = Some(registry.clone());
         }
         let registry = root.join("requester-agents.toml");
-        std::fs::write(&registry, agent_registry(&[REQUESTER_AGENT_ROLE])).unwrap();
+        std::fs::write(&registry, agent_registry(&[REQUESTER_AGENT_ROLE, "auditor"])).unwrap();
         deployment.requester.agents.registry = Some(registry);
         deployment.create_dirs().unwrap();
         for (settings, config) in deployment.write_settings(&root).unwrap() {

@@ -32,9 +32,9 @@ pub mod verify;
 #[cfg(test)]
 mod fixture;
 
-pub use passerelle_protocol::calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
 pub use accesses::{agent_actor, daemon_actor, os_actor, Accesses, ACCESS_LOG_FILE, PERSON_KEY_FILE};
 pub use entry::{AccessEntry, AccessKind, NotAnIdentifier};
+pub use passerelle_protocol::calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
 pub use person::{PersonKey, PersonRef};
 pub use store::{AccessLog, ChainHead, Position, StoredEntry};
 pub use verify::{ChainReport, Tampering, Verification};

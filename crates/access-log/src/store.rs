@@ -7,8 +7,8 @@
 //! `verify` holds the chain against: a tail cut without it is seen).
 
 use std::path::Path;
-use std::time::SystemTime;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use passerelle_sqlite::time::{from_ms, to_ms};
 use passerelle_sqlite::{params, Database, Migration, Options, Tx};

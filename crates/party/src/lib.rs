@@ -30,16 +30,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use passerelle_access_log::Accesses;
 use passerelle_bus::amqp::lock::TerritoryLock;
 use passerelle_bus::{AmqpBus, BrokerHealth, Bus, BusError, StartPatience};
-use passerelle_access_log::Accesses;
-use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
 use passerelle_hooks::Hooks;
 use passerelle_metrics::{Health, MetricsRegistry, MetricsServer};
 use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
 use passerelle_protocol::rules::Clock;
 use passerelle_requester::{Requester, RequesterError};
 use passerelle_responder::{Responder, ResponderError, ResponderStats};
+use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
 
 pub use deployment::Deployment;
 pub use settings::{PartyKind, PartySettings};

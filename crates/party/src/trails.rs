@@ -10,7 +10,9 @@ use passerelle_access_log::Accesses;
 use passerelle_observatory::AuditTrail;
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::rules::Clock;
-use passerelle_trails::{AccessLogTrail, ChainFinding, DaemonTrails, Trail, TrailError, TrailsBus, TrailsSetup, YearHead};
+use passerelle_trails::{
+    AccessLogTrail, ChainFinding, DaemonTrails, Trail, TrailError, TrailsBus, TrailsSetup, YearHead,
+};
 
 use crate::{PartyError, PartySettings};
 
@@ -75,7 +77,8 @@ pub async fn start(
     clock: Arc<dyn Clock>,
 ) -> Result<DaemonTrails, PartyError> {
     let calendar = settings.trails().time_zone;
-    let mut trails: Vec<Arc<dyn Trail>> = vec![Arc::new(AccessLogTrail::new(accesses.clone(), settings.kind().command()))];
+    let mut trails: Vec<Arc<dyn Trail>> =
+        vec![Arc::new(AccessLogTrail::new(accesses.clone(), settings.kind().command()))];
     if let Some(trail) = audit {
         trails.push(Arc::new(ObservatoryAuditTrail { trail, calendar }));
     }

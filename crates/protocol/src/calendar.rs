@@ -86,10 +86,10 @@ impl LegalCalendar {
     /// The first instant at which the chain of `year` may be closed (dropped): 1 January of
     /// `year + 1 + RETAINED_YEARS_AFTER`, 00:00 in the legal time zone.
     pub fn closable_from(&self, year: i32) -> SystemTime {
-        let midnight = NaiveDate::from_ymd_opt(year + 1 + RETAINED_YEARS_AFTER, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
-        let utc = midnight
-            .and_then(|t| self.zone.from_local_datetime(&t).earliest())
-            .map_or(i64::MAX / 4, |t| t.timestamp());
+        let midnight =
+            NaiveDate::from_ymd_opt(year + 1 + RETAINED_YEARS_AFTER, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+        let utc =
+            midnight.and_then(|t| self.zone.from_local_datetime(&t).earliest()).map_or(i64::MAX / 4, |t| t.timestamp());
         UNIX_EPOCH + Duration::from_secs(utc.max(0) as u64)
     }
 }

@@ -155,7 +155,8 @@ impl Checkpointer {
         let mut outgoing = Vec::new();
         let mut sending = Vec::new();
         for trail in &self.trails {
-            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
+            let heads =
+                trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
             for head in heads {
                 let key = (trail.name().to_owned(), head.year);
                 if kind == CheckpointKind::Regular {
@@ -223,7 +224,8 @@ impl Checkpointer {
         let oldest_kept = self.calendar.oldest_retained_year(now);
         let mut outgoing = Vec::new();
         for trail in &self.trails {
-            let heads = trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
+            let heads =
+                trail.heads().map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
             for head in heads.into_iter().filter(|h| h.year < oldest_kept) {
                 let kind = CheckpointKind::YearClosed;
                 outgoing.push(self.outgoing(witness, trail.name(), head.year, head.count, &head.head, kind, now)?);

@@ -91,8 +91,10 @@ fn year() -> i32 {
 async fn witnessed(p: &Pair, count: u64) {
     p.writer.checkpointer().checkpoint(CheckpointKind::Regular).await.unwrap();
     let checkpointer = Arc::clone(p.writer.checkpointer());
-    eventually("the witness's receipt", || checkpointer.witness_state("responder:access-log", year()).accepted_count == count)
-        .await;
+    eventually("the witness's receipt", || {
+        checkpointer.witness_state("responder:access-log", year()).accepted_count == count
+    })
+    .await;
 }
 
 async fn report(p: &Pair) -> passerelle_trails::TrailReport {
@@ -195,7 +197,8 @@ async fn a_rewritten_and_rechained_trail_is_found_even_with_a_freshly_signed_che
     p.writer.checkpointer().checkpoint(CheckpointKind::Stop).await.unwrap();
     let checkpointer = Arc::clone(p.writer.checkpointer());
     let refusal =
-        eventually("the witness's refusal", || checkpointer.witness_state("responder:access-log", year()).refusal).await;
+        eventually("the witness's refusal", || checkpointer.witness_state("responder:access-log", year()).refusal)
+            .await;
     assert!(refusal.contains("at 6 entries") && refusal.contains("rewritten"), "{refusal}");
     let report = report(&p).await;
     let findings = &report.years.iter().find(|y| y.year == year()).unwrap().findings;

@@ -58,5 +58,5 @@ pub use checkpoint::{Checkpoint, CheckpointKind, Malformed, SignedCheckpoint, CA
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use history::{Accepted, ChainBreak, HistoryError, Refusal, WitnessHistory, WitnessedCheckpoint};
 pub use key::{load_or_create_signing_key, parse_public_key, public_key_hex, KeyError};
-pub use settings::{TrailSettings, MAX_CHECKPOINT_INTERVAL_S};
 pub use passerelle_protocol::calendar::{LegalCalendar, RETAINED_YEARS_AFTER};
+pub use settings::{TrailSettings, MAX_CHECKPOINT_INTERVAL_S};

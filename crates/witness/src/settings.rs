@@ -73,7 +73,9 @@ impl TrailSettings {
             ));
         }
         if self.witness_timeout_s == 0 {
-            return Err("trails.witness_timeout_s = 0: give the seconds `verify` waits for the witness (default 20)".into());
+            return Err(
+                "trails.witness_timeout_s = 0: give the seconds `verify` waits for the witness (default 20)".into()
+            );
         }
         Ok(())
     }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use axum::Router;
-use passerelle_agents::AgentChange;
 use passerelle_access_log::{agent_actor, daemon_actor, os_actor, AccessEntry, AccessKind, Accesses};
+use passerelle_agents::AgentChange;
 use passerelle_local_api::{Access, AccessRecorder, ApiServer, LogRecorder, RegistryHandle};
 use passerelle_protocol::rules::Clock;
 
@@ -46,7 +46,8 @@ pub struct AccessLogTrail {
 impl AccessRecorder for AccessLogTrail {
     fn record(&self, access: &Access) {
         LogRecorder.record(access);
-        let entry = AccessEntry::new(self.clock.now(), refused_actor(access), AccessKind::Refused, route_object(&access.path));
+        let entry =
+            AccessEntry::new(self.clock.now(), refused_actor(access), AccessKind::Refused, route_object(&access.path));
         if let Err(e) = self.accesses.record(&entry) {
             tracing::error!(error = %e, "a refused call of the local API could not be written to the access log");
         }
@@ -56,7 +57,8 @@ impl AccessRecorder for AccessLogTrail {
 impl Trail for AccessLogTrail {
     fn registry_changed(&self, registry: &std::path::Path, changes: &[AgentChange]) {
         log_registry_changes(registry, changes);
-        let entry = AccessEntry::new(self.clock.now(), daemon_actor(self.daemon), AccessKind::Update, "agents-registry");
+        let entry =
+            AccessEntry::new(self.clock.now(), daemon_actor(self.daemon), AccessKind::Update, "agents-registry");
         if let Err(e) = self.accesses.record(&entry) {
             tracing::error!(error = %e, "a change of the agent registry could not be written to the access log");
         }
@@ -69,7 +71,8 @@ pub fn refused_actor(access: &Access) -> String {
     if let Some(agent) = &access.agent_id {
         return agent_actor(agent);
     }
-    let named = access.account.as_deref().filter(|a| passerelle_protocol::untrusted::is_identifier(&os_actor(Some(a), 0)));
+    let named =
+        access.account.as_deref().filter(|a| passerelle_protocol::untrusted::is_identifier(&os_actor(Some(a), 0)));
     match (named, access.uid) {
         (Some(account), uid) => os_actor(Some(account), uid.unwrap_or(0)),
         (None, Some(uid)) => os_actor(None, uid),

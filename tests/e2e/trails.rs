@@ -1,0 +1,121 @@
+//! The trails anchored at their witnesses, over RabbitMQ, with the real daemons: each daemon's
+//! access log is checkpointed to its witness (the observatory for the requester and the
+//! responders, `cnam` for the observatory) and `access-log verify` checks it against every
+//! checkpoint the witness holds; a witness down for a while gets the checkpoints from its queue
+//! when it is back, and `verify` says meanwhile what is covered; an access log truncated together
+//! with its head row behind the daemon's back passes its own check but not the witness's.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::support::stack::{Stack, StackOptions, OBSERVATORY_DAEMON, REQUESTER_DAEMON};
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// `access-log <command> --daemon <kind> --config <daemon's settings>` and its output.
+fn access_log(stack: &Stack, daemon: &str, kind: &str, args: &[&str]) -> Output {
+    crate::support::passerelle()
+        .arg("access-log")
+        .args(args)
+        .args(["--daemon", kind, "--config"])
+        .arg(stack.config(daemon))
+        .output()
+        .unwrap()
+}
+
+/// `access-log verify --json`: the report and the exit code.
+fn verify(stack: &Stack, daemon: &str, kind: &str) -> (serde_json::Value, Option<i32>) {
+    let out = access_log(stack, daemon, kind, &["verify", "--json"]);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    (report, out.status.code())
+}
+
+fn this_year(report: &serde_json::Value) -> serde_json::Value {
+    report["years"].as_array().and_then(|y| y.last().cloned()).unwrap_or_else(|| panic!("no year: {report}"))
+}
+
+/// Waits until the daemon's access log is wholly covered by witnessed checkpoints.
+fn wait_covered(stack: &Stack, daemon: &str, kind: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (report, code) = verify(stack, daemon, kind);
+        let year = this_year(&report);
+        if code == Some(0)
+            && report["witness_answered"] == true
+            && year["not_yet_covered"] == 0
+            && year["entries"].as_u64() > Some(0)
+        {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the {daemon}'s access log was never wholly witnessed: {report}\n{}",
+            stack.log_tails(20)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn every_daemons_access_log_is_witnessed_and_a_cut_behind_its_back_is_found() {
+    let options = StackOptions { persons: 40, checkpoint_interval_s: 1, ..StackOptions::default() };
+    let mut stack = Stack::start(options);
+
+    // Each show is a read recorded in the log it shows: there is something to witness.
+    for (daemon, kind) in [(REQUESTER_DAEMON, "requester"), (OBSERVATORY_DAEMON, "observatory"), ("cnav", "responder")]
+    {
+        let shown = access_log(&stack, daemon, kind, &["show", "--json"]);
+        assert!(shown.status.success(), "{}", text(&shown));
+        let report = wait_covered(&stack, daemon, kind);
+        let witness = if daemon == OBSERVATORY_DAEMON { "cnam" } else { "carsat-sud-est" };
+        assert_eq!(report["witness"], witness, "{report}");
+        assert_eq!(report["intact"], true, "{report}");
+    }
+    let entries = String::from_utf8(access_log(&stack, REQUESTER_DAEMON, "requester", &["show"]).stdout).unwrap();
+    assert!(
+        entries.contains("agent:agent-0042") && entries.contains(" read ") && entries.contains("access-log"),
+        "{entries}"
+    );
+
+    // The witness down: the requester's checkpoints wait in its queue; verify says what is
+    // covered and that the witness is silent.
+    stack.stop(OBSERVATORY_DAEMON);
+    for _ in 0..3 {
+        assert!(access_log(&stack, REQUESTER_DAEMON, "requester", &["show"]).status.success());
+    }
+    let (silent, code) = verify(&stack, REQUESTER_DAEMON, "requester");
+    assert_eq!(silent["witness_answered"], false, "{silent}");
+    assert!(silent["witness_problem"].as_str().unwrap_or("").contains("did not answer"), "{silent}");
+    assert_eq!(code, Some(0), "its own chain holds: {silent}");
+    assert_eq!(this_year(&silent)["covered"], 0, "nothing counts as witnessed without the witness: {silent}");
+    stack.start_daemon(OBSERVATORY_DAEMON);
+    let back = wait_covered(&stack, REQUESTER_DAEMON, "requester");
+    let covered = this_year(&back)["covered"].as_u64().unwrap();
+    assert!(covered >= 4, "the reads made while the witness was down are covered once it is back: {back}");
+
+    // Truncated together with its head row while the requester is stopped: its own check
+    // cannot see it, the witness's checkpoints do.
+    stack.stop(REQUESTER_DAEMON);
+    let file = stack.settings(REQUESTER_DAEMON).data_dir().join("access.db");
+    let db = passerelle_sqlite::testing::raw_connection(&file).unwrap();
+    let year: i64 = db.query_row("SELECT MAX(year) FROM access_entry", [], |r| r.get(0)).unwrap();
+    let keep = covered as i64 - 2;
+    let hash: Vec<u8> =
+        db.query_row("SELECT hash FROM access_entry WHERE year = ?1 AND seq = ?2", [year, keep], |r| r.get(0)).unwrap();
+    db.execute("DELETE FROM access_person WHERE year = ?1 AND seq > ?2", [year, keep]).unwrap();
+    db.execute("DELETE FROM access_entry WHERE year = ?1 AND seq > ?2", [year, keep]).unwrap();
+    db.execute("UPDATE access_head SET count = ?1, hash = ?2 WHERE year = ?3", rusqlite::params![keep, hash, year])
+        .unwrap();
+    drop(db);
+    stack.start_daemon(REQUESTER_DAEMON);
+    let (report, code) = verify(&stack, REQUESTER_DAEMON, "requester");
+    assert_eq!(code, Some(1), "{report}");
+    let findings = this_year(&report)["findings"].to_string();
+    assert!(findings.contains(&format!("ends at entry {year}#{keep}")) && findings.contains("cut off"), "{report}");
+    let human = text(&access_log(&stack, REQUESTER_DAEMON, "requester", &["verify"]));
+    assert!(human.contains("DOES NOT VERIFY") && human.contains("cut off"), "{human}");
+    // The witness refused the restarted daemon's checkpoint of the shorter chain.
+    assert!(stack.log(REQUESTER_DAEMON).contains("the witness REFUSED a checkpoint"), "{}", stack.log_tails(30));
+}
