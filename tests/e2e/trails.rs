@@ -119,3 +119,45 @@ fn every_daemons_access_log_is_witnessed_and_a_cut_behind_its_back_is_found() {
     // The witness refused the restarted daemon's checkpoint of the shorter chain.
     assert!(stack.log(REQUESTER_DAEMON).contains("the witness REFUSED a checkpoint"), "{}", stack.log_tails(30));
 }
+
+#[test]
+fn a_year_is_dropped_only_through_a_witnessed_year_closed_checkpoint_five_years_on() {
+    let options = StackOptions { persons: 40, checkpoint_interval_s: 1, ..StackOptions::default() };
+    let mut stack = Stack::start(options);
+    assert!(access_log(&stack, REQUESTER_DAEMON, "requester", &["show"]).status.success());
+    let before = wait_covered(&stack, REQUESTER_DAEMON, "requester");
+    let year = this_year(&before)["year"].as_i64().unwrap() as i32;
+
+    // Both the requester and its witness five years on (2 January of year + 5, the legal
+    // calendar's new year passed in every French zone): the year's retention has run.
+    let now = chrono::Utc::now();
+    let later = chrono::NaiveDate::from_ymd_opt(year + 5, 1, 2).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let offset = (later - now).num_seconds();
+    for daemon in [REQUESTER_DAEMON, OBSERVATORY_DAEMON] {
+        stack.stop(daemon);
+        stack.edit_settings(daemon, |s| {
+            s.set_development(
+                passerelle_hooks::Profile::Development,
+                passerelle_hooks::DevelopmentSettings { clock_offset_s: Some(offset), fault_points: vec![] },
+            )
+        });
+    }
+    stack.start_daemon(OBSERVATORY_DAEMON);
+    stack.start_daemon(REQUESTER_DAEMON);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        let (report, code) = verify(&stack, REQUESTER_DAEMON, "requester");
+        let closed = report["years"].as_array().unwrap().iter().find(|y| y["year"] == year).cloned();
+        if let Some(closed) = closed.filter(|y| y["closed"] == true && y["entries"] == 0) {
+            assert_eq!(code, Some(0), "a year dropped through its witnessed year-closed checkpoint verifies: {report}");
+            assert!(closed["findings"].as_array().unwrap().is_empty(), "{report}");
+            break report;
+        }
+        assert!(Instant::now() < deadline, "the year {year} was never closed and dropped: {report}\n{}", stack.log_tails(20));
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let shown = access_log(&stack, REQUESTER_DAEMON, "requester", &["show", "--json", "--year", &year.to_string()]);
+    assert!(shown.status.success() && shown.stdout.is_empty(), "no entry of {year} is left: {}", text(&shown));
+    assert!(report["intact"] == true, "{report}");
+}

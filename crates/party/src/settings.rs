@@ -113,15 +113,6 @@ impl PartySettings {
             }
         };
         self.trails().check().map_err(|message| keyed("trails".into(), message))?;
-        if profile != Profile::Development && self.witness().is_none() {
-            return Err(keyed(
-                "trails.witness".into(),
-                "not set: outside `profile = \"development\"` a daemon's trails are witnessed by another party \
-                 (DESIGN §7.1) — for an observatory, the body its deployment designates (e.g. witness = \"cnam\"); \
-                 a body or office defaults to the deployment's one observatory"
-                    .into(),
-            ));
-        }
         Hooks::check(profile, development).map_err(|e| keyed(e.key, e.message))
     }
 
