@@ -248,7 +248,7 @@ impl Party {
         Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api })
     }
 
-    /// Serves the party's local API: the observatory's routes and audit trail, the responder's
+    /// Serves the party's local API: the observatory's routes, its access log and audit trail, the responder's
     /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
     /// conversion to the API (`/v1/whoami` only).
     async fn serve_api(
@@ -271,9 +271,10 @@ impl Party {
                     &data_dir,
                     &statistics_db,
                     o.status_reader(),
-                    o.audit_trail(),
+                    o.accesses(),
                 );
-                (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
+                let refusals = api::AccessLogTrail { accesses: o.accesses(), daemon: "observatory", clock };
+                (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }
             Service::Responder(r) => {
                 let routes = match settings {
