@@ -181,20 +181,16 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
         eprintln!("roles: {call}: {}", row.join(" "));
     }
 
-    // The observatory recorded every refusal of its calls, naming the agent or the account.
+    // The observatory recorded every refusal of its calls in its access log, naming the agent or
+    // the account.
     drop(_observatory);
-    let store =
-        passerelle_observatory_store::CaseStore::open(&folder.path().join("observatory-data").join("observatory.db"))
-            .unwrap();
-    let refusals: Vec<_> = store
-        .read(|tx| tx.audit_entries(None))
-        .unwrap()
+    let refusals: Vec<_> = crate::support::access_entries(&folder.path().join("observatory-data"))
         .into_iter()
-        .filter(|r| r.action.as_str() == "access_refused")
+        .filter(|e| e.kind.as_str() == "refused")
         .collect();
-    assert_eq!(refusals.len(), refused_at_observatory, "one access_refused entry per refused call");
-    assert!(refusals.iter().any(|r| r.actor == format!("os-user:{STRANGER}")), "the stranger is named by account");
-    assert!(refusals.iter().any(|r| r.actor.starts_with("agent:agent-")), "an agent is named by id");
+    assert_eq!(refusals.len(), refused_at_observatory, "one `refused` entry per refused call");
+    assert!(refusals.iter().any(|e| e.agent == format!("os-user:{STRANGER}")), "the stranger is named by account");
+    assert!(refusals.iter().any(|e| e.agent.starts_with("agent:agent-")), "an agent is named by id");
     // No agent account can open a store: the daemon's folder is its own.
     let stranger = &accounts[accounts.len() - 1];
     let o = folder.run_as(stranger, &["audit", "show", "--socket", &obs]);
