@@ -149,10 +149,7 @@ fn an_auditor_reads_the_trail_an_operator_is_refused_and_a_reload_is_recorded() 
     let refusals: Vec<_> =
         support::access_entries(&data_dir).into_iter().filter(|e| e.kind.as_str() == "refused").collect();
     assert!(refusals.iter().any(|e| e.agent == "agent:agent-test"), "the operator's refusal: {refusals:#?}");
-    assert!(
-        refusals.iter().any(|e| e.agent.starts_with("os-user:")),
-        "the unknown account's refusal: {refusals:#?}"
-    );
+    assert!(refusals.iter().any(|e| e.agent.starts_with("os-user:")), "the unknown account's refusal: {refusals:#?}");
     daemon.stop(WAIT).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(!socket.exists(), "the socket is removed at stop");
 }

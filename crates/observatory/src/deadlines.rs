@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use passerelle_access_log::AccessKind;
 use passerelle_bus::Message;
-use passerelle_protocol::rules;
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, StoreError};
+use passerelle_protocol::rules;
 use tokio::sync::watch;
 
 use crate::engine::Engine;

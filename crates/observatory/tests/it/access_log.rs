@@ -82,8 +82,11 @@ async fn a_case_s_machine_actions_are_logged_per_chunk_and_per_case() {
         .filter(|path| path.exists())
         .collect();
     assert!(!files.is_empty());
-    let needles: Vec<Vec<u8>> =
-        persons.iter().chain(&small).flat_map(|p| encodings(&p.nir).into_iter().chain(encodings(&p.nir[..13]))).collect();
+    let needles: Vec<Vec<u8>> = persons
+        .iter()
+        .chain(&small)
+        .flat_map(|p| encodings(&p.nir).into_iter().chain(encodings(&p.nir[..13])))
+        .collect();
     assert_eq!(find_any(&files, &needles).map(|(file, _)| file), None, "a NIR in the access log");
 
     let verification = s.accesses().log().verify().unwrap();
