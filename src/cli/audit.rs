@@ -7,8 +7,9 @@
 //!
 //! Both are calls of the observatory daemon's local API (`--socket`, or the `[api] socket` of
 //! `--config`): the daemon reads its store, checks the caller's role (`auditor` or
-//! `observatory-agent`, README "Agents and roles") and records the read in the trail
-//! (`cli_read`, with the calling agent's id from its registry).
+//! `observatory-agent`, README "Agents and roles") and records the read in its access log
+//! (kind `read`, object `audit` or the case, the calling agent's id from its registry) — never
+//! in the audit trail: `verify` is read-only.
 
 use std::io::Write;
 

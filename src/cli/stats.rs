@@ -4,7 +4,8 @@
 //! Without `--pseudonym`: persons by risk factor, age band, sex and requester, and each body's
 //! answer rates. With it: every appearance of one pseudonymised person across cases. The
 //! observatory daemon reads its statistics store for the calling agent (role
-//! `statistics-agent`, local API) and records the read in its audit trail (`cli_read`).
+//! `statistics-agent`, local API) and records the read in its access log (kind `read`, object
+//! `statistics`).
 //!
 //! No NIR goes in: `--pseudonym` takes a pseudonym as the store holds it and refuses a NIR
 //! without repeating it, and the command never reads the pseudonym key (the observatory

@@ -1,8 +1,9 @@
 //! Agents and roles through a running observatory daemon (`observatory run`, real broker, its
 //! local API on a Unix socket): `audit show` works for an auditor and is refused (exit 6, the
 //! reason said) for an operator, who gets `ctl status` instead; a registry changed on disk takes
-//! effect on SIGHUP, and the change and the refusal are entries of the audit trail. The caller
-//! is this test's own account, mapped by the registry the test writes.
+//! effect on SIGHUP; the change is an entry of the audit trail, the reads and the refusals are
+//! entries of the access log. The caller is this test's own account, mapped by the registry the
+//! test writes.
 
 use crate::support;
 
@@ -62,20 +63,29 @@ fn an_auditor_reads_the_trail_an_operator_is_refused_and_a_reload_is_recorded() 
     daemon.spawn().unwrap();
     daemon.wait_healthy(Instant::now() + WAIT).unwrap_or_else(|e| panic!("{e:#}"));
 
-    // An auditor reads the trail; the read is recorded with its agent id.
+    // An auditor reads the trail; the read is recorded in the access log with its agent id,
+    // and nothing is added to the trail by reading it.
+    let data_dir = dir.path().join("data");
     let o = audit_show(&config);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = o.stdout.clone();
     let o = audit_show(&config);
+    assert_eq!(o.stdout, first, "a read appends nothing to the trail");
     let entries: Vec<serde_json::Value> =
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(entries.iter().all(|e| e["format"] == "passerelle.audit-entry/1"), "{entries:?}");
-    assert!(
-        entries.iter().any(|e| e["action"] == "cli_read" && e["actor"] == "agent:agent-test"),
-        "the first read is in the trail with the agent's id: {entries:#?}"
-    );
+    let reads = |object: &str| {
+        support::access_entries(&data_dir)
+            .into_iter()
+            .filter(|e| e.kind.as_str() == "read" && e.agent == "agent:agent-test" && e.object == object)
+            .count()
+    };
+    assert_eq!(reads("audit"), 2, "each read is in the access log with the agent's id");
     let o = support::passerelle().args(["audit", "verify", "--socket"]).arg(&socket).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("audit trail intact: "), "{}", text(&o));
+    assert_eq!(audit_show(&config).stdout, first, "`audit verify` writes nothing to the trail it checks");
+    assert_eq!(reads("audit"), 4, "verify, then show: one access-log read each");
 
     // The director makes the agent an operator; SIGHUP applies it.
     support::write_registry(dir.path(), &["operator"]);
@@ -112,7 +122,7 @@ fn an_auditor_reads_the_trail_an_operator_is_refused_and_a_reload_is_recorded() 
     });
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not an authorised agent"), "{}", text(&refused));
 
-    // Back to auditor: the trail holds the changes (before/after) and the refusals.
+    // Back to auditor: the trail holds the changes (before/after), the access log the refusals.
     support::write_registry(dir.path(), &["auditor"]);
     hang_up(&daemon);
     let entries = eventually_blocking("the auditor back", WAIT, || {
@@ -135,12 +145,11 @@ fn an_auditor_reads_the_trail_an_operator_is_refused_and_a_reload_is_recorded() 
     assert_eq!(changes[0]["after"]["roles"], serde_json::json!(["operator"]));
     assert_eq!(changes[1]["change"], "removed");
     assert_eq!(changes[2]["change"], "added");
-    let refusals: Vec<&serde_json::Value> = entries.iter().filter(|e| e["action"] == "access_refused").collect();
-    assert!(refusals.iter().any(|e| e["actor"] == "agent:agent-test"), "the operator's refusal: {refusals:#?}");
-    assert!(
-        refusals.iter().any(|e| e["actor"].as_str().is_some_and(|a| a.starts_with("os-user:"))),
-        "the unknown account's refusal: {refusals:#?}"
-    );
+    assert!(!entries.iter().any(|e| e["action"] == "access_refused"), "refusals are not the trail's: {entries:#?}");
+    let refusals: Vec<_> =
+        support::access_entries(&data_dir).into_iter().filter(|e| e.kind.as_str() == "refused").collect();
+    assert!(refusals.iter().any(|e| e.agent == "agent:agent-test"), "the operator's refusal: {refusals:#?}");
+    assert!(refusals.iter().any(|e| e.agent.starts_with("os-user:")), "the unknown account's refusal: {refusals:#?}");
     daemon.stop(WAIT).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(!socket.exists(), "the socket is removed at stop");
 }

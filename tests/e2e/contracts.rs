@@ -11,12 +11,12 @@ use crate::support::passerelle;
 
 /// A production observatory's settings file, its `data_dir` in `dir/data`, the test's account an
 /// auditor and an operator of its agent registry.
-fn observatory_file(dir: &Path) -> PathBuf {
+pub(crate) fn observatory_file(dir: &Path) -> PathBuf {
     let path = dir.join("observatory.toml");
     let registry = crate::support::write_registry(dir, &["auditor", "operator", "statistics-agent"]);
     let text = format!(
         "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n\
-         [agents]\nregistry = \"{}\"\n",
+         [agents]\nregistry = \"{}\"\n[trails]\nwitness = \"cnam\"\n",
         dir.join("data").display(),
         registry.display()
     );
@@ -95,13 +95,27 @@ fn an_unreadable_settings_file_is_exit_3_in_every_command() {
     }
 }
 
+/// Creates the case store in `data` with one audit entry (a start), as a daemon leaves it.
+pub(crate) fn started_trail(data: &Path) {
+    use passerelle_observatory_store::audit::{Action, AuditEntry};
+    let store = passerelle_observatory_store::CaseStore::open(&data.join("observatory.db")).unwrap();
+    let started = AuditEntry::new(
+        std::time::SystemTime::now(),
+        Action::Started,
+        None,
+        "observatory:carsat-sud-est",
+        serde_json::json!({}),
+    );
+    store.write(|tx| tx.audit_append(&started)).unwrap();
+}
+
 #[test]
 fn every_json_output_carries_its_format() {
     let dir = tempfile::tempdir().unwrap();
     let config = observatory_file(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    drop(passerelle_observatory_store::CaseStore::open(&data.join("observatory.db")).unwrap());
+    started_trail(&data);
     drop(passerelle_observatory_store::StatisticsStore::open(&data.join("statistics/statistics.db")).unwrap());
     let _api = crate::support::serve_observatory(&config);
     let run = |args: &[&str]| {
@@ -109,7 +123,6 @@ fn every_json_output_carries_its_format() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         String::from_utf8(o.stdout).unwrap()
     };
-    // `audit verify` records itself, so `audit show` has an entry to print.
     run(&["audit", "verify"]);
     for (args, format) in [
         (&["ctl", "status", "--no-management", "--json"][..], "passerelle.ctl-status/1"),

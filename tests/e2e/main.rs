@@ -16,6 +16,7 @@
 mod support;
 
 mod agents;
+mod audit_read_only;
 mod bench;
 mod contracts;
 mod ctl;

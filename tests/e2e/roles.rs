@@ -59,6 +59,9 @@ fn registry(folder: &SharedFolder) -> PathBuf {
 
 /// A party's settings in the shared folder: its `data_dir` there (0700, the daemon's), its
 /// socket in `run/`, the shared registry; `head` (top-level keys) and `tail` (tables) its own.
+/// The observatory's `[trails]`: outside the development profile its trails need a witness.
+const OBSERVATORY_TRAILS: &str = "[trails]\nwitness = \"cnam\"\n";
+
 fn settings(folder: &SharedFolder, name: &str, head: &str, tail: &str) -> PathBuf {
     let dir = folder.path();
     let data = dir.join(format!("{name}-data"));
@@ -91,7 +94,7 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
     }
     let folder = SharedFolder::new();
     registry(&folder);
-    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", "");
+    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", OBSERVATORY_TRAILS);
     let out = folder.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -181,20 +184,16 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
         eprintln!("roles: {call}: {}", row.join(" "));
     }
 
-    // The observatory recorded every refusal of its calls, naming the agent or the account.
+    // The observatory recorded every refusal of its calls in its access log, naming the agent or
+    // the account.
     drop(_observatory);
-    let store =
-        passerelle_observatory_store::CaseStore::open(&folder.path().join("observatory-data").join("observatory.db"))
-            .unwrap();
-    let refusals: Vec<_> = store
-        .read(|tx| tx.audit_entries(None))
-        .unwrap()
+    let refusals: Vec<_> = crate::support::access_entries(&folder.path().join("observatory-data"))
         .into_iter()
-        .filter(|r| r.action.as_str() == "access_refused")
+        .filter(|e| e.kind.as_str() == "refused")
         .collect();
-    assert_eq!(refusals.len(), refused_at_observatory, "one access_refused entry per refused call");
-    assert!(refusals.iter().any(|r| r.actor == format!("os-user:{STRANGER}")), "the stranger is named by account");
-    assert!(refusals.iter().any(|r| r.actor.starts_with("agent:agent-")), "an agent is named by id");
+    assert_eq!(refusals.len(), refused_at_observatory, "one `refused` entry per refused call");
+    assert!(refusals.iter().any(|e| e.agent == format!("os-user:{STRANGER}")), "the stranger is named by account");
+    assert!(refusals.iter().any(|e| e.agent.starts_with("agent:agent-")), "an agent is named by id");
     // No agent account can open a store: the daemon's folder is its own.
     let stranger = &accounts[accounts.len() - 1];
     let o = folder.run_as(stranger, &["audit", "show", "--socket", &obs]);
@@ -210,7 +209,7 @@ fn no_environment_or_setting_makes_a_command_speak_for_another_agent() {
     }
     let folder = SharedFolder::new();
     registry(&folder);
-    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", "");
+    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", OBSERVATORY_TRAILS);
     let _observatory = serve_observatory(&observatory);
     let obs = folder.path().join("run").join("observatory.sock").display().to_string();
     let stranger = accounts::ensure(STRANGER).expect("root creates the account");

@@ -21,7 +21,7 @@ fn synthetic_nir() -> String {
 fn observatory_file(dir: &Path) -> PathBuf {
     let path = dir.join("observatory.toml");
     let text = format!(
-        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[agents]\nregistry = \"{}\"\n",
+        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[agents]\nregistry = \"{}\"\n[trails]\nwitness = \"cnam\"\n",
         dir.join("data").display(),
         crate::support::write_registry(dir, &["statistics-agent"]).display()
     );
@@ -116,4 +116,10 @@ fn a_statistics_agent_follows_a_person_by_pseudonym_through_the_daemon() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["distinct_pseudonyms"], 1, "{report}");
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&synthetic_nir()));
+    // Each read is an entry of the access log, by the agent, of `statistics`.
+    let reads: Vec<_> = crate::support::access_entries(&data_dir)
+        .into_iter()
+        .filter(|e| e.kind.as_str() == "read" && e.agent == "agent:agent-test" && e.object == "statistics")
+        .collect();
+    assert_eq!(reads.len(), 3, "{reads:#?}");
 }

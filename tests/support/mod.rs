@@ -23,6 +23,18 @@ pub fn passerelle() -> Command {
 }
 
 /// The NIR and former NIRs of every record of a (synthetic) selection file.
+/// Every entry of the access log in `data_dir` (`access.db`), oldest year first: read beside
+/// the daemon that writes it, or after it stopped.
+pub fn access_entries(data_dir: &Path) -> Vec<passerelle_access_log::StoredEntry> {
+    let path = data_dir.join(passerelle_access_log::ACCESS_LOG_FILE);
+    let log = passerelle_access_log::AccessLog::open(&path, passerelle_access_log::LegalCalendar::default()).unwrap();
+    let mut entries = Vec::new();
+    for year in log.years().unwrap() {
+        entries.extend(log.entries(year, 1, 1_000_000).unwrap());
+    }
+    entries
+}
+
 /// The account this test runs as (its uid's name): what the daemons' local APIs see.
 pub fn my_account() -> String {
     passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")

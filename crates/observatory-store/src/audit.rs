@@ -78,7 +78,9 @@ pub enum Action {
     DeadLetter,
     /// A message could not be published before its case's cap and was dropped.
     Expired,
-    /// A command-line tool read case or statistics data.
+    /// A command-line tool read case or statistics data. Written by releases before the access
+    /// log: an agent's reads are now entries of the daemon's access log (kind `read`), and
+    /// `verify` writes nothing to the trail it checks. Kept so that older trails still read.
     CliRead,
     /// Retention: statistics rows older than the cap were deleted.
     StatisticsPurge,
@@ -92,6 +94,7 @@ pub enum Action {
     /// after.
     RegistryChanged,
     /// The local API refused a call: an account that is no agent, or an agent without the role.
+    /// Written by releases before the access log, where refusals now go (kind `refused`).
     AccessRefused,
 }
 

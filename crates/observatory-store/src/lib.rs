@@ -85,6 +85,10 @@ pub enum StoreError {
     /// caller's copy was stale): nothing was changed.
     #[error("case {case_id} is no longer {expected} (it is {}): its state was not changed", found.as_deref().unwrap_or("gone"))]
     StateMoved { case_id: String, expected: CaseState, found: Option<String> },
+    /// The daemon's access log, written with the transaction it describes, refused or failed
+    /// (its message, which holds no stored value): the transaction is rolled back.
+    #[error("access log: {0}")]
+    AccessLog(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -18,9 +18,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use passerelle_access_log::AccessKind;
 use passerelle_bus::Message;
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, StoreError};
+use passerelle_protocol::rules;
 use tokio::sync::watch;
 
 use crate::engine::Engine;
@@ -96,6 +98,7 @@ impl Engine {
                     tx.mark_chunk_reminded(&s.solicitation_id, index, now)?;
                 }
                 if !pending.is_empty() {
+                    self.record_machine(AccessKind::Transfer, [case_id])?;
                     tracing::info!(case_id, body = %s.body, chunks = pending.len(), "reminder sent");
                     self.audit(
                         tx,
@@ -110,7 +113,8 @@ impl Engine {
         })
     }
 
-    /// Statistics older than their cap, audit years older than the policy, old inbox ids.
+    /// Statistics older than their cap, audit years older than the policy, old inbox ids, the
+    /// access log's person hashes older than the observatory's cap.
     fn apply_retention(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let statistics_cutoff = now.checked_sub(self.config.statistics_retention);
@@ -142,8 +146,14 @@ impl Engine {
             if let Some(cutoff) = now.checked_sub(self.config.retention) {
                 tx.inbox_forget_before(cutoff)?;
             }
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        // A person's hash in the access log goes with the observatory's own cap for the
+        // person's data (30 days, art. 5); the entry stays its years.
+        if let Some(cutoff) = now.checked_sub(rules::OBSERVATORY_RETENTION_CAP) {
+            self.accesses.log().drop_person_hashes_before(cutoff).map_err(|e| StoreError::AccessLog(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use passerelle_access_log::{AccessKind, Accesses};
 use passerelle_bus::{Delivery, Message, NoticeReason, Rejected, Verdict};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::{
@@ -57,6 +58,9 @@ pub(crate) struct Engine {
     /// cost grew with the case). Rebuilt from the store on a case's first chunk after a start,
     /// extended only after a chunk's commit, dropped when the case stops receiving.
     pub(crate) receiving_nirs: Mutex<HashMap<String, HashSet<u64>>>,
+    /// The daemon's access log (`data_dir/access.db`): its machine actions per chunk or per
+    /// case ([`crate::accesses`]), the local API's reads and refusals.
+    pub(crate) accesses: Accesses,
 }
 
 impl Engine {
@@ -71,6 +75,7 @@ impl Engine {
         passerelle_observatory_store::statistics::settle(&settings.statistics_placement())?;
         let statistics = StatisticsStore::open(&settings.statistics_db_path())?;
         let pseudonymiser = Pseudonymiser::load_or_create(&settings.secret_path())?;
+        let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)?;
         Ok(Engine {
             config,
             store,
@@ -83,6 +88,7 @@ impl Engine {
             last_rebuild: Mutex::new(None),
             stopping: AtomicBool::new(false),
             receiving_nirs: Mutex::new(HashMap::new()),
+            accesses,
         })
     }
 
@@ -264,6 +270,7 @@ impl Engine {
             serde_json::json!({ "whole_case": true, "reason": reason }),
         )?;
         if counts.persons + counts.outbox > 0 {
+            self.record_machine(AccessKind::Delete, [case.case_id.as_str()])?;
             self.audit(
                 tx,
                 Action::Purge,
@@ -336,6 +343,7 @@ impl Engine {
                 self.enqueue(tx, &case.case_id, case.expires_at, Message::Solicitation(chunk), s.body.as_str(), now)?;
             }
         }
+        self.record_machine(AccessKind::Transfer, solicitations.iter().map(|s| s.case_id.as_str()))?;
         let actor = self.own_actor();
         for s in &solicitations {
             self.audit(
@@ -390,6 +398,7 @@ impl Engine {
         }
         let label = completeness_label(completeness);
         tx.record_result(case_id, case.state, label, chunk_count, now)?;
+        self.record_machine(AccessKind::Transfer, [case_id])?;
         let silent: Vec<&str> =
             solicitations.iter().zip(&answered).filter(|(_, a)| !**a).map(|(s, _)| s.body.as_str()).collect();
         self.audit(

@@ -25,6 +25,7 @@
 //! - nothing identifying enters the statistics store; no NIR enters the audit trail or a log.
 #![forbid(unsafe_code)]
 
+mod accesses;
 pub mod aggregate;
 mod deadlines;
 mod engine;
@@ -66,4 +67,7 @@ pub enum ObservatoryError {
     ConsumerEnded(String),
     #[error("an internal task failed: {0}")]
     Task(String),
+    /// The access log (`data_dir/access.db`) or its person key could not be opened.
+    #[error("access log: {0}")]
+    AccessLog(#[from] passerelle_access_log::AccessLogError),
 }

@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use passerelle_access_log::AccessKind;
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{
     CaseEvent, CaseRecord, CaseState, ChunkStatistics, PurgeCounts, StatisticsRow, StoreError, StoredAnswer,
@@ -193,6 +194,8 @@ impl Engine {
             }
             // Keys made since for these cases (a refusal since published) go with them.
             tx.forget_spent_keys()?;
+            // One access-log transaction for the cases purged together, before this commit.
+            self.record_machine(AccessKind::Delete, purged.iter().copied())?;
             Ok::<_, StoreError>(purged)
         })?;
         let elapsed_ms = started.elapsed().as_millis() as u64;

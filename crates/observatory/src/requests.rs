@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
+use passerelle_access_log::AccessKind;
 use passerelle_bus::{Delivery, Message, NoticeReason, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{year_of, CaseState, NewCase, StoreError, StoredPerson, Tx};
@@ -224,6 +225,9 @@ impl Engine {
         accepted_nirs.extend(in_chunk);
         let accepted = persons.len() as u64;
         tx.record_request_chunk(&case.case_id, chunk, accepted, refused.len() as u64, now)?;
+        if accepted > 0 {
+            self.record_machine(AccessKind::Create, [case.case_id.as_str()])?;
+        }
         self.audit(
             tx,
             Action::RequestReceived,
@@ -238,6 +242,8 @@ impl Engine {
                 refused.iter().flat_map(|r| r.problems.iter().map(|p| p.field.as_str())).collect();
             let fields: Vec<String> = fields.into_iter().map(str::to_owned).collect();
             self.enqueue_refusal(tx, &case, false, Vec::new(), chunk, refused, now)?;
+            // The refusal quotes the refused persons back to the requester.
+            self.record_machine(AccessKind::Transfer, [case.case_id.as_str()])?;
             self.audit(
                 tx,
                 Action::Refusal,

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use passerelle_access_log::AccessKind;
 use passerelle_bus::{Delivery, Message, NoticeReason, Verdict};
 use passerelle_observatory_store::audit::Action;
 use passerelle_observatory_store::{StoreError, Tx};
@@ -88,6 +89,7 @@ impl Engine {
             let received = aggregate::receive(response, &solicitation, case.chunk_refs(response.chunk_index));
             let first_ref = case.chunk_refs(response.chunk_index).start;
             tx.insert_answer_chunk(&case.case_id, first_ref, &solicitation.body, &received.answers)?;
+            self.record_machine(AccessKind::Create, [case.case_id.as_str()])?;
             let declines = aggregate::encode_declines(&received.declines);
             if declines != solicitation.declines {
                 tx.set_declines(&solicitation.solicitation_id, &declines)?;

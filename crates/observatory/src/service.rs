@@ -60,6 +60,11 @@ impl Observatory {
         StatusReader { engine: Arc::clone(&self.engine) }
     }
 
+    /// The daemon's access log (the local API records its reads and refusals there).
+    pub fn accesses(&self) -> passerelle_access_log::Accesses {
+        self.engine.accesses.clone()
+    }
+
     /// Appends the daemon's own entries to the audit trail (the local API's).
     pub fn audit_trail(&self) -> crate::status::AuditTrail {
         crate::status::AuditTrail { engine: Arc::clone(&self.engine) }

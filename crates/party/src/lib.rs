@@ -279,7 +279,7 @@ impl Party {
         }
     }
 
-    /// Serves the party's local API: the observatory's routes and audit trail, the responder's
+    /// Serves the party's local API: the observatory's routes, its access log and audit trail, the responder's
     /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
     /// conversion to the API (`/v1/whoami` only).
     async fn serve_api(
@@ -310,9 +310,10 @@ impl Party {
                     &data_dir,
                     &statistics_db,
                     o.status_reader(),
-                    o.audit_trail(),
+                    o.accesses(),
                 );
-                (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
+                let refusals = api::AccessLogTrail { accesses: o.accesses(), daemon: "observatory", clock };
+                (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }
             Service::Responder(r) => {
                 let routes = match settings {

@@ -415,6 +415,7 @@ struct Running {
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), passerelle_observatory::ObservatoryError>>,
     status: StatusReader,
+    accesses: passerelle_access_log::Accesses,
 }
 
 /// The whole stack of a test.
@@ -488,11 +489,12 @@ impl Stack {
             Observatory::build(self.settings.clone(), Arc::clone(&self.observatory_bus), Arc::new(self.clock.clone()))
                 .expect("the observatory builds");
         let status = observatory.status_reader();
+        let accesses = observatory.accesses();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(observatory.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        self.running = Some(Running { stop, task, status });
+        self.running = Some(Running { stop, task, status, accesses });
     }
 
     /// Stops the observatory (consumers first, then timer and publisher).
@@ -504,6 +506,11 @@ impl Stack {
 
     pub fn status(&self) -> &StatusReader {
         &self.running.as_ref().expect("running").status
+    }
+
+    /// The running observatory's access log.
+    pub fn accesses(&self) -> &passerelle_access_log::Accesses {
+        &self.running.as_ref().expect("running").accesses
     }
 
     pub fn body(&self, code: &str) -> &Arc<Body> {

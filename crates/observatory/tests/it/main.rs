@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_log;
 mod in_process;
 mod offices;
 mod rabbitmq;

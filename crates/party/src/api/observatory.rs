@@ -1,13 +1,18 @@
 //! The observatory's local API: what agents read of its store, each call's roles checked here
-//! (DESIGN §7.1), and its trail — refusals and registry changes as audit entries.
+//! (DESIGN §7.1), and its trails — an agent's reads and the API's refusals in the access log,
+//! the registry's changes (who may act) in the audit trail ([`ObservatoryTrail`]).
 //!
-//! | route | roles | answer |
-//! |---|---|---|
-//! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s), recorded as a `cli_read` of `audit show` |
-//! | `GET /v1/audit/verify` | auditor, observatory-agent | the chain's `Verification`, recorded as a `cli_read` of `audit verify` |
-//! | `GET /v1/status` | operator | [`OperatorStatus`]: counts, ages, late bodies, the next purge, dead-letter reasons |
-//! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`), recorded as a `cli_read` of `stats` |
-//! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s), recorded as a `cli_read` of `stats --pseudonym` |
+//! | route | roles | answer | access log |
+//! |---|---|---|---|
+//! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s) | `read` of `audit` (or of the case) |
+//! | `GET /v1/audit/verify` | auditor, observatory-agent | the chain's `Verification` | `read` of `audit` |
+//! | `GET /v1/status` | operator | [`OperatorStatus`]: counts, ages, late bodies, the next purge, dead-letter reasons | — (no personal datum) |
+//! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`) | `read` of `statistics` |
+//! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s) | `read` of `statistics` |
+//!
+//! A read is recorded before its answer goes: if the access log cannot take it, the caller gets
+//! a 500 and no data. **`audit verify` writes nothing to the audit trail it checks** (an entry
+//! appended by `verify` would re-seal a truncated trail): its read is in the access log only.
 //!
 //! The statistics routes take no NIR: a pseudonym is checked for its shape and a NIR is refused
 //! without being repeated (400). It travels in the body, never in the path, so that no refusal
@@ -19,8 +24,9 @@ use std::time::SystemTime;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use passerelle_access_log::{agent_actor, AccessEntry, AccessKind, Accesses};
 use passerelle_agents::{AgentChange, Role};
-use passerelle_local_api::{Access, AccessOutcome, AccessRecorder, ApiError, Caller};
+use passerelle_local_api::{Access, AccessRecorder, ApiError, Caller};
 use passerelle_observatory::operator_status::ReadParts;
 use passerelle_observatory::{AuditTrail, StatusReader};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
@@ -28,7 +34,13 @@ use passerelle_observatory_store::statistics::{Appearance, StatisticsReport};
 use passerelle_observatory_store::{parse_pseudonym, AuditRecord, StatisticsStore, Verification};
 use serde::{Deserialize, Serialize};
 
-use super::Trail;
+use super::{AccessLogTrail, Trail};
+
+/// The access log's object of a read of the audit trail (show, verify).
+const AUDIT_OBJECT: &str = "audit";
+
+/// The access log's object of a read of the statistics store.
+const STATISTICS_OBJECT: &str = "statistics";
 
 /// The roles that may read the audit trail.
 const AUDIT_READERS: [Role; 2] = [Role::Auditor, Role::ObservatoryAgent];
@@ -40,7 +52,7 @@ struct Observatory {
     data_dir: String,
     statistics_db: PathBuf,
     status: StatusReader,
-    trail: AuditTrail,
+    accesses: Accesses,
 }
 
 /// `POST /v1/statistics/follow`'s body.
@@ -65,14 +77,14 @@ struct CaseQuery {
     case: Option<String>,
 }
 
-/// The observatory's routes.
-pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusReader, trail: AuditTrail) -> Router {
+/// The observatory's routes; the agents' reads recorded in `accesses`.
+pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusReader, accesses: Accesses) -> Router {
     let state = Observatory {
         code: code.to_owned(),
         data_dir: data_dir.display().to_string(),
         statistics_db: statistics_db.to_owned(),
         status,
-        trail,
+        accesses,
     };
     Router::new()
         .route("/v1/audit/entries", get(audit_entries))
@@ -88,7 +100,7 @@ async fn statistics(State(o): State<Observatory>, caller: Caller) -> Result<Json
     let actor = actor(&caller);
     blocking(move || {
         let report = StatisticsStore::open(&o.statistics_db)?.report()?;
-        o.trail.append(&read_entry("stats", None, &actor))?;
+        o.record_read(actor, STATISTICS_OBJECT)?;
         Ok(report)
     })
     .await
@@ -105,16 +117,24 @@ async fn follow(
     let actor = actor(&caller);
     blocking(move || {
         let appearances = StatisticsStore::open(&o.statistics_db)?.follow(&pseudonym)?;
-        o.trail.append(&read_entry("stats --pseudonym", None, &actor))?;
+        o.record_read(actor, STATISTICS_OBJECT)?;
         Ok(appearances)
     })
     .await
     .map(Json)
 }
 
-/// The audit trail's actor for an agent: `agent:agent-0042`.
+/// The access log's actor for an agent: `agent:agent-0042`.
 fn actor(caller: &Caller) -> String {
-    format!("agent:{}", caller.agent().id)
+    agent_actor(&caller.agent().id)
+}
+
+impl Observatory {
+    /// Records an agent's read of `object` in the access log, before the answer goes.
+    fn record_read(&self, actor: String, object: &str) -> Result<(), ReadError> {
+        self.accesses.record(&AccessEntry::new(SystemTime::now(), actor, AccessKind::Read, object))?;
+        Ok(())
+    }
 }
 
 async fn audit_entries(
@@ -126,7 +146,9 @@ async fn audit_entries(
     let actor = actor(&caller);
     blocking(move || {
         let entries = o.status.audit_entries(query.case.as_deref())?;
-        o.trail.append(&read_entry("audit show", query.case.as_deref(), &actor))?;
+        // A case id that is no identifier is refused by the log: the read is then of `audit`.
+        let object = query.case.as_deref().filter(|c| passerelle_protocol::untrusted::is_identifier(c));
+        o.record_read(actor, object.unwrap_or(AUDIT_OBJECT))?;
         Ok(entries)
     })
     .await
@@ -138,7 +160,7 @@ async fn audit_verify(State(o): State<Observatory>, caller: Caller) -> Result<Js
     let actor = actor(&caller);
     blocking(move || {
         let verification = o.status.audit_verify()?;
-        o.trail.append(&read_entry("audit verify", None, &actor))?;
+        o.record_read(actor, AUDIT_OBJECT)?;
         Ok(verification)
     })
     .await
@@ -148,19 +170,21 @@ async fn audit_verify(State(o): State<Observatory>, caller: Caller) -> Result<Js
 async fn operator_status(State(o): State<Observatory>, caller: Caller) -> Result<Json<OperatorStatus>, ApiError> {
     caller.require(&[Role::Operator])?;
     let status = o.status.clone();
-    let parts = blocking(move || status.operator_status(SystemTime::now())).await?;
+    let parts = blocking(move || Ok(status.operator_status(SystemTime::now())?)).await?;
     Ok(Json(OperatorStatus { observatory: o.code, data_dir: o.data_dir, parts }))
 }
 
-/// The `cli_read` entry of a command that read the trail.
-fn read_entry(command: &str, case_id: Option<&str>, actor: &str) -> AuditEntry {
-    AuditEntry::new(SystemTime::now(), Action::CliRead, case_id, actor, serde_json::json!({ "command": command }))
+/// Why a read could not be answered: the store, or the access log that must record it first.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Store(#[from] passerelle_observatory_store::StoreError),
+    #[error("the read could not be recorded in the access log: {0}")]
+    AccessLog(#[from] passerelle_access_log::AccessLogError),
 }
 
 /// Runs a store call off the async threads (SQLite blocks).
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, passerelle_observatory_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ReadError> + Send + 'static) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(ApiError::internal("cannot read the observatory's store", &e)),
@@ -168,10 +192,13 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// The observatory's trail: refusals and registry changes as audit entries.
+/// The observatory's trail: the API's refusals in the access log (kind `refused`, as every
+/// daemon's, [`AccessLogTrail`]); the registry's changes — a change of who may act — in the
+/// audit trail, with the agents before and after.
 #[derive(Debug, Clone)]
 pub struct ObservatoryTrail {
     pub trail: AuditTrail,
+    pub accesses: AccessLogTrail,
 }
 
 impl ObservatoryTrail {
@@ -185,19 +212,7 @@ impl ObservatoryTrail {
 
 impl AccessRecorder for ObservatoryTrail {
     fn record(&self, a: &Access) {
-        passerelle_local_api::LogRecorder.record(a);
-        let actor = match (&a.agent_id, &a.account, a.uid) {
-            (Some(id), _, _) => format!("agent:{id}"),
-            (None, Some(account), _) => format!("os-user:{account}"),
-            (None, None, Some(uid)) => format!("uid:{uid}"),
-            (None, None, None) => "unknown".to_owned(),
-        };
-        let mut detail = serde_json::json!({ "method": a.method, "path": a.path, "uid": a.uid });
-        match &a.outcome {
-            AccessOutcome::NotAnAgent => detail["refused"] = "not an authorised agent".into(),
-            AccessOutcome::Refused { reason } => detail["refused"] = reason.clone().into(),
-        }
-        self.append(AuditEntry::new(SystemTime::now(), Action::AccessRefused, None, &actor, detail));
+        self.accesses.record(a);
     }
 }
 
