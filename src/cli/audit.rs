@@ -14,7 +14,8 @@
 use std::io::Write;
 
 use anyhow::Context;
-use passerelle_observatory_store::{AuditRecord, Verification};
+use passerelle_observatory_store::AuditRecord;
+use passerelle_trails::TrailReport;
 
 use super::api::{self, ObservatoryApi};
 use crate::exit::{CliResult, Outcome};
@@ -60,25 +61,25 @@ pub fn run(args: Args) -> CliResult {
 
 fn verify(args: &VerifyArgs) -> CliResult {
     let client = args.api.client()?;
-    let verification: Verification = api::call(client.get_json("/v1/audit/verify"))?;
-    let years = match (verification.years.first(), verification.years.last()) {
-        (Some(first), Some(last)) if first != last => format!("years {first}–{last}"),
-        (Some(year), _) => format!("year {year}"),
+    let report: TrailReport = api::call(client.get_json("/v1/audit/verify"))?;
+    let entries: u64 = report.years.iter().map(|y| y.entries).sum();
+    let years = match (report.years.first(), report.years.last()) {
+        (Some(first), Some(last)) if first.year != last.year => format!("years {}–{}", first.year, last.year),
+        (Some(y), _) => format!("year {}", y.year),
         _ => "no year".to_owned(),
     };
-    match verification.broken {
-        None => {
-            println!("audit trail intact: {} entries verified ({years})", verification.entries);
-            Ok(Outcome::Success)
-        }
-        Some(broken) => {
-            println!("audit trail BROKEN at {broken}");
-            eprintln!(
-                "passerelle: the audit trail of the observatory at {} does not verify: {broken}",
-                client.socket().display()
-            );
-            Ok(Outcome::Rejections)
-        }
+    if report.intact {
+        println!("audit trail intact: {entries} entries verified ({years})");
+    } else {
+        let first = report.years.iter().flat_map(|y| y.findings.iter()).next().cloned().unwrap_or_default();
+        println!("audit trail BROKEN: {first}");
+    }
+    print!("{}", super::access_log::describe(&report));
+    if report.intact {
+        Ok(Outcome::Success)
+    } else {
+        eprintln!("passerelle: the audit trail of the observatory at {} does not verify (see above)", client.socket().display());
+        Ok(Outcome::Rejections)
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) fn observatory_file(dir: &Path) -> PathBuf {
     let registry = crate::support::write_registry(dir, &["auditor", "operator", "statistics-agent"]);
     let text = format!(
         "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n\
-         [agents]\nregistry = \"{}\"\n[trails]\nwitness = \"cnam\"\n",
+         [agents]\nregistry = \"{}\"\n",
         dir.join("data").display(),
         registry.display()
     );

@@ -59,8 +59,6 @@ fn registry(folder: &SharedFolder) -> PathBuf {
 
 /// A party's settings in the shared folder: its `data_dir` there (0700, the daemon's), its
 /// socket in `run/`, the shared registry; `head` (top-level keys) and `tail` (tables) its own.
-/// The observatory's `[trails]`: outside the development profile its trails need a witness.
-const OBSERVATORY_TRAILS: &str = "[trails]\nwitness = \"cnam\"\n";
 
 fn settings(folder: &SharedFolder, name: &str, head: &str, tail: &str) -> PathBuf {
     let dir = folder.path();
@@ -94,7 +92,7 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
     }
     let folder = SharedFolder::new();
     registry(&folder);
-    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", OBSERVATORY_TRAILS);
+    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", "");
     let out = folder.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -209,7 +207,7 @@ fn no_environment_or_setting_makes_a_command_speak_for_another_agent() {
     }
     let folder = SharedFolder::new();
     registry(&folder);
-    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", OBSERVATORY_TRAILS);
+    let observatory = settings(&folder, "observatory", "code = \"carsat-sud-est\"\n", "");
     let _observatory = serve_observatory(&observatory);
     let obs = folder.path().join("run").join("observatory.sock").display().to_string();
     let stranger = accounts::ensure(STRANGER).expect("root creates the account");

@@ -21,7 +21,7 @@ fn synthetic_nir() -> String {
 fn observatory_file(dir: &Path) -> PathBuf {
     let path = dir.join("observatory.toml");
     let text = format!(
-        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[agents]\nregistry = \"{}\"\n[trails]\nwitness = \"cnam\"\n",
+        "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[agents]\nregistry = \"{}\"\n",
         dir.join("data").display(),
         crate::support::write_registry(dir, &["statistics-agent"]).display()
     );

@@ -260,8 +260,12 @@ impl Party {
         hooks: &Hooks,
         serve_api: bool,
     ) -> Result<(DaemonTrails, Option<api::DaemonApi>), PartyError> {
-        let accesses = Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
-            .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))?;
+        // One handle per file per process: the service's when it opens its own.
+        let accesses = match service {
+            Service::Observatory(o) => o.accesses(),
+            _ => Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
+                .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))?,
+        };
         let audit = match service {
             Service::Observatory(o) => Some(o.audit_trail()),
             _ => None,

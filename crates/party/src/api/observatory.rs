@@ -5,7 +5,7 @@
 //! | route | roles | answer | access log |
 //! |---|---|---|---|
 //! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s) | `read` of `audit` (or of the case) |
-//! | `GET /v1/audit/verify` | auditor, observatory-agent | the chain's `Verification` | `read` of `audit` |
+//! | `GET /v1/audit/verify` | auditor, observatory-agent | (in [`super::trails`]) the chain checked read-only and against its witness | `read` of `audit` |
 //! | `GET /v1/status` | operator | [`OperatorStatus`]: counts, ages, late bodies, the next purge, dead-letter reasons | — (no personal datum) |
 //! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`) | `read` of `statistics` |
 //! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s) | `read` of `statistics` |
@@ -31,7 +31,7 @@ use passerelle_observatory::operator_status::ReadParts;
 use passerelle_observatory::{AuditTrail, StatusReader};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::statistics::{Appearance, StatisticsReport};
-use passerelle_observatory_store::{parse_pseudonym, AuditRecord, StatisticsStore, Verification};
+use passerelle_observatory_store::{parse_pseudonym, AuditRecord, StatisticsStore};
 use serde::{Deserialize, Serialize};
 
 use super::{AccessLogTrail, Trail};
@@ -88,7 +88,6 @@ pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusR
     };
     Router::new()
         .route("/v1/audit/entries", get(audit_entries))
-        .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/status", get(operator_status))
         .route("/v1/statistics", get(statistics))
         .route("/v1/statistics/follow", axum::routing::post(follow))
@@ -150,18 +149,6 @@ async fn audit_entries(
         let object = query.case.as_deref().filter(|c| passerelle_protocol::untrusted::is_identifier(c));
         o.record_read(actor, object.unwrap_or(AUDIT_OBJECT))?;
         Ok(entries)
-    })
-    .await
-    .map(Json)
-}
-
-async fn audit_verify(State(o): State<Observatory>, caller: Caller) -> Result<Json<Verification>, ApiError> {
-    caller.require(&AUDIT_READERS)?;
-    let actor = actor(&caller);
-    blocking(move || {
-        let verification = o.status.audit_verify()?;
-        o.record_read(actor, AUDIT_OBJECT)?;
-        Ok(verification)
     })
     .await
     .map(Json)

@@ -4,9 +4,11 @@
 //! |---|---|---|
 //! | `GET /v1/access-log/entries[?year=Y&from=N&limit=L]` | auditor | [`AccessLogPage`]: the entries of one year's chain from rank `from`, a person only as "held" or "dropped"; recorded as a `read` of `access-log` |
 //! | `GET /v1/access-log/verify` | auditor | [`TrailReport`]: the chain checked read-only, then against every checkpoint the witness holds (fetched over the broker) |
+//! | `GET /v1/audit/verify` (observatory) | auditor, observatory-agent | [`TrailReport`] of the audit trail, the same way; recorded as a `read` of `audit` in the access log |
 //!
-//! `verify` writes nothing to the access log it checks: at the observatory it is recorded in the
-//! audit trail (`cli_read`), elsewhere in the daemon's log.
+//! `verify` writes nothing to the trail it checks: verifying the access log is recorded at the
+//! observatory in the audit trail (`cli_read`), elsewhere in the daemon's log; verifying the audit
+//! trail in the access log.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -97,7 +99,21 @@ pub fn routes(api: TrailsApi) -> Router {
     Router::new()
         .route("/v1/access-log/entries", get(entries))
         .route("/v1/access-log/verify", get(verify))
+        .route("/v1/audit/verify", get(audit_verify))
         .with_state(api)
+}
+
+async fn audit_verify(State(api): State<TrailsApi>, caller: Caller) -> Result<Json<TrailReport>, ApiError> {
+    caller.require(&[Role::Auditor, Role::ObservatoryAgent])?;
+    let trail = api.checkpointer.trails().iter().find(|t| t.name().ends_with(":audit")).cloned();
+    let trail = trail.ok_or_else(|| ApiError::not_found("this daemon keeps no audit trail"))?;
+    let report = passerelle_trails::verify(&api.checkpointer, trail.as_ref(), api.timeout)
+        .await
+        .map_err(|e| ApiError::internal("cannot verify the audit trail", &e))?;
+    let entry = AccessEntry::new(api.clock.now(), agent_actor(&caller.agent().id), AccessKind::Read, "audit");
+    let accesses = api.accesses.clone();
+    blocking(move || Ok(accesses.record(&entry).map(drop)?)).await?;
+    Ok(Json(report))
 }
 
 async fn entries(
