@@ -249,7 +249,8 @@ impl Party {
     }
 
     /// Serves the party's local API: the observatory's routes and audit trail, the responder's
-    /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
+    /// routes (`passerelle_responder::api`; loads and refusals in the responder's own access
+    /// log handle); the requester's come with its
     /// conversion to the API (`/v1/whoami` only).
     async fn serve_api(
         settings: &PartySettings,
@@ -276,11 +277,15 @@ impl Party {
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail() }))
             }
             Service::Responder(r) => {
+                // The responder's own handle on its access log: one per file in the process.
+                let accesses = r.accesses().clone();
                 let routes = match settings {
-                    PartySettings::Responder(s) => passerelle_responder::api::routes(s.clone(), Some(r.stats())),
+                    PartySettings::Responder(s) => {
+                        passerelle_responder::api::routes(s.clone(), Some(r.stats()), accesses.clone())
+                    }
                     _ => axum::Router::new(),
                 };
-                (routes, Arc::new(api::AccessLogTrail { accesses: accesses()?, daemon: "responder", clock }))
+                (routes, Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_responder::DAEMON, clock }))
             }
             Service::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),
