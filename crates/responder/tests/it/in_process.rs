@@ -151,3 +151,33 @@ async fn each_chunk_answered_is_one_export_by_the_daemon_and_no_nir_reaches_the_
     }
     s.shutdown().await;
 }
+
+/// An access log that cannot be written is a transient fault: the chunk is not answered (no
+/// response leaves untraced) and is retried; once the log takes writes again, it is answered
+/// and recorded.
+#[tokio::test]
+async fn a_chunk_is_never_answered_untraced_and_is_retried_until_the_log_takes_it() {
+    use passerelle_protocol::v1::Category;
+    use passerelle_sqlite::rusqlite::Connection;
+
+    let (mut s, _) = stack().await;
+    // Someone else's connection makes every write of an entry fail.
+    let other = Connection::open(s.data_dir().join("access.db")).unwrap();
+    other
+        .execute_batch("CREATE TRIGGER no_entry BEFORE INSERT ON access_entry BEGIN SELECT RAISE(ABORT, 'refused'); END;")
+        .unwrap();
+    s.solicit(solicitation("case-untraced", &wanted(&[Category::Rsa]), vec![person(1, &nir(1), &[], None, 0)])).await;
+    // Long enough for several attempts (the bus retries after 0.1 s, 0.2 s, 0.4 s…).
+    let early = tokio::time::timeout(std::time::Duration::from_millis(1500), s.response()).await;
+    assert!(early.is_err(), "no response while the access log refuses the entry");
+    assert!(access_entries(&s.accesses).is_empty());
+
+    other.execute_batch("DROP TRIGGER no_entry;").unwrap();
+    let r = s.response().await;
+    assert_eq!(r.case_id, "case-untraced");
+    let entries = access_entries(&s.accesses);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!((entries[0].agent.as_str(), entries[0].object.as_str()), ("daemon:responder", "case-untraced"));
+    assert!(s.accesses.log().verify().unwrap().is_intact());
+    s.shutdown().await;
+}
