@@ -350,8 +350,7 @@ impl SolicitationHandler {
 
 impl SolicitationHandler {
     /// Records the chunk of `case_id` answered (`export` by `daemon:responder`), durably, off
-    /// the async workers (the write syncs the file).
-    /// The error, its causes on one line.
+    /// the async workers (the write syncs the file); the error comes with its causes, on one line.
     async fn record_export(&self, at: std::time::SystemTime, case_id: &str) -> Result<(), String> {
         let (accesses, case_id) = (self.accesses.clone(), case_id.to_owned());
         let written =
