@@ -16,10 +16,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use passerelle_access_log::{os_actor, Accesses};
 use passerelle_local_api::{Client, ClientError};
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_responder::api::{EncodingName, FailureKind, LoadAnswer, LoadOutcome, LoadQuery, ReportName};
-use passerelle_access_log::{os_actor, Accesses};
 use passerelle_responder::{
     load_extract_recorded, LoadError, LoadOptions, LoadRecord, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT,
 };

@@ -23,7 +23,9 @@ fn synthetic_nir(i: u32) -> String {
 /// The registry: this process's account as `agent-test` holding `role`.
 fn write_registry(path: &Path, role: &str) {
     let account = passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name");
-    let text = format!("[[agent]]\naccount = \"{account}\"\nid = \"agent-test\"\nname = \"Agent Test\"\nroles = [\"{role}\"]\n");
+    let text = format!(
+        "[[agent]]\naccount = \"{account}\"\nid = \"agent-test\"\nname = \"Agent Test\"\nroles = [\"{role}\"]\n"
+    );
     std::fs::write(path, text).unwrap();
 }
 

@@ -50,8 +50,7 @@ pub const STATUS_ROLES: &[Role] = &[Role::Operator, Role::ResponderAdmin];
 /// it answers nothing, as in tests of the load alone), `accesses` its access log (the
 /// responder's own handle, [`crate::Responder::accesses`]).
 pub fn routes(settings: ResponderSettings, stats: Option<Arc<ResponderStats>>, accesses: Accesses) -> Router {
-    let state =
-        Arc::new(ResponderApi { settings, stats, accesses, loading: Arc::new(tokio::sync::Mutex::new(())) });
+    let state = Arc::new(ResponderApi { settings, stats, accesses, loading: Arc::new(tokio::sync::Mutex::new(())) });
     Router::new().route("/v1/extract", post(load)).route("/v1/status", get(status)).with_state(state)
 }
 

@@ -119,7 +119,8 @@ impl Responder {
             }
             SourceSettings::Postgres(pg) => Arc::new(PostgresSource::new(pg)?),
         };
-        Ok(Responder::with_source(settings.body.clone(), held, source, bus, accesses).with_consumers(settings.consumers))
+        Ok(Responder::with_source(settings.body.clone(), held, source, bus, accesses)
+            .with_consumers(settings.consumers))
     }
 
     /// A responder over any source, recording the chunks it answers in `accesses`.
@@ -354,7 +355,8 @@ impl SolicitationHandler {
     async fn record_export(&self, at: std::time::SystemTime, case_id: &str) -> Result<(), String> {
         let (accesses, case_id) = (self.accesses.clone(), case_id.to_owned());
         let written =
-            tokio::task::spawn_blocking(move || accesses.record_machine(at, DAEMON, AccessKind::Export, &case_id)).await;
+            tokio::task::spawn_blocking(move || accesses.record_machine(at, DAEMON, AccessKind::Export, &case_id))
+                .await;
         match written {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(error_chain(&e)),

@@ -164,7 +164,9 @@ async fn a_chunk_is_never_answered_untraced_and_is_retried_until_the_log_takes_i
     // Someone else's connection makes every write of an entry fail.
     let other = Connection::open(s.data_dir().join("access.db")).unwrap();
     other
-        .execute_batch("CREATE TRIGGER no_entry BEFORE INSERT ON access_entry BEGIN SELECT RAISE(ABORT, 'refused'); END;")
+        .execute_batch(
+            "CREATE TRIGGER no_entry BEFORE INSERT ON access_entry BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
         .unwrap();
     s.solicit(solicitation("case-untraced", &wanted(&[Category::Rsa]), vec![person(1, &nir(1), &[], None, 0)])).await;
     // Long enough for several attempts (the bus retries after 0.1 s, 0.2 s, 0.4 s…).
