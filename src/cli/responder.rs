@@ -6,7 +6,9 @@
 //!   report as `requester check`) and indexes the good lines into its local index, which
 //!   replaces the previous one atomically; prints the daemon's report and summary. With
 //!   `--without-daemon` (the first extract, which the daemon needs to start), this process
-//!   writes the index, as the daemon's account.
+//!   writes the index, as the daemon's account, and records the load in the daemon's access log
+//!   (`create` by `os-user:<account>`): no daemon holds the log then (the load is refused while
+//!   one answers at the socket).
 //! - `responder run --config FILE`: consumes the body's solicitation queue and answers each chunk
 //!   from its data source until SIGINT or SIGTERM.
 
@@ -14,10 +16,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use passerelle_access_log::{os_actor, Accesses};
 use passerelle_local_api::{Client, ClientError};
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_responder::api::{EncodingName, FailureKind, LoadAnswer, LoadOutcome, LoadQuery, ReportName};
-use passerelle_responder::{load_extract_with, LoadError, LoadOptions, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT};
+use passerelle_responder::{
+    load_extract_recorded, LoadError, LoadOptions, LoadRecord, ResponderSettings, DEFAULT_MAX_LOSS_PERCENT,
+};
 use passerelle_selection::{ReportFormat, ReportWriter};
 
 use super::api;
@@ -247,7 +252,8 @@ fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResu
     };
     let mut report = ReportWriter::new(format, out).with_noun("line");
     let options = LoadOptions { encoding: args.encoding.into(), max_loss_percent: args.max_loss, force: args.force };
-    let summary = match load_extract_with(settings, &args.extract, &options, &mut report) {
+    let record = load_record(settings)?;
+    let summary = match load_extract_recorded(settings, &args.extract, &options, &mut report, &record) {
         Ok(summary) => summary,
         Err(error) => {
             let what = format!("cannot load the extract {}", args.extract.display());
@@ -259,7 +265,7 @@ fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResu
                 | LoadError::Unusable(_)
                 | LoadError::NothingValid
                 | LoadError::TooMuchLoss { .. } => Failure::Usage(anyhow!(error).context(what)),
-                LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => {
+                LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) | LoadError::AccessLog(_) => {
                     Failure::Runtime(anyhow!(error).context(what))
                 }
             });
@@ -277,6 +283,18 @@ fn load_without_daemon(args: &LoadArgs, settings: &ResponderSettings) -> CliResu
         &summary.ignored_columns,
         &summary.missing_columns,
     ))
+}
+
+/// The daemon's access log, opened by this process (no daemon holds it: the caller checked its
+/// socket), and this process's OS account as the load's actor: `os-user:<account>`, or
+/// `os-uid:<uid>` when the account has no name fit for the log.
+fn load_record(settings: &ResponderSettings) -> Result<LoadRecord, Failure> {
+    let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)
+        .map_err(|e| Failure::Runtime(anyhow!(e).context("cannot open the responder's access log")))?;
+    let uid = rustix::process::getuid().as_raw();
+    let account = passerelle_local_api::own_account().ok().flatten();
+    let named = account.filter(|a| passerelle_protocol::untrusted::is_identifier(&os_actor(Some(a), uid)));
+    Ok(LoadRecord { accesses, actor: os_actor(named.as_deref(), uid) })
 }
 
 /// `responder run`: the bootstrap of every party (passerelle_party).

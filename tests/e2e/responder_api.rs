@@ -3,7 +3,8 @@
 //! needs one to start); then an `operator` is refused (exit 6, the role named), and once the
 //! registry makes the test's account a `responder-admin` (SIGHUP) the extract is streamed to the
 //! daemon, which indexes the good lines, reports the bad one by its number, and logs the agent
-//! and the counts, never a NIR.
+//! and the counts, never a NIR. Its access log holds each load (`create`, by `os-user:<account>`
+//! without the daemon, by the agent through it) and each refusal, and no NIR.
 
 use crate::support;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use passerelle_access_log::{AccessKind, Accesses};
 use passerelle_bus::amqp::AmqpBus;
 use passerelle_bus::{BusSettings, Role};
 use passerelle_party::process::SpawnedParty;
@@ -146,5 +148,29 @@ fn responder_load_goes_through_the_daemon_for_a_responder_admin_only() {
     assert!(log.contains("local API call refused"), "the operator's refusal is logged: {log}");
     for n in &nirs {
         assert!(!log.contains(n.as_str()), "no NIR in the daemon's log");
+    }
+
+    // The access log, once the daemon has stopped: the first load by this OS account, then the
+    // refusals (the operator's, and the calls before the new registry took effect) and the
+    // registry's reload, then the two loads by the agent.
+    let accesses = Accesses::open_in(&data_dir, Default::default()).unwrap();
+    let log = accesses.log();
+    let entries: Vec<_> = log.years().unwrap().into_iter().flat_map(|y| log.entries(y, 0, 1_000).unwrap()).collect();
+    let seen: Vec<(&str, AccessKind, &str)> =
+        entries.iter().map(|e| (e.agent.as_str(), e.kind, e.object.as_str())).collect();
+    let first = format!("os-user:{}", support::my_account());
+    assert_eq!((seen[0].0, seen[0].1), (first.as_str(), AccessKind::Create), "{seen:?}");
+    let (between, created) = seen[1..].split_at(seen.len() - 3);
+    let reload = ("daemon:responder", AccessKind::Update, "agents-registry");
+    assert_eq!(between.iter().filter(|e| **e == reload).count(), 1, "{seen:?}");
+    let refused: Vec<_> = between.iter().filter(|e| **e != reload).collect();
+    assert!(!refused.is_empty(), "{seen:?}");
+    assert!(refused.iter().all(|e| **e == ("agent:agent-test", AccessKind::Refused, "api:v1.extract")), "{seen:?}");
+    assert!(created.iter().all(|e| (e.0, e.1) == ("agent:agent-test", AccessKind::Create)), "{seen:?}");
+    assert!(log.verify().unwrap().is_intact());
+    let mut bytes = std::fs::read(data_dir.join("access.db")).unwrap();
+    bytes.extend(std::fs::read(data_dir.join("access.db-wal")).unwrap_or_default());
+    for n in &nirs {
+        assert!(!bytes.windows(n.len()).any(|w| w == n.as_bytes()), "no NIR in access.db");
     }
 }

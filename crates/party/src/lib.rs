@@ -263,6 +263,7 @@ impl Party {
         // One handle per file per process: the service's when it opens its own.
         let accesses = match service {
             Service::Observatory(o) => o.accesses(),
+            Service::Responder(r) => r.accesses().clone(),
             _ => Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
                 .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))?,
         };
@@ -283,8 +284,9 @@ impl Party {
         }
     }
 
-    /// Serves the party's local API: the observatory's routes, its access log and audit trail, the responder's
-    /// routes (`passerelle_responder::api`; refusals in its log); the requester's come with its
+    /// Serves the party's local API: the observatory's routes, its access log and audit trail, the
+    /// responder's routes (`passerelle_responder::api`; loads and refusals in the responder's own
+    /// access log handle); the requester's come with its
     /// conversion to the API (`/v1/whoami` only).
     async fn serve_api(
         settings: &PartySettings,
@@ -320,11 +322,15 @@ impl Party {
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }
             Service::Responder(r) => {
+                // The responder's own handle on its access log: one per file in the process.
+                let accesses = r.accesses().clone();
                 let routes = match settings {
-                    PartySettings::Responder(s) => passerelle_responder::api::routes(s.clone(), Some(r.stats())),
+                    PartySettings::Responder(s) => {
+                        passerelle_responder::api::routes(s.clone(), Some(r.stats()), accesses.clone())
+                    }
                     _ => axum::Router::new(),
                 };
-                (routes, Arc::new(api::AccessLogTrail { accesses, daemon: "responder", clock }))
+                (routes, Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_responder::DAEMON, clock }))
             }
             Service::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),

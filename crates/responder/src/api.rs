@@ -10,7 +10,8 @@
 //!   the CLI prints it, and the summary or why the current index was kept. One load at a time
 //!   (another one meanwhile: 409 `load_running`); a PostgreSQL source has no extract (409
 //!   `not_an_extract_source`). Who loaded which extract is logged: the agent id and the counts,
-//!   never a NIR.
+//!   never a NIR; and recorded in the daemon's access log (`create` by `agent:<id>`, object the
+//!   new extract's id) before the new index is installed ([`crate::load`]).
 //! - `GET /v1/status` (`operator`, `responder-admin`): a [`ResponderStatus`]: the source, the
 //!   extract loaded (its id, persons, size, when it was loaded) and the chunks and persons
 //!   answered. Counts only, no personal datum.
@@ -27,13 +28,16 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
+use passerelle_access_log::{agent_actor, Accesses};
 use passerelle_local_api::{ApiError, Caller, Role};
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::index::{IndexReader, IndexStats};
-use crate::load::{check_extract_source, load_extract_from, LoadError, LoadOptions, DEFAULT_MAX_LOSS_PERCENT};
+use crate::load::{
+    check_extract_source, load_extract_from, LoadError, LoadOptions, LoadRecord, DEFAULT_MAX_LOSS_PERCENT,
+};
 use crate::service::ResponderStats;
 use crate::settings::{ResponderSettings, SourceSettings};
 
@@ -43,9 +47,10 @@ pub const LOAD_ROLES: &[Role] = &[Role::ResponderAdmin];
 pub const STATUS_ROLES: &[Role] = &[Role::Operator, Role::ResponderAdmin];
 
 /// The responder's routes: `settings` are the daemon's, `stats` its running totals (`None` when
-/// it answers nothing, as in tests of the load alone).
-pub fn routes(settings: ResponderSettings, stats: Option<Arc<ResponderStats>>) -> Router {
-    let state = Arc::new(ResponderApi { settings, stats, loading: Arc::new(tokio::sync::Mutex::new(())) });
+/// it answers nothing, as in tests of the load alone), `accesses` its access log (the
+/// responder's own handle, [`crate::Responder::accesses`]).
+pub fn routes(settings: ResponderSettings, stats: Option<Arc<ResponderStats>>, accesses: Accesses) -> Router {
+    let state = Arc::new(ResponderApi { settings, stats, accesses, loading: Arc::new(tokio::sync::Mutex::new(())) });
     Router::new().route("/v1/extract", post(load)).route("/v1/status", get(status)).with_state(state)
 }
 
@@ -53,6 +58,8 @@ pub fn routes(settings: ResponderSettings, stats: Option<Arc<ResponderStats>>) -
 struct ResponderApi {
     settings: ResponderSettings,
     stats: Option<Arc<ResponderStats>>,
+    /// Where each load is recorded.
+    accesses: Accesses,
     /// Held for the whole of a load: one at a time.
     loading: Arc<tokio::sync::Mutex<()>>,
 }
@@ -174,7 +181,9 @@ impl FailureKind {
             | LoadError::Unusable(_)
             | LoadError::NothingValid
             | LoadError::TooMuchLoss { .. } => FailureKind::Extract,
-            LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) => FailureKind::Runtime,
+            LoadError::Read(_) | LoadError::Report(_) | LoadError::Index(_) | LoadError::AccessLog(_) => {
+                FailureKind::Runtime
+            }
         }
     }
 }
@@ -208,10 +217,11 @@ async fn load(
         ReportName::Human => ReportFormat::Human,
         ReportName::Json => ReportFormat::Json,
     };
+    let record = LoadRecord { accesses: api.accesses.clone(), actor: agent_actor(&agent) };
     let done = tokio::task::spawn_blocking(move || {
         let _held = held;
         let mut report = ReportWriter::new(format, Vec::new()).with_noun("line");
-        let result = load_extract_from(&settings, &mut input, &options, &mut report);
+        let result = load_extract_from(&settings, &mut input, &options, &mut report, &record);
         (result, report.into_inner(), input)
     })
     .await;

@@ -191,6 +191,11 @@ impl IndexBuilder {
         }
     }
 
+    /// The id of the extract this index holds (a UUID, in its `meta` and in the access log).
+    pub fn extract_id(&self) -> &str {
+        &self.extract_id
+    }
+
     /// Persons added so far.
     pub fn persons(&self) -> u64 {
         self.staged.len() as u64

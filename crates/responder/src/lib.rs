@@ -16,6 +16,9 @@
 //!   person.
 //! - **Duplicates and reminders**: a chunk seen before is answered again, in full, from the data
 //!   as it is then — the reminder exists for a response that was lost.
+//! - **Access log** (DESIGN §7.1): each chunk answered is an `export` by `daemon:responder`
+//!   (per chunk, never per person; [`service`]), each extract loaded a `create` by whoever
+//!   loaded it ([`load`]), in the daemon's `data_dir/access.db`; identifiers only.
 //! - **Logs never contain NIRs**: events carry case ids, chunk indexes, counts and body codes.
 #![forbid(unsafe_code)]
 
@@ -30,10 +33,10 @@ pub mod source;
 
 pub use index::{IndexStats, INDEX_FILE};
 pub use load::{
-    check_extract_source, load_extract, load_extract_from, load_extract_with, LoadError, LoadOptions, LoadSummary,
-    DEFAULT_MAX_LOSS_PERCENT,
+    check_extract_source, load_extract, load_extract_from, load_extract_recorded, load_extract_with, LoadError,
+    LoadOptions, LoadRecord, LoadSummary, DEFAULT_MAX_LOSS_PERCENT,
 };
-pub use service::{Responder, ResponderError, ResponderStats, StatsSnapshot};
+pub use service::{Responder, ResponderError, ResponderStats, StatsSnapshot, DAEMON};
 pub use settings::{ExtractSettings, PostgresSettings, ResponderSettings, SettingsError, SourceSettings};
 pub use source::extract::ExtractSource;
 pub use source::postgres::PostgresSource;

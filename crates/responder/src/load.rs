@@ -10,11 +10,19 @@
 //! markedly fewer persons than the current one (more than [`LoadOptions::max_loss_percent`] of
 //! them, 10 % by default): half the lines rejected for a format change would otherwise leave
 //! half the body's population answered *not found*. `--force` replaces it anyway.
+//!
+//! A load by a person ([`load_extract_from`] for the local API, [`load_extract_recorded`] for
+//! `--without-daemon`) is written to the daemon's access log ([`LoadRecord`]): kind `create`,
+//! object the new extract's id, recorded **before** the new index is installed, so an index
+//! answered from always has its entry (a failed install leaves an entry for an extract never
+//! answered from, never the reverse). A failure to write it keeps the current index.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use passerelle_access_log::{AccessEntry, AccessKind, AccessLogError, Accesses};
 
 use passerelle_protocol::v1::Category;
 use passerelle_selection::{
@@ -92,6 +100,24 @@ pub enum LoadError {
     TooMuchLoss { previous: u64, new: u64, max: u8, rejected: u64 },
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error("cannot record the load in the access log: the current index is kept")]
+    AccessLog(#[source] AccessLogError),
+}
+
+/// Who loads, for the access log (module docs): the daemon's log and the actor, `agent:<id>`
+/// through the local API, `os-user:<account>` for `--without-daemon`.
+#[derive(Debug, Clone)]
+pub struct LoadRecord {
+    pub accesses: Accesses,
+    pub actor: String,
+}
+
+impl LoadRecord {
+    /// Records the `create` of `extract_id`, durably.
+    fn record(&self, extract_id: &str) -> Result<(), LoadError> {
+        let entry = AccessEntry::new(SystemTime::now(), self.actor.clone(), AccessKind::Create, extract_id);
+        self.accesses.record(&entry).map(drop).map_err(LoadError::AccessLog)
+    }
 }
 
 /// The share of `previous` persons that `new` lacks, in percent (0 when it has as many or more).
@@ -125,7 +151,22 @@ pub fn load_extract_with<W: Write>(
     let started = Instant::now();
     check_extract_source(settings)?;
     let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
-    load_from(settings, file, options, report, started)
+    load_from(settings, file, options, report, started, None)
+}
+
+/// [`load_extract_with`], the load recorded in the access log before the new index is installed
+/// (`responder load --without-daemon`).
+pub fn load_extract_recorded<W: Write>(
+    settings: &ResponderSettings,
+    path: &Path,
+    options: &LoadOptions,
+    report: &mut ReportWriter<W>,
+    record: &LoadRecord,
+) -> Result<LoadSummary, LoadError> {
+    let started = Instant::now();
+    check_extract_source(settings)?;
+    let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
+    load_from(settings, file, options, report, started, Some(record))
 }
 
 /// Ok when the settings are valid and the source is an extract (a PostgreSQL source has no
@@ -138,7 +179,7 @@ pub fn check_extract_source(settings: &ResponderSettings) -> Result<(), LoadErro
     Ok(())
 }
 
-/// [`load_extract_with`] for an extract read from `input` (the bytes the local API receives
+/// [`load_extract_recorded`] for an extract read from `input` (the bytes the local API receives
 /// from the agent's CLI) rather than from a file of the daemon's. Blocking: call it from
 /// `spawn_blocking`.
 pub fn load_extract_from<R: Read, W: Write>(
@@ -146,10 +187,11 @@ pub fn load_extract_from<R: Read, W: Write>(
     input: R,
     options: &LoadOptions,
     report: &mut ReportWriter<W>,
+    record: &LoadRecord,
 ) -> Result<LoadSummary, LoadError> {
     let started = Instant::now();
     check_extract_source(settings)?;
-    load_from(settings, input, options, report, started)
+    load_from(settings, input, options, report, started, Some(record))
 }
 
 fn load_from<R: Read, W: Write>(
@@ -158,6 +200,7 @@ fn load_from<R: Read, W: Write>(
     options: &LoadOptions,
     report: &mut ReportWriter<W>,
     started: Instant,
+    record: Option<&LoadRecord>,
 ) -> Result<LoadSummary, LoadError> {
     let encoding = options.encoding;
     let held = settings.validate()?;
@@ -219,6 +262,9 @@ fn load_from<R: Read, W: Write>(
                 });
             }
         }
+    }
+    if let Some(record) = record {
+        record.record(builder.extract_id())?;
     }
     let index = builder.commit()?;
     tracing::info!(

@@ -6,7 +6,12 @@
 //!    rejects it (the broker dead-letters it) and tells the observatory why (a notice);
 //! 2. splits the asked categories into answerable and declined ([`crate::answer::plan`]);
 //! 3. looks the whole chunk up in one call to the source;
-//! 4. publishes the response (routing key: the observatory's code, the solicitation's `sender`;
+//! 4. records the chunk in the daemon's access log ([`Accesses`]: kind `export`, actor
+//!    `daemon:responder`, object the case id; one entry per chunk, never per person) before the
+//!    response leaves: a redelivered chunk may be recorded twice, an answered one never zero
+//!    times. A failure to write the log is transient: the chunk is retried, never answered
+//!    untraced;
+//! 5. publishes the response (routing key: the observatory's code, the solicitation's `sender`;
 //!    expiry: [`crate::answer::response_expiry`]) and acknowledges only once the broker confirmed
 //!    it. A source or broker failure leaves the delivery unacknowledged, retried with backoff;
 //!    a response whose expiry has already passed is not sent (the observatory has closed the
@@ -21,9 +26,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use passerelle_access_log::{AccessKind, AccessLogError, Accesses};
 use passerelle_bus::{Bus, BusError, Delivery, Handler, Message, NoticeReason, Outgoing, Queue, Verdict};
 use passerelle_protocol::rules::{Clock, SystemClock};
-use passerelle_protocol::untrusted::{Shown, REASON_CHARS};
+use passerelle_protocol::untrusted::{is_identifier, Shown, REASON_CHARS};
 use passerelle_protocol::v1::{self, Category, PersonStatus};
 use tracing::Instrument;
 
@@ -44,7 +50,12 @@ pub enum ResponderError {
     Source(#[from] SourceError),
     #[error("cannot consume the solicitation queue")]
     Bus(#[from] BusError),
+    #[error("cannot open the access log")]
+    AccessLog(#[from] AccessLogError),
 }
+
+/// The responder's name as the actor of its machine actions in the access log (`daemon:responder`).
+pub const DAEMON: &str = "responder";
 
 /// Running totals, for the demo, the benchmark and tests (no personal data).
 #[derive(Debug, Default)]
@@ -93,10 +104,12 @@ impl std::fmt::Debug for Responder {
 }
 
 impl Responder {
-    /// Validates the settings and builds the data source (no connection yet for PostgreSQL; an
-    /// extract source must have an index for this body already: `passerelle responder load`).
+    /// Validates the settings, opens the access log in `data_dir` (the daemon's one handle on
+    /// it) and builds the data source (no connection yet for PostgreSQL; an extract source must
+    /// have an index for this body already: `passerelle responder load`).
     pub async fn build(settings: &ResponderSettings, bus: Arc<dyn Bus>) -> Result<Responder, ResponderError> {
         let held = settings.validate()?;
+        let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)?;
         let source: Arc<dyn DataSource> = match &settings.source {
             SourceSettings::Extract(_) => {
                 let source = ExtractSource::new(settings.index_path(), settings.body.clone());
@@ -106,16 +119,24 @@ impl Responder {
             }
             SourceSettings::Postgres(pg) => Arc::new(PostgresSource::new(pg)?),
         };
-        Ok(Responder::with_source(settings.body.clone(), held, source, bus).with_consumers(settings.consumers))
+        Ok(Responder::with_source(settings.body.clone(), held, source, bus, accesses)
+            .with_consumers(settings.consumers))
     }
 
-    /// A responder over any source (tests, the demo).
-    pub fn with_source(body: String, held: Vec<Category>, source: Arc<dyn DataSource>, bus: Arc<dyn Bus>) -> Responder {
+    /// A responder over any source, recording the chunks it answers in `accesses`.
+    pub fn with_source(
+        body: String,
+        held: Vec<Category>,
+        source: Arc<dyn DataSource>,
+        bus: Arc<dyn Bus>,
+        accesses: Accesses,
+    ) -> Responder {
         let handler = Arc::new(SolicitationHandler {
             body,
             held,
             source,
             bus: Arc::clone(&bus),
+            accesses,
             clock: Arc::new(SystemClock),
             stats: Arc::new(ResponderStats::default()),
         });
@@ -142,6 +163,12 @@ impl Responder {
     /// The categories it answers.
     pub fn held(&self) -> &[Category] {
         &self.handler.held
+    }
+
+    /// The daemon's access log: the handle the running handler writes with, shared with the
+    /// local API (its loads and refusals), so one process holds one handle on the file.
+    pub fn accesses(&self) -> &Accesses {
+        &self.handler.accesses
     }
 
     /// Running totals, shared with the running handler.
@@ -214,6 +241,8 @@ struct SolicitationHandler {
     held: Vec<Category>,
     source: Arc<dyn DataSource>,
     bus: Arc<dyn Bus>,
+    /// Where each chunk answered is recorded before its response is published.
+    accesses: Accesses,
     clock: Arc<dyn Clock>,
     stats: Arc<ResponderStats>,
 }
@@ -266,6 +295,10 @@ impl SolicitationHandler {
         let Some(respond_by) = solicitation.respond_by.as_ref().and_then(answer::system_time) else {
             return self.refuse(NoticeReason::Invalid, "no valid respond_by".to_owned());
         };
+        // The case id names the chunk in the access log, which holds identifiers only.
+        if !is_identifier(&solicitation.case_id) {
+            return self.refuse(NoticeReason::Invalid, "its case id is not an identifier".to_owned());
+        }
         let plan: Plan = answer::plan(&solicitation.wanted, &self.held);
         let subjects: Vec<Subject> = solicitation.persons.iter().map(Subject::from).collect();
         let found = match self.source.lookup(&subjects, &plan.answerable).await {
@@ -283,6 +316,10 @@ impl SolicitationHandler {
         let now = self.clock.now();
         let expires_at = answer::response_expiry(respond_by, now);
         let outgoing = Outgoing::new(Message::Response(response), solicitation.sender.clone(), expires_at);
+        if let Err(error) = self.record_export(now, &solicitation.case_id).await {
+            tracing::warn!(error = %error, "cannot write the access log: the chunk will be retried");
+            return Verdict::RetryLater(error);
+        }
         // A development hook (never armed in production): a crash here leaves the chunk unacked,
         // so the broker delivers it again and it is answered again.
         passerelle_hooks::fault_point("responder.after_answer_before_publish");
@@ -308,6 +345,22 @@ impl SolicitationHandler {
                 tracing::warn!(error = %error_chain(&error), "cannot publish the response: the chunk will be retried");
                 Verdict::RetryLater(error.to_string())
             }
+        }
+    }
+}
+
+impl SolicitationHandler {
+    /// Records the chunk of `case_id` answered (`export` by `daemon:responder`), durably, off
+    /// the async workers (the write syncs the file); the error comes with its causes, on one line.
+    async fn record_export(&self, at: std::time::SystemTime, case_id: &str) -> Result<(), String> {
+        let (accesses, case_id) = (self.accesses.clone(), case_id.to_owned());
+        let written =
+            tokio::task::spawn_blocking(move || accesses.record_machine(at, DAEMON, AccessKind::Export, &case_id))
+                .await;
+        match written {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(error_chain(&e)),
+            Err(e) => Err(format!("the access log write stopped: {e}")),
         }
     }
 }

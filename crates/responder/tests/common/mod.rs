@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use passerelle_access_log::{Accesses, StoredEntry};
 use passerelle_bus::{Bus, BusSettings, Consumer, Delivery, Handler, Message, Outgoing, Queue, Verdict};
 use passerelle_protocol::nir::{self, Nir};
 use passerelle_protocol::v1::{self, Category, Sex};
@@ -190,6 +191,8 @@ pub type Cleanup = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> +
 /// A running responder and the observatory double around it.
 pub struct Stack {
     pub settings: ResponderSettings,
+    /// The running responder's access log (its own handle).
+    pub accesses: Accesses,
     pub dir: tempfile::TempDir,
     observatory: Arc<dyn Bus>,
     responses: mpsc::UnboundedReceiver<v1::Response>,
@@ -218,6 +221,7 @@ impl Stack {
         let report = load(&settings, &extract);
         assert_eq!(report.len(), 1, "a clean extract: {report:?}");
         let responder = Responder::build(&settings, responder_bus).await.expect("the responder builds");
+        let accesses = responder.accesses().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(responder.run_until_stopped(async {
             let _ = stopped.await;
@@ -234,6 +238,7 @@ impl Stack {
             .expect("the double consumes its notices");
         Stack {
             settings,
+            accesses,
             dir,
             observatory,
             responses,
@@ -301,6 +306,28 @@ impl Stack {
             cleanup().await;
         }
     }
+}
+
+/// Every entry of an access log, year by year, in order.
+pub fn access_entries(accesses: &Accesses) -> Vec<StoredEntry> {
+    let log = accesses.log();
+    log.years().unwrap().into_iter().flat_map(|year| log.entries(year, 0, 100_000).unwrap()).collect()
+}
+
+/// Whether `needle` appears in `haystack`'s bytes.
+pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The bytes of the access log's files in `data_dir` (the database and its write-ahead log).
+pub fn access_log_bytes(data_dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["access.db", "access.db-wal"] {
+        if let Ok(b) = std::fs::read(data_dir.join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
 }
 
 pub use passerelle_test_support::amqp_url;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::common;
 
 use common::*;
+use passerelle_access_log::{AccessKind, Accesses};
 use passerelle_bus::BusSettings;
 use passerelle_local_api::{Access, AccessOutcome, ApiServer, Client, KeptAccesses, RegistryHandle};
 use passerelle_responder::api::{
@@ -24,6 +25,8 @@ struct Served {
     dir: tempfile::TempDir,
     settings: ResponderSettings,
     kept: Arc<KeptAccesses>,
+    /// The daemon's access log, as the routes write it.
+    accesses: Accesses,
     server: ApiServer,
     client: Client,
 }
@@ -53,15 +56,16 @@ fn serve_with(account: &str, roles: &[&str], settings: impl FnOnce(&Path) -> Res
     let kept = Arc::new(KeptAccesses::default());
     let socket = dir.path().join("run").join("responder-cnaf.sock");
     let stats = Arc::new(ResponderStats::default());
+    let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone).unwrap();
     let server = ApiServer::start(
         &socket,
-        routes(settings.clone(), Some(stats)),
+        routes(settings.clone(), Some(stats), accesses.clone()),
         RegistryHandle::load(&registry).unwrap(),
         kept.clone(),
     )
     .unwrap();
     let client = Client::new(&socket).for_daemon("responder run");
-    Served { dir, settings, kept, server, client }
+    Served { dir, settings, kept, accesses, server, client }
 }
 
 fn serve(roles: &[&str]) -> Served {
@@ -228,5 +232,32 @@ async fn options_the_daemon_does_not_understand_are_a_bad_request() {
     assert_eq!(e.code(), Some("bad_request"), "{e:?}");
     assert!(e.to_string().contains("encoding=utf-8|windows-1252"), "{e}");
     assert!(!s.settings.index_path().exists());
+    s.server.stop().await;
+}
+
+/// A load through the API is a `create` by the agent, of the extract's id, in the daemon's
+/// access log; a load the guard refuses writes nothing; the log verifies and holds no NIR.
+#[tokio::test]
+async fn a_load_is_recorded_as_a_create_by_the_agent_and_the_log_holds_no_nir() {
+    let s = serve(&["responder-admin"]);
+    let extract = s.path("extract.csv");
+    write_extract(&extract, &(1..=10).map(|n| Line::new(&nir(n)).rsa("oui")).collect::<Vec<_>>());
+    let answer: LoadAnswer = s.client.upload(&query(ReportName::Human).path(), &extract).await.unwrap();
+    let extract_id = loaded(&answer).index.extract_id.clone();
+    write_extract(&extract, &[Line::new(&nir(1))]);
+    let kept: LoadAnswer = s.client.upload(&query(ReportName::Human).path(), &extract).await.unwrap();
+    assert!(matches!(kept.outcome, LoadOutcome::Kept { .. }), "{kept:?}");
+
+    let entries = access_entries(&s.accesses);
+    assert_eq!(entries.len(), 1, "one load installed, one entry: {entries:?}");
+    let e = &entries[0];
+    assert_eq!((e.agent.as_str(), e.kind, e.object.as_str()), ("agent:agent-0007", AccessKind::Create, &*extract_id));
+    assert!(!e.concerns_person);
+    assert!(s.accesses.log().verify().unwrap().is_intact());
+    let bytes = access_log_bytes(&s.settings.data_dir);
+    assert!(!bytes.is_empty());
+    for n in 1..=10 {
+        assert!(!bytes_contain(&bytes, nir(n).as_str()), "no NIR in access.db");
+    }
     s.server.stop().await;
 }
