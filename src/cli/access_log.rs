@@ -139,6 +139,9 @@ pub fn describe(report: &TrailReport) -> String {
             report.witness_problem.as_deref().unwrap_or("no answer")
         )),
     }
+    if let Some(unreadable) = &report.unreadable {
+        text.push_str(&format!("  ! {unreadable}\n"));
+    }
     for y in &report.years {
         let state = if y.closed && y.entries == 0 {
             "closed at the witness and dropped (retention run)".to_owned()

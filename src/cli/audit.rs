@@ -78,7 +78,10 @@ fn verify(args: &VerifyArgs) -> CliResult {
     if report.intact {
         Ok(Outcome::Success)
     } else {
-        eprintln!("passerelle: the audit trail of the observatory at {} does not verify (see above)", client.socket().display());
+        eprintln!(
+            "passerelle: the audit trail of the observatory at {} does not verify (see above)",
+            client.socket().display()
+        );
         Ok(Outcome::Rejections)
     }
 }

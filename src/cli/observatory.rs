@@ -44,7 +44,7 @@ The settings file (TOML; PASSERELLE_… environment variables override it, `__` 
   respond_by_default_days = 7          # when a request gives no deadline
   retention_days = 30                  # payload cap: 1 to 30, a larger value is refused (art. 5)
   chunk_size = 1000                    # persons per solicitation and result chunk
-  audit_retention_years = 4            # audit years kept besides the current one (at most 4)
+  audit_retention_years = 4            # audit years kept besides the current one (4: fixed by the norm)
   statistics_retention_days = 1826     # statistics rows (at most 5 years)
   rebuild_interval_s = 60              # a purge is unreadable on disk within this (at most 3600)
   [routing]                            # category → bodies asked (default: the catalogue's)

@@ -92,7 +92,7 @@ fn every_legal_limit_out_of_range_is_refused_with_its_range_and_source() {
         ("respond_by_default_days = 0", "`respond_by_default_days`: 0 is out of range: from 1 to 21 days"),
         (
             "audit_retention_years = 10",
-            "`audit_retention_years`: 10 is out of range: from 0 to 4 years besides the current one (the CNIL norm",
+            "`audit_retention_years`: 10 is out of range: from 4 to 4 years besides the current one (the CNIL norm",
         ),
         (
             "statistics_retention_days = 2000",

@@ -154,7 +154,11 @@ fn a_year_is_dropped_only_through_a_witnessed_year_closed_checkpoint_five_years_
             assert!(closed["findings"].as_array().unwrap().is_empty(), "{report}");
             break report;
         }
-        assert!(Instant::now() < deadline, "the year {year} was never closed and dropped: {report}\n{}", stack.log_tails(20));
+        assert!(
+            Instant::now() < deadline,
+            "the year {year} was never closed and dropped: {report}\n{}",
+            stack.log_tails(20)
+        );
         std::thread::sleep(Duration::from_millis(300));
     };
     let shown = access_log(&stack, REQUESTER_DAEMON, "requester", &["show", "--json", "--year", &year.to_string()]);

@@ -7,9 +7,8 @@
 //!   text in which a valid NIR appears, so the trail stays verifiable and keepable after every
 //!   payload is purged.
 //! - **One chain per calendar year**: entry `(year, seq)` with `seq` from 1; the first entry of a
-//!   year carries the last hash of the previous year present. Whole old years can therefore be
-//!   deleted ([`Tx::audit_delete_years_before`], retention: the current year and the four before,
-//!   the norm's rule for access logs) and what remains still verifies.
+//!   year carries the last hash of the previous year present, so a whole old year can go
+//!   ([`Tx::audit_delete_year`], from year + 5) and what remains still verifies.
 //! - **Tamper evidence**: [`Tx::audit_verify`] recomputes every hash and link and names the
 //!   first entry altered, deleted or moved. A head row (the last entry's year, seq and hash),
 //!   written in the same transaction as each entry, also catches the deletion of the newest
@@ -377,22 +376,14 @@ impl Tx<'_> {
 
     /// The hash of entry `seq` of `year`, if the trail holds it.
     pub fn audit_hash_at(&self, year: i32, seq: i64) -> Result<Option<String>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT hash FROM audit WHERE year = ?1 AND seq = ?2")?
-            .query_row(params![year, seq], |r| r.get(0))
-            .optional()?)
+        let mut statement = self.tx.prepare_cached("SELECT hash FROM audit WHERE year = ?1 AND seq = ?2")?;
+        Ok(statement.query_row(params![year, seq], |r| r.get(0)).optional()?)
     }
 
     /// Deletes the chain of `year` whole (its witness took its year-closed checkpoint); returns
     /// how many entries went.
     pub fn audit_delete_year(&self, year: i32) -> Result<usize> {
         self.execute("DELETE FROM audit WHERE year = ?1", [year])
-    }
-
-    /// Deletes every entry of the years before `year` (retention); returns how many.
-    pub fn audit_delete_years_before(&self, year: i32) -> Result<usize> {
-        self.execute("DELETE FROM audit WHERE year < ?1", [year])
     }
 }
 
@@ -579,7 +570,7 @@ mod tests {
     #[test]
     fn whole_old_years_can_go_and_the_rest_still_verifies() {
         let (_dir, store) = store_with_entries(5);
-        assert_eq!(store.write(|tx| tx.audit_delete_years_before(2026)).unwrap(), 2);
+        assert_eq!(store.write(|tx| tx.audit_delete_year(2025)).unwrap(), 2);
         let v = verify(&store);
         assert_eq!((v.entries, v.broken), (3, None));
     }

@@ -113,8 +113,9 @@ impl Engine {
         })
     }
 
-    /// Statistics older than their cap, audit years older than the policy, old inbox ids, the
-    /// access log's person hashes older than the observatory's cap.
+    /// Statistics older than their cap, old inbox ids, the access log's person hashes older than
+    /// the observatory's cap. (The audit trail's years go whole once their retention has run,
+    /// through a year-closed checkpoint its witness accepts: `passerelle-trails`.)
     fn apply_retention(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let statistics_cutoff = now.checked_sub(self.config.statistics_retention);
@@ -122,7 +123,6 @@ impl Engine {
             Some(cutoff) => self.statistics.purge_before(cutoff)?,
             None => 0,
         };
-        let first_kept_year = year_of(now) - self.config.audit_retention_years as i32;
         self.store.write(|tx| {
             if deleted_statistics > 0 {
                 self.audit(
@@ -131,16 +131,6 @@ impl Engine {
                     None,
                     &self.own_actor(),
                     serde_json::json!({ "rows": deleted_statistics }),
-                )?;
-            }
-            let deleted_audit = tx.audit_delete_years_before(first_kept_year)?;
-            if deleted_audit > 0 {
-                self.audit(
-                    tx,
-                    Action::AuditRetention,
-                    None,
-                    &self.own_actor(),
-                    serde_json::json!({ "entries": deleted_audit, "years_before": first_kept_year }),
                 )?;
             }
             if let Some(cutoff) = now.checked_sub(self.config.retention) {

@@ -7,7 +7,7 @@
 //! respond_by_default_days = 7          # deadline when the request gives none (1 to 21)
 //! retention_days = 30                  # payload cap: 1 to 30 (art. 5: 30 days at most)
 //! chunk_size = 1000                    # persons per solicitation / result chunk
-//! audit_retention_years = 4            # audit years kept besides the current one (at most 4)
+//! audit_retention_years = 4            # audit years kept besides the current one (4: fixed by the norm)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
 //! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
 //! # profile = "development"            # only to honour [development] hooks (passerelle_hooks)

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use passerelle_access_log::Accesses;
 use passerelle_observatory::AuditTrail;
+use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::rules::Clock;
 use passerelle_trails::{
@@ -21,6 +22,8 @@ use crate::{PartyError, PartySettings};
 pub struct ObservatoryAuditTrail {
     pub trail: AuditTrail,
     pub calendar: LegalCalendar,
+    /// `observatory:<code>`, the actor of the entry saying a year was dropped.
+    pub actor: String,
 }
 
 impl Trail for ObservatoryAuditTrail {
@@ -59,7 +62,10 @@ impl Trail for ObservatoryAuditTrail {
         if year >= self.calendar.oldest_retained_year(now) {
             return Err(TrailError(format!("the audit trail's year {year} is still retained")));
         }
-        self.trail.delete_year(year).map(drop).map_err(TrailError::from_error)
+        let entries = self.trail.delete_year(year).map_err(TrailError::from_error)?;
+        let detail = serde_json::json!({ "entries": entries, "year": year });
+        let entry = AuditEntry::new(now, Action::AuditRetention, None, &self.actor, detail);
+        self.trail.append(&entry).map(drop).map_err(TrailError::from_error)
     }
 
     fn purges(&self) -> u64 {
@@ -77,12 +83,12 @@ pub async fn start(
     clock: Arc<dyn Clock>,
 ) -> Result<DaemonTrails, PartyError> {
     let calendar = settings.trails().time_zone;
+    let party = settings.role().code().to_owned();
     let mut trails: Vec<Arc<dyn Trail>> =
         vec![Arc::new(AccessLogTrail::new(accesses.clone(), settings.kind().command()))];
     if let Some(trail) = audit {
-        trails.push(Arc::new(ObservatoryAuditTrail { trail, calendar }));
+        trails.push(Arc::new(ObservatoryAuditTrail { trail, calendar, actor: format!("observatory:{party}") }));
     }
-    let party = settings.role().code().to_owned();
     let setup = TrailsSetup {
         party: &party,
         witness: settings.witness(),

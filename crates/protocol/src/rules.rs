@@ -91,7 +91,7 @@ pub const STATISTICS_RETENTION_DAYS: LegalRange = LegalRange {
 
 /// `audit_retention_years` of an observatory: years kept besides the current one.
 pub const AUDIT_RETENTION_YEARS: LegalRange = LegalRange {
-    min: 0,
+    min: 4,
     max: 4,
     unit: "years besides the current one",
     source: "the CNIL norm: access logs are kept the current year and the 4 following",

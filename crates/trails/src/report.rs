@@ -25,6 +25,10 @@ pub struct TrailReport {
     /// Whether the witness answered; when it did not, why (the trail's own check still ran).
     pub witness_answered: bool,
     pub witness_problem: Option<String>,
+    /// The trail could not be read at all (its tables dropped, its file replaced by another):
+    /// the years the witness holds are then all reported missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     pub years: Vec<YearReport>,
     /// No finding in any year: the chain holds and matches every witnessed checkpoint.
     pub intact: bool,
@@ -57,16 +61,25 @@ pub async fn verify(
 ) -> Result<TrailReport, CheckpointError> {
     let name = trail.name();
     let read = |source| CheckpointError::Trail { trail: name.to_owned(), source };
-    let chains = trail.check_chain().map_err(read)?;
-    let heads = trail.heads().map_err(read)?;
+    let (chains, heads, unreadable) = match (trail.check_chain(), trail.heads()) {
+        (Ok(chains), Ok(heads)) => (chains, heads, None),
+        (Err(e), _) | (_, Err(e)) => (
+            Vec::new(),
+            Vec::new(),
+            Some(format!(
+                "the trail cannot be read ({e}): its tables were dropped or its file replaced behind the daemon"
+            )),
+        ),
+    };
     let mut report = TrailReport {
         party: checkpointer.party().to_owned(),
         trail: name.to_owned(),
         witness: checkpointer.witness().map(str::to_owned),
         witness_answered: false,
         witness_problem: None,
+        intact: unreadable.is_none(),
+        unreadable,
         years: Vec::new(),
-        intact: true,
     };
     let held = match checkpointer.witness() {
         None => {
@@ -107,6 +120,9 @@ pub async fn verify(
             year_report.closed = held.years_closed.contains(&year);
             if held.years_held.contains(&year) {
                 match checkpointer.fetch(name, year, timeout).await {
+                    Ok(_) if report.unreadable.is_some() => year_report
+                        .findings
+                        .push(format!("the witness holds checkpoints of {year}, which the trail no longer gives")),
                     Ok(answer) => against_witness(checkpointer, trail, &answer, &mut year_report).map_err(read)?,
                     Err(e) => year_report
                         .findings

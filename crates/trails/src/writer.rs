@@ -217,11 +217,29 @@ impl Checkpointer {
     }
 
     /// Sends a `year-closed` checkpoint for every year whose retention has run (the year is
-    /// dropped when the witness accepts it, [`Checkpointer::on_receipt`]).
+    /// dropped when the witness accepts it, [`Checkpointer::on_receipt`]); without a witness,
+    /// drops those years at once.
     pub async fn close_expired_years(&self) -> Result<usize, CheckpointError> {
-        let Some(witness) = &self.witness else { return Ok(0) };
         let now = self.clock.now();
         let oldest_kept = self.calendar.oldest_retained_year(now);
+        let Some(witness) = &self.witness else {
+            for trail in &self.trails {
+                let heads = trail
+                    .heads()
+                    .map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
+                for head in heads.into_iter().filter(|h| h.year < oldest_kept) {
+                    trail
+                        .drop_year(head.year, now)
+                        .map_err(|source| CheckpointError::Trail { trail: trail.name().to_owned(), source })?;
+                    tracing::info!(
+                        trail = trail.name(),
+                        year = head.year,
+                        "dropped a year whose retention has run (no witness)"
+                    );
+                }
+            }
+            return Ok(0);
+        };
         let mut outgoing = Vec::new();
         for trail in &self.trails {
             let heads =

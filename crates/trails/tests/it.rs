@@ -244,3 +244,16 @@ async fn without_an_answer_verify_still_checks_the_chain_and_says_the_witness_is
         "the checkpoints and the query wait in its queue"
     );
 }
+
+#[tokio::test]
+async fn dropped_tables_are_reported_with_the_years_the_witness_holds() {
+    let p = pair().await;
+    record(&p.accesses, 3);
+    witnessed(&p, 3).await;
+    let db = passerelle_sqlite::testing::raw_connection(&p.writer_dir.join("access.db")).unwrap();
+    db.execute_batch("DROP TABLE access_person; DROP TABLE access_entry; DROP TABLE access_head;").unwrap();
+    let report = report(&p).await;
+    assert!(!report.intact && report.unreadable.as_deref().unwrap_or("").contains("tables were dropped"), "{report:?}");
+    let findings = &report.years.iter().find(|y| y.year == year()).unwrap().findings;
+    assert!(findings.iter().any(|f| f.contains("no longer gives")), "{findings:?}");
+}
