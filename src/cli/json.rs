@@ -18,6 +18,8 @@ pub const ACCESS_LOG_ENTRY: &str = "passerelle.access-log-entry/1";
 pub const ACCESS_LOG_VERIFY: &str = "passerelle.access-log-verify/1";
 /// `requester status --json`: one object per case, a line each.
 pub const REQUESTER_CASE: &str = "passerelle.requester-case/1";
+/// `requester person --json`: one object, the person's row of a case's contact list.
+pub const REQUESTER_PERSON: &str = "passerelle.requester-person/1";
 /// `requester purge --json`: one object.
 pub const REQUESTER_PURGE: &str = "passerelle.requester-purge/1";
 /// `demo --json`: one object, the summary.
@@ -39,6 +41,7 @@ const ALL: &[&str] = &[
     ACCESS_LOG_ENTRY,
     ACCESS_LOG_VERIFY,
     REQUESTER_CASE,
+    REQUESTER_PERSON,
     REQUESTER_PURGE,
     DEMO,
     BENCH,

@@ -37,6 +37,7 @@ pub mod observatory;
 pub mod requester;
 pub mod requester_api;
 pub mod requester_cases;
+pub mod requester_person;
 mod requester_wait;
 pub mod responder;
 pub mod stats;

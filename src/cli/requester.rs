@@ -40,6 +40,10 @@ pub enum Command {
     Status(super::requester_cases::StatusArgs),
     /// Get a case's result from the daemon and write it here, mode 0600.
     Fetch(super::requester_cases::FetchArgs),
+    /// Look one person up in a case's contact list: their row (names, contact details, rank,
+    /// answers), the lookup recorded in the daemon's access log.
+    #[command(after_long_help = super::requester_person::PERSON_HELP)]
+    Person(super::requester_person::PersonArgs),
     /// Have the daemon purge now every case whose retention (24 months at most) has ended; say
     /// what went.
     Purge(super::requester_cases::PurgeArgs),
@@ -125,6 +129,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Run(args) => super::requester_cases::run(args),
         Command::Status(args) => super::requester_cases::status(args),
         Command::Fetch(args) => super::requester_cases::fetch(args),
+        Command::Person(args) => super::requester_person::person(args),
         Command::Purge(args) => super::requester_cases::purge(args),
     }
 }

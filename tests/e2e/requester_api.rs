@@ -59,6 +59,30 @@ fn an_agent_submits_follows_and_fetches_through_the_requester_daemon_and_may_not
         "the summary names the files written here: {summary}"
     );
 
+    // person: one row of the list, as the JSON Lines file gives it; the NIR from stdin too.
+    let nir = rows[0]["selection"]["nir"].as_str().expect("the selection's nir column").to_owned();
+    let o = under_umask_000(&["requester", "person", "--config", &config_s, "--case", &case, "--nir", &nir, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let person: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(person["format"], "passerelle.requester-person/1");
+    for key in ["rank", "score", "line", "selection", "categories", "status"] {
+        assert_eq!(person[key], rows[0][key], "{key}");
+    }
+    let mut piped = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["requester", "person", "--config", &config_s, "--case", &case, "--nir", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut piped.stdin.take().unwrap(), format!("{nir}\n").as_bytes()).unwrap();
+    let o = piped.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&format!("case {case}")), "{}", text(&o));
+    let o = under_umask_000(&["requester", "person", "--config", &config_s, "--case", &case, "--nir", "1840575123"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("1840575123"), "a malformed NIR is not repeated: {}", text(&o));
+
     // A submit that waits: the consolidated result written here, where --out says.
     let waited = stack.dir().join("agent").join("waited.csv");
     let o = under_umask_000(&[

@@ -264,8 +264,7 @@ impl Party {
         let accesses = match service {
             Service::Observatory(o) => o.accesses(),
             Service::Responder(r) => r.accesses().clone(),
-            _ => Accesses::open_in(settings.data_dir(), settings.trails().time_zone)
-                .map_err(|e| PartyError::Runtime(anyhow!(e).context("cannot open the access log")))?,
+            Service::Requester(r) => r.accesses().clone(),
         };
         let audit = match service {
             Service::Observatory(o) => Some(o.audit_trail()),
@@ -332,9 +331,10 @@ impl Party {
                 };
                 (routes, Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_responder::DAEMON, clock }))
             }
+            // `accesses` is the requester's own handle (`wire_trails`).
             Service::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),
-                Arc::new(api::AccessLogTrail { accesses, daemon: "requester", clock }),
+                Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_requester::service::DAEMON, clock }),
             ),
         };
         api::DaemonApi::start(settings, routes.merge(trail_routes), trail).await

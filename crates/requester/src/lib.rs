@@ -9,6 +9,9 @@
 //!   `wait_for_results`, `write_result`, `write_case`, `status`, `purge`, `run_until_stopped`.
 //! - [`RequesterSettings`] ([`settings`]): branch, office, folders, broker, retention, ranking.
 //! - [`store`]: the SQLite store with its scrubbing purge.
+//! - The daemon's access log ([`Requester::accesses`], `data_dir/access.db`): every agent call
+//!   of [`api`] that touches personal data, and the machine actions (a result chunk or a
+//!   refusal stored, a case purged, by `daemon:requester`), recorded before they take effect.
 //! - [`consolidate`]: the merge rule when bodies disagree; [`ranking`]: score and rank;
 //!   [`export`]: the CSV / JSON Lines / summary files and their column scheme.
 //!

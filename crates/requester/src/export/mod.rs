@@ -47,8 +47,11 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use uuid::Uuid;
 
+mod person;
 mod staged;
 mod summary;
+
+pub use person::{person_in_case, PersonLookup};
 
 pub use staged::partial_path;
 use staged::Staged;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indicatif::ProgressBar;
+use passerelle_access_log::{daemon_actor, AccessEntry, AccessKind, Accesses};
 use passerelle_bus::{Bus, BusError, Consumer, Handler, Outgoing, Queue};
 use passerelle_protocol::rules::Clock;
 use passerelle_protocol::territory::Territories;
@@ -77,11 +78,19 @@ pub enum RequesterError {
     Bus(#[from] BusError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// The daemon's access log (`data_dir/access.db`) cannot be opened or written.
+    #[error("cannot open the access log: {0}")]
+    AccessLog(#[from] passerelle_access_log::AccessLogError),
 }
+
+/// The daemon's name in the access log: machine actions are `daemon:requester`'s.
+pub const DAEMON: &str = "requester";
 
 struct Inner {
     settings: RequesterSettings,
     store: Store,
+    /// The daemon's access log (`data_dir/access.db`): one handle per process.
+    accesses: Accesses,
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     scorer: Scorer,
@@ -130,11 +139,13 @@ impl Requester {
         settings.validate()?;
         let territories = settings.territories()?;
         let store = Store::open(&settings.data_dir)?;
+        let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)?;
         let scorer = Scorer::new(&settings.ranking);
         Ok(Requester {
             inner: Arc::new(Inner {
                 settings,
                 store,
+                accesses,
                 bus,
                 clock,
                 scorer,
@@ -158,6 +169,27 @@ impl Requester {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The daemon's access log and person key (every access to personal data is recorded
+    /// there; the API's refusals too).
+    pub fn accesses(&self) -> &Accesses {
+        &self.inner.accesses
+    }
+
+    /// The access entry of `actor` doing `kind` to `object`, now (by the requester's clock).
+    pub fn access_entry(&self, actor: &str, kind: AccessKind, object: &str) -> AccessEntry {
+        AccessEntry::new(self.now(), actor, kind, object)
+    }
+
+    /// The access entries of `actor` doing `kind` to each of `cases`, now.
+    pub fn case_entries(&self, actor: &str, kind: AccessKind, cases: &[Uuid]) -> Vec<AccessEntry> {
+        cases.iter().map(|case| self.access_entry(actor, kind, &case.to_string())).collect()
+    }
+
+    /// Records `kind` by `actor` on each of `cases`, in one transaction of the access log.
+    fn record_cases(&self, actor: &str, kind: AccessKind, cases: &[Uuid]) -> Result<(), StoreError> {
+        Ok(self.inner.accesses.record_all(&self.case_entries(actor, kind, cases))?)
     }
 
     fn now(&self) -> SystemTime {
@@ -222,6 +254,25 @@ impl Requester {
         Ok((written, summary))
     }
 
+    /// Where the person `nir` stands in a settled case's contact list (`requester person`).
+    pub fn person_in_case(
+        &self,
+        case_id: Uuid,
+        nir: &passerelle_protocol::nir::Nir,
+    ) -> Result<export::PersonLookup, RequesterError> {
+        let case = self
+            .inner
+            .store
+            .case(case_id)?
+            .filter(|c| c.state != CaseState::Purged)
+            .ok_or_else(|| RequesterError::UnknownCase(case_id.to_string()))?;
+        if !matches!(case.state, CaseState::Answered | CaseState::Refused) {
+            return Err(RequesterError::NotSettled { case: case_id, state: case.state });
+        }
+        let record = self.submission_of(&case)?;
+        Ok(export::person_in_case(&self.inner.store, &self.inner.scorer, &record, &case, nir)?)
+    }
+
     // ----- status and purge -----
 
     /// Every case with its submission, oldest first.
@@ -240,10 +291,21 @@ impl Requester {
     }
 
     /// Purges every submission whose retention has ended: its persons, results, refusals and
-    /// result files; the store's files are scrubbed. Says what went, and the cut-off.
+    /// result files; the store's files are scrubbed. Says what went, and the cut-off. The
+    /// daemon's own purge: each case purged is recorded as a `delete` by `daemon:requester`.
     pub fn purge(&self) -> Result<Purge, RequesterError> {
+        self.purge_as(&daemon_actor(DAEMON))
+    }
+
+    /// [`Requester::purge`] on behalf of `actor` (`agent:<id>` for `requester purge`): one
+    /// `delete` entry per case purged, written before the purge commits (a crash between the
+    /// two leaves an entry for a purge not done, never a purge without its entry). Then drops
+    /// the person hashes of the access log's entries older than the retention
+    /// ([`Requester::drop_person_hashes`]).
+    pub fn purge_as(&self, actor: &str) -> Result<Purge, RequesterError> {
         let at = self.now();
-        let purged = self.inner.store.purge_due(at)?;
+        let record = |cases: &[Uuid]| self.record_cases(actor, AccessKind::Delete, cases);
+        let purged = self.inner.store.purge_due_recorded(at, &record)?;
         let mut submissions = Vec::new();
         for submission in purged {
             let id = submission.id;
@@ -259,7 +321,18 @@ impl Requester {
             tracing::info!(submission = %id, "submission purged (retention ended)");
             submissions.push(submission);
         }
+        self.drop_person_hashes(at)?;
         Ok(Purge { at, retention_days: self.inner.settings.retention_days, submissions })
+    }
+
+    /// Drops, from the access log, the person hashes of the entries made before `now` minus
+    /// the retention (what `retention_days` gives, 24 months at most): whoever an entry
+    /// concerned, the requester's cap for that person's data has passed by then (the data of a
+    /// submission goes at its submission + the retention, and every access to it comes after
+    /// its submission). The entries stay, and the chain still verifies.
+    pub fn drop_person_hashes(&self, now: SystemTime) -> Result<u64, RequesterError> {
+        let cutoff = now.checked_sub(self.inner.settings.retention()).unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(self.inner.accesses.log().drop_person_hashes_before(cutoff)?)
     }
 
     // ----- the daemon -----

@@ -1,5 +1,8 @@
 //! Receiving results and refusals from the branch's results queue: check the sender, store,
-//! wake the waiters, send the receipt once a case's whole result is stored.
+//! wake the waiters, send the receipt once a case's whole result is stored. Each new chunk or
+//! refusal is a `create` of `daemon:requester` on its case in the access log, written inside
+//! the store's transaction before it commits (a redelivery after a crash may record it twice,
+//! never zero times; an access log that cannot be written leaves the delivery to be retried).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,7 +14,9 @@ use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1;
 use uuid::Uuid;
 
-use super::{Requester, RequesterError, STORE_POLL_INTERVAL, WAIT_GRACE};
+use passerelle_access_log::{daemon_actor, AccessKind};
+
+use super::{Requester, RequesterError, DAEMON, STORE_POLL_INTERVAL, WAIT_GRACE};
 use crate::store::{CaseRecord, CaseState, StoreError, Stored};
 
 impl Requester {
@@ -68,7 +73,8 @@ impl Requester {
         if let Some(v) = self.check_sender(&result.case_id, &result.sender) {
             return v;
         }
-        let stored = self.inner.store.store_result(&result, self.now());
+        let record = |case: Uuid| self.record_cases(&daemon_actor(DAEMON), AccessKind::Create, &[case]);
+        let stored = self.inner.store.store_result_recorded(&result, self.now(), &record);
         self.after_store(&result.case_id, "result", stored).await
     }
 
@@ -82,7 +88,8 @@ impl Requester {
             refused_persons = refusal.persons.len(),
             "the observatory refused (part of) a case; `passerelle requester status` shows the reasons"
         );
-        let stored = self.inner.store.store_refusal(&refusal, self.now());
+        let record = |case: Uuid| self.record_cases(&daemon_actor(DAEMON), AccessKind::Create, &[case]);
+        let stored = self.inner.store.store_refusal_recorded(&refusal, self.now(), &record);
         self.after_store(&refusal.case_id, "refusal", stored).await
     }
 

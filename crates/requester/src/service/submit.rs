@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use indicatif::ProgressBar;
+use passerelle_access_log::{daemon_actor, AccessKind};
 use passerelle_bus::{Message, Outgoing, SCHEMA_VERSION};
 use passerelle_protocol::commune::CommuneTable;
 use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
@@ -83,6 +84,19 @@ impl Requester {
     /// daemon); `request.selection` only names it in messages.
     pub fn prepare_from(
         &self,
+        request: &SubmitRequest,
+        input: impl std::io::Read,
+        on_rejection: &mut dyn FnMut(&Rejection),
+    ) -> Result<Submitted, RequesterError> {
+        self.prepare_as(&daemon_actor(super::DAEMON), request, input, on_rejection)
+    }
+
+    /// [`Requester::prepare_from`] on behalf of `actor` (`agent:<id>` for a submission through
+    /// the API): each case made is a `create` of `actor` in the access log, written before the
+    /// store's transaction commits (an access log that cannot be written stores nothing).
+    pub fn prepare_as(
+        &self,
+        actor: &str,
         request: &SubmitRequest,
         input: impl std::io::Read,
         on_rejection: &mut dyn FnMut(&Rejection),
@@ -179,6 +193,8 @@ impl Requester {
                 Store::set_case_counts(tx, *id, *persons, persons.div_ceil(chunk_size as u64) as u32)?;
             }
             Store::set_submission_counts(tx, submission.id, summary.lines, summary.rejected)?;
+            let ids: Vec<Uuid> = cases.values().map(|(id, _)| *id).collect();
+            self.record_cases(actor, AccessKind::Create, &ids)?;
             Ok((cases, summary))
         })?;
         let cases = cases.into_iter().map(|(obs, (id, n))| (id, obs, n)).collect();

@@ -13,6 +13,10 @@ use uuid::Uuid;
 use super::cases::{case_by_id, mark_unwritten, settle};
 use super::{CaseState, ProblemRecord, Store, StoreError, Stored};
 
+/// What runs inside the transaction that stores a new chunk, before it commits: the machine
+/// action's access entry (an error aborts the store, so a chunk is never stored unrecorded).
+pub type BeforeCommit<'a> = &'a dyn Fn(Uuid) -> Result<(), StoreError>;
+
 /// Items of a result or a refusal matched with the case's persons: (person id, item) in id
 /// order, and how many items named no person of the case.
 type Matched<'a, T> = (Vec<(i64, &'a T)>, u64);
@@ -23,6 +27,17 @@ impl Store {
     /// Stores one result chunk: each person's answers, the case-level outcome, and whether the
     /// case is now complete. Idempotent on (case, chunk index).
     pub fn store_result(&self, result: &v1::Result, now: SystemTime) -> Result<Stored, StoreError> {
+        self.store_result_recorded(result, now, &|_| Ok(()))
+    }
+
+    /// [`Store::store_result`], calling `before_commit` with the case id once the chunk is
+    /// known to be new, inside the transaction.
+    pub fn store_result_recorded(
+        &self,
+        result: &v1::Result,
+        now: SystemTime,
+        before_commit: BeforeCommit<'_>,
+    ) -> Result<Stored, StoreError> {
         let Ok(case_id) = Uuid::parse_str(&result.case_id) else {
             return Ok(Stored::UnknownCase);
         };
@@ -48,6 +63,7 @@ impl Store {
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
             }
+            before_commit(case_id)?;
             let (rows, unmatched) = self.matched_in_id_order(tx, case_id, &result.persons, |p| &p.nir, now)?;
             {
                 // In id order, so the rows are appended to `person_answers` rather than spread
@@ -73,6 +89,17 @@ impl Store {
     /// Stores a refusal: the whole case's reasons, or each refused person's. Idempotent on (case,
     /// request chunk, whole case).
     pub fn store_refusal(&self, refusal: &v1::Refusal, now: SystemTime) -> Result<Stored, StoreError> {
+        self.store_refusal_recorded(refusal, now, &|_| Ok(()))
+    }
+
+    /// [`Store::store_refusal`], calling `before_commit` with the case id once the refusal is
+    /// known to be new, inside the transaction.
+    pub fn store_refusal_recorded(
+        &self,
+        refusal: &v1::Refusal,
+        now: SystemTime,
+        before_commit: BeforeCommit<'_>,
+    ) -> Result<Stored, StoreError> {
         let Ok(case_id) = Uuid::parse_str(&refusal.case_id) else {
             return Ok(Stored::UnknownCase);
         };
@@ -90,6 +117,7 @@ impl Store {
             if inserted == 0 {
                 return Ok(Stored::Duplicate);
             }
+            before_commit(case_id)?;
             if refusal.whole_case {
                 let problems: Vec<ProblemRecord> = refusal.case_problems.iter().map(ProblemRecord::from).collect();
                 tx.execute(

@@ -58,6 +58,10 @@ pub enum StoreError {
     Database(passerelle_sqlite::Error),
     #[error("requester store: corrupt row: {0}")]
     Corrupt(String),
+    /// The access entry that must precede a change could not be written: the change is not
+    /// made (no trace, no change).
+    #[error(transparent)]
+    AccessLog(#[from] passerelle_access_log::AccessLogError),
 }
 
 impl From<passerelle_sqlite::rusqlite::Error> for StoreError {

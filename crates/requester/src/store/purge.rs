@@ -29,6 +29,17 @@ impl Store {
     /// stays. Returns the purged submissions with the result files that were written for them,
     /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
     pub fn purge_due(&self, now: SystemTime) -> Result<Vec<PurgedSubmission>, StoreError> {
+        self.purge_due_recorded(now, &|_| Ok(()))
+    }
+
+    /// [`Store::purge_due`], calling `before_commit` with the ids of every case it purges,
+    /// inside the transaction, before it commits (the purge's access entries: an error aborts
+    /// the purge, so no case is purged unrecorded). Not called when nothing is due.
+    pub fn purge_due_recorded(
+        &self,
+        now: SystemTime,
+        before_commit: &dyn Fn(&[Uuid]) -> Result<(), StoreError>,
+    ) -> Result<Vec<PurgedSubmission>, StoreError> {
         let purged = self.write(|tx| {
             let due: Vec<String> = tx.query_all(
                 "SELECT id FROM submissions WHERE purge_after <= ?1 AND purged_at IS NULL ORDER BY id",
@@ -36,6 +47,7 @@ impl Store {
                 |r| r.get(0),
             )?;
             let mut out = Vec::new();
+            let mut purged_cases: Vec<Uuid> = Vec::new();
             for id in due {
                 let files: Vec<String> = tx.query_all(
                     "SELECT path FROM written_files WHERE submission_id = ?1 ORDER BY path",
@@ -43,8 +55,11 @@ impl Store {
                     |r| r.get(0),
                 )?;
                 let cases = "SELECT id FROM cases WHERE submission_id = ?1";
-                let case_count: i64 =
-                    tx.query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", params![id], |r| r.get(0))?;
+                let case_ids: Vec<String> = tx.query_all(&format!("{cases} ORDER BY id"), params![id], |r| r.get(0))?;
+                for case in &case_ids {
+                    purged_cases.push(Uuid::parse_str(case).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                }
+                let case_count = case_ids.len() as i64;
                 tx.execute(
                     &format!(
                         "DELETE FROM person_answers WHERE person_id IN
@@ -73,6 +88,9 @@ impl Store {
                     persons: persons as u64,
                     files: files.into_iter().map(PathBuf::from).collect(),
                 });
+            }
+            if !out.is_empty() {
+                before_commit(&purged_cases)?;
             }
             Ok::<_, StoreError>(out)
         })?;

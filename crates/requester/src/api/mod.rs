@@ -9,10 +9,23 @@
 //! | `POST /v1/cases/{case}/result` | `prevention-agent` of the office | [`ResultAnswer`]: the case's result written again on the daemon's side |
 //! | `GET /v1/cases/{case}/result/{file}` | `prevention-agent` of the office | the `csv`, `jsonl` or `summary` file, streamed |
 //! | `POST /v1/submissions/{id}/result`, `GET /v1/submissions/{id}/result/{file}` | `prevention-agent` of the office | the same for a submission's consolidated result |
+//! | `POST /v1/cases/{case}/person`, body `{"nir": "…"}` | `prevention-agent` of the office | [`PersonAnswer`]: the person's row of the case's contact list ([`person`]) |
 //! | `POST /v1/purge` | `requester-admin` | [`PurgeAnswer`]: what went, and the cut-off |
 //!
 //! The result files a call streams are the daemon's (in its `out_dir`, purged with the case);
 //! the CLI writes the copy the agent asked for, as the agent, 0600.
+//!
+//! **Access log** (DESIGN §7.1): a call that gives or changes personal data is recorded in the
+//! daemon's access log, the agent as actor, before anything is answered — an entry that cannot
+//! be written is a 500 and no data. Per call or per case, never per person: a submission is a
+//! `create` per case made; `status` a `read` of `cases` (every case), or of each case listed
+//! for `?submission=`; a CSV or JSON Lines result file an `export` of its case (of each case of
+//! a submission); a purge a `delete` per case purged; a person looked up a `read` of the case
+//! about that person (their keyed hash). Refused calls are recorded by the daemon's trail.
+
+mod person;
+
+pub use person::{PersonAnswer, PersonQuery};
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +36,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
+use passerelle_access_log::{agent_actor, AccessEntry, AccessKind};
 use passerelle_agents::Role;
 use passerelle_local_api::{file_response, ApiError, Caller};
 use passerelle_protocol::catalogue;
@@ -149,6 +163,7 @@ pub fn routes(requester: Requester) -> Router {
         .route("/v1/cases/{case}/result/{file}", get(case_file))
         .route("/v1/submissions/{id}/result", post(write_submission))
         .route("/v1/submissions/{id}/result/{file}", get(submission_file))
+        .route("/v1/cases/{case}/person", post(person::lookup))
         .route("/v1/purge", post(purge))
         .with_state(requester)
 }
@@ -182,10 +197,12 @@ async fn submit(
     let upload = receive(&requester, body).await?;
     let checking = requester.clone();
     let file = upload.path.clone();
+    let actor = agent_actor(&agent);
     let prepared = tokio::task::spawn_blocking(move || {
         let mut report = Vec::new();
         let input = std::fs::File::open(&file).map_err(RequesterError::Read)?;
-        let prepared = checking.prepare_from(&request, input, &mut |r| report.extend(report_lines(r)));
+        // Each case made is recorded (a `create` by the agent) before the store commits.
+        let prepared = checking.prepare_as(&actor, &request, input, &mut |r| report.extend(report_lines(r)));
         Ok::<_, RequesterError>((prepared, report))
     })
     .await
@@ -332,18 +349,26 @@ async fn status(
         None => None,
     };
     let agent = caller.agent().id.clone();
-    let cases = blocking(move || {
-        let mut out = Vec::new();
-        for (case, record) in requester.status()? {
+    let reading = requester.clone();
+    let (cases, ids) = blocking(move || {
+        let (mut out, mut ids) = (Vec::new(), Vec::new());
+        for (case, record) in reading.status()? {
             if submission.is_some_and(|s| s != record.id) {
                 continue;
             }
-            let summary = requester.case_summary(&case)?;
+            let summary = reading.case_summary(&case)?;
             out.push(case_status(&case, &record, summary));
+            ids.push(case.id);
         }
-        Ok(out)
+        Ok((out, ids))
     })
     .await?;
+    let actor = agent_actor(&agent);
+    let entries = match submission {
+        None => vec![requester.access_entry(&actor, AccessKind::Read, "cases")],
+        Some(_) => requester.case_entries(&actor, AccessKind::Read, &ids),
+    };
+    record_accesses(&requester, entries).await?;
     tracing::info!(agent = %agent, cases = cases.len(), "cases read");
     Ok(Json(cases))
 }
@@ -412,7 +437,15 @@ async fn case_file(
         return Err(ApiError::not_found(format!("no case {case} in this requester's store")));
     };
     let paths = OutputPaths::in_dir(&requester.settings().out_dir, &record.id.to_string());
-    stream(&caller, &paths, &file, &case.to_string()).await
+    let path = result_file(&paths, &file, &case.to_string())?;
+    if holds_persons(&file) {
+        record_accesses(
+            &requester,
+            requester.case_entries(&agent_actor(&caller.agent().id), AccessKind::Export, &[case]),
+        )
+        .await?;
+    }
+    stream(&caller, path, &file, &case.to_string()).await
 }
 
 async fn submission_file(
@@ -430,11 +463,26 @@ async fn submission_file(
         return Err(ApiError::not_found(format!("no submission {submission} in this requester's store")));
     };
     let paths = requester.output_paths(&record);
-    stream(&caller, &paths, &file, &submission.to_string()).await
+    let path = result_file(&paths, &file, &submission.to_string())?;
+    if holds_persons(&file) {
+        let cases = {
+            let requester = requester.clone();
+            blocking(move || Ok(requester.store().cases_of(submission)?)).await?
+        };
+        let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+        record_accesses(&requester, requester.case_entries(&agent_actor(&caller.agent().id), AccessKind::Export, &ids))
+            .await?;
+    }
+    stream(&caller, path, &file, &submission.to_string()).await
 }
 
-/// Streams one of `paths` (`csv`, `jsonl`, `summary`).
-async fn stream(caller: &Caller, paths: &OutputPaths, file: &str, of: &str) -> Result<Response, ApiError> {
+/// Whether a result file holds persons (the contact lists; the summary names none).
+fn holds_persons(file: &str) -> bool {
+    matches!(file, "csv" | "jsonl")
+}
+
+/// Which of `paths` `file` names (`csv`, `jsonl`, `summary`), or the 400 or 404.
+fn result_file<'a>(paths: &'a OutputPaths, file: &str, of: &str) -> Result<&'a Path, ApiError> {
     let path: Option<&Path> = match file {
         "csv" => paths.csv.as_deref(),
         "jsonl" => paths.jsonl.as_deref(),
@@ -443,7 +491,11 @@ async fn stream(caller: &Caller, paths: &OutputPaths, file: &str, of: &str) -> R
             return Err(ApiError::bad_request(format!("`{other}` is not a result file: csv, jsonl or summary")));
         }
     };
-    let Some(path) = path else { return Err(ApiError::not_found(format!("{of} has no {file} result file"))) };
+    path.ok_or_else(|| ApiError::not_found(format!("{of} has no {file} result file")))
+}
+
+/// Streams a result file.
+async fn stream(caller: &Caller, path: &Path, file: &str, of: &str) -> Result<Response, ApiError> {
     tracing::info!(agent = %caller.agent().id, of = %of, file = %file, "result file sent");
     file_response(path).await
 }
@@ -451,7 +503,9 @@ async fn stream(caller: &Caller, paths: &OutputPaths, file: &str, of: &str) -> R
 async fn purge(State(requester): State<Requester>, caller: Caller) -> Result<Json<PurgeAnswer>, ApiError> {
     caller.require(&[Role::RequesterAdmin])?;
     let agent = caller.agent().id.clone();
-    let purge = blocking(move || requester.purge()).await?;
+    let actor = agent_actor(&agent);
+    // Each case purged is recorded (a `delete` by the agent) before the purge commits.
+    let purge = blocking(move || requester.purge_as(&actor)).await?;
     tracing::info!(agent = %agent, submissions = purge.submissions.len(), "purge asked by an agent");
     Ok(Json(PurgeAnswer {
         cut_off: chrono::DateTime::<chrono::Utc>::from(purge.at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -467,6 +521,20 @@ async fn purge(State(requester): State<Requester>, caller: Caller) -> Result<Jso
             })
             .collect(),
     }))
+}
+
+/// Writes `entries` in the access log before the call answers: failing, the call answers a
+/// 500 and no data.
+async fn record_accesses(requester: &Requester, entries: Vec<AccessEntry>) -> Result<(), ApiError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let accesses = requester.accesses().clone();
+    match tokio::task::spawn_blocking(move || accesses.record_all(&entries)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ApiError::internal("cannot write the access log, so nothing is answered", &e)),
+        Err(e) => Err(ApiError::internal("cannot write the access log, so nothing is answered", &e)),
+    }
 }
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, ApiError> {
