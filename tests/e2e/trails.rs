@@ -8,7 +8,7 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::support::stack::{Stack, StackOptions, OBSERVATORY_DAEMON, REQUESTER_DAEMON};
+use crate::support::stack::{Stack, StackOptions, CASE_TIMEOUT, OBSERVATORY_DAEMON, REQUESTER_DAEMON};
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
@@ -62,6 +62,47 @@ fn wait_covered(stack: &Stack, daemon: &str, kind: &str) -> serde_json::Value {
 fn every_daemons_access_log_is_witnessed_and_a_cut_behind_its_back_is_found() {
     let options = StackOptions { persons: 40, checkpoint_interval_s: 1, ..StackOptions::default() };
     let mut stack = Stack::start(options);
+
+    // A case through every daemon, an agent fetching its contact list and looking one person up.
+    let case = stack.submit_selection("10m");
+    stack.wait_settled(&case, CASE_TIMEOUT);
+    assert!(!stack.fetch(&case).is_empty());
+    let nirs: Vec<String> =
+        crate::support::nirs_of_selection(&stack.selection()).into_iter().map(|(nir, _)| nir).collect();
+    let person = crate::support::passerelle()
+        .args(["requester", "person", "--json", "--case", &case, "--nir", &nirs[0], "--config"])
+        .arg(stack.config(REQUESTER_DAEMON))
+        .output()
+        .unwrap();
+    assert!(matches!(person.status.code(), Some(0 | 2)), "{}", text(&person));
+    let requester = stack.settings(REQUESTER_DAEMON).data_dir().to_owned();
+    let entries = crate::support::access_entries(&requester);
+    let by = |agent: &str, kind: &str| entries.iter().filter(|e| e.agent == agent && e.kind.as_str() == kind).count();
+    assert!(by("agent:agent-0042", "create") >= 1 && by("agent:agent-0042", "export") >= 1, "{entries:?}");
+    assert!(by("daemon:requester", "create") >= 1, "the result chunks stored: {entries:?}");
+    let about_persons: Vec<_> = entries.iter().filter(|e| e.concerns_person).collect();
+    assert!(about_persons.len() <= 1, "one person looked up, at most one entry about a person: {entries:?}");
+    let observatory = crate::support::access_entries(&stack.settings(OBSERVATORY_DAEMON).data_dir().to_owned());
+    assert!(
+        observatory.iter().any(|e| e.agent == "daemon:observatory" && e.kind.as_str() == "transfer"),
+        "{observatory:?}"
+    );
+    let cnav = crate::support::access_entries(&stack.settings("cnav").data_dir().to_owned());
+    assert!(cnav.iter().any(|e| e.agent == "daemon:responder" && e.kind.as_str() == "export"), "{cnav:?}");
+    // No NIR in clear in any access log (nor its WAL), whatever the daemon.
+    for daemon in stack.daemon_names() {
+        let dir = stack.settings(&daemon).data_dir().to_owned();
+        let logs = tempfile::tempdir().unwrap();
+        for file in std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().starts_with("access.db"))
+        {
+            std::fs::copy(file.path(), logs.path().join(file.file_name())).unwrap();
+        }
+        let (scanned, hits) = crate::support::scan_for(logs.path(), &nirs);
+        assert!(scanned >= 1 && hits.is_empty(), "{daemon}: {hits:?}");
+    }
 
     // Each show is a read recorded in the log it shows: there is something to witness.
     for (daemon, kind) in [(REQUESTER_DAEMON, "requester"), (OBSERVATORY_DAEMON, "observatory"), ("cnav", "responder")]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use passerelle_access_log::AccessKind;
 use passerelle_bus::Message;
 use passerelle_observatory_store::audit::Action;
-use passerelle_observatory_store::{year_of, CaseState, StoreError};
+use passerelle_observatory_store::{CaseState, StoreError};
 use passerelle_protocol::rules;
 use tokio::sync::watch;
 
