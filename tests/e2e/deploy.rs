@@ -151,6 +151,16 @@ fn exported_families() -> BTreeSet<String> {
     let requester_settings = RequesterSettings::for_dir("cnaf", "caf-13", &dir.path().join("requester"));
     let requester = passerelle_requester::Requester::offline(requester_settings, clock).unwrap();
     passerelle_requester::metrics::register(&registry, &requester);
+    let checkpointer = passerelle_trails::Checkpointer::new(
+        "cnam",
+        None,
+        passerelle_witness::SigningKey::from_bytes(&[7; 32]),
+        vec![],
+        Arc::new(passerelle_bus::InProcessBus::new(&passerelle_bus::BusSettings::default()).connect_as("cnam")),
+        Arc::new(passerelle_protocol::rules::SystemClock),
+        passerelle_protocol::calendar::LegalCalendar::default(),
+    );
+    passerelle_party::trails::register_metrics(&registry, Arc::new(checkpointer));
     // The case was written after the observatory's first snapshot: take the next one.
     registry.refresh();
     let text = registry.encode();

@@ -157,7 +157,17 @@ fn every_daemons_access_log_is_witnessed_and_a_cut_behind_its_back_is_found() {
     assert!(findings.contains(&format!("ends at entry {year}#{keep}")) && findings.contains("cut off"), "{report}");
     let human = text(&access_log(&stack, REQUESTER_DAEMON, "requester", &["verify"]));
     assert!(human.contains("DOES NOT VERIFY") && human.contains("cut off"), "{human}");
-    // The witness refused the restarted daemon's checkpoint of the shorter chain.
+    // The witness refused the restarted daemon's checkpoint of the shorter chain: counted, logged.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.metric(REQUESTER_DAEMON, "passerelle_trails_checkpoints_refused_total").unwrap_or(0.0) < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal counted: {:?}\n{}",
+            stack.metrics(REQUESTER_DAEMON),
+            stack.log_tails(30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(stack.log(REQUESTER_DAEMON).contains("the witness REFUSED a checkpoint"), "{}", stack.log_tails(30));
 }
 

@@ -246,6 +246,7 @@ impl Party {
                 return Err(e);
             }
         };
+        trails::register_metrics(&endpoint.registry, Arc::clone(trails.checkpointer()));
         hooks.arm();
         let Endpoint { health, server: metrics, .. } = endpoint;
         Ok(Party { name, service, connection, metrics, health, hooks, data_dir_lock: None, api, trails: Some(trails) })

@@ -100,3 +100,28 @@ pub async fn start(
         .await
         .map_err(|e| PartyError::Runtime(anyhow::anyhow!(e).context("the trails cannot start")))
 }
+
+/// The checkpointer's totals as metrics: `passerelle_trails_checkpoints_{sent,accepted,refused}_total`.
+pub fn register_metrics(
+    registry: &passerelle_metrics::MetricsRegistry,
+    checkpointer: Arc<passerelle_trails::Checkpointer>,
+) {
+    use passerelle_metrics::{SnapshotCollector, SnapshotFamily};
+    let collector = SnapshotCollector::new(move || {
+        let counts = checkpointer.counts();
+        vec![
+            SnapshotFamily::counter(
+                "checkpoints_sent",
+                "Checkpoints of this daemon's trails sent to its witness",
+                counts.sent,
+            ),
+            SnapshotFamily::counter("checkpoints_accepted", "Checkpoints the witness said it keeps", counts.accepted),
+            SnapshotFamily::counter(
+                "checkpoints_refused",
+                "Checkpoints the witness refused: a trail no longer extends what the witness holds (run `verify`)",
+                counts.refused,
+            ),
+        ]
+    });
+    registry.register_in("trails", |r| r.register_collector(collector));
+}

@@ -36,7 +36,7 @@ pub use notices::{NoticesHandler, TrailsBus, TrailsRoute};
 pub use report::{verify, TrailReport, YearReport};
 pub use trail::{AccessLogTrail, ChainFinding, Trail, TrailError, YearHead};
 pub use witness_side::{WitnessService, WITNESS_FILE};
-pub use writer::{CheckpointError, Checkpointer, WitnessState, WITNESS_MESSAGE_LIFETIME};
+pub use writer::{CheckpointCounts, CheckpointError, Checkpointer, WitnessState, WITNESS_MESSAGE_LIFETIME};
 
 /// The daemon's checkpoint signing key in its `data_dir` (0600, the daemon's alone).
 pub const CHECKPOINT_KEY_FILE: &str = "checkpoint.key";

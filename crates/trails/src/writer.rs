@@ -9,6 +9,7 @@
 //! refused is an alarm: the trail no longer extends what the witness holds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -75,6 +76,26 @@ pub struct Checkpointer {
     clock: Arc<dyn Clock>,
     calendar: LegalCalendar,
     state: Mutex<State>,
+    counts: Counts,
+}
+
+/// The checkpointer's running totals (`passerelle_trails_…` metrics).
+#[derive(Debug, Default)]
+struct Counts {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// A snapshot of the checkpointer's totals since the daemon started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckpointCounts {
+    /// Checkpoints sent to the witness.
+    pub sent: u64,
+    /// Receipts saying the witness kept one.
+    pub accepted: u64,
+    /// Receipts saying the witness refused one: the trail no longer extends what it holds.
+    pub refused: u64,
 }
 
 impl std::fmt::Debug for Checkpointer {
@@ -110,6 +131,16 @@ impl Checkpointer {
             clock,
             calendar,
             state: Mutex::new(State { purges_seen, ..State::default() }),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Its totals since the daemon started.
+    pub fn counts(&self) -> CheckpointCounts {
+        CheckpointCounts {
+            sent: self.counts.sent.load(Ordering::Relaxed),
+            accepted: self.counts.accepted.load(Ordering::Relaxed),
+            refused: self.counts.refused.load(Ordering::Relaxed),
         }
     }
 
@@ -177,6 +208,7 @@ impl Checkpointer {
                 .publish(outgoing)
                 .await
                 .map_err(|source| CheckpointError::Bus { witness: witness.clone(), source })?;
+            self.counts.sent.fetch_add(sent as u64, Ordering::Relaxed);
             let mut state = self.lock();
             state.sent.extend(sending);
             tracing::debug!(witness = %witness, checkpoints = sent, kind = kind.as_str(), "checkpoints sent");
@@ -255,6 +287,7 @@ impl Checkpointer {
                 .publish(outgoing)
                 .await
                 .map_err(|source| CheckpointError::Bus { witness: witness.clone(), source })?;
+            self.counts.sent.fetch_add(sent as u64, Ordering::Relaxed);
             tracing::info!(witness = %witness, years = sent, "asked the witness to close the years whose retention has run");
         }
         Ok(sent)
@@ -270,6 +303,7 @@ impl Checkpointer {
         let Some(trail) = self.trails.iter().find(|t| t.name() == receipt.trail) else { return };
         let key = (trail.name().to_owned(), receipt.year);
         if !receipt.accepted {
+            self.counts.refused.fetch_add(1, Ordering::Relaxed);
             let refusal = passerelle_bus::notice_text(&receipt.refusal, 400);
             tracing::error!(witness = %receipt.sender, trail = trail.name(), year = receipt.year, count = receipt.count,
                 refusal = %refusal,
@@ -278,6 +312,7 @@ impl Checkpointer {
             self.lock().witnessed.entry(key).or_default().refusal = Some(refusal);
             return;
         }
+        self.counts.accepted.fetch_add(1, Ordering::Relaxed);
         {
             let mut state = self.lock();
             let witnessed = state.witnessed.entry(key).or_default();
