@@ -107,6 +107,16 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         ],
     ),
     (
+        "requester person",
+        &[
+            (SUCCESS, "the person's row was printed"),
+            (USAGE, "not a case id or not a NIR, or the person is not in the case (or was refused)"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no requester daemon answers at the socket, or its store cannot be read"),
+            (NOT_PERMITTED, "refused: the caller is not a prevention-agent of the daemon's office"),
+        ],
+    ),
+    (
         "requester fetch",
         &[
             (SUCCESS, "written"),

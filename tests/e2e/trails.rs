@@ -184,7 +184,7 @@ fn a_year_is_dropped_only_through_a_witnessed_year_closed_checkpoint_five_years_
     let now = chrono::Utc::now();
     let later = chrono::NaiveDate::from_ymd_opt(year + 5, 1, 2).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc();
     let offset = (later - now).num_seconds();
-    for daemon in [REQUESTER_DAEMON, OBSERVATORY_DAEMON] {
+    for daemon in [REQUESTER_DAEMON, OBSERVATORY_DAEMON, "cnam"] {
         stack.stop(daemon);
         stack.edit_settings(daemon, |s| {
             s.set_development(
@@ -194,6 +194,7 @@ fn a_year_is_dropped_only_through_a_witnessed_year_closed_checkpoint_five_years_
         });
     }
     stack.start_daemon(OBSERVATORY_DAEMON);
+    stack.start_daemon("cnam");
     stack.start_daemon(REQUESTER_DAEMON);
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -215,4 +216,14 @@ fn a_year_is_dropped_only_through_a_witnessed_year_closed_checkpoint_five_years_
     let shown = access_log(&stack, REQUESTER_DAEMON, "requester", &["show", "--json", "--year", &year.to_string()]);
     assert!(shown.status.success() && shown.stdout.is_empty(), "no entry of {year} is left: {}", text(&shown));
     assert!(report["intact"] == true, "{report}");
+
+    // The observatory's audit trail the same way, at its own witness (cnam): the year goes, and
+    // the trail says so in the current year.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stack.audit(None).iter().all(|e| e["year"].as_i64() > Some(i64::from(year))) {
+        assert!(Instant::now() < deadline, "the audit year {year} was never dropped\n{}", stack.log_tails(20));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(stack.audit(None).iter().any(|e| e["action"] == "audit_retention"), "the drop is in the trail");
+    assert!(stack.audit_verifies(), "what remains verifies, against the witness too");
 }

@@ -12,7 +12,8 @@
 //!   person's data passes, [`AccessLog::drop_person_hashes_before`] deletes the hash and its
 //!   salt, and the chain still verifies.
 //! - **Retention** is the calendar year and the [`RETAINED_YEARS_AFTER`] following ones, fixed by
-//!   the norm: [`AccessLog::purge_years_before`] drops whole years only, then rebuilds the file.
+//!   the norm: [`AccessLog::drop_year`] drops a whole year once that has run (never before,
+//!   whatever the caller says), then rebuilds the file; the daemon asks its witness first.
 //! - [`AccessLog::verify`] is read-only ([`verify`]) and names the first entry of each year
 //!   that was edited, deleted, moved or cut off; [`AccessLog::head`] gives the `(count, hash)`
 //!   a signed checkpoint records.

@@ -326,27 +326,6 @@ impl AccessLog {
         Ok(dropped as u64)
     }
 
-    /// Drops, whole, the years whose retention has run at `now`: a year `Y` is kept through
-    /// `Y + 4` in the legal calendar ([`crate::RETAINED_YEARS_AFTER`], fixed by the norm) and
-    /// purged from 1 January `Y + 5`. Then rebuilds the file so that nothing of them is left
-    /// on disk. Returns the years dropped.
-    pub fn purge_years_before(&self, now: SystemTime) -> Result<Vec<i32>> {
-        let oldest_kept = self.calendar.oldest_retained_year(now);
-        let dropped: Vec<i32> = self.years()?.into_iter().filter(|year| *year < oldest_kept).collect();
-        if dropped.is_empty() {
-            return Ok(dropped);
-        }
-        self.db.write(|tx| {
-            for table in ["access_person", "access_entry", "access_head"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE year < ?1"), [oldest_kept])?;
-            }
-            Ok::<_, AccessLogError>(())
-        })?;
-        self.rebuild()?;
-        tracing::info!(store = "access log", years = ?dropped, "purged the years whose retention has run");
-        Ok(dropped)
-    }
-
     /// Rewrites the file from its live rows and empties the WAL: nothing deleted is left on disk.
     pub fn rebuild(&self) -> Result<()> {
         self.db.rebuild()?;
@@ -519,16 +498,18 @@ mod tests {
             ])
             .unwrap();
         let clock = ManualClock::starting_at(at("2030-12-31T22:58:00Z"));
-        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), Vec::<i32>::new(), "2026 + 4 still runs");
+        let refused = f.log.drop_year(2026, clock.now()).unwrap_err().to_string();
+        assert!(refused.contains("kept through 2030"), "2026 + 4 still runs: {refused}");
         clock.advance(Duration::from_secs(2 * 60));
-        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2026], "1 January 2031 in Paris");
+        assert!(f.log.drop_year(2026, clock.now()).unwrap(), "1 January 2031 in Paris");
         assert_eq!(f.log.years().unwrap(), [2027]);
         assert!(f.log.verify().unwrap().is_intact());
         let bytes = store_bytes(&f);
         assert!(!bytes.windows(12).any(|w| w == b"agent:of-202"), "nothing of 2026 is left on disk");
         assert!(bytes.windows(7).any(|w| w == b"agent:a"), "the scan reads the store");
         clock.advance(Duration::from_secs(366 * 86_400));
-        assert_eq!(f.log.purge_years_before(clock.now()).unwrap(), [2027]);
+        assert!(f.log.drop_year(2027, clock.now()).unwrap());
+        assert!(!f.log.drop_year(2027, clock.now()).unwrap(), "nothing left to drop");
         assert!(f.log.years().unwrap().is_empty());
     }
 
