@@ -163,10 +163,9 @@ pub fn load_extract_recorded<W: Write>(
     report: &mut ReportWriter<W>,
     record: &LoadRecord,
 ) -> Result<LoadSummary, LoadError> {
-    let started = Instant::now();
     check_extract_source(settings)?;
     let file = File::open(path).map_err(|source| LoadError::Open { path: path.to_owned(), source })?;
-    load_from(settings, file, options, report, started, Some(record))
+    load_extract_from(settings, file, options, report, record)
 }
 
 /// Ok when the settings are valid and the source is an extract (a PostgreSQL source has no

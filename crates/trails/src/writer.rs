@@ -202,15 +202,9 @@ impl Checkpointer {
                 sending.push((key, (head.count, head.head)));
             }
         }
-        let sent = outgoing.len();
+        let sent = self.send(witness, outgoing).await?;
         if sent > 0 {
-            self.bus
-                .publish(outgoing)
-                .await
-                .map_err(|source| CheckpointError::Bus { witness: witness.clone(), source })?;
-            self.counts.sent.fetch_add(sent as u64, Ordering::Relaxed);
-            let mut state = self.lock();
-            state.sent.extend(sending);
+            self.lock().sent.extend(sending);
             tracing::debug!(witness = %witness, checkpoints = sent, kind = kind.as_str(), "checkpoints sent");
         }
         Ok(sent)
@@ -235,6 +229,19 @@ impl Checkpointer {
             checkpoint: Some(to_wire(&signed, &self.public_key)),
         };
         Ok(Outgoing::new(Message::Checkpoint(message), witness, now + WITNESS_MESSAGE_LIFETIME))
+    }
+
+    /// Publishes `outgoing` checkpoints to the witness (confirmed); how many went.
+    async fn send(&self, witness: &str, outgoing: Vec<Outgoing>) -> Result<usize, CheckpointError> {
+        let sent = outgoing.len();
+        if sent > 0 {
+            self.bus
+                .publish(outgoing)
+                .await
+                .map_err(|source| CheckpointError::Bus { witness: witness.to_owned(), source })?;
+            self.counts.sent.fetch_add(sent as u64, Ordering::Relaxed);
+        }
+        Ok(sent)
     }
 
     /// Sends a `purge` checkpoint when a trail recorded or underwent a purge since the last one.
@@ -281,13 +288,8 @@ impl Checkpointer {
                 outgoing.push(self.outgoing(witness, trail.name(), head.year, head.count, &head.head, kind, now)?);
             }
         }
-        let sent = outgoing.len();
+        let sent = self.send(witness, outgoing).await?;
         if sent > 0 {
-            self.bus
-                .publish(outgoing)
-                .await
-                .map_err(|source| CheckpointError::Bus { witness: witness.clone(), source })?;
-            self.counts.sent.fetch_add(sent as u64, Ordering::Relaxed);
             tracing::info!(witness = %witness, years = sent, "asked the witness to close the years whose retention has run");
         }
         Ok(sent)
