@@ -54,7 +54,7 @@ impl WitnessService {
     }
 
     /// A checkpoint from its writer: kept or refused, and the writer told which.
-    pub async fn on_checkpoint(&self, message: &v1::Checkpoint) -> Verdict {
+    pub async fn on_checkpoint(self: &Arc<Self>, message: &v1::Checkpoint) -> Verdict {
         let party = message.sender.as_str();
         let Some(wire) = &message.checkpoint else {
             return Verdict::dead_letter(
@@ -62,7 +62,12 @@ impl WitnessService {
                 "a checkpoint message without its checkpoint",
             );
         };
-        let outcome = self.keep(party, wire);
+        // The history is SQLite (a synced write): off the async threads.
+        let (this, sender, offered) = (Arc::clone(self), party.to_owned(), wire.clone());
+        let outcome = match tokio::task::spawn_blocking(move || this.keep(&sender, &offered)).await {
+            Ok(outcome) => outcome,
+            Err(e) => return Verdict::RetryLater(format!("the witness's store: {e}")),
+        };
         let (accepted, refusal, seq) = match outcome {
             Ok(seq) => (true, String::new(), seq),
             Err(HistoryError::Refused(refusal)) => {

@@ -322,15 +322,9 @@ impl Checkpointer {
             witnessed.refusal = None;
         }
         if kind_from_wire(receipt.kind) == Ok(CheckpointKind::YearClosed) {
-            match trail.drop_year(receipt.year, self.clock.now()) {
-                Ok(()) => tracing::info!(
-                    trail = trail.name(),
-                    year = receipt.year,
-                    "dropped a year whose retention has run: its year-closed checkpoint is witnessed"
-                ),
-                Err(e) => tracing::error!(trail = trail.name(), year = receipt.year, error = %e,
-                    "the witness closed the year but the trail could not drop it; retried at the next tick"),
-            }
+            // Dropping rebuilds the store: off the async threads.
+            let (trail, year, now) = (Arc::clone(trail), receipt.year, self.clock.now());
+            tokio::task::spawn_blocking(move || drop_witnessed_year(trail.as_ref(), year, now));
         }
     }
 
@@ -416,5 +410,18 @@ impl Checkpointer {
                 }
             }
         }
+    }
+}
+
+/// Drops `year` of `trail` once its witness took the year-closed checkpoint (logged either way).
+fn drop_witnessed_year(trail: &dyn Trail, year: i32, now: SystemTime) {
+    match trail.drop_year(year, now) {
+        Ok(()) => tracing::info!(
+            trail = trail.name(),
+            year,
+            "dropped a year whose retention has run: its year-closed checkpoint is witnessed"
+        ),
+        Err(e) => tracing::error!(trail = trail.name(), year, error = %e,
+            "the witness closed the year but the trail could not drop it; retried at the next tick"),
     }
 }
