@@ -214,6 +214,41 @@ pub fn field(path: &str) -> Option<&'static FieldInfo> {
     FIELDS.iter().find(|f| f.path == path)
 }
 
+/// A field path the catalogue lists (`family.household_members`): holding one proves the field
+/// exists, so a history entry or an update can name no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldPath(&'static str);
+
+impl FieldPath {
+    /// The path of a catalogue field, exact match; `None` for anything else (see
+    /// [`did_you_mean`] for the nearest).
+    pub fn parse(path: &str) -> Option<FieldPath> {
+        field(path).map(|f| FieldPath(f.path))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The field's catalogue entry.
+    pub fn info(self) -> &'static FieldInfo {
+        field(self.0).expect("a FieldPath is a catalogue path")
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl FieldInfo {
+    /// The field's path as a [`FieldPath`].
+    pub fn field_path(&'static self) -> FieldPath {
+        FieldPath(self.path)
+    }
+}
+
 /// The closest known path to an unknown one, if it is close enough to be a typo (or the
 /// right leaf under a wrong group: `identity.situation` → `family.situation`).
 pub fn did_you_mean(path: &str) -> Option<&'static str> {

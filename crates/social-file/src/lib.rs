@@ -24,7 +24,7 @@ pub mod update;
 mod validate;
 
 pub use activity::{validate_action, validate_offer};
-pub use catalogue::{did_you_mean, field, FieldInfo, FieldType, RecordKind, FIELDS};
+pub use catalogue::{did_you_mean, field, FieldInfo, FieldPath, FieldType, RecordKind, FIELDS};
 pub use enums::EnumKind;
 pub use mapping::{mapping_markdown, mapping_table, open_from_decree, DecreeIdentity, MappingRow};
 pub use text::{TextKind, MAX_ASSESSMENT_CHARS};

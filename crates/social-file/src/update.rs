@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use passerelle_protocol::v1::{self, SocialFile};
 use serde_json::Value;
 
-use crate::catalogue::{self, FieldInfo};
+use crate::catalogue::{self, FieldPath};
 use crate::json::{self, shown};
 use crate::text::TextKind;
 use crate::validate::{validate, FieldProblem};
@@ -63,7 +63,7 @@ pub enum UpdateError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeEntry {
     /// The catalogue path of the field changed.
-    pub field: &'static str,
+    pub field: FieldPath,
     /// The agent's id in the registry.
     pub agent_id: String,
     pub at: DateTime<Utc>,
@@ -72,20 +72,20 @@ pub struct ChangeEntry {
 /// A change of one field of a case file, checked against the catalogue and typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
-    pub field: &'static FieldInfo,
+    pub field: FieldPath,
     pub value: FieldValue,
 }
 
 impl Update {
     /// Reads an update from a field path and its value as JSON (`null` clears the field).
     pub fn parse(path: &str, value: &Value) -> Result<Update, UpdateError> {
-        let Some(field) = catalogue::field(path) else {
+        let Some(field) = FieldPath::parse(path) else {
             return Err(UpdateError::UnknownField {
                 path: shown(path),
                 suggestion: catalogue::did_you_mean(path).map(str::to_owned),
             });
         };
-        Ok(Update { field, value: json::decode(field, value)? })
+        Ok(Update { field, value: json::decode(field.info(), value)? })
     }
 
     /// Reads an update from a JSON object `{"field": "care.gir_level", "value": 4}`.
@@ -115,14 +115,14 @@ impl Update {
         }
         let before = validate(file).err().unwrap_or_default();
         let mut changed = file.clone();
-        set(&mut changed, self.field.path, self.value);
+        set(&mut changed, self.field.as_str(), self.value);
         let brought: Vec<FieldProblem> =
             validate(&changed).err().unwrap_or_default().into_iter().filter(|p| !before.contains(p)).collect();
         if !brought.is_empty() {
             return Err(UpdateError::Invalid { problems: brought });
         }
         *file = changed;
-        Ok(ChangeEntry { field: self.field.path, agent_id: agent_id.to_owned(), at })
+        Ok(ChangeEntry { field: self.field, agent_id: agent_id.to_owned(), at })
     }
 }
 

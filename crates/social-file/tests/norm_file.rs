@@ -191,7 +191,7 @@ fn each_category_is_accepted_with_its_type_and_refused_with_another() {
             .unwrap_or_else(|e| panic!("{}: {e}", info.path))
             .apply(&mut file, "as-test", at())
             .unwrap_or_else(|e| panic!("{}: {e}", info.path));
-        assert_eq!(entry.field, info.path);
+        assert_eq!(entry.field.as_str(), info.path);
         assert!(is_present(&file, info.path), "{} holds its value", info.path);
 
         let refused = Update::parse(info.path, &bad).unwrap_err();
@@ -284,7 +284,10 @@ fn a_change_replaces_the_value_and_the_history_says_who_which_field_when_and_no_
     let second = Update::parse("social_situation.assessment", &json!("Appréciation rectifiée")).unwrap();
     let entry = second.apply(&mut file, "as-martin", at()).unwrap();
     assert_eq!(file.social_situation.unwrap().assessment.as_deref(), Some("Appréciation rectifiée"));
-    assert_eq!((entry.field, entry.agent_id.as_str(), entry.at), ("social_situation.assessment", "as-martin", at()));
+    assert_eq!(
+        (entry.field.as_str(), entry.agent_id.as_str(), entry.at),
+        ("social_situation.assessment", "as-martin", at())
+    );
     let shown = format!("{entry:?}");
     assert!(!shown.contains("Première") && !shown.contains("rectifiée"), "{shown}");
     let mut other = base_file();
