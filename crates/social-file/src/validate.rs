@@ -369,3 +369,42 @@ fn item_fits_kind(kind: i32, item: i32) -> bool {
     };
     range.contains(&item)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file as a transfer could decode it: numbers no list knows, values out of range.
+    #[test]
+    fn wire_values_outside_the_lists_and_ranges_are_each_named() {
+        let mut file = SocialFile::default();
+        file.family.get_or_insert_with(Default::default).household_members.push(v1::HouseholdMember {
+            member: 1,
+            family_name: Some("Testard".into()),
+            relationship: 99,
+            birth_year: Some(1850),
+            ..Default::default()
+        });
+        let care = file.care.get_or_insert_with(Default::default);
+        care.gir_level = Some(7);
+        care.ipp_rate = Some(100);
+        file.compensation.get_or_insert_with(Default::default).sick_leaves.push(v1::SickLeave {
+            risk: v1::AllowanceRisk::Illness as i32,
+            end: Some(v1::Date { year: 2025, month: 2, day: 30 }),
+            ..Default::default()
+        });
+        file.risk.get_or_insert_with(Default::default).risks = vec![1, 1];
+        let paths: Vec<String> = validate(&file).unwrap_err().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "family.household_members[0].birth_year",
+                "family.household_members[0].relationship",
+                "care.gir_level",
+                "risk.risks",
+                "compensation.sick_leaves[0].start",
+                "compensation.sick_leaves[0].end",
+            ]
+        );
+    }
+}
