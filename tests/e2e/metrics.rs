@@ -178,7 +178,8 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
 
 /// A port nothing listens on (bound then released).
 /// A daemon run as a process (`passerelle <role> run --config FILE`) on the test broker, its
-/// topology declared first (as the observatory does) and deleted when it is stopped.
+/// topology declared first (as the observatory does) and deleted when it is stopped — or, when
+/// the test fails first, when it is dropped.
 struct Daemon {
     role: &'static str,
     process: std::process::Child,
@@ -186,6 +187,17 @@ struct Daemon {
     broker: BusSettings,
     runtime: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
+    topology_deleted: bool,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        if !self.topology_deleted {
+            let _ = self.runtime.block_on(passerelle_bus::amqp::delete_topology(&self.broker));
+        }
+    }
 }
 
 impl Daemon {
@@ -228,7 +240,7 @@ impl Daemon {
             .spawn()
             .unwrap();
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut daemon = Daemon { role, process, addr, broker, runtime, dir };
+        let mut daemon = Daemon { role, process, addr, broker, runtime, dir, topology_deleted: false };
         daemon.wait_for_health(200, "become healthy");
         Some(daemon)
     }
@@ -310,6 +322,7 @@ impl Daemon {
         };
         assert!(status.success(), "{}: {status}", self.role);
         self.runtime.block_on(passerelle_bus::amqp::delete_topology(&self.broker)).unwrap();
+        self.topology_deleted = true;
     }
 }
 

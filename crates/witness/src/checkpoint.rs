@@ -63,7 +63,7 @@ pub struct Checkpoint {
     /// The party that writes the trail (e.g. `observatory`, a body's code): the witness keeps
     /// one history per party, trail and year.
     pub party: String,
-    /// Which trail: `audit`, `access-log`.
+    /// Which trail: `<daemon>:<trail>` (`observatory:audit`, `requester:access-log`…).
     pub trail: String,
     /// The calendar year (in the body's legal time zone) whose chain this is: chains are kept
     /// and dropped per year.

@@ -26,7 +26,7 @@
 //! end
 //! ```
 //!
-//! - `party`, `trail`: the writer's party name and the trail's name (`audit`, `access-log`),
+//! - `party`, `trail`: the writer's party name and the trail's name (`observatory:audit`, `requester:access-log`…),
 //!   1 to 128 characters from `A–Z a–z 0–9 . _ - :` (so a line feed can never shift a field);
 //! - `year`: the calendar year the trail's chain covers, in decimal (1970–9999);
 //! - `count`: the number of entries of that year's chain the head covers, in decimal without
