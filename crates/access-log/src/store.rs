@@ -264,7 +264,7 @@ impl AccessLog {
                         position: Position { year, seq },
                         at: from_ms(at_ms),
                         agent,
-                        kind: kind.parse().map_err(|_| AccessLogError::Corrupt("an unknown access kind".into()))?,
+                        kind: stored_kind(&kind)?,
                         object,
                         concerns_person: true,
                         person: Some(person.clone()),
@@ -300,7 +300,7 @@ impl AccessLog {
                         position: Position { year, seq },
                         at: from_ms(at_ms),
                         agent,
-                        kind: kind.parse().map_err(|_| AccessLogError::Corrupt("an unknown access kind".into()))?,
+                        kind: stored_kind(&kind)?,
                         object,
                         concerns_person,
                         person: person.map(|h| to_hash(h, "a person hash").map(PersonRef::from_bytes)).transpose()?,
@@ -318,6 +318,12 @@ impl AccessLog {
     /// `secure_delete` zeroes the freed cells in the database file; [`AccessLog::rebuild`]
     /// also rewrites the file and empties the WAL.
     pub fn drop_person_hashes_before(&self, cutoff: SystemTime) -> Result<u64> {
+        // Daemons call this on every tick: a read first, so that a log with nothing due never
+        // takes the write lock.
+        let due = self.db.read(|tx| tx.exists("SELECT 1 FROM access_person WHERE at_ms < ?1", [to_ms(cutoff)]))?;
+        if !due {
+            return Ok(0);
+        }
         let dropped = self.db.write(|tx| tx.execute("DELETE FROM access_person WHERE at_ms < ?1", [to_ms(cutoff)]))?;
         if dropped > 0 {
             self.purges.fetch_add(1, Ordering::Relaxed);
@@ -343,6 +349,11 @@ pub(crate) fn years_in(tx: &Tx<'_>) -> passerelle_sqlite::Result<Vec<i32>> {
 /// A stored hash, salt or commitment as 32 bytes.
 pub(crate) fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash> {
     bytes.try_into().map_err(|_| AccessLogError::Corrupt(format!("{what} of the wrong length")))
+}
+
+/// An access kind as the store holds it; anything else was written behind the daemon's back.
+fn stored_kind(text: &str) -> Result<AccessKind> {
+    text.parse().map_err(|_| AccessLogError::Corrupt("an unknown access kind".into()))
 }
 
 #[cfg(test)]

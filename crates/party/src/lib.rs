@@ -284,10 +284,10 @@ impl Party {
         }
     }
 
-    /// Serves the party's local API: the observatory's routes, its access log and audit trail, the
-    /// responder's routes (`passerelle_responder::api`; loads and refusals in the responder's own
-    /// access log handle); the requester's come with its
-    /// conversion to the API (`/v1/whoami` only).
+    /// Serves the party's local API: the service's routes (`api::observatory`,
+    /// `passerelle_responder::api`, `passerelle_requester::api`) and every daemon's trail routes
+    /// (`api::trails`), the API's refusals recorded in `accesses`, the service's own handle on its
+    /// access log (one per file in the process).
     async fn serve_api(
         settings: &PartySettings,
         service: &Service,
@@ -316,14 +316,12 @@ impl Party {
                     &data_dir,
                     &statistics_db,
                     o.status_reader(),
-                    o.accesses(),
+                    accesses.clone(),
                 );
-                let refusals = api::AccessLogTrail { accesses: o.accesses(), daemon: "observatory", clock };
+                let refusals = api::AccessLogTrail { accesses, daemon: "observatory", clock };
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }
             Service::Responder(r) => {
-                // The responder's own handle on its access log: one per file in the process.
-                let accesses = r.accesses().clone();
                 let routes = match settings {
                     PartySettings::Responder(s) => {
                         passerelle_responder::api::routes(s.clone(), Some(r.stats()), accesses.clone())
@@ -332,7 +330,6 @@ impl Party {
                 };
                 (routes, Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_responder::DAEMON, clock }))
             }
-            // `accesses` is the requester's own handle (`wire_trails`).
             Service::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_requester::service::DAEMON, clock }),

@@ -42,7 +42,6 @@ impl Trail for ObservatoryAuditTrail {
 
     fn check_chain(&self) -> Result<Vec<ChainFinding>, TrailError> {
         let verification = self.trail.verify().map_err(TrailError::from_error)?;
-        let heads = self.heads()?;
         let mut years: Vec<i32> = verification.years.clone();
         let broken_year = verification.broken.as_ref().and_then(|b| b.entry.split('#').next()?.parse::<i32>().ok());
         years.extend(broken_year);
@@ -52,7 +51,6 @@ impl Trail for ObservatoryAuditTrail {
             .into_iter()
             .map(|year| ChainFinding {
                 year,
-                entries: heads.iter().find(|h| h.year == year).map_or(0, |h| h.count),
                 problem: verification.broken.as_ref().filter(|_| broken_year == Some(year)).map(|b| b.to_string()),
             })
             .collect())

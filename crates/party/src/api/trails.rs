@@ -105,11 +105,7 @@ pub fn routes(api: TrailsApi) -> Router {
 
 async fn audit_verify(State(api): State<TrailsApi>, caller: Caller) -> Result<Json<TrailReport>, ApiError> {
     caller.require(&[Role::Auditor, Role::ObservatoryAgent])?;
-    let trail = api.checkpointer.trails().iter().find(|t| t.name().ends_with(":audit")).cloned();
-    let trail = trail.ok_or_else(|| ApiError::not_found("this daemon keeps no audit trail"))?;
-    let report = passerelle_trails::verify(&api.checkpointer, trail.as_ref(), api.timeout)
-        .await
-        .map_err(|e| ApiError::internal("cannot verify the audit trail", &e))?;
+    let report = verify_trail(&api, "audit", "audit trail").await?;
     let entry = AccessEntry::new(api.clock.now(), agent_actor(&caller.agent().id), AccessKind::Read, "audit");
     let accesses = api.accesses.clone();
     blocking(move || Ok(accesses.record(&entry).map(drop)?)).await?;
@@ -146,11 +142,7 @@ async fn verify(State(api): State<TrailsApi>, caller: Caller) -> Result<Json<Tra
     caller.require(&[Role::Auditor])?;
     let agent = caller.agent().id.clone();
     let daemon = api.checkpointer.party().to_owned();
-    let trail = api.checkpointer.trails().iter().find(|t| t.name().ends_with(":access-log")).cloned();
-    let trail = trail.ok_or_else(|| ApiError::not_found("this daemon checkpoints no access log"))?;
-    let report = passerelle_trails::verify(&api.checkpointer, trail.as_ref(), api.timeout)
-        .await
-        .map_err(|e| ApiError::internal("cannot verify the access log", &e))?;
+    let report = verify_trail(&api, "access-log", "access log").await?;
     match &api.audit {
         Some(audit) => {
             let detail = serde_json::json!({ "command": "access-log verify", "intact": report.intact });
@@ -161,6 +153,17 @@ async fn verify(State(api): State<TrailsApi>, caller: Caller) -> Result<Json<Tra
         None => tracing::info!(agent = %agent, party = %daemon, intact = report.intact, "the access log was verified"),
     }
     Ok(Json(report))
+}
+
+/// Checks the daemon's trail `<daemon>:<trail>` read-only and against its witness; `what` names
+/// it in an error.
+async fn verify_trail(api: &TrailsApi, trail: &str, what: &str) -> Result<TrailReport, ApiError> {
+    let suffix = format!(":{trail}");
+    let found = api.checkpointer.trails().iter().find(|t| t.name().ends_with(&suffix)).cloned();
+    let found = found.ok_or_else(|| ApiError::not_found(format!("this daemon keeps no {what}")))?;
+    passerelle_trails::verify(&api.checkpointer, found.as_ref(), api.timeout)
+        .await
+        .map_err(|e| ApiError::internal(&format!("cannot verify the {what}"), &e))
 }
 
 /// A store error, as the routes report it.
