@@ -58,7 +58,23 @@ pub struct Caller {
     method: String,
     path: String,
     recorder: Arc<dyn AccessRecorder>,
+    relayed: Relayed,
 }
+
+/// What a call said of the agent a service account acts for ([`RELAYED_AGENT_HEADER`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Relayed {
+    None,
+    Agent(String),
+    /// Not shaped like an agent id: never shown, never used.
+    Malformed,
+}
+
+/// The header a service account names the agent it acts for with (an agent id of its own
+/// registry, e.g. the social worker the social-service daemon reads a contact list for). Only a
+/// handler that allows relaying reads it ([`Caller::relayed_agent`]); the caller stays the
+/// socket's peer.
+pub const RELAYED_AGENT_HEADER: &str = "x-passerelle-on-behalf-of";
 
 impl Caller {
     /// The calling agent.
@@ -69,6 +85,20 @@ impl Caller {
     /// The peer's uid.
     pub fn uid(&self) -> u32 {
         self.uid
+    }
+
+    /// The agent id the calling service account says it acts for ([`RELAYED_AGENT_HEADER`]):
+    /// `Ok(None)` when the call names none, a 400 when it is not shaped like an agent id (not
+    /// repeated). The id is the relaying service's word, recorded as such; the caller's own
+    /// roles decide what the call may do.
+    pub fn relayed_agent(&self) -> Result<Option<&str>, ApiError> {
+        match &self.relayed {
+            Relayed::None => Ok(None),
+            Relayed::Agent(id) => Ok(Some(id)),
+            Relayed::Malformed => Err(ApiError::bad_request(format!(
+                "the {RELAYED_AGENT_HEADER} header is not an agent id (letters, digits, `-`, `_`, `.`)"
+            ))),
+        }
     }
 
     /// Ok when the agent holds one of `roles`; else the 403 to answer (`not_permitted`, the
@@ -143,6 +173,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             );
             return Err(refuse(Some(uid), Some(account), message));
         };
-        Ok(Caller { agent, uid, method, path, recorder: context.recorder })
+        let relayed = match parts.headers.get(RELAYED_AGENT_HEADER) {
+            None => Relayed::None,
+            Some(value) => match value.to_str() {
+                Ok(id) if is_agent_id(id) => Relayed::Agent(id.to_owned()),
+                _ => Relayed::Malformed,
+            },
+        };
+        Ok(Caller { agent, uid, method, path, recorder: context.recorder, relayed })
     }
+}
+
+/// An agent id as a registry writes one: 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
+fn is_agent_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

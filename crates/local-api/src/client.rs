@@ -21,6 +21,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
+use crate::caller::RELAYED_AGENT_HEADER;
 use crate::error::ErrorBody;
 
 /// Why a call through the local API failed, said to the agent.
@@ -66,16 +67,26 @@ pub struct Client {
     socket: PathBuf,
     /// What runs the daemon, for "is … running?" (`passerelle observatory run`).
     hint: String,
+    /// The agent a service account calls for ([`RELAYED_AGENT_HEADER`]).
+    relaying: Option<String>,
 }
 
 impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Client {
-        Client { socket: socket.into(), hint: "its daemon".to_owned() }
+        Client { socket: socket.into(), hint: "its daemon".to_owned(), relaying: None }
     }
 
     /// Names the command that runs the daemon in "no daemon answers" (`observatory run`).
     pub fn for_daemon(mut self, command: &str) -> Client {
         self.hint = format!("`passerelle {command}`");
+        self
+    }
+
+    /// Every call names `agent_id` as the agent this service account acts for (the
+    /// social-service daemon reading the requester's contact lists for a social worker): sent
+    /// as [`RELAYED_AGENT_HEADER`], read by the daemon with [`crate::Caller::relayed_agent`].
+    pub fn relaying(mut self, agent_id: &str) -> Client {
+        self.relaying = Some(agent_id.to_owned());
         self
     }
 
@@ -177,6 +188,9 @@ impl Client {
         let mut request = Request::builder().method(method).uri(path).header(hyper::header::HOST, "localhost");
         if let Some(content_type) = content_type {
             request = request.header(hyper::header::CONTENT_TYPE, content_type);
+        }
+        if let Some(agent) = &self.relaying {
+            request = request.header(RELAYED_AGENT_HEADER, agent.as_str());
         }
         let request = request.body(body).map_err(|e| self.protocol(format!("cannot build the request: {e}")))?;
         sender.send_request(request).await.map_err(|e| self.protocol(e.to_string()))

@@ -31,7 +31,7 @@ mod server;
 mod socket;
 
 pub use access::{Access, AccessOutcome, AccessRecorder, KeptAccesses, LogRecorder};
-pub use caller::{account_name, own_account, Caller, PeerCred};
+pub use caller::{account_name, own_account, Caller, PeerCred, RELAYED_AGENT_HEADER};
 pub use client::{Client, ClientError};
 pub use error::{ApiError, ErrorBody};
 pub use registry_handle::RegistryHandle;
