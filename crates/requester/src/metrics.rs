@@ -120,7 +120,10 @@ mod tests {
         }
         assert!(text.contains("passerelle_requester_persons_submitted_total 0"), "{text}");
         for outcome in ["accepted", "declined", "no_reply"] {
-            assert!(text.contains(&format!("passerelle_requester_offer_outcomes{{outcome=\"{outcome}\"}} 0")), "{text}");
+            assert!(
+                text.contains(&format!("passerelle_requester_offer_outcomes{{outcome=\"{outcome}\"}} 0")),
+                "{text}"
+            );
         }
         assert!(text.contains("passerelle_requester_persons_awaiting_offer_outcome 0"), "{text}");
     }

@@ -52,7 +52,11 @@ pub fn case_ranking(
 /// The consolidated values of `person` (read with [`Store::person`]) for the categories the
 /// submission asked for, in catalogue order, as the result files hold them; unknown ones left
 /// out.
-pub fn consolidated_values(submission: &SubmissionRecord, case: &CaseRecord, person: &PersonRow) -> Vec<(Category, Value)> {
+pub fn consolidated_values(
+    submission: &SubmissionRecord,
+    case: &CaseRecord,
+    person: &PersonRow,
+) -> Vec<(Category, Value)> {
     let plan = Plan::new(submission, std::slice::from_ref(case));
     let bodies: Vec<String> = case.bodies.iter().map(|b| b.body.clone()).collect();
     consolidate_person(&plan, person, &bodies).merged.into_iter().filter_map(|m| Some((m.category, m.value?))).collect()

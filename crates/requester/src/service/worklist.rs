@@ -40,10 +40,7 @@ impl FromStr for WorklistCursor {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         const BAD: &str = "not a worklist cursor: pass back a page's `next` as it came";
         let (case, rank) = text.split_once(':').ok_or(BAD)?;
-        Ok(WorklistCursor {
-            case: Uuid::parse_str(case).map_err(|_| BAD)?,
-            after_rank: rank.parse().map_err(|_| BAD)?,
-        })
+        Ok(WorklistCursor { case: Uuid::parse_str(case).map_err(|_| BAD)?, after_rank: rank.parse().map_err(|_| BAD)? })
     }
 }
 

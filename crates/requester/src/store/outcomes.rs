@@ -195,11 +195,10 @@ impl Store {
     /// How many outcomes the store holds, by outcome (every outcome, 0 when none).
     pub fn outcome_counts(&self) -> Result<Vec<(Outcome, u64)>, StoreError> {
         self.read(|tx| {
-            let rows: Vec<(String, i64)> = tx.query_all(
-                "SELECT outcome, COUNT(*) FROM offer_outcomes GROUP BY outcome",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let rows: Vec<(String, i64)> =
+                tx.query_all("SELECT outcome, COUNT(*) FROM offer_outcomes GROUP BY outcome", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             let count = |o: Outcome| rows.iter().find(|(name, _)| name == o.as_str()).map_or(0, |(_, n)| *n as u64);
             Ok(Outcome::ALL.into_iter().map(|o| (o, count(o))).collect())
         })
