@@ -20,7 +20,7 @@ fn nir(n: u32) -> String {
 }
 
 fn answers(n: u32) -> Vec<v1::BodyAnswer> {
-    let status = if n % 2 == 0 { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
+    let status = if n.is_multiple_of(2) { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
     vec![v1::BodyAnswer { body: "cnam".into(), status: status as i32, values: None }]
 }
 
