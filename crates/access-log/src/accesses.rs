@@ -21,6 +21,13 @@ pub fn agent_actor(agent_id: &str) -> String {
     format!("agent:{agent_id}")
 }
 
+/// The actor of a call a service account makes for an agent it names (the social-service
+/// daemon reading a contact list for a social worker): `agent:<worker>:via:<service>`. Both
+/// are recorded: the worker as relayed (the service's word), the service as authenticated.
+pub fn relayed_actor(service_agent_id: &str, worker_id: &str) -> String {
+    format!("agent:{worker_id}:via:{service_agent_id}")
+}
+
 /// The actor of a machine action: `daemon:<name>` (`daemon:observatory`, `daemon:requester`…).
 pub fn daemon_actor(daemon: &str) -> String {
     format!("daemon:{daemon}")
@@ -73,5 +80,21 @@ impl Accesses {
     /// Appends a machine action of `daemon` on `object` now.
     pub fn record_machine(&self, at: SystemTime, daemon: &str, kind: AccessKind, object: &str) -> Result<Position> {
         self.log.append(&AccessEntry::new(at, daemon_actor(daemon), kind, object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passerelle_protocol::untrusted::is_identifier;
+
+    #[test]
+    fn a_relayed_actor_names_the_worker_and_the_service_and_is_an_identifier() {
+        let actor = relayed_actor("svc-social", "sw-1");
+        assert_eq!(actor, "agent:sw-1:via:svc-social");
+        assert!(is_identifier(&actor));
+        assert!(crate::AccessEntry::new(SystemTime::UNIX_EPOCH, actor, crate::AccessKind::Read, "case-1")
+            .check()
+            .is_ok());
     }
 }

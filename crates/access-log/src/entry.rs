@@ -72,7 +72,8 @@ impl FromStr for AccessKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessEntry {
     pub at: SystemTime,
-    /// `agent:<id>` for an authenticated agent, `daemon:<name>` for a machine action,
+    /// `agent:<id>` for an authenticated agent, `agent:<worker>:via:<service>` for a service
+    /// account acting for an agent it names, `daemon:<name>` for a machine action,
     /// `os-user:<account>` for a caller the registry does not know.
     pub agent: String,
     pub kind: AccessKind,

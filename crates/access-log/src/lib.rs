@@ -33,7 +33,7 @@ pub mod verify;
 #[cfg(test)]
 mod fixture;
 
-pub use accesses::{agent_actor, daemon_actor, os_actor, Accesses, ACCESS_LOG_FILE, PERSON_KEY_FILE};
+pub use accesses::{agent_actor, daemon_actor, os_actor, relayed_actor, Accesses, ACCESS_LOG_FILE, PERSON_KEY_FILE};
 pub use entry::{AccessEntry, AccessKind, NotAnIdentifier};
 pub use passerelle_protocol::calendar::{LegalCalendar, UnknownTimeZone, DEFAULT_TIME_ZONE, RETAINED_YEARS_AFTER};
 pub use person::{PersonKey, PersonRef};

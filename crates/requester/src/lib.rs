@@ -12,6 +12,9 @@
 //! - The daemon's access log ([`Requester::accesses`], `data_dir/access.db`): every agent call
 //!   of [`api`] that touches personal data, and the machine actions (a result chunk or a
 //!   refusal stored, a case purged, by `daemon:requester`), recorded before they take effect.
+//! - The decree's last step for the social service ([`api::worklist`], [`api::outcome`]): the
+//!   office's contact lists read in rank order by its `social-service` account for a social
+//!   worker, and each offer's outcome recorded here, purged with the case.
 //! - [`consolidate`]: the merge rule when bodies disagree; [`ranking`]: score and rank;
 //!   [`export`]: the CSV / JSON Lines / summary files and their column scheme.
 //!

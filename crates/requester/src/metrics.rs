@@ -1,7 +1,8 @@
 //! The requester's metrics (`passerelle_requester_…`), read from its store by the daemon's
 //! snapshot task (every [`passerelle_metrics::SNAPSHOT_INTERVAL`]; a scrape never takes the
 //! store's lock): cases by state, persons submitted and refused, records rejected, receipts not sent yet, the
-//! oldest case still waiting for its result. Counts and states only — the store's names and
+//! oldest case still waiting for its result, the offers' outcomes held (by outcome) and the
+//! persons of the contact lists still waiting for one. Counts and states only — the store's names and
 //! contact details never reach a metric.
 
 use std::time::SystemTime;
@@ -34,6 +35,8 @@ pub fn register(registry: &MetricsRegistry, requester: &Requester) {
 fn read(store: &Store) -> Result<Vec<SnapshotFamily>, StoreError> {
     let cases = store.cases()?;
     let submissions = store.submissions()?;
+    let outcomes = store.outcome_counts()?;
+    let awaiting = store.persons_awaiting_outcome()?;
     let now = SystemTime::now();
     let oldest_waiting = cases
         .iter()
@@ -77,6 +80,19 @@ fn read(store: &Store) -> Result<Vec<SnapshotFamily>, StoreError> {
             "Answered cases whose receipt is not sent yet (the observatory still holds their data)",
             cases.iter().filter(|c| c.state == CaseState::Answered && c.receipt_sent_at.is_none()).count() as u64,
         ),
+        // Gauges, not counters: the outcomes go with their case at the purge.
+        SnapshotFamily::by_label(
+            "offer_outcomes",
+            "Offer outcomes held, by outcome (recorded for the social service; purged with their case)",
+            FamilyKind::Gauge,
+            "outcome",
+            outcomes.into_iter().map(|(o, n)| (o.as_str().to_owned(), Value::Int(n))),
+        ),
+        SnapshotFamily::gauge(
+            "persons_awaiting_offer_outcome",
+            "Persons of the contact lists with no offer outcome recorded yet",
+            awaiting,
+        ),
         SnapshotFamily {
             name: "oldest_waiting_case_age_seconds",
             help: "Time since the oldest case still waiting for its result was sent (0 when none)",
@@ -103,6 +119,13 @@ mod tests {
             assert!(text.contains(&format!("passerelle_requester_cases{{state=\"{state}\"}} 0")), "{text}");
         }
         assert!(text.contains("passerelle_requester_persons_submitted_total 0"), "{text}");
+        for outcome in ["accepted", "declined", "no_reply"] {
+            assert!(
+                text.contains(&format!("passerelle_requester_offer_outcomes{{outcome=\"{outcome}\"}} 0")),
+                "{text}"
+            );
+        }
+        assert!(text.contains("passerelle_requester_persons_awaiting_offer_outcome 0"), "{text}");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! | `POST /v1/submissions/{id}/result`, `GET /v1/submissions/{id}/result/{file}` | `prevention-agent` of the office | the same for a submission's consolidated result |
 //! | `POST /v1/cases/{case}/person`, body `{"nir": "…"}` | `prevention-agent` of the office | [`PersonAnswer`]: the person's row of the case's contact list ([`person`]) |
 //! | `POST /v1/purge` | `requester-admin` | [`PurgeAnswer`]: what went, and the cut-off |
+//! | `GET /v1/worklist?after=CURSOR&limit=N[&pending=true]` | `social-service` of the office, naming the social worker (`x-passerelle-on-behalf-of`, required) | [`WorklistAnswer`]: the office's contact lists in rank order, a page at a time ([`worklist`]) |
+//! | `POST /v1/worklist/outcome`, body [`OutcomeQuery`] | `social-service` of the office, naming the social worker | [`OutcomeAnswer`]: the offer's outcome recorded (the latest wins), with the person's record when accepted ([`outcome`]) |
 //!
 //! The result files a call streams are the daemon's (in its `out_dir`, purged with the case);
 //! the CLI writes the copy the agent asked for, as the agent, 0600.
@@ -21,11 +23,18 @@
 //! `create` per case made; `status` a `read` of `cases` (every case), or of each case listed
 //! for `?submission=`; a CSV or JSON Lines result file an `export` of its case (of each case of
 //! a submission); a purge a `delete` per case purged; a person looked up a `read` of the case
-//! about that person (their keyed hash). Refused calls are recorded by the daemon's trail.
+//! about that person (their keyed hash). The social service's calls name the social worker
+//! and the service account together (`agent:<worker>:via:<service>`): a worklist page a `read`
+//! per case listed; an outcome an `update` of the case about the person, and an accepted one's
+//! record a `transfer` of it too. Refused calls are recorded by the daemon's trail.
 
+pub mod outcome;
 mod person;
+pub mod worklist;
 
+pub use outcome::{OutcomeAnswer, OutcomePerson, OutcomeQuery};
 pub use person::{PersonAnswer, PersonQuery};
+pub use worklist::{OfferOutcome, Outcome, WorklistAnswer, WorklistEntry};
 
 use std::path::{Path, PathBuf};
 
@@ -165,6 +174,8 @@ pub fn routes(requester: Requester) -> Router {
         .route("/v1/submissions/{id}/result/{file}", get(submission_file))
         .route("/v1/cases/{case}/person", post(person::lookup))
         .route("/v1/purge", post(purge))
+        .route("/v1/worklist", get(worklist::page))
+        .route("/v1/worklist/outcome", post(outcome::record))
         .with_state(requester)
 }
 
@@ -549,7 +560,10 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e @ RequesterError::UnknownCase(_))) => Err(ApiError::not_found(e.to_string())),
+        Ok(Err(e @ (RequesterError::UnknownCase(_) | RequesterError::NotListed { .. }))) => {
+            Err(ApiError::not_found(e.to_string()))
+        }
+        Ok(Err(RequesterError::Usage(message))) => Err(ApiError::bad_request(message)),
         Ok(Err(e @ RequesterError::NotSettled { .. })) => Err(ApiError::bad_request(e.to_string())),
         Ok(Err(e)) => Err(ApiError::internal("the requester's store failed", &e)),
         Err(e) => Err(ApiError::internal("the requester's store failed", &e)),

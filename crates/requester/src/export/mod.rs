@@ -50,8 +50,10 @@ use uuid::Uuid;
 mod person;
 mod staged;
 mod summary;
+mod worklist;
 
 pub use person::{person_in_case, PersonLookup};
+pub use worklist::{case_ranking, cell, consolidated_values, ListedPerson};
 
 pub use staged::partial_path;
 use staged::Staged;

@@ -34,8 +34,10 @@ use crate::store::{CaseRecord, CaseState, Store, StoreError, SubmissionRecord};
 
 mod receive;
 mod submit;
+mod worklist;
 
 pub use submit::{SubmitRequest, Submitted, MAX_SERVICE_CHARS};
+pub use worklist::{NewOutcome, WorklistCursor, WorklistPage};
 
 /// How often a waiting `submit`, or the daemon, looks at the store for changes another process
 /// made (a daemon and a submit share the store): short enough to feel immediate.
@@ -70,6 +72,9 @@ pub enum RequesterError {
     NothingValid { rejected: u64 },
     #[error("no case {0} in this requester's store")]
     UnknownCase(String),
+    /// No person on that line of an answered case's contact list (unknown, refused, or purged).
+    #[error("line {line} of case {case} is in no contact list of this requester (see the worklist)")]
+    NotListed { case: Uuid, line: u64 },
     #[error("case {case} has no result yet (it is {state})")]
     NotSettled { case: Uuid, state: CaseState },
     #[error(transparent)]

@@ -26,6 +26,7 @@ use passerelle_sqlite::{Database, Failure, Options, Tx};
 mod answers;
 mod cases;
 mod matching;
+mod outcomes;
 mod persons;
 mod purge;
 pub use purge::PurgedSubmission;
@@ -35,6 +36,7 @@ mod schema;
 mod tests;
 
 use matching::PersonIndex;
+pub use outcomes::{ListedLine, Outcome, OutcomeRecord, PersonIdentity};
 pub use records::{CaseRecord, CaseState, NewPerson, PersonRow, ProblemRecord, Stored, SubmissionRecord};
 
 /// The store's file name in `data_dir`.

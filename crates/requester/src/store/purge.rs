@@ -25,8 +25,8 @@ impl Store {
     // ----- purge -----
 
     /// Purges every submission whose retention ended by `now`: its persons (names, contacts,
-    /// NIRs, risk factors), results and refusals; the case metadata (ids, counts, dates, states)
-    /// stays. Returns the purged submissions with the result files that were written for them,
+    /// NIRs, risk factors), results, refusals and offer outcomes; the case metadata (ids,
+    /// counts, dates, states) stays. Returns the purged submissions with the result files that were written for them,
     /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
     pub fn purge_due(&self, now: SystemTime) -> Result<Vec<PurgedSubmission>, StoreError> {
         self.purge_due_recorded(now, &|_| Ok(()))
@@ -67,6 +67,7 @@ impl Store {
                     ),
                     params![id],
                 )?;
+                super::outcomes::purge_outcomes(tx, cases, &id)?;
                 let persons = tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;

@@ -7,6 +7,7 @@ use passerelle_sqlite::Migration;
 pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("submissions, cases, persons, results and refusals", SCHEMA_V1),
     Migration::sql("a person's answers in a row of person_answers", ANSWERS_APART),
+    Migration::sql("offer outcomes", OFFER_OUTCOMES),
 ];
 
 /// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
@@ -97,4 +98,19 @@ CREATE TABLE person_answers (
 INSERT INTO person_answers (person_id, answers)
     SELECT id, answers FROM persons WHERE answers IS NOT NULL ORDER BY id;
 ALTER TABLE persons DROP COLUMN answers;
+";
+
+/// The offers' outcomes (decree art. 3, last step), recorded for the social service's workers
+/// (`outcomes`): one row per person of a contact list, replaced when recorded again. No foreign
+/// key: the purge deletes them with their case's persons, in the same transaction.
+const OFFER_OUTCOMES: &str = "
+CREATE TABLE offer_outcomes (
+    case_id         TEXT NOT NULL,
+    line            INTEGER NOT NULL,
+    outcome         TEXT NOT NULL,
+    date            TEXT NOT NULL,
+    agent           TEXT NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    PRIMARY KEY (case_id, line)
+);
 ";

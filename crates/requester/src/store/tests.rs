@@ -20,7 +20,7 @@ fn nir(n: u32) -> String {
 }
 
 fn answers(n: u32) -> Vec<v1::BodyAnswer> {
-    let status = if n % 2 == 0 { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
+    let status = if n.is_multiple_of(2) { v1::PersonStatus::Found } else { v1::PersonStatus::NotFound };
     vec![v1::BodyAnswer { body: "cnam".into(), status: status as i32, values: None }]
 }
 
@@ -141,7 +141,9 @@ fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
     store
         .db
         .with_connection(|conn| {
-            conn.execute_batch("DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;")?;
+            conn.execute_batch(
+                "DROP TABLE offer_outcomes; DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;",
+            )?;
             let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
             conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;
             conn.pragma_update(None, "user_version", 1)?;
@@ -289,4 +291,55 @@ fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].0, nir(2));
     assert!(refused[0].1.contains("under 55"), "{}", refused[0].1);
+}
+
+#[test]
+fn an_outcome_is_replaced_when_recorded_again_and_purged_with_its_case_leaving_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, case) = store_with_case(dir.path(), 3);
+    let now = SystemTime::now();
+    let outcome = |line: u64, outcome: Outcome, agent: &str| OutcomeRecord {
+        case,
+        line,
+        outcome,
+        date: chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+        agent: agent.to_owned(),
+        recorded_at: now,
+    };
+    let recorded = std::cell::Cell::new(0);
+    let count = || {
+        recorded.set(recorded.get() + 1);
+        Ok(())
+    };
+    // Not answered yet: no contact list, nothing recorded.
+    assert!(!store.record_outcome(&outcome(1, Outcome::Declined, "sw-first"), &count).unwrap());
+    store.store_result(&result(case, 0, 1, [0, 1, 2]), now).unwrap();
+    assert_eq!(store.persons_awaiting_outcome().unwrap(), 3);
+    assert!(store.record_outcome(&outcome(1, Outcome::Declined, "sw-first"), &count).unwrap());
+    assert!(store.record_outcome(&outcome(1, Outcome::Accepted, "sw-zorglub-9"), &count).unwrap());
+    assert!(!store.record_outcome(&outcome(7, Outcome::Accepted, "sw-zorglub-9"), &count).unwrap(), "no line 7");
+    assert_eq!(recorded.get(), 2, "the access entries run for what is recorded only");
+    let held = store.outcomes_of(case).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[&1].outcome, held[&1].agent.as_str()), (Outcome::Accepted, "sw-zorglub-9"));
+    assert_eq!(
+        store.outcome_counts().unwrap(),
+        [(Outcome::Accepted, 1), (Outcome::Declined, 0), (Outcome::NoReply, 0)]
+    );
+    assert_eq!(store.persons_awaiting_outcome().unwrap(), 2);
+    // An access entry that cannot be written: nothing recorded.
+    let failing = || Err(StoreError::Corrupt("the access log is gone".into()));
+    assert!(store.record_outcome(&outcome(2, Outcome::NoReply, "sw-zorglub-9"), &failing).is_err());
+    assert_eq!(store.outcomes_of(case).unwrap().len(), 1);
+
+    let on_disk = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .any(|bytes| bytes.windows(12).any(|w| w == b"sw-zorglub-9"))
+    };
+    assert!(on_disk(), "the scan must see the outcome before the purge");
+    assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
+    assert!(store.outcomes_of(case).unwrap().is_empty());
+    assert!(!on_disk(), "an outcome survived the purge in the store's files");
 }

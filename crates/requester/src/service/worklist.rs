@@ -1,0 +1,270 @@
+//! The decree's last step as the social service does it (art. 3; DESIGN §7.2): the office's
+//! contact lists read page by page in rank order ([`Requester::worklist`]), and each offer's
+//! outcome recorded here, under the decree's cap ([`Requester::record_offer_outcome`]). The
+//! wire types are the API's ([`crate::api::worklist`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use passerelle_access_log::AccessKind;
+use passerelle_protocol::nir::Nir;
+use passerelle_protocol::v1::Sex;
+use passerelle_protocol::value;
+use passerelle_selection::IdentityColumn;
+use uuid::Uuid;
+
+use super::{Requester, RequesterError};
+use crate::api::outcome::OutcomePerson;
+use crate::api::worklist::{OfferOutcome, WorklistEntry};
+use crate::export::{self, cell};
+use crate::store::{CaseRecord, CaseState, Outcome, OutcomeRecord, PersonRow, StoreError, SubmissionRecord};
+
+/// Where a worklist page starts: after rank `after_rank` of `case` (0: at its first person).
+/// Written `<case>:<rank>`; clients pass it back as they got it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorklistCursor {
+    pub case: Uuid,
+    pub after_rank: u64,
+}
+
+impl fmt::Display for WorklistCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.case, self.after_rank)
+    }
+}
+
+impl FromStr for WorklistCursor {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const BAD: &str = "not a worklist cursor: pass back a page's `next` as it came";
+        let (case, rank) = text.split_once(':').ok_or(BAD)?;
+        Ok(WorklistCursor { case: Uuid::parse_str(case).map_err(|_| BAD)?, after_rank: rank.parse().map_err(|_| BAD)? })
+    }
+}
+
+/// A page of the worklist: its entries, the cursor of the next page, and the cases it lists
+/// (one at most; each is a `read` in the access log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorklistPage {
+    pub entries: Vec<WorklistEntry>,
+    pub next: Option<WorklistCursor>,
+    pub cases: Vec<Uuid>,
+}
+
+/// An outcome to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewOutcome {
+    pub case: Uuid,
+    pub line: u64,
+    pub outcome: Outcome,
+    pub date: NaiveDate,
+}
+
+impl Requester {
+    /// A page of the office's contact lists: from `after` (or the start), up to `limit`
+    /// persons of one answered case in rank order, without those with an outcome when
+    /// `pending`. Reads one case's ranking, whatever the store holds.
+    pub fn worklist(
+        &self,
+        after: Option<WorklistCursor>,
+        limit: usize,
+        pending: bool,
+    ) -> Result<WorklistPage, RequesterError> {
+        let store = self.store();
+        let (case, after_rank) = match after {
+            None => (store.next_listed_case(None)?, 0),
+            Some(cursor) => {
+                let case = store.case(cursor.case)?.ok_or_else(|| {
+                    RequesterError::Usage("after: the cursor names no case of this requester".to_owned())
+                })?;
+                if case.state == CaseState::Answered {
+                    (Some(case), cursor.after_rank)
+                } else {
+                    // Purged since: the list goes on with the next case.
+                    (store.next_listed_case(Some(&case))?, 0)
+                }
+            }
+        };
+        let Some(case) = case else { return Ok(WorklistPage { entries: Vec::new(), next: None, cases: Vec::new() }) };
+        let submission = self.submission_of(&case)?;
+        let ranking = export::case_ranking(store, &self.inner.scorer, &submission, &case)?;
+        let outcomes = store.outcomes_of(case.id)?;
+        let persons = ranking.len() as u64;
+        let mut entries = Vec::new();
+        let mut last = after_rank;
+        for (i, listed) in ranking.iter().enumerate().skip(after_rank as usize) {
+            if entries.len() == limit {
+                break;
+            }
+            last = i as u64 + 1;
+            let outcome = outcomes.get(&listed.line);
+            if pending && outcome.is_some() {
+                continue;
+            }
+            let person = store.person(listed.id)?;
+            let names = Names::of(&submission, &person)?;
+            entries.push(WorklistEntry {
+                case: case.id,
+                line: listed.line,
+                rank: last,
+                persons,
+                score: listed.score,
+                family_name: names.family_name,
+                usage_name: names.usage_name,
+                given_names: names.given_names,
+                birth_year: names.birth_year,
+                phone: names.phone,
+                email: names.email,
+                postal_address: names.postal_address,
+                outcome: outcome.map(offer_outcome),
+            });
+        }
+        let next = if last < persons {
+            Some(WorklistCursor { case: case.id, after_rank: last })
+        } else {
+            store.next_listed_case(Some(&case))?.map(|c| WorklistCursor { case: c.id, after_rank: 0 })
+        };
+        let cases = if entries.is_empty() { Vec::new() } else { vec![case.id] };
+        Ok(WorklistPage { entries, next, cases })
+    }
+
+    /// Records what a person of a contact list answered, for the social worker `agent`
+    /// (relayed), replacing their earlier outcome. `actor` is the access log's: an `update` of
+    /// the case about the person, and for `accepted` a `transfer` too, written before the
+    /// outcome commits. Returns the person's record for `accepted`, else `None`.
+    pub fn record_offer_outcome(
+        &self,
+        actor: &str,
+        agent: &str,
+        new: &NewOutcome,
+    ) -> Result<Option<OutcomePerson>, RequesterError> {
+        let store = self.store();
+        let not_listed = || RequesterError::NotListed { case: new.case, line: new.line };
+        let case = store.case(new.case)?.filter(|c| c.state == CaseState::Answered).ok_or_else(not_listed)?;
+        self.check_outcome_date(&case, new.date)?;
+        let listed = store.person_at(case.id, new.line)?.filter(|l| !l.refused).ok_or_else(not_listed)?;
+        let person = store.person(listed.person)?;
+        let nir = Nir::parse(&person.nir).map_err(|_| StoreError::Corrupt("a stored NIR".into()))?;
+        let record = match new.outcome {
+            Outcome::Accepted => Some(self.person_record(&case, person)?),
+            Outcome::Declined | Outcome::NoReply => None,
+        };
+        let about = self.accesses().person(&nir);
+        let mut entries = vec![self.access_entry(actor, AccessKind::Update, &case.id.to_string()).about(about.clone())];
+        if record.is_some() {
+            entries.push(self.access_entry(actor, AccessKind::Transfer, &case.id.to_string()).about(about));
+        }
+        let outcome = OutcomeRecord {
+            case: case.id,
+            line: new.line,
+            outcome: new.outcome,
+            date: new.date,
+            agent: agent.to_owned(),
+            recorded_at: self.now(),
+        };
+        let accesses = self.accesses().clone();
+        if !store.record_outcome(&outcome, &|| Ok(accesses.record_all(&entries)?))? {
+            // Purged between the reads and the write.
+            return Err(not_listed());
+        }
+        Ok(record)
+    }
+
+    /// An outcome's day is neither after today (in the body's legal time zone, by the
+    /// requester's clock) nor before the day of the case's result.
+    fn check_outcome_date(&self, case: &CaseRecord, date: NaiveDate) -> Result<(), RequesterError> {
+        let zone = self.settings().trails.time_zone.zone();
+        let day = |t| DateTime::<Utc>::from(t).with_timezone(&zone).date_naive();
+        let today = day(self.now());
+        if date > today {
+            return Err(RequesterError::Usage(format!("date: {date} is in the future (today is {today})")));
+        }
+        if let Some(result) = case.settled_at.map(day) {
+            if date < result {
+                return Err(RequesterError::Usage(format!(
+                    "date: {date} is before the case's result ({result}): an offer follows the contact list"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The record of a person who accepted: identity, contacts and consolidated values.
+    fn person_record(&self, case: &CaseRecord, person: PersonRow) -> Result<OutcomePerson, RequesterError> {
+        let submission = self.submission_of(case)?;
+        let identity = self.store().person_identity(person.id)?;
+        let values = export::consolidated_values(&submission, case, &person)
+            .into_iter()
+            .map(|(category, v)| (category.code().to_owned(), value::format(&v)))
+            .collect();
+        let names = Names::of(&submission, &person)?;
+        let sex = match Sex::try_from(identity.sex) {
+            Ok(Sex::Female) => Some("female".to_owned()),
+            Ok(Sex::Male) => Some("male".to_owned()),
+            _ => None,
+        };
+        Ok(OutcomePerson {
+            nir: person.nir,
+            former_nirs: identity.former_nirs,
+            family_name: names.family_name,
+            usage_name: names.usage_name,
+            given_names: names.given_names,
+            sex,
+            birth_year: identity.birth_year,
+            commune_code: identity.commune_code,
+            postal_address: names.postal_address,
+            email: names.email,
+            phone: names.phone,
+            values,
+        })
+    }
+}
+
+fn offer_outcome(o: &OutcomeRecord) -> OfferOutcome {
+    OfferOutcome { outcome: o.outcome, date: o.date.format("%Y-%m-%d").to_string(), agent: o.agent.clone() }
+}
+
+/// A person's names and contacts, from the selection's cells.
+struct Names {
+    family_name: String,
+    usage_name: Option<String>,
+    given_names: String,
+    birth_year: u32,
+    postal_address: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+impl Names {
+    fn of(submission: &SubmissionRecord, person: &PersonRow) -> Result<Names, StoreError> {
+        let get = |column: IdentityColumn| cell(submission, person, column.code()).map(str::to_owned);
+        let birth_year = get(IdentityColumn::BirthYear)
+            .and_then(|y| y.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("a stored person's birth year".into()))?;
+        Ok(Names {
+            family_name: get(IdentityColumn::FamilyName).unwrap_or_default(),
+            usage_name: get(IdentityColumn::UsageName),
+            given_names: get(IdentityColumn::GivenNames).unwrap_or_default(),
+            birth_year,
+            postal_address: get(IdentityColumn::PostalAddress),
+            email: get(IdentityColumn::Email),
+            phone: get(IdentityColumn::Phone),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote_and_refuses_anything_else() {
+        let cursor = WorklistCursor { case: Uuid::now_v7(), after_rank: 12 };
+        assert_eq!(cursor.to_string().parse::<WorklistCursor>(), Ok(cursor));
+        for bad in ["", "12", "nope:1", &format!("{}:x", cursor.case), &format!("{}:-1", cursor.case)] {
+            assert!(bad.parse::<WorklistCursor>().is_err(), "{bad}");
+        }
+    }
+}
