@@ -459,3 +459,50 @@ fn purge_summary(status: &StatusReader, case_ids: &[String]) -> anyhow::Result<P
     purge.observatory_cases = status.status().context("cannot read the observatory's store")?.cases_by_state;
     Ok(purge)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An [`AfterFlow`] that notes what it was given.
+    struct Note<'a>(&'a mut Option<(String, String, usize, u64)>);
+
+    impl AfterFlow for Note<'_> {
+        async fn run(
+            self,
+            requester: &Party,
+            _: &Layout,
+            _: &mut Progress,
+            summary: &mut Summary,
+        ) -> anyhow::Result<()> {
+            let r = requester.requester().ok_or_else(|| anyhow!("not the requester"))?;
+            let cases = r.status()?.len();
+            *self.0 = Some((r.settings().body.clone(), r.settings().office.clone(), cases, summary.persons.in_result));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_after_flow_step_gets_the_cpam_requester_once_the_result_is_in() {
+        let options = DemoOptions {
+            persons: 40,
+            observatory: passerelle_synth::DEFAULT_TERRITORY.to_owned(),
+            amqp: None,
+            respond_by: Duration::from_secs(60),
+            seed: passerelle_synth::DEFAULT_SEED,
+            wanted: passerelle_protocol::catalogue::parse_list(RequesterChoice::Cpam.default_want()).unwrap(),
+            requester: RequesterChoice::Cpam,
+        };
+        let layout = Layout::prepare(None, false).unwrap();
+        let mut noted = None;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let summary = runtime.block_on(run(&options, &layout, &mut Progress::new(), Note(&mut noted))).unwrap();
+        assert!(summary.persons.adds_up, "{summary:?}");
+        assert_eq!(
+            noted,
+            Some(("cnam".to_owned(), "cpam-13".to_owned(), 1, 40)),
+            "the requester party, after the flow"
+        );
+        assert_eq!(summary.bodies.keys().map(String::as_str).collect::<Vec<_>>(), ["cnaf", "cnav", "msa"]);
+    }
+}
