@@ -183,6 +183,21 @@ fn the_demo_runs_twice_over_rabbitmq_and_leaves_nothing_of_its_prefix() {
 }
 
 #[test]
+fn a_cpam_requesting_runs_over_rabbitmq_too() {
+    let url = amqp_url();
+    if !broker_reachable_or_skip(&url) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&["--requester", "cpam", "--amqp", &url, "--data-dir", dir.path().to_str().unwrap()]);
+    assert_adds_up(&summary, &CPAM_ANSWERERS);
+    assert_result_files_add_up(dir.path());
+    assert_eq!(summary["requester"]["body"], "cnam", "{summary}");
+    assert_eq!((&summary["bus"]["kind"], &summary["bus"]["topology_deleted"]), (&"amqp".into(), &true.into()));
+    support::assert_no_topology_left(&url, summary["bus"]["prefix"].as_str().unwrap());
+}
+
+#[test]
 fn a_non_empty_data_dir_is_refused_without_force_and_wiped_with_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("precious.txt"), b"keep me").unwrap();
