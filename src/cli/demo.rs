@@ -1,19 +1,23 @@
 //! `passerelle demo`: the whole decree flow in one process, on synthetic persons — the README's
 //! main command.
 //!
-//! A CAF (`cnaf`, office `caf-13`) selects the persons of a synthetic population living in one
-//! observatory's territory and asks for health, retirement and other risk-factor categories;
-//! the observatory solicits every other body the default routing table names for them (`cnam`,
-//! `cnav`, `msa`), each answers from its own extract, the observatory returns the consolidated
-//! result, the requester ranks it and sends its receipt, and the observatory purges the case.
-//! The module map: [`layout`] (the folder), [`flow`] (the run), [`buses`] (a connection per
-//! party), [`check`] (does the result add up), [`summary`] (the report), [`progress`] (stderr).
+//! A CAF (`cnaf`, office `caf-13`) — or, with `--requester cpam`, a CPAM (`cnam`, office
+//! `cpam-13`) — selects the persons of a synthetic population living in one observatory's
+//! territory and asks for the categories its own branch does not know; the observatory solicits
+//! every other body the default routing table names for them (for the CAF `cnam`, `cnav`, `msa`;
+//! for the CPAM `cnav`, `cnaf`, `msa`), each answers from its own extract, the observatory
+//! returns the consolidated result, the requester ranks it and sends its receipt, and the
+//! observatory purges the case.
+//! The module map: [`requester`] (who requests), [`layout`] (the folder), [`flow`] (the run),
+//! [`buses`] (a connection per party), [`check`] (does the result add up), [`summary`] (the
+//! report), [`progress`] (stderr).
 
 mod buses;
 mod check;
 mod flow;
 mod layout;
 mod progress;
+mod requester;
 mod summary;
 
 use std::io::Write;
@@ -25,9 +29,11 @@ use passerelle_protocol::territory::Territories;
 
 use crate::exit::{CliResult, Failure, Outcome};
 
-/// The categories asked by default: health (3°), retirement (4°) and the other risk factors
-/// (7°) — what a CAF does not know and the CNAM, the CNAV and the MSA do.
-pub const DEFAULT_WANT: &str = "3,4,7";
+pub use requester::RequesterChoice;
+
+/// The categories the default requester (the CAF) asks: health (3°), retirement (4°) and the
+/// other risk factors (7°) — what a CAF does not know and the CNAM, the CNAV and the MSA do.
+pub const DEFAULT_WANT: &str = requester::CAF_WANT;
 
 /// The default population: enough for several chunks per body, a couple of seconds in release.
 pub const DEFAULT_PERSONS: u64 = 2000;
@@ -39,7 +45,7 @@ pub const DEFAULT_RESPOND_BY: &str = "30s";
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// How many synthetic persons the CAF selects.
+    /// How many synthetic persons the requester selects.
     #[arg(long, default_value_t = DEFAULT_PERSONS, value_parser = clap::value_parser!(u64).range(1..=passerelle_synth::MAX_PERSONS))]
     pub persons: u64,
     /// Run over RabbitMQ at this URL instead of the in-process bus (a fresh name prefix, whose
@@ -59,9 +65,14 @@ pub struct Args {
     /// The observatory whose territory the persons live in, and which runs.
     #[arg(long, value_name = "CODE", default_value = passerelle_synth::DEFAULT_TERRITORY)]
     pub observatory: String,
-    /// The categories the CAF asks for: codes and/or whole domains of art. 2.
-    #[arg(long, value_name = "CATEGORIES", default_value = DEFAULT_WANT)]
-    pub want: String,
+    /// Who requests: `caf` (a CAF, branch cnaf: cnam, cnav and msa answer) or `cpam` (a CPAM,
+    /// branch cnam: cnav, cnaf and msa answer). A requester's own branch is never solicited.
+    #[arg(long, value_enum, value_name = "BODY", default_value_t = RequesterChoice::Caf)]
+    pub requester: RequesterChoice,
+    /// The categories the requester asks for: codes and/or whole domains of art. 2.
+    /// Default: what its branch does not know — 3,4,7 for the CAF, 2,4,5,6,7 for the CPAM.
+    #[arg(long, value_name = "CATEGORIES")]
+    pub want: Option<String>,
     /// The deadline given to the bodies: `30s`, `2m`…
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_RESPOND_BY)]
     pub respond_by: String,
@@ -72,25 +83,29 @@ pub struct Args {
 
 const AFTER_HELP: &str = "\
 What it shows, in one process and with nothing installed:
-  1. a synthetic population (made up, valid-looking NIRs; never real data): the CAF's
+  1. a synthetic population (made up, valid-looking NIRs; never real data): the requester's
      selection and one extract per body;
-  2. each solicited body (cnam, cnav, msa) indexes its extract, as `responder load` does;
+  2. each solicited body indexes its extract, as `responder load` does: cnam, cnav and msa
+     for the CAF (the default), cnav, cnaf and msa for the CPAM (--requester cpam);
   3. the observatory, the responders and the requester start, each with its own store folder
      and bus connection (on the in-process bus, each its own broker user);
-  4. the CAF submits its selection; the observatory solicits the bodies with the match keys
-     only; they answer; the consolidated result comes back; the CAF ranks it;
-  5. the CAF's receipt makes the observatory purge the case's payloads (decree art. 5).
-The summary adds everything up: each valid person must be in the result exactly once.
+  4. the requester submits its selection; the observatory solicits the other bodies with the
+     match keys only; they answer; the consolidated result comes back; the requester ranks it;
+  5. the requester's receipt makes the observatory purge the case's payloads (decree art. 5).
+The summary says who requested and who answered, and adds everything up: each valid person
+must be in the result exactly once.
 
 Files: DIR/population/, DIR/requester/, DIR/observatory/, DIR/responder-<body>/.
 
 Examples:
   passerelle demo
+  passerelle demo --requester cpam
   passerelle demo --persons 20000 --data-dir /tmp/demo --force --json
   passerelle demo --amqp amqp://guest:guest@127.0.0.1:5672/%2f";
 
 pub fn run(args: Args) -> CliResult {
-    let wanted = catalogue::parse_list(&args.want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
+    let want = args.want.as_deref().unwrap_or(args.requester.default_want());
+    let wanted = catalogue::parse_list(want).map_err(|e| Failure::Usage(anyhow!(e).context("--want")))?;
     if wanted.is_empty() {
         return Err(Failure::Usage(anyhow!("--want names no category")));
     }
@@ -113,11 +128,13 @@ pub fn run(args: Args) -> CliResult {
         respond_by,
         seed: args.seed,
         wanted,
+        requester: args.requester,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let mut progress = progress::Progress::new();
-    let summary = runtime.block_on(flow::run(&options, &layout, &mut progress)).map_err(Failure::Runtime)?;
+    let summary =
+        runtime.block_on(flow::run(&options, &layout, &mut progress, flow::NoAfterFlow)).map_err(Failure::Runtime)?;
     drop(progress);
     let mut out = std::io::stdout().lock();
     if args.json {

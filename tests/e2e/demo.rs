@@ -1,7 +1,8 @@
 //! `passerelle demo` as a newcomer runs it: the real binary runs the whole flow on the
 //! in-process bus and over RabbitMQ (twice, leaving nothing of its prefix behind), its summary
 //! adds up — checked again here from the files themselves — and afterwards no NIR of the
-//! synthetic population can be read in the observatory's files.
+//! synthetic population can be read in the observatory's files. With `--requester cpam` a CPAM
+//! requests and `cnav`, `cnaf` and `msa` answer, never its own branch `cnam`.
 
 use crate::support;
 
@@ -18,6 +19,10 @@ const PERSONS: &str = "600";
 /// machine (a stuck body would make the result partial, which the tests would report).
 const RESPOND_BY: &str = "120s";
 
+/// The bodies that answer a CAF (the default requester), and a CPAM: the three other branches.
+const CAF_ANSWERERS: [&str; 3] = ["cnam", "cnav", "msa"];
+const CPAM_ANSWERERS: [&str; 3] = ["cnaf", "cnav", "msa"];
+
 /// Runs the demo with `--json` and returns its summary.
 fn demo(args: &[&str]) -> serde_json::Value {
     let output = passerelle()
@@ -32,8 +37,9 @@ fn demo(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
-/// The summary's own claims, and that its numbers agree with each other.
-fn assert_adds_up(s: &serde_json::Value) {
+/// The summary's own claims, and that its numbers agree with each other; `answerers` are the
+/// bodies solicited (sorted).
+fn assert_adds_up(s: &serde_json::Value, answerers: &[&str]) {
     let p = &s["persons"];
     let persons: u64 = PERSONS.parse().unwrap();
     assert_eq!(p["selected"], persons, "{s}");
@@ -47,7 +53,7 @@ fn assert_adds_up(s: &serde_json::Value) {
     assert_eq!(p["adds_up"], true);
     assert_eq!(s["complete"], true, "every body answered: {s}");
     let bodies = s["bodies"].as_object().unwrap();
-    assert_eq!(bodies.keys().collect::<Vec<_>>(), ["cnam", "cnav", "msa"], "the CAF's own branch is never solicited");
+    assert_eq!(bodies.keys().collect::<Vec<_>>(), answerers, "the requester's own branch is never solicited");
     for (body, b) in bodies {
         let statuses = ["found", "not_found", "no_answer"].map(|k| b[k].as_u64().unwrap());
         assert_eq!(statuses.iter().sum::<u64>(), persons, "{body}: every person has one status");
@@ -90,13 +96,49 @@ fn assert_result_files_add_up(dir: &Path) {
 fn the_demo_completes_in_process_and_its_summary_adds_up() {
     let dir = tempfile::tempdir().unwrap();
     let summary = demo(&["--data-dir", dir.path().to_str().unwrap()]);
-    assert_adds_up(&summary);
+    assert_adds_up(&summary, &CAF_ANSWERERS);
     assert_eq!(summary["bus"]["kind"], "in-process");
     assert_eq!(summary["data_dir_deleted"], false);
     assert_result_files_add_up(dir.path());
     for sub in ["population", "requester", "observatory", "responder-cnam", "responder-cnav", "responder-msa"] {
         assert!(dir.path().join(sub).is_dir(), "{sub}");
     }
+}
+
+#[test]
+fn with_a_cpam_requesting_cnav_cnaf_and_msa_answer_and_never_cnam() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&["--requester", "cpam", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_adds_up(&summary, &CPAM_ANSWERERS);
+    assert_eq!(summary["requester"]["body"], "cnam", "{summary}");
+    assert_eq!(summary["requester"]["office"], "cpam-13", "{summary}");
+    assert_eq!(summary["bus"]["kind"], "in-process");
+    let wanted: Vec<&str> = summary["wanted"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(wanted.contains(&"housing_aid") && wanted.contains(&"quarters_contributed"), "{wanted:?}");
+    assert!(!wanted.contains(&"long_term_condition"), "a CPAM does not ask its own health domain: {wanted:?}");
+    assert_result_files_add_up(dir.path());
+
+    // The ranked result itself: every person's statuses from the three answering bodies, values
+    // from each of them, nothing from cnam.
+    let rows = read_jsonl(&dir.path().join("requester/out/demo-result.jsonl"));
+    assert_eq!(rows.len(), PERSONS.parse::<usize>().unwrap());
+    let mut sources = BTreeSet::new();
+    for row in &rows {
+        let statuses: Vec<&String> = row["status"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, CPAM_ANSWERERS, "selection line {}", row["line"]);
+        for category in row["categories"].as_object().into_iter().flat_map(|c| c.values()) {
+            let named = category["sources"].as_array().into_iter().flatten();
+            let dissenting = category["dissent"].as_array().into_iter().flatten().map(|d| &d["body"]);
+            sources.extend(named.chain(dissenting).map(|b| b.as_str().unwrap().to_owned()));
+        }
+    }
+    // `selection` names the requester's own value (a CPAM knows an invalidity pension itself).
+    sources.remove("selection");
+    assert_eq!(sources, CPAM_ANSWERERS.map(str::to_owned).into(), "values from each answering body, none from cnam");
+    for sub in ["requester", "observatory", "responder-cnav", "responder-cnaf", "responder-msa"] {
+        assert!(dir.path().join(sub).is_dir(), "{sub}");
+    }
+    assert!(!dir.path().join("responder-cnam").exists(), "no responder runs for the requester's own branch");
 }
 
 #[test]
@@ -128,7 +170,7 @@ fn the_demo_runs_twice_over_rabbitmq_and_leaves_nothing_of_its_prefix() {
     for run in 0..2 {
         let dir = tempfile::tempdir().unwrap();
         let summary = demo(&["--amqp", &url, "--data-dir", dir.path().to_str().unwrap()]);
-        assert_adds_up(&summary);
+        assert_adds_up(&summary, &CAF_ANSWERERS);
         assert_result_files_add_up(dir.path());
         assert_eq!(summary["bus"]["kind"], "amqp", "run {run}");
         assert_eq!(summary["bus"]["topology_deleted"], true, "run {run}");
@@ -138,6 +180,21 @@ fn the_demo_runs_twice_over_rabbitmq_and_leaves_nothing_of_its_prefix() {
         prefixes.push(prefix);
     }
     assert_ne!(prefixes[0], prefixes[1], "a fresh prefix per run");
+}
+
+#[test]
+fn a_cpam_requesting_runs_over_rabbitmq_too() {
+    let url = amqp_url();
+    if !broker_reachable_or_skip(&url) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&["--requester", "cpam", "--amqp", &url, "--data-dir", dir.path().to_str().unwrap()]);
+    assert_adds_up(&summary, &CPAM_ANSWERERS);
+    assert_result_files_add_up(dir.path());
+    assert_eq!(summary["requester"]["body"], "cnam", "{summary}");
+    assert_eq!((&summary["bus"]["kind"], &summary["bus"]["topology_deleted"]), (&"amqp".into(), &true.into()));
+    support::assert_no_topology_left(&url, summary["bus"]["prefix"].as_str().unwrap());
 }
 
 #[test]
@@ -164,6 +221,7 @@ fn bad_flags_are_usage_errors() {
         &["demo", "--want", "religion"][..],
         &["demo", "--observatory", "carsat-nowhere"],
         &["demo", "--respond-by", "soon"],
+        &["demo", "--requester", "carsat"],
     ] {
         let output = passerelle().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));

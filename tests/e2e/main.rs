@@ -19,6 +19,7 @@ mod agents;
 mod audit_read_only;
 mod bench;
 mod contracts;
+mod cpam_requester;
 mod ctl;
 mod demo;
 mod deploy;

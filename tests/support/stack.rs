@@ -2,7 +2,8 @@
 //! binary over the real RabbitMQ, in a vhost of its own: the `carsat-sud-est` observatory
 //! (`observatory run`), the `cnam`, `cnav` and `msa` responders (`responder run`, each having
 //! indexed its synthetic extract with `responder load`) and the CAF's requester daemon
-//! (`requester run`); cases are submitted with `requester submit --detach`, read back with
+//! (`requester run`) — or, with [`StackOptions::requester`] at [`StackRequester::Cpam`], a CPAM's
+//! requester daemon and the `cnav`, `cnaf` and `msa` responders; cases are submitted with `requester submit --detach`, read back with
 //! `requester status --json` and `requester fetch`, the audit trail with `audit show --json`.
 //!
 //! The settings files are a `passerelle_party::Deployment`'s, serialised from the settings
@@ -32,13 +33,59 @@ use passerelle_party::{Deployment, PartySettings};
 
 /// The observatory of every stack (the synthetic population lives in its territory).
 pub const OBSERVATORY: &str = "carsat-sud-est";
-/// The requesting body (a CAF) and its office.
+/// The requesting body of the default stack (a CAF) and its office.
 pub const REQUESTER_BODY: &str = "cnaf";
 pub const REQUESTER_OFFICE: &str = "caf-13";
 /// The solicited bodies: the default routing of [`WANT`] for a CAF.
 pub const RESPONDERS: [&str; 3] = ["cnam", "cnav", "msa"];
 /// The categories asked: health (3°), retirement (4°), other risk factors (7°), as in the demo.
 pub const WANT: &str = "3,4,7";
+
+/// Who requests in a stack: the CAF (the default: [`REQUESTER_BODY`], [`RESPONDERS`],
+/// [`WANT`]) or a CPAM (the health branch: `cnam`, office `cpam-13`, asking what its branch does
+/// not know, so `cnav`, `cnaf` and `msa` answer — never its own branch), as `passerelle demo
+/// --requester` has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StackRequester {
+    #[default]
+    Caf,
+    Cpam,
+}
+
+impl StackRequester {
+    /// The requester's branch (`requester.body`).
+    pub fn body(self) -> &'static str {
+        match self {
+            StackRequester::Caf => REQUESTER_BODY,
+            StackRequester::Cpam => "cnam",
+        }
+    }
+
+    /// Its office (`requester.office`; the office of the test's agent at the requester).
+    pub fn office(self) -> &'static str {
+        match self {
+            StackRequester::Caf => REQUESTER_OFFICE,
+            StackRequester::Cpam => "cpam-13",
+        }
+    }
+
+    /// The bodies the default routing solicits for [`StackRequester::want`]: one responder each.
+    pub fn responders(self) -> [&'static str; 3] {
+        match self {
+            StackRequester::Caf => RESPONDERS,
+            StackRequester::Cpam => ["cnav", "cnaf", "msa"],
+        }
+    }
+
+    /// The categories it asks: the CAF's [`WANT`]; the CPAM's family situation (2°), retirement
+    /// (4°), family benefits (5°), social action (6°) and other risk factors (7°).
+    pub fn want(self) -> &'static str {
+        match self {
+            StackRequester::Caf => WANT,
+            StackRequester::Cpam => "2,4,5,6,7",
+        }
+    }
+}
 /// The name of the observatory and requester daemons for [`Stack::kill`] and friends (a
 /// responder is named by its body).
 pub const OBSERVATORY_DAEMON: &str = "observatory";
@@ -55,7 +102,7 @@ pub const CASE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const POLL: Duration = Duration::from_millis(100);
 
 /// The role the test's account holds in the requester's registry (`agents.toml` of the stack's
-/// folder): a prevention agent of [`REQUESTER_OFFICE`].
+/// folder): a prevention agent of the requester's office ([`StackRequester::office`]).
 pub const REQUESTER_AGENT_ROLE: &str = "prevention-agent";
 
 /// The account this test process runs as: the owner of a file it just created.
@@ -68,9 +115,14 @@ pub fn this_account() -> String {
 
 /// An agent registry naming the test's account, with `roles` in the office [`REQUESTER_OFFICE`].
 pub fn agent_registry(roles: &[&str]) -> String {
+    agent_registry_in(REQUESTER_OFFICE, roles)
+}
+
+/// An agent registry naming the test's account, with `roles` in `office`.
+pub fn agent_registry_in(office: &str, roles: &[&str]) -> String {
     let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
     format!(
-        "[[agent]]\naccount = \"{}\"\nid = \"agent-0042\"\nname = \"Agent Bleu\"\nroles = [{roles}]\noffice = \"{REQUESTER_OFFICE}\"\n",
+        "[[agent]]\naccount = \"{}\"\nid = \"agent-0042\"\nname = \"Agent Bleu\"\nroles = [{roles}]\noffice = \"{office}\"\n",
         this_account()
     )
 }
@@ -93,6 +145,8 @@ pub struct StackOptions {
     pub log_filter: String,
     /// Every daemon's `[trails] checkpoint_interval_s`.
     pub checkpoint_interval_s: u64,
+    /// Who requests (the synthetic selection is theirs); the responders follow.
+    pub requester: StackRequester,
 }
 
 impl Default for StackOptions {
@@ -105,6 +159,7 @@ impl Default for StackOptions {
             consumers: 2,
             log_filter: "info,lapin=warn".to_owned(),
             checkpoint_interval_s: 3600,
+            requester: StackRequester::default(),
         }
     }
 }
@@ -190,8 +245,10 @@ impl Stack {
         let mut stack = Stack { vhost, url, options: options.clone(), dir, daemons: Vec::new(), submitted: 0 };
 
         let population = stack.population_dir();
+        let requester = options.requester;
         let synth = passerelle_command()
             .args(["synth", "--persons", &options.persons.to_string(), "--seed", &options.seed.to_string()])
+            .args(["--requester", requester.body()])
             .arg("--out")
             .arg(&population)
             .output()
@@ -206,8 +263,9 @@ impl Stack {
             observatories: vec![OBSERVATORY.to_owned()],
             ..BusSettings::default()
         };
-        let bodies: Vec<String> = RESPONDERS.iter().map(|b| (*b).to_owned()).collect();
-        let mut deployment = Deployment::new(&root, &broker, OBSERVATORY, &bodies, (REQUESTER_BODY, REQUESTER_OFFICE));
+        let bodies: Vec<String> = requester.responders().iter().map(|b| (*b).to_owned()).collect();
+        let mut deployment =
+            Deployment::new(&root, &broker, OBSERVATORY, &bodies, (requester.body(), requester.office()));
         // Every daemon logs in as the vhost's one user: the development profile's shared
         // identity, asked for by name.
         deployment.set_profile(Profile::Development);
@@ -234,7 +292,7 @@ impl Stack {
             responder.agents.registry = Some(registry.clone());
         }
         let registry = root.join("requester-agents.toml");
-        std::fs::write(&registry, agent_registry(&[REQUESTER_AGENT_ROLE, "auditor"])).unwrap();
+        std::fs::write(&registry, agent_registry_in(requester.office(), &[REQUESTER_AGENT_ROLE, "auditor"])).unwrap();
         deployment.requester.agents.registry = Some(registry);
         deployment.create_dirs().unwrap();
         for (settings, config) in deployment.write_settings(&root).unwrap() {
@@ -330,7 +388,8 @@ impl Stack {
         self.dir.path().join("observatory")
     }
 
-    /// `observatory`, the bodies of [`RESPONDERS`], `requester`: the start order.
+    /// `observatory`, the responders' bodies ([`StackRequester::responders`]), `requester`: the
+    /// start order.
     pub fn daemon_names(&self) -> Vec<String> {
         self.daemons.iter().map(|d| d.name().to_owned()).collect()
     }
@@ -434,12 +493,14 @@ impl Stack {
 
     // ---- cases ----
 
-    /// `requester submit --detach` of a selection file asking [`WANT`], with the deadline
+    /// `requester submit --detach` of a selection file asking the requester's categories
+    /// ([`StackRequester::want`]: [`WANT`] for the CAF), with the deadline
     /// `respond_by` (`90s`, `10m`, `7d`…); returns the case ids (one per observatory: one here).
     pub fn submit(&mut self, selection: &Path, respond_by: &str) -> Vec<String> {
         self.submitted += 1;
         let out = passerelle_command()
-            .args(["requester", "submit", "--detach", "--want", WANT, "--respond-by", respond_by])
+            .args(["requester", "submit", "--detach", "--want", self.options.requester.want()])
+            .args(["--respond-by", respond_by])
             .args(["--service", "Atelier prévention des chutes (test de panne)"])
             .arg("--config")
             .arg(self.config(REQUESTER_DAEMON))
@@ -658,7 +719,7 @@ impl Stack {
 
     /// What a complete result must hold, from the selection and the bodies' extracts.
     pub fn expected(&self) -> Expected {
-        Expected::read(&self.selection(), &RESPONDERS.map(|b| (b, self.extract(b))))
+        Expected::read(&self.selection(), &self.options.requester.responders().map(|b| (b, self.extract(b))))
     }
 }
 

@@ -77,6 +77,30 @@ fn the_same_seed_gives_byte_identical_files_and_another_seed_does_not() {
 }
 
 #[test]
+fn a_cpam_requester_selects_the_same_persons_with_its_own_categories_and_the_extracts_are_the_same() {
+    let (caf, _) = make(&options(500));
+    let (cpam, manifest) = make(&SynthOptions { requester: body::CNAM.to_owned(), ..options(500) });
+    assert_eq!(manifest.requester, "cnam");
+    // The bodies' extracts (the CNAF's among them, for a CPAM's demo) do not depend on who
+    // requests: the population is the same, only the selection's categories change.
+    for b in body::ALL {
+        let name = extract_file_name(b);
+        let (fa, fb) =
+            (std::fs::read(caf.path().join(&name)).unwrap(), std::fs::read(cpam.path().join(&name)).unwrap());
+        assert!(fa == fb, "{name} depends on the requester");
+    }
+    assert!(manifest.bodies["cnaf"].persons_known > 0, "the CNAF knows somebody");
+    let (a, b) = (Table::read(&caf.path().join(SELECTION_FILE)), Table::read(&cpam.path().join(SELECTION_FILE)));
+    assert_eq!(a.values("nir").collect::<Vec<_>>(), b.values("nir").collect::<Vec<_>>(), "the same persons");
+    assert_eq!(b.header, selection_columns("cnam"));
+    for column in b.header.iter().skip(catalogue::IDENTITY_FIELDS.len()) {
+        let info = catalogue::by_code(column).unwrap();
+        assert!(info.default_holders.contains(&"cnam"), "{column} is not the health branch's");
+    }
+    assert!(b.values("long_term_condition").any(|v| !v.is_empty()), "the CPAM knows its insured");
+}
+
+#[test]
 fn every_nir_is_valid_unique_and_consistent_with_sex_and_birth_year() {
     let (dir, manifest) = make(&options(20_000));
     let selection = Table::read(&dir.path().join(SELECTION_FILE));

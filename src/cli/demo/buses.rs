@@ -10,8 +10,6 @@ use anyhow::Context;
 use passerelle_bus::{AmqpBus, Bus, BusSettings, InProcessBus, Role};
 use passerelle_party::PartySettings;
 
-use super::flow::REQUESTER_BODY;
-
 /// The buses of the run: one connection per party.
 pub struct Buses {
     pub settings: BusSettings,
@@ -30,8 +28,9 @@ fn user_of(party: &str) -> String {
 }
 
 impl Buses {
-    /// The in-process bus, with one broker user per party and the identity map enforced.
-    pub fn in_process(observatory: &str) -> Buses {
+    /// The in-process bus, with one broker user per party and the identity map enforced;
+    /// `requester` is the requesting body's code.
+    pub fn in_process(observatory: &str, requester: &str) -> Buses {
         let mut settings = BusSettings { observatories: vec![observatory.to_owned()], ..BusSettings::default() };
         settings.identity.insecure_any_user = false;
         for party in settings.observatories.iter().chain(&settings.bodies) {
@@ -45,7 +44,7 @@ impl Buses {
             .collect();
         Buses {
             observatory: Arc::new(bus.connect_as(&user_of(observatory))),
-            requester: Arc::new(bus.connect_as(&user_of(REQUESTER_BODY))),
+            requester: Arc::new(bus.connect_as(&user_of(requester))),
             responders,
             in_process: Some(bus),
             amqp: Vec::new(),
@@ -54,8 +53,9 @@ impl Buses {
     }
 
     /// RabbitMQ under a fresh prefix: the observatory connects first (it declares the
-    /// topology), then the requester and each responder check that their queues exist.
-    pub async fn amqp(url: &str, observatory: &str, responders: &[String]) -> anyhow::Result<Buses> {
+    /// topology), then the requester (the body `requester`) and each responder check that their
+    /// queues exist.
+    pub async fn amqp(url: &str, observatory: &str, requester: &str, responders: &[String]) -> anyhow::Result<Buses> {
         let prefix = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let settings = BusSettings {
             urls: vec![url.to_owned()],
@@ -81,14 +81,14 @@ impl Buses {
         // From here on, a failure must still close what is open and delete the topology.
         let mut amqp = vec![Arc::clone(&observatory_bus)];
         let mut failure = None;
-        let mut requester = None;
+        let mut requester_bus = None;
         let mut responder_buses = BTreeMap::new();
-        for party in std::iter::once(REQUESTER_BODY).chain(responders.iter().map(String::as_str)) {
+        for party in std::iter::once(requester).chain(responders.iter().map(String::as_str)) {
             match connect(Role::Body(party.to_owned())).await {
                 Ok(bus) => {
                     amqp.push(Arc::clone(&bus));
-                    if requester.is_none() {
-                        requester = Some(bus as Arc<dyn Bus>);
+                    if requester_bus.is_none() {
+                        requester_bus = Some(bus as Arc<dyn Bus>);
                     } else {
                         responder_buses.insert(party.to_owned(), bus as Arc<dyn Bus>);
                     }
@@ -101,7 +101,7 @@ impl Buses {
         }
         let observatory_bus: Arc<dyn Bus> = observatory_bus;
         let buses = Buses {
-            requester: requester.unwrap_or_else(|| Arc::clone(&observatory_bus)),
+            requester: requester_bus.unwrap_or_else(|| Arc::clone(&observatory_bus)),
             observatory: observatory_bus,
             responders: responder_buses,
             in_process: None,

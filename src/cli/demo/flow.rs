@@ -7,6 +7,9 @@
 //! Every party runs as it would in production — its own settings, store folder and bus
 //! connection ([`super::buses`]), started by the bootstrap every daemon uses
 //! (`passerelle_party`) — only in one process.
+//!
+//! Once the flow is over, and before the parties stop, an [`AfterFlow`] step gets the requester
+//! party (its store holds the ranked contact list) to carry on from there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use passerelle_bus::BusSettings;
 use passerelle_observatory::solicit::RoutingTable;
 use passerelle_observatory::StatusReader;
 use passerelle_party::deployment::InProcess;
-use passerelle_party::Deployment;
+use passerelle_party::{Deployment, Party};
 use passerelle_protocol::rules::{Clock, SystemClock};
 use passerelle_protocol::v1::Category;
 use passerelle_requester::{Requester, SubmitRequest};
@@ -30,12 +33,8 @@ use super::buses::Buses;
 use super::check;
 use super::layout::Layout;
 use super::progress::Progress;
+use super::requester::RequesterChoice;
 use super::summary::{BodySummary, BusSummary, CaseSummary, PersonsSummary, PurgeSummary, RequesterSummary, Summary};
-
-/// The demo's requester: a CAF (branch `cnaf`) …
-pub const REQUESTER_BODY: &str = "cnaf";
-/// … its office in the Bouches-du-Rhône.
-pub const REQUESTER_OFFICE: &str = "caf-13";
 
 /// Persons per request, solicitation and result chunk: small enough that even the default
 /// population travels in several chunks, as a real one does.
@@ -66,21 +65,56 @@ pub struct DemoOptions {
     pub respond_by: Duration,
     pub seed: u64,
     pub wanted: Vec<Category>,
+    /// Who requests: a CAF or a CPAM (branch and office); the responders follow from it.
+    pub requester: RequesterChoice,
 }
 
-/// Runs the whole demo in `layout` and returns its summary.
-pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress) -> anyhow::Result<Summary> {
+/// A step run after the decree flow, with the requester party still open: the hook where a
+/// later stage walks the requester's ranked contact list (issue 23: a CPAM's social service
+/// offers its service to the persons of the list). It runs once the result is written and the
+/// observatory has purged the case, before the parties stop and, over RabbitMQ, the topology is
+/// deleted; a failure fails the demo. What it writes in the summary is reported with the rest.
+pub trait AfterFlow {
+    /// `requester` is the requester party: [`Party::requester`] gives its `Requester` (settings,
+    /// store, the case ids in `summary.cases`).
+    async fn run(
+        self,
+        requester: &Party,
+        layout: &Layout,
+        progress: &mut Progress,
+        summary: &mut Summary,
+    ) -> anyhow::Result<()>;
+}
+
+/// Nothing after the flow: the demo as `passerelle demo` runs it today.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAfterFlow;
+
+impl AfterFlow for NoAfterFlow {
+    async fn run(self, _: &Party, _: &Layout, _: &mut Progress, _: &mut Summary) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs the whole demo in `layout`, then `after` on the requester party, and returns the summary.
+pub async fn run(
+    options: &DemoOptions,
+    layout: &Layout,
+    progress: &mut Progress,
+    after: impl AfterFlow,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let reference_year = chrono::DateTime::<chrono::Utc>::from(SystemClock.now()).year();
+    let (requester_body, requester_office) = (options.requester.body(), options.requester.office());
 
-    // 1. The synthetic population: the CAF's selection and one extract per body.
+    // 1. The synthetic population: the requester's selection and one extract per body.
     let stage = progress.bar("population", "synthetic population", options.persons, "persons");
     let synth = SynthOptions {
         persons: options.persons,
         territory: TerritoryChoice::Observatory(options.observatory.clone()),
         seed: options.seed,
         reference_year,
-        requester: REQUESTER_BODY.to_owned(),
+        requester: requester_body.to_owned(),
     };
     let population = layout.population();
     let manifest =
@@ -91,7 +125,7 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
     // Which bodies the default routing solicits for these categories (never the requester's own).
     let broker = BusSettings::default();
     let routing = RoutingTable::new(&BTreeMap::new(), &broker.bodies).map_err(|e| anyhow!(e))?;
-    let plan = routing.plan(&options.wanted, REQUESTER_BODY);
+    let plan = routing.plan(&options.wanted, requester_body);
     if plan.is_empty() {
         bail!("no other body holds the categories asked: nothing to solicit");
     }
@@ -99,7 +133,7 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
 
     // 2. Each solicited body indexes its extract, as `passerelle responder load` does.
     let mut deployment =
-        Deployment::new(layout.root(), &broker, &options.observatory, &solicited, (REQUESTER_BODY, REQUESTER_OFFICE));
+        Deployment::new(layout.root(), &broker, &options.observatory, &solicited, (requester_body, requester_office));
     deployment.set_chunk_size(CHUNK_SIZE);
     deployment.observatory.tick_ms = TIMER_TICK_MS;
     deployment.create_dirs()?;
@@ -123,8 +157,8 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
     // 3. The bus.
     let stage = progress.spinner("broker", "broker");
     let buses = match &options.amqp {
-        None => Buses::in_process(&options.observatory),
-        Some(url) => Buses::amqp(url, &options.observatory, &solicited).await?,
+        None => Buses::in_process(&options.observatory, requester_body),
+        Some(url) => Buses::amqp(url, &options.observatory, requester_body, &solicited).await?,
     };
     deployment.set_broker(&buses.settings);
     if options.amqp.is_some() {
@@ -142,7 +176,7 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
     );
 
     // Everything after the topology exists must end with the teardown, whatever happens.
-    let flow = run_flow(options, layout, progress, &deployment, &buses, reference_year).await;
+    let flow = run_flow(options, layout, progress, &deployment, &buses, reference_year, after).await;
     let dead_letters = buses.dead_letters();
     let prefix = buses.settings.prefix.clone();
     let stage = progress.spinner("stop", "stop and clean up");
@@ -168,8 +202,8 @@ pub async fn run(options: &DemoOptions, layout: &Layout, progress: &mut Progress
     Ok(summary)
 }
 
-/// Stages 4 to 8, on a bus that exists: the parties start in this process, through the
-/// bootstrap every daemon uses; they are stopped whatever happens.
+/// Stages 4 to 8, on a bus that exists, then the [`AfterFlow`] step: the parties start in this
+/// process, through the bootstrap every daemon uses; they are stopped whatever happens.
 async fn run_flow(
     options: &DemoOptions,
     layout: &Layout,
@@ -177,6 +211,7 @@ async fn run_flow(
     deployment: &Deployment,
     buses: &Buses,
     reference_year: i32,
+    after: impl AfterFlow,
 ) -> anyhow::Result<Summary> {
     let stage = progress.spinner("start", "start the services");
     let started = match deployment.start_in_process(|party| buses.bus_for(party)).await {
@@ -200,7 +235,10 @@ async fn run_flow(
         );
         let outcome = submit_and_follow(options, layout, progress, r, &status, reference_year).await;
         listening.stop().await;
-        outcome
+        let mut summary = outcome?;
+        // The hook: the flow is over, the requester party still open.
+        after.run(&requester, layout, progress, &mut summary).await?;
+        Ok(summary)
     }
     .await;
     requester.close().await;
@@ -363,7 +401,10 @@ async fn submit_and_follow(
     Ok(Summary {
         bus: BusSummary { kind: "in-process", prefix: String::new(), topology_deleted: None, dead_letters: 0 },
         observatory: options.observatory.clone(),
-        requester: RequesterSummary { body: REQUESTER_BODY.to_owned(), office: REQUESTER_OFFICE.to_owned() },
+        requester: RequesterSummary {
+            body: options.requester.body().to_owned(),
+            office: options.requester.office().to_owned(),
+        },
         wanted: options.wanted.iter().map(|c| c.code()).collect(),
         persons: PersonsSummary {
             selected: submitted.selection.lines,
@@ -417,4 +458,51 @@ fn purge_summary(status: &StatusReader, case_ids: &[String]) -> anyhow::Result<P
     purge.seconds_after_receipt = after_receipt;
     purge.observatory_cases = status.status().context("cannot read the observatory's store")?.cases_by_state;
     Ok(purge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An [`AfterFlow`] that notes what it was given.
+    struct Note<'a>(&'a mut Option<(String, String, usize, u64)>);
+
+    impl AfterFlow for Note<'_> {
+        async fn run(
+            self,
+            requester: &Party,
+            _: &Layout,
+            _: &mut Progress,
+            summary: &mut Summary,
+        ) -> anyhow::Result<()> {
+            let r = requester.requester().ok_or_else(|| anyhow!("not the requester"))?;
+            let cases = r.status()?.len();
+            *self.0 = Some((r.settings().body.clone(), r.settings().office.clone(), cases, summary.persons.in_result));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_after_flow_step_gets_the_cpam_requester_once_the_result_is_in() {
+        let options = DemoOptions {
+            persons: 40,
+            observatory: passerelle_synth::DEFAULT_TERRITORY.to_owned(),
+            amqp: None,
+            respond_by: Duration::from_secs(60),
+            seed: passerelle_synth::DEFAULT_SEED,
+            wanted: passerelle_protocol::catalogue::parse_list(RequesterChoice::Cpam.default_want()).unwrap(),
+            requester: RequesterChoice::Cpam,
+        };
+        let layout = Layout::prepare(None, false).unwrap();
+        let mut noted = None;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let summary = runtime.block_on(run(&options, &layout, &mut Progress::new(), Note(&mut noted))).unwrap();
+        assert!(summary.persons.adds_up, "{summary:?}");
+        assert_eq!(
+            noted,
+            Some(("cnam".to_owned(), "cpam-13".to_owned(), 1, 40)),
+            "the requester party, after the flow"
+        );
+        assert_eq!(summary.bodies.keys().map(String::as_str).collect::<Vec<_>>(), ["cnaf", "cnav", "msa"]);
+    }
 }
