@@ -76,7 +76,36 @@ pub(crate) fn case_file(rng: &mut impl Rng, cx: &Context<'_>) -> v1::SocialFile 
     compensation(rng, &mut file, p, retired, cx.today);
     social_situation(rng, &mut file, &difficulties);
     partners(rng, &mut file);
+    prune(&mut file);
     file
+}
+
+/// Drops the groups left empty (no partner, no compensation…): a file holds what is known.
+fn prune(file: &mut v1::SocialFile) {
+    macro_rules! prune {
+        ($($group:ident),*) => {
+            $(if file.$group.as_ref().is_some_and(|g| *g == Default::default()) {
+                file.$group = None;
+            })*
+        };
+    }
+    prune!(
+        identity,
+        contacts,
+        family,
+        social_situation,
+        budget,
+        care,
+        medical,
+        occupation,
+        risk,
+        affiliation,
+        rights,
+        health_cover,
+        prevention,
+        compensation,
+        partners
+    );
 }
 
 /// A birth date in the birth year: the NIR's month when real, a drawn one otherwise.

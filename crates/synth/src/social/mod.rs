@@ -10,6 +10,7 @@
 
 mod activity;
 mod file;
+mod json;
 mod phrases;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::model::Model;
 use crate::residence::Residences;
+pub use json::to_json;
+
 use crate::{identity, TerritoryChoice, DEFAULT_TERRITORY, MAX_PERSONS};
 
 /// The reference year of [`files`]: actions run over the two years before 1 January of it.
