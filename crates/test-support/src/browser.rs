@@ -15,6 +15,16 @@
 //!
 //! A missing browser fails the test under `CI=true` with the command that installs it
 //! (`scripts/test` installs it when run as root); elsewhere the test is skipped, saying so.
+//!
+//! ```no_run
+//! use passerelle_test_support::browser::Browser;
+//!
+//! let Some(browser) = Browser::start_or_skip() else { return };
+//! browser.goto("http://127.0.0.1:8080/rights/access").unwrap();
+//! assert!(browser.page_text().unwrap().contains("Droit d'accès"));
+//! let printed = browser.print_text().unwrap(); // printed to PDF, then `pdftotext -layout`
+//! assert!(printed.contains("Niveau GIR") && !printed.contains("Imprimer"));
+//! ```
 
 use std::fmt;
 use std::net::TcpListener;
