@@ -2,7 +2,7 @@
 //! selection file, one extract per body and a manifest, all made up (no real person's data).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use chrono::Datelike;
@@ -31,7 +31,14 @@ pub struct Args {
     /// The requesting body (cnam, cnav, cnaf or msa): the selection carries its categories.
     #[arg(long, default_value = DEFAULT_REQUESTER)]
     pub requester: String,
+    /// Also writes this many synthetic social-service case files (CNIL norm 43) with their
+    /// actions and offers to social-files.jsonl, one JSON object a line.
+    #[arg(long, value_name = "N")]
+    pub social_files: Option<u64>,
 }
+
+/// The file of `--social-files`.
+pub const SOCIAL_FILES: &str = "social-files.jsonl";
 
 pub fn run(args: Args) -> CliResult {
     let reference_year = args.year.unwrap_or_else(|| chrono::Utc::now().year());
@@ -80,5 +87,25 @@ pub fn run(args: Args) -> CliResult {
     for (file, rows) in &manifest.files {
         println!("  {file:<20} {rows:>10} rows");
     }
+    if let Some(n) = args.social_files {
+        write_social_files(&args.out.join(SOCIAL_FILES), args.seed, n, reference_year)?;
+        println!("  {SOCIAL_FILES:<20} {n:>10} rows");
+    }
     Ok(Outcome::Success)
+}
+
+/// Streams `n` synthetic case files, one JSON line each (`passerelle_synth::social::to_json`).
+fn write_social_files(path: &Path, seed: u64, n: u64, reference_year: i32) -> Result<(), Failure> {
+    use std::io::Write as _;
+    if n > passerelle_synth::MAX_PERSONS {
+        let max = passerelle_synth::MAX_PERSONS;
+        return Err(Failure::Usage(anyhow!("--social-files {n}: at most {max} synthetic files")));
+    }
+    let failed = |e: std::io::Error| Failure::Runtime(anyhow!(e).context(format!("cannot write {}", path.display())));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+    for file in passerelle_synth::social::files_as_of(seed, n, reference_year) {
+        serde_json::to_writer(&mut out, &passerelle_synth::social::to_json(&file)).map_err(|e| failed(e.into()))?;
+        out.write_all(b"\n").map_err(failed)?;
+    }
+    out.flush().map_err(failed)
 }

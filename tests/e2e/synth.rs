@@ -88,3 +88,19 @@ fn every_synthetic_selection_record_passes_requester_check() {
     assert_eq!(summary["summary"]["valid"], PERSONS);
     assert_eq!(summary["summary"]["rejected"], 0);
 }
+
+#[test]
+fn social_files_are_one_json_object_a_line_keyed_by_catalogue_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = synth(dir.path(), &["--social-files", "300"]);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(dir.path().join("social-files.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 300);
+    for line in &lines {
+        let fields = line["file"].as_object().unwrap();
+        assert!(fields.keys().all(|k| passerelle_social_file::field(k).is_some()), "{fields:?}");
+        assert!(matches!(line["file"]["identity.number_kind"].as_str(), Some("nir" | "temporary")), "{line}");
+        assert!(!line["actions"].as_array().unwrap().is_empty());
+    }
+}

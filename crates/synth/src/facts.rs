@@ -212,7 +212,7 @@ fn first_payment(start: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, PENSION_PAYMENT_DAY).expect("the 9th exists")
 }
 
-fn to_v1(d: NaiveDate) -> v1::Date {
+pub(crate) fn to_v1(d: NaiveDate) -> v1::Date {
     v1::Date { year: d.year() as u32, month: d.month(), day: d.day() }
 }
 

@@ -205,6 +205,22 @@ pub(crate) struct Identity {
     pub phone: String,
 }
 
+/// A family name of the list (a household member, a relation, a partner of a case file).
+pub(crate) fn family_name(rng: &mut impl Rng) -> &'static str {
+    FAMILY_NAMES.choose(rng).expect("non-empty")
+}
+
+/// A given name of the list for the sex (women's for [`Sex::Female`], men's otherwise).
+pub(crate) fn given_name(rng: &mut impl Rng, sex: Sex) -> &'static str {
+    let pool: &[&str] = if sex == Sex::Female { &FEMALE_GIVEN_NAMES } else { &MALE_GIVEN_NAMES };
+    pool.choose(rng).expect("non-empty")
+}
+
+/// A phone number in the range ARCEP reserves for fiction.
+pub(crate) fn phone(rng: &mut impl Rng) -> String {
+    format!("01 99 00 {:02} {:02}", rng.gen_range(0..100), rng.gen_range(0..100))
+}
+
 pub(crate) fn draw(rng: &mut impl Rng, sex: Sex, situation: Option<FamilySituation>) -> Identity {
     let family_name = *FAMILY_NAMES.choose(rng).expect("non-empty");
     let married_once =
@@ -257,11 +273,7 @@ pub(crate) fn draw(rng: &mut impl Rng, sex: Sex, situation: Option<FamilySituati
         String::new()
     };
 
-    let phone = if rng.gen_bool(WITH_PHONE) {
-        format!("01 99 00 {:02} {:02}", rng.gen_range(0..100), rng.gen_range(0..100))
-    } else {
-        String::new()
-    };
+    let phone = if rng.gen_bool(WITH_PHONE) { phone(rng) } else { String::new() };
 
     Identity { family_name, usage_name, given_names, postal_address, email, phone }
 }

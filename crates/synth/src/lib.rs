@@ -11,6 +11,9 @@
 //!   `default_holders`), for the persons that body knows.
 //! - `manifest.json`: the parameters and the counts ([`Manifest`]), for tests and the demo.
 //!
+//! [`social::files`] streams synthetic case files of the social service (CNIL norm 43) with
+//! their actions and offers, from the same model of persons.
+//!
 //! The figures of the `model` module are illustrative orders of magnitude, not statistics. The names come
 //! from short lists of common French given names and surnames combined at random; e-mail
 //! addresses are at `example.org` (RFC 2606), phone numbers in `01 99 00 xx xx` (ARCEP's range
@@ -28,6 +31,7 @@ mod manifest;
 mod model;
 mod nir_slots;
 mod residence;
+pub mod social;
 mod write;
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! What Passerelle's test binaries share, written once: the test broker (its URL, whether it
 //! answers, a vhost and users of a test's own), bounded waits (`eventually`,
 //! [`assert_eventually!`]), unique names, a log buffer and byte searches, and the NIR key of
-//! synthetic persons.
+//! synthetic persons; with the `browser` feature, a headless Chromium that prints pages to PDF.
 //!
 //! A dev-dependency only (`publish = false`); it depends on no Passerelle crate, so every crate
 //! of the workspace can use it without a cycle, and what a test builds from these pieces (bus
@@ -9,6 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+#[cfg(feature = "browser")]
+pub mod browser;
 mod capture;
 mod synthetic;
 mod wait;
