@@ -79,7 +79,7 @@ impl SocialService {
         }
         let answer = self.requester().outcome(agent, request).await?;
         let mut view = OutcomeView {
-            format: OUTCOME_FORMAT.to_owned(),
+            format: OFFER_OUTCOME_FORMAT.to_owned(),
             case: answer.case.to_string(),
             line: answer.line,
             outcome: answer.outcome,

@@ -12,7 +12,7 @@ use crate::store::{ChangeRow, FileState, OfferRow, RightKind, RightRecord};
 
 pub const FILES_FORMAT: &str = "passerelle.social-service.files.v1";
 pub const FILE_FORMAT: &str = "passerelle.social-service.file.v1";
-pub const OUTCOME_FORMAT: &str = "passerelle.social-service.offer-outcome.v1";
+pub const OFFER_OUTCOME_FORMAT: &str = "passerelle.social-service.offer-outcome.v1";
 pub const CHANGED_FORMAT: &str = "passerelle.social-service.changed.v1";
 pub const RIGHTS_ACCESS_FORMAT: &str = "passerelle.social-service.rights-access.v1";
 pub const RIGHT_FORMAT: &str = "passerelle.social-service.right.v1";
