@@ -11,7 +11,7 @@ use crate::catalogue::{FieldType, FIELDS};
 use crate::enums::{self, EnumKind};
 use crate::update::{is_present, FieldValue};
 
-/// Every field present in the file, by catalogue path, in the catalogue's order.
+/// Every field present in the file, by catalogue path (sorted by path).
 pub fn file_json(file: &SocialFile) -> Map<String, Value> {
     let mut out = Map::new();
     for info in FIELDS.iter().filter(|f| is_present(file, f.path)) {
