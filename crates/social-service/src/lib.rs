@@ -11,7 +11,8 @@
 //!   social worker's agent id — never copied here;
 //! - [`service`]: [`SocialService`], every operation an access-log entry before its answer;
 //! - [`api`]: the local API's routes and who may call them;
-//! - [`printable`]: the printable page of a rights access.
+//! - [`printable`]: the printable page of a rights access;
+//! - [`metrics`]: files open and closed.
 //!
 //! **Architecture invariant:** a person who declines (or does not reply) never enters this
 //! store: the requester answers with the person for `accepted` only, and only then is a file
@@ -20,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod metrics;
 pub mod printable;
 pub mod requester_client;
 pub mod service;
@@ -27,4 +29,7 @@ pub mod settings;
 pub mod store;
 
 pub use service::{SocialService, SocialServiceError};
+
+/// The daemon's name in its access log's machine entries (`daemon:social-service`).
+pub const DAEMON: &str = "social-service";
 pub use settings::{RequesterLink, SocialServiceSettings};
