@@ -360,6 +360,13 @@ mod tests {
             PartySettings::Observatory(observatory),
             PartySettings::Requester(requester),
             PartySettings::Responder(responder),
+            PartySettings::SocialService(SocialServiceSettings::for_dir(
+                "carsat-sud-est",
+                "ss-13",
+                &dir.path().join("s"),
+                &dir.path().join("run/requester.sock"),
+                "cpam-13",
+            )),
         ] {
             let path: PathBuf = dir.path().join(format!("{}.toml", party.code()));
             party.write(&path).unwrap();
@@ -368,6 +375,7 @@ mod tests {
                 PartyKind::Observatory => PartySettings::Observatory(toml::from_str(&text).unwrap()),
                 PartyKind::Responder => PartySettings::Responder(toml::from_str(&text).unwrap()),
                 PartyKind::Requester => PartySettings::Requester(toml::from_str(&text).unwrap()),
+                PartyKind::SocialService => PartySettings::SocialService(toml::from_str(&text).unwrap()),
             };
             assert_eq!(again.to_toml().unwrap(), text, "{}", party.name());
             if party.kind() != PartyKind::Responder {
