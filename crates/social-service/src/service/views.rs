@@ -10,12 +10,14 @@ use serde_json::{Map, Value};
 use crate::requester_client::Outcome;
 use crate::store::{ChangeRow, FileState, OfferRow, RightKind, RightRecord};
 
-pub const FILES_FORMAT: &str = "passerelle.social-service.files.v1";
-pub const FILE_FORMAT: &str = "passerelle.social-service.file.v1";
-pub const OFFER_OUTCOME_FORMAT: &str = "passerelle.social-service.offer-outcome.v1";
-pub const CHANGED_FORMAT: &str = "passerelle.social-service.changed.v1";
-pub const RIGHTS_ACCESS_FORMAT: &str = "passerelle.social-service.rights-access.v1";
-pub const RIGHT_FORMAT: &str = "passerelle.social-service.right.v1";
+pub const FILES_FORMAT: &str = "passerelle.social-service-files/1";
+pub const FILE_FORMAT: &str = "passerelle.social-service-file/1";
+pub const OFFER_OUTCOME_FORMAT: &str = "passerelle.social-service-outcome/1";
+pub const CHANGED_FORMAT: &str = "passerelle.social-service-changed/1";
+pub const RIGHTS_ACCESS_FORMAT: &str = "passerelle.social-service-rights-access/1";
+pub const RIGHT_FORMAT: &str = "passerelle.social-service-right/1";
+/// `social-service worklist --json`: the requester's page, under this format.
+pub const WORKLIST_OUTPUT_FORMAT: &str = "passerelle.social-service-worklist/1";
 
 /// The text code of a protobuf enum value: its name without the prefix, in lower case.
 pub(crate) fn code_of(name: &str, prefix: &str) -> String {
