@@ -329,7 +329,8 @@ pub fn run(command: Command) -> CliResult {
         Command::Worklist(a) => {
             let mut query = format!("/v1/worklist?limit={}", a.limit.unwrap_or(100));
             if let Some(after) = &a.after {
-                let cursor: String = after.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect();
+                let cursor: String =
+                    after.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect();
                 query.push_str(&format!("&after={cursor}"));
             }
             if a.pending {
@@ -359,7 +360,10 @@ pub fn run(command: Command) -> CliResult {
                 });
             }
             if let Some(after) = &a.after {
-                query.push_str(&format!("after={}&", after.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>()));
+                query.push_str(&format!(
+                    "after={}&",
+                    after.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>()
+                ));
             }
             query.push_str(&format!("limit={}", a.limit.unwrap_or(100)));
             let list: FileList = call(a.api.client()?.get_json(&query))?;

@@ -87,7 +87,10 @@ pub fn list(list: &FileList) -> String {
 
 /// One file: its fields by path, its actions and offers.
 pub fn file(v: &FileView) -> String {
-    let mut out = format!("Case file {} ({:?}, office {}), opened {} by {}\n", v.file, v.state, v.office, v.opened_at, v.opened_by);
+    let mut out = format!(
+        "Case file {} ({:?}, office {}), opened {} by {}\n",
+        v.file, v.state, v.office, v.opened_at, v.opened_by
+    );
     for (path, value) in &v.fields {
         out.push_str(&format!("  {path} = {value}\n"));
     }
@@ -100,7 +103,12 @@ pub fn file(v: &FileView) -> String {
             a.end.as_deref().unwrap_or("(open)")
         ));
         for c in &a.contacts {
-            out.push_str(&format!("    contact {} on {} by {}\n", c.channel, c.date.as_deref().unwrap_or("?"), c.agent));
+            out.push_str(&format!(
+                "    contact {} on {} by {}\n",
+                c.channel,
+                c.date.as_deref().unwrap_or("?"),
+                c.agent
+            ));
         }
     }
     for o in &v.offers {

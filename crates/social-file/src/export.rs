@@ -101,7 +101,9 @@ fn encode(field_type: FieldType, value: FieldValue) -> Value {
         (_, V::MedicalOpinions(items)) => list(
             items
                 .into_iter()
-                .map(|m| object(vec![("kind", code(&enums::MEDICAL_OPINION_KIND, m.kind)), ("date", opt_date(&m.date))]))
+                .map(|m| {
+                    object(vec![("kind", code(&enums::MEDICAL_OPINION_KIND, m.kind)), ("date", opt_date(&m.date))])
+                })
                 .collect(),
         ),
         (_, V::AttachedBodies(items)) => list(

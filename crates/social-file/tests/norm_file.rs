@@ -12,8 +12,8 @@ use passerelle_protocol::v1::{self, Category, CategoryValues, SocialFile};
 use passerelle_protocol::value::Value as DecreeValue;
 use passerelle_social_file::mapping::decree_codes;
 use passerelle_social_file::{
-    file_json, is_present, mapping_markdown, mapping_table, open_from_decree, validate, DecreeIdentity, FieldType, RecordKind,
-    TextKind, Update, UpdateError, FIELDS,
+    file_json, is_present, mapping_markdown, mapping_table, open_from_decree, validate, DecreeIdentity, FieldType,
+    RecordKind, TextKind, Update, UpdateError, FIELDS,
 };
 use serde_json::{json, Value};
 

@@ -33,9 +33,11 @@ mod tests {
     fn the_families_are_counts_by_state() {
         let registry = passerelle_metrics::MetricsRegistry::default();
         let dir = tempfile::tempdir().unwrap();
-        let settings = crate::SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), dir.path(), "cpam-13");
+        let settings =
+            crate::SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), dir.path(), "cpam-13");
         let service =
-            crate::SocialService::build(settings, std::sync::Arc::new(passerelle_protocol::rules::SystemClock)).unwrap();
+            crate::SocialService::build(settings, std::sync::Arc::new(passerelle_protocol::rules::SystemClock))
+                .unwrap();
         super::register(&registry, &service);
         let text = registry.encode();
         assert!(text.contains("passerelle_social_service_files{state=\"open\"} 0"), "{text}");

@@ -83,8 +83,7 @@ fn value_html(value: &Value) -> String {
             format!("<ul>{}</ul>", lis.join(""))
         }
         Value::Object(map) => {
-            let pairs: Vec<String> =
-                map.iter().map(|(k, v)| format!("{} : {}", escape(k), value_html(v))).collect();
+            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{} : {}", escape(k), value_html(v))).collect();
             pairs.join(" ; ")
         }
     }
@@ -116,8 +115,10 @@ fn table(head: &[&str], rows: Vec<Vec<String>>) -> String {
         return "<p>Aucune.</p>".to_owned();
     }
     let th: String = head.iter().map(|h| format!("<th>{h}</th>")).collect();
-    let trs: String =
-        rows.iter().map(|r| format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{c}</td>")).collect::<String>())).collect();
+    let trs: String = rows
+        .iter()
+        .map(|r| format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{c}</td>")).collect::<String>()))
+        .collect();
     format!("<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
 }
 
@@ -144,11 +145,7 @@ pub fn access_page(answer: &AccessAnswer) -> String {
         escape(&answer.produced_at),
     ));
     html.push_str("<h2>Données du dossier</h2>");
-    let rows = answer
-        .fields
-        .iter()
-        .map(|(path, value)| vec![escape(label(path)), value_html(value)])
-        .collect();
+    let rows = answer.fields.iter().map(|(path, value)| vec![escape(label(path)), value_html(value)]).collect();
     html.push_str(&table(&["Donnée", "Valeur"], rows));
     html.push_str("<h2>Actions et contacts</h2>");
     let rows = answer

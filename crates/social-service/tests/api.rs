@@ -243,7 +243,9 @@ async fn an_accepted_person_has_a_file_with_exactly_the_mapped_values_and_a_seco
     let mut values = passerelle_protocol::v1::CategoryValues::default();
     for (code, text) in &person.values {
         let info = passerelle_protocol::catalogue::by_code(code).unwrap();
-        values.set(info.category, passerelle_protocol::value::parse_category(info.category, text).unwrap().unwrap()).unwrap();
+        values
+            .set(info.category, passerelle_protocol::value::parse_category(info.category, text).unwrap().unwrap())
+            .unwrap();
     }
     let (expected, _) = passerelle_social_file::open_from_decree(&identity, &values);
     let shown = d.show(&file).await.unwrap();
@@ -309,7 +311,8 @@ async fn an_unknown_field_is_refused_by_name_and_the_history_keeps_no_value() {
     let rectify = json!({"updates": [{"field": "care.gir_level", "value": 3}]});
     let r: Changed = d.client.post_json(&format!("/v1/files/{file}/rights/rectify"), &rectify).await.unwrap();
     assert_eq!(r.what, "rectification");
-    let access: AccessAnswer = d.client.post_json(&format!("/v1/files/{file}/rights/access"), &json!({})).await.unwrap();
+    let access: AccessAnswer =
+        d.client.post_json(&format!("/v1/files/{file}/rights/access"), &json!({})).await.unwrap();
     let history: Vec<(&str, &str, &str)> =
         access.history.iter().map(|h| (h.field.as_str(), h.kind.as_str(), h.agent.as_str())).collect();
     assert_eq!(
@@ -407,7 +410,8 @@ async fn office_b_sees_nothing_of_office_a_and_a_statistics_agent_sees_no_file()
     };
     assert!(d.service.store().insert_file(&new).unwrap());
     let list: FileList = d.client.get_json("/v1/files").await.unwrap();
-    assert_eq!(list.files.iter().map(|f| f.file.clone()).collect::<Vec<_>>(), [file.clone()]);
+    let listed: Vec<&str> = list.files.iter().map(|f| f.file.as_str()).collect();
+    assert_eq!(listed, [file.as_str()]);
     assert_eq!(status(&d.show(&other).await.unwrap_err()), 404);
 
     d.be("sw-84", &[Role::SocialWorker], Some("ss-84"));
@@ -441,7 +445,8 @@ async fn a_rights_access_gives_everything_held_and_objections_are_recorded_pendi
     let _: RightView =
         d.client.post_json(&format!("/v1/files/{file}/rights/refuse-archive"), &json!({})).await.unwrap();
 
-    let access: AccessAnswer = d.client.post_json(&format!("/v1/files/{file}/rights/access"), &json!({})).await.unwrap();
+    let access: AccessAnswer =
+        d.client.post_json(&format!("/v1/files/{file}/rights/access"), &json!({})).await.unwrap();
     assert_eq!(access.format, RIGHTS_ACCESS_FORMAT);
     assert_eq!(access.fields["identity.nir"], json!(persons()[0].2));
     assert_eq!(access.fields["identity.family_name"], json!("Acceptanta"));

@@ -9,7 +9,9 @@ use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1::{CategoryValues, Sex};
 use passerelle_protocol::value::parse_category;
 use passerelle_social_file::v1;
-use passerelle_social_file::{file_json, open_from_decree, validate, validate_action, validate_offer, DecreeIdentity, Update};
+use passerelle_social_file::{
+    file_json, open_from_decree, validate, validate_action, validate_offer, DecreeIdentity, Update,
+};
 use uuid::Uuid;
 
 use super::views::*;
@@ -169,7 +171,13 @@ impl SocialService {
     }
 
     /// A page of the office's files by id (oldest first), a read of each file listed.
-    pub fn list(&self, agent: &str, state: Option<FileState>, after: Option<&str>, limit: Option<usize>) -> Result<FileList> {
+    pub fn list(
+        &self,
+        agent: &str,
+        state: Option<FileState>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<FileList> {
         let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);
         let rows = self.store().list(self.office(), state, after, limit + 1)?;
         let more = rows.len() > limit;
@@ -206,7 +214,8 @@ impl SocialService {
             return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
         }
         let row = self.file_row(id)?;
-        let parsed = updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let parsed =
+            updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
         let mut file = row.file.clone();
         let at = chrono::DateTime::<chrono::Utc>::from(self.now());
         let mut history = Vec::new();
@@ -219,7 +228,8 @@ impl SocialService {
                 at: self.now(),
             });
         }
-        let entries: Vec<_> = history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
+        let entries: Vec<_> =
+            history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
         self.record(&entries)?;
         self.store().save_file(&row.id, &file, &history, self.now())?;
         let items = history.into_iter().map(|h| h.field).collect();
@@ -231,9 +241,8 @@ impl SocialService {
         let row = self.open_row(id)?;
         let purpose = match request.purpose.as_deref() {
             None => v1::ActionPurpose::RelationshipAndOffers as i32,
-            Some(code) => purpose_number(code).ok_or_else(|| {
-                refused(format!("unknown action purpose: use one of {}", all_codes(purpose_code)))
-            })?,
+            Some(code) => purpose_number(code)
+                .ok_or_else(|| refused(format!("unknown action purpose: use one of {}", all_codes(purpose_code))))?,
         };
         let action = v1::Action {
             action_id: Uuid::now_v7().to_string(),
@@ -247,7 +256,12 @@ impl SocialService {
         if !self.store().start_action(&action, self.now())? {
             return Err(refused(format!("case file {} has an open action already: close it first", row.id)));
         }
-        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: "action".into(), items: vec![action.action_id] })
+        Ok(Changed {
+            format: CHANGED_FORMAT.to_owned(),
+            file: row.id,
+            what: "action".into(),
+            items: vec![action.action_id],
+        })
     }
 
     /// Closes a file: its open action ends at `date` (today by default).
@@ -312,7 +326,8 @@ impl SocialService {
         };
         validate_offer(&offer).map_err(|p| refused(problems(&p)))?;
         let rows = request.participants.iter().map(|p| self.open_row(p)).collect::<Result<Vec<_>>>()?;
-        let entries: Vec<_> = rows.iter().map(|r| self.entry(agent, AccessKind::Update, &r.id, Some(&r.file))).collect();
+        let entries: Vec<_> =
+            rows.iter().map(|r| self.entry(agent, AccessKind::Update, &r.id, Some(&r.file))).collect();
         self.record(&entries)?;
         self.store().insert_offer(self.office(), &offer, agent, self.now())?;
         let file = request.participants.first().cloned().unwrap_or_default();

@@ -146,8 +146,9 @@ impl SocialService {
     pub(crate) fn date_or_today(&self, text: Option<&str>, what: &str) -> Result<v1::Date> {
         match text {
             None => Ok(self.today()),
-            Some(t) => parse_date(t)
-                .ok_or_else(|| SocialServiceError::Refused(format!("the {what} is not a date YYYY-MM-DD"))),
+            Some(t) => {
+                parse_date(t).ok_or_else(|| SocialServiceError::Refused(format!("the {what} is not a date YYYY-MM-DD")))
+            }
         }
     }
 

@@ -112,7 +112,11 @@ impl From<&v1::Action> for ActionView {
             contacts: a
                 .contacts
                 .iter()
-                .map(|c| ContactView { channel: channel_code(c.channel), date: date(&c.date), agent: c.agent_id.clone() })
+                .map(|c| ContactView {
+                    channel: channel_code(c.channel),
+                    date: date(&c.date),
+                    agent: c.agent_id.clone(),
+                })
                 .collect(),
             offers: a.offer_ids.clone(),
         }

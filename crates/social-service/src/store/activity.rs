@@ -39,7 +39,13 @@ impl Store {
     }
 
     /// Adds a contact to the file's open action.
-    pub fn add_contact(&self, action: &str, file: &str, contact: &v1::Contact, at: SystemTime) -> Result<(), StoreError> {
+    pub fn add_contact(
+        &self,
+        action: &str,
+        file: &str,
+        contact: &v1::Contact,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
         let date = contact.date.as_ref().map(format_date).unwrap_or_default();
         self.db.write(|tx| {
             tx.execute(
@@ -69,10 +75,11 @@ impl Store {
                     })
                 },
             )?;
-            let offers =
-                tx.query_all("SELECT offer FROM offer_participants WHERE file = ?1 ORDER BY offer", params![file], |r| {
-                    r.get::<_, String>(0)
-                })?;
+            let offers = tx.query_all(
+                "SELECT offer FROM offer_participants WHERE file = ?1 ORDER BY offer",
+                params![file],
+                |r| r.get::<_, String>(0),
+            )?;
             for action in &mut actions {
                 action.contacts = tx.query_all(
                     "SELECT channel, date, agent FROM contacts WHERE action = ?1 ORDER BY date, rowid",
@@ -101,7 +108,10 @@ impl Store {
                 params![offer.offer_id, office, offer.kind, offer.theme, agent, ms(at)],
             )?;
             for file in &offer.participant_file_ids {
-                tx.execute("INSERT INTO offer_participants (offer, file) VALUES (?1, ?2)", params![offer.offer_id, file])?;
+                tx.execute(
+                    "INSERT INTO offer_participants (offer, file) VALUES (?1, ?2)",
+                    params![offer.offer_id, file],
+                )?;
                 tx.execute("UPDATE files SET last_activity_at = ?2 WHERE id = ?1", params![file, ms(at)])?;
             }
             for (i, session) in offer.sessions.iter().enumerate() {

@@ -123,9 +123,7 @@ pub(crate) fn ms(at: SystemTime) -> i64 {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn file_row(row: &Row<'_>) -> passerelle_sqlite::rusqlite::Result<(FileRowRaw, Vec<u8>)> {
@@ -223,7 +221,13 @@ impl Store {
     }
 
     /// Replaces a file's content and appends its history, in one transaction.
-    pub fn save_file(&self, id: &str, file: &SocialFile, changes: &[ChangeEntryRow], at: SystemTime) -> Result<(), StoreError> {
+    pub fn save_file(
+        &self,
+        id: &str,
+        file: &SocialFile,
+        changes: &[ChangeEntryRow],
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
         self.db.write(|tx| {
             tx.execute(
                 "UPDATE files SET file = ?2, last_activity_at = ?3 WHERE id = ?1",
@@ -258,15 +262,17 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<FileRow>, StoreError> {
-        let sql = format!(
-            "SELECT {FILE_COLUMNS} WHERE office = ?1 AND (?2 IS NULL OR state = ?2) AND id > ?3 ORDER BY id LIMIT ?4"
-        );
-        let raws = self.db.read(|tx| {
-            tx.query_all(
-                &sql,
-                params![office, state.map(FileState::as_str), after.unwrap_or(""), limit as i64],
+        let raws = self.db.read(|tx| match state {
+            Some(state) => tx.query_all(
+                &format!("SELECT {FILE_COLUMNS} WHERE office = ?1 AND state = ?2 AND id > ?3 ORDER BY id LIMIT ?4"),
+                params![office, state.as_str(), after.unwrap_or(""), limit as i64],
                 file_row,
-            )
+            ),
+            None => tx.query_all(
+                &format!("SELECT {FILE_COLUMNS} WHERE office = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+                params![office, after.unwrap_or(""), limit as i64],
+                file_row,
+            ),
         })?;
         raws.into_iter().map(decode).collect()
     }
@@ -295,19 +301,6 @@ impl Store {
             Ok(n == 1)
         })
     }
-
-    /// Which of `ids` are files of `office` (for an offer's participants).
-    pub fn files_of_office(&self, office: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
-        self.db.read(|tx| {
-            let mut found = Vec::new();
-            for id in ids {
-                if tx.exists("SELECT 1 FROM files WHERE id = ?1 AND office = ?2", params![id, office])? {
-                    found.push(id.clone());
-                }
-            }
-            Ok(found)
-        })
-    }
 }
 
 /// One history row to write.
@@ -318,3 +311,6 @@ pub struct ChangeEntryRow {
     pub agent: String,
     pub at: SystemTime,
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,8 +24,9 @@ CREATE TABLE files (
     source_line       INTEGER,                   -- the selection line in that case
     person            BLOB NOT NULL UNIQUE       -- keyed hash of the NIR (file-person.key)
 );
--- An office's list, by state, in id order: the list's cursor is the id.
-CREATE INDEX files_by_office ON files (office, state, id);
+-- An office's list in id order (the list's cursor is the id), of one state or of both.
+CREATE INDEX files_by_office_state ON files (office, state, id);
+CREATE INDEX files_by_office ON files (office, id);
 
 CREATE TABLE file_changes (
     file   TEXT NOT NULL REFERENCES files (id),
