@@ -89,6 +89,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
     ("social-service list", SOCIAL_WORKER_CALL),
     ("social-service show", SOCIAL_WORKER_CALL),
     ("social-service update", SOCIAL_WORKER_CALL),
+    ("social-service action", SOCIAL_WORKER_CALL),
     ("social-service close", SOCIAL_WORKER_CALL),
     ("social-service contact", SOCIAL_WORKER_CALL),
     ("social-service offer", SOCIAL_WORKER_CALL),

@@ -33,7 +33,7 @@ const SOCIAL_SERVICE_FILES: &str = passerelle_social_service::service::views::FI
 /// `social-service show --json`: one object, the file.
 #[cfg(test)]
 const SOCIAL_SERVICE_FILE: &str = passerelle_social_service::service::views::FILE_FORMAT;
-/// `social-service update|close|contact|offer|rights rectify --json`: one object.
+/// `social-service update|action|close|contact|offer|rights rectify --json`: one object.
 #[cfg(test)]
 const SOCIAL_SERVICE_CHANGED: &str = passerelle_social_service::service::views::CHANGED_FORMAT;
 /// `social-service rights access --json`: one object (indented), everything held.

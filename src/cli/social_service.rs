@@ -36,6 +36,7 @@ Examples (a social worker of the office):
   passerelle social-service contact FILE --channel visit --date 2026-12-02
   passerelle social-service offer FILE --kind collective --theme falls_prevention \\
       --participant FILE2 --session 2026-12-10 --session 2026-12-17
+  passerelle social-service action FILE --purpose precariousness_support --start 2026-12-01
   passerelle social-service close FILE --date 2026-12-20
 A rights officer (with the director of the attached body):
   passerelle social-service rights access FILE --page access.html
@@ -64,6 +65,8 @@ pub enum Command {
     Show(FileArgs),
     /// Change fields of a case file (`--set PATH=JSON`, repeatable).
     Update(SetArgs),
+    /// Start a new action on a case file (one open at a time; a contact starts one if none is).
+    Action(ActionArgs),
     /// Close a case file: its open action ends.
     Close(DateArgs),
     /// Record a contact with the person (letter, email, phone, visit, teleservice).
@@ -226,6 +229,21 @@ pub struct DateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ActionArgs {
+    #[command(flatten)]
+    pub api: Api,
+    pub file: String,
+    /// relationship_and_offers (norm A.1, the default) or precariousness_support (A.2).
+    #[arg(long, value_name = "PURPOSE")]
+    pub purpose: Option<String>,
+    /// YYYY-MM-DD; today by default.
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ContactArgs {
     #[command(flatten)]
     pub api: Api,
@@ -381,6 +399,11 @@ pub fn run(command: Command) -> CliResult {
         }
         Command::Update(a) => {
             let answer: Changed = call(a.api.client()?.post_json(&path(&a.file, "/update"), &updates(&a.set)?))?;
+            changed(&answer, a.json)
+        }
+        Command::Action(a) => {
+            let body = ActionRequest { purpose: a.purpose, start: a.start };
+            let answer: Changed = call(a.api.client()?.post_json(&path(&a.file, "/actions"), &body))?;
             changed(&answer, a.json)
         }
         Command::Close(a) => {
