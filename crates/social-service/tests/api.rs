@@ -458,3 +458,23 @@ async fn a_rights_access_gives_everything_held_and_objections_are_recorded_pendi
     let page = passerelle_social_service::printable::access_page(&access);
     assert!(page.contains("Acceptanta") && page.contains("Opposition (art. 38)"));
 }
+
+#[tokio::test]
+async fn a_rectified_nir_finds_the_file_by_the_new_number_and_never_two_files_share_one() {
+    let d = Daemon::start().await;
+    let (first, third) = (d.open(1).await, d.open(3).await);
+    d.be("ro-1", &[Role::RightsOfficer], None);
+    let to_third = json!({"updates": [{"field": "identity.nir", "value": persons()[2].2}]});
+    let e =
+        d.client.post_json::<_, Changed>(&format!("/v1/files/{first}/rights/rectify"), &to_third).await.unwrap_err();
+    assert!(e.to_string().contains("another case file holds this NIR"), "{e}");
+    assert!(!e.to_string().contains(&persons()[2].2), "the refusal does not repeat the NIR");
+    let fresh = nir::with_key("1840575123459").unwrap().as_str().to_owned();
+    let rectify = json!({"updates": [{"field": "identity.nir", "value": fresh}]});
+    let _: Changed = d.client.post_json(&format!("/v1/files/{first}/rights/rectify"), &rectify).await.unwrap();
+    d.be("sw-1", &[Role::SocialWorker], Some(OFFICE));
+    let again = d.outcome(1, "accepted").await;
+    assert!(!again.existing, "the old number no longer finds the rectified file");
+    assert_ne!(again.file.as_deref(), Some(first.as_str()));
+    assert_ne!(again.file.as_deref(), Some(third.as_str()));
+}

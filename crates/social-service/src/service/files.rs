@@ -230,8 +230,19 @@ impl SocialService {
         }
         let entries: Vec<_> =
             history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
+        // A NIR rectified: the file is found by the new one from now on.
+        let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
+        let person = match nir(&file) {
+            Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
+            _ => None,
+        };
+        if let Some(person) = &person {
+            if self.store().file_of_person(person)?.is_some_and(|other| other != row.id) {
+                return Err(refused("another case file holds this NIR: the person's file is that one"));
+            }
+        }
         self.record(&entries)?;
-        self.store().save_file(&row.id, &file, &history, self.now())?;
+        self.store().save_file(&row.id, &file, &history, person, self.now())?;
         let items = history.into_iter().map(|h| h.field).collect();
         Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: kind.to_owned(), items })
     }

@@ -220,15 +220,20 @@ impl Store {
         raw.map(decode).transpose()
     }
 
-    /// Replaces a file's content and appends its history, in one transaction.
+    /// Replaces a file's content (and its person hash when the NIR changed, `person`) and appends
+    /// its history, in one transaction.
     pub fn save_file(
         &self,
         id: &str,
         file: &SocialFile,
         changes: &[ChangeEntryRow],
+        person: Option<[u8; 32]>,
         at: SystemTime,
     ) -> Result<(), StoreError> {
         self.db.write(|tx| {
+            if let Some(person) = person {
+                tx.execute("UPDATE files SET person = ?2 WHERE id = ?1", params![id, person.as_slice()])?;
+            }
             tx.execute(
                 "UPDATE files SET file = ?2, last_activity_at = ?3 WHERE id = ?1",
                 params![id, file.encode_to_vec(), ms(at)],
