@@ -284,6 +284,19 @@ async fn a_declined_person_never_enters_the_store() {
     assert!(!contains(&bytes, name), "the declined person's name is nowhere in the store or its WAL");
     assert!(!contains(&bytes, nir), "nor the NIR");
     assert!(contains(&bytes, "Acceptanta"), "the scan sees an accepted person (the file is encoded, not ciphered)");
+
+    let log = d.service.accesses().log();
+    let entries: Vec<(String, String, String)> = log
+        .years()
+        .unwrap()
+        .into_iter()
+        .flat_map(|y| log.entries(y, 0, 100).unwrap())
+        .map(|e| (e.agent, e.kind.to_string(), e.object))
+        .collect();
+    let worklist_read = ("agent:sw-1".to_owned(), "read".to_owned(), CASE.to_owned());
+    assert_eq!(entries[0], worklist_read, "the worklist read is recorded per case, by the worker");
+    let declined = ("agent:sw-1".to_owned(), "update".to_owned(), CASE.to_owned());
+    assert_eq!(entries[1], declined, "the outcome recorded at the requester: an update of the case, no person");
 }
 
 #[tokio::test]
