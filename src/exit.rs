@@ -57,6 +57,24 @@ const OBSERVATORY: &[(u8, &str)] = &[
     (FAULT, "a development fault point was reached"),
 ];
 
+/// What a social worker's call of the social-service daemon's statuses mean.
+const SOCIAL_WORKER_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "done"),
+    (USAGE, "refused: bad flags, an unknown field (named), a value of the wrong type, no such file"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon (or requester daemon behind it) answers, or its store failed"),
+    (NOT_PERMITTED, "refused: the caller is not a social-worker of the daemon's office"),
+];
+
+/// What a rights officer's call of the social-service daemon's statuses mean.
+const RIGHTS_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "done"),
+    (USAGE, "refused: bad flags, an unknown field (named), no such file, reasons holding a NIR"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon answers at the socket, its store failed, or --page cannot be written"),
+    (NOT_PERMITTED, "refused: the caller is not a rights-officer"),
+];
+
 /// Each subcommand's exit statuses, by its path under `passerelle`. [`with_exit_codes`] appends
 /// them to the command's `--help`, so the help cannot drift from this table, and a test checks
 /// that every subcommand has its line here and lists only codes the binary uses.
@@ -64,6 +82,21 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
     ("observatory run", OBSERVATORY),
     ("responder run", DAEMON),
     ("requester run", DAEMON),
+    ("social-service run", DAEMON),
+    ("social-service worklist", SOCIAL_WORKER_CALL),
+    ("social-service offer-outcome", SOCIAL_WORKER_CALL),
+    ("social-service open", SOCIAL_WORKER_CALL),
+    ("social-service list", SOCIAL_WORKER_CALL),
+    ("social-service show", SOCIAL_WORKER_CALL),
+    ("social-service update", SOCIAL_WORKER_CALL),
+    ("social-service action", SOCIAL_WORKER_CALL),
+    ("social-service close", SOCIAL_WORKER_CALL),
+    ("social-service contact", SOCIAL_WORKER_CALL),
+    ("social-service offer", SOCIAL_WORKER_CALL),
+    ("social-service rights access", RIGHTS_CALL),
+    ("social-service rights rectify", RIGHTS_CALL),
+    ("social-service rights object", RIGHTS_CALL),
+    ("social-service rights refuse-archive", RIGHTS_CALL),
     (
         "responder load",
         &[

@@ -56,6 +56,7 @@ pub enum Daemon {
     Observatory,
     Responder,
     Requester,
+    SocialService,
 }
 
 impl DaemonApi {
@@ -64,6 +65,7 @@ impl DaemonApi {
             Daemon::Observatory => PartyKind::Observatory,
             Daemon::Responder => PartyKind::Responder,
             Daemon::Requester => PartyKind::Requester,
+            Daemon::SocialService => PartyKind::SocialService,
         };
         let socket = match (&self.socket, &self.config) {
             (Some(socket), _) => socket.clone(),

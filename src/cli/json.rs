@@ -22,6 +22,26 @@ pub const REQUESTER_CASE: &str = "passerelle.requester-case/1";
 pub const REQUESTER_PERSON: &str = "passerelle.requester-person/1";
 /// `requester purge --json`: one object.
 pub const REQUESTER_PURGE: &str = "passerelle.requester-purge/1";
+/// `social-service worklist --json`: one object, a page of the requester's contact lists.
+pub const SOCIAL_SERVICE_WORKLIST: &str = passerelle_social_service::service::views::WORKLIST_OUTPUT_FORMAT;
+/// `social-service open|offer-outcome --json`: one object.
+#[cfg(test)]
+const SOCIAL_SERVICE_OUTCOME: &str = passerelle_social_service::service::views::OFFER_OUTCOME_FORMAT;
+/// `social-service list --json`: one object, a page of the office's files.
+#[cfg(test)]
+const SOCIAL_SERVICE_FILES: &str = passerelle_social_service::service::views::FILES_FORMAT;
+/// `social-service show --json`: one object, the file.
+#[cfg(test)]
+const SOCIAL_SERVICE_FILE: &str = passerelle_social_service::service::views::FILE_FORMAT;
+/// `social-service update|action|close|contact|offer|rights rectify --json`: one object.
+#[cfg(test)]
+const SOCIAL_SERVICE_CHANGED: &str = passerelle_social_service::service::views::CHANGED_FORMAT;
+/// `social-service rights access --json`: one object (indented), everything held.
+#[cfg(test)]
+const SOCIAL_SERVICE_RIGHTS_ACCESS: &str = passerelle_social_service::service::views::RIGHTS_ACCESS_FORMAT;
+/// `social-service rights object|refuse-archive --json`: one object.
+#[cfg(test)]
+const SOCIAL_SERVICE_RIGHT: &str = passerelle_social_service::service::views::RIGHT_FORMAT;
 /// `demo --json`: one object, the summary.
 pub const DEMO: &str = "passerelle.demo/1";
 /// `bench --json`: one object, the last line on stdout (keys: `bench/json_keys.txt`).
@@ -43,6 +63,13 @@ const ALL: &[&str] = &[
     REQUESTER_CASE,
     REQUESTER_PERSON,
     REQUESTER_PURGE,
+    SOCIAL_SERVICE_WORKLIST,
+    SOCIAL_SERVICE_OUTCOME,
+    SOCIAL_SERVICE_FILES,
+    SOCIAL_SERVICE_FILE,
+    SOCIAL_SERVICE_CHANGED,
+    SOCIAL_SERVICE_RIGHTS_ACCESS,
+    SOCIAL_SERVICE_RIGHT,
     DEMO,
     BENCH,
     REPORT,

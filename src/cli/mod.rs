@@ -40,6 +40,8 @@ pub mod requester_cases;
 pub mod requester_person;
 mod requester_wait;
 pub mod responder;
+pub mod social_service;
+mod social_service_out;
 pub mod stats;
 pub mod synth;
 pub mod topology;
@@ -70,6 +72,9 @@ pub enum Command {
     Observatory(observatory::Args),
     /// A solicited body's adapter: answer solicitations from its own data.
     Responder(responder::Args),
+    /// The social service (CNIL norm 43): the worklist, case files, offers and local rights.
+    #[command(subcommand, after_long_help = social_service::HELP)]
+    SocialService(social_service::Command),
     /// Run the whole decree flow in one process on synthetic data.
     Demo(demo::Args),
     /// Make a synthetic population: a selection file and one extract per body (no real data).
@@ -93,6 +98,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Requester(c) => requester::run(c),
         Command::Observatory(a) => observatory::run(a),
         Command::Responder(a) => responder::run(a),
+        Command::SocialService(c) => social_service::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Topology(a) => topology::run(a),

@@ -69,6 +69,11 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         s.broker.check_identity(&s.role()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
+
+    let s: passerelle_social_service::SocialServiceSettings = load(&deploy("social-service.toml"));
+    s.validate().unwrap_or_else(|e| panic!("social-service.toml: {e}"));
+    assert!(s.profile.is_production() && s.development.is_empty(), "social-service.toml: production");
+    assert!(s.metrics_addr.is_some() && s.trails.witness.is_none(), "social-service.toml: metrics, no witness yet");
 }
 
 #[test]

@@ -300,6 +300,7 @@ impl Stack {
                 PartySettings::Observatory(_) => (OBSERVATORY_DAEMON.to_owned(), "observatory.log".to_owned()),
                 PartySettings::Responder(r) => (r.body.clone(), format!("responder-{}.log", r.body)),
                 PartySettings::Requester(_) => (REQUESTER_DAEMON.to_owned(), "requester.log".to_owned()),
+                PartySettings::SocialService(_) => ("social-service".to_owned(), "social-service.log".to_owned()),
             };
             if let PartySettings::Responder(r) = &settings {
                 let load = passerelle_command()

@@ -39,6 +39,7 @@ use passerelle_observatory::{Observatory, ObservatoryError, StatusReader};
 use passerelle_protocol::rules::Clock;
 use passerelle_requester::{Requester, RequesterError};
 use passerelle_responder::{Responder, ResponderError, ResponderStats};
+use passerelle_social_service::{SocialService, SocialServiceError};
 use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
 
 pub use deployment::Deployment;
@@ -83,6 +84,27 @@ enum Service {
     Observatory(Observatory),
     Responder(Responder),
     Requester(Requester),
+    /// No broker: built by [`Party::build_with`] without a connection.
+    SocialService(SocialService),
+}
+
+/// The bus of a party without a broker (the social service, until its transfers): every
+/// operation fails; its trails have no witness, so they never publish.
+#[derive(Debug)]
+struct NoBroker;
+
+#[async_trait::async_trait]
+impl Bus for NoBroker {
+    async fn publish(&self, _: Vec<passerelle_bus::Outgoing>) -> Result<(), BusError> {
+        Err(BusError::Closed)
+    }
+    async fn consume(
+        &self,
+        _: passerelle_bus::Queue,
+        _: Arc<dyn passerelle_bus::Handler>,
+    ) -> Result<passerelle_bus::Consumer, BusError> {
+        Err(BusError::Closed)
+    }
 }
 
 /// A party built and ready to run: connected, its store open, its metrics served.
@@ -150,6 +172,11 @@ impl Party {
         let hooks = settings.check()?;
         hooks.announce();
         settings.check_storage()?;
+        if let PartySettings::SocialService(_) = settings {
+            // No broker to wait for: `/health` follows its phase only.
+            let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
+            return Party::assemble(settings, Arc::new(NoBroker), None, hooks, endpoint, true).await;
+        }
         let endpoint = Endpoint::serve(settings.metrics_addr(), Health::new(BrokerHealth::amqp()), &hooks).await?;
         let health = endpoint.health.clone();
         let on_standby: territory::OnStandby = Arc::new(move |holder| health.stand_by(holder));
@@ -266,6 +293,7 @@ impl Party {
             Service::Observatory(o) => o.accesses(),
             Service::Responder(r) => r.accesses().clone(),
             Service::Requester(r) => r.accesses().clone(),
+            Service::SocialService(s) => s.accesses().clone(),
         };
         let audit = match service {
             Service::Observatory(o) => Some(o.audit_trail()),
@@ -334,6 +362,10 @@ impl Party {
                 passerelle_requester::api::routes(r.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_requester::service::DAEMON, clock }),
             ),
+            Service::SocialService(s) => (
+                passerelle_social_service::api::routes(s.clone()),
+                Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_social_service::DAEMON, clock }),
+            ),
         };
         api::DaemonApi::start(settings, routes.merge(trail_routes), trail).await
     }
@@ -375,6 +407,14 @@ impl Party {
                 })?;
                 passerelle_requester::metrics::register(registry, &requester);
                 Service::Requester(requester)
+            }
+            PartySettings::SocialService(s) => {
+                let service = SocialService::build(s, clock).map_err(|e| match e {
+                    SocialServiceError::Settings(_) => PartyError::Settings(anyhow!(e)),
+                    other => cannot_start(anyhow!(other)),
+                })?;
+                passerelle_social_service::metrics::register(registry, &service);
+                Service::SocialService(service)
             }
         };
         Ok((name, service))
@@ -460,6 +500,19 @@ impl Party {
                 // Its store is closed before its connection.
                 drop(requester);
                 result
+            }
+            Service::SocialService(service) => {
+                let settings = service.settings();
+                tracing::info!(
+                    body = %settings.body,
+                    office = %settings.office,
+                    "social-service daemon running; its access log is chained but not yet witnessed \
+                     (no broker until the transfers of issue 25)"
+                );
+                ready();
+                shutdown.await;
+                drop(service);
+                Ok(())
             }
         };
         health.set(false);

@@ -11,15 +11,18 @@ use passerelle_hooks::{DevelopmentSettings, Hooks, Profile};
 use passerelle_observatory::ObservatorySettings;
 use passerelle_requester::RequesterSettings;
 use passerelle_responder::ResponderSettings;
+use passerelle_social_service::SocialServiceSettings;
 
 use crate::PartyError;
 
-/// The three kinds of party, by the subcommand that runs them.
+/// The kinds of party, by the subcommand that runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartyKind {
     Observatory,
     Responder,
     Requester,
+    /// The social service (norm 43): no broker yet, its transfers come with issue 25.
+    SocialService,
 }
 
 impl PartyKind {
@@ -29,6 +32,7 @@ impl PartyKind {
             PartyKind::Observatory => "observatory",
             PartyKind::Responder => "responder",
             PartyKind::Requester => "requester",
+            PartyKind::SocialService => "social-service",
         }
     }
 }
@@ -45,6 +49,7 @@ pub enum PartySettings {
     Observatory(ObservatorySettings),
     Responder(ResponderSettings),
     Requester(RequesterSettings),
+    SocialService(SocialServiceSettings),
 }
 
 impl PartySettings {
@@ -79,6 +84,9 @@ impl PartySettings {
             PartyKind::Requester => {
                 passerelle_settings::load_sourced(path).map(|l| (PartySettings::Requester(l.settings), l.sources))
             }
+            PartyKind::SocialService => {
+                passerelle_settings::load_sourced(path).map(|l| (PartySettings::SocialService(l.settings), l.sources))
+            }
         }
         .map_err(settings_error)?;
         settings.problems().map_err(|p| settings_error(sources.invalid(&p.key, p.message)))?;
@@ -111,6 +119,10 @@ impl PartySettings {
                 s.broker.check().map_err(broker)?;
                 (s.profile, &s.development)
             }
+            PartySettings::SocialService(s) => {
+                s.validate().map_err(|e| keyed(e.key, e.message))?;
+                (s.profile, &s.development)
+            }
         };
         self.trails().check().map_err(|message| keyed("trails".into(), message))?;
         Hooks::check(profile, development).map_err(|e| keyed(e.key, e.message))
@@ -122,6 +134,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => &s.data_dir,
             PartySettings::Responder(s) => &s.data_dir,
             PartySettings::Requester(s) => &s.data_dir,
+            PartySettings::SocialService(s) => &s.data_dir,
         }
     }
 
@@ -131,6 +144,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => &s.trails,
             PartySettings::Responder(s) => &s.trails,
             PartySettings::Requester(s) => &s.trails,
+            PartySettings::SocialService(s) => &s.trails,
         }
     }
 
@@ -138,6 +152,8 @@ impl PartySettings {
     /// office, the deployment's observatory when it has exactly one. An observatory has no default.
     pub fn witness(&self) -> Option<String> {
         let only_observatory = match (self, self.broker().observatories.as_slice()) {
+            // No broker: its trails are chained, not witnessed (settings refuse a witness).
+            (PartySettings::SocialService(_), _) => return None,
             (PartySettings::Observatory(_), _) => None,
             (_, [one]) => Some(one.as_str()),
             _ => None,
@@ -149,7 +165,8 @@ impl PartySettings {
     /// `broker.urls` a party would log in as `guest` to the local broker's vhost `/` and use (or,
     /// for an observatory, declare) the default names there.
     fn require_broker(&self, sources: &passerelle_settings::Sources) -> Result<(), passerelle_settings::ConfigError> {
-        if self.profile() == Profile::Development || sources.is_set("broker.urls") {
+        let no_broker = matches!(self, PartySettings::SocialService(_));
+        if no_broker || self.profile() == Profile::Development || sources.is_set("broker.urls") {
             return Ok(());
         }
         Err(sources.invalid(
@@ -164,7 +181,7 @@ impl PartySettings {
     /// Outside `profile = "development"`, one broker identity per party: no shared user, no
     /// `insecure_any_user`, and its own login mapped to it alone.
     fn require_identity(&self, sources: &passerelle_settings::Sources) -> Result<(), PartyError> {
-        if self.profile() == Profile::Development {
+        if self.profile() == Profile::Development || matches!(self, PartySettings::SocialService(_)) {
             return Ok(());
         }
         self.broker()
@@ -178,6 +195,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => s.profile,
             PartySettings::Responder(s) => s.profile,
             PartySettings::Requester(s) => s.profile,
+            PartySettings::SocialService(s) => s.profile,
         }
     }
 
@@ -192,6 +210,7 @@ impl PartySettings {
             PartySettings::Observatory(_) => PartyKind::Observatory,
             PartySettings::Responder(_) => PartyKind::Responder,
             PartySettings::Requester(_) => PartyKind::Requester,
+            PartySettings::SocialService(_) => PartyKind::SocialService,
         }
     }
 
@@ -206,6 +225,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => &s.code,
             PartySettings::Responder(s) => &s.body,
             PartySettings::Requester(s) => &s.body,
+            PartySettings::SocialService(s) => &s.body,
         }
     }
 
@@ -215,19 +235,29 @@ impl PartySettings {
             PartySettings::Observatory(s) => Role::Observatory(s.code.clone()),
             PartySettings::Responder(s) => Role::Body(s.body.clone()),
             PartySettings::Requester(s) => s.role(),
+            // No broker identity: its party code names its trails (`body.office`).
+            PartySettings::SocialService(s) => Role::Office(format!("{}.{}", s.body, s.office)),
         }
     }
 
+    /// Its broker settings (the development default for the social service, which has none).
     pub fn broker(&self) -> &BusSettings {
+        static NONE: std::sync::OnceLock<BusSettings> = std::sync::OnceLock::new();
         match self {
+            PartySettings::SocialService(_) => NONE.get_or_init(BusSettings::default),
             PartySettings::Observatory(s) => &s.broker,
             PartySettings::Responder(s) => &s.broker,
             PartySettings::Requester(s) => &s.broker,
         }
     }
 
+    /// Its broker settings, to change.
+    ///
+    /// # Panics
+    /// For the social service, which has no broker yet (its transfers come with issue 25).
     pub fn broker_mut(&mut self) -> &mut BusSettings {
         match self {
+            PartySettings::SocialService(_) => panic!("the social service has no broker settings to change"),
             PartySettings::Observatory(s) => &mut s.broker,
             PartySettings::Responder(s) => &mut s.broker,
             PartySettings::Requester(s) => &mut s.broker,
@@ -240,6 +270,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => (&mut s.profile, &mut s.development),
             PartySettings::Responder(s) => (&mut s.profile, &mut s.development),
             PartySettings::Requester(s) => (&mut s.profile, &mut s.development),
+            PartySettings::SocialService(s) => (&mut s.profile, &mut s.development),
         };
         *p = profile;
         *d = development;
@@ -251,6 +282,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => s.metrics_addr.as_deref(),
             PartySettings::Responder(s) => s.metrics_addr.as_deref(),
             PartySettings::Requester(s) => s.metrics_addr.as_deref(),
+            PartySettings::SocialService(s) => s.metrics_addr.as_deref(),
         }
     }
 
@@ -261,6 +293,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => (&s.api, &s.data_dir),
             PartySettings::Responder(s) => (&s.api, &s.data_dir),
             PartySettings::Requester(s) => (&s.api, &s.data_dir),
+            PartySettings::SocialService(s) => (&s.api, &s.data_dir),
         };
         api.socket_or_default(data_dir)
     }
@@ -271,6 +304,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => &s.agents,
             PartySettings::Responder(s) => &s.agents,
             PartySettings::Requester(s) => &s.agents,
+            PartySettings::SocialService(s) => &s.agents,
         }
     }
 
@@ -280,6 +314,7 @@ impl PartySettings {
             PartySettings::Observatory(s) => toml::to_string(s),
             PartySettings::Responder(s) => toml::to_string(s),
             PartySettings::Requester(s) => toml::to_string(s),
+            PartySettings::SocialService(s) => toml::to_string(s),
         }
     }
 
@@ -325,6 +360,13 @@ mod tests {
             PartySettings::Observatory(observatory),
             PartySettings::Requester(requester),
             PartySettings::Responder(responder),
+            PartySettings::SocialService(SocialServiceSettings::for_dir(
+                "carsat-sud-est",
+                "ss-13",
+                &dir.path().join("s"),
+                &dir.path().join("run/requester.sock"),
+                "cpam-13",
+            )),
         ] {
             let path: PathBuf = dir.path().join(format!("{}.toml", party.code()));
             party.write(&path).unwrap();
@@ -333,6 +375,7 @@ mod tests {
                 PartyKind::Observatory => PartySettings::Observatory(toml::from_str(&text).unwrap()),
                 PartyKind::Responder => PartySettings::Responder(toml::from_str(&text).unwrap()),
                 PartyKind::Requester => PartySettings::Requester(toml::from_str(&text).unwrap()),
+                PartyKind::SocialService => PartySettings::SocialService(toml::from_str(&text).unwrap()),
             };
             assert_eq!(again.to_toml().unwrap(), text, "{}", party.name());
             if party.kind() != PartyKind::Responder {

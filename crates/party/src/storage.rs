@@ -37,6 +37,7 @@ pub fn check(settings: &PartySettings) -> Result<(), StorageError> {
             vec![("data_dir", &s.data_dir, Use::Writes), ("out_dir", &s.out_dir, Use::Writes)]
         }
         PartySettings::Responder(s) => vec![("data_dir", &s.data_dir, Use::Reads)],
+        PartySettings::SocialService(s) => vec![("data_dir", &s.data_dir, Use::Writes)],
     };
     for (key, path, usage) in folders {
         check_folder(path, usage).map_err(|problem| StorageError { key, path: path.to_owned(), problem })?;

@@ -12,8 +12,8 @@ use passerelle_protocol::v1::{self, Category, CategoryValues, SocialFile};
 use passerelle_protocol::value::Value as DecreeValue;
 use passerelle_social_file::mapping::decree_codes;
 use passerelle_social_file::{
-    is_present, mapping_markdown, mapping_table, open_from_decree, validate, DecreeIdentity, FieldType, RecordKind,
-    TextKind, Update, UpdateError, FIELDS,
+    file_json, is_present, mapping_markdown, mapping_table, open_from_decree, validate, DecreeIdentity, FieldType,
+    RecordKind, TextKind, Update, UpdateError, FIELDS,
 };
 use serde_json::{json, Value};
 
@@ -208,6 +208,27 @@ fn each_category_is_accepted_with_its_type_and_refused_with_another() {
         Update::parse(info.path, &Value::Null).unwrap().apply(&mut file, "as-test", at()).unwrap();
         assert!(!is_present(&file, info.path), "{} cleared", info.path);
     }
+}
+
+#[test]
+fn file_json_is_the_reverse_of_update_parse_for_every_field() {
+    let mut full = base_file();
+    for info in FIELDS.iter().filter(|f| f.path != "identity.number_kind" && f.path != "identity.nir") {
+        let (good, _) = sample(info.field_type);
+        Update::parse(info.path, &good).unwrap().apply(&mut full, "as-test", at()).unwrap();
+    }
+    let json = file_json(&full);
+    let paths: BTreeSet<&str> = json.keys().map(String::as_str).collect();
+    let all: BTreeSet<&str> = FIELDS.iter().map(|f| f.path).collect();
+    assert_eq!(paths, all, "every field present");
+    let mut again = base_file();
+    for (path, value) in &json {
+        let update = Update::parse(path, value).unwrap_or_else(|e| panic!("{path}: {e}"));
+        update.apply(&mut again, "as-test", at()).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    assert_eq!(again, full, "the JSON read back as updates is the same file");
+    assert_eq!(json["care.gir_level"], json!(4));
+    assert!(file_json(&SocialFile::default()).is_empty());
 }
 
 #[test]

@@ -172,6 +172,8 @@ impl Buses {
             PartySettings::Observatory(_) => Arc::clone(&self.observatory),
             PartySettings::Requester(_) => Arc::clone(&self.requester),
             PartySettings::Responder(r) => Arc::clone(&self.responders[&r.body]),
+            // No broker: the demo's social service (issue 23's demo) is not on a bus.
+            PartySettings::SocialService(_) => Arc::clone(&self.requester),
         }
     }
 }

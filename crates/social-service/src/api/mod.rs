@@ -1,0 +1,252 @@
+//! The social-service daemon's local API (DESIGN §7.1, §7.2): each call's roles checked here,
+//! in the daemon, and each access to personal data recorded in its access log by the service
+//! before the answer.
+//!
+//! | route | roles | answer |
+//! |---|---|---|
+//! | `GET /v1/worklist?after=C&limit=N[&pending=true]` | `social-worker` of the office | [`Worklist`], read at the requester for the worker (nothing stored) |
+//! | `POST /v1/worklist/outcome`, body [`OutcomeRequest`] | `social-worker` of the office | [`OutcomeView`]: recorded at the requester; for `accepted` the file opened and the values left behind |
+//! | `GET /v1/files?state=open\|closed&after=C&limit=N` | `social-worker` of the office | [`FileList`] |
+//! | `GET /v1/files/{file}` | `social-worker` of the office | [`FileView`] |
+//! | `POST /v1/files/{file}/update`, body [`UpdateRequest`] | `social-worker` of the office | [`Changed`] |
+//! | `POST /v1/files/{file}/close`, body [`CloseRequest`] | `social-worker` of the office | [`Changed`] |
+//! | `POST /v1/files/{file}/actions`, body [`ActionRequest`] | `social-worker` of the office | [`Changed`] |
+//! | `POST /v1/files/{file}/contacts`, body [`ContactRequest`] | `social-worker` of the office | [`Changed`] |
+//! | `POST /v1/offers`, body [`OfferRequest`] | `social-worker` of the office | [`Changed`] |
+//! | `POST /v1/files/{file}/rights/access` | `rights-officer` | [`AccessAnswer`] (the CLI prints it with [`crate::printable`]) |
+//! | `POST /v1/files/{file}/rights/rectify`, body [`UpdateRequest`] | `rights-officer` | [`Changed`] |
+//! | `POST /v1/files/{file}/rights/object`, body [`ObjectRequest`] | `rights-officer` | [`RightView`], decision `pending` |
+//! | `POST /v1/files/{file}/rights/refuse-archive` | `rights-officer` | [`RightView`] |
+//!
+//! A `statistics-agent`, an `operator` or a worker of another office gets a 403 on every route
+//! (recorded). The access log's routes (`auditor`) are the party's (`crates/party`).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use passerelle_agents::Role;
+use passerelle_local_api::{ApiError, Caller, ClientError};
+use passerelle_social_file::UpdateError;
+use serde::Deserialize;
+
+use crate::requester_client::{OutcomeRequest, Worklist, WorklistQuery, MAX_WORKLIST_LIMIT};
+use crate::service::views::*;
+use crate::service::{SocialService, SocialServiceError};
+use crate::store::FileState;
+
+/// The social service's routes (see the module's table).
+pub fn routes(service: SocialService) -> Router {
+    Router::new()
+        .route("/v1/worklist", get(worklist))
+        .route("/v1/worklist/outcome", post(outcome))
+        .route("/v1/files", get(list))
+        .route("/v1/files/{file}", get(show))
+        .route("/v1/files/{file}/update", post(update))
+        .route("/v1/files/{file}/close", post(close))
+        .route("/v1/files/{file}/actions", post(action))
+        .route("/v1/files/{file}/contacts", post(contact))
+        .route("/v1/offers", post(offer))
+        .route("/v1/files/{file}/rights/access", post(rights_access))
+        .route("/v1/files/{file}/rights/rectify", post(rights_rectify))
+        .route("/v1/files/{file}/rights/object", post(rights_object))
+        .route("/v1/files/{file}/rights/refuse-archive", post(rights_refuse_archive))
+        .with_state(service)
+}
+
+/// The API's answer to a service error: 404 for a file not of this office, 400 naming the
+/// field or the rule, the requester's own status for its refusals, 500 otherwise.
+fn api_error(e: SocialServiceError) -> ApiError {
+    match e {
+        SocialServiceError::NoFile(_) => ApiError::not_found(e.to_string()),
+        SocialServiceError::Update(u @ UpdateError::UnknownField { .. }) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "unknown_field", u.to_string())
+        }
+        SocialServiceError::Update(u) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", u.to_string()),
+        SocialServiceError::Refused(message) => ApiError::bad_request(message),
+        SocialServiceError::Requester(ClientError::Refused { status, code, message }) => ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &code,
+            format!("the requester daemon: {message}"),
+        ),
+        SocialServiceError::Requester(other) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "requester_unavailable", format!("the requester daemon: {other}"))
+        }
+        other => ApiError::internal("the social service failed", &other),
+    }
+}
+
+/// A social worker of the daemon's office: its agent id, or the 403.
+fn worker(caller: Result<Caller, ApiError>, service: &SocialService) -> Result<String, ApiError> {
+    let caller = caller?;
+    caller.require_in_office(Role::SocialWorker, service.office())?;
+    Ok(caller.agent().id.clone())
+}
+
+/// A rights officer: its agent id, or the 403.
+fn rights_officer(caller: Result<Caller, ApiError>) -> Result<String, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::RightsOfficer])?;
+    Ok(caller.agent().id.clone())
+}
+
+fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    json.map(|Json(t)| t).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// Runs a store operation off the async workers.
+async fn blocking<T: Send + 'static>(
+    service: &SocialService,
+    f: impl FnOnce(&SocialService) -> Result<T, SocialServiceError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
+    let service = service.clone();
+    tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(|e| ApiError::internal("the social service's task failed", &e))?
+        .map(Json)
+        .map_err(api_error)
+}
+
+async fn worklist(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    query: Result<Query<WorklistQuery>, QueryRejection>,
+) -> Result<Json<Worklist>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if query.limit.is_some_and(|l| l == 0 || l > MAX_WORKLIST_LIMIT) {
+        return Err(ApiError::bad_request(format!("limit: from 1 to {MAX_WORKLIST_LIMIT}")));
+    }
+    service.worklist(&agent, &query).await.map(Json).map_err(api_error)
+}
+
+async fn outcome(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    json: Result<Json<OutcomeRequest>, JsonRejection>,
+) -> Result<Json<OutcomeView>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    service.outcome(&agent, &request).await.map(Json).map_err(api_error)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<FileState>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<FileList>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    blocking(&service, move |s| s.list(&agent, q.state, q.after.as_deref(), q.limit)).await
+}
+
+async fn show(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+) -> Result<Json<FileView>, ApiError> {
+    let agent = worker(caller, &service)?;
+    blocking(&service, move |s| s.show(&agent, &file)).await
+}
+
+async fn update(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<UpdateRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.update(&agent, &file, &request.updates)).await
+}
+
+async fn close(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<CloseRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.close(&agent, &file, &request)).await
+}
+
+async fn action(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.start_action(&agent, &file, &request)).await
+}
+
+async fn contact(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<ContactRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.contact(&agent, &file, &request)).await
+}
+
+async fn offer(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    json: Result<Json<OfferRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = worker(caller, &service)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.offer(&agent, &request)).await
+}
+
+async fn rights_access(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+) -> Result<Json<AccessAnswer>, ApiError> {
+    let agent = rights_officer(caller)?;
+    blocking(&service, move |s| s.rights_access(&agent, &file)).await
+}
+
+async fn rights_rectify(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<UpdateRequest>, JsonRejection>,
+) -> Result<Json<Changed>, ApiError> {
+    let agent = rights_officer(caller)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.rights_rectify(&agent, &file, &request.updates)).await
+}
+
+async fn rights_object(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<ObjectRequest>, JsonRejection>,
+) -> Result<Json<RightView>, ApiError> {
+    let agent = rights_officer(caller)?;
+    let request = body(json)?;
+    blocking(&service, move |s| s.rights_object(&agent, &file, &request.reasons)).await
+}
+
+async fn rights_refuse_archive(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+) -> Result<Json<RightView>, ApiError> {
+    let agent = rights_officer(caller)?;
+    blocking(&service, move |s| s.rights_refuse_archive(&agent, &file)).await
+}

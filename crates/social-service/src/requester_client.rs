@@ -1,0 +1,177 @@
+//! The social service as a client of its branch's requester daemon (DESIGN §7.2): the worklist
+//! is the requester's contact list, read through the requester's local API as a
+//! `social-service` service account, each call naming the social worker it acts for
+//! ([`passerelle_local_api::RELAYED_AGENT_HEADER`]); the offer outcomes are recorded there,
+//! under the decree's 24-month cap. Nothing of the worklist is stored here.
+//!
+//! | route at the requester | answer |
+//! |---|---|
+//! | `GET /v1/worklist?after=C&limit=N[&pending=true]` | [`Worklist`] (`passerelle.requester.worklist.v1`) |
+//! | `POST /v1/worklist/outcome`, body [`OutcomeRequest`] | [`OutcomeAnswer`] (`passerelle.requester.offer-outcome.v1`) |
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use passerelle_local_api::{Client, ClientError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The format of the requester's worklist answer.
+pub const WORKLIST_FORMAT: &str = "passerelle.requester.worklist.v1";
+/// The format of the requester's offer-outcome answer.
+pub const OUTCOME_FORMAT: &str = "passerelle.requester.offer-outcome.v1";
+/// The largest page the requester serves.
+pub const MAX_WORKLIST_LIMIT: u32 = 1000;
+
+/// What became of an offer made to a person of the contact list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted,
+    Declined,
+    NoReply,
+}
+
+/// An outcome recorded at the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedOutcome {
+    pub outcome: Outcome,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub agent: String,
+}
+
+/// One person of the office's contact lists, in rank order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorklistEntry {
+    pub case: Uuid,
+    pub line: u64,
+    pub rank: u64,
+    pub persons: u64,
+    pub score: f64,
+    pub family_name: String,
+    pub usage_name: Option<String>,
+    pub given_names: String,
+    pub birth_year: Option<u32>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub postal_address: Option<String>,
+    pub outcome: Option<RecordedOutcome>,
+}
+
+/// A page of the worklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Worklist {
+    pub format: String,
+    pub office: String,
+    pub entries: Vec<WorklistEntry>,
+    /// The cursor of the next page; none after the last.
+    pub next: Option<String>,
+}
+
+/// The query of a worklist page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorklistQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only the persons with no outcome yet.
+    #[serde(default)]
+    pub pending: bool,
+}
+
+/// An outcome to record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeRequest {
+    pub case: Uuid,
+    pub line: u64,
+    pub outcome: Outcome,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// The person who accepted, from the requester's store (art. 2, 1° and the case's values).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedPerson {
+    pub nir: String,
+    #[serde(default)]
+    pub former_nirs: Vec<String>,
+    pub family_name: String,
+    pub usage_name: Option<String>,
+    pub given_names: String,
+    /// `female`, `male`, or none.
+    pub sex: Option<String>,
+    pub birth_year: Option<u32>,
+    pub commune_code: Option<String>,
+    pub postal_address: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Decree category code → value text (`passerelle_protocol::value::format`).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AcceptedPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AcceptedPerson(…)")
+    }
+}
+
+/// The requester's answer to an outcome: the person for `accepted` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeAnswer {
+    pub format: String,
+    pub case: Uuid,
+    pub line: u64,
+    pub outcome: Outcome,
+    pub date: String,
+    pub agent: String,
+    pub person: Option<AcceptedPerson>,
+}
+
+/// The requester daemon's local API, as this social service calls it.
+#[derive(Debug, Clone)]
+pub struct RequesterClient {
+    socket: PathBuf,
+}
+
+impl RequesterClient {
+    pub fn new(socket: impl Into<PathBuf>) -> RequesterClient {
+        RequesterClient { socket: socket.into() }
+    }
+
+    fn client(&self, worker: &str) -> Client {
+        Client::new(&self.socket).for_daemon("requester run").relaying(worker)
+    }
+
+    /// A page of the worklist, for `worker`.
+    pub async fn worklist(&self, worker: &str, query: &WorklistQuery) -> Result<Worklist, ClientError> {
+        let mut path = format!("/v1/worklist?limit={}", query.limit.unwrap_or(100).min(MAX_WORKLIST_LIMIT));
+        if let Some(after) = &query.after {
+            path.push_str(&format!("&after={}", percent(after)));
+        }
+        if query.pending {
+            path.push_str("&pending=true");
+        }
+        self.client(worker).get_json(&path).await
+    }
+
+    /// Records an outcome at the requester, for `worker`.
+    pub async fn outcome(&self, worker: &str, request: &OutcomeRequest) -> Result<OutcomeAnswer, ClientError> {
+        self.client(worker).post_json("/v1/worklist/outcome", request).await
+    }
+}
+
+/// A cursor in a query string: anything but unreserved characters escaped.
+fn percent(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,352 @@
+//! The social worker's operations: the worklist and the offer outcomes (at the requester), and
+//! the office's files — open, show, list, update, actions, contacts, offers.
+
+use std::collections::BTreeSet;
+
+use passerelle_access_log::AccessKind;
+use passerelle_protocol::catalogue;
+use passerelle_protocol::nir::Nir;
+use passerelle_protocol::v1::{CategoryValues, Sex};
+use passerelle_protocol::value::parse_category;
+use passerelle_social_file::v1;
+use passerelle_social_file::{
+    file_json, open_from_decree, validate, validate_action, validate_offer, DecreeIdentity, Update,
+};
+use uuid::Uuid;
+
+use super::views::*;
+use super::{Result, SocialService, SocialServiceError, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::requester_client::{AcceptedPerson, Outcome, OutcomeRequest, Worklist, WorklistQuery};
+use crate::store::{rfc3339, ChangeEntryRow, FileRow, FileState, NewFile};
+
+fn refused(message: impl Into<String>) -> SocialServiceError {
+    SocialServiceError::Refused(message.into())
+}
+
+fn time(at: std::time::SystemTime) -> String {
+    rfc3339(passerelle_sqlite::time::to_ms(at))
+}
+
+/// The identity and the decree values of a person who accepted, read from the requester's
+/// answer. A problem names the decree code, never the value.
+fn decree_person(person: &AcceptedPerson) -> Result<(DecreeIdentity, CategoryValues)> {
+    let nir = |text: &str| Nir::parse(text).map_err(|_| refused("the requester's answer holds an invalid NIR"));
+    let sex = match person.sex.as_deref() {
+        Some("female") => Sex::Female,
+        Some("male") => Sex::Male,
+        _ => Sex::Unspecified,
+    };
+    let identity = DecreeIdentity {
+        nir: nir(&person.nir)?,
+        former_nirs: person.former_nirs.iter().map(|n| nir(n)).collect::<Result<_>>()?,
+        family_name: person.family_name.clone(),
+        usage_name: person.usage_name.clone(),
+        given_names: person.given_names.clone(),
+        sex,
+        birth_year: person.birth_year,
+        commune_code: person.commune_code.clone(),
+        postal_address: person.postal_address.clone(),
+        email: person.email.clone(),
+        phone: person.phone.clone(),
+    };
+    let mut values = CategoryValues::default();
+    for (code, text) in &person.values {
+        let info = catalogue::by_code(code)
+            .ok_or_else(|| refused(format!("the requester's answer names `{code}`, which is no decree category")))?;
+        let bad = || refused(format!("the requester's answer holds an unreadable `{code}` value"));
+        if let Some(value) = parse_category(info.category, text).map_err(|_| bad())? {
+            values.set(info.category, value).map_err(|_| bad())?;
+        }
+    }
+    Ok((identity, values))
+}
+
+impl SocialService {
+    /// A page of the worklist (the requester office's contact lists), read at the requester for
+    /// `agent`; nothing stored here. Recorded as a read of each case listed.
+    pub async fn worklist(&self, agent: &str, query: &WorklistQuery) -> Result<Worklist> {
+        let page = self.requester().worklist(agent, query).await?;
+        let cases: BTreeSet<String> = page.entries.iter().map(|e| e.case.to_string()).collect();
+        let entries: Vec<_> = cases.iter().map(|c| self.entry(agent, AccessKind::Read, c, None)).collect();
+        self.record(&entries)?;
+        Ok(page)
+    }
+
+    /// Records an offer's outcome at the requester for `agent`; for `accepted`, opens the
+    /// person's file (or finds the one they have). A declined or unanswered offer writes
+    /// nothing to this store.
+    pub async fn outcome(&self, agent: &str, request: &OutcomeRequest) -> Result<OutcomeView> {
+        if passerelle_protocol::value::parse_date(&request.date).is_none() {
+            return Err(refused("the outcome's date is not a date YYYY-MM-DD"));
+        }
+        let answer = self.requester().outcome(agent, request).await?;
+        let mut view = OutcomeView {
+            format: OFFER_OUTCOME_FORMAT.to_owned(),
+            case: answer.case.to_string(),
+            line: answer.line,
+            outcome: answer.outcome,
+            date: answer.date.clone(),
+            agent: answer.agent.clone(),
+            file: None,
+            existing: false,
+            left_behind: Vec::new(),
+        };
+        match (answer.outcome, &answer.person) {
+            (Outcome::Accepted, Some(person)) => {
+                let (file, existing, left) = self.open(agent, person, &view.case, view.line)?;
+                view.file = Some(file);
+                view.existing = existing;
+                view.left_behind = left;
+            }
+            (Outcome::Accepted, None) => {
+                return Err(refused("the requester recorded the acceptance but sent no person: no file opened"))
+            }
+            _ => {
+                self.record(&[self.entry(agent, AccessKind::Update, &view.case, None)])?;
+            }
+        }
+        Ok(view)
+    }
+
+    /// Opens the file of a person who accepted: (file id, whether it existed, values left behind).
+    fn open(&self, agent: &str, person: &AcceptedPerson, case: &str, line: u64) -> Result<(String, bool, Vec<String>)> {
+        let (identity, values) = decree_person(person)?;
+        let (file, left) = open_from_decree(&identity, &values);
+        let left: Vec<String> = left.into_iter().map(str::to_owned).collect();
+        if let Err(problems) = validate(&file) {
+            let paths: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
+            return Err(refused(format!(
+                "the person's values from the requester do not make a valid file (fields: {}); no file opened",
+                paths.join(", ")
+            )));
+        }
+        let person_hash = self.file_person(&identity.nir);
+        if let Some(existing) = self.store().file_of_person(&person_hash)? {
+            self.record(&[self.entry(agent, AccessKind::Read, &existing, Some(&file))])?;
+            return Ok((existing, true, left));
+        }
+        let id = Uuid::now_v7().to_string();
+        self.record(&[self.entry(agent, AccessKind::Create, &id, Some(&file))])?;
+        let new = NewFile {
+            id: &id,
+            office: self.office(),
+            at: self.now(),
+            agent,
+            file: &file,
+            source_case: Some(case),
+            source_line: Some(line),
+            person: person_hash,
+        };
+        if !self.store().insert_file(&new)? {
+            let existing = self.store().file_of_person(&person_hash)?.unwrap_or_default();
+            return Ok((existing, true, left));
+        }
+        tracing::info!(file = %id, office = %self.office(), "case file opened");
+        Ok((id, false, left))
+    }
+
+    /// One file, whole, as the social worker sees it (a read).
+    pub fn show(&self, agent: &str, id: &str) -> Result<FileView> {
+        let row = self.file_row(id)?;
+        self.record(&[self.entry(agent, AccessKind::Read, &row.id, Some(&row.file))])?;
+        self.view(row)
+    }
+
+    pub(crate) fn view(&self, row: FileRow) -> Result<FileView> {
+        let actions = self.store().actions(&row.id)?.iter().map(ActionView::from).collect();
+        let offers = self.store().offers_of(&row.id)?.iter().map(OfferView::from).collect();
+        Ok(FileView {
+            format: FILE_FORMAT.to_owned(),
+            fields: file_json(&row.file),
+            source: row.source_case.clone().map(|case| Source { case, line: row.source_line.unwrap_or(0) }),
+            opened_at: time(row.opened_at),
+            last_activity_at: time(row.last_activity_at),
+            file: row.id,
+            office: row.office,
+            state: row.state,
+            opened_by: row.opened_by,
+            actions,
+            offers,
+        })
+    }
+
+    /// A page of the office's files by id (oldest first), a read of each file listed.
+    pub fn list(
+        &self,
+        agent: &str,
+        state: Option<FileState>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<FileList> {
+        let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);
+        let rows = self.store().list(self.office(), state, after, limit + 1)?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let entries: Vec<_> = rows.iter().map(|r| self.entry(agent, AccessKind::Read, &r.id, Some(&r.file))).collect();
+        self.record(&entries)?;
+        let files = rows
+            .iter()
+            .map(|r| {
+                let identity = r.file.identity.as_ref();
+                FileSummary {
+                    file: r.id.clone(),
+                    state: r.state,
+                    opened_at: time(r.opened_at),
+                    last_activity_at: time(r.last_activity_at),
+                    family_name: identity.and_then(|i| i.family_name.clone()),
+                    given_names: identity.and_then(|i| i.given_names.clone()),
+                }
+            })
+            .collect();
+        let next = if more { rows.last().map(|r| r.id.clone()) } else { None };
+        Ok(FileList { format: FILES_FORMAT.to_owned(), office: self.office().to_owned(), files, next })
+    }
+
+    /// Applies updates to a file: all parsed first (an unknown field refused by name), then
+    /// applied in order on a copy (a refusal leaves the file as it was), then stored with a
+    /// history row per field and an access-log update per field.
+    pub fn update(&self, agent: &str, id: &str, updates: &[FieldUpdate]) -> Result<Changed> {
+        self.change(agent, id, updates, "update")
+    }
+
+    pub(crate) fn change(&self, agent: &str, id: &str, updates: &[FieldUpdate], kind: &'static str) -> Result<Changed> {
+        if updates.is_empty() {
+            return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
+        }
+        let row = self.file_row(id)?;
+        let parsed =
+            updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut file = row.file.clone();
+        let at = chrono::DateTime::<chrono::Utc>::from(self.now());
+        let mut history = Vec::new();
+        for update in parsed {
+            let change = update.apply(&mut file, agent, at)?;
+            history.push(ChangeEntryRow {
+                field: change.field.as_str().to_owned(),
+                kind,
+                agent: change.agent_id,
+                at: self.now(),
+            });
+        }
+        let entries: Vec<_> =
+            history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
+        // A NIR rectified: the file is found by the new one from now on.
+        let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
+        let person = match nir(&file) {
+            Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
+            _ => None,
+        };
+        if let Some(person) = &person {
+            if self.store().file_of_person(person)?.is_some_and(|other| other != row.id) {
+                return Err(refused("another case file holds this NIR: the person's file is that one"));
+            }
+        }
+        self.record(&entries)?;
+        self.store().save_file(&row.id, &file, &history, person, self.now())?;
+        let items = history.into_iter().map(|h| h.field).collect();
+        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: kind.to_owned(), items })
+    }
+
+    /// Starts an action on an open file (at most one open at a time).
+    pub fn start_action(&self, agent: &str, id: &str, request: &ActionRequest) -> Result<Changed> {
+        let row = self.open_row(id)?;
+        let purpose = match request.purpose.as_deref() {
+            None => v1::ActionPurpose::RelationshipAndOffers as i32,
+            Some(code) => purpose_number(code)
+                .ok_or_else(|| refused(format!("unknown action purpose: use one of {}", all_codes(purpose_code))))?,
+        };
+        let action = v1::Action {
+            action_id: Uuid::now_v7().to_string(),
+            file_id: row.id.clone(),
+            purpose,
+            start: Some(self.date_or_today(request.start.as_deref(), "action's start")?),
+            ..Default::default()
+        };
+        validate_action(&action).map_err(|p| refused(problems(&p)))?;
+        self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
+        if !self.store().start_action(&action, self.now())? {
+            return Err(refused(format!("case file {} has an open action already: close it first", row.id)));
+        }
+        Ok(Changed {
+            format: CHANGED_FORMAT.to_owned(),
+            file: row.id,
+            what: "action".into(),
+            items: vec![action.action_id],
+        })
+    }
+
+    /// Closes a file: its open action ends at `date` (today by default).
+    pub fn close(&self, agent: &str, id: &str, request: &CloseRequest) -> Result<Changed> {
+        let row = self.open_row(id)?;
+        let end = self.date_or_today(request.date.as_deref(), "closing date")?;
+        if let Some(mut open) = self.store().open_action(&row.id)? {
+            open.end = Some(end);
+            validate_action(&open).map_err(|p| refused(problems(&p)))?;
+        }
+        self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
+        self.store().close_file(&row.id, &Self::date_text(&end), self.now())?;
+        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: "close".into(), items: Vec::new() })
+    }
+
+    /// Records a contact with the person in the file's open action (one is started, purpose
+    /// A.1, when none is open).
+    pub fn contact(&self, agent: &str, id: &str, request: &ContactRequest) -> Result<Changed> {
+        let row = self.open_row(id)?;
+        let channel = channel_number(&request.channel)
+            .ok_or_else(|| refused(format!("unknown contact channel: use one of {}", all_codes(channel_code))))?;
+        let date = self.date_or_today(request.date.as_deref(), "contact's date")?;
+        let action = match self.store().open_action(&row.id)? {
+            Some(action) => action,
+            None => {
+                let request = ActionRequest { purpose: None, start: Some(Self::date_text(&date)) };
+                self.start_action(agent, &row.id, &request)?;
+                self.store().open_action(&row.id)?.ok_or_else(|| refused("the action could not be started"))?
+            }
+        };
+        let contact = v1::Contact { channel, date: Some(date), agent_id: agent.to_owned() };
+        let mut check = action.clone();
+        check.contacts.push(contact.clone());
+        validate_action(&check).map_err(|p| refused(problems(&p)))?;
+        self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
+        self.store().add_contact(&action.action_id, &row.id, &contact, self.now())?;
+        Ok(Changed {
+            format: CHANGED_FORMAT.to_owned(),
+            file: row.id,
+            what: "contact".into(),
+            items: vec![action.action_id],
+        })
+    }
+
+    /// Records an offer: individual (one file) or collective (files of the office, sessions).
+    pub fn offer(&self, agent: &str, request: &OfferRequest) -> Result<Changed> {
+        let kind = offer_kind_number(&request.kind)
+            .ok_or_else(|| refused(format!("unknown offer kind: use one of {}", all_codes(offer_kind_code))))?;
+        let theme = theme_number(&request.theme)
+            .ok_or_else(|| refused(format!("unknown offer theme: use one of {}", all_codes(theme_code))))?;
+        let mut sessions = Vec::new();
+        for s in &request.sessions {
+            let date = self.date_or_today(s.date.as_deref(), "session's date")?;
+            sessions.push(v1::OfferSession { date: Some(date), attendee_file_ids: s.attendees.clone() });
+        }
+        let offer = v1::Offer {
+            offer_id: Uuid::now_v7().to_string(),
+            kind,
+            theme,
+            participant_file_ids: request.participants.clone(),
+            sessions,
+        };
+        validate_offer(&offer).map_err(|p| refused(problems(&p)))?;
+        let rows = request.participants.iter().map(|p| self.open_row(p)).collect::<Result<Vec<_>>>()?;
+        let entries: Vec<_> =
+            rows.iter().map(|r| self.entry(agent, AccessKind::Update, &r.id, Some(&r.file))).collect();
+        self.record(&entries)?;
+        self.store().insert_offer(self.office(), &offer, agent, self.now())?;
+        let file = request.participants.first().cloned().unwrap_or_default();
+        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file, what: "offer".into(), items: vec![offer.offer_id] })
+    }
+}
+
+/// Problems of a validation in words (paths and rules, never values).
+pub(crate) fn problems(problems: &[passerelle_social_file::FieldProblem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}

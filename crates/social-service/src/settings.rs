@@ -1,0 +1,177 @@
+//! The social service's settings: which body hosts it and which office it is, where it keeps
+//! its case files, and which requester office's local API it reads the contact lists from.
+//!
+//! ```toml
+//! body = "carsat-sud-est"          # the body hosting the social service (a CARSAT, the CRAMIF, a CGSS, an MSA fund)
+//! office = "ss-13"                 # the social service's office: its workers see its files only
+//! data_dir = "/var/lib/passerelle/social-service"   # social-service.db, its keys, its access log
+//! metrics_addr = "127.0.0.1:9468"  # `social-service run` serves /metrics and /health (absent: not served)
+//!
+//! [requester]                      # the branch's requester office whose contact lists it works through
+//! socket = "/run/passerelle/requester.sock"
+//! office = "cpam-13"
+//!
+//! [api]
+//! socket = "/run/passerelle/social-service.sock"
+//! [agents]
+//! registry = "/etc/passerelle/social-service-agents.toml"
+//! ```
+//!
+//! No `[broker]`: this daemon does not speak on RabbitMQ yet (the transfers of issue 25 will),
+//! so its trails cannot be anchored at a witness: a `[trails] witness` is refused.
+
+use std::path::{Path, PathBuf};
+
+use passerelle_agents::{AgentsSettings, ApiSettings};
+use passerelle_hooks::{DevelopmentSettings, Profile};
+use passerelle_witness::TrailSettings;
+
+/// `[requester]`: the requester office whose local API the daemon reads the worklist from, as
+/// a `social-service` service account of that requester's registry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequesterLink {
+    /// The requester daemon's local API socket.
+    pub socket: PathBuf,
+    /// That requester's office code (`cpam-13`): the worklist is its office's contact lists.
+    pub office: String,
+}
+
+/// The social-service daemon's settings (its TOML file, then `PASSERELLE_…` overrides).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocialServiceSettings {
+    /// The body hosting the social service (`carsat-sud-est`): named in messages and metrics.
+    pub body: String,
+    /// The social service's office (`ss-13`): a social worker sees the files of its office only.
+    pub office: String,
+    /// The folder of `social-service.db`, its person key and its access log. It holds the case
+    /// files: give it to the daemon's service account only.
+    pub data_dir: PathBuf,
+    /// Where `social-service run` serves `/metrics` and `/health`; none when absent.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
+    /// `[requester]`: where the contact lists are read and the offer outcomes recorded.
+    pub requester: RequesterLink,
+    /// `[api]`: the Unix socket of the daemon's local API.
+    #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
+    pub api: ApiSettings,
+    /// `[agents]`: the agent registry its local API maps callers with.
+    #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
+    pub agents: AgentsSettings,
+    /// `[trails]`: its legal time zone. No witness yet (no broker): see the module doc.
+    #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
+    pub trails: TrailSettings,
+    /// `development` honours the `[development]` hooks; the default, `production`, refuses them.
+    #[serde(default, skip_serializing_if = "Profile::is_production")]
+    pub profile: Profile,
+    /// Development hooks: a clock offset, fault points (passerelle_hooks).
+    #[serde(default, skip_serializing_if = "DevelopmentSettings::is_empty")]
+    pub development: DevelopmentSettings,
+}
+
+/// A setting that serde accepted but that cannot be used: its key and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid social-service settings: `{key}`: {message}")]
+pub struct SettingsError {
+    pub key: String,
+    pub message: String,
+}
+
+impl SettingsError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> SettingsError {
+        SettingsError { key: key.into(), message: message.into() }
+    }
+}
+
+impl SocialServiceSettings {
+    /// Development settings for tests: the given body and office, the store in `dir/data`, the
+    /// requester's socket as given.
+    pub fn for_dir(body: &str, office: &str, dir: &Path, requester_socket: &Path, requester_office: &str) -> Self {
+        SocialServiceSettings {
+            body: body.to_owned(),
+            office: office.to_owned(),
+            data_dir: dir.join("data"),
+            metrics_addr: None,
+            requester: RequesterLink { socket: requester_socket.to_owned(), office: requester_office.to_owned() },
+            api: ApiSettings::default(),
+            agents: AgentsSettings::default(),
+            trails: TrailSettings::default(),
+            profile: Profile::Development,
+            development: DevelopmentSettings::default(),
+        }
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let code = |key: &str, value: &str, example: &str| {
+            if passerelle_protocol::ids::is_office_code(value) {
+                Ok(())
+            } else {
+                Err(SettingsError::new(
+                    key,
+                    format!(
+                        "use lowercase letters, digits, `-` and `_`, at most {} characters (e.g. {example})",
+                        passerelle_protocol::ids::MAX_OFFICE_LEN
+                    ),
+                ))
+            }
+        };
+        code("body", &self.body, "carsat-sud-est")?;
+        code("office", &self.office, "ss-13")?;
+        code("requester.office", &self.requester.office, "cpam-13")?;
+        if self.requester.socket.as_os_str().is_empty() {
+            return Err(SettingsError::new("requester.socket", "name the requester daemon's local API socket"));
+        }
+        if self.trails.witness.is_some() {
+            return Err(SettingsError::new(
+                "trails.witness",
+                "the social service has no broker yet (its transfers come with issue 25), so no witness can \
+                 receive its checkpoints: remove the key; its access log is chained, verified locally",
+            ));
+        }
+        self.trails.check().map_err(|message| SettingsError::new("trails", message))?;
+        if let Some(addr) = &self.metrics_addr {
+            passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "body = 'carsat-sud-est'\noffice = 'ss-13'\ndata_dir = '/d'\n\
+                        [requester]\nsocket = '/run/r.sock'\noffice = 'cpam-13'\n";
+
+    fn load(text: &str) -> Result<SocialServiceSettings, String> {
+        passerelle_settings::load_from_str::<SocialServiceSettings>(text, Path::new("s.toml"), Vec::new())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_minimal_file_is_production_with_no_metrics() {
+        let s = load(BASE).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.profile, Profile::Production);
+        assert_eq!(s.requester.office, "cpam-13");
+        assert!(s.metrics_addr.is_none());
+    }
+
+    #[test]
+    fn a_witness_is_refused_with_the_reason() {
+        let e = load(&format!("{BASE}[trails]\nwitness = 'carsat-sud-est'\n")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "trails.witness");
+        assert!(e.message.contains("no broker"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_codes_are_named() {
+        assert!(load(&format!("{BASE}broker = 1\n")).unwrap_err().contains("broker"));
+        let e = load(&BASE.replace("ss-13", "SS 13")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "office");
+        let e = load(&BASE.replace("'cpam-13'", "'CPAM'")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "requester.office");
+    }
+}
