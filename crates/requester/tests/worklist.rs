@@ -219,7 +219,7 @@ async fn the_worklist_is_each_cases_contact_list_in_rank_order_resumed_by_a_curs
     let (first, second) = d.two_cases().await;
     // The exact format.
     let raw: serde_json::Value = d.relaying.get_json("/v1/worklist?limit=1").await.unwrap();
-    assert_eq!(raw["format"], "passerelle.requester.worklist.v1");
+    assert_eq!(raw["format"], "passerelle.requester-worklist/1");
     assert_eq!(raw["office"], OFFICE);
     assert_eq!(raw["next"], format!("{first}:1"));
     let keys: BTreeSet<&str> = raw["entries"][0].as_object().unwrap().keys().map(String::as_str).collect();
@@ -283,7 +283,7 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
         )
         .await
         .unwrap();
-    assert_eq!(raw["format"], "passerelle.requester.offer-outcome.v1");
+    assert_eq!(raw["format"], "passerelle.requester-offer-outcome/1");
     assert_eq!((raw["case"].as_str(), raw["line"].as_u64()), (Some(&*first.to_string()), Some(all[1].line)));
     assert_eq!(
         (raw["outcome"].as_str(), raw["date"].as_str(), raw["agent"].as_str()),

@@ -6,8 +6,8 @@
 //!
 //! | route at the requester | answer |
 //! |---|---|
-//! | `GET /v1/worklist?after=C&limit=N[&pending=true]` | [`Worklist`] (`passerelle.requester.worklist.v1`) |
-//! | `POST /v1/worklist/outcome`, body [`OutcomeRequest`] | [`OutcomeAnswer`] (`passerelle.requester.offer-outcome.v1`) |
+//! | `GET /v1/worklist?after=C&limit=N[&pending=true]` | [`Worklist`] (`passerelle.requester-worklist/1`) |
+//! | `POST /v1/worklist/outcome`, body [`OutcomeRequest`] | [`OutcomeAnswer`] (`passerelle.requester-offer-outcome/1`) |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The format of the requester's worklist answer.
-pub const WORKLIST_FORMAT: &str = "passerelle.requester.worklist.v1";
+pub const WORKLIST_FORMAT: &str = "passerelle.requester-worklist/1";
 /// The format of the requester's offer-outcome answer.
-pub const OUTCOME_FORMAT: &str = "passerelle.requester.offer-outcome.v1";
+pub const OUTCOME_FORMAT: &str = "passerelle.requester-offer-outcome/1";
 /// The largest page the requester serves.
 pub const MAX_WORKLIST_LIMIT: u32 = 1000;
 

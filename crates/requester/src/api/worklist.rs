@@ -27,10 +27,10 @@ use crate::service::{Requester, WorklistCursor};
 pub use crate::store::Outcome;
 
 /// The `format` of a worklist page.
-pub const WORKLIST_FORMAT: &str = "passerelle.requester.worklist.v1";
+pub const WORKLIST_FORMAT: &str = "passerelle.requester-worklist/1";
 
 /// The `format` of a recorded outcome.
-pub const OFFER_OUTCOME_FORMAT: &str = "passerelle.requester.offer-outcome.v1";
+pub const OFFER_OUTCOME_FORMAT: &str = "passerelle.requester-offer-outcome/1";
 
 /// A page's entries when the call does not say.
 pub const DEFAULT_WORKLIST_LIMIT: usize = 100;
