@@ -233,6 +233,7 @@ fn the_systemd_units_run_as_dedicated_users_with_hardening() {
         ("passerelle-observatory.service", "passerelle-observatory", "/etc/passerelle/observatory.toml"),
         ("passerelle-responder@.service", "passerelle-responder", "/etc/passerelle/responder-%i.toml"),
         ("passerelle-requester.service", "passerelle-requester", "/etc/passerelle/requester.toml"),
+        ("passerelle-social-service.service", "passerelle-social-service", "/etc/passerelle/social-service.toml"),
     ] {
         let text = std::fs::read_to_string(deploy(&format!("systemd/{unit}"))).unwrap();
         let keys: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
@@ -314,7 +315,12 @@ fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_
     let folders = readme_folders(&readme);
     let listed = |path: &str| folders.iter().any(|f| matches_row(f, path));
     let mut used: Vec<(String, String)> = Vec::new();
-    for unit in ["passerelle-observatory.service", "passerelle-responder@.service", "passerelle-requester.service"] {
+    for unit in [
+        "passerelle-observatory.service",
+        "passerelle-responder@.service",
+        "passerelle-requester.service",
+        "passerelle-social-service.service",
+    ] {
         let text = std::fs::read_to_string(deploy(&format!("systemd/{unit}"))).unwrap();
         for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
             for key in ["ReadWritePaths=", "ReadOnlyPaths=", "EnvironmentFile=-"] {
@@ -327,7 +333,7 @@ fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_
             }
         }
     }
-    for file in ["observatory.toml", "requester.toml", "responder-cnam.toml", "responder-postgres.toml"] {
+    for file in ["observatory.toml", "requester.toml", "responder-cnam.toml", "responder-postgres.toml", "social-service.toml"] {
         let text = std::fs::read_to_string(deploy(file)).unwrap();
         for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
             let Some((key, value)) = line.split_once('=') else { continue };

@@ -209,6 +209,16 @@ pub static FIELDS: [FieldInfo; 38] = [
     f("partners.physical_persons", "II.2", T::Records(R::PhysicalPartner), "partner physical persons"),
 ];
 
+/// The catalogue as the README's Markdown table, in the norm's order (kept in step with the
+/// README by a test).
+pub fn fields_markdown() -> String {
+    let mut out = String::from("| field | norm 43 | value | what |\n|---|---|---|---|\n");
+    for f in FIELDS.iter() {
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", f.path, f.norm_ref, f.field_type.name(), f.label));
+    }
+    out
+}
+
 /// The catalogue entry of a field path, exact match.
 pub fn field(path: &str) -> Option<&'static FieldInfo> {
     FIELDS.iter().find(|f| f.path == path)

@@ -26,7 +26,7 @@ pub mod update;
 mod validate;
 
 pub use activity::{validate_action, validate_offer};
-pub use catalogue::{did_you_mean, field, FieldInfo, FieldPath, FieldType, RecordKind, FIELDS};
+pub use catalogue::{did_you_mean, field, fields_markdown, FieldInfo, FieldPath, FieldType, RecordKind, FIELDS};
 pub use enums::EnumKind;
 pub use export::file_json;
 pub use mapping::{mapping_markdown, mapping_table, open_from_decree, DecreeIdentity, MappingRow};

@@ -397,12 +397,22 @@ fn every_decree_value_has_exactly_one_row_and_each_row_a_catalogue_field() {
     }
 }
 
-#[test]
-fn the_readme_prints_the_mapping_table() {
+/// The Markdown table under a README heading.
+fn readme_table(heading: &str) -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let heading = "## Social service (norm 43): from the decree's values to the case file";
     let section = readme.split(heading).nth(1).unwrap_or_else(|| panic!("the README has no section \"{heading}\""));
     let section = section.split("\n#").next().unwrap();
-    let table: String = section.lines().filter(|l| l.starts_with('|')).map(|l| format!("{l}\n")).collect();
+    section.lines().filter(|l| l.starts_with('|')).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn the_readme_prints_the_mapping_table() {
+    let table = readme_table("### From the decree's values to the case file");
     assert_eq!(table, mapping_markdown(), "README out of date: paste `mapping_markdown()` under the heading");
+}
+
+#[test]
+fn the_readme_prints_the_case_files_fields() {
+    let table = readme_table("### The case file's fields");
+    assert_eq!(table, passerelle_social_file::fields_markdown(), "README out of date: paste `fields_markdown()` under the heading");
 }
