@@ -507,7 +507,7 @@ impl Party {
                     body = %settings.body,
                     office = %settings.office,
                     "social-service daemon running; its access log is chained but not yet witnessed \
-                     (no broker until the transfers of issue 25)"
+                     (no broker until it transfers files between bodies)"
                 );
                 ready();
                 shutdown.await;

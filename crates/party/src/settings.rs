@@ -21,7 +21,7 @@ pub enum PartyKind {
     Observatory,
     Responder,
     Requester,
-    /// The social service (norm 43): no broker yet, its transfers come with issue 25.
+    /// The social service (norm 43): no broker yet (until it transfers files between bodies).
     SocialService,
 }
 
@@ -254,7 +254,7 @@ impl PartySettings {
     /// Its broker settings, to change.
     ///
     /// # Panics
-    /// For the social service, which has no broker yet (its transfers come with issue 25).
+    /// For the social service, which has no broker yet (until it transfers files between bodies).
     pub fn broker_mut(&mut self) -> &mut BusSettings {
         match self {
             PartySettings::SocialService(_) => panic!("the social service has no broker settings to change"),

@@ -4,7 +4,7 @@
 //! (`passerelle_social_file`, `proto/passerelle/v1/social_file.proto`).
 //!
 //! - [`settings`]: who it is (hosting body, office), its `data_dir`, the requester office it
-//!   reads the worklist from; no broker yet (transfers come with issue 25);
+//!   reads the worklist from; no broker yet (until it transfers files between bodies, norm 43 A.3);
 //! - [`store`]: `social-service.db` — files (the encoded `v1::SocialFile`, a keyed hash of the
 //!   NIR), their history without values, actions, contacts, offers, rights records;
 //! - [`requester_client`]: the worklist and the offer outcomes, at the requester, relaying the

@@ -17,7 +17,7 @@
 //! registry = "/etc/passerelle/social-service-agents.toml"
 //! ```
 //!
-//! No `[broker]`: this daemon does not speak on RabbitMQ yet (the transfers of issue 25 will),
+//! No `[broker]`: this daemon does not speak on RabbitMQ yet (it will to transfer files between bodies, norm 43 A.3),
 //! so its trails cannot be anchored at a witness: a `[trails] witness` is refused.
 
 use std::path::{Path, PathBuf};
@@ -126,8 +126,8 @@ impl SocialServiceSettings {
         if self.trails.witness.is_some() {
             return Err(SettingsError::new(
                 "trails.witness",
-                "the social service has no broker yet (its transfers come with issue 25), so no witness can \
-                 receive its checkpoints: remove the key; its access log is chained, verified locally",
+                "the social service does not speak on RabbitMQ yet (it will to transfer files between \
+                 bodies, norm 43 A.3), so no witness can receive its checkpoints: remove the key; its access log is chained, verified locally",
             ));
         }
         self.trails.check().map_err(|message| SettingsError::new("trails", message))?;
