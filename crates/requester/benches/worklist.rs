@@ -219,12 +219,12 @@ fn found(body: &str, set: impl FnOnce(&mut v1::CategoryValues)) -> v1::BodyAnswe
 
 /// Scores 0 to 5 (long-term condition 2, widowed 2, housing aid 1): long runs of ties.
 fn answers(line: u64) -> Vec<v1::BodyAnswer> {
-    let cnam = if line % 2 == 0 {
-        found("cnam", |v| v.long_term_condition = Some(line % 4 == 0))
+    let cnam = if line.is_multiple_of(2) {
+        found("cnam", |v| v.long_term_condition = Some(line.is_multiple_of(4)))
     } else {
         v1::BodyAnswer { body: "cnam".into(), status: PersonStatus::NotFound as i32, values: None }
     };
-    let situation = if line % 3 == 0 { FamilySituation::Widowed } else { FamilySituation::Married };
+    let situation = if line.is_multiple_of(3) { FamilySituation::Widowed } else { FamilySituation::Married };
     let cnav = found("cnav", |v| v.family_situation = Some(situation as i32));
     vec![cnam, cnav]
 }
@@ -266,7 +266,7 @@ fn prepare(dir: &Path, persons: u64) -> Result<(), Box<dyn std::error::Error>> {
         Store::insert_case(tx, case, submission, "carsat-sud-est", now)?;
         for line in 1..=persons {
             let nir = nir_of_line(line);
-            let housing_aid = line % 5 == 0;
+            let housing_aid = line.is_multiple_of(5);
             let person = NewPerson {
                 line,
                 nir: nir.clone(),

@@ -114,7 +114,7 @@ impl Daemon {
     /// Submits `people` as the prevention agent and waits for its one case to be answered.
     async fn submit_as_is(&self, people: &[P]) -> Uuid {
         self.registry.replace(as_agent("agent-0042", Role::PreventionAgent, OFFICE));
-        let file = write(self.dir.path(), "selection.csv", selection(&people).as_bytes());
+        let file = write(self.dir.path(), "selection.csv", selection(people).as_bytes());
         let answer: SubmitAnswer = self.plain.upload(SUBMIT, &file).await.unwrap();
         let SubmitAnswer::Submitted { cases, .. } = answer else { panic!("{answer:?}") };
         assert_eq!(cases.len(), 1);
@@ -414,13 +414,13 @@ async fn a_long_list_with_ties_reads_in_the_order_of_the_exported_list_and_of_th
     const PERSONS: u32 = 300;
     let d = Daemon::answering(Arc::new(|p: &v1::RequestedPerson| {
         let n: u32 = p.nir[10..13].parse::<u32>().unwrap() - 1;
-        n % 3 == 0
+        n.is_multiple_of(3)
     }))
     .await;
     let people: Vec<P> = (0..PERSONS)
         .map(|i| {
             let mut p = person((i * 107) % PERSONS, MARSEILLE);
-            p.housing_aid = if p.n % 5 == 0 { "true" } else { "" };
+            p.housing_aid = if p.n.is_multiple_of(5) { "true" } else { "" };
             p
         })
         .collect();
