@@ -37,8 +37,8 @@ fn found(body: &str, set: impl FnOnce(&mut v1::CategoryValues)) -> v1::BodyAnswe
 }
 
 fn answers(line: u64) -> Vec<v1::BodyAnswer> {
-    let cnam = if line % 2 == 0 {
-        found("cnam", |v| v.long_term_condition = Some(line % 4 == 0))
+    let cnam = if line.is_multiple_of(2) {
+        found("cnam", |v| v.long_term_condition = Some(line.is_multiple_of(4)))
     } else {
         v1::BodyAnswer { body: "cnam".into(), status: PersonStatus::NotFound as i32, values: None }
     };

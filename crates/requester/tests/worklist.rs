@@ -68,6 +68,13 @@ impl Daemon {
     /// A requester of caf-13 on an injected clock; both observatories answer: persons 3 and 4
     /// are widowed (2 points), the others married; person 2's selection says housing aid (1).
     async fn start() -> Daemon {
+        let widowed = [nir(3), nir(4)];
+        Daemon::answering(Arc::new(move |p: &v1::RequestedPerson| widowed.contains(&p.nir))).await
+    }
+
+    /// A requester of caf-13 whose observatories answer `widowed` (2 points) or married for
+    /// each person, in result chunks of 2.
+    async fn answering(widowed: Arc<dyn Fn(&v1::RequestedPerson) -> bool + Send + Sync>) -> Daemon {
         let dir = TempDir::new().unwrap();
         let clock = ManualClock::starting_at(SystemTime::now());
         let bus_settings = BusSettings { observatories: vec![SUD_EST.into(), IDF.into()], ..BusSettings::default() };
@@ -76,9 +83,8 @@ impl Daemon {
         settings.broker = bus_settings;
         let requester_bus: Arc<dyn Bus> = Arc::new(bus.connect_as("body-cnaf"));
         let requester = Requester::build(settings, requester_bus, Arc::new(clock.clone())).unwrap();
-        let widowed = [nir(3), nir(4)];
         let answers: Answers = Arc::new(move |p: &v1::RequestedPerson| {
-            let situation = if widowed.contains(&p.nir) { FamilySituation::Widowed } else { FamilySituation::Married };
+            let situation = if widowed(p) { FamilySituation::Widowed } else { FamilySituation::Married };
             vec![found("cnav", |v| v.family_situation = Some(situation as i32))]
         });
         let bodies = vec![outcome("cnav", &[Category::FamilySituation], vec![])];
@@ -96,13 +102,19 @@ impl Daemon {
     }
 
     /// Submits `people` as the prevention agent and waits for its one case to be answered.
+    /// Person 2's selection says housing aid.
     async fn submit(&self, people: &[P]) -> Uuid {
-        self.registry.replace(as_agent("agent-0042", Role::PreventionAgent, OFFICE));
         let mut people = people.to_vec();
         if let Some(p) = people.iter_mut().find(|p| p.n == 2) {
             p.housing_aid = "true";
         }
-        let file = write(self.dir.path(), "selection.csv", selection(&people).as_bytes());
+        self.submit_as_is(&people).await
+    }
+
+    /// Submits `people` as the prevention agent and waits for its one case to be answered.
+    async fn submit_as_is(&self, people: &[P]) -> Uuid {
+        self.registry.replace(as_agent("agent-0042", Role::PreventionAgent, OFFICE));
+        let file = write(self.dir.path(), "selection.csv", selection(people).as_bytes());
         let answer: SubmitAnswer = self.plain.upload(SUBMIT, &file).await.unwrap();
         let SubmitAnswer::Submitted { cases, .. } = answer else { panic!("{answer:?}") };
         assert_eq!(cases.len(), 1);
@@ -392,5 +404,62 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
     assert!(d.page("").await.unwrap().entries.is_empty());
     let e = d.record(&all[0], Outcome::Declined, &d.today()).await.unwrap_err();
     assert_eq!(e.code(), Some("not_found"), "{e}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_list_with_ties_reads_in_the_order_of_the_exported_list_and_of_the_person_lookup() {
+    // 300 persons, scores 0 to 3 (widowed 2, housing aid 1): long runs of ties, broken by the
+    // NIR; the selection's lines in another order than the NIRs.
+    const PERSONS: u32 = 300;
+    let d = Daemon::answering(Arc::new(|p: &v1::RequestedPerson| {
+        let n: u32 = p.nir[10..13].parse::<u32>().unwrap() - 1;
+        n.is_multiple_of(3)
+    }))
+    .await;
+    let people: Vec<P> = (0..PERSONS)
+        .map(|i| {
+            let mut p = person((i * 107) % PERSONS, MARSEILLE);
+            p.housing_aid = if p.n.is_multiple_of(5) { "true" } else { "" };
+            p
+        })
+        .collect();
+    let case = d.submit_as_is(&people).await;
+
+    // Read twice: the first read computes and keeps the order, the second reads it back.
+    let (first, pages) = every_entry(&d, "?limit=7").await;
+    assert_eq!(pages, PERSONS.div_ceil(7) as usize);
+    let (again, _) = every_entry(&d, "?limit=1000").await;
+    assert_eq!(first, again);
+    let listed: Vec<(u64, u64, f64)> = first.iter().map(|e| (e.rank, e.line, e.score)).collect();
+    assert_eq!(listed.iter().map(|l| l.0).collect::<Vec<_>>(), (1..=u64::from(PERSONS)).collect::<Vec<_>>());
+    let scores: BTreeSet<u64> = listed.iter().map(|l| l.2 as u64).collect();
+    assert_eq!(scores, [0, 1, 2, 3].into(), "every score, each shared by many");
+
+    // The exported contact list (the case's JSON Lines file): the same persons in the same
+    // ranks with the same scores.
+    let out = d.dir.path().join("export").join("list.jsonl");
+    d.requester.write_case(case, Some(&out)).unwrap();
+    let exported: Vec<(u64, u64, f64)> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["rank"].as_u64().unwrap(), v["line"].as_u64().unwrap(), v["score"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(listed, exported);
+
+    // And a person looked up in the case (`/v1/cases/{case}/person`) has their worklist rank.
+    d.registry.replace(as_agent("agent-0042", Role::PreventionAgent, OFFICE));
+    for entry in first.iter().step_by(23) {
+        // Selection lines count the header: the first person is on line 2.
+        let p = people[entry.line as usize - 2].n;
+        let query = passerelle_requester::api::PersonQuery { nir: nir(p) };
+        let row: passerelle_requester::api::PersonAnswer =
+            d.plain.post_json(&format!("/v1/cases/{case}/person"), &query).await.unwrap();
+        assert_eq!((row.row["rank"].as_u64(), row.row["line"].as_u64()), (Some(entry.rank), Some(entry.line)));
+        assert_eq!(entry.family_name, format!("Zorglub{p:04}"));
+    }
     d.stop().await;
 }

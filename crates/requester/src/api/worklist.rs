@@ -6,9 +6,10 @@
 //!
 //! `GET /v1/worklist?after=CURSOR&limit=N[&pending=true]`: the office's answered cases, oldest
 //! first, each case's persons in its contact list's rank order (the case's result files' rank),
-//! `pending=true` leaving out the persons with an outcome. A page reads one case's ranking at
-//! most: it may hold fewer than `limit` entries (none, even) and still give a `next` cursor;
-//! the client follows `next` until it is `null`. Recorded before the answer as one `read` per
+//! `pending=true` leaving out the persons with an outcome. A page reads one case at most, as
+//! `limit` rows of the case's contact-list order, computed once and kept in the store
+//! ([`crate::store::WorklistRow`]): it may hold fewer than `limit` entries (none, even) and
+//! still give a `next` cursor; the client follows `next` until it is `null`. Recorded before the answer as one `read` per
 //! case listed, the actor the social worker via the service account
 //! ([`passerelle_access_log::relayed_actor`]).
 

@@ -2,7 +2,8 @@
 //! its persons in rank order — the same score and rank as the case's result files — and, for a
 //! person who accepts the offer, the consolidated values the result files hold for them.
 //! Computed here from the store, one case at a time: memory holds one case's ranking (an id and
-//! a score per person), never the names of more persons than a page lists.
+//! a score per person), never the names of more persons than a page lists. The worklist computes
+//! a case's ranking once and keeps it in the store (`store::worklist`), its pages read from there.
 
 use passerelle_protocol::v1::Category;
 use passerelle_protocol::value::Value;
@@ -62,9 +63,9 @@ pub fn consolidated_values(
     consolidate_person(&plan, person, &bodies).merged.into_iter().filter_map(|m| Some((m.category, m.value?))).collect()
 }
 
-/// The selection's cell of `column` for `person` (read with its cells), `None` when the
-/// selection had no such column or left it empty.
-pub fn cell<'a>(submission: &SubmissionRecord, person: &'a PersonRow, column: &str) -> Option<&'a str> {
+/// The selection's cell of `column` among a person's `cells` (as [`Store::person`] or a
+/// worklist page reads them), `None` when the selection had no such column or left it empty.
+pub fn cell<'a>(submission: &SubmissionRecord, cells: &'a [String], column: &str) -> Option<&'a str> {
     let index = submission.columns.iter().position(|c| c == column)?;
-    person.cells.get(index).map(String::as_str).filter(|c| !c.is_empty())
+    cells.get(index).map(String::as_str).filter(|c| !c.is_empty())
 }

@@ -18,7 +18,9 @@ use super::{Requester, RequesterError};
 use crate::api::outcome::OutcomePerson;
 use crate::api::worklist::{OfferOutcome, WorklistEntry};
 use crate::export::{self, cell};
-use crate::store::{CaseRecord, CaseState, Outcome, OutcomeRecord, PersonRow, StoreError, SubmissionRecord};
+use crate::store::{
+    CaseRecord, CaseState, Outcome, OutcomeRecord, PersonRow, RankedPerson, StoreError, SubmissionRecord,
+};
 
 /// Where a worklist page starts: after rank `after_rank` of `case` (0: at its first person).
 /// Written `<case>:<rank>`; clients pass it back as they got it.
@@ -65,7 +67,8 @@ pub struct NewOutcome {
 impl Requester {
     /// A page of the office's contact lists: from `after` (or the start), up to `limit`
     /// persons of one answered case in rank order, without those with an outcome when
-    /// `pending`. Reads one case's ranking, whatever the store holds.
+    /// `pending`. Reads `limit` rows of the case's stored order (computed the first time the
+    /// case is listed) and those persons' cells and outcomes, whatever the store holds.
     pub fn worklist(
         &self,
         after: Option<WorklistCursor>,
@@ -89,28 +92,22 @@ impl Requester {
         };
         let Some(case) = case else { return Ok(WorklistPage { entries: Vec::new(), next: None, cases: Vec::new() }) };
         let submission = self.submission_of(&case)?;
-        let ranking = export::case_ranking(store, &self.inner.scorer, &submission, &case)?;
-        let outcomes = store.outcomes_of(case.id)?;
-        let persons = ranking.len() as u64;
-        let mut entries = Vec::new();
-        let mut last = after_rank;
-        for (i, listed) in ranking.iter().enumerate().skip(after_rank as usize) {
-            if entries.len() == limit {
-                break;
-            }
-            last = i as u64 + 1;
-            let outcome = outcomes.get(&listed.line);
-            if pending && outcome.is_some() {
-                continue;
-            }
-            let person = store.person(listed.id)?;
-            let names = Names::of(&submission, &person)?;
+        let persons = self.listed_persons(&submission, &case)?;
+        let rows = store.worklist_rows(case.id, after_rank, limit, pending)?;
+        // A short page ends the case's list (`pending` passed over the rest).
+        let last = match rows.last() {
+            Some(row) if rows.len() == limit => row.rank,
+            _ => persons.max(after_rank),
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let names = Names::of(&submission, &row.cells)?;
             entries.push(WorklistEntry {
                 case: case.id,
-                line: listed.line,
-                rank: last,
+                line: row.line,
+                rank: row.rank,
                 persons,
-                score: listed.score,
+                score: row.score,
                 family_name: names.family_name,
                 usage_name: names.usage_name,
                 given_names: names.given_names,
@@ -118,7 +115,7 @@ impl Requester {
                 phone: names.phone,
                 email: names.email,
                 postal_address: names.postal_address,
-                outcome: outcome.map(offer_outcome),
+                outcome: row.outcome.as_ref().map(offer_outcome),
             });
         }
         let next = if last < persons {
@@ -128,6 +125,25 @@ impl Requester {
         };
         let cases = if entries.is_empty() { Vec::new() } else { vec![case.id] };
         Ok(WorklistPage { entries, next, cases })
+    }
+
+    /// The length of `case`'s contact list, its order computed (the result files' ranking,
+    /// [`export::case_ranking`]) and kept in the store the first time the case is listed, or
+    /// again when the ranking settings changed since. Holds one case's ranking in memory while
+    /// computing it (an id, a line and a score per person), nothing after.
+    fn listed_persons(&self, submission: &SubmissionRecord, case: &CaseRecord) -> Result<u64, RequesterError> {
+        let store = self.store();
+        let ranking = serde_json::to_string(&self.settings().ranking).expect("ranking settings serialise");
+        if let Some(persons) = store.worklist_order(case.id, &ranking)? {
+            return Ok(persons);
+        }
+        let order: Vec<RankedPerson> = export::case_ranking(store, &self.inner.scorer, submission, case)?
+            .into_iter()
+            .map(|p| RankedPerson { person: p.id, line: p.line, score: p.score })
+            .collect();
+        // Not stored when the case was purged meanwhile: its page is then empty.
+        store.store_worklist_order(case.id, &ranking, &order)?;
+        Ok(order.len() as u64)
     }
 
     /// Records what a person of a contact list answered, for the social worker `agent`
@@ -199,7 +215,7 @@ impl Requester {
             .into_iter()
             .map(|(category, v)| (category.code().to_owned(), value::format(&v)))
             .collect();
-        let names = Names::of(&submission, &person)?;
+        let names = Names::of(&submission, &person.cells)?;
         let sex = match Sex::try_from(identity.sex) {
             Ok(Sex::Female) => Some("female".to_owned()),
             Ok(Sex::Male) => Some("male".to_owned()),
@@ -238,8 +254,8 @@ struct Names {
 }
 
 impl Names {
-    fn of(submission: &SubmissionRecord, person: &PersonRow) -> Result<Names, StoreError> {
-        let get = |column: IdentityColumn| cell(submission, person, column.code()).map(str::to_owned);
+    fn of(submission: &SubmissionRecord, cells: &[String]) -> Result<Names, StoreError> {
+        let get = |column: IdentityColumn| cell(submission, cells, column.code()).map(str::to_owned);
         let birth_year = get(IdentityColumn::BirthYear)
             .and_then(|y| y.parse().ok())
             .ok_or_else(|| StoreError::Corrupt("a stored person's birth year".into()))?;

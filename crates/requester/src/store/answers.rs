@@ -64,6 +64,10 @@ impl Store {
                 return Ok(Stored::Duplicate);
             }
             before_commit(case_id)?;
+            if case.state.is_settled() {
+                // Its persons' answers change: the contact list's order is computed again.
+                super::worklist::forget_order(tx, case_id)?;
+            }
             let (rows, unmatched) = self.matched_in_id_order(tx, case_id, &result.persons, |p| &p.nir, now)?;
             {
                 // In id order, so the rows are appended to `person_answers` rather than spread
@@ -118,6 +122,10 @@ impl Store {
                 return Ok(Stored::Duplicate);
             }
             before_commit(case_id)?;
+            if case.state.is_settled() {
+                // Its persons change: the contact list's order is computed again.
+                super::worklist::forget_order(tx, case_id)?;
+            }
             if refusal.whole_case {
                 let problems: Vec<ProblemRecord> = refusal.case_problems.iter().map(ProblemRecord::from).collect();
                 tx.execute(

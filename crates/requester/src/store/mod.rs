@@ -32,6 +32,8 @@ mod purge;
 pub use purge::PurgedSubmission;
 mod records;
 mod schema;
+mod worklist;
+pub use worklist::{RankedPerson, WorklistRow};
 #[cfg(test)]
 mod tests;
 

@@ -38,7 +38,7 @@ impl Outcome {
         }
     }
 
-    fn parse(text: &str) -> Result<Outcome, StoreError> {
+    pub(super) fn parse(text: &str) -> Result<Outcome, StoreError> {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str() == text)
@@ -146,8 +146,7 @@ impl Store {
             )?;
             let mut out = HashMap::with_capacity(rows.len());
             for (line, outcome, date, agent, recorded_at) in rows {
-                let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-                    .map_err(|_| StoreError::Corrupt("an offer outcome's date".into()))?;
+                let date = parse_date(&date)?;
                 let line = line as u64;
                 let outcome = Outcome::parse(&outcome)?;
                 out.insert(line, OutcomeRecord { case, line, outcome, date, agent, recorded_at: from_ms(recorded_at) });
@@ -217,6 +216,12 @@ impl Store {
             Ok(n as u64)
         })
     }
+}
+
+/// An outcome's stored date (`YYYY-MM-DD`).
+pub(super) fn parse_date(text: &str) -> Result<chrono::NaiveDate, StoreError> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt("an offer outcome's date".into()))
 }
 
 /// Deletes the outcomes of the cases `cases_sql` selects (with `?1` its parameter): the purge's.

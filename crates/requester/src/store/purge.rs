@@ -25,9 +25,9 @@ impl Store {
     // ----- purge -----
 
     /// Purges every submission whose retention ended by `now`: its persons (names, contacts,
-    /// NIRs, risk factors), results, refusals and offer outcomes; the case metadata (ids,
-    /// counts, dates, states) stays. Returns the purged submissions with the result files that were written for them,
-    /// which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
+    /// NIRs, risk factors), results, refusals, offer outcomes and contact-list orders; the case
+    /// metadata (ids, counts, dates, states) stays. Returns the purged submissions with the
+    /// result files that were written for them, which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
     pub fn purge_due(&self, now: SystemTime) -> Result<Vec<PurgedSubmission>, StoreError> {
         self.purge_due_recorded(now, &|_| Ok(()))
     }
@@ -68,6 +68,7 @@ impl Store {
                     params![id],
                 )?;
                 super::outcomes::purge_outcomes(tx, cases, &id)?;
+                super::worklist::forget_orders(tx, cases, &id)?;
                 let persons = tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;

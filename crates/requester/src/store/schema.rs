@@ -8,6 +8,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("submissions, cases, persons, results and refusals", SCHEMA_V1),
     Migration::sql("a person's answers in a row of person_answers", ANSWERS_APART),
     Migration::sql("offer outcomes", OFFER_OUTCOMES),
+    Migration::sql("contact-list orders", WORKLIST_ORDERS),
 ];
 
 /// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
@@ -113,4 +114,26 @@ CREATE TABLE offer_outcomes (
     recorded_at     INTEGER NOT NULL,
     PRIMARY KEY (case_id, line)
 );
+";
+
+/// The contact-list order of each listed case, computed once ([`super::worklist`]): a worklist
+/// page reads `limit` rows of `worklist_ranks` by `(case, rank)` instead of ranking the case
+/// again. A case's rows are written in one transaction in rank order (appended as one run).
+/// `worklist_orders` says an order is whole and under which ranking settings (their JSON) it was
+/// computed. No foreign key: the purge deletes both with the case's persons, in the same
+/// transaction.
+const WORKLIST_ORDERS: &str = "
+CREATE TABLE worklist_orders (
+    case_id         TEXT PRIMARY KEY,
+    ranking         TEXT NOT NULL,
+    persons         INTEGER NOT NULL
+);
+CREATE TABLE worklist_ranks (
+    case_id         TEXT NOT NULL,
+    rank            INTEGER NOT NULL,
+    person_id       INTEGER NOT NULL,
+    line            INTEGER NOT NULL,
+    score           REAL NOT NULL,
+    PRIMARY KEY (case_id, rank)
+) WITHOUT ROWID;
 ";

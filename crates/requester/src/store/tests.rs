@@ -142,7 +142,8 @@ fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
         .db
         .with_connection(|conn| {
             conn.execute_batch(
-                "DROP TABLE offer_outcomes; DROP TABLE person_answers; ALTER TABLE persons ADD COLUMN answers BLOB;",
+                "DROP TABLE worklist_ranks; DROP TABLE worklist_orders; DROP TABLE offer_outcomes; DROP TABLE person_answers;
+                 ALTER TABLE persons ADD COLUMN answers BLOB;",
             )?;
             let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
             conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;
@@ -342,4 +343,88 @@ fn an_outcome_is_replaced_when_recorded_again_and_purged_with_its_case_leaving_n
     assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
     assert!(store.outcomes_of(case).unwrap().is_empty());
     assert!(!on_disk(), "an outcome survived the purge in the store's files");
+}
+
+#[test]
+fn a_contact_list_order_is_read_by_rank_kept_per_ranking_dropped_by_a_late_refusal_and_purged_leaving_no_byte() {
+    // The ranking settings' text: unusual enough to be looked for in the store's bytes.
+    const RANKING: &str = "{\"ranking\":\"zorglub-order-1\"}";
+    const OTHER: &str = "{\"ranking\":\"zorglub-order-2\"}";
+    let dir = tempfile::tempdir().unwrap();
+    // Lines 1 to 4 are persons 1 to 4 of the fresh store.
+    let (store, case) = store_with_case(dir.path(), 4);
+    let now = SystemTime::now();
+    let order = |lines: &[u64]| -> Vec<RankedPerson> {
+        lines.iter().map(|&line| RankedPerson { person: line as i64, line, score: 5.0 - line as f64 }).collect()
+    };
+    let lines = |rows: Vec<WorklistRow>| -> Vec<(u64, u64)> { rows.iter().map(|r| (r.rank, r.line)).collect() };
+    // Not answered yet: no contact list to order.
+    assert!(!store.store_worklist_order(case, RANKING, &order(&[3, 1, 4, 2])).unwrap());
+    assert_eq!(store.worklist_order(case, RANKING).unwrap(), None);
+    store.store_result(&result(case, 0, 1, [0, 1, 2, 3]), now).unwrap();
+    assert!(store.store_worklist_order(case, RANKING, &order(&[3, 1, 4, 2])).unwrap());
+    assert_eq!(store.worklist_order(case, RANKING).unwrap(), Some(4));
+    assert_eq!(store.worklist_order(case, OTHER).unwrap(), None, "kept under its own ranking only");
+
+    // A page is a range of ranks, with the persons' cells and outcomes.
+    let page = store.worklist_rows(case, 1, 2, false).unwrap();
+    assert_eq!(lines(page.clone()), [(2, 1), (3, 4)]);
+    assert_eq!((page[0].score, page[0].cells[1].as_str(), &page[0].outcome), (4.0, "Zorglub0001", &None));
+    let outcome = OutcomeRecord {
+        case,
+        line: 1,
+        outcome: Outcome::Declined,
+        date: chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+        agent: "sw-zorglub-3".into(),
+        recorded_at: now,
+    };
+    assert!(store.record_outcome(&outcome, &|| Ok(())).unwrap());
+    let page = store.worklist_rows(case, 0, 10, false).unwrap();
+    assert_eq!(
+        page[1].outcome.as_ref().map(|o| (o.outcome, o.agent.as_str())),
+        Some((Outcome::Declined, "sw-zorglub-3"))
+    );
+    assert_eq!(lines(store.worklist_rows(case, 0, 10, true).unwrap()), [(1, 3), (3, 4), (4, 2)]);
+    assert_eq!(lines(store.worklist_rows(case, 3, 10, true).unwrap()), [(4, 2)]);
+    assert!(store.worklist_rows(case, 4, 10, false).unwrap().is_empty());
+
+    // Stored again: the same settings keep the first order; other settings replace it.
+    assert!(store.store_worklist_order(case, RANKING, &order(&[1, 2, 3, 4])).unwrap());
+    assert_eq!(lines(store.worklist_rows(case, 0, 1, false).unwrap()), [(1, 3)]);
+    assert!(store.store_worklist_order(case, OTHER, &order(&[1, 2, 3, 4])).unwrap());
+    assert_eq!(store.worklist_order(case, RANKING).unwrap(), None);
+    assert_eq!(lines(store.worklist_rows(case, 0, 10, false).unwrap()), [(1, 1), (2, 2), (3, 3), (4, 4)]);
+
+    // A refusal arriving after the case settled changes its list: the order goes.
+    let refusal = v1::Refusal {
+        case_id: case.to_string(),
+        request_chunk_index: 0,
+        persons: vec![v1::RefusedPerson { nir: nir(0), problems: Vec::new() }],
+        ..Default::default()
+    };
+    assert!(matches!(store.store_refusal(&refusal, now).unwrap(), Stored::New { .. }));
+    assert_eq!(store.worklist_order(case, OTHER).unwrap(), None);
+    assert!(store.worklist_rows(case, 0, 10, false).unwrap().is_empty());
+
+    // The purge takes the order with the case, unreadable on disk.
+    assert!(store.store_worklist_order(case, RANKING, &order(&[3, 1, 2])).unwrap());
+    let on_disk = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .any(|bytes| bytes.windows(15).any(|w| w == b"zorglub-order-1"))
+    };
+    assert!(on_disk(), "the scan must see the order before the purge");
+    assert_eq!(store.purge_due(now + Duration::from_secs(2 * 86_400)).unwrap().len(), 1);
+    let left: (i64, i64) = store
+        .read(|tx| {
+            Ok(tx.query_row(
+                "SELECT (SELECT COUNT(*) FROM worklist_ranks), (SELECT COUNT(*) FROM worklist_orders)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(left, (0, 0));
+    assert!(!on_disk(), "an order survived the purge in the store's files");
 }

@@ -53,8 +53,11 @@ fn n_of(nir: &str) -> u32 {
 fn default_answers() -> Answers {
     Arc::new(|p: &v1::RequestedPerson| {
         let n = n_of(&p.nir);
-        let cnam =
-            if n % 2 == 0 { found("cnam", |v| v.long_term_condition = Some(n % 4 == 0)) } else { not_found("cnam") };
+        let cnam = if n.is_multiple_of(2) {
+            found("cnam", |v| v.long_term_condition = Some(n.is_multiple_of(4)))
+        } else {
+            not_found("cnam")
+        };
         let cnav = found("cnav", |v| v.family_situation = Some(FamilySituation::Widowed as i32));
         vec![cnam, cnav, not_found("msa")]
     })
