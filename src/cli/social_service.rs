@@ -132,6 +132,7 @@ pub struct WorklistArgs {
     /// The page after this cursor (the `next` of the previous page).
     #[arg(long, value_name = "CURSOR")]
     pub after: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -146,16 +147,19 @@ pub enum NotAccepted {
 pub struct OutcomeArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case the person is in (the worklist's `case`).
     #[arg(long, value_name = "CASE")]
     pub case: String,
     /// The person's line in the case's selection (the worklist's `line`).
     #[arg(long, value_name = "LINE")]
     pub line: u64,
+    /// declined, or no-reply.
     #[arg(long, value_enum)]
     pub outcome: NotAccepted,
     /// YYYY-MM-DD; today by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -164,12 +168,16 @@ pub struct OutcomeArgs {
 pub struct OpenArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case the person is in (the worklist's `case`).
     #[arg(long, value_name = "CASE")]
     pub case: String,
+    /// The person's line in the case's selection (the worklist's `line`).
     #[arg(long, value_name = "LINE")]
     pub line: u64,
+    /// YYYY-MM-DD; today by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -184,13 +192,16 @@ pub enum State {
 pub struct ListArgs {
     #[command(flatten)]
     pub api: Api,
+    /// Only the open or the closed files.
     #[arg(long, value_enum)]
     pub state: Option<State>,
+    /// The page after this file id (the last one of the previous page).
     #[arg(long, value_name = "FILE")]
     pub after: Option<String>,
     /// At most this many files (1 to 1000, default 100).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -201,6 +212,7 @@ pub struct FileArgs {
     pub api: Api,
     /// The case file's id (from `open` or `list`).
     pub file: String,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -209,10 +221,12 @@ pub struct FileArgs {
 pub struct SetArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// PATH=JSON, e.g. care.gir_level=4 or 'contacts.email="a@example.invalid"'.
     #[arg(long = "set", value_name = "PATH=JSON", required = true)]
     pub set: Vec<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -221,9 +235,12 @@ pub struct SetArgs {
 pub struct DateArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
+    /// YYYY-MM-DD; today by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -232,6 +249,7 @@ pub struct DateArgs {
 pub struct ActionArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// relationship_and_offers (norm A.1, the default) or precariousness_support (A.2).
     #[arg(long, value_name = "PURPOSE")]
@@ -239,6 +257,7 @@ pub struct ActionArgs {
     /// YYYY-MM-DD; today by default.
     #[arg(long, value_name = "DATE")]
     pub start: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -247,12 +266,15 @@ pub struct ActionArgs {
 pub struct ContactArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// letter, email, phone, phone_message, visit or teleservice.
     #[arg(long, value_name = "CHANNEL")]
     pub channel: String,
+    /// YYYY-MM-DD; today by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -261,6 +283,7 @@ pub struct ContactArgs {
 pub struct OfferArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// individual or collective.
     #[arg(long, value_name = "KIND")]
@@ -275,6 +298,7 @@ pub struct OfferArgs {
     /// Another file taking part (collective), repeatable.
     #[arg(long = "participant", value_name = "FILE")]
     pub participants: Vec<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -283,10 +307,12 @@ pub struct OfferArgs {
 pub struct AccessArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// Write the printable page (HTML, French, print stylesheet) here, mode 0600.
     #[arg(long, value_name = "OUT.html")]
     pub page: Option<PathBuf>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -295,10 +321,12 @@ pub struct AccessArgs {
 pub struct ObjectArgs {
     #[command(flatten)]
     pub api: Api,
+    /// The case file's id (from `open` or `list`).
     pub file: String,
     /// The person's reasons (at most 2,000 characters, no NIR).
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
 }
