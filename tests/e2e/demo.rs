@@ -39,7 +39,8 @@ fn demo(args: &[&str]) -> serde_json::Value {
 }
 
 /// The demo's stages for a CAF; a CPAM's add `social` (the social service's walk) before `stop`.
-const CAF_STAGES: [&str; 9] = ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "stop"];
+const CAF_STAGES: [&str; 9] =
+    ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "stop"];
 const CPAM_STAGES: [&str; 10] =
     ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "social", "stop"];
 
