@@ -64,7 +64,9 @@ pub const ANSWERS: [Outcome; 10] = [
 /// The answer of the person offered the service at `position` (0 for the first) in a run of
 /// `seed`.
 pub fn answer(seed: u64, position: u64) -> Outcome {
-    ANSWERS[(seed.wrapping_add(position) % ANSWERS.len() as u64) as usize]
+    let n = ANSWERS.len() as u64;
+    // Each reduced first: a sum that wrapped past u64::MAX would break the pattern.
+    ANSWERS[((seed % n + position % n) % n) as usize]
 }
 
 /// The [`AfterFlow`] of `--requester cpam`: the social service walks the contact list.
