@@ -8,9 +8,11 @@
 //! for the CPAM `cnav`, `cnaf`, `msa`), each answers from its own extract, the observatory
 //! returns the consolidated result, the requester ranks it and sends its receipt, and the
 //! observatory purges the case.
+//! With a CPAM requesting, the health branch's social service then walks the contact list in
+//! rank order: a share of the persons accept and their norm-43 case files open ([`social`]).
 //! The module map: [`requester`] (who requests), [`layout`] (the folder), [`flow`] (the run),
-//! [`buses`] (a connection per party), [`check`] (does the result add up), [`summary`] (the
-//! report), [`progress`] (stderr).
+//! [`social`] (the social service's walk), [`buses`] (a connection per party), [`check`] (does
+//! the result add up), [`summary`] (the report), [`progress`] (stderr).
 
 mod buses;
 mod check;
@@ -18,6 +20,7 @@ mod flow;
 mod layout;
 mod progress;
 mod requester;
+mod social;
 mod summary;
 
 use std::io::Write;
@@ -91,11 +94,17 @@ What it shows, in one process and with nothing installed:
      and bus connection (on the in-process bus, each its own broker user);
   4. the requester submits its selection; the observatory solicits the other bodies with the
      match keys only; they answer; the consolidated result comes back; the requester ranks it;
-  5. the requester's receipt makes the observatory purge the case's payloads (decree art. 5).
+  5. the requester's receipt makes the observatory purge the case's payloads (decree art. 5);
+  6. with --requester cpam, the health branch's social service (hosted by the territory's
+     CARSAT, office ssa-13) offers its service to the persons of the CPAM's contact list in
+     rank order: 3 in 10 accept and their case files open (CNIL norm 43), the others decline
+     or do not reply and never enter its store.
 The summary says who requested and who answered, and adds everything up: each valid person
-must be in the result exactly once.
+must be in the result exactly once (and, for the CPAM, each offer has one outcome and each
+acceptance one case file).
 
-Files: DIR/population/, DIR/requester/, DIR/observatory/, DIR/responder-<body>/.
+Files: DIR/population/, DIR/requester/, DIR/observatory/, DIR/responder-<body>/, and for the
+CPAM DIR/social-service/.
 
 Examples:
   passerelle demo
@@ -133,8 +142,14 @@ pub fn run(args: Args) -> CliResult {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let mut progress = progress::Progress::new();
-    let summary =
-        runtime.block_on(flow::run(&options, &layout, &mut progress, flow::NoAfterFlow)).map_err(Failure::Runtime)?;
+    let summary = match args.requester {
+        RequesterChoice::Caf => runtime.block_on(flow::run(&options, &layout, &mut progress, flow::NoAfterFlow)),
+        RequesterChoice::Cpam => {
+            let walk = social::SocialServiceWalk { seed: args.seed };
+            runtime.block_on(flow::run(&options, &layout, &mut progress, walk))
+        }
+    }
+    .map_err(Failure::Runtime)?;
     drop(progress);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -144,5 +159,6 @@ pub fn run(args: Args) -> CliResult {
         write!(out, "{}", summary::render(&summary)).context("cannot write to stdout")?;
     }
     drop(layout);
-    Ok(if summary.persons.adds_up && summary.purge.purged { Outcome::Success } else { Outcome::Rejections })
+    let walked = summary.social_service.as_ref().is_none_or(|w| w.adds_up);
+    Ok(if summary.persons.adds_up && summary.purge.purged && walked { Outcome::Success } else { Outcome::Rejections })
 }

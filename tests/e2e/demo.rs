@@ -2,7 +2,8 @@
 //! in-process bus and over RabbitMQ (twice, leaving nothing of its prefix behind), its summary
 //! adds up — checked again here from the files themselves — and afterwards no NIR of the
 //! synthetic population can be read in the observatory's files. With `--requester cpam` a CPAM
-//! requests and `cnav`, `cnaf` and `msa` answer, never its own branch `cnam`.
+//! requests and `cnav`, `cnaf` and `msa` answer, never its own branch `cnam`; then the social
+//! service walks its contact list, and only the persons who accepted enter its store.
 
 use crate::support;
 
@@ -36,6 +37,12 @@ fn demo(args: &[&str]) -> serde_json::Value {
     assert_eq!(stdout.lines().count(), 1, "one JSON object on stdout: {stdout}");
     serde_json::from_str(&stdout).unwrap()
 }
+
+/// The demo's stages for a CAF; a CPAM's add `social` (the social service's walk) before `stop`.
+const CAF_STAGES: [&str; 9] =
+    ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "stop"];
+const CPAM_STAGES: [&str; 10] =
+    ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "social", "stop"];
 
 /// The summary's own claims, and that its numbers agree with each other; `answerers` are the
 /// bodies solicited (sorted).
@@ -76,7 +83,44 @@ fn assert_adds_up(s: &serde_json::Value, answerers: &[&str]) {
     assert_eq!(purge["answers"], 3 * persons, "one answer per person and body");
     assert_eq!(s["bus"]["dead_letters"], 0);
     let stages: Vec<&str> = s["stages"].as_array().unwrap().iter().map(|t| t["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["population", "extracts", "broker", "start", "submit", "answers", "result", "purge", "stop"]);
+    if answerers == CPAM_ANSWERERS {
+        assert_eq!(stages, CPAM_STAGES);
+    } else {
+        assert_eq!(stages, CAF_STAGES);
+        assert!(s.get("social_service").is_none(), "no social service after a CAF's flow: {s}");
+    }
+}
+
+/// After a CPAM's flow, the social service walked the whole contact list: one offer per listed
+/// person, outcomes that add up, 3 in 10 accepting, and its store holding exactly one case file
+/// per acceptance — read from the store and by scanning its folder for the selection's NIRs
+/// (those of the persons who declined or did not reply are nowhere in it).
+fn assert_social_service_adds_up(s: &serde_json::Value, dir: &Path) {
+    let w = &s["social_service"];
+    let persons: u64 = PERSONS.parse().unwrap();
+    let count = |k: &str| w[k].as_u64().unwrap_or_else(|| panic!("{k} in {w}"));
+    assert_eq!(count("offers"), s["persons"]["in_result"].as_u64().unwrap(), "one offer per listed person: {w}");
+    assert_eq!(count("offers"), persons);
+    assert_eq!(count("accepted") + count("declined") + count("no_reply"), count("offers"), "{w}");
+    assert_eq!(count("accepted"), persons * 3 / 10, "3 in 10 accept: {w}");
+    assert!(count("declined") > 0 && count("no_reply") > 0, "{w}");
+    assert_eq!(count("files_opened"), count("accepted"), "{w}");
+    assert_eq!(w["adds_up"], true, "{w}");
+    assert_eq!((w["body"].as_str(), w["office"].as_str()), (Some("carsat-sud-est"), Some("ssa-13")));
+    assert_eq!(w["requester_office"], "cpam-13");
+    let left: Vec<&str> = w["left_behind"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
+    assert!(!left.is_empty(), "some decree values have no home in the norm: {w}");
+
+    let store = passerelle_social_service::store::Store::open(&dir.join("social-service/data")).unwrap();
+    let (open, closed) = store.counts().unwrap();
+    assert_eq!(open + closed, count("accepted"), "the store holds exactly one file per acceptance");
+    drop(store);
+    let nirs: Vec<String> =
+        nirs_of_selection(&dir.join("population/selection.csv")).into_iter().map(|(nir, _)| nir).collect();
+    let (files, hits) = scan_for(&dir.join("social-service"), &nirs);
+    assert!(files >= 2, "the social service's store is there to scan: {files} files");
+    let found: BTreeSet<&String> = hits.iter().map(|(_, nir)| nir).collect();
+    assert_eq!(found.len() as u64, count("accepted"), "only the NIRs of the persons who accepted are in its folder");
 }
 
 /// Every valid person of the selection in the result exactly once, read from the files.
@@ -117,6 +161,7 @@ fn with_a_cpam_requesting_cnav_cnaf_and_msa_answer_and_never_cnam() {
     assert!(wanted.contains(&"housing_aid") && wanted.contains(&"quarters_contributed"), "{wanted:?}");
     assert!(!wanted.contains(&"long_term_condition"), "a CPAM does not ask its own health domain: {wanted:?}");
     assert_result_files_add_up(dir.path());
+    assert_social_service_adds_up(&summary, dir.path());
 
     // The ranked result itself: every person's statuses from the three answering bodies, values
     // from each of them, nothing from cnam.
@@ -135,7 +180,7 @@ fn with_a_cpam_requesting_cnav_cnaf_and_msa_answer_and_never_cnam() {
     // `selection` names the requester's own value (a CPAM knows an invalidity pension itself).
     sources.remove("selection");
     assert_eq!(sources, CPAM_ANSWERERS.map(str::to_owned).into(), "values from each answering body, none from cnam");
-    for sub in ["requester", "observatory", "responder-cnav", "responder-cnaf", "responder-msa"] {
+    for sub in ["requester", "observatory", "responder-cnav", "responder-cnaf", "responder-msa", "social-service"] {
         assert!(dir.path().join(sub).is_dir(), "{sub}");
     }
     assert!(!dir.path().join("responder-cnam").exists(), "no responder runs for the requester's own branch");
@@ -192,6 +237,7 @@ fn a_cpam_requesting_runs_over_rabbitmq_too() {
     let summary = demo(&["--requester", "cpam", "--amqp", &url, "--data-dir", dir.path().to_str().unwrap()]);
     assert_adds_up(&summary, &CPAM_ANSWERERS);
     assert_result_files_add_up(dir.path());
+    assert_social_service_adds_up(&summary, dir.path());
     assert_eq!(summary["requester"]["body"], "cnam", "{summary}");
     assert_eq!((&summary["bus"]["kind"], &summary["bus"]["topology_deleted"]), (&"amqp".into(), &true.into()));
     support::assert_no_topology_left(&url, summary["bus"]["prefix"].as_str().unwrap());
@@ -213,6 +259,23 @@ fn a_non_empty_data_dir_is_refused_without_force_and_wiped_with_it() {
     assert!(!dir.path().join("precious.txt").exists(), "--force wiped the folder");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("every valid person is in the result exactly once"), "{stdout}");
+    assert!(!stdout.contains("Social service"), "no social service after a CAF's flow: {stdout}");
+}
+
+#[test]
+fn a_cpam_demo_says_in_words_what_the_social_service_did() {
+    let output = passerelle().args(["demo", "--requester", "cpam", "--persons", "20"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for words in [
+        "Social service (norm 43)",
+        "ssa-13 (carsat-sud-est) offered its service to the 20 persons of cpam-13's contact list, in rank order",
+        "accepted      6",
+        "✓ 6 case files opened, one per acceptance",
+        "values that stayed behind most often",
+    ] {
+        assert!(stdout.contains(words), "`{words}` in {stdout}");
+    }
 }
 
 #[test]

@@ -2,7 +2,18 @@
 //! them): a self-contained HTML page in French, with a print stylesheet and no script, rendered
 //! from the [`AccessAnswer`] alone (a pure function: the headless-browser harness prints it to
 //! PDF). Every value is escaped.
+//!
+//! What a person must read on it, in this order: whom it is about (their name), who holds the
+//! file and since when (the attached body, its social service, the opening date), how long it is
+//! kept, everything it holds, the change history (who changed which field when — no value),
+//! and their rights — access, rectification (art. 39, 40 of the 1978 law), objection for
+//! legitimate reasons (art. 38), the plain refusal of the archive — and where to exercise them:
+//! with the director of the attached body, at its social service (the norm's "information des
+//! personnes"). A screen-only line asks the agent to print it; it never reaches the paper.
+//! Dates are shown `jj/mm/aaaa` (the UTC day of the stored timestamps); the values' codes are
+//! shown as stored.
 
+use passerelle_social_file::FIELDS;
 use serde_json::Value;
 
 use crate::service::views::AccessAnswer;
@@ -76,6 +87,7 @@ fn value_html(value: &Value) -> String {
         Value::Null => String::new(),
         Value::Bool(true) => "oui".to_owned(),
         Value::Bool(false) => "non".to_owned(),
+        Value::String(s) if is_day(s) => nowrap(&fr_date(s)),
         Value::String(s) => escape(s).replace('\n', "<br>"),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => {
@@ -96,6 +108,64 @@ fn state(s: FileState) -> &'static str {
     }
 }
 
+/// The French name of a history entry's kind.
+fn change_kind(kind: &str) -> &str {
+    match kind {
+        "update" => "mise à jour",
+        "rectification" => "rectification (droit de rectification)",
+        other => other,
+    }
+}
+
+/// The French name of an action's purpose, a contact's channel, an offer's kind or theme
+/// (the views' codes); an unknown code as it is.
+fn activity_word(code: &str) -> &str {
+    match code {
+        "relationship_and_offers" => "Relation avec la personne et offres de service (A.1)",
+        "precariousness_support" => "Accompagnement d'une personne en risque de précarité (A.2)",
+        "letter" => "courrier",
+        "email" => "courriel",
+        "phone" => "téléphone",
+        "phone_message" => "message téléphonique",
+        "visit" => "visite ou accueil",
+        "teleservice" => "téléservice",
+        "individual" => "individuelle",
+        "collective" => "collective",
+        "falls_prevention" => "prévention des chutes",
+        "ageing_well" => "bien vieillir",
+        "home_help" => "aide à domicile",
+        "housing_adaptation" => "adaptation du logement",
+        "access_to_rights" => "accès aux droits",
+        "access_to_care" => "accès aux soins",
+        "job_retention" => "maintien dans l'emploi",
+        "caregiver_support" => "soutien des aidants",
+        "return_home_after_hospital" => "retour à domicile après hospitalisation",
+        other => other,
+    }
+}
+
+/// Whether a text is a day `YYYY-MM-DD`.
+fn is_day(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// A stored date or RFC 3339 timestamp as `jj/mm/aaaa` (its UTC day); anything else as it is.
+fn fr_date(text: &str) -> String {
+    match text.get(..10).filter(|day| is_day(day)) {
+        Some(day) => format!("{}/{}/{}", &day[8..10], &day[5..7], &day[..4]),
+        None => text.to_owned(),
+    }
+}
+
+/// A text that must not break across lines (a date, an agent id: Chromium breaks at hyphens).
+fn nowrap(text: &str) -> String {
+    format!("<span class=\"nw\">{}</span>", escape(text))
+}
+
 fn right(kind: RightKind) -> &'static str {
     match kind {
         RightKind::Access => "Accès",
@@ -108,7 +178,8 @@ fn right(kind: RightKind) -> &'static str {
 const STYLE: &str = "body{font-family:serif;margin:2em;color:#000}h1{font-size:1.5em}h2{font-size:1.2em;\
 border-bottom:1px solid #000;margin-top:1.5em}table{border-collapse:collapse;width:100%}th,td{border:1px solid \
 #888;padding:.3em;text-align:left;vertical-align:top}th{width:35%}ul{margin:0;padding-left:1.2em}\
-@media print{body{margin:0}h2{page-break-after:avoid}tr{page-break-inside:avoid}}@page{size:A4;margin:2cm}";
+.ecran{border:1px dashed #888;padding:.5em}.nw{white-space:nowrap}@media print{body{margin:0}.ecran{display:none}\
+h2{page-break-after:avoid}tr{page-break-inside:avoid}}@page{size:A4;margin:2cm}";
 
 fn table(head: &[&str], rows: Vec<Vec<String>>) -> String {
     if rows.is_empty() {
@@ -126,26 +197,103 @@ fn opt(text: &Option<String>) -> String {
     text.as_deref().map(escape).unwrap_or_default()
 }
 
+/// An objection's decision in words.
+fn decision(text: &Option<String>) -> String {
+    match text.as_deref() {
+        Some("pending") => "en attente de la décision du directeur".to_owned(),
+        other => other.map(escape).unwrap_or_default(),
+    }
+}
+
+fn opt_date(text: &Option<String>) -> String {
+    text.as_deref().map(|t| nowrap(&fr_date(t))).unwrap_or_default()
+}
+
+/// The person's name as the file holds it: given names, then the family name (and the usage
+/// name) in capitals.
+fn person_name(answer: &AccessAnswer) -> String {
+    let text = |path: &str| answer.fields.get(path).and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+    let mut name = text("identity.given_names");
+    let family = text("identity.family_name").to_uppercase();
+    if !family.is_empty() {
+        name = format!("{name} {family}");
+    }
+    let usage = text("identity.usage_name").to_uppercase();
+    if !usage.is_empty() && usage != family {
+        name = format!("{name} (nom d'usage {usage})");
+    }
+    name.trim().to_owned()
+}
+
+/// Who holds the file, since when, how long it is kept.
+fn holder(answer: &AccessAnswer) -> String {
+    let body = escape(&answer.body);
+    format!(
+        "<h2>Qui détient ce dossier</h2>\
+         <p>Ce dossier est tenu par le service social ({office}) de l'organisme d'assurance maladie \
+         {body}, votre organisme de rattachement ; le responsable du traitement est son directeur. \
+         Il est ouvert depuis le {opened} ({state}) ; dernière activité le {last}. Seuls les agents \
+         de ce service individuellement habilités par le directeur le consultent, dans la limite \
+         de ce que leur mission exige.</p>\
+         <p>Durée de conservation : les données sont conservées dix-huit mois au plus après la fin \
+         de la dernière action du service social ; ensuite, sauf opposition de votre part, elles \
+         peuvent être archivées trois ans au plus, à part, pour l'évaluation des dispositifs \
+         d'intervention, puis elles sont supprimées.</p>",
+        office = escape(&answer.office),
+        opened = escape(&fr_date(&answer.opened_at)),
+        state = state(answer.state),
+        last = escape(&fr_date(&answer.last_activity_at)),
+    )
+}
+
+/// The person's rights and where to exercise them (norm 43, "information des personnes").
+fn rights_explained(answer: &AccessAnswer) -> String {
+    let body = escape(&answer.body);
+    format!(
+        "<h2>Vos droits et où les exercer</h2>\
+         <ul>\
+         <li><strong>Droit d'accès</strong> (article 39 de la loi du 6 janvier 1978) : ce document \
+         vous donne tout ce que le service social détient sur vous.</li>\
+         <li><strong>Droit de rectification</strong> (article 40) : si une donnée est inexacte ou \
+         incomplète, vous pouvez demander qu'elle soit corrigée ; la nouvelle valeur remplace \
+         l'ancienne, qui n'est pas conservée, et l'historique garde seulement qui a modifié quelle \
+         donnée et quand.</li>\
+         <li><strong>Droit d'opposition</strong> (article 38) : vous pouvez vous opposer, pour des \
+         motifs légitimes, au traitement de vos données ; le directeur décide ; s'il fait droit à \
+         votre demande, l'action du service social s'arrête et votre dossier est supprimé.</li>\
+         <li><strong>Refus de l'archivage</strong> : sans avoir à le motiver, vous pouvez refuser \
+         que votre dossier soit archivé ; il est alors supprimé à la fin de sa durée de \
+         conservation.</li>\
+         </ul>\
+         <p>Ces droits s'exercent auprès du directeur de votre organisme de rattachement \
+         ({body}), auprès de son service social ({office}).</p>",
+        office = escape(&answer.office),
+    )
+}
+
 /// The printable page of a rights access.
 pub fn access_page(answer: &AccessAnswer) -> String {
     let mut html = String::new();
     html.push_str("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">");
     html.push_str("<title>Droit d'accès — dossier du service social</title>");
     html.push_str(&format!("<style>{STYLE}</style></head><body>"));
+    html.push_str(
+        "<p class=\"ecran\">Page à imprimer (Ctrl+P) et à remettre à la personne ; cette ligne ne \
+         s'imprime pas.</p>",
+    );
     html.push_str("<h1>Droit d'accès : données détenues par le service social</h1>");
     html.push_str(&format!(
-        "<p>Organisme : {} — service : {}. Dossier {} ({}), ouvert le {}, dernière activité le {}. \
-         Document établi le {}.</p>",
-        escape(&answer.body),
-        escape(&answer.office),
+        "<p>Personne concernée : <strong>{}</strong>. Dossier {}. Document établi le {}.</p>",
+        escape(&person_name(answer)),
         escape(&answer.file),
-        state(answer.state),
-        escape(&answer.opened_at),
-        escape(&answer.last_activity_at),
-        escape(&answer.produced_at),
+        escape(&fr_date(&answer.produced_at)),
     ));
+    html.push_str(&holder(answer));
     html.push_str("<h2>Données du dossier</h2>");
-    let rows = answer.fields.iter().map(|(path, value)| vec![escape(label(path)), value_html(value)]).collect();
+    // In the catalogue's order (identity first, as the norm lists its items), then anything else.
+    let catalogued = FIELDS.iter().filter_map(|f| answer.fields.get_key_value(f.path));
+    let other = answer.fields.iter().filter(|(path, _)| passerelle_social_file::field(path).is_none());
+    let rows = catalogued.chain(other).map(|(path, value)| vec![escape(label(path)), value_html(value)]).collect();
     html.push_str(&table(&["Donnée", "Valeur"], rows));
     html.push_str("<h2>Actions et contacts</h2>");
     let rows = answer
@@ -155,9 +303,16 @@ pub fn access_page(answer: &AccessAnswer) -> String {
             let contacts: Vec<String> = a
                 .contacts
                 .iter()
-                .map(|c| format!("{} — {} ({})", opt(&c.date), escape(&c.channel), escape(&c.agent)))
+                .map(|c| {
+                    format!(
+                        "{} — {} (agent {})",
+                        opt_date(&c.date),
+                        escape(activity_word(&c.channel)),
+                        nowrap(&c.agent)
+                    )
+                })
                 .collect();
-            vec![escape(&a.purpose), opt(&a.start), opt(&a.end), contacts.join("<br>")]
+            vec![escape(activity_word(&a.purpose)), opt_date(&a.start), opt_date(&a.end), contacts.join("<br>")]
         })
         .collect();
     html.push_str(&table(&["Action", "Début", "Fin", "Contacts"], rows));
@@ -166,8 +321,8 @@ pub fn access_page(answer: &AccessAnswer) -> String {
         .offers
         .iter()
         .map(|o| {
-            let sessions: Vec<String> = o.sessions.iter().map(|s| opt(&s.date)).collect();
-            vec![escape(&o.kind), escape(&o.theme), sessions.join(", ")]
+            let sessions: Vec<String> = o.sessions.iter().map(|s| opt_date(&s.date)).collect();
+            vec![escape(activity_word(&o.kind)), escape(activity_word(&o.theme)), sessions.join(", ")]
         })
         .collect();
     html.push_str(&table(&["Nature", "Thème", "Séances"], rows));
@@ -176,16 +331,25 @@ pub fn access_page(answer: &AccessAnswer) -> String {
     let rows = answer
         .history
         .iter()
-        .map(|h| vec![escape(label(&h.field)), escape(&h.kind), escape(&h.agent), escape(&h.at)])
+        .map(|h| vec![escape(label(&h.field)), escape(change_kind(&h.kind)), nowrap(&h.agent), nowrap(&fr_date(&h.at))])
         .collect();
     html.push_str(&table(&["Donnée", "Nature", "Agent", "Date"], rows));
     html.push_str("<h2>Demandes d'exercice des droits</h2>");
     let rows = answer
         .rights
         .iter()
-        .map(|r| vec![right(r.kind).to_owned(), escape(&r.at), escape(&r.agent), opt(&r.reasons), opt(&r.decision)])
+        .map(|r| {
+            vec![
+                right(r.kind).to_owned(),
+                nowrap(&fr_date(&r.at)),
+                nowrap(&r.agent),
+                opt(&r.reasons),
+                decision(&r.decision),
+            ]
+        })
         .collect();
     html.push_str(&table(&["Demande", "Date", "Agent", "Motifs", "Décision"], rows));
+    html.push_str(&rights_explained(answer));
     html.push_str("</body></html>\n");
     html
 }
@@ -221,5 +385,18 @@ mod tests {
         assert!(page.contains("Nom de famille") && page.contains("Niveau GIR"), "{page}");
         assert!(page.contains("Testard &lt;b&gt;") && !page.contains("<b>"), "escaped");
         assert!(page.contains("@media print") && !page.to_lowercase().contains("<script"));
+        assert!(page.contains("Personne concernée : <strong>TESTARD &lt;B&gt;</strong>"), "{page}");
+        assert!(page.contains("ouvert depuis le 01/12/2026"), "since when: {page}");
+        assert!(page.contains("directeur de votre organisme de rattachement (carsat-sud-est)"), "{page}");
+        assert!(page.contains("class=\"ecran\"") && page.contains(".ecran{display:none}"), "screen only");
+    }
+
+    #[test]
+    fn dates_read_as_a_person_writes_them() {
+        assert_eq!(fr_date("2026-12-07T10:00:00Z"), "07/12/2026");
+        assert_eq!(fr_date("2026-01-31"), "31/01/2026");
+        assert_eq!(fr_date("soon"), "soon");
+        assert_eq!(fr_date("2026/01/31"), "2026/01/31");
+        assert_eq!(fr_date("2026-1a-31"), "2026-1a-31");
     }
 }

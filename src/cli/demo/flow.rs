@@ -421,6 +421,7 @@ async fn submit_and_follow(
         bodies,
         complete,
         purge,
+        social_service: None,
         stages: Vec::new(),
         total_seconds: 0.0,
         data_dir: layout.root().display().to_string(),

@@ -1,7 +1,8 @@
 //! The demo's folder: `population/` (the synthetic files), `requester/`, `observatory/` and
 //! `responder-<body>/` (each party's own state, as separate deployments would keep it: the
-//! folders of a `passerelle_party::Deployment` rooted here), in `--data-dir` or a temporary
-//! folder deleted at the end.
+//! folders of a `passerelle_party::Deployment` rooted here), and with a CPAM requesting
+//! `social-service/` (the social service's case files), in `--data-dir` or a temporary folder
+//! deleted at the end.
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,11 @@ impl Layout {
     /// The requester's store (`data/`) and result files (`out/`).
     pub fn requester(&self) -> PathBuf {
         self.root.join("requester")
+    }
+
+    /// The social service's folder (`--requester cpam`): its store in `data/`.
+    pub fn social_service(&self) -> PathBuf {
+        self.root.join("social-service")
     }
 }
 

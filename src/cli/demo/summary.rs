@@ -27,6 +27,9 @@ pub struct Summary {
     /// Every case answered by every body it solicited.
     pub complete: bool,
     pub purge: PurgeSummary,
+    /// The social service's walk of the contact list (`--requester cpam`); none for a CAF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub social_service: Option<SocialServiceSummary>,
     pub stages: Vec<StageTime>,
     pub total_seconds: f64,
     /// The folder of the run, and whether it was deleted at the end.
@@ -133,6 +136,44 @@ pub struct PurgeSummary {
     pub observatory_cases: BTreeMap<String, u64>,
 }
 
+/// The social service's walk of the contact list (norm 43): the offers by outcome, the case
+/// files opened, the decree values that stayed behind. Counts and codes only.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SocialServiceSummary {
+    /// The hosting body (the territory's CARSAT) and the social service's office.
+    pub body: String,
+    pub office: String,
+    /// The requester office whose contact list it walked.
+    pub requester_office: String,
+    /// The social worker who made the offers (an agent id).
+    pub worker: String,
+    /// Offers made, one per person of the contact list, in rank order; and by outcome.
+    pub offers: u64,
+    pub accepted: u64,
+    pub declined: u64,
+    pub no_reply: u64,
+    /// Case files opened on an acceptance.
+    pub files_opened: u64,
+    /// Case files in the social service's store at the end.
+    pub files_in_store: u64,
+    /// Decree values with no home in the norm, which stayed at the requester: by decree code,
+    /// the most frequent first.
+    pub left_behind: Vec<LeftBehind>,
+    /// One offer per listed person, the outcomes add up to the offers, and the store holds one
+    /// file per acceptance — none for a person who declined or did not reply.
+    pub adds_up: bool,
+}
+
+/// A decree value that stayed behind, and for how many of the persons who accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftBehind {
+    pub code: String,
+    pub persons: u64,
+}
+
+/// How many of the values left behind the sentences name.
+const LEFT_BEHIND_SHOWN: usize = 5;
+
 /// The summary as sentences.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -220,6 +261,9 @@ pub fn render(s: &Summary) -> String {
     } else {
         let _ = writeln!(out, "  NOT purged: the observatory still holds the case's payloads");
     }
+    if let Some(w) = &s.social_service {
+        render_social_service(&mut out, w);
+    }
     let _ = writeln!(out, "\nStages");
     for t in &s.stages {
         let _ = writeln!(out, "  {:<14} {:>8.2} s", t.stage, t.seconds);
@@ -242,4 +286,35 @@ pub fn render(s: &Summary) -> String {
         }
     }
     out
+}
+
+/// The social service's part of the sentences.
+fn render_social_service(out: &mut String, w: &SocialServiceSummary) {
+    let _ = writeln!(out, "\nSocial service (norm 43)");
+    let _ = writeln!(
+        out,
+        "  {} ({}) offered its service to the {} persons of {}'s contact list, in rank order",
+        w.office, w.body, w.offers, w.requester_office
+    );
+    let _ = writeln!(out, "  accepted {:>6}   declined {:>6}   no reply {:>6}", w.accepted, w.declined, w.no_reply);
+    if w.adds_up {
+        let _ = writeln!(
+            out,
+            "  ✓ {} case files opened, one per acceptance; nobody who declined or did not reply is in its store",
+            w.files_opened
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  ✗ it does not add up: {} files opened, {} in the store, for {} acceptances",
+            w.files_opened, w.files_in_store, w.accepted
+        );
+    }
+    if w.left_behind.is_empty() {
+        let _ = writeln!(out, "  every decree value found a home in the norm's categories");
+    } else {
+        let shown: Vec<String> =
+            w.left_behind.iter().take(LEFT_BEHIND_SHOWN).map(|l| format!("{} ({})", l.code, l.persons)).collect();
+        let _ = writeln!(out, "  values that stayed behind most often (no home in the norm): {}", shown.join(", "));
+    }
 }

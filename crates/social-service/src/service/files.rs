@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::views::*;
 use super::{Result, SocialService, SocialServiceError, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use crate::requester_client::{AcceptedPerson, Outcome, OutcomeRequest, Worklist, WorklistQuery};
+use crate::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer, OutcomeRequest, Worklist, WorklistQuery};
 use crate::store::{rfc3339, ChangeEntryRow, FileRow, FileState, NewFile};
 
 fn refused(message: impl Into<String>) -> SocialServiceError {
@@ -66,20 +66,37 @@ impl SocialService {
     /// `agent`; nothing stored here. Recorded as a read of each case listed.
     pub async fn worklist(&self, agent: &str, query: &WorklistQuery) -> Result<Worklist> {
         let page = self.requester().worklist(agent, query).await?;
-        let cases: BTreeSet<String> = page.entries.iter().map(|e| e.case.to_string()).collect();
-        let entries: Vec<_> = cases.iter().map(|c| self.entry(agent, AccessKind::Read, c, None)).collect();
-        self.record(&entries)?;
+        self.worklist_read(agent, &page)?;
         Ok(page)
     }
 
-    /// Records an offer's outcome at the requester for `agent`; for `accepted`, opens the
-    /// person's file (or finds the one they have). A declined or unanswered offer writes
-    /// nothing to this store.
+    /// Records `agent`'s read of a worklist page the requester gave: a read of each case
+    /// listed. [`Self::worklist`] calls it after the requester's API, and a caller holding the
+    /// requester in process (the demo) after `Requester::worklist`.
+    pub fn worklist_read(&self, agent: &str, page: &Worklist) -> Result<()> {
+        let cases: BTreeSet<String> = page.entries.iter().map(|e| e.case.to_string()).collect();
+        let entries: Vec<_> = cases.iter().map(|c| self.entry(agent, AccessKind::Read, c, None)).collect();
+        self.record(&entries)
+    }
+
+    /// Records an offer's outcome at the requester for `agent`, then [`Self::apply_outcome`]:
+    /// for `accepted`, opens the person's file (or finds the one they have). A declined or
+    /// unanswered offer writes nothing to this store.
     pub async fn outcome(&self, agent: &str, request: &OutcomeRequest) -> Result<OutcomeView> {
         if passerelle_protocol::value::parse_date(&request.date).is_none() {
             return Err(refused("the outcome's date is not a date YYYY-MM-DD"));
         }
         let answer = self.requester().outcome(agent, request).await?;
+        self.apply_outcome(agent, &answer)
+    }
+
+    /// What this social service does with an outcome the requester has recorded for `agent`
+    /// (its answer, as [`Self::outcome`] receives it): for `accepted`, opens the file of the
+    /// person the answer carries, or finds the one they have (a create, or a read, in the access
+    /// log); otherwise only an update of the case is logged, and nothing enters the store. The
+    /// one open-from-outcome path: [`Self::outcome`] calls it after the requester's API, and a
+    /// caller holding the requester in process (the demo) after `record_offer_outcome`.
+    pub fn apply_outcome(&self, agent: &str, answer: &OutcomeAnswer) -> Result<OutcomeView> {
         let mut view = OutcomeView {
             format: OFFER_OUTCOME_FORMAT.to_owned(),
             case: answer.case.to_string(),
