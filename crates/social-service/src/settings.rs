@@ -163,7 +163,7 @@ mod tests {
     fn a_witness_is_refused_with_the_reason() {
         let e = load(&format!("{BASE}[trails]\nwitness = 'carsat-sud-est'\n")).unwrap().validate().unwrap_err();
         assert_eq!(e.key, "trails.witness");
-        assert!(e.message.contains("no broker"), "{e}");
+        assert!(e.message.contains("does not speak on RabbitMQ"), "{e}");
     }
 
     #[test]
