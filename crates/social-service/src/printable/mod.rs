@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(euros(5), "0,05\u{a0}€");
         assert_eq!(euros(123_456_789), "1\u{a0}234\u{a0}567,89\u{a0}€");
         assert_eq!(euros(99_900), "999,00\u{a0}€");
-        assert_eq!(euros(-1_000_00), "-1\u{a0}000,00\u{a0}€");
+        assert_eq!(euros(-100_000), "-1\u{a0}000,00\u{a0}€");
     }
 
     #[test]

@@ -102,6 +102,16 @@ fn capitalised(text: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
+/// A period in words: "du 30/08/2024 au 25/06/2025", "depuis le …", "jusqu'au …".
+fn span(start: Option<String>, end: Option<String>) -> Option<String> {
+    match (start, end) {
+        (Some(start), Some(end)) => Some(format!("du {start} au {end}")),
+        (Some(start), None) => Some(format!("depuis le {start}")),
+        (None, Some(end)) => Some(format!("jusqu'au {end}")),
+        (None, None) => None,
+    }
+}
+
 /// One record of a list as one line, its parts in the order a person reads them.
 fn record_line(kind: RecordKind, record: &Map<String, Value>, calendar: &LegalCalendar) -> String {
     let text = |key: &str| record.get(key).and_then(Value::as_str).map(|t| escape(t.trim())).filter(|t| !t.is_empty());
@@ -163,18 +173,18 @@ fn record_line(kind: RecordKind, record: &Map<String, Value>, calendar: &LegalCa
             [code("kind").map(|k| capitalised(&k)), code("status"), since, body].into_iter().flatten().collect()
         }
         RecordKind::PreventionAid => {
-            let start = day("start").map(|d| format!("du {d}"));
-            let end = day("end").map(|d| format!("au {d}"));
-            [code("kind").map(|k| capitalised(&k)), code("status"), start, end, amount("amount_cents")]
+            let when = span(day("start"), day("end"));
+            [code("kind").map(|k| capitalised(&k)), code("status"), when, amount("amount_cents")]
                 .into_iter()
                 .flatten()
                 .collect()
         }
         RecordKind::SickLeave => {
-            let start = day("start").map(|d| format!("du {d}"));
-            let end = day("end").map(|d| format!("au {d}"));
             let daily = amount("daily_allowance_cents").map(|a| format!("indemnité journalière {a}"));
-            [code("risk").map(|r| capitalised(&r)), start, end, daily].into_iter().flatten().collect()
+            [code("risk").map(|r| capitalised(&r)), span(day("start"), day("end")), daily]
+                .into_iter()
+                .flatten()
+                .collect()
         }
         RecordKind::PensionPayment => {
             let how_much = [amount("amount_cents"), code("period")].into_iter().flatten().collect::<Vec<_>>();
@@ -189,4 +199,46 @@ fn record_line(kind: RecordKind, record: &Map<String, Value>, calendar: &LegalCa
         RecordKind::PhysicalPartner => [name(), text("function")].into_iter().flatten().chain(reach()).collect(),
     };
     parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(kind: RecordKind, record: Value) -> String {
+        record_line(kind, record.as_object().unwrap(), &LegalCalendar::default())
+    }
+
+    #[test]
+    fn each_record_reads_as_a_line_of_labels_amounts_and_days() {
+        let nw = |d: &str| format!("<span class=\"nw\">{d}</span>");
+        let aid = json!({"kind": "home_care", "status": "requested", "start": "2024-08-30", "amount_cents": 52600});
+        assert_eq!(
+            line(RecordKind::PreventionAid, aid),
+            format!("Soins à domicile, demandé, depuis le {}, 526,00\u{a0}€", nw("30/08/2024"))
+        );
+        let leave =
+            json!({"risk": "work_accident", "start": "2025-01-02", "end": "2025-02-03", "daily_allowance_cents": 4512});
+        assert_eq!(
+            line(RecordKind::SickLeave, leave),
+            format!(
+                "Accident du travail, du {} au {}, indemnité journalière 45,12\u{a0}€",
+                nw("02/01/2025"),
+                nw("03/02/2025")
+            )
+        );
+        let pension = json!({"kind": "death_capital", "amount_cents": 350000, "period": "one_off"});
+        assert_eq!(line(RecordKind::PensionPayment, pension), "Capital décès, 3\u{a0}500,00\u{a0}€ en une fois");
+        let partner = json!({"nature": "local_authority", "name": "Mairie de Gap"});
+        assert_eq!(line(RecordKind::LegalPartner, partner), "Mairie de Gap (collectivité territoriale)");
+        let relation =
+            json!({"kind": "neighbour", "family_name": "Martin", "concern": "isolation", "phone": "01 99 00 00 01"});
+        assert_eq!(line(RecordKind::Relation, relation), "Voisin·e : Martin, pour isolement, tél. 01 99 00 00 01");
+        let opinion = json!({"kind": "unfit_for_post", "date": "2025-05-06"});
+        assert_eq!(
+            line(RecordKind::MedicalOpinion, opinion),
+            format!("Inaptitude au poste, avis du {}", nw("06/05/2025"))
+        );
+    }
 }
