@@ -195,6 +195,7 @@ async fn a_social_worker_opens_follows_and_a_rights_officer_prints_a_case_file_t
     assert_eq!(code, 0, "{err}");
     let html = std::fs::read_to_string(&page_path).unwrap();
     assert!(html.contains("Droit d'accès") && html.contains("Clitesta") && html.contains("Niveau GIR"));
+    assert!(html.contains("aide à domicile") && !html.contains("home_help"), "the offer's theme in French: {html}");
     assert_eq!(std::fs::metadata(&page_path).unwrap().permissions().mode() & 0o777, 0o600);
 
     let (code, out, err) = passerelle(&config, &["list", "--state", "open", "--json"]).await;

@@ -122,6 +122,28 @@ impl RecordKind {
         }
     }
 
+    /// The closed list of a key of the record's JSON object (`"relationship"` of a household
+    /// member → `Relationship`); `None` for a key that holds no code.
+    pub fn code_kind(self, key: &str) -> Option<&'static EnumKind> {
+        Some(match (self, key) {
+            (RecordKind::HouseholdMember, "relationship") => &enums::RELATIONSHIP,
+            (RecordKind::Relation, "kind") => &enums::RELATION_KIND,
+            (RecordKind::Relation, "concern") => &enums::RELATION_CONCERN,
+            (RecordKind::BudgetLine, "kind") => &enums::BUDGET_KIND,
+            (RecordKind::BudgetLine, "item") => &enums::BUDGET_ITEM,
+            (RecordKind::BudgetLine | RecordKind::PensionPayment, "period") => &enums::AMOUNT_PERIOD,
+            (RecordKind::MedicalOpinion, "kind") => &enums::MEDICAL_OPINION_KIND,
+            (RecordKind::AttachedBody, "scheme") => &enums::SCHEME,
+            (RecordKind::Benefit, "kind") => &enums::BENEFIT_KIND,
+            (RecordKind::Benefit | RecordKind::PreventionAid, "status") => &enums::BENEFIT_STATUS,
+            (RecordKind::PreventionAid, "kind") => &enums::AID_KIND,
+            (RecordKind::SickLeave, "risk") => &enums::ALLOWANCE_RISK,
+            (RecordKind::PensionPayment, "kind") => &enums::PENSION_KIND,
+            (RecordKind::LegalPartner, "nature") => &enums::PARTNER_NATURE,
+            _ => return None,
+        })
+    }
+
     /// The keys of the record's JSON object: its protobuf field names.
     pub fn keys(self) -> &'static [&'static str] {
         match self {
@@ -325,5 +347,27 @@ mod tests {
         assert_eq!(did_you_mean("religious_beliefs.denomination"), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(closest("birth_date", RecordKind::HouseholdMember.keys()), Some("birth_year"));
+    }
+
+    #[test]
+    fn the_code_keys_of_records_are_read_with_their_closed_list() {
+        let kinds = FIELDS.iter().filter_map(|f| match f.field_type {
+            FieldType::Records(kind) => Some(kind),
+            _ => None,
+        });
+        let mut coded = 0;
+        for kind in kinds {
+            let code_keys: Vec<_> = kind.keys().iter().filter_map(|k| Some((*k, kind.code_kind(k)?))).collect();
+            coded += code_keys.len();
+            let good: serde_json::Map<_, _> =
+                code_keys.iter().map(|(k, e)| (k.to_string(), serde_json::json!(e.codes()[0]))).collect();
+            assert!(crate::records::decode("x", kind, &[good.into()]).is_ok(), "{kind:?}: its codes are read");
+            for (key, _) in &code_keys {
+                let bad = serde_json::json!({ *key: "not_a_code_of_any_list" });
+                assert!(crate::records::decode("x", kind, &[bad]).is_err(), "{kind:?}.{key} holds a code");
+            }
+            assert_eq!(kind.code_kind("family_name"), None);
+        }
+        assert_eq!(coded, 16, "every code key of every record");
     }
 }

@@ -42,6 +42,13 @@ impl EnumKind {
         (1..=MAX_NUMBER).filter_map(|n| self.code(n)).collect()
     }
 
+    /// The code's French label, as a person reads it on paper (`widowed` → `veuf·ve`); `None`
+    /// for a code not of this list. The code itself stays English: it is what the wire, the JSON
+    /// and the updates carry.
+    pub fn label_fr(&self, code: &str) -> Option<&'static str> {
+        crate::labels::french(self.proto_name, code)
+    }
+
     /// "one of a, b, c", for error messages.
     pub fn expected(&self) -> String {
         format!("one of {}", self.codes().join(", "))
@@ -73,6 +80,9 @@ macro_rules! enum_kinds {
                 to_name: |n| v1::$ty::try_from(n).ok().map(|v| v.as_str_name()),
             };
         )*
+
+        /// Every closed list of the case file.
+        pub static ENUM_KINDS: &[&EnumKind] = &[$(&$konst),*];
     };
 }
 
@@ -127,5 +137,25 @@ mod tests {
                 assert_eq!(kind.code(kind.number(&code).unwrap()), Some(code));
             }
         }
+    }
+
+    #[test]
+    fn every_code_has_a_french_label_of_its_own() {
+        assert_eq!(ENUM_KINDS.len(), 28, "every closed list is listed");
+        for kind in ENUM_KINDS {
+            let codes = kind.codes();
+            assert!(!codes.is_empty(), "{kind:?} has codes");
+            let mut seen = std::collections::HashMap::new();
+            for code in codes {
+                let label = kind.label_fr(&code).unwrap_or_else(|| panic!("{kind:?}: `{code}` has no French label"));
+                assert!(!label.trim().is_empty(), "{kind:?}: `{code}` has an empty label");
+                if let Some(other) = seen.insert(label, code.clone()) {
+                    panic!("{kind:?}: `{code}` and `{other}` share the label `{label}`");
+                }
+            }
+        }
+        assert_eq!(FAMILY_SITUATION.label_fr("widowed"), Some("veuf·ve"));
+        assert_eq!(AMOUNT_PERIOD.label_fr("monthly"), Some("par mois"));
+        assert_eq!(SEX.label_fr("married"), None, "a code of another list");
     }
 }

@@ -9,6 +9,8 @@
 //! - [`update`]: a field path and a typed JSON value applied to a file, an unknown field refused
 //!   by name, a value of another type refused with the type expected; the history entry keeps
 //!   who changed which field when, never a value;
+//! - [`enums`]: the closed lists, their English codes and their French labels
+//!   ([`EnumKind::label_fr`]), what a person reads on paper;
 //! - [`file_json()`]: the file as JSON keyed by catalogue path, the reverse of [`Update::parse`];
 //! - [`mapping`]: the decree's values (Décret n° 2017-334, art. 2) carried into a new file when a
 //!   person accepts the offer, and those with no home in the norm left behind.
@@ -16,9 +18,10 @@
 
 pub mod activity;
 pub mod catalogue;
-mod enums;
+pub mod enums;
 mod export;
 mod json;
+mod labels;
 pub mod mapping;
 mod records;
 mod text;
@@ -27,7 +30,7 @@ mod validate;
 
 pub use activity::{validate_action, validate_offer};
 pub use catalogue::{did_you_mean, field, fields_markdown, FieldInfo, FieldPath, FieldType, RecordKind, FIELDS};
-pub use enums::EnumKind;
+pub use enums::{EnumKind, ENUM_KINDS};
 pub use export::file_json;
 pub use mapping::{mapping_markdown, mapping_table, open_from_decree, DecreeIdentity, MappingRow};
 pub use text::{TextKind, MAX_ASSESSMENT_CHARS};

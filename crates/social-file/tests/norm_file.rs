@@ -414,5 +414,9 @@ fn the_readme_prints_the_mapping_table() {
 #[test]
 fn the_readme_prints_the_case_files_fields() {
     let table = readme_table("### The case file's fields");
-    assert_eq!(table, passerelle_social_file::fields_markdown(), "README out of date: paste `fields_markdown()` under the heading");
+    assert_eq!(
+        table,
+        passerelle_social_file::fields_markdown(),
+        "README out of date: paste `fields_markdown()` under the heading"
+    );
 }

@@ -4,14 +4,16 @@
 //! printed to PDF — and the printed text read as the person reads it: their name, who holds the
 //! file and since when, a value of every filled field, the history with agent and date but no
 //! value, their rights and where to exercise them, accents intact, and nothing of what is
-//! meant for the screen only.
+//! meant for the screen only. Every value as a person reads it: the closed lists' codes by their
+//! French labels, amounts in euros, no code and no record key on the paper.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use passerelle_protocol::rules::SystemClock;
-use passerelle_social_file::file_json;
-use passerelle_social_service::printable::access_page;
+use passerelle_social_file::enums::FAMILY_SITUATION;
+use passerelle_social_file::{field, file_json, FieldType, RecordKind, ENUM_KINDS};
+use passerelle_social_service::printable::{access_page, euros};
 use passerelle_social_service::service::views::{ContactRequest, FieldUpdate};
 use passerelle_social_service::store::NewFile;
 use passerelle_social_service::{SocialService, SocialServiceSettings};
@@ -25,35 +27,81 @@ const NEW_EMAIL: &str = "nouvelle.adresse@example.org";
 const NEW_ADDRESS: &str = "12 place de l'Église\n13001 Marseille";
 
 /// The synthetic file with the most fields filled among the first hundred (one with an
-/// e-mail and a postal address, which the test replaces).
+/// e-mail and a postal address, which the test replaces, a family situation and budget lines).
 fn rich_file() -> SyntheticFile {
     files(43, 100)
         .filter(|f| {
             let fields = file_json(&f.file);
-            fields.contains_key("contacts.email") && fields.contains_key("contacts.postal_address")
+            ["contacts.email", "contacts.postal_address", "family.situation", "budget.lines"]
+                .iter()
+                .all(|path| fields.contains_key(*path))
         })
         .max_by_key(|f| file_json(&f.file).len())
         .expect("a synthetic file with an e-mail and an address")
 }
 
-/// A word a person would find of a field's value on paper: the longest run of letters and
-/// digits of its texts and numbers (a long value may wrap, a word does not).
-fn word_of(value: &Value) -> Option<String> {
+/// What a person would find of a field's value on paper: the longest run of letters and digits
+/// of its texts (a long value may wrap, a word does not), the French label of each of its codes
+/// and each of its amounts in euros — each a phrase whose words are printed in order.
+fn phrases_of(path: &str, value: &Value) -> (Vec<String>, Option<String>) {
     let mut words = Vec::new();
-    words_of(value, &mut words);
-    words.into_iter().max_by_key(|w| w.chars().count())
+    let mut phrases = Vec::new();
+    match (field(path).map(|f| f.field_type), value) {
+        (Some(FieldType::Enum(kind) | FieldType::EnumList(kind)), _) => {
+            let codes = value.as_array().cloned().unwrap_or_else(|| vec![value.clone()]);
+            phrases.extend(codes.iter().map(|c| kind.label_fr(c.as_str().unwrap()).expect("a label").to_owned()));
+        }
+        (Some(FieldType::Records(kind)), Value::Array(records)) => {
+            for (key, v) in records.iter().flat_map(|r| r.as_object().unwrap()) {
+                record_value(kind, key, v, &mut words, &mut phrases);
+            }
+        }
+        _ => words_of(value, &mut words),
+    }
+    (phrases, words.into_iter().max_by_key(|w| w.chars().count()))
+}
+
+fn record_value(kind: RecordKind, key: &str, value: &Value, words: &mut Vec<String>, phrases: &mut Vec<String>) {
+    if let Some(list) = kind.code_kind(key) {
+        phrases.push(list.label_fr(value.as_str().unwrap()).expect("a label").to_owned());
+    } else if key.ends_with("_cents") {
+        phrases.push(euros(value.as_i64().unwrap()));
+    } else if value.is_string() {
+        words_of(value, words);
+    }
 }
 
 fn words_of(value: &Value, out: &mut Vec<String>) {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        Value::Bool(b) => (if *b { "oui" } else { "non" }).to_owned(),
+        Value::Bool(b) => (if *b { "Oui" } else { "Non" }).to_owned(),
         Value::Array(items) => return items.iter().for_each(|i| words_of(i, out)),
         Value::Object(map) => return map.values().for_each(|v| words_of(v, out)),
         Value::Null => return,
     };
     out.extend(text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned));
+}
+
+/// Whether the words of `phrase` appear in `text` in that order, punctuation around a word and
+/// case aside (a label ends a clause: "accordé,"; begins a line: "Régime général").
+fn printed(text: &str, phrase: &str) -> bool {
+    let bare = |w: &str| w.trim_matches(|c: char| ",;:()".contains(c)).to_lowercase();
+    let mut words = text.split_whitespace().map(bare);
+    phrase.split_whitespace().map(bare).all(|wanted| words.any(|w| w == wanted))
+}
+
+/// The codes of the closed lists and the record keys that must never reach the paper: every
+/// code but those that are also a word of some French label (`association`, `rsa` of "RSA").
+fn raw_codes() -> Vec<String> {
+    let label_words: std::collections::HashSet<String> = ENUM_KINDS
+        .iter()
+        .flat_map(|k| k.codes().into_iter().map(move |c| k.label_fr(&c).unwrap()))
+        .flat_map(|l| l.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect::<Vec<_>>())
+        .collect();
+    let codes = ENUM_KINDS.iter().flat_map(|k| k.codes()).filter(|c| !label_words.contains(c));
+    let keys = ["amount_cents", "daily_allowance_cents", "birth_year", "given_names", "family_name", "member"];
+    codes.chain(keys.iter().map(|k| k.to_string())).collect()
 }
 
 /// The text with every run of white space as one space (lines of a paragraph joined).
@@ -151,9 +199,18 @@ fn check_printed(text: &str, fields: &serde_json::Map<String, Value>, old_email:
     // A value of every filled field, the changed ones with their new value; the old one nowhere.
     let data = section(text, "Données du dossier", "Actions et contacts");
     for (path, value) in fields {
-        let word = word_of(value).unwrap_or_else(|| panic!("{path} has a value"));
-        assert!(data.contains(&word), "{path}: `{word}` printed in {data}");
+        let (phrases, word) = phrases_of(path, value);
+        assert!(!phrases.is_empty() || word.is_some(), "{path} has a value");
+        if let Some(word) = word {
+            assert!(data.contains(&word), "{path}: `{word}` printed in {data}");
+        }
+        for phrase in phrases {
+            assert!(printed(data, &squash(&phrase)), "{path}: `{phrase}` printed in {data}");
+        }
     }
+    let situation = FAMILY_SITUATION.label_fr(fields["family.situation"].as_str().unwrap()).unwrap();
+    assert!(data.contains(situation), "the family situation in French: `{situation}` in {data}");
+    assert!(data.contains(" €"), "amounts in euros: {data}");
     assert!(data.contains(NEW_EMAIL) && data.contains("Église"), "the new values, accents intact: {data}");
     assert!(!text.contains(old_email), "a replaced value is not kept, nor printed");
 
@@ -189,4 +246,8 @@ fn check_printed(text: &str, fields: &serde_json::Map<String, Value>, old_email:
     for code in ["relationship_and_offers", "update", "pending"] {
         assert!(!text.contains(code), "`{code}`: the page speaks French");
     }
+    let tokens: std::collections::HashSet<&str> =
+        text.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|t| !t.is_empty()).collect();
+    let raw: Vec<String> = raw_codes().into_iter().filter(|c| tokens.contains(c.as_str())).collect();
+    assert!(raw.is_empty(), "no code and no record key on paper, found {raw:?} in {text}");
 }

@@ -43,6 +43,7 @@ impl SocialService {
             offers: view.offers,
             history,
             rights,
+            time_zone: self.settings().trails.time_zone,
         })
     }
 

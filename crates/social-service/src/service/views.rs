@@ -2,6 +2,7 @@
 //! (docs/JSON.md). Closed lists are their text codes (`visit`, `falls_prevention`), dates
 //! `YYYY-MM-DD`, times RFC 3339.
 
+use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::value::format_date;
 use passerelle_social_file::v1;
 use serde::{Deserialize, Serialize};
@@ -223,6 +224,10 @@ pub struct AccessAnswer {
     /// Who changed which field when — never a value.
     pub history: Vec<ChangeRow>,
     pub rights: Vec<RightRecord>,
+    /// The body's legal time zone (`[trails] time_zone`): the printable page dates the stored
+    /// timestamps by their day there. Absent from an older answer: `Europe/Paris`.
+    #[serde(default)]
+    pub time_zone: LegalCalendar,
 }
 
 /// A rights request recorded.

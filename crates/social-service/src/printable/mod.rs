@@ -10,11 +10,19 @@
 //! legitimate reasons (art. 38), the plain refusal of the archive — and where to exercise them:
 //! with the director of the attached body, at its social service (the norm's "information des
 //! personnes"). A screen-only line asks the agent to print it; it never reaches the paper.
-//! Dates are shown `jj/mm/aaaa` (the UTC day of the stored timestamps); the values' codes are
-//! shown as stored.
+//! Values are shown as a person reads them ([`values`]): French labels for the codes of the
+//! closed lists, one line a record, euros, Oui/Non, and dates `jj/mm/aaaa` in the body's legal
+//! time zone (the answer's `time_zone`, from the service's `[trails] time_zone`).
 
+mod values;
+
+use passerelle_protocol::calendar::LegalCalendar;
+use passerelle_social_file::enums::{ACTION_PURPOSE, CONTACT_CHANNEL, OFFER_KIND, OFFER_THEME};
 use passerelle_social_file::FIELDS;
 use serde_json::Value;
+
+pub use values::{euros, fr_date};
+use values::{field_html, label as code_label, nowrap};
 
 use crate::service::views::AccessAnswer;
 use crate::store::{FileState, RightKind};
@@ -80,27 +88,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A JSON value of the file, in words: texts as they are, lists one item a line, records as
-/// `key: value` pairs.
-fn value_html(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::Bool(true) => "oui".to_owned(),
-        Value::Bool(false) => "non".to_owned(),
-        Value::String(s) if is_day(s) => nowrap(&fr_date(s)),
-        Value::String(s) => escape(s).replace('\n', "<br>"),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => {
-            let lis: Vec<String> = items.iter().map(|i| format!("<li>{}</li>", value_html(i))).collect();
-            format!("<ul>{}</ul>", lis.join(""))
-        }
-        Value::Object(map) => {
-            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{} : {}", escape(k), value_html(v))).collect();
-            pairs.join(" ; ")
-        }
-    }
-}
-
 fn state(s: FileState) -> &'static str {
     match s {
         FileState::Open => "ouvert",
@@ -115,55 +102,6 @@ fn change_kind(kind: &str) -> &str {
         "rectification" => "rectification (droit de rectification)",
         other => other,
     }
-}
-
-/// The French name of an action's purpose, a contact's channel, an offer's kind or theme
-/// (the views' codes); an unknown code as it is.
-fn activity_word(code: &str) -> &str {
-    match code {
-        "relationship_and_offers" => "Relation avec la personne et offres de service (A.1)",
-        "precariousness_support" => "Accompagnement d'une personne en risque de précarité (A.2)",
-        "letter" => "courrier",
-        "email" => "courriel",
-        "phone" => "téléphone",
-        "phone_message" => "message téléphonique",
-        "visit" => "visite ou accueil",
-        "teleservice" => "téléservice",
-        "individual" => "individuelle",
-        "collective" => "collective",
-        "falls_prevention" => "prévention des chutes",
-        "ageing_well" => "bien vieillir",
-        "home_help" => "aide à domicile",
-        "housing_adaptation" => "adaptation du logement",
-        "access_to_rights" => "accès aux droits",
-        "access_to_care" => "accès aux soins",
-        "job_retention" => "maintien dans l'emploi",
-        "caregiver_support" => "soutien des aidants",
-        "return_home_after_hospital" => "retour à domicile après hospitalisation",
-        other => other,
-    }
-}
-
-/// Whether a text is a day `YYYY-MM-DD`.
-fn is_day(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-/// A stored date or RFC 3339 timestamp as `jj/mm/aaaa` (its UTC day); anything else as it is.
-fn fr_date(text: &str) -> String {
-    match text.get(..10).filter(|day| is_day(day)) {
-        Some(day) => format!("{}/{}/{}", &day[8..10], &day[5..7], &day[..4]),
-        None => text.to_owned(),
-    }
-}
-
-/// A text that must not break across lines (a date, an agent id: Chromium breaks at hyphens).
-fn nowrap(text: &str) -> String {
-    format!("<span class=\"nw\">{}</span>", escape(text))
 }
 
 fn right(kind: RightKind) -> &'static str {
@@ -205,8 +143,8 @@ fn decision(text: &Option<String>) -> String {
     }
 }
 
-fn opt_date(text: &Option<String>) -> String {
-    text.as_deref().map(|t| nowrap(&fr_date(t))).unwrap_or_default()
+fn opt_date(text: &Option<String>, calendar: &LegalCalendar) -> String {
+    text.as_deref().map(|t| nowrap(&fr_date(t, calendar))).unwrap_or_default()
 }
 
 /// The person's name as the file holds it: given names, then the family name (and the usage
@@ -240,9 +178,9 @@ fn holder(answer: &AccessAnswer) -> String {
          peuvent être archivées trois ans au plus, à part, pour l'évaluation des dispositifs \
          d'intervention, puis elles sont supprimées.</p>",
         office = escape(&answer.office),
-        opened = escape(&fr_date(&answer.opened_at)),
+        opened = escape(&fr_date(&answer.opened_at, &answer.time_zone)),
         state = state(answer.state),
-        last = escape(&fr_date(&answer.last_activity_at)),
+        last = escape(&fr_date(&answer.last_activity_at, &answer.time_zone)),
     )
 }
 
@@ -273,6 +211,7 @@ fn rights_explained(answer: &AccessAnswer) -> String {
 
 /// The printable page of a rights access.
 pub fn access_page(answer: &AccessAnswer) -> String {
+    let calendar = &answer.time_zone;
     let mut html = String::new();
     html.push_str("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">");
     html.push_str("<title>Droit d'accès — dossier du service social</title>");
@@ -286,14 +225,17 @@ pub fn access_page(answer: &AccessAnswer) -> String {
         "<p>Personne concernée : <strong>{}</strong>. Dossier {}. Document établi le {}.</p>",
         escape(&person_name(answer)),
         escape(&answer.file),
-        escape(&fr_date(&answer.produced_at)),
+        escape(&fr_date(&answer.produced_at, &answer.time_zone)),
     ));
     html.push_str(&holder(answer));
     html.push_str("<h2>Données du dossier</h2>");
     // In the catalogue's order (identity first, as the norm lists its items), then anything else.
     let catalogued = FIELDS.iter().filter_map(|f| answer.fields.get_key_value(f.path));
     let other = answer.fields.iter().filter(|(path, _)| passerelle_social_file::field(path).is_none());
-    let rows = catalogued.chain(other).map(|(path, value)| vec![escape(label(path)), value_html(value)]).collect();
+    let rows = catalogued
+        .chain(other)
+        .map(|(path, value)| vec![escape(label(path)), field_html(path, value, calendar)])
+        .collect();
     html.push_str(&table(&["Donnée", "Valeur"], rows));
     html.push_str("<h2>Actions et contacts</h2>");
     let rows = answer
@@ -306,13 +248,18 @@ pub fn access_page(answer: &AccessAnswer) -> String {
                 .map(|c| {
                     format!(
                         "{} — {} (agent {})",
-                        opt_date(&c.date),
-                        escape(activity_word(&c.channel)),
+                        opt_date(&c.date, calendar),
+                        code_label(&CONTACT_CHANNEL, &c.channel),
                         nowrap(&c.agent)
                     )
                 })
                 .collect();
-            vec![escape(activity_word(&a.purpose)), opt_date(&a.start), opt_date(&a.end), contacts.join("<br>")]
+            vec![
+                code_label(&ACTION_PURPOSE, &a.purpose),
+                opt_date(&a.start, calendar),
+                opt_date(&a.end, calendar),
+                contacts.join("<br>"),
+            ]
         })
         .collect();
     html.push_str(&table(&["Action", "Début", "Fin", "Contacts"], rows));
@@ -321,8 +268,8 @@ pub fn access_page(answer: &AccessAnswer) -> String {
         .offers
         .iter()
         .map(|o| {
-            let sessions: Vec<String> = o.sessions.iter().map(|s| opt_date(&s.date)).collect();
-            vec![escape(activity_word(&o.kind)), escape(activity_word(&o.theme)), sessions.join(", ")]
+            let sessions: Vec<String> = o.sessions.iter().map(|s| opt_date(&s.date, calendar)).collect();
+            vec![code_label(&OFFER_KIND, &o.kind), code_label(&OFFER_THEME, &o.theme), sessions.join(", ")]
         })
         .collect();
     html.push_str(&table(&["Nature", "Thème", "Séances"], rows));
@@ -331,7 +278,14 @@ pub fn access_page(answer: &AccessAnswer) -> String {
     let rows = answer
         .history
         .iter()
-        .map(|h| vec![escape(label(&h.field)), escape(change_kind(&h.kind)), nowrap(&h.agent), nowrap(&fr_date(&h.at))])
+        .map(|h| {
+            vec![
+                escape(label(&h.field)),
+                escape(change_kind(&h.kind)),
+                nowrap(&h.agent),
+                nowrap(&fr_date(&h.at, calendar)),
+            ]
+        })
         .collect();
     html.push_str(&table(&["Donnée", "Nature", "Agent", "Date"], rows));
     html.push_str("<h2>Demandes d'exercice des droits</h2>");
@@ -341,7 +295,7 @@ pub fn access_page(answer: &AccessAnswer) -> String {
         .map(|r| {
             vec![
                 right(r.kind).to_owned(),
-                nowrap(&fr_date(&r.at)),
+                nowrap(&fr_date(&r.at, calendar)),
                 nowrap(&r.agent),
                 opt(&r.reasons),
                 decision(&r.decision),
@@ -360,43 +314,97 @@ mod tests {
     use crate::service::views::RIGHTS_ACCESS_FORMAT;
     use serde_json::json;
 
-    #[test]
-    fn the_page_is_french_escaped_printable_and_scriptless() {
-        let mut fields = serde_json::Map::new();
-        fields.insert("identity.family_name".into(), json!("Testard <b>"));
-        fields.insert("care.gir_level".into(), json!(4));
-        let answer = AccessAnswer {
+    fn answer() -> AccessAnswer {
+        AccessAnswer {
             format: RIGHTS_ACCESS_FORMAT.into(),
             produced_at: "2026-12-07T10:00:00Z".into(),
             body: "carsat-sud-est".into(),
             office: "ss-13".into(),
             file: "f-1".into(),
             state: FileState::Open,
-            opened_at: "2026-12-01T09:00:00Z".into(),
+            opened_at: "2026-11-30T23:30:00Z".into(),
             last_activity_at: "2026-12-02T09:00:00Z".into(),
             source: None,
-            fields,
+            fields: serde_json::Map::new(),
             actions: vec![],
             offers: vec![],
             history: vec![],
             rights: vec![],
-        };
+            time_zone: LegalCalendar::default(),
+        }
+    }
+
+    #[test]
+    fn the_page_is_french_escaped_printable_and_scriptless() {
+        let mut fields = serde_json::Map::new();
+        fields.insert("identity.family_name".into(), json!("Testard <b>"));
+        fields.insert("care.gir_level".into(), json!(4));
+        let answer = AccessAnswer { fields, ..answer() };
         let page = access_page(&answer);
         assert!(page.contains("Nom de famille") && page.contains("Niveau GIR"), "{page}");
         assert!(page.contains("Testard &lt;b&gt;") && !page.contains("<b>"), "escaped");
         assert!(page.contains("@media print") && !page.to_lowercase().contains("<script"));
         assert!(page.contains("Personne concernée : <strong>TESTARD &lt;B&gt;</strong>"), "{page}");
-        assert!(page.contains("ouvert depuis le 01/12/2026"), "since when: {page}");
+        assert!(page.contains("ouvert depuis le 01/12/2026"), "since when, in Paris: {page}");
         assert!(page.contains("directeur de votre organisme de rattachement (carsat-sud-est)"), "{page}");
         assert!(page.contains("class=\"ecran\"") && page.contains(".ecran{display:none}"), "screen only");
     }
 
     #[test]
-    fn dates_read_as_a_person_writes_them() {
-        assert_eq!(fr_date("2026-12-07T10:00:00Z"), "07/12/2026");
-        assert_eq!(fr_date("2026-01-31"), "31/01/2026");
-        assert_eq!(fr_date("soon"), "soon");
-        assert_eq!(fr_date("2026/01/31"), "2026/01/31");
-        assert_eq!(fr_date("2026-1a-31"), "2026-1a-31");
+    fn dates_read_as_a_person_writes_them_in_the_legal_time_zone() {
+        let paris = LegalCalendar::default();
+        assert_eq!(fr_date("2026-12-07T10:00:00Z", &paris), "07/12/2026");
+        assert_eq!(fr_date("2026-12-31T23:30:00Z", &paris), "01/01/2027", "00:30 on 1 January in Paris");
+        let cayenne: LegalCalendar = "America/Cayenne".parse().unwrap();
+        assert_eq!(fr_date("2027-01-01T02:00:00Z", &cayenne), "31/12/2026", "23:00 on 31 December in Cayenne");
+        assert_eq!(fr_date("2026-01-31", &cayenne), "31/01/2026", "a day is a day in every zone");
+        assert_eq!(fr_date("soon", &paris), "soon");
+        assert_eq!(fr_date("2026/01/31", &paris), "2026/01/31");
+        assert_eq!(fr_date("2026-1a-31", &paris), "2026-1a-31");
+    }
+
+    #[test]
+    fn amounts_read_in_euros_as_french_writes_them() {
+        assert_eq!(euros(160_400), "1\u{a0}604,00\u{a0}€");
+        assert_eq!(euros(5), "0,05\u{a0}€");
+        assert_eq!(euros(123_456_789), "1\u{a0}234\u{a0}567,89\u{a0}€");
+        assert_eq!(euros(99_900), "999,00\u{a0}€");
+        assert_eq!(euros(-100_000), "-1\u{a0}000,00\u{a0}€");
+    }
+
+    #[test]
+    fn codes_read_as_french_labels_and_records_as_lines() {
+        let mut fields = serde_json::Map::new();
+        fields.insert("family.situation".into(), json!("widowed"));
+        fields.insert("identity.sex".into(), json!("female"));
+        fields.insert("social_situation.difficulties".into(), json!(["loss_of_autonomy", "isolation"]));
+        fields.insert("care.pch_eligible".into(), json!(false));
+        fields.insert(
+            "family.household_members".into(),
+            json!([{"member": 1, "family_name": "Dupont", "given_names": "Alix", "birth_year": 1950, "relationship": "child"}]),
+        );
+        fields.insert(
+            "budget.lines".into(),
+            json!([{"member": 0, "kind": "resource", "item": "pension", "amount_cents": 160400, "period": "monthly"}]),
+        );
+        fields.insert(
+            "rights.benefits".into(),
+            json!([{"kind": "housing_aid", "status": "granted", "since": "2025-03-01"}]),
+        );
+        let page = access_page(&AccessAnswer { fields, ..answer() });
+        for words in [
+            "<td>veuf·ve</td>",
+            "<td>femme</td>",
+            "<li>perte d&#39;autonomie</li><li>isolement</li>",
+            "<td>Non</td>",
+            "membre n°\u{a0}1 : Dupont Alix, né·e en 1950, enfant",
+            "Ressource — retraite : 1\u{a0}604,00\u{a0}€ par mois (la personne)",
+            "Aide au logement, accordé, depuis le <span class=\"nw\">01/03/2025</span>",
+        ] {
+            assert!(page.contains(words), "`{words}` in {page}");
+        }
+        for code in ["widowed", "female", "loss_of_autonomy", "amount_cents", "resource", "monthly", "housing_aid"] {
+            assert!(!page.contains(code), "`{code}` is not printed: {page}");
+        }
     }
 }

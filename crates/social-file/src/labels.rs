@@ -1,0 +1,201 @@
+//! The French label of every code of the case file's closed lists, as a person reads it on the
+//! rights-access page (norm 43: what is held is given to them, in their language). The codes
+//! stay English and stable (the wire, the JSON, the updates); only what is printed is French.
+//! Family situations are spelled as the decree's value syntax spells them, in inclusive form.
+
+/// The French label of `code` in the closed list named `proto_name`; `None` for an unknown
+/// pair.
+pub(crate) fn french(proto_name: &str, code: &str) -> Option<&'static str> {
+    Some(match (proto_name, code) {
+        ("Sex", "male") => "homme",
+        ("Sex", "female") => "femme",
+
+        ("RegistrationNumberKind", "nir") => "NIR (numéro de sécurité sociale)",
+        ("RegistrationNumberKind", "temporary") => "numéro provisoire",
+        ("RegistrationNumberKind", "nia") => "NIA (numéro d'identification d'attente)",
+
+        ("FamilySituation", "married") => "marié·e",
+        ("FamilySituation", "civil_partnership") => "pacsé·e",
+        ("FamilySituation", "cohabiting") => "en concubinage",
+        ("FamilySituation", "separated") => "séparé·e",
+        ("FamilySituation", "divorced") => "divorcé·e",
+        ("FamilySituation", "widowed") => "veuf·ve",
+        ("FamilySituation", "single") => "célibataire",
+
+        ("Relationship", "spouse") => "conjoint·e",
+        ("Relationship", "partner") => "partenaire de PACS ou concubin·e",
+        ("Relationship", "child") => "enfant",
+        ("Relationship", "parent") => "parent",
+        ("Relationship", "sibling") => "frère ou sœur",
+        ("Relationship", "grandchild") => "petit-enfant",
+        ("Relationship", "grandparent") => "grand-parent",
+        ("Relationship", "other_relative") => "autre membre de la famille",
+        ("Relationship", "none") => "sans lien de parenté",
+
+        ("SocialDifficulty", "loss_of_autonomy") => "perte d'autonomie",
+        ("SocialDifficulty", "isolation") => "isolement",
+        ("SocialDifficulty", "access_to_rights") => "accès aux droits",
+        ("SocialDifficulty", "access_to_care") => "accès aux soins",
+        ("SocialDifficulty", "housing") => "logement",
+        ("SocialDifficulty", "financial") => "difficultés financières",
+        ("SocialDifficulty", "job_retention") => "maintien dans l'emploi",
+        ("SocialDifficulty", "family") => "difficultés familiales",
+        ("SocialDifficulty", "caregiver_exhaustion") => "épuisement de l'aidant",
+
+        ("RelationKind", "family") => "famille",
+        ("RelationKind", "friend") => "ami·e",
+        ("RelationKind", "neighbour") => "voisin·e",
+        ("RelationKind", "association") => "association",
+
+        ("RelationConcern", "loss_of_autonomy") => "perte d'autonomie",
+        ("RelationConcern", "isolation") => "isolement",
+
+        ("BudgetKind", "resource") => "ressource",
+        ("BudgetKind", "charge") => "charge",
+        ("BudgetKind", "credit") => "crédit",
+        ("BudgetKind", "debt") => "dette",
+
+        ("BudgetItem", "earnings") => "revenus d'activité",
+        ("BudgetItem", "pension") => "retraite",
+        ("BudgetItem", "daily_allowances") => "indemnités journalières",
+        ("BudgetItem", "social_benefits") => "prestations sociales",
+        ("BudgetItem", "all_resources") => "ensemble des ressources",
+        ("BudgetItem", "other_resource") => "autre ressource",
+        ("BudgetItem", "housing") => "logement",
+        ("BudgetItem", "energy") => "énergie",
+        ("BudgetItem", "insurance") => "assurances",
+        ("BudgetItem", "health_costs") => "frais de santé",
+        ("BudgetItem", "help_at_home") => "aide à domicile",
+        ("BudgetItem", "taxes") => "impôts et taxes",
+        ("BudgetItem", "other_charge") => "autre charge",
+        ("BudgetItem", "consumer_credit") => "crédit à la consommation",
+        ("BudgetItem", "property_credit") => "crédit immobilier",
+        ("BudgetItem", "rent_arrears") => "dette de loyer",
+        ("BudgetItem", "energy_arrears") => "dette d'énergie",
+        ("BudgetItem", "tax_arrears") => "dette fiscale",
+        ("BudgetItem", "other_debt") => "autre dette",
+
+        ("AmountPeriod", "monthly") => "par mois",
+        ("AmountPeriod", "annual") => "par an",
+        ("AmountPeriod", "one_off") => "en une fois",
+
+        ("MedicalOpinionKind", "consolidation") => "consolidation",
+        ("MedicalOpinionKind", "aggravation") => "aggravation",
+        ("MedicalOpinionKind", "unfit_for_work") => "inaptitude au travail",
+        ("MedicalOpinionKind", "unfit_for_post") => "inaptitude au poste",
+        ("MedicalOpinionKind", "fitness_restrictions") => "aptitude avec restrictions",
+
+        ("EmploymentSituation", "employed") => "en emploi",
+        ("EmploymentSituation", "job_seeker") => "demandeur·se d'emploi",
+        ("EmploymentSituation", "in_training") => "en formation",
+        ("EmploymentSituation", "inactive") => "sans activité professionnelle",
+        ("EmploymentSituation", "retired") => "retraité·e",
+
+        ("ProfessionalStatus", "employee") => "salarié·e",
+        ("ProfessionalStatus", "civil_servant") => "fonctionnaire",
+        ("ProfessionalStatus", "self_employed") => "travailleur·se indépendant·e",
+        ("ProfessionalStatus", "farmer") => "exploitant·e agricole",
+        ("ProfessionalStatus", "farm_employee") => "salarié·e agricole",
+        ("ProfessionalStatus", "apprentice") => "apprenti·e",
+        ("ProfessionalStatus", "none") => "sans statut professionnel",
+
+        ("Risk", "illness") => "maladie",
+        ("Risk", "maternity") => "maternité",
+        ("Risk", "work_accident") => "accident du travail",
+        ("Risk", "occupational_disease") => "maladie professionnelle",
+        ("Risk", "invalidity") => "invalidité",
+
+        ("Scheme", "general") => "régime général",
+        ("Scheme", "agricultural") => "régime agricole",
+        ("Scheme", "special") => "régime spécial",
+
+        ("BenefitKind", "retirement_pension") => "pension de retraite",
+        ("BenefitKind", "invalidity_pension") => "pension d'invalidité",
+        ("BenefitKind", "survivor_pension") => "pension de réversion",
+        ("BenefitKind", "old_age_minimum") => "minimum vieillesse (ASPA)",
+        ("BenefitKind", "contributory_minimum") => "minimum contributif",
+        ("BenefitKind", "housing_aid") => "aide au logement",
+        ("BenefitKind", "disabled_adult_allowance") => "allocation aux adultes handicapés (AAH)",
+        ("BenefitKind", "rsa") => "revenu de solidarité active (RSA)",
+        ("BenefitKind", "activity_bonus") => "prime d'activité",
+        ("BenefitKind", "family_benefits") => "prestations familiales",
+        ("BenefitKind", "apa") => "allocation personnalisée d'autonomie (APA)",
+        ("BenefitKind", "pch") => "prestation de compensation du handicap (PCH)",
+        ("BenefitKind", "other") => "autre prestation",
+
+        ("BenefitStatus", "granted") => "accordé",
+        ("BenefitStatus", "requested") => "demandé",
+        ("BenefitStatus", "refused") => "refusé",
+        ("BenefitStatus", "ended") => "terminé",
+
+        ("LowIncomeCover", "none") => "aucune",
+        ("LowIncomeCover", "cmu") => "couverture maladie universelle (CMU)",
+        ("LowIncomeCover", "cmu_c") => "CMU complémentaire (CMU-C)",
+        ("LowIncomeCover", "acs") => "aide au paiement d'une complémentaire santé (ACS)",
+        ("LowIncomeCover", "css") => "complémentaire santé solidaire (CSS)",
+
+        ("HousingType", "owner") => "propriétaire",
+        ("HousingType", "private_tenant") => "locataire (parc privé)",
+        ("HousingType", "social_tenant") => "locataire (logement social)",
+        ("HousingType", "hosted") => "hébergé·e",
+        ("HousingType", "institution") => "en établissement",
+        ("HousingType", "no_fixed_home") => "sans domicile stable",
+
+        ("HousingCondition", "unsuited_to_disability") => "inadapté au handicap ou à la perte d'autonomie",
+        ("HousingCondition", "unfit") => "insalubre ou indigne",
+        ("HousingCondition", "overcrowded") => "suroccupé",
+        ("HousingCondition", "stairs_without_lift") => "escaliers sans ascenseur",
+        ("HousingCondition", "fuel_poverty") => "précarité énergétique",
+        ("HousingCondition", "remote") => "isolé, loin des services",
+
+        ("AidKind", "personal_help") => "aide à la personne",
+        ("AidKind", "household_help") => "aide au ménage",
+        ("AidKind", "technical_aid") => "aide technique",
+        ("AidKind", "home_care") => "soins à domicile",
+        ("AidKind", "social_action") => "action sociale",
+        ("AidKind", "optional_aid") => "aide facultative",
+
+        ("AllowanceRisk", "illness") => "maladie",
+        ("AllowanceRisk", "maternity") => "maternité",
+        ("AllowanceRisk", "paternity") => "paternité",
+        ("AllowanceRisk", "work_accident") => "accident du travail",
+        ("AllowanceRisk", "occupational_disease") => "maladie professionnelle",
+
+        ("PensionKind", "invalidity_pension") => "pension d'invalidité",
+        ("PensionKind", "work_injury_annuity") => "rente d'accident du travail ou de maladie professionnelle",
+        ("PensionKind", "death_capital") => "capital décès",
+
+        ("PartnerNature", "social_security_body") => "organisme de sécurité sociale",
+        ("PartnerNature", "local_authority") => "collectivité territoriale",
+        ("PartnerNature", "state_service") => "service de l'État",
+        ("PartnerNature", "health_facility") => "établissement de santé",
+        ("PartnerNature", "social_or_medico_social_service") => "service social ou médico-social",
+        ("PartnerNature", "association") => "association",
+        ("PartnerNature", "company") => "entreprise",
+
+        ("ContactChannel", "letter") => "courrier",
+        ("ContactChannel", "email") => "courriel",
+        ("ContactChannel", "phone") => "téléphone",
+        ("ContactChannel", "phone_message") => "message téléphonique",
+        ("ContactChannel", "visit") => "visite ou accueil",
+        ("ContactChannel", "teleservice") => "téléservice",
+
+        ("ActionPurpose", "relationship_and_offers") => "Relation avec la personne et offres de service (A.1)",
+        ("ActionPurpose", "precariousness_support") => "Accompagnement d'une personne en risque de précarité (A.2)",
+
+        ("OfferKind", "individual") => "individuelle",
+        ("OfferKind", "collective") => "collective",
+
+        ("OfferTheme", "falls_prevention") => "prévention des chutes",
+        ("OfferTheme", "ageing_well") => "bien vieillir",
+        ("OfferTheme", "home_help") => "aide à domicile",
+        ("OfferTheme", "housing_adaptation") => "adaptation du logement",
+        ("OfferTheme", "access_to_rights") => "accès aux droits",
+        ("OfferTheme", "access_to_care") => "accès aux soins",
+        ("OfferTheme", "job_retention") => "maintien dans l'emploi",
+        ("OfferTheme", "caregiver_support") => "soutien des aidants",
+        ("OfferTheme", "return_home_after_hospital") => "retour à domicile après hospitalisation",
+
+        _ => return None,
+    })
+}
