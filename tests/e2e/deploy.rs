@@ -333,7 +333,9 @@ fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_
             }
         }
     }
-    for file in ["observatory.toml", "requester.toml", "responder-cnam.toml", "responder-postgres.toml", "social-service.toml"] {
+    for file in
+        ["observatory.toml", "requester.toml", "responder-cnam.toml", "responder-postgres.toml", "social-service.toml"]
+    {
         let text = std::fs::read_to_string(deploy(file)).unwrap();
         for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
             let Some((key, value)) = line.split_once('=') else { continue };

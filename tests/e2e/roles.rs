@@ -62,7 +62,6 @@ fn registry(folder: &SharedFolder) -> PathBuf {
 
 /// A party's settings in the shared folder: its `data_dir` there (0700, the daemon's), its
 /// socket in `run/`, the shared registry; `head` (top-level keys) and `tail` (tables) its own.
-
 fn settings(folder: &SharedFolder, name: &str, head: &str, tail: &str) -> PathBuf {
     let dir = folder.path();
     let data = dir.join(format!("{name}-data"));

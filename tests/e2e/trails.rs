@@ -82,12 +82,12 @@ fn every_daemons_access_log_is_witnessed_and_a_cut_behind_its_back_is_found() {
     assert!(by("daemon:requester", "create") >= 1, "the result chunks stored: {entries:?}");
     let about_persons: Vec<_> = entries.iter().filter(|e| e.concerns_person).collect();
     assert!(about_persons.len() <= 1, "one person looked up, at most one entry about a person: {entries:?}");
-    let observatory = crate::support::access_entries(&stack.settings(OBSERVATORY_DAEMON).data_dir().to_owned());
+    let observatory = crate::support::access_entries(stack.settings(OBSERVATORY_DAEMON).data_dir());
     assert!(
         observatory.iter().any(|e| e.agent == "daemon:observatory" && e.kind.as_str() == "transfer"),
         "{observatory:?}"
     );
-    let cnav = crate::support::access_entries(&stack.settings("cnav").data_dir().to_owned());
+    let cnav = crate::support::access_entries(stack.settings("cnav").data_dir());
     assert!(cnav.iter().any(|e| e.agent == "daemon:responder" && e.kind.as_str() == "export"), "{cnav:?}");
     // No NIR in clear in any access log (nor its WAL), whatever the daemon.
     for daemon in stack.daemon_names() {
