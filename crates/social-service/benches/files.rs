@@ -1,7 +1,7 @@
 //! The social service's case files at scale (BENCHMARKS.md, "Social service"), release build:
 //!
 //! ```text
-//! cargo bench -p passerelle-social-service --bench files [-- --files N]
+//! cargo bench -p passerelle-social-service --bench files [-- --files N] [--updated K]
 //! ```
 //!
 //! `N` (default 100,000) synthetic files (`passerelle_synth::social::files`, seed 43) over 10
@@ -14,7 +14,8 @@
 //!    (identity, contacts, family situation, CSS, housing aid, quarters contributed);
 //! 2. **fill**: the synthetic file's other categories as one update (a history row and an
 //!    access-log entry per field), so files are as full as a worker makes them;
-//! 3. **update**: 3 fields of every file in one update (GIR level, care pathway, assessment).
+//! 3. **update**: 3 fields of a file in one update (GIR level, care pathway, assessment), for
+//!    the first `K` files of each office (default: all).
 //!
 //! Timed: the service calls only (generating the synthetic files and building the requests is
 //! not). After the first office (a store of `N / 10` files) and after the last (`N`), office
@@ -63,10 +64,14 @@ fn main() {
         Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or_else(|| usage()),
         None => 100_000,
     };
-    if files < OFFICES || files % OFFICES != 0 {
+    if files < OFFICES || !files.is_multiple_of(OFFICES) {
         usage();
     }
     let per_office = files / OFFICES;
+    let updated: usize = match args.iter().position(|a| a == "--updated") {
+        Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or_else(|| usage()),
+        None => per_office as usize,
+    };
     let dir = tempfile::tempdir_in(std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into))
         .expect("a temporary directory");
     println!(
@@ -82,7 +87,7 @@ fn main() {
         let ids: Vec<String> = (0..per_office)
             .map(|n| fill.file(&service, &synth.next().expect("n files"), office * per_office + n))
             .collect();
-        fill.update(&service, &ids);
+        fill.update(&service, &ids[..updated.min(ids.len())]);
         totals.add(&fill);
         if office == 0 {
             fill.print(&format!("office ss-0 ({per_office} files, store {per_office})"));
@@ -96,13 +101,18 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: cargo bench -p passerelle-social-service --bench files [-- --files N]  (N a multiple of 10)");
+    eprintln!("usage: cargo bench -p passerelle-social-service --bench files [-- --files N] [--updated K]  (N a multiple of 10, K files updated an office)");
     std::process::exit(2);
 }
 
 fn service(dir: &Path, office: u64) -> SocialService {
-    let settings =
-        SocialServiceSettings::for_dir("carsat-sud-est", &format!("ss-{office}"), dir, &dir.join("none.sock"), "cpam-13");
+    let settings = SocialServiceSettings::for_dir(
+        "carsat-sud-est",
+        &format!("ss-{office}"),
+        dir,
+        &dir.join("none.sock"),
+        "cpam-13",
+    );
     SocialService::build(settings, Arc::new(SystemClock)).expect("the service builds")
 }
 
@@ -206,8 +216,17 @@ impl Fill {
             rate(self.updated, self.update),
             self.update.as_secs_f64() * 1000.0 / self.updated as f64
         );
-        println!("  process VmHWM {} MiB", status_kib("VmHWM") / 1024);
+        println!("  process VmHWM {} MiB, {:.1} CPU-s so far", status_kib("VmHWM") / 1024, cpu_seconds());
     }
+}
+
+/// The process's CPU time (user + system) so far, from `/proc/self/stat` (100 ticks a second).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The requester's `accepted` answer for the synthetic file's person: identity, contacts and
@@ -252,7 +271,7 @@ fn reads(dir: &Path, ids: &[String], store: u64) {
     let service = service(dir, 0);
     let agent = agent(0);
     for (what, limit) in [("first read", DEFAULT_LIST_LIMIT), ("warm", DEFAULT_LIST_LIMIT), ("warm", 1000)] {
-        let rss = reset_peak();
+        let (rss, cpu) = (reset_peak(), cpu_seconds());
         let (mut after, mut listed, mut pages, mut slowest) = (None::<String>, 0, 0, Duration::ZERO);
         let started = Instant::now();
         loop {
@@ -269,15 +288,16 @@ fn reads(dir: &Path, ids: &[String], store: u64) {
         let total = started.elapsed();
         assert_eq!(listed, ids.len(), "the whole office listed");
         println!(
-            "  list, {what}, pages of {limit}: {listed} files in {pages} pages, {:.3} s in all, slowest page {:.1} ms; \
-             peak RSS +{:.1} MiB (over {:.1} MiB)",
+            "  list, {what}, pages of {limit}: {listed} files in {pages} pages, {:.3} s in all ({:.2} CPU-s), slowest \
+             page {:.1} ms; peak RSS +{:.1} MiB (over {:.1} MiB)",
             total.as_secs_f64(),
+            cpu_seconds() - cpu,
             slowest.as_secs_f64() * 1000.0,
             (status_kib("VmHWM") - rss) as f64 / 1024.0,
             rss as f64 / 1024.0
         );
     }
-    let rss = reset_peak();
+    let (rss, cpu) = (reset_peak(), cpu_seconds());
     let mut random = 0x2545_f491_4f6c_dd1d_u64 ^ store;
     let mut times: Vec<Duration> = (0..SHOWS)
         .map(|_| {
@@ -295,10 +315,12 @@ fn reads(dir: &Path, ids: &[String], store: u64) {
     times.sort();
     let ms = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
     println!(
-        "  show, {SHOWS} random files: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; peak RSS +{:.1} MiB (over {:.1} MiB)",
+        "  show, {SHOWS} random files: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.2} CPU-s in all); peak RSS +{:.1} \
+         MiB (over {:.1} MiB)",
         ms(0.5),
         ms(0.99),
         ms(1.0),
+        cpu_seconds() - cpu,
         (status_kib("VmHWM") - rss) as f64 / 1024.0,
         rss as f64 / 1024.0
     );
