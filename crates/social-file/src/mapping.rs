@@ -1,4 +1,4 @@
-//! From the decree's values to a new case file (issue 23, point 3; DESIGN §7.2): when a person
+//! From the decree's values to a new case file (DESIGN §7.2): when a person
 //! of a requester's contact list accepts the offer, the file opens with the identity from the
 //! requester's store and the decree's values (Décret n° 2017-334, art. 2) that have a home among
 //! the norm's categories; the others stay behind, at the requester, under the decree's cap.

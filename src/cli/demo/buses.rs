@@ -172,7 +172,7 @@ impl Buses {
             PartySettings::Observatory(_) => Arc::clone(&self.observatory),
             PartySettings::Requester(_) => Arc::clone(&self.requester),
             PartySettings::Responder(r) => Arc::clone(&self.responders[&r.body]),
-            // No broker: the demo's social service (issue 23's demo) is not on a bus.
+            // The social service speaks on no bus: it is never given one.
             PartySettings::SocialService(_) => Arc::clone(&self.requester),
         }
     }

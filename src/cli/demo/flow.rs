@@ -70,8 +70,8 @@ pub struct DemoOptions {
 }
 
 /// A step run after the decree flow, with the requester party still open: the hook where a
-/// later stage walks the requester's ranked contact list (issue 23: a CPAM's social service
-/// offers its service to the persons of the list). It runs once the result is written and the
+/// later stage walks the requester's ranked contact list (`social::SocialServiceWalk`: a
+/// CPAM's social service offers its service to the persons of the list). It runs once the result is written and the
 /// observatory has purged the case, before the parties stop and, over RabbitMQ, the topology is
 /// deleted; a failure fails the demo. What it writes in the summary is reported with the rest.
 pub trait AfterFlow {
