@@ -172,7 +172,7 @@ impl Buses {
             PartySettings::Observatory(_) => Arc::clone(&self.observatory),
             PartySettings::Requester(_) => Arc::clone(&self.requester),
             PartySettings::Responder(r) => Arc::clone(&self.responders[&r.body]),
-            // The social service speaks on no bus: it is never given one.
+            // The demo builds its social service without a party (it speaks on no bus): never asked.
             PartySettings::SocialService(_) => Arc::clone(&self.requester),
         }
     }
