@@ -315,6 +315,10 @@ fn render_social_service(out: &mut String, w: &SocialServiceSummary) {
     } else {
         let shown: Vec<String> =
             w.left_behind.iter().take(LEFT_BEHIND_SHOWN).map(|l| format!("{} ({})", l.code, l.persons)).collect();
-        let _ = writeln!(out, "  values that stayed behind most often (no home in the norm): {}", shown.join(", "));
+        let _ = writeln!(
+            out,
+            "  values that stayed behind most often (no home in the norm, or a `false` flag the norm does not carry): {}",
+            shown.join(", ")
+        );
     }
 }
