@@ -114,13 +114,20 @@ fn assert_social_service_adds_up(s: &serde_json::Value, dir: &Path) {
     let store = passerelle_social_service::store::Store::open(&dir.join("social-service/data")).unwrap();
     let (open, closed) = store.counts().unwrap();
     assert_eq!(open + closed, count("accepted"), "the store holds exactly one file per acceptance");
+    let filed: BTreeSet<String> = store
+        .list("ssa-13", None, None, persons as usize)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.file.identity.and_then(|i| i.nir).expect("a file holds its person's NIR"))
+        .collect();
     drop(store);
     let nirs: Vec<String> =
         nirs_of_selection(&dir.join("population/selection.csv")).into_iter().map(|(nir, _)| nir).collect();
     let (files, hits) = scan_for(&dir.join("social-service"), &nirs);
     assert!(files >= 2, "the social service's store is there to scan: {files} files");
-    let found: BTreeSet<&String> = hits.iter().map(|(_, nir)| nir).collect();
-    assert_eq!(found.len() as u64, count("accepted"), "only the NIRs of the persons who accepted are in its folder");
+    let found: BTreeSet<String> = hits.iter().map(|(_, nir)| nir.clone()).collect();
+    assert_eq!(found.len() as u64, count("accepted"), "{found:?}");
+    assert_eq!(found, filed, "the only selection NIRs in its folder are those of the files opened");
 }
 
 /// Every valid person of the selection in the result exactly once, read from the files.
