@@ -298,7 +298,9 @@ fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
 fn an_outcome_is_replaced_until_accepted_which_stays_and_purged_with_its_case_leaving_no_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (store, case) = store_with_case(dir.path(), 3);
-    let now = SystemTime::now();
+    // To the millisecond, as the store keeps it.
+    let now = SystemTime::UNIX_EPOCH
+        + Duration::from_millis(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64);
     let outcome = |line: u64, outcome: Outcome, agent: &str| OutcomeRecord {
         case,
         line,
