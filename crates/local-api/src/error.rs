@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct ErrorBody {
     /// A sentence the agent can act on.
     pub error: String,
-    /// `not_an_agent`, `not_permitted`, `bad_request`, `not_found`, `internal`.
+    /// `not_an_agent`, `not_permitted`, `bad_request`, `not_found`, `conflict`, `internal` (and a
+    /// daemon's own codes, with their status).
     pub code: String,
 }
 
@@ -45,6 +46,12 @@ impl ApiError {
     /// 404: what the call names does not exist.
     pub fn not_found(error: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", error)
+    }
+
+    /// 409: what the call asks contradicts what is recorded; the sentence says where the change
+    /// goes instead.
+    pub fn conflict(error: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", error)
     }
 
     /// 500: the daemon failed; the cause is logged with its chain, the agent is told what

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use passerelle_access_log::{relayed_actor, AccessKind};
+use passerelle_access_log::relayed_actor;
 use passerelle_protocol::rules::SystemClock;
 use passerelle_protocol::v1::{self, FamilySituation, PersonStatus};
 use passerelle_requester::service::{NewOutcome, WorklistCursor};
@@ -165,7 +165,7 @@ fn walk(
         w.service += took;
         w.slowest = w.slowest.max(took);
         let t = Instant::now();
-        requester.accesses().record_all(&requester.case_entries(actor, AccessKind::Read, &page.cases))?;
+        requester.accesses().record_all(&requester.worklist_reads(actor, &page))?;
         w.accesses += t.elapsed();
         w.pages += 1;
         w.entries += page.entries.len() as u64;

@@ -266,12 +266,53 @@ async fn the_worklist_is_each_cases_contact_list_in_rank_order_resumed_by_a_curs
     assert_eq!((row.row["rank"].as_u64(), row.row["line"].as_u64()), (Some(2), Some(all[1].line)));
     d.registry.replace(social_service());
 
-    // One read per case listed, as the worker via the service; no NIR anywhere.
-    let reads: Vec<(String, AccessKind, String)> =
-        d.entries().into_iter().filter(|e| e.agent == ACTOR).map(|e| (e.agent, e.kind, e.object)).collect();
-    let read = |case: Uuid| (ACTOR.to_owned(), AccessKind::Read, case.to_string());
-    // The exact-format page, then the three pages of the walk.
-    assert_eq!(reads, [read(first), read(first), read(first), read(second)]);
+    // One read per person listed: of their case, about their keyed hash, as the worker via the
+    // service; no NIR anywhere.
+    let reads: Vec<(String, AccessKind, String, Option<String>)> = d
+        .entries()
+        .into_iter()
+        .filter(|e| e.agent == ACTOR)
+        .map(|e| (e.agent, e.kind, e.object, e.person.map(|p| p.to_hex())))
+        .collect();
+    let read = |case: Uuid, n: u32| {
+        let hash = d.requester.accesses().person(&Nir::parse(&nir(n)).unwrap());
+        (ACTOR.to_owned(), AccessKind::Read, case.to_string(), Some(hash.to_hex()))
+    };
+    // The exact-format page (one person), then the three pages of the walk (2 + 1, then 2).
+    let expected: Vec<_> = [(first, 4), (first, 4), (first, 2), (first, 0), (second, 3), (second, 1)]
+        .into_iter()
+        .map(|(case, n)| read(case, n))
+        .collect();
+    assert_eq!(reads, expected);
+    for n in 0..5 {
+        let digits = &nir(n)[..13];
+        assert!(reads.iter().all(|(_, _, object, _)| !object.contains(digits)), "a NIR in an entry");
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_whose_reads_cannot_all_be_logged_is_a_500_that_gives_nothing() {
+    let d = Daemon::start().await;
+    d.two_cases().await;
+    let before = d.entries().len();
+    // The access log takes a page's first entry, then refuses the next: the page's entries are
+    // one transaction, so none stays.
+    let log = passerelle_sqlite::rusqlite::Connection::open(d.dir.path().join("data").join("access.db")).unwrap();
+    log.execute_batch(&format!(
+        "CREATE TRIGGER zorglub_refuses BEFORE INSERT ON access_entry
+         WHEN (SELECT COUNT(*) FROM access_entry) > {before}
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ))
+    .unwrap();
+    let e = d.page("?limit=2").await.unwrap_err();
+    assert_eq!(e.code(), Some("internal"), "{e}");
+    assert!(!e.to_string().contains("Zorglub"), "no name in the error: {e}");
+    log.execute_batch("DROP TRIGGER zorglub_refuses").unwrap();
+    assert_eq!(d.entries().len(), before, "a page's reads are all logged or none");
+    // Logged again: the same page, two reads.
+    assert_eq!(d.page("?limit=2").await.unwrap().entries.len(), 2);
+    assert_eq!(d.entries().len(), before + 2);
     d.stop().await;
 }
 
@@ -312,10 +353,29 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
     assert_eq!((person["birth_year"].as_u64(), person["commune_code"].as_str()), (Some(1950), Some(MARSEILLE)));
     assert_eq!(person["email"], "contact0002@exemple.invalid");
     assert_eq!(person["values"], serde_json::json!({"family_situation": "married"}));
-    // Recorded again: the latest wins.
+    // Recorded again: the latest wins over `declined` and `no_reply`.
     d.record(&all[3], Outcome::Declined, &today).await.unwrap();
     let again = d.record(&all[3], Outcome::NoReply, &today).await.unwrap();
     assert_eq!((again.outcome, again.person), (Outcome::NoReply, None));
+    // `accepted` is final: another outcome is a 409 saying when and where a change goes, with
+    // nothing written; `accepted` again answers the first acceptance and the record again.
+    let before = d.entries().len();
+    for other in [Outcome::Declined, Outcome::NoReply] {
+        let e = d.record(&all[1], other, &today).await.unwrap_err();
+        assert_eq!(e.code(), Some("conflict"), "{e}");
+        let text = e.to_string();
+        assert!(text.contains(&format!("accepted the offer on {today}")) && text.contains("social service"), "{e}");
+        assert!(!text.contains(&nir(2)[..13]) && !text.contains("Zorglub"), "nothing of the person: {e}");
+    }
+    assert_eq!(d.entries().len(), before, "a refused outcome leaves no access entry");
+    let held = d.requester.store().outcomes_of(first).unwrap();
+    assert_eq!(held[&all[1].line].outcome, Outcome::Accepted);
+    // A day later, the first acceptance's day.
+    d.clock.advance(days(1));
+    let accepted_again = d.record(&all[1], Outcome::Accepted, &d.today()).await.unwrap();
+    assert_eq!((accepted_again.outcome, accepted_again.date.as_str()), (Outcome::Accepted, &*today));
+    assert_eq!(accepted_again.person.as_ref().map(|p| p.nir.as_str()), Some(&*nir(2)));
+    assert_eq!(d.requester.store().outcomes_of(first).unwrap(), held, "the first acceptance stays");
 
     // Shown on the worklist; `pending` leaves them out.
     let (shown, _) = every_entry(&d, "").await;
@@ -335,7 +395,8 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
     assert_eq!(e.code(), Some("not_found"), "{e}");
     unknown.case = Uuid::now_v7();
     assert_eq!(d.record(&unknown, Outcome::Declined, &today).await.unwrap_err().code(), Some("not_found"));
-    let tomorrow = (chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap() + chrono::Days::new(1)).to_string();
+    let tomorrow =
+        (chrono::NaiveDate::parse_from_str(&d.today(), "%Y-%m-%d").unwrap() + chrono::Days::new(1)).to_string();
     let e = d.record(&all[0], Outcome::Declined, &tomorrow).await.unwrap_err();
     assert!(e.code() == Some("bad_request") && e.to_string().contains("in the future"), "{e}");
     let long_ago = "2001-01-01";
@@ -359,13 +420,16 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
             (ACTOR, Update, &*one, true),
             (ACTOR, Transfer, &*one, true),
             (ACTOR, Update, &*two, true),
-            (ACTOR, Update, &*two, true)
+            (ACTOR, Update, &*two, true),
+            (ACTOR, Update, &*one, true),
+            (ACTOR, Transfer, &*one, true)
         ]
     );
     let hash = d.requester.accesses().person(&Nir::parse(&nir(2)).unwrap());
     let about: Vec<AccessKind> =
         d.requester.accesses().log().find_person(&hash).unwrap().iter().map(|e| e.kind).collect();
-    assert_eq!(about, [Update, Transfer]);
+    // Read on the first walk, accepted, accepted again, read on the second walk.
+    assert_eq!(about, [AccessKind::Read, Update, Transfer, Update, Transfer, AccessKind::Read]);
     for n in 0..5 {
         let digits = nir(n);
         for e in d.entries() {

@@ -12,20 +12,20 @@
 //! | `POST /v1/cases/{case}/person`, body `{"nir": "…"}` | `prevention-agent` of the office | [`PersonAnswer`]: the person's row of the case's contact list ([`person`]) |
 //! | `POST /v1/purge` | `requester-admin` | [`PurgeAnswer`]: what went, and the cut-off |
 //! | `GET /v1/worklist?after=CURSOR&limit=N[&pending=true]` | `social-service` of the office, naming the social worker (`x-passerelle-on-behalf-of`, required) | [`WorklistAnswer`]: the office's contact lists in rank order, a page at a time ([`worklist`]) |
-//! | `POST /v1/worklist/outcome`, body [`OutcomeQuery`] | `social-service` of the office, naming the social worker | [`OutcomeAnswer`]: the offer's outcome recorded (the latest wins), with the person's record when accepted ([`outcome`]) |
+//! | `POST /v1/worklist/outcome`, body [`OutcomeQuery`] | `social-service` of the office, naming the social worker | [`OutcomeAnswer`]: the offer's outcome recorded (the latest wins over `declined` and `no_reply`; once `accepted`, another outcome is a 409 `conflict`, `accepted` again the first acceptance), with the person's record when accepted ([`outcome`]) |
 //!
 //! The result files a call streams are the daemon's (in its `out_dir`, purged with the case);
 //! the CLI writes the copy the agent asked for, as the agent, 0600.
 //!
 //! **Access log** (DESIGN §7.1): a call that gives or changes personal data is recorded in the
 //! daemon's access log, the agent as actor, before anything is answered — an entry that cannot
-//! be written is a 500 and no data. Per call or per case, never per person: a submission is a
-//! `create` per case made; `status` a `read` of `cases` (every case), or of each case listed
+//! be written is a 500 and no data. Per call or per case, and per person where a call gives
+//! persons' names: a submission is a `create` per case made; `status` a `read` of `cases` (every case), or of each case listed
 //! for `?submission=`; a CSV or JSON Lines result file an `export` of its case (of each case of
 //! a submission); a purge a `delete` per case purged; a person looked up a `read` of the case
 //! about that person (their keyed hash). The social service's calls name the social worker
 //! and the service account together (`agent:<worker>:via:<service>`): a worklist page a `read`
-//! per case listed; an outcome an `update` of the case about the person, and an accepted one's
+//! of the case about each person listed (their keyed hash; one transaction per page); an outcome an `update` of the case about the person, and an accepted one's
 //! record a `transfer` of it too. Refused calls are recorded by the daemon's trail.
 
 pub mod outcome;
@@ -564,6 +564,7 @@ async fn blocking<T: Send + 'static>(
             Err(ApiError::not_found(e.to_string()))
         }
         Ok(Err(RequesterError::Usage(message))) => Err(ApiError::bad_request(message)),
+        Ok(Err(e @ RequesterError::AlreadyAccepted { .. })) => Err(ApiError::conflict(e.to_string())),
         Ok(Err(e @ RequesterError::NotSettled { .. })) => Err(ApiError::bad_request(e.to_string())),
         Ok(Err(e)) => Err(ApiError::internal("the requester's store failed", &e)),
         Err(e) => Err(ApiError::internal("the requester's store failed", &e)),

@@ -1,14 +1,20 @@
 //! `POST /v1/worklist/outcome`: what a person of a contact list answered to the social
 //! service's offer (decree art. 3, last step), recorded at the requester under the decree's cap
-//! (purged with the case). Recording again replaces the person's outcome: the latest wins (the
-//! access log keeps each recording). For `accepted`, the answer carries the person's record —
-//! identity, contacts and the consolidated values of the result files — which leaves for the
-//! social service: the one place a social-service case file starts from.
+//! (purged with the case). Recording again replaces a `declined` or `no_reply`: the latest wins
+//! (the access log keeps each recording). `accepted` is final here: the person's file then
+//! exists at the social service, so any other outcome for them is a 409 `conflict` saying when
+//! they accepted and that a change goes through the social service (the person's rights
+//! there); `accepted` again keeps the first acceptance (the answer's date and agent are its)
+//! and gives the record again, the social service finding the file it already holds. For
+//! `accepted`, the answer carries the person's record — identity, contacts and the consolidated
+//! values of the result files — which leaves for the social service: the one place a
+//! social-service case file starts from.
 //!
 //! Recorded before the answer, the actor the social worker via the service account: an
 //! `update` of the case about the person (their keyed hash), and for `accepted` a `transfer`
 //! of the case about the person too. An unknown case or line is a 404 that repeats nothing of
-//! anyone; a date in the future or before the case's result a 400.
+//! anyone; a date in the future or before the case's result a 400; the 404, 400 and 409 write
+//! nothing.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -42,7 +48,8 @@ pub struct OutcomeAnswer {
     pub line: u64,
     pub outcome: Outcome,
     pub date: String,
-    /// The social worker, as relayed.
+    /// The social worker who recorded it, as relayed (for `accepted` again, the one who
+    /// recorded the acceptance).
     pub agent: String,
     /// The person's record, for `accepted` only.
     pub person: Option<OutcomePerson>,
@@ -92,7 +99,7 @@ pub(super) async fn record(
     let new = NewOutcome { case: query.case, line: query.line, outcome: query.outcome, date };
     let recording = requester.clone();
     let agent = worker.clone();
-    let person = blocking(move || recording.record_offer_outcome(&actor, &agent, &new)).await?;
+    let (stands, person) = blocking(move || recording.record_outcome_as_it_stands(&actor, &agent, &new)).await?;
     tracing::info!(
         agent = %caller.agent().id,
         worker = %worker,
@@ -104,9 +111,9 @@ pub(super) async fn record(
         format: super::worklist::OFFER_OUTCOME_FORMAT.to_owned(),
         case: query.case,
         line: query.line,
-        outcome: query.outcome,
-        date: date.format("%Y-%m-%d").to_string(),
-        agent: worker,
+        outcome: stands.outcome,
+        date: stands.date.format("%Y-%m-%d").to_string(),
+        agent: stands.agent,
         person,
     }))
 }

@@ -9,14 +9,19 @@
 //! `pending=true` leaving out the persons with an outcome. A page reads one case at most, as
 //! `limit` rows of the case's contact-list order, computed once and kept in the store
 //! ([`crate::store::WorklistRow`]): it may hold fewer than `limit` entries (none, even) and
-//! still give a `next` cursor; the client follows `next` until it is `null`. Recorded before the answer as one `read` per
-//! case listed, the actor the social worker via the service account
-//! ([`passerelle_access_log::relayed_actor`]).
+//! still give a `next` cursor; the client follows `next` until it is `null`.
+//!
+//! A page gives names and contacts, so each person it lists is a `read` of their case about
+//! the person (their keyed hash, [`passerelle_access_log::Accesses::person`]; never their NIR,
+//! which the page does not carry either), the actor the social worker via the service account
+//! ([`passerelle_access_log::relayed_actor`]) — an agent's reads per person (DESIGN §7.1). A
+//! page's entries are written in one transaction before the answer: if they cannot be, the
+//! call is a 500 and gives nothing.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use passerelle_access_log::{relayed_actor, AccessKind};
+use passerelle_access_log::relayed_actor;
 use passerelle_agents::Role;
 use passerelle_local_api::{ApiError, Caller, RELAYED_AGENT_HEADER};
 use passerelle_protocol::untrusted::is_identifier;
@@ -139,8 +144,8 @@ pub(super) async fn page(
     };
     let reading = requester.clone();
     let page = blocking(move || reading.worklist(after, limit, pending)).await?;
-    let entries = requester.case_entries(&actor, AccessKind::Read, &page.cases);
-    record_accesses(&requester, entries).await?;
+    let reads = requester.worklist_reads(&actor, &page);
+    record_accesses(&requester, reads).await?;
     tracing::info!(agent = %caller.agent().id, worker = %worker, entries = page.entries.len(), "worklist page read");
     Ok(Json(WorklistAnswer {
         format: WORKLIST_FORMAT.to_owned(),

@@ -75,6 +75,14 @@ pub enum RequesterError {
     /// No person on that line of an answered case's contact list (unknown, refused, or purged).
     #[error("line {line} of case {case} is in no contact list of this requester (see the worklist)")]
     NotListed { case: Uuid, line: u64 },
+    /// The person accepted the offer: their file exists at the social service, so this
+    /// requester records no other outcome for them.
+    #[error(
+        "line {line} of case {case} accepted the offer on {date}: their file is now at the social service, so a \
+         change (declined, no reply) goes through the social service, under the person's rights there, not \
+         through a new outcome here"
+    )]
+    AlreadyAccepted { case: Uuid, line: u64, date: chrono::NaiveDate },
     #[error("case {case} has no result yet (it is {state})")]
     NotSettled { case: Uuid, state: CaseState },
     #[error(transparent)]

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use passerelle_access_log::AccessKind;
+use passerelle_access_log::{AccessEntry, AccessKind, PersonRef};
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::v1::Sex;
 use passerelle_protocol::value;
@@ -19,7 +19,7 @@ use crate::api::outcome::OutcomePerson;
 use crate::api::worklist::{OfferOutcome, WorklistEntry};
 use crate::export::{self, cell};
 use crate::store::{
-    CaseRecord, CaseState, Outcome, OutcomeRecord, PersonRow, RankedPerson, StoreError, SubmissionRecord,
+    CaseRecord, CaseState, Outcome, OutcomeRecord, OutcomeWrite, PersonRow, RankedPerson, StoreError, SubmissionRecord,
 };
 
 /// Where a worklist page starts: after rank `after_rank` of `case` (0: at its first person).
@@ -46,13 +46,14 @@ impl FromStr for WorklistCursor {
     }
 }
 
-/// A page of the worklist: its entries, the cursor of the next page, and the cases it lists
-/// (one at most; each is a `read` in the access log).
+/// A page of the worklist: its entries, the cursor of the next page, and the persons it lists
+/// as the access log names them (their case and keyed hash, in the entries' order; each is a
+/// `read`, [`Requester::worklist_reads`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorklistPage {
     pub entries: Vec<WorklistEntry>,
     pub next: Option<WorklistCursor>,
-    pub cases: Vec<Uuid>,
+    pub read: Vec<(Uuid, PersonRef)>,
 }
 
 /// An outcome to record.
@@ -90,7 +91,7 @@ impl Requester {
                 }
             }
         };
-        let Some(case) = case else { return Ok(WorklistPage { entries: Vec::new(), next: None, cases: Vec::new() }) };
+        let Some(case) = case else { return Ok(WorklistPage { entries: Vec::new(), next: None, read: Vec::new() }) };
         let submission = self.submission_of(&case)?;
         let persons = self.listed_persons(&submission, &case)?;
         let rows = store.worklist_rows(case.id, after_rank, limit, pending)?;
@@ -100,7 +101,9 @@ impl Requester {
             _ => persons.max(after_rank),
         };
         let mut entries = Vec::with_capacity(rows.len());
+        let mut read = Vec::with_capacity(rows.len());
         for row in rows {
+            read.push((case.id, self.accesses().person(&row.nir)));
             let names = Names::of(&submission, &row.cells)?;
             entries.push(WorklistEntry {
                 case: case.id,
@@ -123,8 +126,17 @@ impl Requester {
         } else {
             store.next_listed_case(Some(&case))?.map(|c| WorklistCursor { case: c.id, after_rank: 0 })
         };
-        let cases = if entries.is_empty() { Vec::new() } else { vec![case.id] };
-        Ok(WorklistPage { entries, next, cases })
+        Ok(WorklistPage { entries, next, read })
+    }
+
+    /// The access entries of `actor` reading `page`: a `read` of the case about each person
+    /// listed (DESIGN §7.1, an agent's reads per person), to write in one transaction before the
+    /// page is given.
+    pub fn worklist_reads(&self, actor: &str, page: &WorklistPage) -> Vec<AccessEntry> {
+        page.read
+            .iter()
+            .map(|(case, person)| self.access_entry(actor, AccessKind::Read, &case.to_string()).about(person.clone()))
+            .collect()
     }
 
     /// The length of `case`'s contact list, its order computed (the result files' ranking,
@@ -147,15 +159,30 @@ impl Requester {
     }
 
     /// Records what a person of a contact list answered, for the social worker `agent`
-    /// (relayed), replacing their earlier outcome. `actor` is the access log's: an `update` of
-    /// the case about the person, and for `accepted` a `transfer` too, written before the
-    /// outcome commits. Returns the person's record for `accepted`, else `None`.
+    /// (relayed): see [`Requester::record_outcome_as_it_stands`]. Returns the person's record
+    /// for `accepted`, else `None`.
     pub fn record_offer_outcome(
         &self,
         actor: &str,
         agent: &str,
         new: &NewOutcome,
     ) -> Result<Option<OutcomePerson>, RequesterError> {
+        Ok(self.record_outcome_as_it_stands(actor, agent, new)?.1)
+    }
+
+    /// Records what a person of a contact list answered, for the social worker `agent`
+    /// (relayed), replacing their earlier `declined` or `no_reply`. Once the person accepted,
+    /// another outcome is [`RequesterError::AlreadyAccepted`] (their file is at the social
+    /// service, which handles any change), and `accepted` again keeps the first acceptance and
+    /// gives their record again. `actor` is the access log's: an `update` of the case about the
+    /// person, and for `accepted` a `transfer` too, written before the outcome commits. Returns
+    /// the outcome as it now stands, and the person's record for `accepted`.
+    pub fn record_outcome_as_it_stands(
+        &self,
+        actor: &str,
+        agent: &str,
+        new: &NewOutcome,
+    ) -> Result<(OutcomeRecord, Option<OutcomePerson>), RequesterError> {
         let store = self.store();
         let not_listed = || RequesterError::NotListed { case: new.case, line: new.line };
         let case = store.case(new.case)?.filter(|c| c.state == CaseState::Answered).ok_or_else(not_listed)?;
@@ -181,11 +208,14 @@ impl Requester {
             recorded_at: self.now(),
         };
         let accesses = self.accesses().clone();
-        if !store.record_outcome(&outcome, &|| Ok(accesses.record_all(&entries)?))? {
+        match store.record_outcome(&outcome, &|| Ok(accesses.record_all(&entries)?))? {
+            OutcomeWrite::Recorded(stands) => Ok((stands, record)),
             // Purged between the reads and the write.
-            return Err(not_listed());
+            OutcomeWrite::NotListed => Err(not_listed()),
+            OutcomeWrite::AlreadyAccepted(date) => {
+                Err(RequesterError::AlreadyAccepted { case: case.id, line: new.line, date })
+            }
         }
-        Ok(record)
     }
 
     /// An outcome's day is neither after today (in the body's legal time zone, by the

@@ -38,7 +38,7 @@ pub use worklist::{RankedPerson, WorklistRow};
 mod tests;
 
 use matching::PersonIndex;
-pub use outcomes::{ListedLine, Outcome, OutcomeRecord, PersonIdentity};
+pub use outcomes::{ListedLine, Outcome, OutcomeRecord, OutcomeWrite, PersonIdentity};
 pub use records::{CaseRecord, CaseState, NewPerson, PersonRow, ProblemRecord, Stored, SubmissionRecord};
 
 /// The store's file name in `data_dir`.

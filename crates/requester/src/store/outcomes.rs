@@ -3,8 +3,11 @@
 //! reply — with the date and the social worker who recorded it. Kept at the requester, under the
 //! decree's cap: a case's outcomes go with its persons at the purge ([`Store::purge_due`]).
 //!
-//! One row per person of a case (`(case, line)`): recording again replaces the row (the latest
-//! outcome wins; the access log keeps each recording).
+//! One row per person of a case (`(case, line)`): recording `declined` or `no_reply` again
+//! replaces the row (the latest outcome wins; the access log keeps each recording). `accepted`
+//! is final here: the person's file then exists at the social service, so a change goes through
+//! the social service (the person's rights there), and another outcome is refused
+//! ([`OutcomeWrite::AlreadyAccepted`]); `accepted` again leaves the first acceptance as it is.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -58,6 +61,19 @@ pub struct OutcomeRecord {
     /// The social worker's agent id, as the social-service daemon relayed it.
     pub agent: String,
     pub recorded_at: SystemTime,
+}
+
+/// What recording an outcome did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeWrite {
+    /// The outcome as it now stands: the one given, or the person's first acceptance when they
+    /// had accepted already and `accepted` was given again (nothing rewritten).
+    Recorded(OutcomeRecord),
+    /// The person is in no answered case's contact list (purged meanwhile): nothing written.
+    NotListed,
+    /// The person accepted on that day, and another outcome was given: refused, nothing
+    /// written (`before_commit` not run).
+    AlreadyAccepted(chrono::NaiveDate),
 }
 
 /// A person of a case's contact list, as an outcome needs them: the store's id and whether the
@@ -155,22 +171,47 @@ impl Store {
         })
     }
 
-    /// Records an outcome, replacing the person's earlier one, if the person is still in an
-    /// answered case (else `false`, nothing written). `before_commit` runs inside the
-    /// transaction, before it commits (the access entries: an error aborts the recording).
+    /// Records an outcome if the person is still in an answered case, replacing their earlier
+    /// `declined` or `no_reply`; an earlier `accepted` stays (see [`OutcomeWrite`]).
+    /// `before_commit` runs inside the transaction, before it commits, whenever the outcome is
+    /// recorded (the access entries: an error aborts the recording).
     pub fn record_outcome(
         &self,
         record: &OutcomeRecord,
         before_commit: &dyn Fn() -> Result<(), StoreError>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<OutcomeWrite, StoreError> {
+        let case = record.case.to_string();
         self.write(|tx| {
             let listed = tx.exists(
                 "SELECT 1 FROM persons p JOIN cases c ON c.id = p.case_id
                  WHERE p.case_id = ?1 AND p.line = ?2 AND p.refusal IS NULL AND c.state = 'answered'",
-                params![record.case.to_string(), record.line as i64],
+                params![case, record.line as i64],
             )?;
             if !listed {
-                return Ok(false);
+                return Ok(OutcomeWrite::NotListed);
+            }
+            let earlier: Option<(String, String, String, i64)> = tx.query_optional(
+                "SELECT outcome, date, agent, recorded_at FROM offer_outcomes WHERE case_id = ?1 AND line = ?2",
+                params![case, record.line as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            if let Some((outcome, date, agent, recorded_at)) = earlier {
+                if Outcome::parse(&outcome)? == Outcome::Accepted {
+                    let date = parse_date(&date)?;
+                    if record.outcome != Outcome::Accepted {
+                        return Ok(OutcomeWrite::AlreadyAccepted(date));
+                    }
+                    before_commit()?;
+                    let first = OutcomeRecord {
+                        case: record.case,
+                        line: record.line,
+                        outcome: Outcome::Accepted,
+                        date,
+                        agent,
+                        recorded_at: from_ms(recorded_at),
+                    };
+                    return Ok(OutcomeWrite::Recorded(first));
+                }
             }
             tx.execute(
                 "INSERT INTO offer_outcomes (case_id, line, outcome, date, agent, recorded_at)
@@ -178,7 +219,7 @@ impl Store {
                  ON CONFLICT (case_id, line) DO UPDATE SET outcome = excluded.outcome, date = excluded.date,
                      agent = excluded.agent, recorded_at = excluded.recorded_at",
                 params![
-                    record.case.to_string(),
+                    case,
                     record.line as i64,
                     record.outcome.as_str(),
                     record.date.format("%Y-%m-%d").to_string(),
@@ -187,7 +228,7 @@ impl Store {
                 ],
             )?;
             before_commit()?;
-            Ok(true)
+            Ok(OutcomeWrite::Recorded(record.clone()))
         })
     }
 

@@ -295,10 +295,12 @@ fn refused_persons_are_matched_by_nir_counted_when_unknown_and_stored_once() {
 }
 
 #[test]
-fn an_outcome_is_replaced_when_recorded_again_and_purged_with_its_case_leaving_no_byte() {
+fn an_outcome_is_replaced_until_accepted_which_stays_and_purged_with_its_case_leaving_no_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (store, case) = store_with_case(dir.path(), 3);
-    let now = SystemTime::now();
+    // To the millisecond, as the store keeps it.
+    let now = SystemTime::UNIX_EPOCH
+        + Duration::from_millis(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64);
     let outcome = |line: u64, outcome: Outcome, agent: &str| OutcomeRecord {
         case,
         line,
@@ -312,17 +314,30 @@ fn an_outcome_is_replaced_when_recorded_again_and_purged_with_its_case_leaving_n
         recorded.set(recorded.get() + 1);
         Ok(())
     };
+    let recorded_as = |o: &OutcomeRecord, write: OutcomeWrite| assert_eq!(write, OutcomeWrite::Recorded(o.clone()));
     // Not answered yet: no contact list, nothing recorded.
-    assert!(!store.record_outcome(&outcome(1, Outcome::Declined, "sw-first"), &count).unwrap());
+    let first = outcome(1, Outcome::Declined, "sw-first");
+    assert_eq!(store.record_outcome(&first, &count).unwrap(), OutcomeWrite::NotListed);
     store.store_result(&result(case, 0, 1, [0, 1, 2]), now).unwrap();
     assert_eq!(store.persons_awaiting_outcome().unwrap(), 3);
-    assert!(store.record_outcome(&outcome(1, Outcome::Declined, "sw-first"), &count).unwrap());
-    assert!(store.record_outcome(&outcome(1, Outcome::Accepted, "sw-zorglub-9"), &count).unwrap());
-    assert!(!store.record_outcome(&outcome(7, Outcome::Accepted, "sw-zorglub-9"), &count).unwrap(), "no line 7");
-    assert_eq!(recorded.get(), 2, "the access entries run for what is recorded only");
+    recorded_as(&first, store.record_outcome(&first, &count).unwrap());
+    // `declined` is replaced by any outcome.
+    let accepted = outcome(1, Outcome::Accepted, "sw-zorglub-9");
+    recorded_as(&accepted, store.record_outcome(&accepted, &count).unwrap());
+    let no_line = store.record_outcome(&outcome(7, Outcome::Accepted, "sw-zorglub-9"), &count).unwrap();
+    assert_eq!(no_line, OutcomeWrite::NotListed, "no line 7");
+    // `accepted` is final: another outcome is refused, `accepted` again keeps the first one.
+    let mut later = outcome(1, Outcome::Accepted, "sw-other");
+    later.date = chrono::NaiveDate::from_ymd_opt(2026, 12, 8).unwrap();
+    recorded_as(&accepted, store.record_outcome(&later, &count).unwrap());
+    for refused in [Outcome::Declined, Outcome::NoReply] {
+        let write = store.record_outcome(&outcome(1, refused, "sw-other"), &count).unwrap();
+        assert_eq!(write, OutcomeWrite::AlreadyAccepted(accepted.date));
+    }
+    assert_eq!(recorded.get(), 3, "the access entries run for what is recorded only");
     let held = store.outcomes_of(case).unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!((held[&1].outcome, held[&1].agent.as_str()), (Outcome::Accepted, "sw-zorglub-9"));
+    assert_eq!(held[&1], accepted);
     assert_eq!(
         store.outcome_counts().unwrap(),
         [(Outcome::Accepted, 1), (Outcome::Declined, 0), (Outcome::NoReply, 0)]
@@ -378,7 +393,7 @@ fn a_contact_list_order_is_read_by_rank_kept_per_ranking_dropped_by_a_late_refus
         agent: "sw-zorglub-3".into(),
         recorded_at: now,
     };
-    assert!(store.record_outcome(&outcome, &|| Ok(())).unwrap());
+    assert_eq!(store.record_outcome(&outcome, &|| Ok(())).unwrap(), OutcomeWrite::Recorded(outcome.clone()));
     let page = store.worklist_rows(case, 0, 10, false).unwrap();
     assert_eq!(
         page[1].outcome.as_ref().map(|o| (o.outcome, o.agent.as_str())),

@@ -11,6 +11,7 @@
 //! would). A result or refusal stored for a case after it settled drops its order. The purge
 //! deletes the order with the case's persons ([`forget_orders`]).
 
+use passerelle_protocol::nir::Nir;
 use passerelle_sqlite::rusqlite::params;
 use passerelle_sqlite::time::from_ms;
 use passerelle_sqlite::Tx;
@@ -30,12 +31,14 @@ pub struct RankedPerson {
 }
 
 /// A person of a worklist page: their place in the list, the selection's cells (names and
-/// contacts) and the offer's outcome recorded last.
+/// contacts), the offer's outcome recorded last, and their NIR — for the access log's keyed
+/// hash of each person read, never for the page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorklistRow {
     /// 1 = most at risk.
     pub rank: u64,
     pub line: u64,
+    pub nir: Nir,
     pub score: f64,
     pub cells: Vec<String>,
     pub outcome: Option<OutcomeRecord>,
@@ -84,7 +87,7 @@ impl Store {
     }
 
     /// Up to `limit` persons of `case`'s stored order after rank `after_rank`, in rank order,
-    /// with their cells and outcomes; when `pending`, only those without an outcome. An index
+    /// with their NIRs, cells and outcomes; when `pending`, only those without an outcome. An index
     /// range of the order, then one row lookup per person returned (and per person passed over
     /// for `pending`).
     pub fn worklist_rows(
@@ -96,7 +99,7 @@ impl Store {
     ) -> Result<Vec<WorklistRow>, StoreError> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT r.rank, r.line, r.score, p.cells, o.outcome, o.date, o.agent, o.recorded_at
+                "SELECT r.rank, r.line, r.score, p.cells, o.outcome, o.date, o.agent, o.recorded_at, p.nir
                  FROM worklist_ranks r
                  JOIN persons p ON p.id = r.person_id
                  LEFT JOIN offer_outcomes o ON o.case_id = r.case_id AND o.line = r.line
@@ -120,7 +123,9 @@ impl Store {
                         recorded_at: from_ms(r.get(7)?),
                     }),
                 };
-                out.push(WorklistRow { rank: r.get::<_, i64>(0)? as u64, line, score: r.get(2)?, cells, outcome });
+                let nir =
+                    Nir::parse(&r.get::<_, String>(8)?).map_err(|_| StoreError::Corrupt("a stored NIR".into()))?;
+                out.push(WorklistRow { rank: r.get::<_, i64>(0)? as u64, line, nir, score: r.get(2)?, cells, outcome });
             }
             Ok(out)
         })
