@@ -491,3 +491,31 @@ async fn a_rectified_nir_finds_the_file_by_the_new_number_and_never_two_files_sh
     assert_ne!(again.file.as_deref(), Some(first.as_str()));
     assert_ne!(again.file.as_deref(), Some(third.as_str()));
 }
+
+#[tokio::test]
+async fn a_worker_s_update_and_a_rectification_at_the_same_time_both_survive() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    let update = |field: &str, value: Value| vec![FieldUpdate { field: field.into(), value }];
+    for round in 0..40u32 {
+        let gir = json!(1 + round % 6);
+        let assessment = json!(format!("Bilan numéro {round}."));
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                d.service.update("sw-1", &file, &update("care.gir_level", gir.clone())).unwrap();
+            });
+            s.spawn(|| {
+                start.wait();
+                let u = update("social_situation.assessment", assessment.clone());
+                d.service.rights_rectify("ro-1", &file, &u).unwrap();
+            });
+        });
+        let row = d.service.store().file(&file).unwrap().unwrap();
+        let fields = passerelle_social_file::file_json(&row.file);
+        assert_eq!(fields["care.gir_level"], gir, "round {round}: the update survives the rectification");
+        assert_eq!(fields["social_situation.assessment"], assessment, "round {round}: and the rectification it");
+    }
+    assert_eq!(d.service.store().history(&file).unwrap().len(), 80, "a history row per change");
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::views::*;
 use super::{Result, SocialService, SocialServiceError, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use crate::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer, OutcomeRequest, Worklist, WorklistQuery};
-use crate::store::{rfc3339, ChangeEntryRow, FileRow, FileState, NewFile};
+use crate::store::{rfc3339, ChangeEntryRow, FileChange, FileRow, FileState, NewFile};
 
 fn refused(message: impl Into<String>) -> SocialServiceError {
     SocialServiceError::Refused(message.into())
@@ -230,38 +230,40 @@ impl SocialService {
         if updates.is_empty() {
             return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
         }
-        let row = self.file_row(id)?;
         let parsed =
             updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut file = row.file.clone();
-        let at = chrono::DateTime::<chrono::Utc>::from(self.now());
-        let mut history = Vec::new();
-        for update in parsed {
-            let change = update.apply(&mut file, agent, at)?;
-            history.push(ChangeEntryRow {
-                field: change.field.as_str().to_owned(),
-                kind,
-                agent: change.agent_id,
-                at: self.now(),
-            });
-        }
-        let entries: Vec<_> =
-            history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
-        // A NIR rectified: the file is found by the new one from now on.
-        let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
-        let person = match nir(&file) {
-            Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
-            _ => None,
-        };
-        if let Some(person) = &person {
-            if self.store().file_of_person(person)?.is_some_and(|other| other != row.id) {
-                return Err(refused("another case file holds this NIR: the person's file is that one"));
+        let now = self.now();
+        // Read, apply, check and write in one transaction: a change made meanwhile is not undone.
+        let (id, history) = self.store().change_file(id, now, |row, holder| {
+            let row = self.office_row(id, row)?;
+            let mut file = row.file.clone();
+            let at = chrono::DateTime::<chrono::Utc>::from(now);
+            let mut history = Vec::new();
+            for update in parsed {
+                let change = update.apply(&mut file, agent, at)?;
+                history.push(ChangeEntryRow { field: change.field.as_str().to_owned(), kind, agent: change.agent_id, at: now });
             }
-        }
-        self.record(&entries)?;
-        self.store().save_file(&row.id, &file, &history, person, self.now())?;
+            // A NIR rectified: the file is found by the new one from now on.
+            let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
+            let person = match nir(&file) {
+                Some(new) if Some(&new) != nir(&row.file).as_ref() => {
+                    Nir::parse(&new).ok().map(|n| self.file_person(&n))
+                }
+                _ => None,
+            };
+            if let Some(person) = &person {
+                if holder(person)?.is_some_and(|other| other != row.id) {
+                    return Err(refused("another case file holds this NIR: the person's file is that one"));
+                }
+            }
+            let entries: Vec<_> =
+                history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
+            self.record(&entries)?;
+            let done = FileChange { file, changes: history.clone(), person };
+            Ok((done, (row.id, history)))
+        })?;
         let items = history.into_iter().map(|h| h.field).collect();
-        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: kind.to_owned(), items })
+        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: id, what: kind.to_owned(), items })
     }
 
     /// Starts an action on an open file (at most one open at a time).

@@ -182,7 +182,12 @@ impl SocialService {
 
     /// A file of this office, or [`SocialServiceError::NoFile`].
     pub(crate) fn file_row(&self, id: &str) -> Result<FileRow> {
-        match self.inner.store.file(id)? {
+        self.office_row(id, self.inner.store.file(id)?)
+    }
+
+    /// The file read for `id` if it is of this office, or [`SocialServiceError::NoFile`].
+    pub(crate) fn office_row(&self, id: &str, row: Option<FileRow>) -> Result<FileRow> {
+        match row {
             Some(row) if row.office == self.inner.settings.office => Ok(row),
             _ => Err(SocialServiceError::NoFile(shown_id(id))),
         }
