@@ -375,8 +375,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Worklist(a) => {
             let mut query = format!("/v1/worklist?limit={}", a.limit.unwrap_or(100));
             if let Some(after) = &a.after {
-                let cursor: String =
-                    after.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect();
+                let cursor = passerelle_social_service::requester_client::percent(after.trim());
                 query.push_str(&format!("&after={cursor}"));
             }
             if a.pending {

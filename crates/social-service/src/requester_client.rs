@@ -163,8 +163,9 @@ impl RequesterClient {
     }
 }
 
-/// A cursor in a query string: anything but unreserved characters escaped.
-fn percent(text: &str) -> String {
+/// A value in a query string (a worklist cursor `<case>:<rank>`): anything but unreserved
+/// characters percent-encoded.
+pub fn percent(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
