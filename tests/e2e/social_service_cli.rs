@@ -76,12 +76,13 @@ fn fake_requester() -> Router {
                     phone: None,
                     values: BTreeMap::from([("quarters_contributed".to_owned(), "150".to_owned())]),
                 });
+                let date = r.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                 Ok::<_, ApiError>(Json(OutcomeAnswer {
                     format: OUTCOME_FORMAT.into(),
                     case: r.case,
                     line: r.line,
                     outcome: r.outcome,
-                    date: r.date,
+                    date,
                     agent,
                     person,
                 }))

@@ -87,8 +87,10 @@ pub struct OutcomeRequest {
     pub case: Uuid,
     pub line: u64,
     pub outcome: Outcome,
-    /// `YYYY-MM-DD`.
-    pub date: String,
+    /// `YYYY-MM-DD`, not after today. None from the CLI: the social-service daemon fills in
+    /// today in the body's legal time zone before it calls the requester, which needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
 }
 
 /// The person who accepted, from the requester's store (art. 2, 1° and the case's values).

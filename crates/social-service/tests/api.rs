@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_local_api::{ApiError, ApiServer, Caller, Client, ClientError, KeptAccesses, RegistryHandle};
 use passerelle_protocol::nir;
-use passerelle_protocol::rules::SystemClock;
+use passerelle_protocol::rules::{Clock, ManualClock};
 use passerelle_social_file::v1::Sex;
 use passerelle_social_service::api::routes;
 use passerelle_social_service::requester_client::*;
@@ -125,12 +125,13 @@ fn fake_requester(seen: Seen) -> Router {
                     let agent = caller.relayed_agent()?.unwrap_or("none").to_owned();
                     seen.lock().unwrap().push(agent.clone());
                     let person = (request.outcome == Outcome::Accepted).then(|| accepted_person(request.line));
+                    let date = request.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                     Ok::<_, ApiError>(Json(OutcomeAnswer {
                         format: OUTCOME_FORMAT.into(),
                         case: request.case,
                         line: request.line,
                         outcome: request.outcome,
-                        date: request.date,
+                        date,
                         agent,
                         person,
                     }))
@@ -147,6 +148,13 @@ struct Daemon {
     client: Client,
     seen: Seen,
     _servers: (ApiServer, ApiServer),
+}
+
+/// The tests' clock: 31 December 2026, 23:30 UTC — already 1 January 2027 in Paris, the
+/// default legal time zone.
+fn new_year_s_eve() -> Arc<dyn Clock> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-31T23:30:00Z").unwrap();
+    Arc::new(ManualClock::starting_at(at.into()))
 }
 
 impl Daemon {
@@ -166,7 +174,7 @@ impl Daemon {
         let settings =
             SocialServiceSettings::for_dir("carsat-sud-est", OFFICE, dir.path(), &requester_socket, REQUESTER_OFFICE);
         let data_dir = settings.data_dir.clone();
-        let service = SocialService::build(settings, Arc::new(SystemClock)).unwrap();
+        let service = SocialService::build(settings, new_year_s_eve()).unwrap();
         let registry = RegistryHandle::fixed(registry("sw-1", &[Role::SocialWorker], Some(OFFICE)));
         let socket = dir.path().join("run").join("social-service.sock");
         let server =
@@ -518,4 +526,34 @@ async fn a_worker_s_update_and_a_rectification_at_the_same_time_both_survive() {
         assert_eq!(fields["social_situation.assessment"], assessment, "round {round}: and the rectification it");
     }
     assert_eq!(d.service.store().history(&file).unwrap().len(), 80, "a history row per change");
+}
+
+#[tokio::test]
+async fn dates_are_days_of_the_legal_time_zone_and_none_is_in_the_future() {
+    let d = Daemon::start().await;
+    let undated = json!({"case": CASE, "line": 1, "outcome": "accepted"});
+    let opened: OutcomeView = d.client.post_json("/v1/worklist/outcome", &undated).await.unwrap();
+    assert_eq!(opened.date, "2027-01-01", "the daemon dates the outcome today in Paris, not in UTC");
+    let file = opened.file.unwrap();
+    let _: Changed = d.client.post_json(&format!("/v1/files/{file}/contacts"), &json!({"channel": "phone"})).await.unwrap();
+    let shown = d.show(&file).await.unwrap();
+    assert_eq!(shown.actions[0].start.as_deref(), Some("2027-01-01"));
+    assert_eq!(shown.actions[0].contacts[0].date.as_deref(), Some("2027-01-01"));
+
+    let seen = d.seen.lock().unwrap().len();
+    let tomorrow = json!({"case": CASE, "line": 2, "outcome": "declined", "date": "2027-01-02"});
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &tomorrow).await.unwrap_err();
+    assert!(status(&e) == 400 && e.to_string().contains("outcome's date is after today (2027-01-01"), "{e}");
+    assert_eq!(d.seen.lock().unwrap().len(), seen, "a refused date never reaches the requester");
+    let future = json!({"channel": "visit", "date": "2027-01-02"});
+    let e = d.client.post_json::<_, Changed>(&format!("/v1/files/{file}/contacts"), &future).await.unwrap_err();
+    assert!(e.to_string().contains("contact's date is after today"), "{e}");
+    let session = json!({"kind": "individual", "theme": "home_help", "participants": [file],
+        "sessions": [{"date": "2027-02-01", "attendees": []}]});
+    let e = d.client.post_json::<_, Changed>("/v1/offers", &session).await.unwrap_err();
+    assert!(e.to_string().contains("session's date is after today"), "{e}");
+    let e = d.client.post_json::<_, Changed>(&format!("/v1/files/{file}/close"), &json!({"date": "2027-06-30"})).await;
+    assert!(e.unwrap_err().to_string().contains("closing date is after today"));
+    let shown = d.show(&file).await.unwrap();
+    assert_eq!((shown.actions[0].contacts.len(), shown.actions[0].end.as_deref()), (1, None), "nothing written");
 }

@@ -83,10 +83,9 @@ impl SocialService {
     /// for `accepted`, opens the person's file (or finds the one they have). A declined or
     /// unanswered offer writes nothing to this store.
     pub async fn outcome(&self, agent: &str, request: &OutcomeRequest) -> Result<OutcomeView> {
-        if passerelle_protocol::value::parse_date(&request.date).is_none() {
-            return Err(refused("the outcome's date is not a date YYYY-MM-DD"));
-        }
-        let answer = self.requester().outcome(agent, request).await?;
+        let date = self.date_or_today(request.date.as_deref(), "outcome's date")?;
+        let request = OutcomeRequest { date: Some(Self::date_text(&date)), ..request.clone() };
+        let answer = self.requester().outcome(agent, &request).await?;
         self.apply_outcome(agent, &answer)
     }
 
