@@ -557,3 +557,21 @@ async fn dates_are_days_of_the_legal_time_zone_and_none_is_in_the_future() {
     let shown = d.show(&file).await.unwrap();
     assert_eq!((shown.actions[0].contacts.len(), shown.actions[0].end.as_deref()), (1, None), "nothing written");
 }
+
+#[tokio::test]
+async fn a_person_whose_file_another_office_holds_gets_no_file_here_and_that_office_is_not_named() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    // The same store, the file now held by another office of the service.
+    let db = passerelle_sqlite::rusqlite::Connection::open(d.data_dir.join("social-service.db")).unwrap();
+    assert_eq!(db.execute("UPDATE files SET office = 'ss-84' WHERE id = ?1", [&file]).unwrap(), 1);
+    drop(db);
+    let body = json!({"case": CASE, "line": 1, "outcome": "accepted", "date": "2026-12-01"});
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &body).await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("the person's file is held by another office of this service"), "{message}");
+    assert!(!message.contains("ss-84") && !message.contains(&file), "neither the office nor the file named: {message}");
+    let list: FileList = d.client.get_json("/v1/files").await.unwrap();
+    assert!(list.files.is_empty(), "no second file opened here");
+    assert_eq!(d.service.store().counts().unwrap(), (1, 0));
+}

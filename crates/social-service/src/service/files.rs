@@ -137,7 +137,7 @@ impl SocialService {
             )));
         }
         let person_hash = self.file_person(&identity.nir);
-        if let Some(existing) = self.store().file_of_person(&person_hash)? {
+        if let Some(existing) = self.held_here(self.store().file_of_person(&person_hash)?)? {
             self.record(&[self.entry(agent, AccessKind::Read, &existing, Some(&file))])?;
             return Ok((existing, true, left));
         }
@@ -154,11 +154,24 @@ impl SocialService {
             person: person_hash,
         };
         if !self.store().insert_file(&new)? {
-            let existing = self.store().file_of_person(&person_hash)?.unwrap_or_default();
+            let existing = self.held_here(self.store().file_of_person(&person_hash)?)?.unwrap_or_default();
             return Ok((existing, true, left));
         }
         tracing::info!(file = %id, office = %self.office(), "case file opened");
         Ok((id, false, left))
+    }
+
+    /// The person's file found by [`crate::store::Store::file_of_person`], if this office holds it; a file
+    /// another office holds is refused, without naming that office or the file.
+    fn held_here(&self, found: Option<(String, String)>) -> Result<Option<String>> {
+        match found {
+            Some((id, office)) if office == self.office() => Ok(Some(id)),
+            Some(_) => Err(refused(
+                "the person's file is held by another office of this service: no file opened here; \
+                 the offices agree which one follows the person",
+            )),
+            None => Ok(None),
+        }
     }
 
     /// One file, whole, as the social worker sees it (a read).

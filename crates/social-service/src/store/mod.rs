@@ -182,10 +182,13 @@ impl Store {
         self.db.path()
     }
 
-    /// The file of the person with this keyed hash, if one exists.
-    pub fn file_of_person(&self, person: &[u8; 32]) -> Result<Option<String>, StoreError> {
+    /// The file of the person with this keyed hash, if one exists: its id and its office (a
+    /// person has one file in the store, whichever office holds it).
+    pub fn file_of_person(&self, person: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
         self.db.read(|tx| {
-            Ok(tx.query_optional("SELECT id FROM files WHERE person = ?1", params![person.as_slice()], |r| r.get(0))?)
+            Ok(tx.query_optional("SELECT id, office FROM files WHERE person = ?1", params![person.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
         })
     }
 
