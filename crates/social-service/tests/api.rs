@@ -575,3 +575,23 @@ async fn a_person_whose_file_another_office_holds_gets_no_file_here_and_that_off
     assert!(list.files.is_empty(), "no second file opened here");
     assert_eq!(d.service.store().counts().unwrap(), (1, 0));
 }
+
+#[tokio::test]
+async fn a_rights_access_names_no_other_person_s_file_in_the_offers() {
+    let d = Daemon::start().await;
+    let (a, b) = (d.open(1).await, d.open(3).await);
+    let offer = json!({
+        "kind": "collective", "theme": "falls_prevention", "participants": [a, b],
+        "sessions": [{"date": "2026-12-10", "attendees": [b]}, {"date": "2026-12-17", "attendees": [a, b]}]
+    });
+    let _: Changed = d.client.post_json("/v1/offers", &offer).await.unwrap();
+    d.be("ro-1", &[Role::RightsOfficer], None);
+    let access: AccessAnswer = d.client.post_json(&format!("/v1/files/{a}/rights/access"), &json!({})).await.unwrap();
+    let o = &access.offers[0];
+    assert_eq!(o.participants, [a.clone()]);
+    let attendees: Vec<&[String]> = o.sessions.iter().map(|s| s.attendees.as_slice()).collect();
+    assert_eq!(attendees, [&[][..], &[a.clone()][..]], "the sessions kept, with the person alone");
+    let answer = serde_json::to_string(&access).unwrap();
+    assert!(!answer.contains(&b), "the other participant's file is nowhere in the answer");
+    assert!(!passerelle_social_service::printable::access_page(&access).contains(&b), "nor on the page");
+}
