@@ -159,6 +159,12 @@ fn new_year_s_eve() -> Arc<dyn Clock> {
 
 impl Daemon {
     async fn start() -> Daemon {
+        Daemon::attached_to(REQUESTER_OFFICE).await
+    }
+
+    /// A daemon whose `[requester] office` is `requester_office` (the fake requester answers
+    /// for [`REQUESTER_OFFICE`]).
+    async fn attached_to(requester_office: &str) -> Daemon {
         let dir = TempDir::new().unwrap();
         let seen: Seen = Arc::default();
         let requester_socket = dir.path().join("run").join("requester.sock");
@@ -172,7 +178,7 @@ impl Daemon {
         )
         .unwrap();
         let settings =
-            SocialServiceSettings::for_dir("carsat-sud-est", OFFICE, dir.path(), &requester_socket, REQUESTER_OFFICE);
+            SocialServiceSettings::for_dir("carsat-sud-est", OFFICE, dir.path(), &requester_socket, requester_office);
         let data_dir = settings.data_dir.clone();
         let service = SocialService::build(settings, new_year_s_eve()).unwrap();
         let registry = RegistryHandle::fixed(registry("sw-1", &[Role::SocialWorker], Some(OFFICE)));
@@ -594,4 +600,14 @@ async fn a_rights_access_names_no_other_person_s_file_in_the_offers() {
     let answer = serde_json::to_string(&access).unwrap();
     assert!(!answer.contains(&b), "the other participant's file is nowhere in the answer");
     assert!(!passerelle_social_service::printable::access_page(&access).contains(&b), "nor on the page");
+}
+
+#[tokio::test]
+async fn an_answer_of_another_requester_office_is_refused() {
+    let d = Daemon::attached_to("cpam-84").await;
+    let e = d.client.get_json::<Worklist>("/v1/worklist").await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("worklist page of office `cpam-13`, not of `cpam-84`"), "{message}");
+    assert_eq!(d.seen.lock().unwrap().len(), 1, "the requester was asked");
+    assert!(d.service.accesses().log().years().unwrap().is_empty(), "no read of the page recorded");
 }

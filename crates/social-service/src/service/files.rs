@@ -66,8 +66,23 @@ impl SocialService {
     /// `agent`; nothing stored here. Recorded as a read of each case listed.
     pub async fn worklist(&self, agent: &str, query: &WorklistQuery) -> Result<Worklist> {
         let page = self.requester().worklist(agent, query).await?;
+        self.of_requester_office(&page.office, "worklist page")?;
         self.worklist_read(agent, &page)?;
         Ok(page)
+    }
+
+    /// Refuses an answer of the requester daemon for another office than `[requester] office`:
+    /// the socket leads to a requester this social service is not attached to.
+    fn of_requester_office(&self, office: &str, what: &str) -> Result<()> {
+        let expected = &self.settings().requester.office;
+        if office == expected {
+            return Ok(());
+        }
+        Err(refused(format!(
+            "the requester daemon answered with a {what} of office `{}`, not of `{expected}` ([requester] office): \
+             check that [requester] socket leads to that office's requester",
+            passerelle_protocol::untrusted::Shown::id(office)
+        )))
     }
 
     /// Records `agent`'s read of a worklist page the requester gave: a read of each case
