@@ -79,6 +79,7 @@ fn fake_requester() -> Router {
                 let date = r.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                 Ok::<_, ApiError>(Json(OutcomeAnswer {
                     format: OUTCOME_FORMAT.into(),
+                    office: "cpam-13".into(),
                     case: r.case,
                     line: r.line,
                     outcome: r.outcome,

@@ -124,6 +124,9 @@ impl std::fmt::Debug for AcceptedPerson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeAnswer {
     pub format: String,
+    /// The requester's office that recorded the outcome; checked against `[requester] office`.
+    #[serde(default)]
+    pub office: String,
     pub case: Uuid,
     pub line: u64,
     pub outcome: Outcome,

@@ -128,6 +128,7 @@ fn fake_requester(seen: Seen) -> Router {
                     let date = request.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                     Ok::<_, ApiError>(Json(OutcomeAnswer {
                         format: OUTCOME_FORMAT.into(),
+                        office: REQUESTER_OFFICE.into(),
                         case: request.case,
                         line: request.line,
                         outcome: request.outcome,
@@ -610,4 +611,8 @@ async fn an_answer_of_another_requester_office_is_refused() {
     assert!(message.contains("worklist page of office `cpam-13`, not of `cpam-84`"), "{message}");
     assert_eq!(d.seen.lock().unwrap().len(), 1, "the requester was asked");
     assert!(d.service.accesses().log().years().unwrap().is_empty(), "no read of the page recorded");
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &json!({"case": CASE, "line": 1, "outcome": "accepted"})).await;
+    let message = e.unwrap_err().to_string();
+    assert!(message.contains("recorded outcome of office `cpam-13`, not of `cpam-84`"), "{message}");
+    assert_eq!(d.service.store().counts().unwrap(), (0, 0), "no file opened from another office's answer");
 }

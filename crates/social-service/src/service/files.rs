@@ -101,6 +101,7 @@ impl SocialService {
         let date = self.date_or_today(request.date.as_deref(), "outcome's date")?;
         let request = OutcomeRequest { date: Some(Self::date_text(&date)), ..request.clone() };
         let answer = self.requester().outcome(agent, &request).await?;
+        self.of_requester_office(&answer.office, "recorded outcome")?;
         self.apply_outcome(agent, &answer)
     }
 
