@@ -54,7 +54,12 @@ fn fake_requester() -> Router {
                     Some(after) if after == format!("{CASE}:1") => (vec![entry(2, "Refusanta")], None),
                     Some(_) => return Err(ApiError::bad_request("not a cursor of this worklist")),
                 };
-                Ok::<_, ApiError>(Json(Worklist { format: WORKLIST_FORMAT.into(), office: "cpam-13".into(), entries, next }))
+                Ok::<_, ApiError>(Json(Worklist {
+                    format: WORKLIST_FORMAT.into(),
+                    office: "cpam-13".into(),
+                    entries,
+                    next,
+                }))
             }),
         )
         .route(

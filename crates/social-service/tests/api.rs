@@ -542,7 +542,8 @@ async fn dates_are_days_of_the_legal_time_zone_and_none_is_in_the_future() {
     let opened: OutcomeView = d.client.post_json("/v1/worklist/outcome", &undated).await.unwrap();
     assert_eq!(opened.date, "2027-01-01", "the daemon dates the outcome today in Paris, not in UTC");
     let file = opened.file.unwrap();
-    let _: Changed = d.client.post_json(&format!("/v1/files/{file}/contacts"), &json!({"channel": "phone"})).await.unwrap();
+    let _: Changed =
+        d.client.post_json(&format!("/v1/files/{file}/contacts"), &json!({"channel": "phone"})).await.unwrap();
     let shown = d.show(&file).await.unwrap();
     assert_eq!(shown.actions[0].start.as_deref(), Some("2027-01-01"));
     assert_eq!(shown.actions[0].contacts[0].date.as_deref(), Some("2027-01-01"));
@@ -595,9 +596,9 @@ async fn a_rights_access_names_no_other_person_s_file_in_the_offers() {
     d.be("ro-1", &[Role::RightsOfficer], None);
     let access: AccessAnswer = d.client.post_json(&format!("/v1/files/{a}/rights/access"), &json!({})).await.unwrap();
     let o = &access.offers[0];
-    assert_eq!(o.participants, [a.clone()]);
+    assert_eq!(o.participants, std::slice::from_ref(&a));
     let attendees: Vec<&[String]> = o.sessions.iter().map(|s| s.attendees.as_slice()).collect();
-    assert_eq!(attendees, [&[][..], &[a.clone()][..]], "the sessions kept, with the person alone");
+    assert_eq!(attendees, [&[][..], std::slice::from_ref(&a)], "the sessions kept, with the person alone");
     let answer = serde_json::to_string(&access).unwrap();
     assert!(!answer.contains(&b), "the other participant's file is nowhere in the answer");
     assert!(!passerelle_social_service::printable::access_page(&access).contains(&b), "nor on the page");
@@ -611,7 +612,10 @@ async fn an_answer_of_another_requester_office_is_refused() {
     assert!(message.contains("worklist page of office `cpam-13`, not of `cpam-84`"), "{message}");
     assert_eq!(d.seen.lock().unwrap().len(), 1, "the requester was asked");
     assert!(d.service.accesses().log().years().unwrap().is_empty(), "no read of the page recorded");
-    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &json!({"case": CASE, "line": 1, "outcome": "accepted"})).await;
+    let e = d
+        .client
+        .post_json::<_, OutcomeView>("/v1/worklist/outcome", &json!({"case": CASE, "line": 1, "outcome": "accepted"}))
+        .await;
     let message = e.unwrap_err().to_string();
     assert!(message.contains("recorded outcome of office `cpam-13`, not of `cpam-84`"), "{message}");
     assert_eq!(d.service.store().counts().unwrap(), (0, 0), "no file opened from another office's answer");

@@ -269,7 +269,12 @@ impl SocialService {
             let mut history = Vec::new();
             for update in parsed {
                 let change = update.apply(&mut file, agent, at)?;
-                history.push(ChangeEntryRow { field: change.field.as_str().to_owned(), kind, agent: change.agent_id, at: now });
+                history.push(ChangeEntryRow {
+                    field: change.field.as_str().to_owned(),
+                    kind,
+                    agent: change.agent_id,
+                    at: now,
+                });
             }
             // A NIR rectified: the file is found by the new one from now on.
             let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());

@@ -186,9 +186,11 @@ impl Store {
     /// person has one file in the store, whichever office holds it).
     pub fn file_of_person(&self, person: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
         self.db.read(|tx| {
-            Ok(tx.query_optional("SELECT id, office FROM files WHERE person = ?1", params![person.as_slice()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?)
+            Ok(tx.query_optional(
+                "SELECT id, office FROM files WHERE person = ?1",
+                params![person.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
         })
     }
 
@@ -233,7 +235,10 @@ impl Store {
         &self,
         id: &str,
         at: SystemTime,
-        change: impl FnOnce(Option<FileRow>, &dyn Fn(&[u8; 32]) -> Result<Option<String>, StoreError>) -> Result<(FileChange, T), E>,
+        change: impl FnOnce(
+            Option<FileRow>,
+            &dyn Fn(&[u8; 32]) -> Result<Option<String>, StoreError>,
+        ) -> Result<(FileChange, T), E>,
     ) -> Result<T, E> {
         self.db.write(|tx| {
             let sql = format!("SELECT {FILE_COLUMNS} WHERE id = ?1");
