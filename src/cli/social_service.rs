@@ -156,7 +156,7 @@ pub struct OutcomeArgs {
     /// declined, or no-reply.
     #[arg(long, value_enum)]
     pub outcome: NotAccepted,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD, not after today; today (in the body's legal time zone) by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
@@ -174,7 +174,7 @@ pub struct OpenArgs {
     /// The person's line in the case's selection (the worklist's `line`).
     #[arg(long, value_name = "LINE")]
     pub line: u64,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD, not after today; today (in the body's legal time zone) by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
@@ -237,7 +237,7 @@ pub struct DateArgs {
     pub api: Api,
     /// The case file's id (from `open` or `list`).
     pub file: String,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD, not after today; today (in the body's legal time zone) by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
@@ -254,7 +254,7 @@ pub struct ActionArgs {
     /// relationship_and_offers (norm A.1, the default) or precariousness_support (A.2).
     #[arg(long, value_name = "PURPOSE")]
     pub purpose: Option<String>,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD, not after today; today (in the body's legal time zone) by default.
     #[arg(long, value_name = "DATE")]
     pub start: Option<String>,
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
@@ -271,7 +271,7 @@ pub struct ContactArgs {
     /// letter, email, phone, phone_message, visit or teleservice.
     #[arg(long, value_name = "CHANNEL")]
     pub channel: String,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD, not after today; today (in the body's legal time zone) by default.
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
@@ -375,8 +375,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Worklist(a) => {
             let mut query = format!("/v1/worklist?limit={}", a.limit.unwrap_or(100));
             if let Some(after) = &a.after {
-                let cursor: String =
-                    after.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect();
+                let cursor = passerelle_social_service::requester_client::percent(after.trim());
                 query.push_str(&format!("&after={cursor}"));
             }
             if a.pending {
@@ -462,7 +461,7 @@ fn outcome_call(api: &Api, case: &str, line: u64, outcome: Outcome, date: Option
         .trim()
         .parse()
         .map_err(|_| Failure::Usage(anyhow!("`{case}` is not a case id (the worklist's `case`)")))?;
-    let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string());
+    // No date: the daemon dates the outcome today in the body's legal time zone.
     let body = OutcomeRequest { case, line, outcome, date };
     let answer: OutcomeView = call(api.client()?.post_json("/v1/worklist/outcome", &body))?;
     if as_json {

@@ -225,7 +225,7 @@ fn a_cpam_contact_list_is_the_social_workers_worklist_and_only_an_acceptance_ope
                 case: case.parse().unwrap(),
                 line: accepted,
                 outcome: Outcome::Accepted,
-                date: accepted_on,
+                date: Some(accepted_on),
             },
         ))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::Query;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use passerelle_agents::{Agent, Registry, Role};
@@ -30,7 +31,7 @@ fn fake_requester() -> Router {
     Router::new()
         .route(
             "/v1/worklist",
-            get(|caller: Caller| async move {
+            get(|caller: Caller, Query(q): Query<WorklistQuery>| async move {
                 caller.require_in_office(Role::SocialService, "cpam-13")?;
                 let entry = |line: u64, name: &str| WorklistEntry {
                     case: CASE.parse().unwrap(),
@@ -47,11 +48,17 @@ fn fake_requester() -> Router {
                     postal_address: None,
                     outcome: None,
                 };
+                // One person a page; the cursor is the requester's `<case>:<rank>`.
+                let (entries, next) = match q.after.as_deref() {
+                    None => (vec![entry(1, "Clitesta")], Some(format!("{CASE}:1"))),
+                    Some(after) if after == format!("{CASE}:1") => (vec![entry(2, "Refusanta")], None),
+                    Some(_) => return Err(ApiError::bad_request("not a cursor of this worklist")),
+                };
                 Ok::<_, ApiError>(Json(Worklist {
                     format: WORKLIST_FORMAT.into(),
                     office: "cpam-13".into(),
-                    entries: vec![entry(1, "Clitesta"), entry(2, "Refusanta")],
-                    next: None,
+                    entries,
+                    next,
                 }))
             }),
         )
@@ -74,12 +81,14 @@ fn fake_requester() -> Router {
                     phone: None,
                     values: BTreeMap::from([("quarters_contributed".to_owned(), "150".to_owned())]),
                 });
+                let date = r.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                 Ok::<_, ApiError>(Json(OutcomeAnswer {
                     format: OUTCOME_FORMAT.into(),
+                    office: "cpam-13".into(),
                     case: r.case,
                     line: r.line,
                     outcome: r.outcome,
-                    date: r.date,
+                    date,
                     agent,
                     person,
                 }))
@@ -158,7 +167,14 @@ async fn a_social_worker_opens_follows_and_a_rights_officer_prints_a_case_file_t
     assert_eq!(code, 0, "{err}");
     let page: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(page["format"], "passerelle.social-service-worklist/1");
-    assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+    let next = page["next"].as_str().expect("a next page").to_owned();
+    assert_eq!(next, format!("{CASE}:1"));
+    let (code, out, err) = passerelle(&config, &["worklist", "--after", &next, "--json"]).await;
+    assert_eq!(code, 0, "the second page, after the requester's cursor: {err}");
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["entries"][0]["family_name"], "Refusanta");
+    assert!(page["next"].is_null(), "{page}");
 
     let (code, out, err) =
         passerelle(&config, &["offer-outcome", "--case", CASE, "--line", "2", "--outcome", "declined"]).await;

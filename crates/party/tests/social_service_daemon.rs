@@ -77,6 +77,7 @@ async fn the_social_service_runs_without_a_broker_and_serves_its_routes_and_its_
     let kinds: Vec<&str> = page.entries.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, [AccessKind::Refused.as_str()], "the refusal, in the social service's own log");
     let report: TrailReport = client.get_json("/v1/access-log/verify").await.unwrap();
+    assert!(!report.years.is_empty(), "the refusal's year is verified: {report:?}");
     assert!(report.years.iter().all(|y| y.findings.is_empty()), "{report:?}");
 
     stop.send(()).unwrap();

@@ -337,6 +337,7 @@ async fn outcomes_are_recorded_shown_filtered_logged_and_purged_with_the_case() 
         .await
         .unwrap();
     assert_eq!(raw["format"], "passerelle.requester-offer-outcome/1");
+    assert_eq!(raw["office"], OFFICE, "the office that recorded it, which the social service checks");
     assert_eq!((raw["case"].as_str(), raw["line"].as_u64()), (Some(&*first.to_string()), Some(all[1].line)));
     assert_eq!(
         (raw["outcome"].as_str(), raw["date"].as_str(), raw["agent"].as_str()),

@@ -137,6 +137,7 @@ impl Fill {
         let agent = format!("sw-{}", service.office().trim_start_matches("ss-"));
         let answer = OutcomeAnswer {
             format: OUTCOME_FORMAT.to_owned(),
+            office: "cpam-13".to_owned(),
             case: CASE.parse().expect("a UUID"),
             line,
             outcome: Outcome::Accepted,

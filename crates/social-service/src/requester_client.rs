@@ -87,8 +87,10 @@ pub struct OutcomeRequest {
     pub case: Uuid,
     pub line: u64,
     pub outcome: Outcome,
-    /// `YYYY-MM-DD`.
-    pub date: String,
+    /// `YYYY-MM-DD`, not after today. None from the CLI: the social-service daemon fills in
+    /// today in the body's legal time zone before it calls the requester, which needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
 }
 
 /// The person who accepted, from the requester's store (art. 2, 1° and the case's values).
@@ -122,6 +124,9 @@ impl std::fmt::Debug for AcceptedPerson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeAnswer {
     pub format: String,
+    /// The requester's office that recorded the outcome; checked against `[requester] office`.
+    #[serde(default)]
+    pub office: String,
     pub case: Uuid,
     pub line: u64,
     pub outcome: Outcome,
@@ -163,8 +168,9 @@ impl RequesterClient {
     }
 }
 
-/// A cursor in a query string: anything but unreserved characters escaped.
-fn percent(text: &str) -> String {
+/// A value in a query string (a worklist cursor `<case>:<rank>`): anything but unreserved
+/// characters percent-encoded.
+pub fn percent(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_local_api::{ApiError, ApiServer, Caller, Client, ClientError, KeptAccesses, RegistryHandle};
 use passerelle_protocol::nir;
-use passerelle_protocol::rules::SystemClock;
+use passerelle_protocol::rules::{Clock, ManualClock};
 use passerelle_social_file::v1::Sex;
 use passerelle_social_service::api::routes;
 use passerelle_social_service::requester_client::*;
@@ -125,12 +125,14 @@ fn fake_requester(seen: Seen) -> Router {
                     let agent = caller.relayed_agent()?.unwrap_or("none").to_owned();
                     seen.lock().unwrap().push(agent.clone());
                     let person = (request.outcome == Outcome::Accepted).then(|| accepted_person(request.line));
+                    let date = request.date.ok_or_else(|| ApiError::bad_request("an outcome is dated"))?;
                     Ok::<_, ApiError>(Json(OutcomeAnswer {
                         format: OUTCOME_FORMAT.into(),
+                        office: REQUESTER_OFFICE.into(),
                         case: request.case,
                         line: request.line,
                         outcome: request.outcome,
-                        date: request.date,
+                        date,
                         agent,
                         person,
                     }))
@@ -149,8 +151,21 @@ struct Daemon {
     _servers: (ApiServer, ApiServer),
 }
 
+/// The tests' clock: 31 December 2026, 23:30 UTC — already 1 January 2027 in Paris, the
+/// default legal time zone.
+fn new_year_s_eve() -> Arc<dyn Clock> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-31T23:30:00Z").unwrap();
+    Arc::new(ManualClock::starting_at(at.into()))
+}
+
 impl Daemon {
     async fn start() -> Daemon {
+        Daemon::attached_to(REQUESTER_OFFICE).await
+    }
+
+    /// A daemon whose `[requester] office` is `requester_office` (the fake requester answers
+    /// for [`REQUESTER_OFFICE`]).
+    async fn attached_to(requester_office: &str) -> Daemon {
         let dir = TempDir::new().unwrap();
         let seen: Seen = Arc::default();
         let requester_socket = dir.path().join("run").join("requester.sock");
@@ -164,9 +179,9 @@ impl Daemon {
         )
         .unwrap();
         let settings =
-            SocialServiceSettings::for_dir("carsat-sud-est", OFFICE, dir.path(), &requester_socket, REQUESTER_OFFICE);
+            SocialServiceSettings::for_dir("carsat-sud-est", OFFICE, dir.path(), &requester_socket, requester_office);
         let data_dir = settings.data_dir.clone();
-        let service = SocialService::build(settings, Arc::new(SystemClock)).unwrap();
+        let service = SocialService::build(settings, new_year_s_eve()).unwrap();
         let registry = RegistryHandle::fixed(registry("sw-1", &[Role::SocialWorker], Some(OFFICE)));
         let socket = dir.path().join("run").join("social-service.sock");
         let server =
@@ -490,4 +505,118 @@ async fn a_rectified_nir_finds_the_file_by_the_new_number_and_never_two_files_sh
     assert!(!again.existing, "the old number no longer finds the rectified file");
     assert_ne!(again.file.as_deref(), Some(first.as_str()));
     assert_ne!(again.file.as_deref(), Some(third.as_str()));
+}
+
+#[tokio::test]
+async fn a_worker_s_update_and_a_rectification_at_the_same_time_both_survive() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    let update = |field: &str, value: Value| vec![FieldUpdate { field: field.into(), value }];
+    for round in 0..40u32 {
+        let gir = json!(1 + round % 6);
+        let assessment = json!(format!("Bilan numéro {round}."));
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                d.service.update("sw-1", &file, &update("care.gir_level", gir.clone())).unwrap();
+            });
+            s.spawn(|| {
+                start.wait();
+                let u = update("social_situation.assessment", assessment.clone());
+                d.service.rights_rectify("ro-1", &file, &u).unwrap();
+            });
+        });
+        let row = d.service.store().file(&file).unwrap().unwrap();
+        let fields = passerelle_social_file::file_json(&row.file);
+        assert_eq!(fields["care.gir_level"], gir, "round {round}: the update survives the rectification");
+        assert_eq!(fields["social_situation.assessment"], assessment, "round {round}: and the rectification it");
+    }
+    assert_eq!(d.service.store().history(&file).unwrap().len(), 80, "a history row per change");
+}
+
+#[tokio::test]
+async fn dates_are_days_of_the_legal_time_zone_and_none_is_in_the_future() {
+    let d = Daemon::start().await;
+    let undated = json!({"case": CASE, "line": 1, "outcome": "accepted"});
+    let opened: OutcomeView = d.client.post_json("/v1/worklist/outcome", &undated).await.unwrap();
+    assert_eq!(opened.date, "2027-01-01", "the daemon dates the outcome today in Paris, not in UTC");
+    let file = opened.file.unwrap();
+    let _: Changed =
+        d.client.post_json(&format!("/v1/files/{file}/contacts"), &json!({"channel": "phone"})).await.unwrap();
+    let shown = d.show(&file).await.unwrap();
+    assert_eq!(shown.actions[0].start.as_deref(), Some("2027-01-01"));
+    assert_eq!(shown.actions[0].contacts[0].date.as_deref(), Some("2027-01-01"));
+
+    let seen = d.seen.lock().unwrap().len();
+    let tomorrow = json!({"case": CASE, "line": 2, "outcome": "declined", "date": "2027-01-02"});
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &tomorrow).await.unwrap_err();
+    assert!(status(&e) == 400 && e.to_string().contains("outcome's date is after today (2027-01-01"), "{e}");
+    assert_eq!(d.seen.lock().unwrap().len(), seen, "a refused date never reaches the requester");
+    let future = json!({"channel": "visit", "date": "2027-01-02"});
+    let e = d.client.post_json::<_, Changed>(&format!("/v1/files/{file}/contacts"), &future).await.unwrap_err();
+    assert!(e.to_string().contains("contact's date is after today"), "{e}");
+    let session = json!({"kind": "individual", "theme": "home_help", "participants": [file],
+        "sessions": [{"date": "2027-02-01", "attendees": []}]});
+    let e = d.client.post_json::<_, Changed>("/v1/offers", &session).await.unwrap_err();
+    assert!(e.to_string().contains("session's date is after today"), "{e}");
+    let e = d.client.post_json::<_, Changed>(&format!("/v1/files/{file}/close"), &json!({"date": "2027-06-30"})).await;
+    assert!(e.unwrap_err().to_string().contains("closing date is after today"));
+    let shown = d.show(&file).await.unwrap();
+    assert_eq!((shown.actions[0].contacts.len(), shown.actions[0].end.as_deref()), (1, None), "nothing written");
+}
+
+#[tokio::test]
+async fn a_person_whose_file_another_office_holds_gets_no_file_here_and_that_office_is_not_named() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    // The same store, the file now held by another office of the service.
+    let db = passerelle_sqlite::rusqlite::Connection::open(d.data_dir.join("social-service.db")).unwrap();
+    assert_eq!(db.execute("UPDATE files SET office = 'ss-84' WHERE id = ?1", [&file]).unwrap(), 1);
+    drop(db);
+    let body = json!({"case": CASE, "line": 1, "outcome": "accepted", "date": "2026-12-01"});
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &body).await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("the person's file is held by another office of this service"), "{message}");
+    assert!(!message.contains("ss-84") && !message.contains(&file), "neither the office nor the file named: {message}");
+    let list: FileList = d.client.get_json("/v1/files").await.unwrap();
+    assert!(list.files.is_empty(), "no second file opened here");
+    assert_eq!(d.service.store().counts().unwrap(), (1, 0));
+}
+
+#[tokio::test]
+async fn a_rights_access_names_no_other_person_s_file_in_the_offers() {
+    let d = Daemon::start().await;
+    let (a, b) = (d.open(1).await, d.open(3).await);
+    let offer = json!({
+        "kind": "collective", "theme": "falls_prevention", "participants": [a, b],
+        "sessions": [{"date": "2026-12-10", "attendees": [b]}, {"date": "2026-12-17", "attendees": [a, b]}]
+    });
+    let _: Changed = d.client.post_json("/v1/offers", &offer).await.unwrap();
+    d.be("ro-1", &[Role::RightsOfficer], None);
+    let access: AccessAnswer = d.client.post_json(&format!("/v1/files/{a}/rights/access"), &json!({})).await.unwrap();
+    let o = &access.offers[0];
+    assert_eq!(o.participants, std::slice::from_ref(&a));
+    let attendees: Vec<&[String]> = o.sessions.iter().map(|s| s.attendees.as_slice()).collect();
+    assert_eq!(attendees, [&[][..], std::slice::from_ref(&a)], "the sessions kept, with the person alone");
+    let answer = serde_json::to_string(&access).unwrap();
+    assert!(!answer.contains(&b), "the other participant's file is nowhere in the answer");
+    assert!(!passerelle_social_service::printable::access_page(&access).contains(&b), "nor on the page");
+}
+
+#[tokio::test]
+async fn an_answer_of_another_requester_office_is_refused() {
+    let d = Daemon::attached_to("cpam-84").await;
+    let e = d.client.get_json::<Worklist>("/v1/worklist").await.unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("worklist page of office `cpam-13`, not of `cpam-84`"), "{message}");
+    assert_eq!(d.seen.lock().unwrap().len(), 1, "the requester was asked");
+    assert!(d.service.accesses().log().years().unwrap().is_empty(), "no read of the page recorded");
+    let e = d
+        .client
+        .post_json::<_, OutcomeView>("/v1/worklist/outcome", &json!({"case": CASE, "line": 1, "outcome": "accepted"}))
+        .await;
+    let message = e.unwrap_err().to_string();
+    assert!(message.contains("recorded outcome of office `cpam-13`, not of `cpam-84`"), "{message}");
+    assert_eq!(d.service.store().counts().unwrap(), (0, 0), "no file opened from another office's answer");
 }

@@ -176,6 +176,7 @@ fn walk(r: &Requester, service: &SocialService, seed: u64, bar: &ProgressBar) ->
                 .context("the requester cannot record the offer's outcome")?;
             let recorded = OutcomeAnswer {
                 format: OFFER_OUTCOME_FORMAT.to_owned(),
+                office: r.settings().office.clone(),
                 case: entry.case,
                 line: entry.line,
                 outcome,

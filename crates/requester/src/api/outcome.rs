@@ -44,6 +44,8 @@ pub struct OutcomeQuery {
 pub struct OutcomeAnswer {
     /// [`super::worklist::OFFER_OUTCOME_FORMAT`].
     pub format: String,
+    /// The requester's office that recorded the outcome (its contact list's).
+    pub office: String,
     pub case: Uuid,
     pub line: u64,
     pub outcome: Outcome,
@@ -109,6 +111,7 @@ pub(super) async fn record(
     );
     Ok(Json(OutcomeAnswer {
         format: super::worklist::OFFER_OUTCOME_FORMAT.to_owned(),
+        office: requester.settings().office.clone(),
         case: query.case,
         line: query.line,
         outcome: stands.outcome,

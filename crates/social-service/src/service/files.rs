@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::views::*;
 use super::{Result, SocialService, SocialServiceError, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use crate::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer, OutcomeRequest, Worklist, WorklistQuery};
-use crate::store::{rfc3339, ChangeEntryRow, FileRow, FileState, NewFile};
+use crate::store::{rfc3339, ChangeEntryRow, FileChange, FileRow, FileState, NewFile};
 
 fn refused(message: impl Into<String>) -> SocialServiceError {
     SocialServiceError::Refused(message.into())
@@ -66,8 +66,23 @@ impl SocialService {
     /// `agent`; nothing stored here. Recorded as a read of each case listed.
     pub async fn worklist(&self, agent: &str, query: &WorklistQuery) -> Result<Worklist> {
         let page = self.requester().worklist(agent, query).await?;
+        self.of_requester_office(&page.office, "worklist page")?;
         self.worklist_read(agent, &page)?;
         Ok(page)
+    }
+
+    /// Refuses an answer of the requester daemon for another office than `[requester] office`:
+    /// the socket leads to a requester this social service is not attached to.
+    fn of_requester_office(&self, office: &str, what: &str) -> Result<()> {
+        let expected = &self.settings().requester.office;
+        if office == expected {
+            return Ok(());
+        }
+        Err(refused(format!(
+            "the requester daemon answered with a {what} of office `{}`, not of `{expected}` ([requester] office): \
+             check that [requester] socket leads to that office's requester",
+            passerelle_protocol::untrusted::Shown::id(office)
+        )))
     }
 
     /// Records `agent`'s read of a worklist page the requester gave: a read of each case
@@ -83,10 +98,10 @@ impl SocialService {
     /// for `accepted`, opens the person's file (or finds the one they have). A declined or
     /// unanswered offer writes nothing to this store.
     pub async fn outcome(&self, agent: &str, request: &OutcomeRequest) -> Result<OutcomeView> {
-        if passerelle_protocol::value::parse_date(&request.date).is_none() {
-            return Err(refused("the outcome's date is not a date YYYY-MM-DD"));
-        }
-        let answer = self.requester().outcome(agent, request).await?;
+        let date = self.date_or_today(request.date.as_deref(), "outcome's date")?;
+        let request = OutcomeRequest { date: Some(Self::date_text(&date)), ..request.clone() };
+        let answer = self.requester().outcome(agent, &request).await?;
+        self.of_requester_office(&answer.office, "recorded outcome")?;
         self.apply_outcome(agent, &answer)
     }
 
@@ -138,7 +153,7 @@ impl SocialService {
             )));
         }
         let person_hash = self.file_person(&identity.nir);
-        if let Some(existing) = self.store().file_of_person(&person_hash)? {
+        if let Some(existing) = self.held_here(self.store().file_of_person(&person_hash)?)? {
             self.record(&[self.entry(agent, AccessKind::Read, &existing, Some(&file))])?;
             return Ok((existing, true, left));
         }
@@ -155,11 +170,24 @@ impl SocialService {
             person: person_hash,
         };
         if !self.store().insert_file(&new)? {
-            let existing = self.store().file_of_person(&person_hash)?.unwrap_or_default();
+            let existing = self.held_here(self.store().file_of_person(&person_hash)?)?.unwrap_or_default();
             return Ok((existing, true, left));
         }
         tracing::info!(file = %id, office = %self.office(), "case file opened");
         Ok((id, false, left))
+    }
+
+    /// The person's file found by [`crate::store::Store::file_of_person`], if this office holds it; a file
+    /// another office holds is refused, without naming that office or the file.
+    fn held_here(&self, found: Option<(String, String)>) -> Result<Option<String>> {
+        match found {
+            Some((id, office)) if office == self.office() => Ok(Some(id)),
+            Some(_) => Err(refused(
+                "the person's file is held by another office of this service: no file opened here; \
+                 the offices agree which one follows the person",
+            )),
+            None => Ok(None),
+        }
     }
 
     /// One file, whole, as the social worker sees it (a read).
@@ -230,38 +258,45 @@ impl SocialService {
         if updates.is_empty() {
             return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
         }
-        let row = self.file_row(id)?;
         let parsed =
             updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut file = row.file.clone();
-        let at = chrono::DateTime::<chrono::Utc>::from(self.now());
-        let mut history = Vec::new();
-        for update in parsed {
-            let change = update.apply(&mut file, agent, at)?;
-            history.push(ChangeEntryRow {
-                field: change.field.as_str().to_owned(),
-                kind,
-                agent: change.agent_id,
-                at: self.now(),
-            });
-        }
-        let entries: Vec<_> =
-            history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
-        // A NIR rectified: the file is found by the new one from now on.
-        let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
-        let person = match nir(&file) {
-            Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
-            _ => None,
-        };
-        if let Some(person) = &person {
-            if self.store().file_of_person(person)?.is_some_and(|other| other != row.id) {
-                return Err(refused("another case file holds this NIR: the person's file is that one"));
+        let now = self.now();
+        // Read, apply, check and write in one transaction: a change made meanwhile is not undone.
+        let (id, history) = self.store().change_file(id, now, |row, holder| {
+            let row = self.office_row(id, row)?;
+            let mut file = row.file.clone();
+            let at = chrono::DateTime::<chrono::Utc>::from(now);
+            let mut history = Vec::new();
+            for update in parsed {
+                let change = update.apply(&mut file, agent, at)?;
+                history.push(ChangeEntryRow {
+                    field: change.field.as_str().to_owned(),
+                    kind,
+                    agent: change.agent_id,
+                    at: now,
+                });
             }
-        }
-        self.record(&entries)?;
-        self.store().save_file(&row.id, &file, &history, person, self.now())?;
+            // A NIR rectified: the file is found by the new one from now on.
+            let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
+            let person = match nir(&file) {
+                Some(new) if Some(&new) != nir(&row.file).as_ref() => {
+                    Nir::parse(&new).ok().map(|n| self.file_person(&n))
+                }
+                _ => None,
+            };
+            if let Some(person) = &person {
+                if holder(person)?.is_some_and(|other| other != row.id) {
+                    return Err(refused("another case file holds this NIR: the person's file is that one"));
+                }
+            }
+            let entries: Vec<_> =
+                history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
+            self.record(&entries)?;
+            let done = FileChange { file, changes: history.clone(), person };
+            Ok((done, (row.id, history)))
+        })?;
         let items = history.into_iter().map(|h| h.field).collect();
-        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: row.id, what: kind.to_owned(), items })
+        Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: id, what: kind.to_owned(), items })
     }
 
     /// Starts an action on an open file (at most one open at a time).

@@ -135,21 +135,30 @@ impl SocialService {
         self.inner.clock.now()
     }
 
-    /// Today (UTC) as `YYYY-MM-DD`.
+    /// Today in the body's legal time zone (`[trails] time_zone`), as the requester dates
+    /// its outcomes: a date entered near midnight is the day the person lived it.
     pub(crate) fn today(&self) -> v1::Date {
         use chrono::Datelike;
-        let d = chrono::DateTime::<chrono::Utc>::from(self.now()).date_naive();
+        let zone = self.inner.settings.trails.time_zone.zone();
+        let d = chrono::DateTime::<chrono::Utc>::from(self.now()).with_timezone(&zone).date_naive();
         v1::Date { year: d.year() as u32, month: d.month(), day: d.day() }
     }
 
-    /// A date of a request, or today.
+    /// A date of a request, or today; a date after today is refused, naming `what`: an action's
+    /// end, a contact, a session or an outcome dated in the future would stretch the 18 months
+    /// a file is kept after its last activity.
     pub(crate) fn date_or_today(&self, text: Option<&str>, what: &str) -> Result<v1::Date> {
-        match text {
-            None => Ok(self.today()),
-            Some(t) => {
-                parse_date(t).ok_or_else(|| SocialServiceError::Refused(format!("the {what} is not a date YYYY-MM-DD")))
-            }
+        let today = self.today();
+        let Some(text) = text else { return Ok(today) };
+        let date = parse_date(text)
+            .ok_or_else(|| SocialServiceError::Refused(format!("the {what} is not a date YYYY-MM-DD")))?;
+        if (date.year, date.month, date.day) > (today.year, today.month, today.day) {
+            return Err(SocialServiceError::Refused(format!(
+                "the {what} is after today ({}, in the body's legal time zone): give the day it happened",
+                format_date(&today)
+            )));
         }
+        Ok(date)
     }
 
     pub(crate) fn date_text(d: &v1::Date) -> String {
@@ -182,7 +191,12 @@ impl SocialService {
 
     /// A file of this office, or [`SocialServiceError::NoFile`].
     pub(crate) fn file_row(&self, id: &str) -> Result<FileRow> {
-        match self.inner.store.file(id)? {
+        self.office_row(id, self.inner.store.file(id)?)
+    }
+
+    /// The file read for `id` if it is of this office, or [`SocialServiceError::NoFile`].
+    pub(crate) fn office_row(&self, id: &str, row: Option<FileRow>) -> Result<FileRow> {
+        match row {
             Some(row) if row.office == self.inner.settings.office => Ok(row),
             _ => Err(SocialServiceError::NoFile(shown_id(id))),
         }

@@ -28,6 +28,7 @@ impl SocialService {
         let rights = self.store().rights(&row.id)?;
         let fields = file_json(&row.file);
         let view = self.view(row)?;
+        let offers = view.offers.into_iter().map(|o| o.for_person(&view.file)).collect();
         Ok(AccessAnswer {
             format: RIGHTS_ACCESS_FORMAT.to_owned(),
             produced_at: now_text(self),
@@ -40,7 +41,7 @@ impl SocialService {
             source: view.source,
             fields,
             actions: view.actions,
-            offers: view.offers,
+            offers,
             history,
             rights,
             time_zone: self.settings().trails.time_zone,

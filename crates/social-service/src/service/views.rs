@@ -142,6 +142,18 @@ pub struct OfferView {
     pub sessions: Vec<SessionView>,
 }
 
+impl OfferView {
+    /// The offer as told to the person of `file`: the other participants and attendees are
+    /// other persons' files, none of theirs to know.
+    pub fn for_person(mut self, file: &str) -> OfferView {
+        self.participants.retain(|p| p == file);
+        for session in &mut self.sessions {
+            session.attendees.retain(|a| a == file);
+        }
+        self
+    }
+}
+
 impl From<&OfferRow> for OfferView {
     fn from(row: &OfferRow) -> Self {
         let o = &row.offer;

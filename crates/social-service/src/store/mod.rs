@@ -182,10 +182,15 @@ impl Store {
         self.db.path()
     }
 
-    /// The file of the person with this keyed hash, if one exists.
-    pub fn file_of_person(&self, person: &[u8; 32]) -> Result<Option<String>, StoreError> {
+    /// The file of the person with this keyed hash, if one exists: its id and its office (a
+    /// person has one file in the store, whichever office holds it).
+    pub fn file_of_person(&self, person: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
         self.db.read(|tx| {
-            Ok(tx.query_optional("SELECT id FROM files WHERE person = ?1", params![person.as_slice()], |r| r.get(0))?)
+            Ok(tx.query_optional(
+                "SELECT id, office FROM files WHERE person = ?1",
+                params![person.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
         })
     }
 
@@ -220,31 +225,48 @@ impl Store {
         raw.map(decode).transpose()
     }
 
-    /// Replaces a file's content (and its person hash when the NIR changed, `person`) and appends
-    /// its history, in one transaction.
-    pub fn save_file(
+    /// Changes a file in one write transaction, so that two changes at the same time cannot
+    /// put back a value the other replaced: reads the file (`None` when there is no such file),
+    /// lets `change` apply and check its updates on it — `change` may ask which file holds a
+    /// person's hash, in the same transaction — and writes what it returns (the content, the
+    /// person hash when the NIR changed, the history rows). Nothing is written when `change`
+    /// fails.
+    pub fn change_file<T, E: From<StoreError> + From<passerelle_sqlite::Error>>(
         &self,
         id: &str,
-        file: &SocialFile,
-        changes: &[ChangeEntryRow],
-        person: Option<[u8; 32]>,
         at: SystemTime,
-    ) -> Result<(), StoreError> {
+        change: impl FnOnce(
+            Option<FileRow>,
+            &dyn Fn(&[u8; 32]) -> Result<Option<String>, StoreError>,
+        ) -> Result<(FileChange, T), E>,
+    ) -> Result<T, E> {
         self.db.write(|tx| {
-            if let Some(person) = person {
-                tx.execute("UPDATE files SET person = ?2 WHERE id = ?1", params![id, person.as_slice()])?;
+            let sql = format!("SELECT {FILE_COLUMNS} WHERE id = ?1");
+            let row = tx.query_optional(&sql, params![id], file_row).map_err(StoreError::from)?;
+            let row = row.map(decode).transpose()?;
+            let holder = |person: &[u8; 32]| -> Result<Option<String>, StoreError> {
+                Ok(tx.query_optional("SELECT id FROM files WHERE person = ?1", params![person.as_slice()], |r| {
+                    r.get(0)
+                })?)
+            };
+            let (done, value) = change(row, &holder)?;
+            if let Some(person) = done.person {
+                tx.execute("UPDATE files SET person = ?2 WHERE id = ?1", params![id, person.as_slice()])
+                    .map_err(StoreError::from)?;
             }
             tx.execute(
                 "UPDATE files SET file = ?2, last_activity_at = ?3 WHERE id = ?1",
-                params![id, file.encode_to_vec(), ms(at)],
-            )?;
-            for c in changes {
+                params![id, done.file.encode_to_vec(), ms(at)],
+            )
+            .map_err(StoreError::from)?;
+            for c in &done.changes {
                 tx.execute(
                     "INSERT INTO file_changes (file, field, kind, agent, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![id, c.field, c.kind, c.agent, ms(c.at)],
-                )?;
+                )
+                .map_err(StoreError::from)?;
             }
-            Ok(())
+            Ok(value)
         })
     }
 
@@ -305,6 +327,20 @@ impl Store {
             }
             Ok(n == 1)
         })
+    }
+}
+
+/// What [`Store::change_file`] writes: the changed content, the new person hash when the NIR
+/// changed, a history row per field.
+pub struct FileChange {
+    pub file: SocialFile,
+    pub changes: Vec<ChangeEntryRow>,
+    pub person: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for FileChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileChange").field("changes", &self.changes.len()).finish_non_exhaustive()
     }
 }
 
