@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
-use passerelle_access_log::{relayed_actor, AccessKind};
+use passerelle_access_log::relayed_actor;
 use passerelle_party::Party;
 use passerelle_protocol::rules::{Clock, SystemClock};
 use passerelle_requester::api::worklist::{WorklistAnswer, MAX_WORKLIST_LIMIT, OFFER_OUTCOME_FORMAT, WORKLIST_FORMAT};
@@ -157,7 +157,7 @@ fn walk(r: &Requester, service: &SocialService, seed: u64, bar: &ProgressBar) ->
         // The requester's `GET /v1/worklist?pending=true`, as its handler does it.
         let page = r.worklist(after, MAX_WORKLIST_LIMIT, true).context("the requester cannot read its worklist")?;
         r.accesses()
-            .record_all(&r.case_entries(&actor, AccessKind::Read, &page.cases))
+            .record_all(&r.worklist_reads(&actor, &page))
             .context("the requester cannot write its access log")?;
         let served = WorklistAnswer {
             format: WORKLIST_FORMAT.to_owned(),
