@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use passerelle_local_api::{Client, ClientError};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -168,16 +169,11 @@ impl RequesterClient {
     }
 }
 
+/// Characters a query value keeps as they are (RFC 3986's unreserved ones).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// A value in a query string (a worklist cursor `<case>:<rank>`): anything but unreserved
 /// characters percent-encoded.
 pub fn percent(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
