@@ -48,6 +48,11 @@ pub struct SocialServiceSettings {
     /// The folder of `social-service.db`, its person key and its access log. It holds the case
     /// files: give it to the daemon's service account only.
     pub data_dir: PathBuf,
+    /// The archive's folder (norm 43: "un environnement logique séparé"): a store of its own,
+    /// opened by `passerelle_social_archive` only. Default: beside `data_dir`, named
+    /// `<data_dir>-archive`. Give it to the daemon's service account only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_dir: Option<PathBuf>,
     /// Where `social-service run` serves `/metrics` and `/health`; none when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
@@ -92,6 +97,7 @@ impl SocialServiceSettings {
             body: body.to_owned(),
             office: office.to_owned(),
             data_dir: dir.join("data"),
+            archive_dir: None,
             metrics_addr: None,
             requester: RequesterLink { socket: requester_socket.to_owned(), office: requester_office.to_owned() },
             api: ApiSettings::default(),
@@ -99,6 +105,19 @@ impl SocialServiceSettings {
             trails: TrailSettings::default(),
             profile: Profile::Development,
             development: DevelopmentSettings::default(),
+        }
+    }
+
+    /// The archive's folder: `archive_dir`, or `<data_dir>-archive` beside `data_dir`.
+    pub fn archive_dir(&self) -> PathBuf {
+        match &self.archive_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let mut name =
+                    self.data_dir.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "social-service".into());
+                name.push("-archive");
+                self.data_dir.with_file_name(name)
+            }
         }
     }
 
@@ -122,6 +141,14 @@ impl SocialServiceSettings {
         code("requester.office", &self.requester.office, "cpam-13")?;
         if self.requester.socket.as_os_str().is_empty() {
             return Err(SettingsError::new("requester.socket", "name the requester daemon's local API socket"));
+        }
+        if let Some(dir) = &self.archive_dir {
+            if dir.starts_with(&self.data_dir) || self.data_dir.starts_with(dir) {
+                return Err(SettingsError::new(
+                    "archive_dir",
+                    "the archive is a separate store (norm 43): give it a folder outside data_dir, and not one that holds it",
+                ));
+            }
         }
         if self.trails.witness.is_some() {
             return Err(SettingsError::new(
@@ -157,6 +184,19 @@ mod tests {
         assert_eq!(s.profile, Profile::Production);
         assert_eq!(s.requester.office, "cpam-13");
         assert!(s.metrics_addr.is_none());
+        assert_eq!(s.archive_dir(), Path::new("/d-archive"));
+    }
+
+    #[test]
+    fn an_archive_inside_the_live_folder_is_refused() {
+        let e = load(&BASE.replace("data_dir = '/d'\n", "data_dir = '/d'\narchive_dir = '/d/archive'\n"))
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "archive_dir");
+        let s = load(&BASE.replace("data_dir = '/d'\n", "data_dir = '/d'\narchive_dir = '/a'\n")).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.archive_dir(), Path::new("/a"));
     }
 
     #[test]

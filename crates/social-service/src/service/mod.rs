@@ -19,6 +19,7 @@ use passerelle_local_api::ClientError;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::rules::Clock;
 use passerelle_protocol::value::{format_date, parse_date};
+use passerelle_social_archive::Archive;
 use passerelle_social_file::v1::{self, SocialFile};
 use passerelle_social_file::UpdateError;
 
@@ -44,6 +45,8 @@ pub enum SocialServiceError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("archive: {0}")]
+    Archive(passerelle_social_archive::ArchiveError),
     #[error("access log: {0}")]
     AccessLog(#[from] AccessLogError),
     /// No such file in this office (the same answer whether it exists elsewhere or not).
@@ -73,6 +76,7 @@ struct Inner {
     accesses: Accesses,
     file_key: PersonKey,
     requester: RequesterClient,
+    archive: Archive,
     clock: Arc<dyn Clock>,
 }
 
@@ -102,7 +106,8 @@ impl SocialService {
         let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)?;
         let file_key = PersonKey::load_or_create(&settings.data_dir.join(FILE_PERSON_KEY))?;
         let requester = RequesterClient::new(&settings.requester.socket);
-        Ok(SocialService { inner: Arc::new(Inner { settings, store, accesses, file_key, requester, clock }) })
+        let archive = Archive::open(&settings.archive_dir()).map_err(SocialServiceError::Archive)?;
+        Ok(SocialService { inner: Arc::new(Inner { settings, store, accesses, file_key, requester, archive, clock }) })
     }
 
     pub fn settings(&self) -> &SocialServiceSettings {
@@ -125,6 +130,12 @@ impl SocialService {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.settings.data_dir
+    }
+
+    /// The archive (a separate store): the retention pass admits and erases files there; only
+    /// an archive reader's read, under a co-signed grant, takes content out.
+    pub fn archive(&self) -> &Archive {
+        &self.inner.archive
     }
 
     pub(crate) fn requester(&self) -> &RequesterClient {
