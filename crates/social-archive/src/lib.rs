@@ -158,7 +158,7 @@ impl std::fmt::Debug for ArchivedFile {
 }
 
 /// An archived file as a reader receives it, with when it entered and when it goes.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ArchivedRecord {
     pub archived: ArchivedFile,
     pub entered_at: SystemTime,
