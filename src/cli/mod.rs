@@ -42,6 +42,7 @@ mod requester_wait;
 pub mod responder;
 pub mod social_service;
 mod social_service_out;
+mod social_service_stats;
 pub mod stats;
 pub mod synth;
 pub mod topology;

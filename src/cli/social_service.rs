@@ -43,6 +43,9 @@ A rights officer (with the director of the attached body):
   passerelle social-service rights rectify FILE --set 'identity.given_names=\"Alix\"'
   passerelle social-service rights object FILE --reason \"…the person's reasons…\"
   passerelle social-service rights refuse-archive FILE
+A statistics agent (`stats --help` says what is suppressed and how to merge bodies' exports):
+  passerelle social-service stats --from 2026-01 --to 2026-06 --export body.json
+  passerelle social-service stats merge body-1.json body-2.json
 
 --set PATH=JSON: PATH is a field of the file (README, \"Social service\": identity.family_name,
 care.gir_level, rights.benefits…), JSON its value (a text in double quotes, a number, true or
@@ -76,6 +79,9 @@ pub enum Command {
     /// The person's rights under the norm (rights-officer).
     #[command(subcommand)]
     Rights(RightsCommand),
+    /// Steering statistics (statistics-agent): counts by month, office and body, suppressed;
+    /// `stats merge` for national figures.
+    Stats(super::social_service_stats::StatsArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -453,6 +459,7 @@ pub fn run(command: Command) -> CliResult {
             changed(&answer, a.json)
         }
         Command::Rights(r) => rights(r),
+        Command::Stats(a) => super::social_service_stats::run(a),
     }
 }
 

@@ -17,9 +17,10 @@
 //! | `POST /v1/files/{file}/rights/rectify`, body [`UpdateRequest`] | `rights-officer` | [`Changed`] |
 //! | `POST /v1/files/{file}/rights/object`, body [`ObjectRequest`] | `rights-officer` | [`RightView`], decision `pending` |
 //! | `POST /v1/files/{file}/rights/refuse-archive` | `rights-officer` | [`RightView`] |
+//! | `GET /v1/stats?from=YYYY-MM&to=YYYY-MM` | `statistics-agent` | [`passerelle_social_stats::Table`]: the steering statistics, suppressed, office and body level |
 //!
-//! A `statistics-agent`, an `operator` or a worker of another office gets a 403 on every route
-//! (recorded). The access log's routes (`auditor`) are the party's (`crates/party`).
+//! A `statistics-agent` gets a 403 on every other route, an `operator` or a worker of another
+//! office on every route (recorded). The access log's routes (`auditor`) are the party's (`crates/party`).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -52,6 +53,7 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/files/{file}/rights/rectify", post(rights_rectify))
         .route("/v1/files/{file}/rights/object", post(rights_object))
         .route("/v1/files/{file}/rights/refuse-archive", post(rights_refuse_archive))
+        .route("/v1/stats", get(stats))
         .with_state(service)
 }
 
@@ -249,4 +251,22 @@ async fn rights_refuse_archive(
 ) -> Result<Json<RightView>, ApiError> {
     let agent = rights_officer(caller)?;
     blocking(&service, move |s| s.rights_refuse_archive(&agent, &file)).await
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn stats(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<passerelle_social_stats::Table>, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::StatisticsAgent])?;
+    let agent = caller.agent().id.clone();
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    blocking(&service, move |s| s.stats(&agent, q.from.as_deref(), q.to.as_deref())).await
 }
