@@ -155,7 +155,7 @@ fn fill(path: &Path, files: u64) {
                         nir: Some(format!("2{:014}", 50_000_000_000_000 + n)),
                         family_name: Some(format!("Synthetica{n}")),
                         sex: Some(1 + (rng.next() % 2) as i32),
-                        birth_date: (rng.next() % 10 != 0).then(|| v1::Date {
+                        birth_date: (!rng.next().is_multiple_of(10)).then(|| v1::Date {
                             year: 1930 + (rng.next() % 60) as u32,
                             month: 1 + (rng.next() % 12) as u32,
                             day: 1 + (rng.next() % 28) as u32,
@@ -188,7 +188,7 @@ fn fill(path: &Path, files: u64) {
                 }
                 let o = format!("o{:012}", n - n % 20);
                 participant.execute(params![o, id]).expect("a participant");
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     attendee.execute(params![o, id]).expect("an attendee");
                 }
                 n += 1;

@@ -154,7 +154,6 @@ mod tests {
         assert_eq!(age_band(Some(85)), "85-plus");
         assert_eq!(age_band(None), "age-unknown");
         assert_eq!(whole_months((2026, 1, 31), (2026, 4, 30)), 2);
-        assert_eq!(whole_months((2026, 1, 31), (2026, 4, 30)), 2);
         assert_eq!(whole_months((2026, 1, 15), (2026, 4, 15)), 3);
         assert_eq!(duration_band(2), "under-3-months");
         assert_eq!(duration_band(3), "3-6-months");
