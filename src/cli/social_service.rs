@@ -115,7 +115,7 @@ pub struct Api {
 }
 
 impl Api {
-    fn client(&self) -> Result<Client, Failure> {
+    pub(super) fn client(&self) -> Result<Client, Failure> {
         let socket = match (&self.socket, &self.config) {
             (Some(socket), _) => socket.clone(),
             (None, Some(config)) => PartySettings::load_local(PartyKind::SocialService, config)?.api_socket(),
