@@ -510,7 +510,7 @@ impl Party {
                      (no broker until it transfers files between bodies)"
                 );
                 ready();
-                shutdown.await;
+                social_housekeeping_until(&service, shutdown).await;
                 drop(service);
                 Ok(())
             }
@@ -534,6 +534,33 @@ impl Party {
             return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
+    }
+}
+
+/// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
+/// steering statistics of the months that closed): a month closes at midnight, and within the
+/// hour is soon enough; a round with nothing to do costs a query.
+const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
+/// until `shutdown`. A failed round is logged and retried at the next one.
+async fn social_housekeeping_until(service: &SocialService, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let round = service.clone();
+        match tokio::task::spawn_blocking(move || round.housekeeping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the social service's housekeeping failed; retried within the hour")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the social service's housekeeping task failed; retried within the hour")
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(SOCIAL_HOUSEKEEPING_EVERY) => {}
+        }
     }
 }
 

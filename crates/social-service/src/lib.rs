@@ -12,7 +12,9 @@
 //! - [`service`]: [`SocialService`], every operation an access-log entry before its answer;
 //! - [`api`]: the local API's routes and who may call them;
 //! - [`printable`]: the printable page of a rights access;
-//! - [`metrics`]: files open and closed.
+//! - [`metrics`]: files open and closed;
+//! - [`steering`]: `steering.db`, the steering statistics' counts, anonymised beforehand (norm
+//!   43, B): the closed months counted from the store, the offer outcomes as recorded.
 //!
 //! **Architecture invariant:** a person who declines (or does not reply) never enters this
 //! store: the requester answers with the person for `accepted` only, and only then is a file
@@ -26,6 +28,7 @@ pub mod printable;
 pub mod requester_client;
 pub mod service;
 pub mod settings;
+pub mod steering;
 pub mod store;
 
 pub use service::{SocialService, SocialServiceError};

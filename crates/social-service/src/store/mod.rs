@@ -8,9 +8,11 @@
 mod activity;
 mod rights;
 mod schema;
+mod steering;
 
 pub use activity::OfferRow;
 pub use rights::{RightKind, RightRecord};
+pub use steering::{CountedFile, CountedOffer};
 
 use std::path::Path;
 use std::time::SystemTime;
