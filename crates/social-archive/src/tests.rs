@@ -255,3 +255,24 @@ fn an_erased_file_leaves_no_byte_of_the_person_in_the_archive_s_folder() {
     assert_eq!(archive.count().unwrap(), 1);
     assert!(!archive.contains(&due.id).unwrap());
 }
+
+#[test]
+fn a_file_past_its_delete_at_is_not_read_nor_listed_even_before_the_pass_erases_it() {
+    let (_d, archive) = open();
+    let due = file("0190a3b4-0000-7000-8000-0000000000d1", "184057512345644", "Perimetta");
+    let kept = file("0190a3b4-0000-7000-8000-0000000000d2", "284057512345655", "Restanta");
+    assert!(archive.admit(&due, t0(), t0() + 10 * DAY).unwrap());
+    assert!(archive.admit(&kept, t0(), t0() + 1000 * DAY).unwrap());
+    valid_grant(&archive, "reader-1");
+    let before = t0() + 10 * DAY - Duration::from_millis(1);
+    assert!(archive.read("reader-1", &due.id, Purpose::Steering, before).is_ok(), "readable until its end");
+    let at = t0() + 10 * DAY;
+    assert!(
+        matches!(archive.read("reader-1", &due.id, Purpose::Steering, at), Err(ArchiveError::NoFile(_))),
+        "kept at most 3 years: past its delete_at a file is not read, whether or not the pass has run"
+    );
+    let listed: Vec<String> =
+        archive.list("reader-1", Purpose::Steering, None, 10, at).unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(listed, [kept.id.clone()], "nor listed");
+    assert_eq!(archive.reads().unwrap().len(), 2, "the read before its end and the list; not the refused read");
+}
