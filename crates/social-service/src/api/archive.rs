@@ -140,8 +140,22 @@ pub(super) struct ReadQuery {
     limit: Option<usize>,
 }
 
-fn query(query: Result<Query<ReadQuery>, QueryRejection>) -> Result<ReadQuery, ApiError> {
-    query.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+/// The read's query, or its 400 once the attempt is recorded as `refused` (of `file`'s object,
+/// or the list's): an attempt the API cannot parse is an attempt all the same.
+async fn query(
+    service: &SocialService,
+    agent: &str,
+    file: Option<&str>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<ReadQuery, ApiError> {
+    match query {
+        Ok(Query(q)) => Ok(q),
+        Err(e) => {
+            let (agent, file) = (agent.to_owned(), file.map(str::to_owned));
+            blocking(service, move |s| s.archive_malformed(&agent, file.as_deref())).await?;
+            Err(ApiError::bad_request(e.body_text()))
+        }
+    }
 }
 
 pub(super) async fn files(
@@ -150,7 +164,7 @@ pub(super) async fn files(
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<ArchiveList>, ApiError> {
     let agent = reader(caller)?;
-    let q = query(q)?;
+    let q = query(&service, &agent, None, q).await?;
     blocking(&service, move |s| s.archive_list(&agent, q.purpose.as_deref(), q.after.as_deref(), q.limit)).await
 }
 
@@ -161,6 +175,6 @@ pub(super) async fn file(
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<ArchivedFileView>, ApiError> {
     let agent = reader(caller)?;
-    let q = query(q)?;
+    let q = query(&service, &agent, Some(&file), q).await?;
     blocking(&service, move |s| s.archive_read(&agent, &file, q.purpose.as_deref())).await
 }
