@@ -316,3 +316,13 @@ async fn a_read_with_a_malformed_query_is_refused_and_logged_too() {
         "every attempt to read is in the access log, one the API could not parse too"
     );
 }
+
+#[tokio::test]
+async fn an_agent_without_a_signing_role_is_refused_before_its_body_is_read() {
+    let d = Daemon::start().await;
+    d.be("sw-1", &[Role::SocialWorker]);
+    let e = d.propose(json!({"until": "2027-06-30"})).await.unwrap_err();
+    assert_eq!(refusal(&e).0, 403, "a social worker is refused as such, whatever its body");
+    let e = d.sign("0190a3b4-0000-7000-8000-0000000000ff", json!({"as": "nobody"})).await.unwrap_err();
+    assert_eq!(refusal(&e).0, 403);
+}

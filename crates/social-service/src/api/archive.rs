@@ -79,6 +79,14 @@ fn signer(caller: Result<Caller, ApiError>, as_role: Option<SignerRole>) -> Resu
     Ok(Signer { agent: caller.agent().id.clone(), role })
 }
 
+/// The caller if it holds a signing role, or the 403 (recorded) — before its body is read, so
+/// that an agent without the role is refused as such, whatever it sent.
+fn signing(caller: Result<Caller, ApiError>) -> Result<Caller, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::DirectorDelegate, Role::MedicalOfficer])?;
+    Ok(caller)
+}
+
 /// An `archive-reader`: its agent id, or the 403 (recorded).
 fn reader(caller: Result<Caller, ApiError>) -> Result<String, ApiError> {
     let caller = caller?;
@@ -91,7 +99,7 @@ pub(super) async fn propose(
     caller: Result<Caller, ApiError>,
     json: Result<Json<GrantRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_propose(&signer, &request.reader, request.until.as_deref())).await
@@ -103,7 +111,7 @@ pub(super) async fn sign(
     Path(grant): Path<String>,
     json: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_sign(&signer, &grant)).await
@@ -115,7 +123,7 @@ pub(super) async fn revoke(
     Path(grant): Path<String>,
     json: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_revoke(&signer, &grant)).await
