@@ -273,7 +273,7 @@ fn a_file_past_its_delete_at_is_not_read_nor_listed_even_before_the_pass_erases_
     );
     let listed: Vec<String> =
         archive.list("reader-1", Purpose::Steering, None, 10, at).unwrap().into_iter().map(|s| s.id).collect();
-    assert_eq!(listed, [kept.id.clone()], "nor listed");
+    assert_eq!(listed, std::slice::from_ref(&kept.id), "nor listed");
     assert_eq!(archive.reads().unwrap().len(), 2, "the read before its end and the list; not the refused read");
 }
 

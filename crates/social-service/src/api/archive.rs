@@ -160,7 +160,7 @@ async fn query(
         Ok(Query(q)) => Ok(q),
         Err(e) => {
             let (agent, file) = (agent.to_owned(), file.map(str::to_owned));
-            blocking(service, move |s| s.archive_malformed(&agent, file.as_deref())).await?;
+            let _recorded: Json<()> = blocking(service, move |s| s.archive_malformed(&agent, file.as_deref())).await?;
             Err(ApiError::bad_request(e.body_text()))
         }
     }
