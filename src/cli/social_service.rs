@@ -344,12 +344,14 @@ pub struct ObjectArgs {
     pub json: bool,
 }
 
-fn print(text: &str) -> CliResult {
+/// Writes a command's answer to stdout.
+pub(super) fn print(text: &str) -> CliResult {
     std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
     Ok(Exit::Success)
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, Failure> {
+/// An answer as one JSON line (its `format` in docs/JSON.md).
+pub(super) fn json<T: Serialize>(value: &T) -> Result<String, Failure> {
     Ok(serde_json::to_string(value).context("cannot write JSON")? + "\n")
 }
 

@@ -4,16 +4,12 @@
 //! (`list`, `show`). Each is a call of the daemon's local API; the `--json` outputs are its
 //! answers, each with its `format` (docs/JSON.md).
 
-use std::io::Write;
-
-use anyhow::Context;
 use passerelle_social_service::service::archive_views::*;
-use serde::Serialize;
 
 use super::requester_api::call;
-use super::social_service::Api;
+use super::social_service::{json, print, Api};
 use super::social_service_archive_out as out;
-use crate::exit::{CliResult, Failure, Outcome as Exit};
+use crate::exit::CliResult;
 
 /// The long help of `social-service archive`: what a grant is, who signs, the purposes.
 pub const HELP: &str = "\
@@ -152,15 +148,6 @@ pub struct ShowArgs {
     /// Print the answer as one JSON object (its `format` in docs/JSON.md).
     #[arg(long)]
     pub json: bool,
-}
-
-fn print(text: &str) -> CliResult {
-    std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
-    Ok(Exit::Success)
-}
-
-fn json<T: Serialize>(value: &T) -> Result<String, Failure> {
-    Ok(serde_json::to_string(value).context("cannot write JSON")? + "\n")
 }
 
 /// An id or a code typed on the command line, kept to what a path or a query may hold.

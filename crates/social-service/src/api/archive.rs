@@ -37,12 +37,7 @@ async fn blocking<T: Send + 'static>(
     service: &SocialService,
     f: impl FnOnce(&SocialService) -> Result<T, SocialServiceError> + Send + 'static,
 ) -> Result<Json<T>, ApiError> {
-    let service = service.clone();
-    tokio::task::spawn_blocking(move || f(&service))
-        .await
-        .map_err(|e| ApiError::internal("the social service's task failed", &e))?
-        .map(Json)
-        .map_err(archive_error)
+    super::blocking_answered(service, f, archive_error).await
 }
 
 fn role_of(role: SignerRole) -> Role {

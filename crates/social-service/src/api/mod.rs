@@ -124,12 +124,21 @@ async fn blocking<T: Send + 'static>(
     service: &SocialService,
     f: impl FnOnce(&SocialService) -> Result<T, SocialServiceError> + Send + 'static,
 ) -> Result<Json<T>, ApiError> {
+    blocking_answered(service, f, api_error).await
+}
+
+/// [`blocking`], with the routes' own answer to a service error.
+pub(super) async fn blocking_answered<T: Send + 'static>(
+    service: &SocialService,
+    f: impl FnOnce(&SocialService) -> Result<T, SocialServiceError> + Send + 'static,
+    answer: fn(SocialServiceError) -> ApiError,
+) -> Result<Json<T>, ApiError> {
     let service = service.clone();
     tokio::task::spawn_blocking(move || f(&service))
         .await
         .map_err(|e| ApiError::internal("the social service's task failed", &e))?
         .map(Json)
-        .map_err(api_error)
+        .map_err(answer)
 }
 
 async fn worklist(
