@@ -83,6 +83,4 @@ pub mod text;
 pub use audit::{audit, Audit};
 pub use measure::{Measure, AGE_BANDS, DURATION_BANDS, OUTCOMES, PARTICIPATIONS, RISKS, SEXES, TOTAL};
 pub use merge::merge;
-pub use table::{
-    CellKey, Count, Level, Month, Structure, Table, TableError, Tabulation, Value, NATIONAL, THRESHOLD,
-};
+pub use table::{CellKey, Count, Level, Month, Structure, Table, TableError, Tabulation, Value, NATIONAL, THRESHOLD};

@@ -57,7 +57,8 @@ fn protect_block(block: &Block, values: &mut [Value]) {
             return;
         }
         let near = |cell: usize| block.of_cell[cell].iter().flat_map(|&r| block.relations[r].members());
-        let mut more: BTreeSet<usize> = found.iter().filter_map(|&cell| smallest_visible(values, &active, near(cell))).collect();
+        let mut more: BTreeSet<usize> =
+            found.iter().filter_map(|&cell| smallest_visible(values, &active, near(cell))).collect();
         if more.is_empty() {
             // Every member of their relations is unknown already: the chain runs through other
             // relations; hide the smallest visible cell next to any unknown one.

@@ -107,8 +107,13 @@ fn tabulate(body: &str, offices: &[String], from: &str, to: &str, counts: &[Coun
 /// categories to `total`, offices to their body, bodies to the nation, in each month.
 fn relations(s: &Structure) -> Vec<(CellKey, Vec<CellKey>)> {
     let mut out = Vec::new();
-    let key =
-        |level, unit: &str, month, measure, category| CellKey { level, unit: unit.to_owned(), month, measure, category };
+    let key = |level, unit: &str, month, measure, category| CellKey {
+        level,
+        unit: unit.to_owned(),
+        month,
+        measure,
+        category,
+    };
     let units = s.units();
     for measure in Measure::ALL {
         for month in s.months() {
@@ -469,7 +474,8 @@ fn every_month_shows_the_same_cells_whatever_period_is_asked() {
         for (i, a) in tables.iter().enumerate() {
             for other in &tables[i + 1..] {
                 compared += same_common_cells(a, other, &format!("seed {seed}"));
-                hidden_common += a.cells().iter().filter(|(k, v)| **v == Value::Hidden && other.get(k).is_some()).count();
+                hidden_common +=
+                    a.cells().iter().filter(|(k, v)| **v == Value::Hidden && other.get(k).is_some()).count();
             }
         }
         // January asked alone before March closed, and again with the new office listed.
@@ -516,7 +522,8 @@ fn an_attacker_uniting_several_period_tables_recovers_nothing() {
 fn merged_national_months_are_the_same_whatever_period_is_merged() {
     for seed in 1..=4 {
         let bodies: Vec<Body> = (0..3).map(|n| body(seed * 10 + n, &format!("body-{n}"), 2 + n as usize)).collect();
-        let merged = |from: &str, to: &str| merge(&bodies.iter().map(|b| b.table(from, to)).collect::<Vec<_>>()).unwrap();
+        let merged =
+            |from: &str, to: &str| merge(&bodies.iter().map(|b| b.table(from, to)).collect::<Vec<_>>()).unwrap();
         let tables: Vec<Table> = PERIODS.iter().map(|(from, to)| merged(from, to)).collect();
         let mut compared = 0;
         for (i, a) in tables.iter().enumerate() {
