@@ -25,9 +25,14 @@ not dates. A month is served only once it is over (and counted).
 
 What is suppressed, and why: a cell counting 1 to 10 persons could point at someone, so it is
 shown as `s` (unknown). A zero is shown: it tells about nobody. Because the rows add up
-(categories to the total, offices to the body, months to `all`), more cells are suppressed
-until no `s` can be recomputed by subtracting visible cells — the table is audited exactly
-before it is shown. An `s` does not say which of the two reasons hid it.
+(categories to the total, offices to the body), more cells are suppressed until no `s` can be
+recomputed by subtracting visible cells — the table is audited exactly before it is shown. An
+`s` does not say which of the two reasons hid it.
+
+Each month is suppressed on its own, from its own counts (frozen once counted), so a month
+shows the same cells in every table, whatever --from and --to: tables of different periods
+cannot be combined to recompute an `s`. There is no period total: add up the months (the sum
+of a row's visible cells is a lower bound when some are `s`).
 
 National figures: each body exports its table (--export body.json); anyone holding the exports
 merges them locally. A national cell is the sum of the bodies'; when a body's cell is `s`, the

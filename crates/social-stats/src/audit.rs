@@ -5,10 +5,12 @@
 //! cells (hidden, and lower bounds, which are not exact), that cell only. With the unknown
 //! cells as columns and the relations as rows, that is when the cell's unit vector lies in the
 //! row space. The rows are reduced (Gauss–Jordan over the rationals, as integer rows divided
-//! by their gcd) per measure — relations never cross measures — and the cell is disclosed
-//! exactly when its pivot row, fully reduced, has no other entry. This is every linear
-//! differencing attack at once: a total minus the visible cells, across levels and months,
-//! chained in any order.
+//! by their gcd) per block — one measure in one month: relations never cross measures or
+//! months — and the cell is disclosed exactly when its pivot row, fully reduced, has no other
+//! entry. This is every linear differencing attack at once: a total minus the visible cells,
+//! across categories and levels, chained in any order. Since each month's block is published
+//! the same in every table that covers it, the union of several tables' visible cells is one
+//! more table of the same blocks, and the audit holds for it too.
 
 use crate::measure::Measure;
 use crate::relations::Block;
@@ -41,10 +43,12 @@ pub fn audit(table: &Table) -> Audit {
             _ => {}
         }
     }
-    for measure in Measure::ALL {
-        let block = Block::new(table.structure(), measure);
-        let values: Vec<Value> = block.keys.iter().map(|k| table.cells()[k]).collect();
-        audit.disclosed.extend(disclosed(&block, &values).into_iter().map(|i| block.keys[i].clone()));
+    for month in table.structure().months() {
+        for measure in Measure::ALL {
+            let block = Block::new(table.structure(), measure, month);
+            let values: Vec<Value> = block.keys.iter().map(|k| table.cells()[k]).collect();
+            audit.disclosed.extend(disclosed(&block, &values).into_iter().map(|i| block.keys[i].clone()));
+        }
     }
     audit
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Measure;
-use crate::table::{invalid, CellKey, Level, Month, Slot, Structure, Table, TableError, Value};
+use crate::table::{invalid, CellKey, Level, Month, Structure, Table, TableError, Value};
 
 /// The export's format.
 pub const FORMAT: &str = "passerelle.social-service-stats/1";
@@ -73,7 +73,7 @@ impl From<&Table> for TableJson {
                     CellJson {
                         level: k.level,
                         unit: k.unit.clone(),
-                        month: k.slot.to_string(),
+                        month: k.month.to_string(),
                         measure: k.measure,
                         category: k.category.to_owned(),
                         shown,
@@ -103,7 +103,7 @@ impl TryFrom<TableJson> for Table {
         let mut cells = BTreeMap::new();
         for (n, c) in json.cells.into_iter().enumerate() {
             let field = |name: &str| format!("cells[{n}].{name}");
-            let slot = Slot::parse(&c.month).ok_or_else(|| invalid(field("month"), "a month YYYY-MM or `all`"))?;
+            let month = Month::parse(&c.month).ok_or_else(|| invalid(field("month"), "a month YYYY-MM"))?;
             let category = c
                 .measure
                 .category(&c.category)
@@ -114,7 +114,7 @@ impl TryFrom<TableJson> for Table {
                 (Shown::Hidden, None) => Value::Hidden,
                 _ => return Err(invalid(field("persons"), "a number for `exact` and `at-least`, none for `hidden`")),
             };
-            let key = CellKey { level: c.level, unit: c.unit, slot, measure: c.measure, category };
+            let key = CellKey { level: c.level, unit: c.unit, month, measure: c.measure, category };
             if cells.insert(key, value).is_some() {
                 return Err(invalid(field("unit"), "each cell appears once"));
             }

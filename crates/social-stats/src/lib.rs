@@ -6,14 +6,13 @@
 //! ## Cells
 //! A cell is (level, unit, month, measure, category): level `office`, `body` (the sum of its
 //! offices) or `national` (the sum of the bodies, merged tables only); the unit's code; a month
-//! `YYYY-MM` or `all` (the sum of the period's months); a [`Measure`] and one of its categories
-//! or `total`. Every cell of the structure is in the table, zeros included, so the relations
-//! are complete and an absent row never hints at anything.
+//! `YYYY-MM`; a [`Measure`] and one of its categories or `total`. Every cell of the structure
+//! is in the table, zeros included, so the relations are complete and an absent row never
+//! hints at anything.
 //!
 //! ## Measures
 //! Persons are counted once per cell: a file counts at most once per measure and month, in one
-//! category, so categories add up to `total`. `all` adds the months (a person in two months
-//! counts in both: the months must add up).
+//! category, so categories add up to `total`.
 //! - `files-opened`: files opened in the month, by age at opening ([`AGE_BANDS`]: under-40,
 //!   40-54, 55-64, 65-74, 75-84, 85-plus, `age-unknown` when the worker has not recorded the
 //!   birth date, I.3) and, as a second breakdown over the same total, by sex ([`SEXES`]:
@@ -38,15 +37,32 @@
 //! whereas hiding zeros would hide most of a small office's table and, through the totals,
 //! force far more complementary suppression for no protection. Then complementary
 //! suppression hides more cells until no hidden cell can be recomputed from the additive
-//! relations (categories to `total`, offices to their body, bodies to the nation, months to
-//! `all`) — checked exactly by [`audit()`], which is public so that anyone can run it on any
-//! published table. A hidden cell is published as unknown, without saying whether it was
-//! hidden for its own count or for another's.
+//! relations (categories to `total`, offices to their body, bodies to the nation) — checked
+//! exactly by [`audit()`], which is public so that anyone can run it on any published table. A
+//! hidden cell is published as unknown, without saying whether it was hidden for its own count
+//! or for another's.
+//!
+//! **Each month is a block of its own.** A table covers whatever period its reader asks, so
+//! its cells must not depend on that period: were the suppression to look across months, a
+//! cell hidden as a complement in one period's table could be visible in another's (another
+//! `from` or `to`, or the same period asked once one more month is closed), and the two tables
+//! together would give it back. So each month's block (offices, body, categories, totals) is
+//! suppressed from that month's counts only — frozen once the month is anonymised — and a
+//! unit with nobody in the month is never taken as a complement, so that listing one more
+//! office does not move anything either. Every table that covers a month shows that month's
+//! cells the same, and the union of several tables' visible cells is audited like one table.
+//!
+//! **There is no period total** (no `all` month): it would be a relation across months, whose
+//! suppression would depend on the period again — or, suppressed month-blind, a total minus
+//! the visible months would give a hidden month back. A reader who wants a period adds up the
+//! months: the sum of a unit's visible cells is a lower bound of the period's count (hidden
+//! cells count at least 0), exact when none is hidden.
 //!
 //! ## National figures ([`merge()`])
 //! Bodies' exports merged: national cell = the sum; when a part is hidden, a lower bound (the
 //! sum of the known parts) shown as "at least N" from 11, hidden below; a lower bound is not
-//! exact in the relations; the suppression is applied again on the merged table.
+//! exact in the relations; the suppression is applied again on the merged table, month by
+//! month like a body's.
 //!
 //! ## Formats
 //! JSON `passerelle.social-service-stats/1` ([`json`], docs/JSON.md) and plain text
@@ -67,6 +83,4 @@ pub mod text;
 pub use audit::{audit, Audit};
 pub use measure::{Measure, AGE_BANDS, DURATION_BANDS, OUTCOMES, PARTICIPATIONS, RISKS, SEXES, TOTAL};
 pub use merge::merge;
-pub use table::{
-    CellKey, Count, Level, Month, Slot, Structure, Table, TableError, Tabulation, Value, NATIONAL, THRESHOLD,
-};
+pub use table::{CellKey, Count, Level, Month, Structure, Table, TableError, Tabulation, Value, NATIONAL, THRESHOLD};

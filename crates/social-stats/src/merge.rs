@@ -2,7 +2,9 @@
 //! the bodies' cells; when one of them is hidden (or a lower bound), the national value is
 //! only a lower bound — the sum of the known parts — shown as "at least N" from 11, hidden
 //! below. A cell hidden in its body's table stays unknown. The suppression is then applied
-//! again on the merged table (the lower bounds count as unknown in the relations).
+//! again on the merged table (the lower bounds count as unknown in the relations), month by
+//! month like a body's: a month's national block depends only on the bodies' blocks of that
+//! month.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,10 +41,10 @@ pub fn merge(tables: &[Table]) -> Result<Table, TableError> {
     if structure.offices.contains_key(NATIONAL) || structure.bodies.contains(NATIONAL) {
         return Err(invalid("units", "`national` is not an office or a body code"));
     }
-    for slot in structure.slots() {
+    for month in structure.months() {
         for measure in Measure::ALL {
             for category in measure.categories() {
-                let key = |level, unit: &str| CellKey { level, unit: unit.to_owned(), slot, measure, category };
+                let key = |level, unit: &str| CellKey { level, unit: unit.to_owned(), month, measure, category };
                 let (mut known, mut exact) = (0u64, true);
                 for body in &structure.bodies {
                     match cells[&key(Level::Body, body)] {

@@ -1,11 +1,13 @@
-//! The additive relations of a measure's block of cells: each category group sums to `total`,
-//! a body's offices to the body, the bodies to the nation, the months to `all`. A relation is
-//! `parent = Σ children`; the block's cells are numbered so the algorithms work on vectors.
+//! The additive relations of one block of cells — one measure in one month: each category
+//! group sums to `total`, a body's offices to the body, the bodies to the nation. No relation
+//! crosses months (there is no period total) or measures, so a block is suppressed and audited
+//! on its own. A relation is `parent = Σ children`; the block's cells are numbered so the
+//! algorithms work on vectors.
 
 use std::collections::BTreeMap;
 
 use crate::measure::{Measure, TOTAL};
-use crate::table::{CellKey, Level, Slot, Structure};
+use crate::table::{CellKey, Level, Month, Structure};
 
 /// One relation: `parent − Σ children = 0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,46 +23,39 @@ impl Relation {
     }
 }
 
-/// A measure's cells numbered (unit × slot × category, in the table's order) and its relations.
+/// A measure's cells in one month, numbered (unit × category, in the table's order), and their
+/// relations.
 #[derive(Debug, Clone)]
 pub(crate) struct Block {
     pub keys: Vec<CellKey>,
     pub relations: Vec<Relation>,
     /// For each cell, the relations it is a member of.
     pub of_cell: Vec<Vec<usize>>,
+    /// The number of categories: cells `u·categories .. (u+1)·categories` are unit `u`'s.
+    pub categories: usize,
 }
 
 impl Block {
-    pub fn new(structure: &Structure, measure: Measure) -> Block {
+    pub fn new(structure: &Structure, measure: Measure, month: Month) -> Block {
         let units = structure.units();
-        let slots = structure.slots();
         let categories = measure.categories();
-        let (ns, nc) = (slots.len(), categories.len());
-        let index = |u: usize, s: usize, c: usize| (u * ns + s) * nc + c;
-        let mut keys = Vec::with_capacity(units.len() * ns * nc);
+        let nc = categories.len();
+        let index = |u: usize, c: usize| u * nc + c;
+        let mut keys = Vec::with_capacity(units.len() * nc);
         for (level, unit) in &units {
-            for slot in &slots {
-                for category in &categories {
-                    keys.push(CellKey { level: *level, unit: unit.clone(), slot: *slot, measure, category });
-                }
+            for category in &categories {
+                keys.push(CellKey { level: *level, unit: unit.clone(), month, measure, category });
             }
         }
         let unit_index: BTreeMap<(Level, &str), usize> =
             units.iter().enumerate().map(|(i, (l, u))| ((*l, u.as_str()), i)).collect();
         let cat = |name: &str| categories.iter().position(|c| *c == name).expect("a category of the measure");
         let total = cat(TOTAL);
-        let all = slots.iter().position(|s| *s == Slot::All).expect("the `all` slot");
         let mut relations = Vec::new();
         for u in 0..units.len() {
-            for s in 0..ns {
-                for group in measure.groups() {
-                    let children = group.iter().map(|c| index(u, s, cat(c))).collect();
-                    relations.push(Relation { parent: index(u, s, total), children });
-                }
-            }
-            for c in 0..nc {
-                let children = (0..ns).filter(|&s| s != all).map(|s| index(u, s, c)).collect();
-                relations.push(Relation { parent: index(u, all, c), children });
+            for group in measure.groups() {
+                let children = group.iter().map(|c| index(u, cat(c))).collect();
+                relations.push(Relation { parent: index(u, total), children });
             }
         }
         let mut parents: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -80,11 +75,9 @@ impl Block {
             parents.push((national, bodies));
         }
         for (parent, children) in &parents {
-            for s in 0..ns {
-                for c in 0..nc {
-                    let members = children.iter().map(|&u| index(u, s, c)).collect();
-                    relations.push(Relation { parent: index(*parent, s, c), children: members });
-                }
+            for c in 0..nc {
+                let members = children.iter().map(|&u| index(u, c)).collect();
+                relations.push(Relation { parent: index(*parent, c), children: members });
             }
         }
         let mut of_cell = vec![Vec::new(); keys.len()];
@@ -93,6 +86,20 @@ impl Block {
                 of_cell[m].push(r);
             }
         }
-        Block { keys, relations, of_cell }
+        Block { keys, relations, of_cell, categories: nc }
+    }
+
+    /// Whether each cell is of a unit with something to count in the block: a unit whose every
+    /// cell is an exact zero (an office with nobody that month for the measure, however many
+    /// offices the table lists) is never chosen as a complement, so the block's suppression
+    /// depends only on the units that count someone.
+    pub fn active(&self, values: &[crate::table::Value]) -> Vec<bool> {
+        values
+            .chunks(self.categories)
+            .flat_map(|unit| {
+                let active = unit.iter().any(|v| *v != crate::table::Value::Exact(0));
+                std::iter::repeat_n(active, unit.len())
+            })
+            .collect()
     }
 }

@@ -1,4 +1,7 @@
-//! Disclosure control of a table, measure by measure (relations never cross measures):
+//! Disclosure control of a table, block by block — one measure in one month: relations never
+//! cross measures or months, so each month's block is suppressed from that month's counts
+//! alone and publishes the same cells whatever period a table covers (a month is served only
+//! once anonymised, so its counts never change). Within a block:
 //!
 //! 1. **primary**: every count from 1 to 10 is hidden, and every lower bound under 11;
 //! 2. **complementary**, cheap pass: while a relation has exactly one unknown member and that
@@ -9,8 +12,12 @@
 //!    relations still gives; for each, the smallest visible member of the relations it is in
 //!    is hidden; back to 2 until the audit finds none.
 //!
+//! A complement is never taken from a unit with nobody in the block (every cell an exact
+//! zero): such a unit adds nothing unknown to any relation, and leaving it out of the choice
+//! makes the block's suppression the same however many offices the table lists.
+//!
 //! Each round hides at least one more cell, so it ends; what it hides depends only on the
-//! table, so the same counts always publish the same table.
+//! block's counts, so the same month always publishes the same block.
 
 use std::collections::BTreeSet;
 
@@ -19,19 +26,23 @@ use crate::measure::Measure;
 use crate::relations::Block;
 use crate::table::{Table, Value, THRESHOLD};
 
-/// Suppresses `table` in place (its exact cells are the true counts, or a merge's).
+/// Suppresses `table` in place (its exact cells are the true counts, or a merge's), each
+/// month's block on its own.
 pub(crate) fn protect(table: &mut Table) {
-    for measure in Measure::ALL {
-        let block = Block::new(&table.structure, measure);
-        let mut values: Vec<Value> = block.keys.iter().map(|k| table.cells[k]).collect();
-        protect_block(&block, &mut values);
-        for (key, value) in block.keys.iter().zip(values) {
-            table.cells.insert(key.clone(), value);
+    for month in table.structure.months() {
+        for measure in Measure::ALL {
+            let block = Block::new(&table.structure, measure, month);
+            let mut values: Vec<Value> = block.keys.iter().map(|k| table.cells[k]).collect();
+            protect_block(&block, &mut values);
+            for (key, value) in block.keys.iter().zip(values) {
+                table.cells.insert(key.clone(), value);
+            }
         }
     }
 }
 
 fn protect_block(block: &Block, values: &mut [Value]) {
+    let active = block.active(values);
     for v in values.iter_mut() {
         match *v {
             Value::Exact(n) if (1..THRESHOLD).contains(&n) => *v = Value::Hidden,
@@ -40,18 +51,19 @@ fn protect_block(block: &Block, values: &mut [Value]) {
         }
     }
     loop {
-        lone_unknowns(block, values);
+        lone_unknowns(block, values, &active);
         let found = disclosed(block, values);
         if found.is_empty() {
             return;
         }
         let near = |cell: usize| block.of_cell[cell].iter().flat_map(|&r| block.relations[r].members());
-        let mut more: BTreeSet<usize> = found.iter().filter_map(|&cell| smallest_visible(values, near(cell))).collect();
+        let mut more: BTreeSet<usize> =
+            found.iter().filter_map(|&cell| smallest_visible(values, &active, near(cell))).collect();
         if more.is_empty() {
             // Every member of their relations is unknown already: the chain runs through other
             // relations; hide the smallest visible cell next to any unknown one.
             let unknown = (0..values.len()).filter(|&i| !values[i].is_exact());
-            more.extend(smallest_visible(values, unknown.flat_map(near)));
+            more.extend(smallest_visible(values, &active, unknown.flat_map(near)));
         }
         if more.is_empty() {
             return;
@@ -63,7 +75,7 @@ fn protect_block(block: &Block, values: &mut [Value]) {
 }
 
 /// Step 2: no relation left with one unknown member that is hidden.
-fn lone_unknowns(block: &Block, values: &mut [Value]) {
+fn lone_unknowns(block: &Block, values: &mut [Value], active: &[bool]) {
     let mut changed = true;
     while changed {
         changed = false;
@@ -73,7 +85,7 @@ fn lone_unknowns(block: &Block, values: &mut [Value]) {
             if values[only] != Value::Hidden {
                 continue;
             }
-            if let Some(cell) = smallest_visible(values, relation.members()) {
+            if let Some(cell) = smallest_visible(values, active, relation.members()) {
                 values[cell] = Value::Hidden;
                 changed = true;
             }
@@ -81,10 +93,11 @@ fn lone_unknowns(block: &Block, values: &mut [Value]) {
     }
 }
 
-/// The visible member with the smallest non-zero count (a zero only when there is no other),
-/// the first in table order among equals.
-fn smallest_visible(values: &[Value], members: impl Iterator<Item = usize>) -> Option<usize> {
+/// The visible member of an active unit with the smallest non-zero count (a zero only when
+/// there is no other), the first in table order among equals.
+fn smallest_visible(values: &[Value], active: &[bool], members: impl Iterator<Item = usize>) -> Option<usize> {
     members
+        .filter(|&m| active[m])
         .filter_map(|m| match values[m] {
             Value::Exact(n) => Some(((n == 0, n), m)),
             _ => None,

@@ -86,39 +86,13 @@ impl std::fmt::Display for Month {
     }
 }
 
-/// A month of the period, or `all`: the period's total (the sum of its months).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Slot {
-    Month(Month),
-    All,
-}
-
-impl Slot {
-    pub fn parse(text: &str) -> Option<Slot> {
-        if text == "all" {
-            Some(Slot::All)
-        } else {
-            Month::parse(text).map(Slot::Month)
-        }
-    }
-}
-
-impl std::fmt::Display for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Slot::Month(m) => m.fmt(f),
-            Slot::All => f.write_str("all"),
-        }
-    }
-}
-
-/// Where a cell is: level, unit (an office code, a body code, or `national`), month or
-/// `all`, measure, category (or `total`).
+/// Where a cell is: level, unit (an office code, a body code, or `national`), month, measure,
+/// category (or `total`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CellKey {
     pub level: Level,
     pub unit: String,
-    pub slot: Slot,
+    pub month: Month,
     pub measure: Measure,
     pub category: &'static str,
 }
@@ -130,7 +104,7 @@ impl std::fmt::Display for CellKey {
             Level::Body => "body",
             Level::National => "national",
         };
-        write!(f, "{level} {} {} {} {}", self.unit, self.slot, self.measure, self.category)
+        write!(f, "{level} {} {} {} {}", self.unit, self.month, self.measure, self.category)
     }
 }
 
@@ -180,11 +154,10 @@ impl Structure {
         Ok(())
     }
 
-    /// The period's months then `all`.
-    pub fn slots(&self) -> Vec<Slot> {
-        let mut slots: Vec<Slot> = self.from.through(self.to).into_iter().map(Slot::Month).collect();
-        slots.push(Slot::All);
-        slots
+    /// The period's months. There is no period total: each month is a block of its own (the
+    /// crate's documentation says why).
+    pub fn months(&self) -> Vec<Month> {
+        self.from.through(self.to)
     }
 
     /// The units, offices first (by code), then bodies, then the nation.
@@ -201,10 +174,10 @@ impl Structure {
     pub fn keys(&self) -> Vec<CellKey> {
         let mut keys = Vec::new();
         for (level, unit) in self.units() {
-            for slot in self.slots() {
+            for month in self.months() {
                 for measure in Measure::ALL {
                     for category in measure.categories() {
-                        keys.push(CellKey { level, unit: unit.clone(), slot, measure, category });
+                        keys.push(CellKey { level, unit: unit.clone(), month, measure, category });
                     }
                 }
             }
@@ -326,25 +299,23 @@ impl Tabulation {
     }
 
     /// Every cell's exact count: the offices' categories as counted, then the totals (each
-    /// group's sum; the groups of a measure must agree), the body (its offices' sum) and `all`
-    /// (the months' sum).
+    /// group's sum; the groups of a measure must agree) and the body (its offices' sum), month
+    /// by month.
     pub(crate) fn exact(&self) -> Result<BTreeMap<CellKey, u64>, TableError> {
         let s = &self.structure;
         let body = s.bodies.iter().next().cloned().unwrap_or_default();
         let mut cells: BTreeMap<CellKey, u64> = s.keys().into_iter().map(|k| (k, 0)).collect();
         for ((office, month, measure, category), persons) in &self.base {
             for (level, unit) in [(Level::Office, office.clone()), (Level::Body, body.clone())] {
-                for slot in [Slot::Month(*month), Slot::All] {
-                    let key = CellKey { level, unit: unit.clone(), slot, measure: *measure, category };
-                    *cells.get_mut(&key).expect("every cell of the structure") += persons;
-                }
+                let key = CellKey { level, unit, month: *month, measure: *measure, category };
+                *cells.get_mut(&key).expect("every cell of the structure") += persons;
             }
         }
         let units = s.units();
         for measure in Measure::ALL {
             for (level, unit) in &units {
-                for slot in s.slots() {
-                    let key = |category| CellKey { level: *level, unit: unit.clone(), slot, measure, category };
+                for month in s.months() {
+                    let key = |category| CellKey { level: *level, unit: unit.clone(), month, measure, category };
                     let sums: Vec<u64> =
                         measure.groups().iter().map(|g| g.iter().map(|c| cells[&key(c)]).sum()).collect();
                     if sums.windows(2).any(|w| w[0] != w[1]) {

@@ -9,7 +9,8 @@ pub const LEGEND: &str = "\
 s  = suppressed: unknown, either because it counts 1 to 10 persons or because it would let a
      suppressed cell be recomputed from the totals (which of the two is not said).
 ≥N = at least N persons: a national sum some of whose parts are suppressed in their body.
-all = the period's total, the sum of its months (a person in two months counts in both).";
+Each month is suppressed on its own and shows the same cells in every table; there is no
+period total (the sum of a unit's visible cells over the months is a lower bound).";
 
 /// The table as text.
 pub fn render(table: &Table) -> String {
@@ -24,15 +25,15 @@ pub fn render(table: &Table) -> String {
         }
         out.push('\n');
         for (level, unit) in s.units() {
-            for slot in s.slots() {
+            for month in s.months() {
                 let label = match level {
                     Level::Office => format!("office {unit}"),
                     Level::Body => format!("body {unit}"),
                     Level::National => unit.clone(),
                 };
-                out.push_str(&format!("{:<40}", format!("{label} {slot}")));
+                out.push_str(&format!("{:<40}", format!("{label} {month}")));
                 for (category, w) in categories.iter().zip(&widths) {
-                    let key = CellKey { level, unit: unit.clone(), slot, measure, category };
+                    let key = CellKey { level, unit: unit.clone(), month, measure, category };
                     let shown = match table.get(&key) {
                         Some(Value::Exact(n)) => n.to_string(),
                         Some(Value::AtLeast(n)) => format!("≥{n}"),

@@ -2,7 +2,9 @@
 //! months, many small counts): no visible count from 1 to 10; an attacker who chains
 //! differences (a total minus the visible cells, across categories, levels and months) — and
 //! the exact audit — recovers no hidden cell; the merged national table keeps the same rules
-//! and never turns a cell hidden in a body into a known one.
+//! and never turns a cell hidden in a body into a known one. Each month is published the same
+//! whatever period a table covers, so an attacker who unites several tables' visible cells
+//! recovers nothing either.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,58 +76,62 @@ fn counts(rng: &mut Rng, offices: &[String], months: &[Month]) -> Vec<Count> {
 fn body_table(seed: u64, body: &str, offices: usize, from: &str, to: &str) -> (Table, BTreeMap<CellKey, u64>) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let offices: Vec<String> = (0..offices).map(|o| format!("{body}-ss{o}")).collect();
-    let months = month(from).through(month(to));
-    let mut tab = Tabulation::new(body, offices.clone(), month(from), month(to)).unwrap();
+    let counts = counts(&mut rng, &offices, &month(from).through(month(to)));
+    tabulate(body, &offices, from, to, &counts)
+}
+
+/// The table of `body`'s `offices` over `from`..=`to` from `counts` (those outside the period
+/// left out, as the daemon's tabulation does), and its true counts.
+fn tabulate(body: &str, offices: &[String], from: &str, to: &str, counts: &[Count]) -> (Table, BTreeMap<CellKey, u64>) {
+    let mut tab = Tabulation::new(body, offices.to_vec(), month(from), month(to)).unwrap();
     let mut truth: BTreeMap<CellKey, u64> = BTreeMap::new();
-    for c in counts(&mut rng, &offices, &months) {
-        assert!(tab.add(&c).unwrap());
+    for c in counts {
+        if !tab.add(c).unwrap() {
+            continue;
+        }
         let category = c.measure.category(&c.category).unwrap();
         for (level, unit) in [(Level::Office, c.office.clone()), (Level::Body, body.to_owned())] {
-            for slot in [Slot::Month(c.month), Slot::All] {
-                for category in [category, TOTAL] {
-                    if category == TOTAL && c.measure.groups()[0].iter().all(|g| *g != c.category) {
-                        continue; // the second breakdown adds to the same total
-                    }
-                    let key = CellKey { level, unit: unit.clone(), slot, measure: c.measure, category };
-                    *truth.entry(key).or_default() += c.persons;
+            for category in [category, TOTAL] {
+                if category == TOTAL && c.measure.groups()[0].iter().all(|g| *g != c.category) {
+                    continue; // the second breakdown adds to the same total
                 }
+                let key = CellKey { level, unit: unit.clone(), month: c.month, measure: c.measure, category };
+                *truth.entry(key).or_default() += c.persons;
             }
         }
     }
     (tab.suppress().unwrap(), truth)
 }
 
-/// Every relation of a table as (parent, children), built here from its structure alone.
+/// Every relation of a table as (parent, children), built here from its structure alone:
+/// categories to `total`, offices to their body, bodies to the nation, in each month.
 fn relations(s: &Structure) -> Vec<(CellKey, Vec<CellKey>)> {
     let mut out = Vec::new();
-    let slots = s.slots();
-    let months: Vec<Slot> = slots.iter().copied().filter(|s| *s != Slot::All).collect();
-    let key =
-        |level, unit: &str, slot, measure, category| CellKey { level, unit: unit.to_owned(), slot, measure, category };
+    let key = |level, unit: &str, month, measure, category| CellKey {
+        level,
+        unit: unit.to_owned(),
+        month,
+        measure,
+        category,
+    };
     let units = s.units();
     for measure in Measure::ALL {
-        for (level, unit) in &units {
-            for &slot in &slots {
+        for month in s.months() {
+            for (level, unit) in &units {
                 for group in measure.groups() {
-                    let children = group.iter().map(|c| key(*level, unit, slot, measure, c)).collect();
-                    out.push((key(*level, unit, slot, measure, TOTAL), children));
+                    let children = group.iter().map(|c| key(*level, unit, month, measure, c)).collect();
+                    out.push((key(*level, unit, month, measure, TOTAL), children));
                 }
             }
-            for category in measure.categories() {
-                let children = months.iter().map(|&m| key(*level, unit, m, measure, category)).collect();
-                out.push((key(*level, unit, Slot::All, measure, category), children));
-            }
-        }
-        for &slot in &slots {
             for category in measure.categories() {
                 for body in &s.bodies {
                     let offices = s.offices.iter().filter(|(_, b)| *b == body);
-                    let children = offices.map(|(o, _)| key(Level::Office, o, slot, measure, category)).collect();
-                    out.push((key(Level::Body, body, slot, measure, category), children));
+                    let children = offices.map(|(o, _)| key(Level::Office, o, month, measure, category)).collect();
+                    out.push((key(Level::Body, body, month, measure, category), children));
                 }
                 if s.national {
-                    let children = s.bodies.iter().map(|b| key(Level::Body, b, slot, measure, category)).collect();
-                    out.push((key(Level::National, NATIONAL, slot, measure, category), children));
+                    let children = s.bodies.iter().map(|b| key(Level::Body, b, month, measure, category)).collect();
+                    out.push((key(Level::National, NATIONAL, month, measure, category), children));
                 }
             }
         }
@@ -136,25 +142,28 @@ fn relations(s: &Structure) -> Vec<(CellKey, Vec<CellKey>)> {
 /// The differencing attacker: from the exact cells, solves every relation with one unknown
 /// member, again and again; returns the hidden cells it recomputed.
 fn attack(table: &Table) -> Vec<CellKey> {
-    let mut known: HashMap<CellKey, i128> = table
-        .cells()
+    attack_cells(table.cells(), &relations(table.structure()))
+}
+
+/// The same attacker on any cells (several tables' united) and relations.
+fn attack_cells(cells: &BTreeMap<CellKey, Value>, relations: &[(CellKey, Vec<CellKey>)]) -> Vec<CellKey> {
+    let mut known: HashMap<CellKey, i128> = cells
         .iter()
         .filter_map(|(k, v)| match v {
             Value::Exact(n) => Some((k.clone(), *n as i128)),
             _ => None,
         })
         .collect();
-    let relations = relations(table.structure());
     let mut found = Vec::new();
     loop {
         let mut progress = false;
-        for (parent, children) in &relations {
+        for (parent, children) in relations {
             let unknown: Vec<&CellKey> =
                 std::iter::once(parent).chain(children).filter(|k| !known.contains_key(*k)).collect();
             let [cell] = unknown[..] else { continue };
             let sum: i128 = children.iter().filter(|c| *c != cell).map(|c| known[c]).sum();
             let value = if cell == parent { sum } else { known[parent] - sum };
-            if table.get(cell) == Some(Value::Hidden) {
+            if cells.get(cell) == Some(&Value::Hidden) {
                 found.push(cell.clone());
             }
             known.insert(cell.clone(), value);
@@ -223,7 +232,7 @@ fn a_lone_small_cell_is_protected_by_complementary_suppression() {
     let key = |unit: &str, category| CellKey {
         level: if unit == "body-a" { Level::Body } else { Level::Office },
         unit: unit.into(),
-        slot: Slot::Month(month("2026-01")),
+        month: month("2026-01"),
         measure: Measure::OfferOutcomes,
         category,
     };
@@ -325,7 +334,8 @@ fn the_text_shows_s_for_hidden_cells_and_the_legend() {
     let (table, _) = body_table(5, "body-a", 2, "2026-01", "2026-02");
     let text = text::render(&table);
     assert!(text.contains("\nfiles-opened\n") && text.contains("\noffer-outcomes\n"));
-    assert!(text.contains("office body-a-ss0 2026-01") && text.contains("body body-a all"));
+    assert!(text.contains("office body-a-ss0 2026-01") && text.contains("body body-a 2026-02"));
+    assert!(!text.contains(" all "), "no period total");
     assert!(text.contains(" s") && text.contains("s  = suppressed"));
 }
 
@@ -372,4 +382,158 @@ fn the_audit_and_the_attack_find_a_cell_hidden_alone() {
     let disclosed = audit(&doctored).disclosed;
     assert_eq!(disclosed.len(), 1, "{disclosed:?}");
     assert_eq!(attack(&doctored), disclosed);
+}
+
+/// A body's counts over 2025-09..2026-06: `offices` every month, and one more office that
+/// opens in March 2026 (it has counts from then only, as the daemon's store would).
+struct Body {
+    name: String,
+    offices: Vec<String>,
+    with_new: Vec<String>,
+    counts: Vec<Count>,
+}
+
+fn body(seed: u64, name: &str, offices: usize) -> Body {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let offices: Vec<String> = (0..offices).map(|o| format!("{name}-ss{o}")).collect();
+    let new = format!("{name}-new");
+    let mut counts = counts(&mut rng, &offices, &month("2025-09").through(month("2026-06")));
+    counts.extend(counts_of(&mut rng, &new, &month("2026-03").through(month("2026-06"))));
+    let mut with_new = offices.clone();
+    with_new.push(new);
+    Body { name: name.to_owned(), offices, with_new, counts }
+}
+
+fn counts_of(rng: &mut Rng, office: &str, months: &[Month]) -> Vec<Count> {
+    counts(rng, &[office.to_owned()], months)
+}
+
+impl Body {
+    /// The table a reader gets for `from`..=`to`: the new office is listed once it has counts
+    /// (from March 2026 on: a table asked before then does not know it).
+    fn table(&self, from: &str, to: &str) -> Table {
+        let known = if month(to) < month("2026-03") { &self.offices } else { &self.with_new };
+        let counts: Vec<Count> = self.counts.iter().filter(|c| known.contains(&c.office)).cloned().collect();
+        tabulate(&self.name, known, from, to, &counts).0
+    }
+}
+
+/// Periods a reader may ask: overlapping, nested, single months, asked before and after more
+/// months closed.
+const PERIODS: [(&str, &str); 7] = [
+    ("2025-09", "2026-02"),
+    ("2025-11", "2026-04"),
+    ("2026-01", "2026-01"),
+    ("2026-01", "2026-06"),
+    ("2025-09", "2026-06"),
+    ("2026-04", "2026-05"),
+    ("2026-02", "2026-03"),
+];
+
+/// Asserts every cell two tables share is the same in both (value and hidden-ness); returns
+/// how many they share.
+fn same_common_cells(a: &Table, b: &Table, what: &str) -> usize {
+    let mut common = 0;
+    for (key, value) in a.cells() {
+        if let Some(other) = b.get(key) {
+            assert_eq!(*value, other, "{what}: {key} differs between two periods");
+            common += 1;
+        }
+    }
+    common
+}
+
+/// The union of several tables' cells (every common cell agrees: checked) as one table over
+/// their whole span, listing every office.
+fn union(tables: &[Table]) -> Table {
+    let mut cells = BTreeMap::new();
+    for t in tables {
+        for (k, v) in t.cells() {
+            if let Some(before) = cells.insert(k.clone(), *v) {
+                assert_eq!(before, *v, "{k}");
+            }
+        }
+    }
+    let mut structure = tables.iter().max_by_key(|t| t.structure().offices.len()).unwrap().structure().clone();
+    structure.from = tables.iter().map(|t| t.structure().from).min().unwrap();
+    structure.to = tables.iter().map(|t| t.structure().to).max().unwrap();
+    // A cell no table showed (an office before it was listed) counts nobody: shown 0, as the
+    // widest table shows it.
+    for key in structure.keys() {
+        cells.entry(key).or_insert(Value::Exact(0));
+    }
+    Table::new(structure, cells).unwrap()
+}
+
+#[test]
+fn every_month_shows_the_same_cells_whatever_period_is_asked() {
+    let (mut compared, mut hidden_common) = (0, 0);
+    for seed in 1..=8 {
+        let b = body(seed, "body-a", 2 + seed as usize % 5);
+        let tables: Vec<Table> = PERIODS.iter().map(|(from, to)| b.table(from, to)).collect();
+        for (i, a) in tables.iter().enumerate() {
+            for other in &tables[i + 1..] {
+                compared += same_common_cells(a, other, &format!("seed {seed}"));
+                hidden_common +=
+                    a.cells().iter().filter(|(k, v)| **v == Value::Hidden && other.get(k).is_some()).count();
+            }
+        }
+        // January asked alone before March closed, and again with the new office listed.
+        let before = b.table("2026-01", "2026-02");
+        let after = b.table("2026-01", "2026-04");
+        assert!(after.structure().offices.len() > before.structure().offices.len());
+        assert!(same_common_cells(&before, &after, &format!("seed {seed}, before/after")) > 0);
+        let new = CellKey {
+            level: Level::Office,
+            unit: "body-a-new".into(),
+            month: month("2026-01"),
+            measure: Measure::FilesOpened,
+            category: TOTAL,
+        };
+        assert_eq!(after.get(&new), Some(Value::Exact(0)), "an office with nobody that month shows 0");
+    }
+    assert!(compared > 50_000, "many cells compared ({compared})");
+    assert!(hidden_common > 1000, "among them many hidden ones ({hidden_common})");
+}
+
+#[test]
+fn an_attacker_uniting_several_period_tables_recovers_nothing() {
+    for seed in 1..=8 {
+        let b = body(seed, "body-a", 2 + seed as usize % 5);
+        let mut tables: Vec<Table> = PERIODS.iter().map(|(from, to)| b.table(from, to)).collect();
+        // Every single month too, and every sliding quarter.
+        for m in month("2025-09").through(month("2026-06")) {
+            tables.push(b.table(&m.to_string(), &m.to_string()));
+            let end = m.next().next();
+            if end <= month("2026-06") {
+                tables.push(b.table(&m.to_string(), &end.to_string()));
+            }
+        }
+        let all = union(&tables);
+        // The differencing attacker on every visible cell of every table, with every relation.
+        assert_eq!(attack(&all), Vec::<CellKey>::new(), "seed {seed}: the cross-query differencing attack");
+        let report = audit(&all);
+        assert!(report.is_safe(), "seed {seed}: the exact audit of the united tables: {report:?}");
+        assert!(hidden(&all) > 100, "seed {seed}: the union has hidden cells to recover");
+    }
+}
+
+#[test]
+fn merged_national_months_are_the_same_whatever_period_is_merged() {
+    for seed in 1..=4 {
+        let bodies: Vec<Body> = (0..3).map(|n| body(seed * 10 + n, &format!("body-{n}"), 2 + n as usize)).collect();
+        let merged =
+            |from: &str, to: &str| merge(&bodies.iter().map(|b| b.table(from, to)).collect::<Vec<_>>()).unwrap();
+        let tables: Vec<Table> = PERIODS.iter().map(|(from, to)| merged(from, to)).collect();
+        let mut compared = 0;
+        for (i, a) in tables.iter().enumerate() {
+            for other in &tables[i + 1..] {
+                compared += same_common_cells(a, other, &format!("seed {seed}, national"));
+            }
+        }
+        assert!(compared > 10_000, "seed {seed}: {compared} cells compared");
+        let all = union(&tables);
+        assert!(audit(&all).is_safe(), "seed {seed}: {:?}", audit(&all));
+        assert!(attack(&all).is_empty(), "seed {seed}: the cross-query attack on the national tables");
+    }
 }

@@ -55,7 +55,9 @@ impl SocialService {
     /// The suppressed table of the months `from` to `to` (`YYYY-MM`; by default the last 12
     /// months anonymised), at office and body level, for `agent` (a `statistics-agent`).
     /// Only anonymised months are served: a month still open would change under the reader's
-    /// eyes, and two readings a day apart would tell one person's outcome.
+    /// eyes, and two readings a day apart would tell one person's outcome. Each month is
+    /// suppressed on its own, from its frozen counts, so it shows the same cells whatever
+    /// period is asked (`passerelle_social_stats`: no period total).
     pub fn stats(&self, agent: &str, from: Option<&str>, to: Option<&str>) -> Result<Table> {
         let done = self.steering().done_through()?.ok_or_else(|| {
             refused("no month anonymised yet: a month's figures are made once it is over (the daemon does it)")
