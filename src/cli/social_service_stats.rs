@@ -9,8 +9,8 @@ use anyhow::{anyhow, Context};
 use passerelle_social_stats::{merge, text, Month, Table};
 
 use super::requester_api::call;
-use super::social_service::Api;
-use crate::exit::{CliResult, Failure, Outcome as Exit};
+use super::social_service::{json, print, Api};
+use crate::exit::{CliResult, Failure};
 
 /// The long help of `social-service stats`.
 pub const HELP: &str = "\
@@ -81,14 +81,6 @@ pub struct MergeArgs {
     pub json: bool,
 }
 
-fn print(text: &str) -> CliResult {
-    std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
-    Ok(Exit::Success)
-}
-
-fn json(table: &Table) -> Result<String, Failure> {
-    Ok(serde_json::to_string(table).context("cannot write JSON")? + "\n")
-}
 
 fn month(flag: &str, text: &str) -> Result<Month, Failure> {
     Month::parse(text.trim()).ok_or_else(|| Failure::Usage(anyhow!("{flag} takes a month YYYY-MM, not `{text}`")))
