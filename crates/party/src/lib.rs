@@ -510,7 +510,23 @@ impl Party {
                      (no broker until it transfers files between bodies)"
                 );
                 ready();
-                shutdown.await;
+                // The retention pass at start, then every hour; a failed round is logged and
+                // the next one retries (the pass is idempotent).
+                tokio::pin!(shutdown);
+                let mut housekeeping = tokio::time::interval(passerelle_social_service::HOUSEKEEPING_INTERVAL);
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = housekeeping.tick() => {
+                            let round = service.clone();
+                            match tokio::task::spawn_blocking(move || round.housekeeping()).await {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(e)) => tracing::error!(error = %e, "the social service's housekeeping failed; retried at the next round"),
+                                Err(e) => tracing::error!(error = %e, "the social service's housekeeping task failed"),
+                            }
+                        }
+                    }
+                }
                 drop(service);
                 Ok(())
             }

@@ -12,7 +12,10 @@
 //! - [`service`]: [`SocialService`], every operation an access-log entry before its answer;
 //! - [`api`]: the local API's routes and who may call them;
 //! - [`printable`]: the printable page of a rights access;
-//! - [`metrics`]: files open and closed.
+//! - [`service::retention`]: the retention pass (18 months live, then the archive or erasure),
+//!   run by the daemon's housekeeping; [`service::opposition`]: the refusal of the archive and
+//!   the director's decision on an objection;
+//! - [`metrics`]: files open and closed, files flagged by the retention pass.
 //!
 //! **Architecture invariant:** a person who declines (or does not reply) never enters this
 //! store: the requester answers with the person for `accepted` only, and only then is a file
@@ -28,6 +31,7 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
+pub use service::retention::{Housekeeping, RetentionReport, HOUSEKEEPING_INTERVAL};
 pub use service::{SocialService, SocialServiceError};
 
 /// The daemon's name in its access log's machine entries (`daemon:social-service`).

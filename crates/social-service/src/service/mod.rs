@@ -7,6 +7,8 @@
 //! Errors name files by id and fields by path, never a value.
 
 mod files;
+pub mod opposition;
+pub mod retention;
 mod rights;
 pub mod views;
 

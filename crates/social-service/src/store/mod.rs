@@ -6,10 +6,12 @@
 //! costs the same whatever the store's size, and memory holds one page.
 
 mod activity;
+mod retention;
 mod rights;
 mod schema;
 
 pub use activity::OfferRow;
+pub use retention::{Candidate, Cursor, Decision, LastPass};
 pub use rights::{RightKind, RightRecord};
 
 use std::path::Path;
