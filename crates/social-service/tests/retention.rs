@@ -36,7 +36,8 @@ fn person(n: u32, name: &'static str) -> Person {
 }
 
 struct Setup {
-    dir: TempDir,
+    /// Holds data_dir and archive_dir until the test ends.
+    _dir: TempDir,
     clock: ManualClock,
     service: SocialService,
 }
@@ -48,7 +49,7 @@ impl Setup {
         // 2026-01-15 12:00 UTC: the middle of a day in Europe/Paris.
         let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_478_400));
         let service = SocialService::build(settings, Arc::new(clock.clone())).unwrap();
-        Setup { dir, clock, service }
+        Setup { _dir: dir, clock, service }
     }
 
     /// Opens the person's file as an accepted offer does.

@@ -118,7 +118,8 @@ impl SocialService {
                         self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
                         self.store().close_file(&row.id, &today, now)?;
                         let entry = self.entry(agent, AccessKind::Delete, &row.id, Some(&row.file));
-                        self.store().erase_files(&[row.id.clone()], Some(now), |_| self.record(&[entry]))?;
+                        self.store()
+                            .erase_files(std::slice::from_ref(&row.id), Some(now), |_| self.record(&[entry]))?;
                         self.store().scrub()?;
                         tracing::info!(file = %row.id, "objection upheld: case file erased");
                     }
