@@ -101,7 +101,7 @@ impl SocialService {
         match request.decision {
             Decision::Refused => {
                 let reason = request.reason.as_deref().unwrap_or_default();
-                let reason = super::rights::checked_reasons(reason, "the reason of the refusal", "--reason")?;
+                let reason = super::rights::checked_reasons(reason, "the refusal's reasons", "--reason")?;
                 self.record(&[self.entry(agent, AccessKind::Update, &id, row.as_ref().map(|r| &r.file))])?;
                 self.store().decide(&id, Decision::Refused, agent, now, Some(reason))?;
                 Ok(view(false))
