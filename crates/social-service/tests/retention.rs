@@ -240,7 +240,10 @@ fn a_decision_needs_a_pending_objection_and_a_refusal_its_reason() {
     let view = s.decide(&id, Decision::Refused, Some("Motifs non légitimes au sens de l'art. 38.")).unwrap();
     assert!(!view.erased);
     let rights = s.service.store().rights(&id).unwrap();
-    assert_eq!(rights.last().unwrap().decision.as_deref(), Some("refused"));
+    let last = rights.last().unwrap();
+    assert_eq!(last.decision.as_deref(), Some("refused"));
+    assert_eq!(last.decided_by.as_deref(), Some(DIRECTOR));
+    assert_eq!(last.decision_reason.as_deref(), Some("Motifs non légitimes au sens de l'art. 38."));
     assert!(!s.service.store().pending_objection(&id).unwrap());
     s.assert_live(&p);
 }
