@@ -191,7 +191,7 @@ fn a_file_lives_18_months_then_3_years_in_the_archive_then_is_gone() {
     s.advance(days(2 * 365));
     assert_eq!(s.service.retention_pass().unwrap().archive_erased, 0);
     assert!(s.service.archive().contains(&id).unwrap());
-    s.advance(days(366));
+    s.advance(days(367));
     let report = s.service.retention_pass().unwrap();
     assert_eq!(report.archive_erased, 1, "{report:?}");
     assert!(!s.service.archive().contains(&id).unwrap());
@@ -340,11 +340,11 @@ fn an_idle_action_is_flagged_then_closed_at_its_last_activity() {
     let actions = s.service.store().actions(&id).unwrap();
     assert_eq!(actions[0].end, started, "closed at the day of its last activity");
 
-    // Its 18 months started at that day: 366 days have run, the rest still to go.
-    s.advance(days(18 * 31 - 366 - 10));
+    // Its 18 months started at that day (2026-01-15): still live on day 540, due on 2027-07-15 (day 546).
+    s.advance(days(540 - 366));
     assert_eq!(s.service.retention_pass().unwrap().archived, 0);
     s.assert_live(&p);
-    s.advance(days(15));
+    s.advance(days(10));
     assert_eq!(s.service.retention_pass().unwrap().archived, 1);
     s.assert_not_live(&p);
 }
