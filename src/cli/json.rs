@@ -42,6 +42,18 @@ const SOCIAL_SERVICE_RIGHTS_ACCESS: &str = passerelle_social_service::service::v
 /// `social-service rights object|refuse-archive --json`: one object.
 #[cfg(test)]
 const SOCIAL_SERVICE_RIGHT: &str = passerelle_social_service::service::views::RIGHT_FORMAT;
+/// `social-service archive grant|sign|revoke --json`: one object, the grant.
+#[cfg(test)]
+const SOCIAL_SERVICE_ARCHIVE_GRANT: &str = passerelle_social_service::service::archive_views::ARCHIVE_GRANT_FORMAT;
+/// `social-service archive grants --json`: one object, every grant.
+#[cfg(test)]
+const SOCIAL_SERVICE_ARCHIVE_GRANTS: &str = passerelle_social_service::service::archive_views::ARCHIVE_GRANTS_FORMAT;
+/// `social-service archive list --json`: one object, a page of the archive.
+#[cfg(test)]
+const SOCIAL_SERVICE_ARCHIVE_FILES: &str = passerelle_social_service::service::archive_views::ARCHIVE_FILES_FORMAT;
+/// `social-service archive show --json`: one object, an archived file read for a purpose.
+#[cfg(test)]
+const SOCIAL_SERVICE_ARCHIVE_FILE: &str = passerelle_social_service::service::archive_views::ARCHIVE_FILE_FORMAT;
 /// `demo --json`: one object, the summary.
 pub const DEMO: &str = "passerelle.demo/1";
 /// `bench --json`: one object, the last line on stdout (keys: `bench/json_keys.txt`).
@@ -70,6 +82,10 @@ const ALL: &[&str] = &[
     SOCIAL_SERVICE_CHANGED,
     SOCIAL_SERVICE_RIGHTS_ACCESS,
     SOCIAL_SERVICE_RIGHT,
+    SOCIAL_SERVICE_ARCHIVE_GRANT,
+    SOCIAL_SERVICE_ARCHIVE_GRANTS,
+    SOCIAL_SERVICE_ARCHIVE_FILES,
+    SOCIAL_SERVICE_ARCHIVE_FILE,
     DEMO,
     BENCH,
     REPORT,

@@ -41,6 +41,8 @@ pub mod requester_person;
 mod requester_wait;
 pub mod responder;
 pub mod social_service;
+pub mod social_service_archive;
+mod social_service_archive_out;
 mod social_service_out;
 pub mod stats;
 pub mod synth;

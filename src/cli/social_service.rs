@@ -48,6 +48,9 @@ A rights officer (with the director of the attached body):
 The director's delegate decides an objection (live or archived file):
   passerelle social-service rights decide FILE --uphold
   passerelle social-service rights decide FILE --refuse --reason \"…why it is not founded…\"
+The archive (`social-service archive --help`: grants, purposes):
+  passerelle social-service archive grant --reader ar-7        # director-delegate or medical-officer
+  passerelle social-service archive show FILE --purpose litigation   # archive-reader, under a grant
 
 --set PATH=JSON: PATH is a field of the file (README, \"Social service\": identity.family_name,
 care.gir_level, rights.benefits…), JSON its value (a text in double quotes, a number, true or
@@ -81,6 +84,10 @@ pub enum Command {
     /// The person's rights under the norm (rights-officer).
     #[command(subcommand)]
     Rights(RightsCommand),
+    /// The archive: co-signed grants (director-delegate, medical-officer) and reads for a purpose
+    /// (archive-reader).
+    #[command(subcommand, after_long_help = super::social_service_archive::HELP)]
+    Archive(super::social_service_archive::ArchiveCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -118,7 +125,7 @@ pub struct Api {
 }
 
 impl Api {
-    fn client(&self) -> Result<Client, Failure> {
+    pub(super) fn client(&self) -> Result<Client, Failure> {
         let socket = match (&self.socket, &self.config) {
             (Some(socket), _) => socket.clone(),
             (None, Some(config)) => PartySettings::load_local(PartyKind::SocialService, config)?.api_socket(),
@@ -483,6 +490,7 @@ pub fn run(command: Command) -> CliResult {
             changed(&answer, a.json)
         }
         Command::Rights(r) => rights(r),
+        Command::Archive(a) => super::social_service_archive::run(a),
     }
 }
 

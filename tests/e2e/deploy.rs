@@ -74,6 +74,11 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
     s.validate().unwrap_or_else(|e| panic!("social-service.toml: {e}"));
     assert!(s.profile.is_production() && s.development.is_empty(), "social-service.toml: production");
     assert!(s.metrics_addr.is_some() && s.trails.witness.is_none(), "social-service.toml: metrics, no witness yet");
+    assert_eq!(
+        s.archive_dir(),
+        Path::new("/var/lib/passerelle/social-service-archive"),
+        "social-service.toml: the archive in a folder of its own, which the unit may write"
+    );
 }
 
 #[test]
@@ -328,8 +333,10 @@ fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_
                     used.extend(paths.split_whitespace().map(|p| (unit.to_owned(), p.replace("%i", "cnam"))));
                 }
             }
-            if let Some(dir) = line.strip_prefix("StateDirectory=") {
-                used.push((unit.to_owned(), format!("/var/lib/{}", dir.replace("%i", "cnam"))));
+            if let Some(dirs) = line.strip_prefix("StateDirectory=") {
+                for dir in dirs.split_whitespace() {
+                    used.push((unit.to_owned(), format!("/var/lib/{}", dir.replace("%i", "cnam"))));
+                }
             }
         }
     }
@@ -341,7 +348,7 @@ fn the_readme_lists_every_folder_the_units_and_settings_use_and_the_units_point_
             let Some((key, value)) = line.split_once('=') else { continue };
             let value = value.trim().trim_matches('"');
             match key.trim() {
-                "data_dir" | "out_dir" => used.push((file.to_owned(), value.to_owned())),
+                "data_dir" | "out_dir" | "archive_dir" => used.push((file.to_owned(), value.to_owned())),
                 "ca_file" | "cert_file" | "key_file" => {
                     used.push((file.to_owned(), Path::new(value).parent().unwrap().display().to_string()));
                     if key.trim() == "key_file" {

@@ -36,6 +36,7 @@ mod responder_api;
 mod roles;
 mod settings_errors;
 mod social_service;
+mod social_service_archive_cli;
 mod social_service_cli;
 mod startup;
 mod statistics_agent;

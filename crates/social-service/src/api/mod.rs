@@ -18,9 +18,24 @@
 //! | `POST /v1/files/{file}/rights/object`, body [`ObjectRequest`] | `rights-officer` | [`RightView`], decision `pending` |
 //! | `POST /v1/files/{file}/rights/refuse-archive` | `rights-officer` | [`RightView`] (a file already archived: erased from the archive at once) |
 //! | `POST /v1/files/{file}/rights/decide`, body [`DecideRequest`] | `director-delegate` | [`DecisionView`]: the pending objection of the file, live or archived, upheld or refused |
+//! | `POST /v1/archive/grants`, body [`GrantRequest`] | `director-delegate` or `medical-officer` (`as` when both) | [`GrantView`]: proposed, its first signature |
+//! | `POST /v1/archive/grants/{grant}/sign`, body [`SignRequest`] | the other of the two, another agent | [`GrantView`] |
+//! | `POST /v1/archive/grants/{grant}/revoke`, body [`SignRequest`] | `director-delegate` or `medical-officer` | [`GrantView`] |
+//! | `GET /v1/archive/grants` | `director-delegate` or `medical-officer` | [`GrantList`] |
+//! | `GET /v1/archive/files?purpose=P&after=F&limit=N` | `archive-reader` under a valid grant | [`ArchiveList`] |
+//! | `GET /v1/archive/files/{file}?purpose=P` | `archive-reader` under a valid grant | [`ArchivedFileView`] |
 //!
 //! A `statistics-agent`, an `operator` or a worker of another office gets a 403 on every route
-//! (recorded). The access log's routes (`auditor`) are the party's (`crates/party`).
+//! (recorded). An archive read without a valid grant is a 403 (`no_grant`), without a purpose
+//! of the norm's list a 400; both are `refused` entries of the access log (`api/archive.rs`). The
+//! access log's routes (`auditor`) are the party's (`crates/party`).
+//!
+//! [`GrantRequest`]: crate::service::archive_views::GrantRequest
+//! [`SignRequest`]: crate::service::archive_views::SignRequest
+//! [`GrantView`]: crate::service::archive_views::GrantView
+//! [`GrantList`]: crate::service::archive_views::GrantList
+//! [`ArchiveList`]: crate::service::archive_views::ArchiveList
+//! [`ArchivedFileView`]: crate::service::archive_views::ArchivedFileView
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -31,6 +46,8 @@ use passerelle_agents::Role;
 use passerelle_local_api::{ApiError, Caller, ClientError};
 use passerelle_social_file::UpdateError;
 use serde::Deserialize;
+
+mod archive;
 
 use crate::requester_client::{OutcomeRequest, Worklist, WorklistQuery, MAX_WORKLIST_LIMIT};
 use crate::service::opposition::{DecideRequest, DecisionView};
@@ -55,6 +72,11 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/files/{file}/rights/object", post(rights_object))
         .route("/v1/files/{file}/rights/refuse-archive", post(rights_refuse_archive))
         .route("/v1/files/{file}/rights/decide", post(rights_decide))
+        .route("/v1/archive/grants", get(archive::grants).post(archive::propose))
+        .route("/v1/archive/grants/{grant}/sign", post(archive::sign))
+        .route("/v1/archive/grants/{grant}/revoke", post(archive::revoke))
+        .route("/v1/archive/files", get(archive::files))
+        .route("/v1/archive/files/{file}", get(archive::file))
         .with_state(service)
 }
 

@@ -6,6 +6,8 @@
 //!
 //! Errors name files by id and fields by path, never a value.
 
+mod archive;
+pub mod archive_views;
 mod files;
 pub mod opposition;
 pub mod retention;
