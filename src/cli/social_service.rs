@@ -51,6 +51,9 @@ The director's delegate decides an objection (live or archived file):
 The archive (`social-service archive --help`: grants, purposes):
   passerelle social-service archive grant --reader ar-7        # director-delegate or medical-officer
   passerelle social-service archive show FILE --purpose litigation   # archive-reader, under a grant
+A statistics agent (`stats --help` says what is suppressed and how to merge bodies' exports):
+  passerelle social-service stats --from 2026-01 --to 2026-06 --export body.json
+  passerelle social-service stats merge body-1.json body-2.json
 
 --set PATH=JSON: PATH is a field of the file (README, \"Social service\": identity.family_name,
 care.gir_level, rights.benefits…), JSON its value (a text in double quotes, a number, true or
@@ -88,6 +91,9 @@ pub enum Command {
     /// (archive-reader).
     #[command(subcommand, after_long_help = super::social_service_archive::HELP)]
     Archive(super::social_service_archive::ArchiveCommand),
+    /// Steering statistics (statistics-agent): counts by month, office and body, suppressed;
+    /// `stats merge` for national figures.
+    Stats(super::social_service_stats::StatsArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -491,6 +497,7 @@ pub fn run(command: Command) -> CliResult {
         }
         Command::Rights(r) => rights(r),
         Command::Archive(a) => super::social_service_archive::run(a),
+        Command::Stats(a) => super::social_service_stats::run(a),
     }
 }
 

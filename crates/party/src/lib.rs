@@ -510,23 +510,7 @@ impl Party {
                      (no broker until it transfers files between bodies)"
                 );
                 ready();
-                // The retention pass at start, then every hour; a failed round is logged and
-                // the next one retries (the pass is idempotent).
-                tokio::pin!(shutdown);
-                let mut housekeeping = tokio::time::interval(passerelle_social_service::HOUSEKEEPING_INTERVAL);
-                loop {
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = housekeeping.tick() => {
-                            let round = service.clone();
-                            match tokio::task::spawn_blocking(move || round.housekeeping()).await {
-                                Ok(Ok(_)) => {}
-                                Ok(Err(e)) => tracing::error!(error = %e, "the social service's housekeeping failed; retried at the next round"),
-                                Err(e) => tracing::error!(error = %e, "the social service's housekeeping task failed"),
-                            }
-                        }
-                    }
-                }
+                social_housekeeping_until(&service, shutdown).await;
                 drop(service);
                 Ok(())
             }
@@ -550,6 +534,34 @@ impl Party {
             return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
+    }
+}
+
+/// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
+/// steering statistics of the months that closed, the retention pass): a month closes at
+/// midnight, a retention period is months, and within the hour is soon enough; a round with
+/// nothing to do costs a few index reads.
+const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
+/// until `shutdown`. A failed round is logged and retried at the next one.
+async fn social_housekeeping_until(service: &SocialService, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let round = service.clone();
+        match tokio::task::spawn_blocking(move || round.housekeeping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the social service's housekeeping failed; retried within the hour")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the social service's housekeeping task failed; retried within the hour")
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(SOCIAL_HOUSEKEEPING_EVERY) => {}
+        }
     }
 }
 

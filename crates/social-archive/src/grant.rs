@@ -162,8 +162,11 @@ fn months_after(at: SystemTime) -> chrono::DateTime<chrono::Utc> {
     at.checked_add_months(chrono::Months::new(MAX_MONTHS)).unwrap_or(at)
 }
 
-fn day(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d").to_string()
+/// An instant as the API gives it (RFC 3339, UTC): this crate does not know the body's legal
+/// time zone, and a UTC day is the wrong day wherever it is not Europe's (a grant ending at the
+/// end of 30 June in Cayenne ends on 1 July, 03:00 UTC).
+fn instant(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn refused(message: String) -> ArchiveError {
@@ -205,7 +208,7 @@ pub fn signed(grant: &Grant, signer: &Signer, at: SystemTime) -> Result<Grant> {
         return Err(refused(format!("grant {id} was revoked: a revoked grant is not signed again; propose a new one")));
     }
     if at >= grant.until {
-        return Err(refused(format!("grant {id} expired on {}: propose a new one", day(grant.until))));
+        return Err(refused(format!("grant {id} expired at {}: propose a new one", instant(grant.until))));
     }
     if grant.director.is_some() && grant.medical.is_some() {
         return Err(refused(format!("grant {id} is signed by both already: there is nothing left to sign")));
@@ -245,7 +248,7 @@ pub fn signed(grant: &Grant, signer: &Signer, at: SystemTime) -> Result<Grant> {
 /// The grant revoked by `signer` at `at`, or why not (revoked already).
 pub fn revoked(grant: &Grant, signer: &Signer, at: SystemTime) -> Result<Grant> {
     if let Some(when) = grant.revoked_at {
-        return Err(refused(format!("grant {} was revoked already, on {}", grant.id, day(when))));
+        return Err(refused(format!("grant {} was revoked already, at {}", grant.id, instant(when))));
     }
     Ok(Grant { revoked_at: Some(at), revoked_by: Some(signer.agent.clone()), ..grant.clone() })
 }
@@ -271,8 +274,10 @@ pub fn choose(grants: &[Grant], reader: &str, now: SystemTime) -> Result<Grant> 
         )
     } else if let Some(latest) = mine().max_by_key(|g| g.created_at) {
         match latest.revoked_at {
-            Some(when) => format!("agent {reader}'s archive grant {} was revoked on {}: {how}", latest.id, day(when)),
-            None => format!("agent {reader}'s archive grant {} expired on {}: {how}", latest.id, day(latest.until)),
+            Some(when) => {
+                format!("agent {reader}'s archive grant {} was revoked at {}: {how}", latest.id, instant(when))
+            }
+            None => format!("agent {reader}'s archive grant {} expired at {}: {how}", latest.id, instant(latest.until)),
         }
     } else {
         format!("agent {reader} holds no archive grant: {how}")

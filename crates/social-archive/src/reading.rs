@@ -145,7 +145,8 @@ impl Archive {
     }
 
     /// A page of the archived files (by id, after `after`) for a reader with a valid grant,
-    /// the listing recorded with its purpose.
+    /// the listing recorded with its purpose. A file past its `delete_at` is not listed: the
+    /// norm keeps it 3 years at most, whether or not the pass has erased it yet.
     pub fn list(
         &self,
         reader: &str,
@@ -157,8 +158,9 @@ impl Archive {
         self.db.write(|tx| {
             let grant = valid_in(tx, reader, now)?;
             let page = tx.query_all(
-                "SELECT id, office, entered_at, delete_at FROM archived WHERE id > ?1 ORDER BY id LIMIT ?2",
-                (after.unwrap_or(""), limit.max(1) as i64),
+                "SELECT id, office, entered_at, delete_at FROM archived WHERE id > ?1 AND delete_at > ?3
+                 ORDER BY id LIMIT ?2",
+                (after.unwrap_or(""), limit.max(1) as i64, to_ms(now)),
                 |r| {
                     Ok(ArchivedSummary {
                         id: r.get(0)?,
@@ -174,15 +176,16 @@ impl Archive {
     }
 
     /// One archived file for a reader with a valid grant, the read recorded (reader, grant,
-    /// file, purpose, time) in the same transaction.
+    /// file, purpose, time) in the same transaction. A file past its `delete_at` is no file
+    /// ([`ArchiveError::NoFile`]), even before the pass erases it.
     pub fn read(&self, reader: &str, id: &str, purpose: Purpose, now: SystemTime) -> Result<ArchivedRecord> {
         self.db.write(|tx| {
             let grant = valid_in(tx, reader, now)?;
             type Columns = (String, i64, i64, i64, String, Vec<u8>, Vec<u8>);
             let row: Option<Columns> = tx.query_optional(
                 "SELECT office, opened_at, entered_at, delete_at, retention_start, file, person
-                 FROM archived WHERE id = ?1",
-                [id],
+                 FROM archived WHERE id = ?1 AND delete_at > ?2",
+                (id, to_ms(now)),
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )?;
             let Some((office, opened_at, entered_at, delete_at, retention_start, file, hash)) = row else {

@@ -134,7 +134,7 @@ fn an_expired_grant_is_no_grant() {
     let g = valid_grant(&archive, "reader-1");
     assert!(archive.valid_grant("reader-1", g.until - DAY).is_ok());
     let why = no_grant(archive.valid_grant("reader-1", g.until));
-    assert!(why.contains("expired on"), "{why}");
+    assert!(why.contains("expired at"), "{why}");
     let why = signature_refusal(
         archive
             .propose_grant("reader-1", &director("dir-1"), t0(), t0() + DAY)
@@ -150,7 +150,7 @@ fn a_revoked_grant_is_no_grant_and_is_not_signed_again() {
     let revoked = archive.revoke_grant(&g.id, &medical("med-2"), t0() + 2 * DAY).unwrap();
     assert_eq!((revoked.revoked_at, revoked.revoked_by.as_deref()), (Some(t0() + 2 * DAY), Some("med-2")));
     let why = no_grant(archive.valid_grant("reader-1", t0() + 3 * DAY));
-    assert!(why.contains("was revoked on"), "{why}");
+    assert!(why.contains("was revoked at"), "{why}");
     assert!(archive.valid_grant("reader-1", t0() + DAY).is_err(), "revoked is revoked, whatever the time asked");
     let why = signature_refusal(archive.sign_grant(&g.id, &director("dir-9"), t0() + 3 * DAY));
     assert!(why.contains("revoked"), "{why}");
@@ -254,4 +254,46 @@ fn an_erased_file_leaves_no_byte_of_the_person_in_the_archive_s_folder() {
     assert!(holds(&bytes, "284057512345633") && holds(&bytes, "Gardenia"), "the kept file is still there");
     assert_eq!(archive.count().unwrap(), 1);
     assert!(!archive.contains(&due.id).unwrap());
+}
+
+#[test]
+fn a_file_past_its_delete_at_is_not_read_nor_listed_even_before_the_pass_erases_it() {
+    let (_d, archive) = open();
+    let due = file("0190a3b4-0000-7000-8000-0000000000d1", "184057512345644", "Perimetta");
+    let kept = file("0190a3b4-0000-7000-8000-0000000000d2", "284057512345655", "Restanta");
+    assert!(archive.admit(&due, t0(), t0() + 10 * DAY).unwrap());
+    assert!(archive.admit(&kept, t0(), t0() + 1000 * DAY).unwrap());
+    valid_grant(&archive, "reader-1");
+    let before = t0() + 10 * DAY - Duration::from_millis(1);
+    assert!(archive.read("reader-1", &due.id, Purpose::Steering, before).is_ok(), "readable until its end");
+    let at = t0() + 10 * DAY;
+    assert!(
+        matches!(archive.read("reader-1", &due.id, Purpose::Steering, at), Err(ArchiveError::NoFile(_))),
+        "kept at most 3 years: past its delete_at a file is not read, whether or not the pass has run"
+    );
+    let listed: Vec<String> =
+        archive.list("reader-1", Purpose::Steering, None, 10, at).unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(listed, std::slice::from_ref(&kept.id), "nor listed");
+    assert_eq!(archive.reads().unwrap().len(), 2, "the read before its end and the list; not the refused read");
+}
+
+/// An instant given as RFC 3339 text.
+fn at(text: &str) -> SystemTime {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().into()
+}
+
+#[test]
+fn a_refusal_names_the_grant_s_end_and_revocation_as_instants_not_as_utc_days() {
+    // In Cayenne (UTC−3) a grant whose last day is 30 June 2027 ends at 1 July, 03:00 UTC, and a
+    // revocation at 22:30 there on 30 June is at 01:30 UTC on 1 July: a UTC day is the wrong day.
+    let (_d, archive) = open();
+    let start = at("2027-01-10T12:00:00Z");
+    let g = archive.propose_grant("reader-1", &director("dir-1"), start, at("2027-07-01T03:00:00Z")).unwrap();
+    archive.sign_grant(&g.id, &medical("med-1"), start).unwrap();
+    let why = no_grant(archive.valid_grant("reader-1", at("2027-07-02T12:00:00Z")));
+    assert!(why.contains("expired at 2027-07-01T03:00:00Z") && !why.contains("on 2027-07-01"), "{why}");
+    let h = archive.propose_grant("reader-2", &director("dir-1"), start, at("2027-07-01T03:00:00Z")).unwrap();
+    archive.revoke_grant(&h.id, &medical("med-1"), at("2027-07-01T01:30:00Z")).unwrap();
+    let why = no_grant(archive.valid_grant("reader-2", at("2027-07-01T02:00:00Z")));
+    assert!(why.contains("was revoked at 2027-07-01T01:30:00Z"), "{why}");
 }

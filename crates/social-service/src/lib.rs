@@ -15,7 +15,9 @@
 //! - [`service::retention`]: the retention pass (18 months live, then the archive or erasure),
 //!   run by the daemon's housekeeping; [`service::opposition`]: the refusal of the archive and
 //!   the director's decision on an objection;
-//! - [`metrics`]: files open and closed, files flagged by the retention pass.
+//! - [`metrics`]: files open and closed, files flagged by the retention pass;
+//! - [`steering`]: `steering.db`, the steering statistics' counts, anonymised beforehand (norm
+//!   43, B): the closed months counted from the store, the offer outcomes as recorded.
 //!
 //! **Architecture invariant:** a person who declines (or does not reply) never enters this
 //! store: the requester answers with the person for `accepted` only, and only then is a file
@@ -29,9 +31,11 @@ pub mod printable;
 pub mod requester_client;
 pub mod service;
 pub mod settings;
+pub mod steering;
 pub mod store;
 
-pub use service::retention::{Housekeeping, RetentionReport, HOUSEKEEPING_INTERVAL};
+pub use service::housekeeping::Housekeeping;
+pub use service::retention::RetentionReport;
 pub use service::{SocialService, SocialServiceError};
 
 /// The daemon's name in its access log's machine entries (`daemon:social-service`).

@@ -302,3 +302,27 @@ async fn only_the_norm_s_roles_reach_the_archive_and_a_grant_lasts_twelve_months
     let grants = d.log().into_iter().filter(|(_, _, o, _)| o.starts_with("archive-grant:")).count();
     assert_eq!(grants, 1, "the grant's proposal is in the access log");
 }
+
+#[tokio::test]
+async fn a_read_with_a_malformed_query_is_refused_and_logged_too() {
+    let d = Daemon::start().await;
+    let e = d.read("?purpose=litigation&limit=many").await.unwrap_err();
+    assert_eq!(refusal(&e).0, 400);
+    let e = d.client.get_json::<ArchiveList>("/v1/archive/files?purpose=steering&limit=-1").await.unwrap_err();
+    assert_eq!(refusal(&e).0, 400);
+    assert_eq!(
+        d.archive_entries(AccessKind::Refused),
+        [entry("ar-1", &format!("archive:{FILE}"), false), entry("ar-1", "archive", false)],
+        "every attempt to read is in the access log, one the API could not parse too"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_without_a_signing_role_is_refused_before_its_body_is_read() {
+    let d = Daemon::start().await;
+    d.be("sw-1", &[Role::SocialWorker]);
+    let e = d.propose(json!({"until": "2027-06-30"})).await.unwrap_err();
+    assert_eq!(refusal(&e).0, 403, "a social worker is refused as such, whatever its body");
+    let e = d.sign("0190a3b4-0000-7000-8000-0000000000ff", json!({"as": "nobody"})).await.unwrap_err();
+    assert_eq!(refusal(&e).0, 403);
+}

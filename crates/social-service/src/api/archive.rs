@@ -79,6 +79,14 @@ fn signer(caller: Result<Caller, ApiError>, as_role: Option<SignerRole>) -> Resu
     Ok(Signer { agent: caller.agent().id.clone(), role })
 }
 
+/// The caller if it holds a signing role, or the 403 (recorded) — before its body is read, so
+/// that an agent without the role is refused as such, whatever it sent.
+fn signing(caller: Result<Caller, ApiError>) -> Result<Caller, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::DirectorDelegate, Role::MedicalOfficer])?;
+    Ok(caller)
+}
+
 /// An `archive-reader`: its agent id, or the 403 (recorded).
 fn reader(caller: Result<Caller, ApiError>) -> Result<String, ApiError> {
     let caller = caller?;
@@ -91,7 +99,7 @@ pub(super) async fn propose(
     caller: Result<Caller, ApiError>,
     json: Result<Json<GrantRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_propose(&signer, &request.reader, request.until.as_deref())).await
@@ -103,7 +111,7 @@ pub(super) async fn sign(
     Path(grant): Path<String>,
     json: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_sign(&signer, &grant)).await
@@ -115,7 +123,7 @@ pub(super) async fn revoke(
     Path(grant): Path<String>,
     json: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<GrantView>, ApiError> {
-    let caller = caller?;
+    let caller = signing(caller)?;
     let request = body(json)?;
     let signer = signer(Ok(caller), request.as_role)?;
     blocking(&service, move |s| s.archive_revoke(&signer, &grant)).await
@@ -140,8 +148,22 @@ pub(super) struct ReadQuery {
     limit: Option<usize>,
 }
 
-fn query(query: Result<Query<ReadQuery>, QueryRejection>) -> Result<ReadQuery, ApiError> {
-    query.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+/// The read's query, or its 400 once the attempt is recorded as `refused` (of `file`'s object,
+/// or the list's): an attempt the API cannot parse is an attempt all the same.
+async fn query(
+    service: &SocialService,
+    agent: &str,
+    file: Option<&str>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<ReadQuery, ApiError> {
+    match query {
+        Ok(Query(q)) => Ok(q),
+        Err(e) => {
+            let (agent, file) = (agent.to_owned(), file.map(str::to_owned));
+            let _recorded: Json<()> = blocking(service, move |s| s.archive_malformed(&agent, file.as_deref())).await?;
+            Err(ApiError::bad_request(e.body_text()))
+        }
+    }
 }
 
 pub(super) async fn files(
@@ -150,7 +172,7 @@ pub(super) async fn files(
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<ArchiveList>, ApiError> {
     let agent = reader(caller)?;
-    let q = query(q)?;
+    let q = query(&service, &agent, None, q).await?;
     blocking(&service, move |s| s.archive_list(&agent, q.purpose.as_deref(), q.after.as_deref(), q.limit)).await
 }
 
@@ -161,6 +183,6 @@ pub(super) async fn file(
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<ArchivedFileView>, ApiError> {
     let agent = reader(caller)?;
-    let q = query(q)?;
+    let q = query(&service, &agent, Some(&file), q).await?;
     blocking(&service, move |s| s.archive_read(&agent, &file, q.purpose.as_deref())).await
 }

@@ -24,11 +24,12 @@
 //! | `GET /v1/archive/grants` | `director-delegate` or `medical-officer` | [`GrantList`] |
 //! | `GET /v1/archive/files?purpose=P&after=F&limit=N` | `archive-reader` under a valid grant | [`ArchiveList`] |
 //! | `GET /v1/archive/files/{file}?purpose=P` | `archive-reader` under a valid grant | [`ArchivedFileView`] |
+//! | `GET /v1/stats?from=YYYY-MM&to=YYYY-MM` | `statistics-agent` | [`passerelle_social_stats::Table`]: the steering statistics, suppressed, office and body level |
 //!
-//! A `statistics-agent`, an `operator` or a worker of another office gets a 403 on every route
-//! (recorded). An archive read without a valid grant is a 403 (`no_grant`), without a purpose
-//! of the norm's list a 400; both are `refused` entries of the access log (`api/archive.rs`). The
-//! access log's routes (`auditor`) are the party's (`crates/party`).
+//! A `statistics-agent` gets a 403 on every other route, an `operator` or a worker of another
+//! office on every route (recorded). An archive read without a valid grant is a 403 (`no_grant`),
+//! without a purpose of the norm's list a 400; both are `refused` entries of the access log
+//! (`api/archive.rs`). The access log's routes (`auditor`) are the party's (`crates/party`).
 //!
 //! [`GrantRequest`]: crate::service::archive_views::GrantRequest
 //! [`SignRequest`]: crate::service::archive_views::SignRequest
@@ -77,6 +78,7 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/archive/grants/{grant}/revoke", post(archive::revoke))
         .route("/v1/archive/files", get(archive::files))
         .route("/v1/archive/files/{file}", get(archive::file))
+        .route("/v1/stats", get(stats))
         .with_state(service)
 }
 
@@ -287,4 +289,22 @@ async fn rights_decide(
     let agent = caller.agent().id.clone();
     let request = body(json)?;
     blocking(&service, move |s| s.rights_decide(&agent, &file, &request)).await
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn stats(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<passerelle_social_stats::Table>, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::StatisticsAgent])?;
+    let agent = caller.agent().id.clone();
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    blocking(&service, move |s| s.stats(&agent, q.from.as_deref(), q.to.as_deref())).await
 }

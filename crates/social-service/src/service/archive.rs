@@ -126,13 +126,18 @@ impl SocialService {
         }
     }
 
-    /// The access log's `refused` for an archive's refusal without a valid grant, then the
-    /// refusal; any other error as it is.
+    /// The access log's `refused` for a read the archive did not answer (no valid grant, or a
+    /// damaged or failing store: the attempt is recorded whatever stopped it), then the error.
     fn archive_refusal<T>(&self, agent: &str, object: &str, e: ArchiveError) -> Result<T> {
-        if matches!(e, ArchiveError::NoGrant(_)) {
-            self.record(&[self.entry(agent, AccessKind::Refused, object, None)])?;
-        }
+        self.record(&[self.entry(agent, AccessKind::Refused, object, None)])?;
         Err(SocialServiceError::Archive(e))
+    }
+
+    /// The access log's `refused` for an attempt to read whose request the API could not parse
+    /// (a malformed query): of `archive:<file>` for a file, of `archive` for a list.
+    pub fn archive_malformed(&self, agent: &str, file: Option<&str>) -> Result<()> {
+        let object = file.map_or_else(|| "archive".to_owned(), |id| format!("archive:{}", file_part(id)));
+        self.record(&[self.entry(agent, AccessKind::Refused, &object, None)])
     }
 
     /// A page of the archive (by file id, after `after`) for `agent`'s purpose, under its grant:

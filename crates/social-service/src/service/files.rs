@@ -137,6 +137,8 @@ impl SocialService {
                 self.record(&[self.entry(agent, AccessKind::Update, &view.case, None)])?;
             }
         }
+        // The steering statistics' one trace of a person who declines: a counter.
+        self.count_outcome(answer.outcome)?;
         Ok(view)
     }
 

@@ -9,9 +9,11 @@
 mod archive;
 pub mod archive_views;
 mod files;
+pub mod housekeeping;
 pub mod opposition;
 pub mod retention;
 mod rights;
+pub mod steering;
 pub mod views;
 
 use std::path::Path;
@@ -29,6 +31,7 @@ use passerelle_social_file::UpdateError;
 
 use crate::requester_client::RequesterClient;
 use crate::settings::{SettingsError, SocialServiceSettings};
+use crate::steering::Steering;
 use crate::store::{FileRow, Store, StoreError};
 
 /// The key of the files' person hash in `data_dir` (0600, the daemon's alone): a second
@@ -64,6 +67,9 @@ pub enum SocialServiceError {
     /// The requester daemon refused or failed the call.
     #[error("the requester daemon: {0}")]
     Requester(#[from] ClientError),
+    /// The steering statistics' counts do not make a table (`steering.db` damaged).
+    #[error("steering statistics: {0}")]
+    Stats(passerelle_social_stats::TableError),
 }
 
 impl From<passerelle_sqlite::Error> for SocialServiceError {
@@ -81,6 +87,7 @@ struct Inner {
     file_key: PersonKey,
     requester: RequesterClient,
     archive: Archive,
+    steering: Steering,
     clock: Arc<dyn Clock>,
 }
 
@@ -111,7 +118,9 @@ impl SocialService {
         let file_key = PersonKey::load_or_create(&settings.data_dir.join(FILE_PERSON_KEY))?;
         let requester = RequesterClient::new(&settings.requester.socket);
         let archive = Archive::open(&settings.archive_dir()).map_err(SocialServiceError::Archive)?;
-        Ok(SocialService { inner: Arc::new(Inner { settings, store, accesses, file_key, requester, archive, clock }) })
+        let steering = Steering::open(&settings.data_dir)?;
+        let inner = Inner { settings, store, accesses, file_key, requester, archive, steering, clock };
+        Ok(SocialService { inner: Arc::new(inner) })
     }
 
     pub fn settings(&self) -> &SocialServiceSettings {
@@ -140,6 +149,11 @@ impl SocialService {
     /// an archive reader's read, under a co-signed grant, takes content out.
     pub fn archive(&self) -> &Archive {
         &self.inner.archive
+    }
+
+    /// `steering.db`: the steering statistics' counts, anonymised beforehand.
+    pub fn steering(&self) -> &Steering {
+        &self.inner.steering
     }
 
     pub(crate) fn requester(&self) -> &RequesterClient {

@@ -1,5 +1,5 @@
 //! The retention pass (norm 43, "DUREE DE CONSERVATION"; DESIGN §7.2), run by the daemon at
-//! start and every hour ([`SocialService::housekeeping`]) on the daemon's clock.
+//! start and every hour (its housekeeping, [`super::housekeeping`]) on the daemon's clock.
 //!
 //! - **The clock.** A file's live period (`[retention] live_months`, 18 at most) starts at the
 //!   end of its last action when no action is open, or at its last activity when it has no
@@ -28,10 +28,6 @@ use super::{Result, SocialService, SocialServiceError};
 use crate::store::{rfc3339, Candidate, Cursor, FileRow, LastPass};
 use crate::DAEMON;
 
-/// How often the daemon runs its housekeeping (and at start): the periods are months and
-/// days, an hour late is nothing, and a pass that finds nothing due costs a few index reads.
-pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
-
 /// Files a step of the pass reads at once: memory holds one batch, whatever is due.
 pub const BATCH: usize = 500;
 
@@ -59,12 +55,6 @@ pub struct RetentionReport {
     pub waiting_objection: Vec<String>,
 }
 
-/// What the daemon's housekeeping did (each step's report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Housekeeping {
-    pub retention: RetentionReport,
-}
-
 fn days(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 86_400)
 }
@@ -84,12 +74,6 @@ enum Fate {
 }
 
 impl SocialService {
-    /// The daemon's housekeeping: the retention pass (at start and every hour; an error is
-    /// logged and the next round retries).
-    pub fn housekeeping(&self) -> Result<Housekeeping> {
-        Ok(Housekeeping { retention: self.retention_pass()? })
-    }
-
     /// The retention pass now (see the module doc).
     pub fn retention_pass(&self) -> Result<RetentionReport> {
         let now = self.now();

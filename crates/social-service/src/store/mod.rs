@@ -9,10 +9,12 @@ mod activity;
 mod retention;
 mod rights;
 mod schema;
+mod steering;
 
 pub use activity::OfferRow;
 pub use retention::{Candidate, Cursor, Decision, LastPass};
 pub use rights::{RightKind, RightRecord};
+pub use steering::{CountedFile, CountedOffer};
 
 use std::path::Path;
 use std::time::SystemTime;
