@@ -12,7 +12,9 @@ use anyhow::{anyhow, Context};
 use passerelle_local_api::Client;
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_social_service::requester_client::{Outcome, OutcomeRequest, Worklist};
+use passerelle_social_service::service::opposition::{DecideRequest, DecisionView};
 use passerelle_social_service::service::views::*;
+use passerelle_social_service::store::Decision;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,6 +45,9 @@ A rights officer (with the director of the attached body):
   passerelle social-service rights rectify FILE --set 'identity.given_names=\"Alix\"'
   passerelle social-service rights object FILE --reason \"…the person's reasons…\"
   passerelle social-service rights refuse-archive FILE
+The director's delegate decides an objection (live or archived file):
+  passerelle social-service rights decide FILE --uphold
+  passerelle social-service rights decide FILE --refuse --reason \"…why it is not founded…\"
 The archive (`social-service archive --help`: grants, purposes):
   passerelle social-service archive grant --reader ar-7        # director-delegate or medical-officer
   passerelle social-service archive show FILE --purpose litigation   # archive-reader, under a grant
@@ -99,8 +104,12 @@ pub enum RightsCommand {
     Rectify(SetArgs),
     /// Record an objection under art. 38, with the person's reasons (the director decides).
     Object(ObjectArgs),
-    /// Record the person's refusal of the archive (no decision needed).
+    /// Record the person's refusal of the archive (no decision needed; an archived file is
+    /// erased from the archive at once).
     RefuseArchive(FileArgs),
+    /// Decide the file's pending objection (director-delegate): upheld, the file is erased at
+    /// once and the person gets no new offer; refused, the reason is recorded.
+    Decide(DecideArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,6 +353,27 @@ pub struct ObjectArgs {
     pub json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("decision").required(true).args(["uphold", "refuse"])))]
+pub struct DecideArgs {
+    #[command(flatten)]
+    pub api: Api,
+    /// The case file's id (live or archived).
+    pub file: String,
+    /// The objection is founded: the file is erased at once, the person gets no new offer.
+    #[arg(long)]
+    pub uphold: bool,
+    /// The objection is not founded (give --reason).
+    #[arg(long, requires = "reason")]
+    pub refuse: bool,
+    /// Why it is refused (at most 2,000 characters, no NIR).
+    #[arg(long, value_name = "TEXT", conflicts_with = "uphold")]
+    pub reason: Option<String>,
+    /// Print the answer as one JSON object (its `format` in docs/JSON.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Writes a command's answer to stdout.
 pub(super) fn print(text: &str) -> CliResult {
     std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
@@ -516,6 +546,15 @@ fn rights(command: RightsCommand) -> CliResult {
                 return print(&json(&answer)?);
             }
             print(&out::right(&answer))
+        }
+        RightsCommand::Decide(a) => {
+            let decision = if a.uphold { Decision::Upheld } else { Decision::Refused };
+            let body = DecideRequest { decision, reason: a.reason };
+            let answer: DecisionView = call(a.api.client()?.post_json(&path(&a.file, "/rights/decide"), &body))?;
+            if a.json {
+                return print(&json(&answer)?);
+            }
+            print(&out::decision(&answer))
         }
         RightsCommand::RefuseArchive(a) => {
             let answer: RightView =

@@ -1,7 +1,9 @@
 //! What `social-service` commands print without `--json`: a few lines a social worker reads.
 
 use passerelle_social_service::requester_client::{Outcome, Worklist};
+use passerelle_social_service::service::opposition::{DecisionView, Held};
 use passerelle_social_service::service::views::*;
+use passerelle_social_service::store::Decision;
 
 fn outcome_word(o: Outcome) -> &'static str {
     match o {
@@ -138,4 +140,19 @@ pub fn changed(c: &Changed) -> String {
 pub fn right(r: &RightView) -> String {
     let decision = r.decision.as_deref().map(|d| format!(", decision {d}")).unwrap_or_default();
     format!("Case file {}: {:?} recorded at {}{decision}.\n", r.file, r.kind, r.at)
+}
+
+/// A decision on an objection, in a sentence.
+pub fn decision(d: &DecisionView) -> String {
+    let held = match d.held {
+        Held::Live => "live store",
+        Held::Archive => "archive",
+    };
+    match d.decision {
+        Decision::Upheld => format!(
+            "Case file {}: objection upheld at {}; the file is erased from the {held} and the person gets no new offer.\n",
+            d.file, d.at
+        ),
+        Decision::Refused => format!("Case file {}: objection refused at {}; the reason is recorded.\n", d.file, d.at),
+    }
 }

@@ -538,8 +538,9 @@ impl Party {
 }
 
 /// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
-/// steering statistics of the months that closed): a month closes at midnight, and within the
-/// hour is soon enough; a round with nothing to do costs a query.
+/// steering statistics of the months that closed, the retention pass): a month closes at
+/// midnight, a retention period is months, and within the hour is soon enough; a round with
+/// nothing to do costs a few index reads.
 const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
@@ -549,7 +550,7 @@ async fn social_housekeeping_until(service: &SocialService, shutdown: impl Futur
     loop {
         let round = service.clone();
         match tokio::task::spawn_blocking(move || round.housekeeping()).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "the social service's housekeeping failed; retried within the hour")
             }

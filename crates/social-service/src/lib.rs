@@ -12,7 +12,10 @@
 //! - [`service`]: [`SocialService`], every operation an access-log entry before its answer;
 //! - [`api`]: the local API's routes and who may call them;
 //! - [`printable`]: the printable page of a rights access;
-//! - [`metrics`]: files open and closed;
+//! - [`service::retention`]: the retention pass (18 months live, then the archive or erasure),
+//!   run by the daemon's housekeeping; [`service::opposition`]: the refusal of the archive and
+//!   the director's decision on an objection;
+//! - [`metrics`]: files open and closed, files flagged by the retention pass;
 //! - [`steering`]: `steering.db`, the steering statistics' counts, anonymised beforehand (norm
 //!   43, B): the closed months counted from the store, the offer outcomes as recorded.
 //!
@@ -31,6 +34,8 @@ pub mod settings;
 pub mod steering;
 pub mod store;
 
+pub use service::housekeeping::Housekeeping;
+pub use service::retention::RetentionReport;
 pub use service::{SocialService, SocialServiceError};
 
 /// The daemon's name in its access log's machine entries (`daemon:social-service`).

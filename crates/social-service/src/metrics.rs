@@ -1,5 +1,6 @@
 //! The social service's metrics (`passerelle_social_service_…`), read from its store by the
-//! daemon's snapshot task (a scrape never takes the store's lock): files open and files closed.
+//! daemon's snapshot task (a scrape never takes the store's lock): files open and files closed,
+//! the files the last retention pass flagged, and when it ran.
 //! Counts only — nothing of a file reaches a metric.
 
 use passerelle_metrics::{FamilyKind, MetricsRegistry, SnapshotFamily, Value};
@@ -12,15 +13,32 @@ pub const COMPONENT: &str = "social_service";
 /// Registers the store-backed metrics: read now, then by the snapshot task.
 pub fn register(registry: &MetricsRegistry, service: &SocialService) {
     let service = service.clone();
-    registry.register_refreshed(COMPONENT, move || match service.store().counts() {
-        Ok((open, closed)) => vec![SnapshotFamily::by_label(
-            "files",
-            "Case files by state",
-            FamilyKind::Gauge,
-            "state",
-            [("open".to_owned(), Value::Int(open)), ("closed".to_owned(), Value::Int(closed))],
-        )],
-        Err(e) => {
+    registry.register_refreshed(COMPONENT, move || match (service.store().counts(), service.store().last_pass()) {
+        (Ok((open, closed)), Ok(pass)) => vec![
+            SnapshotFamily::by_label(
+                "files",
+                "Case files by state",
+                FamilyKind::Gauge,
+                "state",
+                [("open".to_owned(), Value::Int(open)), ("closed".to_owned(), Value::Int(closed))],
+            ),
+            SnapshotFamily::by_label(
+                "files_flagged",
+                "Case files the last retention pass flagged to the office, by reason",
+                FamilyKind::Gauge,
+                "reason",
+                [
+                    ("idle_action".to_owned(), Value::Int(pass.flagged_idle)),
+                    ("objection_pending".to_owned(), Value::Int(pass.waiting_objection)),
+                ],
+            ),
+            SnapshotFamily::gauge(
+                "retention_last_pass_seconds",
+                "When the last retention pass ran (seconds since the epoch; 0: none yet)",
+                pass.at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs()),
+            ),
+        ],
+        (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "cannot read the social service's store for the metrics");
             Vec::new()
         }
@@ -41,5 +59,7 @@ mod tests {
         super::register(&registry, &service);
         let text = registry.encode();
         assert!(text.contains("passerelle_social_service_files{state=\"open\"} 0"), "{text}");
+        assert!(text.contains("passerelle_social_service_files_flagged{reason=\"idle_action\"} 0"), "{text}");
+        assert!(text.contains("passerelle_social_service_retention_last_pass_seconds 0"), "{text}");
     }
 }

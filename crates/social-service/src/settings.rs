@@ -11,6 +11,10 @@
 //! socket = "/run/passerelle/requester.sock"
 //! office = "cpam-13"
 //!
+//! [retention]                      # norm 43's periods: shorter if need be, never longer
+//! live_months = 18                 # live after the end of the last action (at most 18)
+//! archive_months = 36              # then archived (at most 36; 0: no archive)
+//!
 //! [api]
 //! socket = "/run/passerelle/social-service.sock"
 //! [agents]
@@ -24,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use passerelle_agents::{AgentsSettings, ApiSettings};
 use passerelle_hooks::{DevelopmentSettings, Profile};
+use passerelle_protocol::rules::LegalRange;
 use passerelle_witness::TrailSettings;
 
 /// `[requester]`: the requester office whose local API the daemon reads the worklist from, as
@@ -64,6 +69,9 @@ pub struct SocialServiceSettings {
     /// `[agents]`: the agent registry its local API maps callers with.
     #[serde(default, skip_serializing_if = "AgentsSettings::is_default")]
     pub agents: AgentsSettings,
+    /// `[retention]`: the periods of norm 43, shorter than the law's if need be, never longer.
+    #[serde(default, skip_serializing_if = "RetentionSettings::is_default")]
+    pub retention: RetentionSettings,
     /// `[trails]`: its legal time zone. No witness yet (no broker): see the module doc.
     #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
     pub trails: TrailSettings,
@@ -102,6 +110,7 @@ impl SocialServiceSettings {
             requester: RequesterLink { socket: requester_socket.to_owned(), office: requester_office.to_owned() },
             api: ApiSettings::default(),
             agents: AgentsSettings::default(),
+            retention: RetentionSettings::default(),
             trails: TrailSettings::default(),
             profile: Profile::Development,
             development: DevelopmentSettings::default(),
@@ -150,6 +159,7 @@ impl SocialServiceSettings {
                 ));
             }
         }
+        self.retention.check()?;
         if self.trails.witness.is_some() {
             return Err(SettingsError::new(
                 "trails.witness",
@@ -160,6 +170,89 @@ impl SocialServiceSettings {
         self.trails.check().map_err(|message| SettingsError::new("trails", message))?;
         if let Some(addr) = &self.metrics_addr {
             passerelle_metrics::check_addr(addr).map_err(|message| SettingsError::new("metrics_addr", message))?;
+        }
+        Ok(())
+    }
+}
+
+/// `live_months`: how long a file stays in the live store after its clock starts.
+pub const LIVE_MONTHS: LegalRange = LegalRange {
+    min: 1,
+    max: 18,
+    unit: "months",
+    source: "CNIL norm 43: a beneficiary's data are kept 18 months at most after the end of the action",
+};
+
+/// `archive_months`: how long a file stays in the archive (0: no archive).
+pub const ARCHIVE_MONTHS: LegalRange =
+    LegalRange { min: 0, max: 36, unit: "months", source: "CNIL norm 43: the archive keeps a file 3 years at most" };
+
+/// `idle_flag_days`: an open action without activity for that long is flagged to the office.
+pub const IDLE_FLAG_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: 90,
+    unit: "days",
+    source: "the office is told of an idle action within 90 days, so the 18 months of norm 43 are not put off",
+};
+
+/// `idle_close_days`: an open action without activity for that long is closed by the pass.
+pub const IDLE_CLOSE_DAYS: LegalRange = LegalRange {
+    min: 1,
+    max: 365,
+    unit: "days",
+    source: "an action idle a year is closed, so the 18 months of CNIL norm 43 start",
+};
+
+/// `[retention]`: the periods of norm 43, each at most its legal value (the default): a setting
+/// may shorten one, never lengthen it.
+///
+/// ```toml
+/// [retention]
+/// live_months = 18        # in the live store after the end of the last action (at most 18)
+/// archive_months = 36     # then in the archive (at most 36; 0: no archive, deleted at once)
+/// idle_flag_days = 90     # an open action idle that long is flagged to the office (at most 90)
+/// idle_close_days = 365   # and that long closed by the pass, at its last activity (at most 365)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    pub live_months: u32,
+    pub archive_months: u32,
+    pub idle_flag_days: u32,
+    pub idle_close_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            live_months: LIVE_MONTHS.max as u32,
+            archive_months: ARCHIVE_MONTHS.max as u32,
+            idle_flag_days: IDLE_FLAG_DAYS.max as u32,
+            idle_close_days: IDLE_CLOSE_DAYS.max as u32,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn is_default(&self) -> bool {
+        *self == RetentionSettings::default()
+    }
+
+    /// Each period within its legal range (a longer one refused, naming the maximum), and the
+    /// flag before the close.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let ranged = |key: &str, range: LegalRange, value: u32| {
+            range.check(u64::from(value)).map(|_| ()).map_err(|message| SettingsError::new(key, message))
+        };
+        ranged("retention.live_months", LIVE_MONTHS, self.live_months)?;
+        ranged("retention.archive_months", ARCHIVE_MONTHS, self.archive_months)?;
+        ranged("retention.idle_flag_days", IDLE_FLAG_DAYS, self.idle_flag_days)?;
+        ranged("retention.idle_close_days", IDLE_CLOSE_DAYS, self.idle_close_days)?;
+        if self.idle_close_days < self.idle_flag_days {
+            return Err(SettingsError::new(
+                "retention.idle_close_days",
+                "an idle action is flagged to the office before the pass closes it: make it at least idle_flag_days",
+            ));
         }
         Ok(())
     }
@@ -213,5 +306,46 @@ mod tests {
         assert_eq!(e.key, "office");
         let e = load(&BASE.replace("'cpam-13'", "'CPAM'")).unwrap().validate().unwrap_err();
         assert_eq!(e.key, "requester.office");
+    }
+
+    #[test]
+    fn the_retention_periods_default_to_the_law_s_and_can_only_be_shortened() {
+        let s = load(BASE).unwrap();
+        assert_eq!(
+            (
+                s.retention.live_months,
+                s.retention.archive_months,
+                s.retention.idle_flag_days,
+                s.retention.idle_close_days
+            ),
+            (18, 36, 90, 365)
+        );
+        let shorter =
+            load(&format!("{BASE}[retention]\nlive_months = 12\narchive_months = 0\nidle_flag_days = 30\n")).unwrap();
+        shorter.validate().unwrap();
+        assert_eq!((shorter.retention.live_months, shorter.retention.archive_months), (12, 0));
+        for (key, value, max) in [
+            ("live_months", 19, "from 1 to 18 months"),
+            ("archive_months", 37, "from 0 to 36 months"),
+            ("idle_flag_days", 91, "from 1 to 90 days"),
+            ("idle_close_days", 366, "from 1 to 365 days"),
+        ] {
+            let e = load(&format!("{BASE}[retention]\n{key} = {value}\n")).unwrap().validate().unwrap_err();
+            assert_eq!(e.key, format!("retention.{key}"));
+            assert!(e.message.contains(max), "{e}");
+        }
+        let e = load(&format!("{BASE}[retention]\nlive_months = 0\n")).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "retention.live_months");
+    }
+
+    #[test]
+    fn an_idle_action_is_flagged_before_it_is_closed() {
+        let e = load(&format!("{BASE}[retention]\nidle_flag_days = 60\nidle_close_days = 30\n"))
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "retention.idle_close_days");
+        assert!(e.message.contains("idle_flag_days"), "{e}");
+        assert!(load(&format!("{BASE}[retention]\nkeep_forever = true\n")).unwrap_err().contains("keep_forever"));
     }
 }

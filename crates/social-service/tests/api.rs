@@ -620,3 +620,44 @@ async fn an_answer_of_another_requester_office_is_refused() {
     assert!(message.contains("recorded outcome of office `cpam-13`, not of `cpam-84`"), "{message}");
     assert_eq!(d.service.store().counts().unwrap(), (0, 0), "no file opened from another office's answer");
 }
+
+#[tokio::test]
+async fn only_a_director_delegate_decides_an_objection_and_an_upheld_one_erases_the_file() {
+    use passerelle_social_service::service::opposition::{DecisionView, Held, DECISION_FORMAT};
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    let kept = d.open(3).await;
+    d.be("ro-1", &[Role::RightsOfficer], None);
+    let reason = json!({"reasons": "Ne souhaite plus être suivie."});
+    let _: RightView = d.client.post_json(&format!("/v1/files/{file}/rights/object"), &reason).await.unwrap();
+    let decide = format!("/v1/files/{file}/rights/decide");
+    for (id, roles, office) in [
+        ("ro-1", &[Role::RightsOfficer][..], None),
+        ("sw-1", &[Role::SocialWorker][..], Some(OFFICE)),
+        ("mo-1", &[Role::MedicalOfficer][..], None),
+    ] {
+        d.be(id, roles, office);
+        let e = d.client.post_json::<_, DecisionView>(&decide, &json!({"decision": "upheld"})).await.unwrap_err();
+        assert_eq!(status(&e), 403, "{id}");
+    }
+    d.be("dd-1", &[Role::DirectorDelegate], None);
+    let e = d.client.post_json::<_, DecisionView>(&decide, &json!({"decision": "refused"})).await.unwrap_err();
+    assert_eq!(status(&e), 400, "a refusal gives its reason");
+    let e = d.client.post_json::<_, DecisionView>(&decide, &json!({"decision": "maybe"})).await.unwrap_err();
+    assert_eq!(status(&e), 400);
+    assert!(d.service.store().file(&file).unwrap().is_some(), "nothing done on a refused request");
+    let view: DecisionView = d.client.post_json(&decide, &json!({"decision": "upheld"})).await.unwrap();
+    assert_eq!((view.format.as_str(), view.held, view.erased), (DECISION_FORMAT, Held::Live, true));
+    assert!(d.service.store().file(&file).unwrap().is_none());
+    assert!(d.service.store().file(&kept).unwrap().is_some());
+    let bytes = store_bytes(&d.data_dir);
+    assert!(!contains(&bytes, &persons()[0].2) && !contains(&bytes, "Acceptanta"), "erased on disk");
+    assert!(contains(&bytes, "Collectiva"), "the other file stays");
+    // The person accepts a new offer: no file, and the worker is told why.
+    d.be("sw-1", &[Role::SocialWorker], Some(OFFICE));
+    let body = json!({"case": CASE, "line": 1, "outcome": "accepted", "date": "2026-12-01"});
+    let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &body).await.unwrap_err();
+    assert_eq!(status(&e), 400);
+    assert!(e.to_string().contains("objection under art. 38 was upheld"), "{e}");
+    assert!(!contains(&store_bytes(&d.data_dir), "Acceptanta"));
+}

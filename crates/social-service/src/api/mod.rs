@@ -16,7 +16,8 @@
 //! | `POST /v1/files/{file}/rights/access` | `rights-officer` | [`AccessAnswer`] (the CLI prints it with [`crate::printable`]) |
 //! | `POST /v1/files/{file}/rights/rectify`, body [`UpdateRequest`] | `rights-officer` | [`Changed`] |
 //! | `POST /v1/files/{file}/rights/object`, body [`ObjectRequest`] | `rights-officer` | [`RightView`], decision `pending` |
-//! | `POST /v1/files/{file}/rights/refuse-archive` | `rights-officer` | [`RightView`] |
+//! | `POST /v1/files/{file}/rights/refuse-archive` | `rights-officer` | [`RightView`] (a file already archived: erased from the archive at once) |
+//! | `POST /v1/files/{file}/rights/decide`, body [`DecideRequest`] | `director-delegate` | [`DecisionView`]: the pending objection of the file, live or archived, upheld or refused |
 //! | `POST /v1/archive/grants`, body [`GrantRequest`] | `director-delegate` or `medical-officer` (`as` when both) | [`GrantView`]: proposed, its first signature |
 //! | `POST /v1/archive/grants/{grant}/sign`, body [`SignRequest`] | the other of the two, another agent | [`GrantView`] |
 //! | `POST /v1/archive/grants/{grant}/revoke`, body [`SignRequest`] | `director-delegate` or `medical-officer` | [`GrantView`] |
@@ -50,6 +51,7 @@ use serde::Deserialize;
 mod archive;
 
 use crate::requester_client::{OutcomeRequest, Worklist, WorklistQuery, MAX_WORKLIST_LIMIT};
+use crate::service::opposition::{DecideRequest, DecisionView};
 use crate::service::views::*;
 use crate::service::{SocialService, SocialServiceError};
 use crate::store::FileState;
@@ -70,6 +72,7 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/files/{file}/rights/rectify", post(rights_rectify))
         .route("/v1/files/{file}/rights/object", post(rights_object))
         .route("/v1/files/{file}/rights/refuse-archive", post(rights_refuse_archive))
+        .route("/v1/files/{file}/rights/decide", post(rights_decide))
         .route("/v1/archive/grants", get(archive::grants).post(archive::propose))
         .route("/v1/archive/grants/{grant}/sign", post(archive::sign))
         .route("/v1/archive/grants/{grant}/revoke", post(archive::revoke))
@@ -282,6 +285,19 @@ async fn rights_refuse_archive(
 ) -> Result<Json<RightView>, ApiError> {
     let agent = rights_officer(caller)?;
     blocking(&service, move |s| s.rights_refuse_archive(&agent, &file)).await
+}
+
+async fn rights_decide(
+    State(service): State<SocialService>,
+    caller: Result<Caller, ApiError>,
+    Path(file): Path<String>,
+    json: Result<Json<DecideRequest>, JsonRejection>,
+) -> Result<Json<DecisionView>, ApiError> {
+    let caller = caller?;
+    caller.require(&[Role::DirectorDelegate])?;
+    let agent = caller.agent().id.clone();
+    let request = body(json)?;
+    blocking(&service, move |s| s.rights_decide(&agent, &file, &request)).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -155,6 +155,10 @@ impl SocialService {
             )));
         }
         let person_hash = self.file_person(&identity.nir);
+        // An objection upheld (art. 38): no new offer, no file — whatever the requester recorded.
+        if self.store().is_opposed(&person_hash)? {
+            return Err(refused(super::opposition::OPPOSED));
+        }
         if let Some(existing) = self.held_here(self.store().file_of_person(&person_hash)?)? {
             self.record(&[self.entry(agent, AccessKind::Read, &existing, Some(&file))])?;
             return Ok((existing, true, left));

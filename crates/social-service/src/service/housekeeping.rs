@@ -1,14 +1,28 @@
-//! The daemon's periodic work, run by its loop (`crates/party`): for now the steering
-//! statistics' anonymisation of the months that closed.
+//! The daemon's periodic work, run by its loop (`crates/party`) at start and every hour: the
+//! steering statistics' anonymisation of the months that closed, then the retention pass
+//! ([`super::retention`]).
 
+use serde::{Deserialize, Serialize};
+
+use super::retention::RetentionReport;
 use super::{Result, SocialService};
+
+/// What a round of housekeeping did (each step's report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Housekeeping {
+    pub retention: RetentionReport,
+}
 
 impl SocialService {
     /// One round of the periodic work; blocking (the store), so the loop runs it off the async
     /// workers. Safe to run at any time and as often as wanted: a step with nothing to do
-    /// returns at once.
-    pub fn housekeeping(&self) -> Result<()> {
-        self.anonymise_closed_months()?;
-        Ok(())
+    /// returns at once. The months are counted before the pass erases anything; the pass runs
+    /// even when counting failed (the erasure is the law's, the statistics wait for the next
+    /// round), and the first failure is returned.
+    pub fn housekeeping(&self) -> Result<Housekeeping> {
+        let counted = self.anonymise_closed_months();
+        let retention = self.retention_pass()?;
+        counted?;
+        Ok(Housekeeping { retention })
     }
 }

@@ -9,7 +9,9 @@
 mod archive;
 pub mod archive_views;
 mod files;
-mod housekeeping;
+pub mod housekeeping;
+pub mod opposition;
+pub mod retention;
 mod rights;
 pub mod steering;
 pub mod views;

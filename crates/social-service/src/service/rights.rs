@@ -1,13 +1,15 @@
 //! The persons' rights at the social service (norm 43), exercised by a `rights-officer` with the
 //! director of the attached body: access (everything held, as JSON and a printable page),
 //! rectification (recorded in the history as such), objection under art. 38 (with the person's
-//! reasons, pending the director's decision) and the plain refusal of the archive. What an
-//! objection and a refusal do to the file is the next issue's: here they are recorded.
+//! reasons, pending the director's decision) and the plain refusal of the archive. An
+//! objection and a refusal are recorded on a live or an archived file; what they do to the
+//! file is [`super::opposition`]'s and [`super::retention`]'s.
 
 use passerelle_access_log::AccessKind;
 use passerelle_protocol::untrusted::has_nir_run;
 use passerelle_social_file::file_json;
 
+use super::opposition::Held;
 use super::views::*;
 use super::{Result, SocialService, SocialServiceError, MAX_REASONS_CHARS};
 use crate::store::{rfc3339, RightKind};
@@ -56,43 +58,71 @@ impl SocialService {
         Ok(changed)
     }
 
-    /// An objection under art. 38 with the person's reasons, pending the director's decision.
+    /// An objection under art. 38 with the person's reasons, pending the director's decision
+    /// (on a live file of the office, or an archived file).
     pub fn rights_object(&self, agent: &str, id: &str, reasons: &str) -> Result<RightView> {
-        let reasons = reasons.trim();
-        if reasons.is_empty() {
+        if reasons.trim().is_empty() {
             return Err(SocialServiceError::Refused(
                 "an objection under art. 38 states the person's legitimate reasons: give them with --reason".into(),
             ));
         }
-        if reasons.chars().count() > MAX_REASONS_CHARS {
-            return Err(SocialServiceError::Refused(format!(
-                "the reasons are longer than {MAX_REASONS_CHARS} characters: summarise them (the letter stays in the paper file)"
-            )));
-        }
-        if has_nir_run(reasons) || reasons.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(SocialServiceError::Refused(
-                "the reasons hold what looks like a NIR or control characters: write them without".into(),
-            ));
-        }
+        let reasons = checked_reasons(reasons, "the reasons", "--reason")?;
         self.right(agent, id, RightKind::Object, Some(reasons))
     }
 
-    /// The plain refusal of the archive (no decision needed).
+    /// The plain refusal of the archive (no decision needed): recorded on a live file (the
+    /// retention pass erases it instead of archiving it); a file already archived is erased
+    /// from the archive at once.
     pub fn rights_refuse_archive(&self, agent: &str, id: &str) -> Result<RightView> {
+        let (held, row) = self.held(id)?;
+        if row.is_none() && held == Held::Archive {
+            let at = self.now();
+            self.erase_archived(agent, id)?;
+            return Ok(RightView {
+                format: RIGHT_FORMAT.to_owned(),
+                file: id.to_owned(),
+                kind: RightKind::RefuseArchive,
+                at: rfc3339(passerelle_sqlite::time::to_ms(at)),
+                decision: None,
+            });
+        }
         self.right(agent, id, RightKind::RefuseArchive, None)
     }
 
     fn right(&self, agent: &str, id: &str, kind: RightKind, reasons: Option<&str>) -> Result<RightView> {
-        let row = self.file_row(id)?;
-        self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
+        let (_, row) = self.held(id)?;
+        // An archived file is recorded by its id (no content read: the archive is not opened for it).
+        let id = row.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| id.to_owned());
+        self.record(&[self.entry(agent, AccessKind::Update, &id, row.as_ref().map(|r| &r.file))])?;
         let at = self.now();
-        self.store().record_right(&row.id, kind, at, agent, reasons)?;
+        self.store().record_right(&id, kind, at, agent, reasons)?;
         Ok(RightView {
             format: RIGHT_FORMAT.to_owned(),
-            file: row.id,
+            file: id,
             kind,
             at: rfc3339(passerelle_sqlite::time::to_ms(at)),
             decision: (kind == RightKind::Object).then(|| "pending".to_owned()),
         })
     }
+}
+
+/// Reasons a person or the director wrote, trimmed: refused (naming `what` and the `flag`) when
+/// empty, longer than [`MAX_REASONS_CHARS`], or holding what looks like a NIR or control
+/// characters.
+pub(crate) fn checked_reasons<'a>(text: &'a str, what: &str, flag: &str) -> Result<&'a str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(SocialServiceError::Refused(format!("{what} must be given: write them with {flag}")));
+    }
+    if text.chars().count() > MAX_REASONS_CHARS {
+        return Err(SocialServiceError::Refused(format!(
+            "{what} are longer than {MAX_REASONS_CHARS} characters: summarise them (the letter stays in the paper file)"
+        )));
+    }
+    if has_nir_run(text) || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(SocialServiceError::Refused(format!(
+            "{what} hold what looks like a NIR or control characters: write them without"
+        )));
+    }
+    Ok(text)
 }

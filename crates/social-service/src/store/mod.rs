@@ -6,11 +6,13 @@
 //! costs the same whatever the store's size, and memory holds one page.
 
 mod activity;
+mod retention;
 mod rights;
 mod schema;
 mod steering;
 
 pub use activity::OfferRow;
+pub use retention::{Candidate, Cursor, Decision, LastPass};
 pub use rights::{RightKind, RightRecord};
 pub use steering::{CountedFile, CountedOffer};
 

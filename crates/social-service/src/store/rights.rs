@@ -1,7 +1,7 @@
 //! The persons' rights exercised at the social service (norm 43, with the director of the
 //! attached body): each request recorded with its kind, date and agent; an art. 38 objection
-//! with the person's reasons, pending the director's decision. What each does to the file is
-//! the next issue's (retention, archive, opposition).
+//! with the person's reasons, pending the director's decision (`store::retention` records it).
+//! What each does to the file is `service::opposition`'s and `service::retention`'s.
 
 use std::time::SystemTime;
 
@@ -53,9 +53,17 @@ pub struct RightRecord {
     /// The person's reasons (an objection only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasons: Option<String>,
-    /// `pending` for an objection until the director decides.
+    /// `pending` for an objection until the director decides, then `upheld` or `refused`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
+    /// The director-delegate who decided, and when (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// Why an objection was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
 }
 
 impl Store {
@@ -82,7 +90,8 @@ impl Store {
     pub fn rights(&self, file: &str) -> Result<Vec<RightRecord>, StoreError> {
         self.db.read(|tx| {
             Ok(tx.query_all(
-                "SELECT kind, at, agent, reasons, decision FROM rights_records WHERE file = ?1 ORDER BY at, rowid",
+                "SELECT kind, at, agent, reasons, decision, decided_by, decided_at, decision_reason FROM rights_records \
+                 WHERE file = ?1 ORDER BY at, rowid",
                 params![file],
                 |r| {
                     Ok(RightRecord {
@@ -91,6 +100,9 @@ impl Store {
                         agent: r.get(2)?,
                         reasons: r.get(3)?,
                         decision: r.get(4)?,
+                        decided_by: r.get(5)?,
+                        decided_at: r.get::<_, Option<i64>>(6)?.map(rfc3339),
+                        decision_reason: r.get(7)?,
                     })
                 },
             )?)

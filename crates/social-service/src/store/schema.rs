@@ -9,7 +9,10 @@
 use passerelle_sqlite::Migration;
 
 /// The store's schema, in order.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration::sql("files, history, actions, offers, rights", SCHEMA_V1)];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration::sql("files, history, actions, offers, rights", SCHEMA_V1),
+    Migration::sql("retention: decisions, opposed persons, due-file indexes", SCHEMA_V2),
+];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE files (
@@ -93,4 +96,49 @@ CREATE TABLE rights_records (
     decision  TEXT                               -- `object`: 'pending' until the director decides
 );
 CREATE INDEX rights_by_file ON rights_records (file, at);
+";
+
+/// Migration 2 (issue 24, retention and opposition):
+/// - `rights_records` rebuilt **without** its foreign key on `files`: a right exercised on a file
+///   that has moved to the archive (a refusal, an objection) is recorded here by the file's id,
+///   and the foreign keys are enforced (`passerelle_sqlite` opens with `foreign_keys=ON`). The
+///   erasure of a file deletes its records by id. With the director's decision on an objection:
+///   `upheld` or `refused`, by whom, when, and the reason of a refusal (bounded, no NIR);
+/// - `opposed_persons`: the keyed hash (`file-person.key`) of each person whose objection was
+///   upheld, and the date — no NIR: the one trace of an erased file, so that no new offer is
+///   made to them;
+/// - indexes the retention pass walks: the files by last activity, the ended actions by end;
+/// - `retention_pass`: the last pass (its time, the files it flagged), for the metrics.
+const SCHEMA_V2: &str = "
+CREATE TABLE rights_records_v2 (
+    file             TEXT NOT NULL,              -- the file's id, live or archived (no foreign key)
+    kind             TEXT NOT NULL CHECK (kind IN ('access', 'rectify', 'object', 'refuse_archive')),
+    at               INTEGER NOT NULL,
+    agent            TEXT NOT NULL,
+    reasons          TEXT,                       -- `object` only: the person's reasons, bounded
+    decision         TEXT CHECK (decision IS NULL OR decision IN ('pending', 'upheld', 'refused')),
+    decided_by       TEXT,                       -- the director-delegate who decided
+    decided_at       INTEGER,
+    decision_reason  TEXT                        -- `refused`: why, bounded, no NIR
+);
+INSERT INTO rights_records_v2 (file, kind, at, agent, reasons, decision)
+    SELECT file, kind, at, agent, reasons, decision FROM rights_records ORDER BY rowid;
+DROP TABLE rights_records;
+ALTER TABLE rights_records_v2 RENAME TO rights_records;
+CREATE INDEX rights_by_file ON rights_records (file, at);
+
+CREATE TABLE opposed_persons (
+    person  BLOB PRIMARY KEY,                    -- keyed hash of the NIR (file-person.key)
+    at      INTEGER NOT NULL                     -- when the objection was upheld
+);
+
+CREATE INDEX files_by_activity ON files (last_activity_at, id);
+CREATE INDEX actions_by_end ON actions (end, file) WHERE end IS NOT NULL;
+
+CREATE TABLE retention_pass (
+    id                 INTEGER PRIMARY KEY CHECK (id = 1),
+    at                 INTEGER,
+    flagged_idle       INTEGER NOT NULL,
+    waiting_objection  INTEGER NOT NULL
+);
 ";

@@ -1,0 +1,363 @@
+//! The retention of case files on a settable clock (norm 43, DESIGN §7.2): a file's whole life
+//! — open, action, end, 18 months, archive, 3 years, gone — the two kinds of opposition, a
+//! pending objection that waits, an idle action flagged then closed. After each step a forensic
+//! scan of every file of `data_dir` and `archive_dir` (the `-wal` included) looks for the
+//! file's NIR and family name where they must not be. Synthetic persons only.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use passerelle_protocol::nir;
+use passerelle_protocol::rules::ManualClock;
+use passerelle_social_service::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer};
+use passerelle_social_service::service::opposition::{DecideRequest, Held, OPPOSED};
+use passerelle_social_service::service::views::{ActionRequest, CloseRequest, ContactRequest};
+use passerelle_social_service::store::{Decision, FileState};
+use passerelle_social_service::{SocialService, SocialServiceError, SocialServiceSettings};
+use tempfile::TempDir;
+
+const WORKER: &str = "sw-1";
+const OFFICER: &str = "ro-1";
+const DIRECTOR: &str = "dd-1";
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+/// A synthetic person: a NIR with a valid key and a family name no other text holds.
+struct Person {
+    nir: String,
+    name: &'static str,
+}
+
+fn person(n: u32, name: &'static str) -> Person {
+    Person { nir: nir::with_key(&format!("18405751{n:05}")).unwrap().as_str().to_owned(), name }
+}
+
+struct Setup {
+    /// Holds data_dir and archive_dir until the test ends.
+    _dir: TempDir,
+    clock: ManualClock,
+    service: SocialService,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), dir.path(), "cpam-13");
+        // 2026-01-15 12:00 UTC: the middle of a day in Europe/Paris.
+        let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_478_400));
+        let service = SocialService::build(settings, Arc::new(clock.clone())).unwrap();
+        Setup { _dir: dir, clock, service }
+    }
+
+    /// Opens the person's file as an accepted offer does.
+    fn open(&self, p: &Person) -> String {
+        let view = self.service.apply_outcome(WORKER, &self.accepted(p)).unwrap();
+        view.file.unwrap()
+    }
+
+    fn accepted(&self, p: &Person) -> OutcomeAnswer {
+        OutcomeAnswer {
+            format: "passerelle.requester-offer-outcome/1".into(),
+            office: "cpam-13".into(),
+            case: "0190a3b4-0000-7000-8000-000000000001".parse().unwrap(),
+            line: 1,
+            outcome: Outcome::Accepted,
+            date: "2026-01-15".into(),
+            agent: WORKER.into(),
+            person: Some(AcceptedPerson {
+                nir: p.nir.clone(),
+                former_nirs: vec![],
+                family_name: p.name.into(),
+                usage_name: None,
+                given_names: "Alix".into(),
+                sex: Some("female".into()),
+                birth_year: Some(1950),
+                commune_code: Some("13055".into()),
+                postal_address: None,
+                email: None,
+                phone: None,
+                values: Default::default(),
+            }),
+        }
+    }
+
+    /// An action with a contact, ended today.
+    fn follow_and_close(&self, id: &str) {
+        self.service.contact(WORKER, id, &ContactRequest { channel: "phone".into(), date: None }).unwrap();
+        self.service.close(WORKER, id, &CloseRequest { date: None }).unwrap();
+    }
+
+    fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+
+    fn archive_dir(&self) -> std::path::PathBuf {
+        self.service.settings().archive_dir()
+    }
+
+    /// Where the person's NIR or family name is found on disk: `(folder, file)` for each file
+    /// of data_dir and archive_dir (every file, -wal and -shm included) that holds either.
+    fn found(&self, p: &Person) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (label, dir) in [("data", self.service.data_dir().to_owned()), ("archive", self.archive_dir())] {
+            for (name, bytes) in files_in(&dir) {
+                if contains(&bytes, p.nir.as_bytes()) || contains(&bytes, p.name.as_bytes()) {
+                    out.push((label.to_owned(), name));
+                }
+            }
+        }
+        out
+    }
+
+    /// Nothing of the person on disk, in either store.
+    fn assert_gone(&self, p: &Person) {
+        assert_eq!(self.found(p), Vec::<(String, String)>::new(), "{} found on disk", p.name);
+    }
+
+    /// The person in the live store only.
+    fn assert_live(&self, p: &Person) {
+        let found = self.found(p);
+        assert!(found.iter().any(|(d, _)| d == "data"), "{found:?}");
+        assert!(found.iter().all(|(d, _)| d == "data"), "{found:?}");
+    }
+
+    /// The person nowhere in the live store (in the archive is expected: it may hold it).
+    fn assert_not_live(&self, p: &Person) {
+        let found = self.found(p);
+        assert!(found.iter().all(|(d, _)| d == "archive"), "{found:?}");
+    }
+
+    fn decide(
+        &self,
+        id: &str,
+        decision: Decision,
+        reason: Option<&str>,
+    ) -> Result<passerelle_social_service::service::opposition::DecisionView, SocialServiceError> {
+        self.service.rights_decide(DIRECTOR, id, &DecideRequest { decision, reason: reason.map(str::to_owned) })
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            for (name, bytes) in files_in(&path) {
+                out.push((format!("{}/{name}", entry.file_name().to_string_lossy()), bytes));
+            }
+        } else {
+            out.push((entry.file_name().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_file_lives_18_months_then_3_years_in_the_archive_then_is_gone() {
+    let s = Setup::new();
+    let p = person(1, "Oublianta");
+    let id = s.open(&p);
+    s.follow_and_close(&id);
+    s.assert_live(&p);
+
+    // 17 months after the end: still live.
+    s.advance(days(17 * 31));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.archived, report.erased), (0, 0), "{report:?}");
+    s.assert_live(&p);
+    assert_eq!(s.service.store().file(&id).unwrap().unwrap().state, FileState::Closed);
+
+    // 18 months and a few days: in the archive, gone from the live store.
+    s.advance(days(30));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.archived, report.erased), (1, 0), "{report:?}");
+    assert!(s.service.store().file(&id).unwrap().is_none());
+    assert!(s.service.archive().contains(&id).unwrap());
+    s.assert_not_live(&p);
+    // A second pass (a replay) changes nothing.
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.archived, report.erased, report.archive_erased), (0, 0, 0), "{report:?}");
+
+    // 3 years later: gone from the archive too.
+    s.advance(days(2 * 365));
+    assert_eq!(s.service.retention_pass().unwrap().archive_erased, 0);
+    assert!(s.service.archive().contains(&id).unwrap());
+    s.advance(days(367));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!(report.archive_erased, 1, "{report:?}");
+    assert!(!s.service.archive().contains(&id).unwrap());
+    s.assert_gone(&p);
+}
+
+#[test]
+fn an_upheld_objection_erases_the_file_at_once_and_no_new_offer_opens_one() {
+    let s = Setup::new();
+    let p = person(2, "Objectora");
+    let keep = person(3, "Restanta");
+    let id = s.open(&p);
+    let other = s.open(&keep);
+    s.service.contact(WORKER, &id, &ContactRequest { channel: "visit".into(), date: None }).unwrap();
+    s.service.rights_object(OFFICER, &id, "Ne souhaite plus être suivie.").unwrap();
+
+    let view = s.decide(&id, Decision::Upheld, None).unwrap();
+    assert!(view.erased);
+    assert_eq!(view.held, Held::Live);
+    assert!(s.service.store().file(&id).unwrap().is_none());
+    assert!(s.service.store().rights(&id).unwrap().is_empty());
+    s.assert_gone(&p);
+    s.assert_live(&keep);
+    assert!(s.service.store().file(&other).unwrap().is_some());
+
+    // No new offer: an acceptance for the person opens no file, and says why.
+    let e = s.service.apply_outcome(WORKER, &s.accepted(&p)).unwrap_err();
+    assert!(e.to_string().contains(OPPOSED), "{e}");
+    s.assert_gone(&p);
+    // A second decision finds nothing pending.
+    assert!(matches!(s.decide(&id, Decision::Upheld, None), Err(SocialServiceError::NoFile(_))));
+}
+
+#[test]
+fn a_decision_needs_a_pending_objection_and_a_refusal_its_reason() {
+    let s = Setup::new();
+    let p = person(4, "Decidora");
+    let id = s.open(&p);
+    let e = s.decide(&id, Decision::Refused, Some("Motifs non légitimes.")).unwrap_err();
+    assert!(e.to_string().contains("no objection pending"), "{e}");
+    s.service.rights_object(OFFICER, &id, "Raisons de la personne.").unwrap();
+    let e = s.decide(&id, Decision::Refused, None).unwrap_err();
+    assert!(e.to_string().contains("--reason"), "{e}");
+    let e = s.decide(&id, Decision::Refused, Some(&format!("voir {}", p.nir))).unwrap_err();
+    assert!(e.to_string().contains("looks like a NIR"), "{e}");
+    let view = s.decide(&id, Decision::Refused, Some("Motifs non légitimes au sens de l'art. 38.")).unwrap();
+    assert!(!view.erased);
+    let rights = s.service.store().rights(&id).unwrap();
+    let last = rights.last().unwrap();
+    assert_eq!(last.decision.as_deref(), Some("refused"));
+    assert_eq!(last.decided_by.as_deref(), Some(DIRECTOR));
+    assert_eq!(last.decision_reason.as_deref(), Some("Motifs non légitimes au sens de l'art. 38."));
+    assert!(!s.service.store().pending_objection(&id).unwrap());
+    s.assert_live(&p);
+}
+
+#[test]
+fn an_objection_upheld_while_archived_erases_it_from_the_archive() {
+    let s = Setup::new();
+    let p = person(5, "Archivata");
+    let id = s.open(&p);
+    s.follow_and_close(&id);
+    s.advance(days(18 * 31));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 1);
+    s.assert_not_live(&p);
+
+    // The objection is recorded on the archived file, by its id.
+    let right = s.service.rights_object(OFFICER, &id, "Opposition tardive.").unwrap();
+    assert_eq!(right.decision.as_deref(), Some("pending"));
+    assert!(s.service.store().pending_objection(&id).unwrap());
+    let view = s.decide(&id, Decision::Upheld, None).unwrap();
+    assert_eq!(view.held, Held::Archive);
+    assert!(!s.service.archive().contains(&id).unwrap());
+    assert!(s.service.store().rights(&id).unwrap().is_empty());
+    s.assert_gone(&p);
+    let e = s.service.apply_outcome(WORKER, &s.accepted(&p)).unwrap_err();
+    assert!(e.to_string().contains(OPPOSED), "{e}");
+}
+
+#[test]
+fn a_refusal_of_the_archive_erases_at_18_months_or_from_the_archive_at_once() {
+    let s = Setup::new();
+    let refused = person(6, "Refusanta");
+    let late = person(7, "Tardiva");
+    let a = s.open(&refused);
+    let b = s.open(&late);
+    s.follow_and_close(&a);
+    s.follow_and_close(&b);
+    s.service.rights_refuse_archive(OFFICER, &a).unwrap();
+    s.assert_live(&refused);
+
+    s.advance(days(18 * 31));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.archived, report.erased), (1, 1), "{report:?}");
+    assert!(!s.service.archive().contains(&a).unwrap());
+    s.assert_gone(&refused);
+
+    // Already archived: erased from the archive at once.
+    assert!(s.service.archive().contains(&b).unwrap());
+    s.service.rights_refuse_archive(OFFICER, &b).unwrap();
+    assert!(!s.service.archive().contains(&b).unwrap());
+    s.assert_gone(&late);
+}
+
+#[test]
+fn a_pending_objection_waits_flagged_until_the_decision() {
+    let s = Setup::new();
+    let p = person(8, "Attendanta");
+    let id = s.open(&p);
+    s.follow_and_close(&id);
+    s.service.rights_object(OFFICER, &id, "Raisons en cours d'examen.").unwrap();
+    s.advance(days(18 * 31));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!(report.waiting_objection, vec![id.clone()], "{report:?}");
+    assert_eq!((report.archived, report.erased), (0, 0));
+    s.assert_live(&p);
+    assert_eq!(s.service.store().last_pass().unwrap().waiting_objection, 1);
+
+    s.decide(&id, Decision::Refused, Some("Motifs non légitimes.")).unwrap();
+    let report = s.service.retention_pass().unwrap();
+    assert!(report.waiting_objection.is_empty(), "{report:?}");
+    assert_eq!(report.archived, 1);
+    s.assert_not_live(&p);
+}
+
+#[test]
+fn an_idle_action_is_flagged_then_closed_at_its_last_activity() {
+    let s = Setup::new();
+    let p = person(9, "Inactiva");
+    let id = s.open(&p);
+    s.service.start_action(WORKER, &id, &ActionRequest { purpose: None, start: None }).unwrap();
+    let started = s.service.store().open_action(&id).unwrap().unwrap().start;
+
+    s.advance(days(89));
+    assert!(s.service.retention_pass().unwrap().flagged_idle.is_empty());
+    s.advance(days(2));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!(report.flagged_idle, vec![id.clone()], "{report:?}");
+    assert_eq!(s.service.store().last_pass().unwrap().flagged_idle, 1);
+
+    s.advance(days(365 - 91 + 1));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!(report.idle_closed, 1, "{report:?}");
+    assert!(report.flagged_idle.is_empty());
+    assert_eq!(s.service.store().file(&id).unwrap().unwrap().state, FileState::Closed);
+    let actions = s.service.store().actions(&id).unwrap();
+    assert_eq!(actions[0].end, started, "closed at the day of its last activity");
+
+    // Its 18 months started at that day (2026-01-15): still live on day 540, due on 2027-07-15 (day 546).
+    s.advance(days(540 - 366));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 0);
+    s.assert_live(&p);
+    s.advance(days(10));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 1);
+    s.assert_not_live(&p);
+}
+
+#[test]
+fn a_file_without_action_starts_its_clock_at_its_last_activity() {
+    let s = Setup::new();
+    let p = person(10, "Sansaction");
+    let id = s.open(&p);
+    s.advance(days(18 * 31 - 20));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 0);
+    s.advance(days(25));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 1);
+    assert!(s.service.store().file(&id).unwrap().is_none());
+    s.assert_not_live(&p);
+}
