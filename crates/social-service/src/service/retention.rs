@@ -55,7 +55,7 @@ pub struct RetentionReport {
     pub waiting_objection: Vec<String>,
 }
 
-fn days(n: u32) -> Duration {
+pub(super) fn days(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 86_400)
 }
 
@@ -102,11 +102,12 @@ impl SocialService {
             }
             after = batch.last().map(|c| c.key.clone());
         }
-        let gone = self.archive().erase_due(now).map_err(SocialServiceError::Archive)?;
-        // The archive erases in its own transaction: its entries follow (a crash between leaves
-        // the files erased, their entries missing — the archive's own record names them).
-        let entries: Vec<_> = gone.iter().map(|id| self.daemon_entry(now, AccessKind::Delete, id, None)).collect();
-        self.record(&entries)?;
+        // The archive's entries are written inside its transaction, before it commits: a crash
+        // between leaves an entry for an erasure the next pass does, never an erasure unrecorded.
+        let gone = self.archive().erase_due_recorded(now, |ids| {
+            let entries: Vec<_> = ids.iter().map(|id| self.daemon_entry(now, AccessKind::Delete, id, None)).collect();
+            self.record(&entries)
+        })?;
         let mut scrub = report.archived + report.erased > 0;
         for id in &gone {
             scrub |= self.store().erase_rights(id)?;
@@ -251,7 +252,7 @@ impl SocialService {
     }
 
     /// The first instant of `day` in the body's legal time zone.
-    fn start_of(&self, day: NaiveDate) -> SystemTime {
+    pub(super) fn start_of(&self, day: NaiveDate) -> SystemTime {
         let zone = self.settings().trails.time_zone.zone();
         let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
         zone.from_local_datetime(&midnight)
@@ -268,7 +269,7 @@ impl SocialService {
     }
 }
 
-fn v1_date(d: NaiveDate) -> v1::Date {
+pub(super) fn v1_date(d: NaiveDate) -> v1::Date {
     use chrono::Datelike;
     v1::Date { year: d.year() as u32, month: d.month(), day: d.day() }
 }
