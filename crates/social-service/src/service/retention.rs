@@ -17,7 +17,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{Months, NaiveDate, TimeZone};
+use chrono::{Datelike, Months, NaiveDate, TimeZone};
 use passerelle_access_log::{daemon_actor, AccessEntry, AccessKind};
 use passerelle_protocol::value::format_date;
 use passerelle_social_archive::ArchivedFile;
@@ -260,15 +260,59 @@ impl SocialService {
             .unwrap_or_else(|| SystemTime::from(midnight.and_utc()))
     }
 
-    /// The last day a clock may have started on for the file to be due today: `live_months`
-    /// before today (legal time zone; the 31st counts as the month's last day).
+    /// The last day a clock may have started on for the file to be due today (legal time zone).
     fn live_cutoff(&self, now: SystemTime, live_months: u32) -> NaiveDate {
-        let today = self.legal_date(now);
-        today.checked_sub_months(Months::new(live_months)).unwrap_or(NaiveDate::MIN)
+        live_cutoff(self.legal_date(now), live_months)
     }
 }
 
+/// The last day `start` such that `start + months` (the 31st counting as the month's last day)
+/// is `today` or before: `months` before today, or, on the last day of a month, the last day of
+/// the month `months` before — a clock started on 31 August runs out on the last day of
+/// February, not on 1 March.
+fn live_cutoff(today: NaiveDate, months: u32) -> NaiveDate {
+    let back = today.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN);
+    let month_end = today.succ_opt().is_none_or(|next| next.day() == 1);
+    if !month_end {
+        return back;
+    }
+    let first_of_next = back.with_day(1).and_then(|d| d.checked_add_months(Months::new(1)));
+    first_of_next.and_then(|d| d.pred_opt()).unwrap_or(back)
+}
+
 fn v1_date(d: NaiveDate) -> v1::Date {
-    use chrono::Datelike;
     v1::Date { year: d.year() as u32, month: d.month(), day: d.day() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_cutoff_is_the_last_start_whose_months_ran_out() {
+        for (today, cutoff) in [
+            ("2027-07-15", "2026-01-15"),
+            ("2028-02-28", "2026-08-28"),
+            ("2028-02-29", "2026-08-31"),
+            ("2027-02-28", "2025-08-31"),
+            ("2027-04-30", "2025-10-31"),
+            ("2027-03-31", "2025-09-30"),
+            ("2027-03-30", "2025-09-30"),
+        ] {
+            assert_eq!(live_cutoff(day(today), 18), day(cutoff), "today {today}");
+        }
+        // Every start up to the cutoff, and none after, is due: start + 18 months <= today.
+        let mut today = day("2027-01-01");
+        while today < day("2029-01-01") {
+            let cutoff = live_cutoff(today, 18);
+            assert!(cutoff.checked_add_months(Months::new(18)).unwrap() <= today, "{today}");
+            let next = cutoff.succ_opt().unwrap();
+            assert!(next.checked_add_months(Months::new(18)).unwrap() > today, "{today}");
+            today = today.succ_opt().unwrap();
+        }
+    }
 }
