@@ -15,6 +15,7 @@
 //! `daemon:social-service` written before the commit, then the store rebuilt so nothing of it
 //! is readable on disk. The due files are walked on indexes, a batch at a time.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use chrono::{Datelike, Months, NaiveDate, TimeZone};
@@ -108,9 +109,7 @@ impl SocialService {
         let entries: Vec<_> = gone.iter().map(|id| self.daemon_entry(now, AccessKind::Delete, id, None)).collect();
         self.record(&entries)?;
         let mut scrub = report.archived + report.erased > 0;
-        for id in &gone {
-            scrub |= self.store().erase_rights(id)?;
-        }
+        scrub |= self.erase_stray_rights()?;
         report.archive_erased = gone.len() as u64;
         if scrub {
             self.store().scrub()?;
@@ -167,9 +166,9 @@ impl SocialService {
     /// then erased; the erasures of the batch in one transaction, their entries before it commits.
     fn retire(&self, batch: &[Candidate], now: SystemTime, report: &mut RetentionReport) -> Result<()> {
         let settings = self.settings().retention;
-        let mut entries = Vec::new();
+        let mut entries = HashMap::new();
         let mut erase = Vec::new();
-        let (mut archived, mut erased) = (0, 0);
+        let mut admitted = HashSet::new();
         for candidate in batch {
             let id = &candidate.file;
             let fate = if self.store().pending_objection(id)? {
@@ -191,18 +190,65 @@ impl SocialService {
                     .map(SystemTime::from)
                     .unwrap_or(now);
                 self.archive().admit(&file, now, delete_at).map_err(SocialServiceError::Archive)?;
-                archived += 1;
+                admitted.insert(row.id.clone());
             } else {
-                erased += 1;
+                // A copy a pass admitted before it stopped (a crash), the refusal recorded since:
+                // out of the archive first, while the live file still holds the refusal.
+                self.erase_archive_copy(now, &row.id)?;
             }
-            entries.push(self.daemon_entry(now, AccessKind::Delete, &row.id, Some(&row)));
+            entries.insert(row.id.clone(), self.daemon_entry(now, AccessKind::Delete, &row.id, Some(&row)));
             erase.push(row.id);
         }
-        if !erase.is_empty() {
-            self.store().erase_files(&erase, None, |_| self.record(&entries))?;
+        if erase.is_empty() {
+            return Ok(());
         }
-        report.archived += archived;
-        report.erased += erased;
+        let erased = self.store().erase_retired(&erase, &admitted, |ids| {
+            let due: Vec<_> = ids.iter().filter_map(|id| entries.get(id).cloned()).collect();
+            self.record(&due)
+        })?;
+        let erased: HashSet<String> = erased.into_iter().collect();
+        for id in &admitted {
+            if erased.contains(id) {
+                report.archived += 1;
+            } else {
+                // A right recorded on the live file while the pass ran: it stays live (it waits,
+                // or is erased by the next pass), its archive copy goes.
+                self.erase_archive_copy(now, id)?;
+            }
+        }
+        report.erased += erased.iter().filter(|id| !admitted.contains(*id)).count() as u64;
+        Ok(())
+    }
+
+    /// Erases the rights records of the files neither the live store nor the archive holds:
+    /// those the archive just erased, and those a crash left behind (between the archive's
+    /// erasure and theirs) — an objection's reasons are free text about the person. `true` if
+    /// some went.
+    fn erase_stray_rights(&self) -> Result<bool> {
+        let mut erased = false;
+        let mut after = String::new();
+        loop {
+            let batch = self.store().rights_without_live_file(&after, BATCH)?;
+            for id in &batch {
+                if !self.archive().contains(id).map_err(SocialServiceError::Archive)? {
+                    erased |= self.store().erase_rights(id)?;
+                }
+            }
+            match batch.last() {
+                Some(last) if batch.len() == BATCH => after = last.clone(),
+                _ => return Ok(erased),
+            }
+        }
+    }
+
+    /// Erases the archive's copy of a file the live store still holds, if there is one, the
+    /// daemon's `delete` entry first.
+    fn erase_archive_copy(&self, now: SystemTime, id: &str) -> Result<()> {
+        if self.archive().contains(id).map_err(SocialServiceError::Archive)? {
+            self.record(&[self.daemon_entry(now, AccessKind::Delete, id, None)])?;
+            self.archive().erase(id).map_err(SocialServiceError::Archive)?;
+            tracing::info!(file = %id, "the archive's copy of a live file erased (a right recorded since its admission)");
+        }
         Ok(())
     }
 
