@@ -449,3 +449,25 @@ fn rights_records_of_a_file_neither_live_nor_archived_are_erased_by_the_pass() {
     assert!(s.service.store().rights("0190a3b4-0000-7000-8000-00000000dead").unwrap().is_empty());
     assert_eq!(s.service.store().rights(&id).unwrap().len(), 1, "a live file's records stay");
 }
+
+#[test]
+fn a_shortened_live_period_holds_for_an_idle_action_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), dir.path(), "cpam-13");
+    settings.retention.live_months = 6;
+    let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_478_400));
+    let service = SocialService::build(settings, Arc::new(clock.clone())).unwrap();
+    let s = Setup { _dir: dir, clock, service };
+    let p = person(15, "Courtea");
+    let id = s.open(&p);
+    s.service.start_action(WORKER, &id, &ActionRequest { purpose: None, start: None }).unwrap();
+    // 2026-07-14: not yet 6 months since its last activity (2026-01-15).
+    s.advance(days(180));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 0);
+    // 2026-07-15: 6 months since its last activity, the idle action far from its idle_close_days
+    // (365): the clock started at that last activity, so the file goes now, not 6 months later.
+    s.advance(days(1));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.idle_closed, report.archived), (1, 1), "{report:?}");
+    s.assert_not_live(&p);
+}

@@ -4,7 +4,8 @@
 //! - **The clock.** A file's live period (`[retention] live_months`, 18 at most) starts at the
 //!   end of its last action when no action is open, or at its last activity when it has no
 //!   action. An open action without activity for `idle_flag_days` is flagged to the office; for
-//!   `idle_close_days`, the pass closes it at the day of its last activity, so the clock starts.
+//!   `idle_close_days` (or `live_months`, if shorter), the pass closes it at the day of its last
+//!   activity, so the clock starts.
 //! - **At the end of the live period.** An objection still pending: the file waits for the
 //!   director's decision, flagged. The person refused the archive, or `archive_months = 0`: the
 //!   file is erased. Otherwise it is admitted to the archive, **then** erased from the live
@@ -81,10 +82,10 @@ impl SocialService {
         let settings = self.settings().retention;
         let mut report =
             RetentionReport { format: RETENTION_FORMAT.to_owned(), at: text_of(now), ..Default::default() };
-        self.idle_actions(now, &mut report)?;
         let cutoff = self.live_cutoff(now, settings.live_months);
         let cutoff_text = format_date(&v1_date(cutoff));
         let activity_before = self.start_of(cutoff.succ_opt().unwrap_or(cutoff));
+        self.idle_actions(now, activity_before, &mut report)?;
         let mut after: Option<Cursor> = None;
         loop {
             let batch = self.store().due_by_end(&cutoff_text, after.as_ref(), BATCH)?;
@@ -131,20 +132,24 @@ impl SocialService {
         Ok(report)
     }
 
-    /// Flags the open actions idle `idle_flag_days`, closes those idle `idle_close_days` at the
-    /// day of their last activity.
-    fn idle_actions(&self, now: SystemTime, report: &mut RetentionReport) -> Result<()> {
+    /// Flags the open actions idle `idle_flag_days`, closes at the day of their last activity
+    /// those idle `idle_close_days` — or idle since before `activity_before`, the live period
+    /// counted from that last activity having run out (a `live_months` shorter than
+    /// `idle_close_days` holds for them too).
+    fn idle_actions(&self, now: SystemTime, activity_before: SystemTime, report: &mut RetentionReport) -> Result<()> {
         let settings = self.settings().retention;
         let flag_before = now - days(settings.idle_flag_days);
-        let close_before = now - days(settings.idle_close_days);
+        let close_before = (now - days(settings.idle_close_days)).max(activity_before);
         let mut after: Option<Cursor> = None;
         loop {
-            let batch = self.store().idle(flag_before, after.as_ref(), BATCH)?;
+            let batch = self.store().idle(flag_before.max(close_before), after.as_ref(), BATCH)?;
             for candidate in &batch {
                 let Cursor::Activity(at, _) = &candidate.key else { continue };
                 let last = passerelle_sqlite::time::from_ms(*at);
                 if last >= close_before {
-                    report.flagged_idle.push(candidate.file.clone());
+                    if last < flag_before {
+                        report.flagged_idle.push(candidate.file.clone());
+                    }
                     continue;
                 }
                 let Some(row) = self.store().file(&candidate.file)? else { continue };
