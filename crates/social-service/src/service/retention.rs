@@ -215,9 +215,10 @@ impl SocialService {
         for id in &admitted {
             if erased.contains(id) {
                 report.archived += 1;
-            } else {
+            } else if self.store().file(id)?.is_some() {
                 // A right recorded on the live file while the pass ran: it stays live (it waits,
-                // or is erased by the next pass), its archive copy goes.
+                // or is erased by the next pass), its archive copy goes. (Not found live: another
+                // pass — `retention run` beside the hourly one — archived it first; it stays.)
                 self.erase_archive_copy(now, id)?;
             }
         }
