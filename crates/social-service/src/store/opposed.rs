@@ -42,3 +42,25 @@ impl Store {
         self.db.write(|tx| Ok(tx.execute("DELETE FROM opposed_lines WHERE at < ?1", params![ms(before)])? as u64))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn a_marked_line_is_found_keeps_its_first_date_and_is_forgotten_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let case = "0190a3b4-0000-7000-8000-000000000001";
+        let day = |n: u64| UNIX_EPOCH + Duration::from_secs(86_400 * n);
+        store.mark_opposed_lines(&[(case.to_owned(), 4)], day(10)).unwrap();
+        store.mark_opposed_lines(&[(case.to_owned(), 4), (case.to_owned(), 7)], day(20)).unwrap();
+        assert!(store.opposed_line(case, 4).unwrap() && store.opposed_line(case, 7).unwrap());
+        assert!(!store.opposed_line(case, 5).unwrap(), "another line of the case");
+        // Line 4 was first seen on day 10: it goes first.
+        assert_eq!(store.forget_opposed_lines(day(15)).unwrap(), 1);
+        assert!(!store.opposed_line(case, 4).unwrap() && store.opposed_line(case, 7).unwrap());
+    }
+}
