@@ -81,6 +81,7 @@ pub struct MergeArgs {
     pub json: bool,
 }
 
+
 fn month(flag: &str, text: &str) -> Result<Month, Failure> {
     Month::parse(text.trim()).ok_or_else(|| Failure::Usage(anyhow!("{flag} takes a month YYYY-MM, not `{text}`")))
 }
