@@ -61,6 +61,10 @@ fn days(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 86_400)
 }
 
+/// How long a worklist line stays marked as an opposed person's: the requester keeps a case
+/// at most 24 months after its result (decree), and a line is marked after the result.
+const OPPOSED_LINE_DAYS: u32 = 24 * 31;
+
 fn text_of(at: SystemTime) -> String {
     rfc3339(passerelle_sqlite::time::to_ms(at))
 }
@@ -115,6 +119,9 @@ impl SocialService {
         if scrub {
             self.store().scrub()?;
         }
+        // A worklist line's mark cannot outlive its case at the requester (the decree's cap).
+        self.store()
+            .forget_opposed_lines(now.checked_sub(days(OPPOSED_LINE_DAYS)).unwrap_or(SystemTime::UNIX_EPOCH))?;
         self.store().record_pass(&LastPass {
             at: Some(now),
             flagged_idle: report.flagged_idle.len() as u64,
