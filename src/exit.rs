@@ -75,6 +75,33 @@ const RIGHTS_CALL: &[(u8, &str)] = &[
     (NOT_PERMITTED, "refused: the caller is not a rights-officer"),
 ];
 
+/// What a call of the social-service daemon's archive means (grants, reads).
+const ARCHIVE_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "done"),
+    (USAGE, "refused: bad flags, no purpose of the list, a signature refused, no such grant or file"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon answers at the socket, or its archive failed"),
+    (NOT_PERMITTED, "refused: the caller lacks the role, or reads without a valid co-signed grant"),
+];
+
+/// What a director's decision on an objection means.
+const DECISION_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "decided: upheld (the file erased) or refused (the reason kept)"),
+    (USAGE, "refused: bad flags, no pending objection, a reason missing or holding a NIR"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon answers at the socket, or its store failed"),
+    (NOT_PERMITTED, "refused: the caller is not a director-delegate"),
+];
+
+/// What a statistics agent's call means.
+const STATS_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "the table printed (and exported)"),
+    (USAGE, "refused: bad flags, a month not counted yet, a period too long, an unwritable --export"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon answers at the socket, or its statistics store failed"),
+    (NOT_PERMITTED, "refused: the caller is not a statistics-agent"),
+];
+
 /// Each subcommand's exit statuses, by its path under `passerelle`. [`with_exit_codes`] appends
 /// them to the command's `--help`, so the help cannot drift from this table, and a test checks
 /// that every subcommand has its line here and lists only codes the binary uses.
@@ -97,6 +124,21 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
     ("social-service rights rectify", RIGHTS_CALL),
     ("social-service rights object", RIGHTS_CALL),
     ("social-service rights refuse-archive", RIGHTS_CALL),
+    ("social-service rights decide", DECISION_CALL),
+    ("social-service archive grant", ARCHIVE_CALL),
+    ("social-service archive sign", ARCHIVE_CALL),
+    ("social-service archive revoke", ARCHIVE_CALL),
+    ("social-service archive grants", ARCHIVE_CALL),
+    ("social-service archive list", ARCHIVE_CALL),
+    ("social-service archive show", ARCHIVE_CALL),
+    ("social-service stats", STATS_CALL),
+    (
+        "social-service stats merge",
+        &[
+            (SUCCESS, "the national table printed"),
+            (USAGE, "refused: a file not an export, a count from 1 to 10 shown, a body twice, periods that differ"),
+        ],
+    ),
     (
         "responder load",
         &[

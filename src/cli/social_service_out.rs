@@ -18,11 +18,14 @@ pub fn worklist(page: &Worklist) -> String {
     let mut out = format!("Worklist of {} ({} persons on this page)\n", page.office, page.entries.len());
     for e in &page.entries {
         let contact = [e.phone.as_deref(), e.email.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
-        let outcome = e
+        let mut outcome = e
             .outcome
             .as_ref()
             .map(|o| format!(" — {} on {} by {}", outcome_word(o.outcome), o.date, o.agent))
             .unwrap_or_default();
+        if e.opposed {
+            outcome.push_str(" — objection upheld — do not offer");
+        }
         out.push_str(&format!(
             "  case {} line {:>5}  rank {:>4}/{}  score {:>5.1}  {} {}{}  {}{}\n",
             e.case,

@@ -127,7 +127,7 @@ fn a_cpam_contact_list_is_the_social_workers_worklist_and_only_an_acceptance_ope
         root.join("social-service-agents.toml"),
         format!(
             "[[agent]]\naccount = \"{}\"\nid = \"{WORKER}\"\nname = \"Assistante Test\"\n\
-             roles = [\"social-worker\", \"rights-officer\", \"auditor\"]\noffice = \"{OFFICE}\"\n",
+             roles = [\"social-worker\", \"rights-officer\", \"auditor\", \"director-delegate\"]\noffice = \"{OFFICE}\"\n",
             this_account()
         ),
     )
@@ -281,4 +281,40 @@ fn a_cpam_contact_list_is_the_social_workers_worklist_and_only_an_acceptance_ope
         assert!(printed.contains(&cell(accepted, "family_name")), "{printed}");
         assert!(printed.contains("Droit d'accès"), "{printed}");
     }
+
+    // The person objects and the director upholds it: the file is erased; their worklist
+    // line is marked (the requester's NIR used and dropped by the daemon, never shown), and an
+    // outcome for it is refused before the requester is called — nothing more recorded there.
+    social_service(&config, &["rights", "object", &file, "--reason", "Ne souhaite plus être suivie."]);
+    social_service(&config, &["rights", "decide", &file, "--uphold"]);
+    let recorded_at_requester = || {
+        let entries = access_log(&stack.config(REQUESTER_DAEMON), "requester");
+        entries.iter().filter(|e| e["agent"] == relayed.as_str() && e["kind"] != "read").count()
+    };
+    let recorded_before = recorded_at_requester();
+    let page: Value =
+        serde_json::from_str(&social_service(&config, &["worklist", "--limit", "100", "--json"])).unwrap();
+    let opposed: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["opposed"] == true)
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(opposed, [accepted], "only the opposed person is marked");
+    assert!(!page.to_string().contains(&cell(accepted, "nir")), "no NIR in the social worker's page");
+    let printed = social_service(&config, &["worklist", "--limit", "100"]);
+    let marked: Vec<&str> = printed.lines().filter(|l| l.contains("objection upheld — do not offer")).collect();
+    assert_eq!(marked.len(), 1, "{printed}");
+    assert!(marked[0].contains(&format!("line {accepted:>5}")), "{printed}");
+    let out = passerelle_command()
+        .arg("social-service")
+        .args(["open", "--case", &case, "--line", &accepted.to_string(), "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && text(&out).contains("objection under art. 38 was upheld"), "{}", text(&out));
+    assert_eq!(recorded_at_requester(), recorded_before, "no outcome recorded (no update, no transfer)");
+    let store = bytes_under(&root.join(SOCIAL_SERVICE));
+    assert!(!contains(&store, &cell(accepted, "nir")), "the opposed person's NIR is nowhere in the store");
 }

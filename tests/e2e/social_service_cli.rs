@@ -47,6 +47,8 @@ fn fake_requester() -> Router {
                     email: None,
                     postal_address: None,
                     outcome: None,
+                    nir: (line == 1).then(nir),
+                    opposed: false,
                 };
                 // One person a page; the cursor is the requester's `<case>:<rank>`.
                 let (entries, next) = match q.after.as_deref() {

@@ -235,8 +235,8 @@ async fn the_worklist_is_each_cases_contact_list_in_rank_order_resumed_by_a_curs
     assert_eq!(raw["office"], OFFICE);
     assert_eq!(raw["next"], format!("{first}:1"));
     let keys: BTreeSet<&str> = raw["entries"][0].as_object().unwrap().keys().map(String::as_str).collect();
-    let expected = "birth_year case email family_name given_names line outcome persons phone postal_address rank \
-                    score usage_name";
+    let expected = "birth_year case email family_name given_names line nir outcome persons phone postal_address \
+                    rank score usage_name";
     assert_eq!(keys, expected.split(' ').collect());
     assert_eq!(raw["entries"][0]["usage_name"], serde_json::Value::Null);
     assert_eq!(raw["entries"][0]["outcome"], serde_json::Value::Null);
@@ -256,6 +256,11 @@ async fn the_worklist_is_each_cases_contact_list_in_rank_order_resumed_by_a_curs
     assert_eq!(top.email.as_deref(), Some("contact0004@exemple.invalid"));
     assert_eq!(top.phone.as_deref(), Some("0699000004"));
     assert_eq!(top.postal_address.as_deref(), Some("4 rue Imaginaire"));
+    // The NIR, for the social-service daemon to recognise an opposed person (the only caller
+    // this route serves, above): each entry's own, and never in a `Debug`.
+    let nirs: Vec<String> = all.iter().map(|e| e.nir.clone()).collect();
+    assert_eq!(nirs, [nir(4), nir(2), nir(0), nir(3), nir(1)]);
+    assert!(!format!("{top:?}").contains(&nir(4)[..13]), "a NIR in a Debug");
     // The ranks are the result file's.
     d.registry.replace(as_agent("agent-0042", Role::PreventionAgent, OFFICE));
     let row: passerelle_requester::api::PersonAnswer = d

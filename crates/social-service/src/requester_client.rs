@@ -2,7 +2,13 @@
 //! is the requester's contact list, read through the requester's local API as a
 //! `social-service` service account, each call naming the social worker it acts for
 //! ([`passerelle_local_api::RELAYED_AGENT_HEADER`]); the offer outcomes are recorded there,
-//! under the decree's 24-month cap. Nothing of the worklist is stored here.
+//! under the decree's 24-month cap. Nothing of the worklist is stored here but the
+//! `(case, line)` of a person it showed as opposed ([`crate::store::Store::opposed_line`]).
+//!
+//! A worklist entry from the requester carries the person's NIR: the social-service daemon
+//! takes it out of the entry at once, computes its keyed hash (`file-person.key`) to see
+//! whether the person's objection under art. 38 was upheld (`opposed`), and drops it; its own
+//! answer to the social worker never carries it ([`WorklistEntry::nir`]).
 //!
 //! | route at the requester | answer |
 //! |---|---|
@@ -43,7 +49,7 @@ pub struct RecordedOutcome {
 }
 
 /// One person of the office's contact lists, in rank order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorklistEntry {
     pub case: Uuid,
     pub line: u64,
@@ -58,6 +64,28 @@ pub struct WorklistEntry {
     pub email: Option<String>,
     pub postal_address: Option<String>,
     pub outcome: Option<RecordedOutcome>,
+    /// The person's NIR, in the requester's answer only: the social-service daemon takes it
+    /// (`Option::take`) to recognise an opposed person and drops it, so its own answer has none
+    /// (absent from a requester that does not send it: nobody is then recognised). Never in a
+    /// `Debug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nir: Option<String>,
+    /// Set by the social service: the person's objection under art. 38 was upheld — make them
+    /// no offer; an outcome for this line is refused. Never sent by the requester.
+    #[serde(default)]
+    pub opposed: bool,
+}
+
+impl std::fmt::Debug for WorklistEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorklistEntry")
+            .field("case", &self.case)
+            .field("line", &self.line)
+            .field("rank", &self.rank)
+            .field("outcome", &self.outcome)
+            .field("opposed", &self.opposed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A page of the worklist.

@@ -91,7 +91,7 @@ fn fake_requester(seen: Seen) -> Router {
                     seen.lock().unwrap().push(caller.relayed_agent()?.unwrap_or("none").to_owned());
                     let entries: Vec<WorklistEntry> = persons()
                         .into_iter()
-                        .map(|(line, name, _)| WorklistEntry {
+                        .map(|(line, name, nir)| WorklistEntry {
                             case: CASE.parse().unwrap(),
                             line,
                             rank: line,
@@ -105,6 +105,8 @@ fn fake_requester(seen: Seen) -> Router {
                             email: None,
                             postal_address: None,
                             outcome: None,
+                            nir: Some(nir),
+                            opposed: false,
                         })
                         .collect();
                     Ok::<_, ApiError>(Json(Worklist {
@@ -660,4 +662,49 @@ async fn only_a_director_delegate_decides_an_objection_and_an_upheld_one_erases_
     assert_eq!(status(&e), 400);
     assert!(e.to_string().contains("objection under art. 38 was upheld"), "{e}");
     assert!(!contains(&store_bytes(&d.data_dir), "Acceptanta"));
+}
+
+#[tokio::test]
+async fn after_an_upheld_objection_the_worklist_marks_the_person_and_their_outcome_never_reaches_the_requester() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    d.be("ro-1", &[Role::RightsOfficer], None);
+    let reason = json!({"reasons": "Ne souhaite plus être suivie."});
+    let _: RightView = d.client.post_json(&format!("/v1/files/{file}/rights/object"), &reason).await.unwrap();
+    d.be("dd-1", &[Role::DirectorDelegate], None);
+    let _: Value =
+        d.client.post_json(&format!("/v1/files/{file}/rights/decide"), &json!({"decision": "upheld"})).await.unwrap();
+
+    // The person's next worklist entry is marked; the others are not; no NIR goes on.
+    d.be("sw-1", &[Role::SocialWorker], Some(OFFICE));
+    let raw: Value = d.client.get_json("/v1/worklist").await.unwrap();
+    let marks: Vec<(u64, bool)> = raw["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["opposed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(marks, [(1, true), (2, false), (3, false)]);
+    let text = raw.to_string();
+    for (_, _, nir) in persons() {
+        assert!(!text.contains(&nir[..13]), "a NIR in the social service's worklist");
+    }
+    assert!(raw["entries"].as_array().unwrap().iter().all(|e| e.get("nir").is_none()));
+    let bytes = store_bytes(&d.data_dir);
+    assert!(persons().iter().all(|(_, _, nir)| !contains(&bytes, &nir[..13])), "no NIR stored by the read");
+
+    // An outcome for that line, whatever it is, is refused here: the requester is not called.
+    let calls = d.seen.lock().unwrap().len();
+    for outcome in ["accepted", "declined", "no_reply"] {
+        let body = json!({"case": CASE, "line": 1, "outcome": outcome, "date": "2026-12-01"});
+        let e = d.client.post_json::<_, OutcomeView>("/v1/worklist/outcome", &body).await.unwrap_err();
+        assert_eq!(status(&e), 400, "{outcome}");
+        assert!(e.to_string().contains("objection under art. 38 was upheld"), "{e}");
+    }
+    assert_eq!(d.seen.lock().unwrap().len(), calls, "the requester recorded no call for the opposed line");
+    // Another person's line still goes to the requester; the mark survives a restart (stored).
+    assert_eq!(d.outcome(2, "declined").await.outcome, Outcome::Declined);
+    assert_eq!(d.seen.lock().unwrap().len(), calls + 1);
+    assert!(d.service.store().opposed_line(CASE, 1).unwrap());
+    assert!(!d.service.store().opposed_line(CASE, 2).unwrap());
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, SystemTime};
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_local_api::{ApiServer, Client, ClientError, KeptAccesses, RegistryHandle};
 use passerelle_protocol::nir;
-use passerelle_protocol::rules::ManualClock;
+use passerelle_protocol::rules::{Clock, ManualClock};
 use passerelle_social_service::api::routes;
 use passerelle_social_service::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer};
 use passerelle_social_service::service::opposition::{DecideRequest, Held, OPPOSED};
 use passerelle_social_service::service::retention_flagged::{Fate, FlagReason, FlaggedList, FLAGGED_FORMAT};
 use passerelle_social_service::service::views::{ActionRequest, CloseRequest, ContactRequest};
-use passerelle_social_service::store::{Decision, FileState};
+use passerelle_social_service::store::{Decision, FileState, RightKind};
 use passerelle_social_service::{RetentionReport, SocialService, SocialServiceError, SocialServiceSettings};
 use tempfile::TempDir;
 
@@ -493,4 +493,114 @@ async fn the_office_sees_its_flagged_and_due_files_and_only_an_operator_or_the_d
     assert!(s.service.archive().contains(&archived).unwrap());
     s.assert_gone(&refusing);
     s.assert_live(&objecting);
+}
+
+#[test]
+fn a_clock_started_on_the_31st_runs_out_on_the_last_day_of_the_18th_month() {
+    let s = Setup::new();
+    let p = person(11, "Finmoisa");
+    let id = s.open(&p);
+    // 2026-08-31, 12:00 UTC: the action ends on the 31st; 18 months later is 2028-02-29.
+    s.advance(days(228));
+    s.follow_and_close(&id);
+    let ended = s.service.store().actions(&id).unwrap()[0].end.unwrap();
+    assert_eq!((ended.year, ended.month, ended.day), (2026, 8, 31));
+    s.advance(days(546)); // 2028-02-28
+    assert_eq!(s.service.retention_pass().unwrap().archived, 0, "one day before the 18 months ran out");
+    s.advance(days(1)); // 2028-02-29: the 18 months ran out, not a day more
+    assert_eq!(s.service.retention_pass().unwrap().archived, 1, "kept past its 18 months");
+    s.assert_not_live(&p);
+}
+
+/// A file due today, admitted to the archive by a pass that stopped before it erased the live
+/// copy (a crash): both stores hold it.
+fn admitted_not_erased(s: &Setup, id: &str) {
+    let row = s.service.store().file(id).unwrap().unwrap();
+    let file = passerelle_social_archive::ArchivedFile {
+        id: row.id.clone(),
+        office: row.office.clone(),
+        opened_at: row.opened_at,
+        retention_start: passerelle_protocol::value::parse_date("2026-01-15").unwrap(),
+        file: row.file.clone(),
+        actions: Vec::new(),
+        person: s.service.store().person_of(id).unwrap().unwrap(),
+    };
+    let now = s.clock.now();
+    assert!(s.service.archive().admit(&file, now, now + days(3 * 365)).unwrap());
+}
+
+#[test]
+fn a_refusal_between_the_admission_and_the_erasure_leaves_nothing_in_the_archive() {
+    let s = Setup::new();
+    let p = person(12, "Entredeuxa");
+    let id = s.open(&p);
+    s.follow_and_close(&id);
+    s.advance(days(18 * 31));
+    admitted_not_erased(&s, &id);
+    // The person refuses the archive: the file is still live, the refusal recorded on it.
+    s.service.rights_refuse_archive(OFFICER, &id).unwrap();
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.archived, report.erased), (0, 1), "{report:?}");
+    assert!(!s.service.archive().contains(&id).unwrap(), "archived although the person refused");
+    s.assert_gone(&p);
+}
+
+#[test]
+fn an_objection_upheld_on_a_live_file_also_erases_a_copy_the_archive_holds() {
+    let s = Setup::new();
+    let p = person(13, "Doublona");
+    let id = s.open(&p);
+    s.follow_and_close(&id);
+    s.advance(days(18 * 31));
+    admitted_not_erased(&s, &id);
+    s.service.rights_object(OFFICER, &id, "Raisons légitimes.").unwrap();
+    let view = s.decide(&id, Decision::Upheld, None).unwrap();
+    assert_eq!(view.held, Held::Live);
+    assert!(!s.service.archive().contains(&id).unwrap(), "the archive's copy outlived the objection");
+    s.assert_gone(&p);
+}
+
+#[test]
+fn rights_records_of_a_file_neither_live_nor_archived_are_erased_by_the_pass() {
+    let s = Setup::new();
+    // What a crash leaves between the archive's erasure and the live store's: the records of a
+    // file that is nowhere (an objection's reasons are free text about the person).
+    s.service
+        .store()
+        .record_right(
+            "0190a3b4-0000-7000-8000-00000000dead",
+            RightKind::Object,
+            s.clock.now(),
+            OFFICER,
+            Some("Motifs."),
+        )
+        .unwrap();
+    let p = person(14, "Restanta");
+    let id = s.open(&p);
+    s.service.rights_refuse_archive(OFFICER, &id).unwrap();
+    s.service.retention_pass().unwrap();
+    assert!(s.service.store().rights("0190a3b4-0000-7000-8000-00000000dead").unwrap().is_empty());
+    assert_eq!(s.service.store().rights(&id).unwrap().len(), 1, "a live file's records stay");
+}
+
+#[test]
+fn a_shortened_live_period_holds_for_an_idle_action_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), dir.path(), "cpam-13");
+    settings.retention.live_months = 6;
+    let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_478_400));
+    let service = SocialService::build(settings, Arc::new(clock.clone())).unwrap();
+    let s = Setup { _dir: dir, clock, service };
+    let p = person(15, "Courtea");
+    let id = s.open(&p);
+    s.service.start_action(WORKER, &id, &ActionRequest { purpose: None, start: None }).unwrap();
+    // 2026-07-14: not yet 6 months since its last activity (2026-01-15).
+    s.advance(days(180));
+    assert_eq!(s.service.retention_pass().unwrap().archived, 0);
+    // 2026-07-15: 6 months since its last activity, the idle action far from its idle_close_days
+    // (365): the clock started at that last activity, so the file goes now, not 6 months later.
+    s.advance(days(1));
+    let report = s.service.retention_pass().unwrap();
+    assert_eq!((report.idle_closed, report.archived), (1, 1), "{report:?}");
+    s.assert_not_live(&p);
 }

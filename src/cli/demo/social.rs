@@ -165,9 +165,10 @@ fn walk(r: &Requester, service: &SocialService, seed: u64, bar: &ProgressBar) ->
             entries: page.entries,
             next: page.next.map(|c| c.to_string()),
         };
-        let page: wire_types::Worklist = wire(&served)?;
+        let mut page: wire_types::Worklist = wire(&served)?;
+        service.recognise_opposed(&mut page).context("the social service cannot recognise the opposed persons")?;
         service.worklist_read(WORKER, &page).context("the social service cannot record its worklist read")?;
-        for entry in &page.entries {
+        for entry in page.entries.iter().filter(|e| !e.opposed) {
             let outcome = answer(seed, s.offers);
             let new = NewOutcome { case: entry.case, line: entry.line, outcome, date: today };
             // The requester's `POST /v1/worklist/outcome`, as its handler does it.

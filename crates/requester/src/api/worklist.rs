@@ -17,6 +17,12 @@
 //! ([`passerelle_access_log::relayed_actor`]) — an agent's reads per person (DESIGN §7.1). A
 //! page's entries are written in one transaction before the answer: if they cannot be, the
 //! call is a 500 and gives nothing.
+//!
+//! Each entry carries the person's NIR too (`nir`, added to format 1): only the social-service
+//! daemon reads this route, and it needs the NIR to recognise a person whose objection under
+//! art. 38 was upheld (its keyed hash under its own `file-person.key`) — it drops the NIR at
+//! once and never passes it to the social worker. The read entries are the same with or
+//! without it: the page is a read about each person it lists either way.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -58,7 +64,7 @@ pub struct WorklistAnswer {
 }
 
 /// A person of a contact list, as the social worker calls them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorklistEntry {
     pub case: Uuid,
     /// The person's selection line: with `case`, how an outcome names them.
@@ -76,6 +82,20 @@ pub struct WorklistEntry {
     pub postal_address: Option<String>,
     /// The offer's outcome recorded last, if any.
     pub outcome: Option<OfferOutcome>,
+    /// The person's NIR, for the social-service daemon alone: it recognises by it a person
+    /// whose objection was upheld, then drops it (see the module doc). Never in a `Debug`.
+    pub nir: String,
+}
+
+impl std::fmt::Debug for WorklistEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorklistEntry")
+            .field("case", &self.case)
+            .field("line", &self.line)
+            .field("rank", &self.rank)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An offer's outcome as recorded.

@@ -119,6 +119,7 @@ impl Requester {
                 email: names.email,
                 postal_address: names.postal_address,
                 outcome: row.outcome.as_ref().map(offer_outcome),
+                nir: row.nir.as_str().to_owned(),
             });
         }
         let next = if last < persons {

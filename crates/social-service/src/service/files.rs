@@ -63,12 +63,35 @@ fn decree_person(person: &AcceptedPerson) -> Result<(DecreeIdentity, CategoryVal
 
 impl SocialService {
     /// A page of the worklist (the requester office's contact lists), read at the requester for
-    /// `agent`; nothing stored here. Recorded as a read of each case listed.
+    /// `agent`, each opposed person marked ([`Self::recognise_opposed`]); nothing else stored
+    /// here. Recorded as a read of each case listed.
     pub async fn worklist(&self, agent: &str, query: &WorklistQuery) -> Result<Worklist> {
-        let page = self.requester().worklist(agent, query).await?;
+        let mut page = self.requester().worklist(agent, query).await?;
         self.of_requester_office(&page.office, "worklist page")?;
+        self.recognise_opposed(&mut page)?;
         self.worklist_read(agent, &page)?;
         Ok(page)
+    }
+
+    /// Takes each entry's NIR out of a page the requester gave, marks `opposed` the persons
+    /// whose objection under art. 38 was upheld (their keyed hash in `opposed_persons`) and
+    /// keeps those lines' `(case, line)` so that an outcome for them is refused before the
+    /// requester is called ([`Self::outcome`]). The NIRs are dropped here: the page given on
+    /// holds none, and none is stored or logged. An entry without a NIR (an older requester)
+    /// is not recognised. [`Self::worklist`] calls it, and a caller holding the requester in
+    /// process (the demo) before [`Self::worklist_read`].
+    pub fn recognise_opposed(&self, page: &mut Worklist) -> Result<()> {
+        let mut opposed = Vec::new();
+        for entry in &mut page.entries {
+            let Some(text) = entry.nir.take() else { continue };
+            let nir = Nir::parse(&text).map_err(|_| refused("the requester's worklist page holds an invalid NIR"))?;
+            if self.store().is_opposed(&self.file_person(&nir))? {
+                entry.opposed = true;
+                opposed.push((entry.case.to_string(), entry.line));
+            }
+        }
+        self.store().mark_opposed_lines(&opposed, self.now())?;
+        Ok(())
     }
 
     /// Refuses an answer of the requester daemon for another office than `[requester] office`:
@@ -97,7 +120,12 @@ impl SocialService {
     /// Records an offer's outcome at the requester for `agent`, then [`Self::apply_outcome`]:
     /// for `accepted`, opens the person's file (or finds the one they have). A declined or
     /// unanswered offer writes nothing to this store.
+    /// A line a worklist page showed as an opposed person's is refused here, before the
+    /// requester is called: nothing is recorded there.
     pub async fn outcome(&self, agent: &str, request: &OutcomeRequest) -> Result<OutcomeView> {
+        if self.store().opposed_line(&request.case.to_string(), request.line)? {
+            return Err(refused(super::opposition::OPPOSED));
+        }
         let date = self.date_or_today(request.date.as_deref(), "outcome's date")?;
         let request = OutcomeRequest { date: Some(Self::date_text(&date)), ..request.clone() };
         let answer = self.requester().outcome(agent, &request).await?;

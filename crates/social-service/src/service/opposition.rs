@@ -114,6 +114,12 @@ impl SocialService {
             Decision::Upheld => {
                 match row {
                     Some(row) => {
+                        // A copy a retention pass admitted before it stopped (a crash): out of the
+                        // archive first, while the live file still holds the pending objection.
+                        if self.archive().contains(&row.id).map_err(SocialServiceError::Archive)? {
+                            self.record(&[self.entry(agent, AccessKind::Delete, &row.id, None)])?;
+                            self.archive().erase(&row.id).map_err(SocialServiceError::Archive)?;
+                        }
                         let today = Self::date_text(&self.today());
                         self.record(&[self.entry(agent, AccessKind::Update, &row.id, Some(&row.file))])?;
                         self.store().close_file(&row.id, &today, now)?;

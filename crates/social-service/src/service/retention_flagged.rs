@@ -18,7 +18,7 @@ use passerelle_access_log::AccessKind;
 use passerelle_protocol::value::format_date;
 use serde::{Deserialize, Serialize};
 
-use super::retention::{days, v1_date, BATCH};
+use super::retention::{days, live_cutoff, v1_date, BATCH};
 use super::{Result, SocialService};
 use crate::store::{Candidate, Cursor, FileRow};
 
@@ -97,7 +97,7 @@ impl SocialService {
         let settings = self.settings().retention;
         let today = self.legal_date(now);
         let horizon = today.checked_add_days(Days::new(u64::from(DUE_WITHIN_DAYS))).unwrap_or(today);
-        let cutoff = horizon.checked_sub_months(Months::new(settings.live_months)).unwrap_or(NaiveDate::MIN);
+        let cutoff = live_cutoff(horizon, settings.live_months);
         let (mut flagged, mut due, mut listed) = (Vec::new(), Vec::new(), Vec::<FileRow>::new());
 
         let flag_before = now - days(settings.idle_flag_days);
@@ -108,11 +108,16 @@ impl SocialService {
                     return Ok(());
                 };
                 let last = passerelle_sqlite::time::from_ms(*at);
+                let since = self.legal_date(last);
+                // Closed once idle `idle_close_days`, or once the live period counted from the
+                // last activity ran out, whichever comes first (as the pass does).
+                let closes_on =
+                    self.legal_date(last + days(settings.idle_close_days)).min(leaves_on(since, settings.live_months));
                 flagged.push(FlaggedFile {
                     file: row.id.clone(),
                     reason: FlagReason::IdleAction,
-                    since: day(self.legal_date(last)),
-                    closes_on: Some(day(self.legal_date(last + days(settings.idle_close_days)))),
+                    since: day(since),
+                    closes_on: Some(day(closes_on)),
                 });
                 listed.push(row);
                 Ok(())
@@ -195,15 +200,10 @@ fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// The first day a file whose clock started on `start` is due: the first `d` with
-/// `d - live_months >= start`, as the pass counts (the 31st counts as a shorter month's last day).
+/// The first day a file whose clock started on `start` is due: `start` + `live_months`, the
+/// 31st counting as a shorter month's last day ([`live_cutoff`], as the pass counts).
 pub(crate) fn leaves_on(start: NaiveDate, live_months: u32) -> NaiveDate {
-    let months = Months::new(live_months);
-    let mut d = start.checked_add_months(months).unwrap_or(NaiveDate::MAX);
-    while d < NaiveDate::MAX && d.checked_sub_months(months).is_some_and(|c| c < start) {
-        d = d.succ_opt().unwrap_or(NaiveDate::MAX);
-    }
-    d
+    start.checked_add_months(Months::new(live_months)).unwrap_or(NaiveDate::MAX)
 }
 
 #[cfg(test)]
@@ -214,12 +214,13 @@ mod tests {
     fn a_file_leaves_on_the_first_day_the_pass_finds_it_due() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(leaves_on(d("2026-01-15"), 18), d("2027-07-15"));
-        // 2025-08-31 + 18 months is clamped to 2027-02-28; on that day the cutoff is 2025-08-28.
-        assert_eq!(leaves_on(d("2025-08-31"), 18), d("2027-03-01"));
-        for start in ["2025-08-31", "2024-02-29", "2026-01-15"] {
-            let left = leaves_on(d(start), 18);
-            assert!(left.checked_sub_months(Months::new(18)).unwrap() >= d(start));
-            assert!(left.pred_opt().unwrap().checked_sub_months(Months::new(18)).unwrap() < d(start));
+        assert_eq!(leaves_on(d("2025-08-31"), 18), d("2027-02-28"), "the 18th month's last day");
+        let mut start = d("2025-01-01");
+        while start < d("2026-12-31") {
+            let left = leaves_on(start, 18);
+            assert!(live_cutoff(left, 18) >= start, "due on {left}");
+            assert!(live_cutoff(left.pred_opt().unwrap(), 18) < start, "not due the day before {left}");
+            start = start.succ_opt().unwrap();
         }
     }
 }

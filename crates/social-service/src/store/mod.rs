@@ -6,6 +6,7 @@
 //! costs the same whatever the store's size, and memory holds one page.
 
 mod activity;
+mod opposed;
 mod retention;
 mod rights;
 mod schema;

@@ -210,9 +210,47 @@ impl Store {
         opposed: Option<SystemTime>,
         before_commit: impl FnOnce(&[String]) -> Result<(), E>,
     ) -> Result<Vec<String>, E> {
+        self.erase_unless(ids, opposed, |_, _| Ok(false), before_commit)
+    }
+
+    /// The retention pass's erasure ([`Store::erase_files`], no opposition): a file that has
+    /// an objection pending, or, among `admitted` (just copied to the archive), a refusal of
+    /// the archive, **when the transaction holds the write lock** is left — the right was
+    /// recorded while the pass ran, after it chose the file's fate. The ids erased.
+    pub fn erase_retired<E: From<StoreError> + From<passerelle_sqlite::Error>>(
+        &self,
+        ids: &[String],
+        admitted: &std::collections::HashSet<String>,
+        before_commit: impl FnOnce(&[String]) -> Result<(), E>,
+    ) -> Result<Vec<String>, E> {
+        self.erase_unless(
+            ids,
+            None,
+            |tx, id| {
+                let kinds = if admitted.contains(id) {
+                    "(kind = 'object' AND decision = 'pending') OR kind = 'refuse_archive'"
+                } else {
+                    "kind = 'object' AND decision = 'pending'"
+                };
+                tx.exists(&format!("SELECT 1 FROM rights_records WHERE file = ?1 AND ({kinds})"), params![id])
+            },
+            before_commit,
+        )
+    }
+
+    fn erase_unless<E: From<StoreError> + From<passerelle_sqlite::Error>>(
+        &self,
+        ids: &[String],
+        opposed: Option<SystemTime>,
+        keep: impl Fn(&Tx<'_>, &str) -> Result<bool, passerelle_sqlite::Error>,
+        before_commit: impl FnOnce(&[String]) -> Result<(), E>,
+    ) -> Result<Vec<String>, E> {
         self.db.write(|tx| {
             let mut erased = Vec::new();
             for id in ids {
+                if keep(tx, id)? {
+                    continue;
+                }
                 let person: Option<Vec<u8>> = tx
                     .query_optional("SELECT person FROM files WHERE id = ?1", params![id], |r| r.get(0))
                     .map_err(StoreError::from)?;
@@ -234,6 +272,20 @@ impl Store {
     /// file leaving the archive); `true` if there were some.
     pub fn erase_rights(&self, file: &str) -> Result<bool, StoreError> {
         self.db.write(|tx| Ok(tx.execute("DELETE FROM rights_records WHERE file = ?1", params![file])? > 0))
+    }
+
+    /// The files, after `after` by id, that rights records are kept for but the live store does
+    /// not hold (archived, or erased from the archive by a pass or a decision that stopped
+    /// before it erased the records); at most `limit`.
+    pub fn rights_without_live_file(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.db.read(|tx| {
+            Ok(tx.query_all(
+                "SELECT DISTINCT r.file FROM rights_records r WHERE r.file > ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.id = r.file) ORDER BY r.file LIMIT ?2",
+                params![after, limit as i64],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     /// Leaves no erased byte readable in the store's files ([`passerelle_sqlite::Database::rebuild`]).
@@ -476,5 +528,26 @@ mod tests {
         assert!(kept.is_err());
         assert!(store.file(&b).unwrap().is_some());
         assert!(store.erase_rights("archived-1").unwrap());
+    }
+
+    #[test]
+    fn the_pass_s_erasure_leaves_a_file_whose_right_was_recorded_after_its_fate_was_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ids: Vec<String> = (1..=4).map(|n| insert(&store, n, t0)).collect();
+        // Rights recorded while the pass ran: an objection on a file it archived (0) and on one it
+        // erases (1), a refusal on a file it archived (2); a refusal on a file it erases (3) is
+        // what made it erase that one.
+        store.record_right(&ids[0], RightKind::Object, t0, "ro-1", Some("raisons")).unwrap();
+        store.record_right(&ids[1], RightKind::Object, t0, "ro-1", Some("raisons")).unwrap();
+        store.record_right(&ids[2], RightKind::RefuseArchive, t0, "ro-1", None).unwrap();
+        store.record_right(&ids[3], RightKind::RefuseArchive, t0, "ro-1", None).unwrap();
+        let admitted: std::collections::HashSet<String> = [ids[0].clone(), ids[2].clone()].into();
+        let erased = store.erase_retired::<StoreError>(&ids, &admitted, |_| Ok(())).unwrap();
+        assert_eq!(erased, vec![ids[3].clone()]);
+        for id in &ids[..3] {
+            assert!(store.file(id).unwrap().is_some(), "{id} kept");
+        }
     }
 }

@@ -12,6 +12,7 @@ use passerelle_sqlite::Migration;
 pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("files, history, actions, offers, rights", SCHEMA_V1),
     Migration::sql("retention: decisions, opposed persons, due-file indexes", SCHEMA_V2),
+    Migration::sql("opposed worklist lines", SCHEMA_V3),
 ];
 
 const SCHEMA_V1: &str = "
@@ -141,4 +142,18 @@ CREATE TABLE retention_pass (
     flagged_idle       INTEGER NOT NULL,
     waiting_objection  INTEGER NOT NULL
 );
+";
+
+/// Migration 3 (issue 24, no new offer after an upheld objection): `opposed_lines`, the
+/// requester's `(case, line)` of each worklist line the social service showed as an opposed
+/// person's — no NIR, no hash — so that an outcome for it is refused before the requester is
+/// called; dropped by the retention pass once the case cannot exist any more (24 months).
+const SCHEMA_V3: &str = "
+CREATE TABLE opposed_lines (
+    case_id  TEXT NOT NULL,                      -- the requester's case (UUID)
+    line     INTEGER NOT NULL,                   -- the person's selection line in it
+    at       INTEGER NOT NULL,                   -- when first shown opposed
+    PRIMARY KEY (case_id, line)
+) WITHOUT ROWID;
+CREATE INDEX opposed_lines_by_at ON opposed_lines (at);
 ";
