@@ -54,6 +54,12 @@ const SOCIAL_SERVICE_ARCHIVE_FILES: &str = passerelle_social_service::service::a
 /// `social-service archive show --json`: one object, an archived file read for a purpose.
 #[cfg(test)]
 const SOCIAL_SERVICE_ARCHIVE_FILE: &str = passerelle_social_service::service::archive_views::ARCHIVE_FILE_FORMAT;
+/// `social-service retention run --json`: one object, the pass's report.
+#[cfg(test)]
+const SOCIAL_SERVICE_RETENTION: &str = passerelle_social_service::service::retention::RETENTION_FORMAT;
+/// `social-service retention flagged --json`: one object, the office's flagged and due files.
+#[cfg(test)]
+const SOCIAL_SERVICE_RETENTION_FLAGGED: &str = passerelle_social_service::service::retention_flagged::FLAGGED_FORMAT;
 /// `demo --json`: one object, the summary.
 pub const DEMO: &str = "passerelle.demo/1";
 /// `bench --json`: one object, the last line on stdout (keys: `bench/json_keys.txt`).
@@ -86,6 +92,8 @@ const ALL: &[&str] = &[
     SOCIAL_SERVICE_ARCHIVE_GRANTS,
     SOCIAL_SERVICE_ARCHIVE_FILES,
     SOCIAL_SERVICE_ARCHIVE_FILE,
+    SOCIAL_SERVICE_RETENTION,
+    SOCIAL_SERVICE_RETENTION_FLAGGED,
     DEMO,
     BENCH,
     REPORT,

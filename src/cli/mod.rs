@@ -44,6 +44,7 @@ pub mod social_service;
 pub mod social_service_archive;
 mod social_service_archive_out;
 mod social_service_out;
+mod social_service_retention;
 mod social_service_stats;
 pub mod stats;
 pub mod synth;

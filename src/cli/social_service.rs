@@ -51,6 +51,9 @@ The director's delegate decides an objection (live or archived file):
 The archive (`social-service archive --help`: grants, purposes):
   passerelle social-service archive grant --reader ar-7        # director-delegate or medical-officer
   passerelle social-service archive show FILE --purpose litigation   # archive-reader, under a grant
+Retention (`retention --help`: the 18 months, what is flagged and why, what the pass does):
+  passerelle social-service retention flagged          # a social worker: idle, objections, due soon
+  passerelle social-service retention run              # an operator or the director's delegate
 A statistics agent (`stats --help` says what is suppressed and how to merge bodies' exports):
   passerelle social-service stats --from 2026-01 --to 2026-06 --export body.json
   passerelle social-service stats merge body-1.json body-2.json
@@ -91,6 +94,10 @@ pub enum Command {
     /// (archive-reader).
     #[command(subcommand, after_long_help = super::social_service_archive::HELP)]
     Archive(super::social_service_archive::ArchiveCommand),
+    /// The 18 months: run the retention pass now (operator, director-delegate); the office's
+    /// flagged files and those leaving the live store soon (social-worker).
+    #[command(subcommand, after_long_help = super::social_service_retention::HELP)]
+    Retention(super::social_service_retention::RetentionCommand),
     /// Steering statistics (statistics-agent): counts by month, office and body, suppressed;
     /// `stats merge` for national figures.
     Stats(super::social_service_stats::StatsArgs),
@@ -499,6 +506,7 @@ pub fn run(command: Command) -> CliResult {
         }
         Command::Rights(r) => rights(r),
         Command::Archive(a) => super::social_service_archive::run(a),
+        Command::Retention(r) => super::social_service_retention::run(r),
         Command::Stats(a) => super::social_service_stats::run(a),
     }
 }

@@ -38,6 +38,7 @@ mod settings_errors;
 mod social_service;
 mod social_service_archive_cli;
 mod social_service_cli;
+mod social_service_retention_cli;
 mod startup;
 mod statistics_agent;
 mod storage_faults;

@@ -92,6 +92,22 @@ impl Archive {
     /// Erases every file whose `delete_at` is at or before `now` (3 years after it entered, or
     /// less if the settings say so); their ids. Unreadable on disk once this returns.
     pub fn erase_due(&self, now: SystemTime) -> Result<Vec<String>> {
+        self.erase_due_recorded(now, |_| Ok::<(), crate::ArchiveError>(()))
+    }
+
+    /// [`Archive::erase_due`], calling `before_commit` with the ids it erases, inside the
+    /// transaction, before it commits (the erasure's access-log entries: an error aborts the
+    /// erasure). A crash between the entries and the commit leaves an entry for an erasure not
+    /// done — replayed by the next pass — never an erasure without its entry. Not called when
+    /// nothing is due.
+    pub fn erase_due_recorded<E>(
+        &self,
+        now: SystemTime,
+        before_commit: impl FnOnce(&[String]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Vec<String>, E>
+    where
+        E: From<crate::ArchiveError> + From<passerelle_sqlite::Error>,
+    {
         let ids = self.db.write(|tx| {
             let ids = tx.query_all("SELECT id FROM archived WHERE delete_at <= ?1 ORDER BY id", [to_ms(now)], |r| {
                 r.get::<_, String>(0)
@@ -99,7 +115,10 @@ impl Archive {
             for id in &ids {
                 delete(tx, id)?;
             }
-            Ok::<_, crate::ArchiveError>(ids)
+            if !ids.is_empty() {
+                before_commit(&ids)?;
+            }
+            Ok::<_, E>(ids)
         })?;
         if !ids.is_empty() {
             self.scrub()?;

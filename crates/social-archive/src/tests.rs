@@ -248,7 +248,21 @@ fn an_erased_file_leaves_no_byte_of_the_person_in_the_archive_s_folder() {
     assert!(holds(&bytes, "Echeancia") && holds(&bytes, "Gardenia"));
 
     assert!(archive.erase_due(t0() + 799 * DAY).unwrap().is_empty(), "not yet due");
-    assert_eq!(archive.erase_due(t0() + 800 * DAY).unwrap(), std::slice::from_ref(&due.id));
+    // The entries are written before the commit: when they cannot be, nothing is erased.
+    let refused = archive.erase_due_recorded(t0() + 800 * DAY, |_| {
+        Err(crate::ArchiveError::Corrupt("the access log is unwritable".into()))
+    });
+    assert!(refused.is_err());
+    assert!(archive.contains(&due.id).unwrap(), "no erasure without its entry");
+    let recorded = std::cell::RefCell::new(Vec::new());
+    let erased = archive
+        .erase_due_recorded(t0() + 800 * DAY, |ids| {
+            recorded.borrow_mut().extend_from_slice(ids);
+            Ok::<_, crate::ArchiveError>(())
+        })
+        .unwrap();
+    assert_eq!(erased, std::slice::from_ref(&due.id));
+    assert_eq!(recorded.into_inner(), erased, "called with the ids it erased");
     let bytes = folder_bytes(&archive);
     assert!(!holds(&bytes, "184057512345622") && !holds(&bytes, "Echeancia"), "the due file is unreadable on disk");
     assert!(holds(&bytes, "284057512345633") && holds(&bytes, "Gardenia"), "the kept file is still there");

@@ -4,17 +4,22 @@
 //! scan of every file of `data_dir` and `archive_dir` (the `-wal` included) looks for the
 //! file's NIR and family name where they must not be. Synthetic persons only.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use passerelle_agents::{Agent, Registry, Role};
+use passerelle_local_api::{ApiServer, Client, ClientError, KeptAccesses, RegistryHandle};
 use passerelle_protocol::nir;
 use passerelle_protocol::rules::{Clock, ManualClock};
+use passerelle_social_service::api::routes;
 use passerelle_social_service::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer};
 use passerelle_social_service::service::opposition::{DecideRequest, Held, OPPOSED};
+use passerelle_social_service::service::retention_flagged::{Fate, FlagReason, FlaggedList, FLAGGED_FORMAT};
 use passerelle_social_service::service::views::{ActionRequest, CloseRequest, ContactRequest};
 use passerelle_social_service::store::{Decision, FileState, RightKind};
-use passerelle_social_service::{SocialService, SocialServiceError, SocialServiceSettings};
+use passerelle_social_service::{RetentionReport, SocialService, SocialServiceError, SocialServiceSettings};
 use tempfile::TempDir;
 
 const WORKER: &str = "sw-1";
@@ -130,6 +135,25 @@ impl Setup {
         assert!(found.iter().all(|(d, _)| d == "archive"), "{found:?}");
     }
 
+    /// Every entry of the access log: (agent, kind, object).
+    fn log(&self) -> Vec<(String, String, String)> {
+        let log = self.service.accesses().log();
+        log.years()
+            .unwrap()
+            .into_iter()
+            .flat_map(|y| log.entries(y, 0, 1000).unwrap())
+            .map(|e| (e.agent, e.kind.to_string(), e.object))
+            .collect()
+    }
+
+    /// The `delete` entries of the daemon about the file.
+    fn deletes(&self, id: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|(agent, kind, object)| agent == "daemon:social-service" && kind == "delete" && object == id)
+            .count()
+    }
+
     fn decide(
         &self,
         id: &str,
@@ -192,9 +216,11 @@ fn a_file_lives_18_months_then_3_years_in_the_archive_then_is_gone() {
     assert_eq!(s.service.retention_pass().unwrap().archive_erased, 0);
     assert!(s.service.archive().contains(&id).unwrap());
     s.advance(days(367));
+    assert_eq!(s.deletes(&id), 1, "the live store's erasure, recorded");
     let report = s.service.retention_pass().unwrap();
     assert_eq!(report.archive_erased, 1, "{report:?}");
     assert!(!s.service.archive().contains(&id).unwrap());
+    assert_eq!(s.deletes(&id), 2, "the archive's erasure has its own entry");
     s.assert_gone(&p);
 }
 
@@ -360,6 +386,113 @@ fn a_file_without_action_starts_its_clock_at_its_last_activity() {
     assert_eq!(s.service.retention_pass().unwrap().archived, 1);
     assert!(s.service.store().file(&id).unwrap().is_none());
     s.assert_not_live(&p);
+}
+
+/// The registry of this process's account as one agent with `roles` (a social worker of ss-13).
+fn registry(id: &str, roles: &[Role]) -> Registry {
+    let office = roles.contains(&Role::SocialWorker).then(|| "ss-13".to_owned());
+    Registry::from_agents([Agent {
+        account: passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name"),
+        id: id.into(),
+        name: "Agent Test".into(),
+        roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+        office,
+    }])
+}
+
+fn status(e: &ClientError) -> u16 {
+    match e {
+        ClientError::Refused { status, .. } => *status,
+        other => panic!("not a refusal: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_office_sees_its_flagged_and_due_files_and_only_an_operator_or_the_director_runs_the_pass() {
+    let s = Setup::new();
+    let (objecting, soon, refusing, idle) =
+        (person(11, "Objectissa"), person(12, "Prochaina"), person(13, "Refusilla"), person(14, "Dormanta"));
+    // 2026-01-15: a file closed, its person objects (pending).
+    let objected = s.open(&objecting);
+    s.follow_and_close(&objected);
+    s.service.rights_object(OFFICER, &objected, "Raisons en cours d'examen.").unwrap();
+    // 2026-02-04: two files closed, one person refused the archive.
+    s.advance(days(20));
+    let archived = s.open(&soon);
+    s.follow_and_close(&archived);
+    let erased = s.open(&refusing);
+    s.follow_and_close(&erased);
+    s.service.rights_refuse_archive(OFFICER, &erased).unwrap();
+    // 2027-04-16: an action started, then nothing for 95 days.
+    s.advance(days(436));
+    let idle_id = s.open(&idle);
+    s.service.start_action(WORKER, &idle_id, &ActionRequest { purpose: None, start: None }).unwrap();
+    s.advance(days(95)); // 2027-07-20
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("social-service.sock");
+    let handle = RegistryHandle::fixed(registry("stat-1", &[Role::StatisticsAgent]));
+    let _server =
+        ApiServer::start(&socket, routes(s.service.clone()), handle.clone(), Arc::new(KeptAccesses::default()))
+            .unwrap();
+    let client = Client::new(&socket);
+    let flagged = || client.get_json::<FlaggedList>("/v1/retention/flagged");
+    let empty = serde_json::json!({});
+    let run = || client.post_json::<_, RetentionReport>("/v1/retention/run", &empty);
+
+    for (id, role) in [("stat-1", Role::StatisticsAgent), ("ro-1", Role::RightsOfficer)] {
+        handle.replace(registry(id, &[role]));
+        assert_eq!(status(&flagged().await.unwrap_err()), 403, "{role:?} reads no flagged list");
+        assert_eq!(status(&run().await.unwrap_err()), 403, "{role:?} runs no pass");
+    }
+    handle.replace(registry("op-1", &[Role::Operator]));
+    assert_eq!(status(&flagged().await.unwrap_err()), 403, "an operator reads no file");
+    handle.replace(registry(WORKER, &[Role::SocialWorker]));
+    assert_eq!(status(&run().await.unwrap_err()), 403, "a worker does not run the pass");
+    assert!(s.log().iter().all(|(agent, kind, _)| !(agent == "agent:sw-1" && kind == "read")), "nothing read yet");
+
+    let list = flagged().await.unwrap();
+    assert_eq!(list.format, FLAGGED_FORMAT);
+    assert_eq!((list.today.as_str(), list.live_months, list.within_days), ("2027-07-20", 18, 30));
+    let flags: Vec<_> = list.flagged.iter().map(|f| (f.file.as_str(), f.reason, f.since.as_str())).collect();
+    assert_eq!(
+        flags,
+        [
+            (idle_id.as_str(), FlagReason::IdleAction, "2027-04-16"),
+            (objected.as_str(), FlagReason::ObjectionPending, "2027-07-15")
+        ]
+    );
+    assert_eq!(list.flagged[0].closes_on.as_deref(), Some("2028-04-15"), "closed by the pass after 365 idle days");
+    let due: Vec<_> = list.due.iter().map(|d| (d.file.as_str(), d.leaves_on.as_str(), d.fate)).collect();
+    let mut expected =
+        vec![(archived.as_str(), "2027-08-04", Fate::Archive), (erased.as_str(), "2027-08-04", Fate::Erase)];
+    expected.sort_by_key(|e| e.0);
+    assert_eq!(due, expected);
+    // Each file listed is a read of the worker, recorded before the answer.
+    let mut read: Vec<String> =
+        s.log().into_iter().filter(|(a, k, _)| a == "agent:sw-1" && k == "read").map(|(_, _, o)| o).collect();
+    read.sort();
+    let mut listed = vec![idle_id.clone(), objected.clone(), archived.clone(), erased.clone()];
+    listed.sort();
+    assert_eq!(read, listed);
+
+    // The operator runs the pass: nothing is due yet but the objection's file, which waits.
+    handle.replace(registry("op-1", &[Role::Operator]));
+    let report = run().await.unwrap();
+    assert_eq!(report.format, "passerelle.social-service-retention/1");
+    assert_eq!((report.archived, report.erased), (0, 0), "{report:?}");
+    assert_eq!(
+        (report.flagged_idle.clone(), report.waiting_objection.clone()),
+        (vec![idle_id.clone()], vec![objected.clone()])
+    );
+    // 15 days later the director's delegate runs it: the two due files leave.
+    s.advance(days(15));
+    handle.replace(registry(DIRECTOR, &[Role::DirectorDelegate]));
+    let report = run().await.unwrap();
+    assert_eq!((report.archived, report.erased), (1, 1), "{report:?}");
+    assert!(s.service.archive().contains(&archived).unwrap());
+    s.assert_gone(&refusing);
+    s.assert_live(&objecting);
 }
 
 #[test]

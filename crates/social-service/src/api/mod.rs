@@ -25,12 +25,16 @@
 //! | `GET /v1/archive/files?purpose=P&after=F&limit=N` | `archive-reader` under a valid grant | [`ArchiveList`] |
 //! | `GET /v1/archive/files/{file}?purpose=P` | `archive-reader` under a valid grant | [`ArchivedFileView`] |
 //! | `GET /v1/stats?from=YYYY-MM&to=YYYY-MM` | `statistics-agent` | [`passerelle_social_stats::Table`]: the steering statistics, suppressed, office and body level |
+//! | `POST /v1/retention/run` | `operator` or `director-delegate` | [`RetentionReport`]: the housekeeping round now (steering months, then the retention pass) |
+//! | `GET /v1/retention/flagged` | `social-worker` of the office | [`FlaggedList`]: idle actions, objections pending, files leaving within 30 days (a `read` of each) |
 //!
-//! A `statistics-agent` gets a 403 on every other route, an `operator` or a worker of another
-//! office on every route (recorded). An archive read without a valid grant is a 403 (`no_grant`),
+//! A `statistics-agent` gets a 403 on every other route, an `operator` on every route but
+//! `retention/run`, a worker of another office on every route (recorded). An archive read without a valid grant is a 403 (`no_grant`),
 //! without a purpose of the norm's list a 400; both are `refused` entries of the access log
 //! (`api/archive.rs`). The access log's routes (`auditor`) are the party's (`crates/party`).
 //!
+//! [`RetentionReport`]: crate::service::retention::RetentionReport
+//! [`FlaggedList`]: crate::service::retention_flagged::FlaggedList
 //! [`GrantRequest`]: crate::service::archive_views::GrantRequest
 //! [`SignRequest`]: crate::service::archive_views::SignRequest
 //! [`GrantView`]: crate::service::archive_views::GrantView
@@ -49,6 +53,7 @@ use passerelle_social_file::UpdateError;
 use serde::Deserialize;
 
 mod archive;
+mod retention;
 
 use crate::requester_client::{OutcomeRequest, Worklist, WorklistQuery, MAX_WORKLIST_LIMIT};
 use crate::service::opposition::{DecideRequest, DecisionView};
@@ -79,6 +84,8 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/archive/files", get(archive::files))
         .route("/v1/archive/files/{file}", get(archive::file))
         .route("/v1/stats", get(stats))
+        .route("/v1/retention/run", post(retention::run))
+        .route("/v1/retention/flagged", get(retention::flagged))
         .with_state(service)
 }
 

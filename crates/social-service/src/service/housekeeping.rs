@@ -16,10 +16,12 @@ pub struct Housekeeping {
 impl SocialService {
     /// One round of the periodic work; blocking (the store), so the loop runs it off the async
     /// workers. Safe to run at any time and as often as wanted: a step with nothing to do
-    /// returns at once. The months are counted before the pass erases anything; the pass runs
+    /// returns at once; one round at a time (the hourly one and `retention run`'s wait for
+    /// each other). The months are counted before the pass erases anything; the pass runs
     /// even when counting failed (the erasure is the law's, the statistics wait for the next
     /// round), and the first failure is returned.
     pub fn housekeeping(&self) -> Result<Housekeeping> {
+        let _round = self.rounds();
         let counted = self.anonymise_closed_months();
         let retention = self.retention_pass()?;
         counted?;

@@ -12,6 +12,7 @@ mod files;
 pub mod housekeeping;
 pub mod opposition;
 pub mod retention;
+pub mod retention_flagged;
 mod rights;
 pub mod steering;
 pub mod views;
@@ -72,6 +73,12 @@ pub enum SocialServiceError {
     Stats(passerelle_social_stats::TableError),
 }
 
+impl From<passerelle_social_archive::ArchiveError> for SocialServiceError {
+    fn from(e: passerelle_social_archive::ArchiveError) -> Self {
+        SocialServiceError::Archive(e)
+    }
+}
+
 impl From<passerelle_sqlite::Error> for SocialServiceError {
     fn from(e: passerelle_sqlite::Error) -> Self {
         SocialServiceError::Store(StoreError::Db(e))
@@ -89,6 +96,8 @@ struct Inner {
     archive: Archive,
     steering: Steering,
     clock: Arc<dyn Clock>,
+    /// Held through a round of housekeeping: the hourly round and an operator's run one at a time.
+    rounds: std::sync::Mutex<()>,
 }
 
 /// The social service. Cheap to clone (shared state).
@@ -119,7 +128,17 @@ impl SocialService {
         let requester = RequesterClient::new(&settings.requester.socket);
         let archive = Archive::open(&settings.archive_dir()).map_err(SocialServiceError::Archive)?;
         let steering = Steering::open(&settings.data_dir)?;
-        let inner = Inner { settings, store, accesses, file_key, requester, archive, steering, clock };
+        let inner = Inner {
+            settings,
+            store,
+            accesses,
+            file_key,
+            requester,
+            archive,
+            steering,
+            clock,
+            rounds: Default::default(),
+        };
         Ok(SocialService { inner: Arc::new(inner) })
     }
 
@@ -154,6 +173,11 @@ impl SocialService {
     /// `steering.db`: the steering statistics' counts, anonymised beforehand.
     pub fn steering(&self) -> &Steering {
         &self.inner.steering
+    }
+
+    /// Held through a round of housekeeping ([`SocialService::housekeeping`]).
+    pub(crate) fn rounds(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.rounds.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn requester(&self) -> &RequesterClient {

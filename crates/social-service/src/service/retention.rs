@@ -57,7 +57,7 @@ pub struct RetentionReport {
     pub waiting_objection: Vec<String>,
 }
 
-fn days(n: u32) -> Duration {
+pub(super) fn days(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 86_400)
 }
 
@@ -108,11 +108,12 @@ impl SocialService {
             }
             after = batch.last().map(|c| c.key.clone());
         }
-        let gone = self.archive().erase_due(now).map_err(SocialServiceError::Archive)?;
-        // The archive erases in its own transaction: its entries follow (a crash between leaves
-        // the files erased, their entries missing — the archive's own record names them).
-        let entries: Vec<_> = gone.iter().map(|id| self.daemon_entry(now, AccessKind::Delete, id, None)).collect();
-        self.record(&entries)?;
+        // The archive's entries are written inside its transaction, before it commits: a crash
+        // between leaves an entry for an erasure the next pass does, never an erasure unrecorded.
+        let gone = self.archive().erase_due_recorded(now, |ids| {
+            let entries: Vec<_> = ids.iter().map(|id| self.daemon_entry(now, AccessKind::Delete, id, None)).collect();
+            self.record(&entries)
+        })?;
         let mut scrub = report.archived + report.erased > 0;
         scrub |= self.erase_stray_rights()?;
         report.archive_erased = gone.len() as u64;
@@ -310,7 +311,7 @@ impl SocialService {
     }
 
     /// The first instant of `day` in the body's legal time zone.
-    fn start_of(&self, day: NaiveDate) -> SystemTime {
+    pub(super) fn start_of(&self, day: NaiveDate) -> SystemTime {
         let zone = self.settings().trails.time_zone.zone();
         let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
         zone.from_local_datetime(&midnight)
@@ -329,7 +330,7 @@ impl SocialService {
 /// is `today` or before: `months` before today, or, on the last day of a month, the last day of
 /// the month `months` before — a clock started on 31 August runs out on the last day of
 /// February, not on 1 March.
-fn live_cutoff(today: NaiveDate, months: u32) -> NaiveDate {
+pub(super) fn live_cutoff(today: NaiveDate, months: u32) -> NaiveDate {
     let back = today.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN);
     let month_end = today.succ_opt().is_none_or(|next| next.day() == 1);
     if !month_end {
@@ -339,7 +340,7 @@ fn live_cutoff(today: NaiveDate, months: u32) -> NaiveDate {
     first_of_next.and_then(|d| d.pred_opt()).unwrap_or(back)
 }
 
-fn v1_date(d: NaiveDate) -> v1::Date {
+pub(super) fn v1_date(d: NaiveDate) -> v1::Date {
     v1::Date { year: d.year() as u32, month: d.month(), day: d.day() }
 }
 
