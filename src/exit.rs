@@ -131,6 +131,17 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
     ("social-service archive grants", ARCHIVE_CALL),
     ("social-service archive list", ARCHIVE_CALL),
     ("social-service archive show", ARCHIVE_CALL),
+    (
+        "social-service retention run",
+        &[
+            (SUCCESS, "the pass ran: its report printed"),
+            (USAGE, "refused: bad flags"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no social-service daemon answers at the socket, or a store failed"),
+            (NOT_PERMITTED, "refused: the caller is neither an operator nor a director-delegate"),
+        ],
+    ),
+    ("social-service retention flagged", SOCIAL_WORKER_CALL),
     ("social-service stats", STATS_CALL),
     (
         "social-service stats merge",
