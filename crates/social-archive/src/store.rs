@@ -71,6 +71,17 @@ impl Archive {
         self.db.read(|tx| Ok(tx.exists("SELECT 1 FROM archived WHERE id = ?1", [id])?))
     }
 
+    /// The live store's keyed hash of an archived file's person (no content read): an upheld
+    /// objection records it among the opposed persons before the file is erased, so that a
+    /// crash between the two cannot let a new offer through.
+    pub fn person_of(&self, id: &str) -> Result<Option<[u8; 32]>> {
+        self.db.read(|tx| {
+            let hash =
+                tx.query_optional("SELECT person FROM archived WHERE id = ?1", [id], |r| r.get::<_, Vec<u8>>(0))?;
+            hash.map(|h| person(id, h)).transpose()
+        })
+    }
+
     /// Erases a file now (a refusal of the archive, an upheld objection): its person hash if it
     /// was there, `None` if not. Unreadable on disk once this returns (secure delete, rebuild).
     pub fn erase(&self, id: &str) -> Result<Option<[u8; 32]>> {

@@ -130,9 +130,12 @@ impl SocialService {
                         tracing::info!(file = %row.id, "objection upheld: case file erased");
                     }
                     None => {
-                        if let Some(person) = self.erase_archived(agent, &id)? {
+                        // The person is opposed before the file goes: a crash between the two
+                        // leaves the objection pending on an archived file, decided again.
+                        if let Some(person) = self.archive().person_of(&id).map_err(SocialServiceError::Archive)? {
                             self.store().oppose(&person, now)?;
                         }
+                        self.erase_archived(agent, &id)?;
                     }
                 }
                 Ok(view(true))
