@@ -332,29 +332,6 @@ impl AccessLog {
         Ok(dropped as u64)
     }
 
-    /// Deletes the hashes of these persons from every entry, whatever its age: for a holder
-    /// whose data has no fixed cap (the social service keeps a file as long as it is followed),
-    /// called once the person's data is erased. The entries stay, and the chain still verifies;
-    /// [`AccessLog::rebuild`] then leaves nothing of the hashes on disk.
-    pub fn drop_persons(&self, persons: &[PersonRef]) -> Result<u64> {
-        if persons.is_empty() {
-            return Ok(0);
-        }
-        let dropped = self.db.write(|tx| {
-            let mut dropped = 0;
-            for person in persons {
-                dropped +=
-                    tx.execute("DELETE FROM access_person WHERE person_hash = ?1", [person.as_bytes().as_slice()])?;
-            }
-            Ok::<_, crate::AccessLogError>(dropped)
-        })?;
-        if dropped > 0 {
-            self.purges.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(store = "access log", dropped, "dropped the hashes of persons whose data was erased");
-        }
-        Ok(dropped as u64)
-    }
-
     /// Rewrites the file from its live rows and empties the WAL: nothing deleted is left on disk.
     pub fn rebuild(&self) -> Result<()> {
         self.db.rebuild()?;
@@ -490,26 +467,6 @@ mod tests {
         );
         assert_eq!(f.log.find_person(&paul).unwrap().len(), 1);
         assert!(f.log.find_person(&f.key.person(&synthetic_nir(5))).unwrap().is_empty());
-    }
-
-    #[test]
-    fn the_hashes_of_an_erased_person_are_dropped_whatever_their_age_and_the_chain_holds() {
-        let f = fixture();
-        let (gone, kept) = (f.key.person(&synthetic_nir(7)), f.key.person(&synthetic_nir(8)));
-        f.log
-            .append_many(&[
-                read("2026-03-01T10:00:00Z", "agent:a", CASE).about(gone.clone()),
-                read("2026-03-02T10:00:00Z", "agent:a", CASE).about(kept.clone()),
-                read("2026-04-15T10:00:00Z", "agent:a", CASE).about(gone.clone()),
-            ])
-            .unwrap();
-        assert_eq!(f.log.drop_persons(std::slice::from_ref(&gone)).unwrap(), 2);
-        assert!(f.log.find_person(&gone).unwrap().is_empty());
-        assert_eq!(f.log.find_person(&kept).unwrap().len(), 1);
-        assert!(f.log.verify().unwrap().is_intact());
-        f.log.rebuild().unwrap();
-        assert_eq!(store_bytes(&f).windows(32).filter(|w| w == gone.as_bytes()).count(), 0);
-        assert_eq!(f.log.drop_persons(&[gone]).unwrap(), 0);
     }
 
     #[test]
