@@ -35,6 +35,7 @@ mod requester_cli;
 mod responder_api;
 mod roles;
 mod settings_errors;
+mod social_daemon;
 mod social_service;
 mod social_service_archive_cli;
 mod social_service_cli;

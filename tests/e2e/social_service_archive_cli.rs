@@ -6,31 +6,21 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use passerelle_party::process::SpawnedParty;
-use passerelle_party::{PartyKind, PartySettings};
 use passerelle_social_archive::{Archive, ArchivedFile};
 use passerelle_social_file::v1;
 use passerelle_test_support::eventually_blocking;
 use serde_json::Value;
 
+use crate::social_daemon;
+
 const FILE: &str = "0190a3b4-0000-7000-8000-0000000000d1";
 const WAIT: Duration = Duration::from_secs(60);
 
-fn me() -> String {
-    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
-}
-
-/// The registry: the test's account as agent `id` with `roles`.
 fn write_registry(root: &Path, id: &str, roles: &[&str]) {
-    let roles: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
-    let text = format!(
-        "[[agent]]\naccount = \"{}\"\nid = \"{id}\"\nname = \"Agent Test\"\nroles = [{}]\n",
-        me(),
-        roles.join(", ")
-    );
-    std::fs::write(root.join("agents.toml"), text).unwrap();
+    social_daemon::write_registry(root, id, roles, None);
 }
 
 fn hang_up(daemon: &SpawnedParty) {
@@ -80,28 +70,7 @@ fn a_grant_co_signed_through_the_cli_lets_the_reader_read_for_a_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write_registry(root, "both-1", &["director-delegate", "medical-officer"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = root.join("social-service.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "body = \"carsat-sud-est\"\noffice = \"ss-13\"\ndata_dir = {:?}\narchive_dir = {:?}\n\
-             metrics_addr = \"127.0.0.1:{port}\"\n[requester]\nsocket = {:?}\noffice = \"cpam-13\"\n\
-             [api]\nsocket = {:?}\n[agents]\nregistry = {:?}\n",
-            root.join("data"),
-            root.join("archive"),
-            root.join("run").join("requester.sock"),
-            root.join("run").join("social-service.sock"),
-            root.join("agents.toml"),
-        ),
-    )
-    .unwrap();
-    let settings = PartySettings::load(PartyKind::SocialService, &config).unwrap();
-    let mut daemon =
-        SpawnedParty::new("social-service", env!("CARGO_BIN_EXE_passerelle"), &settings, &config, root.join("d.log"))
-            .unwrap();
-    daemon.spawn().unwrap();
-    daemon.wait_healthy(Instant::now() + Duration::from_secs(90)).unwrap();
+    let (config, mut daemon) = social_daemon::start(root, &root.join("run").join("requester.sock"));
     admit(&root.join("archive"));
 
     let (code, help, _) = said(&archive(&config, &["--help"]));

@@ -9,17 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::Query;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_local_api::{ApiError, ApiServer, Caller, KeptAccesses, RegistryHandle};
-use passerelle_party::process::SpawnedParty;
-use passerelle_party::{PartyKind, PartySettings};
 use passerelle_social_service::requester_client::*;
 use serde_json::Value;
+
+use crate::social_daemon::{self, me};
 
 const CASE: &str = "0190a3b4-0000-7000-8000-0000000000c1";
 
@@ -98,10 +98,6 @@ fn fake_requester() -> Router {
         )
 }
 
-fn me() -> String {
-    passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name")
-}
-
 async fn passerelle(config: &Path, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
         .arg("social-service")
@@ -144,26 +140,7 @@ async fn a_social_worker_opens_follows_and_a_rights_officer_prints_a_case_file_t
         ),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = root.join("social-service.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "body = \"carsat-sud-est\"\noffice = \"ss-13\"\ndata_dir = {:?}\nmetrics_addr = \"127.0.0.1:{port}\"\n\
-             [requester]\nsocket = {requester_socket:?}\noffice = \"cpam-13\"\n\
-             [api]\nsocket = {:?}\n[agents]\nregistry = {:?}\n",
-            root.join("data"),
-            root.join("run").join("social-service.sock"),
-            root.join("agents.toml"),
-        ),
-    )
-    .unwrap();
-    let settings = PartySettings::load(PartyKind::SocialService, &config).unwrap();
-    let mut daemon =
-        SpawnedParty::new("social-service", env!("CARGO_BIN_EXE_passerelle"), &settings, &config, root.join("d.log"))
-            .unwrap();
-    daemon.spawn().unwrap();
-    daemon.wait_healthy(Instant::now() + Duration::from_secs(90)).unwrap();
+    let (config, mut daemon) = social_daemon::start(root, &requester_socket);
 
     let (code, out, err) = passerelle(&config, &["worklist", "--json"]).await;
     assert_eq!(code, 0, "{err}");
