@@ -3,6 +3,7 @@
 //! archive beside it, its socket, its metrics port — and healthy.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use passerelle_party::process::SpawnedParty;
@@ -52,4 +53,22 @@ pub fn start(root: &Path, requester_socket: &Path) -> (PathBuf, SpawnedParty) {
     daemon.spawn().unwrap();
     daemon.wait_healthy(Instant::now() + Duration::from_secs(90)).unwrap();
     (config, daemon)
+}
+
+/// Runs `passerelle social-service <group> ARGS --config CONFIG` to its end.
+pub fn command(config: &Path, group: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["social-service", group])
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("PASSERELLE_LOG_FORMAT")
+        .output()
+        .unwrap()
+}
+
+/// A finished command's exit code, stdout and stderr.
+pub fn said(o: &Output) -> (i32, String, String) {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (o.status.code().unwrap_or(-1), text(&o.stdout), text(&o.stderr))
 }

@@ -14,7 +14,7 @@ use passerelle_social_file::v1;
 use passerelle_test_support::eventually_blocking;
 use serde_json::Value;
 
-use crate::social_daemon;
+use crate::social_daemon::{self, said};
 
 const FILE: &str = "0190a3b4-0000-7000-8000-0000000000d1";
 const WAIT: Duration = Duration::from_secs(60);
@@ -29,19 +29,7 @@ fn hang_up(daemon: &SpawnedParty) {
 }
 
 fn archive(config: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["social-service", "archive"])
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("PASSERELLE_LOG_FORMAT")
-        .output()
-        .unwrap()
-}
-
-fn said(o: &Output) -> (i32, String, String) {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (o.status.code().unwrap_or(-1), text(&o.stdout), text(&o.stderr))
+    social_daemon::command(config, "archive", args)
 }
 
 /// A synthetic file in the archive the daemon uses.

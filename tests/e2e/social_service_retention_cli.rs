@@ -13,7 +13,7 @@ use passerelle_social_service::store::{NewFile, Store};
 use passerelle_test_support::eventually_blocking;
 use serde_json::Value;
 
-use crate::social_daemon;
+use crate::social_daemon::{self, said};
 
 const FILE: &str = "0190a3b4-0000-7000-8000-0000000000e1";
 
@@ -22,19 +22,7 @@ fn write_registry(root: &Path, id: &str, roles: &[&str]) {
 }
 
 fn retention(config: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["social-service", "retention"])
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("PASSERELLE_LOG_FORMAT")
-        .output()
-        .unwrap()
-}
-
-fn said(o: &Output) -> (i32, String, String) {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (o.status.code().unwrap_or(-1), text(&o.stdout), text(&o.stderr))
+    social_daemon::command(config, "retention", args)
 }
 
 /// A file of ss-13 whose open action saw its last activity 100 days ago.
