@@ -56,6 +56,9 @@ fn category_values(message: &Message) -> Vec<&CategoryValues> {
         | Message::Checkpoint(_)
         | Message::CheckpointReceipt(_)
         | Message::CheckpointQuery(_)
-        | Message::WitnessedCheckpoints(_) => Vec::new(),
+        | Message::WitnessedCheckpoints(_)
+        | Message::Transfer(_)
+        | Message::TransferReceipt(_)
+        | Message::TransferAmendment(_) => Vec::new(),
     }
 }

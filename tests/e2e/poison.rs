@@ -141,6 +141,9 @@ fn with_schema(message: &Message, version: i32) -> Message {
         Message::CheckpointReceipt(r) => r.schema_version = version,
         Message::CheckpointQuery(r) => r.schema_version = version,
         Message::WitnessedCheckpoints(r) => r.schema_version = version,
+        Message::Transfer(r) => r.schema_version = version,
+        Message::TransferReceipt(r) => r.schema_version = version,
+        Message::TransferAmendment(r) => r.schema_version = version,
     }
     m
 }
@@ -152,6 +155,8 @@ fn with_chunk(message: &Message, index: u32, count: u32) -> Option<Message> {
         Message::Solicitation(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Response(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Result(r) => (r.chunk_index, r.chunk_count) = (index, count),
+        Message::Transfer(r) => (r.chunk_index, r.chunk_count) = (index, count),
+        Message::TransferReceipt(_) | Message::TransferAmendment(_) => return None,
         Message::Receipt(_)
         | Message::Refusal(_)
         | Message::Notice(_)
@@ -173,6 +178,9 @@ fn with_case_id(message: &Message, case_id: &str) -> Message {
         Message::Receipt(r) => r.case_id = case_id.into(),
         Message::Refusal(r) => r.case_id = case_id.into(),
         Message::Notice(r) => r.case_id = case_id.into(),
+        Message::Transfer(r) => r.transfer_id = case_id.into(),
+        Message::TransferReceipt(r) => r.transfer_id = case_id.into(),
+        Message::TransferAmendment(r) => r.transfer_id = case_id.into(),
         // The witness messages belong to no case.
         Message::Checkpoint(_)
         | Message::CheckpointReceipt(_)

@@ -28,6 +28,7 @@ impl BusSettings {
             Role::Observatory(code) => ("observatory", code.as_str()),
             Role::Body(code) => ("body", code.as_str()),
             Role::Office(code) => ("requester office", code.as_str()),
+            Role::SocialService(code) => ("social service", code.as_str()),
         };
         let example = format!("\"<{code}'s broker user>\" = [\"{code}\"]");
         if self.identity.insecure_any_user {

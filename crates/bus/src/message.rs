@@ -1,4 +1,5 @@
-//! The message types of the flow, the notice and the four witness messages as one typed enum,
+//! The message types of the flow, the notice, the four witness messages and the three transfer
+//! messages as one typed enum,
 //! their protobuf codec and the checks every receiver applies before a handler sees a message
 //! (schema version, chunk numbering).
 
@@ -15,7 +16,8 @@ pub const SCHEMA_VERSION: i32 = v1::SchemaVersion::SchemaVersion1 as i32;
 
 /// The six message types of the flow, the notice a party sends about a message it refused, and
 /// the four messages that carry a party's trail checkpoints to its witness and back
-/// (`witness.proto`, DESIGN §7.1); the AMQP `type` property is `passerelle.v1.<Name>`.
+/// (`witness.proto`, DESIGN §7.1), and the three of a social-service file's transfer between
+/// bodies (`transfer.proto`, DESIGN §7.2); the AMQP `type` property is `passerelle.v1.<Name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Request,
@@ -33,11 +35,17 @@ pub enum Kind {
     CheckpointQuery,
     /// Witness → writer: the answer to a query.
     WitnessedCheckpoints,
+    /// Sending social service → receiving social service: a case file (`transfer.proto`).
+    Transfer,
+    /// Receiving social service → sending one: accepted, or refused with why.
+    TransferReceipt,
+    /// Sending social service → receiving one: a rectification or an erasure sent on.
+    TransferAmendment,
 }
 
 impl Kind {
     /// Every kind, in flow order, then the witness messages.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Request,
         Kind::Solicitation,
         Kind::Response,
@@ -49,7 +57,14 @@ impl Kind {
         Kind::CheckpointReceipt,
         Kind::CheckpointQuery,
         Kind::WitnessedCheckpoints,
+        Kind::Transfer,
+        Kind::TransferReceipt,
+        Kind::TransferAmendment,
     ];
+
+    /// The three messages of a social-service file's transfer between bodies (norm 43, A.3):
+    /// on the transfers exchange, routing key the recipient social service's party code.
+    pub const TRANSFER: [Kind; 3] = [Kind::Transfer, Kind::TransferReceipt, Kind::TransferAmendment];
 
     /// The four witness messages, which travel as notices do.
     pub const WITNESS: [Kind; 4] =
@@ -69,6 +84,9 @@ impl Kind {
             Kind::CheckpointReceipt => "passerelle.v1.CheckpointReceipt",
             Kind::CheckpointQuery => "passerelle.v1.CheckpointQuery",
             Kind::WitnessedCheckpoints => "passerelle.v1.WitnessedCheckpoints",
+            Kind::Transfer => "passerelle.v1.Transfer",
+            Kind::TransferReceipt => "passerelle.v1.TransferReceipt",
+            Kind::TransferAmendment => "passerelle.v1.TransferAmendment",
         }
     }
 
@@ -97,7 +115,13 @@ impl Kind {
 
     /// Whether messages of this kind are split in numbered chunks.
     pub fn is_chunked(self) -> bool {
-        !matches!(self, Kind::Receipt | Kind::Refusal) && !self.travels_as_notice()
+        !matches!(self, Kind::Receipt | Kind::Refusal | Kind::TransferReceipt | Kind::TransferAmendment)
+            && !self.travels_as_notice()
+    }
+
+    /// Whether it is one of the three transfer messages ([`Kind::TRANSFER`]).
+    pub fn is_transfer(self) -> bool {
+        Kind::TRANSFER.contains(&self)
     }
 
     /// Whether it is one of the four witness messages.
@@ -133,6 +157,9 @@ pub enum Message {
     CheckpointReceipt(v1::CheckpointReceipt),
     CheckpointQuery(v1::CheckpointQuery),
     WitnessedCheckpoints(v1::WitnessedCheckpoints),
+    Transfer(v1::Transfer),
+    TransferReceipt(v1::TransferReceipt),
+    TransferAmendment(v1::TransferAmendment),
 }
 
 impl Message {
@@ -149,6 +176,9 @@ impl Message {
             Message::CheckpointReceipt(_) => Kind::CheckpointReceipt,
             Message::CheckpointQuery(_) => Kind::CheckpointQuery,
             Message::WitnessedCheckpoints(_) => Kind::WitnessedCheckpoints,
+            Message::Transfer(_) => Kind::Transfer,
+            Message::TransferReceipt(_) => Kind::TransferReceipt,
+            Message::TransferAmendment(_) => Kind::TransferAmendment,
         }
     }
 
@@ -166,6 +196,9 @@ impl Message {
             Message::CheckpointReceipt(m) => &m.sender,
             Message::CheckpointQuery(m) => &m.sender,
             Message::WitnessedCheckpoints(m) => &m.sender,
+            Message::Transfer(m) => &m.sender,
+            Message::TransferReceipt(m) => &m.sender,
+            Message::TransferAmendment(m) => &m.sender,
         }
     }
 
@@ -184,11 +217,15 @@ impl Message {
             | Message::Response(_)
             | Message::Result(_)
             | Message::Receipt(_)
-            | Message::Refusal(_) => None,
+            | Message::Refusal(_)
+            | Message::Transfer(_)
+            | Message::TransferReceipt(_)
+            | Message::TransferAmendment(_) => None,
         }
     }
 
-    /// The case it belongs to; empty for the witness messages, which belong to none.
+    /// The case it belongs to (for a transfer message, the transfer id: its `correlation_id`);
+    /// empty for the witness messages, which belong to none.
     pub fn case_id(&self) -> &str {
         match self {
             Message::Request(m) => &m.case_id,
@@ -202,6 +239,9 @@ impl Message {
             | Message::CheckpointReceipt(_)
             | Message::CheckpointQuery(_)
             | Message::WitnessedCheckpoints(_) => "",
+            Message::Transfer(m) => &m.transfer_id,
+            Message::TransferReceipt(m) => &m.transfer_id,
+            Message::TransferAmendment(m) => &m.transfer_id,
         }
     }
 
@@ -219,6 +259,9 @@ impl Message {
             Message::CheckpointReceipt(m) => m.schema_version,
             Message::CheckpointQuery(m) => m.schema_version,
             Message::WitnessedCheckpoints(m) => m.schema_version,
+            Message::Transfer(m) => m.schema_version,
+            Message::TransferReceipt(m) => m.schema_version,
+            Message::TransferAmendment(m) => m.schema_version,
         }
     }
 
@@ -229,6 +272,8 @@ impl Message {
             Message::Solicitation(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Response(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Result(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::Transfer(m) => Some((m.chunk_index, m.chunk_count)),
+            Message::TransferReceipt(_) | Message::TransferAmendment(_) => None,
             Message::Receipt(_)
             | Message::Refusal(_)
             | Message::Notice(_)
@@ -252,6 +297,9 @@ impl Message {
             Message::CheckpointReceipt(m) => m.encode_to_vec(),
             Message::CheckpointQuery(m) => m.encode_to_vec(),
             Message::WitnessedCheckpoints(m) => m.encode_to_vec(),
+            Message::Transfer(m) => m.encode_to_vec(),
+            Message::TransferReceipt(m) => m.encode_to_vec(),
+            Message::TransferAmendment(m) => m.encode_to_vec(),
         }
     }
 
@@ -273,6 +321,9 @@ impl Message {
             Kind::WitnessedCheckpoints => {
                 Message::WitnessedCheckpoints(v1::WitnessedCheckpoints::decode(bytes).map_err(bad)?)
             }
+            Kind::Transfer => Message::Transfer(v1::Transfer::decode(bytes).map_err(bad)?),
+            Kind::TransferReceipt => Message::TransferReceipt(v1::TransferReceipt::decode(bytes).map_err(bad)?),
+            Kind::TransferAmendment => Message::TransferAmendment(v1::TransferAmendment::decode(bytes).map_err(bad)?),
         };
         message.check()?;
         Ok(message)
@@ -303,7 +354,9 @@ impl Message {
 ///   Result, Refusal  → results exchange, routing key = requester body code;
 ///   Notice, and the witness messages (Checkpoint, CheckpointReceipt, CheckpointQuery,
 ///   WitnessedCheckpoints) → the notice exchange of the recipient's side, routing key = its
-///   code ([`Outgoing::to_recipient`]).
+///   code ([`Outgoing::to_recipient`]);
+///   Transfer, TransferReceipt, TransferAmendment → transfers exchange, routing key = the
+///   recipient social service's party code (`body.office`).
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub message: Message,

@@ -16,13 +16,16 @@ pub enum Role {
     Body(String),
     /// A requester office of a body that has offices; holds its party code, `body.office`.
     Office(String),
+    /// A health-insurance social service (`[broker.social_services]`); holds its party code,
+    /// `body.office`. It sends and receives case-file transfers (norm 43, A.3).
+    SocialService(String),
 }
 
 impl Role {
     /// The party code (`body.office` for an office).
     pub fn code(&self) -> &str {
         match self {
-            Role::Observatory(c) | Role::Body(c) | Role::Office(c) => c,
+            Role::Observatory(c) | Role::Body(c) | Role::Office(c) | Role::SocialService(c) => c,
         }
     }
 
@@ -39,6 +42,7 @@ impl Role {
             Role::Observatory(c) => format!("observatory {c}"),
             Role::Body(c) => format!("body {c}"),
             Role::Office(c) => format!("requester office {c}"),
+            Role::SocialService(c) => format!("social service {c}"),
         }
     }
 
@@ -58,13 +62,16 @@ impl Role {
                 vec![Queue::BodySolicitations(c.clone()), Queue::BodyResults(c.clone()), Queue::BodyNotices(c.clone())]
             }
             Role::Office(c) => vec![Queue::OfficeResults(c.clone()), Queue::OfficeNotices(c.clone())],
+            Role::SocialService(c) => {
+                vec![Queue::SocialServiceTransfers(c.clone()), Queue::SocialServiceNotices(c.clone())]
+            }
         }
     }
 
     /// The queue a requester of this party receives its results and refusals on.
     pub fn results_queue(&self) -> Option<Queue> {
         match self {
-            Role::Observatory(_) => None,
+            Role::Observatory(_) | Role::SocialService(_) => None,
             Role::Body(c) => Some(Queue::BodyResults(c.clone())),
             Role::Office(c) => Some(Queue::OfficeResults(c.clone())),
         }
@@ -76,6 +83,7 @@ impl Role {
             Role::Observatory(c) => Queue::ObservatoryNotices(c.clone()),
             Role::Body(c) => Queue::BodyNotices(c.clone()),
             Role::Office(c) => Queue::OfficeNotices(c.clone()),
+            Role::SocialService(c) => Queue::SocialServiceNotices(c.clone()),
         }
     }
 
@@ -92,6 +100,8 @@ impl Role {
             }
             Role::Body(_) => vec![Exchange::Requests, Exchange::Responses, Exchange::NoticesToObservatories],
             Role::Office(_) => vec![Exchange::Requests, Exchange::NoticesToObservatories],
+            // Transfers, and its checkpoints to its witness (an observatory).
+            Role::SocialService(_) => vec![Exchange::Transfers, Exchange::NoticesToObservatories],
         }
     }
 }

@@ -98,6 +98,13 @@ pub struct BusSettings {
     /// listed receives its results on its own results queue, as before offices existed.
     #[serde(default)]
     pub offices: crate::office::Offices,
+    /// The health-insurance social services of the deployment (hosting body → office codes,
+    /// `[broker.social_services]`, e.g. `carsat-sud-est = ["ss-13"]`): each `body.office` is a
+    /// party of its own that sends and receives case-file transfers (norm 43, A.3), with its
+    /// transfers and notices queues. The hosting body must be one of the health-insurance bodies
+    /// of `passerelle_protocol::social_services`; it need not be one of `bodies`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub social_services: crate::office::Offices,
     /// Which broker user may speak for which party.
     #[serde(default)]
     pub identity: IdentitySettings,
@@ -160,6 +167,7 @@ impl Default for BusSettings {
             observatories: default_observatories(),
             bodies: default_bodies(),
             offices: Default::default(),
+            social_services: Default::default(),
             identity: IdentitySettings::default(),
         }
     }

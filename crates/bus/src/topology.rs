@@ -107,6 +107,12 @@ pub enum Queue {
     OfficeResults(String),
     /// A requester office's notices; holds the office party (`body.office`).
     OfficeNotices(String),
+    /// A social service's transfers, receipts and amendments (norm 43, A.3); holds its party
+    /// (`body.office`): `{prefix}.social-service.{body}.{office}.transfers`.
+    SocialServiceTransfers(String),
+    /// A social service's notices (its witness's answers); holds its party (`body.office`):
+    /// `{prefix}.social-service.{body}.{office}.notices`.
+    SocialServiceNotices(String),
 }
 
 impl Queue {
@@ -121,6 +127,8 @@ impl Queue {
             Queue::BodyNotices(c) => format!("{prefix}.body.{c}.notices"),
             Queue::OfficeResults(c) => format!("{prefix}.requester.{c}.results"),
             Queue::OfficeNotices(c) => format!("{prefix}.requester.{c}.notices"),
+            Queue::SocialServiceTransfers(c) => format!("{prefix}.social-service.{c}.transfers"),
+            Queue::SocialServiceNotices(c) => format!("{prefix}.social-service.{c}.notices"),
         }
     }
 
@@ -132,7 +140,10 @@ impl Queue {
             Queue::BodySolicitations(c) => (Exchange::Solicitations, c),
             Queue::BodyResults(c) | Queue::OfficeResults(c) => (Exchange::Results, c),
             Queue::ObservatoryNotices(c) => (Exchange::NoticesToObservatories, c),
-            Queue::BodyNotices(c) | Queue::OfficeNotices(c) => (Exchange::NoticesToBodies, c),
+            Queue::BodyNotices(c) | Queue::OfficeNotices(c) | Queue::SocialServiceNotices(c) => {
+                (Exchange::NoticesToBodies, c)
+            }
+            Queue::SocialServiceTransfers(c) => (Exchange::Transfers, c),
         }
     }
 
@@ -149,7 +160,11 @@ impl Queue {
             Queue::BodySolicitations(_) => kind == Kind::Solicitation,
             Queue::BodyResults(_) | Queue::OfficeResults(_) => matches!(kind, Kind::Result | Kind::Refusal),
             // Notices, and the witness messages, which travel as notices do.
-            Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_) => kind.travels_as_notice(),
+            Queue::ObservatoryNotices(_)
+            | Queue::BodyNotices(_)
+            | Queue::OfficeNotices(_)
+            | Queue::SocialServiceNotices(_) => kind.travels_as_notice(),
+            Queue::SocialServiceTransfers(_) => kind.is_transfer(),
         }
     }
 
@@ -160,7 +175,13 @@ impl Queue {
 
     /// Whether it carries notices and witness messages (which are never answered by a notice).
     pub fn is_notice_queue(&self) -> bool {
-        matches!(self, Queue::ObservatoryNotices(_) | Queue::BodyNotices(_) | Queue::OfficeNotices(_))
+        matches!(
+            self,
+            Queue::ObservatoryNotices(_)
+                | Queue::BodyNotices(_)
+                | Queue::OfficeNotices(_)
+                | Queue::SocialServiceNotices(_)
+        )
     }
 }
 
@@ -177,6 +198,9 @@ pub enum Exchange {
     NoticesToObservatories,
     NoticesToBodies,
     DeadLetter,
+    /// Social-service case-file transfers between bodies (norm 43, A.3), routing key the
+    /// recipient social service's party (`body.office`).
+    Transfers,
 }
 
 impl Exchange {
@@ -196,6 +220,7 @@ impl Exchange {
             Kind::Solicitation => Exchange::Solicitations,
             Kind::Response => Exchange::Responses,
             Kind::Result | Kind::Refusal => Exchange::Results,
+            Kind::Transfer | Kind::TransferReceipt | Kind::TransferAmendment => Exchange::Transfers,
             Kind::Notice
             | Kind::Checkpoint
             | Kind::CheckpointReceipt
@@ -220,6 +245,7 @@ impl Exchange {
             Exchange::NoticesToObservatories => "notices-to-observatories",
             Exchange::NoticesToBodies => "notices-to-bodies",
             Exchange::DeadLetter => "dead-letter",
+            Exchange::Transfers => "transfers",
         };
         format!("{prefix}.{suffix}")
     }

@@ -6,14 +6,18 @@ use crate::v1::LegalBasis;
 /// The basis of the fragility exchange (the only one a request may give today).
 pub const FRAGILITY_EXCHANGE: LegalBasis = LegalBasis::Decree2017334Art3;
 
+/// The basis of a social-service file's transfer to the insured's new body (norm 43, A.3).
+pub const SOCIAL_FILE_TRANSFER: LegalBasis = LegalBasis::Norm43A3;
+
 /// Every basis of the list, in enum order.
-pub const ALL: [LegalBasis; 1] = [LegalBasis::Decree2017334Art3];
+pub const ALL: [LegalBasis; 2] = [LegalBasis::Decree2017334Art3, LegalBasis::Norm43A3];
 
 /// The code settings and reports use, e.g. `decree-2017-334-art-3`.
 pub fn code(basis: LegalBasis) -> &'static str {
     match basis {
         LegalBasis::Unspecified => "unspecified",
         LegalBasis::Decree2017334Art3 => "decree-2017-334-art-3",
+        LegalBasis::Norm43A3 => "cnil-norm-43-a3",
     }
 }
 
@@ -22,6 +26,7 @@ pub fn reference(basis: LegalBasis) -> &'static str {
     match basis {
         LegalBasis::Unspecified => "unspecified",
         LegalBasis::Decree2017334Art3 => "Décret n° 2017-334, art. 3",
+        LegalBasis::Norm43A3 => "CNIL, norme simplifiée n° 43, A.3",
     }
 }
 

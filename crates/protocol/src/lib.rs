@@ -13,6 +13,7 @@ pub mod ids;
 pub mod legal;
 pub mod nir;
 pub mod rules;
+pub mod social_services;
 pub mod territory;
 pub mod untrusted;
 pub mod value;

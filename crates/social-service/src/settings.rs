@@ -63,6 +63,14 @@ pub struct SocialServiceSettings {
     pub metrics_addr: Option<String>,
     /// `[requester]`: where the contact lists are read and the offer outcomes recorded.
     pub requester: RequesterLink,
+    /// `[broker]`: the broker its case files' transfers travel on (norm 43, A.3), as the social
+    /// service `body.office` of `[broker.social_services]`. Absent: the office neither sends nor
+    /// receives transfers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<passerelle_bus::BusSettings>,
+    /// `[transfers]`: how a received transfer's person is confirmed attached to this office.
+    #[serde(default, skip_serializing_if = "TransferSettings::is_default")]
+    pub transfers: TransferSettings,
     /// `[api]`: the Unix socket of the daemon's local API.
     #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
     pub api: ApiSettings,
@@ -108,6 +116,8 @@ impl SocialServiceSettings {
             archive_dir: None,
             metrics_addr: None,
             requester: RequesterLink { socket: requester_socket.to_owned(), office: requester_office.to_owned() },
+            broker: None,
+            transfers: TransferSettings::default(),
             api: ApiSettings::default(),
             agents: AgentsSettings::default(),
             retention: RetentionSettings::default(),
@@ -173,6 +183,45 @@ impl SocialServiceSettings {
         }
         Ok(())
     }
+}
+
+/// `[transfers]`: receiving a case file from another body (norm 43, A.3).
+///
+/// ```toml
+/// [transfers.membership]            # absent: a social worker confirms each transfer
+/// kind = "extract"
+/// path = "/var/lib/passerelle/ss-13-members.csv"   # the office's attached insured, a `nir` column
+/// # or
+/// kind = "postgres"
+/// url = "postgres://passerelle@db/members"
+/// query = "SELECT 1 FROM attached WHERE nir = $1 AND office = 'ss-13'"   # a row: attached
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSettings {
+    /// Where the office's attached insured are listed; `None`: a `social-worker` of the office
+    /// confirms (or refuses) each received transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MembershipSource>,
+}
+
+impl TransferSettings {
+    pub fn is_default(&self) -> bool {
+        *self == TransferSettings::default()
+    }
+}
+
+/// A membership source: who is attached to this office, as the responder's sources are read
+/// (an extract file, or a SQL query on the body's PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum MembershipSource {
+    /// A CSV extract with a `nir` column (other columns ignored), read at each check: a transfer
+    /// is rare, the extract is replaced by the body's own export job.
+    Extract { path: PathBuf },
+    /// A query returning at least one row when the person whose NIR is `$1` (text) is attached.
+    /// The URL may hold a password: it is never logged.
+    Postgres { url: String, query: String },
 }
 
 /// `live_months`: how long a file stays in the live store after its clock starts.

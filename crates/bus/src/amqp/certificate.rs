@@ -50,6 +50,7 @@ impl ClientCertificate {
             Role::Observatory(code) => ("observatory", code),
             Role::Body(code) => ("body", code),
             Role::Office(code) => ("requester office", code),
+            Role::SocialService(code) => ("social service", code),
         };
         let Some(cn) = &self.common_name else {
             return Err(BusError::Settings(format!(

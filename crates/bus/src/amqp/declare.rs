@@ -68,7 +68,7 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
                 .map_err(failed(format!("binding {} → {}", b.exchange, b.queue)))?;
             }
         }
-        Role::Body(_) | Role::Office(_) => {
+        Role::Body(_) | Role::Office(_) | Role::SocialService(_) => {
             let passive = QueueDeclareOptions { passive: true, ..Default::default() };
             for q in role.queues(settings) {
                 let name = q.name(p);

@@ -15,6 +15,8 @@ pub mod retention;
 pub mod retention_flagged;
 mod rights;
 pub mod steering;
+pub mod transfer_views;
+pub mod transfers;
 pub mod views;
 
 use std::path::Path;
