@@ -42,6 +42,14 @@ pub const FAULT_POINTS: &[(&str, &str)] = &[
     ),
     ("requester.while_writing_results", "the requester has written part of a case's result files but not all of them"),
     (
+        "social-service.after_commit_before_publish",
+        "a social service's outbox holds a committed transfer (or receipt) that the broker has not been given yet",
+    ),
+    (
+        "social-service.after_import_before_receipt",
+        "a receiving social service has imported a transferred file but not yet published its receipt",
+    ),
+    (
         "responder.after_answer_before_publish",
         "a responder has answered a solicitation chunk but has neither published the response nor acked the chunk",
     ),

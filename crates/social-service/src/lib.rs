@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod membership;
 pub mod metrics;
 pub mod printable;
 pub mod requester_client;
