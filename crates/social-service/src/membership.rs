@@ -14,9 +14,11 @@ use crate::settings::MembershipSource;
 pub struct MembershipError(pub String);
 
 /// A membership source, opened from the settings.
+#[async_trait::async_trait]
 pub trait Membership: Send + Sync + std::fmt::Debug {
-    /// Whether the person whose current NIR is `nir` is attached to this office.
-    fn is_attached(&self, nir: &str) -> Result<bool, MembershipError>;
+    /// Whether the person whose current NIR is `nir` is attached to this office (called from the
+    /// transfers' consumer, an async task: a file is read on a blocking thread).
+    async fn is_attached(&self, nir: &str) -> Result<bool, MembershipError>;
 }
 
 /// The source the settings name (checked: a missing extract is an error at start).
