@@ -191,9 +191,12 @@ impl<'p> ExtractReader<'p> {
         let read = csv.read_byte_record(&mut header).map_err(|e| {
             MembershipError(format!("cannot read the header row of the membership extract {shown}: {e}"))
         })?;
+        if !read {
+            header.clear();
+        }
         // Names are not quoted back: a file without its header row has a person's data there.
         let named = |field: &[u8]| String::from_utf8_lossy(field).trim().eq_ignore_ascii_case(NIR_COLUMN);
-        let mut positions = header.iter().enumerate().filter(|(_, f)| read && named(f)).map(|(i, _)| i);
+        let mut positions = header.iter().enumerate().filter(|(_, f)| named(f)).map(|(i, _)| i);
         let Some(nir_position) = positions.next() else {
             return Err(MembershipError(format!(
                 "the membership extract {shown} has no `{NIR_COLUMN}` column: its first line must be the header \
