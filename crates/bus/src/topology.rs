@@ -12,8 +12,15 @@
 //! Who writes the dead-letter exchange: the broker (a body's refusal is a reject without
 //! requeue, which the queue's `x-dead-letter-exchange` routes with the broker's `x-death`
 //! headers, `x-first-death-reason: rejected`), and the observatory (its reasoned dead-letters).
-//! Never a body: its account may not write it. A refusal is told to its sender by a **notice**
-//! on the notice exchange of the recipient's side.
+//! Never a body, an office or a social service: their accounts may not write it. A refusal is
+//! told to its sender by a **notice** on the notice exchange of the recipient's side — except on
+//! a social service's transfers queue, where nobody is told by the bus (a social service answers
+//! a transfer it refuses with a `TransferReceipt`, and writes no notice exchange towards bodies).
+//!
+//! Social services (norm 43, A.3): each `[broker.social_services]` party `body.office` has a
+//! transfers queue, a flow queue (quorum, delivery limit, 30-day TTL, the dead-letter exchange)
+//! bound to `{prefix}.transfers` with its party code, and a notices queue (as every party's,
+//! in the notices policy) bound to `{prefix}.notices-to-bodies`.
 //!
 //! Length limits: the dead-letter and alarm queues are bounded by RabbitMQ **policies**
 //! ([`Topology::policies`], exported with the definitions), not by declared arguments, so that
@@ -95,6 +102,10 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 /// (notices and the witness messages, [`Kind::travels_as_notice`]). A requester office
 /// (`body.office`, see [`crate::office`]) has `{prefix}.requester.{body}.{office}.results` and
 /// `{prefix}.requester.{body}.{office}.notices`, bound with its party code as the routing key.
+/// A social service (`body.office`, `[broker.social_services]`) has
+/// `{prefix}.social-service.{body}.{office}.transfers` (a flow queue, bound to
+/// `{prefix}.transfers`) and `{prefix}.social-service.{body}.{office}.notices` (a notice queue,
+/// bound to `{prefix}.notices-to-bodies`), both with its party code as the routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Queue {
     ObservatoryRequests(String),
@@ -168,7 +179,8 @@ impl Queue {
         }
     }
 
-    /// Whether an observatory consumes it (else a body or an office does).
+    /// Whether an observatory consumes it (else a body, an office or a social service does: its
+    /// refusals are rejected, and the broker dead-letters them, see [`crate::definitions`]).
     pub fn is_observatory_queue(&self) -> bool {
         matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
     }
@@ -187,7 +199,8 @@ impl Queue {
 
 /// The exchanges (direct, durable), named `{prefix}.{requests|solicitations|responses|results}`,
 /// the notice exchanges `{prefix}.notices-to-observatories` (bodies write it) and
-/// `{prefix}.notices-to-bodies` (observatories write it), and the dead-letter exchange (headers)
+/// `{prefix}.notices-to-bodies` (observatories write it), the transfers exchange
+/// `{prefix}.transfers` (social services write it), and the dead-letter exchange (headers)
 /// `{prefix}.dead-letter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Exchange {
@@ -393,7 +406,7 @@ pub fn exactly(names: &[String]) -> String {
 }
 
 impl Topology {
-    /// Every queue a party consumes in the deployment (flow and notice queues).
+    /// Every queue a party consumes in the deployment (flow, notice and transfers queues).
     pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
         let mut queues = Vec::new();
         for o in &settings.observatories {
@@ -405,6 +418,9 @@ impl Topology {
         for party in crate::office::parties(&settings.offices) {
             queues.extend(Role::Office(party).queues(settings));
         }
+        for party in crate::office::parties(&settings.social_services) {
+            queues.extend(Role::SocialService(party).queues(settings));
+        }
         queues
     }
 
@@ -414,6 +430,9 @@ impl Topology {
         let mut exchanges: Vec<(String, &'static str)> =
             Exchange::FLOW.iter().chain(&Exchange::NOTICES).map(|e| (e.name(p), e.amqp_type())).collect();
         exchanges.push((Exchange::DeadLetter.name(p), Exchange::DeadLetter.amqp_type()));
+        // Declared in every deployment, so a sender's publish to an office with no queue is
+        // returned unroutable, never refused for a missing exchange.
+        exchanges.push((Exchange::Transfers.name(p), Exchange::Transfers.amqp_type()));
         let mut queues = Vec::new();
         let mut bindings = Vec::new();
         for q in Self::flow_queues(settings) {
@@ -507,7 +526,7 @@ mod tests {
     #[test]
     fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
         let t = Topology::of(&BusSettings::default());
-        assert_eq!(t.exchanges.len(), 8);
+        assert_eq!(t.exchanges.len(), 9, "flow 4, notices 2, dead-letter, transfers, holders");
         assert_eq!(t.queues.len(), 3 + 3 * 4 + 2 + 1);
         let flow = |q: &&QueueSpec| {
             !q.name.contains("dead-letter") && !q.name.contains("alarm") && !q.name.ends_with(".holder")
@@ -562,5 +581,50 @@ mod tests {
         assert!(!Queue::BodyNotices("cnaf".into()).accepts(Kind::Result));
         assert!(!Queue::ObservatoryResponses("o".into()).accepts(Kind::Notice));
         assert_eq!(Queue::BodyNotices("cnaf".into()).name("p"), "p.body.cnaf.notices");
+    }
+
+    /// The default deployment with two social services, one of them with two offices.
+    fn with_social_services() -> BusSettings {
+        let mut s = BusSettings::default();
+        s.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
+        s.social_services.insert("cramif".into(), vec!["ss-75".into(), "ss-93".into()]);
+        s
+    }
+
+    #[test]
+    fn each_social_service_has_a_transfers_flow_queue_and_a_notices_queue_bound_with_its_party() {
+        let s = with_social_services();
+        let t = Topology::of(&s);
+        assert_eq!(t.queues.len(), 3 + 3 * 4 + 3 * 2 + 2 + 1, "two queues per social service");
+        assert_eq!(t.bindings.len(), 3 + 3 * 4 + 3 * 2 + 4 + 1);
+        assert!(t.exchanges.contains(&("passerelle.transfers".to_owned(), "direct")));
+        let transfers = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.transfers").unwrap();
+        assert_eq!(transfers.arguments, flow_queue_arguments("passerelle"), "quorum, delivery limit, 30 days, DLX");
+        let notices = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.notices").unwrap();
+        assert_eq!(notices.arguments, notice_queue_arguments());
+        let bound = |queue: &str| {
+            t.bindings.iter().find(|b| b.queue == queue).map(|b| (b.exchange.as_str(), b.routing_key.as_str()))
+        };
+        assert_eq!(
+            bound("passerelle.social-service.cramif.ss-93.transfers"),
+            Some(("passerelle.transfers", "cramif.ss-93"))
+        );
+        assert_eq!(
+            bound("passerelle.social-service.carsat-sud-est.ss-13.notices"),
+            Some(("passerelle.notices-to-bodies", "carsat-sud-est.ss-13"))
+        );
+        let notices_policy = t.policies.iter().find(|p| p.name == "passerelle.notices-limit").unwrap();
+        assert!(regex_lite_match(&notices_policy.pattern, "passerelle.social-service.cramif.ss-75.notices"));
+        assert!(!regex_lite_match(&notices_policy.pattern, "passerelle.social-service.cramif.ss-75.transfers"));
+        for kind in Kind::TRANSFER {
+            assert_eq!(Exchange::for_message(kind, "cramif.ss-75", &s), Exchange::Transfers);
+            assert!(Queue::SocialServiceTransfers("cramif.ss-75".into()).accepts(kind), "{kind}");
+            assert!(!Queue::SocialServiceNotices("cramif.ss-75".into()).accepts(kind), "{kind}");
+            assert!(!Queue::BodyResults("cnaf".into()).accepts(kind), "{kind}");
+        }
+        assert!(!Queue::SocialServiceTransfers("cramif.ss-75".into()).accepts(Kind::Notice));
+        assert!(!Queue::SocialServiceTransfers("cramif.ss-75".into()).is_observatory_queue());
+        assert!(!Queue::SocialServiceTransfers("cramif.ss-75".into()).is_notice_queue());
+        assert_eq!(Exchange::for_message(Kind::Notice, "cramif.ss-75", &s), Exchange::NoticesToBodies);
     }
 }

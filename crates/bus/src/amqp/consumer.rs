@@ -203,10 +203,10 @@ impl Subscription {
         let body = std::mem::take(&mut d.data);
         let envelope = properties::envelope(&d.properties, body, d.redelivered);
         let settings = &self.connector.settings;
-        let (kind, verdict, notice) = match envelope.inspect(&self.queue, &settings.identity) {
+        let (kind, verdict, notice) = match envelope.inspect(&self.queue, settings) {
             Err(rejection) => {
                 let kind = rejection.kind;
-                let rejected = rejection.rejected(self.queue_name(), &envelope, &settings.identity);
+                let rejected = rejection.rejected(&self.queue, &settings.prefix, &envelope, &settings.identity);
                 let notice = NoticeDraft::for_rejection(
                     &self.queue,
                     settings,
