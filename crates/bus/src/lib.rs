@@ -1,6 +1,6 @@
-//! The bus of the fragility exchange: RabbitMQ through lapin with publisher confirms, manual
-//! acks, dead-letters with reasons, per-body identity checks and recovery — and an in-process
-//! twin with the same semantics for the demo and unit tests.
+//! The bus of the fragility exchange and of the social-service transfers: RabbitMQ through lapin
+//! with publisher confirms, manual acks, dead-letters with reasons, per-party identity checks and
+//! recovery — and an in-process twin with the same semantics for the demo and unit tests.
 //!
 //! Services code against the [`Bus`] trait: [`Bus::publish`] returns once the broker confirmed
 //! every message; [`Bus::consume`] hands each [`Delivery`] (decoded, identity checked) to a
