@@ -201,8 +201,10 @@ mod tests {
     }
 
     fn strict() -> BusSettings {
-        let mut s = BusSettings::default();
-        s.identity = IdentitySettings { insecure_any_user: false, ..Default::default() };
+        let mut s = BusSettings {
+            identity: IdentitySettings { insecure_any_user: false, ..Default::default() },
+            ..Default::default()
+        };
         s.identity.users.insert("u-cnaf".into(), vec!["cnaf".into()]);
         s.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
         s.social_services.insert("cramif".into(), vec!["ss-75".into()]);
