@@ -2,7 +2,8 @@
 //! definitions `topology export` writes, with one broker user per party: a transfer reaches the
 //! recipient's transfers queue with every documented property and its receipt comes back; a
 //! forged sender is dead-lettered and nobody is told; a social service's user reaches only its
-//! own queues and the transfers exchange; a transfer to an office with no queue is unroutable.
+//! own queues and the transfers exchange; a transfer to an office with no queue is unroutable;
+//! the observatory declares a social service's queues, which the social service checks.
 
 mod common;
 
@@ -309,4 +310,30 @@ async fn a_transfer_to_an_office_with_no_queue_is_unroutable() {
     }
     a.publish(vec![transfer(A, B, 0, 1, in_an_hour())]).await.expect("the bus still publishes after a return");
     a.close().await;
+}
+
+#[tokio::test]
+async fn the_observatory_declares_the_social_services_queues_and_a_social_service_checks_them_passively() {
+    let v = Vhost::new();
+    let mut settings = v.settings();
+    settings.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+    let err = AmqpBus::connect(&settings, Role::SocialService(B.into())).await.unwrap_err();
+    assert!(matches!(err, BusError::Declare { .. }), "nothing declared yet: {err}");
+    let obs = AmqpBus::connect(&settings, Role::Observatory(OBSERVATORY.into())).await.unwrap();
+    let b = AmqpBus::connect(&settings, Role::SocialService(B.into())).await.expect("its queues exist now");
+    // rabbitmqctl lists arguments as [name, type, value] triples.
+    let arguments = |name: &str| -> serde_json::Map<String, serde_json::Value> {
+        let queues = v.queues();
+        let q = queues.iter().find(|q| q["name"] == name).unwrap_or_else(|| panic!("{name} declared"));
+        q["arguments"].as_array().unwrap().iter().map(|a| (a[0].as_str().unwrap().to_owned(), a[2].clone())).collect()
+    };
+    let transfers = arguments("passerelle.social-service.cramif.ss-75.transfers");
+    assert_eq!(transfers["x-queue-type"], "quorum");
+    assert_eq!(transfers["x-delivery-limit"], 20);
+    assert_eq!(transfers["x-message-ttl"], 30_i64 * 24 * 3600 * 1000);
+    assert_eq!(transfers["x-dead-letter-exchange"], "passerelle.dead-letter");
+    let notices = arguments("passerelle.social-service.cramif.ss-75.notices");
+    assert_eq!((&notices["x-max-length"], &notices["x-overflow"]), (&1000.into(), &"drop-head".into()));
+    b.close().await;
+    obs.close().await;
 }
