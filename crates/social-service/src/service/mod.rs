@@ -15,6 +15,13 @@ pub mod retention;
 pub mod retention_flagged;
 mod rights;
 pub mod steering;
+mod transfer_amend;
+mod transfer_consumer;
+mod transfer_list;
+mod transfer_outbox;
+mod transfer_receipts;
+mod transfer_receive;
+mod transfer_send;
 pub mod transfer_views;
 pub mod transfers;
 pub mod views;
@@ -100,6 +107,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Held through a round of housekeeping: the hourly round and an operator's run one at a time.
     rounds: std::sync::Mutex<()>,
+    /// The transfers' outbox wake-up and membership source.
+    transfers: transfers::TransferState,
 }
 
 /// The social service. Cheap to clone (shared state).
@@ -130,6 +139,12 @@ impl SocialService {
         let requester = RequesterClient::new(&settings.requester.socket);
         let archive = Archive::open(&settings.archive_dir()).map_err(SocialServiceError::Archive)?;
         let steering = Steering::open(&settings.data_dir)?;
+        let membership = match &settings.transfers.membership {
+            Some(source) => Some(Arc::from(crate::membership::open(source).map_err(|e| {
+                SocialServiceError::Refused(format!("[transfers.membership]: {e}"))
+            })?)),
+            None => None,
+        };
         let inner = Inner {
             settings,
             store,
@@ -140,6 +155,7 @@ impl SocialService {
             steering,
             clock,
             rounds: Default::default(),
+            transfers: transfers::TransferState::new(membership),
         };
         Ok(SocialService { inner: Arc::new(inner) })
     }
@@ -257,15 +273,30 @@ impl SocialService {
         }
     }
 
-    /// An open file of this office.
+    /// An open file of this office, not frozen by a transfer.
     pub(crate) fn open_row(&self, id: &str) -> Result<FileRow> {
         let row = self.file_row(id)?;
+        self.not_frozen(&row.id)?;
         if row.state != crate::store::FileState::Open {
             return Err(SocialServiceError::Refused(format!(
                 "case file {id} is closed: its actions ended; it can be read and rectified, not followed"
             )));
         }
         Ok(row)
+    }
+}
+
+impl SocialService {
+    /// Refuses a change to a file a transfer froze (sent, or accepted by the new body): no new
+    /// action, contact, offer or update; rectifications and the rights still apply.
+    pub(crate) fn not_frozen(&self, id: &str) -> Result<()> {
+        match self.inner.store.frozen_by(id)? {
+            Some(transfer) => Err(SocialServiceError::Refused(format!(
+                "case file {id} is frozen by its transfer {transfer} to another body (norm 43, A.3): no new action, \
+                 contact, offer or update here; a rectification and the person's rights still apply"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
