@@ -130,6 +130,23 @@ impl SocialService {
     /// Validates the settings, opens the store, the access log and the files' person key in
     /// `data_dir`. Connects to nothing (the requester is called per request).
     pub fn build(settings: SocialServiceSettings, clock: Arc<dyn Clock>) -> Result<SocialService> {
+        let membership = match &settings.transfers.membership {
+            Some(source) => Some(Arc::from(crate::membership::open(source).map_err(|e| {
+                SocialServiceError::Refused(format!("[transfers.membership]: {e}"))
+            })?)),
+            None => None,
+        };
+        Self::build_with_membership(settings, clock, membership)
+    }
+
+    /// [`SocialService::build`] with the membership source given (`None`: a social worker
+    /// confirms each received transfer) instead of opened from `[transfers.membership]`: the
+    /// tests' and the demo's.
+    pub fn build_with_membership(
+        settings: SocialServiceSettings,
+        clock: Arc<dyn Clock>,
+        membership: Option<Arc<dyn crate::membership::Membership>>,
+    ) -> Result<SocialService> {
         settings.validate()?;
         passerelle_sqlite::private::create_folder(&settings.data_dir)
             .map_err(|source| passerelle_sqlite::Error::Io { path: settings.data_dir.clone(), source })?;
@@ -139,12 +156,6 @@ impl SocialService {
         let requester = RequesterClient::new(&settings.requester.socket);
         let archive = Archive::open(&settings.archive_dir()).map_err(SocialServiceError::Archive)?;
         let steering = Steering::open(&settings.data_dir)?;
-        let membership = match &settings.transfers.membership {
-            Some(source) => Some(Arc::from(crate::membership::open(source).map_err(|e| {
-                SocialServiceError::Refused(format!("[transfers.membership]: {e}"))
-            })?)),
-            None => None,
-        };
         let inner = Inner {
             settings,
             store,
