@@ -131,7 +131,10 @@ impl Pair {
         .unwrap();
         let updates = [
             FieldUpdate { field: "medical.opinions".into(), value: json!([{ "kind": "consolidation" }]) },
-            FieldUpdate { field: "social_situation.assessment".into(), value: json!("Isolement après le décès du conjoint.") },
+            FieldUpdate {
+                field: "social_situation.assessment".into(),
+                value: json!("Isolement après le décès du conjoint."),
+            },
         ];
         s.update(WORKER, &id, &updates).unwrap();
         id
@@ -154,6 +157,17 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 fn out_state(s: &SocialService, id: &str) -> String {
     s.store().out_transfer(id).unwrap().map(|t| t.state).unwrap_or_default()
+}
+
+/// Every entry of a service's access log: (agent, kind, object).
+fn log(s: &SocialService) -> Vec<(String, String, String)> {
+    let log = s.accesses().log();
+    log.years()
+        .unwrap()
+        .into_iter()
+        .flat_map(|y| log.entries(y, 0, 1000).unwrap())
+        .map(|e| (e.agent, e.kind.to_string(), e.object))
+        .collect()
 }
 
 fn refused_text(e: SocialServiceError) -> String {
@@ -179,7 +193,8 @@ async fn the_receiver_holds_what_the_rules_say_and_the_sender_s_copy_is_closed_a
     assert!(t1.withheld.is_empty(), "{:?}", t1.withheld);
     assert_eq!(t2.withheld, vec!["medical-opinions", "social-assessment"]);
     // Frozen while it travels: no new contact.
-    let e = p.a.service.contact(WORKER, &released, &ContactRequest { channel: "visit".into(), date: None }).unwrap_err();
+    let e =
+        p.a.service.contact(WORKER, &released, &ContactRequest { channel: "visit".into(), date: None }).unwrap_err();
     assert!(refused_text(e).contains("frozen"));
 
     let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
@@ -206,7 +221,10 @@ async fn the_receiver_holds_what_the_rules_say_and_the_sender_s_copy_is_closed_a
         assert_eq!(action.contacts[0].agent, format!("transfer:{A_PARTY}"), "no agent of the sender");
         assert_eq!(view.opened_by, "daemon:social-service");
     }
-    assert_eq!(p.b.service.transfer(WORKER, &t2.id).unwrap().transfer.withheld, vec!["medical-opinions", "social-assessment"]);
+    assert_eq!(
+        p.b.service.transfer(WORKER, &t2.id).unwrap().transfer.withheld,
+        vec!["medical-opinions", "social-assessment"]
+    );
 
     // A: closed at the transfer date, frozen.
     let a_view = p.a.service.show(WORKER, &released).unwrap();
@@ -223,6 +241,11 @@ async fn the_receiver_holds_what_the_rules_say_and_the_sender_s_copy_is_closed_a
     assert_eq!(refused.refusal.as_deref(), Some("person-not-attached"));
     assert!(p.a.service.store().frozen_by(&stranger).unwrap().is_none());
     p.a.service.contact(WORKER, &stranger, &ContactRequest { channel: "visit".into(), date: None }).unwrap();
+
+    // Both access logs record the transfer: A's worker sent it, B's daemon created the file.
+    assert!(log(&p.a.service).contains(&(format!("agent:{WORKER}"), "transfer".into(), released.clone())));
+    let b_file = p.b.service.transfer(WORKER, &t1.id).unwrap().transfer.file.unwrap();
+    assert!(log(&p.b.service).contains(&("daemon:social-service".into(), "create".into(), b_file)));
 
     let summary = p.a.service.transfer_summary().unwrap();
     assert_eq!((summary.accepted_out, summary.out_in_flight), (2, 0));
@@ -322,9 +345,9 @@ async fn a_rectification_and_an_upheld_objection_are_sent_on_to_the_receiver() {
     let family = p.b.service.store().file(&b_file).unwrap().unwrap().file.identity.unwrap().family_name;
     assert_eq!(family.as_deref(), Some("Corrigea"));
     let history = p.b.service.store().history(&b_file).unwrap();
-    assert!(history
-        .iter()
-        .any(|h| h.field == "identity.family_name" && h.kind == "rectification" && h.agent == format!("transfer:{A_PARTY}")));
+    assert!(history.iter().any(|h| h.field == "identity.family_name"
+        && h.kind == "rectification"
+        && h.agent == format!("transfer:{A_PARTY}")));
     eventually("A recorded the amendment's receipt", || {
         p.a.service.store().out_transfer(&t.id).unwrap().is_some_and(|t| t.amendments_applied == 1)
     })
@@ -394,15 +417,74 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     let release = ReleaseMedical { file: file.clone(), to: "cramif/ss-75".into() };
     p.a.service.transfer_release_medical(MEDICAL, &release).unwrap();
     let other = p.file(10, "Autra");
-    p.a.service.transfer_release_medical(MEDICAL, &ReleaseMedical { file: other.clone(), to: "cramif/ss-75".into() }).unwrap();
+    p.a.service
+        .transfer_release_medical(MEDICAL, &ReleaseMedical { file: other.clone(), to: "cramif/ss-75".into() })
+        .unwrap();
     p.send(&file, false);
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1);
     p.a.service.rights_object(OFFICER, &file, "Je m'oppose au traitement.").unwrap();
-    let e = p.a.service.transfer_send(WORKER, &SendTransfer { file: other.clone(), to: "cramif/ss-75".into(), release_assessment: false });
+    let e = p.a.service.transfer_send(
+        WORKER,
+        &SendTransfer { file: other.clone(), to: "cramif/ss-75".into(), release_assessment: false },
+    );
     assert!(e.is_ok(), "another file is not held back");
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 2);
     p.a.service.rights_decide("dd-1", &file, &DecideRequest { decision: Decision::Upheld, reason: None }).unwrap();
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1, "the erased file's chunk left the outbox");
     let found = std::fs::read(p.a.service.store().path()).unwrap();
     assert!(!found.windows(6).any(|w| w == b"Effaca"), "nothing of the person in the store file");
+}
+
+fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {
+    passerelle_agents::Registry::from_agents([passerelle_agents::Agent {
+        account: passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name"),
+        id: id.into(),
+        name: "Agent Test".into(),
+        roles: roles.iter().copied().collect(),
+        office: office.map(str::to_owned),
+    }])
+}
+
+#[tokio::test]
+async fn the_routes_check_who_calls_them() {
+    use passerelle_agents::Role;
+    use passerelle_local_api::{ApiServer, Client, ClientError, KeptAccesses, RegistryHandle};
+    let p = Pair::new(true);
+    let file = p.file(11, "Routea");
+    let handle = RegistryHandle::fixed(registry(WORKER, &[Role::SocialWorker], Some("ss-13")));
+    let socket = p.a._dir.path().join("api.sock");
+    let routes = passerelle_social_service::api::routes(p.a.service.clone());
+    let _server = ApiServer::start(&socket, routes, handle.clone(), Arc::new(KeptAccesses::default())).unwrap();
+    let client = Client::new(&socket);
+    let status = |e: ClientError| match e {
+        ClientError::Refused { status, .. } => status,
+        other => panic!("{other}"),
+    };
+    // A social worker may not release the medical opinions.
+    let release = ReleaseMedical { file: file.clone(), to: "cramif/ss-75".into() };
+    let e = client.post_json::<_, ReleaseView>("/v1/transfers/release", &release).await.unwrap_err();
+    assert_eq!(status(e), 403);
+    // A worker sends; a CAF is a 400 naming it.
+    let caf = SendTransfer { file: file.clone(), to: "caf-13/ss-1".into(), release_assessment: false };
+    let e = client.post_json::<_, TransferView>("/v1/transfers", &caf).await.unwrap_err();
+    assert_eq!(status(e), 400);
+    let send = SendTransfer { file: file.clone(), to: "cramif/ss-75".into(), release_assessment: false };
+    let sent: TransferView = client.post_json("/v1/transfers", &send).await.unwrap();
+    let list: TransferList = client.get_json("/v1/transfers?direction=out").await.unwrap();
+    assert_eq!(list.transfers[0].id, sent.id);
+    let shown: IncomingTransferView = client.get_json(&format!("/v1/transfers/{}", sent.id)).await.unwrap();
+    assert_eq!(shown.transfer.state, "sending");
+    // A medical officer releases; an operator reads the counts, not the list.
+    handle.replace(registry(MEDICAL, &[Role::MedicalOfficer], None));
+    let released: ReleaseView = client.post_json("/v1/transfers/release", &release).await.unwrap();
+    assert_eq!(released.item, "medical-opinions");
+    handle.replace(registry("op-1", &[Role::Operator], None));
+    let summary: TransferSummary = client.get_json("/v1/transfers/summary").await.unwrap();
+    assert_eq!(summary.out_in_flight, 1);
+    let e = client.get_json::<TransferList>("/v1/transfers").await.unwrap_err();
+    assert_eq!(status(e), 403);
+    // A worker of another office sees nothing.
+    handle.replace(registry("sw-9", &[Role::SocialWorker], Some("ss-84")));
+    let e = client.get_json::<TransferSummary>("/v1/transfers/summary").await.unwrap_err();
+    assert_eq!(status(e), 403);
 }

@@ -293,7 +293,7 @@ impl SocialService {
             return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
         }
         if kind == "update" {
-            self.not_frozen(id)?;
+            self.not_frozen(&self.file_row(id)?.id)?;
         }
         let parsed =
             updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;

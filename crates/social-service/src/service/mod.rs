@@ -131,9 +131,10 @@ impl SocialService {
     /// `data_dir`. Connects to nothing (the requester is called per request).
     pub fn build(settings: SocialServiceSettings, clock: Arc<dyn Clock>) -> Result<SocialService> {
         let membership = match &settings.transfers.membership {
-            Some(source) => Some(Arc::from(crate::membership::open(source).map_err(|e| {
-                SocialServiceError::Refused(format!("[transfers.membership]: {e}"))
-            })?)),
+            Some(source) => Some(Arc::from(
+                crate::membership::open(source)
+                    .map_err(|e| SocialServiceError::Refused(format!("[transfers.membership]: {e}")))?,
+            )),
             None => None,
         };
         Self::build_with_membership(settings, clock, membership)

@@ -168,11 +168,18 @@ impl SocialService {
             for path in fields {
                 let value = values.get(path).cloned().unwrap_or(serde_json::Value::Null);
                 Update::parse(path, &value)?.apply(&mut file, "transfer", at)?;
-                changes.push(ChangeEntryRow { field: path.clone(), kind: "rectification", agent: agent.to_owned(), at: now });
+                changes.push(ChangeEntryRow {
+                    field: path.clone(),
+                    kind: "rectification",
+                    agent: agent.to_owned(),
+                    at: now,
+                });
             }
             let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
             let person = match nir(&file) {
-                Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
+                Some(new) if Some(&new) != nir(&row.file).as_ref() => {
+                    Nir::parse(&new).ok().map(|n| self.file_person(&n))
+                }
                 _ => None,
             };
             if let Some(p) = &person {

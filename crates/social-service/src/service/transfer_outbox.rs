@@ -106,7 +106,9 @@ async fn publish(service: &SocialService, bus: &dyn Bus, rows: Vec<OutboxRow>) -
     let (rows, batch): (Vec<OutboxRow>, Vec<Outgoing>) = ready.into_iter().unzip();
     match bus.publish(batch).await {
         Ok(()) => return done(service, rows).await,
-        Err(e) if rows.len() == 1 => return single_failure(service, rows.into_iter().next().unwrap_or_else(|| unreachable!()), e).await,
+        Err(e) if rows.len() == 1 => {
+            return single_failure(service, rows.into_iter().next().unwrap_or_else(|| unreachable!()), e).await
+        }
         Err(e) => tracing::warn!(error = %e, "publishing the transfers' outbox failed; retrying message by message"),
     }
     for row in rows {
@@ -150,7 +152,9 @@ async fn done(service: &SocialService, rows: Vec<OutboxRow>) -> bool {
             let transfers: BTreeSet<&str> =
                 rows.iter().filter(|r| r.kind == Kind::Transfer.type_name()).map(|r| r.transfer.as_str()).collect();
             for id in transfers {
-                if outbox::waiting(tx, id, Kind::Transfer.type_name())? == 0 && t::move_out(tx, id, &["sending"], "sent", None, None)? {
+                if outbox::waiting(tx, id, Kind::Transfer.type_name())? == 0
+                    && t::move_out(tx, id, &["sending"], "sent", None, None)?
+                {
                     tracing::info!(transfer = %id, "transfer published");
                 }
             }

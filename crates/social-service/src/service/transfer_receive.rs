@@ -20,9 +20,9 @@ use super::transfer_send::{prost_types_timestamp, system_time, withheld_code};
 use super::transfer_views::*;
 use super::transfers::{refusal_code, refusal_of, refused, shown_party, TRANSFER_CAP};
 use super::{Result, SocialService, SocialServiceError};
+use crate::store::ms;
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::transfers::{self as t, InDecision, InTransfer};
-use crate::store::ms;
 
 /// A whole transfer, assembled from its chunks and validated.
 pub(crate) struct Assembled {
@@ -426,7 +426,12 @@ impl SocialService {
             _ => return Err(refused("reason: person-not-attached or already-followed")),
         };
         let known = self.awaiting(id)?;
-        self.record(&[AccessEntry::new(self.now(), passerelle_access_log::agent_actor(agent), AccessKind::Update, &known.id)])?;
+        self.record(&[AccessEntry::new(
+            self.now(),
+            passerelle_access_log::agent_actor(agent),
+            AccessKind::Update,
+            &known.id,
+        )])?;
         self.refuse_in(&known.id, refusal, &Decider::Worker(agent.to_owned()))?;
         let known = self.store().in_transfer(&known.id)?.unwrap_or(known);
         Ok(self.in_view(&known))

@@ -38,7 +38,11 @@ pub(crate) fn withheld_code(item: v1::WithheldItem) -> &'static str {
 
 /// The file as the rules let it travel: the medical opinions (I.10) only when released, the
 /// assessment (I.7) only when released; each item left out and present is listed withheld.
-pub(crate) fn minimise(file: &v1::SocialFile, medical: bool, assessment: bool) -> (v1::SocialFile, Vec<v1::WithheldItem>) {
+pub(crate) fn minimise(
+    file: &v1::SocialFile,
+    medical: bool,
+    assessment: bool,
+) -> (v1::SocialFile, Vec<v1::WithheldItem>) {
     let mut out = file.clone();
     let mut withheld = Vec::new();
     if !medical && out.medical.as_ref().is_some_and(|m| !m.opinions.is_empty()) {
@@ -115,7 +119,9 @@ impl SocialService {
         }
         let party = passerelle_bus::office::party(&body, &office);
         if party == self.party() {
-            return Err(refused(format!("{body}/{office} is this social service: a file is transferred to another one")));
+            return Err(refused(format!(
+                "{body}/{office} is this social service: a file is transferred to another one"
+            )));
         }
         Ok((body, office, party))
     }
@@ -211,7 +217,10 @@ impl SocialService {
             schema_version: SCHEMA_VERSION,
             sender: self.party(),
             transfer_id: out.id.clone(),
-            from: Some(v1::SocialServiceAddress { body: self.settings().body.clone(), office: self.office().to_owned() }),
+            from: Some(v1::SocialServiceAddress {
+                body: self.settings().body.clone(),
+                office: self.office().to_owned(),
+            }),
             to: Some(v1::SocialServiceAddress { body: out.to_body.clone(), office: out.to_office.clone() }),
             basis: passerelle_protocol::legal::SOCIAL_FILE_TRANSFER as i32,
             sent_at: Some(prost_types_timestamp(out.sent_at)),
@@ -274,7 +283,10 @@ mod tests {
     fn what_is_not_released_is_left_out_and_listed() {
         let file = v1::SocialFile {
             medical: Some(v1::MedicalService { opinions: vec![v1::MedicalOpinion::default()] }),
-            social_situation: Some(v1::SocialSituation { assessment: Some("Évaluation.".into()), ..Default::default() }),
+            social_situation: Some(v1::SocialSituation {
+                assessment: Some("Évaluation.".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let (out, withheld) = minimise(&file, false, false);

@@ -45,11 +45,9 @@ pub(crate) fn queue(tx: &Tx<'_>, row: &OutboxRow, at: SystemTime) -> Result<(), 
 
 /// How many rows of `kind` of a transfer are still waiting.
 pub(crate) fn waiting(tx: &Tx<'_>, transfer: &str, kind: &str) -> Result<u64, StoreError> {
-    Ok(tx.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE transfer = ?1 AND kind = ?2",
-        params![transfer, kind],
-        |r| r.get::<_, i64>(0),
-    )? as u64)
+    Ok(tx.query_row("SELECT COUNT(*) FROM outbox WHERE transfer = ?1 AND kind = ?2", params![transfer, kind], |r| {
+        r.get::<_, i64>(0)
+    })? as u64)
 }
 
 /// Deletes every waiting row of `kind` of a transfer (an unroutable transfer, an erased file).

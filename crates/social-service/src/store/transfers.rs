@@ -330,11 +330,9 @@ pub(crate) fn store_chunk(tx: &Tx<'_>, transfer: &str, index: u32, chunk: &[u8])
 
 /// The stored chunks of a transfer, in order.
 pub(crate) fn chunks(tx: &Tx<'_>, transfer: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-    Ok(tx.query_all(
-        "SELECT chunk FROM transfer_chunks WHERE transfer = ?1 ORDER BY idx",
-        params![transfer],
-        |r| r.get(0),
-    )?)
+    Ok(tx.query_all("SELECT chunk FROM transfer_chunks WHERE transfer = ?1 ORDER BY idx", params![transfer], |r| {
+        r.get(0)
+    })?)
 }
 
 /// Deletes the chunks of a decided transfer (personal data no longer needed).
@@ -368,15 +366,7 @@ pub(crate) fn decide_in(tx: &Tx<'_>, d: &InDecision<'_>) -> Result<bool, StoreEr
     let n = tx.execute(
         "UPDATE transfers_in SET state = ?2, file = ?3, decided_by = ?4, decided_at = ?5, refusal = ?6, receipt = ?7 \
          WHERE id = ?1 AND state IN ('receiving', 'awaiting_attachment')",
-        params![
-            d.id,
-            if d.accepted { "accepted" } else { "refused" },
-            d.file,
-            d.by,
-            ms(d.at),
-            d.refusal,
-            d.receipt
-        ],
+        params![d.id, if d.accepted { "accepted" } else { "refused" }, d.file, d.by, ms(d.at), d.refusal, d.receipt],
     )?;
     delete_chunks(tx, d.id)?;
     Ok(n == 1)
