@@ -34,10 +34,8 @@ pub(crate) async fn run(service: SocialService, bus: std::sync::Arc<dyn Bus>, mu
         if *stop.borrow() {
             return;
         }
-        let rows = match blocking(&service, |s| Ok(s.store().outbox_batch(PUBLISH_BATCH)?)).await {
-            Some(rows) => rows,
-            None => Vec::new(),
-        };
+        let rows: Vec<OutboxRow> =
+            blocking(&service, |s| Ok(s.store().outbox_batch(PUBLISH_BATCH)?)).await.unwrap_or_default();
         if rows.is_empty() {
             tokio::select! {
                 _ = service.transfers_state().outbox_ready.notified() => {}
@@ -103,11 +101,14 @@ async fn publish(service: &SocialService, bus: &dyn Bus, rows: Vec<OutboxRow>) -
     if ready.is_empty() {
         return true;
     }
-    let (rows, batch): (Vec<OutboxRow>, Vec<Outgoing>) = ready.into_iter().unzip();
+    let (mut rows, batch): (Vec<OutboxRow>, Vec<Outgoing>) = ready.into_iter().unzip();
     match bus.publish(batch).await {
         Ok(()) => return done(service, rows).await,
         Err(e) if rows.len() == 1 => {
-            return single_failure(service, rows.into_iter().next().unwrap_or_else(|| unreachable!()), e).await
+            return match rows.pop() {
+                Some(row) => single_failure(service, row, e).await,
+                None => true,
+            }
         }
         Err(e) => tracing::warn!(error = %e, "publishing the transfers' outbox failed; retrying message by message"),
     }
