@@ -216,7 +216,7 @@ async fn the_receiver_holds_what_the_rules_say_and_the_sender_s_copy_is_closed_a
         assert_eq!(p.b.service.store().origin(&file).unwrap().as_deref(), Some("carsat-sud-est/ss-13"));
         assert_eq!(view.actions.len(), 1);
         let action = &view.actions[0];
-        assert!(action.end.is_some(), "the sender's open action arrives ended at the transfer date");
+        assert!(action.end.is_none(), "the sender's open action continues at the receiving office");
         assert_eq!(action.contacts.len(), 1);
         assert_eq!(action.contacts[0].agent, format!("transfer:{A_PARTY}"), "no agent of the sender");
         assert_eq!(view.opened_by, "daemon:social-service");
@@ -487,4 +487,29 @@ async fn the_routes_check_who_calls_them() {
     handle.replace(registry("sw-9", &[Role::SocialWorker], Some("ss-84")));
     let e = client.get_json::<TransferSummary>("/v1/transfers/summary").await.unwrap_err();
     assert_eq!(status(e), 403);
+}
+
+#[tokio::test]
+async fn an_objection_upheld_before_the_receiver_decided_drops_the_received_chunks() {
+    let p = Pair::new(false);
+    let file = p.file(12, "Retirea");
+    let t = p.send(&file, false);
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("awaiting attachment", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "awaiting_attachment")
+    })
+    .await;
+    assert_eq!(out_state(&p.a.service, &t.id), "sent");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 1);
+    p.a.service.rights_object(OFFICER, &file, "Je m'oppose au traitement.").unwrap();
+    p.a.service.rights_decide("dd-1", &file, &DecideRequest { decision: Decision::Upheld, reason: None }).unwrap();
+    eventually("B dropped the transfer", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "refused")
+    })
+    .await;
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0, "no personal data left at B");
+    eventually("A settled", || out_state(&p.a.service, &t.id) == "refused").await;
+    assert!(p.b.service.transfer_accept(WORKER, &t.id).is_err(), "nothing left to accept");
+    ra.stop().await;
+    rb.stop().await;
 }

@@ -133,7 +133,11 @@ impl SocialService {
             self.outbox_wake();
             Ok(())
         };
+        let objection = a.kind == v1::AmendmentKind::ObjectionUpheld as i32;
         let known = match known {
+            Some(k) if objection && matches!(k.state.as_str(), "receiving" | "awaiting_attachment") => {
+                return self.drop_undecided(&k.id, &a.sender, a.amendment);
+            }
             Some(k) if k.state == "accepted" && a.amendment >= 1 && a.amendment <= k.amendments + 1 => k,
             _ => return answer(receipt(Some(v1::TransferRefusal::FileMalformed)), None),
         };
@@ -154,6 +158,44 @@ impl SocialService {
             _ => return answer(receipt(Some(v1::TransferRefusal::FileMalformed)), None),
         }
         answer(receipt(None), Some(a.amendment))
+    }
+
+    /// An objection upheld before this office decided the transfer: the person opposed, the
+    /// chunks deleted, the transfer refused (no reason of the list: the sender withdrew it) and
+    /// both receipts queued.
+    fn drop_undecided(&self, id: &str, sender: &str, amendment: u32) -> Result<()> {
+        let chunk0 = self.store().reading(|tx| t::chunks(tx, id))?.into_iter().next();
+        let nir = chunk0
+            .and_then(|b| <v1::Transfer as prost::Message>::decode(b.as_slice()).ok())
+            .and_then(|c| c.file)
+            .and_then(|f| f.identity)
+            .and_then(|i| i.nir)
+            .and_then(|n| Nir::parse(&n).ok());
+        let now = self.now();
+        if let Some(nir) = nir {
+            self.store().oppose(&self.file_person(&nir), now)?;
+        }
+        let transfer_receipt = self.receipt(id, 0, Some(v1::TransferRefusal::Unspecified));
+        self.store().transact(|tx| {
+            let decision = t::InDecision {
+                id,
+                accepted: false,
+                file: None,
+                by: &daemon_actor(crate::DAEMON),
+                at: now,
+                refusal: None,
+                receipt: &transfer_receipt,
+            };
+            if t::decide_in(tx, &decision)? {
+                self.queue_message(tx, Kind::TransferReceipt, sender, id, transfer_receipt.clone())?;
+            }
+            t::amendment_received(tx, id, amendment)?;
+            self.queue_message(tx, Kind::TransferReceipt, sender, id, self.receipt(id, amendment, None))
+        })?;
+        self.store().scrub()?;
+        tracing::info!(transfer = %id, "objection upheld at the sending body before the transfer was decided: dropped");
+        self.outbox_wake();
+        Ok(())
     }
 
     /// Replaces `fields` of the imported file with their values in `rectified` (absent: cleared).

@@ -5,8 +5,6 @@
 //! queued in the same transaction as the decision, and the same receipt queued again when the
 //! transfer is delivered again.
 
-use std::time::SystemTime;
-
 use passerelle_access_log::{daemon_actor, AccessEntry, AccessKind};
 use passerelle_bus::{Kind, Message, SCHEMA_VERSION};
 use passerelle_protocol::nir::Nir;
@@ -28,7 +26,6 @@ use crate::store::transfers::{self as t, InDecision, InTransfer};
 pub(crate) struct Assembled {
     pub id: String,
     pub from_party: String,
-    pub sent_at: SystemTime,
     pub file: v1::SocialFile,
     pub archive_refused: bool,
     pub actions: Vec<v1::TransferredAction>,
@@ -268,7 +265,6 @@ impl SocialService {
         Ok(Assembled {
             id: id.to_owned(),
             from_party: first.sender.clone(),
-            sent_at: system_time(first.sent_at.as_ref()),
             file,
             archive_refused: first.archive_refused,
             actions,
@@ -314,7 +310,6 @@ impl SocialService {
         let person = self.file_person(&a.nir);
         let origin = shown_party(&a.from_party);
         let transfer_agent = format!("transfer:{}", a.from_party);
-        let end_default = Self::date_text(&self.legal_day(a.sent_at));
         let receipt = self.receipt(&a.id, 0, None);
         let imported = self.store().transact(|tx| {
             let Some(known) = t::in_transfer(tx, &a.id)? else { return Ok(None) };
@@ -334,9 +329,11 @@ impl SocialService {
             for action in &a.actions {
                 let action_id = Uuid::now_v7().to_string();
                 let start = action.start.as_ref().map(Self::date_text).unwrap_or_default();
-                let end = action.end.as_ref().map(Self::date_text).unwrap_or_else(|| end_default.clone());
+                // The action open at the sender (closed there at the transfer date) continues
+                // here, under this office's idle rules.
+                let end = action.end.as_ref().map(Self::date_text);
                 tx.execute(
-                    "INSERT INTO actions (id, file, purpose, start, end) VALUES (?1, ?2, ?3, ?4, MAX(?4, ?5))",
+                    "INSERT INTO actions (id, file, purpose, start, end) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![action_id, file_id, action.purpose, start, end],
                 )?;
                 for c in &action.contacts {
