@@ -513,3 +513,41 @@ async fn an_objection_upheld_before_the_receiver_decided_drops_the_received_chun
     ra.stop().await;
     rb.stop().await;
 }
+
+#[tokio::test]
+async fn a_transfer_missing_chunks_for_30_days_is_refused_and_its_chunks_deleted() {
+    use passerelle_protocol::v1;
+    let p = Pair::new(false);
+    let id = uuid::Uuid::now_v7().to_string();
+    let address =
+        |body: &str, office: &str| Some(v1::SocialServiceAddress { body: body.into(), office: office.into() });
+    // Chunk 0 of 2, as A would send it; chunk 1 never comes.
+    let chunk = v1::Transfer {
+        schema_version: passerelle_bus::SCHEMA_VERSION,
+        sender: A_PARTY.into(),
+        transfer_id: id.clone(),
+        from: address("carsat-sud-est", "ss-13"),
+        to: address("cramif", "ss-75"),
+        basis: passerelle_protocol::legal::SOCIAL_FILE_TRANSFER as i32,
+        sent_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+        chunk_index: 0,
+        chunk_count: 2,
+        file: Some(v1::SocialFile {
+            identity: Some(v1::SocialIdentity { nir: Some(nir_of(13)), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let outgoing = Outgoing::new(Message::Transfer(chunk), B_PARTY, SystemTime::now() + Duration::from_secs(86_400));
+    p.a.bus.publish(vec![outgoing]).await.unwrap();
+    let rb = p.start(&p.b).await;
+    eventually("chunk 0 stored", || p.b.service.store().chunks_stored(&id).unwrap() == 1).await;
+    assert_eq!(p.b.service.expire_incomplete_transfers().unwrap(), 0, "not yet: the rest may come");
+    p.clock.advance(Duration::from_secs(31 * 86_400));
+    // The hourly round refuses it.
+    p.b.service.housekeeping().unwrap();
+    let known = p.b.service.store().in_transfer(&id).unwrap().unwrap();
+    assert_eq!((known.state.as_str(), known.refusal.as_deref()), ("refused", Some("file-malformed")));
+    assert_eq!(p.b.service.store().chunks_stored(&id).unwrap(), 0);
+    rb.stop().await;
+}

@@ -382,6 +382,25 @@ impl SocialService {
         Ok(imported)
     }
 
+    /// Refuses (file malformed) the received transfers still missing chunks [`TRANSFER_CAP`]
+    /// after their first chunk: the broker has dropped the rest, and the chunks held here are
+    /// personal data with no use left. Run by the housekeeping round; how many.
+    pub fn expire_incomplete_transfers(&self) -> Result<u64> {
+        let before = self.now().checked_sub(TRANSFER_CAP).unwrap_or(std::time::UNIX_EPOCH);
+        let mut expired = 0;
+        loop {
+            let ids = self.store().reading(|tx| t::incomplete_before(tx, before, 100))?;
+            for id in &ids {
+                if self.refuse_in(id, v1::TransferRefusal::FileMalformed, &Decider::Daemon)? {
+                    expired += 1;
+                }
+            }
+            if ids.len() < 100 {
+                return Ok(expired);
+            }
+        }
+    }
+
     /// Marks a complete transfer as waiting for a social worker's confirmation (no membership
     /// source).
     pub(crate) fn await_attachment(&self, id: &str) -> Result<()> {

@@ -372,6 +372,15 @@ pub(crate) fn decide_in(tx: &Tx<'_>, d: &InDecision<'_>) -> Result<bool, StoreEr
     Ok(n == 1)
 }
 
+/// Received transfers still missing chunks, received before `before` (at most `limit`).
+pub(crate) fn incomplete_before(tx: &Tx<'_>, before: SystemTime, limit: usize) -> Result<Vec<String>, StoreError> {
+    Ok(tx.query_all(
+        "SELECT id FROM transfers_in WHERE state = 'receiving' AND received_at < ?1 ORDER BY received_at LIMIT ?2",
+        params![ms(before), limit as i64],
+        |r| r.get(0),
+    )?)
+}
+
 /// Counts one more amendment applied to a received transfer.
 pub(crate) fn amendment_received(tx: &Tx<'_>, id: &str, n: u32) -> Result<(), StoreError> {
     tx.execute("UPDATE transfers_in SET amendments = ?2 WHERE id = ?1", params![id, n as i64])?;
