@@ -252,7 +252,9 @@ impl PartySettings {
     pub fn broker(&self) -> &BusSettings {
         static NONE: std::sync::OnceLock<BusSettings> = std::sync::OnceLock::new();
         match self {
-            PartySettings::SocialService(s) => s.broker.as_ref().unwrap_or_else(|| NONE.get_or_init(BusSettings::default)),
+            PartySettings::SocialService(s) => {
+                s.broker.as_ref().unwrap_or_else(|| NONE.get_or_init(BusSettings::default))
+            }
             PartySettings::Observatory(s) => &s.broker,
             PartySettings::Responder(s) => &s.broker,
             PartySettings::Requester(s) => &s.broker,
