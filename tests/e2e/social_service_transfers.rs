@@ -161,9 +161,9 @@ struct Office {
 
 impl Office {
     /// Writes the settings of `of` in `root` (its store, archive, socket, registry — the test's
-    /// account a social worker, medical officer and operator of the office — and for B the
-    /// membership extract), and starts its daemon, healthy.
-    fn start(broker: &Broker, root: &Path, of: (&str, &str), requester_socket: &Path) -> Office {
+    /// account a social worker, medical officer and operator of the office — and with
+    /// `membership` the extract of its attached insured), and starts its daemon, healthy.
+    fn start(broker: &Broker, root: &Path, of: (&str, &str), requester_socket: &Path, membership: bool) -> Office {
         std::fs::create_dir_all(root).unwrap();
         std::fs::write(
             root.join("agents.toml"),
@@ -183,7 +183,7 @@ impl Office {
         settings.api.socket = Some(root.join("run").join("social-service.sock"));
         settings.agents.registry = Some(root.join("agents.toml"));
         settings.broker = Some(broker.as_party(of));
-        if of == B {
+        if membership {
             let members: String =
                 (1..=9).filter(|line| *line != NOT_ATTACHED).map(|line| format!("{},x\n", person(line).0)).collect();
             std::fs::write(root.join("members.csv"), format!("nir,other\n{members}")).unwrap();
@@ -304,11 +304,13 @@ async fn requester(root: &Path) -> (ApiServer, PathBuf) {
     (server, socket)
 }
 
-/// The sending office A and the receiving office B, started.
-async fn two_offices(broker: &Broker, root: &Path) -> (Office, Office, ApiServer) {
+/// The sending office A and the receiving office B, started; B checks attachment against its
+/// membership extract, or (`membership` false) its social worker decides.
+async fn two_offices(broker: &Broker, root: &Path, membership: bool) -> (Office, Office, ApiServer) {
     let (server, socket) = requester(root).await;
-    let a = Office::start(broker, &root.join("a"), A, &socket);
-    let b = Office::start(broker, &root.join("b"), B, &root.join("b").join("run").join("no-requester.sock"));
+    let a = Office::start(broker, &root.join("a"), A, &socket, true);
+    let b =
+        Office::start(broker, &root.join("b"), B, &root.join("b").join("run").join("no-requester.sock"), membership);
     (a, b, server)
 }
 
@@ -336,7 +338,7 @@ async fn a_file_travels_with_what_was_released_and_the_sender_keeps_it_closed_an
     }
     let broker = Broker::imported();
     let dir = tempfile::tempdir().unwrap();
-    let (mut a, mut b, requester) = two_offices(&broker, dir.path()).await;
+    let (mut a, mut b, requester) = two_offices(&broker, dir.path(), true).await;
 
     // File 1: a history (a contact, an offer), a medical opinion and an assessment; the medical
     // officer releases the opinions, the social worker keeps the assessment.
@@ -424,7 +426,7 @@ async fn a_crash_between_commit_and_publish_and_one_between_import_and_receipt_s
     }
     let broker = Broker::imported();
     let dir = tempfile::tempdir().unwrap();
-    let (mut a, mut b, requester) = two_offices(&broker, dir.path()).await;
+    let (mut a, mut b, requester) = two_offices(&broker, dir.path(), true).await;
     let file = a.open(4).await;
 
     // A dies (as by kill -9) once the transfer is committed, before the broker has it; B dies
@@ -508,7 +510,7 @@ async fn refusals_before_sending_and_at_the_receiver_and_a_forged_sender_answere
     }
     let broker = Broker::imported();
     let dir = tempfile::tempdir().unwrap();
-    let (mut a, mut b, requester) = two_offices(&broker, dir.path()).await;
+    let (mut a, mut b, requester) = two_offices(&broker, dir.path(), true).await;
     let file = a.open(5).await;
 
     // Not a health-insurance social service: refused before anything is sent.
@@ -612,11 +614,13 @@ async fn the_receiver_down_for_an_hour_the_transfer_waits_pending_and_is_accepte
     }
     let broker = Broker::imported();
     let dir = tempfile::tempdir().unwrap();
-    let (mut a, mut b, requester) = two_offices(&broker, dir.path()).await;
+    let (mut a, mut b, requester) = two_offices(&broker, dir.path(), false).await;
     let file = a.open(6).await;
+    let followed = a.open(7).await;
     b.daemon.stop(Duration::from_secs(30)).unwrap();
 
     let id = send(&a, &file, &[]).await;
+    let refused = send(&a, &followed, &[]).await;
     let pending = a.wait_state(&id, "sent").await;
     assert!(pending["decided_at"].is_null(), "{pending}");
     let (code, out, _) = a.cli(&["transfers", "list", "--out"]).await;
@@ -631,15 +635,33 @@ async fn the_receiver_down_for_an_hour_the_transfer_waits_pending_and_is_accepte
     let (code, out, _) = run(&["ctl", "status"], &["--json", "--no-management"], &a.config).await;
     assert_eq!(code, 0);
     let status: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(status["transfers"]["out_in_flight"], 1, "{status}");
+    assert_eq!(status["transfers"]["out_in_flight"], 2, "{status}");
     assert_eq!(a.transfers().await[&id]["state"], "sent");
 
-    // B back: the transfer arrives, is accepted once.
+    // B back: the transfers arrive and wait for its social worker, who checks the person and
+    // accepts one, and refuses the other (the office already follows that person).
     b.set_development(later);
     b.spawn_healthy();
+    b.wait_state(&id, "awaiting-attachment").await;
+    b.wait_state(&refused, "awaiting-attachment").await;
+    let (code, out, err) = b.cli(&["transfers", "list", "--in"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&id) && out.contains("awaiting-attachment"), "{out}");
+    let (code, out, err) = b.cli(&["transfers", "show", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&person(6).1) && out.contains("transfers accept"), "the person to check: {out}");
+    assert_eq!(a.transfers().await[&id]["state"], "sent", "still pending at A until B decides");
+    let (code, out, err) = b.cli(&["transfers", "accept", &id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported"), "{out}");
+    let (code, _, err) = b.cli(&["transfers", "refuse", &refused, "--reason", "already-followed"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = b.cli(&["transfers", "accept", &refused]).await;
+    assert_eq!(code, 2, "a decided transfer is not decided again: {err}");
     a.wait_state(&id, "accepted").await;
-    assert_eq!(b.files().await.len(), 1);
-    assert_eq!(a.transfers().await.len(), 1);
+    assert_eq!(a.wait_state(&refused, "refused").await["refusal"], "already-followed");
+    assert_eq!(b.files().await.len(), 1, "one file imported");
+    assert_eq!(a.transfers().await.len(), 2);
 
     a.daemon.stop(Duration::from_secs(30)).unwrap();
     b.daemon.stop(Duration::from_secs(30)).unwrap();
