@@ -599,7 +599,7 @@ async fn refusals_before_sending_and_at_the_receiver_and_a_forged_sender_answere
             lapin::types::FieldTable::default(),
         )
         .await;
-    let err = consumed.err().expect("A's user consuming B's transfers queue");
+    let Err(err) = consumed else { panic!("A's user consumed B's transfers queue") };
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
 
     bus_a.close().await;
