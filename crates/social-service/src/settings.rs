@@ -213,7 +213,7 @@ impl TransferSettings {
 
 /// A membership source: who is attached to this office, as the responder's sources are read
 /// (an extract file, or a SQL query on the body's PostgreSQL).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum MembershipSource {
     /// A CSV extract with a `nir` column (other columns ignored), read at each check: a transfer
@@ -222,6 +222,18 @@ pub enum MembershipSource {
     /// A query returning at least one row when the person whose NIR is `$1` (text) is attached.
     /// The URL may hold a password: it is never logged.
     Postgres { url: String, query: String },
+}
+
+impl std::fmt::Debug for MembershipSource {
+    /// Without the PostgreSQL URL, which may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MembershipSource::Extract { path } => f.debug_struct("Extract").field("path", path).finish(),
+            MembershipSource::Postgres { query, .. } => {
+                f.debug_struct("Postgres").field("url", &"(not shown)").field("query", query).finish()
+            }
+        }
+    }
 }
 
 /// `live_months`: how long a file stays in the live store after its clock starts.
