@@ -259,7 +259,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         "ctl status",
         &[
             (SUCCESS, "the report was printed (even without the management API)"),
-            (USAGE, "a social-service daemon refused the call (its transfers not built, or no such route)"),
+            (USAGE, "a social-service daemon refused the call (an older release without its transfers)"),
             (SETTINGS, "invalid settings"),
             (RUNTIME, "no observatory or social-service daemon answers at the socket, or its store failed"),
             (NOT_PERMITTED, "refused: the caller is not an agent with the role operator"),
