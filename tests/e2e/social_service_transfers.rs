@@ -273,6 +273,34 @@ impl Office {
     }
 }
 
+/// A stand-in RabbitMQ management API answering one request with `queues`; its URL, and the
+/// request's head once answered.
+fn one_answer_management_api(queues: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let mut stream = stream;
+        let answer = format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{queues}",
+            queues.len()
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        head
+    });
+    (url, server)
+}
+
 /// Runs `passerelle GROUP… ARGS --config CONFIG` to its end.
 async fn run(group: &[&str], args: &[&str], config: &Path) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
@@ -411,6 +439,30 @@ async fn a_file_travels_with_what_was_released_and_the_sender_keeps_it_closed_an
     println!("{out}");
     assert!(out.contains("Social service cramif.ss-75") && out.contains("2 received"), "{out}");
     assert!(out.contains("social-service.cramif.ss-75.transfers") || out.contains("not available"), "{out}");
+    // With the management API, B's two queues, counts only.
+    let (url, head) = one_answer_management_api(
+        r#"[{"name":"passerelle.social-service.cramif.ss-75.transfers","messages_ready":0,"messages_unacknowledged":0,"consumers":1},
+            {"name":"passerelle.social-service.cramif.ss-75.notices","messages_ready":2,"messages_unacknowledged":0,"consumers":0},
+            {"name":"passerelle.social-service.carsat-sud-est.ss-13.transfers","messages_ready":5,"messages_unacknowledged":0,"consumers":1}]"#,
+    );
+    let (code, out, err) = run(&["ctl", "status"], &["--json", "--management-url", &url], &b.config).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(head.join().unwrap().starts_with(&format!("GET /api/queues/{}?", broker.vhost.name)));
+    let status: Value = serde_json::from_str(&out).unwrap();
+    let queues: Vec<(&str, u64)> = status["queues"]["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["name"].as_str().unwrap(), q["ready"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        queues,
+        [
+            ("passerelle.social-service.cramif.ss-75.notices", 2),
+            ("passerelle.social-service.cramif.ss-75.transfers", 0)
+        ],
+        "its own two queues only: {status}"
+    );
     let metrics = passerelle_party::process::http_get(a.daemon.health(), "/metrics").map(|(_, m)| m).unwrap();
     assert!(metrics.contains("passerelle_social_service_transfers_total"), "{metrics}");
 
