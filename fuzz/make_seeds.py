@@ -201,6 +201,53 @@ def witnessed_checkpoints(version=1):
                f_varint(9, 2024))
 
 
+TRANSFER = "0196f3a4-1c2d-7e5f-8a9b-0c1d2e3f4a5c"
+
+
+def address(body, office):
+    return msg(f_bytes(1, body), f_bytes(2, office))
+
+
+def transferred_action(purpose, start, end=None, offers=()):
+    parts = [f_varint(1, purpose), f_bytes(2, date(*start))]
+    if end:
+        parts.append(f_bytes(3, date(*end)))
+    parts.append(f_bytes(4, msg(f_varint(1, 1), f_bytes(2, date(*start)))))  # a contact: channel, date
+    parts += [f_bytes(5, msg(f_varint(1, k), f_varint(2, t))) for k, t in offers]
+    return msg(*parts)
+
+
+def transfer(version=1, index=0, count=1):
+    """A chunk of a social-service case file's transfer (transfer.proto): chunk 0 carries the file
+    (identity only, synthetic) and what was withheld, every chunk its actions."""
+    identity = msg(f_bytes(1, N1), f_varint(2, 1), f_bytes(4, "Martin"), f_bytes(6, "Jean"), f_varint(7, 1),
+                   f_bytes(8, date(1950, 5, 1)))
+    parts = [
+        f_varint(1, version), f_bytes(2, "carsat-sud-est.ss-13"), f_bytes(3, TRANSFER),
+        f_bytes(4, address("carsat-sud-est", "ss-13")), f_bytes(5, address("cramif", "ss-75")),
+        f_varint(6, 2),  # basis: LEGAL_BASIS_NORM_43_A3
+        f_bytes(7, timestamp(ARRIVAL)), f_varint(8, index), f_varint(9, count),
+    ]
+    if index == 0:
+        parts += [f_bytes(10, f_bytes(1, identity)), f_bytes(11, varint(1) + varint(2)), f_varint(12, 1),
+                  f_bytes(13, date(2023, 3, 14))]
+    parts += [f_bytes(14, transferred_action(1, (2023, 3, 14), (2023, 9, 1), offers=[(1, 2)])),
+              f_bytes(14, transferred_action(2, (2024, 1, 8)))]
+    return msg(*parts)
+
+
+def transfer_receipt(version=1):
+    return msg(f_varint(1, version), f_bytes(2, "cramif.ss-75"), f_bytes(3, TRANSFER), f_varint(4, 0),
+               f_varint(6, 3), f_bytes(7, timestamp(ARRIVAL + 3600)))
+
+
+def transfer_amendment(version=1):
+    rectified = f_bytes(1, msg(f_bytes(4, "Martin-Durand")))
+    return msg(f_varint(1, version), f_bytes(2, "carsat-sud-est.ss-13"), f_bytes(3, TRANSFER), f_varint(4, 1),
+               f_varint(5, 1), f_bytes(6, "identity.family_name"), f_bytes(7, rectified),
+               f_bytes(8, timestamp(ARRIVAL + 86400)))
+
+
 def variants(make, chunked=True):
     out = {"valid": make(), "schema-0": make(version=0), "schema-2": make(version=2)}
     if chunked:
@@ -227,11 +274,17 @@ def bus_seeds():
         "bus_checkpointreceipt": variants(checkpoint_receipt, chunked=False),
         "bus_checkpointquery": variants(checkpoint_query, chunked=False),
         "bus_witnessedcheckpoints": variants(witnessed_checkpoints, chunked=False),
+        "bus_transfer": variants(transfer),
+        "bus_transferreceipt": variants(transfer_receipt, chunked=False),
+        "bus_transferamendment": variants(transfer_amendment, chunked=False),
     }
     seeds["bus_notice"]["unknown-reason"] = msg(notice(), f_varint(7, 99))
     seeds["bus_checkpoint"]["unknown-kind"] = msg(checkpoint(), f_bytes(4, signed_checkpoint(kind=99)))
     seeds["bus_checkpointreceipt"]["refused"] = msg(checkpoint_receipt(), f_varint(8, 0), f_bytes(9, "a gap in the count"))
     seeds["bus_witnessedcheckpoints"]["years-unpacked"] = msg(witnessed_checkpoints(), f_varint(8, 2023), f_varint(9, 2023))
+    seeds["bus_transfer"]["withheld-unpacked-unknown"] = msg(transfer(), f_varint(11, 1), f_varint(11, 99))
+    seeds["bus_transferreceipt"]["accepted"] = msg(transfer_receipt(), f_varint(5, 1), f_varint(6, 0))
+    seeds["bus_transferamendment"]["objection-upheld"] = msg(transfer_amendment(), f_varint(5, 2))
     seeds["bus_request"]["unpacked-wanted"] = request(packed=False)
     seeds["bus_request"]["timestamp-extreme"] = msg(request(respond_by=None), f_bytes(9, timestamp(-(1 << 63), 999_999_999)))
     return seeds

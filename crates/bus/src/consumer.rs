@@ -54,9 +54,10 @@ pub struct Rejected {
 pub enum Verdict {
     /// Processed (and stored) — acknowledge.
     Ack,
-    /// Refuse it for good, and tell its sender (a notice). On an observatory's queue the bus
-    /// publishes it to the dead-letter exchange with `x-passerelle-reason`, then acks; on a body's
-    /// queue it rejects it without requeue, and the broker dead-letters it.
+    /// Refuse it for good, and tell its sender (a notice; nobody on a social service's transfers
+    /// queue). On an observatory's queue the bus publishes it to the dead-letter exchange with
+    /// `x-passerelle-reason`, then acks; on any other party's queue it rejects it without
+    /// requeue, and the broker dead-letters it.
     DeadLetter(Reason),
     /// Transient fault (full disk…): keep it unacked, retry inside the process with backoff.
     RetryLater(String),

@@ -12,6 +12,12 @@
 //! - a **requester office** user (party `body.office`) may configure nothing, write only to the
 //!   requests exchange and the notice exchange towards observatories, and read only its own
 //!   office's results and notices queues — never another office's;
+//! - a **social service** user (party `body.office`, `[broker.social_services]`) may configure
+//!   nothing, write only to the transfers exchange and the notice exchange towards observatories
+//!   (its checkpoints to its witness), and read only its own transfers and notices queues — never
+//!   another social service's, never the flow's exchanges (requests, solicitations, responses,
+//!   results), the notice exchange towards bodies or the dead-letter exchange: its refusals are
+//!   rejects, which the broker dead-letters;
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
 //!   declares them) and its territory's lock queue, write to the solicitations, results,
 //!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
@@ -50,17 +56,19 @@ pub fn vhost(settings: &BusSettings) -> Result<String, BusError> {
     Ok(uri.vhost)
 }
 
-/// The role of a party code in the deployment.
+/// The role of a party code in the deployment (an office or a social service is `body.office`).
 fn role_of(settings: &BusSettings, party: &str) -> Result<Role, BusError> {
     if settings.is_office(party) {
         Ok(Role::Office(party.to_owned()))
+    } else if settings.is_social_service(party) {
+        Ok(Role::SocialService(party.to_owned()))
     } else if settings.observatories.iter().any(|o| o == party) {
         Ok(Role::Observatory(party.to_owned()))
     } else if settings.bodies.iter().any(|b| b == party) {
         Ok(Role::Body(party.to_owned()))
     } else {
         Err(BusError::Settings(format!(
-            "identity names party {party:?}, which is neither an observatory, a body nor an office"
+            "identity names party {party:?}, which is neither an observatory, a body, an office nor a social service"
         )))
     }
 }
@@ -255,5 +263,44 @@ mod tests {
         let mut bad = settings();
         bad.identity.users.insert("x".into(), vec!["nobody".into()]);
         assert!(definitions(&bad).is_err());
+    }
+
+    #[test]
+    fn a_social_service_writes_only_transfers_and_reads_only_its_own_queues() {
+        let mut s = settings();
+        s.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
+        s.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+        s.identity.users.insert("ss-13".into(), vec!["carsat-sud-est.ss-13".into()]);
+        s.identity.users.insert("ss-75".into(), vec!["cramif.ss-75".into()]);
+        let p = permissions(&s, &["carsat-sud-est.ss-13".into()]).unwrap();
+        assert_eq!(p.configure, "^$");
+        assert_eq!(p.write, r"^(passerelle\.notices-to-observatories|passerelle\.transfers)$");
+        assert_eq!(
+            p.read,
+            r"^(passerelle\.social-service\.carsat-sud-est\.ss-13\.notices|passerelle\.social-service\.carsat-sud-est\.ss-13\.transfers)$",
+            "never another social service's queue"
+        );
+        let body = permissions(&s, &["cnaf".into()]).unwrap();
+        assert!(!body.write.contains("transfers") && !body.read.contains("social-service"), "{body:?}");
+        let names = |re: &str| -> Vec<String> {
+            re.trim_start_matches("^(").trim_end_matches(")$").split('|').map(|n| n.replace('\\', "")).collect()
+        };
+        let obs = permissions(&s, &["carsat-sud-est".into()]).unwrap();
+        assert!(!names(&obs.write).contains(&"passerelle.transfers".to_owned()), "an observatory sends no transfer");
+        assert!(!names(&obs.read).contains(&"passerelle.social-service.cramif.ss-75.transfers".to_owned()));
+        let configure = names(&obs.configure);
+        assert!(configure.contains(&"passerelle.transfers".to_owned()), "the observatory declares the exchange");
+        assert!(configure.contains(&"passerelle.social-service.cramif.ss-75.transfers".to_owned()));
+        let d = definitions(&s).unwrap();
+        assert_eq!(d["users"].as_array().unwrap().len(), 4);
+        let q = d["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "passerelle.social-service.cramif.ss-75.transfers");
+        assert_eq!(q.unwrap()["arguments"]["x-dead-letter-exchange"], "passerelle.dead-letter");
+        let mut undeclared = s.clone();
+        undeclared.identity.users.insert("x".into(), vec!["cramif.ss-93".into()]);
+        assert!(definitions(&undeclared).unwrap_err().to_string().contains("cramif.ss-93"));
     }
 }

@@ -4,7 +4,7 @@
 use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1::NoticeReason;
 
-use crate::{Delivery, IdentitySettings, Kind, Message, Queue, Rejected};
+use crate::{BusSettings, Delivery, IdentitySettings, Kind, Message, Queue, Rejected};
 
 /// The largest message body a receiver accepts (16 MiB). The largest legitimate message, a
 /// result chunk of the biggest allowed chunk size (10,000 persons, every category of every body),
@@ -56,9 +56,11 @@ impl Envelope {
     }
 
     /// Runs every check: known type on the right queue, decodable, supported schema version,
-    /// headers equal to the fields they copy, a broker user allowed to speak for the sender, and
-    /// for a witness message, a `recipient` that is the queue's owner.
-    pub fn inspect(&self, queue: &Queue, identity: &IdentitySettings) -> Result<Delivery, Rejection> {
+    /// headers equal to the fields they copy, a broker user allowed to speak for the sender, for
+    /// a witness message a `recipient` that is the queue's owner, and for a transfer message a
+    /// `sender` that is a social service of the deployment, spoken for by the broker user itself.
+    pub fn inspect(&self, queue: &Queue, settings: &BusSettings) -> Result<Delivery, Rejection> {
+        let identity = &settings.identity;
         let coded = |kind: Option<Kind>, code: NoticeReason, reason: String| Rejection {
             kind,
             reason,
@@ -131,6 +133,17 @@ impl Envelope {
                 ),
             ));
         }
+        // A transfer message speaks for a social service of the deployment, and only that one's
+        // own user may send it (never an office's or a body's user, whatever it may request for).
+        if kind.is_transfer() && !settings.is_social_service(message.sender()) {
+            return Err(with_code(
+                NoticeReason::NotPermitted,
+                format!(
+                    "a {kind} whose sender {:?} is not a social service of the deployment",
+                    Shown::id(message.sender()).at_most(QUOTED_CHARS)
+                ),
+            ));
+        }
         // A witness message is read only by the party it names: one routed to another party's
         // queue (a routing key other than its `recipient`) is refused, never kept there.
         let recipient = message.recipient().unwrap_or_default();
@@ -149,17 +162,21 @@ impl Envelope {
 }
 
 impl Rejection {
-    /// What [`crate::Handler::rejected`] is told about it; `identity` decides whom to tell.
-    pub fn rejected(self, queue: String, envelope: &Envelope, identity: &IdentitySettings) -> Rejected {
+    /// What [`crate::Handler::rejected`] is told about it; `identity` decides whom to tell, and
+    /// nobody is told of a refusal on a social service's transfers queue (see
+    /// [`crate::notice`]).
+    pub fn rejected(self, queue: &Queue, prefix: &str, envelope: &Envelope, identity: &IdentitySettings) -> Rejected {
+        let told = !crate::notice::never_told(queue, self.kind);
         Rejected {
-            queue,
+            queue: queue.name(prefix),
             kind: self.kind,
             message_id: envelope.message_id.clone(),
             user_id: envelope.user_id.clone(),
             correlation_id: envelope.correlation_id.clone(),
             reason: self.reason,
             code: self.code,
-            answer_to: crate::notice::answer_to(identity, envelope.user_id.as_deref(), self.identity_refused),
+            answer_to: crate::notice::answer_to(identity, envelope.user_id.as_deref(), self.identity_refused)
+                .filter(|_| told),
         }
     }
 }
@@ -183,10 +200,28 @@ mod tests {
         })
     }
 
-    fn strict() -> IdentitySettings {
-        let mut id = IdentitySettings { insecure_any_user: false, ..Default::default() };
-        id.users.insert("u-cnaf".into(), vec!["cnaf".into()]);
-        id
+    fn strict() -> BusSettings {
+        let mut s = BusSettings {
+            identity: IdentitySettings { insecure_any_user: false, ..Default::default() },
+            ..Default::default()
+        };
+        s.identity.users.insert("u-cnaf".into(), vec!["cnaf".into()]);
+        s.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
+        s.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+        s.identity.users.insert("u-ss-13".into(), vec!["carsat-sud-est.ss-13".into()]);
+        s.identity.users.insert("u-ss-75".into(), vec!["cramif.ss-75".into()]);
+        s
+    }
+
+    fn transfer(sender: &str) -> Message {
+        Message::Transfer(v1::Transfer {
+            schema_version: 1,
+            sender: sender.into(),
+            transfer_id: "0190a0b0-0000-7000-8000-0000000000c1".into(),
+            chunk_index: 0,
+            chunk_count: 1,
+            ..Default::default()
+        })
     }
 
     fn queue() -> Queue {
@@ -217,5 +252,45 @@ mod tests {
         assert!(reason(Envelope::of(&response("cnam"), "m1", "u-cnaf")).contains("may not speak for"));
         let receipt = Message::Receipt(v1::Receipt { schema_version: 1, ..Default::default() });
         assert!(reason(Envelope::of(&receipt, "m1", "u-cnaf")).contains("does not belong"));
+    }
+
+    #[test]
+    fn a_transfer_comes_from_a_social_service_of_the_deployment_spoken_for_by_its_own_user() {
+        let s = strict();
+        let b = Queue::SocialServiceTransfers("cramif.ss-75".into());
+        let d = Envelope::of(&transfer("carsat-sud-est.ss-13"), "m1", "u-ss-13").inspect(&b, &s).unwrap();
+        assert_eq!(
+            (d.message.sender(), d.message.case_id()),
+            ("carsat-sud-est.ss-13", "0190a0b0-0000-7000-8000-0000000000c1")
+        );
+        let forged = Envelope::of(&transfer("cramif.ss-75"), "m1", "u-ss-13").inspect(&b, &s).unwrap_err();
+        assert!(forged.identity_refused && forged.reason.contains("may not speak for \"cramif.ss-75\""), "{forged:?}");
+        let body = Envelope::of(&transfer("cnaf"), "m1", "u-cnaf").inspect(&b, &s).unwrap_err();
+        assert!(body.identity_refused && body.reason.contains("not a social service"), "{body:?}");
+        let mut insecure = s.clone();
+        insecure.identity.insecure_any_user = true;
+        let anyone = Envelope::of(&transfer("cramif.ss-93"), "m1", "guest").inspect(&b, &insecure).unwrap_err();
+        assert!(anyone.reason.contains("not a social service"), "even when anyone speaks for anyone: {anyone:?}");
+        let receipt = Message::TransferReceipt(v1::TransferReceipt {
+            schema_version: 1,
+            sender: "cramif.ss-75".into(),
+            transfer_id: "t".into(),
+            ..Default::default()
+        });
+        let a = Queue::SocialServiceTransfers("carsat-sud-est.ss-13".into());
+        Envelope::of(&receipt, "m2", "u-ss-75").inspect(&a, &s).expect("a receipt from the receiving service");
+        let wrong = Envelope::of(&receipt, "m2", "u-ss-75").inspect(&queue(), &s).unwrap_err();
+        assert_eq!(wrong.code, NoticeReason::WrongType, "a transfer message belongs on a transfers queue only");
+        let rejected = forged.rejected(&b, "p", &Envelope::of(&transfer("cramif.ss-75"), "m1", "u-ss-13"), &s.identity);
+        assert_eq!((rejected.queue.as_str(), rejected.answer_to), ("p.social-service.cramif.ss-75.transfers", None));
+        let malformed =
+            Envelope { body: vec![0xff; 3], ..Envelope::of(&transfer("carsat-sud-est.ss-13"), "m3", "u-ss-13") };
+        let refusal = malformed.inspect(&b, &s).unwrap_err();
+        assert!(!refusal.identity_refused);
+        assert_eq!(
+            refusal.rejected(&b, "p", &malformed, &s.identity).answer_to,
+            None,
+            "nobody is told on a transfers queue"
+        );
     }
 }

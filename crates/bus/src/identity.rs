@@ -208,4 +208,21 @@ mod tests {
         let e = refusal(&s, &cnaf());
         assert!(e.message.starts_with("no broker user speaks for body \"cnaf\""), "{e}");
     }
+
+    #[test]
+    fn a_social_service_logs_in_as_its_own_user() {
+        let mut s = production();
+        s.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
+        s.identity.users.insert("ss-13".into(), vec!["carsat-sud-est.ss-13".into()]);
+        s.urls = vec!["amqp://ss-13:pw@rabbit:5672/passerelle".into()];
+        let role = Role::SocialService("carsat-sud-est.ss-13".into());
+        s.check_identity(&role).unwrap();
+        s.urls = vec!["amqp://body-cnaf:pw@rabbit:5672/passerelle".into()];
+        let e = refusal(&s, &role);
+        assert!(e.message.contains("this social service logs in to the broker as \"body-cnaf\""), "{e}");
+        s.identity.users.remove("ss-13");
+        s.urls = vec!["amqps://rabbit:5671/passerelle?auth_mechanism=external".into()];
+        let e = refusal(&s, &role);
+        assert!(e.message.starts_with("no broker user speaks for social service \"carsat-sud-est.ss-13\""), "{e}");
+    }
 }

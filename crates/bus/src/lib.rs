@@ -1,6 +1,6 @@
-//! The bus of the fragility exchange: RabbitMQ through lapin with publisher confirms, manual
-//! acks, dead-letters with reasons, per-body identity checks and recovery — and an in-process
-//! twin with the same semantics for the demo and unit tests.
+//! The bus of the fragility exchange and of the social-service transfers: RabbitMQ through lapin
+//! with publisher confirms, manual acks, dead-letters with reasons, per-party identity checks and
+//! recovery — and an in-process twin with the same semantics for the demo and unit tests.
 //!
 //! Services code against the [`Bus`] trait: [`Bus::publish`] returns once the broker confirmed
 //! every message; [`Bus::consume`] hands each [`Delivery`] (decoded, identity checked) to a
@@ -26,6 +26,8 @@ mod settings;
 mod stats;
 pub mod topology;
 #[cfg(test)]
+mod transfer_tests;
+#[cfg(test)]
 mod witness_tests;
 
 pub use amqp::{AmqpBus, ClientCertificate, StartPatience};
@@ -50,6 +52,12 @@ pub use topology::{Queue, Role};
 pub trait Bus: Send + Sync + 'static {
     /// Publishes every message and returns once all are confirmed (pipelined confirms within a
     /// bounded window). Any nack, return (unroutable) or expiry is an error; nothing is dropped.
+    ///
+    /// A message no queue is bound for — a transfer to a social service the deployment does not
+    /// declare, a notice to an unknown party — is [`BusError::Returned`] on both buses (the AMQP
+    /// bus publishes `mandatory`, and the broker returns it; the in-process bus routes as the
+    /// broker would, and sends nothing of the batch). A sender relies on it to mark a transfer
+    /// refused, "unknown office".
     async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BusError>;
     /// Starts consuming with manual acks and bounded prefetch; survives reconnects.
     async fn consume(&self, queue: Queue, handler: std::sync::Arc<dyn Handler>) -> Result<Consumer, BusError>;

@@ -261,14 +261,15 @@ impl Bus for InProcessConnection {
                 // A delivery the bus refuses is settled through the handler's `rejected` hook
                 // (which records the refusal), any other through `handle`; both end the same way.
                 let settings = &broker.settings;
-                let (kind, settled, notice) = match stored.envelope.inspect(&queue, &settings.identity) {
+                let (kind, settled, notice) = match stored.envelope.inspect(&queue, settings) {
                     Ok(delivery) => {
                         let notice = NoticeDraft::for_delivery(&queue, settings, &delivery);
                         (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await, notice)
                     }
                     Err(rejection) => {
                         let kind = rejection.kind;
-                        let rejected = rejection.rejected(name.clone(), &stored.envelope, &settings.identity);
+                        let rejected =
+                            rejection.rejected(&queue, &settings.prefix, &stored.envelope, &settings.identity);
                         let notice = NoticeDraft::for_rejection(
                             &queue,
                             settings,

@@ -7,7 +7,8 @@
 //! only when its broker-validated `user_id` speaks for exactly one party (strict identity) and
 //! the refusal is not about identity: a forged sender is answered by nobody. Only the other
 //! side is told (a body tells an observatory, an observatory a body), and a notice is never
-//! answered, so no two parties can ping-pong.
+//! answered, so no two parties can ping-pong. Nothing on a social service's transfers queue is
+//! answered by a notice ([`never_told`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -133,8 +134,7 @@ impl NoticeDraft {
         kind: Option<Kind>,
         case_id: &str,
     ) -> Option<NoticeDraft> {
-        // Nothing that travels as a notice (a notice, a witness message) is answered.
-        if queue.is_notice_queue() || kind.is_some_and(Kind::travels_as_notice) {
+        if never_told(queue, kind) {
             return None;
         }
         let other_side = if queue.is_observatory_queue() {
@@ -189,6 +189,18 @@ fn requester_side_sender(settings: &BusSettings, d: &Delivery) -> Option<String>
     }
 }
 
+/// Whether a refusal on `queue` (of a message of `kind`, when known) is told to nobody: nothing
+/// that travels as a notice (a notice, a witness message) is answered, and neither is anything
+/// on a social service's transfers queue, nor a transfer message anywhere — a social service
+/// answers a transfer it refuses with a `TransferReceipt`, and may not write the notice exchange
+/// towards bodies; what it cannot read (malformed, wrong type, a forged sender) is only
+/// dead-lettered.
+pub(crate) fn never_told(queue: &Queue, kind: Option<Kind>) -> bool {
+    queue.is_notice_queue()
+        || matches!(queue, Queue::SocialServiceTransfers(_))
+        || kind.is_some_and(|k| k.travels_as_notice() || k.is_transfer())
+}
+
 /// The party a refused delivery's broker user speaks for, if exactly one and the refusal is not
 /// about identity (a message without `user_id`, or whose user may not speak for its sender, is
 /// answered by nobody).
@@ -226,6 +238,8 @@ fn at_most(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OBSERVATORY: &str = "carsat-sud-est";
 
     fn strict() -> BusSettings {
         let mut s = BusSettings::default();
@@ -272,5 +286,23 @@ mod tests {
         assert!(!forged.contains("DUPONT"), "a name in a message id is withheld: {forged}");
         assert!(bounded(&"x".repeat(500), 200).chars().count() <= 200);
         assert!(!bounded("a\nb", 200).contains('\n'));
+    }
+
+    #[test]
+    fn nothing_on_a_transfers_queue_nor_any_transfer_message_is_answered_by_a_notice() {
+        let mut s = strict();
+        s.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+        s.identity.users.insert("u-ss-75".into(), vec!["cramif.ss-75".into()]);
+        let transfers = Queue::SocialServiceTransfers("cramif.ss-75".into());
+        for kind in [None, Some(Kind::Transfer), Some(Kind::TransferReceipt), Some(Kind::Response)] {
+            let draft = NoticeDraft::for_rejection(&transfers, &s, Some(OBSERVATORY), Some("m-1"), kind, None);
+            assert!(draft.is_none(), "{kind:?}");
+        }
+        let obs = Queue::ObservatoryResponses(OBSERVATORY.into());
+        for kind in Kind::TRANSFER {
+            assert!(NoticeDraft::for_rejection(&obs, &s, Some("cnaf"), Some("m-1"), Some(kind), None).is_none());
+        }
+        assert!(never_told(&Queue::SocialServiceNotices("cramif.ss-75".into()), None));
+        assert!(!never_told(&Queue::BodySolicitations("cnaf".into()), Some(Kind::Solicitation)));
     }
 }

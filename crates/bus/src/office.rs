@@ -7,6 +7,9 @@
 //!
 //! A body without offices keeps the single requester of earlier releases: its results go to
 //! `{prefix}.body.{code}.results`, read by the body's own user.
+//!
+//! A health-insurance social service (`[broker.social_services]`, norm 43 A.3) is written the
+//! same way, `body.office` (`carsat-sud-est.ss-13`): [`BusSettings::is_social_service`].
 
 use std::collections::BTreeMap;
 
@@ -70,8 +73,19 @@ impl BusSettings {
 
     /// Whether `party` is an office party of this deployment.
     pub fn is_office(&self, party: &str) -> bool {
-        split(party).is_some_and(|(body, office)| self.offices.get(body).is_some_and(|l| l.iter().any(|o| o == office)))
+        declares(&self.offices, party)
     }
+
+    /// Whether `party` is a social service of this deployment (`[broker.social_services]`,
+    /// `body.office`): a party that sends and receives case-file transfers.
+    pub fn is_social_service(&self, party: &str) -> bool {
+        declares(&self.social_services, party)
+    }
+}
+
+/// Whether `party` is `body.office` with `office` listed under `body`.
+fn declares(offices: &Offices, party: &str) -> bool {
+    split(party).is_some_and(|(body, office)| offices.get(body).is_some_and(|l| l.iter().any(|o| o == office)))
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
-//! Who connects, and what it may touch: an observatory, a body, or a requester office of a body
-//! that has offices (see [`crate::office`]). The queues a party consumes and the exchanges it
-//! publishes to follow from its role and the deployment; the AMQP bus checks (or, for an
-//! observatory, declares) exactly these, and `topology export` grants exactly these.
+//! Who connects, and what it may touch: an observatory, a body, a requester office of a body
+//! that has offices (see [`crate::office`]), or a health-insurance social service
+//! (`[broker.social_services]`). The queues a party consumes and the exchanges it publishes to
+//! follow from its role and the deployment; the AMQP bus checks (or, for an observatory,
+//! declares) exactly these, and `topology export` grants exactly these.
 
 use crate::office;
 use crate::topology::{Exchange, Queue};
 use crate::BusSettings;
 
-/// Who connects: an observatory declares the whole topology (idempotent); a body or a requester
-/// office only checks passively that its own queues exist, so no such account needs the
-/// configure right.
+/// Who connects: an observatory declares the whole topology (idempotent); a body, a requester
+/// office or a social service only checks passively that its own queues exist, so no such
+/// account needs the configure right.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Role {
     Observatory(String),
@@ -89,7 +90,8 @@ impl Role {
 
     /// The exchanges this party publishes to: a body sends responses, notices to observatories
     /// and, when it has no offices, requests and receipts (as a requester); an office sends
-    /// requests, receipts and notices to observatories; an observatory sends solicitations,
+    /// requests, receipts and notices to observatories; a social service sends transfers,
+    /// receipts and amendments, and notices to observatories; an observatory sends solicitations,
     /// results and refusals, and notices to bodies (and writes the dead-letter exchange, which
     /// only it may: see [`crate::definitions`]).
     pub fn publishes_to(&self, settings: &BusSettings) -> Vec<Exchange> {

@@ -14,6 +14,9 @@
 //! [broker.offices]                           # optional: a body's requester offices
 //! cnaf = ["caf-13", "caf-84"]
 //!
+//! [broker.social_services]                   # optional: health-insurance social services
+//! carsat-sud-est = ["ss-13"]                 # (norm 43 A.3 transfers; a fixed list of bodies)
+//!
 //! [broker.tls]
 //! ca_file = "/etc/passerelle/ca.pem"
 //! cert_file = "/etc/passerelle/client.pem"   # optional: client certificate (PEM)
@@ -25,10 +28,14 @@
 //! "observatory-sud-est" = ["carsat-sud-est"]
 //! "body-cnaf" = ["cnaf"]
 //! "requester-caf-13" = ["cnaf.caf-13"]       # an office party: `body.office`
+//! "social-service-ss-13" = ["carsat-sud-est.ss-13"]  # a social service: `body.office`
 //! ```
 //!
 //! A body listed under `offices` receives its results per office (`crate::office`): each office
-//! is a party with its own broker user and queues.
+//! is a party with its own broker user and queues. Each social service under `social_services`
+//! is a party too (`body.office`), with its transfers and notices queues; its hosting body must
+//! be a health-insurance one (`passerelle_protocol::social_services`), never a CAF or a pension
+//! service, and its party must not also be a requester office.
 //!
 //! The defaults are the development profile: the local broker as `guest`, who may speak for
 //! every party (`insecure_any_user = true`, logged as a warning on connect). Outside the
@@ -131,7 +138,8 @@ pub struct TlsSettings {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentitySettings {
-    /// Broker user → the party codes (body or observatory codes) it may speak for.
+    /// Broker user → the party codes it may speak for: observatory and body codes, requester
+    /// offices and social services (`body.office`).
     #[serde(default)]
     pub users: BTreeMap<String, Vec<String>>,
     /// INSECURE development profile: any broker user may speak for any party. Logged as a warning;
@@ -214,37 +222,62 @@ impl BusSettings {
                     format!("{body:?} is not one of `bodies`: only a body of the deployment has offices"),
                 );
             }
-            if offices.is_empty() {
-                return bad(&key, "empty: name the body's offices, or remove the key".into());
+            check_office_codes(offices, "the body's offices").map_err(|message| BusSettingsError { key, message })?;
+        }
+        for (body, offices) in &self.social_services {
+            let key = format!("social_services.{body}");
+            if let Err(reason) = passerelle_protocol::social_services::check_destination(body) {
+                return bad(&key, reason);
             }
-            let mut seen = std::collections::BTreeSet::new();
-            for office in offices {
-                if !passerelle_protocol::ids::is_office_code(office) {
-                    return bad(
-                        &key,
-                        format!(
-                            "office code {office:?}: use lowercase letters, digits, `-` and `_`, at most {} characters",
-                            passerelle_protocol::ids::MAX_OFFICE_LEN
-                        ),
-                    );
-                }
-                if !seen.insert(office) {
-                    return bad(&key, format!("office code {office:?} appears twice"));
-                }
+            check_office_codes(offices, "the body's social-service offices")
+                .map_err(|message| BusSettingsError { key: key.clone(), message })?;
+            if let Some(office) = offices.iter().find(|o| self.is_office(&crate::office::party(body, o))) {
+                return bad(
+                    &key,
+                    format!(
+                        "{:?} is also a requester office ([broker.offices]): a social service is a party of its own, \
+                         give it another office code",
+                        crate::office::party(body, office)
+                    ),
+                );
             }
         }
         for (user, parties) in &self.identity.users {
             for party in parties.iter().filter(|p| crate::office::split(p).is_some()) {
-                if !self.is_office(party) {
+                if !self.is_office(party) && !self.is_social_service(party) {
                     return bad(
                         &format!("identity.users.{user}"),
-                        format!("{party:?} is not an office [broker.offices] declares (`body.office`)"),
+                        format!(
+                            "{party:?} is neither an office [broker.offices] declares nor a social service \
+                             [broker.social_services] declares (`body.office`)"
+                        ),
                     );
                 }
             }
         }
         Ok(())
     }
+}
+
+/// A body's office codes (`[broker.offices]` or `[broker.social_services]`): at least one, each
+/// usable in a queue name, each once. `Err` says what is wrong (`what`: whose offices).
+fn check_office_codes(offices: &[String], what: &str) -> Result<(), String> {
+    if offices.is_empty() {
+        return Err(format!("empty: name {what}, or remove the key"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for office in offices {
+        if !passerelle_protocol::ids::is_office_code(office) {
+            return Err(format!(
+                "office code {office:?}: use lowercase letters, digits, `-` and `_`, at most {} characters",
+                passerelle_protocol::ids::MAX_OFFICE_LEN
+            ));
+        }
+        if !seen.insert(office) {
+            return Err(format!("office code {office:?} appears twice"));
+        }
+    }
+    Ok(())
 }
 
 /// A `[broker]` setting that cannot be used; `key` is relative to `[broker]` (`urls`).
@@ -334,5 +367,37 @@ mod tests {
         let e = with("[offices]\ncnaf = ['caf-13']\n[identity.users]\nu = ['cnaf.caf-84']\n").unwrap_err();
         assert_eq!(e.key, "identity.users.u");
         assert!(e.message.contains("cnaf.caf-84"), "{e}");
+    }
+
+    #[test]
+    fn social_services_are_health_insurance_bodies_with_offices_of_their_own() {
+        let with = |toml: &str| toml::from_str::<BusSettings>(toml).unwrap().check();
+        let s: BusSettings = toml::from_str(
+            "[social_services]\ncarsat-sud-est = ['ss-13']\ncramif = ['ss-75', 'ss-93']\n\
+             [identity.users]\nu = ['cramif.ss-93']\n",
+        )
+        .unwrap();
+        s.check().unwrap();
+        assert!(s.is_social_service("cramif.ss-93") && s.is_social_service("carsat-sud-est.ss-13"));
+        assert!(!s.is_social_service("cramif.ss-13") && !s.is_social_service("cramif") && !s.is_office("cramif.ss-93"));
+        let e = with("[social_services]\ncnaf = ['caf-13']\n").unwrap_err();
+        assert_eq!(e.key, "social_services.cnaf");
+        assert!(e.message.contains("CAF") && e.message.contains("norm 43"), "{e}");
+        let e = with("[social_services]\ncnav = ['ss-1']\n").unwrap_err();
+        assert_eq!(e.key, "social_services.cnav");
+        assert!(e.message.contains("pension service"), "{e}");
+        assert!(with("[social_services]\ncpam-13 = ['ss-1']\n").unwrap_err().message.contains("primary"));
+        assert_eq!(with("[social_services]\ncramif = []\n").unwrap_err().key, "social_services.cramif");
+        assert_eq!(with("[social_services]\ncramif = ['SS 75']\n").unwrap_err().key, "social_services.cramif");
+        let e = with("[social_services]\ncramif = ['ss-75', 'ss-75']\n").unwrap_err();
+        assert!(e.message.contains("twice"), "{e}");
+        let e =
+            with("bodies = ['cnam', 'cramif']\n[offices]\ncramif = ['ss-75']\n[social_services]\ncramif = ['ss-75']\n")
+                .unwrap_err();
+        assert_eq!(e.key, "social_services.cramif");
+        assert!(e.message.contains("\"cramif.ss-75\" is also a requester office"), "{e}");
+        let e = with("[social_services]\ncramif = ['ss-75']\n[identity.users]\nu = ['cramif.ss-93']\n").unwrap_err();
+        assert_eq!(e.key, "identity.users.u");
+        assert!(e.message.contains("cramif.ss-93") && e.message.contains("social service"), "{e}");
     }
 }

@@ -12,8 +12,15 @@
 //! Who writes the dead-letter exchange: the broker (a body's refusal is a reject without
 //! requeue, which the queue's `x-dead-letter-exchange` routes with the broker's `x-death`
 //! headers, `x-first-death-reason: rejected`), and the observatory (its reasoned dead-letters).
-//! Never a body: its account may not write it. A refusal is told to its sender by a **notice**
-//! on the notice exchange of the recipient's side.
+//! Never a body, an office or a social service: their accounts may not write it. A refusal is
+//! told to its sender by a **notice** on the notice exchange of the recipient's side — except on
+//! a social service's transfers queue, where nobody is told by the bus (a social service answers
+//! a transfer it refuses with a `TransferReceipt`, and writes no notice exchange towards bodies).
+//!
+//! Social services (norm 43, A.3): each `[broker.social_services]` party `body.office` has a
+//! transfers queue, a flow queue (quorum, delivery limit, 30-day TTL, the dead-letter exchange)
+//! bound to `{prefix}.transfers` with its party code, and a notices queue (as every party's,
+//! in the notices policy) bound to `{prefix}.notices-to-bodies`.
 //!
 //! Length limits: the dead-letter and alarm queues are bounded by RabbitMQ **policies**
 //! ([`Topology::policies`], exported with the definitions), not by declared arguments, so that
@@ -95,6 +102,10 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 /// (notices and the witness messages, [`Kind::travels_as_notice`]). A requester office
 /// (`body.office`, see [`crate::office`]) has `{prefix}.requester.{body}.{office}.results` and
 /// `{prefix}.requester.{body}.{office}.notices`, bound with its party code as the routing key.
+/// A social service (`body.office`, `[broker.social_services]`) has
+/// `{prefix}.social-service.{body}.{office}.transfers` (a flow queue, bound to
+/// `{prefix}.transfers`) and `{prefix}.social-service.{body}.{office}.notices` (a notice queue,
+/// bound to `{prefix}.notices-to-bodies`), both with its party code as the routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Queue {
     ObservatoryRequests(String),
@@ -168,7 +179,8 @@ impl Queue {
         }
     }
 
-    /// Whether an observatory consumes it (else a body or an office does).
+    /// Whether an observatory consumes it (else a body, an office or a social service does: its
+    /// refusals are rejected, and the broker dead-letters them, see [`crate::definitions`]).
     pub fn is_observatory_queue(&self) -> bool {
         matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
     }
@@ -187,7 +199,8 @@ impl Queue {
 
 /// The exchanges (direct, durable), named `{prefix}.{requests|solicitations|responses|results}`,
 /// the notice exchanges `{prefix}.notices-to-observatories` (bodies write it) and
-/// `{prefix}.notices-to-bodies` (observatories write it), and the dead-letter exchange (headers)
+/// `{prefix}.notices-to-bodies` (observatories write it), the transfers exchange
+/// `{prefix}.transfers` (social services write it), and the dead-letter exchange (headers)
 /// `{prefix}.dead-letter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Exchange {
@@ -393,7 +406,7 @@ pub fn exactly(names: &[String]) -> String {
 }
 
 impl Topology {
-    /// Every queue a party consumes in the deployment (flow and notice queues).
+    /// Every queue a party consumes in the deployment (flow, notice and transfers queues).
     pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
         let mut queues = Vec::new();
         for o in &settings.observatories {
@@ -405,6 +418,9 @@ impl Topology {
         for party in crate::office::parties(&settings.offices) {
             queues.extend(Role::Office(party).queues(settings));
         }
+        for party in crate::office::parties(&settings.social_services) {
+            queues.extend(Role::SocialService(party).queues(settings));
+        }
         queues
     }
 
@@ -414,6 +430,9 @@ impl Topology {
         let mut exchanges: Vec<(String, &'static str)> =
             Exchange::FLOW.iter().chain(&Exchange::NOTICES).map(|e| (e.name(p), e.amqp_type())).collect();
         exchanges.push((Exchange::DeadLetter.name(p), Exchange::DeadLetter.amqp_type()));
+        // Declared in every deployment, so a sender's publish to an office with no queue is
+        // returned unroutable, never refused for a missing exchange.
+        exchanges.push((Exchange::Transfers.name(p), Exchange::Transfers.amqp_type()));
         let mut queues = Vec::new();
         let mut bindings = Vec::new();
         for q in Self::flow_queues(settings) {
@@ -490,77 +509,5 @@ impl Topology {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_prefix_and_the_api() {
-        assert_eq!(Queue::ObservatoryRequests("o".into()).name("p"), "p.observatory.o.requests");
-        assert_eq!(Queue::BodyResults("cnaf".into()).name("p"), "p.body.cnaf.results");
-        let s = BusSettings::default();
-        assert_eq!(Exchange::for_message(Kind::Receipt, "o", &s).name("p"), "p.requests");
-        assert_eq!(Exchange::for_message(Kind::Refusal, "cnaf", &s).name("p"), "p.results");
-        assert!(Queue::BodyResults("cnaf".into()).accepts(Kind::Refusal));
-        assert!(!Queue::BodyResults("cnaf".into()).accepts(Kind::Solicitation));
-    }
-
-    #[test]
-    fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
-        let t = Topology::of(&BusSettings::default());
-        assert_eq!(t.exchanges.len(), 8);
-        assert_eq!(t.queues.len(), 3 + 3 * 4 + 2 + 1);
-        let flow = |q: &&QueueSpec| {
-            !q.name.contains("dead-letter") && !q.name.contains("alarm") && !q.name.ends_with(".holder")
-        };
-        for q in t.queues.iter().filter(flow) {
-            assert!(q.arguments.contains(&("x-delivery-limit", ArgValue::Int(20))), "{}", q.name);
-            assert!(q.arguments.contains(&("x-queue-type", ArgValue::Str("quorum".into()))));
-            if q.name.ends_with(".notices") {
-                assert!(q.arguments.contains(&("x-max-length", ArgValue::Int(NOTICE_MAX_LENGTH))), "{}", q.name);
-                assert!(!q.arguments.iter().any(|a| a.0 == "x-dead-letter-exchange"), "{}", q.name);
-            } else {
-                assert!(q.arguments.contains(&("x-message-ttl", ArgValue::Int(30 * 24 * 3600 * 1000))));
-            }
-        }
-        let dlq = t.queues.iter().find(|q| q.name == "passerelle.dead-letters").unwrap();
-        assert!(dlq.arguments.contains(&("x-message-ttl", ArgValue::Int(7 * 24 * 3600 * 1000))));
-        assert_eq!(t.bindings.iter().filter(|b| b.exchange == "passerelle.dead-letter").count(), 4);
-    }
-
-    #[test]
-    fn the_dead_letter_alarm_and_notice_queues_are_bounded_by_policy_and_keep_their_first_arguments() {
-        let t = Topology::of(&BusSettings::default());
-        let bounded = |name: &str| t.policies.iter().filter(|p| regex_lite_match(&p.pattern, name)).count();
-        for name in [
-            "passerelle.dead-letters",
-            "passerelle.delivery-limit-alarms",
-            "passerelle.body.cnaf.notices",
-            "passerelle.observatory.carsat-sud-est.notices",
-        ] {
-            assert_eq!(bounded(name), 1, "{name}: one policy bounds it");
-        }
-        for name in ["passerelle.body.cnaf.results", "passerelle.observatory.carsat-sud-est.requests"] {
-            assert_eq!(bounded(name), 0, "{name}");
-        }
-        assert!(t.policies.iter().all(|p| p.definition.iter().any(|d| d.0 == "max-length")));
-        let dlq = t.queues.iter().find(|q| q.name == "passerelle.dead-letters").unwrap();
-        assert_eq!(dlq.arguments, dead_letter_queue_arguments(), "the first release's arguments, unchanged");
-        assert!(!dlq.arguments.iter().any(|a| a.0.starts_with("x-max-length")));
-    }
-
-    /// Whether a pattern made by [`exactly`] matches `name`.
-    fn regex_lite_match(pattern: &str, name: &str) -> bool {
-        pattern.trim_start_matches("^(").trim_end_matches(")$").split('|').any(|n| n.replace('\\', "") == name)
-    }
-
-    #[test]
-    fn notices_go_to_the_recipients_side_and_each_queue_accepts_its_kinds() {
-        let s = BusSettings::default();
-        assert_eq!(Exchange::for_message(Kind::Notice, "carsat-sud-est", &s), Exchange::NoticesToObservatories);
-        assert_eq!(Exchange::for_message(Kind::Notice, "cnaf", &s), Exchange::NoticesToBodies);
-        assert!(Queue::BodyNotices("cnaf".into()).accepts(Kind::Notice));
-        assert!(!Queue::BodyNotices("cnaf".into()).accepts(Kind::Result));
-        assert!(!Queue::ObservatoryResponses("o".into()).accepts(Kind::Notice));
-        assert_eq!(Queue::BodyNotices("cnaf".into()).name("p"), "p.body.cnaf.notices");
-    }
-}
+#[path = "topology_tests.rs"]
+mod tests;

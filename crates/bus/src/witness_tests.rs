@@ -169,7 +169,7 @@ fn the_sender_must_be_the_users_party_and_the_recipient_the_queues_owner() {
     let s = strict();
     let queue = Queue::ObservatoryNotices(OBSERVATORY.into());
     for kind in Kind::WITNESS {
-        let inspect = |m: &Message, user: &str| Envelope::of(m, "m-1", user).inspect(&queue, &s.identity);
+        let inspect = |m: &Message, user: &str| Envelope::of(m, "m-1", user).inspect(&queue, &s);
         let d = inspect(&witness(kind, "cnaf", OBSERVATORY), "u-cnaf").expect("its own user, to its witness");
         assert_eq!(d.message.sender(), "cnaf");
         inspect(&witness(kind, OFFICE, OBSERVATORY), "u-caf-13").expect("an office speaks for itself");
@@ -181,7 +181,7 @@ fn the_sender_must_be_the_users_party_and_the_recipient_the_queues_owner() {
         assert!(elsewhere.reason.contains("\"cnav-idf\" on the queue of \"carsat-sud-est\""), "{}", elsewhere.reason);
         let office_queue = Queue::OfficeNotices(OFFICE.into());
         let to_office = Envelope::of(&witness(kind, OBSERVATORY, OFFICE), "m-2", "u-obs");
-        to_office.inspect(&office_queue, &s.identity).expect("the office reads what names it");
+        to_office.inspect(&office_queue, &s).expect("the office reads what names it");
     }
 }
 

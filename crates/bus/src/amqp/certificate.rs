@@ -129,6 +129,17 @@ uG27ngk=
     }
 
     #[test]
+    fn a_social_service_certificate_speaks_for_its_party_only() {
+        let mut id = identity();
+        id.users.insert("ss-13".into(), vec!["carsat-sud-est.ss-13".into()]);
+        let cert = ClientCertificate { subject: "CN=ss-13".into(), common_name: Some("ss-13".into()) };
+        let path = Path::new("/etc/passerelle/client.pem");
+        cert.check_speaks_for(&id, &Role::SocialService("carsat-sud-est.ss-13".into()), path).unwrap();
+        let e = cert.check_speaks_for(&id, &Role::SocialService("cramif.ss-75".into()), path).unwrap_err();
+        assert!(e.to_string().contains("may speak for social service cramif.ss-75"), "{e}");
+    }
+
+    #[test]
     fn the_subject_and_cn_are_read_from_the_pem_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.pem");

@@ -1,10 +1,11 @@
 //! One consumer on one queue: manual acks, bounded prefetch, the receiver checks, the handler's
 //! verdict, refusals, and resumption on a new channel or connection after a loss.
 //!
-//! A refusal first tells its authenticated sender (a notice, published with a confirm), then:
-//! on an observatory's queue, a reasoned dead-letter (a copy with the reason, published with a
-//! confirm before the original is acked); on a body's queue, a reject without requeue, which
-//! the broker dead-letters through the queue's dead-letter exchange (a body may not write it).
+//! A refusal first tells its authenticated sender (a notice, published with a confirm; never on
+//! a social service's transfers queue, see [`crate::notice`]), then: on an observatory's queue, a
+//! reasoned dead-letter (a copy with the reason, published with a confirm before the original is
+//! acked); on a body's, an office's or a social service's queue, a reject without requeue, which
+//! the broker dead-letters through the queue's dead-letter exchange (none of them may write it).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -203,10 +204,10 @@ impl Subscription {
         let body = std::mem::take(&mut d.data);
         let envelope = properties::envelope(&d.properties, body, d.redelivered);
         let settings = &self.connector.settings;
-        let (kind, verdict, notice) = match envelope.inspect(&self.queue, &settings.identity) {
+        let (kind, verdict, notice) = match envelope.inspect(&self.queue, settings) {
             Err(rejection) => {
                 let kind = rejection.kind;
-                let rejected = rejection.rejected(self.queue_name(), &envelope, &settings.identity);
+                let rejected = rejection.rejected(&self.queue, &settings.prefix, &envelope, &settings.identity);
                 let notice = NoticeDraft::for_rejection(
                     &self.queue,
                     settings,
@@ -233,7 +234,8 @@ impl Subscription {
                     self.tell(s, notice, &reason).await?;
                 }
                 if !self.queue.is_observatory_queue() {
-                    // A body's refusal: the broker dead-letters it (x-death, `rejected`).
+                    // A body's, an office's or a social service's refusal: the broker dead-letters it
+                    // (x-death, `rejected`).
                     acknowledged(d.acker.reject(BasicRejectOptions { requeue: false }).await)?;
                     self.connector.stats.dead_lettered(&self.queue_name(), kind);
                     return Ok(true);

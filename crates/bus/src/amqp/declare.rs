@@ -1,8 +1,9 @@
 //! Declares the [`Topology`] on a fresh connection: in full for an observatory (idempotent;
 //! a queue that exists with other arguments is an error — which is why the length limits of
-//! the first release's queues are policies, see [`crate::topology`]), passively for a body (its
-//! queues and the exchanges it publishes to must exist; a body account needs no configure
-//! right; an observatory is therefore upgraded before its bodies).
+//! the first release's queues are policies, see [`crate::topology`]), passively for a body, a
+//! requester office or a social service (its queues and the exchanges it publishes to must
+//! exist; such an account needs no configure right; an observatory is therefore upgraded before
+//! the other parties).
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
