@@ -87,31 +87,6 @@ async fn the_social_service_runs_without_a_broker_and_serves_its_routes_and_its_
     tokio::time::timeout(Duration::from_secs(20), running).await.unwrap().unwrap().unwrap();
 }
 
-/// Declares in the test's vhost what a social service checks at connection: its transfers and
-/// notices queues and the exchanges it publishes to (the observatory or the imported definitions
-/// declare them in a deployment).
-async fn declare_social_service(settings: &passerelle_bus::BusSettings, role: &passerelle_bus::Role) {
-    use lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions};
-    use lapin::types::FieldTable;
-    let conn = lapin::Connection::connect(&settings.urls[0], lapin::ConnectionProperties::default()).await.unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-    for e in role.publishes_to(settings) {
-        let kind = match e.amqp_type() {
-            "direct" => lapin::ExchangeKind::Direct,
-            other => lapin::ExchangeKind::Custom(other.to_owned()),
-        };
-        ch.exchange_declare(e.name(&settings.prefix).as_str().into(), kind, durable, FieldTable::default())
-            .await
-            .unwrap();
-    }
-    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
-    for q in role.queues(settings) {
-        ch.queue_declare(q.name(&settings.prefix).as_str().into(), durable, FieldTable::default()).await.unwrap();
-    }
-    conn.close(200, "declared".into()).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_social_service_with_a_broker_connects_as_its_office_and_says_so_on_health() {
     use passerelle_test_support::{amqp_url, broker_reachable_or_skip, Vhost};
@@ -140,7 +115,14 @@ async fn a_social_service_with_a_broker_connects_as_its_office_and_says_so_on_he
     write_registry(&registry, "\"social-worker\"");
     let settings = PartySettings::load(PartyKind::SocialService, &config).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(settings.has_broker());
-    declare_social_service(settings.broker(), &settings.role()).await;
+    // The observatory declares the topology, the social service's queues with it.
+    let observatory = passerelle_bus::AmqpBus::connect(
+        settings.broker(),
+        passerelle_bus::Role::Observatory(settings.broker().observatories[0].clone()),
+    )
+    .await
+    .unwrap();
+    observatory.close().await;
     let party = tokio::time::timeout(Duration::from_secs(30), Party::build(settings))
         .await
         .expect("connected within the start timeout")
