@@ -4,7 +4,7 @@
 //! (`passerelle_social_file`, `proto/passerelle/v1/social_file.proto`).
 //!
 //! - [`settings`]: who it is (hosting body, office), its `data_dir`, the requester office it
-//!   reads the worklist from; no broker yet (until it transfers files between bodies, norm 43 A.3);
+//!   reads the worklist from, and its `[broker]` when it transfers files between bodies;
 //! - [`store`]: `social-service.db` — files (the encoded `v1::SocialFile`, a keyed hash of the
 //!   NIR), their history without values, actions, contacts, offers, rights records;
 //! - [`requester_client`]: the worklist and the offer outcomes, at the requester, relaying the
@@ -15,7 +15,11 @@
 //! - [`service::retention`]: the retention pass (18 months live, then the archive or erasure),
 //!   run by the daemon's housekeeping; [`service::opposition`]: the refusal of the archive and
 //!   the director's decision on an objection;
-//! - [`metrics`]: files open and closed, files flagged by the retention pass;
+//! - [`service::transfers`]: a file's transfer to the insured's new body (norm 43, A.3) over
+//!   the broker — sent frozen and minimised through the store's outbox, received and imported
+//!   once the person's attachment is confirmed ([`membership`]), acknowledged by a receipt,
+//!   rectifications and an upheld objection sent on;
+//! - [`metrics`]: files open and closed, files flagged by the retention pass, transfers;
 //! - [`steering`]: `steering.db`, the steering statistics' counts, anonymised beforehand (norm
 //!   43, B): the closed months counted from the store, the offer outcomes as recorded.
 //!

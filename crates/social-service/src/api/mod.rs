@@ -27,6 +27,7 @@
 //! | `GET /v1/stats?from=YYYY-MM&to=YYYY-MM` | `statistics-agent` | [`passerelle_social_stats::Table`]: the steering statistics, suppressed, office and body level |
 //! | `POST /v1/retention/run` | `operator` or `director-delegate` | [`RetentionReport`]: the housekeeping round now (steering months, then the retention pass) |
 //! | `GET /v1/retention/flagged` | `social-worker` of the office | [`FlaggedList`]: idle actions, objections pending, files leaving within 30 days (a `read` of each) |
+//! | `POST /v1/transfers`, `POST /v1/transfers/release`, `GET /v1/transfers`, `GET /v1/transfers/summary`, `GET /v1/transfers/{id}`, `POST /v1/transfers/{id}/accept`, `POST /v1/transfers/{id}/refuse` | see [`crate::service::transfer_views`] | a file's transfer to another body (norm 43, A.3) |
 //!
 //! A `statistics-agent` gets a 403 on every other route, an `operator` on every route but
 //! `retention/run`, a worker of another office on every route (recorded). An archive read without a valid grant is a 403 (`no_grant`),
@@ -54,6 +55,7 @@ use serde::Deserialize;
 
 mod archive;
 mod retention;
+mod transfers;
 
 use crate::requester_client::{OutcomeRequest, Worklist, WorklistQuery, MAX_WORKLIST_LIMIT};
 use crate::service::opposition::{DecideRequest, DecisionView};
@@ -86,6 +88,12 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/retention/run", post(retention::run))
         .route("/v1/retention/flagged", get(retention::flagged))
+        .route("/v1/transfers", get(transfers::list).post(transfers::send))
+        .route("/v1/transfers/release", post(transfers::release))
+        .route("/v1/transfers/summary", get(transfers::summary))
+        .route("/v1/transfers/{id}", get(transfers::show))
+        .route("/v1/transfers/{id}/accept", post(transfers::accept))
+        .route("/v1/transfers/{id}/refuse", post(transfers::refuse))
         .with_state(service)
 }
 

@@ -292,6 +292,9 @@ impl SocialService {
         if updates.is_empty() {
             return Err(refused("no update given: name a field and its value (`--set care.gir_level=4`)"));
         }
+        if kind == "update" {
+            self.not_frozen(&self.file_row(id)?.id)?;
+        }
         let parsed =
             updates.iter().map(|u| Update::parse(&u.field, &u.value)).collect::<std::result::Result<Vec<_>, _>>()?;
         let now = self.now();
@@ -329,7 +332,11 @@ impl SocialService {
             let done = FileChange { file, changes: history.clone(), person };
             Ok((done, (row.id, history)))
         })?;
-        let items = history.into_iter().map(|h| h.field).collect();
+        let items: Vec<String> = history.into_iter().map(|h| h.field).collect();
+        if kind == "rectification" {
+            // Art. 40: a rectification of a transferred file is sent on to the receiving body.
+            self.send_on_rectification(&id, &items)?;
+        }
         Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: id, what: kind.to_owned(), items })
     }
 

@@ -1,6 +1,6 @@
 //! The daemon's periodic work, run by its loop (`crates/party`) at start and every hour: the
 //! steering statistics' anonymisation of the months that closed, then the retention pass
-//! ([`super::retention`]).
+//! ([`super::retention`]), then the received transfers whose missing chunks will never come.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,10 @@ impl SocialService {
         let _round = self.rounds();
         let counted = self.anonymise_closed_months();
         let retention = self.retention_pass()?;
+        let expired = self.expire_incomplete_transfers()?;
+        if expired > 0 {
+            tracing::warn!(expired, "received transfers missing chunks for 30 days refused (file malformed)");
+        }
         counted?;
         Ok(Housekeeping { retention })
     }

@@ -15,6 +15,13 @@ pub mod retention;
 pub mod retention_flagged;
 mod rights;
 pub mod steering;
+mod transfer_amend;
+mod transfer_consumer;
+mod transfer_list;
+mod transfer_outbox;
+mod transfer_receipts;
+mod transfer_receive;
+mod transfer_send;
 pub mod transfer_views;
 pub mod transfers;
 pub mod views;
@@ -100,6 +107,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Held through a round of housekeeping: the hourly round and an operator's run one at a time.
     rounds: std::sync::Mutex<()>,
+    /// The transfers' outbox wake-up and membership source.
+    transfers: transfers::TransferState,
 }
 
 /// The social service. Cheap to clone (shared state).
@@ -121,6 +130,24 @@ impl SocialService {
     /// Validates the settings, opens the store, the access log and the files' person key in
     /// `data_dir`. Connects to nothing (the requester is called per request).
     pub fn build(settings: SocialServiceSettings, clock: Arc<dyn Clock>) -> Result<SocialService> {
+        let membership = match &settings.transfers.membership {
+            Some(source) => Some(Arc::from(
+                crate::membership::open(source)
+                    .map_err(|e| SocialServiceError::Refused(format!("[transfers.membership]: {e}")))?,
+            )),
+            None => None,
+        };
+        Self::build_with_membership(settings, clock, membership)
+    }
+
+    /// [`SocialService::build`] with the membership source given (`None`: a social worker
+    /// confirms each received transfer) instead of opened from `[transfers.membership]`: the
+    /// tests' and the demo's.
+    pub fn build_with_membership(
+        settings: SocialServiceSettings,
+        clock: Arc<dyn Clock>,
+        membership: Option<Arc<dyn crate::membership::Membership>>,
+    ) -> Result<SocialService> {
         settings.validate()?;
         passerelle_sqlite::private::create_folder(&settings.data_dir)
             .map_err(|source| passerelle_sqlite::Error::Io { path: settings.data_dir.clone(), source })?;
@@ -140,6 +167,7 @@ impl SocialService {
             steering,
             clock,
             rounds: Default::default(),
+            transfers: transfers::TransferState::new(membership),
         };
         Ok(SocialService { inner: Arc::new(inner) })
     }
@@ -257,15 +285,30 @@ impl SocialService {
         }
     }
 
-    /// An open file of this office.
+    /// An open file of this office, not frozen by a transfer.
     pub(crate) fn open_row(&self, id: &str) -> Result<FileRow> {
         let row = self.file_row(id)?;
+        self.not_frozen(&row.id)?;
         if row.state != crate::store::FileState::Open {
             return Err(SocialServiceError::Refused(format!(
                 "case file {id} is closed: its actions ended; it can be read and rectified, not followed"
             )));
         }
         Ok(row)
+    }
+}
+
+impl SocialService {
+    /// Refuses a change to a file a transfer froze (sent, or accepted by the new body): no new
+    /// action, contact, offer or update; rectifications and the rights still apply.
+    pub(crate) fn not_frozen(&self, id: &str) -> Result<()> {
+        match self.inner.store.frozen_by(id)? {
+            Some(transfer) => Err(SocialServiceError::Refused(format!(
+                "case file {id} is frozen by its transfer {transfer} to another body (norm 43, A.3): no new action, \
+                 contact, offer or update here; a rectification and the person's rights still apply"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

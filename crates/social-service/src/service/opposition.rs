@@ -88,7 +88,6 @@ impl SocialService {
                 "case file {id} has no objection pending: record the person's objection first (`social-service rights object`)"
             )));
         }
-        // Issue 25 (transfers): a decision about a transferred file is sent to the receiving body here.
         let now = self.now();
         let view = |erased| DecisionView {
             format: DECISION_FORMAT.to_owned(),
@@ -114,6 +113,9 @@ impl SocialService {
             Decision::Upheld => {
                 match row {
                     Some(row) => {
+                        // Art. 40: the receiving body of a transfer erases its copy too; sent on
+                        // before the local erasure, which takes the file's transfer rows.
+                        self.send_on_objection(&row.id)?;
                         // A copy a retention pass admitted before it stopped (a crash): out of the
                         // archive first, while the live file still holds the pending objection.
                         if self.archive().contains(&row.id).map_err(SocialServiceError::Archive)? {

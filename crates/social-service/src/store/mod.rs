@@ -7,10 +7,12 @@
 
 mod activity;
 mod opposed;
+pub mod outbox;
 mod retention;
 mod rights;
 mod schema;
 mod steering;
+pub mod transfers;
 
 pub use activity::OfferRow;
 pub use retention::{Candidate, Cursor, Decision, LastPass};

@@ -336,8 +336,21 @@ fn oppose_in(tx: &Tx<'_>, person: &[u8; 32], at: SystemTime) -> Result<(), Store
     Ok(())
 }
 
-/// Every row of one file, children first (the foreign keys are enforced).
+/// Every row of one file, children first (the foreign keys are enforced) — with the transfer
+/// rows that hold its personal data: its releases, the chunks received for it, and the chunks
+/// of a transfer of it still in the outbox (the rows without a value — `transfers_out`,
+/// `transfers_in` — stay).
 fn erase_in(tx: &Tx<'_>, id: &str) -> Result<(), passerelle_sqlite::Error> {
+    tx.execute("DELETE FROM transfer_releases WHERE file = ?1", params![id])?;
+    tx.execute(
+        "DELETE FROM transfer_chunks WHERE transfer IN (SELECT id FROM transfers_in WHERE file = ?1)",
+        params![id],
+    )?;
+    tx.execute(
+        "DELETE FROM outbox WHERE kind = 'passerelle.v1.Transfer' \
+         AND transfer IN (SELECT id FROM transfers_out WHERE file = ?1)",
+        params![id],
+    )?;
     tx.execute("DELETE FROM session_attendees WHERE file = ?1", params![id])?;
     tx.execute("DELETE FROM offer_participants WHERE file = ?1", params![id])?;
     tx.execute("DELETE FROM contacts WHERE action IN (SELECT id FROM actions WHERE file = ?1)", params![id])?;

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("files, history, actions, offers, rights", SCHEMA_V1),
     Migration::sql("retention: decisions, opposed persons, due-file indexes", SCHEMA_V2),
     Migration::sql("opposed worklist lines", SCHEMA_V3),
+    Migration::sql("transfers between bodies: sent, received, chunks, releases, outbox", SCHEMA_V4),
 ];
 
 const SCHEMA_V1: &str = "
@@ -156,4 +157,88 @@ CREATE TABLE opposed_lines (
     PRIMARY KEY (case_id, line)
 ) WITHOUT ROWID;
 CREATE INDEX opposed_lines_by_at ON opposed_lines (at);
+";
+
+/// Migration 4 (issue 25, a file's transfer to the insured's new body, norm 43 A.3):
+/// - `files.frozen_by`: the transfer that froze the file (no new action, contact or offer while
+///   it is sent and once it is accepted), NULL otherwise; `files.origin`: `BODY/OFFICE` of the
+///   social service a received file came from, NULL for a file opened here;
+/// - `transfers_out`: the transfers this office sent — no value of the file: ids, addresses,
+///   agents, state, the withheld items' codes;
+/// - `transfer_releases`: the items (medical opinions) released for a file's next transfer to a
+///   party, consumed by that transfer; erased with the file;
+/// - `transfers_in`: the transfers sent to this office, with the encoded receipt re-sent when the
+///   transfer is delivered again; `transfer_chunks`: the received chunks (personal data), deleted
+///   once the transfer is decided, and with the file;
+/// - `outbox`: the messages committed with the state they come from and not yet confirmed by the
+///   broker (a transfer's chunks hold personal data until published).
+const SCHEMA_V4: &str = "
+ALTER TABLE files ADD COLUMN frozen_by TEXT;     -- the transfer id that froze it
+ALTER TABLE files ADD COLUMN origin TEXT;        -- BODY/OFFICE of a received file
+
+CREATE TABLE transfers_out (
+    id                      TEXT PRIMARY KEY,    -- UUID v7: the list's order
+    file                    TEXT NOT NULL,       -- no foreign key: kept (no value) once the file is erased
+    to_body                 TEXT NOT NULL,
+    to_office               TEXT NOT NULL,
+    state                   TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'accepted', 'refused')),
+    sent_at                 INTEGER NOT NULL,
+    requested_by            TEXT NOT NULL,
+    medical_released_by     TEXT,
+    assessment_released_by  TEXT,
+    withheld                TEXT NOT NULL DEFAULT '',   -- item codes, comma-separated
+    decided_at              INTEGER,
+    refusal                 TEXT,                -- a refusal's code
+    amendments              INTEGER NOT NULL DEFAULT 0,  -- amendments queued
+    amendments_applied      INTEGER NOT NULL DEFAULT 0   -- amendments the receiver confirmed
+);
+CREATE INDEX transfers_out_by_file ON transfers_out (file, id);
+CREATE INDEX transfers_out_by_state ON transfers_out (state, sent_at);
+
+CREATE TABLE transfer_releases (
+    file      TEXT NOT NULL,
+    to_party  TEXT NOT NULL,                     -- body.office
+    item      TEXT NOT NULL,                     -- medical-opinions
+    agent     TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (file, to_party, item)
+) WITHOUT ROWID;
+
+CREATE TABLE transfers_in (
+    id           TEXT PRIMARY KEY,               -- the sender's transfer id
+    from_party   TEXT NOT NULL,                  -- body.office
+    to_party     TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('receiving', 'awaiting_attachment', 'accepted', 'refused')),
+    received_at  INTEGER NOT NULL,
+    sent_at      INTEGER NOT NULL,
+    chunk_count  INTEGER NOT NULL,
+    withheld     TEXT NOT NULL DEFAULT '',
+    file         TEXT,                           -- the imported file
+    decided_by   TEXT,
+    decided_at   INTEGER,
+    refusal      TEXT,
+    amendments   INTEGER NOT NULL DEFAULT 0,     -- amendments applied
+    receipt      BLOB                            -- the encoded receipt, re-sent on a redelivery
+);
+CREATE INDEX transfers_in_by_state ON transfers_in (state, received_at);
+CREATE INDEX transfers_in_by_file ON transfers_in (file) WHERE file IS NOT NULL;
+
+CREATE TABLE transfer_chunks (
+    transfer  TEXT NOT NULL,
+    idx       INTEGER NOT NULL,
+    chunk     BLOB NOT NULL,                     -- the encoded v1::Transfer: personal data
+    PRIMARY KEY (transfer, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT NOT NULL,                  -- the protobuf type name
+    routing_key  TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    transfer     TEXT NOT NULL,                  -- the transfer it belongs to
+    expires_at   INTEGER NOT NULL,
+    payload      BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX outbox_by_transfer ON outbox (transfer, kind);
 ";
