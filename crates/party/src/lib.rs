@@ -32,6 +32,7 @@ pub mod deployment;
 pub mod process;
 mod settings;
 pub mod signals;
+mod social_service;
 pub mod storage;
 pub mod territory;
 pub mod trails;
@@ -51,6 +52,7 @@ use passerelle_requester::{Requester, RequesterError};
 use passerelle_responder::{Responder, ResponderError, ResponderStats};
 use passerelle_social_service::{SocialService, SocialServiceError};
 use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
+use social_service::{social_service_until, NoBroker, TransfersBus};
 
 pub use deployment::Deployment;
 pub use settings::{PartyKind, PartySettings};
@@ -96,34 +98,6 @@ enum Service {
     Requester(Requester),
     /// With the bus its transfers travel on when its settings have a `[broker]`.
     SocialService(SocialService, Option<TransfersBus>),
-}
-
-/// The bus a social service's transfers travel on.
-struct TransfersBus(Arc<dyn Bus>);
-
-impl std::fmt::Debug for TransfersBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TransfersBus")
-    }
-}
-
-/// The bus of a social service without `[broker]`: every operation fails; its trails have no
-/// witness, so they never publish.
-#[derive(Debug)]
-struct NoBroker;
-
-#[async_trait::async_trait]
-impl Bus for NoBroker {
-    async fn publish(&self, _: Vec<passerelle_bus::Outgoing>) -> Result<(), BusError> {
-        Err(BusError::Closed)
-    }
-    async fn consume(
-        &self,
-        _: passerelle_bus::Queue,
-        _: Arc<dyn passerelle_bus::Handler>,
-    ) -> Result<passerelle_bus::Consumer, BusError> {
-        Err(BusError::Closed)
-    }
 }
 
 /// A party built and ready to run: connected, its store open, its metrics served.
@@ -544,74 +518,6 @@ impl Party {
             return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
-    }
-}
-
-/// Runs a social service until `shutdown`: with a broker, its transfers started first (`ready`
-/// only once its transfers queue is consumed) and stopped after its housekeeping ends.
-async fn social_service_until(
-    service: SocialService,
-    bus: Option<TransfersBus>,
-    shutdown: impl Future<Output = ()>,
-    ready: impl FnOnce(),
-) -> anyhow::Result<()> {
-    let settings = service.settings();
-    let (body, office) = (settings.body.clone(), settings.office.clone());
-    let transfers = match bus {
-        Some(TransfersBus(bus)) => {
-            let running = service.start_transfers(bus).await.context("its transfers cannot start")?;
-            tracing::info!(
-                %body,
-                %office,
-                "social-service daemon running; it sends and receives case-file transfers on the broker; \
-                 its access log is chained, not witnessed"
-            );
-            Some(running)
-        }
-        None => {
-            tracing::info!(
-                %body,
-                %office,
-                "social-service daemon running without a broker (no [broker]: it neither sends nor receives \
-                 transfers); its access log is chained, not witnessed"
-            );
-            None
-        }
-    };
-    ready();
-    social_housekeeping_until(&service, shutdown).await;
-    if let Some(transfers) = transfers {
-        transfers.stop().await;
-    }
-    drop(service);
-    Ok(())
-}
-
-/// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
-/// steering statistics of the months that closed, the retention pass): a month closes at
-/// midnight, a retention period is months, and within the hour is soon enough; a round with
-/// nothing to do costs a few index reads.
-const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
-/// until `shutdown`. A failed round is logged and retried at the next one.
-async fn social_housekeeping_until(service: &SocialService, shutdown: impl Future<Output = ()>) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let round = service.clone();
-        match tokio::task::spawn_blocking(move || round.housekeeping()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the social service's housekeeping failed; retried within the hour")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the social service's housekeeping task failed; retried within the hour")
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(SOCIAL_HOUSEKEEPING_EVERY) => {}
-        }
     }
 }
 
