@@ -102,6 +102,15 @@ const STATS_CALL: &[(u8, &str)] = &[
     (NOT_PERMITTED, "refused: the caller is not a statistics-agent"),
 ];
 
+/// What a social worker's call about a transfer means (list, show, accept, refuse).
+const TRANSFERS_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "done"),
+    (USAGE, "refused: bad flags, no such transfer, one not awaiting this office's decision"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no social-service daemon answers at the socket, or its store failed"),
+    (NOT_PERMITTED, "refused: the caller is not a social-worker of the daemon's office"),
+];
+
 /// Each subcommand's exit statuses, by its path under `passerelle`. [`with_exit_codes`] appends
 /// them to the command's `--help`, so the help cannot drift from this table, and a test checks
 /// that every subcommand has its line here and lists only codes the binary uses.
@@ -143,6 +152,30 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
     ),
     ("social-service retention flagged", SOCIAL_WORKER_CALL),
     ("social-service stats", STATS_CALL),
+    (
+        "social-service transfer",
+        &[
+            (SUCCESS, "the file frozen and its transfer queued: printed with what happens next"),
+            (USAGE, "refused before sending: not a health-insurance social service, an unknown office, no file"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no social-service daemon answers at the socket, or its store failed"),
+            (NOT_PERMITTED, "refused: the caller is not a social-worker of the file's office"),
+        ],
+    ),
+    ("social-service transfers list", TRANSFERS_CALL),
+    ("social-service transfers show", TRANSFERS_CALL),
+    ("social-service transfers accept", TRANSFERS_CALL),
+    ("social-service transfers refuse", TRANSFERS_CALL),
+    (
+        "social-service transfers release",
+        &[
+            (SUCCESS, "the medical opinions released for the file's next transfer there"),
+            (USAGE, "refused: bad flags, no such file, not a health-insurance social service"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no social-service daemon answers at the socket, or its store failed"),
+            (NOT_PERMITTED, "refused: the caller is not a medical-officer"),
+        ],
+    ),
     (
         "social-service stats merge",
         &[
@@ -226,8 +259,9 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
         "ctl status",
         &[
             (SUCCESS, "the report was printed (even without the management API)"),
+            (USAGE, "a social-service daemon refused the call (an older release without its transfers)"),
             (SETTINGS, "invalid settings"),
-            (RUNTIME, "no observatory daemon answers at the socket, or its store cannot be read"),
+            (RUNTIME, "no observatory or social-service daemon answers at the socket, or its store failed"),
             (NOT_PERMITTED, "refused: the caller is not an agent with the role operator"),
         ],
     ),

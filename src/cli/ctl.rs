@@ -1,12 +1,15 @@
-//! `passerelle ctl …`: the operators' view of an observatory.
+//! `passerelle ctl …`: the operators' view of an observatory, or of a social service.
 //!
 //! `ctl status` asks the observatory daemon's local API for what an operator sees of its case
 //! store (cases in flight and their age, bodies that are late, the next purge due, dead-letters
 //! by reason, the outbox: role `operator`), and reads the queues' depths and consumers through
-//! the RabbitMQ management API, when it is enabled — and says so plainly when it is not.
+//! the RabbitMQ management API, when it is enabled — and says so plainly when it is not. Given
+//! a social service's settings, it reports that daemon's transfers and its two queues instead
+//! (`social_service`).
 
 mod consumers;
 mod management;
+mod social_service;
 mod status;
 
 use std::io::Write;
@@ -33,7 +36,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Cases in flight and their age, late bodies, the next purge, dead-letters, queues.
+    /// Cases in flight and their age, late bodies, the next purge, dead-letters, queues; or a
+    /// social service's transfers and queues.
     #[command(after_long_help = STATUS_HELP)]
     Status(StatusArgs),
 }
@@ -55,14 +59,21 @@ caller needs the role `operator` in the daemon's agent registry) and prints:
     The credentials default to the user and password of the first broker URL of the settings;
     under certificate login (`?auth_mechanism=external`, no password in the URL) to the deploy
     kit's operators' account, `passerelle-ops`, whose password RABBITMQ_MANAGEMENT_PASSWORD
-    (or --management-password) gives.";
+    (or --management-password) gives.
+
+Given a social service's settings (a top-level `office` and a [requester] table), it asks that
+daemon instead (role `operator`, or a `social-worker` of the office) and prints its transfers
+(norm 43, A.3): sent and awaiting the receipt, received and awaiting the office's decision, the
+oldest in flight, refusals of the last 30 days by reason, accepted each way; and, when it has a
+[broker] and the management API is enabled, its transfers and notices queues (counts only).";
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The observatory's settings (TOML): its broker (for the queues) and its API socket.
+    /// The observatory's or a social service's settings (TOML): its broker (for the queues)
+    /// and its API socket.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// The observatory daemon's API socket. Default: the settings' `[api] socket`.
+    /// The daemon's API socket. Default: the settings' `[api] socket`.
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// One JSON object on stdout instead of sentences.
@@ -127,6 +138,9 @@ fn management_login(url: &str, user: Option<&str>, password: Option<&str>) -> Re
 }
 
 fn status(args: &StatusArgs) -> CliResult {
+    if social_service::is_social_service(&args.config) {
+        return social_service::status(args);
+    }
     let settings: ObservatorySettings = super::observatory::settings(&args.config)?;
     let socket = match &args.socket {
         Some(socket) => socket.clone(),

@@ -6,6 +6,11 @@ use serde::Serialize;
 
 /// `ctl status --json`: one object.
 pub const CTL_STATUS: &str = "passerelle.ctl-status/1";
+/// `ctl status --json` on a social service's settings: one object, its transfers and queues.
+pub const CTL_STATUS_SOCIAL_SERVICE: &str = "passerelle.ctl-status-social-service/1";
+/// `social-service transfer|transfers … --json`: one object, the daemon's answer.
+#[cfg(test)]
+const SOCIAL_SERVICE_TRANSFERS: &str = passerelle_social_service::service::transfer_views::TRANSFERS_FORMAT;
 /// `stats --json`: one object, the aggregate tables.
 pub const STATS: &str = "passerelle.stats/1";
 /// `stats --pseudonym P --json`: one object, one person's appearances.
@@ -73,6 +78,8 @@ const REPORT: &str = passerelle_selection::REPORT_FORMAT;
 #[cfg(test)]
 const ALL: &[&str] = &[
     CTL_STATUS,
+    CTL_STATUS_SOCIAL_SERVICE,
+    SOCIAL_SERVICE_TRANSFERS,
     STATS,
     STATS_PSEUDONYM,
     AUDIT_ENTRY,

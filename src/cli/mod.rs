@@ -46,6 +46,7 @@ mod social_service_archive_out;
 mod social_service_out;
 mod social_service_retention;
 mod social_service_stats;
+mod social_service_transfers;
 pub mod stats;
 pub mod synth;
 pub mod topology;

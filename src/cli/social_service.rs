@@ -54,6 +54,10 @@ The archive (`social-service archive --help`: grants, purposes):
 Retention (`retention --help`: the 18 months, what is flagged and why, what the pass does):
   passerelle social-service retention flagged          # a social worker: idle, objections, due soon
   passerelle social-service retention run              # an operator or the director's delegate
+The insured moves to another body (`transfer --help`: who does what, in which order):
+  passerelle social-service transfers release --file FILE --to cramif/ss-75   # a medical officer
+  passerelle social-service transfer --file FILE --to cramif/ss-75            # a social worker
+  passerelle social-service transfers list --in        # received: accept or refuse each
 A statistics agent (`stats --help` says what is suppressed and how to merge bodies' exports):
   passerelle social-service stats --from 2026-01 --to 2026-06 --export body.json
   passerelle social-service stats merge body-1.json body-2.json
@@ -65,7 +69,7 @@ Every call is recorded in the daemon's access log before it answers.";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// The daemon: its store of case files and its local API (no broker yet).
+    /// The daemon: its store of case files, its local API, and with a [broker] its transfers.
     Run(RunArgs),
     /// The persons of the requester office's contact lists, in rank order (read at the requester).
     Worklist(WorklistArgs),
@@ -101,6 +105,14 @@ pub enum Command {
     /// Steering statistics (statistics-agent): counts by month, office and body, suppressed;
     /// `stats merge` for national figures.
     Stats(super::social_service_stats::StatsArgs),
+    /// Send a case file to the insured's new health-insurance body (social worker, norm 43 A.3):
+    /// the file is frozen and sent over the broker.
+    #[command(after_long_help = super::social_service_transfers::HELP)]
+    Transfer(super::social_service_transfers::TransferArgs),
+    /// The office's transfers both ways: list, show, accept or refuse a received one (social
+    /// worker); release a file's medical opinions for its transfer (medical officer).
+    #[command(subcommand, after_long_help = super::social_service_transfers::HELP)]
+    Transfers(super::social_service_transfers::TransfersCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -508,6 +520,8 @@ pub fn run(command: Command) -> CliResult {
         Command::Archive(a) => super::social_service_archive::run(a),
         Command::Retention(r) => super::social_service_retention::run(r),
         Command::Stats(a) => super::social_service_stats::run(a),
+        Command::Transfer(a) => super::social_service_transfers::send(a),
+        Command::Transfers(c) => super::social_service_transfers::run(c),
     }
 }
 

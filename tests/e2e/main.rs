@@ -40,6 +40,7 @@ mod social_service;
 mod social_service_archive_cli;
 mod social_service_cli;
 mod social_service_retention_cli;
+mod social_service_transfers;
 mod startup;
 mod statistics_agent;
 mod storage_faults;

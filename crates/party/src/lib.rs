@@ -1,5 +1,7 @@
 //! One way to start a party of the exchange — the observatory, a responder, the requester — and
-//! a deployment of them (zero2prod's `Application::build` / `run_until_stopped`).
+//! a deployment of them (zero2prod's `Application::build` / `run_until_stopped`) — and the
+//! social service of norm 43, which speaks on the broker only when its settings have a
+//! `[broker]` (its case-file transfers between bodies, A.3).
 //!
 //! The bootstrap, in one order and in one place: settings (checked, the development hooks
 //! against the profile: [`PartySettings`]) → telemetry (the binary's `main`) → its folders
@@ -8,7 +10,15 @@
 //! (waited for at start, up to `[broker] start_timeout_s`, `/health` saying so; an observatory's
 //! connection takes its territory's lock) → store and service → stop signals armed → run until
 //! stopped → the broker connection closed → the `data_dir` lock released.
-//! `passerelle observatory|responder|requester run` go through
+//!
+//! The social service follows the same order when it has a `[broker]`: it connects as the
+//! social service `body.office` of `[broker.social_services]` (its own broker user outside the
+//! development profile), waits for the broker at start with `/health` following it, and once
+//! its store and service are built starts its transfers (its transfers queue consumed, its
+//! outbox drained to the broker) before `/health` says it serves; it stops them before its
+//! connection closes. Without `[broker]` it connects to nothing: a bus that refuses every
+//! operation stands in, and `/health` follows its phase only.
+//! `passerelle observatory|responder|requester|social-service run` go through
 //! [`run_daemon`]; the demo builds its parties on its own buses with [`Party::build_on`] and runs
 //! them in-process ([`deployment::Running`]); the benchmark and the tests' stack write a
 //! [`deployment::Deployment`]'s settings files and spawn the binary on them, each daemon a
@@ -22,6 +32,7 @@ pub mod deployment;
 pub mod process;
 mod settings;
 pub mod signals;
+mod social_service;
 pub mod storage;
 pub mod territory;
 pub mod trails;
@@ -41,6 +52,7 @@ use passerelle_requester::{Requester, RequesterError};
 use passerelle_responder::{Responder, ResponderError, ResponderStats};
 use passerelle_social_service::{SocialService, SocialServiceError};
 use passerelle_trails::{Checkpointer, DaemonTrails, TrailsBus};
+use social_service::{social_service_until, NoBroker, TransfersBus};
 
 pub use deployment::Deployment;
 pub use settings::{PartyKind, PartySettings};
@@ -84,27 +96,8 @@ enum Service {
     Observatory(Observatory),
     Responder(Responder),
     Requester(Requester),
-    /// No broker: built by [`Party::build_with`] without a connection.
-    SocialService(SocialService),
-}
-
-/// The bus of a party without a broker (the social service, until its transfers): every
-/// operation fails; its trails have no witness, so they never publish.
-#[derive(Debug)]
-struct NoBroker;
-
-#[async_trait::async_trait]
-impl Bus for NoBroker {
-    async fn publish(&self, _: Vec<passerelle_bus::Outgoing>) -> Result<(), BusError> {
-        Err(BusError::Closed)
-    }
-    async fn consume(
-        &self,
-        _: passerelle_bus::Queue,
-        _: Arc<dyn passerelle_bus::Handler>,
-    ) -> Result<passerelle_bus::Consumer, BusError> {
-        Err(BusError::Closed)
-    }
+    /// With the bus its transfers travel on when its settings have a `[broker]`.
+    SocialService(SocialService, Option<TransfersBus>),
 }
 
 /// A party built and ready to run: connected, its store open, its metrics served.
@@ -172,8 +165,9 @@ impl Party {
         let hooks = settings.check()?;
         hooks.announce();
         settings.check_storage()?;
-        if let PartySettings::SocialService(_) = settings {
-            // No broker to wait for: `/health` follows its phase only.
+        if !settings.has_broker() {
+            // A social service without `[broker]`: nothing to wait for, `/health` follows its
+            // phase only.
             let endpoint = Endpoint::serve(settings.metrics_addr(), Health::default(), &hooks).await?;
             return Party::assemble(settings, Arc::new(NoBroker), None, hooks, endpoint, true).await;
         }
@@ -293,7 +287,7 @@ impl Party {
             Service::Observatory(o) => o.accesses(),
             Service::Responder(r) => r.accesses().clone(),
             Service::Requester(r) => r.accesses().clone(),
-            Service::SocialService(s) => s.accesses().clone(),
+            Service::SocialService(s, _) => s.accesses().clone(),
         };
         let audit = match service {
             Service::Observatory(o) => Some(o.audit_trail()),
@@ -362,7 +356,7 @@ impl Party {
                 passerelle_requester::api::routes(r.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_requester::service::DAEMON, clock }),
             ),
-            Service::SocialService(s) => (
+            Service::SocialService(s, _) => (
                 passerelle_social_service::api::routes(s.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_social_service::DAEMON, clock }),
             ),
@@ -409,12 +403,14 @@ impl Party {
                 Service::Requester(requester)
             }
             PartySettings::SocialService(s) => {
+                // Its transfers travel on the party's bus only when it has a `[broker]`.
+                let transfers_bus = s.broker.is_some().then_some(TransfersBus(bus));
                 let service = SocialService::build(s, clock).map_err(|e| match e {
                     SocialServiceError::Settings(_) => PartyError::Settings(anyhow!(e)),
                     other => cannot_start(anyhow!(other)),
                 })?;
                 passerelle_social_service::metrics::register(registry, &service);
-                Service::SocialService(service)
+                Service::SocialService(service, transfers_bus)
             }
         };
         Ok((name, service))
@@ -501,19 +497,7 @@ impl Party {
                 drop(requester);
                 result
             }
-            Service::SocialService(service) => {
-                let settings = service.settings();
-                tracing::info!(
-                    body = %settings.body,
-                    office = %settings.office,
-                    "social-service daemon running; its access log is chained but not yet witnessed \
-                     (no broker until it transfers files between bodies)"
-                );
-                ready();
-                social_housekeeping_until(&service, shutdown).await;
-                drop(service);
-                Ok(())
-            }
+            Service::SocialService(service, bus) => social_service_until(service, bus, shutdown, ready).await,
         };
         health.set(false);
         if let Some(api) = api {
@@ -534,34 +518,6 @@ impl Party {
             return Err(PartyError::Territory(anyhow!("the {name} stopped: {lost}")));
         }
         result.map_err(|e| PartyError::Runtime(e.context(format!("the {name} stopped on an error"))))
-    }
-}
-
-/// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
-/// steering statistics of the months that closed, the retention pass): a month closes at
-/// midnight, a retention period is months, and within the hour is soon enough; a round with
-/// nothing to do costs a few index reads.
-const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
-/// until `shutdown`. A failed round is logged and retried at the next one.
-async fn social_housekeeping_until(service: &SocialService, shutdown: impl Future<Output = ()>) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let round = service.clone();
-        match tokio::task::spawn_blocking(move || round.housekeeping()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the social service's housekeeping failed; retried within the hour")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the social service's housekeeping task failed; retried within the hour")
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(SOCIAL_HOUSEKEEPING_EVERY) => {}
-        }
     }
 }
 

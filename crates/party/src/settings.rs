@@ -21,7 +21,9 @@ pub enum PartyKind {
     Observatory,
     Responder,
     Requester,
-    /// The social service (norm 43): no broker yet (until it transfers files between bodies).
+    /// The social service (norm 43): with a `[broker]`, the social service `body.office` of
+    /// `[broker.social_services]`, sending and receiving case-file transfers (A.3); without one,
+    /// a daemon of its store and local API only.
     SocialService,
 }
 
@@ -120,7 +122,7 @@ impl PartySettings {
                 (s.profile, &s.development)
             }
             PartySettings::SocialService(s) => {
-                s.validate().map_err(|e| keyed(e.key, e.message))?;
+                social_service_problems(s)?;
                 (s.profile, &s.development)
             }
         };
@@ -165,7 +167,7 @@ impl PartySettings {
     /// `broker.urls` a party would log in as `guest` to the local broker's vhost `/` and use (or,
     /// for an observatory, declare) the default names there.
     fn require_broker(&self, sources: &passerelle_settings::Sources) -> Result<(), passerelle_settings::ConfigError> {
-        let no_broker = matches!(self, PartySettings::SocialService(_));
+        let no_broker = !self.has_broker();
         if no_broker || self.profile() == Profile::Development || sources.is_set("broker.urls") {
             return Ok(());
         }
@@ -181,7 +183,7 @@ impl PartySettings {
     /// Outside `profile = "development"`, one broker identity per party: no shared user, no
     /// `insecure_any_user`, and its own login mapped to it alone.
     fn require_identity(&self, sources: &passerelle_settings::Sources) -> Result<(), PartyError> {
-        if self.profile() == Profile::Development || matches!(self, PartySettings::SocialService(_)) {
+        if self.profile() == Profile::Development || !self.has_broker() {
             return Ok(());
         }
         self.broker()
@@ -235,29 +237,35 @@ impl PartySettings {
             PartySettings::Observatory(s) => Role::Observatory(s.code.clone()),
             PartySettings::Responder(s) => Role::Body(s.body.clone()),
             PartySettings::Requester(s) => s.role(),
-            // No broker identity: its party code names its trails (`body.office`).
-            PartySettings::SocialService(s) => Role::Office(format!("{}.{}", s.body, s.office)),
+            // With or without a broker, its party code (`body.office`) names its trails.
+            PartySettings::SocialService(s) => Role::SocialService(social_service_party(s)),
         }
     }
 
-    /// Its broker settings (the development default for the social service, which has none).
+    /// Whether it speaks on a broker: every party but a social service without `[broker]`.
+    pub fn has_broker(&self) -> bool {
+        !matches!(self, PartySettings::SocialService(s) if s.broker.is_none())
+    }
+
+    /// Its broker settings (for a social service without `[broker]`, the development default,
+    /// which it never connects to: see [`PartySettings::has_broker`]).
     pub fn broker(&self) -> &BusSettings {
         static NONE: std::sync::OnceLock<BusSettings> = std::sync::OnceLock::new();
         match self {
-            PartySettings::SocialService(_) => NONE.get_or_init(BusSettings::default),
+            PartySettings::SocialService(s) => {
+                s.broker.as_ref().unwrap_or_else(|| NONE.get_or_init(BusSettings::default))
+            }
             PartySettings::Observatory(s) => &s.broker,
             PartySettings::Responder(s) => &s.broker,
             PartySettings::Requester(s) => &s.broker,
         }
     }
 
-    /// Its broker settings, to change.
-    ///
-    /// # Panics
-    /// For the social service, which has no broker yet (until it transfers files between bodies).
+    /// Its broker settings, to change; a social service without `[broker]` is given one (the
+    /// development default) first, so it connects once built.
     pub fn broker_mut(&mut self) -> &mut BusSettings {
         match self {
-            PartySettings::SocialService(_) => panic!("the social service has no broker settings to change"),
+            PartySettings::SocialService(s) => s.broker.get_or_insert_with(BusSettings::default),
             PartySettings::Observatory(s) => &mut s.broker,
             PartySettings::Responder(s) => &mut s.broker,
             PartySettings::Requester(s) => &mut s.broker,
@@ -325,6 +333,41 @@ impl PartySettings {
         let text = self.to_toml().with_context(|| format!("cannot serialise the settings of {}", self.name()))?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// A social service's party code on the broker and in its trails: `body.office`.
+fn social_service_party(s: &SocialServiceSettings) -> String {
+    passerelle_bus::office::party(&s.body, &s.office)
+}
+
+/// A social service's own checks, then its `[broker]`'s: usable, and naming this office under
+/// `[broker.social_services]`. Its `[trails] witness` is refused with or without a broker: the
+/// checkpoints of a social service are not yet routed to a witness.
+fn social_service_problems(s: &SocialServiceSettings) -> Result<(), Problem> {
+    let keyed = |key: String, message: String| Problem { key, message };
+    if s.trails.witness.is_some() {
+        return Err(keyed(
+            "trails.witness".into(),
+            "a social service's checkpoints are not yet routed to a witness: remove the key; its access log is \
+             chained and verified locally (`access-log verify`)"
+                .into(),
+        ));
+    }
+    s.validate().map_err(|e| keyed(e.key, e.message))?;
+    let Some(broker) = &s.broker else { return Ok(()) };
+    broker.check().map_err(|e| keyed(format!("broker.{}", e.key), e.message))?;
+    let declared = broker.social_services.get(&s.body).is_some_and(|offices| offices.contains(&s.office));
+    if !declared {
+        return Err(keyed(
+            format!("broker.social_services.{}", s.body),
+            format!(
+                "office {:?} of body {:?} is not declared there: a social service on the broker is one of \
+                 [broker.social_services] (e.g. `{} = [\"{}\"]`), with its transfers queue and its own broker user",
+                s.office, s.body, s.body, s.office
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -457,5 +500,66 @@ mod tests {
         std::fs::write(&path, format!("{base}{own}")).unwrap();
         let settings = PartySettings::load(PartyKind::Responder, &path).unwrap();
         assert_eq!(settings.profile(), Profile::Production);
+    }
+}
+
+#[cfg(test)]
+mod social_service_tests {
+    use super::*;
+
+    const BASE: &str = "body = \"carsat-sud-est\"\noffice = \"ss-13\"\ndata_dir = \"/d\"\n\
+                        [requester]\nsocket = \"/r.sock\"\noffice = \"cpam-13\"\n";
+
+    fn load(text: &str) -> Result<PartySettings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("social-service.toml");
+        std::fs::write(&path, text).unwrap();
+        PartySettings::load(PartyKind::SocialService, &path).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn without_a_broker_it_speaks_on_none_and_its_trails_are_its_party() {
+        let settings = load(BASE).unwrap();
+        assert!(!settings.has_broker());
+        assert_eq!(settings.role(), Role::SocialService("carsat-sud-est.ss-13".into()));
+        assert_eq!(settings.witness(), None);
+    }
+
+    #[test]
+    fn with_a_broker_its_office_is_declared_under_social_services() {
+        let broker = "[broker]\nurls = [\"amqp://u:p@rabbit/passerelle\"]\n";
+        let e = load(&format!("profile = \"development\"\n{BASE}{broker}")).unwrap_err();
+        assert!(e.contains("`broker.social_services.carsat-sud-est`") && e.contains("\"ss-13\""), "{e}");
+        let declared = format!("{broker}[broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n");
+        let settings = load(&format!("profile = \"development\"\n{BASE}{declared}")).unwrap();
+        assert!(settings.has_broker());
+        assert_eq!(settings.broker().urls, ["amqp://u:p@rabbit/passerelle"]);
+        assert_eq!(settings.role(), Role::SocialService("carsat-sud-est.ss-13".into()));
+        let e = load(&format!("profile = \"development\"\n{BASE}{broker}prefetch = 0\n")).unwrap_err();
+        assert!(e.contains("`broker.prefetch`"), "the [broker] is checked: {e}");
+    }
+
+    #[test]
+    fn outside_development_a_broker_needs_its_urls_and_a_broker_user_of_its_own() {
+        let e = load(&format!("{BASE}[broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n")).unwrap_err();
+        assert!(e.contains("`broker.urls`: not set"), "{e}");
+        let broker = "[broker]\nurls = [\"amqp://ss13:p@rabbit/passerelle\"]\n\
+                      [broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n";
+        let e = load(&format!("{BASE}{broker}")).unwrap_err();
+        assert!(e.contains("`broker.identity.insecure_any_user`"), "{e}");
+    }
+
+    #[test]
+    fn a_witness_is_refused_because_its_checkpoints_are_not_yet_routed() {
+        let e = load(&format!("{BASE}[trails]\nwitness = \"carsat-sud-est\"\n")).unwrap_err();
+        assert!(e.contains("`trails.witness`") && e.contains("not yet routed"), "{e}");
+    }
+
+    #[test]
+    fn broker_mut_gives_a_social_service_a_broker() {
+        let mut settings = load(BASE).unwrap();
+        settings.broker_mut().prefix = "t1".into();
+        assert!(settings.has_broker());
+        assert_eq!(settings.broker().prefix, "t1");
     }
 }

@@ -1,6 +1,9 @@
-//! The social-service daemon as `social-service run` builds it (`Party::build`): no broker to
-//! wait for (`/health` serves without one), its local API with the service's routes and the
-//! access-log routes, and a refusal recorded in its own access log, one chain that verifies.
+//! The social-service daemon as `social-service run` builds it (`Party::build`): without
+//! `[broker]`, no broker to wait for (`/health` serves without one), its local API with the
+//! service's routes and the access-log routes, and a refusal recorded in its own access log, one
+//! chain that verifies; with `[broker]`, connected as the social service `body.office` (its queues
+//! checked), `/health` following the broker, and its office required under
+//! `[broker.social_services]`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -82,4 +85,85 @@ async fn the_social_service_runs_without_a_broker_and_serves_its_routes_and_its_
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), running).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_social_service_with_a_broker_connects_as_its_office_and_says_so_on_health() {
+    use passerelle_test_support::{amqp_url, broker_reachable_or_skip, Vhost};
+    if !broker_reachable_or_skip(&amqp_url()) {
+        return;
+    }
+    let vhost = Vhost::new();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("agents.toml");
+    let socket = dir.path().join("run").join("social-service.sock");
+    let config = dir.path().join("social-service.toml");
+    let port = free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "profile = \"development\"\nbody = \"carsat-sud-est\"\noffice = \"ss-13\"\ndata_dir = {:?}\n\
+             metrics_addr = \"127.0.0.1:{port}\"\n[requester]\nsocket = {:?}\noffice = \"cpam-13\"\n\
+             [agents]\nregistry = {registry:?}\n[api]\nsocket = {socket:?}\n\
+             [broker]\nurls = [{:?}]\nstart_timeout_s = 20\n[broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n",
+            dir.path().join("data"),
+            dir.path().join("run").join("requester.sock"),
+            vhost.url(),
+        ),
+    )
+    .unwrap();
+    write_registry(&registry, "\"social-worker\"");
+    let settings = PartySettings::load(PartyKind::SocialService, &config).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(settings.has_broker());
+    // The observatory declares the topology, the social service's queues with it.
+    let observatory = passerelle_bus::AmqpBus::connect(
+        settings.broker(),
+        passerelle_bus::Role::Observatory(settings.broker().observatories[0].clone()),
+    )
+    .await
+    .unwrap();
+    observatory.close().await;
+    let party = tokio::time::timeout(Duration::from_secs(30), Party::build(settings))
+        .await
+        .expect("connected within the start timeout")
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(party.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        if let Ok((200, body)) = passerelle_metrics::fetch(addr, "/health").await {
+            break body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/health never said ok");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(health.contains("\"broker_connected\":true"), "its /health follows the broker: {health}");
+    let (_, metrics) = passerelle_metrics::fetch(addr, "/metrics").await.unwrap();
+    assert!(metrics.contains("passerelle_bus_"), "the bus's metrics are served: {metrics}");
+    let list: FileList = Client::new(&socket).get_json("/v1/files").await.unwrap();
+    assert!(list.files.is_empty());
+    // Connected as the social service: its connection is listed in the vhost.
+    let connections = passerelle_test_support::rabbitmqctl(&["list_connections", "-q", "vhost"]);
+    assert!(connections.lines().any(|l| l.trim() == vhost.name), "{connections}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running).await.unwrap().unwrap().unwrap();
+}
+
+#[test]
+fn a_social_service_whose_office_is_not_on_the_broker_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("social-service.toml");
+    std::fs::write(
+        &config,
+        "profile = \"development\"\nbody = \"carsat-sud-est\"\noffice = \"ss-13\"\ndata_dir = \"/d\"\n\
+         [requester]\nsocket = \"/r.sock\"\noffice = \"cpam-13\"\n[broker]\n[broker.social_services]\ncramif = [\"ss-75\"]\n",
+    )
+    .unwrap();
+    let e = PartySettings::load(PartyKind::SocialService, &config).unwrap_err();
+    let text = format!("{e:#}");
+    assert!(text.contains("`broker.social_services.carsat-sud-est`"), "{text}");
 }
