@@ -21,8 +21,11 @@
 //! registry = "/etc/passerelle/social-service-agents.toml"
 //! ```
 //!
-//! No `[broker]`: this daemon does not speak on RabbitMQ yet (it will to transfer files between bodies, norm 43 A.3),
-//! so its trails cannot be anchored at a witness: a `[trails] witness` is refused.
+//! `[broker]` (optional): the broker its case files' transfers travel on (norm 43, A.3), as the
+//! social service `body.office` of `[broker.social_services]`; without it the office neither
+//! sends nor receives transfers. `[transfers.membership]` (optional): how a received transfer's
+//! person is confirmed attached to the office. Its checkpoints are not yet routed to a witness:
+//! a `[trails] witness` is refused.
 
 use std::path::{Path, PathBuf};
 
@@ -80,7 +83,7 @@ pub struct SocialServiceSettings {
     /// `[retention]`: the periods of norm 43, shorter than the law's if need be, never longer.
     #[serde(default, skip_serializing_if = "RetentionSettings::is_default")]
     pub retention: RetentionSettings,
-    /// `[trails]`: its legal time zone. No witness yet (no broker): see the module doc.
+    /// `[trails]`: its legal time zone. No witness yet: see the module doc.
     #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
     pub trails: TrailSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them.
@@ -173,8 +176,8 @@ impl SocialServiceSettings {
         if self.trails.witness.is_some() {
             return Err(SettingsError::new(
                 "trails.witness",
-                "the social service does not speak on RabbitMQ yet (it will to transfer files between \
-                 bodies, norm 43 A.3), so no witness can receive its checkpoints: remove the key; its access log is chained, verified locally",
+                "a social service's checkpoints are not yet routed to a witness: remove the key; its access \
+                 log is hash-chained and verified locally (`passerelle access-log verify --daemon social-service`)",
             ));
         }
         self.trails.check().map_err(|message| SettingsError::new("trails", message))?;
@@ -357,7 +360,7 @@ mod tests {
     fn a_witness_is_refused_with_the_reason() {
         let e = load(&format!("{BASE}[trails]\nwitness = 'carsat-sud-est'\n")).unwrap().validate().unwrap_err();
         assert_eq!(e.key, "trails.witness");
-        assert!(e.message.contains("does not speak on RabbitMQ"), "{e}");
+        assert!(e.message.contains("not yet routed to a witness"), "{e}");
     }
 
     #[test]
