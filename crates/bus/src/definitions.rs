@@ -17,7 +17,8 @@
 //!   (its checkpoints to its witness), and read only its own transfers and notices queues — never
 //!   another social service's, never the flow's exchanges (requests, solicitations, responses,
 //!   results), the notice exchange towards bodies or the dead-letter exchange: its refusals are
-//!   rejects, which the broker dead-letters;
+//!   rejects, which the broker dead-letters to the transfers' own dead-letter queue, which no
+//!   party's user reads (not even the observatory's: a transfer is a case file);
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
 //!   declares them) and its territory's lock queue, write to the solicitations, results,
 //!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
@@ -298,7 +299,15 @@ mod tests {
             .unwrap()
             .iter()
             .find(|q| q["name"] == "passerelle.social-service.cramif.ss-75.transfers");
-        assert_eq!(q.unwrap()["arguments"]["x-dead-letter-exchange"], "passerelle.dead-letter");
+        assert_eq!(q.unwrap()["arguments"]["x-dead-letter-exchange"], "passerelle.transfers-dead-letter");
+        for party in ["carsat-sud-est", "carsat-sud-est.ss-13", "cramif.ss-75", "cnaf"] {
+            let p = permissions(&s, &[party.into()]).unwrap();
+            assert!(
+                !names(&p.read).contains(&"passerelle.transfers-dead-letters".to_owned()),
+                "{party} never reads a refused transfer: {}",
+                p.read
+            );
+        }
         let mut undeclared = s.clone();
         undeclared.identity.users.insert("x".into(), vec!["cramif.ss-93".into()]);
         assert!(definitions(&undeclared).unwrap_err().to_string().contains("cramif.ss-93"));
