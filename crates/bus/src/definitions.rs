@@ -24,7 +24,9 @@
 //!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
 //!   requires to bind them; nobody may publish through the default exchange), and read its own
 //!   requests, responses, notices and holder queues, the dead-letter and alarm queues, and the
-//!   exchanges (required to bind).
+//!   exchanges (required to bind) — except what carries case files: it may neither read the
+//!   transfers exchanges nor write the queues bound to them, so it cannot bind a queue of its
+//!   own to a social service's transfers; those bindings come from these definitions.
 //!
 //! The document also holds the length limits of the dead-letter, alarm and notice queues as
 //! policies (see [`crate::topology`]: a policy bounds a queue of an earlier release without
@@ -37,8 +39,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::topology::{
-    alarm_queue, dead_letter_queue, exactly, holder_queue, holders_exchange, territory_lock_queue, ArgValue, Exchange,
-    Topology,
+    alarm_queue, dead_letter_queue, exactly, holder_queue, holders_exchange, territory_lock_queue, transfers_exchanges,
+    ArgValue, Exchange, Topology,
 };
 use crate::{BusError, BusSettings, Role};
 
@@ -90,9 +92,15 @@ pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permiss
             configure.extend(all_exchanges.iter().cloned());
             configure.extend(all_queues.iter().cloned());
             configure.push(territory_lock_queue(p, &code));
-            write.extend(all_queues.iter().cloned());
+            // Binding takes write on the queue and read on the exchange: none on what carries
+            // case files, so the observatory cannot bind a queue of its own to a transfers
+            // exchange (the definitions bind the transfers queues).
+            let transfers = transfers_exchanges(p);
+            let bound_to_transfers: Vec<&String> =
+                topology.bindings.iter().filter(|b| transfers.contains(&b.exchange)).map(|b| &b.queue).collect();
+            write.extend(all_queues.iter().filter(|q| !bound_to_transfers.contains(q)).cloned());
             write.push(holders_exchange(p));
-            read.extend(all_exchanges.iter().cloned());
+            read.extend(all_exchanges.iter().filter(|e| !transfers.contains(e)).cloned());
             read.push(dead_letter_queue(p));
             read.push(alarm_queue(p));
             read.push(holder_queue(p, &code));
@@ -308,6 +316,13 @@ mod tests {
                 p.read
             );
         }
+        for exchange in ["passerelle.transfers", "passerelle.transfers-dead-letter"] {
+            assert!(!names(&obs.read).contains(&exchange.to_owned()), "the observatory cannot bind to {exchange}");
+        }
+        for queue in ["passerelle.social-service.cramif.ss-75.transfers", "passerelle.transfers-dead-letters"] {
+            assert!(!names(&obs.write).contains(&queue.to_owned()), "nor bind {queue} elsewhere");
+        }
+        assert!(names(&obs.write).contains(&"passerelle.social-service.cramif.ss-75.notices".to_owned()));
         let mut undeclared = s.clone();
         undeclared.identity.users.insert("x".into(), vec!["cramif.ss-93".into()]);
         assert!(definitions(&undeclared).unwrap_err().to_string().contains("cramif.ss-93"));

@@ -290,6 +290,14 @@ pub fn transfers_dead_letter_exchange(prefix: &str) -> String {
     format!("{prefix}.transfers-dead-letter")
 }
 
+/// The exchanges that carry case files: the transfers exchange and its dead-letter exchange.
+/// The observatory may neither read them nor write the queues bound to them, so it can never
+/// bind a queue of its own to them; they are bound by the imported definitions (or, in the
+/// development profile's shared identity, by the observatory).
+pub fn transfers_exchanges(prefix: &str) -> [String; 2] {
+    [Exchange::Transfers.name(prefix), transfers_dead_letter_exchange(prefix)]
+}
+
 /// The queue keeping the transfer messages a receiving social service rejected or the broker
 /// dropped at the delivery limit, [`DEAD_LETTER_TTL`] at most: no party's user may read it (an
 /// operator inspects it as the broker's administrator).

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use passerelle_bus::{
@@ -317,6 +319,42 @@ async fn a_social_service_user_reaches_only_its_own_queues_and_the_transfers_exc
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     a.close().await;
     drop(users.c);
+}
+
+#[tokio::test]
+async fn the_observatory_starts_on_the_imported_definitions_but_cannot_bind_a_queue_to_the_transfers() {
+    let v = Vhost::reserved();
+    let (settings, users) = imported(&v);
+    let obs = AmqpBus::connect(&as_user(&settings, &users.obs, &v), Role::Observatory(OBSERVATORY.into()))
+        .await
+        .expect("the observatory declares the topology, leaving the transfers' bindings to the definitions");
+    let a = social_service(&settings, &users.a, &v, A).await;
+    a.publish(vec![transfer(A, B, 0, 1, in_an_hour())]).await.expect("still routed to B");
+    let raw_obs = raw(&users.obs.url(&v)).await;
+    let own = "passerelle.observatory.carsat-sud-est.notices";
+    for (exchange, key) in [("passerelle.transfers", B), ("passerelle.transfers-dead-letter", "")] {
+        let ch = raw_obs.create_channel().await.unwrap();
+        let err = ch
+            .queue_bind(own.into(), exchange.into(), key.into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .expect_err("an observatory copying a social service's case files");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
+    }
+    let ch = raw_obs.create_channel().await.unwrap();
+    let err = ch
+        .queue_bind(
+            "passerelle.social-service.cramif.ss-75.transfers".into(),
+            "passerelle.results".into(),
+            B.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect_err("nor bind a transfers queue elsewhere");
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    assert_eq!(waiting(&raw_obs, own).await, 0);
+    a.close().await;
+    obs.close().await;
 }
 
 #[tokio::test]
