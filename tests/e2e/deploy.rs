@@ -111,7 +111,8 @@ fn the_committed_definitions_are_what_topology_export_writes() {
             "body-msa",
             "observatory-sud-est",
             "requester-caf-13",
-            "requester-caf-84"
+            "requester-caf-84",
+            "social-service-ss-13"
         ]
         .into()
     );
