@@ -116,6 +116,15 @@ fn the_committed_definitions_are_what_topology_export_writes() {
         ]
         .into()
     );
+    let dead_letters = |name: &str| -> String {
+        let q = d["queues"].as_array().unwrap().iter().find(|q| q["name"] == name).unwrap();
+        q["arguments"]["x-dead-letter-exchange"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        dead_letters("passerelle.social-service.carsat-sud-est.ss-13.transfers"),
+        "passerelle.transfers-dead-letter",
+        "a refused transfer never reaches the observatory's dead-letters"
+    );
 }
 
 /// The `# TYPE` families of a registry holding every role's metrics (one observatory case in

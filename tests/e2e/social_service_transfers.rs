@@ -615,7 +615,7 @@ async fn refusals_before_sending_and_at_the_receiver_and_a_forged_sender_answere
     assert_eq!(receipt.sender, party(B));
 
     let raw = broker.raw().await;
-    let dead_letters = passerelle_bus::topology::dead_letter_queue(&broker.settings.prefix);
+    let dead_letters = passerelle_bus::topology::transfers_dead_letter_queue(&broker.settings.prefix);
     let dead = passerelle_test_support::eventually_async("the forged transfer dead-lettered", || async {
         let taken = take(&raw, &dead_letters).await.unwrap();
         taken

@@ -17,13 +17,16 @@
 //!   (its checkpoints to its witness), and read only its own transfers and notices queues — never
 //!   another social service's, never the flow's exchanges (requests, solicitations, responses,
 //!   results), the notice exchange towards bodies or the dead-letter exchange: its refusals are
-//!   rejects, which the broker dead-letters;
+//!   rejects, which the broker dead-letters to the transfers' own dead-letter queue, which no
+//!   party's user reads (not even the observatory's: a transfer is a case file);
 //! - an **observatory** user may configure exactly the topology's exchanges and queues (it
 //!   declares them) and its territory's lock queue, write to the solicitations, results,
 //!   notices-to-bodies, dead-letter and holders exchanges (and to the queues, which RabbitMQ
 //!   requires to bind them; nobody may publish through the default exchange), and read its own
 //!   requests, responses, notices and holder queues, the dead-letter and alarm queues, and the
-//!   exchanges (required to bind).
+//!   exchanges (required to bind) — except what carries case files: it may neither read the
+//!   transfers exchanges nor write the queues bound to them, so it cannot bind a queue of its
+//!   own to a social service's transfers; those bindings come from these definitions.
 //!
 //! The document also holds the length limits of the dead-letter, alarm and notice queues as
 //! policies (see [`crate::topology`]: a policy bounds a queue of an earlier release without
@@ -36,8 +39,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::topology::{
-    alarm_queue, dead_letter_queue, exactly, holder_queue, holders_exchange, territory_lock_queue, ArgValue, Exchange,
-    Topology,
+    alarm_queue, dead_letter_queue, exactly, holder_queue, holders_exchange, territory_lock_queue, transfers_exchanges,
+    ArgValue, Exchange, Topology,
 };
 use crate::{BusError, BusSettings, Role};
 
@@ -89,9 +92,15 @@ pub fn permissions(settings: &BusSettings, parties: &[String]) -> Result<Permiss
             configure.extend(all_exchanges.iter().cloned());
             configure.extend(all_queues.iter().cloned());
             configure.push(territory_lock_queue(p, &code));
-            write.extend(all_queues.iter().cloned());
+            // Binding takes write on the queue and read on the exchange: none on what carries
+            // case files, so the observatory cannot bind a queue of its own to a transfers
+            // exchange (the definitions bind the transfers queues).
+            let transfers = transfers_exchanges(p);
+            let bound_to_transfers: Vec<&String> =
+                topology.bindings.iter().filter(|b| transfers.contains(&b.exchange)).map(|b| &b.queue).collect();
+            write.extend(all_queues.iter().filter(|q| !bound_to_transfers.contains(q)).cloned());
             write.push(holders_exchange(p));
-            read.extend(all_exchanges.iter().cloned());
+            read.extend(all_exchanges.iter().filter(|e| !transfers.contains(e)).cloned());
             read.push(dead_letter_queue(p));
             read.push(alarm_queue(p));
             read.push(holder_queue(p, &code));
@@ -298,7 +307,22 @@ mod tests {
             .unwrap()
             .iter()
             .find(|q| q["name"] == "passerelle.social-service.cramif.ss-75.transfers");
-        assert_eq!(q.unwrap()["arguments"]["x-dead-letter-exchange"], "passerelle.dead-letter");
+        assert_eq!(q.unwrap()["arguments"]["x-dead-letter-exchange"], "passerelle.transfers-dead-letter");
+        for party in ["carsat-sud-est", "carsat-sud-est.ss-13", "cramif.ss-75", "cnaf"] {
+            let p = permissions(&s, &[party.into()]).unwrap();
+            assert!(
+                !names(&p.read).contains(&"passerelle.transfers-dead-letters".to_owned()),
+                "{party} never reads a refused transfer: {}",
+                p.read
+            );
+        }
+        for exchange in ["passerelle.transfers", "passerelle.transfers-dead-letter"] {
+            assert!(!names(&obs.read).contains(&exchange.to_owned()), "the observatory cannot bind to {exchange}");
+        }
+        for queue in ["passerelle.social-service.cramif.ss-75.transfers", "passerelle.transfers-dead-letters"] {
+            assert!(!names(&obs.write).contains(&queue.to_owned()), "nor bind {queue} elsewhere");
+        }
+        assert!(names(&obs.write).contains(&"passerelle.social-service.cramif.ss-75.notices".to_owned()));
         let mut undeclared = s.clone();
         undeclared.identity.users.insert("x".into(), vec!["cramif.ss-93".into()]);
         assert!(definitions(&undeclared).unwrap_err().to_string().contains("cramif.ss-93"));

@@ -119,7 +119,7 @@ impl Envelope {
         let requester_side = matches!(kind, Kind::Request | Kind::Receipt);
         let speaks = if requester_side {
             // An office's user sends its body's requests; the observatory checks which office.
-            crate::office::may_request_for(identity, &user_id, message.sender())
+            crate::office::may_request_for(settings, &user_id, message.sender())
         } else {
             identity.may_speak_for(&user_id, message.sender())
         };
@@ -252,6 +252,28 @@ mod tests {
         assert!(reason(Envelope::of(&response("cnam"), "m1", "u-cnaf")).contains("may not speak for"));
         let receipt = Message::Receipt(v1::Receipt { schema_version: 1, ..Default::default() });
         assert!(reason(Envelope::of(&receipt, "m1", "u-cnaf")).contains("does not belong"));
+    }
+
+    #[test]
+    fn a_social_service_user_may_not_send_a_request_or_receipt_for_the_body_hosting_it() {
+        // A deployment whose bodies include a social service's hosting body: the social
+        // service's user (`cramif.ss-75`) is not one of that body's requester offices.
+        let mut s = strict();
+        s.bodies.push("cramif".into());
+        s.offices.insert("cnaf".into(), vec!["caf-13".into()]);
+        s.identity.users.insert("u-caf-13".into(), vec!["cnaf.caf-13".into()]);
+        let q = Queue::ObservatoryRequests("carsat-sud-est".into());
+        let receipt = |sender: &str| {
+            Message::Receipt(v1::Receipt {
+                schema_version: 1,
+                sender: sender.into(),
+                case_id: "0190a0b0-0000-7000-8000-0000000000c2".into(),
+                chunks_received: 1,
+            })
+        };
+        let forged = Envelope::of(&receipt("cramif"), "m1", "u-ss-75").inspect(&q, &s).unwrap_err();
+        assert!(forged.identity_refused && forged.reason.contains("may not speak for \"cramif\""), "{forged:?}");
+        Envelope::of(&receipt("cnaf"), "m2", "u-caf-13").inspect(&q, &s).expect("an office of the body");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{BusSettings, IdentitySettings};
+use crate::BusSettings;
 
 /// What separates the body from the office in a requester office's party code.
 pub const SEPARATOR: char = '.';
@@ -55,14 +55,16 @@ pub fn requester_party(offices: &Offices, body: &str, office: &str) -> Result<St
 }
 
 /// Whether broker user `user` may send a request or a receipt whose `sender` is `body`: a user
-/// of the body, or of one of its offices (the observatory then checks which office:
-/// [`requester_party`] and [`IdentitySettings::may_speak_for`]).
-pub fn may_request_for(identity: &IdentitySettings, user: &str, body: &str) -> bool {
+/// of the body, or of one of the requester offices `[broker.offices]` declares for it (the
+/// observatory then checks which office: [`requester_party`] and
+/// [`crate::IdentitySettings::may_speak_for`]) — never a social service hosted by the body, whose
+/// party is written `body.office` too.
+pub fn may_request_for(settings: &BusSettings, user: &str, body: &str) -> bool {
+    let identity = &settings.identity;
     identity.may_speak_for(user, body)
-        || identity
-            .users
-            .get(user)
-            .is_some_and(|parties| parties.iter().any(|p| split(p).is_some_and(|(b, _)| b == body)))
+        || identity.users.get(user).is_some_and(|parties| {
+            parties.iter().any(|p| settings.is_office(p) && split(p).is_some_and(|(b, _)| b == body))
+        })
 }
 
 impl BusSettings {
@@ -107,12 +109,15 @@ mod tests {
 
     #[test]
     fn an_office_user_may_request_for_its_body_but_speaks_only_for_its_office() {
-        let mut id = IdentitySettings { insecure_any_user: false, ..Default::default() };
-        id.users.insert("caf-13".into(), vec!["cnaf.caf-13".into()]);
-        id.users.insert("body-cnaf".into(), vec!["cnaf".into()]);
-        assert!(may_request_for(&id, "caf-13", "cnaf"));
-        assert!(!may_request_for(&id, "caf-13", "cnam"));
-        assert!(may_request_for(&id, "body-cnaf", "cnaf"));
+        let mut s = BusSettings::default();
+        s.offices.insert("cnaf".into(), vec!["caf-13".into()]);
+        s.identity = crate::IdentitySettings { insecure_any_user: false, ..Default::default() };
+        s.identity.users.insert("caf-13".into(), vec!["cnaf.caf-13".into()]);
+        s.identity.users.insert("body-cnaf".into(), vec!["cnaf".into()]);
+        assert!(may_request_for(&s, "caf-13", "cnaf"));
+        assert!(!may_request_for(&s, "caf-13", "cnam"));
+        assert!(may_request_for(&s, "body-cnaf", "cnaf"));
+        let id = &s.identity;
         assert!(id.may_speak_for("caf-13", "cnaf.caf-13"));
         assert!(!id.may_speak_for("caf-13", "cnaf"), "an office is not its body");
         assert!(!id.may_speak_for("caf-13", "cnaf.caf-84"));

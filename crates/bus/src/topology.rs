@@ -18,9 +18,15 @@
 //! a transfer it refuses with a `TransferReceipt`, and writes no notice exchange towards bodies).
 //!
 //! Social services (norm 43, A.3): each `[broker.social_services]` party `body.office` has a
-//! transfers queue, a flow queue (quorum, delivery limit, 30-day TTL, the dead-letter exchange)
-//! bound to `{prefix}.transfers` with its party code, and a notices queue (as every party's,
-//! in the notices policy) bound to `{prefix}.notices-to-bodies`.
+//! transfers queue, a flow queue (quorum, delivery limit, 30-day TTL) bound to
+//! `{prefix}.transfers` with its party code, and a notices queue (as every party's, in the
+//! notices policy) bound to `{prefix}.notices-to-bodies`. A transfers queue dead-letters to a
+//! headers exchange of its own, `{prefix}.transfers-dead-letter`, which keeps what a receiver
+//! rejected and the delivery-limit drops in `{prefix}.transfers-dead-letters` (7 days, bounded by
+//! policy), read by no party's user: a transfer carries a case file under professional secrecy,
+//! which must never reach the dead-letter and alarm queues the observatory reads (so a transfer
+//! dropped at the delivery limit raises no observatory alarm: the receiving daemon logs each
+//! failed delivery).
 //!
 //! Length limits: the dead-letter and alarm queues are bounded by RabbitMQ **policies**
 //! ([`Topology::policies`], exported with the definitions), not by declared arguments, so that
@@ -277,6 +283,28 @@ pub fn dead_letter_queue(prefix: &str) -> String {
     format!("{prefix}.dead-letters")
 }
 
+/// The dead-letter exchange of the social services' transfers queues (headers, as
+/// [`Exchange::DeadLetter`]): a transfer carries a norm-43 case file, which must never reach the
+/// dead-letter or alarm queues the observatory's user reads.
+pub fn transfers_dead_letter_exchange(prefix: &str) -> String {
+    format!("{prefix}.transfers-dead-letter")
+}
+
+/// The exchanges that carry case files: the transfers exchange and its dead-letter exchange.
+/// The observatory may neither read them nor write the queues bound to them, so it can never
+/// bind a queue of its own to them; they are bound by the imported definitions (or, in the
+/// development profile's shared identity, by the observatory).
+pub fn transfers_exchanges(prefix: &str) -> [String; 2] {
+    [Exchange::Transfers.name(prefix), transfers_dead_letter_exchange(prefix)]
+}
+
+/// The queue keeping the transfer messages a receiving social service rejected or the broker
+/// dropped at the delivery limit, [`DEAD_LETTER_TTL`] at most: no party's user may read it (an
+/// operator inspects it as the broker's administrator).
+pub fn transfers_dead_letter_queue(prefix: &str) -> String {
+    format!("{prefix}.transfers-dead-letters")
+}
+
 /// The queue that receives a copy of each delivery-limit drop, which the observatory consumes
 /// to raise the alarm (error log and counter).
 pub fn alarm_queue(prefix: &str) -> String {
@@ -363,6 +391,18 @@ pub fn flow_queue_arguments(prefix: &str) -> Vec<(&'static str, ArgValue)> {
     ]
 }
 
+/// The arguments of a social service's transfers queue: a flow queue's, dead-lettering to
+/// [`transfers_dead_letter_exchange`].
+pub fn transfers_queue_arguments(prefix: &str) -> Vec<(&'static str, ArgValue)> {
+    let mut arguments = flow_queue_arguments(prefix);
+    for a in &mut arguments {
+        if a.0 == "x-dead-letter-exchange" {
+            a.1 = ArgValue::Str(transfers_dead_letter_exchange(prefix));
+        }
+    }
+    arguments
+}
+
 /// The arguments of the dead-letter and alarm queues (no dead-lettering of their own). Their
 /// length limits are policies ([`Topology::policies`]): these arguments are those of the first
 /// release, which a redeclare must repeat exactly.
@@ -437,7 +477,11 @@ impl Topology {
         let mut bindings = Vec::new();
         for q in Self::flow_queues(settings) {
             let (exchange, key) = q.binding();
-            let arguments = if q.is_notice_queue() { notice_queue_arguments() } else { flow_queue_arguments(p) };
+            let arguments = match q {
+                _ if q.is_notice_queue() => notice_queue_arguments(),
+                Queue::SocialServiceTransfers(_) => transfers_queue_arguments(p),
+                _ => flow_queue_arguments(p),
+            };
             queues.push(QueueSpec { name: q.name(p), arguments });
             bindings.push(BindingSpec {
                 exchange: exchange.name(p),
@@ -455,15 +499,33 @@ impl Topology {
             queues.push(QueueSpec { name, arguments: dead_letter_queue_arguments() });
         }
         let dlq = dead_letter_queue(p);
-        for (queue, rule) in
-            [(dlq.clone(), limit.clone()), (dlq.clone(), reasoned), (dlq, rejected), (alarm_queue(p), limit)]
-        {
+        for (queue, rule) in [
+            (dlq.clone(), limit.clone()),
+            (dlq.clone(), reasoned),
+            (dlq, rejected.clone()),
+            (alarm_queue(p), limit.clone()),
+        ] {
             bindings.push(BindingSpec {
                 exchange: dlx.clone(),
                 queue,
                 routing_key: String::new(),
                 headers: vec![x_match.clone(), rule],
             });
+        }
+        // A transfer's own dead-letters: what its receiver rejected and the delivery-limit drops
+        // (an expired transfer is dropped), apart from the observatory's.
+        if !settings.social_services.is_empty() {
+            let (tdlx, tdlq) = (transfers_dead_letter_exchange(p), transfers_dead_letter_queue(p));
+            exchanges.push((tdlx.clone(), Exchange::DeadLetter.amqp_type()));
+            queues.push(QueueSpec { name: tdlq.clone(), arguments: dead_letter_queue_arguments() });
+            for rule in [rejected, limit] {
+                bindings.push(BindingSpec {
+                    exchange: tdlx.clone(),
+                    queue: tdlq.clone(),
+                    routing_key: String::new(),
+                    headers: vec![x_match.clone(), rule],
+                });
+            }
         }
         exchanges.push((holders_exchange(p), "direct"));
         for o in &settings.observatories {
@@ -484,7 +546,7 @@ impl Topology {
         let drop_head = ("overflow", ArgValue::Str(OVERFLOW.into()));
         let notices: Vec<String> =
             Self::flow_queues(settings).iter().filter(|q| q.is_notice_queue()).map(|q| q.name(p)).collect();
-        vec![
+        let mut policies = vec![
             PolicySpec {
                 name: format!("{p}.dead-letters-limit"),
                 pattern: exactly(&[dead_letter_queue(p)]),
@@ -502,9 +564,21 @@ impl Topology {
             PolicySpec {
                 name: format!("{p}.notices-limit"),
                 pattern: exactly(&notices),
-                definition: vec![("max-length", ArgValue::Int(NOTICE_MAX_LENGTH)), drop_head],
+                definition: vec![("max-length", ArgValue::Int(NOTICE_MAX_LENGTH)), drop_head.clone()],
             },
-        ]
+        ];
+        if !settings.social_services.is_empty() {
+            policies.push(PolicySpec {
+                name: format!("{p}.transfers-dead-letters-limit"),
+                pattern: exactly(&[transfers_dead_letter_queue(p)]),
+                definition: vec![
+                    ("max-length", ArgValue::Int(DEAD_LETTER_MAX_LENGTH)),
+                    ("max-length-bytes", ArgValue::Int(DEAD_LETTER_MAX_BYTES)),
+                    drop_head,
+                ],
+            });
+        }
+        policies
     }
 }
 

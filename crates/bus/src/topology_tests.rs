@@ -84,11 +84,12 @@ fn with_social_services() -> BusSettings {
 fn each_social_service_has_a_transfers_flow_queue_and_a_notices_queue_bound_with_its_party() {
     let s = with_social_services();
     let t = Topology::of(&s);
-    assert_eq!(t.queues.len(), 3 + 3 * 4 + 3 * 2 + 2 + 1, "two queues per social service");
-    assert_eq!(t.bindings.len(), 3 + 3 * 4 + 3 * 2 + 4 + 1);
+    assert_eq!(t.queues.len(), 3 + 3 * 4 + 3 * 2 + 2 + 1 + 1, "two queues per social service, their dead-letters");
+    assert_eq!(t.bindings.len(), 3 + 3 * 4 + 3 * 2 + 4 + 1 + 2);
     assert!(t.exchanges.contains(&("passerelle.transfers".to_owned(), "direct")));
     let transfers = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.transfers").unwrap();
-    assert_eq!(transfers.arguments, flow_queue_arguments("passerelle"), "quorum, delivery limit, 30 days, DLX");
+    assert_eq!(transfers.arguments, transfers_queue_arguments("passerelle"), "quorum, delivery limit, 30 days, DLX");
+    assert_eq!(transfers.arguments[..3], flow_queue_arguments("passerelle")[..3]);
     let notices = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.notices").unwrap();
     assert_eq!(notices.arguments, notice_queue_arguments());
     let bound = |queue: &str| {
@@ -115,4 +116,48 @@ fn each_social_service_has_a_transfers_flow_queue_and_a_notices_queue_bound_with
     assert!(!Queue::SocialServiceTransfers("cramif.ss-75".into()).is_observatory_queue());
     assert!(!Queue::SocialServiceTransfers("cramif.ss-75".into()).is_notice_queue());
     assert_eq!(Exchange::for_message(Kind::Notice, "cramif.ss-75", &s), Exchange::NoticesToBodies);
+}
+
+#[test]
+fn a_refused_or_dropped_transfer_is_dead_lettered_apart_from_the_observatorys_dead_letters() {
+    let s = with_social_services();
+    let t = Topology::of(&s);
+    let transfers = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.transfers").unwrap();
+    assert!(
+        transfers
+            .arguments
+            .contains(&("x-dead-letter-exchange", ArgValue::Str("passerelle.transfers-dead-letter".into()))),
+        "a case file never reaches the dead-letter queue the observatory reads: {:?}",
+        transfers.arguments
+    );
+    assert!(t.exchanges.contains(&("passerelle.transfers-dead-letter".to_owned(), "headers")));
+    let dlq = t.queues.iter().find(|q| q.name == "passerelle.transfers-dead-letters").unwrap();
+    assert_eq!(dlq.arguments, dead_letter_queue_arguments());
+    let rules: Vec<&Vec<(&str, ArgValue)>> = t
+        .bindings
+        .iter()
+        .filter(|b| b.exchange == "passerelle.transfers-dead-letter")
+        .map(|b| {
+            assert_eq!(b.queue, "passerelle.transfers-dead-letters");
+            &b.headers
+        })
+        .collect();
+    assert_eq!(rules.len(), 2, "a reject and a delivery-limit drop; an expired transfer is dropped");
+    for reason in [REJECTED_REASON, DELIVERY_LIMIT_REASON] {
+        let reason_rule = (FIRST_DEATH_REASON_HEADER, ArgValue::Str(reason.into()));
+        let x_match = ("x-match", ArgValue::Str("all-with-x".into()));
+        assert!(rules.iter().any(|h| h.contains(&reason_rule) && h.contains(&x_match)), "{reason}");
+    }
+    assert!(
+        !t.bindings.iter().any(|b| b.exchange == "passerelle.dead-letter" && b.queue.contains("transfers")),
+        "nothing of a transfer goes through the observatory's dead-letter exchange"
+    );
+    let bounded =
+        t.policies.iter().filter(|p| regex_lite_match(&p.pattern, "passerelle.transfers-dead-letters")).count();
+    assert_eq!(bounded, 1, "bounded by policy");
+    let without = Topology::of(&BusSettings::default());
+    assert!(
+        !without.queues.iter().any(|q| q.name.contains("transfers")) && without.policies.len() == 3,
+        "a deployment without social services declares no transfers dead-letter queue"
+    );
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use passerelle_bus::{
@@ -211,7 +213,7 @@ async fn a_transfer_whose_sender_is_another_social_service_is_dead_lettered_and_
     assert!(r.reason.contains(&format!("may not speak for \"{C}\"")), "{}", r.reason);
     assert_eq!((r.kind, r.answer_to.as_deref()), (Some(Kind::Transfer), None), "nobody is told");
     let raw_obs = raw(&users.obs.url(&v)).await;
-    let dead = dead_letters(&raw_obs, 1).await;
+    let dead = transfers_dead_letters(&v, 1).await;
     consumer.stop().await;
     assert_eq!(dead.len(), 1);
     let p = &dead[0].delivery.properties;
@@ -225,11 +227,34 @@ async fn a_transfer_whose_sender_is_another_social_service_is_dead_lettered_and_
         "passerelle.social-service.carsat-sud-est.ss-13.notices",
         "passerelle.social-service.carsat-sud-est.ss-13.transfers",
         "passerelle.observatory.carsat-sud-est.notices",
+        "passerelle.dead-letters",
+        "passerelle.delivery-limit-alarms",
     ] {
         assert_eq!(waiting(&raw_obs, queue).await, 0, "nothing arrives on {queue}");
     }
+    let ch = raw_obs.create_channel().await.unwrap();
+    let err = ch.basic_get("passerelle.transfers-dead-letters".into(), BasicGetOptions::default()).await.unwrap_err();
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "the observatory never reads a refused case file: {err}");
     a.close().await;
     b.close().await;
+}
+
+/// The transfers the broker dead-lettered (at least `n`), read as the broker's operator: no
+/// party's user may read that queue.
+async fn transfers_dead_letters(v: &Vhost, n: usize) -> Vec<lapin::message::BasicGetMessage> {
+    let (operator, _) = passerelle_test_support::broker::credentials(&passerelle_test_support::amqp_url());
+    rabbitmqctl(&["set_permissions", "-p", &v.name, &operator, "^$", "^$", r"^passerelle\.transfers-dead-letters$"]);
+    let conn = raw(&v.url()).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut dead = Vec::new();
+    loop {
+        dead.extend(drain(&conn, "passerelle.transfers-dead-letters").await);
+        if dead.len() >= n {
+            return dead;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {n} dead transfers, got {}", dead.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Whether another delivery was handed over (within a short grace for one in flight).
@@ -297,6 +322,42 @@ async fn a_social_service_user_reaches_only_its_own_queues_and_the_transfers_exc
 }
 
 #[tokio::test]
+async fn the_observatory_starts_on_the_imported_definitions_but_cannot_bind_a_queue_to_the_transfers() {
+    let v = Vhost::reserved();
+    let (settings, users) = imported(&v);
+    let obs = AmqpBus::connect(&as_user(&settings, &users.obs, &v), Role::Observatory(OBSERVATORY.into()))
+        .await
+        .expect("the observatory declares the topology, leaving the transfers' bindings to the definitions");
+    let a = social_service(&settings, &users.a, &v, A).await;
+    a.publish(vec![transfer(A, B, 0, 1, in_an_hour())]).await.expect("still routed to B");
+    let raw_obs = raw(&users.obs.url(&v)).await;
+    let own = "passerelle.observatory.carsat-sud-est.notices";
+    for (exchange, key) in [("passerelle.transfers", B), ("passerelle.transfers-dead-letter", "")] {
+        let ch = raw_obs.create_channel().await.unwrap();
+        let err = ch
+            .queue_bind(own.into(), exchange.into(), key.into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .expect_err("an observatory copying a social service's case files");
+        assert!(err.to_string().contains("ACCESS_REFUSED"), "{exchange}: {err}");
+    }
+    let ch = raw_obs.create_channel().await.unwrap();
+    let err = ch
+        .queue_bind(
+            "passerelle.social-service.cramif.ss-75.transfers".into(),
+            "passerelle.results".into(),
+            B.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect_err("nor bind a transfers queue elsewhere");
+    assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
+    assert_eq!(waiting(&raw_obs, own).await, 0);
+    a.close().await;
+    obs.close().await;
+}
+
+#[tokio::test]
 async fn a_transfer_to_an_office_with_no_queue_is_unroutable() {
     let v = Vhost::reserved();
     let (settings, users) = imported(&v);
@@ -331,7 +392,7 @@ async fn the_observatory_declares_the_social_services_queues_and_a_social_servic
     assert_eq!(transfers["x-queue-type"], "quorum");
     assert_eq!(transfers["x-delivery-limit"], 20);
     assert_eq!(transfers["x-message-ttl"], 30_i64 * 24 * 3600 * 1000);
-    assert_eq!(transfers["x-dead-letter-exchange"], "passerelle.dead-letter");
+    assert_eq!(transfers["x-dead-letter-exchange"], "passerelle.transfers-dead-letter", "apart from the observatory's");
     let notices = arguments("passerelle.social-service.cramif.ss-75.notices");
     assert_eq!((&notices["x-max-length"], &notices["x-overflow"]), (&1000.into(), &"drop-head".into()));
     b.close().await;

@@ -3,7 +3,9 @@
 //! the first release's queues are policies, see [`crate::topology`]), passively for a body, a
 //! requester office or a social service (its queues and the exchanges it publishes to must
 //! exist; such an account needs no configure right; an observatory is therefore upgraded before
-//! the other parties).
+//! the other parties). Under one broker user per party the observatory does not bind the
+//! social services' transfers queues (its user may not: they carry case files): the imported
+//! definitions do, so a social service is added by exporting and importing them again.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -57,7 +59,13 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
                     .await
                     .map_err(failed(format!("queue {}", q.name)))?;
             }
-            for b in &topology.bindings {
+            // Under one broker user per party the transfers queues are bound by the imported
+            // definitions: the observatory's user may not bind to what carries case files.
+            let transfers = crate::topology::transfers_exchanges(p);
+            let binds = |b: &&crate::topology::BindingSpec| {
+                settings.identity.insecure_any_user || !transfers.contains(&b.exchange)
+            };
+            for b in topology.bindings.iter().filter(binds) {
                 ch.queue_bind(
                     b.queue.as_str().into(),
                     b.exchange.as_str().into(),

@@ -137,6 +137,43 @@ mod tests {
     }
 
     #[test]
+    fn the_transfer_contract_names_every_property_and_header_a_transfer_is_published_with() {
+        let contract = include_str!("../../../../proto/passerelle/v1/transfer.proto");
+        let m = Message::Transfer(v1::Transfer {
+            schema_version: SCHEMA_VERSION,
+            sender: "carsat-sud-est.ss-13".into(),
+            transfer_id: "0190a0b0-0000-7000-8000-0000000000e1".into(),
+            chunk_index: 0,
+            chunk_count: 2,
+            ..Default::default()
+        });
+        let now = SystemTime::now();
+        let o = Outgoing::new(m, "cramif.ss-75", now + Duration::from_secs(60));
+        let props = outgoing(&o, "u-ss-13", Duration::from_secs(60), now);
+        let headers = props.headers().as_ref().unwrap().inner();
+        assert_eq!(headers.len(), 4);
+        for key in headers.keys() {
+            assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
+        }
+        for (property, set) in [
+            ("type", props.kind().is_some()),
+            ("content_type", props.content_type().is_some()),
+            ("message_id", props.message_id().is_some()),
+            ("user_id", props.user_id().is_some()),
+            ("correlation_id", props.correlation_id().is_some()),
+            ("expiration", props.expiration().is_some()),
+            ("timestamp", props.timestamp().is_some()),
+            ("delivery_mode", props.delivery_mode() == &Some(PERSISTENT)),
+        ] {
+            assert!(set && contract.contains(&format!("`{property}`")), "property {property}");
+        }
+        assert!(contract.contains(CONTENT_TYPE) && contract.contains("`mandatory`"));
+        assert!(contract.contains("`{prefix}.transfers-dead-letters`"), "where a refused transfer goes");
+        assert!(contract.contains(&format!("over {} MiB", crate::envelope::MAX_MESSAGE_BYTES / (1024 * 1024))));
+        assert!(!contract.contains("deduplicates on it"), "the receiver deduplicates on the ids in the message");
+    }
+
+    #[test]
     fn without_the_cap_header_the_expiration_counts_from_the_timestamp() {
         let now = SystemTime::now();
         let props = BasicProperties::default()
