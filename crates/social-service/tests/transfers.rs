@@ -78,8 +78,12 @@ struct Pair {
 
 impl Pair {
     fn new(with_membership: bool) -> Pair {
+        Pair::new_at(with_membership, SystemTime::now())
+    }
+
+    fn new_at(with_membership: bool, start: SystemTime) -> Pair {
         let bus = InProcessBus::new(&bus_settings());
-        let clock = ManualClock::starting_at(SystemTime::now());
+        let clock = ManualClock::starting_at(start);
         let attached = Arc::new(Attached::default());
         let a = side(&bus, "carsat-sud-est", "ss-13", &clock, None);
         let b = side(&bus, "cramif", "ss-75", &clock, with_membership.then(|| attached.clone()));
@@ -433,6 +437,22 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1, "the erased file's chunk left the outbox");
     let found = std::fs::read(p.a.service.store().path()).unwrap();
     assert!(!found.windows(6).any(|w| w == b"Effaca"), "nothing of the person in the store file");
+}
+
+#[tokio::test]
+async fn a_transfer_past_its_cap_before_it_was_published_is_refused_not_sent_and_the_file_unfrozen() {
+    // The transfer was queued 31 days ago and the broker was unreachable since: its chunks are
+    // past their cap when the publisher finally runs.
+    let p = Pair::new_at(true, SystemTime::now() - Duration::from_secs(31 * 86_400));
+    let file = p.file(21, "Tardive");
+    let t = p.send(&file, false);
+    let ra = p.start(&p.a).await;
+    eventually("refused", || out_state(&p.a.service, &t.id) == "refused").await;
+    let view = p.a.service.transfer(WORKER, &t.id).unwrap().transfer;
+    assert_eq!(view.refusal.as_deref(), Some("not-sent"));
+    assert!(p.a.service.store().frozen_by(&file).unwrap().is_none(), "the file is unfrozen");
+    assert_eq!(p.a.service.store().outbox_len().unwrap(), 0);
+    ra.stop().await;
 }
 
 fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {
