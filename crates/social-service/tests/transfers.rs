@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use passerelle_bus::{Bus, BusSettings, InProcessBus, Kind, Message, Outgoing, Queue};
 use passerelle_protocol::nir;
 use passerelle_protocol::rules::ManualClock;
+use passerelle_protocol::v1;
 use passerelle_social_service::membership::{Membership, MembershipError};
 use passerelle_social_service::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer};
 use passerelle_social_service::service::opposition::DecideRequest;
@@ -453,6 +454,43 @@ async fn a_transfer_past_its_cap_before_it_was_published_is_refused_not_sent_and
     assert!(p.a.service.store().frozen_by(&file).unwrap().is_none(), "the file is unfrozen");
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 0);
     ra.stop().await;
+}
+
+#[tokio::test]
+async fn an_objection_that_overtakes_the_transfer_s_chunks_keeps_them_from_being_imported() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(22));
+    let file = p.file(22, "Devancee");
+    let t = p.send(&file, false);
+    // The upheld objection reaches B before the chunk (the chunk retried later at B).
+    let objection = v1::TransferAmendment {
+        schema_version: passerelle_bus::SCHEMA_VERSION,
+        sender: A_PARTY.into(),
+        transfer_id: t.id.clone(),
+        amendment: 1,
+        kind: v1::AmendmentKind::ObjectionUpheld as i32,
+        fields: vec![],
+        rectified: None,
+        decided_at: None,
+    };
+    let objection = Outgoing {
+        message: Message::TransferAmendment(objection),
+        routing_key: B_PARTY.into(),
+        message_id: uuid::Uuid::now_v7(),
+        expires_at: SystemTime::now() + Duration::from_secs(86_400),
+    };
+    p.a.bus.publish(vec![objection]).await.unwrap();
+    let rb = p.start(&p.b).await;
+    let a_queue = Queue::SocialServiceTransfers(A_PARTY.into());
+    eventually("the amendment answered", || p.bus.ready(&a_queue) >= 1).await;
+    // Then the chunk comes: answered with the refusal, nothing imported.
+    let ra = p.start(&p.a).await;
+    eventually("A decided", || matches!(out_state(&p.a.service, &t.id).as_str(), "accepted" | "refused")).await;
+    assert_eq!(out_state(&p.a.service, &t.id), "refused");
+    assert_eq!(p.b.service.store().counts().unwrap(), (0, 0), "no file at B");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    ra.stop().await;
+    rb.stop().await;
 }
 
 fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {
