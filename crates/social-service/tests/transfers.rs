@@ -493,6 +493,44 @@ async fn an_objection_that_overtakes_the_transfer_s_chunks_keeps_them_from_being
     rb.stop().await;
 }
 
+#[tokio::test]
+async fn a_transfer_carrying_an_item_it_lists_withheld_is_refused_file_malformed() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(23));
+    let file = p.file(23, "Secreta");
+    let t = p.send(&file, false);
+    let chunk = p.a.service.store().outbox_batch(10).unwrap().remove(0);
+    let Message::Transfer(mut forged) = Message::decode(Kind::Transfer, &chunk.payload).unwrap() else {
+        panic!("not a transfer")
+    };
+    // A faulty sender lists the medical opinions withheld and sends them anyway.
+    assert!(forged.withheld.contains(&(v1::WithheldItem::MedicalOpinions as i32)));
+    let opinions = p.a.service.store().file(&file).unwrap().unwrap().file.medical;
+    assert!(opinions.is_some());
+    forged.file.as_mut().unwrap().medical = opinions;
+    let forged = Outgoing {
+        message: Message::Transfer(forged),
+        routing_key: B_PARTY.into(),
+        message_id: chunk.message_id.parse().unwrap(),
+        expires_at: chunk.expires_at,
+    };
+    p.a.bus.publish(vec![forged]).await.unwrap();
+    let rb = p.start(&p.b).await;
+    eventually("B decided", || {
+        p.b.service
+            .store()
+            .in_transfer(&t.id)
+            .unwrap()
+            .is_some_and(|t| matches!(t.state.as_str(), "accepted" | "refused"))
+    })
+    .await;
+    let received = p.b.service.store().in_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((received.state.as_str(), received.refusal.as_deref()), ("refused", Some("file-malformed")));
+    assert_eq!(p.b.service.store().counts().unwrap(), (0, 0), "nothing imported");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    rb.stop().await;
+}
+
 fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {
     passerelle_agents::Registry::from_agents([passerelle_agents::Agent {
         account: passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name"),

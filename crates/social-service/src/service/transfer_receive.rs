@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::transfer_send::{prost_types_timestamp, system_time, withheld_code};
 use super::transfer_views::*;
-use super::transfers::{refusal_code, refusal_of, refused, shown_party, TRANSFER_CAP};
+use super::transfers::{refusal_code, refusal_of, refused, shown_party, MAX_CHUNK_ACTIONS, TRANSFER_CAP};
 use super::{Result, SocialService, SocialServiceError};
 use crate::store::ms;
 use crate::store::outbox::{self, OutboxRow};
@@ -209,8 +209,9 @@ impl SocialService {
         }
     }
 
-    /// The transfer from its stored chunks, checked: chunks that agree, chunk 0 with the file, a
-    /// valid file (`passerelle_social_file::validate`) with a valid NIR, valid actions. The
+    /// The transfer from its stored chunks, checked: chunks that agree, at most
+    /// [`MAX_CHUNK_ACTIONS`] actions a chunk, chunk 0 with the file and without the items it
+    /// lists withheld, a valid file (`passerelle_social_file::validate`) with a valid NIR, valid actions. The
     /// problem in words (paths and rules, never a value).
     pub(crate) fn assemble(&self, id: &str) -> std::result::Result<Assembled, String> {
         let chunks = self.store().reading(|tx| t::chunks(tx, id)).map_err(|e| e.to_string())?;
@@ -233,7 +234,21 @@ impl SocialService {
                 return Err(format!("chunk {i} disagrees with chunk 0"));
             }
         }
+        if let Some(i) = chunks.iter().position(|c| c.actions.len() > MAX_CHUNK_ACTIONS) {
+            return Err(format!("chunk {i} carries more than {MAX_CHUNK_ACTIONS} actions"));
+        }
         let file = first.file.clone().ok_or("chunk 0 carries no file")?;
+        // An item the sender lists as withheld must not travel (its secrecy was not lifted).
+        let withheld = |item: v1::WithheldItem| first.withheld.contains(&(item as i32));
+        if withheld(v1::WithheldItem::MedicalOpinions) && file.medical.as_ref().is_some_and(|m| !m.opinions.is_empty())
+        {
+            return Err("medical.opinions: carried while listed withheld".into());
+        }
+        if withheld(v1::WithheldItem::SocialAssessment)
+            && file.social_situation.as_ref().is_some_and(|s| s.assessment.is_some())
+        {
+            return Err("social_situation.assessment: carried while listed withheld".into());
+        }
         if let Err(problems) = validate(&file) {
             return Err(super::files::problems(&problems));
         }
