@@ -50,6 +50,7 @@ fn bus_settings() -> BusSettings {
     let mut settings = BusSettings::default();
     settings.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
     settings.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+    settings.social_services.insert("cgss-martinique".into(), vec!["ss-972".into()]);
     settings
 }
 
@@ -528,6 +529,48 @@ async fn a_transfer_carrying_an_item_it_lists_withheld_is_refused_file_malformed
     assert_eq!((received.state.as_str(), received.refusal.as_deref()), ("refused", Some("file-malformed")));
     assert_eq!(p.b.service.store().counts().unwrap(), (0, 0), "nothing imported");
     assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    rb.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunk_from_another_service_under_a_transfer_s_id_leaves_that_transfer_alone() {
+    let p = Pair::new(false);
+    let file = p.file(24, "Intacta");
+    let t = p.send(&file, false);
+    let chunk = p.a.service.store().outbox_batch(10).unwrap().remove(0);
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("awaiting attachment", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "awaiting_attachment")
+    })
+    .await;
+    rb.stop().await;
+    // Another health-insurance social service sends a chunk under the same transfer id.
+    let Message::Transfer(mut other) = Message::decode(Kind::Transfer, &chunk.payload).unwrap() else {
+        panic!("not a transfer")
+    };
+    other.sender = "cgss-martinique.ss-972".into();
+    other.from = Some(v1::SocialServiceAddress { body: "cgss-martinique".into(), office: "ss-972".into() });
+    other.chunk_count = 2;
+    let c = p.bus.connect_as("cgss-martinique.ss-972");
+    let outgoing = Outgoing {
+        message: Message::Transfer(other),
+        routing_key: B_PARTY.into(),
+        message_id: uuid::Uuid::now_v7(),
+        expires_at: chunk.expires_at,
+    };
+    c.publish(vec![outgoing]).await.unwrap();
+    let b_queue = Queue::SocialServiceTransfers(B_PARTY.into());
+    let rb = p.start(&p.b).await;
+    eventually("B took it", || p.bus.ready(&b_queue) == 0).await;
+    rb.stop().await;
+    assert_eq!(p.bus.ready(&b_queue), 0, "handled, not given back");
+    let received = p.b.service.store().in_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((received.state.as_str(), received.from_party.as_str()), ("awaiting_attachment", A_PARTY));
+    assert_eq!(out_state(&p.a.service, &t.id), "sent");
+    p.b.service.transfer_accept(WORKER, &t.id).unwrap();
+    let rb = p.start(&p.b).await;
+    eventually("accepted at A", || out_state(&p.a.service, &t.id) == "accepted").await;
+    ra.stop().await;
     rb.stop().await;
 }
 

@@ -142,12 +142,19 @@ impl SocialService {
         let refusal = self.header_refusal(chunk);
         let stored = self.store().transact(|tx| {
             if let Some(known) = t::in_transfer(tx, &id)? {
+                if known.from_party != chunk.sender {
+                    // Another service's chunk under a transfer id it does not hold: it neither
+                    // decides nor learns anything of that transfer.
+                    tracing::warn!(transfer = %id, from = %passerelle_protocol::untrusted::Shown::id(&chunk.sender),
+                        "a chunk from another service than the transfer's sender: ignored");
+                    return Ok(None);
+                }
                 if let Some(receipt) = known.receipt.clone() {
                     // Delivered again once decided: the same receipt, nothing imported twice.
                     self.queue_message(tx, Kind::TransferReceipt, &known.from_party, &id, receipt)?;
                     return Ok(None);
                 }
-                if refusal.is_none() && (known.chunk_count != chunk.chunk_count || known.from_party != chunk.sender) {
+                if refusal.is_none() && known.chunk_count != chunk.chunk_count {
                     return Ok(Some((known, Some(v1::TransferRefusal::FileMalformed))));
                 }
             }
@@ -183,6 +190,7 @@ impl SocialService {
             Ok::<_, SocialServiceError>(Some((row, refusal)))
         })?;
         let Some((row, refusal)) = stored else {
+            // A receipt queued again, or nothing.
             self.outbox_wake();
             return Ok(Chunked::Done);
         };
