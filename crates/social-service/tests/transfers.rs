@@ -574,6 +574,39 @@ async fn a_chunk_from_another_service_under_a_transfer_s_id_leaves_that_transfer
     rb.stop().await;
 }
 
+/// Whether any file under `dir` (the -wal included) holds `needle`.
+fn on_disk(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            on_disk(&path, needle)
+        } else {
+            std::fs::read(&path).unwrap_or_default().windows(needle.len()).any(|w| w == needle)
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_refused_transfer_leaves_nothing_of_the_person_readable_at_the_receiver() {
+    let p = Pair::new(false);
+    let file = p.file(25, "Refusanta");
+    let t = p.send(&file, false);
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("awaiting attachment", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "awaiting_attachment")
+    })
+    .await;
+    let dir = p.b.service.data_dir().to_owned();
+    assert!(on_disk(&dir, b"Refusanta"), "the received chunk is on B's disk");
+    // The social worker finds the person not attached to B.
+    let request = RefuseTransfer { reason: "person-not-attached".into() };
+    p.b.service.transfer_refuse(WORKER, &t.id, &request).unwrap();
+    assert!(!on_disk(&dir, b"Refusanta"), "the name is left on B's disk");
+    assert!(!on_disk(&dir, nir_of(25).as_bytes()), "the NIR is left on B's disk");
+    ra.stop().await;
+    rb.stop().await;
+}
+
 fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {
     passerelle_agents::Registry::from_agents([passerelle_agents::Agent {
         account: passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name"),

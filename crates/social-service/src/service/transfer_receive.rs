@@ -295,9 +295,18 @@ impl SocialService {
         })
     }
 
-    /// Refuses a received transfer: decided, its chunks deleted, the refused receipt queued;
-    /// `false` when it was decided already.
+    /// Refuses a received transfer: decided, its chunks deleted and left unreadable on disk
+    /// (the person is not followed here), the refused receipt queued; `false` when it was
+    /// decided already.
     pub(crate) fn refuse_in(&self, id: &str, refusal: v1::TransferRefusal, by: &Decider) -> Result<bool> {
+        let done = self.refuse_in_unscrubbed(id, refusal, by)?;
+        if done {
+            self.store().scrub()?;
+        }
+        Ok(done)
+    }
+
+    fn refuse_in_unscrubbed(&self, id: &str, refusal: v1::TransferRefusal, by: &Decider) -> Result<bool> {
         let now = self.now();
         let receipt = self.receipt(id, 0, Some(refusal));
         let done = self.store().transact(|tx| {
@@ -414,11 +423,14 @@ impl SocialService {
         loop {
             let ids = self.store().reading(|tx| t::incomplete_before(tx, before, 100))?;
             for id in &ids {
-                if self.refuse_in(id, v1::TransferRefusal::FileMalformed, &Decider::Daemon)? {
+                if self.refuse_in_unscrubbed(id, v1::TransferRefusal::FileMalformed, &Decider::Daemon)? {
                     expired += 1;
                 }
             }
             if ids.len() < 100 {
+                if expired > 0 {
+                    self.store().scrub()?;
+                }
                 return Ok(expired);
             }
         }
