@@ -426,7 +426,7 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     p.a.service
         .transfer_release_medical(MEDICAL, &ReleaseMedical { file: other.clone(), to: "cramif/ss-75".into() })
         .unwrap();
-    p.send(&file, false);
+    let t = p.send(&file, false);
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1);
     p.a.service.rights_object(OFFICER, &file, "Je m'oppose au traitement.").unwrap();
     let e = p.a.service.transfer_send(
@@ -437,6 +437,9 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 2);
     p.a.service.rights_decide("dd-1", &file, &DecideRequest { decision: Decision::Upheld, reason: None }).unwrap();
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1, "the erased file's chunk left the outbox");
+    let never_sent = p.a.service.store().out_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((never_sent.state.as_str(), never_sent.refusal.as_deref()), ("refused", Some("not-sent")));
+    assert_eq!(p.a.service.transfer_summary().unwrap().out_in_flight, 1, "only the other file's transfer");
     let found = std::fs::read(p.a.service.store().path()).unwrap();
     assert!(!found.windows(6).any(|w| w == b"Effaca"), "nothing of the person in the store file");
 }
