@@ -31,14 +31,54 @@ const OFFICER: &str = "ro-1";
 const A_PARTY: &str = "carsat-sud-est.ss-13";
 const B_PARTY: &str = "cramif.ss-75";
 
+/// Something done at B while its membership source is asked (once).
+type WhileAsked = Mutex<Option<Box<dyn FnOnce() + Send>>>;
+
 /// A fake membership source: the NIRs attached to B.
-#[derive(Debug, Default)]
-struct Attached(Mutex<BTreeSet<String>>);
+#[derive(Default)]
+struct Attached(Mutex<BTreeSet<String>>, WhileAsked);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Attached").field(&self.0).finish_non_exhaustive()
+    }
+}
 
 #[async_trait::async_trait]
 impl Membership for Attached {
     async fn is_attached(&self, nir: &str) -> Result<bool, MembershipError> {
+        let then = self.1.lock().unwrap().take();
+        if let Some(then) = then {
+            then();
+        }
         Ok(self.0.lock().unwrap().contains(nir))
+    }
+}
+
+/// The requester's answer that opens a file for person `n`.
+fn outcome(n: u32, name: &str) -> OutcomeAnswer {
+    OutcomeAnswer {
+        format: "passerelle.requester-offer-outcome/1".into(),
+        office: "cpam-13".into(),
+        case: "0190a3b4-0000-7000-8000-000000000001".parse().unwrap(),
+        line: u64::from(n),
+        outcome: Outcome::Accepted,
+        date: "2026-01-15".into(),
+        agent: WORKER.into(),
+        person: Some(AcceptedPerson {
+            nir: nir_of(n),
+            former_nirs: vec![],
+            family_name: name.into(),
+            usage_name: None,
+            given_names: "Alix".into(),
+            sex: Some("female".into()),
+            birth_year: Some(1950),
+            commune_code: Some("13055".into()),
+            postal_address: None,
+            email: None,
+            phone: None,
+            values: Default::default(),
+        }),
     }
 }
 
@@ -100,30 +140,13 @@ impl Pair {
     /// assessment.
     fn file(&self, n: u32, name: &str) -> String {
         let s = &self.a.service;
-        let answer = OutcomeAnswer {
-            format: "passerelle.requester-offer-outcome/1".into(),
-            office: "cpam-13".into(),
-            case: "0190a3b4-0000-7000-8000-000000000001".parse().unwrap(),
-            line: u64::from(n),
-            outcome: Outcome::Accepted,
-            date: "2026-01-15".into(),
-            agent: WORKER.into(),
-            person: Some(AcceptedPerson {
-                nir: nir_of(n),
-                former_nirs: vec![],
-                family_name: name.into(),
-                usage_name: None,
-                given_names: "Alix".into(),
-                sex: Some("female".into()),
-                birth_year: Some(1950),
-                commune_code: Some("13055".into()),
-                postal_address: None,
-                email: None,
-                phone: None,
-                values: Default::default(),
-            }),
-        };
-        let id = s.apply_outcome(WORKER, &answer).unwrap().file.unwrap();
+        let id = s.apply_outcome(WORKER, &outcome(n, name)).unwrap().file.unwrap();
+        self.follow(&id);
+        id
+    }
+
+    fn follow(&self, id: &str) {
+        let (s, id) = (&self.a.service, id.to_owned());
         s.contact(WORKER, &id, &ContactRequest { channel: "phone".into(), date: None }).unwrap();
         s.offer(
             WORKER,
@@ -143,7 +166,6 @@ impl Pair {
             },
         ];
         s.update(WORKER, &id, &updates).unwrap();
-        id
     }
 
     fn send(&self, file: &str, release_assessment: bool) -> TransferView {
@@ -606,6 +628,27 @@ async fn a_refused_transfer_leaves_nothing_of_the_person_readable_at_the_receive
     p.b.service.transfer_refuse(WORKER, &t.id, &request).unwrap();
     assert!(!on_disk(&dir, b"Refusanta"), "the name is left on B's disk");
     assert!(!on_disk(&dir, nir_of(25).as_bytes()), "the NIR is left on B's disk");
+    ra.stop().await;
+    rb.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_opened_here_while_the_membership_source_answered_refuses_the_transfer_already_followed() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(26));
+    let file = p.file(26, "Concurrenta");
+    let t = p.send(&file, false);
+    // While B's membership source is asked, B opens a file of its own for the person.
+    let b = p.b.service.clone();
+    *p.attached.1.lock().unwrap() = Some(Box::new(move || {
+        b.apply_outcome(WORKER, &outcome(26, "Concurrenta")).unwrap();
+    }));
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("A decided", || matches!(out_state(&p.a.service, &t.id).as_str(), "accepted" | "refused")).await;
+    let view = p.a.service.transfer(WORKER, &t.id).unwrap().transfer;
+    assert_eq!(view.refusal.as_deref(), Some("already-followed"));
+    assert_eq!(p.b.service.store().counts().unwrap().0, 1, "B's own file only");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
     ra.stop().await;
     rb.stop().await;
 }

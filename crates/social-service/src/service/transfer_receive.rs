@@ -349,9 +349,27 @@ impl SocialService {
                 return Ok(None);
             }
             if tx.exists("SELECT 1 FROM files WHERE person = ?1", params![person.as_slice()])? {
-                return Err(refused(
-                    "the person already has a case file here: refuse the transfer with the reason already-followed",
-                ));
+                if let Decider::Worker(_) = by {
+                    return Err(refused(
+                        "the person already has a case file here: refuse the transfer with the reason already-followed",
+                    ));
+                }
+                // A file opened here while the membership source answered: refused, never left
+                // undecided (a refused delivery would hold the chunks until their 30-day cap).
+                let receipt = self.receipt(&a.id, 0, Some(v1::TransferRefusal::AlreadyFollowed));
+                let decision = InDecision {
+                    id: &a.id,
+                    accepted: false,
+                    file: None,
+                    by: &by.id(),
+                    at: now,
+                    refusal: Some(refusal_code(v1::TransferRefusal::AlreadyFollowed)),
+                    receipt: &receipt,
+                };
+                if t::decide_in(tx, &decision)? {
+                    self.queue_message(tx, Kind::TransferReceipt, &known.from_party, &a.id, receipt)?;
+                }
+                return Ok(Some(None));
             }
             tx.execute(
                 "INSERT INTO files (id, office, state, opened_at, opened_by, last_activity_at, file, person, origin) \
@@ -403,8 +421,17 @@ impl SocialService {
                 None => entry,
             };
             self.record(&[entry])?;
-            Ok::<_, SocialServiceError>(Some(file_id.clone()))
+            Ok::<_, SocialServiceError>(Some(Some(file_id.clone())))
         })?;
+        let imported = match imported {
+            Some(None) => {
+                tracing::info!(transfer = %a.id, "received transfer refused: already followed");
+                self.store().scrub()?;
+                self.outbox_wake();
+                return Ok(None);
+            }
+            other => other.flatten(),
+        };
         if imported.is_some() {
             tracing::info!(transfer = %a.id, file = %file_id, from = %a.from_party, "transferred case file imported");
             // A development hook: the import committed, its receipt not yet published.
