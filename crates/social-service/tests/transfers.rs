@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use passerelle_bus::{Bus, BusSettings, InProcessBus, Kind, Message, Outgoing, Queue};
 use passerelle_protocol::nir;
 use passerelle_protocol::rules::ManualClock;
+use passerelle_protocol::v1;
 use passerelle_social_service::membership::{Membership, MembershipError};
 use passerelle_social_service::requester_client::{AcceptedPerson, Outcome, OutcomeAnswer};
 use passerelle_social_service::service::opposition::DecideRequest;
@@ -30,14 +31,54 @@ const OFFICER: &str = "ro-1";
 const A_PARTY: &str = "carsat-sud-est.ss-13";
 const B_PARTY: &str = "cramif.ss-75";
 
+/// Something done at B while its membership source is asked (once).
+type WhileAsked = Mutex<Option<Box<dyn FnOnce() + Send>>>;
+
 /// A fake membership source: the NIRs attached to B.
-#[derive(Debug, Default)]
-struct Attached(Mutex<BTreeSet<String>>);
+#[derive(Default)]
+struct Attached(Mutex<BTreeSet<String>>, WhileAsked);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Attached").field(&self.0).finish_non_exhaustive()
+    }
+}
 
 #[async_trait::async_trait]
 impl Membership for Attached {
     async fn is_attached(&self, nir: &str) -> Result<bool, MembershipError> {
+        let then = self.1.lock().unwrap().take();
+        if let Some(then) = then {
+            then();
+        }
         Ok(self.0.lock().unwrap().contains(nir))
+    }
+}
+
+/// The requester's answer that opens a file for person `n`.
+fn outcome(n: u32, name: &str) -> OutcomeAnswer {
+    OutcomeAnswer {
+        format: "passerelle.requester-offer-outcome/1".into(),
+        office: "cpam-13".into(),
+        case: "0190a3b4-0000-7000-8000-000000000001".parse().unwrap(),
+        line: u64::from(n),
+        outcome: Outcome::Accepted,
+        date: "2026-01-15".into(),
+        agent: WORKER.into(),
+        person: Some(AcceptedPerson {
+            nir: nir_of(n),
+            former_nirs: vec![],
+            family_name: name.into(),
+            usage_name: None,
+            given_names: "Alix".into(),
+            sex: Some("female".into()),
+            birth_year: Some(1950),
+            commune_code: Some("13055".into()),
+            postal_address: None,
+            email: None,
+            phone: None,
+            values: Default::default(),
+        }),
     }
 }
 
@@ -49,6 +90,7 @@ fn bus_settings() -> BusSettings {
     let mut settings = BusSettings::default();
     settings.social_services.insert("carsat-sud-est".into(), vec!["ss-13".into()]);
     settings.social_services.insert("cramif".into(), vec!["ss-75".into()]);
+    settings.social_services.insert("cgss-martinique".into(), vec!["ss-972".into()]);
     settings
 }
 
@@ -78,8 +120,12 @@ struct Pair {
 
 impl Pair {
     fn new(with_membership: bool) -> Pair {
+        Pair::new_at(with_membership, SystemTime::now())
+    }
+
+    fn new_at(with_membership: bool, start: SystemTime) -> Pair {
         let bus = InProcessBus::new(&bus_settings());
-        let clock = ManualClock::starting_at(SystemTime::now());
+        let clock = ManualClock::starting_at(start);
         let attached = Arc::new(Attached::default());
         let a = side(&bus, "carsat-sud-est", "ss-13", &clock, None);
         let b = side(&bus, "cramif", "ss-75", &clock, with_membership.then(|| attached.clone()));
@@ -94,30 +140,13 @@ impl Pair {
     /// assessment.
     fn file(&self, n: u32, name: &str) -> String {
         let s = &self.a.service;
-        let answer = OutcomeAnswer {
-            format: "passerelle.requester-offer-outcome/1".into(),
-            office: "cpam-13".into(),
-            case: "0190a3b4-0000-7000-8000-000000000001".parse().unwrap(),
-            line: u64::from(n),
-            outcome: Outcome::Accepted,
-            date: "2026-01-15".into(),
-            agent: WORKER.into(),
-            person: Some(AcceptedPerson {
-                nir: nir_of(n),
-                former_nirs: vec![],
-                family_name: name.into(),
-                usage_name: None,
-                given_names: "Alix".into(),
-                sex: Some("female".into()),
-                birth_year: Some(1950),
-                commune_code: Some("13055".into()),
-                postal_address: None,
-                email: None,
-                phone: None,
-                values: Default::default(),
-            }),
-        };
-        let id = s.apply_outcome(WORKER, &answer).unwrap().file.unwrap();
+        let id = s.apply_outcome(WORKER, &outcome(n, name)).unwrap().file.unwrap();
+        self.follow(&id);
+        id
+    }
+
+    fn follow(&self, id: &str) {
+        let (s, id) = (&self.a.service, id.to_owned());
         s.contact(WORKER, &id, &ContactRequest { channel: "phone".into(), date: None }).unwrap();
         s.offer(
             WORKER,
@@ -137,7 +166,6 @@ impl Pair {
             },
         ];
         s.update(WORKER, &id, &updates).unwrap();
-        id
     }
 
     fn send(&self, file: &str, release_assessment: bool) -> TransferView {
@@ -420,7 +448,7 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     p.a.service
         .transfer_release_medical(MEDICAL, &ReleaseMedical { file: other.clone(), to: "cramif/ss-75".into() })
         .unwrap();
-    p.send(&file, false);
+    let t = p.send(&file, false);
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1);
     p.a.service.rights_object(OFFICER, &file, "Je m'oppose au traitement.").unwrap();
     let e = p.a.service.transfer_send(
@@ -431,8 +459,198 @@ async fn the_erasure_takes_a_file_s_queued_chunks_and_releases() {
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 2);
     p.a.service.rights_decide("dd-1", &file, &DecideRequest { decision: Decision::Upheld, reason: None }).unwrap();
     assert_eq!(p.a.service.store().outbox_len().unwrap(), 1, "the erased file's chunk left the outbox");
+    let never_sent = p.a.service.store().out_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((never_sent.state.as_str(), never_sent.refusal.as_deref()), ("refused", Some("not-sent")));
+    assert_eq!(p.a.service.transfer_summary().unwrap().out_in_flight, 1, "only the other file's transfer");
     let found = std::fs::read(p.a.service.store().path()).unwrap();
     assert!(!found.windows(6).any(|w| w == b"Effaca"), "nothing of the person in the store file");
+}
+
+#[tokio::test]
+async fn a_transfer_past_its_cap_before_it_was_published_is_refused_not_sent_and_the_file_unfrozen() {
+    // The transfer was queued 31 days ago and the broker was unreachable since: its chunks are
+    // past their cap when the publisher finally runs.
+    let p = Pair::new_at(true, SystemTime::now() - Duration::from_secs(31 * 86_400));
+    let file = p.file(21, "Tardive");
+    let t = p.send(&file, false);
+    let ra = p.start(&p.a).await;
+    eventually("refused", || out_state(&p.a.service, &t.id) == "refused").await;
+    let view = p.a.service.transfer(WORKER, &t.id).unwrap().transfer;
+    assert_eq!(view.refusal.as_deref(), Some("not-sent"));
+    assert!(p.a.service.store().frozen_by(&file).unwrap().is_none(), "the file is unfrozen");
+    assert_eq!(p.a.service.store().outbox_len().unwrap(), 0);
+    ra.stop().await;
+}
+
+#[tokio::test]
+async fn an_objection_that_overtakes_the_transfer_s_chunks_keeps_them_from_being_imported() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(22));
+    let file = p.file(22, "Devancee");
+    let t = p.send(&file, false);
+    // The upheld objection reaches B before the chunk (the chunk retried later at B).
+    let objection = v1::TransferAmendment {
+        schema_version: passerelle_bus::SCHEMA_VERSION,
+        sender: A_PARTY.into(),
+        transfer_id: t.id.clone(),
+        amendment: 1,
+        kind: v1::AmendmentKind::ObjectionUpheld as i32,
+        fields: vec![],
+        rectified: None,
+        decided_at: None,
+    };
+    let objection = Outgoing {
+        message: Message::TransferAmendment(objection),
+        routing_key: B_PARTY.into(),
+        message_id: uuid::Uuid::now_v7(),
+        expires_at: SystemTime::now() + Duration::from_secs(86_400),
+    };
+    p.a.bus.publish(vec![objection]).await.unwrap();
+    let rb = p.start(&p.b).await;
+    let a_queue = Queue::SocialServiceTransfers(A_PARTY.into());
+    eventually("the amendment answered", || p.bus.ready(&a_queue) >= 1).await;
+    // Then the chunk comes: answered with the refusal, nothing imported.
+    let ra = p.start(&p.a).await;
+    eventually("A decided", || matches!(out_state(&p.a.service, &t.id).as_str(), "accepted" | "refused")).await;
+    assert_eq!(out_state(&p.a.service, &t.id), "refused");
+    assert_eq!(p.b.service.store().counts().unwrap(), (0, 0), "no file at B");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    ra.stop().await;
+    rb.stop().await;
+}
+
+#[tokio::test]
+async fn a_transfer_carrying_an_item_it_lists_withheld_is_refused_file_malformed() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(23));
+    let file = p.file(23, "Secreta");
+    let t = p.send(&file, false);
+    let chunk = p.a.service.store().outbox_batch(10).unwrap().remove(0);
+    let Message::Transfer(mut forged) = Message::decode(Kind::Transfer, &chunk.payload).unwrap() else {
+        panic!("not a transfer")
+    };
+    // A faulty sender lists the medical opinions withheld and sends them anyway.
+    assert!(forged.withheld.contains(&(v1::WithheldItem::MedicalOpinions as i32)));
+    let opinions = p.a.service.store().file(&file).unwrap().unwrap().file.medical;
+    assert!(opinions.is_some());
+    forged.file.as_mut().unwrap().medical = opinions;
+    let forged = Outgoing {
+        message: Message::Transfer(forged),
+        routing_key: B_PARTY.into(),
+        message_id: chunk.message_id.parse().unwrap(),
+        expires_at: chunk.expires_at,
+    };
+    p.a.bus.publish(vec![forged]).await.unwrap();
+    let rb = p.start(&p.b).await;
+    eventually("B decided", || {
+        p.b.service
+            .store()
+            .in_transfer(&t.id)
+            .unwrap()
+            .is_some_and(|t| matches!(t.state.as_str(), "accepted" | "refused"))
+    })
+    .await;
+    let received = p.b.service.store().in_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((received.state.as_str(), received.refusal.as_deref()), ("refused", Some("file-malformed")));
+    assert_eq!(p.b.service.store().counts().unwrap(), (0, 0), "nothing imported");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    rb.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunk_from_another_service_under_a_transfer_s_id_leaves_that_transfer_alone() {
+    let p = Pair::new(false);
+    let file = p.file(24, "Intacta");
+    let t = p.send(&file, false);
+    let chunk = p.a.service.store().outbox_batch(10).unwrap().remove(0);
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("awaiting attachment", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "awaiting_attachment")
+    })
+    .await;
+    rb.stop().await;
+    // Another health-insurance social service sends a chunk under the same transfer id.
+    let Message::Transfer(mut other) = Message::decode(Kind::Transfer, &chunk.payload).unwrap() else {
+        panic!("not a transfer")
+    };
+    other.sender = "cgss-martinique.ss-972".into();
+    other.from = Some(v1::SocialServiceAddress { body: "cgss-martinique".into(), office: "ss-972".into() });
+    other.chunk_count = 2;
+    let c = p.bus.connect_as("cgss-martinique.ss-972");
+    let outgoing = Outgoing {
+        message: Message::Transfer(other),
+        routing_key: B_PARTY.into(),
+        message_id: uuid::Uuid::now_v7(),
+        expires_at: chunk.expires_at,
+    };
+    c.publish(vec![outgoing]).await.unwrap();
+    let b_queue = Queue::SocialServiceTransfers(B_PARTY.into());
+    let rb = p.start(&p.b).await;
+    eventually("B took it", || p.bus.ready(&b_queue) == 0).await;
+    rb.stop().await;
+    assert_eq!(p.bus.ready(&b_queue), 0, "handled, not given back");
+    let received = p.b.service.store().in_transfer(&t.id).unwrap().unwrap();
+    assert_eq!((received.state.as_str(), received.from_party.as_str()), ("awaiting_attachment", A_PARTY));
+    assert_eq!(out_state(&p.a.service, &t.id), "sent");
+    p.b.service.transfer_accept(WORKER, &t.id).unwrap();
+    let rb = p.start(&p.b).await;
+    eventually("accepted at A", || out_state(&p.a.service, &t.id) == "accepted").await;
+    ra.stop().await;
+    rb.stop().await;
+}
+
+/// Whether any file under `dir` (the -wal included) holds `needle`.
+fn on_disk(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            on_disk(&path, needle)
+        } else {
+            std::fs::read(&path).unwrap_or_default().windows(needle.len()).any(|w| w == needle)
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_refused_transfer_leaves_nothing_of_the_person_readable_at_the_receiver() {
+    let p = Pair::new(false);
+    let file = p.file(25, "Refusanta");
+    let t = p.send(&file, false);
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("awaiting attachment", || {
+        p.b.service.store().in_transfer(&t.id).unwrap().is_some_and(|t| t.state == "awaiting_attachment")
+    })
+    .await;
+    let dir = p.b.service.data_dir().to_owned();
+    assert!(on_disk(&dir, b"Refusanta"), "the received chunk is on B's disk");
+    // The social worker finds the person not attached to B.
+    let request = RefuseTransfer { reason: "person-not-attached".into() };
+    p.b.service.transfer_refuse(WORKER, &t.id, &request).unwrap();
+    assert!(!on_disk(&dir, b"Refusanta"), "the name is left on B's disk");
+    assert!(!on_disk(&dir, nir_of(25).as_bytes()), "the NIR is left on B's disk");
+    ra.stop().await;
+    rb.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_opened_here_while_the_membership_source_answered_refuses_the_transfer_already_followed() {
+    let p = Pair::new(true);
+    p.attached.0.lock().unwrap().insert(nir_of(26));
+    let file = p.file(26, "Concurrenta");
+    let t = p.send(&file, false);
+    // While B's membership source is asked, B opens a file of its own for the person.
+    let b = p.b.service.clone();
+    *p.attached.1.lock().unwrap() = Some(Box::new(move || {
+        b.apply_outcome(WORKER, &outcome(26, "Concurrenta")).unwrap();
+    }));
+    let (ra, rb) = (p.start(&p.a).await, p.start(&p.b).await);
+    eventually("A decided", || matches!(out_state(&p.a.service, &t.id).as_str(), "accepted" | "refused")).await;
+    let view = p.a.service.transfer(WORKER, &t.id).unwrap().transfer;
+    assert_eq!(view.refusal.as_deref(), Some("already-followed"));
+    assert_eq!(p.b.service.store().counts().unwrap().0, 1, "B's own file only");
+    assert_eq!(p.b.service.store().chunks_stored(&t.id).unwrap(), 0);
+    ra.stop().await;
+    rb.stop().await;
 }
 
 fn registry(id: &str, roles: &[passerelle_agents::Role], office: Option<&str>) -> passerelle_agents::Registry {

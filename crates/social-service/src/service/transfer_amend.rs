@@ -119,7 +119,8 @@ impl SocialService {
 
     /// Applies an amendment received for a transfer this office accepted, once and in order,
     /// and queues its receipt (an amendment of a transfer not held, or out of order: refused,
-    /// file malformed).
+    /// file malformed — but an upheld objection of a transfer not held yet refuses the
+    /// transfer ahead of its chunks).
     pub(crate) fn receive_amendment(&self, a: &v1::TransferAmendment) -> Result<()> {
         let known = self.store().in_transfer(&a.transfer_id)?.filter(|k| k.from_party == a.sender);
         let receipt = |refusal| self.receipt(&a.transfer_id, a.amendment, refusal);
@@ -135,6 +136,15 @@ impl SocialService {
         };
         let objection = a.kind == v1::AmendmentKind::ObjectionUpheld as i32;
         let known = match known {
+            None if objection && uuid::Uuid::parse_str(&a.transfer_id).is_ok() => {
+                // The objection overtook the transfer's chunks (a chunk retried later, a
+                // redelivery): the transfer is recorded and refused now, so its chunks, when
+                // they come, are answered with the refusal and never imported.
+                return match self.store().transact(|tx| t::insert_in(tx, &self.withdrawn(a)))? {
+                    true => self.drop_undecided(&a.transfer_id, &a.sender, a.amendment),
+                    false => answer(receipt(Some(v1::TransferRefusal::FileMalformed)), None),
+                };
+            }
             Some(k) if objection && matches!(k.state.as_str(), "receiving" | "awaiting_attachment") => {
                 return self.drop_undecided(&k.id, &a.sender, a.amendment);
             }
@@ -158,6 +168,27 @@ impl SocialService {
             _ => return answer(receipt(Some(v1::TransferRefusal::FileMalformed)), None),
         }
         answer(receipt(None), Some(a.amendment))
+    }
+
+    /// The record of a transfer withdrawn by an objection before any of its chunks came.
+    fn withdrawn(&self, a: &v1::TransferAmendment) -> t::InTransfer {
+        let now = self.now();
+        t::InTransfer {
+            id: a.transfer_id.clone(),
+            from_party: a.sender.clone(),
+            to_party: self.party(),
+            state: "receiving".into(),
+            received_at: now,
+            sent_at: now,
+            chunk_count: 0,
+            withheld: Vec::new(),
+            file: None,
+            decided_by: None,
+            decided_at: None,
+            refusal: None,
+            amendments: 0,
+            receipt: None,
+        }
     }
 
     /// An objection upheld before this office decided the transfer: the person opposed, the

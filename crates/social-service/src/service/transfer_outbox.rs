@@ -92,7 +92,7 @@ async fn publish(service: &SocialService, bus: &dyn Bus, rows: Vec<OutboxRow>) -
             Ok(o) => ready.push((row, o)),
             Err(reason) => {
                 tracing::error!(transfer = %row.transfer, kind = %row.kind, reason, "an outbox row cannot be decoded: dropped");
-                if !done(service, vec![row]).await {
+                if !never_sent(service, row).await {
                     return false;
                 }
             }
@@ -136,13 +136,24 @@ async fn single_failure(service: &SocialService, row: OutboxRow, e: BusError) ->
         }
         BusError::Returned { .. } | BusError::Expired { .. } | BusError::Decode(_) => {
             tracing::error!(transfer = %row.transfer, kind = %row.kind, error = %e, "a transfer message can never be sent: dropped");
-            done(service, vec![row]).await
+            never_sent(service, row).await
         }
         other => {
             tracing::warn!(error = %other, "publishing failed; the outbox keeps the messages and retries");
             false
         }
     }
+}
+
+/// Drops a row that can never be sent. A chunk of a transfer takes the whole transfer with it:
+/// refused `not-sent` and its file unfrozen — never recorded `sent` (the receiver would never
+/// answer, and the file would stay frozen for good). A receipt or an amendment is dropped alone.
+async fn never_sent(service: &SocialService, row: OutboxRow) -> bool {
+    if row.kind != Kind::Transfer.type_name() {
+        return done(service, vec![row]).await;
+    }
+    let id = row.transfer.clone();
+    blocking(service, move |s| s.unsent(&id)).await.is_some()
 }
 
 /// Deletes published rows; a transfer whose chunks all went out becomes `sent`.
@@ -170,11 +181,21 @@ impl SocialService {
     /// A transfer the broker could not route: refused `unknown-office`, its rows deleted, its
     /// file unfrozen.
     pub(crate) fn unroutable(&self, id: &str) -> Result<(), SocialServiceError> {
+        self.refuse_out_unpublished(id, "unknown-office")
+    }
+
+    /// A transfer whose chunks can never be sent (past their cap, undecodable): refused
+    /// `not-sent`, its rows deleted, its file unfrozen.
+    pub(crate) fn unsent(&self, id: &str) -> Result<(), SocialServiceError> {
+        self.refuse_out_unpublished(id, "not-sent")
+    }
+
+    fn refuse_out_unpublished(&self, id: &str, code: &str) -> Result<(), SocialServiceError> {
         let now = self.now();
         self.store().transact(|tx| {
             outbox::drop_transfer(tx, id, Kind::Transfer.type_name())?;
             if let Some(out) = t::out_transfer(tx, id)? {
-                if t::move_out(tx, id, &["sending", "sent"], "refused", Some(now), Some("unknown-office"))? {
+                if t::move_out(tx, id, &["sending", "sent"], "refused", Some(now), Some(code))? {
                     t::unfreeze(tx, &out.file, id)?;
                 }
             }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::transfer_send::{prost_types_timestamp, system_time, withheld_code};
 use super::transfer_views::*;
-use super::transfers::{refusal_code, refusal_of, refused, shown_party, TRANSFER_CAP};
+use super::transfers::{refusal_code, refusal_of, refused, shown_party, MAX_CHUNK_ACTIONS, TRANSFER_CAP};
 use super::{Result, SocialService, SocialServiceError};
 use crate::store::ms;
 use crate::store::outbox::{self, OutboxRow};
@@ -142,12 +142,19 @@ impl SocialService {
         let refusal = self.header_refusal(chunk);
         let stored = self.store().transact(|tx| {
             if let Some(known) = t::in_transfer(tx, &id)? {
+                if known.from_party != chunk.sender {
+                    // Another service's chunk under a transfer id it does not hold: it neither
+                    // decides nor learns anything of that transfer.
+                    tracing::warn!(transfer = %id, from = %passerelle_protocol::untrusted::Shown::id(&chunk.sender),
+                        "a chunk from another service than the transfer's sender: ignored");
+                    return Ok(None);
+                }
                 if let Some(receipt) = known.receipt.clone() {
                     // Delivered again once decided: the same receipt, nothing imported twice.
                     self.queue_message(tx, Kind::TransferReceipt, &known.from_party, &id, receipt)?;
                     return Ok(None);
                 }
-                if refusal.is_none() && (known.chunk_count != chunk.chunk_count || known.from_party != chunk.sender) {
+                if refusal.is_none() && known.chunk_count != chunk.chunk_count {
                     return Ok(Some((known, Some(v1::TransferRefusal::FileMalformed))));
                 }
             }
@@ -183,6 +190,7 @@ impl SocialService {
             Ok::<_, SocialServiceError>(Some((row, refusal)))
         })?;
         let Some((row, refusal)) = stored else {
+            // A receipt queued again, or nothing.
             self.outbox_wake();
             return Ok(Chunked::Done);
         };
@@ -209,8 +217,9 @@ impl SocialService {
         }
     }
 
-    /// The transfer from its stored chunks, checked: chunks that agree, chunk 0 with the file, a
-    /// valid file (`passerelle_social_file::validate`) with a valid NIR, valid actions. The
+    /// The transfer from its stored chunks, checked: chunks that agree, at most
+    /// [`MAX_CHUNK_ACTIONS`] actions a chunk, chunk 0 with the file and without the items it
+    /// lists withheld, a valid file (`passerelle_social_file::validate`) with a valid NIR, valid actions. The
     /// problem in words (paths and rules, never a value).
     pub(crate) fn assemble(&self, id: &str) -> std::result::Result<Assembled, String> {
         let chunks = self.store().reading(|tx| t::chunks(tx, id)).map_err(|e| e.to_string())?;
@@ -233,7 +242,21 @@ impl SocialService {
                 return Err(format!("chunk {i} disagrees with chunk 0"));
             }
         }
+        if let Some(i) = chunks.iter().position(|c| c.actions.len() > MAX_CHUNK_ACTIONS) {
+            return Err(format!("chunk {i} carries more than {MAX_CHUNK_ACTIONS} actions"));
+        }
         let file = first.file.clone().ok_or("chunk 0 carries no file")?;
+        // An item the sender lists as withheld must not travel (its secrecy was not lifted).
+        let withheld = |item: v1::WithheldItem| first.withheld.contains(&(item as i32));
+        if withheld(v1::WithheldItem::MedicalOpinions) && file.medical.as_ref().is_some_and(|m| !m.opinions.is_empty())
+        {
+            return Err("medical.opinions: carried while listed withheld".into());
+        }
+        if withheld(v1::WithheldItem::SocialAssessment)
+            && file.social_situation.as_ref().is_some_and(|s| s.assessment.is_some())
+        {
+            return Err("social_situation.assessment: carried while listed withheld".into());
+        }
         if let Err(problems) = validate(&file) {
             return Err(super::files::problems(&problems));
         }
@@ -272,9 +295,18 @@ impl SocialService {
         })
     }
 
-    /// Refuses a received transfer: decided, its chunks deleted, the refused receipt queued;
-    /// `false` when it was decided already.
+    /// Refuses a received transfer: decided, its chunks deleted and left unreadable on disk
+    /// (the person is not followed here), the refused receipt queued; `false` when it was
+    /// decided already.
     pub(crate) fn refuse_in(&self, id: &str, refusal: v1::TransferRefusal, by: &Decider) -> Result<bool> {
+        let done = self.refuse_in_unscrubbed(id, refusal, by)?;
+        if done {
+            self.store().scrub()?;
+        }
+        Ok(done)
+    }
+
+    fn refuse_in_unscrubbed(&self, id: &str, refusal: v1::TransferRefusal, by: &Decider) -> Result<bool> {
         let now = self.now();
         let receipt = self.receipt(id, 0, Some(refusal));
         let done = self.store().transact(|tx| {
@@ -317,9 +349,27 @@ impl SocialService {
                 return Ok(None);
             }
             if tx.exists("SELECT 1 FROM files WHERE person = ?1", params![person.as_slice()])? {
-                return Err(refused(
-                    "the person already has a case file here: refuse the transfer with the reason already-followed",
-                ));
+                if let Decider::Worker(_) = by {
+                    return Err(refused(
+                        "the person already has a case file here: refuse the transfer with the reason already-followed",
+                    ));
+                }
+                // A file opened here while the membership source answered: refused, never left
+                // undecided (a refused delivery would hold the chunks until their 30-day cap).
+                let receipt = self.receipt(&a.id, 0, Some(v1::TransferRefusal::AlreadyFollowed));
+                let decision = InDecision {
+                    id: &a.id,
+                    accepted: false,
+                    file: None,
+                    by: &by.id(),
+                    at: now,
+                    refusal: Some(refusal_code(v1::TransferRefusal::AlreadyFollowed)),
+                    receipt: &receipt,
+                };
+                if t::decide_in(tx, &decision)? {
+                    self.queue_message(tx, Kind::TransferReceipt, &known.from_party, &a.id, receipt)?;
+                }
+                return Ok(Some(None));
             }
             tx.execute(
                 "INSERT INTO files (id, office, state, opened_at, opened_by, last_activity_at, file, person, origin) \
@@ -371,8 +421,17 @@ impl SocialService {
                 None => entry,
             };
             self.record(&[entry])?;
-            Ok::<_, SocialServiceError>(Some(file_id.clone()))
+            Ok::<_, SocialServiceError>(Some(Some(file_id.clone())))
         })?;
+        let imported = match imported {
+            Some(None) => {
+                tracing::info!(transfer = %a.id, "received transfer refused: already followed");
+                self.store().scrub()?;
+                self.outbox_wake();
+                return Ok(None);
+            }
+            other => other.flatten(),
+        };
         if imported.is_some() {
             tracing::info!(transfer = %a.id, file = %file_id, from = %a.from_party, "transferred case file imported");
             // A development hook: the import committed, its receipt not yet published.
@@ -391,11 +450,14 @@ impl SocialService {
         loop {
             let ids = self.store().reading(|tx| t::incomplete_before(tx, before, 100))?;
             for id in &ids {
-                if self.refuse_in(id, v1::TransferRefusal::FileMalformed, &Decider::Daemon)? {
+                if self.refuse_in_unscrubbed(id, v1::TransferRefusal::FileMalformed, &Decider::Daemon)? {
                     expired += 1;
                 }
             }
             if ids.len() < 100 {
+                if expired > 0 {
+                    self.store().scrub()?;
+                }
                 return Ok(expired);
             }
         }

@@ -85,7 +85,7 @@ pub struct TransferView {
     /// RFC 3339: when the receiver decided (its receipt's time).
     pub decided_at: Option<String>,
     /// A refusal's code: `unknown-office`, `not-health-insurance`, `person-not-attached`,
-    /// `file-malformed`, `already-followed`.
+    /// `file-malformed`, `already-followed`, `not-sent` (never left this office).
     pub refusal: Option<String>,
     /// The refusal in words.
     pub refusal_text: Option<String>,

@@ -108,6 +108,7 @@ pub fn refusal_text(code: &str) -> &'static str {
         "person-not-attached" => "the receiving office found the person not attached to it",
         "file-malformed" => "the file could not be imported as sent (chunks that disagree, a field of the wrong shape, another legal basis)",
         "already-followed" => "the receiving office already follows the person in a file of its own",
+        "not-sent" => "the transfer could not be sent (its 30-day cap passed, or a chunk is unreadable): send it again",
         _ => "refused",
     }
 }

@@ -339,7 +339,8 @@ fn oppose_in(tx: &Tx<'_>, person: &[u8; 32], at: SystemTime) -> Result<(), Store
 /// Every row of one file, children first (the foreign keys are enforced) — with the transfer
 /// rows that hold its personal data: its releases, the chunks received for it, and the chunks
 /// of a transfer of it still in the outbox (the rows without a value — `transfers_out`,
-/// `transfers_in` — stay).
+/// `transfers_in` — stay; a transfer whose chunks never left is refused `not-sent`, not left
+/// in flight for good).
 fn erase_in(tx: &Tx<'_>, id: &str) -> Result<(), passerelle_sqlite::Error> {
     tx.execute("DELETE FROM transfer_releases WHERE file = ?1", params![id])?;
     tx.execute(
@@ -349,6 +350,10 @@ fn erase_in(tx: &Tx<'_>, id: &str) -> Result<(), passerelle_sqlite::Error> {
     tx.execute(
         "DELETE FROM outbox WHERE kind = 'passerelle.v1.Transfer' \
          AND transfer IN (SELECT id FROM transfers_out WHERE file = ?1)",
+        params![id],
+    )?;
+    tx.execute(
+        "UPDATE transfers_out SET state = 'refused', refusal = 'not-sent' WHERE file = ?1 AND state = 'sending'",
         params![id],
     )?;
     tx.execute("DELETE FROM session_attendees WHERE file = ?1", params![id])?;
