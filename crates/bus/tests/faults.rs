@@ -38,13 +38,20 @@ async fn publish_until(bus: Arc<AmqpBus>, size: u32, stop: Arc<AtomicBool>) -> H
     confirmed
 }
 
+/// How long the stream may take to resume after a fault: a restarted broker recovers its quorum
+/// queues and the bus reconnects with capped backoff (up to 15 s between tries), which on a
+/// loaded two-core machine took more than the default 30 s.
+const RECOVERY: Duration = Duration::from_secs(120);
+
 async fn wait_for_count(seen: &Arc<Mutex<HashSet<String>>>, n: usize) {
-    let seen = Arc::clone(seen);
-    eventually(&format!("{n} messages consumed"), move || {
-        let len = seen.lock().unwrap().len();
-        async move { len >= n }
+    let reached = tokio::time::timeout(RECOVERY, async {
+        while seen.lock().unwrap().len() < n {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     })
     .await;
+    let len = seen.lock().unwrap().len();
+    assert!(reached.is_ok(), "timed out after {RECOVERY:?} waiting for {n} messages consumed ({len} were)");
 }
 
 /// Streams messages from a body to the observatory, injects `fault` mid-stream, lets the
