@@ -21,6 +21,7 @@ mod transfer_list;
 mod transfer_outbox;
 mod transfer_receipts;
 mod transfer_receive;
+mod transfer_set_aside;
 mod transfer_send;
 pub mod transfer_views;
 pub mod transfers;
