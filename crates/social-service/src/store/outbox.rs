@@ -109,7 +109,11 @@ impl Store {
         self.db.read(|tx| {
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
-                rows.extend(tx.query_all("SELECT id, kind, routing_key, message_id, transfer, expires_at, payload FROM outbox WHERE id = ?1", params![id], row)?);
+                rows.extend(tx.query_all(
+                    "SELECT id, kind, routing_key, message_id, transfer, expires_at, payload FROM outbox WHERE id = ?1",
+                    params![id],
+                    row,
+                )?);
             }
             Ok(rows)
         })
