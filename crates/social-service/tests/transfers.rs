@@ -3,14 +3,16 @@
 //! each with its own store, in one test process; B's membership source a fake. What B holds is
 //! checked against the minimisation rules, A's copy closed and frozen, a refusal unfreezing it,
 //! a duplicate delivery answered with the same receipt, an amendment applied, a long history
-//! chunked, a CAF refused before anything is stored, and the erasure taking the transfer's rows.
+//! chunked, a CAF refused before anything is stored, the erasure taking the transfer's rows, and
+//! a message the broker nacks set aside while the others go out.
 //! Synthetic persons only.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use passerelle_bus::{Bus, BusSettings, InProcessBus, Kind, Message, Outgoing, Queue};
+use passerelle_bus::{Bus, BusError, BusSettings, Consumer, Handler, InProcessBus, Kind, Message, Outgoing, Queue};
 use passerelle_protocol::nir;
 use passerelle_protocol::rules::ManualClock;
 use passerelle_protocol::v1;
@@ -767,5 +769,72 @@ async fn a_transfer_missing_chunks_for_30_days_is_refused_and_its_chunks_deleted
     let known = p.b.service.store().in_transfer(&id).unwrap().unwrap();
     assert_eq!((known.state.as_str(), known.refusal.as_deref()), ("refused", Some("file-malformed")));
     assert_eq!(p.b.service.store().chunks_stored(&id).unwrap(), 0);
+    rb.stop().await;
+}
+
+/// A broker that nacks every publish of one message (by id) and takes the others of a batch, as
+/// RabbitMQ does; `None` once it accepts it again.
+struct Nacking {
+    inner: Arc<dyn Bus>,
+    poisoned: Mutex<Option<String>>,
+    nacks: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Bus for Nacking {
+    async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BusError> {
+        let poisoned = self.poisoned.lock().unwrap().clone();
+        let (nacked, taken): (Vec<Outgoing>, Vec<Outgoing>) =
+            messages.into_iter().partition(|m| poisoned.as_deref() == Some(m.message_id.to_string().as_str()));
+        if !taken.is_empty() {
+            self.inner.publish(taken).await?;
+        }
+        match nacked.first() {
+            Some(m) => {
+                self.nacks.fetch_add(1, Ordering::SeqCst);
+                Err(BusError::Nacked { message_id: m.message_id.to_string() })
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn consume(&self, queue: Queue, handler: Arc<dyn Handler>) -> Result<Consumer, BusError> {
+        self.inner.consume(queue, handler).await
+    }
+}
+
+#[tokio::test]
+async fn a_message_the_broker_nacks_is_set_aside_and_the_transfers_behind_it_go_out() {
+    let p = Pair::new(true);
+    let files = [p.file(11, "Bloqua"), p.file(12, "Passa"), p.file(13, "Suivia")];
+    p.attached.0.lock().unwrap().extend([nir_of(11), nir_of(12), nir_of(13)]);
+    let sent: Vec<TransferView> = files.iter().map(|f| p.send(f, false)).collect();
+    let oldest = p.a.service.store().outbox_batch(10).unwrap().remove(0);
+    assert_eq!(oldest.transfer, sent[0].id, "the nacked message is the oldest in the outbox");
+    let bus = Arc::new(Nacking {
+        inner: p.a.bus.clone(),
+        poisoned: Mutex::new(Some(oldest.message_id.clone())),
+        nacks: AtomicUsize::new(0),
+    });
+    let ra = p.a.service.start_transfers(bus.clone()).await.unwrap();
+    let rb = p.start(&p.b).await;
+
+    // The other transfers go out, are imported and their receipts settle them at A.
+    for t in &sent[1..] {
+        eventually("a transfer behind the nacked one accepted", || out_state(&p.a.service, &t.id) == "accepted").await;
+    }
+    // The nacked one is tried again (a batch and then alone, after its wait), never delivered.
+    eventually("the nacked message tried again", || bus.nacks.load(Ordering::SeqCst) >= 3).await;
+    assert_eq!(out_state(&p.a.service, &sent[0].id), "sending");
+    assert!(p.b.service.store().in_transfer(&sent[0].id).unwrap().is_none());
+    // The others' rows left the outbox: settled, not published again with every retry.
+    assert_eq!(p.a.service.store().outbox_len().unwrap(), 1, "only the nacked message waits");
+
+    // The broker takes it again: it goes out at its next try.
+    *bus.poisoned.lock().unwrap() = None;
+    eventually("the nacked transfer accepted", || out_state(&p.a.service, &sent[0].id) == "accepted").await;
+    assert_eq!(p.b.service.store().counts().unwrap().0, 3, "three files at B");
+    assert_eq!(p.a.service.store().outbox_len().unwrap(), 0);
+    ra.stop().await;
     rb.stop().await;
 }

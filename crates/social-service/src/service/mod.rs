@@ -22,6 +22,7 @@ mod transfer_outbox;
 mod transfer_receipts;
 mod transfer_receive;
 mod transfer_send;
+mod transfer_set_aside;
 pub mod transfer_views;
 pub mod transfers;
 pub mod views;

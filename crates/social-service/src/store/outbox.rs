@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use passerelle_sqlite::{params, Tx};
+use passerelle_sqlite::{params, Row, Tx};
 
 use super::{ms, Store, StoreError};
 
@@ -64,25 +64,58 @@ pub(crate) fn remove(tx: &Tx<'_>, ids: &[i64]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// An [`OutboxRow`] read as `SELECT id, kind, routing_key, message_id, transfer, expires_at, payload`.
+fn row(r: &Row<'_>) -> passerelle_sqlite::rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        routing_key: r.get(2)?,
+        message_id: r.get(3)?,
+        transfer: r.get(4)?,
+        expires_at: passerelle_sqlite::time::from_ms(r.get(5)?),
+        payload: r.get(6)?,
+    })
+}
+
+/// A waiting row without its payload: what the publisher needs to choose the rows it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxHead {
+    pub id: i64,
+    /// The transfer it belongs to: a transfer's messages go out in the order they were queued.
+    pub transfer: String,
+}
+
 impl Store {
     /// The oldest rows, at most `limit`.
     pub fn outbox_batch(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         self.db.read(|tx| {
+            Ok(tx.query_all("SELECT id, kind, routing_key, message_id, transfer, expires_at, payload FROM outbox ORDER BY id LIMIT ?1", params![limit as i64], row)?)
+        })
+    }
+
+    /// The oldest rows after row `after`, at most `limit`, without their payloads.
+    pub fn outbox_heads(&self, after: i64, limit: usize) -> Result<Vec<OutboxHead>, StoreError> {
+        self.db.read(|tx| {
             Ok(tx.query_all(
-                "SELECT id, kind, routing_key, message_id, transfer, expires_at, payload FROM outbox ORDER BY id LIMIT ?1",
-                params![limit as i64],
-                |r| {
-                    Ok(OutboxRow {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        routing_key: r.get(2)?,
-                        message_id: r.get(3)?,
-                        transfer: r.get(4)?,
-                        expires_at: passerelle_sqlite::time::from_ms(r.get(5)?),
-                        payload: r.get(6)?,
-                    })
-                },
+                "SELECT id, transfer FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+                params![after, limit as i64],
+                |r| Ok(OutboxHead { id: r.get(0)?, transfer: r.get(1)? }),
             )?)
+        })
+    }
+
+    /// The rows `ids` still waiting, in `ids`' order (a row deleted meanwhile is left out).
+    pub fn outbox_rows(&self, ids: &[i64]) -> Result<Vec<OutboxRow>, StoreError> {
+        self.db.read(|tx| {
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                rows.extend(tx.query_all(
+                    "SELECT id, kind, routing_key, message_id, transfer, expires_at, payload FROM outbox WHERE id = ?1",
+                    params![id],
+                    row,
+                )?);
+            }
+            Ok(rows)
         })
     }
 
