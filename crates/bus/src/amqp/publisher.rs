@@ -50,11 +50,23 @@ enum Attempt {
     Unconfirmed(Vec<usize>, BusError, bool),
 }
 
-/// Whether lapin reports a connection-level ("hard") AMQP error, such as CONNECTION_FORCED when
-/// an operator closes connections: the connection is going away even if its status does not
-/// say so yet, so the messages must be re-published on a new one, not refused.
+/// Whether lapin reports the loss of the connection itself: a connection-level ("hard") AMQP
+/// error, such as CONNECTION_FORCED when an operator closes connections, or the transport's own
+/// failure — an IO error (the broker stopping resets the socket), a missed heartbeat, a frame that
+/// cannot be parsed or written, a connection no longer open. The connection is going away even if
+/// its status does not say so yet (lapin sees the reset before it marks the connection closed),
+/// so the messages must be re-published on a new one, not refused.
 fn is_connection_error(e: &lapin::Error) -> bool {
+    use lapin::ErrorKind;
     e.is_amqp_hard_error()
+        || e.is_io_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::MissingHeartbeatError
+                | ErrorKind::InvalidConnectionState(_)
+                | ErrorKind::ParsingError(_)
+                | ErrorKind::SerialisationError(_)
+        )
 }
 
 impl Publisher {
@@ -211,5 +223,18 @@ impl Publisher {
         if let Some(c) = self.channel.lock().await.take() {
             let _ = c.channel.close(200, "passerelle: closing".into()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_socket_or_a_missed_heartbeat_is_a_lost_connection_not_a_refusal() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "Connection reset by peer");
+        assert!(is_connection_error(&lapin::Error::from(reset)), "the broker stopping resets the socket");
+        assert!(is_connection_error(&lapin::Error::from(lapin::ErrorKind::MissingHeartbeatError)));
+        assert!(!is_connection_error(&lapin::Error::from(lapin::ErrorKind::ChannelsLimitReached)));
     }
 }
