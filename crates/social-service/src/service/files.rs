@@ -313,24 +313,17 @@ impl SocialService {
                     at: now,
                 });
             }
-            // A NIR rectified: the file is found by the new one from now on.
-            let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
-            let person = match nir(&file) {
-                Some(new) if Some(&new) != nir(&row.file).as_ref() => {
-                    Nir::parse(&new).ok().map(|n| self.file_person(&n))
-                }
-                _ => None,
-            };
-            if let Some(person) = &person {
-                if holder(person)?.is_some_and(|other| other != row.id) {
-                    return Err(refused("another case file holds this NIR: the person's file is that one"));
-                }
-            }
+            let person = self.rekeyed_person(
+                &row,
+                &file,
+                holder,
+                "another case file holds this NIR: the person's file is that one",
+            )?;
             let entries: Vec<_> =
                 history.iter().map(|_| self.entry(agent, AccessKind::Update, &row.id, Some(&file))).collect();
             self.record(&entries)?;
             let done = FileChange { file, changes: history.clone(), person };
-            Ok((done, (row.id, history)))
+            Ok::<_, SocialServiceError>((done, (row.id, history)))
         })?;
         let items: Vec<String> = history.into_iter().map(|h| h.field).collect();
         if kind == "rectification" {
@@ -338,6 +331,29 @@ impl SocialService {
             self.send_on_rectification(&id, &items)?;
         }
         Ok(Changed { format: CHANGED_FORMAT.to_owned(), file: id, what: kind.to_owned(), items })
+    }
+
+    /// The person hash `row`'s file is found by once changed into `changed`: `Some` when its NIR
+    /// changed (a NIR rectified: the file is found by the new one from now on), refused with
+    /// `taken` when another case file already holds that hash.
+    pub(crate) fn rekeyed_person(
+        &self,
+        row: &FileRow,
+        changed: &v1::SocialFile,
+        holder: &crate::store::PersonHolder,
+        taken: &str,
+    ) -> Result<Option<[u8; 32]>> {
+        let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
+        let person = match nir(changed) {
+            Some(new) if Some(&new) != nir(&row.file).as_ref() => Nir::parse(&new).ok().map(|n| self.file_person(&n)),
+            _ => None,
+        };
+        if let Some(person) = &person {
+            if holder(person)?.is_some_and(|other| other != row.id) {
+                return Err(refused(taken));
+            }
+        }
+        Ok(person)
     }
 
     /// Starts an action on an open file (at most one open at a time).

@@ -248,18 +248,7 @@ impl SocialService {
                     at: now,
                 });
             }
-            let nir = |f: &v1::SocialFile| f.identity.as_ref().and_then(|i| i.nir.clone());
-            let person = match nir(&file) {
-                Some(new) if Some(&new) != nir(&row.file).as_ref() => {
-                    Nir::parse(&new).ok().map(|n| self.file_person(&n))
-                }
-                _ => None,
-            };
-            if let Some(p) = &person {
-                if holder(p)?.is_some_and(|other| other != row.id) {
-                    return Err(refused("another case file holds the rectified NIR"));
-                }
-            }
+            let person = self.rekeyed_person(&row, &file, holder, "another case file holds the rectified NIR")?;
             let entry = AccessEntry::new(now, daemon_actor(crate::DAEMON), AccessKind::Update, &row.id);
             let entry = match self.log_person(&file) {
                 Some(p) => entry.about(p),

@@ -119,6 +119,9 @@ pub struct ChangeRow {
     pub at: String,
 }
 
+/// Which file holds a person hash, asked inside [`Store::change_file`]'s transaction.
+pub type PersonHolder<'a> = dyn Fn(&[u8; 32]) -> Result<Option<String>, StoreError> + 'a;
+
 /// The social service's store. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Store {
@@ -242,10 +245,7 @@ impl Store {
         &self,
         id: &str,
         at: SystemTime,
-        change: impl FnOnce(
-            Option<FileRow>,
-            &dyn Fn(&[u8; 32]) -> Result<Option<String>, StoreError>,
-        ) -> Result<(FileChange, T), E>,
+        change: impl FnOnce(Option<FileRow>, &PersonHolder) -> Result<(FileChange, T), E>,
     ) -> Result<T, E> {
         self.db.write(|tx| {
             let sql = format!("SELECT {FILE_COLUMNS} WHERE id = ?1");
