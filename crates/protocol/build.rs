@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("passerelle/v1/witness.proto"),
         root.join("passerelle/v1/social_file.proto"),
         root.join("passerelle/v1/transfer.proto"),
+        root.join("passerelle/v1/rights.proto"),
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());

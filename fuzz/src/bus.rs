@@ -49,6 +49,10 @@ fn category_values(message: &Message) -> Vec<&CategoryValues> {
         Message::Result(m) => {
             m.persons.iter().flat_map(|p| p.answers.iter()).filter_map(|a: &v1::BodyAnswer| a.values.as_ref()).collect()
         }
+        Message::RightsRequest(m) => m.corrected.iter().collect(),
+        Message::RightsAnswer(m) => {
+            m.holdings.iter().flat_map(|h| h.values.iter()).filter_map(|v| v.values.as_ref()).collect()
+        }
         Message::Solicitation(_)
         | Message::Receipt(_)
         | Message::Refusal(_)

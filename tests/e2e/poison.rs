@@ -144,6 +144,8 @@ fn with_schema(message: &Message, version: i32) -> Message {
         Message::Transfer(r) => r.schema_version = version,
         Message::TransferReceipt(r) => r.schema_version = version,
         Message::TransferAmendment(r) => r.schema_version = version,
+        Message::RightsRequest(r) => r.schema_version = version,
+        Message::RightsAnswer(r) => r.schema_version = version,
     }
     m
 }
@@ -156,7 +158,10 @@ fn with_chunk(message: &Message, index: u32, count: u32) -> Option<Message> {
         Message::Response(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Result(r) => (r.chunk_index, r.chunk_count) = (index, count),
         Message::Transfer(r) => (r.chunk_index, r.chunk_count) = (index, count),
-        Message::TransferReceipt(_) | Message::TransferAmendment(_) => return None,
+        Message::TransferReceipt(_)
+        | Message::TransferAmendment(_)
+        | Message::RightsRequest(_)
+        | Message::RightsAnswer(_) => return None,
         Message::Receipt(_)
         | Message::Refusal(_)
         | Message::Notice(_)
@@ -181,6 +186,8 @@ fn with_case_id(message: &Message, case_id: &str) -> Message {
         Message::Transfer(r) => r.transfer_id = case_id.into(),
         Message::TransferReceipt(r) => r.transfer_id = case_id.into(),
         Message::TransferAmendment(r) => r.transfer_id = case_id.into(),
+        Message::RightsRequest(r) => r.request_id = case_id.into(),
+        Message::RightsAnswer(r) => r.request_id = case_id.into(),
         // The witness messages belong to no case.
         Message::Checkpoint(_)
         | Message::CheckpointReceipt(_)

@@ -41,11 +41,16 @@ pub enum Kind {
     TransferReceipt,
     /// Sending social service → receiving one: a rectification or an erasure sent on.
     TransferAmendment,
+    /// The competent observatory → an observatory or a requester party: what do you hold about
+    /// this person (or: correct it) (`rights.proto`, DESIGN §7.3).
+    RightsRequest,
+    /// The party asked → the competent observatory: what it holds (and changed).
+    RightsAnswer,
 }
 
 impl Kind {
     /// Every kind, in flow order, then the witness messages.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Request,
         Kind::Solicitation,
         Kind::Response,
@@ -60,7 +65,13 @@ impl Kind {
         Kind::Transfer,
         Kind::TransferReceipt,
         Kind::TransferAmendment,
+        Kind::RightsRequest,
+        Kind::RightsAnswer,
     ];
+
+    /// The two messages of a rights request (decree art. 6): on the rights exchange, routing key
+    /// the recipient's party code.
+    pub const RIGHTS: [Kind; 2] = [Kind::RightsRequest, Kind::RightsAnswer];
 
     /// The three messages of a social-service file's transfer between bodies (norm 43, A.3):
     /// on the transfers exchange, routing key the recipient social service's party code.
@@ -87,6 +98,8 @@ impl Kind {
             Kind::Transfer => "passerelle.v1.Transfer",
             Kind::TransferReceipt => "passerelle.v1.TransferReceipt",
             Kind::TransferAmendment => "passerelle.v1.TransferAmendment",
+            Kind::RightsRequest => "passerelle.v1.RightsRequest",
+            Kind::RightsAnswer => "passerelle.v1.RightsAnswer",
         }
     }
 
@@ -117,11 +130,17 @@ impl Kind {
     pub fn is_chunked(self) -> bool {
         !matches!(self, Kind::Receipt | Kind::Refusal | Kind::TransferReceipt | Kind::TransferAmendment)
             && !self.travels_as_notice()
+            && !self.is_rights()
     }
 
     /// Whether it is one of the three transfer messages ([`Kind::TRANSFER`]).
     pub fn is_transfer(self) -> bool {
         Kind::TRANSFER.contains(&self)
+    }
+
+    /// Whether it is one of the two rights messages ([`Kind::RIGHTS`]).
+    pub fn is_rights(self) -> bool {
+        Kind::RIGHTS.contains(&self)
     }
 
     /// Whether it is one of the four witness messages.
@@ -160,6 +179,8 @@ pub enum Message {
     Transfer(v1::Transfer),
     TransferReceipt(v1::TransferReceipt),
     TransferAmendment(v1::TransferAmendment),
+    RightsRequest(v1::RightsRequest),
+    RightsAnswer(v1::RightsAnswer),
 }
 
 impl Message {
@@ -179,6 +200,8 @@ impl Message {
             Message::Transfer(_) => Kind::Transfer,
             Message::TransferReceipt(_) => Kind::TransferReceipt,
             Message::TransferAmendment(_) => Kind::TransferAmendment,
+            Message::RightsRequest(_) => Kind::RightsRequest,
+            Message::RightsAnswer(_) => Kind::RightsAnswer,
         }
     }
 
@@ -199,6 +222,8 @@ impl Message {
             Message::Transfer(m) => &m.sender,
             Message::TransferReceipt(m) => &m.sender,
             Message::TransferAmendment(m) => &m.sender,
+            Message::RightsRequest(m) => &m.sender,
+            Message::RightsAnswer(m) => &m.sender,
         }
     }
 
@@ -220,7 +245,9 @@ impl Message {
             | Message::Refusal(_)
             | Message::Transfer(_)
             | Message::TransferReceipt(_)
-            | Message::TransferAmendment(_) => None,
+            | Message::TransferAmendment(_)
+            | Message::RightsRequest(_)
+            | Message::RightsAnswer(_) => None,
         }
     }
 
@@ -242,6 +269,8 @@ impl Message {
             Message::Transfer(m) => &m.transfer_id,
             Message::TransferReceipt(m) => &m.transfer_id,
             Message::TransferAmendment(m) => &m.transfer_id,
+            Message::RightsRequest(m) => &m.request_id,
+            Message::RightsAnswer(m) => &m.request_id,
         }
     }
 
@@ -262,6 +291,8 @@ impl Message {
             Message::Transfer(m) => m.schema_version,
             Message::TransferReceipt(m) => m.schema_version,
             Message::TransferAmendment(m) => m.schema_version,
+            Message::RightsRequest(m) => m.schema_version,
+            Message::RightsAnswer(m) => m.schema_version,
         }
     }
 
@@ -273,7 +304,10 @@ impl Message {
             Message::Response(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Result(m) => Some((m.chunk_index, m.chunk_count)),
             Message::Transfer(m) => Some((m.chunk_index, m.chunk_count)),
-            Message::TransferReceipt(_) | Message::TransferAmendment(_) => None,
+            Message::TransferReceipt(_)
+            | Message::TransferAmendment(_)
+            | Message::RightsRequest(_)
+            | Message::RightsAnswer(_) => None,
             Message::Receipt(_)
             | Message::Refusal(_)
             | Message::Notice(_)
@@ -300,6 +334,8 @@ impl Message {
             Message::Transfer(m) => m.encode_to_vec(),
             Message::TransferReceipt(m) => m.encode_to_vec(),
             Message::TransferAmendment(m) => m.encode_to_vec(),
+            Message::RightsRequest(m) => m.encode_to_vec(),
+            Message::RightsAnswer(m) => m.encode_to_vec(),
         }
     }
 
@@ -324,6 +360,8 @@ impl Message {
             Kind::Transfer => Message::Transfer(v1::Transfer::decode(bytes).map_err(bad)?),
             Kind::TransferReceipt => Message::TransferReceipt(v1::TransferReceipt::decode(bytes).map_err(bad)?),
             Kind::TransferAmendment => Message::TransferAmendment(v1::TransferAmendment::decode(bytes).map_err(bad)?),
+            Kind::RightsRequest => Message::RightsRequest(v1::RightsRequest::decode(bytes).map_err(bad)?),
+            Kind::RightsAnswer => Message::RightsAnswer(v1::RightsAnswer::decode(bytes).map_err(bad)?),
         };
         message.check()?;
         Ok(message)
@@ -356,7 +394,9 @@ impl Message {
 ///   WitnessedCheckpoints) → the notice exchange of the recipient's side, routing key = its
 ///   code ([`Outgoing::to_recipient`]);
 ///   Transfer, TransferReceipt, TransferAmendment → transfers exchange, routing key = the
-///   recipient social service's party code (`body.office`).
+///   recipient social service's party code (`body.office`);
+///   RightsRequest, RightsAnswer → rights exchange, routing key = the recipient's party code
+///   (an observatory, a requester office `body.office` or a requester body).
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub message: Message,

@@ -78,6 +78,19 @@ impl Role {
         }
     }
 
+    /// The queue a requester of this party, or an observatory, receives rights requests (and,
+    /// for an observatory, their answers) on (`rights.proto`); `None` for a body with offices
+    /// (its offices are asked) and a social service (never asked).
+    pub fn rights_queue(&self, settings: &BusSettings) -> Option<Queue> {
+        match self {
+            Role::Observatory(c) => Some(Queue::ObservatoryRights(c.clone())),
+            Role::Body(c) if settings.offices.contains_key(c) => None,
+            Role::Body(c) => Some(Queue::BodyRights(c.clone())),
+            Role::Office(c) => Some(Queue::OfficeRights(c.clone())),
+            Role::SocialService(_) => None,
+        }
+    }
+
     /// The queue this party's notices arrive on.
     pub fn notices_queue(&self) -> Queue {
         match self {

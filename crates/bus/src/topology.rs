@@ -130,6 +130,15 @@ pub enum Queue {
     /// A social service's notices (its witness's answers); holds its party (`body.office`):
     /// `{prefix}.social-service.{body}.{office}.notices`.
     SocialServiceNotices(String),
+    /// An observatory's rights requests and answers (decree art. 6, `rights.proto`):
+    /// `{prefix}.observatory.{code}.rights`.
+    ObservatoryRights(String),
+    /// A requester body's (without offices) rights requests, read by its requester daemon:
+    /// `{prefix}.body.{code}.rights`.
+    BodyRights(String),
+    /// A requester office's rights requests; holds the office party (`body.office`):
+    /// `{prefix}.requester.{body}.{office}.rights`.
+    OfficeRights(String),
 }
 
 impl Queue {
@@ -146,6 +155,9 @@ impl Queue {
             Queue::OfficeNotices(c) => format!("{prefix}.requester.{c}.notices"),
             Queue::SocialServiceTransfers(c) => format!("{prefix}.social-service.{c}.transfers"),
             Queue::SocialServiceNotices(c) => format!("{prefix}.social-service.{c}.notices"),
+            Queue::ObservatoryRights(c) => format!("{prefix}.observatory.{c}.rights"),
+            Queue::BodyRights(c) => format!("{prefix}.body.{c}.rights"),
+            Queue::OfficeRights(c) => format!("{prefix}.requester.{c}.rights"),
         }
     }
 
@@ -161,6 +173,7 @@ impl Queue {
                 (Exchange::NoticesToBodies, c)
             }
             Queue::SocialServiceTransfers(c) => (Exchange::Transfers, c),
+            Queue::ObservatoryRights(c) | Queue::BodyRights(c) | Queue::OfficeRights(c) => (Exchange::Rights, c),
         }
     }
 
@@ -182,13 +195,22 @@ impl Queue {
             | Queue::OfficeNotices(_)
             | Queue::SocialServiceNotices(_) => kind.travels_as_notice(),
             Queue::SocialServiceTransfers(_) => kind.is_transfer(),
+            Queue::ObservatoryRights(_) => kind.is_rights(),
+            // A requester party is asked; it never receives an answer.
+            Queue::BodyRights(_) | Queue::OfficeRights(_) => kind == Kind::RightsRequest,
         }
     }
 
     /// Whether an observatory consumes it (else a body, an office or a social service does: its
     /// refusals are rejected, and the broker dead-letters them, see [`crate::definitions`]).
     pub fn is_observatory_queue(&self) -> bool {
-        matches!(self, Queue::ObservatoryRequests(_) | Queue::ObservatoryResponses(_) | Queue::ObservatoryNotices(_))
+        matches!(
+            self,
+            Queue::ObservatoryRequests(_)
+                | Queue::ObservatoryResponses(_)
+                | Queue::ObservatoryNotices(_)
+                | Queue::ObservatoryRights(_)
+        )
     }
 
     /// Whether it carries notices and witness messages (which are never answered by a notice).
@@ -220,6 +242,9 @@ pub enum Exchange {
     /// Social-service case-file transfers between bodies (norm 43, A.3), routing key the
     /// recipient social service's party (`body.office`).
     Transfers,
+    /// Rights requests and answers (decree art. 6, `rights.proto`), routing key the recipient's
+    /// party (an observatory, a requester office or a requester body).
+    Rights,
 }
 
 impl Exchange {
@@ -240,6 +265,7 @@ impl Exchange {
             Kind::Response => Exchange::Responses,
             Kind::Result | Kind::Refusal => Exchange::Results,
             Kind::Transfer | Kind::TransferReceipt | Kind::TransferAmendment => Exchange::Transfers,
+            Kind::RightsRequest | Kind::RightsAnswer => Exchange::Rights,
             Kind::Notice
             | Kind::Checkpoint
             | Kind::CheckpointReceipt
@@ -265,6 +291,7 @@ impl Exchange {
             Exchange::NoticesToBodies => "notices-to-bodies",
             Exchange::DeadLetter => "dead-letter",
             Exchange::Transfers => "transfers",
+            Exchange::Rights => "rights",
         };
         format!("{prefix}.{suffix}")
     }

@@ -16,7 +16,7 @@ fn proto_text(name: &str) -> String {
 
 #[test]
 fn no_free_form_field_can_carry_other_data() {
-    for name in ["categories.proto", "exchange.proto", "witness.proto", "social_file.proto", "transfer.proto"] {
+    for name in ["categories.proto", "exchange.proto", "witness.proto", "social_file.proto", "transfer.proto", "rights.proto"] {
         let text = proto_text(name);
         let code: String = text.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
         assert!(!code.contains("map<"), "{name} declares a map");
@@ -103,6 +103,7 @@ fn compiles_with_stock_protoc() {
         .arg(proto_dir().join("passerelle/v1/witness.proto"))
         .arg(proto_dir().join("passerelle/v1/social_file.proto"))
         .arg(proto_dir().join("passerelle/v1/transfer.proto"))
+        .arg(proto_dir().join("passerelle/v1/rights.proto"))
         .status();
     match status {
         Ok(s) => assert!(s.success(), "protoc refused the contract"),

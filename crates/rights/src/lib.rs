@@ -1,0 +1,340 @@
+//! The persons' rights under the decree (Décret n° 2017-334, art. 6; DESIGN §7.3) at the
+//! competent observatory: the **rights desk**.
+//!
+//! A `rights-officer` opens a rights request for a NIR ([`RightsDesk::open_request`]); the desk
+//! asks every observatory of the deployment (itself included, through the bus like the others),
+//! then each requester party an observatory names in `parties_to_ask`, each once
+//! (`rights.proto`). It records each [`v1::RightsAnswer`] ([`RightsDesk::record_answer`]); once
+//! every party asked has answered, or the deadline has passed, the request is *answered* and its
+//! [`ConsolidatedAnswer`] complete, the parties that stayed silent listed with the date they were
+//! asked. A later answer is recorded as late and the officer told ([`RequestSummary::late_answers`]).
+//!
+//! What the desk sends goes through its own outbox, written in the transaction that decides it:
+//! the daemon publishes [`RightsDesk::outbox`] and marks each message [`RightsDesk::sent`] once
+//! the broker confirmed it, so a crash between deciding and publishing loses nothing.
+//!
+//! The request forgets too: its NIRs, its corrected values, the answers and the page are purged
+//! when the officer records the answer as delivered ([`RightsDesk::delivered`]) and at the latest
+//! [`RightsSettings::purge_margin_days`] after the deadline ([`RightsDesk::tick`]). What stays is
+//! a tombstone without personal data (id, kind, who opened it, when, when delivered and purged);
+//! the daemon's access log keeps who asked what kind of request and when.
+//!
+//! Opposition is not a request: [`OPPOSITION_REFUSED`] is the answer, at once.
+
+pub mod printable;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use passerelle_protocol::v1;
+use serde::{Deserialize, Serialize};
+
+/// The answer to a person who objects (decree art. 6, last paragraph), in the officer's and the
+/// person's language.
+pub const OPPOSITION_REFUSED: &str = "Le droit d'opposition ne s'applique pas à ce traitement : \
+     « Le droit d'opposition prévu par l'article 38 de la loi du 6 janvier 1978 susvisée ne \
+     s'applique pas aux traitements dont la création est autorisée par l'article 1er du présent \
+     décret » (décret n° 2017-334 du 14 mars 2017, article 6). Les droits d'accès et de \
+     rectification s'exercent auprès du directeur de la caisse de retraite compétente.";
+
+/// The legal month a party has to answer (and the longest deadline settings may give).
+pub const LEGAL_MONTH_DAYS: u32 = 30;
+
+/// `[rights]` in the observatory's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RightsSettings {
+    /// Days each party has to answer; at most [`LEGAL_MONTH_DAYS`] (default).
+    pub answer_within_days: u32,
+    /// Days after the deadline at which an undelivered request is purged anyway (default 7).
+    pub purge_margin_days: u32,
+}
+
+impl Default for RightsSettings {
+    fn default() -> Self {
+        RightsSettings { answer_within_days: LEGAL_MONTH_DAYS, purge_margin_days: 7 }
+    }
+}
+
+impl RightsSettings {
+    /// Refuses a deadline of 0 days or longer than the legal month, and a margin over 30 days.
+    pub fn check(&self) -> Result<(), String> {
+        todo!()
+    }
+}
+
+/// Which right (decree art. 6): access or rectification. Opposition is refused before any request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RightsKind {
+    Access,
+    Rectification,
+}
+
+/// What a rights officer opens.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub kind: RightsKind,
+    /// The person's NIR, checked.
+    pub nir: passerelle_protocol::nir::Nir,
+    pub former_nirs: Vec<passerelle_protocol::nir::Nir>,
+    /// A rectification's corrected values (at least one; none for access).
+    pub corrected: v1::CategoryValues,
+    /// The agent id of the rights officer who opens it.
+    pub opened_by: String,
+    /// The agent id of who confirmed the person's identity outside the product (required).
+    pub identity_checked_by: String,
+}
+
+/// The state of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestState {
+    /// Parties are still being asked and the deadline has not passed.
+    Asking,
+    /// Every party answered, or the deadline passed (the silent ones listed): the answer is ready.
+    Answered,
+    /// The officer recorded it delivered, or its time ran out: only the tombstone remains.
+    Purged,
+}
+
+/// A line of `rights list`: no personal datum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestSummary {
+    pub request_id: String,
+    pub kind: RightsKind,
+    pub state: RequestState,
+    pub opened_by: String,
+    /// RFC 3339, UTC (`2026-12-07T18:00:00Z`), as every time below.
+    pub opened_at: String,
+    pub answer_by: String,
+    pub parties_asked: u32,
+    pub parties_answered: u32,
+    /// Answers that arrived after the deadline (the officer is told: a new answer to print).
+    pub late_answers: u32,
+    pub delivered_at: Option<String>,
+    pub purged_at: Option<String>,
+}
+
+/// One value held, in the shared text syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldValue {
+    /// The category code (`family_situation`).
+    pub category: String,
+    /// Who gave it: a body code, or the requester party itself.
+    pub source: String,
+    /// The value as the shared syntax writes it (`married`, `true`, `2024-03-01`).
+    pub value: String,
+}
+
+/// What a party holds (`rights.proto`'s `HoldingKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldingKind {
+    Selection,
+    ReceivedValues,
+    OfferOutcome,
+    CaseInFlight,
+    Statistics,
+}
+
+/// One holding of one party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub kind: HoldingKind,
+    pub case_id: String,
+    pub requester: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub values: Vec<HeldValue>,
+    /// `accepted`, `declined` or `no_reply` (an offer outcome only).
+    pub outcome: Option<String>,
+    pub outcome_date: Option<String>,
+}
+
+/// One value a rectification replaced at a party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RectifiedValue {
+    pub kind: HoldingKind,
+    pub case_id: String,
+    pub category: String,
+}
+
+/// A party asked, and its answer if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyAnswer {
+    /// The party's code (`carsat-sud-est`, `cnaf.caf-13`, `cnam`).
+    pub party: String,
+    /// `observatory` or `requester`.
+    pub role: String,
+    pub asked_at: String,
+    /// `None`: not answered (yet, or at all when the request is answered).
+    pub answered_at: Option<String>,
+    /// It answered after the deadline.
+    pub late: bool,
+    pub holdings: Vec<Holding>,
+    pub rectified: Vec<RectifiedValue>,
+}
+
+/// The consolidated answer to a rights request (`passerelle.rights-answer/1`): what the JSON
+/// output and the printable page show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsolidatedAnswer {
+    pub request_id: String,
+    pub kind: RightsKind,
+    pub state: RequestState,
+    /// The competent observatory that answers.
+    pub observatory: String,
+    pub opened_by: String,
+    pub identity_checked_by: String,
+    pub opened_at: String,
+    pub answer_by: String,
+    /// The person's NIR as the request names it (the page shows it to its own person).
+    pub nir: String,
+    pub former_nirs: Vec<String>,
+    /// A rectification's corrected values.
+    pub corrected: Vec<HeldValue>,
+    /// Every party asked, in the order asked.
+    pub parties: Vec<PartyAnswer>,
+}
+
+impl ConsolidatedAnswer {
+    /// No party that answered holds anything.
+    pub fn nothing_held(&self) -> bool {
+        self.parties.iter().all(|p| p.holdings.is_empty())
+    }
+
+    /// The parties that did not answer.
+    pub fn unanswered(&self) -> impl Iterator<Item = &PartyAnswer> {
+        self.parties.iter().filter(|p| p.answered_at.is_none())
+    }
+}
+
+/// A message the desk decided to send, kept until the broker confirmed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    /// Its outbox row.
+    pub seq: i64,
+    /// Stable across re-publishes (the AMQP `message_id`).
+    pub message_id: uuid::Uuid,
+    pub request: v1::RightsRequest,
+    /// The request's cap: no copy outlives it (the bus's `expires_at`).
+    pub expires_at: SystemTime,
+}
+
+/// What recording an answer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recorded {
+    /// The first answer of this party to this request (a redelivery is not).
+    pub first: bool,
+    /// It came after the deadline.
+    pub late: bool,
+    /// New parties asked because of it (an observatory's `parties_to_ask`).
+    pub new_parties: u32,
+    /// The request is now answered (every party asked answered).
+    pub completed: bool,
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tick {
+    /// Requests whose deadline passed with parties silent: now answered.
+    pub answered_at_deadline: u32,
+    /// Requests purged at their latest date.
+    pub purged: u32,
+}
+
+/// A desk failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RightsError {
+    /// The caller's mistake, said in words (400).
+    #[error("{0}")]
+    Refused(String),
+    #[error("no rights request {0}")]
+    NotFound(String),
+    #[error("rights store: {0}")]
+    Store(String),
+}
+
+/// The competent observatory's rights desk, over `rights.db` in its data folder.
+#[derive(Debug, Clone)]
+pub struct RightsDesk {
+    _private: (),
+}
+
+impl RightsDesk {
+    /// Opens (or creates) `rights.db` in `data_dir`. `observatory` is this observatory's code,
+    /// `observatories` every observatory of the deployment (itself included): who is asked first.
+    pub fn open(
+        data_dir: &Path,
+        observatory: &str,
+        observatories: &[String],
+        settings: &RightsSettings,
+    ) -> Result<RightsDesk, RightsError> {
+        let _ = (data_dir, observatory, observatories, settings);
+        todo!()
+    }
+
+    /// Opens a request: stored with one outbox message per observatory, in one transaction.
+    /// Refuses an opening without `identity_checked_by`, a rectification without a corrected
+    /// value, and an access request with one.
+    pub fn open_request(&self, opening: Opening, now: SystemTime) -> Result<String, RightsError> {
+        let _ = (opening, now);
+        todo!()
+    }
+
+    /// Records a party's answer (the first one per party counts; a redelivery changes nothing);
+    /// asks, through the outbox, each party of `parties_to_ask` not asked yet. An answer to a
+    /// purged or unknown request is dropped (`Ok` with `first == false`).
+    pub fn record_answer(&self, answer: &v1::RightsAnswer, now: SystemTime) -> Result<Recorded, RightsError> {
+        let _ = (answer, now);
+        todo!()
+    }
+
+    /// The messages to publish, oldest first.
+    pub fn outbox(&self, now: SystemTime) -> Result<Vec<Outbound>, RightsError> {
+        let _ = now;
+        todo!()
+    }
+
+    /// The broker confirmed this outbox message.
+    pub fn sent(&self, seq: i64) -> Result<(), RightsError> {
+        let _ = seq;
+        todo!()
+    }
+
+    /// Requests whose deadline passed are answered; requests past their latest date are purged.
+    pub fn tick(&self, now: SystemTime) -> Result<Tick, RightsError> {
+        let _ = now;
+        todo!()
+    }
+
+    /// Every request, newest first, purged ones included (tombstones).
+    pub fn list(&self) -> Result<Vec<RequestSummary>, RightsError> {
+        todo!()
+    }
+
+    /// The consolidated answer of a request not yet purged (`NotFound` otherwise).
+    pub fn answer(&self, request_id: &str, now: SystemTime) -> Result<ConsolidatedAnswer, RightsError> {
+        let _ = (request_id, now);
+        todo!()
+    }
+
+    /// The officer delivered the answer to the person: the request is purged now (refused while
+    /// it is still `asking`, unless `anyway`).
+    pub fn delivered(&self, request_id: &str, by: &str, anyway: bool, now: SystemTime) -> Result<RequestSummary, RightsError> {
+        let _ = (request_id, by, anyway, now);
+        todo!()
+    }
+
+    /// The deadline of a request opened at `opened_at`.
+    pub fn answer_by(&self, opened_at: SystemTime) -> SystemTime {
+        let _ = opened_at;
+        todo!()
+    }
+}
+
+/// How long the request is kept at most after it is opened: the deadline plus the margin.
+pub fn kept_at_most(settings: &RightsSettings) -> Duration {
+    Duration::from_secs(u64::from(settings.answer_within_days + settings.purge_margin_days) * 86_400)
+}
