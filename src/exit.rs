@@ -69,9 +69,9 @@ const SOCIAL_WORKER_CALL: &[(u8, &str)] = &[
 /// What a rights officer's call of the observatory daemon (`passerelle rights`) means.
 const DECREE_RIGHTS_CALL: &[(u8, &str)] = &[
     (SUCCESS, "done (an opposition: its refusal printed, nothing stored)"),
-    (USAGE, "refused: bad flags, an invalid NIR or --changes line (named), no such request, one still asking"),
+    (USAGE, "refused: bad flags, a bad NIR or --changes line (named), no such request, still asking"),
     (SETTINGS, "invalid settings"),
-    (RUNTIME, "no observatory daemon answers at the socket, its rights desk failed, or --out cannot be written"),
+    (RUNTIME, "no observatory daemon answers, its rights desk failed, or --out cannot be written"),
     (NOT_PERMITTED, "refused: the caller is not a rights-officer of the observatory"),
 ];
 
