@@ -427,7 +427,9 @@ pub fn summary(a: &ConsolidatedAnswer) -> String {
     }
     let silent = a.unanswered().count();
     if silent > 0 && a.state == RequestState::Answered {
-        out.push_str(&format!("\n{silent} party(ies) did not answer in time: the letter lists them with the date asked.\n"));
+        out.push_str(&format!(
+            "\n{silent} party(ies) did not answer in time: the letter lists them with the date asked.\n"
+        ));
     }
     out.push_str(&format!(
         "\nNext: `passerelle rights print {} --out answer.html`, hand or send it, then `passerelle rights delivered {}`.\n",
@@ -453,8 +455,7 @@ fn delivered(args: &DeliveredArgs) -> CliResult {
     let id = request_id(&args.id)?;
     let client = args.api.client()?;
     let body = DeliveredBody { anyway: args.anyway };
-    let summary: RequestSummary =
-        call(async { client.post_json(&format!("/v1/rights/{id}/delivered"), &body).await })?;
+    let summary: RequestSummary = call(async { client.post_json(&format!("/v1/rights/{id}/delivered"), &body).await })?;
     write_out(&format!(
         "request {} recorded delivered{}: its NIRs, answers and page are purged{}.\n",
         summary.request_id,
@@ -518,7 +519,8 @@ mod tests {
 
     #[test]
     fn a_changes_file_is_checked_line_by_line() {
-        let ok = changes("category,value\nfamily_situation,married\nhousehold_annual_resources,\"12345,50\"\n").unwrap();
+        let ok =
+            changes("category,value\nfamily_situation,married\nhousehold_annual_resources,\"12345,50\"\n").unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1].value, "12345,50");
         let e = changes("category,value\ncss,peut-être\nshoe_size,42\nrsa,\n").unwrap_err();

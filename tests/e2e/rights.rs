@@ -52,7 +52,13 @@ fn text(out: &Output) -> String {
 
 /// `passerelle rights ARGS --config <the competent observatory's settings>`.
 fn rights(stack: &Stack, args: &[&str]) -> Output {
-    passerelle_command().arg("rights").args(args).arg("--config").arg(stack.config(OBSERVATORY_DAEMON)).output().unwrap()
+    passerelle_command()
+        .arg("rights")
+        .args(args)
+        .arg("--config")
+        .arg(stack.config(OBSERVATORY_DAEMON))
+        .output()
+        .unwrap()
 }
 
 /// `rights open … --json`: the request's id (panics with the output otherwise).
@@ -159,7 +165,11 @@ fn submit(stack: &Stack, daemon: &str, selection: &Path, respond_by: &str) -> St
 
 /// The state of `case` at the requester daemon `daemon`.
 fn case_state(stack: &Stack, daemon: &str, case: &str) -> String {
-    let out = passerelle_command().args(["requester", "status", "--json", "--config"]).arg(stack.config(daemon)).output().unwrap();
+    let out = passerelle_command()
+        .args(["requester", "status", "--json", "--config"])
+        .arg(stack.config(daemon))
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -272,7 +282,8 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
         assert!(!held.is_empty(), "{code} holds the person: {a:#}");
         assert!(held.iter().all(|h| h["until"].is_string()), "{code}: each holding has its retention date: {a:#}");
     }
-    let kinds = |code: &str| holdings(&a, code).iter().map(|h| h["kind"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let kinds =
+        |code: &str| holdings(&a, code).iter().map(|h| h["kind"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     assert!(kinds(OBSERVATORY).contains(&"case-in-flight".to_owned()), "{:?}", kinds(OBSERVATORY));
     assert!(kinds(OBSERVATORY).contains(&"statistics".to_owned()), "{:?}", kinds(OBSERVATORY));
     assert!(kinds(OTHER_OBSERVATORY).contains(&"statistics".to_owned()), "{:?}", kinds(OTHER_OBSERVATORY));
@@ -317,7 +328,10 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
     let second = open(&stack, "rectification", &p, &["--changes", changes_arg]);
     let r2 = answered(&stack, &second);
     for p2 in r2["parties"].as_array().unwrap() {
-        assert!(p2["rectified"].as_array().unwrap().is_empty(), "a second identical rectification changes nothing: {r2:#}");
+        assert!(
+            p2["rectified"].as_array().unwrap().is_empty(),
+            "a second identical rectification changes nothing: {r2:#}"
+        );
     }
     eprintln!("access and rectification done at {:?}", started.elapsed());
 

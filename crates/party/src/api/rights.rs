@@ -337,8 +337,8 @@ mod tests {
 
     #[test]
     fn an_opening_is_checked_field_by_field_without_repeating_a_nir() {
-        let ok = opening(body(AskedRight::Rectification, vec![fix("family_situation", "married")]), "officer-1")
-            .unwrap();
+        let ok =
+            opening(body(AskedRight::Rectification, vec![fix("family_situation", "married")]), "officer-1").unwrap();
         assert_eq!(ok.kind, RightsKind::Rectification);
         assert!(ok.corrected.family_situation.is_some());
         let e = opening(body(AskedRight::Rectification, vec![]), "o").unwrap_err();
@@ -361,6 +361,9 @@ mod tests {
     #[test]
     fn the_access_log_object_names_the_kind_and_the_id() {
         assert_eq!(object("access", "0190b6a2"), "rights-access-0190b6a2");
-        assert!(passerelle_protocol::untrusted::is_identifier(&object("opposition", &uuid::Uuid::now_v7().to_string())));
+        assert!(passerelle_protocol::untrusted::is_identifier(&object(
+            "opposition",
+            &uuid::Uuid::now_v7().to_string()
+        )));
     }
 }
