@@ -21,6 +21,8 @@ mod memory;
 mod message;
 mod notice;
 pub mod office;
+#[cfg(test)]
+mod rights_tests;
 mod role;
 mod settings;
 mod stats;
