@@ -2,7 +2,11 @@
 //! that has offices (see [`crate::office`]), or a health-insurance social service
 //! (`[broker.social_services]`). The queues a party consumes and the exchanges it publishes to
 //! follow from its role and the deployment; the AMQP bus checks (or, for an observatory,
-//! declares) exactly these, and `topology export` grants exactly these.
+//! declares) exactly these — except a body's rights queue and the rights exchange, which only its
+//! requester daemon uses, not its responder — and `topology export` grants exactly these. The
+//! persons' rights (`rights.proto`): an observatory, a requester office and a body without
+//! offices read their own rights queue ([`Role::rights_queue`]) and write the rights exchange; a
+//! body with offices (its offices are asked) and a social service (never asked) do neither.
 
 use crate::office;
 use crate::topology::{Exchange, Queue};
