@@ -408,3 +408,6 @@ pub fn kept_at_most(settings: &RightsSettings) -> Duration {
 pub fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ use passerelle_protocol::territory::OBSERVATORIES;
 use passerelle_protocol::v1::{FamilySituation, TreatmentMode};
 use passerelle_protocol::value::{self, Value};
 
-use crate::{ConsolidatedAnswer, HeldValue, Holding, HoldingKind, PartyAnswer, RightsKind};
+use crate::{ConsolidatedAnswer, HeldValue, Holding, HoldingKind, PartyAnswer, RequestState, RightsKind};
 
 /// The purpose of the processing (decree art. 1), as the person reads it.
 pub const PURPOSE: &str = "repérer les personnes de 55 ans et plus en risque de perte d'autonomie et leur \
@@ -292,12 +292,12 @@ fn holders(answer: &ConsolidatedAnswer) -> String {
         );
         return out;
     }
-    out.push_str(&format!(
-        "<p>Pourquoi : pour {PURPOSE}. Fondement : {LEGAL_BASIS}. Chaque information est effacée au plus tard \
-         à la date indiquée.</p>"
-    ));
     for p in holding {
-        out.push_str(&format!("<div class=\"organisme\"><h3>{}</h3><ul>", escape(&party_name(&p.party))));
+        out.push_str(&format!("<div class=\"organisme\"><h3>{}</h3>", escape(&party_name(&p.party))));
+        out.push_str(&format!(
+            "<p>Pourquoi : pour {PURPOSE} (fondement : {LEGAL_BASIS}). Chaque information est effacée au \
+             plus tard à la date indiquée.</p><ul>"
+        ));
         for h in &p.holdings {
             out.push_str(&holding_html(h));
         }
@@ -366,6 +366,13 @@ fn unanswered(answer: &ConsolidatedAnswer) -> String {
     if silent.is_empty() && late.is_empty() {
         return String::new();
     }
+    if answer.state == RequestState::Asking {
+        return format!(
+            "<h2>Organismes qui n'ont pas encore répondu</h2><p>Ils ont jusqu'au {} pour répondre :</p><ul>{}</ul>",
+            date_html(&answer.answer_by),
+            silent.concat()
+        );
+    }
     let mut out = String::from("<h2>Organismes qui n'ont pas répondu à temps</h2>");
     if !silent.is_empty() {
         out.push_str(&format!(
@@ -420,7 +427,6 @@ pub fn page(answer: &ConsolidatedAnswer) -> String {
         escape(&party_name(&answer.observatory)).replacen("Observatoire", "observatoire", 1),
         date_html(&answer.answer_by),
     ));
-    html.push_str(&format!("<p>Ce traitement a pour but de {PURPOSE}. Son fondement est le {LEGAL_BASIS}.</p>"));
     html.push_str(&holders(answer));
     if answer.kind == RightsKind::Rectification {
         html.push_str(&rectifications(answer));
