@@ -247,7 +247,7 @@ fn holding_what(h: &Holding) -> String {
 fn holding_html(h: &Holding) -> String {
     let mut out = format!("<li><p><strong>{}</strong>.", holding_what(h));
     if !h.requester.is_empty() && h.kind != HoldingKind::Selection {
-        out.push_str(&format!(" Pour le compte de : {}.", escape(&party_name(&h.requester))));
+        out.push_str(&format!(" À la demande de : {}.", escape(&party_name(&h.requester))));
     }
     match (&h.since, &h.until) {
         (Some(since), Some(until)) => out.push_str(&format!(
