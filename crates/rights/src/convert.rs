@@ -19,7 +19,7 @@ pub(crate) fn holding_kind(kind: i32) -> Option<HoldingKind> {
 }
 
 fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
-    let t = t.clone()?;
+    let t = (*t)?;
     std::time::SystemTime::try_from(t).ok().map(rfc3339)
 }
 

@@ -21,6 +21,8 @@
 //!
 //! Opposition is not a request: [`OPPOSITION_REFUSED`] is the answer, at once.
 
+#![forbid(unsafe_code)]
+
 mod convert;
 pub mod printable;
 mod store;

@@ -43,8 +43,7 @@ fn access() -> Opening {
 }
 
 fn rectification() -> Opening {
-    let mut corrected = v1::CategoryValues::default();
-    corrected.housing_aid = Some(true);
+    let corrected = v1::CategoryValues { housing_aid: Some(true), ..Default::default() };
     Opening { kind: RightsKind::Rectification, corrected, ..access() }
 }
 
@@ -76,9 +75,11 @@ fn statistics_row() -> v1::Holding {
 }
 
 fn received(source: &str) -> v1::Holding {
-    let mut values = v1::CategoryValues::default();
-    values.housing_aid = Some(false);
-    values.family_situation = Some(v1::FamilySituation::Widowed as i32);
+    let values = v1::CategoryValues {
+        housing_aid: Some(false),
+        family_situation: Some(v1::FamilySituation::Widowed as i32),
+        ..Default::default()
+    };
     v1::Holding {
         kind: v1::HoldingKind::ReceivedValues as i32,
         case_id: "0190a3b4-0000-7000-8000-000000000002".into(),
