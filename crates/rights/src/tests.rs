@@ -383,3 +383,40 @@ fn the_page_is_french_escaped_printable_and_scriptless() {
     let nothing = ConsolidatedAnswer { parties: vec![], ..desk.answer(&id, t0()).unwrap() };
     assert!(printable::page(&nothing).contains("Aucun organisme ne détient d'information vous concernant"));
 }
+
+#[test]
+fn the_rectification_page_says_what_was_asked_and_what_each_body_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(rectification(), t0()).unwrap();
+    let mut changed = answer_from(ME, &id, vec![statistics_row()], &[]);
+    changed.rectified = vec![v1::Rectified {
+        kind: v1::HoldingKind::Statistics as i32,
+        case_id: "0190a3b4-0000-7000-8000-000000000001".into(),
+        category: v1::Category::HousingAid as i32,
+    }];
+    desk.record_answer(&changed, t0()).unwrap();
+    desk.record_answer(&answer_from(PEER, &id, vec![], &[]), t0()).unwrap();
+    let page = printable::page(&desk.answer(&id, t0()).unwrap());
+    assert!(page.contains("<h1>Réponse à votre demande de droit de rectification</h1>"), "{page}");
+    assert!(page.contains("<li>Aide au logement : Oui</li>"), "the corrected value in words: {page}");
+    assert!(
+        page.contains(
+            "<li>Observatoire régional des situations de fragilité (CARSAT Sud-Est) a corrigé : Aide au logement.</li>"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("pas répondu"), "every party answered: {page}");
+}
+
+#[test]
+fn an_observatory_code_that_cannot_name_a_queue_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = RightsDesk::open(dir.path(), "CARSAT Sud", &[], &RightsSettings::default()).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("observatory code")), "{e}");
+    let desk =
+        RightsDesk::open(dir.path(), ME, &[PEER.into(), ME.into(), PEER.into()], &RightsSettings::default()).unwrap();
+    desk.open_request(access(), t0()).unwrap();
+    let asked: Vec<String> = desk.outbox(t0()).unwrap().into_iter().map(|o| o.request.recipient).collect();
+    assert_eq!(asked, [PEER, ME], "each observatory once, in the deployment's order");
+}
