@@ -3,8 +3,10 @@
 //!
 //! A `rights-officer` opens a rights request for a NIR ([`RightsDesk::open_request`]); the desk
 //! asks every observatory of the deployment (itself included, through the bus like the others),
-//! then each requester party an observatory names in `parties_to_ask`, each once
-//! (`rights.proto`). It records each [`v1::RightsAnswer`] ([`RightsDesk::record_answer`]); once
+//! then each requester party an observatory names in `parties_to_ask`, each once, while the
+//! request is still asking (a message cannot outlive the deadline: a late observatory's
+//! `parties_to_ask` are not asked) (`rights.proto`). A message expires at the deadline, within
+//! the bus's 30-day cap. It records each [`v1::RightsAnswer`] ([`RightsDesk::record_answer`]); once
 //! every party asked has answered, or the deadline has passed, the request is *answered* and its
 //! [`ConsolidatedAnswer`] complete, the parties that stayed silent listed with the date they were
 //! asked. A later answer is recorded as late and the officer told ([`RequestSummary::late_answers`]).
