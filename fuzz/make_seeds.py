@@ -248,6 +248,26 @@ def transfer_amendment(version=1):
                f_bytes(8, timestamp(ARRIVAL + 86400)))
 
 
+RIGHTS = "0193a6f0-7c1e-4b8a-9d2e-5f4a3b2c1d0e"
+
+
+def rights_request(version=1):
+    """A rectification request (rights.proto): the competent observatory to a requester office."""
+    corrected = msg(f_varint(1, 2))  # family_situation: the second value of the enum
+    return msg(f_varint(1, version), f_bytes(2, "carsat-sud-est"), f_bytes(3, RIGHTS), f_bytes(4, "cnaf.caf-13"),
+               f_varint(5, 2), f_bytes(6, N1), f_bytes(7, N3), f_bytes(8, corrected),
+               f_bytes(9, timestamp(ARRIVAL)), f_bytes(10, timestamp(ARRIVAL + 30 * 86400)), f_varint(11, 1))
+
+
+def rights_answer(version=1):
+    """An observatory's answer: a statistics row and the requester office to ask."""
+    values = f_bytes(6, msg(f_bytes(1, "cnav"), f_bytes(2, msg(f_varint(1, 1)))))
+    holding = msg(f_varint(1, 5), f_bytes(2, "0193a6f0-0000-4000-8000-000000000001"), f_bytes(3, "cnaf.caf-13"),
+                  f_bytes(4, timestamp(ARRIVAL - 86400)), f_bytes(5, timestamp(ARRIVAL + 5 * 365 * 86400)), values)
+    return msg(f_varint(1, version), f_bytes(2, "cnav-idf"), f_bytes(3, RIGHTS), f_bytes(4, "carsat-sud-est"),
+               f_varint(5, 1), f_bytes(6, holding), f_bytes(7, "cnaf.caf-13"), f_bytes(9, timestamp(ARRIVAL + 60)))
+
+
 def variants(make, chunked=True):
     out = {"valid": make(), "schema-0": make(version=0), "schema-2": make(version=2)}
     if chunked:
@@ -277,6 +297,8 @@ def bus_seeds():
         "bus_transfer": variants(transfer),
         "bus_transferreceipt": variants(transfer_receipt, chunked=False),
         "bus_transferamendment": variants(transfer_amendment, chunked=False),
+        "bus_rightsrequest": variants(rights_request, chunked=False),
+        "bus_rightsanswer": variants(rights_answer, chunked=False),
     }
     seeds["bus_notice"]["unknown-reason"] = msg(notice(), f_varint(7, 99))
     seeds["bus_checkpoint"]["unknown-kind"] = msg(checkpoint(), f_bytes(4, signed_checkpoint(kind=99)))

@@ -199,12 +199,13 @@ mod tests {
         let p = permissions(&settings(), &["cnaf".into()]).unwrap();
         assert_eq!(p.configure, "^$");
         assert_eq!(
-            p.write, r"^(passerelle\.notices-to-observatories|passerelle\.requests|passerelle\.responses)$",
-            "never the dead-letter exchange"
+            p.write,
+            r"^(passerelle\.notices-to-observatories|passerelle\.requests|passerelle\.responses|passerelle\.rights)$",
+            "never the dead-letter exchange; its rights answers"
         );
         assert_eq!(
             p.read,
-            r"^(passerelle\.body\.cnaf\.notices|passerelle\.body\.cnaf\.results|passerelle\.body\.cnaf\.solicitations)$"
+            r"^(passerelle\.body\.cnaf\.notices|passerelle\.body\.cnaf\.results|passerelle\.body\.cnaf\.rights|passerelle\.body\.cnaf\.solicitations)$"
         );
     }
 
@@ -221,13 +222,16 @@ mod tests {
         );
         assert!(write.contains(&"passerelle.dead-letter".to_owned()));
         assert!(write.contains(&"passerelle.notices-to-bodies".to_owned()));
+        assert!(write.contains(&"passerelle.rights".to_owned()), "its rights requests and answers");
         assert!(!write.contains(&"passerelle.notices-to-observatories".to_owned()));
         assert!(
             !write.contains(&"passerelle.requests".to_owned()) && !write.contains(&"passerelle.responses".to_owned())
         );
         let read = names(&p.read);
         assert!(read.contains(&"passerelle.observatory.carsat-sud-est.requests".to_owned()));
+        assert!(read.contains(&"passerelle.observatory.carsat-sud-est.rights".to_owned()));
         assert!(!read.contains(&"passerelle.body.cnaf.solicitations".to_owned()));
+        assert!(!read.contains(&"passerelle.body.cnaf.rights".to_owned()), "a party's rights queue is its own");
     }
 
     #[test]
@@ -238,10 +242,10 @@ mod tests {
         s.identity.users.insert("requester-caf-84".into(), vec!["cnaf.caf-84".into()]);
         let office = permissions(&s, &["cnaf.caf-13".into()]).unwrap();
         assert_eq!(office.configure, "^$");
-        assert_eq!(office.write, r"^(passerelle\.notices-to-observatories|passerelle\.requests)$");
+        assert_eq!(office.write, r"^(passerelle\.notices-to-observatories|passerelle\.requests|passerelle\.rights)$");
         assert_eq!(
             office.read,
-            r"^(passerelle\.requester\.cnaf\.caf-13\.notices|passerelle\.requester\.cnaf\.caf-13\.results)$",
+            r"^(passerelle\.requester\.cnaf\.caf-13\.notices|passerelle\.requester\.cnaf\.caf-13\.results|passerelle\.requester\.cnaf\.caf-13\.rights)$",
             "never another office's queue"
         );
         let body = permissions(&s, &["cnaf".into()]).unwrap();

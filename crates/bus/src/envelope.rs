@@ -57,8 +57,10 @@ impl Envelope {
 
     /// Runs every check: known type on the right queue, decodable, supported schema version,
     /// headers equal to the fields they copy, a broker user allowed to speak for the sender, for
-    /// a witness message a `recipient` that is the queue's owner, and for a transfer message a
-    /// `sender` that is a social service of the deployment, spoken for by the broker user itself.
+    /// a witness or rights message a `recipient` that is the queue's owner, for a transfer
+    /// message a `sender` that is a social service of the deployment, spoken for by the broker
+    /// user itself, and for a rights message a `correlation_id` equal to its `request_id` and,
+    /// for a rights request, a `sender` that is an observatory of the deployment.
     pub fn inspect(&self, queue: &Queue, settings: &BusSettings) -> Result<Delivery, Rejection> {
         let identity = &settings.identity;
         let coded = |kind: Option<Kind>, code: NoticeReason, reason: String| Rejection {
@@ -116,6 +118,10 @@ impl Envelope {
         if self.correlation_id.as_deref().is_some_and(|c| c != message.case_id()) {
             return Err(with_kind("correlation_id disagrees with the case id".into()));
         }
+        // A rights message always names its request in `correlation_id` (`rights.proto`).
+        if kind.is_rights() && self.correlation_id.as_deref().is_none_or(str::is_empty) {
+            return Err(with_kind(format!("a {kind} without correlation_id (its request_id)")));
+        }
         let requester_side = matches!(kind, Kind::Request | Kind::Receipt);
         let speaks = if requester_side {
             // An office's user sends its body's requests; the observatory checks which office.
@@ -144,10 +150,21 @@ impl Envelope {
                 ),
             ));
         }
-        // A witness message is read only by the party it names: one routed to another party's
-        // queue (a routing key other than its `recipient`) is refused, never kept there.
+        // A rights request comes from an observatory of the deployment, whatever the broker user
+        // may speak for: a requester may never ask another party for a person's data.
+        if kind == Kind::RightsRequest && !settings.observatories.iter().any(|o| o == message.sender()) {
+            return Err(with_code(
+                NoticeReason::NotPermitted,
+                format!(
+                    "a {kind} whose sender {:?} is not an observatory of the deployment",
+                    Shown::id(message.sender()).at_most(QUOTED_CHARS)
+                ),
+            ));
+        }
+        // A witness or rights message is read only by the party it names: one routed to another
+        // party's queue (a routing key other than its `recipient`) is refused, never kept there.
         let recipient = message.recipient().unwrap_or_default();
-        if kind.is_witness() && recipient != queue.owner() {
+        if (kind.is_witness() || kind.is_rights()) && recipient != queue.owner() {
             return Err(with_code(
                 NoticeReason::NotPermitted,
                 format!(

@@ -1,6 +1,8 @@
-//! The bus of the fragility exchange and of the social-service transfers: RabbitMQ through lapin
-//! with publisher confirms, manual acks, dead-letters with reasons, per-party identity checks and
-//! recovery — and an in-process twin with the same semantics for the demo and unit tests.
+//! The bus of the fragility exchange, of the social-service transfers and of the persons' rights
+//! requests (`rights.proto`: the rights exchange, one rights queue per observatory, requester
+//! office and body without offices, see [`topology`]): RabbitMQ through lapin with publisher
+//! confirms, manual acks, dead-letters with reasons, per-party identity checks and recovery — and
+//! an in-process twin with the same semantics for the demo and unit tests.
 //!
 //! Services code against the [`Bus`] trait: [`Bus::publish`] returns once the broker confirmed
 //! every message; [`Bus::consume`] hands each [`Delivery`] (decoded, identity checked) to a
@@ -21,6 +23,8 @@ mod memory;
 mod message;
 mod notice;
 pub mod office;
+#[cfg(test)]
+mod rights_tests;
 mod role;
 mod settings;
 mod stats;

@@ -227,9 +227,9 @@ impl Message {
         }
     }
 
-    /// The protobuf `recipient` field of the kinds that travel as notices do (the routing key
-    /// they are published with, and the owner of the queue that reads them); `None` for the
-    /// flow kinds, which are routed by kind.
+    /// The protobuf `recipient` field of the kinds that travel as notices do and of the rights
+    /// messages (the routing key they are published with, and the owner of the queue that reads
+    /// them); `None` for the flow kinds, which are routed by kind.
     pub fn recipient(&self) -> Option<&str> {
         match self {
             Message::Notice(m) => Some(&m.recipient),
@@ -237,6 +237,8 @@ impl Message {
             Message::CheckpointReceipt(m) => Some(&m.recipient),
             Message::CheckpointQuery(m) => Some(&m.recipient),
             Message::WitnessedCheckpoints(m) => Some(&m.recipient),
+            Message::RightsRequest(m) => Some(&m.recipient),
+            Message::RightsAnswer(m) => Some(&m.recipient),
             Message::Request(_)
             | Message::Solicitation(_)
             | Message::Response(_)
@@ -245,13 +247,12 @@ impl Message {
             | Message::Refusal(_)
             | Message::Transfer(_)
             | Message::TransferReceipt(_)
-            | Message::TransferAmendment(_)
-            | Message::RightsRequest(_)
-            | Message::RightsAnswer(_) => None,
+            | Message::TransferAmendment(_) => None,
         }
     }
 
-    /// The case it belongs to (for a transfer message, the transfer id: its `correlation_id`);
+    /// The case it belongs to (for a transfer message, the transfer id; for a rights message,
+    /// the request id: its `correlation_id`);
     /// empty for the witness messages, which belong to none.
     pub fn case_id(&self) -> &str {
         match self {
@@ -414,8 +415,9 @@ impl Outgoing {
         Outgoing { message, routing_key: routing_key.into(), message_id: uuid::Uuid::now_v7(), expires_at }
     }
 
-    /// A message that travels as a notice does, addressed to its `recipient` (the routing key),
-    /// with a fresh id; `None` for a flow kind, which is routed by kind.
+    /// A message that travels as a notice does, or a rights message, addressed to its
+    /// `recipient` (the routing key), with a fresh id; `None` for a flow kind, which is routed
+    /// by kind.
     pub fn to_recipient(message: Message, expires_at: SystemTime) -> Option<Self> {
         let recipient = message.recipient()?.to_owned();
         Some(Outgoing::new(message, recipient, expires_at))

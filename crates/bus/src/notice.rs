@@ -7,8 +7,8 @@
 //! only when its broker-validated `user_id` speaks for exactly one party (strict identity) and
 //! the refusal is not about identity: a forged sender is answered by nobody. Only the other
 //! side is told (a body tells an observatory, an observatory a body), and a notice is never
-//! answered, so no two parties can ping-pong. Nothing on a social service's transfers queue is
-//! answered by a notice ([`never_told`]).
+//! answered, so no two parties can ping-pong. Nothing on a social service's transfers queue or
+//! on a rights queue is answered by a notice ([`never_told`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -194,11 +194,18 @@ fn requester_side_sender(settings: &BusSettings, d: &Delivery) -> Option<String>
 /// on a social service's transfers queue, nor a transfer message anywhere — a social service
 /// answers a transfer it refuses with a `TransferReceipt`, and may not write the notice exchange
 /// towards bodies; what it cannot read (malformed, wrong type, a forged sender) is only
-/// dead-lettered.
+/// dead-lettered. Nor is anything on a rights queue or any rights message (`rights.proto`):
+/// the asking observatory marks a party that never answers as unanswered.
 pub(crate) fn never_told(queue: &Queue, kind: Option<Kind>) -> bool {
     queue.is_notice_queue()
-        || matches!(queue, Queue::SocialServiceTransfers(_))
-        || kind.is_some_and(|k| k.travels_as_notice() || k.is_transfer())
+        || matches!(
+            queue,
+            Queue::SocialServiceTransfers(_)
+                | Queue::ObservatoryRights(_)
+                | Queue::OfficeRights(_)
+                | Queue::BodyRights(_)
+        )
+        || kind.is_some_and(|k| k.travels_as_notice() || k.is_transfer() || k.is_rights())
 }
 
 /// The party a refused delivery's broker user speaks for, if exactly one and the refusal is not

@@ -2,7 +2,11 @@
 //! that has offices (see [`crate::office`]), or a health-insurance social service
 //! (`[broker.social_services]`). The queues a party consumes and the exchanges it publishes to
 //! follow from its role and the deployment; the AMQP bus checks (or, for an observatory,
-//! declares) exactly these, and `topology export` grants exactly these.
+//! declares) exactly these — except a body's rights queue and the rights exchange, which only its
+//! requester daemon uses, not its responder — and `topology export` grants exactly these. The
+//! persons' rights (`rights.proto`): an observatory, a requester office and a body without
+//! offices read their own rights queue ([`Role::rights_queue`]) and write the rights exchange; a
+//! body with offices (its offices are asked) and a social service (never asked) do neither.
 
 use crate::office;
 use crate::topology::{Exchange, Queue};
@@ -47,10 +51,11 @@ impl Role {
         }
     }
 
-    /// The queues this party consumes in the deployment (its notices included): a body with
-    /// offices has no results queue (its offices do).
+    /// The queues this party consumes in the deployment (its notices and its rights queue
+    /// included): a body with offices has no results queue and no rights queue (its offices
+    /// do); a social service has no rights queue (it is never asked).
     pub fn queues(&self, settings: &BusSettings) -> Vec<Queue> {
-        match self {
+        let mut queues = match self {
             Role::Observatory(c) => vec![
                 Queue::ObservatoryRequests(c.clone()),
                 Queue::ObservatoryResponses(c.clone()),
@@ -66,7 +71,9 @@ impl Role {
             Role::SocialService(c) => {
                 vec![Queue::SocialServiceTransfers(c.clone()), Queue::SocialServiceNotices(c.clone())]
             }
-        }
+        };
+        queues.extend(self.rights_queue(settings));
+        queues
     }
 
     /// The queue a requester of this party receives its results and refusals on.
@@ -102,19 +109,24 @@ impl Role {
     }
 
     /// The exchanges this party publishes to: a body sends responses, notices to observatories
-    /// and, when it has no offices, requests and receipts (as a requester); an office sends
-    /// requests, receipts and notices to observatories; a social service sends transfers,
-    /// receipts and amendments, and notices to observatories; an observatory sends solicitations,
-    /// results and refusals, and notices to bodies (and writes the dead-letter exchange, which
-    /// only it may: see [`crate::definitions`]).
+    /// and, when it has no offices, requests and receipts (as a requester) and rights answers;
+    /// an office sends requests, receipts, notices to observatories and rights answers; a social
+    /// service sends transfers, receipts and amendments, and notices to observatories; an
+    /// observatory sends solicitations, results and refusals, notices to bodies, and rights
+    /// requests and answers (and writes the dead-letter exchange, which only it may: see
+    /// [`crate::definitions`]).
     pub fn publishes_to(&self, settings: &BusSettings) -> Vec<Exchange> {
         match self {
-            Role::Observatory(_) => vec![Exchange::Solicitations, Exchange::Results, Exchange::NoticesToBodies],
+            Role::Observatory(_) => {
+                vec![Exchange::Solicitations, Exchange::Results, Exchange::NoticesToBodies, Exchange::Rights]
+            }
             Role::Body(c) if settings.offices.contains_key(c) => {
                 vec![Exchange::Responses, Exchange::NoticesToObservatories]
             }
-            Role::Body(_) => vec![Exchange::Requests, Exchange::Responses, Exchange::NoticesToObservatories],
-            Role::Office(_) => vec![Exchange::Requests, Exchange::NoticesToObservatories],
+            Role::Body(_) => {
+                vec![Exchange::Requests, Exchange::Responses, Exchange::NoticesToObservatories, Exchange::Rights]
+            }
+            Role::Office(_) => vec![Exchange::Requests, Exchange::NoticesToObservatories, Exchange::Rights],
             // Transfers, and its checkpoints to its witness (an observatory).
             Role::SocialService(_) => vec![Exchange::Transfers, Exchange::NoticesToObservatories],
         }

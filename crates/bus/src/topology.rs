@@ -28,6 +28,13 @@
 //! dropped at the delivery limit raises no observatory alarm: the receiving daemon logs each
 //! failed delivery).
 //!
+//! The persons' rights (decree art. 6, `rights.proto`): every observatory, every requester office
+//! (`[broker.offices]`) and every body without offices has a rights queue, a flow queue (quorum,
+//! delivery limit, 30-day TTL, dead-lettering to the main dead-letter exchange: a rights request
+//! is decree data, which the observatory may read) bound to `{prefix}.rights` with its party
+//! code: `{prefix}.observatory.{code}.rights`, `{prefix}.requester.{body}.{office}.rights`,
+//! `{prefix}.body.{body}.rights`. A body with offices and a social service have none.
+//!
 //! Length limits: the dead-letter and alarm queues are bounded by RabbitMQ **policies**
 //! ([`Topology::policies`], exported with the definitions), not by declared arguments, so that
 //! the queues of an earlier release — declared without a limit — are never redeclared with other
@@ -108,6 +115,8 @@ pub const ORIGINAL_QUEUE_HEADER: &str = "x-passerelle-original-queue";
 /// (notices and the witness messages, [`Kind::travels_as_notice`]). A requester office
 /// (`body.office`, see [`crate::office`]) has `{prefix}.requester.{body}.{office}.results` and
 /// `{prefix}.requester.{body}.{office}.notices`, bound with its party code as the routing key.
+/// The rights queues ([`Queue::ObservatoryRights`], [`Queue::OfficeRights`],
+/// [`Queue::BodyRights`]) are bound to the rights exchange with their owner's party code.
 /// A social service (`body.office`, `[broker.social_services]`) has
 /// `{prefix}.social-service.{body}.{office}.transfers` (a flow queue, bound to
 /// `{prefix}.transfers`) and `{prefix}.social-service.{body}.{office}.notices` (a notice queue,
@@ -473,7 +482,8 @@ pub fn exactly(names: &[String]) -> String {
 }
 
 impl Topology {
-    /// Every queue a party consumes in the deployment (flow, notice and transfers queues).
+    /// Every queue a party consumes in the deployment (flow, notice, transfers and rights
+    /// queues).
     pub fn flow_queues(settings: &BusSettings) -> Vec<Queue> {
         let mut queues = Vec::new();
         for o in &settings.observatories {
@@ -500,6 +510,8 @@ impl Topology {
         // Declared in every deployment, so a sender's publish to an office with no queue is
         // returned unroutable, never refused for a missing exchange.
         exchanges.push((Exchange::Transfers.name(p), Exchange::Transfers.amqp_type()));
+        // Likewise the rights exchange: a request to a party with no rights queue is returned.
+        exchanges.push((Exchange::Rights.name(p), Exchange::Rights.amqp_type()));
         let mut queues = Vec::new();
         let mut bindings = Vec::new();
         for q in Self::flow_queues(settings) {

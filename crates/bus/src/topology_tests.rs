@@ -16,8 +16,10 @@ fn names_follow_the_prefix_and_the_api() {
 #[test]
 fn every_flow_queue_is_a_bounded_quorum_queue_with_the_cap() {
     let t = Topology::of(&BusSettings::default());
-    assert_eq!(t.exchanges.len(), 9, "flow 4, notices 2, dead-letter, transfers, holders");
-    assert_eq!(t.queues.len(), 3 + 3 * 4 + 2 + 1);
+    assert_eq!(t.exchanges.len(), 10, "flow 4, notices 2, dead-letter, transfers, rights, holders");
+    assert!(t.exchanges.contains(&("passerelle.rights".to_owned(), "direct")));
+    // Per observatory 3 + rights, per body 3 + rights, dead-letters and alarms, the holder.
+    assert_eq!(t.queues.len(), 4 + 4 * 4 + 2 + 1);
     let flow =
         |q: &&QueueSpec| !q.name.contains("dead-letter") && !q.name.contains("alarm") && !q.name.ends_with(".holder");
     for q in t.queues.iter().filter(flow) {
@@ -84,8 +86,9 @@ fn with_social_services() -> BusSettings {
 fn each_social_service_has_a_transfers_flow_queue_and_a_notices_queue_bound_with_its_party() {
     let s = with_social_services();
     let t = Topology::of(&s);
-    assert_eq!(t.queues.len(), 3 + 3 * 4 + 3 * 2 + 2 + 1 + 1, "two queues per social service, their dead-letters");
-    assert_eq!(t.bindings.len(), 3 + 3 * 4 + 3 * 2 + 4 + 1 + 2);
+    // Every observatory and body also has its rights queue; a social service has none.
+    assert_eq!(t.queues.len(), 4 + 4 * 4 + 3 * 2 + 2 + 1 + 1, "two queues per social service, their dead-letters");
+    assert_eq!(t.bindings.len(), 4 + 4 * 4 + 3 * 2 + 4 + 1 + 2);
     assert!(t.exchanges.contains(&("passerelle.transfers".to_owned(), "direct")));
     let transfers = t.queues.iter().find(|q| q.name == "passerelle.social-service.cramif.ss-93.transfers").unwrap();
     assert_eq!(transfers.arguments, transfers_queue_arguments("passerelle"), "quorum, delivery limit, 30 days, DLX");

@@ -184,7 +184,8 @@ async fn the_queues_are_bounded_quorum_queues_and_the_dead_letter_ttl_is_set() {
     let v = Vhost::new();
     let obs = observatory(&v).await;
     let queues = v.queues();
-    assert_eq!(queues.len(), 3 + 3 * 4 + 2 + 1, "{queues:?}");
+    // Per observatory and per body three and a rights queue; dead-letters, alarms; the holder.
+    assert_eq!(queues.len(), 4 + 4 * 4 + 2 + 1, "{queues:?}");
     for q in &queues {
         // rabbitmqctl lists arguments as [name, type, value] triples.
         let args: serde_json::Map<String, serde_json::Value> = q["arguments"]

@@ -3,8 +3,10 @@
 //!
 //! A `rights-officer` opens a rights request for a NIR ([`RightsDesk::open_request`]); the desk
 //! asks every observatory of the deployment (itself included, through the bus like the others),
-//! then each requester party an observatory names in `parties_to_ask`, each once
-//! (`rights.proto`). It records each [`v1::RightsAnswer`] ([`RightsDesk::record_answer`]); once
+//! then each requester party an observatory names in `parties_to_ask`, each once, while the
+//! request is still asking (a message cannot outlive the deadline: a late observatory's
+//! `parties_to_ask` are not asked) (`rights.proto`). A message expires at the deadline, within
+//! the bus's 30-day cap. It records each [`v1::RightsAnswer`] ([`RightsDesk::record_answer`]); once
 //! every party asked has answered, or the deadline has passed, the request is *answered* and its
 //! [`ConsolidatedAnswer`] complete, the parties that stayed silent listed with the date they were
 //! asked. A later answer is recorded as late and the officer told ([`RequestSummary::late_answers`]).
@@ -21,7 +23,11 @@
 //!
 //! Opposition is not a request: [`OPPOSITION_REFUSED`] is the answer, at once.
 
+#![forbid(unsafe_code)]
+
+mod convert;
 pub mod printable;
+mod store;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -39,6 +45,9 @@ pub const OPPOSITION_REFUSED: &str = "Le droit d'opposition ne s'applique pas à
 
 /// The legal month a party has to answer (and the longest deadline settings may give).
 pub const LEGAL_MONTH_DAYS: u32 = 30;
+
+/// The longest margin after the deadline before an undelivered request is purged anyway.
+pub const MAX_PURGE_MARGIN_DAYS: u32 = 30;
 
 /// `[rights]` in the observatory's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +68,19 @@ impl Default for RightsSettings {
 impl RightsSettings {
     /// Refuses a deadline of 0 days or longer than the legal month, and a margin over 30 days.
     pub fn check(&self) -> Result<(), String> {
-        todo!()
+        if self.answer_within_days == 0 || self.answer_within_days > LEGAL_MONTH_DAYS {
+            return Err(format!(
+                "[rights] answer_within_days = {}: give 1 to {LEGAL_MONTH_DAYS} days (the legal month at most)",
+                self.answer_within_days
+            ));
+        }
+        if self.purge_margin_days > MAX_PURGE_MARGIN_DAYS {
+            return Err(format!(
+                "[rights] purge_margin_days = {}: give 0 to {MAX_PURGE_MARGIN_DAYS} days",
+                self.purge_margin_days
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -256,11 +277,23 @@ pub enum RightsError {
     Store(String),
 }
 
+impl From<passerelle_sqlite::Error> for RightsError {
+    fn from(e: passerelle_sqlite::Error) -> Self {
+        RightsError::Store(e.to_string())
+    }
+}
+
 /// The competent observatory's rights desk, over `rights.db` in its data folder.
 #[derive(Debug, Clone)]
 pub struct RightsDesk {
-    _private: (),
+    db: std::sync::Arc<passerelle_sqlite::Database>,
+    observatory: String,
+    observatories: Vec<String>,
+    settings: RightsSettings,
 }
+
+/// The database's file in the data folder.
+pub const DB_FILE: &str = "rights.db";
 
 impl RightsDesk {
     /// Opens (or creates) `rights.db` in `data_dir`. `observatory` is this observatory's code,
@@ -271,66 +304,102 @@ impl RightsDesk {
         observatories: &[String],
         settings: &RightsSettings,
     ) -> Result<RightsDesk, RightsError> {
-        let _ = (data_dir, observatory, observatories, settings);
-        todo!()
+        settings.check().map_err(RightsError::Refused)?;
+        let mut asked: Vec<String> = Vec::new();
+        for code in std::iter::once(observatory).chain(observatories.iter().map(String::as_str)) {
+            if !passerelle_protocol::ids::is_party_code(code) {
+                return Err(RightsError::Refused(format!(
+                    "observatory code `{}`: use lowercase letters, digits, `-` and `_`",
+                    passerelle_protocol::untrusted::Shown::id(code)
+                )));
+            }
+            if !asked.iter().any(|c| c == code) {
+                asked.push(code.to_owned());
+            }
+        }
+        // The deployment's order, this observatory where the list puts it (first when absent).
+        let mut ordered: Vec<String> = observatories.iter().filter(|c| asked.contains(c)).cloned().collect();
+        ordered.dedup();
+        if !ordered.iter().any(|c| c == observatory) {
+            ordered.insert(0, observatory.to_owned());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        ordered.retain(|c| seen.insert(c.clone()));
+        passerelle_sqlite::private::create_folder(data_dir)
+            .map_err(|source| passerelle_sqlite::Error::Io { path: data_dir.to_owned(), source })?;
+        let db = store::open(&data_dir.join(DB_FILE))?;
+        Ok(RightsDesk {
+            db: std::sync::Arc::new(db),
+            observatory: observatory.to_owned(),
+            observatories: ordered,
+            settings: settings.clone(),
+        })
+    }
+
+    /// This observatory's code.
+    pub fn observatory(&self) -> &str {
+        &self.observatory
+    }
+
+    /// The database file (`rights.db`).
+    pub fn path(&self) -> &Path {
+        self.db.path()
     }
 
     /// Opens a request: stored with one outbox message per observatory, in one transaction.
     /// Refuses an opening without `identity_checked_by`, a rectification without a corrected
     /// value, and an access request with one.
     pub fn open_request(&self, opening: Opening, now: SystemTime) -> Result<String, RightsError> {
-        let _ = (opening, now);
-        todo!()
+        store::open_request(self, opening, now)
     }
 
     /// Records a party's answer (the first one per party counts; a redelivery changes nothing);
     /// asks, through the outbox, each party of `parties_to_ask` not asked yet. An answer to a
     /// purged or unknown request is dropped (`Ok` with `first == false`).
     pub fn record_answer(&self, answer: &v1::RightsAnswer, now: SystemTime) -> Result<Recorded, RightsError> {
-        let _ = (answer, now);
-        todo!()
+        store::record_answer(self, answer, now)
     }
 
     /// The messages to publish, oldest first.
     pub fn outbox(&self, now: SystemTime) -> Result<Vec<Outbound>, RightsError> {
-        let _ = now;
-        todo!()
+        store::outbox(self, now)
     }
 
     /// The broker confirmed this outbox message.
     pub fn sent(&self, seq: i64) -> Result<(), RightsError> {
-        let _ = seq;
-        todo!()
+        store::sent(self, seq)
     }
 
     /// Requests whose deadline passed are answered; requests past their latest date are purged.
     pub fn tick(&self, now: SystemTime) -> Result<Tick, RightsError> {
-        let _ = now;
-        todo!()
+        store::tick(self, now)
     }
 
     /// Every request, newest first, purged ones included (tombstones).
     pub fn list(&self) -> Result<Vec<RequestSummary>, RightsError> {
-        todo!()
+        store::list(self)
     }
 
     /// The consolidated answer of a request not yet purged (`NotFound` otherwise).
     pub fn answer(&self, request_id: &str, now: SystemTime) -> Result<ConsolidatedAnswer, RightsError> {
-        let _ = (request_id, now);
-        todo!()
+        store::answer(self, request_id, now)
     }
 
     /// The officer delivered the answer to the person: the request is purged now (refused while
     /// it is still `asking`, unless `anyway`).
-    pub fn delivered(&self, request_id: &str, by: &str, anyway: bool, now: SystemTime) -> Result<RequestSummary, RightsError> {
-        let _ = (request_id, by, anyway, now);
-        todo!()
+    pub fn delivered(
+        &self,
+        request_id: &str,
+        by: &str,
+        anyway: bool,
+        now: SystemTime,
+    ) -> Result<RequestSummary, RightsError> {
+        store::delivered(self, request_id, by, anyway, now)
     }
 
     /// The deadline of a request opened at `opened_at`.
     pub fn answer_by(&self, opened_at: SystemTime) -> SystemTime {
-        let _ = opened_at;
-        todo!()
+        opened_at + Duration::from_secs(u64::from(self.settings.answer_within_days) * 86_400)
     }
 }
 
@@ -338,3 +407,11 @@ impl RightsDesk {
 pub fn kept_at_most(settings: &RightsSettings) -> Duration {
     Duration::from_secs(u64::from(settings.answer_within_days + settings.purge_margin_days) * 86_400)
 }
+
+/// A time as the answer writes it: RFC 3339, UTC, to the second (`2026-12-07T18:00:00Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests;

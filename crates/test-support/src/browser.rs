@@ -226,6 +226,24 @@ impl Browser {
         BASE64_STANDARD.decode(encoded).map_err(|e| error(format!("the printed PDF is not base64: {e}")))
     }
 
+    /// A PNG screenshot of the whole page: the window is first made as tall as the page (its
+    /// `scrollHeight`, at the session's width), then WebDriver's screenshot is taken.
+    pub fn full_page_png(&self) -> Result<Vec<u8>, BrowserError> {
+        let number = |script: &str| -> Result<u32, BrowserError> {
+            self.script(script)?.trim().parse().map_err(|e| error(format!("`{script}` is not a number: {e}")))
+        };
+        // The window's outer height is set; the page sees its inner height: twice, to learn the
+        // difference (and the page's height at the new size).
+        for _ in 0..2 {
+            let page = number("return String(document.documentElement.scrollHeight);")?;
+            let chrome = number("return String(Math.max(0, window.outerHeight - window.innerHeight));")?;
+            let rect = json!({ "width": WINDOW.0, "height": (page + chrome).clamp(WINDOW.1, 20_000) });
+            self.command("POST", "/window/rect", rect)?;
+        }
+        let encoded = text_of(self.command("GET", "/screenshot", Value::Null)?)?;
+        BASE64_STANDARD.decode(encoded).map_err(|e| error(format!("the screenshot is not base64: {e}")))
+    }
+
     /// The page printed to PDF, then its text ([`pdf_text`]).
     pub fn print_text(&self) -> Result<String, BrowserError> {
         let pdf = self.print_pdf()?;

@@ -5,13 +5,15 @@
 //! exist; such an account needs no configure right; an observatory is therefore upgraded before
 //! the other parties). Under one broker user per party the observatory does not bind the
 //! social services' transfers queues (its user may not: they carry case files): the imported
-//! definitions do, so a social service is added by exporting and importing them again.
+//! definitions do, so a social service is added by exporting and importing them again. A body
+//! does not check its rights queue nor the rights exchange: its responder daemon connects as the
+//! body too, and never reads or answers rights requests.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ExchangeKind};
 
-use crate::topology::{ArgValue, Topology};
+use crate::topology::{ArgValue, Exchange, Topology};
 use crate::{BusError, BusSettings, Role};
 
 /// Converts topology arguments to an AMQP table.
@@ -78,15 +80,20 @@ pub(crate) async fn declare(conn: &Connection, settings: &BusSettings, role: &Ro
             }
         }
         Role::Body(_) | Role::Office(_) | Role::SocialService(_) => {
+            // A body's responder and requester daemons both connect as the body: only the
+            // requester reads its rights queue and answers on the rights exchange, so neither is
+            // checked here for a body (its requester's consumer fails if the queue is missing).
+            let checked = |rights: bool| !(rights && matches!(role, Role::Body(_)));
             let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-            for q in role.queues(settings) {
+            let rights_queue = role.rights_queue(settings);
+            for q in role.queues(settings).into_iter().filter(|q| checked(Some(q) == rights_queue.as_ref())) {
                 let name = q.name(p);
                 ch.queue_declare(name.as_str().into(), passive, FieldTable::default())
                     .await
                     .map_err(failed(format!("queue {name} (declared by the observatory)")))?;
             }
             let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
-            for e in role.publishes_to(settings) {
+            for e in role.publishes_to(settings).into_iter().filter(|e| checked(*e == Exchange::Rights)) {
                 let name = e.name(p);
                 ch.exchange_declare(name.as_str().into(), kind(e.amqp_type()), passive, FieldTable::default())
                     .await

@@ -174,6 +174,62 @@ mod tests {
     }
 
     #[test]
+    fn the_rights_contract_names_every_property_and_header_a_rights_message_is_published_with() {
+        let contract = include_str!("../../../../proto/passerelle/v1/rights.proto");
+        let request_id = "0190a0b0-0000-7000-8000-0000000000d1";
+        let request = Message::RightsRequest(v1::RightsRequest {
+            schema_version: SCHEMA_VERSION,
+            sender: "carsat-sud-est".into(),
+            request_id: request_id.into(),
+            recipient: "cnaf.caf-13".into(),
+            ..Default::default()
+        });
+        let answer = Message::RightsAnswer(v1::RightsAnswer {
+            schema_version: SCHEMA_VERSION,
+            sender: "cnaf.caf-13".into(),
+            request_id: request_id.into(),
+            recipient: "carsat-sud-est".into(),
+            ..Default::default()
+        });
+        let now = SystemTime::now();
+        for m in [request, answer] {
+            let o = Outgoing::to_recipient(m.clone(), now + Duration::from_secs(60)).unwrap();
+            let props = outgoing(&o, "u", Duration::from_secs(60), now);
+            assert!(contract.contains(&format!("`{}`", m.kind().type_name())), "{}", m.kind());
+            assert_eq!(props.correlation_id().as_ref().map(|c| c.as_str()), Some(request_id), "the request_id");
+            let headers = props.headers().as_ref().unwrap().inner();
+            assert_eq!(headers.len(), 2, "no chunk headers: a rights message is never chunked");
+            for key in headers.keys() {
+                assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
+            }
+            for (property, set) in [
+                ("type", props.kind().is_some()),
+                ("content_type", props.content_type().is_some()),
+                ("message_id", props.message_id().is_some()),
+                ("user_id", props.user_id().is_some()),
+                ("correlation_id", props.correlation_id().is_some()),
+                ("expiration", props.expiration().is_some()),
+                ("timestamp", props.timestamp().is_some()),
+                ("delivery_mode", props.delivery_mode() == &Some(PERSISTENT)),
+            ] {
+                assert!(set && contract.contains(&format!("`{property}`")), "property {property}");
+            }
+            assert_eq!(envelope(&props, m.encode(), false), Envelope::of(&m, &o.message_id.to_string(), "u"));
+        }
+        assert!(contract.contains(CONTENT_TYPE) && contract.contains("`mandatory`"));
+        for queue in [
+            crate::Queue::ObservatoryRights("{code}".into()),
+            crate::Queue::OfficeRights("{body}.{office}".into()),
+            crate::Queue::BodyRights("{body}".into()),
+        ] {
+            assert!(contract.contains(&format!("`{}`", queue.name("{prefix}"))), "{}", queue.name("{prefix}"));
+        }
+        assert!(contract.contains(&format!("`{}`", crate::topology::Exchange::Rights.name("{prefix}"))));
+        let ttl_days = crate::topology::QUEUE_TTL.as_secs() / 86_400;
+        assert!(contract.contains(&format!("{ttl_days}-day TTL, delivery limit {}", crate::topology::DELIVERY_LIMIT)));
+    }
+
+    #[test]
     fn without_the_cap_header_the_expiration_counts_from_the_timestamp() {
         let now = SystemTime::now();
         let props = BasicProperties::default()
