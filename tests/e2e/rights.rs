@@ -373,9 +373,10 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
         ] {
             assert!(printed.contains(section), "the printed answer has `{section}`:\n{printed}");
         }
-        if let Ok(png) = std::env::var("PASSERELLE_RIGHTS_SCREENSHOT") {
-            browser.set_window_size(900, 1800).unwrap();
-            std::fs::write(&png, browser.screenshot_png().unwrap()).unwrap();
+        // The README's picture of a synthetic person's letter, from this run when asked.
+        if let Some(shots) = std::env::var_os("PASSERELLE_DOC_SHOTS") {
+            std::fs::create_dir_all(&shots).unwrap();
+            std::fs::write(Path::new(&shots).join("rights-answer-e2e.png"), browser.full_page_png().unwrap()).unwrap();
         }
     }
 

@@ -250,17 +250,6 @@ impl Browser {
         pdf_text_with(&self.pdftotext, &pdf, &self.profile)
     }
 
-    /// The window's viewport as a PNG (WebDriver's screenshot): what a README shows of a page.
-    pub fn screenshot_png(&self) -> Result<Vec<u8>, BrowserError> {
-        let encoded = text_of(self.command("GET", "/screenshot", Value::Null)?)?;
-        BASE64_STANDARD.decode(encoded).map_err(|e| error(format!("the screenshot is not base64: {e}")))
-    }
-
-    /// Resizes the window (a taller one to take a whole page in one screenshot).
-    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(), BrowserError> {
-        self.command("POST", "/window/rect", json!({ "width": width, "height": height })).map(drop)
-    }
-
     fn command(&self, method: &str, path: &str, body: Value) -> Result<Value, BrowserError> {
         let body = (!body.is_null()).then_some(body);
         Ok(self.call(method, &format!("{}{path}", self.session_url), body)?["value"].take())
