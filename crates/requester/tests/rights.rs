@@ -91,7 +91,8 @@ impl Office {
         let in_process = InProcessBus::new(&bus_settings);
         let mut settings = RequesterSettings::for_dir(PARTY, "caf-13", dir.path());
         settings.broker = bus_settings;
-        let bus = Arc::new(Capturing { inner: Arc::new(in_process.connect_as("body-cnaf")), answers: Mutex::default() });
+        let bus =
+            Arc::new(Capturing { inner: Arc::new(in_process.connect_as("body-cnaf")), answers: Mutex::default() });
         let requester = Requester::build(settings, bus.clone(), Arc::new(clock.clone())).unwrap();
         let widowed = nir(4);
         let answers: Answers = Arc::new(move |p: &v1::RequestedPerson| {
@@ -232,7 +233,7 @@ async fn an_access_request_is_answered_with_the_selection_the_values_received_an
     assert_eq!(selection.len(), 1);
     assert_eq!(selection[0].case_id, case);
     assert_eq!(selection[0].requester, PARTY);
-    assert_eq!((selection[0].since.clone(), selection[0].until.clone()), (ts(office.submitted_at), ts(office.purge_after)));
+    assert_eq!((selection[0].since, selection[0].until), (ts(office.submitted_at), ts(office.purge_after)));
     assert!(office.purge_after <= office.submitted_at + days(731), "24 months at most");
     assert_eq!(selection[0].values.len(), 1);
     assert_eq!(selection[0].values[0].source, PARTY);
@@ -240,7 +241,7 @@ async fn an_access_request_is_answered_with_the_selection_the_values_received_an
 
     let received = of_kind(answer, HoldingKind::ReceivedValues);
     assert_eq!(received.len(), 1);
-    assert_eq!((received[0].since.clone(), received[0].until.clone()), (ts(office.received_at), ts(office.purge_after)));
+    assert_eq!((received[0].since, received[0].until), (ts(office.received_at), ts(office.purge_after)));
     assert_ne!(office.received_at, office.submitted_at);
     assert_eq!(received[0].values.len(), 1);
     assert_eq!(received[0].values[0].source, "cnav");
@@ -250,7 +251,7 @@ async fn an_access_request_is_answered_with_the_selection_the_values_received_an
     let outcome = of_kind(answer, HoldingKind::OfferOutcome);
     assert_eq!(outcome.len(), 1);
     assert_eq!(outcome[0].outcome, v1::OfferOutcome::Declined as i32);
-    let day = outcome[0].outcome_date.clone().unwrap();
+    let day = outcome[0].outcome_date.unwrap();
     assert_eq!((day.year, day.month, day.day), (today.year_ce().1, today.month(), today.day()));
     assert_eq!(outcome[0].until, ts(office.purge_after));
 
@@ -328,7 +329,7 @@ async fn a_rectification_replaces_the_values_held_marks_them_and_ranks_the_case_
         case_id: case.clone(),
         category: Category::FamilySituation as i32,
     };
-    assert_eq!(answer.rectified, [rectified.clone()]);
+    assert_eq!(answer.rectified, std::slice::from_ref(&rectified));
     let received = of_kind(answer, HoldingKind::ReceivedValues);
     let values = received[0].values[0].values.clone().unwrap();
     assert_eq!((values.family_situation, values.rsa), (widowed, None), "replaced, nothing created");
@@ -367,7 +368,10 @@ async fn a_rectification_replaces_the_values_held_marks_them_and_ranks_the_case_
     let selection = of_kind(&answer, HoldingKind::Selection);
     assert_eq!(selection[0].values[0].values.as_ref().unwrap().housing_aid, Some(false));
     assert_eq!(office.ranked_lines(), [LINE_0, LINE_4, LINE_2]);
-    let (written, _) = office.requester.write_result(office.requester.store().case(office.case).unwrap().unwrap().submission_id).unwrap();
+    let (written, _) = office
+        .requester
+        .write_result(office.requester.store().case(office.case).unwrap().unwrap().submission_id)
+        .unwrap();
     assert_eq!(written.persons, 3);
     let csv = std::fs::read_to_string(&written.files[0]).unwrap();
     let row = csv.lines().find(|l| l.contains("Zorglub0002")).unwrap();
@@ -387,7 +391,11 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
         (v1::RightsRequest { nir: bad_nir.clone(), ..good.clone() }, NoticeReason::Invalid, "nir:"),
         (v1::RightsRequest { former_nirs: vec![bad_nir], ..good.clone() }, NoticeReason::Invalid, "former_nirs[0]"),
         (v1::RightsRequest { kind: 0, ..good.clone() }, NoticeReason::Invalid, "kind:"),
-        (v1::RightsRequest { kind: RightsKind::Rectification as i32, ..good.clone() }, NoticeReason::Invalid, "corrected:"),
+        (
+            v1::RightsRequest { kind: RightsKind::Rectification as i32, ..good.clone() },
+            NoticeReason::Invalid,
+            "corrected:",
+        ),
     ];
     for (request, code, says) in cases {
         let verdict = office.requester.on_rights_request(request.clone()).await;

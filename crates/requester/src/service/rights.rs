@@ -106,8 +106,8 @@ impl Requester {
             Err(e) => return Verdict::RetryLater(e.to_string()),
         };
         let now = self.now();
-        let time = |t: &Option<prost_types::Timestamp>| t.clone().and_then(|t| SystemTime::try_from(t).ok());
-        let expires_at = answer_expires_at(now, time(&request.asked_at), time(&request.answer_by));
+        let time = |t: Option<prost_types::Timestamp>| t.and_then(|t| SystemTime::try_from(t).ok());
+        let expires_at = answer_expires_at(now, time(request.asked_at), time(request.answer_by));
         if expires_at <= now {
             tracing::info!(request_id = %Shown::id(&request.request_id), "rights request past its 30-day cap: not answered");
             return Verdict::Ack;
@@ -133,7 +133,7 @@ impl Requester {
         let refuse = |code, reason: String| Err(RequesterError::RightsRefused(code, reason));
         let settings = self.settings();
         let own = settings.role().code().to_owned();
-        if !settings.broker.observatories.iter().any(|o| *o == request.sender) {
+        if !settings.broker.observatories.contains(&request.sender) {
             let sender = Shown::id(&request.sender);
             return refuse(
                 NoticeReason::NotPermitted,
