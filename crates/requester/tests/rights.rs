@@ -376,6 +376,11 @@ async fn a_rectification_replaces_the_values_held_marks_them_and_ranks_the_case_
     let csv = std::fs::read_to_string(&written.files[0]).unwrap();
     let row = csv.lines().find(|l| l.contains("Zorglub0002")).unwrap();
     assert!(row.contains("false") && !row.contains("true"), "the result shows the rectified value: {row}");
+
+    // The marks go with the case at the purge.
+    office.clock.advance(days(740));
+    office.requester.purge().unwrap();
+    assert!(office.requester.store().rectifications_of(office.case).unwrap().is_empty());
     office.stop().await;
 }
 
