@@ -6,7 +6,8 @@
 //! submission at the latest (art. 5).
 //!
 //! - [`Requester`] ([`service`]): `build`, `submit` (= `prepare` + `send`), `listen`,
-//!   `wait_for_results`, `write_result`, `write_case`, `status`, `purge`, `run_until_stopped`.
+//!   `wait_for_results`, `write_result`, `write_case`, `status`, `purge`, `answer_rights`,
+//!   `run_until_stopped`.
 //! - [`RequesterSettings`] ([`settings`]): branch, office, folders, broker, retention, ranking.
 //! - [`store`]: the SQLite store with its scrubbing purge.
 //! - The daemon's access log ([`Requester::accesses`], `data_dir/access.db`): every agent call
@@ -15,6 +16,10 @@
 //! - The decree's last step for the social service ([`api::worklist`], [`api::outcome`]): the
 //!   office's contact lists read in rank order by its `social-service` account for a social
 //!   worker, and each offer's outcome recorded here, purged with the case.
+//! - The persons' rights (decree art. 6; [`Requester::answer_rights`]): the daemon reads its
+//!   party's rights queue and answers an observatory's rights request with what it holds about
+//!   the person (selection row, values received, offer outcome, each with its dates), or applies
+//!   a rectification where the values are held, marks it and ranks the case again.
 //! - [`consolidate`]: the merge rule when bodies disagree; [`ranking`]: score and rank;
 //!   [`export`]: the CSV / JSON Lines / summary files and their column scheme.
 //!

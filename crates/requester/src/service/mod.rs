@@ -33,9 +33,11 @@ use crate::settings::{RequesterSettings, SettingsError};
 use crate::store::{CaseRecord, CaseState, Store, StoreError, SubmissionRecord};
 
 mod receive;
+mod rights;
 mod submit;
 mod worklist;
 
+pub use rights::{answer_expires_at, LATE_ANSWER_WINDOW};
 pub use submit::{SubmitRequest, Submitted, MAX_SERVICE_CHARS};
 pub use worklist::{NewOutcome, WorklistCursor, WorklistPage};
 
@@ -94,6 +96,10 @@ pub enum RequesterError {
     /// The daemon's access log (`data_dir/access.db`) cannot be opened or written.
     #[error("cannot open the access log: {0}")]
     AccessLog(#[from] passerelle_access_log::AccessLogError),
+    /// A rights request that is not to be answered (not from an observatory of the deployment,
+    /// not for this party, malformed): the notice reason and why — never its NIR or values.
+    #[error("rights request refused: {1}")]
+    RightsRefused(passerelle_bus::NoticeReason, String),
 }
 
 /// The daemon's name in the access log: machine actions are `daemon:requester`'s.
@@ -377,7 +383,7 @@ impl Requester {
     }
 
     /// The daemon (`requester run`): listens for results and refusals (and logs the
-    /// observatory's notices), writes result files as
+    /// observatory's notices), answers rights requests ([`Requester::answer_rights`]), writes result files as
     /// submissions settle, sends receipts, purges at the end of retention — until `shutdown`
     /// resolves. Then stops consuming and lets in-flight deliveries finish.
     pub async fn run_until_stopped(
@@ -403,6 +409,17 @@ impl Requester {
             Err(e) => {
                 consumer.stop().await;
                 return Err(e.into());
+            }
+        };
+        // The persons' rights (decree art. 6): the party's rights requests, answered beside its
+        // results. A deployment whose broker has no rights queue for this party yet keeps
+        // serving results; the requests wait in their durable queue until the daemon restarts
+        // on one that has.
+        let rights = match self.listen_rights().await {
+            Ok(rights) => rights,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read this party's rights queue: rights requests are not answered");
+                None
             }
         };
         ready();
@@ -432,6 +449,9 @@ impl Requester {
         }
         consumer.stop().await;
         notices.stop().await;
+        if let Some(rights) = rights {
+            rights.stop().await;
+        }
         Ok(())
     }
 }

@@ -144,7 +144,11 @@ impl Requester {
     /// [`export::case_ranking`]) and kept in the store the first time the case is listed, or
     /// again when the ranking settings changed since. Holds one case's ranking in memory while
     /// computing it (an id, a line and a score per person), nothing after.
-    fn listed_persons(&self, submission: &SubmissionRecord, case: &CaseRecord) -> Result<u64, RequesterError> {
+    pub(super) fn listed_persons(
+        &self,
+        submission: &SubmissionRecord,
+        case: &CaseRecord,
+    ) -> Result<u64, RequesterError> {
         let store = self.store();
         let ranking = serde_json::to_string(&self.settings().ranking).expect("ranking settings serialise");
         if let Some(persons) = store.worklist_order(case.id, &ranking)? {

@@ -72,13 +72,14 @@ impl Store {
             {
                 // In id order, so the rows are appended to `person_answers` rather than spread
                 // over it. OR REPLACE: a NIR twice in a result keeps its last answers.
-                let mut stmt =
-                    tx.prepare_cached("INSERT OR REPLACE INTO person_answers (person_id, answers) VALUES (?1, ?2)")?;
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO person_answers (person_id, answers, received_at) VALUES (?1, ?2, ?3)",
+                )?;
                 let mut blob = Vec::new();
                 for (id, person) in rows {
                     blob.clear();
                     encode_answers(person, &mut blob);
-                    stmt.execute(params![id, blob])?;
+                    stmt.execute(params![id, blob, to_ms(now)])?;
                 }
             }
             let outcome = v1::Result { bodies: result.bodies.clone(), ..Default::default() };

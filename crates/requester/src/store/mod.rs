@@ -31,6 +31,8 @@ mod persons;
 mod purge;
 pub use purge::PurgedSubmission;
 mod records;
+mod rights;
+pub use rights::{Held, HeldPerson, RectifiedValue};
 mod schema;
 mod worklist;
 pub use worklist::{RankedPerson, WorklistRow};

@@ -25,7 +25,7 @@ impl Store {
     // ----- purge -----
 
     /// Purges every submission whose retention ended by `now`: its persons (names, contacts,
-    /// NIRs, risk factors), results, refusals, offer outcomes and contact-list orders; the case
+    /// NIRs, risk factors), results, refusals, offer outcomes, contact-list orders and rectification marks; the case
     /// metadata (ids, counts, dates, states) stays. Returns the purged submissions with the
     /// result files that were written for them, which the caller deletes. Then makes the freed bytes unreadable ([`Store::scrub`]).
     pub fn purge_due(&self, now: SystemTime) -> Result<Vec<PurgedSubmission>, StoreError> {
@@ -69,6 +69,7 @@ impl Store {
                 )?;
                 super::outcomes::purge_outcomes(tx, cases, &id)?;
                 super::worklist::forget_orders(tx, cases, &id)?;
+                super::rights::forget_rectifications(tx, cases, &id)?;
                 let persons = tx.execute(&format!("DELETE FROM persons WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM result_chunks WHERE case_id IN ({cases})"), params![id])?;
                 tx.execute(&format!("DELETE FROM refusals WHERE case_id IN ({cases})"), params![id])?;

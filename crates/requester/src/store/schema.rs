@@ -9,6 +9,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("a person's answers in a row of person_answers", ANSWERS_APART),
     Migration::sql("offer outcomes", OFFER_OUTCOMES),
     Migration::sql("contact-list orders", WORKLIST_ORDERS),
+    Migration::sql("the persons' rights: rectifications, answers' arrival, requests seen", RIGHTS),
 ];
 
 /// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
@@ -136,4 +137,32 @@ CREATE TABLE worklist_ranks (
     score           REAL NOT NULL,
     PRIMARY KEY (case_id, rank)
 ) WITHOUT ROWID;
+";
+
+/// The persons' rights (decree art. 6; [`super::rights`]). `person_answers.received_at`: when the
+/// result chunk that brought a person's answers was stored (NULL for answers stored before this
+/// step: their case's first chunk stands for it). `rectifications`: which value of which
+/// person's row a rectification replaced, where (`held`: `selection` for the requester's own
+/// risk factors, `received_values` for a body's), from which `source`, by which request and
+/// when — one row per value, replaced by a later rectification; no foreign key: the purge
+/// deletes them with the case's persons. `rights_requests`: the rights requests already
+/// answered (ids only, no personal data), so a redelivery is logged once and answered the same;
+/// kept 30 days, the cap of a request.
+const RIGHTS: &str = "
+ALTER TABLE person_answers ADD COLUMN received_at INTEGER;
+CREATE TABLE rectifications (
+    case_id         TEXT NOT NULL,
+    line            INTEGER NOT NULL,
+    category        INTEGER NOT NULL,
+    held            TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    request_id      TEXT NOT NULL,
+    rectified_at    INTEGER NOT NULL,
+    PRIMARY KEY (case_id, line, category, held, source)
+);
+CREATE INDEX rectifications_by_request ON rectifications(request_id);
+CREATE TABLE rights_requests (
+    request_id      TEXT PRIMARY KEY,
+    first_seen      INTEGER NOT NULL
+);
 ";

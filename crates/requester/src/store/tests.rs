@@ -142,7 +142,7 @@ fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
         .db
         .with_connection(|conn| {
             conn.execute_batch(
-                "DROP TABLE worklist_ranks; DROP TABLE worklist_orders; DROP TABLE offer_outcomes; DROP TABLE person_answers;
+                "DROP TABLE rights_requests; DROP TABLE rectifications; DROP TABLE worklist_ranks; DROP TABLE worklist_orders; DROP TABLE offer_outcomes; DROP TABLE person_answers;
                  ALTER TABLE persons ADD COLUMN answers BLOB;",
             )?;
             let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
