@@ -19,7 +19,6 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use passerelle_hooks::{DevelopmentSettings, Profile};
-use passerelle_party::process::FreePorts;
 use passerelle_party::PartySettings;
 use serde_json::Value;
 use support::stack::{
@@ -179,8 +178,9 @@ fn case_state(stack: &Stack, daemon: &str, case: &str) -> String {
 }
 
 /// Adds a requester office of the CAF (`cnaf.<office>`): the stack's requester's settings in a
-/// folder of its own, a prevention agent of the office in its registry.
-fn add_office(stack: &mut Stack, daemon: &str, office: &str, ports: &mut FreePorts) {
+/// folder of its own, its /health port from `ports`, a prevention agent of the office in its
+/// registry.
+fn add_office(stack: &mut Stack, daemon: &str, office: &str, ports: &mut passerelle_party::process::FreePorts) {
     let PartySettings::Requester(mut r) = stack.settings(REQUESTER_DAEMON).clone() else { panic!("the requester") };
     let dir = stack.dir().join(daemon);
     std::fs::create_dir_all(&dir).unwrap();
@@ -233,24 +233,26 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
         }
     });
     support::write_registry(stack.dir(), &OFFICER_ROLES);
-    let mut ports = FreePorts::default();
+    for name in stack.daemon_names() {
+        stack.start_daemon(&name);
+    }
+    // The added daemons' /health ports, picked once the stack's are bound, held until they start.
+    let mut ports = passerelle_party::process::FreePorts::default();
     let PartySettings::Observatory(mut other) = stack.settings(OBSERVATORY_DAEMON).clone() else { panic!() };
     other.code = OTHER_OBSERVATORY.to_owned();
     other.data_dir = stack.dir().join("observatory-rhone-alpes");
     other.statistics_secret_file = None;
-    other.api.socket = Some(other.data_dir.join("observatory.sock"));
+    other.api.socket = None;
     other.metrics_addr = Some(ports.pick().unwrap().to_string());
     std::fs::create_dir_all(&other.data_dir).unwrap();
     std::fs::set_permissions(&other.data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     stack.add_daemon(OTHER_OBSERVATORY_DAEMON, PartySettings::Observatory(other));
     add_office(&mut stack, CAF_69, "caf-69", &mut ports);
     add_office(&mut stack, CAF_84, "caf-84", &mut ports);
-    for name in stack.daemon_names() {
-        // caf-84 never runs: whatever were sent to it would wait in its rights queue.
-        if name != CAF_84 {
-            stack.start_daemon(&name);
-        }
-    }
+    drop(ports);
+    // caf-84 never runs: whatever were sent to it would wait in its rights queue.
+    stack.start_daemon(OTHER_OBSERVATORY_DAEMON);
+    stack.start_daemon(CAF_69);
     eprintln!("stack up in {:?}", started.elapsed());
 
     // The person P: in caf-13's results (sud-est), in caf-69's (Rhône-Alpes, P's row there in
