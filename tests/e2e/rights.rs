@@ -410,9 +410,13 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
     assert!(listed.contains("LATE ANSWER"), "the officer is told: {listed}");
     assert_eq!(party(&show(&stack, &late), "cnaf.caf-69").unwrap()["late"], true);
 
-    // caf-84: its rights queue got nothing, its access log has no entry about anyone.
+    // caf-84: its rights queue got nothing; started now, it finds nothing to answer and its
+    // access log has no entry about anyone nor any rights request.
     let queue = "passerelle.requester.cnaf.caf-84.rights";
-    assert_eq!(stack.queues().get(queue).copied().unwrap_or(0), 0, "{:?}", stack.queues());
+    let queues = stack.queues();
+    assert!(queues.contains_key(queue), "caf-84's rights queue exists: {queues:?}");
+    assert_eq!(queues[queue], 0, "nothing was sent to caf-84: {queues:?}");
+    stack.start_daemon(CAF_84);
     let log_84 = support::access_entries(&data_dir(&stack, CAF_84));
     assert!(log_84.iter().all(|e| !e.concerns_person && !e.object.contains("rights")), "{log_84:?}");
 
