@@ -147,7 +147,8 @@ fn rights_families(status: &StatusReader, answered_as_party: u64) -> Vec<Snapsho
             return families;
         }
     };
-    let count = |f: &dyn Fn(&passerelle_rights::RequestSummary) -> bool| requests.iter().filter(|r| f(r)).count() as u64;
+    let count =
+        |f: &dyn Fn(&passerelle_rights::RequestSummary) -> bool| requests.iter().filter(|r| f(r)).count() as u64;
     families.extend([
         SnapshotFamily::counter("rights_requests_opened", "Rights requests opened at this desk", requests.len() as u64),
         SnapshotFamily::counter(

@@ -124,7 +124,11 @@ impl Engine {
                 corrected.present().map(|(c, v)| (c.code().to_owned(), value::format(&v))).collect();
             for change in self.statistics.rectify(&pseudonyms, &pairs)? {
                 let category = catalogue::by_code(&change.category).map_or(0, |i| i.category as i32);
-                rectified.push(v1::Rectified { kind: HoldingKind::Statistics as i32, case_id: change.case_id, category });
+                rectified.push(v1::Rectified {
+                    kind: HoldingKind::Statistics as i32,
+                    case_id: change.case_id,
+                    category,
+                });
             }
         }
         let case_holdings = holdings.len();
@@ -145,7 +149,10 @@ impl Engine {
                 requester,
                 since: Some(row.recorded_at.into()),
                 until: Some((row.recorded_at + self.config.statistics_retention).into()),
-                values: by_source.into_iter().map(|(source, values)| v1::SourcedValues { source, values: Some(values) }).collect(),
+                values: by_source
+                    .into_iter()
+                    .map(|(source, values)| v1::SourcedValues { source, values: Some(values) })
+                    .collect(),
                 ..Default::default()
             });
         }
@@ -276,7 +283,9 @@ impl Engine {
                 self.desk_ready.notify_one();
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "STORAGE ERROR in the rights desk's timer; retrying on the next tick"),
+            Err(e) => {
+                tracing::error!(error = %e, "STORAGE ERROR in the rights desk's timer; retrying on the next tick")
+            }
         }
     }
 }
@@ -341,7 +350,8 @@ async fn publish_desk_outbox(engine: &Arc<Engine>, bus: &dyn Bus) {
         Err(e) => return tracing::error!(error = %e, "reading the rights desk's outbox failed"),
     };
     for outbound in pending {
-        let (seq, request_id, party) = (outbound.seq, outbound.request.request_id.clone(), outbound.request.recipient.clone());
+        let (seq, request_id, party) =
+            (outbound.seq, outbound.request.request_id.clone(), outbound.request.recipient.clone());
         let outgoing = Outgoing {
             message: Message::RightsRequest(outbound.request),
             routing_key: party.clone(),
@@ -361,7 +371,9 @@ async fn publish_desk_outbox(engine: &Arc<Engine>, bus: &dyn Bus) {
         let e = Arc::clone(engine);
         match tokio::task::spawn_blocking(move || e.desk.sent(seq)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return tracing::error!(error = %e, "STORAGE ERROR marking a rights request sent; it will go again"),
+            Ok(Err(e)) => {
+                return tracing::error!(error = %e, "STORAGE ERROR marking a rights request sent; it will go again")
+            }
             Err(e) => return tracing::error!(error = %e, "marking a rights request sent failed"),
         }
     }

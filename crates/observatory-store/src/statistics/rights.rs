@@ -90,7 +90,9 @@ impl StatisticsStore {
                 }
                 if !row_changed.is_empty() {
                     update.execute(params![id, values_json(&values)])?;
-                    changed.extend(row_changed.into_iter().map(|category| RectifiedValue { case_id: case_id.clone(), category }));
+                    changed.extend(
+                        row_changed.into_iter().map(|category| RectifiedValue { case_id: case_id.clone(), category }),
+                    );
                 }
             }
             Ok::<_, StoreError>(changed)
@@ -125,10 +127,7 @@ fn raw_rows(tx: &passerelle_sqlite::Tx<'_>, pseudonyms: &[String]) -> Result<Vec
 fn parse_values(json: &str) -> Result<Vec<StatisticsValue>> {
     let triples: Vec<[String; 3]> =
         serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("a statistics row's values: {e}")))?;
-    Ok(triples
-        .into_iter()
-        .map(|[category, source, value]| StatisticsValue { category, source, value })
-        .collect())
+    Ok(triples.into_iter().map(|[category, source, value]| StatisticsValue { category, source, value }).collect())
 }
 
 #[cfg(test)]
@@ -151,11 +150,7 @@ mod tests {
             values: vec![
                 StatisticsValue { category: "housing_aid".into(), source: "requester".into(), value: "true".into() },
                 StatisticsValue { category: "housing_aid".into(), source: "msa".into(), value: "true".into() },
-                StatisticsValue {
-                    category: "family_situation".into(),
-                    source: "cnav".into(),
-                    value: "widowed".into(),
-                },
+                StatisticsValue { category: "family_situation".into(), source: "cnav".into(), value: "widowed".into() },
             ],
             answers: vec![("cnav".into(), "found".into())],
         }
