@@ -436,6 +436,12 @@ mod tests {
         assert_eq!(ok.statistics_db_path(), PathBuf::from("/d/statistics/statistics.db"));
         assert!(!ok.secret_path().starts_with(ok.statistics_dir()), "the key is outside the statistics folder");
         ok.resolve().unwrap();
+        let rights = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[rights]\nanswer_within_days = 20\n").unwrap();
+        assert_eq!(rights.rights.answer_within_days, 20);
+        assert_eq!(rights.rights.purge_margin_days, passerelle_rights::RightsSettings::default().purge_margin_days);
+        rights.resolve().unwrap();
+        let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[rights]\nopposition = true\n").unwrap_err();
+        assert!(err.to_string().contains("opposition"), "{err}");
         let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\nretention = 3\n").unwrap_err().to_string();
         assert!(err.contains("retention"), "{err}");
     }
