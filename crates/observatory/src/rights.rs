@@ -79,7 +79,7 @@ impl Engine {
                 format!("a rights request for {} reached observatory {own}", quoted_id(&r.recipient)),
             );
         }
-        if !self.config.observatories.iter().any(|o| *o == r.sender) {
+        if !self.config.observatories.contains(&r.sender) {
             return refuse(
                 NoticeReason::NotPermitted,
                 format!("rights request sender {} is not an observatory of this deployment", quoted_id(&r.sender)),
