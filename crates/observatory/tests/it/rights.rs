@@ -10,21 +10,24 @@ use std::time::SystemTime;
 use common::{eventually, person, CaseSpec, Fabric, Stack, OBSERVATORY, REQUESTER};
 use passerelle_bus::{Bus, Consumer, Delivery, Handler, InProcessBus, Message, Outgoing, Queue, Verdict};
 use passerelle_observatory_store::CaseState;
-use passerelle_protocol::rules::days;
+use passerelle_protocol::rules::{days, Clock};
 use passerelle_protocol::v1::{self, Category, CategoryValues, FamilySituation, HoldingKind, RightsKind};
 
 /// The asking observatory, played by the test.
 const ASKER: &str = "cnav-idf";
 
-/// The asker's rights queue: every answer received.
+/// The asker's rights queue: every answer received, and the requests the observatory's desk
+/// sent it.
 #[derive(Default)]
-struct Answers(Mutex<Vec<v1::RightsAnswer>>);
+struct Answers(Mutex<Vec<v1::RightsAnswer>>, Mutex<Vec<v1::RightsRequest>>);
 
 #[async_trait::async_trait]
 impl Handler for Answers {
     async fn handle(&self, delivery: Delivery) -> Verdict {
-        if let Message::RightsAnswer(a) = delivery.message {
-            self.0.lock().unwrap().push(a);
+        match delivery.message {
+            Message::RightsAnswer(a) => self.0.lock().unwrap().push(a),
+            Message::RightsRequest(r) => self.1.lock().unwrap().push(r),
+            _ => {}
         }
         Verdict::Ack
     }
@@ -205,6 +208,64 @@ async fn a_person_held_nowhere_gets_an_empty_answer_and_malformed_requests_are_d
     for refused in [&unspecified, &malformed, &empty] {
         assert!(!answered.contains(refused), "a refused request is not answered");
     }
+    asker.consumer.stop().await;
+    s.shutdown().await;
+}
+
+/// The desk's wiring (needs `crates/rights` implemented: run once the rights desk is merged):
+/// the officer's request goes to both observatories of the deployment, this one answers itself
+/// through the bus, the peer's answer is recorded, the requester party named is asked, and at
+/// the deadline the silent party is listed unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rights desk of crates/rights (helper rdesk); un-ignore after the merge"]
+async fn the_desk_asks_the_observatories_then_the_parties_they_name() {
+    let (s, _bus, asker) = stack().await;
+    let persons: Vec<v1::RequestedPerson> = (0..4).map(person).collect();
+    let live = s.requester.submit(&CaseSpec::new(persons.clone())).await;
+    s.wait_state(&live, CaseState::Returned).await;
+    let desk = s.rights_desk().clone();
+    let opening = passerelle_rights::Opening {
+        kind: passerelle_rights::RightsKind::Access,
+        nir: passerelle_protocol::nir::Nir::parse(&persons[0].nir).unwrap(),
+        former_nirs: vec![],
+        corrected: CategoryValues::default(),
+        opened_by: "officer".into(),
+        identity_checked_by: "officer".into(),
+    };
+    let request_id = desk.open_request(opening, s.clock.now()).unwrap();
+    let asked = eventually("the peer observatory is asked", || {
+        asker.answers.1.lock().unwrap().iter().find(|r| r.request_id == request_id).cloned()
+    })
+    .await;
+    assert_eq!((asked.sender.as_str(), asked.recipient.as_str()), (OBSERVATORY, ASKER));
+    // The peer holds nothing.
+    let empty = v1::RightsAnswer {
+        schema_version: 1,
+        sender: ASKER.into(),
+        request_id: request_id.clone(),
+        recipient: OBSERVATORY.into(),
+        kind: RightsKind::Access as i32,
+        answered_at: Some(SystemTime::now().into()),
+        ..Default::default()
+    };
+    let o = Outgoing::new(Message::RightsAnswer(empty), OBSERVATORY, SystemTime::now() + days(30));
+    asker.bus.publish(vec![o]).await.unwrap();
+    // Both observatories answered, this one with its case in flight; the requester is asked.
+    let answer = eventually("both observatories answered and the requester asked", || {
+        let a = desk.answer(&request_id, s.clock.now()).ok()?;
+        let answered = a.parties.iter().filter(|p| p.answered_at.is_some()).count();
+        (answered == 2 && a.parties.iter().any(|p| p.party == REQUESTER)).then_some(a)
+    })
+    .await;
+    let own = answer.parties.iter().find(|p| p.party == OBSERVATORY).unwrap();
+    assert!(own.holdings.iter().any(|h| h.kind == passerelle_rights::HoldingKind::CaseInFlight && h.case_id == live));
+    // The requester never answers: at the deadline the request is answered without it.
+    s.clock.advance(days(31));
+    let done = eventually("answered at the deadline", || {
+        desk.answer(&request_id, s.clock.now()).ok().filter(|a| a.state == passerelle_rights::RequestState::Answered)
+    })
+    .await;
+    assert_eq!(done.unanswered().map(|p| p.party.as_str()).collect::<Vec<_>>(), [REQUESTER]);
     asker.consumer.stop().await;
     s.shutdown().await;
 }
