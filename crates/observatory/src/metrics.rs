@@ -356,6 +356,9 @@ mod tests {
             .unwrap();
         assert_eq!(scraped.status, 200);
         assert!(scraped.body.contains("passerelle_observatory_outbox_messages 0"), "{}", scraped.body);
+        for rights in ["rights_requests_opened", "rights_late_answers", "rights_requests_answered_as_party"] {
+            assert!(scraped.body.contains(&format!("passerelle_observatory_{rights}_total 0")), "{}", scraped.body);
+        }
         assert!(!refresh.is_finished(), "the snapshot waits for the writer, not the scrape");
         commit.0.send(()).unwrap();
         writer.join().unwrap().unwrap();

@@ -52,6 +52,17 @@ impl Asker {
 
     /// Publishes a request; returns its id.
     async fn ask(&self, kind: RightsKind, nir: &str, corrected: Option<CategoryValues>) -> String {
+        self.ask_with(kind, nir, corrected, |_| {}).await
+    }
+
+    /// Publishes a request changed by `change`; returns its id.
+    async fn ask_with(
+        &self,
+        kind: RightsKind,
+        nir: &str,
+        corrected: Option<CategoryValues>,
+        change: impl FnOnce(&mut v1::RightsRequest),
+    ) -> String {
         let request_id = uuid::Uuid::now_v7().to_string();
         let now = SystemTime::now();
         let request = v1::RightsRequest {
@@ -67,6 +78,8 @@ impl Asker {
             answer_by: Some((now + days(30)).into()),
             basis: v1::LegalBasis::Decree2017334Art3 as i32,
         };
+        let mut request = request;
+        change(&mut request);
         let o = Outgoing::new(Message::RightsRequest(request), OBSERVATORY, now + days(30));
         self.bus.publish(vec![o]).await.expect("the rights request is published");
         request_id
@@ -153,6 +166,12 @@ async fn a_person_held_in_a_case_in_flight_and_in_the_statistics_is_answered_and
     assert!(second.rectified.is_empty(), "a second identical rectification changes nothing");
     assert_eq!(kinds(&second), kinds(&first));
 
+    // The person found under a former NIR, the request naming another current one.
+    let renumbered = common::nir(2950, 1950);
+    let former =
+        asker.ask_with(RightsKind::Access, &renumbered, None, |r| r.former_nirs = vec![persons[0].nir.clone()]).await;
+    assert_eq!(kinds(&asker.answer(&former).await), kinds(&answer), "matched on a former NIR");
+
     // Another person of the same cases keeps their values.
     let other = asker.ask(RightsKind::Access, &persons[3].nir, None).await;
     let other = asker.answer(&other).await;
@@ -177,7 +196,7 @@ async fn a_person_held_in_a_case_in_flight_and_in_the_statistics_is_answered_and
     assert_eq!(of(&first.request_id)[0].kind.as_str(), "update");
     let audit = s.status().audit_entries(None).unwrap();
     let answered: Vec<_> = audit.iter().filter(|e| e.action == "rights_answered").collect();
-    assert_eq!(answered.len(), 4);
+    assert_eq!(answered.len(), 5);
     assert!(answered.iter().all(|e| !e.detail.contains(&persons[0].nir)), "no NIR in the audit trail");
     eprintln!("rights scenario answered in {:?}", started.elapsed());
     asker.consumer.stop().await;
@@ -195,17 +214,20 @@ async fn a_person_held_nowhere_gets_an_empty_answer_and_malformed_requests_are_d
     let unspecified = asker.ask(RightsKind::Unspecified, &nobody.nir, None).await;
     let malformed = asker.ask(RightsKind::Access, "1500575101", None).await;
     let empty = asker.ask(RightsKind::Rectification, &nobody.nir, Some(CategoryValues::default())).await;
-    let dead = eventually("three dead-letters", || {
+    let elsewhere = asker.ask_with(RightsKind::Access, &nobody.nir, None, |r| r.recipient = "carsat-ne".into()).await;
+    let dead = eventually("four dead-letters", || {
         let d = bus.dead_letters();
-        (d.len() >= 3).then_some(d)
+        (d.len() >= 4).then_some(d)
     })
     .await;
     let reasons: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
     assert!(reasons.iter().any(|r| r.contains("names no kind")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with("nir:")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("without a corrected value")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("reached observatory")), "{reasons:?}");
+    assert!(reasons.iter().all(|r| !r.contains(&nobody.nir)), "no NIR in a reason");
     let answered = asker.answers.0.lock().unwrap().iter().map(|a| a.request_id.clone()).collect::<Vec<_>>();
-    for refused in [&unspecified, &malformed, &empty] {
+    for refused in [&unspecified, &malformed, &empty, &elsewhere] {
         assert!(!answered.contains(refused), "a refused request is not answered");
     }
     asker.consumer.stop().await;
