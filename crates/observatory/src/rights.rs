@@ -122,7 +122,15 @@ impl Engine {
         if kind == RightsKind::Rectification {
             let pairs: Vec<(String, String)> =
                 corrected.present().map(|(c, v)| (c.code().to_owned(), value::format(&v))).collect();
-            for change in self.statistics.rectify(&pseudonyms, &pairs)? {
+            let changes = match self.statistics.rectify(&pseudonyms, &pairs) {
+                Ok(changes) => changes,
+                // A value the statistics store refuses is the request's fault: retrying changes nothing.
+                Err(e @ (StoreError::Identifying(_) | StoreError::PersonalData(_))) => {
+                    return refuse(NoticeReason::Invalid, format!("corrected: {e}"))
+                }
+                Err(e) => return Err(e),
+            };
+            for change in changes {
                 let category = catalogue::by_code(&change.category).map_or(0, |i| i.category as i32);
                 rectified.push(v1::Rectified {
                     kind: HoldingKind::Statistics as i32,
