@@ -95,10 +95,15 @@ pub enum Action {
     /// The local API refused a call: an account that is no agent, or an agent without the role.
     /// Written by releases before the access log, where refusals now go (kind `refused`).
     AccessRefused,
+    /// The observatory answered a rights request (decree art. 6) as a party asked: the request
+    /// id, its kind, the asking observatory and counts — never a NIR or a value.
+    RightsAnswered,
+    /// The rights desk recorded a party's answer after the request's deadline (request id, party).
+    RightsLateAnswer,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 21] = [
         Action::RequestReceived,
         Action::Refusal,
         Action::SolicitationSent,
@@ -118,6 +123,8 @@ impl Action {
         Action::NoticeReceived,
         Action::RegistryChanged,
         Action::AccessRefused,
+        Action::RightsAnswered,
+        Action::RightsLateAnswer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +148,8 @@ impl Action {
             Action::NoticeReceived => "notice_received",
             Action::RegistryChanged => "registry_changed",
             Action::AccessRefused => "access_refused",
+            Action::RightsAnswered => "rights_answered",
+            Action::RightsLateAnswer => "rights_late_answer",
         }
     }
 

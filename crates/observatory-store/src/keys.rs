@@ -347,7 +347,7 @@ mod tests {
         Keyring::open(&path).unwrap().key_or_new("case-a").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
-        let refused = Keyring::open(&path).err().expect("refused");
+        let refused = Keyring::open(&path).expect_err("refused");
         assert!(refused.to_string().contains("chmod 600"), "{refused}");
     }
 

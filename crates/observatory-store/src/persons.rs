@@ -77,6 +77,19 @@ impl Tx<'_> {
         Ok(found)
     }
 
+    /// The accepted persons of a case whose NIR or one of whose former NIRs is among `nirs` (a
+    /// rights request: the person under any of their numbers). A scan of the case, each person
+    /// opened: its cost is the case's size, and a rights request pays it once per case in flight.
+    pub fn persons_matching(&self, case_id: &str, nirs: &[&str]) -> Result<Vec<StoredPerson>> {
+        let mut found = Vec::new();
+        self.each_person(case_id, 0..i64::MAX as u64, |p| {
+            if nirs.contains(&p.nir.as_str()) || p.former_nirs.iter().any(|f| nirs.contains(&f.as_str())) {
+                found.push(p);
+            }
+        })?;
+        Ok(found)
+    }
+
     /// The accepted persons whose refs are in `refs`, in ref order.
     pub fn persons(&self, case_id: &str, refs: Range<u64>) -> Result<Vec<StoredPerson>> {
         let mut persons = Vec::new();

@@ -10,7 +10,8 @@
 //!   marked as a reminder (once).
 //!
 //! Then retention of everything else: statistics rows older than 5 years (or less, configured),
-//! audit years older than the policy, inbox ids older than the cap. Last, if a purge committed
+//! audit years older than the policy, inbox ids older than the cap; then the rights desk's
+//! deadlines and purges ([`crate::rights`]). Last, if a purge committed
 //! since the previous rebuild and the rebuild interval (a minute by default) has passed, the case
 //! store is rebuilt (`VACUUM`) and its WAL truncated: one rebuild for the purges of the interval.
 //! A stopping daemon runs a pending rebuild before it exits.
@@ -70,6 +71,7 @@ impl Engine {
         self.purge_cases(&expired, "retention cap")?;
         self.purge_cases(&receipted, "receipt")?;
         self.apply_retention()?;
+        self.tick_rights();
         if self.rebuild_due() {
             self.reclaim();
         }

@@ -61,6 +61,11 @@ pub(crate) struct Engine {
     /// The daemon's access log (`data_dir/access.db`): its machine actions per chunk or per
     /// case ([`crate::accesses`]), the local API's reads and refusals.
     pub(crate) accesses: Accesses,
+    /// The rights desk (`data_dir/rights.db`): this observatory's rights requests as the
+    /// competent one ([`crate::rights`]).
+    pub(crate) desk: passerelle_rights::RightsDesk,
+    /// Woken when the desk's outbox may hold something to publish.
+    pub(crate) desk_ready: Notify,
 }
 
 impl Engine {
@@ -76,6 +81,13 @@ impl Engine {
         let statistics = StatisticsStore::open(&settings.statistics_db_path())?;
         let pseudonymiser = Pseudonymiser::load_or_create(&settings.secret_path())?;
         let accesses = Accesses::open_in(&settings.data_dir, settings.trails.time_zone)?;
+        let desk = passerelle_rights::RightsDesk::open(
+            &settings.data_dir,
+            config.code.as_str(),
+            &settings.broker.observatories,
+            &settings.rights,
+        )
+        .map_err(ObservatoryError::Rights)?;
         Ok(Engine {
             config,
             store,
@@ -89,6 +101,8 @@ impl Engine {
             stopping: AtomicBool::new(false),
             receiving_nirs: Mutex::new(HashMap::new()),
             accesses,
+            desk,
+            desk_ready: Notify::new(),
         })
     }
 

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Entry points: [`Observatory::build`] and [`Observatory::run_until_stopped`]; read access
-//! through [`StatusReader`]. Code map: [`settings`] (the TOML), [`validate`] (what is accepted),
+//! through [`StatusReader`]; the persons' rights (decree art. 6) in `rights` and through
+//! [`Observatory::rights_desk`]. Code map: [`settings`] (the TOML), [`validate`] (what is accepted),
 //! [`solicit`] (routing table, solicitation messages), [`aggregate`] (minimisation on receipt,
 //! the result, the statistics rows); the engine's handlers (requests, responses, deadlines,
 //! publisher) share one SQLite case store ([`passerelle_observatory_store`]).
@@ -37,6 +38,7 @@ mod purge;
 mod receipt;
 mod requests;
 mod responses;
+mod rights;
 mod service;
 pub mod settings;
 pub mod solicit;
@@ -70,4 +72,7 @@ pub enum ObservatoryError {
     /// The access log (`data_dir/access.db`) or its person key could not be opened.
     #[error("access log: {0}")]
     AccessLog(#[from] passerelle_access_log::AccessLogError),
+    /// The rights desk (`data_dir/rights.db`) could not be opened.
+    #[error("rights desk: {0}")]
+    Rights(passerelle_rights::RightsError),
 }

@@ -4,7 +4,8 @@
 //!   [`passerelle_metrics::SNAPSHOT_INTERVAL`]; a scrape never takes the store's lock): cases by
 //!   state, solicitation chunks pending per body, the oldest case in flight and the next purge
 //!   due, the outbox depth, persons accepted and refused, purges, refusals, reminders,
-//!   dead-letters and every audited action;
+//!   dead-letters and every audited action; the rights desk's requests opened, answered and
+//!   purged and the late answers it recorded, and the rights requests this observatory answered;
 //! - measured on the bus ([`instrument`]): each body's response latency, from the publication
 //!   of a solicitation chunk to the arrival of its response.
 //!
@@ -119,6 +120,7 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_observa
                 .map(|a| (a.as_str().to_owned(), Value::Int(action(a.as_str())))),
         ),
     ];
+    families.extend(rights_families(status, action("rights_answered")));
     if let Some(seconds) = next_purge {
         families.push(SnapshotFamily {
             name: "next_purge_due_seconds",
@@ -128,6 +130,44 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_observa
         });
     }
     Ok(families)
+}
+
+/// The rights desk's counters (from its requests, tombstones included: they only grow) and the
+/// rights requests this observatory answered as a party asked (audit trail).
+fn rights_families(status: &StatusReader, answered_as_party: u64) -> Vec<SnapshotFamily> {
+    let mut families = vec![SnapshotFamily::counter(
+        "rights_requests_answered_as_party",
+        "Rights requests (decree art. 6) this observatory answered as a party asked (audit trail)",
+        answered_as_party,
+    )];
+    let requests = match status.engine.desk.list() {
+        Ok(requests) => requests,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the rights desk for the metrics");
+            return families;
+        }
+    };
+    let count =
+        |f: &dyn Fn(&passerelle_rights::RequestSummary) -> bool| requests.iter().filter(|r| f(r)).count() as u64;
+    families.extend([
+        SnapshotFamily::counter("rights_requests_opened", "Rights requests opened at this desk", requests.len() as u64),
+        SnapshotFamily::counter(
+            "rights_requests_answered",
+            "Rights requests of this desk answered (every party answered, or the deadline passed)",
+            count(&|r| r.state != passerelle_rights::RequestState::Asking),
+        ),
+        SnapshotFamily::counter(
+            "rights_requests_purged",
+            "Rights requests of this desk purged (delivered, or past their latest date)",
+            count(&|r| r.state == passerelle_rights::RequestState::Purged),
+        ),
+        SnapshotFamily::counter(
+            "rights_late_answers",
+            "Answers to this desk's rights requests that arrived after the deadline",
+            requests.iter().map(|r| u64::from(r.late_answers)).sum(),
+        ),
+    ]);
+    families
 }
 
 /// The latency histograms, one per body.
@@ -316,6 +356,9 @@ mod tests {
             .unwrap();
         assert_eq!(scraped.status, 200);
         assert!(scraped.body.contains("passerelle_observatory_outbox_messages 0"), "{}", scraped.body);
+        for rights in ["rights_requests_opened", "rights_late_answers", "rights_requests_answered_as_party"] {
+            assert!(scraped.body.contains(&format!("passerelle_observatory_{rights}_total 0")), "{}", scraped.body);
+        }
         assert!(!refresh.is_finished(), "the snapshot waits for the writer, not the scrape");
         commit.0.send(()).unwrap();
         writer.join().unwrap().unwrap();

@@ -1,6 +1,6 @@
 //! The daemon: [`Observatory::build`] opens the stores, [`Observatory::run_until_stopped`]
-//! consumes the observatory's three queues (requests, responses, notices), drains the outbox and runs the timer until the
-//! shutdown future resolves.
+//! consumes the observatory's four queues (requests, responses, notices, rights), drains the
+//! outbox and the rights desk's, and runs the timer until the shutdown future resolves.
 //!
 //! Shutdown order: stop consuming (in-flight deliveries finish and are acknowledged after their
 //! commit; unacknowledged ones go back to the queue), then stop the timer and the publisher
@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::engine::Engine;
 use crate::settings::ObservatorySettings;
 use crate::status::StatusReader;
-use crate::{deadlines, publisher, ObservatoryError};
+use crate::{deadlines, publisher, rights, ObservatoryError};
 
 /// Consumers on the responses queue. Each handles its deliveries one at a time; several let
 /// the responses that arrive together share one group commit (one `fsync` for the group instead
@@ -63,6 +63,12 @@ impl Observatory {
     /// The daemon's access log (the local API records its reads and refusals there).
     pub fn accesses(&self) -> passerelle_access_log::Accesses {
         self.engine.accesses.clone()
+    }
+
+    /// The rights desk (decree art. 6): the rights officer's requests, as the local API opens,
+    /// lists and delivers them; the daemon publishes what it decides and records the answers.
+    pub fn rights_desk(&self) -> passerelle_rights::RightsDesk {
+        self.engine.desk.clone()
     }
 
     /// Appends the daemon's own entries to the audit trail (the local API's).
@@ -109,7 +115,8 @@ impl Observatory {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let timer = tokio::spawn(deadlines::run(Arc::clone(&engine), stop_rx.clone()));
-        let outbox = tokio::spawn(publisher::run(Arc::clone(&engine), Arc::clone(&self.bus), stop_rx));
+        let outbox = tokio::spawn(publisher::run(Arc::clone(&engine), Arc::clone(&self.bus), stop_rx.clone()));
+        let desk_outbox = tokio::spawn(rights::run_desk_publisher(Arc::clone(&engine), Arc::clone(&self.bus), stop_rx));
 
         let mut consumers: Vec<Consumer> = Vec::new();
         let started = async {
@@ -121,6 +128,14 @@ impl Observatory {
             consumers.push(
                 self.bus
                     .consume(Queue::ObservatoryNotices(code.clone()), Arc::new(NoticesHandler(Arc::clone(&engine))))
+                    .await?,
+            );
+            consumers.push(
+                self.bus
+                    .consume(
+                        Queue::ObservatoryRights(code.clone()),
+                        Arc::new(RightsHandler { engine: Arc::clone(&engine), bus: Arc::clone(&self.bus) }),
+                    )
                     .await?,
             );
             for _ in 0..RESPONSE_CONSUMERS {
@@ -162,6 +177,7 @@ impl Observatory {
         let _ = stop_tx.send(true);
         let _ = timer.await;
         let _ = outbox.await;
+        let _ = desk_outbox.await;
         tracing::info!(observatory = %code, "observatory stopped");
         outcome
     }
@@ -241,6 +257,46 @@ impl Handler for ResponsesHandler {
             engine.settle(result)
         })
         .await
+    }
+}
+
+/// The rights queue: rights requests (answered as a party asked) and the answers to this
+/// observatory's own requests (recorded on its desk).
+struct RightsHandler {
+    engine: Arc<Engine>,
+    bus: Arc<dyn Bus>,
+}
+
+#[async_trait::async_trait]
+impl Handler for RightsHandler {
+    async fn rejected(&self, rejected: Rejected) -> Result<(), String> {
+        record_rejection(Arc::clone(&self.engine), rejected).await
+    }
+
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        let engine = Arc::clone(&self.engine);
+        let Message::RightsRequest(request) = delivery.message.clone() else {
+            return run_handler(move || {
+                let result = match &delivery.message {
+                    Message::RightsAnswer(a) => engine.record_rights_answer(&delivery, a),
+                    other => {
+                        let reason = format!("a {} does not belong on the rights queue", other.kind().type_name());
+                        engine.store.write(|tx| engine.dead_letter(tx, &delivery, NoticeReason::WrongType, reason))
+                    }
+                };
+                engine.settle(result)
+            })
+            .await;
+        };
+        let decided = tokio::task::spawn_blocking(move || {
+            engine.answer_rights_request(&delivery, &request).map_err(|e| engine.settle(Err(e)))
+        })
+        .await;
+        match decided {
+            Ok(Ok(rights::Decided::Answer(answer))) => rights::publish_answer(self.bus.as_ref(), *answer).await,
+            Ok(Ok(rights::Decided::Refused(verdict))) | Ok(Err(verdict)) => verdict,
+            Err(e) => Verdict::RetryLater(format!("the handler failed: {e}")),
+        }
     }
 }
 

@@ -20,6 +20,10 @@
 //!
 //! [broker]                             # passerelle_bus::BusSettings
 //! prefix = "passerelle"
+//!
+//! [rights]                             # passerelle_rights::RightsSettings (decree art. 6)
+//! answer_within_days = 30              # each party's deadline (at most the legal month)
+//! purge_margin_days = 7                # an undelivered request is purged this long after it
 //! ```
 //!
 //! Loading never connects; [`ObservatorySettings::resolve`] checks everything that can be
@@ -119,6 +123,9 @@ pub struct ObservatorySettings {
     /// checkpoints them.
     #[serde(default, skip_serializing_if = "TrailSettings::is_default")]
     pub trails: TrailSettings,
+    /// `[rights]`: the rights desk's deadlines (decree art. 6; `passerelle_rights`).
+    #[serde(default, skip_serializing_if = "is_default_rights")]
+    pub rights: passerelle_rights::RightsSettings,
     /// `development` honours the `[development]` hooks; the default, `production`, refuses them
     /// (passerelle_hooks).
     #[serde(default, skip_serializing_if = "Profile::is_production")]
@@ -149,6 +156,9 @@ fn default_tick_ms() -> u64 {
 fn default_rebuild_interval_s() -> u64 {
     DEFAULT_REBUILD_INTERVAL_S
 }
+fn is_default_rights(rights: &passerelle_rights::RightsSettings) -> bool {
+    *rights == passerelle_rights::RightsSettings::default()
+}
 
 impl ObservatorySettings {
     /// Every default, for an observatory code and a data directory (tests, the demo).
@@ -171,6 +181,7 @@ impl ObservatorySettings {
             api: ApiSettings::default(),
             agents: AgentsSettings::default(),
             trails: Default::default(),
+            rights: passerelle_rights::RightsSettings::default(),
             profile: Profile::default(),
             development: DevelopmentSettings::default(),
         }
@@ -236,6 +247,7 @@ impl ObservatorySettings {
                 ),
             );
         }
+        self.rights.check().map_err(|message| SettingsError { key: "rights".into(), message })?;
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return bad("chunk_size", format!("must be between 1 and {MAX_CHUNK_SIZE}"));
         }
@@ -283,6 +295,7 @@ impl ObservatorySettings {
         Ok(Config {
             code,
             bodies: self.broker.bodies.clone(),
+            observatories: self.broker.observatories.clone(),
             offices: self.broker.offices.clone(),
             identity: self.broker.identity.clone(),
             retention,
@@ -310,6 +323,8 @@ pub struct Config {
     pub code: ObservatoryCode,
     /// The deployment's body codes (each has queues).
     pub bodies: Vec<String>,
+    /// The deployment's observatories (`broker.observatories`): who may send a rights request.
+    pub observatories: Vec<String>,
     /// The requester offices of the bodies that have them (`[broker.offices]`): such a body's
     /// requests come from, and its results go to, one office party each.
     pub offices: passerelle_bus::office::Offices,
@@ -421,6 +436,12 @@ mod tests {
         assert_eq!(ok.statistics_db_path(), PathBuf::from("/d/statistics/statistics.db"));
         assert!(!ok.secret_path().starts_with(ok.statistics_dir()), "the key is outside the statistics folder");
         ok.resolve().unwrap();
+        let rights = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[rights]\nanswer_within_days = 20\n").unwrap();
+        assert_eq!(rights.rights.answer_within_days, 20);
+        assert_eq!(rights.rights.purge_margin_days, passerelle_rights::RightsSettings::default().purge_margin_days);
+        rights.resolve().unwrap();
+        let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\n[rights]\nopposition = true\n").unwrap_err();
+        assert!(err.to_string().contains("opposition"), "{err}");
         let err = load("code = 'carsat-sud-est'\ndata_dir = '/d'\nretention = 3\n").unwrap_err().to_string();
         assert!(err.contains("retention"), "{err}");
     }

@@ -21,6 +21,7 @@
 pub mod placement;
 mod pseudonym;
 mod report;
+mod rights;
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -34,6 +35,7 @@ use crate::{contains_nir, to_ms, Result, StoreError};
 pub use placement::{settle, Settled, StatisticsPlacement};
 pub use pseudonym::{is_pseudonym, parse_pseudonym, NotAPseudonym, Pseudonymiser, PSEUDONYM_LEN};
 pub use report::{Appearance, BodyAnswerRate, StatisticsReport};
+pub use rights::{HeldRow, RectifiedValue};
 
 /// The statistics store's schema, in order ([`passerelle_sqlite::migrate`]). The first step
 /// uses `IF NOT EXISTS`: files of the first release carry its tables with version 0.

@@ -416,6 +416,7 @@ struct Running {
     task: tokio::task::JoinHandle<Result<(), passerelle_observatory::ObservatoryError>>,
     status: StatusReader,
     accesses: passerelle_access_log::Accesses,
+    desk: passerelle_rights::RightsDesk,
 }
 
 /// The whole stack of a test.
@@ -490,11 +491,12 @@ impl Stack {
                 .expect("the observatory builds");
         let status = observatory.status_reader();
         let accesses = observatory.accesses();
+        let desk = observatory.rights_desk();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(observatory.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        self.running = Some(Running { stop, task, status, accesses });
+        self.running = Some(Running { stop, task, status, accesses, desk });
     }
 
     /// Stops the observatory (consumers first, then timer and publisher).
@@ -506,6 +508,11 @@ impl Stack {
 
     pub fn status(&self) -> &StatusReader {
         &self.running.as_ref().expect("running").status
+    }
+
+    /// The running observatory's rights desk.
+    pub fn rights_desk(&self) -> &passerelle_rights::RightsDesk {
+        &self.running.as_ref().expect("running").desk
     }
 
     /// The running observatory's access log.

@@ -8,3 +8,4 @@ mod access_log;
 mod in_process;
 mod offices;
 mod rabbitmq;
+mod rights;

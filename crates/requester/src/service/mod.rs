@@ -412,14 +412,14 @@ impl Requester {
             }
         };
         // The persons' rights (decree art. 6): the party's rights requests, answered beside its
-        // results. A deployment whose broker has no rights queue for this party yet keeps
-        // serving results; the requests wait in their durable queue until the daemon restarts
-        // on one that has.
+        // results. A party that cannot read its rights queue does not start: a person's request
+        // would wait unanswered past the legal month.
         let rights = match self.listen_rights().await {
             Ok(rights) => rights,
             Err(e) => {
-                tracing::error!(error = %e, "cannot read this party's rights queue: rights requests are not answered");
-                None
+                consumer.stop().await;
+                notices.stop().await;
+                return Err(e);
             }
         };
         ready();
