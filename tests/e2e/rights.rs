@@ -228,8 +228,7 @@ fn a_rights_officer_answers_a_person_from_every_party_that_holds_them_and_forget
     }
     stack.edit_settings(OBSERVATORY_DAEMON, |s| {
         if let PartySettings::Observatory(o) = s {
-            //RIGHTS o.rights.answer_within_days = 1;
-            let _ = o;
+            o.rights.answer_within_days = 1;
         }
     });
     support::write_registry(stack.dir(), &OFFICER_ROLES);

@@ -76,12 +76,6 @@ impl Observatory {
         crate::status::AuditTrail { engine: Arc::clone(&self.engine) }
     }
 
-    /// The observatory's rights desk (the local API's `/v1/rights`). STUB of branch rcli: the
-    /// observatory's side of issue 26 (branch robs) replaces it.
-    pub fn rights_desk(&self) -> passerelle_rights::RightsDesk {
-        todo!("the observatory's rights desk (issue 26, branch robs)")
-    }
-
     /// Runs until `shutdown` resolves, then stops cleanly. Fails if a consumer cannot start or
     /// ends on its own (a fatal broker error).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ObservatoryError> {
