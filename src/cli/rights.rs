@@ -248,7 +248,7 @@ fn open(args: OpenArgs) -> CliResult {
     // Checked first: a mistake here reaches no daemon, and a NIR is never repeated.
     Nir::parse(&args.nir).map_err(|e| Failure::Usage(anyhow!("--nir: {e}")))?;
     for (i, former) in args.former.iter().enumerate() {
-        Nir::parse(former).map_err(|e| Failure::Usage(anyhow!("--former (the {}th): {e}", i + 1)))?;
+        Nir::parse(former).map_err(|e| Failure::Usage(anyhow!("--former (number {} given): {e}", i + 1)))?;
     }
     let checked_by = args.identity_checked_by.trim();
     if checked_by.is_empty() || !passerelle_protocol::untrusted::is_identifier(checked_by) {
