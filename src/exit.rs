@@ -66,6 +66,15 @@ const SOCIAL_WORKER_CALL: &[(u8, &str)] = &[
     (NOT_PERMITTED, "refused: the caller is not a social-worker of the daemon's office"),
 ];
 
+/// What a rights officer's call of the observatory daemon (`passerelle rights`) means.
+const DECREE_RIGHTS_CALL: &[(u8, &str)] = &[
+    (SUCCESS, "done (an opposition: its refusal printed, nothing stored)"),
+    (USAGE, "refused: bad flags, a bad NIR or --changes line (named), no such request, still asking"),
+    (SETTINGS, "invalid settings"),
+    (RUNTIME, "no observatory daemon answers, its rights desk failed, or --out cannot be written"),
+    (NOT_PERMITTED, "refused: the caller is not a rights-officer of the observatory"),
+];
+
 /// What a rights officer's call of the social-service daemon's statuses mean.
 const RIGHTS_CALL: &[(u8, &str)] = &[
     (SUCCESS, "done"),
@@ -311,6 +320,11 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (RUNTIME, "the statistics store is missing or cannot be read"),
         ],
     ),
+    ("rights open", DECREE_RIGHTS_CALL),
+    ("rights list", DECREE_RIGHTS_CALL),
+    ("rights show", DECREE_RIGHTS_CALL),
+    ("rights print", DECREE_RIGHTS_CALL),
+    ("rights delivered", DECREE_RIGHTS_CALL),
     (
         "topology export",
         &[(SUCCESS, "written"), (SETTINGS, "invalid settings"), (RUNTIME, "the file cannot be written")],

@@ -15,6 +15,12 @@ const SOCIAL_SERVICE_TRANSFERS: &str = passerelle_social_service::service::trans
 pub const STATS: &str = "passerelle.stats/1";
 /// `stats --pseudonym P --json`: one object, one person's appearances.
 pub const STATS_PSEUDONYM: &str = "passerelle.stats-pseudonym/1";
+/// `rights open --json`: one object, the daemon's answer (an opposition's refusal included).
+pub const RIGHTS_OPENED: &str = "passerelle.rights-opened/1";
+/// `rights list --json`: one object per request, a line each (no personal datum).
+pub const RIGHTS_REQUEST: &str = "passerelle.rights-request/1";
+/// `rights show --json`: one object (indented), the consolidated answer.
+pub const RIGHTS_ANSWER: &str = "passerelle.rights-answer/1";
 /// `audit show --json`: one object per entry, a line each.
 pub const AUDIT_ENTRY: &str = "passerelle.audit-entry/1";
 /// `access-log show --json`: one object per entry, a line each.
@@ -82,6 +88,9 @@ const ALL: &[&str] = &[
     SOCIAL_SERVICE_TRANSFERS,
     STATS,
     STATS_PSEUDONYM,
+    RIGHTS_OPENED,
+    RIGHTS_REQUEST,
+    RIGHTS_ANSWER,
     AUDIT_ENTRY,
     ACCESS_LOG_ENTRY,
     ACCESS_LOG_VERIFY,

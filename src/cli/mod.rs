@@ -40,6 +40,7 @@ pub mod requester_cases;
 pub mod requester_person;
 mod requester_wait;
 pub mod responder;
+pub mod rights;
 pub mod social_service;
 pub mod social_service_archive;
 mod social_service_archive_out;
@@ -94,6 +95,9 @@ pub enum Command {
     AccessLog(access_log::Args),
     /// Aggregate statistics from the pseudonymised statistics store.
     Stats(stats::Args),
+    /// The persons' rights (decree art. 6): a rights officer's access and rectification requests.
+    #[command(subcommand, after_long_help = rights::HELP)]
+    Rights(rights::Command),
     /// End-to-end benchmark against the real broker, as a ratio to the raw broker rate.
     Bench(bench::Args),
 }
@@ -111,6 +115,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Audit(a) => audit::run(a),
         Command::AccessLog(a) => access_log::run(a),
         Command::Stats(a) => stats::run(a),
+        Command::Rights(c) => rights::run(c),
         Command::Bench(a) => bench::run(a),
     }
 }

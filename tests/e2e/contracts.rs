@@ -47,6 +47,8 @@ fn a_missing_store_is_exit_4_in_every_command() {
         vec!["ctl", "status", "--no-management", "--config", &config(&observatory)],
         vec!["audit", "verify", "--config", &config(&observatory)],
         vec!["audit", "show", "--config", &config(&observatory)],
+        vec!["rights", "list", "--config", &config(&observatory)],
+        vec!["rights", "show", "--config", &config(&observatory), "0190f0a0-0000-7000-8000-000000000000"],
     ] {
         let o = passerelle().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
@@ -83,6 +85,7 @@ fn an_unreadable_settings_file_is_exit_3_in_every_command() {
         vec!["ctl", "status", "--no-management", "--config", missing],
         vec!["stats", "--config", missing],
         vec!["audit", "verify", "--config", missing],
+        vec!["rights", "list", "--config", missing],
         vec!["requester", "status", "--config", missing],
         vec!["requester", "purge", "--config", missing],
         vec!["responder", "load", "--config", missing, missing],

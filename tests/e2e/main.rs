@@ -33,6 +33,7 @@ mod requester_api;
 mod requester_check;
 mod requester_cli;
 mod responder_api;
+mod rights;
 mod roles;
 mod settings_errors;
 mod social_daemon;

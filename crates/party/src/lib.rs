@@ -306,7 +306,7 @@ impl Party {
         }
     }
 
-    /// Serves the party's local API: the service's routes (`api::observatory`,
+    /// Serves the party's local API: the service's routes (`api::observatory` and `api::rights`,
     /// `passerelle_responder::api`, `passerelle_requester::api`) and every daemon's trail routes
     /// (`api::trails`), the API's refusals recorded in `accesses`, the service's own handle on its
     /// access log (one per file in the process).
@@ -339,7 +339,8 @@ impl Party {
                     &statistics_db,
                     o.status_reader(),
                     accesses.clone(),
-                );
+                )
+                .merge(api::rights::routes(o.rights_desk(), accesses.clone(), Arc::clone(&clock)));
                 let refusals = api::AccessLogTrail { accesses, daemon: "observatory", clock };
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }

@@ -11,6 +11,7 @@
 //! logs why.
 
 pub mod observatory;
+pub mod rights;
 pub mod trails;
 
 use std::sync::Arc;
