@@ -17,6 +17,7 @@ mod consumer;
 pub mod definitions;
 mod envelope;
 mod error;
+mod exchange;
 mod health;
 mod identity;
 mod memory;

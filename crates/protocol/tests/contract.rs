@@ -16,7 +16,9 @@ fn proto_text(name: &str) -> String {
 
 #[test]
 fn no_free_form_field_can_carry_other_data() {
-    for name in ["categories.proto", "exchange.proto", "witness.proto", "social_file.proto", "transfer.proto", "rights.proto"] {
+    for name in
+        ["categories.proto", "exchange.proto", "witness.proto", "social_file.proto", "transfer.proto", "rights.proto"]
+    {
         let text = proto_text(name);
         let code: String = text.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
         assert!(!code.contains("map<"), "{name} declares a map");
