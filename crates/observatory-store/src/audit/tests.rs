@@ -1,3 +1,5 @@
+//! Tests of the audit trail: its chain across years, and each kind of tampering named.
+
 use super::*;
 use crate::CaseStore;
 use std::time::{Duration, UNIX_EPOCH};
