@@ -49,6 +49,12 @@ pub const LEGAL_MONTH_DAYS: u32 = 30;
 /// The longest margin after the deadline before an undelivered request is purged anyway.
 pub const MAX_PURGE_MARGIN_DAYS: u32 = 30;
 
+/// The most requester parties one observatory's answer may name in `parties_to_ask`: more
+/// than a deployment has (about a hundred bodies' offices). An answer naming more is refused
+/// whole — one malformed answer could otherwise fill `rights.db` with copies of the NIR and
+/// the broker with requests to parties that do not exist.
+pub const MAX_PARTIES_TO_ASK: usize = 200;
+
 /// `[rights]` in the observatory's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -408,9 +414,33 @@ pub fn kept_at_most(settings: &RightsSettings) -> Duration {
     Duration::from_secs(u64::from(settings.answer_within_days + settings.purge_margin_days) * 86_400)
 }
 
-/// A time as the answer writes it: RFC 3339, UTC, to the second (`2026-12-07T18:00:00Z`).
+/// A time as the answer writes it: RFC 3339, UTC, to the second (`2026-12-07T18:00:00Z`). A
+/// time beyond what a calendar date can say (a wire timestamp can hold any `i64` of seconds)
+/// is written at the nearest end of that range, never a panic.
 pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let utc = checked_utc(t).unwrap_or(if t >= SystemTime::UNIX_EPOCH {
+        chrono::DateTime::<chrono::Utc>::MAX_UTC
+    } else {
+        chrono::DateTime::<chrono::Utc>::MIN_UTC
+    });
+    utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `t` as a calendar time, `None` beyond chrono's range (`From<SystemTime>` panics there).
+pub(crate) fn checked_utc(t: SystemTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (secs, nanos) = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).ok()?;
+            if d.subsec_nanos() == 0 {
+                (secs.checked_neg()?, 0)
+            } else {
+                (secs.checked_neg()?.checked_sub(1)?, 1_000_000_000 - d.subsec_nanos())
+            }
+        }
+    };
+    chrono::DateTime::from_timestamp(secs, nanos)
 }
 
 #[cfg(test)]

@@ -330,6 +330,13 @@ pub(crate) fn record_answer(
         if answered_at.is_some() {
             return Ok(Recorded::default());
         }
+        if role == ROLE_OBSERVATORY && answer.parties_to_ask.len() > crate::MAX_PARTIES_TO_ASK {
+            return Err(RightsError::Refused(format!(
+                "a rights answer naming {} parties to ask, more than the {} a deployment may have",
+                answer.parties_to_ask.len(),
+                crate::MAX_PARTIES_TO_ASK
+            )));
+        }
         let late = to_ms(now) > row.answer_by;
         tx.execute(
             "UPDATE parties SET answered_at = ?3, late = ?4, answer = ?5 WHERE request_id = ?1 AND party = ?2",

@@ -420,3 +420,48 @@ fn an_observatory_code_that_cannot_name_a_queue_is_refused() {
     let asked: Vec<String> = desk.outbox(t0()).unwrap().into_iter().map(|o| o.request.recipient).collect();
     assert_eq!(asked, [PEER, ME], "each observatory once, in the deployment's order");
 }
+
+#[test]
+fn an_answer_whose_times_no_calendar_can_say_is_read_and_printed_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let edge = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp();
+    let odd = |seconds: i64, nanos: i32| Some(prost_types::Timestamp { seconds, nanos });
+    let holdings = vec![
+        v1::Holding { since: odd(i64::MAX, 999_999_999), until: odd(i64::MIN, -999_999_999), ..statistics_row() },
+        v1::Holding { since: odd(edge, 0), until: odd(-edge, 0), ..statistics_row() },
+        v1::Holding {
+            since: odd(edge + 1, 0),
+            until: odd(0, i32::MAX),
+            outcome_date: Some(v1::Date { year: u32::MAX, month: u32::MAX, day: 0 }),
+            ..statistics_row()
+        },
+    ];
+    let peer = answer_from(PEER, &id, holdings, &[]);
+    assert!(desk.record_answer(&peer, t0() + DAY).unwrap().first);
+    let answer = desk.answer(&id, t0() + DAY).unwrap();
+    let held = &answer.parties[1].holdings;
+    assert_eq!(held.len(), 3, "every holding stays in the answer");
+    assert_eq!((held[0].since.as_deref(), held[0].until.as_deref()), (None, None), "out of range: not said");
+    assert!(held[1].since.is_some() && held[2].since.is_none());
+    let page = printable::page(&answer);
+    assert!(page.contains("</html>"));
+    assert!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)).starts_with('+'));
+}
+
+#[test]
+fn an_observatory_naming_more_parties_than_a_deployment_has_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let many: Vec<String> = (0..=MAX_PARTIES_TO_ASK).map(|i| format!("cnaf.caf-{i}")).collect();
+    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+    let flood = answer_from(PEER, &id, vec![], &names);
+    let e = desk.record_answer(&flood, t0() + DAY).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("parties to ask")), "{e}");
+    assert_eq!(desk.outbox(t0() + DAY).unwrap().len(), 2, "nobody new asked");
+    assert_eq!(desk.list().unwrap()[0].parties_answered, 0, "the refused answer is not recorded");
+    let fair = answer_from(PEER, &id, vec![], &names[..MAX_PARTIES_TO_ASK]);
+    assert_eq!(desk.record_answer(&fair, t0() + DAY).unwrap().new_parties, MAX_PARTIES_TO_ASK as u32);
+}
