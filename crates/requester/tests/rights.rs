@@ -414,3 +414,33 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
     assert!(office.answers().is_empty(), "nobody is answered");
     office.stop().await;
 }
+
+#[tokio::test]
+async fn a_rectification_to_a_value_outside_its_category_is_dead_lettered_and_changes_nothing() {
+    let office = Office::answered().await;
+    let before = office.requester.answer_rights(&office.request(RightsKind::Access, &nir(4), &[])).unwrap();
+    let not_values: [(fn(&mut v1::CategoryValues), &str); 3] = [
+        (|v| v.family_situation = Some(FamilySituation::Unspecified as i32), "family_situation"),
+        (
+            |v| {
+                v.housing_aid = Some(true);
+                v.family_situation = Some(99);
+            },
+            "unknown value",
+        ),
+        (|v| v.pension_start_date = Some(v1::Date { year: 2024, month: 13, day: 40 }), "pension_start_date"),
+    ];
+    for (set, says) in not_values {
+        let request = office.rectification(&nir(4), set);
+        let verdict = office.requester.on_rights_request(request.clone()).await;
+        let Verdict::DeadLetter(reason) = verdict else { panic!("{says}: {verdict:?}") };
+        assert_eq!(reason.code, NoticeReason::Invalid, "{says}");
+        assert!(reason.text.starts_with("corrected:") && reason.text.contains(says), "{says}: {}", reason.text);
+        assert!(office.entries_for(&request).is_empty(), "{says}: nothing read, nothing logged");
+    }
+    assert!(office.answers().is_empty(), "nobody is answered");
+    assert!(office.requester.store().rectifications_of(office.case).unwrap().is_empty(), "nothing marked");
+    let after = office.requester.answer_rights(&office.request(RightsKind::Access, &nir(4), &[])).unwrap();
+    assert_eq!(after.holdings, before.holdings, "the person's values are unchanged");
+    office.stop().await;
+}
