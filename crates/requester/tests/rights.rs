@@ -419,7 +419,8 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
 async fn a_rectification_to_a_value_outside_its_category_is_dead_lettered_and_changes_nothing() {
     let office = Office::answered().await;
     let before = office.requester.answer_rights(&office.request(RightsKind::Access, &nir(4), &[])).unwrap();
-    let not_values: [(fn(&mut v1::CategoryValues), &str); 3] = [
+    type Set = fn(&mut v1::CategoryValues);
+    let not_values: [(Set, &str); 3] = [
         (|v| v.family_situation = Some(FamilySituation::Unspecified as i32), "family_situation"),
         (
             |v| {
