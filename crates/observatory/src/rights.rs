@@ -102,6 +102,16 @@ impl Engine {
             // Not the parser's words: they quote digits of the NIR (its commune, its key).
             Err(_) => return refuse(NoticeReason::Invalid, "nir: not a valid NIR or NIA".into()),
         };
+        if r.former_nirs.len() > passerelle_rights::MAX_FORMER_NIRS {
+            return refuse(
+                NoticeReason::Invalid,
+                format!(
+                    "former_nirs: {} former NIRs, more than the {} a request may name",
+                    r.former_nirs.len(),
+                    passerelle_rights::MAX_FORMER_NIRS
+                ),
+            );
+        }
         let mut nirs = vec![nir.clone()];
         for (i, former) in r.former_nirs.iter().enumerate() {
             match Nir::parse(former) {

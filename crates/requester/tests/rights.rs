@@ -390,12 +390,17 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
     let good = office.request(RightsKind::Access, &nir(2), &[]);
     let mut bad_nir = nir(2);
     bad_nir.replace_range(13.., "00");
-    let cases: [(v1::RightsRequest, NoticeReason, &str); 6] = [
+    let cases: [(v1::RightsRequest, NoticeReason, &str); 7] = [
         (v1::RightsRequest { sender: "cnam".into(), ..good.clone() }, NoticeReason::NotPermitted, "not an observatory"),
         (v1::RightsRequest { recipient: "msa".into(), ..good.clone() }, NoticeReason::NotPermitted, "not for cnaf"),
         (v1::RightsRequest { nir: bad_nir.clone(), ..good.clone() }, NoticeReason::Invalid, "nir:"),
         (v1::RightsRequest { former_nirs: vec![bad_nir], ..good.clone() }, NoticeReason::Invalid, "former_nirs[0]"),
         (v1::RightsRequest { kind: 0, ..good.clone() }, NoticeReason::Invalid, "kind:"),
+        (
+            v1::RightsRequest { former_nirs: vec![nir(3); 17], ..good.clone() },
+            NoticeReason::Invalid,
+            "former_nirs: 17 former NIRs",
+        ),
         (
             v1::RightsRequest { kind: RightsKind::Rectification as i32, ..good.clone() },
             NoticeReason::Invalid,

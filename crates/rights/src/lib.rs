@@ -55,6 +55,10 @@ pub const MAX_PURGE_MARGIN_DAYS: u32 = 30;
 /// the broker with requests to parties that do not exist.
 pub const MAX_PARTIES_TO_ASK: usize = 200;
 
+/// The most former NIRs a rights request names (`rights.proto`): a person has one or two; each
+/// costs every party asked a scan of its stores, so a longer list is refused, never searched.
+pub const MAX_FORMER_NIRS: usize = 16;
+
 /// `[rights]` in the observatory's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

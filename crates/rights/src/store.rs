@@ -267,6 +267,13 @@ pub(crate) fn open_request(desk: &RightsDesk, opening: Opening, now: SystemTime)
             former.push(f.as_str().to_owned());
         }
     }
+    if former.len() > crate::MAX_FORMER_NIRS {
+        return Err(RightsError::Refused(format!(
+            "{} former NIRs: a request names at most {}",
+            former.len(),
+            crate::MAX_FORMER_NIRS
+        )));
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let answer_by = desk.answer_by(now);
     let row = Row {

@@ -451,6 +451,21 @@ fn an_answer_whose_times_no_calendar_can_say_is_read_and_printed_without_a_panic
 }
 
 #[test]
+fn an_opening_names_at_most_sixteen_former_nirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let formers: Vec<Nir> = (0..=MAX_FORMER_NIRS)
+        .map(|i| Nir::parse(&nir_with_key(&format!("2520613055{:03}", 200 + i))).unwrap())
+        .collect();
+    let many = Opening { former_nirs: formers.clone(), ..access() };
+    let e = desk.open_request(many, t0()).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("former NIRs")), "{e}");
+    assert!(desk.list().unwrap().is_empty(), "nothing stored");
+    let enough = Opening { former_nirs: formers[..MAX_FORMER_NIRS].to_vec(), ..access() };
+    assert!(desk.open_request(enough, t0()).is_ok());
+}
+
+#[test]
 fn an_observatory_naming_more_parties_than_a_deployment_has_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk_in(dir.path());

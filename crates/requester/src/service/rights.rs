@@ -39,6 +39,10 @@ use uuid::Uuid;
 use super::{Requester, RequesterError, DAEMON};
 use crate::store::{CaseState, Held, HeldPerson, Outcome, RectifiedValue, StoreError};
 
+/// The most former NIRs a rights request may name (`rights.proto`; the desk's
+/// `passerelle_rights::MAX_FORMER_NIRS`): each costs a scan of the persons table.
+pub const MAX_FORMER_NIRS: usize = 16;
+
 /// How long an answer has when the request's `answer_by` has passed already.
 pub const LATE_ANSWER_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -155,6 +159,13 @@ impl Requester {
         let Ok(nir) = Nir::parse(&request.nir) else {
             return refuse(NoticeReason::Invalid, "nir: not a valid NIR or NIA".to_owned());
         };
+        if request.former_nirs.len() > MAX_FORMER_NIRS {
+            let count = request.former_nirs.len();
+            return refuse(
+                NoticeReason::Invalid,
+                format!("former_nirs: {count} former NIRs, more than the {MAX_FORMER_NIRS} a request may name"),
+            );
+        }
         let mut nirs = vec![nir.as_str().to_owned()];
         for (i, former) in request.former_nirs.iter().enumerate() {
             let Ok(former) = Nir::parse(former) else {
