@@ -300,6 +300,9 @@ pub struct RightsDesk {
     observatory: String,
     observatories: Vec<String>,
     settings: RightsSettings,
+    /// A purge's scrub did not complete (a reader held the WAL back, or it failed): the next
+    /// tick scrubs again. Set at opening: a crash may have come between a purge and its scrub.
+    scrub_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The database's file in the data folder.
@@ -343,6 +346,7 @@ impl RightsDesk {
             observatory: observatory.to_owned(),
             observatories: ordered,
             settings: settings.clone(),
+            scrub_pending: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         })
     }
 
@@ -380,7 +384,8 @@ impl RightsDesk {
         store::sent(self, seq)
     }
 
-    /// Requests whose deadline passed are answered; requests past their latest date are purged.
+    /// Requests whose deadline passed are answered; requests past their latest date are purged;
+    /// a purge whose scrub did not complete is scrubbed again.
     pub fn tick(&self, now: SystemTime) -> Result<Tick, RightsError> {
         store::tick(self, now)
     }
@@ -396,7 +401,8 @@ impl RightsDesk {
     }
 
     /// The officer delivered the answer to the person: the request is purged now (refused while
-    /// it is still `asking`, unless `anyway`).
+    /// it is still `asking`, unless `anyway`). Its bytes are scrubbed from the files at once, or
+    /// at the next [`RightsDesk::tick`] when a reader held the scrub back.
     pub fn delivered(
         &self,
         request_id: &str,

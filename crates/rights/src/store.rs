@@ -442,10 +442,21 @@ pub(crate) fn tick(desk: &RightsDesk, now: SystemTime) -> Result<Tick, RightsErr
         }
         Ok::<_, RightsError>(Tick { answered_at_deadline: answered as u32, purged: due.len() as u32 })
     })?;
-    if tick.purged > 0 {
-        desk.db.rebuild()?;
+    if tick.purged > 0 || desk.scrub_pending.load(std::sync::atomic::Ordering::SeqCst) {
+        scrub(desk)?;
     }
     Ok(tick)
+}
+
+/// Rebuilds `rights.db` and truncates its WAL, so that no byte of a purged request stays in
+/// either file; when a reader holds the WAL back (or the rebuild fails) the desk scrubs again
+/// at its next tick.
+fn scrub(desk: &RightsDesk) -> Result<(), RightsError> {
+    use std::sync::atomic::Ordering::SeqCst;
+    desk.scrub_pending.store(true, SeqCst);
+    let reclaimed = desk.db.rebuild()?;
+    desk.scrub_pending.store(!reclaimed.wal_truncated, SeqCst);
+    Ok(())
 }
 
 /// Forgets a request's personal data, in `tx`: what stays is the tombstone.
@@ -567,7 +578,8 @@ pub(crate) fn delivered(
         let row = get_row(tx, request_id)?.ok_or_else(|| RightsError::NotFound(shown()))?;
         Ok::<_, RightsError>(summary(&row))
     })?;
-    desk.db.rebuild()?;
+    // Purged whatever the scrub does: a scrub that fails is retried at the next tick.
+    let _ = scrub(desk);
     Ok(summary)
 }
 

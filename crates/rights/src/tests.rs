@@ -480,3 +480,24 @@ fn an_observatory_naming_more_parties_than_a_deployment_has_is_refused() {
     let fair = answer_from(PEER, &id, vec![], &names[..MAX_PARTIES_TO_ASK]);
     assert_eq!(desk.record_answer(&fair, t0() + DAY).unwrap().new_parties, MAX_PARTIES_TO_ASK as u32);
 }
+
+#[test]
+fn a_purge_whose_scrub_a_reader_held_back_is_scrubbed_at_the_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let now = t0() + DAY;
+    // Another process reading rights.db (the local API, a backup) holds a snapshot open.
+    let reader = passerelle_sqlite::rusqlite::Connection::open(desk.path()).unwrap();
+    reader.execute_batch("BEGIN; SELECT COUNT(*) FROM requests;").unwrap();
+    let _ = reader.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get::<_, i64>(0)).unwrap();
+    let s = desk.delivered(&id, OFFICER, true, now).unwrap();
+    assert_eq!(s.state, RequestState::Purged, "delivered, whatever the scrub");
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert_eq!(desk.tick(now).unwrap(), Tick::default(), "nothing else to do");
+    for needle in [nir(), former()] {
+        let left = files_holding(dir.path(), needle.as_str());
+        assert!(left.is_empty(), "a NIR of the delivered request is still in {left:?}");
+    }
+}
