@@ -451,6 +451,27 @@ fn an_answer_whose_times_no_calendar_can_say_is_read_and_printed_without_a_panic
 }
 
 #[test]
+fn a_rectification_to_a_value_outside_its_category_is_refused_at_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let unspecified =
+        v1::CategoryValues { family_situation: Some(v1::FamilySituation::Unspecified as i32), ..Default::default() };
+    let thirteenth = v1::CategoryValues {
+        housing_aid: Some(true),
+        pension_start_date: Some(v1::Date { year: 2024, month: 13, day: 1 }),
+        ..Default::default()
+    };
+    let unknown = v1::CategoryValues { housing_aid: Some(true), family_situation: Some(99), ..Default::default() };
+    for (corrected, says) in
+        [(unspecified, "family_situation"), (thirteenth, "pension_start_date"), (unknown, "no category")]
+    {
+        let e = desk.open_request(Opening { corrected, ..rectification() }, t0()).unwrap_err();
+        assert!(matches!(&e, RightsError::Refused(m) if m.starts_with("corrected:") && m.contains(says)), "{e}");
+    }
+    assert!(desk.list().unwrap().is_empty(), "nothing stored, nobody asked");
+}
+
+#[test]
 fn an_opening_names_at_most_sixteen_former_nirs() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk_in(dir.path());
