@@ -129,6 +129,9 @@ impl Engine {
         if kind == RightsKind::Rectification && corrected.is_empty() {
             return refuse(NoticeReason::Invalid, "a rectification without a corrected value".into());
         }
+        if let Err(reason) = passerelle_rights::check_corrected(&corrected) {
+            return refuse(NoticeReason::Invalid, reason);
+        }
 
         let now = self.clock.now();
         let mut parties = BTreeSet::new();

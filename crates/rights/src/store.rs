@@ -260,7 +260,7 @@ pub(crate) fn open_request(desk: &RightsDesk, opening: Opening, now: SystemTime)
         }
         _ => {}
     }
-    check_corrected(&opening.corrected)?;
+    crate::check_corrected(&opening.corrected).map_err(RightsError::Refused)?;
     let nir = opening.nir.as_str().to_owned();
     let mut former: Vec<String> = Vec::new();
     for f in &opening.former_nirs {
@@ -316,32 +316,6 @@ pub(crate) fn open_request(desk: &RightsDesk, opening: Opening, now: SystemTime)
         Ok::<_, RightsError>(())
     })?;
     Ok(id)
-}
-
-/// Refuses corrected values that are not values of the decree's categories, as every party
-/// asked would: each must read back from its text as itself (an unspecified family situation, a
-/// 13th month do not), and no field may be set that no category reads. The reason names the
-/// category, never the value.
-fn check_corrected(corrected: &v1::CategoryValues) -> Result<(), RightsError> {
-    use passerelle_protocol::{catalogue, value};
-    let mut rebuilt = v1::CategoryValues::default();
-    for (category, v) in corrected.present() {
-        let Some(info) = catalogue::info(category) else {
-            return Err(RightsError::Refused(format!("corrected: category {} is unknown", category as i32)));
-        };
-        let back = value::parse(info.value_type, &value::format(&v));
-        if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
-            return Err(RightsError::Refused(format!(
-                "corrected: the {} given is not {}",
-                info.code,
-                info.value_type.syntax()
-            )));
-        }
-    }
-    if rebuilt != *corrected {
-        return Err(RightsError::Refused("corrected: a field no category of the decree reads".into()));
-    }
-    Ok(())
 }
 
 pub(crate) fn record_answer(

@@ -219,10 +219,12 @@ async fn a_person_held_nowhere_gets_an_empty_answer_and_malformed_requests_are_d
     let empty = asker.ask(RightsKind::Rectification, &nobody.nir, Some(CategoryValues::default())).await;
     let too_many =
         asker.ask_with(RightsKind::Access, &nobody.nir, None, |r| r.former_nirs = vec![nobody.nir.clone(); 17]).await;
+    let unknown = CategoryValues { housing_aid: Some(true), family_situation: Some(99), ..Default::default() };
+    let not_a_value = asker.ask(RightsKind::Rectification, &nobody.nir, Some(unknown)).await;
     let elsewhere = asker.ask_with(RightsKind::Access, &nobody.nir, None, |r| r.recipient = "carsat-ne".into()).await;
-    let dead = eventually("five dead-letters", || {
+    let dead = eventually("six dead-letters", || {
         let d = bus.dead_letters();
-        (d.len() >= 5).then_some(d)
+        (d.len() >= 6).then_some(d)
     })
     .await;
     let reasons: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
@@ -232,11 +234,12 @@ async fn a_person_held_nowhere_gets_an_empty_answer_and_malformed_requests_are_d
     assert!(nir_reasons.clone().all(|r| !r.chars().any(|c| c.is_ascii_digit())), "no digit of a NIR: {reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("without a corrected value")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with("former_nirs: 17 former NIRs")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("corrected: a field no category")), "{reasons:?}");
     // The bus refuses a request addressed elsewhere before the handler sees it.
     assert!(reasons.iter().any(|r| r.contains("for \"carsat-ne\" on the queue of")), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.contains(&nobody.nir)), "no NIR in a reason");
     let answered = asker.answers.0.lock().unwrap().iter().map(|a| a.request_id.clone()).collect::<Vec<_>>();
-    for refused in [&unspecified, &malformed, &empty, &too_many, &elsewhere] {
+    for refused in [&unspecified, &malformed, &empty, &too_many, &not_a_value, &elsewhere] {
         assert!(!answered.contains(refused), "a refused request is not answered");
     }
     asker.consumer.stop().await;
