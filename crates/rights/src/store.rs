@@ -338,6 +338,12 @@ pub(crate) fn record_answer(
         if answered_at.is_some() {
             return Ok(Recorded::default());
         }
+        if answer.kind != wire_kind(row.kind) as i32 {
+            return Err(RightsError::Refused(format!(
+                "a rights answer of another kind than its request ({})",
+                kind_code(row.kind)
+            )));
+        }
         if role == ROLE_OBSERVATORY && answer.parties_to_ask.len() > crate::MAX_PARTIES_TO_ASK {
             return Err(RightsError::Refused(format!(
                 "a rights answer naming {} parties to ask, more than the {} a deployment may have",

@@ -61,6 +61,11 @@ fn answer_from(sender: &str, id: &str, holdings: Vec<v1::Holding>, to_ask: &[&st
     }
 }
 
+/// An answer to a rectification.
+fn rectified_from(sender: &str, id: &str, holdings: Vec<v1::Holding>, to_ask: &[&str]) -> v1::RightsAnswer {
+    v1::RightsAnswer { kind: v1::RightsKind::Rectification as i32, ..answer_from(sender, id, holdings, to_ask) }
+}
+
 fn statistics_row() -> v1::Holding {
     v1::Holding {
         kind: v1::HoldingKind::Statistics as i32,
@@ -310,8 +315,11 @@ fn after_delivery_no_nir_of_the_request_is_left_in_any_file_of_the_data_folder()
         .unwrap();
     let now = t0() + DAY;
     for party in [ME, PEER] {
-        desk.record_answer(&answer_from(party, &id, vec![received("cnaf"), statistics_row()], &["cnaf.caf-13"]), now)
-            .unwrap();
+        desk.record_answer(
+            &rectified_from(party, &id, vec![received("cnaf"), statistics_row()], &["cnaf.caf-13"]),
+            now,
+        )
+        .unwrap();
     }
     let out = desk.outbox(now).unwrap();
     desk.sent(out[0].seq).unwrap();
@@ -389,14 +397,14 @@ fn the_rectification_page_says_what_was_asked_and_what_each_body_changed() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk_in(dir.path());
     let id = desk.open_request(rectification(), t0()).unwrap();
-    let mut changed = answer_from(ME, &id, vec![statistics_row()], &[]);
+    let mut changed = rectified_from(ME, &id, vec![statistics_row()], &[]);
     changed.rectified = vec![v1::Rectified {
         kind: v1::HoldingKind::Statistics as i32,
         case_id: "0190a3b4-0000-7000-8000-000000000001".into(),
         category: v1::Category::HousingAid as i32,
     }];
     desk.record_answer(&changed, t0()).unwrap();
-    desk.record_answer(&answer_from(PEER, &id, vec![], &[]), t0()).unwrap();
+    desk.record_answer(&rectified_from(PEER, &id, vec![], &[]), t0()).unwrap();
     let page = printable::page(&desk.answer(&id, t0()).unwrap());
     assert!(page.contains("<h1>Réponse à votre demande de droit de rectification</h1>"), "{page}");
     assert!(page.contains("<li>Aide au logement : Oui</li>"), "the corrected value in words: {page}");
@@ -469,6 +477,26 @@ fn a_rectification_to_a_value_outside_its_category_is_refused_at_opening() {
         assert!(matches!(&e, RightsError::Refused(m) if m.starts_with("corrected:") && m.contains(says)), "{e}");
     }
     assert!(desk.list().unwrap().is_empty(), "nothing stored, nobody asked");
+}
+
+#[test]
+fn an_answer_of_another_kind_than_its_request_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let mut changed = answer_from(PEER, &id, vec![], &[]);
+    changed.kind = v1::RightsKind::Rectification as i32;
+    changed.rectified = vec![v1::Rectified {
+        kind: v1::HoldingKind::Statistics as i32,
+        case_id: "0190a3b4-0000-7000-8000-000000000001".into(),
+        category: v1::Category::HousingAid as i32,
+    }];
+    let e = desk.record_answer(&changed, t0() + DAY).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("another kind")), "{e}");
+    let unspecified = v1::RightsAnswer { kind: 0, ..answer_from(PEER, &id, vec![], &[]) };
+    assert!(matches!(desk.record_answer(&unspecified, t0() + DAY), Err(RightsError::Refused(_))));
+    let answer = desk.answer(&id, t0() + DAY).unwrap();
+    assert!(answer.parties.iter().all(|p| p.answered_at.is_none() && p.rectified.is_empty()));
 }
 
 #[test]
