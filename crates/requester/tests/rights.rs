@@ -450,3 +450,16 @@ async fn a_rectification_to_a_value_outside_its_category_is_dead_lettered_and_ch
     assert_eq!(after.holdings, before.holdings, "the person's values are unchanged");
     office.stop().await;
 }
+
+#[tokio::test]
+async fn a_rectification_past_its_cap_is_neither_applied_nor_logged() {
+    let office = Office::answered().await;
+    let mut stale = office.rectification(&nir(0), |v| v.family_situation = Some(FamilySituation::Widowed as i32));
+    stale.asked_at = ts(office.now() - days(31));
+    stale.answer_by = ts(office.now() - days(1));
+    assert!(matches!(office.requester.on_rights_request(stale.clone()).await, Verdict::Ack));
+    assert!(office.answers().is_empty(), "not answered");
+    assert!(office.entries_for(&stale).is_empty(), "not read");
+    assert!(office.requester.store().rectifications_of(office.case).unwrap().is_empty(), "nothing changed");
+    office.stop().await;
+}

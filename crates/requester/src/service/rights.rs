@@ -102,6 +102,13 @@ impl Requester {
 
     /// Handles one rights request: answers it on the rights exchange, to its sender.
     pub async fn on_rights_request(&self, request: v1::RightsRequest) -> Verdict {
+        // A request past its cap is neither read nor acted upon: nobody waits for its answer.
+        let time = |t: Option<prost_types::Timestamp>| t.and_then(|t| SystemTime::try_from(t).ok());
+        let (asked_at, answer_by) = (time(request.asked_at), time(request.answer_by));
+        if answer_expires_at(self.now(), asked_at, answer_by) <= self.now() {
+            tracing::info!(request_id = %Shown::id(&request.request_id), "rights request past its 30-day cap: not answered");
+            return Verdict::Ack;
+        }
         let answer = match self.answer_rights(&request) {
             Ok(answer) => answer,
             Err(RequesterError::RightsRefused(code, reason)) => {
@@ -111,8 +118,7 @@ impl Requester {
             Err(e) => return Verdict::RetryLater(e.to_string()),
         };
         let now = self.now();
-        let time = |t: Option<prost_types::Timestamp>| t.and_then(|t| SystemTime::try_from(t).ok());
-        let expires_at = answer_expires_at(now, time(request.asked_at), time(request.answer_by));
+        let expires_at = answer_expires_at(now, asked_at, answer_by);
         if expires_at <= now {
             tracing::info!(request_id = %Shown::id(&request.request_id), "rights request past its 30-day cap: not answered");
             return Verdict::Ack;
