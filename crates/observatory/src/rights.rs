@@ -99,19 +99,38 @@ impl Engine {
         };
         let nir = match Nir::parse(&r.nir) {
             Ok(n) => n,
-            Err(e) => return refuse(NoticeReason::Invalid, format!("nir: {e}")),
+            // Not the parser's words: they quote digits of the NIR (its commune, its key).
+            Err(_) => return refuse(NoticeReason::Invalid, "nir: not a valid NIR or NIA".into()),
         };
+        if r.former_nirs.len() > passerelle_rights::MAX_FORMER_NIRS {
+            return refuse(
+                NoticeReason::Invalid,
+                format!(
+                    "former_nirs: {} former NIRs, more than the {} a request may name",
+                    r.former_nirs.len(),
+                    passerelle_rights::MAX_FORMER_NIRS
+                ),
+            );
+        }
         let mut nirs = vec![nir.clone()];
         for (i, former) in r.former_nirs.iter().enumerate() {
             match Nir::parse(former) {
                 Ok(n) if !nirs.contains(&n) => nirs.push(n),
                 Ok(_) => {}
-                Err(e) => return refuse(NoticeReason::Invalid, format!("former_nirs: former NIR #{}: {e}", i + 1)),
+                Err(_) => {
+                    return refuse(
+                        NoticeReason::Invalid,
+                        format!("former_nirs: former NIR #{} is not a valid NIR or NIA", i + 1),
+                    )
+                }
             }
         }
         let corrected = r.corrected.clone().unwrap_or_default();
         if kind == RightsKind::Rectification && corrected.is_empty() {
             return refuse(NoticeReason::Invalid, "a rectification without a corrected value".into());
+        }
+        if let Err(reason) = passerelle_rights::check_corrected(&corrected) {
+            return refuse(NoticeReason::Invalid, reason);
         }
 
         let now = self.clock.now();
@@ -256,6 +275,17 @@ impl Engine {
             return self.store.write(|tx| self.dead_letter(tx, d, NoticeReason::Invalid, reason));
         }
         let now = self.clock.now();
+        // Only a requester party of this deployment is asked: never a social service (another
+        // processing), an observatory (asked already), a responder-only name or a stranger.
+        let mut a = a.clone();
+        let named = a.parties_to_ask.len();
+        a.parties_to_ask.retain(|p| self.is_requester_party(p));
+        if a.parties_to_ask.len() < named {
+            tracing::warn!(request_id = %quoted_id(&a.request_id), party = %quoted_id(&a.sender),
+                not_asked = named - a.parties_to_ask.len(),
+                "a rights answer named parties to ask that are not requester parties of this deployment: not asked");
+        }
+        let a = &a;
         match self.desk.record_answer(a, now) {
             Ok(recorded) => {
                 if recorded.first && recorded.late {
@@ -280,6 +310,15 @@ impl Engine {
             }
             Err(RightsError::Store(e)) => Err(StoreError::Corrupt(format!("rights desk: {e}"))),
             Err(e) => self.store.write(|tx| self.dead_letter(tx, d, NoticeReason::Invalid, e.to_string())),
+        }
+    }
+
+    /// Whether `party` reads a requester's rights queue in this deployment: an office
+    /// `{body}.{office}` that `[broker.offices]` declares, or a body without offices.
+    fn is_requester_party(&self, party: &str) -> bool {
+        match party.split_once('.') {
+            Some((body, office)) => self.config.offices.get(body).is_some_and(|l| l.iter().any(|o| o == office)),
+            None => self.config.bodies.iter().any(|b| b == party) && !self.config.offices.contains_key(party),
         }
     }
 

@@ -390,12 +390,17 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
     let good = office.request(RightsKind::Access, &nir(2), &[]);
     let mut bad_nir = nir(2);
     bad_nir.replace_range(13.., "00");
-    let cases: [(v1::RightsRequest, NoticeReason, &str); 6] = [
+    let cases: [(v1::RightsRequest, NoticeReason, &str); 7] = [
         (v1::RightsRequest { sender: "cnam".into(), ..good.clone() }, NoticeReason::NotPermitted, "not an observatory"),
         (v1::RightsRequest { recipient: "msa".into(), ..good.clone() }, NoticeReason::NotPermitted, "not for cnaf"),
         (v1::RightsRequest { nir: bad_nir.clone(), ..good.clone() }, NoticeReason::Invalid, "nir:"),
         (v1::RightsRequest { former_nirs: vec![bad_nir], ..good.clone() }, NoticeReason::Invalid, "former_nirs[0]"),
         (v1::RightsRequest { kind: 0, ..good.clone() }, NoticeReason::Invalid, "kind:"),
+        (
+            v1::RightsRequest { former_nirs: vec![nir(3); 17], ..good.clone() },
+            NoticeReason::Invalid,
+            "former_nirs: 17 former NIRs",
+        ),
         (
             v1::RightsRequest { kind: RightsKind::Rectification as i32, ..good.clone() },
             NoticeReason::Invalid,
@@ -412,5 +417,49 @@ async fn a_request_not_from_an_observatory_or_malformed_is_dead_lettered_unanswe
         assert!(office.entries_for(&request).is_empty(), "{says}: nothing read, nothing logged");
     }
     assert!(office.answers().is_empty(), "nobody is answered");
+    office.stop().await;
+}
+
+#[tokio::test]
+async fn a_rectification_to_a_value_outside_its_category_is_dead_lettered_and_changes_nothing() {
+    let office = Office::answered().await;
+    let before = office.requester.answer_rights(&office.request(RightsKind::Access, &nir(4), &[])).unwrap();
+    type Set = fn(&mut v1::CategoryValues);
+    let not_values: [(Set, &str); 3] = [
+        (|v| v.family_situation = Some(FamilySituation::Unspecified as i32), "family_situation"),
+        (
+            |v| {
+                v.housing_aid = Some(true);
+                v.family_situation = Some(99);
+            },
+            "unknown value",
+        ),
+        (|v| v.pension_start_date = Some(v1::Date { year: 2024, month: 13, day: 40 }), "pension_start_date"),
+    ];
+    for (set, says) in not_values {
+        let request = office.rectification(&nir(4), set);
+        let verdict = office.requester.on_rights_request(request.clone()).await;
+        let Verdict::DeadLetter(reason) = verdict else { panic!("{says}: {verdict:?}") };
+        assert_eq!(reason.code, NoticeReason::Invalid, "{says}");
+        assert!(reason.text.starts_with("corrected:") && reason.text.contains(says), "{says}: {}", reason.text);
+        assert!(office.entries_for(&request).is_empty(), "{says}: nothing read, nothing logged");
+    }
+    assert!(office.answers().is_empty(), "nobody is answered");
+    assert!(office.requester.store().rectifications_of(office.case).unwrap().is_empty(), "nothing marked");
+    let after = office.requester.answer_rights(&office.request(RightsKind::Access, &nir(4), &[])).unwrap();
+    assert_eq!(after.holdings, before.holdings, "the person's values are unchanged");
+    office.stop().await;
+}
+
+#[tokio::test]
+async fn a_rectification_past_its_cap_is_neither_applied_nor_logged() {
+    let office = Office::answered().await;
+    let mut stale = office.rectification(&nir(0), |v| v.family_situation = Some(FamilySituation::Widowed as i32));
+    stale.asked_at = ts(office.now() - days(31));
+    stale.answer_by = ts(office.now() - days(1));
+    assert!(matches!(office.requester.on_rights_request(stale.clone()).await, Verdict::Ack));
+    assert!(office.answers().is_empty(), "not answered");
+    assert!(office.entries_for(&stale).is_empty(), "not read");
+    assert!(office.requester.store().rectifications_of(office.case).unwrap().is_empty(), "nothing changed");
     office.stop().await;
 }

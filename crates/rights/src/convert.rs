@@ -18,9 +18,12 @@ pub(crate) fn holding_kind(kind: i32) -> Option<HoldingKind> {
     })
 }
 
+/// A wire time, `None` when no calendar date can say it (a party's `i64::MAX` seconds is read,
+/// not trusted: neither `SystemTime` nor chrono may panic on it).
 fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
     let t = (*t)?;
-    std::time::SystemTime::try_from(t).ok().map(rfc3339)
+    let t = std::time::SystemTime::try_from(t).ok()?;
+    crate::checked_utc(t).map(|_| rfc3339(t))
 }
 
 /// The values of `values`, each given by `source`, in catalogue order.

@@ -49,6 +49,16 @@ pub const LEGAL_MONTH_DAYS: u32 = 30;
 /// The longest margin after the deadline before an undelivered request is purged anyway.
 pub const MAX_PURGE_MARGIN_DAYS: u32 = 30;
 
+/// The most requester parties one observatory's answer may name in `parties_to_ask`: more
+/// than a deployment has (about a hundred bodies' offices). An answer naming more is refused
+/// whole — one malformed answer could otherwise fill `rights.db` with copies of the NIR and
+/// the broker with requests to parties that do not exist.
+pub const MAX_PARTIES_TO_ASK: usize = 200;
+
+/// The most former NIRs a rights request names (`rights.proto`): a person has one or two; each
+/// costs every party asked a scan of its stores, so a longer list is refused, never searched.
+pub const MAX_FORMER_NIRS: usize = 16;
+
 /// `[rights]` in the observatory's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -290,6 +300,9 @@ pub struct RightsDesk {
     observatory: String,
     observatories: Vec<String>,
     settings: RightsSettings,
+    /// A purge's scrub did not complete (a reader held the WAL back, or it failed): the next
+    /// tick scrubs again. Set at opening: a crash may have come between a purge and its scrub.
+    scrub_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The database's file in the data folder.
@@ -333,6 +346,7 @@ impl RightsDesk {
             observatory: observatory.to_owned(),
             observatories: ordered,
             settings: settings.clone(),
+            scrub_pending: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         })
     }
 
@@ -370,7 +384,8 @@ impl RightsDesk {
         store::sent(self, seq)
     }
 
-    /// Requests whose deadline passed are answered; requests past their latest date are purged.
+    /// Requests whose deadline passed are answered; requests past their latest date are purged;
+    /// a purge whose scrub did not complete is scrubbed again.
     pub fn tick(&self, now: SystemTime) -> Result<Tick, RightsError> {
         store::tick(self, now)
     }
@@ -386,7 +401,8 @@ impl RightsDesk {
     }
 
     /// The officer delivered the answer to the person: the request is purged now (refused while
-    /// it is still `asking`, unless `anyway`).
+    /// it is still `asking`, unless `anyway`). Its bytes are scrubbed from the files at once, or
+    /// at the next [`RightsDesk::tick`] when a reader held the scrub back.
     pub fn delivered(
         &self,
         request_id: &str,
@@ -403,14 +419,61 @@ impl RightsDesk {
     }
 }
 
+/// Refuses corrected values that are not values of the decree's categories (art. 2, 2° to 7°),
+/// as the desk does at opening and every party asked does on receipt: each must read back from
+/// its text as itself (an unspecified family situation, a 13th month or an unknown treatment
+/// mode do not), and no field may be set that no category reads (an unknown enum number). The
+/// reason names the category, never the value.
+pub fn check_corrected(corrected: &v1::CategoryValues) -> Result<(), String> {
+    use passerelle_protocol::{catalogue, value};
+    let mut rebuilt = v1::CategoryValues::default();
+    for (category, v) in corrected.present() {
+        let Some(info) = catalogue::info(category) else {
+            return Err(format!("corrected: category {} is unknown", category as i32));
+        };
+        let back = value::parse(info.value_type, &value::format(&v));
+        if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
+            return Err(format!("corrected: the {} given is not {}", info.code, info.value_type.syntax()));
+        }
+    }
+    if rebuilt != *corrected {
+        return Err("corrected: a field no category of the decree reads (an unknown value)".into());
+    }
+    Ok(())
+}
+
 /// How long the request is kept at most after it is opened: the deadline plus the margin.
 pub fn kept_at_most(settings: &RightsSettings) -> Duration {
     Duration::from_secs(u64::from(settings.answer_within_days + settings.purge_margin_days) * 86_400)
 }
 
-/// A time as the answer writes it: RFC 3339, UTC, to the second (`2026-12-07T18:00:00Z`).
+/// A time as the answer writes it: RFC 3339, UTC, to the second (`2026-12-07T18:00:00Z`). A
+/// time beyond what a calendar date can say (a wire timestamp can hold any `i64` of seconds)
+/// is written at the nearest end of that range, never a panic.
 pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let utc = checked_utc(t).unwrap_or(if t >= SystemTime::UNIX_EPOCH {
+        chrono::DateTime::<chrono::Utc>::MAX_UTC
+    } else {
+        chrono::DateTime::<chrono::Utc>::MIN_UTC
+    });
+    utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `t` as a calendar time, `None` beyond chrono's range (`From<SystemTime>` panics there).
+pub(crate) fn checked_utc(t: SystemTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (secs, nanos) = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).ok()?;
+            if d.subsec_nanos() == 0 {
+                (secs.checked_neg()?, 0)
+            } else {
+                (secs.checked_neg()?.checked_sub(1)?, 1_000_000_000 - d.subsec_nanos())
+            }
+        }
+    };
+    chrono::DateTime::from_timestamp(secs, nanos)
 }
 
 #[cfg(test)]

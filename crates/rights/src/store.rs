@@ -260,12 +260,20 @@ pub(crate) fn open_request(desk: &RightsDesk, opening: Opening, now: SystemTime)
         }
         _ => {}
     }
+    crate::check_corrected(&opening.corrected).map_err(RightsError::Refused)?;
     let nir = opening.nir.as_str().to_owned();
     let mut former: Vec<String> = Vec::new();
     for f in &opening.former_nirs {
         if f.as_str() != nir && !former.iter().any(|x| x == f.as_str()) {
             former.push(f.as_str().to_owned());
         }
+    }
+    if former.len() > crate::MAX_FORMER_NIRS {
+        return Err(RightsError::Refused(format!(
+            "{} former NIRs: a request names at most {}",
+            former.len(),
+            crate::MAX_FORMER_NIRS
+        )));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let answer_by = desk.answer_by(now);
@@ -329,6 +337,19 @@ pub(crate) fn record_answer(
         let Some((role, answered_at)) = party else { return Ok(Recorded::default()) };
         if answered_at.is_some() {
             return Ok(Recorded::default());
+        }
+        if answer.kind != wire_kind(row.kind) as i32 {
+            return Err(RightsError::Refused(format!(
+                "a rights answer of another kind than its request ({})",
+                kind_code(row.kind)
+            )));
+        }
+        if role == ROLE_OBSERVATORY && answer.parties_to_ask.len() > crate::MAX_PARTIES_TO_ASK {
+            return Err(RightsError::Refused(format!(
+                "a rights answer naming {} parties to ask, more than the {} a deployment may have",
+                answer.parties_to_ask.len(),
+                crate::MAX_PARTIES_TO_ASK
+            )));
         }
         let late = to_ms(now) > row.answer_by;
         tx.execute(
@@ -428,10 +449,21 @@ pub(crate) fn tick(desk: &RightsDesk, now: SystemTime) -> Result<Tick, RightsErr
         }
         Ok::<_, RightsError>(Tick { answered_at_deadline: answered as u32, purged: due.len() as u32 })
     })?;
-    if tick.purged > 0 {
-        desk.db.rebuild()?;
+    if tick.purged > 0 || desk.scrub_pending.load(std::sync::atomic::Ordering::SeqCst) {
+        scrub(desk)?;
     }
     Ok(tick)
+}
+
+/// Rebuilds `rights.db` and truncates its WAL, so that no byte of a purged request stays in
+/// either file; when a reader holds the WAL back (or the rebuild fails) the desk scrubs again
+/// at its next tick.
+fn scrub(desk: &RightsDesk) -> Result<(), RightsError> {
+    use std::sync::atomic::Ordering::SeqCst;
+    desk.scrub_pending.store(true, SeqCst);
+    let reclaimed = desk.db.rebuild()?;
+    desk.scrub_pending.store(!reclaimed.wal_truncated, SeqCst);
+    Ok(())
 }
 
 /// Forgets a request's personal data, in `tx`: what stays is the tombstone.
@@ -553,7 +585,8 @@ pub(crate) fn delivered(
         let row = get_row(tx, request_id)?.ok_or_else(|| RightsError::NotFound(shown()))?;
         Ok::<_, RightsError>(summary(&row))
     })?;
-    desk.db.rebuild()?;
+    // Purged whatever the scrub does: a scrub that fails is retried at the next tick.
+    let _ = scrub(desk);
     Ok(summary)
 }
 

@@ -61,6 +61,11 @@ fn answer_from(sender: &str, id: &str, holdings: Vec<v1::Holding>, to_ask: &[&st
     }
 }
 
+/// An answer to a rectification.
+fn rectified_from(sender: &str, id: &str, holdings: Vec<v1::Holding>, to_ask: &[&str]) -> v1::RightsAnswer {
+    v1::RightsAnswer { kind: v1::RightsKind::Rectification as i32, ..answer_from(sender, id, holdings, to_ask) }
+}
+
 fn statistics_row() -> v1::Holding {
     v1::Holding {
         kind: v1::HoldingKind::Statistics as i32,
@@ -310,8 +315,11 @@ fn after_delivery_no_nir_of_the_request_is_left_in_any_file_of_the_data_folder()
         .unwrap();
     let now = t0() + DAY;
     for party in [ME, PEER] {
-        desk.record_answer(&answer_from(party, &id, vec![received("cnaf"), statistics_row()], &["cnaf.caf-13"]), now)
-            .unwrap();
+        desk.record_answer(
+            &rectified_from(party, &id, vec![received("cnaf"), statistics_row()], &["cnaf.caf-13"]),
+            now,
+        )
+        .unwrap();
     }
     let out = desk.outbox(now).unwrap();
     desk.sent(out[0].seq).unwrap();
@@ -389,14 +397,14 @@ fn the_rectification_page_says_what_was_asked_and_what_each_body_changed() {
     let dir = tempfile::tempdir().unwrap();
     let desk = desk_in(dir.path());
     let id = desk.open_request(rectification(), t0()).unwrap();
-    let mut changed = answer_from(ME, &id, vec![statistics_row()], &[]);
+    let mut changed = rectified_from(ME, &id, vec![statistics_row()], &[]);
     changed.rectified = vec![v1::Rectified {
         kind: v1::HoldingKind::Statistics as i32,
         case_id: "0190a3b4-0000-7000-8000-000000000001".into(),
         category: v1::Category::HousingAid as i32,
     }];
     desk.record_answer(&changed, t0()).unwrap();
-    desk.record_answer(&answer_from(PEER, &id, vec![], &[]), t0()).unwrap();
+    desk.record_answer(&rectified_from(PEER, &id, vec![], &[]), t0()).unwrap();
     let page = printable::page(&desk.answer(&id, t0()).unwrap());
     assert!(page.contains("<h1>Réponse à votre demande de droit de rectification</h1>"), "{page}");
     assert!(page.contains("<li>Aide au logement : Oui</li>"), "the corrected value in words: {page}");
@@ -419,4 +427,126 @@ fn an_observatory_code_that_cannot_name_a_queue_is_refused() {
     desk.open_request(access(), t0()).unwrap();
     let asked: Vec<String> = desk.outbox(t0()).unwrap().into_iter().map(|o| o.request.recipient).collect();
     assert_eq!(asked, [PEER, ME], "each observatory once, in the deployment's order");
+}
+
+#[test]
+fn an_answer_whose_times_no_calendar_can_say_is_read_and_printed_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let edge = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp();
+    let odd = |seconds: i64, nanos: i32| Some(prost_types::Timestamp { seconds, nanos });
+    let holdings = vec![
+        v1::Holding { since: odd(i64::MAX, 999_999_999), until: odd(i64::MIN, -999_999_999), ..statistics_row() },
+        v1::Holding { since: odd(edge, 0), until: odd(-edge, 0), ..statistics_row() },
+        v1::Holding {
+            since: odd(edge + 1, 0),
+            until: odd(0, i32::MAX),
+            outcome_date: Some(v1::Date { year: u32::MAX, month: u32::MAX, day: 0 }),
+            ..statistics_row()
+        },
+    ];
+    let peer = answer_from(PEER, &id, holdings, &[]);
+    assert!(desk.record_answer(&peer, t0() + DAY).unwrap().first);
+    let answer = desk.answer(&id, t0() + DAY).unwrap();
+    let held = &answer.parties[1].holdings;
+    assert_eq!(held.len(), 3, "every holding stays in the answer");
+    assert_eq!((held[0].since.as_deref(), held[0].until.as_deref()), (None, None), "out of range: not said");
+    assert!(held[1].since.is_some() && held[2].since.is_none());
+    let page = printable::page(&answer);
+    assert!(page.contains("</html>"));
+    assert!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)).starts_with('+'));
+}
+
+#[test]
+fn a_rectification_to_a_value_outside_its_category_is_refused_at_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let unspecified =
+        v1::CategoryValues { family_situation: Some(v1::FamilySituation::Unspecified as i32), ..Default::default() };
+    let thirteenth = v1::CategoryValues {
+        housing_aid: Some(true),
+        pension_start_date: Some(v1::Date { year: 2024, month: 13, day: 1 }),
+        ..Default::default()
+    };
+    let unknown = v1::CategoryValues { housing_aid: Some(true), family_situation: Some(99), ..Default::default() };
+    for (corrected, says) in
+        [(unspecified, "family_situation"), (thirteenth, "pension_start_date"), (unknown, "no category")]
+    {
+        let e = desk.open_request(Opening { corrected, ..rectification() }, t0()).unwrap_err();
+        assert!(matches!(&e, RightsError::Refused(m) if m.starts_with("corrected:") && m.contains(says)), "{e}");
+    }
+    assert!(desk.list().unwrap().is_empty(), "nothing stored, nobody asked");
+}
+
+#[test]
+fn an_answer_of_another_kind_than_its_request_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let mut changed = answer_from(PEER, &id, vec![], &[]);
+    changed.kind = v1::RightsKind::Rectification as i32;
+    changed.rectified = vec![v1::Rectified {
+        kind: v1::HoldingKind::Statistics as i32,
+        case_id: "0190a3b4-0000-7000-8000-000000000001".into(),
+        category: v1::Category::HousingAid as i32,
+    }];
+    let e = desk.record_answer(&changed, t0() + DAY).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("another kind")), "{e}");
+    let unspecified = v1::RightsAnswer { kind: 0, ..answer_from(PEER, &id, vec![], &[]) };
+    assert!(matches!(desk.record_answer(&unspecified, t0() + DAY), Err(RightsError::Refused(_))));
+    let answer = desk.answer(&id, t0() + DAY).unwrap();
+    assert!(answer.parties.iter().all(|p| p.answered_at.is_none() && p.rectified.is_empty()));
+}
+
+#[test]
+fn an_opening_names_at_most_sixteen_former_nirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let formers: Vec<Nir> = (0..=MAX_FORMER_NIRS)
+        .map(|i| Nir::parse(&nir_with_key(&format!("2520613055{:03}", 200 + i))).unwrap())
+        .collect();
+    let many = Opening { former_nirs: formers.clone(), ..access() };
+    let e = desk.open_request(many, t0()).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("former NIRs")), "{e}");
+    assert!(desk.list().unwrap().is_empty(), "nothing stored");
+    let enough = Opening { former_nirs: formers[..MAX_FORMER_NIRS].to_vec(), ..access() };
+    assert!(desk.open_request(enough, t0()).is_ok());
+}
+
+#[test]
+fn an_observatory_naming_more_parties_than_a_deployment_has_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let many: Vec<String> = (0..=MAX_PARTIES_TO_ASK).map(|i| format!("cnaf.caf-{i}")).collect();
+    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+    let flood = answer_from(PEER, &id, vec![], &names);
+    let e = desk.record_answer(&flood, t0() + DAY).unwrap_err();
+    assert!(matches!(&e, RightsError::Refused(m) if m.contains("parties to ask")), "{e}");
+    assert_eq!(desk.outbox(t0() + DAY).unwrap().len(), 2, "nobody new asked");
+    assert_eq!(desk.list().unwrap()[0].parties_answered, 0, "the refused answer is not recorded");
+    let fair = answer_from(PEER, &id, vec![], &names[..MAX_PARTIES_TO_ASK]);
+    assert_eq!(desk.record_answer(&fair, t0() + DAY).unwrap().new_parties, MAX_PARTIES_TO_ASK as u32);
+}
+
+#[test]
+fn a_purge_whose_scrub_a_reader_held_back_is_scrubbed_at_the_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = desk_in(dir.path());
+    let id = desk.open_request(access(), t0()).unwrap();
+    let now = t0() + DAY;
+    // Another process reading rights.db (the local API, a backup) holds a snapshot open.
+    let reader = passerelle_sqlite::rusqlite::Connection::open(desk.path()).unwrap();
+    reader.execute_batch("BEGIN; SELECT COUNT(*) FROM requests;").unwrap();
+    let _ = reader.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get::<_, i64>(0)).unwrap();
+    let s = desk.delivered(&id, OFFICER, true, now).unwrap();
+    assert_eq!(s.state, RequestState::Purged, "delivered, whatever the scrub");
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert_eq!(desk.tick(now).unwrap(), Tick::default(), "nothing else to do");
+    for needle in [nir(), former()] {
+        let left = files_holding(dir.path(), needle.as_str());
+        assert!(left.is_empty(), "a NIR of the delivered request is still in {left:?}");
+    }
 }

@@ -212,23 +212,34 @@ async fn a_person_held_nowhere_gets_an_empty_answer_and_malformed_requests_are_d
     assert!(answer.holdings.is_empty() && answer.parties_to_ask.is_empty() && answer.rectified.is_empty());
 
     let unspecified = asker.ask(RightsKind::Unspecified, &nobody.nir, None).await;
-    let malformed = asker.ask(RightsKind::Access, "1500575101", None).await;
+    // A wrong key: the parser's words would quote the right one.
+    let mut wrong_key = nobody.nir.clone();
+    wrong_key.replace_range(13.., if &nobody.nir[13..] == "00" { "01" } else { "00" });
+    let malformed = asker.ask(RightsKind::Access, &wrong_key, None).await;
     let empty = asker.ask(RightsKind::Rectification, &nobody.nir, Some(CategoryValues::default())).await;
+    let too_many =
+        asker.ask_with(RightsKind::Access, &nobody.nir, None, |r| r.former_nirs = vec![nobody.nir.clone(); 17]).await;
+    let unknown = CategoryValues { housing_aid: Some(true), family_situation: Some(99), ..Default::default() };
+    let not_a_value = asker.ask(RightsKind::Rectification, &nobody.nir, Some(unknown)).await;
     let elsewhere = asker.ask_with(RightsKind::Access, &nobody.nir, None, |r| r.recipient = "carsat-ne".into()).await;
-    let dead = eventually("four dead-letters", || {
+    let dead = eventually("six dead-letters", || {
         let d = bus.dead_letters();
-        (d.len() >= 4).then_some(d)
+        (d.len() >= 6).then_some(d)
     })
     .await;
     let reasons: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
     assert!(reasons.iter().any(|r| r.contains("names no kind")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with("nir:")), "{reasons:?}");
+    let nir_reasons = reasons.iter().filter(|r| r.starts_with("nir:"));
+    assert!(nir_reasons.clone().all(|r| !r.chars().any(|c| c.is_ascii_digit())), "no digit of a NIR: {reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("without a corrected value")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("former_nirs: 17 former NIRs")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("corrected: a field no category")), "{reasons:?}");
     // The bus refuses a request addressed elsewhere before the handler sees it.
     assert!(reasons.iter().any(|r| r.contains("for \"carsat-ne\" on the queue of")), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.contains(&nobody.nir)), "no NIR in a reason");
     let answered = asker.answers.0.lock().unwrap().iter().map(|a| a.request_id.clone()).collect::<Vec<_>>();
-    for refused in [&unspecified, &malformed, &empty, &elsewhere] {
+    for refused in [&unspecified, &malformed, &empty, &too_many, &not_a_value, &elsewhere] {
         assert!(!answered.contains(refused), "a refused request is not answered");
     }
     asker.consumer.stop().await;
@@ -288,6 +299,51 @@ async fn the_desk_asks_the_observatories_then_the_parties_they_name() {
     })
     .await;
     assert_eq!(done.unanswered().map(|p| p.party.as_str()).collect::<Vec<_>>(), [REQUESTER]);
+    asker.consumer.stop().await;
+    s.shutdown().await;
+}
+
+/// A peer observatory's answer may name only requester parties of the deployment: a social
+/// service (another processing), an observatory, an office the deployment does not declare or a
+/// stranger is never asked, and the person's answer does not list them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_asks_only_the_requester_parties_of_the_deployment_a_peer_names() {
+    let (s, _bus, asker) = stack().await;
+    let desk = s.rights_desk().clone();
+    let opening = passerelle_rights::Opening {
+        kind: passerelle_rights::RightsKind::Access,
+        nir: passerelle_protocol::nir::Nir::parse(&person(2950).nir).unwrap(),
+        former_nirs: vec![],
+        corrected: CategoryValues::default(),
+        opened_by: "officer".into(),
+        identity_checked_by: "officer".into(),
+    };
+    let request_id = desk.open_request(opening, s.clock.now()).unwrap();
+    eventually("the peer observatory is asked", || {
+        asker.answers.1.lock().unwrap().iter().any(|r| r.request_id == request_id).then_some(())
+    })
+    .await;
+    let named = [OBSERVATORY, "cnam.ss-13", "cnaf.caf-13", "stranger", "cnaf", REQUESTER];
+    let answer = v1::RightsAnswer {
+        schema_version: 1,
+        sender: ASKER.into(),
+        request_id: request_id.clone(),
+        recipient: OBSERVATORY.into(),
+        kind: RightsKind::Access as i32,
+        parties_to_ask: named.iter().map(|p| p.to_string()).collect(),
+        answered_at: Some(SystemTime::now().into()),
+        ..Default::default()
+    };
+    let o = Outgoing::new(Message::RightsAnswer(answer), OBSERVATORY, SystemTime::now() + days(30));
+    asker.bus.publish(vec![o]).await.unwrap();
+    let answer = eventually("both observatories answered", || {
+        let a = desk.answer(&request_id, s.clock.now()).ok()?;
+        (a.parties.iter().filter(|p| p.answered_at.is_some()).count() == 2).then_some(a)
+    })
+    .await;
+    let parties: Vec<&str> = answer.parties.iter().map(|p| p.party.as_str()).collect();
+    assert_eq!(parties.len(), 3, "{parties:?}");
+    assert!(parties.contains(&OBSERVATORY) && parties.contains(&ASKER) && parties.contains(&REQUESTER), "{parties:?}");
     asker.consumer.stop().await;
     s.shutdown().await;
 }

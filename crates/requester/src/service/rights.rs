@@ -33,10 +33,15 @@ use passerelle_protocol::nir::Nir;
 use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
 use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1::{self, HoldingKind, RightsKind};
+use passerelle_protocol::{catalogue, value};
 use uuid::Uuid;
 
 use super::{Requester, RequesterError, DAEMON};
 use crate::store::{CaseState, Held, HeldPerson, Outcome, RectifiedValue, StoreError};
+
+/// The most former NIRs a rights request may name (`rights.proto`; the desk's
+/// `passerelle_rights::MAX_FORMER_NIRS`): each costs a scan of the persons table.
+pub const MAX_FORMER_NIRS: usize = 16;
 
 /// How long an answer has when the request's `answer_by` has passed already.
 pub const LATE_ANSWER_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -97,6 +102,13 @@ impl Requester {
 
     /// Handles one rights request: answers it on the rights exchange, to its sender.
     pub async fn on_rights_request(&self, request: v1::RightsRequest) -> Verdict {
+        // A request past its cap is neither read nor acted upon: nobody waits for its answer.
+        let time = |t: Option<prost_types::Timestamp>| t.and_then(|t| SystemTime::try_from(t).ok());
+        let (asked_at, answer_by) = (time(request.asked_at), time(request.answer_by));
+        if answer_expires_at(self.now(), asked_at, answer_by) <= self.now() {
+            tracing::info!(request_id = %Shown::id(&request.request_id), "rights request past its 30-day cap: not answered");
+            return Verdict::Ack;
+        }
         let answer = match self.answer_rights(&request) {
             Ok(answer) => answer,
             Err(RequesterError::RightsRefused(code, reason)) => {
@@ -106,8 +118,7 @@ impl Requester {
             Err(e) => return Verdict::RetryLater(e.to_string()),
         };
         let now = self.now();
-        let time = |t: Option<prost_types::Timestamp>| t.and_then(|t| SystemTime::try_from(t).ok());
-        let expires_at = answer_expires_at(now, time(request.asked_at), time(request.answer_by));
+        let expires_at = answer_expires_at(now, asked_at, answer_by);
         if expires_at <= now {
             tracing::info!(request_id = %Shown::id(&request.request_id), "rights request past its 30-day cap: not answered");
             return Verdict::Ack;
@@ -154,6 +165,13 @@ impl Requester {
         let Ok(nir) = Nir::parse(&request.nir) else {
             return refuse(NoticeReason::Invalid, "nir: not a valid NIR or NIA".to_owned());
         };
+        if request.former_nirs.len() > MAX_FORMER_NIRS {
+            let count = request.former_nirs.len();
+            return refuse(
+                NoticeReason::Invalid,
+                format!("former_nirs: {count} former NIRs, more than the {MAX_FORMER_NIRS} a request may name"),
+            );
+        }
         let mut nirs = vec![nir.as_str().to_owned()];
         for (i, former) in request.former_nirs.iter().enumerate() {
             let Ok(former) = Nir::parse(former) else {
@@ -163,6 +181,11 @@ impl Requester {
         }
         if kind == RightsKind::Rectification && request.corrected.as_ref().is_none_or(|c| c.is_empty()) {
             return refuse(NoticeReason::Invalid, "corrected: a rectification without a value to correct".to_owned());
+        }
+        if let Some(corrected) = &request.corrected {
+            if let Err(reason) = check_corrected(corrected) {
+                return refuse(NoticeReason::Invalid, reason);
+            }
         }
         Ok(Checked { kind, nir, nirs })
     }
@@ -177,6 +200,27 @@ impl Requester {
         }
         Ok(())
     }
+}
+
+/// Refuses corrected values that are not values of the decree's categories: each must read back
+/// from its text as itself (an unspecified family situation, a 13th month or an unknown
+/// treatment mode do not), and no field may be set that no category reads (an unknown enum
+/// number). The reason names the category, never the value.
+fn check_corrected(corrected: &v1::CategoryValues) -> Result<(), String> {
+    let mut rebuilt = v1::CategoryValues::default();
+    for (category, v) in corrected.present() {
+        let Some(info) = catalogue::info(category) else {
+            return Err(format!("corrected: category {} is not in the catalogue", category as i32));
+        };
+        let back = value::parse(info.value_type, &value::format(&v));
+        if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
+            return Err(format!("corrected: the {} given is not {}", info.code, info.value_type.syntax()));
+        }
+    }
+    if rebuilt != *corrected {
+        return Err("corrected: a field no category of the decree reads (an unknown value)".to_owned());
+    }
+    Ok(())
 }
 
 /// A rights request as checked: its kind, its person, and every NIR to match.
