@@ -336,6 +336,28 @@ impl CategoryValues {
         self.present().next().is_none()
     }
 
+    /// Refuses values that are not values of the decree's categories, as a value that arrives to
+    /// be stored (a rectification's) must be: each must read back from its text as itself (an
+    /// unspecified family situation, a 13th month or an unknown treatment mode do not), and no
+    /// field may be set that no category reads (an unknown enum number). The reason names the
+    /// category, never the value.
+    pub fn check_values(&self) -> Result<(), String> {
+        let mut rebuilt = CategoryValues::default();
+        for (category, v) in self.present() {
+            let Some(info) = catalogue::info(category) else {
+                return Err(format!("category {} is not in the catalogue", category as i32));
+            };
+            let back = parse(info.value_type, &format(&v));
+            if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
+                return Err(format!("the {} given is not {}", info.code, info.value_type.syntax()));
+            }
+        }
+        if rebuilt != *self {
+            return Err("a field no category of the decree reads (an unknown value)".to_owned());
+        }
+        Ok(())
+    }
+
     fn bool_field(&mut self, category: Category) -> Option<&mut Option<bool>> {
         use Category as C;
         Some(match category {

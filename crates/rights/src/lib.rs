@@ -420,26 +420,11 @@ impl RightsDesk {
 }
 
 /// Refuses corrected values that are not values of the decree's categories (art. 2, 2° to 7°),
-/// as the desk does at opening and every party asked does on receipt: each must read back from
-/// its text as itself (an unspecified family situation, a 13th month or an unknown treatment
-/// mode do not), and no field may be set that no category reads (an unknown enum number). The
-/// reason names the category, never the value.
+/// as the desk does at opening and every party asked does on receipt
+/// ([`v1::CategoryValues::check_values`]: each value reads back from its text as itself, and no
+/// field is set that no category reads). The reason names the category, never the value.
 pub fn check_corrected(corrected: &v1::CategoryValues) -> Result<(), String> {
-    use passerelle_protocol::{catalogue, value};
-    let mut rebuilt = v1::CategoryValues::default();
-    for (category, v) in corrected.present() {
-        let Some(info) = catalogue::info(category) else {
-            return Err(format!("corrected: category {} is unknown", category as i32));
-        };
-        let back = value::parse(info.value_type, &value::format(&v));
-        if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
-            return Err(format!("corrected: the {} given is not {}", info.code, info.value_type.syntax()));
-        }
-    }
-    if rebuilt != *corrected {
-        return Err("corrected: a field no category of the decree reads (an unknown value)".into());
-    }
-    Ok(())
+    corrected.check_values().map_err(|e| format!("corrected: {e}"))
 }
 
 /// How long the request is kept at most after it is opened: the deadline plus the margin.

@@ -33,7 +33,6 @@ use passerelle_protocol::nir::Nir;
 use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
 use passerelle_protocol::untrusted::Shown;
 use passerelle_protocol::v1::{self, HoldingKind, RightsKind};
-use passerelle_protocol::{catalogue, value};
 use uuid::Uuid;
 
 use super::{Requester, RequesterError, DAEMON};
@@ -183,7 +182,7 @@ impl Requester {
             return refuse(NoticeReason::Invalid, "corrected: a rectification without a value to correct".to_owned());
         }
         if let Some(corrected) = &request.corrected {
-            if let Err(reason) = check_corrected(corrected) {
+            if let Err(reason) = corrected.check_values().map_err(|e| format!("corrected: {e}")) {
                 return refuse(NoticeReason::Invalid, reason);
             }
         }
@@ -200,27 +199,6 @@ impl Requester {
         }
         Ok(())
     }
-}
-
-/// Refuses corrected values that are not values of the decree's categories: each must read back
-/// from its text as itself (an unspecified family situation, a 13th month or an unknown
-/// treatment mode do not), and no field may be set that no category reads (an unknown enum
-/// number). The reason names the category, never the value.
-fn check_corrected(corrected: &v1::CategoryValues) -> Result<(), String> {
-    let mut rebuilt = v1::CategoryValues::default();
-    for (category, v) in corrected.present() {
-        let Some(info) = catalogue::info(category) else {
-            return Err(format!("corrected: category {} is not in the catalogue", category as i32));
-        };
-        let back = value::parse(info.value_type, &value::format(&v));
-        if !matches!(&back, Ok(Some(b)) if *b == v) || rebuilt.set(category, v).is_err() {
-            return Err(format!("corrected: the {} given is not {}", info.code, info.value_type.syntax()));
-        }
-    }
-    if rebuilt != *corrected {
-        return Err("corrected: a field no category of the decree reads (an unknown value)".to_owned());
-    }
-    Ok(())
 }
 
 /// A rights request as checked: its kind, its person, and every NIR to match.
