@@ -7,17 +7,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use lapin::options::{BasicGetOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use passerelle_bus::{AmqpBus, Bus, BusSettings, Delivery, Handler, Kind, Message, Outgoing, Queue, Role, Verdict};
+use lapin::options::BasicGetOptions;
+use passerelle_bus::{AmqpBus, Bus, BusSettings, Kind, Message, Outgoing, Queue, Role};
 use passerelle_protocol::v1;
 use passerelle_test_support::broker::url;
 use passerelle_test_support::{unique, User};
-use tokio::sync::mpsc;
 
 /// A requester office of a body with offices, another one, and a requester body without.
 const OFFICE: &str = "cnaf.caf-13";
@@ -92,44 +89,6 @@ fn answer(sender: &str) -> Outgoing {
     Outgoing::to_recipient(m, in_an_hour()).unwrap()
 }
 
-/// Reports the deliveries it acknowledges and the refusals the bus tells it of.
-struct Party {
-    delivered: mpsc::UnboundedSender<Delivery>,
-    refused: mpsc::UnboundedSender<passerelle_bus::Rejected>,
-}
-
-#[async_trait::async_trait]
-impl Handler for Party {
-    async fn handle(&self, delivery: Delivery) -> Verdict {
-        let _ = self.delivered.send(delivery);
-        Verdict::Ack
-    }
-
-    async fn rejected(&self, rejected: passerelle_bus::Rejected) -> Result<(), String> {
-        let _ = self.refused.send(rejected);
-        Ok(())
-    }
-}
-
-fn party() -> (Arc<Party>, mpsc::UnboundedReceiver<Delivery>, mpsc::UnboundedReceiver<passerelle_bus::Rejected>) {
-    let (delivered, d) = mpsc::unbounded_channel();
-    let (refused, r) = mpsc::unbounded_channel();
-    (Arc::new(Party { delivered, refused }), d, r)
-}
-
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("within the deadline").expect("open")
-}
-
-/// How many messages wait in `queue` (a passive declare, which needs no permission).
-async fn waiting(conn: &lapin::Connection, queue: &str) -> u32 {
-    let ch = conn.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-    let count = ch.queue_declare(queue.into(), passive, FieldTable::default()).await.unwrap().message_count();
-    let _ = ch.close(200, "counted".into()).await;
-    count
-}
-
 #[tokio::test]
 async fn a_request_reaches_an_office_and_a_body_and_their_answers_reach_the_observatory() {
     let v = Vhost::reserved();
@@ -169,7 +128,7 @@ async fn a_request_reaches_an_office_and_a_body_and_their_answers_reach_the_obse
     assert_eq!((decoded.sender.as_str(), decoded.recipient.as_str()), (OBSERVATORY, OFFICE));
 
     // The body's, through its requester's bus: checked and handed over.
-    let (h, mut delivered, _) = party();
+    let (h, mut delivered, _) = listener();
     let consumer = body.consume(Queue::BodyRights(BODY.into()), h).await.expect("the body reads its rights queue");
     let d = next(&mut delivered).await;
     consumer.stop().await;
@@ -182,7 +141,7 @@ async fn a_request_reaches_an_office_and_a_body_and_their_answers_reach_the_obse
     // Both answer; the answers come back on the observatory's rights queue.
     office.publish(vec![answer(OFFICE)]).await.expect("an office answers");
     body.publish(vec![answer(BODY)]).await.expect("a body answers");
-    let (h, mut delivered, _) = party();
+    let (h, mut delivered, _) = listener();
     let consumer = obs.consume(Queue::ObservatoryRights(OBSERVATORY.into()), h).await.unwrap();
     let mut senders = vec![next(&mut delivered).await, next(&mut delivered).await]
         .into_iter()
@@ -217,7 +176,7 @@ async fn a_rights_request_from_a_requesters_user_is_dead_lettered_at_the_receive
     let forged_id = forged.message_id.to_string();
     office.publish(vec![forged]).await.expect("the broker validates the user, not the claim");
     obs.publish(vec![request(OBSERVATORY, OTHER_OFFICE)]).await.unwrap();
-    let (h, mut delivered, mut refused) = party();
+    let (h, mut delivered, mut refused) = listener();
     let consumer = other.consume(Queue::OfficeRights(OTHER_OFFICE.into()), h).await.unwrap();
     let d = next(&mut delivered).await;
     assert_eq!(d.message.sender(), OBSERVATORY, "the observatory's request is handled");
@@ -255,14 +214,14 @@ async fn a_requesters_user_reads_only_its_own_rights_queue() {
     let v = Vhost::reserved();
     let (settings, users) = imported(&v);
     let office = connect(&settings, &users.office, &v, Role::Office(OFFICE.into())).await;
-    let (h, _, _) = party();
+    let (h, _, _) = listener();
     office.consume(Queue::OfficeRights(OFFICE.into()), h).await.expect("its own rights queue").stop().await;
     for queue in [
         Queue::OfficeRights(OTHER_OFFICE.into()),
         Queue::BodyRights(BODY.into()),
         Queue::ObservatoryRights(OBSERVATORY.into()),
     ] {
-        let (h, _, _) = party();
+        let (h, _, _) = listener();
         let err = office.consume(queue.clone(), h).await.unwrap_err();
         assert!(err.to_string().contains("ACCESS_REFUSED"), "{}: {err}", queue.name("passerelle"));
     }

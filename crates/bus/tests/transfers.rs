@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -16,9 +15,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
-use passerelle_bus::{
-    AmqpBus, Bus, BusError, BusSettings, Delivery, Handler, Kind, Message, Outgoing, Queue, Role, Verdict,
-};
+use passerelle_bus::{AmqpBus, Bus, BusError, BusSettings, Delivery, Kind, Message, Outgoing, Queue, Role};
 use passerelle_protocol::v1;
 use passerelle_test_support::broker::url;
 use passerelle_test_support::{unique, User};
@@ -95,44 +92,6 @@ fn accepted(sender: &str, to: &str) -> Outgoing {
     Outgoing::new(m, to, in_an_hour())
 }
 
-/// Reports the deliveries it acknowledges and the refusals the bus tells it of.
-struct Service {
-    delivered: mpsc::UnboundedSender<Delivery>,
-    refused: mpsc::UnboundedSender<passerelle_bus::Rejected>,
-}
-
-#[async_trait::async_trait]
-impl Handler for Service {
-    async fn handle(&self, delivery: Delivery) -> Verdict {
-        let _ = self.delivered.send(delivery);
-        Verdict::Ack
-    }
-
-    async fn rejected(&self, rejected: passerelle_bus::Rejected) -> Result<(), String> {
-        let _ = self.refused.send(rejected);
-        Ok(())
-    }
-}
-
-fn service() -> (Arc<Service>, mpsc::UnboundedReceiver<Delivery>, mpsc::UnboundedReceiver<passerelle_bus::Rejected>) {
-    let (delivered, d) = mpsc::unbounded_channel();
-    let (refused, r) = mpsc::unbounded_channel();
-    (Arc::new(Service { delivered, refused }), d, r)
-}
-
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("within the deadline").expect("open")
-}
-
-/// How many messages wait in `queue` (a passive declare, which needs no permission).
-async fn waiting(conn: &lapin::Connection, queue: &str) -> u32 {
-    let ch = conn.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-    let count = ch.queue_declare(queue.into(), passive, FieldTable::default()).await.unwrap().message_count();
-    let _ = ch.close(200, "counted".into()).await;
-    count
-}
-
 fn int_header(props: &BasicProperties, key: &str) -> Option<String> {
     header(props, key)
 }
@@ -174,7 +133,7 @@ async fn a_transfer_reaches_the_recipients_queue_with_its_properties_and_the_rec
     assert_eq!((decoded.sender.as_str(), decoded.basis), (A, v1::LegalBasis::Norm43A3 as i32));
 
     // The second chunk, through B's bus: checked and handed over.
-    let (h, mut delivered, _) = service();
+    let (h, mut delivered, _) = listener();
     let consumer = b.consume(Queue::SocialServiceTransfers(B.into()), h).await.expect("B reads its own queue");
     let d = next(&mut delivered).await;
     assert_eq!((d.message.kind(), d.message.sender(), d.user_id.as_str()), (Kind::Transfer, A, users.a.name.as_str()));
@@ -183,7 +142,7 @@ async fn a_transfer_reaches_the_recipients_queue_with_its_properties_and_the_rec
 
     // B's receipt comes back on A's transfers queue.
     b.publish(vec![accepted(B, A)]).await.unwrap();
-    let (h, mut delivered, _) = service();
+    let (h, mut delivered, _) = listener();
     let consumer = a.consume(Queue::SocialServiceTransfers(A.into()), h).await.unwrap();
     let r = next(&mut delivered).await;
     assert_eq!((r.message.kind(), r.message.sender(), r.message.case_id()), (Kind::TransferReceipt, B, TRANSFER_ID));
@@ -204,7 +163,7 @@ async fn a_transfer_whose_sender_is_another_social_service_is_dead_lettered_and_
     let forged_id = forged.message_id.to_string();
     a.publish(vec![forged]).await.expect("the broker validates the user, not the claim");
     a.publish(vec![transfer(A, B, 0, 1, in_an_hour())]).await.unwrap();
-    let (h, mut delivered, mut refused) = service();
+    let (h, mut delivered, mut refused) = listener();
     let consumer = b.consume(Queue::SocialServiceTransfers(B.into()), h).await.unwrap();
     let d = next(&mut delivered).await;
     assert_eq!(d.message.sender(), A, "the genuine transfer is handled");
@@ -268,11 +227,11 @@ async fn a_social_service_user_reaches_only_its_own_queues_and_the_transfers_exc
     let (settings, users) = imported(&v);
     let a = social_service(&settings, &users.a, &v, A).await;
     a.publish(vec![transfer(A, B, 0, 1, in_an_hour())]).await.expect("it may publish to passerelle.transfers");
-    let (h, _, _) = service();
+    let (h, _, _) = listener();
     a.consume(Queue::SocialServiceNotices(A.into()), h).await.expect("its own notices queue").stop().await;
 
     // B's queues: consuming or taking from them is refused.
-    let (h, _, _) = service();
+    let (h, _, _) = listener();
     let err = a.consume(Queue::SocialServiceTransfers(B.into()), h).await.unwrap_err();
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     let raw_a = raw(&users.a.url(&v)).await;

@@ -153,3 +153,46 @@ pub async fn dead_letters(conn: &lapin::Connection, n: usize) -> Vec<lapin::mess
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A party's handler that reports the deliveries it acknowledges and the refusals the bus tells
+/// it of ([`listener`]).
+pub struct Listener {
+    delivered: mpsc::UnboundedSender<Delivery>,
+    refused: mpsc::UnboundedSender<passerelle_bus::Rejected>,
+}
+
+#[async_trait::async_trait]
+impl Handler for Listener {
+    async fn handle(&self, delivery: Delivery) -> Verdict {
+        let _ = self.delivered.send(delivery);
+        Verdict::Ack
+    }
+
+    async fn rejected(&self, rejected: passerelle_bus::Rejected) -> Result<(), String> {
+        let _ = self.refused.send(rejected);
+        Ok(())
+    }
+}
+
+/// A [`Listener`], with the receivers of its deliveries and of its refusals.
+pub fn listener(
+) -> (Arc<Listener>, mpsc::UnboundedReceiver<Delivery>, mpsc::UnboundedReceiver<passerelle_bus::Rejected>) {
+    let (delivered, d) = mpsc::unbounded_channel();
+    let (refused, r) = mpsc::unbounded_channel();
+    (Arc::new(Listener { delivered, refused }), d, r)
+}
+
+/// The next item of `rx`, within [`WAIT`].
+pub async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(WAIT, rx.recv()).await.expect("within the deadline").expect("open")
+}
+
+/// How many messages wait in `queue` (a passive declare, which needs no permission).
+pub async fn waiting(conn: &lapin::Connection, queue: &str) -> u32 {
+    let ch = conn.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+    let count =
+        ch.queue_declare(queue.into(), passive, lapin::types::FieldTable::default()).await.unwrap().message_count();
+    let _ = ch.close(200, "counted".into()).await;
+    count
+}
