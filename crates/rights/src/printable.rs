@@ -20,6 +20,9 @@ use passerelle_protocol::territory::OBSERVATORIES;
 use passerelle_protocol::v1::{FamilySituation, TreatmentMode};
 use passerelle_protocol::value::{self, Value};
 
+pub use passerelle_pages::escape;
+use passerelle_pages::euros;
+
 use crate::{ConsolidatedAnswer, HeldValue, Holding, HoldingKind, PartyAnswer, RequestState, RightsKind};
 
 /// The purpose of the processing (decree art. 1), as the person reads it.
@@ -30,7 +33,6 @@ pub const PURPOSE: &str = "repérer les personnes de 55 ans et plus en risque de
 pub const LEGAL_BASIS: &str = "décret n° 2017-334 du 14 mars 2017, articles 1 à 3";
 
 /// The no-break space: an amount and a date never break across lines.
-const NBSP: char = '\u{a0}';
 
 const STYLE: &str = "body{font-family:serif;margin:2em;color:#000;line-height:1.35}h1{font-size:1.5em}\
 h2{font-size:1.2em;border-bottom:1px solid #000;margin-top:1.5em}h3{font-size:1.05em;margin:1em 0 .3em}\
@@ -39,22 +41,6 @@ vertical-align:top}ul{margin:0;padding-left:1.2em}.ecran{border:1px dashed #888;
 .nw{white-space:nowrap}.organisme{margin-bottom:1em}\
 @media print{body{margin:0}.ecran{display:none}h2,h3{page-break-after:avoid}tr,.organisme li{page-break-inside:avoid}}\
 @page{size:A4;margin:2cm}";
-
-/// Escapes a text for HTML (element content and attribute values alike).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A day `YYYY-MM-DD` or an RFC 3339 time as `jj/mm/aaaa` (a time by its day in Paris);
 /// anything else as it is.
@@ -145,21 +131,6 @@ pub fn category_label(code: &str) -> &str {
         "resources_per_consumption_unit" => "Ressources par unité de consommation",
         _ => "Autre donnée",
     }
-}
-
-/// An amount in euro cents as French writes it: `1 604,00 €`.
-fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let (units, hundredths) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    let digits = units.to_string();
-    let mut grouped = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(NBSP);
-        }
-        grouped.push(d);
-    }
-    format!("{sign}{grouped},{hundredths:02}{NBSP}€")
 }
 
 fn family_situation(s: FamilySituation) -> &'static str {

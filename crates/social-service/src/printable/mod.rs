@@ -21,7 +21,8 @@ use passerelle_social_file::enums::{ACTION_PURPOSE, CONTACT_CHANNEL, OFFER_KIND,
 use passerelle_social_file::FIELDS;
 use serde_json::Value;
 
-pub use values::{euros, fr_date};
+pub use passerelle_pages::{escape, euros};
+pub use values::fr_date;
 use values::{field_html, label as code_label, nowrap};
 
 use crate::service::views::AccessAnswer;
@@ -70,22 +71,6 @@ fn label(path: &str) -> &'static str {
         "partners.physical_persons" => "Partenaires (personnes physiques)",
         _ => "Autre donnée",
     }
-}
-
-/// Escapes a text for HTML (element content and attribute values alike).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn state(s: FileState) -> &'static str {

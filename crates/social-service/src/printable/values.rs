@@ -9,10 +9,11 @@ use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_social_file::{field, EnumKind, FieldType, RecordKind};
 use serde_json::{Map, Value};
 
+use passerelle_pages::{euros, NBSP};
+
 use super::escape;
 
 /// The no-break space: an amount and a date never break across lines.
-const NBSP: char = '\u{a0}';
 
 /// Whether a text is a day `YYYY-MM-DD`.
 fn is_day(text: &str) -> bool {
@@ -33,21 +34,6 @@ pub fn fr_date(text: &str, calendar: &LegalCalendar) -> String {
         Ok(t) => t.with_timezone(&calendar.zone()).format("%d/%m/%Y").to_string(),
         Err(_) => text.to_owned(),
     }
-}
-
-/// An amount in euro cents as French writes it: `1 604,00 €` (no-break spaces).
-pub fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let (units, hundredths) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    let digits = units.to_string();
-    let mut grouped = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(NBSP);
-        }
-        grouped.push(d);
-    }
-    format!("{sign}{grouped},{hundredths:02}{NBSP}€")
 }
 
 /// A text that must not break across lines (a date, an agent id: Chromium breaks at hyphens).
