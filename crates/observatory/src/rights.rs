@@ -27,7 +27,8 @@
 //! sender that is not an observatory of the deployment) is dead-lettered with its reason. The
 //! answer is published directly (not through the case outbox: it belongs to no case); until the
 //! broker confirmed it the request is not acknowledged, and a redelivered request is answered
-//! again in full (a rectification then lists no change: it was made the first time).
+//! again in full, a rectification with what it changed the first time (the statistics store
+//! records it with the change).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -141,7 +142,7 @@ impl Engine {
         if kind == RightsKind::Rectification {
             let pairs: Vec<(String, String)> =
                 corrected.present().map(|(c, v)| (c.code().to_owned(), value::format(&v))).collect();
-            let changes = match self.statistics.rectify(&pseudonyms, &pairs) {
+            let changes = match self.statistics.rectify(&r.request_id, &pseudonyms, &pairs, now) {
                 Ok(changes) => changes,
                 // A value the statistics store refuses is the request's fault: retrying changes nothing.
                 Err(e @ (StoreError::Identifying(_) | StoreError::PersonalData(_))) => {

@@ -39,7 +39,23 @@ pub use rights::{HeldRow, RectifiedValue};
 
 /// The statistics store's schema, in order ([`passerelle_sqlite::migrate`]). The first step
 /// uses `IF NOT EXISTS`: files of the first release carry its tables with version 0.
-const MIGRATIONS: &[Migration] = &[Migration::sql("persons and the chunks recorded", SCHEMA)];
+const MIGRATIONS: &[Migration] = &[
+    Migration::sql("persons and the chunks recorded", SCHEMA),
+    Migration::sql("the values each rights request rectified", RECTIFICATIONS),
+];
+
+/// What each rights request rectified (`rights.rs`), written in the transaction that changes the
+/// rows, so that the request delivered again is answered with the same changes. Case ids and
+/// category codes only (no value, no pseudonym); kept [`rights::RECTIFICATIONS_KEPT`].
+const RECTIFICATIONS: &str = r#"
+CREATE TABLE rectifications (
+    request_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (request_id, case_id, category)
+) WITHOUT ROWID;
+"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS persons (
@@ -78,7 +94,7 @@ CREATE INDEX IF NOT EXISTS persons_by_time ON persons(recorded_at);
 
 /// Columns that are metadata of the exchange, not data about the person (art. 2, 1°): every
 /// other column must be a catalogue code that is not identifying (`sex`, `birth_year`).
-pub const METADATA_COLUMNS: [&str; 12] = [
+pub const METADATA_COLUMNS: [&str; 14] = [
     "id",
     "pseudonym",
     "case_id",
@@ -91,6 +107,9 @@ pub const METADATA_COLUMNS: [&str; 12] = [
     "values_json",
     "answers_json",
     "chunk",
+    // `rectifications`: which rights request changed which category of which case's row.
+    "request_id",
+    "category",
 ];
 
 /// The source recorded for the requester's own known risk factors.

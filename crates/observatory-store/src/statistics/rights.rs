@@ -8,6 +8,8 @@
 //! - a rectification replaces the value of each corrected category, whatever its source, in
 //!   every row of the person; a category a row does not hold is not created there, and a value
 //!   already equal is left alone: the same rectification twice changes nothing the second time;
+//! - what a request changed is recorded with the change, in one transaction: the same request
+//!   delivered again (its answer lost in a crash) is answered with what it changed the first time;
 //! - finding a person scans the table (there is no index by pseudonym, on purpose: see the
 //!   schema): a rights request costs one sequential read of the store, rare enough to pay.
 
@@ -17,7 +19,7 @@ use passerelle_protocol::catalogue;
 use rusqlite::params;
 
 use super::{is_pseudonym, values_json, StatisticsStore, StatisticsValue};
-use crate::{from_ms, Result, StoreError};
+use crate::{from_ms, to_ms, Result, StoreError};
 
 /// One statistics row of a person, as a rights answer describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,11 @@ pub struct RectifiedValue {
     pub case_id: String,
     pub category: String,
 }
+
+/// How long the store remembers what a rights request rectified: past a request's latest date
+/// (the legal month and its margin), with room for a delivery held back by a broker outage.
+pub(crate) const RECTIFICATIONS_KEPT: std::time::Duration = std::time::Duration::from_secs(60 * 86_400);
+const RECTIFICATIONS_KEPT_MS: i64 = RECTIFICATIONS_KEPT.as_millis() as i64;
 
 /// A stored row: id, case, time, requester, office, values JSON.
 type RawRow = (i64, String, i64, String, String, String);
@@ -60,9 +67,17 @@ impl StatisticsStore {
     }
 
     /// Replaces, in every row of `pseudonyms`, the value of each category of `corrected`
-    /// (`(category code, value in the shared syntax)`), whatever its source; returns what
-    /// changed, one entry per row and category. A category a row does not hold stays absent.
-    pub fn rectify(&self, pseudonyms: &[String], corrected: &[(String, String)]) -> Result<Vec<RectifiedValue>> {
+    /// (`(category code, value in the shared syntax)`), whatever its source, for the rights
+    /// request `request_id`; returns what that request changed, one entry per row and category
+    /// (what it changed the first time, when it is delivered again). A category a row does not
+    /// hold stays absent.
+    pub fn rectify(
+        &self,
+        request_id: &str,
+        pseudonyms: &[String],
+        corrected: &[(String, String)],
+        now: SystemTime,
+    ) -> Result<Vec<RectifiedValue>> {
         check_pseudonyms(pseudonyms)?;
         for (category, value) in corrected {
             let info = catalogue::by_code(category).ok_or_else(|| StoreError::Identifying(category.clone()))?;
@@ -95,7 +110,21 @@ impl StatisticsStore {
                     );
                 }
             }
-            Ok::<_, StoreError>(changed)
+            let at = to_ms(now);
+            tx.execute("DELETE FROM rectifications WHERE recorded_at < ?1", [at - RECTIFICATIONS_KEPT_MS])?;
+            let mut record = tx.prepare_cached(
+                "INSERT OR IGNORE INTO rectifications (request_id, case_id, category, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for c in &changed {
+                record.execute(params![request_id, c.case_id, c.category, at])?;
+            }
+            let mut done: Vec<RectifiedValue> = tx.query_all(
+                "SELECT case_id, category FROM rectifications WHERE request_id = ?1",
+                [request_id],
+                |r| Ok(RectifiedValue { case_id: r.get(0)?, category: r.get(1)? }),
+            )?;
+            done.sort();
+            Ok::<_, StoreError>(done)
         })
     }
 }
@@ -176,17 +205,28 @@ mod tests {
         assert!(matches!(store.rows_of(&[nir.as_str().to_owned()]), Err(StoreError::PersonalData(_))));
 
         let corrected = vec![("housing_aid".to_owned(), "false".to_owned()), ("css".to_owned(), "true".to_owned())];
-        let changed = store.rectify(std::slice::from_ref(&mine), &corrected).unwrap();
+        let now = SystemTime::now();
+        let changed = store.rectify("r1", std::slice::from_ref(&mine), &corrected, now).unwrap();
         assert_eq!(changed, vec![RectifiedValue { case_id: "c1".into(), category: "housing_aid".into() }]);
         let after = store.rows_of(std::slice::from_ref(&mine)).unwrap();
         let housing: Vec<&str> =
             after[0].values.iter().filter(|v| v.category == "housing_aid").map(|v| v.value.as_str()).collect();
         assert_eq!(housing, ["false", "false"], "every source's value is replaced");
         assert!(after[0].values.iter().all(|v| v.category != "css"), "a value not held is not created");
-        assert!(store.rectify(std::slice::from_ref(&mine), &corrected).unwrap().is_empty(), "the second time: nothing");
+        let again = store.rectify("r1", std::slice::from_ref(&mine), &corrected, now).unwrap();
+        assert_eq!(again, changed, "the same request delivered again: what it changed the first time");
+        let second = store.rectify("r2", std::slice::from_ref(&mine), &corrected, now).unwrap();
+        assert!(second.is_empty(), "a second identical request: nothing");
+        let later = now + RECTIFICATIONS_KEPT + std::time::Duration::from_secs(1);
+        assert!(store.rectify("r3", std::slice::from_ref(&mine), &corrected, later).unwrap().is_empty());
+        let remembered: i64 = rusqlite::Connection::open(dir.path().join("s.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM rectifications", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(remembered, 0, "what r1 changed is forgotten after {RECTIFICATIONS_KEPT:?}");
         let untouched = store.rows_of(&[theirs]).unwrap();
         assert!(untouched[0].values.iter().all(|v| v.category != "housing_aid" || v.value == "true"));
         let bad = [("housing_aid".to_owned(), "maybe".to_owned())];
-        assert!(store.rectify(&[mine], &bad).is_err(), "a malformed value is refused");
+        assert!(store.rectify("r4", &[mine], &bad, now).is_err(), "a malformed value is refused");
     }
 }
