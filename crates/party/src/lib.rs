@@ -90,9 +90,9 @@ impl PartyError {
     }
 }
 
-/// The service a party runs.
+/// The daemon a party runs: its service.
 #[derive(Debug)]
-enum Service {
+enum Daemon {
     Observatory(Observatory),
     Responder(Responder),
     Requester(Requester),
@@ -104,7 +104,7 @@ enum Service {
 #[derive(Debug)]
 pub struct Party {
     name: String,
-    service: Service,
+    service: Daemon,
     /// The party's own broker connection, closed when it stops (none on a caller's bus).
     connection: Option<Arc<AmqpBus>>,
     metrics: Option<MetricsServer>,
@@ -277,20 +277,20 @@ impl Party {
     /// daemon its local API.
     async fn wire_trails(
         settings: &PartySettings,
-        service: &Service,
+        service: &Daemon,
         routed: &TrailsBus,
         hooks: &Hooks,
         serve_api: bool,
     ) -> Result<(DaemonTrails, Option<api::DaemonApi>), PartyError> {
         // One handle per file per process: the service's when it opens its own.
         let accesses = match service {
-            Service::Observatory(o) => o.accesses(),
-            Service::Responder(r) => r.accesses().clone(),
-            Service::Requester(r) => r.accesses().clone(),
-            Service::SocialService(s, _) => s.accesses().clone(),
+            Daemon::Observatory(o) => o.accesses(),
+            Daemon::Responder(r) => r.accesses().clone(),
+            Daemon::Requester(r) => r.accesses().clone(),
+            Daemon::SocialService(s, _) => s.accesses().clone(),
         };
         let audit = match service {
-            Service::Observatory(o) => Some(o.audit_trail()),
+            Daemon::Observatory(o) => Some(o.audit_trail()),
             _ => None,
         };
         let trails = trails::start(settings, &accesses, audit, routed, hooks.clock()).await?;
@@ -312,7 +312,7 @@ impl Party {
     /// access log (one per file in the process).
     async fn serve_api(
         settings: &PartySettings,
-        service: &Service,
+        service: &Daemon,
         accesses: Accesses,
         checkpointer: Arc<Checkpointer>,
         clock: Arc<dyn Clock>,
@@ -322,13 +322,13 @@ impl Party {
             checkpointer,
             timeout: std::time::Duration::from_secs(settings.trails().witness_timeout_s),
             audit: match service {
-                Service::Observatory(o) => Some(o.audit_trail()),
+                Daemon::Observatory(o) => Some(o.audit_trail()),
                 _ => None,
             },
             clock: Arc::clone(&clock),
         });
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
-            Service::Observatory(o) => {
+            Daemon::Observatory(o) => {
                 let (data_dir, statistics_db) = match settings {
                     PartySettings::Observatory(s) => (s.data_dir.clone(), s.statistics_db_path()),
                     _ => Default::default(),
@@ -344,7 +344,7 @@ impl Party {
                 let refusals = api::AccessLogTrail { accesses, daemon: "observatory", clock };
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }
-            Service::Responder(r) => {
+            Daemon::Responder(r) => {
                 let routes = match settings {
                     PartySettings::Responder(s) => {
                         passerelle_responder::api::routes(s.clone(), Some(r.stats()), accesses.clone())
@@ -353,11 +353,11 @@ impl Party {
                 };
                 (routes, Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_responder::DAEMON, clock }))
             }
-            Service::Requester(r) => (
+            Daemon::Requester(r) => (
                 passerelle_requester::api::routes(r.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_requester::service::DAEMON, clock }),
             ),
-            Service::SocialService(s, _) => (
+            Daemon::SocialService(s, _) => (
                 passerelle_social_service::api::routes(s.clone()),
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_social_service::DAEMON, clock }),
             ),
@@ -371,7 +371,7 @@ impl Party {
         bus: Arc<dyn Bus>,
         registry: &MetricsRegistry,
         hooks: &Hooks,
-    ) -> Result<(String, Service), PartyError> {
+    ) -> Result<(String, Daemon), PartyError> {
         let name = settings.name();
         let clock = hooks.clock();
         let cannot_start = |e: anyhow::Error| PartyError::Runtime(e.context(format!("the {name} cannot start")));
@@ -384,7 +384,7 @@ impl Party {
                     other => cannot_start(anyhow!(other)),
                 })?;
                 passerelle_observatory::metrics::register(registry, &observatory.status_reader());
-                Service::Observatory(observatory)
+                Daemon::Observatory(observatory)
             }
             PartySettings::Responder(s) => {
                 let responder = Responder::build(&s, bus).await.map_err(|e| match e {
@@ -393,7 +393,7 @@ impl Party {
                 })?;
                 let responder = responder.with_clock(clock);
                 passerelle_responder::metrics::register(registry, responder.stats(), &s.body);
-                Service::Responder(responder)
+                Daemon::Responder(responder)
             }
             PartySettings::Requester(s) => {
                 let requester = Requester::build(s, bus, clock).map_err(|e| match e {
@@ -401,7 +401,7 @@ impl Party {
                     other => cannot_start(anyhow!(other)),
                 })?;
                 passerelle_requester::metrics::register(registry, &requester);
-                Service::Requester(requester)
+                Daemon::Requester(requester)
             }
             PartySettings::SocialService(s) => {
                 // Its transfers travel on the party's bus only when it has a `[broker]`.
@@ -411,7 +411,7 @@ impl Party {
                     other => cannot_start(anyhow!(other)),
                 })?;
                 passerelle_social_service::metrics::register(registry, &service);
-                Service::SocialService(service, transfers_bus)
+                Daemon::SocialService(service, transfers_bus)
             }
         };
         Ok((name, service))
@@ -430,7 +430,7 @@ impl Party {
     /// The observatory's store, read-only (the demo follows its cases).
     pub fn status_reader(&self) -> Option<StatusReader> {
         match &self.service {
-            Service::Observatory(o) => Some(o.status_reader()),
+            Daemon::Observatory(o) => Some(o.status_reader()),
             _ => None,
         }
     }
@@ -438,7 +438,7 @@ impl Party {
     /// A responder's running totals.
     pub fn responder_stats(&self) -> Option<Arc<ResponderStats>> {
         match &self.service {
-            Service::Responder(r) => Some(r.stats()),
+            Daemon::Responder(r) => Some(r.stats()),
             _ => None,
         }
     }
@@ -447,7 +447,7 @@ impl Party {
     /// benchmark) rather than running it as a daemon.
     pub fn requester(&self) -> Option<&Requester> {
         match &self.service {
-            Service::Requester(r) => Some(r),
+            Daemon::Requester(r) => Some(r),
             _ => None,
         }
     }
@@ -484,13 +484,13 @@ impl Party {
         let serving = health.clone();
         let ready = move || serving.set(true);
         let result = match service {
-            Service::Observatory(observatory) => {
+            Daemon::Observatory(observatory) => {
                 observatory.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e))
             }
-            Service::Responder(responder) => {
+            Daemon::Responder(responder) => {
                 responder.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e))
             }
-            Service::Requester(requester) => {
+            Daemon::Requester(requester) => {
                 let settings = requester.settings();
                 tracing::info!(body = %settings.body, office = %settings.office, "requester daemon running");
                 let result = requester.run_until_stopped_with_ready(shutdown, ready).await.map_err(|e| anyhow!(e));
@@ -498,7 +498,7 @@ impl Party {
                 drop(requester);
                 result
             }
-            Service::SocialService(service, bus) => social_service_until(service, bus, shutdown, ready).await,
+            Daemon::SocialService(service, bus) => social_service_until(service, bus, shutdown, ready).await,
         };
         health.set(false);
         if let Some(api) = api {

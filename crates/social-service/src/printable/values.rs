@@ -5,15 +5,12 @@
 //! (`[trails] time_zone`), a stored day as it is. No record key and no code reaches the page.
 
 use chrono::DateTime;
+use passerelle_pages::{euros, NBSP};
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_social_file::{field, EnumKind, FieldType, RecordKind};
 use serde_json::{Map, Value};
 
-use passerelle_pages::{euros, NBSP};
-
 use super::escape;
-
-/// The no-break space: an amount and a date never break across lines.
 
 /// Whether a text is a day `YYYY-MM-DD`.
 fn is_day(text: &str) -> bool {
