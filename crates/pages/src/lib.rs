@@ -3,6 +3,8 @@
 //! printed answers to the persons' rights use it — the decree's (`crates/rights`) and the
 //! norm's (`crates/social-service`). No IO, no dependency.
 
+#![forbid(unsafe_code)]
+
 /// The no-break space French puts between digit groups and before `€`.
 pub const NBSP: char = '\u{a0}';
 
