@@ -27,6 +27,8 @@ pub mod office;
 #[cfg(test)]
 mod rights_tests;
 mod role;
+#[cfg(test)]
+mod seen_tests;
 mod settings;
 mod stats;
 pub mod topology;

@@ -4,24 +4,20 @@
 //! a requester, an answer on another party's queue, a `correlation_id` that is not the request
 //! id — dead-lettered with their reason, nobody told.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use passerelle_protocol::v1;
-use tokio::sync::mpsc;
 
 use crate::envelope::Envelope;
+use crate::seen_tests::{next, seen};
 use crate::topology::Exchange;
-use crate::{
-    Bus, BusError, BusSettings, Delivery, Handler, InProcessBus, Kind, Message, Outgoing, Queue, Role, Verdict,
-};
+use crate::{Bus, BusError, BusSettings, InProcessBus, Kind, Message, Outgoing, Queue, Role};
 
 const OBS: &str = "carsat-sud-est";
 const PEER: &str = "cramif";
 const OFFICE: &str = "cnaf.caf-13";
 const BODY: &str = "cnam";
 const REQUEST_ID: &str = "0190a0b0-0000-7000-8000-0000000000d1";
-const WAIT: Duration = Duration::from_secs(5);
 
 /// Two observatories, a body with offices (cnaf), bodies without (cnam…), a social service;
 /// one broker user per party.
@@ -70,35 +66,6 @@ fn answer(sender: &str, recipient: &str) -> Message {
 fn out(m: Message) -> Outgoing {
     Outgoing::to_recipient(m, SystemTime::now() + Duration::from_secs(3600))
         .expect("a rights message names its recipient")
-}
-
-/// Reports every delivery; `rejected` hears the bus's refusals.
-struct Seen {
-    deliveries: mpsc::UnboundedSender<Delivery>,
-    refusals: mpsc::UnboundedSender<crate::Rejected>,
-}
-
-#[async_trait::async_trait]
-impl Handler for Seen {
-    async fn handle(&self, delivery: Delivery) -> Verdict {
-        let _ = self.deliveries.send(delivery);
-        Verdict::Ack
-    }
-
-    async fn rejected(&self, rejected: crate::Rejected) -> Result<(), String> {
-        let _ = self.refusals.send(rejected);
-        Ok(())
-    }
-}
-
-fn seen() -> (Arc<Seen>, mpsc::UnboundedReceiver<Delivery>, mpsc::UnboundedReceiver<crate::Rejected>) {
-    let (deliveries, d) = mpsc::unbounded_channel();
-    let (refusals, r) = mpsc::unbounded_channel();
-    (Arc::new(Seen { deliveries, refusals }), d, r)
-}
-
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("within the deadline").expect("open")
 }
 
 /// Every notice queue of the deployment is empty: nobody was told.

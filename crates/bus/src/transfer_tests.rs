@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use passerelle_protocol::v1;
-use tokio::sync::mpsc;
 
+use crate::seen_tests::{next, seen, WAIT};
 use crate::{Bus, BusError, BusSettings, Delivery, Handler, InProcessBus, Kind, Message, Outgoing, Queue, Verdict};
 
 const A: &str = "carsat-sud-est.ss-13";
 const B: &str = "cramif.ss-75";
 const TRANSFER_ID: &str = "0190a0b0-0000-7000-8000-0000000000c1";
-const WAIT: Duration = Duration::from_secs(5);
 
 /// A deployment with two social services, each with its own broker user.
 fn deployment() -> BusSettings {
@@ -50,35 +49,6 @@ fn receipt(sender: &str, to: &str) -> Outgoing {
         ..Default::default()
     });
     Outgoing::new(m, to, SystemTime::now() + Duration::from_secs(3600))
-}
-
-/// Reports every delivery; `rejected` hears the bus's refusals.
-struct Seen {
-    deliveries: mpsc::UnboundedSender<Delivery>,
-    refusals: mpsc::UnboundedSender<crate::Rejected>,
-}
-
-#[async_trait::async_trait]
-impl Handler for Seen {
-    async fn handle(&self, delivery: Delivery) -> Verdict {
-        let _ = self.deliveries.send(delivery);
-        Verdict::Ack
-    }
-
-    async fn rejected(&self, rejected: crate::Rejected) -> Result<(), String> {
-        let _ = self.refusals.send(rejected);
-        Ok(())
-    }
-}
-
-fn seen() -> (Arc<Seen>, mpsc::UnboundedReceiver<Delivery>, mpsc::UnboundedReceiver<crate::Rejected>) {
-    let (deliveries, d) = mpsc::unbounded_channel();
-    let (refusals, r) = mpsc::unbounded_channel();
-    (Arc::new(Seen { deliveries, refusals }), d, r)
-}
-
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("within the deadline").expect("open")
 }
 
 #[tokio::test]

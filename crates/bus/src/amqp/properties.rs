@@ -136,6 +136,23 @@ mod tests {
         assert_eq!(remaining(&props, now + Duration::from_secs(90)), Some(Duration::ZERO));
     }
 
+    /// Every AMQP property a sender sets is set on `props`, and named in the `contract` (a proto
+    /// file's header).
+    fn every_property_set_and_documented(contract: &str, props: &BasicProperties) {
+        for (property, set) in [
+            ("type", props.kind().is_some()),
+            ("content_type", props.content_type().is_some()),
+            ("message_id", props.message_id().is_some()),
+            ("user_id", props.user_id().is_some()),
+            ("correlation_id", props.correlation_id().is_some()),
+            ("expiration", props.expiration().is_some()),
+            ("timestamp", props.timestamp().is_some()),
+            ("delivery_mode", props.delivery_mode() == &Some(PERSISTENT)),
+        ] {
+            assert!(set && contract.contains(&format!("`{property}`")), "property {property}");
+        }
+    }
+
     #[test]
     fn the_transfer_contract_names_every_property_and_header_a_transfer_is_published_with() {
         let contract = include_str!("../../../../proto/passerelle/v1/transfer.proto");
@@ -155,18 +172,7 @@ mod tests {
         for key in headers.keys() {
             assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
         }
-        for (property, set) in [
-            ("type", props.kind().is_some()),
-            ("content_type", props.content_type().is_some()),
-            ("message_id", props.message_id().is_some()),
-            ("user_id", props.user_id().is_some()),
-            ("correlation_id", props.correlation_id().is_some()),
-            ("expiration", props.expiration().is_some()),
-            ("timestamp", props.timestamp().is_some()),
-            ("delivery_mode", props.delivery_mode() == &Some(PERSISTENT)),
-        ] {
-            assert!(set && contract.contains(&format!("`{property}`")), "property {property}");
-        }
+        every_property_set_and_documented(contract, &props);
         assert!(contract.contains(CONTENT_TYPE) && contract.contains("`mandatory`"));
         assert!(contract.contains("`{prefix}.transfers-dead-letters`"), "where a refused transfer goes");
         assert!(contract.contains(&format!("over {} MiB", crate::envelope::MAX_MESSAGE_BYTES / (1024 * 1024))));
@@ -202,18 +208,7 @@ mod tests {
             for key in headers.keys() {
                 assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
             }
-            for (property, set) in [
-                ("type", props.kind().is_some()),
-                ("content_type", props.content_type().is_some()),
-                ("message_id", props.message_id().is_some()),
-                ("user_id", props.user_id().is_some()),
-                ("correlation_id", props.correlation_id().is_some()),
-                ("expiration", props.expiration().is_some()),
-                ("timestamp", props.timestamp().is_some()),
-                ("delivery_mode", props.delivery_mode() == &Some(PERSISTENT)),
-            ] {
-                assert!(set && contract.contains(&format!("`{property}`")), "property {property}");
-            }
+            every_property_set_and_documented(contract, &props);
             assert_eq!(envelope(&props, m.encode(), false), Envelope::of(&m, &o.message_id.to_string(), "u"));
         }
         assert!(contract.contains(CONTENT_TYPE) && contract.contains("`mandatory`"));
