@@ -214,7 +214,7 @@ async fn open(State(d): State<Desk>, caller: Caller, Json(body): Json<OpenBody>)
     })
     .await?;
     let (request_id, by) = answer_by;
-    Ok(Json(Opened { kind: asked, request_id, answer_by: Some(rfc3339(by)), refused: None }))
+    Ok(Json(Opened { kind: asked, request_id, answer_by: Some(passerelle_rights::rfc3339(by)), refused: None }))
 }
 
 async fn list(State(d): State<Desk>, caller: Caller) -> Result<Json<Vec<RequestSummary>>, ApiError> {
@@ -287,11 +287,6 @@ fn checked_id(id: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::bad_request("not a rights request id (give the id `rights open` or `rights list` printed)"))
     }
-}
-
-/// RFC 3339, UTC, to the second.
-fn rfc3339(at: std::time::SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Why a call could not be answered.
