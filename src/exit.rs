@@ -320,6 +320,16 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (RUNTIME, "the statistics store is missing or cannot be read"),
         ],
     ),
+    (
+        "console open",
+        &[
+            (SUCCESS, "the one-time URL was printed"),
+            (USAGE, "the daemon serves no console (`[api] console_addr` unset), or bad flags"),
+            (SETTINGS, "invalid settings"),
+            (RUNTIME, "no daemon answers at the socket"),
+            (NOT_PERMITTED, "refused: your account is not an agent of the daemon's registry"),
+        ],
+    ),
     ("rights open", DECREE_RIGHTS_CALL),
     ("rights list", DECREE_RIGHTS_CALL),
     ("rights show", DECREE_RIGHTS_CALL),

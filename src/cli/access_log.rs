@@ -60,7 +60,7 @@ pub enum Daemon {
 }
 
 impl DaemonApi {
-    fn client(&self) -> Result<Client, Failure> {
+    pub fn client(&self) -> Result<Client, Failure> {
         let kind = match self.daemon {
             Daemon::Observatory => PartyKind::Observatory,
             Daemon::Responder => PartyKind::Responder,

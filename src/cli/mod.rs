@@ -30,6 +30,7 @@ pub mod access_log;
 pub mod api;
 pub mod audit;
 pub mod bench;
+pub mod console;
 pub mod ctl;
 pub mod demo;
 pub mod json;
@@ -98,6 +99,9 @@ pub enum Command {
     /// The persons' rights (decree art. 6): a rights officer's access and rectification requests.
     #[command(subcommand, after_long_help = rights::HELP)]
     Rights(rights::Command),
+    /// The web console: a one-time URL opening a session for you in your browser.
+    #[command(subcommand_required = true, after_long_help = console::HELP)]
+    Console(console::Args),
     /// End-to-end benchmark against the real broker, as a ratio to the raw broker rate.
     Bench(bench::Args),
 }
@@ -116,6 +120,7 @@ pub fn run(command: Command) -> CliResult {
         Command::AccessLog(a) => access_log::run(a),
         Command::Stats(a) => stats::run(a),
         Command::Rights(c) => rights::run(c),
+        Command::Console(a) => console::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }

@@ -23,6 +23,8 @@ use crate::socket::{self, SocketError};
 #[derive(Debug)]
 pub struct ApiServer {
     path: PathBuf,
+    /// The routes as served, with the context each call's [`Caller`] reads.
+    app: Router,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -37,15 +39,13 @@ impl ApiServer {
         recorder: Arc<dyn AccessRecorder>,
     ) -> Result<ApiServer, SocketError> {
         let listener = socket::bind(socket)?;
-        let app = routes
-            .route("/v1/whoami", get(whoami))
-            .layer(Extension(ApiContext { registry, recorder }))
-            .into_make_service_with_connect_info::<PeerCred>();
+        let app = routes.route("/v1/whoami", get(whoami)).layer(Extension(ApiContext { registry, recorder }));
+        let served = app.clone().into_make_service_with_connect_info::<PeerCred>();
         let (stop, stopped) = oneshot::channel::<()>();
         let path = socket.to_owned();
         let shown = path.display().to_string();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+            let served = axum::serve(listener, served).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
             if let Err(e) = served.await {
@@ -53,7 +53,14 @@ impl ApiServer {
             }
         });
         tracing::info!(socket = %path.display(), "local API listening");
-        Ok(ApiServer { path, stop: Some(stop), task: Some(task) })
+        Ok(ApiServer { path, app, stop: Some(stop), task: Some(task) })
+    }
+
+    /// The routes as the socket serves them, for a caller in the same process that sets the
+    /// request's `ConnectInfo<PeerCred>` itself (the web console, calling as its session's
+    /// agent): the same roles, the same refusals recorded.
+    pub fn router(&self) -> Router {
+        self.app.clone()
     }
 
     /// The socket's path.

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod console;
 pub mod deployment;
 pub mod process;
 mod settings;
@@ -362,7 +363,7 @@ impl Party {
                 Arc::new(api::AccessLogTrail { accesses, daemon: passerelle_social_service::DAEMON, clock }),
             ),
         };
-        api::DaemonApi::start(settings, routes.merge(trail_routes), trail).await
+        api::DaemonApi::start(settings, routes.merge(trail_routes), trail, console::for_party(settings)).await
     }
 
     /// Opens the store and builds the service, registering its metrics.

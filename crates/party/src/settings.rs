@@ -127,6 +127,7 @@ impl PartySettings {
             }
         };
         self.trails().check().map_err(|message| keyed("trails".into(), message))?;
+        self.api().check_console().map_err(|(key, message)| keyed(key.into(), message))?;
         Hooks::check(profile, development).map_err(|e| keyed(e.key, e.message))
     }
 
@@ -296,6 +297,16 @@ impl PartySettings {
 
     /// Where its local API is served: `[api] socket`, else `run/<data_dir's name>.sock` beside
     /// its `data_dir`.
+    /// Its `[api]` settings: the local API's socket and the web console.
+    pub fn api(&self) -> &passerelle_agents::ApiSettings {
+        match self {
+            PartySettings::Observatory(s) => &s.api,
+            PartySettings::Responder(s) => &s.api,
+            PartySettings::Requester(s) => &s.api,
+            PartySettings::SocialService(s) => &s.api,
+        }
+    }
+
     pub fn api_socket(&self) -> std::path::PathBuf {
         let (api, data_dir) = match self {
             PartySettings::Observatory(s) => (&s.api, &s.data_dir),

@@ -110,22 +110,43 @@ pub fn log_registry_changes(registry: &std::path::Path, changes: &[AgentChange])
 #[derive(Debug)]
 pub struct DaemonApi {
     server: ApiServer,
+    /// Its web console, when `[api] console_addr` is set.
+    console: Option<passerelle_console::ConsoleServer>,
     registry: RegistryHandle,
     reloads: tokio::task::JoinHandle<()>,
 }
 
 impl DaemonApi {
     /// Loads the registry, binds the socket and serves `routes` there; arms the SIGHUP reload.
+    /// With `[api] console_addr`, serves `console` there too, its pages calling these routes, and
+    /// adds the route `passerelle console open` calls.
     pub async fn start(
         settings: &PartySettings,
         routes: Router,
         trail: Arc<dyn Trail>,
+        console: passerelle_console::Console,
     ) -> Result<DaemonApi, PartyError> {
         let registry = registry(settings)?;
         let socket = settings.api_socket();
         let recorder: Arc<dyn AccessRecorder> = Arc::new(AsRecorder(Arc::clone(&trail)));
+        let api = settings.api();
+        let listener = match &api.console_addr {
+            None => None,
+            Some(addr) => {
+                let public = api.console_url.as_deref().and_then(|u| url::Url::parse(u).ok());
+                let listener = passerelle_console::Listener::bind(addr, public.as_ref(), api.console_idle())
+                    .await
+                    .map_err(|e| PartyError::Runtime(anyhow!("cannot listen on `api.console_addr` {addr}: {e}")))?;
+                Some(listener)
+            }
+        };
+        let routes = match &listener {
+            Some(l) => routes.merge(passerelle_console::open::routes(l.sessions().clone(), l.base().clone())),
+            None => routes,
+        };
         let server = ApiServer::start(&socket, routes, registry.clone(), recorder)
             .map_err(|e| PartyError::Runtime(anyhow!(e)))?;
+        let console = listener.map(|l| l.serve(console, server.router(), registry.clone()));
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(|e| PartyError::Runtime(anyhow!("cannot watch for SIGHUP (registry reloads): {e}")))?;
         let watched = registry.clone();
@@ -134,7 +155,7 @@ impl DaemonApi {
                 reload(&watched, trail.as_ref());
             }
         });
-        Ok(DaemonApi { server, registry, reloads })
+        Ok(DaemonApi { server, console, registry, reloads })
     }
 
     /// The registry the API serves with.
@@ -142,9 +163,17 @@ impl DaemonApi {
         &self.registry
     }
 
+    /// Where the console listens, when it is served.
+    pub fn console_addr(&self) -> Option<std::net::SocketAddr> {
+        self.console.as_ref().and_then(|c| c.addr())
+    }
+
     /// Stops serving (the calls in flight finish) and removes the socket.
     pub async fn stop(self) {
         self.reloads.abort();
+        if let Some(console) = self.console {
+            console.stop().await;
+        }
         self.server.stop().await;
     }
 }

@@ -1,0 +1,14 @@
+//! The statistics console pages (to come).
+
+use axum::Router;
+use passerelle_console::NavLink;
+
+/// The menu's links of these pages.
+pub fn nav() -> Vec<NavLink> {
+    Vec::new()
+}
+
+/// The pages.
+pub fn pages() -> Router {
+    Router::new()
+}

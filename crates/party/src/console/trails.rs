@@ -1,0 +1,14 @@
+//! The trail pages every daemon has (to come).
+
+use axum::Router;
+use passerelle_console::NavLink;
+
+/// The menu's links of these pages (`audit`: the daemon keeps an audit trail, the observatory).
+pub fn nav(_audit: bool) -> Vec<NavLink> {
+    Vec::new()
+}
+
+/// The pages.
+pub fn pages() -> Router {
+    Router::new()
+}
