@@ -29,7 +29,7 @@ pub struct ApiSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_addr: Option<String>,
     /// The console's address as the agents' browsers reach it through the reverse proxy
-    /// (`https://passerelle.carsat.example/observatoire/`): the one-time URLs start with it and
+    /// (`https://observatory.passerelle.carsat.example/`, the root of a host name of its own): the one-time URLs start with it and
     /// the session cookie is marked `Secure`. Absent: `http://<console_addr>/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
@@ -56,6 +56,15 @@ impl ApiSettings {
                     url::Url::parse(url).map_err(|e| ("api.console_url", format!("`{url}` is not a URL ({e})")))?;
                 if !matches!(parsed.scheme(), "https" | "http") || parsed.cannot_be_a_base() {
                     return Err(("api.console_url", format!("`{url}` is not an http(s) URL")));
+                }
+                if parsed.path() != "/" || parsed.query().is_some() {
+                    return Err((
+                        "api.console_url",
+                        format!(
+                            "`{url}` has a path: the console's pages link from the root, so the proxy serves it \
+                             at the root of a host name of its own (`https://observatory.passerelle.example/`)"
+                        ),
+                    ));
                 }
                 parsed.scheme() == "https"
             }
@@ -152,7 +161,8 @@ mod tests {
             with("0.0.0.0:8443", Some("http://console.example/")).check_console().unwrap_err().0,
             "api.console_addr"
         );
-        assert_eq!(with("10.0.0.5:8443", Some("https://console.example/obs/")).check_console(), Ok(()));
+        assert_eq!(with("10.0.0.5:8443", Some("https://obs.console.example/")).check_console(), Ok(()));
+        assert_eq!(with("127.0.0.1:0", Some("https://console.example/obs/")).check_console().unwrap_err().0, "api.console_url");
         assert_eq!(with("localhost:80", None).check_console().unwrap_err().0, "api.console_addr");
         assert_eq!(with("127.0.0.1:0", Some("ftp://x/")).check_console().unwrap_err().0, "api.console_url");
         let idle = ApiSettings { console_idle_minutes: Some(0), ..ApiSettings::default() };
