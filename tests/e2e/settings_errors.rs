@@ -239,3 +239,17 @@ fn a_daemon_without_its_own_broker_identity_is_refused_outside_development_namin
     let o = ctl_status(&config, &[]);
     assert_eq!(o.status.code(), Some(4), "past the settings, to the missing store: {}", stderr(&o));
 }
+
+#[test]
+fn a_console_outside_loopback_without_a_tls_proxy_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("requester.toml");
+    std::fs::write(
+        &config,
+        "body = \"cnaf\"\noffice = \"caf-13\"\ndata_dir = \"/nonexistent\"\nout_dir = \"/nonexistent\"\n\
+         [broker]\nurls = [\"amqp://127.0.0.1:1/%2f\"]\n[api]\nconsole_addr = \"0.0.0.0:8442\"\n",
+    )
+    .unwrap();
+    let o = passerelle().args(["requester", "status", "--config"]).arg(&config).output().unwrap();
+    refused(&o, &["api.console_addr", "`0.0.0.0:8442` is not a loopback address", "reverse proxy"]);
+}

@@ -162,7 +162,10 @@ mod tests {
             "api.console_addr"
         );
         assert_eq!(with("10.0.0.5:8443", Some("https://obs.console.example/")).check_console(), Ok(()));
-        assert_eq!(with("127.0.0.1:0", Some("https://console.example/obs/")).check_console().unwrap_err().0, "api.console_url");
+        assert_eq!(
+            with("127.0.0.1:0", Some("https://console.example/obs/")).check_console().unwrap_err().0,
+            "api.console_url"
+        );
         assert_eq!(with("localhost:80", None).check_console().unwrap_err().0, "api.console_addr");
         assert_eq!(with("127.0.0.1:0", Some("ftp://x/")).check_console().unwrap_err().0, "api.console_url");
         let idle = ApiSettings { console_idle_minutes: Some(0), ..ApiSettings::default() };
