@@ -13,6 +13,8 @@
 //!
 //! The HTML is [`render`]'s, from the API's answers.
 
+#[cfg(test)]
+mod pages_tests;
 mod render;
 #[cfg(test)]
 mod tests;
