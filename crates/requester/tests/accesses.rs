@@ -20,7 +20,9 @@ use passerelle_local_api::{Access, AccessRecorder, ApiServer, Client, RegistryHa
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::rules::{days, ManualClock};
 use passerelle_protocol::v1::{self, Category, FamilySituation};
-use passerelle_requester::api::{routes, CaseStatus, PersonAnswer, PersonQuery, PurgeAnswer, SubmitAnswer};
+use passerelle_requester::api::{
+    routes, CaseStatus, ContactsAnswer, PersonAnswer, PersonQuery, PurgeAnswer, SubmitAnswer,
+};
 use passerelle_requester::{CaseState, Requester, RequesterSettings, Uuid};
 use support::*;
 use tempfile::TempDir;
@@ -256,5 +258,53 @@ async fn a_person_is_a_keyed_hash_until_the_cap_and_never_a_nir_in_the_access_lo
     let read = d.entries().into_iter().find(|e| e.kind == AccessKind::Read).expect("the read entry stays");
     assert!(read.concerns_person && read.person.is_none(), "{read:?}");
     assert!(d.requester.accesses().log().verify().unwrap().is_intact());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_contact_list_is_read_page_by_page_each_person_listed_a_read_of_the_case() {
+    let d = Daemon::start().await;
+    let (answered, refused) = d.submitted().await;
+    let n = d.entries().len();
+    let path = format!("/v1/cases/{answered}/contacts?limit=1");
+    let first: ContactsAnswer = d.client.get_json(&path).await.unwrap();
+    assert_eq!((first.case, first.state, first.persons, first.entries.len()), (answered, CaseState::Answered, 2, 1));
+    assert_eq!((first.entries[0].rank, first.next), (1, Some(1)));
+    let second: ContactsAnswer = d.client.get_json(&format!("{path}&after=1")).await.unwrap();
+    assert_eq!((second.entries.len(), second.entries[0].rank, second.next), (1, 2, None));
+    let whole: ContactsAnswer = d.client.get_json(&format!("/v1/cases/{answered}/contacts")).await.unwrap();
+    let mut names: Vec<&str> = whole.entries.iter().map(|e| e.family_name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["Zorglub0000", "Zorglub0002"]);
+    assert_eq!(whole.entries.iter().map(|e| e.rank).collect::<Vec<_>>(), [1, 2]);
+    let json = serde_json::to_string(&whole).unwrap();
+    for i in 0..3 {
+        assert!(!json.contains(&nir(i)), "no NIR in the list: {json}");
+    }
+
+    // Each person listed is a read of the case about them (a keyed hash), one per page entry.
+    let reads: Vec<StoredEntry> = d.entries()[n..].to_vec();
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    assert!(reads.iter().all(|e| e.agent == AGENT && e.kind == AccessKind::Read && e.object == answered.to_string()));
+    let listed: Vec<_> = [0, 2].iter().map(|i| d.requester.accesses().person(&Nir::parse(&nir(*i)).unwrap())).collect();
+    assert!(reads.iter().all(|e| e.person.as_ref().is_some_and(|p| listed.contains(p))), "{reads:?}");
+
+    // A refused case lists nobody, records nothing; an unknown case, a bad query: said.
+    let n = d.entries().len();
+    let none: ContactsAnswer = d.client.get_json(&format!("/v1/cases/{refused}/contacts")).await.unwrap();
+    assert_eq!((none.state, none.persons, none.entries.len()), (CaseState::Refused, 0, 0));
+    let e = d.client.get_json::<ContactsAnswer>(&format!("/v1/cases/{}/contacts", Uuid::now_v7())).await.unwrap_err();
+    assert_eq!(e.code(), Some("not_found"), "{e}");
+    let e = d.client.get_json::<ContactsAnswer>(&format!("{path}&limit=0")).await.unwrap_err();
+    assert_eq!(e.code(), Some("bad_request"), "{e}");
+    assert_eq!(d.entries().len(), n);
+
+    // Another office's agent, the administrator: refused (and the refusal recorded).
+    for registry in [as_agent(&[Role::PreventionAgent], Some("caf-69")), as_agent(&[Role::RequesterAdmin], None)] {
+        d.registry.replace(registry);
+        let e = d.client.get_json::<ContactsAnswer>(&path).await.unwrap_err();
+        assert!(e.is_forbidden(), "{e:?}");
+    }
+    assert!(d.since(n).iter().all(|(_, kind, _)| *kind == "refused"));
     d.stop().await;
 }

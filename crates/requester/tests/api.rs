@@ -17,7 +17,7 @@ use passerelle_bus::{Bus, BusSettings, Consumer, InProcessBus};
 use passerelle_local_api::{Access, AccessOutcome, ApiServer, Client, KeptAccesses, RegistryHandle};
 use passerelle_protocol::rules::SystemClock;
 use passerelle_protocol::v1::{self, Category, FamilySituation};
-use passerelle_requester::api::{routes, CaseStatus, PurgeAnswer, ResultAnswer, SubmitAnswer};
+use passerelle_requester::api::{routes, CaseStatus, OverviewAnswer, PurgeAnswer, ResultAnswer, SubmitAnswer};
 use passerelle_requester::{CaseState, Requester, RequesterSettings};
 use support::*;
 use tempfile::TempDir;
@@ -251,5 +251,38 @@ async fn each_call_refuses_the_roles_and_offices_design_excludes_and_records_it(
     assert_eq!(e.code(), Some("not_an_agent"), "{e:?}");
     assert_eq!(d.refused().last().unwrap().outcome, AccessOutcome::NotAnAgent);
     assert_eq!(d.refused().len(), 11);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_and_the_administrator_read_counts_only_and_an_agent_no_overview() {
+    let d = Daemon::start(as_agent(&[Role::PreventionAgent], Some(OFFICE))).await;
+    let e = d.client.get_json::<OverviewAnswer>("/v1/overview").await.unwrap_err();
+    assert!(e.is_forbidden(), "{e:?}");
+    let file = selection_file(d.dir.path());
+    let answer: SubmitAnswer = d.client.upload(SUBMIT, &file).await.unwrap();
+    let SubmitAnswer::Submitted { .. } = answer else { panic!("{answer:?}") };
+    passerelle_test_support::eventually_async("every case answered", || async {
+        let statuses: Vec<CaseStatus> = d.client.get_json("/v1/cases").await.unwrap();
+        statuses.iter().all(|s| s.case.state == CaseState::Answered).then_some(())
+    })
+    .await;
+
+    for roles in [Role::Operator, Role::RequesterAdmin] {
+        d.registry.replace(as_agent(&[roles], None));
+        let overview: OverviewAnswer = d.client.get_json("/v1/overview").await.unwrap();
+        assert_eq!(overview.office, OFFICE);
+        let count = |state: CaseState| overview.cases.iter().find(|c| c.state == state).unwrap().cases;
+        assert_eq!((count(CaseState::Answered), count(CaseState::Sent), count(CaseState::Purged)), (2, 0, 0));
+        assert_eq!((overview.submissions, overview.oldest_waiting_seconds, overview.unsent), (1, None, 0));
+        assert_eq!(overview.retention_days, d.requester.settings().retention_days);
+        assert!(overview.next_purge_due.is_some());
+        let json = serde_json::to_string(&overview).unwrap();
+        for i in 0..4 {
+            assert!(!json.contains(&nir(i)) && !json.contains(&format!("Zorglub{i:04}")), "{json}");
+        }
+        assert!(!json.contains("Atelier") && !json.contains("family_situation"), "no service, no category: {json}");
+    }
+    assert_eq!(d.refused().len(), 1, "the agent's refusal recorded");
     d.stop().await;
 }

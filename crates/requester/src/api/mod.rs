@@ -10,6 +10,8 @@
 //! | `GET /v1/cases/{case}/result/{file}` | `prevention-agent` of the office | the `csv`, `jsonl` or `summary` file, streamed |
 //! | `POST /v1/submissions/{id}/result`, `GET /v1/submissions/{id}/result/{file}` | `prevention-agent` of the office | the same for a submission's consolidated result |
 //! | `POST /v1/cases/{case}/person`, body `{"nir": "…"}` | `prevention-agent` of the office | [`PersonAnswer`]: the person's row of the case's contact list ([`person`]) |
+//! | `GET /v1/cases/{case}/contacts?after=RANK&limit=N` | `prevention-agent` of the office | [`ContactsAnswer`]: a page of the case's contact list in rank order, names and contacts, no NIR (the console's case page, [`contacts`]) |
+//! | `GET /v1/overview` | `operator`, `requester-admin` | [`OverviewAnswer`]: cases per state, the oldest waiting, results and receipts pending, the next purge — counts only, no access-log entry (no personal data, [`overview`]) |
 //! | `POST /v1/purge` | `requester-admin` | [`PurgeAnswer`]: what went, and the cut-off |
 //! | `GET /v1/worklist?after=CURSOR&limit=N[&pending=true]` | `social-service` of the office, naming the social worker (`x-passerelle-on-behalf-of`, required) | [`WorklistAnswer`]: the office's contact lists in rank order, a page at a time ([`worklist`]) |
 //! | `POST /v1/worklist/outcome`, body [`OutcomeQuery`] | `social-service` of the office, naming the social worker | [`OutcomeAnswer`]: the offer's outcome recorded (the latest wins over `declined` and `no_reply`; once `accepted`, another outcome is a 409 `conflict`, `accepted` again the first acceptance), with the person's record when accepted ([`outcome`]) |
@@ -23,16 +25,21 @@
 //! persons' names: a submission is a `create` per case made; `status` a `read` of `cases` (every case), or of each case listed
 //! for `?submission=`; a CSV or JSON Lines result file an `export` of its case (of each case of
 //! a submission); a purge a `delete` per case purged; a person looked up a `read` of the case
-//! about that person (their keyed hash). The social service's calls name the social worker
+//! about that person (their keyed hash); a page of a case's contact list a `read` of the case
+//! about each person listed (their keyed hash, one transaction per page). The social service's calls name the social worker
 //! and the service account together (`agent:<worker>:via:<service>`): a worklist page a `read`
 //! of the case about each person listed (their keyed hash; one transaction per page); an outcome an `update` of the case about the person, and an accepted one's
 //! record a `transfer` of it too. Refused calls are recorded by the daemon's trail.
 
+pub mod contacts;
 pub mod outcome;
+pub mod overview;
 mod person;
 pub mod worklist;
 
+pub use contacts::{ContactEntry, ContactsAnswer};
 pub use outcome::{OutcomeAnswer, OutcomePerson, OutcomeQuery};
+pub use overview::{OverviewAnswer, StateCount};
 pub use person::{PersonAnswer, PersonQuery};
 pub use worklist::{OfferOutcome, Outcome, WorklistAnswer, WorklistEntry};
 
@@ -173,6 +180,8 @@ pub fn routes(requester: Requester) -> Router {
         .route("/v1/submissions/{id}/result", post(write_submission))
         .route("/v1/submissions/{id}/result/{file}", get(submission_file))
         .route("/v1/cases/{case}/person", post(person::lookup))
+        .route("/v1/cases/{case}/contacts", get(contacts::list))
+        .route("/v1/overview", get(overview::overview))
         .route("/v1/purge", post(purge))
         .route("/v1/worklist", get(worklist::page))
         .route("/v1/worklist/outcome", post(outcome::record))

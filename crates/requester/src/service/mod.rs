@@ -39,7 +39,7 @@ mod worklist;
 
 pub use rights::{answer_expires_at, LATE_ANSWER_WINDOW};
 pub use submit::{SubmitRequest, Submitted, MAX_SERVICE_CHARS};
-pub use worklist::{NewOutcome, WorklistCursor, WorklistPage};
+pub use worklist::{ContactsPage, NewOutcome, WorklistCursor, WorklistPage};
 
 /// How often a waiting `submit`, or the daemon, looks at the store for changes another process
 /// made (a daemon and a submit share the store): short enough to feel immediate.
@@ -211,7 +211,7 @@ impl Requester {
         Ok(self.inner.accesses.record_all(&self.case_entries(actor, kind, cases))?)
     }
 
-    fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }
 

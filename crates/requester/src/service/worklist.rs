@@ -15,6 +15,7 @@ use passerelle_selection::IdentityColumn;
 use uuid::Uuid;
 
 use super::{Requester, RequesterError};
+use crate::api::contacts::ContactEntry;
 use crate::api::outcome::OutcomePerson;
 use crate::api::worklist::{OfferOutcome, WorklistEntry};
 use crate::export::{self, cell};
@@ -54,6 +55,18 @@ pub struct WorklistPage {
     pub entries: Vec<WorklistEntry>,
     pub next: Option<WorklistCursor>,
     pub read: Vec<(Uuid, PersonRef)>,
+}
+
+/// A page of one case's contact list ([`Requester::case_contacts`]): the case's state, the
+/// list's length, its entries, the rank the next page starts after, and the persons listed as
+/// the access log names them (keyed hashes, in the entries' order; each is a `read` of the case).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactsPage {
+    pub state: CaseState,
+    pub persons: u64,
+    pub entries: Vec<ContactEntry>,
+    pub next: Option<u64>,
+    pub read: Vec<PersonRef>,
 }
 
 /// An outcome to record.
@@ -128,6 +141,47 @@ impl Requester {
             store.next_listed_case(Some(&case))?.map(|c| WorklistCursor { case: c.id, after_rank: 0 })
         };
         Ok(WorklistPage { entries, next, read })
+    }
+
+    /// A page of one case's contact list as its office's prevention agents read it (the
+    /// console's case page): up to `limit` persons after rank `after_rank`, in the rank order of
+    /// the case's result files (the worklist's stored order, computed the first time the case is
+    /// listed), with their names, contacts and offer outcomes — never their NIR. An unknown or
+    /// purged case is [`RequesterError::UnknownCase`]; a case not answered (yet, or refused)
+    /// lists nobody.
+    pub fn case_contacts(&self, case: Uuid, after_rank: u64, limit: usize) -> Result<ContactsPage, RequesterError> {
+        let store = self.store();
+        let case = store
+            .case(case)?
+            .filter(|c| c.state != CaseState::Purged)
+            .ok_or_else(|| RequesterError::UnknownCase(case.to_string()))?;
+        let mut page =
+            ContactsPage { state: case.state, persons: 0, entries: Vec::new(), next: None, read: Vec::new() };
+        if case.state != CaseState::Answered {
+            return Ok(page);
+        }
+        let submission = self.submission_of(&case)?;
+        page.persons = self.listed_persons(&submission, &case)?;
+        let rows = store.worklist_rows(case.id, after_rank, limit, false)?;
+        page.next = rows.last().filter(|r| rows.len() == limit && r.rank < page.persons).map(|r| r.rank);
+        for row in rows {
+            page.read.push(self.accesses().person(&row.nir));
+            let names = Names::of(&submission, &row.cells)?;
+            page.entries.push(ContactEntry {
+                rank: row.rank,
+                line: row.line,
+                score: row.score,
+                family_name: names.family_name,
+                usage_name: names.usage_name,
+                given_names: names.given_names,
+                birth_year: names.birth_year,
+                phone: names.phone,
+                email: names.email,
+                postal_address: names.postal_address,
+                outcome: row.outcome.as_ref().map(offer_outcome),
+            });
+        }
+        Ok(page)
     }
 
     /// The access entries of `actor` reading `page`: a `read` of the case about each person
