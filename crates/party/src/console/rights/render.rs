@@ -38,7 +38,7 @@ impl OpenForm {
         };
         let former_nirs: Vec<String> = self
             .former_nirs
-            .split(|c: char| c == '\n' || c == ',' || c == ';')
+            .split(['\n', ',', ';'])
             .map(|n| n.trim().replace(' ', ""))
             .filter(|n| !n.is_empty())
             .collect();
