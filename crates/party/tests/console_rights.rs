@@ -2,7 +2,7 @@
 //! broker: the parties are never asked): every route refuses without a session (401) and every
 //! POST without its token (403); a request opened by the form, followed, printed under a policy
 //! that allows exactly the letter's stylesheet, and marked delivered; an opposition answered at
-//! once with art. 6's refusal.
+//! once with art. 6's refusal; any other role refused every page.
 
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ struct Served {
     _dir: tempfile::TempDir,
 }
 
-async fn served() -> Served {
+async fn served(role: Role) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let uid = std::fs::metadata(dir.path()).unwrap().uid();
     let account = passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name");
@@ -41,7 +41,7 @@ async fn served() -> Served {
         account: account.clone(),
         id: "officer-1".to_owned(),
         name: "Agente <Test>".to_owned(),
-        roles: [Role::RightsOfficer].into_iter().collect(),
+        roles: [role].into_iter().collect(),
         office: None,
     };
     let registry = RegistryHandle::fixed(Registry::from_agents([officer]));
@@ -79,7 +79,7 @@ async fn text(response: Response) -> String {
 
 #[tokio::test]
 async fn every_route_refuses_without_a_session_and_every_post_without_its_token() {
-    let s = served().await;
+    let s = served(Role::RightsOfficer).await;
     for (method, path) in rights::ROUTES {
         let response = call(&s.app, method, path, None, None).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
@@ -92,7 +92,7 @@ async fn every_route_refuses_without_a_session_and_every_post_without_its_token(
 
 #[tokio::test]
 async fn a_request_is_opened_followed_printed_and_delivered() {
-    let s = served().await;
+    let s = served(Role::RightsOfficer).await;
     let (app, cookie, csrf) = (&s.app, Some(s.cookie.as_str()), &s.csrf);
     let list = call(app, "GET", "/rights", cookie, None).await;
     assert_eq!(list.status(), StatusCode::OK);
@@ -142,11 +142,24 @@ async fn a_request_is_opened_followed_printed_and_delivered() {
 
 #[tokio::test]
 async fn an_opposition_is_answered_at_once_with_the_refusal() {
-    let s = served().await;
+    let s = served(Role::RightsOfficer).await;
     let form = format!("csrf={}&kind=opposition&nir=&identity_checked_by=", s.csrf);
     let answered = call(&s.app, "POST", "/rights/new", Some(&s.cookie), Some(&form)).await;
     assert_eq!(answered.status(), StatusCode::OK);
     let page = text(answered).await;
     assert!(page.contains("rights-opposition-"), "{page}");
     assert!(page.contains(&passerelle_rights::printable::escape(passerelle_rights::OPPOSITION_REFUSED)), "{page}");
+}
+
+#[tokio::test]
+async fn another_role_is_refused_every_page() {
+    let s = served(Role::Operator).await;
+    for path in ["/rights", "/rights/new", "/rights/0190b6a2-5c3e-7d41-9a8f-3b2c1d0e4f51"] {
+        let refused = call(&s.app, "GET", path, Some(&s.cookie), None).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let form = format!("csrf={}&kind=access&nir={NIR}&identity_checked_by=agent-7", s.csrf);
+    let refused = call(&s.app, "POST", "/rights/new", Some(&s.cookie), Some(&form)).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(!text(refused).await.contains(NIR));
 }
