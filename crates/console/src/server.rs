@@ -155,17 +155,34 @@ impl Drop for ConsoleServer {
     }
 }
 
+/// The policy of every page: only this console's stylesheet, images and forms, no script but its
+/// own.
+const CONSOLE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The policy of a whole document a page serves as it is (a printable letter) whose only
+/// resource is its one inline stylesheet `css`: that stylesheet allowed by its SHA-256 (an
+/// injected `<style>` or `style=` is not), everything else refused — no script, image, form,
+/// frame or fetch. Set it as the response's `Content-Security-Policy`; [`headers`] keeps it.
+pub fn inline_style_csp(css: &str) -> HeaderValue {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css.as_bytes()));
+    let policy = format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; script-src 'none'; form-action 'none'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CONSOLE_CSP))
+}
+
 /// Every answer: not cached, not framed, no referrer (URLs name cases), only this console's
-/// stylesheet and forms, no script but its own.
+/// stylesheet and forms, no script but its own ([`CONSOLE_CSP`]) — unless the page set a
+/// policy of its own ([`inline_style_csp`]), which is kept.
 async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CONSOLE_CSP));
     let set = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -248,4 +265,32 @@ async fn stylesheet() -> Response {
 
 async fn not_found() -> PageError {
     PageError::not_found("Cette page n'existe pas dans la console de ce service.")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn policy_of(pages: Router, path: &str) -> String {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let response = router(pages).oneshot(request).await.unwrap();
+        response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_page_keeps_the_console_policy_unless_it_sets_its_own() {
+        let css = "body{margin:0}";
+        let pages = Router::new().route("/plain", get(|| async { "x" })).route(
+            "/letter",
+            get(move || async move { ([(header::CONTENT_SECURITY_POLICY, inline_style_csp(css))], "x") }),
+        );
+        assert_eq!(policy_of(pages.clone(), "/plain").await, CONSOLE_CSP);
+        let own = policy_of(pages, "/letter").await;
+        // printf 'body{margin:0}' | openssl dgst -sha256 -binary | base64
+        assert!(own.contains("style-src 'sha256-IAdwN3biDCQ3brrgp1m8kBEsPQYyqfREKOEfeoREopc=';"), "{own}");
+        assert!(own.starts_with("default-src 'none';") && !own.contains("unsafe") && !own.contains("'self'"), "{own}");
+    }
 }

@@ -32,7 +32,8 @@ pub const PURPOSE: &str = "repérer les personnes de 55 ans et plus en risque de
 /// The legal basis, as the person reads it.
 pub const LEGAL_BASIS: &str = "décret n° 2017-334 du 14 mars 2017, articles 1 à 3";
 
-const STYLE: &str = "body{font-family:serif;margin:2em;color:#000;line-height:1.35}h1{font-size:1.5em}\
+/// The page's one stylesheet, inline (a console serving the page allows exactly it, by its hash).
+pub const STYLE: &str = "body{font-family:serif;margin:2em;color:#000;line-height:1.35}h1{font-size:1.5em}\
 h2{font-size:1.2em;border-bottom:1px solid #000;margin-top:1.5em}h3{font-size:1.05em;margin:1em 0 .3em}\
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #888;padding:.3em;text-align:left;\
 vertical-align:top}ul{margin:0;padding-left:1.2em}.ecran{border:1px dashed #888;padding:.5em}\
