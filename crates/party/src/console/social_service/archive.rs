@@ -121,7 +121,11 @@ pub(super) fn render_file(view: &ArchivedFileView) -> String {
                 .contacts
                 .iter()
                 .map(|c| {
-                    format!("{} le {}", code_label(&CONTACT_CHANNEL, &c.channel), c.date.as_deref().map(day).unwrap_or_default())
+                    format!(
+                        "{} le {}",
+                        code_label(&CONTACT_CHANNEL, &c.channel),
+                        c.date.as_deref().map(day).unwrap_or_default()
+                    )
                 })
                 .collect();
             vec![
@@ -134,6 +138,9 @@ pub(super) fn render_file(view: &ArchivedFileView) -> String {
         .collect();
     out.push_str("<h2>Actions</h2>");
     out.push_str(&table("Actions archivées", &["Objet", "Début", "Fin", "Contacts"], &actions, "Aucune action."));
-    out.push_str(&format!("<p>{}</p>", link(&format!("/archive?purpose={}", view.purpose.as_str()), "Retour aux archives")));
+    out.push_str(&format!(
+        "<p>{}</p>",
+        link(&format!("/archive?purpose={}", view.purpose.as_str()), "Retour aux archives")
+    ));
     out
 }

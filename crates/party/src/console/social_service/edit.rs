@@ -53,10 +53,14 @@ pub(super) fn field_form(file: &str, info: &FieldInfo, current: Option<&Value>, 
             let chosen = current.and_then(Value::as_bool).map(|b| b.to_string());
             select(&id, "value", name, &options, chosen.as_deref(), Some("—"))
         }
-        FieldType::Enum(kind) => select(&id, "value", name, &options_of(kind), current.and_then(Value::as_str), Some("—")),
+        FieldType::Enum(kind) => {
+            select(&id, "value", name, &options_of(kind), current.and_then(Value::as_str), Some("—"))
+        }
         FieldType::EnumList(kind) => {
-            let chosen: Vec<&str> =
-                current.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let chosen: Vec<&str> = current
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             let boxes: String = options_of(kind)
                 .iter()
                 .map(|(code, shown)| {
@@ -66,8 +70,10 @@ pub(super) fn field_form(file: &str, info: &FieldInfo, current: Option<&Value>, 
             format!("<fieldset><legend>{}</legend>{boxes}</fieldset>", text(name))
         }
         FieldType::TextList(_) => {
-            let lines: Vec<&str> =
-                current.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let lines: Vec<&str> = current
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             textarea(&id, "value", name, "Une valeur par ligne.", &lines.join("\n"))
         }
         FieldType::Records(kind) => {
@@ -109,7 +115,9 @@ pub(super) fn value_of(info: &FieldInfo, values: &[&str], clear: bool) -> Result
         _ if first.is_empty() && !matches!(info.field_type, FieldType::EnumList(_)) => Value::Null,
         FieldType::Bool => Value::Bool(first == "true"),
         FieldType::GirLevel | FieldType::Percent => Value::from(
-            first.parse::<u64>().map_err(|_| PageError::bad_request(format!("{} : un nombre entier.", label(info.path))))?,
+            first
+                .parse::<u64>()
+                .map_err(|_| PageError::bad_request(format!("{} : un nombre entier.", label(info.path))))?,
         ),
         FieldType::EnumList(_) => strings(values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect()),
         FieldType::TextList(_) => strings(first.lines().map(str::trim).filter(|l| !l.is_empty()).collect()),
@@ -122,7 +130,9 @@ pub(super) fn value_of(info: &FieldInfo, values: &[&str], clear: bool) -> Result
             }
             parsed
         }
-        FieldType::Text(TextKind::FreeText | TextKind::Address) => Value::String(values[0].trim().replace("\r\n", "\n")),
+        FieldType::Text(TextKind::FreeText | TextKind::Address) => {
+            Value::String(values[0].trim().replace("\r\n", "\n"))
+        }
         FieldType::Nir | FieldType::Text(_) | FieldType::Date | FieldType::Enum(_) => Value::String(first.to_owned()),
     })
 }

@@ -12,12 +12,8 @@ use serde::Deserialize;
 use super::{day, enc, given, state_fr};
 
 /// The page's views: (code, label).
-const VIEWS: [(&str, &str); 4] = [
-    ("open", "Ouverts"),
-    ("closed", "Clos"),
-    ("idle", "Actions qui vont se terminer"),
-    ("due", "Bientôt archivés"),
-];
+const VIEWS: [(&str, &str); 4] =
+    [("open", "Ouverts"), ("closed", "Clos"), ("idle", "Actions qui vont se terminer"), ("due", "Bientôt archivés")];
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Params {
@@ -109,7 +105,12 @@ pub(super) fn render_flagged(list: &FlaggedList, view: &str) -> String {
             .collect();
         format!(
             r#"<p class="lead">Une action sans activité est close par la passe de conservation au jour de sa dernière activité, à la date dite : une activité d'ici là la garde ouverte.</p>{}"#,
-            table("Dossiers signalés", &["Dossier", "Motif", "Depuis", "Action close le"], &rows, "Aucun dossier signalé.")
+            table(
+                "Dossiers signalés",
+                &["Dossier", "Motif", "Depuis", "Action close le"],
+                &rows,
+                "Aucun dossier signalé."
+            )
         )
     } else {
         let rows: Vec<Vec<String>> = list
@@ -129,7 +130,12 @@ pub(super) fn render_flagged(list: &FlaggedList, view: &str) -> String {
             list.live_months,
             list.within_days,
             day(&list.today),
-            table("Dossiers bientôt archivés", &["Dossier", "Quitte le dossier actif le", "Devenir"], &rows, "Aucun dossier.")
+            table(
+                "Dossiers bientôt archivés",
+                &["Dossier", "Quitte le dossier actif le", "Devenir"],
+                &rows,
+                "Aucun dossier."
+            )
         )
     }
 }

@@ -66,8 +66,12 @@ pub(super) fn select(
     selected: Option<&str>,
     empty: Option<&str>,
 ) -> String {
-    let mut out =
-        format!(r#"<div><label for="{id}">{}</label><select id="{id}" name="{}">"#, text(label), text(name), id = text(id));
+    let mut out = format!(
+        r#"<div><label for="{id}">{}</label><select id="{id}" name="{}">"#,
+        text(label),
+        text(name),
+        id = text(id)
+    );
     if let Some(empty) = empty {
         out.push_str(&format!(r#"<option value="">{}</option>"#, text(empty)));
     }

@@ -66,8 +66,10 @@ impl Signing {
 
 pub(super) async fn page(session: Session) -> Result<Page, PageError> {
     let list: GrantList = session.get("/v1/archive/grants").await?;
-    let signing =
-        Signing { director: session.has_any(&[Role::DirectorDelegate]), medical: session.has_any(&[Role::MedicalOfficer]) };
+    let signing = Signing {
+        director: session.has_any(&[Role::DirectorDelegate]),
+        medical: session.has_any(&[Role::MedicalOfficer]),
+    };
     Ok(session.page("Habilitations", &render(&list, signing, &session.csrf_field())))
 }
 
@@ -80,9 +82,8 @@ fn signature(s: &Option<SignatureView>) -> String {
 
 /// The grants awaiting the agent, then every grant, then the proposal form.
 pub(super) fn render(list: &GrantList, signing: Signing, csrf: &str) -> String {
-    let awaiting = |g: &GrantView| {
-        SIGNERS.iter().any(|r| signing.holds(*r) && g.state == format!("awaiting-{}", r.as_str()))
-    };
+    let awaiting =
+        |g: &GrantView| SIGNERS.iter().any(|r| signing.holds(*r) && g.state == format!("awaiting-{}", r.as_str()));
     let to_sign: Vec<Vec<String>> = list
         .grants
         .iter()
@@ -108,16 +109,17 @@ pub(super) fn render(list: &GrantList, signing: Signing, csrf: &str) -> String {
         .grants
         .iter()
         .map(|g| {
-            let revoke = if matches!(g.state.as_str(), "valid" | "awaiting-director-delegate" | "awaiting-medical-officer") {
-                post(
-                    &format!("/grants/{}/revoke", enc(&g.grant)),
-                    "inline",
-                    csrf,
-                    &format!("{}{}", signing.as_field(&format!("revoke-as-{}", g.grant)), submit("Révoquer", true)),
-                )
-            } else {
-                g.revoked_by.as_deref().map(|by| format!("par {}", text(by))).unwrap_or_default()
-            };
+            let revoke =
+                if matches!(g.state.as_str(), "valid" | "awaiting-director-delegate" | "awaiting-medical-officer") {
+                    post(
+                        &format!("/grants/{}/revoke", enc(&g.grant)),
+                        "inline",
+                        csrf,
+                        &format!("{}{}", signing.as_field(&format!("revoke-as-{}", g.grant)), submit("Révoquer", true)),
+                    )
+                } else {
+                    g.revoked_by.as_deref().map(|by| format!("par {}", text(by))).unwrap_or_default()
+                };
             vec![
                 text(&g.grant),
                 text(&g.reader),
@@ -133,14 +135,30 @@ pub(super) fn render(list: &GrantList, signing: Signing, csrf: &str) -> String {
     out.push_str("<h2>Toutes les habilitations</h2>");
     out.push_str(&table(
         "Habilitations à lire les archives",
-        &["Habilitation", "Lecteur", "État", "Proposée le", "Valable jusqu'au", "Directeur (délégué)", "Médecin-conseil", "Révocation"],
+        &[
+            "Habilitation",
+            "Lecteur",
+            "État",
+            "Proposée le",
+            "Valable jusqu'au",
+            "Directeur (délégué)",
+            "Médecin-conseil",
+            "Révocation",
+        ],
         &all,
         "Aucune habilitation.",
     ));
     let inner = format!(
         "{}{}{}{}",
         input("text", "grant-reader", "reader", "Lecteur des archives (identifiant d'agent)", "", true),
-        input("date", "grant-until", "until", "Dernier jour de validité (12 mois au plus ; 12 mois si vide)", "", false),
+        input(
+            "date",
+            "grant-until",
+            "until",
+            "Dernier jour de validité (12 mois au plus ; 12 mois si vide)",
+            "",
+            false
+        ),
         signing.as_field("grant-as"),
         submit("Proposer et signer", false)
     );
@@ -150,7 +168,10 @@ pub(super) fn render(list: &GrantList, signing: Signing, csrf: &str) -> String {
         text(signer_fr(SignerRole::MedicalOfficer)),
         post("/grants", "stack", csrf, &inner)
     ));
-    out.push_str(&format!("<p class=\"muted\">Les lectures se font depuis la page {}.</p>", link("/archive", "Archives")));
+    out.push_str(&format!(
+        "<p class=\"muted\">Les lectures se font depuis la page {}.</p>",
+        link("/archive", "Archives")
+    ));
     out
 }
 
@@ -175,8 +196,11 @@ pub(super) struct ProposeForm {
 }
 
 pub(super) async fn propose(session: Session, CsrfForm(form): CsrfForm<ProposeForm>) -> Result<Redirect, PageError> {
-    let request =
-        GrantRequest { reader: form.reader.trim().to_owned(), until: given(form.until), as_role: as_role(form.as_role)? };
+    let request = GrantRequest {
+        reader: form.reader.trim().to_owned(),
+        until: given(form.until),
+        as_role: as_role(form.as_role)?,
+    };
     let _: GrantView = session.post("/v1/archive/grants", &request).await?;
     Ok(Redirect::to("/grants"))
 }

@@ -3,7 +3,8 @@
 //! says so in words (class `suppressed`), a lower bound `≥ N`; the legend says why, never which.
 
 use axum::extract::Query;
-use passerelle_console::html::text;
+use axum::http::StatusCode;
+use passerelle_console::html::{notice, text};
 use passerelle_console::{Page, PageError, Session};
 use passerelle_social_stats::{CellKey, Level, Measure, Table, Value};
 use serde::Deserialize;
@@ -121,12 +122,20 @@ pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Resu
     if !query.is_empty() {
         path.push_str(&format!("?{}", query.join("&")));
     }
-    let stats: Table = session.get(&path).await?;
+    // A refusal of the period (no month counted yet, a month malformed) is said under the
+    // form, which stays to choose another.
+    let shown = match session.get::<Table>(&path).await {
+        Ok(stats) => render(&stats),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            format!("{}<p class=\"muted\">{}</p>", notice("Aucune statistique pour cette période."), text(&e.message))
+        }
+        Err(e) => return Err(e),
+    };
     let filters = format!(
         r#"<form class="filters" method="get" action="/statistics">{}{}{}</form>"#,
         input("month", "stats-from", "from", "Du mois", from.as_deref().unwrap_or(""), false),
         input("month", "stats-to", "to", "Au mois", to.as_deref().unwrap_or(""), false),
         submit("Afficher", false)
     );
-    Ok(session.page("Statistiques", &format!("{filters}{}", render(&stats))))
+    Ok(session.page("Statistiques", &format!("{filters}{shown}")))
 }

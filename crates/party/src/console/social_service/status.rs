@@ -28,7 +28,10 @@ pub(super) fn render(o: &Overview) -> String {
     out.push_str("<h2>Passe de conservation</h2>");
     out.push_str(&facts(&[
         ("Dernière passe", o.last_pass_at.as_deref().map(when).unwrap_or_else(|| "aucune encore".to_owned())),
-        ("Prochaine passe au plus tard", o.next_pass_by.as_deref().map(when).unwrap_or_else(|| "au démarrage".to_owned())),
+        (
+            "Prochaine passe au plus tard",
+            o.next_pass_by.as_deref().map(when).unwrap_or_else(|| "au démarrage".to_owned()),
+        ),
         ("Période", text(&duration(o.pass_every_seconds as i64))),
     ]));
     out.push_str(&format!(
@@ -43,6 +46,11 @@ pub(super) fn render(o: &Overview) -> String {
     }
     let refused: Vec<Vec<String>> =
         t.refused_by_reason.iter().map(|(code, n)| vec![text(refusal_fr(code)), n.to_string()]).collect();
-    out.push_str(&table("Refus des 30 derniers jours", &["Motif", "#Transferts"], &refused, "Aucun refus ces 30 derniers jours."));
+    out.push_str(&table(
+        "Refus des 30 derniers jours",
+        &["Motif", "#Transferts"],
+        &refused,
+        "Aucun refus ces 30 derniers jours.",
+    ));
     out
 }

@@ -158,10 +158,8 @@ pub(super) fn render_incoming(view: &IncomingTransferView, csrf: &str) -> String
         let base = format!("/transfers/{}", enc(&t.id));
         out.push_str("<h2>Décision</h2><p class=\"lead\">Acceptez si la personne est rattachée à votre bureau : le dossier est alors importé.</p>");
         out.push_str(&post(&format!("{base}/accept"), "stack", csrf, &submit("Accepter le transfert", false)));
-        let options: Vec<(String, String)> = REFUSALS
-            .iter()
-            .map(|r| (refusal_code(*r).to_owned(), refusal_fr(refusal_code(*r)).to_owned()))
-            .collect();
+        let options: Vec<(String, String)> =
+            REFUSALS.iter().map(|r| (refusal_code(*r).to_owned(), refusal_fr(refusal_code(*r)).to_owned())).collect();
         let inner = format!(
             "{}{}",
             select("refuse-reason", "reason", "Motif du refus", &options, None, None),

@@ -54,7 +54,10 @@ pub(super) fn render(list: &Worklist, all: bool, csrf: &str) -> String {
     out.push_str(&if all {
         format!("<p>{} · toutes les personnes</p>", link("/worklist", "Seulement les personnes à contacter"))
     } else {
-        format!("<p>Personnes à contacter · {}</p>", link("/worklist?show=all", "Montrer aussi les personnes déjà contactées"))
+        format!(
+            "<p>Personnes à contacter · {}</p>",
+            link("/worklist?show=all", "Montrer aussi les personnes déjà contactées")
+        )
     });
     let rows: Vec<Vec<String>> = list.entries.iter().map(|e| row(e, csrf)).collect();
     out.push_str(&table(
@@ -79,20 +82,12 @@ fn row(e: &WorklistEntry, csrf: &str) -> Vec<String> {
     if let Some(year) = e.birth_year {
         person.push_str(&format!(r#"<br><span class="muted">née ou né en {year}</span>"#));
     }
-    let contacts: Vec<String> = [&e.phone, &e.email, &e.postal_address]
-        .into_iter()
-        .flatten()
-        .map(|c| text(c).replace('\n', "<br>"))
-        .collect();
+    let contacts: Vec<String> =
+        [&e.phone, &e.email, &e.postal_address].into_iter().flatten().map(|c| text(c).replace('\n', "<br>")).collect();
     let answer = if e.opposed {
         r#"<strong class="warn">Opposition retenue (art. 38) : ne rien proposer.</strong>"#.to_owned()
     } else if let Some(recorded) = &e.outcome {
-        format!(
-            "{} le {} ({})",
-            text(outcome_words(recorded.outcome).1),
-            day(&recorded.date),
-            text(&recorded.agent)
-        )
+        format!("{} le {} ({})", text(outcome_words(recorded.outcome).1), day(&recorded.date), text(&recorded.agent))
     } else {
         outcome_form(e, csrf)
     };
