@@ -248,3 +248,30 @@ async fn every_route_refuses_without_a_session_and_every_form_without_its_token(
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rights_officer_gives_access_rectifies_and_records_an_objection_the_director_decides() {
+    let s = Stack::start().await;
+    s.be(&[Role::RightsOfficer]);
+    s.renders("/rights").await;
+    let (status, _, page) = s.post("/rights/access", &[("file", FILE)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(NAME) && page.contains("Historique des modifications"), "{page}");
+    assert!(page.contains(&format!("/rights/{FILE}/rectify")), "{page}");
+    let (status, location, body) =
+        s.post(&format!("/rights/{FILE}/rectify"), &[("field", "identity.given_names"), ("value", "Alice")]).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/rights?done=rectify")), "{body}");
+    let (_, _, page) = s.post("/rights/access", &[("file", FILE)]).await;
+    assert!(page.contains("Alice") && page.contains("rectification"), "{page}");
+    let (status, _, body) = s.post(&format!("/rights/{FILE}/object"), &[("reasons", "Je ne souhaite plus.")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let done = s.renders("/rights?done=object").await;
+    assert!(done.contains("attend la décision"), "{done}");
+
+    s.be(&[Role::DirectorDelegate]);
+    let page = s.renders("/rights").await;
+    assert!(!page.contains("/rights/access"), "the director decides, does not open files: {page}");
+    let (status, location, body) =
+        s.post("/rights/decide", &[("file", FILE), ("decision", "refused"), ("reason", "Suivi en cours.")]).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/rights?done=refused")), "{body}");
+}

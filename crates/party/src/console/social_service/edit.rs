@@ -1,6 +1,7 @@
 //! The edit forms of a file's data (norm 43, I.1 to II.2): one small form per field of the
 //! catalogue (`passerelle_social_file::FIELDS`), grouped by the norm's item, each sending one
-//! update (`POST /v1/files/{file}/update`) so that the history names only the field changed.
+//! update (a worker's `POST /v1/files/{file}/update`, a rights officer's `…/rights/rectify`)
+//! so that the history names only the field changed.
 //! The widget follows the field's type: a date, a number, a closed list's codes by their
 //! French labels, a list of texts one a line, a list of records as JSON with its keys named.
 
@@ -10,11 +11,10 @@ use passerelle_social_file::{FieldInfo, FieldType, TextKind, FIELDS};
 use passerelle_social_service::printable::label;
 use serde_json::{Map, Value};
 
-use super::enc;
 use super::forms::{checkbox, hidden, input, options_of, post, select, submit, textarea};
 
-/// Every field's form, in `<details>` by norm item.
-pub(super) fn render(file: &str, fields: &Map<String, Value>, csrf: &str) -> String {
+/// Every field's form, in `<details>` by norm item, each posted to `action`.
+pub(super) fn render(action: &str, fields: &Map<String, Value>, csrf: &str) -> String {
     let mut out = String::new();
     let mut items: Vec<&str> = FIELDS.iter().map(|f| f.norm_ref).collect();
     items.dedup();
@@ -23,7 +23,7 @@ pub(super) fn render(file: &str, fields: &Map<String, Value>, csrf: &str) -> Str
         let names: Vec<&str> = of_item.iter().map(|f| label(f.path)).collect();
         out.push_str(&format!("<details><summary>{} — {}</summary>", text(item), text(&names.join(", "))));
         for info in of_item {
-            out.push_str(&field_form(file, info, fields.get(info.path), csrf));
+            out.push_str(&field_form(action, info, fields.get(info.path), csrf));
         }
         out.push_str("</details>");
     }
@@ -34,8 +34,8 @@ fn id_of(path: &str) -> String {
     format!("f-{}", path.replace('.', "-"))
 }
 
-/// One field's form, its current value filled in.
-pub(super) fn field_form(file: &str, info: &FieldInfo, current: Option<&Value>, csrf: &str) -> String {
+/// One field's form, its current value filled in, posted to `action`.
+pub(super) fn field_form(action: &str, info: &FieldInfo, current: Option<&Value>, csrf: &str) -> String {
     let id = id_of(info.path);
     let name = label(info.path);
     let as_text = current.and_then(Value::as_str).unwrap_or("");
@@ -93,7 +93,7 @@ pub(super) fn field_form(file: &str, info: &FieldInfo, current: Option<&Value>, 
     };
     let clear = checkbox(&format!("{id}-clear"), "clear", "Effacer cette donnée", "yes", false);
     let inner = format!("{}{widget}{clear}{}", hidden("field", info.path), submit("Enregistrer", false));
-    post(&format!("/files/{}/update", enc(file)), "stack", csrf, &inner)
+    post(action, "stack", csrf, &inner)
 }
 
 /// The JSON value of a field's form: its `value` entries read as the field's type wants, or

@@ -46,7 +46,7 @@ pub(super) fn render(view: &FileView, csrf: &str) -> String {
     if view.state == FileState::Open {
         out.push_str(&forms(&view.file, csrf));
         out.push_str(r#"<h2 id="modifier">Modifier les données (norme 43)</h2>"#);
-        out.push_str(&super::edit::render(&view.file, &view.fields, csrf));
+        out.push_str(&super::edit::render(&format!("/files/{}/update", enc(&view.file)), &view.fields, csrf));
     } else {
         out.push_str(r#"<p class="notice">Ce dossier est clos : il ne se modifie plus.</p>"#);
     }

@@ -19,18 +19,23 @@ fn back(file: &str) -> Redirect {
     Redirect::to(&format!("/files/{}", enc(file)))
 }
 
-/// A field's form: `field`, its `value` entries (several for a list of codes), `clear`.
-pub(super) async fn update(
-    session: Session,
-    Path(file): Path<String>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
-) -> Result<Redirect, PageError> {
+/// The update a field's form asks: `field`, its `value` entries (several for a list of codes),
+/// `clear`.
+pub(super) fn update_request(pairs: &[(String, String)]) -> Result<UpdateRequest, PageError> {
     let named = |name: &'static str| pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str());
     let path = named("field").next().unwrap_or("");
     let info = field(path).ok_or_else(|| PageError::bad_request("Ce champ n'est pas une donnée de la norme 43."))?;
     let values: Vec<&str> = named("value").collect();
     let value = value_of(info, &values, named("clear").next().is_some())?;
-    let request = UpdateRequest { updates: vec![FieldUpdate { field: info.path.to_owned(), value }] };
+    Ok(UpdateRequest { updates: vec![FieldUpdate { field: info.path.to_owned(), value }] })
+}
+
+pub(super) async fn update(
+    session: Session,
+    Path(file): Path<String>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Redirect, PageError> {
+    let request = update_request(&pairs)?;
     let _: Changed = session.post(&format!("/v1/files/{}/update", enc(&file)), &request).await?;
     Ok(back(&file))
 }

@@ -12,6 +12,7 @@
 //! | `/grants` Habilitations | `director-delegate`, `medical-officer` | `GET /v1/archive/grants`, `POST …/grants`, `…/sign`, `…/revoke` |
 //! | `/statistics` Statistiques | `statistics-agent` | `GET /v1/stats` |
 //! | `/status` État du service | `operator` | `GET /v1/overview` (counts only) |
+//! | `/rights` Droits des personnes | `rights-officer`, `director-delegate` (decide) | `POST /v1/files/{file}/rights/access`, `…/rectify`, `…/object`, `…/refuse-archive`, `…/decide` |
 //!
 //! The closed lists of the forms (channels, offer kinds and themes, the norm's codes, the
 //! archive's purposes) are the crates' own (`passerelle_social_file`, `Purpose::ALL`); the
@@ -26,6 +27,7 @@ mod file_forms;
 mod files;
 mod forms;
 mod grants;
+mod rights;
 mod statistics;
 mod status;
 mod transfers;
@@ -76,6 +78,12 @@ pub fn nav() -> Vec<NavLink> {
             roles: &[Role::DirectorDelegate, Role::MedicalOfficer],
         },
         NavLink {
+            href: "/rights",
+            label: "Droits des personnes",
+            about: "Accès d'une personne à son dossier, rectification, opposition, refus de l'archivage ; décision sur une opposition.",
+            roles: &[Role::RightsOfficer, Role::DirectorDelegate],
+        },
+        NavLink {
             href: "/statistics",
             label: "Statistiques",
             about: "Les statistiques de pilotage, cellules de 1 à 10 personnes masquées.",
@@ -113,6 +121,12 @@ pub fn pages() -> Router {
         .route("/grants", get(grants::page).post(grants::propose))
         .route("/grants/{grant}/sign", post(grants::sign))
         .route("/grants/{grant}/revoke", post(grants::revoke))
+        .route("/rights", get(rights::page))
+        .route("/rights/access", post(rights::access))
+        .route("/rights/decide", post(rights::decide))
+        .route("/rights/{file}/rectify", post(rights::rectify))
+        .route("/rights/{file}/object", post(rights::object))
+        .route("/rights/{file}/refuse-archive", post(rights::refuse_archive))
         .route("/statistics", get(statistics::page))
         .route("/status", get(status::page))
 }
@@ -140,6 +154,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/grants"),
     ("POST", "/grants/00000000-0000-7000-8000-000000000001/sign"),
     ("POST", "/grants/00000000-0000-7000-8000-000000000001/revoke"),
+    ("GET", "/rights"),
+    ("POST", "/rights/access"),
+    ("POST", "/rights/decide"),
+    ("POST", "/rights/00000000-0000-7000-8000-000000000001/rectify"),
+    ("POST", "/rights/00000000-0000-7000-8000-000000000001/object"),
+    ("POST", "/rights/00000000-0000-7000-8000-000000000001/refuse-archive"),
     ("GET", "/statistics"),
     ("GET", "/status"),
 ];

@@ -249,3 +249,21 @@ fn every_route_is_listed_once_and_the_nav_points_at_served_pages() {
         assert!(ROUTES.contains(&("GET", link.href)), "{} is served", link.href);
     }
 }
+
+#[test]
+fn a_rights_access_shows_the_history_by_field_label_and_escapes_the_values() {
+    let access: passerelle_social_service::service::views::AccessAnswer = serde_json::from_value(json!({
+        "format": "passerelle.social-service-rights-access/1", "produced_at": "2026-12-07T10:00:00Z",
+        "body": "carsat-sud-est", "office": "ss-13", "file": "f1", "state": "open",
+        "opened_at": "2026-12-01T10:00:00Z", "last_activity_at": "2026-12-02T10:00:00Z", "source": null,
+        "fields": {"identity.family_name": HOSTILE}, "actions": [], "offers": [],
+        "history": [{"field": "care.gir_level", "kind": "rectification", "agent": "ro-1", "at": "2026-12-02T10:00:00Z"}],
+        "rights": [{"kind": "object", "at": "2026-12-02T10:00:00Z", "agent": "ro-1", "reasons": HOSTILE, "decision": "pending"}]
+    }))
+    .unwrap();
+    let html = rights::render_access(&access, CSRF);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("Niveau GIR") && html.contains("en attente de la décision"), "{html}");
+    assert!(html.contains(r#"action="/rights/f1/rectify""#) && html.contains(r#"action="/rights/f1/object""#));
+    accessible_and_guarded(&html);
+}
