@@ -1,5 +1,5 @@
 //! The social service's console pages served in-process over the service's real local API (a
-//! store in a temporary folder, no requester, no broker): each page of the menu renders for the
+//! store in a temporary folder, a fake requester serving the worklist, no broker): each page of the menu renders for the
 //! roles that see it, the forms change the file through the API and come back to it, a grant is
 //! proposed and co-signed, the archive opens only for a purpose, the operator's page names no
 //! person, and every route refuses without a session (401) and every form without its token
@@ -12,34 +12,109 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use passerelle_agents::{Agent, Registry, Role};
 use passerelle_console::sessions::Holder;
 use passerelle_console::{app, Console, Sessions};
-use passerelle_local_api::{ApiServer, KeptAccesses, RegistryHandle};
+use passerelle_local_api::{ApiError, ApiServer, Caller, KeptAccesses, RegistryHandle};
 use passerelle_party::console::social_service;
 use passerelle_social_file::v1::{SocialFile, SocialIdentity};
+use passerelle_social_service::requester_client::{
+    AcceptedPerson, Outcome, OutcomeAnswer, OutcomeRequest, Worklist, WorklistEntry, OUTCOME_FORMAT, WORKLIST_FORMAT,
+};
 use passerelle_social_service::store::NewFile;
 use passerelle_social_service::{SocialService, SocialServiceSettings};
 use tower::ServiceExt;
 
 const FILE: &str = "0190a3b4-0000-7000-8000-0000000000f1";
 const NAME: &str = "Synthetica";
+const CASE: &str = "0190a3b4-0000-7000-8000-000000000001";
+const ACCEPTING: &str = "Acceptanta";
+
+/// A requester serving one synthetic person on the worklist, who accepts.
+fn fake_requester() -> Router {
+    Router::new()
+        .route(
+            "/v1/worklist",
+            get(|caller: Caller| async move {
+                caller.require_in_office(Role::SocialService, "cpam-13")?;
+                let entry = WorklistEntry {
+                    case: CASE.parse().unwrap(),
+                    line: 1,
+                    rank: 1,
+                    persons: 1,
+                    score: 9.0,
+                    family_name: ACCEPTING.into(),
+                    usage_name: None,
+                    given_names: "Alix".into(),
+                    birth_year: Some(1950),
+                    phone: Some("04 91 00 00 00".into()),
+                    email: None,
+                    postal_address: None,
+                    outcome: None,
+                    nir: None,
+                    opposed: false,
+                };
+                let list = Worklist {
+                    format: WORKLIST_FORMAT.into(),
+                    office: "cpam-13".into(),
+                    entries: vec![entry],
+                    next: None,
+                };
+                Ok::<_, ApiError>(Json(list))
+            }),
+        )
+        .route(
+            "/v1/worklist/outcome",
+            post(|caller: Caller, Json(request): Json<OutcomeRequest>| async move {
+                caller.require_in_office(Role::SocialService, "cpam-13")?;
+                let person = (request.outcome == Outcome::Accepted).then(|| AcceptedPerson {
+                    nir: passerelle_protocol::nir::with_key("1840575123456").unwrap().as_str().to_owned(),
+                    former_nirs: vec![],
+                    family_name: ACCEPTING.into(),
+                    usage_name: None,
+                    given_names: "Alix".into(),
+                    sex: Some("female".into()),
+                    birth_year: Some(1950),
+                    commune_code: None,
+                    postal_address: None,
+                    email: None,
+                    phone: None,
+                    values: Default::default(),
+                });
+                Ok::<_, ApiError>(Json(OutcomeAnswer {
+                    format: OUTCOME_FORMAT.into(),
+                    office: "cpam-13".into(),
+                    case: request.case,
+                    line: request.line,
+                    outcome: request.outcome,
+                    date: request.date.unwrap_or_default(),
+                    agent: caller.relayed_agent()?.unwrap_or("none").to_owned(),
+                    person,
+                }))
+            }),
+        )
+}
 
 fn registry(roles: &[Role]) -> Registry {
+    agent("agent-1", roles, "ss-13")
+}
+
+fn agent(id: &str, roles: &[Role], office: &str) -> Registry {
     let account = passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name");
     Registry::from_agents([Agent {
         account,
-        id: "agent-1".into(),
+        id: id.into(),
         name: "Agent Test".into(),
         roles: roles.iter().copied().collect::<BTreeSet<_>>(),
-        office: Some("ss-13".into()),
+        office: Some(office.into()),
     }])
 }
 
 struct Stack {
     _dir: tempfile::TempDir,
-    _server: ApiServer,
+    _servers: (ApiServer, ApiServer),
     registry: RegistryHandle,
     app: Router,
     cookie: String,
@@ -49,13 +124,16 @@ struct Stack {
 impl Stack {
     async fn start() -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        let settings = SocialServiceSettings::for_dir(
-            "carsat-sud-est",
-            "ss-13",
-            dir.path(),
-            &dir.path().join("requester.sock"),
-            "cpam-13",
-        );
+        let requester_socket = dir.path().join("run").join("requester.sock");
+        let requester = ApiServer::start(
+            &requester_socket,
+            fake_requester(),
+            RegistryHandle::fixed(agent("svc-social", &[Role::SocialService], "cpam-13")),
+            Arc::new(KeptAccesses::default()),
+        )
+        .unwrap();
+        let settings =
+            SocialServiceSettings::for_dir("carsat-sud-est", "ss-13", dir.path(), &requester_socket, "cpam-13");
         let service = SocialService::build(settings, Arc::new(passerelle_protocol::rules::SystemClock)).unwrap();
         let file = SocialFile {
             identity: Some(SocialIdentity {
@@ -95,7 +173,14 @@ impl Stack {
             pages: social_service::pages(),
         };
         let app = app(console, server.router(), registry.clone(), sessions, false);
-        Stack { _dir: dir, _server: server, registry, app, cookie: opened.cookie, csrf: opened.found.csrf }
+        Stack {
+            _dir: dir,
+            _servers: (requester, server),
+            registry,
+            app,
+            cookie: opened.cookie,
+            csrf: opened.found.csrf,
+        }
     }
 
     fn be(&self, roles: &[Role]) {
@@ -145,6 +230,15 @@ impl Stack {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_social_worker_reads_and_changes_a_file_through_the_pages() {
     let s = Stack::start().await;
+    let worklist = s.renders("/worklist").await;
+    assert!(worklist.contains(ACCEPTING) && worklist.contains(r#"action="/worklist/outcome""#), "{worklist}");
+    let (status, location, body) =
+        s.post("/worklist/outcome", &[("case", CASE), ("line", "1"), ("outcome", "accepted"), ("date", "")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let opened = location.expect("to the file opened");
+    assert!(opened.starts_with("/files/") && opened != format!("/files/{FILE}"), "{opened}");
+    let page = s.renders(&opened).await;
+    assert!(page.contains(ACCEPTING), "the accepted person's file: {page}");
     let files = s.renders("/files").await;
     assert!(files.contains(NAME) && files.contains(&format!("/files/{FILE}")), "{files}");
     s.renders("/files?view=closed").await;
