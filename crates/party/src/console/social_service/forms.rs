@@ -36,7 +36,7 @@ pub(super) fn input(kind: &str, id: &str, name: &str, label: &str, value: &str, 
 pub(super) fn checkbox(id: &str, name: &str, label: &str, value: &str, checked: bool) -> String {
     let checked = if checked { " checked" } else { "" };
     format!(
-        r#"<div><input type="checkbox" id="{id}" name="{}" value="{}"{checked}> <label for="{id}" style="display:inline">{}</label></div>"#,
+        r#"<div><input type="checkbox" id="{id}" name="{}" value="{}"{checked}> <label for="{id}">{}</label></div>"#,
         text(name),
         text(value),
         text(label),

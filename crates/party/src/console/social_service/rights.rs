@@ -73,6 +73,9 @@ pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Resu
     if session.has_any(&[Role::DirectorDelegate]) {
         body.push_str(&decide_form(&csrf));
     }
+    if body.is_empty() {
+        body = notice("Vos rôles n'ouvrent rien sur cette page (chargé des droits, ou directeur et son délégué).");
+    }
     Ok(session.page("Droits des personnes", &body))
 }
 

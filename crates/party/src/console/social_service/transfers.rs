@@ -74,6 +74,9 @@ pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Resu
     if session.has_any(&[Role::MedicalOfficer]) {
         body.push_str(&release_form(&session.csrf_field()));
     }
+    if body.is_empty() {
+        body = notice("Vos rôles n'ouvrent rien sur cette page (travailleur social du bureau, ou médecin-conseil).");
+    }
     Ok(session.page("Transferts", &body))
 }
 
