@@ -77,11 +77,10 @@ pub(crate) async fn social_service_until(
     Ok(())
 }
 
-/// How often the social service's periodic work runs ([`SocialService::housekeeping`]: the
-/// steering statistics of the months that closed, the retention pass): a month closes at
-/// midnight, a retention period is months, and within the hour is soon enough; a round with
-/// nothing to do costs a few index reads.
-const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often the social service's periodic work runs (the service's own period, which its
+/// `GET /v1/overview` tells the operator).
+const SOCIAL_HOUSEKEEPING_EVERY: std::time::Duration =
+    passerelle_social_service::service::housekeeping::HOUSEKEEPING_EVERY;
 
 /// Runs the social service's periodic work now, then every [`SOCIAL_HOUSEKEEPING_EVERY`],
 /// until `shutdown`. A failed round is logged and retried at the next one.

@@ -708,3 +708,22 @@ async fn after_an_upheld_objection_the_worklist_marks_the_person_and_their_outco
     assert!(d.service.store().opposed_line(CASE, 1).unwrap());
     assert!(!d.service.store().opposed_line(CASE, 2).unwrap());
 }
+
+#[tokio::test]
+async fn an_operator_reads_the_overview_s_counts_and_nothing_of_a_person() {
+    let d = Daemon::start().await;
+    let file = d.open(1).await;
+    let e = d.client.get_json::<Value>("/v1/overview").await.unwrap_err();
+    assert_eq!(status(&e), 403, "a social worker has its own pages");
+    d.be("op-1", &[Role::Operator], None);
+    let overview: passerelle_social_service::service::overview::Overview =
+        d.client.get_json("/v1/overview").await.unwrap();
+    assert_eq!((overview.files_open, overview.files_closed), (1, 0));
+    assert_eq!(overview.pass_every_seconds, 3600);
+    assert_eq!(overview.last_pass_at, None, "no pass yet");
+    let text = serde_json::to_string(&overview).unwrap();
+    for personal in [file.as_str(), "Acceptanta", "Alix", &persons()[0].2, "sw-1"] {
+        assert!(!text.contains(personal), "the overview names no person, file or agent: {text}");
+    }
+    assert_eq!(status(&d.show(&file).await.unwrap_err()), 403, "an operator reads no file");
+}

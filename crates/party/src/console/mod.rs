@@ -9,7 +9,7 @@
 //! | [`statistics`] | observatory | the statistics views |
 //! | [`rights`] | observatory | the persons' rights requests (decree art. 6) |
 //! | [`requester`] | requester | submissions and cases, contact lists, result files |
-//! | [`social_service`] | social service | worklist, files, transfers, archive, grants, statistics |
+//! | [`social_service`] | social service | worklist, files, transfers, archive, grants, rights, statistics, status |
 //! | [`responder`] | responder | the extract loaded, the answers given |
 //! | [`trails`] | every daemon | the access log and the audit trail, verified |
 

@@ -26,14 +26,17 @@
 //! | `GET /v1/archive/files/{file}?purpose=P` | `archive-reader` under a valid grant | [`ArchivedFileView`] |
 //! | `GET /v1/stats?from=YYYY-MM&to=YYYY-MM` | `statistics-agent` | [`passerelle_social_stats::Table`]: the steering statistics, suppressed, office and body level |
 //! | `POST /v1/retention/run` | `operator` or `director-delegate` | [`RetentionReport`]: the housekeeping round now (steering months, then the retention pass) |
+//! | `GET /v1/overview` | `operator` | [`Overview`]: counts only — files by state, the last retention pass's flags, the transfers in flight, the next round; no person, so no access-log entry |
 //! | `GET /v1/retention/flagged` | `social-worker` of the office | [`FlaggedList`]: idle actions, objections pending, files leaving within 30 days (a `read` of each) |
 //! | `POST /v1/transfers`, `POST /v1/transfers/release`, `GET /v1/transfers`, `GET /v1/transfers/summary`, `GET /v1/transfers/{id}`, `POST /v1/transfers/{id}/accept`, `POST /v1/transfers/{id}/refuse` | see [`crate::service::transfer_views`] | a file's transfer to another body (norm 43, A.3) |
 //!
 //! A `statistics-agent` gets a 403 on every other route, an `operator` on every route but
-//! `retention/run`, a worker of another office on every route (recorded). An archive read without a valid grant is a 403 (`no_grant`),
-//! without a purpose of the norm's list a 400; both are `refused` entries of the access log
+//! `retention/run`, `overview` and `transfers/summary`, a worker of another office on every
+//! route (recorded). An archive read without a valid grant is a 403 (`no_grant`), without a
+//! purpose of the norm's list a 400; both are `refused` entries of the access log
 //! (`api/archive.rs`). The access log's routes (`auditor`) are the party's (`crates/party`).
 //!
+//! [`Overview`]: crate::service::overview::Overview
 //! [`RetentionReport`]: crate::service::retention::RetentionReport
 //! [`FlaggedList`]: crate::service::retention_flagged::FlaggedList
 //! [`GrantRequest`]: crate::service::archive_views::GrantRequest
@@ -86,6 +89,7 @@ pub fn routes(service: SocialService) -> Router {
         .route("/v1/archive/files", get(archive::files))
         .route("/v1/archive/files/{file}", get(archive::file))
         .route("/v1/stats", get(stats))
+        .route("/v1/overview", get(retention::overview))
         .route("/v1/retention/run", post(retention::run))
         .route("/v1/retention/flagged", get(retention::flagged))
         .route("/v1/transfers", get(transfers::list).post(transfers::send))

@@ -23,13 +23,14 @@ use serde_json::Value;
 
 pub use passerelle_pages::{escape, euros};
 pub use values::fr_date;
-use values::{field_html, label as code_label, nowrap};
+use values::nowrap;
+pub use values::{field_html, label as code_label};
 
 use crate::service::views::AccessAnswer;
 use crate::store::{FileState, RightKind};
 
-/// The French label of a field of the file, by catalogue path, and its norm item.
-fn label(path: &str) -> &'static str {
+/// The French label of a field of the file, by catalogue path (the console's too).
+pub fn label(path: &str) -> &'static str {
     match path {
         "identity.nir" => "NIR, numéro provisoire ou NIA",
         "identity.number_kind" => "Nature du numéro",

@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::retention::RetentionReport;
 use super::{Result, SocialService};
 
+/// How often the daemon's loop runs a round ([`SocialService::housekeeping`]: the steering
+/// statistics of the months that closed, the retention pass): a month closes at midnight, a
+/// retention period is months, and within the hour is soon enough; a round with nothing to do
+/// costs a few index reads.
+pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// What a round of housekeeping did (each step's report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Housekeeping {

@@ -11,6 +11,7 @@ pub mod archive_views;
 mod files;
 pub mod housekeeping;
 pub mod opposition;
+pub mod overview;
 pub mod retention;
 pub mod retention_flagged;
 mod rights;
