@@ -320,7 +320,10 @@ mod tests {
             hash: String::new(),
         };
         let done = purge_done(&record);
-        assert_eq!((done.reason.as_str(), done.persons, done.answers, done.statistics_rows), ("receipt", 12, 30, Some(12)));
+        assert_eq!(
+            (done.reason.as_str(), done.persons, done.answers, done.statistics_rows),
+            ("receipt", 12, 30, Some(12))
+        );
         assert_eq!(done.state_before.as_deref(), Some("result_sent"));
         let refused = AuditRecord { detail: r#"{"reason":"case refused","persons":2}"#.into(), ..record };
         assert_eq!(purge_done(&refused).statistics_rows, None);

@@ -39,7 +39,11 @@ fn actions_and_dead_letter_reasons_are_counted() {
         ]
     );
     let latest = store.read(|tx| tx.audit_latest(Action::RequestReceived, 2)).unwrap();
-    assert_eq!(latest.iter().map(AuditRecord::name).collect::<Vec<_>>(), ["2026#1", "2025#2"], "newest first, at most the limit");
+    assert_eq!(
+        latest.iter().map(AuditRecord::name).collect::<Vec<_>>(),
+        ["2026#1", "2025#2"],
+        "newest first, at most the limit"
+    );
 }
 
 fn store_with_entries(n: u64) -> (tempfile::TempDir, CaseStore) {
