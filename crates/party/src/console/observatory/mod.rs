@@ -8,7 +8,7 @@
 //! | `POST /timeline` `case=ID` | observatory-agent, auditor | the form of `/purges` and `/audit`: a redirect to `/cases/{case}` |
 //! | `/dead-letters` Lettres mortes | operator, observatory-agent | `GET /v1/status` (by reason and sender) |
 //! | `/purges` Purges | operator, observatory-agent, auditor | `GET /v1/purges` |
-//! | `/queues` Files d'attente | operator | `GET /v1/status` (the outbox; the queues need `ctl status`) |
+//! | `/queues` Files d'attente | operator (checked by the page: the API answers observatory-agents too) | `GET /v1/status` (the outbox; the queues need `ctl status`) |
 //! | `/audit` Vérification du journal d'audit | auditor, observatory-agent | `GET /v1/audit/verify` (access-logged) |
 //!
 //! No answer these pages read holds a NIR, a name or a category value: the operator's pages are
@@ -19,6 +19,7 @@ mod render;
 mod tests;
 
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
@@ -143,6 +144,14 @@ async fn purges(session: Session) -> Result<Page, PageError> {
 }
 
 async fn queues(session: Session) -> Result<Page, PageError> {
+    // `GET /v1/status` also answers observatory-agents; the queues are the operators' (§7.1).
+    if !session.has_any(&[Role::Operator]) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Accès refusé",
+            "Les files d'attente sont la page des opérateurs (rôle operator).",
+        ));
+    }
     let status: OperatorStatus = session.get("/v1/status").await?;
     Ok(session.page("Files d'attente", &render::queues(status.parts.outbox_messages)))
 }
