@@ -137,6 +137,8 @@ fn ctl_status_reports_cases_in_flight_late_bodies_the_next_purge_and_dead_letter
     assert!((7190..7300).contains(&age), "two hours old: {age}");
     assert!(collecting["deadline_in_seconds"].as_i64().unwrap() > 0);
     assert!(collecting["cap_in_seconds"].as_i64().unwrap() > 29 * 86_400);
+    assert_eq!(collecting["bodies_solicited"], 2, "cnam and cnav asked");
+    assert_eq!(collecting["bodies_answered"], 1, "cnav answered every chunk, cnam one of two");
 
     let late = s["late_bodies"].as_array().unwrap();
     assert_eq!(late.len(), 1, "only cnam is late: {late:?}");
@@ -154,6 +156,7 @@ fn ctl_status_reports_cases_in_flight_late_bodies_the_next_purge_and_dead_letter
     let reasons = s["dead_letters"].as_array().unwrap();
     assert_eq!(reasons[0]["reason"], "result for case <id>, unknown to this store");
     assert_eq!(reasons[0]["count"], 3);
+    assert_eq!(reasons[0]["senders"], serde_json::json!([{ "sender": "body:cnam user:body-cnam", "count": 3 }]));
     assert_eq!(reasons[1]["count"], 1);
 
     assert_eq!(s["queues"]["available"], false);
@@ -171,6 +174,7 @@ fn ctl_status_reports_cases_in_flight_late_bodies_the_next_purge_and_dead_letter
     assert!(text.contains("In flight: 2"), "{text}");
     assert!(text.contains("cnam on case case-collecting: 1 of 2 chunks unanswered"), "{text}");
     assert!(text.contains("Next purge due: case case-returned"), "{text}");
+    assert!(text.contains("3 from body:cnam user:body-cnam"), "{text}");
     assert!(text.contains("Queues: not available: the RabbitMQ management API is not reachable"), "{text}");
     assert!(text.contains("rabbitmq-plugins enable rabbitmq_management"), "{text}");
 }

@@ -132,7 +132,7 @@ fn every_call_is_allowed_for_its_roles_only_and_every_refusal_is_recorded() {
         (
             "ctl status",
             vec!["ctl", "status", "--no-management", "--socket", &obs, "--config", &observatory_config],
-            vec!["ptest-operator"],
+            vec!["ptest-operator", "ptest-obs-agent"],
         ),
         ("stats", vec!["stats", "--socket", &obs], vec!["ptest-stats"]),
         ("requester status", vec!["requester", "status", "--socket", &req], vec!["ptest-prev-13"]),

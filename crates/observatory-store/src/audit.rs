@@ -372,6 +372,28 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// The dead-letters by sender (the entry's actor: `body:cnaf user:cnaf-prod`, `user:…` for
+    /// a delivery the bus refused, `observatory:…` for a message of its own outbox) and reason:
+    /// `(sender, reason, count)`, most frequent first.
+    pub fn audit_dead_letter_senders(&self) -> Result<Vec<(String, String, u64)>> {
+        self.query_all(
+            "SELECT actor, COALESCE(json_extract(detail, '$.reason'), ''), COUNT(*) FROM audit \
+             WHERE action = 'dead_letter' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )
+    }
+
+    /// The newest `limit` entries of `action`, newest first (read backwards along the chain, so
+    /// the scan stops at `limit`).
+    pub fn audit_latest(&self, action: Action, limit: usize) -> Result<Vec<AuditRecord>> {
+        self.query_all(
+            &format!("SELECT {COLUMNS} FROM audit WHERE action = ?1 ORDER BY year DESC, seq DESC LIMIT ?2"),
+            params![action.as_str(), limit as i64],
+            record_from_row,
+        )
+    }
+
     /// Each year's head, oldest year first: `(year, entries, hash of its last entry)` — what a
     /// signed checkpoint of the trail states.
     pub fn audit_heads(&self) -> Result<Vec<(i32, i64, String)>> {

@@ -87,6 +87,20 @@ impl Tx<'_> {
         )
     }
 
+    /// How many bodies a case solicited, and how many of them have answered every chunk:
+    /// `(solicited, answered)` (ids and counts only; the unanswered chunks are indexed).
+    pub fn solicitation_progress(&self, case_id: &str) -> Result<(u64, u64)> {
+        let (solicited, answered): (i64, i64) = self
+            .tx
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(NOT EXISTS (SELECT 1 FROM solicitation_chunks c \
+                 WHERE c.solicitation_id = s.solicitation_id AND c.answered_at IS NULL)), 0) \
+                 FROM solicitations s WHERE s.case_id = ?1",
+            )?
+            .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((solicited as u64, answered as u64))
+    }
+
     /// A solicitation by id.
     pub fn solicitation(&self, solicitation_id: &str) -> Result<Option<StoredSolicitation>> {
         Ok(self

@@ -79,6 +79,15 @@ impl StatusReader {
         self.engine.store.read(|tx| crate::operator_status::read(tx, now))
     }
 
+    /// The newest `limit` purges done and the next due (`GET /v1/purges`).
+    pub fn purges(
+        &self,
+        now: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<crate::operator_status::Purges, StoreError> {
+        self.engine.store.read(|tx| crate::operator_status::purges(tx, now, limit))
+    }
+
     /// Pages on the case store's free list.
     pub fn free_pages(&self) -> Result<u64, StoreError> {
         self.engine.store.read(|tx| tx.free_pages())

@@ -117,6 +117,9 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "\nDead-letters (audit trail): {}", s.parts.dead_letters_total);
     for r in &s.parts.dead_letters {
         let _ = writeln!(out, "  {:>6}  {}", r.count, r.reason);
+        for sender in &r.senders {
+            let _ = writeln!(out, "          {:>6} from {}", sender.count, sender.sender);
+        }
     }
     let _ = writeln!(out, "Outbox: {} message(s) waiting to be published", s.parts.outbox_messages);
     let q = &s.queues;
@@ -161,5 +164,40 @@ mod tests {
         assert_eq!(human(2 * 3600 + 13 * 60), "2h13m");
         assert_eq!(human(-(3 * 86_400 + 4 * 3600)), "3d4h");
         assert_eq!(relative(-30), "30s ago");
+    }
+
+    #[test]
+    fn dead_letters_are_said_with_their_senders() {
+        use passerelle_observatory::operator_status::{ReasonCount, SenderCount};
+        let status = Status {
+            observatory: "o".into(),
+            data_dir: "/d".into(),
+            at: "2026-12-07T21:00:00Z".into(),
+            parts: ReadParts {
+                cases_by_state: Default::default(),
+                in_flight: Vec::new(),
+                late_bodies: Vec::new(),
+                next_purge: None,
+                dead_letters: vec![ReasonCount {
+                    reason: "bad chunk".into(),
+                    count: 3,
+                    senders: vec![SenderCount { sender: "body:cnaf user:cnaf".into(), count: 3 }],
+                }],
+                dead_letters_total: 3,
+                outbox_messages: 0,
+            },
+            queues: Queues {
+                available: false,
+                management_url: String::new(),
+                vhost: String::new(),
+                prefix: String::new(),
+                queues: Vec::new(),
+                unexpected_consumers: Vec::new(),
+                message: Some("off".into()),
+            },
+        };
+        let said = render(&status);
+        assert!(said.contains("       3  bad chunk\n"), "{said}");
+        assert!(said.contains("3 from body:cnaf user:cnaf\n"), "{said}");
     }
 }

@@ -30,6 +30,20 @@ fn actions_and_dead_letter_reasons_are_counted() {
     assert_eq!(counts, [("dead_letter".to_owned(), 3), ("request_received".to_owned(), 3)]);
     let reasons = store.read(|tx| tx.audit_dead_letter_reasons()).unwrap();
     assert_eq!(reasons, [("bad chunk".to_owned(), 2), ("unknown case".to_owned(), 1)]);
+    let senders = store.read(|tx| tx.audit_dead_letter_senders()).unwrap();
+    assert_eq!(
+        senders,
+        [
+            ("body:cnam user:cnam".to_owned(), "bad chunk".to_owned(), 2),
+            ("body:cnam user:cnam".to_owned(), "unknown case".to_owned(), 1)
+        ]
+    );
+    let latest = store.read(|tx| tx.audit_latest(Action::RequestReceived, 2)).unwrap();
+    assert_eq!(
+        latest.iter().map(AuditRecord::name).collect::<Vec<_>>(),
+        ["2026#1", "2025#2"],
+        "newest first, at most the limit"
+    );
 }
 
 fn store_with_entries(n: u64) -> (tempfile::TempDir, CaseStore) {

@@ -6,7 +6,8 @@
 //! |---|---|---|---|
 //! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s) | `read` of `audit` (or of the case) |
 //! | `GET /v1/audit/verify` | auditor, observatory-agent | (in [`super::trails`]) the chain checked read-only and against its witness | `read` of `audit` |
-//! | `GET /v1/status` | operator | [`OperatorStatus`]: counts, ages, late bodies, the next purge, dead-letter reasons | — (no personal datum) |
+//! | `GET /v1/status` | operator, observatory-agent | [`OperatorStatus`]: counts, ages, bodies answered and late, the next purge, dead-letters by reason and sender | — (no personal datum) |
+//! | `GET /v1/purges[?limit=N]` | operator, observatory-agent, auditor | `Purges`: the newest purges done (from their audit entries: case id, when, why, counts; 200 by default, at most 1000) and the next due | — (no personal datum) |
 //! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`) | `read` of `statistics` |
 //! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s) | `read` of `statistics` |
 //!
@@ -27,7 +28,7 @@ use axum::{Json, Router};
 use passerelle_access_log::{agent_actor, AccessEntry, AccessKind, Accesses};
 use passerelle_agents::{AgentChange, Role};
 use passerelle_local_api::{Access, AccessRecorder, ApiError, Caller};
-use passerelle_observatory::operator_status::ReadParts;
+use passerelle_observatory::operator_status::{Purges, ReadParts};
 use passerelle_observatory::{AuditTrail, StatusReader};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::statistics::{Appearance, StatisticsReport};
@@ -77,6 +78,16 @@ struct CaseQuery {
     case: Option<String>,
 }
 
+/// `?limit=N`.
+#[derive(Debug, Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+/// The purges `GET /v1/purges` lists by default, and at most.
+const DEFAULT_PURGES: usize = 200;
+const MAX_PURGES: usize = 1_000;
+
 /// The observatory's routes; the agents' reads recorded in `accesses`.
 pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusReader, accesses: Accesses) -> Router {
     let state = Observatory {
@@ -89,6 +100,7 @@ pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusR
     Router::new()
         .route("/v1/audit/entries", get(audit_entries))
         .route("/v1/status", get(operator_status))
+        .route("/v1/purges", get(purges))
         .route("/v1/statistics", get(statistics))
         .route("/v1/statistics/follow", axum::routing::post(follow))
         .with_state(state)
@@ -155,10 +167,22 @@ async fn audit_entries(
 }
 
 async fn operator_status(State(o): State<Observatory>, caller: Caller) -> Result<Json<OperatorStatus>, ApiError> {
-    caller.require(&[Role::Operator])?;
+    caller.require(&[Role::Operator, Role::ObservatoryAgent])?;
     let status = o.status.clone();
     let parts = blocking(move || Ok(status.operator_status(SystemTime::now())?)).await?;
     Ok(Json(OperatorStatus { observatory: o.code, data_dir: o.data_dir, parts }))
+}
+
+async fn purges(
+    State(o): State<Observatory>,
+    caller: Caller,
+    Query(query): Query<LimitQuery>,
+) -> Result<Json<Purges>, ApiError> {
+    caller.require(&[Role::Operator, Role::ObservatoryAgent, Role::Auditor])?;
+    let limit = query.limit.unwrap_or(DEFAULT_PURGES).clamp(1, MAX_PURGES);
+    let status = o.status.clone();
+    let purges = blocking(move || Ok(status.purges(SystemTime::now(), limit)?)).await?;
+    Ok(Json(purges))
 }
 
 /// Why a read could not be answered: the store, or the access log that must record it first.
