@@ -343,6 +343,23 @@ impl Stack {
         d.settings.write(config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", config.display()));
     }
 
+    /// Has a daemon serve its web console (`[api] console_addr` on a free loopback port), its
+    /// local API on `socket` and its agents mapped by `registry` (before it starts): the tests
+    /// of the console put both where every agent's account can reach them.
+    pub fn serve_console(&mut self, daemon: &str, socket: &Path, registry: &Path) {
+        self.edit_settings(daemon, |settings| {
+            let (api, agents) = match settings {
+                PartySettings::Observatory(s) => (&mut s.api, &mut s.agents),
+                PartySettings::Responder(s) => (&mut s.api, &mut s.agents),
+                PartySettings::Requester(s) => (&mut s.api, &mut s.agents),
+                PartySettings::SocialService(s) => (&mut s.api, &mut s.agents),
+            };
+            api.socket = Some(socket.to_owned());
+            api.console_addr = Some("127.0.0.1:0".to_owned());
+            agents.registry = Some(registry.to_owned());
+        });
+    }
+
     /// A daemon's settings, as its file has them.
     pub fn settings(&self, daemon: &str) -> &PartySettings {
         &self.daemon(daemon).settings

@@ -3,6 +3,9 @@
 use axum::Router;
 use passerelle_console::NavLink;
 
+/// Every route these pages serve: (method, a sample concrete path).
+pub const ROUTES: &[(&str, &str)] = &[];
+
 /// The menu's links of these pages.
 pub fn nav() -> Vec<NavLink> {
     Vec::new()

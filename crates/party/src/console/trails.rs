@@ -3,6 +3,9 @@
 use axum::Router;
 use passerelle_console::NavLink;
 
+/// Every route these pages serve: (method, a sample concrete path).
+pub const ROUTES: &[(&str, &str)] = &[];
+
 /// The menu's links of these pages (`audit`: the daemon keeps an audit trail, the observatory).
 pub fn nav(_audit: bool) -> Vec<NavLink> {
     Vec::new()
