@@ -290,26 +290,37 @@ impl Browser {
     /// `submit`, `input[type=submit]`), as a person would: the form's hidden fields (its CSRF
     /// token) go with it. Returns once the page it was on is gone (the answer is loaded).
     pub fn submit(&self, form: &Element) -> Result<(), BrowserError> {
+        self.submit_within(form, COMMAND_TIMEOUT)
+    }
+
+    /// [`Browser::submit`], waiting at most `within` for the answer (a form answered by a
+    /// download leaves the page as it was: the error then says the page did not change).
+    pub fn submit_within(&self, form: &Element, within: Duration) -> Result<(), BrowserError> {
         let buttons = self.find_all_in(form, "button:not([type]), button[type=submit], input[type=submit]")?;
         let button = buttons.first().ok_or_else(|| error("the form has no submit button"))?;
         let page = self.find("html")?.ok_or_else(|| error("no page shown"))?;
         self.click(button)?;
-        self.wait_gone(&page)
+        self.wait_gone(&page, within)
     }
 
-    /// Waits (bounded) until `element`'s document is replaced by another one: WebDriver then
-    /// calls it stale.
-    pub fn wait_gone(&self, element: &Element) -> Result<(), BrowserError> {
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
+    /// Waits at most `within` until `element`'s document is replaced by another one: WebDriver
+    /// then calls it stale.
+    pub fn wait_gone(&self, element: &Element, within: Duration) -> Result<(), BrowserError> {
+        let deadline = Instant::now() + within;
         let mut pause = Duration::from_millis(10);
         loop {
             match self.command("GET", &format!("/element/{}/name", element.0), Value::Null) {
-                Err(e) if e.0.contains("stale element") || e.0.contains("no such element") => {
+                // Chromium says it one of three ways, depending on its version and the moment.
+                Err(e)
+                    if ["stale element", "no such element", "does not belong to the document"]
+                        .iter()
+                        .any(|gone| e.0.contains(gone)) =>
+                {
                     return self.script("return document.readyState;").map(drop);
                 }
                 Err(e) => return Err(e),
                 Ok(_) if Instant::now() > deadline => {
-                    return Err(error(format!("the page did not change within {COMMAND_TIMEOUT:?}")));
+                    return Err(error(format!("the page did not change within {within:?}")));
                 }
                 Ok(_) => {}
             }

@@ -10,11 +10,20 @@ use passerelle_console::COOKIE;
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// Whether it is a download (`Content-Disposition: attachment`).
+    pub attachment: bool,
     pub set_cookies: Vec<String>,
     pub body: String,
 }
 
 impl Answer {
+    /// Whether it is a page to show (HTML, not a download).
+    pub fn is_page(&self) -> bool {
+        self.content_type.starts_with("text/html") && !self.attachment
+    }
+
     /// The answer's `<h1>`, when it has one.
     pub fn h1(&self) -> Option<String> {
         h1_of(&self.body)
@@ -88,9 +97,12 @@ fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>, path: &
     let mut response = result.unwrap_or_else(|e| panic!("HTTP {path}: {e}"));
     let set_cookies =
         response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = header("content-type");
+    let attachment = header("content-disposition").starts_with("attachment");
     let status = response.status().as_u16();
     let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().unwrap_or_default();
-    Answer { status, set_cookies, body }
+    Answer { status, content_type, attachment, set_cookies, body }
 }
 
 /// The text of the first `<h1>` of a page.

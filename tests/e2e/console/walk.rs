@@ -58,6 +58,9 @@ pub struct Walker<'a> {
     pub doc_shots: Option<PathBuf>,
 }
 
+/// How long a POST form's answer may take to replace its page in the browser.
+const FORM_ANSWER: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The error page's titles that must never follow a form submitted from its own page.
 const BROKEN: [&str; 3] = ["Formulaire refusé", "Erreur du service", "Page introuvable"];
 
@@ -163,7 +166,8 @@ impl Walker<'_> {
                     report.linked += self.scan_linked(&http, &cookie, &who, &page.body, &mut seen);
                 }
                 if let Some(browser) = self.browser {
-                    self.in_browser(browser, &base, &href, &who, console.name, operator, report, &mut post_form);
+                    let visit = Visit { http: &http, cookie: &cookie, who: &who, daemon: console.name, operator };
+                    self.in_browser(browser, &visit, &href, report, &mut post_form);
                 }
             }
             // The pages of the other roles' menus: refused.
@@ -178,7 +182,10 @@ impl Walker<'_> {
                     if let Some((href, index)) = post_form {
                         browser.goto(&format!("{base}{href}")).unwrap();
                         let forms = browser.find_all("main form").unwrap();
-                        browser.submit(&forms[index]).unwrap();
+                        // A form answered by a download leaves the page as it was.
+                        if let Err(e) = browser.submit_within(&forms[index], FORM_ANSWER) {
+                            assert!(e.0.contains("did not change"), "{who}: a POST form of {href}: {e}");
+                        }
                         let h1 = browser.texts("main h1").unwrap().join(" ");
                         assert!(!BROKEN.contains(&h1.as_str()), "{who}: a POST form of {href} ended on «{h1}»");
                         report.forms += 1;
@@ -204,29 +211,21 @@ impl Walker<'_> {
     }
 
     /// The page of `href` in the browser: rendered with its `<h1>` and menu, not an error, its
-    /// screenshot taken; its GET forms submitted; the first POST form ready to send remembered.
-    #[allow(clippy::too_many_arguments)]
+    /// screenshot taken; its GET forms submitted (a download's checked over HTTP); the first
+    /// POST form ready to send remembered.
     fn in_browser(
         &self,
         browser: &Browser,
-        base: &str,
+        visit: &Visit<'_>,
         href: &str,
-        who: &str,
-        daemon: &str,
-        operator: bool,
         report: &mut Report,
         post_form: &mut Option<(String, usize)>,
     ) {
-        let url = format!("{base}{href}");
+        let who = visit.who;
+        let url = format!("{}{href}", visit.http.base);
         browser.goto(&url).unwrap();
-        let rendered = |what: &str| {
-            let h1 = browser.texts("main h1").unwrap();
-            assert!(h1.len() == 1 && !h1[0].trim().is_empty(), "{who}: {what}: one <h1> rendered, not {h1:?}");
-            assert!(browser.find(".notice.error").unwrap().is_none(), "{who}: {what}: an error page ({h1:?})");
-            assert!(browser.find("header nav").unwrap().is_some(), "{who}: {what}: no menu");
-        };
-        rendered(href);
-        if operator {
+        rendered(browser, who, href);
+        if visit.operator {
             self.assert_nothing_personal(who, href, &browser.page_text().unwrap());
             self.assert_nothing_personal(who, href, &http::decode(&browser.source().unwrap()));
         }
@@ -234,7 +233,7 @@ impl Walker<'_> {
             "" => "accueil".to_owned(),
             s => s.replace(['/', '?', '&', '='], "-"),
         };
-        let file = format!("console-{daemon}-{slug}.png");
+        let file = format!("console-{}-{slug}.png", visit.daemon);
         if !self.shots.join(&file).exists() {
             let png = browser.full_page_png().unwrap();
             assert!(png.starts_with(b"\x89PNG"), "a PNG");
@@ -247,18 +246,33 @@ impl Walker<'_> {
         }
         let forms: Vec<serde_json::Value> = serde_json::from_str(&browser.script(SURVEY).unwrap()).unwrap();
         for (index, form) in forms.iter().enumerate() {
+            // A form whose required fields are empty waits for a person to fill them.
+            if form["ready"] != true || form["file"] == true {
+                continue;
+            }
             if form["method"] == "post" {
-                if post_form.is_none() && form["ready"] == true && form["file"] == false && form["action"] != "/logout"
-                {
+                if post_form.is_none() && form["action"] != "/logout" {
                     *post_form = Some((href.to_owned(), index));
                 }
+                continue;
+            }
+            // What the form asks for, over HTTP first: a download is checked there.
+            let target = form["target"].as_str().unwrap_or_default();
+            let asked =
+                format!("{}?{}", target.split('?').next().unwrap_or(target), form["query"].as_str().unwrap_or(""));
+            let answer = visit.http.get(&asked, Some(visit.cookie));
+            assert_eq!(answer.status, 200, "{who}: {href}, its GET form #{index} ({asked}): {}", answer.body);
+            report.forms += 1;
+            if !answer.is_page() {
                 continue;
             }
             browser.goto(&url).unwrap();
             let found = browser.find_all("main form").unwrap();
             browser.submit(&found[index]).unwrap();
-            rendered(&format!("{href}, its GET form #{index}"));
-            report.forms += 1;
+            rendered(browser, who, &format!("{href}, its GET form #{index}"));
+            if visit.operator {
+                self.assert_nothing_personal(who, &asked, &browser.page_text().unwrap());
+            }
         }
     }
 
@@ -289,10 +303,29 @@ impl Walker<'_> {
     }
 }
 
-/// The forms of a page's `<main>`, as JSON: method, action, whether one has a file input, and
+/// One session's walk, as the browser's checks need it.
+struct Visit<'a> {
+    http: &'a Http,
+    cookie: &'a str,
+    who: &'a str,
+    daemon: &'a str,
+    operator: bool,
+}
+
+/// The page shown is a page of the session: one `<h1>`, its menu, no error.
+fn rendered(browser: &Browser, who: &str, what: &str) {
+    let h1 = browser.texts("main h1").unwrap();
+    assert!(h1.len() == 1 && !h1[0].trim().is_empty(), "{who}: {what}: one <h1> rendered, not {h1:?}");
+    assert!(browser.find(".notice.error").unwrap().is_none(), "{who}: {what}: an error page ({h1:?})");
+    assert!(browser.find("header nav").unwrap().is_some(), "{who}: {what}: no menu");
+}
+
+/// The forms of a page's `<main>`, as JSON: method, action (as written, and resolved), the query
+/// a GET form sends, whether one has a file input, and
 /// whether every required field already holds a value.
 const SURVEY: &str = "return JSON.stringify(Array.from(document.querySelectorAll('main form')).map(f => ({ \
     method: (f.getAttribute('method') || 'get').toLowerCase(), action: f.getAttribute('action') || '', \
+    target: f.action, query: new URLSearchParams(new FormData(f)).toString(), \
     file: !!f.querySelector('input[type=file]'), \
     ready: Array.from(f.elements).every(e => !e.required || (e.value || '').length > 0) })));";
 
