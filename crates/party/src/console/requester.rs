@@ -2,8 +2,7 @@
 
 use axum::Router;
 use passerelle_console::NavLink;
-
-/// Every route these pages serve: (method, a sample concrete path).
+/// Every route these pages serve (a stub: the page module's merge brings its own).
 pub const ROUTES: &[(&str, &str)] = &[];
 
 /// The menu's links of these pages.
