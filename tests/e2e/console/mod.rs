@@ -200,6 +200,7 @@ fn every_role_walks_its_menu_in_a_browser_and_the_operator_sees_no_person() {
         browser: browser.as_ref(),
         shots,
         doc_shots: std::env::var_os("PASSERELLE_DOC_SHOTS").map(PathBuf::from),
+        problems: Default::default(),
     };
     use passerelle_party::console as pages;
     let consoles = [
@@ -236,11 +237,9 @@ fn every_role_walks_its_menu_in_a_browser_and_the_operator_sees_no_person() {
     ];
     let mut report = walk::Report::default();
     for console in &consoles {
-        walker.check(console, &mut report);
-    }
-    for daemon in stack.daemon_names() {
-        let log = stack.log(&daemon);
-        assert!(!log.contains("panicked"), "{daemon} panicked:\n{}", stack.log_tails(60));
+        let at = std::time::Instant::now();
+        walker.walk(console, &mut report);
+        eprintln!("console: {} checked in {:.1} s", console.name, at.elapsed().as_secs_f64());
     }
     eprintln!(
         "console: {} in {:.1} s ({})",
@@ -248,4 +247,9 @@ fn every_role_walks_its_menu_in_a_browser_and_the_operator_sees_no_person() {
         started.elapsed().as_secs_f64(),
         if browser.is_some() { "browser" } else { "no browser: plain HTTP only" }
     );
+    walker.finish();
+    for daemon in stack.daemon_names() {
+        let log = stack.log(&daemon);
+        assert!(!log.contains("panicked"), "{daemon} panicked:\n{}", stack.log_tails(60));
+    }
 }

@@ -32,6 +32,8 @@ pub struct Report {
     pub routes: usize,
     pub forms: usize,
     pub refused: usize,
+    /// GET forms the API refused (a grant missing…).
+    pub refusals: usize,
     pub shots: usize,
 }
 
@@ -40,8 +42,8 @@ impl std::fmt::Display for Report {
         write!(
             f,
             "{} sessions, {} menu pages walked, {} linked pages scanned, {} declared routes refused, {} forms \
-             submitted, {} other roles' pages refused, {} screenshots",
-            self.sessions, self.pages, self.linked, self.routes, self.forms, self.refused, self.shots
+             submitted ({} of them refused by the API), {} other roles' pages refused, {} screenshots",
+            self.sessions, self.pages, self.linked, self.routes, self.forms, self.refusals, self.refused, self.shots
         )
     }
 }
@@ -56,10 +58,15 @@ pub struct Walker<'a> {
     pub shots: PathBuf,
     /// `PASSERELLE_DOC_SHOTS`.
     pub doc_shots: Option<PathBuf>,
+    /// What failed so far ([`Walker::finish`] lists it).
+    pub problems: std::cell::RefCell<Vec<String>>,
 }
 
+/// The most pages one session reads (menu pages and the pages they link to).
+const LINKED: usize = 40;
+
 /// How long a POST form's answer may take to replace its page in the browser.
-const FORM_ANSWER: std::time::Duration = std::time::Duration::from_secs(15);
+const FORM_ANSWER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The error page's titles that must never follow a form submitted from its own page.
 const BROKEN: [&str; 3] = ["Formulaire refusé", "Erreur du service", "Page introuvable"];
@@ -82,7 +89,7 @@ impl Walker<'_> {
     }
 
     /// Every check of one console.
-    pub fn check(&self, console: &Console, report: &mut Report) {
+    pub fn walk(&self, console: &Console, report: &mut Report) {
         let first = self.open(console, ALL);
         let base = first.split("/session/").next().unwrap().to_owned();
         let http = Http::new(&base);
@@ -105,7 +112,8 @@ impl Walker<'_> {
             report.routes += 1;
             if *method == "POST" {
                 for form in ["x=1", "csrf=not-the-token&x=1"] {
-                    check_csrf_refused(&http, console.name, path, &all, form);
+                    let problem = csrf_refused(&http, console.name, path, &all, form);
+                    self.check(problem.is_none(), || problem.unwrap_or_default());
                 }
             } else {
                 let seen = http.get(path, Some(&all));
@@ -151,44 +159,48 @@ impl Walker<'_> {
             report.sessions += 1;
             let operator = roles.contains(&"operator");
             let who = format!("{} ({account}, {})", console.name, roles.join(","));
-            let mut post_form: Option<(String, usize)> = None;
-            let mut seen: BTreeSet<String> = BTreeSet::new();
+            let mut post_forms: Vec<(String, usize)> = Vec::new();
+            let mut seen: BTreeSet<String> = std::iter::once("/".to_owned()).chain(menu.iter().cloned()).collect();
             for href in std::iter::once("/".to_owned()).chain(menu.iter().cloned()) {
                 let page = http.get(&href, Some(&cookie));
-                assert_eq!(page.status, 200, "{who}: {href}: {}", page.body);
-                assert!(page.h1().is_some_and(|h| !h.trim().is_empty()), "{who}: {href} has no <h1>");
-                assert!(!http::is_error_page(&page.body), "{who}: {href} is an error page: {:?}", page.h1());
-                assert_eq!(&http::nav_links(&page.body), menu, "{who}: {href}: the menu differs from the home page's");
+                let said = || format!("{} «{}»", page.status, page.h1().unwrap_or_default());
+                self.check(page.status == 200, || format!("{who}: {href}: {}", said()));
+                let titled = page.h1().is_some_and(|h| !h.trim().is_empty());
+                self.check(titled, || format!("{who}: {href} has no <h1>"));
+                self.check(!http::is_error_page(&page.body), || format!("{who}: {href} is an error page: {}", said()));
+                let same_menu = &http::nav_links(&page.body) == menu;
+                self.check(same_menu, || format!("{who}: {href}: the menu differs from the home page's"));
                 report.pages += 1;
-                seen.insert(href.clone());
                 if operator {
                     self.assert_nothing_personal(&who, &href, &http::decode(&page.body));
-                    report.linked += self.scan_linked(&http, &cookie, &who, &page.body, &mut seen);
                 }
+                report.linked += self.follow_links(&http, &cookie, &who, operator, &page.body, &mut seen);
                 if let Some(browser) = self.browser {
                     let visit = Visit { http: &http, cookie: &cookie, who: &who, daemon: console.name, operator };
-                    self.in_browser(browser, &visit, &href, report, &mut post_form);
+                    self.in_browser(browser, &visit, &href, report, &mut post_forms);
                 }
             }
             // The pages of the other roles' menus: refused.
             for href in every.iter().filter(|h| !menu.contains(h)) {
                 let refused = http.get(href, Some(&cookie));
-                assert_eq!(refused.status, 403, "{who}: {href} of another role's menu: {}", refused.body);
-                assert_eq!(refused.h1().as_deref(), Some("Accès refusé"), "{who}: {href}");
+                let ok = refused.status == 403 && refused.h1().as_deref() == Some("Accès refusé");
+                self.check(ok, || {
+                    format!(
+                        "{who}: {href} of another role's menu is not refused (403, «Accès refusé»): {} «{}»",
+                        refused.status,
+                        refused.h1().unwrap_or_default()
+                    )
+                });
                 report.refused += 1;
             }
             match self.browser {
                 Some(browser) => {
-                    if let Some((href, index)) = post_form {
-                        browser.goto(&format!("{base}{href}")).unwrap();
-                        let forms = browser.find_all("main form").unwrap();
-                        // A form answered by a download leaves the page as it was.
-                        if let Err(e) = browser.submit_within(&forms[index], FORM_ANSWER) {
-                            assert!(e.0.contains("did not change"), "{who}: a POST form of {href}: {e}");
+                    // One POST form of the session's pages, the first that a word in its empty
+                    // text fields makes valid.
+                    for (href, index) in &post_forms {
+                        if self.submit_post_form(browser, &base, href, *index, &who, report) {
+                            break;
                         }
-                        let h1 = browser.texts("main h1").unwrap().join(" ");
-                        assert!(!BROKEN.contains(&h1.as_str()), "{who}: a POST form of {href} ended on «{h1}»");
-                        report.forms += 1;
                     }
                     browser.goto(&format!("{base}/")).unwrap();
                     let logout = browser.find("form[action='/logout']").unwrap().expect("the layout's logout form");
@@ -211,23 +223,24 @@ impl Walker<'_> {
     }
 
     /// The page of `href` in the browser: rendered with its `<h1>` and menu, not an error, its
-    /// screenshot taken; its GET forms submitted (a download's checked over HTTP); the first
-    /// POST form ready to send remembered.
+    /// screenshot taken; its GET forms submitted (a download's checked over HTTP); its POST forms
+    /// that can be sent noted.
     fn in_browser(
         &self,
         browser: &Browser,
         visit: &Visit<'_>,
         href: &str,
         report: &mut Report,
-        post_form: &mut Option<(String, usize)>,
+        post_forms: &mut Vec<(String, usize)>,
     ) {
         let who = visit.who;
         let url = format!("{}{href}", visit.http.base);
         browser.goto(&url).unwrap();
-        rendered(browser, who, href);
+        self.rendered(browser, who, href);
         if visit.operator {
-            self.assert_nothing_personal(who, href, &browser.page_text().unwrap());
-            self.assert_nothing_personal(who, href, &http::decode(&browser.source().unwrap()));
+            // The text shown, then the whole DOM (attributes, hidden parts) as the browser holds it.
+            let both = browser.script("return document.body.innerText + '\\n' + document.documentElement.outerHTML;");
+            self.assert_nothing_personal(who, href, &http::decode(&both.unwrap()));
         }
         let slug = match href.trim_matches('/') {
             "" => "accueil".to_owned(),
@@ -246,14 +259,19 @@ impl Walker<'_> {
         }
         let forms: Vec<serde_json::Value> = serde_json::from_str(&browser.script(SURVEY).unwrap()).unwrap();
         for (index, form) in forms.iter().enumerate() {
-            // A form whose required fields are empty waits for a person to fill them.
-            if form["ready"] != true || form["file"] == true {
+            if form["file"] == true {
                 continue;
             }
             if form["method"] == "post" {
-                if post_form.is_none() && form["action"] != "/logout" {
-                    *post_form = Some((href.to_owned(), index));
+                // One per session: its empty required fields, all text, filled with a word.
+                let usable = form["ready"] == true || form["fillable"] == true;
+                if usable && form["action"] != "/logout" {
+                    post_forms.push((href.to_owned(), index));
                 }
+                continue;
+            }
+            // A GET form whose required fields are empty waits for a person to fill them.
+            if form["ready"] != true {
                 continue;
             }
             // What the form asks for, over HTTP first: a download is checked there.
@@ -261,45 +279,131 @@ impl Walker<'_> {
             let asked =
                 format!("{}?{}", target.split('?').next().unwrap_or(target), form["query"].as_str().unwrap_or(""));
             let answer = visit.http.get(&asked, Some(visit.cookie));
-            assert_eq!(answer.status, 200, "{who}: {href}, its GET form #{index} ({asked}): {}", answer.body);
+            // The API may refuse what a form asks (a grant missing): a refusal page, then, but
+            // never a failure, a form refused for its token, or a page that does not exist.
+            let h1 = answer.h1().unwrap_or_default();
+            let fine = answer.status < 500 && !BROKEN.contains(&h1.as_str());
+            self.check(fine, || format!("{who}: {href}, its GET form #{index} ({asked}): {} «{h1}»", answer.status));
             report.forms += 1;
+            if answer.status != 200 {
+                report.refusals += 1;
+                continue;
+            }
             if !answer.is_page() {
                 continue;
             }
             browser.goto(&url).unwrap();
             let found = browser.find_all("main form").unwrap();
             browser.submit(&found[index]).unwrap();
-            rendered(browser, who, &format!("{href}, its GET form #{index}"));
+            self.rendered(browser, who, &format!("{href}, its GET form #{index}"));
             if visit.operator {
                 self.assert_nothing_personal(who, &asked, &browser.page_text().unwrap());
             }
         }
     }
 
-    /// The pages an operator's page links to, within the console (one step): none fails, none
-    /// shows a person. Returns how many were scanned.
-    fn scan_linked(&self, http: &Http, cookie: &str, who: &str, html: &str, seen: &mut BTreeSet<String>) -> usize {
-        let mut scanned = 0;
+    /// Submits the POST form `index` of `href` in the browser, its empty required text fields
+    /// filled with a word: false when that leaves it invalid (not sent). Its answer may be a
+    /// refusal of the API, not a failure, a form refused for its token or a missing page.
+    fn submit_post_form(
+        &self,
+        browser: &Browser,
+        base: &str,
+        href: &str,
+        index: usize,
+        who: &str,
+        report: &mut Report,
+    ) -> bool {
+        browser.goto(&format!("{base}{href}")).unwrap();
+        browser.script(SURVEY).unwrap();
+        let forms = browser.find_all("main form").unwrap();
+        for field in browser.find_all_in(&forms[index], "[data-ctest-fill]").unwrap() {
+            browser.fill(&field, "essai").unwrap();
+        }
+        let valid = format!("return String(document.querySelectorAll('main form')[{index}].checkValidity());");
+        if browser.script(&valid).unwrap() != "true" {
+            return false;
+        }
+        // A form answered by a download leaves the page as it was.
+        if let Err(e) = browser.submit_within(&forms[index], FORM_ANSWER) {
+            assert!(e.0.contains("did not change"), "{who}: a POST form of {href}: {e}");
+        }
+        let h1 = browser.texts("main h1").unwrap().join(" ");
+        eprintln!("console: {who}: a POST form of {href} submitted: «{h1}»");
+        self.check(!BROKEN.contains(&h1.as_str()), || format!("{who}: a POST form of {href} ended on «{h1}»"));
+        report.forms += 1;
+        true
+    }
+
+    /// The pages a menu page links to, within the console (one step, at most [`LINKED`] per
+    /// session): none fails, a page shown has its `<h1>` and is not an error page (a refusal
+    /// of the API is allowed: a link may lead to what another role reads), and none shows the
+    /// operator a person. Returns how many were read.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_links(
+        &self,
+        http: &Http,
+        cookie: &str,
+        who: &str,
+        operator: bool,
+        html: &str,
+        seen: &mut BTreeSet<String>,
+    ) -> usize {
+        let mut read = 0;
         for href in http::hrefs(html) {
             let inside = href.starts_with('/') && !href.starts_with("//");
             if !inside || href.starts_with("/session/") || href == "/console.css" || !seen.insert(href.clone()) {
                 continue;
             }
+            if seen.len() > LINKED {
+                break;
+            }
             let page = http.get(&href, Some(cookie));
-            assert!(page.status < 500, "{who}: {href} failed ({}): {}", page.status, page.body);
-            self.assert_nothing_personal(who, &href, &http::decode(&page.body));
-            scanned += 1;
+            let h1 = page.h1().unwrap_or_default();
+            self.check(page.status < 500, || format!("{who}: {href} (linked) failed: {} «{h1}»", page.status));
+            if page.status == 200 && page.is_page() {
+                self.check(!h1.trim().is_empty(), || format!("{who}: {href} (linked) has no <h1>"));
+                let error = http::is_error_page(&page.body);
+                self.check(!error, || format!("{who}: {href} (linked) is an error page: «{h1}»"));
+            }
+            if operator {
+                self.assert_nothing_personal(who, &href, &http::decode(&page.body));
+            }
+            read += 1;
         }
-        scanned
+        read
+    }
+
+    /// The page shown is a page of the session: one `<h1>`, its menu, no error (one look).
+    fn rendered(&self, browser: &Browser, who: &str, what: &str) {
+        let seen: serde_json::Value = serde_json::from_str(&browser.script(RENDERED).unwrap()).unwrap();
+        let h1 = &seen["h1"];
+        let titled = h1.as_array().is_some_and(|h| h.len() == 1 && h[0].as_str().is_some_and(|t| !t.trim().is_empty()));
+        self.check(titled, || format!("{who}: {what}: one <h1> rendered, not {h1}"));
+        self.check(seen["error"] == false, || format!("{who}: {what}: an error page rendered ({h1})"));
+        self.check(seen["menu"] == true, || format!("{who}: {what}: no menu rendered ({h1})"));
+    }
+
+    /// Notes a problem (every one is listed at the end, not only the first).
+    fn check(&self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            let problem = problem();
+            eprintln!("console: PROBLEM: {problem}");
+            self.problems.borrow_mut().push(problem);
+        }
+    }
+
+    /// Fails the test with every problem noted.
+    pub fn finish(&self) {
+        let problems = self.problems.borrow();
+        assert!(problems.is_empty(), "{} problem(s) in the consoles:\n{}", problems.len(), problems.join("\n"));
     }
 
     fn assert_nothing_personal(&self, who: &str, href: &str, text: &str) {
-        let found = self.needles.found_in(text);
-        assert!(
-            found.is_empty(),
-            "{who}: {href} shows the operator {} personal value(s) of the synthetic persons",
-            found.len()
-        );
+        let found = self.needles.found_in(text).len();
+        self.check(found == 0, || {
+            format!("{who}: {href} shows the operator {found} personal value(s) of the synthetic persons")
+        });
     }
 }
 
@@ -312,26 +416,26 @@ struct Visit<'a> {
     operator: bool,
 }
 
-/// The page shown is a page of the session: one `<h1>`, its menu, no error.
-fn rendered(browser: &Browser, who: &str, what: &str) {
-    let h1 = browser.texts("main h1").unwrap();
-    assert!(h1.len() == 1 && !h1[0].trim().is_empty(), "{who}: {what}: one <h1> rendered, not {h1:?}");
-    assert!(browser.find(".notice.error").unwrap().is_none(), "{who}: {what}: an error page ({h1:?})");
-    assert!(browser.find("header nav").unwrap().is_some(), "{who}: {what}: no menu");
-}
+/// What [`Walker::rendered`] looks at, as JSON: the `<h1>`s of `<main>`, an error notice, the menu.
+const RENDERED: &str = "return JSON.stringify({ \
+    h1: Array.from(document.querySelectorAll('main h1')).map(h => h.innerText), \
+    error: !!document.querySelector('.notice.error'), menu: !!document.querySelector('header nav') });";
 
 /// The forms of a page's `<main>`, as JSON: method, action (as written, and resolved), the query
-/// a GET form sends, whether one has a file input, and
-/// whether every required field already holds a value.
+/// a GET form sends, whether one has a file input, whether every required field already holds a
+/// value, and whether those that do not are all text (marked `data-ctest-fill`, to be filled).
 const SURVEY: &str = "return JSON.stringify(Array.from(document.querySelectorAll('main form')).map(f => ({ \
     method: (f.getAttribute('method') || 'get').toLowerCase(), action: f.getAttribute('action') || '', \
     target: f.action, query: new URLSearchParams(new FormData(f)).toString(), \
     file: !!f.querySelector('input[type=file]'), \
-    ready: Array.from(f.elements).every(e => !e.required || (e.value || '').length > 0) })));";
+    ready: Array.from(f.elements).every(e => !e.required || (e.value || '').length > 0), \
+    fillable: Array.from(f.elements).filter(e => e.required && !(e.value || '').length) \
+      .map(e => { e.setAttribute('data-ctest-fill', ''); return e; }) \
+      .every(e => e.tagName === 'TEXTAREA' || (e.tagName === 'INPUT' && ['text', 'search'].includes(e.type))) })));";
 
-/// A POST of `form` (without the session's token) is refused with the CSRF page, urlencoded or,
-/// for a route that reads a multipart form, multipart.
-fn check_csrf_refused(http: &Http, daemon: &str, path: &str, cookie: &str, form: &str) {
+/// Whether a POST of `form` (without the session's token) is refused with the CSRF page,
+/// urlencoded or, for a route that reads a multipart form, multipart: the problem if not.
+fn csrf_refused(http: &Http, daemon: &str, path: &str, cookie: &str, form: &str) -> Option<String> {
     let mut refused = http.post_form(path, Some(cookie), form);
     if matches!(refused.status, 400 | 415) && refused.h1().as_deref() != Some("Formulaire refusé") {
         let mut body = String::new();
@@ -342,6 +446,11 @@ fn check_csrf_refused(http: &Http, daemon: &str, path: &str, cookie: &str, form:
         body.push_str("--XcsrfX--\r\n");
         refused = http.post(path, Some(cookie), "multipart/form-data; boundary=XcsrfX", &body);
     }
-    assert_eq!(refused.status, 403, "{daemon} POST {path} with `{form}`: {}", refused.body);
-    assert_eq!(refused.h1().as_deref(), Some("Formulaire refusé"), "{daemon} POST {path}: {}", refused.body);
+    let h1 = refused.h1().unwrap_or_default();
+    (refused.status != 403 || h1 != "Formulaire refusé").then(|| {
+        format!(
+            "{daemon} POST {path} with `{form}` is not refused as a form without its token: {} «{h1}»",
+            refused.status
+        )
+    })
 }
