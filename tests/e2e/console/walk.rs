@@ -193,6 +193,12 @@ impl Walker<'_> {
                 });
                 report.refused += 1;
             }
+            // One of them in the browser: the refusal is what the agent reads.
+            if let (Some(browser), Some(href)) = (self.browser, every.iter().find(|h| !menu.contains(h))) {
+                browser.goto(&format!("{base}{href}")).unwrap();
+                let h1 = browser.texts("main h1").unwrap();
+                self.check(h1 == ["Accès refusé"], || format!("{who}: {href} of another role's menu shows {h1:?}"));
+            }
             match self.browser {
                 Some(browser) => {
                     // One POST form of the session's pages, the first that a word in its empty
