@@ -314,6 +314,7 @@ impl Stack {
             let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, logs.join(log))
                 .unwrap_or_else(|e| panic!("{e:#}"))
                 .env_remove("PASSERELLE_LOG_FORMAT")
+                .env_remove(DOC_SHOTS)
                 .env("RUST_LOG", &options.log_filter);
             stack.daemons.push(Daemon { settings, process });
         }
@@ -330,6 +331,7 @@ impl Stack {
         let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, log)
             .unwrap_or_else(|e| panic!("{e:#}"))
             .env_remove("PASSERELLE_LOG_FORMAT")
+            .env_remove(DOC_SHOTS)
             .env("RUST_LOG", &self.options.log_filter);
         self.daemons.push(Daemon { settings, process });
     }
@@ -1016,10 +1018,16 @@ impl Expected {
 
 // ---- helpers ----
 
-/// `passerelle …`, the real binary, without the caller's log format.
+/// Where the browser tests write their screenshots for the documentation: the tests' own
+/// variable, which a daemon or a command would read as a setting (`PASSERELLE_…`) and refuse,
+/// so the stack's processes never get it.
+pub const DOC_SHOTS: &str = "PASSERELLE_DOC_SHOTS";
+
+/// `passerelle …`, the real binary, without the caller's log format (nor [`DOC_SHOTS`]).
 pub fn passerelle_command() -> Command {
     let mut c = super::passerelle();
     c.env_remove("PASSERELLE_LOG_FORMAT");
+    c.env_remove(DOC_SHOTS);
     c
 }
 

@@ -19,7 +19,8 @@
 //! in the text the browser renders.
 //!
 //! `PASSERELLE_DOC_SHOTS=DIR` also writes each page's screenshot there, named
-//! `console-<daemon>-<page>.png`. Synthetic data only.
+//! `console-<daemon>-<page>.png` (the stack's processes never see the variable, which they would
+//! take for a setting). Synthetic data only.
 
 mod http;
 mod scan;
@@ -29,12 +30,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use passerelle_party::{PartyKind, PartySettings};
+use passerelle_party::PartySettings;
+use passerelle_social_service::SocialServiceSettings;
 use passerelle_test_support::browser::Browser;
 
 use crate::support::accounts::{self, Account, SharedFolder};
 use crate::support::stack::{
-    eventually, this_account, Stack, StackOptions, StackRequester, CASE_TIMEOUT, OBSERVATORY_DAEMON, REQUESTER_DAEMON,
+    eventually, this_account, Stack, StackOptions, StackRequester, CASE_TIMEOUT, DOC_SHOTS, OBSERVATORY_DAEMON,
+    REQUESTER_DAEMON,
 };
 use walk::{Console, Walker};
 
@@ -117,25 +120,18 @@ fn registry(
     folder.write(name, &text)
 }
 
-/// The social-service daemon's settings (office `ss-13`, reading the requester's worklist).
+/// The social-service daemon's settings (office `ss-13`, reading the requester's worklist),
+/// made here rather than read from a file: no `PASSERELLE_…` variable of the test's applies.
 fn social_settings(stack: &Stack, folder: &SharedFolder, requester_socket: &Path, registry: &Path) -> PartySettings {
     let root = stack.dir().join(SOCIAL_DAEMON);
-    std::fs::create_dir_all(&root).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = root.join("settings.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "body = \"carsat-sud-est\"\noffice = \"{SOCIAL_OFFICE}\"\ndata_dir = {:?}\narchive_dir = {:?}\n\
-             metrics_addr = \"127.0.0.1:{port}\"\n[requester]\nsocket = {requester_socket:?}\noffice = \"cpam-13\"\n\
-             [api]\nsocket = {:?}\nconsole_addr = \"127.0.0.1:0\"\n[agents]\nregistry = {registry:?}\n",
-            root.join("data"),
-            root.join("archive"),
-            socket(folder, SOCIAL_DAEMON),
-        ),
-    )
-    .unwrap();
-    PartySettings::load(PartyKind::SocialService, &config).unwrap_or_else(|e| panic!("{e:#}"))
+    let mut settings =
+        SocialServiceSettings::for_dir("carsat-sud-est", SOCIAL_OFFICE, &root, requester_socket, "cpam-13");
+    settings.metrics_addr = Some(format!("127.0.0.1:{port}"));
+    settings.api.socket = Some(socket(folder, SOCIAL_DAEMON));
+    settings.api.console_addr = Some("127.0.0.1:0".to_owned());
+    settings.agents.registry = Some(registry.to_owned());
+    PartySettings::SocialService(settings)
 }
 
 fn socket(folder: &SharedFolder, daemon: &str) -> PathBuf {
@@ -199,7 +195,7 @@ fn every_role_walks_its_menu_in_a_browser_and_the_operator_sees_no_person() {
         needles: scan::Needles::of_population(&stack.population_dir()),
         browser: browser.as_ref(),
         shots,
-        doc_shots: std::env::var_os("PASSERELLE_DOC_SHOTS").map(PathBuf::from),
+        doc_shots: std::env::var_os(DOC_SHOTS).map(PathBuf::from),
         problems: Default::default(),
     };
     use passerelle_party::console as pages;
