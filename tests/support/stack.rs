@@ -314,6 +314,7 @@ impl Stack {
             let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, logs.join(log))
                 .unwrap_or_else(|e| panic!("{e:#}"))
                 .env_remove("PASSERELLE_LOG_FORMAT")
+                .env_remove(DOC_SHOTS)
                 .env("RUST_LOG", &options.log_filter);
             stack.daemons.push(Daemon { settings, process });
         }
@@ -330,6 +331,7 @@ impl Stack {
         let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, log)
             .unwrap_or_else(|e| panic!("{e:#}"))
             .env_remove("PASSERELLE_LOG_FORMAT")
+            .env_remove(DOC_SHOTS)
             .env("RUST_LOG", &self.options.log_filter);
         self.daemons.push(Daemon { settings, process });
     }
@@ -341,6 +343,23 @@ impl Stack {
         edit(&mut d.settings);
         let config = d.process.config();
         d.settings.write(config).unwrap_or_else(|e| panic!("cannot write {}: {e:#}", config.display()));
+    }
+
+    /// Has a daemon serve its web console (`[api] console_addr` on a free loopback port), its
+    /// local API on `socket` and its agents mapped by `registry` (before it starts): the tests
+    /// of the console put both where every agent's account can reach them.
+    pub fn serve_console(&mut self, daemon: &str, socket: &Path, registry: &Path) {
+        self.edit_settings(daemon, |settings| {
+            let (api, agents) = match settings {
+                PartySettings::Observatory(s) => (&mut s.api, &mut s.agents),
+                PartySettings::Responder(s) => (&mut s.api, &mut s.agents),
+                PartySettings::Requester(s) => (&mut s.api, &mut s.agents),
+                PartySettings::SocialService(s) => (&mut s.api, &mut s.agents),
+            };
+            api.socket = Some(socket.to_owned());
+            api.console_addr = Some("127.0.0.1:0".to_owned());
+            agents.registry = Some(registry.to_owned());
+        });
     }
 
     /// A daemon's settings, as its file has them.
@@ -999,10 +1018,16 @@ impl Expected {
 
 // ---- helpers ----
 
-/// `passerelle …`, the real binary, without the caller's log format.
+/// Where the browser tests write their screenshots for the documentation: the tests' own
+/// variable, which a daemon or a command would read as a setting (`PASSERELLE_…`) and refuse,
+/// so the stack's processes never get it.
+pub const DOC_SHOTS: &str = "PASSERELLE_DOC_SHOTS";
+
+/// `passerelle …`, the real binary, without the caller's log format (nor [`DOC_SHOTS`]).
 pub fn passerelle_command() -> Command {
     let mut c = super::passerelle();
     c.env_remove("PASSERELLE_LOG_FORMAT");
+    c.env_remove(DOC_SHOTS);
     c
 }
 

@@ -4,7 +4,9 @@
 //! [`Browser::start_or_skip`] starts `chromedriver` on a free local port, waits for its `/status`
 //! (with a deadline), and opens a headless session (1280×800; `--no-sandbox` when the tests run
 //! as root, which Chromium's sandbox refuses). The session navigates to a `file://` or
-//! `http://127.0.0.1` page, reads its text and elements, and prints it to PDF (`POST
+//! `http://127.0.0.1` page, reads its text, its HTML and its elements, clicks and fills them
+//! and submits forms ([`Browser::submit`]), reads the cookies (HttpOnly ones too), takes a
+//! whole-page screenshot ([`Browser::full_page_png`]) and prints it to PDF (`POST
 //! /session/{id}/print`, what a person gets from "Print"); [`pdf_text`] extracts the PDF's text
 //! with poppler's `pdftotext -layout`. Dropping the [`Browser`] ends the session, kills
 //! `chromedriver` and removes the session's profile folder: no process is left behind.
@@ -48,6 +50,20 @@ const WINDOW: (u32, u32) = (1280, 800);
 const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 /// The W3C key of an element reference in a WebDriver answer.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An element of the page shown (a WebDriver element reference): valid until the page changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element(pub String);
+
+/// A cookie as the browser holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    pub name: String,
+    pub value: String,
+    pub http_only: bool,
+    /// `Strict`, `Lax` or `None`, when the driver says.
+    pub same_site: Option<String>,
+}
 
 /// A WebDriver or tool failure, in words (what failed and what to do).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +235,121 @@ impl Browser {
             .collect()
     }
 
+    /// The URL of the page shown (after redirects).
+    pub fn current_url(&self) -> Result<String, BrowserError> {
+        text_of(self.command("GET", "/url", Value::Null)?)
+    }
+
+    /// The page's HTML as the browser holds it now (the DOM serialised).
+    pub fn source(&self) -> Result<String, BrowserError> {
+        text_of(self.command("GET", "/source", Value::Null)?)
+    }
+
+    /// Every element matching a CSS selector, in document order.
+    pub fn find_all(&self, css: &str) -> Result<Vec<Element>, BrowserError> {
+        elements_of(self.command("POST", "/elements", json!({ "using": "css selector", "value": css }))?, css)
+    }
+
+    /// The first element matching a CSS selector, if any.
+    pub fn find(&self, css: &str) -> Result<Option<Element>, BrowserError> {
+        Ok(self.find_all(css)?.into_iter().next())
+    }
+
+    /// Every element matching a CSS selector inside `within`.
+    pub fn find_all_in(&self, within: &Element, css: &str) -> Result<Vec<Element>, BrowserError> {
+        let path = format!("/element/{}/elements", within.0);
+        elements_of(self.command("POST", &path, json!({ "using": "css selector", "value": css }))?, css)
+    }
+
+    /// An element's attribute (`None` when it has none).
+    pub fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, BrowserError> {
+        match self.command("GET", &format!("/element/{}/attribute/{name}", element.0), Value::Null)? {
+            Value::Null => Ok(None),
+            other => text_of(other).map(Some),
+        }
+    }
+
+    /// An element's rendered text.
+    pub fn element_text(&self, element: &Element) -> Result<String, BrowserError> {
+        text_of(self.command("GET", &format!("/element/{}/text", element.0), Value::Null)?)
+    }
+
+    /// Clicks an element (a link, a button) as a person would: scrolled into view, then
+    /// clicked; a navigation it starts is waited for.
+    pub fn click(&self, element: &Element) -> Result<(), BrowserError> {
+        self.command("POST", &format!("/element/{}/click", element.0), json!({})).map(drop)
+    }
+
+    /// Empties an input (or a textarea) and types `text` into it.
+    pub fn fill(&self, element: &Element, text: &str) -> Result<(), BrowserError> {
+        self.command("POST", &format!("/element/{}/clear", element.0), json!({}))?;
+        self.command("POST", &format!("/element/{}/value", element.0), json!({ "text": text })).map(drop)
+    }
+
+    /// Submits a form by clicking its first submit button (`button` without a type or of type
+    /// `submit`, `input[type=submit]`), as a person would: the form's hidden fields (its CSRF
+    /// token) go with it. Returns once the page it was on is gone (the answer is loaded).
+    pub fn submit(&self, form: &Element) -> Result<(), BrowserError> {
+        self.submit_within(form, COMMAND_TIMEOUT)
+    }
+
+    /// [`Browser::submit`], waiting at most `within` for the answer (a form answered by a
+    /// download leaves the page as it was: the error then says the page did not change).
+    pub fn submit_within(&self, form: &Element, within: Duration) -> Result<(), BrowserError> {
+        let buttons = self.find_all_in(form, "button:not([type]), button[type=submit], input[type=submit]")?;
+        let button = buttons.first().ok_or_else(|| error("the form has no submit button"))?;
+        let page = self.find("html")?.ok_or_else(|| error("no page shown"))?;
+        self.click(button)?;
+        self.wait_gone(&page, within)
+    }
+
+    /// Waits at most `within` until `element`'s document is replaced by another one: WebDriver
+    /// then calls it stale.
+    pub fn wait_gone(&self, element: &Element, within: Duration) -> Result<(), BrowserError> {
+        let deadline = Instant::now() + within;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.command("GET", &format!("/element/{}/name", element.0), Value::Null) {
+                // Chromium says it one of three ways, depending on its version and the moment.
+                Err(e)
+                    if ["stale element", "no such element", "does not belong to the document"]
+                        .iter()
+                        .any(|gone| e.0.contains(gone)) =>
+                {
+                    return self.script("return document.readyState;").map(drop);
+                }
+                Err(e) => return Err(e),
+                Ok(_) if Instant::now() > deadline => {
+                    return Err(error(format!("the page did not change within {within:?}")));
+                }
+                Ok(_) => {}
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// The cookies the browser holds for the page shown, `HttpOnly` ones included (WebDriver
+    /// reads them all).
+    pub fn cookies(&self) -> Result<Vec<Cookie>, BrowserError> {
+        let found = self.command("GET", "/cookie", Value::Null)?;
+        let list = found.as_array().ok_or_else(|| error(format!("no cookie list: {found}")))?;
+        Ok(list
+            .iter()
+            .map(|c| Cookie {
+                name: c["name"].as_str().unwrap_or_default().to_owned(),
+                value: c["value"].as_str().unwrap_or_default().to_owned(),
+                http_only: c["httpOnly"].as_bool().unwrap_or(false),
+                same_site: c["sameSite"].as_str().map(str::to_owned),
+            })
+            .collect())
+    }
+
+    /// The cookie `name` of the page shown, if the browser holds it.
+    pub fn cookie(&self, name: &str) -> Result<Option<Cookie>, BrowserError> {
+        Ok(self.cookies()?.into_iter().find(|c| c.name == name))
+    }
+
     /// The page printed to PDF as "Print" would (A4, backgrounds, the print stylesheet applied).
     pub fn print_pdf(&self) -> Result<Vec<u8>, BrowserError> {
         let options = json!({ "background": true, "page": { "width": 21.0, "height": 29.7 } });
@@ -358,6 +489,19 @@ fn pdf_text_with(tool: &Path, pdf: &[u8], dir: &Path) -> Result<String, BrowserE
         return Err(error(format!("pdftotext failed: {}", String::from_utf8_lossy(&out.stderr))));
     }
     String::from_utf8(out.stdout).map_err(|_| error("pdftotext wrote no UTF-8"))
+}
+
+fn elements_of(found: Value, css: &str) -> Result<Vec<Element>, BrowserError> {
+    let elements = found.as_array().ok_or_else(|| error(format!("no element list for {css}: {found}")))?;
+    elements
+        .iter()
+        .map(|e| {
+            e[ELEMENT_KEY]
+                .as_str()
+                .map(|id| Element(id.to_owned()))
+                .ok_or_else(|| error(format!("no element reference: {e}")))
+        })
+        .collect()
 }
 
 fn text_of(value: Value) -> Result<String, BrowserError> {
