@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use passerelle_local_api::RegistryHandle;
+use passerelle_local_api::{AccessRecorder, LogRecorder, RegistryHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -73,11 +73,18 @@ impl Listener {
     }
 
     /// Serves `console`, its pages calling `api` (the daemon's local API router) as each
-    /// session's agent, mapped through `registry`.
-    pub fn serve(self, console: Console, api: Router, registry: RegistryHandle) -> ConsoleServer {
+    /// session's agent, mapped through `registry`; a page a role may not open is refused and
+    /// given to `recorder` (the daemon's trail, as the API's refusals).
+    pub fn serve(
+        self,
+        console: Console,
+        api: Router,
+        registry: RegistryHandle,
+        recorder: Arc<dyn AccessRecorder>,
+    ) -> ConsoleServer {
         let Listener { listener, base, sessions } = self;
         let addr = listener.local_addr().ok();
-        let app = app(console, api, registry, sessions, base.scheme() == "https");
+        let app = app_recording(console, api, registry, sessions, base.scheme() == "https", recorder);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {
@@ -106,8 +113,27 @@ fn shown_addr(addr: SocketAddr) -> String {
 /// request's [`Session`] found in `sessions` and its calls made to `api` as its agent
 /// (`secure`: the cookie is marked `Secure`). Tests call it without a listener.
 pub fn app(console: Console, api: Router, registry: RegistryHandle, sessions: Sessions, secure: bool) -> Router {
-    let context =
-        Arc::new(Context { daemon: console.daemon, nav: Arc::new(console.nav), sessions, registry, api, secure });
+    app_recording(console, api, registry, sessions, secure, Arc::new(LogRecorder))
+}
+
+/// [`app`], the pages' own refusals ([`Session::require`]) given to `recorder`.
+pub fn app_recording(
+    console: Console,
+    api: Router,
+    registry: RegistryHandle,
+    sessions: Sessions,
+    secure: bool,
+    recorder: Arc<dyn AccessRecorder>,
+) -> Router {
+    let context = Arc::new(Context {
+        daemon: console.daemon,
+        nav: Arc::new(console.nav),
+        sessions,
+        registry,
+        api,
+        secure,
+        recorder,
+    });
     router(console.pages).layer(Extension(context))
 }
 

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use passerelle_agents::{Agent, Role};
-use passerelle_local_api::{ErrorBody, PeerCred, RegistryHandle};
+use passerelle_local_api::{Access, AccessOutcome, AccessRecorder, ErrorBody, PeerCred, RegistryHandle};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
@@ -42,6 +42,8 @@ pub(crate) struct Context {
     pub api: Router,
     /// Cookies marked `Secure` (the console is reached over HTTPS through a proxy).
     pub secure: bool,
+    /// Where a page's own refusals go: the daemon's trail, as the API's.
+    pub recorder: Arc<dyn AccessRecorder>,
 }
 
 /// The agent signed in, for one request.
@@ -51,6 +53,7 @@ pub struct Session {
     found: Found,
     agent: Agent,
     cookie: String,
+    method: String,
     path: String,
 }
 
@@ -63,6 +66,31 @@ impl Session {
     /// Whether the agent holds one of `roles` (what a page shows; the API decides what it gives).
     pub fn has_any(&self, roles: &[Role]) -> bool {
         roles.iter().any(|r| self.agent.has(*r))
+    }
+
+    /// Ok when the agent holds one of `roles`; else the page's 403, recorded in the daemon's
+    /// trail as the API records its refusals (kind `refused`, the page's path under `/console`).
+    /// For a page that shows a form before any API call, or whose API call other roles may make.
+    pub fn require(&self, roles: &[Role]) -> Result<(), PageError> {
+        match self.agent.allows_any(roles) {
+            passerelle_agents::Decision::Allowed => Ok(()),
+            passerelle_agents::Decision::Refused { reason } => {
+                self.context.recorder.record(&Access {
+                    uid: Some(self.found.holder.uid),
+                    account: Some(self.agent.account.clone()),
+                    agent_id: Some(self.agent.id.clone()),
+                    method: self.method.clone(),
+                    path: format!("/console{}", self.path),
+                    outcome: AccessOutcome::Refused { reason },
+                });
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                Err(PageError::new(
+                    StatusCode::FORBIDDEN,
+                    "Accès refusé",
+                    format!("Cette page est réservée aux rôles : {}.", names.join(", ")),
+                ))
+            }
+        }
     }
 
     /// The hidden field every form of the page carries.
@@ -219,7 +247,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
                 "Votre compte n'est plus dans le registre des agents de ce service : la session est close.",
             ));
         };
-        Ok(Session { context, found, agent, cookie, path: parts.uri.path().to_owned() })
+        Ok(Session {
+            context,
+            found,
+            agent,
+            cookie,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use passerelle_agents::Role;
 use passerelle_console::html::text;
-use passerelle_console::{app, Console, CsrfForm, NavLink, OpenedTicket, Session, Sessions, OPEN_ROUTE};
+use passerelle_console::{app_recording, Console, CsrfForm, NavLink, OpenedTicket, Session, Sessions, OPEN_ROUTE};
 use passerelle_local_api::{ApiServer, Caller, KeptAccesses, RegistryHandle};
 use tower::ServiceExt;
 
@@ -30,6 +30,12 @@ async fn probe(caller: Caller) -> Result<Json<serde_json::Value>, passerelle_loc
 async fn probe_page(session: Session) -> Result<passerelle_console::Page, passerelle_console::PageError> {
     let answer: serde_json::Value = session.get("/v1/probe").await?;
     Ok(session.page("Sonde", &format!("<p>{}</p>", text(&answer["agent"].to_string()))))
+}
+
+/// A page of its own role check, no API call.
+async fn auditors_page(session: Session) -> Result<passerelle_console::Page, passerelle_console::PageError> {
+    session.require(&[Role::Auditor])?;
+    Ok(session.page("Auditeurs", "<p>ok</p>"))
 }
 
 #[derive(serde::Deserialize)]
@@ -80,9 +86,12 @@ async fn fixture(roles: &str) -> Fixture {
     let console = Console {
         daemon: "Observatoire test".into(),
         nav: vec![NavLink { href: "/probe", label: "Sonde", about: "La sonde.", roles: &[Role::Operator] }],
-        pages: Router::new().route("/probe", get(probe_page)).route("/note", axum::routing::post(note)),
+        pages: Router::new()
+            .route("/probe", get(probe_page))
+            .route("/note", axum::routing::post(note))
+            .route("/auditors", get(auditors_page)),
     };
-    let app = app(console, server.router(), registry.clone(), sessions, false);
+    let app = app_recording(console, server.router(), registry.clone(), sessions, false, refusals.clone());
     Fixture { app, api: server.router(), registry, registry_file, refusals, _server: server, _dir: dir }
 }
 
@@ -248,4 +257,20 @@ async fn every_answer_keeps_out_of_caches_frames_and_referrers() {
     let css = f.get("/console.css", None).await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(css.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+}
+
+#[tokio::test]
+async fn a_pages_own_role_check_refuses_and_is_recorded_as_the_apis() {
+    let f = fixture(r#""operator""#).await;
+    let (cookie, _) = f.login().await;
+    let refused = f.get("/auditors", Some(&cookie)).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(html(refused).await.contains("réservée aux rôles : auditor"));
+    let taken = f.refusals.taken();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!((taken[0].agent_id.as_deref(), taken[0].path.as_str()), (Some("agent-0007"), "/console/auditors"));
+    let f = fixture(r#""auditor""#).await;
+    let (cookie, _) = f.login().await;
+    assert_eq!(f.get("/auditors", Some(&cookie)).await.status(), StatusCode::OK);
+    assert!(f.refusals.taken().is_empty());
 }

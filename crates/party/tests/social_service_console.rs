@@ -322,9 +322,10 @@ async fn grants_archive_statistics_and_status_render_for_their_roles() {
     }
     let (status, _) = s.get("/files").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    for path in ["/transfers", "/rights"] {
-        let page = s.renders(path).await;
-        assert!(page.contains("ouvrent rien sur cette page") && !page.contains(NAME), "{path}: {page}");
+    for path in ["/transfers", "/rights", "/archive"] {
+        let (status, page) = s.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
+        assert!(page.contains("réservée aux rôles") && !page.contains(NAME), "{path}: {page}");
     }
 }
 

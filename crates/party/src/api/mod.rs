@@ -144,9 +144,9 @@ impl DaemonApi {
             Some(l) => routes.merge(passerelle_console::open::routes(l.sessions().clone(), l.base().clone())),
             None => routes,
         };
-        let server = ApiServer::start(&socket, routes, registry.clone(), recorder)
+        let server = ApiServer::start(&socket, routes, registry.clone(), Arc::clone(&recorder))
             .map_err(|e| PartyError::Runtime(anyhow!(e)))?;
-        let console = listener.map(|l| l.serve(console, server.router(), registry.clone()));
+        let console = listener.map(|l| l.serve(console, server.router(), registry.clone(), recorder));
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(|e| PartyError::Runtime(anyhow!("cannot watch for SIGHUP (registry reloads): {e}")))?;
         let watched = registry.clone();

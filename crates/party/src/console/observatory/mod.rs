@@ -19,7 +19,6 @@ mod render;
 mod tests;
 
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
@@ -145,13 +144,7 @@ async fn purges(session: Session) -> Result<Page, PageError> {
 
 async fn queues(session: Session) -> Result<Page, PageError> {
     // `GET /v1/status` also answers observatory-agents; the queues are the operators' (§7.1).
-    if !session.has_any(&[Role::Operator]) {
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Accès refusé",
-            "Les files d'attente sont la page des opérateurs (rôle operator).",
-        ));
-    }
+    session.require(&[Role::Operator])?;
     let status: OperatorStatus = session.get("/v1/status").await?;
     Ok(session.page("Files d'attente", &render::queues(status.parts.outbox_messages)))
 }

@@ -21,7 +21,6 @@ mod tests;
 
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -96,19 +95,6 @@ pub fn pages() -> Router {
         .route("/purge", get(purge_form).post(purge))
 }
 
-/// A page with no API call of its own shows only to the roles its API call needs.
-fn open_to(session: &Session, roles: &[Role]) -> Result<(), PageError> {
-    if session.has_any(roles) {
-        return Ok(());
-    }
-    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    Err(PageError::new(
-        StatusCode::FORBIDDEN,
-        "Accès refusé",
-        format!("Cette page est réservée aux rôles : {}.", names.join(", ")),
-    ))
-}
-
 /// A case id of a path, or the 404 (never passed to the API as it came).
 fn case_id(text: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(text).map_err(|_| PageError::not_found("Ce dossier n'existe pas (identifiant mal formé)."))
@@ -160,7 +146,7 @@ async fn file(session: Session, Path((case, file)): Path<(String, String)>) -> R
 }
 
 async fn submit_form(session: Session) -> Result<Page, PageError> {
-    open_to(&session, PREVENTION)?;
+    session.require(PREVENTION)?;
     Ok(session.page("Nouvel envoi", &render::submit_form(&session.csrf_field())))
 }
 
@@ -275,7 +261,7 @@ async fn status(session: Session) -> Result<Page, PageError> {
 }
 
 async fn purge_form(session: Session) -> Result<Page, PageError> {
-    open_to(&session, ADMIN)?;
+    session.require(ADMIN)?;
     let overview: OverviewAnswer = session.get("/v1/overview").await?;
     Ok(session.page("Purge", &render::purge_form(&session.csrf_field(), &overview)))
 }

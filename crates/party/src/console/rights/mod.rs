@@ -80,13 +80,7 @@ async fn list(session: Session, Query(query): Query<ListQuery>) -> Result<Page, 
 
 /// The form calls no API until sent: whoever may not send it is told so here, not after.
 async fn new(session: Session) -> Result<Page, PageError> {
-    if !session.has_any(OFFICERS) {
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Accès refusé",
-            "Seul un agent au rôle rights-officer ouvre une demande de droits des personnes.",
-        ));
-    }
+    session.require(OFFICERS)?;
     Ok(session.page("Ouvrir une demande", &open_form(&session.csrf_field(), &OpenForm::default(), None)))
 }
 

@@ -4,6 +4,7 @@
 //! `read` (or a `refused` attempt) of the access log naming the purpose.
 
 use axum::extract::{Path, Query};
+use passerelle_agents::Role;
 use passerelle_console::html::{facts, link, table, text, when};
 use passerelle_console::{Page, PageError, Session};
 use passerelle_social_file::enums::{ACTION_PURPOSE, CONTACT_CHANNEL};
@@ -40,6 +41,7 @@ pub(super) fn purpose_form(action: &str, chosen: Option<Purpose>) -> String {
 }
 
 pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Result<Page, PageError> {
+    session.require(&[Role::ArchiveReader])?;
     let mut body = String::from(
         r#"<p class="lead">Les archives ne se lisent que pour une finalité de la norme, sous une habilitation valide ; chaque lecture est inscrite au journal des accès avec sa finalité.</p>"#,
     );
@@ -89,6 +91,7 @@ pub(super) async fn show(
     Path(file): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Page, PageError> {
+    session.require(&[Role::ArchiveReader])?;
     let Some(purpose) = purpose_of(&params) else {
         let body = format!(
             "<p>Choisissez la finalité de cette lecture.</p>{}",

@@ -57,6 +57,7 @@ pub(super) struct Params {
 }
 
 pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Result<Page, PageError> {
+    session.require(&[Role::RightsOfficer, Role::DirectorDelegate])?;
     let csrf = session.csrf_field();
     let mut body = params.done.as_deref().and_then(done_fr).map(notice).unwrap_or_default();
     if session.has_any(&[Role::RightsOfficer]) {
@@ -72,9 +73,6 @@ pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Resu
     }
     if session.has_any(&[Role::DirectorDelegate]) {
         body.push_str(&decide_form(&csrf));
-    }
-    if body.is_empty() {
-        body = notice("Vos rôles n'ouvrent rien sur cette page (chargé des droits, ou directeur et son délégué).");
     }
     Ok(session.page("Droits des personnes", &body))
 }

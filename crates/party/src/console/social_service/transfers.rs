@@ -62,6 +62,7 @@ pub(super) struct Params {
 }
 
 pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Result<Page, PageError> {
+    session.require(&[Role::SocialWorker, Role::MedicalOfficer])?;
     let mut body = String::new();
     if session.has_any(&[Role::SocialWorker]) {
         let mut path = String::from("/v1/transfers?limit=100");
@@ -73,9 +74,6 @@ pub(super) async fn page(session: Session, Query(params): Query<Params>) -> Resu
     }
     if session.has_any(&[Role::MedicalOfficer]) {
         body.push_str(&release_form(&session.csrf_field()));
-    }
-    if body.is_empty() {
-        body = notice("Vos rôles n'ouvrent rien sur cette page (travailleur social du bureau, ou médecin-conseil).");
     }
     Ok(session.page("Transferts", &body))
 }
