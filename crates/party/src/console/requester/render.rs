@@ -35,9 +35,13 @@ pub fn case_href(case: &str) -> String {
     format!("/cases/{case}")
 }
 
-/// The first 8 characters of an id (the page links to the whole).
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+/// The last 8 characters of an id, after `…` (the page links to the whole): the ids are UUIDv7,
+/// whose first characters are the time they were made, the same for a submission's cases.
+fn short(id: &str) -> String {
+    match id.len().checked_sub(8).and_then(|start| id.get(start..)) {
+        Some(tail) if id.len() > 8 => format!("…{tail}"),
+        _ => id.to_owned(),
+    }
 }
 
 /// The result's progress: chunks received out of expected.
@@ -61,8 +65,8 @@ pub fn cases_page(statuses: &[CaseStatus]) -> String {
         .map(|s| {
             let c = &s.case;
             vec![
-                link(&case_href(&c.case_id), short(&c.case_id)),
-                text(short(&s.submission.to_string())),
+                link(&case_href(&c.case_id), &short(&c.case_id)),
+                text(&short(&s.submission.to_string())),
                 when(&s.submitted_at),
                 text(&c.observatory),
                 text(state_label(c.state)),
@@ -114,7 +118,7 @@ fn refusals_count(case: &CaseSummary) -> String {
 fn refusal_rows(case: &CaseSummary, with_case: bool) -> Vec<Vec<String>> {
     let first = |row: Vec<String>| {
         if with_case {
-            let mut r = vec![link(&case_href(&case.case_id), short(&case.case_id))];
+            let mut r = vec![link(&case_href(&case.case_id), &short(&case.case_id))];
             r.extend(row);
             r
         } else {
