@@ -314,7 +314,6 @@ impl Stack {
             let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, logs.join(log))
                 .unwrap_or_else(|e| panic!("{e:#}"))
                 .env_remove("PASSERELLE_LOG_FORMAT")
-                .env_remove(DOC_SHOTS)
                 .env("RUST_LOG", &options.log_filter);
             stack.daemons.push(Daemon { settings, process });
         }
@@ -331,7 +330,6 @@ impl Stack {
         let process = SpawnedParty::new(name, env!("CARGO_BIN_EXE_passerelle"), &settings, config, log)
             .unwrap_or_else(|e| panic!("{e:#}"))
             .env_remove("PASSERELLE_LOG_FORMAT")
-            .env_remove(DOC_SHOTS)
             .env("RUST_LOG", &self.options.log_filter);
         self.daemons.push(Daemon { settings, process });
     }
@@ -1018,16 +1016,14 @@ impl Expected {
 
 // ---- helpers ----
 
-/// Where the browser tests write their screenshots for the documentation: the tests' own
-/// variable, which a daemon or a command would read as a setting (`PASSERELLE_…`) and refuse,
-/// so the stack's processes never get it.
-pub const DOC_SHOTS: &str = "PASSERELLE_DOC_SHOTS";
+/// Where the browser tests write their screenshots for the documentation. Not `PASSERELLE_…`:
+/// the daemons and commands read those as settings, and refuse one they do not know.
+pub const DOC_SHOTS: &str = "DOC_SHOTS";
 
-/// `passerelle …`, the real binary, without the caller's log format (nor [`DOC_SHOTS`]).
+/// `passerelle …`, the real binary, without the caller's log format.
 pub fn passerelle_command() -> Command {
     let mut c = super::passerelle();
     c.env_remove("PASSERELLE_LOG_FORMAT");
-    c.env_remove(DOC_SHOTS);
     c
 }
 

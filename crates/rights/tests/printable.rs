@@ -4,7 +4,7 @@
 //! and an observatory that stayed silent past the deadline), rendered by `printable::page`,
 //! opened in a real headless Chromium and printed to PDF; the printed text read as the person
 //! reads it: the sections in order, the bodies by their names, the values in words, the dates,
-//! and no code of the wire. With `PASSERELLE_DOC_SHOTS=DIR`, the page is also saved as
+//! and no code of the wire. With `DOC_SHOTS=DIR`, the page is also saved as
 //! `DIR/rights-answer.png` (the README's image).
 
 use passerelle_rights::printable::page;
@@ -163,7 +163,7 @@ fn the_printed_rights_answer_says_what_a_person_must_read_in_order() {
         assert!(!printed.contains(code), "`{code}` is not printed: {printed}");
     }
 
-    if let Some(shots) = std::env::var_os("PASSERELLE_DOC_SHOTS") {
+    if let Some(shots) = std::env::var_os("DOC_SHOTS") {
         let png = browser.full_page_png().unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         std::fs::create_dir_all(&shots).unwrap();

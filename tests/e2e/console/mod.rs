@@ -18,7 +18,7 @@
 //! a name or a category value of the stack's synthetic persons (`scan`), in the HTML served nor
 //! in the text the browser renders.
 //!
-//! `PASSERELLE_DOC_SHOTS=DIR` also writes each page's screenshot there, named
+//! `DOC_SHOTS=DIR` also writes each page's screenshot there, named
 //! `console-<daemon>-<page>.png` (the stack's processes never see the variable, which they would
 //! take for a setting). Synthetic data only.
 

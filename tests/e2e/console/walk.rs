@@ -56,7 +56,7 @@ pub struct Walker<'a> {
     pub browser: Option<&'a Browser>,
     /// The test's output folder for screenshots.
     pub shots: PathBuf,
-    /// `PASSERELLE_DOC_SHOTS`.
+    /// `DOC_SHOTS`.
     pub doc_shots: Option<PathBuf>,
     /// What failed so far ([`Walker::finish`] lists it).
     pub problems: std::cell::RefCell<Vec<String>>,

@@ -103,8 +103,11 @@ fn outcome_form(e: &WorklistEntry, csrf: &str) -> String {
         hidden("case", &e.case.to_string()),
         hidden("line", &e.line.to_string()),
         // No answer chosen in advance: a person is recorded as accepting only by a choice.
-        select(&format!("outcome-{id}"), "outcome", "Réponse", &options, None, Some("— choisir —"))
-            .replacen("<select ", "<select required ", 1),
+        select(&format!("outcome-{id}"), "outcome", "Réponse", &options, None, Some("— choisir —")).replacen(
+            "<select ",
+            "<select required ",
+            1
+        ),
         input("date", &format!("date-{id}"), "date", "Le (aujourd'hui si vide)", "", false),
         submit("Enregistrer", false),
     );
