@@ -39,7 +39,8 @@ pub fn case_href(case: &str) -> String {
 /// whose first characters are the time they were made, the same for a submission's cases.
 fn short(id: &str) -> String {
     match id.len().checked_sub(8).and_then(|start| id.get(start..)) {
-        Some(tail) if id.len() > 8 => format!("…{tail}"),
+        // A word joiner: the ellipsis never wraps away from its tail.
+        Some(tail) if id.len() > 8 => format!("…\u{2060}{tail}"),
         _ => id.to_owned(),
     }
 }
