@@ -61,7 +61,9 @@ fn an_index_written_by_an_earlier_build_still_answers() {
     ];
     let answer = reader.lookup(&subjects, &asked).unwrap();
     assert_eq!(answer.generation.as_deref(), Some("01a24d78-5f3d-77a9-bf20-1d679e440fd2"));
-    let found: Vec<Option<(Option<bool>, Option<bool>, Option<bool>)>> = answer
+    // Per person found: (css, long_term_condition, complementary_cover).
+    type Flags = (Option<bool>, Option<bool>, Option<bool>);
+    let found: Vec<Option<Flags>> = answer
         .persons
         .iter()
         .map(|p| p.as_ref().map(|v| (v.css, v.long_term_condition, v.complementary_cover)))
