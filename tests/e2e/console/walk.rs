@@ -179,7 +179,8 @@ impl Walker<'_> {
                 if operator {
                     self.assert_nothing_personal(&who, &href, &http::decode(&page.body));
                 }
-                report.linked += self.follow_links(&http, &cookie, &who, operator, &page.body, &mut seen);
+                let from = Visit { http: &http, cookie: &cookie, who: &who, daemon: console.name, operator };
+                report.linked += self.follow_links(&from, &page.body, &mut seen, report);
                 if let Some(browser) = self.browser {
                     let visit = Visit { http: &http, cookie: &cookie, who: &who, daemon: console.name, operator };
                     self.in_browser(browser, &visit, &href, report, &mut post_forms);
@@ -216,7 +217,7 @@ impl Walker<'_> {
                     // One POST form of the session's pages, the first that a word in its empty
                     // text fields makes valid.
                     for (href, index) in &post_forms {
-                        if self.submit_post_form(browser, &base, href, *index, &who, report) {
+                        if self.submit_post_form(browser, (&base, href, *index), console.name, &who, report) {
                             break;
                         }
                     }
@@ -281,7 +282,8 @@ impl Walker<'_> {
                 continue;
             }
             if form["method"] == "post" {
-                // One per session: its empty required fields, all text, filled with a word.
+                // One per session: its empty required fields, text filled with a word, a choice
+                // with its first option.
                 let usable = form["ready"] == true || form["fillable"] == true;
                 if usable && form["action"] != "/logout" {
                     post_forms.push((href.to_owned(), index));
@@ -326,16 +328,21 @@ impl Walker<'_> {
     fn submit_post_form(
         &self,
         browser: &Browser,
-        base: &str,
-        href: &str,
-        index: usize,
+        (base, href, index): (&str, &str, usize),
+        daemon: &str,
         who: &str,
         report: &mut Report,
     ) -> bool {
         browser.goto(&format!("{base}{href}")).unwrap();
         browser.script(SURVEY).unwrap();
         let forms = browser.find_all("main form").unwrap();
-        for field in browser.find_all_in(&forms[index], "[data-ctest-fill]").unwrap() {
+        // A required choice: its first option that is one (a person's answer on the worklist).
+        let choose = format!(
+            "document.querySelectorAll('main form')[{index}].querySelectorAll('select[data-ctest-fill]').forEach(s => \
+             {{ const o = Array.from(s.options).find(o => o.value); if (o) s.value = o.value; }}); return '';"
+        );
+        browser.script(&choose).unwrap();
+        for field in browser.find_all_in(&forms[index], "input[data-ctest-fill], textarea[data-ctest-fill]").unwrap() {
             browser.fill(&field, "essai").unwrap();
         }
         let valid = format!("return String(document.querySelectorAll('main form')[{index}].checkValidity());");
@@ -350,6 +357,17 @@ impl Walker<'_> {
         eprintln!("console: {who}: a POST form of {href} submitted: «{h1}»");
         self.check(!BROKEN.contains(&h1.as_str()), || format!("{who}: a POST form of {href} ended on «{h1}»"));
         report.forms += 1;
+        // What the form led to (a case file opened from the worklist…), as its agent reads it.
+        let file = format!("console-{daemon}-{}-posted.png", href.trim_matches('/').replace(['/', '?', '&', '='], "-"));
+        if !self.shots.join(&file).exists() {
+            let png = browser.full_page_png().unwrap();
+            std::fs::write(self.shots.join(&file), &png).unwrap();
+            if let Some(dir) = &self.doc_shots {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::write(dir.join(&file), &png).unwrap();
+            }
+            report.shots += 1;
+        }
         true
     }
 
@@ -357,16 +375,8 @@ impl Walker<'_> {
     /// session): none fails, a page shown has its `<h1>` and is not an error page (a refusal
     /// of the API is allowed: a link may lead to what another role reads), and none shows the
     /// operator a person. Returns how many were read.
-    #[allow(clippy::too_many_arguments)]
-    fn follow_links(
-        &self,
-        http: &Http,
-        cookie: &str,
-        who: &str,
-        operator: bool,
-        html: &str,
-        seen: &mut BTreeSet<String>,
-    ) -> usize {
+    fn follow_links(&self, from: &Visit<'_>, html: &str, seen: &mut BTreeSet<String>, report: &mut Report) -> usize {
+        let (http, cookie, who, operator) = (from.http, from.cookie, from.who, from.operator);
         let mut read = 0;
         for href in http::hrefs(html) {
             let inside = href.starts_with('/') && !href.starts_with("//");
@@ -383,6 +393,9 @@ impl Walker<'_> {
                 self.check(!h1.trim().is_empty(), || format!("{who}: {href} (linked) has no <h1>"));
                 let error = http::is_error_page(&page.body);
                 self.check(!error, || format!("{who}: {href} (linked) is an error page: «{h1}»"));
+                if !error {
+                    self.shoot_item(from, &href, report);
+                }
             }
             if operator {
                 self.assert_nothing_personal(who, &href, &http::decode(&page.body));
@@ -390,6 +403,32 @@ impl Walker<'_> {
             read += 1;
         }
         read
+    }
+
+    /// The first page of one item a menu page links to (`/cases/{id}`, `/files/{id}`…) seen in
+    /// the browser too, and its screenshot taken as `console-<daemon>-<list>-item.png`: a
+    /// case's contact list, a case file, as their agents read them.
+    fn shoot_item(&self, from: &Visit<'_>, href: &str, report: &mut Report) {
+        let Some(browser) = self.browser else { return };
+        let mut segments = href.trim_start_matches('/').split(['/', '?']);
+        let (Some(list), Some(id)) = (segments.next(), segments.next()) else { return };
+        if segments.next().is_some() || uuid::Uuid::try_parse(id).is_err() {
+            return;
+        }
+        let file = format!("console-{}-{list}-item.png", from.daemon);
+        if self.shots.join(&file).exists() {
+            return;
+        }
+        browser.goto(&format!("{}{href}", from.http.base)).unwrap();
+        self.rendered(browser, from.who, href);
+        let png = browser.full_page_png().unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(self.shots.join(&file), &png).unwrap();
+        if let Some(dir) = &self.doc_shots {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(&file), &png).unwrap();
+        }
+        report.shots += 1;
     }
 
     /// The page shown is a page of the session: one `<h1>`, its menu, no error (one look).
@@ -449,7 +488,7 @@ const SURVEY: &str = "return JSON.stringify(Array.from(document.querySelectorAll
     ready: Array.from(f.elements).every(e => !e.required || (e.value || '').length > 0), \
     fillable: Array.from(f.elements).filter(e => e.required && !(e.value || '').length) \
       .map(e => { e.setAttribute('data-ctest-fill', ''); return e; }) \
-      .every(e => e.tagName === 'TEXTAREA' || (e.tagName === 'INPUT' && ['text', 'search'].includes(e.type))) })));";
+      .every(e => ['TEXTAREA', 'SELECT'].includes(e.tagName) || (e.tagName === 'INPUT' && ['text', 'search'].includes(e.type))) })));";
 
 /// Whether a POST of `form` (without the session's token) is refused with the CSRF page,
 /// urlencoded or, for a route that reads a multipart form, multipart: the problem if not.
