@@ -7,8 +7,6 @@
 //! a social service's settings, it reports that daemon's transfers and its two queues instead
 //! (`social_service`).
 
-mod consumers;
-mod management;
 mod social_service;
 mod status;
 
@@ -19,6 +17,8 @@ use std::time::SystemTime;
 use anyhow::{anyhow, Context};
 use passerelle_observatory::ObservatorySettings;
 use passerelle_party::api::observatory::OperatorStatus;
+
+use passerelle_management as management;
 
 use crate::exit::{CliResult, Failure, Outcome};
 
@@ -100,43 +100,6 @@ pub fn run(args: Args) -> CliResult {
     }
 }
 
-/// The deploy kit's operators' account on the management API (`deploy/rabbitmq/rabbitmq.conf`):
-/// the management login under certificate login, where the broker URL holds no password.
-const OPERATORS_USER: &str = "passerelle-ops";
-
-/// The user and password of an AMQP URL, as the bus logs in with them (`guest`/`guest` when it
-/// names none, as RabbitMQ does).
-fn credentials(url: &str) -> (String, String) {
-    match url.parse::<lapin::uri::AMQPUri>() {
-        Ok(uri) => (uri.authority.userinfo.username, uri.authority.userinfo.password),
-        Err(_) => ("guest".to_owned(), "guest".to_owned()),
-    }
-}
-
-/// Whether the URL logs in by certificate (`?auth_mechanism=external`).
-fn certificate_login(url: &str) -> bool {
-    url.parse::<lapin::uri::AMQPUri>()
-        .is_ok_and(|uri| uri.query.auth_mechanism == Some(lapin::uri::SASLMechanism::External))
-}
-
-/// The management API login: the flags (or their variables), else the broker URL's — or, under
-/// certificate login, the operators' account, whose password must then be given.
-fn management_login(url: &str, user: Option<&str>, password: Option<&str>) -> Result<(String, String), String> {
-    if certificate_login(url) {
-        let user = user.unwrap_or(OPERATORS_USER).to_owned();
-        return match password {
-            Some(password) => Ok((user, password.to_owned())),
-            None => Err(format!(
-                "the broker URL logs in by certificate, so it holds no management password: give the password of \
-                 `{user}` with RABBITMQ_MANAGEMENT_PASSWORD (or --management-password; another user with \
-                 --management-user)."
-            )),
-        };
-    }
-    let (url_user, url_password) = credentials(url);
-    Ok((user.map_or(url_user, str::to_owned), password.map_or(url_password, str::to_owned)))
-}
-
 fn status(args: &StatusArgs) -> CliResult {
     if social_service::is_social_service(&args.config) {
         return social_service::status(args);
@@ -150,50 +113,27 @@ fn status(args: &StatusArgs) -> CliResult {
     let store: OperatorStatus = super::api::call(super::api::observatory_client(&socket).get_json("/v1/status"))?;
     let parts = store.parts;
 
-    let vhost = passerelle_bus::definitions::vhost(&settings.broker)
+    // A broker URL the bus cannot read is the settings' error, said as such.
+    passerelle_bus::definitions::vhost(&settings.broker)
         .map_err(|e| Failure::Settings(anyhow!(e).context(format!("in {}", args.config.display()))))?;
-    let prefix = settings.broker.prefix.clone();
-    let mut queues = status::Queues {
-        available: false,
-        management_url: args.management_url.clone(),
-        vhost: vhost.clone(),
-        prefix: prefix.clone(),
-        queues: Vec::new(),
-        unexpected_consumers: Vec::new(),
-        message: None,
-    };
-    if args.no_management {
-        queues.message = Some("not asked (--no-management).".to_owned());
+    let queues = if args.no_management {
+        management::Queues {
+            available: false,
+            management_url: args.management_url.clone(),
+            vhost: passerelle_bus::definitions::vhost(&settings.broker).unwrap_or_default(),
+            prefix: settings.broker.prefix.clone(),
+            queues: Vec::new(),
+            unexpected_consumers: Vec::new(),
+            message: Some("not asked (--no-management).".to_owned()),
+        }
     } else {
-        let login = management_login(
-            &settings.broker.urls[0],
+        management::report(
+            &settings.broker,
+            &args.management_url,
             args.management_user.as_deref(),
             args.management_password.as_deref(),
-        );
-        match login.map(|(user, password)| -> Result<_, management::ManagementError> {
-            let list = management::queues(&args.management_url, &user, &password, &vhost, &prefix)?;
-            let connections = management::consumer_connections(&args.management_url, &user, &password, &vhost, &prefix);
-            Ok((list, connections))
-        }) {
-            Err(no_login) => queues.message = Some(no_login),
-            Ok(Ok((list, connections))) => {
-                let connections = connections.unwrap_or_else(|e| {
-                    queues.message = Some(format!("the consumers' connections are not listed: {e}."));
-                    Default::default()
-                });
-                queues.unexpected_consumers = consumers::unexpected(&settings.broker, &list, &connections);
-                queues.available = true;
-                queues.queues = list;
-            }
-            Ok(Err(e)) if e.is_unreachable() => {
-                queues.message = Some(format!(
-                    "{e}: queue depths and consumers need RabbitMQ's management plugin — enable it with \
-                     `rabbitmq-plugins enable rabbitmq_management`, or give its address with --management-url."
-                ));
-            }
-            Ok(Err(e)) => queues.message = Some(format!("{e}.")),
-        }
-    }
+        )
+    };
 
     let report = status::Status {
         observatory: store.observatory,
@@ -210,28 +150,4 @@ fn status(args: &StatusArgs) -> CliResult {
         write!(out, "{}", status::render(&report)).context("cannot write to stdout")?;
     }
     Ok(Outcome::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_come_from_the_broker_url() {
-        assert_eq!(credentials("amqp://guest:guest@127.0.0.1:5672/%2f"), ("guest".into(), "guest".into()));
-        assert_eq!(credentials("amqps://obs:p%40ss@rabbit:5671/prod"), ("obs".into(), "p@ss".into()));
-        assert_eq!(credentials("amqp://rabbit:5672"), ("guest".into(), "guest".into()));
-    }
-
-    #[test]
-    fn under_certificate_login_the_management_login_is_the_operators_account() {
-        let url = "amqps://observatory-sud-est@rabbit:5671/passerelle?auth_mechanism=external";
-        assert_eq!(management_login(url, None, Some("s3")), Ok(("passerelle-ops".into(), "s3".into())));
-        assert_eq!(management_login(url, Some("alice"), Some("s3")), Ok(("alice".into(), "s3".into())));
-        let missing = management_login(url, None, None).unwrap_err();
-        assert!(missing.contains("RABBITMQ_MANAGEMENT_PASSWORD") && missing.contains("passerelle-ops"), "{missing}");
-        let plain = "amqp://obs:pw@rabbit:5672/prod";
-        assert_eq!(management_login(plain, None, None), Ok(("obs".into(), "pw".into())));
-        assert_eq!(management_login(plain, Some("ops"), None), Ok(("ops".into(), "pw".into())));
-    }
 }

@@ -2,7 +2,8 @@
 //! `ctl`'s test: a case collecting with a late body, one returned, one purged, dead-letters, a
 //! purge in the trail): one session holding every role the pages need, opened with `passerelle
 //! console open` as the agent would; each page answers 200 with what the store holds, and the
-//! case's timeline is reached from the purges' form.
+//! case's timeline is reached from the purges' form; the queues page reads RabbitMQ's
+//! management API (a stand-in) at the settings' `management_url`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -56,14 +57,15 @@ fn request(addr: &str, method: &str, path: &str, cookie: Option<&str>, form: Opt
     Answer { status, headers, body: body.to_owned() }
 }
 
-fn settings(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
+fn settings(dir: &Path, data_dir: &Path, management_url: &str) -> std::path::PathBuf {
     let registry = support::write_registry(dir, &["operator", "observatory-agent", "auditor", "statistics-agent"]);
     let path = dir.join("observatory.toml");
     std::fs::write(
         &path,
         format!(
-            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\n[broker]\nurls = [\"amqp://ops:s%40cret@127.0.0.1:5672/prod\"]\n\
-             prefix = \"pp\"\n[agents]\nregistry = \"{}\"\n[api]\nconsole_addr = \"127.0.0.1:0\"\n",
+            "code = \"carsat-sud-est\"\ndata_dir = \"{}\"\nmanagement_url = \"{management_url}\"\n\
+             [broker]\nurls = [\"amqp://ops:s%40cret@127.0.0.1:5672/prod\"]\nprefix = \"pp\"\n[agents]\nregistry = \"{}\"\n\
+             [api]\nconsole_addr = \"127.0.0.1:0\"\n",
             data_dir.display(),
             registry.display()
         ),
@@ -92,7 +94,14 @@ fn the_observatory_pages_show_the_store_through_its_api() {
         })
         .unwrap();
     drop(store);
-    let config = settings(dir.path(), &data_dir);
+    // RabbitMQ's management API, a stand-in: a queue of the prefix, and a consumer on the
+    // dead-letters, which nobody of the deployment consumes.
+    let (management, server) = crate::ctl::fake_management_api(
+        r#"[{"name":"pp.body.cnam.solicitations","messages_ready":12,"messages_unacknowledged":3,"consumers":2},
+            {"name":"pp.dead-letters","messages_ready":4,"messages_unacknowledged":0,"consumers":1}]"#,
+        r#"[{"queue":{"name":"pp.dead-letters"},"channel_details":{"connection_name":"10.0.0.9:50000 -> 10.0.0.1:5672"}}]"#,
+    );
+    let config = settings(dir.path(), &data_dir, &management);
     let _api = support::serve_observatory(&config);
 
     let out = support::passerelle().args(["console", "open", "--config"]).arg(&config).output().unwrap();
@@ -125,7 +134,13 @@ fn the_observatory_pages_show_the_store_through_its_api() {
     assert!(purges.contains(r#"<td class="num">7</td>"#), "{purges}");
 
     let queues = page("/queues");
-    assert!(queues.contains("passerelle ctl status --management-url"), "{queues}");
+    assert!(
+        queues.contains(r#"pp.body.cnam.solicitations</td><td class="num">12</td><td class="num">3</td>"#),
+        "{queues}"
+    );
+    assert!(queues.contains("10.0.0.9:50000 -&gt; 10.0.0.1:5672"), "the unexpected consumer's connection: {queues}");
+    let head = server.join().unwrap();
+    assert!(head.starts_with("GET /api/queues/prod?"), "the settings' vhost, read with their login: {head}");
 
     let audit = page("/audit");
     assert!(audit.contains("aucun témoin nommé"), "no witness in these settings: {audit}");

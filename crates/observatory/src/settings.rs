@@ -10,6 +10,7 @@
 //! audit_retention_years = 4            # audit years kept besides the current one (4: fixed by the norm)
 //! statistics_retention_days = 1826     # statistics rows (at most 5 years)
 //! metrics_addr = "127.0.0.1:9464"      # /metrics and /health (absent: not served)
+//! management_url = "http://127.0.0.1:15672"  # RabbitMQ's management API, for the console's queues
 //! # profile = "development"            # only to honour [development] hooks (passerelle_hooks)
 //!
 //! [routing]                            # category → bodies; unlisted categories keep the
@@ -113,6 +114,11 @@ pub struct ObservatorySettings {
     /// when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// The RabbitMQ management API (plain `http://`, e.g. `http://127.0.0.1:15672`) the console's
+    /// queues page reads, read-only, with the login of the first broker URL; absent: the page
+    /// says how `ctl status` reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_url: Option<String>,
     /// `[api]`: the Unix socket of the daemon's local API (README, "Agents and roles").
     #[serde(default, skip_serializing_if = "ApiSettings::is_default")]
     pub api: ApiSettings,
@@ -178,6 +184,7 @@ impl ObservatorySettings {
             tick_ms: default_tick_ms(),
             rebuild_interval_s: default_rebuild_interval_s(),
             metrics_addr: None,
+            management_url: None,
             api: ApiSettings::default(),
             agents: AgentsSettings::default(),
             trails: Default::default(),
@@ -260,6 +267,10 @@ impl ObservatorySettings {
         if let Some(addr) = &self.metrics_addr {
             passerelle_metrics::check_addr(addr)
                 .map_err(|message| SettingsError { key: "metrics_addr".into(), message })?;
+        }
+        if let Some(url) = &self.management_url {
+            passerelle_management::check_url(url)
+                .map_err(|e| SettingsError { key: "management_url".into(), message: e.to_string() })?;
         }
         let range = |key: &str, limit: rules::LegalRange, value: u64| {
             limit.check(value).map_err(|message| SettingsError { key: key.to_owned(), message })
@@ -385,6 +396,17 @@ mod tests {
         let e = s.resolve().unwrap_err();
         assert_eq!(e.key, "respond_by_default_days");
         assert!(e.message.contains("from 1 to 7 days (70 % of retention_days"), "{e}");
+    }
+
+    #[test]
+    fn the_management_api_is_read_over_plain_http_without_credentials_in_its_url() {
+        let mut s = ObservatorySettings::new("carsat-sud-est", "/tmp/x");
+        s.management_url = Some("http://127.0.0.1:15672".into());
+        s.resolve().unwrap();
+        for bad in ["https://rabbit:15671", "http://guest:guest@rabbit:15672", "rabbit:15672"] {
+            s.management_url = Some(bad.into());
+            assert_eq!(s.resolve().unwrap_err().key, "management_url", "{bad}");
+        }
     }
 
     #[test]

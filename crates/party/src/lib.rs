@@ -330,18 +330,11 @@ impl Party {
         });
         let (routes, trail): (axum::Router, Arc<dyn api::Trail>) = match service {
             Daemon::Observatory(o) => {
-                let (data_dir, statistics_db) = match settings {
-                    PartySettings::Observatory(s) => (s.data_dir.clone(), s.statistics_db_path()),
-                    _ => Default::default(),
+                let PartySettings::Observatory(observatory) = settings else {
+                    return Err(PartyError::Runtime(anyhow!("an observatory built from another party's settings")));
                 };
-                let routes = api::observatory::routes(
-                    settings.code(),
-                    &data_dir,
-                    &statistics_db,
-                    o.status_reader(),
-                    accesses.clone(),
-                )
-                .merge(api::rights::routes(o.rights_desk(), accesses.clone(), Arc::clone(&clock)));
+                let routes = api::observatory::routes(observatory, o.status_reader(), accesses.clone())
+                    .merge(api::rights::routes(o.rights_desk(), accesses.clone(), Arc::clone(&clock)));
                 let refusals = api::AccessLogTrail { accesses, daemon: "observatory", clock };
                 (routes, Arc::new(api::observatory::ObservatoryTrail { trail: o.audit_trail(), accesses: refusals }))
             }

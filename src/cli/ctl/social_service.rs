@@ -14,9 +14,9 @@ use passerelle_party::{PartyKind, PartySettings};
 use passerelle_social_service::service::transfer_views::TransferSummary;
 use serde::Serialize;
 
-use super::management::{self, QueueInfo};
 use super::StatusArgs;
 use crate::exit::{CliResult, Failure, Outcome};
+use passerelle_management::{self as management, QueueInfo};
 
 /// Whether the settings file at `path` is a social service's: a top-level `office` and a
 /// `[requester]` table (an observatory's has neither). Unreadable: not recognised, and the
@@ -113,8 +113,11 @@ fn queues(args: &StatusArgs, settings: &PartySettings) -> Result<SocialServiceQu
         .iter()
         .map(|q| q.name(&broker.prefix))
         .collect();
-    let login =
-        super::management_login(&broker.urls[0], args.management_user.as_deref(), args.management_password.as_deref());
+    let login = management::management_login(
+        &broker.urls[0],
+        args.management_user.as_deref(),
+        args.management_password.as_deref(),
+    );
     let mut listed = SocialServiceQueues {
         available: false,
         management_url: Some(args.management_url.clone()),

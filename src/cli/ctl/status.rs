@@ -7,8 +7,7 @@ pub use passerelle_observatory::operator_status::{rfc3339, ReadParts};
 use passerelle_observatory_store::CaseState;
 use serde::Serialize;
 
-use super::consumers::UnexpectedConsumer;
-use super::management::QueueInfo;
+pub use passerelle_management::Queues;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -20,20 +19,6 @@ pub struct Status {
     #[serde(flatten)]
     pub parts: ReadParts,
     pub queues: Queues,
-}
-
-/// The queues as the management API reports them, or why they are not available.
-#[derive(Debug, Clone, Serialize)]
-pub struct Queues {
-    pub available: bool,
-    pub management_url: String,
-    pub vhost: String,
-    pub prefix: String,
-    pub queues: Vec<QueueInfo>,
-    /// Consumers where none should be (`consumers.rs` has the rule).
-    pub unexpected_consumers: Vec<UnexpectedConsumer>,
-    /// When not available: why, and how to enable it.
-    pub message: Option<String>,
 }
 
 /// A duration for people: `3d4h`, `2h13m`, `4m10s`, `12s`.

@@ -7,6 +7,7 @@
 //! | `GET /v1/audit/entries[?case=ID]` | auditor, observatory-agent | the audit entries (`AuditRecord`s) | `read` of `audit` (or of the case) |
 //! | `GET /v1/audit/verify` | auditor, observatory-agent | (in [`super::trails`]) the chain checked read-only and against its witness | `read` of `audit` |
 //! | `GET /v1/status` | operator, observatory-agent | [`OperatorStatus`]: counts, ages, bodies answered and late, the next purge, dead-letters by reason and sender | — (no personal datum) |
+//! | `GET /v1/queues` | operator | the deployment's queues, depths and consumers, and the consumers where none should be, read from RabbitMQ's management API at `management_url` (`passerelle_management::Queues`; why not, when it cannot be read) | — (names and counts only) |
 //! | `GET /v1/purges[?limit=N]` | operator, observatory-agent, auditor | `Purges`: the newest purges done (from their audit entries: case id, when, why, counts; 200 by default, at most 1000) and the next due | — (no personal datum) |
 //! | `GET /v1/statistics` | statistics-agent | the statistics store's aggregate tables (`StatisticsReport`) | `read` of `statistics` |
 //! | `POST /v1/statistics/follow` `{"pseudonym": P}` | statistics-agent | every appearance of one pseudonym (`Appearance`s) | `read` of `statistics` |
@@ -29,7 +30,7 @@ use passerelle_access_log::{agent_actor, AccessEntry, AccessKind, Accesses};
 use passerelle_agents::{AgentChange, Role};
 use passerelle_local_api::{Access, AccessRecorder, ApiError, Caller};
 use passerelle_observatory::operator_status::{Purges, ReadParts};
-use passerelle_observatory::{AuditTrail, StatusReader};
+use passerelle_observatory::{AuditTrail, ObservatorySettings, StatusReader};
 use passerelle_observatory_store::audit::{Action, AuditEntry};
 use passerelle_observatory_store::statistics::{Appearance, StatisticsReport};
 use passerelle_observatory_store::{parse_pseudonym, AuditRecord, StatisticsStore};
@@ -54,6 +55,8 @@ struct Observatory {
     statistics_db: PathBuf,
     status: StatusReader,
     accesses: Accesses,
+    broker: passerelle_bus::BusSettings,
+    management_url: Option<String>,
 }
 
 /// `POST /v1/statistics/follow`'s body.
@@ -89,17 +92,20 @@ const DEFAULT_PURGES: usize = 200;
 const MAX_PURGES: usize = 1_000;
 
 /// The observatory's routes; the agents' reads recorded in `accesses`.
-pub fn routes(code: &str, data_dir: &Path, statistics_db: &Path, status: StatusReader, accesses: Accesses) -> Router {
+pub fn routes(settings: &ObservatorySettings, status: StatusReader, accesses: Accesses) -> Router {
     let state = Observatory {
-        code: code.to_owned(),
-        data_dir: data_dir.display().to_string(),
-        statistics_db: statistics_db.to_owned(),
+        code: settings.code.clone(),
+        data_dir: settings.data_dir.display().to_string(),
+        statistics_db: settings.statistics_db_path(),
         status,
         accesses,
+        broker: settings.broker.clone(),
+        management_url: settings.management_url.clone(),
     };
     Router::new()
         .route("/v1/audit/entries", get(audit_entries))
         .route("/v1/status", get(operator_status))
+        .route("/v1/queues", get(queues))
         .route("/v1/purges", get(purges))
         .route("/v1/statistics", get(statistics))
         .route("/v1/statistics/follow", axum::routing::post(follow))
@@ -171,6 +177,33 @@ async fn operator_status(State(o): State<Observatory>, caller: Caller) -> Result
     let status = o.status.clone();
     let parts = blocking(move || Ok(status.operator_status(SystemTime::now())?)).await?;
     Ok(Json(OperatorStatus { observatory: o.code, data_dir: o.data_dir, parts }))
+}
+
+/// `GET /v1/queues`: the deployment's queues, their depth and consumers, and the consumers
+/// where none should be, read from the RabbitMQ management API at `management_url` (the
+/// console's queues page; `ctl status` reads them itself). Names and counts only.
+async fn queues(State(o): State<Observatory>, caller: Caller) -> Result<Json<passerelle_management::Queues>, ApiError> {
+    caller.require(&[Role::Operator])?;
+    let Some(url) = o.management_url.clone() else {
+        return Ok(Json(passerelle_management::Queues {
+            available: false,
+            management_url: String::new(),
+            vhost: passerelle_bus::definitions::vhost(&o.broker).unwrap_or_default(),
+            prefix: o.broker.prefix.clone(),
+            queues: Vec::new(),
+            unexpected_consumers: Vec::new(),
+            message: Some(
+                "the observatory's settings name no `management_url`: set it (e.g. \"http://127.0.0.1:15672\", \
+                 RabbitMQ's management plugin) to list the queues here; `passerelle ctl status` lists them too."
+                    .to_owned(),
+            ),
+        }));
+    };
+    let broker = o.broker.clone();
+    let report = tokio::task::spawn_blocking(move || passerelle_management::report(&broker, &url, None, None))
+        .await
+        .map_err(|e| ApiError::internal("cannot read the queues", &e))?;
+    Ok(Json(report))
 }
 
 async fn purges(

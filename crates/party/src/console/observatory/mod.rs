@@ -146,7 +146,8 @@ async fn queues(session: Session) -> Result<Page, PageError> {
     // `GET /v1/status` also answers observatory-agents; the queues are the operators' (§7.1).
     session.require(&[Role::Operator])?;
     let status: OperatorStatus = session.get("/v1/status").await?;
-    Ok(session.page("Files d'attente", &render::queues(status.parts.outbox_messages)))
+    let queues: passerelle_management::Queues = session.get("/v1/queues").await?;
+    Ok(session.page("Files d'attente", &render::queues(&queues, status.parts.outbox_messages)))
 }
 
 async fn audit(session: Session) -> Result<Page, PageError> {

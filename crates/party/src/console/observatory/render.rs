@@ -287,17 +287,48 @@ fn purge_row(d: &PurgeDone, timeline: bool) -> Vec<String> {
 }
 
 /// `/queues`: what the console can say of the broker side without the management API.
-pub fn queues(outbox_messages: u64) -> String {
-    format!(
-        "{}{}{}",
-        notice(
-            "Les files RabbitMQ et leurs consommateurs se lisent par l'API de gestion de RabbitMQ, que le service \
-             de l'observatoire n'interroge pas : lancez `passerelle ctl status --management-url URL` depuis un \
-             compte opérateur pour les voir (nombre de messages prêts et non acquittés, consommateurs inattendus)."
-        ),
-        facts(&[("Messages en attente de publication (boîte d'envoi)", outbox_messages.to_string())]),
-        r#"<p>La connexion au courtier se lit sur <code>/health</code> (<code>broker_connected</code>), servi sur l'adresse des métriques du service.</p>"#,
-    )
+pub fn queues(q: &passerelle_management::Queues, outbox_messages: u64) -> String {
+    let mut out = facts(&[
+        ("Messages en attente de publication (boîte d'envoi)", outbox_messages.to_string()),
+        ("Hôte virtuel, préfixe", format!("{} · {}", text(&q.vhost), text(&q.prefix))),
+    ]);
+    if let Some(message) = &q.message {
+        out.push_str(&notice(message));
+    }
+    if !q.available {
+        return out;
+    }
+    let rows: Vec<Vec<String>> = q
+        .queues
+        .iter()
+        .map(|queue| {
+            vec![
+                text(&queue.name),
+                queue.ready.to_string(),
+                queue.unacknowledged.to_string(),
+                queue.consumers.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &format!("Files du préfixe {}, lues à l'API de gestion {}", q.prefix, q.management_url),
+        &["File", "#Prêts", "#Non acquittés", "#Consommateurs"],
+        &rows,
+        "Aucune file de ce préfixe.",
+    ));
+    out.push_str("<h2>Consommateurs inattendus</h2>");
+    let rows: Vec<Vec<String>> = q
+        .unexpected_consumers
+        .iter()
+        .map(|u| vec![text(&u.queue), u.consumers.to_string(), text(&u.connections.join(", ")), text(&u.reason)])
+        .collect();
+    out.push_str(&table(
+        "Consommateurs là où il ne devrait y en avoir aucun (un second observatoire du territoire…)",
+        &["File", "#Consommateurs", "Connexions", "Pourquoi"],
+        &rows,
+        "Aucun consommateur inattendu.",
+    ));
+    out
 }
 
 /// `/audit`: the audit trail's `verify` report.

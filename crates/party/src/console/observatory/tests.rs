@@ -158,10 +158,36 @@ fn purges_say_why_in_french_and_link_by_role() {
 }
 
 #[test]
-fn the_queues_page_says_where_the_queues_are_read() {
-    let html = render::queues(5);
-    assert!(html.contains("passerelle ctl status --management-url"), "{html}");
-    assert!(html.contains("<dd>5</dd>"), "{html}");
+fn the_queues_page_lists_the_queues_and_the_consumers_where_none_should_be_or_says_why_not() {
+    let mut q = passerelle_management::Queues {
+        available: false,
+        management_url: "http://127.0.0.1:15672".into(),
+        vhost: "/".into(),
+        prefix: "passerelle".into(),
+        queues: Vec::new(),
+        unexpected_consumers: Vec::new(),
+        message: Some("the observatory's settings name no `management_url`".into()),
+    };
+    let html = render::queues(&q, 5);
+    assert!(html.contains("<dd>5</dd>") && html.contains("management_url"), "{html}");
+    assert!(!html.contains("<table"), "nothing listed: {html}");
+    q.available = true;
+    q.message = None;
+    q.queues = vec![passerelle_management::QueueInfo {
+        name: "passerelle.observatory.sud.requests".into(),
+        ready: 3,
+        unacknowledged: 1,
+        consumers: 2,
+    }];
+    q.unexpected_consumers = vec![passerelle_management::UnexpectedConsumer {
+        queue: "passerelle.observatory.sud.requests".into(),
+        consumers: 2,
+        connections: vec!["<b>10.0.0.1</b> -> 10.0.0.2".into()],
+        reason: "a second observatory".into(),
+    }];
+    let html = render::queues(&q, 0);
+    assert!(html.contains("passerelle.observatory.sud.requests</td><td class=\"num\">3</td>"), "{html}");
+    assert!(html.contains("a second observatory") && html.contains("&lt;b&gt;10.0.0.1"), "escaped: {html}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! The RabbitMQ management API, read-only: the queues of a vhost with their depth and
+//! The RabbitMQ management API's two reads: the queues of a vhost with their depth and
 //! consumers (`GET /api/queues/{vhost}`) and which connection each consumer is on
 //! (`GET /api/consumers/{vhost}`), each one blocking `ureq` request (plain `http://`, basic
-//! authentication, a bounded wait): `ctl` is a synchronous command that needs one answer.
+//! authentication, a bounded wait).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -19,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One queue as the management API reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueInfo {
     pub name: String,
     /// Messages ready to be delivered.
@@ -60,6 +60,11 @@ fn queues_url(url: &str, vhost: &str) -> Result<Url, ManagementError> {
     Ok(address)
 }
 
+/// Ok when `url` is one the management API is read at: `http://`, no credentials in it.
+pub fn check_url(url: &str) -> Result<(), ManagementError> {
+    api_url(url, "queues", "/").map(|_| ())
+}
+
 /// The address of the list `what` (`queues`, `consumers`) of `vhost`.
 fn api_url(url: &str, what: &str, vhost: &str) -> Result<Url, ManagementError> {
     let refused = || ManagementError::Url(url.to_owned());
@@ -77,7 +82,7 @@ fn get(url: &str, address: &Url, user: &str, password: &str) -> Result<(u16, Str
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
         .http_status_as_error(false)
-        .user_agent("passerelle-ctl")
+        .user_agent("passerelle")
         .build()
         .into();
     let credentials = BASE64_STANDARD.encode(format!("{user}:{password}"));

@@ -1,4 +1,4 @@
-//! Consumers where none should be, as `ctl status` flags them. The rule:
+//! Consumers where none should be, as `ctl status` and the observatory's console flag them. The rule:
 //!
 //! - an observatory's requests and responses queues are consumed by that observatory alone, on
 //!   the one connection that holds its territory's lock: consumers of them on more than one
@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use passerelle_bus::topology::{dead_letter_queue, holder_queue, Queue, Topology};
 use passerelle_bus::BusSettings;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::management::QueueInfo;
+use crate::client::QueueInfo;
 
 /// A queue with a consumer where none should be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnexpectedConsumer {
     pub queue: String,
     pub consumers: u64,
