@@ -204,7 +204,19 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, PageError>
     let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
         .await
         .map_err(|e| PageError::internal("cannot read the service's answer", &e))?;
-    serde_json::from_slice(&bytes).map_err(|e| PageError::internal("cannot read the service's answer", &e))
+    serde_json::from_slice(&bytes).map_err(|e| PageError::internal("cannot read the service's answer", &unquoted(&e)))
+}
+
+/// A decoding error without the value it quotes (serde's `invalid type: string "…"` would put a
+/// name or a NIR of the answer in the daemon's log): its kind and where it stopped.
+fn unquoted(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not the shape the page reads",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("the answer is {kind} (line {}, column {})", e.line(), e.column())
 }
 
 async fn error_of(response: Response) -> PageError {

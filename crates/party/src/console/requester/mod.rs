@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `GET /cases` "Envois et dossiers" | `prevention-agent` of the office | `GET /v1/cases` (a `read` of `cases`) |
 //! | `GET /cases/{case}[?after=RANK]` "Dossier" | `prevention-agent` of the office | `GET /v1/cases`, `GET /v1/cases/{case}/contacts` (a `read` of the case about each person listed) |
-//! | `GET /cases/{case}/files/{csv,jsonl,summary}` | `prevention-agent` of the office | `POST /v1/cases/{case}/result`, then `GET /v1/cases/{case}/result/{file}` (an `export` for the lists) |
+//! | `POST /cases/{case}/files/{csv,jsonl,summary}` | `prevention-agent` of the office | `POST /v1/cases/{case}/result`, then `GET /v1/cases/{case}/result/{file}` (an `export` for the lists) |
 //! | `GET`, `POST /submit` "Nouvel envoi" | `prevention-agent` of the office | `POST /v1/cases?want=…&service=…` (a `create` per case) |
 //! | `GET /status` "État du service" | `operator`, `requester-admin` | `GET /v1/overview` (counts only) |
 //! | `GET`, `POST /purge` "Purge" | `requester-admin` | `GET /v1/overview`, `POST /v1/purge` (a `delete` per case) |
@@ -22,7 +22,7 @@ mod tests;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use passerelle_agents::Role;
 use passerelle_console::{CsrfForm, NavLink, Page, PageError, Session};
@@ -45,7 +45,7 @@ const CONTACTS_PER_PAGE: usize = 100;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/cases"),
     ("GET", "/cases/00000000-0000-7000-8000-000000000001"),
-    ("GET", "/cases/00000000-0000-7000-8000-000000000001/files/summary"),
+    ("POST", "/cases/00000000-0000-7000-8000-000000000001/files/summary"),
     ("GET", "/submit"),
     ("POST", "/submit"),
     ("GET", "/status"),
@@ -89,7 +89,7 @@ pub fn pages() -> Router {
     Router::new()
         .route("/cases", get(cases))
         .route("/cases/{case}", get(case))
-        .route("/cases/{case}/files/{file}", get(file))
+        .route("/cases/{case}/files/{file}", post(file))
         .route("/submit", get(submit_form).post(submit).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/status", get(status))
         .route("/purge", get(purge_form).post(purge))
@@ -128,12 +128,18 @@ async fn case(session: Session, Path(case): Path<String>, Query(query): Query<Af
         ContactsAnswer { case, state: status.case.state, persons: 0, entries: Vec::new(), next: None }
     };
     let more = contacts.next.map(|rank| format!("/cases/{case}?after={rank}"));
-    Ok(session.page("Dossier", &render::case_page(&status, &contacts, more)))
+    Ok(session.page("Dossier", &render::case_page(&status, &contacts, more, &session.csrf_field())))
 }
 
 /// A result file of a case, written again by the daemon (as `requester fetch` does), then
-/// downloaded.
-async fn file(session: Session, Path((case, file)): Path<(String, String)>) -> Result<Response, PageError> {
+/// downloaded: a form's `POST` with the session's token, as the export it is (the API writes
+/// the contact list to the results folder and records an `export`) — never a link a prefetch
+/// or another page could follow.
+async fn file(
+    session: Session,
+    Path((case, file)): Path<(String, String)>,
+    CsrfForm(Confirm {}): CsrfForm<Confirm>,
+) -> Result<Response, PageError> {
     let case = case_id(&case)?;
     let name = match file.as_str() {
         "csv" => format!("{case}.csv"),
@@ -266,7 +272,7 @@ async fn purge_form(session: Session) -> Result<Page, PageError> {
     Ok(session.page("Purge", &render::purge_form(&session.csrf_field(), &overview)))
 }
 
-/// The purge's form: its token alone.
+/// A form of its token alone (the purge, a result file).
 #[derive(Debug, Deserialize)]
 struct Confirm {}
 

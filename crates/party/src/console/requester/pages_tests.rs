@@ -185,10 +185,16 @@ async fn a_prevention_agent_submits_through_the_form_and_follows_its_cases() {
     s.as_roles(&[Role::PreventionAgent], Some("caf-13"));
 
     // Unknown or malformed cases; a file that is no result file.
-    for path in ["/cases/00000000-0000-7000-8000-000000000001", "/cases/nope", "/cases/nope/files/csv"] {
+    for path in ["/cases/00000000-0000-7000-8000-000000000001", "/cases/nope"] {
         assert_eq!(s.get(path).await.0, StatusCode::NOT_FOUND, "{path}");
     }
-    assert_eq!(s.get("/cases/00000000-0000-7000-8000-000000000001/files/xlsx").await.0, StatusCode::NOT_FOUND);
+    let token = format!("csrf={}", s.csrf);
+    assert_eq!(s.form("/cases/nope/files/csv", &token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.form("/cases/00000000-0000-7000-8000-000000000001/files/xlsx", &token).await.0, StatusCode::NOT_FOUND);
+    // A result file is written by the API (an export): never on a GET, never without the token.
+    let file = "/cases/00000000-0000-7000-8000-000000000001/files/csv";
+    assert_eq!(s.get(file).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(s.form(file, "").await.0, StatusCode::FORBIDDEN);
 
     // Not the operator's pages, nor the purge.
     assert_eq!(s.get("/status").await.0, StatusCode::FORBIDDEN);

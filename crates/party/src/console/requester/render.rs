@@ -140,8 +140,9 @@ fn refusal_rows(case: &CaseSummary, with_case: bool) -> Vec<Vec<String>> {
 }
 
 /// A case's page (`/cases/{case}`): its progress, its bodies, its refusals, the result files and
-/// a page of its contact list (`more`: the link to the next page, if any).
-pub fn case_page(status: &CaseStatus, contacts: &ContactsAnswer, more: Option<String>) -> String {
+/// a page of its contact list (`more`: the link to the next page, if any). A result file is a
+/// form's `POST` (`csrf_field`: the session's token), not a link.
+pub fn case_page(status: &CaseStatus, contacts: &ContactsAnswer, more: Option<String>, csrf_field: &str) -> String {
     let c = &status.case;
     let mut out = facts(&[
         ("Dossier", text(&c.case_id)),
@@ -187,7 +188,11 @@ pub fn case_page(status: &CaseStatus, contacts: &ContactsAnswer, more: Option<St
         ];
         out.push_str("<ul>");
         for (file, label) in files {
-            out.push_str(&format!("<li>{}</li>", link(&format!("{}/files/{file}", case_href(&c.case_id)), label)));
+            out.push_str(&format!(
+                r#"<li><form class="inline" method="post" action="{}">{csrf_field}<button type="submit">{}</button></form></li>"#,
+                text(&format!("{}/files/{file}", case_href(&c.case_id))),
+                text(label)
+            ));
         }
         out.push_str("</ul>");
     } else {

@@ -10,6 +10,7 @@ use super::{submit_path, SubmitFields, ROUTES};
 
 const HOSTILE: &str = r#"<script>alert("x")</script>"#;
 const CASE: &str = "00000000-0000-7000-8000-000000000001";
+const CSRF_FIELD: &str = r#"<input type="hidden" name="csrf" value="t0k3n">"#;
 
 fn status(state: &str, observatory: &str, reason: &str) -> CaseStatus {
     serde_json::from_value(json!({
@@ -64,7 +65,7 @@ fn every_value_of_every_page_is_escaped() {
     let s = status("answered", HOSTILE, HOSTILE);
     let pages = [
         cases_page(std::slice::from_ref(&s)),
-        case_page(&s, &contacts(HOSTILE), Some(format!("/cases/{CASE}?after=2"))),
+        case_page(&s, &contacts(HOSTILE), Some(format!("/cases/{CASE}?after=2")), CSRF_FIELD),
         submit_answer(
             &serde_json::from_value::<SubmitAnswer>(json!({
                 "outcome": "nothing_sent",
@@ -94,12 +95,20 @@ fn the_cases_page_links_each_case_and_lists_its_refusals_with_their_reasons() {
 
 #[test]
 fn a_case_page_lists_its_contacts_in_rank_order_and_its_files_once_settled() {
-    let answered = case_page(&status("answered", "obs", "r"), &contacts("Dupont"), Some("/next".into()));
+    let answered = case_page(&status("answered", "obs", "r"), &contacts("Dupont"), Some("/next".into()), CSRF_FIELD);
     let (first, second) = (answered.find("Dupont").unwrap(), answered.find("Durand").unwrap());
     assert!(first < second, "rank order");
     assert!(answered.contains("Dupont (nom d&#39;usage : Martin)"), "{answered}");
     assert!(answered.contains("offre acceptée le 2026-12-01"), "{answered}");
-    assert!(answered.contains(&format!("/cases/{CASE}/files/csv")), "{answered}");
+    // A result file is an export the API writes: a form's POST with the session's token, never
+    // a link a prefetch or another page could follow.
+    assert!(
+        answered.contains(&format!(
+            r#"<form class="inline" method="post" action="/cases/{CASE}/files/csv">{CSRF_FIELD}<button"#
+        )),
+        "{answered}"
+    );
+    assert!(!answered.contains(&format!(r#"href="/cases/{CASE}/files/"#)), "{answered}");
     assert!(answered.contains(r#"href="/next""#));
     let waiting = status("sent", "obs", "r");
     let empty = ContactsAnswer {
@@ -109,7 +118,7 @@ fn a_case_page_lists_its_contacts_in_rank_order_and_its_files_once_settled() {
         next: None,
         ..contacts("x")
     };
-    let sent = case_page(&waiting, &empty, None);
+    let sent = case_page(&waiting, &empty, None, CSRF_FIELD);
     assert!(!sent.contains("/files/") && sent.contains("pas répondu"), "{sent}");
 }
 
