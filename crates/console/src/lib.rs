@@ -28,5 +28,5 @@ pub mod sessions;
 pub use open::{OpenedTicket, OPEN_ROUTE};
 pub use page::{csrf_field, NavLink, Page, PageError, STYLESHEET};
 pub use server::{app, app_recording, inline_style_csp, Console, ConsoleServer, Listener};
-pub use session::{CsrfForm, Session, COOKIE};
+pub use session::{cookie_name, CsrfForm, Session, COOKIE};
 pub use sessions::Sessions;

@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::html::{link, text};
 use crate::page::{NavLink, Page, PageError, STYLESHEET};
-use crate::session::{Context, CsrfForm, Session, COOKIE};
+use crate::session::{cookie_name, Context, CsrfForm, Session};
 use crate::sessions::Sessions;
 
 /// What a daemon's console shows: its name, its menu and its pages.
@@ -84,7 +84,8 @@ impl Listener {
     ) -> ConsoleServer {
         let Listener { listener, base, sessions } = self;
         let addr = listener.local_addr().ok();
-        let app = app_recording(console, api, registry, sessions, base.scheme() == "https", recorder);
+        let secure = base.scheme() == "https";
+        let app = served(console, api, registry, sessions, (secure, base.port_or_known_default()), recorder);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {
@@ -125,6 +126,18 @@ pub fn app_recording(
     secure: bool,
     recorder: Arc<dyn AccessRecorder>,
 ) -> Router {
+    served(console, api, registry, sessions, (secure, None), recorder)
+}
+
+/// [`app_recording`], the session cookie named after the console's `port` ([`cookie_name`]).
+fn served(
+    console: Console,
+    api: Router,
+    registry: RegistryHandle,
+    sessions: Sessions,
+    (secure, port): (bool, Option<u16>),
+    recorder: Arc<dyn AccessRecorder>,
+) -> Router {
     let context = Arc::new(Context {
         daemon: console.daemon,
         nav: Arc::new(console.nav),
@@ -132,6 +145,7 @@ pub fn app_recording(
         registry,
         api,
         secure,
+        cookie: cookie_name(port),
         recorder,
     });
     router(console.pages).layer(Extension(context))
@@ -252,7 +266,7 @@ async fn redeem(Extension(context): Extension<Arc<Context>>, Path(ticket): Path<
     };
     tracing::info!(account = %opened.found.holder.account, "console session opened");
     let secure = if context.secure { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", opened.cookie);
+    let cookie = format!("{}={}; Path=/; HttpOnly; SameSite=Strict{secure}", context.cookie, opened.cookie);
     let mut response = Redirect::to("/").into_response();
     match HeaderValue::from_str(&cookie) {
         Ok(value) => {
@@ -271,7 +285,7 @@ async fn logout(session: Session, CsrfForm(_): CsrfForm<Nothing>) -> Response {
     session.close();
     tracing::info!(agent = %session.agent().id, "console session closed");
     let secure = if session.secure() { "; Secure" } else { "" };
-    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
+    let clear = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", session.cookie_name());
     let page = PageError::new(
         StatusCode::OK,
         "Session terminée",

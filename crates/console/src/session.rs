@@ -22,8 +22,19 @@ use tower::ServiceExt;
 use crate::page::{csrf_field, laid_out, Frame, NavLink, Page, PageError};
 use crate::sessions::{same_token, Found, Sessions};
 
-/// The session cookie's name.
+/// The session cookie's name when the console's port is not known (a router without a listener,
+/// in tests); a listener names it after its port ([`cookie_name`]).
 pub const COOKIE: &str = "passerelle_console";
+
+/// The session cookie's name of a console reached on `port`: browsers keep cookies per host,
+/// not per port, so the consoles of two daemons on one host (`127.0.0.1:8441`, `:8442`) would
+/// otherwise overwrite each other's session.
+pub fn cookie_name(port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{COOKIE}_{port}"),
+        None => COOKIE.to_owned(),
+    }
+}
 
 /// The largest API answer a page reads whole (JSON); files are streamed.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -42,6 +53,8 @@ pub(crate) struct Context {
     pub api: Router,
     /// Cookies marked `Secure` (the console is reached over HTTPS through a proxy).
     pub secure: bool,
+    /// The session cookie's name ([`cookie_name`]).
+    pub cookie: String,
     /// Where a page's own refusals go: the daemon's trail, as the API's.
     pub recorder: Arc<dyn AccessRecorder>,
 }
@@ -232,12 +245,12 @@ async fn error_of(response: Response) -> PageError {
     }
 }
 
-/// The session cookie of a request, if any.
-pub(crate) fn cookie_of(parts: &Parts) -> Option<String> {
+/// The session cookie `cookie` of a request, if any.
+pub(crate) fn cookie_of(parts: &Parts, cookie: &str) -> Option<String> {
     parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
         line.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE && !value.is_empty()).then(|| value.to_owned())
+            (name == cookie && !value.is_empty()).then(|| value.to_owned())
         })
     })
 }
@@ -249,7 +262,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
         let Some(context) = parts.extensions.get::<Arc<Context>>().cloned() else {
             return Err(PageError::internal("the page is not served by the console", &"no context"));
         };
-        let cookie = cookie_of(parts).ok_or_else(PageError::no_session)?;
+        let cookie = cookie_of(parts, &context.cookie).ok_or_else(PageError::no_session)?;
         let found = context.sessions.find(&cookie).ok_or_else(PageError::no_session)?;
         let Some(agent) = context.registry.agent(&found.holder.account) else {
             context.sessions.close(&cookie);
@@ -279,6 +292,10 @@ impl Session {
     pub(crate) fn secure(&self) -> bool {
         self.context.secure
     }
+
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.context.cookie
+    }
 }
 
 /// A urlencoded form whose `csrf` field was the session's token; `T` is the rest of its fields.
@@ -305,5 +322,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             PageError::bad_request(format!("Le formulaire est incomplet ou mal rempli : {e}.")).into_response()
         })?;
         Ok(CsrfForm(form))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_port_has_a_cookie_of_its_own() {
+        assert_eq!(cookie_name(Some(8441)), "passerelle_console_8441");
+        assert_ne!(cookie_name(Some(8441)), cookie_name(Some(8442)), "two consoles on one host keep both sessions");
+        assert_eq!(cookie_name(None), COOKIE);
+        let parts = |header: &str| Request::get("/").header(header::COOKIE, header).body(()).unwrap().into_parts().0;
+        let both = parts("passerelle_console_8441=aaa; passerelle_console_8442=bbb");
+        assert_eq!(cookie_of(&both, "passerelle_console_8442").as_deref(), Some("bbb"));
+        assert_eq!(cookie_of(&both, "passerelle_console_8441").as_deref(), Some("aaa"));
+        assert_eq!(cookie_of(&both, COOKIE), None);
     }
 }

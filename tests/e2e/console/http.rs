@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use passerelle_console::COOKIE;
-
 /// An answer: its status, its `Set-Cookie` headers and its body.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -34,6 +32,8 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub struct Http {
     pub base: String,
+    /// The session cookie's name: the console's, after its port.
+    pub cookie: String,
     agent: ureq::Agent,
 }
 
@@ -45,7 +45,8 @@ impl Http {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        Http { base: base.trim_end_matches('/').to_owned(), agent }
+        let port = url::Url::parse(base).ok().and_then(|u| u.port_or_known_default());
+        Http { base: base.trim_end_matches('/').to_owned(), agent, cookie: passerelle_console::cookie_name(port) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -60,7 +61,7 @@ impl Http {
     pub fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
         let mut request = self.agent.get(&self.url(path));
         if let Some(cookie) = cookie {
-            request = request.header("Cookie", &format!("{COOKIE}={cookie}"));
+            request = request.header("Cookie", &format!("{}={cookie}", self.cookie));
         }
         answer(request.call(), path)
     }
@@ -69,7 +70,7 @@ impl Http {
     pub fn post(&self, path: &str, cookie: Option<&str>, content_type: &str, body: &str) -> Answer {
         let mut request = self.agent.post(&self.url(path)).header("Content-Type", content_type);
         if let Some(cookie) = cookie {
-            request = request.header("Cookie", &format!("{COOKIE}={cookie}"));
+            request = request.header("Cookie", &format!("{}={cookie}", self.cookie));
         }
         answer(request.send(body), path)
     }
@@ -86,7 +87,7 @@ impl Http {
         opened
             .set_cookies
             .iter()
-            .find_map(|c| c.strip_prefix(&format!("{COOKIE}=")).and_then(|v| v.split(';').next()))
+            .find_map(|c| c.strip_prefix(&format!("{}=", self.cookie)).and_then(|v| v.split(';').next()))
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .unwrap_or_else(|| panic!("no session cookie set by {url}: {:?}", opened.set_cookies))

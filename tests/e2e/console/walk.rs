@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use passerelle_console::COOKIE;
 use passerelle_test_support::browser::Browser;
 
 use super::http::{self, Http};
@@ -153,7 +152,8 @@ impl Walker<'_> {
             let cookie = match self.browser {
                 Some(browser) => {
                     browser.goto(&url).unwrap();
-                    let cookie = browser.cookie(COOKIE).unwrap().expect("the session's cookie");
+                    let cookie =
+                        browser.cookie(&http.cookie).unwrap().expect("the session's cookie (named after its port)");
                     assert!(cookie.http_only, "the session cookie is HttpOnly");
                     assert_eq!(cookie.same_site.as_deref(), Some("Strict"), "the session cookie is SameSite=Strict");
                     assert_eq!(http.get(&url, None).status, 401, "{}: a one-time URL opened twice", console.name);
@@ -228,7 +228,7 @@ impl Walker<'_> {
                     report.forms += 1;
                     browser.goto(&format!("{base}/")).unwrap();
                     assert_eq!(browser.texts("main h1").unwrap(), ["Session requise"], "{who}: after logout");
-                    assert!(browser.cookie(COOKIE).unwrap().is_none(), "{who}: the cookie outlives the logout");
+                    assert!(browser.cookie(&http.cookie).unwrap().is_none(), "{who}: the cookie outlives the logout");
                 }
                 None => {
                     let csrf = http::csrf_of(&http.get("/", Some(&cookie)).body).unwrap();
