@@ -171,7 +171,8 @@ fn the_printed_rights_access_page_says_what_a_person_must_read() {
 
 /// What the person reads on paper.
 fn check_printed(text: &str, fields: &serde_json::Map<String, Value>, old_email: &str) {
-    let today = chrono::Utc::now().format("%d/%m/%Y").to_string();
+    // The page dates in the body's legal time zone (Paris), a day ahead of UTC from 23:00 or 22:00.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%d/%m/%Y").to_string();
     let given = fields["identity.given_names"].as_str().unwrap();
     let family = fields["identity.family_name"].as_str().unwrap().to_uppercase();
     assert!(text.contains(&format!("Personne concernée : {given} {family}")), "their name first: {text}");
