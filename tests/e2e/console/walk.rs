@@ -266,16 +266,7 @@ impl Walker<'_> {
             s => s.replace(['/', '?', '&', '='], "-"),
         };
         let file = format!("console-{}-{slug}.png", visit.daemon);
-        if !self.shots.join(&file).exists() {
-            let png = browser.full_page_png().unwrap();
-            assert!(png.starts_with(b"\x89PNG"), "a PNG");
-            std::fs::write(self.shots.join(&file), &png).unwrap();
-            if let Some(dir) = &self.doc_shots {
-                std::fs::create_dir_all(dir).unwrap();
-                std::fs::write(dir.join(&file), &png).unwrap();
-            }
-            report.shots += 1;
-        }
+        self.shoot(browser, &file, report);
         let forms: Vec<serde_json::Value> = serde_json::from_str(&browser.script(SURVEY).unwrap()).unwrap();
         for (index, form) in forms.iter().enumerate() {
             if form["file"] == true {
@@ -359,15 +350,7 @@ impl Walker<'_> {
         report.forms += 1;
         // What the form led to (a case file opened from the worklist…), as its agent reads it.
         let file = format!("console-{daemon}-{}-posted.png", href.trim_matches('/').replace(['/', '?', '&', '='], "-"));
-        if !self.shots.join(&file).exists() {
-            let png = browser.full_page_png().unwrap();
-            std::fs::write(self.shots.join(&file), &png).unwrap();
-            if let Some(dir) = &self.doc_shots {
-                std::fs::create_dir_all(dir).unwrap();
-                std::fs::write(dir.join(&file), &png).unwrap();
-            }
-            report.shots += 1;
-        }
+        self.shoot(browser, &file, report);
         true
     }
 
@@ -421,12 +404,20 @@ impl Walker<'_> {
         }
         browser.goto(&format!("{}{href}", from.http.base)).unwrap();
         self.rendered(browser, from.who, href);
+        self.shoot(browser, &file, report);
+    }
+
+    /// The page shown, whole, as `file` in the test's output folder (and under `DOC_SHOTS`), once.
+    fn shoot(&self, browser: &Browser, file: &str, report: &mut Report) {
+        if self.shots.join(file).exists() {
+            return;
+        }
         let png = browser.full_page_png().unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        std::fs::write(self.shots.join(&file), &png).unwrap();
+        std::fs::write(self.shots.join(file), &png).unwrap();
         if let Some(dir) = &self.doc_shots {
             std::fs::create_dir_all(dir).unwrap();
-            std::fs::write(dir.join(&file), &png).unwrap();
+            std::fs::write(dir.join(file), &png).unwrap();
         }
         report.shots += 1;
     }
