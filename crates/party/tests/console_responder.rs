@@ -2,30 +2,31 @@
 //! extract: refused without a session and to a role that may not read it; an operator sees the
 //! extract's counts and no NIR; a responder-admin is told how to load the next one.
 
-use std::os::unix::fs::MetadataExt;
-use std::sync::Arc;
-use std::time::Duration;
-
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
+use axum::http::StatusCode;
 use passerelle_access_log::{Accesses, LegalCalendar};
-use passerelle_agents::{Agent, Registry, Role};
-use passerelle_console::sessions::Holder;
-use passerelle_console::{Console, Sessions};
-use passerelle_local_api::{ApiServer, LogRecorder, RegistryHandle};
+use passerelle_agents::Role;
+use passerelle_console::Console;
 use passerelle_party::console::responder;
 use passerelle_party::{PartyKind, PartySettings};
 use passerelle_protocol::nir;
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
-use tower::ServiceExt;
 
+mod console_support;
+
+use console_support::get;
+
+/// The console served, the extract's NIRs, the folder it lives in kept.
 struct Served {
-    app: Router,
-    cookie: String,
+    console: console_support::Served,
     nirs: Vec<String>,
-    _api: ApiServer,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Served {
+    type Target = console_support::Served;
+    fn deref(&self) -> &console_support::Served {
+        &self.console
+    }
 }
 
 async fn served(role: Role) -> Served {
@@ -53,35 +54,11 @@ async fn served(role: Role) -> Served {
         &mut ReportWriter::new(ReportFormat::Human, std::io::sink()),
     )
     .unwrap();
-    let uid = std::fs::metadata(dir.path()).unwrap().uid();
-    let account = passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name");
-    let agent = Agent {
-        account: account.clone(),
-        id: "agent-1".to_owned(),
-        name: "Agent".to_owned(),
-        roles: [role].into_iter().collect(),
-        office: None,
-    };
-    let registry = RegistryHandle::fixed(Registry::from_agents([agent]));
     let accesses = Accesses::open_in(&data_dir, LegalCalendar::default()).unwrap();
     let routes = passerelle_responder::api::routes(settings, None, accesses);
-    let api = ApiServer::start(&dir.path().join("api.sock"), routes, registry.clone(), Arc::new(LogRecorder)).unwrap();
-    let sessions = Sessions::new(Duration::from_secs(600));
     let console = Console { daemon: "Organisme cnaf".to_owned(), nav: responder::nav(), pages: responder::pages() };
-    let app = passerelle_console::app(console, api.router(), registry, sessions.clone(), false);
-    let opened = sessions.redeem(&sessions.open(Holder { account, uid })).unwrap();
-    Served { app, cookie: opened.cookie, nirs, _api: api, _dir: dir }
-}
-
-async fn get(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-    let mut request = Request::builder().uri(path);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, format!("{}={cookie}", passerelle_console::COOKIE));
-    }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let console = console_support::serve(dir.path(), ("agent-1", "Agent", role), routes, console);
+    Served { console, nirs, _dir: dir }
 }
 
 #[tokio::test]

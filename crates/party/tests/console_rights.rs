@@ -4,73 +4,46 @@
 //! that allows exactly the letter's stylesheet, and marked delivered; an opposition answered at
 //! once with art. 6's refusal; any other role refused every page.
 
-use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
-use axum::Router;
 use passerelle_access_log::Accesses;
-use passerelle_agents::{Agent, Registry, Role};
-use passerelle_console::sessions::Holder;
-use passerelle_console::{Console, Sessions};
-use passerelle_local_api::{ApiServer, LogRecorder, RegistryHandle};
+use passerelle_agents::Role;
+use passerelle_console::Console;
 use passerelle_party::console::rights;
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::rules::SystemClock;
 use passerelle_rights::{RightsDesk, RightsSettings};
-use tower::ServiceExt;
 
 const NIR: &str = "150051305500140";
 
+mod console_support;
+
+use console_support::call;
+
+/// The console served, the folder it lives in kept.
 struct Served {
-    app: Router,
-    cookie: String,
-    csrf: String,
-    _api: ApiServer,
+    console: console_support::Served,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Served {
+    type Target = console_support::Served;
+    fn deref(&self) -> &console_support::Served {
+        &self.console
+    }
 }
 
 async fn served(role: Role) -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let uid = std::fs::metadata(dir.path()).unwrap().uid();
-    let account = passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name");
-    let officer = Agent {
-        account: account.clone(),
-        id: "officer-1".to_owned(),
-        name: "Agente <Test>".to_owned(),
-        roles: [role].into_iter().collect(),
-        office: None,
-    };
-    let registry = RegistryHandle::fixed(Registry::from_agents([officer]));
     let desk =
         RightsDesk::open(&dir.path().join("rights"), "carsat-auvergne", &[], &RightsSettings::default()).unwrap();
     let accesses = Accesses::open_in(dir.path(), LegalCalendar::default()).unwrap();
     let routes = passerelle_party::api::rights::routes(desk, accesses, Arc::new(SystemClock));
-    let api = ApiServer::start(&dir.path().join("api.sock"), routes, registry.clone(), Arc::new(LogRecorder)).unwrap();
-    let sessions = Sessions::new(Duration::from_secs(600));
     let console = Console { daemon: "Observatoire test".to_owned(), nav: rights::nav(), pages: rights::pages() };
-    let app = passerelle_console::app(console, api.router(), registry, sessions.clone(), false);
-    let ticket = sessions.open(Holder { account, uid });
-    let opened = sessions.redeem(&ticket).unwrap();
-    Served { app, cookie: opened.cookie, csrf: opened.found.csrf, _api: api, _dir: dir }
-}
-
-async fn call(app: &Router, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Response {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, format!("{}={cookie}", passerelle_console::COOKIE));
-    }
-    let body = match form {
-        Some(form) => {
-            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form.to_owned())
-        }
-        None => Body::empty(),
-    };
-    app.clone().oneshot(request.body(body).unwrap()).await.unwrap()
+    let console = console_support::serve(dir.path(), ("officer-1", "Agente <Test>", role), routes, console);
+    Served { console, _dir: dir }
 }
 
 async fn text(response: Response) -> String {

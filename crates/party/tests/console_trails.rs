@@ -2,47 +2,41 @@
 //! witness named): every route refuses without a session; an auditor reads the year's entries —
 //! a person only as held, never its hash — and the verification report; another role is refused.
 
-use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
+use axum::http::StatusCode;
 use passerelle_access_log::{agent_actor, AccessEntry, AccessKind, Accesses};
-use passerelle_agents::{Agent, Registry, Role};
+use passerelle_agents::Role;
 use passerelle_bus::{BusSettings, InProcessBus};
-use passerelle_console::sessions::Holder;
-use passerelle_console::{Console, Sessions};
-use passerelle_local_api::{ApiServer, LogRecorder, RegistryHandle};
+use passerelle_console::Console;
 use passerelle_party::api::trails::{routes, TrailsApi};
 use passerelle_party::console::trails;
 use passerelle_protocol::calendar::LegalCalendar;
 use passerelle_protocol::nir::Nir;
 use passerelle_protocol::rules::SystemClock;
 use passerelle_trails::{AccessLogTrail, Checkpointer};
-use tower::ServiceExt;
 
+mod console_support;
+
+use console_support::get;
+
+/// The console served, its access log, the folder it lives in kept.
 struct Served {
-    app: Router,
-    cookie: String,
+    console: console_support::Served,
     accesses: Accesses,
-    _api: ApiServer,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Served {
+    type Target = console_support::Served;
+    fn deref(&self) -> &console_support::Served {
+        &self.console
+    }
 }
 
 async fn served(role: Role) -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let uid = std::fs::metadata(dir.path()).unwrap().uid();
-    let account = passerelle_local_api::account_name(uid).unwrap().expect("the test's uid has an account name");
-    let agent = Agent {
-        account: account.clone(),
-        id: "auditor-1".to_owned(),
-        name: "Auditrice".to_owned(),
-        roles: [role].into_iter().collect(),
-        office: None,
-    };
-    let registry = RegistryHandle::fixed(Registry::from_agents([agent]));
     let calendar = LegalCalendar::default();
     let accesses = Accesses::open_in(dir.path(), calendar).unwrap();
     let nir = Nir::parse("150051305500140").unwrap();
@@ -68,24 +62,9 @@ async fn served(role: Role) -> Served {
         audit: None,
         clock: Arc::new(SystemClock),
     };
-    let api =
-        ApiServer::start(&dir.path().join("api.sock"), routes(api), registry.clone(), Arc::new(LogRecorder)).unwrap();
-    let sessions = Sessions::new(Duration::from_secs(600));
     let console = Console { daemon: "Observatoire test".to_owned(), nav: trails::nav(true), pages: trails::pages() };
-    let app = passerelle_console::app(console, api.router(), registry, sessions.clone(), false);
-    let opened = sessions.redeem(&sessions.open(Holder { account, uid })).unwrap();
-    Served { app, cookie: opened.cookie, accesses, _api: api, _dir: dir }
-}
-
-async fn get(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-    let mut request = Request::builder().uri(path);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, format!("{}={cookie}", passerelle_console::COOKIE));
-    }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let console = console_support::serve(dir.path(), ("auditor-1", "Auditrice", role), routes(api), console);
+    Served { console, accesses, _dir: dir }
 }
 
 /// A run of 32 hexadecimal digits or more: what a keyed hash looks like.
