@@ -93,17 +93,7 @@ pub(super) async fn list(
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request("after: give the rank a page starts after (a page's `next`)"))?,
     };
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_CONTACTS_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_CONTACTS_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "limit: give a number of entries from 1 to {MAX_CONTACTS_LIMIT} (default {DEFAULT_CONTACTS_LIMIT})"
-                )))
-            }
-        },
-    };
+    let limit = super::page_limit(query.limit.as_deref(), DEFAULT_CONTACTS_LIMIT, MAX_CONTACTS_LIMIT)?;
     let reading = requester.clone();
     let page = blocking(move || reading.case_contacts(case, after, limit)).await?;
     let actor = agent_actor(&caller.agent().id);

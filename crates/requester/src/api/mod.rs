@@ -557,6 +557,19 @@ async fn record_accesses(requester: &Requester, entries: Vec<AccessEntry>) -> Re
     }
 }
 
+/// A page's `limit=`: `default` when not given, else a number from 1 to `max` (a 400 saying so).
+fn page_limit(given: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match given {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "limit: give a number of entries from 1 to {max} (default {default})"
+            ))),
+        },
+    }
+}
+
 fn parse_id(text: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text.trim())
         .map_err(|_| ApiError::bad_request(format!("`{text}` is not a {what} id (see `requester status`)")))

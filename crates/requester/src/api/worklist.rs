@@ -146,17 +146,7 @@ pub(super) async fn page(
         None | Some("") => None,
         Some(text) => Some(text.parse::<WorklistCursor>().map_err(|e| ApiError::bad_request(format!("after: {e}")))?),
     };
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_WORKLIST_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_WORKLIST_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "limit: give a number of entries from 1 to {MAX_WORKLIST_LIMIT} (default {DEFAULT_WORKLIST_LIMIT})"
-                )))
-            }
-        },
-    };
+    let limit = super::page_limit(query.limit.as_deref(), DEFAULT_WORKLIST_LIMIT, MAX_WORKLIST_LIMIT)?;
     let pending = match query.pending.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
