@@ -164,6 +164,7 @@ fn forged_messages(nirs: &Nirs, user: &str) -> Vec<Forged> {
     let from_a_name = Message::Request(from_a_name);
     let receipt_case = tainted("receipt case");
     let receipt = Message::Receipt(v1::Receipt {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: 1,
         sender: REQUESTER_BODY.into(),
         case_id: receipt_case.clone(),

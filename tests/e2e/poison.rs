@@ -330,8 +330,13 @@ fn targets(prefix: &str, nirs: &[String]) -> Vec<Target> {
         persons: nirs.iter().take(3).map(person).collect(),
         ..Default::default()
     };
-    let receipt =
-        v1::Receipt { schema_version: 1, sender: "cnaf".into(), case_id: case_id.clone(), chunks_received: 1 };
+    let receipt = v1::Receipt {
+        schema_version: 1,
+        sender: "cnaf".into(),
+        case_id: case_id.clone(),
+        chunks_received: 1,
+        schema_minor: 0,
+    };
     let response = v1::Response {
         schema_version: 1,
         sender: "cnav".into(),

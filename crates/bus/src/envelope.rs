@@ -282,6 +282,7 @@ mod tests {
         let q = Queue::ObservatoryRequests("carsat-sud-est".into());
         let receipt = |sender: &str| {
             Message::Receipt(v1::Receipt {
+                schema_minor: passerelle_protocol::SCHEMA_MINOR,
                 schema_version: 1,
                 sender: sender.into(),
                 case_id: "0190a0b0-0000-7000-8000-0000000000c2".into(),

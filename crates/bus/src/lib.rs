@@ -45,7 +45,7 @@ pub use envelope::MAX_MESSAGE_BYTES;
 pub use error::BusError;
 pub use health::BrokerHealth;
 pub use memory::{DeadLetter, InProcessBus, InProcessConnection};
-pub use message::{Kind, Message, Outgoing, SCHEMA_VERSION};
+pub use message::{Kind, Message, Outgoing, SCHEMA_MINOR, SCHEMA_VERSION};
 pub use notice::{
     bounded as notice_text, identifier as notice_id, NoticeLogger, Reason, MAX_NOTICE_DETAIL, MAX_NOTICE_ID,
 };

@@ -13,6 +13,7 @@ use crate::BusError;
 
 /// The only schema version this build speaks (`SchemaVersion::SCHEMA_VERSION_1`).
 pub const SCHEMA_VERSION: i32 = v1::SchemaVersion::SchemaVersion1 as i32;
+pub use passerelle_protocol::SCHEMA_MINOR;
 
 /// The six message types of the flow, the notice a party sends about a message it refused, and
 /// the four messages that carry a party's trail checkpoints to its witness and back
@@ -438,6 +439,7 @@ mod tests {
 
     fn receipt(version: i32) -> Message {
         Message::Receipt(v1::Receipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: version,
             sender: "cnaf".into(),
             case_id: "c1".into(),

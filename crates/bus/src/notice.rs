@@ -158,6 +158,7 @@ impl NoticeDraft {
     pub fn outgoing(self, reason: &Reason, now: SystemTime) -> Outgoing {
         let notice = v1::Notice {
             schema_version: SCHEMA_VERSION,
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             sender: self.sender,
             recipient: self.recipient.clone(),
             refused_message_id: self.refused_message_id,

@@ -98,6 +98,8 @@ pub const DELIVERY_LIMIT_REASON: &str = "delivery_limit";
 pub const REJECTED_REASON: &str = "rejected";
 /// Header copying the protobuf schema version.
 pub const SCHEMA_VERSION_HEADER: &str = "x-passerelle-schema-version";
+/// Header copying the protobuf schema minor version (`schema_minor`).
+pub const SCHEMA_MINOR_HEADER: &str = "x-passerelle-schema-minor";
 /// Header copying the protobuf chunk index.
 pub const CHUNK_INDEX_HEADER: &str = "x-passerelle-chunk-index";
 /// Header copying the protobuf chunk count.

@@ -38,10 +38,15 @@ fn signed() -> v1::SignedCheckpoint {
 fn witness(kind: Kind, sender: &str, recipient: &str) -> Message {
     let (schema_version, sender, recipient) = (SCHEMA_VERSION, sender.to_owned(), recipient.to_owned());
     match kind {
-        Kind::Checkpoint => {
-            Message::Checkpoint(v1::Checkpoint { schema_version, sender, recipient, checkpoint: Some(signed()) })
-        }
+        Kind::Checkpoint => Message::Checkpoint(v1::Checkpoint {
+            schema_version,
+            sender,
+            recipient,
+            checkpoint: Some(signed()),
+            schema_minor: 1,
+        }),
         Kind::CheckpointReceipt => Message::CheckpointReceipt(v1::CheckpointReceipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version,
             sender,
             recipient,
@@ -54,6 +59,7 @@ fn witness(kind: Kind, sender: &str, recipient: &str) -> Message {
             seq: 7,
         }),
         Kind::CheckpointQuery => Message::CheckpointQuery(v1::CheckpointQuery {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version,
             sender,
             recipient,
@@ -62,6 +68,7 @@ fn witness(kind: Kind, sender: &str, recipient: &str) -> Message {
             year: 0,
         }),
         Kind::WitnessedCheckpoints => Message::WitnessedCheckpoints(v1::WitnessedCheckpoints {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version,
             sender,
             recipient,

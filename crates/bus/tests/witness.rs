@@ -37,6 +37,7 @@ fn deployment(v: &Vhost) -> (BusSettings, User, User, User) {
 /// A regular checkpoint of `sender`'s audit trail for the observatory (synthetic hashes).
 fn checkpoint(sender: &str) -> Message {
     Message::Checkpoint(v1::Checkpoint {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: 1,
         sender: sender.into(),
         recipient: OBSERVATORY.into(),

@@ -138,6 +138,8 @@ pub fn body_outcomes(solicitations: &[StoredSolicitation], answered: &[bool]) ->
             asked: s.categories.clone(),
             answered,
             declined: decode_declines(&s.declines),
+            // Set by the observatory once it records persons left out (issue 28).
+            missing: 0,
         })
         .collect()
 }
@@ -166,6 +168,7 @@ pub fn result_chunk(
 ) -> v1::Result {
     let by_person = index_answers(answers);
     v1::Result {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: observatory.to_string(),
         case_id: case.case_id.clone(),

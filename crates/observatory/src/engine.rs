@@ -310,6 +310,7 @@ impl Engine {
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let refusal = v1::Refusal {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
             sender: self.config.code.to_string(),
             case_id: case.case_id.clone(),

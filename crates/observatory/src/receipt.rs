@@ -42,7 +42,13 @@ mod tests {
     use super::*;
 
     fn wire(case_id: &str) -> v1::Receipt {
-        v1::Receipt { schema_version: 1, sender: "cnaf".into(), case_id: case_id.into(), chunks_received: 2 }
+        v1::Receipt {
+            schema_version: 1,
+            sender: "cnaf".into(),
+            case_id: case_id.into(),
+            chunks_received: 2,
+            schema_minor: 0,
+        }
     }
 
     #[test]

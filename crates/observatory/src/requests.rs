@@ -270,6 +270,7 @@ impl Engine {
         };
         let reason = problems_text(&problems);
         let refusal = v1::Refusal {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
             sender: self.config.code.to_string(),
             case_id: req.case_id.clone(),

@@ -187,6 +187,7 @@ impl Engine {
         let statistics_holdings = holdings.len() - case_holdings;
 
         let answer = v1::RightsAnswer {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
             sender: own.to_owned(),
             request_id: r.request_id.clone(),

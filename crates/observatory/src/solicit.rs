@@ -95,6 +95,7 @@ pub fn solicitation_chunk(
     reminder: bool,
 ) -> v1::Solicitation {
     v1::Solicitation {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: observatory.to_string(),
         case_id: case.case_id.clone(),

@@ -287,6 +287,8 @@ mod tests {
 
     fn request(arrival: SystemTime) -> v1::Request {
         v1::Request {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
+            service: 0,
             schema_version: 1,
             sender: "cnaf".into(),
             requester_office: "caf-13".into(),

@@ -18,6 +18,10 @@ pub mod territory;
 pub mod untrusted;
 pub mod value;
 
+/// The schema's minor version this release speaks (`schema_minor`, field 15 of every message,
+/// copied in the header `x-passerelle-schema-minor`). See `docs/PARTNERS.md`, "Versions".
+pub const SCHEMA_MINOR: u32 = 1;
+
 /// The generated protobuf types of `proto/passerelle/v1/`.
 #[allow(missing_docs, clippy::all, missing_debug_implementations)]
 pub mod v1 {

@@ -303,6 +303,7 @@ fn prepare(dir: &Path, persons: u64) -> Result<(), Box<dyn std::error::Error>> {
         let first = 1 + u64::from(chunk_index) * CHUNK;
         let last = (first + CHUNK - 1).min(persons);
         let result = v1::Result {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
             sender: "carsat-sud-est".into(),
             case_id: case.to_string(),

@@ -146,6 +146,7 @@ impl Office {
 
     fn request(&self, kind: RightsKind, nir: &str, former: &[String]) -> v1::RightsRequest {
         v1::RightsRequest {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: passerelle_bus::SCHEMA_VERSION,
             sender: SUD_EST.into(),
             request_id: Uuid::now_v7().to_string(),

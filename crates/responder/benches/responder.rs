@@ -353,6 +353,7 @@ fn solicitation(
 ) -> v1::Solicitation {
     let respond_by = SystemTime::now() + Duration::from_secs(7 * 24 * 3600);
     v1::Solicitation {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: OBSERVATORY.to_owned(),
         case_id: "bench".to_owned(),

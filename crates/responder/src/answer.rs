@@ -98,6 +98,7 @@ pub fn build_response(body: &str, solicitation: &v1::Solicitation, plan: &Plan, 
         })
         .collect();
     v1::Response {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: body.to_owned(),
         case_id: solicitation.case_id.clone(),

@@ -222,6 +222,7 @@ fn ask(desk: &RightsDesk, tx: &Tx<'_>, row: &Row, party: &str, role: &str, now: 
         _ => None,
     };
     let message = v1::RightsRequest {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: desk.observatory.clone(),
         request_id: row.id.clone(),

@@ -49,6 +49,7 @@ fn rectification() -> Opening {
 
 fn answer_from(sender: &str, id: &str, holdings: Vec<v1::Holding>, to_ask: &[&str]) -> v1::RightsAnswer {
     v1::RightsAnswer {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: sender.into(),
         request_id: id.into(),

@@ -492,6 +492,7 @@ async fn an_objection_that_overtakes_the_transfer_s_chunks_keeps_them_from_being
     let t = p.send(&file, false);
     // The upheld objection reaches B before the chunk (the chunk retried later at B).
     let objection = v1::TransferAmendment {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: passerelle_bus::SCHEMA_VERSION,
         sender: A_PARTY.into(),
         transfer_id: t.id.clone(),

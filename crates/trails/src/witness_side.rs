@@ -78,6 +78,7 @@ impl WitnessService {
             Err(e) => return Verdict::RetryLater(format!("the witness's store: {e}")),
         };
         let receipt = v1::CheckpointReceipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.me.clone(),
             recipient: party.to_owned(),

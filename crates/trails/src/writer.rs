@@ -223,6 +223,7 @@ impl Checkpointer {
     ) -> Result<Outgoing, CheckpointError> {
         let signed = Checkpoint::new(&self.party, trail, year, count, head, now, kind)?.sign(&self.key)?;
         let message = v1::Checkpoint {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.party.clone(),
             recipient: witness.to_owned(),
@@ -351,6 +352,7 @@ impl Checkpointer {
         let (answered, answer) = oneshot::channel();
         self.lock().queries.insert(query_id.clone(), answered);
         let query = v1::CheckpointQuery {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.party.clone(),
             recipient: witness.clone(),

@@ -208,6 +208,7 @@ impl Body {
             })
             .collect();
         v1::Response {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: 1,
             sender: self.code.clone(),
             case_id: s.case_id.clone(),
@@ -323,6 +324,8 @@ impl Requester {
         let count = chunks.len().max(1) as u32;
         (0..count)
             .map(|i| v1::Request {
+                schema_minor: passerelle_protocol::SCHEMA_MINOR,
+                service: 0,
                 schema_version: 1,
                 sender: REQUESTER.into(),
                 requester_office: "caf-13".into(),
@@ -364,6 +367,7 @@ impl Requester {
     /// Acknowledges a result of `chunks` chunks.
     pub async fn receipt(&self, case_id: &str, chunks: u32) {
         let receipt = v1::Receipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: 1,
             sender: REQUESTER.into(),
             case_id: case_id.into(),

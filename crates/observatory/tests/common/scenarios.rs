@@ -680,8 +680,13 @@ pub async fn refusals_are_told_by_notices(s: &mut Stack) {
 
     // A witness message shares the notices queue; until the observatory witnesses, it is
     // refused as not handled here (audited, dead-lettered), and nobody is told.
-    let checkpoint =
-        v1::Checkpoint { schema_version: 1, sender: REQUESTER.into(), recipient: OBSERVATORY.into(), checkpoint: None };
+    let checkpoint = v1::Checkpoint {
+        schema_version: 1,
+        sender: REQUESTER.into(),
+        recipient: OBSERVATORY.into(),
+        checkpoint: None,
+        schema_minor: 0,
+    };
     s.requester.publish(vec![Message::Checkpoint(checkpoint)]).await;
     let refused = |e: &passerelle_observatory_store::AuditRecord| {
         e.action == Action::DeadLetter.as_str() && e.detail.contains("passerelle.v1.Checkpoint")

@@ -66,6 +66,7 @@ impl Asker {
         let request_id = uuid::Uuid::now_v7().to_string();
         let now = SystemTime::now();
         let request = v1::RightsRequest {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: 1,
             sender: ASKER.into(),
             request_id: request_id.clone(),

@@ -157,6 +157,7 @@ impl Requester {
             return Ok(());
         }
         let receipt = v1::Receipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.inner.settings.body.clone(),
             case_id: case_id.to_string(),

@@ -87,6 +87,7 @@ impl Requester {
         }
         let holdings = store.held_persons(&checked.nirs)?.iter().flat_map(|p| holdings_of(p, &own)).collect();
         Ok(v1::RightsAnswer {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: own,
             request_id: request.request_id.clone(),

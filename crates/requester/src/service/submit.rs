@@ -228,6 +228,9 @@ impl Requester {
                     case_id: case_id.to_string(),
                     observatory: case.observatory.clone(),
                     purpose: submission.service.clone(),
+                    // The service code (issue 28): set from the submission once `submit --service` takes one.
+                    service: 0,
+                    schema_minor: passerelle_protocol::SCHEMA_MINOR,
                     basis: s.basis().unwrap_or(passerelle_protocol::legal::FRAGILITY_EXCHANGE) as i32,
                     wanted: submission.wanted.iter().map(|&c| c as i32).collect(),
                     respond_by: Some(respond_by),

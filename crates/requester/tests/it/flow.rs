@@ -490,6 +490,7 @@ async fn unknown_cases_are_dead_lettered_and_redeliveries_change_nothing() {
     let consumer = s.requester.listen().await.unwrap();
     let obs = Arc::clone(&s.sud_est_bus);
     let result = |case: String, sender: &str| v1::Result {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: SCHEMA_VERSION,
         sender: sender.into(),
         case_id: case,
@@ -600,6 +601,7 @@ async fn everything_of_a_case_is_purged_at_24_months_and_unreadable_on_disk() {
     let consumer = s.requester.listen().await.unwrap();
     let obs = Arc::clone(&s.sud_est_bus);
     let late = v1::Result {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: SCHEMA_VERSION,
         sender: SUD_EST.into(),
         case_id: case.id.to_string(),

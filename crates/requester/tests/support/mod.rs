@@ -145,6 +145,7 @@ impl FakeObservatory {
             let mut msgs = Vec::new();
             for (i, part) in chunks.iter().enumerate() {
                 msgs.push(Message::Result(v1::Result {
+                    schema_minor: passerelle_protocol::SCHEMA_MINOR,
                     schema_version: SCHEMA_VERSION,
                     sender: self.code.clone(),
                     case_id: case_id.clone(),
@@ -160,6 +161,7 @@ impl FakeObservatory {
             }
             if chunks.is_empty() {
                 msgs.push(Message::Result(v1::Result {
+                    schema_minor: passerelle_protocol::SCHEMA_MINOR,
                     schema_version: SCHEMA_VERSION,
                     sender: self.code.clone(),
                     case_id: case_id.clone(),
@@ -176,6 +178,7 @@ impl FakeObservatory {
             Behaviour::Silent => return,
             Behaviour::Answer { answers, bodies, chunk } => out.extend(result(&persons, answers, bodies, *chunk)),
             Behaviour::RefuseCase(problems) => out.push(Message::Refusal(v1::Refusal {
+                schema_minor: passerelle_protocol::SCHEMA_MINOR,
                 schema_version: SCHEMA_VERSION,
                 sender: self.code.clone(),
                 case_id: case_id.clone(),
@@ -196,6 +199,7 @@ impl FakeObservatory {
                     }
                 }
                 out.push(Message::Refusal(v1::Refusal {
+                    schema_minor: passerelle_protocol::SCHEMA_MINOR,
                     schema_version: SCHEMA_VERSION,
                     sender: self.code.clone(),
                     case_id: case_id.clone(),
@@ -262,7 +266,13 @@ pub fn not_found(body: &str) -> v1::BodyAnswer {
 }
 
 pub fn outcome(body: &str, asked: &[v1::Category], declined: Vec<v1::Decline>) -> v1::BodyOutcome {
-    v1::BodyOutcome { body: body.into(), asked: asked.iter().map(|&c| c as i32).collect(), answered: true, declined }
+    v1::BodyOutcome {
+        body: body.into(),
+        asked: asked.iter().map(|&c| c as i32).collect(),
+        answered: true,
+        declined,
+        missing: 0,
+    }
 }
 
 /// Every file of the store folder, as bytes (the db, its -wal and -shm).

@@ -134,6 +134,7 @@ pub fn solicitation(case: &str, wanted: &[i32], persons: Vec<v1::SolicitedPerson
     let respond_by = SystemTime::now() + Duration::from_secs(7 * 24 * 3600);
     let secs = respond_by.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
     v1::Solicitation {
+        schema_minor: passerelle_protocol::SCHEMA_MINOR,
         schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
         sender: OBSERVATORY.to_owned(),
         case_id: case.to_owned(),

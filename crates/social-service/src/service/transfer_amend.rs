@@ -68,6 +68,7 @@ impl SocialService {
     ) -> Result<()> {
         let n = t::next_amendment(tx, &out.id)?;
         let message = Message::TransferAmendment(v1::TransferAmendment {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.party(),
             transfer_id: out.id.clone(),

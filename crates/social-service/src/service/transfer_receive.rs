@@ -101,6 +101,7 @@ impl SocialService {
     /// A receipt of this office, encoded.
     pub(crate) fn receipt(&self, transfer: &str, amendment: u32, refusal: Option<v1::TransferRefusal>) -> Vec<u8> {
         Message::TransferReceipt(v1::TransferReceipt {
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             schema_version: SCHEMA_VERSION,
             sender: self.party(),
             transfer_id: transfer.to_owned(),
