@@ -153,7 +153,7 @@ def has_unknown_fields(message):
     for field, value in message.ListFields():
         if field.message_type is None:
             continue
-        items = value if field.label == field.LABEL_REPEATED else [value]
+        items = value if field.is_repeated else [value]
         if any(has_unknown_fields(v) for v in items):
             return True
     return False
@@ -329,3 +329,4 @@ def setup_logging(name):
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", stream=sys.stderr
     )
+    logging.getLogger("pika").setLevel(logging.WARNING)  # its connection chatter
