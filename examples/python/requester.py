@@ -55,7 +55,7 @@ def read_selection(path, body, today):
     """The persons to send, and the number of lines left out (each logged by line number)."""
     known = [code for code in wire.DEFAULT_HOLDS[body]]
     persons, left_out = [], 0
-    for line, row in enumerate(wire.open_csv(path), start=2):
+    for line, row in enumerate(wire.read_csv(path), start=2):
         try:
             nir = wire.nir(row["nir"])
             formers = [wire.nir(f) for f in (row.get("former_nirs") or "").split("|") if f.strip()]

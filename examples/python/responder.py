@@ -45,7 +45,7 @@ class Extract:
     def __init__(self, path, holds):
         self.current = {}  # NIR → person
         self.former = {}  # former NIR → person, or None when two persons claim it (matches neither)
-        for line, row in enumerate(wire.open_csv(path), start=2):
+        for line, row in enumerate(wire.read_csv(path), start=2):
             try:
                 person = self._person(row, holds)
             except (ValueError, KeyError) as e:
@@ -70,7 +70,7 @@ class Extract:
             wire.set_value(values, code, row.get(code) or "")
         return {
             "nir": current,
-            "former_nirs": [f for f in formers if f != current],
+            "former_nirs": [f for f in dict.fromkeys(formers) if f != current],
             "sex": wire.sex(row.get("sex") or ""),
             "birth_year": int(year) if year else 0,
             "values": values,

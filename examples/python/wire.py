@@ -315,14 +315,14 @@ def sex(text):
     return pb.SEX_MALE if t in ("M", "H", "1") else pb.SEX_FEMALE if t in ("F", "2") else pb.SEX_UNSPECIFIED
 
 
-def open_csv(path):
-    """A DictReader over a CSV file with a header, `,` or `;` as found in the header."""
+def read_csv(path):
+    """The rows of a CSV file with a header, as dicts; `,` or `;` as found in the header."""
     import csv
 
-    f = open(path, newline="", encoding="utf-8-sig")
-    header = f.readline()
-    f.seek(0)
-    return csv.DictReader(f, delimiter=";" if header.count(";") > header.count(",") else ",")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header = f.readline()
+        f.seek(0)
+        yield from csv.DictReader(f, delimiter=";" if header.count(";") > header.count(",") else ",")
 
 
 def setup_logging(name):

@@ -7,7 +7,8 @@
 //!
 //! The interpreter is the venv `scripts/test` makes (`target/python-venv`, or `PARTNER_PYTHON`),
 //! the protobuf modules its generated ones (`target/python-gen`, or `PARTNER_PROTO_GEN`). Without
-//! them the test is skipped, said on stderr; under `CI=true` it fails.
+//! them the test is skipped, said on stderr; under `CI=true` it fails. The client's unit tests
+//! (`test_partner.py`) run here too.
 
 use crate::support;
 
@@ -172,6 +173,20 @@ fn the_python_partner_answers_alongside_the_rust_responders_and_its_requester_ge
     });
     assert!(responder_log().contains("answered"), "{}", responder_log());
     eprintln!("python partner: {} persons in {:?}", seen.len(), started.elapsed());
+}
+
+/// The client's own unit tests (`examples/python/test_partner.py`: the matching rule, the
+/// declines, the value syntax, the properties and headers, the age rule), no broker needed.
+#[test]
+fn the_python_partners_unit_tests_pass() {
+    let Some((interpreter, generated)) = python() else { return };
+    let out = Command::new(interpreter)
+        .args(["-W", "error", "-m", "unittest", "-q", "test_partner"])
+        .current_dir(root().join("examples/python"))
+        .env("PARTNER_PROTO_GEN", generated)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Whether a category code is in one of the domains asked ([`WANT_DOMAINS`]).
