@@ -10,7 +10,8 @@ It answers the observatory's solicitations for one body from a small CSV extract
 For each solicitation chunk:
 1. a delivery that is not a Solicitation for this body, cannot be decoded, has headers that
    disagree with its fields or no `respond_by` is rejected without requeue (the broker
-   dead-letters it);
+   dead-letters it), and the observatory it names is told why by a Notice (exchange
+   {prefix}.notices-to-observatories, routing key the observatory's code);
 2. each asked category is answered when held, else declined: a number outside art. 2, 2° to 7°
    → NOT_IN_DECREE, a category of the decree the body does not hold → NOT_HELD (the same
    declines on every chunk);
@@ -34,6 +35,7 @@ import wire
 from wire import cat, log, pb
 
 RESPONSE_GRACE_S = 24 * 3600  # a response stays deliverable a day past the solicitation's deadline
+NOTICE_LIFETIME_S = 7 * 24 * 3600  # a notice waits a week for its recipient at most
 
 
 class Extract:
@@ -179,15 +181,52 @@ class Responder:
         wire.log_notice(props, body)
         channel.basic_ack(method.delivery_tag)
 
+    def tell(self, props, body, refused):
+        """A notice to the observatory whose solicitation is refused: which message, why (a
+        code, a short text without personal data). Only when the message decodes and names its
+        sender: a message of unknown origin is answered by nobody."""
+        try:
+            sender = pb.Solicitation.FromString(body)
+        except Exception:
+            return
+        if not sender.sender:
+            return
+        notice = pb.Notice(
+            schema_version=wire.SCHEMA_VERSION,
+            schema_minor=wire.SCHEMA_MINOR,
+            sender=self.body,
+            recipient=sender.sender,
+            refused_message_id=(props.message_id or "")[:100],
+            refused_type=props.type if props.type == wire.type_name(sender) else "",
+            case_id=sender.case_id,
+            reason=refused.reason,
+            detail=str(refused)[:200],
+        )
+        notice.refused_at.GetCurrentTime()
+        try:
+            self.publisher.basic_publish(
+                exchange=wire.exchange(self.args.prefix, "notices-to-observatories"),
+                routing_key=sender.sender,
+                body=notice.SerializeToString(),
+                properties=wire.properties(notice, self.user_id, time.time() + NOTICE_LIFETIME_S),
+                mandatory=True,
+            )
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as e:
+            log.warning("notice to %s not taken by the broker: %s", sender.sender, e)
+
     def on_solicitation(self, channel, method, props, body):
         try:
             solicitation = wire.decode(pb.Solicitation, props, body)
             if solicitation.body != self.body:
-                raise wire.Refused(f"addressed to body {solicitation.body!r}, this responder is {self.body!r}")
+                raise wire.Refused(
+                    f"addressed to body {solicitation.body!r}, this responder is {self.body!r}",
+                    pb.NOTICE_REASON_NOT_PERMITTED,
+                )
             if not solicitation.HasField("respond_by"):
-                raise wire.Refused("no respond_by")
+                raise wire.Refused("no respond_by", pb.NOTICE_REASON_INVALID)
         except wire.Refused as e:
             log.warning("solicitation %s refused: %s", props.message_id, e)
+            self.tell(props, body, e)
             channel.basic_nack(method.delivery_tag, requeue=False)  # → dead-letter queue
             return
         chunk = f"case {solicitation.case_id} chunk {solicitation.chunk_index + 1}/{solicitation.chunk_count}"

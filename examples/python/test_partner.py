@@ -145,6 +145,29 @@ class Envelope(unittest.TestCase):
         self.assertEqual(wire.broker_login("amqp://host/"), "guest")
 
 
+class Refusals(unittest.TestCase):
+    def test_a_refused_solicitation_is_told_to_its_observatory_by_a_notice(self):
+        published = []
+
+        class Publisher:
+            def basic_publish(self, **kwargs):
+                published.append(kwargs)
+
+        r = responder.Responder.__new__(responder.Responder)
+        r.body, r.user_id, r.publisher = "msa", "body-msa", Publisher()
+        r.args = type("Args", (), {"prefix": "p"})()
+        s = pb.Solicitation(schema_version=1, sender="obs", case_id="c", body="cnaf", chunk_count=1)
+        props = wire.properties(s, "u", 4_000_000_000, (0, 1))
+        r.tell(props, s.SerializeToString(), wire.Refused("addressed to cnaf", pb.NOTICE_REASON_NOT_PERMITTED))
+        [sent] = published
+        self.assertEqual((sent["exchange"], sent["routing_key"]), ("p.notices-to-observatories", "obs"))
+        notice = wire.decode(pb.Notice, sent["properties"], sent["body"])
+        self.assertEqual((notice.sender, notice.recipient, notice.refused_message_id, notice.case_id, notice.reason),
+                         ("msa", "obs", props.message_id, "c", pb.NOTICE_REASON_NOT_PERMITTED))  # fmt: skip
+        r.tell(props, b"\xff\xff", wire.Refused("undecodable"))
+        self.assertEqual(len(published), 1, "a message of unknown origin is answered by nobody")
+
+
 class Requester(unittest.TestCase):
     def test_nobody_under_55_leaves_to_the_month_of_the_nir(self):
         today = datetime.date(2026, 6, 15)

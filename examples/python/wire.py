@@ -89,7 +89,7 @@ def properties(message, user_id, expires_at, chunk=None):
         delivery_mode=PERSISTENT,
         user_id=user_id,
         timestamp=int(now),
-        correlation_id=message.case_id,
+        correlation_id=message.case_id or None,  # the case (a notice may name none)
         expiration=str(max(1, int((expires_at - now) * 1000))),  # milliseconds, as text
         headers=headers,
     )
@@ -107,14 +107,19 @@ def confirmed_channel(connection):
 
 
 class Refused(Exception):
-    """A delivery that cannot be handled: rejected without requeue (the broker dead-letters it)."""
+    """A delivery that cannot be handled: rejected without requeue (the broker dead-letters it).
+    `reason` is the NoticeReason a notice to its sender names."""
+
+    def __init__(self, text, reason=None):
+        super().__init__(text)
+        self.reason = reason or pb.NOTICE_REASON_MALFORMED
 
 
 def decode(message_class, props, body):
     """Checks a delivery the way Passerelle's own receivers do, and decodes it. Raises Refused."""
     expected = message_class.DESCRIPTOR.full_name
     if props.type != expected:
-        raise Refused(f"type {props.type!r}, expected {expected}")
+        raise Refused(f"type {props.type!r}, expected {expected}", pb.NOTICE_REASON_WRONG_TYPE)
     message = message_class()
     try:
         message.ParseFromString(body)
@@ -128,7 +133,10 @@ def check_headers(message, props):
     """Schema version, minor (when the header is present) and chunk headers equal the fields."""
     headers = props.headers or {}
     if message.schema_version != SCHEMA_VERSION:
-        raise Refused(f"schema version {message.schema_version}, this client speaks {SCHEMA_VERSION}")
+        raise Refused(
+            f"schema version {message.schema_version}, this client speaks {SCHEMA_VERSION}",
+            pb.NOTICE_REASON_UNSUPPORTED_VERSION,
+        )
     if headers.get(H_VERSION) != message.schema_version:
         raise Refused(f"header {H_VERSION} {headers.get(H_VERSION)!r} disagrees with the message")
     if H_MINOR in headers and headers[H_MINOR] != message.schema_minor:
