@@ -225,21 +225,24 @@ def main():
     parser = argparse.ArgumentParser(
         description="Send one case to a Passerelle observatory and write its result "
         "(the reference partner requester: read its source as the wire contract).",
-        epilog="Example: requester.py --amqp-url amqp://requester-cnaf:secret@broker:5672/%%2f --body cnaf "
+        epilog="Example: requester.py --amqp-url amqp://requester-cnaf:secret@broker:5672/%2f --body cnaf "
         "--office caf-13 --observatory carsat-sud-est --selection selection.csv --want 3,4,7 "
         "--out result.jsonl. Exit 0: result stored and receipt sent; 2: case refused; 3: timeout; "
         "4: a message refused (notice).",
     )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2f",
-                        help="the broker, as this requester's own user: its login is the user_id of every message")
+                        help="the broker, as this requester's own user: its login is the user_id of every message "
+                        "(default: %(default)s)")
     parser.add_argument("--prefix", default=wire.DEFAULT_PREFIX,
                         help="the deployment's name prefix of exchanges and queues (default: %(default)s)")
     parser.add_argument("--body", required=True, choices=sorted(wire.DEFAULT_HOLDS), help="the requester's branch")
     parser.add_argument("--office", required=True, help="the requesting office, e.g. caf-13")
     parser.add_argument("--per-office", action="store_true",
                         help="the deployment gives the body requester offices: read the office's own queues")
-    parser.add_argument("--observatory", required=True, help="the territorially competent observatory, e.g. carsat-sud-est")
-    parser.add_argument("--selection", required=True, metavar="CSV", help="the persons (README, \"The selection file\")")
+    parser.add_argument("--observatory", required=True,
+                        help="the territorially competent observatory, e.g. carsat-sud-est")
+    parser.add_argument("--selection", required=True, metavar="CSV",
+                        help="the persons (README, \"The selection file\")")
     parser.add_argument("--want", required=True, type=wanted, metavar="LIST",
                         help="the categories asked: codes and decree domains 2 to 7, e.g. 3,4,7 or rsa,housing_aid")
     parser.add_argument("--out", required=True, metavar="JSONL", help="where to write the result")

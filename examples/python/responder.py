@@ -154,7 +154,8 @@ def respond(solicitation, body, extract, holds):
 class Responder:
     def __init__(self, args):
         self.args, self.body = args, args.body
-        self.holds = set(args.holds.split(",")) if args.holds else wire.DEFAULT_HOLDS[args.body]
+        listed = {c.strip() for c in (args.holds or "").split(",") if c.strip()}
+        self.holds = listed or wire.DEFAULT_HOLDS[args.body]
         unknown = self.holds - set(wire.NUMBERS)
         if unknown:
             sys.exit(f"--holds: {', '.join(sorted(unknown))} not a category code of the decree")
@@ -269,12 +270,13 @@ def main():
     parser = argparse.ArgumentParser(
         description="Answer Passerelle's solicitations for one body from a CSV extract "
         "(the reference partner responder: read its source as the wire contract).",
-        epilog="Example: responder.py --amqp-url amqp://body-msa:secret@broker:5672/%%2f --body msa "
+        epilog="Example: responder.py --amqp-url amqp://body-msa:secret@broker:5672/%2f --body msa "
         "--extract extract-msa.csv. Logs go to stderr and never contain a NIR. "
         "Stop with Ctrl-C or SIGTERM: a chunk not yet acknowledged is delivered again.",
     )
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/%2f",
-                        help="the broker, as this body's own user: its login is the user_id of every response")
+                        help="the broker, as this body's own user: its login is the user_id of every response "
+                        "(default: %(default)s)")
     parser.add_argument("--prefix", default=wire.DEFAULT_PREFIX,
                         help="the deployment's name prefix of exchanges and queues (default: %(default)s)")
     parser.add_argument("--body", required=True, choices=sorted(wire.DEFAULT_HOLDS),
