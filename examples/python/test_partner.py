@@ -4,6 +4,7 @@ folder, with the generated modules (README.md). The e2e test `python_partner` ru
 import datetime
 import os
 import tempfile
+import time
 import unittest
 
 import pika
@@ -12,6 +13,8 @@ import requester
 import responder
 import wire
 from wire import cat, pb
+
+wire.log.setLevel("ERROR")  # the refusals these tests provoke are logged as warnings
 
 
 def nir(body13):
@@ -145,27 +148,73 @@ class Envelope(unittest.TestCase):
         self.assertEqual(wire.broker_login("amqp://host/"), "guest")
 
 
+class Calls:
+    """A channel and a publisher that record what the responder does, in order."""
+
+    def __init__(self):
+        self.log = []
+
+    def basic_publish(self, **kwargs):
+        self.log.append(("publish", kwargs))
+
+    def basic_ack(self, tag):
+        self.log.append(("ack", tag))
+
+    def basic_nack(self, tag, requeue):
+        self.log.append(("nack", tag, requeue))
+
+
+def a_responder(calls, rows=()):
+    r = responder.Responder.__new__(responder.Responder)
+    r.body, r.user_id, r.publisher, r.holds = "msa", "body-msa", calls, {"rsa"}
+    r.args = type("Args", (), {"prefix": "p"})()
+    r.extract = extract(rows)
+    return r
+
+
+class Deliveries(unittest.TestCase):
+    def test_a_duplicate_or_a_reminder_is_answered_again_in_full_and_acked_after_its_response(self):
+        calls = Calls()
+        r = a_responder(calls, [(A, "", "", "", "oui", "")])
+        s = pb.Solicitation(schema_version=1, sender="obs", case_id="c", body="msa", chunk_count=1,
+                            wanted=[wire.NUMBERS["rsa"]])  # fmt: skip
+        s.respond_by.FromSeconds(int(time.time()) + 3600)
+        s.persons.add(person_ref=1, nir=A)
+        props = wire.properties(s, "u", time.time() + 3600, (0, 1))
+        r.on_solicitation(calls, type("M", (), {"delivery_tag": 1})(), props, s.SerializeToString())
+        s.reminder = True
+        r.on_solicitation(calls, type("M", (), {"delivery_tag": 2})(), props, s.SerializeToString())
+        self.assertEqual([c[0] if c[0] == "publish" else c for c in calls.log],
+                         ["publish", ("ack", 1), "publish", ("ack", 2)])  # fmt: skip
+        first, second = (c[1] for c in calls.log if c[0] == "publish")
+        self.assertEqual((first["exchange"], first["routing_key"], first["mandatory"]), ("p.responses", "obs", True))
+        self.assertEqual(first["body"], second["body"], "the same answer, in full")
+        self.assertEqual(wire.decode(pb.Response, second["properties"], second["body"]).answers[0].status,
+                         pb.PERSON_STATUS_FOUND)  # fmt: skip
+
+    def test_what_does_not_decode_is_rejected_without_requeue(self):
+        calls = Calls()
+        r = a_responder(calls)
+        s = pb.Solicitation(schema_version=1, case_id="c", chunk_count=1)
+        props = wire.properties(s, "u", time.time() + 3600, (0, 1))
+        r.on_solicitation(calls, type("M", (), {"delivery_tag": 9})(), props, b"\xff\xff")
+        self.assertEqual(calls.log, [("nack", 9, False)])
+
+
 class Refusals(unittest.TestCase):
     def test_a_refused_solicitation_is_told_to_its_observatory_by_a_notice(self):
-        published = []
-
-        class Publisher:
-            def basic_publish(self, **kwargs):
-                published.append(kwargs)
-
-        r = responder.Responder.__new__(responder.Responder)
-        r.body, r.user_id, r.publisher = "msa", "body-msa", Publisher()
-        r.args = type("Args", (), {"prefix": "p"})()
+        calls = Calls()
+        r = a_responder(calls)
         s = pb.Solicitation(schema_version=1, sender="obs", case_id="c", body="cnaf", chunk_count=1)
         props = wire.properties(s, "u", 4_000_000_000, (0, 1))
         r.tell(props, s.SerializeToString(), wire.Refused("addressed to cnaf", pb.NOTICE_REASON_NOT_PERMITTED))
-        [sent] = published
+        [(_, sent)] = calls.log
         self.assertEqual((sent["exchange"], sent["routing_key"]), ("p.notices-to-observatories", "obs"))
         notice = wire.decode(pb.Notice, sent["properties"], sent["body"])
         self.assertEqual((notice.sender, notice.recipient, notice.refused_message_id, notice.case_id, notice.reason),
                          ("msa", "obs", props.message_id, "c", pb.NOTICE_REASON_NOT_PERMITTED))  # fmt: skip
         r.tell(props, b"\xff\xff", wire.Refused("undecodable"))
-        self.assertEqual(len(published), 1, "a message of unknown origin is answered by nobody")
+        self.assertEqual(len(calls.log), 1, "a message of unknown origin is answered by nobody")
 
 
 class Requester(unittest.TestCase):
