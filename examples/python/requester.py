@@ -28,6 +28,7 @@ our messages (a notice).
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 import uuid
@@ -183,7 +184,9 @@ class Case:
         """The result as JSON lines; returns (persons, found by someone, completeness)."""
         persons = found = 0
         completeness = "-"
-        with open(self.args.out, "w", encoding="utf-8") as out:
+        # The result names persons: readable by this account only (0600), as the product's are.
+        fd = os.open(self.args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
             for _, chunk in sorted(self.result_chunks.items()):
                 completeness = pb.Completeness.Name(chunk.completeness)[len("COMPLETENESS_") :].lower()
                 for person in chunk.persons:
