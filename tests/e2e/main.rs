@@ -31,6 +31,7 @@ mod log_safety;
 mod metrics;
 mod poison;
 mod purge_forensics;
+mod python_partner;
 mod requester_api;
 mod requester_check;
 mod requester_cli;
