@@ -158,10 +158,8 @@ fn run_responder(args: ResponderArgs) -> CliResult {
         wait_for_partner: Duration::from_secs(args.wait_s),
         partner_user: args.partner_user.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let progress = |line: &str| eprintln!("conformance: {line}");
     let report = runtime.block_on(responder::run(&run, &progress)).map_err(Failure::Runtime)?;
     let mut out = std::io::stdout().lock();

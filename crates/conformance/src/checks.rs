@@ -143,12 +143,18 @@ pub fn check_responses(sent: &Sent, received: &[Received], population: &Populati
             f.fail(&r::ALL_CHUNKS_ANSWERED, format!("chunk {} got no Response", chunk.chunk_index));
         }
     }
-    for (rule, index, what) in
-        [(&r::REMINDER_ANSWERED, sent.reminder_chunk, "reminder"), (&r::DUPLICATE_ANSWERED, sent.duplicate_chunk, "duplicate")]
-    {
+    for (rule, index, what) in [
+        (&r::REMINDER_ANSWERED, sent.reminder_chunk, "reminder"),
+        (&r::DUPLICATE_ANSWERED, sent.duplicate_chunk, "duplicate"),
+    ] {
         let full = full_answers.get(&index).copied().unwrap_or(0);
         if full < 2 {
-            f.fail(rule, format!("chunk {index} was delivered twice (the second a {what}) and got {full} full Response(s), not 2"));
+            f.fail(
+                rule,
+                format!(
+                    "chunk {index} was delivered twice (the second a {what}) and got {full} full Response(s), not 2"
+                ),
+            );
         } else {
             f.checked(rule, format!("chunk {index} answered in full twice"));
         }
@@ -157,7 +163,14 @@ pub fn check_responses(sent: &Sent, received: &[Received], population: &Populati
     f.checked(&r::ALL_CHUNKS_ANSWERED, format!("{} chunks, {count} responses", sent.chunks.len()));
     for rule in [&r::DECODABLE, &r::TYPE_PROPERTY, &r::CONTENT_TYPE, &r::MESSAGE_ID, &r::USER_ID, &r::CORRELATION_ID]
         .into_iter()
-        .chain([&r::EXPIRATION, &r::SCHEMA_VERSION, &r::SCHEMA_MINOR, &r::CHUNK_HEADERS, &r::SENDER, &r::ANSWERS_THE_CHUNK])
+        .chain([
+            &r::EXPIRATION,
+            &r::SCHEMA_VERSION,
+            &r::SCHEMA_MINOR,
+            &r::CHUNK_HEADERS,
+            &r::SENDER,
+            &r::ANSWERS_THE_CHUNK,
+        ])
         .chain([&r::ANSWERED_IN_TIME, &r::DECLINES_NOT_HELD, &r::DECLINES_NOT_IN_DECREE])
     {
         f.checked(rule, format!("{count} responses"));
@@ -236,7 +249,10 @@ fn fields(f: &mut Findings, sent: &Sent, raw: &Received, response: &v1::Response
     }
     let chunk = (header(CHUNK_INDEX_HEADER), header(CHUNK_COUNT_HEADER));
     if chunk != (Some(Some(i64::from(response.chunk_index))), Some(Some(i64::from(response.chunk_count)))) {
-        f.fail(&r::CHUNK_HEADERS, format!("{at}: headers {chunk:?}, fields {}/{}", response.chunk_index, response.chunk_count));
+        f.fail(
+            &r::CHUNK_HEADERS,
+            format!("{at}: headers {chunk:?}, fields {}/{}", response.chunk_index, response.chunk_count),
+        );
     }
     if response.sender != sent.body {
         f.fail(&r::SENDER, format!("{at}: sender {:?}, not {:?}", response.sender, sent.body));
@@ -314,7 +330,10 @@ fn persons(
     }
     let missing = in_chunk.difference(&seen).count();
     if missing > 0 {
-        f.fail(&r::ONE_ANSWER_PER_PERSON, format!("{at}: {missing} of the chunk's {} persons not answered", in_chunk.len()));
+        f.fail(
+            &r::ONE_ANSWER_PER_PERSON,
+            format!("{at}: {missing} of the chunk's {} persons not answered", in_chunk.len()),
+        );
     }
     missing == 0
 }
@@ -334,7 +353,10 @@ fn declines(f: &mut Findings, sent: &Sent, response: &v1::Response, held: &BTree
                 f.fail(&r::DECLINES_NOT_HELD, format!("{at}: {name}, not held, not declined NOT_HELD ({reason:?})"));
             }
         } else if let Some(reason) = reason {
-            f.fail(&r::DECLINES_NOT_HELD, format!("{at}: {name}, held, declined (reason {reason}); run with --holds as configured"));
+            f.fail(
+                &r::DECLINES_NOT_HELD,
+                format!("{at}: {name}, held, declined (reason {reason}); run with --holds as configured"),
+            );
         }
     }
 }

@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+#[cfg(test)]
+mod checks_tests;
 pub mod population;
 pub mod responder;
 pub mod rules;

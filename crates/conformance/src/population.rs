@@ -76,7 +76,7 @@ fn value_of(category: Category, row: usize) -> Option<Value> {
     let info = catalogue::info(category)?;
     let day = |d: usize| v1::Date { year: 2025, month: (d % 12) as u32 + 1, day: (d % 28) as u32 + 1 };
     Some(match info.value_type {
-        ValueType::Bool => Value::Bool((row * 3 + n) % 2 == 0),
+        ValueType::Bool => Value::Bool((row * 3 + n).is_multiple_of(2)),
         ValueType::Count => Value::Count(60 + (row * 7 + n) as u32 % 100),
         ValueType::Date => Value::Date(day(row + n)),
         ValueType::Amount => Value::Amount(1_200_000 + (row * 1_234 + n) as i64),
@@ -123,7 +123,7 @@ impl Population {
             sex: sex as i32,
             birth_year: year,
         };
-        let sex_of = |i: usize| if i % 2 == 0 { Sex::Female } else { Sex::Male };
+        let sex_of = |i: usize| if i.is_multiple_of(2) { Sex::Female } else { Sex::Male };
         for i in 0..8 {
             let (sex, year) = (sex_of(i), 1950 + i as u32);
             let nir = next_nir(sex, year);
@@ -204,11 +204,18 @@ mod tests {
         let p = Population::new(&held);
         let csv = p.extract_csv();
         assert_eq!(csv.lines().count(), p.rows.len() + 1);
-        let mut nirs: Vec<&str> = p.rows.iter().flat_map(|r| std::iter::once(&r.nir).chain(&r.former_nirs)).map(String::as_str).collect();
+        let mut nirs: Vec<&str> =
+            p.rows.iter().flat_map(|r| std::iter::once(&r.nir).chain(&r.former_nirs)).map(String::as_str).collect();
         nirs.extend(p.persons.iter().map(|t| t.solicited.nir.as_str()));
         for n in &nirs {
             nir::Nir::parse(n).unwrap_or_else(|e| panic!("{n}: {e}"));
         }
+        let mut distinct = nirs.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let solicited_again =
+            p.persons.iter().filter(|t| t.case != Case::Unknown && t.case != Case::FormerInSolicitation).count();
+        assert_eq!(distinct.len(), nirs.len() - solicited_again, "each NIR names one person");
         for (row, line) in p.rows.iter().zip(csv.lines().skip(1)) {
             let cells: Vec<&str> = line.split(',').collect();
             for (c, cell) in p.held.iter().zip(&cells[4..]) {

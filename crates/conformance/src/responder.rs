@@ -117,9 +117,9 @@ pub fn solicitation(run: &ResponderRun, population: &Population, respond_by: Sys
 pub async fn run(run: &ResponderRun, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Report> {
     let population = Population::new(&run.held);
     let settings = &run.broker;
-    let bus = AmqpBus::connect(settings, Role::Observatory(run.observatory.clone()))
-        .await
-        .with_context(|| format!("cannot connect to the broker and declare the topology of prefix {:?}", settings.prefix))?;
+    let bus = AmqpBus::connect(settings, Role::Observatory(run.observatory.clone())).await.with_context(|| {
+        format!("cannot connect to the broker and declare the topology of prefix {:?}", settings.prefix)
+    })?;
     let result = async {
         let responses = Queue::ObservatoryResponses(run.observatory.clone()).name(&settings.prefix);
         let solicitations = Queue::BodySolicitations(run.body.clone());
@@ -130,7 +130,8 @@ pub async fn run(run: &ResponderRun, progress: &(dyn Fn(&str) + Sync)) -> anyhow
             solicitations.name(&settings.prefix)
         ));
         let until = tokio::time::Instant::now() + run.wait_for_partner;
-        while bus.consumer_count(&solicitations).await.context("cannot count the solicitation queue's consumers")? == 0 {
+        while bus.consumer_count(&solicitations).await.context("cannot count the solicitation queue's consumers")? == 0
+        {
             if tokio::time::Instant::now() >= until {
                 return Err(anyhow!(
                     "no responder consumes {} after {} s: start yours (body {}, prefix {:?}), then run this again",
