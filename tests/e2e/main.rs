@@ -18,6 +18,7 @@ mod support;
 mod agents;
 mod audit_read_only;
 mod bench;
+mod conformance;
 mod console;
 mod console_observatory;
 mod contracts;

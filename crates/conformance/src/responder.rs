@@ -58,11 +58,10 @@ impl ResponderRun {
     }
 }
 
-/// The categories asked: every held one, up to two the body does not hold, one outside the decree.
-pub fn wanted(held: &[Category]) -> Vec<i32> {
-    let mut wanted: Vec<i32> = held.iter().map(|c| *c as i32).collect();
-    let not_held = catalogue::CATEGORIES.iter().map(|i| i.category).filter(|c| !held.contains(c));
-    wanted.extend(not_held.take(2).map(|c| c as i32));
+/// The categories asked: every category of the decree (those not held must be declined
+/// NOT_HELD), then one number outside it.
+pub fn wanted() -> Vec<i32> {
+    let mut wanted: Vec<i32> = catalogue::CATEGORIES.iter().map(|i| i.category as i32).collect();
     wanted.push(OUTSIDE_THE_DECREE);
     wanted
 }
@@ -85,7 +84,7 @@ pub fn solicitation(run: &ResponderRun, population: &Population, respond_by: Sys
             case_id: case_id.clone(),
             solicitation_id: solicitation_id.clone(),
             body: run.body.clone(),
-            wanted: wanted(&population.held),
+            wanted: wanted(),
             respond_by: Some(timestamp),
             chunk_index: index as u32,
             chunk_count: CHUNKS as u32,

@@ -1,0 +1,170 @@
+//! `passerelle conformance responder` over the real broker, each run in a vhost of its own
+//! (deleted with everything in it): against the Rust responder (`responder run`, the extract the
+//! command wrote) every rule passes; against a responder whose extract lost its former NIRs and
+//! that holds a category the command was told it does not, exactly the rules broken fail, by name,
+//! with exit 1.
+
+use crate::support;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Instant;
+
+use passerelle_bus::amqp::AmqpBus;
+use passerelle_bus::{BusSettings, Role};
+use passerelle_party::process::SpawnedParty;
+use passerelle_party::{PartyKind, PartySettings};
+use passerelle_test_support::Vhost;
+use support::proxy::free_port;
+
+/// The observatory code the command plays (its default).
+const OBSERVATORY: &str = "conformance";
+const BODY: &str = "cnaf";
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A vhost of the test's own, with the topology the partner's responder checks at start declared
+/// (as `conformance` itself declares it).
+fn vhost_with_topology(prefix: &str) -> Vhost {
+    let vhost = Vhost::new();
+    let broker = BusSettings {
+        urls: vec![vhost.url()],
+        prefix: prefix.to_owned(),
+        observatories: vec![OBSERVATORY.to_owned()],
+        bodies: vec![BODY.to_owned()],
+        ..BusSettings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let observatory = AmqpBus::connect(&broker, Role::Observatory(OBSERVATORY.to_owned())).await.unwrap();
+        observatory.close().await;
+    });
+    vhost
+}
+
+/// `passerelle conformance responder --body cnaf` with `extra` flags.
+fn conformance(extra: &[String]) -> Output {
+    support::passerelle().args(["conformance", "responder", "--body", BODY]).args(extra).output().unwrap()
+}
+
+/// The Rust responder of `body` on `url`/`prefix`, its extract loaded, started.
+fn rust_responder(dir: &Path, url: &str, prefix: &str, extract: &Path) -> SpawnedParty {
+    let data_dir = dir.join("responder");
+    let config = dir.join("responder.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "profile = \"development\"\nbody = {BODY:?}\ndata_dir = {data_dir:?}\nmetrics_addr = \"127.0.0.1:{port}\"\n\n\
+             [broker]\nurls = [{url:?}]\nprefix = {prefix:?}\nobservatories = [{OBSERVATORY:?}]\nbodies = [{BODY:?}]\n\n\
+             [source]\nkind = \"extract\"\n",
+            port = free_port(),
+        ),
+    )
+    .unwrap();
+    let load = support::passerelle()
+        .args(["responder", "load", "--without-daemon", "--config"])
+        .arg(&config)
+        .arg(extract)
+        .output()
+        .unwrap();
+    assert_eq!(load.status.code(), Some(0), "{}", text(&load));
+    let settings = PartySettings::load(PartyKind::Responder, &config).unwrap();
+    let mut daemon =
+        SpawnedParty::new("responder", env!("CARGO_BIN_EXE_passerelle"), &settings, &config, dir.join("responder.log"))
+            .unwrap();
+    daemon.spawn().unwrap();
+    daemon
+}
+
+/// The rule names of the report's lines that start with `status` (`PASS` or `FAIL`).
+fn rules(report: &str, status: &str) -> Vec<String> {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{status} ")))
+        .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Runs the check against the responder started by `start` (given the vhost's URL, the prefix
+/// and the extract written by the command); returns the exit code and the report.
+fn check_against(
+    holds: Option<&str>,
+    edit_extract: impl Fn(String) -> String,
+    start: impl FnOnce(&Path, &str, &str, &Path) -> SpawnedParty,
+) -> Option<(Option<i32>, String)> {
+    let url = support::amqp_url();
+    if !support::broker_reachable_or_skip(&url) {
+        return None;
+    }
+    let prefix = passerelle_test_support::unique_name("conform");
+    let vhost = vhost_with_topology(&prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let extract = dir.path().join("extract.csv");
+    let holds_flag: Vec<String> = holds.map(|h| vec!["--holds".to_owned(), h.to_owned()]).unwrap_or_default();
+    let write = [vec!["--write-extract".to_owned(), extract.to_str().unwrap().to_owned()], holds_flag.clone()].concat();
+    let o = conformance(&write);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::write(&extract, edit_extract(std::fs::read_to_string(&extract).unwrap())).unwrap();
+    let mut partner = start(dir.path(), &vhost.url(), &prefix, &extract);
+    let started = Instant::now();
+    let user = passerelle_test_support::broker::login(&vhost.url());
+    let run = [
+        [
+            "--amqp-url",
+            &vhost.url(),
+            "--prefix",
+            &prefix,
+            "--deadline-s",
+            "15",
+            "--wait-s",
+            "60",
+            "--partner-user",
+            &user,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        holds_flag,
+    ]
+    .concat();
+    let o = conformance(&run);
+    eprintln!("conformance ran in {:?}:\n{}", started.elapsed(), text(&o));
+    assert!(partner.is_running(), "the partner still runs: {}", partner.log_path().display());
+    drop(partner);
+    Some((o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()))
+}
+
+#[test]
+fn the_rust_responder_passes_every_rule() {
+    let Some((code, report)) = check_against(None, |e| e, rust_responder) else { return };
+    assert_eq!(rules(&report, "FAIL"), Vec::<String>::new(), "{report}");
+    assert_eq!(rules(&report, "PASS").len(), 29, "{report}");
+    assert!(report.contains("conformance: all 29 rules passed"), "{report}");
+    assert_eq!(code, Some(0), "{report}");
+}
+
+#[test]
+fn a_responder_without_former_nirs_holding_more_than_said_fails_those_rules_by_name() {
+    // The extract's former_nirs emptied (the responder ignores them); the command is told the
+    // body does not hold `rsa`, which the Rust responder holds by default (it does not decline it).
+    let no_former_nirs = |extract: String| {
+        extract
+            .lines()
+            .map(|line| {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                if cells[0] != "nir" {
+                    cells[1] = "";
+                }
+                cells.join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let holds = "family_situation,housing_aid,disabled_adult_allowance,activity_bonus";
+    let Some((code, report)) = check_against(Some(holds), no_former_nirs, rust_responder) else { return };
+    assert_eq!(rules(&report, "FAIL"), ["former-nir-matched", "declines-not-held"], "{report}");
+    assert!(report.contains("FAIL former-nir-matched — ") && report.contains("(FormerInExtract) answered NOT_FOUND"));
+    assert!(report.contains("/ fix: match each of the solicitation's NIRs"), "{report}");
+    assert_eq!(code, Some(1), "{report}");
+}
