@@ -47,8 +47,9 @@ Two steps, in a vhost or prefix of your own (nothing of a real deployment):
 
 It sends one solicitation in 3 chunks (persons known, unknown, known only by a former NIR — in the
 solicitation's former_nirs or in your extract's —, a NIR and a former NIR of two persons, a NIR
-whose sex or birth year disagrees), asking every category of the decree (those you do not hold
-must be declined NOT_HELD) and the number 99 (outside it, to decline NOT_IN_DECREE); then a reminder of chunk 1 and chunk 2 again (the same
+whose sex or birth year disagrees), asking every category of the decree but one you do not hold
+(those you do not hold must be declined NOT_HELD, the one not asked gets no value) and the
+number 99 (outside the decree: declined NOT_IN_DECREE); then a reminder of chunk 1 and chunk 2 again (the same
 message, the same message_id). It reads each Response off {prefix}.observatory.{observatory}.responses
 and prints one line per rule:
   PASS rule-name — what was checked

@@ -1,13 +1,20 @@
 //! `passerelle conformance responder` over the real broker, each run in a vhost of its own
 //! (deleted with everything in it): against the Rust responder (`responder run`, the extract the
-//! command wrote) every rule passes; against a responder whose extract lost its former NIRs and
-//! that holds a category the command was told it does not, exactly the rules broken fail, by name,
-//! with exit 1.
+//! command wrote) and the Python reference responder (`examples/python/responder.py`) every rule
+//! passes; against a Rust responder whose extract lost its former NIRs and that holds a category
+//! the command was told it does not, and against the Python one broken four ways
+//! (`tests/conformance/broken_responder.py`), exactly the rules broken fail, by name, with exit 1.
+//!
+//! The Python interpreter is the venv `scripts/test` makes (`target/python-venv`, or
+//! `PARTNER_PYTHON`), the protobuf modules its generated ones (`target/python-gen`, or
+//! `PARTNER_PROTO_GEN`), the reference client `examples/python` (or `PARTNER_EXAMPLES`). Without
+//! them the Python tests are skipped, said on stderr; under `CI=true` they fail.
 
 use crate::support;
 
-use std::path::Path;
-use std::process::Output;
+use std::any::Any;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
 use passerelle_bus::amqp::AmqpBus;
@@ -50,7 +57,7 @@ fn conformance(extra: &[String]) -> Output {
 }
 
 /// The Rust responder of `body` on `url`/`prefix`, its extract loaded, started.
-fn rust_responder(dir: &Path, url: &str, prefix: &str, extract: &Path) -> SpawnedParty {
+fn rust_responder(dir: &Path, url: &str, prefix: &str, extract: &Path, _holds: Option<&str>) -> Box<dyn Any> {
     let data_dir = dir.join("responder");
     let config = dir.join("responder.toml");
     std::fs::write(
@@ -75,7 +82,65 @@ fn rust_responder(dir: &Path, url: &str, prefix: &str, extract: &Path) -> Spawne
         SpawnedParty::new("responder", env!("CARGO_BIN_EXE_passerelle"), &settings, &config, dir.join("responder.log"))
             .unwrap();
     daemon.spawn().unwrap();
-    daemon
+    Box::new(daemon)
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv's interpreter, the generated modules and the reference client's folder, or `None`
+/// (skip) outside CI.
+fn python() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let from_env = |var: &str, default: &str| std::env::var_os(var).map_or_else(|| root().join(default), PathBuf::from);
+    let interpreter = from_env("PARTNER_PYTHON", "target/python-venv/bin/python");
+    let generated = from_env("PARTNER_PROTO_GEN", "target/python-gen");
+    let examples = from_env("PARTNER_EXAMPLES", "examples/python");
+    let ready = interpreter.exists()
+        && generated.join("passerelle/v1/exchange_pb2.py").exists()
+        && examples.join("responder.py").exists();
+    if !ready {
+        let why = format!(
+            "no Python venv at {}, no generated protobuf modules in {} or no reference client in {}: run scripts/test",
+            interpreter.display(),
+            generated.display(),
+            examples.display()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and {why}");
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    Some((interpreter, generated, examples))
+}
+
+/// A child process killed when dropped (the test passes or panics).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Python responder (`script`, the reference or a variant of it) on `url`/`prefix`, started.
+fn python_responder(script: PathBuf) -> impl FnOnce(&Path, &str, &str, &Path, Option<&str>) -> Box<dyn Any> {
+    move |dir, url, prefix, extract, holds| {
+        let (interpreter, generated, examples) = python().expect("checked before");
+        let mut command = Command::new(interpreter);
+        command
+            .arg(script)
+            .args(["--amqp-url", url, "--prefix", prefix, "--body", BODY, "--extract"])
+            .arg(extract)
+            .env("PARTNER_PROTO_GEN", generated)
+            .env("PARTNER_EXAMPLES", examples)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("python-responder.log")).unwrap());
+        if let Some(holds) = holds {
+            command.args(["--holds", holds]);
+        }
+        Box::new(Killed(command.spawn().unwrap()))
+    }
 }
 
 /// The rule names of the report's lines that start with `status` (`PASS` or `FAIL`).
@@ -92,7 +157,7 @@ fn rules(report: &str, status: &str) -> Vec<String> {
 fn check_against(
     holds: Option<&str>,
     edit_extract: impl Fn(String) -> String,
-    start: impl FnOnce(&Path, &str, &str, &Path) -> SpawnedParty,
+    start: impl FnOnce(&Path, &str, &str, &Path, Option<&str>) -> Box<dyn Any>,
 ) -> Option<(Option<i32>, String)> {
     let url = support::amqp_url();
     if !support::broker_reachable_or_skip(&url) {
@@ -107,7 +172,7 @@ fn check_against(
     let o = conformance(&write);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     std::fs::write(&extract, edit_extract(std::fs::read_to_string(&extract).unwrap())).unwrap();
-    let mut partner = start(dir.path(), &vhost.url(), &prefix, &extract);
+    let partner = start(dir.path(), &vhost.url(), &prefix, &extract, holds);
     let started = Instant::now();
     let user = passerelle_test_support::broker::login(&vhost.url());
     let run = [
@@ -130,8 +195,10 @@ fn check_against(
     .concat();
     let o = conformance(&run);
     eprintln!("conformance ran in {:?}:\n{}", started.elapsed(), text(&o));
-    assert!(partner.is_running(), "the partner still runs: {}", partner.log_path().display());
     drop(partner);
+    if let Ok(log) = std::fs::read_to_string(dir.path().join("python-responder.log")) {
+        eprintln!("the Python responder's log:\n{log}");
+    }
     Some((o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()))
 }
 
@@ -166,5 +233,34 @@ fn a_responder_without_former_nirs_holding_more_than_said_fails_those_rules_by_n
     assert_eq!(rules(&report, "FAIL"), ["former-nir-matched", "declines-not-held"], "{report}");
     assert!(report.contains("FAIL former-nir-matched — ") && report.contains("(FormerInExtract) answered NOT_FOUND"));
     assert!(report.contains("/ fix: match each of the solicitation's NIRs"), "{report}");
+    assert_eq!(code, Some(1), "{report}");
+}
+
+#[test]
+fn the_python_reference_responder_passes_every_rule() {
+    let Some((_, _, examples)) = python() else { return };
+    let Some((code, report)) = check_against(None, |e| e, python_responder(examples.join("responder.py"))) else {
+        return;
+    };
+    assert_eq!(rules(&report, "FAIL"), Vec::<String>::new(), "{report}");
+    assert_eq!(rules(&report, "PASS").len(), 29, "{report}");
+    assert_eq!(code, Some(0), "{report}");
+}
+
+#[test]
+fn the_python_responder_broken_four_ways_fails_those_four_rules_by_name() {
+    if python().is_none() {
+        return;
+    }
+    let broken = root().join("tests/conformance/broken_responder.py");
+    let Some((code, report)) = check_against(None, |e| e, python_responder(broken)) else { return };
+    assert_eq!(
+        rules(&report, "FAIL"),
+        ["chunk-headers", "one-answer-per-person", "former-nir-matched", "values-only-asked-and-held"],
+        "{report}"
+    );
+    assert!(report.contains("FAIL chunk-headers — response #"), "{report}");
+    assert!(report.contains("of the chunk's 6 persons not answered"), "{report}");
+    assert!(report.contains(": values of css"), "{report}");
     assert_eq!(code, Some(1), "{report}");
 }

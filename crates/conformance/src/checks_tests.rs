@@ -209,7 +209,11 @@ fn each_broken_content_rule_fails_by_its_name() {
     let not_asked = |m: &mut Vec<(v1::Response, Received)>| {
         m[0].0.answers[0].values.get_or_insert_with(Default::default).long_term_condition = Some(true)
     };
-    assert_eq!(failed(f, not_asked), ["values-only-asked-and-held"]);
+    assert_eq!(failed(f, not_asked), ["values-only-asked-and-held"], "asked, not held");
+    let unasked = |m: &mut Vec<(v1::Response, Received)>| {
+        m[0].0.answers[0].values.get_or_insert_with(Default::default).css = Some(true)
+    };
+    assert_eq!(failed(f, unasked), ["values-only-asked-and-held"], "not asked");
     let unknown_enum = |m: &mut Vec<(v1::Response, Received)>| {
         m[0].0.answers[0].values.get_or_insert_with(Default::default).family_situation = Some(42)
     };

@@ -59,9 +59,12 @@ impl ResponderRun {
 }
 
 /// The categories asked: every category of the decree (those not held must be declined
-/// NOT_HELD), then one number outside it.
-pub fn wanted() -> Vec<i32> {
-    let mut wanted: Vec<i32> = catalogue::CATEGORIES.iter().map(|i| i.category as i32).collect();
+/// NOT_HELD) but one the body does not hold (which must get no value: it was not asked), then a
+/// number outside the decree.
+pub fn wanted(held: &[Category]) -> Vec<i32> {
+    let unasked = catalogue::CATEGORIES.iter().map(|i| i.category).find(|c| !held.contains(c));
+    let mut wanted: Vec<i32> =
+        catalogue::CATEGORIES.iter().map(|i| i.category).filter(|c| Some(*c) != unasked).map(|c| c as i32).collect();
     wanted.push(OUTSIDE_THE_DECREE);
     wanted
 }
@@ -84,7 +87,7 @@ pub fn solicitation(run: &ResponderRun, population: &Population, respond_by: Sys
             case_id: case_id.clone(),
             solicitation_id: solicitation_id.clone(),
             body: run.body.clone(),
-            wanted: wanted(),
+            wanted: wanted(&population.held),
             respond_by: Some(timestamp),
             chunk_index: index as u32,
             chunk_count: CHUNKS as u32,
