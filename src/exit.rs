@@ -354,10 +354,7 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (SUCCESS, "every rule passed (or the extract was written)"),
             (REJECTIONS, "some rule failed: each FAIL line says what to fix"),
             (USAGE, "usage error (bad flags, an unknown body or category code)"),
-            (
-                RUNTIME,
-                "the broker is unreachable, no responder consumes the queue in time, or the file cannot be written",
-            ),
+            (RUNTIME, "broker unreachable, no responder consumed its queue in time, or the file not written"),
         ],
     ),
     ("synth", &[(SUCCESS, "written"), (USAGE, "usage error"), (RUNTIME, "the files cannot be written")]),
