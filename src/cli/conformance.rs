@@ -6,6 +6,9 @@
 //! - `conformance responder --body CODE --amqp-url URL --prefix P`: plays the observatory against
 //!   the partner's responder and prints one `PASS|FAIL rule — …` line per rule and a summary;
 //!   exit 1 when a rule fails.
+//! - `conformance requester --party BODY[.OFFICE] --amqp-url URL --prefix P`: plays the
+//!   observatory against the partner's requester (its Request, a Refusal and a Result sent back,
+//!   its Receipt), with the same report.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use passerelle_conformance::population::Population;
+use passerelle_conformance::requester::{self, RequesterRun};
 use passerelle_conformance::responder::{self, ResponderRun};
+use passerelle_conformance::Report;
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::Category;
 
@@ -30,6 +35,53 @@ pub enum Command {
     /// Play the observatory against your responder: solicit it, check every Response, rule by rule.
     #[command(after_long_help = RESPONDER_HELP)]
     Responder(ResponderArgs),
+    /// Play the observatory against your requester: check its Request, answer it, check its Receipt.
+    #[command(after_long_help = REQUESTER_HELP)]
+    Requester(RequesterArgs),
+}
+
+const REQUESTER_HELP: &str = "\
+Run it on a vhost or prefix of your own, then have your requester send one case (persons aged 55
+or more) to the --observatory code (default `conformance`): the command declares the topology as
+the observatory would, waits --wait-s for the Request on {prefix}.observatory.{observatory}.requests,
+refuses the first person of chunk 0 (a Refusal), answers the others in 2 Result chunks (every
+person NOT_FOUND by one body), sent to the party's results queue ({prefix}.body.{body}.results, or
+{prefix}.requester.{body}.{office}.results for --party body.office), and waits --deadline-s for
+the Receipt your requester must send once it holds every Result chunk. One line per rule:
+request-received, request-properties, request-headers, request-chunks, request-fields,
+request-basis, request-service, persons-valid, persons-aged-55, known-risk-factors-in-branch,
+receipt-sent; then a summary.";
+
+#[derive(Debug, clap::Args)]
+pub struct RequesterArgs {
+    /// Your requester's party: a body code (cnam, cnav, cnaf, msa), or `body.office` when the
+    /// deployment gives the body requester offices (e.g. `cnaf.caf-13`).
+    #[arg(long, value_name = "BODY[.OFFICE]")]
+    pub party: String,
+
+    /// The broker, with a user that may declare the prefix's topology and publish as the observatory.
+    #[arg(long, value_name = "URL")]
+    pub amqp_url: String,
+
+    /// The prefix of every queue and exchange name, as in your requester's settings.
+    #[arg(long, value_name = "P")]
+    pub prefix: String,
+
+    /// The observatory code this command plays (your Request's `observatory` and routing key).
+    #[arg(long, value_name = "CODE", default_value = "conformance")]
+    pub observatory: String,
+
+    /// The seconds to wait for your Request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait_s: u64,
+
+    /// The seconds your requester has to send its Receipt once the Result is sent.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub deadline_s: u64,
+
+    /// The broker user your requester publishes as (its messages' `user_id` must be it).
+    #[arg(long, value_name = "USER")]
+    pub partner_user: Option<String>,
 }
 
 const RESPONDER_HELP: &str = "\
@@ -109,7 +161,43 @@ pub struct ResponderArgs {
 pub fn run(args: Args) -> CliResult {
     match args.command {
         Command::Responder(a) => run_responder(a),
+        Command::Requester(a) => run_requester(a),
     }
+}
+
+fn run_requester(args: RequesterArgs) -> CliResult {
+    let body = args.party.split_once('.').map_or(args.party.as_str(), |(b, _)| b);
+    if !catalogue::body::ALL.contains(&body) {
+        return Err(Failure::Usage(anyhow!(
+            "--party {:?}: the body is not one of {}",
+            args.party,
+            catalogue::body::ALL.join(", ")
+        )));
+    }
+    let run = RequesterRun {
+        url: args.amqp_url.clone(),
+        prefix: args.prefix.clone(),
+        observatory: args.observatory.clone(),
+        party: args.party.clone(),
+        partner_user: args.partner_user.clone(),
+        wait_for_partner: Duration::from_secs(args.wait_s),
+        deadline: Duration::from_secs(args.deadline_s),
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let progress = |line: &str| eprintln!("conformance: {line}");
+    let report = runtime.block_on(requester::run(&run, &progress)).map_err(Failure::Runtime)?;
+    print_report(&report)
+}
+
+/// Prints one line per rule and the summary; exit 1 when a rule failed.
+fn print_report(report: &Report) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    for finding in &report.findings {
+        writeln!(out, "{}", finding.line()).context("cannot write the report")?;
+    }
+    writeln!(out, "{}", report.summary()).context("cannot write the report")?;
+    Ok(if report.all_passed() { Outcome::Success } else { Outcome::Rejections })
 }
 
 /// The held categories: --holds, or the body's default holdings.
@@ -163,10 +251,5 @@ fn run_responder(args: ResponderArgs) -> CliResult {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let progress = |line: &str| eprintln!("conformance: {line}");
     let report = runtime.block_on(responder::run(&run, &progress)).map_err(Failure::Runtime)?;
-    let mut out = std::io::stdout().lock();
-    for finding in &report.findings {
-        writeln!(out, "{}", finding.line()).context("cannot write the report")?;
-    }
-    writeln!(out, "{}", report.summary()).context("cannot write the report")?;
-    Ok(if report.all_passed() { Outcome::Success } else { Outcome::Rejections })
+    print_report(&report)
 }

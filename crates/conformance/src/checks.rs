@@ -73,19 +73,19 @@ pub struct Received {
 
 /// Problems found so far, by rule name; what each rule checked.
 #[derive(Debug, Default)]
-struct Findings {
+pub(crate) struct Findings {
     problems: BTreeMap<&'static str, Vec<String>>,
     checked: BTreeMap<&'static str, String>,
 }
 
 impl Findings {
-    fn fail(&mut self, rule: &Rule, problem: String) {
+    pub(crate) fn fail(&mut self, rule: &Rule, problem: String) {
         self.problems.entry(rule.name).or_default().push(problem);
     }
-    fn checked(&mut self, rule: &Rule, what: String) {
+    pub(crate) fn checked(&mut self, rule: &Rule, what: String) {
         self.checked.insert(rule.name, what);
     }
-    fn report(mut self, rules: &[&'static Rule]) -> Report {
+    pub(crate) fn report(mut self, rules: &[&'static Rule]) -> Report {
         let findings = rules
             .iter()
             .map(|rule| Finding {

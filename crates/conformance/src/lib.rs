@@ -15,6 +15,9 @@ pub mod checks;
 #[cfg(test)]
 mod checks_tests;
 pub mod population;
+pub mod requester;
+pub mod requester_checks;
+pub mod requester_rules;
 pub mod responder;
 pub mod rules;
 

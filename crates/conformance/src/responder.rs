@@ -200,7 +200,7 @@ pub async fn run(run: &ResponderRun, progress: &(dyn Fn(&str) + Sync)) -> anyhow
 }
 
 /// A delivery's properties and body, as the checks read them.
-fn raw(props: &lapin::BasicProperties, body: Vec<u8>) -> Received {
+pub(crate) fn raw(props: &lapin::BasicProperties, body: Vec<u8>) -> Received {
     let text = |s: &Option<lapin::types::ShortString>| s.as_ref().map(|s| s.as_str().to_owned());
     let headers = props
         .headers()
