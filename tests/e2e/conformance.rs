@@ -28,7 +28,7 @@ use support::proxy::free_port;
 const OBSERVATORY: &str = "conformance";
 const BODY: &str = "cnaf";
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
@@ -85,13 +85,13 @@ fn rust_responder(dir: &Path, url: &str, prefix: &str, extract: &Path, _holds: O
     Box::new(daemon)
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The venv's interpreter, the generated modules and the reference client's folder, or `None`
 /// (skip) outside CI.
-fn python() -> Option<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn python() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let from_env = |var: &str, default: &str| std::env::var_os(var).map_or_else(|| root().join(default), PathBuf::from);
     let interpreter = from_env("PARTNER_PYTHON", "target/python-venv/bin/python");
     let generated = from_env("PARTNER_PROTO_GEN", "target/python-gen");
@@ -114,7 +114,7 @@ fn python() -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 /// A child process killed when dropped (the test passes or panics).
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -144,7 +144,7 @@ fn python_responder(script: PathBuf) -> impl FnOnce(&Path, &str, &str, &Path, Op
 }
 
 /// The rule names of the report's lines that start with `status` (`PASS` or `FAIL`).
-fn rules(report: &str, status: &str) -> Vec<String> {
+pub(crate) fn rules(report: &str, status: &str) -> Vec<String> {
     report
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{status} ")))

@@ -19,6 +19,7 @@ mod agents;
 mod audit_read_only;
 mod bench;
 mod conformance;
+mod conformance_requester;
 mod console;
 mod console_observatory;
 mod contracts;

@@ -6,7 +6,9 @@
 //! - [`rules`]: every rule, by name, with what it checks and how to fix a failure;
 //! - [`population`]: the synthetic persons the partner's extract holds, and the extract file;
 //! - [`responder`]: the scenario against a responder, over the broker; [`checks`]: its pure
-//!   checks of what came back.
+//!   checks of what came back;
+//! - [`requester`]: the scenario against a requester (its Request, a Refusal and Result chunks
+//!   sent back, its Receipt); [`requester_rules`] and [`requester_checks`]: its rules and checks.
 //!
 //! The outcome is a [`Report`]: one [`Finding`] per rule, printed `PASS|FAIL rule — detail`.
 #![forbid(unsafe_code)]
@@ -18,6 +20,8 @@ pub mod population;
 pub mod requester;
 pub mod requester_checks;
 pub mod requester_rules;
+#[cfg(test)]
+mod requester_tests;
 pub mod responder;
 pub mod rules;
 

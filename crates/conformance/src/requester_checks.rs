@@ -75,7 +75,6 @@ fn envelope(
     if ms.is_none_or(|ms| Duration::from_millis(ms) > RETENTION_CAP) {
         problems.push(format!("{at}: expiration {:?}, not 1 ms to 30 days", raw.expiration));
     }
-    let _ = f;
     problems
 }
 
@@ -108,7 +107,7 @@ pub fn check_requester(
     let mut persons = 0;
     for (n, raw, req) in &decoded {
         let at = format!("request #{} (chunk {})", n + 1, req.chunk_index);
-        for p in envelope(&mut f, expected, raw, "passerelle.v1.Request", &req.case_id, &at) {
+        for p in envelope(expected, raw, "passerelle.v1.Request", &req.case_id, &at) {
             f.fail(&r::REQUEST_PROPERTIES, p);
         }
         let header = |name: &str| raw.headers.get(name).copied();
@@ -152,7 +151,7 @@ pub fn check_requester(
         Some(raw) => match v1::Receipt::decode(raw.body.as_slice()) {
             Err(_) => f.fail(&r::RECEIPT_SENT, "the Receipt is not a protobuf Receipt".to_owned()),
             Ok(receipt) => {
-                for p in envelope(&mut f, expected, raw, "passerelle.v1.Receipt", &receipt.case_id, "the Receipt") {
+                for p in envelope(expected, raw, "passerelle.v1.Receipt", &receipt.case_id, "the Receipt") {
                     f.fail(&r::RECEIPT_SENT, p);
                 }
                 if receipt.case_id != case_id || receipt.sender != expected.body {
