@@ -45,14 +45,7 @@ pub fn aged_55(nir: &Nir, birth_year: u32, today: (u32, u32)) -> bool {
 }
 
 /// The properties and headers every message of the requester carries.
-fn envelope(
-    f: &mut Findings,
-    expected: &Expected,
-    raw: &Received,
-    type_name: &str,
-    case_id: &str,
-    at: &str,
-) -> Vec<String> {
+fn envelope(expected: &Expected, raw: &Received, type_name: &str, case_id: &str, at: &str) -> Vec<String> {
     let mut problems = Vec::new();
     if raw.type_name.as_deref() != Some(type_name) {
         problems.push(format!("{at}: type {:?}", raw.type_name));
