@@ -348,6 +348,24 @@ const BY_COMMAND: &[(&str, &[(u8, &str)])] = &[
             (RUNTIME, "runtime failure"),
         ],
     ),
+    (
+        "conformance responder",
+        &[
+            (SUCCESS, "every rule passed (or the extract was written)"),
+            (REJECTIONS, "some rule failed: each FAIL line says what to fix"),
+            (USAGE, "usage error (bad flags, an unknown body or category code)"),
+            (RUNTIME, "broker unreachable, no responder consumed its queue in time, or the file not written"),
+        ],
+    ),
+    (
+        "conformance requester",
+        &[
+            (SUCCESS, "every rule passed"),
+            (REJECTIONS, "some rule failed: each FAIL line says what to fix"),
+            (USAGE, "usage error (bad flags, an unknown body)"),
+            (RUNTIME, "the broker is unreachable or cannot be read"),
+        ],
+    ),
     ("synth", &[(SUCCESS, "written"), (USAGE, "usage error"), (RUNTIME, "the files cannot be written")]),
     (
         "bench",

@@ -30,6 +30,7 @@ pub mod access_log;
 pub mod api;
 pub mod audit;
 pub mod bench;
+pub mod conformance;
 pub mod console;
 pub mod ctl;
 pub mod demo;
@@ -104,6 +105,8 @@ pub enum Command {
     Console(console::Args),
     /// End-to-end benchmark against the real broker, as a ratio to the raw broker rate.
     Bench(bench::Args),
+    /// Check your own responder (or requester) against the protocol, playing the observatory.
+    Conformance(conformance::Args),
 }
 
 pub fn run(command: Command) -> CliResult {
@@ -122,5 +125,6 @@ pub fn run(command: Command) -> CliResult {
         Command::Rights(c) => rights::run(c),
         Command::Console(a) => console::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Conformance(a) => conformance::run(a),
     }
 }

@@ -18,6 +18,8 @@ mod support;
 mod agents;
 mod audit_read_only;
 mod bench;
+mod conformance;
+mod conformance_requester;
 mod console;
 mod console_observatory;
 mod contracts;
