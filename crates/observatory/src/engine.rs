@@ -9,7 +9,7 @@
 //! [`crate::responses`], [`crate::deadlines`] (the timer: reminders, deadlines, purges,
 //! retention) and [`crate::publisher`] (draining the outbox). This module holds what they share.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -344,7 +344,7 @@ impl Engine {
                 body,
                 categories: asked.into_iter().map(|c| c as i32).collect(),
                 chunk_count,
-                declines: aggregate::encode_declines(&[]),
+                declines: aggregate::encode_outcome(&[], 0),
                 created_at: now,
             })
             .collect();
@@ -391,7 +391,7 @@ impl Engine {
             answered.push(tx.solicitation_chunks(&s.solicitation_id)?.iter().all(|c| c.answered_at.is_some()));
         }
         let outcomes = aggregate::body_outcomes(&solicitations, &answered);
-        let completeness = aggregate::completeness(&answered);
+        let completeness = aggregate::completeness(&outcomes);
         let chunk_count = case.person_chunk_count();
         for index in 0..chunk_count {
             let refs = case.chunk_refs(index);
@@ -416,13 +416,15 @@ impl Engine {
         self.record_machine(AccessKind::Transfer, [case_id])?;
         let silent: Vec<&str> =
             solicitations.iter().zip(&answered).filter(|(_, a)| !**a).map(|(s, _)| s.body.as_str()).collect();
+        let gaps: BTreeMap<&str, u32> =
+            outcomes.iter().filter(|o| o.missing > 0).map(|o| (o.body.as_str(), o.missing)).collect();
         self.audit(
             tx,
             Action::ResultReturned,
             Some(case_id),
             &self.own_actor(),
             serde_json::json!({ "completeness": label, "chunks": chunk_count, "persons": case.persons_accepted,
-                "silent_bodies": silent }),
+                "silent_bodies": silent, "persons_missing": gaps }),
         )?;
         tracing::info!(
             case_id,
