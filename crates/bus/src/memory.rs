@@ -263,6 +263,7 @@ impl Bus for InProcessConnection {
                 let settings = &broker.settings;
                 let (kind, settled, notice) = match stored.envelope.inspect(&queue, settings) {
                     Ok(delivery) => {
+                        broker.stats.saw_unknown_fields(&queue.name(&settings.prefix), &delivery);
                         let notice = NoticeDraft::for_delivery(&queue, settings, &delivery);
                         (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await, notice)
                     }

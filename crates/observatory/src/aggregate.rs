@@ -99,7 +99,11 @@ pub struct Received {
 /// Takes a response chunk in: only the asked categories; every person of the chunk `refs`
 /// answered once, found or not found, else the response is faulty ([`Faults`]). Persons the
 /// response leaves out are recorded `MISSING` for this body (a violation).
-pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs: Range<u64>) -> Result<Received, Faults> {
+pub fn receive(
+    response: &v1::Response,
+    solicitation: &StoredSolicitation,
+    refs: Range<u64>,
+) -> Result<Received, Faults> {
     let mut asked = CategorySet::default();
     for &number in &solicitation.categories {
         asked.insert_number(number);
@@ -378,18 +382,12 @@ mod tests {
         assert_eq!(faults(vec![ok(10), ok(11), ok(10)]), Faults { persons_twice: 1, ..Default::default() });
         let no_answer = answer(11, PersonStatus::NoAnswer, v1::CategoryValues::default());
         assert_eq!(faults(vec![ok(10), no_answer]), Faults { bad_status: 1, ..Default::default() });
-        let unknown_situation = v1::CategoryValues {
-            family_situation: Some(99),
-            ..Default::default()
-        };
+        let unknown_situation = v1::CategoryValues { family_situation: Some(99), ..Default::default() };
         let mut solicitation = solicitation();
         solicitation.categories.push(Category::FamilySituation as i32);
-        let undecodable = receive(
-            &response(vec![ok(10), answer(11, PersonStatus::Found, unknown_situation)]),
-            &solicitation,
-            10..12,
-        )
-        .unwrap_err();
+        let undecodable =
+            receive(&response(vec![ok(10), answer(11, PersonStatus::Found, unknown_situation)]), &solicitation, 10..12)
+                .unwrap_err();
         assert_eq!(undecodable.undecodable_values, 1);
         assert!(undecodable.reason().contains("undecodable values"), "{}", undecodable.reason());
         assert!(receive(&response(vec![ok(10), ok(11)]), &solicitation, 10..12).is_ok());

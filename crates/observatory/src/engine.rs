@@ -198,6 +198,24 @@ impl Engine {
         Ok(Verdict::dead_letter(code, reason))
     }
 
+    /// The versions rule at the observatory: a message with fields unknown at its own schema
+    /// minor (the bus lists them, [`Delivery::unknown_fields`]) is a violation, audited by the
+    /// fields' paths (numbers and names, never a value); the message is otherwise processed.
+    pub(crate) fn audit_unknown_fields(&self, tx: &Tx<'_>, d: &Delivery) -> Result<(), StoreError> {
+        if d.unknown_fields.is_empty() {
+            return Ok(());
+        }
+        let case_id = Some(d.message.case_id()).filter(|c| uuid::Uuid::parse_str(c).is_ok());
+        self.audit(
+            tx,
+            Action::Violation,
+            case_id,
+            &delivery_actor(d),
+            serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": Shown::id(&d.message_id).to_string(),
+                "schema_minor": d.message.schema_minor(), "unknown_fields": d.unknown_fields }),
+        )
+    }
+
     /// Records a delivery the bus refused before any handler saw it (undecodable, wrong type,
     /// headers that disagree, a user who may not speak for the sender, oversized): the bus
     /// dead-letters it once this has committed.

@@ -47,6 +47,7 @@ impl Engine {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
+            self.audit_unknown_fields(tx, d)?;
             let Some(solicitation) = tx.solicitation(&response.solicitation_id)? else {
                 return self.dead_letter(
                     tx,
