@@ -54,6 +54,10 @@ pub struct BodySummary {
     pub body: String,
     pub asked: Vec<Cow<'static, str>>,
     pub answered: bool,
+    /// Persons its responses left out (their status is `missing`): « réponse incomplète de
+    /// l'organisme ».
+    #[serde(default)]
+    pub missing: u32,
     pub declined: Vec<DeclineSummary>,
 }
 
@@ -125,6 +129,7 @@ impl CaseSummary {
                         .map(|&c| catalogue::by_number(c).map_or("unspecified", |i| i.code).into())
                         .collect(),
                     answered: b.answered,
+                    missing: b.missing,
                     declined: b
                         .declined
                         .iter()
@@ -189,6 +194,13 @@ pub fn render_case(out: &mut String, c: &CaseSummary) {
     for b in &c.bodies {
         if !b.answered {
             let _ = writeln!(out, "    {}: did not answer before the deadline (its persons are no_answer)", b.body);
+        }
+        if b.missing > 0 {
+            let _ = writeln!(
+                out,
+                "    {}: left {} person(s) out of its response (their status is missing: réponse incomplète de l'organisme)",
+                b.body, b.missing
+            );
         }
         for d in &b.declined {
             // The body wrote the detail.
