@@ -87,3 +87,44 @@ pub async fn faulty_then_corrected_missing_and_duplicate_responses(s: &mut Stack
     assert_eq!(inbox.notices().len(), 1, "told once, of the faulty response only");
     inbox_consumer.stop().await;
 }
+
+/// The versions rule at the observatory (in-process: the test writes the bytes itself): fields
+/// unknown at the sender's own minor are audited as a violation and counted by the bus, the
+/// response otherwise merged; from a newer minor they are ignored.
+pub async fn unknown_fields_are_audited_at_the_sender_s_minor(s: &mut Stack) {
+    let Fabric::InProcess(bus, _) = &s.fabric else { panic!("an in-process scenario") };
+    let (bus, stats) = (bus.clone(), bus.stats());
+    for code in ["cnav", "msa"] {
+        s.body(code).behaviour.silent.store(true, Ordering::SeqCst);
+    }
+    let case_id = s.requester.submit(&CaseSpec::new((0..3).map(person).collect())).await;
+    let cnav = eventually("cnav solicited", || s.body("cnav").received().pop()).await;
+    let msa = eventually("msa solicited", || s.body("msa").received().pop()).await;
+    let queue = Queue::ObservatoryResponses(OBSERVATORY.into());
+    let with_field_14 = |r: &v1::Response| {
+        let mut bytes = prost::Message::encode_to_vec(r);
+        bytes.extend_from_slice(&[14 << 3, 1]);
+        bytes
+    };
+    let at_own_minor = s.body("cnav").response_to(&cnav);
+    let body = with_field_14(&at_own_minor);
+    bus.inject_as(&queue, &Message::Response(at_own_minor), body, "cnav").unwrap();
+    let mut newer = s.body("msa").response_to(&msa);
+    newer.schema_minor = passerelle_protocol::SCHEMA_MINOR + 1;
+    let body = with_field_14(&newer);
+    bus.inject_as(&queue, &Message::Response(newer), body, "msa").unwrap();
+    eventually("both merged", || (merged(s, &case_id, "cnav") + merged(s, &case_id, "msa") == 2).then_some(())).await;
+    let violations: Vec<String> = s
+        .status()
+        .audit_entries(Some(&case_id))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "violation")
+        .map(|e| format!("{} {}", e.actor, e.detail))
+        .collect();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("body:cnav") && violations[0].contains(r#""unknown_fields":["Response#14"]"#));
+    let counted = stats.unknown_fields();
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!((counted[0].1.as_str(), counted[0].2), ("passerelle.v1.Response", 1));
+}
