@@ -247,4 +247,19 @@ mod tests {
         assert_eq!(rfc3339(whole + Duration::from_millis(250)), "2023-11-14T22:13:20.25Z");
         assert_eq!(rfc3339(whole + Duration::from_millis(7)), "2023-11-14T22:13:20.007Z");
     }
+
+    #[test]
+    fn a_body_that_left_persons_out_is_said_to_have_answered_incompletely() {
+        let case: super::CaseSummary = serde_json::from_value(serde_json::json!({
+            "case_id": "c", "observatory": "obs", "state": "answered", "persons": 3, "completeness": "partial",
+            "bodies": [{"body": "cnav", "asked": ["rsa"], "answered": true, "missing": 2, "declined": []},
+                       {"body": "msa", "asked": ["rsa"], "answered": true, "declined": []}],
+            "case_refused": [], "refused_persons": []
+        }))
+        .unwrap();
+        let mut out = String::new();
+        super::render_case(&mut out, &case);
+        assert!(out.contains("cnav: left 2 person(s) out of its response"), "{out}");
+        assert!(out.contains("réponse incomplète de l'organisme") && !out.contains("msa: left"), "{out}");
+    }
 }
