@@ -1,5 +1,8 @@
 //! Generates the Rust types of `proto/passerelle/v1/*.proto` with protox (a pure-Rust protobuf
-//! compiler), so building needs no system `protoc`.
+//! compiler), so building needs no system `protoc`, and writes the files' descriptor set
+//! (`passerelle.v1.fds`) for the unknown-field walker (`src/wire.rs`).
+
+use prost::Message as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
@@ -15,6 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
     let descriptors = protox::compile(&files, [&root])?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("passerelle.v1.fds"), descriptors.encode_to_vec())?;
     prost_build::Config::new().compile_fds(descriptors)?;
     Ok(())
 }

@@ -79,7 +79,7 @@ FILE.summary.json (per case: completeness, categories each body declined and why
 observatory refused with the reasons, by selection line). CSV columns: the selection's columns,
 then per requested category `<category>` and `<category>__source` (bodies, `|`-separated; `a!b`
 when body b disagreed and a's value was kept), per solicited body `status__<body>` (found,
-not_found, no_answer), then `score` and `rank`. Cells starting with = + - @ tab or CR are
+not_found, missing = the body's response left the person out, no_answer), then `score` and `rank`. Cells starting with = + - @ tab or CR are
 prefixed with a single quote. Everything is purged 24 months after submission at the latest.
 
 Example:

@@ -20,7 +20,8 @@ What it shows:
   the person's row of the case's contact list, as `requester fetch` writes it (one line of its
   JSON Lines file): rank among the case's persons and score, the selection's line and cells
   (names, contact details), each requested category with the bodies it came from, and each
-  body's answer (found, not_found, no_answer).
+  body's answer (found, not_found, missing: the body's response left the person out, or
+  no_answer: no answer before the deadline).
 
 The NIR goes to the daemon in the request's body, never in its address, so no log or refusal
 record quotes it; give `--nir -` to read it from stdin and keep it out of the process list.

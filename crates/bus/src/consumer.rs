@@ -22,6 +22,10 @@ pub struct Delivery {
     pub user_id: String,
     /// The broker delivered it before (to a consumer that did not acknowledge it).
     pub redelivered: bool,
+    /// The fields this release does not know (`Response.answers.values#28`), when the message's
+    /// `schema_minor` is this release's or lower: a violation, logged and counted by the bus
+    /// (audited by the observatory). Empty for a newer minor, whose additive fields are ignored.
+    pub unknown_fields: Vec<String>,
 }
 
 /// A delivery the bus refused before any handler saw it (undecodable bytes, unknown type, bad

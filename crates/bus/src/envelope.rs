@@ -22,6 +22,9 @@ pub(crate) struct Envelope {
     pub message_id: Option<String>,
     pub correlation_id: Option<String>,
     pub schema_version: Option<i64>,
+    /// The `x-passerelle-schema-minor` header (optional: a sender of the release before minors
+    /// existed does not set it).
+    pub schema_minor: Option<i64>,
     pub chunk_index: Option<i64>,
     pub chunk_count: Option<i64>,
     pub redelivered: bool,
@@ -49,6 +52,7 @@ impl Envelope {
             message_id: Some(message_id.to_owned()),
             correlation_id: Some(message.case_id().to_owned()),
             schema_version: Some(i64::from(message.schema_version())),
+            schema_minor: Some(i64::from(message.schema_minor())),
             chunk_index: chunk.map(|c| i64::from(c.0)),
             chunk_count: chunk.map(|c| i64::from(c.1)),
             redelivered: false,
@@ -106,6 +110,13 @@ impl Envelope {
             return Err(with_kind(format!(
                 "schema version header {:?} disagrees with the message",
                 self.schema_version
+            )));
+        }
+        if self.schema_minor.is_some_and(|m| m != i64::from(message.schema_minor())) {
+            return Err(with_kind(format!(
+                "schema minor header {:?} disagrees with the message's schema_minor {}",
+                self.schema_minor,
+                message.schema_minor()
             )));
         }
         let chunk = message.chunk().map(|(i, c)| (i64::from(i), i64::from(c)));
@@ -174,7 +185,8 @@ impl Envelope {
                 ),
             ));
         }
-        Ok(Delivery { message, message_id, user_id, redelivered: self.redelivered })
+        let unknown_fields = unknown_fields(kind, &message, &self.body);
+        Ok(Delivery { message, message_id, user_id, redelivered: self.redelivered, unknown_fields })
     }
 }
 
@@ -196,6 +208,17 @@ impl Rejection {
                 .filter(|_| told),
         }
     }
+}
+
+/// The versions rule: the paths of the fields unknown to this release in a message whose
+/// `schema_minor` is this release's or lower (a violation); none for a message of a higher minor
+/// (a newer partner's additive fields, ignored).
+fn unknown_fields(kind: Kind, message: &Message, body: &[u8]) -> Vec<String> {
+    if message.schema_minor() > crate::SCHEMA_MINOR {
+        tracing::debug!(kind = %kind, minor = message.schema_minor(), "a newer minor: its unknown fields are ignored");
+        return Vec::new();
+    }
+    passerelle_protocol::wire::unknown_fields(kind.type_name(), body)
 }
 
 /// The most characters of a sender-written value a reason quotes.
@@ -269,6 +292,33 @@ mod tests {
         assert!(reason(Envelope::of(&response("cnam"), "m1", "u-cnaf")).contains("may not speak for"));
         let receipt = Message::Receipt(v1::Receipt { schema_version: 1, ..Default::default() });
         assert!(reason(Envelope::of(&receipt, "m1", "u-cnaf")).contains("does not belong"));
+    }
+
+    #[test]
+    fn the_schema_minor_header_when_present_equals_the_field() {
+        let ok = Envelope::of(&response("cnaf"), "m1", "u-cnaf");
+        assert_eq!(ok.schema_minor, Some(0));
+        let wrong = Envelope { schema_minor: Some(1), ..ok.clone() }.inspect(&queue(), &strict()).unwrap_err();
+        assert!(wrong.reason.contains("schema minor header"), "{wrong:?}");
+        assert_eq!(wrong.code, NoticeReason::Malformed);
+        Envelope { schema_minor: None, ..ok }.inspect(&queue(), &strict()).expect("a sender before minors");
+    }
+
+    #[test]
+    fn unknown_fields_are_a_violation_at_the_receiver_s_minor_and_ignored_from_a_newer_one() {
+        let at = |minor: u32| {
+            let Message::Response(mut r) = response("cnaf") else { unreachable!() };
+            r.schema_minor = minor;
+            let message = Message::Response(r);
+            let mut e = Envelope::of(&message, "m1", "u-cnaf");
+            e.body.extend_from_slice(&[14 << 3, 1]); // field 14, a varint: unknown to this release
+            e.inspect(&queue(), &strict()).unwrap().unknown_fields
+        };
+        assert_eq!(at(crate::SCHEMA_MINOR), ["Response#14"]);
+        assert_eq!(at(0), ["Response#14"], "a sender before minors is at a lower minor");
+        assert!(at(crate::SCHEMA_MINOR + 1).is_empty(), "a newer partner's additive fields");
+        let plain = Envelope::of(&response("cnaf"), "m1", "u-cnaf").inspect(&queue(), &strict()).unwrap();
+        assert!(plain.unknown_fields.is_empty());
     }
 
     #[test]

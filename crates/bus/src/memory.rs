@@ -16,7 +16,7 @@ use crate::consumer::{settle, settle_rejection, stopped, Settled};
 use crate::envelope::Envelope;
 use crate::notice::NoticeDraft;
 use crate::topology::{Exchange, Topology, DELIVERY_LIMIT};
-use crate::{Bus, BusError, BusSettings, BusStats, Consumer, Handler, Kind, Outgoing, Queue};
+use crate::{Bus, BusError, BusSettings, BusStats, Consumer, Handler, Kind, Message, Outgoing, Queue};
 
 /// A message the bus dead-lettered (the reason is the handler's or the bus's own check).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,16 @@ impl InProcessBus {
             message_id: Some(uuid::Uuid::now_v7().to_string()),
             ..Envelope::default()
         };
+        let name = queue.name(&self.broker.settings.prefix);
+        self.broker.enqueue(&name, Stored { envelope, expires_at: None, returns: 0 }, false)
+    }
+
+    /// Puts `message` into a queue with the properties and headers a publisher writes for it, but
+    /// `body` as its bytes — a peer adding fields this release does not know (tests of the
+    /// versions rule).
+    pub fn inject_as(&self, queue: &Queue, message: &Message, body: Vec<u8>, user_id: &str) -> Result<(), BusError> {
+        let message_id = uuid::Uuid::now_v7().to_string();
+        let envelope = Envelope { body, ..Envelope::of(message, &message_id, user_id) };
         let name = queue.name(&self.broker.settings.prefix);
         self.broker.enqueue(&name, Stored { envelope, expires_at: None, returns: 0 }, false)
     }
@@ -263,6 +273,7 @@ impl Bus for InProcessConnection {
                 let settings = &broker.settings;
                 let (kind, settled, notice) = match stored.envelope.inspect(&queue, settings) {
                     Ok(delivery) => {
+                        broker.stats.saw_unknown_fields(&queue.name(&settings.prefix), &delivery);
                         let notice = NoticeDraft::for_delivery(&queue, settings, &delivery);
                         (Some(delivery.message.kind()), settle(&handler, delivery, &mut stop).await, notice)
                     }

@@ -298,6 +298,29 @@ impl Message {
         }
     }
 
+    /// The protobuf schema minor version field (`schema_minor`, 0 from a sender of the release
+    /// before minors existed).
+    pub fn schema_minor(&self) -> u32 {
+        match self {
+            Message::Request(m) => m.schema_minor,
+            Message::Solicitation(m) => m.schema_minor,
+            Message::Response(m) => m.schema_minor,
+            Message::Result(m) => m.schema_minor,
+            Message::Receipt(m) => m.schema_minor,
+            Message::Refusal(m) => m.schema_minor,
+            Message::Notice(m) => m.schema_minor,
+            Message::Checkpoint(m) => m.schema_minor,
+            Message::CheckpointReceipt(m) => m.schema_minor,
+            Message::CheckpointQuery(m) => m.schema_minor,
+            Message::WitnessedCheckpoints(m) => m.schema_minor,
+            Message::Transfer(m) => m.schema_minor,
+            Message::TransferReceipt(m) => m.schema_minor,
+            Message::TransferAmendment(m) => m.schema_minor,
+            Message::RightsRequest(m) => m.schema_minor,
+            Message::RightsAnswer(m) => m.schema_minor,
+        }
+    }
+
     /// `(chunk_index, chunk_count)` for the chunked kinds.
     pub fn chunk(&self) -> Option<(u32, u32)> {
         match self {

@@ -17,6 +17,8 @@ pub struct BusStats {
     blocked_micros: AtomicU64,
     /// `(queue, message type)` → messages dead-lettered.
     dead_letters: Mutex<BTreeMap<(String, String), u64>>,
+    /// `(queue, message type)` → messages received with fields unknown at their own minor.
+    unknown_fields: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// The message type label of a dead-letter whose AMQP `type` was not one of ours.
@@ -47,6 +49,27 @@ impl BusStats {
     /// Dead-letters so far, all queues together.
     pub fn dead_letter_total(&self) -> u64 {
         self.dead_letters().iter().map(|(_, _, n)| n).sum()
+    }
+
+    /// Messages received with fields unknown at the sender's own schema minor (a violation):
+    /// `(queue, message type, count)`, sorted.
+    pub fn unknown_fields(&self) -> Vec<(String, String, u64)> {
+        let map = self.unknown_fields.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|((q, k), n)| (q.clone(), k.clone(), *n)).collect()
+    }
+
+    /// Counts a delivery with unknown fields and logs it (the queue, type, message id and the
+    /// fields' paths: numbers and names, never a value).
+    pub(crate) fn saw_unknown_fields(&self, queue: &str, delivery: &crate::Delivery) {
+        if delivery.unknown_fields.is_empty() {
+            return;
+        }
+        let kind = delivery.message.kind();
+        tracing::warn!(queue, kind = %kind, message_id = %passerelle_protocol::untrusted::Shown::id(&delivery.message_id),
+            minor = delivery.message.schema_minor(), fields = ?delivery.unknown_fields,
+            "a message with fields unknown at its own schema minor (a protocol violation): processed without them");
+        let mut map = self.unknown_fields.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((queue.to_owned(), kind.type_name().to_owned())).or_default() += 1;
     }
 
     pub(crate) fn connected(&self) {

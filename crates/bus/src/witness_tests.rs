@@ -214,6 +214,7 @@ fn no_refused_witness_message_is_answered_by_a_notice() {
                 message_id: "m-1".into(),
                 user_id: "u-cnaf".into(),
                 redelivered: false,
+                unknown_fields: Vec::new(),
             };
             assert_eq!(NoticeDraft::for_delivery(queue, &s, &d), None, "{} handing a {kind} back", queue.name("p"));
         }
@@ -228,6 +229,7 @@ async fn the_notice_logger_acknowledges_a_witness_message_as_not_handled_here() 
             message_id: "m-1".into(),
             user_id: "u-obs".into(),
             redelivered: false,
+            unknown_fields: Vec::new(),
         };
         assert_eq!(NoticeLogger.handle(d).await, Verdict::Ack, "{kind}");
     }

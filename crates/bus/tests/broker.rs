@@ -93,6 +93,8 @@ async fn messages_carry_the_documented_properties_and_unroutable_or_expired_ones
     assert_eq!(header(p, "x-passerelle-chunk-index").as_deref(), Some("LongLongInt(2)"));
     assert_eq!(header(p, "x-passerelle-chunk-count").as_deref(), Some("LongLongInt(5)"));
     assert_eq!(header(p, "x-passerelle-schema-version").as_deref(), Some("LongLongInt(1)"));
+    let minor = format!("LongLongInt({})", got_minor(&got[0].delivery.data));
+    assert_eq!(header(p, "x-passerelle-schema-minor"), Some(minor), "a copy of the field");
 
     let stray = Outgoing::new(response("cnaf", 0, 1), "no-such-observatory", in_an_hour());
     let err = obs.publish(vec![stray]).await.unwrap_err();
@@ -832,4 +834,9 @@ async fn a_vhost_with_the_first_release_topology_keeps_working_after_the_upgrade
     obs.close().await;
     let obs = observatory(&v).await;
     obs.close().await;
+}
+
+/// The `schema_minor` field of an encoded response.
+fn got_minor(body: &[u8]) -> u32 {
+    <passerelle_protocol::v1::Response as prost::Message>::decode(body).unwrap().schema_minor
 }

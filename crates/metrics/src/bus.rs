@@ -1,6 +1,7 @@
 //! The bus's counters as metrics (`passerelle_bus_…`), read from its [`BusStats`] at scrape
 //! time: connections and reconnections, time publishing was blocked by the broker (memory or
-//! disk alarm), messages dead-lettered per queue and message type.
+//! disk alarm), messages dead-lettered per queue and message type, messages with fields unknown at
+//! their own schema minor per queue and message type.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::{FamilyKind, MetricsRegistry, SnapshotCollector, SnapshotFamily, Valu
 pub fn register_bus(registry: &MetricsRegistry, stats: Arc<BusStats>) {
     let collector = SnapshotCollector::new(move || {
         let dead_letters = stats.dead_letters();
+        let unknown_fields = stats.unknown_fields();
         vec![
             SnapshotFamily::counter(
                 "connections",
@@ -30,6 +32,15 @@ pub fn register_bus(registry: &MetricsRegistry, stats: Arc<BusStats>) {
                 help: "Messages dead-lettered with a reason, per queue and message type",
                 kind: FamilyKind::Counter,
                 samples: dead_letters
+                    .into_iter()
+                    .map(|(queue, kind, n)| (vec![("queue", queue), ("type", kind)], Value::Int(n)))
+                    .collect(),
+            },
+            SnapshotFamily {
+                name: "unknown_fields",
+                help: "Messages received with fields unknown at the sender's own schema minor (a violation), per queue and message type",
+                kind: FamilyKind::Counter,
+                samples: unknown_fields
                     .into_iter()
                     .map(|(queue, kind, n)| (vec![("queue", queue), ("type", kind)], Value::Int(n)))
                     .collect(),

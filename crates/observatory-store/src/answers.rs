@@ -24,7 +24,8 @@ use crate::{Result, StoreError, Tx};
 pub struct StoredAnswer {
     pub person_ref: u64,
     pub body: BodyCode,
-    /// `v1::PersonStatus` number (found or not found).
+    /// `v1::PersonStatus` number: found, not found, or missing (the body's response left the
+    /// person out, a violation).
     pub status: i32,
     /// An encoded `v1::CategoryValues`, already reduced to what the body was asked.
     pub values: Vec<u8>,

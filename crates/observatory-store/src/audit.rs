@@ -65,7 +65,8 @@ pub enum Action {
     ResponseReceived,
     /// A response arrived after the deadline: acknowledged and dropped.
     LateResponse,
-    /// A body sent something it was not asked (dropped on receipt).
+    /// A body sent something it was not asked (dropped on receipt), left persons of a chunk out
+    /// of its response (`MISSING`), or sent fields unknown at its own schema minor.
     Violation,
     /// The result was built and queued for the requester.
     ResultReturned,
@@ -100,10 +101,12 @@ pub enum Action {
     RightsAnswered,
     /// The rights desk recorded a party's answer after the request's deadline (request id, party).
     RightsLateAnswer,
+    /// A second valid response to a chunk already answered: dropped (ids and counts only).
+    DuplicateResponse,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::RequestReceived,
         Action::Refusal,
         Action::SolicitationSent,
@@ -125,6 +128,7 @@ impl Action {
         Action::AccessRefused,
         Action::RightsAnswered,
         Action::RightsLateAnswer,
+        Action::DuplicateResponse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +154,7 @@ impl Action {
             Action::AccessRefused => "access_refused",
             Action::RightsAnswered => "rights_answered",
             Action::RightsLateAnswer => "rights_late_answer",
+            Action::DuplicateResponse => "duplicate_response",
         }
     }
 

@@ -2,10 +2,13 @@
 //! consolidated result per person, each value with its source body.
 //!
 //! On receipt ([`receive`]) the observatory keeps only what it asked that body (minimisation on
-//! receipt): values of other categories, values for a person "not found", answers about persons
-//! outside the chunk are dropped and counted as violations for the audit trail (by counts and
-//! category codes, never values). In the result ([`result_chunk`]) every accepted person appears,
-//! found by some body or not; a body silent at the deadline is `NO_ANSWER` for its persons.
+//! receipt): values of other categories and values for a person "not found" are dropped and
+//! counted as violations for the audit trail (by counts and category codes, never values), and a
+//! person of the chunk the response leaves out is `MISSING` for that body (a violation too). A
+//! response that cannot be merged as a whole (persons outside the chunk or answered twice, a
+//! status other than found/not found, undecodable values) is faulty ([`Faults`]): refused, it
+//! answers nothing. In the result ([`result_chunk`]) every accepted person appears, found by
+//! some body or not; a body silent at the deadline is `NO_ANSWER` for its persons.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -21,7 +24,7 @@ use passerelle_protocol::v1::{self, Category, Completeness, PersonStatus};
 use passerelle_protocol::value;
 use prost::Message as _;
 
-/// What a body sent that it should not have (counts only).
+/// What a body sent that it should not have, in a response that could be merged (counts only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Violations {
     /// Values of categories the body was not asked (dropped).
@@ -30,31 +33,61 @@ pub struct Violations {
     pub categories_not_asked: BTreeSet<String>,
     /// Values given for a person the body says it does not know (dropped).
     pub values_when_not_found: u64,
-    /// Answers about a person reference outside the chunk (dropped).
-    pub unknown_persons: u64,
-    /// A second answer about the same person in one response (dropped).
-    pub duplicate_persons: u64,
-    /// Persons of the chunk the response does not answer (they stay `NO_ANSWER`).
+    /// Persons of the chunk the response leaves out: `MISSING` for this body in the result.
     pub missing_persons: u64,
-    /// Answers whose status is neither found nor not found (dropped).
-    pub bad_status: u64,
 }
 
 impl Violations {
     pub fn any(&self) -> bool {
-        self.values_not_asked
-            + self.values_when_not_found
-            + self.unknown_persons
-            + self.duplicate_persons
-            + self.missing_persons
-            + self.bad_status
-            > 0
+        self.values_not_asked + self.values_when_not_found + self.missing_persons > 0
+    }
+}
+
+/// Why a response cannot be merged as a whole (a faulty response): it is refused with a notice
+/// (`NOTICE_REASON_FAULTY_RESPONSE`) and does not answer its chunk, so a corrected one is taken.
+/// Counts only, and the category's code for undecodable values, never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Faults {
+    /// Answers about a person reference outside the chunk.
+    pub persons_outside_chunk: u64,
+    /// Persons answered more than once.
+    pub persons_twice: u64,
+    /// Answers whose status is neither `FOUND` nor `NOT_FOUND`.
+    pub bad_status: u64,
+    /// Answers whose values do not decode as the categories' values (the first reason).
+    pub undecodable_values: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_undecodable: Option<String>,
+}
+
+impl Faults {
+    pub fn any(&self) -> bool {
+        self.persons_outside_chunk + self.persons_twice + self.bad_status + self.undecodable_values > 0
+    }
+
+    /// The notice's reason: what to fix, by counts.
+    pub fn reason(&self) -> String {
+        let mut parts = Vec::new();
+        if self.persons_outside_chunk > 0 {
+            parts.push(format!("{} answer(s) about a person_ref outside the chunk", self.persons_outside_chunk));
+        }
+        if self.persons_twice > 0 {
+            parts.push(format!("{} person(s) answered twice", self.persons_twice));
+        }
+        if self.bad_status > 0 {
+            parts.push(format!("{} answer(s) with a status other than FOUND or NOT_FOUND", self.bad_status));
+        }
+        if let Some(first) = &self.first_undecodable {
+            parts.push(format!("{} answer(s) with undecodable values ({first})", self.undecodable_values));
+        }
+        format!("faulty response, not merged (send a corrected one): {}", parts.join("; "))
     }
 }
 
 /// A response chunk, reduced to what may be kept.
 #[derive(Debug, Clone, Default)]
 pub struct Received {
+    /// One per person of the chunk: found, not found, or `MISSING` (left out by the body).
     pub answers: Vec<StoredAnswer>,
     /// The declines about categories that were asked.
     pub declines: Vec<v1::Decline>,
@@ -63,21 +96,28 @@ pub struct Received {
     pub violations: Violations,
 }
 
-/// Takes a response chunk in: only the asked categories, only the chunk's persons.
-pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs: Range<u64>) -> Received {
+/// Takes a response chunk in: only the asked categories; every person of the chunk `refs`
+/// answered once, found or not found, else the response is faulty ([`Faults`]). Persons the
+/// response leaves out are recorded `MISSING` for this body (a violation).
+pub fn receive(
+    response: &v1::Response,
+    solicitation: &StoredSolicitation,
+    refs: Range<u64>,
+) -> Result<Received, Faults> {
     let mut asked = CategorySet::default();
     for &number in &solicitation.categories {
         asked.insert_number(number);
     }
     let mut out = Received::default();
+    let mut faults = Faults::default();
     let mut seen = BTreeSet::new();
     for answer in &response.answers {
         if !refs.contains(&answer.person_ref) {
-            out.violations.unknown_persons += 1;
+            faults.persons_outside_chunk += 1;
             continue;
         }
         if !seen.insert(answer.person_ref) {
-            out.violations.duplicate_persons += 1;
+            faults.persons_twice += 1;
             continue;
         }
         let mut values = answer.values.clone().unwrap_or_default();
@@ -91,6 +131,11 @@ pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs:
                     }
                 }
                 values.retain(|c| asked.contains(c));
+                if let Err(why) = values.check_values() {
+                    faults.undecodable_values += 1;
+                    faults.first_undecodable.get_or_insert(why);
+                    continue;
+                }
                 out.found += 1;
             }
             PersonStatus::NotFound => {
@@ -100,8 +145,7 @@ pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs:
                 out.not_found += 1;
             }
             _ => {
-                out.violations.bad_status += 1;
-                seen.remove(&answer.person_ref);
+                faults.bad_status += 1;
                 continue;
             }
         }
@@ -112,20 +156,32 @@ pub fn receive(response: &v1::Response, solicitation: &StoredSolicitation, refs:
             values: values.encode_to_vec(),
         });
     }
-    out.violations.missing_persons = (refs.end - refs.start).saturating_sub(seen.len() as u64);
+    if faults.any() {
+        return Err(faults);
+    }
+    for person_ref in refs.filter(|r| !seen.contains(r)) {
+        out.violations.missing_persons += 1;
+        out.answers.push(StoredAnswer {
+            person_ref,
+            body: solicitation.body.clone(),
+            status: PersonStatus::Missing as i32,
+            values: Vec::new(),
+        });
+    }
     out.declines = response.declined.iter().filter(|d| asked.contains_number(d.category)).cloned().collect();
-    out
+    Ok(out)
 }
 
-/// Encodes declines for the store.
-pub fn encode_declines(declines: &[v1::Decline]) -> Vec<u8> {
-    // A `BodyOutcome` is a ready-made container for a list of declines.
-    v1::BodyOutcome { declined: declines.to_vec(), ..Default::default() }.encode_to_vec()
+/// What the store keeps per solicitation of the body's outcome so far: the declines (the same
+/// on every chunk) and how many persons its responses left out (summed over its chunks).
+pub fn encode_outcome(declines: &[v1::Decline], missing: u32) -> Vec<u8> {
+    // A `BodyOutcome` is a ready-made container for both.
+    v1::BodyOutcome { declined: declines.to_vec(), missing, ..Default::default() }.encode_to_vec()
 }
 
-/// Decodes what [`encode_declines`] stored.
-pub fn decode_declines(bytes: &[u8]) -> Vec<v1::Decline> {
-    v1::BodyOutcome::decode(bytes).map(|o| o.declined).unwrap_or_default()
+/// Decodes what [`encode_outcome`] stored: (declines, persons left out).
+pub fn decode_outcome(bytes: &[u8]) -> (Vec<v1::Decline>, u32) {
+    v1::BodyOutcome::decode(bytes).map(|o| (o.declined, o.missing)).unwrap_or_default()
 }
 
 /// The case-level outcome per solicited body. `answered[i]`: body `i` answered every chunk.
@@ -137,16 +193,16 @@ pub fn body_outcomes(solicitations: &[StoredSolicitation], answered: &[bool]) ->
             body: s.body.to_string(),
             asked: s.categories.clone(),
             answered,
-            declined: decode_declines(&s.declines),
-            // Set by the observatory once it records persons left out (issue 28).
-            missing: 0,
+            declined: decode_outcome(&s.declines).0,
+            missing: decode_outcome(&s.declines).1,
         })
         .collect()
 }
 
-/// The completeness of a result.
-pub fn completeness(answered: &[bool]) -> Completeness {
-    if answered.iter().all(|a| *a) {
+/// The completeness of a result: `COMPLETE` only when every body answered every chunk and left
+/// nobody out.
+pub fn completeness(outcomes: &[v1::BodyOutcome]) -> Completeness {
+    if outcomes.iter().all(|o| o.answered && o.missing == 0) {
         Completeness::Complete
     } else {
         Completeness::Partial
@@ -241,6 +297,7 @@ pub fn statistics_rows(
                         push(&a.values, s.body.as_str());
                         "found"
                     }
+                    Some(a) if a.status == PersonStatus::Missing as i32 => "missing",
                     Some(_) => "not_found",
                     None => "no_answer",
                 };
@@ -284,42 +341,65 @@ mod tests {
         v1::PersonAnswer { person_ref, status: status as i32, values: Some(values) }
     }
 
+    fn response(answers: Vec<v1::PersonAnswer>) -> v1::Response {
+        v1::Response { answers, ..Default::default() }
+    }
+
     #[test]
-    fn only_what_was_asked_of_the_chunk_s_persons_is_kept() {
+    fn only_what_was_asked_is_kept_and_persons_left_out_are_missing() {
         let too_much = v1::CategoryValues { housing_aid: Some(true), css: Some(true), ..Default::default() };
         let response = v1::Response {
-            answers: vec![
-                answer(10, PersonStatus::Found, too_much.clone()),
-                answer(11, PersonStatus::NotFound, too_much.clone()),
-                answer(10, PersonStatus::Found, too_much.clone()),
-                answer(99, PersonStatus::Found, too_much.clone()),
-                answer(12, PersonStatus::NoAnswer, too_much),
-            ],
             declined: vec![
                 v1::Decline { category: Category::Rsa as i32, reason: 2, detail: String::new() },
                 v1::Decline { category: Category::Css as i32, reason: 2, detail: String::new() },
             ],
-            ..Default::default()
+            ..response(vec![
+                answer(10, PersonStatus::Found, too_much.clone()),
+                answer(11, PersonStatus::NotFound, too_much.clone()),
+            ])
         };
-        let r = receive(&response, &solicitation(), 10..13);
-        assert_eq!(r.answers.len(), 2);
+        let r = receive(&response, &solicitation(), 10..13).expect("valid, with violations");
+        assert_eq!(r.answers.len(), 3, "one per person of the chunk");
         let kept = v1::CategoryValues::decode(r.answers[0].values.as_slice()).unwrap();
         assert_eq!(kept, v1::CategoryValues { housing_aid: Some(true), ..Default::default() });
         assert!(r.answers[1].values.is_empty(), "nothing kept for a person not found");
+        assert_eq!((r.answers[2].person_ref, r.answers[2].status), (12, PersonStatus::Missing as i32));
         let v = &r.violations;
-        assert_eq!(
-            (
-                v.values_not_asked,
-                v.values_when_not_found,
-                v.duplicate_persons,
-                v.unknown_persons,
-                v.bad_status,
-                v.missing_persons
-            ),
-            (1, 2, 1, 1, 1, 1)
-        );
+        assert_eq!((v.values_not_asked, v.values_when_not_found, v.missing_persons), (1, 2, 1));
         assert_eq!(v.categories_not_asked.iter().collect::<Vec<_>>(), ["css"]);
         assert_eq!(r.declines.len(), 1, "a decline of an unasked category is ignored");
-        assert_eq!(decode_declines(&encode_declines(&r.declines)), r.declines);
+        assert_eq!(decode_outcome(&encode_outcome(&r.declines, 3)), (r.declines.clone(), 3));
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_merged_as_a_whole_is_faulty() {
+        let found = v1::CategoryValues { housing_aid: Some(true), ..Default::default() };
+        let ok = |r| answer(r, PersonStatus::Found, found.clone());
+        let faults = |answers| receive(&response(answers), &solicitation(), 10..12).unwrap_err();
+        let outside = faults(vec![ok(10), ok(11), ok(12)]);
+        assert_eq!(outside, Faults { persons_outside_chunk: 1, ..Default::default() });
+        assert!(outside.reason().contains("outside the chunk"), "{}", outside.reason());
+        assert_eq!(faults(vec![ok(10), ok(11), ok(10)]), Faults { persons_twice: 1, ..Default::default() });
+        let no_answer = answer(11, PersonStatus::NoAnswer, v1::CategoryValues::default());
+        assert_eq!(faults(vec![ok(10), no_answer]), Faults { bad_status: 1, ..Default::default() });
+        let unknown_situation = v1::CategoryValues { family_situation: Some(99), ..Default::default() };
+        let mut solicitation = solicitation();
+        solicitation.categories.push(Category::FamilySituation as i32);
+        let undecodable =
+            receive(&response(vec![ok(10), answer(11, PersonStatus::Found, unknown_situation)]), &solicitation, 10..12)
+                .unwrap_err();
+        assert_eq!(undecodable.undecodable_values, 1);
+        assert!(undecodable.reason().contains("undecodable values"), "{}", undecodable.reason());
+        assert!(receive(&response(vec![ok(10), ok(11)]), &solicitation, 10..12).is_ok());
+    }
+
+    #[test]
+    fn a_result_with_a_person_left_out_is_not_complete() {
+        let outcome = |answered, missing| v1::BodyOutcome { answered, missing, ..Default::default() };
+        assert_eq!(completeness(&[outcome(true, 0), outcome(true, 0)]), Completeness::Complete);
+        assert_eq!(completeness(&[outcome(true, 0), outcome(true, 1)]), Completeness::Partial);
+        assert_eq!(completeness(&[outcome(false, 0), outcome(true, 0)]), Completeness::Partial);
+        let s = StoredSolicitation { declines: encode_outcome(&[], 2), ..solicitation() };
+        assert_eq!(body_outcomes(&[s], &[true])[0].missing, 2);
     }
 }

@@ -9,7 +9,7 @@
 //! [`crate::responses`], [`crate::deadlines`] (the timer: reminders, deadlines, purges,
 //! retention) and [`crate::publisher`] (draining the outbox). This module holds what they share.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -198,6 +198,24 @@ impl Engine {
         Ok(Verdict::dead_letter(code, reason))
     }
 
+    /// The versions rule at the observatory: a message with fields unknown at its own schema
+    /// minor (the bus lists them, [`Delivery::unknown_fields`]) is a violation, audited by the
+    /// fields' paths (numbers and names, never a value); the message is otherwise processed.
+    pub(crate) fn audit_unknown_fields(&self, tx: &Tx<'_>, d: &Delivery) -> Result<(), StoreError> {
+        if d.unknown_fields.is_empty() {
+            return Ok(());
+        }
+        let case_id = Some(d.message.case_id()).filter(|c| uuid::Uuid::parse_str(c).is_ok());
+        self.audit(
+            tx,
+            Action::Violation,
+            case_id,
+            &delivery_actor(d),
+            serde_json::json!({ "kind": d.message.kind().type_name(), "message_id": Shown::id(&d.message_id).to_string(),
+                "schema_minor": d.message.schema_minor(), "unknown_fields": d.unknown_fields }),
+        )
+    }
+
     /// Records a delivery the bus refused before any handler saw it (undecodable, wrong type,
     /// headers that disagree, a user who may not speak for the sender, oversized): the bus
     /// dead-letters it once this has committed.
@@ -344,7 +362,7 @@ impl Engine {
                 body,
                 categories: asked.into_iter().map(|c| c as i32).collect(),
                 chunk_count,
-                declines: aggregate::encode_declines(&[]),
+                declines: aggregate::encode_outcome(&[], 0),
                 created_at: now,
             })
             .collect();
@@ -391,7 +409,7 @@ impl Engine {
             answered.push(tx.solicitation_chunks(&s.solicitation_id)?.iter().all(|c| c.answered_at.is_some()));
         }
         let outcomes = aggregate::body_outcomes(&solicitations, &answered);
-        let completeness = aggregate::completeness(&answered);
+        let completeness = aggregate::completeness(&outcomes);
         let chunk_count = case.person_chunk_count();
         for index in 0..chunk_count {
             let refs = case.chunk_refs(index);
@@ -416,13 +434,15 @@ impl Engine {
         self.record_machine(AccessKind::Transfer, [case_id])?;
         let silent: Vec<&str> =
             solicitations.iter().zip(&answered).filter(|(_, a)| !**a).map(|(s, _)| s.body.as_str()).collect();
+        let gaps: BTreeMap<&str, u32> =
+            outcomes.iter().filter(|o| o.missing > 0).map(|o| (o.body.as_str(), o.missing)).collect();
         self.audit(
             tx,
             Action::ResultReturned,
             Some(case_id),
             &self.own_actor(),
             serde_json::json!({ "completeness": label, "chunks": chunk_count, "persons": case.persons_accepted,
-                "silent_bodies": silent }),
+                "silent_bodies": silent, "persons_missing": gaps }),
         )?;
         tracing::info!(
             case_id,

@@ -107,7 +107,7 @@ fn read(status: &StatusReader) -> Result<Vec<SnapshotFamily>, passerelle_observa
         SnapshotFamily::counter("late_responses", "Responses that arrived after the deadline", action("late_response")),
         SnapshotFamily::counter(
             "violations",
-            "Answers to categories a body was not asked (dropped on receipt)",
+            "Protocol violations by bodies: values not asked (dropped), persons left out, unknown fields",
             action("violation"),
         ),
         SnapshotFamily::by_label(

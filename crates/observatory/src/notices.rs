@@ -26,6 +26,7 @@ impl Engine {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
+            self.audit_unknown_fields(tx, d)?;
             if notice.recipient != self.config.code.as_str() {
                 let reason = format!("a notice for `{}`, not this observatory", quoted_id(&notice.recipient));
                 return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);

@@ -32,6 +32,7 @@ impl Engine {
                 if tx.inbox_seen(&d.message_id)? {
                     return Ok((Verdict::Ack, Vec::new()));
                 }
+                self.audit_unknown_fields(tx, d)?;
                 if !self.config.bodies.contains(&req.sender) {
                     let reason = format!("the requester `{}` is not a body of this deployment", quoted_id(&req.sender));
                     return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason).map(|v| (v, Vec::new()));
@@ -386,6 +387,7 @@ impl Engine {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
+            self.audit_unknown_fields(tx, d)?;
             let receipt = match &receipt {
                 Ok(receipt) => receipt,
                 Err(e) => return self.dead_letter(tx, d, NoticeReason::Invalid, e.reason.clone()),

@@ -2,9 +2,14 @@
 //!
 //! A response is matched to its solicitation (which names the body that must send it), reduced
 //! to what was asked ([`crate::aggregate::receive`]) and stored; when the case's last chunk is
-//! answered, the result is built in the same transaction. Deduplicated on the message id and on
-//! (solicitation id, chunk index). A response after the deadline, or for a case whose result is
-//! built, is acknowledged and dropped — audited by ids and counts only, never merged.
+//! answered, the result is built in the same transaction. A faulty response (another chunk
+//! count, persons outside the chunk or answered twice, undecodable values) is dead-lettered with
+//! a `FAULTY_RESPONSE` notice and answers nothing, so a corrected one is taken; a valid one with
+//! violations (values not asked, persons left out: `MISSING`) is merged and the violations
+//! audited. Deduplicated on the message id; for a chunk the first valid response wins, a later
+//! one is audited (`duplicate_response`) and dropped. A response after the deadline, or for a
+//! case whose result is built, is acknowledged and dropped — audited by ids and counts only,
+//! never merged.
 
 use std::sync::Arc;
 
@@ -42,6 +47,7 @@ impl Engine {
             if tx.inbox_seen(&d.message_id)? {
                 return Ok(Verdict::Ack);
             }
+            self.audit_unknown_fields(tx, d)?;
             let Some(solicitation) = tx.solicitation(&response.solicitation_id)? else {
                 return self.dead_letter(
                     tx,
@@ -63,10 +69,10 @@ impl Engine {
             }
             if response.chunk_count != solicitation.chunk_count {
                 let reason = format!(
-                    "solicitation {} has {} chunks, the response says {}",
+                    "faulty response, not merged (send a corrected one): solicitation {} has {} chunks, the response says {}",
                     solicitation.solicitation_id, solicitation.chunk_count, response.chunk_count
                 );
-                return self.dead_letter(tx, d, NoticeReason::Invalid, reason);
+                return self.dead_letter(tx, d, NoticeReason::FaultyResponse, reason);
             }
             let case = tx
                 .case(&solicitation.case_id)?
@@ -81,18 +87,28 @@ impl Engine {
                 tx.inbox_record(&d.message_id, now)?;
                 return Ok(Verdict::Ack);
             }
+            let refs = case.chunk_refs(response.chunk_index);
+            let received = match aggregate::receive(response, &solicitation, refs.clone()) {
+                Ok(received) => received,
+                // Faulty: refused with a notice, the chunk stays unanswered (a corrected one is taken).
+                Err(faults) => return self.dead_letter(tx, d, NoticeReason::FaultyResponse, faults.reason()),
+            };
             if !tx.mark_chunk_answered(&solicitation.solicitation_id, response.chunk_index, now)? {
-                // This chunk was answered already (a reminder's answer, a re-publish).
+                // The first valid response of a chunk wins; a later one (a reminder's answer, a
+                // re-publish under a new message id, a correction) is audited and dropped.
+                self.audit(tx, Action::DuplicateResponse, Some(&case.case_id), &actor, ids)?;
+                tracing::info!(case_id = %case.case_id, body = %solicitation.body, chunk = response.chunk_index,
+                    "second response to an answered chunk dropped");
                 tx.inbox_record(&d.message_id, now)?;
                 return Ok(Verdict::Ack);
             }
-            let received = aggregate::receive(response, &solicitation, case.chunk_refs(response.chunk_index));
-            let first_ref = case.chunk_refs(response.chunk_index).start;
-            tx.insert_answer_chunk(&case.case_id, first_ref, &solicitation.body, &received.answers)?;
+            tx.insert_answer_chunk(&case.case_id, refs.start, &solicitation.body, &received.answers)?;
             self.record_machine(AccessKind::Create, [case.case_id.as_str()])?;
-            let declines = aggregate::encode_declines(&received.declines);
-            if declines != solicitation.declines {
-                tx.set_declines(&solicitation.solicitation_id, &declines)?;
+            let (_, missing_before) = aggregate::decode_outcome(&solicitation.declines);
+            let missing = missing_before.saturating_add(received.violations.missing_persons as u32);
+            let outcome = aggregate::encode_outcome(&received.declines, missing);
+            if outcome != solicitation.declines {
+                tx.set_declines(&solicitation.solicitation_id, &outcome)?;
             }
             self.audit(
                 tx,
@@ -101,11 +117,11 @@ impl Engine {
                 &actor,
                 serde_json::json!({ "body": solicitation.body, "solicitation_id": solicitation.solicitation_id,
                     "chunk": response.chunk_index, "found": received.found, "not_found": received.not_found,
-                    "declined": received.declines.len() }),
+                    "missing": received.violations.missing_persons, "declined": received.declines.len() }),
             )?;
             if received.violations.any() {
                 tracing::warn!(case_id = %case.case_id, body = %solicitation.body, chunk = response.chunk_index,
-                    "a response held data that was not asked: dropped on receipt");
+                    "a response held data that was not asked or left persons out: recorded as a violation");
                 self.audit(
                     tx,
                     Action::Violation,

@@ -17,6 +17,7 @@ pub mod social_services;
 pub mod territory;
 pub mod untrusted;
 pub mod value;
+pub mod wire;
 
 /// The schema's minor version this release speaks (`schema_minor`, field 15 of every message,
 /// copied in the header `x-passerelle-schema-minor`). See `docs/PARTNERS.md`, "Versions".

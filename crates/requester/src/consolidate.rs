@@ -83,12 +83,14 @@ pub fn merge(category: Category, answers: &[BodyAnswer], known: Option<&Category
 }
 
 /// The status of one body for one person, as written in `status__<body>`: `found`,
-/// `not_found`, `no_answer`; a body solicited for the case but absent from the person's answers
-/// did not answer for them.
+/// `not_found`, `missing` (the body answered the chunk but left the person out — a violation by
+/// the body, never "not found"), `no_answer` (no answer before the deadline); a body solicited for
+/// the case but absent from the person's answers did not answer for them.
 pub fn status_text(answers: &[BodyAnswer], body: &str) -> &'static str {
     match answers.iter().find(|a| a.body == body).map(|a| PersonStatus::try_from(a.status)) {
         Some(Ok(PersonStatus::Found)) => "found",
         Some(Ok(PersonStatus::NotFound)) => "not_found",
+        Some(Ok(PersonStatus::Missing)) => "missing",
         _ => "no_answer",
     }
 }
@@ -144,5 +146,7 @@ mod tests {
         assert_eq!((m.value.clone(), m.source_text()), (Some(Value::Bool(false)), "selection".to_owned()));
         assert_eq!(status_text(&answers, "cnaf"), "not_found");
         assert_eq!(status_text(&answers, "msa"), "no_answer");
+        let left_out = [answer("cnaf", PersonStatus::Missing, |_| {})];
+        assert_eq!(status_text(&left_out, "cnaf"), "missing", "left out by the body: neither not found nor no answer");
     }
 }

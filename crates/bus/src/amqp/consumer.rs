@@ -219,6 +219,7 @@ impl Subscription {
                 (kind, settle_rejection(&self.handler, rejected, stop).await, notice)
             }
             Ok(delivery) => {
+                self.connector.stats.saw_unknown_fields(&self.queue_name(), &delivery);
                 let notice = NoticeDraft::for_delivery(&self.queue, settings, &delivery);
                 (Some(delivery.message.kind()), settle(&self.handler, delivery, stop).await, notice)
             }

@@ -8,7 +8,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 
 use crate::envelope::Envelope;
-use crate::topology::{CHUNK_COUNT_HEADER, CHUNK_INDEX_HEADER, SCHEMA_VERSION_HEADER};
+use crate::topology::{CHUNK_COUNT_HEADER, CHUNK_INDEX_HEADER, SCHEMA_MINOR_HEADER, SCHEMA_VERSION_HEADER};
 use crate::Outgoing;
 
 /// The MIME type of every message body.
@@ -30,6 +30,7 @@ pub(crate) fn outgoing(o: &Outgoing, user: &str, ttl: Duration, now: SystemTime)
     let m = &o.message;
     let mut headers = FieldTable::default();
     headers.insert(SCHEMA_VERSION_HEADER.into(), AMQPValue::LongLongInt(i64::from(m.schema_version())));
+    headers.insert(SCHEMA_MINOR_HEADER.into(), AMQPValue::LongLongInt(i64::from(m.schema_minor())));
     if let Some((index, count)) = m.chunk() {
         headers.insert(CHUNK_INDEX_HEADER.into(), AMQPValue::LongLongInt(i64::from(index)));
         headers.insert(CHUNK_COUNT_HEADER.into(), AMQPValue::LongLongInt(i64::from(count)));
@@ -86,6 +87,7 @@ pub(crate) fn envelope(props: &BasicProperties, body: Vec<u8>, redelivered: bool
         message_id: text(props.message_id()),
         correlation_id: text(props.correlation_id()),
         schema_version: int_header(headers, SCHEMA_VERSION_HEADER),
+        schema_minor: int_header(headers, SCHEMA_MINOR_HEADER),
         chunk_index: int_header(headers, CHUNK_INDEX_HEADER),
         chunk_count: int_header(headers, CHUNK_COUNT_HEADER),
         redelivered,
@@ -168,7 +170,7 @@ mod tests {
         let o = Outgoing::new(m, "cramif.ss-75", now + Duration::from_secs(60));
         let props = outgoing(&o, "u-ss-13", Duration::from_secs(60), now);
         let headers = props.headers().as_ref().unwrap().inner();
-        assert_eq!(headers.len(), 4);
+        assert_eq!(headers.len(), 5);
         for key in headers.keys() {
             assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
         }
@@ -204,7 +206,7 @@ mod tests {
             assert!(contract.contains(&format!("`{}`", m.kind().type_name())), "{}", m.kind());
             assert_eq!(props.correlation_id().as_ref().map(|c| c.as_str()), Some(request_id), "the request_id");
             let headers = props.headers().as_ref().unwrap().inner();
-            assert_eq!(headers.len(), 2, "no chunk headers: a rights message is never chunked");
+            assert_eq!(headers.len(), 3, "no chunk headers: a rights message is never chunked");
             for key in headers.keys() {
                 assert!(contract.contains(&format!("`{}`", key.as_str())), "header {key:?} undocumented");
             }

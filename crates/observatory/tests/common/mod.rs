@@ -4,6 +4,7 @@
 //! the end). Synthetic persons only: NIRs built with the key formula.
 #![allow(dead_code)]
 
+pub mod response_rules;
 pub mod scenarios;
 
 use std::collections::{BTreeMap, HashMap};

@@ -106,3 +106,17 @@ async fn refusals_are_told_by_notices() {
     scenarios::refusals_are_told_by_notices(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulty_then_corrected_missing_and_duplicate_responses() {
+    let mut s = stack().await;
+    common::response_rules::faulty_then_corrected_missing_and_duplicate_responses(&mut s).await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_are_audited_at_the_sender_s_minor() {
+    let mut s = stack().await;
+    common::response_rules::unknown_fields_are_audited_at_the_sender_s_minor(&mut s).await;
+    s.shutdown().await;
+}

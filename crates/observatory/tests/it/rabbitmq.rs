@@ -99,3 +99,10 @@ async fn refusals_are_told_by_notices_over_rabbitmq() {
     scenarios::refusals_are_told_by_notices(&mut s).await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulty_then_corrected_missing_and_duplicate_responses_over_rabbitmq() {
+    let Some(mut s) = stack().await else { return };
+    common::response_rules::faulty_then_corrected_missing_and_duplicate_responses(&mut s).await;
+    s.shutdown().await;
+}

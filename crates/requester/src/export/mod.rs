@@ -11,7 +11,9 @@
 //!    from, `|`-separated; `!` then the bodies that disagreed; `selection` when only the
 //!    selection knew it);
 //! 3. for each solicited body (of any case of the submission): `status__<body>` — `found`,
-//!    `not_found` or `no_answer`;
+//!    `not_found`, `missing` (the body's response left the person out: « réponse incomplète de
+//!    l'organisme », a violation by the body, not "not found") or `no_answer` (no answer before
+//!    the deadline);
 //! 4. `score` and `rank` (see [`crate::ranking`]). Rows are in rank order.
 //!
 //! Persons the observatory refused are not in the list: the summary names their selection line

@@ -54,6 +54,10 @@ pub struct BodySummary {
     pub body: String,
     pub asked: Vec<Cow<'static, str>>,
     pub answered: bool,
+    /// Persons its responses left out (their status is `missing`): « réponse incomplète de
+    /// l'organisme ».
+    #[serde(default)]
+    pub missing: u32,
     pub declined: Vec<DeclineSummary>,
 }
 
@@ -125,6 +129,7 @@ impl CaseSummary {
                         .map(|&c| catalogue::by_number(c).map_or("unspecified", |i| i.code).into())
                         .collect(),
                     answered: b.answered,
+                    missing: b.missing,
                     declined: b
                         .declined
                         .iter()
@@ -190,6 +195,13 @@ pub fn render_case(out: &mut String, c: &CaseSummary) {
         if !b.answered {
             let _ = writeln!(out, "    {}: did not answer before the deadline (its persons are no_answer)", b.body);
         }
+        if b.missing > 0 {
+            let _ = writeln!(
+                out,
+                "    {}: left {} person(s) out of its response (their status is missing: réponse incomplète de l'organisme)",
+                b.body, b.missing
+            );
+        }
         for d in &b.declined {
             // The body wrote the detail.
             let detail = if d.detail.is_empty() {
@@ -234,5 +246,20 @@ mod tests {
         assert_eq!(rfc3339(whole), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(whole + Duration::from_millis(250)), "2023-11-14T22:13:20.25Z");
         assert_eq!(rfc3339(whole + Duration::from_millis(7)), "2023-11-14T22:13:20.007Z");
+    }
+
+    #[test]
+    fn a_body_that_left_persons_out_is_said_to_have_answered_incompletely() {
+        let case: super::CaseSummary = serde_json::from_value(serde_json::json!({
+            "case_id": "c", "observatory": "obs", "state": "answered", "persons": 3, "completeness": "partial",
+            "bodies": [{"body": "cnav", "asked": ["rsa"], "answered": true, "missing": 2, "declined": []},
+                       {"body": "msa", "asked": ["rsa"], "answered": true, "declined": []}],
+            "case_refused": [], "refused_persons": []
+        }))
+        .unwrap();
+        let mut out = String::new();
+        super::render_case(&mut out, &case);
+        assert!(out.contains("cnav: left 2 person(s) out of its response"), "{out}");
+        assert!(out.contains("réponse incomplète de l'organisme") && !out.contains("msa: left"), "{out}");
     }
 }

@@ -166,7 +166,11 @@ pub fn case_page(status: &CaseStatus, contacts: &ContactsAnswer, more: Option<St
             vec![
                 text(&b.body),
                 text(&b.asked.join(", ")),
-                text(if b.answered { "oui" } else { "non" }),
+                text(&match (b.answered, b.missing) {
+                    (false, _) => "non".to_owned(),
+                    (true, 0) => "oui".to_owned(),
+                    (true, n) => format!("réponse incomplète de l'organisme ({n} personne(s) omise(s))"),
+                }),
                 text(if declined.is_empty() { "—".to_owned() } else { declined.join(" ; ") }.trim()),
             ]
         })

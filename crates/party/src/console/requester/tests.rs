@@ -123,6 +123,16 @@ fn a_case_page_lists_its_contacts_in_rank_order_and_its_files_once_settled() {
 }
 
 #[test]
+fn a_body_that_left_persons_out_is_shown_as_an_incomplete_answer() {
+    let mut gap = status("answered", "obs", "r");
+    gap.case.bodies[0].missing = 2;
+    let page = case_page(&gap, &contacts("Dupont"), None, CSRF_FIELD);
+    assert!(page.contains("réponse incomplète de l&#39;organisme (2 personne(s) omise(s))"), "{page}");
+    let whole = case_page(&status("answered", "obs", "r"), &contacts("Dupont"), None, CSRF_FIELD);
+    assert!(!whole.contains("réponse incomplète"), "{whole}");
+}
+
+#[test]
 fn the_status_page_shows_counts_and_nothing_else() {
     let page = status_page(&overview(), false);
     for figure in ["7", "4", "1 j 1 h", "730"] {
