@@ -31,6 +31,7 @@ mod role;
 mod seen_tests;
 mod settings;
 mod stats;
+mod transport;
 pub mod topology;
 #[cfg(test)]
 mod transfer_tests;
