@@ -31,10 +31,10 @@ mod role;
 mod seen_tests;
 mod settings;
 mod stats;
-mod transport;
 pub mod topology;
 #[cfg(test)]
 mod transfer_tests;
+mod transport;
 #[cfg(test)]
 mod witness_tests;
 

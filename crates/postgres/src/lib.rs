@@ -90,9 +90,7 @@ impl Conninfo {
                 )))
             }
             Some(other) => {
-                return Err(ConninfoError(format!(
-                    "`sslmode={other}` is not one of libpq's modes: write {ACCEPTED}"
-                )))
+                return Err(ConninfoError(format!("`sslmode={other}` is not one of libpq's modes: write {ACCEPTED}")))
             }
         };
         let mut config: tokio_postgres::Config = rest
@@ -202,7 +200,10 @@ mod tests {
     #[test]
     fn verify_full_is_tls_with_the_file_or_the_system_roots() {
         let file = Tls::VerifyFull { roots: Roots::File("/etc/passerelle/pg-ca.pem".into()) };
-        assert_eq!(tls("postgres://u:p@db.example/x?sslmode=verify-full&sslrootcert=%2Fetc%2Fpasserelle%2Fpg-ca.pem"), file);
+        assert_eq!(
+            tls("postgres://u:p@db.example/x?sslmode=verify-full&sslrootcert=%2Fetc%2Fpasserelle%2Fpg-ca.pem"),
+            file
+        );
         assert_eq!(tls("postgresql://u@db.example/x?sslrootcert=/etc/passerelle/pg-ca.pem&sslmode=verify-full"), file);
         assert_eq!(tls("host=db.example sslmode = verify-full sslrootcert='/etc/passerelle/pg-ca.pem'"), file);
         let system = Tls::VerifyFull { roots: Roots::System };
