@@ -54,3 +54,4 @@ mod territory_lock;
 mod tls;
 mod topology;
 mod trails;
+mod transport_security;
