@@ -10,9 +10,9 @@ macro_rules! development_hooks_help {
     ($fault_point:literal) => {
         concat!(
             "The development profile, asked for by name (the default profile is production), allows the
-shared broker identity (`insecure_any_user`, one broker user for several parties) and the
-development hooks for tests across processes; both are refused otherwise (exit 3, the key
-named). Announced at every start (a warning) and in /health (\"profile\": \"development\"):
+shared broker identity (`insecure_any_user`, one broker user for several parties), plain
+`amqp://` to a broker on another host, a PostgreSQL source without TLS and the development
+hooks for tests across processes; all are refused otherwise (exit 3, the key named). Announced at every start (a warning) and in /health (\"profile\": \"development\"):
   profile = \"development\"
   [development]
   clock_offset_s = 3600               # this daemon's clock, an hour ahead of the system's

@@ -28,13 +28,27 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path) -> T {
     passerelle_settings::load_from_str(&text, path, Vec::new()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The profile an example runs under: the compose stack's files are the development profile's
+/// (plain AMQP inside the compose network), every other one production's, whose broker is
+/// reached over TLS ([`passerelle_bus::BusSettings::check_transport`]).
+fn check_profile(file: &str, profile: passerelle_hooks::Profile, broker: &passerelle_bus::BusSettings) {
+    if file.starts_with("compose/") {
+        assert_eq!(profile, passerelle_hooks::Profile::Development, "{file}: the development stack, by name");
+        assert!(broker.check_transport().is_err(), "{file}: plain AMQP to the `rabbitmq` container");
+    } else {
+        assert!(profile.is_production(), "{file}: production");
+        broker.check_transport().unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
 #[test]
 fn every_example_configuration_loads_with_the_real_settings_types() {
     for file in ["observatory.toml", "compose/observatory.toml"] {
         let s: ObservatorySettings = load(&deploy(file));
         let config = s.resolve().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(config.code, "carsat-sud-est", "{file}");
-        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        check_profile(file, s.profile, &s.broker);
+        assert!(s.development.is_empty(), "{file}: no development hook");
         s.broker.check_identity(&Role::Observatory(s.code.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
@@ -55,17 +69,26 @@ fn every_example_configuration_loads_with_the_real_settings_types() {
         let s: ResponderSettings = load(&deploy(file));
         let held = s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!held.is_empty(), "{file}");
-        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        check_profile(file, s.profile, &s.broker);
+        assert!(s.development.is_empty(), "{file}: no development hook");
         s.broker.check_identity(&Role::Body(s.body.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }
     let postgres: ResponderSettings = load(&deploy("responder-postgres.toml"));
-    assert!(matches!(postgres.source, passerelle_responder::SourceSettings::Postgres(_)));
+    let passerelle_responder::SourceSettings::Postgres(source) = &postgres.source else {
+        panic!("a PostgreSQL source")
+    };
+    let conninfo = passerelle_postgres::Conninfo::parse(secrecy::ExposeSecret::expose_secret(&source.url)).unwrap();
+    assert!(
+        matches!(conninfo.tls(), passerelle_postgres::Tls::VerifyFull { roots: passerelle_postgres::Roots::File(_) }),
+        "production: the database over TLS, verified against the body's CA"
+    );
 
     for file in ["requester.toml", "compose/requester.toml"] {
         let s: RequesterSettings = load(&deploy(file));
         s.validate().unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert!(s.profile.is_production() && s.development.is_empty(), "{file}: production, no development hook");
+        check_profile(file, s.profile, &s.broker);
+        assert!(s.development.is_empty(), "{file}: no development hook");
         s.broker.check_identity(&s.role()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(s.metrics_addr.is_some(), "{file} serves metrics");
     }

@@ -57,3 +57,4 @@ mod territory_lock;
 mod tls;
 mod topology;
 mod trails;
+mod transport_security;

@@ -34,6 +34,7 @@ mod stats;
 pub mod topology;
 #[cfg(test)]
 mod transfer_tests;
+mod transport;
 #[cfg(test)]
 mod witness_tests;
 

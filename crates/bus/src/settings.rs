@@ -40,7 +40,8 @@
 //! The defaults are the development profile: the local broker as `guest`, who may speak for
 //! every party (`insecure_any_user = true`, logged as a warning on connect). Outside the
 //! development profile a party refuses them at start: it needs one broker user per party
-//! ([`BusSettings::check_identity`]).
+//! ([`BusSettings::check_identity`]), and `amqps://` unless the broker is on the same host
+//! ([`BusSettings::check_transport`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

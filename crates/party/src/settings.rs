@@ -58,8 +58,9 @@ impl PartySettings {
     /// Loads a `kind` party's settings file (then the `PASSERELLE_…` environment) and checks
     /// them for a party that connects to its broker: a problem is a [`PartyError::Settings`]
     /// naming the key and where it was set (the variable, or the file's line and column).
-    /// Outside `profile = "development"` the broker is named and each party has a broker
-    /// identity of its own ([`passerelle_bus::BusSettings::check_identity`]).
+    /// Outside `profile = "development"` the broker is named, reached over TLS unless it is on
+    /// this host, and each party has a broker identity of its own
+    /// ([`passerelle_bus::BusSettings::check_identity`]).
     pub fn load(kind: PartyKind, path: &Path) -> Result<PartySettings, PartyError> {
         let (settings, sources) = PartySettings::load_sourced(kind, path)?;
         settings.require_identity(&sources)?;
@@ -181,14 +182,17 @@ impl PartySettings {
         ))
     }
 
-    /// Outside `profile = "development"`, one broker identity per party: no shared user, no
+    /// Outside `profile = "development"`, the broker over TLS unless it is on this host
+    /// ([`BusSettings::check_transport`]), and one broker identity per party: no shared user, no
     /// `insecure_any_user`, and its own login mapped to it alone.
     fn require_identity(&self, sources: &passerelle_settings::Sources) -> Result<(), PartyError> {
         if self.profile() == Profile::Development || !self.has_broker() {
             return Ok(());
         }
-        self.broker()
-            .check_identity(&self.role())
+        let broker = self.broker();
+        broker
+            .check_transport()
+            .and_then(|()| broker.check_identity(&self.role()))
             .map_err(|e| PartyError::Settings(anyhow!(sources.invalid(&format!("broker.{}", e.key), e.message))))
     }
 
@@ -491,7 +495,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("responder.toml");
         let base = "body = \"cnam\"\ndata_dir = \"/d\"\n[source]\nkind = \"extract\"\n\
-                    [broker]\nurls = [\"amqp://body-cnam:pw@rabbit/passerelle\"]\n";
+                    [broker]\nurls = [\"amqps://body-cnam:pw@rabbit/passerelle\"]\n";
         std::fs::write(&path, base).unwrap();
         let e = PartySettings::load(PartyKind::Responder, &path).unwrap_err();
         assert!(matches!(e, PartyError::Settings(_)), "{e}");
@@ -511,6 +515,17 @@ mod tests {
         std::fs::write(&path, format!("{base}{own}")).unwrap();
         let settings = PartySettings::load(PartyKind::Responder, &path).unwrap();
         assert_eq!(settings.profile(), Profile::Production);
+
+        // Plain AMQP: only to a broker on this host.
+        std::fs::write(&path, format!("{}{own}", base.replace("amqps://", "amqp://"))).unwrap();
+        let text = format!("{:#}", PartySettings::load(PartyKind::Responder, &path).unwrap_err());
+        assert!(text.contains("line 6, column 1: `broker.urls`") && text.contains("write `amqps://`"), "{text}");
+        std::fs::write(
+            &path,
+            format!("{}{own}", base.replace("amqps://body-cnam:pw@rabbit", "amqp://body-cnam:pw@[::1]")),
+        )
+        .unwrap();
+        PartySettings::load(PartyKind::Responder, &path).expect("plain AMQP to this host");
     }
 }
 
@@ -554,7 +569,7 @@ mod social_service_tests {
     fn outside_development_a_broker_needs_its_urls_and_a_broker_user_of_its_own() {
         let e = load(&format!("{BASE}[broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n")).unwrap_err();
         assert!(e.contains("`broker.urls`: not set"), "{e}");
-        let broker = "[broker]\nurls = [\"amqp://ss13:p@rabbit/passerelle\"]\n\
+        let broker = "[broker]\nurls = [\"amqps://ss13:p@rabbit/passerelle\"]\n\
                       [broker.social_services]\ncarsat-sud-est = [\"ss-13\"]\n";
         let e = load(&format!("{BASE}{broker}")).unwrap_err();
         assert!(e.contains("`broker.identity.insecure_any_user`"), "{e}");

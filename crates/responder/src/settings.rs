@@ -24,7 +24,7 @@
 //! ```toml
 //! [source]
 //! kind = "postgres"
-//! url = "postgres://responder@db.example/benefits"
+//! url = "postgres://responder@db.example/benefits?sslmode=verify-full&sslrootcert=/etc/passerelle/pg-ca.pem"
 //! pool_size = 4
 //! identity_query = "SELECT nir, former_nir, sex, birth_year FROM insured WHERE nir = ANY($1) OR former_nir = ANY($1)"
 //! [source.categories]
@@ -122,8 +122,10 @@ pub struct ExtractSettings {}
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSettings {
-    /// A libpq-style URL or key=value string, e.g. `postgres://user@host:5432/db`. It may hold a
-    /// password, so it is never logged.
+    /// A libpq-style URL or key=value string, e.g.
+    /// `postgres://user@host:5432/db?sslmode=verify-full&sslrootcert=/etc/passerelle/pg-ca.pem`.
+    /// Outside the development profile it must ask for `sslmode=verify-full` (passerelle_postgres).
+    /// It may hold a password, so it is never logged.
     #[serde(serialize_with = "expose_in_settings_file")]
     pub url: SecretString,
     /// Connections in the pool.
@@ -172,6 +174,8 @@ pub enum SettingsError {
     EmptyPool,
     NoConsumer,
     MetricsAddr(String),
+    /// `source.url` does not parse, or breaks the TLS rule of the profile (passerelle_postgres).
+    SourceUrl(String),
 }
 
 impl SettingsError {
@@ -187,6 +191,7 @@ impl SettingsError {
             SettingsError::EmptyPool => "source.pool_size".to_owned(),
             SettingsError::NoConsumer => "consumers".to_owned(),
             SettingsError::MetricsAddr(_) => "metrics_addr".to_owned(),
+            SettingsError::SourceUrl(_) => "source.url".to_owned(),
         }
     }
 
@@ -208,7 +213,7 @@ impl SettingsError {
                 format!("held category `{code}` has no query (add one, or remove it from `holds`)")
             }
             SettingsError::EmptyPool | SettingsError::NoConsumer => "must be at least 1".to_owned(),
-            SettingsError::MetricsAddr(e) => e.clone(),
+            SettingsError::MetricsAddr(e) | SettingsError::SourceUrl(e) => e.clone(),
         }
     }
 }
@@ -259,6 +264,10 @@ impl ResponderSettings {
             if pg.pool_size == 0 {
                 return Err(SettingsError::EmptyPool);
             }
+            // Outside the development profile, only over TLS with the server verified.
+            passerelle_postgres::Conninfo::parse(pg.url.expose_secret())
+                .and_then(|c| c.check(self.profile == Profile::Development))
+                .map_err(|e| SettingsError::SourceUrl(e.0))?;
             for code in pg.categories.keys() {
                 let info =
                     catalogue::by_code(code).ok_or_else(|| SettingsError::QueryForUnknownCategory(code.clone()))?;
@@ -314,7 +323,7 @@ mod tests {
     fn a_postgres_source_needs_one_query_per_held_category_and_no_other() {
         let base =
             "body = 'cnam'\nholds = ['css', 'long_term_condition']\ndata_dir = '.'\n[source]\nkind = 'postgres'\n\
-                    url = 'postgres://u@h/db'\nidentity_query = 'SELECT 1'\n";
+                    url = 'postgres://u@h/db?sslmode=verify-full'\nidentity_query = 'SELECT 1'\n";
         let s = parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\n")).unwrap();
         assert_eq!(s.validate().unwrap().len(), 2);
         let SourceSettings::Postgres(pg) = &s.source else { panic!("postgres") };
@@ -324,6 +333,27 @@ mod tests {
         let s =
             parse(&format!("{base}[source.categories]\ncss = 'a'\nlong_term_condition = 'b'\nrsa = 'c'\n")).unwrap();
         assert_eq!(s.validate().unwrap_err(), SettingsError::QueryForCategoryNotHeld("rsa".into()));
+    }
+
+    #[test]
+    fn a_postgres_source_without_verified_tls_is_refused_outside_development() {
+        let with = |profile: &str, url: &str| {
+            parse(&format!(
+                "{profile}body = 'cnam'\nholds = ['css']\ndata_dir = '.'\n[source]\nkind = 'postgres'\n\
+                 url = '{url}'\nidentity_query = 'SELECT 1'\n[source.categories]\ncss = 'a'\n"
+            ))
+            .unwrap()
+            .validate()
+        };
+        for url in ["postgres://u:s3cret@db/x", "host=db sslmode=disable", "postgres://db/x?sslmode=prefer"] {
+            let e = with("", url).unwrap_err();
+            assert_eq!(e.key(), "source.url", "{url}");
+            assert!(e.message().contains("sslmode=verify-full") && !e.message().contains("s3cret"), "{e}");
+            with("profile = 'development'\n", url).expect("the development profile may go without TLS");
+        }
+        let e = with("profile = 'development'\n", "postgres://db/x?sslmode=require").unwrap_err();
+        assert_eq!(e.key(), "source.url", "require verifies nothing, refused in every profile");
+        with("", "postgres://db/x?sslmode=verify-full&sslrootcert=/etc/passerelle/pg-ca.pem").unwrap();
     }
 
     #[test]

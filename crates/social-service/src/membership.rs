@@ -24,7 +24,7 @@
 //! ```toml
 //! [transfers.membership]
 //! kind = "postgres"
-//! url = "postgres://passerelle@db/members"
+//! url = "postgres://passerelle@db/members?sslmode=verify-full&sslrootcert=/etc/passerelle/pg-ca.pem"
 //! query = "SELECT 1 FROM attached WHERE nir = $1 AND office = 'ss-13'"
 //! ```
 //!
@@ -33,7 +33,9 @@
 //! (without spaces, `2A`/`2B` in upper case): compare it with a `text`, `varchar` or `char(15)`
 //! column, or cast (`$1::text`). The connection is made **lazily**, at the first check, so the
 //! social service starts while the body's database is down; `open` checks only that the URL
-//! parses and that the query uses `$1`. When the query is prepared on a connection, it must take
+//! parses (and, under `sslmode=verify-full`, reads its `sslrootcert`) and that the query uses
+//! `$1`. The URL is libpq's, TLS as the responder's source (passerelle_postgres): outside the
+//! development profile the settings refuse a URL without `sslmode=verify-full`. When the query is prepared on a connection, it must take
 //! exactly one parameter of a text type, or the check fails saying so. Queries run read-only,
 //! with a statement timeout of [`STATEMENT_TIMEOUT_SECS`]. The URL may hold a password: it is
 //! never logged nor quoted in an error.
@@ -45,14 +47,12 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use passerelle_protocol::nir::Nir;
 use passerelle_selection::Separator;
 use tokio_postgres::types::Type;
-use tokio_postgres::NoTls;
 
 use crate::settings::MembershipSource;
 
@@ -257,10 +257,9 @@ impl std::fmt::Debug for PostgresMembership {
 impl PostgresMembership {
     /// Builds the pool; no connection is made until the first check (module docs).
     fn open(url: &str, query: &str) -> Result<Self, MembershipError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
-            // The parser's message may quote the string, which may hold a password: not shown.
-            MembershipError("`transfers.membership.url` is not a PostgreSQL connection string".to_owned())
-        })?;
+        // The message never quotes the string, which may hold a password.
+        let mut conninfo = passerelle_postgres::Conninfo::parse(url)
+            .map_err(|e| MembershipError(format!("`transfers.membership.url`: {e}")))?;
         if !uses_first_parameter(query) {
             return Err(MembershipError(
                 "`transfers.membership.query` does not use `$1` (the person's NIR): it would answer the same for \
@@ -268,17 +267,15 @@ impl PostgresMembership {
                     .to_owned(),
             ));
         }
+        let config = conninfo.config_mut();
         config.options(format!(
             "-c statement_timeout={} -c default_transaction_read_only=on",
             STATEMENT_TIMEOUT_SECS * 1000
         ));
         config.application_name("passerelle-social-service");
         config.connect_timeout(CONNECT_TIMEOUT);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(MAX_CONNECTIONS)
-            .build()
-            .map_err(|e| MembershipError(format!("cannot build the PostgreSQL connection pool: {e}")))?;
+        let pool =
+            conninfo.pool(MAX_CONNECTIONS).map_err(|e| MembershipError(format!("`transfers.membership.url`: {e}")))?;
         Ok(PostgresMembership { pool, query: query.to_owned() })
     }
 }

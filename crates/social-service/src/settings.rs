@@ -173,6 +173,12 @@ impl SocialServiceSettings {
             }
         }
         self.retention.check()?;
+        if let Some(MembershipSource::Postgres { url, .. }) = &self.transfers.membership {
+            // Outside the development profile, only over TLS with the server verified.
+            passerelle_postgres::Conninfo::parse(url)
+                .and_then(|c| c.check(self.profile == Profile::Development))
+                .map_err(|e| SettingsError::new("transfers.membership.url", e.0))?;
+        }
         if self.trails.witness.is_some() {
             return Err(SettingsError::new(
                 "trails.witness",
@@ -196,7 +202,7 @@ impl SocialServiceSettings {
 /// path = "/var/lib/passerelle/ss-13-members.csv"   # the office's attached insured, a `nir` column
 /// # or
 /// kind = "postgres"
-/// url = "postgres://passerelle@db/members"
+/// url = "postgres://passerelle@db/members?sslmode=verify-full&sslrootcert=/etc/passerelle/pg-ca.pem"
 /// query = "SELECT 1 FROM attached WHERE nir = $1 AND office = 'ss-13'"   # a row: attached
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -223,7 +229,8 @@ pub enum MembershipSource {
     /// is rare, the extract is replaced by the body's own export job.
     Extract { path: PathBuf },
     /// A query returning at least one row when the person whose NIR is `$1` (text) is attached.
-    /// The URL may hold a password: it is never logged.
+    /// The URL (libpq's) asks for `sslmode=verify-full` outside the development profile
+    /// (passerelle_postgres). It may hold a password: it is never logged.
     Postgres { url: String, query: String },
 }
 
@@ -361,6 +368,26 @@ mod tests {
         let e = load(&format!("{BASE}[trails]\nwitness = 'carsat-sud-est'\n")).unwrap().validate().unwrap_err();
         assert_eq!(e.key, "trails.witness");
         assert!(e.message.contains("not yet routed to a witness"), "{e}");
+    }
+
+    #[test]
+    fn a_postgres_membership_source_without_verified_tls_is_refused_outside_development() {
+        let with = |profile: &str, url: &str| {
+            load(&format!(
+                "{profile}{BASE}[transfers.membership]\nkind = 'postgres'\nurl = '{url}'\nquery = 'SELECT $1'\n"
+            ))
+            .unwrap()
+            .validate()
+        };
+        for url in ["postgres://u:s3cret@db/members", "host=db sslmode=disable"] {
+            let e = with("", url).unwrap_err();
+            assert_eq!(e.key, "transfers.membership.url", "{url}");
+            assert!(e.message.contains("sslmode=verify-full") && !e.message.contains("s3cret"), "{e}");
+            with("profile = 'development'\n", url).expect("the development profile may go without TLS");
+        }
+        let e = with("profile = 'development'\n", "postgres://db/members?sslmode=require").unwrap_err();
+        assert_eq!(e.key, "transfers.membership.url", "require verifies nothing, refused in every profile");
+        with("", "postgres://db/members?sslmode=verify-full").unwrap();
     }
 
     #[test]

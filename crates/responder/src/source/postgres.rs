@@ -19,16 +19,15 @@
 //! value).
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use chrono::Datelike;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{Category, CategoryValues, Sex};
 use passerelle_protocol::value;
 use secrecy::ExposeSecret;
 use tokio_postgres::types::Type;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use crate::settings::PostgresSettings;
 use crate::source::{DataSource, KnownIdentity, SourceAnswer, SourceError, Subject};
@@ -50,26 +49,23 @@ impl std::fmt::Debug for PostgresSource {
 /// Why the PostgreSQL settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresSettingsError {
-    #[error("`source.url` is not a PostgreSQL connection string: {0}")]
+    #[error("`source.url`: {0}")]
     Url(String),
-    #[error("cannot build the PostgreSQL connection pool: {0}")]
+    #[error("`source.url`: {0}")]
     Pool(String),
 }
 
 impl PostgresSource {
-    /// Builds the pool (no connection is made until the first chunk). Queries are those of
-    /// `settings.categories` (codes already checked by [`crate::ResponderSettings::validate`]).
+    /// Builds the pool (no connection is made until the first chunk; under TLS the CA file is
+    /// read now). Queries are those of `settings.categories` (codes already checked by
+    /// [`crate::ResponderSettings::validate`], which also applies the profile's TLS rule).
     pub fn new(settings: &PostgresSettings) -> Result<Self, PostgresSettingsError> {
-        let mut config = tokio_postgres::Config::from_str(settings.url.expose_secret())
-            // The parser's message may quote the string, which may hold a password: not shown.
-            .map_err(|_| PostgresSettingsError::Url("it does not parse".to_owned()))?;
+        let mut conninfo = passerelle_postgres::Conninfo::parse(settings.url.expose_secret())
+            .map_err(|e| PostgresSettingsError::Url(e.0))?;
+        let config = conninfo.config_mut();
         config.options(format!("-c statement_timeout={}", settings.statement_timeout_secs.saturating_mul(1000)));
         config.application_name("passerelle-responder");
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .build()
-            .map_err(|e| PostgresSettingsError::Pool(e.to_string()))?;
+        let pool = conninfo.pool(settings.pool_size).map_err(|e| PostgresSettingsError::Pool(e.0))?;
         let queries = settings
             .categories
             .iter()

@@ -103,7 +103,9 @@ fn responder_settings(pg: PostgresSettings, broker: BusSettings) -> ResponderSet
         api: Default::default(),
         agents: Default::default(),
         trails: Default::default(),
-        profile: Default::default(),
+        // The test database is reached without TLS (tests/tls.rs of passerelle-postgres has the
+        // verified connection), which only the development profile allows.
+        profile: passerelle_hooks::Profile::Development,
         development: Default::default(),
     }
 }
