@@ -110,6 +110,7 @@ mod tests {
             requester_office: "caf-13".into(),
             requester_user: "cnaf".into(),
             purpose: "p".into(),
+            service: 0,
             legal_basis: "l".into(),
             wanted: vec![2],
             arrived_at: t0,

@@ -104,6 +104,9 @@ impl Engine {
                             requester_office: header.requester_office,
                             requester_user: d.user_id.clone(),
                             purpose: header.purpose,
+                            // The code as sent (validated by `validate.rs`); the statistics
+                            // write an unknown number as `unspecified`.
+                            service: req.service,
                             legal_basis: header.legal_basis,
                             wanted: header.wanted.iter().map(|c| *c as i32).collect(),
                             arrived_at: now,
@@ -326,6 +329,7 @@ impl Engine {
                 } else {
                     req.purpose.chars().filter(|c| !c.is_control()).take(500).collect()
                 },
+                service: req.service,
                 legal_basis: passerelle_protocol::legal::reference(
                     v1::LegalBasis::try_from(req.basis).unwrap_or(v1::LegalBasis::Unspecified),
                 )
