@@ -423,6 +423,11 @@ mod tests {
             [chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")]), chunk("c2", 0, vec![row(&p, nir.as_str(), "c2")])];
         assert_eq!(store.record(&chunks).unwrap(), 2);
         assert_eq!(store.record(&chunks).unwrap(), 0, "idempotent");
+        let times: Vec<String> = store
+            .db
+            .read(|tx| tx.query_all("SELECT DISTINCT recorded_at FROM persons", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(times, vec![month_of(SystemTime::now())], "the month only");
         let report = store.report().unwrap();
         assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (2, 1, 2));
         assert_eq!(report.by_risk_factor, vec![("housing_aid".to_owned(), 2)]);
@@ -480,6 +485,12 @@ mod tests {
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.pseudonym = nir.as_str().to_owned();
         assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));
+        let mut bad = row(&p, nir.as_str(), "c1");
+        bad.service = "atelier chutes, rue des Lilas".into();
+        assert!(
+            matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))),
+            "free text is no service code"
+        );
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.values[0].value = nir.as_str().to_owned();
         assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));
