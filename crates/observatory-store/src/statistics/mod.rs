@@ -423,10 +423,8 @@ mod tests {
             [chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")]), chunk("c2", 0, vec![row(&p, nir.as_str(), "c2")])];
         assert_eq!(store.record(&chunks).unwrap(), 2);
         assert_eq!(store.record(&chunks).unwrap(), 0, "idempotent");
-        let times: Vec<String> = store
-            .db
-            .read(|tx| tx.query_all("SELECT DISTINCT recorded_at FROM persons", [], |r| r.get(0)))
-            .unwrap();
+        let times: Vec<String> =
+            store.db.read(|tx| tx.query_all("SELECT DISTINCT recorded_at FROM persons", [], |r| r.get(0))).unwrap();
         assert_eq!(times, vec![month_of(SystemTime::now())], "the month only");
         let report = store.report().unwrap();
         assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (2, 1, 2));
