@@ -14,7 +14,7 @@ const SOCIAL_SERVICE_TRANSFERS: &str = passerelle_social_service::service::trans
 /// `stats --json`: one object, the aggregate tables.
 pub const STATS: &str = "passerelle.stats/1";
 /// `stats --pseudonym P --json`: one object, one person's appearances.
-pub const STATS_PSEUDONYM: &str = "passerelle.stats-pseudonym/1";
+pub const STATS_PSEUDONYM: &str = "passerelle.stats-pseudonym/2";
 /// `rights open --json`: one object, the daemon's answer (an opposition's refusal included).
 pub const RIGHTS_OPENED: &str = "passerelle.rights-opened/1";
 /// `rights list --json`: one object per request, a line each (no personal datum).

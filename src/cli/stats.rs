@@ -63,13 +63,10 @@ pub fn run(args: Args) -> CliResult {
                 writeln!(out).map_err(write_err)?;
             } else {
                 for a in &appearances {
-                    let at = chrono::DateTime::<chrono::Utc>::from(
-                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.recorded_at_ms as u64),
-                    )
-                    .date_naive();
+                    let at = &a.recorded_month;
                     writeln!(
                     out,
-                    "{at}  case {}  territory {}  requester {} / {}  service \"{}\"  sex {}  born {}\n    requested: {}\n    values: {}",
+                    "{at}  case {}  territory {}  requester {} / {}  service {}  sex {}  born {}\n    requested: {}\n    values: {}",
                     a.case_id,
                     a.territory,
                     a.requester,

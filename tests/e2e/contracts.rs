@@ -130,7 +130,7 @@ fn every_json_output_carries_its_format() {
     for (args, format) in [
         (&["ctl", "status", "--no-management", "--json"][..], "passerelle.ctl-status/1"),
         (&["stats", "--json"], "passerelle.stats/1"),
-        (&["stats", "--json", "--pseudonym", &"0".repeat(64)], "passerelle.stats-pseudonym/1"),
+        (&["stats", "--json", "--pseudonym", &"0".repeat(64)], "passerelle.stats-pseudonym/2"),
         (&["audit", "show", "--json"], "passerelle.audit-entry/1"),
     ] {
         let stdout = run(args);

@@ -27,6 +27,7 @@ fn new_case(id: &str, now: SystemTime, state: CaseState) -> NewCase {
         requester_office: "caf-13".into(),
         requester_user: "body-cnaf".into(),
         purpose: "Atelier prévention des chutes".into(),
+        service: 1,
         legal_basis: "Décret n° 2017-334, art. 3".into(),
         wanted: vec![],
         arrived_at,

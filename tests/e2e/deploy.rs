@@ -176,6 +176,7 @@ fn exported_families() -> BTreeSet<String> {
                     requester_office: "caf-13".into(),
                     requester_user: "u".into(),
                     purpose: "p".into(),
+                    service: 0,
                     legal_basis: "l".into(),
                     wanted: vec![],
                     arrived_at: now,

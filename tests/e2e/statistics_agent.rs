@@ -43,7 +43,7 @@ fn statistics_of_two_cases(data_dir: &Path) -> String {
             territory: "13".into(),
             requester: "cnaf".into(),
             requester_office: "caf-13".into(),
-            service: "falls workshop".into(),
+            service: "prevention-workshop".into(),
             requested: vec!["css".into()],
             sex: "F".into(),
             birth_year: 1950,

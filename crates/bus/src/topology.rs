@@ -6,8 +6,23 @@
 //! exchange that routes only the bus's own reasoned dead-letters and the delivery-limit drops
 //! to the dead-letter queue (`x-match: all-with-x`, RabbitMQ ≥ 3.10, since both headers start
 //! with `x-`), so a message that expires in a queue is dropped, never revived;
-//! the dead-letter queue keeps a message [`DEAD_LETTER_TTL`] at most, and the respond-by cap
-//! plus that TTL stays within the 30 days.
+//! the dead-letter queue keeps a message [`DEAD_LETTER_TTL`] at most.
+//!
+//! **Bound: no broker copy of a case outlives its cap** (`x-passerelle-expires-at`, at most the
+//! 30-day cap), dead-lettered ones included. A flow message's `expiration` is the time left
+//! before its cap, but RabbitMQ (3.10+) removes `expiration` when it dead-letters a message (a
+//! body's reject, a delivery-limit drop) and a queue has only a per-queue `x-message-ttl`,
+//! counted from the drop: a message published on day 25 of a case whose cap is day 30, dropped
+//! on day 29, would be kept until day 36. So:
+//! - the observatory sweeps the dead-letter queue every [`DEAD_LETTER_SWEEP_INTERVAL`]
+//!   (`amqp::sweep`): each sweep drops every copy whose cap falls before the next sweep, so a
+//!   copy is gone before its cap while an observatory runs (the queue's TTL remains the backstop
+//!   when none does). The bus's own reasoned dead-letters also keep their remaining `expiration`;
+//! - the alarm queue's copies are acknowledged as they arrive (`amqp::alarms`);
+//! - a transfer waits in the broker [`TRANSFER_MESSAGE_LIFETIME`] at most (23 days from its
+//!   sending), is dead-lettered only while it waits, and its dead-letter queue keeps it
+//!   [`DEAD_LETTER_TTL`] at most: gone by [`TRANSFER_CAP`] (30 days), with no sweep (no party's
+//!   user may read that queue). Both sums are checked at compile time.
 //!
 //! Who writes the dead-letter exchange: the broker (a body's refusal is a reject without
 //! requeue, which the queue's `x-dead-letter-exchange` routes with the broker's `x-death`
@@ -44,7 +59,7 @@
 
 use std::time::Duration;
 
-use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
+use passerelle_protocol::rules::OBSERVATORY_RETENTION_CAP;
 
 pub use crate::exchange::Exchange;
 pub use crate::role::Role;
@@ -58,11 +73,29 @@ pub const DELIVERY_LIMIT: i64 = 20;
 /// Backstop TTL of every queue: no copy outlives the 30-day cap (art. 5).
 pub const QUEUE_TTL: Duration = OBSERVATORY_RETENTION_CAP;
 
-/// TTL of the dead-letter queue. The broker drops a message's own expiration when it
-/// dead-letters it, so this is what bounds a dead-lettered copy: respond-by cap + this ≤ 30 days.
+/// TTL of the dead-letter queues: how long an operator may inspect a dead-letter, at most. The
+/// broker drops a message's own expiration when it dead-letters it, so this alone does not bound
+/// a copy dropped late in its case: the observatory's sweep does ([`DEAD_LETTER_SWEEP_INTERVAL`])
+/// for the dead-letter queue, and a transfer's broker lifetime
+/// ([`TRANSFER_MESSAGE_LIFETIME`]) for the transfers dead-letter queue.
 pub const DEAD_LETTER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-const _: () = assert!(MAX_RESPOND_BY.as_secs() + DEAD_LETTER_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
+/// How often an observatory sweeps the dead-letter queue; each sweep drops every copy whose case
+/// cap (`x-passerelle-expires-at`) falls before the next one, so a copy is gone before its cap.
+pub const DEAD_LETTER_SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// The cap of a social services' transfer (norm 43, A.3): 30 days after it is sent.
+pub const TRANSFER_CAP: Duration = OBSERVATORY_RETENTION_CAP;
+
+/// How long a transfer message may wait in the broker (its `x-passerelle-expires-at` and
+/// `expiration`, from its sending): a transfer is dead-lettered only while it waits, and its
+/// dead-letter queue keeps it [`DEAD_LETTER_TTL`] at most, so no copy outlives [`TRANSFER_CAP`].
+/// Nobody sweeps the transfers dead-letter queue: no party's user may read it.
+pub const TRANSFER_MESSAGE_LIFETIME: Duration = Duration::from_secs(TRANSFER_CAP.as_secs() - DEAD_LETTER_TTL.as_secs());
+
+const _: () = assert!(TRANSFER_MESSAGE_LIFETIME.as_secs() + DEAD_LETTER_TTL.as_secs() <= TRANSFER_CAP.as_secs());
+const _: () = assert!(DEAD_LETTER_SWEEP_INTERVAL.as_secs() < DEAD_LETTER_TTL.as_secs());
+
 const _: () = assert!(QUEUE_TTL.as_secs() <= OBSERVATORY_RETENTION_CAP.as_secs());
 
 /// TTL of the notice queues: a notice is told within days, and never outlives the 30-day cap.

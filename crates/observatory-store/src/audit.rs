@@ -416,9 +416,11 @@ impl Tx<'_> {
         Ok(statement.query_row(params![year, seq], |r| r.get(0)).optional()?)
     }
 
-    /// Deletes the chain of `year` whole (its witness took its year-closed checkpoint); returns
-    /// how many entries went.
+    /// Deletes the chain of `year` whole (its witness took its year-closed checkpoint), and with
+    /// it the purged case rows it speaks of ([`Tx::delete_purged_cases_through`]); returns how
+    /// many entries went.
     pub fn audit_delete_year(&self, year: i32) -> Result<usize> {
+        self.delete_purged_cases_through(year)?;
         self.execute("DELETE FROM audit WHERE year = ?1", [year])
     }
 }

@@ -119,8 +119,11 @@ pub struct NewCase {
     pub requester_office: String,
     /// The broker-validated user that published the first chunk (for the audit trail).
     pub requester_user: String,
-    /// The service offered (art. 3); never forwarded, kept for the statistics.
+    /// The service offered (art. 3) in words; never forwarded, forgotten at the purge.
     pub purpose: String,
+    /// The service offered as a code of the closed list (`Request.service`, the proto's
+    /// `OfferedService` number): what the statistics keep.
+    pub service: i32,
     pub legal_basis: String,
     /// The requested categories (wire numbers), sorted, without duplicates.
     pub wanted: Vec<i32>,
@@ -144,6 +147,8 @@ pub struct CaseRecord {
     pub requester_office: String,
     pub requester_user: String,
     pub purpose: String,
+    /// The `OfferedService` number (see [`NewCase::service`]).
+    pub service: i32,
     pub legal_basis: String,
     pub wanted: Vec<i32>,
     pub arrived_at: SystemTime,
@@ -196,7 +201,7 @@ pub(crate) fn split_numbers(text: &str) -> Vec<i32> {
 const CASE_COLUMNS: &str = "case_id, state, requester, requester_office, requester_user, purpose, legal_basis, \
     wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size, request_chunk_count, request_chunks_received, \
     persons_accepted, persons_refused, reminded_at, completeness, result_chunk_count, result_at, returned_at, \
-    receipt_at, purged_at, refusal, updated_at";
+    receipt_at, purged_at, refusal, updated_at, service";
 
 fn case_from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let state: String = r.get(1)?;
@@ -234,6 +239,7 @@ fn case_from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         purged_at: opt_from_ms(r.get(23)?),
         refusal: r.get(24)?,
         updated_at: from_ms(r.get(25)?),
+        service: r.get(26)?,
     })
 }
 
@@ -243,8 +249,8 @@ impl Tx<'_> {
     pub fn insert_case(&self, c: &NewCase, now: SystemTime) -> Result<()> {
         self.execute(
             "INSERT INTO cases (case_id, state, requester, requester_office, requester_user, purpose, legal_basis, \
-             wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size, request_chunk_count, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             wanted, arrived_at, respond_by, remind_at, expires_at, chunk_size, request_chunk_count, updated_at, \
+             service) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 c.case_id,
                 c.state.as_str(),
@@ -261,6 +267,7 @@ impl Tx<'_> {
                 c.chunk_size,
                 c.request_chunk_count,
                 to_ms(now),
+                c.service,
             ],
         )?;
         Ok(())
@@ -424,6 +431,7 @@ pub(crate) mod tests {
             requester_office: "caf-13".into(),
             requester_user: "cnaf".into(),
             purpose: "falls workshop".into(),
+            service: 1,
             legal_basis: "Décret n° 2017-334, art. 3".into(),
             wanted: vec![2, 15],
             arrived_at: t0,

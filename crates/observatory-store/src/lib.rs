@@ -49,8 +49,8 @@ pub use purge::PurgeCounts;
 pub use solicitations::{ChunkStatus, StoredSolicitation};
 pub use state::{next, CaseEvent, CaseState};
 pub use statistics::{
-    parse_pseudonym, ChunkStatistics, NotAPseudonym, Pseudonymiser, StatisticsPlacement, StatisticsReport,
-    StatisticsRow, StatisticsStore, StatisticsValue,
+    is_service_code, month_of, parse_pseudonym, service_code, ChunkStatistics, NotAPseudonym, Pseudonymiser,
+    StatisticsPlacement, StatisticsReport, StatisticsRow, StatisticsStore, StatisticsValue,
 };
 pub use store::{CaseStore, Tx};
 

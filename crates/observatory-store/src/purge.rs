@@ -57,17 +57,41 @@ impl Tx<'_> {
     /// Deletes every payload of a case (persons with their identifiers and risk factors, the
     /// bodies' answers, the messages not yet published), destroys the case's key with this
     /// transaction (every copy of a payload left in the WAL or free pages is then sealed with a
-    /// key that no longer exists) and records when. The case row and its metadata stay.
+    /// key that no longer exists) and records when. The case row and its metadata stay, but
+    /// without the requester's office, its broker user and the free-text purpose: the audit
+    /// trail names who did what itself (each entry's actor), so the row keeps only the
+    /// requester body, ids, counts, states and times ([`Tx::delete_purged_cases_through`]
+    /// deletes it with the trail's year).
     pub fn purge_case_payloads(&self, case_id: &str, now: SystemTime) -> Result<PurgeCounts> {
         let persons = self.execute("DELETE FROM persons WHERE case_id = ?1", [case_id])? as u64;
         let answers = self.delete_answer_chunks(case_id, None)?;
         let outbox = self.execute("DELETE FROM outbox WHERE case_id = ?1", [case_id])? as u64;
         self.destroy_case_key(case_id);
         self.execute(
-            "UPDATE cases SET purged_at = ?2, updated_at = ?2 WHERE case_id = ?1",
+            "UPDATE cases SET purged_at = ?2, updated_at = ?2, requester_office = '', requester_user = '', \
+             purpose = '' WHERE case_id = ?1",
             params![case_id, to_ms(now)],
         )?;
         Ok(PurgeCounts { persons, answers, outbox })
+    }
+
+    /// Deletes the purged cases last changed in `year` (UTC, as the audit trail's years) or
+    /// before, with their request chunks and solicitations: called when the trail's chain of
+    /// `year` goes ([`Tx::audit_delete_year`]), so a case row lives as long as the trail that
+    /// speaks of it and no longer. Returns how many cases went.
+    pub fn delete_purged_cases_through(&self, year: i32) -> Result<usize> {
+        let gone = "SELECT case_id FROM cases WHERE purged_at IS NOT NULL \
+             AND CAST(strftime('%Y', updated_at / 1000, 'unixepoch') AS INTEGER) <= ?1";
+        self.execute(
+            &format!(
+                "DELETE FROM solicitation_chunks WHERE solicitation_id IN \
+                 (SELECT solicitation_id FROM solicitations WHERE case_id IN ({gone}))"
+            ),
+            [year],
+        )?;
+        self.execute(&format!("DELETE FROM solicitations WHERE case_id IN ({gone})"), [year])?;
+        self.execute(&format!("DELETE FROM request_chunks WHERE case_id IN ({gone})"), [year])?;
+        self.execute(&format!("DELETE FROM cases WHERE case_id IN ({gone})"), [year])
     }
 }
 
@@ -86,6 +110,7 @@ mod tests {
             requester_office: "caf-13".into(),
             requester_user: "cnaf".into(),
             purpose: "p".into(),
+            service: 0,
             legal_basis: "l".into(),
             wanted: vec![2],
             arrived_at: t0,
@@ -243,6 +268,58 @@ mod tests {
             Ok::<_, StoreError>(key.map(|k| sealed_rows.iter().any(|s| k.open(b"any", s).is_ok())))
         });
         assert!(matches!(refused, Ok(None)), "no key is left for the purged case");
+    }
+
+    #[test]
+    fn a_purged_case_row_keeps_no_office_user_or_purpose_in_any_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
+        let now = SystemTime::now();
+        let mut c = case("gone");
+        c.requester_office = "office-zq7x".into();
+        c.requester_user = "agent-kw3v".into();
+        c.purpose = "atelier equilibre rue-xq9".into();
+        store.write(|tx| tx.insert_case(&c, now)).unwrap();
+        store.write(|tx| tx.purge_case_payloads("gone", now)).unwrap();
+        store.reclaim().unwrap();
+        let row = store.read(|tx| tx.case("gone")).unwrap().unwrap();
+        assert_eq!(row.requester, "cnaf", "the requester body stays (the trail's actor names it too)");
+        assert_eq!((row.requester_office.as_str(), row.requester_user.as_str(), row.purpose.as_str()), ("", "", ""));
+        let bytes = all_bytes(&store);
+        for text in ["office-zq7x", "agent-kw3v", "rue-xq9"] {
+            assert!(!bytes.windows(text.len()).any(|w| w == text.as_bytes()), "{text} left in the store's files");
+        }
+    }
+
+    #[test]
+    fn purged_case_rows_are_deleted_with_their_year_of_the_audit_trail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(&dir.path().join("o.db")).unwrap();
+        let in_2025 = UNIX_EPOCH + Duration::from_secs(1_750_000_000); // June 2025
+        let in_2026 = UNIX_EPOCH + Duration::from_secs(1_780_000_000); // May 2026
+        store
+            .write(|tx| {
+                for id in ["purged-2025", "purged-2026", "live"] {
+                    tx.insert_case(&case(id), in_2025)?;
+                }
+                tx.execute(
+                    "INSERT INTO request_chunks (case_id, chunk_index, received_at, accepted, refused) \
+                     VALUES ('purged-2025', 0, 0, 1, 0)",
+                    [],
+                )?;
+                tx.purge_case_payloads("purged-2025", in_2025)?;
+                tx.purge_case_payloads("purged-2026", in_2026)
+            })
+            .unwrap();
+        store.write(|tx| tx.audit_delete_year(2025)).unwrap();
+        let left = |id: &str| store.read(|tx| tx.case(id)).unwrap().is_some();
+        assert!(!left("purged-2025"), "deleted with the trail's 2025 chain");
+        assert!(left("purged-2026"), "its trail year is still kept");
+        assert!(left("live"), "a case not purged stays");
+        let chunks: i64 = store
+            .read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT COUNT(*) FROM request_chunks", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(chunks, 0, "its request chunks went with it");
     }
 
     fn test_nir(i: u64) -> String {

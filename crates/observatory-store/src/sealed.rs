@@ -200,7 +200,7 @@ mod tests {
             .unwrap();
         }
         let store = CaseStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 5);
+        assert_eq!(store.schema_version().unwrap(), 7);
         let persons = store.read(|tx| tx.persons("c1", 0..1)).unwrap();
         assert_eq!(
             (persons[0].nir.as_str(), persons[0].birth_year, &persons[0].risk_factors[..]),

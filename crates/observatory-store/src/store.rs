@@ -17,6 +17,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration::sql("inbox", crate::inbox::SCHEMA),
     Migration::sql("audit trail", crate::audit::SCHEMA),
     Migration::code("payloads sealed with case keys", crate::sealed::seal_existing_payloads),
+    Migration::sql("the service offered as a code", "ALTER TABLE cases ADD COLUMN service INTEGER NOT NULL DEFAULT 0;"),
+    // What `Tx::purge_case_payloads` now forgets, forgotten in the cases purged before.
+    Migration::sql(
+        "purged cases forget their office, user and purpose",
+        "UPDATE cases SET requester_office = '', requester_user = '', purpose = '' WHERE purged_at IS NOT NULL;",
+    ),
 ];
 
 /// The observatory's case store (one SQLite file, `observatory.db`, and its case keys,

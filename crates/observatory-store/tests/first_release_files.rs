@@ -28,12 +28,17 @@ fn a_case_store_of_the_first_release_reads_back_and_takes_new_cases() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_of("observatory.db", dir.path());
     let store = CaseStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5, "brought to the current schema");
+    assert_eq!(store.schema_version().unwrap(), 7, "brought to the current schema");
     let case = store.read(|tx| tx.case(CASE_ID)).unwrap().expect("the demo's case");
     assert_eq!(case.state, CaseState::Purged);
     assert_eq!((case.persons_accepted, case.persons_refused), (20, 0));
     assert_eq!(case.completeness.as_deref(), Some("complete"));
-    assert_eq!((case.requester.as_str(), case.requester_office.as_str()), ("cnaf", "caf-13"));
+    assert_eq!(case.requester, "cnaf");
+    assert_eq!(
+        (case.requester_office.as_str(), case.requester_user.as_str(), case.purpose.as_str()),
+        ("", "", ""),
+        "a case purged before the upgrade forgets its office, user and purpose too"
+    );
     assert!(case.purged_at.is_some() && case.receipt_at.is_some() && case.returned_at.is_some());
     assert!(store.read(|tx| tx.persons(CASE_ID, 0..20)).unwrap().is_empty(), "its payloads were purged");
     let solicitations = store.read(|tx| tx.solicitations(CASE_ID)).unwrap();
@@ -74,7 +79,34 @@ fn a_case_store_of_the_first_release_reads_back_and_takes_new_cases() {
 fn a_statistics_store_of_the_first_release_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_of("statistics.db", dir.path());
+    let raw = passerelle_sqlite::testing::raw_connection(&path).unwrap();
+    let purpose: String = raw.query_row("SELECT DISTINCT service FROM persons", [], |r| r.get(0)).unwrap();
+    assert!(purpose.len() > 8, "the first release kept the purpose's free text: {purpose:?}");
+    drop(raw);
     let store = StatisticsStore::open(&path).unwrap();
+    // Minimised: the free text became `unspecified`, the times months, and no byte of the text
+    // is left in the store's files.
+    let raw = passerelle_sqlite::testing::raw_connection(&path).unwrap();
+    let kept: Vec<(String, String)> = raw
+        .prepare("SELECT DISTINCT service, recorded_at FROM persons")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(raw);
+    assert!(!kept.is_empty());
+    for (service, month) in &kept {
+        assert_eq!(service, "unspecified");
+        assert!(month.len() == 7 && month.as_bytes()[4] == b'-', "a month: {month:?}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(!bytes.windows(purpose.len()).any(|w| w == purpose.as_bytes()), "{purpose:?} left in {file:?}");
+        }
+    }
     let report = store.report().unwrap();
     assert_eq!((report.persons, report.cases), (20, 1));
     assert_eq!(store.persons_of_case(CASE_ID).unwrap(), 20);
@@ -94,6 +126,7 @@ fn new_case(id: &str, now: SystemTime) -> NewCase {
         requester_office: "caf-13".into(),
         requester_user: "cnaf".into(),
         purpose: "falls workshop".into(),
+        service: 1,
         legal_basis: "Décret n° 2017-334, art. 3".into(),
         wanted: vec![2],
         arrived_at: now,

@@ -310,7 +310,7 @@ pub fn statistics_rows(
                 territory: p.departement.clone(),
                 requester: case.requester.clone(),
                 requester_office: case.requester_office.clone(),
-                service: case.purpose.clone(),
+                service: passerelle_observatory_store::service_code(case.service),
                 requested: requested.clone(),
                 sex: value::sex_code(v1::Sex::try_from(p.sex).unwrap_or(v1::Sex::Unspecified)).to_owned(),
                 birth_year: p.birth_year,

@@ -105,6 +105,9 @@ impl Engine {
                             requester_office: header.requester_office,
                             requester_user: d.user_id.clone(),
                             purpose: header.purpose,
+                            // The code as sent (validated by `validate.rs`); the statistics
+                            // write an unknown number as `unspecified`.
+                            service: req.service,
                             legal_basis: header.legal_basis,
                             wanted: header.wanted.iter().map(|c| *c as i32).collect(),
                             arrived_at: now,
@@ -327,6 +330,7 @@ impl Engine {
                 } else {
                     req.purpose.chars().filter(|c| !c.is_control()).take(500).collect()
                 },
+                service: req.service,
                 legal_basis: passerelle_protocol::legal::reference(
                     v1::LegalBasis::try_from(req.basis).unwrap_or(v1::LegalBasis::Unspecified),
                 )
@@ -400,8 +404,11 @@ impl Engine {
                     format!("no case {} at this observatory", quoted_id(receipt.case_id.as_str())),
                 );
             };
+            // A purged case forgot its office (`Tx::purge_case_payloads`): a late receipt is
+            // then checked against the body only, and records no more than its time.
+            let forgot_office = case.state == CaseState::Purged && case.requester_office.is_empty();
             if receipt.sender != case.requester
-                || self.not_the_office(d, &case.requester, &case.requester_office).is_some()
+                || (!forgot_office && self.not_the_office(d, &case.requester, &case.requester_office).is_some())
             {
                 let reason = format!("only the requester of case {} may acknowledge its result", case.case_id);
                 return self.dead_letter(tx, d, NoticeReason::NotPermitted, reason);

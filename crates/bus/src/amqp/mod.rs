@@ -7,6 +7,7 @@
 //! - [`publisher`]: persistent, mandatory, confirmed publishing with a bounded window.
 //! - [`consumer`]: manual acks, prefetch, receiver checks, verdicts, reasoned dead-letters.
 //! - `alarms`: the observatory's watch on delivery-limit drops.
+//! - `sweep`: the observatory's sweep of the dead-letter queue (no copy outlives its case's cap).
 //! - [`lock`]: the territory lock an observatory daemon's connection holds (one per territory).
 //! - [`delete_topology`]: deletes a prefix's queues and exchanges (demo, tests, benchmarks).
 
@@ -20,6 +21,7 @@ pub mod lock;
 pub mod properties;
 pub mod publisher;
 mod start;
+mod sweep;
 mod teardown;
 mod tls;
 
@@ -40,9 +42,12 @@ pub use teardown::delete_topology;
 pub struct AmqpBus {
     connector: Arc<Connector>,
     publisher: Publisher,
-    /// The observatory's alarm watch, taken (and stopped) by [`AmqpBus::close`].
-    alarms: std::sync::Mutex<Option<Consumer>>,
+    /// The observatory's alarm watch and dead-letter sweep, taken (and stopped) by
+    /// [`AmqpBus::close`].
+    watches: std::sync::Mutex<Vec<Consumer>>,
     alarm_count: Arc<AtomicU64>,
+    /// How often the observatory sweeps the dead-letter queue.
+    sweep_interval: std::time::Duration,
 }
 
 impl AmqpBus {
@@ -87,13 +92,23 @@ impl AmqpBus {
         Ok(AmqpBus {
             publisher: Publisher::new(Arc::clone(&connector)),
             connector,
-            alarms: std::sync::Mutex::new(None),
+            watches: std::sync::Mutex::new(Vec::new()),
             alarm_count: Arc::new(AtomicU64::new(0)),
+            sweep_interval: crate::topology::DEAD_LETTER_SWEEP_INTERVAL,
         })
     }
 
+    /// The bus, sweeping the dead-letter queue every `interval` instead of
+    /// [`DEAD_LETTER_SWEEP_INTERVAL`](crate::topology::DEAD_LETTER_SWEEP_INTERVAL) (tests with
+    /// caps of seconds). Set before [`AmqpBus::open`].
+    pub fn with_dead_letter_sweep(mut self, interval: std::time::Duration) -> AmqpBus {
+        self.sweep_interval = interval;
+        self
+    }
+
     /// Opens the first connection, waiting for the broker as `patience` allows (`waiting` hears
-    /// each failure that will be retried), then starts the observatory's alarm watch.
+    /// each failure that will be retried), then starts the observatory's alarm watch and its
+    /// dead-letter sweep.
     pub async fn open(
         &self,
         patience: StartPatience,
@@ -107,7 +122,11 @@ impl AmqpBus {
             let (stop_tx, stop) = watch::channel(false);
             let task =
                 tokio::spawn(alarms::watch_alarms(Arc::clone(&self.connector), Arc::clone(&self.alarm_count), stop));
-            *self.alarms.lock().unwrap_or_else(|p| p.into_inner()) = Some(Consumer::new(stop_tx, task));
+            let alarms = Consumer::new(stop_tx, task);
+            let (stop_tx, stop) = watch::channel(false);
+            let task = tokio::spawn(sweep::sweep_dead_letters(Arc::clone(&self.connector), self.sweep_interval, stop));
+            let sweep = Consumer::new(stop_tx, task);
+            self.watches.lock().unwrap_or_else(|p| p.into_inner()).extend([alarms, sweep]);
         }
         Ok(())
     }
@@ -157,7 +176,7 @@ impl AmqpBus {
         &self.connector.settings
     }
 
-    /// Closes cleanly: the alarm watch stops, the publishing channel and the connection close.
+    /// Closes cleanly: the alarm watch and the dead-letter sweep stop, the publishing channel and the connection close.
     /// Stop the consumers first (`Consumer::stop`) so their in-flight deliveries are settled;
     /// consumers still running end when the connection closes, their unacked deliveries going
     /// back to the queues.
@@ -167,9 +186,9 @@ impl AmqpBus {
     /// shutdown instead, and lapin would log that as an error at every clean stop. Later
     /// publishes fail with [`BusError::Closed`].
     pub async fn close(&self) {
-        let alarms = self.alarms.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(alarms) = alarms {
-            alarms.stop().await;
+        let watches = std::mem::take(&mut *self.watches.lock().unwrap_or_else(|p| p.into_inner()));
+        for watch in watches {
+            watch.stop().await;
         }
         self.publisher.close().await;
         self.connector.close().await;

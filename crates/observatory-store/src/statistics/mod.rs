@@ -4,8 +4,10 @@
 //!
 //! A row holds a keyed pseudonym instead of the NIR (HMAC-SHA256 of the NIR with a secret only
 //! the daemon holds: stable across cases, so a person can be followed, and meaningless without
-//! the secret), sex, birth year, territory (the département), requester, service, requested
-//! categories, and the values received with their source, plus each body's answer status.
+//! the secret), sex, birth year, territory (the département), requester, the service offered
+//! (a code of the closed list, never the request's free text), the month it was recorded (never
+//! a finer time: [`minimised`]), requested categories, and the values received with their
+//! source, plus each body's answer status.
 //!
 //! The store sits alone in its folder, the **statistics folder**, and the pseudonym key is
 //! outside it, read by the observatory daemon alone ([`placement`]): a statistics agent reads
@@ -18,6 +20,7 @@
 //! [`StatisticsStore::open`] refuses a schema with a column that is neither fixed metadata nor a
 //! non-identifying catalogue code.
 
+mod minimised;
 pub mod placement;
 mod pseudonym;
 mod report;
@@ -30,8 +33,9 @@ use passerelle_protocol::catalogue;
 use passerelle_sqlite::{Database, Migration, Options};
 use rusqlite::params;
 
-use crate::{contains_nir, to_ms, Result, StoreError};
+use crate::{contains_nir, Result, StoreError};
 
+pub use minimised::{is_service_code, month_of, month_start, service_code};
 pub use placement::{settle, Settled, StatisticsPlacement};
 pub use pseudonym::{is_pseudonym, parse_pseudonym, NotAPseudonym, Pseudonymiser, PSEUDONYM_LEN};
 pub use report::{Appearance, BodyAnswerRate, StatisticsReport};
@@ -42,6 +46,7 @@ pub use rights::{HeldRow, RectifiedValue};
 const MIGRATIONS: &[Migration] = &[
     Migration::sql("persons and the chunks recorded", SCHEMA),
     Migration::sql("the values each rights request rectified", RECTIFICATIONS),
+    Migration::code("services as codes, times as months", minimised::minimise_existing_rows),
 ];
 
 /// What each rights request rectified (`rights.rs`), written in the transaction that changes the
@@ -57,6 +62,8 @@ CREATE TABLE rectifications (
 ) WITHOUT ROWID;
 "#;
 
+/// The first release's persons table and ledger (migration 1): `recorded_at` in milliseconds,
+/// `service` the request's free text. Migration 3 makes it [`PERSONS`].
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS persons (
     id INTEGER PRIMARY KEY,
@@ -90,6 +97,28 @@ CREATE TABLE IF NOT EXISTS recorded_chunks (
 -- Following a pseudonym (`follow`, an analyst's query) scans the table: an index by pseudonym
 -- would take a random page a person at every commit, over years of rows.
 CREATE INDEX IF NOT EXISTS persons_by_time ON persons(recorded_at);
+"#;
+
+/// The persons table since migration 3: `recorded_at` is a month (`YYYY-MM`, legal time zone),
+/// `service` a code of the list ([`minimised`]).
+const PERSONS: &str = r#"
+CREATE TABLE persons (
+    id INTEGER PRIMARY KEY,
+    pseudonym TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    territory TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    requester_office TEXT NOT NULL,
+    service TEXT NOT NULL,
+    requested TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    birth_year INTEGER NOT NULL,
+    values_json TEXT NOT NULL DEFAULT '[]',
+    answers_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX persons_by_case ON persons(case_id);
+CREATE INDEX persons_by_time ON persons(recorded_at);
 "#;
 
 /// Columns that are metadata of the exchange, not data about the person (art. 2, 1°): every
@@ -140,13 +169,14 @@ pub struct StatisticsRow {
     /// [`Pseudonymiser::pseudonym`] of the NIR.
     pub pseudonym: String,
     pub case_id: String,
+    /// When it is recorded: the store keeps its month only ([`month_of`]).
     pub recorded_at: SystemTime,
     /// The département of the residence commune.
     pub territory: String,
     /// The requester's body code.
     pub requester: String,
     pub requester_office: String,
-    /// The service offered (art. 3).
+    /// The service offered (art. 3), as its code ([`service_code`]): never free text.
     pub service: String,
     /// The requested category codes.
     pub requested: Vec<String>,
@@ -170,7 +200,12 @@ impl StatisticsStore {
     /// is identifying.
     pub fn open(path: &Path) -> Result<StatisticsStore> {
         let options = Options { checkpoint_thread: false, ..Options::named("statistics store") };
+        let before = version_of(path)?;
         let store = StatisticsStore { db: Database::open_with(path, MIGRATIONS, options)? };
+        if before.is_some_and(|v| v < 3) {
+            // Migration 3 replaced free text and times: rebuild, so no copy of them is left.
+            store.db.rebuild()?;
+        }
         for (table, column) in store.columns()? {
             if !METADATA_COLUMNS.contains(&column.as_str()) && catalogue::is_identifying(&column) {
                 return Err(StoreError::Identifying(format!("{table}.{column}")));
@@ -235,7 +270,7 @@ impl StatisticsStore {
                     let n = person.execute(params![
                         row.pseudonym,
                         row.case_id,
-                        to_ms(row.recorded_at),
+                        month_of(row.recorded_at),
                         row.territory,
                         row.requester,
                         row.requester_office,
@@ -262,10 +297,11 @@ impl StatisticsStore {
         Ok(n as usize)
     }
 
-    /// Deletes the rows recorded before `before` (the 5-year cap); nothing of them stays readable.
+    /// Deletes the rows recorded in the month of `before` (the 5-year cap) or earlier: a row's
+    /// month counts from its first day, so none outlives the cap; nothing of them stays readable.
     pub fn purge_before(&self, before: SystemTime) -> Result<usize> {
         let deleted = self.db.write(|tx| {
-            let deleted = tx.execute("DELETE FROM persons WHERE recorded_at < ?1", [to_ms(before)])?;
+            let deleted = tx.execute("DELETE FROM persons WHERE recorded_at <= ?1", [month_of(before)])?;
             if deleted > 0 {
                 // The ledger of the cases that have no row left (their 30 days are long past: no
                 // purge of theirs can be retried).
@@ -279,6 +315,17 @@ impl StatisticsStore {
         }
         Ok(deleted)
     }
+}
+
+/// The schema version of the file at `path` (`None` when there is no file yet).
+fn version_of(path: &Path) -> Result<Option<u32>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let flags = passerelle_sqlite::rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = passerelle_sqlite::rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::from(passerelle_sqlite::Error::from(e)))?;
+    Ok(Some(passerelle_sqlite::migrate::version(&conn)?))
 }
 
 /// A row's values as stored: `[[category, source, value], …]`.
@@ -325,6 +372,9 @@ fn check_row(row: &StatisticsRow) -> Result<()> {
     if row.territory.chars().count() > 3 {
         return Err(StoreError::PersonalData("the statistics territory column (a département code)"));
     }
+    if !is_service_code(&row.service) {
+        return Err(StoreError::PersonalData("the statistics service column (not a code of the list)"));
+    }
     let texts = [&row.case_id, &row.requester, &row.requester_office, &row.service];
     if texts.iter().any(|t| contains_nir(t))
         || row.values.iter().any(|v| contains_nir(&v.source))
@@ -347,7 +397,7 @@ mod tests {
             territory: "13".into(),
             requester: "cnaf".into(),
             requester_office: "caf-13".into(),
-            service: "falls workshop".into(),
+            service: "prevention-workshop".into(),
             requested: vec!["housing_aid".into(), "css".into()],
             sex: "F".into(),
             birth_year: 1950,
@@ -373,6 +423,9 @@ mod tests {
             [chunk("c1", 0, vec![row(&p, nir.as_str(), "c1")]), chunk("c2", 0, vec![row(&p, nir.as_str(), "c2")])];
         assert_eq!(store.record(&chunks).unwrap(), 2);
         assert_eq!(store.record(&chunks).unwrap(), 0, "idempotent");
+        let times: Vec<String> =
+            store.db.read(|tx| tx.query_all("SELECT DISTINCT recorded_at FROM persons", [], |r| r.get(0))).unwrap();
+        assert_eq!(times, vec![month_of(SystemTime::now())], "the month only");
         let report = store.report().unwrap();
         assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (2, 1, 2));
         assert_eq!(report.by_risk_factor, vec![("housing_aid".to_owned(), 2)]);
@@ -430,6 +483,12 @@ mod tests {
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.pseudonym = nir.as_str().to_owned();
         assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));
+        let mut bad = row(&p, nir.as_str(), "c1");
+        bad.service = "atelier chutes, rue des Lilas".into();
+        assert!(
+            matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))),
+            "free text is no service code"
+        );
         let mut bad = row(&p, nir.as_str(), "c1");
         bad.values[0].value = nir.as_str().to_owned();
         assert!(matches!(store.record(&[chunk("c1", 0, vec![bad])]), Err(StoreError::PersonalData(_))));

@@ -40,7 +40,8 @@ pub struct BodyAnswerRate {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appearance {
     pub case_id: String,
-    pub recorded_at_ms: i64,
+    /// The month it was recorded, `YYYY-MM` (the store keeps no finer time).
+    pub recorded_month: String,
     pub territory: String,
     pub requester: String,
     pub requester_office: String,
@@ -74,7 +75,7 @@ impl StatisticsStore {
         let mut band_sql = String::from("SELECT CASE");
         for (min, label) in AGE_BANDS {
             band_sql.push_str(&format!(
-                " WHEN CAST(strftime('%Y', recorded_at / 1000, 'unixepoch') AS INTEGER) - birth_year >= {min} THEN '{label}'"
+                " WHEN CAST(substr(recorded_at, 1, 4) AS INTEGER) - birth_year >= {min} THEN '{label}'"
             ));
         }
         band_sql.push_str(" ELSE 'under 55' END AS band, COUNT(*) FROM persons GROUP BY band ORDER BY band");
@@ -122,7 +123,7 @@ impl StatisticsStore {
                     Ok((
                         Appearance {
                             case_id: r.get(0)?,
-                            recorded_at_ms: r.get(1)?,
+                            recorded_month: r.get(1)?,
                             territory: r.get(2)?,
                             requester: r.get(3)?,
                             requester_office: r.get(4)?,

@@ -19,12 +19,13 @@ use passerelle_protocol::catalogue;
 use rusqlite::params;
 
 use super::{is_pseudonym, values_json, StatisticsStore, StatisticsValue};
-use crate::{from_ms, to_ms, Result, StoreError};
+use crate::{to_ms, Result, StoreError};
 
 /// One statistics row of a person, as a rights answer describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldRow {
     pub case_id: String,
+    /// The first instant of the month it was recorded (the store keeps the month only).
     pub recorded_at: SystemTime,
     /// The requester's body code and office, as the case named them.
     pub requester: String,
@@ -45,8 +46,8 @@ pub struct RectifiedValue {
 pub(crate) const RECTIFICATIONS_KEPT: std::time::Duration = std::time::Duration::from_secs(60 * 86_400);
 const RECTIFICATIONS_KEPT_MS: i64 = RECTIFICATIONS_KEPT.as_millis() as i64;
 
-/// A stored row: id, case, time, requester, office, values JSON.
-type RawRow = (i64, String, i64, String, String, String);
+/// A stored row: id, case, month, requester, office, values JSON.
+type RawRow = (i64, String, String, String, String, String);
 
 impl StatisticsStore {
     /// Every row whose pseudonym is one of `pseudonyms`, oldest first.
@@ -55,13 +56,9 @@ impl StatisticsStore {
         let raw = self.db.read(|tx| raw_rows(tx, pseudonyms))?;
         raw.into_iter()
             .map(|(_, case_id, at, requester, requester_office, values)| {
-                Ok(HeldRow {
-                    case_id,
-                    recorded_at: from_ms(at),
-                    requester,
-                    requester_office,
-                    values: parse_values(&values)?,
-                })
+                let recorded_at = super::month_start(&at)
+                    .ok_or_else(|| StoreError::Corrupt(format!("a statistics row's month {at:?}")))?;
+                Ok(HeldRow { case_id, recorded_at, requester, requester_office, values: parse_values(&values)? })
             })
             .collect()
     }
@@ -148,7 +145,7 @@ fn raw_rows(tx: &passerelle_sqlite::Tx<'_>, pseudonyms: &[String]) -> Result<Vec
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )?);
     }
-    rows.sort_by_key(|r: &RawRow| (r.2, r.0));
+    rows.sort_by(|a: &RawRow, b: &RawRow| (&a.2, a.0).cmp(&(&b.2, b.0)));
     rows.dedup_by_key(|r| r.0);
     Ok(rows)
 }
@@ -172,7 +169,7 @@ mod tests {
             territory: "13".into(),
             requester: "cnaf".into(),
             requester_office: "caf-13".into(),
-            service: "falls workshop".into(),
+            service: "prevention-workshop".into(),
             requested: vec!["housing_aid".into(), "family_situation".into()],
             sex: "F".into(),
             birth_year: 1950,

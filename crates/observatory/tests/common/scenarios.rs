@@ -338,6 +338,15 @@ pub async fn statistics_are_pseudonymous(s: &mut Stack) {
     assert_eq!((report.persons, report.distinct_pseudonyms, report.cases), (8, 5, 2));
     assert!(report.body_answers.iter().all(|b| b.asked == 8 && b.body != "cnaf"));
     assert!(report.by_risk_factor.contains(&("rsa".to_owned(), 8)));
+    // Minimisation: the service as a code (the requester sent none: `unspecified`), the time as
+    // its month, and no byte of the request's free-text purpose in any file of the folder.
+    use passerelle_protocol::rules::Clock;
+    let month = passerelle_observatory_store::month_of(s.clock.now());
+    for a in &followed {
+        assert_eq!((a.service.as_str(), a.recorded_month.as_str()), ("unspecified", month.as_str()));
+    }
+    let files = files_under(&s.settings.statistics_dir());
+    assert_eq!(find_any(&files, &encodings(PURPOSE)), None, "the request's purpose is in the statistics folder");
 }
 
 /// The persons whose NIRs the statistics folder is scanned for: the stacks' whole population.

@@ -129,8 +129,7 @@ pub fn appearances_html(appearances: &[Appearance]) -> String {
     let rows: Vec<Vec<String>> = appearances
         .iter()
         .map(|a| {
-            let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(a.recorded_at_ms)
-                .map_or_else(|| text(&a.recorded_at_ms.to_string()), passerelle_console::html::at);
+            let at = text(&a.recorded_month);
             let requester = if a.requester_office.is_empty() {
                 text(&a.requester)
             } else {
@@ -152,7 +151,7 @@ pub fn appearances_html(appearances: &[Appearance]) -> String {
         .collect();
     table(
         "Chaque apparition du pseudonyme, de la plus ancienne à la plus récente",
-        &["Dossier", "Enregistré", "Territoire", "Demandeur", "Service", "Demandé", "Sexe", "Naissance", "Valeurs"],
+        &["Dossier", "Mois", "Territoire", "Demandeur", "Service", "Demandé", "Sexe", "Naissance", "Valeurs"],
         &rows,
         "Ce pseudonyme n'apparaît dans aucun dossier du magasin statistique.",
     )
@@ -196,11 +195,11 @@ mod tests {
     fn appearances_are_escaped_and_the_form_carries_its_token() {
         let a = Appearance {
             case_id: "c-1".into(),
-            recorded_at_ms: 1_796_688_000_000,
+            recorded_month: "2026-12".into(),
             territory: "13".into(),
             requester: "carsat".into(),
             requester_office: "<script>".into(),
-            service: "s".into(),
+            service: "prevention-workshop".into(),
             requested: "isolement".into(),
             sex: "F".into(),
             birth_year: 1940,

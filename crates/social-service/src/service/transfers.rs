@@ -30,9 +30,10 @@ use crate::store::transfers::{InTransfer, OutTransfer};
 /// The most actions one chunk carries (transfer.proto): a file with a longer history is split.
 pub const MAX_CHUNK_ACTIONS: usize = 500;
 
-/// How long a transfer's messages may wait in the broker (the AMQP `expiration`): the flow
-/// queues' 30-day cap.
-pub const TRANSFER_CAP: Duration = Duration::from_secs(30 * 86_400);
+/// How long a transfer's messages may wait in the broker (the AMQP `expiration` and
+/// `x-passerelle-expires-at`): [`passerelle_bus::topology::TRANSFER_MESSAGE_LIFETIME`], 23 days,
+/// so that a copy the broker dead-letters (kept 7 days at most) is gone 30 days after sending.
+pub const TRANSFER_CAP: Duration = passerelle_bus::topology::TRANSFER_MESSAGE_LIFETIME;
 
 /// The withheld items' codes (views, `transfers_out.withheld`).
 pub const MEDICAL_OPINIONS: &str = "medical-opinions";
