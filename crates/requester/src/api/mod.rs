@@ -4,7 +4,7 @@
 //!
 //! | route | roles | answer |
 //! |---|---|---|
-//! | `POST /v1/cases?want=…&service=…[&respond_by=7d][&strict=true][&year=YYYY][&encoding=…][&name=…]`, the selection as the body | `prevention-agent` of the daemon's office | [`SubmitAnswer`]: the selection checked exactly as `requester check` does (every problem by line), the good lines stored and sent |
+//! | `POST /v1/cases?want=…&service=CODE[&purpose=…][&respond_by=7d][&strict=true][&encoding=…][&name=…]`, the selection as the body | `prevention-agent` of the daemon's office | [`SubmitAnswer`]: the selection checked exactly as `requester check` does (every problem by line), the good lines stored and sent |
 //! | `GET /v1/cases[?submission=ID]` | `prevention-agent` of the office | [`CaseStatus`] per case, oldest first |
 //! | `POST /v1/cases/{case}/result` | `prevention-agent` of the office | [`ResultAnswer`]: the case's result written again on the daemon's side |
 //! | `GET /v1/cases/{case}/result/{file}` | `prevention-agent` of the office | the `csv`, `jsonl` or `summary` file, streamed |
@@ -55,8 +55,8 @@ use futures::StreamExt;
 use passerelle_access_log::{agent_actor, AccessEntry, AccessKind};
 use passerelle_agents::Role;
 use passerelle_local_api::{file_response, ApiError, Caller};
-use passerelle_protocol::catalogue;
 use passerelle_protocol::rules::DEFAULT_RESPOND_BY;
+use passerelle_protocol::{catalogue, offered_service};
 use passerelle_selection::{Encoding, Rejection, UnusableFile};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -150,12 +150,19 @@ pub struct PurgedSummary {
 pub struct SubmitQuery {
     /// Categories: codes and/or domains, comma-separated.
     pub want: String,
+    /// The service offered, a code of the closed list (`prevention-workshop`…; see
+    /// `passerelle_protocol::offered_service`).
     pub service: String,
+    /// The service in words; default the code's French label (required for `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     /// `7d`, `36h`…; default the protocol's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub respond_by: Option<String>,
     #[serde(default)]
     pub strict: bool,
+    /// Refused when given: a submission counts ages on its own day (`requester check --year`
+    /// looks ahead; `submit` does not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<u32>,
     /// `utf-8` (default) or `windows-1252`.
@@ -274,6 +281,14 @@ async fn submit(
 /// The request a query makes; a bad flag is a 400 naming it.
 fn submit_request(query: &SubmitQuery) -> Result<SubmitRequest, ApiError> {
     let wanted = catalogue::parse_list(&query.want).map_err(|e| ApiError::bad_request(format!("--want: {e}")))?;
+    let service =
+        offered_service::parse(&query.service).map_err(|e| ApiError::bad_request(format!("--service: {e}")))?;
+    if query.year.is_some() {
+        return Err(ApiError::bad_request(
+            "year: a submission counts ages on the day it is made (today, in the body's legal time zone); only \
+             `requester check --year` checks at another date",
+        ));
+    }
     let respond_by = match &query.respond_by {
         Some(text) => crate::parse_duration(text).map_err(|e| ApiError::bad_request(format!("--respond-by: {e}")))?,
         None => DEFAULT_RESPOND_BY,
@@ -290,9 +305,9 @@ fn submit_request(query: &SubmitQuery) -> Result<SubmitRequest, ApiError> {
     Ok(SubmitRequest {
         selection: PathBuf::from(query.name.as_deref().unwrap_or("selection")),
         encoding,
-        reference_year: query.year,
         wanted,
-        service: query.service.clone(),
+        service,
+        purpose: query.purpose.clone().unwrap_or_default(),
         respond_by,
         // The daemon writes its own copy in its out_dir; the agent's copy is the CLI's.
         out: None,

@@ -40,6 +40,7 @@ fn store_with_case(dir: &Path, persons: u32) -> (Store, Uuid) {
                     purge_after: now + Duration::from_secs(86_400),
                     respond_by: now,
                     service: "visite".into(),
+                    offered_service: 0,
                     wanted: vec![Category::LongTermCondition],
                     columns: vec!["nir".into(), "family_name".into()],
                     separator: b',',
