@@ -144,7 +144,7 @@ fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
         .with_connection(|conn| {
             conn.execute_batch(
                 "DROP TABLE rights_requests; DROP TABLE rectifications; DROP TABLE worklist_ranks; DROP TABLE worklist_orders; DROP TABLE offer_outcomes; DROP TABLE person_answers;
-                 ALTER TABLE persons ADD COLUMN answers BLOB;",
+                 ALTER TABLE persons ADD COLUMN answers BLOB; ALTER TABLE submissions DROP COLUMN offered_service;",
             )?;
             let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
             conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;

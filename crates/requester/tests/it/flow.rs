@@ -140,9 +140,9 @@ impl Stack {
         SubmitRequest {
             selection: selection.to_owned(),
             encoding: Encoding::Utf8,
-            reference_year: Some(2025),
             wanted: catalogue::parse_list("family_situation,long_term_condition").unwrap(),
-            service: "Atelier prévention des chutes".into(),
+            service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+            purpose: "Atelier prévention des chutes".into(),
             respond_by: DEFAULT_RESPOND_BY,
             out: Some(self.dir.path().join("result")),
             strict: false,
