@@ -18,9 +18,11 @@ fn nir(yy: u32, mm: &str, order: u32) -> String {
     with_key(&format!("1{:02}{mm}75123{order:03}", yy % 100)).unwrap().as_str().to_owned()
 }
 
-/// The problems of each record of `text` under `rules`, as (line, field, reason); an empty
-/// list for a valid record.
-fn verdicts(text: &str, on: NaiveDate, branch: Option<&str>) -> Vec<(u64, Vec<(Option<&'static str>, String)>)> {
+/// The problems of one record, as (field, reason) pairs: none for a valid record.
+type Problems = Vec<(Option<&'static str>, String)>;
+
+/// The problems of each record of `text` under the rules on `on` (for `branch`), by line.
+fn verdicts(text: &str, on: NaiveDate, branch: Option<&str>) -> Vec<(u64, Problems)> {
     let territories = Territories::default();
     let mut rules = SelectionRules::on(on, CommuneTable::official(), &territories);
     if let Some(branch) = branch {
