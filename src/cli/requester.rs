@@ -8,7 +8,8 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use chrono::Datelike;
+use passerelle_protocol::calendar::LegalCalendar;
+use passerelle_protocol::catalogue::body;
 use passerelle_protocol::commune::CommuneTable;
 use passerelle_protocol::territory::Territories;
 use passerelle_selection::{
@@ -61,10 +62,15 @@ The selection file:
   per category you already know, named by its code (e.g. long_term_condition, rsa); an empty
   category cell means unknown. Value syntax: README, \"Value syntax\".
 
-A record is rejected for: a bad NIR (format or key) or former NIR; an age under 55 in the
-reference year (age = year - birth_year); an unknown or malformed commune code, or a commune no
-observatory is competent for; a value of the wrong type; a missing required value; a NIR already
-seen on an earlier valid record; the wrong number of fields; a NUL byte or a byte undefined in Windows-1252.
+A record is rejected for: a bad NIR (format or key) or former NIR; an age under 55 on the
+reference date — today (Europe/Paris), or 31 December of --year — where a person counts as 55
+from the last day of the birth month the NIR gives (positions 4-5: 01-12, or 31-42 minus 30) in
+birth_year + 55, and from 31 December when the NIR gives no month (fictitious 20-30, 50-99); an
+unknown or malformed commune code, or a commune no observatory is competent for; a value of the
+wrong type; a hospital_stays_12m stay admitted more than twelve months before the reference
+date; with --body, a known risk factor of a category that branch does not hold (decree art. 3:
+\"dans son domaine de compétence\"); a missing required value; a NIR already seen on an earlier
+valid record; the wrong number of fields; a NUL byte or a byte undefined in Windows-1252.
 The whole file is unusable, and the check stops there, for: a header with a missing, unknown or
 duplicate column; bytes that are not UTF-8 in a file read as UTF-8 (said once: a French
 spreadsheet export is Windows-1252, so run again with --encoding windows-1252); a record not
@@ -79,7 +85,7 @@ problem, {\"line\": N, \"field\": \"nir\" or null, \"reason\": \"...\"}, then la
 \"format\": \"passerelle.report/1\" (docs/JSON.md). Reasons never contain a NIR or a name.
 
 Example:
-  passerelle requester check selection.csv --year 2025 --encoding windows-1252 --json";
+  passerelle requester check selection.csv --body cnaf --year 2027 --encoding windows-1252 --json";
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -87,10 +93,16 @@ pub struct CheckArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The reference year in which ages are computed: persons born after YYYY - 55 are rejected.
-    /// Default: the current year.
+    /// Check at 31 December of YYYY instead of today (Europe/Paris): who will be 55 by the end
+    /// of that year, and hospital stays within the twelve months before that day. `submit` has
+    /// no such option: it always checks on the day of submission.
     #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u32).range(1900..=2999))]
     pub year: Option<u32>,
+
+    /// The requester's branch (cnam, cnav, cnaf or msa): known risk factors of categories the
+    /// branch does not hold are rejected, as `submit` rejects them. Default: not checked.
+    #[arg(long, value_name = "BRANCH", value_parser = clap::builder::PossibleValuesParser::new(body::ALL))]
+    pub body: Option<String>,
 
     /// The file's encoding: UTF-8 (with or without a byte-order mark) or Windows-1252 (what
     /// French spreadsheet software writes for "CSV (séparateur : point-virgule)").
@@ -137,10 +149,15 @@ pub fn run(command: Command) -> CliResult {
 /// `requester check`: reads the whole selection once, reporting each rejected record as it goes
 /// (nothing is kept but the set of NIRs seen), then the summary.
 pub fn check(args: &CheckArgs) -> CliResult {
-    let reference_year = args.year.unwrap_or_else(current_year);
     let format = if args.json { ReportFormat::Json } else { ReportFormat::Human };
     let territories = Territories::default();
-    let rules = SelectionRules::new(reference_year, CommuneTable::official(), &territories);
+    let mut rules = match args.year {
+        Some(year) => SelectionRules::new(year, CommuneTable::official(), &territories),
+        None => SelectionRules::on(today(), CommuneTable::official(), &territories),
+    };
+    if let Some(branch) = &args.body {
+        rules = rules.for_branch(branch);
+    }
     let input = open(&args.file)?;
     // JSON goes to stdout for a program; sentences go to stderr, beside other diagnostics.
     let out: Box<dyn Write> = match format {
@@ -183,7 +200,8 @@ fn open(path: &Path) -> Result<BufReader<File>, Failure> {
         .map_err(Failure::Usage)
 }
 
-/// The current calendar year (UTC), the default reference year of the age rule.
-fn current_year() -> u32 {
-    u32::try_from(chrono::Utc::now().year()).expect("a year of our era")
+/// Today in the legal time zone of metropolitan France, the default reference date of the age
+/// rule (`check` reads no settings; `submit` uses the daemon's `trails.time_zone`).
+fn today() -> chrono::NaiveDate {
+    LegalCalendar::default().date_of(std::time::SystemTime::now())
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use passerelle_local_api::Client;
 use passerelle_party::{PartyKind, PartySettings};
-use passerelle_protocol::catalogue;
 use passerelle_protocol::rules::DEFAULT_RESPOND_BY;
+use passerelle_protocol::{catalogue, offered_service};
 use passerelle_requester::api::{CaseStatus, PurgeAnswer, SubmitAnswer, SubmitQuery};
 use passerelle_requester::export::render_summary;
 use passerelle_requester::service::WAIT_GRACE;
@@ -58,7 +58,11 @@ const STATUS_POLL: Duration = Duration::from_millis(500);
 /// The long help of `requester submit`.
 pub const SUBMIT_HELP: &str = "\
 What happens:
-  1. The selection is checked exactly as `passerelle requester check` checks it; rejected records
+  1. The selection is checked exactly as `passerelle requester check --body <your branch>` checks
+     it, ages on the day of submission (today in the body's legal time zone; there is no --year):
+     a person counts as 55 from the last day of their NIR's birth month (December when the NIR
+     gives none), so no one under 55 leaves; a known risk factor must be of your own branch
+     (art. 3); hospital stays must be within the twelve months before today. Rejected records
      are reported (line, field, reason) and the valid ones go on — unless --strict, where any
      rejection stops everything before anything is stored or sent.
   2. The file is read by this command, as you, and streamed to the requester daemon, which checks
@@ -84,7 +88,8 @@ prefixed with a single quote. Everything is purged 24 months after submission at
 
 Example:
   passerelle requester submit --socket /run/passerelle/requester-cnaf-caf-13.sock --selection selection.csv \\
-      --want 3,family_situation --service \"Atelier prévention des chutes\" --respond-by 7d";
+      --want 3,family_situation --service prevention-workshop --purpose \"Atelier prévention des chutes\" \\
+      --respond-by 7d";
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
@@ -96,9 +101,14 @@ pub struct SubmitArgs {
     /// The categories to learn: codes and/or whole domains, comma-separated (`3,4,rsa`).
     #[arg(long, value_name = "CATEGORIES")]
     pub want: String,
-    /// The service offered to the persons (art. 3), a short text; sent to the observatory only.
-    #[arg(long, value_name = "TEXT")]
+    /// The service offered to the persons (art. 3), a code of the closed list; sent to the
+    /// observatory only.
+    #[arg(long, value_name = "CODE", value_parser = service_codes())]
     pub service: String,
+    /// The service in words, a short text sent to the observatory only (default: the code's
+    /// French label; required with `--service other`).
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
     /// How long the observatory has to answer: `7d`, `36h`, `30m`, `90s` (at most 21 days).
     #[arg(long, value_name = "DURATION")]
     pub respond_by: Option<String>,
@@ -112,9 +122,6 @@ pub struct SubmitArgs {
     /// a result.
     #[arg(long)]
     pub detach: bool,
-    /// The reference year of the age rule (default: the current year).
-    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(u32).range(1900..=2999))]
-    pub year: Option<u32>,
     /// The selection's encoding.
     #[arg(long, value_enum, value_name = "ENCODING", default_value_t = EncodingArg::Utf8)]
     pub encoding: EncodingArg,
@@ -161,6 +168,13 @@ pub struct FetchArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The `--service` codes, each with its French meaning for `--help`.
+fn service_codes() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        offered_service::OFFERED_SERVICES.iter().map(|i| clap::builder::PossibleValue::new(i.code).help(i.label)),
+    )
+}
+
 /// `requester submit`.
 pub fn submit(args: SubmitArgs) -> CliResult {
     // The flags the daemon would refuse, refused here first (no daemon needed to say so).
@@ -173,9 +187,10 @@ pub fn submit(args: SubmitArgs) -> CliResult {
     let query = SubmitQuery {
         want: args.want.clone(),
         service: args.service.clone(),
+        purpose: args.purpose.clone(),
         respond_by: args.respond_by.clone(),
         strict: args.strict,
-        year: args.year,
+        year: None,
         encoding: Some(match args.encoding {
             EncodingArg::Utf8 => "utf-8".to_owned(),
             EncodingArg::Windows1252 => "windows-1252".to_owned(),
@@ -194,8 +209,8 @@ fn submit_path(q: &SubmitQuery) -> String {
     if q.strict {
         path.push_str("&strict=true");
     }
-    if let Some(year) = q.year {
-        path.push_str(&format!("&year={year}"));
+    if let Some(purpose) = &q.purpose {
+        path.push_str(&format!("&purpose={}", query_value(purpose)));
     }
     if let Some(encoding) = &q.encoding {
         path.push_str(&format!("&encoding={encoding}"));

@@ -41,12 +41,15 @@ pub struct Args {
 pub const SOCIAL_FILES: &str = "social-files.jsonl";
 
 pub fn run(args: Args) -> CliResult {
-    let reference_year = args.year.unwrap_or_else(|| chrono::Utc::now().year());
+    // Without --year, the population is as of today (Paris): what a submission today accepts.
+    let today = passerelle_protocol::calendar::LegalCalendar::default().date_of(std::time::SystemTime::now());
+    let reference_year = args.year.unwrap_or_else(|| today.year());
     let options = SynthOptions {
         persons: args.persons,
         territory: args.territory,
         seed: args.seed,
         reference_year,
+        as_of: args.year.is_none().then_some(today),
         requester: args.requester,
     };
     let bar = std::io::stderr().is_terminal().then(|| {

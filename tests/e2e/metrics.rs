@@ -30,9 +30,14 @@ const WAIT: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     let dir = tempfile::tempdir().unwrap();
-    let year = chrono::Datelike::year(&chrono::Utc::now());
+    // As of today (Paris): every person counts as 55 on the day of submission.
+    let today = passerelle_protocol::calendar::LegalCalendar::default().date_of(std::time::SystemTime::now());
     let population = dir.path().join("population");
-    passerelle_synth::generate(&passerelle_synth::SynthOptions::new(PERSONS, year), &population).unwrap();
+    let synth = passerelle_synth::SynthOptions {
+        as_of: Some(today),
+        ..passerelle_synth::SynthOptions::new(PERSONS, chrono::Datelike::year(&today))
+    };
+    passerelle_synth::generate(&synth, &population).unwrap();
 
     let settings = BusSettings::default();
     let bus = InProcessBus::new(&settings);
@@ -93,9 +98,9 @@ async fn metrics_of_a_whole_flow_are_scraped_and_parsed() {
     let request = SubmitRequest {
         selection: population.join(passerelle_synth::SELECTION_FILE),
         encoding: Encoding::Utf8,
-        reference_year: Some(year as u32),
         wanted: catalogue::parse_list("3,4,7").unwrap(),
-        service: "Atelier mémoire".into(),
+        service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+        purpose: "Atelier mémoire".into(),
         respond_by: Duration::from_secs(120),
         out: Some(dir.path().join("result")),
         strict: false,

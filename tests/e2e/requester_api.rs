@@ -95,6 +95,8 @@ fn an_agent_submits_follows_and_fetches_through_the_requester_daemon_and_may_not
         "--want",
         WANT,
         "--service",
+        "prevention-workshop",
+        "--purpose",
         "Atelier prévention des chutes",
         "--respond-by",
         "10m",

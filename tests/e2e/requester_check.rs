@@ -237,7 +237,7 @@ fn the_human_report_goes_to_stderr() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("line 3, nir: the NIR must have 15 characters, found 14"), "{stderr}");
     assert!(stderr.contains("line 4, nir: the NIR's key is"), "{stderr}");
-    assert!(stderr.contains("line 8, birth_year: aged 50 in 2025"), "{stderr}");
+    assert!(stderr.contains("line 8, birth_year: aged 50 on 2025-12-31"), "{stderr}");
     assert!(stderr.contains("line 15: 5 fields where the header has 10"), "{stderr}");
     assert!(stderr.contains("duplicate NIR"), "{stderr}");
     let rejected = cases.iter().filter(|c| !c.expect.is_empty()).count();
@@ -265,7 +265,7 @@ fn an_all_valid_file_exits_0_and_the_year_moves_the_age_limit() {
     assert_eq!(out.status.code(), Some(1));
     let (by_line, _, reasons) = parse_json(&out.stdout);
     assert_eq!(by_line.keys().copied().collect::<Vec<_>>(), [3]);
-    assert!(reasons[0].contains("aged 54 in 2025"), "{reasons:?}");
+    assert!(reasons[0].contains("aged 54 on 2025-12-31"), "{reasons:?}");
 }
 
 #[test]
@@ -342,9 +342,59 @@ fn help_documents_the_format_and_exit_codes() {
     let out = passerelle(&["requester", "check", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in
-        ["--year", "--encoding", "windows-1252", "--json", "family_name", "commune_code", "former_nirs", "Exit status"]
-    {
+    for needle in [
+        "--year",
+        "--body",
+        "--encoding",
+        "windows-1252",
+        "--json",
+        "family_name",
+        "commune_code",
+        "former_nirs",
+        "Exit status",
+        "last day of the birth month",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
+}
+
+/// Without `--year`, ages are counted today (Paris) to the NIR's birth month: a person born in
+/// the month after this one, 55 years ago, is not 55 yet; with `--year` this year they are
+/// (31 December); `--body` rejects known risk factors of another branch's categories.
+#[test]
+fn today_counts_ages_to_the_nir_month_and_body_limits_known_risk_factors() {
+    use chrono::{Datelike, Months, NaiveDate};
+    let today = passerelle_protocol::calendar::LegalCalendar::default().date_of(std::time::SystemTime::now());
+    let next = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap() + Months::new(1);
+    let (year, month) = (next.year() - 55, next.month());
+    let turning = nir_with_key(&format!("1{:02}{month:02}13055001", year % 100));
+    let text = format!(
+        "nir,family_name,given_names,sex,birth_year,commune_code,rsa,survivor_pension\n\
+         {turning},Martin,Luc,M,{year},13055,,\n{},Petit,Anne,F,1950,13055,oui,\n{},Petit,Zoé,F,1950,13055,,oui\n",
+        nir(1),
+        nir(2)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("selection.csv");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+
+    let out = passerelle(&["requester", "check", path, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (by_line, _, reasons) = parse_json(&out.stdout);
+    assert_eq!(by_line.keys().copied().collect::<Vec<_>>(), [2], "{reasons:?}");
+    assert_eq!(by_line[&2], [Some("birth_year".to_owned())]);
+    assert!(reasons[0].contains(&format!("aged 54 on {today}")), "{reasons:?}");
+
+    // By 31 December of the year they turn 55, they are.
+    let out = passerelle(&["requester", "check", path, "--year", &next.year().to_string(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A CAF sends RSA as known, not a survivor's pension (the pension branch's).
+    let out = passerelle(&["requester", "check", path, "--year", &next.year().to_string(), "--body", "cnaf", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (by_line, _, reasons) = parse_json(&out.stdout);
+    assert_eq!(by_line.keys().copied().collect::<Vec<_>>(), [4], "{reasons:?}");
+    assert_eq!(by_line[&4], [Some("survivor_pension".to_owned())]);
+    assert!(reasons[0].contains("art. 3"), "{reasons:?}");
 }

@@ -154,7 +154,7 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         "--want",
         "religion",
         "--service",
-        "x",
+        "prevention-workshop",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("unknown category `religion`"), "{}", text(&o));
@@ -168,11 +168,26 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         "--want",
         "rsa",
         "--service",
-        "x",
+        "prevention-workshop",
         "--respond-by",
         "60d",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // The service is a code of the closed list, named in the error; submit takes no --year.
+    let submit_with = |extra: &[&str]| {
+        let mut args = vec!["requester", "submit", "--config", config_s, "--selection", good_s, "--want", "rsa"];
+        args.extend_from_slice(extra);
+        passerelle(&args)
+    };
+    let o = submit_with(&["--service", "Atelier mémoire"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("prevention-workshop, home-adaptation, home-help"), "{}", text(&o));
+    let o = submit_with(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--service <CODE>"), "{}", text(&o));
+    let o = submit_with(&["--service", "home-help", "--year", "2025"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unexpected argument '--year'"), "{}", text(&o));
     let bad_config = dir.path().join("bad.toml");
     std::fs::write(&bad_config, "body = \"cnaf\"\noffice = \"caf-13\"\n").unwrap();
     let o = passerelle(&["requester", "status", "--config", bad_config.to_str().unwrap()]);
@@ -190,13 +205,13 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         "--want",
         "3,family_situation",
         "--service",
+        "prevention-workshop",
+        "--purpose",
         "Atelier mémoire",
         "--strict",
-        "--year",
-        "2025",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("line 4, birth_year: aged 30 in 2025"), "{}", text(&o));
+    assert!(text(&o).contains("line 4, birth_year: aged 3"), "{}", text(&o));
     assert!(text(&o).contains("nothing was sent"), "{}", text(&o));
 
     // --detach: two cases sent, one per territory, exit 0.
@@ -210,10 +225,10 @@ async fn submit_detach_status_fetch_purge_and_their_exit_codes() {
         "--want",
         "3,family_situation",
         "--service",
+        "prevention-workshop",
+        "--purpose",
         "Atelier mémoire",
         "--detach",
-        "--year",
-        "2025",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
@@ -314,10 +329,8 @@ async fn a_windows_1252_selection_without_the_flag_sends_nothing() {
             "--want",
             "rsa",
             "--service",
-            "Atelier prévention des chutes",
+            "prevention-workshop",
             "--detach",
-            "--year",
-            "2025",
             "--encoding",
             encoding,
         ])

@@ -146,7 +146,7 @@ fn one_row(selection: &Path, nir: &str, commune: Option<&str>, out: &Path) {
 fn submit(stack: &Stack, daemon: &str, selection: &Path, respond_by: &str) -> String {
     let out = passerelle_command()
         .args(["requester", "submit", "--detach", "--want", "3,4,7", "--respond-by", respond_by])
-        .args(["--service", "Atelier prévention des chutes (droits)", "--config"])
+        .args(["--service", "prevention-workshop", "--purpose", "Atelier prévention des chutes (droits)", "--config"])
         .arg(stack.config(daemon))
         .arg("--selection")
         .arg(selection)

@@ -45,7 +45,7 @@ async fn submit_says_whom_it_waits_for_and_an_interrupt_exits_130_saying_how_to_
     let daemon = super::requester_cli::RequesterDaemon::start(dir.path(), &config);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["requester", "submit", "--want", "3", "--service", "Atelier mémoire", "--year", "2025"])
+        .args(["requester", "submit", "--want", "3", "--service", "home-help", "--purpose", "Atelier mémoire"])
         .arg("--config")
         .arg(&config)
         .arg("--selection")

@@ -89,6 +89,29 @@ fn every_synthetic_selection_record_passes_requester_check() {
     assert_eq!(summary["summary"]["rejected"], 0);
 }
 
+/// Without `--year`, the population is as of today: every record of a CPAM's selection (its
+/// hospital stays included) passes `requester check` today for the health branch, as `submit`
+/// checks it on the day of submission.
+#[test]
+fn a_population_of_today_passes_today_s_check_for_its_requester() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = passerelle()
+        .args(["synth", "--persons", &PERSONS.to_string(), "--requester", "cnam", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let output = passerelle()
+        .args(["requester", "check", "--body", "cnam", "--json"])
+        .arg(dir.path().join(SELECTION_FILE))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "stdout: {stdout}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["valid"], PERSONS);
+}
+
 #[test]
 fn social_files_are_one_json_object_a_line_keyed_by_catalogue_path() {
     let dir = tempfile::tempdir().unwrap();

@@ -519,7 +519,7 @@ impl Stack {
         let out = passerelle_command()
             .args(["requester", "submit", "--detach", "--want", self.options.requester.want()])
             .args(["--respond-by", respond_by])
-            .args(["--service", "Atelier prévention des chutes (test de panne)"])
+            .args(["--service", "prevention-workshop", "--purpose", "Atelier prévention des chutes (test de panne)"])
             .arg("--config")
             .arg(self.config(REQUESTER_DAEMON))
             .arg("--selection")

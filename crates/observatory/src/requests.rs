@@ -187,6 +187,12 @@ impl Engine {
         };
 
         let year = year_of(case.arrived_at);
+        // The twelve months `hospital_stays_12m` may cover end on the day the case arrived (in
+        // metropolitan France's legal time, the requester's default).
+        let cut_off = passerelle_protocol::age::twelve_months_before(
+            passerelle_protocol::calendar::LegalCalendar::default().date_of(case.arrived_at),
+        );
+        let (mut stale_persons, mut stale_stays) = (0u64, 0usize);
         let mut sets = self.receiving_nirs.lock().unwrap_or_else(|p| p.into_inner());
         if !sets.contains_key(&case.case_id) {
             // The first chunk since the daemon started: the case's NIRs so far, from the store.
@@ -203,14 +209,24 @@ impl Engine {
         let mut refused = Vec::new();
         let mut in_chunk = HashSet::with_capacity(req.persons.len());
         for p in &req.persons {
-            match validate::check_person(p, &self.config, year) {
-                Ok(accepted) if known.contains(&accepted.nir.as_u64()) || !in_chunk.insert(accepted.nir.as_u64()) => {
+            let checked = validate::check_person(p, &self.config, year).and_then(|mut accepted| {
+                let stale = validate::check_known(&mut accepted.risk_factors, &req.sender, cut_off)?;
+                Ok((accepted, stale))
+            });
+            match checked {
+                Ok((accepted, _))
+                    if known.contains(&accepted.nir.as_u64()) || !in_chunk.insert(accepted.nir.as_u64()) =>
+                {
                     refused.push(v1::RefusedPerson {
                         nir: p.nir.clone(),
                         problems: vec![problem("nir", "duplicate: this NIR is already in the case")],
                     });
                 }
-                Ok(accepted) => {
+                Ok((accepted, stale)) => {
+                    if stale > 0 {
+                        stale_persons += 1;
+                        stale_stays += stale;
+                    }
                     persons.push(StoredPerson {
                         person_ref: case.persons_accepted + persons.len() as u64,
                         nir: accepted.nir.as_str().to_owned(),
@@ -240,6 +256,19 @@ impl Engine {
             serde_json::json!({ "chunk": chunk, "chunk_count": req.chunk_count, "accepted": accepted,
                 "refused": refused.len() }),
         )?;
+        if stale_persons > 0 {
+            // The requester sent stays older than the category's twelve months: dropped from
+            // the persons' known risk factors, and said here in counts only.
+            self.audit(
+                tx,
+                Action::Violation,
+                Some(&case.case_id),
+                &actor,
+                serde_json::json!({ "chunk": chunk, "from": "requester", "category": "hospital_stays_12m",
+                    "rule": "stays admitted more than twelve months before the request", "dropped": "value",
+                    "persons": stale_persons, "stays": stale_stays }),
+            )?;
+        }
         if !refused.is_empty() {
             let n = refused.len();
             let fields: std::collections::BTreeSet<&str> =

@@ -6,9 +6,14 @@
 //! exchange, the service (art. 3) stated in bounded text that names nobody, at least one
 //! requested category and
 //! only categories of art. 2, 2° to 7°, a respond-by deadline in the future and within the cap,
-//! a chunk of bounded size. Person level ([`check_person`]): a well-formed NIR/NIA (and former
-//! NIRs), a sex, aged 55 or over in the year of arrival (art. 1), a residence commune of the
-//! official list whose *recorded* département belongs to this observatory's territory.
+//! a chunk of bounded size, an offered-service code of the closed list (`UNSPECIFIED`, from a
+//! requester older than the list, is accepted). Person level ([`check_person`]): a well-formed
+//! NIR/NIA (and former NIRs), a sex, aged 55 or over in the year of arrival (art. 1), a
+//! residence commune of the official list whose *recorded* département belongs to this
+//! observatory's territory; then ([`check_known`]) known risk factors of the requester's own
+//! branch only (art. 3: "dans son domaine de compétence"), else the person is refused, and
+//! `hospital_stays_12m` without a stay admitted before the twelve months before the request's
+//! arrival, else the value is dropped (the caller audits how many).
 //!
 //! Problems never repeat a NIR: a refused person is identified by the NIR the requester sent,
 //! in its own field of the refusal, and the reasons say what is wrong, not what was written.
@@ -160,6 +165,16 @@ pub fn check_header(req: &v1::Request, config: &Config, arrival: SystemTime) -> 
             arrival
         }
     };
+    if v1::OfferedService::try_from(req.service).is_err() {
+        problems.push(problem(
+            "service",
+            format!(
+                "offered service {} is not one of the list (0 unspecified, 1 to 7: {})",
+                req.service,
+                passerelle_protocol::offered_service::codes().join(", ")
+            ),
+        ));
+    }
     if req.persons.len() > MAX_PERSONS_PER_CHUNK {
         problems.push(problem(
             "persons",
@@ -249,6 +264,45 @@ pub fn check_person(
         }),
         _ => Err(problems),
     }
+}
+
+/// Checks the risk factors a requester sent as known for one accepted person: each must be of a
+/// category the requester's branch holds (the catalogue's default holders; decree art. 3: "dans
+/// son domaine de compétence"), else the person is refused with a problem on
+/// `known_risk_factors`. A `hospital_stays_12m` value with a stay admitted before `cut_off`
+/// (twelve months before the request's arrival) is dropped from the known risk factors: the
+/// number of such stays is returned, for the audit trail (a count, never the value).
+pub fn check_known(
+    risk_factors: &mut v1::CategoryValues,
+    requester: &str,
+    cut_off: chrono::NaiveDate,
+) -> Result<usize, Vec<v1::Problem>> {
+    let foreign: Vec<&str> = risk_factors
+        .present()
+        .filter_map(|(category, _)| passerelle_protocol::catalogue::info(category))
+        .filter(|info| !info.default_holders.contains(&requester))
+        .map(|info| info.code)
+        .collect();
+    if !foreign.is_empty() {
+        return Err(vec![problem(
+            "known_risk_factors",
+            format!(
+                "{} {} not held by the requester's branch `{}`: a requester sends as known only the risk factors \
+                 of its own branch (decree art. 3: \"dans son domaine de compétence\")",
+                foreign.join(", "),
+                if foreign.len() == 1 { "is" } else { "are" },
+                short(requester)
+            ),
+        )]);
+    }
+    let stale = risk_factors
+        .hospital_stays_12m
+        .as_ref()
+        .map_or(0, |stays| passerelle_protocol::age::stays_before(stays, cut_off));
+    if stale > 0 {
+        risk_factors.clear(Category::HospitalStays12m);
+    }
+    Ok(stale)
 }
 
 /// At most 40 characters of a text echoed in a reason.
@@ -383,6 +437,61 @@ mod tests {
         assert!(problems.iter().all(|p| !p.reason.contains("123") || p.field != "nir"));
         let mayotte = v1::RequestedPerson { commune_code: "97611".into(), ..person() };
         assert!(check_person(&mayotte, &c, 2025).unwrap_err()[0].reason.contains("Mayotte"));
+    }
+
+    #[test]
+    fn the_offered_service_is_a_code_of_the_list_or_unspecified() {
+        let now = SystemTime::now();
+        for service in [0, 1, 7] {
+            let r = v1::Request { service, ..request(now) };
+            assert!(check_header(&r, &config(), now).is_ok(), "{service}");
+        }
+        for service in [8, -1, 99] {
+            let problems = check_header(&v1::Request { service, ..request(now) }, &config(), now).unwrap_err();
+            assert_eq!(fields(&problems), ["service"], "{service}");
+            assert!(problems[0].reason.contains("prevention-workshop"), "{problems:?}");
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn known_risk_factors_must_be_the_requester_s_branch_s() {
+        let cut_off = date(2025, 12, 8);
+        let mut own = v1::CategoryValues { rsa: Some(true), housing_aid: Some(false), ..Default::default() };
+        assert_eq!(check_known(&mut own, "cnaf", cut_off), Ok(0));
+        assert_eq!(own.rsa, Some(true), "kept");
+        let mut foreign = v1::CategoryValues { rsa: Some(true), survivor_pension: Some(true), ..Default::default() };
+        let problems = check_known(&mut foreign, "cnaf", cut_off).unwrap_err();
+        assert_eq!(fields(&problems), ["known_risk_factors"]);
+        assert!(problems[0].reason.starts_with("survivor_pension is not held by the requester's branch `cnaf`"));
+        assert!(problems[0].reason.contains("dans son domaine de compétence"), "{problems:?}");
+        assert!(check_known(&mut own.clone(), "cnav", cut_off).is_err(), "RSA is not the pension branch's");
+        assert!(check_known(&mut v1::CategoryValues::default(), "cnav", cut_off).is_ok(), "nothing known");
+    }
+
+    #[test]
+    fn hospital_stays_older_than_twelve_months_are_dropped_and_counted() {
+        let stay = |m, d| v1::HospitalStay {
+            admission: Some(v1::Date { year: 2025, month: m, day: d }),
+            length_days: 2,
+            mode: 1,
+        };
+        let known = |stays| v1::CategoryValues {
+            hospital_stays_12m: Some(v1::HospitalStays { stays }),
+            long_term_condition: Some(true),
+            ..Default::default()
+        };
+        let cut_off = date(2025, 12, 8);
+        let mut fresh = known(vec![stay(12, 8)]);
+        assert_eq!(check_known(&mut fresh, "cnam", cut_off), Ok(0));
+        assert!(fresh.hospital_stays_12m.is_some(), "a stay on the first day of the window is kept");
+        let mut stale = known(vec![stay(12, 7), stay(12, 20), stay(1, 2)]);
+        assert_eq!(check_known(&mut stale, "msa", cut_off), Ok(2), "two stays before the window");
+        assert_eq!(stale.hospital_stays_12m, None, "the value is dropped");
+        assert_eq!(stale.long_term_condition, Some(true), "the other risk factors stay");
     }
 
     #[test]

@@ -72,6 +72,11 @@ impl LegalCalendar {
         self.zone
     }
 
+    /// The day of `t` in the legal time zone ("today" for the age rule of a submission).
+    pub fn date_of(&self, t: SystemTime) -> NaiveDate {
+        DateTime::<Utc>::from(t).with_timezone(&self.zone).date_naive()
+    }
+
     /// The calendar year of `t` in the legal time zone (the chain an entry at `t` goes to).
     pub fn year_of(&self, t: SystemTime) -> i32 {
         DateTime::<Utc>::from(t).with_timezone(&self.zone).year()

@@ -6,12 +6,14 @@
 //! which is where validation happens.
 #![forbid(unsafe_code)]
 
+pub mod age;
 pub mod calendar;
 pub mod catalogue;
 pub mod commune;
 pub mod ids;
 pub mod legal;
 pub mod nir;
+pub mod offered_service;
 pub mod rules;
 pub mod social_services;
 pub mod territory;

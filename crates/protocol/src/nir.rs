@@ -122,6 +122,17 @@ impl Nir {
         two_digits(&self.0.as_bytes()[3..5])
     }
 
+    /// The birth month the NIR gives (1–12): the month field itself for `01`–`12`, the field
+    /// minus 30 for the pseudo-fictitious `31`–`42` (an incomplete civil-status record that still
+    /// gives the month); `None` for the fictitious `20`–`30` and `50`–`99` (no month known).
+    pub fn birth_month(&self) -> Option<u8> {
+        match self.month_digits() {
+            m @ 1..=12 => Some(m),
+            m @ 31..=42 => Some(m - 30),
+            _ => None,
+        }
+    }
+
     /// The NIR as one number, for duplicate detection in bounded memory (8 bytes a person).
     ///
     /// The 15 characters are read as a decimal number with `2A` → `19` and `2B` → `18`, as for
@@ -406,12 +417,25 @@ mod tests {
     }
 
     #[test]
+    fn the_birth_month_reads_pseudo_fictitious_months_and_not_fictitious_ones() {
+        let month = |mm: &str| with_key(&format!("184{mm}75123456")).unwrap().birth_month();
+        assert_eq!(month("01"), Some(1));
+        assert_eq!(month("12"), Some(12));
+        assert_eq!(month("31"), Some(1), "31 is January");
+        assert_eq!(month("42"), Some(12), "42 is December");
+        for fictitious in ["20", "30", "50", "99"] {
+            assert_eq!(month(fictitious), None, "{fictitious}");
+        }
+    }
+
+    #[test]
     fn accessors() {
         let nir = sample();
         assert_eq!(nir.sex(), Sex::Male);
         assert!(!nir.is_provisional());
         assert_eq!(nir.year_digits(), 84);
         assert_eq!(nir.month_digits(), 5);
+        assert_eq!(nir.birth_month(), Some(5));
         let provisional = with_key("8840575123456").unwrap();
         assert_eq!(provisional.sex(), Sex::Female);
         assert!(provisional.is_provisional());

@@ -252,6 +252,7 @@ fn prepare(dir: &Path, persons: u64) -> Result<(), Box<dyn std::error::Error>> {
                 purge_after: now + Duration::from_secs(730 * 86_400),
                 respond_by: now + Duration::from_secs(21 * 86_400),
                 service: "visite de prévention".into(),
+                offered_service: 0,
                 wanted: vec![v1::Category::LongTermCondition, v1::Category::FamilySituation],
                 columns: columns.map(String::from).collect(),
                 separator: b',',

@@ -60,6 +60,7 @@ fn prepare(store: &Store, persons: u64) -> Result<Uuid, StoreError> {
                 purge_after: now + Duration::from_secs(730 * 86_400),
                 respond_by: now + Duration::from_secs(21 * 86_400),
                 service: "visite de prévention".into(),
+                offered_service: 0,
                 wanted: vec![v1::Category::LongTermCondition, v1::Category::FamilySituation],
                 columns: ["nir", "family_name", "given_names", "sex", "birth_year", "commune_code"]
                     .into_iter()

@@ -31,7 +31,7 @@ const SUD_EST: &str = "carsat-sud-est";
 const IDF: &str = "cnav-idf";
 const OFFICE: &str = "caf-13";
 const AGENT: &str = "agent:agent-0042";
-const SUBMIT: &str = "/v1/cases?want=family_situation&service=Atelier&year=2025&name=selection.csv";
+const SUBMIT: &str = "/v1/cases?want=family_situation&service=prevention-workshop&purpose=Atelier&name=selection.csv";
 
 fn as_agent(roles: &[Role], office: Option<&str>) -> Registry {
     let me = passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name");

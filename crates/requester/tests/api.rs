@@ -98,7 +98,7 @@ fn bodies() -> Vec<v1::BodyOutcome> {
 }
 
 const SUBMIT: &str =
-    "/v1/cases?want=family_situation&service=Atelier%20pr%C3%A9vention%20des%20chutes&year=2025&name=selection.csv";
+    "/v1/cases?want=family_situation&service=prevention-workshop&purpose=Atelier%20pr%C3%A9vention%20des%20chutes&name=selection.csv";
 
 /// Three persons in two territories, and a bad line 3 (a person aged 45 in 2025).
 fn selection_file(dir: &std::path::Path) -> std::path::PathBuf {
@@ -185,6 +185,15 @@ async fn a_strict_submission_with_a_bad_line_sends_nothing_and_reports_the_line(
     let e = d.client.upload::<SubmitAnswer>("/v1/cases?want=shoe_size&service=x", &file).await.unwrap_err();
     assert_eq!(e.code(), Some("bad_request"), "{e}");
     assert!(e.to_string().starts_with("--want"), "{e}");
+    // The service is a code of the closed list; the age is counted on the day of submission.
+    let e = d.client.upload::<SubmitAnswer>("/v1/cases?want=rsa&service=Atelier", &file).await.unwrap_err();
+    assert_eq!(e.code(), Some("bad_request"), "{e}");
+    assert!(e.to_string().contains("prevention-workshop, home-adaptation, home-help"), "{e}");
+    let e = d.client.upload::<SubmitAnswer>("/v1/cases?want=rsa&service=other", &file).await.unwrap_err();
+    assert!(e.to_string().contains("--purpose"), "{e}");
+    let e = d.client.upload::<SubmitAnswer>("/v1/cases?want=rsa&service=home-help&year=2025", &file).await.unwrap_err();
+    assert_eq!(e.code(), Some("bad_request"), "{e}");
+    assert!(e.to_string().contains("on the day it is made"), "{e}");
     let statuses: Vec<CaseStatus> = d.client.get_json("/v1/cases").await.unwrap();
     assert!(statuses.is_empty(), "nothing stored: {statuses:?}");
     d.stop().await;

@@ -108,9 +108,9 @@ impl Office {
         let request = SubmitRequest {
             selection: write(dir.path(), "selection.csv", selection_text().as_bytes()),
             encoding: Encoding::Utf8,
-            reference_year: Some(2025),
             wanted: vec![Category::FamilySituation],
-            service: "Atelier prévention des chutes".into(),
+            service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+            purpose: "Atelier prévention des chutes".into(),
             respond_by: days(7),
             out: None,
             strict: false,

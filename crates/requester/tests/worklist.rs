@@ -34,7 +34,7 @@ const OFFICE: &str = "caf-13";
 /// The social worker's id: unusual enough to be looked for in the store's bytes.
 const WORKER: &str = "sw-zorglub-7";
 const ACTOR: &str = "agent:sw-zorglub-7:via:svc-social";
-const SUBMIT: &str = "/v1/cases?want=family_situation&service=Atelier&year=2025&name=selection.csv";
+const SUBMIT: &str = "/v1/cases?want=family_situation&service=prevention-workshop&purpose=Atelier&name=selection.csv";
 
 fn as_agent(id: &str, role: Role, office: &str) -> Registry {
     let me = passerelle_local_api::own_account().unwrap().expect("the test's uid has an account name");

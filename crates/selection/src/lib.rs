@@ -65,4 +65,6 @@ pub use selection::{Person, SelectionReader, SelectionRules, SELECTION_SCHEMA};
 #[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
+mod rules_tests;
+#[cfg(test)]
 mod tests;

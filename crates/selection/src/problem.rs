@@ -5,6 +5,7 @@
 //! Reasons about those fields say what is wrong without repeating the value; only non-identifying
 //! values (a category value, a sex code, a birth year) are quoted back, shortened.
 
+use chrono::NaiveDate;
 use passerelle_protocol::commune::CommuneError;
 use passerelle_protocol::nir::NirError;
 use passerelle_protocol::territory::TerritoryError;
@@ -99,9 +100,26 @@ pub enum Reason {
     /// The birth year is in the future, or too far back to be a living person's.
     #[error("birth year {year} is not plausible in {reference_year}")]
     BirthYearImplausible { year: u32, reference_year: u32 },
-    /// The person is younger than 55 in the reference year.
-    #[error("aged {age} in {reference_year} (born {birth_year}): the decree (art. 1) covers persons aged {MIN_AGE} and over")]
-    UnderAge { age: i64, birth_year: u32, reference_year: u32 },
+    /// The person is younger than 55 on the reference date, taken as born on the last day of
+    /// their NIR's birth month (December when the NIR gives none).
+    #[error(
+        "aged {age} on {reference_date} (born {birth_year}, month {birth_month:02} from the NIR, December when it gives \
+         none): counted {MIN_AGE} only from {aged_55_from}, and the decree (art. 1) covers persons aged {MIN_AGE} and over"
+    )]
+    UnderAge { age: i64, birth_year: u32, birth_month: u32, aged_55_from: NaiveDate, reference_date: NaiveDate },
+    /// A known risk factor of a category the requester's branch does not hold.
+    #[error(
+        "`{category}` is not a category the {branch} branch holds: a requester sends as known only the risk \
+         factors of its own branch (decree art. 3, \"dans son domaine de compétence\")"
+    )]
+    NotInBranch { category: &'static str, branch: String },
+    /// Hospital stays admitted before the twelve months the category covers.
+    #[error(
+        "{stale} stay{s} admitted before {cut_off} (or undated): `hospital_stays_12m` holds the stays of the twelve \
+         months before the request only (art. 2, 3° c)",
+        s = plural(*stale)
+    )]
+    StaleHospitalStays { stale: usize, cut_off: NaiveDate },
     /// The residence commune code is malformed or not in the commune list.
     #[error("{0}")]
     Commune(CommuneError),

@@ -155,7 +155,7 @@ fn former_nirs_are_checked_one_by_one() {
 #[test]
 fn age_and_birth_year() {
     let n = nir(1);
-    let reason = rejected_for(&format!("{n},Durand,Jean,M,1971,75056"), Some("birth_year"), "aged 54 in 2025");
+    let reason = rejected_for(&format!("{n},Durand,Jean,M,1971,75056"), Some("birth_year"), "aged 54 on 2025-12-31");
     assert!(reason.contains("55"), "{reason}");
     rejected_for(&format!("{n},Durand,Jean,M,19x0,75056"), Some("birth_year"), "`19x0` is not a 4-digit year");
     rejected_for(&format!("{n},Durand,Jean,M,50,75056"), Some("birth_year"), "not a 4-digit year");
@@ -509,7 +509,7 @@ mod report {
         report.summary(&summary).unwrap();
         let out = String::from_utf8(report.into_inner()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].starts_with("line 3, birth_year: aged 35 in 2025"), "{out}");
+        assert!(lines[0].starts_with("line 3, birth_year: aged 35 on 2025-12-31"), "{out}");
         assert_eq!(lines[1], "line 4: 1 field where the header has 6");
         assert_eq!(lines[2], "3 records checked: 1 valid, 2 rejected");
     }

@@ -107,6 +107,11 @@ pub struct SynthOptions {
     /// The year ages are counted in (age = year − birth year, 55 to 100). The extracts are as of
     /// 1 January of that year (hospital stays of the previous 12 months, pensions started by then).
     pub reference_year: i32,
+    /// The day of the reference year the population is as of, instead of 1 January: the
+    /// extracts' hospital stays are those of the twelve months before it, and every person
+    /// counts as 55 on it to their NIR's birth month (as `requester submit` checks on the day
+    /// of submission). `passerelle synth` without `--year` gives today.
+    pub as_of: Option<chrono::NaiveDate>,
     /// The requesting body (a branch code): its selection carries the categories it holds.
     pub requester: String,
 }
@@ -119,6 +124,7 @@ impl SynthOptions {
             territory: TerritoryChoice::Observatory(DEFAULT_TERRITORY.to_owned()),
             seed: DEFAULT_SEED,
             reference_year,
+            as_of: None,
             requester: DEFAULT_REQUESTER.to_owned(),
         }
     }

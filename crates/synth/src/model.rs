@@ -173,6 +173,8 @@ pub struct Model {
     as_of: NaiveDate,
     age_cumulative: Vec<u32>,
     slots: SlotAllocator,
+    /// The day every person must count as 55 on ([`Model::as_of_day`]); `None`: ages by year.
+    aged_55_on: Option<NaiveDate>,
 }
 
 impl Model {
@@ -184,7 +186,15 @@ impl Model {
             age_cumulative.push(total);
         }
         let as_of = NaiveDate::from_ymd_opt(reference_year, 1, 1).expect("a checked reference year");
-        Model { reference_year, as_of, age_cumulative, slots: SlotAllocator::new(rng) }
+        Model { reference_year, as_of, age_cumulative, slots: SlotAllocator::new(rng), aged_55_on: None }
+    }
+
+    /// A model as of a given day of the reference year (the day a selection is submitted): the
+    /// extracts are as of that day (hospital stays of the twelve months before it), and every
+    /// person counts as 55 on it by the requester's rule (to the NIR's birth month, December when
+    /// it gives none: `passerelle_protocol::age`) — one who would not is born a year earlier.
+    pub fn as_of_day(reference_year: i32, as_of: NaiveDate, rng: &mut impl Rng) -> Self {
+        Model { as_of, aged_55_on: Some(as_of), ..Model::new(reference_year, rng) }
     }
 
     /// The date the extracts are as of.
@@ -195,15 +205,23 @@ impl Model {
     pub fn person(&mut self, rng: &mut impl Rng, residences: &Residences) -> Result<Person, SynthError> {
         // Who: age, sex, birth.
         let r = rng.gen_range(0..*self.age_cumulative.last().expect("ages"));
-        let age = MIN_AGE + self.age_cumulative.partition_point(|&c| c <= r) as i32;
-        let birth_year = self.reference_year - age;
+        let mut age = MIN_AGE + self.age_cumulative.partition_point(|&c| c <= r) as i32;
+        let mut birth_year = self.reference_year - age;
         let sex = if rng.gen_bool(female_share(age)) { Sex::Female } else { Sex::Male };
 
         // Where they live, and the NIR.
         let residence = residences.sample(rng);
         let home = residences.communes[residence].birth_place;
         let provisional = rng.gen_bool(PROVISIONAL_NIR);
-        let (nir, birth_month) = self.draw_nir(rng, sex, birth_year, provisional, home)?;
+        let (mut nir, mut birth_month) = self.draw_nir(rng, sex, birth_year, provisional, home)?;
+        if let Some(day) = self.aged_55_on {
+            let nir_month = nir::Nir::parse(&nir).ok().and_then(|n| n.birth_month());
+            if !passerelle_protocol::age::is_aged_55_on(birth_year as u32, nir_month, day) {
+                age += 1;
+                birth_year -= 1;
+                (nir, birth_month) = self.draw_nir(rng, sex, birth_year, provisional, home)?;
+            }
+        }
         let former_nir = if !provisional && rng.gen_bool(FORMER_NIR) {
             Some(self.draw_nir(rng, sex, birth_year, true, home)?.0)
         } else {

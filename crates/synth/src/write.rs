@@ -181,7 +181,10 @@ pub(crate) fn write_population(
     let requester_index = body::ALL.iter().position(|b| *b == requester).expect("a checked body");
 
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut model = Model::new(options.reference_year, &mut rng);
+    let mut model = match options.as_of {
+        Some(day) => Model::as_of_day(options.reference_year, day, &mut rng),
+        None => Model::new(options.reference_year, &mut rng),
+    };
     let mut counts: Vec<BodyCounts> =
         body::ALL.iter().map(|b| BodyCounts { file: extract_file_name(b), ..BodyCounts::default() }).collect();
     let mut per_observatory = vec![0u64; residences.observatories.len()];

@@ -146,7 +146,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
 
 /// Stage 1 (not timed): the population, the settings files, the extracts indexed.
 fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Prepared> {
-    let reference_year = chrono::Utc::now().year();
+    let today = passerelle_protocol::calendar::LegalCalendar::default().date_of(std::time::SystemTime::now());
+    let reference_year = today.year();
     let population = root.join("population");
     eprintln!("bench: making {} synthetic persons", args.persons);
     let synth = SynthOptions {
@@ -154,6 +155,7 @@ fn prepare(args: &Args, broker: &BusSettings, root: &Path) -> anyhow::Result<Pre
         territory: TerritoryChoice::Observatory(passerelle_synth::DEFAULT_TERRITORY.to_owned()),
         seed: args.seed,
         reference_year,
+        as_of: Some(today),
         requester: REQUESTER_BODY.to_owned(),
     };
     passerelle_synth::generate(&synth, &population).context("cannot make the synthetic population")?;
@@ -380,9 +382,9 @@ fn submit_request(selection: &Path, wanted: &[Category]) -> SubmitRequest {
     SubmitRequest {
         selection: selection.to_owned(),
         encoding: Encoding::Utf8,
-        reference_year: Some(chrono::Utc::now().year() as u32),
         wanted: wanted.to_vec(),
-        service: "Atelier prévention des chutes (banc d'essai)".to_owned(),
+        service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+        purpose: "Atelier prévention des chutes (banc d'essai)".to_owned(),
         respond_by: RESPOND_BY,
         out: None,
         strict: false,

@@ -41,10 +41,11 @@ impl ResultCheck {
     }
 }
 
-/// The lines of the valid records of a selection, with the requester's rules.
-pub fn valid_lines(selection: &Path, reference_year: u32) -> anyhow::Result<BTreeSet<u64>> {
+/// The lines of the valid records of a selection, with the rules of a requester of `branch`
+/// submitting on `day`.
+pub fn valid_lines(selection: &Path, day: chrono::NaiveDate, branch: &str) -> anyhow::Result<BTreeSet<u64>> {
     let territories = Territories::default();
-    let rules = SelectionRules::new(reference_year, CommuneTable::official(), &territories);
+    let rules = SelectionRules::on(day, CommuneTable::official(), &territories).for_branch(branch);
     let file = std::fs::File::open(selection).with_context(|| format!("cannot open {}", selection.display()))?;
     let mut reader = SelectionReader::new(std::io::BufReader::new(file), Encoding::Utf8, rules)
         .map_err(|e| anyhow!(e).context("the synthetic selection is unusable"))?;

@@ -23,7 +23,7 @@ use passerelle_observatory::StatusReader;
 use passerelle_party::deployment::InProcess;
 use passerelle_party::{Deployment, Party};
 use passerelle_protocol::rules::{Clock, SystemClock};
-use passerelle_protocol::v1::Category;
+use passerelle_protocol::v1::{Category, OfferedService};
 use passerelle_requester::{Requester, SubmitRequest};
 use passerelle_responder::load_extract;
 use passerelle_selection::{Encoding, ReportFormat, ReportWriter};
@@ -104,7 +104,9 @@ pub async fn run(
     after: impl AfterFlow,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let reference_year = chrono::DateTime::<chrono::Utc>::from(SystemClock.now()).year();
+    // The population is as of today (Paris), the day the selection is submitted.
+    let today = passerelle_protocol::calendar::LegalCalendar::default().date_of(SystemClock.now());
+    let reference_year = today.year();
     let (requester_body, requester_office) = (options.requester.body(), options.requester.office());
 
     // 1. The synthetic population: the requester's selection and one extract per body.
@@ -114,6 +116,7 @@ pub async fn run(
         territory: TerritoryChoice::Observatory(options.observatory.clone()),
         seed: options.seed,
         reference_year,
+        as_of: Some(today),
         requester: requester_body.to_owned(),
     };
     let population = layout.population();
@@ -176,7 +179,7 @@ pub async fn run(
     );
 
     // Everything after the topology exists must end with the teardown, whatever happens.
-    let flow = run_flow(options, layout, progress, &deployment, &buses, reference_year, after).await;
+    let flow = run_flow(options, layout, progress, &deployment, &buses, after).await;
     let dead_letters = buses.dead_letters();
     let prefix = buses.settings.prefix.clone();
     let stage = progress.spinner("stop", "stop and clean up");
@@ -210,7 +213,6 @@ async fn run_flow(
     progress: &mut Progress,
     deployment: &Deployment,
     buses: &Buses,
-    reference_year: i32,
     after: impl AfterFlow,
 ) -> anyhow::Result<Summary> {
     let stage = progress.spinner("start", "start the services");
@@ -233,7 +235,7 @@ async fn run_flow(
                 responder_stats.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         );
-        let outcome = submit_and_follow(options, layout, progress, r, &status, reference_year).await;
+        let outcome = submit_and_follow(options, layout, progress, r, &status).await;
         listening.stop().await;
         let mut summary = outcome?;
         // The hook: the flow is over, the requester party still open.
@@ -262,7 +264,6 @@ async fn submit_and_follow(
     progress: &mut Progress,
     requester: &Requester,
     status: &StatusReader,
-    reference_year: i32,
 ) -> anyhow::Result<Summary> {
     // 5. The submission, exactly as `passerelle requester submit` makes it.
     let selection = layout.population().join(passerelle_synth::SELECTION_FILE);
@@ -270,9 +271,9 @@ async fn submit_and_follow(
     let request = SubmitRequest {
         selection: selection.clone(),
         encoding: Encoding::Utf8,
-        reference_year: Some(reference_year as u32),
         wanted: options.wanted.clone(),
-        service: "Atelier prévention des chutes (démonstration)".to_owned(),
+        service: OfferedService::PreventionWorkshop,
+        purpose: "Atelier prévention des chutes (démonstration)".to_owned(),
         respond_by: options.respond_by,
         out: Some(out),
         strict: false,
@@ -338,7 +339,8 @@ async fn submit_and_follow(
     progress.finish(stage, format!("{} persons and {} answers deleted", purge.persons, purge.answers));
 
     // The checks and the counts.
-    let valid = check::valid_lines(&selection, reference_year as u32)?;
+    let today = requester.settings().trails.time_zone.date_of(SystemClock.now());
+    let valid = check::valid_lines(&selection, today, &requester.settings().body)?;
     let refused: BTreeSet<u64> =
         result_summary.cases.iter().flat_map(|c| c.refused_persons.iter().map(|r| r.line)).collect();
     let refused_whole: u64 =

@@ -8,4 +8,5 @@ mod access_log;
 mod in_process;
 mod offices;
 mod rabbitmq;
+mod requester_rules;
 mod rights;

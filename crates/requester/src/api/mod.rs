@@ -4,7 +4,7 @@
 //!
 //! | route | roles | answer |
 //! |---|---|---|
-//! | `POST /v1/cases?want=…&service=…[&respond_by=7d][&strict=true][&year=YYYY][&encoding=…][&name=…]`, the selection as the body | `prevention-agent` of the daemon's office | [`SubmitAnswer`]: the selection checked exactly as `requester check` does (every problem by line), the good lines stored and sent |
+//! | `POST /v1/cases?want=…&service=CODE[&purpose=…][&respond_by=7d][&strict=true][&encoding=…][&name=…]` (`service` a code of `protocol::offered_service`; `year` refused: ages count on the day of submission), the selection as the body | `prevention-agent` of the daemon's office | [`SubmitAnswer`]: the selection checked exactly as `requester check --body` does (every problem by line), the good lines stored and sent |
 //! | `GET /v1/cases[?submission=ID]` | `prevention-agent` of the office | [`CaseStatus`] per case, oldest first |
 //! | `POST /v1/cases/{case}/result` | `prevention-agent` of the office | [`ResultAnswer`]: the case's result written again on the daemon's side |
 //! | `GET /v1/cases/{case}/result/{file}` | `prevention-agent` of the office | the `csv`, `jsonl` or `summary` file, streamed |
@@ -35,6 +35,7 @@ pub mod contacts;
 pub mod outcome;
 pub mod overview;
 mod person;
+mod submit_request;
 pub mod worklist;
 
 pub use contacts::{ContactEntry, ContactsAnswer};
@@ -55,16 +56,15 @@ use futures::StreamExt;
 use passerelle_access_log::{agent_actor, AccessEntry, AccessKind};
 use passerelle_agents::Role;
 use passerelle_local_api::{file_response, ApiError, Caller};
-use passerelle_protocol::catalogue;
-use passerelle_protocol::rules::DEFAULT_RESPOND_BY;
-use passerelle_selection::{Encoding, Rejection, UnusableFile};
+use passerelle_selection::{Rejection, UnusableFile};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::export::{render_case, rfc3339, CaseSummary, OutputPaths, Summary};
-use crate::service::{Requester, RequesterError, SubmitRequest};
+use crate::service::{Requester, RequesterError};
 use crate::store::{CaseState, SubmissionRecord};
+use submit_request::submit_request;
 
 /// The folder of the daemon's `data_dir` where an uploaded selection waits while it is checked
 /// (0700, the file 0600; deleted once read).
@@ -150,12 +150,19 @@ pub struct PurgedSummary {
 pub struct SubmitQuery {
     /// Categories: codes and/or domains, comma-separated.
     pub want: String,
+    /// The service offered, a code of the closed list (`prevention-workshop`…; see
+    /// `passerelle_protocol::offered_service`).
     pub service: String,
+    /// The service in words; default the code's French label (required for `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     /// `7d`, `36h`…; default the protocol's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub respond_by: Option<String>,
     #[serde(default)]
     pub strict: bool,
+    /// Refused when given: a submission counts ages on its own day (`requester check --year`
+    /// looks ahead; `submit` does not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<u32>,
     /// `utf-8` (default) or `windows-1252`.
@@ -269,35 +276,6 @@ async fn submit(
         submission: submitted.submission,
         cases,
     }))
-}
-
-/// The request a query makes; a bad flag is a 400 naming it.
-fn submit_request(query: &SubmitQuery) -> Result<SubmitRequest, ApiError> {
-    let wanted = catalogue::parse_list(&query.want).map_err(|e| ApiError::bad_request(format!("--want: {e}")))?;
-    let respond_by = match &query.respond_by {
-        Some(text) => crate::parse_duration(text).map_err(|e| ApiError::bad_request(format!("--respond-by: {e}")))?,
-        None => DEFAULT_RESPOND_BY,
-    };
-    let encoding = match query.encoding.as_deref() {
-        None | Some("utf-8") | Some("utf8") => Encoding::Utf8,
-        Some("windows-1252") | Some("cp1252") => Encoding::Windows1252,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "--encoding: `{other}` is not an encoding of selection files (utf-8, windows-1252)"
-            )))
-        }
-    };
-    Ok(SubmitRequest {
-        selection: PathBuf::from(query.name.as_deref().unwrap_or("selection")),
-        encoding,
-        reference_year: query.year,
-        wanted,
-        service: query.service.clone(),
-        respond_by,
-        // The daemon writes its own copy in its out_dir; the agent's copy is the CLI's.
-        out: None,
-        strict: query.strict,
-    })
 }
 
 /// An uploaded selection on the daemon's side, deleted when dropped.

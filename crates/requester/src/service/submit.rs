@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use indicatif::ProgressBar;
 use passerelle_access_log::{daemon_actor, AccessKind};
 use passerelle_bus::{Message, Outgoing, SCHEMA_VERSION};
 use passerelle_protocol::commune::CommuneTable;
+use passerelle_protocol::offered_service;
 use passerelle_protocol::rules::{MAX_RESPOND_BY, OBSERVATORY_RETENTION_CAP};
-use passerelle_protocol::v1::{self, Category};
+use passerelle_protocol::v1::{self, Category, OfferedService};
 use passerelle_protocol::value;
 use passerelle_selection::{
     Checked, Column, Encoding, IdentityColumn, Person, Rejection, SelectionReader, SelectionRules, UnusableFile,
@@ -21,8 +22,9 @@ use uuid::Uuid;
 use super::{Requester, RequesterError};
 use crate::store::{CaseState, NewPerson, Store, SubmissionRecord};
 
-/// The longest service text (art. 3: "le service qu'il souhaite proposer"): a short title such
-/// as "Atelier prévention des chutes", not a letter. It travels to the observatory only.
+/// The longest purpose, the service in words (art. 3: "le service qu'il souhaite proposer"): a
+/// short title such as "Atelier prévention des chutes", not a letter. It travels to the
+/// observatory only.
 pub const MAX_SERVICE_CHARS: usize = 200;
 
 /// Request chunks handed to the bus in one `publish` call: enough to keep the confirm window
@@ -34,11 +36,12 @@ const PUBLISH_BATCH: usize = 8;
 pub struct SubmitRequest {
     pub selection: PathBuf,
     pub encoding: Encoding,
-    /// The year ages are computed in (`--year`, default the clock's current year).
-    pub reference_year: Option<u32>,
     pub wanted: Vec<Category>,
-    /// The service offered (art. 3).
-    pub service: String,
+    /// The service offered (art. 3), a code of the closed list (`--service`); `UNSPECIFIED` is
+    /// refused.
+    pub service: OfferedService,
+    /// The service in words (`--purpose`); empty: the code's French label. Required for `other`.
+    pub purpose: String,
     pub respond_by: Duration,
     /// Where the result goes (`--out`); default `out_dir/<submission id>.{csv,jsonl}`.
     pub out: Option<PathBuf>,
@@ -105,10 +108,24 @@ impl Requester {
         if request.wanted.is_empty() {
             return Err(RequesterError::Usage("--want names no category: ask for at least one".into()));
         }
-        let service = request.service.trim();
-        if service.is_empty() || service.chars().count() > MAX_SERVICE_CHARS {
+        let Some(offered) = offered_service::info(request.service) else {
             return Err(RequesterError::Usage(format!(
-                "--service must be a short text (1 to {MAX_SERVICE_CHARS} characters) naming the service offered"
+                "--service names the service offered (art. 3), one of {}",
+                offered_service::codes().join(", ")
+            )));
+        };
+        let service = match request.purpose.trim() {
+            "" if request.service == OfferedService::Other => {
+                return Err(RequesterError::Usage(
+                    "--service other needs --purpose: say in a few words which service is offered".into(),
+                ))
+            }
+            "" => offered.label,
+            purpose => purpose,
+        };
+        if service.chars().count() > MAX_SERVICE_CHARS {
+            return Err(RequesterError::Usage(format!(
+                "--purpose must be a short text (at most {MAX_SERVICE_CHARS} characters) naming the service offered"
             )));
         }
         if request.respond_by > MAX_RESPOND_BY {
@@ -118,8 +135,10 @@ impl Requester {
             )));
         }
         let now = self.now();
-        let reference_year = request.reference_year.unwrap_or_else(|| year_of(now));
-        let rules = SelectionRules::new(reference_year, CommuneTable::official(), &self.inner.territories);
+        // Ages and the twelve months of hospital stays are counted on the day of submission, in
+        // the body's legal time zone; known risk factors must be the requester's branch's.
+        let today = s.trails.time_zone.date_of(now);
+        let rules = SelectionRules::on(today, CommuneTable::official(), &self.inner.territories).for_branch(&s.body);
         let mut reader = SelectionReader::new(BufReader::new(input), request.encoding, rules)
             .map_err(|source| RequesterError::Unusable { path: request.selection.clone(), source })?;
         let columns: Vec<Column> = reader.columns().to_vec();
@@ -129,6 +148,7 @@ impl Requester {
             purge_after: now + s.retention(),
             respond_by: now + request.respond_by,
             service: service.to_owned(),
+            offered_service: request.service as i32,
             wanted: request.wanted.clone(),
             columns: columns.iter().map(|c| c.code().to_owned()).collect(),
             separator: reader.separator().as_byte(),
@@ -228,8 +248,7 @@ impl Requester {
                     case_id: case_id.to_string(),
                     observatory: case.observatory.clone(),
                     purpose: submission.service.clone(),
-                    // The service code (issue 28): set from the submission once `submit --service` takes one.
-                    service: 0,
+                    service: submission.offered_service,
                     schema_minor: passerelle_protocol::SCHEMA_MINOR,
                     basis: s.basis().unwrap_or(passerelle_protocol::legal::FRAGILITY_EXCHANGE) as i32,
                     wanted: submission.wanted.iter().map(|&c| c as i32).collect(),
@@ -263,10 +282,6 @@ impl Requester {
         self.send(&submitted.case_ids(), progress).await?;
         Ok(submitted)
     }
-}
-
-fn year_of(t: SystemTime) -> u32 {
-    chrono::Datelike::year(&chrono::DateTime::<chrono::Utc>::from(t)).max(0) as u32
 }
 
 /// What the store keeps of a valid person, the selection's cells in canonical form.

@@ -16,8 +16,8 @@ impl Store {
     pub fn insert_submission(tx: &Tx<'_>, s: &SubmissionRecord) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO submissions (id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
-                encoding, out_path, lines, rejected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                encoding, out_path, lines, rejected, offered_service)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 s.id.to_string(),
                 to_ms(s.submitted_at),
@@ -31,6 +31,7 @@ impl Store {
                 s.out_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 s.lines as i64,
                 s.rejected as i64,
+                s.offered_service,
             ],
         )?;
         Ok(())
@@ -188,7 +189,7 @@ impl Store {
 }
 
 const SUBMISSION_SELECT: &str = "SELECT id, submitted_at, purge_after, respond_by, service, wanted, columns, separator,
-    encoding, out_path, lines, rejected, written_at, purged_at FROM submissions";
+    encoding, out_path, lines, rejected, written_at, purged_at, offered_service FROM submissions";
 
 fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SubmissionRecord, StoreError>> {
     let id: String = r.get(0)?;
@@ -212,6 +213,7 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SubmissionRe
             rejected: r.get::<_, i64>(11)? as u64,
             written_at: opt_from_ms(r.get(12)?),
             purged_at: opt_from_ms(r.get(13)?),
+            offered_service: r.get(14)?,
         })
     };
     Ok(build())

@@ -67,8 +67,12 @@ pub struct SubmissionRecord {
     /// When everything of it is purged (submission + retention).
     pub purge_after: SystemTime,
     pub respond_by: SystemTime,
-    /// The service offered (art. 3), as typed.
+    /// The service offered (art. 3), in words (`--purpose`, or the code's label): the request's
+    /// `purpose`.
     pub service: String,
+    /// The service offered as a code of the closed list (`OfferedService` number): the
+    /// request's `service`.
+    pub offered_service: i32,
     pub wanted: Vec<Category>,
     /// The selection's column names, in file order.
     pub columns: Vec<String>,

@@ -10,7 +10,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration::sql("offer outcomes", OFFER_OUTCOMES),
     Migration::sql("contact-list orders", WORKLIST_ORDERS),
     Migration::sql("the persons' rights: rectifications, answers' arrival, requests seen", RIGHTS),
+    Migration::sql("the offered service's code", OFFERED_SERVICE),
 ];
+
+/// The service offered as a code of the closed list (`OfferedService`, 0 for submissions made
+/// before the list: sent as `UNSPECIFIED`); `service` keeps the words, sent as the purpose.
+const OFFERED_SERVICE: &str = "
+ALTER TABLE submissions ADD COLUMN offered_service INTEGER NOT NULL DEFAULT 0;
+";
 
 /// The first schema, as the first builds created it (`IF NOT EXISTS` as they did).
 const SCHEMA_V1: &str = "

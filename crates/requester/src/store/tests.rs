@@ -40,6 +40,7 @@ fn store_with_case(dir: &Path, persons: u32) -> (Store, Uuid) {
                     purge_after: now + Duration::from_secs(86_400),
                     respond_by: now,
                     service: "visite".into(),
+                    offered_service: 0,
                     wanted: vec![Category::LongTermCondition],
                     columns: vec!["nir".into(), "family_name".into()],
                     separator: b',',
@@ -143,7 +144,7 @@ fn a_version_1_store_keeps_its_answers_after_the_upgrade() {
         .with_connection(|conn| {
             conn.execute_batch(
                 "DROP TABLE rights_requests; DROP TABLE rectifications; DROP TABLE worklist_ranks; DROP TABLE worklist_orders; DROP TABLE offer_outcomes; DROP TABLE person_answers;
-                 ALTER TABLE persons ADD COLUMN answers BLOB;",
+                 ALTER TABLE persons ADD COLUMN answers BLOB; ALTER TABLE submissions DROP COLUMN offered_service;",
             )?;
             let old = v1::ResultPerson { nir: nir(2), answers: answers(2) };
             conn.execute("UPDATE persons SET answers = ?1 WHERE line = 1", params![old.encode_to_vec()])?;

@@ -158,9 +158,9 @@ async fn flow(buses: Buses) {
     let request = SubmitRequest {
         selection: selection_file,
         encoding: Encoding::Utf8,
-        reference_year: Some(2025),
         wanted: vec![Category::FamilySituation, Category::LongTermCondition, Category::QuartersContributed],
-        service: "Atelier prévention des chutes".into(),
+        service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+        purpose: "Atelier prévention des chutes".into(),
         respond_by: Duration::from_secs(3600),
         out: Some(dir.path().join("list")),
         strict: false,

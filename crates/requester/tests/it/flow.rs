@@ -140,9 +140,9 @@ impl Stack {
         SubmitRequest {
             selection: selection.to_owned(),
             encoding: Encoding::Utf8,
-            reference_year: Some(2025),
             wanted: catalogue::parse_list("family_situation,long_term_condition").unwrap(),
-            service: "Atelier prévention des chutes".into(),
+            service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+            purpose: "Atelier prévention des chutes".into(),
             respond_by: DEFAULT_RESPOND_BY,
             out: Some(self.dir.path().join("result")),
             strict: false,
@@ -765,5 +765,65 @@ async fn a_territory_the_deployment_does_not_reach_stops_the_submission_before_a
     assert!(err.to_string().contains("1 person(s) for cnav-idf, which this deployment does not reach"), "{err}");
     assert!(s.requester.store().cases().unwrap().is_empty());
     assert!(s.sud_est.requests().is_empty());
+    s.stop().await;
+}
+
+/// Issue 28's rules at submission, on the requester's clock: a person counts as 55 only from the
+/// last day of their NIR's birth month (December when the NIR gives none) on the day of
+/// submission in Paris; a known risk factor outside the requester's branch (the CAF here) and a
+/// hospital stay older than twelve months are line problems; the request carries the service's
+/// code beside its words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_counts_ages_to_the_nir_month_on_its_day_and_sends_the_service_code() {
+    use chrono::{Datelike, Months, NaiveDate};
+    use passerelle_protocol::rules::Clock;
+    use passerelle_test_support::nir_with_key;
+    let s = stack(answer(), answer(), |_| {}).await;
+    let paris = passerelle_protocol::calendar::LegalCalendar::default();
+    let today = paris.date_of(s.clock.now());
+    // Born in the month after today's, 55 years before: 55 only from that month's last day.
+    let next = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap() + Months::new(1);
+    let aged_55_from = next + Months::new(1) - chrono::Days::new(1);
+    let (year, month) = (next.year() - 55, next.month());
+    let turning = nir_with_key(&format!("2{:02}{month:02}75123{:03}", year % 100, 1));
+    let fictitious = nir_with_key(&format!("2{:02}5075123{:03}", (today.year() - 55) % 100, 2));
+    let header = "nir,family_name,given_names,sex,birth_year,commune_code,survivor_pension";
+    let text = format!(
+        "{header}\n{turning},Martin,Anne,F,{year},13055,\n{fictitious},Martin,Zoé,F,{},13055,\n{},Durand,Jean,M,1950,13055,oui\n{},Petit,Luc,M,1950,13055,\n",
+        today.year() - 55,
+        nir(3),
+        nir(4)
+    );
+    let file = write(s.dir.path(), "selection.csv", text.as_bytes());
+    let mut rejected = Vec::new();
+    let submitted = s
+        .requester
+        .prepare(&s.request(&file), &mut |r| {
+            rejected.push((r.line, r.problems[0].field, r.problems[0].reason.to_string()))
+        })
+        .unwrap();
+    let lines: Vec<u64> = rejected.iter().map(|r| r.0).collect();
+    let fictitious_rejected = today.month() != 12 || today.day() != 31;
+    let expected: Vec<u64> = [Some(2), fictitious_rejected.then_some(3), Some(4)].into_iter().flatten().collect();
+    assert_eq!(lines, expected, "{rejected:?}");
+    assert_eq!(rejected[0].1, Some("birth_year"));
+    assert!(rejected[0].2.contains(&format!("only from {aged_55_from}")), "{rejected:?}");
+    let branch = rejected.last().unwrap();
+    assert_eq!(branch.1, Some("survivor_pension"));
+    assert!(branch.2.contains("the cnaf branch"), "{rejected:?}");
+    assert_eq!(submitted.selection.valid, 4 - expected.len() as u64);
+
+    // On the last day of that month (Paris), the same person goes.
+    let days = (aged_55_from - today).num_days() as u64;
+    // Two hours more: a change to or from summer time on the way cannot leave it a day short.
+    s.clock.advance(Duration::from_secs(days * 86_400 + 2 * 3600));
+    let mut rejected = Vec::new();
+    let submitted = s.requester.prepare(&s.request(&file), &mut |r| rejected.push(r.line)).unwrap();
+    assert!(!rejected.contains(&2), "{rejected:?}");
+    s.requester.send(&submitted.case_ids(), &ProgressBar::hidden()).await.unwrap();
+    let request =
+        passerelle_test_support::eventually("the request at the observatory", || s.sud_est.requests().pop()).await;
+    assert_eq!(request.service, v1::OfferedService::PreventionWorkshop as i32);
+    assert_eq!(request.purpose, "Atelier prévention des chutes");
     s.stop().await;
 }

@@ -83,9 +83,9 @@ fn request(dir: &std::path::Path, name: &str, people: &[P]) -> SubmitRequest {
     SubmitRequest {
         selection: write(dir, &format!("{name}.csv"), selection(people).as_bytes()),
         encoding: Encoding::Utf8,
-        reference_year: Some(2025),
         wanted: vec![Category::FamilySituation],
-        service: "Atelier prévention des chutes".into(),
+        service: passerelle_protocol::v1::OfferedService::PreventionWorkshop,
+        purpose: "Atelier prévention des chutes".into(),
         respond_by: Duration::from_secs(3600),
         out: Some(dir.join(format!("{name}-list"))),
         strict: false,

@@ -7,7 +7,7 @@
 //! | `GET /cases` "Envois et dossiers" | `prevention-agent` of the office | `GET /v1/cases` (a `read` of `cases`) |
 //! | `GET /cases/{case}[?after=RANK]` "Dossier" | `prevention-agent` of the office | `GET /v1/cases`, `GET /v1/cases/{case}/contacts` (a `read` of the case about each person listed) |
 //! | `POST /cases/{case}/files/{csv,jsonl,summary}` | `prevention-agent` of the office | `POST /v1/cases/{case}/result`, then `GET /v1/cases/{case}/result/{file}` (an `export` for the lists) |
-//! | `GET`, `POST /submit` "Nouvel envoi" | `prevention-agent` of the office | `POST /v1/cases?want=…&service=…` (a `create` per case) |
+//! | `GET`, `POST /submit` "Nouvel envoi" | `prevention-agent` of the office | `POST /v1/cases?want=…&service=CODE[&purpose=…]` (a `create` per case) |
 //! | `GET /status` "État du service" | `operator`, `requester-admin` | `GET /v1/overview` (counts only) |
 //! | `GET`, `POST /purge` "Purge" | `requester-admin` | `GET /v1/overview`, `POST /v1/purge` (a `delete` per case) |
 //!
@@ -162,9 +162,11 @@ struct SubmitFields {
     file_name: Option<String>,
     selection: Option<axum::body::Bytes>,
     want: Vec<String>,
+    /// The service's code (the form's list).
     service: String,
+    /// The service in words (optional, except for `other`).
+    purpose: String,
     respond_by: String,
-    year: String,
     encoding: String,
     strict: bool,
 }
@@ -200,7 +202,7 @@ async fn read_submit(
             "want" => form.want.push(field.text().await.map_err(bad_form)?),
             "service" => form.service = field.text().await.map_err(bad_form)?,
             "respond_by" => form.respond_by = field.text().await.map_err(bad_form)?,
-            "year" => form.year = field.text().await.map_err(bad_form)?,
+            "purpose" => form.purpose = field.text().await.map_err(bad_form)?,
             "encoding" => form.encoding = field.text().await.map_err(bad_form)?,
             "strict" => form.strict = true,
             _ => {}
@@ -219,21 +221,21 @@ fn submit_path(form: &SubmitFields) -> Result<String, PageError> {
         return Err(PageError::bad_request("Cochez au moins une catégorie demandée."));
     }
     if form.service.trim().is_empty() {
-        return Err(PageError::bad_request("Dites quel service est proposé aux personnes."));
+        return Err(PageError::bad_request("Choisissez le service proposé aux personnes."));
+    }
+    let service = passerelle_protocol::offered_service::parse(&form.service)
+        .map_err(|_| PageError::bad_request("Le service choisi n'est pas un service de la liste."))?;
+    if service == passerelle_protocol::v1::OfferedService::Other && form.purpose.trim().is_empty() {
+        return Err(PageError::bad_request("Pour « Autre service », dites en quelques mots quel service est proposé."));
     }
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("want", &want.join(","));
-    query.append_pair("service", form.service.trim());
+    query.append_pair("service", passerelle_protocol::offered_service::code(service));
+    if !form.purpose.trim().is_empty() {
+        query.append_pair("purpose", form.purpose.trim());
+    }
     if !form.respond_by.trim().is_empty() {
         query.append_pair("respond_by", form.respond_by.trim());
-    }
-    if !form.year.trim().is_empty() {
-        let year: u32 = form
-            .year
-            .trim()
-            .parse()
-            .map_err(|_| PageError::bad_request("L'année de référence doit être une année."))?;
-        query.append_pair("year", &year.to_string());
     }
     if !form.encoding.trim().is_empty() {
         query.append_pair("encoding", form.encoding.trim());

@@ -128,15 +128,40 @@ async fn a_prevention_agent_submits_through_the_form_and_follows_its_cases() {
 
     // Without the token, or with the file before it: refused before anything is read.
     let file = ("selection", Some("sélection.csv"), SELECTION);
-    let (status, _) = s.multipart(&[file, ("want", None, "family_situation"), ("service", None, "Atelier")]).await;
+    let (status, _) =
+        s.multipart(&[file, ("want", None, "family_situation"), ("service", None, "prevention-workshop")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = s.multipart(&[file, ("csrf", None, &s.csrf)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = s.form("/submit", &format!("csrf={}", s.csrf)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a form that is not multipart carries no token the handler reads");
-    let (status, page) = s.multipart(&[("csrf", None, &s.csrf), file, ("service", None, "Atelier")]).await;
+    let (status, page) = s.multipart(&[("csrf", None, &s.csrf), file, ("service", None, "prevention-workshop")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
     assert!(page.contains("au moins une catégorie"), "{page}");
+
+    // The service: a code of the closed list, chosen in a list of French labels.
+    assert!(
+        form.contains(r#"<select id="service" name="service" required>"#)
+            && form.contains(r#"<option value="home-adaptation">Aide à l&#39;adaptation du logement</option>"#),
+        "{form}"
+    );
+    assert!(!form.contains(r#"name="year""#), "a submission counts ages on its own day: {form}");
+    for (service, purpose, said) in [
+        ("Atelier", "", "pas un service de la liste"),
+        ("", "", "Choisissez le service"),
+        ("other", " ", "Autre service"),
+    ] {
+        let parts = [
+            ("csrf", None, s.csrf.as_str()),
+            file,
+            ("want", None, "css"),
+            ("service", None, service),
+            ("purpose", None, purpose),
+        ];
+        let (status, page) = s.multipart(&parts).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{service}: {page}");
+        assert!(page.contains(said), "{service}: {page}");
+    }
 
     // A header without a record: the API's answer shown, nothing stored.
     let (status, page) = s
@@ -146,7 +171,8 @@ async fn a_prevention_agent_submits_through_the_form_and_follows_its_cases() {
             ("encoding", None, "utf-8"),
             ("want", None, "family_situation"),
             ("want", None, "css"),
-            ("service", None, "Atelier <prévention>"),
+            ("service", None, "prevention-workshop"),
+            ("purpose", None, "Atelier <prévention>"),
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -165,8 +191,7 @@ async fn a_prevention_agent_submits_through_the_form_and_follows_its_cases() {
         ("csrf", None, s.csrf.as_str()),
         ("selection", Some("s.csv"), good.as_str()),
         ("want", None, "family_situation"),
-        ("service", None, "Atelier"),
-        ("year", None, "2025"),
+        ("service", None, "health-check"),
     ];
     let (status, page) = s.multipart(&parts).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{page}");

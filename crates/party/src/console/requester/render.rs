@@ -4,6 +4,7 @@
 
 use passerelle_console::html::{card, duration, facts, link, notice, table, text, when};
 use passerelle_protocol::catalogue::{self, Domain};
+use passerelle_protocol::offered_service;
 use passerelle_requester::api::{
     CaseStatus, ContactEntry, ContactsAnswer, Outcome, OverviewAnswer, PurgeAnswer, ReportLine, SubmitAnswer,
 };
@@ -283,14 +284,19 @@ pub fn submit_form(csrf_field: &str) -> String {
         }
         categories.push_str("</fieldset>");
     }
+    let mut services = String::from(r#"<option value="">— choisir —</option>"#);
+    for info in &offered_service::OFFERED_SERVICES {
+        services.push_str(&format!(r#"<option value="{}">{}</option>"#, text(info.code), text(info.label)));
+    }
     format!(
         r#"<form class="stack" method="post" action="/submit" enctype="multipart/form-data">{csrf_field}
 <label for="selection">Fichier de sélection (CSV)</label><input type="file" id="selection" name="selection" accept=".csv,text/csv" required>
 <label for="encoding">Encodage du fichier</label><select id="encoding" name="encoding"><option value="utf-8">UTF-8</option><option value="windows-1252">Windows-1252</option></select>
 <fieldset><legend>Catégories demandées</legend>{categories}</fieldset>
-<label for="service">Service proposé aux personnes</label><input type="text" id="service" name="service" required>
+<label for="service">Service proposé aux personnes</label><select id="service" name="service" required>{services}</select>
+<label for="purpose">Le service en quelques mots (facultatif, sauf pour « Autre service »)</label><input type="text" id="purpose" name="purpose" maxlength="200">
 <label for="respond_by">Délai de réponse (facultatif, par ex. 7d ou 36h)</label><input type="text" id="respond_by" name="respond_by">
-<label for="year">Année de référence (facultatif)</label><input type="number" id="year" name="year" min="1900" max="2200">
+<p>Les âges sont comptés au jour de l'envoi : une personne n'a 55 ans qu'à partir du dernier jour de son mois de naissance selon le NIR (décembre quand le NIR n'en donne pas).</p>
 <div><input type="checkbox" id="strict" name="strict" value="true"> <label for="strict">Strict : ne rien envoyer si une ligne est refusée</label></div>
 <button type="submit">Envoyer la sélection</button></form>"#
     )

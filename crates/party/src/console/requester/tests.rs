@@ -179,13 +179,15 @@ fn the_submission_form_labels_every_input_and_its_query_is_the_apis() {
     assert!(
         form.starts_with(r#"<form class="stack" method="post" action="/submit" enctype="multipart/form-data">CSRF"#)
     );
-    for id in ["selection", "encoding", "service", "respond_by", "year", "strict", "want-family_situation", "want-css"]
+    for id in
+        ["selection", "encoding", "service", "purpose", "respond_by", "strict", "want-family_situation", "want-css"]
     {
         assert!(form.contains(&format!(r#"<label for="{id}">"#)), "{id}");
     }
     let mut fields = SubmitFields {
         want: vec!["family_situation".into(), "css".into()],
-        service: "Atelier équilibre & chutes".into(),
+        service: "other".into(),
+        purpose: "Atelier équilibre & chutes".into(),
         file_name: Some("sélection.csv".into()),
         strict: true,
         ..SubmitFields::default()
@@ -193,7 +195,7 @@ fn the_submission_form_labels_every_input_and_its_query_is_the_apis() {
     let path = submit_path(&fields).unwrap();
     assert_eq!(
         path,
-        "/v1/cases?want=family_situation%2Ccss&service=Atelier+%C3%A9quilibre+%26+chutes&strict=true&name=s%C3%A9lection.csv"
+        "/v1/cases?want=family_situation%2Ccss&service=other&purpose=Atelier+%C3%A9quilibre+%26+chutes&strict=true&name=s%C3%A9lection.csv"
     );
     fields.want.clear();
     assert!(submit_path(&fields).is_err());
