@@ -290,10 +290,26 @@ fn the_guide_names_exactly_the_properties_a_sender_sets_and_the_chunked_kinds() 
     assert_eq!(listed, chunked, "the kinds the guide says carry chunk headers");
 }
 
+/// Whether `e` is in [`Exchange::ALL`]. No wildcard arm: a new exchange stops this test from
+/// compiling until it is considered here (and listed in `ALL`, which the guide is checked against).
+fn in_all(e: Exchange) -> bool {
+    match e {
+        Exchange::Requests
+        | Exchange::Solicitations
+        | Exchange::Responses
+        | Exchange::Results
+        | Exchange::NoticesToObservatories
+        | Exchange::NoticesToBodies
+        | Exchange::DeadLetter
+        | Exchange::Transfers
+        | Exchange::Rights => Exchange::ALL.contains(&e),
+    }
+}
+
 #[test]
 fn every_exchange_and_queue_is_in_the_guide_with_its_binding_and_the_guide_names_no_other() {
     let p = "{prefix}";
-    let mut required: Vec<String> = Exchange::ALL.iter().map(|e| e.name(p)).collect();
+    let mut required: Vec<String> = Exchange::ALL.into_iter().filter(|e| in_all(*e)).map(|e| e.name(p)).collect();
     required.extend(Queue::kinds().iter().map(|q| q.name(p)));
     required.extend([
         t::dead_letter_queue(p),
