@@ -32,6 +32,19 @@ impl Exchange {
     /// The two notice exchanges.
     pub const NOTICES: [Exchange; 2] = [Exchange::NoticesToObservatories, Exchange::NoticesToBodies];
 
+    /// Every exchange of the enum (docs/PARTNERS.md names each; its test reads this list).
+    pub const ALL: [Exchange; 9] = [
+        Exchange::Requests,
+        Exchange::Solicitations,
+        Exchange::Responses,
+        Exchange::Results,
+        Exchange::NoticesToObservatories,
+        Exchange::NoticesToBodies,
+        Exchange::DeadLetter,
+        Exchange::Transfers,
+        Exchange::Rights,
+    ];
+
     /// Where a message of `kind` with `routing_key` is published: a flow kind by its kind, a
     /// notice or a witness message by its recipient's side (an observatory code of the
     /// deployment, else a body).

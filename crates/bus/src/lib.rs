@@ -25,6 +25,8 @@ mod message;
 mod notice;
 pub mod office;
 #[cfg(test)]
+mod partners_guide_tests;
+#[cfg(test)]
 mod rights_tests;
 mod role;
 #[cfg(test)]

@@ -133,6 +133,51 @@ impl Role {
     }
 }
 
+impl Queue {
+    /// One queue of each kind, its owner a placeholder as the docs write it: `{code}` for an
+    /// observatory, `{body}` for a body, `{body}.{office}` for a requester office or a social
+    /// service (docs/PARTNERS.md names each; its test reads this list).
+    pub fn kinds() -> Vec<Queue> {
+        let observatory = || "{code}".to_owned();
+        let body = || "{body}".to_owned();
+        let office = || "{body}.{office}".to_owned();
+        let kinds = vec![
+            Queue::ObservatoryRequests(observatory()),
+            Queue::ObservatoryResponses(observatory()),
+            Queue::ObservatoryNotices(observatory()),
+            Queue::ObservatoryRights(observatory()),
+            Queue::BodySolicitations(body()),
+            Queue::BodyResults(body()),
+            Queue::BodyNotices(body()),
+            Queue::BodyRights(body()),
+            Queue::OfficeResults(office()),
+            Queue::OfficeNotices(office()),
+            Queue::OfficeRights(office()),
+            Queue::SocialServiceTransfers(office()),
+            Queue::SocialServiceNotices(office()),
+        ];
+        // A new kind must be listed above: this match has no wildcard arm.
+        for q in &kinds {
+            match q {
+                Queue::ObservatoryRequests(_)
+                | Queue::ObservatoryResponses(_)
+                | Queue::ObservatoryNotices(_)
+                | Queue::ObservatoryRights(_)
+                | Queue::BodySolicitations(_)
+                | Queue::BodyResults(_)
+                | Queue::BodyNotices(_)
+                | Queue::BodyRights(_)
+                | Queue::OfficeResults(_)
+                | Queue::OfficeNotices(_)
+                | Queue::OfficeRights(_)
+                | Queue::SocialServiceTransfers(_)
+                | Queue::SocialServiceNotices(_) => {}
+            }
+        }
+        kinds
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

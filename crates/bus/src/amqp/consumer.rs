@@ -36,7 +36,7 @@ use crate::{BusError, Handler, Kind, Queue, Reason};
 pub const ORIGINAL_USER_HEADER: &str = "x-passerelle-original-user-id";
 
 /// Headers the broker sets on a message it dead-letters.
-fn is_broker_death_header(key: &str) -> bool {
+pub(crate) fn is_broker_death_header(key: &str) -> bool {
     key == "x-death" || key.starts_with("x-first-death-") || key.starts_with("x-last-death-")
 }
 

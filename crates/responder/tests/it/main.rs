@@ -8,5 +8,6 @@ mod common;
 mod api;
 mod in_process;
 mod load;
+mod matching;
 mod postgres;
 mod rabbitmq;
