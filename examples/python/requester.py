@@ -26,6 +26,7 @@ our messages (a notice).
 """
 
 import argparse
+import calendar
 import datetime
 import json
 import os
@@ -47,9 +48,12 @@ def born_month(nir):
 
 
 def old_enough(nir, birth_year, today):
-    """55 or older at `today`, to the month: as if born in December when the NIR gives no month."""
+    """55 or older at `today` by the product's rule: the day of birth is never known, so the
+    person is taken as born on the LAST day of the NIR's month (December when the NIR gives no
+    month), and a person turning 55 is sent only from that day on."""
     month = born_month(nir) or 12
-    return (today.year - birth_year - (today.month < month)) >= 55
+    year = birth_year + 55
+    return today >= datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def read_selection(path, body, today):

@@ -220,10 +220,13 @@ class Refusals(unittest.TestCase):
 class Requester(unittest.TestCase):
     def test_nobody_under_55_leaves_to_the_month_of_the_nir(self):
         today = datetime.date(2026, 6, 15)
-        self.assertTrue(requester.old_enough("171065", 1971, today), "born June 1971: 55 this month")
-        self.assertFalse(requester.old_enough("171075", 1971, today), "born July 1971: 54")
-        self.assertFalse(requester.old_enough("171995", 1971, today), "no month: as if born in December")
-        self.assertTrue(requester.old_enough("171365", 1971, today), "36 is June (minus 30)")
+        self.assertTrue(requester.old_enough("171055", 1971, today), "born May 1971: 55")
+        self.assertFalse(requester.old_enough("171065", 1971, today), "born June 1971: 55 only from 30 June")
+        self.assertTrue(requester.old_enough("171065", 1971, datetime.date(2026, 6, 30)), "30 June: 55")
+        self.assertFalse(requester.old_enough("171995", 1971, datetime.date(2026, 12, 30)), "no month: December")
+        self.assertTrue(requester.old_enough("171995", 1971, datetime.date(2026, 12, 31)), "31 December: 55")
+        self.assertTrue(requester.old_enough("171355", 1971, today), "35 is May (minus 30)")
+        self.assertFalse(requester.old_enough("171365", 1971, today), "36 is June (minus 30)")
 
     def test_want_takes_codes_and_decree_domains(self):
         self.assertEqual(requester.wanted("5,rsa"), [15, 16, 17, 18])

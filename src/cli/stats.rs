@@ -111,13 +111,14 @@ pub fn run(args: Args) -> CliResult {
             writeln!(out, "  {key:<40} {n:>8}").map_err(write_err)?;
         }
     }
-    writeln!(out, "\nbody answers          asked    found  not found  no answer  answer rate").map_err(write_err)?;
+    writeln!(out, "\nbody answers          asked    found  not found  no answer    missing  answer rate")
+        .map_err(write_err)?;
     for b in &report.body_answers {
         let rate = if b.asked == 0 { 0.0 } else { 100.0 * (b.found + b.not_found) as f64 / b.asked as f64 };
         writeln!(
             out,
-            "  {:<16} {:>8} {:>8} {:>10} {:>10} {:>11.1}%",
-            b.body, b.asked, b.found, b.not_found, b.no_answer, rate
+            "  {:<16} {:>8} {:>8} {:>10} {:>10} {:>10} {:>11.1}%",
+            b.body, b.asked, b.found, b.not_found, b.no_answer, b.missing, rate
         )
         .map_err(write_err)?;
     }

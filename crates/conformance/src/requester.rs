@@ -6,7 +6,6 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context as _};
-use chrono::Datelike as _;
 use futures::StreamExt as _;
 use lapin::options::{BasicConsumeOptions, QueuePurgeOptions};
 use lapin::types::FieldTable;
@@ -66,9 +65,8 @@ impl RequesterRun {
 }
 
 /// Today in Paris, (year, month).
-fn today_in_paris() -> (u32, u32) {
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris);
-    (today.year() as u32, today.month())
+fn today_in_paris() -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive()
 }
 
 /// The Refusal of the first person of the first chunk, and the Result chunks of the others.

@@ -26,22 +26,17 @@ pub struct Expected {
     pub office: Option<String>,
     pub observatory: String,
     pub partner_user: Option<String>,
-    /// Today in Paris (year, month): the submission date of the age rule.
-    pub today: (u32, u32),
+    /// Today in Paris: the submission date of the age rule.
+    pub today: chrono::NaiveDate,
     /// When the requests were read (for `respond_by`).
     pub now: SystemTime,
 }
 
-/// Whether a person born in `birth_year`, in the month the NIR gives (December when it gives
-/// none), may be 55 at `today`: under 55 only when certainly so.
-pub fn aged_55(nir: &Nir, birth_year: u32, today: (u32, u32)) -> bool {
-    let month = match u32::from(nir.month_digits()) {
-        m @ 1..=12 => m,
-        m @ 31..=42 => m - 30,
-        _ => 12,
-    };
-    let (year, this_month) = today;
-    year.saturating_sub(birth_year) > MIN_AGE || (year.saturating_sub(birth_year) == MIN_AGE && this_month >= month)
+/// Whether a person born in `birth_year`, in the month the NIR gives, counts as 55 on `today`
+/// by the product's rule ([`passerelle_protocol::age`]): taken as born on the last day of that
+/// month (December when the NIR gives none), so a person turning 55 is sent only once 55.
+pub fn aged_55(nir: &Nir, birth_year: u32, today: chrono::NaiveDate) -> bool {
+    passerelle_protocol::age::is_aged_55_on(birth_year, nir.birth_month(), today)
 }
 
 /// The properties and headers every message of the requester carries.

@@ -49,7 +49,7 @@ pub static PERSONS_VALID: Rule = rule(
 pub static PERSONS_AGED_55: Rule = rule(
     "persons-aged-55",
     "no person is under 55 at the submission date, to the month the NIR gives (December when it gives none)",
-    "leave out persons under 55: compare the birth year and the NIR's month (positions 4–5, 31–42 minus 30) with today in Paris",
+    "leave out persons under 55 today in Paris: take each as born on the last day of the NIR's month (positions 4–5; 31–42 minus 30; December when it gives none) of the birth year",
 );
 pub static KNOWN_RISK_FACTORS_IN_BRANCH: Rule = rule(
     "known-risk-factors-in-branch",

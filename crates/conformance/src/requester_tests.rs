@@ -10,6 +10,10 @@ use prost::Message as _;
 use crate::checks::*;
 use crate::requester_checks::{aged_55, check_requester, Expected};
 
+fn day(year: i32, month: u32, day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(year, month, day).expect("a date")
+}
+
 const CASE: &str = "0190a0b0-0000-7000-8000-0000000000c1";
 
 fn nir(sex: u8, year: u32, month: u32, order: u32) -> String {
@@ -22,7 +26,7 @@ fn expected() -> Expected {
         office: Some("caf-13".into()),
         observatory: "obs".into(),
         partner_user: Some("u".into()),
-        today: (2026, 6),
+        today: day(2026, 6, 15),
         now: SystemTime::now(),
     }
 }
@@ -96,7 +100,7 @@ fn receipt(chunks: u32) -> Received {
 fn failed(edit: impl Fn(&mut Vec<v1::Request>), edit_receipt: impl Fn(&mut Option<Received>)) -> Vec<&'static str> {
     let mut requests = vec![
         request(0, 2, vec![person(1, 1950, 3), person(2, 1960, 11)]),
-        request(1, 2, vec![person(3, 1971, 6), person(4, 1955, 32)]),
+        request(1, 2, vec![person(3, 1971, 5), person(4, 1955, 32)]),
     ];
     edit(&mut requests);
     let raws: Vec<Received> = requests.iter().map(of).collect();
@@ -114,7 +118,7 @@ fn a_requester_that_follows_every_rule_passes_them_all() {
 
 #[test]
 fn each_broken_rule_fails_by_its_name() {
-    assert_eq!(failed(|r| r[1].persons.push(person(5, 1971, 7)), same), ["persons-aged-55"], "55 next month");
+    assert_eq!(failed(|r| r[1].persons.push(person(5, 1971, 6)), same), ["persons-aged-55"], "55 only from 30 June");
     assert_eq!(failed(|r| r[1].persons.push(person(5, 1971, 99)), same), ["persons-aged-55"], "no month: December");
     assert_eq!(failed(|r| r[0].service = 0, same), ["request-service"]);
     assert_eq!(failed(|r| r[0].basis = 2, same), ["request-basis"]);
@@ -140,9 +144,17 @@ fn each_broken_rule_fails_by_its_name() {
 #[test]
 fn the_age_is_counted_to_the_month_the_nir_gives() {
     let n = |month: u32| Nir::parse(&nir(1, 1971, month, 1)).unwrap();
-    assert!(aged_55(&n(6), 1971, (2026, 6)) && !aged_55(&n(7), 1971, (2026, 6)));
-    assert!(aged_55(&n(36), 1971, (2026, 6)) && !aged_55(&n(37), 1971, (2026, 6)), "31–42: the month plus 30");
-    assert!(!aged_55(&n(99), 1971, (2026, 11)) && aged_55(&n(99), 1971, (2026, 12)), "no month: December");
+    // Taken as born on the last day of the NIR's month: 55 from that day, never before.
+    assert!(aged_55(&n(5), 1971, day(2026, 6, 15)) && !aged_55(&n(6), 1971, day(2026, 6, 15)));
+    assert!(aged_55(&n(6), 1971, day(2026, 6, 30)) && !aged_55(&n(6), 1971, day(2026, 6, 29)));
+    assert!(
+        aged_55(&n(35), 1971, day(2026, 6, 15)) && !aged_55(&n(36), 1971, day(2026, 6, 15)),
+        "31–42: the month plus 30"
+    );
+    assert!(
+        !aged_55(&n(99), 1971, day(2026, 12, 30)) && aged_55(&n(99), 1971, day(2026, 12, 31)),
+        "no month: December"
+    );
 }
 
 #[test]

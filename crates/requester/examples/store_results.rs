@@ -141,6 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let last = (first + CHUNK as u64 - 1).min(persons);
         let result = v1::Result {
             schema_version: v1::SchemaVersion::SchemaVersion1 as i32,
+            schema_minor: passerelle_protocol::SCHEMA_MINOR,
             sender: "carsat-sud-est".into(),
             case_id: case.to_string(),
             chunk_index,

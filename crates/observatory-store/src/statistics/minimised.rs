@@ -13,19 +13,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use passerelle_protocol::calendar::DEFAULT_TIME_ZONE;
+use passerelle_protocol::offered_service;
 use passerelle_protocol::v1::OfferedService;
 
-/// The code of a service (the proto's name without its prefix, kebab-case); `unspecified` for
+/// The code of a service ([`offered_service::code`]); `unspecified` for
 /// `UNSPECIFIED` and for a number outside the list.
 pub fn service_code(service: i32) -> String {
     let service = OfferedService::try_from(service).unwrap_or(OfferedService::Unspecified);
-    let name = service.as_str_name().trim_start_matches("OFFERED_SERVICE_");
-    name.to_ascii_lowercase().replace('_', "-")
+    offered_service::code(service).to_owned()
 }
 
 /// Whether `code` is the code of a service of the list (`unspecified` included).
 pub fn is_service_code(code: &str) -> bool {
-    (0..).map_while(|n| OfferedService::try_from(n).ok()).any(|s| service_code(s as i32) == code)
+    code == offered_service::code(OfferedService::Unspecified) || offered_service::codes().contains(&code)
 }
 
 /// The month of `t` in the legal time zone: `YYYY-MM`.

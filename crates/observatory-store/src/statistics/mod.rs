@@ -405,7 +405,11 @@ mod tests {
                 StatisticsValue { category: "housing_aid".into(), source: "cnaf".into(), value: "true".into() },
                 StatisticsValue { category: "css".into(), source: "cnam".into(), value: "false".into() },
             ],
-            answers: vec![("cnam".into(), "found".into()), ("msa".into(), "no_answer".into())],
+            answers: vec![
+                ("cnam".into(), "found".into()),
+                ("msa".into(), "no_answer".into()),
+                ("cnav".into(), "missing".into()),
+            ],
         }
     }
 
@@ -431,8 +435,13 @@ mod tests {
         assert_eq!(report.by_risk_factor, vec![("housing_aid".to_owned(), 2)]);
         assert_eq!(report.by_sex, vec![("F".to_owned(), 2)]);
         assert_eq!(
-            report.body_answers[1],
+            report.body_answers[2],
             BodyAnswerRate { body: "msa".into(), asked: 2, no_answer: 2, ..Default::default() }
+        );
+        assert_eq!(
+            report.body_answers[1],
+            BodyAnswerRate { body: "cnav".into(), asked: 2, missing: 2, ..Default::default() },
+            "a person left out of a response is missing, not no_answer"
         );
         let seen = store.follow(&p.pseudonym(nir.as_str())).unwrap();
         assert_eq!(seen.iter().map(|a| a.case_id.as_str()).collect::<Vec<_>>(), ["c1", "c2"]);

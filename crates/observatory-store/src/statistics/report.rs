@@ -34,6 +34,9 @@ pub struct BodyAnswerRate {
     pub found: u64,
     pub not_found: u64,
     pub no_answer: u64,
+    /// Persons the body left out of a response it sent (a violation; not `no_answer`).
+    #[serde(default)]
+    pub missing: u64,
 }
 
 /// One appearance of a pseudonym, for following a person across cases.
@@ -97,6 +100,7 @@ impl StatisticsStore {
             match status.as_str() {
                 "found" => rate.found += n,
                 "not_found" => rate.not_found += n,
+                "missing" => rate.missing += n,
                 _ => rate.no_answer += n,
             }
         }

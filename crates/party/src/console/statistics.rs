@@ -112,12 +112,13 @@ pub fn report_html(r: &StatisticsReport) -> String {
                 count_cell(Some(b.found)),
                 count_cell(Some(b.not_found)),
                 count_cell(Some(b.no_answer)),
+                count_cell(Some(b.missing)),
             ]
         })
         .collect();
     out.push_str(&table(
         "Personnes demandées à chaque organisme, et ce qu'il a répondu",
-        &["Organisme", "#Demandées", "#Trouvées", "#Inconnues", "#Sans réponse"],
+        &["Organisme", "#Demandées", "#Trouvées", "#Inconnues", "#Sans réponse", "#Omises par l'organisme"],
         &rows,
         "Aucune donnée.",
     ));
@@ -182,7 +183,14 @@ mod tests {
             by_age_band: vec![("75-79".into(), 7)],
             by_sex: vec![("F".into(), 4), ("M".into(), 3)],
             by_requester: vec![("carsat / <b>x</b>".into(), 7)],
-            body_answers: vec![BodyAnswerRate { body: "cnaf".into(), asked: 7, found: 5, not_found: 1, no_answer: 1 }],
+            body_answers: vec![BodyAnswerRate {
+                body: "cnaf".into(),
+                asked: 7,
+                found: 5,
+                not_found: 1,
+                no_answer: 1,
+                missing: 0,
+            }],
         };
         let html = report_html(&report);
         assert!(html.contains(r#"<td class="num">2</td>"#), "{html}");
