@@ -27,12 +27,13 @@ pub const ARRIVAL_UNIX_SECS: u64 = 1_748_736_000;
 pub const ARRIVAL_YEAR: i32 = 2025;
 
 /// The fields a problem may name.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "observatory",
     "case_id",
     "requester_office",
     "basis",
     "purpose",
+    "service",
     "wanted",
     "respond_by",
     "persons",

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::passerelle;
+use crate::support::{passerelle, stderr};
 
 /// A production observatory's settings file, its `data_dir` in `dir/data`, the test's account an
 /// auditor and an operator of its agent registry.
@@ -22,10 +22,6 @@ pub(crate) fn observatory_file(dir: &Path) -> PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::passerelle;
+use crate::support::{passerelle, refused, stderr};
 
 /// A valid production observatory file, but for `extra` (inserted before `[broker]`).
 fn observatory_file(dir: &Path, extra: &str) -> PathBuf {
@@ -30,22 +30,6 @@ fn ctl_status(config: &Path, env: &[(&str, &str)]) -> Output {
         command.env(k, v);
     }
     command.output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts exit 3 and one `invalid settings` line containing every `part`; returns it.
-fn refused(o: &Output, parts: &[&str]) -> String {
-    let text = stderr(o);
-    assert_eq!(o.status.code(), Some(3), "{text}");
-    let line =
-        text.lines().find(|l| l.starts_with("passerelle: invalid settings: ")).unwrap_or_else(|| panic!("{text}"));
-    for part in parts {
-        assert!(line.contains(part), "`{part}` is not in: {line}");
-    }
-    line.to_owned()
 }
 
 #[test]

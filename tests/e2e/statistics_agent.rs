@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use passerelle_observatory_store::statistics::{ChunkStatistics, StatisticsRow};
 use passerelle_observatory_store::{Pseudonymiser, StatisticsStore};
 
-use crate::support::passerelle;
+use crate::support::{passerelle, stderr};
 
 /// A synthetic NIR (born May 1950, Marseille), never a real person's.
 fn synthetic_nir() -> String {
@@ -57,10 +57,6 @@ fn statistics_of_two_cases(data_dir: &Path) -> String {
 
 fn stats(config: &Path, args: &[&str]) -> Output {
     passerelle().arg("stats").arg("--config").arg(config).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::passerelle;
+use crate::support::{passerelle, refused, stderr};
 
 fn run_daemon(kind: &str, config: &Path, env: &[(&str, &str)]) -> Output {
     let mut command = passerelle();
@@ -20,22 +20,6 @@ fn run_daemon(kind: &str, config: &Path, env: &[(&str, &str)]) -> Output {
         command.env(k, v);
     }
     command.output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts exit 3 and one `invalid settings` line containing every `part`; returns it.
-fn refused(o: &Output, parts: &[&str]) -> String {
-    let text = stderr(o);
-    assert_eq!(o.status.code(), Some(3), "{text}");
-    let line =
-        text.lines().find(|l| l.starts_with("passerelle: invalid settings: ")).unwrap_or_else(|| panic!("{text}"));
-    for part in parts {
-        assert!(line.contains(part), "`{part}` is not in: {line}");
-    }
-    line.to_owned()
 }
 
 fn past_the_settings(o: &Output, what: &str) {

@@ -22,6 +22,23 @@ pub fn passerelle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_passerelle"))
 }
 
+/// A command's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit 3 and one `invalid settings` line containing every `part`; returns it.
+pub fn refused(o: &std::process::Output, parts: &[&str]) -> String {
+    let text = stderr(o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    let line =
+        text.lines().find(|l| l.starts_with("passerelle: invalid settings: ")).unwrap_or_else(|| panic!("{text}"));
+    for part in parts {
+        assert!(line.contains(part), "`{part}` is not in: {line}");
+    }
+    line.to_owned()
+}
+
 /// The NIR and former NIRs of every record of a (synthetic) selection file.
 /// Every entry of the access log in `data_dir` (`access.db`), oldest year first: read beside
 /// the daemon that writes it, or after it stopped.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context as _};
 use futures::StreamExt as _;
 use lapin::options::{BasicConsumeOptions, QueuePurgeOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use passerelle_bus::{AmqpBus, Bus, BusSettings, Message, Outgoing, Queue, Role, SCHEMA_MINOR, SCHEMA_VERSION};
 use passerelle_protocol::catalogue;
 use passerelle_protocol::v1::{self, Category, LegalBasis};
@@ -205,7 +205,12 @@ pub(crate) fn raw(props: &lapin::BasicProperties, body: Vec<u8>) -> Received {
     let headers = props
         .headers()
         .as_ref()
-        .map(|h| h.inner().iter().map(|(k, v)| (k.as_str().to_owned(), integer(v))).collect())
+        .map(|h| {
+            h.inner()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), passerelle_bus::amqp::properties::integer(v)))
+                .collect()
+        })
         .unwrap_or_default();
     Received {
         type_name: text(props.kind()),
@@ -217,19 +222,5 @@ pub(crate) fn raw(props: &lapin::BasicProperties, body: Vec<u8>) -> Received {
         headers,
         body,
         arrived: SystemTime::now(),
-    }
-}
-
-/// An integer header, whatever integer type the sender chose.
-fn integer(value: &AMQPValue) -> Option<i64> {
-    match value {
-        AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortShortUInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortUInt(v) => Some(i64::from(*v)),
-        AMQPValue::LongInt(v) => Some(i64::from(*v)),
-        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
-        AMQPValue::LongLongInt(v) => Some(*v),
-        _ => None,
     }
 }

@@ -55,7 +55,12 @@ pub(crate) fn ttl_text(ttl: Duration) -> String {
 
 /// Reads an integer header whatever integer type the peer chose.
 pub(crate) fn int_header(headers: Option<&FieldTable>, key: &str) -> Option<i64> {
-    match headers?.inner().get(&ShortString::from(key))? {
+    integer(headers?.inner().get(&ShortString::from(key))?)
+}
+
+/// An integer header value, whatever integer type the peer chose.
+pub fn integer(value: &AMQPValue) -> Option<i64> {
+    match value {
         AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
         AMQPValue::ShortShortUInt(v) => Some(i64::from(*v)),
         AMQPValue::ShortInt(v) => Some(i64::from(*v)),
