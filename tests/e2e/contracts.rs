@@ -5,7 +5,6 @@
 //! no ANSI colour. (`requester purge` saying what it purged: `requester_cli`, with its daemon.)
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use crate::support::{passerelle, stderr};
 
