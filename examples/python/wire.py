@@ -218,11 +218,11 @@ KIND.update(family_situation="family", hospital_stays_12m="stays", quarters_cont
 
 TRUE, FALSE = {"true", "1", "oui", "yes", "vrai"}, {"false", "0", "non", "no", "faux"}
 FAMILY = {
-    "MARRIED": {"married", "marié", "marie", "mariée"},
-    "CIVIL_PARTNERSHIP": {"civil_partnership", "pacsé", "pacse", "pacsée", "pacs"},
+    "MARRIED": {"married", "marié", "marie", "mariée", "mariee"},
+    "CIVIL_PARTNERSHIP": {"civil_partnership", "pacsé", "pacse", "pacsée", "pacsee", "pacs"},
     "COHABITING": {"cohabiting", "concubin", "concubine", "concubinage"},
-    "SEPARATED": {"separated", "séparé", "separe", "séparée"},
-    "DIVORCED": {"divorced", "divorcé", "divorce", "divorcée"},
+    "SEPARATED": {"separated", "séparé", "separe", "séparée", "separee"},
+    "DIVORCED": {"divorced", "divorcé", "divorce", "divorcée", "divorcee"},
     "WIDOWED": {"widowed", "veuf", "veuve"},
     "SINGLE": {"single", "célibataire", "celibataire"},
 }

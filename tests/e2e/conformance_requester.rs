@@ -71,7 +71,11 @@ fn check_requester(script: PathBuf, extra: &[&str]) -> Option<(Option<i32>, Stri
         let bus = loop {
             match AmqpBus::connect(&broker, Role::Observatory(OBSERVATORY.to_owned())).await {
                 Ok(bus) => break bus,
-                Err(e) if tokio::time::Instant::now() < until => eprintln!("not yet: {e}"),
+                Err(e) if tokio::time::Instant::now() < until => {
+                    // A retry's pause, not a synchronisation: the loop ends on success.
+                    eprintln!("not yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 Err(e) => panic!("{e}"),
             }
         };

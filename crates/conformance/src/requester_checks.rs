@@ -205,7 +205,7 @@ fn person(f: &mut Findings, expected: &Expected, p: &v1::RequestedPerson, who: &
         if !aged_55(nir, p.birth_year, expected.today) {
             f.fail(
                 &r::PERSONS_AGED_55,
-                format!("{who}: born {} (NIR month {:02}), under {MIN_AGE}", p.birth_year, nir.month_digits()),
+                format!("{who}: under {MIN_AGE} on {} by the NIR's month and the birth year", expected.today),
             );
         }
     }

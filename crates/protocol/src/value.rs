@@ -153,11 +153,11 @@ pub fn parse_family_situation(text: &str) -> Option<FamilySituation> {
     use FamilySituation as F;
     let lower = text.to_lowercase();
     Some(match lower.as_str() {
-        "married" | "marié" | "marie" | "mariée" => F::Married,
-        "civil_partnership" | "pacsé" | "pacse" | "pacsée" | "pacs" => F::CivilPartnership,
+        "married" | "marié" | "marie" | "mariée" | "mariee" => F::Married,
+        "civil_partnership" | "pacsé" | "pacse" | "pacsée" | "pacsee" | "pacs" => F::CivilPartnership,
         "cohabiting" | "concubin" | "concubine" | "concubinage" => F::Cohabiting,
-        "separated" | "séparé" | "separe" | "séparée" => F::Separated,
-        "divorced" | "divorcé" | "divorce" | "divorcée" => F::Divorced,
+        "separated" | "séparé" | "separe" | "séparée" | "separee" => F::Separated,
+        "divorced" | "divorcé" | "divorce" | "divorcée" | "divorcee" => F::Divorced,
         "widowed" | "veuf" | "veuve" => F::Widowed,
         "single" | "célibataire" | "celibataire" => F::Single,
         _ => return None,
@@ -435,6 +435,12 @@ mod tests {
         assert_eq!(parse_family_situation("civil_partnership"), Some(FamilySituation::CivilPartnership));
         assert_eq!(parse_family_situation("pacsé"), Some(FamilySituation::CivilPartnership));
         assert_eq!(parse_family_situation("compliqué"), None);
+        // Feminine forms, with or without their accents.
+        assert_eq!(parse_family_situation("Séparée"), Some(FamilySituation::Separated));
+        assert_eq!(parse_family_situation("separee"), Some(FamilySituation::Separated));
+        assert_eq!(parse_family_situation("divorcee"), Some(FamilySituation::Divorced));
+        assert_eq!(parse_family_situation("mariee"), Some(FamilySituation::Married));
+        assert_eq!(parse_family_situation("pacsee"), Some(FamilySituation::CivilPartnership));
     }
 
     #[test]
