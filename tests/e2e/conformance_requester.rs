@@ -129,6 +129,6 @@ fn the_python_requester_broken_three_ways_fails_those_rules_by_name() {
         "{report}"
     );
     assert!(report.contains("correlation_id None is not the case_id"), "{report}");
-    assert!(report.contains("person #6: born"), "{report}");
+    assert!(report.contains("person #6: under 55 on"), "{report}");
     assert_eq!(code, Some(1), "{report}");
 }

@@ -43,6 +43,9 @@ impl Http {
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
+            // The console closes a connection idle for 10 s (passerelle_metrics::deadline): a
+            // pooled one that old could be closed under the request reusing it.
+            .max_idle_age(Duration::from_secs(2))
             .build()
             .into();
         let port = url::Url::parse(base).ok().and_then(|u| u.port_or_known_default());
